@@ -1,0 +1,39 @@
+"""Conversions between ISO 8601 UTC text (the edges) and epoch seconds (everything inside)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+
+def parse_utc(text: object, field: str) -> float:
+    """Parse an ISO 8601 time with a zone offset into seconds since the epoch.
+
+    A time without an offset is refused: guessing the zone of an operational time is how
+    notices arrive an hour late.
+
+    >>> parse_utc("2017-11-01T12:00:00Z", "valid_from")
+    1509537600.0
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{field}: {text!r} is not an ISO 8601 time string")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{field}: {text!r} is not an ISO 8601 time (e.g. 2017-11-01T12:00:00Z)") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{field}: {text!r} has no time zone; add Z for UTC")
+    return moment.timestamp()
+
+
+def format_utc(time_s: float) -> str:
+    """Seconds since the epoch as ISO 8601 UTC with a Z, to the second when whole.
+
+    >>> format_utc(1509537600.0)
+    '2017-11-01T12:00:00Z'
+    """
+    if not math.isfinite(time_s):
+        raise ValueError(f"{time_s!r} is not a finite time")
+    moment = datetime.fromtimestamp(time_s, tz=UTC)
+    spec = "seconds" if moment.microsecond == 0 else "milliseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")

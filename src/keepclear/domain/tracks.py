@@ -1,0 +1,61 @@
+"""Track reports: one position of one unit at one time."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TrackReport:
+    """One position of one unit.
+
+    Time is seconds since the Unix epoch (UTC); altitude is metres above mean sea level;
+    velocity is east, north and up components in metres per second.
+    """
+
+    unit_id: str
+    time_s: float
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+    vel_east_mps: float
+    vel_north_mps: float
+    vel_up_mps: float = 0.0
+
+
+#: Faster than anything that flies in these theatres; a report above it is a feed error.
+MAX_SPEED_MPS = 1500.0
+#: Altitudes outside this band (metres) are feed errors, not positions.
+MIN_ALT_M = -1000.0
+MAX_ALT_M = 40000.0
+
+
+def track_report_problems(report: TrackReport) -> list[str]:
+    """List what is wrong with ``report`` (empty when it may enter the track table).
+
+    Non-finite numbers, out-of-range latitude/longitude/altitude and impossible speeds are refused,
+    never clamped: a silent fix would hide a broken feed.
+
+    >>> track_report_problems(TrackReport("u1", 0.0, 91.0, 0.0, 0.0, 0.0, 0.0))
+    ['lat_deg: 91.0 is outside [-90, 90]']
+    """
+    problems: list[str] = []
+    for field in ("time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps"):
+        value = getattr(report, field)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            problems.append(f"{field}: {value!r} is not a finite number")
+    if problems:
+        return problems
+    if not -90.0 <= report.lat_deg <= 90.0:
+        problems.append(f"lat_deg: {report.lat_deg!r} is outside [-90, 90]")
+    if not -180.0 <= report.lon_deg <= 180.0:
+        problems.append(f"lon_deg: {report.lon_deg!r} is outside [-180, 180]")
+    if not MIN_ALT_M <= report.alt_m <= MAX_ALT_M:
+        problems.append(f"alt_m: {report.alt_m!r} is outside [{MIN_ALT_M:g}, {MAX_ALT_M:g}]")
+    speed_mps = math.sqrt(report.vel_east_mps**2 + report.vel_north_mps**2 + report.vel_up_mps**2)
+    if speed_mps > MAX_SPEED_MPS:
+        problems.append(f"velocity: speed {speed_mps:.1f} m/s exceeds {MAX_SPEED_MPS:g} m/s")
+    if report.time_s < 0:
+        problems.append(f"time_s: {report.time_s!r} is before 1970")
+    return problems

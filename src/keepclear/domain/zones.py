@@ -1,0 +1,145 @@
+"""Agreed zones: areas, lines and sites with an altitude band, a validity window and rules."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+from shapely.geometry.base import BaseGeometry
+
+
+class ZoneKind(enum.StrEnum):
+    """The kinds of agreed geography."""
+
+    DE_ESCALATION_ZONE = "de-escalation-zone"
+    DECONFLICTION_LINE = "deconfliction-line"
+    SPECIAL_CAUTION_AREA = "special-caution-area"
+    RESTRICTED_OPERATING_ZONE = "restricted-operating-zone"
+    PROTECTED_SITE = "protected-site"
+
+
+#: Geometry types each kind accepts (GeoJSON names).
+GEOMETRY_TYPES_BY_KIND: dict[ZoneKind, frozenset[str]] = {
+    ZoneKind.DE_ESCALATION_ZONE: frozenset({"Polygon", "MultiPolygon"}),
+    ZoneKind.DECONFLICTION_LINE: frozenset({"LineString", "MultiLineString"}),
+    ZoneKind.SPECIAL_CAUTION_AREA: frozenset({"Polygon", "MultiPolygon"}),
+    ZoneKind.RESTRICTED_OPERATING_ZONE: frozenset({"Polygon", "MultiPolygon"}),
+    ZoneKind.PROTECTED_SITE: frozenset({"Point", "Polygon", "MultiPolygon"}),
+}
+
+
+class Access(enum.StrEnum):
+    """What a zone's rules allow one party."""
+
+    PERMITTED = "permitted"
+    WITH_NOTICE = "with-notice"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class AltitudeBand:
+    """Vertical extent in feet above mean sea level, ``lower_ft`` <= ``upper_ft``."""
+
+    lower_ft: float = -1500.0
+    upper_ft: float = 99999.0
+
+    def overlaps(self, other: AltitudeBand) -> bool:
+        """True when the two bands share at least one altitude (touching counts)."""
+        return self.lower_ft <= other.upper_ft and other.lower_ft <= self.upper_ft
+
+    def contains_ft(self, alt_ft: float) -> bool:
+        """True when ``alt_ft`` lies inside the band (bounds included)."""
+        return self.lower_ft <= alt_ft <= self.upper_ft
+
+
+@dataclass(frozen=True, slots=True)
+class Validity:
+    """When a zone applies: seconds since the Unix epoch; ``None`` leaves that end open."""
+
+    valid_from_s: float | None = None
+    valid_until_s: float | None = None
+
+    def contains(self, time_s: float) -> bool:
+        """True when ``time_s`` lies within the window (start included, end excluded)."""
+        if self.valid_from_s is not None and time_s < self.valid_from_s:
+            return False
+        return self.valid_until_s is None or time_s < self.valid_until_s
+
+    def overlaps(self, start_s: float, end_s: float) -> bool:
+        """True when the window shares time with ``[start_s, end_s)``."""
+        lo = -math.inf if self.valid_from_s is None else self.valid_from_s
+        hi = math.inf if self.valid_until_s is None else self.valid_until_s
+        return lo < end_s and start_s < hi
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRules:
+    """Who may operate inside a zone, and with how much notice.
+
+    ``permitted_parties`` lists the parties that may operate inside; ``None`` means every party.
+    A permitted party must still notify an activity inside at least ``min_notice_h`` hours ahead.
+    """
+
+    permitted_parties: frozenset[str] | None = field(default_factory=frozenset)
+    min_notice_h: float = 0.0
+
+    def access_for(self, party_id: str) -> Access:
+        """What these rules allow ``party_id``."""
+        if self.permitted_parties is not None and party_id not in self.permitted_parties:
+            return Access.FORBIDDEN
+        return Access.WITH_NOTICE if self.min_notice_h > 0 else Access.PERMITTED
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    """One piece of agreed geography.
+
+    ``geometry`` is in WGS-84 longitude/latitude degrees. ``buffer_m`` is the half-width each side
+    of a deconfliction line, or the radius of a protected site given as a point; 0 otherwise.
+    """
+
+    id: str
+    name: str
+    kind: ZoneKind
+    geometry: BaseGeometry
+    altitude: AltitudeBand = field(default_factory=AltitudeBand)
+    validity: Validity = field(default_factory=Validity)
+    rules: ZoneRules = field(default_factory=ZoneRules)
+    buffer_m: float = 0.0
+    description: str = ""
+
+
+def zone_problems(zone: Zone) -> list[str]:
+    """List what is inconsistent in ``zone`` beyond its coordinates (empty when sound)."""
+    problems: list[str] = []
+    allowed = GEOMETRY_TYPES_BY_KIND[zone.kind]
+    if zone.geometry.geom_type not in allowed:
+        problems.append(
+            f"geometry: a {zone.kind.value} must be {' or '.join(sorted(allowed))},"
+            f" not {zone.geometry.geom_type}"
+        )
+    if not math.isfinite(zone.buffer_m) or zone.buffer_m < 0:
+        problems.append(f"buffer_m: {zone.buffer_m!r} must be a finite number >= 0")
+    elif zone.kind is ZoneKind.DECONFLICTION_LINE and zone.buffer_m <= 0:
+        problems.append("buffer_m: a deconfliction-line needs a buffer each side > 0 m")
+    elif zone.geometry.geom_type == "Point" and zone.buffer_m <= 0:
+        problems.append("radius_m: a protected-site given as a point needs a radius > 0 m")
+    band = zone.altitude
+    if not (math.isfinite(band.lower_ft) and math.isfinite(band.upper_ft)):
+        problems.append("altitude: lower_ft and upper_ft must be finite numbers")
+    elif band.lower_ft > band.upper_ft:
+        problems.append(
+            f"altitude: band is upside down (lower_ft {band.lower_ft:g} > upper_ft {band.upper_ft:g})"
+        )
+    v = zone.validity
+    for name, value in (("valid_from", v.valid_from_s), ("valid_until", v.valid_until_s)):
+        if value is not None and not math.isfinite(value):
+            problems.append(f"{name}: {value!r} is not a finite time")
+    if v.valid_from_s is not None and v.valid_until_s is not None and v.valid_until_s <= v.valid_from_s:
+        problems.append("validity: valid_until must be after valid_from")
+    if not math.isfinite(zone.rules.min_notice_h) or zone.rules.min_notice_h < 0:
+        problems.append(f"rules.min_notice_h: {zone.rules.min_notice_h!r} must be a finite number >= 0")
+    if not zone.name.strip():
+        problems.append("name: must not be empty")
+    return problems

@@ -1,0 +1,105 @@
+"""The database handle: one engine for reads, one serialised writer path for writes.
+
+SQLite runs in WAL mode; every write transaction goes through ``Database.write()``, which holds
+a process-wide lock of this handle and starts with ``BEGIN IMMEDIATE``, so writers queue instead of
+failing with "database is locked". PostgreSQL uses the same path (its own locking does the rest).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from keepclear.errors import KeepclearError
+
+
+class DeploymentNotInitialised(KeepclearError):
+    """The database has no keepclear schema (run ``keepclear init``)."""
+
+
+def _sqlite_engine(url: sa.URL, *, begin_sql: str, pool_size: int) -> Engine:
+    engine = sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0 if pool_size == 1 else 8,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin_sql)
+
+    return engine
+
+
+class Database:
+    """A keepclear database at ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = sa.make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self._reader = _sqlite_engine(self.url, begin_sql="BEGIN", pool_size=5)
+            self._writer = _sqlite_engine(self.url, begin_sql="BEGIN IMMEDIATE", pool_size=1)
+        else:
+            self._reader = sa.create_engine(self.url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+            self._writer = self._reader
+        self._write_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The reading engine (migrations use the writer through ``write``)."""
+        return self._reader
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot for the length of the block."""
+        with self._reader.connect() as conn, conn.begin():
+            yield conn
+
+    def require_schema(self) -> None:
+        """Raise ``DeploymentNotInitialised`` unless migrations have been applied."""
+        try:
+            with self.read() as conn:
+                present = sa.inspect(conn).has_table("alembic_version")
+        except sa.exc.OperationalError as exc:
+            raise DeploymentNotInitialised(
+                f"cannot open the database at {self.url.render_as_string(hide_password=True)}: {exc.orig}"
+            ) from None
+        if not present:
+            raise DeploymentNotInitialised(
+                f"no keepclear deployment at {self.url.render_as_string(hide_password=True)};"
+                " run `keepclear init` first"
+            )
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self._reader.dispose()
+        if self._writer is not self._reader:
+            self._writer.dispose()

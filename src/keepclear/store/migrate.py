@@ -1,0 +1,26 @@
+"""Apply the packaged Alembic migrations to a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from keepclear.store.database import Database
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(db: Database) -> Config:
+    """An Alembic configuration pointing at the packaged migrations (no ini file needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.attributes["database"] = db
+    return config
+
+
+def migrate(db: Database) -> None:
+    """Bring the schema to the newest version of every capability (idempotent)."""
+    command.upgrade(alembic_config(db), "heads")

@@ -1,0 +1,69 @@
+"""Tables of the foundation: parties, their escalation rosters, forces, units and zones.
+
+Each capability declares its own tables in its own module on this same ``metadata``; Alembic
+migrations under ``migrations/versions`` create them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+parties = sa.Table(
+    "parties",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("created_s", sa.Double, nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(200), nullable=False),
+)
+
+forces = sa.Table(
+    "forces",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("partner", sa.Boolean, nullable=False),
+)
+
+units = sa.Table(
+    "units",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("callsign", sa.String(64), nullable=False),
+    sa.Column("domain", sa.String(8), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("force_id", sa.String(64), sa.ForeignKey("forces.id"), nullable=False, index=True),
+)
+
+zones = sa.Table(
+    "zones",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("geometry", sa.Text, nullable=False),
+    sa.Column("buffer_m", sa.Double, nullable=False),
+    sa.Column("lower_ft", sa.Double, nullable=False),
+    sa.Column("upper_ft", sa.Double, nullable=False),
+    sa.Column("valid_from_s", sa.Double, nullable=True),
+    sa.Column("valid_until_s", sa.Double, nullable=True),
+    sa.Column("permitted_parties", sa.Text, nullable=True),
+    sa.Column("min_notice_h", sa.Double, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("min_lon_deg", sa.Double, nullable=False),
+    sa.Column("min_lat_deg", sa.Double, nullable=False),
+    sa.Column("max_lon_deg", sa.Double, nullable=False),
+    sa.Column("max_lat_deg", sa.Double, nullable=False),
+)
