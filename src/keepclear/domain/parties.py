@@ -27,6 +27,14 @@ class Party:
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """One step of a party's escalation roster: who is called when the step before stays silent."""
+
+    name: str
+    role: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Force:
     """A body of units a party answers for: its own (``partner`` False) or a partner's."""
 

@@ -56,9 +56,6 @@ class Database:
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            database = self.url.database or ""
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._reader = _sqlite_engine(self.url, begin_sql="BEGIN", pool_size=5)
             self._writer = _sqlite_engine(self.url, begin_sql="BEGIN IMMEDIATE", pool_size=1)
         else:
@@ -83,8 +80,18 @@ class Database:
         with self._reader.connect() as conn, conn.begin():
             yield conn
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for an in-memory or server database."""
+        database = self.url.database or ""
+        return Path(database) if self.is_sqlite and database and database != ":memory:" else None
+
     def require_schema(self) -> None:
         """Raise ``DeploymentNotInitialised`` unless migrations have been applied."""
+        if self.sqlite_path is not None and not self.sqlite_path.exists():
+            raise DeploymentNotInitialised(
+                f"no keepclear deployment at {self.sqlite_path}; run `keepclear init` first"
+            )
         try:
             with self.read() as conn:
                 present = sa.inspect(conn).has_table("alembic_version")

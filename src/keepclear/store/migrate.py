@@ -23,4 +23,6 @@ def alembic_config(db: Database) -> Config:
 
 def migrate(db: Database) -> None:
     """Bring the schema to the newest version of every capability (idempotent)."""
+    if db.sqlite_path is not None:
+        db.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(db), "heads")

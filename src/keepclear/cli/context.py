@@ -1,0 +1,24 @@
+"""What every command receives: the settings, and a way to open the deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+
+from keepclear.services.deployment import Deployment
+from keepclear.settings import Settings
+
+
+@dataclass
+class CliContext:
+    """Settings chosen by flags, environment and file."""
+
+    settings: Settings
+
+    def open(self, *, create: bool = False) -> Deployment:
+        """The deployment, refusing one that was never initialised unless ``create``."""
+        return Deployment.open(self.settings, create=create)
+
+
+pass_context = click.make_pass_decorator(CliContext)

@@ -1,0 +1,76 @@
+"""Entry point of the ``keepclear`` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from keepclear import __version__
+from keepclear.cli.context import CliContext
+from keepclear.errors import KeepclearError
+from keepclear.settings import load_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keepclear")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Deployment folder (default ./keepclear-data, or KEEPCLEAR_DATA_DIR).",
+)
+@click.option("--database-url", default=None, help="Database URL (default: SQLite in the data folder).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (TOML).",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, data_dir: Path | None, database_url: str | None, config_file: Path | None
+) -> None:
+    """keepclear: deconfliction between parties whose forces share the same space."""
+    ctx.obj = CliContext(load_settings(config_file, data_dir=data_dir, database_url=database_url))
+
+
+def _register() -> None:
+    from keepclear.cli import deployment, zones
+
+    cli.add_command(deployment.init)
+    cli.add_command(deployment.party)
+    cli.add_command(deployment.force)
+    cli.add_command(deployment.unit)
+    cli.add_command(zones.zones)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every failure is one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="keepclear", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeepclearError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
+        return 70
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

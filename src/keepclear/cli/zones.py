@@ -1,0 +1,86 @@
+"""``keepclear zones import / export / list``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from keepclear.cli.context import CliContext, pass_context
+from keepclear.domain.timefmt import format_utc
+from keepclear.errors import KeepclearError
+from keepclear.services.zones import parse_geojson_text
+
+
+@click.group()
+def zones() -> None:
+    """Shared geography: de-escalation zones, deconfliction lines, caution areas, protected sites."""
+
+
+@zones.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite stored zones that have the same id.")
+@pass_context
+def zones_import(ctx: CliContext, file: Path, replace: bool) -> None:
+    """Import zones from a GeoJSON FeatureCollection: all of them, or none."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KeepclearError(f"{file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise KeepclearError(f"{file}: not UTF-8 text") from None
+    document = parse_geojson_text(text, str(file))
+    deployment = ctx.open()
+    try:
+        imported = deployment.zones.import_document(document, replace=replace)
+    finally:
+        deployment.close()
+    click.echo(f"imported {len(imported)} zones from {file}")
+
+
+@zones.command("export")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File (default stdout).",
+)
+@pass_context
+def zones_export(ctx: CliContext, output: Path | None) -> None:
+    """Export every zone as GeoJSON."""
+    deployment = ctx.open()
+    try:
+        text = json.dumps(deployment.zones.export_document(), indent=2)
+    finally:
+        deployment.close()
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"exported to {output}", err=True)
+
+
+@zones.command("list")
+@pass_context
+def zones_list(ctx: CliContext) -> None:
+    """List zones: id, kind, name, altitude band, validity, who may operate inside."""
+    deployment = ctx.open()
+    try:
+        for z in deployment.zones.list():
+            valid = "-".join(
+                "open" if t is None else format_utc(t)
+                for t in (z.validity.valid_from_s, z.validity.valid_until_s)
+            )
+            permitted = (
+                "*"
+                if z.rules.permitted_parties is None
+                else ",".join(sorted(z.rules.permitted_parties)) or "none"
+            )
+            click.echo(
+                f"{z.id}\t{z.kind.value}\t{z.name}\t{z.altitude.lower_ft:g}-{z.altitude.upper_ft:g} ft\t{valid}"
+                f"\tpermitted={permitted}\tnotice={z.rules.min_notice_h:g}h"
+            )
+    finally:
+        deployment.close()

@@ -1,0 +1,39 @@
+"""Events: what happened, as one plain value every consumer (hotline, streams, record) reads.
+
+Services emit events; subscribers decide what to do with them. ``payload`` holds JSON-ready values
+only (str, int, float, bool, None, lists and dicts of them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened at ``time_s``, done by ``party_id`` (None for the system itself).
+
+    ``kind`` is dotted: ``activity.notified``, ``alert.raised``, ``message.posted``...
+    ``parties`` names every party the event concerns (who may be told of it).
+    """
+
+    kind: str
+    time_s: float
+    party_id: str | None
+    payload: dict[str, Any]
+    parties: frozenset[str] = field(default_factory=frozenset)
+
+
+class EventSink(Protocol):
+    """Anything that takes events."""
+
+    def emit(self, event: Event) -> None:
+        """Take one event; must not raise for a well-formed event."""
+
+
+class Clock(Protocol):
+    """The source of the current time, passed in so tests and replays control it."""
+
+    def now_s(self) -> float:
+        """Seconds since the Unix epoch (UTC)."""

@@ -1,0 +1,50 @@
+"""A deployment: the database, clock and event bus, and the services built on them.
+
+Built explicitly from ``Settings`` (no globals), by the CLI and by ``create_app`` alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from keepclear.domain.events import Clock
+from keepclear.services.bus import EventBus, WallClock
+from keepclear.services.registry import RegistryService
+from keepclear.services.zones import ZoneService
+from keepclear.settings import Settings
+from keepclear.store import Database, migrate
+
+
+@dataclass
+class Deployment:
+    """Everything one keepclear deployment runs on."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    bus: EventBus = field(default_factory=EventBus)
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock | None = None, create: bool = False) -> Deployment:
+        """Open the deployment ``settings`` names; with ``create``, make it (and migrate) first."""
+        db = Database(settings.resolved_database_url())
+        if create:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            migrate(db)
+        else:
+            db.require_schema()
+        return cls(settings=settings, db=db, clock=clock or WallClock())
+
+    @property
+    def registry(self) -> RegistryService:
+        """Parties, forces, units."""
+        return RegistryService(self.db, self.clock, self.bus)
+
+    @property
+    def zones(self) -> ZoneService:
+        """Shared geography."""
+        return ZoneService(self.db, self.clock, self.bus)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.db.dispose()

@@ -1,0 +1,67 @@
+"""Settings: one typed object, read from keyword arguments, ``KEEPCLEAR_*`` variables or a file.
+
+Precedence, strongest first: explicit arguments, environment variables, the settings file (TOML),
+defaults. Every field has a description; ``docs/settings.md`` documents each one (a test checks).
+Nothing here is read at import time: the CLI and ``create_app`` build a ``Settings`` and pass it on.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from keepclear.errors import KeepclearError
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="KEEPCLEAR_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        Path("keepclear-data"),
+        description="Folder of the deployment: the SQLite database and exported files live here.",
+    )
+    database_url: str | None = Field(
+        None,
+        description=(
+            "SQLAlchemy URL of the database. Empty: the SQLite file keepclear.db in data_dir."
+            " PostgreSQL: postgresql+psycopg://user@host:5432/dbname."
+        ),
+    )
+
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the explicit one, or the SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'keepclear.db').resolve()}"
+
+
+def load_settings(file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional TOML ``file`` plus ``overrides`` (``None`` values ignored).
+
+    Raises ``KeepclearError`` naming the file and field when something is wrong.
+    """
+    from_file: dict[str, Any] = {}
+    if file is not None:
+        try:
+            from_file = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise KeepclearError(f"settings file {file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise KeepclearError(f"settings file {file}: {exc}") from None
+    explicit = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        # Environment beats the file, explicit arguments beat both.
+        env_only = Settings.model_validate({})
+        env_set = {name: getattr(env_only, name) for name in env_only.model_fields_set}
+        merged = {**from_file, **env_set, **explicit}
+        return Settings.model_validate(merged) if merged else env_only
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        where = f"settings file {file}: " if file else "settings: "
+        raise KeepclearError(where + "; ".join(problems)) from None
