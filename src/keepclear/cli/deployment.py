@@ -26,14 +26,10 @@ def party() -> None:
 @party.command("add")
 @click.argument("party_id")
 @click.option("--name", help="Display name (default: the id).")
-@click.option(
-    "--language", default="en", show_default=True, help="Language its people read (en, ru, ar, fr)."
-)
+@click.option("--language", default="en", show_default=True, help="Language its people read (en, ru, ar, fr).")
 @click.option("--contact", "contacts", multiple=True, help="Escalation roster entry 'Name[:role]', in order.")
 @pass_context
-def party_add(
-    ctx: CliContext, party_id: str, name: str | None, language: str, contacts: tuple[str, ...]
-) -> None:
+def party_add(ctx: CliContext, party_id: str, name: str | None, language: str, contacts: tuple[str, ...]) -> None:
     """Add a party."""
     roster = [Contact(*c.split(":", 1)) if ":" in c else Contact(c) for c in contacts]
     deployment = ctx.open()
@@ -103,15 +99,11 @@ def unit() -> None:
 @click.option("--kind", default="", help="What it is (fighter, convoy, frigate...).")
 @click.option("--callsign", default=None, help="Callsign (default: the id, upper-cased).")
 @pass_context
-def unit_add(
-    ctx: CliContext, unit_id: str, force_id: str, domain: str, kind: str, callsign: str | None
-) -> None:
+def unit_add(ctx: CliContext, unit_id: str, force_id: str, domain: str, kind: str, callsign: str | None) -> None:
     """Add a unit."""
     deployment = ctx.open()
     try:
-        deployment.registry.add_unit(
-            Unit(unit_id, callsign or unit_id.upper(), Domain(domain), kind, force_id)
-        )
+        deployment.registry.add_unit(Unit(unit_id, callsign or unit_id.upper(), Domain(domain), kind, force_id))
     finally:
         deployment.close()
     click.echo(f"unit {unit_id} added to {force_id}")

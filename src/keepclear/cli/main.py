@@ -30,9 +30,7 @@ from keepclear.settings import load_settings
     help="Settings file (TOML).",
 )
 @click.pass_context
-def cli(
-    ctx: click.Context, data_dir: Path | None, database_url: str | None, config_file: Path | None
-) -> None:
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, config_file: Path | None) -> None:
     """keepclear: deconfliction between parties whose forces share the same space."""
     ctx.obj = CliContext(load_settings(config_file, data_dir=data_dir, database_url=database_url))
 

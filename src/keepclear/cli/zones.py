@@ -70,13 +70,10 @@ def zones_list(ctx: CliContext) -> None:
     try:
         for z in deployment.zones.list():
             valid = "-".join(
-                "open" if t is None else format_utc(t)
-                for t in (z.validity.valid_from_s, z.validity.valid_until_s)
+                "open" if t is None else format_utc(t) for t in (z.validity.valid_from_s, z.validity.valid_until_s)
             )
             permitted = (
-                "*"
-                if z.rules.permitted_parties is None
-                else ",".join(sorted(z.rules.permitted_parties)) or "none"
+                "*" if z.rules.permitted_parties is None else ",".join(sorted(z.rules.permitted_parties)) or "none"
             )
             click.echo(
                 f"{z.id}\t{z.kind.value}\t{z.name}\t{z.altitude.lower_ft:g}-{z.altitude.upper_ft:g} ft\t{valid}"

@@ -116,8 +116,7 @@ def zone_problems(zone: Zone) -> list[str]:
     allowed = GEOMETRY_TYPES_BY_KIND[zone.kind]
     if zone.geometry.geom_type not in allowed:
         problems.append(
-            f"geometry: a {zone.kind.value} must be {' or '.join(sorted(allowed))},"
-            f" not {zone.geometry.geom_type}"
+            f"geometry: a {zone.kind.value} must be {' or '.join(sorted(allowed))}, not {zone.geometry.geom_type}"
         )
     if not math.isfinite(zone.buffer_m) or zone.buffer_m < 0:
         problems.append(f"buffer_m: {zone.buffer_m!r} must be a finite number >= 0")
@@ -129,9 +128,7 @@ def zone_problems(zone: Zone) -> list[str]:
     if not (math.isfinite(band.lower_ft) and math.isfinite(band.upper_ft)):
         problems.append("altitude: lower_ft and upper_ft must be finite numbers")
     elif band.lower_ft > band.upper_ft:
-        problems.append(
-            f"altitude: band is upside down (lower_ft {band.lower_ft:g} > upper_ft {band.upper_ft:g})"
-        )
+        problems.append(f"altitude: band is upside down (lower_ft {band.lower_ft:g} > upper_ft {band.upper_ft:g})")
     v = zone.validity
     for name, value in (("valid_from", v.valid_from_s), ("valid_until", v.valid_until_s)):
         if value is not None and not math.isfinite(value):

@@ -36,9 +36,7 @@ def wrap_lon_deg(lon_deg: ArrayLike) -> FloatArray:
     return np.asarray((np.asarray(lon_deg, dtype=np.float64) + 180.0) % 360.0 - 180.0)
 
 
-def distance_m(
-    lat1_deg: ArrayLike, lon1_deg: ArrayLike, lat2_deg: ArrayLike, lon2_deg: ArrayLike
-) -> FloatArray:
+def distance_m(lat1_deg: ArrayLike, lon1_deg: ArrayLike, lat2_deg: ArrayLike, lon2_deg: ArrayLike) -> FloatArray:
     """Geodesic distance on WGS-84 in metres (exact to nanometres; any pair of points).
 
     >>> round(float(distance_m(0.0, 179.5, 0.0, -179.5)))
@@ -51,9 +49,7 @@ def distance_m(
     return np.asarray(dist, dtype=np.float64)
 
 
-def bearing_deg(
-    lat1_deg: ArrayLike, lon1_deg: ArrayLike, lat2_deg: ArrayLike, lon2_deg: ArrayLike
-) -> FloatArray:
+def bearing_deg(lat1_deg: ArrayLike, lon1_deg: ArrayLike, lat2_deg: ArrayLike, lon2_deg: ArrayLike) -> FloatArray:
     """Initial geodesic bearing from point 1 to point 2, degrees clockwise from north in [0, 360).
 
     >>> round(float(bearing_deg(0.0, 179.5, 0.0, -179.5)))
@@ -99,9 +95,7 @@ def ecef_from_geodetic(
     return np.asarray(x), np.asarray(y), np.asarray(z)
 
 
-def fast_distance_m(
-    lat1_deg: ArrayLike, lon1_deg: ArrayLike, lat2_deg: ArrayLike, lon2_deg: ArrayLike
-) -> FloatArray:
+def fast_distance_m(lat1_deg: ArrayLike, lon1_deg: ArrayLike, lat2_deg: ArrayLike, lon2_deg: ArrayLike) -> FloatArray:
     """Fast surface distance: the ellipsoid chord turned into an arc on the local mean radius.
 
     Within 0.1 % of the geodesic up to 500 km, anywhere (poles and antimeridian included).

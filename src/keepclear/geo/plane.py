@@ -33,9 +33,7 @@ class LocalPlane:
 
     def to_xy(self, lat_deg: ArrayLike, lon_deg: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Project geodetic points to (x_east_m, y_north_m)."""
-        x, y = self._forward.transform(
-            np.asarray(lon_deg, dtype=np.float64), np.asarray(lat_deg, dtype=np.float64)
-        )
+        x, y = self._forward.transform(np.asarray(lon_deg, dtype=np.float64), np.asarray(lat_deg, dtype=np.float64))
         return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
     def to_latlon(self, x_east_m: ArrayLike, y_north_m: ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -77,9 +77,7 @@ def _coordinate_problems(geometry_type: str, coords: Any, where: str) -> list[st
     def ring(value: Any, label: str) -> list[str]:
         out = positions(value, label, 4)
         if not out and list(value[0][:2]) != list(value[-1][:2]):
-            out.append(
-                f"{label}: ring is not closed (first position {value[0]!r} differs from last {value[-1]!r})"
-            )
+            out.append(f"{label}: ring is not closed (first position {value[0]!r} differs from last {value[-1]!r})")
         return out
 
     def polygon(value: Any, label: str) -> list[str]:
@@ -99,9 +97,7 @@ def _coordinate_problems(geometry_type: str, coords: Any, where: str) -> list[st
         return out
 
     if geometry_type == "Point":
-        problems += (
-            _position_problems(coords, where) if coords not in (None, []) else [f"{where}: empty geometry"]
-        )
+        problems += _position_problems(coords, where) if coords not in (None, []) else [f"{where}: empty geometry"]
     elif geometry_type == "LineString":
         problems += positions(coords, where, 2)
     elif geometry_type == "MultiLineString":
@@ -280,12 +276,8 @@ def zone_to_feature(zone: Zone) -> dict[str, Any]:
         "lower_ft": zone.altitude.lower_ft,
         "upper_ft": zone.altitude.upper_ft,
         "valid_from": None if zone.validity.valid_from_s is None else format_utc(zone.validity.valid_from_s),
-        "valid_until": None
-        if zone.validity.valid_until_s is None
-        else format_utc(zone.validity.valid_until_s),
-        "permitted_parties": "*"
-        if zone.rules.permitted_parties is None
-        else sorted(zone.rules.permitted_parties),
+        "valid_until": None if zone.validity.valid_until_s is None else format_utc(zone.validity.valid_until_s),
+        "permitted_parties": "*" if zone.rules.permitted_parties is None else sorted(zone.rules.permitted_parties),
         "min_notice_h": zone.rules.min_notice_h,
         "description": zone.description,
     }

@@ -37,9 +37,7 @@ class ZoneService:
         self._clock = clock
         self._events = events
 
-    def import_document(
-        self, document: object, *, replace: bool = False, party_id: str | None = None
-    ) -> list[Zone]:
+    def import_document(self, document: object, *, replace: bool = False, party_id: str | None = None) -> list[Zone]:
         """Validate every feature, then store all of them in one transaction, or none.
 
         A zone id that is already stored is refused unless ``replace`` is set.

@@ -89,9 +89,7 @@ class Database:
     def require_schema(self) -> None:
         """Raise ``DeploymentNotInitialised`` unless migrations have been applied."""
         if self.sqlite_path is not None and not self.sqlite_path.exists():
-            raise DeploymentNotInitialised(
-                f"no keepclear deployment at {self.sqlite_path}; run `keepclear init` first"
-            )
+            raise DeploymentNotInitialised(f"no keepclear deployment at {self.sqlite_path}; run `keepclear init` first")
         try:
             with self.read() as conn:
                 present = sa.inspect(conn).has_table("alembic_version")

@@ -15,9 +15,7 @@ def insert_party(conn: Connection, party: Party, created_s: float) -> None:
     """Add ``party``; a party with the same id is a ``ConflictError``."""
     if conn.execute(sa.select(parties.c.id).where(parties.c.id == party.id)).first():
         raise ConflictError(f"party {party.id!r} already exists")
-    conn.execute(
-        parties.insert().values(id=party.id, name=party.name, language=party.language, created_s=created_s)
-    )
+    conn.execute(parties.insert().values(id=party.id, name=party.name, language=party.language, created_s=created_s))
 
 
 def get_party(conn: Connection, party_id: str) -> Party:
@@ -40,17 +38,13 @@ def set_roster(conn: Connection, party_id: str, roster: list[Contact]) -> None:
     conn.execute(contacts.delete().where(contacts.c.party_id == party_id))
     for position, contact in enumerate(roster):
         conn.execute(
-            contacts.insert().values(
-                party_id=party_id, position=position, name=contact.name, role=contact.role
-            )
+            contacts.insert().values(party_id=party_id, position=position, name=contact.name, role=contact.role)
         )
 
 
 def get_roster(conn: Connection, party_id: str) -> list[Contact]:
     """The escalation roster of ``party_id``, first contact first (may be empty)."""
-    rows = conn.execute(
-        sa.select(contacts).where(contacts.c.party_id == party_id).order_by(contacts.c.position)
-    )
+    rows = conn.execute(sa.select(contacts).where(contacts.c.party_id == party_id).order_by(contacts.c.position))
     return [Contact(name=r.name, role=r.role) for r in rows]
 
 
@@ -59,9 +53,7 @@ def insert_force(conn: Connection, force: Force) -> None:
     get_party(conn, force.party_id)
     if conn.execute(sa.select(forces.c.id).where(forces.c.id == force.id)).first():
         raise ConflictError(f"force {force.id!r} already exists")
-    conn.execute(
-        forces.insert().values(id=force.id, name=force.name, party_id=force.party_id, partner=force.partner)
-    )
+    conn.execute(forces.insert().values(id=force.id, name=force.name, party_id=force.party_id, partner=force.partner))
 
 
 def get_force(conn: Connection, force_id: str) -> Force:
@@ -77,9 +69,7 @@ def list_forces(conn: Connection, party_id: str | None = None) -> list[Force]:
     query = sa.select(forces).order_by(forces.c.id)
     if party_id is not None:
         query = query.where(forces.c.party_id == party_id)
-    return [
-        Force(id=r.id, name=r.name, party_id=r.party_id, partner=bool(r.partner)) for r in conn.execute(query)
-    ]
+    return [Force(id=r.id, name=r.name, party_id=r.party_id, partner=bool(r.partner)) for r in conn.execute(query)]
 
 
 def insert_unit(conn: Connection, unit: Unit) -> None:
@@ -100,9 +90,7 @@ def insert_unit(conn: Connection, unit: Unit) -> None:
 
 def list_units(conn: Connection, party_id: str | None = None) -> list[tuple[Unit, str]]:
     """Every unit with the party that answers for it, or only those of ``party_id``, by id."""
-    query = (
-        sa.select(units, forces.c.party_id).join(forces, units.c.force_id == forces.c.id).order_by(units.c.id)
-    )
+    query = sa.select(units, forces.c.party_id).join(forces, units.c.force_id == forces.c.id).order_by(units.c.id)
     if party_id is not None:
         query = query.where(forces.c.party_id == party_id)
     return [
@@ -117,13 +105,9 @@ def list_units(conn: Connection, party_id: str | None = None) -> list[tuple[Unit
 def get_unit(conn: Connection, unit_id: str) -> tuple[Unit, str]:
     """The unit ``unit_id`` and its party, or ``NotFoundError``."""
     row = conn.execute(
-        sa.select(units, forces.c.party_id)
-        .join(forces, units.c.force_id == forces.c.id)
-        .where(units.c.id == unit_id)
+        sa.select(units, forces.c.party_id).join(forces, units.c.force_id == forces.c.id).where(units.c.id == unit_id)
     ).first()
     if row is None:
         raise NotFoundError(f"unit {unit_id!r} does not exist")
-    unit = Unit(
-        id=row.id, callsign=row.callsign, domain=Domain(row.domain), kind=row.kind, force_id=row.force_id
-    )
+    unit = Unit(id=row.id, callsign=row.callsign, domain=Domain(row.domain), kind=row.kind, force_id=row.force_id)
     return unit, row.party_id
