@@ -1,0 +1,93 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL server, never mocks.
+
+``database`` runs a test once on SQLite and once on PostgreSQL (a fresh schema per test).
+PostgreSQL comes from ``KEEPCLEAR_TEST_POSTGRES_URL`` (default: 127.0.0.1:5432, database test).
+Outside CI a missing server skips the PostgreSQL run with the reason; on CI (``CI`` set) it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from keepclear.services.bus import EventBus, ManualClock
+from keepclear.services.deployment import Deployment
+from keepclear.settings import Settings
+from keepclear.store import Database, migrate
+
+POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_available() -> str | None:
+    """None when the server answers, else why not."""
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means: no server here
+        return f"no PostgreSQL at {POSTGRES_URL}: {type(exc).__name__}"
+
+
+@pytest.fixture(scope="session")
+def postgres_reason() -> str | None:
+    return _postgres_available()
+
+
+@pytest.fixture
+def postgres_url(postgres_reason: str | None) -> Iterator[str]:
+    """A URL to a fresh, empty schema on the test server, dropped afterwards."""
+    if postgres_reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL suite: {postgres_reason}")
+        pytest.skip(postgres_reason)
+    schema = f"kc_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated-to-nothing-yet database URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keepclear.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A migrated database on each backend."""
+    db = Database(database_url)
+    migrate(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock at 2017-11-01T00:00:00Z that tests move by hand."""
+    return ManualClock(1509494400.0)
+
+
+@pytest.fixture
+def deployment(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Deployment]:
+    """A created deployment on each backend with a manual clock and a fresh event bus."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+    dep = Deployment.open(settings, clock=clock, create=True)
+    dep.bus = EventBus()
+    yield dep
+    dep.close()
