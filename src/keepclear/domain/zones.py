@@ -19,13 +19,15 @@ class ZoneKind(enum.StrEnum):
     PROTECTED_SITE = "protected-site"
 
 
-#: Geometry types each kind accepts (GeoJSON names).
+_AREA = frozenset({"Polygon", "MultiPolygon", "Point"})
+
+#: Geometry types each kind accepts (GeoJSON names); an area given as a Point is a circle of ``buffer_m``.
 GEOMETRY_TYPES_BY_KIND: dict[ZoneKind, frozenset[str]] = {
-    ZoneKind.DE_ESCALATION_ZONE: frozenset({"Polygon", "MultiPolygon"}),
+    ZoneKind.DE_ESCALATION_ZONE: _AREA,
     ZoneKind.DECONFLICTION_LINE: frozenset({"LineString", "MultiLineString"}),
-    ZoneKind.SPECIAL_CAUTION_AREA: frozenset({"Polygon", "MultiPolygon"}),
-    ZoneKind.RESTRICTED_OPERATING_ZONE: frozenset({"Polygon", "MultiPolygon"}),
-    ZoneKind.PROTECTED_SITE: frozenset({"Point", "Polygon", "MultiPolygon"}),
+    ZoneKind.SPECIAL_CAUTION_AREA: _AREA,
+    ZoneKind.RESTRICTED_OPERATING_ZONE: _AREA,
+    ZoneKind.PROTECTED_SITE: _AREA,
 }
 
 
@@ -96,7 +98,7 @@ class Zone:
     """One piece of agreed geography.
 
     ``geometry`` is in WGS-84 longitude/latitude degrees. ``buffer_m`` is the half-width each side
-    of a deconfliction line, or the radius of a protected site given as a point; 0 otherwise.
+    of a deconfliction line, or the radius of an area given as a point (a circle); 0 otherwise.
     """
 
     id: str
@@ -123,7 +125,7 @@ def zone_problems(zone: Zone) -> list[str]:
     elif zone.kind is ZoneKind.DECONFLICTION_LINE and zone.buffer_m <= 0:
         problems.append("buffer_m: a deconfliction-line needs a buffer each side > 0 m")
     elif zone.geometry.geom_type == "Point" and zone.buffer_m <= 0:
-        problems.append("radius_m: a protected-site given as a point needs a radius > 0 m")
+        problems.append(f"radius_m: a {zone.kind.value} given as a point needs a radius > 0 m")
     band = zone.altitude
     if not (math.isfinite(band.lower_ft) and math.isfinite(band.upper_ft)):
         problems.append("altitude: lower_ft and upper_ft must be finite numbers")

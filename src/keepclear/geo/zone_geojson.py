@@ -3,7 +3,7 @@
 Properties, flat so GIS tools can edit them: ``kind``, ``name``, ``lower_ft``, ``upper_ft``,
 ``valid_from``/``valid_until`` (ISO 8601 with zone, or null), ``permitted_parties`` (a list of party
 ids, or ``"*"`` for every party), ``min_notice_h``, ``buffer_m`` (deconfliction lines),
-``radius_m`` (protected sites given as a point) and ``description``. The id is the feature's
+``radius_m`` (an area given as a point: a circle) and ``description``. The id is the feature's
 ``id`` or ``properties.id``; without either it is derived from the name.
 
 Nothing is repaired: an unclosed ring, a self-intersection or a coordinate out of range is an
@@ -170,8 +170,10 @@ def zone_from_feature(feature: object, index: int) -> Zone:
     kind_text = props.get("kind")
     kind: ZoneKind | None = None
     try:
-        kind = ZoneKind(kind_text)
+        kind = ZoneKind(str(kind_text)) if isinstance(kind_text, str) else None
     except ValueError:
+        pass
+    if kind is None:
         known = ", ".join(k.value for k in ZoneKind)
         problems.append(f"{where} properties.kind: unknown kind {kind_text!r} (known: {known})")
     name = props.get("name")
@@ -190,7 +192,7 @@ def zone_from_feature(feature: object, index: int) -> Zone:
     buffer_value = _number(props, "buffer_m", 0.0, where, problems)
     radius_value = _number(props, "radius_m", 0.0, where, problems)
     if "buffer_m" in props and "radius_m" in props:
-        problems.append(f"{where} properties: give buffer_m (lines) or radius_m (sites), not both")
+        problems.append(f"{where} properties: give buffer_m (lines) or radius_m (circles), not both")
 
     validity: dict[str, float | None] = {}
     for field in ("valid_from", "valid_until"):

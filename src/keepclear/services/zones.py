@@ -47,7 +47,7 @@ class ZoneService:
             clashes = zone_store.existing_zone_ids(conn, [z.id for z in new_zones])
             if clashes and not replace:
                 raise ConflictError(
-                    f"zones already stored: {', '.join(sorted(clashes))} (use replace to overwrite them)"
+                    f"zones already stored: {', '.join(sorted(clashes))} (import with --replace, or replace=true, to overwrite them)"
                 )
             zone_store.upsert_zones(conn, new_zones)
         self._events.emit(

@@ -1,0 +1,119 @@
+"""The command line as a person uses it: a real process, real files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keepclear import __version__
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "zones.geojson"
+
+
+def run(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPCLEAR_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "keepclear.cli.main", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert __version__ in result.stdout
+
+
+def test_init_party_force_unit_and_zones(tmp_path: Path):
+    data = tmp_path / "deploy"
+    assert run("init", data_dir=data).returncode == 0
+    assert (data / "keepclear.db").exists()
+    assert run("init", data_dir=data).returncode == 0  # idempotent
+    assert (
+        run("party", "add", "coalition", "--name", "Coalition", "--contact", "Duty:J3", data_dir=data).returncode == 0
+    )
+    assert run("party", "add", "russia", "--language", "ru", data_dir=data).returncode == 0
+    assert run("force", "add", "sdf", "--party", "coalition", "--partner", data_dir=data).returncode == 0
+    assert run("unit", "add", "viper11", "--force", "sdf", "--domain", "air", data_dir=data).returncode == 0
+    listed = run("unit", "list", data_dir=data)
+    assert "viper11\tVIPER11\tair" in listed.stdout and "coalition" in listed.stdout
+    parties = run("party", "list", data_dir=data).stdout.splitlines()
+    assert parties[0].startswith("coalition\tCoalition\ten\tDuty")
+    imported = run("zones", "import", str(EXAMPLE), data_dir=data)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 4 zones" in imported.stdout
+    assert "eastern-ghouta\tde-escalation-zone" in run("zones", "list", data_dir=data).stdout
+    out = tmp_path / "out.geojson"
+    assert run("zones", "export", "-o", str(out), data_dir=data).returncode == 0
+    assert len(json.loads(out.read_text())["features"]) == 4
+
+
+def test_bad_zones_file_is_one_line_and_stores_nothing(tmp_path: Path):
+    data = tmp_path / "deploy"
+    run("init", data_dir=data)
+    doc = json.loads(EXAMPLE.read_text())
+    doc["features"][2]["geometry"]["coordinates"] = [200.0, 35.0]
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps(doc))
+    assert_one_line_error(
+        run("zones", "import", str(bad), data_dir=data), "feature 2 geometry: longitude 200.0 is outside"
+    )
+    assert run("zones", "list", data_dir=data).stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("zones", "import", "/nonexistent.geojson"), "No such file"),
+        (("party", "add", "Bad Id"), "not a valid id"),
+        (("force", "add", "f1", "--party", "nobody"), "party 'nobody' does not exist"),
+        (("unit", "add", "u1", "--force", "nowhere", "--domain", "air"), "force 'nowhere' does not exist"),
+    ],
+)
+def test_errors_are_one_clear_line(tmp_path: Path, args: tuple[str, ...], fragment: str):
+    data = tmp_path / "deploy"
+    run("init", data_dir=data)
+    assert_one_line_error(run(*args, data_dir=data), fragment)
+
+
+def test_commands_before_init_say_to_run_init_and_create_nothing(tmp_path: Path):
+    data = tmp_path / "never"
+    assert_one_line_error(run("zones", "list", data_dir=data), "run `keepclear init` first")
+    assert not data.exists()
+
+
+def test_data_dir_from_environment(tmp_path: Path):
+    data = tmp_path / "from-env"
+    result = subprocess.run(
+        [sys.executable, "-m", "keepclear.cli.main", "init"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KEEPCLEAR_DATA_DIR": str(data)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (data / "keepclear.db").exists()
+
+
+def test_bad_settings_file_is_one_line(tmp_path: Path):
+    config = tmp_path / "keepclear.toml"
+    config.write_text("data_dir = [1, 2]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "keepclear.cli.main", "--config", str(config), "init"], capture_output=True, text=True
+    )
+    assert_one_line_error(result, "data_dir")
