@@ -169,11 +169,9 @@ def zone_from_feature(feature: object, index: int) -> Zone:
 
     kind_text = props.get("kind")
     kind: ZoneKind | None = None
-    try:
-        kind = ZoneKind(str(kind_text)) if isinstance(kind_text, str) else None
-    except ValueError:
-        pass
-    if kind is None:
+    if isinstance(kind_text, str) and kind_text in ZoneKind.__members__.values():
+        kind = ZoneKind(kind_text)
+    else:
         known = ", ".join(k.value for k in ZoneKind)
         problems.append(f"{where} properties.kind: unknown kind {kind_text!r} (known: {known})")
     name = props.get("name")
