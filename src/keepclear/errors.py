@@ -20,4 +20,27 @@ class NotFoundError(KeepclearError):
 
 
 class ConflictError(KeepclearError):
-    """The request clashes with what is stored (a duplicate id, a stale version)."""
+    """The request clashes with what is stored (a duplicate id, a stale version).
+
+    ``current`` may carry the current state (e.g. the current version) for the caller to retry on.
+    """
+
+    def __init__(self, message: str, current: object = None) -> None:
+        self.current = current
+        super().__init__(message)
+
+
+class AuthenticationError(KeepclearError):
+    """No credentials, or credentials that are malformed, unknown or revoked."""
+
+
+class ForbiddenError(KeepclearError):
+    """The caller is known but its role or party may not do this."""
+
+
+class OverloadedError(KeepclearError):
+    """A bounded queue is full; try again after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)

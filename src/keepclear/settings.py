@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         ),
     )
 
+    host: str = Field("127.0.0.1", description="Address `keepclear serve` listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port `keepclear serve` listens on.")
+    tick_s: float = Field(1.0, gt=0, le=60, description="Seconds between probe ticks inside the service.")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest request body the API accepts, in bytes (413 above)."
+    )
+
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, or the SQLite file in ``data_dir``."""
         if self.database_url:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from keepclear.domain.events import Clock
 from keepclear.services.bus import EventBus, WallClock
+from keepclear.services.keys import KeyService
 from keepclear.services.registry import RegistryService
 from keepclear.services.zones import ZoneService
 from keepclear.settings import Settings
@@ -44,6 +45,11 @@ class Deployment:
     def zones(self) -> ZoneService:
         """Shared geography."""
         return ZoneService(self.db, self.clock, self.bus)
+
+    @property
+    def keys(self) -> KeyService:
+        """API keys."""
+        return KeyService(self.db, self.clock)
 
     def close(self) -> None:
         """Release the database connections."""

@@ -83,6 +83,15 @@ class RegistryService:
             raise ValidationError(["name: must not be empty"])
         with self._db.write() as conn:
             store.insert_force(conn, force)
+        self._events.emit(
+            Event(
+                kind="force.added",
+                time_s=self._clock.now_s(),
+                party_id=None,
+                payload={"force_id": force.id, "party_id": force.party_id, "partner": force.partner},
+                parties=frozenset([force.party_id]),
+            )
+        )
         return force
 
     def forces(self, party_id: str | None = None) -> list[Force]:
@@ -99,7 +108,27 @@ class RegistryService:
             raise ValidationError([f"domain: {unit.domain!r} is not one of air, land, sea"])
         with self._db.write() as conn:
             store.insert_unit(conn, unit)
+            party_id = store.get_force(conn, unit.force_id).party_id
+        self._events.emit(
+            Event(
+                kind="unit.added",
+                time_s=self._clock.now_s(),
+                party_id=None,
+                payload={
+                    "unit_id": unit.id,
+                    "force_id": unit.force_id,
+                    "party_id": party_id,
+                    "domain": unit.domain.value,
+                },
+                parties=frozenset([party_id]),
+            )
+        )
         return unit
+
+    def unit(self, unit_id: str) -> tuple[Unit, str]:
+        """One unit with its party."""
+        with self._db.read() as conn:
+            return store.get_unit(conn, unit_id)
 
     def units(self, party_id: str | None = None) -> list[tuple[Unit, str]]:
         """Every unit with its party, or those of one party."""

@@ -1,0 +1,93 @@
+"""``create_app(settings)``: builds the service; nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keepclear import __version__
+from keepclear.api.problems import install_problem_handlers, problem
+from keepclear.api.routes import keys, registry, stream, tracks, zones
+from keepclear.api.streams import StreamHub
+from keepclear.domain.events import Clock
+from keepclear.services.deployment import Deployment
+from keepclear.services.runtime import Runtime, RuntimeConfig
+from keepclear.settings import Settings
+
+
+class BodyLimit:
+    """Refuses request bodies over ``max_bytes`` with a 413 problem, whether or not a length is declared."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, "Request too large", f"request bodies are limited to {self.max_bytes} bytes", scope.get("path", "")
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, deployment: Deployment | None = None) -> FastAPI:
+    """The keepclear service for ``settings`` (or an already opened ``deployment``)."""
+    dep = deployment or Deployment.open(settings, clock=clock)
+    runtime = Runtime(dep, RuntimeConfig(tick_s=settings.tick_s))
+    hub = StreamHub()
+    dep.bus.subscribe(hub.on_event)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+            if deployment is None:
+                dep.close()
+
+    app = FastAPI(
+        title="keepclear",
+        version=__version__,
+        description="Deconfliction between parties whose forces share the same space.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.hub = hub
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for module in (registry, zones, keys, tracks, stream):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,148 @@
+"""Request and response bodies of the API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, not ignored: a typo must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactModel(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field("", max_length=200)
+
+
+class PartyIn(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    language: Literal["en", "ru", "ar", "fr"] = "en"
+    roster: list[ContactModel] = Field(default_factory=list, max_length=20)
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    language: str
+
+
+class ForceIn(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    party_id: str = Field(pattern=ID_PATTERN)
+    partner: bool = False
+
+
+class ForceOut(BaseModel):
+    id: str
+    name: str
+    party_id: str
+    partner: bool
+
+
+class UnitIn(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    callsign: str = Field(min_length=1, max_length=64)
+    domain: Literal["air", "land", "sea"]
+    kind: str = Field("", max_length=64)
+    force_id: str = Field(pattern=ID_PATTERN)
+
+
+class UnitOut(BaseModel):
+    id: str
+    callsign: str
+    domain: str
+    kind: str
+    force_id: str
+    party_id: str
+
+
+class KeyIn(Strict):
+    role: Literal["admin", "liaison", "feed", "observer"]
+    party_id: str | None = Field(None, pattern=ID_PATTERN)
+    label: str = Field("", max_length=200)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    role: str
+    party_id: str | None
+    label: str
+    created: str
+    revoked: str | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The full key; shown this once, never stored.")
+
+
+class WhoAmI(BaseModel):
+    key_id: str
+    role: str
+    party_id: str | None
+    person: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class FeatureCollection(BaseModel):
+    """A GeoJSON FeatureCollection (validated feature by feature by the zone importer)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]] = Field(max_length=100_000)
+
+
+class ZonesImported(BaseModel):
+    imported: list[str]
+
+
+class TrackReportIn(BaseModel):
+    """One position report. Numbers are checked per report, so one bad report spoils no other."""
+
+    unit_id: str = Field(max_length=64)
+    time: str = Field(max_length=40, description="ISO 8601 with zone, e.g. 2017-11-01T12:00:00Z")
+    lat_deg: float
+    lon_deg: float
+    alt_m: float = 0.0
+    vel_east_mps: float = 0.0
+    vel_north_mps: float = 0.0
+    vel_up_mps: float = 0.0
+
+
+class TrackBatchIn(Strict):
+    reports: list[TrackReportIn] = Field(max_length=10_000)
+
+
+class RefusedReport(BaseModel):
+    index: int
+    unit_id: str
+    problems: list[str]
+
+
+class TrackBatchResult(BaseModel):
+    accepted: int
+    accepted_indices: list[int]
+    refused: list[RefusedReport]
+
+
+class TrackStateOut(BaseModel):
+    unit_id: str
+    party_id: str
+    time: str
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+    vel_east_mps: float
+    vel_north_mps: float
+    vel_up_mps: float

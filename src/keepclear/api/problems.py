@@ -1,0 +1,94 @@
+"""Errors become RFC 9457 problem details here, and only here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from keepclear.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    KeepclearError,
+    NotFoundError,
+    OverloadedError,
+    ValidationError,
+)
+
+PROBLEM_TYPE = "about:blank"
+_log = logging.getLogger("keepclear.api")
+
+#: Status of each domain error; the first matching class wins.
+STATUS_BY_ERROR: list[tuple[type[KeepclearError], int, str]] = [
+    (ValidationError, 422, "Invalid input"),
+    (AuthenticationError, 401, "Not authenticated"),
+    (ForbiddenError, 403, "Forbidden"),
+    (NotFoundError, 404, "Not found"),
+    (ConflictError, 409, "Conflict"),
+    (OverloadedError, 429, "Too many requests"),
+    (KeepclearError, 400, "Bad request"),
+]
+
+
+def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    body.update(extra)
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="keepclear"'
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map every error the service can meet to a problem response; never a stack trace."""
+
+    @app.exception_handler(KeepclearError)
+    async def _domain(request: Request, exc: KeepclearError) -> JSONResponse:
+        for cls, status, title in STATUS_BY_ERROR:
+            if isinstance(exc, cls):
+                extra: dict[str, Any] = {}
+                if isinstance(exc, ValidationError):
+                    extra["errors"] = exc.problems
+                if isinstance(exc, ConflictError) and getattr(exc, "current", None) is not None:
+                    extra["current"] = exc.current
+                response = problem(status, title, str(exc), request.url.path, **extra)
+                if isinstance(exc, OverloadedError):
+                    response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+                return response
+        raise AssertionError("KeepclearError is always matched")  # pragma: no cover
+
+    @app.exception_handler(RequestValidationError)
+    async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [f"{_field(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()]
+        return problem(422, "Invalid input", "; ".join(errors), request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = problem(exc.status_code, str(exc.detail), str(exc.detail), request.url.path)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unexpected error on %s", request.url.path)
+        return problem(
+            500, "Internal error", "the service failed on this request; it has been logged", request.url.path
+        )

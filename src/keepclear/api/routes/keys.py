@@ -1,0 +1,50 @@
+"""/v1/keys: API keys, managed by the deployment's admin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from starlette.concurrency import run_in_threadpool
+
+from keepclear.api.deps import authorized, runtime
+from keepclear.api.models import KeyCreated, KeyIn, KeyOut
+from keepclear.domain.identity import ApiKeyInfo, Principal, Role
+from keepclear.domain.timefmt import format_utc
+from keepclear.services.policy import Action
+from keepclear.services.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["keys"])
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+Admin = Annotated[Principal, Depends(authorized(Action.KEYS_MANAGE))]
+
+
+def _out(info: ApiKeyInfo) -> dict[str, object]:
+    return {
+        "key_id": info.key_id,
+        "role": info.role.value,
+        "party_id": info.party_id,
+        "label": info.label,
+        "created": format_utc(info.created_s),
+        "revoked": None if info.revoked_s is None else format_utc(info.revoked_s),
+    }
+
+
+@router.get("/keys")
+async def list_keys(rt: RuntimeDep, _: Admin) -> list[KeyOut]:
+    """Every key; secrets are never shown again."""
+    return [KeyOut(**_out(k)) for k in await run_in_threadpool(rt.deployment.keys.list)]  # type: ignore[arg-type]
+
+
+@router.post("/keys", status_code=201)
+async def create_key(body: KeyIn, rt: RuntimeDep, _: Admin) -> KeyCreated:
+    """Create a key; the answer carries the key once."""
+    info, key = await run_in_threadpool(rt.deployment.keys.create, Role(body.role), body.party_id, body.label)
+    return KeyCreated(**_out(info), key=key)  # type: ignore[arg-type]
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: str, rt: RuntimeDep, _: Admin) -> Response:
+    """Revoke a key, effective from the next request."""
+    await run_in_threadpool(rt.deployment.keys.revoke, key_id)
+    return Response(status_code=204)

@@ -1,0 +1,110 @@
+"""/v1/parties, /v1/forces, /v1/units, /v1/me, /v1/health."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from keepclear import __version__
+from keepclear.api.deps import authorized, public, runtime
+from keepclear.api.models import ForceIn, ForceOut, Health, PartyIn, PartyOut, UnitIn, UnitOut, WhoAmI
+from keepclear.domain import Domain, Force, Party, Unit
+from keepclear.domain.identity import Principal, Role
+from keepclear.domain.parties import Contact
+from keepclear.services.policy import Action, sees_party_data
+from keepclear.services.runtime import Runtime
+
+router = APIRouter(prefix="/v1")
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+@router.get("/health", dependencies=[Depends(public)], tags=["meta"])
+async def health() -> Health:
+    """Liveness: answers without a key."""
+    return Health(status="ok", version=__version__)
+
+
+@router.get("/me", tags=["meta"])
+async def whoami(principal: Annotated[Principal, Depends(authorized(Action.WHOAMI))]) -> WhoAmI:
+    """The caller's key, role and party."""
+    return WhoAmI(
+        key_id=principal.key_id, role=principal.role.value, party_id=principal.party_id, person=principal.person
+    )
+
+
+@router.get("/parties", tags=["registry"])
+async def list_parties(
+    rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.PARTIES_READ))]
+) -> list[PartyOut]:
+    """Every party (names are shared so activities and threads can address them)."""
+    parties = await run_in_threadpool(rt.deployment.registry.parties)
+    return [PartyOut(id=p.id, name=p.name, language=p.language) for p in parties]
+
+
+@router.post("/parties", status_code=201, tags=["registry"])
+async def add_party(
+    body: PartyIn, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.PARTIES_WRITE))]
+) -> PartyOut:
+    """Add a party with its escalation roster (admin)."""
+    party = Party(body.id, body.name, body.language)
+    roster = [Contact(c.name, c.role) for c in body.roster]
+    await run_in_threadpool(rt.deployment.registry.add_party, party, roster)
+    return PartyOut(id=party.id, name=party.name, language=party.language)
+
+
+def _force_out(force: Force) -> ForceOut:
+    return ForceOut(id=force.id, name=force.name, party_id=force.party_id, partner=force.partner)
+
+
+@router.get("/forces", tags=["registry"])
+async def list_forces(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.FORCES_READ))]
+) -> list[ForceOut]:
+    """Forces: admin sees all; a party sees its own and its partners'."""
+    forces = await run_in_threadpool(rt.deployment.registry.forces)
+    return [_force_out(f) for f in forces if principal.role is Role.ADMIN or sees_party_data(principal, f.party_id)]
+
+
+@router.post("/forces", status_code=201, tags=["registry"])
+async def add_force(
+    body: ForceIn, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.FORCES_WRITE))]
+) -> ForceOut:
+    """Add a force, own or partner, to a party (admin)."""
+    force = Force(body.id, body.name, body.party_id, body.partner)
+    await run_in_threadpool(rt.deployment.registry.add_force, force)
+    return _force_out(force)
+
+
+def _unit_out(unit: Unit, party_id: str) -> UnitOut:
+    return UnitOut(
+        id=unit.id,
+        callsign=unit.callsign,
+        domain=unit.domain.value,
+        kind=unit.kind,
+        force_id=unit.force_id,
+        party_id=party_id,
+    )
+
+
+@router.get("/units", tags=["registry"])
+async def list_units(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.UNITS_READ))]
+) -> list[UnitOut]:
+    """Units: admin sees all; a party (liaison, observer, feed) only its own and its partners'."""
+    units = await run_in_threadpool(rt.deployment.registry.units)
+    return [
+        _unit_out(u, owner) for u, owner in units if principal.role is Role.ADMIN or sees_party_data(principal, owner)
+    ]
+
+
+@router.post("/units", status_code=201, tags=["registry"])
+async def add_unit(
+    body: UnitIn, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.UNITS_WRITE))]
+) -> UnitOut:
+    """Add a unit to a force (admin)."""
+    unit = Unit(body.id, body.callsign, Domain(body.domain), body.kind, body.force_id)
+    await run_in_threadpool(rt.deployment.registry.add_unit, unit)
+    stored, party_id = await run_in_threadpool(rt.deployment.registry.unit, unit.id)
+    return _unit_out(stored, party_id)

@@ -1,0 +1,44 @@
+"""/v1/stream: server-sent events of everything the caller's party may see, live."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import StreamingResponse
+
+from keepclear.api.deps import authorized
+from keepclear.api.streams import StreamHub
+from keepclear.domain.events import Event
+from keepclear.domain.identity import Principal
+from keepclear.services.policy import Action, event_view
+
+router = APIRouter(prefix="/v1", tags=["stream"])
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def stream(
+    request: Request,
+    principal: Annotated[Principal, Depends(authorized(Action.STREAM_READ))],
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Events concerning the caller's party (alerts, activities, messages...), each as need-to-know allows.
+
+    Reconnect with ``Last-Event-ID`` to receive what was missed; an ``event: reload`` says the gap was
+    too long and the client should reload its state.
+    """
+    hub: StreamHub = request.app.state.hub
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+    def view(event: Event) -> dict[str, object] | None:
+        return event_view(principal, event)
+
+    return StreamingResponse(
+        hub.stream(view, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,58 @@
+"""Running the app under uvicorn: in the foreground (``keepclear serve``) or on a thread (tests, demo)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uvicorn.Config:
+    """The uvicorn configuration keepclear runs with."""
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=access_log, ws="websockets-sansio")
+
+
+class ThreadedServer:
+    """A real uvicorn server on a background thread; ``with`` starts it and waits until it listens."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._server = uvicorn.Server(uvicorn_config(app, self.host, self.port))
+        self._thread = threading.Thread(target=self._server.run, name="keepclear-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:43121."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        """Start and wait for the server to accept connections."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"server on {self.url} did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Ask the server to finish and wait for it."""
+        self._server.should_exit = True
+        self._thread.join(timeout=20)
+
+    def __enter__(self) -> ThreadedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

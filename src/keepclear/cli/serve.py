@@ -1,0 +1,25 @@
+"""``keepclear serve``: the HTTP service on the embedded default or PostgreSQL."""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+
+from keepclear.cli.context import CliContext, pass_context
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default from settings: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default from settings: 8080).")
+@pass_context
+def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
+    """Run the service until interrupted (Ctrl-C stops it cleanly)."""
+    from keepclear.api.app import create_app
+    from keepclear.api.server import uvicorn_config
+
+    settings = ctx.settings
+    app = create_app(settings)
+    host = host or settings.host
+    port = settings.port if port is None else port
+    click.echo(f"keepclear serving {settings.resolved_database_url()} on http://{host}:{port}", err=True)
+    uvicorn.Server(uvicorn_config(app, host, port, access_log=True)).run()

@@ -1,0 +1,93 @@
+"""The running service's moving parts: ingest queue, unit directory and the periodic tick.
+
+``Runtime`` is built by ``create_app`` (and by replays) from a ``Deployment``; ``start`` runs the
+tick on a thread, ``tick(now_s)`` can also be driven by hand with a manual clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from keepclear.services.deployment import Deployment
+from keepclear.services.tracks import IngestLimits, QueuedReport, TrackIngest, UnitDirectory
+
+_log = logging.getLogger("keepclear.runtime")
+
+#: Something run on every tick with the current time (probe, deadline watchers...).
+TickTask = Callable[[float], None]
+#: Something that takes the reports drained from the ingest queue.
+TrackConsumer = Callable[[list[QueuedReport]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    """How often the tick runs and how ingest is bounded."""
+
+    tick_s: float = 1.0
+    ingest: IngestLimits = field(default_factory=IngestLimits)
+
+
+class Runtime:
+    """Ingest, tick and the tasks wired to it, for one deployment."""
+
+    def __init__(self, deployment: Deployment, config: RuntimeConfig | None = None) -> None:
+        self.deployment = deployment
+        self.config = config or RuntimeConfig()
+        self.directory = UnitDirectory(deployment.db)
+        deployment.bus.subscribe(self.directory.on_event)
+        self.ingest = TrackIngest(self.directory, deployment.clock, self.config.ingest)
+        self._consumers: list[TrackConsumer] = []
+        self._tasks: list[tuple[str, TickTask]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_tick_s: float | None = None
+        self.tick_errors = 0
+
+    def add_consumer(self, consumer: TrackConsumer) -> None:
+        """Hand every drained batch of reports to ``consumer`` (before the tasks run)."""
+        self._consumers.append(consumer)
+
+    def add_task(self, name: str, task: TickTask) -> None:
+        """Run ``task(now_s)`` on every tick."""
+        self._tasks.append((name, task))
+
+    def pump(self) -> int:
+        """Move queued reports to the consumers; returns how many moved."""
+        drained = self.ingest.drain()
+        if drained:
+            for consumer in self._consumers:
+                consumer(drained)
+        return len(drained)
+
+    def tick(self, now_s: float | None = None) -> None:
+        """Drain ingest, then run every task with the current time."""
+        now_s = self.deployment.clock.now_s() if now_s is None else now_s
+        self.pump()
+        for name, task in self._tasks:
+            try:
+                task(now_s)
+            except Exception:  # a failing task must not stop the others or the loop
+                self.tick_errors += 1
+                _log.exception("tick task %s failed", name)
+        self.last_tick_s = now_s
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.config.tick_s):
+            self.tick()
+
+    def start(self) -> None:
+        """Run the tick every ``tick_s`` seconds on a background thread."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="keepclear-tick", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the tick thread and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
