@@ -1,0 +1,28 @@
+"""A real keepclear server on 127.0.0.1 with two parties, their forces, units and keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from apisupport import EXAMPLE_ZONES, Service, populate
+
+from keepclear.api import create_app
+from keepclear.api.server import ThreadedServer
+from keepclear.services.bus import WallClock
+from keepclear.services.deployment import Deployment
+from keepclear.settings import Settings
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    settings = Settings(data_dir=tmp_path / "data", tick_s=0.2)
+    dep = Deployment.open(settings, clock=WallClock(), create=True)
+    keys = populate(dep)
+    dep.zones.import_document(json.loads(EXAMPLE_ZONES.read_text()))
+    app = create_app(settings, deployment=dep)
+    with ThreadedServer(app) as server:
+        yield Service(server.url, dep, app.state.runtime, keys)
+    dep.close()

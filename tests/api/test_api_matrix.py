@@ -1,0 +1,280 @@
+"""The authorisation matrix: every endpoint × role × own/other party, and exactly what comes back.
+
+Adding an endpoint without a row here fails ``test_every_endpoint_has_a_row``.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from apisupport import Service
+from fastapi.routing import APIRoute
+
+from keepclear.api import create_app
+from keepclear.domain.identity import Role
+from keepclear.services.deployment import Deployment
+from keepclear.settings import Settings
+
+ROLES = ("admin", "a-liaison", "a-feed", "a-observer", None)  # None: no key at all
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def ids(body: Any) -> set[str]:
+    return {item["id"] for item in body}
+
+
+def zone_ids(body: Any) -> set[str]:
+    return {f["id"] for f in body["features"]}
+
+
+Check = Callable[[httpx.Response], None]
+
+
+def status(code: int, check: Callable[[Any], bool] | None = None) -> Check:
+    def verify(response: httpx.Response) -> None:
+        assert response.status_code == code, response.text
+        if check is not None:
+            assert check(response.json()), response.text
+        if code >= 400:
+            assert response.headers["content-type"].startswith("application/problem+json")
+
+    return verify
+
+
+DENIED = status(403)
+NO_KEY = status(401)
+
+
+def request(service: Service, who: str | None, method: str, path: str, body: Any = None) -> httpx.Response:
+    with service.client(who) as client:
+        if path == "/v1/stream":
+            with client.stream(method, path) as response:
+                response.read() if response.status_code != 200 else None
+                return response
+        return client.request(method, path, json=body)
+
+
+counter = iter(range(10_000))
+
+
+def fresh(prefix: str) -> str:
+    return f"{prefix}{next(counter)}"
+
+
+def track(unit_id: str) -> dict[str, Any]:
+    return {"reports": [{"unit_id": unit_id, "time": now_iso(), "lat_deg": 35.0, "lon_deg": 38.0, "alt_m": 5000.0}]}
+
+
+# (method, path) -> role -> list of (variant label, path/body maker, expected)
+Case = tuple[str, Callable[[Service], tuple[str, Any]], Check]
+
+
+def same(path: str, body: Any = None) -> Callable[[Service], tuple[str, Any]]:
+    return lambda service: (path, body() if callable(body) else body)
+
+
+def for_roles(allowed: dict[str | None, Check], default: Check = DENIED) -> dict[str | None, Check]:
+    out = {role: allowed.get(role, default) for role in ROLES}
+    if None not in allowed:
+        out[None] = NO_KEY
+    return out
+
+
+def new_key_id(service: Service) -> tuple[str, Any]:
+    info, _ = service.deployment.keys.create(Role.FEED, "a")
+    return f"/v1/keys/{info.key_id}", None
+
+
+EXAMPLE_ZONE = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [37.0, 35.0]},
+            "properties": {"kind": "protected-site", "name": "Site", "radius_m": 500},
+        }
+    ],
+}
+
+
+def unique_zone() -> dict[str, Any]:
+    doc = copy.deepcopy(EXAMPLE_ZONE)
+    doc["features"][0]["id"] = fresh("site-")
+    return doc
+
+
+MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any]], dict[str | None, Check]]]] = {
+    ("GET", "/v1/health"): [("-", same("/v1/health"), {r: status(200) for r in ROLES})],
+    ("GET", "/v1/me"): [
+        (
+            "-",
+            same("/v1/me"),
+            for_roles(
+                {
+                    "admin": status(200, lambda b: b["role"] == "admin" and b["party_id"] is None),
+                    "a-liaison": status(200, lambda b: b == {**b, "role": "liaison", "party_id": "a"}),
+                    "a-feed": status(200, lambda b: b["role"] == "feed"),
+                    "a-observer": status(200, lambda b: b["role"] == "observer"),
+                }
+            ),
+        )
+    ],
+    ("GET", "/v1/parties"): [
+        ("-", same("/v1/parties"), for_roles({r: status(200, lambda b: ids(b) == {"a", "b"}) for r in ROLES if r}))
+    ],
+    ("POST", "/v1/parties"): [
+        ("-", lambda s: ("/v1/parties", {"id": fresh("p"), "name": "P"}), for_roles({"admin": status(201)}))
+    ],
+    ("GET", "/v1/forces"): [
+        (
+            "own only",
+            same("/v1/forces"),
+            for_roles(
+                {
+                    "admin": status(200, lambda b: ids(b) == {"fa", "fa-partner", "fb"}),
+                    "a-liaison": status(200, lambda b: ids(b) == {"fa", "fa-partner"}),
+                    "a-observer": status(200, lambda b: ids(b) == {"fa", "fa-partner"}),
+                }
+            ),
+        )
+    ],
+    ("POST", "/v1/forces"): [
+        (
+            "-",
+            lambda s: ("/v1/forces", {"id": fresh("f"), "name": "F", "party_id": "b"}),
+            for_roles({"admin": status(201)}),
+        )
+    ],
+    ("GET", "/v1/units"): [
+        (
+            "own only",
+            same("/v1/units"),
+            for_roles(
+                {
+                    "admin": status(200, lambda b: ids(b) == {"ua", "ua-partner", "ub"}),
+                    "a-liaison": status(200, lambda b: ids(b) == {"ua", "ua-partner"}),
+                    "a-feed": status(200, lambda b: ids(b) == {"ua", "ua-partner"}),
+                    "a-observer": status(200, lambda b: ids(b) == {"ua", "ua-partner"}),
+                }
+            ),
+        )
+    ],
+    ("POST", "/v1/units"): [
+        (
+            "-",
+            lambda s: ("/v1/units", {"id": fresh("u"), "callsign": "U", "domain": "sea", "force_id": "fb"}),
+            for_roles({"admin": status(201, lambda b: b["party_id"] == "b")}),
+        )
+    ],
+    ("GET", "/v1/zones"): [
+        (
+            "shared",
+            same("/v1/zones"),
+            for_roles(
+                {
+                    r: status(200, lambda b: "eastern-ghouta" in zone_ids(b))
+                    for r in ("admin", "a-liaison", "a-observer")
+                }
+            ),
+        )
+    ],
+    ("GET", "/v1/zones/{zone_id}"): [
+        (
+            "shared",
+            same("/v1/zones/al-tanf"),
+            for_roles({r: status(200, lambda b: b["id"] == "al-tanf") for r in ("admin", "a-liaison", "a-observer")}),
+        )
+    ],
+    ("POST", "/v1/zones"): [("-", lambda s: ("/v1/zones", unique_zone()), for_roles({"admin": status(201)}))],
+    ("GET", "/v1/keys"): [
+        ("-", same("/v1/keys"), for_roles({"admin": status(200, lambda b: all("key" not in k for k in b))}))
+    ],
+    ("POST", "/v1/keys"): [
+        (
+            "-",
+            same("/v1/keys", {"role": "observer", "party_id": "b"}),
+            for_roles({"admin": status(201, lambda b: b["key"].startswith("kc_"))}),
+        )
+    ],
+    ("DELETE", "/v1/keys/{key_id}"): [("-", new_key_id, for_roles({"admin": status(204)}))],
+    ("POST", "/v1/tracks"): [
+        (
+            "own unit",
+            lambda s: ("/v1/tracks", track("ua")),
+            for_roles({"a-feed": status(202, lambda b: b["accepted"] == 1 and b["refused"] == [])}),
+        ),
+        (
+            "other party's unit",
+            lambda s: ("/v1/tracks", track("ub")),
+            for_roles(
+                {
+                    "a-feed": status(
+                        202, lambda b: b["accepted"] == 0 and "another party" in b["refused"][0]["problems"][0]
+                    )
+                }
+            ),
+        ),
+    ],
+    ("GET", "/v1/stream"): [
+        ("-", same("/v1/stream"), for_roles({"a-liaison": status(200), "a-observer": status(200)}))
+    ],
+}
+
+
+def routes() -> set[tuple[str, str]]:
+    def walk(items: Any) -> Any:
+        for route in items:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes)
+            elif hasattr(route, "routes"):
+                yield from walk(route.routes)
+
+    return {(method, r.path) for r in walk(_app().routes) for method in r.methods}
+
+
+def _app() -> Any:
+    folder = tempfile.mkdtemp()
+    settings = Settings(data_dir=folder)
+    return create_app(settings, deployment=Deployment.open(settings, create=True))
+
+
+def test_every_endpoint_has_a_row():
+    assert routes() == set(MATRIX), "endpoints and matrix rows differ: add a row for every endpoint"
+
+
+def test_every_row_covers_every_role():
+    for key, cases in MATRIX.items():
+        for label, _, expected in cases:
+            assert set(expected) == set(ROLES), f"{key} {label} does not say what each role gets"
+
+
+@pytest.mark.parametrize("endpoint", sorted(MATRIX), ids=lambda k: f"{k[0]} {k[1]}")
+def test_matrix(service: Service, endpoint: tuple[str, str]):
+    method, _ = endpoint
+    for label, make, expected in MATRIX[endpoint]:
+        for role, verify in expected.items():
+            path, body = make(service)
+            response = request(service, role, method, path, body)
+            try:
+                verify(response)
+            except AssertionError as exc:
+                raise AssertionError(f"{method} {path} [{label}] as {role}: {exc}") from None
+
+
+def test_refused_track_of_another_partys_unit_is_not_stored(service: Service):
+    before = service.runtime.ingest.accepted_total
+    with service.client("a-feed") as client:
+        response = client.post("/v1/tracks", json=track("ub"))
+    assert response.json()["accepted"] == 0
+    assert service.runtime.ingest.accepted_total == before
