@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keepclear import __version__
+from keepclear.api.models import PROBLEM_RESPONSES
 from keepclear.api.problems import install_problem_handlers, problem
 from keepclear.api.routes import keys, registry, stream, tracks, zones
 from keepclear.api.streams import StreamHub
@@ -88,6 +89,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, deployment: De
     app.state.settings = settings
     install_problem_handlers(app)
     for module in (registry, zones, keys, tracks, stream):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -146,3 +146,33 @@ class TrackStateOut(BaseModel):
     vel_east_mps: float
     vel_north_mps: float
     vel_up_mps: float
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: what was wrong and where."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[str] | None = None
+    current: Any = None
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {"application/problem+json": {}}}
+
+
+#: Error answers every endpoint may give, documented once for the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Bad request"),
+    401: _problem_response("No key, or a malformed, unknown or revoked key"),
+    403: _problem_response("The key's role or party may not do this"),
+    404: _problem_response("Not found"),
+    409: _problem_response("Conflict with what is stored (duplicate id, stale version)"),
+    413: _problem_response("Request body too large"),
+    422: _problem_response("Invalid input; `errors` names each field"),
+    429: _problem_response("Too many requests; retry after the Retry-After header"),
+    500: _problem_response("Internal error (logged)"),
+}

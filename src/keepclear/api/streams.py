@@ -60,8 +60,11 @@ class StreamHub:
             return
         conn.queue.put_nowait(item)
 
-    async def stream(self, view: EventView, last_event_id: int | None) -> AsyncIterator[str]:
-        """SSE text for one client: the missed events after ``last_event_id``, then live ones."""
+    async def stream(self, view: EventView, last_event_id: int | None, *, once: bool = False) -> AsyncIterator[str]:
+        """SSE text for one client: the missed events after ``last_event_id``, then live ones.
+
+        With ``once`` the stream ends after the missed events (a poll).
+        """
         conn = _Connection(asyncio.get_running_loop(), asyncio.Queue(), self._queue_size)
         with self._lock:
             backlog = [item for item in self._ring if last_event_id is not None and item[0] > last_event_id]
@@ -76,7 +79,7 @@ class StreamHub:
                 text = self._format(seq, event, view)
                 if text:
                     yield text
-            while True:
+            while not once:
                 try:
                     item = await asyncio.wait_for(conn.queue.get(), timeout=15.0)
                 except TimeoutError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from keepclear.api.deps import authorized
@@ -25,6 +25,7 @@ async def stream(
     request: Request,
     principal: Annotated[Principal, Depends(authorized(Action.STREAM_READ))],
     last_event_id: Annotated[str | None, Header()] = None,
+    once: Annotated[bool, Query(description="Send what is pending after Last-Event-ID, then close (polling).")] = False,
 ) -> StreamingResponse:
     """Events concerning the caller's party (alerts, activities, messages...), each as need-to-know allows.
 
@@ -38,7 +39,7 @@ async def stream(
         return event_view(principal, event)
 
     return StreamingResponse(
-        hub.stream(view, after),
+        hub.stream(view, after, once=once),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
