@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 
 @dataclass(frozen=True, slots=True)
 class TrackReport:
@@ -53,9 +56,34 @@ def track_report_problems(report: TrackReport) -> list[str]:
         problems.append(f"lon_deg: {report.lon_deg!r} is outside [-180, 180]")
     if not MIN_ALT_M <= report.alt_m <= MAX_ALT_M:
         problems.append(f"alt_m: {report.alt_m!r} is outside [{MIN_ALT_M:g}, {MAX_ALT_M:g}]")
-    speed_mps = math.sqrt(report.vel_east_mps**2 + report.vel_north_mps**2 + report.vel_up_mps**2)
-    if speed_mps > MAX_SPEED_MPS:
+    speed_mps = math.hypot(report.vel_east_mps, report.vel_north_mps, report.vel_up_mps)
+    if not speed_mps <= MAX_SPEED_MPS:
         problems.append(f"velocity: speed {speed_mps:.1f} m/s exceeds {MAX_SPEED_MPS:g} m/s")
     if report.time_s < 0:
         problems.append(f"time_s: {report.time_s!r} is before 1970")
     return problems
+
+
+def track_columns_valid(
+    time_s: npt.NDArray[np.float64],
+    lat_deg: npt.NDArray[np.float64],
+    lon_deg: npt.NDArray[np.float64],
+    alt_m: npt.NDArray[np.float64],
+    vel_east_mps: npt.NDArray[np.float64],
+    vel_north_mps: npt.NDArray[np.float64],
+    vel_up_mps: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """For columns of reports, True where ``track_report_problems`` would find nothing.
+
+    The same rules, vectorised for batch ingest; a property test pins the two together. Call
+    ``track_report_problems`` on the rows that are False to say why.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        columns = np.vstack([time_s, lat_deg, lon_deg, alt_m, vel_east_mps, vel_north_mps, vel_up_mps])
+        ok = np.all(np.isfinite(columns), axis=0)
+        ok &= (lat_deg >= -90.0) & (lat_deg <= 90.0)
+        ok &= (lon_deg >= -180.0) & (lon_deg <= 180.0)
+        ok &= (alt_m >= MIN_ALT_M) & (alt_m <= MAX_ALT_M)
+        ok &= np.hypot(np.hypot(vel_east_mps, vel_north_mps), vel_up_mps) <= MAX_SPEED_MPS
+        ok &= time_s >= 0
+    return np.asarray(ok, dtype=np.bool_)

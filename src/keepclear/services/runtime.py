@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from keepclear.services.deployment import Deployment
-from keepclear.services.tracks import IngestLimits, QueuedReport, TrackIngest, UnitDirectory
+from keepclear.services.tracks import IngestLimits, ReportColumns, TrackIngest, UnitDirectory
 
 _log = logging.getLogger("keepclear.runtime")
 
 #: Something run on every tick with the current time (probe, deadline watchers...).
 TickTask = Callable[[float], None]
 #: Something that takes the reports drained from the ingest queue.
-TrackConsumer = Callable[[list[QueuedReport]], None]
+TrackConsumer = Callable[[list[ReportColumns]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class Runtime:
         if drained:
             for consumer in self._consumers:
                 consumer(drained)
-        return len(drained)
+        return sum(len(batch) for batch in drained)
 
     def tick(self, now_s: float | None = None) -> None:
         """Drain ingest, then run every task with the current time."""

@@ -1,23 +1,43 @@
-"""/v1/tracks: batch ingest by feeds; latest own-party states for liaisons and observers."""
+"""/v1/tracks: batch ingest by feeds."""
 
 from __future__ import annotations
 
-import math
+from datetime import datetime
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.models import RefusedReport, TrackBatchIn, TrackBatchResult
-from keepclear.domain import TrackReport
 from keepclear.domain.identity import Principal
-from keepclear.domain.timefmt import parse_utc
 from keepclear.services.policy import Action
 from keepclear.services.runtime import Runtime
+from keepclear.services.tracks import ReportColumns
 
 router = APIRouter(prefix="/v1", tags=["tracks"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def _columns(body: TrackBatchIn) -> tuple[ReportColumns, dict[int, str]]:
+    """The batch as columns; times that do not parse become NaN and are reported by index."""
+    n = len(body.reports)
+    values = np.empty((n, 7), dtype=np.float64)
+    bad_times: dict[int, str] = {}
+    ids: list[str] = []
+    for i, r in enumerate(body.reports):
+        ids.append(r.unit_id)
+        try:
+            moment = datetime.fromisoformat(r.time)
+            time_s = moment.timestamp() if moment.tzinfo is not None else float("nan")
+            if moment.tzinfo is None:
+                bad_times[i] = f"time: {r.time!r} has no time zone; add Z for UTC"
+        except ValueError:
+            time_s = float("nan")
+            bad_times[i] = f"time: {r.time!r} is not an ISO 8601 time (e.g. 2017-11-01T12:00:00Z)"
+        values[i] = (time_s, r.lat_deg, r.lon_deg, r.alt_m, r.vel_east_mps, r.vel_north_mps, r.vel_up_mps)
+    return ReportColumns(ids, values), bad_times
 
 
 @router.post("/tracks", status_code=202)
@@ -30,27 +50,8 @@ async def ingest_tracks(
     are kept. When the ingest queue is full the answer is 429 with Retry-After and nothing is kept.
     """
     assert principal.party_id is not None
-    reports: list[TrackReport] = []
-    bad_times: dict[int, str] = {}
-    for index, item in enumerate(body.reports):
-        try:
-            time_s = parse_utc(item.time, "time")
-        except ValueError as exc:
-            bad_times[index] = str(exc)
-            time_s = math.nan
-        reports.append(
-            TrackReport(
-                item.unit_id,
-                time_s,
-                item.lat_deg,
-                item.lon_deg,
-                item.alt_m,
-                item.vel_east_mps,
-                item.vel_north_mps,
-                item.vel_up_mps,
-            )
-        )
-    result = await run_in_threadpool(rt.ingest.submit, reports, principal.party_id)
+    columns, bad_times = _columns(body)
+    result = await run_in_threadpool(rt.ingest.submit, columns, principal.party_id)
     refused = []
     for index, unit_id, problems in result.refused:
         if index in bad_times:

@@ -1,0 +1,96 @@
+"""Track ingest over HTTP: per-report refusals with the index, good reports kept, bounded queue."""
+
+from __future__ import annotations
+
+import time
+
+from apisupport import Service
+
+from keepclear.domain.timefmt import format_utc
+
+
+def report(unit_id: str, **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "unit_id": unit_id,
+        "time": format_utc(time.time()),
+        "lat_deg": 35.0,
+        "lon_deg": 38.0,
+        "alt_m": 6000.0,
+        "vel_east_mps": 200.0,
+    }
+    body.update(changes)
+    return body
+
+
+def test_bad_reports_are_refused_by_index_and_the_good_ones_kept(service: Service):
+    batch = [
+        report("ua"),
+        report("ua-partner", lat_deg=95.0),
+        report("nobody"),
+        report("ub"),
+        report("ua", time=format_utc(time.time() + 3600)),
+        report("ua", time=format_utc(time.time() - 7200)),
+        report("ua", time="yesterday"),
+        report("ua-partner"),
+    ]
+    before = service.runtime.ingest.accepted_total
+    with service.client("a-feed") as client:
+        answer = client.post("/v1/tracks", json={"reports": batch})
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["accepted_indices"] == [0, 7]
+    reasons = {r["index"]: " ".join(r["problems"]) for r in body["refused"]}
+    assert set(reasons) == {1, 2, 3, 4, 5, 6}
+    assert "lat_deg: 95.0 is outside" in reasons[1]
+    assert "unknown unit 'nobody'" in reasons[2]
+    assert "belongs to another party" in reasons[3]
+    assert "in the future" in reasons[4]
+    assert "s old" in reasons[5]
+    assert "'yesterday' is not an ISO 8601 time" in reasons[6]
+    assert service.runtime.ingest.accepted_total == before + 2
+
+
+def test_nan_in_json_is_refused_for_that_report_only(service: Service):
+    now = format_utc(time.time())
+    text = (
+        f'{{"reports": [{{"unit_id": "ua", "time": "{now}", "lat_deg": NaN, "lon_deg": 38}},'
+        f' {{"unit_id": "ua", "time": "{now}", "lat_deg": 35, "lon_deg": 38}}]}}'
+    )
+    with service.client("a-feed") as client:
+        answer = client.post("/v1/tracks", content=text, headers={"content-type": "application/json"})
+    assert answer.status_code == 202
+    assert answer.json()["accepted_indices"] == [1]
+    assert "lat_deg: nan is not a finite number" in answer.json()["refused"][0]["problems"]
+
+
+def test_full_queue_answers_429_with_retry_after_and_keeps_nothing(service: Service):
+    ingest = service.runtime.ingest
+    service.runtime.stop()  # nothing drains the queue while we fill it
+    ingest.limits = type(ingest.limits)(queue_reports=3)
+    with service.client("a-feed") as client:
+        assert client.post("/v1/tracks", json={"reports": [report("ua"), report("ua-partner")]}).status_code == 202
+        before = ingest.accepted_total
+        answer = client.post("/v1/tracks", json={"reports": [report("ua"), report("ua-partner")]})
+    assert answer.status_code == 429
+    assert answer.headers["retry-after"] == "1"
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert ingest.accepted_total == before
+    assert ingest.queued == 2
+
+
+def test_oversize_body_is_refused_with_413(service: Service):
+    with service.client("a-feed") as client:
+        answer = client.post("/v1/tracks", content=b"{" + b" " * (17 * 1024 * 1024) + b"}")
+    assert answer.status_code == 413
+    assert "limited to" in answer.json()["detail"]
+
+
+def test_revoked_key_is_refused_at_once(service: Service):
+    key = service.keys["a-feed"]
+    key_id = key.split("_")[1]
+    with service.client("a-feed") as client:
+        assert client.get("/v1/me").status_code == 200
+        service.deployment.keys.revoke(key_id)
+        answer = client.get("/v1/me")
+    assert answer.status_code == 401
+    assert "revoked" in answer.json()["detail"]
