@@ -128,6 +128,9 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             ),
         )
     ],
+    ("GET", "/v1/metrics"): [
+        ("-", same("/v1/metrics"), for_roles({"admin": status(200, lambda b: b["ingest_queued"] >= 0)}))
+    ],
     ("GET", "/v1/parties"): [
         ("-", same("/v1/parties"), for_roles({r: status(200, lambda b: ids(b) == {"a", "b"}) for r in ROLES if r}))
     ],

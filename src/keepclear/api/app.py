@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keepclear import __version__
-from keepclear.api.models import PROBLEM_RESPONSES
+from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import install_problem_handlers, problem
 from keepclear.api.routes import keys, registry, stream, tracks, zones
 from keepclear.api.streams import StreamHub
@@ -61,6 +63,24 @@ class _TooLarge(Exception):
     pass
 
 
+def _register_schema(app: FastAPI, model: type[BaseModel]) -> None:
+    """Add ``model`` to the OpenAPI components for endpoints that parse their body by hand."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            definitions = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in definitions.pop("$defs", {}).items():
+                components.setdefault(name, definition)
+            components[model.__name__] = definitions
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None, deployment: Deployment | None = None) -> FastAPI:
     """The keepclear service for ``settings`` (or an already opened ``deployment``)."""
     dep = deployment or Deployment.open(settings, clock=clock)
@@ -88,6 +108,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, deployment: De
     app.state.hub = hub
     app.state.settings = settings
     install_problem_handlers(app)
+    _register_schema(app, TrackBatchIn)
     for module in (registry, zones, keys, tracks, stream):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

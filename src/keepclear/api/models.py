@@ -176,3 +176,16 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _problem_response("Too many requests; retry after the Retry-After header"),
     500: _problem_response("Internal error (logged)"),
 }
+
+
+class Metrics(BaseModel):
+    """Operational figures of this process."""
+
+    ingest_accepted_total: int
+    ingest_refused_total: int
+    ingest_queued: int
+    ticks: int
+    tick_errors: int
+    task_duration_s: dict[str, float]
+    rss_bytes: int
+    counters: dict[str, float] = Field(default_factory=dict)

@@ -21,6 +21,7 @@ class Action(enum.StrEnum):
 
     HEALTH = "health"
     WHOAMI = "whoami"
+    METRICS_READ = "metrics.read"
     PARTIES_READ = "parties.read"
     PARTIES_WRITE = "parties.write"
     FORCES_READ = "forces.read"
@@ -53,6 +54,7 @@ _ALL = frozenset(Role)
 ALLOWED: dict[Action, frozenset[Role]] = {
     Action.HEALTH: _ALL,
     Action.WHOAMI: _ALL,
+    Action.METRICS_READ: frozenset({Role.ADMIN}),
     Action.PARTIES_READ: _ALL,
     Action.PARTIES_WRITE: frozenset({Role.ADMIN}),
     Action.FORCES_READ: frozenset({Role.ADMIN, *_READERS}),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,11 +41,23 @@ class Runtime:
         deployment.bus.subscribe(self.directory.on_event)
         self.ingest = TrackIngest(self.directory, deployment.clock, self.config.ingest)
         self._consumers: list[TrackConsumer] = []
+        self._gauges: dict[str, Callable[[], float]] = {}
         self._tasks: list[tuple[str, TickTask]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_tick_s: float | None = None
         self.tick_errors = 0
+        self.ticks = 0
+        #: Wall seconds the last run of each task took (and "pump" for moving reports to consumers).
+        self.task_duration_s: dict[str, float] = {}
+
+    def counters(self) -> dict[str, float]:
+        """Gauges the wired capabilities publish (tracks in the table, open alerts...)."""
+        return {name: float(read()) for name, read in self._gauges.items()}
+
+    def add_gauge(self, name: str, read: Callable[[], float]) -> None:
+        """Publish ``read()`` under ``name`` in the metrics."""
+        self._gauges[name] = read
 
     def add_consumer(self, consumer: TrackConsumer) -> None:
         """Hand every drained batch of reports to ``consumer`` (before the tasks run)."""
@@ -65,14 +78,19 @@ class Runtime:
     def tick(self, now_s: float | None = None) -> None:
         """Drain ingest, then run every task with the current time."""
         now_s = self.deployment.clock.now_s() if now_s is None else now_s
+        started = time.perf_counter()
         self.pump()
+        self.task_duration_s["pump"] = time.perf_counter() - started
         for name, task in self._tasks:
+            started = time.perf_counter()
             try:
                 task(now_s)
             except Exception:  # a failing task must not stop the others or the loop
                 self.tick_errors += 1
                 _log.exception("tick task %s failed", name)
+            self.task_duration_s[name] = time.perf_counter() - started
         self.last_tick_s = now_s
+        self.ticks += 1
 
     def _loop(self) -> None:
         while not self._stop.wait(self.config.tick_s):

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from keepclear import __version__
 from keepclear.api.deps import authorized, public, runtime
-from keepclear.api.models import ForceIn, ForceOut, Health, PartyIn, PartyOut, UnitIn, UnitOut, WhoAmI
+from keepclear.api.models import ForceIn, ForceOut, Health, Metrics, PartyIn, PartyOut, UnitIn, UnitOut, WhoAmI
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Principal, Role
 from keepclear.domain.parties import Contact
@@ -24,6 +24,32 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 async def health() -> Health:
     """Liveness: answers without a key."""
     return Health(status="ok", version=__version__)
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@router.get("/metrics", tags=["meta"])
+async def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.METRICS_READ))]) -> Metrics:
+    """Ingest totals, tick and task timings, memory: for the operator (admin)."""
+    return Metrics(
+        ingest_accepted_total=rt.ingest.accepted_total,
+        ingest_refused_total=rt.ingest.refused_total,
+        ingest_queued=rt.ingest.queued,
+        ticks=rt.ticks,
+        tick_errors=rt.tick_errors,
+        task_duration_s=dict(rt.task_duration_s),
+        rss_bytes=_rss_bytes(),
+        counters=rt.counters(),
+    )
 
 
 @router.get("/me", tags=["meta"])

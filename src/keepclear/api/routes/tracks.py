@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends
+import pydantic
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
@@ -40,9 +42,18 @@ def _columns(body: TrackBatchIn) -> tuple[ReportColumns, dict[int, str]]:
     return ReportColumns(ids, values), bad_times
 
 
-@router.post("/tracks", status_code=202)
+@router.post(
+    "/tracks",
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TrackBatchIn"}}},
+        }
+    },
+)
 async def ingest_tracks(
-    body: TrackBatchIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.TRACKS_INGEST))]
+    request: Request, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.TRACKS_INGEST))]
 ) -> TrackBatchResult:
     """Queue a batch of position reports of the feed's own units.
 
@@ -50,6 +61,11 @@ async def ingest_tracks(
     are kept. When the ingest queue is full the answer is 429 with Retry-After and nothing is kept.
     """
     assert principal.party_id is not None
+    # Parsed straight from bytes by pydantic-core: several times faster than FastAPI's json-then-validate.
+    try:
+        body = TrackBatchIn.model_validate_json(await request.body())
+    except pydantic.ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
     columns, bad_times = _columns(body)
     result = await run_in_threadpool(rt.ingest.submit, columns, principal.party_id)
     refused = []
