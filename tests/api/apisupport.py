@@ -46,3 +46,49 @@ def populate(dep: Deployment) -> dict[str, str]:
         for role in (Role.LIAISON, Role.FEED, Role.OBSERVER):
             keys[f"{party}-{role.value}"] = dep.keys.create(role, party, f"{party} {role.value}")[1]
     return keys
+
+
+class SseReader:
+    """Reads a /v1/stream connection on a thread and keeps every event it receives."""
+
+    def __init__(self, service: Service, who: str, last_event_id: int | None = None) -> None:
+        import threading
+
+        self.events: list[dict[str, object]] = []
+        self._client = service.client(who)
+        self._headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10), "stream did not open"
+
+    def _run(self) -> None:
+        import json
+
+        try:
+            with self._client.stream("GET", "/v1/stream", headers=self._headers, timeout=None) as response:
+                event = None
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                        if event == "hello":
+                            self._ready.set()
+                    elif line.startswith("data: ") and event not in (None, "hello"):
+                        self.events.append(json.loads(line[6:]))
+        except Exception:  # the connection closes when the test ends
+            self._ready.set()
+
+    def wait_for(self, predicate: object, timeout_s: float = 10.0) -> dict[str, object]:
+        """The first event matching ``predicate`` (a callable on the event), waiting up to ``timeout_s``."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for event in list(self.events):
+                if predicate(event):  # type: ignore[operator]
+                    return event
+            time.sleep(0.05)
+        raise AssertionError(f"no matching event within {timeout_s} s; got {[e.get('kind') for e in self.events]}")
+
+    def close(self) -> None:
+        self._client.close()

@@ -19,7 +19,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uvicorn.Config:
     """The uvicorn configuration keepclear runs with."""
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=access_log, ws="websockets-sansio")
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=access_log,
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=5,
+    )
 
 
 class ThreadedServer:
@@ -28,6 +36,7 @@ class ThreadedServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self._app = app
         self._server = uvicorn.Server(uvicorn_config(app, self.host, self.port))
         self._thread = threading.Thread(target=self._server.run, name="keepclear-server", daemon=True)
 
@@ -47,6 +56,9 @@ class ThreadedServer:
 
     def stop(self) -> None:
         """Ask the server to finish and wait for it."""
+        hub = getattr(self._app.state, "hub", None)
+        if hub is not None:
+            hub.close_all()
         self._server.should_exit = True
         self._thread.join(timeout=20)
 

@@ -49,6 +49,13 @@ class StreamHub:
         for conn in connections:
             conn.loop.call_soon_threadsafe(self._offer, conn, item)
 
+    def close_all(self) -> None:
+        """End every open stream (service shutdown); clients reconnect and catch up."""
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            conn.loop.call_soon_threadsafe(conn.queue.put_nowait, None)
+
     @staticmethod
     def _offer(conn: _Connection, item: tuple[int, Event]) -> None:
         if conn.cut:
