@@ -78,7 +78,11 @@ def probe(
     parts: list[tuple[IntArray, IntArray, FloatArray, tuple[float, float, float]]] = []
     for dom_a, dom_b, minima in settings.domain_pairs():
         code_a, code_b = DOMAIN_CODES[dom_a], DOMAIN_CODES[dom_b]
-        rows = np.flatnonzero((states.domain == code_a) | (states.domain == code_b)).astype(np.int64)
+        in_a = states.domain == code_a
+        in_b = states.domain == code_b
+        if not (bool(in_a.any()) and bool(in_b.any())):
+            continue
+        rows = np.flatnonzero(in_a | in_b).astype(np.int64)
         if rows.shape[0] < 2:
             continue
         i, j, values = _detect(kin, states, rows, code_a, code_b, minima.horizontal_m, minima.vertical_m, minima.lookahead_s, grid)
