@@ -22,6 +22,7 @@ def read_daa(path: Path) -> list[tuple[float, TrackStates]]:
         steps.setdefault(float(f[col["time"]]), []).append(f)
     out = []
     for t, rows in sorted(steps.items()):
+
         def c(name: str, rows: list[list[str]] = rows) -> np.ndarray:
             return np.array([float(r[col[name]]) for r in rows])
 

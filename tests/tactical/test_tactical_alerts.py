@@ -95,6 +95,10 @@ def test_reset_after_a_gap() -> None:
     wide = candidate_settings(settings, ProbeSettings())
     # One near report, a 10 s silence, another: the first is forgotten, so no alert yet.
     assert book.update(0.0, near, probe(near, 0.0, wide), PARTIES) == []
-    near2 = TrackStates(*(getattr(near, f) for f in ("unit_ids", "party", "domain")), np.full(2, 10.0), *(getattr(near, f) for f in ("lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps")))
+    near2 = TrackStates(
+        *(getattr(near, f) for f in ("unit_ids", "party", "domain")),
+        np.full(2, 10.0),
+        *(getattr(near, f) for f in ("lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps")),
+    )
     assert book.update(10.0, near2, probe(near2, 10.0, wide), PARTIES) == []
     assert book.active() == []

@@ -57,7 +57,9 @@ def test_probe_uses_party_and_domain_columns_and_the_flags(tmp_path: Path, capsy
         ("a,1,2,nan,4,5,6\n", "line 2: alt_m: nan is not a finite number"),
     ],
 )
-def test_bad_csv_is_refused_naming_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str) -> None:
+def test_bad_csv_is_refused_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str
+) -> None:
     f = tmp_path / "bad.csv"
     f.write_text("id,lat_deg,lon_deg,alt_m,gs_mps,trk_deg,vs_mps\n" + body)
     code, out, err = run(capsys, str(f))

@@ -39,7 +39,9 @@ def as_dict(c: Conflicts) -> dict[tuple[int, int], int]:
     return {(int(a), int(b)): k for k, (a, b) in enumerate(zip(c.row_a, c.row_b, strict=True))}
 
 
-def assert_matches_oracle(states: TrackStates, time_s: float, cfg: ProbeSettings, grid: CullGrid | None = None) -> Conflicts:
+def assert_matches_oracle(
+    states: TrackStates, time_s: float, cfg: ProbeSettings, grid: CullGrid | None = None
+) -> Conflicts:
     got = probe(states, time_s, cfg, grid)
     values = np.column_stack([got.t_in_s, got.t_out_s, got.tcpa_s, got.dcpa_m, got.vsep_cpa_m])
     assert np.all(np.isfinite(values)), "probe returned a non-finite value"
@@ -65,9 +67,15 @@ def assert_matches_oracle(states: TrackStates, time_s: float, cfg: ProbeSettings
                 mid = 0.5 * (got.t_in_s[k] + got.t_out_s[k])
                 h, v = pm.inside(mid)
                 assert h < pm.horizontal_m * (1 + BORDER) and v < pm.vertical_m * (1 + BORDER)
-            assert bool(got.los[k]) == (interval(pm) is not None and pm.inside(0.0)[0] < pm.horizontal_m and pm.inside(0.0)[1] < pm.vertical_m) or abs(
-                pm.inside(0.0)[0] - pm.horizontal_m
-            ) < 1e-3
+            assert (
+                bool(got.los[k])
+                == (
+                    interval(pm) is not None
+                    and pm.inside(0.0)[0] < pm.horizontal_m
+                    and pm.inside(0.0)[1] < pm.vertical_m
+                )
+                or abs(pm.inside(0.0)[0] - pm.horizontal_m) < 1e-3
+            )
     return got
 
 
@@ -120,7 +128,9 @@ def scenes(draw: st.DrawFn) -> tuple[TrackStates, ProbeSettings]:
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenes(), st.sampled_from([CullGrid(), CullGrid(5_000.0, 200.0), CullGrid(200_000.0, 50_000.0)]))
-def test_probe_finds_exactly_the_oracle_conflicts_on_random_scenes(scene: tuple[TrackStates, ProbeSettings], grid: CullGrid) -> None:
+def test_probe_finds_exactly_the_oracle_conflicts_on_random_scenes(
+    scene: tuple[TrackStates, ProbeSettings], grid: CullGrid
+) -> None:
     states, cfg = scene
     assert_matches_oracle(states, 0.0, cfg, grid)
 
@@ -172,7 +182,12 @@ def test_a_unit_exactly_at_the_pole() -> None:
 
 
 def test_horizontal_distance_matches_the_geodesic_for_still_units() -> None:
-    cases = [(52.0, 5.0, 52.05, 5.05), (0.0, 179.99, 0.01, -179.98), (89.99, 10.0, 89.98, -170.0), (-89.99, 0.0, -89.95, 90.0)]
+    cases = [
+        (52.0, 5.0, 52.05, 5.05),
+        (0.0, 179.99, 0.01, -179.98),
+        (89.99, 10.0, 89.98, -170.0),
+        (-89.99, 0.0, -89.95, 90.0),
+    ]
     for lat1, lon1, lat2, lon2 in cases:
         s = make_states([(0, 0, 0, lat1, lon1, 100, 0, 0, 0), (1, 0, 0, lat2, lon2, 100, 0, 0, 0)])
         cfg = ProbeSettings(air_air=SeparationMinima(50_000.0, 300.0, 60.0))

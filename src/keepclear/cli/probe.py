@@ -19,7 +19,9 @@ _DEFAULT = ProbeSettings().air_air
 
 @click.command("probe")
 @click.argument("states_file", metavar="STATES.csv", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--horizontal-m", type=float, default=_DEFAULT.horizontal_m, show_default=True, help="Horizontal minimum (m).")
+@click.option(
+    "--horizontal-m", type=float, default=_DEFAULT.horizontal_m, show_default=True, help="Horizontal minimum (m)."
+)
 @click.option("--vertical-m", type=float, default=_DEFAULT.vertical_m, show_default=True, help="Vertical minimum (m).")
 @click.option("--lookahead-s", type=float, default=_DEFAULT.lookahead_s, show_default=True, help="Lookahead (s).")
 def probe(states_file: Path, horizontal_m: float, vertical_m: float, lookahead_s: float) -> None:

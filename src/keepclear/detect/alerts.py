@@ -129,7 +129,11 @@ class AlertBook:
                 policy = self.settings.policy(int(states.domain[ra]), int(states.domain[rb]))
                 pair = self._pairs[key] = _Pair(PairHysteresis(policy.hysteresis))
             shown = AlertLevel(pair.hysteresis.step(time_s, level))
-            events.extend(self._transition(key, pair, shown, time_s, states, kin_rows=(ra, rb), party_ids=party_ids, conflicts=conflicts))
+            events.extend(
+                self._transition(
+                    key, pair, shown, time_s, states, kin_rows=(ra, rb), party_ids=party_ids, conflicts=conflicts
+                )
+            )
             if pair.alert is None and shown == 0 and level == 0:
                 del self._pairs[key]
         return events

@@ -85,7 +85,9 @@ def probe(
         rows = np.flatnonzero(in_a | in_b).astype(np.int64)
         if rows.shape[0] < 2:
             continue
-        i, j, values = _detect(kin, states, rows, code_a, code_b, minima.horizontal_m, minima.vertical_m, minima.lookahead_s, grid)
+        i, j, values = _detect(
+            kin, states, rows, code_a, code_b, minima.horizontal_m, minima.vertical_m, minima.lookahead_s, grid
+        )
         parts.append((i, j, values, (minima.horizontal_m, minima.vertical_m, minima.lookahead_s)))
     return _assemble(states, parts)
 

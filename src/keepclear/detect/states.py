@@ -40,7 +40,17 @@ class TrackStates:
         """Problems with the columns themselves: lengths and non-finite values (empty when sound)."""
         n = len(self.unit_ids)
         problems: list[str] = []
-        for name in ("party", "domain", "time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps"):
+        for name in (
+            "party",
+            "domain",
+            "time_s",
+            "lat_deg",
+            "lon_deg",
+            "alt_m",
+            "vel_east_mps",
+            "vel_north_mps",
+            "vel_up_mps",
+        ):
             column = getattr(self, name)
             if column.shape != (n,):
                 problems.append(f"{name}: has shape {column.shape}, expected ({n},)")

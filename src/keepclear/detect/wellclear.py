@@ -92,9 +92,13 @@ def minima_policy(minima: SeparationMinima, enlarge: float = 1.5, warning_fracti
     z = minima.vertical_m
     return AlertPolicy(
         (
-            LevelSpec(AlertLevel.ADVISORY, WellClearVolume(minima.horizontal_m * enlarge, z * enlarge), minima.lookahead_s),
+            LevelSpec(
+                AlertLevel.ADVISORY, WellClearVolume(minima.horizontal_m * enlarge, z * enlarge), minima.lookahead_s
+            ),
             LevelSpec(AlertLevel.CAUTION, WellClearVolume(minima.horizontal_m, z), minima.lookahead_s),
-            LevelSpec(AlertLevel.WARNING, WellClearVolume(minima.horizontal_m, z), minima.lookahead_s * warning_fraction),
+            LevelSpec(
+                AlertLevel.WARNING, WellClearVolume(minima.horizontal_m, z), minima.lookahead_s * warning_fraction
+            ),
         )
     )
 
