@@ -36,7 +36,7 @@ def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, con
 
 
 def _register() -> None:
-    from keepclear.cli import deployment, keys, serve, zones
+    from keepclear.cli import deployment, keys, probe, serve, zones
 
     cli.add_command(deployment.init)
     cli.add_command(deployment.party)
@@ -45,6 +45,7 @@ def _register() -> None:
     cli.add_command(zones.zones)
     cli.add_command(keys.keys)
     cli.add_command(serve.serve)
+    cli.add_command(probe.probe)
 
 
 _register()

@@ -1,0 +1,117 @@
+"""Read unit states from CSV text in the reference format (``id,lat_deg,lon_deg,alt_m,gs_mps,trk_deg,vs_mps``).
+
+Optional columns ``party`` and ``domain`` (air, land, sea); without them every row is its own
+party and in the air. Every problem names its line; nothing is fixed silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+
+from keepclear.detect.minima import DOMAIN_CODES
+from keepclear.detect.states import TrackStates, states_from_track
+from keepclear.domain import Domain, TrackReport, track_report_problems
+
+REQUIRED = ("id", "lat_deg", "lon_deg", "alt_m", "gs_mps", "trk_deg", "vs_mps")
+MAX_PROBLEMS = 20
+
+
+class StatesCsvError(ValueError):
+    """The CSV was refused; ``problems`` name the line of each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def parse_states_csv(text: str, source: str = "states.csv") -> TrackStates:
+    """Parse the whole text or raise ``StatesCsvError`` listing the problems (first 20)."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        raise StatesCsvError([f"{source}: empty file (expected a header {','.join(REQUIRED)})"])
+    names = [h.strip() for h in header]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise StatesCsvError([f"{source} line 1: missing column(s) {', '.join(missing)}"])
+    col = {name: k for k, name in enumerate(names)}
+    has_party, has_domain = "party" in col, "domain" in col
+    problems: list[str] = []
+    ids: list[str] = []
+    parties: list[str] = []
+    domains: list[int] = []
+    numbers: list[list[float]] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(problems) >= MAX_PROBLEMS:
+            break
+        if len(row) != len(names):
+            problems.append(f"{source} line {line}: {len(row)} fields, expected {len(names)}")
+            continue
+        unit = row[col["id"]].strip()
+        if not unit:
+            problems.append(f"{source} line {line}: id is empty")
+            continue
+        if unit in seen:
+            problems.append(f"{source} line {line}: id {unit!r} already on line {seen[unit]}")
+            continue
+        seen[unit] = line
+        values: list[float] = []
+        for name in REQUIRED[1:]:
+            raw = row[col[name]].strip()
+            try:
+                values.append(float(raw))
+            except ValueError:
+                problems.append(f"{source} line {line}: {name} {raw!r} is not a number")
+        if len(values) != len(REQUIRED) - 1:
+            continue
+        lat, lon, alt, gs, trk, vs = values
+        if not (math.isfinite(gs) and gs >= 0):
+            problems.append(f"{source} line {line}: gs_mps {gs!r} must be a finite number >= 0")
+            continue
+        if not math.isfinite(trk):
+            problems.append(f"{source} line {line}: trk_deg {trk!r} is not a finite number")
+            continue
+        rad = math.radians(trk)
+        report = TrackReport(unit, 0.0, lat, lon, alt, gs * math.sin(rad), gs * math.cos(rad), vs)
+        problems.extend(f"{source} line {line}: {p}" for p in track_report_problems(report))
+        domain = Domain.AIR
+        if has_domain:
+            raw = row[col["domain"]].strip().lower()
+            try:
+                domain = Domain(raw)
+            except ValueError:
+                problems.append(f"{source} line {line}: domain {raw!r} is not one of air, land, sea")
+        party = unit
+        if has_party:
+            party = row[col["party"]].strip()
+            if not party:
+                problems.append(f"{source} line {line}: party is empty")
+        ids.append(unit)
+        parties.append(party)
+        domains.append(DOMAIN_CODES[domain])
+        numbers.append(values)
+    if problems:
+        raise StatesCsvError(problems[:MAX_PROBLEMS])
+    codes: dict[str, int] = {}
+    party_codes = np.array([codes.setdefault(p, len(codes)) for p in parties], dtype=np.int64)
+    a = np.array(numbers, dtype=np.float64).reshape(-1, 6)
+    return states_from_track(
+        tuple(ids),
+        party_codes,
+        np.array(domains, dtype=np.int64),
+        np.zeros(len(ids)),
+        a[:, 0],
+        a[:, 1],
+        a[:, 2],
+        a[:, 3],
+        a[:, 4],
+        a[:, 5],
+    )

@@ -1,0 +1,182 @@
+"""The track table: the latest state of every unit as columns, plus a short history per unit.
+
+Reports are validated with ``track_report_problems`` (a bad one never enters), an older or
+duplicate report never overwrites a newer one, and units not heard from within their domain's
+stale time are dropped on ``drop_stale``. Time is passed in; nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from keepclear.detect.minima import DOMAIN_CODES
+from keepclear.detect.states import TrackStates
+from keepclear.domain import Domain, TrackReport, track_report_problems
+
+FloatArray = npt.NDArray[np.float64]
+
+_FIELDS = ("time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackTableSettings:
+    """How long a unit stays without a report, and how many past reports each unit keeps."""
+
+    stale_air_s: float = 60.0
+    stale_land_s: float = 600.0
+    stale_sea_s: float = 600.0
+    history_len: int = 32
+
+    def stale_s(self, domain: Domain) -> float:
+        """Seconds without a report after which a unit of ``domain`` is dropped."""
+        return {Domain.AIR: self.stale_air_s, Domain.LAND: self.stale_land_s, Domain.SEA: self.stale_sea_s}[domain]
+
+
+class Outcome(enum.StrEnum):
+    """What ``TrackTable.update`` did with a report."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    OUT_OF_ORDER = "out-of-order"
+
+
+class TrackTable:
+    """Latest state per unit in numpy columns (row order is arbitrary and changes on removal)."""
+
+    def __init__(self, settings: TrackTableSettings | None = None, capacity: int = 64) -> None:
+        self.settings = settings or TrackTableSettings()
+        self._row: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._party_code: dict[str, int] = {}
+        self._party_ids: list[str] = []
+        self._cap = max(1, capacity)
+        self._data = np.zeros((self._cap, len(_FIELDS)))
+        self._party = np.zeros(self._cap, dtype=np.int64)
+        self._domain = np.zeros(self._cap, dtype=np.int64)
+        h = max(1, self.settings.history_len)
+        self._hist = np.zeros((self._cap, h, len(_FIELDS)))
+        self._hist_count = np.zeros(self._cap, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, unit_id: object) -> bool:
+        return unit_id in self._row
+
+    def party_code(self, party_id: str) -> int:
+        """The integer code of ``party_id`` in ``TrackStates.party`` (allocated on first use)."""
+        code = self._party_code.get(party_id)
+        if code is None:
+            code = len(self._party_ids)
+            self._party_code[party_id] = code
+            self._party_ids.append(party_id)
+        return code
+
+    def party_id(self, code: int) -> str:
+        """The party id behind a code."""
+        return self._party_ids[code]
+
+    def update(self, report: TrackReport, party_id: str, domain: Domain) -> Outcome:
+        """Take one report of a unit that ``party_id`` answers for (a partner force: its party).
+
+        Raises ``ValueError`` listing the problems when the report is malformed; nothing changes then.
+        """
+        problems = track_report_problems(report)
+        if problems:
+            raise ValueError(f"track report of {report.unit_id!r}: " + "; ".join(problems))
+        values = np.array([getattr(report, f) for f in _FIELDS], dtype=np.float64)
+        row = self._row.get(report.unit_id)
+        if row is not None:
+            latest = float(self._data[row, 0])
+            if report.time_s == latest:
+                return Outcome.DUPLICATE
+            if report.time_s < latest:
+                return Outcome.OUT_OF_ORDER
+        else:
+            row = self._append(report.unit_id)
+        self._data[row] = values
+        self._party[row] = self.party_code(party_id)
+        self._domain[row] = DOMAIN_CODES[domain]
+        h = self._hist.shape[1]
+        self._hist[row, self._hist_count[row] % h] = values
+        self._hist_count[row] += 1
+        return Outcome.ACCEPTED
+
+    def drop_stale(self, now_s: float) -> list[str]:
+        """Remove units whose latest report is older than their domain's stale time; their ids."""
+        n = len(self._ids)
+        limits = np.array([self.settings.stale_s(d) for d in sorted(DOMAIN_CODES, key=DOMAIN_CODES.__getitem__)])
+        age = now_s - self._data[:n, 0]
+        stale = np.flatnonzero(age > limits[self._domain[:n]])
+        gone = [self._ids[k] for k in stale.tolist()]
+        for unit_id in gone:
+            self.remove(unit_id)
+        return gone
+
+    def remove(self, unit_id: str) -> bool:
+        """Forget a unit (its history too); False when it was not there."""
+        row = self._row.pop(unit_id, None)
+        if row is None:
+            return False
+        last = len(self._ids) - 1
+        if row != last:
+            moved = self._ids[last]
+            self._ids[row] = moved
+            self._row[moved] = row
+            self._data[row] = self._data[last]
+            self._party[row] = self._party[last]
+            self._domain[row] = self._domain[last]
+            self._hist[row] = self._hist[last]
+            self._hist_count[row] = self._hist_count[last]
+        self._ids.pop()
+        self._hist_count[last] = 0
+        return True
+
+    def states(self) -> TrackStates:
+        """A copy of the live rows, for the probe."""
+        n = len(self._ids)
+        d = self._data[:n].copy()
+        return TrackStates(
+            tuple(self._ids),
+            self._party[:n].copy(),
+            self._domain[:n].copy(),
+            d[:, 0],
+            d[:, 1],
+            d[:, 2],
+            d[:, 3],
+            d[:, 4],
+            d[:, 5],
+            d[:, 6],
+        )
+
+    def history(self, unit_id: str) -> list[TrackReport]:
+        """The unit's kept reports, oldest first (empty for an unknown unit)."""
+        row = self._row.get(unit_id)
+        if row is None:
+            return []
+        h = self._hist.shape[1]
+        count = int(self._hist_count[row])
+        order = [(count - k - 1) % h for k in range(min(count, h))][::-1]
+        return [TrackReport(unit_id, *(float(v) for v in self._hist[row, k])) for k in order]
+
+    def _append(self, unit_id: str) -> int:
+        row = len(self._ids)
+        if row == self._cap:
+            self._grow()
+        self._ids.append(unit_id)
+        self._row[unit_id] = row
+        self._hist_count[row] = 0
+        return row
+
+    def _grow(self) -> None:
+        cap = self._cap * 2
+        self._data = np.concatenate([self._data, np.zeros_like(self._data)])
+        self._party = np.concatenate([self._party, np.zeros_like(self._party)])
+        self._domain = np.concatenate([self._domain, np.zeros_like(self._domain)])
+        self._hist = np.concatenate([self._hist, np.zeros_like(self._hist)])
+        self._hist_count = np.concatenate([self._hist_count, np.zeros_like(self._hist_count)])
+        self._cap = cap
