@@ -7,6 +7,7 @@ Nothing here is read at import time: the CLI and ``create_app`` build a ``Settin
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,69 @@ class Settings(BaseSettings):
     tick_s: float = Field(1.0, gt=0, le=60, description="Seconds between probe ticks inside the service.")
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest request body the API accepts, in bytes (413 above)."
+    )
+    sep_air_air_horizontal_m: float = Field(9260.0, gt=0, description="Horizontal separation minimum air–air, metres.")
+    sep_air_air_vertical_m: float = Field(
+        304.8, gt=0, description="Vertical separation minimum air–air, metres (inf: no vertical criterion)."
+    )
+    sep_air_air_lookahead_s: float = Field(300.0, ge=0, le=7200, description="Conflict lookahead air–air, seconds.")
+    sep_air_land_horizontal_m: float = Field(
+        3704.0, gt=0, description="Horizontal separation minimum air–land (low level), metres."
+    )
+    sep_air_land_vertical_m: float = Field(
+        914.4,
+        gt=0,
+        description="Vertical separation minimum air–land (low level), metres (inf: no vertical criterion).",
+    )
+    sep_air_land_lookahead_s: float = Field(
+        120.0, ge=0, le=7200, description="Conflict lookahead air–land (low level), seconds."
+    )
+    sep_air_sea_horizontal_m: float = Field(
+        3704.0, gt=0, description="Horizontal separation minimum air–sea (low level), metres."
+    )
+    sep_air_sea_vertical_m: float = Field(
+        914.4, gt=0, description="Vertical separation minimum air–sea (low level), metres (inf: no vertical criterion)."
+    )
+    sep_air_sea_lookahead_s: float = Field(
+        120.0, ge=0, le=7200, description="Conflict lookahead air–sea (low level), seconds."
+    )
+    sep_land_land_horizontal_m: float = Field(
+        2000.0, gt=0, description="Horizontal separation minimum land–land, metres."
+    )
+    sep_land_land_vertical_m: float = Field(
+        math.inf, gt=0, description="Vertical separation minimum land–land, metres (inf: no vertical criterion)."
+    )
+    sep_land_land_lookahead_s: float = Field(
+        1800.0, ge=0, le=7200, description="Conflict lookahead land–land, seconds."
+    )
+    sep_land_sea_horizontal_m: float = Field(
+        2000.0, gt=0, description="Horizontal separation minimum land–sea, metres."
+    )
+    sep_land_sea_vertical_m: float = Field(
+        math.inf, gt=0, description="Vertical separation minimum land–sea, metres (inf: no vertical criterion)."
+    )
+    sep_land_sea_lookahead_s: float = Field(1800.0, ge=0, le=7200, description="Conflict lookahead land–sea, seconds.")
+    sep_sea_sea_horizontal_m: float = Field(1852.0, gt=0, description="Horizontal separation minimum sea–sea, metres.")
+    sep_sea_sea_vertical_m: float = Field(
+        math.inf, gt=0, description="Vertical separation minimum sea–sea, metres (inf: no vertical criterion)."
+    )
+    sep_sea_sea_lookahead_s: float = Field(1200.0, ge=0, le=7200, description="Conflict lookahead sea–sea, seconds.")
+    stale_air_s: float = Field(
+        60.0, gt=0, description="Seconds without a report after which an air unit leaves the picture."
+    )
+    stale_land_s: float = Field(
+        600.0, gt=0, description="Seconds without a report after which a land unit leaves the picture."
+    )
+    stale_sea_s: float = Field(
+        600.0, gt=0, description="Seconds without a report after which a sea unit leaves the picture."
+    )
+    ingest_queue_reports: int = Field(
+        1_000_000, ge=1000, description="Track reports the ingest queue holds before feeds get 429 (bounds memory)."
+    )
+    ingest_max_future_s: float = Field(30.0, ge=0, description="How far in the future a report's time may be, seconds.")
+    ingest_max_age_s: float = Field(600.0, gt=0, description="How old a report may be when it arrives, seconds.")
+    history_retention_s: float = Field(
+        10800.0, gt=0, description="How long thinned track history is kept in memory (evidence, look-back), seconds."
     )
 
     def resolved_database_url(self) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from apisupport import Service
 from fastapi.routing import APIRoute
@@ -19,6 +20,7 @@ from fastapi.routing import APIRoute
 from keepclear.api import create_app
 from keepclear.domain.identity import Role
 from keepclear.services.deployment import Deployment
+from keepclear.services.tracks import ReportColumns
 from keepclear.settings import Settings
 
 ROLES = ("admin", "a-liaison", "a-feed", "a-observer", None)  # None: no key at all
@@ -110,6 +112,34 @@ def unique_zone() -> dict[str, Any]:
     doc = copy.deepcopy(EXAMPLE_ZONE)
     doc["features"][0]["id"] = fresh("site-")
     return doc
+
+
+def with_alert(service: Service) -> str:
+    """An active alert between A's ua and B's ub (converging head on), made through the ingest path."""
+    active = service.runtime.tactical.book.active()
+    if active:
+        return active[0].id
+    now = time.time()
+    batch = ReportColumns(
+        ["ua", "ub"],
+        np.array([[now, 35.0, 38.0, 7000.0, 220.0, 0.0, 0.0], [now, 35.0, 38.3, 7000.0, -220.0, 0.0, 0.0]]),
+    )
+    assert service.runtime.ingest.submit(batch, None).accepted_indices == [0, 1]
+    for _ in range(3):
+        service.runtime.tick()
+    return service.runtime.tactical.book.active()[0].id
+
+
+def alert_path(suffix: str) -> Callable[[Service], tuple[str, Any]]:
+    return lambda service: (f"/v1/alerts/{with_alert(service)}{suffix}", None)
+
+
+def alert_then(path: str) -> Callable[[Service], tuple[str, Any]]:
+    def make(service: Service) -> tuple[str, Any]:
+        with_alert(service)
+        return path, None
+
+    return make
 
 
 MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any]], dict[str | None, Check]]]] = {
@@ -226,6 +256,42 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
                 }
             ),
         ),
+    ],
+    ("GET", "/v1/tracks"): [
+        (
+            "own, and other's inside an alert",
+            alert_then("/v1/tracks"),
+            for_roles(
+                {
+                    "a-liaison": status(200, lambda b: {t["unit_id"] for t in b} == {"ua", "ub"}),
+                    "a-observer": status(200, lambda b: {t["unit_id"] for t in b} == {"ua", "ub"}),
+                }
+            ),
+        )
+    ],
+    ("GET", "/v1/alerts"): [
+        (
+            "involving own units",
+            alert_then("/v1/alerts"),
+            for_roles(
+                {
+                    "a-liaison": status(
+                        200, lambda b: len(b) == 1 and {b[0]["party_a"], b[0]["party_b"]} == {"a", "b"}
+                    ),
+                    "a-observer": status(200, lambda b: len(b) == 1),
+                }
+            ),
+        )
+    ],
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): [
+        (
+            "own alert",
+            alert_path("/acknowledge"),
+            for_roles({"a-liaison": status(200, lambda b: "a" in b["acknowledged_by"])}),
+        )
+    ],
+    ("GET", "/v1/crossings"): [
+        ("own", same("/v1/crossings"), for_roles({"a-liaison": status(200), "a-observer": status(200)}))
     ],
     ("GET", "/v1/stream"): [
         ("-", same("/v1/stream"), for_roles({"a-liaison": status(200), "a-observer": status(200)}))

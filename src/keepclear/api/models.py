@@ -139,6 +139,7 @@ class TrackBatchResult(BaseModel):
 class TrackStateOut(BaseModel):
     unit_id: str
     party_id: str
+    domain: str
     time: str
     lat_deg: float
     lon_deg: float

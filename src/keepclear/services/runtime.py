@@ -1,7 +1,9 @@
-"""The running service's moving parts: ingest queue, unit directory and the periodic tick.
+"""The running service's moving parts, wired together: the composition root of a deployment.
 
-``Runtime`` is built by ``create_app`` (and by replays) from a ``Deployment``; ``start`` runs the
-tick on a thread, ``tick(now_s)`` can also be driven by hand with a manual clock.
+``Runtime`` is built by ``create_app`` (and by replays) from a ``Deployment`` and its settings: the
+ingest queue and unit directory, the track history, the tactical probe, and the periodic tick that
+drives them. ``start`` runs the tick on a thread; ``tick(now_s)`` can be driven by hand with a
+manual clock (tests, replays).
 """
 
 from __future__ import annotations
@@ -12,23 +14,57 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from keepclear.detect.minima import ProbeSettings, SeparationMinima
+from keepclear.detect.tracktable import TrackTableSettings
 from keepclear.services.deployment import Deployment
+from keepclear.services.tactical import TacticalConfig, TacticalService
+from keepclear.services.track_history import HistoryLimits, TrackHistory
 from keepclear.services.tracks import IngestLimits, ReportColumns, TrackIngest, UnitDirectory
+from keepclear.settings import Settings
 
 _log = logging.getLogger("keepclear.runtime")
 
 #: Something run on every tick with the current time (probe, deadline watchers...).
-TickTask = Callable[[float], None]
+TickTask = Callable[[float], object]
 #: Something that takes the reports drained from the ingest queue.
 TrackConsumer = Callable[[list[ReportColumns]], None]
 
 
 @dataclass(frozen=True, slots=True)
 class RuntimeConfig:
-    """How often the tick runs and how ingest is bounded."""
+    """How often the tick runs, how ingest is bounded, how the probe is tuned."""
 
     tick_s: float = 1.0
     ingest: IngestLimits = field(default_factory=IngestLimits)
+    history: HistoryLimits = field(default_factory=HistoryLimits)
+    tactical: TacticalConfig = field(default_factory=TacticalConfig)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RuntimeConfig:
+        """The runtime configuration a deployment's settings ask for."""
+
+        def minima(pair: str) -> SeparationMinima:
+            return SeparationMinima(
+                getattr(settings, f"sep_{pair}_horizontal_m"),
+                getattr(settings, f"sep_{pair}_vertical_m"),
+                getattr(settings, f"sep_{pair}_lookahead_s"),
+            )
+
+        pairs = ("air_air", "air_land", "air_sea", "land_land", "land_sea", "sea_sea")
+        probe = ProbeSettings(**{pair: minima(pair) for pair in pairs})
+        table = TrackTableSettings(
+            stale_air_s=settings.stale_air_s, stale_land_s=settings.stale_land_s, stale_sea_s=settings.stale_sea_s
+        )
+        return cls(
+            tick_s=settings.tick_s,
+            ingest=IngestLimits(
+                queue_reports=settings.ingest_queue_reports,
+                max_future_s=settings.ingest_max_future_s,
+                max_age_s=settings.ingest_max_age_s,
+            ),
+            history=HistoryLimits(retention_s=settings.history_retention_s),
+            tactical=TacticalConfig(table=table, probe=probe),
+        )
 
 
 class Runtime:
@@ -43,6 +79,19 @@ class Runtime:
         self._consumers: list[TrackConsumer] = []
         self._gauges: dict[str, Callable[[], float]] = {}
         self._tasks: list[tuple[str, TickTask]] = []
+
+        self.history = TrackHistory(self.config.history)
+        self.add_consumer(self.history.add)
+        self.add_task("history", self.history.prune)
+        self.add_gauge("history_reports", lambda: len(self.history))
+
+        self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
+        deployment.bus.subscribe(self.tactical.on_event)
+        self.add_consumer(self.tactical.consume)
+        self.add_task("probe", self.tactical.tick)
+        self.add_gauge("tracks", lambda: len(self.tactical.table))
+        self.add_gauge("conflicts", lambda: self.tactical.last_conflicts)
+        self.add_gauge("alerts_active", lambda: len(self.tactical.book.active()))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_tick_s: float | None = None

@@ -1,0 +1,133 @@
+"""/v1/tracks (latest states), /v1/alerts, /v1/crossings: the tactical picture as need-to-know allows."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from keepclear.api.deps import authorized, runtime
+from keepclear.api.models import TrackStateOut
+from keepclear.domain.identity import Principal
+from keepclear.domain.timefmt import format_utc
+from keepclear.services.policy import Action
+from keepclear.services.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["tactical"])
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+DOMAINS = ("air", "land", "sea")
+
+
+class Position(BaseModel):
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+
+
+class ClosestApproach(BaseModel):
+    t_in_s: float
+    t_out_s: float
+    tcpa_s: float
+    dcpa_m: float
+    vsep_cpa_m: float
+    los: bool
+    points: dict[str, Position]
+
+
+class AlertOut(BaseModel):
+    """An alert as one of its two parties sees it: both units' positions and the predicted approach."""
+
+    alert_id: str
+    level: str
+    status: str
+    unit_a: str
+    unit_b: str
+    party_a: str
+    party_b: str
+    raised: str
+    updated: str
+    acknowledged_by: list[str]
+    positions: dict[str, Position]
+    cpa: ClosestApproach | None
+    time_to_los_s: float | None
+
+
+class CrossingCount(BaseModel):
+    party_id: str
+    utc_day: str
+    zone_id: str
+    direction: str
+    count: int
+
+
+def alert_out(payload: dict[str, Any]) -> AlertOut:
+    """The API shape of an alert payload kept by the tactical service."""
+    cpa = payload.get("cpa")
+    return AlertOut(
+        alert_id=payload["alert_id"],
+        level=payload["level"],
+        status=payload.get("status", "raised"),
+        unit_a=payload["unit_a"],
+        unit_b=payload["unit_b"],
+        party_a=payload["party_a"],
+        party_b=payload["party_b"],
+        raised=format_utc(payload["raised_s"]),
+        updated=format_utc(payload.get("time_s", payload["raised_s"])),
+        acknowledged_by=list(payload.get("acknowledged_by", [])),
+        positions=payload.get("positions", {}),
+        cpa=cpa,
+        time_to_los_s=None if not cpa else (0.0 if cpa["los"] else cpa["t_in_s"]),
+    )
+
+
+@router.get("/tracks")
+async def latest_tracks(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.TRACKS_READ))]
+) -> list[TrackStateOut]:
+    """Latest state of the caller's own units, and of another party's unit only while an alert
+    involves it with one of the caller's units."""
+    assert principal.party_id is not None
+    return [
+        TrackStateOut(
+            unit_id=s.unit_id,
+            party_id=s.party_id,
+            domain=DOMAINS[s.domain_code],
+            time=format_utc(s.time_s),
+            lat_deg=s.lat_deg,
+            lon_deg=s.lon_deg,
+            alt_m=s.alt_m,
+            vel_east_mps=s.vel_east_mps,
+            vel_north_mps=s.vel_north_mps,
+            vel_up_mps=s.vel_up_mps,
+        )
+        for s in rt.tactical.visible_states(principal.party_id)
+    ]
+
+
+@router.get("/alerts")
+async def list_alerts(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.ALERTS_READ))],
+    include_resolved: Annotated[bool, Query(description="Also list recently resolved alerts.")] = False,
+) -> list[AlertOut]:
+    """Alerts that involve the caller's units (active ones, and recent resolved ones on request)."""
+    assert principal.party_id is not None
+    return [alert_out(p) for p in rt.tactical.alerts_for(principal.party_id, include_resolved=include_resolved)]
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def acknowledge_alert(
+    alert_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.ALERTS_ACKNOWLEDGE))]
+) -> AlertOut:
+    """Acknowledge an active alert involving the caller's units; the other party sees it at once."""
+    assert principal.party_id is not None
+    return alert_out(rt.tactical.acknowledge(alert_id, principal.party_id))
+
+
+@router.get("/crossings")
+async def line_crossings(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.TRACKS_READ))]
+) -> list[CrossingCount]:
+    """Deconfliction-line crossings by the caller's units, per UTC day, line and direction."""
+    return [CrossingCount(**c) for c in rt.tactical.crossings() if c["party_id"] == principal.party_id]

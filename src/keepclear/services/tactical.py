@@ -1,0 +1,224 @@
+"""Tactical deconfliction inside the service: track table → probe → alert book → events.
+
+Reports drained from the ingest queue update the track table; every tick drops stale units,
+probes all pairs of units of different parties, feeds the alert book and the zone watch, and
+emits every change on the bus (the hotline, the streams and the record subscribe there).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from keepclear.detect.alerts import Alert, AlertBook, candidate_settings
+from keepclear.detect.minima import ProbeSettings
+from keepclear.detect.probe import probe
+from keepclear.detect.states import TrackStates
+from keepclear.detect.tracktable import TrackTable, TrackTableSettings
+from keepclear.detect.wellclear import AlertingSettings
+from keepclear.detect.zoneprobe import ZoneProbeSettings, ZoneWatch, predict_zone_entries
+from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.errors import ForbiddenError, NotFoundError
+from keepclear.services.tracks import ReportColumns
+from keepclear.store import Database
+from keepclear.store import zones as zone_store
+
+
+@dataclass(frozen=True, slots=True)
+class TacticalConfig:
+    """Everything the tactical probe is tuned by."""
+
+    table: TrackTableSettings = field(default_factory=TrackTableSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
+    zones: ZoneProbeSettings = field(default_factory=ZoneProbeSettings)
+    resolved_kept: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class UnitState:
+    """The latest state of one unit, with the party that answers for it."""
+
+    unit_id: str
+    party_id: str
+    domain_code: int
+    time_s: float
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+    vel_east_mps: float
+    vel_north_mps: float
+    vel_up_mps: float
+
+
+class TacticalService:
+    """The live picture of one deployment and the alerts it raises."""
+
+    def __init__(self, db: Database, clock: Clock, events: EventSink, config: TacticalConfig | None = None) -> None:
+        self._db = db
+        self._clock = clock
+        self._events = events
+        self.config = config or TacticalConfig()
+        self.table = TrackTable(self.config.table)
+        self.book = AlertBook(self.config.alerting)
+        self._candidates = candidate_settings(self.config.alerting, self.config.probe)
+        self._lock = threading.RLock()
+        self._latest: dict[str, dict[str, Any]] = {}
+        self._resolved: deque[dict[str, Any]] = deque(maxlen=self.config.resolved_kept)
+        self._predicted: set[tuple[str, str]] = set()
+        self.zone_watch = ZoneWatch([])
+        self.reload_zones()
+        self.last_conflicts = 0
+
+    def reload_zones(self) -> None:
+        """Read the zones again (after an import)."""
+        with self._db.read() as conn:
+            zones = zone_store.list_zones(conn)
+        with self._lock:
+            previous = self.zone_watch
+            self.zone_watch = ZoneWatch(zones)
+            self.zone_watch.crossings.update(previous.crossings)
+
+    def on_event(self, event: Event) -> None:
+        """Bus subscriber: zones changed."""
+        if event.kind == "zones.imported":
+            self.reload_zones()
+
+    def consume(self, batches: Sequence[ReportColumns]) -> None:
+        """Take drained reports into the track table (older or duplicate reports change nothing)."""
+        with self._lock:
+            for batch in batches:
+                for index in range(len(batch)):
+                    self.table.update(batch.report(index), batch.party_ids[index], batch.domains[index])
+
+    def _party_ids(self, states: TrackStates) -> list[str]:
+        top = int(states.party.max()) + 1 if len(states) else 0
+        return [self.table.party_id(code) for code in range(top)]
+
+    def tick(self, now_s: float) -> list[Event]:
+        """One probe cycle at ``now_s``; returns (and emits) the events it produced."""
+        with self._lock:
+            self.table.drop_stale(now_s)
+            states = self.table.states()
+            party_ids = self._party_ids(states)
+            conflicts = probe(states, now_s, self._candidates)
+            self.last_conflicts = len(conflicts)
+            events = self.book.update(now_s, states, conflicts, party_ids)
+            events += self.zone_watch.update(now_s, states, party_ids)
+            events += self._predicted_entries(states, party_ids, now_s)
+            for event in events:
+                self._remember(event)
+        for event in events:
+            self._events.emit(event)
+        return events
+
+    def _predicted_entries(self, states: TrackStates, party_ids: list[str], now_s: float) -> list[Event]:
+        entries = predict_zone_entries(states, party_ids, self.zone_watch.zones, now_s, self.config.zones)
+        current = {(e.unit_id, e.zone_id) for e in entries if not e.inside_now}
+        events = []
+        for entry in entries:
+            key = (entry.unit_id, entry.zone_id)
+            if entry.inside_now or key in self._predicted:
+                continue
+            zone = next(pz.zone for pz in self.zone_watch.zones if pz.zone.id == entry.zone_id)
+            concerned = frozenset({entry.party_id, *(zone.rules.permitted_parties or ())})
+            payload = {
+                "unit_id": entry.unit_id,
+                "party_id": entry.party_id,
+                "zone_id": entry.zone_id,
+                "access": entry.access.value,
+                "entry_in_s": entry.t_entry_s,
+                "entry_time_s": now_s + entry.t_entry_s,
+                "lat_deg": entry.lat_deg,
+                "lon_deg": entry.lon_deg,
+            }
+            events.append(Event("zone.entry_predicted", now_s, None, payload, concerned))
+        self._predicted = current
+        return events
+
+    def _remember(self, event: Event) -> None:
+        if not event.kind.startswith("alert."):
+            return
+        alert_id = event.payload["alert_id"]
+        if event.kind == "alert.resolved":
+            last = self._latest.pop(alert_id, {})
+            self._resolved.append({**last, **event.payload, "status": "resolved"})
+            return
+        previous = self._latest.get(alert_id, {})
+        merged = {**previous, **event.payload}
+        if event.kind == "alert.acknowledged":
+            for key in ("positions", "cpa"):
+                if key in previous:
+                    merged[key] = previous[key]
+        self._latest[alert_id] = merged
+
+    def acknowledge(self, alert_id: str, party_id: str) -> dict[str, Any]:
+        """``party_id`` acknowledges an alert that involves its units; emits ``alert.acknowledged``."""
+        with self._lock:
+            try:
+                event = self.book.acknowledge(alert_id, party_id, self._clock.now_s())
+            except KeyError:
+                raise NotFoundError(f"alert {alert_id!r} is not active") from None
+            except PermissionError:
+                raise ForbiddenError(f"alert {alert_id!r} does not involve party {party_id!r}") from None
+            self._remember(event)
+            view = self._view(self._latest[alert_id])
+        self._events.emit(event)
+        return view
+
+    def _view(self, payload: dict[str, Any]) -> dict[str, Any]:
+        alert: Alert | None = self.book.get(payload["alert_id"])
+        status = "resolved" if alert is None else ("acknowledged" if alert.acknowledged_by else "raised")
+        acknowledged_by = sorted(alert.acknowledged_by) if alert else payload.get("acknowledged_by", [])
+        return {**payload, "status": status, "acknowledged_by": acknowledged_by}
+
+    def alerts_for(self, party_id: str, *, include_resolved: bool = False) -> list[dict[str, Any]]:
+        """Alerts that involve ``party_id``'s units, as that party may see them (both units' states)."""
+        with self._lock:
+            active = [self._view(p) for p in self._latest.values() if party_id in (p["party_a"], p["party_b"])]
+            resolved = (
+                [p for p in self._resolved if party_id in (p["party_a"], p["party_b"])] if include_resolved else []
+            )
+        return sorted(active, key=lambda p: p["alert_id"]) + list(resolved)
+
+    def visible_states(self, party_id: str) -> list[UnitState]:
+        """Own units in full; another party's unit only while an alert involves one of ours with it."""
+        with self._lock:
+            states = self.table.states()
+            party_ids = self._party_ids(states)
+            in_alerts = {
+                unit
+                for alert in self.book.active()
+                if party_id in alert.parties
+                for unit in (alert.unit_a, alert.unit_b)
+            }
+        out = []
+        for row, unit_id in enumerate(states.unit_ids):
+            owner = party_ids[int(states.party[row])]
+            if owner == party_id or unit_id in in_alerts:
+                out.append(
+                    UnitState(
+                        unit_id,
+                        owner,
+                        int(states.domain[row]),
+                        float(states.time_s[row]),
+                        float(states.lat_deg[row]),
+                        float(states.lon_deg[row]),
+                        float(states.alt_m[row]),
+                        float(states.vel_east_mps[row]),
+                        float(states.vel_north_mps[row]),
+                        float(states.vel_up_mps[row]),
+                    )
+                )
+        return out
+
+    def crossings(self) -> list[dict[str, Any]]:
+        """Deconfliction-line crossings counted per party, UTC day, line and direction."""
+        with self._lock:
+            return [
+                {"party_id": party, "utc_day": day, "zone_id": zone, "direction": direction, "count": count}
+                for (party, day, zone, direction), count in sorted(self.zone_watch.crossings.items())
+            ]
