@@ -29,6 +29,7 @@ __all__ = [
     "parse_export",
     "parse_submission",
     "public_key_b64",
+    "sha256_hex",
     "sign_submission",
     "verify_document",
 ]

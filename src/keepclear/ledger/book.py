@@ -112,17 +112,18 @@ class Ledger:
         private_key = self._keys.generate()
         key_id = key_id_of(private_key.public_key())
         self._private[key_id] = private_key
+        public_key = public_key_b64(private_key.public_key())
         payload = {
             "owner": DEPLOYMENT,
             "key_id": key_id,
-            "public_key": public_key_b64(private_key.public_key()),
+            "public_key": public_key,
             "custodial": True,
             "format": EXPORT_FORMAT,
         }
         text = payload_text(payload)
         statement = self._statement(GENESIS_KIND, None, text, self._clock.now_s(), None)
         head = self._sign_and_place(conn, head, statement, text, private_key)
-        store.insert_key(conn, StoredKey(key_id, DEPLOYMENT, payload["public_key"], True, head.seq, None))
+        store.insert_key(conn, StoredKey(key_id, DEPLOYMENT, public_key, True, head.seq, None))
         return head
 
     def _deployment_key(self, conn: Any) -> Ed25519PrivateKey:

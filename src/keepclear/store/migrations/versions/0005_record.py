@@ -60,9 +60,59 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(64), nullable=False),
         sa.Column("signature", sa.String(128), nullable=False),
     )
-    # INCIDENTS
+    op.create_table(
+        "incidents",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("time_s", sa.Double, nullable=False),
+        sa.Column("opened_s", sa.Double, nullable=False),
+        sa.Column("reported_by", sa.String(64), nullable=True),
+        sa.Column("parties", sa.Text, nullable=False),
+        sa.Column("unit_ids", sa.Text, nullable=False),
+        sa.Column("alert_ids", sa.Text, nullable=False),
+        sa.Column("zone_id", sa.String(64), nullable=True),
+        sa.Column("zone_kind", sa.String(32), nullable=True),
+        sa.Column("summary", sa.Text, nullable=False),
+        sa.Column("evidence_sha256", sa.String(64), nullable=True),
+        sa.Column("evidence_frozen_s", sa.Double, nullable=True),
+    )
+    op.create_index("ix_incidents_time_s", "incidents", ["time_s"])
+    op.create_table(
+        "incident_accounts",
+        sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("party_id", sa.String(64), nullable=False),
+        sa.Column("time_s", sa.Double, nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("amends", sa.Integer, nullable=True),
+    )
+    op.create_table(
+        "incident_timeline",
+        sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("time_s", sa.Double, nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("party_id", sa.String(64), nullable=True),
+        sa.Column("payload", sa.Text, nullable=False),
+    )
+    op.create_table(
+        "incident_evidence",
+        sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("document", sa.Text, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for table in ("ledger_checkpoints", "ledger_keys", "ledger_entries", "ledger_head"):
+    for table in (
+        "incident_evidence",
+        "incident_timeline",
+        "incident_accounts",
+        "incidents",
+        "ledger_checkpoints",
+        "ledger_keys",
+        "ledger_entries",
+        "ledger_head",
+    ):
         op.drop_table(table)
