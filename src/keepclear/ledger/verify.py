@@ -96,11 +96,13 @@ def parse_export(raw: bytes, name: str) -> dict[str, Any]:
     if not raw.strip():
         raise ExportFileError(f"{name}: empty file, not a ledger export")
     try:
-        document = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        document = json.loads(text)
     except UnicodeDecodeError:
         raise ExportFileError(f"{name}: not UTF-8 text, not a ledger export") from None
     except json.JSONDecodeError as exc:
-        hint = " (the file looks truncated)" if exc.pos >= len(raw.rstrip()) - 1 else ""
+        ended = exc.msg.startswith("Unterminated") or exc.pos >= len(text.rstrip())
+        hint = " (the file looks truncated)" if ended and text.lstrip().startswith(("{", "[")) else ""
         raise ExportFileError(f"{name}: not JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}") from None
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise ExportFileError(f'{name}: not a keepclear ledger export (no "format": "{EXPORT_FORMAT}")')
