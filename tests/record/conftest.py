@@ -17,20 +17,26 @@ from keepclear.services.record import open_ledger
 @pytest.fixture
 def ledger(deployment: Deployment, tmp_path: Path) -> Ledger:
     """An empty ledger on each store, keys in a temporary folder."""
-    return open_ledger(deployment.db, deployment.clock, tmp_path / "data", config=LedgerConfig(checkpoint_every_entries=4))
+    return open_ledger(
+        deployment.db, deployment.clock, tmp_path / "data", config=LedgerConfig(checkpoint_every_entries=4)
+    )
 
 
 @pytest.fixture
 def populated(ledger: Ledger, clock: ManualClock) -> Ledger:
     """Entries by the deployment and two custodial parties, one rotation in between."""
     ledger.append("party.added", None, {"party_id": "coalition"})
-    ledger.append("activity.notified", "coalition", {"activity_id": "a1", "alt_ft": 20000.5}, audience=["coalition", "russia"])
+    ledger.append(
+        "activity.notified", "coalition", {"activity_id": "a1", "alt_ft": 20000.5}, audience=["coalition", "russia"]
+    )
     clock.advance(30)
     ledger.append("activity.acknowledged", "russia", {"activity_id": "a1"}, audience=["coalition", "russia"])
     ledger.append("message.posted", "russia", {"message_id": "m1", "text": "Приём"}, audience=["coalition", "russia"])
     ledger.rotate_key("russia")
     clock.advance(60)
-    ledger.append("message.posted", "russia", {"message_id": "m2", "text": "after rotation"}, audience=["coalition", "russia"])
+    ledger.append(
+        "message.posted", "russia", {"message_id": "m2", "text": "after rotation"}, audience=["coalition", "russia"]
+    )
     ledger.append("alert.raised", None, {"alert_id": "x1", "level": "caution"}, audience=["coalition", "russia"])
     ledger.append("message.posted", "coalition", {"message_id": "m3", "text": "private"}, audience=["coalition"])
     return ledger

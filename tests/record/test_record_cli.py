@@ -53,7 +53,9 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_export_then_verify_clean_and_tampered(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_then_verify_clean_and_tampered(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_file = tmp_path / "ledger.json"
     code, _, err = _run(capsys, "--data-dir", str(data_dir), "ledger", "export", "-o", str(out_file))
     assert code == 0 and "entries written to" in err
@@ -66,7 +68,10 @@ def test_export_then_verify_clean_and_tampered(data_dir: Path, tmp_path: Path, c
     out_file.write_text(json.dumps(doc))
     code, out, err = _run(capsys, "ledger", "verify", str(out_file))
     assert code == 1 and out == ""
-    assert err == f"error: {out_file}: BAD: entry #{i} (seq {i + 1}, incident.account_added): payload does not match its signed hash (payload edited)\n"
+    assert (
+        err
+        == f"error: {out_file}: BAD: entry #{i} (seq {i + 1}, incident.account_added): payload does not match its signed hash (payload edited)\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,12 +103,16 @@ def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_entry_missing_fields_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": "keepclear-ledger", "version": 1, "entries": [{"seq": 1}], "checkpoints": [], "keys": []}))
+    bad.write_text(
+        json.dumps({"format": "keepclear-ledger", "version": 1, "entries": [{"seq": 1}], "checkpoints": [], "keys": []})
+    )
     code, _, err = _run(capsys, "ledger", "verify", str(bad))
     assert code == 1 and "entry #0.prev: missing or not a string" in err
 
 
-def test_incident_list_show_report_and_metrics(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_incident_list_show_report_and_metrics(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = ("--data-dir", str(data_dir))
     code, out, _ = _run(capsys, *base, "incident", "list")
     assert code == 0
@@ -114,10 +123,28 @@ def test_incident_list_show_report_and_metrics(data_dir: Path, tmp_path: Path, c
     assert code == 0 and "account #1 by russia" in out and "evidence: " in out and "not frozen" not in out
     code, _, _ = _run(capsys, *base, "incident", "report", incident_id, "-o", str(tmp_path / "out"))
     html = (tmp_path / "out" / f"incident-{incident_id}.html").read_text()
-    assert code == 0 and "data:image/png;base64," in html and "kept 2 NM" in html and "http" not in html.split("<body>")[1].split("Generated")[0]
-    code, out, _ = _run(capsys, *base, "incident", "metrics", "--from", "2017-11-01T00:00:00Z", "--to", "2017-11-02T00:00:00Z", "--format", "json")
+    assert (
+        code == 0
+        and "data:image/png;base64," in html
+        and "kept 2 NM" in html
+        and "http" not in html.split("<body>")[1].split("Generated")[0]
+    )
+    code, out, _ = _run(
+        capsys,
+        *base,
+        "incident",
+        "metrics",
+        "--from",
+        "2017-11-01T00:00:00Z",
+        "--to",
+        "2017-11-02T00:00:00Z",
+        "--format",
+        "json",
+    )
     assert code == 0 and json.loads(out)["incidents_by_kind"] == {"separation-lost": 1}
-    code, out, _ = _run(capsys, *base, "incident", "metrics", "--from", "2017-11-01T00:00:00Z", "--to", "2017-11-02T00:00:00Z")
+    code, out, _ = _run(
+        capsys, *base, "incident", "metrics", "--from", "2017-11-01T00:00:00Z", "--to", "2017-11-02T00:00:00Z"
+    )
     assert code == 0 and "incidents_by_kind,separation-lost,1" in out
     code, _, err = _run(capsys, *base, "incident", "metrics", "--from", "2017-11-02", "--to", "2017-11-01T00:00:00Z")
     assert code == 1 and "--from" in err and "time zone" in err

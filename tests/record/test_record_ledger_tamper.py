@@ -44,7 +44,10 @@ def test_clean_export_verifies_with_counts(export: dict[str, Any]) -> None:
 def test_edited_payload_is_named(export: dict[str, Any]) -> None:
     i = _index_of(export, "activity.acknowledged")
     export["entries"][i]["payload"] = export["entries"][i]["payload"].replace("a1", "a2")
-    assert _problem(export) == f"entry #{i} (seq {i + 1}, activity.acknowledged): payload does not match its signed hash (payload edited)"
+    assert (
+        _problem(export)
+        == f"entry #{i} (seq {i + 1}, activity.acknowledged): payload does not match its signed hash (payload edited)"
+    )
 
 
 def test_edited_payload_with_rehashed_statement_fails_the_signature(export: dict[str, Any]) -> None:
@@ -128,7 +131,7 @@ def test_forged_with_another_partys_real_key_is_detected(populated: Ledger, expo
     entry = export["entries"][i]
     entry["key"] = coalition_key
     entry["sig"] = sign_b64(coalition, statement_from_json(entry["statement"], "s").to_bytes())
-    assert f"of coalition, not of russia" in _problem(export)
+    assert "of coalition, not of russia" in _problem(export)
 
 
 def test_retired_key_cannot_sign_after_its_rotation(populated: Ledger, export: dict[str, Any]) -> None:
