@@ -124,7 +124,7 @@ def test_lost_separation_opens_one_incident_and_links_the_alert_history(
 def test_reported_incident_accounts_are_append_only_and_party_bound(
     wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger
 ) -> None:
-    service, bus, _ = wired
+    service, _bus, _ = wired
     incident = service.report(
         "coalition",
         time_s=clock.now_s() - 3600,
@@ -191,7 +191,7 @@ def test_zone_violation_and_new_alert_open_separate_incidents(
 def test_metrics_from_the_ledger(
     wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger
 ) -> None:
-    service, bus, _ = wired
+    _service, bus, _ = wired
     t0 = clock.now_s()
     bus.emit(Event("alert.raised", t0, None, {"alert_id": "a1", "los": False}, PARTIES))
     bus.emit(Event("alert.acknowledged", t0 + 40, "russia", {"alert_id": "a1"}, PARTIES))
@@ -216,7 +216,7 @@ def test_metrics_from_the_ledger(
 def test_report_html_embeds_the_map_and_escapes(
     wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, tmp_path: Path
 ) -> None:
-    service, bus, _ = wired
+    service, _bus, _ = wired
     incident = service.report("russia", time_s=clock.now_s() - 600, summary="<script>x</script>", unit_ids=["u1", "u2"])
     service.add_account(incident.id, "russia", "a & b")
     text = incident_html(

@@ -64,7 +64,7 @@ def test_strong_mode_refuses_unsigned_wrongly_signed_stale_and_replayed(ledger: 
 def test_tampered_payload_in_a_submission_is_refused_before_verification() -> None:
     key = Ed25519PrivateKey.generate()
     wire = sign_submission(key, "russia", "message.posted", {"text": "hi"}, time_s=0.0).to_json()
-    with pytest.raises(ValueError, match="does not match statement.payload_sha256"):
+    with pytest.raises(ValueError, match=r"does not match statement\.payload_sha256"):
         parse_submission(wire | {"payload": '{"text":"bye"}'})
 
 
