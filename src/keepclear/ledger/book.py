@@ -72,7 +72,6 @@ class Ledger:
         self._clock = clock
         self._config = config or LedgerConfig()
         self._private: dict[str, Ed25519PrivateKey] = {}
-        self._last: Entry  # the entry ``_place`` wrote last (read under the write lock only)
 
     # -- signing helpers -------------------------------------------------------------------
     def _private_key(self, key_id: str) -> Ed25519PrivateKey:
@@ -87,16 +86,17 @@ class Ledger:
             party_id, kind, time_us_of(time_s), sha256_hex(text.encode("utf-8")), uuid.uuid4().hex, audience
         )
 
-    def _place(self, conn: Any, head: Head, statement: Statement, text: str, key_id: str, signature: str) -> Head:
+    def _place(
+        self, conn: Any, head: Head, statement: Statement, text: str, key_id: str, signature: str
+    ) -> tuple[Head, Entry]:
         entry = Entry(head.seq + 1, head.hash, statement, text, key_id, signature)
         entry_hash = entry.hash()
         store.insert_entry(conn, entry, entry_hash)
-        self._last = entry
-        return Head(entry.seq, entry_hash, head.checkpoint_seq, head.checkpoint_us)
+        return Head(entry.seq, entry_hash, head.checkpoint_seq, head.checkpoint_us), entry
 
     def _sign_and_place(
         self, conn: Any, head: Head, statement: Statement, text: str, private_key: Ed25519PrivateKey
-    ) -> Head:
+    ) -> tuple[Head, Entry]:
         key_id = key_id_of(private_key.public_key())
         return self._place(conn, head, statement, text, key_id, sign_b64(private_key, statement.to_bytes()))
 
@@ -122,7 +122,7 @@ class Ledger:
         }
         text = payload_text(payload)
         statement = self._statement(GENESIS_KIND, None, text, self._clock.now_s(), None)
-        head = self._sign_and_place(conn, head, statement, text, private_key)
+        head, _ = self._sign_and_place(conn, head, statement, text, private_key)
         store.insert_key(conn, StoredKey(key_id, DEPLOYMENT, public_key, True, head.seq, None))
         return head
 
@@ -136,7 +136,7 @@ class Ledger:
         payload = {"owner": owner, "key_id": key_id, "public_key": public_key, "custodial": custodial}
         text = payload_text(payload)
         statement = self._statement(KEY_REGISTERED, None, text, self._clock.now_s(), None)
-        head = self._sign_and_place(conn, head, statement, text, self._deployment_key(conn))
+        head, _ = self._sign_and_place(conn, head, statement, text, self._deployment_key(conn))
         key = StoredKey(key_id, owner, public_key, custodial, head.seq, None)
         store.insert_key(conn, key)
         return head, key
@@ -193,9 +193,9 @@ class Ledger:
                     head, key = self._register(conn, head, party_id, public_key_b64(private_key.public_key()), True)
             signer = self._private_key(key.key_id) if key is not None and key.custodial else self._deployment_key(conn)
             statement = self._statement(kind, party_id, text, when_s, members)
-            head = self._sign_and_place(conn, head, statement, text, signer)
+            head, entry = self._sign_and_place(conn, head, statement, text, signer)
             self._maybe_checkpoint(conn, head)
-            return self._last
+            return entry
 
     def register_public_key(self, party_id: str, public_key: str) -> str:
         """Put ``party_id`` in strong mode with its own public key (raw, base64); returns the key id.
@@ -264,14 +264,16 @@ class Ledger:
             new_key = None
             if statement.kind == KEY_ROTATED:
                 new_key = self._rotation_key(submission.payload, current, custodial=False)
-            head = self._place(conn, head, statement, submission.payload, submission.key_id, submission.signature)
+            head, entry = self._place(
+                conn, head, statement, submission.payload, submission.key_id, submission.signature
+            )
             if new_key is not None:
                 store.retire_key(conn, current.key_id, head.seq)
                 store.insert_key(
                     conn, StoredKey(new_key.key_id, new_key.owner, new_key.public_key, False, head.seq, None)
                 )
             self._maybe_checkpoint(conn, head)
-            return self._last
+            return entry
 
     @staticmethod
     def _rotation_key(text: str, current: StoredKey, *, custodial: bool) -> StoredKey:
@@ -333,7 +335,7 @@ class Ledger:
             party_id = None if compromised or owner == DEPLOYMENT else owner
             signer = self._deployment_key(conn) if compromised else self._private_key(current.key_id)
             statement = self._statement(KEY_ROTATED, party_id, text, self._clock.now_s(), None)
-            head = self._sign_and_place(conn, head, statement, text, signer)
+            head, _ = self._sign_and_place(conn, head, statement, text, signer)
             store.retire_key(conn, current.key_id, head.seq)
             store.insert_key(conn, StoredKey(new_id, owner, new_public_key, current.custodial, head.seq, None))
             self._maybe_checkpoint(conn, head, force=owner == DEPLOYMENT)
