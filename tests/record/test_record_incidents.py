@@ -44,7 +44,7 @@ def wired(deployment: Deployment, ledger: Ledger, clock: ManualClock) -> tuple[I
     history = TrackHistory(reports)
     bus = EventBus()
     bus.subscribe(LedgerRecorder(ledger))
-    service = IncidentService(deployment.db, clock, bus, history)
+    service = IncidentService(deployment.db, clock, bus, history, ledger=ledger)
     bus.subscribe(service.on_event)
     return service, bus, history
 
@@ -112,6 +112,12 @@ def test_lost_separation_opens_one_incident_and_links_the_alert_history(
     assert evidence is not None
     assert len(evidence["tracks"]) == 2 * 21 and {r["unit_id"] for r in evidence["tracks"]} == {"u1", "u2"}
     assert [m["payload"]["message_id"] for m in evidence["messages"]] == ["m1"]
+    # the alert history from the ledger includes the level before separation was lost
+    assert [(a["kind"], a["payload"]["los"]) for a in evidence["alerts"]] == [
+        ("alert.raised", False),
+        ("alert.level_changed", True),
+        ("alert.level_changed", True),
+    ]
     frozen = service.get(incident.id)
     assert frozen.evidence_sha256 == sha256_hex(canonical_text(evidence).encode())
     assert service.freeze_due() == []  # frozen once

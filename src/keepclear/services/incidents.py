@@ -32,6 +32,7 @@ from keepclear.domain.incidents import (
 )
 from keepclear.domain.tracks import TrackReport
 from keepclear.errors import ConflictError, KeepclearError, ValidationError
+from keepclear.ledger import Ledger
 from keepclear.ledger.canonical import canonical_text, sha256_hex
 from keepclear.ledger.model import time_us_of
 from keepclear.store import incidents as store
@@ -87,8 +88,11 @@ class IncidentService:
         events: EventSink,
         tracks_for: TracksFor | None,
         config: IncidentConfig | None = None,
+        *,
+        ledger: Ledger | None = None,
     ) -> None:
         self._db = db
+        self._ledger = ledger
         self._clock = clock
         self._events = events
         self._tracks_for = tracks_for
@@ -305,13 +309,14 @@ class IncidentService:
                 if current.evidence_sha256 is not None:
                     continue
                 timeline = store.list_timeline(conn, incident.id)
+                alerts, messages = self._history(incident, timeline, start_s, end_s)
                 document = {
                     "incident_id": incident.id,
                     "window": {"from_us": time_us_of(start_s), "until_us": time_us_of(end_s)},
                     "unit_ids": list(incident.unit_ids),
                     "tracks": [_report_json(r) for r in tracks],
-                    "alerts": [_item_json(t) for t in timeline if t.kind.startswith("alert.")],
-                    "messages": [_item_json(t) for t in timeline if t.kind.startswith(("message.", "hotline."))],
+                    "alerts": alerts,
+                    "messages": messages,
                 }
                 text = canonical_text(document)
                 digest = sha256_hex(text.encode("utf-8"))
@@ -324,6 +329,38 @@ class IncidentService:
             )
             frozen.append(incident.id)
         return frozen
+
+    def _history(
+        self, incident: Incident, timeline: list[TimelineItem], start_s: float, end_s: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Alert history and related messages: from the ledger when there is one (it also holds what
+        happened before the incident was opened, e.g. the alert's earlier levels), else the timeline."""
+        alerts = [_item_json(t) for t in timeline if t.kind.startswith("alert.")]
+        messages = [_item_json(t) for t in timeline if t.kind.startswith(("message.", "hotline."))]
+        if self._ledger is None:
+            return alerts, messages
+        message_ids = {t.payload.get("message_id") for t in timeline} - {None}
+        alerts, messages = [], []
+        for entry in self._ledger.entries(
+            kinds_prefix=("alert.", "message.", "hotline."), from_s=start_s, until_s=end_s + 1e-6
+        ):
+            payload = entry.payload_value()
+            if not isinstance(payload, dict):
+                continue
+            item = {
+                "time_s": entry.statement.time_us / 1e6,
+                "kind": entry.statement.kind,
+                "party_id": entry.statement.party_id,
+                "payload": payload,
+                "ledger_seq": entry.seq,
+            }
+            linked_alert = payload.get("alert_id") in incident.alert_ids
+            if entry.statement.kind.startswith("alert."):
+                if linked_alert:
+                    alerts.append(item)
+            elif linked_alert or payload.get("incident_id") == incident.id or payload.get("message_id") in message_ids:
+                messages.append(item)
+        return alerts, messages
 
     def evidence(self, incident_id: str) -> dict[str, Any] | None:
         """The frozen evidence document, checked against its stored hash; None before freezing."""
