@@ -79,7 +79,11 @@ def _item_json(item: TimelineItem) -> dict[str, Any]:
 
 
 class IncidentService:
-    """Incidents of one deployment (see the module docstring)."""
+    """Incidents of one deployment (see the module docstring).
+
+    Wiring: subscribe ``on_event`` to the bus, and call ``freeze_due()`` from a periodic tick (e.g.
+    every 10 s) so evidence is frozen when its window ends even when no event arrives then.
+    """
 
     def __init__(
         self,
@@ -104,6 +108,8 @@ class IncidentService:
         if event.kind.startswith("incident."):
             return
         trigger = incident_trigger(event)
+        if trigger is None and not any(key in event.payload for key in ("alert_id", "incident_id")):
+            return  # nothing to open or link: no database work for the bulk of the bus traffic
         opened: Incident | None = None
         linked: list[Incident] = []
         with self._db.write() as conn:

@@ -140,6 +140,16 @@ def open_incidents(conn: Connection) -> list[Incident]:
     return [_incident(row) for row in conn.execute(query)]
 
 
+def unfrozen_incidents(conn: Connection, *, happened_before_s: float) -> list[Incident]:
+    """Incidents without frozen evidence that happened at or before ``happened_before_s``."""
+    query = (
+        sa.select(incidents)
+        .where(incidents.c.evidence_sha256.is_(None), incidents.c.time_s <= happened_before_s)
+        .order_by(incidents.c.time_s)
+    )
+    return [_incident(row) for row in conn.execute(query)]
+
+
 def set_status(conn: Connection, incident_id: str, status: ReviewStatus) -> None:
     """Move the review status."""
     conn.execute(incidents.update().where(incidents.c.id == incident_id).values(status=status.value))
