@@ -159,3 +159,54 @@ def test_export_for_a_party_round_trips_through_the_parser(data_dir: Path, capsy
     assert doc["for_party"] == "un"
     assert any(e["payload"] is None for e in doc["entries"])
     assert canonical_bytes({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
+
+
+def test_strong_mode_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from keepclear.ledger import parse_submission
+
+    data = tmp_path / "strong"
+    assert _run(capsys, "--data-dir", str(data), "init")[0] == 0
+    code, out, _ = _run(capsys, "ledger", "keygen", "-o", str(tmp_path / "russia.pem"))
+    key_id, public_key = out.split()
+    assert code == 0 and (tmp_path / "russia.pem").stat().st_mode & 0o777 == 0o600
+    code, out, _ = _run(capsys, "--data-dir", str(data), "ledger", "register-key", "russia", public_key)
+    assert code == 0 and out == f"russia: strong mode, key {key_id}\n"
+    code, out, _ = _run(
+        capsys,
+        "ledger",
+        "sign",
+        "--key",
+        str(tmp_path / "russia.pem"),
+        "--party",
+        "russia",
+        "--kind",
+        "activity.objected",
+        "--payload",
+        '{"activity_id": "a1", "reason": "protected site"}',
+        "--audience",
+        "coalition,russia",
+    )
+    assert code == 0
+    deployment = Deployment.open(Settings(data_dir=data))
+    try:
+        ledger = open_ledger(deployment.db, deployment.clock, data)
+        entry = ledger.append_submission(parse_submission(json.loads(out)))
+        assert entry.key_id == key_id and entry.statement.audience == ("coalition", "russia")
+    finally:
+        deployment.close()
+    code, _, err = _run(
+        capsys,
+        "ledger",
+        "sign",
+        "--key",
+        str(tmp_path / "russia.pem"),
+        "--party",
+        "russia",
+        "--kind",
+        "x",
+        "--payload",
+        "{bad",
+    )
+    assert code == 1 and err.startswith("error: --payload: not JSON")
+    code, _, err = _run(capsys, "--data-dir", str(data), "ledger", "register-key", "russia", public_key)
+    assert code == 1 and "rotate it instead" in err

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keepclear.cli.context import CliContext, pass_context
 from keepclear.domain.incidents import ReviewStatus
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import KeepclearError, ValidationError
-from keepclear.ledger import Ledger, load_export, verify_document
+from keepclear.ledger import Ledger, key_id_of, load_export, public_key_b64, sign_submission, verify_document
 from keepclear.services.deployment import Deployment
 from keepclear.services.incident_metrics import compute_metrics
 from keepclear.services.incident_report import incident_html
@@ -123,6 +126,65 @@ def ledger_rotate(ctx: CliContext, owner: str, compromised: bool, public_key: st
     finally:
         deployment.close()
     click.echo(f"{owner}: new key {key_id}")
+
+
+@ledger.command("keygen")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Private key file to create (PEM, mode 0600).",
+)
+def ledger_keygen(output: Path) -> None:
+    """Strong mode, party side: make a key pair; prints the public key to register with the deployment."""
+    private_key = Ed25519PrivateKey.generate()
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise KeepclearError(f"{output}: cannot create ({exc.strerror})") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    click.echo(f"{key_id_of(private_key.public_key())} {public_key_b64(private_key.public_key())}")
+
+
+@ledger.command("sign")
+@click.option(
+    "--key", "key_file", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Private key file (PEM)."
+)
+@click.option("--party", required=True, help="The signing party.")
+@click.option("--kind", required=True, help="Entry kind, e.g. activity.objected.")
+@click.option("--payload", default="{}", show_default=True, help="Payload as JSON text.")
+@click.option("--audience", default=None, help="Comma-separated parties who may read the payload (default: all).")
+@click.option("--time", "time_text", default=None, help="Statement time (ISO 8601 UTC; default now).")
+def ledger_sign(
+    key_file: Path, party: str, kind: str, payload: str, audience: str | None, time_text: str | None
+) -> None:
+    """Strong mode, party side: sign a submission offline and print it (JSON) for the API."""
+    try:
+        private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    except OSError as exc:
+        raise KeepclearError(f"{key_file}: cannot read ({exc.strerror})") from None
+    except (ValueError, TypeError) as exc:
+        raise KeepclearError(f"{key_file}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise KeepclearError(f"{key_file}: not an Ed25519 key")
+    try:
+        value = json.loads(payload)
+        time_s = time.time() if time_text is None else parse_utc(time_text, "--time")
+    except ValueError as exc:
+        raise ValidationError(
+            [f"--payload: not JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else str(exc)]
+        ) from None
+    members = [a for a in audience.split(",") if a] if audience else None
+    try:
+        submission = sign_submission(private_key, party, kind, value, time_s=time_s, audience=members)
+    except ValueError as exc:
+        raise ValidationError([f"--payload: {exc}"]) from None
+    click.echo(json.dumps(submission.to_json(), ensure_ascii=False))
 
 
 @click.group()
