@@ -64,6 +64,16 @@ ledger_checkpoints = sa.Table(
 )
 
 
+# Built once: statements are immutable, and reusing them skips SQLAlchemy's per-call construction.
+_MOVE_HEAD = (
+    ledger_head.update().where(ledger_head.c.id == 1).values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+_LOCK_HEAD = sa.select(ledger_head).where(ledger_head.c.id == 1).with_for_update()
+_ACTIVE_KEY = sa.select(ledger_keys).where(
+    ledger_keys.c.owner == sa.bindparam("owner"), ledger_keys.c.until_seq.is_(None)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Head:
     """The chain head: last seq and hash (0 and 64 zeros before genesis), last checkpoint."""
@@ -88,7 +98,7 @@ class StoredKey:
 
 def lock_head(conn: Connection) -> Head | None:
     """The head row, locked until the transaction ends; None before genesis."""
-    row = conn.execute(sa.select(ledger_head).where(ledger_head.c.id == 1).with_for_update()).first()
+    row = conn.execute(_LOCK_HEAD).first()
     if row is None:
         return None
     return Head(row.seq, row.hash, row.checkpoint_seq, row.checkpoint_us)
@@ -108,22 +118,23 @@ def insert_entry(conn: Connection, entry: Entry, entry_hash: str) -> None:
     """Store ``entry`` and move the head to it (call with the head locked)."""
     s = entry.statement
     conn.execute(
-        ledger_entries.insert().values(
-            seq=entry.seq,
-            prev_hash=entry.prev_hash,
-            hash=entry_hash,
-            party_id=s.party_id,
-            kind=s.kind,
-            time_us=s.time_us,
-            payload_sha256=s.payload_sha256,
-            nonce=s.nonce,
-            audience=None if s.audience is None else "\n".join(s.audience),
-            payload=entry.payload,
-            key_id=entry.key_id,
-            signature=entry.signature,
-        )
+        ledger_entries.insert(),
+        {
+            "seq": entry.seq,
+            "prev_hash": entry.prev_hash,
+            "hash": entry_hash,
+            "party_id": s.party_id,
+            "kind": s.kind,
+            "time_us": s.time_us,
+            "payload_sha256": s.payload_sha256,
+            "nonce": s.nonce,
+            "audience": None if s.audience is None else "\n".join(s.audience),
+            "payload": entry.payload,
+            "key_id": entry.key_id,
+            "signature": entry.signature,
+        },
     )
-    conn.execute(ledger_head.update().where(ledger_head.c.id == 1).values(seq=entry.seq, hash=entry_hash))
+    conn.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry_hash})
 
 
 def nonce_used(conn: Connection, nonce: str) -> bool:
@@ -181,9 +192,7 @@ def _stored_key(row: sa.Row[tuple[object, ...]]) -> StoredKey:
 
 def active_key(conn: Connection, owner: str) -> StoredKey | None:
     """The key currently valid for ``owner`` (a party id or ``@deployment``)."""
-    row = conn.execute(
-        sa.select(ledger_keys).where(ledger_keys.c.owner == owner, ledger_keys.c.until_seq.is_(None))
-    ).first()
+    row = conn.execute(_ACTIVE_KEY, {"owner": owner}).first()
     return None if row is None else _stored_key(row)
 
 
