@@ -91,7 +91,7 @@ class Ledger:
     ) -> tuple[Head, Entry]:
         entry = Entry(head.seq + 1, head.hash, statement, text, key_id, signature)
         entry_hash = entry.hash()
-        store.insert_entry(conn, entry, entry_hash)
+        store.insert_entry(conn, _entry_row(entry, entry_hash))
         return Head(entry.seq, entry_hash, head.checkpoint_seq, head.checkpoint_us), entry
 
     def _sign_and_place(
@@ -155,9 +155,8 @@ class Ledger:
         private_key = self._deployment_key(conn)
         key_id = key_id_of(private_key.public_key())
         signature = sign_b64(private_key, checkpoint_bytes(head.seq, head.hash, now_us, key_id))
-        checkpoint = Checkpoint(head.seq, head.hash, now_us, key_id, signature)
-        store.insert_checkpoint(conn, checkpoint)
-        return checkpoint
+        store.insert_checkpoint(conn, head.seq, head.hash, now_us, key_id, signature)
+        return Checkpoint(head.seq, head.hash, now_us, key_id, signature)
 
     # -- public API ------------------------------------------------------------------------
     def append(
@@ -360,13 +359,14 @@ class Ledger:
     ) -> list[Entry]:
         """Stored entries in seq order (with payloads), optionally filtered by kind prefix and time."""
         with self._db.read() as conn:
-            return store.list_entries(
+            rows = store.list_entries(
                 conn,
                 from_seq=from_seq,
                 kinds_prefix=kinds_prefix,
                 from_us=None if from_s is None else time_us_of(from_s),
                 until_us=None if until_s is None else time_us_of(until_s),
             )
+        return [_entry_from_row(row) for row in rows]
 
     def export_document(self, *, for_party: str | None = None) -> dict[str, Any]:
         """A self-contained, versioned export: entries, public keys, rotations and checkpoints.
@@ -376,9 +376,9 @@ class Ledger:
         """
         self.checkpoint()
         with self._db.read() as conn:
-            checkpoints = store.list_checkpoints(conn)
+            checkpoints = [_checkpoint_from_row(row) for row in store.list_checkpoints(conn)]
             covered = checkpoints[-1].seq if checkpoints else 0
-            entries = [e for e in store.list_entries(conn) if e.seq <= covered]
+            entries = [_entry_from_row(row) for row in store.list_entries(conn) if row.seq <= covered]
             keys = [k for k in store.list_keys(conn) if k.from_seq <= covered]
         rotations = []
         out_entries = []
@@ -427,3 +427,31 @@ class Ledger:
             "entries": out_entries,
             "checkpoints": [c.to_json() for c in checkpoints],
         }
+
+
+def _entry_row(entry: Entry, entry_hash: str) -> dict[str, Any]:
+    s = entry.statement
+    return {
+        "seq": entry.seq,
+        "prev_hash": entry.prev_hash,
+        "hash": entry_hash,
+        "party_id": s.party_id,
+        "kind": s.kind,
+        "time_us": s.time_us,
+        "payload_sha256": s.payload_sha256,
+        "nonce": s.nonce,
+        "audience": None if s.audience is None else "\n".join(s.audience),
+        "payload": entry.payload,
+        "key_id": entry.key_id,
+        "signature": entry.signature,
+    }
+
+
+def _entry_from_row(row: Any) -> Entry:
+    audience = None if row.audience is None else tuple(a for a in row.audience.split("\n") if a)
+    statement = Statement(row.party_id, row.kind, row.time_us, row.payload_sha256, row.nonce, audience)
+    return Entry(row.seq, row.prev_hash, statement, row.payload, row.key_id, row.signature)
+
+
+def _checkpoint_from_row(row: Any) -> Checkpoint:
+    return Checkpoint(row.seq, row.head_hash, row.time_us, row.key_id, row.signature)

@@ -1,6 +1,7 @@
 """Tables and store functions of the signed ledger: entries, the chain head, keys, checkpoints.
 
-Appends run inside ``Database.write()``; the single ``ledger_head`` row is read ``FOR UPDATE`` (a
+Plain rows in and out: turning them into signed entries is the ledger's business (``keepclear.ledger``
+sits beside the store and uses it, never the other way round). Appends run inside ``Database.write()``; the single ``ledger_head`` row is read ``FOR UPDATE`` (a
 row lock on PostgreSQL, the writer lock on SQLite), so concurrent appenders — threads or processes —
 queue and the chain stays linear.
 """
@@ -8,11 +9,11 @@ queue and the chain stays linear.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keepclear.ledger.model import Checkpoint, Entry, Statement
 from keepclear.store.schema import metadata
 
 ledger_head = sa.Table(
@@ -114,38 +115,15 @@ def create_head(conn: Connection) -> bool:
     return True
 
 
-def insert_entry(conn: Connection, entry: Entry, entry_hash: str) -> None:
-    """Store ``entry`` and move the head to it (call with the head locked)."""
-    s = entry.statement
-    conn.execute(
-        ledger_entries.insert(),
-        {
-            "seq": entry.seq,
-            "prev_hash": entry.prev_hash,
-            "hash": entry_hash,
-            "party_id": s.party_id,
-            "kind": s.kind,
-            "time_us": s.time_us,
-            "payload_sha256": s.payload_sha256,
-            "nonce": s.nonce,
-            "audience": None if s.audience is None else "\n".join(s.audience),
-            "payload": entry.payload,
-            "key_id": entry.key_id,
-            "signature": entry.signature,
-        },
-    )
-    conn.execute(_MOVE_HEAD, {"new_seq": entry.seq, "new_hash": entry_hash})
+def insert_entry(conn: Connection, values: dict[str, Any]) -> None:
+    """Store one entry row (``ledger_entries`` columns) and move the head to it (call with the head locked)."""
+    conn.execute(ledger_entries.insert(), values)
+    conn.execute(_MOVE_HEAD, {"new_seq": values["seq"], "new_hash": values["hash"]})
 
 
 def nonce_used(conn: Connection, nonce: str) -> bool:
     """True when a statement with ``nonce`` is already in the chain."""
     return conn.execute(sa.select(ledger_entries.c.seq).where(ledger_entries.c.nonce == nonce)).first() is not None
-
-
-def _entry(row: sa.Row[tuple[object, ...]]) -> Entry:
-    audience = None if row.audience is None else tuple(a for a in row.audience.split("\n") if a)
-    statement = Statement(row.party_id, row.kind, row.time_us, row.payload_sha256, row.nonce, audience)
-    return Entry(row.seq, row.prev_hash, statement, row.payload, row.key_id, row.signature)
 
 
 def list_entries(
@@ -155,7 +133,7 @@ def list_entries(
     kinds_prefix: tuple[str, ...] = (),
     from_us: int | None = None,
     until_us: int | None = None,
-) -> list[Entry]:
+) -> list[sa.Row[Any]]:
     """Entries in seq order, optionally from ``from_seq``, of kinds with a prefix, in a time window."""
     query = sa.select(ledger_entries).where(ledger_entries.c.seq >= from_seq).order_by(ledger_entries.c.seq)
     if kinds_prefix:
@@ -164,7 +142,7 @@ def list_entries(
         query = query.where(ledger_entries.c.time_us >= from_us)
     if until_us is not None:
         query = query.where(ledger_entries.c.time_us < until_us)
-    return [_entry(row) for row in conn.execute(query)]
+    return list(conn.execute(query))
 
 
 def insert_key(conn: Connection, key: StoredKey) -> None:
@@ -201,25 +179,15 @@ def list_keys(conn: Connection) -> list[StoredKey]:
     return [_stored_key(r) for r in conn.execute(sa.select(ledger_keys).order_by(ledger_keys.c.from_seq))]
 
 
-def insert_checkpoint(conn: Connection, checkpoint: Checkpoint) -> None:
+def insert_checkpoint(conn: Connection, seq: int, head_hash: str, time_us: int, key_id: str, signature: str) -> None:
     """Store a checkpoint and note it on the head (call with the head locked)."""
     conn.execute(
-        ledger_checkpoints.insert().values(
-            seq=checkpoint.seq,
-            head_hash=checkpoint.head_hash,
-            time_us=checkpoint.time_us,
-            key_id=checkpoint.key_id,
-            signature=checkpoint.signature,
-        )
+        ledger_checkpoints.insert(),
+        {"seq": seq, "head_hash": head_hash, "time_us": time_us, "key_id": key_id, "signature": signature},
     )
-    conn.execute(
-        ledger_head.update()
-        .where(ledger_head.c.id == 1)
-        .values(checkpoint_seq=checkpoint.seq, checkpoint_us=checkpoint.time_us)
-    )
+    conn.execute(ledger_head.update().where(ledger_head.c.id == 1).values(checkpoint_seq=seq, checkpoint_us=time_us))
 
 
-def list_checkpoints(conn: Connection) -> list[Checkpoint]:
-    """Every checkpoint in seq order."""
-    rows = conn.execute(sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.seq))
-    return [Checkpoint(r.seq, r.head_hash, r.time_us, r.key_id, r.signature) for r in rows]
+def list_checkpoints(conn: Connection) -> list[sa.Row[Any]]:
+    """Every checkpoint row in seq order."""
+    return list(conn.execute(sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.seq)))
