@@ -171,20 +171,10 @@ def test_strong_mode_from_the_command_line(tmp_path: Path, capsys: pytest.Captur
     assert code == 0 and (tmp_path / "russia.pem").stat().st_mode & 0o777 == 0o600
     code, out, _ = _run(capsys, "--data-dir", str(data), "ledger", "register-key", "russia", public_key)
     assert code == 0 and out == f"russia: strong mode, key {key_id}\n"
+    sign = ("ledger", "sign", "--key", str(tmp_path / "russia.pem"), "--party", "russia")
+    payload = '{"activity_id": "a1", "reason": "protected site"}'
     code, out, _ = _run(
-        capsys,
-        "ledger",
-        "sign",
-        "--key",
-        str(tmp_path / "russia.pem"),
-        "--party",
-        "russia",
-        "--kind",
-        "activity.objected",
-        "--payload",
-        '{"activity_id": "a1", "reason": "protected site"}',
-        "--audience",
-        "coalition,russia",
+        capsys, *sign, "--kind", "activity.objected", "--payload", payload, "--audience", "coalition,russia"
     )
     assert code == 0
     deployment = Deployment.open(Settings(data_dir=data))
@@ -194,19 +184,7 @@ def test_strong_mode_from_the_command_line(tmp_path: Path, capsys: pytest.Captur
         assert entry.key_id == key_id and entry.statement.audience == ("coalition", "russia")
     finally:
         deployment.close()
-    code, _, err = _run(
-        capsys,
-        "ledger",
-        "sign",
-        "--key",
-        str(tmp_path / "russia.pem"),
-        "--party",
-        "russia",
-        "--kind",
-        "x",
-        "--payload",
-        "{bad",
-    )
+    code, _, err = _run(capsys, *sign, "--kind", "x", "--payload", "{bad")
     assert code == 1 and err.startswith("error: --payload: not JSON")
     code, _, err = _run(capsys, "--data-dir", str(data), "ledger", "register-key", "russia", public_key)
     assert code == 1 and "rotate it instead" in err

@@ -175,6 +175,8 @@ class Ledger:
         """
         if not kind or kind in (GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED):
             raise ValidationError([f"kind: {kind!r} is reserved for the ledger itself"])
+        if len(kind) > 64:
+            raise ValidationError([f"kind: {kind[:20]!r}... is longer than 64 characters"])
         try:
             text = payload_text(payload)
         except ValueError as exc:

@@ -81,6 +81,10 @@ def statement_from_json(value: Any, where: str) -> Statement:
     for name in ("kind", "payload_sha256", "nonce"):
         if not isinstance(value.get(name), str) or not value[name]:
             raise ValueError(f"{where}.{name}: missing or not a string")
+    if len(value["kind"]) > 64:
+        raise ValueError(f"{where}.kind: longer than 64 characters")
+    if not 16 <= len(value["nonce"]) <= 64 or not value["nonce"].isascii() or not value["nonce"].isalnum():
+        raise ValueError(f"{where}.nonce: 16 to 64 ASCII letters and digits")
     time_us = value.get("time_us")
     if not isinstance(time_us, int) or isinstance(time_us, bool):
         raise ValueError(f"{where}.time_us: not an integer")
