@@ -77,7 +77,8 @@ class VerifyReport:
             return f"BAD: {self.problem}"
         return (
             f"OK: {self.entries} entries, {self.checkpoints} checkpoints, head {self.head_hash}; "
-            f"{self.party_signed} signed by their party's key, {self.deployment_signed} by the deployment's; "
+            f"{self.party_signed} signed by the actor's own key, {self.deployment_signed} vouched for by the"
+            f" deployment on a strong-mode party's behalf; "
             f"{self.redacted} payloads withheld (hash verified); genesis key {self.genesis_key_id}"
         )
 

@@ -33,17 +33,25 @@ def track_map_png(tracks: list[dict[str, Any]], incident_time_s: float, *, title
     for report in tracks:
         by_unit.setdefault(str(report["unit_id"]), []).append(report)
     lats: list[float] = []
+    lons: list[float] = []
     for unit_id, reports in sorted(by_unit.items()):
         reports.sort(key=lambda r: float(r["time_s"]))
         lon = [float(r["lon_deg"]) for r in reports]
         lat = [float(r["lat_deg"]) for r in reports]
         lats.extend(lat)
+        lons.extend(lon)
         (line,) = axes.plot(lon, lat, "-", linewidth=1.5, label=unit_id)
         nearest = min(reports, key=lambda r: abs(float(r["time_s"]) - incident_time_s))
         axes.plot([float(nearest["lon_deg"])], [float(nearest["lat_deg"])], "o", color=line.get_color())
         axes.annotate(unit_id, (lon[-1], lat[-1]), fontsize=8, color=line.get_color())
-    mean_lat = sum(lats) / len(lats)
-    axes.set_aspect(1.0 / max(math.cos(math.radians(mean_lat)), 0.05))
+    # A square box in metres around every track (at least ~2 km across), no offset tick labels.
+    mid_lat, mid_lon = (min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2
+    cos_lat = max(math.cos(math.radians(mid_lat)), 0.05)
+    half_deg = max((max(lons) - min(lons)) * cos_lat, max(lats) - min(lats), 0.02) / 2 * 1.1
+    axes.set_xlim(mid_lon - half_deg / cos_lat, mid_lon + half_deg / cos_lat)
+    axes.set_ylim(mid_lat - half_deg, mid_lat + half_deg)
+    axes.set_aspect(1.0 / cos_lat)
+    axes.ticklabel_format(useOffset=False)
     axes.set_xlabel("longitude (deg)")
     axes.set_ylabel("latitude (deg)")
     axes.grid(True, linewidth=0.3)
