@@ -15,7 +15,15 @@ from keepclear.cli.context import CliContext, pass_context
 from keepclear.domain.incidents import ReviewStatus
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import KeepclearError, ValidationError
-from keepclear.ledger import Ledger, key_id_of, load_export, public_key_b64, sign_submission, verify_document
+from keepclear.ledger import (
+    Ledger,
+    extension_problem,
+    key_id_of,
+    load_export,
+    public_key_b64,
+    sign_submission,
+    verify_document,
+)
 from keepclear.services.deployment import Deployment
 from keepclear.services.incident_metrics import compute_metrics
 from keepclear.services.incident_report import incident_html
@@ -75,12 +83,27 @@ def ledger_export(ctx: CliContext, output: Path | None, party: str | None) -> No
 
 @ledger.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def ledger_verify(file: Path) -> None:
+@click.option(
+    "--since",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="An earlier export you kept: FILE must extend it (nothing before its head rewritten).",
+)
+def ledger_verify(file: Path, since: Path | None) -> None:
     """Check every hash, signature, key rotation and checkpoint of an export, offline; exit 1 when bad."""
     report = verify_document(load_export(file))
     if not report.ok:
         raise KeepclearError(f"{file}: {report.summary()}")
+    if since is not None:
+        earlier = verify_document(load_export(since))
+        if not earlier.ok:
+            raise KeepclearError(f"{since}: {earlier.summary()}")
+        problem = extension_problem(earlier, report)
+        if problem is not None:
+            raise KeepclearError(f"{file}: BAD: does not extend {since}: {problem}")
     click.echo(f"{file}: {report.summary()}")
+    if since is not None:
+        click.echo(f"{file}: extends {since} (its {earlier.entries} entries unchanged)")
 
 
 @ledger.command("checkpoint")

@@ -8,7 +8,14 @@ from keepclear.ledger.canonical import canonical_bytes, canonical_text, sha256_h
 from keepclear.ledger.client import Submission, parse_submission, sign_submission
 from keepclear.ledger.keys import KeyFolder, key_id_of, public_key_b64
 from keepclear.ledger.model import DEPLOYMENT, Checkpoint, Entry, Statement
-from keepclear.ledger.verify import ExportFileError, VerifyReport, load_export, parse_export, verify_document
+from keepclear.ledger.verify import (
+    ExportFileError,
+    VerifyReport,
+    extension_problem,
+    load_export,
+    parse_export,
+    verify_document,
+)
 
 __all__ = [
     "DEPLOYMENT",
@@ -24,6 +31,7 @@ __all__ = [
     "VerifyReport",
     "canonical_bytes",
     "canonical_text",
+    "extension_problem",
     "key_id_of",
     "load_export",
     "parse_export",

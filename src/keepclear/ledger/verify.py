@@ -65,6 +65,7 @@ class VerifyReport:
     genesis_key_id: str | None = None
     head_hash: str | None = None
     keys: list[KeyRecord] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -188,12 +189,31 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
         prev = entry.hash()
         hashes.append(prev)
     report.entries = len(hashes)
+    report.hashes = hashes
     report.head_hash = hashes[-1] if hashes else None
     if not hashes:
         raise _Bad("the export holds no entries")
     _checkpoints(document["checkpoints"], hashes, keys, report)
     _listed_keys(document["keys"], keys)
     report.keys = list(keys.values())
+
+
+def extension_problem(earlier: VerifyReport, later: VerifyReport) -> str | None:
+    """None when ``later`` (a verified export) extends ``earlier``; else what was rewritten.
+
+    A party that keeps its previous export detects an operator who rebuilt the chain, even with
+    every key it holds: the earlier head must still be in the later chain at the same seq.
+    """
+    if not earlier.ok or not later.ok:
+        return "both exports must verify first"
+    if later.entries < earlier.entries:
+        return f"the later export has {later.entries} entries, fewer than the earlier {earlier.entries}"
+    if earlier.genesis_key_id != later.genesis_key_id:
+        return f"a different genesis key ({later.genesis_key_id}, was {earlier.genesis_key_id}): another chain"
+    for index, (old, new) in enumerate(zip(earlier.hashes, later.hashes, strict=False)):
+        if old != new:
+            return f"entry seq {index + 1} differs from the earlier export: the history was rewritten"
+    return None
 
 
 def _payload(entry: Entry, where: str) -> Any:
