@@ -199,3 +199,23 @@ def test_recorder_appends_listed_kinds_and_never_tracks(ledger: Ledger, clock: M
     assert [e.statement.kind for e in recorded] == kinds
     assert all(e.statement.audience == ("coalition", "russia") for e in recorded)
     assert verify_document(ledger.export_document()).ok
+
+
+def test_check_request_binds_the_signature_to_the_request(ledger: Ledger, clock: ManualClock) -> None:
+    key = _strong(ledger)
+    body = {"activity_id": "a1", "reason": "hospital at 35.3N 40.1E"}
+    assert ledger.check_request("coalition", "request.activity.object", body, None) is None  # custodial
+    with pytest.raises(SignatureRefused, match="must carry its signed submission"):
+        ledger.check_request("russia", "request.activity.object", body, None)
+    signed = sign_submission(key, "russia", "request.activity.object", body, time_s=clock.now_s()).to_json()
+    with pytest.raises(SignatureRefused, match="another party, kind or payload"):
+        ledger.check_request("russia", "request.activity.object", {**body, "reason": "none"}, signed)
+    with pytest.raises(SignatureRefused, match="another party, kind or payload"):
+        ledger.check_request("russia", "request.activity.acknowledge", body, signed)
+    with pytest.raises(SignatureRefused, match="submission: statement: not an object"):
+        ledger.check_request("russia", "request.activity.object", body, {"sig": "x"})
+    accepted = ledger.check_request("russia", "request.activity.object", body, signed)
+    assert accepted is not None
+    ledger.append_submission(accepted)
+    with pytest.raises(SignatureRefused, match="replay"):
+        ledger.check_request("russia", "request.activity.object", body, signed)

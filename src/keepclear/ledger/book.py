@@ -28,7 +28,7 @@ from typing import Any
 from keepclear.domain.events import Clock
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.ledger.canonical import sha256_hex
-from keepclear.ledger.client import Submission
+from keepclear.ledger.client import Submission, parse_submission
 from keepclear.ledger.keys import (
     Ed25519PrivateKey,
     KeyFolder,
@@ -248,6 +248,29 @@ class Ledger:
             )
         if replayed:
             raise SignatureRefused(f"statement.nonce: {statement.nonce} was already used (replay)")
+
+    def check_request(self, party_id: str, kind: str, payload: Any, submission: Any) -> Submission | None:
+        """What the API calls before acting on a party's request (``submission``: the wire JSON or None).
+
+        A party in strong mode must send the submission it signed over exactly this request: same
+        party, same ``kind``, and a payload whose canonical form equals the request's. Refused
+        (``SignatureRefused``) when missing, malformed, mismatched or not verifying; returns the
+        verified submission, to be appended with ``append_submission`` once the request succeeded.
+        For a custodial party returns None (the deployment signs for it).
+        """
+        if self.mode(party_id) != "strong":
+            return None
+        if submission is None:
+            raise SignatureRefused(f"party {party_id} is in strong mode: the request must carry its signed submission")
+        try:
+            parsed = parse_submission(submission)
+            expected = payload_text(payload)
+        except ValueError as exc:
+            raise SignatureRefused(f"submission: {exc}") from None
+        if parsed.statement.party_id != party_id or parsed.statement.kind != kind or parsed.payload != expected:
+            raise SignatureRefused("submission: signed for another party, kind or payload than this request")
+        self.verify_submission(parsed)
+        return parsed
 
     def append_submission(self, submission: Submission) -> Entry:
         """Verify a party-signed submission and append it as signed (a ``key.rotated`` one rotates)."""
