@@ -110,6 +110,10 @@ class IncidentService:
         trigger = incident_trigger(event)
         if trigger is None and not any(key in event.payload for key in ("alert_id", "incident_id")):
             return  # nothing to open or link: no database work for the bulk of the bus traffic
+        if trigger is None:
+            with self._db.read() as conn:
+                if not any(self._related(i, event) for i in store.open_incidents(conn)):
+                    return  # an alert change of no incident: keep the writer free
         opened: Incident | None = None
         linked: list[Incident] = []
         with self._db.write() as conn:
