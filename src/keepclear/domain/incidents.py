@@ -1,0 +1,155 @@
+"""Incidents: dangerous events that happened (separation lost, zone violated, or reported by a party).
+
+Pure values and the one function that decides which events open an incident automatically
+(``incident_trigger``), kept small so the payload contract can be adjusted in one place.
+
+Expected event payloads (from the tactical layer):
+
+- ``alert.raised`` / ``alert.level_changed``: ``{"alert_id": str, "los": bool, "level": str,
+  "unit_ids": [str, ...], "parties": [str, ...], "zone_id": str | null, "zone_kind": str | null}``.
+  ``los: true`` means separation is actually lost (or, with a ``zone_id``, the zone is actually
+  entered against its rules). ``units`` is accepted for ``unit_ids``; ``parties`` defaults to the
+  event's parties.
+- ``zone.entered`` / ``zone.violated``: ``{"zone_id": str, "zone_kind": str, "unit_id": str,
+  "violation": bool}`` (``permitted: false`` is read as ``violation: true``; ``zone.violated`` is a
+  violation by its name).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from keepclear.domain.events import Event
+
+#: Evidence covers the involved units' tracks this long before and after the incident time.
+EVIDENCE_WINDOW_S = 600.0
+
+
+class IncidentKind(enum.StrEnum):
+    """What happened."""
+
+    SEPARATION_LOST = "separation-lost"
+    ZONE_VIOLATION = "zone-violation"
+    REPORTED = "reported"
+
+
+class ReviewStatus(enum.StrEnum):
+    """Where the joint review stands."""
+
+    OPEN = "open"
+    UNDER_REVIEW = "under-review"
+    AGREED = "agreed"
+    DISPUTED = "disputed"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """What an event says about an incident it should open."""
+
+    kind: IncidentKind
+    time_s: float
+    unit_ids: tuple[str, ...]
+    parties: tuple[str, ...]
+    alert_id: str | None
+    zone_id: str | None
+    zone_kind: str | None
+    summary: str
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple(sorted({v for v in value if isinstance(v, str)}))
+    return ()
+
+
+def incident_trigger(event: Event) -> Trigger | None:
+    """The incident ``event`` opens, or None (see the module docstring for the payloads read).
+
+    >>> trigger = incident_trigger(Event("alert.raised", 10.0, None, {"los": True, "unit_ids": ["u2", "u1"]}))
+    >>> (trigger.kind.value, trigger.unit_ids) if trigger else None
+    ('separation-lost', ('u1', 'u2'))
+    """
+    payload = event.payload
+    parties = _strings(payload.get("parties")) or tuple(sorted(event.parties))
+    zone_id = payload.get("zone_id") if isinstance(payload.get("zone_id"), str) else None
+    zone_kind = payload.get("zone_kind") if isinstance(payload.get("zone_kind"), str) else None
+    if event.kind in ("alert.raised", "alert.level_changed"):
+        if payload.get("los") is not True:
+            return None
+        units = _strings(payload.get("unit_ids", payload.get("units")))
+        alert_id = payload.get("alert_id") if isinstance(payload.get("alert_id"), str) else None
+        kind = IncidentKind.ZONE_VIOLATION if zone_id else IncidentKind.SEPARATION_LOST
+        what = f"zone {zone_id} entered" if zone_id else "separation lost"
+        return Trigger(kind, event.time_s, units, parties, alert_id, zone_id, zone_kind, f"{what}: {', '.join(units)}")
+    if event.kind in ("zone.entered", "zone.violated"):
+        violated = (
+            event.kind == "zone.violated" or payload.get("violation") is True or payload.get("permitted") is False
+        )
+        if not violated or zone_id is None:
+            return None
+        units = _strings(payload.get("unit_id", payload.get("unit_ids")))
+        return Trigger(
+            IncidentKind.ZONE_VIOLATION,
+            event.time_s,
+            units,
+            parties,
+            None,
+            zone_id,
+            zone_kind,
+            f"zone {zone_id} violated: {', '.join(units)}",
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A dangerous event and where its review stands.
+
+    ``time_s`` is when it happened; the evidence window is ``time_s ± EVIDENCE_WINDOW_S``.
+    ``reported_by`` is the reporting party, None when opened automatically.
+    ``evidence_sha256`` is set once the evidence is frozen (after the window has passed).
+    """
+
+    id: str
+    kind: IncidentKind
+    status: ReviewStatus
+    time_s: float
+    opened_s: float
+    reported_by: str | None
+    parties: tuple[str, ...]
+    unit_ids: tuple[str, ...]
+    alert_ids: tuple[str, ...]
+    zone_id: str | None
+    zone_kind: str | None
+    summary: str
+    evidence_sha256: str | None = None
+    evidence_frozen_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One party's account of an incident; an amendment names the position it amends."""
+
+    incident_id: str
+    position: int
+    party_id: str
+    time_s: float
+    text: str
+    amends: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    """Something that happened around an incident: an alert change, a message, an account, a review step."""
+
+    incident_id: str
+    position: int
+    time_s: float
+    kind: str
+    party_id: str | None
+    payload: dict[str, Any]

@@ -1,0 +1,482 @@
+"""The ledger of a deployment: append signed entries, checkpoint the head, rotate keys, export.
+
+Every append goes through ``Database.write()`` with the head row locked, so the chain stays linear
+under concurrent writers on SQLite and PostgreSQL.
+
+Who signs an entry:
+
+- the deployment key signs system events (no acting party), key registrations and checkpoints;
+- a party in **custodial** mode (the default: its first entry creates a key the deployment keeps
+  in its key folder) has its entries signed with its own key by the deployment;
+- a party in **strong** mode registered only a public key. Its own words reach the ledger as
+  submissions it signed client-side (``append_submission``, refused when unsigned or wrongly signed).
+  Events the deployment observes about it (e.g. from the bus) are signed with the deployment key,
+  so the record says plainly that the deployment, not the party, vouches for them.
+
+Key rotation is an entry: ``key.rotated`` signed by the old key; when the old key of a party is
+compromised the deployment signs it instead (``reason: "compromised"``). The deployment's own key
+rotates only with a signature of its old key.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from keepclear.domain.events import Clock
+from keepclear.errors import KeepclearError, ValidationError
+from keepclear.ledger.canonical import sha256_hex
+from keepclear.ledger.client import Submission, parse_submission
+from keepclear.ledger.keys import (
+    Ed25519PrivateKey,
+    KeyFolder,
+    key_id_of,
+    public_key_b64,
+    public_key_from_b64,
+    sign_b64,
+    signature_valid,
+)
+from keepclear.ledger.model import DEPLOYMENT, Checkpoint, Entry, Statement, checkpoint_bytes, payload_text, time_us_of
+from keepclear.ledger.verify import EXPORT_FORMAT, EXPORT_VERSION, GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED
+from keepclear.store import ledger as store
+from keepclear.store.database import Database
+from keepclear.store.ledger import Head, StoredKey
+
+
+class SignatureRefused(KeepclearError):
+    """A strong-mode submission that is unsigned, wrongly signed, stale or replayed."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerConfig:
+    """Tunables of the ledger.
+
+    ``checkpoint_every_entries``: the deployment signs the head at least every this many entries.
+    ``checkpoint_interval_s``: ...and at the first append once this many seconds passed since the last.
+    ``submission_skew_s``: a signed submission's time may differ from the deployment clock by this much.
+    """
+
+    checkpoint_every_entries: int = 100
+    checkpoint_interval_s: float = 600.0
+    submission_skew_s: float = 300.0
+
+
+class Ledger:
+    """The append-only signed log of one deployment (see the module docstring)."""
+
+    def __init__(self, db: Database, keys: KeyFolder, clock: Clock, config: LedgerConfig | None = None) -> None:
+        self._db = db
+        self._keys = keys
+        self._clock = clock
+        self._config = config or LedgerConfig()
+        self._private: dict[str, Ed25519PrivateKey] = {}
+
+    # -- signing helpers -------------------------------------------------------------------
+    def _private_key(self, key_id: str) -> Ed25519PrivateKey:
+        if key_id not in self._private:
+            self._private[key_id] = self._keys.load(key_id)
+        return self._private[key_id]
+
+    def _statement(
+        self, kind: str, party_id: str | None, text: str, time_s: float, audience: tuple[str, ...] | None
+    ) -> Statement:
+        return Statement(
+            party_id, kind, time_us_of(time_s), sha256_hex(text.encode("utf-8")), uuid.uuid4().hex, audience
+        )
+
+    def _place(
+        self, conn: Any, head: Head, statement: Statement, text: str, key_id: str, signature: str
+    ) -> tuple[Head, Entry]:
+        entry = Entry(head.seq + 1, head.hash, statement, text, key_id, signature)
+        entry_hash = entry.hash()
+        store.insert_entry(conn, _entry_row(entry, entry_hash))
+        return Head(entry.seq, entry_hash, head.checkpoint_seq, head.checkpoint_us), entry
+
+    def _sign_and_place(
+        self, conn: Any, head: Head, statement: Statement, text: str, private_key: Ed25519PrivateKey
+    ) -> tuple[Head, Entry]:
+        key_id = key_id_of(private_key.public_key())
+        return self._place(conn, head, statement, text, key_id, sign_b64(private_key, statement.to_bytes()))
+
+    def _head(self, conn: Any) -> Head:
+        """The locked head, writing the genesis entry first when the chain is empty."""
+        head = store.lock_head(conn)
+        if head is None:
+            store.create_head(conn)
+            head = store.lock_head(conn)
+        assert head is not None
+        if head.seq > 0:
+            return head
+        private_key = self._keys.generate()
+        key_id = key_id_of(private_key.public_key())
+        self._private[key_id] = private_key
+        public_key = public_key_b64(private_key.public_key())
+        payload = {
+            "owner": DEPLOYMENT,
+            "key_id": key_id,
+            "public_key": public_key,
+            "custodial": True,
+            "format": EXPORT_FORMAT,
+        }
+        text = payload_text(payload)
+        statement = self._statement(GENESIS_KIND, None, text, self._clock.now_s(), None)
+        head, _ = self._sign_and_place(conn, head, statement, text, private_key)
+        store.insert_key(conn, StoredKey(key_id, DEPLOYMENT, public_key, True, head.seq, None))
+        return head
+
+    def _deployment_key(self, conn: Any) -> Ed25519PrivateKey:
+        key = store.active_key(conn, DEPLOYMENT)
+        assert key is not None, "genesis registers the deployment key"
+        return self._private_key(key.key_id)
+
+    def _register(self, conn: Any, head: Head, owner: str, public_key: str, custodial: bool) -> tuple[Head, StoredKey]:
+        key_id = key_id_of(public_key_from_b64(public_key))
+        payload = {"owner": owner, "key_id": key_id, "public_key": public_key, "custodial": custodial}
+        text = payload_text(payload)
+        statement = self._statement(KEY_REGISTERED, None, text, self._clock.now_s(), None)
+        head, _ = self._sign_and_place(conn, head, statement, text, self._deployment_key(conn))
+        key = StoredKey(key_id, owner, public_key, custodial, head.seq, None)
+        store.insert_key(conn, key)
+        return head, key
+
+    def _maybe_checkpoint(self, conn: Any, head: Head, force: bool = False) -> Checkpoint | None:
+        if head.seq == head.checkpoint_seq:
+            return None
+        now_us = time_us_of(self._clock.now_s())
+        due = (
+            force
+            or head.seq - head.checkpoint_seq >= self._config.checkpoint_every_entries
+            or now_us - head.checkpoint_us >= time_us_of(self._config.checkpoint_interval_s)
+        )
+        if not due:
+            return None
+        private_key = self._deployment_key(conn)
+        key_id = key_id_of(private_key.public_key())
+        signature = sign_b64(private_key, checkpoint_bytes(head.seq, head.hash, now_us, key_id))
+        store.insert_checkpoint(conn, head.seq, head.hash, now_us, key_id, signature)
+        return Checkpoint(head.seq, head.hash, now_us, key_id, signature)
+
+    # -- public API ------------------------------------------------------------------------
+    def append(
+        self,
+        kind: str,
+        party_id: str | None,
+        payload: Any,
+        *,
+        time_s: float | None = None,
+        audience: list[str] | tuple[str, ...] | frozenset[str] | None = None,
+    ) -> Entry:
+        """Append an entry acted by ``party_id`` (None: the deployment itself), signed as described above.
+
+        ``audience`` names the parties who may read the payload (None: everyone); exports for other
+        parties carry only its hash. Raises ``ValidationError`` when the payload is not canonical JSON.
+        """
+        if not kind or kind in (GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED):
+            raise ValidationError([f"kind: {kind!r} is reserved for the ledger itself"])
+        if len(kind) > 64:
+            raise ValidationError([f"kind: {kind[:20]!r}... is longer than 64 characters"])
+        try:
+            text = payload_text(payload)
+        except ValueError as exc:
+            raise ValidationError([f"payload: {exc}"]) from None
+        when_s = self._clock.now_s() if time_s is None else time_s
+        members = None if audience is None else tuple(sorted(set(audience)))
+        with self._db.write() as conn:
+            head = self._head(conn)
+            key: StoredKey | None = None
+            if party_id is not None:
+                key = store.active_key(conn, party_id)
+                if key is None:
+                    private_key = self._keys.generate()
+                    self._private[key_id_of(private_key.public_key())] = private_key
+                    head, key = self._register(conn, head, party_id, public_key_b64(private_key.public_key()), True)
+            signer = self._private_key(key.key_id) if key is not None and key.custodial else self._deployment_key(conn)
+            statement = self._statement(kind, party_id, text, when_s, members)
+            head, entry = self._sign_and_place(conn, head, statement, text, signer)
+            self._maybe_checkpoint(conn, head)
+            return entry
+
+    def register_public_key(self, party_id: str, public_key: str) -> str:
+        """Put ``party_id`` in strong mode with its own public key (raw, base64); returns the key id.
+
+        Refused when the party already has a key (that is a rotation).
+        """
+        try:
+            public_key_from_b64(public_key)
+        except ValueError as exc:
+            raise ValidationError([str(exc)]) from None
+        with self._db.write() as conn:
+            head = self._head(conn)
+            existing = store.active_key(conn, party_id)
+            if existing is not None:
+                raise ValidationError([f"party {party_id}: already has key {existing.key_id}; rotate it instead"])
+            head, key = self._register(conn, head, party_id, public_key, custodial=False)
+            self._maybe_checkpoint(conn, head)
+            return key.key_id
+
+    def mode(self, party_id: str) -> str | None:
+        """``custodial``, ``strong``, or None when the party has no key yet."""
+        with self._db.read() as conn:
+            key = store.active_key(conn, party_id)
+        return None if key is None else ("custodial" if key.custodial else "strong")
+
+    def verify_submission(self, submission: Submission) -> None:
+        """Refuse (``SignatureRefused``) a submission that strong mode must not accept.
+
+        Checks: the party is in strong mode, the key is its current key, the signature verifies over
+        the statement, the payload matches its hash (done by ``parse_submission``), the time is within
+        ``submission_skew_s`` of the deployment clock, and the nonce was never used.
+        """
+        statement = submission.statement
+        party_id = statement.party_id
+        with self._db.read() as conn:
+            key = store.active_key(conn, party_id) if party_id is not None else None
+            replayed = store.nonce_used(conn, statement.nonce)
+        if key is None or key.custodial:
+            raise SignatureRefused(f"party {party_id}: not in strong mode (no registered public key)")
+        if submission.key_id != key.key_id:
+            raise SignatureRefused(f"key {submission.key_id}: not the current key of {party_id} ({key.key_id})")
+        if not signature_valid(public_key_from_b64(key.public_key), statement.to_bytes(), submission.signature):
+            raise SignatureRefused(f"sig: does not verify with {party_id}'s key {key.key_id}")
+        skew_us = abs(statement.time_us - time_us_of(self._clock.now_s()))
+        if skew_us > time_us_of(self._config.submission_skew_s):
+            raise SignatureRefused(
+                f"statement.time_us: {skew_us / 1e6:.0f} s from the deployment clock"
+                f" (more than {self._config.submission_skew_s:g} s)"
+            )
+        if replayed:
+            raise SignatureRefused(f"statement.nonce: {statement.nonce} was already used (replay)")
+
+    def check_request(self, party_id: str, kind: str, payload: Any, submission: Any) -> Submission | None:
+        """What the API calls before acting on a party's request (``submission``: the wire JSON or None).
+
+        A party in strong mode must send the submission it signed over exactly this request: same
+        party, same ``kind``, and a payload whose canonical form equals the request's. Refused
+        (``SignatureRefused``) when missing, malformed, mismatched or not verifying; returns the
+        verified submission, to be appended with ``append_submission`` once the request succeeded.
+        For a custodial party returns None (the deployment signs for it).
+        """
+        if self.mode(party_id) != "strong":
+            return None
+        if submission is None:
+            raise SignatureRefused(f"party {party_id} is in strong mode: the request must carry its signed submission")
+        try:
+            parsed = parse_submission(submission)
+            expected = payload_text(payload)
+        except ValueError as exc:
+            raise SignatureRefused(f"submission: {exc}") from None
+        if parsed.statement.party_id != party_id or parsed.statement.kind != kind or parsed.payload != expected:
+            raise SignatureRefused("submission: signed for another party, kind or payload than this request")
+        self.verify_submission(parsed)
+        return parsed
+
+    def append_submission(self, submission: Submission) -> Entry:
+        """Verify a party-signed submission and append it as signed (a ``key.rotated`` one rotates)."""
+        self.verify_submission(submission)
+        statement = submission.statement
+        if statement.kind in (GENESIS_KIND, KEY_REGISTERED):
+            raise SignatureRefused(f"kind: {statement.kind!r} cannot be submitted")
+        with self._db.write() as conn:
+            head = self._head(conn)
+            if store.nonce_used(conn, statement.nonce):
+                raise SignatureRefused(f"statement.nonce: {statement.nonce} was already used (replay)")
+            current = store.active_key(conn, statement.party_id or "")
+            if current is None or current.key_id != submission.key_id:
+                raise SignatureRefused(f"key {submission.key_id}: no longer the current key")
+            new_key = None
+            if statement.kind == KEY_ROTATED:
+                new_key = self._rotation_key(submission.payload, current, custodial=False)
+            head, entry = self._place(
+                conn, head, statement, submission.payload, submission.key_id, submission.signature
+            )
+            if new_key is not None:
+                store.retire_key(conn, current.key_id, head.seq)
+                store.insert_key(
+                    conn, StoredKey(new_key.key_id, new_key.owner, new_key.public_key, False, head.seq, None)
+                )
+            self._maybe_checkpoint(conn, head)
+            return entry
+
+    @staticmethod
+    def _rotation_key(text: str, current: StoredKey, *, custodial: bool) -> StoredKey:
+        payload = json.loads(text)
+        problems = []
+        if not isinstance(payload, dict):
+            raise SignatureRefused("payload: a key.rotated payload is an object")
+        if payload.get("owner") != current.owner:
+            problems.append(f"payload.owner: must be {current.owner}")
+        if payload.get("old_key") != current.key_id:
+            problems.append(f"payload.old_key: must be {current.key_id}")
+        try:
+            new_id = key_id_of(public_key_from_b64(str(payload.get("public_key")), "payload.public_key"))
+        except ValueError as exc:
+            raise SignatureRefused(str(exc)) from None
+        if payload.get("new_key") != new_id:
+            problems.append(f"payload.new_key: must be {new_id}")
+        if problems:
+            raise SignatureRefused("; ".join(problems))
+        return StoredKey(new_id, current.owner, payload["public_key"], custodial, 0, None)
+
+    def rotate_key(self, owner: str, *, compromised: bool = False, new_public_key: str | None = None) -> str:
+        """Rotate the key of ``owner`` (a party id, or ``@deployment``); returns the new key id.
+
+        Custodial keys: a new key is generated and held here. A strong-mode party rotates by submitting
+        a ``key.rotated`` statement signed with its old key; only when that key is ``compromised`` may
+        the deployment record the rotation to ``new_public_key`` (which the party gave out of band).
+        """
+        with self._db.write() as conn:
+            head = self._head(conn)
+            current = store.active_key(conn, owner)
+            if current is None:
+                raise ValidationError([f"owner: {owner} has no key to rotate"])
+            if compromised and owner == DEPLOYMENT:
+                raise ValidationError(["compromised: the deployment key rotates only with its old key"])
+            if not current.custodial and not compromised:
+                raise ValidationError(
+                    [f"owner: {owner} is in strong mode; it submits its rotation signed with its old key"]
+                )
+            if new_public_key is None:
+                if not current.custodial:
+                    raise ValidationError(["new_public_key: required for a strong-mode party"])
+                private_key = self._keys.generate()
+                self._private[key_id_of(private_key.public_key())] = private_key
+                new_public_key = public_key_b64(private_key.public_key())
+            try:
+                new_id = key_id_of(public_key_from_b64(new_public_key, "new_public_key"))
+            except ValueError as exc:
+                raise ValidationError([str(exc)]) from None
+            payload = {
+                "owner": owner,
+                "old_key": current.key_id,
+                "new_key": new_id,
+                "public_key": new_public_key,
+                "custodial": current.custodial,
+                "reason": "compromised" if compromised else "scheduled",
+            }
+            text = payload_text(payload)
+            party_id = None if compromised or owner == DEPLOYMENT else owner
+            signer = self._deployment_key(conn) if compromised else self._private_key(current.key_id)
+            statement = self._statement(KEY_ROTATED, party_id, text, self._clock.now_s(), None)
+            head, _ = self._sign_and_place(conn, head, statement, text, signer)
+            store.retire_key(conn, current.key_id, head.seq)
+            store.insert_key(conn, StoredKey(new_id, owner, new_public_key, current.custodial, head.seq, None))
+            self._maybe_checkpoint(conn, head, force=owner == DEPLOYMENT)
+        if current.custodial:
+            self._private.pop(current.key_id, None)
+            self._keys.discard(current.key_id)
+        return new_id
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the current head now (None when the last checkpoint already covers it)."""
+        with self._db.write() as conn:
+            head = self._head(conn)
+            return self._maybe_checkpoint(conn, head, force=True)
+
+    def entries(
+        self,
+        *,
+        from_seq: int = 1,
+        kinds_prefix: tuple[str, ...] = (),
+        from_s: float | None = None,
+        until_s: float | None = None,
+    ) -> list[Entry]:
+        """Stored entries in seq order (with payloads), optionally filtered by kind prefix and time."""
+        with self._db.read() as conn:
+            rows = store.list_entries(
+                conn,
+                from_seq=from_seq,
+                kinds_prefix=kinds_prefix,
+                from_us=None if from_s is None else time_us_of(from_s),
+                until_us=None if until_s is None else time_us_of(until_s),
+            )
+        return [_entry_from_row(row) for row in rows]
+
+    def export_document(self, *, for_party: str | None = None) -> dict[str, Any]:
+        """A self-contained, versioned export: entries, public keys, rotations and checkpoints.
+
+        The head is checkpointed first. With ``for_party``, payloads that party may not read are left
+        out (their signed hash still lets it verify the chain).
+        """
+        self.checkpoint()
+        with self._db.read() as conn:
+            checkpoints = [_checkpoint_from_row(row) for row in store.list_checkpoints(conn)]
+            covered = checkpoints[-1].seq if checkpoints else 0
+            entries = [_entry_from_row(row) for row in store.list_entries(conn) if row.seq <= covered]
+            keys = [k for k in store.list_keys(conn) if k.from_seq <= covered]
+        rotations = []
+        out_entries = []
+        for entry in entries:
+            s = entry.statement
+            visible = (
+                for_party is None
+                or s.audience is None
+                or for_party in s.audience
+                or s.party_id == for_party
+                or s.kind in (GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED)
+            )
+            out_entries.append(
+                (
+                    entry if visible else Entry(entry.seq, entry.prev_hash, s, None, entry.key_id, entry.signature)
+                ).to_json()
+            )
+            if s.kind == KEY_ROTATED:
+                p = entry.payload_value()
+                rotations.append(
+                    {
+                        "seq": entry.seq,
+                        "owner": p["owner"],
+                        "old_key": p["old_key"],
+                        "new_key": p["new_key"],
+                        "reason": p["reason"],
+                    }
+                )
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_us": time_us_of(self._clock.now_s()),
+            "for_party": for_party,
+            "keys": [
+                {
+                    "key_id": k.key_id,
+                    "owner": k.owner,
+                    "public_key": k.public_key,
+                    "custodial": k.custodial,
+                    "from_seq": k.from_seq,
+                    "until_seq": k.until_seq if k.until_seq is not None and k.until_seq <= covered else None,
+                }
+                for k in keys
+            ],
+            "rotations": rotations,
+            "entries": out_entries,
+            "checkpoints": [c.to_json() for c in checkpoints],
+        }
+
+
+def _entry_row(entry: Entry, entry_hash: str) -> dict[str, Any]:
+    s = entry.statement
+    return {
+        "seq": entry.seq,
+        "prev_hash": entry.prev_hash,
+        "hash": entry_hash,
+        "party_id": s.party_id,
+        "kind": s.kind,
+        "time_us": s.time_us,
+        "payload_sha256": s.payload_sha256,
+        "nonce": s.nonce,
+        "audience": None if s.audience is None else "\n".join(s.audience),
+        "payload": entry.payload,
+        "key_id": entry.key_id,
+        "signature": entry.signature,
+    }
+
+
+def _entry_from_row(row: Any) -> Entry:
+    audience = None if row.audience is None else tuple(a for a in row.audience.split("\n") if a)
+    statement = Statement(row.party_id, row.kind, row.time_us, row.payload_sha256, row.nonce, audience)
+    return Entry(row.seq, row.prev_hash, statement, row.payload, row.key_id, row.signature)
+
+
+def _checkpoint_from_row(row: Any) -> Checkpoint:
+    return Checkpoint(row.seq, row.head_hash, row.time_us, row.key_id, row.signature)

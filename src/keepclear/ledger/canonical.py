@@ -1,0 +1,79 @@
+"""Canonical bytes: the one serialisation that is hashed and signed.
+
+Rules (a verifier in any language can reproduce them, but never has to: entries carry the exact
+bytes that were hashed):
+
+- JSON (RFC 8259) encoded as UTF-8, no byte-order mark, no insignificant whitespace
+  (separators ``,`` and ``:``), object keys sorted by code point, non-ASCII characters written as
+  themselves (not ``\\u`` escapes).
+- Values: objects with string keys, arrays, strings, ``true``/``false``/``null``, integers
+  (any size, written in decimal without exponent) and finite floats written in the shortest form that
+  reads back to the same IEEE 754 double (Python's ``repr``: ``0.1``, ``1.0``, ``1e-07``). An integral
+  float stays a float (``1.0``, not ``1``): the type is part of what is signed. NaN and infinities
+  are refused, as is any other type (sets, bytes, objects): nothing is silently converted except that
+  a tuple is written as an array.
+- Times in the signed headers are integer microseconds since the Unix epoch (``time_us``), never
+  floats, so no rounding question arises where it matters most.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from typing import Any
+
+
+def _check(value: Any, where: str) -> None:
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {value!r} is not a finite number")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: key {key!r} is not a string")
+            _check(item, f"{where}.{key}")
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check(item, f"{where}[{index}]")
+        return
+    raise ValueError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """The canonical UTF-8 JSON of ``value``; ``ValueError`` naming the path of anything refused.
+
+    >>> canonical_bytes({"b": 1, "a": [1.0, "é", None]})
+    b'{"a":[1.0,"\\xc3\\xa9",null],"b":1}'
+    """
+    _check(value, "$")
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8")
+
+
+def canonical_text(value: Any) -> str:
+    """``canonical_bytes`` as text (what the store and export files keep)."""
+    return canonical_bytes(value).decode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hexadecimal SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64 with padding (RFC 4648 §4)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: str, field: str) -> bytes:
+    """Strict base64 decode; ``ValueError`` naming ``field`` when it is not."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise ValueError(f"{field}: not base64") from None

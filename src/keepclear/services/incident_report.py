@@ -1,0 +1,135 @@
+"""An incident report as one self-contained HTML file: facts, a map figure of the tracks, the timeline,
+each party's account, and the evidence hash. No network: the figure is an embedded PNG (matplotlib,
+Agg backend through ``Figure`` directly, so no global pyplot state).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from typing import Any
+
+from keepclear.domain.incidents import Account, Incident, TimelineItem
+from keepclear.domain.timefmt import format_utc
+
+
+def track_map_png(tracks: list[dict[str, Any]], incident_time_s: float, *, title: str = "") -> bytes | None:
+    """PNG of the tracks (longitude/latitude, aspect corrected for latitude), None when there are none.
+
+    Each unit is one line with an arrow at its last position; a dot marks where it was at the
+    incident time (the report nearest to it).
+    """
+    if not tracks:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7.5, 6.0), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    for report in tracks:
+        by_unit.setdefault(str(report["unit_id"]), []).append(report)
+    lats: list[float] = []
+    lons: list[float] = []
+    for unit_id, reports in sorted(by_unit.items()):
+        reports.sort(key=lambda r: float(r["time_s"]))
+        lon = [float(r["lon_deg"]) for r in reports]
+        lat = [float(r["lat_deg"]) for r in reports]
+        lats.extend(lat)
+        lons.extend(lon)
+        (line,) = axes.plot(lon, lat, "-", linewidth=1.5, label=unit_id)
+        nearest = min(reports, key=lambda r: abs(float(r["time_s"]) - incident_time_s))
+        axes.plot([float(nearest["lon_deg"])], [float(nearest["lat_deg"])], "o", color=line.get_color())
+        axes.annotate(unit_id, (lon[-1], lat[-1]), fontsize=8, color=line.get_color())
+    # A square box in metres around every track (at least ~2 km across), no offset tick labels.
+    mid_lat, mid_lon = (min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2
+    cos_lat = max(math.cos(math.radians(mid_lat)), 0.05)
+    half_deg = max((max(lons) - min(lons)) * cos_lat, max(lats) - min(lats), 0.02) / 2 * 1.1
+    axes.set_xlim(mid_lon - half_deg / cos_lat, mid_lon + half_deg / cos_lat)
+    axes.set_ylim(mid_lat - half_deg, mid_lat + half_deg)
+    axes.set_aspect(1.0 / cos_lat)
+    axes.ticklabel_format(useOffset=False)
+    axes.set_xlabel("longitude (deg)")
+    axes.set_ylabel("latitude (deg)")
+    axes.grid(True, linewidth=0.3)
+    axes.legend(fontsize=8, loc="best")
+    axes.set_title(title or f"tracks around {format_utc(incident_time_s)} (dot: position at incident time)", fontsize=9)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _row(*cells: str) -> str:
+    return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+
+
+def _payload_text(payload: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(payload.items()) if k != "incident_id")
+
+
+def incident_html(
+    incident: Incident,
+    accounts: list[Account],
+    timeline: list[TimelineItem],
+    evidence: dict[str, Any] | None,
+    *,
+    generated_s: float,
+) -> str:
+    """The report of one incident as HTML text (every value escaped)."""
+    e = html.escape
+    tracks = list(evidence["tracks"]) if evidence else []
+    png = track_map_png(tracks, incident.time_s)
+    figure = (
+        f'<img alt="map of the tracks" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+        if png
+        else "<p>No track evidence"
+        + (" in the window." if evidence else " yet: evidence is frozen after the window.")
+        + "</p>"
+    )
+    facts = [
+        ("incident", incident.id),
+        ("kind", incident.kind.value),
+        ("time", format_utc(incident.time_s)),
+        ("opened", format_utc(incident.opened_s)),
+        ("reported by", incident.reported_by or "automatic"),
+        ("parties", ", ".join(incident.parties)),
+        ("units", ", ".join(incident.unit_ids)),
+        ("alerts", ", ".join(incident.alert_ids)),
+        ("zone", f"{incident.zone_id} ({incident.zone_kind})" if incident.zone_id else "-"),
+        ("review status", incident.status.value),
+        ("summary", incident.summary),
+        ("evidence SHA-256", incident.evidence_sha256 or "not frozen yet"),
+        ("evidence frozen", format_utc(incident.evidence_frozen_s) if incident.evidence_frozen_s else "-"),
+        ("track reports in evidence", str(len(tracks))),
+    ]
+    timeline_rows = "\n".join(
+        _row(format_utc(t.time_s), t.kind, t.party_id or "-", _payload_text(t.payload)) for t in timeline
+    )
+    account_blocks = "\n".join(
+        f"<section class=account><h3>{e(a.party_id)} — #{a.position}"
+        f"{f' (amends #{a.amends})' if a.amends is not None else ''} — {e(format_utc(a.time_s))}</h3>"
+        f"<pre>{e(a.text)}</pre></section>"
+        for a in accounts
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Incident {e(incident.id)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #999;padding:.2em .5em;vertical-align:top;text-align:left}}pre{{white-space:pre-wrap}}</style>
+</head><body>
+<h1>Incident {e(incident.id)}: {e(incident.kind.value)}</h1>
+<table>{"".join(_row(k, v) for k, v in facts)}</table>
+<h2>Map</h2>
+{figure}
+<h2>Timeline</h2>
+<table><tr><th>time (UTC)</th><th>what</th><th>party</th><th>details</th></tr>
+{timeline_rows}
+</table>
+<h2>Accounts</h2>
+{account_blocks or "<p>No account yet.</p>"}
+<p><small>Generated {e(format_utc(generated_s))} by keepclear. Each account and the evidence hash are
+recorded in the signed ledger; verify an export with <code>keepclear ledger verify</code>.</small></p>
+</body></html>
+"""

@@ -1,0 +1,411 @@
+"""Incidents: opened from events (``incident_trigger``) or reported by a party; evidence, accounts, review.
+
+The service subscribes to the bus (``on_event``): an event that ``incident_trigger`` recognises opens
+an incident (or joins the open one for the same alert, or the same units and zone within
+``merge_window_s``); later events naming a linked ``alert_id`` or an ``incident_id`` (alert changes,
+hotline messages, escalations) go onto the incident's timeline. Once ``evidence_window_s`` has passed
+after the incident time, ``freeze_due`` freezes the evidence — the involved units' tracks for
+± ``evidence_window_s`` from the track-history provider, the alert history and the related messages —
+as canonical JSON with its SHA-256, and emits ``incident.evidence_frozen`` carrying the hash, so the
+ledger holds the evidence by hash. Every change emits an ``incident.*`` event the ledger records.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.incidents import (
+    EVIDENCE_WINDOW_S,
+    Account,
+    Incident,
+    IncidentKind,
+    ReviewStatus,
+    TimelineItem,
+    Trigger,
+    incident_trigger,
+)
+from keepclear.domain.tracks import TrackReport
+from keepclear.errors import ConflictError, KeepclearError, ValidationError
+from keepclear.ledger import Ledger
+from keepclear.ledger.canonical import canonical_text, sha256_hex
+from keepclear.ledger.model import time_us_of
+from keepclear.store import incidents as store
+from keepclear.store.database import Database
+
+#: ``tracks_for(unit_ids, start_s, end_s)``: every stored report of those units in ``[start_s, end_s]``.
+TracksFor = Callable[[Sequence[str], float, float], list[TrackReport]]
+
+MAX_ACCOUNT_CHARS = 20_000
+
+
+class NotInvolvedError(KeepclearError):
+    """A party tried to write to an incident it is not involved in (or to amend another's account)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentConfig:
+    """Tunables of incidents.
+
+    ``evidence_window_s``: tracks are kept this long before and after the incident time (default 600 s).
+    ``merge_window_s``: an automatic trigger for the same units and zone this close in time to an open
+    incident joins it instead of opening another (default 600 s).
+    """
+
+    evidence_window_s: float = EVIDENCE_WINDOW_S
+    merge_window_s: float = 600.0
+
+
+def _report_json(report: TrackReport) -> dict[str, Any]:
+    return {
+        "unit_id": report.unit_id,
+        "time_s": report.time_s,
+        "lat_deg": report.lat_deg,
+        "lon_deg": report.lon_deg,
+        "alt_m": report.alt_m,
+        "vel_east_mps": report.vel_east_mps,
+        "vel_north_mps": report.vel_north_mps,
+        "vel_up_mps": report.vel_up_mps,
+    }
+
+
+def _item_json(item: TimelineItem) -> dict[str, Any]:
+    return {"time_s": item.time_s, "kind": item.kind, "party_id": item.party_id, "payload": item.payload}
+
+
+class IncidentService:
+    """Incidents of one deployment (see the module docstring).
+
+    Wiring: subscribe ``on_event`` to the bus, and call ``freeze_due()`` from a periodic tick (e.g.
+    every 10 s) so evidence is frozen when its window ends even when no event arrives then.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventSink,
+        tracks_for: TracksFor | None,
+        config: IncidentConfig | None = None,
+        *,
+        ledger: Ledger | None = None,
+    ) -> None:
+        self._db = db
+        self._ledger = ledger
+        self._clock = clock
+        self._events = events
+        self._tracks_for = tracks_for
+        self._config = config or IncidentConfig()
+
+    # -- from the bus ----------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        """Bus subscriber: open incidents from triggers, link related events, freeze due evidence."""
+        if event.kind.startswith("incident."):
+            return
+        trigger = incident_trigger(event)
+        if trigger is None and not any(key in event.payload for key in ("alert_id", "incident_id")):
+            return  # nothing to open or link: no database work for the bulk of the bus traffic
+        if trigger is None:
+            with self._db.read() as conn:
+                if not any(self._related(i, event) for i in store.open_incidents(conn)):
+                    return  # an alert change of no incident: keep the writer free
+        opened: Incident | None = None
+        linked: list[Incident] = []
+        with self._db.write() as conn:
+            candidates = store.open_incidents(conn)
+            linked = [i for i in candidates if self._related(i, event)]
+            if trigger is not None and not any(self._same(i, trigger) for i in candidates):
+                opened = self._new(trigger, reported_by=None)
+                store.insert_incident(conn, opened)
+                linked.append(opened)
+            elif trigger is not None and trigger.alert_id:
+                for incident in candidates:
+                    if self._same(incident, trigger) and trigger.alert_id not in incident.alert_ids:
+                        store.add_alert_id(conn, incident, trigger.alert_id)
+                        if incident not in linked:
+                            linked.append(incident)
+            for incident in linked:
+                store.get_incident(conn, incident.id, lock=True)
+                store.append_timeline(conn, incident.id, event.time_s, event.kind, event.party_id, dict(event.payload))
+        if opened is not None:
+            self._emit_opened(opened)
+        self.freeze_due()
+
+    @staticmethod
+    def _related(incident: Incident, event: Event) -> bool:
+        payload = event.payload
+        return payload.get("incident_id") == incident.id or (
+            isinstance(payload.get("alert_id"), str) and payload["alert_id"] in incident.alert_ids
+        )
+
+    def _same(self, incident: Incident, trigger: Trigger) -> bool:
+        if trigger.alert_id is not None and trigger.alert_id in incident.alert_ids:
+            return True
+        return (
+            incident.reported_by is None
+            and incident.kind == trigger.kind
+            and incident.zone_id == trigger.zone_id
+            and set(trigger.unit_ids) <= set(incident.unit_ids)
+            and abs(incident.time_s - trigger.time_s) <= self._config.merge_window_s
+        )
+
+    def _new(self, trigger: Trigger, reported_by: str | None) -> Incident:
+        return Incident(
+            id=f"inc-{uuid.uuid4().hex[:12]}",
+            kind=trigger.kind,
+            status=ReviewStatus.OPEN,
+            time_s=trigger.time_s,
+            opened_s=self._clock.now_s(),
+            reported_by=reported_by,
+            parties=trigger.parties,
+            unit_ids=trigger.unit_ids,
+            alert_ids=(trigger.alert_id,) if trigger.alert_id else (),
+            zone_id=trigger.zone_id,
+            zone_kind=trigger.zone_kind,
+            summary=trigger.summary,
+        )
+
+    def _emit(self, kind: str, incident: Incident, party_id: str | None, payload: dict[str, Any]) -> None:
+        self._events.emit(
+            Event(
+                kind=kind,
+                time_s=self._clock.now_s(),
+                party_id=party_id,
+                payload={"incident_id": incident.id, **payload},
+                parties=frozenset(incident.parties),
+            )
+        )
+
+    def _emit_opened(self, incident: Incident) -> None:
+        self._emit(
+            "incident.opened",
+            incident,
+            incident.reported_by,
+            {
+                "kind": incident.kind.value,
+                "time_s": incident.time_s,
+                "parties": list(incident.parties),
+                "unit_ids": list(incident.unit_ids),
+                "alert_ids": list(incident.alert_ids),
+                "zone_id": incident.zone_id,
+                "zone_kind": incident.zone_kind,
+                "summary": incident.summary,
+                "reported_by": incident.reported_by,
+            },
+        )
+
+    # -- by a party ------------------------------------------------------------------------
+    def report(
+        self,
+        party_id: str,
+        *,
+        time_s: float,
+        summary: str,
+        unit_ids: Sequence[str] = (),
+        parties: Sequence[str] = (),
+        alert_ids: Sequence[str] = (),
+        message_ids: Sequence[str] = (),
+        zone_id: str | None = None,
+    ) -> Incident:
+        """Open an incident ``party_id`` reports (it is always one of the involved parties)."""
+        problems = []
+        if not summary.strip():
+            problems.append("summary: must not be empty")
+        if time_s > self._clock.now_s() + 60.0:
+            problems.append("time_s: an incident cannot be reported before it happened")
+        if problems:
+            raise ValidationError(problems)
+        trigger = Trigger(
+            IncidentKind.REPORTED,
+            time_s,
+            tuple(sorted(set(unit_ids))),
+            tuple(sorted({party_id, *parties})),
+            None,
+            zone_id,
+            None,
+            summary.strip(),
+        )
+        incident = self._new(trigger, reported_by=party_id)
+        incident = replace(incident, alert_ids=tuple(sorted(set(alert_ids))))
+        with self._db.write() as conn:
+            store.insert_incident(conn, incident)
+            for message_id in sorted(set(message_ids)):
+                store.append_timeline(
+                    conn, incident.id, time_s, "message.referenced", party_id, {"message_id": message_id}
+                )
+        self._emit_opened(incident)
+        self.freeze_due()
+        return self.get(incident.id)
+
+    def add_account(self, incident_id: str, party_id: str, text: str, *, amends: int | None = None) -> Account:
+        """Append ``party_id``'s account (or an amendment of one of its own); nothing is ever overwritten."""
+        if not text.strip():
+            raise ValidationError(["text: must not be empty"])
+        if len(text) > MAX_ACCOUNT_CHARS:
+            raise ValidationError([f"text: {len(text)} characters, more than {MAX_ACCOUNT_CHARS}"])
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            incident = store.get_incident(conn, incident_id, lock=True)
+            if party_id not in incident.parties:
+                raise NotInvolvedError(f"party {party_id} is not involved in incident {incident_id}")
+            if amends is not None:
+                own = {a.position for a in store.list_accounts(conn, incident_id) if a.party_id == party_id}
+                if amends not in own:
+                    raise NotInvolvedError(f"amends: {party_id} has no account #{amends} in incident {incident_id}")
+            account = store.append_account(conn, incident_id, party_id, now_s, text, amends)
+            store.append_timeline(
+                conn,
+                incident_id,
+                now_s,
+                "incident.account_added",
+                party_id,
+                {"position": account.position, "amends": amends},
+            )
+        self._emit(
+            "incident.account_added",
+            incident,
+            party_id,
+            {"position": account.position, "amends": amends, "text": text, "text_sha256": sha256_hex(text.encode())},
+        )
+        return account
+
+    def set_review(self, incident_id: str, status: ReviewStatus, *, by_party: str | None, note: str = "") -> Incident:
+        """Move the review status (a closed review stays closed); ``by_party`` None = the operator."""
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            incident = store.get_incident(conn, incident_id, lock=True)
+            if by_party is not None and by_party not in incident.parties:
+                raise NotInvolvedError(f"party {by_party} is not involved in incident {incident_id}")
+            if incident.status is ReviewStatus.CLOSED:
+                raise ConflictError(f"incident {incident_id}: review is closed")
+            store.set_status(conn, incident_id, status)
+            store.append_timeline(
+                conn, incident_id, now_s, "incident.review_changed", by_party, {"status": status.value, "note": note}
+            )
+        self._emit(
+            "incident.review_changed",
+            incident,
+            by_party,
+            {"from": incident.status.value, "status": status.value, "note": note},
+        )
+        return self.get(incident_id)
+
+    # -- evidence --------------------------------------------------------------------------
+    def freeze_due(self, now_s: float | None = None) -> list[str]:
+        """Freeze the evidence of every incident whose window has passed; returns their ids.
+
+        Without a track-history provider (``tracks_for`` None, e.g. the CLI) nothing is frozen: the
+        evidence waits for a process that has the track history rather than being frozen empty.
+        """
+        if self._tracks_for is None:
+            return []
+        now = self._clock.now_s() if now_s is None else now_s
+        window_s = self._config.evidence_window_s
+        with self._db.read() as conn:
+            due = [i for i in store.list_incidents(conn) if i.evidence_sha256 is None and i.time_s + window_s <= now]
+        frozen = []
+        for incident in due:
+            start_s, end_s = incident.time_s - window_s, incident.time_s + window_s
+            provided = self._tracks_for(list(incident.unit_ids), start_s, end_s) if incident.unit_ids else []
+            tracks = [r for r in provided if r.unit_id in incident.unit_ids and start_s <= r.time_s <= end_s]
+            tracks.sort(key=lambda r: (r.unit_id, r.time_s))
+            with self._db.write() as conn:
+                current = store.get_incident(conn, incident.id, lock=True)
+                if current.evidence_sha256 is not None:
+                    continue
+                timeline = store.list_timeline(conn, incident.id)
+                alerts, messages = self._history(incident, timeline, start_s, end_s)
+                document = {
+                    "incident_id": incident.id,
+                    "window": {"from_us": time_us_of(start_s), "until_us": time_us_of(end_s)},
+                    "unit_ids": list(incident.unit_ids),
+                    "tracks": [_report_json(r) for r in tracks],
+                    "alerts": alerts,
+                    "messages": messages,
+                }
+                text = canonical_text(document)
+                digest = sha256_hex(text.encode("utf-8"))
+                store.freeze_evidence(conn, incident.id, digest, text, now)
+            self._emit(
+                "incident.evidence_frozen",
+                incident,
+                None,
+                {"evidence_sha256": digest, "tracks": len(tracks), "window_s": window_s},
+            )
+            frozen.append(incident.id)
+        return frozen
+
+    def _history(
+        self, incident: Incident, timeline: list[TimelineItem], start_s: float, end_s: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Alert history and related messages: from the ledger when there is one (it also holds what
+        happened before the incident was opened, e.g. the alert's earlier levels), else the timeline."""
+        alerts = [_item_json(t) for t in timeline if t.kind.startswith("alert.")]
+        messages = [_item_json(t) for t in timeline if t.kind.startswith(("message.", "hotline."))]
+        if self._ledger is None:
+            return alerts, messages
+        message_ids = {t.payload.get("message_id") for t in timeline} - {None}
+        alerts, messages = [], []
+        for entry in self._ledger.entries(
+            kinds_prefix=("alert.", "message.", "hotline."), from_s=start_s, until_s=end_s + 1e-6
+        ):
+            payload = entry.payload_value()
+            if not isinstance(payload, dict):
+                continue
+            item = {
+                "time_s": entry.statement.time_us / 1e6,
+                "kind": entry.statement.kind,
+                "party_id": entry.statement.party_id,
+                "payload": payload,
+                "ledger_seq": entry.seq,
+            }
+            linked_alert = payload.get("alert_id") in incident.alert_ids
+            if entry.statement.kind.startswith("alert."):
+                if linked_alert:
+                    alerts.append(item)
+            elif linked_alert or payload.get("incident_id") == incident.id or payload.get("message_id") in message_ids:
+                messages.append(item)
+        return alerts, messages
+
+    def evidence(self, incident_id: str) -> dict[str, Any] | None:
+        """The frozen evidence document, checked against its stored hash; None before freezing."""
+        with self._db.read() as conn:
+            store.get_incident(conn, incident_id)
+            found = store.get_evidence(conn, incident_id)
+        if found is None:
+            return None
+        digest, text = found
+        if sha256_hex(text.encode("utf-8")) != digest:
+            raise KeepclearError(f"incident {incident_id}: stored evidence does not match its hash {digest}")
+        value: dict[str, Any] = json.loads(text)
+        return value
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, incident_id: str) -> Incident:
+        """One incident."""
+        with self._db.read() as conn:
+            return store.get_incident(conn, incident_id)
+
+    def list(
+        self, *, party_id: str | None = None, from_s: float | None = None, until_s: float | None = None
+    ) -> builtins.list[Incident]:
+        """Incidents by time; with ``party_id`` only those it is involved in (need to know)."""
+        with self._db.read() as conn:
+            return store.list_incidents(conn, party_id=party_id, from_s=from_s, until_s=until_s)
+
+    def accounts(self, incident_id: str) -> builtins.list[Account]:
+        """Every account and amendment, in the order written."""
+        with self._db.read() as conn:
+            store.get_incident(conn, incident_id)
+            return store.list_accounts(conn, incident_id)
+
+    def timeline(self, incident_id: str) -> builtins.list[TimelineItem]:
+        """Alert changes, messages, accounts and review steps around the incident, by time."""
+        with self._db.read() as conn:
+            store.get_incident(conn, incident_id)
+            return store.list_timeline(conn, incident_id)

@@ -1,0 +1,233 @@
+"""Tables and store functions of incidents: the incident, the parties' accounts, the timeline, the evidence.
+
+Accounts, timeline items and evidence are insert-only: nothing here updates or deletes them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keepclear.domain.incidents import Account, Incident, IncidentKind, ReviewStatus, TimelineItem
+from keepclear.errors import NotFoundError
+from keepclear.store.schema import metadata
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("time_s", sa.Double, nullable=False, index=True),
+    sa.Column("opened_s", sa.Double, nullable=False),
+    sa.Column("reported_by", sa.String(64), nullable=True),
+    sa.Column("parties", sa.Text, nullable=False),
+    sa.Column("unit_ids", sa.Text, nullable=False),
+    sa.Column("alert_ids", sa.Text, nullable=False),
+    sa.Column("zone_id", sa.String(64), nullable=True),
+    sa.Column("zone_kind", sa.String(32), nullable=True),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("evidence_sha256", sa.String(64), nullable=True),
+    sa.Column("evidence_frozen_s", sa.Double, nullable=True),
+)
+
+incident_accounts = sa.Table(
+    "incident_accounts",
+    metadata,
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("time_s", sa.Double, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("amends", sa.Integer, nullable=True),
+)
+
+incident_timeline = sa.Table(
+    "incident_timeline",
+    metadata,
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("time_s", sa.Double, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("party_id", sa.String(64), nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+incident_evidence = sa.Table(
+    "incident_evidence",
+    metadata,
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+
+def _lines(values: tuple[str, ...]) -> str:
+    return "\n".join(values)
+
+
+def _tuple(text: str) -> tuple[str, ...]:
+    return tuple(v for v in text.split("\n") if v)
+
+
+def insert_incident(conn: Connection, incident: Incident) -> None:
+    """Store a new incident."""
+    conn.execute(
+        incidents.insert().values(
+            id=incident.id,
+            kind=incident.kind.value,
+            status=incident.status.value,
+            time_s=incident.time_s,
+            opened_s=incident.opened_s,
+            reported_by=incident.reported_by,
+            parties=_lines(incident.parties),
+            unit_ids=_lines(incident.unit_ids),
+            alert_ids=_lines(incident.alert_ids),
+            zone_id=incident.zone_id,
+            zone_kind=incident.zone_kind,
+            summary=incident.summary,
+        )
+    )
+
+
+def _incident(row: sa.Row[tuple[Any, ...]]) -> Incident:
+    return Incident(
+        id=row.id,
+        kind=IncidentKind(row.kind),
+        status=ReviewStatus(row.status),
+        time_s=row.time_s,
+        opened_s=row.opened_s,
+        reported_by=row.reported_by,
+        parties=_tuple(row.parties),
+        unit_ids=_tuple(row.unit_ids),
+        alert_ids=_tuple(row.alert_ids),
+        zone_id=row.zone_id,
+        zone_kind=row.zone_kind,
+        summary=row.summary,
+        evidence_sha256=row.evidence_sha256,
+        evidence_frozen_s=row.evidence_frozen_s,
+    )
+
+
+def get_incident(conn: Connection, incident_id: str, *, lock: bool = False) -> Incident:
+    """One incident; ``NotFoundError`` when there is none."""
+    query = sa.select(incidents).where(incidents.c.id == incident_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFoundError(f"incident {incident_id!r} does not exist")
+    return _incident(row)
+
+
+def list_incidents(
+    conn: Connection, *, party_id: str | None = None, from_s: float | None = None, until_s: float | None = None
+) -> list[Incident]:
+    """Incidents by time (those involving ``party_id``, in ``[from_s, until_s)`` when given)."""
+    query = sa.select(incidents).order_by(incidents.c.time_s, incidents.c.id)
+    if from_s is not None:
+        query = query.where(incidents.c.time_s >= from_s)
+    if until_s is not None:
+        query = query.where(incidents.c.time_s < until_s)
+    found = [_incident(row) for row in conn.execute(query)]
+    return [i for i in found if party_id is None or party_id in i.parties or i.reported_by == party_id]
+
+
+def open_incidents(conn: Connection) -> list[Incident]:
+    """Incidents whose review is not closed."""
+    query = sa.select(incidents).where(incidents.c.status != ReviewStatus.CLOSED.value).order_by(incidents.c.time_s)
+    return [_incident(row) for row in conn.execute(query)]
+
+
+def unfrozen_incidents(conn: Connection, *, happened_before_s: float) -> list[Incident]:
+    """Incidents without frozen evidence that happened at or before ``happened_before_s``."""
+    query = (
+        sa.select(incidents)
+        .where(incidents.c.evidence_sha256.is_(None), incidents.c.time_s <= happened_before_s)
+        .order_by(incidents.c.time_s)
+    )
+    return [_incident(row) for row in conn.execute(query)]
+
+
+def set_status(conn: Connection, incident_id: str, status: ReviewStatus) -> None:
+    """Move the review status."""
+    conn.execute(incidents.update().where(incidents.c.id == incident_id).values(status=status.value))
+
+
+def add_alert_id(conn: Connection, incident: Incident, alert_id: str) -> None:
+    """Link one more alert to ``incident``."""
+    ids = tuple(sorted({*incident.alert_ids, alert_id}))
+    conn.execute(incidents.update().where(incidents.c.id == incident.id).values(alert_ids=_lines(ids)))
+
+
+def freeze_evidence(conn: Connection, incident_id: str, sha256: str, document: str, frozen_s: float) -> None:
+    """Store the frozen evidence (once: a second freeze violates the primary key)."""
+    conn.execute(incident_evidence.insert().values(incident_id=incident_id, sha256=sha256, document=document))
+    conn.execute(
+        incidents.update()
+        .where(incidents.c.id == incident_id)
+        .values(evidence_sha256=sha256, evidence_frozen_s=frozen_s)
+    )
+
+
+def get_evidence(conn: Connection, incident_id: str) -> tuple[str, str] | None:
+    """The frozen evidence ``(sha256, canonical JSON document)``, or None before freezing."""
+    row = conn.execute(sa.select(incident_evidence).where(incident_evidence.c.incident_id == incident_id)).first()
+    return None if row is None else (row.sha256, row.document)
+
+
+def _next_position(conn: Connection, table: sa.Table, incident_id: str) -> int:
+    current = conn.execute(sa.select(sa.func.max(table.c.position)).where(table.c.incident_id == incident_id))
+    return int(current.scalar() or 0) + 1
+
+
+def append_account(
+    conn: Connection, incident_id: str, party_id: str, time_s: float, text: str, amends: int | None
+) -> Account:
+    """Append an account (never updates one); call with the incident row locked."""
+    position = _next_position(conn, incident_accounts, incident_id)
+    conn.execute(
+        incident_accounts.insert().values(
+            incident_id=incident_id, position=position, party_id=party_id, time_s=time_s, text=text, amends=amends
+        )
+    )
+    return Account(incident_id, position, party_id, time_s, text, amends)
+
+
+def list_accounts(conn: Connection, incident_id: str) -> list[Account]:
+    """Every account of an incident, in the order written."""
+    rows = conn.execute(
+        sa.select(incident_accounts)
+        .where(incident_accounts.c.incident_id == incident_id)
+        .order_by(incident_accounts.c.position)
+    )
+    return [Account(r.incident_id, r.position, r.party_id, r.time_s, r.text, r.amends) for r in rows]
+
+
+def append_timeline(
+    conn: Connection, incident_id: str, time_s: float, kind: str, party_id: str | None, payload: dict[str, Any]
+) -> TimelineItem:
+    """Append one item to the incident's timeline; call with the incident row locked."""
+    position = _next_position(conn, incident_timeline, incident_id)
+    conn.execute(
+        incident_timeline.insert().values(
+            incident_id=incident_id,
+            position=position,
+            time_s=time_s,
+            kind=kind,
+            party_id=party_id,
+            payload=json.dumps(payload, sort_keys=True),
+        )
+    )
+    return TimelineItem(incident_id, position, time_s, kind, party_id, payload)
+
+
+def list_timeline(conn: Connection, incident_id: str) -> list[TimelineItem]:
+    """The timeline of an incident by time, then by the order of arrival."""
+    rows = conn.execute(
+        sa.select(incident_timeline)
+        .where(incident_timeline.c.incident_id == incident_id)
+        .order_by(incident_timeline.c.time_s, incident_timeline.c.position)
+    )
+    return [TimelineItem(r.incident_id, r.position, r.time_s, r.kind, r.party_id, json.loads(r.payload)) for r in rows]

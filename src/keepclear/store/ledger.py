@@ -1,0 +1,193 @@
+"""Tables and store functions of the signed ledger: entries, the chain head, keys, checkpoints.
+
+Plain rows in and out: turning them into signed entries is the ledger's business (``keepclear.ledger``
+sits beside the store and uses it, never the other way round). Appends run inside ``Database.write()``; the single ``ledger_head`` row is read ``FOR UPDATE`` (a
+row lock on PostgreSQL, the writer lock on SQLite), so concurrent appenders — threads or processes —
+queue and the chain stays linear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keepclear.store.schema import metadata
+
+ledger_head = sa.Table(
+    "ledger_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("checkpoint_seq", sa.BigInteger, nullable=False),
+    sa.Column("checkpoint_us", sa.BigInteger, nullable=False),
+)
+
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("party_id", sa.String(64), nullable=True, index=True),
+    sa.Column("kind", sa.String(64), nullable=False, index=True),
+    sa.Column("time_us", sa.BigInteger, nullable=False, index=True),
+    sa.Column("payload_sha256", sa.String(64), nullable=False),
+    sa.Column("nonce", sa.String(64), nullable=False, unique=True),
+    sa.Column("audience", sa.Text, nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+)
+
+ledger_keys = sa.Table(
+    "ledger_keys",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False, index=True),
+    sa.Column("public_key", sa.String(64), nullable=False),
+    sa.Column("custodial", sa.Boolean, nullable=False),
+    sa.Column("from_seq", sa.BigInteger, nullable=False),
+    sa.Column("until_seq", sa.BigInteger, nullable=True),
+)
+
+ledger_checkpoints = sa.Table(
+    "ledger_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("head_hash", sa.String(64), nullable=False),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+)
+
+
+# Built once: statements are immutable, and reusing them skips SQLAlchemy's per-call construction.
+_MOVE_HEAD = (
+    ledger_head.update().where(ledger_head.c.id == 1).values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+_LOCK_HEAD = sa.select(ledger_head).where(ledger_head.c.id == 1).with_for_update()
+_ACTIVE_KEY = sa.select(ledger_keys).where(
+    ledger_keys.c.owner == sa.bindparam("owner"), ledger_keys.c.until_seq.is_(None)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The chain head: last seq and hash (0 and 64 zeros before genesis), last checkpoint."""
+
+    seq: int
+    hash: str
+    checkpoint_seq: int
+    checkpoint_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A public key the chain has registered."""
+
+    key_id: str
+    owner: str
+    public_key: str
+    custodial: bool
+    from_seq: int
+    until_seq: int | None
+
+
+def lock_head(conn: Connection) -> Head | None:
+    """The head row, locked until the transaction ends; None before genesis."""
+    row = conn.execute(_LOCK_HEAD).first()
+    if row is None:
+        return None
+    return Head(row.seq, row.hash, row.checkpoint_seq, row.checkpoint_us)
+
+
+def create_head(conn: Connection) -> bool:
+    """Insert the empty head row if missing; False when another writer made it first."""
+    try:
+        with conn.begin_nested():
+            conn.execute(ledger_head.insert().values(id=1, seq=0, hash="0" * 64, checkpoint_seq=0, checkpoint_us=0))
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+def insert_entry(conn: Connection, values: dict[str, Any]) -> None:
+    """Store one entry row (``ledger_entries`` columns) and move the head to it (call with the head locked)."""
+    conn.execute(ledger_entries.insert(), values)
+    conn.execute(_MOVE_HEAD, {"new_seq": values["seq"], "new_hash": values["hash"]})
+
+
+def nonce_used(conn: Connection, nonce: str) -> bool:
+    """True when a statement with ``nonce`` is already in the chain."""
+    return conn.execute(sa.select(ledger_entries.c.seq).where(ledger_entries.c.nonce == nonce)).first() is not None
+
+
+def list_entries(
+    conn: Connection,
+    *,
+    from_seq: int = 1,
+    kinds_prefix: tuple[str, ...] = (),
+    from_us: int | None = None,
+    until_us: int | None = None,
+) -> list[sa.Row[Any]]:
+    """Entries in seq order, optionally from ``from_seq``, of kinds with a prefix, in a time window."""
+    query = sa.select(ledger_entries).where(ledger_entries.c.seq >= from_seq).order_by(ledger_entries.c.seq)
+    if kinds_prefix:
+        query = query.where(sa.or_(*(ledger_entries.c.kind.startswith(p, autoescape=True) for p in kinds_prefix)))
+    if from_us is not None:
+        query = query.where(ledger_entries.c.time_us >= from_us)
+    if until_us is not None:
+        query = query.where(ledger_entries.c.time_us < until_us)
+    return list(conn.execute(query))
+
+
+def insert_key(conn: Connection, key: StoredKey) -> None:
+    """Register a public key."""
+    conn.execute(
+        ledger_keys.insert().values(
+            key_id=key.key_id,
+            owner=key.owner,
+            public_key=key.public_key,
+            custodial=key.custodial,
+            from_seq=key.from_seq,
+            until_seq=key.until_seq,
+        )
+    )
+
+
+def retire_key(conn: Connection, key_id: str, until_seq: int) -> None:
+    """Mark ``key_id`` as replaced from ``until_seq`` on."""
+    conn.execute(ledger_keys.update().where(ledger_keys.c.key_id == key_id).values(until_seq=until_seq))
+
+
+def _stored_key(row: sa.Row[tuple[object, ...]]) -> StoredKey:
+    return StoredKey(row.key_id, row.owner, row.public_key, row.custodial, row.from_seq, row.until_seq)
+
+
+def active_key(conn: Connection, owner: str) -> StoredKey | None:
+    """The key currently valid for ``owner`` (a party id or ``@deployment``)."""
+    row = conn.execute(_ACTIVE_KEY, {"owner": owner}).first()
+    return None if row is None else _stored_key(row)
+
+
+def list_keys(conn: Connection) -> list[StoredKey]:
+    """Every key ever registered, in registration order."""
+    return [_stored_key(r) for r in conn.execute(sa.select(ledger_keys).order_by(ledger_keys.c.from_seq))]
+
+
+def insert_checkpoint(conn: Connection, seq: int, head_hash: str, time_us: int, key_id: str, signature: str) -> None:
+    """Store a checkpoint and note it on the head (call with the head locked)."""
+    conn.execute(
+        ledger_checkpoints.insert(),
+        {"seq": seq, "head_hash": head_hash, "time_us": time_us, "key_id": key_id, "signature": signature},
+    )
+    conn.execute(ledger_head.update().where(ledger_head.c.id == 1).values(checkpoint_seq=seq, checkpoint_us=time_us))
+
+
+def list_checkpoints(conn: Connection) -> list[sa.Row[Any]]:
+    """Every checkpoint row in seq order."""
+    return list(conn.execute(sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.seq)))

@@ -1,0 +1,190 @@
+"""``keepclear ledger`` and ``keepclear incident`` commands: exit codes and one-line messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from keepclear.cli.main import main
+from keepclear.domain.events import Event
+from keepclear.ledger import canonical_bytes, parse_export
+from keepclear.services.bus import EventBus, ManualClock
+from keepclear.services.deployment import Deployment
+from keepclear.services.incidents import IncidentService
+from keepclear.services.record import LedgerRecorder, open_ledger
+from keepclear.settings import Settings
+
+T0 = 1509494400.0
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A deployment with a recorded alert that lost separation, an incident and an account."""
+    data = tmp_path / "data"
+    deployment = Deployment.open(Settings(data_dir=data), clock=ManualClock(T0), create=True)
+    bus = EventBus()
+    ledger = open_ledger(deployment.db, deployment.clock, data)
+    bus.subscribe(LedgerRecorder(ledger))
+    tracks = {"u1": [(T0 - 60, 35.0, 40.0), (T0, 35.01, 40.01)], "u2": [(T0 - 60, 35.02, 40.0), (T0, 35.011, 40.009)]}
+
+    def tracks_for(unit_ids: list[str], start_s: float, end_s: float) -> list:
+        from keepclear.domain import TrackReport
+
+        return [TrackReport(u, t, lat, lon, 3000.0, 100.0, 0.0) for u in unit_ids for t, lat, lon in tracks[u]]
+
+    incidents = IncidentService(deployment.db, deployment.clock, bus, tracks_for)
+    bus.subscribe(incidents.on_event)
+    parties = frozenset({"coalition", "russia"})
+    bus.emit(Event("alert.raised", T0, None, {"alert_id": "al1", "los": True, "unit_ids": ["u1", "u2"]}, parties))
+    deployment.clock.advance(700)  # type: ignore[attr-defined]
+    incidents.freeze_due()
+    (incident,) = incidents.list()
+    incidents.add_account(incident.id, "russia", "Our aircraft kept 2 NM at all times.")
+    assert bus.errors == []
+    deployment.close()
+    return data
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_export_then_verify_clean_and_tampered(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "ledger.json"
+    code, _, err = _run(capsys, "--data-dir", str(data_dir), "ledger", "export", "-o", str(out_file))
+    assert code == 0 and "entries written to" in err
+    code, out, _ = _run(capsys, "ledger", "verify", str(out_file))
+    assert code == 0 and out.startswith(f"{out_file}: OK: ")
+
+    doc = json.loads(out_file.read_text())
+    i = next(i for i, e in enumerate(doc["entries"]) if e["statement"]["kind"] == "incident.account_added")
+    doc["entries"][i]["payload"] = doc["entries"][i]["payload"].replace("2 NM", "5 NM")
+    out_file.write_text(json.dumps(doc))
+    code, out, err = _run(capsys, "ledger", "verify", str(out_file))
+    assert code == 1 and out == ""
+    assert (
+        err
+        == f"error: {out_file}: BAD: entry #{i} (seq {i + 1}, incident.account_added): payload does not match its signed hash (payload edited)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file, not a ledger export"),
+        (b"hello", "not JSON at line 1 column 1"),
+        (b'{"format": "keepclear-ledger", "version": 1, "entr', "(the file looks truncated)"),
+        (b'{"format": "keepclear-ledger", "version": 7}', "unknown export version 7; this keepclear reads version 1"),
+        (b"[1, 2]", 'not a keepclear ledger export (no "format": "keepclear-ledger")'),
+        (b"\xff\xfe", "not UTF-8 text"),
+        (b'{"format": "keepclear-ledger", "version": 1, "entries": [], "checkpoints": [], "keys": {}}', "field 'keys'"),
+    ],
+)
+def test_bad_files_get_one_line_and_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    code, out, err = _run(capsys, "ledger", "verify", str(bad))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "ledger", "verify", str(tmp_path / "nope.json"))
+    assert code == 1 and err.startswith("error: ") and "cannot read" in err
+
+
+def test_entry_missing_fields_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"format": "keepclear-ledger", "version": 1, "entries": [{"seq": 1}], "checkpoints": [], "keys": []})
+    )
+    code, _, err = _run(capsys, "ledger", "verify", str(bad))
+    assert code == 1 and "entry #0.prev: missing or not a string" in err
+
+
+def test_incident_list_show_report_and_metrics(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("--data-dir", str(data_dir))
+    code, out, _ = _run(capsys, *base, "incident", "list")
+    assert code == 0
+    (line,) = out.splitlines()
+    incident_id = line.split("\t")[0]
+    assert "separation-lost\topen\tcoalition,russia" in line
+    code, out, _ = _run(capsys, *base, "incident", "show", incident_id)
+    assert code == 0 and "account #1 by russia" in out and "evidence: " in out and "not frozen" not in out
+    code, _, _ = _run(capsys, *base, "incident", "report", incident_id, "-o", str(tmp_path / "out"))
+    html = (tmp_path / "out" / f"incident-{incident_id}.html").read_text()
+    assert (
+        code == 0
+        and "data:image/png;base64," in html
+        and "kept 2 NM" in html
+        and "http" not in html.split("<body>")[1].split("Generated")[0]
+    )
+    code, out, _ = _run(
+        capsys,
+        *base,
+        "incident",
+        "metrics",
+        "--from",
+        "2017-11-01T00:00:00Z",
+        "--to",
+        "2017-11-02T00:00:00Z",
+        "--format",
+        "json",
+    )
+    assert code == 0 and json.loads(out)["incidents_by_kind"] == {"separation-lost": 1}
+    code, out, _ = _run(
+        capsys, *base, "incident", "metrics", "--from", "2017-11-01T00:00:00Z", "--to", "2017-11-02T00:00:00Z"
+    )
+    assert code == 0 and "incidents_by_kind,separation-lost,1" in out
+    code, _, err = _run(capsys, *base, "incident", "metrics", "--from", "2017-11-02", "--to", "2017-11-01T00:00:00Z")
+    assert code == 1 and "--from" in err and "time zone" in err
+    code, _, err = _run(capsys, *base, "incident", "show", "inc-nothing")
+    assert code == 1 and "does not exist" in err
+
+
+def test_export_for_a_party_round_trips_through_the_parser(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--data-dir", str(data_dir), "ledger", "export", "--party", "un")
+    assert code == 0
+    doc = parse_export(out.encode(), "stdout")
+    assert doc["for_party"] == "un"
+    assert any(e["payload"] is None for e in doc["entries"])
+    assert canonical_bytes({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
+
+
+def test_strong_mode_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from keepclear.ledger import parse_submission
+
+    data = tmp_path / "strong"
+    assert _run(capsys, "--data-dir", str(data), "init")[0] == 0
+    code, out, _ = _run(capsys, "ledger", "keygen", "-o", str(tmp_path / "russia.pem"))
+    key_id, public_key = out.split()
+    assert code == 0 and (tmp_path / "russia.pem").stat().st_mode & 0o777 == 0o600
+    code, out, _ = _run(capsys, "--data-dir", str(data), "ledger", "register-key", "russia", public_key)
+    assert code == 0 and out == f"russia: strong mode, key {key_id}\n"
+    sign = ("ledger", "sign", "--key", str(tmp_path / "russia.pem"), "--party", "russia")
+    payload = '{"activity_id": "a1", "reason": "protected site"}'
+    code, out, _ = _run(
+        capsys, *sign, "--kind", "activity.objected", "--payload", payload, "--audience", "coalition,russia"
+    )
+    assert code == 0
+    deployment = Deployment.open(Settings(data_dir=data))
+    try:
+        ledger = open_ledger(deployment.db, deployment.clock, data)
+        entry = ledger.append_submission(parse_submission(json.loads(out)))
+        assert entry.key_id == key_id and entry.statement.audience == ("coalition", "russia")
+    finally:
+        deployment.close()
+    code, _, err = _run(capsys, *sign, "--kind", "x", "--payload", "{bad")
+    assert code == 1 and err.startswith("error: --payload: not JSON")
+    code, _, err = _run(capsys, "--data-dir", str(data), "ledger", "register-key", "russia", public_key)
+    assert code == 1 and "rotate it instead" in err

@@ -1,0 +1,236 @@
+"""Incidents on both stores: automatic opening, party reports, evidence, accounts, review, metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keepclear.domain import TrackReport
+from keepclear.domain.events import Event
+from keepclear.domain.incidents import IncidentKind, ReviewStatus, incident_trigger
+from keepclear.errors import ConflictError, ValidationError
+from keepclear.ledger import Ledger, canonical_text, sha256_hex, verify_document
+from keepclear.services.bus import EventBus, ManualClock
+from keepclear.services.deployment import Deployment
+from keepclear.services.incident_metrics import compute_metrics
+from keepclear.services.incident_report import incident_html
+from keepclear.services.incidents import IncidentService, NotInvolvedError
+from keepclear.services.record import LedgerRecorder
+
+PARTIES = frozenset({"coalition", "russia"})
+
+
+class TrackHistory:
+    """A track-history provider over a fixed list, recording what it was asked."""
+
+    def __init__(self, reports: list[TrackReport]) -> None:
+        self.reports = reports
+        self.asked: list[tuple[list[str], float, float]] = []
+
+    def __call__(self, unit_ids: list[str], start_s: float, end_s: float) -> list[TrackReport]:
+        self.asked.append((list(unit_ids), start_s, end_s))
+        return [r for r in self.reports if r.unit_id in unit_ids and start_s <= r.time_s <= end_s]
+
+
+@pytest.fixture
+def wired(deployment: Deployment, ledger: Ledger, clock: ManualClock) -> tuple[IncidentService, EventBus, TrackHistory]:
+    t0 = clock.now_s()
+    reports = [
+        TrackReport(unit, t0 + dt, 35.0 + 0.001 * dt / 60 + off, 40.0, 3000.0, 100.0, 0.0)
+        for unit, off in (("u1", 0.0), ("u2", 0.01), ("u9", 0.5))
+        for dt in range(-900, 901, 60)
+    ]
+    history = TrackHistory(reports)
+    bus = EventBus()
+    bus.subscribe(LedgerRecorder(ledger))
+    service = IncidentService(deployment.db, clock, bus, history, ledger=ledger)
+    bus.subscribe(service.on_event)
+    return service, bus, history
+
+
+def _los(clock: ManualClock, alert_id: str = "al1", **extra: object) -> Event:
+    payload = {"alert_id": alert_id, "los": True, "level": "warning", "unit_ids": ["u1", "u2"], **extra}
+    return Event("alert.raised", clock.now_s(), None, payload, PARTIES)
+
+
+def test_trigger_matcher_reads_the_documented_payloads() -> None:
+    assert incident_trigger(Event("alert.raised", 1.0, None, {"los": False, "alert_id": "a"})) is None
+    assert incident_trigger(Event("alert.resolved", 1.0, None, {"los": True})) is None
+    zone = incident_trigger(
+        Event(
+            "zone.entered",
+            1.0,
+            None,
+            {"zone_id": "z", "zone_kind": "deconfliction-line", "unit_id": "u1", "permitted": False},
+            PARTIES,
+        )
+    )
+    assert zone is not None and zone.kind is IncidentKind.ZONE_VIOLATION and zone.unit_ids == ("u1",)
+    assert zone.parties == ("coalition", "russia")
+    assert (
+        incident_trigger(Event("zone.entered", 1.0, None, {"zone_id": "z", "unit_id": "u1", "violation": False}))
+        is None
+    )
+    alert_zone = incident_trigger(
+        Event("alert.level_changed", 1.0, None, {"los": True, "zone_id": "z", "units": ["u3"]})
+    )
+    assert alert_zone is not None and alert_zone.kind is IncidentKind.ZONE_VIOLATION and alert_zone.unit_ids == ("u3",)
+
+
+def test_lost_separation_opens_one_incident_and_links_the_alert_history(
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger
+) -> None:
+    service, bus, history = wired
+    t0 = clock.now_s()
+    bus.emit(Event("alert.raised", t0 - 30, None, {"alert_id": "al1", "los": False, "unit_ids": ["u1", "u2"]}, PARTIES))
+    assert service.list() == []
+    bus.emit(
+        Event("alert.level_changed", t0, None, {"alert_id": "al1", "los": True, "unit_ids": ["u1", "u2"]}, PARTIES)
+    )
+    bus.emit(
+        Event("alert.level_changed", t0 + 5, None, {"alert_id": "al1", "los": True, "unit_ids": ["u1", "u2"]}, PARTIES)
+    )
+    bus.emit(
+        Event(
+            "message.posted", t0 + 10, "russia", {"message_id": "m1", "alert_id": "al1", "text": "we see it"}, PARTIES
+        )
+    )
+    bus.emit(Event("message.posted", t0 + 11, "russia", {"message_id": "m2", "text": "unrelated"}, PARTIES))
+    (incident,) = service.list()
+    assert incident.kind is IncidentKind.SEPARATION_LOST and incident.parties == ("coalition", "russia")
+    assert incident.alert_ids == ("al1",) and incident.evidence_sha256 is None
+    kinds = [t.kind for t in service.timeline(incident.id)]
+    assert kinds == ["alert.level_changed", "alert.level_changed", "message.posted"]
+    assert history.asked == []  # evidence waits for the window to pass
+    clock.advance(599)
+    assert service.freeze_due() == []
+    clock.advance(1)
+    assert service.freeze_due() == [incident.id]
+    assert history.asked == [(["u1", "u2"], t0 - 600, t0 + 600)]
+    evidence = service.evidence(incident.id)
+    assert evidence is not None
+    assert len(evidence["tracks"]) == 2 * 21 and {r["unit_id"] for r in evidence["tracks"]} == {"u1", "u2"}
+    assert [m["payload"]["message_id"] for m in evidence["messages"]] == ["m1"]
+    # the alert history from the ledger includes the level before separation was lost
+    assert [(a["kind"], a["payload"]["los"]) for a in evidence["alerts"]] == [
+        ("alert.raised", False),
+        ("alert.level_changed", True),
+        ("alert.level_changed", True),
+    ]
+    frozen = service.get(incident.id)
+    assert frozen.evidence_sha256 == sha256_hex(canonical_text(evidence).encode())
+    assert service.freeze_due() == []  # frozen once
+    recorded = [e for e in ledger.entries(kinds_prefix=("incident.",))]
+    assert [e.statement.kind for e in recorded] == ["incident.opened", "incident.evidence_frozen"]
+    assert recorded[1].payload_value()["evidence_sha256"] == frozen.evidence_sha256
+    assert bus.errors == []
+
+
+def test_reported_incident_accounts_are_append_only_and_party_bound(
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger
+) -> None:
+    service, _bus, _ = wired
+    incident = service.report(
+        "coalition",
+        time_s=clock.now_s() - 3600,
+        summary="Su-35 intercept over the Euphrates",
+        parties=["russia"],
+        unit_ids=["u1"],
+        message_ids=["m7"],
+    )
+    assert incident.kind is IncidentKind.REPORTED and incident.reported_by == "coalition"
+    assert incident.evidence_sha256 is not None  # the window is already over: frozen at once
+    first = service.add_account(incident.id, "coalition", "F-22 fired flares to warn off the Su-25s.")
+    other = service.add_account(incident.id, "russia", "The F-22 obstructed our aircraft.")
+    amended = service.add_account(incident.id, "coalition", "Correction: two Su-25s.", amends=first.position)
+    with pytest.raises(NotInvolvedError, match="un is not involved"):
+        service.add_account(incident.id, "un", "We saw it.")
+    with pytest.raises(NotInvolvedError, match="has no account #2"):
+        service.add_account(incident.id, "coalition", "Rewriting theirs", amends=other.position)
+    with pytest.raises(ValidationError, match="must not be empty"):
+        service.add_account(incident.id, "russia", "  ")
+    accounts = service.accounts(incident.id)
+    assert [(a.party_id, a.text, a.amends) for a in accounts] == [
+        ("coalition", first.text, None),
+        ("russia", other.text, None),
+        ("coalition", amended.text, 1),
+    ]
+    entries = ledger.entries(kinds_prefix=("incident.account",))
+    assert [(e.statement.party_id, e.payload_value()["text"]) for e in entries] == [
+        (a.party_id, a.text) for a in accounts
+    ]
+    assert verify_document(ledger.export_document()).ok
+    assert verify_document(ledger.export_document(for_party="un")).redacted >= 3
+
+
+def test_review_status_moves_and_closes(
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock
+) -> None:
+    service, bus, _ = wired
+    bus.emit(_los(clock))
+    (incident,) = service.list()
+    service.set_review(incident.id, ReviewStatus.UNDER_REVIEW, by_party="russia", note="joint review 12 Dec")
+    with pytest.raises(NotInvolvedError):
+        service.set_review(incident.id, ReviewStatus.AGREED, by_party="un")
+    assert service.set_review(incident.id, ReviewStatus.CLOSED, by_party=None).status is ReviewStatus.CLOSED
+    with pytest.raises(ConflictError, match="closed"):
+        service.set_review(incident.id, ReviewStatus.OPEN, by_party=None)
+    assert service.list(party_id="un") == [] and len(service.list(party_id="russia")) == 1
+
+
+def test_zone_violation_and_new_alert_open_separate_incidents(
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock
+) -> None:
+    service, bus, _ = wired
+    bus.emit(_los(clock, "al1"))
+    bus.emit(_los(clock, "al1"))
+    zone_payload = {"zone_id": "euphrates", "zone_kind": "deconfliction-line", "unit_id": "u9", "violation": True}
+    bus.emit(Event("zone.entered", clock.now_s(), None, zone_payload, PARTIES))
+    bus.emit(Event("zone.entered", clock.now_s() + 5, None, zone_payload, PARTIES))  # same crossing: joined
+    clock.advance(3600)
+    bus.emit(_los(clock, "al2"))
+    kinds = sorted(i.kind.value for i in service.list())
+    assert kinds == ["separation-lost", "separation-lost", "zone-violation"]
+
+
+def test_metrics_from_the_ledger(
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger
+) -> None:
+    _service, bus, _ = wired
+    t0 = clock.now_s()
+    bus.emit(Event("alert.raised", t0, None, {"alert_id": "a1", "los": False}, PARTIES))
+    bus.emit(Event("alert.acknowledged", t0 + 40, "russia", {"alert_id": "a1"}, PARTIES))
+    bus.emit(Event("alert.acknowledged", t0 + 90, "russia", {"alert_id": "a1"}, PARTIES))  # second ack: ignored
+    bus.emit(Event("alert.acknowledged", t0 + 100, "coalition", {"alert_id": "a1"}, PARTIES))
+    bus.emit(Event("activity.notified", t0, "coalition", {"activity_id": "n1"}, PARTIES))
+    bus.emit(Event("hotline.escalated", t0 + 300, None, {"message_id": "m1", "step": 2}, frozenset({"russia"})))
+    zone_payload = {"zone_id": "euphrates", "zone_kind": "deconfliction-line", "unit_id": "u9", "violation": True}
+    bus.emit(Event("zone.entered", t0, None, zone_payload, PARTIES))
+    bus.emit(_los(clock, "a9"))
+    metrics = compute_metrics(ledger.entries(), t0 - 1, t0 + 86400)
+    assert metrics.incidents_by_kind == {"zone-violation": 1, "separation-lost": 1}
+    assert metrics.line_crossings == 1 and metrics.zone_violations_by_zone == {"euphrates": 1}
+    alert = metrics.ack_delays["alert"]
+    assert (alert.acknowledged, alert.unacknowledged, alert.mean_s, alert.max_s) == (2, 1, 70.0, 100.0)
+    assert metrics.ack_delays["activity"].unacknowledged == 1
+    assert metrics.escalations == 1 and metrics.escalations_by_party == {"russia": 1}
+    assert "ack_mean_s,alert,70.0" in metrics.to_csv()
+    assert compute_metrics(ledger.entries(), t0 + 86400, t0 + 2 * 86400).to_json()["incidents"] == 0
+
+
+def test_report_html_embeds_the_map_and_escapes(
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, tmp_path: Path
+) -> None:
+    service, _bus, _ = wired
+    incident = service.report("russia", time_s=clock.now_s() - 600, summary="<script>x</script>", unit_ids=["u1", "u2"])
+    service.add_account(incident.id, "russia", "a & b")
+    text = incident_html(
+        service.get(incident.id),
+        service.accounts(incident.id),
+        service.timeline(incident.id),
+        service.evidence(incident.id),
+        generated_s=clock.now_s(),
+    )
+    assert "<script>x" not in text and "&lt;script&gt;" in text and "a &amp; b" in text
+    assert text.count("data:image/png;base64,") == 1
