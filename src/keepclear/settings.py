@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keepclear.errors import KeepclearError
@@ -101,6 +101,24 @@ class Settings(BaseSettings):
     )
     ingest_max_future_s: float = Field(30.0, ge=0, description="How far in the future a report's time may be, seconds.")
     ingest_max_age_s: float = Field(600.0, gt=0, description="How old a report may be when it arrives, seconds.")
+    ledger_checkpoint_every_entries: int = Field(
+        100, ge=1, description="The deployment signs the ledger head at least every this many entries."
+    )
+    ledger_checkpoint_interval_s: float = Field(
+        600.0, gt=0, description="...and at the first append once this many seconds passed since the last checkpoint."
+    )
+    ledger_submission_skew_s: float = Field(
+        300.0, gt=0, description="How far a strong-mode signed submission's time may be from the deployment clock, s."
+    )
+    ledger_key_passphrase: SecretStr | None = Field(
+        None, description="Secret (environment only): encrypts the custodial ledger keys at rest when set."
+    )
+    incident_evidence_window_s: float = Field(
+        600.0, gt=0, description="Evidence covers the involved units' tracks this long before and after, seconds."
+    )
+    incident_merge_window_s: float = Field(
+        600.0, ge=0, description="Automatic triggers for the same units this close in time join one incident, s."
+    )
     history_retention_s: float = Field(
         10800.0, gt=0, description="How long thinned track history is kept in memory (evidence, look-back), seconds."
     )

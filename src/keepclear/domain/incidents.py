@@ -5,14 +5,15 @@ Pure values and the one function that decides which events open an incident auto
 
 Expected event payloads (from the tactical layer):
 
-- ``alert.raised`` / ``alert.level_changed``: ``{"alert_id": str, "los": bool, "level": str,
+- ``alert.raised`` / ``alert.level_changed`` / ``alert.separation_lost``: ``{"alert_id": str, "los": bool, "level": str,
   "unit_ids": [str, ...], "parties": [str, ...], "zone_id": str | null, "zone_kind": str | null}``.
   ``los: true`` means separation is actually lost (or, with a ``zone_id``, the zone is actually
   entered against its rules). ``units`` is accepted for ``unit_ids``; ``parties`` defaults to the
-  event's parties.
+  event's parties. The tactical alert book's shape is read too: ``cpa.los`` for ``los`` and
+  ``unit_a``/``unit_b`` for the units.
 - ``zone.entered`` / ``zone.violated``: ``{"zone_id": str, "zone_kind": str, "unit_id": str,
-  "violation": bool}`` (``permitted: false`` is read as ``violation: true``; ``zone.violated`` is a
-  violation by its name).
+  "violation": bool}`` (``permitted: false`` or ``access: "forbidden"`` is read as
+  ``violation: true``; ``zone.violated`` is a violation by its name).
 """
 
 from __future__ import annotations
@@ -78,17 +79,24 @@ def incident_trigger(event: Event) -> Trigger | None:
     parties = _strings(payload.get("parties")) or tuple(sorted(event.parties))
     zone_id = payload.get("zone_id") if isinstance(payload.get("zone_id"), str) else None
     zone_kind = payload.get("zone_kind") if isinstance(payload.get("zone_kind"), str) else None
-    if event.kind in ("alert.raised", "alert.level_changed"):
-        if payload.get("los") is not True:
+    if event.kind in ("alert.raised", "alert.level_changed", "alert.separation_lost"):
+        cpa = payload.get("cpa")
+        lost = payload.get("los") is True or (isinstance(cpa, dict) and cpa.get("los") is True)
+        if not lost:
             return None
         units = _strings(payload.get("unit_ids", payload.get("units")))
+        if not units:
+            units = tuple(sorted(u for u in (payload.get("unit_a"), payload.get("unit_b")) if isinstance(u, str)))
         alert_id = payload.get("alert_id") if isinstance(payload.get("alert_id"), str) else None
         kind = IncidentKind.ZONE_VIOLATION if zone_id else IncidentKind.SEPARATION_LOST
         what = f"zone {zone_id} entered" if zone_id else "separation lost"
         return Trigger(kind, event.time_s, units, parties, alert_id, zone_id, zone_kind, f"{what}: {', '.join(units)}")
     if event.kind in ("zone.entered", "zone.violated"):
         violated = (
-            event.kind == "zone.violated" or payload.get("violation") is True or payload.get("permitted") is False
+            event.kind == "zone.violated"
+            or payload.get("violation") is True
+            or payload.get("permitted") is False
+            or payload.get("access") == "forbidden"
         )
         if not violated or zone_id is None:
             return None

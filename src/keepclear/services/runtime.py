@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 
 from keepclear.detect.minima import ProbeSettings, SeparationMinima
 from keepclear.detect.tracktable import TrackTableSettings
+from keepclear.ledger.book import LedgerConfig
 from keepclear.services.deployment import Deployment
+from keepclear.services.incidents import IncidentConfig, IncidentService
+from keepclear.services.record import LedgerRecorder, open_ledger
 from keepclear.services.tactical import TacticalConfig, TacticalService
 from keepclear.services.track_history import HistoryLimits, TrackHistory
 from keepclear.services.tracks import IngestLimits, ReportColumns, TrackIngest, UnitDirectory
@@ -84,6 +87,34 @@ class Runtime:
         self.add_consumer(self.history.add)
         self.add_task("history", self.history.prune)
         self.add_gauge("history_reports", lambda: len(self.history))
+
+        # The record first: every event is in the ledger before anything that reads the ledger runs.
+        settings = deployment.settings
+        passphrase = settings.ledger_key_passphrase
+        self.ledger = open_ledger(
+            deployment.db,
+            deployment.clock,
+            settings.data_dir,
+            passphrase=None if passphrase is None else passphrase.get_secret_value().encode(),
+            config=LedgerConfig(
+                checkpoint_every_entries=settings.ledger_checkpoint_every_entries,
+                checkpoint_interval_s=settings.ledger_checkpoint_interval_s,
+                submission_skew_s=settings.ledger_submission_skew_s,
+            ),
+        )
+        deployment.bus.subscribe(LedgerRecorder(self.ledger))
+        self.incidents = IncidentService(
+            deployment.db,
+            deployment.clock,
+            deployment.bus,
+            self.history.between,
+            IncidentConfig(
+                evidence_window_s=settings.incident_evidence_window_s, merge_window_s=settings.incident_merge_window_s
+            ),
+            ledger=self.ledger,
+        )
+        deployment.bus.subscribe(self.incidents.on_event)
+        self.add_task("incidents", self.incidents.freeze_due)
 
         self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
         deployment.bus.subscribe(self.tactical.on_event)

@@ -15,7 +15,7 @@ from typing import Any
 
 from keepclear.detect.alerts import Alert, AlertBook, candidate_settings
 from keepclear.detect.minima import ProbeSettings
-from keepclear.detect.probe import probe
+from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates
 from keepclear.detect.tracktable import TrackTable, TrackTableSettings
 from keepclear.detect.wellclear import AlertingSettings
@@ -69,6 +69,7 @@ class TacticalService:
         self._latest: dict[str, dict[str, Any]] = {}
         self._resolved: deque[dict[str, Any]] = deque(maxlen=self.config.resolved_kept)
         self._predicted: set[tuple[str, str]] = set()
+        self._lost: set[str] = set()
         self.zone_watch = ZoneWatch([])
         self.reload_zones()
         self.last_conflicts = 0
@@ -107,12 +108,32 @@ class TacticalService:
             conflicts = probe(states, now_s, self._candidates)
             self.last_conflicts = len(conflicts)
             events = self.book.update(now_s, states, conflicts, party_ids)
+            events += self._separation_lost(now_s, conflicts)
             events += self.zone_watch.update(now_s, states, party_ids)
             events += self._predicted_entries(states, party_ids, now_s)
             for event in events:
                 self._remember(event)
         for event in events:
             self._events.emit(event)
+        return events
+
+    def _separation_lost(self, now_s: float, conflicts: Conflicts) -> list[Event]:
+        """One ``alert.separation_lost`` when an alerted pair actually loses separation."""
+        lost = {
+            (min(a, b), max(a, b))
+            for a, b, los in zip(conflicts.unit_a, conflicts.unit_b, conflicts.los.tolist(), strict=True)
+            if los
+        }
+        events = []
+        for alert in self.book.active():
+            key = (alert.unit_a, alert.unit_b)
+            if key in lost and alert.id not in self._lost:
+                self._lost.add(alert.id)
+                payload = {**self._latest.get(alert.id, {}), "alert_id": alert.id, "los": True}
+                payload.update(unit_a=alert.unit_a, unit_b=alert.unit_b, party_a=alert.party_a, party_b=alert.party_b)
+                payload.update(level=alert.level.name.lower(), raised_s=alert.raised_s, time_s=now_s)
+                events.append(Event("alert.separation_lost", now_s, None, payload, alert.parties))
+        self._lost &= {a.id for a in self.book.active()}
         return events
 
     def _predicted_entries(self, states: TrackStates, party_ids: list[str], now_s: float) -> list[Event]:
@@ -143,6 +164,9 @@ class TacticalService:
         if not event.kind.startswith("alert."):
             return
         alert_id = event.payload["alert_id"]
+        if event.kind == "alert.separation_lost":
+            self._latest.setdefault(alert_id, {}).update(los_s=event.time_s)
+            return
         if event.kind == "alert.resolved":
             last = self._latest.pop(alert_id, {})
             self._resolved.append({**last, **event.payload, "status": "resolved"})
