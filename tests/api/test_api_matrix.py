@@ -142,6 +142,27 @@ def alert_then(path: str) -> Callable[[Service], tuple[str, Any]]:
     return make
 
 
+def incident_of(service: Service, party: str) -> str:
+    """An incident only ``party`` is involved in, reported by that party."""
+    incident = service.runtime.incidents.report(party, time_s=time.time() - 60, summary=f"reported by {party}")
+    return incident.id
+
+
+def own_incident(suffix: str) -> Callable[[Service], tuple[str, Any]]:
+    return lambda service: (f"/v1/incidents/{incident_of(service, 'a')}{suffix}", None)
+
+
+def others_incident(suffix: str) -> Callable[[Service], tuple[str, Any]]:
+    return lambda service: (f"/v1/incidents/{incident_of(service, 'b')}{suffix}", None)
+
+
+def with_body(make: Callable[[Service], tuple[str, Any]], body: Any) -> Callable[[Service], tuple[str, Any]]:
+    return lambda service: (make(service)[0], body)
+
+
+NOT_FOUND = status(404)
+READERS_OK = {"admin": status(200), "a-liaison": status(200), "a-observer": status(200)}
+
 MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any]], dict[str | None, Check]]]] = {
     ("GET", "/v1/health"): [("-", same("/v1/health"), {r: status(200) for r in ROLES})],
     ("GET", "/v1/me"): [
@@ -292,6 +313,65 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
     ],
     ("GET", "/v1/crossings"): [
         ("own", same("/v1/crossings"), for_roles({"a-liaison": status(200), "a-observer": status(200)}))
+    ],
+    ("GET", "/v1/record/export"): [
+        (
+            "party's own view",
+            same("/v1/record/export"),
+            for_roles({r: status(200, lambda b: b["version"] == 1 and len(b["entries"]) > 0) for r in READERS_OK}),
+        )
+    ],
+    ("GET", "/v1/incidents"): [
+        (
+            "involved only",
+            lambda s: (incident_of(s, "b"), ("/v1/incidents", None))[1],
+            for_roles(
+                {
+                    "admin": status(200, lambda b: any("b" in i["parties"] for i in b)),
+                    "a-liaison": status(200, lambda b: all("a" in i["parties"] for i in b)),
+                    "a-observer": status(200, lambda b: all("a" in i["parties"] for i in b)),
+                }
+            ),
+        )
+    ],
+    ("POST", "/v1/incidents"): [
+        (
+            "-",
+            same("/v1/incidents", {"time": "2020-01-01T00:00:00Z", "summary": "near miss over the river"}),
+            for_roles({"a-liaison": status(201, lambda b: b["reported_by"] == "a" and b["parties"] == ["a"])}),
+        )
+    ],
+    ("GET", "/v1/incidents/{incident_id}"): [
+        ("own", own_incident(""), for_roles(READERS_OK)),
+        (
+            "other's",
+            others_incident(""),
+            for_roles({"admin": status(200), "a-liaison": NOT_FOUND, "a-observer": NOT_FOUND}),
+        ),
+    ],
+    ("POST", "/v1/incidents/{incident_id}/accounts"): [
+        (
+            "own",
+            with_body(own_incident("/accounts"), {"text": "our account"}),
+            for_roles({"a-liaison": status(201, lambda b: b["party_id"] == "a")}),
+        ),
+        ("other's", with_body(others_incident("/accounts"), {"text": "x"}), for_roles({"a-liaison": NOT_FOUND})),
+    ],
+    ("POST", "/v1/incidents/{incident_id}/review"): [
+        (
+            "own",
+            with_body(own_incident("/review"), {"status": "under-review"}),
+            for_roles({"a-liaison": status(200, lambda b: b["status"] == "under-review")}),
+        ),
+        ("other's", with_body(others_incident("/review"), {"status": "agreed"}), for_roles({"a-liaison": NOT_FOUND})),
+    ],
+    ("GET", "/v1/incidents/{incident_id}/report"): [
+        ("own", own_incident("/report"), for_roles(READERS_OK)),
+        (
+            "other's",
+            others_incident("/report"),
+            for_roles({"admin": status(200), "a-liaison": NOT_FOUND, "a-observer": NOT_FOUND}),
+        ),
     ],
     ("GET", "/v1/stream"): [
         ("-", same("/v1/stream"), for_roles({"a-liaison": status(200), "a-observer": status(200)}))

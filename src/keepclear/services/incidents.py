@@ -31,7 +31,7 @@ from keepclear.domain.incidents import (
     incident_trigger,
 )
 from keepclear.domain.tracks import TrackReport
-from keepclear.errors import ConflictError, KeepclearError, ValidationError
+from keepclear.errors import ConflictError, ForbiddenError, KeepclearError, ValidationError
 from keepclear.ledger import Ledger
 from keepclear.ledger.canonical import canonical_text, sha256_hex
 from keepclear.ledger.model import time_us_of
@@ -44,7 +44,7 @@ TracksFor = Callable[[Sequence[str], float, float], list[TrackReport]]
 MAX_ACCOUNT_CHARS = 20_000
 
 
-class NotInvolvedError(KeepclearError):
+class NotInvolvedError(ForbiddenError):
     """A party tried to write to an incident it is not involved in (or to amend another's account)."""
 
 

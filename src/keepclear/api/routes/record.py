@@ -1,0 +1,237 @@
+"""/v1/record and /v1/incidents: the shared record and incidents with each party's own account."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from keepclear.api.deps import authorized, runtime
+from keepclear.domain.identity import Principal, Role
+from keepclear.domain.incidents import Incident, ReviewStatus
+from keepclear.domain.timefmt import format_utc, parse_utc
+from keepclear.errors import NotFoundError, ValidationError
+from keepclear.services.incident_report import incident_html
+from keepclear.services.policy import Action
+from keepclear.services.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["record"])
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+class IncidentOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    time: str
+    opened: str
+    reported_by: str | None
+    parties: list[str]
+    unit_ids: list[str]
+    alert_ids: list[str]
+    zone_id: str | None
+    summary: str
+    evidence_sha256: str | None
+
+
+class AccountOut(BaseModel):
+    incident_id: str
+    position: int
+    party_id: str
+    text: str
+    written: str
+    amends: int | None
+
+
+class IncidentDetail(IncidentOut):
+    accounts: list[AccountOut]
+    timeline: list[dict[str, Any]]
+
+
+class IncidentReportIn(BaseModel):
+    time: str = Field(max_length=40, description="When it happened, ISO 8601 with zone.")
+    summary: str = Field(min_length=1, max_length=4000)
+    unit_ids: list[str] = Field(default_factory=list, max_length=50)
+    parties: list[str] = Field(default_factory=list, max_length=20)
+    alert_ids: list[str] = Field(default_factory=list, max_length=50)
+    message_ids: list[str] = Field(default_factory=list, max_length=50)
+    zone_id: str | None = Field(None, max_length=64)
+
+
+class AccountIn(BaseModel):
+    text: str = Field(min_length=1, max_length=20000)
+    amends: int | None = Field(None, ge=0, description="Position of one of the party's own earlier accounts.")
+
+
+class ReviewIn(BaseModel):
+    status: Literal["open", "under-review", "agreed", "disputed", "closed"]
+    note: str = Field("", max_length=4000)
+
+
+def _out(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "kind": incident.kind.value,
+        "status": incident.status.value,
+        "time": format_utc(incident.time_s),
+        "opened": format_utc(incident.opened_s),
+        "reported_by": incident.reported_by,
+        "parties": list(incident.parties),
+        "unit_ids": list(incident.unit_ids),
+        "alert_ids": list(incident.alert_ids),
+        "zone_id": incident.zone_id,
+        "summary": incident.summary,
+        "evidence_sha256": incident.evidence_sha256,
+    }
+
+
+def _visible(rt: Runtime, principal: Principal, incident_id: str) -> Incident:
+    """The incident, if the caller's party is involved (admin: any); otherwise it does not exist for it."""
+    incident = rt.incidents.get(incident_id)
+    if principal.role is not Role.ADMIN and principal.party_id not in incident.parties:
+        raise NotFoundError(f"incident {incident_id!r} does not exist")
+    return incident
+
+
+@router.get("/record/export")
+async def export_record(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+) -> dict[str, Any]:
+    """The ledger as a self-contained file to verify offline (`keepclear ledger verify`).
+
+    A party's export leaves out the payloads it may not read; their signed hashes keep the chain whole.
+    """
+    for_party = None if principal.role is Role.ADMIN else principal.party_id
+    return await run_in_threadpool(lambda: rt.ledger.export_document(for_party=for_party))
+
+
+@router.get("/incidents")
+async def list_incidents(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+) -> list[IncidentOut]:
+    """Incidents the caller's party is involved in (admin: all)."""
+    party = None if principal.role is Role.ADMIN else principal.party_id
+    incidents = await run_in_threadpool(lambda: rt.incidents.list(party_id=party))
+    return [IncidentOut(**_out(i)) for i in incidents]
+
+
+@router.post("/incidents", status_code=201)
+async def report_incident(
+    body: IncidentReportIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))]
+) -> IncidentOut:
+    """Report an incident; the reporting party is always involved."""
+    assert principal.party_id is not None
+    try:
+        time_s = parse_utc(body.time, "time")
+    except ValueError as exc:
+        raise ValidationError([str(exc)]) from None
+    incident = await run_in_threadpool(
+        lambda: rt.incidents.report(
+            principal.party_id or "",
+            time_s=time_s,
+            summary=body.summary,
+            unit_ids=body.unit_ids,
+            parties=body.parties,
+            alert_ids=body.alert_ids,
+            message_ids=body.message_ids,
+            zone_id=body.zone_id,
+        )
+    )
+    return IncidentOut(**_out(incident))
+
+
+@router.get("/incidents/{incident_id}")
+async def get_incident(
+    incident_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+) -> IncidentDetail:
+    """One incident with every account (each party's own, never altered) and its timeline."""
+
+    def load() -> IncidentDetail:
+        incident = _visible(rt, principal, incident_id)
+        accounts = [
+            AccountOut(
+                incident_id=a.incident_id,
+                position=a.position,
+                party_id=a.party_id,
+                text=a.text,
+                written=format_utc(a.time_s),
+                amends=a.amends,
+            )
+            for a in rt.incidents.accounts(incident_id)
+        ]
+        timeline = [
+            {
+                k: (format_utc(v) if k.endswith("_s") and isinstance(v, float) else v)
+                for k, v in dataclasses.asdict(t).items()
+            }
+            for t in rt.incidents.timeline(incident_id)
+        ]
+        return IncidentDetail(**_out(incident), accounts=accounts, timeline=timeline)
+
+    return await run_in_threadpool(load)
+
+
+@router.post("/incidents/{incident_id}/accounts", status_code=201)
+async def add_account(
+    incident_id: str,
+    body: AccountIn,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))],
+) -> AccountOut:
+    """Append the caller's party's account (or an amendment of its own); only it can write it."""
+
+    def write() -> AccountOut:
+        _visible(rt, principal, incident_id)
+        a = rt.incidents.add_account(incident_id, principal.party_id or "", body.text, amends=body.amends)
+        return AccountOut(
+            incident_id=a.incident_id,
+            position=a.position,
+            party_id=a.party_id,
+            text=a.text,
+            written=format_utc(a.time_s),
+            amends=a.amends,
+        )
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/incidents/{incident_id}/review")
+async def set_review(
+    incident_id: str,
+    body: ReviewIn,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))],
+) -> IncidentOut:
+    """Move the joint review forward (an involved party)."""
+
+    def write() -> IncidentOut:
+        _visible(rt, principal, incident_id)
+        status = ReviewStatus(body.status)
+        return IncidentOut(
+            **_out(rt.incidents.set_review(incident_id, status, by_party=principal.party_id, note=body.note))
+        )
+
+    return await run_in_threadpool(write)
+
+
+@router.get("/incidents/{incident_id}/report", response_class=HTMLResponse)
+async def incident_report(
+    incident_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+) -> HTMLResponse:
+    """The incident report as self-contained HTML: map figure of the tracks, timeline, accounts."""
+
+    def render() -> str:
+        incident = _visible(rt, principal, incident_id)
+        return incident_html(
+            incident,
+            rt.incidents.accounts(incident_id),
+            rt.incidents.timeline(incident_id),
+            rt.incidents.evidence(incident_id),
+            generated_s=rt.deployment.clock.now_s(),
+        )
+
+    return HTMLResponse(await run_in_threadpool(render))
