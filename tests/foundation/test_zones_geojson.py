@@ -168,3 +168,8 @@ def test_existing_ids_need_replace_and_nothing_changes_without_it(deployment: De
     deployment.zones.import_document(renamed, replace=True)
     assert {z.name for z in deployment.zones.list()} >= {"Renamed"}
     assert len(deployment.zones.list()) == 4
+
+
+def test_export_feeds_straight_back_into_import_without_json():
+    zones = zones_from_geojson(example())
+    assert zones_from_geojson(zones_to_geojson(zones)) == zones

@@ -8,6 +8,7 @@ stale time are dropped on ``drop_stale``. Time is passed in; nothing here reads 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from keepclear.detect.minima import DOMAIN_CODES
 from keepclear.detect.states import TrackStates
 from keepclear.domain import Domain, TrackReport, track_report_problems
+from keepclear.domain.tracks import track_columns_valid
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -180,3 +182,47 @@ class TrackTable:
         self._hist = np.concatenate([self._hist, np.zeros_like(self._hist)])
         self._hist_count = np.concatenate([self._hist_count, np.zeros_like(self._hist_count)])
         self._cap = cap
+
+    def update_columns(
+        self,
+        unit_ids: Sequence[str],
+        values: FloatArray,
+        party_ids: Sequence[str],
+        domains: Sequence[Domain],
+    ) -> int:
+        """Take a batch of reports as columns (``values[i]`` = time, lat, lon, alt, ve, vn, vu).
+
+        The same outcome as calling ``update`` on each report in order, in a few numpy operations
+        when the batch names each unit once (the usual feed batch); malformed rows are skipped
+        (never entered). Returns how many reports were accepted.
+        """
+        n = len(unit_ids)
+        if n == 0:
+            return 0
+        ok = track_columns_valid(*(values[:, k] for k in range(len(_FIELDS))))
+        if len(set(unit_ids)) != n:
+            accepted = 0
+            for i in np.flatnonzero(ok).tolist():
+                report = TrackReport(unit_ids[i], *(float(v) for v in values[i]))
+                accepted += self.update(report, party_ids[i], domains[i]) is Outcome.ACCEPTED
+            return accepted
+        rows = np.empty(n, dtype=np.int64)
+        for i, unit_id in enumerate(unit_ids):
+            row = self._row.get(unit_id)
+            if row is None and ok[i]:
+                row = self._append(unit_id)
+                self._data[row, 0] = -np.inf
+            rows[i] = -1 if row is None else row
+        take = ok & (rows >= 0)
+        take[take] = values[take, 0] > self._data[rows[take], 0]
+        sel = rows[take]
+        if sel.shape[0] == 0:
+            return 0
+        self._data[sel] = values[take]
+        chosen = np.flatnonzero(take).tolist()
+        self._party[sel] = [self.party_code(party_ids[i]) for i in chosen]
+        self._domain[sel] = [DOMAIN_CODES[domains[i]] for i in chosen]
+        h = self._hist.shape[1]
+        self._hist[sel, self._hist_count[sel] % h] = values[take]
+        self._hist_count[sel] += 1
+        return int(sel.shape[0])

@@ -65,7 +65,7 @@ def _coordinate_problems(geometry_type: str, coords: Any, where: str) -> list[st
     problems: list[str] = []
 
     def positions(value: Any, label: str, minimum: int) -> list[str]:
-        if not isinstance(value, list) or len(value) == 0:
+        if not isinstance(value, (list, tuple)) or len(value) == 0:
             return [f"{label}: empty coordinates"]
         out: list[str] = []
         for index, position in enumerate(value):
@@ -81,7 +81,7 @@ def _coordinate_problems(geometry_type: str, coords: Any, where: str) -> list[st
         return out
 
     def polygon(value: Any, label: str) -> list[str]:
-        if not isinstance(value, list) or len(value) == 0:
+        if not isinstance(value, (list, tuple)) or len(value) == 0:
             return [f"{label}: empty polygon"]
         out: list[str] = []
         for index, rng in enumerate(value):
@@ -89,7 +89,7 @@ def _coordinate_problems(geometry_type: str, coords: Any, where: str) -> list[st
         return out
 
     def many(value: Any, label: str, part: Any) -> list[str]:
-        if not isinstance(value, list) or len(value) == 0:
+        if not isinstance(value, (list, tuple)) or len(value) == 0:
             return [f"{label}: empty geometry"]
         out: list[str] = []
         for index, item in enumerate(value):

@@ -92,8 +92,7 @@ class TacticalService:
         """Take drained reports into the track table (older or duplicate reports change nothing)."""
         with self._lock:
             for batch in batches:
-                for index in range(len(batch)):
-                    self.table.update(batch.report(index), batch.party_ids[index], batch.domains[index])
+                self.table.update_columns(batch.unit_ids, batch.values, batch.party_ids, batch.domains)
 
     def _party_ids(self, states: TrackStates) -> list[str]:
         top = int(states.party.max()) + 1 if len(states) else 0
