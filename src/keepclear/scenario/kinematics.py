@@ -87,17 +87,17 @@ def integrate(plan: UnitPlan, plane: LocalPlane, end_s: float, step_s: float = 1
     t = plan.start_s
     out: list[tuple[float, float, float, float, float, float, float]] = []
     while t <= end_s:
+        until_s = route[target].until_s
+        if holding and until_s is not None and t >= until_s:
+            holding = False
+            target += 1
+            if target >= len(route):
+                out.append((t, s.x, s.y, s.alt, s.vz, s.speed, s.heading))
+                break
+            leg_speed = legs[target - 1].speed_mps
         out.append((t, s.x, s.y, s.alt, s.vz, s.speed, s.heading))
         wp = route[target]
         if holding:
-            assert wp.until_s is not None
-            if t >= wp.until_s:
-                holding = False
-                target += 1
-                if target >= len(route):
-                    break
-                leg_speed = legs[target - 1].speed_mps
-                continue
             if ground or plan.unit.domain is Domain.SEA and wp.loiter_radius_m <= 0:
                 s.speed = _toward(s.speed, 0.0, perf.max_accel_mps2 * step_s)
                 s.vz = 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -54,8 +55,8 @@ _SENSORS = frozenset({"position_sigma_m", "altitude_sigma_m", "velocity_sigma_mp
 _DROPOUT = frozenset({"probability", "outages_per_h", "outage_mean_s"})
 _EXPECT = frozenset({"kind", "activities", "units", "zone", "parties"})
 
-#: The folder of bundled packs inside the package.
-PACKS_PACKAGE = "keepclear.data.scenarios"
+#: The folder of bundled packs inside the package (package data, no ``__init__``).
+PACKS_FOLDER = ("data", "scenarios")
 SCENARIO_FILE = "scenario.yaml"
 
 
@@ -431,15 +432,19 @@ def load_scenario(path: str | FilePath) -> Scenario:
     return parse_scenario(text, source=file.name, base=file.parent)
 
 
+def _packs_root() -> Traversable:
+    return resources.files("keepclear").joinpath(*PACKS_FOLDER)
+
+
 def pack_names() -> list[str]:
     """The bundled scenario packs, by name."""
-    root = resources.files(PACKS_PACKAGE)
+    root = _packs_root()
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / SCENARIO_FILE).is_file())
 
 
 def pack_path(name: str) -> FilePath:
     """The scenario file of bundled pack ``name``; ``NotFoundError`` lists the packs there are."""
-    candidate = resources.files(PACKS_PACKAGE) / name / SCENARIO_FILE
+    candidate = _packs_root() / name / SCENARIO_FILE
     if not candidate.is_file():
         raise NotFoundError(f"no scenario pack {name!r} (packs: {', '.join(pack_names()) or 'none'})")
     return FilePath(str(candidate))
