@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import MINI_YAML
 
+from conftest import MINI_YAML
 from keepclear.domain import Domain
 from keepclear.domain.timefmt import parse_utc
 from keepclear.errors import NotFoundError, ValidationError
@@ -57,7 +57,7 @@ def test_founding_pack_is_bundled_and_loads(euphrates: Scenario) -> None:
 def test_founding_pack_river_line_is_long_and_buffered(euphrates: Scenario) -> None:
     line = next(z for z in euphrates.zones if z.id == "euphrates-line")
     assert line.geometry.geom_type == "MultiLineString"
-    lon_min, lat_min, lon_max, lat_max = line.geometry.bounds
+    lon_min, _, lon_max, _ = line.geometry.bounds
     assert lon_min < 38.1 and lon_max > 41.0  # Jarabulus to Abu Kamal
     assert line.buffer_m == 5000
 
@@ -162,7 +162,9 @@ def test_bad_zone_file_is_named_with_its_feature(write_scenario: Callable[[str],
 def test_missing_zone_file_is_named(write_scenario: Callable[[str], Path]) -> None:
     text = MINI_YAML.replace("zones: zones.geojson", "zones: nowhere.geojson")
     problems = problems_of(write_scenario, text)
-    assert any(p.startswith(f"scenario.yaml line {line_of(text, 'nowhere')}: scenario.zones: cannot read") for p in problems)
+    assert any(
+        p.startswith(f"scenario.yaml line {line_of(text, 'nowhere')}: scenario.zones: cannot read") for p in problems
+    )
 
 
 def test_empty_file_is_refused() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -10,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from conftest import MINI_YAML
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from conftest import MINI_YAML
 from keepclear.domain import Domain, Unit, track_report_problems
 from keepclear.geo import LocalPlane, distance_m
 from keepclear.scenario import Scenario, SensorModel, Simulator, UnitPlan, Waypoint, load_scenario
@@ -49,7 +50,7 @@ def test_slicing_time_does_not_change_the_reports(mini: Scenario) -> None:
     sim = Simulator(mini)
     whole = sim.reports_between(sim.start_s, sim.end_s)
     edges = np.linspace(sim.start_s, sim.end_s, 37)
-    sliced = [r for a, b in zip(edges[:-1], edges[1:], strict=True) for r in sim.reports_between(float(a), float(b))]
+    sliced = [r for a, b in itertools.pairwise(edges) for r in sim.reports_between(float(a), float(b))]
     assert sliced == whole
     assert [r.time_s for r in whole] == sorted(r.time_s for r in whole)
 
@@ -139,7 +140,11 @@ def test_aircraft_stay_within_performance_and_reach_the_end(
         Waypoint(lat, lon, alt_ft / FT_PER_M, speed_kt / KT_PER_MPS)
         for (lat, lon), alt_ft in zip(positions, alts_ft, strict=False)
     )
-    assume(all(float(distance_m(a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg)) > 20_000 for a, b in zip(route, route[1:])))
+    assume(
+        all(
+            float(distance_m(a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg)) > 20_000 for a, b in itertools.pairwise(route)
+        )
+    )
     perf = DEFAULT_PERFORMANCE[Domain.AIR]
     assume(not route_timing_problems(START_S, route, perf, Domain.AIR))
     plan = UnitPlan(Unit("a", "A", Domain.AIR, "jet", "f"), START_S, route, perf)
@@ -157,7 +162,9 @@ near_points = st.tuples(st.floats(34.9, 35.1), st.floats(39.9, 40.1))
 @given(st.lists(near_points, min_size=2, max_size=4, unique=True), st.floats(10, 40))
 def test_ground_units_keep_to_their_route(positions: list[tuple[float, float]], speed_kt: float) -> None:
     route = tuple(Waypoint(lat, lon, 300.0, speed_kt / KT_PER_MPS) for lat, lon in positions)
-    assume(all(float(distance_m(a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg)) > 100 for a, b in zip(route, route[1:])))
+    assume(
+        all(float(distance_m(a.lat_deg, a.lon_deg, b.lat_deg, b.lon_deg)) > 100 for a, b in itertools.pairwise(route))
+    )
     plan = UnitPlan(Unit("g", "G", Domain.LAND, "truck", "f"), START_S, route, DEFAULT_PERFORMANCE[Domain.LAND])
     tr = integrate(plan, PLANE, START_S + 48 * 3600)
     xs, ys = PLANE.to_xy(np.array([w.lat_deg for w in route]), np.array([w.lon_deg for w in route]))

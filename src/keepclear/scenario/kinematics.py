@@ -98,7 +98,7 @@ def integrate(plan: UnitPlan, plane: LocalPlane, end_s: float, step_s: float = 1
         out.append((t, s.x, s.y, s.alt, s.vz, s.speed, s.heading))
         wp = route[target]
         if holding:
-            if ground or plan.unit.domain is Domain.SEA and wp.loiter_radius_m <= 0:
+            if ground or (plan.unit.domain is Domain.SEA and wp.loiter_radius_m <= 0):
                 s.speed = _toward(s.speed, 0.0, perf.max_accel_mps2 * step_s)
                 s.vz = 0.0
             else:
@@ -114,10 +114,7 @@ def integrate(plan: UnitPlan, plane: LocalPlane, end_s: float, step_s: float = 1
         dist = math.hypot(dx, dy)
         stops_here = wp.until_s is not None or target == len(route) - 1
         # Speed: meet a timed arrival, else the leg's speed; ground units brake to stop where they hold.
-        if wp.at_s is not None and wp.at_s - t > step_s:
-            want = dist / (wp.at_s - t)
-        else:
-            want = leg_speed
+        want = dist / (wp.at_s - t) if wp.at_s is not None and wp.at_s - t > step_s else leg_speed
         if ground and stops_here:
             want = min(want, math.sqrt(2.0 * perf.max_accel_mps2 * dist))
         want = min(perf.max_speed_mps, max(perf.min_speed_mps, want))

@@ -188,7 +188,9 @@ def _plans(r: FieldReader, force_ids: set[str], scenario_end_s: float | None) ->
             r.problem((*p, "route", j), message)
         if scenario_end_s is not None and start_s >= scenario_end_s:
             r.problem((*p, "start"), "is at or after the scenario end")
-        out.append(UnitPlan(Unit(uid, callsign or uid, domain, kind or "unit", force), start_s, waypoints, perf, interval))
+        out.append(
+            UnitPlan(Unit(uid, callsign or uid, domain, kind or "unit", force), start_s, waypoints, perf, interval)
+        )
     return out
 
 
@@ -320,7 +322,9 @@ def _expectations(
         try:
             kind = ExpectationKind(kind_text)
         except ValueError:
-            r.problem((*p, "kind"), f"unknown kind {kind_text!r} (known: {', '.join(k.value for k in ExpectationKind)})")
+            r.problem(
+                (*p, "kind"), f"unknown kind {kind_text!r} (known: {', '.join(k.value for k in ExpectationKind)})"
+            )
             continue
         refs: dict[str, list[str]] = {}
         for name, known in (("activities", activity_refs), ("units", unit_ids), ("parties", party_ids)):

@@ -55,7 +55,9 @@ def _plain(node: yaml.Node, path: Path, lines: dict[Path, int], source: str, loa
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise ValidationError([f"{source} line {key_node.start_mark.line + 1}: mapping keys must be plain text"])
+                raise ValidationError(
+                    [f"{source} line {key_node.start_mark.line + 1}: mapping keys must be plain text"]
+                )
             key = str(key_node.value)
             if key in out:
                 raise ValidationError(

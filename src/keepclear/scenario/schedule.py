@@ -45,14 +45,16 @@ def plan_legs(start_s: float, route: Sequence[Waypoint]) -> tuple[list[Leg], lis
         here, there = route[index], route[index + 1]
         if here.until_s is not None:
             if here.until_s < time_s:
-                problems.append((index, f"until {format_utc(here.until_s)} is before the unit gets here"
-                                        f" ({format_utc(time_s)})"))  # fmt: skip
+                problems.append(
+                    (index, f"until {format_utc(here.until_s)} is before the unit gets here ({format_utc(time_s)})")
+                )
             time_s = max(time_s, here.until_s)
         dist_m = float(distance_m(here.lat_deg, here.lon_deg, there.lat_deg, there.lon_deg))
         if there.at_s is not None:
             if there.at_s <= time_s:
-                problems.append((index + 1, f"at {format_utc(there.at_s)} is not after the leg starts"
-                                            f" ({format_utc(time_s)})"))  # fmt: skip
+                problems.append(
+                    (index + 1, f"at {format_utc(there.at_s)} is not after the leg starts ({format_utc(time_s)})")
+                )
                 speed_mps = speed_mps or 1.0
                 arrive_s = time_s + dist_m / speed_mps
             else:
@@ -68,8 +70,9 @@ def plan_legs(start_s: float, route: Sequence[Waypoint]) -> tuple[list[Leg], lis
         time_s = arrive_s
     last = route[-1]
     if last.until_s is not None and last.until_s < time_s:
-        problems.append((len(route) - 1, f"until {format_utc(last.until_s)} is before the unit gets here"
-                                          f" ({format_utc(time_s)})"))  # fmt: skip
+        problems.append(
+            (len(route) - 1, f"until {format_utc(last.until_s)} is before the unit gets here ({format_utc(time_s)})")
+        )
     return legs, problems
 
 
@@ -82,20 +85,29 @@ def route_timing_problems(
         end = leg.index + 1
         if leg.speed_mps > perf.max_speed_mps * TIMING_MARGIN and route[end].at_s is not None:
             problems.append(
-                (end, f"needs {leg.speed_mps * KT_PER_MPS:.0f} kt to arrive on time; this unit makes at most"
-                      f" {perf.max_speed_mps * TIMING_MARGIN * KT_PER_MPS:.0f} kt (with margin)")  # fmt: skip
+                (
+                    end,
+                    f"needs {leg.speed_mps * KT_PER_MPS:.0f} kt to arrive on time; this unit makes at most"
+                    f" {perf.max_speed_mps * TIMING_MARGIN * KT_PER_MPS:.0f} kt (with margin)",
+                )
             )
         if domain is Domain.AIR and leg.speed_mps < perf.min_speed_mps and route[end].at_s is not None:
             problems.append(
-                (end, f"needs {leg.speed_mps * KT_PER_MPS:.0f} kt, below this aircraft's minimum"
-                      f" {perf.min_speed_mps * KT_PER_MPS:.0f} kt; arrive earlier and loiter (until)")  # fmt: skip
+                (
+                    end,
+                    f"needs {leg.speed_mps * KT_PER_MPS:.0f} kt, below this aircraft's minimum"
+                    f" {perf.min_speed_mps * KT_PER_MPS:.0f} kt; arrive earlier and loiter (until)",
+                )
             )
         climb_m = route[end].alt_m - route[leg.index].alt_m
         duration_s = max(leg.arrive_s - leg.depart_s, 1e-9)
         limit = perf.max_climb_mps if climb_m > 0 else perf.max_descent_mps
         if abs(climb_m) > 0 and abs(climb_m) / duration_s > limit * TIMING_MARGIN:
             problems.append(
-                (end, f"changing {abs(climb_m) * FT_PER_M:.0f} ft in {duration_s:.0f} s exceeds this unit's"
-                      f" {limit * FT_PER_M * 60:.0f} ft/min")  # fmt: skip
+                (
+                    end,
+                    f"changing {abs(climb_m) * FT_PER_M:.0f} ft in {duration_s:.0f} s exceeds this unit's"
+                    f" {limit * FT_PER_M * 60:.0f} ft/min",
+                )
             )
     return problems

@@ -136,7 +136,7 @@ class Simulator:
             keep &= ~((times >= start) & (times < start + length))
 
         def at(column: FloatArray) -> FloatArray:
-            return np.interp(times, truth.time_s, column)
+            return np.asarray(np.interp(times, truth.time_s, column), dtype=np.float64)
 
         lat = at(truth.lat_deg)
         lat_r = np.radians(lat)
