@@ -36,13 +36,16 @@ from keepclear.scenario.model import (
     UnitPlan,
     Waypoint,
 )
+from keepclear.scenario.recording import read_recording
 from keepclear.scenario.schedule import FT_PER_M, KT_PER_MPS, route_timing_problems
 
 _TOP = frozenset({"scenario", "parties", "forces", "units", "activities", "hotline", "sensors", "expect"})
 _SCENARIO = frozenset({"id", "name", "description", "start", "end", "seed", "zones"})
 _PARTY = frozenset({"id", "name", "language", "role", "roster"})
 _FORCE = frozenset({"id", "name", "party", "partner"})
-_UNIT = frozenset({"id", "callsign", "domain", "kind", "force", "start", "route", "performance", "report_interval_s"})
+_UNIT = frozenset(
+    {"id", "callsign", "domain", "kind", "force", "start", "route", "recording", "performance", "report_interval_s"}
+)
 _PERF = frozenset(
     {"min_speed_kt", "max_speed_kt", "max_turn_rate_dps", "max_climb_fpm", "max_descent_fpm", "max_accel_mps2"}
 )
@@ -157,11 +160,31 @@ def _waypoint(r: FieldReader, p: Path, domain: Domain, perf: Performance) -> Way
     return Waypoint(lat, lon, alt_ft / FT_PER_M, speed_mps, at_s, until_s, radius_m, direction)
 
 
-def _plans(r: FieldReader, force_ids: set[str], scenario_end_s: float | None) -> list[UnitPlan]:
+def _recorded_plan(r: FieldReader, p: Path, unit: Unit, perf: Performance, base: FilePath | None) -> UnitPlan | None:
+    for name in ("start", "route"):
+        if r.has((*p, name)):
+            r.problem((*p, name), "a unit with a recording has no start or route")
+    name = r.text((*p, "recording"))
+    if name is None:
+        return None
+    if base is None:
+        r.problem((*p, "recording"), "a recording must be a CSV file next to the scenario file")
+        return None
+    reports, problems = read_recording(base / name, unit.id)
+    for problem in problems:
+        r.problem((*p, "recording"), problem)
+    if problems:
+        return None
+    return UnitPlan(unit, reports[0].time_s, (), perf, recording=reports)
+
+
+def _plans(r: FieldReader, force_ids: set[str], scenario_end_s: float | None, base: FilePath | None) -> list[UnitPlan]:
     out: list[UnitPlan] = []
     for i, _ in enumerate(r.sequence(("units",))):
         p: Path = ("units", i)
-        r.mapping(p, _UNIT, frozenset({"id", "domain", "force", "start", "route"}))
+        recorded = r.has((*p, "recording"))
+        needed = {"id", "domain", "force"} if recorded else {"id", "domain", "force", "start", "route"}
+        r.mapping(p, _UNIT, frozenset(needed))
         uid, force = r.ident((*p, "id")), r.ident((*p, "force"))
         callsign = r.text((*p, "callsign"), required=False, default=(uid or "").upper())
         kind = r.text((*p, "kind"), required=False, default="unit")
@@ -175,6 +198,13 @@ def _plans(r: FieldReader, force_ids: set[str], scenario_end_s: float | None) ->
             r.problem((*p, "domain"), f"unknown domain {domain_text!r} (known: air, land, sea)")
             continue
         perf = _performance(r, (*p, "performance"), domain)
+        if recorded:
+            if uid is not None and force is not None:
+                unit = Unit(uid, callsign or uid, domain, kind or "unit", force)
+                plan = _recorded_plan(r, p, unit, perf, base)
+                if plan is not None:
+                    out.append(plan)
+            continue
         start_s = r.time((*p, "start"))
         interval = r.number((*p, "report_interval_s"), required=False, minimum=0.0, exclusive_minimum=True)
         route_raw = r.sequence((*p, "route"))
@@ -391,7 +421,7 @@ def parse_scenario(text: str, source: str = "<scenario>", base: FilePath | None 
     parties = _parties(r)
     party_ids = {p.party.id for p in parties}
     forces = _forces(r, party_ids)
-    plans = _plans(r, {f.id for f in forces}, end_s)
+    plans = _plans(r, {f.id for f in forces}, end_s, base)
     party_of_force = {f.id: f.party_id for f in forces}
     unit_party = {plan.unit.id: party_of_force[plan.unit.force_id] for plan in plans}
     for kind, ids in (("party", [p.party.id for p in parties]), ("force", [f.id for f in forces]),

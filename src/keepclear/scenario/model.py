@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from keepclear.domain import Contact, Domain, Force, Party, Unit, Zone
+from keepclear.domain import Contact, Domain, Force, Party, TrackReport, Unit, Zone
 
 
 class PartyRole(enum.StrEnum):
@@ -105,6 +105,7 @@ class UnitPlan:
     """A unit and where it goes: from the first waypoint at ``start_s`` through the rest.
 
     Reports stop at the last waypoint (landed, out of coverage) unless it has ``until_s``.
+    A unit with a ``recording`` replays real reports instead, as they were (``route`` is empty).
     """
 
     unit: Unit
@@ -112,6 +113,7 @@ class UnitPlan:
     route: tuple[Waypoint, ...]
     performance: Performance
     report_interval_s: float | None = None
+    recording: tuple[TrackReport, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,36 @@ class _Reports:
 
 
 def scenario_plane(scenario: Scenario) -> LocalPlane:
-    """The plane the scenario is flown in: centred on the mean of every waypoint."""
+    """The plane the scenario is flown in: centred on the mean of every waypoint and recorded position."""
     lats = [w.lat_deg for plan in scenario.plans for w in plan.route]
     lons = [w.lon_deg for plan in scenario.plans for w in plan.route]
+    lats += [r.lat_deg for plan in scenario.plans for r in plan.recording]
+    lons += [r.lon_deg for plan in scenario.plans for r in plan.recording]
     return LocalPlane(float(np.mean(lats)), float(np.mean(lons)))
+
+
+def recorded_trajectory(unit_id: str, recording: tuple[TrackReport, ...]) -> Trajectory:
+    """A recording as the unit's trajectory (its reports are the best truth there is)."""
+    columns = np.array(
+        [(r.time_s, r.lat_deg, r.lon_deg, r.alt_m, r.vel_east_mps, r.vel_north_mps, r.vel_up_mps) for r in recording]
+    )
+    t, lat, lon, alt, ve, vn, vu = (np.asarray(columns[:, i], dtype=np.float64) for i in range(7))
+    return Trajectory(unit_id, t, lat, lon, alt, ve, vn, vu, np.hypot(ve, vn), np.degrees(np.arctan2(ve, vn)) % 360.0)
+
+
+def _recorded_reports(plan: UnitPlan, start_s: float, end_s: float) -> _Reports:
+    truth = recorded_trajectory(plan.unit.id, plan.recording)
+    keep = (truth.time_s > start_s - 1e-9) & (truth.time_s <= end_s)
+    return _Reports(
+        plan.unit.id,
+        truth.time_s[keep],
+        truth.lat_deg[keep],
+        truth.lon_deg[keep],
+        truth.alt_m[keep],
+        truth.vel_east_mps[keep],
+        truth.vel_north_mps[keep],
+        truth.vel_up_mps[keep],
+    )
 
 
 class Simulator:
@@ -60,6 +86,11 @@ class Simulator:
         self._truth: dict[str, Trajectory] = {}
         self._reports: list[_Reports] = []
         for index, plan in enumerate(scenario.plans):
+            if plan.recording:
+                truth = recorded_trajectory(plan.unit.id, plan.recording)
+                self._truth[plan.unit.id] = truth
+                self._reports.append(_recorded_reports(plan, scenario.start_s, scenario.end_s))
+                continue
             truth = integrate(plan, self.plane, scenario.end_s, step_s)
             self._truth[plan.unit.id] = truth
             rng = np.random.default_rng([self.seed, index])
