@@ -161,9 +161,9 @@ def _waypoint(r: FieldReader, p: Path, domain: Domain, perf: Performance) -> Way
 
 
 def _recorded_plan(r: FieldReader, p: Path, unit: Unit, perf: Performance, base: FilePath | None) -> UnitPlan | None:
-    for name in ("start", "route"):
-        if r.has((*p, name)):
-            r.problem((*p, name), "a unit with a recording has no start or route")
+    for field in ("start", "route"):
+        if r.has((*p, field)):
+            r.problem((*p, field), "a unit with a recording has no start or route")
     name = r.text((*p, "recording"))
     if name is None:
         return None
