@@ -37,13 +37,16 @@ def _states(sim: Simulator, unit_id: str, grid: np.ndarray) -> tuple[np.ndarray,
     return alive, cols[0], cols[1], x, y, cols[2], cols[3], cols[4], cols[5]
 
 
-def _violations(sim: Simulator, a: str, b: str, domains: frozenset[Domain], grid: np.ndarray) -> tuple[bool, bool]:
-    """(separation lost now, loss predicted by straight lines within the lookahead) at any grid time."""
+def _violations(
+    sim: Simulator, a: str, b: str, domains: frozenset[Domain], grid: np.ndarray
+) -> tuple[float | None, float | None]:
+    """First grid times at which separation is lost, and at which straight lines predict its loss within
+    the lookahead (None: never)."""
     h_m, v_rule_m, lookahead_s = MINIMA[domains]
     sa, sb = _states(sim, a, grid), _states(sim, b, grid)
     alive = sa[0] & sb[0]
     if not alive.any():
-        return False, False
+        return None, None
     tau = np.arange(0.0, lookahead_s + 1.0, 5.0)[:, None]
     dx = (sb[3] - sa[3])[alive] + tau * (sb[6] - sa[6])[alive]
     dy = (sb[4] - sa[4])[alive] + tau * (sb[7] - sa[7])[alive]
@@ -55,7 +58,11 @@ def _violations(sim: Simulator, a: str, b: str, domains: frozenset[Domain], grid
     lost_now = now_m < h_m
     if v_rule_m is not None:
         lost_now &= np.abs(sa[5][alive] - sb[5][alive]) < v_rule_m
-    return bool(lost_now.any()), bool(near.any())
+    times = grid[alive]
+    predicted = near.any(axis=0)
+    first_lost = float(times[lost_now][0]) if lost_now.any() else None
+    first_predicted = float(times[predicted][0]) if predicted.any() else None
+    return first_lost, first_predicted
 
 
 def test_near_miss_pair_loses_separation_over_the_river(euphrates: Scenario, euphrates_truth: Simulator) -> None:
@@ -99,17 +106,20 @@ def test_only_the_expected_pair_conflicts(euphrates: Scenario, euphrates_truth: 
     party = euphrates.party_of_unit()
     domain = {p.unit.id: p.unit.domain for p in euphrates.plans}
     grid = np.arange(euphrates.start_s, euphrates.end_s, 10.0)
-    lost, predicted = set(), set()
+    lost, predicted = {}, {}
     for a, b in itertools.combinations(sorted(party), 2):
         if party[a] == party[b]:
             continue
-        now, ahead = _violations(euphrates_truth, a, b, frozenset({domain[a], domain[b]}), grid)
-        if now:
-            lost.add(frozenset({a, b}))
-        if ahead:
-            predicted.add(frozenset({a, b}))
-    assert lost == {frozenset({"viper-21", "berkut-12"})}
-    assert predicted == {frozenset({"viper-21", "berkut-12"})}
+        first_lost, first_predicted = _violations(euphrates_truth, a, b, frozenset({domain[a], domain[b]}), grid)
+        if first_lost is not None:
+            lost[frozenset({a, b})] = first_lost
+        if first_predicted is not None:
+            predicted[frozenset({a, b})] = first_predicted
+    pair = frozenset({"viper-21", "berkut-12"})
+    assert set(lost) == {pair}
+    assert set(predicted) == {pair}
+    # Straight-line prediction sees it coming minutes before it happens: room for a caution, then a warning.
+    assert lost[pair] - predicted[pair] >= 240.0
 
 
 def test_no_one_but_the_convoy_enters_a_de_escalation_zone(euphrates: Scenario, euphrates_truth: Simulator) -> None:
