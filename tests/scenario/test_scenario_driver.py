@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,9 @@ import pytest
 from conftest import MINI_YAML
 from keepclear.domain import TrackReport
 from keepclear.domain.timefmt import parse_utc
-from keepclear.errors import ValidationError
+from keepclear.errors import KeepclearError, ValidationError
 from keepclear.scenario import (
+    AcknowledgeActivity,
     AcknowledgeMessage,
     DriverConfig,
     HttpTransport,
@@ -25,6 +26,8 @@ from keepclear.scenario import (
     Scenario,
     ScenarioDriver,
     ScriptAction,
+    ScriptedMessage,
+    ScriptPlayer,
     Simulator,
     SinkTransport,
     TransportError,
@@ -213,3 +216,46 @@ def test_http_transport_reports_refusals_and_missing_keys(
         HttpTransport(url, {"blue": "k"}).send("red", [report])
     with pytest.raises(TransportError, match=r"POST http://127\.0\.0\.1:9/v1/tracks"):
         HttpTransport("http://127.0.0.1:9", {"blue": "k"}, timeout_s=2).send("blue", [report])
+
+
+class FakeServices:
+    """Services that hand out ids, so the player's bookkeeping can be checked."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, ...]] = []
+
+    def notify(self, party_id: str, body: Mapping[str, Any]) -> str:
+        self.log.append(("notify", party_id, str(body["kind"])))
+        return f"act-{len(self.log)}"
+
+    def ack_activity(self, party_id: str, activity_id: str) -> None:
+        self.log.append(("ack-activity", party_id, activity_id))
+
+    def post(self, message: ScriptedMessage, thread_id: str | None, reply_to_id: str | None) -> tuple[str, str]:
+        self.log.append(("post", message.from_party, str(thread_id), str(reply_to_id)))
+        return f"msg-{len(self.log)}", thread_id or f"thr-{len(self.log)}"
+
+    def ack_message(self, party_id: str, message_id: str) -> None:
+        self.log.append(("ack-message", party_id, message_id))
+
+
+def test_script_player_maps_refs_to_service_ids(mini: Scenario) -> None:
+    services = FakeServices()
+    player = ScriptPlayer(services.notify, services.ack_activity, services.post, services.ack_message)
+    ScenarioDriver(Simulator(mini), SinkTransport(lambda *_: None), player, DriverConfig(speed=None)).run()
+    assert services.log == [
+        ("post", "blue", "None", "None"),  # hello opens thread "hello"
+        ("ack-message", "red", "msg-1"),  # +30 s
+        ("notify", "blue", "air-operation"),  # +60 s
+        ("post", "red", "thr-1", "msg-1"),  # reply in the same thread, answering hello; never acknowledged
+        ("ack-activity", "red", "act-3"),  # +60 s + 120 s
+    ]
+    assert player.activity_ids == {"op1": "act-3"} and player.thread_ids == {"hello": "thr-1"}
+
+
+def test_script_player_names_an_unknown_subject() -> None:
+    player = ScriptPlayer(
+        FakeServices().notify, FakeServices().ack_activity, FakeServices().post, FakeServices().ack_message
+    )
+    with pytest.raises(KeepclearError, match="scenario activity 'a9' was never created"):
+        player.perform(AcknowledgeActivity(0.0, "a9", "red"))

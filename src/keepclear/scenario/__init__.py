@@ -21,6 +21,7 @@ from keepclear.scenario.model import (
     UnitPlan,
     Waypoint,
 )
+from keepclear.scenario.player import ScriptPlayer
 from keepclear.scenario.script import (
     AcknowledgeActivity,
     AcknowledgeMessage,
@@ -50,6 +51,7 @@ __all__ = [
     "Scenario",
     "ScenarioDriver",
     "ScriptAction",
+    "ScriptPlayer",
     "ScriptedActivity",
     "ScriptedMessage",
     "SensorModel",
