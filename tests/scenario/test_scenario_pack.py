@@ -133,3 +133,17 @@ def test_no_one_but_the_convoy_enters_a_de_escalation_zone(euphrates: Scenario, 
             if shapely.intersects(points, zone.geometry).any():
                 entered.add((plan.unit.id, zone.id, zone.rules.access_for(party[plan.unit.id]).value))
     assert entered == {("un-convoy-1", "dez-ghouta", "with-notice"), ("tanf-garrison", "al-tanf", "permitted")}
+
+
+def test_only_the_crossing_unit_enters_the_river_buffer(euphrates: Scenario, euphrates_truth: Simulator) -> None:
+    river = next(z for z in euphrates.zones if z.id == "euphrates-line")
+    plane = plane_for(river.geometry)
+    corridor = buffer_m(river.geometry, river.buffer_m, plane)
+    inside = set()
+    for plan in euphrates.plans:
+        tr = euphrates_truth.truth(plan.unit.id)
+        in_band = (tr.alt_m / FT_M >= river.altitude.lower_ft) & (tr.alt_m / FT_M <= river.altitude.upper_ft)
+        x, y = plane.to_xy(tr.lat_deg[in_band], tr.lon_deg[in_band])
+        if len(x) and shapely.contains_xy(corridor, x, y).any():
+            inside.add(plan.unit.id)
+    assert inside == {"saa-crossing"}
