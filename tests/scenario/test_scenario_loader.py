@@ -170,3 +170,10 @@ def test_missing_zone_file_is_named(write_scenario: Callable[[str], Path]) -> No
 def test_empty_file_is_refused() -> None:
     with pytest.raises(ValidationError, match="empty"):
         parse_scenario("", source="x.yaml")
+
+
+def test_yes_and_no_stay_text_and_true_false_are_booleans() -> None:
+    from keepclear.scenario.located import load_located
+
+    located = load_located("a: no\nb: yes\nc: true\nd: False\ne: 2017-11-08\n")
+    assert located.value == {"a": "no", "b": "yes", "c": True, "d": False, "e": "2017-11-08"}

@@ -71,6 +71,9 @@ def _plain(node: yaml.Node, path: Path, lines: dict[Path, int], source: str, loa
     # (times are parsed by keepclear so a missing zone is refused, not guessed).
     if node.tag == "tag:yaml.org,2002:timestamp":
         return str(node.value)
+    # YAML 1.1 reads yes/no/on/off as booleans: a party called "no" (Norway) must stay text.
+    if node.tag == "tag:yaml.org,2002:bool" and str(node.value).lower() not in ("true", "false"):
+        return str(node.value)
     return loader.construct_object(node, deep=True)
 
 
