@@ -78,7 +78,10 @@ def test_overlapping_activity_of_another_party_conflicts_with_where_when_why() -
 
 
 def test_same_party_activities_never_conflict() -> None:
-    assert check(activity("co-1", "coalition", square(38, 36)), [activity("co-2", "coalition", square(38, 36))]).conflicts == ()
+    assert (
+        check(activity("co-1", "coalition", square(38, 36)), [activity("co-2", "coalition", square(38, 36))]).conflicts
+        == ()
+    )
 
 
 def test_separated_in_altitude_time_or_space_beyond_the_buffer_is_no_conflict() -> None:
