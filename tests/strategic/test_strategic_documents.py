@@ -80,6 +80,7 @@ ROUTE = {
             {"start": "2019-11-03T10:00:00Z", "end": "2019-11-03T12:00:00Z"},
             "time window: starts more than 365 days ahead",
         ),
+        ({"start": "2017-10-01T10:00:00Z", "end": "2017-10-01T12:00:00Z"}, "time window: has already ended"),
         ({"start": "2017-11-03T10:00:00"}, "start: '2017-11-03T10:00:00' has no time zone"),
         ({"addressees": ["russia", "nato"]}, "addressees: 'nato' is not a party of this deployment"),
         ({"addressees": ["coalition"]}, "addressees: 'coalition' is the notifying party itself"),

@@ -223,6 +223,8 @@ def activity_problems(
     if activity.party_id not in known_parties:
         problems.append(f"party: {activity.party_id!r} is not a party of this deployment")
     problems += _window_problems(activity.start_s, activity.end_s, "time window")
+    if _finite(activity.end_s) and activity.end_s <= now_s:
+        problems.append("time window: has already ended; notify what is still to happen")
     if _finite(activity.start_s) and activity.start_s > now_s + max_ahead_s:
         problems.append(f"time window: starts more than {max_ahead_s / 86400:g} days ahead; check the year")
     if activity.route is None and not activity.volumes:
