@@ -13,13 +13,14 @@ from __future__ import annotations
 import enum
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from keepclear.detect.activity_geometry import Piece, buffered_lonlat, zone_area
+from keepclear.detect.activity_geometry import Piece, buffered_all, zone_area
 from keepclear.domain.activities import ActivityKind
 from keepclear.domain.zones import Access, Zone, ZoneKind
 
@@ -80,13 +81,14 @@ class PreparedZone:
 
     zone: Zone
     area: BaseGeometry
+    bounds: tuple[float, float, float, float]
 
     @classmethod
     def of(cls, zone: Zone) -> PreparedZone:
         """Draw ``zone``'s area once."""
         area = zone_area(zone)
         shapely.prepare(area)
-        return cls(zone, area)
+        return cls(zone, area, _bounds(area))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,7 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Probe:
+class Probe:
     """A piece of the new activity grown by the buffers, for judging against other activities."""
 
     geometry: BaseGeometry
@@ -139,23 +141,22 @@ class _Probe:
     end_s: float
 
 
-def _probes(pieces: Iterable[Piece], config: StrategicConfig) -> list[_Probe]:
-    probes = []
-    for piece in pieces:
-        grown = buffered_lonlat(piece.geometry, config.buffer_m)
-        shapely.prepare(grown)
-        min_x, min_y, max_x, max_y = shapely.bounds(grown).tolist()
-        probes.append(
-            _Probe(
-                grown,
-                (min_x, min_y, max_x, max_y),
-                piece.lower_ft - config.buffer_ft,
-                piece.upper_ft + config.buffer_ft,
-                piece.start_s - config.buffer_s,
-                piece.end_s + config.buffer_s,
-            )
+def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
+    """The pieces of a new activity grown by the buffers in space, altitude and time."""
+    grown = np.asarray(buffered_all([p.geometry for p in pieces], config.buffer_m), dtype=object)
+    shapely.prepare(grown)
+    boxes = shapely.bounds(grown).tolist()
+    return [
+        Probe(
+            geometry,
+            (box[0], box[1], box[2], box[3]),
+            piece.lower_ft - config.buffer_ft,
+            piece.upper_ft + config.buffer_ft,
+            piece.start_s - config.buffer_s,
+            piece.end_s + config.buffer_s,
         )
-    return probes
+        for piece, geometry, box in zip(pieces, grown, boxes, strict=True)
+    ]
 
 
 def _boxes_overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
@@ -175,7 +176,7 @@ def _merge(
     )
 
 
-def judge_activity(probes: list[_Probe], other: IndexedActivity, config: StrategicConfig) -> Conflict | None:
+def judge_activity(probes: list[Probe], other: IndexedActivity, config: StrategicConfig) -> Conflict | None:
     """The conflict between the new activity (as ``probes``) and ``other``, or None."""
     parts: list[tuple[BaseGeometry, float, float, float, float]] = []
     for probe in probes:
@@ -184,7 +185,7 @@ def judge_activity(probes: list[_Probe], other: IndexedActivity, config: Strateg
                 continue
             if piece.lower_ft > probe.upper_ft or probe.lower_ft > piece.upper_ft:
                 continue
-            if not _boxes_overlap(probe.bounds, _bounds(piece.geometry)):
+            if not _boxes_overlap(probe.bounds, piece.bounds):
                 continue
             if not probe.geometry.intersects(piece.geometry):
                 continue
@@ -221,7 +222,7 @@ def _bounds(geometry: BaseGeometry) -> tuple[float, float, float, float]:
 
 
 def judge_zone(
-    pieces: Iterable[Piece],
+    pieces: Sequence[Piece],
     prepared: PreparedZone,
     party_id: str,
     kind: ActivityKind,
@@ -234,59 +235,76 @@ def judge_zone(
     protected = zone.kind is ZoneKind.PROTECTED_SITE and kind not in config.protected_site_exempt_kinds
     if access is Access.PERMITTED and not protected:
         return []
-    zone_box = _bounds(prepared.area)
     lo = -math.inf if zone.validity.valid_from_s is None else zone.validity.valid_from_s
     hi = math.inf if zone.validity.valid_until_s is None else zone.validity.valid_until_s
-    parts: list[tuple[BaseGeometry, float, float, float, float]] = []
-    for piece in pieces:
-        if piece.start_s >= hi or lo >= piece.end_s:
-            continue
-        if piece.lower_ft > zone.altitude.upper_ft or zone.altitude.lower_ft > piece.upper_ft:
-            continue
-        if not _boxes_overlap(zone_box, _bounds(piece.geometry)) or not prepared.area.intersects(piece.geometry):
-            continue
-        parts.append(
-            (
-                prepared.area.intersection(piece.geometry),
-                max(piece.start_s, lo),
-                min(piece.end_s, hi),
-                max(piece.lower_ft, zone.altitude.lower_ft),
-                min(piece.upper_ft, zone.altitude.upper_ft),
-            )
-        )
-    if not parts:
+    required_s = zone.rules.min_notice_h * HOUR_S
+    if access is Access.WITH_NOTICE and not protected:
+        earliest_s = min((max(p.start_s, lo) for p in pieces), default=math.inf)
+        if earliest_s - notified_s >= required_s:
+            return []  # enough notice even for the earliest entry possible
+    band = zone.altitude
+    hits = [
+        piece
+        for piece in pieces
+        if piece.start_s < hi
+        and lo < piece.end_s
+        and piece.lower_ft <= band.upper_ft
+        and band.lower_ft <= piece.upper_ft
+        and _boxes_overlap(prepared.bounds, piece.bounds)
+        and prepared.area.intersects(piece.geometry)
+    ]
+    if not hits:
         return []
-    geometry, start_s, end_s, lower_ft, upper_ft = _merge(parts)
-    found: list[Conflict] = []
-
-    def conflict(conflict_kind: ConflictKind, reason: str, **notice: float) -> Conflict:
-        return Conflict(
-            conflict_kind, zone.id, None, None, geometry, start_s, end_s, lower_ft, upper_ft, reason, **notice
-        )
-
+    start_s = min(max(p.start_s, lo) for p in hits)
+    given_s = start_s - notified_s
+    reasons: list[tuple[ConflictKind, str]] = []
     if access is Access.FORBIDDEN:
-        found.append(
-            conflict(
+        reasons.append(
+            (
                 ConflictKind.ZONE_NOT_PERMITTED,
                 f"{zone.kind.value} {zone.id} ({zone.name}) does not permit {party_id} to operate inside",
             )
         )
-    elif access is Access.WITH_NOTICE:
-        required_s = zone.rules.min_notice_h * HOUR_S
-        given_s = start_s - notified_s
-        if given_s < required_s:
-            found.append(
-                conflict(
-                    ConflictKind.ZONE_SHORT_NOTICE,
-                    f"{zone.kind.value} {zone.id} ({zone.name}) needs {zone.rules.min_notice_h:g} h notice;"
-                    f" {given_s / HOUR_S:.1f} h given",
-                    required_notice_s=required_s,
-                    given_notice_s=given_s,
-                )
+    elif access is Access.WITH_NOTICE and given_s < required_s:
+        reasons.append(
+            (
+                ConflictKind.ZONE_SHORT_NOTICE,
+                f"{zone.kind.value} {zone.id} ({zone.name}) needs {zone.rules.min_notice_h:g} h notice;"
+                f" {given_s / HOUR_S:.1f} h given",
             )
+        )
     if protected:
-        found.append(conflict(ConflictKind.PROTECTED_SITE, f"protected site {zone.id} ({zone.name})"))
-    return found
+        reasons.append((ConflictKind.PROTECTED_SITE, f"protected site {zone.id} ({zone.name})"))
+    if not reasons:
+        return []
+    geometry, start_s, end_s, lower_ft, upper_ft = _merge(
+        [
+            (
+                prepared.area.intersection(piece.geometry),
+                max(piece.start_s, lo),
+                min(piece.end_s, hi),
+                max(piece.lower_ft, band.lower_ft),
+                min(piece.upper_ft, band.upper_ft),
+            )
+            for piece in hits
+        ]
+    )
+    return [
+        Conflict(
+            conflict_kind,
+            zone.id,
+            None,
+            None,
+            geometry,
+            start_s,
+            end_s,
+            lower_ft,
+            upper_ft,
+            reason,
+            *((required_s, given_s) if conflict_kind is ConflictKind.ZONE_SHORT_NOTICE else ()),
+        )
+        for conflict_kind, reason in reasons
+    ]
 
 
 def late_notice(kind: ActivityKind, start_s: float, notified_s: float, config: StrategicConfig) -> LateNotice | None:
@@ -308,7 +326,7 @@ def brute_force_check(
     config: StrategicConfig,
 ) -> CheckResult:
     """The check by judging every stored activity and zone: the oracle for ``StrategicIndex.check``."""
-    probes = _probes(subject.pieces, config)
+    probes = probes_for(subject.pieces, config)
     conflicts: list[Conflict] = []
     for other in activities:
         if other.party_id == subject.party_id or other.activity_id == subject.activity_id:
@@ -378,16 +396,19 @@ class _Grid:
 class StrategicIndex:
     """Live activities and zones, indexed for the check of a new activity.
 
-    ``cell_deg`` is the grid cell (degrees of lon and lat), ``bucket_s`` the time bucket; an item
+    ``cell_deg`` (activities) and ``zone_cell_deg`` (zones, mostly long-lived, so kept in finer
+    cells) are grid cells in degrees of lon and lat, ``bucket_s`` the time bucket; an item
     spanning more than ``max_buckets`` buckets (or an open validity) is kept in one long bucket per
     cell, which every query reads.
     """
 
-    def __init__(self, cell_deg: float = 0.25, bucket_s: float = 6 * HOUR_S, max_buckets: int = 64) -> None:
+    def __init__(
+        self, cell_deg: float = 0.25, zone_cell_deg: float = 0.1, bucket_s: float = 6 * HOUR_S, max_buckets: int = 64
+    ) -> None:
         self._activities: dict[str, IndexedActivity] = {}
         self._zones: dict[str, PreparedZone] = {}
         self._activity_grid = _Grid(cell_deg, bucket_s, max_buckets)
-        self._zone_grid = _Grid(cell_deg, bucket_s, max_buckets)
+        self._zone_grid = _Grid(zone_cell_deg, bucket_s, max_buckets)
 
     def __len__(self) -> int:
         return len(self._activities)
@@ -396,9 +417,7 @@ class StrategicIndex:
         """Add or replace (same id) a live activity."""
         self.remove_activity(activity.activity_id)
         self._activities[activity.activity_id] = activity
-        self._activity_grid.add(
-            activity.activity_id, ((_bounds(p.geometry), p.start_s, p.end_s) for p in activity.pieces)
-        )
+        self._activity_grid.add(activity.activity_id, ((p.bounds, p.start_s, p.end_s) for p in activity.pieces))
 
     def remove_activity(self, activity_id: str) -> None:
         """Forget an activity (no longer live); unknown ids are ignored."""
@@ -409,10 +428,17 @@ class StrategicIndex:
         """Add or replace (same id) a zone."""
         self.remove_zone(prepared.zone.id)
         self._zones[prepared.zone.id] = prepared
+        rules = prepared.zone.rules
+        if (
+            rules.permitted_parties is None
+            and rules.min_notice_h <= 0
+            and prepared.zone.kind is not ZoneKind.PROTECTED_SITE
+        ):
+            return  # open to every party without notice: it can never conflict, so no query reads it
         validity = prepared.zone.validity
         start_s = -math.inf if validity.valid_from_s is None else validity.valid_from_s
         end_s = math.inf if validity.valid_until_s is None else validity.valid_until_s
-        self._zone_grid.add(prepared.zone.id, [(_bounds(prepared.area), start_s, end_s)])
+        self._zone_grid.add(prepared.zone.id, [(prepared.bounds, start_s, end_s)])
 
     def remove_zone(self, zone_id: str) -> None:
         """Forget a zone; unknown ids are ignored."""
@@ -429,13 +455,13 @@ class StrategicIndex:
 
     def check(self, subject: IndexedActivity, notified_s: float, config: StrategicConfig) -> CheckResult:
         """Conflicts of ``subject`` notified at ``notified_s``; equal to ``brute_force_check``'s."""
-        probes = _probes(subject.pieces, config)
+        probes = probes_for(subject.pieces, config)
         activity_ids: set[str] = set()
         for probe in probes:
             activity_ids |= self._activity_grid.query(probe.bounds, probe.start_s, probe.end_s)
         zone_ids: set[str] = set()
         for piece in subject.pieces:
-            zone_ids |= self._zone_grid.query(_bounds(piece.geometry), piece.start_s, piece.end_s)
+            zone_ids |= self._zone_grid.query(piece.bounds, piece.start_s, piece.end_s)
         conflicts: list[Conflict] = []
         for activity_id in activity_ids:
             other = self._activities[activity_id]

@@ -40,7 +40,11 @@ class LiveIndex:
         """Catch up with the store as ``conn`` sees it; returns the index (hold ``lock`` while using it)."""
         newest, changed = store.changes_since(conn, self._seq)
         if changed:
-            current = {a.id: a for a in store.list_activities(conn, ids=sorted(changed))}
+            if len(changed) > 500:  # first load or a long absence: read every live one at once
+                live = store.list_activities(conn, statuses=LIVE_STATUSES)
+            else:
+                live = store.list_activities(conn, ids=sorted(changed))
+            current = {a.id: a for a in live}
             for activity_id in changed:
                 activity = current.get(activity_id)
                 if activity is not None and activity.status in LIVE_STATUSES:
