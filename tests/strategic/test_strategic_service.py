@@ -274,3 +274,38 @@ def test_bad_amendment_leaves_the_current_version(world) -> None:
             replace(plan("co-1", "coalition"), volumes=(Volume(bad, AltitudeBand(0, 1), start, start + H),)), 1
         )
     assert [v.version for v in service.versions("co-1")] == [1]
+
+
+def test_a_second_process_sees_activities_notified_by_the_first(world, deployment: Deployment) -> None:
+    first, _ = world
+    second = ActivityService(deployment.db, deployment.clock, deployment.bus)  # its own live index
+    first.notify(plan("ru-1", "russia"))
+    assert [c.target_id for c in second.notify(plan("co-1", "coalition")).check.conflicts] == ["ru-1"]
+    assert [c.target_id for c in first.notify(plan("tr-1", "un", lon=38.02)).check.conflicts] == ["co-1", "ru-1"]
+    second.cancel("ru-1", 1, "russia")
+    assert [c.target_id for c in first.notify(plan("un-2", "un", lon=38.01)).check.conflicts] == ["co-1"]
+
+
+def test_amending_away_an_addressee_tells_it_the_activity_is_withdrawn(world) -> None:
+    service, seen = world
+    service.notify(plan("co-1", "coalition", addressees=frozenset({"russia", "un"})))
+    service.amend(plan("co-1", "coalition", addressees=frozenset({"russia"})), 1)
+    withdrawn = [e for e in seen if e.kind == "activity.withdrawn"]
+    assert len(withdrawn) == 1 and withdrawn[0].parties == {"un"}
+    assert view_for(service.get("co-1"), "un") is None
+    with pytest.raises(NotFoundError):
+        service.acknowledge("co-1", 2, "un")
+
+
+def test_migration_creates_the_tables_the_store_declares(deployment: Deployment) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from keepclear.store import activities as activity_store
+    from keepclear.store.schema import metadata
+
+    ours = {t.name for t in activity_store.metadata.sorted_tables if t.name.startswith("activit")}
+    assert ours == {"activities", "activity_versions", "activity_acks", "activity_conflicts", "activity_escalations", "activity_log"}
+    with deployment.db.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diffs if "activit" in repr(d)] == []
