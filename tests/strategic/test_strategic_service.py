@@ -301,11 +301,18 @@ def test_migration_creates_the_tables_the_store_declares(deployment: Deployment)
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from keepclear.store import activities as activity_store
+    from keepclear.store import activity_schema
     from keepclear.store.schema import metadata
 
-    ours = {t.name for t in activity_store.metadata.sorted_tables if t.name.startswith("activit")}
-    assert ours == {"activities", "activity_versions", "activity_acks", "activity_conflicts", "activity_escalations", "activity_log"}
+    ours = {t.name for t in activity_schema.metadata.sorted_tables if t.name.startswith("activit")}
+    assert ours == {
+        "activities",
+        "activity_versions",
+        "activity_acks",
+        "activity_conflicts",
+        "activity_escalations",
+        "activity_log",
+    }
     with deployment.db.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in diffs if "activit" in repr(d)] == []
