@@ -295,11 +295,9 @@ def main() -> None:
     for number, query in enumerate(compared):
         for name, check in anchors.items():
             if check is None:
-                took, found = cpu_ms(lambda q=query: brute_force_check(q, stored, zones, T0, config), 1)
+                took, found = cpu_ms(lambda q=query: brute_force_check(q, stored, zones, T0, config), args.repeat)
             else:
-                took, found = cpu_ms(
-                    lambda q=query, c=check: c(q, T0, config), 1 if name == "shapely scan" else args.repeat
-                )
+                took, found = cpu_ms(lambda q=query, c=check: c(q, T0, config), args.repeat)
             anchor_ms[name].append(took)
             same[name] += found == results[number]
             if name == "brute force" and len(side_by_side) < 6 and results[number].conflicts:
@@ -312,7 +310,7 @@ def main() -> None:
     print(f"strategic check benchmark (seed {args.seed}; one thread)")
     print("  the index is built in memory from generated data (not read from a database);")
     print(f"  times are CPU ms of this process per check (time.process_time), best of {args.repeat} runs")
-    print("  per check except the slow shapely scan (one run); the machine is shared")
+    print("  per check for every method alike (the machine is shared with other work)")
     print(f"  theatre 35.5-42.5E 32.5-37.5N over {DAYS} days; generation {generated_s:.0f} s,"
           f" index build {build_s:.2f} s, scan arrays {scan_build_s:.2f} s")  # fmt: skip
     print(f"  {args.activities:,} stored activities, {args.zones:,} zones;"
