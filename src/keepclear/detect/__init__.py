@@ -1,0 +1,1 @@
+"""Pure detection: strategic check of notified activities (no clock, no I/O)."""

@@ -1,0 +1,162 @@
+"""Activities and zones as 4D pieces: lon/lat polygons with an altitude band and a time window.
+
+A volume is one piece; a route is one piece per leg (the corridor around the leg, occupied from
+the time of its first waypoint to the time of its second). Circles are drawn with exact geodesics;
+corridors and buffers are drawn in a local frame scaled by the WGS-84 radii of curvature at the
+shape's centre (a few metres off at 100 km from the centre, which buffers of hundreds of metres
+absorb) because building a projection per shape would cost milliseconds each. Shapes crossing
+the antimeridian are not supported (theatres are regional).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from keepclear.domain.activities import Activity, Circle
+from keepclear.domain.zones import Zone
+from keepclear.geo.geodesy import WGS84_A_M, WGS84_E2, destination
+
+#: Vertices of a drawn circle.
+CIRCLE_VERTICES = 32
+#: Segments per quarter circle of a buffer's rounded ends and corners.
+QUAD_SEGS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A lon/lat polygon occupied within ``[lower_ft, upper_ft]`` during ``[start_s, end_s)``."""
+
+    geometry: BaseGeometry
+    lower_ft: float
+    upper_ft: float
+    start_s: float
+    end_s: float
+    bounds: tuple[float, float, float, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        min_x, min_y, max_x, max_y = shapely.bounds(self.geometry).tolist()
+        object.__setattr__(self, "bounds", (min_x, min_y, max_x, max_y))
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFrame:
+    """x east, y north metres around (``lat0_deg``, ``lon0_deg``), linear in degrees.
+
+    >>> frame = LocalFrame.at(35.0, 38.0)
+    >>> round(frame.metres_per_deg_lat)
+    110951
+    """
+
+    lat0_deg: float
+    lon0_deg: float
+    metres_per_deg_lat: float
+    metres_per_deg_lon: float
+
+    @classmethod
+    def at(cls, lat0_deg: float, lon0_deg: float) -> LocalFrame:
+        """The frame centred on a point, scaled by the meridional and prime-vertical radii there."""
+        sin_lat = math.sin(math.radians(lat0_deg))
+        w2 = 1.0 - WGS84_E2 * sin_lat * sin_lat
+        meridional_m = WGS84_A_M * (1.0 - WGS84_E2) / w2**1.5
+        prime_vertical_m = WGS84_A_M / math.sqrt(w2)
+        per_deg = math.pi / 180.0
+        return cls(
+            lat0_deg,
+            lon0_deg,
+            meridional_m * per_deg,
+            max(prime_vertical_m * math.cos(math.radians(lat0_deg)) * per_deg, 1.0),
+        )
+
+    def to_xy(self, geometry: BaseGeometry) -> BaseGeometry:
+        """``geometry`` (lon/lat) in frame metres."""
+        lon0, lat0, kx, ky = self.lon0_deg, self.lat0_deg, self.metres_per_deg_lon, self.metres_per_deg_lat
+        return shapely.transform(geometry, lambda c: np.column_stack([(c[:, 0] - lon0) * kx, (c[:, 1] - lat0) * ky]))
+
+    def to_xy_all(self, geometries: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+        """An array of lon/lat geometries in frame metres (one pass)."""
+        lon0, lat0, kx, ky = self.lon0_deg, self.lat0_deg, self.metres_per_deg_lon, self.metres_per_deg_lat
+        moved = shapely.transform(geometries, lambda c: np.column_stack([(c[:, 0] - lon0) * kx, (c[:, 1] - lat0) * ky]))
+        return np.asarray(moved, dtype=object)
+
+    def to_lonlat_all(self, geometries: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+        """An array of frame geometries back to lon/lat (one pass)."""
+        lon0, lat0, kx, ky = self.lon0_deg, self.lat0_deg, self.metres_per_deg_lon, self.metres_per_deg_lat
+        moved = shapely.transform(geometries, lambda c: np.column_stack([c[:, 0] / kx + lon0, c[:, 1] / ky + lat0]))
+        return np.asarray(moved, dtype=object)
+
+    def to_lonlat(self, geometry: BaseGeometry) -> BaseGeometry:
+        """``geometry`` in frame metres back to lon/lat."""
+        lon0, lat0, kx, ky = self.lon0_deg, self.lat0_deg, self.metres_per_deg_lon, self.metres_per_deg_lat
+        return shapely.transform(geometry, lambda c: np.column_stack([c[:, 0] / kx + lon0, c[:, 1] / ky + lat0]))
+
+
+def frame_for(geometry: BaseGeometry) -> LocalFrame:
+    """The local frame centred on the middle of ``geometry``'s bounding box."""
+    min_lon, min_lat, max_lon, max_lat = shapely.bounds(geometry).tolist()
+    return LocalFrame.at((min_lat + max_lat) / 2.0, (min_lon + max_lon) / 2.0)
+
+
+def buffered_lonlat(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
+    """``geometry`` grown by at least ``distance_m`` metres (at most 2 % more), in lon/lat."""
+    if distance_m <= 0:
+        return geometry
+    return buffered_all([geometry], distance_m)[0]
+
+
+def buffered_all(geometries: list[BaseGeometry], distance_m: float) -> list[BaseGeometry]:
+    """Each geometry grown by ``distance_m`` metres, in one frame centred on them all (one pass)."""
+    if distance_m <= 0 or not geometries:
+        return list(geometries)
+    array = np.asarray(geometries, dtype=object)
+    frame = frame_for(shapely.GeometryCollection(geometries))
+    # Arcs are drawn as chords; pushing their vertices out by 1/cos(half a segment's angle) keeps
+    # every chord at least ``distance_m`` away, so the drawn buffer contains the true one.
+    outward_m = distance_m / math.cos(math.pi / (4 * QUAD_SEGS))
+    grown = shapely.buffer(frame.to_xy_all(array), outward_m, quad_segs=QUAD_SEGS)
+    return list(frame.to_lonlat_all(grown))
+
+
+def circle_polygon(circle: Circle) -> Polygon:
+    """The circle as a polygon that contains it: vertices on geodesics from the centre, far enough
+    out (``radius_m / cos(pi / n)``) that every edge stays outside the circle, so the drawn shape
+    never misses a conflict the true circle has (it over-reaches by at most 0.5 % of the radius).
+    """
+    bearings = np.linspace(0.0, 360.0, CIRCLE_VERTICES, endpoint=False)
+    vertex_m = circle.radius_m / math.cos(math.pi / CIRCLE_VERTICES)
+    lat, lon = destination(circle.lat_deg, circle.lon_deg, bearings, vertex_m)
+    return Polygon(np.column_stack([lon, lat]))
+
+
+def activity_pieces(activity: Activity) -> tuple[Piece, ...]:
+    """The 4D pieces an activity occupies (call after validation)."""
+    pieces: list[Piece] = []
+    for volume in activity.volumes:
+        area = volume.area
+        polygon = circle_polygon(area) if isinstance(area, Circle) else area
+        band = volume.altitude
+        pieces.append(Piece(polygon, band.lower_ft, band.upper_ft, volume.start_s, volume.end_s))
+    route = activity.route
+    if route is not None:
+        legs: list[BaseGeometry] = []
+        for first, second in zip(route.waypoints, route.waypoints[1:], strict=False):
+            start, end = (first.lon_deg, first.lat_deg), (second.lon_deg, second.lat_deg)
+            legs.append(Point(start) if start == end else LineString([start, end]))
+        band = route.altitude
+        corridors = buffered_all(legs, route.half_width_m)
+        for corridor, first, second in zip(corridors, route.waypoints, route.waypoints[1:], strict=False):
+            pieces.append(Piece(corridor, band.lower_ft, band.upper_ft, first.time_s, second.time_s))
+    return tuple(pieces)
+
+
+def zone_area(zone: Zone) -> BaseGeometry:
+    """The area a zone covers in lon/lat: lines and points grown by their ``buffer_m``."""
+    if zone.geometry.geom_type in ("Polygon", "MultiPolygon") and zone.buffer_m <= 0:
+        return zone.geometry
+    return buffered_lonlat(zone.geometry, zone.buffer_m)

@@ -1,0 +1,477 @@
+"""The strategic check: a new activity against other parties' activities, zones and protected sites.
+
+``StrategicIndex`` keeps live activities and zones in a grid keyed by (lon cell, lat cell, time
+bucket); a check gathers the candidates sharing a cell and bucket with the new activity, then
+judges each pair exactly (time, altitude, then shapely geometry). ``brute_force_check`` judges every
+pair with the same function and is the oracle the index is tested and benchmarked against.
+
+Pure: no clock, no database. Times are epoch seconds; geometry is lon/lat degrees.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from keepclear.detect.activity_geometry import Piece, buffered_all, zone_area
+from keepclear.domain.activities import ActivityKind
+from keepclear.domain.zones import Access, Zone, ZoneKind
+
+HOUR_S = 3600.0
+
+
+class ConflictKind(enum.StrEnum):
+    """Why a new activity conflicts with something."""
+
+    ACTIVITY = "activity"
+    ZONE_NOT_PERMITTED = "zone-not-permitted"
+    ZONE_SHORT_NOTICE = "zone-short-notice"
+    PROTECTED_SITE = "protected-site"
+
+
+def _default_notice() -> dict[ActivityKind, float]:
+    return {ActivityKind.HUMANITARIAN_MOVEMENT: 48 * HOUR_S}
+
+
+@dataclass(frozen=True)
+class StrategicConfig:
+    """Tunables of the check.
+
+    Two activities conflict when they come within ``buffer_m`` metres, ``buffer_ft`` feet and
+    ``buffer_s`` seconds of each other. Minimum notice is ``min_notice_s_by_kind`` for the kinds it
+    names, ``default_min_notice_s`` for the others. Protected sites do not conflict with the kinds
+    in ``protected_site_exempt_kinds`` (a convoy delivering to a hospital).
+    """
+
+    buffer_m: float = 1000.0
+    buffer_ft: float = 1000.0
+    buffer_s: float = 900.0
+    default_min_notice_s: float = 24 * HOUR_S
+    min_notice_s_by_kind: Mapping[ActivityKind, float] = field(default_factory=_default_notice)
+    protected_site_exempt_kinds: frozenset[ActivityKind] = frozenset(
+        {ActivityKind.HUMANITARIAN_MOVEMENT, ActivityKind.HUMANITARIAN_SITE}
+    )
+
+    def min_notice_s(self, kind: ActivityKind) -> float:
+        """The notice an activity of ``kind`` needs, in seconds."""
+        return self.min_notice_s_by_kind.get(kind, self.default_min_notice_s)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedActivity:
+    """A live activity as the check sees it."""
+
+    activity_id: str
+    party_id: str
+    version: int
+    kind: ActivityKind
+    pieces: tuple[Piece, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedZone:
+    """A zone with its covered area drawn (lines and points grown by their buffer)."""
+
+    zone: Zone
+    area: BaseGeometry
+    bounds: tuple[float, float, float, float]
+
+    @classmethod
+    def of(cls, zone: Zone) -> PreparedZone:
+        """Draw ``zone``'s area once."""
+        area = zone_area(zone)
+        shapely.prepare(area)
+        return cls(zone, area, _bounds(area))
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One conflict: with what (``kind``, ``target_*``), where (lon/lat ``geometry``), when, why.
+
+    The altitude band and window are the overlap of the two. For ``zone-short-notice``,
+    ``required_notice_s`` and ``given_notice_s`` say by how much the notice fell short.
+    """
+
+    kind: ConflictKind
+    target_id: str
+    target_party_id: str | None
+    target_version: int | None
+    geometry: BaseGeometry
+    start_s: float
+    end_s: float
+    lower_ft: float
+    upper_ft: float
+    reason: str
+    required_notice_s: float | None = None
+    given_notice_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LateNotice:
+    """The activity was notified with less notice than its kind requires."""
+
+    required_s: float
+    given_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What the check found: conflicts sorted by kind and target, and the lead-time flag."""
+
+    conflicts: tuple[Conflict, ...]
+    late_notice: LateNotice | None
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A piece of the new activity grown by the buffers, for judging against other activities."""
+
+    geometry: BaseGeometry
+    bounds: tuple[float, float, float, float]
+    lower_ft: float
+    upper_ft: float
+    start_s: float
+    end_s: float
+
+
+def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
+    """The pieces of a new activity grown by the buffers in space, altitude and time."""
+    grown = np.asarray(buffered_all([p.geometry for p in pieces], config.buffer_m), dtype=object)
+    shapely.prepare(grown)
+    boxes = shapely.bounds(grown).tolist()
+    return [
+        Probe(
+            geometry,
+            (box[0], box[1], box[2], box[3]),
+            piece.lower_ft - config.buffer_ft,
+            piece.upper_ft + config.buffer_ft,
+            piece.start_s - config.buffer_s,
+            piece.end_s + config.buffer_s,
+        )
+        for piece, geometry, box in zip(pieces, grown, boxes, strict=True)
+    ]
+
+
+def _boxes_overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _merge(
+    parts: list[tuple[BaseGeometry, float, float, float, float]],
+) -> tuple[BaseGeometry, float, float, float, float]:
+    geometry = parts[0][0] if len(parts) == 1 else shapely.union_all([p[0] for p in parts])
+    return (
+        geometry,
+        min(p[1] for p in parts),
+        max(p[2] for p in parts),
+        min(p[3] for p in parts),
+        max(p[4] for p in parts),
+    )
+
+
+def judge_activity(probes: list[Probe], other: IndexedActivity, config: StrategicConfig) -> Conflict | None:
+    """The conflict between the new activity (as ``probes``) and ``other``, or None."""
+    parts: list[tuple[BaseGeometry, float, float, float, float]] = []
+    for probe in probes:
+        for piece in other.pieces:
+            if piece.start_s >= probe.end_s or probe.start_s >= piece.end_s:
+                continue
+            if piece.lower_ft > probe.upper_ft or probe.lower_ft > piece.upper_ft:
+                continue
+            if not _boxes_overlap(probe.bounds, piece.bounds):
+                continue
+            if not probe.geometry.intersects(piece.geometry):
+                continue
+            parts.append(
+                (
+                    probe.geometry.intersection(piece.geometry),
+                    max(probe.start_s, piece.start_s),
+                    min(probe.end_s, piece.end_s),
+                    max(probe.lower_ft, piece.lower_ft),
+                    min(probe.upper_ft, piece.upper_ft),
+                )
+            )
+    if not parts:
+        return None
+    geometry, start_s, end_s, lower_ft, upper_ft = _merge(parts)
+    return Conflict(
+        ConflictKind.ACTIVITY,
+        other.activity_id,
+        other.party_id,
+        other.version,
+        geometry,
+        start_s,
+        end_s,
+        lower_ft,
+        upper_ft,
+        f"within {config.buffer_m:g} m, {config.buffer_ft:g} ft and {config.buffer_s / 60:g} min of"
+        f" {other.party_id}'s {other.kind.value} activity {other.activity_id} (version {other.version})",
+    )
+
+
+def _bounds(geometry: BaseGeometry) -> tuple[float, float, float, float]:
+    min_x, min_y, max_x, max_y = shapely.bounds(geometry).tolist()
+    return (min_x, min_y, max_x, max_y)
+
+
+def judge_zone(
+    pieces: Sequence[Piece],
+    prepared: PreparedZone,
+    party_id: str,
+    kind: ActivityKind,
+    notified_s: float,
+    config: StrategicConfig,
+) -> list[Conflict]:
+    """The conflicts between the new activity's ``pieces`` and one zone (none, one or two)."""
+    zone = prepared.zone
+    access = zone.rules.access_for(party_id)
+    protected = zone.kind is ZoneKind.PROTECTED_SITE and kind not in config.protected_site_exempt_kinds
+    if access is Access.PERMITTED and not protected:
+        return []
+    lo = -math.inf if zone.validity.valid_from_s is None else zone.validity.valid_from_s
+    hi = math.inf if zone.validity.valid_until_s is None else zone.validity.valid_until_s
+    required_s = zone.rules.min_notice_h * HOUR_S
+    if access is Access.WITH_NOTICE and not protected:
+        earliest_s = min((max(p.start_s, lo) for p in pieces), default=math.inf)
+        if earliest_s - notified_s >= required_s:
+            return []  # enough notice even for the earliest entry possible
+    band = zone.altitude
+    hits = [
+        piece
+        for piece in pieces
+        if piece.start_s < hi
+        and lo < piece.end_s
+        and piece.lower_ft <= band.upper_ft
+        and band.lower_ft <= piece.upper_ft
+        and _boxes_overlap(prepared.bounds, piece.bounds)
+        and prepared.area.intersects(piece.geometry)
+    ]
+    if not hits:
+        return []
+    start_s = min(max(p.start_s, lo) for p in hits)
+    given_s = start_s - notified_s
+    reasons: list[tuple[ConflictKind, str]] = []
+    if access is Access.FORBIDDEN:
+        reasons.append(
+            (
+                ConflictKind.ZONE_NOT_PERMITTED,
+                f"{zone.kind.value} {zone.id} ({zone.name}) does not permit {party_id} to operate inside",
+            )
+        )
+    elif access is Access.WITH_NOTICE and given_s < required_s:
+        reasons.append(
+            (
+                ConflictKind.ZONE_SHORT_NOTICE,
+                f"{zone.kind.value} {zone.id} ({zone.name}) needs {zone.rules.min_notice_h:g} h notice;"
+                f" {given_s / HOUR_S:.1f} h given",
+            )
+        )
+    if protected:
+        reasons.append((ConflictKind.PROTECTED_SITE, f"protected site {zone.id} ({zone.name})"))
+    if not reasons:
+        return []
+    geometry, start_s, end_s, lower_ft, upper_ft = _merge(
+        [
+            (
+                prepared.area.intersection(piece.geometry),
+                max(piece.start_s, lo),
+                min(piece.end_s, hi),
+                max(piece.lower_ft, band.lower_ft),
+                min(piece.upper_ft, band.upper_ft),
+            )
+            for piece in hits
+        ]
+    )
+    return [
+        Conflict(
+            conflict_kind,
+            zone.id,
+            None,
+            None,
+            geometry,
+            start_s,
+            end_s,
+            lower_ft,
+            upper_ft,
+            reason,
+            *((required_s, given_s) if conflict_kind is ConflictKind.ZONE_SHORT_NOTICE else ()),
+        )
+        for conflict_kind, reason in reasons
+    ]
+
+
+def late_notice(kind: ActivityKind, start_s: float, notified_s: float, config: StrategicConfig) -> LateNotice | None:
+    """The lead-time flag: None when ``start_s - notified_s`` meets the minimum for ``kind``."""
+    required_s = config.min_notice_s(kind)
+    given_s = start_s - notified_s
+    return LateNotice(required_s, given_s) if given_s < required_s else None
+
+
+def _sorted(conflicts: Iterable[Conflict]) -> tuple[Conflict, ...]:
+    return tuple(sorted(conflicts, key=lambda c: (c.kind.value, c.target_id)))
+
+
+def brute_force_check(
+    subject: IndexedActivity,
+    activities: Iterable[IndexedActivity],
+    zones: Iterable[PreparedZone],
+    notified_s: float,
+    config: StrategicConfig,
+) -> CheckResult:
+    """The check by judging every stored activity and zone: the oracle for ``StrategicIndex.check``."""
+    probes = probes_for(subject.pieces, config)
+    conflicts: list[Conflict] = []
+    for other in activities:
+        if other.party_id == subject.party_id or other.activity_id == subject.activity_id:
+            continue
+        if (found := judge_activity(probes, other, config)) is not None:
+            conflicts.append(found)
+    for prepared in zones:
+        conflicts += judge_zone(subject.pieces, prepared, subject.party_id, subject.kind, notified_s, config)
+    start_s = min(p.start_s for p in subject.pieces)
+    return CheckResult(_sorted(conflicts), late_notice(subject.kind, start_s, notified_s, config))
+
+
+_LONG = -(2**62)  # time-bucket key of items longer than the index keeps per bucket
+
+
+class _Grid:
+    """Ids keyed by (lon cell, lat cell, time bucket); items longer than ``max_buckets`` use ``_LONG``."""
+
+    def __init__(self, cell_deg: float, bucket_s: float, max_buckets: int) -> None:
+        self._cell_deg = cell_deg
+        self._bucket_s = bucket_s
+        self._max_buckets = max_buckets
+        self._cells: dict[tuple[int, int, int], set[str]] = defaultdict(set)
+        self._keys: dict[str, set[tuple[int, int, int]]] = {}
+
+    def _span(self, box: tuple[float, float, float, float], start_s: float, end_s: float) -> tuple[range, ...]:
+        size = self._cell_deg
+        xs = range(math.floor(box[0] / size), math.floor(box[2] / size) + 1)
+        ys = range(math.floor(box[1] / size), math.floor(box[3] / size) + 1)
+        if not (math.isfinite(start_s) and math.isfinite(end_s)):
+            return xs, ys, range(_LONG, _LONG + 1)
+        first = math.floor(start_s / self._bucket_s)
+        return xs, ys, range(first, math.floor(end_s / self._bucket_s) + 1)
+
+    def add(self, item_id: str, spans: Iterable[tuple[tuple[float, float, float, float], float, float]]) -> None:
+        keys: set[tuple[int, int, int]] = set()
+        for box, start_s, end_s in spans:
+            xs, ys, ts = self._span(box, start_s, end_s)
+            if len(ts) > self._max_buckets:
+                ts = range(_LONG, _LONG + 1)
+            keys.update((x, y, t) for x in xs for y in ys for t in ts)
+        for key in keys:
+            self._cells[key].add(item_id)
+        self._keys[item_id] = keys
+
+    def remove(self, item_id: str) -> None:
+        for key in self._keys.pop(item_id, ()):
+            bucket = self._cells[key]
+            bucket.discard(item_id)
+            if not bucket:
+                del self._cells[key]
+
+    def query(self, box: tuple[float, float, float, float], start_s: float, end_s: float) -> set[str]:
+        xs, ys, ts = self._span(box, start_s, end_s)
+        found: set[str] = set()
+        cells = self._cells
+        buckets = [_LONG] if ts.start == _LONG else [*ts, _LONG]
+        for x in xs:
+            for y in ys:
+                for t in buckets:
+                    hit = cells.get((x, y, t))
+                    if hit:
+                        found |= hit
+        return found
+
+
+class StrategicIndex:
+    """Live activities and zones, indexed for the check of a new activity.
+
+    ``cell_deg`` (activities) and ``zone_cell_deg`` (zones, mostly long-lived, so kept in finer
+    cells) are grid cells in degrees of lon and lat, ``bucket_s`` the time bucket; an item
+    spanning more than ``max_buckets`` buckets (or an open validity) is kept in one long bucket per
+    cell, which every query reads.
+    """
+
+    def __init__(
+        self, cell_deg: float = 0.25, zone_cell_deg: float = 0.1, bucket_s: float = 6 * HOUR_S, max_buckets: int = 64
+    ) -> None:
+        self._activities: dict[str, IndexedActivity] = {}
+        self._zones: dict[str, PreparedZone] = {}
+        self._activity_grid = _Grid(cell_deg, bucket_s, max_buckets)
+        self._zone_grid = _Grid(zone_cell_deg, bucket_s, max_buckets)
+
+    def __len__(self) -> int:
+        return len(self._activities)
+
+    def put_activity(self, activity: IndexedActivity) -> None:
+        """Add or replace (same id) a live activity."""
+        self.remove_activity(activity.activity_id)
+        self._activities[activity.activity_id] = activity
+        self._activity_grid.add(activity.activity_id, ((p.bounds, p.start_s, p.end_s) for p in activity.pieces))
+
+    def remove_activity(self, activity_id: str) -> None:
+        """Forget an activity (no longer live); unknown ids are ignored."""
+        if self._activities.pop(activity_id, None) is not None:
+            self._activity_grid.remove(activity_id)
+
+    def put_zone(self, prepared: PreparedZone) -> None:
+        """Add or replace (same id) a zone."""
+        self.remove_zone(prepared.zone.id)
+        self._zones[prepared.zone.id] = prepared
+        rules = prepared.zone.rules
+        if (
+            rules.permitted_parties is None
+            and rules.min_notice_h <= 0
+            and prepared.zone.kind is not ZoneKind.PROTECTED_SITE
+        ):
+            return  # open to every party without notice: it can never conflict, so no query reads it
+        validity = prepared.zone.validity
+        start_s = -math.inf if validity.valid_from_s is None else validity.valid_from_s
+        end_s = math.inf if validity.valid_until_s is None else validity.valid_until_s
+        self._zone_grid.add(prepared.zone.id, [(prepared.bounds, start_s, end_s)])
+
+    def remove_zone(self, zone_id: str) -> None:
+        """Forget a zone; unknown ids are ignored."""
+        if self._zones.pop(zone_id, None) is not None:
+            self._zone_grid.remove(zone_id)
+
+    def activities(self) -> list[IndexedActivity]:
+        """Every live activity held."""
+        return list(self._activities.values())
+
+    def zones(self) -> list[PreparedZone]:
+        """Every zone held."""
+        return list(self._zones.values())
+
+    def check(self, subject: IndexedActivity, notified_s: float, config: StrategicConfig) -> CheckResult:
+        """Conflicts of ``subject`` notified at ``notified_s``; equal to ``brute_force_check``'s."""
+        probes = probes_for(subject.pieces, config)
+        activity_ids: set[str] = set()
+        for probe in probes:
+            activity_ids |= self._activity_grid.query(probe.bounds, probe.start_s, probe.end_s)
+        zone_ids: set[str] = set()
+        for piece in subject.pieces:
+            zone_ids |= self._zone_grid.query(piece.bounds, piece.start_s, piece.end_s)
+        conflicts: list[Conflict] = []
+        for activity_id in activity_ids:
+            other = self._activities[activity_id]
+            if other.party_id == subject.party_id or other.activity_id == subject.activity_id:
+                continue
+            if (found := judge_activity(probes, other, config)) is not None:
+                conflicts.append(found)
+        for zone_id in zone_ids:
+            conflicts += judge_zone(
+                subject.pieces, self._zones[zone_id], subject.party_id, subject.kind, notified_s, config
+            )
+        start_s = min(p.start_s for p in subject.pieces)
+        return CheckResult(_sorted(conflicts), late_notice(subject.kind, start_s, notified_s, config))

@@ -1,0 +1,479 @@
+"""Use cases of strategic deconfliction: notify, acknowledge, object, amend, activate, complete, cancel.
+
+Every change names the version it changes; a stale version is refused with ``StaleVersionError``
+carrying the current one. A notification is checked against other parties' live activities, the
+zones and protected sites; conflicts never block it: they are recorded and told to both sides.
+Addressees must acknowledge within a deadline; ``run_deadlines`` escalates along each silent
+addressee's roster, one recorded step per overdue deadline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from keepclear.detect.strategic import CheckResult, Conflict, ConflictKind, StrategicConfig
+from keepclear.domain.activities import (
+    TRANSITIONS,
+    Activity,
+    ActivityStatus,
+    Priority,
+    activity_problems,
+)
+from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
+from keepclear.services.activity_views import ActivityState, addressee_view, conflict_view, notifier_conflict
+from keepclear.services.live_index import LiveIndex, indexed
+from keepclear.store import Database
+from keepclear.store import activities as store
+from keepclear.store import registry as registry_store
+from keepclear.store.activities import AckState, EscalationStep, StoredConflict
+
+MINUTE_S = 60.0
+#: Advisory lock key serialising activity writes on PostgreSQL (SQLite serialises all writes).
+_PG_LOCK_KEY = 0x6B635F61
+
+
+def _default_deadlines() -> dict[Priority, float]:
+    return {Priority.ROUTINE: 15 * MINUTE_S, Priority.PRIORITY: 15 * MINUTE_S, Priority.IMMEDIATE: 5 * MINUTE_S}
+
+
+@dataclass(frozen=True)
+class ActivityConfig:
+    """Tunables of the activity service.
+
+    ``ack_deadline_s_by_priority``: how long an addressee has to acknowledge, per priority
+    (15 min routine and priority, 5 min immediate). ``conflict_ack_deadline_s``: the deadline of an
+    addressee whose own activities the notified one conflicts with (5 min). ``max_ahead_s``: how
+    far ahead an activity may start (365 days). ``strategic``: buffers and minimum notice.
+    """
+
+    strategic: StrategicConfig = field(default_factory=StrategicConfig)
+    ack_deadline_s_by_priority: Mapping[Priority, float] = field(default_factory=_default_deadlines)
+    conflict_ack_deadline_s: float = 5 * MINUTE_S
+    max_ahead_s: float = 365 * 86400.0
+
+
+class StaleVersionError(ConflictError):
+    """A change named a version that is no longer current; ``current_version`` is."""
+
+    def __init__(self, activity_id: str, named_version: int, current_version: int) -> None:
+        self.activity_id = activity_id
+        self.named_version = named_version
+        self.current_version = current_version
+        super().__init__(
+            f"activity {activity_id!r}: version {named_version} is stale; the current version is {current_version}"
+        )
+
+
+class ActivityForbidden(KeepclearError):
+    """The acting party may not make this change (only the notifier amends; only addressees answer)."""
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """The stored activity and what the check found."""
+
+    activity: Activity
+    check: CheckResult
+    addressees: frozenset[str]
+
+
+class ActivityService:
+    """Strategic deconfliction of one deployment.
+
+    ``live`` is the process's in-memory index; give the same one to every service instance.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventSink,
+        config: ActivityConfig | None = None,
+        live: LiveIndex | None = None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._events = events
+        self._config = config or ActivityConfig()
+        self._live = live or LiveIndex()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def draft(self, activity: Activity) -> Activity:
+        """Store ``activity`` as a draft (version 1): seen by its party only, checked when notified."""
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            self._serialise(conn)
+            activity = self._validated_new(conn, activity, now_s, ActivityStatus.DRAFT)
+            store.insert_activity(conn, activity, now_s)
+            store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
+        return activity
+
+    def notify(self, activity: Activity) -> NotifyResult:
+        """Store and notify a new activity (version 1): check it, open acknowledgements, tell everyone."""
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            self._serialise(conn)
+            activity = self._validated_new(conn, activity, now_s, ActivityStatus.NOTIFIED)
+            activity = replace(activity, notified_s=now_s)
+            store.insert_activity(conn, activity, now_s)
+            result = self._check_and_open(conn, activity, now_s, "notified")
+        self._emit_notified(result, now_s, "activity.notified", frozenset())
+        return result
+
+    def notify_draft(self, activity_id: str, version: int, party_id: str) -> NotifyResult:
+        """Notify a stored draft, naming its current version."""
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            self._serialise(conn)
+            current = self._current_for_notifier(conn, activity_id, version, party_id)
+            self._require_transition(current, ActivityStatus.NOTIFIED)
+            problems = self._problems(conn, current, now_s)
+            if problems:
+                raise ValidationError(problems)
+            activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
+            store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
+            result = self._check_and_open(conn, activity, now_s, "notified")
+        self._emit_notified(result, now_s, "activity.notified", frozenset())
+        return result
+
+    def amend(self, activity: Activity, version: int) -> NotifyResult:
+        """Replace version ``version`` of ``activity.id`` by a new version (every earlier one kept).
+
+        A live activity is checked again and every addressee must acknowledge the new version.
+        """
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            self._serialise(conn)
+            current = self._current_for_notifier(conn, activity.id, version, activity.party_id)
+            if current.status not in (ActivityStatus.DRAFT, ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
+                raise ConflictError(f"activity {activity.id!r} is {current.status.value}; it can no longer be amended")
+            new = replace(activity, version=version + 1, status=current.status, notified_s=None)
+            problems = self._problems(conn, new, now_s)
+            if problems:
+                raise ValidationError(problems)
+            old_addressees = self._addressees(conn, current)
+            store.stop_deadlines(conn, activity.id)
+            if current.status is ActivityStatus.DRAFT:
+                store.insert_version(conn, new, now_s)
+                store.set_head(conn, new.id, new.status, new.version, now_s)
+                store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
+                return NotifyResult(new, CheckResult((), None), frozenset())
+            new = replace(new, notified_s=now_s)
+            store.insert_version(conn, new, now_s)
+            store.set_head(conn, new.id, new.status, new.version, now_s)
+            result = self._check_and_open(conn, new, now_s, "amended")
+        self._emit_notified(result, now_s, "activity.amended", old_addressees - result.addressees)
+        return result
+
+    def acknowledge(self, activity_id: str, version: int, party_id: str) -> AckState:
+        """Addressee ``party_id`` acknowledges receipt of ``version`` (receipt, not approval)."""
+        return self._answer(activity_id, version, party_id, "acknowledged", "")
+
+    def object(self, activity_id: str, version: int, party_id: str, reason: str) -> AckState:
+        """Addressee ``party_id`` objects to ``version``, giving a reason (this also stops its deadline)."""
+        if not reason.strip():
+            raise ValidationError(["reason: an objection needs a reason"])
+        return self._answer(activity_id, version, party_id, "objected", reason.strip())
+
+    def activate(self, activity_id: str, version: int, party_id: str) -> Activity:
+        """The notifier reports the activity under way."""
+        return self._move(activity_id, version, party_id, ActivityStatus.ACTIVE, "activated", "")
+
+    def complete(self, activity_id: str, version: int, party_id: str) -> Activity:
+        """The notifier reports the activity over."""
+        return self._move(activity_id, version, party_id, ActivityStatus.COMPLETED, "completed", "")
+
+    def cancel(self, activity_id: str, version: int, party_id: str, reason: str = "") -> Activity:
+        """The notifier cancels the activity."""
+        return self._move(activity_id, version, party_id, ActivityStatus.CANCELLED, "cancelled", reason)
+
+    def run_deadlines(self, now_s: float | None = None) -> list[EscalationStep]:
+        """Escalate every acknowledgement overdue at ``now_s`` (default: the clock) one roster step.
+
+        The notification went to roster position 0; each overdue deadline calls the next position
+        and starts the same deadline again. Past the end of the roster the step is recorded with
+        no contact (``roster exhausted``) and the deadline stops. Returns the steps taken.
+        """
+        now_s = self._clock.now_s() if now_s is None else now_s
+        steps: list[tuple[EscalationStep, str]] = []
+        with self._db.write() as conn:
+            self._serialise(conn)
+            for activity_id, ack in store.overdue_acks(conn, now_s):
+                roster = registry_store.get_roster(conn, ack.party_id)
+                level = ack.level + 1
+                if level < len(roster):
+                    contact = roster[level]
+                    step = EscalationStep(
+                        activity_id, ack.version, ack.party_id, level, contact.name, contact.role, now_s
+                    )
+                    store.escalate_ack(conn, step, now_s + ack.deadline_s)
+                else:
+                    step = EscalationStep(activity_id, ack.version, ack.party_id, level, None, None, now_s)
+                    store.escalate_ack(conn, step, None)
+                notifier = store.get_activity(conn, activity_id).party_id
+                store.log_change(
+                    conn, activity_id, ack.version, "escalated", ack.party_id, now_s, step.contact_name or ""
+                )
+                steps.append((step, notifier))
+        for step, notifier in steps:
+            self._events.emit(
+                Event(
+                    kind="activity.escalated",
+                    time_s=now_s,
+                    party_id=None,
+                    payload={
+                        "activity_id": step.activity_id,
+                        "version": step.version,
+                        "addressee": step.party_id,
+                        "level": step.level,
+                        "contact_name": step.contact_name,
+                        "contact_role": step.contact_role,
+                        "roster_exhausted": step.contact_name is None,
+                    },
+                    parties=frozenset({notifier, step.party_id}),
+                )
+            )
+        return [step for step, _ in steps]
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, activity_id: str) -> ActivityState:
+        """The current version of ``activity_id`` with acknowledgements, conflicts and escalations."""
+        with self._db.read() as conn:
+            activity = store.get_activity(conn, activity_id)
+            required_s, given_s = store.notice_of(conn, activity_id, activity.version)
+            return ActivityState(
+                activity=activity,
+                addressees=self._addressees(conn, activity),
+                acks=store.get_acks(conn, activity_id, activity.version),
+                conflicts=store.get_conflicts(conn, activity_id, activity.version),
+                escalations=store.get_escalations(conn, activity_id),
+                required_notice_s=required_s,
+                given_notice_s=given_s,
+            )
+
+    def versions(self, activity_id: str) -> list[Activity]:
+        """Every version of ``activity_id``, oldest first."""
+        with self._db.read() as conn:
+            return store.list_versions(conn, activity_id)
+
+    def history(self, activity_id: str) -> list[dict[str, Any]]:
+        """The change log of ``activity_id``."""
+        with self._db.read() as conn:
+            store.get_activity(conn, activity_id)
+            return store.history(conn, activity_id)
+
+    def activities(self, statuses: list[ActivityStatus] | None = None) -> list[Activity]:
+        """Current versions of every activity (or those in ``statuses``), by id; callers filter by view."""
+        with self._db.read() as conn:
+            return store.list_activities(conn, statuses=statuses)
+
+    def conflicts_involving(self, party_id: str) -> list[StoredConflict]:
+        """Conflicts recorded against live or past activities of ``party_id`` (for its overlap views)."""
+        with self._db.read() as conn:
+            return store.conflicts_against_party(conn, party_id)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _serialise(self, conn: Connection) -> None:
+        if not self._db.is_sqlite:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+
+    def _problems(self, conn: Connection, activity: Activity, now_s: float) -> list[str]:
+        known = frozenset(p.id for p in registry_store.list_parties(conn))
+        problems = activity_problems(activity, known_parties=known, now_s=now_s, max_ahead_s=self._config.max_ahead_s)
+        if activity.party_id in known and activity.units:
+            own_units = {unit.id for unit, _ in registry_store.list_units(conn, activity.party_id)}
+            for index, unit_id in enumerate(activity.units):
+                if unit_id not in own_units:
+                    problems.append(f"units[{index}]: {unit_id!r} is not a unit of {activity.party_id}'s forces")
+        return problems
+
+    def _validated_new(self, conn: Connection, activity: Activity, now_s: float, status: ActivityStatus) -> Activity:
+        if not activity.id:
+            activity = replace(activity, id=f"{activity.party_id}-{uuid.uuid4().hex[:10]}")
+        activity = replace(activity, version=1, status=status, notified_s=None)
+        problems = self._problems(conn, activity, now_s)
+        if problems:
+            raise ValidationError(problems)
+        if store.activity_exists(conn, activity.id):
+            raise ConflictError(f"activity {activity.id!r} already exists; amend it instead")
+        return activity
+
+    def _current(self, conn: Connection, activity_id: str, version: int) -> Activity:
+        current = store.get_activity(conn, activity_id)
+        if version != current.version:
+            raise StaleVersionError(activity_id, version, current.version)
+        return current
+
+    def _current_for_notifier(self, conn: Connection, activity_id: str, version: int, party_id: str) -> Activity:
+        current = store.get_activity(conn, activity_id)
+        if current.party_id != party_id:
+            if current.status is ActivityStatus.DRAFT or party_id not in self._addressees(conn, current):
+                raise NotFoundError(f"activity {activity_id!r} does not exist")
+            raise ActivityForbidden(
+                f"only {current.party_id}, the notifying party, may change activity {activity_id!r}"
+            )
+        if version != current.version:
+            raise StaleVersionError(activity_id, version, current.version)
+        return current
+
+    @staticmethod
+    def _require_transition(current: Activity, target: ActivityStatus) -> None:
+        if target not in TRANSITIONS[current.status]:
+            raise ConflictError(f"activity {current.id!r} is {current.status.value}; it cannot become {target.value}")
+
+    @staticmethod
+    def _addressees(conn: Connection, activity: Activity) -> frozenset[str]:
+        if activity.status is ActivityStatus.DRAFT:
+            return frozenset()
+        if activity.addressees is not None:
+            return activity.addressees
+        acks = store.get_acks(conn, activity.id, activity.version)
+        if acks:
+            return frozenset(a.party_id for a in acks)
+        return frozenset(p.id for p in registry_store.list_parties(conn) if p.id != activity.party_id)
+
+    def _check_and_open(self, conn: Connection, activity: Activity, now_s: float, change: str) -> NotifyResult:
+        config = self._config
+        with self._live.lock:
+            index = self._live.refresh(conn)
+            check = index.check(indexed(activity), now_s, config.strategic)
+        required_s = config.strategic.min_notice_s(activity.kind)
+        store.mark_notified(conn, activity.id, activity.version, now_s, required_s, activity.start_s - now_s)
+        addressees = (
+            activity.addressees
+            if activity.addressees is not None
+            else frozenset(p.id for p in registry_store.list_parties(conn) if p.id != activity.party_id)
+        )
+        conflicting = {c.target_party_id for c in check.conflicts if c.kind is ConflictKind.ACTIVITY}
+        deadlines = {
+            party: config.conflict_ack_deadline_s
+            if party in conflicting
+            else config.ack_deadline_s_by_priority.get(activity.priority, 15 * MINUTE_S)
+            for party in addressees
+        }
+        store.insert_acks(conn, activity.id, activity.version, deadlines, now_s)
+        store.insert_conflicts(conn, activity.id, activity.version, check.conflicts, now_s)
+        detail = f"{len(check.conflicts)} conflicts" + (", late notice" if check.late_notice else "")
+        store.log_change(conn, activity.id, activity.version, change, activity.party_id, now_s, detail)
+        return NotifyResult(activity, check, addressees)
+
+    def _emit_notified(self, result: NotifyResult, now_s: float, kind: str, withdrawn: frozenset[str]) -> None:
+        activity = result.activity
+        told = frozenset({activity.party_id}) | result.addressees
+        self._events.emit(
+            Event(
+                kind=kind,
+                time_s=now_s,
+                party_id=activity.party_id,
+                payload={"activity": addressee_view(activity), "conflicts": len(result.check.conflicts)},
+                parties=told,
+            )
+        )
+        if withdrawn:
+            self._events.emit(
+                Event(
+                    kind="activity.withdrawn",
+                    time_s=now_s,
+                    party_id=activity.party_id,
+                    payload={"activity_id": activity.id, "version": activity.version},
+                    parties=withdrawn,
+                )
+            )
+        late = result.check.late_notice
+        if late is not None:
+            self._events.emit(
+                Event(
+                    kind="activity.late_notice",
+                    time_s=now_s,
+                    party_id=activity.party_id,
+                    payload={
+                        "activity_id": activity.id,
+                        "version": activity.version,
+                        "kind": activity.kind.value,
+                        "required_notice_s": late.required_s,
+                        "given_notice_s": late.given_s,
+                    },
+                    parties=told,
+                )
+            )
+        for conflict in result.check.conflicts:
+            self._emit_conflict(activity, conflict, now_s)
+
+    def _emit_conflict(self, activity: Activity, conflict: Conflict, now_s: float) -> None:
+        self._events.emit(
+            Event(
+                kind="activity.conflict",
+                time_s=now_s,
+                party_id=activity.party_id,
+                payload=notifier_conflict(activity.id, activity.version, conflict),
+                parties=frozenset({activity.party_id}),
+            )
+        )
+        if conflict.target_party_id is not None and conflict.target_party_id != activity.party_id:
+            self._events.emit(
+                Event(
+                    kind="activity.conflict",
+                    time_s=now_s,
+                    party_id=activity.party_id,
+                    payload=conflict_view(conflict),
+                    parties=frozenset({conflict.target_party_id}),
+                )
+            )
+
+    def _answer(self, activity_id: str, version: int, party_id: str, state: str, reason: str) -> AckState:
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            self._serialise(conn)
+            current = store.get_activity(conn, activity_id)
+            if current.status is ActivityStatus.DRAFT or party_id not in self._addressees(conn, current):
+                raise NotFoundError(f"activity {activity_id!r} does not exist")
+            current = self._current(conn, activity_id, version)
+            if current.status not in (ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
+                raise ConflictError(f"activity {activity_id!r} is {current.status.value}; nothing to answer")
+            store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
+            store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
+            answered = next(a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id)
+        self._events.emit(
+            Event(
+                kind=f"activity.{state}",
+                time_s=now_s,
+                party_id=party_id,
+                payload={"activity_id": activity_id, "version": version, "addressee": party_id, "reason": reason},
+                parties=frozenset({current.party_id, party_id}),
+            )
+        )
+        return answered
+
+    def _move(
+        self, activity_id: str, version: int, party_id: str, target: ActivityStatus, change: str, reason: str
+    ) -> Activity:
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            self._serialise(conn)
+            current = self._current_for_notifier(conn, activity_id, version, party_id)
+            self._require_transition(current, target)
+            addressees = self._addressees(conn, current)
+            store.set_head(conn, activity_id, target, version, now_s)
+            if target in (ActivityStatus.COMPLETED, ActivityStatus.CANCELLED):
+                store.stop_deadlines(conn, activity_id)
+            store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
+        moved = replace(current, status=target)
+        self._events.emit(
+            Event(
+                kind=f"activity.{change}",
+                time_s=now_s,
+                party_id=party_id,
+                payload={"activity_id": activity_id, "version": version, "status": target.value, "reason": reason},
+                parties=frozenset({party_id}) | addressees,
+            )
+        )
+        return moved

@@ -1,0 +1,158 @@
+"""Need-to-know views of activities: what each party may see, as JSON-ready dicts (pure functions).
+
+- The notifier sees everything, and who has and has not acknowledged.
+- An addressee sees kind, time, volumes or route, priority, contact and text; the units only when
+  the notifier shared them; never the other addressees.
+- Any other party sees nothing of the activity, except a conflict with one of its own activities,
+  which shows it the overlap only (where, when, which band; not the activity it overlaps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shapely.geometry import mapping
+
+from keepclear.detect.strategic import Conflict
+from keepclear.domain.activities import Activity, ActivityStatus
+from keepclear.domain.timefmt import format_utc
+from keepclear.geo.activity_doc import activity_to_document
+from keepclear.store.activities import AckState, EscalationStep, StoredConflict
+
+
+@dataclass(frozen=True)
+class ActivityState:
+    """An activity's current version and where everyone stands on it."""
+
+    activity: Activity
+    addressees: frozenset[str]
+    acks: list[AckState]
+    conflicts: list[StoredConflict]
+    escalations: list[EscalationStep]
+    required_notice_s: float | None
+    given_notice_s: float | None
+
+
+def _time(time_s: float | None) -> str | None:
+    return None if time_s is None else format_utc(time_s)
+
+
+def addressee_view(activity: Activity) -> dict[str, Any]:
+    """What an addressee sees: no addressee list, and units only when shared."""
+    document = activity_to_document(activity, units=activity.share_units)
+    document.pop("addressees", None)
+    document.pop("share_units", None)
+    document["version"] = activity.version
+    document["status"] = activity.status.value
+    document["notified"] = _time(activity.notified_s)
+    return document
+
+
+def conflict_view(conflict: Conflict) -> dict[str, Any]:
+    """What the party whose activity is overlapped sees: the overlap only."""
+    return {
+        "your_activity_id": conflict.target_id,
+        "your_activity_version": conflict.target_version,
+        "geometry": mapping(conflict.geometry),
+        "start": format_utc(conflict.start_s),
+        "end": format_utc(conflict.end_s),
+        "lower_ft": conflict.lower_ft,
+        "upper_ft": conflict.upper_ft,
+    }
+
+
+def notifier_conflict(activity_id: str, version: int, conflict: Conflict) -> dict[str, Any]:
+    """A conflict as the notifier sees it: with what, where, when, why."""
+    view: dict[str, Any] = {
+        "activity_id": activity_id,
+        "version": version,
+        "kind": conflict.kind.value,
+        "target_id": conflict.target_id,
+        "target_party": conflict.target_party_id,
+        "target_version": conflict.target_version,
+        "geometry": mapping(conflict.geometry),
+        "start": format_utc(conflict.start_s),
+        "end": format_utc(conflict.end_s),
+        "lower_ft": conflict.lower_ft,
+        "upper_ft": conflict.upper_ft,
+        "reason": conflict.reason,
+    }
+    if conflict.required_notice_s is not None:
+        view["required_notice_s"] = conflict.required_notice_s
+        view["given_notice_s"] = conflict.given_notice_s
+    return view
+
+
+def _ack(ack: AckState) -> dict[str, Any]:
+    return {
+        "party": ack.party_id,
+        "state": ack.state,
+        "reason": ack.reason,
+        "answered": _time(ack.answered_s),
+        "due": _time(ack.due_s),
+        "escalation_level": ack.level,
+        "roster_exhausted": ack.exhausted,
+    }
+
+
+def notifier_view(state: ActivityState) -> dict[str, Any]:
+    """What the notifier sees: everything, and who has and has not acknowledged."""
+    activity = state.activity
+    document = activity_to_document(activity)
+    document["addressees"] = sorted(state.addressees)
+    document["addressed_to_all"] = activity.addressees is None
+    document["version"] = activity.version
+    document["status"] = activity.status.value
+    document["notified"] = _time(activity.notified_s)
+    document["acknowledgements"] = [_ack(a) for a in state.acks]
+    document["acknowledged"] = sorted(a.party_id for a in state.acks if a.state == "acknowledged")
+    document["objected"] = sorted(a.party_id for a in state.acks if a.state == "objected")
+    document["not_acknowledged"] = sorted(a.party_id for a in state.acks if a.state == "pending")
+    document["conflicts"] = [notifier_conflict(c.activity_id, c.version, c.conflict) for c in state.conflicts]
+    document["escalations"] = [
+        {
+            "version": e.version,
+            "party": e.party_id,
+            "level": e.level,
+            "contact_name": e.contact_name,
+            "contact_role": e.contact_role,
+            "time": format_utc(e.time_s),
+        }
+        for e in state.escalations
+    ]
+    late = (
+        state.required_notice_s is not None
+        and state.given_notice_s is not None
+        and state.given_notice_s < state.required_notice_s
+    )
+    document["notice"] = {
+        "required_s": state.required_notice_s,
+        "given_s": state.given_notice_s,
+        "late": late,
+    }
+    return document
+
+
+def view_for(
+    state: ActivityState, party_id: str, involving: list[StoredConflict] | None = None
+) -> dict[str, Any] | None:
+    """The view of ``state`` that ``party_id`` may have, or None when it may see nothing.
+
+    ``involving`` are conflicts recorded against ``party_id``'s own activities; those of this
+    activity give a non-addressed party its overlap-only view.
+    """
+    activity = state.activity
+    if party_id == activity.party_id:
+        return notifier_view(state)
+    if activity.status is not ActivityStatus.DRAFT and party_id in state.addressees:
+        view = addressee_view(activity)
+        mine = next((a for a in state.acks if a.party_id == party_id), None)
+        view["your_acknowledgement"] = None if mine is None else _ack(mine)
+        return view
+    overlaps = [
+        conflict_view(c.conflict)
+        for c in involving or []
+        if c.activity_id == activity.id and c.version == activity.version and c.conflict.target_party_id == party_id
+    ]
+    return {"conflicts": overlaps} if overlaps else None

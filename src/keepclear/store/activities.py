@@ -1,0 +1,427 @@
+"""Stored activities: every version kept, per-addressee acknowledgements, conflicts, escalation steps.
+
+``activities`` holds the head of each activity (status, current version); ``activity_versions``
+every version ever notified; ``activity_log`` one row per change with a growing ``seq`` that
+caches of live activities read to catch up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+from shapely.geometry import mapping, shape
+from sqlalchemy.engine import Connection
+
+from keepclear.detect.strategic import Conflict, ConflictKind
+from keepclear.domain.activities import Activity, ActivityStatus
+from keepclear.errors import NotFoundError
+from keepclear.geo.activity_doc import activity_from_document, activity_to_document
+from keepclear.store.activity_schema import (
+    activities,
+    activity_acks,
+    activity_conflicts,
+    activity_escalations,
+    activity_log,
+    activity_versions,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AckState:
+    """Where one addressee stands on one version: ``pending``, ``acknowledged`` or ``objected``."""
+
+    party_id: str
+    version: int
+    state: str
+    reason: str
+    answered_s: float | None
+    due_s: float | None
+    deadline_s: float
+    level: int
+    exhausted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    """One escalation: the addressee's roster position ``level`` was called at ``time_s``.
+
+    ``contact_name`` None means the roster was exhausted.
+    """
+
+    activity_id: str
+    version: int
+    party_id: str
+    level: int
+    contact_name: str | None
+    contact_role: str | None
+    time_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConflict:
+    """A conflict as recorded, with the version of the activity it was found for."""
+
+    activity_id: str
+    version: int
+    conflict: Conflict
+    detected_s: float
+
+
+def _document(activity: Activity) -> str:
+    return json.dumps(activity_to_document(activity, epoch_times=True), separators=(",", ":"))
+
+
+def insert_activity(conn: Connection, activity: Activity, now_s: float) -> None:
+    """Store a new activity's head and its first version."""
+    conn.execute(
+        activities.insert().values(
+            id=activity.id,
+            party_id=activity.party_id,
+            status=activity.status.value,
+            current_version=activity.version,
+            created_s=now_s,
+            updated_s=now_s,
+        )
+    )
+    insert_version(conn, activity, now_s)
+
+
+def insert_version(conn: Connection, activity: Activity, now_s: float) -> None:
+    """Store one version of an activity (earlier versions stay)."""
+    conn.execute(
+        activity_versions.insert().values(
+            activity_id=activity.id,
+            version=activity.version,
+            document=_document(activity),
+            kind=activity.kind.value,
+            start_s=activity.start_s,
+            end_s=activity.end_s,
+            created_s=now_s,
+            notified_s=activity.notified_s,
+        )
+    )
+
+
+def set_head(conn: Connection, activity_id: str, status: ActivityStatus, version: int, now_s: float) -> None:
+    """Move an activity's head to ``status`` and ``version``."""
+    conn.execute(
+        activities.update()
+        .where(activities.c.id == activity_id)
+        .values(status=status.value, current_version=version, updated_s=now_s)
+    )
+
+
+def mark_notified(
+    conn: Connection, activity_id: str, version: int, notified_s: float, required_s: float, given_s: float
+) -> None:
+    """Record when a version was notified and the notice it gave against the notice required."""
+    conn.execute(
+        activity_versions.update()
+        .where(activity_versions.c.activity_id == activity_id, activity_versions.c.version == version)
+        .values(notified_s=notified_s, required_notice_s=required_s, given_notice_s=given_s)
+    )
+
+
+def activity_exists(conn: Connection, activity_id: str) -> bool:
+    """Whether ``activity_id`` is stored."""
+    return conn.execute(sa.select(activities.c.id).where(activities.c.id == activity_id)).first() is not None
+
+
+def get_activity(conn: Connection, activity_id: str, version: int | None = None) -> Activity:
+    """The current (or the given) version of ``activity_id`` with its head status, or ``NotFoundError``."""
+    head = conn.execute(sa.select(activities).where(activities.c.id == activity_id)).first()
+    if head is None:
+        raise NotFoundError(f"activity {activity_id!r} does not exist")
+    wanted = head.current_version if version is None else version
+    row = conn.execute(
+        sa.select(activity_versions).where(
+            activity_versions.c.activity_id == activity_id, activity_versions.c.version == wanted
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"activity {activity_id!r} has no version {wanted}")
+    return _activity(row, head.party_id, ActivityStatus(head.status))
+
+
+def _activity(row: Any, party_id: str, status: ActivityStatus) -> Activity:
+    activity = activity_from_document(json.loads(row.document), party_id=party_id, epoch_times=True)
+    return replace(activity, id=row.activity_id, version=row.version, status=status, notified_s=row.notified_s)
+
+
+def list_versions(conn: Connection, activity_id: str) -> list[Activity]:
+    """Every version of ``activity_id``, oldest first (status is the head's)."""
+    head = conn.execute(sa.select(activities).where(activities.c.id == activity_id)).first()
+    if head is None:
+        raise NotFoundError(f"activity {activity_id!r} does not exist")
+    rows = conn.execute(
+        sa.select(activity_versions)
+        .where(activity_versions.c.activity_id == activity_id)
+        .order_by(activity_versions.c.version)
+    )
+    return [_activity(r, head.party_id, ActivityStatus(head.status)) for r in rows]
+
+
+def list_activities(
+    conn: Connection, *, statuses: Iterable[ActivityStatus] | None = None, ids: Iterable[str] | None = None
+) -> list[Activity]:
+    """Current versions of every activity (or those with ``statuses`` / ``ids``), by id."""
+    query = (
+        sa.select(activity_versions, activities.c.party_id, activities.c.status)
+        .join(
+            activities,
+            sa.and_(
+                activities.c.id == activity_versions.c.activity_id,
+                activities.c.current_version == activity_versions.c.version,
+            ),
+        )
+        .order_by(activities.c.id)
+    )
+    if statuses is not None:
+        query = query.where(activities.c.status.in_([s.value for s in statuses]))
+    if ids is not None:
+        query = query.where(activities.c.id.in_(list(ids)))
+    return [_activity(r, r.party_id, ActivityStatus(r.status)) for r in conn.execute(query)]
+
+
+def notice_of(conn: Connection, activity_id: str, version: int) -> tuple[float | None, float | None]:
+    """(required, given) notice in seconds recorded when ``version`` was notified."""
+    row = conn.execute(
+        sa.select(activity_versions.c.required_notice_s, activity_versions.c.given_notice_s).where(
+            activity_versions.c.activity_id == activity_id, activity_versions.c.version == version
+        )
+    ).first()
+    return (None, None) if row is None else (row.required_notice_s, row.given_notice_s)
+
+
+def log_change(
+    conn: Connection, activity_id: str, version: int, change: str, party_id: str, now_s: float, detail: str = ""
+) -> None:
+    """Append one change to the activity log (its ``seq`` tells caches something changed)."""
+    conn.execute(
+        activity_log.insert().values(
+            activity_id=activity_id, version=version, change=change, party_id=party_id, time_s=now_s, detail=detail
+        )
+    )
+
+
+def changes_since(conn: Connection, seq: int) -> tuple[int, set[str]]:
+    """The newest log ``seq`` and the ids of activities changed after ``seq``."""
+    rows = conn.execute(sa.select(activity_log.c.seq, activity_log.c.activity_id).where(activity_log.c.seq > seq))
+    newest, changed = seq, set()
+    for row in rows:
+        newest = max(newest, row.seq)
+        changed.add(row.activity_id)
+    return newest, changed
+
+
+def latest_seq(conn: Connection) -> int:
+    """The newest log ``seq`` (0 when empty)."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(activity_log.c.seq), 0))).scalar_one())
+
+
+def history(conn: Connection, activity_id: str) -> list[dict[str, Any]]:
+    """The change log of one activity, oldest first."""
+    rows = conn.execute(
+        sa.select(activity_log).where(activity_log.c.activity_id == activity_id).order_by(activity_log.c.seq)
+    )
+    return [
+        {"version": r.version, "change": r.change, "party_id": r.party_id, "time_s": r.time_s, "detail": r.detail}
+        for r in rows
+    ]
+
+
+def insert_acks(conn: Connection, activity_id: str, version: int, deadlines_s: dict[str, float], now_s: float) -> None:
+    """Open one pending acknowledgement per addressee of ``version``, due ``deadlines_s[party]`` from now."""
+    if deadlines_s:
+        conn.execute(
+            activity_acks.insert(),
+            [
+                {
+                    "activity_id": activity_id,
+                    "version": version,
+                    "party_id": party,
+                    "state": "pending",
+                    "reason": "",
+                    "answered_s": None,
+                    "due_s": now_s + deadline_s,
+                    "deadline_s": deadline_s,
+                    "level": 0,
+                    "exhausted": False,
+                }
+                for party, deadline_s in sorted(deadlines_s.items())
+            ],
+        )
+
+
+def _ack(row: Any) -> AckState:
+    return AckState(
+        party_id=row.party_id,
+        version=row.version,
+        state=row.state,
+        reason=row.reason,
+        answered_s=row.answered_s,
+        due_s=row.due_s,
+        deadline_s=row.deadline_s,
+        level=row.level,
+        exhausted=bool(row.exhausted),
+    )
+
+
+def get_acks(conn: Connection, activity_id: str, version: int) -> list[AckState]:
+    """Every addressee's state on ``version``, by party."""
+    rows = conn.execute(
+        sa.select(activity_acks)
+        .where(activity_acks.c.activity_id == activity_id, activity_acks.c.version == version)
+        .order_by(activity_acks.c.party_id)
+    )
+    return [_ack(r) for r in rows]
+
+
+def answer_ack(
+    conn: Connection, activity_id: str, version: int, party_id: str, state: str, reason: str, now_s: float
+) -> None:
+    """Record an addressee's answer; it stops the deadline."""
+    conn.execute(
+        activity_acks.update()
+        .where(
+            activity_acks.c.activity_id == activity_id,
+            activity_acks.c.version == version,
+            activity_acks.c.party_id == party_id,
+        )
+        .values(state=state, reason=reason, answered_s=now_s, due_s=None)
+    )
+
+
+def stop_deadlines(conn: Connection, activity_id: str) -> None:
+    """Stop every running deadline of an activity (cancelled, completed, or superseded)."""
+    conn.execute(activity_acks.update().where(activity_acks.c.activity_id == activity_id).values(due_s=None))
+
+
+def overdue_acks(conn: Connection, now_s: float) -> list[tuple[str, AckState]]:
+    """(activity id, state) of every pending acknowledgement of a current version due by ``now_s``."""
+    rows = conn.execute(
+        sa.select(activity_acks)
+        .join(
+            activities,
+            sa.and_(
+                activities.c.id == activity_acks.c.activity_id,
+                activities.c.current_version == activity_acks.c.version,
+            ),
+        )
+        .where(
+            activity_acks.c.state == "pending",
+            activity_acks.c.due_s.is_not(None),
+            activity_acks.c.due_s <= now_s,
+            activities.c.status.in_([ActivityStatus.NOTIFIED.value, ActivityStatus.ACTIVE.value]),
+        )
+        .order_by(activity_acks.c.due_s, activity_acks.c.activity_id, activity_acks.c.party_id)
+    )
+    return [(r.activity_id, _ack(r)) for r in rows]
+
+
+def escalate_ack(conn: Connection, step: EscalationStep, next_due_s: float | None) -> None:
+    """Record an escalation step and move the acknowledgement to its level and next due time."""
+    conn.execute(
+        activity_escalations.insert().values(
+            activity_id=step.activity_id,
+            version=step.version,
+            party_id=step.party_id,
+            level=step.level,
+            contact_name=step.contact_name,
+            contact_role=step.contact_role,
+            time_s=step.time_s,
+        )
+    )
+    conn.execute(
+        activity_acks.update()
+        .where(
+            activity_acks.c.activity_id == step.activity_id,
+            activity_acks.c.version == step.version,
+            activity_acks.c.party_id == step.party_id,
+        )
+        .values(level=step.level, due_s=next_due_s, exhausted=step.contact_name is None)
+    )
+
+
+def get_escalations(conn: Connection, activity_id: str) -> list[EscalationStep]:
+    """Every escalation step of an activity, in order."""
+    rows = conn.execute(
+        sa.select(activity_escalations)
+        .where(activity_escalations.c.activity_id == activity_id)
+        .order_by(activity_escalations.c.id)
+    )
+    return [
+        EscalationStep(r.activity_id, r.version, r.party_id, r.level, r.contact_name, r.contact_role, r.time_s)
+        for r in rows
+    ]
+
+
+def insert_conflicts(
+    conn: Connection, activity_id: str, version: int, conflicts: Iterable[Conflict], now_s: float
+) -> None:
+    """Record the conflicts found for ``version``."""
+    rows = [
+        {
+            "activity_id": activity_id,
+            "version": version,
+            "kind": c.kind.value,
+            "target_id": c.target_id,
+            "target_party_id": c.target_party_id,
+            "target_version": c.target_version,
+            "geometry": json.dumps(mapping(c.geometry), separators=(",", ":")),
+            "start_s": c.start_s,
+            "end_s": c.end_s,
+            "lower_ft": c.lower_ft,
+            "upper_ft": c.upper_ft,
+            "reason": c.reason,
+            "required_notice_s": c.required_notice_s,
+            "given_notice_s": c.given_notice_s,
+            "detected_s": now_s,
+        }
+        for c in conflicts
+    ]
+    if rows:
+        conn.execute(activity_conflicts.insert(), rows)
+
+
+def _stored_conflict(row: Any) -> StoredConflict:
+    geometry = shape(json.loads(row.geometry))
+    conflict = Conflict(
+        ConflictKind(row.kind),
+        row.target_id,
+        row.target_party_id,
+        row.target_version,
+        geometry,
+        row.start_s,
+        row.end_s,
+        row.lower_ft,
+        row.upper_ft,
+        row.reason,
+        row.required_notice_s,
+        row.given_notice_s,
+    )
+    return StoredConflict(row.activity_id, row.version, conflict, row.detected_s)
+
+
+def get_conflicts(conn: Connection, activity_id: str, version: int | None = None) -> list[StoredConflict]:
+    """Conflicts recorded for an activity (every version, or one)."""
+    query = sa.select(activity_conflicts).where(activity_conflicts.c.activity_id == activity_id)
+    if version is not None:
+        query = query.where(activity_conflicts.c.version == version)
+    return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]
+
+
+def conflicts_against(conn: Connection, target_id: str) -> list[StoredConflict]:
+    """Conflicts other activities recorded against ``target_id`` (an activity or zone id)."""
+    query = sa.select(activity_conflicts).where(activity_conflicts.c.target_id == target_id)
+    return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]
+
+
+def conflicts_against_party(conn: Connection, party_id: str) -> list[StoredConflict]:
+    """Conflicts other parties' activities recorded against the activities of ``party_id``."""
+    query = sa.select(activity_conflicts).where(activity_conflicts.c.target_party_id == party_id)
+    return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]

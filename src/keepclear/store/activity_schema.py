@@ -1,0 +1,100 @@
+"""Tables of strategic deconfliction, declared on the shared ``metadata`` (migration 0003_strategic).
+
+``activities`` holds the head of each activity (status, current version); ``activity_versions``
+every version ever stored; ``activity_acks`` each addressee's answer and deadline per version;
+``activity_conflicts`` what each check found; ``activity_escalations`` each escalation step;
+``activity_log`` one row per change, whose growing ``seq`` caches of live activities catch up on.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from keepclear.store.schema import metadata
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("current_version", sa.Integer, nullable=False),
+    sa.Column("created_s", sa.Double, nullable=False),
+    sa.Column("updated_s", sa.Double, nullable=False),
+)
+
+activity_versions = sa.Table(
+    "activity_versions",
+    metadata,
+    sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("start_s", sa.Double, nullable=False),
+    sa.Column("end_s", sa.Double, nullable=False),
+    sa.Column("created_s", sa.Double, nullable=False),
+    sa.Column("notified_s", sa.Double, nullable=True),
+    sa.Column("required_notice_s", sa.Double, nullable=True),
+    sa.Column("given_notice_s", sa.Double, nullable=True),
+)
+
+activity_acks = sa.Table(
+    "activity_acks",
+    metadata,
+    sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("answered_s", sa.Double, nullable=True),
+    sa.Column("due_s", sa.Double, nullable=True, index=True),
+    sa.Column("deadline_s", sa.Double, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("exhausted", sa.Boolean, nullable=False),
+)
+
+activity_conflicts = sa.Table(
+    "activity_conflicts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("target_id", sa.String(64), nullable=False, index=True),
+    sa.Column("target_party_id", sa.String(64), nullable=True, index=True),
+    sa.Column("target_version", sa.Integer, nullable=True),
+    sa.Column("geometry", sa.Text, nullable=False),
+    sa.Column("start_s", sa.Double, nullable=False),
+    sa.Column("end_s", sa.Double, nullable=False),
+    sa.Column("lower_ft", sa.Double, nullable=False),
+    sa.Column("upper_ft", sa.Double, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("required_notice_s", sa.Double, nullable=True),
+    sa.Column("given_notice_s", sa.Double, nullable=True),
+    sa.Column("detected_s", sa.Double, nullable=False),
+)
+
+activity_escalations = sa.Table(
+    "activity_escalations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("contact_name", sa.String(200), nullable=True),
+    sa.Column("contact_role", sa.String(200), nullable=True),
+    sa.Column("time_s", sa.Double, nullable=False),
+)
+
+activity_log = sa.Table(
+    "activity_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("change", sa.String(16), nullable=False),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    sa.Column("time_s", sa.Double, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)

@@ -1,0 +1,70 @@
+"""``keepclear activity``: a real process, real files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "activity-air-operation.yaml"
+
+
+def example_from_tomorrow(tmp_path: Path) -> Path:
+    """The example moved to start two days from now (the CLI runs on the wall clock)."""
+    day = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    moved = tmp_path / "activity.yaml"
+    moved.write_text(EXAMPLE.read_text().replace("2017-11-03", day))
+    return moved
+
+
+def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPCLEAR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_notify_from_a_file_show_list_and_acknowledge(tmp_path: Path) -> None:
+    data = tmp_path / "deploy"
+    assert run("init", data_dir=data).returncode == 0
+    assert run("party", "add", "coalition", data_dir=data).returncode == 0
+    assert run("party", "add", "russia", "--language", "ru", data_dir=data).returncode == 0
+    notified = run("activity", "notify", str(example_from_tomorrow(tmp_path)), "--party", "coalition", data_dir=data)
+    assert notified.returncode == 0, notified.stderr
+    assert "strike-0412 version 1 notified; addressees: russia" in notified.stdout
+    assert "late notice" not in notified.stdout and "no conflicts" in notified.stdout
+    shown = run("activity", "show", "strike-0412", data_dir=data)
+    view = json.loads(shown.stdout)
+    assert view["status"] == "notified" and view["not_acknowledged"] == ["russia"]
+    acked = run("activity", "ack", "strike-0412", "--party", "russia", "--version", "1", data_dir=data)
+    assert acked.returncode == 0, acked.stderr
+    as_russia = json.loads(run("activity", "show", "strike-0412", "--party", "russia", data_dir=data).stdout)
+    assert as_russia["your_acknowledgement"]["state"] == "acknowledged" and "addressees" not in as_russia
+    listed = run("activity", "list", data_dir=data).stdout
+    assert "strike-0412\tv1\tnotified\tcoalition\tair-operation" in listed and "answered 1/1" in listed
+    stale = run("activity", "ack", "strike-0412", "--party", "russia", "--version", "7", data_dir=data)
+    assert stale.returncode == 1 and "current version is 1" in stale.stderr
+
+
+def test_bad_file_is_one_line_naming_the_field_and_stores_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "deploy"
+    run("init", data_dir=data)
+    run("party", "add", "coalition", data_dir=data)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(example_from_tomorrow(tmp_path).read_text().replace("T14:00:00Z\npriority", "T09:00:00Z\npriority"))
+    result = run("activity", "notify", str(bad), "--party", "coalition", data_dir=data)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "time window: ends before it starts" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: [unclosed\n")
+    result = run("activity", "notify", str(broken), "--party", "coalition", data_dir=data)
+    assert "not valid YAML or JSON at line 2" in result.stderr
+    assert run("activity", "list", data_dir=data).stdout == ""

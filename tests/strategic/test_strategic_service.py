@@ -1,0 +1,318 @@
+"""Activity lifecycle, stale versions, conflicts, escalation and need-to-know, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from shapely.geometry import Polygon, box
+
+from keepclear.domain import Domain, Force, Party, Unit
+from keepclear.domain.activities import Activity, ActivityKind, ActivityStatus, Priority, Volume
+from keepclear.domain.events import Event
+from keepclear.domain.parties import Contact
+from keepclear.domain.zones import AltitudeBand, Zone, ZoneKind, ZoneRules
+from keepclear.errors import ConflictError, NotFoundError, ValidationError
+from keepclear.services.activities import ActivityForbidden, ActivityService, StaleVersionError
+from keepclear.services.activity_views import view_for
+from keepclear.services.bus import ManualClock
+from keepclear.services.deployment import Deployment
+from keepclear.store import zones as zone_store
+
+H = 3600.0
+
+
+@pytest.fixture
+def world(deployment: Deployment) -> tuple[ActivityService, list[Event]]:
+    reg = deployment.registry
+    reg.add_party(Party("coalition", "Coalition"), [Contact("Duty officer", "CAOC"), Contact("Deputy", "CAOC")])
+    reg.add_party(
+        Party("russia", "Russia", "ru"),
+        [Contact("Duty officer", "Hmeimim"), Contact("Chief of staff", "Hmeimim"), Contact("Commander", "GS")],
+    )
+    reg.add_party(Party("un", "UN OCHA"))
+    reg.add_force(Force("usaf", "USAF", "coalition"))
+    reg.add_unit(Unit("viper11", "VIPER11", Domain.AIR, "fighter", "usaf"))
+    seen: list[Event] = []
+    deployment.bus.subscribe(seen.append)
+    return ActivityService(deployment.db, deployment.clock, deployment.bus), seen
+
+
+def plan(activity_id: str, party: str, lon: float = 38.0, start_h: float = 48.0, now_s: float = 1509494400.0, **kw):
+    start_s = now_s + start_h * H
+    return Activity(
+        id=activity_id,
+        party_id=party,
+        kind=kw.pop("kind", ActivityKind.AIR_OPERATION),
+        start_s=start_s,
+        end_s=start_s + 2 * H,
+        volumes=(Volume(box(lon - 0.05, 35.95, lon + 0.05, 36.05), AltitudeBand(0, 20000), start_s, start_s + 2 * H),),
+        contact="CAOC duty officer",
+        text="strike package",
+        **kw,
+    )
+
+
+def test_lifecycle_notify_acknowledge_object_amend_activate_complete(world, clock: ManualClock) -> None:
+    service, seen = world
+    result = service.notify(plan("co-1", "coalition", addressees=frozenset({"russia", "un"})))
+    assert result.activity.version == 1 and result.activity.status is ActivityStatus.NOTIFIED
+    assert result.addressees == {"russia", "un"}
+    clock.advance(60)
+    service.acknowledge("co-1", 1, "russia")
+    service.object("co-1", 1, "un", "convoy on that road")
+    state = service.get("co-1")
+    assert [(a.party_id, a.state, a.reason) for a in state.acks] == [
+        ("russia", "acknowledged", ""),
+        ("un", "objected", "convoy on that road"),
+    ]
+    amended = service.amend(replace(plan("co-1", "coalition", lon=38.5), addressees=frozenset({"russia", "un"})), 1)
+    assert amended.activity.version == 2
+    assert [a.state for a in service.get("co-1").acks] == ["pending", "pending"]
+    assert [v.version for v in service.versions("co-1")] == [1, 2]
+    assert service.versions("co-1")[0].volumes[0].area.bounds[0] == pytest.approx(37.95)
+    service.acknowledge("co-1", 2, "russia")
+    service.activate("co-1", 2, "coalition")
+    done = service.complete("co-1", 2, "coalition")
+    assert done.status is ActivityStatus.COMPLETED
+    assert [e.kind for e in seen if e.kind.startswith("activity.")] == [
+        "activity.notified",
+        "activity.acknowledged",
+        "activity.objected",
+        "activity.amended",
+        "activity.acknowledged",
+        "activity.activated",
+        "activity.completed",
+    ]
+    assert seen[-1].parties == {"coalition", "russia", "un"}
+    assert [h["change"] for h in service.history("co-1")] == [
+        "notified", "acknowledged", "objected", "amended", "acknowledged", "activated", "completed",
+    ]  # fmt: skip
+
+
+def test_stale_version_is_refused_with_current_version(world) -> None:
+    service, _ = world
+    service.notify(plan("co-1", "coalition"))
+    service.amend(plan("co-1", "coalition", lon=38.2), 1)
+    with pytest.raises(StaleVersionError) as refused:
+        service.amend(plan("co-1", "coalition", lon=38.4), 1)
+    assert refused.value.current_version == 2
+    assert isinstance(refused.value, ConflictError)
+    with pytest.raises(StaleVersionError, match="current version is 2"):
+        service.acknowledge("co-1", 1, "russia")
+    with pytest.raises(StaleVersionError):
+        service.cancel("co-1", 1, "coalition")
+    state = service.get("co-1")
+    assert state.activity.version == 2 and state.activity.status is ActivityStatus.NOTIFIED
+    assert state.activity.volumes[0].area.bounds[0] == pytest.approx(38.15)
+
+
+def test_draft_is_checked_only_when_notified_and_hidden_until_then(world) -> None:
+    service, seen = world
+    draft = service.draft(plan("co-1", "coalition"))
+    assert draft.status is ActivityStatus.DRAFT and seen == []  # nobody is told of a draft
+    with pytest.raises(NotFoundError):
+        service.acknowledge("co-1", 1, "russia")
+    assert view_for(service.get("co-1"), "russia") is None
+    result = service.notify_draft("co-1", 1, "coalition")
+    assert result.activity.status is ActivityStatus.NOTIFIED and result.addressees == {"russia", "un"}
+
+
+def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(world) -> None:
+    service, seen = world
+    service.notify(plan("ru-1", "russia", addressees=frozenset({"coalition"})))
+    result = service.notify(plan("co-1", "coalition", lon=38.05, addressees=frozenset({"un"})))
+    assert [(c.kind.value, c.target_id) for c in result.check.conflicts] == [("activity", "ru-1")]
+    stored = service.get("co-1").conflicts
+    assert [(c.conflict.target_id, c.conflict.target_party_id) for c in stored] == [("ru-1", "russia")]
+    conflict_events = [e for e in seen if e.kind == "activity.conflict"]
+    assert [set(e.parties) for e in conflict_events] == [{"coalition"}, {"russia"}]
+    to_russia = conflict_events[1].payload
+    assert set(to_russia) == {
+        "your_activity_id",
+        "your_activity_version",
+        "geometry",
+        "start",
+        "end",
+        "lower_ft",
+        "upper_ft",
+    }
+    assert to_russia["your_activity_id"] == "ru-1"
+    # russia is not addressed: it sees the overlap only
+    view = view_for(service.get("co-1"), "russia", service.conflicts_involving("russia"))
+    assert view is not None and list(view) == ["conflicts"] and view["conflicts"][0]["your_activity_id"] == "ru-1"
+    assert view_for(service.get("co-1"), "russia", []) is None
+
+
+def test_zone_conflicts_are_recorded_for_the_notifier(world, deployment: Deployment) -> None:
+    service, _ = world
+    roz = Zone("roz-1", "ROZ", ZoneKind.RESTRICTED_OPERATING_ZONE, box(37.9, 35.9, 38.1, 36.1),
+               rules=ZoneRules(permitted_parties=frozenset({"russia"})))  # fmt: skip
+    with deployment.db.write() as conn:
+        zone_store.upsert_zones(conn, [roz])
+    result = service.notify(plan("co-1", "coalition"))
+    assert [c.kind.value for c in result.check.conflicts] == ["zone-not-permitted"]
+    with deployment.db.write() as conn:  # a changed zone is seen by the next check
+        zone_store.upsert_zones(conn, [replace(roz, rules=ZoneRules(permitted_parties=None, min_notice_h=72))])
+    again = service.notify(plan("co-2", "coalition"))
+    assert [c.kind.value for c in again.check.conflicts] == ["zone-short-notice"]
+
+
+def test_late_notice_is_flagged_to_everyone_concerned_not_refused(world) -> None:
+    service, seen = world
+    result = service.notify(plan("un-1", "un", start_h=30, kind=ActivityKind.HUMANITARIAN_MOVEMENT))
+    assert result.check.late_notice is not None and result.check.late_notice.given_s == 30 * H
+    late = [e for e in seen if e.kind == "activity.late_notice"]
+    assert len(late) == 1 and late[0].parties == {"un", "coalition", "russia"}
+    assert late[0].payload["required_notice_s"] == 48 * H
+    state = service.get("un-1")
+    assert (state.required_notice_s, state.given_notice_s) == (48 * H, 30 * H)
+
+
+def test_escalation_walks_the_addressees_roster_with_the_clock(world, clock: ManualClock) -> None:
+    service, seen = world
+    service.notify(plan("ru-1", "russia", addressees=frozenset({"un"})))
+    service.notify(plan("co-1", "coalition", lon=38.05, addressees=frozenset({"russia", "un"})))
+    acks = {a.party_id: a for a in service.get("co-1").acks}
+    assert acks["russia"].deadline_s == 300  # conflicts with russia's own activity
+    assert acks["un"].deadline_s == 900
+    clock.advance(299)
+    assert service.run_deadlines() == []
+    clock.advance(1)
+    steps = service.run_deadlines()
+    assert [(s.party_id, s.level, s.contact_name) for s in steps] == [("russia", 1, "Chief of staff")]
+    clock.advance(300)
+    assert [(s.party_id, s.contact_name) for s in service.run_deadlines()] == [("russia", "Commander")]
+    clock.advance(300)  # 900 s after notification: un is overdue too; russia's roster is exhausted
+    steps = [s for s in service.run_deadlines() if s.activity_id == "co-1"]  # ru-1 waits on un too
+    assert sorted((s.party_id, s.level, s.contact_name) for s in steps) == [("russia", 3, None), ("un", 1, None)]
+    clock.advance(3000)
+    assert service.run_deadlines() == []
+    escalated = [e for e in seen if e.kind == "activity.escalated" and e.payload["activity_id"] == "co-1"]
+    assert escalated[0].parties == {"coalition", "russia"}
+    assert [e.payload["roster_exhausted"] for e in escalated] == [False, False, True, True]
+    state = service.get("co-1")
+    assert [(e.party_id, e.level) for e in state.escalations] == [
+        ("russia", 1),
+        ("russia", 2),
+        ("russia", 3),
+        ("un", 1),
+    ]
+
+
+def test_acknowledging_stops_escalation_and_notifier_sees_who_has_not(world, clock: ManualClock) -> None:
+    service, _ = world
+    service.notify(plan("co-1", "coalition", priority=Priority.IMMEDIATE))
+    service.acknowledge("co-1", 1, "russia")
+    clock.advance(301)
+    assert [s.party_id for s in service.run_deadlines()] == ["un"]
+    view = view_for(service.get("co-1"), "coalition")
+    assert view is not None
+    assert view["acknowledged"] == ["russia"] and view["not_acknowledged"] == ["un"]
+    assert view["escalations"][0]["contact_name"] is None  # un has no roster
+
+
+def test_addressee_view_hides_units_unless_shared_and_strangers_see_nothing(world) -> None:
+    service, _ = world
+    service.notify(plan("co-1", "coalition", addressees=frozenset({"russia"}), units=("viper11",)))
+    service.notify(plan("co-2", "coalition", addressees=frozenset({"russia"}), units=("viper11",), share_units=True))
+    hidden = view_for(service.get("co-1"), "russia")
+    shared = view_for(service.get("co-2"), "russia")
+    assert hidden is not None and shared is not None
+    assert "units" not in hidden and shared["units"] == ["viper11"]
+    assert "addressees" not in hidden
+    assert {"kind", "start", "end", "volumes", "priority", "contact", "text"} <= set(hidden)
+    assert view_for(service.get("co-1"), "un") is None
+    assert view_for(service.get("co-1"), "coalition")["units"] == ["viper11"]
+
+
+def test_only_the_notifier_changes_and_only_addressees_answer(world) -> None:
+    service, _ = world
+    service.notify(plan("co-1", "coalition", addressees=frozenset({"russia"})))
+    with pytest.raises(ActivityForbidden):
+        service.cancel("co-1", 1, "russia")
+    with pytest.raises(NotFoundError):  # un is not addressed: the activity does not exist for it
+        service.acknowledge("co-1", 1, "un")
+    with pytest.raises(NotFoundError):
+        service.amend(plan("co-1", "un"), 1)
+    service.cancel("co-1", 1, "coalition", "weather")
+    with pytest.raises(ConflictError, match="cancelled"):
+        service.activate("co-1", 1, "coalition")
+
+
+def test_cancelled_activities_no_longer_conflict(world) -> None:
+    service, _ = world
+    service.notify(plan("ru-1", "russia"))
+    service.cancel("ru-1", 1, "russia")
+    assert service.notify(plan("co-1", "coalition")).check.conflicts == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"end_s": 1509494400.0}, "time window: ends before it starts"),
+        ({"start_s": 1509494400.0 + 800 * 86400, "end_s": 1509494400.0 + 801 * 86400}, "days ahead"),
+        ({"addressees": frozenset({"nato"})}, "addressees: 'nato' is not a party"),
+        ({"units": ("su24",)}, "units[0]: 'su24' is not a unit of coalition"),
+        ({"contact": " "}, "contact: must not be empty"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(world, change, message) -> None:
+    service, _ = world
+    with pytest.raises(ValidationError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        service.notify(replace(plan("co-1", "coalition"), **change))
+    assert service.activities() == []
+
+
+def test_bad_amendment_leaves_the_current_version(world) -> None:
+    service, _ = world
+    service.notify(plan("co-1", "coalition"))
+    bad = Polygon([(38.0, 36.0), (38.1, 36.1), (38.1, 36.0), (38.0, 36.1)])  # a bow tie
+    start = 1509494400.0 + 48 * H
+    with pytest.raises(ValidationError, match=r"volumes\[0\].geometry: invalid polygon \(Self-intersection"):
+        service.amend(
+            replace(plan("co-1", "coalition"), volumes=(Volume(bad, AltitudeBand(0, 1), start, start + H),)), 1
+        )
+    assert [v.version for v in service.versions("co-1")] == [1]
+
+
+def test_a_second_process_sees_activities_notified_by_the_first(world, deployment: Deployment) -> None:
+    first, _ = world
+    second = ActivityService(deployment.db, deployment.clock, deployment.bus)  # its own live index
+    first.notify(plan("ru-1", "russia"))
+    assert [c.target_id for c in second.notify(plan("co-1", "coalition")).check.conflicts] == ["ru-1"]
+    assert [c.target_id for c in first.notify(plan("tr-1", "un", lon=38.02)).check.conflicts] == ["co-1", "ru-1"]
+    second.cancel("ru-1", 1, "russia")
+    assert [c.target_id for c in first.notify(plan("un-2", "un", lon=38.01)).check.conflicts] == ["co-1"]
+
+
+def test_amending_away_an_addressee_tells_it_the_activity_is_withdrawn(world) -> None:
+    service, seen = world
+    service.notify(plan("co-1", "coalition", addressees=frozenset({"russia", "un"})))
+    service.amend(plan("co-1", "coalition", addressees=frozenset({"russia"})), 1)
+    withdrawn = [e for e in seen if e.kind == "activity.withdrawn"]
+    assert len(withdrawn) == 1 and withdrawn[0].parties == {"un"}
+    assert view_for(service.get("co-1"), "un") is None
+    with pytest.raises(NotFoundError):
+        service.acknowledge("co-1", 2, "un")
+
+
+def test_migration_creates_the_tables_the_store_declares(deployment: Deployment) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from keepclear.store import activity_schema
+    from keepclear.store.schema import metadata
+
+    ours = {t.name for t in activity_schema.metadata.sorted_tables if t.name.startswith("activit")}
+    assert ours == {
+        "activities",
+        "activity_versions",
+        "activity_acks",
+        "activity_conflicts",
+        "activity_escalations",
+        "activity_log",
+    }
+    with deployment.db.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diffs if "activit" in repr(d)] == []
