@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from apisupport import Service
 from fastapi.routing import APIRoute
+from test_api_activities import air_operation
 
 from keepclear.api import create_app
 from keepclear.domain.identity import Role
+from keepclear.geo.activity_doc import activity_from_document
 from keepclear.services.deployment import Deployment
 from keepclear.services.tracks import ReportColumns
 from keepclear.settings import Settings
@@ -158,6 +160,47 @@ def others_incident(suffix: str) -> Callable[[Service], tuple[str, Any]]:
 
 def with_body(make: Callable[[Service], tuple[str, Any]], body: Any) -> Callable[[Service], tuple[str, Any]]:
     return lambda service: (make(service)[0], body)
+
+
+def activity_of(service: Service, party: str, addressees: list[str]) -> tuple[str, int]:
+    """A fresh activity notified by ``party`` to ``addressees``: (id, version)."""
+    body = air_operation(addressees=addressees, units=[], contact=f"{party} duty", start_h=40.0 + next(counter))
+    result = service.runtime.activities.notify(activity_from_document(body, party_id=party))
+    return result.activity.id, result.activity.version
+
+
+def activity_route(party: str, addressees: list[str], suffix: str, body: dict[str, Any] | None = None):
+    def make(service: Service) -> tuple[str, Any]:
+        activity_id, version = activity_of(service, party, addressees)
+        payload = None if body is None else {"version": version, **body}
+        return f"/v1/activities/{activity_id}{suffix}", payload
+
+    return make
+
+
+def active_then(suffix: str):
+    def make(service: Service) -> tuple[str, Any]:
+        activity_id, version = activity_of(service, "a", ["b"])
+        service.runtime.activities.activate(activity_id, version, "a")
+        return f"/v1/activities/{activity_id}{suffix}", {"version": version}
+
+    return make
+
+
+def amend_body(service: Service) -> tuple[str, Any]:
+    activity_id, version = activity_of(service, "a", ["b"])
+    return f"/v1/activities/{activity_id}/amend", {
+        "version": version,
+        "activity": air_operation(units=[], start_h=60.0),
+    }
+
+
+def amend_others(service: Service) -> tuple[str, Any]:
+    activity_id, version = activity_of(service, "b", ["a"])
+    return f"/v1/activities/{activity_id}/amend", {
+        "version": version,
+        "activity": air_operation(units=[], start_h=60.0),
+    }
 
 
 NOT_FOUND = status(404)
@@ -372,6 +415,71 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             others_incident("/report"),
             for_roles({"admin": status(200), "a-liaison": NOT_FOUND, "a-observer": NOT_FOUND}),
         ),
+    ],
+    ("GET", "/v1/activities"): [
+        (
+            "visible only",
+            same("/v1/activities"),
+            for_roles({"a-liaison": status(200), "a-observer": status(200)}),
+        )
+    ],
+    ("POST", "/v1/activities"): [
+        (
+            "-",
+            lambda s: ("/v1/activities", air_operation(units=[], start_h=80.0 + next(counter))),
+            for_roles({"a-liaison": status(201, lambda b: b["addressees"] == ["b"])}),
+        )
+    ],
+    ("GET", "/v1/activities/{activity_id}"): [
+        (
+            "own",
+            activity_route("a", ["b"], ""),
+            for_roles({r: status(200, lambda b: "acknowledgements" in b) for r in ("a-liaison", "a-observer")}),
+        ),
+        (
+            "addressed to us",
+            activity_route("b", ["a"], ""),
+            for_roles({r: status(200, lambda b: "acknowledgements" not in b) for r in ("a-liaison", "a-observer")}),
+        ),
+    ],
+    ("POST", "/v1/activities/{activity_id}/acknowledge"): [
+        ("addressed to us", activity_route("b", ["a"], "/acknowledge", {}), for_roles({"a-liaison": status(200)})),
+        ("own", activity_route("a", ["b"], "/acknowledge", {}), for_roles({"a-liaison": DENIED})),
+    ],
+    ("POST", "/v1/activities/{activity_id}/object"): [
+        (
+            "addressed to us",
+            activity_route("b", ["a"], "/object", {"reason": "conflicts with our convoy"}),
+            for_roles({"a-liaison": status(200)}),
+        ),
+        ("own", activity_route("a", ["b"], "/object", {"reason": "x"}), for_roles({"a-liaison": DENIED})),
+    ],
+    ("POST", "/v1/activities/{activity_id}/amend"): [
+        ("own", amend_body, for_roles({"a-liaison": status(200, lambda b: b["activity"]["version"] == 2)})),
+        ("other's", amend_others, for_roles({"a-liaison": DENIED})),
+    ],
+    ("POST", "/v1/activities/{activity_id}/activate"): [
+        (
+            "own",
+            activity_route("a", ["b"], "/activate", {}),
+            for_roles({"a-liaison": status(200, lambda b: b["status"] == "active")}),
+        ),
+        ("other's", activity_route("b", ["a"], "/activate", {}), for_roles({"a-liaison": DENIED})),
+    ],
+    ("POST", "/v1/activities/{activity_id}/complete"): [
+        (
+            "own",
+            active_then("/complete"),
+            for_roles({"a-liaison": status(200, lambda b: b["status"] == "completed")}),
+        ),
+    ],
+    ("POST", "/v1/activities/{activity_id}/cancel"): [
+        (
+            "own",
+            activity_route("a", ["b"], "/cancel", {"reason": "weather"}),
+            for_roles({"a-liaison": status(200, lambda b: b["status"] == "cancelled")}),
+        ),
+        ("other's", activity_route("b", ["a"], "/cancel", {}), for_roles({"a-liaison": DENIED})),
     ],
     ("GET", "/v1/stream"): [
         ("-", same("/v1/stream"), for_roles({"a-liaison": status(200), "a-observer": status(200)}))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keepclear.domain.events import Clock
-from keepclear.errors import ForbiddenError, KeepclearError, ValidationError
+from keepclear.errors import ForbiddenError, ValidationError
 from keepclear.ledger.canonical import sha256_hex
 from keepclear.ledger.client import Submission, parse_submission
 from keepclear.ledger.keys import (

@@ -25,7 +25,7 @@ from keepclear.domain.activities import (
     activity_problems,
 )
 from keepclear.domain.events import Clock, Event, EventSink
-from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
+from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from keepclear.services.activity_views import ActivityState, addressee_view, conflict_view, notifier_conflict
 from keepclear.services.live_index import LiveIndex, indexed
 from keepclear.store import Database
@@ -66,11 +66,12 @@ class StaleVersionError(ConflictError):
         self.named_version = named_version
         self.current_version = current_version
         super().__init__(
-            f"activity {activity_id!r}: version {named_version} is stale; the current version is {current_version}"
+            f"activity {activity_id!r}: version {named_version} is stale; the current version is {current_version}",
+            current={"activity_id": activity_id, "version": current_version},
         )
 
 
-class ActivityForbidden(KeepclearError):
+class ActivityForbidden(ForbiddenError):
     """The acting party may not make this change (only the notifier amends; only addressees answer)."""
 
 
@@ -316,6 +317,8 @@ class ActivityService:
     def _current_for_notifier(self, conn: Connection, activity_id: str, version: int, party_id: str) -> Activity:
         current = store.get_activity(conn, activity_id)
         if current.party_id != party_id:
+            if current.party_id == party_id:
+                raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
             if current.status is ActivityStatus.DRAFT or party_id not in self._addressees(conn, current):
                 raise NotFoundError(f"activity {activity_id!r} does not exist")
             raise ActivityForbidden(
@@ -434,6 +437,8 @@ class ActivityService:
         with self._db.write() as conn:
             self._serialise(conn)
             current = store.get_activity(conn, activity_id)
+            if current.party_id == party_id:
+                raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
             if current.status is ActivityStatus.DRAFT or party_id not in self._addressees(conn, current):
                 raise NotFoundError(f"activity {activity_id!r} does not exist")
             current = self._current(conn, activity_id, version)

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from keepclear.detect.minima import ProbeSettings, SeparationMinima
 from keepclear.detect.tracktable import TrackTableSettings
 from keepclear.ledger.book import LedgerConfig
+from keepclear.services.activities import ActivityService
 from keepclear.services.deployment import Deployment
 from keepclear.services.incidents import IncidentConfig, IncidentService
+from keepclear.services.live_index import LiveIndex
 from keepclear.services.record import LedgerRecorder, open_ledger
 from keepclear.services.tactical import TacticalConfig, TacticalService
 from keepclear.services.track_history import HistoryLimits, TrackHistory
@@ -115,6 +117,9 @@ class Runtime:
         )
         deployment.bus.subscribe(self.incidents.on_event)
         self.add_task("incidents", self.incidents.freeze_due)
+
+        self.activities = ActivityService(deployment.db, deployment.clock, deployment.bus, live=LiveIndex())
+        self.add_task("activity-deadlines", self.activities.run_deadlines)
 
         self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
         deployment.bus.subscribe(self.tactical.on_event)

@@ -1,0 +1,181 @@
+"""/v1/activities: notify, read, acknowledge, object, amend, activate, complete, cancel.
+
+Every answer is the view the caller's party may have (``activity_views.view_for``): the notifier
+sees everything with who has and has not acknowledged; an addressee sees kind, time, volumes or
+route, priority, contact and text (units only when shared); a party not addressed sees nothing but
+the overlap of a conflict with its own activities.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from keepclear.api.deps import authorized, runtime
+from keepclear.domain.identity import Principal
+from keepclear.errors import NotFoundError
+from keepclear.geo.activity_doc import activity_from_document
+from keepclear.services.activities import NotifyResult
+from keepclear.services.activity_views import notifier_conflict, view_for
+from keepclear.services.policy import Action
+from keepclear.services.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["activities"])
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+Reader = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_READ))]
+Notifier = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_NOTIFY))]
+Responder = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_RESPOND))]
+
+
+class ActivityDocument(BaseModel):
+    """An activity as in docs/activities.md (kind, start, end, volumes or route, priority, addressees,
+    units, share_units, contact, text); validated field by field by the activity reader."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class VersionIn(BaseModel):
+    version: int = Field(ge=1, description="The version this change applies to (a stale one is refused).")
+
+
+class ReasonIn(VersionIn):
+    reason: str = Field("", max_length=2000)
+
+
+class ObjectionIn(VersionIn):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AmendIn(VersionIn):
+    activity: ActivityDocument
+
+
+class NotifyOut(BaseModel):
+    activity: dict[str, Any]
+    conflicts: list[dict[str, Any]]
+    late_notice: dict[str, Any] | None
+    addressees: list[str]
+
+
+def _notify_out(rt: Runtime, result: NotifyResult, party_id: str) -> NotifyOut:
+    activity = result.activity
+    late = result.check.late_notice
+    view = view_for(rt.activities.get(activity.id), party_id) or {}
+    return NotifyOut(
+        activity=view,
+        conflicts=[notifier_conflict(activity.id, activity.version, c) for c in result.check.conflicts],
+        late_notice=None if late is None else {"required_s": late.required_s, "given_s": late.given_s},
+        addressees=sorted(result.addressees),
+    )
+
+
+def _view(rt: Runtime, activity_id: str, party_id: str) -> dict[str, Any]:
+    view = view_for(rt.activities.get(activity_id), party_id, rt.activities.conflicts_involving(party_id))
+    if view is None:
+        raise NotFoundError(f"activity {activity_id!r} does not exist")
+    return view
+
+
+@router.get("/activities")
+async def list_activities(rt: RuntimeDep, principal: Reader) -> list[dict[str, Any]]:
+    """Every activity the caller's party may see, each as its view."""
+    party_id = principal.party_id or ""
+
+    def load() -> list[dict[str, Any]]:
+        involving = rt.activities.conflicts_involving(party_id)
+        views = []
+        for activity in rt.activities.activities():
+            view = view_for(rt.activities.get(activity.id), party_id, involving)
+            if view is not None:
+                views.append({"id": activity.id, **view})
+        return views
+
+    return await run_in_threadpool(load)
+
+
+@router.post("/activities", status_code=201)
+async def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier) -> NotifyOut:
+    """Notify a planned activity: it is checked against every other party's activities, the zones and
+    the protected sites; conflicts and a late notice are answered here and delivered to both sides."""
+    party_id = principal.party_id or ""
+
+    def notify() -> NotifyOut:
+        activity = activity_from_document(body.model_dump(), party_id=party_id)
+        return _notify_out(rt, rt.activities.notify(activity), party_id)
+
+    return await run_in_threadpool(notify)
+
+
+@router.get("/activities/{activity_id}")
+async def get_activity(activity_id: str, rt: RuntimeDep, principal: Reader) -> dict[str, Any]:
+    """One activity as the caller's party may see it."""
+    return await run_in_threadpool(_view, rt, activity_id, principal.party_id or "")
+
+
+@router.post("/activities/{activity_id}/acknowledge")
+async def acknowledge_activity(
+    activity_id: str, body: VersionIn, rt: RuntimeDep, principal: Responder
+) -> dict[str, Any]:
+    """Acknowledge receipt (not approval) of the named version, as an addressee."""
+    party_id = principal.party_id or ""
+
+    def act() -> dict[str, Any]:
+        rt.activities.acknowledge(activity_id, body.version, party_id)
+        return _view(rt, activity_id, party_id)
+
+    return await run_in_threadpool(act)
+
+
+@router.post("/activities/{activity_id}/object")
+async def object_to_activity(
+    activity_id: str, body: ObjectionIn, rt: RuntimeDep, principal: Responder
+) -> dict[str, Any]:
+    """Object to the named version with a reason, as an addressee."""
+    party_id = principal.party_id or ""
+
+    def act() -> dict[str, Any]:
+        rt.activities.object(activity_id, body.version, party_id, body.reason)
+        return _view(rt, activity_id, party_id)
+
+    return await run_in_threadpool(act)
+
+
+@router.post("/activities/{activity_id}/amend")
+async def amend_activity(activity_id: str, body: AmendIn, rt: RuntimeDep, principal: Notifier) -> NotifyOut:
+    """Amend: a new version (every earlier one kept), checked and delivered again."""
+    party_id = principal.party_id or ""
+
+    def act() -> NotifyOut:
+        activity = activity_from_document(body.activity.model_dump(), party_id=party_id, activity_id=activity_id)
+        return _notify_out(rt, rt.activities.amend(activity, body.version), party_id)
+
+    return await run_in_threadpool(act)
+
+
+def _transition(name: str) -> Any:
+    async def change(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> dict[str, Any]:
+        party_id = principal.party_id or ""
+
+        def act() -> dict[str, Any]:
+            if name == "cancel":
+                rt.activities.cancel(activity_id, body.version, party_id, body.reason)
+            else:
+                getattr(rt.activities, name)(activity_id, body.version, party_id)
+            return _view(rt, activity_id, party_id)
+
+        return await run_in_threadpool(act)
+
+    change.__name__ = f"{name}_activity"
+    change.__doc__ = {
+        "activate": "Mark the activity under way (the notifier).",
+        "complete": "Mark the activity completed (the notifier).",
+        "cancel": "Cancel the activity with a reason (the notifier); addressees are told.",
+    }[name]
+    return change
+
+
+for _name in ("activate", "complete", "cancel"):
+    router.post(f"/activities/{{activity_id}}/{_name}")(_transition(_name))
