@@ -36,13 +36,14 @@ def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, con
 
 
 def _register() -> None:
-    from keepclear.cli import deployment, zones
+    from keepclear.cli import deployment, hotline, zones
 
     cli.add_command(deployment.init)
     cli.add_command(deployment.party)
     cli.add_command(deployment.force)
     cli.add_command(deployment.unit)
     cli.add_command(zones.zones)
+    cli.add_command(hotline.phrases)
 
 
 _register()
