@@ -15,7 +15,7 @@ from keepclear.services.hotline_hub import HotlineHub
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from hotline_support import Recorder  # noqa: E402
+from hotline_support import Recorder
 
 
 @pytest.fixture

@@ -122,7 +122,12 @@ def test_a_retry_with_the_same_key_returns_the_original_and_stores_nothing(
             ValidationError,
             "course_deg: missing",
         ),
-        ("coalition", Draft("T", MessageKind.REPLY, "bad-input-1", "ok"), ValidationError, "must name the message"),
+        (
+            "coalition",
+            Draft("T", MessageKind.REPLY, "bad-input-1", "ok"),
+            ValidationError,
+            "must name the message they answer",
+        ),
         ("coalition", _text("T", "bad-input-1", reply_to_seq=7), NotFoundError, "has no message 7"),
         ("coalition", Draft("T", MessageKind.ESCALATION, "bad-input-1", "x"), ValidationError, "by keepclear only"),
         ("coalition", _text("T", "bad-input-1", ack_within_s=-5), ValidationError, "ack_within_s"),
@@ -146,7 +151,12 @@ def test_standard_phrases_read_in_each_partys_language(hotline: HotlineService) 
     message, _ = hotline.post(
         "coalition",
         "Maj Smith",
-        Draft(thread_id, MessageKind.QUERY, "phrase-0001", phrase=PhraseUse("ALTCRS", {"unit": "SU-35 '21'", "course_deg": "090"})),
+        Draft(
+            thread_id,
+            MessageKind.QUERY,
+            "phrase-0001",
+            phrase=PhraseUse("ALTCRS", {"unit": "SU-35 '21'", "course_deg": "090"}),
+        ),
     )
     russian = hotline.view(message, hotline.language_of("russia"))["text"]
     english = hotline.view(message, hotline.language_of("coalition"))["text"]
@@ -193,7 +203,9 @@ def test_overdue_acknowledgement_escalates_along_the_recipients_roster(
     query, _ = hotline.post(
         "coalition",
         "Maj Smith",
-        Draft(thread_id, MessageKind.QUERY, "ack-query-1", phrase=PhraseUse("INTENT", {"unit": "VIPER"}), ack_within_s=300),
+        Draft(
+            thread_id, MessageKind.QUERY, "ack-query-1", phrase=PhraseUse("INTENT", {"unit": "VIPER"}), ack_within_s=300
+        ),
     )
     assert hotline.run_deadlines(start + 299) == []
     step1 = hotline.run_deadlines(start + 300)
@@ -225,7 +237,13 @@ def test_an_acknowledgement_in_time_stops_the_escalation(hotline: HotlineService
     ack, _ = hotline.post(
         "russia",
         "Maj Ivanov",
-        Draft(thread_id, MessageKind.ACKNOWLEDGEMENT, "ack-answer-1", phrase=PhraseUse("ACK", {"ref": "#1"}), reply_to_seq=1),
+        Draft(
+            thread_id,
+            MessageKind.ACKNOWLEDGEMENT,
+            "ack-answer-1",
+            phrase=PhraseUse("ACK", {"ref": "#1"}),
+            reply_to_seq=1,
+        ),
     )
     assert hotline.run_deadlines(start + 10_000) == []
     assert hotline.ack_status("russia", thread_id, 1)[0]["acked_seq"] == ack.seq

@@ -17,7 +17,7 @@ def draft_from_json(obj: Any, thread_id: str | None = None, where: str = "") -> 
     """
     if not isinstance(obj, dict):
         raise ValidationError([f"{where}body: must be a JSON object"])
-    problems = [f"{where}{name}: unknown field" for name in sorted(set(obj) - _DRAFT_FIELDS - {"type"})]
+    problems = [f"{where}{name}: unknown field" for name in sorted(set(obj) - _DRAFT_FIELDS - {"type", "ref"})]
     body_thread = obj.get("thread_id")
     if thread_id is not None and body_thread is not None and body_thread != thread_id:
         problems.append(f"{where}thread_id: {body_thread!r} differs from the thread in the URL {thread_id!r}")

@@ -17,8 +17,6 @@ server → client
   ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume).
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 from collections.abc import Callable
@@ -30,7 +28,7 @@ from fastapi import APIRouter, Body, Depends, Query, WebSocket, WebSocketDisconn
 
 from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain.events import Event
-from keepclear.domain.hotline import Message, Thread
+from keepclear.domain.hotline import Draft, Message, Thread
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline import HotlineService
@@ -130,16 +128,19 @@ class _LiveSession:
                 await self._send_message(message)
             await self.ws.send_text(json.dumps({"type": "resumed", "cursors": self.last_sent}))
             tasks = [
+                asyncio.create_task(self._reader()),
                 asyncio.create_task(self._pump()),
                 asyncio.create_task(self._poster()),
                 asyncio.create_task(self._receipts()),
             ]
-            try:
-                await self._reader()
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            # The session ends when the client leaves or any part fails; the rest is cancelled.
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                if (exc := task.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
+                    raise exc
         except WebSocketDisconnect:
             pass
         finally:
@@ -233,19 +234,18 @@ class _LiveSession:
             frames = [await self.posts.get()]
             while not self.posts.empty() and len(frames) < self.config.max_batch:
                 frames.append(self.posts.get_nowait())
-            drafts, parsed = [], []
+            drafts: list[Draft] = []
+            answers: list[tuple[Message, bool] | KeepclearError | None] = []
             for frame in frames:
                 try:
                     drafts.append(draft_from_json(frame))
-                    parsed.append(frame)
+                    answers.append(None)
                 except ValidationError as exc:
-                    self._reply(
-                        {"type": "error", "ref": frame.get("ref"), "status": "invalid", "problems": exc.problems}
-                    )
-            if not drafts:
-                continue
-            answers = await to_thread.run_sync(self.service.post_many, self.party_id, self.person, drafts)
-            for frame, answer in zip(parsed, answers, strict=True):
+                    answers.append(exc)
+            if drafts:
+                posted = iter(await to_thread.run_sync(self.service.post_many, self.party_id, self.person, drafts))
+                answers = [next(posted) if a is None else a for a in answers]
+            for frame, answer in zip(frames, answers, strict=True):
                 if isinstance(answer, KeepclearError):
                     self._reply(
                         {
@@ -256,7 +256,7 @@ class _LiveSession:
                             "problems": _problems(answer),
                         }
                     )
-                else:
+                elif answer is not None:
                     message, created = answer
                     self._reply(
                         {

@@ -160,7 +160,7 @@ def draft_problems(draft: Draft) -> list[str]:
     if size_bytes == 0 and draft.phrase is None and draft.kind not in (MessageKind.ACKNOWLEDGEMENT,):
         problems.append("body: empty; give a body or a standard phrase")
     if draft.kind in (MessageKind.REPLY, MessageKind.ACKNOWLEDGEMENT) and draft.reply_to_seq is None:
-        problems.append(f"reply_to_seq: a {draft.kind.value} must name the message it answers")
+        problems.append(f"reply_to_seq: {draft.kind.value} messages must name the message they answer")
     if draft.reply_to_seq is not None and (
         not isinstance(draft.reply_to_seq, int) or isinstance(draft.reply_to_seq, bool) or draft.reply_to_seq < 1
     ):

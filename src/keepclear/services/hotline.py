@@ -299,7 +299,7 @@ class HotlineService:
         call with the same ``idempotency_key`` returns the first message.
         """
         draft = Draft(thread_id=thread_id, kind=kind, idempotency_key=idempotency_key, **fields)
-        problems = [p for p in draft_problems(draft) if not p.startswith("reply_to_seq: a ")]
+        problems = [p for p in draft_problems(draft) if not p.endswith("must name the message they answer")]
         if draft.phrase is not None:
             problems += self.phrases.use_problems(draft.phrase)
         if problems:
