@@ -11,7 +11,8 @@ client → server
 server → client
   every missed message (``{"type": "message", "message": {...}}``) in order, then
   ``{"type": "resumed", "cursors": {...}}``, then live ``message`` frames (each exactly once, in
-  order per thread), ``{"type": "accepted", "ref", "created", "message"}`` after a post committed,
+  order per thread), ``{"type": "accepted", "ref", "created", "thread_id", "seq", "time_s", "idempotency_key"}`` after a
+  post committed,
   ``{"type": "error", "ref", "status", "problems"}``, ``{"type": "receipt", ...}``,
   ``{"type": "availability", ...}``, ``{"type": "escalated", ...}``, ``{"type": "pong"}``, and
   ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume).
@@ -263,7 +264,10 @@ class _LiveSession:
                             "type": "accepted",
                             "ref": frame.get("ref"),
                             "created": created,
-                            "message": self.service.view(message, self.language),
+                            "thread_id": message.thread_id,
+                            "seq": message.seq,
+                            "time_s": message.time_s,
+                            "idempotency_key": message.idempotency_key,
                         }
                     )
 

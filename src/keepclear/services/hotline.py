@@ -105,6 +105,13 @@ def _same_request(message: Message, draft: Draft) -> bool:
     )
 
 
+def _key_reused(key: str, prior: Message) -> ConflictError:
+    return ConflictError(
+        f"idempotency_key: {key!r} was already used for message {prior.seq} of thread {prior.thread_id!r}"
+        " with other content; use a new key for a new message"
+    )
+
+
 class HotlineService:
     """The hotline of one deployment."""
 
@@ -208,48 +215,61 @@ class HotlineService:
         if problems:
             raise ValidationError(problems)
 
+    def _append_batch(
+        self, conn: Connection, sender_party: str | None, sender_person: str, items: list[tuple[Thread, Draft]]
+    ) -> list[Message | KeepclearError]:
+        """Store each draft as the next message of its thread, in order; open or settle ack requests.
+
+        The threads' rows are locked first (``FOR UPDATE`` on PostgreSQL; SQLite has one writer), so
+        sequence numbers stay gapless and totally ordered even across processes.
+        """
+        last = store.lock_last_seqs(conn, {thread.id for thread, _ in items})
+        now_s = self._clock.now_s()
+        out: list[Message | KeepclearError] = []
+        new: list[tuple[Thread, Draft, Message]] = []
+        for thread, draft in items:
+            seq = last[thread.id] + 1
+            if draft.reply_to_seq is not None and draft.reply_to_seq >= seq:
+                out.append(NotFoundError(f"reply_to_seq: thread {thread.id!r} has no message {draft.reply_to_seq}"))
+                continue
+            message = Message(
+                thread_id=thread.id,
+                seq=seq,
+                kind=draft.kind,
+                sender_party=sender_party,
+                sender_person=sender_person,
+                time_s=now_s,
+                idempotency_key=draft.idempotency_key,
+                body=draft.body,
+                phrase=draft.phrase,
+                reply_to_seq=draft.reply_to_seq,
+                ack_deadline_s=None if draft.ack_within_s is None else now_s + draft.ack_within_s,
+                data=draft.data,
+            )
+            last[thread.id] = seq
+            new.append((thread, draft, message))
+            out.append(message)
+        if not new:
+            return out
+        store.set_last_seqs(conn, {m.thread_id: last[m.thread_id] for _, _, m in new})
+        store.insert_messages(conn, [m for _, _, m in new])
+        for thread, draft, message in new:
+            if message.ack_deadline_s is not None and draft.ack_within_s is not None:
+                recipients = [p for p in thread.parties if p != sender_party]
+                step_s = self.config.escalation_step_s or draft.ack_within_s
+                store.insert_ack_requests(conn, thread.id, message.seq, recipients, message.ack_deadline_s, step_s)
+            if draft.kind == MessageKind.ACKNOWLEDGEMENT and draft.reply_to_seq is not None and sender_party:
+                store.settle_ack_request(conn, thread.id, draft.reply_to_seq, sender_party, now_s, message.seq)
+        return out
+
     def _append(
         self, conn: Connection, thread: Thread, sender_party: str | None, sender_person: str, draft: Draft
     ) -> Message:
-        """Store ``draft`` as the next message of ``thread``; settle or open acknowledgement requests."""
-        if draft.reply_to_seq is not None and draft.reply_to_seq > store.last_seqs(conn, [thread.id])[thread.id]:
-            raise NotFoundError(f"reply_to_seq: thread {thread.id!r} has no message {draft.reply_to_seq}")
-        now_s = self._clock.now_s()
-        deadline_s = None if draft.ack_within_s is None else now_s + draft.ack_within_s
-        message = Message(
-            thread_id=thread.id,
-            seq=store.next_seq(conn, thread.id),
-            kind=draft.kind,
-            sender_party=sender_party,
-            sender_person=sender_person,
-            time_s=now_s,
-            idempotency_key=draft.idempotency_key,
-            body=draft.body,
-            phrase=draft.phrase,
-            reply_to_seq=draft.reply_to_seq,
-            ack_deadline_s=deadline_s,
-            data=draft.data,
-        )
-        store.insert_message(conn, message)
-        if deadline_s is not None and draft.ack_within_s is not None:
-            recipients = [p for p in thread.parties if p != sender_party]
-            step_s = self.config.escalation_step_s or draft.ack_within_s
-            store.insert_ack_requests(conn, thread.id, message.seq, recipients, deadline_s, step_s)
-        if draft.kind == MessageKind.ACKNOWLEDGEMENT and draft.reply_to_seq is not None and sender_party is not None:
-            store.settle_ack_request(conn, thread.id, draft.reply_to_seq, sender_party, now_s, message.seq)
-        return message
-
-    def _post_in(self, conn: Connection, sender_party: str, sender_person: str, draft: Draft) -> tuple[Message, bool]:
-        existing = store.find_by_key(conn, sender_party, draft.idempotency_key)
-        if existing is not None:
-            if not _same_request(existing, draft):
-                raise ConflictError(
-                    f"idempotency_key: {draft.idempotency_key!r} was already used for message {existing.seq}"
-                    f" of thread {existing.thread_id!r} with other content; use a new key for a new message"
-                )
-            return existing, False
-        thread = self._member_thread(conn, draft.thread_id, sender_party)
-        return self._append(conn, thread, sender_party, sender_person, draft), True
+        """Store one draft (see ``_append_batch``); raises its refusal."""
+        (answer,) = self._append_batch(conn, sender_party, sender_person, [(thread, draft)])
+        if isinstance(answer, KeepclearError):
+            raise answer
+        return answer
 
     def post(self, sender_party: str, sender_person: str, draft: Draft) -> tuple[Message, bool]:
         """Post ``draft`` for a person of ``sender_party``; returns the stored message and whether it is new.
@@ -257,19 +277,18 @@ class HotlineService:
         A retry with the same idempotency key returns the original message and stores nothing.
         Refused (nothing stored): invalid draft, unknown thread or not a member, unknown phrase.
         """
-        self._check(draft)
-        if draft.kind in SYSTEM_KINDS:
-            raise ValidationError([f"kind: {draft.kind.value} messages are posted by keepclear only"])
-        with self._db.write() as conn:
-            message, created = self._post_in(conn, sender_party, sender_person, draft)
-        if created:
-            self._announce(message)
-        return message, created
+        (answer,) = self.post_many(sender_party, sender_person, [draft])
+        if isinstance(answer, KeepclearError):
+            raise answer
+        return answer
 
     def post_many(
         self, sender_party: str, sender_person: str, drafts: list[Draft]
     ) -> list[tuple[Message, bool] | KeepclearError]:
-        """Post several drafts in one transaction (group commit), in order; each gets its own answer."""
+        """Post several drafts in one transaction (group commit), in order; each gets its own answer.
+
+        Answers are ``(message, created)`` or the refusal; a refused draft stores nothing.
+        """
         answers: list[tuple[Message, bool] | KeepclearError | None] = []
         for draft in drafts:
             try:
@@ -279,18 +298,53 @@ class HotlineService:
                 answers.append(None)
             except KeepclearError as exc:
                 answers.append(exc)
-        with self._db.write() as conn:
-            for i, draft in enumerate(drafts):
-                if answers[i] is None:
-                    try:
-                        answers[i] = self._post_in(conn, sender_party, sender_person, draft)
-                    except KeepclearError as exc:
-                        answers[i] = exc
+        pending = [i for i, answer in enumerate(answers) if answer is None]
+        if pending:
+            with self._db.write() as conn:
+                self._post_pending(conn, sender_party, sender_person, drafts, pending, answers)
         done = [a for a in answers if a is not None]
         for answer in done:
             if isinstance(answer, tuple) and answer[1]:
                 self._announce(answer[0])
         return done
+
+    def _post_pending(
+        self,
+        conn: Connection,
+        sender_party: str,
+        sender_person: str,
+        drafts: list[Draft],
+        pending: list[int],
+        answers: list[tuple[Message, bool] | KeepclearError | None],
+    ) -> None:
+        existing = store.find_by_keys(conn, sender_party, [drafts[i].idempotency_key for i in pending])
+        first_with_key: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        to_append: list[tuple[int, Thread, Draft]] = []
+        for i in pending:
+            draft = drafts[i]
+            key = draft.idempotency_key
+            prior = existing.get(key)
+            if prior is not None:
+                answers[i] = (prior, False) if _same_request(prior, draft) else _key_reused(key, prior)
+            elif key in first_with_key:
+                repeats.append((i, first_with_key[key]))
+            else:
+                first_with_key[key] = i
+                try:
+                    to_append.append((i, self._member_thread(conn, draft.thread_id, sender_party), draft))
+                except NotFoundError as exc:
+                    answers[i] = exc
+        stored = self._append_batch(conn, sender_party, sender_person, [(t, d) for _, t, d in to_append])
+        for (i, _, _), result in zip(to_append, stored, strict=True):
+            answers[i] = result if isinstance(result, KeepclearError) else (result, True)
+        for i, first in repeats:
+            original = answers[first]
+            if isinstance(original, tuple):
+                same = _same_request(original[0], drafts[i])
+                answers[i] = (original[0], False) if same else _key_reused(drafts[i].idempotency_key, original[0])
+            else:
+                answers[i] = original
 
     def post_system(self, thread_id: str, kind: MessageKind, idempotency_key: str, **fields: Any) -> Message:
         """Post a message from keepclear itself (alerts, notifications, incidents) into ``thread_id``.
@@ -305,7 +359,7 @@ class HotlineService:
         if problems:
             raise ValidationError(problems)
         with self._db.write() as conn:
-            existing = store.find_by_key(conn, None, idempotency_key)
+            existing = store.find_by_keys(conn, None, [idempotency_key]).get(idempotency_key)
             if existing is not None:
                 return existing
             message = self._append(conn, self._thread(conn, thread_id), None, SYSTEM_PERSON, draft)

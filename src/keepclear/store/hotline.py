@@ -164,17 +164,27 @@ def threads_of(conn: Connection, party_id: str) -> list[Thread]:
     return [get_thread(conn, thread_id) for thread_id in list(ids)]
 
 
-def next_seq(conn: Connection, thread_id: str) -> int:
-    """Take the next sequence number of ``thread_id`` (locks the thread row until commit)."""
-    seq = conn.execute(
-        hotline_threads.update()
-        .where(hotline_threads.c.id == thread_id)
-        .values(last_seq=hotline_threads.c.last_seq + 1)
-        .returning(hotline_threads.c.last_seq)
-    ).scalar()
-    if seq is None:
-        raise NotFoundError(f"thread_id: thread {thread_id!r} does not exist")
-    return int(seq)
+def lock_last_seqs(conn: Connection, thread_ids: Iterable[str]) -> dict[str, int]:
+    """The last sequence number of each thread, locking their rows until commit (PostgreSQL)."""
+    rows = conn.execute(
+        sa.select(hotline_threads.c.id, hotline_threads.c.last_seq)
+        .where(hotline_threads.c.id.in_(sorted(thread_ids)))
+        .order_by(hotline_threads.c.id)
+        .with_for_update()
+    )
+    return {r.id: int(r.last_seq) for r in rows}
+
+
+_SET_LAST_SEQ = (
+    hotline_threads.update()
+    .where(hotline_threads.c.id == sa.bindparam("b_id"))
+    .values(last_seq=sa.bindparam("b_seq"))
+)
+
+
+def set_last_seqs(conn: Connection, last: dict[str, int]) -> None:
+    """Record the new last sequence number of each thread (rows locked by ``lock_last_seqs``)."""
+    conn.execute(_SET_LAST_SEQ, [{"b_id": thread_id, "b_seq": seq} for thread_id, seq in last.items()])
 
 
 def last_seqs(conn: Connection, thread_ids: Iterable[str]) -> dict[str, int]:
@@ -208,36 +218,40 @@ def _message(row: Row[Any]) -> Message:
     )
 
 
-def insert_message(conn: Connection, message: Message) -> None:
-    """Store ``message`` (its seq taken with ``next_seq`` in the same transaction)."""
+def insert_messages(conn: Connection, messages: list[Message]) -> None:
+    """Store ``messages`` (their seqs taken under ``lock_last_seqs`` in the same transaction)."""
     conn.execute(
-        hotline_messages.insert().values(
-            thread_id=message.thread_id,
-            seq=message.seq,
-            kind=message.kind.value,
-            sender_party=message.sender_party,
-            sender_person=message.sender_person,
-            time_s=message.time_s,
-            idempotency_key=message.idempotency_key,
-            body=message.body,
-            phrase_code=message.phrase.code if message.phrase else None,
-            phrase_params=json.dumps(message.phrase.params, ensure_ascii=False) if message.phrase else None,
-            reply_to_seq=message.reply_to_seq,
-            ack_deadline_s=message.ack_deadline_s,
-            data=json.dumps(message.data, ensure_ascii=False, separators=(",", ":")),
-            key_scope=message.sender_party or "",
-        )
+        hotline_messages.insert(),
+        [
+            {
+                "thread_id": m.thread_id,
+                "seq": m.seq,
+                "kind": m.kind.value,
+                "sender_party": m.sender_party,
+                "sender_person": m.sender_person,
+                "time_s": m.time_s,
+                "idempotency_key": m.idempotency_key,
+                "body": m.body,
+                "phrase_code": m.phrase.code if m.phrase else None,
+                "phrase_params": json.dumps(m.phrase.params, ensure_ascii=False) if m.phrase else None,
+                "reply_to_seq": m.reply_to_seq,
+                "ack_deadline_s": m.ack_deadline_s,
+                "data": json.dumps(m.data, ensure_ascii=False, separators=(",", ":")),
+                "key_scope": m.sender_party or "",
+            }
+            for m in messages
+        ],
     )
 
 
-def find_by_key(conn: Connection, sender_party: str | None, key: str) -> Message | None:
-    """The message ``sender_party`` already posted with idempotency ``key``, or None."""
-    row = conn.execute(
+def find_by_keys(conn: Connection, sender_party: str | None, keys: list[str]) -> dict[str, Message]:
+    """The messages ``sender_party`` already posted with any of ``keys``, by key."""
+    rows = conn.execute(
         sa.select(hotline_messages).where(
-            hotline_messages.c.key_scope == (sender_party or ""), hotline_messages.c.idempotency_key == key
+            hotline_messages.c.key_scope == (sender_party or ""), hotline_messages.c.idempotency_key.in_(keys)
         )
-    ).first()
-    return _message(row) if row is not None else None
+    )
+    return {row.idempotency_key: _message(row) for row in rows}
 
 
 def get_message(conn: Connection, thread_id: str, seq: int) -> Message:
