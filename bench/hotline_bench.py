@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -29,14 +31,14 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from keepclear.domain import Party  # noqa: E402
-from keepclear.domain.parties import Contact  # noqa: E402
-from keepclear.services.bus import EventBus, WallClock  # noqa: E402
-from keepclear.services.hotline import HotlineService  # noqa: E402
-from keepclear.services.hotline_hub import HotlineHub  # noqa: E402
-from keepclear.services.registry import RegistryService  # noqa: E402
-from keepclear.store import Database, migrate  # noqa: E402
-from keepclear.store import hotline as store  # noqa: E402
+from keepclear.domain import Party
+from keepclear.domain.parties import Contact
+from keepclear.services.bus import EventBus, WallClock
+from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline_hub import HotlineHub
+from keepclear.services.registry import RegistryService
+from keepclear.store import Database, migrate
+from keepclear.store import hotline as store
 
 POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TARGET_RATE = 1000.0
@@ -97,6 +99,10 @@ class Run:
     send_seconds: float = 0.0
 
 
+def _unbatch(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    return frame["frames"] if frame["type"] == "batch" else [frame]
+
+
 async def drive(base: str, thread_id: str, seconds: float, rate: float) -> Run:
     """Post at ``rate`` for ``seconds`` as coalition; russia reads; measure both latencies."""
     run = Run()
@@ -104,47 +110,51 @@ async def drive(base: str, thread_id: str, seconds: float, rate: float) -> Run:
     hello = json.dumps({"type": "resume", "cursors": {thread_id: 0}})
     total = int(seconds * rate)
     async with (
-        connect(uri, additional_headers={"X-Party": "coalition"}, max_queue=None) as sender,
-        connect(uri, additional_headers={"X-Party": "russia"}, max_queue=None) as reader,
+        connect(uri, additional_headers={"X-Party": "coalition"}, max_queue=None, compression=None) as sender,
+        connect(uri, additional_headers={"X-Party": "russia"}, max_queue=None, compression=None) as reader,
     ):
         for ws in (sender, reader):
             await ws.send(hello)
-            while json.loads(await ws.recv())["type"] != "resumed":
+            while not any(f["type"] == "resumed" for f in _unbatch(json.loads(await ws.recv()))):
                 pass
         all_delivered = asyncio.Event()
 
+        cursor = {"seq": 0, "acked": 0, "next_ack": time.perf_counter() + 0.1}
+
+        async def on_message(message: dict[str, Any], now: float) -> None:
+            key = message["idempotency_key"]
+            if key in run.delivered_keys:
+                run.duplicates += 1
+                return
+            if message["seq"] != cursor["seq"] + 1:
+                run.out_of_order += 1
+            cursor["seq"] = message["seq"]
+            run.delivered_keys.add(key)
+            run.delivered_ms.append((now - run.sent_at[key]) * 1000)
+            if now >= cursor["next_ack"] and cursor["seq"] > cursor["acked"]:
+                # Confirm delivery (cumulatively) every 100 ms, as a console would.
+                await reader.send(
+                    json.dumps({"type": "delivered", "thread_id": thread_id, "through_seq": cursor["seq"]})
+                )
+                cursor["acked"], cursor["next_ack"] = cursor["seq"], now + 0.1
+            if len(run.delivered_keys) >= total:
+                all_delivered.set()
+
         async def read_russia() -> None:
-            last_seq, last_acked = 0, 0
-            next_ack = time.perf_counter() + 0.1
             async for text in reader:
                 now = time.perf_counter()
-                frame = json.loads(text)
-                if frame["type"] != "message":
-                    continue
-                message = frame["message"]
-                key = message["idempotency_key"]
-                if key in run.delivered_keys:
-                    run.duplicates += 1
-                    continue
-                if message["seq"] != last_seq + 1:
-                    run.out_of_order += 1
-                last_seq = message["seq"]
-                run.delivered_keys.add(key)
-                run.delivered_ms.append((now - run.sent_at[key]) * 1000)
-                if now >= next_ack and last_seq > last_acked:
-                    await reader.send(json.dumps({"type": "delivered", "thread_id": thread_id, "through_seq": last_seq}))
-                    last_acked, next_ack = last_seq, now + 0.1
-                if len(run.delivered_keys) >= total:
-                    all_delivered.set()
+                for frame in _unbatch(json.loads(text)):
+                    if frame["type"] == "message":
+                        await on_message(frame["message"], now)
 
         async def read_coalition() -> None:
             async for text in sender:
                 now = time.perf_counter()
-                frame = json.loads(text)
-                if frame["type"] == "accepted":
-                    run.accepted_ms.append((now - run.sent_at[frame["ref"]]) * 1000)
-                elif frame["type"] == "error":
-                    run.errors.append("; ".join(frame["problems"]))
+                for frame in _unbatch(json.loads(text)):
+                    if frame["type"] == "accepted":
+                        run.accepted_ms.append((now - run.sent_at[frame["ref"]]) * 1000)
+                    elif frame["type"] == "error":
+                        run.errors.append("; ".join(frame["problems"]))
 
         readers = [asyncio.create_task(read_russia()), asyncio.create_task(read_coalition())]
         start = time.perf_counter()
@@ -185,6 +195,8 @@ async def drive(base: str, thread_id: str, seconds: float, rate: float) -> Run:
 
 def bench_store(name: str, url: str, seconds: float, rate: float) -> dict[str, object]:
     thread_id = prepare(url)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_before = resource.getrusage(resource.RUSAGE_SELF)
     child = subprocess.Popen(
         [sys.executable, __file__, "--serve", url],
         stdin=subprocess.PIPE,
@@ -202,6 +214,10 @@ def bench_store(name: str, url: str, seconds: float, rate: float) -> dict[str, o
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=30)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_after = resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu_s = sum(getattr(children_after, f) - getattr(children_before, f) for f in ("ru_utime", "ru_stime"))
+    client_cpu_s = sum(getattr(self_after, f) - getattr(self_before, f) for f in ("ru_utime", "ru_stime"))
     db = Database(url)
     with db.read() as conn:
         stored = store.count_messages(conn, thread_id)
@@ -222,6 +238,8 @@ def bench_store(name: str, url: str, seconds: float, rate: float) -> dict[str, o
         "first_error": run.errors[0] if run.errors else "",
         "deliver": np.percentile(delivered, [50, 90, 99, 99.9, 100]),
         "accept": np.percentile(accepted, [50, 99]),
+        "server_cpu": server_cpu_s / seconds,
+        "client_cpu": client_cpu_s / seconds,
     }
 
 
@@ -282,6 +300,7 @@ def main() -> int:
             f" {r['dup']:>4} {r['order']:>5} {d[0]:>6.1f} {d[1]:>6.1f} {d[2]:>6.1f} {d[3]:>6.1f} {d[4]:>7.1f}"  # type: ignore[index]
             f" {a[0]:>7.1f} {a[1]:>7.1f} {d[2] / TARGET_P99_MS:>10.2f} {rate_ratio:>11.2f} {'PASS' if ok else 'FAIL':>7}"  # type: ignore[index]
         )
+        print(f"  {r['store']}: CPU per second of run: server {r['server_cpu']:.2f} s, client {r['client_cpu']:.2f} s")
         if r["first_error"]:
             print(f"  {r['store']}: {r['errors']} errors, first: {r['first_error']}")
     print(f"target: >= {TARGET_RATE:g} msg/s sustained 60 s, p99 post → delivery < {TARGET_P99_MS:g} ms, all durable")

@@ -58,7 +58,14 @@ def build_app(service: HotlineService, hub: HotlineHub) -> FastAPI:
 @contextmanager
 def serve(service: HotlineService, hub: HotlineHub) -> Iterator[str]:
     """Run the app on 127.0.0.1 (a free port) in a thread; yields ``http://127.0.0.1:<port>``."""
-    config = uvicorn.Config(build_app(service, hub), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        build_app(service, hub),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="off",
+        ws_per_message_deflate=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="hotline-server", daemon=True)
     thread.start()

@@ -36,15 +36,19 @@ def _open(url: str, party: str, cursors: dict[str, int]) -> Iterator[ClientConne
         yield ws
 
 
+def _unbatch(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    return frame["frames"] if frame["type"] == "batch" else [frame]
+
+
 def _frames_until(ws: ClientConnection, done: Any, timeout_s: float = 10.0) -> list[dict[str, Any]]:
     """Frames received until ``done(frame)`` is true (that frame included)."""
     frames: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     while True:
-        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        frames.append(frame)
-        if done(frame):
-            return frames
+        for frame in _unbatch(json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))):
+            frames.append(frame)
+            if done(frame):
+                return frames
 
 
 def _seqs(frames: list[dict[str, Any]], thread_id: str) -> list[int]:
@@ -135,11 +139,10 @@ def test_reconnecting_client_gets_every_missed_message_once_in_order(hotline: Ho
             deadline = time.monotonic() + 0.05
             while time.monotonic() < deadline or (finished and len(received) < total and time.monotonic() < give_up):
                 try:
-                    frame = json.loads(ws.recv(timeout=0.02))
+                    frames = _unbatch(json.loads(ws.recv(timeout=0.02)))
                 except TimeoutError:
                     continue
-                if frame["type"] == "message":
-                    received.append(frame["message"]["seq"])
+                received += _seqs(frames, thread_id)
         if finished and len(received) >= total:
             break
     worker.join()

@@ -16,6 +16,7 @@ server → client
   ``{"type": "error", "ref", "status", "problems"}``, ``{"type": "receipt", ...}``,
   ``{"type": "availability", ...}``, ``{"type": "escalated", ...}``, ``{"type": "pong"}``, and
   ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume).
+  Under load several frames travel as one ``{"type": "batch", "frames": [...]}``, in order.
 """
 
 import asyncio
@@ -48,7 +49,8 @@ class Caller(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LiveConfig:
-    """``hello_timeout_s``: time a client has to send its resume frame; ``max_batch``: posts per commit."""
+    """``hello_timeout_s``: time a client has to send its resume frame; ``max_batch``: most posts per
+    commit and most frames per ``batch`` frame."""
 
     hello_timeout_s: float = 10.0
     max_batch: int = 200
@@ -125,9 +127,9 @@ class _LiveSession:
             self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
             threads, missed = await to_thread.run_sync(self.service.backlog, self.party_id, cursors)
             self.last_sent = {t.id: cursors.get(t.id, 0) for t in threads}
-            for message in missed:
-                await self._send_message(message)
-            await self.ws.send_text(json.dumps({"type": "resumed", "cursors": self.last_sent}))
+            for i in range(0, len(missed), self.config.max_batch):
+                await self._send([self._message_frame(m) for m in missed[i : i + self.config.max_batch]])
+            await self._send([{"type": "resumed", "cursors": self.last_sent}])
             tasks = [
                 asyncio.create_task(self._reader()),
                 asyncio.create_task(self._pump()),
@@ -154,39 +156,50 @@ class _LiveSession:
         except (WebSocketDisconnect, RuntimeError):
             pass
 
-    async def _send_message(self, message: Message) -> None:
-        view = self.service.view(message, self.language)
-        await self.ws.send_text(json.dumps({"type": "message", "message": view}, ensure_ascii=False))
+    def _message_frame(self, message: Message) -> dict[str, Any]:
         self.last_sent[message.thread_id] = message.seq
+        return {"type": "message", "message": self.service.view(message, self.language)}
 
-    async def _deliver(self, message: Message) -> None:
-        """Send ``message`` unless already sent; fill a gap from the store first (exactly once, in order)."""
+    async def _send(self, frames: list[dict[str, Any]]) -> None:
+        """Send ``frames``: one as itself, several as one ``batch`` frame (fewer sends under load)."""
+        if frames:
+            payload = frames[0] if len(frames) == 1 else {"type": "batch", "frames": frames}
+            await self.ws.send_text(json.dumps(payload, ensure_ascii=False))
+
+    async def _deliver(self, message: Message) -> list[dict[str, Any]]:
+        """Frames for ``message`` unless already sent, a gap filled from the store first (exactly once, in order)."""
         last = self.last_sent.get(message.thread_id, 0)
         if message.seq <= last:
-            return
+            return []
+        frames = []
         if message.seq > last + 1:
             gap = await to_thread.run_sync(
                 self.service.messages, self.party_id, message.thread_id, last, message.seq - 1 - last
             )
-            for missing in gap:
-                await self._send_message(missing)
-        await self._send_message(message)
+            frames = [self._message_frame(missing) for missing in gap]
+        frames.append(self._message_frame(message))
+        return frames
 
     async def _pump(self) -> None:
         assert self.subscription is not None
         queue = self.subscription.queue
         while True:
-            kind, value = await queue.get()
-            if kind == "message":
-                await self._deliver(value)
-            elif kind == "event":
-                await self.ws.send_text(json.dumps(_event_frame(value), ensure_ascii=False))
-            elif kind == "frame":
-                await self.ws.send_text(json.dumps(value, ensure_ascii=False))
-            elif kind == "overflow":
-                await self.ws.send_text(json.dumps({"type": "overflow"}))
-                await self.ws.close(code=1013)
-                return
+            items = [await queue.get()]
+            while not queue.empty() and len(items) < self.config.max_batch:
+                items.append(queue.get_nowait())
+            frames: list[dict[str, Any]] = []
+            for kind, value in items:
+                if kind == "message":
+                    frames += await self._deliver(value)
+                elif kind == "event":
+                    frames.append(_event_frame(value))
+                elif kind == "frame":
+                    frames.append(value)
+                elif kind == "overflow":
+                    await self._send([*frames, {"type": "overflow"}])
+                    await self.ws.close(code=1013)
+                    return
+            await self._send(frames)
 
     def _reply(self, frame: dict[str, Any]) -> None:
         assert self.subscription is not None

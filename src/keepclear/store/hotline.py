@@ -176,9 +176,7 @@ def lock_last_seqs(conn: Connection, thread_ids: Iterable[str]) -> dict[str, int
 
 
 _SET_LAST_SEQ = (
-    hotline_threads.update()
-    .where(hotline_threads.c.id == sa.bindparam("b_id"))
-    .values(last_seq=sa.bindparam("b_seq"))
+    hotline_threads.update().where(hotline_threads.c.id == sa.bindparam("b_id")).values(last_seq=sa.bindparam("b_seq"))
 )
 
 
