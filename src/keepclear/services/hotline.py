@@ -220,10 +220,14 @@ class HotlineService:
     ) -> list[Message | KeepclearError]:
         """Store each draft as the next message of its thread, in order; open or settle ack requests.
 
-        The threads' rows are locked first (``FOR UPDATE`` on PostgreSQL; SQLite has one writer), so
-        sequence numbers stay gapless and totally ordered even across processes.
+        Sequence numbers are reserved first, which locks the threads' rows (SQLite has one writer anyway),
+        so they stay gapless and totally ordered even across processes.
         """
-        last = store.lock_last_seqs(conn, {thread.id for thread, _ in items})
+        counts: dict[str, int] = {}
+        for thread, _ in items:
+            counts[thread.id] = counts.get(thread.id, 0) + 1
+        last = store.reserve_seqs(conn, counts)
+        reserved = {thread_id: last[thread_id] + n for thread_id, n in counts.items()}
         now_s = self._clock.now_s()
         out: list[Message | KeepclearError] = []
         new: list[tuple[Thread, Draft, Message]] = []
@@ -249,9 +253,11 @@ class HotlineService:
             last[thread.id] = seq
             new.append((thread, draft, message))
             out.append(message)
+        unused = {thread_id: seq for thread_id, seq in last.items() if seq != reserved[thread_id]}
+        if unused:  # some drafts were refused: give their numbers back, no gap
+            store.set_last_seqs(conn, unused)
         if not new:
             return out
-        store.set_last_seqs(conn, {m.thread_id: last[m.thread_id] for _, _, m in new})
         store.insert_messages(conn, [m for _, _, m in new])
         for thread, draft, message in new:
             if message.ack_deadline_s is not None and draft.ack_within_s is not None:

@@ -164,15 +164,27 @@ def threads_of(conn: Connection, party_id: str) -> list[Thread]:
     return [get_thread(conn, thread_id) for thread_id in list(ids)]
 
 
-def lock_last_seqs(conn: Connection, thread_ids: Iterable[str]) -> dict[str, int]:
-    """The last sequence number of each thread, locking their rows until commit (PostgreSQL)."""
-    rows = conn.execute(
-        sa.select(hotline_threads.c.id, hotline_threads.c.last_seq)
-        .where(hotline_threads.c.id.in_(sorted(thread_ids)))
-        .order_by(hotline_threads.c.id)
-        .with_for_update()
-    )
-    return {r.id: int(r.last_seq) for r in rows}
+_BUMP_LAST_SEQ = (
+    hotline_threads.update()
+    .where(hotline_threads.c.id == sa.bindparam("b_id"))
+    .values(last_seq=hotline_threads.c.last_seq + sa.bindparam("b_count", type_=sa.Integer))
+    .returning(hotline_threads.c.last_seq)
+)
+
+
+def reserve_seqs(conn: Connection, counts: dict[str, int]) -> dict[str, int]:
+    """Reserve ``counts[thread]`` sequence numbers in each thread; returns each thread's last seq *before*.
+
+    The update locks the thread rows until commit, so concurrent writers (other processes on
+    PostgreSQL included) queue behind it. Give back what goes unused with ``set_last_seqs``.
+    """
+    before: dict[str, int] = {}
+    for thread_id in sorted(counts):
+        last = conn.execute(_BUMP_LAST_SEQ, {"b_id": thread_id, "b_count": counts[thread_id]}).scalar()
+        if last is None:
+            raise NotFoundError(f"thread_id: thread {thread_id!r} does not exist")
+        before[thread_id] = int(last) - counts[thread_id]
+    return before
 
 
 _SET_LAST_SEQ = (
@@ -181,7 +193,7 @@ _SET_LAST_SEQ = (
 
 
 def set_last_seqs(conn: Connection, last: dict[str, int]) -> None:
-    """Record the new last sequence number of each thread (rows locked by ``lock_last_seqs``)."""
+    """Set the last sequence number of each thread (rows already locked by ``reserve_seqs``)."""
     conn.execute(_SET_LAST_SEQ, [{"b_id": thread_id, "b_seq": seq} for thread_id, seq in last.items()])
 
 
@@ -217,7 +229,7 @@ def _message(row: Row[Any]) -> Message:
 
 
 def insert_messages(conn: Connection, messages: list[Message]) -> None:
-    """Store ``messages`` (their seqs taken under ``lock_last_seqs`` in the same transaction)."""
+    """Store ``messages`` (their seqs reserved with ``reserve_seqs`` in the same transaction)."""
     conn.execute(
         hotline_messages.insert(),
         [
