@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from hotline_server import serve
 from hotline_support import pair
 from websockets.sync.client import ClientConnection, connect
 
+from keepclear.api.hotline_ws import deadline_ticker
 from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.services.deployment import Deployment
 from keepclear.services.hotline import HotlineService
@@ -176,3 +178,20 @@ def test_http_routes_post_retry_read_receipts_and_phrases(hotline: HotlineServic
         assert http.put("/hotline/availability", json={"availability": "degraded"}, headers=russia).status_code == 200
         last = http.get(f"/hotline/threads/{thread_id}/messages", params={"after_seq": 1}, headers=coalition).json()
         assert [m["kind"] for m in last] == ["channel_status"]
+
+
+def test_deadline_ticker_escalates_without_a_manual_call(hotline: HotlineService, clock: Any) -> None:
+    thread_id = pair(hotline, "coalition", "russia")
+    hotline.post("coalition", "Maj Smith", Draft(thread_id, MessageKind.QUERY, "tick-00001", body="?", ack_within_s=60))
+    clock.advance(61)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(deadline_ticker(hotline, every_s=0.01))
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if len(hotline.messages("coalition", thread_id)) == 2:
+                break
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert [m.kind for m in hotline.messages("coalition", thread_id)] == [MessageKind.QUERY, MessageKind.ESCALATION]

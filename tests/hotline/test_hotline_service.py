@@ -314,3 +314,21 @@ def test_threads_among_any_set_of_parties_with_an_observer(deployment: Deploymen
     with pytest.raises(ValidationError, match="at least one party"):
         hotline.create_thread("coalition", ["coalition"], "alone")
     assert len(hotline.threads_of("coalition")) == 3
+
+
+def test_a_refused_draft_in_a_batch_leaves_no_gap(deployment: Deployment, hotline: HotlineService) -> None:
+    thread_id = pair(hotline, "coalition", "russia")
+    answers = hotline.post_many(
+        "coalition",
+        "Maj Smith",
+        [
+            _text(thread_id, "batch-0001"),
+            _text(thread_id, "batch-0002", reply_to_seq=5),
+            _text(thread_id, "batch-0003", reply_to_seq=1),
+            _text(thread_id, "batch-0001"),
+        ],
+    )
+    assert isinstance(answers[1], NotFoundError)
+    assert [(a[0].seq, a[1]) for a in answers if isinstance(a, tuple)] == [(1, True), (2, True), (1, False)]
+    later, _ = hotline.post("russia", "Maj Ivanov", _text(thread_id, "batch-0004"))
+    assert later.seq == 3 and _count(deployment) == 3

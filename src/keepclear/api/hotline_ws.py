@@ -21,6 +21,7 @@ server → client
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
@@ -35,6 +36,8 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline import HotlineService
 from keepclear.services.hotline_hub import HotlineHub, Subscription
+
+logger = logging.getLogger(__name__)
 
 
 class Caller(Protocol):
@@ -295,6 +298,19 @@ class _LiveSession:
                     await to_thread.run_sync(self.service.mark_delivered, self.party_id, thread_id, through)
                 except KeepclearError as exc:
                     self._reply({"type": "error", "status": error_status(exc), "problems": _problems(exc)})
+
+
+async def deadline_ticker(service: HotlineService, every_s: float = 5.0) -> None:
+    """Run ``service.run_deadlines()`` every ``every_s`` seconds until cancelled (start it in the lifespan).
+
+    A failing run is retried at the next tick: escalation must not stop because one pass failed.
+    """
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await to_thread.run_sync(service.run_deadlines)
+        except Exception:  # kept running; the next tick retries
+            logger.exception("hotline deadline pass failed; retrying at the next tick")
 
 
 def hotline_router(

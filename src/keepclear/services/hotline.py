@@ -7,8 +7,6 @@ inside a transaction. Construct one instance per deployment (it caches immutable
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +22,6 @@ from keepclear.domain.hotline import (
     Message,
     MessageKind,
     PartyAvailability,
-    PhraseUse,
     Receipt,
     ReceiptKind,
     Thread,
@@ -32,8 +29,15 @@ from keepclear.domain.hotline import (
 )
 from keepclear.domain.ids import id_problem
 from keepclear.domain.phrases import PhraseCatalogue
-from keepclear.domain.timefmt import format_utc
-from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
+from keepclear.errors import KeepclearError, NotFoundError, ValidationError
+from keepclear.services.hotline_messages import (
+    escalation_step,
+    event_post,
+    key_reused,
+    message_view,
+    same_request,
+    status_draft,
+)
 from keepclear.services.phrases import load_catalogue
 from keepclear.store import Database
 from keepclear.store import hotline as store
@@ -41,21 +45,6 @@ from keepclear.store import registry as registry_store
 
 SYSTEM_PERSON = "keepclear"
 MessageListener = Callable[[Message, Thread], None]
-
-_EVENT_KINDS = {
-    "alert.acknowledged": MessageKind.ACKNOWLEDGEMENT,
-    "activity.acknowledged": MessageKind.ACKNOWLEDGEMENT,
-}
-_EVENT_PREFIXES = {
-    "alert.": MessageKind.ALERT,
-    "activity.": MessageKind.NOTIFICATION,
-    "incident.": MessageKind.INCIDENT_REPORT,
-}
-_STATUS_PHRASES = {
-    Availability.AVAILABLE: "CHAVAIL",
-    Availability.DEGRADED: "CHDEGRADED",
-    Availability.SUSPENDED: "CHSUSPENDED",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,48 +57,6 @@ class HotlineConfig:
 
     escalation_step_s: float | None = None
     max_thread_parties: int = 16
-
-
-def message_view(message: Message, catalogue: PhraseCatalogue, language: str) -> dict[str, Any]:
-    """The JSON view of ``message`` for a reader of ``language``: ``text`` is what the reader sees."""
-    text = message.body
-    if message.phrase is not None and message.phrase.code in catalogue:
-        rendered = catalogue.render(message.phrase, language)
-        text = f"{rendered}\n{message.body}" if message.body else rendered
-    return {
-        "thread_id": message.thread_id,
-        "seq": message.seq,
-        "kind": message.kind.value,
-        "sender_party": message.sender_party,
-        "sender_person": message.sender_person,
-        "time": format_utc(message.time_s),
-        "time_s": message.time_s,
-        "idempotency_key": message.idempotency_key,
-        "body": message.body,
-        "phrase": None if message.phrase is None else {"code": message.phrase.code, "params": message.phrase.params},
-        "text": text,
-        "language": language,
-        "reply_to_seq": message.reply_to_seq,
-        "ack_deadline": None if message.ack_deadline_s is None else format_utc(message.ack_deadline_s),
-        "data": message.data,
-    }
-
-
-def _same_request(message: Message, draft: Draft) -> bool:
-    return (
-        message.thread_id == draft.thread_id
-        and message.kind == draft.kind
-        and message.body == draft.body
-        and message.phrase == draft.phrase
-        and message.reply_to_seq == draft.reply_to_seq
-    )
-
-
-def _key_reused(key: str, prior: Message) -> ConflictError:
-    return ConflictError(
-        f"idempotency_key: {key!r} was already used for message {prior.seq} of thread {prior.thread_id!r}"
-        " with other content; use a new key for a new message"
-    )
 
 
 class HotlineService:
@@ -332,7 +279,7 @@ class HotlineService:
             key = draft.idempotency_key
             prior = existing.get(key)
             if prior is not None:
-                answers[i] = (prior, False) if _same_request(prior, draft) else _key_reused(key, prior)
+                answers[i] = (prior, False) if same_request(prior, draft) else key_reused(key, prior)
             elif key in first_with_key:
                 repeats.append((i, first_with_key[key]))
             else:
@@ -347,8 +294,8 @@ class HotlineService:
         for i, first in repeats:
             original = answers[first]
             if isinstance(original, tuple):
-                same = _same_request(original[0], drafts[i])
-                answers[i] = (original[0], False) if same else _key_reused(drafts[i].idempotency_key, original[0])
+                same = same_request(original[0], drafts[i])
+                answers[i] = (original[0], False) if same else key_reused(drafts[i].idempotency_key, original[0])
             else:
                 answers[i] = original
 
@@ -496,7 +443,6 @@ class HotlineService:
         posted: list[Message] = []
         for request in due:
             step = request.steps_taken + 1
-            ref = f"#{request.seq}"
             with self._db.write() as conn:
                 current = [
                     r for r in store.ack_status(conn, request.thread_id, request.seq) if r.party_id == request.party_id
@@ -504,26 +450,13 @@ class HotlineService:
                 if not current or current[0].next_due_s is None or current[0].steps_taken != request.steps_taken:
                     continue  # acknowledged or escalated meanwhile
                 roster = registry_store.get_roster(conn, request.party_id)
-                key = f"esc.{request.thread_id}.{request.seq}.{request.party_id}.{step}"[:128]
-                if step <= len(roster):
-                    contact = roster[step - 1]
-                    who = f"{contact.name} ({contact.role})" if contact.role else contact.name
-                    phrase = PhraseUse("ESCALATE", {"party": request.party_id, "ref": ref, "contact": who})
-                    next_due_s: float | None = now_s + request.step_s
-                else:
-                    who = ""
-                    phrase = PhraseUse("NOANSWER", {"party": request.party_id, "ref": ref})
-                    next_due_s = None
-                draft = Draft(
-                    request.thread_id,
-                    MessageKind.ESCALATION,
-                    key,
-                    phrase=phrase,
-                    reply_to_seq=request.seq,
-                    data={"party_id": request.party_id, "step": step, "contact": who},
+                plan = escalation_step(
+                    request.thread_id, request.seq, request.party_id, step, roster, now_s, request.step_s
                 )
-                message = self._append(conn, self._thread(conn, request.thread_id), None, SYSTEM_PERSON, draft)
-                store.record_escalation_step(conn, request.thread_id, request.seq, request.party_id, step, next_due_s)
+                message = self._append(conn, self._thread(conn, request.thread_id), None, SYSTEM_PERSON, plan.draft)
+                store.record_escalation_step(
+                    conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s
+                )
             self._announce(message)
             self._events.emit(
                 Event(
@@ -535,8 +468,8 @@ class HotlineService:
                         "seq": request.seq,
                         "party_id": request.party_id,
                         "step": step,
-                        "contact": who,
-                        "exhausted": next_due_s is None,
+                        "contact": plan.contact,
+                        "exhausted": plan.next_due_s is None,
                     },
                     parties=frozenset(self._threads[request.thread_id].parties),
                 )
@@ -569,18 +502,7 @@ class HotlineService:
                 for thread in store.threads_of(conn, party_id):
                     self._threads.setdefault(thread.id, thread)
                     key = f"status.{party_id}.{uuid.uuid4().hex}"
-                    draft = Draft(
-                        thread.id,
-                        MessageKind.CHANNEL_STATUS,
-                        key,
-                        body=declared.reason,
-                        phrase=PhraseUse(_STATUS_PHRASES[value], {"party": party_id}),
-                        data={
-                            "party_id": party_id,
-                            "availability": value.value,
-                            "previous": previous.availability.value,
-                        },
-                    )
+                    draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
                     posted.append(self._append(conn, thread, party_id, person, draft))
         for message in posted:
             self._announce(message)
@@ -616,27 +538,9 @@ class HotlineService:
                 for other in event.payload.get("others", []):
                     self._ensure_pair(conn, new, str(other))
             return
-        kind = _EVENT_KINDS.get(event.kind) or next(
-            (k for prefix, k in _EVENT_PREFIXES.items() if event.kind.startswith(prefix)), None
-        )
-        if kind is None:
+        post = event_post(event)
+        if post is None:
             return
-        parties = sorted(event.parties)
-        if event.party_id is not None and event.party_id in event.parties:
-            pairs = [(event.party_id, p) for p in parties if p != event.party_id]
-        else:
-            pairs = [(a, b) for i, a in enumerate(parties) for b in parties[i + 1 :]]
-        ref = event.payload.get("id")
-        summary = str(event.payload.get("summary") or f"{event.kind} {ref or ''}".strip())
-        digest = hashlib.sha256(
-            json.dumps([event.kind, event.time_s, event.payload], sort_keys=True, default=str).encode()
-        ).hexdigest()[:24]
-        for a, b in pairs:
+        for a, b in post.pairs:
             thread = self.ensure_pair_thread(a, b)
-            self.post_system(
-                thread.id,
-                kind,
-                f"evt.{digest}.{thread.id}",
-                body=summary[:4000],
-                data={"event": event.kind, "ref": ref, "by": event.party_id},
-            )
+            self.post_system(thread.id, post.kind, f"{post.key_prefix}.{thread.id}", body=post.body, data=post.data)
