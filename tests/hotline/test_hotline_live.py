@@ -195,3 +195,15 @@ def test_deadline_ticker_escalates_without_a_manual_call(hotline: HotlineService
 
     asyncio.run(scenario())
     assert [m.kind for m in hotline.messages("coalition", thread_id)] == [MessageKind.QUERY, MessageKind.ESCALATION]
+
+
+def test_resume_from_a_cursor_beyond_the_thread_is_refused(hotline: HotlineService, server: str) -> None:
+    thread_id = pair(hotline, "coalition", "russia")
+    hotline.post("coalition", "Maj Smith", Draft(thread_id, MessageKind.TEXT, "beyond-0001", body="one"))
+    with _open(server, "russia", {thread_id: 7}) as ws:
+        frame = json.loads(ws.recv(timeout=10))
+        assert frame["type"] == "error"
+        assert frame["problems"] == [
+            f"cursors.{thread_id}: 7 is beyond the last message (1) of the thread;"
+            " resume from a cursor this deployment gave you"
+        ]

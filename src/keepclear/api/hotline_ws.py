@@ -128,7 +128,11 @@ class _LiveSession:
         self.subscription = self.hub.connect(self.party_id, self.person, loop)
         try:
             self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
-            threads, missed = await to_thread.run_sync(self.service.backlog, self.party_id, cursors)
+            try:
+                threads, missed = await to_thread.run_sync(self.service.backlog, self.party_id, cursors)
+            except ValidationError as exc:
+                await self._close_with_error("; ".join(exc.problems))
+                return
             self.last_sent = {t.id: cursors.get(t.id, 0) for t in threads}
             for i in range(0, len(missed), self.config.max_batch):
                 await self._send([self._message_frame(m) for m in missed[i : i + self.config.max_batch]])

@@ -349,10 +349,20 @@ class HotlineService:
         """What a reconnecting client of ``party_id`` missed: every message after its cursor per thread.
 
         Threads absent from ``cursors`` start from 0 (everything). Cursors naming threads the party is
-        not a member of are ignored (the answer is the same as for threads that do not exist).
+        not a member of are ignored (the answer is the same as for threads that do not exist). A cursor
+        beyond a thread's last message is refused: the client would silently skip what comes next.
         """
         with self._db.read() as conn:
             threads = store.threads_of(conn, party_id)
+            last = store.last_seqs(conn, [t.id for t in threads])
+            beyond = [
+                f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last[t.id]}) of the thread;"
+                " resume from a cursor this deployment gave you"
+                for t in threads
+                if cursors.get(t.id, 0) > last[t.id]
+            ]
+            if beyond:
+                raise ValidationError(beyond)
             missed: list[Message] = []
             for thread in threads:
                 self._threads.setdefault(thread.id, thread)
