@@ -53,7 +53,7 @@ def _wire(url: str) -> tuple[Database, HotlineService, HotlineHub]:
     hub = HotlineHub()
     bus.subscribe(service.on_event)
     bus.subscribe(hub.on_event)
-    service.add_listener(hub.on_message)
+    service.add_listener(hub.on_messages)
     return db, service, hub
 
 

@@ -40,6 +40,6 @@ def hotline(deployment: Deployment, recorder: Recorder) -> HotlineService:
 @pytest.fixture
 def hub(deployment: Deployment, hotline: HotlineService) -> HotlineHub:
     live = HotlineHub()
-    hotline.add_listener(live.on_message)
+    hotline.add_listener(live.on_messages)
     deployment.bus.subscribe(live.on_event)
     return live

@@ -43,7 +43,7 @@ def test_a_client_that_falls_too_far_behind_is_told_to_resume() -> None:
         sub = hub.connect("russia", "x", asyncio.get_running_loop())
         thread = Thread("t1", "t", ("coalition", "russia"), True, 0.0)
         for _ in range(5):
-            hub.on_message(None, thread)  # type: ignore[arg-type]
+            hub.on_messages([(None, thread)])  # type: ignore[list-item]
         await asyncio.sleep(0.01)
         kinds = []
         while not sub.queue.empty():
@@ -52,4 +52,4 @@ def test_a_client_that_falls_too_far_behind_is_told_to_resume() -> None:
         assert hub.connected_parties() == set()
         return kinds
 
-    assert asyncio.run(scenario()) == ["message", "message", "message", "overflow"]
+    assert asyncio.run(scenario()) == ["messages", "messages", "messages", "overflow"]

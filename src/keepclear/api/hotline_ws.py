@@ -149,8 +149,10 @@ class _LiveSession:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             for task in done:
-                if (exc := task.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
-                    raise exc
+                failure = task.exception()
+                if failure is not None and not isinstance(failure, WebSocketDisconnect):
+                    raise failure
+
         except WebSocketDisconnect:
             pass
         finally:
@@ -196,8 +198,9 @@ class _LiveSession:
                 items.append(queue.get_nowait())
             frames: list[dict[str, Any]] = []
             for kind, value in items:
-                if kind == "message":
-                    frames += await self._deliver(value)
+                if kind == "messages":
+                    for message in value:
+                        frames += await self._deliver(message)
                 elif kind == "event":
                     frames.append(_event_frame(value))
                 elif kind == "frame":

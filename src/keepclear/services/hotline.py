@@ -44,7 +44,7 @@ from keepclear.store import hotline as store
 from keepclear.store import registry as registry_store
 
 SYSTEM_PERSON = "keepclear"
-MessageListener = Callable[[Message, Thread], None]
+MessageListener = Callable[[list[tuple[Message, Thread]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +256,7 @@ class HotlineService:
             with self._db.write() as conn:
                 self._post_pending(conn, sender_party, sender_person, drafts, pending, answers)
         done = [a for a in answers if a is not None]
-        for answer in done:
-            if isinstance(answer, tuple) and answer[1]:
-                self._announce(answer[0])
+        self._announce_all([a[0] for a in done if isinstance(a, tuple) and a[1]])
         return done
 
     def _post_pending(
@@ -320,21 +318,29 @@ class HotlineService:
         return message
 
     def _announce(self, message: Message) -> None:
-        thread = self._threads[message.thread_id]
-        self._events.emit(
-            Event(
-                kind="message.posted",
-                time_s=message.time_s,
-                party_id=message.sender_party,
-                payload={"thread_id": message.thread_id, "seq": message.seq, "kind": message.kind.value},
-                parties=frozenset(thread.parties),
+        self._announce_all([message])
+
+    def _announce_all(self, messages: list[Message]) -> None:
+        """After commit: ``message.posted`` for each, then the listeners once with the whole batch."""
+        if not messages:
+            return
+        batch = [(m, self._threads[m.thread_id]) for m in messages]
+        for message, thread in batch:
+            self._events.emit(
+                Event(
+                    kind="message.posted",
+                    time_s=message.time_s,
+                    party_id=message.sender_party,
+                    payload={"thread_id": message.thread_id, "seq": message.seq, "kind": message.kind.value},
+                    parties=frozenset(thread.parties),
+                )
             )
-        )
         for listener in self._listeners:
-            listener(message, thread)
+            listener(batch)
 
     def add_listener(self, listener: MessageListener) -> None:
-        """Call ``listener(message, thread)`` after each committed message (the live hub uses this)."""
+        """Call ``listener([(message, thread), ...])`` after each commit of messages, in seq order (the
+        live hub uses this: one hand-over per commit, not one per message)."""
         self._listeners = [*self._listeners, listener]
 
     # ---- reading
@@ -514,8 +520,7 @@ class HotlineService:
                     key = f"status.{party_id}.{uuid.uuid4().hex}"
                     draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
                     posted.append(self._append(conn, thread, party_id, person, draft))
-        for message in posted:
-            self._announce(message)
+        self._announce_all(posted)
         self._events.emit(
             Event(
                 kind="party.availability",

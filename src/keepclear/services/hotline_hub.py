@@ -1,6 +1,6 @@
 """Live delivery of the hotline inside one process: a queue per connected client, fed after commit.
 
-The service calls ``on_message`` after each committed message and the bus hands ``message.receipt``
+The service calls ``on_messages`` after each commit of messages and the bus hands ``message.receipt``
 and ``party.availability`` events to ``on_event``; both may run on any thread, so items reach a
 client's asyncio queue through its loop's ``call_soon_threadsafe``. A client that falls too far
 behind is marked ``overflowed`` and told to reconnect: resuming from its cursors loses nothing.
@@ -31,7 +31,8 @@ class HubConfig:
 class Subscription:
     """One connected client of ``party_id``: items arrive on ``queue`` as ``(kind, value)`` pairs.
 
-    ``("message", Message)``, ``("event", Event)``, or ``("overflow", None)`` as the last item.
+    ``("messages", [Message, ...])`` (one commit's worth, in order), ``("event", Event)``, or
+    ``("overflow", None)`` as the last item.
     """
 
     party_id: str
@@ -90,10 +91,17 @@ class HotlineHub:
         with self._lock:
             return [s for p in parties for s in self._subscriptions.get(p, [])]
 
-    def on_message(self, message: Message, thread: Thread) -> None:
-        """Service listener: fan a committed message out to every connected client of its thread's parties."""
-        for subscription in self._targets(thread.parties):
-            subscription.push(("message", message))
+    def on_messages(self, batch: list[tuple[Message, Thread]]) -> None:
+        """Service listener: hand one commit's messages to every connected client of their threads' parties.
+
+        One hand-over per client per commit (not per message) keeps thread wake-ups few under load.
+        """
+        per_client: dict[int, tuple[Subscription, list[Message]]] = {}
+        for message, thread in batch:
+            for subscription in self._targets(thread.parties):
+                per_client.setdefault(id(subscription), (subscription, []))[1].append(message)
+        for subscription, messages in per_client.values():
+            subscription.push(("messages", messages))
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: receipts, availability changes and escalations to the parties they concern."""
