@@ -18,7 +18,7 @@ from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
-from keepclear.api.hotline_ws import hotline_router
+from keepclear.api.hotline_ws import LiveConfig, hotline_router
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline import HotlineService
 from keepclear.services.hotline_hub import HotlineHub
@@ -40,10 +40,10 @@ def header_authenticate(connection: HTTPConnection) -> HeaderCaller:
     return HeaderCaller(party, connection.headers.get("x-person", "duty officer"))
 
 
-def build_app(service: HotlineService, hub: HotlineHub) -> FastAPI:
+def build_app(service: HotlineService, hub: HotlineHub, live: LiveConfig | None = None) -> FastAPI:
     """The hotline routes with the header stand-in and a plain error mapping."""
     app = FastAPI()
-    app.include_router(hotline_router(service, hub, header_authenticate))
+    app.include_router(hotline_router(service, hub, header_authenticate, live))
     statuses = {ValidationError: 422, NotFoundError: 404, ConflictError: 409}
 
     @app.exception_handler(KeepclearError)
@@ -56,10 +56,10 @@ def build_app(service: HotlineService, hub: HotlineHub) -> FastAPI:
 
 
 @contextmanager
-def serve(service: HotlineService, hub: HotlineHub) -> Iterator[str]:
+def serve(service: HotlineService, hub: HotlineHub, live: LiveConfig | None = None) -> Iterator[str]:
     """Run the app on 127.0.0.1 (a free port) in a thread; yields ``http://127.0.0.1:<port>``."""
     config = uvicorn.Config(
-        build_app(service, hub),
+        build_app(service, hub, live),
         host="127.0.0.1",
         port=0,
         log_level="warning",

@@ -16,11 +16,13 @@ from hotline_server import serve
 from hotline_support import pair
 from websockets.sync.client import ClientConnection, connect
 
-from keepclear.api.hotline_ws import deadline_ticker
+from keepclear.api.hotline_ws import LiveConfig, deadline_ticker
 from keepclear.domain.hotline import Draft, MessageKind
+from keepclear.services.bus import EventBus
 from keepclear.services.deployment import Deployment
 from keepclear.services.hotline import HotlineService
 from keepclear.services.hotline_hub import HotlineHub
+from keepclear.store import Database
 from keepclear.store import hotline as store
 
 
@@ -207,3 +209,21 @@ def test_resume_from_a_cursor_beyond_the_thread_is_refused(hotline: HotlineServi
             f"cursors.{thread_id}: 7 is beyond the last message (1) of the thread;"
             " resume from a cursor this deployment gave you"
         ]
+
+
+def test_messages_committed_by_another_process_reach_the_client_by_polling(
+    deployment: Deployment, hotline: HotlineService, hub: HotlineHub, database_url: str
+) -> None:
+    """A second service on its own database handle stands for another API process (no shared hub)."""
+    thread_id = pair(hotline, "coalition", "russia")
+    other_db = Database(database_url)
+    other = HotlineService(other_db, deployment.clock, EventBus(), hotline.phrases)
+    try:
+        with serve(hotline, hub, LiveConfig(poll_s=0.1)) as url, _open(url, "russia", {}) as ws:
+            _frames_until(ws, lambda f: f["type"] == "resumed")
+            for i in range(3):
+                other.post("coalition", "Maj Smith", Draft(thread_id, MessageKind.TEXT, f"elsewhere-{i:03d}", body="x"))
+            frames = _frames_until(ws, lambda f: f["type"] == "message" and f["message"]["seq"] == 3)
+            assert _seqs(frames, thread_id) == [1, 2, 3]
+    finally:
+        other_db.dispose()

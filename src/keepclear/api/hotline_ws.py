@@ -53,10 +53,12 @@ class Caller(Protocol):
 @dataclass(frozen=True, slots=True)
 class LiveConfig:
     """``hello_timeout_s``: time a client has to send its resume frame; ``max_batch``: most posts per
-    commit and most frames per ``batch`` frame."""
+    commit and most frames per ``batch`` frame; ``poll_s``: how often each session also looks in the
+    store for messages committed by other processes (None: never; in-process posts come at once)."""
 
     hello_timeout_s: float = 10.0
     max_batch: int = 200
+    poll_s: float | None = 2.0
 
 
 def error_status(exc: KeepclearError) -> str:
@@ -142,6 +144,7 @@ class _LiveSession:
                 asyncio.create_task(self._pump()),
                 asyncio.create_task(self._poster()),
                 asyncio.create_task(self._receipts()),
+                asyncio.create_task(self._poll_ticker()),
             ]
             # The session ends when the client leaves or any part fails; the rest is cancelled.
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -205,11 +208,33 @@ class _LiveSession:
                     frames.append(_event_frame(value))
                 elif kind == "frame":
                     frames.append(value)
+                elif kind == "poll":
+                    frames += await self._catch_up()
                 elif kind == "overflow":
                     await self._send([*frames, {"type": "overflow"}])
                     await self.ws.close(code=1013)
                     return
             await self._send(frames)
+
+    async def _poll_ticker(self) -> None:
+        """Ask the pump to look in the store every ``poll_s`` (messages other processes committed)."""
+        if self.config.poll_s is None:
+            await asyncio.Event().wait()  # never: wait until cancelled with the session
+        assert self.subscription is not None and self.config.poll_s is not None
+        while True:
+            await asyncio.sleep(self.config.poll_s)
+            self.subscription.queue.put_nowait(("poll", None))
+
+    async def _catch_up(self) -> list[dict[str, Any]]:
+        """Frames for every stored message not yet sent (threads created since connecting included)."""
+        heads = await to_thread.run_sync(self.service.heads, self.party_id)
+        frames: list[dict[str, Any]] = []
+        for thread_id, last_seq in heads.items():
+            sent = self.last_sent.get(thread_id, 0)
+            if last_seq > sent:
+                missed = await to_thread.run_sync(self.service.messages, self.party_id, thread_id, sent)
+                frames += [self._message_frame(m) for m in missed]
+        return frames
 
     def _reply(self, frame: dict[str, Any]) -> None:
         assert self.subscription is not None

@@ -375,6 +375,12 @@ class HotlineService:
                 missed += store.messages_after(conn, thread.id, cursors.get(thread.id, 0))
         return threads, missed
 
+    def heads(self, party_id: str) -> dict[str, int]:
+        """The last sequence number of every thread ``party_id`` is a member of."""
+        with self._db.read() as conn:
+            threads = store.threads_of(conn, party_id)
+            return store.last_seqs(conn, [t.id for t in threads])
+
     def view(self, message: Message, language: str) -> dict[str, Any]:
         """``message`` as a reader of ``language`` sees it."""
         return message_view(message, self.phrases, language)
