@@ -227,3 +227,9 @@ def test_messages_committed_by_another_process_reach_the_client_by_polling(
             assert _seqs(frames, thread_id) == [1, 2, 3]
     finally:
         other_db.dispose()
+
+
+def test_a_caller_whose_party_does_not_exist_gets_an_error_frame(server: str) -> None:
+    with _open(server, "nobody", {}) as ws:
+        frame = json.loads(ws.recv(timeout=10))
+    assert frame == {"type": "error", "status": "invalid", "problems": ["party 'nobody' does not exist"]}

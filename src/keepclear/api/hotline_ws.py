@@ -106,7 +106,8 @@ class _LiveSession:
         self.config = config
         self.language = "en"
         self.last_sent: dict[str, int] = {}
-        self.posts: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Bounded: a client posting faster than commits go stops being read (TCP pushes back).
+        self.posts: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=config.max_batch * 10)
         self.delivered: dict[str, int] = {}
         self.delivered_signal = asyncio.Event()
         self.subscription: Subscription | None = None
@@ -129,11 +130,11 @@ class _LiveSession:
         loop = asyncio.get_running_loop()
         self.subscription = self.hub.connect(self.party_id, self.person, loop)
         try:
-            self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
             try:
+                self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
                 threads, missed = await to_thread.run_sync(self.service.backlog, self.party_id, cursors)
-            except ValidationError as exc:
-                await self._close_with_error("; ".join(exc.problems))
+            except KeepclearError as exc:
+                await self._close_with_error("; ".join(_problems(exc)))
                 return
             self.last_sent = {t.id: cursors.get(t.id, 0) for t in threads}
             for i in range(0, len(missed), self.config.max_batch):
@@ -153,10 +154,9 @@ class _LiveSession:
             await asyncio.gather(*pending, return_exceptions=True)
             for task in done:
                 failure = task.exception()
-                if failure is not None and not isinstance(failure, WebSocketDisconnect):
+                if failure is not None and not isinstance(failure, WebSocketDisconnect | OSError):
                     raise failure
-
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, OSError):  # the client went away; its cursor resumes it
             pass
         finally:
             self.hub.disconnect(self.subscription)
@@ -165,7 +165,7 @@ class _LiveSession:
         try:
             await self.ws.send_text(json.dumps({"type": "error", "status": "invalid", "problems": [problem]}))
             await self.ws.close(code=1008)
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, OSError):
             pass
 
     def _message_frame(self, message: Message) -> dict[str, Any]:
@@ -253,7 +253,7 @@ class _LiveSession:
                 continue
             kind = frame.get("type") if isinstance(frame, dict) else None
             if kind == "post":
-                self.posts.put_nowait(frame)
+                await self.posts.put(frame)
             elif kind in ("delivered", "read"):
                 await self._receipt_frame(kind, frame)
             elif kind == "ping":
