@@ -122,10 +122,12 @@ class HotlineService:
 
     def create_thread(self, creator_party: str, parties: list[str], title: str) -> Thread:
         """A new thread among ``parties`` (the creator included), e.g. with an observer such as the UN."""
-        members = sorted({creator_party, *parties})
         problems = [p for i, party in enumerate(parties) if (p := id_problem(party, f"parties[{i}]"))]
-        if not title.strip() or len(title) > 200:
+        if not isinstance(title, str) or not title.strip() or len(title) > 200:
             problems.append("title: must be 1-200 characters")
+        if problems:
+            raise ValidationError(problems)
+        members = sorted({creator_party, *parties})
         if len(members) < 2:
             problems.append("parties: a thread needs at least one party besides its creator")
         if len(members) > self.config.max_thread_parties:
@@ -134,7 +136,8 @@ class HotlineService:
             raise ValidationError(problems)
         thread = Thread(f"t-{uuid.uuid4().hex[:16]}", title.strip(), tuple(members), False, self._clock.now_s())
         with self._db.write() as conn:
-            for i, party_id in enumerate(members):
+            registry_store.get_party(conn, creator_party)
+            for i, party_id in enumerate(parties):
                 try:
                     registry_store.get_party(conn, party_id)
                 except NotFoundError:
