@@ -54,11 +54,14 @@ class Caller(Protocol):
 class LiveConfig:
     """``hello_timeout_s``: time a client has to send its resume frame; ``max_batch``: most posts per
     commit and most frames per ``batch`` frame; ``poll_s``: how often each session also looks in the
-    store for messages committed by other processes (None: never; in-process posts come at once)."""
+    store for messages committed by other processes (None: never; in-process posts come at once);
+    ``max_pending_posts``: posts a client may have waiting for commit before the server stops reading
+    it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too)."""
 
     hello_timeout_s: float = 10.0
     max_batch: int = 200
     poll_s: float | None = 2.0
+    max_pending_posts: int = 20_000
 
 
 def error_status(exc: KeepclearError) -> str:
@@ -107,7 +110,7 @@ class _LiveSession:
         self.language = "en"
         self.last_sent: dict[str, int] = {}
         # Bounded: a client posting faster than commits go stops being read (TCP pushes back).
-        self.posts: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=config.max_batch * 10)
+        self.posts: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=config.max_pending_posts)
         self.delivered: dict[str, int] = {}
         self.delivered_signal = asyncio.Event()
         self.subscription: Subscription | None = None
