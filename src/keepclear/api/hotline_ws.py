@@ -235,7 +235,9 @@ class _LiveSession:
         for thread_id, last_seq in heads.items():
             sent = self.last_sent.get(thread_id, 0)
             if last_seq > sent:
-                missed = await to_thread.run_sync(self.service.messages, self.party_id, thread_id, sent)
+                # Bounded: what is left comes with the next poll (or sooner, through the hub).
+                limit = self.config.max_batch * 5
+                missed = await to_thread.run_sync(self.service.messages, self.party_id, thread_id, sent, limit)
                 frames += [self._message_frame(m) for m in missed]
         return frames
 
