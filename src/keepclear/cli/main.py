@@ -36,7 +36,7 @@ def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, con
 
 
 def _register() -> None:
-    from keepclear.cli import activities, deployment, keys, probe, record, scenario, serve, zones
+    from keepclear.cli import activities, deployment, hotline, keys, probe, record, scenario, serve, zones
 
     cli.add_command(deployment.init)
     cli.add_command(deployment.party)
@@ -50,6 +50,7 @@ def _register() -> None:
     cli.add_command(record.incident)
     cli.add_command(scenario.scenario)
     cli.add_command(activities.activity)
+    cli.add_command(hotline.phrases)
 
 
 _register()

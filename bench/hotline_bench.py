@@ -1,0 +1,318 @@
+"""Hotline benchmark: post → delivery latency at a sustained rate, through a real server on 127.0.0.1.
+
+Two parties connected over WebSocket (coalition posts, russia reads and confirms delivery), the
+server in its own process (uvicorn, FastAPI), on SQLite and on PostgreSQL. Anchor (issue 5):
+1,000 messages/s sustained for 60 s with p99 post → delivery < 50 ms, every message durable
+(counted in the store afterwards).
+
+    python bench/hotline_bench.py                      # 60 s on each store
+    python bench/hotline_bench.py --seconds 10 --store sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from websockets.asyncio.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from keepclear.domain import Party
+from keepclear.domain.parties import Contact
+from keepclear.services.bus import EventBus, WallClock
+from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline_hub import HotlineHub
+from keepclear.services.registry import RegistryService
+from keepclear.store import Database, migrate
+from keepclear.store import hotline as store
+
+POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TARGET_RATE = 1000.0
+TARGET_P99_MS = 50.0
+
+
+def _wire(url: str) -> tuple[Database, HotlineService, HotlineHub]:
+    db = Database(url)
+    bus = EventBus()
+    service = HotlineService(db, WallClock(), bus)
+    hub = HotlineHub()
+    bus.subscribe(service.on_event)
+    bus.subscribe(hub.on_event)
+    service.add_listener(hub.on_messages)
+    return db, service, hub
+
+
+def serve_forever(url: str) -> None:
+    """Child process: run the server, print its port, stop when the parent closes stdin."""
+    from hotline_server import serve
+
+    _db, service, hub = _wire(url)
+    profile_path = os.environ.get("KEEPCLEAR_BENCH_PROFILE")  # a file: profile the server (all threads)
+    if profile_path:
+        import yappi
+
+        yappi.set_clock_type("cpu")
+        yappi.start()
+    with serve(service, hub) as base:
+        print(f"PORT {base.rsplit(':', 1)[1]}", flush=True)
+        sys.stdin.read()
+    if profile_path:
+        yappi.stop()
+        yappi.get_func_stats().save(profile_path, type="pstat")
+
+
+def prepare(url: str) -> str:
+    """Migrate a fresh database with the two parties; returns the id of their standing thread."""
+    db, service, _hub = _wire(url)
+    migrate(db)
+    registry = RegistryService(db, WallClock(), EventBus())
+    for party in (Party("coalition", "Coalition", "en"), Party("russia", "Russian Federation", "ru")):
+        registry.add_party(party, [Contact("duty officer")])
+    thread = service.ensure_pair_thread("coalition", "russia")
+    db.dispose()
+    return thread.id
+
+
+@dataclass
+class Run:
+    sent_at: dict[str, float] = field(default_factory=dict)
+    accepted_ms: list[float] = field(default_factory=list)
+    delivered_ms: list[float] = field(default_factory=list)
+    delivered_keys: set[str] = field(default_factory=set)
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+    out_of_order: int = 0
+    send_seconds: float = 0.0
+
+
+def _unbatch(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    return frame["frames"] if frame["type"] == "batch" else [frame]
+
+
+async def drive(base: str, thread_id: str, seconds: float, rate: float) -> Run:
+    """Post at ``rate`` for ``seconds`` as coalition; russia reads; measure both latencies."""
+    run = Run()
+    uri = base.replace("http", "ws") + "/hotline/ws"
+    hello = json.dumps({"type": "resume", "cursors": {thread_id: 0}})
+    total = int(seconds * rate)
+    async with (
+        connect(uri, additional_headers={"X-Party": "coalition"}, max_queue=None, compression=None) as sender,
+        connect(uri, additional_headers={"X-Party": "russia"}, max_queue=None, compression=None) as reader,
+    ):
+        for ws in (sender, reader):
+            await ws.send(hello)
+            while not any(f["type"] == "resumed" for f in _unbatch(json.loads(await ws.recv()))):
+                pass
+        all_delivered = asyncio.Event()
+
+        cursor = {"seq": 0, "acked": 0, "next_ack": time.perf_counter() + 0.1}
+
+        async def on_message(message: dict[str, Any], now: float) -> None:
+            key = message["idempotency_key"]
+            if key in run.delivered_keys:
+                run.duplicates += 1
+                return
+            if message["seq"] != cursor["seq"] + 1:
+                run.out_of_order += 1
+            cursor["seq"] = message["seq"]
+            run.delivered_keys.add(key)
+            run.delivered_ms.append((now - run.sent_at[key]) * 1000)
+            if now >= cursor["next_ack"] and cursor["seq"] > cursor["acked"]:
+                # Confirm delivery (cumulatively) every 100 ms, as a console would.
+                await reader.send(
+                    json.dumps({"type": "delivered", "thread_id": thread_id, "through_seq": cursor["seq"]})
+                )
+                cursor["acked"], cursor["next_ack"] = cursor["seq"], now + 0.1
+            if len(run.delivered_keys) >= total:
+                all_delivered.set()
+
+        async def read_russia() -> None:
+            async for text in reader:
+                now = time.perf_counter()
+                for frame in _unbatch(json.loads(text)):
+                    if frame["type"] == "message":
+                        await on_message(frame["message"], now)
+
+        async def read_coalition() -> None:
+            async for text in sender:
+                now = time.perf_counter()
+                for frame in _unbatch(json.loads(text)):
+                    if frame["type"] == "accepted":
+                        run.accepted_ms.append((now - run.sent_at[frame["ref"]]) * 1000)
+                    elif frame["type"] == "error":
+                        run.errors.append("; ".join(frame["problems"]))
+
+        readers = [asyncio.create_task(read_russia()), asyncio.create_task(read_coalition())]
+        start = time.perf_counter()
+        sent = 0
+        tick_s = 0.005
+        while sent < total:
+            due = min(total, int((time.perf_counter() - start) * rate) + 1)
+            while sent < due:
+                key = f"bench-{sent:08d}"
+                run.sent_at[key] = time.perf_counter()
+                await sender.send(
+                    json.dumps(
+                        {
+                            "type": "post",
+                            "ref": key,
+                            "thread_id": thread_id,
+                            "kind": "text",
+                            "idempotency_key": key,
+                            "body": f"message {sent}: request your unit VIPER{sent % 90 + 10} alter course to 090",
+                        }
+                    )
+                )
+                sent += 1
+            await asyncio.sleep(tick_s)
+        run.send_seconds = time.perf_counter() - start
+        try:
+            await asyncio.wait_for(all_delivered.wait(), timeout=30)
+        except TimeoutError:
+            run.errors.append(f"only {len(run.delivered_keys)} of {total} delivered 30 s after the last post")
+        deadline = time.perf_counter() + 10
+        while len(run.accepted_ms) + len(run.errors) < total and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    return run
+
+
+def bench_store(name: str, url: str, seconds: float, rate: float) -> dict[str, object]:
+    thread_id = prepare(url)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_before = resource.getrusage(resource.RUSAGE_SELF)
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"server did not start: {line!r}")
+        base = f"http://127.0.0.1:{int(line.split()[1])}"
+        # The client keeps every send time; its garbage collector would only add pauses to its own
+        # clock readings (it creates no cycles), so it is off while measuring. The server keeps its own.
+        gc.disable()
+        try:
+            run = asyncio.run(drive(base, thread_id, seconds, rate))
+        finally:
+            gc.enable()
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_after = resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu_s = sum(getattr(children_after, f) - getattr(children_before, f) for f in ("ru_utime", "ru_stime"))
+    client_cpu_s = sum(getattr(self_after, f) - getattr(self_before, f) for f in ("ru_utime", "ru_stime"))
+    db = Database(url)
+    with db.read() as conn:
+        stored = store.count_messages(conn, thread_id)
+    db.dispose()
+    total = int(seconds * rate)
+    delivered = np.array(run.delivered_ms) if run.delivered_ms else np.array([np.nan])
+    accepted = np.array(run.accepted_ms) if run.accepted_ms else np.array([np.nan])
+    return {
+        "store": name,
+        "posted": total,
+        "rate": total / run.send_seconds if run.send_seconds else 0.0,
+        "accepted": len(run.accepted_ms),
+        "delivered": len(run.delivered_keys),
+        "stored": stored,
+        "dup": run.duplicates,
+        "order": run.out_of_order,
+        "errors": len(run.errors),
+        "first_error": run.errors[0] if run.errors else "",
+        "deliver": np.percentile(delivered, [50, 90, 99, 99.9, 100]),
+        "accept": np.percentile(accepted, [50, 99]),
+        "server_cpu": server_cpu_s / seconds,
+        "client_cpu": client_cpu_s / seconds,
+    }
+
+
+def _fresh_postgres() -> tuple[str, str]:
+    schema = f"kcbench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    admin.dispose()
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", schema
+
+
+def _drop_postgres(schema: str) -> None:
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    admin.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the sustained run (default 60)")
+    parser.add_argument("--rate", type=float, default=TARGET_RATE, help="messages per second (default 1000)")
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_forever(args.serve)
+        return 0
+    results = []
+    if args.store in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(bench_store("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.seconds, args.rate))
+    if args.store in ("postgres", "both"):
+        url, schema = _fresh_postgres()
+        try:
+            results.append(bench_store("postgres", url, args.seconds, args.rate))
+        finally:
+            _drop_postgres(schema)
+    print(f"\nhotline: {args.rate:g} msg/s for {args.seconds:g} s, post → delivery through 127.0.0.1 (ms)")
+    head = (
+        f"{'store':9} {'posted':>7} {'rate/s':>7} {'accepted':>8} {'deliv.':>7} {'stored':>7} {'dup':>4} {'order':>5}"
+        f" {'p50':>6} {'p90':>6} {'p99':>6} {'p99.9':>6} {'max':>7} {'acc p50':>7} {'acc p99':>7}"
+        f" {'p99/target':>10} {'rate/target':>11} {'verdict':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    ok_all = True
+    for r in results:
+        d, a = r["deliver"], r["accept"]
+        rate_ratio = float(r["rate"]) / TARGET_RATE  # type: ignore[arg-type]
+        durable = r["stored"] == r["posted"] == r["delivered"] == r["accepted"] and r["dup"] == 0 and r["order"] == 0
+        ok = durable and d[2] < TARGET_P99_MS and rate_ratio >= 0.98 and args.rate >= TARGET_RATE  # type: ignore[index]
+        ok_all &= ok
+        print(
+            f"{r['store']:9} {r['posted']:>7} {r['rate']:>7.0f} {r['accepted']:>8} {r['delivered']:>7} {r['stored']:>7}"
+            f" {r['dup']:>4} {r['order']:>5} {d[0]:>6.1f} {d[1]:>6.1f} {d[2]:>6.1f} {d[3]:>6.1f} {d[4]:>7.1f}"  # type: ignore[index]
+            f" {a[0]:>7.1f} {a[1]:>7.1f} {d[2] / TARGET_P99_MS:>10.2f} {rate_ratio:>11.2f} {'PASS' if ok else 'FAIL':>7}"  # type: ignore[index]
+        )
+        print(f"  {r['store']}: CPU per second of run: server {r['server_cpu']:.2f} s, client {r['client_cpu']:.2f} s")
+        if r["first_error"]:
+            print(f"  {r['store']}: {r['errors']} errors, first: {r['first_error']}")
+    print(f"target: >= {TARGET_RATE:g} msg/s sustained 60 s, p99 post → delivery < {TARGET_P99_MS:g} ms, all durable")
+    return 0 if ok_all else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""A minimal hotline server for tests and benchmarks: FastAPI + uvicorn on 127.0.0.1 in a thread.
+
+It trusts the ``X-Party`` / ``X-Person`` headers (a stand-in for the deployment's authentication):
+never expose it beyond the loopback interface.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI, HTTPException
+from fastapi.requests import Request
+from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
+
+from keepclear.api.hotline_ws import LiveConfig, hotline_router
+from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
+from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline_hub import HotlineHub
+
+
+@dataclass(frozen=True)
+class HeaderCaller:
+    """The caller the headers name."""
+
+    party_id: str
+    person: str
+
+
+def header_authenticate(connection: HTTPConnection) -> HeaderCaller:
+    """Stand-in authentication: trust ``X-Party`` and ``X-Person`` (tests and benchmarks only)."""
+    party = connection.headers.get("x-party")
+    if not party:
+        raise HTTPException(status_code=401, detail="X-Party header required")
+    return HeaderCaller(party, connection.headers.get("x-person", "duty officer"))
+
+
+def build_app(service: HotlineService, hub: HotlineHub, live: LiveConfig | None = None) -> FastAPI:
+    """The hotline routes with the header stand-in and a plain error mapping."""
+    app = FastAPI()
+    app.include_router(hotline_router(service, hub, header_authenticate, live))
+    statuses = {ValidationError: 422, NotFoundError: 404, ConflictError: 409}
+
+    @app.exception_handler(KeepclearError)
+    async def _refused(_request: Request, exc: KeepclearError) -> JSONResponse:
+        status = next((code for cls, code in statuses.items() if isinstance(exc, cls)), 400)
+        problems = exc.problems if isinstance(exc, ValidationError) else [str(exc)]
+        return JSONResponse({"status": status, "problems": problems}, status_code=status)
+
+    return app
+
+
+@contextmanager
+def serve(service: HotlineService, hub: HotlineHub, live: LiveConfig | None = None) -> Iterator[str]:
+    """Run the app on 127.0.0.1 (a free port) in a thread; yields ``http://127.0.0.1:<port>``."""
+    config = uvicorn.Config(
+        build_app(service, hub, live),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="off",
+        ws_per_message_deflate=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="hotline-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the hotline test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)

@@ -1,0 +1,450 @@
+"""The hotline over HTTP and one WebSocket per connected client (``hotline_router``).
+
+WebSocket protocol (JSON text frames):
+
+client → server
+  first frame ``{"type": "resume", "cursors": {"<thread_id>": <last seq seen>, ...}}`` (threads left
+  out start from 0: everything). Then any of
+  ``{"type": "post", "ref": <any>, "thread_id", "kind", "idempotency_key", "body" | "phrase", ...}``,
+  ``{"type": "delivered", "thread_id", "through_seq"}``, ``{"type": "read", "thread_id", "through_seq"}``,
+  ``{"type": "ping"}``.
+server → client
+  every missed message (``{"type": "message", "message": {...}}``) in order, then
+  ``{"type": "resumed", "cursors": {...}}``, then live ``message`` frames (each exactly once, in
+  order per thread), ``{"type": "accepted", "ref", "created", "thread_id", "seq", "time_s", "idempotency_key"}`` after a
+  post committed,
+  ``{"type": "error", "ref", "status", "problems"}``, ``{"type": "receipt", ...}``,
+  ``{"type": "availability", ...}``, ``{"type": "escalated", ...}``, ``{"type": "pong"}``, and
+  ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume).
+  Under load several frames travel as one ``{"type": "batch", "frames": [...]}``, in order.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from anyio import to_thread
+from fastapi import APIRouter, Body, Depends, Query, WebSocket, WebSocketDisconnect
+
+from keepclear.api.hotline_codec import draft_from_json
+from keepclear.domain.events import Event
+from keepclear.domain.hotline import Draft, Message, Thread
+from keepclear.domain.timefmt import format_utc
+from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
+from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline_hub import HotlineHub, Subscription
+
+logger = logging.getLogger(__name__)
+
+
+class Caller(Protocol):
+    """Who is calling, as the deployment's ``authenticate`` dependency establishes it."""
+
+    @property
+    def party_id(self) -> str: ...
+
+    @property
+    def person(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """``hello_timeout_s``: time a client has to send its resume frame; ``max_batch``: most posts per
+    commit and most frames per ``batch`` frame; ``poll_s``: how often each session also looks in the
+    store for messages committed by other processes (None: never; in-process posts come at once);
+    ``max_pending_posts``: posts a client may have waiting for commit before the server stops reading
+    it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too)."""
+
+    hello_timeout_s: float = 10.0
+    max_batch: int = 200
+    poll_s: float | None = 2.0
+    max_pending_posts: int = 20_000
+
+
+def error_status(exc: KeepclearError) -> str:
+    """A short name of what kind of refusal ``exc`` is (the HTTP layer maps the same classes)."""
+    if isinstance(exc, ValidationError):
+        return "invalid"
+    if isinstance(exc, NotFoundError):
+        return "not_found"
+    if isinstance(exc, ConflictError):
+        return "conflict"
+    return "refused"
+
+
+def _problems(exc: KeepclearError) -> list[str]:
+    return exc.problems if isinstance(exc, ValidationError) else [str(exc)]
+
+
+def thread_view(thread: Thread) -> dict[str, Any]:
+    """JSON view of a thread."""
+    return {
+        "id": thread.id,
+        "title": thread.title,
+        "parties": list(thread.parties),
+        "standing": thread.standing,
+        "created": format_utc(thread.created_s),
+    }
+
+
+def _event_frame(event: Event) -> dict[str, Any]:
+    kind = {"message.receipt": "receipt", "party.availability": "availability", "hotline.escalated": "escalated"}
+    return {"type": kind.get(event.kind, event.kind), "time": format_utc(event.time_s), **event.payload}
+
+
+class _LiveSession:
+    """One WebSocket client: resume, then live delivery, posts (group-committed) and receipts."""
+
+    def __init__(
+        self, service: HotlineService, hub: HotlineHub, websocket: WebSocket, caller: Caller, config: LiveConfig
+    ) -> None:
+        self.service = service
+        self.hub = hub
+        self.ws = websocket
+        self.party_id = caller.party_id
+        self.person = caller.person
+        self.config = config
+        self.language = "en"
+        self.last_sent: dict[str, int] = {}
+        # Bounded: a client posting faster than commits go stops being read (TCP pushes back).
+        self.posts: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=config.max_pending_posts)
+        self.delivered: dict[str, int] = {}
+        self.delivered_signal = asyncio.Event()
+        self.subscription: Subscription | None = None
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        try:
+            hello = await asyncio.wait_for(self.ws.receive_json(), self.config.hello_timeout_s)
+        except (TimeoutError, ValueError, WebSocketDisconnect):
+            await self._close_with_error('the first frame must be {"type": "resume", "cursors": {...}}')
+            return
+        cursors = hello.get("cursors", {}) if isinstance(hello, dict) and hello.get("type") == "resume" else None
+        if not isinstance(cursors, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in cursors.items()
+        ):
+            await self._close_with_error(
+                "cursors: must map thread ids to the last sequence number seen (integers >= 0)"
+            )
+            return
+        loop = asyncio.get_running_loop()
+        self.subscription = self.hub.connect(self.party_id, self.person, loop)
+        try:
+            try:
+                self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
+                threads, missed = await to_thread.run_sync(self.service.backlog, self.party_id, cursors)
+            except KeepclearError as exc:
+                await self._close_with_error("; ".join(_problems(exc)))
+                return
+            self.last_sent = {t.id: cursors.get(t.id, 0) for t in threads}
+            for i in range(0, len(missed), self.config.max_batch):
+                await self._send([self._message_frame(m) for m in missed[i : i + self.config.max_batch]])
+            await self._send([{"type": "resumed", "cursors": self.last_sent}])
+            tasks = [
+                asyncio.create_task(self._reader()),
+                asyncio.create_task(self._pump()),
+                asyncio.create_task(self._poster()),
+                asyncio.create_task(self._receipts()),
+                asyncio.create_task(self._poll_ticker()),
+            ]
+            # The session ends when the client leaves or any part fails; the rest is cancelled.
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                failure = task.exception()
+                if failure is not None and not isinstance(failure, WebSocketDisconnect | OSError):
+                    raise failure
+        except (WebSocketDisconnect, OSError):  # the client went away; its cursor resumes it
+            pass
+        finally:
+            self.hub.disconnect(self.subscription)
+
+    async def _close_with_error(self, problem: str) -> None:
+        try:
+            await self.ws.send_text(json.dumps({"type": "error", "status": "invalid", "problems": [problem]}))
+            await self.ws.close(code=1008)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass
+
+    def _message_frame(self, message: Message) -> dict[str, Any]:
+        self.last_sent[message.thread_id] = message.seq
+        return {"type": "message", "message": self.service.view(message, self.language)}
+
+    async def _send(self, frames: list[dict[str, Any]]) -> None:
+        """Send ``frames``: one as itself, several as one ``batch`` frame (fewer sends under load)."""
+        if frames:
+            payload = frames[0] if len(frames) == 1 else {"type": "batch", "frames": frames}
+            await self.ws.send_text(json.dumps(payload, ensure_ascii=False))
+
+    async def _deliver(self, message: Message) -> list[dict[str, Any]]:
+        """Frames for ``message`` unless already sent, a gap filled from the store first (exactly once, in order)."""
+        last = self.last_sent.get(message.thread_id, 0)
+        if message.seq <= last:
+            return []
+        frames = []
+        if message.seq > last + 1:
+            gap = await to_thread.run_sync(
+                self.service.messages, self.party_id, message.thread_id, last, message.seq - 1 - last
+            )
+            frames = [self._message_frame(missing) for missing in gap]
+        frames.append(self._message_frame(message))
+        return frames
+
+    async def _pump(self) -> None:
+        assert self.subscription is not None
+        queue = self.subscription.queue
+        while True:
+            items = [await queue.get()]
+            while not queue.empty() and len(items) < self.config.max_batch:
+                items.append(queue.get_nowait())
+            frames: list[dict[str, Any]] = []
+            for kind, value in items:
+                if kind == "messages":
+                    for message in value:
+                        frames += await self._deliver(message)
+                elif kind == "event":
+                    frames.append(_event_frame(value))
+                elif kind == "frame":
+                    frames.append(value)
+                elif kind == "poll":
+                    frames += await self._catch_up()
+                elif kind == "overflow":
+                    await self._send([*frames, {"type": "overflow"}])
+                    await self.ws.close(code=1013)
+                    return
+            await self._send(frames)
+
+    async def _poll_ticker(self) -> None:
+        """Ask the pump to look in the store every ``poll_s`` (messages other processes committed)."""
+        if self.config.poll_s is None:
+            await asyncio.Event().wait()  # never: wait until cancelled with the session
+        assert self.subscription is not None and self.config.poll_s is not None
+        while True:
+            await asyncio.sleep(self.config.poll_s)
+            self.subscription.queue.put_nowait(("poll", None))
+
+    async def _catch_up(self) -> list[dict[str, Any]]:
+        """Frames for every stored message not yet sent (threads created since connecting included)."""
+        heads = await to_thread.run_sync(self.service.heads, self.party_id)
+        frames: list[dict[str, Any]] = []
+        for thread_id, last_seq in heads.items():
+            sent = self.last_sent.get(thread_id, 0)
+            if last_seq > sent:
+                # Bounded: what is left comes with the next poll (or sooner, through the hub).
+                limit = self.config.max_batch * 5
+                missed = await to_thread.run_sync(self.service.messages, self.party_id, thread_id, sent, limit)
+                frames += [self._message_frame(m) for m in missed]
+        return frames
+
+    def _reply(self, frame: dict[str, Any]) -> None:
+        assert self.subscription is not None
+        self.subscription.queue.put_nowait(("frame", frame))
+
+    async def _reader(self) -> None:
+        while True:
+            try:
+                text = await self.ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                self._reply({"type": "error", "status": "invalid", "problems": ["frame: not JSON"]})
+                continue
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "post":
+                await self.posts.put(frame)
+            elif kind in ("delivered", "read"):
+                await self._receipt_frame(kind, frame)
+            elif kind == "ping":
+                self._reply({"type": "pong"})
+            else:
+                self._reply({"type": "error", "status": "invalid", "problems": [f"type: {kind!r} is not understood"]})
+
+    async def _receipt_frame(self, kind: str, frame: dict[str, Any]) -> None:
+        thread_id, through = frame.get("thread_id"), frame.get("through_seq")
+        if not isinstance(thread_id, str) or not isinstance(through, int) or isinstance(through, bool):
+            self._reply(
+                {"type": "error", "status": "invalid", "problems": [f"{kind}: needs thread_id and through_seq"]}
+            )
+            return
+        if kind == "delivered":
+            self.delivered[thread_id] = max(through, self.delivered.get(thread_id, 0))
+            self.delivered_signal.set()
+            return
+        try:
+            await to_thread.run_sync(self.service.mark_read, self.party_id, self.person, thread_id, through)
+        except KeepclearError as exc:
+            self._reply({"type": "error", "status": error_status(exc), "problems": _problems(exc)})
+
+    async def _poster(self) -> None:
+        """Take posts in arrival order; commit whatever queued up meanwhile in one transaction."""
+        while True:
+            frames = [await self.posts.get()]
+            while not self.posts.empty() and len(frames) < self.config.max_batch:
+                frames.append(self.posts.get_nowait())
+            drafts: list[Draft] = []
+            answers: list[tuple[Message, bool] | KeepclearError | None] = []
+            for frame in frames:
+                try:
+                    drafts.append(draft_from_json(frame))
+                    answers.append(None)
+                except ValidationError as exc:
+                    answers.append(exc)
+            if drafts:
+                posted = iter(await to_thread.run_sync(self.service.post_many, self.party_id, self.person, drafts))
+                answers = [next(posted) if a is None else a for a in answers]
+            for frame, answer in zip(frames, answers, strict=True):
+                if isinstance(answer, KeepclearError):
+                    self._reply(
+                        {
+                            "type": "error",
+                            "ref": frame.get("ref"),
+                            "idempotency_key": frame.get("idempotency_key"),
+                            "status": error_status(answer),
+                            "problems": _problems(answer),
+                        }
+                    )
+                elif answer is not None:
+                    message, created = answer
+                    self._reply(
+                        {
+                            "type": "accepted",
+                            "ref": frame.get("ref"),
+                            "created": created,
+                            "thread_id": message.thread_id,
+                            "seq": message.seq,
+                            "time_s": message.time_s,
+                            "idempotency_key": message.idempotency_key,
+                        }
+                    )
+
+    async def _receipts(self) -> None:
+        """Record delivered receipts, coalescing whatever the client confirmed meanwhile."""
+        while True:
+            await self.delivered_signal.wait()
+            self.delivered_signal.clear()
+            pending, self.delivered = self.delivered, {}
+            for thread_id, through in pending.items():
+                try:
+                    await to_thread.run_sync(self.service.mark_delivered, self.party_id, thread_id, through)
+                except KeepclearError as exc:
+                    self._reply({"type": "error", "status": error_status(exc), "problems": _problems(exc)})
+
+
+async def deadline_ticker(service: HotlineService, every_s: float = 5.0) -> None:
+    """Run ``service.run_deadlines()`` every ``every_s`` seconds until cancelled (start it in the lifespan).
+
+    A failing run is retried at the next tick: escalation must not stop because one pass failed.
+    """
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await to_thread.run_sync(service.run_deadlines)
+        except Exception:  # kept running; the next tick retries
+            logger.exception("hotline deadline pass failed; retrying at the next tick")
+
+
+def hotline_router(
+    service: HotlineService,
+    hub: HotlineHub,
+    authenticate: Callable[..., Any],
+    config: LiveConfig | None = None,
+) -> APIRouter:
+    """Routes of the hotline under ``/hotline``; ``authenticate`` must work on HTTP and WebSocket alike
+    (take ``HTTPConnection``, not ``Request``) and return an object with ``party_id`` and ``person``.
+
+    Errors are raised as ``KeepclearError`` subclasses for the application's one error mapping.
+    """
+    live_config = config or LiveConfig()
+    router = APIRouter(prefix="/hotline", tags=["hotline"])
+    CallerDep = Annotated[Any, Depends(authenticate)]
+    JsonBody = Annotated[dict[str, Any], Body()]
+
+    @router.websocket("/ws")
+    async def live(websocket: WebSocket, caller: CallerDep) -> None:
+        await _LiveSession(service, hub, websocket, caller, live_config).run()
+
+    @router.get("/threads")
+    def list_threads(caller: CallerDep) -> list[dict[str, Any]]:
+        return [thread_view(t) for t in service.threads_of(caller.party_id)]
+
+    @router.post("/threads", status_code=201)
+    def create_thread(body: JsonBody, caller: CallerDep) -> dict[str, Any]:
+        parties, title = body.get("parties"), body.get("title", "")
+        if not isinstance(parties, list) or not isinstance(title, str):
+            raise ValidationError(["body: needs parties (a list of party ids) and title (text)"])
+        return thread_view(service.create_thread(caller.party_id, parties, title))
+
+    @router.get("/threads/{thread_id}/messages")
+    def list_messages(
+        thread_id: str,
+        caller: CallerDep,
+        after_seq: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> list[dict[str, Any]]:
+        language = service.language_of(caller.party_id)
+        return [service.view(m, language) for m in service.messages(caller.party_id, thread_id, after_seq, limit)]
+
+    @router.post("/threads/{thread_id}/messages", status_code=201)
+    def post_message(thread_id: str, body: JsonBody, caller: CallerDep) -> dict[str, Any]:
+        message, created = service.post(caller.party_id, caller.person, draft_from_json(body, thread_id))
+        return {"created": created, "message": service.view(message, service.language_of(caller.party_id))}
+
+    @router.post("/threads/{thread_id}/read")
+    def mark_read(thread_id: str, body: JsonBody, caller: CallerDep) -> dict[str, Any]:
+        through = body.get("through_seq")
+        if not isinstance(through, int) or isinstance(through, bool):
+            raise ValidationError(["through_seq: required, an integer"])
+        return {"read": service.mark_read(caller.party_id, caller.person, thread_id, through)}
+
+    @router.get("/threads/{thread_id}/messages/{seq}/receipts")
+    def receipts(thread_id: str, seq: int, caller: CallerDep) -> dict[str, Any]:
+        return {
+            "receipts": [
+                {"party_id": r.party_id, "kind": r.kind.value, "time": format_utc(r.time_s), "person": r.person}
+                for r in service.receipts(caller.party_id, thread_id, seq)
+            ],
+            "acknowledgements": service.ack_status(caller.party_id, thread_id, seq),
+        }
+
+    @router.put("/availability")
+    def set_availability(body: JsonBody, caller: CallerDep) -> dict[str, Any]:
+        reason = body.get("reason", "")
+        if not isinstance(reason, str):
+            raise ValidationError(["reason: must be text"])
+        value = service.set_availability(caller.party_id, caller.person, body.get("availability", ""), reason)
+        return {
+            "party_id": value.party_id,
+            "availability": value.availability.value,
+            "since": format_utc(value.since_s),
+        }
+
+    @router.get("/availability/{party_id}")
+    def get_availability(party_id: str, caller: CallerDep) -> dict[str, Any]:
+        value = service.availability(party_id)
+        return {"party_id": party_id, "availability": value.availability.value, "since": format_utc(value.since_s)}
+
+    @router.get("/phrases")
+    def phrases(caller: CallerDep, language: str | None = None) -> list[dict[str, Any]]:
+        lang = language or service.language_of(caller.party_id)
+        out = []
+        for code in service.phrases.codes():
+            p = service.phrases.get(code)
+            out.append(
+                {
+                    "code": code,
+                    "meaning": p.meaning,
+                    "expected_response": p.expected_response,
+                    "parameters": list(p.parameters),
+                    "text": p.text.get(lang) or p.text["en"],
+                }
+            )
+        return out
+
+    return router

@@ -1,0 +1,570 @@
+"""The hotline service: threads, posting in total order, receipts, deadlines and escalation, availability.
+
+Every write goes through ``db.write()``; a message is reported accepted (returned, and announced
+with ``message.posted``) only after its transaction committed. Events are emitted after commit, never
+inside a transaction. Construct one instance per deployment (it caches immutable thread membership).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.hotline import (
+    SYSTEM_KINDS,
+    Availability,
+    Draft,
+    Message,
+    MessageKind,
+    PartyAvailability,
+    Receipt,
+    ReceiptKind,
+    Thread,
+    draft_problems,
+)
+from keepclear.domain.ids import id_problem
+from keepclear.domain.phrases import PhraseCatalogue
+from keepclear.errors import KeepclearError, NotFoundError, ValidationError
+from keepclear.services.hotline_messages import (
+    escalation_step,
+    event_post,
+    key_reused,
+    message_view,
+    same_request,
+    status_draft,
+)
+from keepclear.services.phrases import load_catalogue
+from keepclear.store import Database
+from keepclear.store import hotline as store
+from keepclear.store import registry as registry_store
+
+SYSTEM_PERSON = "keepclear"
+MessageListener = Callable[[list[tuple[Message, Thread]]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineConfig:
+    """Tunables of the hotline (defaults fit a liaison cell answering within minutes).
+
+    ``escalation_step_s``: seconds between escalation steps once a deadline passed; None uses the
+    message's own acknowledgement window. ``max_thread_parties``: the most parties one thread may have.
+    """
+
+    escalation_step_s: float | None = None
+    max_thread_parties: int = 16
+
+
+class HotlineService:
+    """The hotline of one deployment."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventSink,
+        phrases: PhraseCatalogue | None = None,
+        config: HotlineConfig | None = None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._events = events
+        self.phrases = phrases if phrases is not None else load_catalogue()
+        self.config = config or HotlineConfig()
+        self._threads: dict[str, Thread] = {}
+        self._listeners: list[MessageListener] = []
+
+    # ---- threads
+
+    def _thread(self, conn: Connection, thread_id: str) -> Thread:
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            thread = store.get_thread(conn, thread_id)
+            self._threads[thread_id] = thread
+        return thread
+
+    def _member_thread(self, conn: Connection, thread_id: str, party_id: str) -> Thread:
+        """The thread, if ``party_id`` is a member; otherwise the same answer as for no thread at all."""
+        try:
+            thread = self._thread(conn, thread_id)
+        except NotFoundError:
+            thread = None
+        if thread is None or party_id not in thread.parties:
+            raise NotFoundError(f"thread_id: no thread {thread_id!r} with party {party_id!r} as a member")
+        return thread
+
+    def ensure_pair_thread(self, a: str, b: str) -> Thread:
+        """The standing thread between parties ``a`` and ``b``, created when missing."""
+        with self._db.write() as conn:
+            thread = self._ensure_pair(conn, a, b)
+        return thread
+
+    def _ensure_pair(self, conn: Connection, a: str, b: str) -> Thread:
+        existing = store.thread_id_for_pair(conn, a, b)
+        if existing is not None:
+            return self._thread(conn, existing)
+        first, second = sorted((a, b))
+        for party_id in (first, second):
+            registry_store.get_party(conn, party_id)
+        thread = Thread(f"t-{uuid.uuid4().hex[:16]}", f"{first} – {second}", (first, second), True, self._clock.now_s())
+        store.insert_thread(conn, thread, store.pair_key(first, second))
+        return thread
+
+    def ensure_standing_threads(self) -> list[Thread]:
+        """A standing thread for every pair of parties (for deployments whose parties predate the hotline)."""
+        with self._db.write() as conn:
+            ids = [p.id for p in registry_store.list_parties(conn)]
+            return [self._ensure_pair(conn, a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+
+    def create_thread(self, creator_party: str, parties: list[str], title: str) -> Thread:
+        """A new thread among ``parties`` (the creator included), e.g. with an observer such as the UN."""
+        problems = [p for i, party in enumerate(parties) if (p := id_problem(party, f"parties[{i}]"))]
+        if not isinstance(title, str) or not title.strip() or len(title) > 200:
+            problems.append("title: must be 1-200 characters")
+        if problems:
+            raise ValidationError(problems)
+        members = sorted({creator_party, *parties})
+        if len(members) < 2:
+            problems.append("parties: a thread needs at least one party besides its creator")
+        if len(members) > self.config.max_thread_parties:
+            problems.append(f"parties: at most {self.config.max_thread_parties} parties per thread")
+        if problems:
+            raise ValidationError(problems)
+        thread = Thread(f"t-{uuid.uuid4().hex[:16]}", title.strip(), tuple(members), False, self._clock.now_s())
+        with self._db.write() as conn:
+            registry_store.get_party(conn, creator_party)
+            for i, party_id in enumerate(parties):
+                try:
+                    registry_store.get_party(conn, party_id)
+                except NotFoundError:
+                    raise NotFoundError(f"parties[{i}]: party {party_id!r} does not exist") from None
+            store.insert_thread(conn, thread, None)
+        self._threads[thread.id] = thread
+        return thread
+
+    def threads_of(self, party_id: str) -> list[Thread]:
+        """Every thread ``party_id`` is a member of."""
+        with self._db.read() as conn:
+            return store.threads_of(conn, party_id)
+
+    def thread(self, party_id: str, thread_id: str) -> Thread:
+        """One thread ``party_id`` is a member of."""
+        with self._db.read() as conn:
+            return self._member_thread(conn, thread_id, party_id)
+
+    # ---- posting
+
+    def _check(self, draft: Draft) -> None:
+        problems = draft_problems(draft)
+        if draft.phrase is not None:
+            problems += self.phrases.use_problems(draft.phrase)
+        if problems:
+            raise ValidationError(problems)
+
+    def _append_batch(
+        self, conn: Connection, sender_party: str | None, sender_person: str, items: list[tuple[Thread, Draft]]
+    ) -> list[Message | KeepclearError]:
+        """Store each draft as the next message of its thread, in order; open or settle ack requests.
+
+        Sequence numbers are reserved first, which locks the threads' rows (SQLite has one writer anyway),
+        so they stay gapless and totally ordered even across processes.
+        """
+        counts: dict[str, int] = {}
+        for thread, _ in items:
+            counts[thread.id] = counts.get(thread.id, 0) + 1
+        last = store.reserve_seqs(conn, counts)
+        reserved = {thread_id: last[thread_id] + n for thread_id, n in counts.items()}
+        now_s = self._clock.now_s()
+        out: list[Message | KeepclearError] = []
+        new: list[tuple[Thread, Draft, Message]] = []
+        for thread, draft in items:
+            seq = last[thread.id] + 1
+            if draft.reply_to_seq is not None and draft.reply_to_seq >= seq:
+                out.append(NotFoundError(f"reply_to_seq: thread {thread.id!r} has no message {draft.reply_to_seq}"))
+                continue
+            message = Message(
+                thread_id=thread.id,
+                seq=seq,
+                kind=draft.kind,
+                sender_party=sender_party,
+                sender_person=sender_person,
+                time_s=now_s,
+                idempotency_key=draft.idempotency_key,
+                body=draft.body,
+                phrase=draft.phrase,
+                reply_to_seq=draft.reply_to_seq,
+                ack_deadline_s=None if draft.ack_within_s is None else now_s + draft.ack_within_s,
+                data=draft.data,
+            )
+            last[thread.id] = seq
+            new.append((thread, draft, message))
+            out.append(message)
+        unused = {thread_id: seq for thread_id, seq in last.items() if seq != reserved[thread_id]}
+        if unused:  # some drafts were refused: give their numbers back, no gap
+            store.set_last_seqs(conn, unused)
+        if not new:
+            return out
+        store.insert_messages(conn, [m for _, _, m in new])
+        for thread, draft, message in new:
+            if message.ack_deadline_s is not None and draft.ack_within_s is not None:
+                recipients = [p for p in thread.parties if p != sender_party]
+                step_s = self.config.escalation_step_s or draft.ack_within_s
+                store.insert_ack_requests(conn, thread.id, message.seq, recipients, message.ack_deadline_s, step_s)
+            if draft.kind == MessageKind.ACKNOWLEDGEMENT and draft.reply_to_seq is not None and sender_party:
+                store.settle_ack_request(conn, thread.id, draft.reply_to_seq, sender_party, now_s, message.seq)
+        return out
+
+    def _append(
+        self, conn: Connection, thread: Thread, sender_party: str | None, sender_person: str, draft: Draft
+    ) -> Message:
+        """Store one draft (see ``_append_batch``); raises its refusal."""
+        (answer,) = self._append_batch(conn, sender_party, sender_person, [(thread, draft)])
+        if isinstance(answer, KeepclearError):
+            raise answer
+        return answer
+
+    def post(self, sender_party: str, sender_person: str, draft: Draft) -> tuple[Message, bool]:
+        """Post ``draft`` for a person of ``sender_party``; returns the stored message and whether it is new.
+
+        A retry with the same idempotency key returns the original message and stores nothing.
+        Refused (nothing stored): invalid draft, unknown thread or not a member, unknown phrase.
+        """
+        (answer,) = self.post_many(sender_party, sender_person, [draft])
+        if isinstance(answer, KeepclearError):
+            raise answer
+        return answer
+
+    def post_many(
+        self, sender_party: str, sender_person: str, drafts: list[Draft]
+    ) -> list[tuple[Message, bool] | KeepclearError]:
+        """Post several drafts in one transaction (group commit), in order; each gets its own answer.
+
+        Answers are ``(message, created)`` or the refusal; a refused draft stores nothing.
+        """
+        answers: list[tuple[Message, bool] | KeepclearError | None] = []
+        for draft in drafts:
+            try:
+                self._check(draft)
+                if draft.kind in SYSTEM_KINDS:
+                    raise ValidationError([f"kind: {draft.kind.value} messages are posted by keepclear only"])
+                answers.append(None)
+            except KeepclearError as exc:
+                answers.append(exc)
+        pending = [i for i, answer in enumerate(answers) if answer is None]
+        if pending:
+            with self._db.write() as conn:
+                self._post_pending(conn, sender_party, sender_person, drafts, pending, answers)
+        done = [a for a in answers if a is not None]
+        self._announce_all([a[0] for a in done if isinstance(a, tuple) and a[1]])
+        return done
+
+    def _post_pending(
+        self,
+        conn: Connection,
+        sender_party: str,
+        sender_person: str,
+        drafts: list[Draft],
+        pending: list[int],
+        answers: list[tuple[Message, bool] | KeepclearError | None],
+    ) -> None:
+        existing = store.find_by_keys(conn, sender_party, [drafts[i].idempotency_key for i in pending])
+        first_with_key: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        to_append: list[tuple[int, Thread, Draft]] = []
+        for i in pending:
+            draft = drafts[i]
+            key = draft.idempotency_key
+            prior = existing.get(key)
+            if prior is not None:
+                answers[i] = (prior, False) if same_request(prior, draft) else key_reused(key, prior)
+            elif key in first_with_key:
+                repeats.append((i, first_with_key[key]))
+            else:
+                first_with_key[key] = i
+                try:
+                    to_append.append((i, self._member_thread(conn, draft.thread_id, sender_party), draft))
+                except NotFoundError as exc:
+                    answers[i] = exc
+        stored = self._append_batch(conn, sender_party, sender_person, [(t, d) for _, t, d in to_append])
+        for (i, _, _), result in zip(to_append, stored, strict=True):
+            answers[i] = result if isinstance(result, KeepclearError) else (result, True)
+        for i, first in repeats:
+            original = answers[first]
+            if isinstance(original, tuple):
+                same = same_request(original[0], drafts[i])
+                answers[i] = (original[0], False) if same else key_reused(drafts[i].idempotency_key, original[0])
+            else:
+                answers[i] = original
+
+    def post_system(self, thread_id: str, kind: MessageKind, idempotency_key: str, **fields: Any) -> Message:
+        """Post a message from keepclear itself (alerts, notifications, incidents) into ``thread_id``.
+
+        ``fields`` are those of ``Draft`` (body, phrase, data, reply_to_seq, ack_within_s). A second
+        call with the same ``idempotency_key`` returns the first message.
+        """
+        draft = Draft(thread_id=thread_id, kind=kind, idempotency_key=idempotency_key, **fields)
+        problems = [p for p in draft_problems(draft) if not p.endswith("must name the message they answer")]
+        if draft.phrase is not None:
+            problems += self.phrases.use_problems(draft.phrase)
+        if problems:
+            raise ValidationError(problems)
+        with self._db.write() as conn:
+            existing = store.find_by_keys(conn, None, [idempotency_key]).get(idempotency_key)
+            if existing is not None:
+                return existing
+            message = self._append(conn, self._thread(conn, thread_id), None, SYSTEM_PERSON, draft)
+        self._announce(message)
+        return message
+
+    def _announce(self, message: Message) -> None:
+        self._announce_all([message])
+
+    def _announce_all(self, messages: list[Message]) -> None:
+        """After commit: ``message.posted`` for each, then the listeners once with the whole batch."""
+        if not messages:
+            return
+        batch = [(m, self._threads[m.thread_id]) for m in messages]
+        for message, thread in batch:
+            self._events.emit(
+                Event(
+                    kind="message.posted",
+                    time_s=message.time_s,
+                    party_id=message.sender_party,
+                    payload={"thread_id": message.thread_id, "seq": message.seq, "kind": message.kind.value},
+                    parties=frozenset(thread.parties),
+                )
+            )
+        for listener in self._listeners:
+            listener(batch)
+
+    def add_listener(self, listener: MessageListener) -> None:
+        """Call ``listener([(message, thread), ...])`` after each commit of messages, in seq order (the
+        live hub uses this: one hand-over per commit, not one per message)."""
+        self._listeners = [*self._listeners, listener]
+
+    # ---- reading
+
+    def messages(self, party_id: str, thread_id: str, after_seq: int = 0, limit: int | None = None) -> list[Message]:
+        """Messages of a thread ``party_id`` is a member of, after ``after_seq``, in order."""
+        with self._db.read() as conn:
+            self._member_thread(conn, thread_id, party_id)
+            return store.messages_after(conn, thread_id, after_seq, limit)
+
+    def backlog(self, party_id: str, cursors: dict[str, int]) -> tuple[list[Thread], list[Message]]:
+        """What a reconnecting client of ``party_id`` missed: every message after its cursor per thread.
+
+        Threads absent from ``cursors`` start from 0 (everything). Cursors naming threads the party is
+        not a member of are ignored (the answer is the same as for threads that do not exist). A cursor
+        beyond a thread's last message is refused: the client would silently skip what comes next.
+        """
+        with self._db.read() as conn:
+            threads = store.threads_of(conn, party_id)
+            last = store.last_seqs(conn, [t.id for t in threads])
+            beyond = [
+                f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last[t.id]}) of the thread;"
+                " resume from a cursor this deployment gave you"
+                for t in threads
+                if cursors.get(t.id, 0) > last[t.id]
+            ]
+            if beyond:
+                raise ValidationError(beyond)
+            missed: list[Message] = []
+            for thread in threads:
+                self._threads.setdefault(thread.id, thread)
+                missed += store.messages_after(conn, thread.id, cursors.get(thread.id, 0))
+        return threads, missed
+
+    def heads(self, party_id: str) -> dict[str, int]:
+        """The last sequence number of every thread ``party_id`` is a member of."""
+        with self._db.read() as conn:
+            threads = store.threads_of(conn, party_id)
+            return store.last_seqs(conn, [t.id for t in threads])
+
+    def view(self, message: Message, language: str) -> dict[str, Any]:
+        """``message`` as a reader of ``language`` sees it."""
+        return message_view(message, self.phrases, language)
+
+    def language_of(self, party_id: str) -> str:
+        """The language ``party_id`` reads phrases in."""
+        with self._db.read() as conn:
+            return registry_store.get_party(conn, party_id).language
+
+    # ---- receipts
+
+    def _receipt(self, party_id: str, person: str, thread_id: str, through_seq: int, kind: ReceiptKind) -> list[int]:
+        if not isinstance(through_seq, int) or isinstance(through_seq, bool) or through_seq < 0:
+            raise ValidationError([f"through_seq: {through_seq!r} is not a sequence number"])
+        now_s = self._clock.now_s()
+        with self._db.write() as conn:
+            thread = self._member_thread(conn, thread_id, party_id)
+            last = store.last_seqs(conn, [thread_id])[thread_id]
+            if through_seq > last:
+                raise ValidationError([f"through_seq: thread {thread_id!r} has only {last} messages"])
+            seqs = store.advance_receipts(conn, thread_id, party_id, kind, through_seq, now_s, person)
+        if seqs:
+            self._events.emit(
+                Event(
+                    kind="message.receipt",
+                    time_s=now_s,
+                    party_id=party_id,
+                    payload={
+                        "thread_id": thread_id,
+                        "party_id": party_id,
+                        "kind": kind.value,
+                        "seqs": seqs,
+                        "person": person,
+                    },
+                    parties=frozenset(thread.parties),
+                )
+            )
+        return seqs
+
+    def mark_delivered(self, party_id: str, thread_id: str, through_seq: int) -> list[int]:
+        """A client of ``party_id`` has every message up to ``through_seq``; returns the seqs newly receipted."""
+        return self._receipt(party_id, "", thread_id, through_seq, ReceiptKind.DELIVERED)
+
+    def mark_read(self, party_id: str, person: str, thread_id: str, through_seq: int) -> list[int]:
+        """``person`` of ``party_id`` has read up to ``through_seq`` (read implies delivered)."""
+        self._receipt(party_id, "", thread_id, through_seq, ReceiptKind.DELIVERED)
+        return self._receipt(party_id, person, thread_id, through_seq, ReceiptKind.READ)
+
+    def receipts(self, party_id: str, thread_id: str, seq: int) -> list[Receipt]:
+        """Receipts of message ``seq``, per party and kind (any member may see them, the sender first of all)."""
+        with self._db.read() as conn:
+            self._member_thread(conn, thread_id, party_id)
+            return store.receipts_for(conn, thread_id, seq)
+
+    def ack_status(self, party_id: str, thread_id: str, seq: int) -> list[dict[str, Any]]:
+        """Who was asked to acknowledge message ``seq``, who did, how far each escalation went."""
+        with self._db.read() as conn:
+            self._member_thread(conn, thread_id, party_id)
+            rows = store.ack_status(conn, thread_id, seq)
+        return [
+            {
+                "party_id": r.party_id,
+                "deadline_s": r.deadline_s,
+                "acked_s": r.acked_s,
+                "acked_seq": r.acked_seq,
+                "escalation_steps": r.steps_taken,
+            }
+            for r in rows
+        ]
+
+    # ---- deadlines and escalation
+
+    def run_deadlines(self, now_s: float | None = None) -> list[Message]:
+        """Take one escalation step for every overdue acknowledgement; returns the messages posted.
+
+        Step k (from 1) calls contact k of the recipient's roster; once the roster is exhausted a
+        last message says so and the escalation stops. Call it periodically (or from a test clock).
+        """
+        now_s = self._clock.now_s() if now_s is None else now_s
+        with self._db.read() as conn:
+            due = store.due_ack_requests(conn, now_s)
+        posted: list[Message] = []
+        for request in due:
+            step = request.steps_taken + 1
+            with self._db.write() as conn:
+                current = [
+                    r for r in store.ack_status(conn, request.thread_id, request.seq) if r.party_id == request.party_id
+                ]
+                if not current or current[0].next_due_s is None or current[0].steps_taken != request.steps_taken:
+                    continue  # acknowledged or escalated meanwhile
+                roster = registry_store.get_roster(conn, request.party_id)
+                plan = escalation_step(
+                    request.thread_id, request.seq, request.party_id, step, roster, now_s, request.step_s
+                )
+                message = self._append(conn, self._thread(conn, request.thread_id), None, SYSTEM_PERSON, plan.draft)
+                store.record_escalation_step(
+                    conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s
+                )
+            self._announce(message)
+            self._events.emit(
+                Event(
+                    kind="hotline.escalated",
+                    time_s=now_s,
+                    party_id=None,
+                    payload={
+                        "thread_id": request.thread_id,
+                        "seq": request.seq,
+                        "party_id": request.party_id,
+                        "step": step,
+                        "contact": plan.contact,
+                        "exhausted": plan.next_due_s is None,
+                    },
+                    parties=frozenset(self._threads[request.thread_id].parties),
+                )
+            )
+            posted.append(message)
+        return posted
+
+    # ---- availability
+
+    def set_availability(
+        self, party_id: str, person: str, availability: Availability | str, reason: str = ""
+    ) -> PartyAvailability:
+        """``party_id`` declares its availability; a channel-status message goes into each of its threads."""
+        try:
+            value = Availability(availability)
+        except ValueError:
+            raise ValidationError(
+                [f"availability: {availability!r} is not one of {', '.join(a.value for a in Availability)}"]
+            ) from None
+        if len(reason.encode("utf-8")) > 2000:
+            raise ValidationError(["reason: longer than 2000 bytes"])
+        now_s = self._clock.now_s()
+        declared = PartyAvailability(party_id, value, now_s, person, reason.strip())
+        posted: list[Message] = []
+        with self._db.write() as conn:
+            registry_store.get_party(conn, party_id)
+            previous = store.get_availability(conn, party_id)
+            store.set_availability(conn, declared)
+            if previous.availability != value:
+                for thread in store.threads_of(conn, party_id):
+                    self._threads.setdefault(thread.id, thread)
+                    key = f"status.{party_id}.{uuid.uuid4().hex}"
+                    draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
+                    posted.append(self._append(conn, thread, party_id, person, draft))
+        self._announce_all(posted)
+        self._events.emit(
+            Event(
+                kind="party.availability",
+                time_s=now_s,
+                party_id=party_id,
+                payload={
+                    "party_id": party_id,
+                    "availability": value.value,
+                    "reason": declared.reason,
+                    "person": person,
+                },
+                parties=frozenset({party_id, *(p for m in posted for p in self._threads[m.thread_id].parties)}),
+            )
+        )
+        return declared
+
+    def availability(self, party_id: str) -> PartyAvailability:
+        """What ``party_id`` last declared."""
+        with self._db.read() as conn:
+            registry_store.get_party(conn, party_id)
+            return store.get_availability(conn, party_id)
+
+    # ---- the bus: standing threads, and other services' events posted into threads
+
+    def on_event(self, event: Event) -> None:
+        """Bus subscriber: standing threads for new parties; alerts, activities, incidents into threads."""
+        if event.kind == "party.added":
+            new = str(event.payload["party_id"])
+            with self._db.write() as conn:
+                for other in event.payload.get("others", []):
+                    self._ensure_pair(conn, new, str(other))
+            return
+        post = event_post(event)
+        if post is None:
+            return
+        for a, b in post.pairs:
+            thread = self.ensure_pair_thread(a, b)
+            self.post_system(thread.id, post.kind, f"{post.key_prefix}.{thread.id}", body=post.body, data=post.data)

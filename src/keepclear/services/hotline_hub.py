@@ -1,0 +1,110 @@
+"""Live delivery of the hotline inside one process: a queue per connected client, fed after commit.
+
+The service calls ``on_messages`` after each commit of messages and the bus hands ``message.receipt``
+and ``party.availability`` events to ``on_event``; both may run on any thread, so items reach a
+client's asyncio queue through its loop's ``call_soon_threadsafe``. A client that falls too far
+behind is marked ``overflowed`` and told to reconnect: resuming from its cursors loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from keepclear.domain.events import Event
+from keepclear.domain.hotline import Message, Thread
+
+LIVE_EVENT_KINDS = frozenset({"message.receipt", "party.availability", "hotline.escalated"})
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """``queue_limit``: items a client may fall behind before it is told to reconnect and resume."""
+
+    queue_limit: int = 50_000
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One connected client of ``party_id``: items arrive on ``queue`` as ``(kind, value)`` pairs.
+
+    ``("messages", [Message, ...])`` (one commit's worth, in order), ``("event", Event)``, or
+    ``("overflow", None)`` as the last item.
+    """
+
+    party_id: str
+    person: str
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[tuple[str, Any]]
+    overflowed: bool = False
+    _limit: int = field(default=50_000, repr=False)
+
+    def _put(self, item: tuple[str, Any]) -> None:
+        # Runs on the client's loop.
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= self._limit:
+            self.overflowed = True
+            self.queue.put_nowait(("overflow", None))
+            return
+        self.queue.put_nowait(item)
+
+    def push(self, item: tuple[str, Any]) -> None:
+        """Hand ``item`` to the client's loop (from any thread); dropped once the loop is closed."""
+        with contextlib.suppress(RuntimeError):  # loop closed: the client is gone; its cursor resumes it
+            self.loop.call_soon_threadsafe(self._put, item)
+
+
+class HotlineHub:
+    """Connected clients by party, and fan-out of committed messages and live events to them."""
+
+    def __init__(self, config: HubConfig | None = None) -> None:
+        self.config = config or HubConfig()
+        self._lock = threading.Lock()
+        self._subscriptions: dict[str, list[Subscription]] = {}
+
+    def connect(self, party_id: str, person: str, loop: asyncio.AbstractEventLoop) -> Subscription:
+        """Register a client of ``party_id`` on ``loop``; it receives everything committed from now on."""
+        subscription = Subscription(party_id, person, loop, asyncio.Queue(), _limit=self.config.queue_limit)
+        with self._lock:
+            self._subscriptions[party_id] = [*self._subscriptions.get(party_id, []), subscription]
+        return subscription
+
+    def disconnect(self, subscription: Subscription) -> None:
+        """Forget ``subscription`` (idempotent)."""
+        with self._lock:
+            remaining = [s for s in self._subscriptions.get(subscription.party_id, []) if s is not subscription]
+            if remaining:
+                self._subscriptions[subscription.party_id] = remaining
+            else:
+                self._subscriptions.pop(subscription.party_id, None)
+
+    def connected_parties(self) -> set[str]:
+        """Parties with at least one connected client."""
+        with self._lock:
+            return set(self._subscriptions)
+
+    def _targets(self, parties: frozenset[str] | tuple[str, ...]) -> list[Subscription]:
+        with self._lock:
+            return [s for p in parties for s in self._subscriptions.get(p, [])]
+
+    def on_messages(self, batch: list[tuple[Message, Thread]]) -> None:
+        """Service listener: hand one commit's messages to every connected client of their threads' parties.
+
+        One hand-over per client per commit (not per message) keeps thread wake-ups few under load.
+        """
+        per_client: dict[int, tuple[Subscription, list[Message]]] = {}
+        for message, thread in batch:
+            for subscription in self._targets(thread.parties):
+                per_client.setdefault(id(subscription), (subscription, []))[1].append(message)
+        for subscription, messages in per_client.values():
+            subscription.push(("messages", messages))
+
+    def on_event(self, event: Event) -> None:
+        """Bus subscriber: receipts, availability changes and escalations to the parties they concern."""
+        if event.kind in LIVE_EVENT_KINDS:
+            for subscription in self._targets(event.parties):
+                subscription.push(("event", event))

@@ -1,0 +1,164 @@
+"""What the hotline says by itself, and how a message reads: pure builders the service uses.
+
+Views for readers, the drafts of escalation steps and channel-status changes, and the mapping of
+other services' events (alerts, activities, incidents) to messages in the right threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from keepclear.domain.events import Event
+from keepclear.domain.hotline import Availability, Draft, Message, MessageKind, PhraseUse
+from keepclear.domain.parties import Contact
+from keepclear.domain.phrases import PhraseCatalogue
+from keepclear.domain.timefmt import format_utc
+from keepclear.errors import ConflictError
+
+_EVENT_KINDS = {
+    "alert.acknowledged": MessageKind.ACKNOWLEDGEMENT,
+    "activity.acknowledged": MessageKind.ACKNOWLEDGEMENT,
+}
+_EVENT_PREFIXES = {
+    "alert.": MessageKind.ALERT,
+    "activity.": MessageKind.NOTIFICATION,
+    "incident.": MessageKind.INCIDENT_REPORT,
+}
+_STATUS_PHRASES = {
+    Availability.AVAILABLE: "CHAVAIL",
+    Availability.DEGRADED: "CHDEGRADED",
+    Availability.SUSPENDED: "CHSUSPENDED",
+}
+
+
+def message_view(message: Message, catalogue: PhraseCatalogue, language: str) -> dict[str, Any]:
+    """The JSON view of ``message`` for a reader of ``language``: ``text`` is what the reader sees."""
+    text = message.body
+    if message.phrase is not None and message.phrase.code in catalogue:
+        rendered = catalogue.render(message.phrase, language)
+        text = f"{rendered}\n{message.body}" if message.body else rendered
+    return {
+        "thread_id": message.thread_id,
+        "seq": message.seq,
+        "kind": message.kind.value,
+        "sender_party": message.sender_party,
+        "sender_person": message.sender_person,
+        "time": format_utc(message.time_s),
+        "time_s": message.time_s,
+        "idempotency_key": message.idempotency_key,
+        "body": message.body,
+        "phrase": None if message.phrase is None else {"code": message.phrase.code, "params": message.phrase.params},
+        "text": text,
+        "language": language,
+        "reply_to_seq": message.reply_to_seq,
+        "ack_deadline": None if message.ack_deadline_s is None else format_utc(message.ack_deadline_s),
+        "data": message.data,
+    }
+
+
+def same_request(message: Message, draft: Draft) -> bool:
+    """Whether ``draft`` asks for what ``message`` already says (a true retry)."""
+    return (
+        message.thread_id == draft.thread_id
+        and message.kind == draft.kind
+        and message.body == draft.body
+        and message.phrase == draft.phrase
+        and message.reply_to_seq == draft.reply_to_seq
+    )
+
+
+def key_reused(key: str, prior: Message) -> ConflictError:
+    """The refusal of a key already used for other content."""
+    return ConflictError(
+        f"idempotency_key: {key!r} was already used for message {prior.seq} of thread {prior.thread_id!r}"
+        " with other content; use a new key for a new message"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    """One escalation step: the message to post, who is called, when the next step is due (None: last)."""
+
+    draft: Draft
+    contact: str
+    next_due_s: float | None
+
+
+def escalation_step(
+    thread_id: str, seq: int, party_id: str, step: int, roster: list[Contact], now_s: float, step_s: float
+) -> EscalationStep:
+    """Step ``step`` (from 1) for ``party_id`` not acknowledging message ``seq``: contact ``step`` of the
+    roster, or, past its end, the last message saying every contact was tried."""
+    ref = f"#{seq}"
+    if step <= len(roster):
+        contact = roster[step - 1]
+        who = f"{contact.name} ({contact.role})" if contact.role else contact.name
+        phrase = PhraseUse("ESCALATE", {"party": party_id, "ref": ref, "contact": who})
+        next_due_s: float | None = now_s + step_s
+    else:
+        who, next_due_s = "", None
+        phrase = PhraseUse("NOANSWER", {"party": party_id, "ref": ref})
+    draft = Draft(
+        thread_id,
+        MessageKind.ESCALATION,
+        f"esc.{thread_id}.{seq}.{party_id}.{step}"[:128],
+        phrase=phrase,
+        reply_to_seq=seq,
+        data={"party_id": party_id, "step": step, "contact": who},
+    )
+    return EscalationStep(draft, who, next_due_s)
+
+
+def status_draft(
+    thread_id: str, party_id: str, value: Availability, previous: Availability, reason: str, key: str
+) -> Draft:
+    """The channel-status message announcing ``party_id``'s availability in one of its threads."""
+    return Draft(
+        thread_id,
+        MessageKind.CHANNEL_STATUS,
+        key,
+        body=reason,
+        phrase=PhraseUse(_STATUS_PHRASES[value], {"party": party_id}),
+        data={"party_id": party_id, "availability": value.value, "previous": previous.value},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EventPost:
+    """What an event from another service becomes: a message of ``kind`` in each pair thread."""
+
+    kind: MessageKind
+    pairs: list[tuple[str, str]]
+    body: str
+    key_prefix: str
+    data: dict[str, Any]
+
+
+def event_post(event: Event) -> EventPost | None:
+    """The messages ``event`` should post, or None for events the hotline does not carry.
+
+    Alerts, activities and incidents go into the standing thread of each pair: the acting party with
+    each other party concerned, or every pair when keepclear itself acts. Only the summary and the
+    reference travel (the full record stays with its service: need to know).
+    """
+    kind = _EVENT_KINDS.get(event.kind) or next(
+        (k for prefix, k in _EVENT_PREFIXES.items() if event.kind.startswith(prefix)), None
+    )
+    if kind is None:
+        return None
+    parties = sorted(event.parties)
+    if event.party_id is not None and event.party_id in event.parties:
+        pairs = [(event.party_id, p) for p in parties if p != event.party_id]
+    else:
+        pairs = [(a, b) for i, a in enumerate(parties) for b in parties[i + 1 :]]
+    ref = event.payload.get("id")
+    summary = str(event.payload.get("summary") or f"{event.kind} {ref or ''}".strip())
+    digest = hashlib.sha256(
+        json.dumps([event.kind, event.time_s, event.payload], sort_keys=True, default=str).encode()
+    ).hexdigest()[:24]
+    return EventPost(
+        kind, pairs, summary[:4000], f"evt.{digest}", {"event": event.kind, "ref": ref, "by": event.party_id}
+    )

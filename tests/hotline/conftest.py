@@ -1,0 +1,45 @@
+"""Fixtures of the hotline tests: a deployment with three parties and the hotline wired to its bus."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from keepclear.domain import Party
+from keepclear.domain.parties import Contact
+from keepclear.services.deployment import Deployment
+from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline_hub import HotlineHub
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from hotline_support import Recorder
+
+
+@pytest.fixture
+def recorder(deployment: Deployment) -> Recorder:
+    rec = Recorder()
+    deployment.bus.subscribe(rec)
+    return rec
+
+
+@pytest.fixture
+def hotline(deployment: Deployment, recorder: Recorder) -> HotlineService:
+    """The hotline on the deployment's bus, with coalition (en), russia (ru) and un (en) added."""
+    service = HotlineService(deployment.db, deployment.clock, deployment.bus)
+    deployment.bus.subscribe(service.on_event)
+    reg = deployment.registry
+    reg.add_party(Party("coalition", "Coalition", "en"), [Contact("Maj Smith", "J3 duty"), Contact("Col Jones", "J3")])
+    reg.add_party(Party("russia", "Russian Federation", "ru"), [Contact("Maj Ivanov", "duty"), Contact("Col Petrov")])
+    reg.add_party(Party("un", "UN OCHA", "en"))
+    return service
+
+
+@pytest.fixture
+def hub(deployment: Deployment, hotline: HotlineService) -> HotlineHub:
+    live = HotlineHub()
+    hotline.add_listener(live.on_messages)
+    deployment.bus.subscribe(live.on_event)
+    return live
