@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from apisupport import EXAMPLE_ZONES, populate
+from apisupport import EXAMPLE_ZONES, api_routes, populate
 from hypothesis import HealthCheck, given, settings
 
 from keepclear.api import create_app
@@ -34,27 +34,11 @@ def served(
     dep.zones.import_document(json.loads(Path(EXAMPLE_ZONES).read_text()))
     app = create_app(settings, deployment=dep)
     actions = {}
-    for method, path, action in _route_actions(app):
+    for method, path, action in api_routes(app):
         actions[(method, path)] = action
     with ThreadedServer(app) as server:
         yield server.url, keys, actions
     dep.close()
-
-
-def _route_actions(app):
-    from fastapi.routing import APIRoute
-
-    def walk(items):
-        for route in items:
-            if isinstance(route, APIRoute):
-                yield route
-            elif hasattr(route, "original_router"):
-                yield from walk(route.original_router.routes)
-
-    for route in walk(app.routes):
-        found = [d.call.action for d in route.dependant.dependencies if hasattr(d.call, "action")]
-        for method in route.methods:
-            yield method, route.path, found[0]
 
 
 def _fuzz(operation, headers: dict[str, str]) -> None:

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from apisupport import Service
-from fastapi.routing import APIRoute
+from apisupport import Service, api_routes
 from test_api_activities import air_operation
 
 from keepclear.api import create_app
+from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain.identity import Role
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.services.deployment import Deployment
@@ -201,6 +201,29 @@ def amend_others(service: Service) -> tuple[str, Any]:
         "version": version,
         "activity": air_operation(units=[], start_h=60.0),
     }
+
+
+def pair_thread(service: Service) -> str:
+    return service.runtime.hotline.ensure_pair_thread("a", "b").id
+
+
+def foreign_thread(service: Service) -> str:
+    """A thread between b and c, which a is not a member of."""
+    from keepclear.domain import Party
+
+    if not any(p.id == "c" for p in service.deployment.registry.parties()):
+        service.deployment.registry.add_party(Party("c", "Charlie"))
+    return service.runtime.hotline.ensure_pair_thread("b", "c").id
+
+
+def message(text: str = "hello") -> dict[str, Any]:
+    return {"kind": "text", "body": text, "idempotency_key": f"matrix-{next(counter):06d}"}
+
+
+def posted(service: Service) -> tuple[str, int]:
+    thread_id = pair_thread(service)
+    msg, _ = service.runtime.hotline.post("a", "duty", draft_from_json(message(), thread_id))
+    return thread_id, msg.seq
 
 
 NOT_FOUND = status(404)
@@ -481,6 +504,80 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
         ),
         ("other's", activity_route("b", ["a"], "/cancel", {}), for_roles({"a-liaison": DENIED})),
     ],
+    ("GET", "/v1/hotline/threads"): [
+        (
+            "member only",
+            lambda s: (foreign_thread(s), ("/v1/hotline/threads", None))[1],
+            for_roles(
+                {
+                    r: status(200, lambda b: all("a" in t["parties"] for t in b) and len(b) >= 1)
+                    for r in ("a-liaison", "a-observer")
+                }
+            ),
+        )
+    ],
+    ("POST", "/v1/hotline/threads"): [
+        (
+            "-",
+            same("/v1/hotline/threads", {"parties": ["a", "b"], "title": "Mayadin"}),
+            for_roles({"a-liaison": status(201)}),
+        )
+    ],
+    ("GET", "/v1/hotline/threads/{thread_id}/messages"): [
+        (
+            "member",
+            lambda s: (f"/v1/hotline/threads/{posted(s)[0]}/messages", None),
+            for_roles({r: status(200, lambda b: len(b) >= 1) for r in ("a-liaison", "a-observer")}),
+        ),
+        (
+            "not a member",
+            lambda s: (f"/v1/hotline/threads/{foreign_thread(s)}/messages", None),
+            for_roles({r: NOT_FOUND for r in ("a-liaison", "a-observer")}),
+        ),
+    ],
+    ("POST", "/v1/hotline/threads/{thread_id}/messages"): [
+        (
+            "member",
+            lambda s: (f"/v1/hotline/threads/{pair_thread(s)}/messages", message()),
+            for_roles({"a-liaison": status(201, lambda b: b["created"] is True)}),
+        ),
+        (
+            "not a member",
+            lambda s: (f"/v1/hotline/threads/{foreign_thread(s)}/messages", message()),
+            for_roles({"a-liaison": NOT_FOUND}),
+        ),
+    ],
+    ("POST", "/v1/hotline/threads/{thread_id}/read"): [
+        (
+            "member",
+            lambda s: (f"/v1/hotline/threads/{posted(s)[0]}/read", {"through_seq": 1}),
+            for_roles({"a-liaison": status(200)}),
+        ),
+    ],
+    ("GET", "/v1/hotline/threads/{thread_id}/messages/{seq}/receipts"): [
+        (
+            "member",
+            lambda s: ("/v1/hotline/threads/{}/messages/{}/receipts".format(*posted(s)), None),
+            for_roles({r: status(200) for r in ("a-liaison", "a-observer")}),
+        ),
+    ],
+    ("PUT", "/v1/hotline/availability"): [
+        (
+            "own",
+            same("/v1/hotline/availability", {"availability": "degraded", "reason": "generator fault"}),
+            for_roles({"a-liaison": status(200, lambda b: b["party_id"] == "a")}),
+        ),
+    ],
+    ("GET", "/v1/hotline/availability/{party_id}"): [
+        ("other", same("/v1/hotline/availability/b"), for_roles({r: status(200) for r in ("a-liaison", "a-observer")})),
+    ],
+    ("GET", "/v1/hotline/phrases"): [
+        (
+            "-",
+            same("/v1/hotline/phrases"),
+            for_roles({r: status(200, lambda b: len(b) >= 20) for r in ("a-liaison", "a-observer")}),
+        ),
+    ],
     ("GET", "/v1/stream"): [
         ("-", same("/v1/stream"), for_roles({"a-liaison": status(200), "a-observer": status(200)}))
     ],
@@ -488,16 +585,7 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
 
 
 def routes() -> set[tuple[str, str]]:
-    def walk(items: Any) -> Any:
-        for route in items:
-            if isinstance(route, APIRoute):
-                yield route
-            elif hasattr(route, "original_router"):
-                yield from walk(route.original_router.routes)
-            elif hasattr(route, "routes"):
-                yield from walk(route.routes)
-
-    return {(method, r.path) for r in walk(_app().routes) for method in r.methods}
+    return {(method, path) for method, path, _ in api_routes(_app())}
 
 
 def _app() -> Any:

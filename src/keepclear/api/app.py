@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keepclear import __version__
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import install_problem_handlers, problem
-from keepclear.api.routes import activities, keys, record, registry, stream, tactical, tracks, zones
+from keepclear.api.routes import activities, hotline, keys, record, registry, stream, tactical, tracks, zones
 from keepclear.api.streams import StreamHub
 from keepclear.domain.events import Clock
 from keepclear.services.deployment import Deployment
@@ -111,5 +111,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, deployment: De
     _register_schema(app, TrackBatchIn)
     for module in (registry, zones, keys, tracks, tactical, activities, record, stream):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
+    app.include_router(hotline.hotline_routes(runtime), responses=PROBLEM_RESPONSES)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -19,6 +19,8 @@ from keepclear.detect.tracktable import TrackTableSettings
 from keepclear.ledger.book import LedgerConfig
 from keepclear.services.activities import ActivityService
 from keepclear.services.deployment import Deployment
+from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline_hub import HotlineHub
 from keepclear.services.incidents import IncidentConfig, IncidentService
 from keepclear.services.live_index import LiveIndex
 from keepclear.services.record import LedgerRecorder, open_ledger
@@ -117,6 +119,14 @@ class Runtime:
         )
         deployment.bus.subscribe(self.incidents.on_event)
         self.add_task("incidents", self.incidents.freeze_due)
+
+        self.hotline = HotlineService(deployment.db, deployment.clock, deployment.bus)
+        deployment.bus.subscribe(self.hotline.on_event)
+        self.hotline_hub = HotlineHub()
+        self.hotline.add_listener(self.hotline_hub.on_messages)
+        deployment.bus.subscribe(self.hotline_hub.on_event)
+        self.hotline.ensure_standing_threads()
+        self.add_task("hotline-deadlines", self.hotline.run_deadlines)
 
         self.activities = ActivityService(deployment.db, deployment.clock, deployment.bus, live=LiveIndex())
         self.add_task("activity-deadlines", self.activities.run_deadlines)
