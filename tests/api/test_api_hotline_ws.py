@@ -1,0 +1,75 @@
+"""The hotline socket behind the deployment's keys: a phrase from A reaches B in Russian; bad keys are refused."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from apisupport import Service
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+
+def socket(service: Service, who: str) -> ClientConnection:
+    uri = service.url.replace("http", "ws") + f"/v1/hotline/ws?key={service.keys[who]}&person=duty"
+    ws = connect(uri, open_timeout=10)
+    ws.send(json.dumps({"type": "resume", "cursors": {}}))
+    return ws
+
+
+def frames_until(ws: ClientConnection, done: Any, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+    frames: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        for item in frame["frames"] if frame["type"] == "batch" else [frame]:
+            frames.append(item)
+            if done(item):
+                return frames
+
+
+def test_phrase_from_a_reaches_b_in_russian_with_receipts(service: Service):
+    thread_id = service.runtime.hotline.ensure_pair_thread("a", "b").id
+    a, b = socket(service, "a-liaison"), socket(service, "b-liaison")
+    try:
+        frames_until(a, lambda f: f["type"] == "resumed")
+        frames_until(b, lambda f: f["type"] == "resumed")
+        a.send(
+            json.dumps(
+                {
+                    "type": "post",
+                    "ref": 1,
+                    "thread_id": thread_id,
+                    "kind": "query",
+                    "idempotency_key": "e2e-phrase-0001",
+                    "phrase": {"code": "HOLDPOS", "params": {"unit": "BRAVO1"}},
+                }
+            )
+        )
+        assert frames_until(a, lambda f: f["type"] == "accepted")[-1]["created"] is True
+        got = frames_until(b, lambda f: f["type"] == "message" and f["message"]["thread_id"] == thread_id)[-1]["message"]
+        assert got["sender_party"] == "a"
+        assert "BRAVO1" in got["text"] and any("а" <= ch <= "я" for ch in got["text"].lower())
+        b.send(json.dumps({"type": "delivered", "thread_id": thread_id, "through_seq": got["seq"]}))
+        receipt = frames_until(a, lambda f: f["type"] == "receipt")[-1]
+        assert (receipt["party_id"], receipt["kind"]) == ("b", "delivered")
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("who", ["a-feed", "a-observer", "admin"])
+def test_keys_without_liaison_role_cannot_open_the_socket(service: Service, who: str):
+    uri = service.url.replace("http", "ws") + f"/v1/hotline/ws?key={service.keys[who]}"
+    with pytest.raises(InvalidStatus) as info:
+        connect(uri, open_timeout=10)
+    assert info.value.response.status_code == 403
+
+
+def test_unknown_key_cannot_open_the_socket(service: Service):
+    uri = service.url.replace("http", "ws") + "/v1/hotline/ws?key=kc_0000000000000000_nope"
+    with pytest.raises(InvalidStatus) as info:
+        connect(uri, open_timeout=10)
+    assert info.value.response.status_code == 401
