@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+import shapely.errors
 from shapely.geometry.base import BaseGeometry
 
 from keepclear.detect.activity_geometry import Piece, buffered_all, zone_area
@@ -159,6 +160,19 @@ def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
     ]
 
 
+def overlap(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
+    """Where ``a`` and ``b`` meet; if GEOS fails on a degenerate pair, the repaired shapes' overlap,
+    and failing that the overlap of their bounding boxes: a conflict is never lost to a drawing error.
+    """
+    try:
+        return a.intersection(b)
+    except shapely.errors.GEOSException:
+        try:
+            return shapely.make_valid(a).intersection(shapely.make_valid(b))
+        except shapely.errors.GEOSException:
+            return a.envelope.intersection(b.envelope)
+
+
 def _boxes_overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
 
@@ -191,7 +205,7 @@ def judge_activity(probes: list[Probe], other: IndexedActivity, config: Strategi
                 continue
             parts.append(
                 (
-                    probe.geometry.intersection(piece.geometry),
+                    overlap(probe.geometry, piece.geometry),
                     max(probe.start_s, piece.start_s),
                     min(probe.end_s, piece.end_s),
                     max(probe.lower_ft, piece.lower_ft),
@@ -280,7 +294,7 @@ def judge_zone(
     geometry, start_s, end_s, lower_ft, upper_ft = _merge(
         [
             (
-                prepared.area.intersection(piece.geometry),
+                overlap(prepared.area, piece.geometry),
                 max(piece.start_s, lo),
                 min(piece.end_s, hi),
                 max(piece.lower_ft, band.lower_ft),
