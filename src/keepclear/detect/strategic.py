@@ -21,7 +21,7 @@ import shapely
 import shapely.errors
 from shapely.geometry.base import BaseGeometry
 
-from keepclear.detect.activity_geometry import Piece, buffered_all, zone_area
+from keepclear.detect.activity_geometry import LocalFrame, Piece, buffered_all, zone_area
 from keepclear.domain.activities import ActivityKind
 from keepclear.domain.zones import Access, Zone, ZoneKind
 
@@ -144,7 +144,11 @@ class Probe:
 
 def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
     """The pieces of a new activity grown by the buffers in space, altitude and time."""
-    grown = np.asarray(buffered_all([p.geometry for p in pieces], config.buffer_m), dtype=object)
+    frame = LocalFrame.at(
+        (min(p.bounds[1] for p in pieces) + max(p.bounds[3] for p in pieces)) / 2.0,
+        (min(p.bounds[0] for p in pieces) + max(p.bounds[2] for p in pieces)) / 2.0,
+    )
+    grown = np.asarray(buffered_all([p.geometry for p in pieces], config.buffer_m, frame), dtype=object)
     shapely.prepare(grown)
     boxes = shapely.bounds(grown).tolist()
     return [
