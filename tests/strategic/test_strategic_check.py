@@ -205,3 +205,13 @@ def test_index_finds_exactly_what_brute_force_finds(others, subject, zone_specs)
     ]  # fmt: skip
     result = check(make(-1, subject), [make(i, s) for i, s in enumerate(others)], zones_)
     assert len({(c.kind, c.target_id) for c in result.conflicts}) == len(result.conflicts)
+
+
+def test_a_drawing_failure_falls_back_instead_of_losing_the_conflict() -> None:
+    from shapely.geometry import Polygon
+
+    from keepclear.detect.strategic import overlap
+
+    bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])  # invalid: GEOS may refuse to intersect it
+    found = overlap(bowtie, box(0.4, 0.0, 0.6, 1.0))
+    assert not found.is_empty and found.bounds[0] >= 0.4 - 1e-9

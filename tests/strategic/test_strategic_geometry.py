@@ -14,7 +14,7 @@ from keepclear.geo import destination, distance_m
 @settings(max_examples=40, deadline=None)
 @given(
     st.floats(-60, 60),
-    st.floats(-179, 179),
+    st.floats(-170, 170),  # the antimeridian is refused by validation (see the documents tests)
     st.floats(50, 200_000),
     st.lists(st.floats(0, 360, exclude_max=True), min_size=1, max_size=16),
 )

@@ -110,12 +110,18 @@ def buffered_lonlat(geometry: BaseGeometry, distance_m: float) -> BaseGeometry:
     return buffered_all([geometry], distance_m)[0]
 
 
-def buffered_all(geometries: list[BaseGeometry], distance_m: float) -> list[BaseGeometry]:
-    """Each geometry grown by ``distance_m`` metres, in one frame centred on them all (one pass)."""
+def buffered_all(
+    geometries: list[BaseGeometry], distance_m: float, frame: LocalFrame | None = None
+) -> list[BaseGeometry]:
+    """Each geometry grown by ``distance_m`` metres, in one frame (default: centred on them all)."""
     if distance_m <= 0 or not geometries:
         return list(geometries)
     array = np.asarray(geometries, dtype=object)
-    frame = frame_for(shapely.GeometryCollection(geometries))
+    if frame is None:
+        boxes = shapely.bounds(array).tolist()
+        min_lat, max_lat = min(b[1] for b in boxes), max(b[3] for b in boxes)
+        min_lon, max_lon = min(b[0] for b in boxes), max(b[2] for b in boxes)
+        frame = LocalFrame.at((min_lat + max_lat) / 2.0, (min_lon + max_lon) / 2.0)
     # Arcs are drawn as chords; pushing their vertices out by 1/cos(half a segment's angle) keeps
     # every chord at least ``distance_m`` away, so the drawn buffer contains the true one.
     outward_m = distance_m / math.cos(math.pi / (4 * QUAD_SEGS))

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+import shapely.errors
 from shapely.geometry.base import BaseGeometry
 
-from keepclear.detect.activity_geometry import Piece, buffered_all, zone_area
+from keepclear.detect.activity_geometry import LocalFrame, Piece, buffered_all, zone_area
 from keepclear.domain.activities import ActivityKind
 from keepclear.domain.zones import Access, Zone, ZoneKind
 
@@ -143,7 +144,11 @@ class Probe:
 
 def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
     """The pieces of a new activity grown by the buffers in space, altitude and time."""
-    grown = np.asarray(buffered_all([p.geometry for p in pieces], config.buffer_m), dtype=object)
+    frame = LocalFrame.at(
+        (min(p.bounds[1] for p in pieces) + max(p.bounds[3] for p in pieces)) / 2.0,
+        (min(p.bounds[0] for p in pieces) + max(p.bounds[2] for p in pieces)) / 2.0,
+    )
+    grown = np.asarray(buffered_all([p.geometry for p in pieces], config.buffer_m, frame), dtype=object)
     shapely.prepare(grown)
     boxes = shapely.bounds(grown).tolist()
     return [
@@ -157,6 +162,19 @@ def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
         )
         for piece, geometry, box in zip(pieces, grown, boxes, strict=True)
     ]
+
+
+def overlap(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
+    """Where ``a`` and ``b`` meet; if GEOS fails on a degenerate pair, the repaired shapes' overlap,
+    and failing that the overlap of their bounding boxes: a conflict is never lost to a drawing error.
+    """
+    try:
+        return a.intersection(b)
+    except shapely.errors.GEOSException:
+        try:
+            return shapely.make_valid(a).intersection(shapely.make_valid(b))
+        except shapely.errors.GEOSException:
+            return a.envelope.intersection(b.envelope)
 
 
 def _boxes_overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
@@ -191,7 +209,7 @@ def judge_activity(probes: list[Probe], other: IndexedActivity, config: Strategi
                 continue
             parts.append(
                 (
-                    probe.geometry.intersection(piece.geometry),
+                    overlap(probe.geometry, piece.geometry),
                     max(probe.start_s, piece.start_s),
                     min(probe.end_s, piece.end_s),
                     max(probe.lower_ft, piece.lower_ft),
@@ -280,7 +298,7 @@ def judge_zone(
     geometry, start_s, end_s, lower_ft, upper_ft = _merge(
         [
             (
-                prepared.area.intersection(piece.geometry),
+                overlap(prepared.area, piece.geometry),
                 max(piece.start_s, lo),
                 min(piece.end_s, hi),
                 max(piece.lower_ft, band.lower_ft),

@@ -155,6 +155,15 @@ def _point_problems(lat_deg: float, lon_deg: float, where: str) -> list[str]:
     return problems
 
 
+def _crosses_antimeridian_circle(circle: Circle) -> bool:
+    """Whether the circle reaches past ±180° of longitude (a generous spherical estimate)."""
+    cos_lat = math.cos(math.radians(circle.lat_deg))
+    if cos_lat < 0.05:
+        return True  # within ~300 km of a pole every longitude is near
+    extent_deg = 1.05 * circle.radius_m / (111_320.0 * cos_lat)
+    return circle.lon_deg - extent_deg < -180.0 or circle.lon_deg + extent_deg > 180.0
+
+
 def _window_problems(start_s: float, end_s: float, where: str) -> list[str]:
     if not _finite(start_s, end_s):
         return [f"{where}: start and end must be finite times"]
@@ -172,12 +181,16 @@ def _volume_problems(volume: Volume, activity: Activity, where: str) -> list[str
             problems.append(f"{where}.circle.radius_m: {area.radius_m!r} must be a finite number > 0")
         elif area.radius_m > 500_000:
             problems.append(f"{where}.circle.radius_m: {area.radius_m:g} m is larger than 500 km")
+        elif not problems and _crosses_antimeridian_circle(area):
+            problems.append(f"{where}.circle: crosses the antimeridian (180°), which is not supported")
     elif area.is_empty:
         problems.append(f"{where}.geometry: empty polygon")
     elif not area.is_valid:
         problems.append(f"{where}.geometry: invalid polygon ({explain_validity(area)})")
     elif area.area == 0:
         problems.append(f"{where}.geometry: polygon has no area")
+    elif area.bounds[2] - area.bounds[0] > 180.0:
+        problems.append(f"{where}.geometry: spans more than 180° of longitude (the antimeridian is not supported)")
     problems += _band_problems(volume.altitude, f"{where}.altitude")
     window = _window_problems(volume.start_s, volume.end_s, f"{where} time window")
     problems += window
@@ -202,6 +215,9 @@ def _route_problems(route: Route, activity: Activity) -> list[str]:
             problems.append(f"{where}.time: must be later than the time of waypoint {index - 1} (times must increase)")
         if _finite(activity.start_s, activity.end_s) and not activity.start_s <= wp.time_s <= activity.end_s:
             problems.append(f"{where}.time: lies outside the activity's time window")
+    longitudes = [wp.lon_deg for wp in route.waypoints if _finite(wp.lon_deg)]
+    if longitudes and max(longitudes) - min(longitudes) > 180.0:
+        problems.append("route.waypoints: span more than 180° of longitude (the antimeridian is not supported)")
     if not _finite(route.half_width_m) or route.half_width_m <= 0:
         problems.append(f"route.half_width_m: {route.half_width_m!r} must be a finite number > 0")
     problems += _band_problems(route.altitude, "route.altitude")
