@@ -59,7 +59,7 @@ class LiveConfig:
     it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too)."""
 
     hello_timeout_s: float = 10.0
-    max_batch: int = 200
+    max_batch: int = 1000
     poll_s: float | None = 2.0
     max_pending_posts: int = 20_000
 
