@@ -119,6 +119,36 @@ class Settings(BaseSettings):
     incident_merge_window_s: float = Field(
         600.0, ge=0, description="Automatic triggers for the same units this close in time join one incident, s."
     )
+    activity_buffer_m: float = Field(
+        1000.0, ge=0, description="Horizontal buffer between two parties' activities, metres."
+    )
+    activity_buffer_ft: float = Field(
+        1000.0, ge=0, description="Vertical buffer between two parties' activities, feet."
+    )
+    activity_buffer_s: float = Field(900.0, ge=0, description="Time buffer between two parties' activities, seconds.")
+    min_notice_default_h: float = Field(24.0, ge=0, description="Minimum notice of an activity, hours (most kinds).")
+    min_notice_humanitarian_movement_h: float = Field(
+        48.0, ge=0, description="Minimum notice of a humanitarian movement, hours."
+    )
+    ack_deadline_routine_s: float = Field(
+        900.0, gt=0, description="An addressee acknowledges a routine activity within, s."
+    )
+    ack_deadline_priority_s: float = Field(900.0, gt=0, description="...a priority activity within, seconds.")
+    ack_deadline_immediate_s: float = Field(300.0, gt=0, description="...an immediate activity within, seconds.")
+    ack_deadline_conflict_s: float = Field(
+        300.0, gt=0, description="...an activity that conflicts with the addressee's own, within, seconds."
+    )
+    activity_max_ahead_days: float = Field(365.0, gt=0, description="How far ahead an activity may start, days.")
+    hotline_escalation_step_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds between hotline escalation steps; empty: the message's own acknowledgement window.",
+    )
+    hotline_max_thread_parties: int = Field(16, ge=2, description="The most parties one hotline thread may have.")
+    hotline_phrase_files: list[Path] = Field(
+        default_factory=list,
+        description="Extra phrase catalogue files (YAML) of this deployment, merged over the packaged one.",
+    )
     history_retention_s: float = Field(
         10800.0, gt=0, description="How long thinned track history is kept in memory (evidence, look-back), seconds."
     )

@@ -22,6 +22,7 @@ from keepclear.errors import KeepclearError, ValidationError
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.services.activities import ActivityService, NotifyResult
 from keepclear.services.activity_views import notifier_conflict, notifier_view, view_for
+from keepclear.services.runtime import activity_config
 
 
 class _NoTimestampLoader(yaml.SafeLoader):
@@ -56,7 +57,7 @@ def read_activity_file(file: Path) -> Any:
 def _service(ctx: CliContext) -> Iterator[ActivityService]:
     deployment = ctx.open()
     try:
-        yield ActivityService(deployment.db, deployment.clock, deployment.bus)
+        yield ActivityService(deployment.db, deployment.clock, deployment.bus, activity_config(ctx.settings))
     finally:
         deployment.close()
 

@@ -15,14 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from keepclear.detect.minima import ProbeSettings, SeparationMinima
+from keepclear.detect.strategic import StrategicConfig
 from keepclear.detect.tracktable import TrackTableSettings
+from keepclear.domain.activities import ActivityKind, Priority
 from keepclear.ledger.book import LedgerConfig
-from keepclear.services.activities import ActivityService
+from keepclear.services.activities import ActivityConfig, ActivityService
 from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline import HotlineConfig, HotlineService
 from keepclear.services.hotline_hub import HotlineHub
 from keepclear.services.incidents import IncidentConfig, IncidentService
 from keepclear.services.live_index import LiveIndex
+from keepclear.services.phrases import load_catalogue
 from keepclear.services.record import LedgerRecorder, open_ledger
 from keepclear.services.tactical import TacticalConfig, TacticalService
 from keepclear.services.track_history import HistoryLimits, TrackHistory
@@ -74,6 +77,29 @@ class RuntimeConfig:
         )
 
 
+def activity_config(settings: Settings) -> ActivityConfig:
+    """The strategic check and acknowledgement deadlines a deployment's settings ask for."""
+    hour_s = 3600.0
+    return ActivityConfig(
+        strategic=StrategicConfig(
+            buffer_m=settings.activity_buffer_m,
+            buffer_ft=settings.activity_buffer_ft,
+            buffer_s=settings.activity_buffer_s,
+            default_min_notice_s=settings.min_notice_default_h * hour_s,
+            min_notice_s_by_kind={
+                ActivityKind.HUMANITARIAN_MOVEMENT: settings.min_notice_humanitarian_movement_h * hour_s
+            },
+        ),
+        ack_deadline_s_by_priority={
+            Priority.ROUTINE: settings.ack_deadline_routine_s,
+            Priority.PRIORITY: settings.ack_deadline_priority_s,
+            Priority.IMMEDIATE: settings.ack_deadline_immediate_s,
+        },
+        conflict_ack_deadline_s=settings.ack_deadline_conflict_s,
+        max_ahead_s=settings.activity_max_ahead_days * 86400.0,
+    )
+
+
 class Runtime:
     """Ingest, tick and the tasks wired to it, for one deployment."""
 
@@ -120,7 +146,16 @@ class Runtime:
         deployment.bus.subscribe(self.incidents.on_event)
         self.add_task("incidents", self.incidents.freeze_due)
 
-        self.hotline = HotlineService(deployment.db, deployment.clock, deployment.bus)
+        self.hotline = HotlineService(
+            deployment.db,
+            deployment.clock,
+            deployment.bus,
+            load_catalogue(settings.hotline_phrase_files),
+            HotlineConfig(
+                escalation_step_s=settings.hotline_escalation_step_s,
+                max_thread_parties=settings.hotline_max_thread_parties,
+            ),
+        )
         deployment.bus.subscribe(self.hotline.on_event)
         self.hotline_hub = HotlineHub()
         self.hotline.add_listener(self.hotline_hub.on_messages)
@@ -128,7 +163,9 @@ class Runtime:
         self.hotline.ensure_standing_threads()
         self.add_task("hotline-deadlines", self.hotline.run_deadlines)
 
-        self.activities = ActivityService(deployment.db, deployment.clock, deployment.bus, live=LiveIndex())
+        self.activities = ActivityService(
+            deployment.db, deployment.clock, deployment.bus, activity_config(settings), live=LiveIndex()
+        )
         self.add_task("activity-deadlines", self.activities.run_deadlines)
 
         self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
