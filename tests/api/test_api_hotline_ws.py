@@ -49,7 +49,9 @@ def test_phrase_from_a_reaches_b_in_russian_with_receipts(service: Service):
             )
         )
         assert frames_until(a, lambda f: f["type"] == "accepted")[-1]["created"] is True
-        got = frames_until(b, lambda f: f["type"] == "message" and f["message"]["thread_id"] == thread_id)[-1]["message"]
+        got = frames_until(b, lambda f: f["type"] == "message" and f["message"]["thread_id"] == thread_id)[-1][
+            "message"
+        ]
         assert got["sender_party"] == "a"
         assert "BRAVO1" in got["text"] and any("а" <= ch <= "я" for ch in got["text"].lower())
         b.send(json.dumps({"type": "delivered", "thread_id": thread_id, "through_seq": got["seq"]}))

@@ -356,6 +356,15 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             ),
         )
     ],
+    ("GET", "/v1/tracks/history"): [
+        (
+            "own only",
+            alert_then("/v1/tracks/history?since=2000-01-01T00:00:00Z"),
+            for_roles(
+                {r: status(200, lambda b: {p["unit_id"] for p in b} == {"ua"}) for r in ("a-liaison", "a-observer")}
+            ),
+        )
+    ],
     ("GET", "/v1/alerts"): [
         (
             "involving own units",

@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.models import TrackStateOut
 from keepclear.domain.identity import Principal
-from keepclear.domain.timefmt import format_utc
+from keepclear.domain.timefmt import format_utc, parse_utc
+from keepclear.errors import ValidationError
 from keepclear.services.policy import Action
 from keepclear.services.runtime import Runtime
 
@@ -102,6 +103,44 @@ async def latest_tracks(
             vel_up_mps=s.vel_up_mps,
         )
         for s in rt.tactical.visible_states(principal.party_id)
+    ]
+
+
+class HistoryPoint(BaseModel):
+    unit_id: str
+    time: str
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+    vel_east_mps: float
+    vel_north_mps: float
+
+
+@router.get("/tracks/history")
+async def track_history(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.TRACKS_READ))],
+    since: Annotated[str, Query(max_length=40, description="ISO 8601 time with zone: the oldest report wanted.")],
+    until: Annotated[str | None, Query(max_length=40, description="ISO 8601 time with zone (default: now).")] = None,
+) -> list[HistoryPoint]:
+    """Past positions of the caller's own units (thinned, for looking back over the last hours)."""
+    try:
+        since_s = parse_utc(since, "since")
+        until_s = rt.deployment.clock.now_s() if until is None else parse_utc(until, "until")
+    except ValueError as exc:
+        raise ValidationError([str(exc)]) from None
+    own = rt.history.units_of(principal.party_id or "")
+    return [
+        HistoryPoint(
+            unit_id=r.unit_id,
+            time=format_utc(r.time_s),
+            lat_deg=r.lat_deg,
+            lon_deg=r.lon_deg,
+            alt_m=r.alt_m,
+            vel_east_mps=r.vel_east_mps,
+            vel_north_mps=r.vel_north_mps,
+        )
+        for r in rt.history.between(own, since_s, until_s)
     ]
 
 
