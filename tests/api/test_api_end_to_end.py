@@ -60,6 +60,10 @@ def test_converging_tracks_alert_both_sides_and_acknowledgement_is_shared(servic
         with service.client("b-observer") as b_observer, service.client("a-feed") as a_feed:
             assert b_observer.post(f"/v1/alerts/{alert_id}/acknowledge").status_code == 403
             assert a_feed.get("/v1/alerts").status_code == 403
+        # The alert posted itself into the standing A–B thread of the hotline.
+        thread_id = service.runtime.hotline.ensure_pair_thread("a", "b").id
+        kinds_in_thread = [m.kind.value for m in service.runtime.hotline.messages("b", thread_id)]
+        assert "alert" in kinds_in_thread
         # Both the alert and its acknowledgement are in the shared record.
         kinds = [e.statement.kind for e in service.runtime.ledger.entries(kinds_prefix=("alert.",))]
         assert kinds[:1] == ["alert.raised"] and "alert.acknowledged" in kinds
