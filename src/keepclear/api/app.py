@@ -12,6 +12,7 @@ from keepclear import __version__
 from keepclear.api.problems import install_problem_handlers, problem
 from keepclear.api.routes import keys, registry, stream, tracks, zones
 from keepclear.api.streams import StreamHub
+from keepclear.console import console_router
 from keepclear.domain.events import Clock
 from keepclear.services.deployment import Deployment
 from keepclear.services.runtime import Runtime, RuntimeConfig
@@ -89,5 +90,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, deployment: De
     install_problem_handlers(app)
     for module in (registry, zones, keys, tracks, stream):
         app.include_router(module.router)
+    app.include_router(console_router())
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
