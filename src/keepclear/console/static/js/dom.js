@@ -1,9 +1,13 @@
 // Small DOM helpers: elements are built with textContent only, so no data is ever parsed as HTML.
 
-/** h("button.primary", {onclick, "aria-label": ...}, "text", child...) */
+/** h("button.primary#send", {onclick, "aria-label": ...}, "text", child...) */
 export function h(spec, attrs = {}, ...children) {
-  const [tag, ...classes] = spec.split(".");
+  const [, tag, rest] = spec.match(/^([a-z0-9]*)(.*)$/i);
   const el = document.createElement(tag || "div");
+  const classes = [];
+  for (const [, mark, name] of rest.matchAll(/([.#])([^.#]+)/g)) {
+    if (mark === "#") el.id = name; else classes.push(name);
+  }
   if (classes.length) el.className = classes.join(" ");
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
