@@ -119,7 +119,7 @@ export class ActivitiesPanel {
       h("label", {}, "Upper (ft)", h("input", { name: "upper_ft", type: "number", value: 20000, min: 0 })),
       d.kind === "route" ? h("label", {}, "Corridor width (m)", h("input", { name: "width_m", type: "number", value: 5000, min: 1 })) : null,
       h("fieldset", {}, h("legend", {}, "Addressees"),
-        others.map((p) => h("label", {}, h("input", { type: "checkbox", name: "addressees", value: p.id, checked: true }), ` ${p.name}`))),
+        others.map((p) => h("label.check", {}, h("input", { type: "checkbox", name: "addressees", value: p.id, checked: true }), ` ${p.name}`))),
       this.error ? h("p.error", { role: "alert" }, this.error) : null,
       h("div.toolbar", {},
         h("button.primary", { type: "submit", disabled: !d.geometry }, "Notify"),
@@ -129,6 +129,7 @@ export class ActivitiesPanel {
 
   endDraft() {
     this.app.map.cancelDraft();
+    this.app.map.showDraft(null);
     this.mode = "list";
     this.error = "";
     this.render();

@@ -47,9 +47,18 @@ export class HotlinePanel {
       const bySeq = new Map(this.messages.map((m) => [m.seq ?? m.id, m]));
       for (const m of fresh) bySeq.set(m.seq ?? m.id, m);
       this.messages = [...bySeq.values()].sort((a, b) => (a.seq || 0) - (b.seq || 0));
-      if (fresh.length && !document.hidden && !this.root.hidden) await this.app.api.markRead(this.current);
+      if (fresh.length && !document.hidden && !this.root.hidden) await this.markRead();
     }
     this.render();
+  }
+
+  async markRead() {
+    const r = await this.app.api.markRead(this.current);
+    if (!r.ok) return;
+    const thread = this.threads.find((t) => t.id === this.current);
+    if (thread) thread.unread = 0;
+    const unread = this.threads.reduce((n, t) => n + (t.unread || 0), 0);
+    this.badge.textContent = unread ? String(unread) : "";
   }
 
   onEvent(kind, data) {
@@ -113,7 +122,7 @@ export class HotlinePanel {
     const form = h("form.stack#hotline-form", { onsubmit: (e) => { e.preventDefault(); this.send(new FormData(e.target)); } },
       h("label", {}, "Standard phrase", h("select", { name: "phrase", id: "hotline-phrase" }, phraseOptions)),
       h("label", {}, "Message", h("textarea", { name: "body", id: "hotline-body", rows: 2 }, keepDraft)),
-      h("label", {}, h("input", { type: "checkbox", name: "needs_ack" }), " Requires acknowledgement within 5 minutes"),
+      h("label.check", {}, h("input", { type: "checkbox", name: "needs_ack" }), " Requires acknowledgement within 5 minutes"),
       this.error ? h("p.error", { role: "alert" }, this.error) : null,
       h("button.primary", { type: "submit", disabled: !this.app.canAct }, "Send"));
     setTimeout(() => { box.scrollTop = box.scrollHeight; }, 0);

@@ -137,8 +137,15 @@ export class MapView {
       : { type: "Polygon", coordinates: [[...d.points, d.points[0]]] };
     const done = d.onDone;
     this.cancelDraft();
+    this.showDraft(geometry);
     done(geometry);
     return geometry;
+  }
+
+  /** Shows a finished shape until the notification is sent or abandoned (``null`` clears it). */
+  showDraft(geometry) {
+    const features = geometry ? [{ type: "Feature", properties: {}, geometry: geometry.type === "Polygon" ? { type: "LineString", coordinates: geometry.coordinates[0] } : geometry }] : [];
+    this.source("draft")?.setData(fc(features));
   }
 
   renderDraft() {

@@ -12,7 +12,7 @@ export function affiliation(unitPartyId, ownPartyId) {
 }
 
 const FUNCTION_BY_KIND = {
-  air: { fighter: "MF----", bomber: "MFB---", tanker: "MFK---", uav: "MFQ---", helicopter: "MH----", transport: "MFC---", "": "M-----" },
+  air: { fighter: "MFF---", bomber: "MFB---", tanker: "MFK---", uav: "MFQ---", helicopter: "MH----", transport: "MFC---", "": "MF----" },
   land: { infantry: "UCI---", armour: "UCA---", armor: "UCA---", artillery: "UCF---", convoy: "UST---", "": "U-----" },
   sea: { carrier: "CLCV--", destroyer: "CLDD--", frigate: "CLFF--", "": "C-----" },
 };
