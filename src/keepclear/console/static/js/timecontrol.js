@@ -1,4 +1,4 @@
-// The time control: look back over the last hours (positions from /v1/tracks/history), or stay live.
+// The time control: look back over the last hours (positions from the track history), or stay live.
 import { clock } from "./dom.js";
 
 export class TimeControl {
