@@ -110,7 +110,10 @@ export class ActivitiesPanel {
     const form = h("form.stack#activity-form", { onsubmit: (e) => { e.preventDefault(); this.submit(new FormData(e.target)); } },
       h("h2", {}, d.kind === "route" ? "New activity: route" : "New activity: area"),
       h("p.muted", {}, d.geometry ? "Shape drawn." : `Click the map to place points; double-click or press Finish to close the ${d.kind === "route" ? "route" : "area"}.`),
-      d.geometry ? null : h("div.toolbar", {}, h("button", { type: "button", id: "draft-finish", onclick: () => this.app.map.finishDraft() }, "Finish shape")),
+      d.geometry ? null : h("div.toolbar", {},
+        h("label", {}, "Point (lat, lon)", h("input", { id: "draft-point", placeholder: "35.20, 38.90", onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); this.typedPoint(); } } })),
+        h("button", { type: "button", onclick: () => this.typedPoint() }, "Add point"),
+        h("button", { type: "button", id: "draft-finish", onclick: () => this.app.map.finishDraft() }, "Finish shape")),
       h("label", {}, "Name", h("input", { name: "name", required: true })),
       h("label", {}, "Kind", h("select", { name: "kind" }, KINDS.map((k) => h("option", { value: k }, k)))),
       h("label", {}, "Start (UTC)", h("input", { name: "start", type: "datetime-local", required: true, value: iso(now.getTime() + 2 * 3600_000) })),
@@ -125,6 +128,20 @@ export class ActivitiesPanel {
         h("button.primary", { type: "submit", disabled: !d.geometry }, "Notify"),
         h("button", { type: "button", onclick: () => this.endDraft() }, "Cancel")));
     this.root.append(form);
+  }
+
+  /** Keyboard entry of a vertex: "lat, lon" in degrees. */
+  typedPoint() {
+    const input = this.root.querySelector("#draft-point");
+    const [lat, lon] = input.value.split(/[ ,;]+/).map(Number);
+    if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) {
+      input.setCustomValidity("give latitude and longitude in degrees, e.g. 35.20, 38.90");
+      input.reportValidity();
+      return;
+    }
+    input.setCustomValidity("");
+    this.app.map.addDraftPoint(lon, lat);
+    input.value = "";
   }
 
   endDraft() {
