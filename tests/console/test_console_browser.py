@@ -91,6 +91,16 @@ def feeding(
         thread.join(timeout=5)
 
 
+def watch_for(page: Any, selector: str) -> None:
+    """Record in the page (window.firstSeen, epoch ms) when an element matching ``selector`` first appears."""
+    page.evaluate(
+        """(selector) => { window.firstSeen = null; new MutationObserver((_, observer) => {
+             if (document.querySelector(selector)) { window.firstSeen = Date.now(); observer.disconnect(); }
+           }).observe(document.body, {subtree: true, childList: true}); }""",
+        selector,
+    )
+
+
 def add_unit(service: Service, unit_id: str, callsign: str, force_id: str = "fa") -> None:
     with service.client("admin") as client:
         response = client.post(
@@ -166,6 +176,7 @@ def test_live_stream_shows_a_new_unit_without_reload(service: Service, pages: di
     time.sleep(0.5)
     assert "ua-live" not in units_listed(pages["b"])
     assert "ua-live" not in ids_in(received(pages["b"]))
+    _alerts_visible_with_every_tab(pages["b"], "06-layout-1280")  # the default viewport
 
 
 def test_console_reconnects_and_catches_up_after_a_network_drop(service: Service, pages: dict[str, Any]) -> None:
@@ -190,15 +201,11 @@ def test_console_reconnects_and_catches_up_after_a_network_drop(service: Service
 
 @pytest.mark.viewport(1920, 1080)
 def test_alerts_stay_visible_over_other_panels_at_full_hd(service: Service, pages: dict[str, Any]) -> None:
-    _alerts_visible_with_every_tab(service, pages["a"], "06-layout-1920")
+    sign_in(pages["a"], service.url, service.keys["a-liaison"])
+    _alerts_visible_with_every_tab(pages["a"], "06-layout-1920")
 
 
-def test_alerts_stay_visible_over_other_panels_at_1280(service: Service, pages: dict[str, Any]) -> None:
-    _alerts_visible_with_every_tab(service, pages["a"], "06-layout-1280")
-
-
-def _alerts_visible_with_every_tab(service: Service, page: Any, name: str) -> None:
-    sign_in(page, service.url, service.keys["a-liaison"])
+def _alerts_visible_with_every_tab(page: Any, name: str) -> None:
     viewport = page.viewport_size
     for tab in ("activities", "hotline", "units", "record"):
         page.click(f"#tab-{tab}")
@@ -252,17 +259,23 @@ def test_a_conflict_alerts_both_consoles_and_acknowledgement_shows_on_the_other(
     require_route(service, "/v1/alerts", "tactical alerts")
     for party in ("a", "b"):
         sign_in(pages[party], service.url, service.keys[f"{party}-liaison"])
+    for party in ("a", "b"):
+        watch_for(pages[party], "#alerts-body article.alert")
     with feeding(service, stop_after_s=30, converging=True):
-        first_report = time.monotonic()
+        first_report_s = time.time()
         for party in ("a", "b"):
             pages[party].wait_for_selector("#alerts-body article.alert", timeout=15_000)
-        raised_s = time.monotonic() - first_report
         shot(pages["a"], "09-alert-raised-a")
         shot(pages["b"], "09-alert-raised-b")
         pages["a"].click("#alerts-body article.alert button.ack")
         pages["b"].wait_for_selector("#alerts-body article.alert .acked-by:has-text('Alpha')", timeout=5_000)
         shot(pages["b"], "10-alert-acknowledged-seen-by-b")
-    assert raised_s < 2.0, f"alert shown on both consoles {raised_s:.2f} s after the first conflicting reports"
+    for party in ("a", "b"):
+        # When the page itself first showed it (Playwright's own polling is slow under software WebGL).
+        shown_s = pages[party].evaluate("() => window.firstSeen") / 1000.0
+        assert shown_s - first_report_s < 2.0, (
+            f"{party}: alert shown {shown_s - first_report_s:.2f} s after the conflicting reports"
+        )
     assert B_UNITS & ids_in(received(pages["a"])), "the alert gives a the other party's unit"
 
 
