@@ -27,8 +27,12 @@ export class TimeControl {
       const since = new Date(Date.now() + Number(this.input.min) * 60_000).toISOString();
       const r = await this.app.api.trackHistory(since);
       if (r.missing || !r.ok) {
-        this.output.textContent = "history not available";
+        // Without history there is nothing to look back at: stay live and say why.
+        this.input.value = "0";
+        this.live = true;
         this.input.disabled = r.missing;
+        this.output.textContent = r.missing ? "live (history not available)" : "live (history failed)";
+        this.app.drawTracks(this.app.tracks);
         return;
       }
       this.history = { states: r.data, fetched: Date.now() };
