@@ -8,6 +8,7 @@ while the server answers 404/405 for them.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -201,8 +202,17 @@ def test_console_reconnects_and_catches_up_after_a_network_drop(service: Service
 
 @pytest.mark.viewport(1920, 1080)
 def test_alerts_stay_visible_over_other_panels_at_full_hd(service: Service, pages: dict[str, Any]) -> None:
-    sign_in(pages["a"], service.url, service.keys["a-liaison"])
-    _alerts_visible_with_every_tab(pages["a"], "06-layout-1920")
+    page = pages["a"]
+    sign_in(page, service.url, service.keys["a-liaison"])
+    _alerts_visible_with_every_tab(page, "06-layout-1920")
+    # The time control: looking back 30 minutes shows that time, or says history is not available.
+    with service.client("a-liaison") as client:
+        has_history = client.get("/v1/tracks/history", params={"since": now_iso(-3600)}).status_code == 200
+    page.fill("#lookback", "-30")
+    page.dispatch_event("#lookback", "input")
+    expected = r"\d\d:\d\d:\d\dZ \(-30 min\)" if has_history else "history not available"
+    page.locator("#lookback-value", has_text=re.compile(expected)).wait_for(timeout=5_000)
+    shot(page, "07-time-control")
 
 
 def _alerts_visible_with_every_tab(page: Any, name: str) -> None:
