@@ -111,6 +111,20 @@ def features(path: Path, name: str, bbox: tuple[float, float, float, float], dig
     return out
 
 
+def label_points(countries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One label point per country: inside its largest clipped part, so a name is written once."""
+    out = []
+    for feature in countries:
+        shp = shape(feature["geometry"])
+        parts = list(getattr(shp, "geoms", [shp]))
+        largest = max(parts, key=lambda part: part.area)
+        if largest.area < 0.5:  # square degrees: slivers at the clip edge get no label
+            continue
+        point = largest.representative_point()
+        out.append({"type": "Feature", "properties": feature["properties"], "geometry": mapping(point)})
+    return out
+
+
 def write(name: str, feats: list[dict[str, Any]]) -> int:
     text = json.dumps({"type": "FeatureCollection", "features": feats}, separators=(",", ":"))
     (OUT / f"{name}.geojson").write_text(text)
@@ -135,6 +149,7 @@ def main() -> None:
             "lakes": features(sane / "asia_50m.json", "lakes", bbox, args.digits),
             "rivers": features(sane / "asia_50m.json", "rivers", bbox, args.digits),
         }
+    layers["country-labels"] = label_points(layers["countries"])
     total = 0
     for name, feats in layers.items():
         size = write(name, feats)

@@ -22,7 +22,7 @@ export function style(origin) {
     "font-faces": { "DejaVu Sans": `${origin}/static/fonts/DejaVuSans.ttf` },
     sources: {
       land: data("land"), countries: data("countries"), lakes: data("lakes"), rivers: data("rivers"),
-      coastlines: data("coastlines"), places: data("places"),
+      coastlines: data("coastlines"), places: data("places"), countryLabels: data("country-labels"),
       zones: empty(), activities: empty(), alerts: empty(), tracks: empty(), leaders: empty(), draft: empty(),
     },
     layers: [
@@ -32,7 +32,7 @@ export function style(origin) {
       { id: "rivers", type: "line", source: "rivers", paint: { "line-color": "#3b8fd0", "line-width": ["interpolate", ["linear"], ["zoom"], 4, 1.2, 9, 3] } },
       { id: "coastlines", type: "line", source: "coastlines", paint: { "line-color": "#5b7c8f", "line-width": 0.8 } },
       { id: "borders", type: "line", source: "countries", paint: { "line-color": "#8a8f7a", "line-width": 1, "line-dasharray": [3, 2] } },
-      { id: "country-labels", type: "symbol", source: "countries", maxzoom: 7,
+      { id: "country-labels", type: "symbol", source: "countryLabels", maxzoom: 7,
         layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": 13, "text-transform": "uppercase", "text-letter-spacing": 0.15 },
         paint: { "text-color": "#8d9a8f", "text-halo-color": "#0b1118", "text-halo-width": 1 } },
       { id: "zones-fill", type: "fill", source: "zones", filter: ["==", ["geometry-type"], "Polygon"],
