@@ -118,8 +118,8 @@ def sign_in(page: Any, url: str, key: str) -> None:
     page.goto(url + "/")
     page.fill("#key", key)
     page.click("#signin-form button[type=submit]")
-    page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
-    page.wait_for_selector("body[data-live=live]", timeout=20_000)
+    page.wait_for_selector("body[data-loaded=true]", timeout=30_000)
+    page.wait_for_selector("body[data-live=live]", timeout=30_000)
 
 
 def colour_counts(

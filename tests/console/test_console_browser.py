@@ -211,7 +211,7 @@ def test_alerts_stay_visible_over_other_panels_at_full_hd(service: Service, page
     page.fill("#lookback", "-30")
     page.dispatch_event("#lookback", "input")
     expected = r"\d\d:\d\d:\d\dZ \(-30 min\)" if has_history else "history not available"
-    page.locator("#lookback-value", has_text=re.compile(expected)).wait_for(timeout=5_000)
+    page.locator("#lookback-value", has_text=re.compile(expected)).wait_for(timeout=15_000)
     shot(page, "07-time-control")
 
 
