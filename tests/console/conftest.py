@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from consolesupport import CHROMIUM, CHROMIUM_ARGS, Service, chromium_available, running_service
+from consolesupport import CHROMIUM, CHROMIUM_ARGS, Service, chromium_available, running_service, shot
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
@@ -44,8 +45,20 @@ def pages(browser: Any, request: pytest.FixtureRequest) -> Iterator[dict[str, An
         page.on("pageerror", lambda error, page=page: page.errors.append(str(error)))
         out[name] = page
     yield out
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:  # keep what each page showed when the test failed
+        for name, page in out.items():
+            with contextlib.suppress(Exception):
+                shot(page, f"FAILED-{request.node.name}-{name}")
     for context in contexts:
         context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 def pytest_configure(config: pytest.Config) -> None:
