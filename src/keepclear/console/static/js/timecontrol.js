@@ -16,7 +16,7 @@ export class TimeControl {
     const minutes = Number(this.input.value);
     if (minutes === 0) {
       this.live = true;
-      this.output.textContent = "live";
+      this.output.textContent = this.input.disabled ? "live (history not available)" : "live";
       this.app.drawTracks(this.app.tracks);
       return;
     }
