@@ -15,6 +15,7 @@ from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import install_problem_handlers, problem
 from keepclear.api.routes import activities, hotline, keys, record, registry, stream, tactical, tracks, zones
 from keepclear.api.streams import StreamHub
+from keepclear.console import console_router
 from keepclear.domain.events import Clock
 from keepclear.services.deployment import Deployment
 from keepclear.services.runtime import Runtime, RuntimeConfig
@@ -112,5 +113,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, deployment: De
     for module in (registry, zones, keys, tracks, tactical, activities, record, stream):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(hotline.hotline_routes(runtime), responses=PROBLEM_RESPONSES)
+    app.include_router(console_router())
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

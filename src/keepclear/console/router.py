@@ -1,0 +1,66 @@
+"""``console_router()``: serves the console at ``/`` and its files at ``/static/...`` from package data.
+
+The console needs no key to load: every piece of data it shows comes from the API with the key the
+user signs in with, under the same need-to-know rules as any other client. The routes are plain
+Starlette routes (no OpenAPI entry, no API action).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+
+#: Content types the standard ``mimetypes`` table may lack or get wrong.
+_TYPES = {
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".geojson": "application/geo+json",
+    ".json": "application/json",
+    ".ttf": "font/ttf",
+    ".svg": "image/svg+xml",
+    ".html": "text/html; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+}
+
+#: The page and its files must come from this server only; no inline scripts, no third parties.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "worker-src 'self' blob:; connect-src 'self'; font-src 'self' data: blob:; object-src 'none'; base-uri 'none'"
+)
+
+
+def static_root() -> Path:
+    """The folder of the console's static files inside the installed package."""
+    return Path(str(files("keepclear.console") / "static"))
+
+
+def console_router(root: Path | None = None) -> APIRouter:
+    """Routes serving the console from ``root`` (default: the package's static folder)."""
+    base = (root or static_root()).resolve()
+    router = APIRouter()
+
+    def _file(path: Path, *, cache: str) -> Response:
+        media = _TYPES.get(path.suffix)
+        headers = {"Cache-Control": cache, "X-Content-Type-Options": "nosniff", "Content-Security-Policy": _CSP}
+        return FileResponse(path, media_type=media, headers=headers)
+
+    async def index(request: Request) -> Response:
+        return _file(base / "index.html", cache="no-cache")
+
+    async def static(request: Request) -> Response:
+        relative = str(request.path_params["path"])
+        target = (base / relative).resolve()
+        if not target.is_relative_to(base) or not target.is_file() or target.name == "index.html":
+            return PlainTextResponse(f"no console file {relative!r}", status_code=404)
+        # Vendored libraries and basemap data change only with a release; the app's own code revalidates.
+        cache = "public, max-age=86400" if relative.startswith(("vendor/", "basemap/", "fonts/")) else "no-cache"
+        return _file(target, cache=cache)
+
+    router.add_route("/", index, methods=["GET"], include_in_schema=False)
+    router.add_route("/static/{path:path}", static, methods=["GET"], include_in_schema=False)
+    return router

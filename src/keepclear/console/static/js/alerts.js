@@ -1,0 +1,85 @@
+// The Alerts panel: always on top of the side bar, never behind a tab.
+import { clear, clock, duration, h, unavailable } from "./dom.js";
+
+const LEVEL_ORDER = { warning: 0, caution: 1, advisory: 2 };
+
+export class AlertsPanel {
+  constructor(app, body, count) {
+    this.app = app;
+    this.body = body;
+    this.count = count;
+    this.alerts = [];
+    this.missing = false;
+    this.loadedAt = Date.now();
+    this.errors = new Map();
+  }
+
+  active() { return this.alerts.filter((a) => a.status !== "resolved"); }
+
+  async load() {
+    const r = await this.app.api.alerts();
+    if (r.missing) { this.missing = true; this.render(); return; }
+    if (!r.ok) return;
+    this.missing = false;
+    this.alerts = r.data;
+    this.loadedAt = Date.now();
+    this.app.map.setAlerts(this.alerts);
+    if (this.app.time.live) this.app.drawTracks(this.app.tracks);
+    this.render();
+  }
+
+  async acknowledge(alert) {
+    const r = await this.app.api.acknowledgeAlert(alert.id);
+    if (!r.ok) this.errors.set(alert.id, (r.data && (r.data.detail || r.data.title)) || `refused (${r.status})`);
+    else this.errors.delete(alert.id);
+    await this.load();
+  }
+
+  /** Seconds to loss of separation now, counting down from the value the server gave. */
+  timeToLos(alert) {
+    if (alert.time_to_los_s === null || alert.time_to_los_s === undefined) return null;
+    return alert.time_to_los_s - (Date.now() - this.loadedAt) / 1000;
+  }
+
+  tick() {
+    for (const el of this.body.querySelectorAll("[data-ttl-for]")) {
+      const alert = this.alerts.find((a) => a.id === el.dataset.ttlFor);
+      if (alert) el.textContent = ttlText(this.timeToLos(alert));
+    }
+  }
+
+  render() {
+    clear(this.body);
+    if (this.missing) { this.count.textContent = ""; this.body.append(unavailable("Tactical alerting")); return; }
+    const shown = this.active().sort((a, b) => (LEVEL_ORDER[a.level] ?? 9) - (LEVEL_ORDER[b.level] ?? 9) || (a.time_to_los_s ?? 0) - (b.time_to_los_s ?? 0));
+    const unacked = shown.filter((a) => !(a.acknowledged_by || []).includes(this.app.partyId)).length;
+    this.count.textContent = unacked ? String(unacked) : "";
+    if (!shown.length) { this.body.append(h("p.muted", {}, "No active alerts.")); return; }
+    const own = this.app.partyId;
+    for (const a of shown) {
+      const ackedByMe = (a.acknowledged_by || []).includes(own);
+      const units = (a.units || []).map((u) => `${u.callsign || u.unit_id}${u.party_id && u.party_id !== own ? ` (${this.app.partyName(u.party_id)})` : ""}`);
+      const who = (a.acknowledged_by || []).map((p) => this.app.partyName(p));
+      const item = h(`article.alert.${a.level}.${a.status}`, { dataset: { alert: a.id }, "aria-label": `${a.level} alert ${units.join(" and ")}` },
+        h("div.row", {}, h("span.level", {}, a.level), h("span", {}, a.status), h("span.ttl", { dataset: { ttlFor: a.id }, title: "time to loss of separation" }, ttlText(this.timeToLos(a)))),
+        h("div.row", {}, h("strong.units", {}, units.join(" ↔ "))),
+        h("div.row.muted", {},
+          a.dcpa_m !== undefined && a.dcpa_m !== null ? h("span", {}, `CPA ${(a.dcpa_m / 1852).toFixed(2)} NM`) : null,
+          a.tcpa_s !== undefined && a.tcpa_s !== null ? h("span", {}, `in ${duration(a.tcpa_s)}`) : null,
+          h("span", {}, `raised ${clock(a.raised)}`)),
+        h("div.row", {},
+          h("span.acked-by", {}, who.length ? `Acknowledged by ${who.join(", ")}` : "Not yet acknowledged"),
+          this.app.canAct && !ackedByMe
+            ? h("button.primary.ack", { type: "button", onclick: () => this.acknowledge(a) }, "Acknowledge")
+            : null,
+          h("button", { type: "button", onclick: () => { const u = (a.units || [])[0]; if (u) this.app.map.flyTo(u.lon_deg, u.lat_deg); } }, "Show")),
+        this.errors.has(a.id) ? h("p.error", { role: "alert" }, this.errors.get(a.id)) : null);
+      this.body.append(item);
+    }
+  }
+}
+
+function ttlText(seconds) {
+  if (seconds === null) return "LoS —";
+  return seconds <= 0 ? "LoS now" : `LoS in ${duration(seconds)}`;
+}

@@ -1,0 +1,207 @@
+// Every call the console makes to the keepclear API, in one place: paths, bodies and the live stream.
+// A route the server does not (yet) have answers 404; callers get {ok:false, missing:true} and show
+// "not available" instead of failing.
+
+/** Everything the page received, for inspection (need-to-know tests read it); newest last. */
+export const received = [];
+const RECEIVED_MAX = 2000;
+
+function remember(path, body) {
+  received.push({ path, body });
+  if (received.length > RECEIVED_MAX) received.splice(0, received.length - RECEIVED_MAX);
+}
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+export class Api {
+  /** @param {string} key the party key, kc_<id>_<secret> */
+  constructor(key, base = "") {
+    this.key = key;
+    this.base = base;
+  }
+
+  headers(extra = {}) {
+    return { Authorization: `Bearer ${this.key}`, Accept: "application/json", ...extra };
+  }
+
+  /** GET or POST; resolves to {ok, status, data, missing}. Throws only on network failure. */
+  async request(method, path, body) {
+    const init = { method, headers: this.headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const response = await fetch(this.base + path, init);
+    let data = null;
+    const type = response.headers.get("content-type") || "";
+    if (type.includes("json")) data = await response.json();
+    else await response.text();
+    remember(path, data);
+    return { ok: response.ok, status: response.status, data, missing: routeMissing(method, response.status, data) };
+  }
+
+  get(path) { return this.request("GET", path); }
+  post(path, body = {}) { return this.request("POST", path, body); }
+
+  // Identity and registry (exist now)
+  me() { return this.get("/v1/me"); }
+  parties() { return this.get("/v1/parties"); }
+  forces() { return this.get("/v1/forces"); }
+  units() { return this.get("/v1/units"); }
+  zones() { return this.get("/v1/zones"); }
+
+  // Tactical picture
+  tracks() { return this.get("/v1/tracks"); }
+  trackHistory(sinceIso) { return this.get(`/v1/tracks/history?since=${encodeURIComponent(sinceIso)}`); }
+  alerts() { return this.get("/v1/alerts"); }
+  acknowledgeAlert(id) { return this.post(`/v1/alerts/${encodeURIComponent(id)}/acknowledge`); }
+
+  // Activities
+  activities() { return this.get("/v1/activities"); }
+  activity(id) { return this.get(`/v1/activities/${encodeURIComponent(id)}`); }
+  /** draft: {kind, name, start, end, addressees, geometry (GeoJSON Polygon|LineString), lower_ft, upper_ft, width_m} */
+  notifyActivity(draft) { return this.post("/v1/activities", activityBody(draft)); }
+  respondActivity(id, response, reason = "") {
+    // response: acknowledge | object | cancel
+    return this.post(`/v1/activities/${encodeURIComponent(id)}/${response}`, reason ? { reason } : {});
+  }
+
+  // Hotline
+  threads() { return this.get("/v1/threads"); }
+  messages(threadId, afterSeq = 0) { return this.get(`/v1/threads/${encodeURIComponent(threadId)}/messages?after_seq=${afterSeq}`); }
+  /** message: {type, body} or {type, phrase:{code, params}}; requires_ack_s optional */
+  postMessage(threadId, message) {
+    const body = { idempotency_key: newKey(), ...message };
+    return this.post(`/v1/threads/${encodeURIComponent(threadId)}/messages`, body);
+  }
+  markRead(threadId) { return this.post(`/v1/threads/${encodeURIComponent(threadId)}/read`); }
+  phrases(language) { return this.get(`/v1/phrases?language=${encodeURIComponent(language)}`); }
+
+  /** The live stream; see LiveStream. */
+  stream(handlers) { return new LiveStream(this, handlers); }
+}
+
+/**
+ * True when the server has no such route (yet): FastAPI's plain "Not Found", as opposed to a 404 for a
+ * missing item, or 405 when the path exists for another method only (GET /v1/tracks beside the POST).
+ */
+function routeMissing(method, status, data) {
+  if (status === 405) return true;
+  if (status !== 404) return false;
+  return !data || String(data.detail || "") === "Not Found";
+}
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+/** The POST /v1/activities body for a draft drawn on the map. */
+export function activityBody(draft) {
+  const body = {
+    kind: draft.kind,
+    name: draft.name,
+    start: draft.start,
+    end: draft.end,
+    addressees: draft.addressees,
+  };
+  if (draft.geometry.type === "LineString") {
+    body.route = { geometry: draft.geometry, width_m: draft.width_m, lower_ft: draft.lower_ft, upper_ft: draft.upper_ft };
+  } else {
+    body.volumes = [{ geometry: draft.geometry, lower_ft: draft.lower_ft, upper_ft: draft.upper_ft }];
+  }
+  return body;
+}
+
+/**
+ * Server-sent events over fetch (EventSource cannot send the Authorization header).
+ * Reconnects with a growing delay and Last-Event-ID; calls onOpen(isReconnect) on every connect so the
+ * app can catch up, onEvent(kind, data) per event, onState("live"|"connecting"|"down") on changes.
+ */
+export class LiveStream {
+  constructor(api, { onEvent, onOpen, onState }) {
+    this.api = api;
+    this.onEvent = onEvent;
+    this.onOpen = onOpen || (() => {});
+    this.onState = onState || (() => {});
+    this.lastId = null;
+    this.stopped = false;
+    this.connects = 0;
+    this.controller = null;
+    this.delayMs = 500;
+  }
+
+  start() { this.loop(); return this; }
+
+  stop() {
+    this.stopped = true;
+    if (this.controller) this.controller.abort();
+  }
+
+  async loop() {
+    while (!this.stopped) {
+      this.onState("connecting");
+      try {
+        await this.connectOnce();
+      } catch (error) {
+        if (this.stopped) return;
+      }
+      if (this.stopped) return;
+      this.onState("down");
+      await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      this.delayMs = Math.min(this.delayMs * 2, 8000);
+    }
+  }
+
+  async connectOnce() {
+    this.controller = new AbortController();
+    const headers = this.api.headers({ Accept: "text/event-stream" });
+    if (this.lastId !== null) headers["Last-Event-ID"] = String(this.lastId);
+    const response = await fetch(this.api.base + "/v1/stream", { headers, signal: this.controller.signal, cache: "no-store" });
+    if (!response.ok || !response.body) throw new ApiError(response.status, null);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let cut;
+      while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
+        this.dispatch(block);
+      }
+    }
+  }
+
+  dispatch(block) {
+    let kind = "message";
+    let id = null;
+    const lines = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") kind = value;
+      else if (field === "data") lines.push(value);
+      else if (field === "id") id = value;
+    }
+    if (!lines.length) return;
+    let data;
+    try { data = JSON.parse(lines.join("\n")); } catch { return; }
+    if (id !== null && /^\d+$/.test(id)) this.lastId = Number(id);
+    if (kind === "hello") {
+      this.delayMs = 500;
+      this.connects += 1;
+      this.onState("live");
+      this.onOpen(this.connects > 1);
+      return;
+    }
+    remember("/v1/stream", data);
+    this.onEvent(kind, data);
+  }
+}

@@ -1,0 +1,203 @@
+// The console: sign-in, state loaded through the API, the map, the panels and the live stream.
+import { Api, received } from "./api.js";
+import { clear, clock, h } from "./dom.js";
+import { MapView } from "./map.js";
+import { AlertsPanel } from "./alerts.js";
+import { ActivitiesPanel } from "./activities.js";
+import { HotlinePanel } from "./hotline.js";
+import { TimeControl } from "./timecontrol.js";
+
+const KEY_STORE = "keepclear.key";
+const $ = (id) => document.getElementById(id);
+
+class Console {
+  constructor(api, me) {
+    this.api = api;
+    this.me = me;
+    this.parties = [];
+    this.units = new Map();
+    this.tracks = [];
+    this.tracksMissing = false;
+    this.map = new MapView($("map"), { onCursor: (ll) => showCursor(ll) });
+    this.alerts = new AlertsPanel(this, $("alerts-body"), $("alerts-count"));
+    this.activities = new ActivitiesPanel(this, $("panel-activities"));
+    this.hotline = new HotlinePanel(this, $("panel-hotline"), $("unread"));
+    this.time = new TimeControl(this);
+    this.timers = [];
+    this.refreshing = new Map();
+  }
+
+  get partyId() { return this.me.party_id; }
+  get canAct() { return this.me.role === "liaison"; }
+  partyName(id) { return this.parties.find((p) => p.id === id)?.name || id; }
+  get language() { return this.parties.find((p) => p.id === this.partyId)?.language || "en"; }
+
+  async start() {
+    $("identity").textContent = `${this.me.role} · ${this.me.party_id}`;
+    await this.map.ready;
+    await this.reloadAll();
+    this.live = this.api.stream({
+      onEvent: (kind, data) => this.onEvent(kind, data),
+      onOpen: (reconnected) => { if (reconnected) this.reloadAll(); },
+      onState: (state) => showLiveState(state),
+    }).start();
+    // Polling backs up the stream for the tactical picture (tracks change every second or so).
+    this.timers.push(setInterval(() => this.refresh("tracks"), 2000));
+    this.timers.push(setInterval(() => this.alerts.tick(), 1000));
+    this.timers.push(setInterval(() => { this.activities.tick(); this.hotline.tick(); }, 1000));
+  }
+
+  async reloadAll() {
+    const [parties, units, zones] = await Promise.all([this.api.parties(), this.api.units(), this.api.zones()]);
+    if (parties.ok) this.parties = parties.data;
+    if (units.ok) this.setUnits(units.data);
+    if (zones.ok) this.map.setZones(zones.data);
+    await Promise.all([this.refresh("tracks"), this.refresh("alerts"), this.refresh("activities"), this.refresh("threads")]);
+    document.body.dataset.loaded = "true";
+  }
+
+  setUnits(list) {
+    this.units = new Map(list.map((u) => [u.id, u]));
+    renderUnits(this);
+  }
+
+  /** Re-fetch one part of the state; concurrent requests for the same part are merged. */
+  refresh(part) {
+    if (this.refreshing.has(part)) return this.refreshing.get(part);
+    const job = (async () => {
+      try {
+        if (part === "tracks") await this.loadTracks();
+        else if (part === "alerts") await this.alerts.load();
+        else if (part === "activities") await this.activities.load();
+        else if (part === "threads") await this.hotline.load();
+        else if (part === "units") { const r = await this.api.units(); if (r.ok) this.setUnits(r.data); }
+        else if (part === "zones") { const r = await this.api.zones(); if (r.ok) this.map.setZones(r.data); }
+      } catch (error) {
+        console.warn(`refresh ${part} failed`, error);
+      } finally {
+        this.refreshing.delete(part);
+      }
+    })();
+    this.refreshing.set(part, job);
+    return job;
+  }
+
+  async loadTracks() {
+    if (this.tracksMissing) return;
+    const r = await this.api.tracks();
+    if (r.missing) { this.tracksMissing = true; renderUnits(this); return; }
+    if (!r.ok) return;
+    this.tracks = r.data;
+    if (this.time.live) this.drawTracks(this.tracks);
+    renderUnits(this);
+  }
+
+  /** Draws ``states`` plus the other parties' units that active alerts give this party (and only those). */
+  drawTracks(states) {
+    const shown = new Set(states.map((s) => s.unit_id));
+    const extra = [];
+    for (const alert of this.alerts.active()) {
+      for (const u of alert.units || []) if (!shown.has(u.unit_id)) { shown.add(u.unit_id); extra.push(u); }
+    }
+    this.map.setTracks([...states, ...extra], this.partyId, this.units);
+  }
+
+  onEvent(kind, data) {
+    const family = kind.split(".")[0];
+    if (kind === "reload") this.reloadAll();
+    else if (family === "alert") this.refresh("alerts");
+    else if (family === "activity") this.refresh("activities");
+    else if (family === "message" || family === "thread") this.hotline.onEvent(kind, data);
+    else if (family === "unit" || family === "force") this.refresh("units");
+    else if (family === "zones" || family === "zone") this.refresh("zones");
+    else if (family === "track" || family === "tracks") this.refresh("tracks");
+    window.dispatchEvent(new CustomEvent("keepclear-event", { detail: { kind, data } }));
+  }
+}
+
+function renderUnits(app) {
+  const panel = clear($("panel-units"));
+  panel.append(h("h2", {}, "Own and partner units"));
+  if (app.tracksMissing) panel.append(h("p.unavailable", { role: "status" }, "Live tracks are not available on this server yet."));
+  const latest = new Map(app.tracks.map((t) => [t.unit_id, t]));
+  const list = h("ul.list#units-list");
+  for (const unit of app.units.values()) {
+    const t = latest.get(unit.id);
+    const where = t ? `${t.lat_deg.toFixed(3)}, ${t.lon_deg.toFixed(3)} · ${clock(t.time)}` : "no position";
+    list.append(h("li", { dataset: { unit: unit.id } },
+      h("button", { type: "button", onclick: () => t && app.map.flyTo(t.lon_deg, t.lat_deg) },
+        h("strong", {}, unit.callsign), h("span.muted", {}, `${unit.domain} · ${unit.kind || ""} · ${unit.force_id}`), h("span.muted", {}, where))));
+  }
+  panel.append(list);
+}
+
+function showCursor(ll) {
+  const fmt = (v, pos, neg) => `${Math.abs(v).toFixed(4)}°${v >= 0 ? pos : neg}`;
+  $("cursor").textContent = `${fmt(ll.lat, "N", "S")} ${fmt(ll.lng, "E", "W")}`;
+}
+
+function showLiveState(state) {
+  const el = $("live-state");
+  el.className = `badge ${state}`;
+  el.textContent = { live: "live", connecting: "connecting…", down: "connection lost — retrying" }[state] || state;
+  document.body.dataset.live = state;
+}
+
+function setupTabs() {
+  const tabs = [...document.querySelectorAll('#tabs [role="tab"]')];
+  const select = (tab) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      $(t.getAttribute("aria-controls")).hidden = !on;
+    }
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (e) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (step) { const next = tabs[(i + step + tabs.length) % tabs.length]; select(next); next.focus(); }
+    });
+  });
+  select(tabs[0]);
+}
+
+function tickClock() { $("utc").textContent = `${new Date().toISOString().slice(11, 19)}Z`; }
+
+async function signIn() {
+  const dialog = $("signin");
+  const form = $("signin-form");
+  for (;;) {
+    const stored = sessionStorage.getItem(KEY_STORE);
+    if (stored) {
+      const api = new Api(stored);
+      try {
+        const r = await api.me();
+        if (r.ok && (r.data.role === "liaison" || r.data.role === "observer")) return { api, me: r.data };
+        $("signin-error").textContent = r.ok ? `A ${r.data.role} key cannot use the console; use a liaison or observer key.` : "The key was refused.";
+      } catch {
+        $("signin-error").textContent = "The server cannot be reached.";
+      }
+      sessionStorage.removeItem(KEY_STORE);
+    }
+    dialog.showModal();
+    await new Promise((resolve) => form.addEventListener("submit", resolve, { once: true }));
+    sessionStorage.setItem(KEY_STORE, $("key").value.trim());
+    $("key").value = "";
+  }
+}
+
+async function main() {
+  setupTabs();
+  tickClock();
+  setInterval(tickClock, 1000);
+  const { api, me } = await signIn();
+  $("signout").hidden = false;
+  $("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY_STORE); window.location.reload(); });
+  const app = new Console(api, me);
+  window.keepclear = { app, received };
+  await app.start();
+}
+
+main();

@@ -1,0 +1,173 @@
+// The map: MapLibre with the offline basemap, zones, units, leaders, activities, alerts and drawing.
+import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
+import { style } from "./basemap.js";
+import { affiliation, ensureSymbolImage, FRIEND, sidc } from "./symbols.js";
+
+export const LEVEL_COLORS = { advisory: "#f5d90a", caution: "#ff9d00", warning: "#ff3b3b" };
+const AFFILIATION_COLORS = { F: "#80d8ff", N: "#aaffaa", U: "#ffff80" };
+/** Leaders show where a unit will be after this many seconds at its present velocity. */
+export const LEADER_S = 120;
+const EARTH_RADIUS_M = 6371008.8;
+
+const fc = (features) => ({ type: "FeatureCollection", features });
+
+/** The point ``east_m``/``north_m`` metres from lon/lat (flat-earth offset; fine for leaders). */
+function offset(lon, lat, eastM, northM) {
+  const dLat = (northM / EARTH_RADIUS_M) * (180 / Math.PI);
+  const dLon = (eastM / (EARTH_RADIUS_M * Math.cos((lat * Math.PI) / 180))) * (180 / Math.PI);
+  return [lon + dLon, lat + dLat];
+}
+
+export class MapView {
+  constructor(container, { onCursor, onReady }) {
+    this.map = new maplibregl.Map({
+      container,
+      style: style(window.location.origin),
+      center: [38.5, 35.0],
+      zoom: 5.6,
+      attributionControl: { compact: true, customAttribution: "Natural Earth (public domain)" },
+      fadeDuration: 0,
+      preserveDrawingBuffer: true, // screenshots in tests read the canvas
+    });
+    this.map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-left");
+    this.map.addControl(new maplibregl.ScaleControl({ unit: "nautical", maxWidth: 140 }), "bottom-left");
+    this.map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 140 }), "bottom-left");
+    this.map.on("mousemove", (e) => onCursor(e.lngLat));
+    this.ready = new Promise((resolve) => this.map.on("load", () => { onReady && onReady(); resolve(); }));
+    this.draft = null;
+    this.map.on("click", (e) => this.draftClick(e));
+    this.map.on("dblclick", (e) => { if (this.draft) { e.preventDefault(); this.finishDraft(); } });
+  }
+
+  source(name) { return this.map.getSource(name); }
+
+  setZones(collection) { this.source("zones")?.setData(collection); }
+
+  /** Units as symbols with leaders and callsigns; ``states`` are track states visible to the caller. */
+  setTracks(states, ownPartyId, unitsById) {
+    const features = [];
+    const leaders = [];
+    for (const s of states) {
+      const unit = unitsById.get(s.unit_id) || {};
+      const aff = affiliation(s.party_id, ownPartyId);
+      const icon = ensureSymbolImage(this.map, sidc(s.domain || unit.domain, unit.kind, aff));
+      const color = AFFILIATION_COLORS[aff];
+      features.push({
+        type: "Feature",
+        properties: { unit_id: s.unit_id, callsign: s.callsign || unit.callsign || s.unit_id, icon, color, friendly: aff === FRIEND },
+        geometry: { type: "Point", coordinates: [s.lon_deg, s.lat_deg] },
+      });
+      const east = s.vel_east_mps || 0;
+      const north = s.vel_north_mps || 0;
+      if (Math.hypot(east, north) > 0.5) {
+        const tip = offset(s.lon_deg, s.lat_deg, east * LEADER_S, north * LEADER_S);
+        leaders.push({ type: "Feature", properties: { color }, geometry: { type: "LineString", coordinates: [[s.lon_deg, s.lat_deg], tip] } });
+      }
+    }
+    this.source("tracks")?.setData(fc(features));
+    this.source("leaders")?.setData(fc(leaders));
+  }
+
+  /** Alert geometry: the units' positions, the predicted closest-approach points and the line between. */
+  setAlerts(alerts) {
+    const features = [];
+    for (const a of alerts) {
+      if (a.status === "resolved") continue;
+      const color = LEVEL_COLORS[a.level] || "#ffffff";
+      const props = (part) => ({ part, color, alert_id: a.id, level: a.level });
+      (a.units || []).forEach((u, index) => {
+        features.push({ type: "Feature", properties: props("unit"), geometry: { type: "Point", coordinates: [u.lon_deg, u.lat_deg] } });
+        const cpa = (a.cpa_points || [])[index];
+        if (cpa) features.push({ type: "Feature", properties: props("track-to-cpa"), geometry: { type: "LineString", coordinates: [[u.lon_deg, u.lat_deg], cpa] } });
+      });
+      const cpa = a.cpa_points || [];
+      cpa.forEach((p) => features.push({ type: "Feature", properties: props("cpa"), geometry: { type: "Point", coordinates: p } }));
+      if (cpa.length >= 2) features.push({ type: "Feature", properties: props("cpa-line"), geometry: { type: "LineString", coordinates: cpa.slice(0, 2) } });
+    }
+    this.source("alerts")?.setData(fc(features));
+  }
+
+  /** Activities' volumes (polygons) and routes (lines), labelled with their name. */
+  setActivities(activities) {
+    const features = [];
+    for (const act of activities) {
+      const label = act.name || act.kind || act.id;
+      for (const g of activityGeometries(act)) features.push({ type: "Feature", properties: { id: act.id, label }, geometry: g });
+    }
+    this.source("activities")?.setData(fc(features));
+  }
+
+  flyTo(lon, lat) { this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 7) }); }
+
+  // Drawing an activity: click vertices, double-click (or Finish) to end.
+  startDraft(kind, onDone) {
+    this.draft = { kind, points: [], onDone };
+    this.map.doubleClickZoom.disable();
+    this.map.getCanvas().style.cursor = "crosshair";
+    this.renderDraft();
+  }
+
+  cancelDraft() {
+    this.draft = null;
+    this.map.doubleClickZoom.enable();
+    this.map.getCanvas().style.cursor = "";
+    this.renderDraft();
+  }
+
+  draftClick(e) {
+    if (!this.draft) return;
+    const p = [Number(e.lngLat.lng.toFixed(5)), Number(e.lngLat.lat.toFixed(5))];
+    const last = this.draft.points.at(-1);
+    if (!last || last[0] !== p[0] || last[1] !== p[1]) this.draft.points.push(p);
+    this.renderDraft();
+  }
+
+  /** Adds a vertex by coordinates (keyboard entry and tests). */
+  addDraftPoint(lon, lat) {
+    if (this.draft) { this.draft.points.push([lon, lat]); this.renderDraft(); }
+  }
+
+  finishDraft() {
+    const d = this.draft;
+    if (!d) return null;
+    const needed = d.kind === "route" ? 2 : 3;
+    if (d.points.length < needed) return null;
+    const geometry = d.kind === "route"
+      ? { type: "LineString", coordinates: d.points }
+      : { type: "Polygon", coordinates: [[...d.points, d.points[0]]] };
+    const done = d.onDone;
+    this.cancelDraft();
+    this.showDraft(geometry);
+    done(geometry);
+    return geometry;
+  }
+
+  /** Shows a finished shape until the notification is sent or abandoned (``null`` clears it). */
+  showDraft(geometry) {
+    const features = geometry ? [{ type: "Feature", properties: {}, geometry: geometry.type === "Polygon" ? { type: "LineString", coordinates: geometry.coordinates[0] } : geometry }] : [];
+    this.source("draft")?.setData(fc(features));
+  }
+
+  renderDraft() {
+    const d = this.draft;
+    const features = [];
+    if (d) {
+      d.points.forEach((p) => features.push({ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: p } }));
+      if (d.points.length >= 2) {
+        const ring = d.kind === "route" ? d.points : [...d.points, d.points[0]];
+        features.push({ type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: ring } });
+      }
+    }
+    this.source("draft")?.setData(fc(features));
+  }
+}
+
+/** The GeoJSON geometries of an activity: its volumes' polygons and its route, whatever the nesting. */
+export function activityGeometries(act) {
+  const out = [];
+  const take = (g) => { if (g && g.type) out.push(g.type === "Feature" ? g.geometry : g); };
+  for (const v of act.volumes || []) take(v.geometry || v.polygon || v);
+  if (act.route) take(act.route.geometry || act.route);
+  if (act.geometry) take(act.geometry);
+  return out.filter((g) => g && g.coordinates);
+}

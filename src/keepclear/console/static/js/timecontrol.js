@@ -1,0 +1,54 @@
+// The time control: look back over the last hours (positions from the track history), or stay live.
+import { clock } from "./dom.js";
+
+export class TimeControl {
+  constructor(app) {
+    this.app = app;
+    this.live = true;
+    this.history = null;
+    this.input = document.getElementById("lookback");
+    this.output = document.getElementById("lookback-value");
+    this.input.addEventListener("input", () => this.changed());
+    document.getElementById("golive").addEventListener("click", () => { this.input.value = "0"; this.changed(); });
+  }
+
+  async changed() {
+    const minutes = Number(this.input.value);
+    if (minutes === 0) {
+      this.live = true;
+      this.output.textContent = this.input.disabled ? "live (history not available)" : "live";
+      this.app.drawTracks(this.app.tracks);
+      return;
+    }
+    this.live = false;
+    const at = Date.now() + minutes * 60_000;
+    this.output.textContent = `${clock(new Date(at).toISOString())} (${minutes} min)`;
+    if (this.history === null || Date.now() - this.history.fetched > 30_000) {
+      const since = new Date(Date.now() + Number(this.input.min) * 60_000).toISOString();
+      const r = await this.app.api.trackHistory(since);
+      if (r.missing || !r.ok) {
+        // Without history there is nothing to look back at: stay live and say why.
+        this.input.value = "0";
+        this.live = true;
+        this.input.disabled = r.missing;
+        this.output.textContent = r.missing ? "live (history not available)" : "live (history failed)";
+        this.app.drawTracks(this.app.tracks);
+        return;
+      }
+      this.history = { states: r.data, fetched: Date.now() };
+    }
+    this.app.drawTracks(statesAt(this.history.states, at));
+  }
+}
+
+/** The latest state of each unit at or before ``atMs`` (epoch milliseconds). */
+export function statesAt(states, atMs) {
+  const latest = new Map();
+  for (const s of states) {
+    const t = Date.parse(s.time);
+    if (t > atMs) continue;
+    const seen = latest.get(s.unit_id);
+    if (!seen || Date.parse(seen.time) < t) latest.set(s.unit_id, s);
+  }
+  return [...latest.values()];
+}

@@ -1,0 +1,329 @@
+"""The console in a real browser (Debian chromium via Playwright) against a real keepclear server.
+
+Two parties, a and b, are signed in in two browser contexts. Screenshots of every step are kept
+under test-artifacts/console/. Tests of the tactical, hotline and track routes skip with a reason
+while the server answers 404/405 for them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from consolesupport import (
+    DroppingProxy,
+    Service,
+    colour_counts,
+    ids_in,
+    received,
+    shot,
+    sign_in,
+)
+
+A_UNITS = {"ua", "ua-partner", "ALPHA1", "ALPHA2"}
+B_UNITS = {"ub", "BRAVO1"}
+
+
+def now_iso(offset_s: float = 0.0) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset_s))
+
+
+def require_route(service: Service, path: str, what: str) -> None:
+    """Skip (with the reason) while the server has no GET route at ``path``."""
+    with service.client("a-liaison") as client:
+        status = client.get(path).status_code
+    if status in (404, 405):
+        pytest.skip(f"{what}: GET {path} answers {status} (route not wired yet)")
+
+
+def report(
+    unit_id: str, lat_deg: float, lon_deg: float, alt_m: float, east_mps: float, north_mps: float = 0.0
+) -> dict[str, Any]:
+    return {
+        "unit_id": unit_id, "time": now_iso(), "lat_deg": lat_deg, "lon_deg": lon_deg, "alt_m": alt_m,
+        "vel_east_mps": east_mps, "vel_north_mps": north_mps, "vel_up_mps": 0.0,
+    }  # fmt: skip
+
+
+def feed(service: Service, party: str, reports: list[dict[str, Any]]) -> None:
+    with service.client(f"{party}-feed") as client:
+        response = client.post("/v1/tracks", json={"reports": reports})
+    assert response.status_code == 202, response.text
+    assert not response.json()["refused"], response.text
+
+
+@contextmanager
+def feeding(
+    service: Service, stop_after_s: float = 60.0, *, converging: bool, parties: tuple[str, ...] = ("a", "b")
+) -> Iterator[None]:
+    """The parties' feeds report every 0.5 s. Converging: a's aircraft flies east toward b's flying west,
+    co-altitude, 25 NM apart (a conflict); otherwise b's aircraft is some 500 km away over Iraq."""
+    stop = threading.Event()
+    b_lat, b_lon = (35.0, 38.45) if converging else (33.0, 44.0)
+
+    def run() -> None:
+        started = time.monotonic()
+        while not stop.is_set() and time.monotonic() - started < stop_after_s:
+            t = time.monotonic() - started
+            shift_deg = 250.0 * t / (111_320 * math.cos(math.radians(35.0)))
+            if "a" in parties:
+                feed(
+                    service,
+                    "a",
+                    [report("ua", 35.0, 38.0 + shift_deg, 6000.0, 250.0), report("ua-partner", 35.9, 39.0, 300.0, 0.0)],
+                )
+            if "b" in parties:
+                feed(service, "b", [report("ub", b_lat, b_lon - shift_deg, 6000.0, -250.0)])
+            stop.wait(0.5)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def watch_for(page: Any, selector: str) -> None:
+    """Record in the page (window.firstSeen, epoch ms) when an element matching ``selector`` first appears."""
+    page.evaluate(
+        """(selector) => { window.firstSeen = null; new MutationObserver((_, observer) => {
+             if (document.querySelector(selector)) { window.firstSeen = Date.now(); observer.disconnect(); }
+           }).observe(document.body, {subtree: true, childList: true}); }""",
+        selector,
+    )
+
+
+def add_unit(service: Service, unit_id: str, callsign: str, force_id: str = "fa") -> None:
+    with service.client("admin") as client:
+        response = client.post(
+            "/v1/units",
+            json={"id": unit_id, "callsign": callsign, "domain": "air", "kind": "uav", "force_id": force_id},
+        )
+    assert response.status_code == 201, response.text
+
+
+def units_listed(page: Any) -> set[str]:
+    return set(page.eval_on_selector_all("#units-list li", "els => els.map(e => e.dataset.unit)"))
+
+
+MAP_CLIP = (0, 50, 880, 700)  # the map area at 1280×800, left of the side bar
+
+
+def test_basemap_and_zones_render_in_pixels(service: Service, pages: dict[str, Any]) -> None:
+    page = pages["a"]
+    sign_in(page, service.url, service.keys["a-liaison"])
+    page.wait_for_function(
+        "() => window.keepclear.app.map.map.loaded() && window.keepclear.app.map.map.areTilesLoaded()"
+    )
+    page.wait_for_timeout(800)  # let label placement settle
+    png = shot(page, "01-basemap-and-zones")
+    counts = colour_counts(
+        page, png, MAP_CLIP,
+        {
+            "sea": "#0f2233", "land": "#1e2a22", "river": "#3b8fd0", "place-label": "#e8e6d9",
+            "deconfliction-line": "#ffb000", "restricted-zone": "#e0409a", "protected-site": "#33d17a",
+        },
+    )  # fmt: skip
+    assert counts["sea"] > 20_000, counts  # the Mediterranean
+    assert counts["land"] > 100_000, counts
+    assert counts["river"] > 500, counts  # the Euphrates and the Tigris
+    assert counts["place-label"] > 300, counts  # place dots and their names drawn with the local font
+    assert counts["deconfliction-line"] > 300, counts  # the Euphrates deconfliction line
+    assert counts["restricted-zone"] > 20 and counts["protected-site"] > 20, counts
+    names = page.evaluate(
+        "() => window.keepclear.app.map.map.queryRenderedFeatures({layers: ['zones-label']}).map(f => f.properties.name)"
+    )
+    assert "Euphrates deconfliction line (illustrative)" in names  # zones are labelled with their names
+    assert page.errors == []
+
+
+def test_a_party_never_receives_the_other_partys_units(service: Service, pages: dict[str, Any]) -> None:
+    with feeding(service, stop_after_s=8, converging=False):
+        for party in ("a", "b"):
+            sign_in(pages[party], service.url, service.keys[f"{party}-liaison"])
+        time.sleep(4.5)  # several track polls and stream events
+    shot(pages["a"], "02-need-to-know-a")
+    shot(pages["b"], "02-need-to-know-b")
+    seen_a = ids_in(received(pages["a"]))
+    seen_b = ids_in(received(pages["b"]))
+    assert {"ua", "ALPHA1", "ua-partner"} <= seen_a and not (B_UNITS & seen_a), seen_a
+    assert {"ub", "BRAVO1"} <= seen_b and not (A_UNITS & seen_b), seen_b
+    assert units_listed(pages["b"]) == {"ub"}
+    for party, others in (("a", B_UNITS), ("b", A_UNITS)):
+        on_map = pages[party].evaluate(
+            "() => window.keepclear.app.map.map.querySourceFeatures('tracks').flatMap(f => [f.properties.unit_id, f.properties.callsign])"
+        )
+        assert not (others & set(on_map)), (party, on_map)
+
+
+def test_live_stream_shows_a_new_unit_without_reload(service: Service, pages: dict[str, Any]) -> None:
+    for party in ("a", "b"):
+        sign_in(pages[party], service.url, service.keys[f"{party}-liaison"])
+        pages[party].evaluate("() => { window.notReloaded = true; }")
+    add_unit(service, "ua-live", "ALPHA-LIVE")
+    pages["a"].click("#tab-units")
+    pages["a"].wait_for_selector('#units-list li[data-unit="ua-live"]', timeout=5_000)
+    shot(pages["a"], "03-live-update-a")
+    assert pages["a"].evaluate("() => window.notReloaded") is True
+    time.sleep(0.5)
+    assert "ua-live" not in units_listed(pages["b"])
+    assert "ua-live" not in ids_in(received(pages["b"]))
+    _alerts_visible_with_every_tab(pages["b"], "06-layout-1280")  # the default viewport
+
+
+def test_console_reconnects_and_catches_up_after_a_network_drop(service: Service, pages: dict[str, Any]) -> None:
+    proxy = DroppingProxy(int(service.url.rsplit(":", 1)[1]))
+    try:
+        page = pages["a"]
+        sign_in(page, proxy.url, service.keys["a-liaison"])
+        page.click("#tab-units")
+        proxy.refusing.set()
+        proxy.drop()
+        page.wait_for_selector("body[data-live=down]", timeout=10_000)
+        add_unit(service, "ua-missed", "ALPHA-MISSED")  # happens while the console is cut off
+        shot(page, "04-connection-lost")
+        assert "ua-missed" not in units_listed(page)
+        proxy.refusing.clear()
+        page.wait_for_selector("body[data-live=live]", timeout=15_000)
+        page.wait_for_selector('#units-list li[data-unit="ua-missed"]', timeout=5_000)
+        shot(page, "05-reconnected")
+    finally:
+        proxy.close()
+
+
+@pytest.mark.viewport(1920, 1080)
+def test_alerts_stay_visible_over_other_panels_at_full_hd(service: Service, pages: dict[str, Any]) -> None:
+    page = pages["a"]
+    sign_in(page, service.url, service.keys["a-liaison"])
+    _alerts_visible_with_every_tab(page, "06-layout-1920")
+    # The time control: looking back 30 minutes shows that time, or says history is not available.
+    with service.client("a-liaison") as client:
+        has_history = client.get("/v1/tracks/history", params={"since": now_iso(-3600)}).status_code == 200
+    page.fill("#lookback", "-30")  # sets the value and fires one input event
+    expected = r"\d\d:\d\d:\d\dZ \(-30 min\)" if has_history else "history not available"
+    page.locator("#lookback-value", has_text=re.compile(expected)).wait_for(timeout=15_000)
+    shot(page, "07-time-control")
+
+
+def _alerts_visible_with_every_tab(page: Any, name: str) -> None:
+    viewport = page.viewport_size
+    for tab in ("activities", "hotline", "units", "record"):
+        page.click(f"#tab-{tab}")
+        box = page.locator("#alerts").bounding_box()
+        assert box and box["height"] > 40 and box["y"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+        top = page.evaluate(
+            "() => { const r = document.getElementById('alerts').getBoundingClientRect(); const el = document.elementFromPoint(r.x + 20, r.y + 15); return el.closest('#alerts') !== null; }"
+        )
+        assert top, f"something covers the alerts with the {tab} tab open"
+    # Keyboard: Tab reaches the panel tabs and arrows move between them.
+    page.focus("#tab-activities")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("() => document.activeElement.id") == "tab-hotline"
+    assert page.get_attribute("#tab-hotline", "aria-selected") == "true"
+    shot(page, name)
+
+
+def test_an_admin_or_feed_key_is_refused_at_sign_in(service: Service, pages: dict[str, Any]) -> None:
+    page = pages["a"]
+    page.goto(service.url + "/")
+    page.fill("#key", service.keys["a-feed"])
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#signin-error:has-text('cannot use the console')", timeout=5_000)
+    page.fill("#key", "kc_nonsense_key")
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#signin-error:has-text('refused')", timeout=5_000)
+    shot(page, "07-sign-in-refused")
+
+
+def test_units_are_drawn_as_symbols_with_callsigns(service: Service, pages: dict[str, Any]) -> None:
+    require_route(service, "/v1/tracks", "live tracks")
+    with feeding(service, stop_after_s=10, converging=False, parties=("a",)):
+        page = pages["a"]
+        sign_in(page, service.url, service.keys["a-liaison"])
+        page.wait_for_function(
+            "() => window.keepclear.app.map.map.querySourceFeatures('tracks').some(f => f.properties.callsign === 'ALPHA1')",
+            timeout=10_000,
+        )
+        shown = page.evaluate(
+            "() => window.keepclear.app.map.map.querySourceFeatures('tracks').map(f => [f.properties.callsign, f.properties.icon])"
+        )
+        shot(page, "08-unit-symbols")
+    callsigns = {c for c, _ in shown}
+    assert {"ALPHA1", "ALPHA2"} <= callsigns and "BRAVO1" not in callsigns
+    assert all(icon and icon.startswith("sym-SF") for c, icon in shown if c.startswith("ALPHA"))
+
+
+def test_a_conflict_alerts_both_consoles_and_acknowledgement_shows_on_the_other(
+    service: Service, pages: dict[str, Any]
+) -> None:
+    require_route(service, "/v1/alerts", "tactical alerts")
+    for party in ("a", "b"):
+        sign_in(pages[party], service.url, service.keys[f"{party}-liaison"])
+    for party in ("a", "b"):
+        watch_for(pages[party], "#alerts-body article.alert")
+    with feeding(service, stop_after_s=30, converging=True):
+        first_report_s = time.time()
+        for party in ("a", "b"):
+            pages[party].wait_for_selector("#alerts-body article.alert", timeout=15_000)
+        shot(pages["a"], "09-alert-raised-a")
+        shot(pages["b"], "09-alert-raised-b")
+        pages["a"].click("#alerts-body article.alert button.ack")
+        pages["b"].wait_for_selector("#alerts-body article.alert .acked-by:has-text('Alpha')", timeout=5_000)
+        shot(pages["b"], "10-alert-acknowledged-seen-by-b")
+    for party in ("a", "b"):
+        # When the page itself first showed it (Playwright's own polling is slow under software WebGL).
+        shown_s = pages[party].evaluate("() => window.firstSeen") / 1000.0
+        assert shown_s - first_report_s < 2.0, (
+            f"{party}: alert shown {shown_s - first_report_s:.2f} s after the conflicting reports"
+        )
+    assert B_UNITS & ids_in(received(pages["a"])), "the alert gives a the other party's unit"
+
+
+def test_a_hotline_phrase_reaches_the_other_party_in_its_language(service: Service, pages: dict[str, Any]) -> None:
+    require_route(service, "/v1/threads", "the hotline")
+    with service.client("a-liaison") as client:
+        created = client.post("/v1/threads", json={"subject": "Console test", "parties": ["a", "b"]})
+        assert created.status_code in (200, 201), created.text
+        thread_id = created.json()["id"]
+        phrases_en = client.get("/v1/phrases", params={"language": "en"}).json()
+    with service.client("b-liaison") as client:
+        phrases_ru = client.get("/v1/phrases", params={"language": "ru"}).json()
+    en = phrases_en if isinstance(phrases_en, list) else phrases_en["phrases"]
+    ru = {p["code"]: p for p in (phrases_ru if isinstance(phrases_ru, list) else phrases_ru["phrases"])}
+    phrase = next(p for p in en if "{" not in (p.get("text") or p.get("template") or ""))
+    for party in ("a", "b"):
+        sign_in(pages[party], service.url, service.keys[f"{party}-liaison"])
+        pages[party].click("#tab-hotline")
+        pages[party].click(f'#threads-list li[data-thread="{thread_id}"] button')
+    pages["a"].select_option("#hotline-phrase", phrase["code"])
+    pages["a"].click("#hotline-form button[type=submit]")
+    expected = ru[phrase["code"]].get("text") or ru[phrase["code"]].get("template")
+    pages["b"].wait_for_selector(f"#messages .msg .text:has-text({expected!r})", timeout=5_000)
+    shot(pages["a"], "11-hotline-sent-a")
+    shot(pages["b"], "11-hotline-received-b")
+
+
+def test_console_files_are_served_with_their_types(service: Service) -> None:
+    with httpx.Client(base_url=service.url) as client:
+        index = client.get("/")
+        assert index.status_code == 200 and "text/html" in index.headers["content-type"]
+        assert "script-src 'self'" in index.headers["content-security-policy"]
+        for path, kind in (
+            ("/static/js/api.js", "text/javascript"),
+            ("/static/vendor/maplibre-gl/maplibre-gl.mjs", "text/javascript"),
+            ("/static/basemap/rivers.geojson", "application/geo+json"),
+            ("/static/fonts/DejaVuSans.ttf", "font/ttf"),
+        ):
+            response = client.get(path)
+            assert response.status_code == 200 and response.headers["content-type"].startswith(kind), path
+        for bad in ("/static/../router.py", "/static/%2e%2e/router.py", "/static/js/nothing.js", "/static/index.html"):
+            assert client.get(bad).status_code == 404, bad
