@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
@@ -27,6 +28,7 @@ from keepclear.geo.plane import LocalPlane
 from keepclear.geo.shapes import plane_for, to_plane
 
 FT_M = 0.3048
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,20 @@ def _window(
     return (lo, hi) if lo <= hi else None
 
 
+def positions_at(states: TrackStates, time_s: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(lat_deg, lon_deg, alt_m) of every unit extrapolated along its track to ``time_s``, in one call."""
+    dt = time_s - states.time_s
+    ve, vn = states.vel_east_mps, states.vel_north_mps
+    dist = np.hypot(ve, vn) * dt
+    moved = dist != 0.0
+    lat = states.lat_deg.copy()
+    lon = states.lon_deg.copy()
+    if bool(moved.any()):
+        la, lo = destination(lat[moved], lon[moved], np.degrees(np.arctan2(ve[moved], vn[moved])), dist[moved])
+        lat[moved], lon[moved] = la, lo
+    return lat, lon, states.alt_m + states.vel_up_mps * dt
+
+
 def _position_at(states: TrackStates, r: int, time_s: float) -> tuple[float, float]:
     dt = time_s - float(states.time_s[r])
     ve, vn = float(states.vel_east_mps[r]), float(states.vel_north_mps[r])
@@ -125,10 +141,32 @@ def predict_zone_entries(
     freely; sorted by unit, zone. Deconfliction lines are not entries (see ``ZoneWatch``)."""
     settings = settings or ZoneProbeSettings()
     out: list[ZoneEntry] = []
+    if not zones or len(states) == 0:
+        return out
+    horizons = np.array([settings.lookahead_s(int(d)) for d in states.domain], dtype=np.float64)
+    lat0, lon0, _ = positions_at(states, time_s)
+    # Where each unit would be at the end of its lookahead: the swept segment's bounding box must
+    # meet the zone's for the unit to be a candidate (a cheap, exact pre-filter).
+    end = TrackStates(
+        states.unit_ids, states.party, states.domain, states.time_s - horizons, states.lat_deg, states.lon_deg,
+        states.alt_m, states.vel_east_mps, states.vel_north_mps, states.vel_up_mps,
+    )  # fmt: skip
+    lat1, lon1, _ = positions_at(end, time_s)
     for pz in zones:
         if pz.zone.kind is ZoneKind.DECONFLICTION_LINE:
             continue
-        for r in range(len(states)):
+        x0, y0 = pz.plane.to_xy(lat0, lon0)
+        x1, y1 = pz.plane.to_xy(lat1, lon1)
+        minx, miny, maxx, maxy = pz.area.bounds
+        # A geodesic drawn in the plane bows a little away from its chord: allow for it generously.
+        margin = 0.02 * np.hypot(x1 - x0, y1 - y0) + 100.0
+        near = (
+            (np.minimum(x0, x1) - margin <= maxx)
+            & (np.maximum(x0, x1) + margin >= minx)
+            & (np.minimum(y0, y1) - margin <= maxy)
+            & (np.maximum(y0, y1) + margin >= miny)
+        )
+        for r in np.flatnonzero(near).tolist():
             party = party_ids[int(states.party[r])]
             access = pz.zone.rules.access_for(party)
             if access is Access.PERMITTED:
@@ -198,9 +236,14 @@ class ZoneWatch:
         """Positions of every unit at ``time_s``; the events since the previous call."""
         events: list[Event] = []
         now: dict[str, tuple[float, float, float]] = {}
+        lats, lons, alts = positions_at(states, time_s)
+        if not self.zones:
+            self._last = dict(
+                zip(states.unit_ids, zip(lats.tolist(), lons.tolist(), alts.tolist(), strict=True), strict=True)
+            )
+            return events
         for r, unit in enumerate(states.unit_ids):
-            lat, lon = _position_at(states, r, time_s)
-            alt = float(states.alt_m[r]) + float(states.vel_up_mps[r]) * (time_s - float(states.time_s[r]))
+            lat, lon, alt = float(lats[r]), float(lons[r]), float(alts[r])
             now[unit] = (lat, lon, alt)
             party = party_ids[int(states.party[r])]
             for pz in self.zones:
