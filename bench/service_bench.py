@@ -63,11 +63,15 @@ def populate(data_dir: Path, units: int) -> dict[str, str]:
     return keys
 
 
-def batches(units: int, batch: int, seed: int = 42) -> dict[str, list[bytes]]:
+def batches(units: int, batch: int, seed: int = 42, spread_deg: float | None = None) -> dict[str, list[bytes]]:
     """Pre-encoded request bodies per party: every unit reported once per round."""
     rng = np.random.default_rng(seed)
-    lat = rng.uniform(50, 54, units)
-    lon = rng.uniform(2, 8, units)
+    if spread_deg is None:
+        lat = rng.uniform(50, 54, units)
+        lon = rng.uniform(2, 8, units)
+    else:
+        lat = rng.uniform(30, 30 + spread_deg, units)
+        lon = rng.uniform(20, 20 + spread_deg, units)
     alt = rng.uniform(3000, 12000, units)
     trk = rng.uniform(0, 2 * np.pi, units)
     gs = rng.uniform(120, 260, units)
@@ -99,11 +103,17 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--spread-deg",
+        type=float,
+        default=None,
+        help="Side of the square the units spread over (default: the reference box 4x6 deg, BlueSky's density x N/1000)",
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="kc-bench-"))
     keys = populate(folder, args.units)
-    bodies = batches(args.units, args.batch)
+    bodies = batches(args.units, args.batch, spread_deg=args.spread_deg)
     port = free_port()
     env = {**os.environ, "KEEPCLEAR_TICK_S": "1"}
     server = subprocess.Popen(
@@ -159,6 +169,7 @@ def main() -> None:
 
     rate = sum(accepted) / elapsed
     probe_times = [float(s["task_duration_s"].get("probe", "nan")) for s in samples if "probe" in s["task_duration_s"]]  # type: ignore[union-attr]
+    compute_ms = [float(s["counters"]["probe_compute_ms"]) for s in samples if s["counters"].get("probe_compute_ms")]  # type: ignore[index,union-attr]
     rss_mb = max(int(s["rss_bytes"]) for s in samples) / 2**20  # type: ignore[call-overload]
     print(
         f"units {args.units}, batch {args.batch} reports, {args.clients} client threads, {elapsed:.1f} s, one server process"
@@ -170,6 +181,8 @@ def main() -> None:
     if probe_times:
         print(f"{'probe per tick p50 (ms)':<34}{statistics.median(probe_times) * 1e3:>14.1f}")
         print(f"{'probe per tick max (ms)':<34}{max(probe_times) * 1e3:>14.1f}")
+        if compute_ms:
+            print(f"{'  of which computing p50 (ms)':<34}{statistics.median(compute_ms):>14.1f}")
     else:
         print(f"{'probe per tick (ms)':<34}{'not wired':>14}")
     print(f"{'ticks':<34}{final['ticks']:>14}")

@@ -8,6 +8,7 @@ emits every change on the bus (the hotline, the streams and the record subscribe
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,11 @@ class TacticalService:
         self.zone_watch = ZoneWatch([])
         self.reload_zones()
         self.last_conflicts = 0
+        #: Wall seconds of the last tick's computation (probe, alert book, zones) and of handing its
+        #: events to the subscribers (hotline posts, ledger entries, streams), and how many there were.
+        self.last_compute_s = 0.0
+        self.last_emit_s = 0.0
+        self.last_events = 0
 
     def reload_zones(self) -> None:
         """Read the zones again (after an import)."""
@@ -100,6 +106,7 @@ class TacticalService:
 
     def tick(self, now_s: float) -> list[Event]:
         """One probe cycle at ``now_s``; returns (and emits) the events it produced."""
+        started = time.perf_counter()
         with self._lock:
             self.table.drop_stale(now_s)
             states = self.table.states()
@@ -112,8 +119,12 @@ class TacticalService:
             events += self._predicted_entries(states, party_ids, now_s)
             for event in events:
                 self._remember(event)
+        computed = time.perf_counter()
         for event in events:
             self._events.emit(event)
+        self.last_compute_s = computed - started
+        self.last_emit_s = time.perf_counter() - computed
+        self.last_events = len(events)
         return events
 
     def _separation_lost(self, now_s: float, conflicts: Conflicts) -> list[Event]:
