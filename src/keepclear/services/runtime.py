@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 from keepclear.detect.minima import ProbeSettings, SeparationMinima
 from keepclear.detect.tracktable import TrackTableSettings
+from keepclear.detect.wellclear import AlertingSettings, minima_policy
 from keepclear.ledger.book import LedgerConfig
-from keepclear.services.activities import ActivityService
+from keepclear.services.activities import ActivityConfig, ActivityService
 from keepclear.services.deployment import Deployment
 from keepclear.services.hotline import HotlineService
 from keepclear.services.hotline_hub import HotlineHub
@@ -45,6 +46,7 @@ class RuntimeConfig:
     ingest: IngestLimits = field(default_factory=IngestLimits)
     history: HistoryLimits = field(default_factory=HistoryLimits)
     tactical: TacticalConfig = field(default_factory=TacticalConfig)
+    activities: ActivityConfig = field(default_factory=ActivityConfig)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RuntimeConfig:
@@ -70,7 +72,10 @@ class RuntimeConfig:
                 max_age_s=settings.ingest_max_age_s,
             ),
             history=HistoryLimits(retention_s=settings.history_retention_s),
-            tactical=TacticalConfig(table=table, probe=probe),
+            # Alert levels follow the configured minima (DESIGN.md), for air–air as for the other pairs.
+            tactical=TacticalConfig(
+                table=table, probe=probe, alerting=AlertingSettings(air_air=minima_policy(probe.air_air), surface=probe)
+            ),
         )
 
 
@@ -128,7 +133,9 @@ class Runtime:
         self.hotline.ensure_standing_threads()
         self.add_task("hotline-deadlines", self.hotline.run_deadlines)
 
-        self.activities = ActivityService(deployment.db, deployment.clock, deployment.bus, live=LiveIndex())
+        self.activities = ActivityService(
+            deployment.db, deployment.clock, deployment.bus, self.config.activities, live=LiveIndex()
+        )
         self.add_task("activity-deadlines", self.activities.run_deadlines)
 
         self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
