@@ -146,6 +146,7 @@ class Runtime:
         self.add_gauge("conflicts", lambda: self.tactical.last_conflicts)
         self.add_gauge("alerts_active", lambda: len(self.tactical.book.active()))
         self._stop = threading.Event()
+        self._tick_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.last_tick_s: float | None = None
         self.tick_errors = 0
@@ -179,7 +180,11 @@ class Runtime:
 
     def tick(self, now_s: float | None = None) -> None:
         """Drain ingest, then run every task with the current time."""
-        now_s = self.deployment.clock.now_s() if now_s is None else now_s
+        # One tick at a time: the tick thread and a driver (replay, demo) may both call this.
+        with self._tick_lock:
+            self._tick(self.deployment.clock.now_s() if now_s is None else now_s)
+
+    def _tick(self, now_s: float) -> None:
         started = time.perf_counter()
         self.pump()
         self.task_duration_s["pump"] = time.perf_counter() - started

@@ -138,6 +138,9 @@ class ScenarioRun:
             self.simulator, SinkTransport(self._ingest), self.player, self.config.driver_config(), self._on_time
         )
         self.rejected_reports = 0
+        #: activity id → when it was notified; message id → (sender, when posted): for the report.
+        self.notified_s: dict[str, float] = {}
+        self.posted: dict[str, tuple[str, float]] = {}
 
     @classmethod
     def create(
@@ -183,7 +186,9 @@ class ScenarioRun:
 
     def _notify(self, party_id: str, body: Mapping[str, Any]) -> str:
         activity = activity_from_document(dict(body), party_id=party_id)
-        return self.runtime.activities.notify(activity).activity.id
+        activity_id = self.runtime.activities.notify(activity).activity.id
+        self.notified_s[activity_id] = self.clock.now_s()
+        return activity_id
 
     def _acknowledge_activity(self, party_id: str, activity_id: str) -> None:
         version = self.runtime.activities.get(activity_id).activity.version
@@ -208,7 +213,9 @@ class ScenarioRun:
             ack_within_s=self.config.message_ack_within_s if wants_ack else None,
         )
         stored, _ = hotline.post(message.from_party, self.config.person, draft)
-        return _message_id(thread_id, stored.seq), thread_id
+        message_id = _message_id(thread_id, stored.seq)
+        self.posted[message_id] = (message.from_party, stored.time_s)
+        return message_id, thread_id
 
     def _acknowledge_message(self, party_id: str, message_id: str) -> None:
         thread_id, seq = _split_message_id(message_id)
