@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         math.inf, gt=0, description="Vertical separation minimum sea–sea, metres (inf: no vertical criterion)."
     )
     sep_sea_sea_lookahead_s: float = Field(1200.0, ge=0, le=7200, description="Conflict lookahead sea–sea, seconds.")
+    air_air_alerting: Literal["minima", "do-365b-phase-i"] = Field(
+        "minima",
+        description=(
+            "Air–air alert volumes: 'minima' (advisory 1.5x the air–air minima, caution the minima, warning the"
+            " minima within a quarter of the lookahead) or 'do-365b-phase-i' (0.66 NM well clear); DO-365B"
+            " hysteresis in both."
+        ),
+    )
     stale_air_s: float = Field(
         60.0, gt=0, description="Seconds without a report after which an air unit leaves the picture."
     )

@@ -82,10 +82,17 @@ def _register_schema(app: FastAPI, model: type[BaseModel]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, deployment: Deployment | None = None) -> FastAPI:
-    """The keepclear service for ``settings`` (or an already opened ``deployment``)."""
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    deployment: Deployment | None = None,
+    runtime_config: RuntimeConfig | None = None,
+) -> FastAPI:
+    """The keepclear service for ``settings`` (or an already opened ``deployment``); ``runtime_config``
+    overrides what the settings give (a replay's rules of notice, say)."""
     dep = deployment or Deployment.open(settings, clock=clock)
-    runtime = Runtime(dep, RuntimeConfig.from_settings(settings))
+    runtime = Runtime(dep, runtime_config or RuntimeConfig.from_settings(settings))
     hub = StreamHub()
     dep.bus.subscribe(hub.on_event)
 

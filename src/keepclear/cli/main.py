@@ -36,7 +36,7 @@ def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, con
 
 
 def _register() -> None:
-    from keepclear.cli import activities, deployment, hotline, keys, probe, record, scenario, serve, zones
+    from keepclear.cli import activities, demo, deployment, hotline, keys, probe, record, replay, scenario, serve, zones
 
     cli.add_command(deployment.init)
     cli.add_command(deployment.party)
@@ -51,6 +51,8 @@ def _register() -> None:
     cli.add_command(scenario.scenario)
     cli.add_command(activities.activity)
     cli.add_command(hotline.phrases)
+    cli.add_command(replay.replay)
+    cli.add_command(demo.demo)
 
 
 _register()

@@ -255,7 +255,8 @@ class ZoneWatch:
                 concerned = frozenset({party} | set(zone.rules.permitted_parties or ()))
                 if pz.centerline is not None:
                     prev = self._last.get(unit)
-                    if prev is None:
+                    # A line binds within its altitude band only: aircraft above a river line do not cross it.
+                    if prev is None or not zone.altitude.contains_ft(alt / FT_M):
                         continue
                     px, py = pz.plane.to_xy(prev[0], prev[1])
                     seg = LineString([(float(px), float(py)), (cx, cy)])

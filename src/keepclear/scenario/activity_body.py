@@ -52,11 +52,16 @@ def _volume(r: FieldReader, p: Path) -> dict[str, Any]:
         ring = r.sequence((*p, "polygon"))
         if ring and len(ring) < 3:
             r.problem((*p, "polygon"), f"needs at least 3 positions, has {len(ring)}")
-        out["polygon"] = [_position(r, (*p, "polygon", i)) for i in range(len(ring))]
+        positions = [_position(r, (*p, "polygon", i)) for i in range(len(ring))]
+        if positions and positions[0] != positions[-1]:
+            positions.append(positions[0])  # the service takes a closed GeoJSON ring
+        out["geometry"] = {"type": "Polygon", "coordinates": [positions]}
     else:
         r.mapping((*p, "circle"), frozenset({"center", "radius_m"}), frozenset({"center", "radius_m"}))
+        center = _position(r, (*p, "circle", "center")) or [None, None]
         out["circle"] = {
-            "center": _position(r, (*p, "circle", "center")),
+            "lat": center[1],
+            "lon": center[0],
             "radius_m": r.number((*p, "circle", "radius_m"), minimum=0.0, exclusive_minimum=True),
         }
     _band(r, p, out)

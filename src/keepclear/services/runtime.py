@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from keepclear.detect.minima import ProbeSettings, SeparationMinima
 from keepclear.detect.strategic import StrategicConfig
 from keepclear.detect.tracktable import TrackTableSettings
+from keepclear.detect.wellclear import AlertingSettings, do_365b_phase_i, minima_policy
 from keepclear.domain.activities import ActivityKind, Priority
 from keepclear.ledger.book import LedgerConfig
 from keepclear.services.activities import ActivityConfig, ActivityService
@@ -48,6 +49,7 @@ class RuntimeConfig:
     ingest: IngestLimits = field(default_factory=IngestLimits)
     history: HistoryLimits = field(default_factory=HistoryLimits)
     tactical: TacticalConfig = field(default_factory=TacticalConfig)
+    activities: ActivityConfig = field(default_factory=ActivityConfig)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RuntimeConfig:
@@ -73,7 +75,19 @@ class RuntimeConfig:
                 max_age_s=settings.ingest_max_age_s,
             ),
             history=HistoryLimits(retention_s=settings.history_retention_s),
-            tactical=TacticalConfig(table=table, probe=probe),
+            # Alert levels follow the configured minima (DESIGN.md) with DO-365B hysteresis, unless the
+            # deployment asks for the DO-365B Phase I volumes for air–air.
+            tactical=TacticalConfig(
+                table=table,
+                probe=probe,
+                alerting=AlertingSettings(
+                    air_air=do_365b_phase_i()
+                    if settings.air_air_alerting == "do-365b-phase-i"
+                    else minima_policy(probe.air_air),
+                    surface=probe,
+                ),
+            ),
+            activities=activity_config(settings),
         )
 
 
@@ -164,7 +178,7 @@ class Runtime:
         self.add_task("hotline-deadlines", self.hotline.run_deadlines)
 
         self.activities = ActivityService(
-            deployment.db, deployment.clock, deployment.bus, activity_config(settings), live=LiveIndex()
+            deployment.db, deployment.clock, deployment.bus, self.config.activities, live=LiveIndex()
         )
         self.add_task("activity-deadlines", self.activities.run_deadlines)
 
@@ -179,6 +193,7 @@ class Runtime:
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
         self.add_gauge("probe_events", lambda: self.tactical.last_events)
         self._stop = threading.Event()
+        self._tick_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.last_tick_s: float | None = None
         self.tick_errors = 0
@@ -212,7 +227,11 @@ class Runtime:
 
     def tick(self, now_s: float | None = None) -> None:
         """Drain ingest, then run every task with the current time."""
-        now_s = self.deployment.clock.now_s() if now_s is None else now_s
+        # One tick at a time: the tick thread and a driver (replay, demo) may both call this.
+        with self._tick_lock:
+            self._tick(self.deployment.clock.now_s() if now_s is None else now_s)
+
+    def _tick(self, now_s: float) -> None:
         started = time.perf_counter()
         self.pump()
         self.task_duration_s["pump"] = time.perf_counter() - started

@@ -1,0 +1,58 @@
+"""``keepclear demo`` as a real process: prints the console address and a key per party, serves, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from keepclear.api.server import free_port
+
+
+def _get(url: str, key: str | None = None) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_demo_prints_address_and_keys_serves_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "keepclear"), "demo", "--dir", str(tmp_path / "d"), "--speed", "1000", "--port", str(port)]
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    seen: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not any("liaison key for un" in s for s in seen):
+        try:
+            seen.append(lines.get(timeout=1))
+        except queue.Empty:
+            assert proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
+    text = "".join(seen)
+    address = re.search(r"console: (http://127\.0\.0\.1:\d+)/", text)
+    assert address is not None, text
+    keys = dict(re.findall(r"liaison key for (\S+): (\S+)", text))
+    assert set(keys) == {"coalition", "russia", "un"}
+    try:
+        assert _get(address.group(1) + "/v1/health")[0] == 200
+        for party, key in keys.items():
+            status, me = _get(address.group(1) + "/v1/me", key)
+            assert status == 200 and me["party_id"] == party and me["role"] == "liaison"
+        time.sleep(2)  # let the simulator run a little (×1000: half an hour of scenario time)
+        status, units = _get(address.group(1) + "/v1/tracks", keys["russia"])
+        assert status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Traceback" not in out
+    assert "stopped" in out
