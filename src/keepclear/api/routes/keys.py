@@ -33,14 +33,14 @@ def _out(info: ApiKeyInfo) -> dict[str, object]:
 @router.get("/keys")
 async def list_keys(rt: RuntimeDep, _: Admin) -> list[KeyOut]:
     """Every key; secrets are never shown again."""
-    return [KeyOut(**_out(k)) for k in await run_in_threadpool(rt.deployment.keys.list)]  # type: ignore[arg-type]
+    return [KeyOut(**_out(k)) for k in await run_in_threadpool(rt.deployment.keys.list)]
 
 
 @router.post("/keys", status_code=201)
 async def create_key(body: KeyIn, rt: RuntimeDep, _: Admin) -> KeyCreated:
     """Create a key; the answer carries the key once."""
     info, key = await run_in_threadpool(rt.deployment.keys.create, Role(body.role), body.party_id, body.label)
-    return KeyCreated(**_out(info), key=key)  # type: ignore[arg-type]
+    return KeyCreated(**_out(info), key=key)
 
 
 @router.delete("/keys/{key_id}", status_code=204)
