@@ -126,8 +126,8 @@ def scenes(draw: st.DrawFn) -> tuple[TrackStates, ProbeSettings]:
     return make_states(rows), cfg
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenes(), st.sampled_from([CullGrid(), CullGrid(5_000.0, 200.0), CullGrid(200_000.0, 50_000.0)]))
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes(), st.sampled_from([CullGrid(), CullGrid(1_000.0), CullGrid(5_000.0), CullGrid(500_000.0)]))
 def test_probe_finds_exactly_the_oracle_conflicts_on_random_scenes(
     scene: tuple[TrackStates, ProbeSettings], grid: CullGrid
 ) -> None:

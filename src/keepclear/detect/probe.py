@@ -34,7 +34,6 @@ class CullGrid:
     """Cell sizes of the culling grid (a speed knob only: results never depend on it)."""
 
     cell_m: float = 40_000.0
-    cell_alt_m: float = 1_500.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +103,6 @@ def _detect(
     grid: CullGrid,
 ) -> tuple[IntArray, IntArray, FloatArray]:
     cell_m = max(grid.cell_m, horizontal_m)
-    cell_alt_m = max(grid.cell_alt_m, vertical_m if np.isfinite(vertical_m) else 1.0)
     return detect_grid(
         kin.pos,
         kin.vel,
@@ -120,7 +118,6 @@ def _detect(
         float(vertical_m),
         float(lookahead_s),
         float(cell_m),
-        float(cell_alt_m),
     )
 
 
