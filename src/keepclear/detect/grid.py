@@ -34,10 +34,44 @@ MIN_CELL_M = 1_000.0
 _OFF_XYZ = 1 << 20
 
 
+_ALT_BITS = 13
+_ALT_MASK = (1 << _ALT_BITS) - 1
+_ALT_STEP_M = 16.0
+_ALT_BASE_M = -5_000.0
+
+
 @jit
-def _mix(key: int) -> int:
-    h = key * -7046029254386353131  # 0x9E3779B97F4A7C15 as a signed 64-bit integer
-    return h ^ (h >> 29)
+def _alt_step(alt_m: float) -> int:
+    """Altitude in 16 m steps from -5 km, clipped to 13 bits (clipping keeps the order)."""
+    return int(min(max((alt_m - _ALT_BASE_M) / _ALT_STEP_M, 0.0), float(_ALT_MASK)))
+
+
+@jit
+def _radix_argsort(keys: IntArray, key_bits: int) -> npt.NDArray[np.int32]:
+    """Stable argsort of non-negative ``keys`` below ``2**key_bits``: LSD radix, 11 bits a pass."""
+    n = keys.shape[0]
+    order = np.arange(n).astype(np.int32)
+    cur = keys.copy()
+    tmp_k = np.empty_like(cur)
+    tmp_o = np.empty_like(order)
+    counts = np.empty(2049, dtype=np.int64)
+    shift = 0
+    while shift < key_bits:
+        counts[:] = 0
+        for i in range(n):
+            counts[((cur[i] >> shift) & 2047) + 1] += 1
+        for b in range(2048):
+            counts[b + 1] += counts[b]
+        for i in range(n):
+            digit = (cur[i] >> shift) & 2047
+            d = counts[digit]
+            counts[digit] = d + 1
+            tmp_k[d] = cur[i]
+            tmp_o[d] = order[i]
+        cur, tmp_k = tmp_k, cur
+        order, tmp_o = tmp_o, order
+        shift += 11
+    return order
 
 
 @jit
@@ -143,58 +177,67 @@ def detect_grid(
             lo[k, 3] = -math.inf
             hi[k, 3] = math.inf
         total += cells
-    nb = 1
-    while nb < total:
-        nb *= 2
-    mask = nb - 1
-    # Entries (cell key, unit, first-cell mask), then a counting sort by hashed key.
+    # Sort key of an entry: the Morton code of its cell (spatially coherent, so every pass below
+    # streams through memory), then its box's floor altitude in 16 m steps (for the sweep).
+    lo_x = c0[0, 0]
+    lo_y = c0[0, 1]
+    lo_z = c0[0, 2]
+    span = 1
+    for k in range(n):
+        lo_x = min(lo_x, c0[k, 0])
+        lo_y = min(lo_y, c0[k, 1])
+        lo_z = min(lo_z, c0[k, 2])
+    for k in range(n):
+        span = max(span, c1[k, 0] - lo_x, c1[k, 1] - lo_y, c1[k, 2] - lo_z)
+    axis_bits = 1
+    while (1 << axis_bits) <= span:
+        axis_bits += 1
+    shift = max(0, 3 * axis_bits - 40)
+    key_bits = 3 * axis_bits - shift + _ALT_BITS
     e_key = np.empty(total, dtype=np.int64)
     e_unit = np.empty(total, dtype=np.int32)
     e_first = np.empty(total, dtype=np.uint8)
-    counts = np.zeros(nb + 1, dtype=np.int64)
-    by_alt = np.argsort(lo[:, 3], kind="mergesort")
+    e_sort = np.empty(total, dtype=np.int64)
     e = 0
-    for k in by_alt:
+    for k in range(n):
+        q = _alt_step(lo[k, 3])
         for cx in range(c0[k, 0], c1[k, 0] + 1):
             fx = 1 if cx == c0[k, 0] else 0
             kx = (cx + _OFF_XYZ) << 42
+            mx = _spread3(cx - lo_x)
             for cy in range(c0[k, 1], c1[k, 1] + 1):
                 fy = 2 if cy == c0[k, 1] else 0
                 ky = kx | ((cy + _OFF_XYZ) << 21)
+                my = mx | (_spread3(cy - lo_y) << 1)
                 for cz in range(c0[k, 2], c1[k, 2] + 1):
                     fz = 4 if cz == c0[k, 2] else 0
-                    key = ky | (cz + _OFF_XYZ)
-                    e_key[e] = key
+                    e_key[e] = ky | (cz + _OFF_XYZ)
                     e_unit[e] = k
                     e_first[e] = fx | fy | fz
-                    counts[(_mix(key) & mask) + 1] += 1
+                    e_sort[e] = (((my | (_spread3(cz - lo_z) << 2)) >> shift) << _ALT_BITS) | q
                     e += 1
-    for b in range(nb):
-        counts[b + 1] += counts[b]
+    order = _radix_argsort(e_sort, key_bits)
+    s_sort = np.empty(total, dtype=np.int64)
     s_key = np.empty(total, dtype=np.int64)
     s_unit = np.empty(total, dtype=np.int32)
     s_first = np.empty(total, dtype=np.uint8)
     s_party = np.empty(total, dtype=np.int64)
-    s_alo = np.empty(total)
-    s_ahi = np.empty(total)
+    s_qhi = np.empty(total, dtype=np.int64)
     # Position relative to the entry's cell corner, and velocity, in float32: a streaming
     # pre-test (3D closest approach of the two straight ECEF paths) before the exact solve.
     s_p = np.empty((total, 3), dtype=np.float32)
     s_v = np.empty((total, 3), dtype=np.float32)
     s_z = np.empty((total, 2), dtype=np.float32)  # altitude and vertical speed
-    fill = counts[:-1].copy()
-    for e in range(total):
-        b = _mix(e_key[e]) & mask
-        d = fill[b]
-        fill[b] = d + 1
-        s_key[d] = e_key[e]
-        s_unit[d] = e_unit[e]
-        s_first[d] = e_first[e]
-        s_party[d] = g_party[e_unit[e]]
+    for d in range(total):
+        e = order[d]
         u = e_unit[e]
-        s_alo[d] = lo[u, 3]
-        s_ahi[d] = hi[u, 3]
         key = e_key[e]
+        s_sort[d] = e_sort[e]
+        s_key[d] = key
+        s_unit[d] = u
+        s_first[d] = e_first[e]
+        s_party[d] = g_party[u]
+        s_qhi[d] = _alt_step(hi[u, 3])
         corner_x = ((key >> 42) - _OFF_XYZ) * cell_m
         corner_y = (((key >> 21) & 0x1FFFFF) - _OFF_XYZ) * cell_m
         corner_z = ((key & 0x1FFFFF) - _OFF_XYZ) * cell_m
@@ -218,18 +261,21 @@ def detect_grid(
     found = 0
     buf = np.empty(6)
     cross = domain_a != domain_b
-    for b in range(nb):
-        s = counts[b]
-        f = counts[b + 1]
+    s = 0
+    while s < total:
+        bucket = s_sort[s] >> _ALT_BITS
+        f = s + 1
+        while f < total and (s_sort[f] >> _ALT_BITS) == bucket:
+            f += 1
         for p in range(s, f):
             key_p = s_key[p]
             first_p = s_first[p]
             party_p = s_party[p]
             kp = s_unit[p]
-            ahi_p = s_ahi[p]
+            qhi_p = s_qhi[p]
             for q in range(p + 1, f):
-                if s_alo[q] > ahi_p:
-                    break  # the bucket is in ascending altitude order: nothing further overlaps
+                if (s_sort[q] & _ALT_MASK) > qhi_p:
+                    break  # the run is in ascending floor altitude: nothing further overlaps
                 if s_key[q] != key_p or (first_p | s_first[q]) != 7 or s_party[q] == party_p:
                     continue
                 dx = s_p[q, 0] - s_p[p, 0]
@@ -281,4 +327,5 @@ def detect_grid(
                 out_j[found] = j
                 out_v[found, :] = buf
                 found += 1
+        s = f
     return out_i[:found].copy(), out_j[:found].copy(), out_v[:found].copy()
