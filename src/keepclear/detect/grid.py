@@ -47,7 +47,7 @@ def _alt_step(alt_m: float) -> int:
 
 
 @jit
-def _radix_argsort(keys: IntArray, key_bits: int) -> npt.NDArray[np.int32]:
+def radix_argsort(keys: IntArray, key_bits: int) -> npt.NDArray[np.int32]:
     """Stable argsort of non-negative ``keys`` below ``2**key_bits``: LSD radix, 11 bits a pass."""
     n = keys.shape[0]
     order = np.arange(n).astype(np.int32)
@@ -216,7 +216,7 @@ def detect_grid(
                     e_first[e] = fx | fy | fz
                     e_sort[e] = (((my | (_spread3(cz - lo_z) << 2)) >> shift) << _ALT_BITS) | q
                     e += 1
-    order = _radix_argsort(e_sort, key_bits)
+    order = radix_argsort(e_sort, key_bits)
     s_sort = np.empty(total, dtype=np.int64)
     s_key = np.empty(total, dtype=np.int64)
     s_unit = np.empty(total, dtype=np.int32)
