@@ -1,14 +1,16 @@
-"""Candidate culling: a hashed grid over each unit's swept volume, so work grows with nearby pairs.
+"""Candidate culling: a grid over each unit's swept volume, so work grows with nearby pairs.
 
 Every unit sweeps, over the lookahead, a segment in earth-centred coordinates (its horizontal
-motion) and an altitude interval. Both are boxed, grown by half the minima plus the most two
-tangent-plane paths can leave their common plane, and the box is entered in every grid cell it
-touches (three ECEF axes). Two units can only conflict if their boxes share a cell. A pair is examined
+motion) and an altitude interval. The segment is boxed, grown by half the horizontal minimum plus
+the most two tangent-plane paths can leave their common plane, and entered in every ECEF grid
+cell it touches. Two units can only conflict if their boxes share a cell. A pair is examined
 once, in the first cell of the intersection of its two boxes: that cell is, on every axis, the
 first cell of one of the two boxes, which a 3-bit mask per entry tells without looking at the
-units. Entries are laid out cell by cell in ascending altitude, so a sweep along altitude stops
-at the first entry above a box (level traffic rarely shares 300 m). The exact test is
-``pairsolve.solve_pair``.
+units. Entries are radix-sorted by the Morton code of their cell (so memory is streamed, not
+hopped) and then by floor altitude, so a sweep along altitude stops at the first entry above a
+box (level traffic rarely shares 300 m). A float32 pre-test (closest approach of the two straight
+ECEF paths within the time both are vertically close) discards most of the rest; the exact test
+is ``pairsolve.solve_pair``.
 """
 
 from __future__ import annotations
