@@ -8,13 +8,13 @@ antimeridian is ordinary. Lines count with ``buffer_m`` each side, point sites w
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
@@ -27,6 +27,7 @@ from keepclear.geo.plane import LocalPlane
 from keepclear.geo.shapes import plane_for, to_plane
 
 FT_M = 0.3048
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,37 +82,40 @@ class ZoneEntry:
     inside_now: bool
 
 
-def _window(
-    states: TrackStates, r: int, pz: PreparedZone, time_s: float, horizon_s: float
-) -> tuple[float, float] | None:
-    """Times in [0, horizon] when the unit's altitude is in the band and the zone is valid."""
-    lo, hi = 0.0, horizon_s
-    v = pz.zone.validity
+def _positions_at(
+    states: TrackStates, rows: npt.NDArray[np.int64], times_s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Where ``rows`` are predicted at ``times_s`` (straight line along their tracks): (lat, lon)."""
+    dt = times_s - states.time_s[rows]
+    ve, vn = states.vel_east_mps[rows], states.vel_north_mps[rows]
+    dist = np.hypot(ve, vn) * dt
+    lat, lon = destination(states.lat_deg[rows], states.lon_deg[rows], np.degrees(np.arctan2(ve, vn)), dist)
+    moving = dist != 0.0
+    return np.where(moving, lat, states.lat_deg[rows]), np.where(moving, lon, states.lon_deg[rows])
+
+
+def _windows(
+    states: TrackStates, rows: npt.NDArray[np.int64], zone: Zone, time_s: float, horizon_s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per row, times in [0, horizon] when its altitude is in the band and the zone is valid
+    (``lo > hi`` when never)."""
+    lo = np.zeros(rows.shape[0])
+    hi = horizon_s.copy()
+    v = zone.validity
     if v.valid_from_s is not None:
-        lo = max(lo, v.valid_from_s - time_s)
+        lo = np.maximum(lo, v.valid_from_s - time_s)
     if v.valid_until_s is not None:
-        hi = min(hi, v.valid_until_s - time_s)
-    band = pz.zone.altitude
-    alt = float(states.alt_m[r]) + float(states.vel_up_mps[r]) * (time_s - float(states.time_s[r]))
-    vz = float(states.vel_up_mps[r])
-    b0, b1 = band.lower_ft * FT_M, band.upper_ft * FT_M
-    if abs(vz) < 1e-9:
-        if not b0 <= alt <= b1:
-            return None
-    else:
-        ta, tb = (b0 - alt) / vz, (b1 - alt) / vz
-        lo, hi = max(lo, min(ta, tb)), min(hi, max(ta, tb))
-    return (lo, hi) if lo <= hi else None
-
-
-def _position_at(states: TrackStates, r: int, time_s: float) -> tuple[float, float]:
-    dt = time_s - float(states.time_s[r])
-    ve, vn = float(states.vel_east_mps[r]), float(states.vel_north_mps[r])
-    dist = math.hypot(ve, vn) * dt
-    if dist == 0.0:
-        return float(states.lat_deg[r]), float(states.lon_deg[r])
-    lat, lon = destination(float(states.lat_deg[r]), float(states.lon_deg[r]), math.degrees(math.atan2(ve, vn)), dist)
-    return float(lat), float(lon)
+        hi = np.minimum(hi, v.valid_until_s - time_s)
+    vz = states.vel_up_mps[rows]
+    alt = states.alt_m[rows] + vz * (time_s - states.time_s[rows])
+    b0, b1 = zone.altitude.lower_ft * FT_M, zone.altitude.upper_ft * FT_M
+    still = np.abs(vz) < 1e-9
+    safe = np.where(still, 1.0, vz)
+    ta, tb = (b0 - alt) / safe, (b1 - alt) / safe
+    lo = np.where(still, lo, np.maximum(lo, np.minimum(ta, tb)))
+    hi = np.where(still, hi, np.minimum(hi, np.maximum(ta, tb)))
+    outside = still & ((alt < b0) | (alt > b1))
+    return lo, np.where(outside, -np.inf, hi)
 
 
 def predict_zone_entries(
@@ -125,40 +129,52 @@ def predict_zone_entries(
     freely; sorted by unit, zone. Deconfliction lines are not entries (see ``ZoneWatch``)."""
     settings = settings or ZoneProbeSettings()
     out: list[ZoneEntry] = []
+    horizons = np.array([settings.lookahead_s(int(d)) for d in states.domain], dtype=np.float64).reshape(-1)
     for pz in zones:
-        if pz.zone.kind is ZoneKind.DECONFLICTION_LINE:
+        zone = pz.zone
+        if zone.kind is ZoneKind.DECONFLICTION_LINE or len(states) == 0:
             continue
-        for r in range(len(states)):
-            party = party_ids[int(states.party[r])]
-            access = pz.zone.rules.access_for(party)
-            if access is Access.PERMITTED:
-                continue
-            horizon = settings.lookahead_s(int(states.domain[r]))
-            window = _window(states, r, pz, time_s, horizon)
-            if window is None:
-                continue
-            t0, t1 = window
-            la0, lo0 = _position_at(states, r, time_s + t0)
-            la1, lo1 = _position_at(states, r, time_s + t1)
-            x, y = pz.plane.to_xy(np.array([la0, la1]), np.array([lo0, lo1]))
-            p0 = (float(x[0]), float(y[0]))
-            if pz.area.covers(Point(p0)):
-                t_hit, point = t0, p0
+        access = [zone.rules.access_for(party_ids[int(c)]) for c in states.party]
+        rows = np.array([r for r, a in enumerate(access) if a is not Access.PERMITTED], dtype=np.int64)
+        if rows.shape[0] == 0:
+            continue
+        t0, t1 = _windows(states, rows, zone, time_s, horizons[rows])
+        keep = t0 <= t1
+        rows, t0, t1 = rows[keep], t0[keep], t1[keep]
+        if rows.shape[0] == 0:
+            continue
+        la0, lo0 = _positions_at(states, rows, time_s + t0)
+        la1, lo1 = _positions_at(states, rows, time_s + t1)
+        x0, y0 = pz.plane.to_xy(la0, lo0)
+        x1, y1 = pz.plane.to_xy(la1, lo1)
+        inside = shapely.covers(pz.area, shapely.points(x0, y0))
+        segs = shapely.linestrings(np.stack([np.column_stack([x0, x1]), np.column_stack([y0, y1])], axis=2))
+        hits = shapely.intersection(segs, pz.area)
+        for k in range(rows.shape[0]):
+            if inside[k]:
+                t_hit, px, py = float(t0[k]), float(x0[k]), float(y0[k])
             else:
-                if t1 <= t0:
+                if hits[k].is_empty or t1[k] <= t0[k]:
                     continue
-                seg = LineString([p0, (float(x[1]), float(y[1]))])
-                hit = seg.intersection(pz.area)
-                if hit.is_empty:
-                    continue
-                coords = shapely.get_coordinates(hit)
-                d = np.hypot(coords[:, 0] - p0[0], coords[:, 1] - p0[1])
-                k = int(np.argmin(d))
-                t_hit = t0 + (t1 - t0) * float(d[k]) / max(seg.length, 1e-9)
-                point = (float(coords[k, 0]), float(coords[k, 1]))
-            lat, lon = pz.plane.to_latlon(point[0], point[1])
+                coords = shapely.get_coordinates(hits[k])
+                d = np.hypot(coords[:, 0] - x0[k], coords[:, 1] - y0[k])
+                j = int(np.argmin(d))
+                length = float(np.hypot(x1[k] - x0[k], y1[k] - y0[k]))
+                t_hit = float(t0[k] + (t1[k] - t0[k]) * float(d[j]) / max(length, 1e-9))
+                px, py = float(coords[j, 0]), float(coords[j, 1])
+            lat, lon = pz.plane.to_latlon(px, py)
+            r = int(rows[k])
             out.append(
-                ZoneEntry(states.unit_ids[r], party, pz.zone.id, access, t_hit, float(lat), float(lon), t_hit == 0.0)
+                ZoneEntry(
+                    states.unit_ids[r],
+                    party_ids[int(states.party[r])],
+                    zone.id,
+                    access[r],
+                    t_hit,
+                    float(lat),
+                    float(lon),
+                    t_hit == 0.0,
+                )
             )
     return sorted(out, key=lambda e: (e.unit_id, e.zone_id))
 
@@ -198,17 +214,19 @@ class ZoneWatch:
         """Positions of every unit at ``time_s``; the events since the previous call."""
         events: list[Event] = []
         now: dict[str, tuple[float, float, float]] = {}
+        all_rows = np.arange(len(states), dtype=np.int64)
+        lats, lons = _positions_at(states, all_rows, np.full(len(states), time_s))
+        alts = states.alt_m + states.vel_up_mps * (time_s - states.time_s)
+        flat = [pz.plane.to_xy(lats, lons) if pz.zone.validity.contains(time_s) else None for pz in self.zones]
         for r, unit in enumerate(states.unit_ids):
-            lat, lon = _position_at(states, r, time_s)
-            alt = float(states.alt_m[r]) + float(states.vel_up_mps[r]) * (time_s - float(states.time_s[r]))
+            lat, lon, alt = float(lats[r]), float(lons[r]), float(alts[r])
             now[unit] = (lat, lon, alt)
             party = party_ids[int(states.party[r])]
-            for pz in self.zones:
+            for pz, xy in zip(self.zones, flat, strict=True):
                 zone = pz.zone
-                if not zone.validity.contains(time_s):
+                if xy is None:
                     continue
-                x, y = pz.plane.to_xy(lat, lon)
-                cx, cy = float(x), float(y)
+                cx, cy = float(xy[0][r]), float(xy[1][r])
                 concerned = frozenset({party} | set(zone.rules.permitted_parties or ()))
                 if pz.centerline is not None:
                     prev = self._last.get(unit)
