@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from keepclear.detect.states import TrackStates
@@ -213,66 +213,69 @@ class ZoneWatch:
     def update(self, time_s: float, states: TrackStates, party_ids: Sequence[str]) -> list[Event]:
         """Positions of every unit at ``time_s``; the events since the previous call."""
         events: list[Event] = []
-        now: dict[str, tuple[float, float, float]] = {}
-        all_rows = np.arange(len(states), dtype=np.int64)
-        lats, lons = _positions_at(states, all_rows, np.full(len(states), time_s))
+        n = len(states)
+        rows = np.arange(n, dtype=np.int64)
+        lats, lons = _positions_at(states, rows, np.full(n, time_s))
         alts = states.alt_m + states.vel_up_mps * (time_s - states.time_s)
-        flat = [pz.plane.to_xy(lats, lons) if pz.zone.validity.contains(time_s) else None for pz in self.zones]
-        for r, unit in enumerate(states.unit_ids):
-            lat, lon, alt = float(lats[r]), float(lons[r]), float(alts[r])
-            now[unit] = (lat, lon, alt)
-            party = party_ids[int(states.party[r])]
-            for pz, xy in zip(self.zones, flat, strict=True):
-                zone = pz.zone
-                if xy is None:
-                    continue
-                cx, cy = float(xy[0][r]), float(xy[1][r])
-                concerned = frozenset({party} | set(zone.rules.permitted_parties or ()))
-                if pz.centerline is not None:
-                    prev = self._last.get(unit)
-                    if prev is None:
-                        continue
-                    px, py = pz.plane.to_xy(prev[0], prev[1])
-                    seg = LineString([(float(px), float(py)), (cx, cy)])
-                    if seg.length == 0 or not seg.intersects(pz.centerline):
-                        continue
-                    before, after = _side(pz.centerline, float(px), float(py)), _side(pz.centerline, cx, cy)
+        parties = [party_ids[int(c)] for c in states.party]
+        prev = [self._last.get(u) for u in states.unit_ids]
+        has_prev = np.array([p is not None for p in prev], dtype=bool)
+        prev_lat = np.array([p[0] if p is not None else 0.0 for p in prev])
+        prev_lon = np.array([p[1] if p is not None else 0.0 for p in prev])
+        day = utc_day(time_s)
+        for pz in self.zones:
+            zone = pz.zone
+            if n == 0 or not zone.validity.contains(time_s):
+                continue
+            x, y = pz.plane.to_xy(lats, lons)
+            if pz.centerline is not None:
+                px, py = pz.plane.to_xy(prev_lat, prev_lon)
+                segs = shapely.linestrings(np.stack([np.column_stack([px, x]), np.column_stack([py, y])], axis=2))
+                moved = has_prev & ((px != x) | (py != y))
+                crossed = moved & shapely.intersects(segs, pz.centerline)
+                for r in np.flatnonzero(crossed).tolist():
+                    before = _side(pz.centerline, float(px[r]), float(py[r]))
+                    after = _side(pz.centerline, float(x[r]), float(y[r]))
                     if before == after or before == 0:
                         continue
                     direction = "left-to-right" if before > 0 else "right-to-left"
-                    self.crossings[(party, utc_day(time_s), zone.id, direction)] += 1
+                    party = parties[r]
+                    self.crossings[(party, day, zone.id, direction)] += 1
                     events.append(
                         Event(
                             "zone.line_crossed",
                             time_s,
                             None,
-                            {"unit_id": unit, "party_id": party, "zone_id": zone.id, "direction": direction,
-                             "lat_deg": lat, "lon_deg": lon, "utc_day": utc_day(time_s),
-                             "count_today": self.crossings[(party, utc_day(time_s), zone.id, direction)]},
-                            concerned,
+                            {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
+                             "direction": direction, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
+                             "utc_day": day, "count_today": self.crossings[(party, day, zone.id, direction)]},
+                            frozenset({party} | set(zone.rules.permitted_parties or ())),
                         )
                     )  # fmt: skip
-                    continue
-                access = zone.rules.access_for(party)
-                key = (unit, zone.id)
-                inside = (
-                    access is not Access.PERMITTED
-                    and zone.altitude.contains_ft(alt / FT_M)
-                    and bool(pz.area.covers(Point(cx, cy)))
-                )
-                if inside and key not in self._inside:
+                continue
+            access = {p: zone.rules.access_for(p) for p in set(parties)}
+            concerned = np.array([access[p] is not Access.PERMITTED for p in parties], dtype=bool)
+            alt_ft = alts / FT_M
+            in_band = (zone.altitude.lower_ft <= alt_ft) & (alt_ft <= zone.altitude.upper_ft)
+            inside = concerned & in_band & shapely.covers(pz.area, shapely.points(x, y))
+            for r in range(n):
+                key = (states.unit_ids[r], zone.id)
+                if not inside[r]:
+                    self._inside.discard(key)
+                elif key not in self._inside:
                     self._inside.add(key)
+                    party = parties[r]
                     events.append(
                         Event(
                             "zone.entered",
                             time_s,
                             None,
-                            {"unit_id": unit, "party_id": party, "zone_id": zone.id, "access": access.value,
-                             "lat_deg": lat, "lon_deg": lon, "alt_m": alt},
-                            concerned,
+                            {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
+                             "access": access[party].value, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
+                             "alt_m": float(alts[r])},
+                            frozenset({party} | set(zone.rules.permitted_parties or ())),
                         )
                     )  # fmt: skip
-                elif not inside:
-                    self._inside.discard(key)
-        self._last.update(now)
+        for r, unit in enumerate(states.unit_ids):
+            self._last[unit] = (float(lats[r]), float(lons[r]), float(alts[r]))
         return events
