@@ -8,7 +8,8 @@ compiled ``cstatebased.detect`` and its numpy ``StateBased.detect`` (skipped abo
 so the density of the 10k case) up to 1,000,000 tracks, keepclear alone.
 
 Every measurement runs in a fresh subprocess, timed with a monotonic clock on one core (best of
-the repeats, after a warm-up call that compiles), with the peak resident memory it added.
+the repeats, after a warm-up call that compiles), with the peak resident memory it added; the
+series also shows the CPU seconds of that run (on a shared machine wall time includes waiting).
 
 BlueSky comes from PyPI into a separate environment (it pins old dependencies)::
 
@@ -71,18 +72,26 @@ def _reset_peak() -> None:
 
 
 def _measure(call, repeats: int) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
+    """Best wall time, peak added RSS, last result; the CPU seconds of the best run go to stderr."""
     call()  # warm-up: imports, JIT compilation
     best = float("inf")
+    best_cpu = float("inf")
     result = None
     peak_mib = 0.0
     for _ in range(repeats):
         base = _rss_kib("VmRSS:")
         _reset_peak()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = call()
-        best = min(best, time.perf_counter() - t0)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        if wall < best:
+            best, best_cpu = wall, cpu
         peak_mib = max(peak_mib, (_rss_kib("VmHWM:") - base) / 1024.0)
+    _CPU[0] = best_cpu
     return best, peak_mib, result
+
+
+_CPU = [0.0]
 
 
 def worker_keepclear(path: str, repeats: int, out: str) -> None:
@@ -106,7 +115,7 @@ def worker_keepclear(path: str, repeats: int, out: str) -> None:
         short = conflicts.t_out_s - conflicts.t_in_s < 2.0  # type: ignore[attr-defined]
         extra["short"] = conflicts.row_a[short] * n + conflicts.row_b[short]  # type: ignore[attr-defined]
     np.savez(out, a=conflicts.row_a, b=conflicts.row_b, **extra)  # type: ignore[attr-defined]
-    print(json.dumps({"seconds": seconds, "peak_mib": peak}))
+    print(json.dumps({"seconds": seconds, "cpu_s": _CPU[0], "peak_mib": peak}))
 
 
 def worker_bluesky(path: str, repeats: int, out: str, kind: str) -> None:
@@ -129,7 +138,7 @@ def worker_bluesky(path: str, repeats: int, out: str, kind: str) -> None:
     pairs = {tuple(sorted((int(a), int(b)))) for a, b in result[0]}  # type: ignore[index]
     arr = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
     np.savez(out, a=arr[:, 0], b=arr[:, 1])
-    print(json.dumps({"seconds": seconds, "peak_mib": peak}))
+    print(json.dumps({"seconds": seconds, "cpu_s": _CPU[0], "peak_mib": peak}))
 
 
 # ---------------------------------------------------------------- driver
@@ -221,7 +230,7 @@ def main() -> None:
             )
         print()
         print("Part 2: constant density (the 10k box density; sides grow with sqrt(N/10k)), keepclear, one core")
-        print(f"{'N':>9} | {'seconds':>8} {'peak MiB':>9} {'pairs':>9} | {'time ratio vs N/10':>18}")
+        print(f"{'N':>9} | {'seconds':>8} {'CPU s':>8} {'peak MiB':>9} {'pairs':>9} | {'time ratio vs N/10':>18}")
         previous = None
         n = 10_000
         while n <= args.max_n:
@@ -230,7 +239,10 @@ def main() -> None:
             ours = run_worker(me, "keepclear", data, 3 if n <= 100_000 else 1, tmp, 900)
             ratio = "" if previous is None or ours is None or "error" in ours else f"{ours['seconds'] / previous:.1f}x"
             pairs = len(ours.get("pairs", ())) if ours else 0
-            print(f"{n:>9} | {fmt(ours, 'seconds', '8.3f')} {fmt(ours, 'peak_mib', '9.0f')} {pairs:>9} | {ratio:>18}")
+            cpu = fmt(ours, "cpu_s", "8.3f")
+            print(
+                f"{n:>9} | {fmt(ours, 'seconds', '8.3f')} {cpu} {fmt(ours, 'peak_mib', '9.0f')} {pairs:>9} | {ratio:>18}"
+            )
             previous = ours["seconds"] if ours and "error" not in ours else None
             n *= 10
         print()
