@@ -5,7 +5,7 @@ in 50–54°N, 2–8°E, FL100–FL400, 120–260 m/s, any track, 30 % climbing 
 ±10 m/s, seeded; 5 NM / 1,000 ft / 300 s. Part 1 runs N = 1k, 3k, 10k in that box against BlueSky's
 compiled ``cstatebased.detect`` and its numpy ``StateBased.detect`` (skipped above 3k: it needs
 ~22 GiB at 10k). Part 2 is the constant-density series: the box grows with N (sides × √(N/10k),
-so the density of the 10k case) up to 1,000,000 tracks, keepclear alone.
+at the density of the 10k case, uniform on the surface) up to 1,000,000 tracks, keepclear alone.
 
 Every measurement runs in a fresh subprocess, timed with a monotonic clock on one core (best of
 the repeats, after a warm-up call that compiles), with the peak resident memory it added; the
@@ -43,11 +43,22 @@ HORIZONTAL_M, VERTICAL_M, LOOKAHEAD_S = 5 * NM_M, 1000 * FT_M, 300.0
 
 
 def scenario(n: int, seed: int = 42, scale: float = 1.0) -> dict[str, np.ndarray]:
-    """The seeded scenario; ``scale`` multiplies the sides of the 4° × 6° box around 52°N 5°E."""
+    """The seeded scenario in the 4° × 6° box around 52°N 5°E (uniform in degrees, as the reference).
+
+    With ``scale`` != 1 the box's area grows by ``scale``² at constant density: the latitude band
+    is 4°·scale high, positions are uniform on the ellipsoid's surface (uniform in sin(lat)), and
+    the longitude span is chosen so the area is ``scale``² times the reference box's.
+    """
     rng = np.random.default_rng(seed)
-    half_lat, half_lon = 2.0 * scale, 3.0 * scale
-    lat = rng.uniform(max(52.0 - half_lat, -89.0), min(52.0 + half_lat, 89.0), n)
-    lon = rng.uniform(5.0 - half_lon, 5.0 + half_lon, n)
+    if scale == 1.0:
+        lat = rng.uniform(50.0, 54.0, n)
+        lon = rng.uniform(2.0, 8.0, n)
+    else:
+        lo, hi = np.radians(max(52.0 - 2.0 * scale, -89.0)), np.radians(min(52.0 + 2.0 * scale, 89.0))
+        ref = np.radians(6.0) * (np.sin(np.radians(54.0)) - np.sin(np.radians(50.0)))
+        span_deg = np.degrees(scale**2 * ref / (np.sin(hi) - np.sin(lo)))
+        lat = np.degrees(np.arcsin(rng.uniform(np.sin(lo), np.sin(hi), n)))
+        lon = rng.uniform(5.0 - span_deg / 2, 5.0 + span_deg / 2, n)
     lon = (lon + 180.0) % 360.0 - 180.0
     alt = rng.uniform(10_000 * FT_M, 40_000 * FT_M, n)
     gs = rng.uniform(120.0, 260.0, n)
@@ -229,13 +240,13 @@ def main() -> None:
                 f"{speed:>13} | {agree}"
             )
         print()
-        print("Part 2: constant density (the 10k box density; sides grow with sqrt(N/10k)), keepclear, one core")
+        print("Part 2: constant density (the 10k box's; area x N/10k, uniform on the surface), keepclear, one core")
         print(f"{'N':>9} | {'seconds':>8} {'CPU s':>8} {'peak MiB':>9} {'pairs':>9} | {'time ratio vs N/10':>18}")
         previous = None
         n = 10_000
         while n <= args.max_n:
             data = tmp / f"dense-{n}.npz"
-            np.savez(data, **scenario(n, scale=(n / 10_000) ** 0.5))
+            np.savez(data, **scenario(n, scale=max((n / 10_000) ** 0.5, 1.0 + 1e-9)))
             ours = run_worker(me, "keepclear", data, 3 if n <= 100_000 else 1, tmp, 900)
             ratio = "" if previous is None or ours is None or "error" in ours else f"{ours['seconds'] / previous:.1f}x"
             pairs = len(ours.get("pairs", ())) if ours else 0
