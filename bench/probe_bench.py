@@ -4,7 +4,7 @@ Scenario (as ``../shared/reference/README.md`` describes the BlueSky reference):
 in 50–54°N, 2–8°E, FL100–FL400, 120–260 m/s, any track, 30 % climbing or descending at up to
 ±10 m/s, seeded; 5 NM / 1,000 ft / 300 s. Part 1 runs N = 1k, 3k, 10k in that box against BlueSky's
 compiled ``cstatebased.detect`` and its numpy ``StateBased.detect`` (skipped above 3k: it needs
-~22 GiB at 10k). Part 2 is the constant-density series: the box grows with N (sides × √(N/10k),
+~22 GiB at 10k). Part 2 is the constant-density series: the area grows with N (N/10k times the box,
 at the density of the 10k case, uniform on the surface) up to 1,000,000 tracks, keepclear alone.
 
 Every measurement runs in a fresh subprocess, timed with a monotonic clock on one core (best of
