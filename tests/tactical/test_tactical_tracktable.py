@@ -69,6 +69,7 @@ def test_partner_forces_count_as_their_party() -> None:
     table.update(rep("us-1", 0.0), "coalition", Domain.AIR)
     s = table.states()
     assert s.party[0] == s.party[1] == table.party_code("coalition")
+    assert table.party_ids[int(s.party[0])] == "coalition"
 
 
 ops = st.lists(

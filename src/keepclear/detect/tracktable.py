@@ -81,6 +81,11 @@ class TrackTable:
         """The party id behind a code."""
         return self._party_ids[code]
 
+    @property
+    def party_ids(self) -> tuple[str, ...]:
+        """Party ids by code: what ``AlertBook.update`` and the zone probe take as ``party_ids``."""
+        return tuple(self._party_ids)
+
     def update(self, report: TrackReport, party_id: str, domain: Domain) -> Outcome:
         """Take one report of a unit that ``party_id`` answers for (a partner force: its party).
 
