@@ -25,7 +25,16 @@ def _get(url: str, key: str | None = None) -> tuple[int, dict[str, object]]:
 
 def test_demo_prints_address_and_keys_serves_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     port = free_port()
-    command = [str(Path(sys.executable).parent / "keepclear"), "demo", "--dir", str(tmp_path / "d"), "--speed", "1000", "--port", str(port)]
+    command = [
+        str(Path(sys.executable).parent / "keepclear"),
+        "demo",
+        "--dir",
+        str(tmp_path / "d"),
+        "--speed",
+        "1000",
+        "--port",
+        str(port),
+    ]
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()

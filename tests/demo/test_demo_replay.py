@@ -74,7 +74,13 @@ def test_report_html_embeds_the_figures_and_json_has_the_numbers(replayed: tuple
     for name in figures:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     kinds = {t["kind"] for t in numbers["timeline"]}
-    assert {"activity.notified", "activity.acknowledged", "activity.escalated", "alert.raised", "zone.line_crossed"} <= kinds
+    assert {
+        "activity.notified",
+        "activity.acknowledged",
+        "activity.escalated",
+        "alert.raised",
+        "zone.line_crossed",
+    } <= kinds
 
 
 def test_replay_refuses_a_bad_speed_and_a_used_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from keepclear.detect.tracktable import Outcome, TrackTable, TrackTableSettings
 from keepclear.domain import Domain, TrackReport
+from keepclear.errors import ValidationError
 
 
 def rep(unit: str, t: float, lat: float = 35.0, lon: float = 36.0, alt: float = 1000.0) -> TrackReport:
@@ -38,7 +39,7 @@ def test_an_older_or_duplicate_report_never_overwrites_a_newer_one() -> None:
 def test_a_report_with_nan_or_out_of_range_values_never_enters(bad: TrackReport) -> None:
     table = TrackTable()
     table.update(rep("a", 0.5), "us", Domain.AIR)
-    with pytest.raises(ValueError, match="track report of 'a'"):
+    with pytest.raises(ValidationError, match="track report of 'a'"):
         table.update(bad, "us", Domain.AIR)
     assert table.states().time_s.tolist() == [0.5]
 
@@ -68,6 +69,7 @@ def test_partner_forces_count_as_their_party() -> None:
     table.update(rep("us-1", 0.0), "coalition", Domain.AIR)
     s = table.states()
     assert s.party[0] == s.party[1] == table.party_code("coalition")
+    assert table.party_ids[int(s.party[0])] == "coalition"
 
 
 ops = st.lists(

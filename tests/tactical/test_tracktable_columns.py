@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from keepclear.detect.tracktable import TrackTable
 from keepclear.domain import Domain, TrackReport
+from keepclear.errors import ValidationError
 
 units = st.sampled_from(["u1", "u2", "u3", "u4"])
 times = st.sampled_from([0.0, 1.0, 2.0, 3.0, math.nan])
@@ -43,7 +44,7 @@ def test_columns_equal_one_update_per_report(batches):
         accepted = 0
         for i, unit in enumerate(ids):
             report = TrackReport(unit, *(float(v) for v in values[i]))
-            with contextlib.suppress(ValueError):  # a malformed report never enters
+            with contextlib.suppress(ValidationError):  # a malformed report never enters
                 accepted += one_by_one.update(report, parties[i], Domain.AIR).value == "accepted"
         assert columns.update_columns(ids, values, parties, [Domain.AIR] * len(ids)) == accepted
         assert snapshot(columns) == snapshot(one_by_one)

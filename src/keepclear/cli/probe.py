@@ -46,8 +46,9 @@ def probe(states_file: Path, horizontal_m: float, vertical_m: float, lookahead_s
         raise ValidationError(exc.problems) from None
     conflicts = run_probe(states, 0.0, replace(ProbeSettings(), air_air=minima))
     rows = []
-    for k in range(len(conflicts)):
-        a, b = sorted((conflicts.unit_a[k], conflicts.unit_b[k]))
+    ids = conflicts.unit_ids
+    for k, (ra, rb) in enumerate(zip(conflicts.row_a.tolist(), conflicts.row_b.tolist(), strict=True)):
+        a, b = sorted((ids[ra], ids[rb]))
         rows.append(
             (
                 a,

@@ -113,8 +113,8 @@ class AlertBook:
                 sub = type(rel)(rel.ss[sel], rel.sv[sel], rel.vv[sel], rel.dz_m[sel], rel.dvz_mps[sel])
                 levels[sel] = raw_levels(sub, self.settings.policy(d0, d1))
             for k in range(len(conflicts)):
-                a, b = conflicts.unit_a[k], conflicts.unit_b[k]
                 ra, rb = int(conflicts.row_a[k]), int(conflicts.row_b[k])
+                a, b = conflicts.unit_ids[ra], conflicts.unit_ids[rb]
                 if a > b:
                     a, b, ra, rb = b, a, rb, ra
                 raw[(a, b)] = (int(levels[k]), ra, rb)

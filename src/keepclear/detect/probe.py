@@ -33,13 +33,13 @@ BoolArray = npt.NDArray[np.bool_]
 class CullGrid:
     """Cell sizes of the culling grid (a speed knob only: results never depend on it)."""
 
-    cell_m: float = 40_000.0
-    cell_alt_m: float = 1_500.0
+    cell_m: float = 60_000.0
 
 
 @dataclass(frozen=True, slots=True)
 class Conflicts:
-    """Predicted conflicts, one row per unordered pair (``row_a`` < ``row_b``), sorted by rows.
+    """Predicted conflicts, one row per unordered pair (``row_a`` < ``row_b``), in an order that
+    depends only on the input (sort by rows where an order matters).
 
     Times are seconds after the probe time: ``t_in_s``/``t_out_s`` bound the loss of separation
     within the lookahead, ``tcpa_s``/``dcpa_m`` are the closest horizontal approach (not clipped
@@ -49,8 +49,7 @@ class Conflicts:
 
     row_a: IntArray
     row_b: IntArray
-    unit_a: tuple[str, ...]
-    unit_b: tuple[str, ...]
+    unit_ids: tuple[str, ...]
     t_in_s: FloatArray
     t_out_s: FloatArray
     tcpa_s: FloatArray
@@ -63,6 +62,16 @@ class Conflicts:
 
     def __len__(self) -> int:
         return int(self.row_a.shape[0])
+
+    @property
+    def unit_a(self) -> tuple[str, ...]:
+        """Unit id of ``row_a`` for every conflict (built on each access: index ``unit_ids`` in loops)."""
+        return tuple(self.unit_ids[k] for k in self.row_a.tolist())
+
+    @property
+    def unit_b(self) -> tuple[str, ...]:
+        """Unit id of ``row_b`` for every conflict (built on each access)."""
+        return tuple(self.unit_ids[k] for k in self.row_b.tolist())
 
 
 def probe(
@@ -104,7 +113,6 @@ def _detect(
     grid: CullGrid,
 ) -> tuple[IntArray, IntArray, FloatArray]:
     cell_m = max(grid.cell_m, horizontal_m)
-    cell_alt_m = max(grid.cell_alt_m, vertical_m if np.isfinite(vertical_m) else 1.0)
     return detect_grid(
         kin.pos,
         kin.vel,
@@ -120,38 +128,36 @@ def _detect(
         float(vertical_m),
         float(lookahead_s),
         float(cell_m),
-        float(cell_alt_m),
     )
 
 
 def _assemble(
     states: TrackStates, parts: list[tuple[IntArray, IntArray, FloatArray, tuple[float, float, float]]]
 ) -> Conflicts:
-    if parts:
+    if len(parts) == 1:
+        row_a, row_b, values = parts[0][0], parts[0][1], parts[0][2]
+    elif parts:
         row_a = np.concatenate([p[0] for p in parts])
         row_b = np.concatenate([p[1] for p in parts])
         values = np.concatenate([p[2] for p in parts])
-        minima = np.concatenate([np.tile(np.array(p[3]), (p[0].shape[0], 1)) for p in parts])
     else:
         row_a = np.empty(0, dtype=np.int64)
         row_b = np.empty(0, dtype=np.int64)
         values = np.empty((0, 6))
-        minima = np.empty((0, 3))
-    order = np.lexsort((row_b, row_a))
-    row_a, row_b, values, minima = row_a[order], row_b[order], values[order], minima[order]
-    ids = states.unit_ids
+    minima = [
+        np.concatenate([np.full(p[0].shape[0], p[3][c]) for p in parts]) if parts else np.empty(0) for c in range(3)
+    ]
     return Conflicts(
         row_a=row_a,
         row_b=row_b,
-        unit_a=tuple(ids[k] for k in row_a.tolist()),
-        unit_b=tuple(ids[k] for k in row_b.tolist()),
-        t_in_s=np.ascontiguousarray(values[:, 0]),
-        t_out_s=np.ascontiguousarray(values[:, 1]),
-        tcpa_s=np.ascontiguousarray(values[:, 2]),
-        dcpa_m=np.ascontiguousarray(values[:, 3]),
-        vsep_cpa_m=np.ascontiguousarray(values[:, 4]),
+        unit_ids=states.unit_ids,
+        t_in_s=values[:, 0],
+        t_out_s=values[:, 1],
+        tcpa_s=values[:, 2],
+        dcpa_m=values[:, 3],
+        vsep_cpa_m=values[:, 4],
         los=values[:, 5] > 0.5,
-        horizontal_m=np.ascontiguousarray(minima[:, 0]),
-        vertical_m=np.ascontiguousarray(minima[:, 1]),
-        lookahead_s=np.ascontiguousarray(minima[:, 2]),
+        horizontal_m=minima[0],
+        vertical_m=minima[1],
+        lookahead_s=minima[2],
     )

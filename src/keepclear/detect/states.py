@@ -7,11 +7,13 @@ row back to its unit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from keepclear.detect._jit import jit
 from keepclear.geo.geodesy import WGS84_A_M, WGS84_E2
 
 FloatArray = npt.NDArray[np.float64]
@@ -104,21 +106,53 @@ class Kinematics:
     vel_up_mps: FloatArray
 
 
+@jit
+def _kinematics(
+    lat_deg: FloatArray,
+    lon_deg: FloatArray,
+    alt_m: FloatArray,
+    vel_east_mps: FloatArray,
+    vel_north_mps: FloatArray,
+    vel_up_mps: FloatArray,
+    report_s: FloatArray,
+    time_s: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    n = lat_deg.shape[0]
+    pos = np.empty((n, 3))
+    vel = np.empty((n, 3))
+    up = np.empty((n, 3))
+    alt = np.empty(n)
+    for k in range(n):
+        lat = math.radians(lat_deg[k])
+        lon = math.radians(lon_deg[k])
+        sin_lat, cos_lat = math.sin(lat), math.cos(lat)
+        sin_lon, cos_lon = math.sin(lon), math.cos(lon)
+        radius = WGS84_A_M / math.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
+        ve, vn = vel_east_mps[k], vel_north_mps[k]
+        vel[k, 0] = -sin_lon * ve - sin_lat * cos_lon * vn
+        vel[k, 1] = cos_lon * ve - sin_lat * sin_lon * vn
+        vel[k, 2] = cos_lat * vn
+        dt = time_s - report_s[k]
+        pos[k, 0] = radius * cos_lat * cos_lon + vel[k, 0] * dt
+        pos[k, 1] = radius * cos_lat * sin_lon + vel[k, 1] * dt
+        pos[k, 2] = radius * (1.0 - WGS84_E2) * sin_lat + vel[k, 2] * dt
+        up[k, 0] = cos_lat * cos_lon
+        up[k, 1] = cos_lat * sin_lon
+        up[k, 2] = sin_lat
+        alt[k] = alt_m[k] + vel_up_mps[k] * dt
+    return pos, vel, up, alt
+
+
 def kinematics_at(states: TrackStates, time_s: float) -> Kinematics:
     """Each unit extrapolated in a straight line from its report to ``time_s``."""
-    lat = np.radians(states.lat_deg)
-    lon = np.radians(states.lon_deg)
-    sin_lat, cos_lat = np.sin(lat), np.cos(lat)
-    sin_lon, cos_lon = np.sin(lon), np.cos(lon)
-    n = WGS84_A_M / np.sqrt(1.0 - WGS84_E2 * sin_lat * sin_lat)
-    up = np.column_stack([cos_lat * cos_lon, cos_lat * sin_lon, sin_lat])
-    east = np.column_stack([-sin_lon, cos_lon, np.zeros_like(lon)])
-    north = np.column_stack([-sin_lat * cos_lon, -sin_lat * sin_lon, cos_lat])
-    pos = np.column_stack([n * cos_lat * cos_lon, n * cos_lat * sin_lon, n * (1.0 - WGS84_E2) * sin_lat])
-    vel = east * states.vel_east_mps[:, None] + north * states.vel_north_mps[:, None]
-    dt = time_s - states.time_s
-    pos = pos + vel * dt[:, None]
-    alt = states.alt_m + states.vel_up_mps * dt
-    return Kinematics(
-        np.ascontiguousarray(pos), np.ascontiguousarray(vel), np.ascontiguousarray(up), alt, states.vel_up_mps.copy()
+    pos, vel, up, alt = _kinematics(
+        np.ascontiguousarray(states.lat_deg, dtype=np.float64),
+        np.ascontiguousarray(states.lon_deg, dtype=np.float64),
+        np.ascontiguousarray(states.alt_m, dtype=np.float64),
+        np.ascontiguousarray(states.vel_east_mps, dtype=np.float64),
+        np.ascontiguousarray(states.vel_north_mps, dtype=np.float64),
+        np.ascontiguousarray(states.vel_up_mps, dtype=np.float64),
+        np.ascontiguousarray(states.time_s, dtype=np.float64),
+        float(time_s),
     )
+    return Kinematics(pos, vel, up, alt, np.array(states.vel_up_mps, dtype=np.float64))

@@ -18,6 +18,7 @@ from keepclear.detect.minima import DOMAIN_CODES
 from keepclear.detect.states import TrackStates
 from keepclear.domain import Domain, TrackReport, track_report_problems
 from keepclear.domain.tracks import track_columns_valid
+from keepclear.errors import ValidationError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -82,14 +83,20 @@ class TrackTable:
         """The party id behind a code."""
         return self._party_ids[code]
 
+    @property
+    def party_ids(self) -> tuple[str, ...]:
+        """Party ids by code: what ``AlertBook.update`` and the zone probe take as ``party_ids``."""
+        return tuple(self._party_ids)
+
     def update(self, report: TrackReport, party_id: str, domain: Domain) -> Outcome:
         """Take one report of a unit that ``party_id`` answers for (a partner force: its party).
 
-        Raises ``ValueError`` listing the problems when the report is malformed; nothing changes then.
+        Raises ``ValidationError`` listing the problems when the report is malformed; nothing
+        changes then.
         """
         problems = track_report_problems(report)
         if problems:
-            raise ValueError(f"track report of {report.unit_id!r}: " + "; ".join(problems))
+            raise ValidationError([f"track report of {report.unit_id!r}: {p}" for p in problems])
         values = np.array([getattr(report, f) for f in _FIELDS], dtype=np.float64)
         row = self._row.get(report.unit_id)
         if row is not None:

@@ -8,7 +8,6 @@ antimeridian is ordinary. Lines count with ``buffer_m`` each side, point sites w
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from keepclear.detect.states import TrackStates
@@ -83,51 +82,40 @@ class ZoneEntry:
     inside_now: bool
 
 
-def _window(
-    states: TrackStates, r: int, pz: PreparedZone, time_s: float, horizon_s: float
-) -> tuple[float, float] | None:
-    """Times in [0, horizon] when the unit's altitude is in the band and the zone is valid."""
-    lo, hi = 0.0, horizon_s
-    v = pz.zone.validity
-    if v.valid_from_s is not None:
-        lo = max(lo, v.valid_from_s - time_s)
-    if v.valid_until_s is not None:
-        hi = min(hi, v.valid_until_s - time_s)
-    band = pz.zone.altitude
-    alt = float(states.alt_m[r]) + float(states.vel_up_mps[r]) * (time_s - float(states.time_s[r]))
-    vz = float(states.vel_up_mps[r])
-    b0, b1 = band.lower_ft * FT_M, band.upper_ft * FT_M
-    if abs(vz) < 1e-9:
-        if not b0 <= alt <= b1:
-            return None
-    else:
-        ta, tb = (b0 - alt) / vz, (b1 - alt) / vz
-        lo, hi = max(lo, min(ta, tb)), min(hi, max(ta, tb))
-    return (lo, hi) if lo <= hi else None
-
-
-def positions_at(states: TrackStates, time_s: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(lat_deg, lon_deg, alt_m) of every unit extrapolated along its track to ``time_s``, in one call."""
-    dt = time_s - states.time_s
-    ve, vn = states.vel_east_mps, states.vel_north_mps
+def _positions_at(
+    states: TrackStates, rows: npt.NDArray[np.int64], times_s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Where ``rows`` are predicted at ``times_s`` (straight line along their tracks): (lat, lon)."""
+    dt = times_s - states.time_s[rows]
+    ve, vn = states.vel_east_mps[rows], states.vel_north_mps[rows]
     dist = np.hypot(ve, vn) * dt
-    moved = dist != 0.0
-    lat = states.lat_deg.copy()
-    lon = states.lon_deg.copy()
-    if bool(moved.any()):
-        la, lo = destination(lat[moved], lon[moved], np.degrees(np.arctan2(ve[moved], vn[moved])), dist[moved])
-        lat[moved], lon[moved] = la, lo
-    return lat, lon, states.alt_m + states.vel_up_mps * dt
+    lat, lon = destination(states.lat_deg[rows], states.lon_deg[rows], np.degrees(np.arctan2(ve, vn)), dist)
+    moving = dist != 0.0
+    return np.where(moving, lat, states.lat_deg[rows]), np.where(moving, lon, states.lon_deg[rows])
 
 
-def _position_at(states: TrackStates, r: int, time_s: float) -> tuple[float, float]:
-    dt = time_s - float(states.time_s[r])
-    ve, vn = float(states.vel_east_mps[r]), float(states.vel_north_mps[r])
-    dist = math.hypot(ve, vn) * dt
-    if dist == 0.0:
-        return float(states.lat_deg[r]), float(states.lon_deg[r])
-    lat, lon = destination(float(states.lat_deg[r]), float(states.lon_deg[r]), math.degrees(math.atan2(ve, vn)), dist)
-    return float(lat), float(lon)
+def _windows(
+    states: TrackStates, rows: npt.NDArray[np.int64], zone: Zone, time_s: float, horizon_s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per row, times in [0, horizon] when its altitude is in the band and the zone is valid
+    (``lo > hi`` when never)."""
+    lo = np.zeros(rows.shape[0])
+    hi = horizon_s.copy()
+    v = zone.validity
+    if v.valid_from_s is not None:
+        lo = np.maximum(lo, v.valid_from_s - time_s)
+    if v.valid_until_s is not None:
+        hi = np.minimum(hi, v.valid_until_s - time_s)
+    vz = states.vel_up_mps[rows]
+    alt = states.alt_m[rows] + vz * (time_s - states.time_s[rows])
+    b0, b1 = zone.altitude.lower_ft * FT_M, zone.altitude.upper_ft * FT_M
+    still = np.abs(vz) < 1e-9
+    safe = np.where(still, 1.0, vz)
+    ta, tb = (b0 - alt) / safe, (b1 - alt) / safe
+    lo = np.where(still, lo, np.maximum(lo, np.minimum(ta, tb)))
+    hi = np.where(still, hi, np.minimum(hi, np.maximum(ta, tb)))
+    outside = still & ((alt < b0) | (alt > b1))
+    return lo, np.where(outside, -np.inf, hi)
 
 
 def predict_zone_entries(
@@ -141,62 +129,52 @@ def predict_zone_entries(
     freely; sorted by unit, zone. Deconfliction lines are not entries (see ``ZoneWatch``)."""
     settings = settings or ZoneProbeSettings()
     out: list[ZoneEntry] = []
-    if not zones or len(states) == 0:
-        return out
-    horizons = np.array([settings.lookahead_s(int(d)) for d in states.domain], dtype=np.float64)
-    lat0, lon0, _ = positions_at(states, time_s)
-    # Where each unit would be at the end of its lookahead: the swept segment's bounding box must
-    # meet the zone's for the unit to be a candidate (a cheap, exact pre-filter).
-    end = TrackStates(
-        states.unit_ids, states.party, states.domain, states.time_s - horizons, states.lat_deg, states.lon_deg,
-        states.alt_m, states.vel_east_mps, states.vel_north_mps, states.vel_up_mps,
-    )  # fmt: skip
-    lat1, lon1, _ = positions_at(end, time_s)
+    horizons = np.array([settings.lookahead_s(int(d)) for d in states.domain], dtype=np.float64).reshape(-1)
     for pz in zones:
-        if pz.zone.kind is ZoneKind.DECONFLICTION_LINE:
+        zone = pz.zone
+        if zone.kind is ZoneKind.DECONFLICTION_LINE or len(states) == 0:
             continue
-        x0, y0 = pz.plane.to_xy(lat0, lon0)
-        x1, y1 = pz.plane.to_xy(lat1, lon1)
-        minx, miny, maxx, maxy = pz.area.bounds
-        # A geodesic drawn in the plane bows a little away from its chord: allow for it generously.
-        margin = 0.02 * np.hypot(x1 - x0, y1 - y0) + 100.0
-        near = (
-            (np.minimum(x0, x1) - margin <= maxx)
-            & (np.maximum(x0, x1) + margin >= minx)
-            & (np.minimum(y0, y1) - margin <= maxy)
-            & (np.maximum(y0, y1) + margin >= miny)
-        )
-        for r in np.flatnonzero(near).tolist():
-            party = party_ids[int(states.party[r])]
-            access = pz.zone.rules.access_for(party)
-            if access is Access.PERMITTED:
-                continue
-            horizon = settings.lookahead_s(int(states.domain[r]))
-            window = _window(states, r, pz, time_s, horizon)
-            if window is None:
-                continue
-            t0, t1 = window
-            la0, lo0 = _position_at(states, r, time_s + t0)
-            la1, lo1 = _position_at(states, r, time_s + t1)
-            x, y = pz.plane.to_xy(np.array([la0, la1]), np.array([lo0, lo1]))
-            p0 = (float(x[0]), float(y[0]))
-            if pz.area.covers(Point(p0)):
-                t_hit, point = t0, p0
+        access = [zone.rules.access_for(party_ids[int(c)]) for c in states.party]
+        rows = np.array([r for r, a in enumerate(access) if a is not Access.PERMITTED], dtype=np.int64)
+        if rows.shape[0] == 0:
+            continue
+        t0, t1 = _windows(states, rows, zone, time_s, horizons[rows])
+        keep = t0 <= t1
+        rows, t0, t1 = rows[keep], t0[keep], t1[keep]
+        if rows.shape[0] == 0:
+            continue
+        la0, lo0 = _positions_at(states, rows, time_s + t0)
+        la1, lo1 = _positions_at(states, rows, time_s + t1)
+        x0, y0 = pz.plane.to_xy(la0, lo0)
+        x1, y1 = pz.plane.to_xy(la1, lo1)
+        inside = shapely.covers(pz.area, shapely.points(x0, y0))
+        segs = shapely.linestrings(np.stack([np.column_stack([x0, x1]), np.column_stack([y0, y1])], axis=2))
+        hits = shapely.intersection(segs, pz.area)
+        for k in range(rows.shape[0]):
+            if inside[k]:
+                t_hit, px, py = float(t0[k]), float(x0[k]), float(y0[k])
             else:
-                if t1 <= t0:
+                if hits[k].is_empty or t1[k] <= t0[k]:
                     continue
-                seg = LineString([p0, (float(x[1]), float(y[1]))])
-                hit = seg.intersection(pz.area)
-                if hit.is_empty:
-                    continue
-                coords = shapely.get_coordinates(hit)
-                d = np.hypot(coords[:, 0] - p0[0], coords[:, 1] - p0[1])
-                k = int(np.argmin(d))
-                t_hit = t0 + (t1 - t0) * float(d[k]) / max(seg.length, 1e-9)
-                point = (float(coords[k, 0]), float(coords[k, 1]))
-            lat, lon = pz.plane.to_latlon(point[0], point[1])
+                coords = shapely.get_coordinates(hits[k])
+                d = np.hypot(coords[:, 0] - x0[k], coords[:, 1] - y0[k])
+                j = int(np.argmin(d))
+                length = float(np.hypot(x1[k] - x0[k], y1[k] - y0[k]))
+                t_hit = float(t0[k] + (t1[k] - t0[k]) * float(d[j]) / max(length, 1e-9))
+                px, py = float(coords[j, 0]), float(coords[j, 1])
+            lat, lon = pz.plane.to_latlon(px, py)
+            r = int(rows[k])
             out.append(
-                ZoneEntry(states.unit_ids[r], party, pz.zone.id, access, t_hit, float(lat), float(lon), t_hit == 0.0)
+                ZoneEntry(
+                    states.unit_ids[r],
+                    party_ids[int(states.party[r])],
+                    zone.id,
+                    access[r],
+                    t_hit,
+                    float(lat),
+                    float(lon),
+                    t_hit == 0.0,
+                )
             )
     return sorted(out, key=lambda e: (e.unit_id, e.zone_id))
 
@@ -235,70 +213,69 @@ class ZoneWatch:
     def update(self, time_s: float, states: TrackStates, party_ids: Sequence[str]) -> list[Event]:
         """Positions of every unit at ``time_s``; the events since the previous call."""
         events: list[Event] = []
-        now: dict[str, tuple[float, float, float]] = {}
-        lats, lons, alts = positions_at(states, time_s)
-        if not self.zones:
-            self._last = dict(
-                zip(states.unit_ids, zip(lats.tolist(), lons.tolist(), alts.tolist(), strict=True), strict=True)
-            )
-            return events
-        for r, unit in enumerate(states.unit_ids):
-            lat, lon, alt = float(lats[r]), float(lons[r]), float(alts[r])
-            now[unit] = (lat, lon, alt)
-            party = party_ids[int(states.party[r])]
-            for pz in self.zones:
-                zone = pz.zone
-                if not zone.validity.contains(time_s):
-                    continue
-                x, y = pz.plane.to_xy(lat, lon)
-                cx, cy = float(x), float(y)
-                concerned = frozenset({party} | set(zone.rules.permitted_parties or ()))
-                if pz.centerline is not None:
-                    prev = self._last.get(unit)
-                    # A line binds within its altitude band only: aircraft above a river line do not cross it.
-                    if prev is None or not zone.altitude.contains_ft(alt / FT_M):
-                        continue
-                    px, py = pz.plane.to_xy(prev[0], prev[1])
-                    seg = LineString([(float(px), float(py)), (cx, cy)])
-                    if seg.length == 0 or not seg.intersects(pz.centerline):
-                        continue
-                    before, after = _side(pz.centerline, float(px), float(py)), _side(pz.centerline, cx, cy)
+        n = len(states)
+        rows = np.arange(n, dtype=np.int64)
+        lats, lons = _positions_at(states, rows, np.full(n, time_s))
+        alts = states.alt_m + states.vel_up_mps * (time_s - states.time_s)
+        parties = [party_ids[int(c)] for c in states.party]
+        prev = [self._last.get(u) for u in states.unit_ids]
+        has_prev = np.array([p is not None for p in prev], dtype=bool)
+        prev_lat = np.array([p[0] if p is not None else 0.0 for p in prev])
+        prev_lon = np.array([p[1] if p is not None else 0.0 for p in prev])
+        day = utc_day(time_s)
+        for pz in self.zones:
+            zone = pz.zone
+            if n == 0 or not zone.validity.contains(time_s):
+                continue
+            x, y = pz.plane.to_xy(lats, lons)
+            if pz.centerline is not None:
+                px, py = pz.plane.to_xy(prev_lat, prev_lon)
+                segs = shapely.linestrings(np.stack([np.column_stack([px, x]), np.column_stack([py, y])], axis=2))
+                moved = has_prev & ((px != x) | (py != y))
+                crossed = moved & shapely.intersects(segs, pz.centerline)
+                for r in np.flatnonzero(crossed).tolist():
+                    before = _side(pz.centerline, float(px[r]), float(py[r]))
+                    after = _side(pz.centerline, float(x[r]), float(y[r]))
                     if before == after or before == 0:
                         continue
                     direction = "left-to-right" if before > 0 else "right-to-left"
-                    self.crossings[(party, utc_day(time_s), zone.id, direction)] += 1
+                    party = parties[r]
+                    self.crossings[(party, day, zone.id, direction)] += 1
                     events.append(
                         Event(
                             "zone.line_crossed",
                             time_s,
                             None,
-                            {"unit_id": unit, "party_id": party, "zone_id": zone.id, "direction": direction,
-                             "lat_deg": lat, "lon_deg": lon, "utc_day": utc_day(time_s),
-                             "count_today": self.crossings[(party, utc_day(time_s), zone.id, direction)]},
-                            concerned,
+                            {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
+                             "direction": direction, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
+                             "utc_day": day, "count_today": self.crossings[(party, day, zone.id, direction)]},
+                            frozenset({party} | set(zone.rules.permitted_parties or ())),
                         )
                     )  # fmt: skip
-                    continue
-                access = zone.rules.access_for(party)
-                key = (unit, zone.id)
-                inside = (
-                    access is not Access.PERMITTED
-                    and zone.altitude.contains_ft(alt / FT_M)
-                    and bool(pz.area.covers(Point(cx, cy)))
-                )
-                if inside and key not in self._inside:
+                continue
+            access = {p: zone.rules.access_for(p) for p in set(parties)}
+            concerned = np.array([access[p] is not Access.PERMITTED for p in parties], dtype=bool)
+            alt_ft = alts / FT_M
+            in_band = (zone.altitude.lower_ft <= alt_ft) & (alt_ft <= zone.altitude.upper_ft)
+            inside = concerned & in_band & shapely.covers(pz.area, shapely.points(x, y))
+            for r in range(n):
+                key = (states.unit_ids[r], zone.id)
+                if not inside[r]:
+                    self._inside.discard(key)
+                elif key not in self._inside:
                     self._inside.add(key)
+                    party = parties[r]
                     events.append(
                         Event(
                             "zone.entered",
                             time_s,
                             None,
-                            {"unit_id": unit, "party_id": party, "zone_id": zone.id, "access": access.value,
-                             "lat_deg": lat, "lon_deg": lon, "alt_m": alt},
-                            concerned,
+                            {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
+                             "access": access[party].value, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
+                             "alt_m": float(alts[r])},
+                            frozenset({party} | set(zone.rules.permitted_parties or ())),
                         )
                     )  # fmt: skip
-                elif not inside:
-                    self._inside.discard(key)
-        self._last.update(now)
+        for r, unit in enumerate(states.unit_ids):
+            self._last[unit] = (float(lats[r]), float(lons[r]), float(alts[r]))
         return events
