@@ -25,7 +25,16 @@ def _get(url: str, key: str | None = None) -> tuple[int, dict[str, object]]:
 
 def test_demo_prints_address_and_keys_serves_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     port = free_port()
-    command = [str(Path(sys.executable).parent / "keepclear"), "demo", "--dir", str(tmp_path / "d"), "--speed", "1000", "--port", str(port)]
+    command = [
+        str(Path(sys.executable).parent / "keepclear"),
+        "demo",
+        "--dir",
+        str(tmp_path / "d"),
+        "--speed",
+        "1000",
+        "--port",
+        str(port),
+    ]
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
@@ -48,8 +57,8 @@ def test_demo_prints_address_and_keys_serves_and_stops_cleanly_on_sigint(tmp_pat
             status, me = _get(address.group(1) + "/v1/me", key)
             assert status == 200 and me["party_id"] == party and me["role"] == "liaison"
         time.sleep(2)  # let the simulator run a little (×1000: half an hour of scenario time)
-        status, units = _get(address.group(1) + "/v1/tracks", keys["russia"])
-        assert status == 200
+        status, tracks = _get(address.group(1) + "/v1/tracks", keys["russia"])
+        assert status == 200 and "saa-17-div" in json.dumps(tracks)  # the simulator feeds the service
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)

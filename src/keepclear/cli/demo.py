@@ -26,13 +26,27 @@ DEFAULT_SCENARIO = "euphrates-2017"
 
 
 @click.command()
-@click.option("--dir", "run_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for the deployment (new or empty; default: a temporary folder).")
+@click.option(
+    "--dir",
+    "run_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the deployment (new or empty; default: a temporary folder).",
+)
 @click.option("--speed", default="60", show_default=True, help="Scenario seconds per wall second, 1..1000, or 'max'.")
 @click.option("--port", type=int, default=None, help="Port of the service (default from settings: 8080).")
-@click.option("--scenario", "name_or_file", default=DEFAULT_SCENARIO, show_default=True, help="A bundled pack's name or a scenario file.")
+@click.option(
+    "--scenario",
+    "name_or_file",
+    default=DEFAULT_SCENARIO,
+    show_default=True,
+    help="A bundled pack's name or a scenario file.",
+)
 @click.option("--seed", type=int, default=None, help="Seed of the simulated sensors (default: the scenario's).")
 @pass_context
-def demo(ctx: CliContext, run_dir: Path | None, speed: str, port: int | None, name_or_file: str, seed: int | None) -> None:
+def demo(
+    ctx: CliContext, run_dir: Path | None, speed: str, port: int | None, name_or_file: str, seed: int | None
+) -> None:
     """Start keepclear on the founding scenario: service, console address and a key per party, live progress."""
     from keepclear.api.app import create_app
     from keepclear.api.server import ThreadedServer
@@ -74,7 +88,9 @@ def demo(ctx: CliContext, run_dir: Path | None, speed: str, port: int | None, na
         driver.start()
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
                       TextColumn("{task.fields[alerts]} alerts open"), console=console) as bar:  # fmt: skip
-            task = bar.add_task(scenario.id, total=scenario.end_s - scenario.start_s, clock=format_utc(scenario.start_s), alerts=0)
+            task = bar.add_task(
+                scenario.id, total=scenario.end_s - scenario.start_s, clock=format_utc(scenario.start_s), alerts=0
+            )
             while not stop.wait(0.25):
                 if latest:
                     p = latest[-1]

@@ -44,7 +44,9 @@ def fresh_data_dir(given: Path | None, prefix: str) -> Path:
     if given is None:
         return Path(tempfile.mkdtemp(prefix=prefix))
     if given.exists() and any(given.iterdir()):
-        raise KeepclearError(f"--data-dir {given} is not empty; give a new or empty folder (a run needs a fresh deployment)")
+        raise KeepclearError(
+            f"--data-dir {given} is not empty; give a new or empty folder (a run needs a fresh deployment)"
+        )
     given.mkdir(parents=True, exist_ok=True)
     return given
 
@@ -57,11 +59,25 @@ def embedded_settings(base: Settings, data_dir: Path) -> Settings:
 @click.command()
 @click.argument("name_or_file")
 @click.option("--speed", default="max", show_default=True, help="Scenario seconds per wall second, 1..1000, or 'max'.")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for report.html, report.json and figures/.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for report.html, report.json and figures/.",
+)
 @click.option("--seed", type=int, default=None, help="Seed of the simulated sensors (default: the scenario's).")
-@click.option("--data-dir", "run_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for the run's deployment (new or empty; default: a temporary folder).")
+@click.option(
+    "--data-dir",
+    "run_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the run's deployment (new or empty; default: a temporary folder).",
+)
 @pass_context
-def replay(ctx: CliContext, name_or_file: str, speed: str, report_dir: Path, seed: int | None, run_dir: Path | None) -> None:
+def replay(
+    ctx: CliContext, name_or_file: str, speed: str, report_dir: Path, seed: int | None, run_dir: Path | None
+) -> None:
     """Replay a scenario (a bundled pack's name or a file) without a browser and write the after-action report."""
     from keepclear.services.report_html import write_report
     from keepclear.services.scenario_run import ScenarioRun, ScenarioRunConfig
@@ -81,7 +97,9 @@ def replay(ctx: CliContext, name_or_file: str, speed: str, report_dir: Path, see
             task = bar.add_task(scenario.id, total=span_s, clock=format_utc(scenario.start_s), reports=0)
 
             def show(p: DriverProgress) -> None:
-                bar.update(task, completed=p.time_s - scenario.start_s, clock=format_utc(p.time_s), reports=p.reports_sent)
+                bar.update(
+                    task, completed=p.time_s - scenario.start_s, clock=format_utc(p.time_s), reports=p.reports_sent
+                )
 
             run.run(progress=show)
         wall_s = time.perf_counter() - started
@@ -90,7 +108,9 @@ def replay(ctx: CliContext, name_or_file: str, speed: str, report_dir: Path, see
     finally:
         run.close()
     check = numbers["check"]
-    click.echo(f"{scenario.id}: {numbers['scenario']['reports_sent']} reports in {wall_s:.1f} s; deployment in {data_dir}")
+    click.echo(
+        f"{scenario.id}: {numbers['scenario']['reports_sent']} reports in {wall_s:.1f} s; deployment in {data_dir}"
+    )
     for result in check["expectations"]:
         mark = "ok     " if result["met"] else "MISSING"
         click.echo(f"  {mark} {result['kind']}: {', '.join(result['what'])}")

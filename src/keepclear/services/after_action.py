@@ -211,12 +211,28 @@ def check_expectations(scenario: Scenario, events: list[Event], activity_ids: di
                 for k, e in enumerate(events)
                 if e.kind == "activity.conflict" and sum(a in text[k] for a in acts) == len(acts)
             ]
-            hits += [k for k, e in enumerate(events) if e.kind == "activity.conflict" and e.payload.get("your_activity_id") in acts]
+            hits += [
+                k
+                for k, e in enumerate(events)
+                if e.kind == "activity.conflict" and e.payload.get("your_activity_id") in acts
+            ]
         elif exp.kind is ExpectationKind.TACTICAL_ALERT:
-            hits = [k for k, e in enumerate(events) if e.kind.startswith("alert.") and {e.payload["unit_a"], e.payload["unit_b"]} == units]
+            hits = [
+                k
+                for k, e in enumerate(events)
+                if e.kind.startswith("alert.") and {e.payload["unit_a"], e.payload["unit_b"]} == units
+            ]
         elif exp.kind is ExpectationKind.LOSS_OF_SEPARATION:
-            lost = [k for k, e in enumerate(events) if e.kind == "alert.separation_lost" and {e.payload["unit_a"], e.payload["unit_b"]} == units]
-            incident = [k for k, e in enumerate(events) if e.kind.startswith("incident.") and units <= set(e.payload.get("unit_ids", units))]
+            lost = [
+                k
+                for k, e in enumerate(events)
+                if e.kind == "alert.separation_lost" and {e.payload["unit_a"], e.payload["unit_b"]} == units
+            ]
+            incident = [
+                k
+                for k, e in enumerate(events)
+                if e.kind.startswith("incident.") and units <= set(e.payload.get("unit_ids", units))
+            ]
             hits = lost + incident if lost and incident else []
         elif exp.kind is ExpectationKind.LINE_CROSSING:
             hits = [

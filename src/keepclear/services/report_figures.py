@@ -16,15 +16,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from shapely.geometry import shape  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from shapely.geometry import shape
 
-from keepclear.domain.timefmt import format_utc  # noqa: E402
-from keepclear.geo.zone_geojson import zones_to_geojson  # noqa: E402
-from keepclear.services.scenario_run import ScenarioRun  # noqa: E402
+from keepclear.domain.timefmt import format_utc
+from keepclear.geo.zone_geojson import zones_to_geojson
+from keepclear.services.scenario_run import ScenarioRun
 
 _PARTY_COLOURS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown")
 _ZONE_COLOURS = {
@@ -106,7 +106,9 @@ class MapPainter:
             if state is not None:
                 ax.plot(state.lon_deg, state.lat_deg, "o", color=colour, markersize=4)
 
-    def bounds_of(self, units: list[str], from_s: float, until_s: float, margin_deg: float = 0.15) -> tuple[float, float, float, float]:
+    def bounds_of(
+        self, units: list[str], from_s: float, until_s: float, margin_deg: float = 0.15
+    ) -> tuple[float, float, float, float]:
         """A box around the units' truth over the period."""
         lons, lats = [], []
         for unit in units:
@@ -140,7 +142,10 @@ def overview_figure(painter: MapPainter) -> bytes:
     painter.ground(ax, (35.0, 32.3, 42.8, 37.4))
     for unit in run.scenario.units:
         painter.track(ax, unit.id, run.scenario.start_s, run.scenario.end_s)
-    ax.set_title(f"{run.scenario.name}: all tracks, {format_utc(run.scenario.start_s)} .. {format_utc(run.scenario.end_s)}", fontsize=9)
+    ax.set_title(
+        f"{run.scenario.name}: all tracks, {format_utc(run.scenario.start_s)} .. {format_utc(run.scenario.end_s)}",
+        fontsize=9,
+    )
     ax.legend(fontsize=5, loc="lower right", ncol=2)
     return png(fig)
 

@@ -58,11 +58,27 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
         f"<p class='{'ok' if not check['unexpected'] else 'bad'}'>{len(check['unexpected'])} unexpected event(s).</p>",
     ]
     if check["unexpected"]:
-        parts.append(_table(["time", "kind", "payload"], [[u["time"], u["kind"], json.dumps(u["payload"])[:200]] for u in check["unexpected"]]))
+        parts.append(
+            _table(
+                ["time", "kind", "payload"],
+                [[u["time"], u["kind"], json.dumps(u["payload"])[:200]] for u in check["unexpected"]],
+            )
+        )
     parts.append("<h2>Alerts: warning before separation was lost</h2>")
     parts.append(
         _table(
-            ["alert", "units", "parties", "raised", "max level", "loss (truth)", "separation_lost event", "predicted at raise", "warning", "basis"],
+            [
+                "alert",
+                "units",
+                "parties",
+                "raised",
+                "max level",
+                "loss (truth)",
+                "separation_lost event",
+                "predicted at raise",
+                "warning",
+                "basis",
+            ],
             [
                 [
                     a["alert_id"],
@@ -84,7 +100,16 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
     parts.append(
         _table(
             ["incident", "kind", "time", "units", "parties"],
-            [[i.get("incident_id"), i.get("kind"), i["time"], ", ".join(i.get("unit_ids", [])), ", ".join(i.get("parties", []))] for i in numbers["incidents"]],
+            [
+                [
+                    i.get("incident_id"),
+                    i.get("kind"),
+                    i["time"],
+                    ", ".join(i.get("unit_ids", [])),
+                    ", ".join(i.get("parties", [])),
+                ]
+                for i in numbers["incidents"]
+            ],
         )
     )
     delays = numbers["ack_delays"]
@@ -95,22 +120,44 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
             rows.append([party, channel, stats["count"], _minutes(stats["mean_s"]), _minutes(stats["max_s"])])
     parts.append(_table(["party", "of", "acknowledged", "mean delay", "max delay"], rows))
     if delays["never"]:
-        parts.append(_table(["never acknowledged", "by"], [[n.get("activity") or n.get("message"), n["party"]] for n in delays["never"]]))
+        parts.append(
+            _table(
+                ["never acknowledged", "by"],
+                [[n.get("activity") or n.get("message"), n["party"]] for n in delays["never"]],
+            )
+        )
     parts.append("<h2>Line crossings per party per UTC day</h2>")
     parts.append(
-        _table(["party", "day", "crossings"], [[p, d, n] for p, days in numbers["line_crossings"].items() for d, n in days.items()])
+        _table(
+            ["party", "day", "crossings"],
+            [[p, d, n] for p, days in numbers["line_crossings"].items() for d, n in days.items()],
+        )
     )
     parts.append("<h2>Escalations</h2>")
     parts.append(
         _table(
             ["time", "activity / thread", "silent party", "level", "contact"],
-            [[e["time"], e.get("activity_id") or e.get("thread_id", ""), e.get("addressee") or e.get("party_id", ""), e.get("level", ""), e.get("contact_name") or "roster exhausted"] for e in numbers["escalations"]],
+            [
+                [
+                    e["time"],
+                    e.get("activity_id") or e.get("thread_id", ""),
+                    e.get("addressee") or e.get("party_id", ""),
+                    e.get("level", ""),
+                    e.get("contact_name") or "roster exhausted",
+                ]
+                for e in numbers["escalations"]
+            ],
         )
     )
     parts.append("<h2>Maps</h2>")
     parts.extend(_img(name, data, caption) for name, data, caption in figures)
     parts.append("<h2>Timeline</h2>")
-    parts.append(_table(["time", "event", "what", "parties"], [[t["time"], t["kind"], t["summary"], ", ".join(t["parties"])] for t in numbers["timeline"]]))
+    parts.append(
+        _table(
+            ["time", "event", "what", "parties"],
+            [[t["time"], t["kind"], t["summary"], ", ".join(t["parties"])] for t in numbers["timeline"]],
+        )
+    )
     parts.append("<p>Basemap: Natural Earth (public domain) via world-atlas (ISC).</p></body></html>")
     return "\n".join(parts)
 
@@ -121,7 +168,13 @@ def write_report(run: ScenarioRun, out_dir: Path, wall_s: float | None = None) -
     painter = MapPainter(run)
     figures = [("overview", overview_figure(painter), "All tracks of the scenario (noise-free truth).")]
     for alert in numbers["alerts"]:
-        figures.append((alert["alert_id"], alert_figure(painter, alert), f"Alert {alert['alert_id']}: {' / '.join(alert['units'])}"))
+        figures.append(
+            (
+                alert["alert_id"],
+                alert_figure(painter, alert),
+                f"Alert {alert['alert_id']}: {' / '.join(alert['units'])}",
+            )
+        )
     for incident in numbers["incidents"]:
         name = str(incident.get("incident_id"))
         figures.append((name, incident_figure(painter, incident), f"Incident {name}: {incident.get('kind')}"))
