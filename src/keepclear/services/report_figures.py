@@ -139,7 +139,8 @@ def overview_figure(painter: MapPainter) -> bytes:
     """The whole scenario: every unit's track over the whole run."""
     run = painter.run
     fig, ax = plt.subplots(figsize=(8, 6))
-    painter.ground(ax, (35.0, 32.3, 42.8, 37.4))
+    units = [unit.id for unit in run.scenario.units]
+    painter.ground(ax, painter.bounds_of(units, run.scenario.start_s, run.scenario.end_s, margin_deg=0.5))
     for unit in run.scenario.units:
         painter.track(ax, unit.id, run.scenario.start_s, run.scenario.end_s)
     ax.set_title(
