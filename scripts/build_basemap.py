@@ -68,7 +68,7 @@ def main(source: str) -> None:
     features = []
     for geom in topology["objects"]["countries"]["geometries"]:
         shape = geometry(arcs, geom)
-        if shape is None or not shape.is_valid and not (shape := shape.buffer(0)).is_valid:
+        if shape is None or (not shape.is_valid and not (shape := shape.buffer(0)).is_valid):
             continue
         if not shape.intersects(clip):
             continue

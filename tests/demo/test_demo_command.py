@@ -38,7 +38,8 @@ def test_demo_prints_address_and_keys_serves_and_stops_cleanly_on_sigint(tmp_pat
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
     seen: list[str] = []
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not any("liaison key for un" in s for s in seen):
@@ -57,11 +58,17 @@ def test_demo_prints_address_and_keys_serves_and_stops_cleanly_on_sigint(tmp_pat
             status, me = _get(address.group(1) + "/v1/me", key)
             assert status == 200 and me["party_id"] == party and me["role"] == "liaison"
         time.sleep(2)  # let the simulator run a little (×1000: half an hour of scenario time)
-        status, units = _get(address.group(1) + "/v1/tracks", keys["russia"])
-        assert status == 200
+        status, tracks = _get(address.group(1) + "/v1/tracks", keys["russia"])
+        assert status == 200 and "saa-17-div" in json.dumps(tracks)  # the simulator feeds the service
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+    reader.join(timeout=10)
+    while not lines.empty():
+        seen.append(lines.get())
+    out, err = "".join(seen), proc.stderr.read()  # type: ignore[union-attr]
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "Traceback" not in out
     assert "stopped" in out

@@ -45,7 +45,7 @@ def test_the_alert_warned_before_separation_was_lost(replayed: tuple[int, Path, 
     (alert,) = replayed[2]["alerts"]
     assert alert["max_level"] == "warning"
     assert alert["loss_basis"] == "truth"
-    assert alert["truth_loss_s"] <= alert["separation_lost_s"]
+    assert abs(alert["truth_loss_s"] - alert["separation_lost_s"]) < 60.0  # truth vs. what noisy tracks showed
     assert 60.0 < alert["warning_s"] < 600.0  # the probe's 300 s lookahead, give or take the geometry
     assert alert["resolved_s"] > alert["separation_lost_s"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from pathlib import Path
 from types import FrameType
 
@@ -20,6 +19,7 @@ from keepclear.cli.context import CliContext, pass_context
 from keepclear.cli.replay import embedded_settings, fresh_data_dir, load_scenario_arg, parse_speed
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
+from keepclear.errors import KeepclearError
 from keepclear.scenario import DriverProgress
 
 DEFAULT_SCENARIO = "euphrates-2017"
@@ -74,8 +74,15 @@ def demo(
     previous = signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     console = Console()
+    started = False
     try:
-        server.start()
+        try:
+            server.start()
+        except RuntimeError:
+            raise KeepclearError(
+                f"the service could not listen on {server.url}; is the port in use? (give --port)"
+            ) from None
+        started = True
         console.print(f"[bold]keepclear demo[/]: {scenario.name} ({scenario.id}), deployment in {data_dir}")
         console.print(f"console: {server.url}/")
         for party, key in keys.items():
@@ -99,8 +106,8 @@ def demo(
         driver.join(timeout=30)
     finally:
         stop.set()
-        server.stop()
+        if started:
+            server.stop()
         deployment.close()
         signal.signal(signal.SIGINT, previous)
-    time.sleep(0)
     click.echo(f"stopped; the deployment stays in {data_dir}")

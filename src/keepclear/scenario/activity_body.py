@@ -58,10 +58,10 @@ def _volume(r: FieldReader, p: Path) -> dict[str, Any]:
         out["geometry"] = {"type": "Polygon", "coordinates": [positions]}
     else:
         r.mapping((*p, "circle"), frozenset({"center", "radius_m"}), frozenset({"center", "radius_m"}))
-        center = _position(r, (*p, "circle", "center")) or [None, None]
+        center = _position(r, (*p, "circle", "center"))
         out["circle"] = {
-            "lat": center[1],
-            "lon": center[0],
+            "lat": center[1] if center else None,
+            "lon": center[0] if center else None,
             "radius_m": r.number((*p, "circle", "radius_m"), minimum=0.0, exclusive_minimum=True),
         }
     _band(r, p, out)

@@ -44,6 +44,9 @@ def _summary(event: Event, names: dict[str, str]) -> str:
         ident = p["activity_id"]
         who = p.get("contact_name") or "roster exhausted"
         return f"{names.get(ident, ident)}: {p['addressee']} silent, level {p['level']} → {who}"
+    if kind == "activity.conflict" and "your_activity_id" in p:
+        ident = p["your_activity_id"]
+        return f"{names.get(ident, ident)} overlapped by another party's activity"
     if kind.startswith("activity."):
         ident = p.get("activity_id", "")
         extra = p.get("kind") or p.get("addressee") or ""

@@ -16,15 +16,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from shapely.geometry import shape  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from shapely.geometry import shape
 
-from keepclear.domain.timefmt import format_utc  # noqa: E402
-from keepclear.geo.zone_geojson import zones_to_geojson  # noqa: E402
-from keepclear.services.scenario_run import ScenarioRun  # noqa: E402
+from keepclear.domain.timefmt import format_utc
+from keepclear.geo.zone_geojson import zones_to_geojson
+from keepclear.services.scenario_run import ScenarioRun
 
 _PARTY_COLOURS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown")
 _ZONE_COLOURS = {
@@ -139,7 +139,8 @@ def overview_figure(painter: MapPainter) -> bytes:
     """The whole scenario: every unit's track over the whole run."""
     run = painter.run
     fig, ax = plt.subplots(figsize=(8, 6))
-    painter.ground(ax, (35.0, 32.3, 42.8, 37.4))
+    units = [unit.id for unit in run.scenario.units]
+    painter.ground(ax, painter.bounds_of(units, run.scenario.start_s, run.scenario.end_s, margin_deg=0.5))
     for unit in run.scenario.units:
         painter.track(ax, unit.id, run.scenario.start_s, run.scenario.end_s)
     ax.set_title(

@@ -37,7 +37,7 @@ from keepclear.services.deployment import Deployment
 from keepclear.services.runtime import Runtime, RuntimeConfig
 from keepclear.services.scenario import install_scenario
 from keepclear.services.tracks import ReportColumns
-from keepclear.settings import Settings
+from keepclear.settings import Settings, load_settings
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ class ScenarioRun:
         """A fresh embedded deployment in ``data_dir`` (which must not hold one yet), ready to play."""
         if seed is not None:
             scenario = dataclasses.replace(scenario, seed=seed)
-        settings = settings or Settings(data_dir=data_dir)
+        settings = settings or load_settings(data_dir=data_dir)
         config = config or ScenarioRunConfig()
         deployment, clock = open_scenario_deployment(scenario, settings)
         runtime = Runtime(deployment, config.runtime_config(settings))
