@@ -232,7 +232,9 @@ class ZoneWatch:
                 px, py = pz.plane.to_xy(prev_lat, prev_lon)
                 segs = shapely.linestrings(np.stack([np.column_stack([px, x]), np.column_stack([py, y])], axis=2))
                 moved = has_prev & ((px != x) | (py != y))
-                crossed = moved & shapely.intersects(segs, pz.centerline)
+                # A line binds within its altitude band only: aircraft above a river line do not cross it.
+                in_band = (alts >= zone.altitude.lower_ft * FT_M) & (alts <= zone.altitude.upper_ft * FT_M)
+                crossed = moved & in_band & shapely.intersects(segs, pz.centerline)
                 for r in np.flatnonzero(crossed).tolist():
                     before = _side(pz.centerline, float(px[r]), float(py[r]))
                     after = _side(pz.centerline, float(x[r]), float(y[r]))
