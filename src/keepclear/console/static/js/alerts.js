@@ -29,9 +29,9 @@ export class AlertsPanel {
   }
 
   async acknowledge(alert) {
-    const r = await this.app.api.acknowledgeAlert(alert.id);
-    if (!r.ok) this.errors.set(alert.id, (r.data && (r.data.detail || r.data.title)) || `refused (${r.status})`);
-    else this.errors.delete(alert.id);
+    const r = await this.app.api.acknowledgeAlert(alert.alert_id);
+    if (!r.ok) this.errors.set(alert.alert_id, (r.data && (r.data.detail || r.data.title)) || `refused (${r.status})`);
+    else this.errors.delete(alert.alert_id);
     await this.load();
   }
 
@@ -43,7 +43,7 @@ export class AlertsPanel {
 
   tick() {
     for (const el of this.body.querySelectorAll("[data-ttl-for]")) {
-      const alert = this.alerts.find((a) => a.id === el.dataset.ttlFor);
+      const alert = this.alerts.find((a) => a.alert_id === el.dataset.ttlFor);
       if (alert) el.textContent = ttlText(this.timeToLos(alert));
     }
   }
@@ -58,25 +58,33 @@ export class AlertsPanel {
     const own = this.app.partyId;
     for (const a of shown) {
       const ackedByMe = (a.acknowledged_by || []).includes(own);
-      const units = (a.units || []).map((u) => `${u.callsign || u.unit_id}${u.party_id && u.party_id !== own ? ` (${this.app.partyName(u.party_id)})` : ""}`);
+      const units = alertUnits(a).map((u) => `${this.app.callsign(u.unit_id)}${u.party_id !== own ? ` (${this.app.partyName(u.party_id)})` : ""}`);
       const who = (a.acknowledged_by || []).map((p) => this.app.partyName(p));
-      const item = h(`article.alert.${a.level}.${a.status}`, { dataset: { alert: a.id }, "aria-label": `${a.level} alert ${units.join(" and ")}` },
-        h("div.row", {}, h("span.level", {}, a.level), h("span", {}, a.status), h("span.ttl", { dataset: { ttlFor: a.id }, title: "time to loss of separation" }, ttlText(this.timeToLos(a)))),
+      const cpa = a.cpa;
+      const item = h(`article.alert.${a.level}.${a.status}`, { dataset: { alert: a.alert_id }, "aria-label": `${a.level} alert ${units.join(" and ")}` },
+        h("div.row", {}, h("span.level", {}, a.level), h("span", {}, a.status), h("span.ttl", { dataset: { ttlFor: a.alert_id }, title: "time to loss of separation" }, ttlText(this.timeToLos(a)))),
         h("div.row", {}, h("strong.units", {}, units.join(" ↔ "))),
         h("div.row.muted", {},
-          a.dcpa_m !== undefined && a.dcpa_m !== null ? h("span", {}, `CPA ${(a.dcpa_m / 1852).toFixed(2)} NM`) : null,
-          a.tcpa_s !== undefined && a.tcpa_s !== null ? h("span", {}, `in ${duration(a.tcpa_s)}`) : null,
+          cpa ? h("span", {}, `CPA ${(cpa.dcpa_m / 1852).toFixed(2)} NM, ${Math.round(cpa.vsep_cpa_m * 3.28084)} ft`) : null,
+          cpa ? h("span", {}, `in ${duration(cpa.tcpa_s)}`) : null,
           h("span", {}, `raised ${clock(a.raised)}`)),
         h("div.row", {},
           h("span.acked-by", {}, who.length ? `Acknowledged by ${who.join(", ")}` : "Not yet acknowledged"),
           this.app.canAct && !ackedByMe
             ? h("button.primary.ack", { type: "button", onclick: () => this.acknowledge(a) }, "Acknowledge")
             : null,
-          h("button", { type: "button", onclick: () => { const u = (a.units || [])[0]; if (u) this.app.map.flyTo(u.lon_deg, u.lat_deg); } }, "Show")),
-        this.errors.has(a.id) ? h("p.error", { role: "alert" }, this.errors.get(a.id)) : null);
+          h("button", { type: "button", onclick: () => { const u = alertUnits(a).find((x) => x.party_id === own) || alertUnits(a)[0]; if (u && u.lat_deg !== undefined) this.app.map.flyTo(u.lon_deg, u.lat_deg); } }, "Show")),
+        this.errors.has(a.alert_id) ? h("p.error", { role: "alert" }, this.errors.get(a.alert_id)) : null);
       this.body.append(item);
     }
   }
+}
+
+/** The two units of an alert as [{unit_id, party_id, lat_deg, lon_deg, alt_m}] (position where the alert gives one). */
+export function alertUnits(alert) {
+  return [[alert.unit_a, alert.party_a], [alert.unit_b, alert.party_b]].map(([unitId, partyId]) => ({
+    unit_id: unitId, party_id: partyId, ...((alert.positions || {})[unitId] || {}),
+  }));
 }
 
 function ttlText(seconds) {

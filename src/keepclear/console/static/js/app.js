@@ -2,7 +2,7 @@
 import { Api, received } from "./api.js";
 import { clear, clock, h } from "./dom.js";
 import { MapView } from "./map.js";
-import { AlertsPanel } from "./alerts.js";
+import { AlertsPanel, alertUnits } from "./alerts.js";
 import { ActivitiesPanel } from "./activities.js";
 import { HotlinePanel } from "./hotline.js";
 import { TimeControl } from "./timecontrol.js";
@@ -30,6 +30,8 @@ class Console {
   get partyId() { return this.me.party_id; }
   get canAct() { return this.me.role === "liaison"; }
   partyName(id) { return this.parties.find((p) => p.id === id)?.name || id; }
+  /** A unit's callsign where the registry lets this party know it (its own and partners'), else its id. */
+  callsign(unitId) { return this.units.get(unitId)?.callsign || unitId; }
   get language() { return this.parties.find((p) => p.id === this.partyId)?.language || "en"; }
 
   async start() {
@@ -92,12 +94,15 @@ class Console {
     renderUnits(this);
   }
 
-  /** Draws ``states`` plus the other parties' units that active alerts give this party (and only those). */
+  /** Draws ``states`` plus the other parties' units that active alerts give this party (and only those):
+   * GET /v1/tracks already lists those while the alert lasts; the alert's positions fill in between polls. */
   drawTracks(states) {
     const shown = new Set(states.map((s) => s.unit_id));
     const extra = [];
     for (const alert of this.alerts.active()) {
-      for (const u of alert.units || []) if (!shown.has(u.unit_id)) { shown.add(u.unit_id); extra.push(u); }
+      for (const u of alertUnits(alert)) {
+        if (!shown.has(u.unit_id) && u.lat_deg !== undefined) { shown.add(u.unit_id); extra.push(u); }
+      }
     }
     this.map.setTracks([...states, ...extra], this.partyId, this.units);
   }
