@@ -319,9 +319,7 @@ def unread_counts(conn: Connection, party_id: str, thread_ids: Iterable[str]) ->
     )
     rows = conn.execute(
         sa.select(hotline_messages.c.thread_id, sa.func.count())
-        .select_from(
-            hotline_messages.outerjoin(cursor, cursor.c.thread_id == hotline_messages.c.thread_id)
-        )
+        .select_from(hotline_messages.outerjoin(cursor, cursor.c.thread_id == hotline_messages.c.thread_id))
         .where(
             hotline_messages.c.thread_id.in_(ids),
             hotline_messages.c.seq > sa.func.coalesce(cursor.c.through_seq, 0),

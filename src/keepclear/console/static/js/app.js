@@ -95,7 +95,7 @@ class Console {
   }
 
   /** Draws ``states`` plus the other parties' units that active alerts give this party (and only those):
-   * GET /v1/tracks already lists those while the alert lasts; the alert's positions fill in between polls. */
+   * the tracks route already lists those while the alert lasts; the alert's positions fill in between polls. */
   drawTracks(states) {
     const shown = new Set(states.map((s) => s.unit_id));
     const extra = [];
