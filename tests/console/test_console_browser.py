@@ -309,6 +309,37 @@ def test_a_hotline_phrase_reaches_the_other_party_in_its_language(service: Servi
     assert pages["a"].errors == [] and pages["b"].errors == []
 
 
+def test_an_activity_drawn_on_one_console_is_acknowledged_on_the_other(service: Service, pages: dict[str, Any]) -> None:
+    a, b = pages["a"], pages["b"]
+    for party in ("a", "b"):
+        sign_in(pages[party], service.url, service.keys[f"{party}-liaison"])
+        pages[party].click("#tab-activities")
+    a.click("#notify-polygon")
+    for point in ("35.20, 38.90", "35.20, 39.20", "35.40, 39.05"):  # typed vertices (keyboard entry)
+        a.fill("#draft-point", point)
+        a.press("#draft-point", "Enter")
+    a.click("#draft-finish")
+    a.fill('#activity-form input[name="contact"]', "Alpha duty officer, hotline")
+    a.fill('#activity-form input[name="text"]', "Console test sortie")
+    a.click("#activity-form button[type=submit]")
+    a.wait_for_selector("#activities-list li", timeout=5_000)
+    activity_id = a.get_attribute("#activities-list li", "data-activity")
+    b.wait_for_selector(f'#activities-list li[data-activity="{activity_id}"]', timeout=5_000)  # live, no reload
+    b.click(f'#activities-list li[data-activity="{activity_id}"] button')
+    b.wait_for_selector("section.detail:has-text('Your answer: pending')", timeout=5_000)
+    b.click("section.detail button:has-text('Acknowledge')")
+    b.wait_for_selector("section.detail:has-text('Your answer: acknowledged')", timeout=5_000)
+    a.wait_for_selector('section.detail tr[data-party="b"] td.status-acknowledged', timeout=5_000)
+    shot(a, "12-activity-acknowledged-seen-by-a")
+    drawn = a.evaluate("() => window.keepclear.app.map.map.querySourceFeatures('activities').map(f => f.properties.id)")
+    assert activity_id in drawn
+    with service.client("a-liaison") as client:
+        stored = client.get(f"/v1/activities/{activity_id}").json()
+    assert stored["volumes"][0]["geometry"]["coordinates"][0][0] == [38.9, 35.2]
+    assert stored["contact"] == "Alpha duty officer, hotline" and stored["acknowledged"] == ["b"]
+    assert a.errors == [] and b.errors == []
+
+
 def test_console_files_are_served_with_their_types(service: Service) -> None:
     with httpx.Client(base_url=service.url) as client:
         index = client.get("/")
