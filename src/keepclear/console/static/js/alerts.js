@@ -23,9 +23,9 @@ export class AlertsPanel {
     this.missing = false;
     this.alerts = r.data;
     this.loadedAt = Date.now();
+    this.render(); // the panel first: the map's work must not delay what the officer reads
     this.app.map.setAlerts(this.alerts);
     if (this.app.time.live) this.app.drawTracks(this.app.tracks);
-    this.render();
   }
 
   async acknowledge(alert) {

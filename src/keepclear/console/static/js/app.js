@@ -25,6 +25,7 @@ class Console {
     this.time = new TimeControl(this);
     this.timers = [];
     this.refreshing = new Map();
+    this.again = new Set();
   }
 
   get partyId() { return this.me.party_id; }
@@ -63,25 +64,38 @@ class Console {
     renderUnits(this);
   }
 
-  /** Re-fetch one part of the state; concurrent requests for the same part are merged. */
+  /** Re-fetch one part of the state. A request made while that part is being fetched is not lost: the
+   * fetch runs once more when the current one ends (an event may have come after its answer was made). */
   refresh(part) {
-    if (this.refreshing.has(part)) return this.refreshing.get(part);
+    if (this.refreshing.has(part)) {
+      this.again.add(part);
+      return this.refreshing.get(part);
+    }
     const job = (async () => {
       try {
-        if (part === "tracks") await this.loadTracks();
-        else if (part === "alerts") await this.alerts.load();
-        else if (part === "activities") await this.activities.load();
-        else if (part === "threads") await this.hotline.load();
-        else if (part === "units") { const r = await this.api.units(); if (r.ok) this.setUnits(r.data); }
-        else if (part === "zones") { const r = await this.api.zones(); if (r.ok) this.map.setZones(r.data); }
-      } catch (error) {
-        console.warn(`refresh ${part} failed`, error);
+        do {
+          this.again.delete(part);
+          try {
+            await this.load(part);
+          } catch (error) {
+            console.warn(`refresh ${part} failed`, error);
+          }
+        } while (this.again.has(part));
       } finally {
         this.refreshing.delete(part);
       }
     })();
     this.refreshing.set(part, job);
     return job;
+  }
+
+  async load(part) {
+    if (part === "tracks") await this.loadTracks();
+    else if (part === "alerts") await this.alerts.load();
+    else if (part === "activities") await this.activities.load();
+    else if (part === "threads") await this.hotline.load();
+    else if (part === "units") { const r = await this.api.units(); if (r.ok) this.setUnits(r.data); }
+    else if (part === "zones") { const r = await this.api.zones(); if (r.ok) this.map.setZones(r.data); }
   }
 
   async loadTracks() {

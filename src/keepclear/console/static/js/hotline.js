@@ -86,7 +86,7 @@ export class HotlinePanel {
       this.loadReceipts().then(() => this.render());
       return;
     }
-    this.load(); // new message: unread counts, and the open thread reads on from its last seq
+    this.app.refresh("threads"); // unread counts, and the open thread reads on from its last seq
   }
 
   tick() {
