@@ -28,6 +28,22 @@ export class AlertsPanel {
     if (this.app.time.live) this.app.drawTracks(this.app.tracks);
   }
 
+  /** A live alert.* event: shown at once from its payload (same fields as the list, times in epoch s),
+   * then the list is read again so the panel shows exactly what the server holds. */
+  onEvent(kind, data) {
+    const p = data && data.payload;
+    if (p && p.alert_id) {
+      const known = this.alerts.find((a) => a.alert_id === p.alert_id);
+      if (kind === "alert.raised" && !known) this.alerts = [...this.alerts, alertFromEvent(p)];
+      else if (kind === "alert.acknowledged" && known) {
+        known.acknowledged_by = p.acknowledged_by || known.acknowledged_by;
+        known.status = "acknowledged";
+      } else if (kind === "alert.resolved" && known) known.status = "resolved";
+      this.render();
+    }
+    this.app.refresh("alerts");
+  }
+
   async acknowledge(alert) {
     const r = await this.app.api.acknowledgeAlert(alert.alert_id);
     if (!r.ok) this.errors.set(alert.alert_id, (r.data && (r.data.detail || r.data.title)) || `refused (${r.status})`);
@@ -78,6 +94,18 @@ export class AlertsPanel {
       this.body.append(item);
     }
   }
+}
+
+/** An alert event's payload in the shape GET /v1/alerts answers. */
+function alertFromEvent(p) {
+  const iso = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return {
+    alert_id: p.alert_id, level: p.level, status: "raised",
+    unit_a: p.unit_a, unit_b: p.unit_b, party_a: p.party_a, party_b: p.party_b,
+    raised: iso(p.raised_s), updated: iso(p.time_s ?? p.raised_s), acknowledged_by: p.acknowledged_by || [],
+    positions: p.positions || {}, cpa: p.cpa || null,
+    time_to_los_s: p.cpa ? (p.cpa.los ? 0 : p.cpa.t_in_s) : null,
+  };
 }
 
 /** The two units of an alert as [{unit_id, party_id, lat_deg, lon_deg, alt_m}] (position where the alert gives one). */

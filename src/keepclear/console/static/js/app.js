@@ -124,7 +124,7 @@ class Console {
   onEvent(kind, data) {
     const family = kind.split(".")[0];
     if (kind === "reload") this.reloadAll();
-    else if (family === "alert") this.refresh("alerts");
+    else if (family === "alert") this.alerts.onEvent(kind, data);
     else if (family === "activity") this.refresh("activities");
     else if (family === "message" || family === "thread") this.hotline.onEvent(kind, data);
     else if (family === "unit" || family === "force") this.refresh("units");
