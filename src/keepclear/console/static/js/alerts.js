@@ -96,7 +96,7 @@ export class AlertsPanel {
   }
 }
 
-/** An alert event's payload in the shape GET /v1/alerts answers. */
+/** An alert event's payload in the shape the alerts list has. */
 function alertFromEvent(p) {
   const iso = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
   return {
