@@ -77,6 +77,10 @@ class DroppingProxy:
                 continue
             upstream = socket.create_connection((self.host, self.target_port))
             with self._lock:
+                if self._closed:  # closed while this connection was being made
+                    client.close()
+                    upstream.close()
+                    return
                 self._sockets |= {client, upstream}
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -87,10 +91,13 @@ class DroppingProxy:
                 sink.sendall(data)
         except OSError:
             pass
-        finally:
+        finally:  # either side gone: end the pair (the other pipe's thread then ends too)
+            with self._lock:
+                self._sockets -= {source, sink}
             for s in (source, sink):
                 with suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+                s.close()
 
     def drop(self) -> None:
         """Cut every open connection (new ones are accepted unless ``refusing`` is set)."""

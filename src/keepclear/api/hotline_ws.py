@@ -372,7 +372,11 @@ def hotline_router(
 
     @router.get("/threads")
     def list_threads(caller: CallerDep) -> list[dict[str, Any]]:
-        return [thread_view(t) for t in service.threads_of(caller.party_id)]
+        """The caller's threads, each with ``last_seq`` and ``unread`` (others' messages not marked read)."""
+        return [
+            {**thread_view(t), "last_seq": last, "unread": unread}
+            for t, last, unread in service.thread_heads(caller.party_id)
+        ]
 
     @router.post("/threads", status_code=201)
     def create_thread(body: JsonBody, caller: CallerDep) -> dict[str, Any]:

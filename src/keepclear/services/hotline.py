@@ -151,6 +151,16 @@ class HotlineService:
         with self._db.read() as conn:
             return store.threads_of(conn, party_id)
 
+    def thread_heads(self, party_id: str) -> list[tuple[Thread, int, int]]:
+        """Every thread of ``party_id`` with its last sequence number and how many messages of others
+        ``party_id`` has not marked read yet (the console's unread counts)."""
+        with self._db.read() as conn:
+            threads = store.threads_of(conn, party_id)
+            ids = [t.id for t in threads]
+            last = store.last_seqs(conn, ids)
+            unread = store.unread_counts(conn, party_id, ids)
+        return [(t, last[t.id], unread[t.id]) for t in threads]
+
     def thread(self, party_id: str, thread_id: str) -> Thread:
         """One thread ``party_id`` is a member of."""
         with self._db.read() as conn:

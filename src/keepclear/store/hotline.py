@@ -309,6 +309,29 @@ def get_cursor(conn: Connection, thread_id: str, party_id: str, kind: ReceiptKin
     return int(value or 0)
 
 
+def unread_counts(conn: Connection, party_id: str, thread_ids: Iterable[str]) -> dict[str, int]:
+    """Per thread, the messages of others (keepclear's included) after ``party_id``'s read cursor."""
+    ids = list(thread_ids)
+    cursor = (
+        sa.select(hotline_cursors.c.thread_id, hotline_cursors.c.through_seq)
+        .where(hotline_cursors.c.party_id == party_id, hotline_cursors.c.kind == ReceiptKind.READ.value)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(hotline_messages.c.thread_id, sa.func.count())
+        .select_from(hotline_messages.outerjoin(cursor, cursor.c.thread_id == hotline_messages.c.thread_id))
+        .where(
+            hotline_messages.c.thread_id.in_(ids),
+            hotline_messages.c.seq > sa.func.coalesce(cursor.c.through_seq, 0),
+            sa.or_(hotline_messages.c.sender_party.is_(None), hotline_messages.c.sender_party != party_id),
+        )
+        .group_by(hotline_messages.c.thread_id)
+    )
+    counts = dict.fromkeys(ids, 0)
+    counts.update({r[0]: int(r[1]) for r in rows})
+    return counts
+
+
 def advance_receipts(
     conn: Connection, thread_id: str, party_id: str, kind: ReceiptKind, through_seq: int, time_s: float, person: str
 ) -> list[int]:

@@ -1,8 +1,9 @@
 // The Activities panel: notified activities, their detail and responses, and notifying a new one
 // by drawing a polygon or a route on the map.
 import { clear, clock, duration, h, unavailable } from "./dom.js";
+import { activityGeometries } from "./map.js";
 
-const KINDS = ["air-operation", "ground-movement", "convoy", "strike", "humanitarian", "exercise", "other"];
+const KINDS = ["air-operation", "ground-movement", "naval-movement", "surveillance-flight", "humanitarian-movement", "humanitarian-site", "other"];
 
 export class ActivitiesPanel {
   constructor(app, root) {
@@ -43,13 +44,14 @@ export class ActivitiesPanel {
     if (!this.items.length) this.root.append(h("p.muted", {}, "No activities notified to or by your party."));
     const list = h("ul.list#activities-list");
     for (const act of this.items) {
-      const mine = notifierOf(act) === this.app.partyId;
+      const mine = act.party === this.app.partyId;
+      const overlapOnly = !act.kind;
       list.append(h("li", { dataset: { activity: act.id } },
         h("button", { type: "button", "aria-current": String(this.selected === act.id), onclick: () => this.select(act.id) },
-          h("strong", {}, act.name || act.kind || act.id),
-          h("span.muted", {}, mine ? "ours" : `from ${this.app.partyName(notifierOf(act))}`),
-          h("span.muted", {}, `${clock(startOf(act))}–${clock(endOf(act))}`),
-          h("span", {}, act.status || ""))));
+          h("strong", {}, overlapOnly ? "Conflict with one of ours" : `${act.kind} · ${act.id}`),
+          h("span.muted", {}, overlapOnly ? "another party's activity (overlap only)" : mine ? "ours" : `from ${this.app.partyName(act.party)}`),
+          overlapOnly ? null : h("span.muted", {}, `${clock(act.start)}–${clock(act.end)}`),
+          h("span", {}, statusLine(act, this.app.partyId)))));
     }
     this.root.append(list);
     const act = this.items.find((a) => a.id === this.selected);
@@ -59,40 +61,67 @@ export class ActivitiesPanel {
   async select(id) {
     this.selected = id;
     const r = await this.app.api.activity(id);
-    if (r.ok) this.items = this.items.map((a) => (a.id === id ? r.data : a));
+    if (r.ok) this.items = this.items.map((a) => (a.id === id ? { id, ...r.data } : a));
     this.render();
   }
 
   detail(act) {
-    const mine = notifierOf(act) === this.app.partyId;
-    const addressees = addresseesOf(act);
-    const myEntry = addressees.find((a) => a.party_id === this.app.partyId);
-    const rows = addressees.map((a) => h("tr", {},
-      h("td", {}, this.app.partyName(a.party_id)),
-      h(`td.status-${a.status || "pending"}`, {}, a.status || "pending"),
-      h("td", a.deadline && (a.status || "pending") === "pending" ? { dataset: { deadline: a.deadline } } : {}, a.deadline ? deadlineText(a.deadline) : "—")));
+    const own = this.app.partyId;
+    if (!act.kind) return this.overlapDetail(act);
+    const mine = act.party === own;
     const respond = (what) => async () => {
-      const reason = what === "object" ? window.prompt("Reason for the objection") || "" : "";
-      const r = await this.app.api.respondActivity(act.id, what, reason);
-      this.message = r.ok ? `${what} sent` : `refused: ${(r.data && r.data.detail) || r.status}`;
+      let reason = "";
+      if (what === "object" || what === "cancel") {
+        reason = (window.prompt(what === "object" ? "Reason for the objection" : "Reason for cancelling") || "").trim();
+        if (what === "object" && !reason) return;
+      }
+      const r = await this.app.api.respondActivity(act.id, what, act.version, reason);
+      this.message = r.ok ? `${what} sent (version ${act.version})` : `refused: ${(r.data && r.data.detail) || r.status}`;
       await this.load();
       await this.select(act.id);
     };
+    const mineAck = act.your_acknowledgement;
+    const table = mine
+      ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Addressee"), h("th", {}, "Status"), h("th", {}, "Deadline"))),
+        h("tbody", {}, (act.acknowledgements || []).map((a) => h("tr", { dataset: { party: a.party } },
+          h("td", {}, this.app.partyName(a.party)),
+          h(`td.status-${a.state}`, {}, a.state + (a.reason ? `: ${a.reason}` : "") + (a.escalation_level ? ` (escalated ×${a.escalation_level})` : "")),
+          h("td", a.due && a.state === "pending" ? { dataset: { deadline: a.due } } : {}, a.due && a.state === "pending" ? deadlineText(a.due) : a.answered ? `answered ${clock(a.answered)}` : "—")))))
+      : mineAck
+        ? h("p", { dataset: mineAck.due && mineAck.state === "pending" ? {} : {} },
+          `Your answer: ${mineAck.state}`,
+          mineAck.state === "pending" && mineAck.due ? h("span", { dataset: { deadline: mineAck.due } }, ` · ${deadlineText(mineAck.due)}`) : null)
+        : null;
+    const conflicts = (act.conflicts || []).map((c) => `${c.kind}: ${c.reason || c.target_id || ""}`);
+    const canAnswer = this.app.canAct && !mine && mineAck && act.status !== "cancelled";
     return h("section.detail", { "aria-label": "Activity detail" },
-      h("h3", {}, act.name || act.kind),
-      h("p", {}, `${act.kind || ""} · ${clock(startOf(act))} to ${clock(endOf(act))}`),
-      act.conflicts && act.conflicts.length ? h("p.error", {}, `Conflicts: ${act.conflicts.map((c) => c.description || c.id || c.kind).join("; ")}`) : null,
-      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Addressee"), h("th", {}, "Status"), h("th", {}, "Deadline"))), h("tbody", {}, rows)),
+      h("h3", {}, `${act.kind} · ${act.id}`),
+      h("p", {}, `${clock(act.start)} to ${clock(act.end)} · ${act.priority || ""} · version ${act.version} · ${act.status}`),
+      act.text ? h("p", {}, act.text) : null,
+      act.contact ? h("p.muted", {}, `Contact: ${act.contact}`) : null,
+      conflicts.length ? h("p.error", {}, `Conflicts: ${conflicts.join("; ")}`) : null,
+      act.notice && act.notice.late ? h("p.error", {}, "Late notice") : null,
+      table,
       h("div.toolbar", {},
-        this.app.canAct && myEntry && !mine ? h("button.primary", { type: "button", onclick: respond("acknowledge") }, "Acknowledge") : null,
-        this.app.canAct && myEntry && !mine ? h("button.danger", { type: "button", onclick: respond("object") }, "Object") : null,
-        this.app.canAct && mine && act.status !== "cancelled" ? h("button.danger", { type: "button", onclick: respond("cancel") }, "Cancel activity") : null,
+        canAnswer ? h("button.primary", { type: "button", onclick: respond("acknowledge") }, "Acknowledge") : null,
+        canAnswer ? h("button.danger", { type: "button", onclick: respond("object") }, "Object") : null,
+        this.app.canAct && mine && !["cancelled", "completed"].includes(act.status) ? h("button.danger", { type: "button", onclick: respond("cancel") }, "Cancel activity") : null,
         h("button", { type: "button", onclick: () => this.showOnMap(act) }, "Show on map")));
   }
 
+  /** A party not addressed sees only where, when and in which band another party's activity overlaps its own. */
+  overlapDetail(act) {
+    return h("section.detail", { "aria-label": "Activity detail" },
+      h("h3", {}, "Conflict with one of our activities"),
+      h("ul", {}, (act.conflicts || []).map((c) => h("li", {},
+        `our ${c.your_activity_id} (v${c.your_activity_version}): ${clock(c.start)}–${clock(c.end)}, ${c.lower_ft}–${c.upper_ft} ft`))),
+      h("button", { type: "button", onclick: () => this.showOnMap(act) }, "Show on map"));
+  }
+
   showOnMap(act) {
-    const first = JSON.stringify((act.volumes || [])[0] || act.route || {}).match(/\[(-?\d+\.?\d*),(-?\d+\.?\d*)\]/);
-    if (first) this.app.map.flyTo(Number(first[1]), Number(first[2]));
+    const g = activityGeometries(act)[0];
+    const first = g && (g.type === "Polygon" ? g.coordinates[0][0] : g.type === "LineString" ? g.coordinates[0] : null);
+    if (first) this.app.map.flyTo(first[0], first[1]);
   }
 
   startDraft(kind) {
@@ -114,13 +143,14 @@ export class ActivitiesPanel {
         h("label", {}, "Point (lat, lon)", h("input", { id: "draft-point", placeholder: "35.20, 38.90", onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); this.typedPoint(); } } })),
         h("button", { type: "button", onclick: () => this.typedPoint() }, "Add point"),
         h("button", { type: "button", id: "draft-finish", onclick: () => this.app.map.finishDraft() }, "Finish shape")),
-      h("label", {}, "Name", h("input", { name: "name", required: true })),
       h("label", {}, "Kind", h("select", { name: "kind" }, KINDS.map((k) => h("option", { value: k }, k)))),
+      h("label", {}, "Contact", h("input", { name: "contact", required: true, placeholder: "duty officer, hotline" })),
+      h("label", {}, "Text", h("input", { name: "text", maxlength: 4000 })),
       h("label", {}, "Start (UTC)", h("input", { name: "start", type: "datetime-local", required: true, value: iso(now.getTime() + 2 * 3600_000) })),
       h("label", {}, "End (UTC)", h("input", { name: "end", type: "datetime-local", required: true, value: iso(now.getTime() + 4 * 3600_000) })),
       h("label", {}, "Lower (ft)", h("input", { name: "lower_ft", type: "number", value: 0, min: 0 })),
       h("label", {}, "Upper (ft)", h("input", { name: "upper_ft", type: "number", value: 20000, min: 0 })),
-      d.kind === "route" ? h("label", {}, "Corridor width (m)", h("input", { name: "width_m", type: "number", value: 5000, min: 1 })) : null,
+      d.kind === "route" ? h("label", {}, "Corridor half-width (m)", h("input", { name: "half_width_m", type: "number", value: 2000, min: 1 })) : null,
       h("fieldset", {}, h("legend", {}, "Addressees"),
         others.map((p) => h("label.check", {}, h("input", { type: "checkbox", name: "addressees", value: p.id, checked: true }), ` ${p.name}`))),
       this.error ? h("p.error", { role: "alert" }, this.error) : null,
@@ -155,9 +185,10 @@ export class ActivitiesPanel {
   async submit(data) {
     const utc = (v) => `${v}:00Z`;
     const draft = {
-      name: data.get("name"), kind: data.get("kind"), start: utc(data.get("start")), end: utc(data.get("end")),
+      kind: data.get("kind"), contact: String(data.get("contact") || "").trim(), text: String(data.get("text") || ""),
+      start: utc(data.get("start")), end: utc(data.get("end")),
       lower_ft: Number(data.get("lower_ft")), upper_ft: Number(data.get("upper_ft")),
-      width_m: data.get("width_m") ? Number(data.get("width_m")) : undefined,
+      half_width_m: data.get("half_width_m") ? Number(data.get("half_width_m")) : undefined,
       addressees: data.getAll("addressees"), geometry: this.draft.geometry,
     };
     const r = await this.app.api.notifyActivity(draft);
@@ -166,19 +197,23 @@ export class ActivitiesPanel {
       this.render();
       return;
     }
-    this.message = `Notified ${draft.name}.`;
-    this.selected = r.data && r.data.id;
+    const conflicts = (r.data.conflicts || []).length;
+    this.message = `Notified ${r.data.activity.id}${conflicts ? ` with ${conflicts} conflict(s)` : ""}${r.data.late_notice ? " (late notice)" : ""}.`;
+    this.selected = r.data.activity.id;
     this.endDraft();
     await this.load();
   }
 }
 
-function notifierOf(act) { return act.notifier || act.party_id || act.notifier_party_id; }
-function startOf(act) { return act.start || act.window?.start || act.valid_from; }
-function endOf(act) { return act.end || act.window?.end || act.valid_until; }
-function addresseesOf(act) {
-  const list = act.addressees || act.responses || [];
-  return list.map((a) => (typeof a === "string" ? { party_id: a } : a));
+/** The status shown in the list: the activity's, and where this party stands. */
+function statusLine(act, own) {
+  if (!act.kind) return "conflict";
+  if (act.party === own) {
+    const pending = (act.not_acknowledged || []).length;
+    return `${act.status}${pending ? ` · ${pending} not acknowledged` : ""}`;
+  }
+  const mine = act.your_acknowledgement;
+  return `${act.status}${mine ? ` · you: ${mine.state}` : ""}`;
 }
 
 function deadlineText(iso) {

@@ -23,15 +23,31 @@ export class AlertsPanel {
     this.missing = false;
     this.alerts = r.data;
     this.loadedAt = Date.now();
+    this.render(); // the panel first: the map's work must not delay what the officer reads
     this.app.map.setAlerts(this.alerts);
     if (this.app.time.live) this.app.drawTracks(this.app.tracks);
-    this.render();
+  }
+
+  /** A live alert.* event: shown at once from its payload (same fields as the list, times in epoch s),
+   * then the list is read again so the panel shows exactly what the server holds. */
+  onEvent(kind, data) {
+    const p = data && data.payload;
+    if (p && p.alert_id) {
+      const known = this.alerts.find((a) => a.alert_id === p.alert_id);
+      if (kind === "alert.raised" && !known) this.alerts = [...this.alerts, alertFromEvent(p)];
+      else if (kind === "alert.acknowledged" && known) {
+        known.acknowledged_by = p.acknowledged_by || known.acknowledged_by;
+        known.status = "acknowledged";
+      } else if (kind === "alert.resolved" && known) known.status = "resolved";
+      this.render();
+    }
+    this.app.refresh("alerts");
   }
 
   async acknowledge(alert) {
-    const r = await this.app.api.acknowledgeAlert(alert.id);
-    if (!r.ok) this.errors.set(alert.id, (r.data && (r.data.detail || r.data.title)) || `refused (${r.status})`);
-    else this.errors.delete(alert.id);
+    const r = await this.app.api.acknowledgeAlert(alert.alert_id);
+    if (!r.ok) this.errors.set(alert.alert_id, (r.data && (r.data.detail || r.data.title)) || `refused (${r.status})`);
+    else this.errors.delete(alert.alert_id);
     await this.load();
   }
 
@@ -43,7 +59,7 @@ export class AlertsPanel {
 
   tick() {
     for (const el of this.body.querySelectorAll("[data-ttl-for]")) {
-      const alert = this.alerts.find((a) => a.id === el.dataset.ttlFor);
+      const alert = this.alerts.find((a) => a.alert_id === el.dataset.ttlFor);
       if (alert) el.textContent = ttlText(this.timeToLos(alert));
     }
   }
@@ -58,25 +74,45 @@ export class AlertsPanel {
     const own = this.app.partyId;
     for (const a of shown) {
       const ackedByMe = (a.acknowledged_by || []).includes(own);
-      const units = (a.units || []).map((u) => `${u.callsign || u.unit_id}${u.party_id && u.party_id !== own ? ` (${this.app.partyName(u.party_id)})` : ""}`);
+      const units = alertUnits(a).map((u) => `${this.app.callsign(u.unit_id)}${u.party_id !== own ? ` (${this.app.partyName(u.party_id)})` : ""}`);
       const who = (a.acknowledged_by || []).map((p) => this.app.partyName(p));
-      const item = h(`article.alert.${a.level}.${a.status}`, { dataset: { alert: a.id }, "aria-label": `${a.level} alert ${units.join(" and ")}` },
-        h("div.row", {}, h("span.level", {}, a.level), h("span", {}, a.status), h("span.ttl", { dataset: { ttlFor: a.id }, title: "time to loss of separation" }, ttlText(this.timeToLos(a)))),
+      const cpa = a.cpa;
+      const item = h(`article.alert.${a.level}.${a.status}`, { dataset: { alert: a.alert_id }, "aria-label": `${a.level} alert ${units.join(" and ")}` },
+        h("div.row", {}, h("span.level", {}, a.level), h("span", {}, a.status), h("span.ttl", { dataset: { ttlFor: a.alert_id }, title: "time to loss of separation" }, ttlText(this.timeToLos(a)))),
         h("div.row", {}, h("strong.units", {}, units.join(" ↔ "))),
         h("div.row.muted", {},
-          a.dcpa_m !== undefined && a.dcpa_m !== null ? h("span", {}, `CPA ${(a.dcpa_m / 1852).toFixed(2)} NM`) : null,
-          a.tcpa_s !== undefined && a.tcpa_s !== null ? h("span", {}, `in ${duration(a.tcpa_s)}`) : null,
+          cpa ? h("span", {}, `CPA ${(cpa.dcpa_m / 1852).toFixed(2)} NM, ${Math.round(cpa.vsep_cpa_m * 3.28084)} ft`) : null,
+          cpa ? h("span", {}, `in ${duration(cpa.tcpa_s)}`) : null,
           h("span", {}, `raised ${clock(a.raised)}`)),
         h("div.row", {},
           h("span.acked-by", {}, who.length ? `Acknowledged by ${who.join(", ")}` : "Not yet acknowledged"),
           this.app.canAct && !ackedByMe
             ? h("button.primary.ack", { type: "button", onclick: () => this.acknowledge(a) }, "Acknowledge")
             : null,
-          h("button", { type: "button", onclick: () => { const u = (a.units || [])[0]; if (u) this.app.map.flyTo(u.lon_deg, u.lat_deg); } }, "Show")),
-        this.errors.has(a.id) ? h("p.error", { role: "alert" }, this.errors.get(a.id)) : null);
+          h("button", { type: "button", onclick: () => { const u = alertUnits(a).find((x) => x.party_id === own) || alertUnits(a)[0]; if (u && u.lat_deg !== undefined) this.app.map.flyTo(u.lon_deg, u.lat_deg); } }, "Show")),
+        this.errors.has(a.alert_id) ? h("p.error", { role: "alert" }, this.errors.get(a.alert_id)) : null);
       this.body.append(item);
     }
   }
+}
+
+/** An alert event's payload in the shape the alerts list has. */
+function alertFromEvent(p) {
+  const iso = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return {
+    alert_id: p.alert_id, level: p.level, status: "raised",
+    unit_a: p.unit_a, unit_b: p.unit_b, party_a: p.party_a, party_b: p.party_b,
+    raised: iso(p.raised_s), updated: iso(p.time_s ?? p.raised_s), acknowledged_by: p.acknowledged_by || [],
+    positions: p.positions || {}, cpa: p.cpa || null,
+    time_to_los_s: p.cpa ? (p.cpa.los ? 0 : p.cpa.t_in_s) : null,
+  };
+}
+
+/** The two units of an alert as [{unit_id, party_id, lat_deg, lon_deg, alt_m}] (position where the alert gives one). */
+export function alertUnits(alert) {
+  return [[alert.unit_a, alert.party_a], [alert.unit_b, alert.party_b]].map(([unitId, partyId]) => ({
+    unit_id: unitId, party_id: partyId, ...((alert.positions || {})[unitId] || {}),
+  }));
 }
 
 function ttlText(seconds) {

@@ -54,31 +54,54 @@ export class Api {
   zones() { return this.get("/v1/zones"); }
 
   // Tactical picture
+  /** Latest states [{unit_id, party_id, domain, time, lat_deg, lon_deg, alt_m, vel_*}] the party may see. */
   tracks() { return this.get("/v1/tracks"); }
-  trackHistory(sinceIso) { return this.get(`/v1/tracks/history?since=${encodeURIComponent(sinceIso)}`); }
+  /** Past positions of the party's own units [{unit_id, time, lat_deg, lon_deg, alt_m, vel_east_mps, vel_north_mps}]. */
+  trackHistory(sinceIso, untilIso) {
+    const until = untilIso ? `&until=${encodeURIComponent(untilIso)}` : "";
+    return this.get(`/v1/tracks/history?since=${encodeURIComponent(sinceIso)}${until}`);
+  }
+  /** Alerts involving the party's units: [{alert_id, level, status, unit_a, unit_b, party_a, party_b, raised,
+   * updated, acknowledged_by, positions{unit: {lat_deg, lon_deg, alt_m}}, cpa{..., points{unit: {...}}}, time_to_los_s}] */
   alerts() { return this.get("/v1/alerts"); }
-  acknowledgeAlert(id) { return this.post(`/v1/alerts/${encodeURIComponent(id)}/acknowledge`); }
+  acknowledgeAlert(alertId) { return this.post(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`); }
 
-  // Activities
+  // Activities (docs/activities.md)
   activities() { return this.get("/v1/activities"); }
   activity(id) { return this.get(`/v1/activities/${encodeURIComponent(id)}`); }
-  /** draft: {kind, name, start, end, addressees, geometry (GeoJSON Polygon|LineString), lower_ft, upper_ft, width_m} */
+  /** draft: {kind, text, contact, start, end, addressees, geometry (GeoJSON Polygon|LineString), lower_ft,
+   * upper_ft, half_width_m}; answers {activity, conflicts, late_notice, addressees}. */
   notifyActivity(draft) { return this.post("/v1/activities", activityBody(draft)); }
-  respondActivity(id, response, reason = "") {
-    // response: acknowledge | object | cancel
-    return this.post(`/v1/activities/${encodeURIComponent(id)}/${response}`, reason ? { reason } : {});
+  /** response: acknowledge | object | cancel, naming the version answered (an objection needs a reason). */
+  respondActivity(id, response, version, reason = "") {
+    const body = { version };
+    if (reason) body.reason = reason;
+    return this.post(`/v1/activities/${encodeURIComponent(id)}/${response}`, body);
   }
 
-  // Hotline
-  threads() { return this.get("/v1/threads"); }
-  messages(threadId, afterSeq = 0) { return this.get(`/v1/threads/${encodeURIComponent(threadId)}/messages?after_seq=${afterSeq}`); }
-  /** message: {type, body} or {type, phrase:{code, params}}; requires_ack_s optional */
+  // Hotline (docs/hotline.md); live messages arrive as message.* events on the stream below.
+  threads() { return this.get("/v1/hotline/threads"); }
+  messages(threadId, afterSeq = 0) {
+    return this.get(`/v1/hotline/threads/${encodeURIComponent(threadId)}/messages?after_seq=${afterSeq}`);
+  }
+  /** message: {kind, body} or {kind, phrase:{code, params}}, optional ack_within_s and reply_to_seq;
+   * answers {created, message}. */
   postMessage(threadId, message) {
     const body = { idempotency_key: newKey(), ...message };
-    return this.post(`/v1/threads/${encodeURIComponent(threadId)}/messages`, body);
+    return this.post(`/v1/hotline/threads/${encodeURIComponent(threadId)}/messages`, body);
   }
-  markRead(threadId) { return this.post(`/v1/threads/${encodeURIComponent(threadId)}/read`); }
-  phrases(language) { return this.get(`/v1/phrases?language=${encodeURIComponent(language)}`); }
+  /** Acknowledging a message is posting an ``acknowledgement`` that replies to it. */
+  acknowledgeMessage(threadId, seq) {
+    return this.postMessage(threadId, { kind: "acknowledgement", body: "", reply_to_seq: seq });
+  }
+  markRead(threadId, throughSeq) {
+    return this.post(`/v1/hotline/threads/${encodeURIComponent(threadId)}/read`, { through_seq: throughSeq });
+  }
+  /** {receipts: [{party_id, kind: delivered|read, time, person}], acknowledgements: [...]} */
+  receipts(threadId, seq) {
+    return this.get(`/v1/hotline/threads/${encodeURIComponent(threadId)}/messages/${seq}/receipts`);
+  }
+  phrases(language) { return this.get(`/v1/hotline/phrases?language=${encodeURIComponent(language)}`); }
 
   /** The live stream; see LiveStream. */
   stream(handlers) { return new LiveStream(this, handlers); }
@@ -94,22 +117,33 @@ function routeMissing(method, status, data) {
   return !data || String(data.detail || "") === "Not Found";
 }
 
+/** An idempotency key (8-128 of A-Za-z0-9_.:-): a retry of the same post sends the same key. */
 function newKey() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+  if (crypto.randomUUID) return `console-${crypto.randomUUID()}`;
+  return `console-${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
 
-/** The POST /v1/activities body for a draft drawn on the map. */
+/** The POST /v1/activities body (the activity document of docs/activities.md) for a draft drawn on the map.
+ * A route's waypoints are timed evenly over the window (first at the start, last at the end). */
 export function activityBody(draft) {
   const body = {
     kind: draft.kind,
-    name: draft.name,
     start: draft.start,
     end: draft.end,
     addressees: draft.addressees,
+    contact: draft.contact,
+    text: draft.text || "",
   };
   if (draft.geometry.type === "LineString") {
-    body.route = { geometry: draft.geometry, width_m: draft.width_m, lower_ft: draft.lower_ft, upper_ft: draft.upper_ft };
+    const points = draft.geometry.coordinates;
+    const t0 = Date.parse(draft.start);
+    const step = (Date.parse(draft.end) - t0) / Math.max(points.length - 1, 1);
+    body.route = {
+      half_width_m: draft.half_width_m,
+      lower_ft: draft.lower_ft,
+      upper_ft: draft.upper_ft,
+      waypoints: points.map(([lon, lat], i) => ({ lat, lon, time: new Date(t0 + i * step).toISOString().replace(/\.\d{3}Z$/, "Z") })),
+    };
   } else {
     body.volumes = [{ geometry: draft.geometry, lower_ft: draft.lower_ft, upper_ft: draft.upper_ft }];
   }

@@ -2,7 +2,7 @@
 import { Api, received } from "./api.js";
 import { clear, clock, h } from "./dom.js";
 import { MapView } from "./map.js";
-import { AlertsPanel } from "./alerts.js";
+import { AlertsPanel, alertUnits } from "./alerts.js";
 import { ActivitiesPanel } from "./activities.js";
 import { HotlinePanel } from "./hotline.js";
 import { TimeControl } from "./timecontrol.js";
@@ -25,11 +25,14 @@ class Console {
     this.time = new TimeControl(this);
     this.timers = [];
     this.refreshing = new Map();
+    this.again = new Set();
   }
 
   get partyId() { return this.me.party_id; }
   get canAct() { return this.me.role === "liaison"; }
   partyName(id) { return this.parties.find((p) => p.id === id)?.name || id; }
+  /** A unit's callsign where the registry lets this party know it (its own and partners'), else its id. */
+  callsign(unitId) { return this.units.get(unitId)?.callsign || unitId; }
   get language() { return this.parties.find((p) => p.id === this.partyId)?.language || "en"; }
 
   async start() {
@@ -61,25 +64,38 @@ class Console {
     renderUnits(this);
   }
 
-  /** Re-fetch one part of the state; concurrent requests for the same part are merged. */
+  /** Re-fetch one part of the state. A request made while that part is being fetched is not lost: the
+   * fetch runs once more when the current one ends (an event may have come after its answer was made). */
   refresh(part) {
-    if (this.refreshing.has(part)) return this.refreshing.get(part);
+    if (this.refreshing.has(part)) {
+      this.again.add(part);
+      return this.refreshing.get(part);
+    }
     const job = (async () => {
       try {
-        if (part === "tracks") await this.loadTracks();
-        else if (part === "alerts") await this.alerts.load();
-        else if (part === "activities") await this.activities.load();
-        else if (part === "threads") await this.hotline.load();
-        else if (part === "units") { const r = await this.api.units(); if (r.ok) this.setUnits(r.data); }
-        else if (part === "zones") { const r = await this.api.zones(); if (r.ok) this.map.setZones(r.data); }
-      } catch (error) {
-        console.warn(`refresh ${part} failed`, error);
+        do {
+          this.again.delete(part);
+          try {
+            await this.load(part);
+          } catch (error) {
+            console.warn(`refresh ${part} failed`, error);
+          }
+        } while (this.again.has(part));
       } finally {
         this.refreshing.delete(part);
       }
     })();
     this.refreshing.set(part, job);
     return job;
+  }
+
+  async load(part) {
+    if (part === "tracks") await this.loadTracks();
+    else if (part === "alerts") await this.alerts.load();
+    else if (part === "activities") await this.activities.load();
+    else if (part === "threads") await this.hotline.load();
+    else if (part === "units") { const r = await this.api.units(); if (r.ok) this.setUnits(r.data); }
+    else if (part === "zones") { const r = await this.api.zones(); if (r.ok) this.map.setZones(r.data); }
   }
 
   async loadTracks() {
@@ -92,12 +108,15 @@ class Console {
     renderUnits(this);
   }
 
-  /** Draws ``states`` plus the other parties' units that active alerts give this party (and only those). */
+  /** Draws ``states`` plus the other parties' units that active alerts give this party (and only those):
+   * the tracks route already lists those while the alert lasts; the alert's positions fill in between polls. */
   drawTracks(states) {
     const shown = new Set(states.map((s) => s.unit_id));
     const extra = [];
     for (const alert of this.alerts.active()) {
-      for (const u of alert.units || []) if (!shown.has(u.unit_id)) { shown.add(u.unit_id); extra.push(u); }
+      for (const u of alertUnits(alert)) {
+        if (!shown.has(u.unit_id) && u.lat_deg !== undefined) { shown.add(u.unit_id); extra.push(u); }
+      }
     }
     this.map.setTracks([...states, ...extra], this.partyId, this.units);
   }
@@ -105,7 +124,7 @@ class Console {
   onEvent(kind, data) {
     const family = kind.split(".")[0];
     if (kind === "reload") this.reloadAll();
-    else if (family === "alert") this.refresh("alerts");
+    else if (family === "alert") this.alerts.onEvent(kind, data);
     else if (family === "activity") this.refresh("activities");
     else if (family === "message" || family === "thread") this.hotline.onEvent(kind, data);
     else if (family === "unit" || family === "force") this.refresh("units");

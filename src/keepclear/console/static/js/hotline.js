@@ -1,6 +1,11 @@
 // The Hotline panel: threads with unread counts, history, standard phrases in the reader's language,
 // delivery and read receipts, and messages that need acknowledgement highlighted with their deadline.
+// Messages come rendered by the server in this party's language (``text``); live changes arrive as
+// message.posted / message.receipt events on the stream and are read back through the HTTP routes.
 import { clear, clock, duration, h, unavailable } from "./dom.js";
+
+/** Receipts are looked up for this many of the party's own latest messages in the open thread. */
+const RECEIPTS_FOR_LAST = 5;
 
 export class HotlinePanel {
   constructor(app, root, badge) {
@@ -11,6 +16,7 @@ export class HotlinePanel {
     this.missing = false;
     this.current = null;
     this.messages = [];
+    this.receipts = new Map(); // seq -> [{party_id, kind, time, person}]
     this.phrases = null; // code -> phrase, in the reader's language
     this.error = "";
   }
@@ -20,68 +26,76 @@ export class HotlinePanel {
     if (r.missing) { this.missing = true; this.render(); return; }
     if (!r.ok) return;
     this.missing = false;
-    this.threads = Array.isArray(r.data) ? r.data : r.data.threads || [];
+    this.threads = r.data;
     if (this.phrases === null) await this.loadPhrases();
+    this.showUnread();
+    if (this.current) await this.loadMessages(); else this.render();
+  }
+
+  showUnread() {
     const unread = this.threads.reduce((n, t) => n + (t.unread || 0), 0);
     this.badge.textContent = unread ? String(unread) : "";
-    if (this.current) await this.loadMessages(); else this.render();
   }
 
   async loadPhrases() {
     const r = await this.app.api.phrases(this.app.language);
-    const list = r.ok ? (Array.isArray(r.data) ? r.data : r.data.phrases || []) : [];
-    this.phrases = new Map(list.map((p) => [p.code, p]));
+    this.phrases = new Map((r.ok ? r.data : []).map((p) => [p.code, p]));
   }
 
   async open(threadId) {
     this.current = threadId;
     this.messages = [];
+    this.receipts = new Map();
     await this.loadMessages();
   }
 
+  get lastSeq() { return this.messages.length ? this.messages[this.messages.length - 1].seq : 0; }
+
   async loadMessages() {
-    const after = this.messages.length ? Math.max(...this.messages.map((m) => m.seq || 0)) : 0;
-    const r = await this.app.api.messages(this.current, after);
-    if (r.ok) {
-      const fresh = Array.isArray(r.data) ? r.data : r.data.messages || [];
-      const bySeq = new Map(this.messages.map((m) => [m.seq ?? m.id, m]));
-      for (const m of fresh) bySeq.set(m.seq ?? m.id, m);
-      this.messages = [...bySeq.values()].sort((a, b) => (a.seq || 0) - (b.seq || 0));
-      if (fresh.length && !document.hidden && !this.root.hidden) await this.markRead();
+    const threadId = this.current;
+    const r = await this.app.api.messages(threadId, this.lastSeq);
+    if (threadId !== this.current) return;
+    if (r.ok && r.data.length) {
+      const bySeq = new Map(this.messages.map((m) => [m.seq, m]));
+      for (const m of r.data) bySeq.set(m.seq, m);
+      this.messages = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
     }
+    const thread = this.threads.find((t) => t.id === threadId);
+    if (thread && thread.unread && !document.hidden && !this.root.hidden) await this.markRead();
+    await this.loadReceipts();
     this.render();
   }
 
   async markRead() {
-    const r = await this.app.api.markRead(this.current);
+    const r = await this.app.api.markRead(this.current, this.lastSeq);
     if (!r.ok) return;
     const thread = this.threads.find((t) => t.id === this.current);
     if (thread) thread.unread = 0;
-    const unread = this.threads.reduce((n, t) => n + (t.unread || 0), 0);
-    this.badge.textContent = unread ? String(unread) : "";
+    this.showUnread();
+  }
+
+  async loadReceipts() {
+    const own = this.messages.filter((m) => m.sender_party === this.app.partyId).slice(-RECEIPTS_FOR_LAST);
+    const answers = await Promise.all(own.map((m) => this.app.api.receipts(this.current, m.seq)));
+    own.forEach((m, i) => { if (answers[i].ok) this.receipts.set(m.seq, answers[i].data.receipts); });
   }
 
   onEvent(kind, data) {
     const threadId = data?.payload?.thread_id;
-    if (this.current && threadId === this.current && kind.startsWith("message.")) {
-      // Receipts change existing messages: reload the thread; new messages arrive through after_seq.
-      if (kind === "message.posted") this.loadMessages(); else { this.messages = []; this.loadMessages(); }
+    if (this.current && threadId === this.current && kind === "message.receipt") {
+      this.loadReceipts().then(() => this.render());
+      return;
     }
-    this.load();
+    this.app.refresh("threads"); // unread counts, and the open thread reads on from its last seq
   }
 
   tick() {
     for (const el of this.root.querySelectorAll("[data-ack-deadline]")) el.textContent = ackText(el.dataset.ackDeadline);
   }
 
-  /** A message's text for this reader: a phrase in the reader's language with its parameters, or the body. */
-  text(m) {
-    const phrase = m.phrase;
-    if (phrase && this.phrases && this.phrases.has(phrase.code)) {
-      const template = this.phrases.get(phrase.code).text || this.phrases.get(phrase.code).template || "";
-      return template.replace(/\{(\w+)\}/g, (_, name) => String((phrase.params || {})[name] ?? `{${name}}`));
-    }
-    return m.rendered || m.text || m.body || (phrase ? `[${phrase.code}]` : "");
+  /** Whether this party has acknowledged message ``seq`` (an acknowledgement replying to it). */
+  acknowledged(seq) {
+    return this.messages.some((m) => m.kind === "acknowledgement" && m.reply_to_seq === seq && m.sender_party === this.app.partyId);
   }
 
   render() {
@@ -91,10 +105,10 @@ export class HotlinePanel {
     if (this.missing) { this.root.append(unavailable("The hotline")); return; }
     const list = h("ul.list#threads-list");
     for (const t of this.threads) {
-      const others = (t.parties || t.participants || []).filter((p) => p !== this.app.partyId).map((p) => this.app.partyName(p));
+      const others = t.parties.filter((p) => p !== this.app.partyId).map((p) => this.app.partyName(p));
       list.append(h("li", { dataset: { thread: t.id } },
         h("button", { type: "button", "aria-current": String(this.current === t.id), onclick: () => this.open(t.id) },
-          h("strong", {}, t.subject || t.title || t.id), h("span.muted", {}, others.join(", ")),
+          h("strong", {}, t.standing ? `Standing line: ${others.join(", ")}` : t.title), h("span.muted", {}, others.join(", ")),
           t.unread ? h("span.count", { "aria-label": `${t.unread} unread` }, String(t.unread)) : null)));
     }
     if (!this.threads.length) this.root.append(h("p.muted", {}, "No threads."));
@@ -106,22 +120,22 @@ export class HotlinePanel {
     const own = this.app.partyId;
     const box = h("div.messages#messages", { role: "log", "aria-live": "polite" });
     for (const m of this.messages) {
-      const sender = m.sender_party_id || m.party_id || m.from;
-      const needsAck = m.requires_ack_s && !m.acknowledged && sender !== own;
-      const deadline = m.ack_deadline || (m.requires_ack_s && m.time ? new Date(Date.parse(m.time) + m.requires_ack_s * 1000).toISOString() : null);
+      const sender = m.sender_party;
+      const needsAck = Boolean(m.ack_deadline) && sender !== own && !this.acknowledged(m.seq);
       box.append(h(`div.msg${sender === own ? ".own" : ""}${needsAck ? ".needs-ack" : ""}`, { dataset: { seq: m.seq } },
-        h("div.meta", {}, h("strong", {}, this.app.partyName(sender)), h("span", {}, m.type || ""), h("span", {}, clock(m.time || m.posted))),
-        h("div.text", { lang: m.phrase ? this.app.language : undefined }, this.text(m)),
+        h("div.meta", {}, h("strong", {}, sender ? this.app.partyName(sender) : "keepclear"), h("span", {}, m.kind), h("span", {}, clock(m.time)),
+          m.reply_to_seq ? h("span", {}, `re #${m.reply_to_seq}`) : null),
+        h("div.text", { lang: m.language }, m.text || (m.kind === "acknowledgement" ? "Acknowledged." : "")),
         h("div.meta", {},
-          sender === own ? h("span.receipts", {}, receipts(m, this.app)) : null,
-          needsAck && deadline ? h("span.deadline", { dataset: { ackDeadline: deadline } }, ackText(deadline)) : null,
-          needsAck && this.app.canAct ? h("button", { type: "button", onclick: () => this.acknowledge(m) }, "Acknowledge") : null)));
+          sender === own ? h("span.receipts", {}, receiptText(this.receipts.get(m.seq), this.app)) : null,
+          needsAck ? h("span.deadline", { dataset: { ackDeadline: m.ack_deadline } }, ackText(m.ack_deadline)) : null,
+          needsAck && this.app.canAct ? h("button.ack-msg", { type: "button", onclick: () => this.acknowledge(m) }, "Acknowledge") : null)));
     }
     const phraseOptions = [h("option", { value: "" }, "— free text —"),
-      ...[...(this.phrases || new Map()).values()].map((p) => h("option", { value: p.code }, p.text || p.template || p.code))];
+      ...[...(this.phrases || new Map()).values()].map((p) => h("option", { value: p.code, title: p.meaning }, `${p.code}: ${p.text}`))];
     const form = h("form.stack#hotline-form", { onsubmit: (e) => { e.preventDefault(); this.send(new FormData(e.target)); } },
       h("label", {}, "Standard phrase", h("select", { name: "phrase", id: "hotline-phrase" }, phraseOptions)),
-      h("label", {}, "Message", h("textarea", { name: "body", id: "hotline-body", rows: 2 }, keepDraft)),
+      h("label", {}, "Message (with a phrase: its parameters as name=value; …)", h("textarea", { name: "body", id: "hotline-body", rows: 2 }, keepDraft)),
       h("label.check", {}, h("input", { type: "checkbox", name: "needs_ack" }), " Requires acknowledgement within 5 minutes"),
       this.error ? h("p.error", { role: "alert" }, this.error) : null,
       h("button.primary", { type: "submit", disabled: !this.app.canAct }, "Send"));
@@ -131,11 +145,12 @@ export class HotlinePanel {
 
   async send(data) {
     const code = data.get("phrase");
+    const text = String(data.get("body") || "").trim();
     const message = code
-      ? { type: "notification", phrase: { code, params: paramsFrom(String(data.get("body") || "")) } }
-      : { type: "text", body: String(data.get("body") || "").trim() };
-    if (!code && !message.body) return;
-    if (data.get("needs_ack")) message.requires_ack_s = 300;
+      ? { kind: "notification", phrase: { code, params: paramsFrom(text) } }
+      : { kind: "text", body: text };
+    if (!code && !text) return;
+    if (data.get("needs_ack")) message.ack_within_s = 300;
     const r = await this.app.api.postMessage(this.current, message);
     this.error = r.ok ? "" : `Not sent: ${(r.data && (r.data.detail || r.data.title)) || r.status}`;
     if (r.ok) { const area = this.root.querySelector("#hotline-body"); if (area) area.value = ""; }
@@ -143,12 +158,13 @@ export class HotlinePanel {
   }
 
   async acknowledge(m) {
-    await this.app.api.postMessage(this.current, { type: "reply", body: "ACK", in_reply_to: m.seq ?? m.id, acknowledges: m.seq ?? m.id });
+    const r = await this.app.api.acknowledgeMessage(this.current, m.seq);
+    this.error = r.ok ? "" : `Acknowledgement not sent: ${(r.data && (r.data.detail || r.data.title)) || r.status}`;
     await this.loadMessages();
   }
 }
 
-/** "key=value; key=value" typed in the body box gives a phrase's parameters. */
+/** "name=value; name=value" typed in the body box gives a phrase's parameters. */
 function paramsFrom(text) {
   const params = {};
   for (const part of text.split(/[;\n]/)) {
@@ -158,12 +174,15 @@ function paramsFrom(text) {
   return params;
 }
 
-function receipts(m, app) {
-  const read = (m.read_by || []).map((p) => app.partyName(typeof p === "string" ? p : p.party_id));
-  const delivered = (m.delivered_to || []).map((p) => app.partyName(typeof p === "string" ? p : p.party_id));
-  if (read.length) return `read by ${read.join(", ")}`;
-  if (delivered.length) return `delivered to ${delivered.join(", ")}`;
-  return "sent";
+function receiptText(receipts, app) {
+  if (!receipts) return "sent";
+  const of = (kind) => [...new Set(receipts.filter((r) => r.kind === kind).map((r) => app.partyName(r.party_id)))];
+  const read = of("read");
+  const delivered = of("delivered").filter((p) => !read.includes(p));
+  const parts = [];
+  if (read.length) parts.push(`read by ${read.join(", ")}`);
+  if (delivered.length) parts.push(`delivered to ${delivered.join(", ")}`);
+  return parts.length ? parts.join("; ") : "sent";
 }
 
 function ackText(iso) {

@@ -71,18 +71,23 @@ export class MapView {
   /** Alert geometry: the units' positions, the predicted closest-approach points and the line between. */
   setAlerts(alerts) {
     const features = [];
+    const point = (p) => [p.lon_deg, p.lat_deg];
     for (const a of alerts) {
       if (a.status === "resolved") continue;
       const color = LEVEL_COLORS[a.level] || "#ffffff";
-      const props = (part) => ({ part, color, alert_id: a.id, level: a.level });
-      (a.units || []).forEach((u, index) => {
-        features.push({ type: "Feature", properties: props("unit"), geometry: { type: "Point", coordinates: [u.lon_deg, u.lat_deg] } });
-        const cpa = (a.cpa_points || [])[index];
-        if (cpa) features.push({ type: "Feature", properties: props("track-to-cpa"), geometry: { type: "LineString", coordinates: [[u.lon_deg, u.lat_deg], cpa] } });
-      });
-      const cpa = a.cpa_points || [];
-      cpa.forEach((p) => features.push({ type: "Feature", properties: props("cpa"), geometry: { type: "Point", coordinates: p } }));
-      if (cpa.length >= 2) features.push({ type: "Feature", properties: props("cpa-line"), geometry: { type: "LineString", coordinates: cpa.slice(0, 2) } });
+      const props = (part) => ({ part, color, alert_id: a.alert_id, level: a.level });
+      const cpaPoints = [];
+      for (const unitId of [a.unit_a, a.unit_b]) {
+        const now = (a.positions || {})[unitId];
+        const cpa = a.cpa && a.cpa.points ? a.cpa.points[unitId] : null;
+        if (now) features.push({ type: "Feature", properties: props("unit"), geometry: { type: "Point", coordinates: point(now) } });
+        if (cpa) {
+          cpaPoints.push(point(cpa));
+          features.push({ type: "Feature", properties: props("cpa"), geometry: { type: "Point", coordinates: point(cpa) } });
+          if (now) features.push({ type: "Feature", properties: props("track-to-cpa"), geometry: { type: "LineString", coordinates: [point(now), point(cpa)] } });
+        }
+      }
+      if (cpaPoints.length === 2) features.push({ type: "Feature", properties: props("cpa-line"), geometry: { type: "LineString", coordinates: cpaPoints } });
     }
     this.source("alerts")?.setData(fc(features));
   }
@@ -91,7 +96,7 @@ export class MapView {
   setActivities(activities) {
     const features = [];
     for (const act of activities) {
-      const label = act.name || act.kind || act.id;
+      const label = act.kind ? `${act.kind} ${act.id}` : `conflict with ${act.id}`;
       for (const g of activityGeometries(act)) features.push({ type: "Feature", properties: { id: act.id, label }, geometry: g });
     }
     this.source("activities")?.setData(fc(features));
@@ -162,12 +167,24 @@ export class MapView {
   }
 }
 
-/** The GeoJSON geometries of an activity: its volumes' polygons and its route, whatever the nesting. */
+/** The GeoJSON geometries of an activity view: its volumes (polygons; circles drawn as 64-gons), its route
+ * (the waypoints as a line) and, in the overlap-only view of a party not addressed, the conflicts' overlaps. */
 export function activityGeometries(act) {
   const out = [];
-  const take = (g) => { if (g && g.type) out.push(g.type === "Feature" ? g.geometry : g); };
-  for (const v of act.volumes || []) take(v.geometry || v.polygon || v);
-  if (act.route) take(act.route.geometry || act.route);
-  if (act.geometry) take(act.geometry);
-  return out.filter((g) => g && g.coordinates);
+  for (const v of act.volumes || []) {
+    if (v.geometry) out.push(v.geometry);
+    else if (v.circle) out.push(circlePolygon(v.circle.lon, v.circle.lat, v.circle.radius_m));
+  }
+  if (act.route && act.route.waypoints) out.push({ type: "LineString", coordinates: act.route.waypoints.map((w) => [w.lon, w.lat]) });
+  if (!act.kind) for (const c of act.conflicts || []) if (c.geometry) out.push(c.geometry);
+  return out.filter((g) => g && g.coordinates && g.coordinates.length);
+}
+
+function circlePolygon(lon, lat, radiusM) {
+  const ring = [];
+  for (let i = 0; i <= 64; i += 1) {
+    const angle = (2 * Math.PI * i) / 64;
+    ring.push(offset(lon, lat, radiusM * Math.sin(angle), radiusM * Math.cos(angle)));
+  }
+  return { type: "Polygon", coordinates: [ring] };
 }
