@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -12,11 +14,12 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 
-def socket(service: Service, who: str) -> ClientConnection:
+@contextmanager
+def socket(service: Service, who: str) -> Iterator[ClientConnection]:
     uri = service.url.replace("http", "ws") + f"/v1/hotline/ws?key={service.keys[who]}&person=duty"
-    ws = connect(uri, open_timeout=10)
-    ws.send(json.dumps({"type": "resume", "cursors": {}}))
-    return ws
+    with connect(uri, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "resume", "cursors": {}}))
+        yield ws
 
 
 def frames_until(ws: ClientConnection, done: Any, timeout_s: float = 10.0) -> list[dict[str, Any]]:
@@ -32,8 +35,7 @@ def frames_until(ws: ClientConnection, done: Any, timeout_s: float = 10.0) -> li
 
 def test_phrase_from_a_reaches_b_in_russian_with_receipts(service: Service):
     thread_id = service.runtime.hotline.ensure_pair_thread("a", "b").id
-    a, b = socket(service, "a-liaison"), socket(service, "b-liaison")
-    try:
+    with socket(service, "a-liaison") as a, socket(service, "b-liaison") as b:
         frames_until(a, lambda f: f["type"] == "resumed")
         frames_until(b, lambda f: f["type"] == "resumed")
         a.send(
@@ -57,21 +59,18 @@ def test_phrase_from_a_reaches_b_in_russian_with_receipts(service: Service):
         b.send(json.dumps({"type": "delivered", "thread_id": thread_id, "through_seq": got["seq"]}))
         receipt = frames_until(a, lambda f: f["type"] == "receipt")[-1]
         assert (receipt["party_id"], receipt["kind"]) == ("b", "delivered")
-    finally:
-        a.close()
-        b.close()
 
 
 @pytest.mark.parametrize("who", ["a-feed", "a-observer", "admin"])
 def test_keys_without_liaison_role_cannot_open_the_socket(service: Service, who: str):
     uri = service.url.replace("http", "ws") + f"/v1/hotline/ws?key={service.keys[who]}"
-    with pytest.raises(InvalidStatus) as info:
-        connect(uri, open_timeout=10)
+    with pytest.raises(InvalidStatus) as info, connect(uri, open_timeout=10):
+        pass
     assert info.value.response.status_code == 403
 
 
 def test_unknown_key_cannot_open_the_socket(service: Service):
     uri = service.url.replace("http", "ws") + "/v1/hotline/ws?key=kc_0000000000000000_nope"
-    with pytest.raises(InvalidStatus) as info:
-        connect(uri, open_timeout=10)
+    with pytest.raises(InvalidStatus) as info, connect(uri, open_timeout=10):
+        pass
     assert info.value.response.status_code == 401
