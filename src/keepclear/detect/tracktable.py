@@ -17,12 +17,12 @@ import numpy.typing as npt
 from keepclear.detect.minima import DOMAIN_CODES
 from keepclear.detect.states import TrackStates
 from keepclear.domain import Domain, TrackReport, track_report_problems
-from keepclear.domain.tracks import track_columns_valid
+from keepclear.domain.tracks import TRACK_COLUMNS, track_columns_valid
 from keepclear.errors import ValidationError
 
 FloatArray = npt.NDArray[np.float64]
 
-_FIELDS = ("time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps")
+_FIELDS = TRACK_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)

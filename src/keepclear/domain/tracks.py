@@ -27,6 +27,9 @@ class TrackReport:
     vel_up_mps: float = 0.0
 
 
+#: The numeric fields of a report, in the order columnar batches and the track table keep them.
+TRACK_COLUMNS = ("time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps")
+
 #: Faster than anything that flies in these theatres; a report above it is a feed error.
 MAX_SPEED_MPS = 1500.0
 #: Altitudes outside this band (metres) are feed errors, not positions.
@@ -44,7 +47,7 @@ def track_report_problems(report: TrackReport) -> list[str]:
     ['lat_deg: 91.0 is outside [-90, 90]']
     """
     problems: list[str] = []
-    for field in ("time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps"):
+    for field in TRACK_COLUMNS:
         value = getattr(report, field)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
             problems.append(f"{field}: {value!r} is not a finite number")

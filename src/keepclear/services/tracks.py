@@ -19,13 +19,12 @@ import numpy.typing as npt
 
 from keepclear.domain import Domain, TrackReport, track_report_problems
 from keepclear.domain.events import Clock, Event
-from keepclear.domain.tracks import track_columns_valid
+from keepclear.domain.tracks import TRACK_COLUMNS, track_columns_valid
 from keepclear.errors import OverloadedError
 from keepclear.store import Database
 from keepclear.store import registry as registry_store
 
 FloatArray = npt.NDArray[np.float64]
-COLUMNS = ("time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ class ReportColumns:
     @classmethod
     def from_reports(cls, reports: Sequence[TrackReport]) -> ReportColumns:
         """Columns of ``reports``."""
-        values = np.array([[getattr(r, c) for c in COLUMNS] for r in reports], dtype=np.float64).reshape(-1, 7)
+        values = np.array([[getattr(r, c) for c in TRACK_COLUMNS] for r in reports], dtype=np.float64).reshape(-1, 7)
         return cls([r.unit_id for r in reports], values)
 
     def __len__(self) -> int:
