@@ -40,6 +40,9 @@ def test_an_incident_and_an_account_reach_the_involved_parties_only(
     b.locator("#accounts li[data-party='a']", has_text="held FL250").wait_for(timeout=5_000)
     # Bravo may add its own account but cannot amend Alpha's: its form offers only a new account.
     assert b.locator("#account-amends option").count() == 1
+    b.select_option("#review-status", "under-review")
+    b.click("#review-set")
+    a.locator(f"{row} .review-under-review").wait_for(timeout=5_000)
     shot(b, "10-record-other-party")
 
     with a.expect_download() as download:
