@@ -103,6 +103,27 @@ export class Api {
   }
   phrases(language) { return this.get(`/v1/hotline/phrases?language=${encodeURIComponent(language)}`); }
 
+  // Shared record and incidents (docs/record.md); live changes arrive as incident.* events.
+  /** Incidents this party is involved in: [{id, kind, status, time, parties, unit_ids, summary, evidence_sha256, ...}]. */
+  incidents() { return this.get("/v1/incidents"); }
+  /** One incident with accounts [{party_id, position, text, written, amends}] and timeline. */
+  incident(id) { return this.get(`/v1/incidents/${encodeURIComponent(id)}`); }
+  /** Append this party's own account; ``amends`` names the position of one of its own earlier accounts. */
+  addAccount(id, text, amends = null) {
+    const body = { text };
+    if (amends !== null && amends !== undefined) body.amends = amends;
+    return this.post(`/v1/incidents/${encodeURIComponent(id)}/accounts`, body);
+  }
+  /** status: open | under-review | agreed | disputed | closed. */
+  setReview(id, status, note = "") { return this.post(`/v1/incidents/${encodeURIComponent(id)}/review`, { status, note }); }
+  /** The incident report as HTML text: resolves to {ok, status, text}. */
+  async incidentReport(id) {
+    const response = await fetch(`${this.base}/v1/incidents/${encodeURIComponent(id)}/report`, { headers: this.headers({ Accept: "text/html" }) });
+    return { ok: response.ok, status: response.status, text: await response.text() };
+  }
+  /** The party's verifiable ledger export (JSON; verify offline with `keepclear ledger verify FILE`). */
+  exportRecord() { return this.get("/v1/record/export"); }
+
   /** The live stream; see LiveStream. */
   stream(handlers) { return new LiveStream(this, handlers); }
 }

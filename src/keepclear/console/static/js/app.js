@@ -5,6 +5,7 @@ import { MapView } from "./map.js";
 import { AlertsPanel, alertUnits } from "./alerts.js";
 import { ActivitiesPanel } from "./activities.js";
 import { HotlinePanel } from "./hotline.js";
+import { RecordPanel } from "./record.js";
 import { TimeControl } from "./timecontrol.js";
 
 const KEY_STORE = "keepclear.key";
@@ -22,6 +23,7 @@ class Console {
     this.alerts = new AlertsPanel(this, $("alerts-body"), $("alerts-count"));
     this.activities = new ActivitiesPanel(this, $("panel-activities"));
     this.hotline = new HotlinePanel(this, $("panel-hotline"), $("unread"));
+    this.record = new RecordPanel(this, $("panel-record"));
     this.time = new TimeControl(this);
     this.timers = [];
     this.refreshing = new Map();
@@ -55,7 +57,7 @@ class Console {
     if (parties.ok) this.parties = parties.data;
     if (units.ok) this.setUnits(units.data);
     if (zones.ok) this.map.setZones(zones.data);
-    await Promise.all([this.refresh("tracks"), this.refresh("alerts"), this.refresh("activities"), this.refresh("threads")]);
+    await Promise.all([this.refresh("tracks"), this.refresh("alerts"), this.refresh("activities"), this.refresh("threads"), this.refresh("record")]);
     document.body.dataset.loaded = "true";
   }
 
@@ -94,6 +96,7 @@ class Console {
     else if (part === "alerts") await this.alerts.load();
     else if (part === "activities") await this.activities.load();
     else if (part === "threads") await this.hotline.load();
+    else if (part === "record") await this.record.load();
     else if (part === "units") { const r = await this.api.units(); if (r.ok) this.setUnits(r.data); }
     else if (part === "zones") { const r = await this.api.zones(); if (r.ok) this.map.setZones(r.data); }
   }
@@ -126,6 +129,7 @@ class Console {
     if (kind === "reload") this.reloadAll();
     else if (family === "alert") this.alerts.onEvent(kind, data);
     else if (family === "activity") this.refresh("activities");
+    else if (family === "incident") this.refresh("record");
     else if (family === "message" || family === "thread") this.hotline.onEvent(kind, data);
     else if (family === "unit" || family === "force") this.refresh("units");
     else if (family === "zones" || family === "zone") this.refresh("zones");
