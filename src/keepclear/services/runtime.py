@@ -251,8 +251,9 @@ class Runtime:
             self.tick()
 
     def start(self) -> None:
-        """Run the tick every ``tick_s`` seconds on a background thread."""
+        """Run the tick every ``tick_s`` seconds on a background thread (detection warmed up first)."""
         if self._thread is None:
+            self.tactical.warm_up()
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="keepclear-tick", daemon=True)
             self._thread.start()

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from keepclear.detect.alerts import Alert, AlertBook, candidate_settings
 from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import Conflicts, probe
@@ -99,6 +101,26 @@ class TacticalService:
         with self._lock:
             for batch in batches:
                 self.table.update_columns(batch.unit_ids, batch.values, batch.party_ids, batch.domains)
+
+    def warm_up(self) -> None:
+        """Run the whole detection path once on two made-up aircraft, so the compiled (numba) parts
+        are ready before the first real tick: the first alert must not wait for a compiler."""
+        t = self._clock.now_s()
+        states = TrackStates(
+            ("warm-a", "warm-b"),
+            np.array([0, 1], dtype=np.int64),
+            np.array([0, 0], dtype=np.int64),
+            np.array([t, t]),
+            np.array([35.0, 35.0]),
+            np.array([38.0, 38.2]),
+            np.array([7000.0, 7000.0]),
+            np.array([200.0, -200.0]),
+            np.zeros(2),
+            np.zeros(2),
+        )
+        conflicts = probe(states, t, self._candidates)
+        AlertBook(self.config.alerting).update(t, states, conflicts, ["warm-party-a", "warm-party-b"])
+        ZoneWatch([pz.zone for pz in self.zone_watch.zones[:1]]).update(t, states, ["warm-party-a", "warm-party-b"])
 
     def _party_ids(self, states: TrackStates) -> list[str]:
         top = int(states.party.max()) + 1 if len(states) else 0
