@@ -9,7 +9,6 @@ involving its own units gives it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 
 from keepclear.domain.events import Event
 from keepclear.domain.identity import Principal, Role
@@ -87,22 +86,9 @@ def require(principal: Principal, action: Action) -> None:
         raise ForbiddenError(f"a {principal.role.value} key may not {action.value}")
 
 
-def require_own_party(principal: Principal, party_id: str, what: str) -> None:
-    """Raise ``ForbiddenError`` unless ``party_id`` is the caller's own party."""
-    if principal.party_id != party_id:
-        raise ForbiddenError(f"{what} belongs to party {party_id!r}; this key acts for {principal.party_id!r}")
-
-
 def sees_party_data(principal: Principal, owner_party_id: str) -> bool:
     """True when ``principal`` sees ``owner_party_id``'s own data in full (its own party only)."""
     return principal.party_id is not None and principal.party_id == owner_party_id
-
-
-def visible_owned(principal: Principal, items: Iterable[tuple[object, str]]) -> list[object]:
-    """Of ``(item, owner party)`` pairs, the items the caller's party owns (admin: all)."""
-    if principal.role is Role.ADMIN:
-        return [item for item, _ in items]
-    return [item for item, owner in items if sees_party_data(principal, owner)]
 
 
 def event_visible(principal: Principal, event: Event) -> bool:
