@@ -254,14 +254,27 @@ def insert_messages(conn: Connection, messages: list[Message]) -> None:
     )
 
 
+#: Keys looked up per statement (SQLite allows 500 terms in a compound select).
+_KEYS_PER_STATEMENT = 200
+
+
 def find_by_keys(conn: Connection, sender_party: str | None, keys: list[str]) -> dict[str, Message]:
     """The messages ``sender_party`` already posted with any of ``keys``, by key."""
-    rows = conn.execute(
-        sa.select(hotline_messages).where(
-            hotline_messages.c.key_scope == (sender_party or ""), hotline_messages.c.idempotency_key.in_(keys)
-        )
-    )
-    return {row.idempotency_key: _message(row) for row in rows}
+    # One exact unique-index lookup per key, in one statement. "scope = s AND key IN (...)" reads
+    # the same rows, but PostgreSQL without fresh statistics plans it as a scan of the whole scope
+    # with a filter, which grows with every message the party ever sent (20 ms after 60,000).
+    scope = sender_party or ""
+    found: dict[str, Message] = {}
+    for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+        lookups = [
+            sa.select(hotline_messages).where(
+                hotline_messages.c.key_scope == scope, hotline_messages.c.idempotency_key == key
+            )
+            for key in keys[start : start + _KEYS_PER_STATEMENT]
+        ]
+        statement = lookups[0] if len(lookups) == 1 else sa.union_all(*lookups)
+        found.update((row.idempotency_key, _message(row)) for row in conn.execute(statement))
+    return found
 
 
 def get_message(conn: Connection, thread_id: str, seq: int) -> Message:
