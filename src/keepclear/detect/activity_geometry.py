@@ -25,6 +25,10 @@ from keepclear.geo.geodesy import WGS84_A_M, WGS84_E2, destination
 
 #: Vertices of a drawn circle.
 CIRCLE_VERTICES = 32
+#: How finely ``circle_polygon`` checks its polygon against the true circle, and how it grows it.
+_SAMPLES_PER_EDGE = 16
+_GROWTH_STEP = 0.0005
+_MAX_GROWTH_STEPS = 40
 #: Segments per quarter circle of a buffer's rounded ends and corners.
 QUAD_SEGS = 4
 
@@ -130,12 +134,29 @@ def buffered_all(
 
 
 def circle_polygon(circle: Circle) -> Polygon:
-    """The circle as a polygon that contains it: vertices on geodesics from the centre, far enough
-    out (``radius_m / cos(pi / n)``) that every edge stays outside the circle, so the drawn shape
-    never misses a conflict the true circle has (it over-reaches by at most 0.5 % of the radius).
+    """The circle as a polygon that contains it, so the drawn shape never misses a conflict the true
+    circle has; it over-reaches by about 1 % of the radius at most.
+
+    Vertices lie on geodesics from the centre, ``radius_m / cos(pi / n)`` out, which would be enough
+    in a plane. The polygon's edges are straight in longitude and latitude, though, where a geodesic
+    circle is not quite an ellipse (up to 0.1 % short at 80° latitude), so the vertices move out in
+    small steps until the polygon holds the true circle sampled finely, and one step more for what
+    lies between the samples.
     """
     bearings = np.linspace(0.0, 360.0, CIRCLE_VERTICES, endpoint=False)
+    sample_lat, sample_lon = destination(
+        circle.lat_deg,
+        circle.lon_deg,
+        np.linspace(0.0, 360.0, CIRCLE_VERTICES * _SAMPLES_PER_EDGE, endpoint=False),
+        circle.radius_m,
+    )
     vertex_m = circle.radius_m / math.cos(math.pi / CIRCLE_VERTICES)
+    for _ in range(_MAX_GROWTH_STEPS):
+        lat, lon = destination(circle.lat_deg, circle.lon_deg, bearings, vertex_m)
+        polygon = Polygon(np.column_stack([lon, lat]))
+        vertex_m *= 1.0 + _GROWTH_STEP
+        if bool(np.all(shapely.contains_xy(polygon, sample_lon, sample_lat))):
+            break
     lat, lon = destination(circle.lat_deg, circle.lon_deg, bearings, vertex_m)
     return Polygon(np.column_stack([lon, lat]))
 
