@@ -4,7 +4,7 @@ Prints the sustained ingest rate against the 100,000 reports/s target, the probe
 and the server's memory. The server runs in its own process (as in production); the load comes
 from this process with pre-encoded batches, so the figure measures the server, not the client.
 
-    python bench/service_bench.py --seconds 20 --units 10000
+    python bench/service_bench.py --seconds 20 --units 10000 [--shape rows] [--spread-deg 20]
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ def populate(data_dir: Path, units: int) -> dict[str, str]:
     return keys
 
 
-def batches(units: int, batch: int, seed: int = 42, spread_deg: float | None = None) -> dict[str, list[bytes]]:
-    """Pre-encoded request bodies per party: every unit reported once per round."""
+def batches(
+    units: int, batch: int, seed: int = 42, spread_deg: float | None = None, shape: str = "rows"
+) -> dict[str, list[bytes]]:
+    """Pre-encoded request bodies per party: every unit reported once per round, as ``rows`` or ``columns``."""
     rng = np.random.default_rng(seed)
     if spread_deg is None:
         lat = rng.uniform(50, 54, units)
@@ -93,7 +95,11 @@ def batches(units: int, batch: int, seed: int = 42, spread_deg: float | None = N
                 }
                 for i in ids[k : k + batch]
             ]
-            out[party].append(json.dumps({"reports": reports}).encode())
+            if shape == "columns":
+                columns = {name: [r[name] for r in reports] for name in reports[0]}
+                out[party].append(json.dumps({"columns": columns}).encode())
+            else:
+                out[party].append(json.dumps({"reports": reports}).encode())
     return out
 
 
@@ -109,11 +115,17 @@ def main() -> None:
         default=None,
         help="Side of the square the units spread over (default: the reference box 4x6 deg, BlueSky's density x N/1000)",
     )
+    parser.add_argument(
+        "--shape",
+        choices=["rows", "columns"],
+        default="columns",
+        help="Batch body: one object per report, or one array per field (the high-rate shape; default)",
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="kc-bench-"))
     keys = populate(folder, args.units)
-    bodies = batches(args.units, args.batch, spread_deg=args.spread_deg)
+    bodies = batches(args.units, args.batch, spread_deg=args.spread_deg, shape=args.shape)
     port = free_port()
     env = {**os.environ, "KEEPCLEAR_TICK_S": "1"}
     server = subprocess.Popen(
@@ -172,7 +184,8 @@ def main() -> None:
     compute_ms = [float(s["counters"]["probe_compute_ms"]) for s in samples if s["counters"].get("probe_compute_ms")]  # type: ignore[index,union-attr]
     rss_mb = max(int(s["rss_bytes"]) for s in samples) / 2**20  # type: ignore[call-overload]
     print(
-        f"units {args.units}, batch {args.batch} reports, {args.clients} client threads, {elapsed:.1f} s, one server process"
+        f"units {args.units}, batch {args.batch} reports as {args.shape}, {args.clients} client threads,"
+        f" {elapsed:.1f} s, one server process"
     )
     print(f"{'figure':<34}{'value':>14}{'target':>14}{'ratio':>9}")
     print(

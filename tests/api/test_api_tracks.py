@@ -50,6 +50,57 @@ def test_bad_reports_are_refused_by_index_and_the_good_ones_kept(service: Servic
     assert service.runtime.ingest.accepted_total == before + 2
 
 
+def _as_columns(batch: list[dict[str, object]]) -> dict[str, list[object]]:
+    names = ("unit_id", "time", "lat_deg", "lon_deg", "alt_m", "vel_east_mps")
+    return {name: [r[name] for r in batch] for name in names}
+
+
+def test_columns_are_judged_per_report_exactly_as_rows(service: Service):
+    stale = format_utc(time.time() - 7200)
+    batch = [report("ua"), report("ua-partner", lat_deg=95.0), report("ub"), report("ua", time=stale)]
+    batch += [report("ua", time="yesterday"), report("ua-partner", vel_east_mps=-50.0)]
+    with service.client("a-feed") as client:
+        by_rows = client.post("/v1/tracks", json={"reports": batch}).json()
+        before = service.runtime.ingest.accepted_total
+        answer = client.post("/v1/tracks", json={"columns": _as_columns(batch)})
+    assert answer.status_code == 202
+    assert answer.json() == by_rows
+    assert answer.json()["accepted_indices"] == [0, 5]
+    assert service.runtime.ingest.accepted_total == before + 2
+    # columns left out (here all but the required ones) are 0 for every report, as in a row
+    later = format_utc(time.time() + 1)
+    minimal = {"unit_id": ["ua-partner"], "time": [later], "lat_deg": [36.5], "lon_deg": [38.5]}
+    with service.client("a-feed") as client:
+        assert client.post("/v1/tracks", json={"columns": minimal}).json()["accepted_indices"] == [0]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        states = {s.unit_id: s for s in service.runtime.tactical.visible_states("a")}
+        if "ua-partner" in states and states["ua-partner"].lat_deg == 36.5:
+            break
+        time.sleep(0.05)
+    state = states["ua-partner"]
+    assert (state.lat_deg, state.lon_deg, state.alt_m) == (36.5, 38.5, 0.0)
+    assert (state.vel_east_mps, state.vel_north_mps, state.vel_up_mps) == (0.0, 0.0, 0.0)
+
+
+def test_malformed_columns_are_refused_whole_naming_the_column(service: Service):
+    columns = _as_columns([report("ua"), report("ua")])
+    uneven = {**columns, "lat_deg": [35.0]}
+    with service.client("a-feed") as client:
+        answers = [
+            client.post("/v1/tracks", json={"columns": uneven}),
+            client.post("/v1/tracks", json={"columns": columns, "reports": [report("ua")]}),
+            client.post("/v1/tracks", json={}),
+            client.post("/v1/tracks", json={"columns": {**columns, "speed_kt": [1, 2]}}),
+        ]
+    assert [a.status_code for a in answers] == [422, 422, 422, 422]
+    texts = [str(a.json()) for a in answers]
+    assert "columns.lat_deg: 1 values, but unit_id has 2" in texts[0]
+    assert "not both or neither" in texts[1] and "not both or neither" in texts[2]
+    assert "speed_kt" in texts[3]
+    assert service.runtime.ingest.queued == 0
+
+
 def test_nan_in_json_is_refused_for_that_report_only(service: Service):
     now = format_utc(time.time())
     text = (

@@ -234,3 +234,36 @@ def test_report_html_embeds_the_map_and_escapes(
     )
     assert "<script>x" not in text and "&lt;script&gt;" in text and "a &amp; b" in text
     assert text.count("data:image/png;base64,") == 1
+
+
+def test_a_published_batch_opens_merges_and_links_as_one_event_at_a_time_would(
+    deployment: Deployment, ledger: Ledger, clock: ManualClock
+) -> None:
+    bus = EventBus()
+    service = IncidentService(deployment.db, clock, bus, None, ledger=ledger)
+    bus.subscribe_batches(service.on_events)
+    t0 = clock.now_s()
+
+    def alert(kind: str, dt: float, alert_id: str, los: bool) -> Event:
+        return Event(kind, t0 + dt, None, {"alert_id": alert_id, "los": los, "unit_ids": ["u1", "u2"]}, PARTIES)
+
+    bus.publish(
+        [
+            alert("alert.raised", 0, "al1", False),
+            alert("alert.level_changed", 1, "al1", True),  # opens the incident
+            alert("alert.level_changed", 2, "al1", True),
+            Event("message.posted", t0 + 3, "russia", {"message_id": "m1", "alert_id": "al1"}, PARTIES),
+            Event("message.posted", t0 + 3, "russia", {"message_id": "m2"}, PARTIES),
+            alert("alert.raised", 4, "al2", True),  # same units within the merge window: same incident
+            alert("alert.resolved", 5, "al2", False),
+        ]
+    )
+    (incident,) = service.list()
+    assert incident.alert_ids == ("al1", "al2")
+    kinds = [t.kind for t in service.timeline(incident.id)]
+    assert kinds == ["alert.level_changed", "alert.level_changed", "message.posted", "alert.raised", "alert.resolved"]
+    # hours later, beyond any merge window, an event of a linked alert still finds its incident
+    clock.advance(7200)
+    bus.publish([alert("alert.resolved", 7200, "al1", False)])
+    assert [t.kind for t in service.timeline(incident.id)][-1] == "alert.resolved"
+    assert len(service.list()) == 1

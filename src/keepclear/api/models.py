@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
@@ -120,8 +120,48 @@ class TrackReportIn(BaseModel):
     vel_up_mps: float = 0.0
 
 
+class TrackColumnsIn(Strict):
+    """The same reports as columns: element ``i`` of every column is report ``i``. Every column has
+    the same length; the optional ones default to 0 for every report, as in a row."""
+
+    unit_id: list[Annotated[str, Field(max_length=64)]] = Field(max_length=10_000)
+    time: list[Annotated[str, Field(max_length=40)]] = Field(
+        max_length=10_000, description="ISO 8601 with zone, e.g. 2017-11-01T12:00:00Z"
+    )
+    lat_deg: list[float] = Field(max_length=10_000)
+    lon_deg: list[float] = Field(max_length=10_000)
+    alt_m: list[float] | None = Field(default=None, max_length=10_000)
+    vel_east_mps: list[float] | None = Field(default=None, max_length=10_000)
+    vel_north_mps: list[float] | None = Field(default=None, max_length=10_000)
+    vel_up_mps: list[float] | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> TrackColumnsIn:
+        count = len(self.unit_id)
+        uneven = [
+            f"columns.{name}: {len(values)} values, but unit_id has {count}"
+            for name, values in self
+            if values is not None and len(values) != count
+        ]
+        if uneven:
+            raise ValueError("; ".join(uneven))
+        return self
+
+
 class TrackBatchIn(Strict):
-    reports: list[TrackReportIn] = Field(max_length=10_000)
+    """A batch of reports: as ``reports`` (one object each) or as ``columns`` (one array per field,
+    several times cheaper to parse: for high-rate feeds). Exactly one of the two."""
+
+    reports: list[TrackReportIn] | None = Field(default=None, max_length=10_000)
+    columns: TrackColumnsIn | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> TrackBatchIn:
+        if (self.reports is None) == (self.columns is None):
+            raise ValueError(
+                "give the reports either as reports (a list of objects) or as columns, not both or neither"
+            )
+        return self
 
 
 class RefusedReport(BaseModel):

@@ -11,7 +11,7 @@ import asyncio
 import json
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from keepclear.domain.events import Event
@@ -41,13 +41,17 @@ class StreamHub:
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber."""
+        self.on_events((event,))
+
+    def on_events(self, events: Sequence[Event]) -> None:
+        """Bus subscriber for batches: numbered in order, handed to each connection's loop at once."""
         with self._lock:
-            self._seq += 1
-            item = (self._seq, event)
-            self._ring.append(item)
+            items = [(self._seq + k, event) for k, event in enumerate(events, start=1)]
+            self._seq += len(items)
+            self._ring.extend(items)
             connections = list(self._connections)
         for conn in connections:
-            conn.loop.call_soon_threadsafe(self._offer, conn, item)
+            conn.loop.call_soon_threadsafe(self._offer_all, conn, items)
 
     def close_all(self) -> None:
         """End every open stream (service shutdown); clients reconnect and catch up."""
@@ -57,15 +61,16 @@ class StreamHub:
             conn.loop.call_soon_threadsafe(conn.queue.put_nowait, None)
 
     @staticmethod
-    def _offer(conn: _Connection, item: tuple[int, Event]) -> None:
-        if conn.cut:
-            return
-        if conn.queue.qsize() >= conn.limit:
-            # A client too slow to keep up is cut off; it reconnects and catches up from the ring.
-            conn.cut = True
-            conn.queue.put_nowait(None)
-            return
-        conn.queue.put_nowait(item)
+    def _offer_all(conn: _Connection, items: list[tuple[int, Event]]) -> None:
+        for item in items:
+            if conn.cut:
+                return
+            if conn.queue.qsize() >= conn.limit:
+                # A client too slow to keep up is cut off; it reconnects and catches up from the ring.
+                conn.cut = True
+                conn.queue.put_nowait(None)
+                return
+            conn.queue.put_nowait(item)
 
     async def stream(self, view: EventView, last_event_id: int | None, *, once: bool = False) -> AsyncIterator[str]:
         """SSE text for one client: the missed events after ``last_event_id``, then live ones.

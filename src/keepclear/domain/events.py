@@ -6,6 +6,7 @@ only (str, int, float, bool, None, lists and dicts of them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +31,13 @@ class EventSink(Protocol):
 
     def emit(self, event: Event) -> None:
         """Take one event; must not raise for a well-formed event."""
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Take several events at once, in order (one probe tick's alert changes, say), so that
+        consumers can handle them together: one transaction for many ledger entries, not one each."""
+
+    def publish_nowait(self, events: Sequence[Event]) -> None:
+        """As ``publish``, without waiting for the consumers (the probe tick must keep its pace)."""
 
 
 class Clock(Protocol):

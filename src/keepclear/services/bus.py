@@ -4,39 +4,158 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from keepclear.domain.events import Event
 
 Subscriber = Callable[[Event], None]
+BatchSubscriber = Callable[[Sequence[Event]], None]
+
+
+@dataclass(eq=False)
+class _Queued:
+    events: Sequence[Event]
+    delivered: threading.Event | None
 
 
 class EventBus:
-    """Fans each emitted event out to every subscriber, in subscription order, synchronously.
+    """Fans events out to every subscriber, in subscription order.
 
-    A subscriber that raises does not stop the others; its error is kept in ``errors`` so a test
-    or the service's health check can see it.
+    A subscriber takes events one by one (``subscribe``) or whole published batches at once
+    (``subscribe_batches``: the ledger, the hotline and the streams, which do per batch what they
+    would otherwise do per event). Either way each subscriber sees every event, in publication order.
+    A subscriber that raises does not stop the others; its error is kept in ``errors`` (with the
+    first event of the batch it failed on) so a test or the service's health check can see it.
+
+    Delivery is synchronous on the publishing thread, until ``start_dispatching``: from then on a
+    dispatcher thread delivers, in one order for everyone. ``publish`` still returns only once its
+    events are delivered (a caller reads its own writes in the record), while ``publish_nowait``
+    returns at once, so the probe tick never waits for ledger entries and hotline posts; batches
+    that queued up meanwhile are delivered together. Events published by a subscriber while it is
+    being called are delivered at once, depth first, in both modes.
     """
 
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+    def __init__(self, *, max_queued_events: int = 200_000) -> None:
+        self._subscribers: list[tuple[bool, Callable[[Any], None]]] = []
         self._lock = threading.Lock()
         self.errors: list[tuple[Event, BaseException]] = []
+        self._max_queued_events = max_queued_events
+        self._queue: deque[_Queued] = deque()
+        self._queued_events = 0
+        self._changed = threading.Condition()
+        self._dispatcher: threading.Thread | None = None
+        self._stopping = False
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` with every event emitted from now on."""
         with self._lock:
-            self._subscribers.append(subscriber)
+            self._subscribers.append((False, subscriber))
+
+    def subscribe_batches(self, subscriber: BatchSubscriber) -> None:
+        """Call ``subscriber`` with every batch published from now on (a single ``emit`` is a batch of one)."""
+        with self._lock:
+            self._subscribers.append((True, subscriber))
+
+    @property
+    def queued_events(self) -> int:
+        """Events waiting for the dispatcher."""
+        return self._queued_events
 
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every subscriber."""
+        self.publish((event,))
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Deliver ``events``, in order, to every subscriber; returns once they are delivered."""
+        queued = self._enqueue(events, wait=True)
+        if queued is not None and queued.delivered is not None:
+            queued.delivered.wait()
+
+    def publish_nowait(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` over for delivery without waiting for it (synchronous without a dispatcher).
+
+        When ``max_queued_events`` are already waiting this blocks until the dispatcher catches up:
+        memory stays bounded and the publisher slows down rather than the queue growing without end.
+        """
+        self._enqueue(events, wait=False)
+
+    def _enqueue(self, events: Sequence[Event], *, wait: bool) -> _Queued | None:
+        if not events:
+            return None
+        with self._changed:
+            dispatching = self._dispatcher is not None and threading.current_thread() is not self._dispatcher
+            if dispatching:
+                if not wait:
+                    while self._queued_events >= self._max_queued_events and self._dispatcher is not None:
+                        self._changed.wait()
+                queued = _Queued(events, threading.Event() if wait else None)
+                self._queue.append(queued)
+                self._queued_events += len(events)
+                self._changed.notify_all()
+                return queued
+        self._deliver(events)
+        return None
+
+    def _deliver(self, events: Sequence[Event]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
-        for subscriber in subscribers:
-            try:
-                subscriber(event)
-            except Exception as exc:  # one broken consumer must not silence the rest
-                self.errors.append((event, exc))
+        for takes_batches, subscriber in subscribers:
+            if takes_batches:
+                try:
+                    subscriber(events)
+                except Exception as exc:  # one broken consumer must not silence the rest
+                    self.errors.append((events[0], exc))
+                continue
+            for event in events:
+                try:
+                    subscriber(event)
+                except Exception as exc:
+                    self.errors.append((event, exc))
+
+    def start_dispatching(self, *, max_batch_events: int = 20_000) -> None:
+        """Deliver on a dispatcher thread from now on (see the class docstring)."""
+        with self._changed:
+            if self._dispatcher is not None:
+                return
+            self._stopping = False
+            self._dispatcher = threading.Thread(
+                target=self._dispatch, args=(max_batch_events,), name="keepclear-events", daemon=True
+            )
+            self._dispatcher.start()
+
+    def stop_dispatching(self) -> None:
+        """Deliver whatever is queued, stop the dispatcher, and deliver synchronously again."""
+        with self._changed:
+            thread = self._dispatcher
+            self._stopping = True
+            self._changed.notify_all()
+        if thread is not None:
+            thread.join()
+
+    def _dispatch(self, max_batch_events: int) -> None:
+        while True:
+            with self._changed:
+                while not self._queue and not self._stopping:
+                    self._changed.wait()
+                if not self._queue:
+                    self._dispatcher = None
+                    self._changed.notify_all()
+                    return
+                taken = [self._queue.popleft()]
+                count = len(taken[0].events)
+                while self._queue and count + len(self._queue[0].events) <= max_batch_events:
+                    taken.append(self._queue.popleft())
+                    count += len(taken[-1].events)
+            self._deliver([event for queued in taken for event in queued.events])
+            with self._changed:
+                self._queued_events -= count
+                self._changed.notify_all()
+            for queued in taken:
+                if queued.delivered is not None:
+                    queued.delivered.set()
 
 
 class WallClock:

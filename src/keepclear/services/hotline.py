@@ -8,7 +8,7 @@ inside a transaction. Construct one instance per deployment (it caches immutable
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +76,7 @@ class HotlineService:
         self.phrases = phrases if phrases is not None else load_catalogue()
         self.config = config or HotlineConfig()
         self._threads: dict[str, Thread] = {}
+        self._pair_threads: dict[str, str] = {}
         self._listeners: list[MessageListener] = []
 
     # ---- threads
@@ -317,29 +318,50 @@ class HotlineService:
         call with the same ``idempotency_key`` returns the first message.
         """
         draft = Draft(thread_id=thread_id, kind=kind, idempotency_key=idempotency_key, **fields)
-        problems = [p for p in draft_problems(draft) if not p.endswith("must name the message they answer")]
-        if draft.phrase is not None:
-            problems += self.phrases.use_problems(draft.phrase)
-        if problems:
-            raise ValidationError(problems)
-        with self._db.write() as conn:
-            existing = store.find_by_keys(conn, None, [idempotency_key]).get(idempotency_key)
-            if existing is not None:
-                return existing
-            message = self._append(conn, self._thread(conn, thread_id), None, SYSTEM_PERSON, draft)
-        self._announce(message)
+        (message,) = self.post_system_many([draft])
         return message
+
+    def post_system_many(self, drafts: Sequence[Draft]) -> list[Message]:
+        """``post_system`` for several drafts in one transaction, in order (a probe tick's alerts).
+
+        All or nothing: a draft keepclear should never make (a bug) refuses the batch before any write.
+        """
+        for draft in drafts:
+            problems = [p for p in draft_problems(draft) if not p.endswith("must name the message they answer")]
+            if draft.phrase is not None:
+                problems += self.phrases.use_problems(draft.phrase)
+            if problems:
+                raise ValidationError(problems)
+        if not drafts:
+            return []
+        answers: dict[str, Message] = {}
+        with self._db.write() as conn:
+            answers.update(store.find_by_keys(conn, None, [d.idempotency_key for d in drafts]))
+            new: dict[str, tuple[Thread, Draft]] = {}
+            for draft in drafts:
+                if draft.idempotency_key not in answers:
+                    new.setdefault(draft.idempotency_key, (self._thread(conn, draft.thread_id), draft))
+            stored = self._append_batch(conn, None, SYSTEM_PERSON, list(new.values()))
+            for key, message in zip(new, stored, strict=True):
+                if isinstance(message, KeepclearError):
+                    raise message
+                answers[key] = message
+        self._announce_all([answers[key] for key in new])
+        return [answers[d.idempotency_key] for d in drafts]
 
     def _announce(self, message: Message) -> None:
         self._announce_all([message])
 
     def _announce_all(self, messages: list[Message]) -> None:
-        """After commit: ``message.posted`` for each, then the listeners once with the whole batch."""
+        """After commit: the listeners once with the whole batch (live delivery first), then one
+        ``message.posted`` each, published together."""
         if not messages:
             return
         batch = [(m, self._threads[m.thread_id]) for m in messages]
-        for message, thread in batch:
-            self._events.emit(
+        for listener in self._listeners:
+            listener(batch)
+        self._events.publish(
+            [
                 Event(
                     kind="message.posted",
                     time_s=message.time_s,
@@ -347,9 +369,9 @@ class HotlineService:
                     payload={"thread_id": message.thread_id, "seq": message.seq, "kind": message.kind.value},
                     parties=frozenset(thread.parties),
                 )
-            )
-        for listener in self._listeners:
-            listener(batch)
+                for message, thread in batch
+            ]
+        )
 
     def add_listener(self, listener: MessageListener) -> None:
         """Call ``listener([(message, thread), ...])`` after each commit of messages, in seq order (the
@@ -566,15 +588,46 @@ class HotlineService:
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: standing threads for new parties; alerts, activities, incidents into threads."""
-        if event.kind == "party.added":
-            new = str(event.payload["party_id"])
-            with self._db.write() as conn:
-                for other in event.payload.get("others", []):
-                    self._ensure_pair(conn, new, str(other))
-            return
-        post = event_post(event)
-        if post is None:
-            return
-        for a, b in post.pairs:
-            thread = self.ensure_pair_thread(a, b)
-            self.post_system(thread.id, post.kind, f"{post.key_prefix}.{thread.id}", body=post.body, data=post.data)
+        self.on_events((event,))
+
+    def on_events(self, events: Sequence[Event]) -> None:
+        """Bus subscriber for batches: what ``on_event`` does, with one transaction for all the posts."""
+        drafts: list[Draft] = []
+        refusals: list[KeepclearError] = []
+        for event in events:
+            if event.kind == "party.added":
+                new = str(event.payload["party_id"])
+                with self._db.write() as conn:
+                    for other in event.payload.get("others", []):
+                        self._ensure_pair(conn, new, str(other))
+                continue
+            post = event_post(event)
+            if post is None:
+                continue
+            for a, b in post.pairs:
+                try:
+                    thread_id = self._pair_thread_id(a, b)
+                except KeepclearError as exc:  # the others of the batch still go out; the bus keeps the error
+                    refusals.append(exc)
+                    continue
+                drafts.append(
+                    Draft(
+                        thread_id=thread_id,
+                        kind=post.kind,
+                        idempotency_key=f"{post.key_prefix}.{thread_id}",
+                        body=post.body,
+                        data=post.data,
+                    )
+                )
+        self.post_system_many(drafts)
+        if refusals:
+            raise refusals[0]
+
+    def _pair_thread_id(self, a: str, b: str) -> str:
+        """The id of the standing thread of ``a`` and ``b`` (made when missing), remembered once known."""
+        pair = store.pair_key(a, b)
+        thread_id = self._pair_threads.get(pair)
+        if thread_id is None:
+            thread_id = self.ensure_pair_thread(a, b).id
+            self._pair_threads[pair] = thread_id
+        return thread_id

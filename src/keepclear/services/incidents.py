@@ -105,53 +105,66 @@ class IncidentService:
     # -- from the bus ----------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
         """Bus subscriber: open incidents from triggers, link related events, freeze due evidence."""
-        if event.kind.startswith("incident."):
-            return
-        trigger = incident_trigger(event)
-        if trigger is None and not any(key in event.payload for key in ("alert_id", "incident_id")):
-            return  # nothing to open or link: no database work for the bulk of the bus traffic
-        if trigger is None:
+        self.on_events((event,))
+
+    def on_events(self, events: Sequence[Event]) -> None:
+        """Bus subscriber for batches: ``on_event`` for each event, with one read of the open
+        incidents and one transaction for the whole batch (a probe tick's alert changes)."""
+        relevant = [
+            (event, incident_trigger(event))
+            for event in events
+            if not event.kind.startswith("incident.")
+            and (incident_trigger(event) is not None or any(k in event.payload for k in ("alert_id", "incident_id")))
+        ]
+        if relevant and not any(trigger for _, trigger in relevant):
             with self._db.read() as conn:
-                if not any(self._related(i, event) for i in store.open_incidents(conn)):
-                    return  # an alert change of no incident: keep the writer free
-        opened: Incident | None = None
-        linked: list[Incident] = []
-        with self._db.write() as conn:
-            candidates = store.open_incidents(conn)
-            linked = [i for i in candidates if self._related(i, event)]
-            if trigger is not None and not any(self._same(i, trigger) for i in candidates):
-                opened = self._new(trigger, reported_by=None)
-                store.insert_incident(conn, opened)
-                linked.append(opened)
-            elif trigger is not None and trigger.alert_id:
-                for incident in candidates:
-                    if self._same(incident, trigger) and trigger.alert_id not in incident.alert_ids:
-                        store.add_alert_id(conn, incident, trigger.alert_id)
-                        if incident not in linked:
+                index = self._concerned(conn, relevant)
+            if not any(index.related(event) for event, _ in relevant):
+                relevant = []  # alert changes of no incident: keep the writer free
+        opened: list[Incident] = []
+        if relevant:
+            with self._db.write() as conn:
+                index = self._concerned(conn, relevant)
+                timelines: dict[str, list[tuple[float, str, str | None, dict[str, Any]]]] = {}
+                for event, trigger in relevant:
+                    linked = index.related(event)
+                    if trigger is not None:
+                        same = index.same(trigger, self._config.merge_window_s)
+                        if not same:
+                            incident = self._new(trigger, reported_by=None)
+                            store.insert_incident(conn, incident)
+                            index.add(incident)
+                            opened.append(incident)
                             linked.append(incident)
-            for incident in linked:
-                store.get_incident(conn, incident.id, lock=True)
-                store.append_timeline(conn, incident.id, event.time_s, event.kind, event.party_id, dict(event.payload))
-        if opened is not None:
-            self._emit_opened(opened)
+                        elif trigger.alert_id:
+                            for incident in same:
+                                if trigger.alert_id not in incident.alert_ids:
+                                    store.add_alert_id(conn, incident, trigger.alert_id)
+                                    index.link_alert(incident, trigger.alert_id)
+                                    if all(i.id != incident.id for i in linked):
+                                        linked.append(incident)
+                    for incident in linked:
+                        item = (event.time_s, event.kind, event.party_id, dict(event.payload))
+                        timelines.setdefault(incident.id, []).append(item)
+                for incident_id, items in timelines.items():
+                    store.get_incident(conn, incident_id, lock=True)
+                    store.append_timeline_items(conn, incident_id, items)
+        self._events.publish([self._opened_event(incident) for incident in opened])
         self.freeze_due()
 
-    @staticmethod
-    def _related(incident: Incident, event: Event) -> bool:
-        payload = event.payload
-        return payload.get("incident_id") == incident.id or (
-            isinstance(payload.get("alert_id"), str) and payload["alert_id"] in incident.alert_ids
-        )
-
-    def _same(self, incident: Incident, trigger: Trigger) -> bool:
-        if trigger.alert_id is not None and trigger.alert_id in incident.alert_ids:
-            return True
-        return (
-            incident.reported_by is None
-            and incident.kind == trigger.kind
-            and incident.zone_id == trigger.zone_id
-            and set(trigger.unit_ids) <= set(incident.unit_ids)
-            and abs(incident.time_s - trigger.time_s) <= self._config.merge_window_s
+    def _concerned(self, conn: Any, relevant: list[tuple[Event, Trigger | None]]) -> _OpenIncidents:
+        """The open incidents the events may link to or merge with (by alert, id, or time), indexed."""
+        alert_ids = [
+            value
+            for event, trigger in relevant
+            for value in (event.payload.get("alert_id"), trigger.alert_id if trigger else None)
+            if isinstance(value, str)
+        ]
+        incident_ids = [v for event, _ in relevant if isinstance(v := event.payload.get("incident_id"), str)]
+        window_s = self._config.merge_window_s
+        windows = [(t.time_s - window_s, t.time_s + window_s) for _, t in relevant if t is not None]
+        return _OpenIncidents(
+            store.open_incidents_concerned(conn, alert_ids=alert_ids, incident_ids=incident_ids, time_windows=windows)
         )
 
     def _new(self, trigger: Trigger, reported_by: str | None) -> Incident:
@@ -171,18 +184,22 @@ class IncidentService:
         )
 
     def _emit(self, kind: str, incident: Incident, party_id: str | None, payload: dict[str, Any]) -> None:
-        self._events.emit(
-            Event(
-                kind=kind,
-                time_s=self._clock.now_s(),
-                party_id=party_id,
-                payload={"incident_id": incident.id, **payload},
-                parties=frozenset(incident.parties),
-            )
+        self._events.emit(self._event(kind, incident, party_id, payload))
+
+    def _event(self, kind: str, incident: Incident, party_id: str | None, payload: dict[str, Any]) -> Event:
+        return Event(
+            kind=kind,
+            time_s=self._clock.now_s(),
+            party_id=party_id,
+            payload={"incident_id": incident.id, **payload},
+            parties=frozenset(incident.parties),
         )
 
     def _emit_opened(self, incident: Incident) -> None:
-        self._emit(
+        self._events.emit(self._opened_event(incident))
+
+    def _opened_event(self, incident: Incident) -> Event:
+        return self._event(
             "incident.opened",
             incident,
             incident.reported_by,
@@ -199,7 +216,6 @@ class IncidentService:
             },
         )
 
-    # -- by a party ------------------------------------------------------------------------
     def report(
         self,
         party_id: str,
@@ -307,7 +323,7 @@ class IncidentService:
         now = self._clock.now_s() if now_s is None else now_s
         window_s = self._config.evidence_window_s
         with self._db.read() as conn:
-            due = [i for i in store.list_incidents(conn) if i.evidence_sha256 is None and i.time_s + window_s <= now]
+            due = store.unfrozen_incidents(conn, happened_before_s=now - window_s)
         frozen = []
         for incident in due:
             start_s, end_s = incident.time_s - window_s, incident.time_s + window_s
@@ -409,3 +425,61 @@ class IncidentService:
         with self._db.read() as conn:
             store.get_incident(conn, incident_id)
             return store.list_timeline(conn, incident_id)
+
+
+class _OpenIncidents:
+    """The open incidents while one batch of events is handled, indexed by id, linked alert and unit,
+    so each event costs a few lookups rather than a pass over every open incident."""
+
+    def __init__(self, incidents: Sequence[Incident]) -> None:
+        self._by_id: dict[str, Incident] = {}
+        self._by_alert: dict[str, list[str]] = {}
+        self._by_unit: dict[str, list[str]] = {}
+        for incident in incidents:
+            self.add(incident)
+
+    def add(self, incident: Incident) -> None:
+        """Index a (new) open incident."""
+        self._by_id[incident.id] = incident
+        for alert_id in incident.alert_ids:
+            self._by_alert.setdefault(alert_id, []).append(incident.id)
+        for unit_id in incident.unit_ids:
+            self._by_unit.setdefault(unit_id, []).append(incident.id)
+
+    def link_alert(self, incident: Incident, alert_id: str) -> None:
+        """Note that ``alert_id`` now belongs to ``incident`` too."""
+        self._by_id[incident.id] = replace(incident, alert_ids=tuple(sorted({*incident.alert_ids, alert_id})))
+        self._by_alert.setdefault(alert_id, []).append(incident.id)
+
+    def _in_order(self, ids: list[str]) -> list[Incident]:
+        found = [self._by_id[i] for i in dict.fromkeys(ids)]
+        return sorted(found, key=lambda incident: incident.time_s)
+
+    def related(self, event: Event) -> list[Incident]:
+        """Open incidents ``event`` belongs to: named by ``incident_id``, or linked to its ``alert_id``."""
+        payload = event.payload
+        ids = []
+        incident_id, alert_id = payload.get("incident_id"), payload.get("alert_id")
+        if isinstance(incident_id, str) and incident_id in self._by_id:
+            ids.append(incident_id)
+        if isinstance(alert_id, str):
+            ids += self._by_alert.get(alert_id, [])
+        return self._in_order(ids)
+
+    def same(self, trigger: Trigger, merge_window_s: float) -> list[Incident]:
+        """Open incidents ``trigger`` would only repeat: the same alert, or an incident keepclear opened
+        of the same kind, zone and (a superset of the) units within ``merge_window_s``."""
+        ids = list(self._by_alert.get(trigger.alert_id, [])) if trigger.alert_id is not None else []
+        nearby = self._by_unit.get(trigger.unit_ids[0], []) if trigger.unit_ids else list(self._by_id)
+        units = set(trigger.unit_ids)
+        for incident_id in nearby:
+            incident = self._by_id[incident_id]
+            if (
+                incident.reported_by is None
+                and incident.kind == trigger.kind
+                and incident.zone_id == trigger.zone_id
+                and units <= set(incident.unit_ids)
+                and abs(incident.time_s - trigger.time_s) <= merge_window_s
+            ):
+                ids.append(incident_id)
+        return self._in_order(ids)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from keepclear.domain.events import Clock, Event
+from keepclear.errors import ValidationError
 from keepclear.ledger import KeyFolder, Ledger, LedgerConfig
+from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.verify import PUBLIC_KINDS
 from keepclear.store.database import Database
 
@@ -34,7 +37,9 @@ class LedgerRecorder:
     """Bus subscriber appending one ledger entry per recorded event (see ``RECORDED_PREFIXES``).
 
     The entry's kind, acting party and time are the event's; its payload is the event payload; its
-    audience is the event's parties (everyone when the event names none).
+    audience is the event's parties (everyone when the event names none). A published batch becomes
+    one transaction (``record``); should the ledger refuse the batch, each event is tried alone so
+    one bad payload costs only its own entry.
     """
 
     def __init__(self, ledger: Ledger, prefixes: tuple[str, ...] = RECORDED_PREFIXES) -> None:
@@ -43,12 +48,31 @@ class LedgerRecorder:
 
     def __call__(self, event: Event) -> None:
         """Record ``event`` when its kind is one the ledger keeps."""
-        if not event.kind.startswith(self._prefixes) or event.kind in PUBLIC_KINDS:
-            return
-        self._ledger.append(
-            event.kind,
-            event.party_id,
-            event.payload,
-            time_s=event.time_s,
-            audience=sorted(event.parties) if event.parties else None,
-        )
+        self.record((event,))
+
+    def record(self, events: Sequence[Event]) -> None:
+        """Record every event of ``events`` the ledger keeps, in order, in one transaction."""
+        drafts = [
+            EntryDraft(
+                event.kind,
+                event.party_id,
+                event.payload,
+                event.time_s,
+                sorted(event.parties) if event.parties else None,
+            )
+            for event in events
+            if event.kind.startswith(self._prefixes) and event.kind not in PUBLIC_KINDS
+        ]
+        try:
+            self._ledger.append_many(drafts)
+        except ValidationError:
+            if len(drafts) == 1:
+                raise
+            refusals = []
+            for draft in drafts:
+                try:
+                    self._ledger.append_many([draft])
+                except ValidationError as exc:
+                    refusals.append(exc)
+            if refusals:
+                raise refusals[0] from None

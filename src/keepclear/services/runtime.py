@@ -146,7 +146,7 @@ class Runtime:
                 submission_skew_s=settings.ledger_submission_skew_s,
             ),
         )
-        deployment.bus.subscribe(LedgerRecorder(self.ledger))
+        deployment.bus.subscribe_batches(LedgerRecorder(self.ledger).record)
         self.incidents = IncidentService(
             deployment.db,
             deployment.clock,
@@ -157,7 +157,7 @@ class Runtime:
             ),
             ledger=self.ledger,
         )
-        deployment.bus.subscribe(self.incidents.on_event)
+        deployment.bus.subscribe_batches(self.incidents.on_events)
         self.add_task("incidents", self.incidents.freeze_due)
 
         self.hotline = HotlineService(
@@ -170,7 +170,7 @@ class Runtime:
                 max_thread_parties=settings.hotline_max_thread_parties,
             ),
         )
-        deployment.bus.subscribe(self.hotline.on_event)
+        deployment.bus.subscribe_batches(self.hotline.on_events)
         self.hotline_hub = HotlineHub()
         self.hotline.add_listener(self.hotline_hub.on_messages)
         deployment.bus.subscribe(self.hotline_hub.on_event)
@@ -192,6 +192,7 @@ class Runtime:
         self.add_gauge("probe_compute_ms", lambda: 1e3 * self.tactical.last_compute_s)
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
         self.add_gauge("probe_events", lambda: self.tactical.last_events)
+        self.add_gauge("events_queued", lambda: self.deployment.bus.queued_events)
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -251,9 +252,11 @@ class Runtime:
             self.tick()
 
     def start(self) -> None:
-        """Run the tick every ``tick_s`` seconds on a background thread (detection warmed up first)."""
+        """Run the tick every ``tick_s`` seconds on a background thread (detection warmed up first),
+        with the bus delivering on its own thread so a tick never waits for the record and hotline."""
         if self._thread is None:
             self.tactical.warm_up()
+            self.deployment.bus.start_dispatching()
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="keepclear-tick", daemon=True)
             self._thread.start()
@@ -264,3 +267,4 @@ class Runtime:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self.deployment.bus.stop_dispatching()

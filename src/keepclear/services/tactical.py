@@ -142,8 +142,7 @@ class TacticalService:
             for event in events:
                 self._remember(event)
         computed = time.perf_counter()
-        for event in events:
-            self._events.emit(event)
+        self._events.publish_nowait(events)
         self.last_compute_s = computed - started
         self.last_emit_s = time.perf_counter() - computed
         self.last_events = len(events)

@@ -6,6 +6,7 @@ Accounts, timeline items and evidence are insert-only: nothing here updates or d
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +57,14 @@ incident_timeline = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
 )
 
+#: Which alerts belong to which incident (also on the incident, one per line), indexed by alert.
+incident_alerts = sa.Table(
+    "incident_alerts",
+    metadata,
+    sa.Column("alert_id", sa.String(64), primary_key=True),
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
+)
+
 incident_evidence = sa.Table(
     "incident_evidence",
     metadata,
@@ -91,6 +100,10 @@ def insert_incident(conn: Connection, incident: Incident) -> None:
             summary=incident.summary,
         )
     )
+    if incident.alert_ids:
+        conn.execute(
+            incident_alerts.insert(), [{"alert_id": a, "incident_id": incident.id} for a in set(incident.alert_ids)]
+        )
 
 
 def _incident(row: sa.Row[tuple[Any, ...]]) -> Incident:
@@ -134,10 +147,43 @@ def list_incidents(
     return [i for i in found if party_id is None or party_id in i.parties or i.reported_by == party_id]
 
 
-def open_incidents(conn: Connection) -> list[Incident]:
-    """Incidents whose review is not closed."""
-    query = sa.select(incidents).where(incidents.c.status != ReviewStatus.CLOSED.value).order_by(incidents.c.time_s)
-    return [_incident(row) for row in conn.execute(query)]
+def open_incidents_concerned(
+    conn: Connection,
+    *,
+    alert_ids: Iterable[str],
+    incident_ids: Iterable[str],
+    time_windows: Iterable[tuple[float, float]],
+) -> list[Incident]:
+    """Open incidents linked to any of ``alert_ids``, named by ``incident_ids``, or timed within any
+    ``(from_s, until_s)`` window (inclusive), by time: what a batch of events may touch, without
+    reading every open incident."""
+    alerts, ids, windows = sorted(set(alert_ids)), sorted(set(incident_ids)), list(time_windows)
+    found: dict[str, Incident] = {}
+    for chunk in _chunks(alerts):
+        query = sa.select(incident_alerts.c.incident_id).where(incident_alerts.c.alert_id.in_(chunk))
+        ids.extend(row.incident_id for row in conn.execute(query))
+    is_open = incidents.c.status != ReviewStatus.CLOSED.value
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        query = sa.select(incidents).where(incidents.c.id.in_(chunk), is_open)
+        found.update((row.id, _incident(row)) for row in conn.execute(query))
+    for from_s, until_s in _merged(windows):
+        query = sa.select(incidents).where(incidents.c.time_s >= from_s, incidents.c.time_s <= until_s, is_open)
+        found.update((row.id, _incident(row)) for row in conn.execute(query))
+    return sorted(found.values(), key=lambda incident: (incident.time_s, incident.id))
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def _merged(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def unfrozen_incidents(conn: Connection, *, happened_before_s: float) -> list[Incident]:
@@ -159,6 +205,8 @@ def add_alert_id(conn: Connection, incident: Incident, alert_id: str) -> None:
     """Link one more alert to ``incident``."""
     ids = tuple(sorted({*incident.alert_ids, alert_id}))
     conn.execute(incidents.update().where(incidents.c.id == incident.id).values(alert_ids=_lines(ids)))
+    if alert_id not in incident.alert_ids:
+        conn.execute(incident_alerts.insert().values(alert_id=alert_id, incident_id=incident.id))
 
 
 def freeze_evidence(conn: Connection, incident_id: str, sha256: str, document: str, frozen_s: float) -> None:
@@ -209,18 +257,36 @@ def append_timeline(
     conn: Connection, incident_id: str, time_s: float, kind: str, party_id: str | None, payload: dict[str, Any]
 ) -> TimelineItem:
     """Append one item to the incident's timeline; call with the incident row locked."""
-    position = _next_position(conn, incident_timeline, incident_id)
+    (item,) = append_timeline_items(conn, incident_id, [(time_s, kind, party_id, payload)])
+    return item
+
+
+def append_timeline_items(
+    conn: Connection, incident_id: str, items: list[tuple[float, str, str | None, dict[str, Any]]]
+) -> list[TimelineItem]:
+    """Append ``(time_s, kind, party_id, payload)`` items in order, in one statement (incident row locked)."""
+    if not items:
+        return []
+    first = _next_position(conn, incident_timeline, incident_id)
+    added = [
+        TimelineItem(incident_id, first + k, time_s, kind, party_id, payload)
+        for k, (time_s, kind, party_id, payload) in enumerate(items)
+    ]
     conn.execute(
-        incident_timeline.insert().values(
-            incident_id=incident_id,
-            position=position,
-            time_s=time_s,
-            kind=kind,
-            party_id=party_id,
-            payload=json.dumps(payload, sort_keys=True),
-        )
+        incident_timeline.insert(),
+        [
+            {
+                "incident_id": incident_id,
+                "position": item.position,
+                "time_s": item.time_s,
+                "kind": item.kind,
+                "party_id": item.party_id,
+                "payload": json.dumps(item.payload, sort_keys=True),
+            }
+            for item in added
+        ],
     )
-    return TimelineItem(incident_id, position, time_s, kind, party_id, payload)
+    return added
 
 
 def list_timeline(conn: Connection, incident_id: str) -> list[TimelineItem]:

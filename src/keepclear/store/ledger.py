@@ -117,8 +117,14 @@ def create_head(conn: Connection) -> bool:
 
 def insert_entry(conn: Connection, values: dict[str, Any]) -> None:
     """Store one entry row (``ledger_entries`` columns) and move the head to it (call with the head locked)."""
-    conn.execute(ledger_entries.insert(), values)
-    conn.execute(_MOVE_HEAD, {"new_seq": values["seq"], "new_hash": values["hash"]})
+    insert_entries(conn, [values])
+
+
+def insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Store consecutive entry rows in one statement and move the head to the last (head locked)."""
+    if rows:
+        conn.execute(ledger_entries.insert(), rows)
+        conn.execute(_MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
 
 
 def nonce_used(conn: Connection, nonce: str) -> bool:

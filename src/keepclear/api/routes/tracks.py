@@ -22,24 +22,50 @@ router = APIRouter(prefix="/v1", tags=["tracks"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
+def _times(texts: list[str]) -> tuple[list[float], dict[int, str]]:
+    """Epoch seconds of ISO 8601 times; those that do not parse become NaN and are reported by index.
+
+    A feed's batch usually repeats a few instants (one per sweep), so each distinct text is parsed once.
+    """
+    parsed: dict[str, tuple[float, str | None]] = {}
+    times: list[float] = []
+    bad: dict[int, str] = {}
+    for i, text in enumerate(texts):
+        known = parsed.get(text)
+        if known is None:
+            known = parsed[text] = _time(text)
+        times.append(known[0])
+        if known[1] is not None:
+            bad[i] = known[1]
+    return times, bad
+
+
+def _time(text: str) -> tuple[float, str | None]:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return float("nan"), f"time: {text!r} is not an ISO 8601 time (e.g. 2017-11-01T12:00:00Z)"
+    if moment.tzinfo is None:
+        return float("nan"), f"time: {text!r} has no time zone; add Z for UTC"
+    return moment.timestamp(), None
+
+
 def _columns(body: TrackBatchIn) -> tuple[ReportColumns, dict[int, str]]:
-    """The batch as columns; times that do not parse become NaN and are reported by index."""
-    n = len(body.reports)
-    values = np.empty((n, 7), dtype=np.float64)
-    bad_times: dict[int, str] = {}
-    ids: list[str] = []
-    for i, r in enumerate(body.reports):
-        ids.append(r.unit_id)
-        try:
-            moment = datetime.fromisoformat(r.time)
-            time_s = moment.timestamp() if moment.tzinfo is not None else float("nan")
-            if moment.tzinfo is None:
-                bad_times[i] = f"time: {r.time!r} has no time zone; add Z for UTC"
-        except ValueError:
-            time_s = float("nan")
-            bad_times[i] = f"time: {r.time!r} is not an ISO 8601 time (e.g. 2017-11-01T12:00:00Z)"
-        values[i] = (time_s, r.lat_deg, r.lon_deg, r.alt_m, r.vel_east_mps, r.vel_north_mps, r.vel_up_mps)
-    return ReportColumns(ids, values), bad_times
+    """The batch as columns (time, lat, lon, alt, ve, vn, vu), whichever shape it came in."""
+    if body.columns is not None:
+        c = body.columns
+        times, bad_times = _times(c.time)
+        zeros = [0.0] * len(times)
+        fields = (c.lat_deg, c.lon_deg, c.alt_m, c.vel_east_mps, c.vel_north_mps, c.vel_up_mps)
+        values = np.array([times, *(zeros if f is None else f for f in fields)], dtype=np.float64).T
+        return ReportColumns(list(c.unit_id), np.ascontiguousarray(values)), bad_times
+    reports = body.reports or []
+    times, bad_times = _times([r.time for r in reports])
+    rows = [(r.lat_deg, r.lon_deg, r.alt_m, r.vel_east_mps, r.vel_north_mps, r.vel_up_mps) for r in reports]
+    values = np.empty((len(reports), 7), dtype=np.float64)
+    values[:, 0] = times
+    values[:, 1:] = np.array(rows, dtype=np.float64).reshape(-1, 6)
+    return ReportColumns([r.unit_id for r in reports], values), bad_times
 
 
 @router.post(

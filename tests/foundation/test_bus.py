@@ -1,0 +1,129 @@
+"""The event bus: batches, one order for every subscriber, and the dispatcher thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from keepclear.domain.events import Event
+from keepclear.services.bus import EventBus
+
+
+def _events(n: int, start: int = 0) -> list[Event]:
+    return [Event("test.happened", float(i), None, {"i": i}) for i in range(start, start + n)]
+
+
+def test_batches_reach_batch_subscribers_whole_and_others_one_by_one() -> None:
+    bus = EventBus()
+    singles: list[int] = []
+    batches: list[list[int]] = []
+    bus.subscribe(lambda e: singles.append(e.payload["i"]))
+    bus.subscribe_batches(lambda es: batches.append([e.payload["i"] for e in es]))
+    bus.publish(_events(3))
+    bus.emit(_events(1, start=3)[0])
+    bus.publish([])
+    assert singles == [0, 1, 2, 3]
+    assert batches == [[0, 1, 2], [3]]
+
+
+def test_a_failing_subscriber_keeps_its_error_and_the_others_still_get_everything() -> None:
+    bus = EventBus()
+    seen: list[int] = []
+
+    def broken(events: Sequence[Event]) -> None:
+        raise RuntimeError("consumer down")
+
+    bus.subscribe_batches(broken)
+    bus.subscribe(lambda e: seen.append(e.payload["i"]))
+    bus.publish(_events(2))
+    assert seen == [0, 1]
+    assert len(bus.errors) == 1 and bus.errors[0][0].payload["i"] == 0
+
+
+def test_nested_publications_are_delivered_depth_first_in_both_modes() -> None:
+    for dispatching in (False, True):
+        bus = EventBus()
+        order: list[str] = []
+
+        def reacting(event: Event, bus: EventBus = bus) -> None:
+            if event.kind == "test.cause":
+                bus.emit(Event("test.effect", event.time_s, None, {}))
+
+        bus.subscribe(reacting)
+        bus.subscribe(lambda e, order=order: order.append(e.kind))
+        if dispatching:
+            bus.start_dispatching()
+        bus.publish([Event("test.cause", 0.0, None, {}), Event("test.later", 1.0, None, {})])
+        bus.stop_dispatching()
+        # the first subscriber's reaction to the cause reaches everyone before the second sees the cause
+        assert order == ["test.effect", "test.cause", "test.later"], dispatching
+
+
+def test_dispatcher_delivers_in_publication_order_and_publish_waits_for_delivery() -> None:
+    bus = EventBus()
+    seen: list[int] = []
+    delivered_on: set[str] = set()
+
+    def record(events: Sequence[Event]) -> None:
+        delivered_on.add(threading.current_thread().name)
+        seen.extend(e.payload["i"] for e in events)
+
+    bus.subscribe_batches(record)
+    bus.start_dispatching()
+    try:
+        bus.publish_nowait(_events(500))
+        bus.publish(_events(1, start=500))
+        # publish returned: its event and everything handed over before it are delivered
+        assert seen == list(range(501))
+        assert delivered_on == {"keepclear-events"}
+    finally:
+        bus.stop_dispatching()
+    bus.publish(_events(1, start=501))
+    assert seen[-1] == 501
+    assert threading.current_thread().name in delivered_on
+
+
+def test_publish_nowait_returns_before_a_slow_consumer_and_stop_drains_the_queue() -> None:
+    bus = EventBus()
+    release = threading.Event()
+    seen: list[int] = []
+
+    def slow(events: Sequence[Event]) -> None:
+        release.wait(timeout=10)
+        seen.extend(e.payload["i"] for e in events)
+
+    bus.subscribe_batches(slow)
+    bus.start_dispatching()
+    bus.publish_nowait(_events(3))
+    bus.publish_nowait(_events(3, start=3))
+    assert seen == []  # the publisher did not wait
+    assert bus.queued_events >= 3
+    release.set()
+    bus.stop_dispatching()
+    assert seen == list(range(6))
+    assert bus.queued_events == 0
+
+
+def test_publish_nowait_blocks_when_the_queue_is_full() -> None:
+    bus = EventBus(max_queued_events=4)
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(events: Sequence[Event]) -> None:
+        started.set()
+        release.wait(timeout=10)
+
+    bus.subscribe_batches(slow)
+    bus.start_dispatching()
+    bus.publish_nowait(_events(1))
+    assert started.wait(timeout=10)  # the dispatcher holds the first batch
+    bus.publish_nowait(_events(4))  # queue now at its limit
+    returned = threading.Event()
+    publisher = threading.Thread(target=lambda: (bus.publish_nowait(_events(1)), returned.set()))
+    publisher.start()
+    assert not returned.wait(timeout=0.3)  # held back: memory stays bounded
+    release.set()
+    assert returned.wait(timeout=10)
+    publisher.join()
+    bus.stop_dispatching()
+    assert bus.queued_events == 0
