@@ -177,7 +177,7 @@ def main() -> None:
         final = admin.get("/v1/metrics").json()
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=600)  # it delivers the events still queued (ledger, hotline) before it exits
 
     rate = sum(accepted) / elapsed
     probe_times = [float(s["task_duration_s"].get("probe", "nan")) for s in samples if "probe" in s["task_duration_s"]]  # type: ignore[union-attr]
@@ -198,7 +198,7 @@ def main() -> None:
             print(f"{'  of which computing p50 (ms)':<34}{statistics.median(compute_ms):>14.1f}")
     else:
         print(f"{'probe per tick (ms)':<34}{'not wired':>14}")
-    print(f"{'ticks':<34}{final['ticks']:>14}")
+    print(f"{'ticks (per second)':<34}{final['ticks']:>14}{final['ticks'] / elapsed:>14.2f}")
     print(f"{'server RSS max (MiB)':<34}{rss_mb:>14.0f}")
     print(f"{'HTTP statuses':<34}{json.dumps(statuses):>14}")
     print(f"{'gauges at end':<34}{json.dumps(final['counters'])}")

@@ -10,12 +10,12 @@ Deterministic: the same ticks give the same events, ids included.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from keepclear.detect.hysteresis import PairHysteresis
 from keepclear.detect.minima import ProbeSettings, SeparationMinima
@@ -102,7 +102,7 @@ class AlertBook:
         """One tick: ``conflicts`` from a probe of ``states`` at ``time_s`` (``party_ids[code]`` names
         each party code). Pairs seen before but absent now count as raw level 0."""
         kin = kinematics_at(states, time_s)
-        raw: dict[tuple[str, str], tuple[int, int, int]] = {}
+        raw: dict[tuple[str, str], tuple[int, int, int, int | None]] = {}
         if len(conflicts):
             rel = relative_motion(kin, conflicts.row_a, conflicts.row_b)
             levels = np.zeros(len(conflicts), dtype=np.int64)
@@ -117,11 +117,11 @@ class AlertBook:
                 a, b = conflicts.unit_ids[ra], conflicts.unit_ids[rb]
                 if a > b:
                     a, b, ra, rb = b, a, rb, ra
-                raw[(a, b)] = (int(levels[k]), ra, rb)
-        events: list[Event] = []
+                raw[(a, b)] = (int(levels[k]), ra, rb, k)
+        changes: list[_Change] = []
         row_of = {u: k for k, u in enumerate(states.unit_ids)}
         for key in sorted(set(raw) | set(self._pairs)):
-            level, ra, rb = raw.get(key, (0, row_of.get(key[0], -1), row_of.get(key[1], -1)))
+            level, ra, rb, conflict = raw.get(key, (0, row_of.get(key[0], -1), row_of.get(key[1], -1), None))
             pair = self._pairs.get(key)
             if pair is None:
                 if level == 0:
@@ -129,14 +129,12 @@ class AlertBook:
                 policy = self.settings.policy(int(states.domain[ra]), int(states.domain[rb]))
                 pair = self._pairs[key] = _Pair(PairHysteresis(policy.hysteresis))
             shown = AlertLevel(pair.hysteresis.step(time_s, level))
-            events.extend(
-                self._transition(
-                    key, pair, shown, time_s, states, kin_rows=(ra, rb), party_ids=party_ids, conflicts=conflicts
-                )
-            )
+            change = self._transition(key, pair, shown, time_s, states, (ra, rb), party_ids)
+            if change is not None:
+                changes.append(_Change(*change, (ra, rb), conflict))
             if pair.alert is None and shown == 0 and level == 0:
                 del self._pairs[key]
-        return events
+        return _events(changes, time_s, states, conflicts)
 
     def acknowledge(self, alert_id: str, party_id: str, time_s: float) -> Event:
         """``party_id`` acknowledges the alert; raises ``KeyError`` (unknown or resolved alert) or
@@ -160,14 +158,14 @@ class AlertBook:
         shown: AlertLevel,
         time_s: float,
         states: TrackStates,
-        kin_rows: tuple[int, int],
+        rows: tuple[int, int],
         party_ids: Sequence[str],
-        conflicts: Conflicts,
-    ) -> list[Event]:
+    ) -> tuple[str, Alert, AlertLevel | None] | None:
+        """Move the pair's alert to ``shown``; what changed (kind, alert, previous level), if anything."""
         alert = pair.alert
         if alert is None and shown == AlertLevel.NONE:
-            return []
-        ra, rb = kin_rows
+            return None
+        ra, rb = rows
         if alert is None:
             self._seq += 1
             alert = Alert(
@@ -182,16 +180,16 @@ class AlertBook:
             )
             pair.alert = alert
             self._by_id[alert.id] = key
-            return [self._event("alert.raised", alert, None, time_s, states, kin_rows, conflicts)]
+            return "alert.raised", alert, None
         if shown == AlertLevel.NONE:
             done = replace(alert, level=shown, updated_s=time_s, resolved_s=time_s)
             pair.alert = None
             del self._by_id[alert.id]
-            return [self._event("alert.resolved", done, alert.level, time_s, states, kin_rows, conflicts)]
+            return "alert.resolved", done, alert.level
         if shown != alert.level:
             pair.alert = replace(alert, level=shown, updated_s=time_s)
-            return [self._event("alert.level_changed", pair.alert, alert.level, time_s, states, kin_rows, conflicts)]
-        return []
+            return "alert.level_changed", pair.alert, alert.level
+        return None
 
     @staticmethod
     def _base_payload(alert: Alert) -> dict[str, Any]:
@@ -206,58 +204,71 @@ class AlertBook:
             "raised_s": alert.raised_s,
         }
 
-    def _event(
-        self,
-        kind: str,
-        alert: Alert,
-        previous: AlertLevel | None,
-        time_s: float,
-        states: TrackStates,
-        rows: tuple[int, int],
-        conflicts: Conflicts,
-    ) -> Event:
-        payload = self._base_payload(alert)
-        payload["previous_level"] = None if previous is None else previous.name.lower()
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One alert change of a tick, before its event is built (rows -1: a unit no longer in the picture)."""
+
+    kind: str
+    alert: Alert
+    previous: AlertLevel | None
+    rows: tuple[int, int]
+    conflict: int | None
+
+
+def _events(changes: list[_Change], time_s: float, states: TrackStates, conflicts: Conflicts) -> list[Event]:
+    """The events of a tick's alert changes, with both units' positions now and at closest approach.
+
+    Positions of every change are computed at once (one geodesic call for the whole tick): a tick
+    that raises thousands of alerts must not pay thousands of scalar calls.
+    """
+    if not changes:
+        return []
+    count = len(changes)
+    rows = np.array([c.rows for c in changes], dtype=np.int64).reshape(count, 2)
+    tcpa = np.array([0.0 if c.conflict is None else float(conflicts.tcpa_s[c.conflict]) for c in changes])
+    at = np.concatenate([np.full(2 * count, time_s), np.repeat(time_s + tcpa, 2)])
+    lat, lon, alt = _positions(states, np.concatenate([rows.ravel(), rows.ravel()]), at)
+    points = [
+        {"lat_deg": round(float(la), 7), "lon_deg": round(float(lo), 7), "alt_m": round(float(al), 2)}
+        for la, lo, al in zip(lat.tolist(), lon.tolist(), alt.tolist(), strict=True)
+    ]
+    events = []
+    for i, change in enumerate(changes):
+        alert, (ra, rb) = change.alert, change.rows
+        payload = AlertBook._base_payload(alert)
+        payload["previous_level"] = None if change.previous is None else change.previous.name.lower()
         payload["time_s"] = time_s
-        payload["positions"] = {}
+        payload["positions"] = {
+            unit: points[2 * i + j] for j, (unit, r) in enumerate(((alert.unit_a, ra), (alert.unit_b, rb))) if r >= 0
+        }
         payload["cpa"] = None
-        ra, rb = rows
-        conflict_k = _find(conflicts, ra, rb)
-        tcpa = float(conflicts.tcpa_s[conflict_k]) if conflict_k is not None else 0.0
-        for unit, r in ((alert.unit_a, ra), (alert.unit_b, rb)):
-            if r < 0:
-                continue
-            payload["positions"][unit] = _position(states, r, time_s)
-        if conflict_k is not None:
-            k = conflict_k
+        k = change.conflict
+        if k is not None:
             payload["cpa"] = {
                 "t_in_s": float(conflicts.t_in_s[k]),
                 "t_out_s": float(conflicts.t_out_s[k]),
-                "tcpa_s": tcpa,
+                "tcpa_s": float(tcpa[i]),
                 "dcpa_m": float(conflicts.dcpa_m[k]),
                 "vsep_cpa_m": float(conflicts.vsep_cpa_m[k]),
                 "los": bool(conflicts.los[k]),
-                "points": {
-                    unit: _position(states, r, time_s + tcpa) for unit, r in ((alert.unit_a, ra), (alert.unit_b, rb))
-                },
+                "points": {alert.unit_a: points[2 * count + 2 * i], alert.unit_b: points[2 * count + 2 * i + 1]},
             }
-        return Event(kind, time_s, None, payload, alert.parties)
+        events.append(Event(change.kind, time_s, None, payload, alert.parties))
+    return events
 
 
-def _find(conflicts: Conflicts, ra: int, rb: int) -> int | None:
-    lo, hi = min(ra, rb), max(ra, rb)
-    hits = np.flatnonzero((conflicts.row_a == lo) & (conflicts.row_b == hi))
-    return int(hits[0]) if hits.shape[0] else None
-
-
-def _position(states: TrackStates, row: int, time_s: float) -> dict[str, float]:
-    """Where row ``row`` is predicted at ``time_s`` (straight line along its track)."""
-    dt = time_s - float(states.time_s[row])
-    ve, vn = float(states.vel_east_mps[row]), float(states.vel_north_mps[row])
-    lat, lon = float(states.lat_deg[row]), float(states.lon_deg[row])
-    dist = math.hypot(ve, vn) * dt
-    if dist != 0.0:
-        la, lo = destination(lat, lon, math.degrees(math.atan2(ve, vn)), dist)
-        lat, lon = float(la), float(lo)
-    alt = float(states.alt_m[row]) + float(states.vel_up_mps[row]) * dt
-    return {"lat_deg": round(lat, 7), "lon_deg": round(lon, 7), "alt_m": round(alt, 2)}
+def _positions(
+    states: TrackStates, rows: npt.NDArray[np.int64], time_s: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Where each row is predicted at its time (straight line along its track); rows -1 give zeros."""
+    r = np.maximum(rows, 0)
+    dt = time_s - states.time_s[r]
+    ve, vn = states.vel_east_mps[r], states.vel_north_mps[r]
+    lat, lon = states.lat_deg[r].copy(), states.lon_deg[r].copy()
+    dist = np.hypot(ve, vn) * dt
+    moving = dist != 0.0
+    if moving.any():
+        bearing = np.degrees(np.arctan2(ve[moving], vn[moving]))
+        lat[moving], lon[moving] = destination(lat[moving], lon[moving], bearing, dist[moving])
+    return lat, lon, states.alt_m[r] + states.vel_up_mps[r] * dt

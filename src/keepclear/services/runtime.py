@@ -248,8 +248,12 @@ class Runtime:
         self.ticks += 1
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.config.tick_s):
+        # A fixed rate, not a fixed pause: a tick that took 0.3 s must not push the next one to 1.3 s.
+        # A tick that overruns its period is followed at once, without a burst to catch up.
+        due_s = time.monotonic() + self.config.tick_s
+        while not self._stop.wait(max(0.0, due_s - time.monotonic())):
             self.tick()
+            due_s = max(due_s + self.config.tick_s, time.monotonic())
 
     def start(self) -> None:
         """Run the tick every ``tick_s`` seconds on a background thread (detection warmed up first),
