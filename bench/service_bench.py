@@ -199,6 +199,9 @@ def main() -> None:
     else:
         print(f"{'probe per tick (ms)':<34}{'not wired':>14}")
     print(f"{'ticks (per second)':<34}{final['ticks']:>14}{final['ticks'] / elapsed:>14.2f}")
+    tasks = sorted({name for sample in samples for name in sample["task_duration_s"]})  # type: ignore[attr-defined]
+    slowest = {name: max(float(s["task_duration_s"].get(name, 0.0)) for s in samples) for name in tasks}  # type: ignore[attr-defined]
+    print(f"{'tick tasks, slowest run (ms)':<34}" + ", ".join(f"{n} {v * 1e3:.0f}" for n, v in slowest.items()))
     print(f"{'server RSS max (MiB)':<34}{rss_mb:>14.0f}")
     print(f"{'HTTP statuses':<34}{json.dumps(statuses):>14}")
     print(f"{'gauges at end':<34}{json.dumps(final['counters'])}")

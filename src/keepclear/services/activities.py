@@ -204,6 +204,9 @@ class ActivityService:
         """
         now_s = self._clock.now_s() if now_s is None else now_s
         steps: list[tuple[EscalationStep, str]] = []
+        with self._db.read() as conn:
+            if not store.overdue_acks(conn, now_s):
+                return []  # the usual tick: nothing due, and the writer stays free for others
         with self._db.write() as conn:
             self._serialise(conn)
             for activity_id, ack in store.overdue_acks(conn, now_s):

@@ -115,8 +115,13 @@ class EventBus:
                 except Exception as exc:
                     self.errors.append((event, exc))
 
-    def start_dispatching(self, *, max_batch_events: int = 20_000) -> None:
-        """Deliver on a dispatcher thread from now on (see the class docstring)."""
+    def start_dispatching(self, *, max_batch_events: int = 2_000) -> None:
+        """Deliver on a dispatcher thread from now on (see the class docstring).
+
+        Batches that queued up are delivered together up to ``max_batch_events``: large enough to
+        make one transaction of many ledger entries, small enough that other writers (an
+        acknowledgement, a hotline post) never wait long behind it.
+        """
         with self._changed:
             if self._dispatcher is not None:
                 return
