@@ -1,12 +1,16 @@
 """Hotline benchmark: post → delivery latency at a sustained rate, through a real server on 127.0.0.1.
 
 Two parties connected over WebSocket (coalition posts, russia reads and confirms delivery), the
-server in its own process (uvicorn, FastAPI), on SQLite and on PostgreSQL. Anchor (issue 5):
-1,000 messages/s sustained for 60 s with p99 post → delivery < 50 ms, every message durable
-(counted in the store afterwards).
+server in its own process, on SQLite and on PostgreSQL. Anchor (issue 5): 1,000 messages/s
+sustained for 60 s with p99 post → delivery < 50 ms, every message durable (counted in the store
+afterwards).
 
-    python bench/hotline_bench.py                      # 60 s on each store
-    python bench/hotline_bench.py --seconds 10 --store sqlite
+``--server service`` (the default) runs the whole product, ``keepclear serve``: API keys, the
+ledger recording every message, the probe ticking. ``--server hotline`` runs the hotline routes
+alone (``hotline_server.py``, parties named by a header), to see the hotline's own share.
+
+    python bench/hotline_bench.py                      # 60 s on each store, the whole service
+    python bench/hotline_bench.py --seconds 10 --store sqlite --server hotline
 """
 
 from __future__ import annotations
@@ -26,20 +30,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import sqlalchemy as sa
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from keepclear.api.server import free_port
 from keepclear.domain import Party
+from keepclear.domain.identity import Role
 from keepclear.domain.parties import Contact
 from keepclear.services.bus import EventBus, WallClock
+from keepclear.services.deployment import Deployment
 from keepclear.services.hotline import HotlineService
 from keepclear.services.hotline_hub import HotlineHub
 from keepclear.services.registry import RegistryService
+from keepclear.settings import Settings
 from keepclear.store import Database, migrate
 from keepclear.store import hotline as store
+from keepclear.store.ledger import ledger_entries
 
 POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TARGET_RATE = 1000.0
@@ -88,6 +98,32 @@ def prepare(url: str) -> str:
     return thread.id
 
 
+def prepare_service(url: str, data_dir: Path) -> dict[str, str]:
+    """A deployment in ``data_dir`` on ``url`` with the two parties and a liaison key each."""
+    settings = Settings(data_dir=data_dir, database_url=url)
+    deployment = Deployment.open(settings, create=True)
+    try:
+        for party in (Party("coalition", "Coalition", "en"), Party("russia", "Russian Federation", "ru")):
+            deployment.registry.add_party(party, [Contact("duty officer")])
+        return {p: deployment.keys.create(Role.LIAISON, p)[1] for p in ("coalition", "russia")}
+    finally:
+        deployment.close()
+
+
+def _service_target(base: str, keys: dict[str, str]) -> Target:
+    headers = {party: {"Authorization": f"Bearer {key}"} for party, key in keys.items()}
+    for _ in range(300):
+        try:
+            threads = httpx.get(f"{base}/v1/hotline/threads", headers=headers["coalition"], timeout=5).json()
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        raise RuntimeError("keepclear serve did not start")
+    (thread,) = [t for t in threads if sorted(t["parties"]) == ["coalition", "russia"]]
+    return Target(base.replace("http", "ws") + "/v1/hotline/ws", headers, thread["id"])
+
+
 @dataclass
 class Run:
     sent_at: dict[str, float] = field(default_factory=dict)
@@ -104,15 +140,24 @@ def _unbatch(frame: dict[str, Any]) -> list[dict[str, Any]]:
     return frame["frames"] if frame["type"] == "batch" else [frame]
 
 
-async def drive(base: str, thread_id: str, seconds: float, rate: float) -> Run:
+@dataclass(frozen=True)
+class Target:
+    """Where the clients connect and who they say they are."""
+
+    ws_uri: str
+    headers: dict[str, dict[str, str]]  # by party
+    thread_id: str
+
+
+async def drive(target: Target, seconds: float, rate: float) -> Run:
     """Post at ``rate`` for ``seconds`` as coalition; russia reads; measure both latencies."""
     run = Run()
-    uri = base.replace("http", "ws") + "/hotline/ws"
+    uri, thread_id = target.ws_uri, target.thread_id
     hello = json.dumps({"type": "resume", "cursors": {thread_id: 0}})
     total = int(seconds * rate)
     async with (
-        connect(uri, additional_headers={"X-Party": "coalition"}, max_queue=None, compression=None) as sender,
-        connect(uri, additional_headers={"X-Party": "russia"}, max_queue=None, compression=None) as reader,
+        connect(uri, additional_headers=target.headers["coalition"], max_queue=None, compression=None) as sender,
+        connect(uri, additional_headers=target.headers["russia"], max_queue=None, compression=None) as reader,
     ):
         for ws in (sender, reader):
             await ws.send(hello)
@@ -194,33 +239,55 @@ async def drive(base: str, thread_id: str, seconds: float, rate: float) -> Run:
     return run
 
 
-def bench_store(name: str, url: str, seconds: float, rate: float) -> dict[str, object]:
-    thread_id = prepare(url)
+def bench_store(name: str, url: str, seconds: float, rate: float, server: str) -> dict[str, object]:
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     self_before = resource.getrusage(resource.RUSAGE_SELF)
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--serve", url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"server did not start: {line!r}")
-        base = f"http://127.0.0.1:{int(line.split()[1])}"
-        # The client keeps every send time; its garbage collector would only add pauses to its own
-        # clock readings (it creates no cycles), so it is off while measuring. The server keeps its own.
-        gc.disable()
+    with tempfile.TemporaryDirectory() as data_dir:
+        if server == "service":
+            keys = prepare_service(url, Path(data_dir))
+            port = free_port()
+            child = subprocess.Popen(
+                [sys.executable, "-m", "keepclear.cli.main", "--data-dir", data_dir, "serve", "--port", str(port)],
+                env={**os.environ, "KEEPCLEAR_DATABASE_URL": url},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        else:
+            thread_id = prepare(url)
+            child = subprocess.Popen(
+                [sys.executable, __file__, "--serve", url],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
         try:
-            run = asyncio.run(drive(base, thread_id, seconds, rate))
+            if server == "service":
+                target = _service_target(f"http://127.0.0.1:{port}", keys)
+            else:
+                assert child.stdout is not None
+                line = child.stdout.readline()
+                if not line.startswith("PORT "):
+                    raise RuntimeError(f"server did not start: {line!r}")
+                base = f"http://127.0.0.1:{int(line.split()[1])}"
+                party = {p: {"X-Party": p} for p in ("coalition", "russia")}
+                target = Target(base.replace("http", "ws") + "/hotline/ws", party, thread_id)
+            # The client keeps every send time; its garbage collector would only add pauses to its own
+            # clock readings (it creates no cycles), so it is off while measuring. The server keeps its own.
+            gc.disable()
+            try:
+                run = asyncio.run(drive(target, seconds, rate))
+            finally:
+                gc.enable()
         finally:
-            gc.enable()
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=30)
+            if server == "service":
+                child.terminate()
+            else:
+                assert child.stdin is not None
+                child.stdin.close()
+            child.wait(timeout=120)
+    thread_id = target.thread_id
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     self_after = resource.getrusage(resource.RUSAGE_SELF)
     server_cpu_s = sum(getattr(children_after, f) - getattr(children_before, f) for f in ("ru_utime", "ru_stime"))
@@ -228,6 +295,14 @@ def bench_store(name: str, url: str, seconds: float, rate: float) -> dict[str, o
     db = Database(url)
     with db.read() as conn:
         stored = store.count_messages(conn, thread_id)
+        # The whole service also signs every message into the shared record (before it stops).
+        recorded = (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(ledger_entries).where(ledger_entries.c.kind == "message.posted")
+            ).scalar_one()
+            if server == "service"
+            else None
+        )
     db.dispose()
     total = int(seconds * rate)
     delivered = np.array(run.delivered_ms) if run.delivered_ms else np.array([np.nan])
@@ -239,6 +314,7 @@ def bench_store(name: str, url: str, seconds: float, rate: float) -> dict[str, o
         "accepted": len(run.accepted_ms),
         "delivered": len(run.delivered_keys),
         "stored": stored,
+        "recorded": recorded,
         "dup": run.duplicates,
         "order": run.out_of_order,
         "errors": len(run.errors),
@@ -272,6 +348,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the sustained run (default 60)")
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="messages per second (default 1000)")
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--server", choices=["service", "hotline"], default="service")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -280,14 +357,16 @@ def main() -> int:
     results = []
     if args.store in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            results.append(bench_store("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.seconds, args.rate))
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            results.append(bench_store("sqlite", url, args.seconds, args.rate, args.server))
     if args.store in ("postgres", "both"):
         url, schema = _fresh_postgres()
         try:
-            results.append(bench_store("postgres", url, args.seconds, args.rate))
+            results.append(bench_store("postgres", url, args.seconds, args.rate, args.server))
         finally:
             _drop_postgres(schema)
-    print(f"\nhotline: {args.rate:g} msg/s for {args.seconds:g} s, post → delivery through 127.0.0.1 (ms)")
+    what = "keepclear serve" if args.server == "service" else "the hotline routes alone"
+    print(f"\nhotline: {args.rate:g} msg/s for {args.seconds:g} s, post → delivery through 127.0.0.1, {what} (ms)")
     head = (
         f"{'store':9} {'posted':>7} {'rate/s':>7} {'accepted':>8} {'deliv.':>7} {'stored':>7} {'dup':>4} {'order':>5}"
         f" {'p50':>6} {'p90':>6} {'p99':>6} {'p99.9':>6} {'max':>7} {'acc p50':>7} {'acc p99':>7}"
@@ -300,6 +379,7 @@ def main() -> int:
         d, a = r["deliver"], r["accept"]
         rate_ratio = float(r["rate"]) / TARGET_RATE  # type: ignore[arg-type]
         durable = r["stored"] == r["posted"] == r["delivered"] == r["accepted"] and r["dup"] == 0 and r["order"] == 0
+        durable &= r["recorded"] in (None, r["posted"])
         ok = durable and d[2] < TARGET_P99_MS and rate_ratio >= 0.98 and args.rate >= TARGET_RATE  # type: ignore[index]
         ok_all &= ok
         print(
@@ -308,6 +388,8 @@ def main() -> int:
             f" {a[0]:>7.1f} {a[1]:>7.1f} {d[2] / TARGET_P99_MS:>10.2f} {rate_ratio:>11.2f} {'PASS' if ok else 'FAIL':>7}"  # type: ignore[index]
         )
         print(f"  {r['store']}: CPU per second of run: server {r['server_cpu']:.2f} s, client {r['client_cpu']:.2f} s")
+        if r["recorded"] is not None:
+            print(f"  {r['store']}: message.posted entries in the signed record: {r['recorded']} of {r['posted']}")
         if r["first_error"]:
             print(f"  {r['store']}: {r['errors']} errors, first: {r['first_error']}")
     print(f"target: >= {TARGET_RATE:g} msg/s sustained 60 s, p99 post → delivery < {TARGET_P99_MS:g} ms, all durable")

@@ -354,13 +354,14 @@ class HotlineService:
 
     def _announce_all(self, messages: list[Message]) -> None:
         """After commit: the listeners once with the whole batch (live delivery first), then one
-        ``message.posted`` each, published together."""
+        ``message.posted`` each, handed to the bus together without waiting for the record: the
+        message is durable once committed, and the next posts must not queue behind ledger entries."""
         if not messages:
             return
         batch = [(m, self._threads[m.thread_id]) for m in messages]
         for listener in self._listeners:
             listener(batch)
-        self._events.publish(
+        self._events.publish_nowait(
             [
                 Event(
                     kind="message.posted",

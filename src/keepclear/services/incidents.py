@@ -104,7 +104,8 @@ class IncidentService:
 
     # -- from the bus ----------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
-        """Bus subscriber: open incidents from triggers, link related events, freeze due evidence."""
+        """Bus subscriber: open incidents from triggers, link related events (evidence is frozen by
+        ``freeze_due``, which the service runs on its tick)."""
         self.on_events((event,))
 
     def on_events(self, events: Sequence[Event]) -> None:
@@ -150,7 +151,6 @@ class IncidentService:
                     store.get_incident(conn, incident_id, lock=True)
                     store.append_timeline_items(conn, incident_id, items)
         self._events.publish([self._opened_event(incident) for incident in opened])
-        self.freeze_due()
 
     def _concerned(self, conn: Any, relevant: list[tuple[Event, Trigger | None]]) -> _OpenIncidents:
         """The open incidents the events may link to or merge with (by alert, id, or time), indexed."""
