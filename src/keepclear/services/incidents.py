@@ -111,12 +111,13 @@ class IncidentService:
     def on_events(self, events: Sequence[Event]) -> None:
         """Bus subscriber for batches: ``on_event`` for each event, with one read of the open
         incidents and one transaction for the whole batch (a probe tick's alert changes)."""
-        relevant = [
-            (event, incident_trigger(event))
-            for event in events
-            if not event.kind.startswith("incident.")
-            and (incident_trigger(event) is not None or any(k in event.payload for k in ("alert_id", "incident_id")))
-        ]
+        relevant: list[tuple[Event, Trigger | None]] = []
+        for event in events:
+            if event.kind.startswith("incident."):
+                continue
+            trigger = incident_trigger(event)
+            if trigger is not None or "alert_id" in event.payload or "incident_id" in event.payload:
+                relevant.append((event, trigger))  # the bulk of the bus traffic needs no database work
         if relevant and not any(trigger for _, trigger in relevant):
             with self._db.read() as conn:
                 index = self._concerned(conn, relevant)
