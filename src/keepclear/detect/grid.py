@@ -20,11 +20,13 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from keepclear.detect._jit import jit
+from keepclear.detect._jit import jit, jit_simd
 from keepclear.detect.pairsolve import solve_pair
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+F32Array = npt.NDArray[np.float32]
+I32Array = npt.NDArray[np.int32]
 
 #: Smallest earth radius of curvature (metres), used to bound how far two tangent-plane paths
 #: leave the pair's common plane (the part of ECEF distance that is not horizontal distance).
@@ -94,6 +96,56 @@ def _clip(v: float, lo: float, hi: float) -> float:
 
 
 @jit
+def _compact3(v: int) -> int:
+    """Inverse of ``_spread3``: every third bit of ``v`` gathered into the low 21 bits."""
+    v &= 0x1249249249249249
+    v = (v | (v >> 2)) & 0x10C30C30C30C30C3
+    v = (v | (v >> 4)) & 0x100F00F00F00F00F
+    v = (v | (v >> 8)) & 0x1F0000FF0000FF
+    v = (v | (v >> 16)) & 0x1F00000000FFFF
+    v = (v | (v >> 32)) & 0x1FFFFF
+    return v
+
+
+@jit
+def _party_codes(party: IntArray) -> npt.NDArray[np.int32]:
+    """Party codes as int32, equal exactly where the parties are (their rank when they do not fit)."""
+    n = party.shape[0]
+    out = np.empty(n, dtype=np.int32)
+    if n == 0 or (party.min() >= -(2**31) and party.max() < 2**31):
+        for k in range(n):
+            out[k] = party[k]
+        return out
+    order = np.argsort(party)
+    rank = 0
+    for k in range(n):
+        if k > 0 and party[order[k]] != party[order[k - 1]]:
+            rank += 1
+        out[order[k]] = rank
+    return out
+
+
+@jit
+def _box(
+    pos: FloatArray, vel: FloatArray, k: int, t: float, base_m: float, per_reach: float, cell_m: float
+) -> tuple[int, int, int, int, int, int]:
+    """First and last grid cell, per ECEF axis, of unit ``k``'s swept segment, grown by ``base_m``
+    plus ``per_reach`` times the segment's length."""
+    margin_m = base_m + per_reach * math.sqrt(vel[k, 0] ** 2 + vel[k, 1] ** 2 + vel[k, 2] ** 2) * t
+    p0x, p0y, p0z = pos[k, 0], pos[k, 1], pos[k, 2]
+    p1x, p1y, p1z = p0x + vel[k, 0] * t, p0y + vel[k, 1] * t, p0z + vel[k, 2] * t
+    b = _ECEF_BOUND_M
+    return (
+        math.floor(_clip(min(p0x, p1x) - margin_m, -b, b) / cell_m),
+        math.floor(_clip(min(p0y, p1y) - margin_m, -b, b) / cell_m),
+        math.floor(_clip(min(p0z, p1z) - margin_m, -b, b) / cell_m),
+        math.floor(_clip(max(p0x, p1x) + margin_m, -b, b) / cell_m),
+        math.floor(_clip(max(p0y, p1y) + margin_m, -b, b) / cell_m),
+        math.floor(_clip(max(p0z, p1z) + margin_m, -b, b) / cell_m),
+    )
+
+
+@jit
 def detect_grid(
     pos: FloatArray,
     vel: FloatArray,
@@ -150,112 +202,103 @@ def detect_grid(
         g_party[k] = party[r]
         g_domain[k] = domain[r]
         reach_max_m = max(reach_max_m, math.sqrt(vel[r, 0] ** 2 + vel[r, 1] ** 2 + vel[r, 2] ** 2) * t)
+    g_party32 = _party_codes(g_party)
     # Cells no smaller than an eighth of the longest sweep: at most ~1,000 cells for any unit.
     cell_m = max(cell_m, reach_max_m / 8.0)
-    lo = np.empty((n, 4))
-    hi = np.empty((n, 4))
-    c0 = np.empty((n, 4), dtype=np.int64)
-    c1 = np.empty((n, 4), dtype=np.int64)
+    # Each box's margin: half the minimum, plus the most a pair within reach leaves its common
+    # plane, at most (reach_i + reach_j)(R + 2 U) / 2 Re, plus slack.
+    margin_base_m = 0.5 * horizontal_m + 50.0
+    margin_per_reach = (horizontal_m + 2.0 * reach_max_m) / (2.0 * _MIN_RADIUS_M)
+    q_lo = np.empty(n, dtype=np.int32)  # altitude box, in 16 m steps
+    q_hi = np.empty(n, dtype=np.int32)
     total = 0
+    lo_x = lo_y = lo_z = 2**40
+    hi_x = hi_y = hi_z = -(2**40)
     for k in range(n):
-        reach_m = math.sqrt(g_vel[k, 0] ** 2 + g_vel[k, 1] ** 2 + g_vel[k, 2] ** 2) * t
-        # Out-of-plane offset of a pair within reach: at most (reach_i + reach_j)(R + 2 U) / 2 Re.
-        margin = 0.5 * horizontal_m + reach_m * (horizontal_m + 2.0 * reach_max_m) / (2.0 * _MIN_RADIUS_M) + 50.0
-        cells = 1
-        for ax in range(3):
-            p0 = g_pos[k, ax]
-            p1 = p0 + g_vel[k, ax] * t
-            lo[k, ax] = _clip(min(p0, p1) - margin, -_ECEF_BOUND_M, _ECEF_BOUND_M)
-            hi[k, ax] = _clip(max(p0, p1) + margin, -_ECEF_BOUND_M, _ECEF_BOUND_M)
-            c0[k, ax] = math.floor(lo[k, ax] / cell_m)
-            c1[k, ax] = math.floor(hi[k, ax] / cell_m)
-            cells *= c1[k, ax] - c0[k, ax] + 1
+        x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
+        total += (x1 - x0 + 1) * (y1 - y0 + 1) * (z1 - z0 + 1)
+        lo_x, lo_y, lo_z = min(lo_x, x0), min(lo_y, y0), min(lo_z, z0)
+        hi_x, hi_y, hi_z = max(hi_x, x1), max(hi_y, y1), max(hi_z, z1)
         if use_alt:
             a0 = g_alt[k]
             a1 = a0 + g_vz[k] * t
-            lo[k, 3] = min(a0, a1) - 0.5 * vertical_m - 1e-6
-            hi[k, 3] = max(a0, a1) + 0.5 * vertical_m + 1e-6
+            q_lo[k] = _alt_step(min(a0, a1) - 0.5 * vertical_m - 1e-6)
+            q_hi[k] = _alt_step(max(a0, a1) + 0.5 * vertical_m + 1e-6)
         else:
-            lo[k, 3] = -math.inf
-            hi[k, 3] = math.inf
-        total += cells
+            q_lo[k] = 0
+            q_hi[k] = _ALT_MASK
     # Sort key of an entry: the Morton code of its cell (spatially coherent, so every pass below
-    # streams through memory), then its box's floor altitude in 16 m steps (for the sweep).
-    lo_x = c0[0, 0]
-    lo_y = c0[0, 1]
-    lo_z = c0[0, 2]
-    span = 1
-    for k in range(n):
-        lo_x = min(lo_x, c0[k, 0])
-        lo_y = min(lo_y, c0[k, 1])
-        lo_z = min(lo_z, c0[k, 2])
-    for k in range(n):
-        span = max(span, c1[k, 0] - lo_x, c1[k, 1] - lo_y, c1[k, 2] - lo_z)
+    # streams through memory), then its box's floor altitude in 16 m steps (for the sweep). Cells
+    # whose codes differ only in the low ``shift`` bits share a bucket; ``cell_low`` tells them apart.
+    span = max(1, hi_x - lo_x, hi_y - lo_y, hi_z - lo_z)
     axis_bits = 1
     while (1 << axis_bits) <= span:
         axis_bits += 1
     shift = max(0, 3 * axis_bits - 40)
+    low_mask = (1 << shift) - 1
     key_bits = 3 * axis_bits - shift + _ALT_BITS
-    e_key = np.empty(total, dtype=np.int64)
+    e_sort = np.empty(total, dtype=np.int64)
+    e_morton = np.empty(total, dtype=np.int64)
     e_unit = np.empty(total, dtype=np.int32)
     e_first = np.empty(total, dtype=np.uint8)
-    e_sort = np.empty(total, dtype=np.int64)
     e = 0
     for k in range(n):
-        q = _alt_step(lo[k, 3])
-        for cx in range(c0[k, 0], c1[k, 0] + 1):
-            fx = 1 if cx == c0[k, 0] else 0
-            kx = (cx + _OFF_XYZ) << 42
+        x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
+        q = q_lo[k]
+        for cx in range(x0, x1 + 1):
+            fx = 1 if cx == x0 else 0
             mx = _spread3(cx - lo_x)
-            for cy in range(c0[k, 1], c1[k, 1] + 1):
-                fy = 2 if cy == c0[k, 1] else 0
-                ky = kx | ((cy + _OFF_XYZ) << 21)
+            for cy in range(y0, y1 + 1):
+                fy = 2 if cy == y0 else 0
                 my = mx | (_spread3(cy - lo_y) << 1)
-                for cz in range(c0[k, 2], c1[k, 2] + 1):
-                    fz = 4 if cz == c0[k, 2] else 0
-                    e_key[e] = ky | (cz + _OFF_XYZ)
+                for cz in range(z0, z1 + 1):
+                    code = my | (_spread3(cz - lo_z) << 2)
+                    e_morton[e] = code
                     e_unit[e] = k
-                    e_first[e] = fx | fy | fz
-                    e_sort[e] = (((my | (_spread3(cz - lo_z) << 2)) >> shift) << _ALT_BITS) | q
+                    e_first[e] = fx | fy | (4 if cz == z0 else 0)
+                    e_sort[e] = ((code >> shift) << _ALT_BITS) | q
                     e += 1
     order = radix_argsort(e_sort, key_bits)
+    padded = total + _LANES  # the pre-test reads whole blocks past a run's end
     s_sort = np.empty(total, dtype=np.int64)
-    s_key = np.empty(total, dtype=np.int64)
     s_unit = np.empty(total, dtype=np.int32)
-    s_first = np.empty(total, dtype=np.uint8)
-    s_party = np.empty(total, dtype=np.int64)
-    s_qhi = np.empty(total, dtype=np.int64)
-    # Position relative to the entry's cell corner, and velocity, in float32: a streaming
-    # pre-test (3D closest approach of the two straight ECEF paths) before the exact solve.
-    s_p = np.empty((total, 3), dtype=np.float32)
-    s_v = np.empty((total, 3), dtype=np.float32)
-    s_z = np.empty((total, 2), dtype=np.float32)  # altitude and vertical speed
+    s_qhi = np.empty(total, dtype=np.int32)
+    # What the pre-test streams, one array each in SIMD lanes: the cell's low code bits and the
+    # first-cell mask (tag), party, position relative to the cell's corner, velocity, altitude and
+    # vertical speed, in float32.
+    s_tag = np.full(padded, -1, dtype=np.int32)
+    s_party = np.zeros(padded, dtype=np.int32)
+    s_px = np.zeros(padded, dtype=np.float32)
+    s_py = np.zeros(padded, dtype=np.float32)
+    s_pz = np.zeros(padded, dtype=np.float32)
+    s_vx = np.zeros(padded, dtype=np.float32)
+    s_vy = np.zeros(padded, dtype=np.float32)
+    s_vz = np.zeros(padded, dtype=np.float32)
+    s_alt = np.zeros(padded, dtype=np.float32)
+    s_vup = np.zeros(padded, dtype=np.float32)
     for d in range(total):
         e = order[d]
         u = e_unit[e]
-        key = e_key[e]
+        code = e_morton[e]
         s_sort[d] = e_sort[e]
-        s_key[d] = key
         s_unit[d] = u
-        s_first[d] = e_first[e]
-        s_party[d] = g_party[u]
-        s_qhi[d] = _alt_step(hi[u, 3])
-        corner_x = ((key >> 42) - _OFF_XYZ) * cell_m
-        corner_y = (((key >> 21) & 0x1FFFFF) - _OFF_XYZ) * cell_m
-        corner_z = ((key & 0x1FFFFF) - _OFF_XYZ) * cell_m
-        s_p[d, 0] = g_pos[u, 0] - corner_x
-        s_p[d, 1] = g_pos[u, 1] - corner_y
-        s_p[d, 2] = g_pos[u, 2] - corner_z
-        s_v[d, 0] = g_vel[u, 0]
-        s_v[d, 1] = g_vel[u, 1]
-        s_v[d, 2] = g_vel[u, 2]
-        s_z[d, 0] = g_alt[u]
-        s_z[d, 1] = g_vz[u]
+        s_qhi[d] = q_hi[u]
+        s_tag[d] = ((code & low_mask) << 3) | e_first[e]
+        s_party[d] = g_party32[u]
+        s_px[d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
+        s_py[d] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
+        s_pz[d] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
+        s_vx[d] = g_vel[u, 0]
+        s_vy[d] = g_vel[u, 1]
+        s_vz[d] = g_vel[u, 2]
+        s_alt[d] = g_alt[u]
+        s_vup[d] = g_vz[u]
     # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
-    out_of_plane_m = reach_max_m * (horizontal_m + 2.0 * reach_max_m) / (2.0 * _MIN_RADIUS_M)
+    out_of_plane_m = reach_max_m * margin_per_reach
     reach_m_total = horizontal_m + 2.0 * out_of_plane_m + 100.0 + 1e-5 * cell_m
-    reach2 = reach_m_total * reach_m_total
-    vz_reach = vertical_m + 1.0 if use_alt else 0.0
+    reach2 = np.float32(reach_m_total * reach_m_total)
+    vz_reach = np.float32(vertical_m + 1.0 if use_alt else 0.0)
+    t32 = np.float32(t)
     cap = 1024
     out_i = np.empty(cap, dtype=np.int64)
     out_j = np.empty(cap, dtype=np.int64)
@@ -263,48 +306,29 @@ def detect_grid(
     found = 0
     buf = np.empty(6)
     cross = domain_a != domain_b
+    near2 = np.empty(64, dtype=np.float32)
     s = 0
     while s < total:
         bucket = s_sort[s] >> _ALT_BITS
         f = s + 1
         while f < total and (s_sort[f] >> _ALT_BITS) == bucket:
             f += 1
+        if f - s + _LANES > near2.shape[0]:
+            near2 = np.empty(2 * (f - s + _LANES), dtype=np.float32)
         for p in range(s, f):
-            key_p = s_key[p]
-            first_p = s_first[p]
-            party_p = s_party[p]
-            kp = s_unit[p]
+            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
             qhi_p = s_qhi[p]
-            for q in range(p + 1, f):
-                if (s_sort[q] & _ALT_MASK) > qhi_p:
-                    break  # the run is in ascending floor altitude: nothing further overlaps
-                if s_key[q] != key_p or (first_p | s_first[q]) != 7 or s_party[q] == party_p:
-                    continue
-                dx = s_p[q, 0] - s_p[p, 0]
-                dy = s_p[q, 1] - s_p[p, 1]
-                dz = s_p[q, 2] - s_p[p, 2]
-                wx = s_v[q, 0] - s_v[p, 0]
-                wy = s_v[q, 1] - s_v[p, 1]
-                wz = s_v[q, 2] - s_v[p, 2]
-                # Window where the vertical distance may be under the minimum (with float32 slack).
-                t0 = 0.0
-                t1 = t
-                if use_alt:
-                    hz = s_z[q, 0] - s_z[p, 0]
-                    vz = s_z[q, 1] - s_z[p, 1]
-                    if abs(vz) > 1e-3:
-                        ta = (-vz_reach - hz) / vz
-                        tb = (vz_reach - hz) / vz
-                        t0 = max(t0, min(ta, tb))
-                        t1 = min(t1, max(ta, tb))
-                        if t0 > t1:
-                            continue
-                ww = wx * wx + wy * wy + wz * wz
-                dw = dx * wx + dy * wy + dz * wz
-                tc = t0
-                if ww > 0.0:
-                    tc = min(max(-dw / ww, t0), t1)
-                if dx * dx + dy * dy + dz * dz + tc * (2.0 * dw + ww * tc) > reach2:
+            end = p + 1
+            while end < f and (s_sort[end] & _ALT_MASK) <= qhi_p:
+                end += 1
+            if end == p + 1:
+                continue
+            _pretest(
+                s_tag, s_party, s_px, s_py, s_pz, s_vx, s_vy, s_vz, s_alt, s_vup, p, end, t32, vz_reach, use_alt, near2
+            )
+            kp = s_unit[p]
+            for q in range(p + 1, end):
+                if near2[q - p - 1] > reach2:
                     continue
                 kq = s_unit[q]
                 if cross and g_domain[kp] == g_domain[kq]:
@@ -331,3 +355,76 @@ def detect_grid(
                 found += 1
         s = f
     return out_i[:found].copy(), out_j[:found].copy(), out_v[:found].copy()
+
+
+#: Entries the pre-test handles in one go: a whole number of SIMD vectors, so no scalar remainder.
+_LANES = 16
+
+
+@jit_simd
+def _pretest(
+    s_tag: I32Array,
+    s_party: I32Array,
+    s_px: F32Array,
+    s_py: F32Array,
+    s_pz: F32Array,
+    s_vx: F32Array,
+    s_vy: F32Array,
+    s_vz: F32Array,
+    s_alt: F32Array,
+    s_vup: F32Array,
+    p: int,
+    end: int,
+    lookahead_s: np.float32,
+    vz_reach_m: np.float32,
+    use_alt: bool,
+    near2: F32Array,
+) -> None:
+    """Fill ``near2[q - p - 1]`` for entries ``p < q < end``: the least squared ECEF distance of
+    the two straight paths while they may be vertically close, or inf where the pair is not to be
+    examined here (another cell, not the first shared cell, same party, never vertically close).
+
+    Branch-free, in float32 and in whole blocks of ``_LANES`` (the arrays are padded) so that LLVM
+    vectorizes it without a scalar remainder: this loop is most of the probe's time.
+    """
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    two = np.float32(2.0)
+    still = np.float32(1e-3)
+    inf = np.float32(np.inf)
+    cell_p = s_tag[p] >> 3
+    first_p = s_tag[p] & 7
+    party_p = s_party[p]
+    px, py, pz = s_px[p], s_py[p], s_pz[p]
+    vx, vy, vz = s_vx[p], s_vy[p], s_vz[p]
+    alt_p, vup_p = s_alt[p], s_vup[p]
+    lo = p + 1
+    hi = lo + (end - lo + _LANES - 1) // _LANES * _LANES
+    # Views from 0 with an unsigned index: contiguous loads, no negative-index wraparound.
+    tag, party = s_tag[lo:hi], s_party[lo:hi]
+    qx, qy, qz, ux, uy, uz = s_px[lo:hi], s_py[lo:hi], s_pz[lo:hi], s_vx[lo:hi], s_vy[lo:hi], s_vz[lo:hi]
+    alt, vup = s_alt[lo:hi], s_vup[lo:hi]
+    for k in range(np.uint64(hi - lo)):
+        dx = qx[k] - px
+        dy = qy[k] - py
+        dz = qz[k] - pz
+        wx = ux[k] - vx
+        wy = uy[k] - vy
+        wz = uz[k] - vz
+        # Window where the vertical distance may be under the minimum (with float32 slack).
+        hz = alt[k] - alt_p
+        rate = vup[k] - vup_p
+        moving = use_alt & (abs(rate) > still)
+        inv_rate = one / (rate if moving else one)
+        ta = (-vz_reach_m - hz) * inv_rate
+        tb = (vz_reach_m - hz) * inv_rate
+        t0 = max(zero, min(ta, tb)) if moving else zero
+        t1 = min(lookahead_s, max(ta, tb)) if moving else lookahead_s
+        level_apart = use_alt & (~moving) & (abs(hz) > vz_reach_m)
+        ww = wx * wx + wy * wy + wz * wz
+        dw = dx * wx + dy * wy + dz * wz
+        tc = min(max(-dw / (ww if ww > zero else one), t0), t1) if ww > zero else t0
+        d2 = dx * dx + dy * dy + dz * dz + tc * (two * dw + ww * tc)
+        tag_q = tag[k]
+        skip = ((tag_q >> 3) != cell_p) | ((first_p | (tag_q & 7)) != 7) | (party[k] == party_p)
+        near2[k] = inf if skip | (t0 > t1) | level_apart else d2
