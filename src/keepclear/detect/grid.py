@@ -51,31 +51,39 @@ def _alt_step(alt_m: float) -> int:
 
 
 @jit
-def radix_argsort(keys: IntArray, key_bits: int) -> npt.NDArray[np.int32]:
-    """Stable argsort of non-negative ``keys`` below ``2**key_bits``: LSD radix, 11 bits a pass."""
+def radix_sort(keys: IntArray, payload: IntArray, key_bits: int) -> tuple[IntArray, IntArray]:
+    """Sort non-negative ``keys`` below ``2**key_bits`` and carry ``payload`` along (stable LSD
+    radix, at most 12 bits a pass, one counting sweep for all passes). Reuses both inputs as buffers.
+    """
     n = keys.shape[0]
-    order = np.arange(n).astype(np.int32)
-    cur = keys.copy()
-    tmp_k = np.empty_like(cur)
-    tmp_o = np.empty_like(order)
-    counts = np.empty(2049, dtype=np.int64)
-    shift = 0
-    while shift < key_bits:
-        counts[:] = 0
+    passes = max(1, (key_bits + 11) // 12)
+    width = (key_bits + passes - 1) // passes
+    mask = (1 << width) - 1
+    counts = np.zeros((passes, mask + 2), dtype=np.int64)
+    for i in range(n):
+        k = keys[i]
+        for ps in range(passes):
+            counts[ps, ((k >> (ps * width)) & mask) + 1] += 1
+    cur_k, cur_p = keys, payload
+    tmp_k = np.empty_like(keys)
+    tmp_p = np.empty_like(payload)
+    for ps in range(passes):
+        shift = ps * width
+        c = counts[ps]
+        if n == 0 or c[1 + ((cur_k[0] >> shift) & mask)] == n:
+            continue  # every key has the same digit here: the order stays
+        for b in range(mask + 1):
+            c[b + 1] += c[b]
         for i in range(n):
-            counts[((cur[i] >> shift) & 2047) + 1] += 1
-        for b in range(2048):
-            counts[b + 1] += counts[b]
-        for i in range(n):
-            digit = (cur[i] >> shift) & 2047
-            d = counts[digit]
-            counts[digit] = d + 1
-            tmp_k[d] = cur[i]
-            tmp_o[d] = order[i]
-        cur, tmp_k = tmp_k, cur
-        order, tmp_o = tmp_o, order
-        shift += 11
-    return order
+            k = cur_k[i]
+            digit = (k >> shift) & mask
+            d = c[digit]
+            c[digit] = d + 1
+            tmp_k[d] = k
+            tmp_p[d] = cur_p[i]
+        cur_k, tmp_k = tmp_k, cur_k
+        cur_p, tmp_p = tmp_p, cur_p
+    return cur_k, cur_p
 
 
 @jit
@@ -164,7 +172,7 @@ def detect_grid(
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """All conflicts among ``rows`` between a unit of ``domain_a`` and one of ``domain_b``.
 
-    Returns row pairs ``(i, j)`` with ``i < j`` and an ``(k, 6)`` array of
+    Returns row pairs ``(i, j)`` with ``i < j`` and a ``(6, k)`` array, one row each of
     ``t_in_s, t_out_s, tcpa_s, dcpa_m, vsep_cpa_m, los`` (see ``solve_pair``).
     """
     n = rows.shape[0]
@@ -172,15 +180,27 @@ def detect_grid(
     cell_m = max(cell_m, MIN_CELL_M)
     use_alt = not math.isinf(vertical_m)
     # Local copies in Morton order of the start cell, so that units met together lie together.
-    morton = np.empty(n, dtype=np.int64)
+    start = np.empty((n, 3), dtype=np.int64)
+    lo_c = np.full(3, 2**40, dtype=np.int64)
+    hi_c = np.full(3, -(2**40), dtype=np.int64)
     for k in range(n):
         r = rows[k]
-        code = 0
         for ax in range(3):
-            c = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m) + _OFF_XYZ
-            code |= _spread3(c) << ax
-        morton[k] = code
-    perm = np.argsort(morton)
+            c = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m)
+            start[k, ax] = c
+            lo_c[ax] = min(lo_c[ax], c)
+            hi_c[ax] = max(hi_c[ax], c)
+    bits = 1
+    while (1 << bits) <= max(hi_c[0] - lo_c[0], hi_c[1] - lo_c[1], hi_c[2] - lo_c[2]):
+        bits += 1
+    morton = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        morton[k] = (
+            _spread3(start[k, 0] - lo_c[0])
+            | (_spread3(start[k, 1] - lo_c[1]) << 1)
+            | (_spread3(start[k, 2] - lo_c[2]) << 2)
+        )
+    perm = radix_sort(morton, np.arange(n), 3 * bits)[1]
     g_row = np.empty(n, dtype=np.int64)
     g_pos = np.empty((n, 3))
     g_vel = np.empty((n, 3))
@@ -237,10 +257,9 @@ def detect_grid(
     shift = max(0, 3 * axis_bits - 40)
     low_mask = (1 << shift) - 1
     key_bits = 3 * axis_bits - shift + _ALT_BITS
+    # Payload of an entry, carried through the sort: unit, first-cell mask, low code bits.
     e_sort = np.empty(total, dtype=np.int64)
-    e_morton = np.empty(total, dtype=np.int64)
-    e_unit = np.empty(total, dtype=np.int32)
-    e_first = np.empty(total, dtype=np.uint8)
+    e_load = np.empty(total, dtype=np.int64)
     e = 0
     for k in range(n):
         x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
@@ -253,14 +272,12 @@ def detect_grid(
                 my = mx | (_spread3(cy - lo_y) << 1)
                 for cz in range(z0, z1 + 1):
                     code = my | (_spread3(cz - lo_z) << 2)
-                    e_morton[e] = code
-                    e_unit[e] = k
-                    e_first[e] = fx | fy | (4 if cz == z0 else 0)
+                    first = fx | fy | (4 if cz == z0 else 0)
+                    e_load[e] = k | (first << 32) | ((code & low_mask) << 35)
                     e_sort[e] = ((code >> shift) << _ALT_BITS) | q
                     e += 1
-    order = radix_argsort(e_sort, key_bits)
+    s_sort, s_load = radix_sort(e_sort, e_load, key_bits)
     padded = total + _LANES  # the pre-test reads whole blocks past a run's end
-    s_sort = np.empty(total, dtype=np.int64)
     s_unit = np.empty(total, dtype=np.int32)
     s_qhi = np.empty(total, dtype=np.int32)
     # What the pre-test streams, one array each in SIMD lanes: the cell's low code bits and the
@@ -277,13 +294,13 @@ def detect_grid(
     s_alt = np.zeros(padded, dtype=np.float32)
     s_vup = np.zeros(padded, dtype=np.float32)
     for d in range(total):
-        e = order[d]
-        u = e_unit[e]
-        code = e_morton[e]
-        s_sort[d] = e_sort[e]
+        load = s_load[d]
+        u = load & 0xFFFFFFFF
+        low = load >> 35
+        code = ((s_sort[d] >> _ALT_BITS) << shift) | low
         s_unit[d] = u
         s_qhi[d] = q_hi[u]
-        s_tag[d] = ((code & low_mask) << 3) | e_first[e]
+        s_tag[d] = (low << 3) | ((load >> 32) & 7)
         s_party[d] = g_party32[u]
         s_px[d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
         s_py[d] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
@@ -299,12 +316,11 @@ def detect_grid(
     reach2 = np.float32(reach_m_total * reach_m_total)
     vz_reach = np.float32(vertical_m + 1.0 if use_alt else 0.0)
     t32 = np.float32(t)
+    # Candidates (local unit pairs) that pass the pre-test, then the exact solve into arrays of
+    # that size: only the rows filled are ever touched, so nothing is regrown or copied.
     cap = 1024
-    out_i = np.empty(cap, dtype=np.int64)
-    out_j = np.empty(cap, dtype=np.int64)
-    out_v = np.empty((cap, 6))
+    cand = np.empty((cap, 2), dtype=np.int32)
     found = 0
-    buf = np.empty(6)
     cross = domain_a != domain_b
     near2 = np.empty(64, dtype=np.float32)
     s = 0
@@ -333,28 +349,28 @@ def detect_grid(
                 kq = s_unit[q]
                 if cross and g_domain[kp] == g_domain[kq]:
                     continue
-                rp = g_row[kp]
-                rq = g_row[kq]
-                i = min(rp, rq)
-                j = max(rp, rq)
-                ki, kj = (kp, kq) if rp < rq else (kq, kp)
-                if not solve_pair(g_pos, g_vel, g_up, g_alt, g_vz, ki, kj, horizontal_m, vertical_m, t, buf):
-                    continue
                 if found == cap:
                     cap *= 2
-                    ni = np.empty(cap, dtype=np.int64)
-                    nj = np.empty(cap, dtype=np.int64)
-                    nv = np.empty((cap, 6))
-                    ni[:found] = out_i[:found]
-                    nj[:found] = out_j[:found]
-                    nv[:found] = out_v[:found]
-                    out_i, out_j, out_v = ni, nj, nv
-                out_i[found] = i
-                out_j[found] = j
-                out_v[found, :] = buf
+                    grown = np.empty((cap, 2), dtype=np.int32)
+                    grown[:found] = cand[:found]
+                    cand = grown
+                cand[found, 0] = kp
+                cand[found, 1] = kq
                 found += 1
         s = f
-    return out_i[:found].copy(), out_j[:found].copy(), out_v[:found].copy()
+    out_i = np.empty(found, dtype=np.int64)
+    out_j = np.empty(found, dtype=np.int64)
+    out_v = np.empty((6, found))
+    m = 0
+    for c in range(found):
+        kp, kq = cand[c, 0], cand[c, 1]
+        rp, rq = g_row[kp], g_row[kq]
+        ki, kj = (kp, kq) if rp < rq else (kq, kp)
+        if solve_pair(g_pos, g_vel, g_up, g_alt, g_vz, ki, kj, horizontal_m, vertical_m, t, out_v, m):
+            out_i[m] = min(rp, rq)
+            out_j[m] = max(rp, rq)
+            m += 1
+    return out_i[:m], out_j[:m], out_v[:, :m]
 
 
 #: Entries the pre-test handles in one go: a whole number of SIMD vectors, so no scalar remainder.
