@@ -283,7 +283,6 @@ def detect_grid(
     # What the pre-test streams, one array each in SIMD lanes: the cell's low code bits and the
     # first-cell mask (tag), party, position relative to the cell's corner, velocity, altitude and
     # vertical speed, in float32.
-    s_floor = np.full(padded, _ALT_MASK + 1, dtype=np.int32)
     s_tag = np.full(padded, -1, dtype=np.int32)
     s_party = np.zeros(padded, dtype=np.int32)
     s_px = np.zeros(padded, dtype=np.float32)
@@ -301,7 +300,6 @@ def detect_grid(
         code = ((s_sort[d] >> _ALT_BITS) << shift) | low
         s_unit[d] = u
         s_qhi[d] = q_hi[u]
-        s_floor[d] = s_sort[d] & _ALT_MASK
         s_tag[d] = (low << 3) | ((load >> 32) & 7)
         s_party[d] = g_party32[u]
         s_px[d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
@@ -334,10 +332,16 @@ def detect_grid(
         if f - s + _LANES > near2.shape[0]:
             near2 = np.empty(2 * (f - s + _LANES), dtype=np.float32)
         for p in range(s, f):
-            end = _pretest(
-                s_floor, s_tag, s_party, s_px, s_py, s_pz, s_vx, s_vy, s_vz, s_alt, s_vup,
-                p, f, s_qhi[p], t32, vz_reach, use_alt, near2,
-            )  # fmt: skip
+            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
+            qhi_p = s_qhi[p]
+            end = p + 1
+            while end < f and (s_sort[end] & _ALT_MASK) <= qhi_p:
+                end += 1
+            if end == p + 1:
+                continue
+            _pretest(
+                s_tag, s_party, s_px, s_py, s_pz, s_vx, s_vy, s_vz, s_alt, s_vup, p, end, t32, vz_reach, use_alt, near2
+            )
             kp = s_unit[p]
             for q in range(p + 1, end):
                 if near2[q - p - 1] > reach2:
@@ -375,7 +379,6 @@ _LANES = 16
 
 @jit_simd
 def _pretest(
-    s_floor: I32Array,
     s_tag: I32Array,
     s_party: I32Array,
     s_px: F32Array,
@@ -387,21 +390,18 @@ def _pretest(
     s_alt: F32Array,
     s_vup: F32Array,
     p: int,
-    f: int,
-    top: int,
+    end: int,
     lookahead_s: np.float32,
     vz_reach_m: np.float32,
     use_alt: bool,
     near2: F32Array,
-) -> int:
-    """Pre-test entry ``p`` against the entries after it in its run ``[.., f)`` until their floor
-    altitude passes ``top`` (the top of ``p``'s box); returns where that is (``end``).
+) -> None:
+    """Fill ``near2[q - p - 1]`` for entries ``p < q < end``: the least squared ECEF distance of
+    the two straight paths while they may be vertically close, or inf where the pair is not to be
+    examined here (another cell, not the first shared cell, same party, never vertically close).
 
-    ``near2[q - p - 1]`` (``p < q < end``) receives the least squared ECEF distance of the two
-    straight paths while they may be vertically close, or inf where the pair is not to be examined
-    here (another cell, not the first shared cell, same party, never vertically close). Branch-free
-    within blocks of ``_LANES`` entries (the arrays are padded), in float32, so that LLVM vectorizes
-    it: this loop is most of the probe's time.
+    Branch-free, in float32 and in whole blocks of ``_LANES`` (the arrays are padded) so that LLVM
+    vectorizes it without a scalar remainder: this loop is most of the probe's time.
     """
     zero = np.float32(0.0)
     one = np.float32(1.0)
@@ -417,42 +417,32 @@ def _pretest(
     # Units whose vertical rates differ by at most ``still`` are apart throughout beyond this.
     level_reach_m = vz_reach_m + still * lookahead_s
     lo = p + 1
-    hi = lo + (f - lo + _LANES - 1) // _LANES * _LANES
+    hi = lo + (end - lo + _LANES - 1) // _LANES * _LANES
     # Views from 0 with an unsigned index: contiguous loads, no negative-index wraparound.
-    floor, tag, party = s_floor[lo:hi], s_tag[lo:hi], s_party[lo:hi]
+    tag, party = s_tag[lo:hi], s_party[lo:hi]
     qx, qy, qz, ux, uy, uz = s_px[lo:hi], s_py[lo:hi], s_pz[lo:hi], s_vx[lo:hi], s_vy[lo:hi], s_vz[lo:hi]
     alt, vup = s_alt[lo:hi], s_vup[lo:hi]
-    limit = np.uint64(f - lo)
-    lanes = np.uint64(_LANES)
-    done = np.uint64(0)
-    while done < limit:
-        for lane in range(lanes):
-            k = done + lane
-            dx = qx[k] - px
-            dy = qy[k] - py
-            dz = qz[k] - pz
-            wx = ux[k] - vx
-            wy = uy[k] - vy
-            wz = uz[k] - vz
-            # Window where the vertical distance may be under the minimum (with float32 slack).
-            hz = alt[k] - alt_p
-            rate = vup[k] - vup_p
-            moving = use_alt & (abs(rate) > still)
-            inv_rate = one / (rate if moving else one)
-            ta = (-vz_reach_m - hz) * inv_rate
-            tb = (vz_reach_m - hz) * inv_rate
-            t0 = max(zero, min(ta, tb)) if moving else zero
-            t1 = min(lookahead_s, max(ta, tb)) if moving else lookahead_s
-            level_apart = use_alt & (~moving) & (abs(hz) > level_reach_m)
-            ww = wx * wx + wy * wy + wz * wz
-            dw = dx * wx + dy * wy + dz * wz
-            tc = min(max(-dw / (ww if ww > zero else one), t0), t1) if ww > zero else t0
-            d2 = dx * dx + dy * dy + dz * dz + tc * (two * dw + ww * tc)
-            tag_q = tag[k]
-            skip = ((tag_q >> 3) != cell_p) | ((first_p | (tag_q & 7)) != 7) | (party[k] == party_p)
-            skip |= (floor[k] > top) | (k >= limit) | (t0 > t1) | level_apart
-            near2[k] = inf if skip else d2
-        done += lanes
-        if floor[done - np.uint64(1)] > top:
-            break  # the run is in ascending floor altitude: nothing further overlaps
-    return lo + int(min(done, limit))
+    for k in range(np.uint64(hi - lo)):
+        dx = qx[k] - px
+        dy = qy[k] - py
+        dz = qz[k] - pz
+        wx = ux[k] - vx
+        wy = uy[k] - vy
+        wz = uz[k] - vz
+        # Window where the vertical distance may be under the minimum (with float32 slack).
+        hz = alt[k] - alt_p
+        rate = vup[k] - vup_p
+        moving = use_alt & (abs(rate) > still)
+        inv_rate = one / (rate if moving else one)
+        ta = (-vz_reach_m - hz) * inv_rate
+        tb = (vz_reach_m - hz) * inv_rate
+        t0 = max(zero, min(ta, tb)) if moving else zero
+        t1 = min(lookahead_s, max(ta, tb)) if moving else lookahead_s
+        level_apart = use_alt & (~moving) & (abs(hz) > level_reach_m)
+        ww = wx * wx + wy * wy + wz * wz
+        dw = dx * wx + dy * wy + dz * wz
+        tc = min(max(-dw / (ww if ww > zero else one), t0), t1) if ww > zero else t0
+        d2 = dx * dx + dy * dy + dz * dz + tc * (two * dw + ww * tc)
+        tag_q = tag[k]
+        skip = ((tag_q >> 3) != cell_p) | ((first_p | (tag_q & 7)) != 7) | (party[k] == party_p)
+        near2[k] = inf if skip | (t0 > t1) | level_apart else d2
