@@ -51,9 +51,12 @@ def _alt_step(alt_m: float) -> int:
 
 
 @jit
-def radix_sort(keys: IntArray, payload: IntArray, key_bits: int) -> tuple[IntArray, IntArray]:
+def radix_sort(
+    keys: IntArray, payload: IntArray, tmp_k: IntArray, tmp_p: IntArray, key_bits: int
+) -> tuple[IntArray, IntArray]:
     """Sort non-negative ``keys`` below ``2**key_bits`` and carry ``payload`` along (stable LSD
-    radix, at most 12 bits a pass, one counting sweep for all passes). Reuses both inputs as buffers.
+    radix, at most 12 bits a pass, one counting sweep for all passes). All four arrays are used as
+    buffers; returns the two that hold the result.
     """
     n = keys.shape[0]
     passes = max(1, (key_bits + 11) // 12)
@@ -65,8 +68,6 @@ def radix_sort(keys: IntArray, payload: IntArray, key_bits: int) -> tuple[IntArr
         for ps in range(passes):
             counts[ps, ((k >> (ps * width)) & mask) + 1] += 1
     cur_k, cur_p = keys, payload
-    tmp_k = np.empty_like(keys)
-    tmp_p = np.empty_like(payload)
     for ps in range(passes):
         shift = ps * width
         c = counts[ps]
@@ -153,7 +154,6 @@ def _box(
     )
 
 
-@jit
 def detect_grid(
     pos: FloatArray,
     vel: FloatArray,
@@ -174,12 +174,100 @@ def detect_grid(
 
     Returns row pairs ``(i, j)`` with ``i < j`` and a ``(6, k)`` array, one row each of
     ``t_in_s, t_out_s, tcpa_s, dcpa_m, vsep_cpa_m, los`` (see ``solve_pair``).
+
+    The compiled stages work in arrays allocated here by numpy, which asks the kernel for huge
+    pages: at a million units the fresh memory of each call otherwise costs ~0.3 s of page faults.
     """
     n = rows.shape[0]
-    t = lookahead_s
-    cell_m = max(cell_m, MIN_CELL_M)
+    t = float(lookahead_s)
     use_alt = not math.isinf(vertical_m)
-    # Local copies in Morton order of the start cell, so that units met together lie together.
+    cell_m = max(float(cell_m), MIN_CELL_M)
+    g_row = np.empty(n, dtype=np.int64)
+    g_pos = np.empty((n, 3))
+    g_vel = np.empty((n, 3))
+    g_up = np.empty((n, 3))
+    g_alt = np.empty(n)
+    g_vz = np.empty(n)
+    g_domain = np.empty(n, dtype=np.int64)
+    g_party = np.empty(n, dtype=np.int32)
+    q_lo = np.empty(n, dtype=np.int32)
+    q_hi = np.empty(n, dtype=np.int32)
+    reach_max_m = _gather(
+        pos, vel, up, alt_m, vel_up_mps, party, domain, rows, cell_m, t,
+        g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party,
+    )  # fmt: skip
+    # Cells no smaller than an eighth of the longest sweep: at most ~1,000 cells for any unit.
+    cell_m = max(cell_m, reach_max_m / 8.0)
+    # Each box's margin: half the minimum, plus the most a pair within reach leaves its common
+    # plane, at most (reach_i + reach_j)(R + 2 U) / 2 Re, plus slack.
+    margin_base_m = 0.5 * horizontal_m + 50.0
+    margin_per_reach = (horizontal_m + 2.0 * reach_max_m) / (2.0 * _MIN_RADIUS_M)
+    total, lo_x, lo_y, lo_z, span = _boxes(
+        g_pos, g_vel, g_alt, g_vz, t, margin_base_m, margin_per_reach, cell_m, use_alt, float(vertical_m), q_lo, q_hi
+    )
+    # Sort key of an entry: the Morton code of its cell (spatially coherent, so every pass below
+    # streams through memory), then its box's floor altitude in 16 m steps (for the sweep). Cells
+    # whose codes differ only in the low ``shift`` bits share a bucket; the tag tells them apart.
+    axis_bits = 1
+    while (1 << axis_bits) <= span:
+        axis_bits += 1
+    shift = max(0, 3 * axis_bits - 40)
+    e_sort = np.empty(total, dtype=np.int64)
+    e_load = np.empty(total, dtype=np.int64)
+    _entries(g_pos, g_vel, t, margin_base_m, margin_per_reach, cell_m, q_lo, lo_x, lo_y, lo_z, shift, e_sort, e_load)
+    s_sort, s_load = radix_sort(
+        e_sort,
+        e_load,
+        np.empty(total, dtype=np.int64),
+        np.empty(total, dtype=np.int64),
+        3 * axis_bits - shift + _ALT_BITS,
+    )
+    padded = total + _LANES  # the pre-test reads whole blocks past a run's end
+    s_unit = np.empty(total, dtype=np.int32)
+    s_qhi = np.empty(total, dtype=np.int32)
+    s_lanes = np.empty((_SOA, padded), dtype=np.float32)
+    s_ints = np.empty((2, padded), dtype=np.int32)
+    _scatter(s_sort, s_load, g_pos, g_vel, g_alt, g_vz, g_party, q_hi, lo_x, lo_y, lo_z, shift, cell_m,
+             s_unit, s_qhi, s_ints, s_lanes)  # fmt: skip
+    # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
+    reach_m_total = horizontal_m + 2.0 * reach_max_m * margin_per_reach + 100.0 + 1e-5 * cell_m
+    cand = np.empty((max(total, 1024), 2), dtype=np.int32)
+    cand, found = _sweep(
+        s_sort, s_unit, s_qhi, s_ints, s_lanes, g_domain, domain_a != domain_b,
+        reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, t, use_alt, cand,
+    )  # fmt: skip
+    out_i = np.empty(found, dtype=np.int64)
+    out_j = np.empty(found, dtype=np.int64)
+    out_v = np.empty((6, found))
+    m = _solve(cand, found, g_row, g_pos, g_vel, g_up, g_alt, g_vz, float(horizontal_m), float(vertical_m), t,
+               out_i, out_j, out_v)  # fmt: skip
+    return out_i[:m], out_j[:m], out_v[:, :m]
+
+
+@jit
+def _gather(
+    pos: FloatArray,
+    vel: FloatArray,
+    up: FloatArray,
+    alt_m: FloatArray,
+    vel_up_mps: FloatArray,
+    party: IntArray,
+    domain: IntArray,
+    rows: IntArray,
+    cell_m: float,
+    t: float,
+    g_row: IntArray,
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    g_up: FloatArray,
+    g_alt: FloatArray,
+    g_vz: FloatArray,
+    g_domain: IntArray,
+    g_party: I32Array,
+) -> float:
+    """Copy ``rows`` into the ``g_*`` arrays in Morton order of their start cell, so that units
+    met together lie together; returns the longest sweep (m)."""
+    n = rows.shape[0]
     start = np.empty((n, 3), dtype=np.int64)
     lo_c = np.full(3, 2**40, dtype=np.int64)
     hi_c = np.full(3, -(2**40), dtype=np.int64)
@@ -200,15 +288,8 @@ def detect_grid(
             | (_spread3(start[k, 1] - lo_c[1]) << 1)
             | (_spread3(start[k, 2] - lo_c[2]) << 2)
         )
-    perm = radix_sort(morton, np.arange(n), 3 * bits)[1]
-    g_row = np.empty(n, dtype=np.int64)
-    g_pos = np.empty((n, 3))
-    g_vel = np.empty((n, 3))
-    g_up = np.empty((n, 3))
-    g_alt = np.empty(n)
-    g_vz = np.empty(n)
-    g_party = np.empty(n, dtype=np.int64)
-    g_domain = np.empty(n, dtype=np.int64)
+    perm = radix_sort(morton, np.arange(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), 3 * bits)[1]
+    g_party64 = np.empty(n, dtype=np.int64)
     reach_max_m = 0.0
     for k in range(n):
         r = rows[perm[k]]
@@ -219,22 +300,34 @@ def detect_grid(
             g_up[k, ax] = up[r, ax]
         g_alt[k] = alt_m[r]
         g_vz[k] = vel_up_mps[r]
-        g_party[k] = party[r]
+        g_party64[k] = party[r]
         g_domain[k] = domain[r]
         reach_max_m = max(reach_max_m, math.sqrt(vel[r, 0] ** 2 + vel[r, 1] ** 2 + vel[r, 2] ** 2) * t)
-    g_party32 = _party_codes(g_party)
-    # Cells no smaller than an eighth of the longest sweep: at most ~1,000 cells for any unit.
-    cell_m = max(cell_m, reach_max_m / 8.0)
-    # Each box's margin: half the minimum, plus the most a pair within reach leaves its common
-    # plane, at most (reach_i + reach_j)(R + 2 U) / 2 Re, plus slack.
-    margin_base_m = 0.5 * horizontal_m + 50.0
-    margin_per_reach = (horizontal_m + 2.0 * reach_max_m) / (2.0 * _MIN_RADIUS_M)
-    q_lo = np.empty(n, dtype=np.int32)  # altitude box, in 16 m steps
-    q_hi = np.empty(n, dtype=np.int32)
+    g_party[:] = _party_codes(g_party64)
+    return reach_max_m
+
+
+@jit
+def _boxes(
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    g_alt: FloatArray,
+    g_vz: FloatArray,
+    t: float,
+    margin_base_m: float,
+    margin_per_reach: float,
+    cell_m: float,
+    use_alt: bool,
+    vertical_m: float,
+    q_lo: I32Array,
+    q_hi: I32Array,
+) -> tuple[int, int, int, int, int]:
+    """Fill each unit's altitude box (16 m steps); returns the number of grid entries, the first
+    cell on each axis and the widest span in cells."""
     total = 0
     lo_x = lo_y = lo_z = 2**40
     hi_x = hi_y = hi_z = -(2**40)
-    for k in range(n):
+    for k in range(g_pos.shape[0]):
         x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
         total += (x1 - x0 + 1) * (y1 - y0 + 1) * (z1 - z0 + 1)
         lo_x, lo_y, lo_z = min(lo_x, x0), min(lo_y, y0), min(lo_z, z0)
@@ -247,21 +340,30 @@ def detect_grid(
         else:
             q_lo[k] = 0
             q_hi[k] = _ALT_MASK
-    # Sort key of an entry: the Morton code of its cell (spatially coherent, so every pass below
-    # streams through memory), then its box's floor altitude in 16 m steps (for the sweep). Cells
-    # whose codes differ only in the low ``shift`` bits share a bucket; ``cell_low`` tells them apart.
-    span = max(1, hi_x - lo_x, hi_y - lo_y, hi_z - lo_z)
-    axis_bits = 1
-    while (1 << axis_bits) <= span:
-        axis_bits += 1
-    shift = max(0, 3 * axis_bits - 40)
+    return total, lo_x, lo_y, lo_z, max(1, hi_x - lo_x, hi_y - lo_y, hi_z - lo_z)
+
+
+@jit
+def _entries(
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    t: float,
+    margin_base_m: float,
+    margin_per_reach: float,
+    cell_m: float,
+    q_lo: I32Array,
+    lo_x: int,
+    lo_y: int,
+    lo_z: int,
+    shift: int,
+    e_sort: IntArray,
+    e_load: IntArray,
+) -> None:
+    """One entry per unit and cell its box touches: the sort key, and a payload carried through
+    the sort (unit, first-cell mask, low code bits)."""
     low_mask = (1 << shift) - 1
-    key_bits = 3 * axis_bits - shift + _ALT_BITS
-    # Payload of an entry, carried through the sort: unit, first-cell mask, low code bits.
-    e_sort = np.empty(total, dtype=np.int64)
-    e_load = np.empty(total, dtype=np.int64)
     e = 0
-    for k in range(n):
+    for k in range(g_pos.shape[0]):
         x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
         q = q_lo[k]
         for cx in range(x0, x1 + 1):
@@ -276,23 +378,37 @@ def detect_grid(
                     e_load[e] = k | (first << 32) | ((code & low_mask) << 35)
                     e_sort[e] = ((code >> shift) << _ALT_BITS) | q
                     e += 1
-    s_sort, s_load = radix_sort(e_sort, e_load, key_bits)
-    padded = total + _LANES  # the pre-test reads whole blocks past a run's end
-    s_unit = np.empty(total, dtype=np.int32)
-    s_qhi = np.empty(total, dtype=np.int32)
-    # What the pre-test streams, one array each in SIMD lanes: the cell's low code bits and the
-    # first-cell mask (tag), party, position relative to the cell's corner, velocity, altitude and
-    # vertical speed, in float32.
-    s_tag = np.full(padded, -1, dtype=np.int32)
-    s_party = np.zeros(padded, dtype=np.int32)
-    s_px = np.zeros(padded, dtype=np.float32)
-    s_py = np.zeros(padded, dtype=np.float32)
-    s_pz = np.zeros(padded, dtype=np.float32)
-    s_vx = np.zeros(padded, dtype=np.float32)
-    s_vy = np.zeros(padded, dtype=np.float32)
-    s_vz = np.zeros(padded, dtype=np.float32)
-    s_alt = np.zeros(padded, dtype=np.float32)
-    s_vup = np.zeros(padded, dtype=np.float32)
+
+
+#: Rows of the pre-test's float32 lanes: position relative to the entry cell's corner (3),
+#: velocity (3), altitude and vertical speed.
+_SOA = 8
+
+
+@jit
+def _scatter(
+    s_sort: IntArray,
+    s_load: IntArray,
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    g_alt: FloatArray,
+    g_vz: FloatArray,
+    g_party: I32Array,
+    q_hi: I32Array,
+    lo_x: int,
+    lo_y: int,
+    lo_z: int,
+    shift: int,
+    cell_m: float,
+    s_unit: I32Array,
+    s_qhi: I32Array,
+    s_ints: I32Array,
+    s_lanes: F32Array,
+) -> None:
+    """Lay out the sorted entries for the sweep: what the pre-test streams goes one row each into
+    ``s_ints`` (cell tag: low code bits and first-cell mask; party) and ``s_lanes`` (float32);
+    the padding past the end never matches."""
+    total = s_sort.shape[0]
     for d in range(total):
         load = s_load[d]
         u = load & 0xFFFFFFFF
@@ -300,28 +416,49 @@ def detect_grid(
         code = ((s_sort[d] >> _ALT_BITS) << shift) | low
         s_unit[d] = u
         s_qhi[d] = q_hi[u]
-        s_tag[d] = (low << 3) | ((load >> 32) & 7)
-        s_party[d] = g_party32[u]
-        s_px[d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
-        s_py[d] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
-        s_pz[d] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
-        s_vx[d] = g_vel[u, 0]
-        s_vy[d] = g_vel[u, 1]
-        s_vz[d] = g_vel[u, 2]
-        s_alt[d] = g_alt[u]
-        s_vup[d] = g_vz[u]
-    # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
-    out_of_plane_m = reach_max_m * margin_per_reach
-    reach_m_total = horizontal_m + 2.0 * out_of_plane_m + 100.0 + 1e-5 * cell_m
-    reach2 = np.float32(reach_m_total * reach_m_total)
-    vz_reach = np.float32(vertical_m + 1.0 if use_alt else 0.0)
+        s_ints[0, d] = (low << 3) | ((load >> 32) & 7)
+        s_ints[1, d] = g_party[u]
+        s_lanes[0, d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
+        s_lanes[1, d] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
+        s_lanes[2, d] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
+        s_lanes[3, d] = g_vel[u, 0]
+        s_lanes[4, d] = g_vel[u, 1]
+        s_lanes[5, d] = g_vel[u, 2]
+        s_lanes[6, d] = g_alt[u]
+        s_lanes[7, d] = g_vz[u]
+    for d in range(total, s_ints.shape[1]):
+        s_ints[0, d] = -1
+        s_ints[1, d] = 0
+        for r in range(_SOA):
+            s_lanes[r, d] = 0.0
+
+
+@jit
+def _sweep(
+    s_sort: IntArray,
+    s_unit: I32Array,
+    s_qhi: I32Array,
+    s_ints: I32Array,
+    s_lanes: F32Array,
+    g_domain: IntArray,
+    cross: bool,
+    reach2_m2: float,
+    vz_reach_m: float,
+    t: float,
+    use_alt: bool,
+    cand: I32Array,
+) -> tuple[I32Array, int]:
+    """Local unit pairs that pass the pre-test, into ``cand`` (regrown if full); returns it and
+    their number."""
+    total = s_sort.shape[0]
+    reach2 = np.float32(reach2_m2)
+    vz_reach = np.float32(vz_reach_m)
     t32 = np.float32(t)
-    # Candidates (local unit pairs) that pass the pre-test, then the exact solve into arrays of
-    # that size: only the rows filled are ever touched, so nothing is regrown or copied.
-    cap = 1024
-    cand = np.empty((cap, 2), dtype=np.int32)
+    s_tag, s_party = s_ints[0], s_ints[1]
+    s_px, s_py, s_pz, s_vx, s_vy, s_vz, s_alt, s_vup = (
+        s_lanes[0], s_lanes[1], s_lanes[2], s_lanes[3], s_lanes[4], s_lanes[5], s_lanes[6], s_lanes[7],
+    )  # fmt: skip
     found = 0
-    cross = domain_a != domain_b
     near2 = np.empty(64, dtype=np.float32)
     s = 0
     while s < total:
@@ -349,18 +486,35 @@ def detect_grid(
                 kq = s_unit[q]
                 if cross and g_domain[kp] == g_domain[kq]:
                     continue
-                if found == cap:
-                    cap *= 2
-                    grown = np.empty((cap, 2), dtype=np.int32)
-                    grown[:found] = cand[:found]
+                if found == cand.shape[0]:
+                    grown = np.empty((2 * found, 2), dtype=np.int32)
+                    grown[:found] = cand
                     cand = grown
                 cand[found, 0] = kp
                 cand[found, 1] = kq
                 found += 1
         s = f
-    out_i = np.empty(found, dtype=np.int64)
-    out_j = np.empty(found, dtype=np.int64)
-    out_v = np.empty((6, found))
+    return cand, found
+
+
+@jit
+def _solve(
+    cand: I32Array,
+    found: int,
+    g_row: IntArray,
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    g_up: FloatArray,
+    g_alt: FloatArray,
+    g_vz: FloatArray,
+    horizontal_m: float,
+    vertical_m: float,
+    t: float,
+    out_i: IntArray,
+    out_j: IntArray,
+    out_v: FloatArray,
+) -> int:
+    """The exact test of each candidate, in row order ``i < j``; returns how many conflict."""
     m = 0
     for c in range(found):
         kp, kq = cand[c, 0], cand[c, 1]
@@ -370,7 +524,7 @@ def detect_grid(
             out_i[m] = min(rp, rq)
             out_j[m] = max(rp, rq)
             m += 1
-    return out_i[:m], out_j[:m], out_v[:, :m]
+    return m
 
 
 #: Entries the pre-test handles in one go: a whole number of SIMD vectors, so no scalar remainder.
