@@ -194,7 +194,7 @@ def detect_grid(
     q_hi = np.empty(n, dtype=np.int32)
     reach_max_m = _gather(
         pos, vel, up, alt_m, vel_up_mps, party, domain, rows, cell_m, t,
-        g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party,
+        g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, np.empty((7, n), dtype=np.int64),
     )  # fmt: skip
     # Cells no smaller than an eighth of the longest sweep: at most ~1,000 cells for any unit.
     cell_m = max(cell_m, reach_max_m / 8.0)
@@ -226,7 +226,7 @@ def detect_grid(
     s_unit = np.empty(total, dtype=np.int32)
     s_qhi = np.empty(total, dtype=np.int32)
     s_lanes = np.empty((_SOA, padded), dtype=np.float32)
-    s_ints = np.empty((2, padded), dtype=np.int32)
+    s_ints = np.empty((3, padded), dtype=np.int32)
     _scatter(s_sort, s_load, g_pos, g_vel, g_alt, g_vz, g_party, q_hi, lo_x, lo_y, lo_z, shift, cell_m,
              s_unit, s_qhi, s_ints, s_lanes)  # fmt: skip
     # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
@@ -264,32 +264,34 @@ def _gather(
     g_vz: FloatArray,
     g_domain: IntArray,
     g_party: I32Array,
+    scratch: IntArray,
 ) -> float:
     """Copy ``rows`` into the ``g_*`` arrays in Morton order of their start cell, so that units
-    met together lie together; returns the longest sweep (m)."""
+    met together lie together; returns the longest sweep (m). ``scratch`` is ``(7, n)``."""
     n = rows.shape[0]
-    start = np.empty((n, 3), dtype=np.int64)
+    start = scratch[:3]
     lo_c = np.full(3, 2**40, dtype=np.int64)
     hi_c = np.full(3, -(2**40), dtype=np.int64)
     for k in range(n):
         r = rows[k]
         for ax in range(3):
             c = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m)
-            start[k, ax] = c
+            start[ax, k] = c
             lo_c[ax] = min(lo_c[ax], c)
             hi_c[ax] = max(hi_c[ax], c)
     bits = 1
     while (1 << bits) <= max(hi_c[0] - lo_c[0], hi_c[1] - lo_c[1], hi_c[2] - lo_c[2]):
         bits += 1
-    morton = np.empty(n, dtype=np.int64)
+    morton, index = scratch[3], scratch[4]
     for k in range(n):
         morton[k] = (
-            _spread3(start[k, 0] - lo_c[0])
-            | (_spread3(start[k, 1] - lo_c[1]) << 1)
-            | (_spread3(start[k, 2] - lo_c[2]) << 2)
+            _spread3(start[0, k] - lo_c[0])
+            | (_spread3(start[1, k] - lo_c[1]) << 1)
+            | (_spread3(start[2, k] - lo_c[2]) << 2)
         )
-    perm = radix_sort(morton, np.arange(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), 3 * bits)[1]
-    g_party64 = np.empty(n, dtype=np.int64)
+        index[k] = k
+    perm = radix_sort(morton, index, scratch[5], scratch[6], 3 * bits)[1]
+    g_party64 = scratch[0]  # free again: the start cells are coded
     reach_max_m = 0.0
     for k in range(n):
         r = rows[perm[k]]
@@ -406,7 +408,7 @@ def _scatter(
     s_lanes: F32Array,
 ) -> None:
     """Lay out the sorted entries for the sweep: what the pre-test streams goes one row each into
-    ``s_ints`` (cell tag: low code bits and first-cell mask; party) and ``s_lanes`` (float32);
+    ``s_ints`` (cell tag: low code bits and first-cell mask; party; floor altitude step) and ``s_lanes`` (float32);
     the padding past the end never matches."""
     total = s_sort.shape[0]
     for d in range(total):
@@ -418,6 +420,7 @@ def _scatter(
         s_qhi[d] = q_hi[u]
         s_ints[0, d] = (low << 3) | ((load >> 32) & 7)
         s_ints[1, d] = g_party[u]
+        s_ints[2, d] = s_sort[d] & _ALT_MASK
         s_lanes[0, d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
         s_lanes[1, d] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
         s_lanes[2, d] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
@@ -429,6 +432,7 @@ def _scatter(
     for d in range(total, s_ints.shape[1]):
         s_ints[0, d] = -1
         s_ints[1, d] = 0
+        s_ints[2, d] = _ALT_MASK + 1
         for r in range(_SOA):
             s_lanes[r, d] = 0.0
 
@@ -454,7 +458,7 @@ def _sweep(
     reach2 = np.float32(reach2_m2)
     vz_reach = np.float32(vz_reach_m)
     t32 = np.float32(t)
-    s_tag, s_party = s_ints[0], s_ints[1]
+    s_tag, s_party, s_floor = s_ints[0], s_ints[1], s_ints[2]
     s_px, s_py, s_pz, s_vx, s_vy, s_vz, s_alt, s_vup = (
         s_lanes[0], s_lanes[1], s_lanes[2], s_lanes[3], s_lanes[4], s_lanes[5], s_lanes[6], s_lanes[7],
     )  # fmt: skip
@@ -470,9 +474,10 @@ def _sweep(
             near2 = np.empty(2 * (f - s + _LANES), dtype=np.float32)
         for p in range(s, f):
             # The run is in ascending floor altitude: candidates end at the first floor above p's box.
+            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
             qhi_p = s_qhi[p]
             end = p + 1
-            while end < f and (s_sort[end] & _ALT_MASK) <= qhi_p:
+            while end < f and s_floor[end] <= qhi_p:
                 end += 1
             if end == p + 1:
                 continue
