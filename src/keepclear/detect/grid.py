@@ -458,10 +458,7 @@ def _sweep(
     reach2 = np.float32(reach2_m2)
     vz_reach = np.float32(vz_reach_m)
     t32 = np.float32(t)
-    s_tag, s_party, s_floor = s_ints[0], s_ints[1], s_ints[2]
-    s_px, s_py, s_pz, s_vx, s_vy, s_vz, s_alt, s_vup = (
-        s_lanes[0], s_lanes[1], s_lanes[2], s_lanes[3], s_lanes[4], s_lanes[5], s_lanes[6], s_lanes[7],
-    )  # fmt: skip
+    s_floor = s_ints[2]
     found = 0
     near2 = np.empty(64, dtype=np.float32)
     s = 0
@@ -481,9 +478,7 @@ def _sweep(
                 end += 1
             if end == p + 1:
                 continue
-            _pretest(
-                s_tag, s_party, s_px, s_py, s_pz, s_vx, s_vy, s_vz, s_alt, s_vup, p, end, t32, vz_reach, use_alt, near2
-            )
+            _pretest(s_ints, s_lanes, p, end, t32, vz_reach, use_alt, near2)
             kp = s_unit[p]
             for q in range(p + 1, end):
                 if near2[q - p - 1] > reach2:
@@ -538,16 +533,8 @@ _LANES = 16
 
 @jit_simd
 def _pretest(
-    s_tag: I32Array,
-    s_party: I32Array,
-    s_px: F32Array,
-    s_py: F32Array,
-    s_pz: F32Array,
-    s_vx: F32Array,
-    s_vy: F32Array,
-    s_vz: F32Array,
-    s_alt: F32Array,
-    s_vup: F32Array,
+    s_ints: I32Array,
+    s_lanes: F32Array,
     p: int,
     end: int,
     lookahead_s: np.float32,
@@ -567,20 +554,21 @@ def _pretest(
     two = np.float32(2.0)
     still = np.float32(1e-3)
     inf = np.float32(np.inf)
-    cell_p = s_tag[p] >> 3
-    first_p = s_tag[p] & 7
-    party_p = s_party[p]
-    px, py, pz = s_px[p], s_py[p], s_pz[p]
-    vx, vy, vz = s_vx[p], s_vy[p], s_vz[p]
-    alt_p, vup_p = s_alt[p], s_vup[p]
+    cell_p = s_ints[0, p] >> 3
+    first_p = s_ints[0, p] & 7
+    party_p = s_ints[1, p]
+    px, py, pz = s_lanes[0, p], s_lanes[1, p], s_lanes[2, p]
+    vx, vy, vz = s_lanes[3, p], s_lanes[4, p], s_lanes[5, p]
+    alt_p, vup_p = s_lanes[6, p], s_lanes[7, p]
     # Units whose vertical rates differ by at most ``still`` are apart throughout beyond this.
     level_reach_m = vz_reach_m + still * lookahead_s
     lo = p + 1
     hi = lo + (end - lo + _LANES - 1) // _LANES * _LANES
     # Views from 0 with an unsigned index: contiguous loads, no negative-index wraparound.
-    tag, party = s_tag[lo:hi], s_party[lo:hi]
-    qx, qy, qz, ux, uy, uz = s_px[lo:hi], s_py[lo:hi], s_pz[lo:hi], s_vx[lo:hi], s_vy[lo:hi], s_vz[lo:hi]
-    alt, vup = s_alt[lo:hi], s_vup[lo:hi]
+    tag, party = s_ints[0, lo:hi], s_ints[1, lo:hi]
+    qx, qy, qz = s_lanes[0, lo:hi], s_lanes[1, lo:hi], s_lanes[2, lo:hi]
+    ux, uy, uz = s_lanes[3, lo:hi], s_lanes[4, lo:hi], s_lanes[5, lo:hi]
+    alt, vup = s_lanes[6, lo:hi], s_lanes[7, lo:hi]
     for k in range(np.uint64(hi - lo)):
         dx = qx[k] - px
         dy = qy[k] - py
