@@ -9,8 +9,9 @@ first cell of one of the two boxes, which a 3-bit mask per entry tells without l
 units. Entries are radix-sorted by the Morton code of their cell (so memory is streamed, not
 hopped) and then by floor altitude, so a sweep along altitude stops at the first entry above a
 box (level traffic rarely shares 300 m). A float32 pre-test (closest approach of the two straight
-ECEF paths within the time both are vertically close) discards most of the rest; the exact test
-is ``pairsolve.solve_pair``.
+ECEF paths within the time both are vertically close), branch-free over SIMD blocks of entries,
+discards most of the rest; the candidates left get the exact test, ``pairsolve.solve_pair``.
+The compiled stages fill arrays that numpy allocates (huge pages, so fresh memory is cheap).
 """
 
 from __future__ import annotations
