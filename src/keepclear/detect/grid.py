@@ -89,6 +89,52 @@ def radix_sort(
 
 
 @jit
+def radix_sort_field(words: IntArray, tmp: IntArray, lo_bit: int, key_bits: int) -> IntArray:
+    """Sort non-negative ``words`` by bits ``[lo_bit, lo_bit + key_bits)`` alone, stable (so the
+    low bits ride along as a payload); like ``radix_sort`` with half the memory traffic. Both
+    arrays are used as buffers; returns the one that holds the result."""
+    n = words.shape[0]
+    passes = max(1, (key_bits + 11) // 12)
+    width = (key_bits + passes - 1) // passes
+    mask = (1 << width) - 1
+    counts = np.zeros((passes, mask + 2), dtype=np.int64)
+    for i in range(n):
+        k = words[i] >> lo_bit
+        for ps in range(passes):
+            counts[ps, ((k >> (ps * width)) & mask) + 1] += 1
+    cur, other = words, tmp
+    for ps in range(passes):
+        shift = lo_bit + ps * width
+        c = counts[ps]
+        if n == 0 or c[1 + ((cur[0] >> shift) & mask)] == n:
+            continue  # every key has the same digit here: the order stays
+        for b in range(mask + 1):
+            c[b + 1] += c[b]
+        for i in range(n):
+            w = cur[i]
+            digit = (w >> shift) & mask
+            d = c[digit]
+            c[digit] = d + 1
+            other[d] = w
+        cur, other = other, cur
+    return cur
+
+
+@jit
+def _unpack(words: IntArray, unit_bits: int, shift: int, s_sort: IntArray, s_load: IntArray) -> None:
+    """Split sorted packed entries (sort key above unit, first-cell mask and ``shift`` low code
+    bits) into the sort key and the payload layout of unpacked entries; ``s_sort`` may be ``words``."""
+    unit_mask = (1 << unit_bits) - 1
+    low_mask = (1 << shift) - 1
+    pack_bits = unit_bits + 3 + shift
+    for d in range(words.shape[0]):
+        w = words[d]
+        rest = w >> unit_bits
+        s_load[d] = (w & unit_mask) | ((rest & 7) << 32) | (((rest >> 3) & low_mask) << 35)
+        s_sort[d] = w >> pack_bits
+
+
+@jit
 def _spread3(v: int) -> int:
     """Spread the low 21 bits of ``v`` to every third bit (for a 3D Morton code)."""
     v &= 0x1FFFFF
@@ -213,16 +259,25 @@ def detect_grid(
     while (1 << axis_bits) <= span:
         axis_bits += 1
     shift = max(0, 3 * axis_bits - 40)
+    key_bits = 3 * axis_bits - shift + _ALT_BITS
+    # Key and payload in one word when they fit (they do up to ~100 million units): the sort then
+    # moves half the bytes.
+    unit_bits = max(1, int(n - 1).bit_length())
+    packed = key_bits + unit_bits + 3 + shift <= 63
     e_sort = np.empty(total, dtype=np.int64)
-    e_load = np.empty(total, dtype=np.int64)
-    _entries(g_pos, g_vel, t, margin_base_m, margin_per_reach, cell_m, q_lo, lo_x, lo_y, lo_z, shift, e_sort, e_load)
-    s_sort, s_load = radix_sort(
-        e_sort,
-        e_load,
-        np.empty(total, dtype=np.int64),
-        np.empty(total, dtype=np.int64),
-        3 * axis_bits - shift + _ALT_BITS,
-    )
+    e_load = np.empty(total if not packed else 0, dtype=np.int64)
+    _entries(
+        g_pos, g_vel, t, margin_base_m, margin_per_reach, cell_m, q_lo, lo_x, lo_y, lo_z, shift,
+        unit_bits if packed else 0, e_sort, e_load,
+    )  # fmt: skip
+    if packed:
+        s_sort = radix_sort_field(e_sort, np.empty(total, dtype=np.int64), unit_bits + 3 + shift, key_bits)
+        s_load = np.empty(total, dtype=np.int64)
+        _unpack(s_sort, unit_bits, shift, s_sort, s_load)
+    else:
+        s_sort, s_load = radix_sort(
+            e_sort, e_load, np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), key_bits
+        )
     padded = total + _LANES  # the pre-test reads whole blocks past a run's end
     s_unit = np.empty(total, dtype=np.int32)
     s_qhi = np.empty(total, dtype=np.int32)
@@ -359,12 +414,15 @@ def _entries(
     lo_y: int,
     lo_z: int,
     shift: int,
+    unit_bits: int,
     e_sort: IntArray,
     e_load: IntArray,
 ) -> None:
     """One entry per unit and cell its box touches: the sort key, and a payload carried through
-    the sort (unit, first-cell mask, low code bits)."""
+    the sort (unit, first-cell mask, low code bits). With ``unit_bits`` > 0 both go into one word
+    of ``e_sort`` (key above the payload, see ``_unpack``) and ``e_load`` is not used."""
     low_mask = (1 << shift) - 1
+    pack_bits = unit_bits + 3 + shift
     e = 0
     for k in range(g_pos.shape[0]):
         x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
@@ -378,8 +436,14 @@ def _entries(
                 for cz in range(z0, z1 + 1):
                     code = my | (_spread3(cz - lo_z) << 2)
                     first = fx | fy | (4 if cz == z0 else 0)
-                    e_load[e] = k | (first << 32) | ((code & low_mask) << 35)
-                    e_sort[e] = ((code >> shift) << _ALT_BITS) | q
+                    key = ((code >> shift) << _ALT_BITS) | q
+                    if unit_bits > 0:
+                        e_sort[e] = (
+                            (key << pack_bits) | k | (first << unit_bits) | ((code & low_mask) << (unit_bits + 3))
+                        )
+                    else:
+                        e_load[e] = k | (first << 32) | ((code & low_mask) << 35)
+                        e_sort[e] = key
                     e += 1
 
 
