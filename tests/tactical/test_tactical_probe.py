@@ -207,6 +207,18 @@ def test_co_altitude_and_the_vertical_minimum() -> None:
     assert len(probe(same, 0.0)) == 1 and probe(same, 0.0).vsep_cpa_m[0] == 0.0
 
 
+def test_a_slow_vertical_closure_over_a_long_lookahead_is_found() -> None:
+    # Relative vertical rate 0.0009 m/s (below the pre-test's "level" threshold) closes 2 m past
+    # the vertical minimum in ~2,222 s: the pre-test must not call the pair vertically apart.
+    ft = 0.3048
+    s = make_states(
+        [(0, 0, 0, 35.0, 36.0, 9000, 0, 0, 0), (1, 0, 0, 35.0, 36.01, 9000 + 1000 * ft + 2.0, 0, 0, -0.0009)]
+    )
+    cfg = ProbeSettings(air_air=SeparationMinima(5 * 1852.0, 1000 * ft, 3600.0))
+    got = assert_matches_oracle(s, 0.0, cfg)
+    assert len(got) == 1 and abs(float(got.t_in_s[0]) - 2.0 / 0.0009) < 1.0
+
+
 def test_reports_are_extrapolated_to_the_probe_time() -> None:
     # Reported 100 s ago 30 km apart head-on at 150 m/s each: now 0 km apart, already in loss.
     s = make_states([(0, 0, 100, 0.0, -0.13475, 9000, 150, 0, 0), (1, 0, 100, 0.0, 0.13475, 9000, -150, 0, 0)])

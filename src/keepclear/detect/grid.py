@@ -9,8 +9,9 @@ first cell of one of the two boxes, which a 3-bit mask per entry tells without l
 units. Entries are radix-sorted by the Morton code of their cell (so memory is streamed, not
 hopped) and then by floor altitude, so a sweep along altitude stops at the first entry above a
 box (level traffic rarely shares 300 m). A float32 pre-test (closest approach of the two straight
-ECEF paths within the time both are vertically close) discards most of the rest; the exact test
-is ``pairsolve.solve_pair``.
+ECEF paths within the time both are vertically close), branch-free over SIMD blocks of entries,
+discards most of the rest; the candidates left get the exact test, ``pairsolve.solve_pair``.
+The compiled stages fill arrays that numpy allocates (huge pages, so fresh memory is cheap).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from keepclear.detect._jit import jit
+from keepclear.detect._jit import jit, jit_simd
 from keepclear.detect.pairsolve import solve_pair
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+F32Array = npt.NDArray[np.float32]
+I32Array = npt.NDArray[np.int32]
 
 #: Smallest earth radius of curvature (metres), used to bound how far two tangent-plane paths
 #: leave the pair's common plane (the part of ECEF distance that is not horizontal distance).
@@ -49,31 +52,86 @@ def _alt_step(alt_m: float) -> int:
 
 
 @jit
-def radix_argsort(keys: IntArray, key_bits: int) -> npt.NDArray[np.int32]:
-    """Stable argsort of non-negative ``keys`` below ``2**key_bits``: LSD radix, 11 bits a pass."""
+def radix_sort(
+    keys: IntArray, payload: IntArray, tmp_k: IntArray, tmp_p: IntArray, key_bits: int
+) -> tuple[IntArray, IntArray]:
+    """Sort non-negative ``keys`` below ``2**key_bits`` and carry ``payload`` along (stable LSD
+    radix, at most 12 bits a pass, one counting sweep for all passes). All four arrays are used as
+    buffers; returns the two that hold the result.
+    """
     n = keys.shape[0]
-    order = np.arange(n).astype(np.int32)
-    cur = keys.copy()
-    tmp_k = np.empty_like(cur)
-    tmp_o = np.empty_like(order)
-    counts = np.empty(2049, dtype=np.int64)
-    shift = 0
-    while shift < key_bits:
-        counts[:] = 0
+    passes = max(1, (key_bits + 11) // 12)
+    width = (key_bits + passes - 1) // passes
+    mask = (1 << width) - 1
+    counts = np.zeros((passes, mask + 2), dtype=np.int64)
+    for i in range(n):
+        k = keys[i]
+        for ps in range(passes):
+            counts[ps, ((k >> (ps * width)) & mask) + 1] += 1
+    cur_k, cur_p = keys, payload
+    for ps in range(passes):
+        shift = ps * width
+        c = counts[ps]
+        if n == 0 or c[1 + ((cur_k[0] >> shift) & mask)] == n:
+            continue  # every key has the same digit here: the order stays
+        for b in range(mask + 1):
+            c[b + 1] += c[b]
         for i in range(n):
-            counts[((cur[i] >> shift) & 2047) + 1] += 1
-        for b in range(2048):
-            counts[b + 1] += counts[b]
+            k = cur_k[i]
+            digit = (k >> shift) & mask
+            d = c[digit]
+            c[digit] = d + 1
+            tmp_k[d] = k
+            tmp_p[d] = cur_p[i]
+        cur_k, tmp_k = tmp_k, cur_k
+        cur_p, tmp_p = tmp_p, cur_p
+    return cur_k, cur_p
+
+
+@jit
+def radix_sort_field(words: IntArray, tmp: IntArray, lo_bit: int, key_bits: int) -> IntArray:
+    """Sort non-negative ``words`` by bits ``[lo_bit, lo_bit + key_bits)`` alone, stable (so the
+    low bits ride along as a payload); like ``radix_sort`` with half the memory traffic. Both
+    arrays are used as buffers; returns the one that holds the result."""
+    n = words.shape[0]
+    passes = max(1, (key_bits + 11) // 12)
+    width = (key_bits + passes - 1) // passes
+    mask = (1 << width) - 1
+    counts = np.zeros((passes, mask + 2), dtype=np.int64)
+    for i in range(n):
+        k = words[i] >> lo_bit
+        for ps in range(passes):
+            counts[ps, ((k >> (ps * width)) & mask) + 1] += 1
+    cur, other = words, tmp
+    for ps in range(passes):
+        shift = lo_bit + ps * width
+        c = counts[ps]
+        if n == 0 or c[1 + ((cur[0] >> shift) & mask)] == n:
+            continue  # every key has the same digit here: the order stays
+        for b in range(mask + 1):
+            c[b + 1] += c[b]
         for i in range(n):
-            digit = (cur[i] >> shift) & 2047
-            d = counts[digit]
-            counts[digit] = d + 1
-            tmp_k[d] = cur[i]
-            tmp_o[d] = order[i]
-        cur, tmp_k = tmp_k, cur
-        order, tmp_o = tmp_o, order
-        shift += 11
-    return order
+            w = cur[i]
+            digit = (w >> shift) & mask
+            d = c[digit]
+            c[digit] = d + 1
+            other[d] = w
+        cur, other = other, cur
+    return cur
+
+
+@jit
+def _unpack(words: IntArray, unit_bits: int, shift: int, s_sort: IntArray, s_load: IntArray) -> None:
+    """Split sorted packed entries (sort key above unit, first-cell mask and ``shift`` low code
+    bits) into the sort key and the payload layout of unpacked entries; ``s_sort`` may be ``words``."""
+    unit_mask = (1 << unit_bits) - 1
+    low_mask = (1 << shift) - 1
+    pack_bits = unit_bits + 3 + shift
+    for d in range(words.shape[0]):
+        w = words[d]
+        rest = w >> unit_bits
+        s_load[d] = (w & unit_mask) | ((rest & 7) << 32) | (((rest >> 3) & low_mask) << 35)
+        s_sort[d] = w >> pack_bits
 
 
 @jit
@@ -94,6 +152,55 @@ def _clip(v: float, lo: float, hi: float) -> float:
 
 
 @jit
+def _compact3(v: int) -> int:
+    """Inverse of ``_spread3``: every third bit of ``v`` gathered into the low 21 bits."""
+    v &= 0x1249249249249249
+    v = (v | (v >> 2)) & 0x10C30C30C30C30C3
+    v = (v | (v >> 4)) & 0x100F00F00F00F00F
+    v = (v | (v >> 8)) & 0x1F0000FF0000FF
+    v = (v | (v >> 16)) & 0x1F00000000FFFF
+    v = (v | (v >> 32)) & 0x1FFFFF
+    return v
+
+
+@jit
+def _party_codes(party: IntArray) -> npt.NDArray[np.int32]:
+    """Party codes as int32, equal exactly where the parties are (their rank when they do not fit)."""
+    n = party.shape[0]
+    out = np.empty(n, dtype=np.int32)
+    if n == 0 or (party.min() >= -(2**31) and party.max() < 2**31):
+        for k in range(n):
+            out[k] = party[k]
+        return out
+    order = np.argsort(party)
+    rank = 0
+    for k in range(n):
+        if k > 0 and party[order[k]] != party[order[k - 1]]:
+            rank += 1
+        out[order[k]] = rank
+    return out
+
+
+@jit
+def _box(
+    pos: FloatArray, vel: FloatArray, k: int, t: float, base_m: float, per_reach: float, cell_m: float
+) -> tuple[int, int, int, int, int, int]:
+    """First and last grid cell, per ECEF axis, of unit ``k``'s swept segment, grown by ``base_m``
+    plus ``per_reach`` times the segment's length."""
+    margin_m = base_m + per_reach * math.sqrt(vel[k, 0] ** 2 + vel[k, 1] ** 2 + vel[k, 2] ** 2) * t
+    p0x, p0y, p0z = pos[k, 0], pos[k, 1], pos[k, 2]
+    p1x, p1y, p1z = p0x + vel[k, 0] * t, p0y + vel[k, 1] * t, p0z + vel[k, 2] * t
+    b = _ECEF_BOUND_M
+    return (
+        math.floor(_clip(min(p0x, p1x) - margin_m, -b, b) / cell_m),
+        math.floor(_clip(min(p0y, p1y) - margin_m, -b, b) / cell_m),
+        math.floor(_clip(min(p0z, p1z) - margin_m, -b, b) / cell_m),
+        math.floor(_clip(max(p0x, p1x) + margin_m, -b, b) / cell_m),
+        math.floor(_clip(max(p0y, p1y) + margin_m, -b, b) / cell_m),
+        math.floor(_clip(max(p0z, p1z) + margin_m, -b, b) / cell_m),
+    )
+
+
 def detect_grid(
     pos: FloatArray,
     vel: FloatArray,
@@ -112,31 +219,135 @@ def detect_grid(
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """All conflicts among ``rows`` between a unit of ``domain_a`` and one of ``domain_b``.
 
-    Returns row pairs ``(i, j)`` with ``i < j`` and an ``(k, 6)`` array of
+    Returns row pairs ``(i, j)`` with ``i < j`` and a ``(6, k)`` array, one row each of
     ``t_in_s, t_out_s, tcpa_s, dcpa_m, vsep_cpa_m, los`` (see ``solve_pair``).
+
+    The compiled stages work in arrays allocated here by numpy, which asks the kernel for huge
+    pages: at a million units the fresh memory of each call otherwise costs ~0.3 s of page faults.
     """
     n = rows.shape[0]
-    t = lookahead_s
-    cell_m = max(cell_m, MIN_CELL_M)
+    t = float(lookahead_s)
     use_alt = not math.isinf(vertical_m)
-    # Local copies in Morton order of the start cell, so that units met together lie together.
-    morton = np.empty(n, dtype=np.int64)
-    for k in range(n):
-        r = rows[k]
-        code = 0
-        for ax in range(3):
-            c = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m) + _OFF_XYZ
-            code |= _spread3(c) << ax
-        morton[k] = code
-    perm = np.argsort(morton)
+    cell_m = max(float(cell_m), MIN_CELL_M)
     g_row = np.empty(n, dtype=np.int64)
     g_pos = np.empty((n, 3))
     g_vel = np.empty((n, 3))
     g_up = np.empty((n, 3))
     g_alt = np.empty(n)
     g_vz = np.empty(n)
-    g_party = np.empty(n, dtype=np.int64)
     g_domain = np.empty(n, dtype=np.int64)
+    g_party = np.empty(n, dtype=np.int32)
+    q_lo = np.empty(n, dtype=np.int32)
+    q_hi = np.empty(n, dtype=np.int32)
+    reach_max_m = _gather(
+        pos, vel, up, alt_m, vel_up_mps, party, domain, rows, cell_m, t,
+        g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, np.empty((7, n), dtype=np.int64),
+    )  # fmt: skip
+    # Cells no smaller than an eighth of the longest sweep: at most ~1,000 cells for any unit.
+    cell_m = max(cell_m, reach_max_m / 8.0)
+    # Each box's margin: half the minimum, plus the most a pair within reach leaves its common
+    # plane, at most (reach_i + reach_j)(R + 2 U) / 2 Re, plus slack.
+    margin_base_m = 0.5 * horizontal_m + 50.0
+    margin_per_reach = (horizontal_m + 2.0 * reach_max_m) / (2.0 * _MIN_RADIUS_M)
+    total, lo_x, lo_y, lo_z, span = _boxes(
+        g_pos, g_vel, g_alt, g_vz, t, margin_base_m, margin_per_reach, cell_m, use_alt, float(vertical_m), q_lo, q_hi
+    )
+    # Sort key of an entry: the Morton code of its cell (spatially coherent, so every pass below
+    # streams through memory), then its box's floor altitude in 16 m steps (for the sweep). Cells
+    # whose codes differ only in the low ``shift`` bits share a bucket; the tag tells them apart.
+    axis_bits = 1
+    while (1 << axis_bits) <= span:
+        axis_bits += 1
+    shift = max(0, 3 * axis_bits - 40)
+    key_bits = 3 * axis_bits - shift + _ALT_BITS
+    # Key and payload in one word when they fit (they do up to ~100 million units): the sort then
+    # moves half the bytes.
+    unit_bits = max(1, int(n - 1).bit_length())
+    packed = key_bits + unit_bits + 3 + shift <= 63
+    e_sort = np.empty(total, dtype=np.int64)
+    e_load = np.empty(total if not packed else 0, dtype=np.int64)
+    _entries(
+        g_pos, g_vel, t, margin_base_m, margin_per_reach, cell_m, q_lo, lo_x, lo_y, lo_z, shift,
+        unit_bits if packed else 0, e_sort, e_load,
+    )  # fmt: skip
+    if packed:
+        s_sort = radix_sort_field(e_sort, np.empty(total, dtype=np.int64), unit_bits + 3 + shift, key_bits)
+        s_load = np.empty(total, dtype=np.int64)
+        _unpack(s_sort, unit_bits, shift, s_sort, s_load)
+    else:
+        s_sort, s_load = radix_sort(
+            e_sort, e_load, np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), key_bits
+        )
+    padded = total + _LANES  # the pre-test reads whole blocks past a run's end
+    s_unit = np.empty(total, dtype=np.int32)
+    s_qhi = np.empty(total, dtype=np.int32)
+    s_lanes = np.empty((_SOA, padded), dtype=np.float32)
+    s_ints = np.empty((3, padded), dtype=np.int32)
+    _scatter(s_sort, s_load, g_pos, g_vel, g_alt, g_vz, g_party, q_hi, lo_x, lo_y, lo_z, shift, cell_m,
+             s_unit, s_qhi, s_ints, s_lanes)  # fmt: skip
+    # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
+    reach_m_total = horizontal_m + 2.0 * reach_max_m * margin_per_reach + 100.0 + 1e-5 * cell_m
+    cand = np.empty((max(total, 1024), 2), dtype=np.int32)
+    cand, found = _sweep(
+        s_sort, s_unit, s_qhi, s_ints, s_lanes, g_domain, domain_a != domain_b,
+        reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, t, use_alt, cand,
+    )  # fmt: skip
+    out_i = np.empty(found, dtype=np.int64)
+    out_j = np.empty(found, dtype=np.int64)
+    out_v = np.empty((6, found))
+    m = _solve(cand, found, g_row, g_pos, g_vel, g_up, g_alt, g_vz, float(horizontal_m), float(vertical_m), t,
+               out_i, out_j, out_v)  # fmt: skip
+    return out_i[:m], out_j[:m], out_v[:, :m]
+
+
+@jit
+def _gather(
+    pos: FloatArray,
+    vel: FloatArray,
+    up: FloatArray,
+    alt_m: FloatArray,
+    vel_up_mps: FloatArray,
+    party: IntArray,
+    domain: IntArray,
+    rows: IntArray,
+    cell_m: float,
+    t: float,
+    g_row: IntArray,
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    g_up: FloatArray,
+    g_alt: FloatArray,
+    g_vz: FloatArray,
+    g_domain: IntArray,
+    g_party: I32Array,
+    scratch: IntArray,
+) -> float:
+    """Copy ``rows`` into the ``g_*`` arrays in Morton order of their start cell, so that units
+    met together lie together; returns the longest sweep (m). ``scratch`` is ``(7, n)``."""
+    n = rows.shape[0]
+    start = scratch[:3]
+    lo_c = np.full(3, 2**40, dtype=np.int64)
+    hi_c = np.full(3, -(2**40), dtype=np.int64)
+    for k in range(n):
+        r = rows[k]
+        for ax in range(3):
+            c = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m)
+            start[ax, k] = c
+            lo_c[ax] = min(lo_c[ax], c)
+            hi_c[ax] = max(hi_c[ax], c)
+    bits = 1
+    while (1 << bits) <= max(hi_c[0] - lo_c[0], hi_c[1] - lo_c[1], hi_c[2] - lo_c[2]):
+        bits += 1
+    morton, index = scratch[3], scratch[4]
+    for k in range(n):
+        morton[k] = (
+            _spread3(start[0, k] - lo_c[0])
+            | (_spread3(start[1, k] - lo_c[1]) << 1)
+            | (_spread3(start[2, k] - lo_c[2]) << 2)
+        )
+        index[k] = k
+    perm = radix_sort(morton, index, scratch[5], scratch[6], 3 * bits)[1]
+    g_party64 = scratch[0]  # free again: the start cells are coded
     reach_max_m = 0.0
     for k in range(n):
         r = rows[perm[k]]
@@ -147,187 +358,303 @@ def detect_grid(
             g_up[k, ax] = up[r, ax]
         g_alt[k] = alt_m[r]
         g_vz[k] = vel_up_mps[r]
-        g_party[k] = party[r]
+        g_party64[k] = party[r]
         g_domain[k] = domain[r]
         reach_max_m = max(reach_max_m, math.sqrt(vel[r, 0] ** 2 + vel[r, 1] ** 2 + vel[r, 2] ** 2) * t)
-    # Cells no smaller than an eighth of the longest sweep: at most ~1,000 cells for any unit.
-    cell_m = max(cell_m, reach_max_m / 8.0)
-    lo = np.empty((n, 4))
-    hi = np.empty((n, 4))
-    c0 = np.empty((n, 4), dtype=np.int64)
-    c1 = np.empty((n, 4), dtype=np.int64)
+    g_party[:] = _party_codes(g_party64)
+    return reach_max_m
+
+
+@jit
+def _boxes(
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    g_alt: FloatArray,
+    g_vz: FloatArray,
+    t: float,
+    margin_base_m: float,
+    margin_per_reach: float,
+    cell_m: float,
+    use_alt: bool,
+    vertical_m: float,
+    q_lo: I32Array,
+    q_hi: I32Array,
+) -> tuple[int, int, int, int, int]:
+    """Fill each unit's altitude box (16 m steps); returns the number of grid entries, the first
+    cell on each axis and the widest span in cells."""
     total = 0
-    for k in range(n):
-        reach_m = math.sqrt(g_vel[k, 0] ** 2 + g_vel[k, 1] ** 2 + g_vel[k, 2] ** 2) * t
-        # Out-of-plane offset of a pair within reach: at most (reach_i + reach_j)(R + 2 U) / 2 Re.
-        margin = 0.5 * horizontal_m + reach_m * (horizontal_m + 2.0 * reach_max_m) / (2.0 * _MIN_RADIUS_M) + 50.0
-        cells = 1
-        for ax in range(3):
-            p0 = g_pos[k, ax]
-            p1 = p0 + g_vel[k, ax] * t
-            lo[k, ax] = _clip(min(p0, p1) - margin, -_ECEF_BOUND_M, _ECEF_BOUND_M)
-            hi[k, ax] = _clip(max(p0, p1) + margin, -_ECEF_BOUND_M, _ECEF_BOUND_M)
-            c0[k, ax] = math.floor(lo[k, ax] / cell_m)
-            c1[k, ax] = math.floor(hi[k, ax] / cell_m)
-            cells *= c1[k, ax] - c0[k, ax] + 1
+    lo_x = lo_y = lo_z = 2**40
+    hi_x = hi_y = hi_z = -(2**40)
+    for k in range(g_pos.shape[0]):
+        x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
+        total += (x1 - x0 + 1) * (y1 - y0 + 1) * (z1 - z0 + 1)
+        lo_x, lo_y, lo_z = min(lo_x, x0), min(lo_y, y0), min(lo_z, z0)
+        hi_x, hi_y, hi_z = max(hi_x, x1), max(hi_y, y1), max(hi_z, z1)
         if use_alt:
             a0 = g_alt[k]
             a1 = a0 + g_vz[k] * t
-            lo[k, 3] = min(a0, a1) - 0.5 * vertical_m - 1e-6
-            hi[k, 3] = max(a0, a1) + 0.5 * vertical_m + 1e-6
+            q_lo[k] = _alt_step(min(a0, a1) - 0.5 * vertical_m - 1e-6)
+            q_hi[k] = _alt_step(max(a0, a1) + 0.5 * vertical_m + 1e-6)
         else:
-            lo[k, 3] = -math.inf
-            hi[k, 3] = math.inf
-        total += cells
-    # Sort key of an entry: the Morton code of its cell (spatially coherent, so every pass below
-    # streams through memory), then its box's floor altitude in 16 m steps (for the sweep).
-    lo_x = c0[0, 0]
-    lo_y = c0[0, 1]
-    lo_z = c0[0, 2]
-    span = 1
-    for k in range(n):
-        lo_x = min(lo_x, c0[k, 0])
-        lo_y = min(lo_y, c0[k, 1])
-        lo_z = min(lo_z, c0[k, 2])
-    for k in range(n):
-        span = max(span, c1[k, 0] - lo_x, c1[k, 1] - lo_y, c1[k, 2] - lo_z)
-    axis_bits = 1
-    while (1 << axis_bits) <= span:
-        axis_bits += 1
-    shift = max(0, 3 * axis_bits - 40)
-    key_bits = 3 * axis_bits - shift + _ALT_BITS
-    e_key = np.empty(total, dtype=np.int64)
-    e_unit = np.empty(total, dtype=np.int32)
-    e_first = np.empty(total, dtype=np.uint8)
-    e_sort = np.empty(total, dtype=np.int64)
+            q_lo[k] = 0
+            q_hi[k] = _ALT_MASK
+    return total, lo_x, lo_y, lo_z, max(1, hi_x - lo_x, hi_y - lo_y, hi_z - lo_z)
+
+
+@jit
+def _entries(
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    t: float,
+    margin_base_m: float,
+    margin_per_reach: float,
+    cell_m: float,
+    q_lo: I32Array,
+    lo_x: int,
+    lo_y: int,
+    lo_z: int,
+    shift: int,
+    unit_bits: int,
+    e_sort: IntArray,
+    e_load: IntArray,
+) -> None:
+    """One entry per unit and cell its box touches: the sort key, and a payload carried through
+    the sort (unit, first-cell mask, low code bits). With ``unit_bits`` > 0 both go into one word
+    of ``e_sort`` (key above the payload, see ``_unpack``) and ``e_load`` is not used."""
+    low_mask = (1 << shift) - 1
+    pack_bits = unit_bits + 3 + shift
     e = 0
-    for k in range(n):
-        q = _alt_step(lo[k, 3])
-        for cx in range(c0[k, 0], c1[k, 0] + 1):
-            fx = 1 if cx == c0[k, 0] else 0
-            kx = (cx + _OFF_XYZ) << 42
+    for k in range(g_pos.shape[0]):
+        x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
+        q = q_lo[k]
+        for cx in range(x0, x1 + 1):
+            fx = 1 if cx == x0 else 0
             mx = _spread3(cx - lo_x)
-            for cy in range(c0[k, 1], c1[k, 1] + 1):
-                fy = 2 if cy == c0[k, 1] else 0
-                ky = kx | ((cy + _OFF_XYZ) << 21)
+            for cy in range(y0, y1 + 1):
+                fy = 2 if cy == y0 else 0
                 my = mx | (_spread3(cy - lo_y) << 1)
-                for cz in range(c0[k, 2], c1[k, 2] + 1):
-                    fz = 4 if cz == c0[k, 2] else 0
-                    e_key[e] = ky | (cz + _OFF_XYZ)
-                    e_unit[e] = k
-                    e_first[e] = fx | fy | fz
-                    e_sort[e] = (((my | (_spread3(cz - lo_z) << 2)) >> shift) << _ALT_BITS) | q
+                for cz in range(z0, z1 + 1):
+                    code = my | (_spread3(cz - lo_z) << 2)
+                    first = fx | fy | (4 if cz == z0 else 0)
+                    key = ((code >> shift) << _ALT_BITS) | q
+                    if unit_bits > 0:
+                        e_sort[e] = (
+                            (key << pack_bits) | k | (first << unit_bits) | ((code & low_mask) << (unit_bits + 3))
+                        )
+                    else:
+                        e_load[e] = k | (first << 32) | ((code & low_mask) << 35)
+                        e_sort[e] = key
                     e += 1
-    order = radix_argsort(e_sort, key_bits)
-    s_sort = np.empty(total, dtype=np.int64)
-    s_key = np.empty(total, dtype=np.int64)
-    s_unit = np.empty(total, dtype=np.int32)
-    s_first = np.empty(total, dtype=np.uint8)
-    s_party = np.empty(total, dtype=np.int64)
-    s_qhi = np.empty(total, dtype=np.int64)
-    # Position relative to the entry's cell corner, and velocity, in float32: a streaming
-    # pre-test (3D closest approach of the two straight ECEF paths) before the exact solve.
-    s_p = np.empty((total, 3), dtype=np.float32)
-    s_v = np.empty((total, 3), dtype=np.float32)
-    s_z = np.empty((total, 2), dtype=np.float32)  # altitude and vertical speed
+
+
+#: Rows of the pre-test's float32 lanes: position relative to the entry cell's corner (3),
+#: velocity (3), altitude and vertical speed.
+_SOA = 8
+
+
+@jit
+def _scatter(
+    s_sort: IntArray,
+    s_load: IntArray,
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    g_alt: FloatArray,
+    g_vz: FloatArray,
+    g_party: I32Array,
+    q_hi: I32Array,
+    lo_x: int,
+    lo_y: int,
+    lo_z: int,
+    shift: int,
+    cell_m: float,
+    s_unit: I32Array,
+    s_qhi: I32Array,
+    s_ints: I32Array,
+    s_lanes: F32Array,
+) -> None:
+    """Lay out the sorted entries for the sweep: what the pre-test streams goes one row each into
+    ``s_ints`` (cell tag: low code bits and first-cell mask; party; floor altitude step) and ``s_lanes`` (float32);
+    the padding past the end never matches."""
+    total = s_sort.shape[0]
     for d in range(total):
-        e = order[d]
-        u = e_unit[e]
-        key = e_key[e]
-        s_sort[d] = e_sort[e]
-        s_key[d] = key
+        load = s_load[d]
+        u = load & 0xFFFFFFFF
+        low = load >> 35
+        code = ((s_sort[d] >> _ALT_BITS) << shift) | low
         s_unit[d] = u
-        s_first[d] = e_first[e]
-        s_party[d] = g_party[u]
-        s_qhi[d] = _alt_step(hi[u, 3])
-        corner_x = ((key >> 42) - _OFF_XYZ) * cell_m
-        corner_y = (((key >> 21) & 0x1FFFFF) - _OFF_XYZ) * cell_m
-        corner_z = ((key & 0x1FFFFF) - _OFF_XYZ) * cell_m
-        s_p[d, 0] = g_pos[u, 0] - corner_x
-        s_p[d, 1] = g_pos[u, 1] - corner_y
-        s_p[d, 2] = g_pos[u, 2] - corner_z
-        s_v[d, 0] = g_vel[u, 0]
-        s_v[d, 1] = g_vel[u, 1]
-        s_v[d, 2] = g_vel[u, 2]
-        s_z[d, 0] = g_alt[u]
-        s_z[d, 1] = g_vz[u]
-    # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
-    out_of_plane_m = reach_max_m * (horizontal_m + 2.0 * reach_max_m) / (2.0 * _MIN_RADIUS_M)
-    reach_m_total = horizontal_m + 2.0 * out_of_plane_m + 100.0 + 1e-5 * cell_m
-    reach2 = reach_m_total * reach_m_total
-    vz_reach = vertical_m + 1.0 if use_alt else 0.0
-    cap = 1024
-    out_i = np.empty(cap, dtype=np.int64)
-    out_j = np.empty(cap, dtype=np.int64)
-    out_v = np.empty((cap, 6))
+        s_qhi[d] = q_hi[u]
+        s_ints[0, d] = (low << 3) | ((load >> 32) & 7)
+        s_ints[1, d] = g_party[u]
+        s_ints[2, d] = s_sort[d] & _ALT_MASK
+        s_lanes[0, d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
+        s_lanes[1, d] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
+        s_lanes[2, d] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
+        s_lanes[3, d] = g_vel[u, 0]
+        s_lanes[4, d] = g_vel[u, 1]
+        s_lanes[5, d] = g_vel[u, 2]
+        s_lanes[6, d] = g_alt[u]
+        s_lanes[7, d] = g_vz[u]
+    for d in range(total, s_ints.shape[1]):
+        s_ints[0, d] = -1
+        s_ints[1, d] = 0
+        s_ints[2, d] = _ALT_MASK + 1
+        for r in range(_SOA):
+            s_lanes[r, d] = 0.0
+
+
+@jit
+def _sweep(
+    s_sort: IntArray,
+    s_unit: I32Array,
+    s_qhi: I32Array,
+    s_ints: I32Array,
+    s_lanes: F32Array,
+    g_domain: IntArray,
+    cross: bool,
+    reach2_m2: float,
+    vz_reach_m: float,
+    t: float,
+    use_alt: bool,
+    cand: I32Array,
+) -> tuple[I32Array, int]:
+    """Local unit pairs that pass the pre-test, into ``cand`` (regrown if full); returns it and
+    their number."""
+    total = s_sort.shape[0]
+    reach2 = np.float32(reach2_m2)
+    vz_reach = np.float32(vz_reach_m)
+    t32 = np.float32(t)
+    s_floor = s_ints[2]
     found = 0
-    buf = np.empty(6)
-    cross = domain_a != domain_b
+    near2 = np.empty(64, dtype=np.float32)
     s = 0
     while s < total:
         bucket = s_sort[s] >> _ALT_BITS
         f = s + 1
         while f < total and (s_sort[f] >> _ALT_BITS) == bucket:
             f += 1
+        if f - s + _LANES > near2.shape[0]:
+            near2 = np.empty(2 * (f - s + _LANES), dtype=np.float32)
         for p in range(s, f):
-            key_p = s_key[p]
-            first_p = s_first[p]
-            party_p = s_party[p]
-            kp = s_unit[p]
+            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
+            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
             qhi_p = s_qhi[p]
-            for q in range(p + 1, f):
-                if (s_sort[q] & _ALT_MASK) > qhi_p:
-                    break  # the run is in ascending floor altitude: nothing further overlaps
-                if s_key[q] != key_p or (first_p | s_first[q]) != 7 or s_party[q] == party_p:
-                    continue
-                dx = s_p[q, 0] - s_p[p, 0]
-                dy = s_p[q, 1] - s_p[p, 1]
-                dz = s_p[q, 2] - s_p[p, 2]
-                wx = s_v[q, 0] - s_v[p, 0]
-                wy = s_v[q, 1] - s_v[p, 1]
-                wz = s_v[q, 2] - s_v[p, 2]
-                # Window where the vertical distance may be under the minimum (with float32 slack).
-                t0 = 0.0
-                t1 = t
-                if use_alt:
-                    hz = s_z[q, 0] - s_z[p, 0]
-                    vz = s_z[q, 1] - s_z[p, 1]
-                    if abs(vz) > 1e-3:
-                        ta = (-vz_reach - hz) / vz
-                        tb = (vz_reach - hz) / vz
-                        t0 = max(t0, min(ta, tb))
-                        t1 = min(t1, max(ta, tb))
-                        if t0 > t1:
-                            continue
-                ww = wx * wx + wy * wy + wz * wz
-                dw = dx * wx + dy * wy + dz * wz
-                tc = t0
-                if ww > 0.0:
-                    tc = min(max(-dw / ww, t0), t1)
-                if dx * dx + dy * dy + dz * dz + tc * (2.0 * dw + ww * tc) > reach2:
+            end = p + 1
+            while end < f and s_floor[end] <= qhi_p:
+                end += 1
+            if end == p + 1:
+                continue
+            _pretest(s_ints, s_lanes, p, end, t32, vz_reach, use_alt, near2)
+            kp = s_unit[p]
+            for q in range(p + 1, end):
+                if near2[q - p - 1] > reach2:
                     continue
                 kq = s_unit[q]
                 if cross and g_domain[kp] == g_domain[kq]:
                     continue
-                rp = g_row[kp]
-                rq = g_row[kq]
-                i = min(rp, rq)
-                j = max(rp, rq)
-                ki, kj = (kp, kq) if rp < rq else (kq, kp)
-                if not solve_pair(g_pos, g_vel, g_up, g_alt, g_vz, ki, kj, horizontal_m, vertical_m, t, buf):
-                    continue
-                if found == cap:
-                    cap *= 2
-                    ni = np.empty(cap, dtype=np.int64)
-                    nj = np.empty(cap, dtype=np.int64)
-                    nv = np.empty((cap, 6))
-                    ni[:found] = out_i[:found]
-                    nj[:found] = out_j[:found]
-                    nv[:found] = out_v[:found]
-                    out_i, out_j, out_v = ni, nj, nv
-                out_i[found] = i
-                out_j[found] = j
-                out_v[found, :] = buf
+                if found == cand.shape[0]:
+                    grown = np.empty((2 * found, 2), dtype=np.int32)
+                    grown[:found] = cand
+                    cand = grown
+                cand[found, 0] = kp
+                cand[found, 1] = kq
                 found += 1
         s = f
-    return out_i[:found].copy(), out_j[:found].copy(), out_v[:found].copy()
+    return cand, found
+
+
+@jit
+def _solve(
+    cand: I32Array,
+    found: int,
+    g_row: IntArray,
+    g_pos: FloatArray,
+    g_vel: FloatArray,
+    g_up: FloatArray,
+    g_alt: FloatArray,
+    g_vz: FloatArray,
+    horizontal_m: float,
+    vertical_m: float,
+    t: float,
+    out_i: IntArray,
+    out_j: IntArray,
+    out_v: FloatArray,
+) -> int:
+    """The exact test of each candidate, in row order ``i < j``; returns how many conflict."""
+    m = 0
+    for c in range(found):
+        kp, kq = cand[c, 0], cand[c, 1]
+        rp, rq = g_row[kp], g_row[kq]
+        ki, kj = (kp, kq) if rp < rq else (kq, kp)
+        if solve_pair(g_pos, g_vel, g_up, g_alt, g_vz, ki, kj, horizontal_m, vertical_m, t, out_v, m):
+            out_i[m] = min(rp, rq)
+            out_j[m] = max(rp, rq)
+            m += 1
+    return m
+
+
+#: Entries the pre-test handles in one go: a whole number of SIMD vectors, so no scalar remainder.
+_LANES = 16
+
+
+@jit_simd
+def _pretest(
+    s_ints: I32Array,
+    s_lanes: F32Array,
+    p: int,
+    end: int,
+    lookahead_s: np.float32,
+    vz_reach_m: np.float32,
+    use_alt: bool,
+    near2: F32Array,
+) -> None:
+    """Fill ``near2[q - p - 1]`` for entries ``p < q < end``: the least squared ECEF distance of
+    the two straight paths while they may be vertically close, or inf where the pair is not to be
+    examined here (another cell, not the first shared cell, same party, never vertically close).
+
+    Branch-free, in float32 and in whole blocks of ``_LANES`` (the arrays are padded) so that LLVM
+    vectorizes it without a scalar remainder: this loop is most of the probe's time.
+    """
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    two = np.float32(2.0)
+    still = np.float32(1e-3)
+    inf = np.float32(np.inf)
+    cell_p = s_ints[0, p] >> 3
+    first_p = s_ints[0, p] & 7
+    party_p = s_ints[1, p]
+    px, py, pz = s_lanes[0, p], s_lanes[1, p], s_lanes[2, p]
+    vx, vy, vz = s_lanes[3, p], s_lanes[4, p], s_lanes[5, p]
+    alt_p, vup_p = s_lanes[6, p], s_lanes[7, p]
+    # Units whose vertical rates differ by at most ``still`` are apart throughout beyond this.
+    level_reach_m = vz_reach_m + still * lookahead_s
+    lo = p + 1
+    hi = lo + (end - lo + _LANES - 1) // _LANES * _LANES
+    # Views from 0 with an unsigned index: contiguous loads, no negative-index wraparound.
+    tag, party = s_ints[0, lo:hi], s_ints[1, lo:hi]
+    qx, qy, qz = s_lanes[0, lo:hi], s_lanes[1, lo:hi], s_lanes[2, lo:hi]
+    ux, uy, uz = s_lanes[3, lo:hi], s_lanes[4, lo:hi], s_lanes[5, lo:hi]
+    alt, vup = s_lanes[6, lo:hi], s_lanes[7, lo:hi]
+    for k in range(np.uint64(hi - lo)):
+        dx = qx[k] - px
+        dy = qy[k] - py
+        dz = qz[k] - pz
+        wx = ux[k] - vx
+        wy = uy[k] - vy
+        wz = uz[k] - vz
+        # Window where the vertical distance may be under the minimum (with float32 slack).
+        hz = alt[k] - alt_p
+        rate = vup[k] - vup_p
+        moving = use_alt & (abs(rate) > still)
+        inv_rate = one / (rate if moving else one)
+        ta = (-vz_reach_m - hz) * inv_rate
+        tb = (vz_reach_m - hz) * inv_rate
+        t0 = max(zero, min(ta, tb)) if moving else zero
+        t1 = min(lookahead_s, max(ta, tb)) if moving else lookahead_s
+        level_apart = use_alt & (~moving) & (abs(hz) > level_reach_m)
+        ww = wx * wx + wy * wy + wz * wz
+        dw = dx * wx + dy * wy + dz * wz
+        tc = min(max(-dw / (ww if ww > zero else one), t0), t1) if ww > zero else t0
+        d2 = dx * dx + dy * dy + dz * dz + tc * (two * dw + ww * tc)
+        tag_q = tag[k]
+        skip = ((tag_q >> 3) != cell_p) | ((first_p | (tag_q & 7)) != 7) | (party[k] == party_p)
+        near2[k] = inf if skip | (t0 > t1) | level_apart else d2

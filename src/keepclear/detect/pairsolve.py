@@ -37,10 +37,12 @@ def solve_pair(
     vertical_m: float,
     lookahead_s: float,
     out: FloatArray,
+    row: int,
 ) -> bool:
-    """Conflict between rows ``i`` and ``j`` within ``[0, lookahead_s]``; fills ``out`` if any.
+    """Conflict between rows ``i`` and ``j`` within ``[0, lookahead_s]``; fills column ``row`` of
+    the ``(6, k)`` array ``out`` if any.
 
-    ``out`` receives ``t_in_s, t_out_s, tcpa_s, dcpa_m, vsep_cpa_m, los`` with ``t_in``/``t_out``
+    ``out[:, row]`` receives ``t_in_s, t_out_s, tcpa_s, dcpa_m, vsep_cpa_m, los`` with ``t_in``/``t_out``
     clipped to the lookahead, ``tcpa_s`` >= 0 (not clipped) and ``los`` 1.0 when separation is
     already lost now.
     """
@@ -111,10 +113,10 @@ def solve_pair(
     t_out = min(th2, tv2)
     if not (t_in < t_out and t_out > 0.0 and t_in < lookahead_s):
         return False
-    out[0] = max(t_in, 0.0)
-    out[1] = min(t_out, lookahead_s)
-    out[2] = tcpa
-    out[3] = math.sqrt(dcpa2)
-    out[4] = abs(hz + vz * tcpa)
-    out[5] = 1.0 if t_in < 0.0 else 0.0
+    out[0, row] = max(t_in, 0.0)
+    out[1, row] = min(t_out, lookahead_s)
+    out[2, row] = tcpa
+    out[3, row] = math.sqrt(dcpa2)
+    out[4, row] = abs(hz + vz * tcpa)
+    out[5, row] = 1.0 if t_in < 0.0 else 0.0
     return True

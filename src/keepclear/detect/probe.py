@@ -134,29 +134,35 @@ def _detect(
 def _assemble(
     states: TrackStates, parts: list[tuple[IntArray, IntArray, FloatArray, tuple[float, float, float]]]
 ) -> Conflicts:
+    """One ``Conflicts`` from each domain pair's rows and ``(6, k)`` values; no copy for one part."""
     if len(parts) == 1:
         row_a, row_b, values = parts[0][0], parts[0][1], parts[0][2]
     elif parts:
         row_a = np.concatenate([p[0] for p in parts])
         row_b = np.concatenate([p[1] for p in parts])
-        values = np.concatenate([p[2] for p in parts])
+        values = np.concatenate([p[2] for p in parts], axis=1)
     else:
         row_a = np.empty(0, dtype=np.int64)
         row_b = np.empty(0, dtype=np.int64)
-        values = np.empty((0, 6))
+        values = np.empty((6, 0))
+    # The minima are constant per part: one read-only broadcast value, not a column in memory.
+    counts = [p[0].shape[0] for p in parts]
     minima = [
-        np.concatenate([np.full(p[0].shape[0], p[3][c]) for p in parts]) if parts else np.empty(0) for c in range(3)
+        np.broadcast_to(np.float64(parts[0][3][c]), (row_a.shape[0],))
+        if len(parts) == 1
+        else np.repeat(np.array([p[3][c] for p in parts], dtype=np.float64), counts)
+        for c in range(3)
     ]
     return Conflicts(
         row_a=row_a,
         row_b=row_b,
         unit_ids=states.unit_ids,
-        t_in_s=values[:, 0],
-        t_out_s=values[:, 1],
-        tcpa_s=values[:, 2],
-        dcpa_m=values[:, 3],
-        vsep_cpa_m=values[:, 4],
-        los=values[:, 5] > 0.5,
+        t_in_s=values[0],
+        t_out_s=values[1],
+        tcpa_s=values[2],
+        dcpa_m=values[3],
+        vsep_cpa_m=values[4],
+        los=values[5] > 0.5,
         horizontal_m=minima[0],
         vertical_m=minima[1],
         lookahead_s=minima[2],

@@ -116,13 +116,12 @@ def _kinematics(
     vel_up_mps: FloatArray,
     report_s: FloatArray,
     time_s: float,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    n = lat_deg.shape[0]
-    pos = np.empty((n, 3))
-    vel = np.empty((n, 3))
-    up = np.empty((n, 3))
-    alt = np.empty(n)
-    for k in range(n):
+    pos: FloatArray,
+    vel: FloatArray,
+    up: FloatArray,
+    alt: FloatArray,
+) -> None:
+    for k in range(lat_deg.shape[0]):
         lat = math.radians(lat_deg[k])
         lon = math.radians(lon_deg[k])
         sin_lat, cos_lat = math.sin(lat), math.cos(lat)
@@ -140,12 +139,16 @@ def _kinematics(
         up[k, 1] = cos_lat * sin_lon
         up[k, 2] = sin_lat
         alt[k] = alt_m[k] + vel_up_mps[k] * dt
-    return pos, vel, up, alt
 
 
 def kinematics_at(states: TrackStates, time_s: float) -> Kinematics:
-    """Each unit extrapolated in a straight line from its report to ``time_s``."""
-    pos, vel, up, alt = _kinematics(
+    """Each unit extrapolated in a straight line from its report to ``time_s``.
+
+    The arrays come from numpy (huge pages for large ones), the compiled loop fills them.
+    """
+    n = len(states.lat_deg)
+    pos, vel, up, alt = np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3)), np.empty(n)
+    _kinematics(
         np.ascontiguousarray(states.lat_deg, dtype=np.float64),
         np.ascontiguousarray(states.lon_deg, dtype=np.float64),
         np.ascontiguousarray(states.alt_m, dtype=np.float64),
@@ -154,5 +157,9 @@ def kinematics_at(states: TrackStates, time_s: float) -> Kinematics:
         np.ascontiguousarray(states.vel_up_mps, dtype=np.float64),
         np.ascontiguousarray(states.time_s, dtype=np.float64),
         float(time_s),
+        pos,
+        vel,
+        up,
+        alt,
     )
     return Kinematics(pos, vel, up, alt, np.array(states.vel_up_mps, dtype=np.float64))
