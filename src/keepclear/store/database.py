@@ -1,12 +1,14 @@
 """The database handle: one engine for reads, one serialised writer path for writes.
 
 SQLite runs in WAL mode; every write transaction goes through ``Database.write()``, which holds
-a process-wide lock of this handle and starts with ``BEGIN IMMEDIATE``, so writers queue instead of
-failing with "database is locked". PostgreSQL uses the same path (its own locking does the rest).
+a lock of this handle and starts with ``BEGIN IMMEDIATE``, so writers queue instead of failing
+with "database is locked". PostgreSQL uses the same path without the lock: its row locks order
+concurrent writers, in this process as across processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,8 +72,14 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._write_lock, self._writer.begin() as conn:
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite writers of this handle queue on a lock (the file has one writer at a time). On
+        PostgreSQL they run side by side, as writers in other processes do anyway: every write
+        path locks the rows it depends on (in a fixed order), so a post need not wait for a
+        ledger batch to commit first.
+        """
+        with self._write_lock if self.is_sqlite else contextlib.nullcontext(), self._writer.begin() as conn:
             yield conn
 
     @contextmanager
