@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,33 @@ def _sqlite_engine(url: sa.URL, *, begin_sql: str, pool_size: int) -> Engine:
     return engine
 
 
+#: A pooled PostgreSQL connection idle longer than this is checked before use.
+POSTGRES_IDLE_CHECK_S = 10.0
+
+
+def _postgres_engine(url: sa.URL) -> Engine:
+    engine = sa.create_engine(url, pool_size=5, max_overflow=10)
+
+    # Checked before use only after being idle: a connection the server or a firewall dropped is
+    # replaced without the caller noticing, while a busy pool (a hotline post every millisecond)
+    # does not pay a round trip per transaction for it.
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since_s"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since_s", time.monotonic()) < POSTGRES_IDLE_CHECK_S:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc  # the pool opens a fresh connection
+
+    return engine
+
+
 class Database:
     """A keepclear database at ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
 
@@ -61,7 +89,7 @@ class Database:
             self._reader = _sqlite_engine(self.url, begin_sql="BEGIN", pool_size=5)
             self._writer = _sqlite_engine(self.url, begin_sql="BEGIN IMMEDIATE", pool_size=1)
         else:
-            self._reader = sa.create_engine(self.url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+            self._reader = _postgres_engine(self.url)
             self._writer = self._reader
         self._write_lock = threading.Lock()
 
