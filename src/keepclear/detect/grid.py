@@ -52,6 +52,22 @@ def _alt_step(alt_m: float) -> int:
 
 
 @jit
+def _digit_counts(words: IntArray, lo_bit: int, key_bits: int) -> tuple[IntArray, int, int]:
+    """The digit histograms of an LSD radix sort by bits ``[lo_bit, lo_bit + key_bits)``: at most 12
+    bits a pass, all passes counted in one sweep; row ``p`` counts digit ``d`` at ``d + 1``.
+    Returns the counts, the digit width and its mask."""
+    passes = max(1, (key_bits + 11) // 12)
+    width = (key_bits + passes - 1) // passes
+    mask = (1 << width) - 1
+    counts = np.zeros((passes, mask + 2), dtype=np.int64)
+    for i in range(words.shape[0]):
+        k = words[i] >> lo_bit
+        for ps in range(passes):
+            counts[ps, ((k >> (ps * width)) & mask) + 1] += 1
+    return counts, width, mask
+
+
+@jit
 def radix_sort(
     keys: IntArray, payload: IntArray, tmp_k: IntArray, tmp_p: IntArray, key_bits: int
 ) -> tuple[IntArray, IntArray]:
@@ -60,14 +76,8 @@ def radix_sort(
     buffers; returns the two that hold the result.
     """
     n = keys.shape[0]
-    passes = max(1, (key_bits + 11) // 12)
-    width = (key_bits + passes - 1) // passes
-    mask = (1 << width) - 1
-    counts = np.zeros((passes, mask + 2), dtype=np.int64)
-    for i in range(n):
-        k = keys[i]
-        for ps in range(passes):
-            counts[ps, ((k >> (ps * width)) & mask) + 1] += 1
+    counts, width, mask = _digit_counts(keys, 0, key_bits)
+    passes = counts.shape[0]
     cur_k, cur_p = keys, payload
     for ps in range(passes):
         shift = ps * width
@@ -94,14 +104,8 @@ def radix_sort_field(words: IntArray, tmp: IntArray, lo_bit: int, key_bits: int)
     low bits ride along as a payload); like ``radix_sort`` with half the memory traffic. Both
     arrays are used as buffers; returns the one that holds the result."""
     n = words.shape[0]
-    passes = max(1, (key_bits + 11) // 12)
-    width = (key_bits + passes - 1) // passes
-    mask = (1 << width) - 1
-    counts = np.zeros((passes, mask + 2), dtype=np.int64)
-    for i in range(n):
-        k = words[i] >> lo_bit
-        for ps in range(passes):
-            counts[ps, ((k >> (ps * width)) & mask) + 1] += 1
+    counts, width, mask = _digit_counts(words, lo_bit, key_bits)
+    passes = counts.shape[0]
     cur, other = words, tmp
     for ps in range(passes):
         shift = lo_bit + ps * width
