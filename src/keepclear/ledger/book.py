@@ -101,10 +101,9 @@ class Ledger:
     def _place(
         self, conn: Any, head: Head, statement: Statement, text: str, key_id: str, signature: str
     ) -> tuple[Head, Entry]:
-        entry = Entry(head.seq + 1, head.hash, statement, text, key_id, signature)
-        entry_hash = entry.hash()
-        store.insert_entry(conn, _entry_row(entry, entry_hash))
-        return Head(entry.seq, entry_hash, head.checkpoint_seq, head.checkpoint_us), entry
+        head, entry, row = _chained(head, statement, text, key_id, signature)
+        store.insert_entry(conn, row)
+        return head, entry
 
     def _sign_and_place(
         self, conn: Any, head: Head, statement: Statement, text: str, private_key: Ed25519PrivateKey
@@ -244,11 +243,9 @@ class Ledger:
                 when_s = now_s if draft.time_s is None else draft.time_s
                 statement = self._statement(draft.kind, draft.party_id, text, when_s, members)
                 signature = sign_b64(signers[draft.party_id], statement.to_bytes())
-                entry = Entry(head.seq + 1, head.hash, statement, text, key_ids[draft.party_id], signature)
-                entry_hash = entry.hash()
-                rows.append(_entry_row(entry, entry_hash))
+                head, entry, row = _chained(head, statement, text, key_ids[draft.party_id], signature)
+                rows.append(row)
                 entries.append(entry)
-                head = Head(entry.seq, entry_hash, head.checkpoint_seq, head.checkpoint_us)
                 if self._checkpoint_due(head, now_us):
                     checkpoints.append(self._signed_checkpoint(conn, head, now_us))
                     head = Head(head.seq, head.hash, head.seq, now_us)
@@ -511,6 +508,15 @@ class Ledger:
             "entries": out_entries,
             "checkpoints": [c.to_json() for c in checkpoints],
         }
+
+
+def _chained(
+    head: Head, statement: Statement, text: str, key_id: str, signature: str
+) -> tuple[Head, Entry, dict[str, Any]]:
+    """The entry that follows ``head``, its row, and the head after it (nothing is written)."""
+    entry = Entry(head.seq + 1, head.hash, statement, text, key_id, signature)
+    entry_hash = entry.hash()
+    return Head(entry.seq, entry_hash, head.checkpoint_seq, head.checkpoint_us), entry, _entry_row(entry, entry_hash)
 
 
 def _checkpoint_values(checkpoint: Checkpoint) -> tuple[int, str, int, str, str]:
