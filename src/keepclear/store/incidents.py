@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from keepclear.domain.incidents import Account, Incident, IncidentKind, ReviewStatus, TimelineItem
 from keepclear.errors import NotFoundError
-from keepclear.store.schema import metadata
+from keepclear.store.schema import in_list_chunks, metadata
 
 incidents = sa.Table(
     "incidents",
@@ -159,21 +159,17 @@ def open_incidents_concerned(
     reading every open incident."""
     alerts, ids, windows = sorted(set(alert_ids)), sorted(set(incident_ids)), list(time_windows)
     found: dict[str, Incident] = {}
-    for chunk in _chunks(alerts):
+    for chunk in in_list_chunks(alerts):
         query = sa.select(incident_alerts.c.incident_id).where(incident_alerts.c.alert_id.in_(chunk))
         ids.extend(row.incident_id for row in conn.execute(query))
     is_open = incidents.c.status != ReviewStatus.CLOSED.value
-    for chunk in _chunks(list(dict.fromkeys(ids))):
+    for chunk in in_list_chunks(list(dict.fromkeys(ids))):
         query = sa.select(incidents).where(incidents.c.id.in_(chunk), is_open)
         found.update((row.id, _incident(row)) for row in conn.execute(query))
     for from_s, until_s in _merged(windows):
         query = sa.select(incidents).where(incidents.c.time_s >= from_s, incidents.c.time_s <= until_s, is_open)
         found.update((row.id, _incident(row)) for row in conn.execute(query))
     return sorted(found.values(), key=lambda incident: (incident.time_s, incident.id))
-
-
-def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
-    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 def _merged(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:

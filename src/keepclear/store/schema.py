@@ -10,6 +10,15 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+#: Values per ``IN (...)`` list: well below SQLite's limit on bound parameters.
+IN_LIST_SIZE = 500
+
+
+def in_list_chunks(values: list[str]) -> list[list[str]]:
+    """``values`` in slices of at most ``IN_LIST_SIZE``, one ``IN (...)`` query each."""
+    return [values[start : start + IN_LIST_SIZE] for start in range(0, len(values), IN_LIST_SIZE)]
+
+
 parties = sa.Table(
     "parties",
     metadata,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Row
 
 from keepclear.domain.zones import AltitudeBand, Validity, Zone, ZoneKind, ZoneRules
 from keepclear.errors import NotFoundError
-from keepclear.store.schema import zones
+from keepclear.store.schema import in_list_chunks, zones
 
 
 def _values(zone: Zone) -> dict[str, object]:
@@ -59,8 +59,7 @@ def _zone(row: Row[tuple[object, ...]]) -> Zone:
 def existing_zone_ids(conn: Connection, ids: list[str]) -> set[str]:
     """Which of ``ids`` are already stored."""
     found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in in_list_chunks(ids):
         found.update(r.id for r in conn.execute(sa.select(zones.c.id).where(zones.c.id.in_(chunk))))
     return found
 
