@@ -169,8 +169,11 @@ class HotlineService:
 
     # ---- posting
 
-    def _check(self, draft: Draft) -> None:
+    def _check(self, draft: Draft, *, system: bool = False) -> None:
+        """Refuse a bad draft; keepclear's own (``system``) need not reply to a message of the thread."""
         problems = draft_problems(draft)
+        if system:
+            problems = [p for p in problems if not p.endswith("must name the message they answer")]
         if draft.phrase is not None:
             problems += self.phrases.use_problems(draft.phrase)
         if problems:
@@ -327,11 +330,7 @@ class HotlineService:
         All or nothing: a draft keepclear should never make (a bug) refuses the batch before any write.
         """
         for draft in drafts:
-            problems = [p for p in draft_problems(draft) if not p.endswith("must name the message they answer")]
-            if draft.phrase is not None:
-                problems += self.phrases.use_problems(draft.phrase)
-            if problems:
-                raise ValidationError(problems)
+            self._check(draft, system=True)
         if not drafts:
             return []
         answers: dict[str, Message] = {}
