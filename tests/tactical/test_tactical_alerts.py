@@ -102,3 +102,125 @@ def test_reset_after_a_gap() -> None:
     )
     assert book.update(10.0, near2, probe(near2, 10.0, wide), PARTIES) == []
     assert book.active() == []
+
+
+def _reference_book(
+    ticks: list[tuple[float, TrackStates]], settings: AlertingSettings
+) -> list[tuple[str, str, str, str, str]]:
+    """The alert lifecycle written the plain way, one ``PairHysteresis`` per pair in a dict:
+    (kind, alert id, unit a, unit b, level) per change, pairs in unit-id order each tick."""
+    from keepclear.detect.hysteresis import PairHysteresis
+    from keepclear.detect.relative import relative_motion
+    from keepclear.detect.states import kinematics_at
+    from keepclear.detect.wellclear import raw_levels
+
+    wide = candidate_settings(settings, ProbeSettings())
+    filters: dict[tuple[str, str], PairHysteresis] = {}
+    alerts: dict[tuple[str, str], tuple[str, int]] = {}
+    seq = 0
+    out = []
+    for t, s in ticks:
+        c = probe(s, t, wide)
+        raw: dict[tuple[str, str], int] = {}
+        for k in range(len(c)):
+            ra, rb = int(c.row_a[k]), int(c.row_b[k])
+            rel = relative_motion(kinematics_at(s, t), np.array([ra]), np.array([rb]))
+            a, b = sorted((s.unit_ids[ra], s.unit_ids[rb]))
+            raw[(a, b)] = int(raw_levels(rel, settings.policy(int(s.domain[ra]), int(s.domain[rb])))[0])
+        for key in sorted(set(raw) | set(filters)):
+            level = raw.get(key, 0)
+            if key not in filters:
+                if level == 0:
+                    continue
+                filters[key] = PairHysteresis(settings.air_air.hysteresis)
+            shown = filters[key].step(t, level)
+            before = alerts.get(key)
+            if before is None and shown > 0:
+                seq += 1
+                alerts[key] = (f"alert-{seq:06d}", shown)
+                out.append(("alert.raised", alerts[key][0], *key, str(shown)))
+            elif before is not None and shown == 0:
+                del alerts[key]
+                out.append(("alert.resolved", before[0], *key, "0"))
+            elif before is not None and shown != before[1]:
+                alerts[key] = (before[0], shown)
+                out.append(("alert.level_changed", before[0], *key, str(shown)))
+            if key not in alerts and shown == 0 and level == 0:
+                del filters[key]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_many_pairs_follow_the_plain_per_pair_lifecycle(seed: int) -> None:
+    """Dozens of aircraft of three parties milling about, some leaving the picture and new ones
+    arriving: the book's events are exactly the plain per-pair lifecycle's, ids included."""
+    rng = np.random.default_rng(seed)
+    n = 48
+    lat, lon = rng.uniform(35.0, 35.25, n), rng.uniform(36.0, 36.25, n)
+    alt = rng.choice([9000.0, 9100.0, 9400.0], n)
+    ve, vn = rng.uniform(-200, 200, n), rng.uniform(-200, 200, n)
+    ticks = []
+    for step in range(40):
+        t = float(step) + (1.5 if step > 20 else 0.0) + (6.0 if step >= 30 else 0.0)  # a late tick, a long gap
+        present = [i for i in range(n) if not (step >= 12 and i % 7 == 0) and not (step < 8 and i % 5 == 4)]
+        ids = tuple(f"u{(i * 37 + seed) % 100:02d}-{i}" for i in present)
+        rows = np.array(present)
+        ticks.append(
+            (
+                t,
+                TrackStates(
+                    ids,
+                    rows % 3,
+                    np.zeros(len(rows), dtype=np.int64),
+                    np.full(len(rows), 0.0),
+                    lat[rows],
+                    lon[rows],
+                    alt[rows],
+                    ve[rows],
+                    vn[rows],
+                    np.zeros(len(rows)),
+                ),
+            )
+        )
+    settings = AlertingSettings()
+    book = AlertBook(settings)
+    got = []
+    for t, s in ticks:
+        for e in book.update(t, s, probe(s, t, candidate_settings(settings, ProbeSettings())), ["p0", "p1", "p2"]):
+            p = e.payload
+            got.append((e.kind, p["alert_id"], p["unit_a"], p["unit_b"], str(p["level_number"])))
+    expected = _reference_book(ticks, settings)
+    assert len(expected) > 10  # the scene does raise, change and resolve alerts
+    assert {"alert.raised", "alert.resolved"} <= {k for k, *_ in expected}
+    assert got == expected
+    assert [a.id for a in book.active()] == sorted(a.id for a in book.active())
+
+
+def test_codes_of_departed_units_are_forgotten_and_standing_alerts_survive_it() -> None:
+    """A long-running service meets ever new unit ids: the book's unit codes stay bounded, and the
+    encounter in progress goes on with the same alert, as if nothing else had been seen."""
+    book = AlertBook()
+    wide = candidate_settings(book.settings, ProbeSettings())
+    events = []
+    for step in range(140):
+        t = float(step)
+        jets = head_on(t)
+        passers = tuple(f"passer-{step}-{k}" for k in range(20))  # far away, each seen once
+        s = TrackStates(
+            jets.unit_ids + passers,
+            np.concatenate([jets.party, np.arange(20) % 2]),
+            np.zeros(22, dtype=np.int64),
+            np.full(22, t),
+            np.concatenate([jets.lat_deg, np.full(20, 10.0)]),
+            np.concatenate([jets.lon_deg, np.arange(20) * 1.0]),
+            np.full(22, 9000.0),
+            np.concatenate([jets.vel_east_mps, np.zeros(20)]),
+            np.zeros(22),
+            np.zeros(22),
+        )
+        events += book.update(t, s, probe(s, t, wide), PARTIES)
+    plain = run(AlertBook(), [float(t) for t in range(140)])
+    assert [(e.kind, e.payload["alert_id"], e.payload["level"]) for e in events] == [
+        (e.kind, e.payload["alert_id"], e.payload["level"]) for e in plain
+    ]
+    assert len(book._codes) < 1100  # 2,802 unit ids were seen

@@ -101,7 +101,7 @@ def demo(
             while not stop.wait(0.25):
                 if latest:
                     p = latest[-1]
-                    alerts = len(run.runtime.tactical.book.active())
+                    alerts = len(run.runtime.tactical.book)
                     bar.update(task, completed=p.time_s - scenario.start_s, clock=format_utc(p.time_s), alerts=alerts)
         driver.join(timeout=30)
     finally:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from keepclear.detect.hysteresis import PairHysteresis
+from keepclear.detect.hysteresis import HysteresisColumns
 from keepclear.detect.minima import ProbeSettings, SeparationMinima
 from keepclear.detect.probe import Conflicts
 from keepclear.detect.relative import relative_motion
@@ -48,12 +48,6 @@ class Alert:
         return frozenset((self.party_a, self.party_b))
 
 
-@dataclass
-class _Pair:
-    hysteresis: PairHysteresis
-    alert: Alert | None = None
-
-
 def candidate_settings(alerting: AlertingSettings, probe: ProbeSettings) -> ProbeSettings:
     """Probe minima wide enough that every pair an alert volume could concern is a conflict.
 
@@ -79,117 +73,215 @@ def candidate_settings(alerting: AlertingSettings, probe: ProbeSettings) -> Prob
 
 
 class AlertBook:
-    """Alerts by pair of units, fed once per probe tick."""
+    """Alerts by pair of units, fed once per probe tick.
+
+    The pairs it follows (every pair with a raw level above 0 in a recent probe, or an alert) are
+    columns sorted by pair key, their hysteresis a ``HysteresisColumns``: a tick costs array
+    operations over the pairs plus Python work per alert that changes, so tens of thousands of
+    standing alerts stay cheap. Units get small integer codes, remembered while in use.
+    """
 
     def __init__(self, settings: AlertingSettings | None = None) -> None:
         self.settings = settings or AlertingSettings()
-        self._pairs: dict[tuple[str, str], _Pair] = {}
-        self._by_id: dict[str, tuple[str, str]] = {}
+        self._codes: dict[str, int] = {}
+        self._names: list[str] = []
+        width = max(max(1, self.settings.policy(a, b).hysteresis.n) for a in range(3) for b in range(3))
+        self._hysteresis = HysteresisColumns(width)
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._alert_seq = np.zeros(0, dtype=np.int64)  # per followed pair: its alert's number, 0 none
+        self._conflict_seq = np.zeros(0, dtype=np.int64)  # per conflict of the last update: the same
+        self._alerts: dict[str, Alert] = {}
+        self._alert_of_pair: dict[tuple[str, str], str] = {}
         self._seq = 0
 
+    def __len__(self) -> int:
+        """How many alerts are active."""
+        return len(self._alerts)
+
     def active(self) -> list[Alert]:
-        """Alerts raised and not resolved, by id."""
-        alerts = [p.alert for p in self._pairs.values() if p.alert is not None]
-        return sorted(alerts, key=lambda a: a.id)
+        """Alerts raised and not resolved, in the order they were raised."""
+        return list(self._alerts.values())
 
     def get(self, alert_id: str) -> Alert | None:
         """The active alert with this id, or None."""
-        key = self._by_id.get(alert_id)
-        pair = self._pairs.get(key) if key else None
-        return pair.alert if pair else None
+        return self._alerts.get(alert_id)
+
+    def pair_alert(self, unit_a: str, unit_b: str) -> Alert | None:
+        """The active alert between two units (either order), or None."""
+        alert_id = self._alert_of_pair.get((min(unit_a, unit_b), max(unit_a, unit_b)))
+        return None if alert_id is None else self._alerts[alert_id]
+
+    def alerts_among(self, conflicts: npt.NDArray[np.bool_]) -> list[Alert]:
+        """The active alerts of the conflicts selected by ``conflicts`` (a mask over the conflicts
+        of the last update), in the order they were raised."""
+        seqs = np.unique(self._conflict_seq[conflicts])
+        return [self._alerts[f"alert-{seq:06d}"] for seq in seqs[seqs > 0].tolist()]
 
     def update(self, time_s: float, states: TrackStates, conflicts: Conflicts, party_ids: Sequence[str]) -> list[Event]:
         """One tick: ``conflicts`` from a probe of ``states`` at ``time_s`` (``party_ids[code]`` names
         each party code). Pairs seen before but absent now count as raw level 0."""
-        kin = kinematics_at(states, time_s)
-        raw: dict[tuple[str, str], tuple[int, int, int, int | None]] = {}
+        self._compact(states)
+        codes = self._code_rows(states.unit_ids)
+        ra, rb, levels = self._raw_levels(time_s, states, conflicts)
+        # Orient every pair as (a, b) with a's unit id first in string order: keys and ids are stable.
         if len(conflicts):
-            rel = relative_motion(kin, conflicts.row_a, conflicts.row_b)
-            levels = np.zeros(len(conflicts), dtype=np.int64)
-            dom_a = states.domain[conflicts.row_a]
-            dom_b = states.domain[conflicts.row_b]
-            for d0, d1 in sorted({(int(min(a, b)), int(max(a, b))) for a, b in zip(dom_a, dom_b, strict=True)}):
-                sel = (np.minimum(dom_a, dom_b) == d0) & (np.maximum(dom_a, dom_b) == d1)
-                sub = type(rel)(rel.ss[sel], rel.sv[sel], rel.vv[sel], rel.dz_m[sel], rel.dvz_mps[sel])
-                levels[sel] = raw_levels(sub, self.settings.policy(d0, d1))
-            for k in range(len(conflicts)):
-                ra, rb = int(conflicts.row_a[k]), int(conflicts.row_b[k])
-                a, b = conflicts.unit_ids[ra], conflicts.unit_ids[rb]
-                if a > b:
-                    a, b, ra, rb = b, a, rb, ra
-                raw[(a, b)] = (int(levels[k]), ra, rb, k)
+            names = np.asarray(conflicts.unit_ids)
+            swap = names[ra] > names[rb]
+            ra, rb = np.where(swap, rb, ra), np.where(swap, ra, rb)
+        keys = (codes[ra] << 32) | codes[rb]
+        self._follow(keys[levels > 0], states.domain[ra[levels > 0]], states.domain[rb[levels > 0]])
+        # Each followed pair's raw level, rows and conflict now (-1: not among the conflicts).
+        count = len(self._keys)
+        slot = np.searchsorted(self._keys, keys)
+        found = slot < count
+        found[found] = self._keys[slot[found]] == keys[found]
+        raw = np.zeros(count, dtype=np.int64)
+        conflict = np.full(count, -1, dtype=np.int64)
+        raw[slot[found]] = levels[found]
+        conflict[slot[found]] = np.flatnonzero(found)
+        previous = self._hysteresis.level.copy()  # each pair's alert level (0: none) until this tick
+        shown = self._hysteresis.step(time_s, raw)
+        changed = np.flatnonzero(shown != previous)
+        row_of_code = np.full(len(self._names), -1, dtype=np.int64)
+        row_of_code[codes] = np.arange(len(codes))
+        pair_rows = np.stack([row_of_code[self._keys >> 32], row_of_code[self._keys & 0xFFFFFFFF]], axis=1)
+        pair_rows[conflict >= 0, 0] = ra[conflict[conflict >= 0]]
+        pair_rows[conflict >= 0, 1] = rb[conflict[conflict >= 0]]
         changes: list[_Change] = []
-        row_of = {u: k for k, u in enumerate(states.unit_ids)}
-        for key in sorted(set(raw) | set(self._pairs)):
-            level, ra, rb, conflict = raw.get(key, (0, row_of.get(key[0], -1), row_of.get(key[1], -1), None))
-            pair = self._pairs.get(key)
-            if pair is None:
-                if level == 0:
-                    continue
-                policy = self.settings.policy(int(states.domain[ra]), int(states.domain[rb]))
-                pair = self._pairs[key] = _Pair(PairHysteresis(policy.hysteresis))
-            shown = AlertLevel(pair.hysteresis.step(time_s, level))
-            change = self._transition(key, pair, shown, time_s, states, (ra, rb), party_ids)
-            if change is not None:
-                changes.append(_Change(*change, (ra, rb), conflict))
-            if pair.alert is None and shown == 0 and level == 0:
-                del self._pairs[key]
+        order = sorted(changed.tolist(), key=lambda i: self._pair_names(int(self._keys[i])))
+        for i in order:
+            rows = (int(pair_rows[i, 0]), int(pair_rows[i, 1]))
+            kind, alert, previous = self._transition(i, AlertLevel(int(shown[i])), time_s, states, rows, party_ids)
+            changes.append(_Change(kind, alert, previous, rows, None if conflict[i] < 0 else int(conflict[i])))
+        self._conflict_seq = np.zeros(len(conflicts), dtype=np.int64)
+        self._conflict_seq[found] = self._alert_seq[slot[found]]
+        keep = (shown > 0) | (raw > 0)
+        if not keep.all():
+            self._take(np.flatnonzero(keep))
         return _events(changes, time_s, states, conflicts)
 
     def acknowledge(self, alert_id: str, party_id: str, time_s: float) -> Event:
         """``party_id`` acknowledges the alert; raises ``KeyError`` (unknown or resolved alert) or
         ``PermissionError`` (a party the alert does not concern)."""
-        key = self._by_id.get(alert_id)
-        pair = self._pairs.get(key) if key else None
-        if pair is None or pair.alert is None:
+        alert = self._alerts.get(alert_id)
+        if alert is None:
             raise KeyError(f"alert {alert_id!r} is not active")
-        alert = pair.alert
         if party_id not in alert.parties:
             raise PermissionError(f"alert {alert_id!r} does not concern party {party_id!r}")
-        pair.alert = replace(alert, acknowledged_by=alert.acknowledged_by | {party_id}, updated_s=time_s)
-        payload = self._base_payload(pair.alert)
-        payload["acknowledged_by"] = sorted(pair.alert.acknowledged_by)
-        return Event("alert.acknowledged", time_s, party_id, payload, pair.alert.parties)
+        alert = self._alerts[alert_id] = replace(
+            alert, acknowledged_by=alert.acknowledged_by | {party_id}, updated_s=time_s
+        )
+        payload = self._base_payload(alert)
+        payload["acknowledged_by"] = sorted(alert.acknowledged_by)
+        return Event("alert.acknowledged", time_s, party_id, payload, alert.parties)
+
+    def _code_rows(self, unit_ids: Sequence[str]) -> npt.NDArray[np.int64]:
+        """The code of every row's unit, new units getting the next codes."""
+        codes = self._codes
+        out = np.empty(len(unit_ids), dtype=np.int64)
+        for row, unit_id in enumerate(unit_ids):
+            code = codes.get(unit_id)
+            if code is None:
+                code = codes[unit_id] = len(self._names)
+                self._names.append(unit_id)
+            out[row] = code
+        return out
+
+    def _compact(self, states: TrackStates) -> None:
+        """Forget the codes of units neither in the picture nor in a followed pair, once they
+        outnumber those in use: a long-running service meets ever new unit ids."""
+        if len(self._names) <= 2 * (len(states) + len(self._keys)) + 1024:
+            return
+        in_use = sorted(
+            {*states.unit_ids, *(self._names[c] for c in np.unique(self._keys >> 32).tolist())}
+            | {self._names[c] for c in np.unique(self._keys & 0xFFFFFFFF).tolist()}
+        )
+        new_codes = {name: code for code, name in enumerate(in_use)}
+        remap = np.array([new_codes.get(name, -1) for name in self._names], dtype=np.int64)
+        self._keys = (remap[self._keys >> 32] << 32) | remap[self._keys & 0xFFFFFFFF]
+        self._codes, self._names = new_codes, in_use
+        order = np.argsort(self._keys, kind="stable")
+        self._take(order)
+
+    def _raw_levels(
+        self, time_s: float, states: TrackStates, conflicts: Conflicts
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Rows of both units and the raw alert level of every conflict (each domain pair its policy)."""
+        ra, rb = conflicts.row_a.astype(np.int64), conflicts.row_b.astype(np.int64)
+        levels = np.zeros(len(conflicts), dtype=np.int64)
+        if not len(conflicts):
+            return ra, rb, levels
+        rel = relative_motion(kinematics_at(states, time_s), ra, rb)
+        dom_a, dom_b = states.domain[ra], states.domain[rb]
+        lo, hi = np.minimum(dom_a, dom_b), np.maximum(dom_a, dom_b)
+        pair_code = lo * 3 + hi
+        for code in np.unique(pair_code).tolist():
+            sel = pair_code == code
+            sub = type(rel)(rel.ss[sel], rel.sv[sel], rel.vv[sel], rel.dz_m[sel], rel.dvz_mps[sel])
+            levels[sel] = raw_levels(sub, self.settings.policy(code // 3, code % 3))
+        return ra, rb, levels
+
+    def _follow(
+        self, keys: npt.NDArray[np.int64], domain_a: npt.NDArray[np.int64], domain_b: npt.NDArray[np.int64]
+    ) -> None:
+        """Start following the pairs of ``keys`` not followed yet, each with its domain pair's hysteresis."""
+        new = ~np.isin(keys, self._keys, assume_unique=True)
+        if not new.any():
+            return
+        settings = [
+            self.settings.policy(int(a), int(b)).hysteresis
+            for a, b in zip(domain_a[new].tolist(), domain_b[new].tolist(), strict=True)
+        ]
+        self._hysteresis.append(settings)
+        self._keys = np.concatenate([self._keys, keys[new]])
+        self._alert_seq = np.concatenate([self._alert_seq, np.zeros(int(new.sum()), dtype=np.int64)])
+        self._take(np.argsort(self._keys, kind="stable"))
+
+    def _take(self, rows: npt.NDArray[np.int64]) -> None:
+        self._keys = self._keys[rows]
+        self._alert_seq = self._alert_seq[rows]
+        self._hysteresis.take(rows)
+
+    def _pair_names(self, key: int) -> tuple[str, str]:
+        return self._names[key >> 32], self._names[key & 0xFFFFFFFF]
 
     def _transition(
         self,
-        key: tuple[str, str],
-        pair: _Pair,
+        slot: int,
         shown: AlertLevel,
         time_s: float,
         states: TrackStates,
         rows: tuple[int, int],
         party_ids: Sequence[str],
-    ) -> tuple[str, Alert, AlertLevel | None] | None:
-        """Move the pair's alert to ``shown``; what changed (kind, alert, previous level), if anything."""
-        alert = pair.alert
-        if alert is None and shown == AlertLevel.NONE:
-            return None
-        ra, rb = rows
-        if alert is None:
+    ) -> tuple[str, Alert, AlertLevel | None]:
+        """Move the alert of the pair in ``slot`` to ``shown`` (a level other than its alert's)."""
+        unit_a, unit_b = self._pair_names(int(self._keys[slot]))
+        alert_id = self._alert_of_pair.get((unit_a, unit_b))
+        if alert_id is None:
             self._seq += 1
+            ra, rb = rows
             alert = Alert(
                 id=f"alert-{self._seq:06d}",
-                unit_a=key[0],
-                unit_b=key[1],
+                unit_a=unit_a,
+                unit_b=unit_b,
                 party_a=party_ids[int(states.party[ra])],
                 party_b=party_ids[int(states.party[rb])],
                 level=shown,
                 raised_s=time_s,
                 updated_s=time_s,
             )
-            pair.alert = alert
-            self._by_id[alert.id] = key
+            self._alerts[alert.id] = alert
+            self._alert_of_pair[(unit_a, unit_b)] = alert.id
+            self._alert_seq[slot] = self._seq
             return "alert.raised", alert, None
+        alert = self._alerts[alert_id]
         if shown == AlertLevel.NONE:
-            done = replace(alert, level=shown, updated_s=time_s, resolved_s=time_s)
-            pair.alert = None
-            del self._by_id[alert.id]
-            return "alert.resolved", done, alert.level
-        if shown != alert.level:
-            pair.alert = replace(alert, level=shown, updated_s=time_s)
-            return "alert.level_changed", pair.alert, alert.level
-        return None
+            del self._alerts[alert_id]
+            del self._alert_of_pair[(unit_a, unit_b)]
+            self._alert_seq[slot] = 0
+            return "alert.resolved", replace(alert, level=shown, updated_s=time_s, resolved_s=time_s), alert.level
+        self._alerts[alert_id] = replace(alert, level=shown, updated_s=time_s)
+        return "alert.level_changed", self._alerts[alert_id], alert.level
 
     @staticmethod
     def _base_payload(alert: Alert) -> dict[str, Any]:

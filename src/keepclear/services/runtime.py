@@ -188,7 +188,7 @@ class Runtime:
         self.add_task("probe", self.tactical.tick)
         self.add_gauge("tracks", lambda: len(self.tactical.table))
         self.add_gauge("conflicts", lambda: self.tactical.last_conflicts)
-        self.add_gauge("alerts_active", lambda: len(self.tactical.book.active()))
+        self.add_gauge("alerts_active", lambda: len(self.tactical.book))
         self.add_gauge("probe_compute_ms", lambda: 1e3 * self.tactical.last_compute_s)
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
         self.add_gauge("probe_events", lambda: self.tactical.last_events)

@@ -150,21 +150,15 @@ class TacticalService:
 
     def _separation_lost(self, now_s: float, conflicts: Conflicts) -> list[Event]:
         """One ``alert.separation_lost`` when an alerted pair actually loses separation."""
-        lost = {
-            (min(a, b), max(a, b))
-            for a, b, los in zip(conflicts.unit_a, conflicts.unit_b, conflicts.los.tolist(), strict=True)
-            if los
-        }
         events = []
-        for alert in self.book.active():
-            key = (alert.unit_a, alert.unit_b)
-            if key in lost and alert.id not in self._lost:
+        for alert in self.book.alerts_among(conflicts.los):
+            if alert.id not in self._lost:
                 self._lost.add(alert.id)
                 payload = {**self._latest.get(alert.id, {}), "alert_id": alert.id, "los": True}
                 payload.update(unit_a=alert.unit_a, unit_b=alert.unit_b, party_a=alert.party_a, party_b=alert.party_b)
                 payload.update(level=alert.level.name.lower(), raised_s=alert.raised_s, time_s=now_s)
                 events.append(Event("alert.separation_lost", now_s, None, payload, alert.parties))
-        self._lost &= {a.id for a in self.book.active()}
+        self._lost = {alert_id for alert_id in self._lost if self.book.get(alert_id) is not None}
         return events
 
     def _predicted_entries(self, states: TrackStates, party_ids: list[str], now_s: float) -> list[Event]:
