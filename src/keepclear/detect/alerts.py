@@ -151,8 +151,8 @@ class AlertBook:
         order = sorted(changed.tolist(), key=lambda i: self._pair_names(int(self._keys[i])))
         for i in order:
             rows = (int(pair_rows[i, 0]), int(pair_rows[i, 1]))
-            kind, alert, previous = self._transition(i, AlertLevel(int(shown[i])), time_s, states, rows, party_ids)
-            changes.append(_Change(kind, alert, previous, rows, None if conflict[i] < 0 else int(conflict[i])))
+            kind, alert, before = self._transition(i, AlertLevel(int(shown[i])), time_s, states, rows, party_ids)
+            changes.append(_Change(kind, alert, before, rows, None if conflict[i] < 0 else int(conflict[i])))
         self._conflict_seq = np.zeros(len(conflicts), dtype=np.int64)
         self._conflict_seq[found] = self._alert_seq[slot[found]]
         keep = (shown > 0) | (raw > 0)
