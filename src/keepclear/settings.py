@@ -153,6 +153,13 @@ class Settings(BaseSettings):
         description="Seconds between hotline escalation steps; empty: the message's own acknowledgement window.",
     )
     hotline_max_thread_parties: int = Field(16, ge=2, description="The most parties one hotline thread may have.")
+    hotline_alert_summary_over: int = Field(
+        20,
+        ge=1,
+        description="Alert changes between one pair of parties in one delivery above which their hotline thread"
+        " gets one summary message (an alert storm) instead of one message each; every alert stays in the alert"
+        " list and the record.",
+    )
     hotline_phrase_files: list[Path] = Field(
         default_factory=list,
         description="Extra phrase catalogue files (YAML) of this deployment, merged over the packaged one.",

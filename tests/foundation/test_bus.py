@@ -127,3 +127,47 @@ def test_publish_nowait_blocks_when_the_queue_is_full() -> None:
     publisher.join()
     bus.stop_dispatching()
     assert bus.queued_events == 0
+
+
+def test_a_batch_larger_than_a_chunk_is_delivered_in_chunks_and_publish_waits_for_the_last() -> None:
+    bus = EventBus()
+    chunks: list[list[int]] = []
+    bus.subscribe_batches(lambda es: chunks.append([e.payload["i"] for e in es]))
+    bus.start_dispatching(max_batch_events=100)
+    try:
+        bus.publish(_events(250))
+        assert [len(c) for c in chunks] == [100, 100, 50]
+        assert [i for c in chunks for i in c] == list(range(250))
+        assert bus.queued_events == 0
+    finally:
+        bus.stop_dispatching()
+
+
+def test_live_subscribers_get_what_is_queued_before_each_chunk_of_the_others() -> None:
+    """A storm being written to the record does not hold back the streams: whatever was published
+    meanwhile reaches the live subscribers before the record's next chunk."""
+    bus = EventBus()
+    log: list[tuple[str, int, int]] = []
+    first_chunk = threading.Event()
+    release = threading.Event()
+
+    def record(events: Sequence[Event]) -> None:
+        log.append(("record", events[0].payload["i"], len(events)))
+        first_chunk.set()
+        release.wait(timeout=10)
+
+    bus.subscribe_batches(record)
+    bus.subscribe_batches(lambda es: log.append(("live", es[0].payload["i"], len(es))), live=True)
+    bus.start_dispatching(max_batch_events=100)
+    try:
+        bus.publish_nowait(_events(300))  # the storm
+        assert first_chunk.wait(timeout=10)
+        bus.publish_nowait(_events(1, start=300))  # an alert while the record is busy
+        release.set()
+        bus.publish(_events(1, start=301))
+    finally:
+        bus.stop_dispatching()
+    assert log[:2] == [("live", 0, 300), ("record", 0, 100)]
+    assert log[2][:2] == ("live", 300) and log[3] == ("record", 100, 100)  # 301 may have come along
+    assert [i for who, i, _ in log if who == "record"] == [0, 100, 200, 300]
+    assert sum(n for who, _, n in log if who == "live") == sum(n for who, _, n in log if who == "record") == 302

@@ -29,7 +29,7 @@ def recorder(deployment: Deployment) -> Recorder:
 def hotline(deployment: Deployment, recorder: Recorder) -> HotlineService:
     """The hotline on the deployment's bus, with coalition (en), russia (ru) and un (en) added."""
     service = HotlineService(deployment.db, deployment.clock, deployment.bus)
-    deployment.bus.subscribe(service.on_event)
+    deployment.bus.subscribe_batches(service.on_events)  # as the runtime does
     reg = deployment.registry
     reg.add_party(Party("coalition", "Coalition", "en"), [Contact("Maj Smith", "J3 duty"), Contact("Col Jones", "J3")])
     reg.add_party(Party("russia", "Russian Federation", "ru"), [Contact("Maj Ivanov", "duty"), Contact("Col Petrov")])

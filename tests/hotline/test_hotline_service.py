@@ -332,3 +332,51 @@ def test_a_refused_draft_in_a_batch_leaves_no_gap(deployment: Deployment, hotlin
     assert [(a[0].seq, a[1]) for a in answers if isinstance(a, tuple)] == [(1, True), (2, True), (1, False)]
     later, _ = hotline.post("russia", "Maj Ivanov", _text(thread_id, "batch-0004"))
     assert later.seq == 3 and _count(deployment) == 3
+
+
+def _alert_event(kind: str, seq: int, time_s: float, level: str = "caution") -> Event:
+    payload = {
+        "alert_id": f"alert-{seq:06d}",
+        "unit_a": f"c-{seq}",
+        "unit_b": f"r-{seq}",
+        "party_a": "coalition",
+        "party_b": "russia",
+        "level": level,
+        "previous_level": None if kind == "alert.raised" else "advisory",
+        "cpa": {"tcpa_s": 140.0, "dcpa_m": 1852.0 * 3.1, "vsep_cpa_m": -152.4},
+    }
+    return Event(kind, time_s, None, payload, frozenset({"coalition", "russia"}))
+
+
+def test_an_alert_reads_as_what_between_whom_how_close_and_when(
+    deployment: Deployment, hotline: HotlineService, clock: ManualClock
+) -> None:
+    deployment.bus.emit(_alert_event("alert.raised", 7, clock.now_s()))
+    (message,) = hotline.messages("russia", pair(hotline, "coalition", "russia"))
+    assert message.body == (
+        "CAUTION alert alert-000007 raised: c-7 (coalition) and r-7 (russia);"
+        " closest approach in 140 s at 3.1 NM, 500 ft vertically"
+    )
+    assert message.data["ref"] == "alert-000007"
+
+
+def test_an_alert_storm_is_one_summary_message_per_pair_and_a_few_alerts_are_one_each(
+    deployment: Deployment, hotline: HotlineService, clock: ManualClock
+) -> None:
+    t = clock.now_s()
+    storm = [_alert_event("alert.raised", k, t, "warning" if k % 10 == 0 else "caution") for k in range(1, 301)]
+    storm += [_alert_event("alert.resolved", k, t, "none") for k in range(301, 306)]
+    deployment.bus.publish(storm)
+    deployment.bus.publish([_alert_event("alert.raised", 400, t + 1)])  # the storm is over: one message again
+    thread_id = pair(hotline, "coalition", "russia")
+    messages = hotline.messages("coalition", thread_id)
+    assert len(messages) == 2
+    summary, single = messages
+    assert summary.kind == MessageKind.ALERT and summary.body.startswith(
+        "ALERT STORM: 305 alert changes between coalition and russia at "
+    )
+    assert "300 raised, 5 resolved; raised by level: 30 warning, 270 caution." in summary.body
+    assert summary.data["count"] == 305 and summary.data["alerts"][:2] == ["alert-000001", "alert-000002"]
+    assert single.body.startswith("CAUTION alert alert-000400 raised")
+    deployment.bus.publish(storm)  # the same storm delivered again (a replay): not summed up twice
+    assert len(hotline.messages("coalition", thread_id)) == 2

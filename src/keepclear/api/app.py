@@ -94,7 +94,7 @@ def create_app(
     dep = deployment or Deployment.open(settings, clock=clock)
     runtime = Runtime(dep, runtime_config or RuntimeConfig.from_settings(settings))
     hub = StreamHub()
-    dep.bus.subscribe_batches(hub.on_events)
+    dep.bus.subscribe_batches(hub.on_events, live=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

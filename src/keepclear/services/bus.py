@@ -19,6 +19,7 @@ BatchSubscriber = Callable[[Sequence[Event]], None]
 class _Queued:
     events: Sequence[Event]
     delivered: threading.Event | None
+    live_done: bool = False
 
 
 class EventBus:
@@ -31,15 +32,19 @@ class EventBus:
     first event of the batch it failed on) so a test or the service's health check can see it.
 
     Delivery is synchronous on the publishing thread, until ``start_dispatching``: from then on a
-    dispatcher thread delivers, in one order for everyone. ``publish`` still returns only once its
-    events are delivered (a caller reads its own writes in the record), while ``publish_nowait``
-    returns at once, so the probe tick never waits for ledger entries and hotline posts; batches
-    that queued up meanwhile are delivered together. Events published by a subscriber while it is
-    being called are delivered at once, depth first, in both modes.
+    dispatcher thread delivers. ``publish`` still returns only once its events are delivered (a
+    caller reads its own writes in the record), while ``publish_nowait`` returns at once, so the
+    probe tick never waits for ledger entries and hotline posts; batches that queued up meanwhile
+    are delivered together, and a batch larger than the dispatcher's chunk is delivered in chunks.
+    Subscribers that only pass events on in memory (the streams) subscribe ``live``: the dispatcher
+    gives them everything queued before each chunk of the others, so an alert reaches the liaison
+    cells' streams at once even while a storm of alerts is being written to the record. Events
+    published by a subscriber while it is being called are delivered at once, depth first, in both
+    modes.
     """
 
     def __init__(self, *, max_queued_events: int = 200_000) -> None:
-        self._subscribers: list[tuple[bool, Callable[[Any], None]]] = []
+        self._subscribers: list[tuple[bool, bool, Callable[[Any], None]]] = []  # (batches, live, subscriber)
         self._lock = threading.Lock()
         self.errors: list[tuple[Event, BaseException]] = []
         self._max_queued_events = max_queued_events
@@ -52,12 +57,16 @@ class EventBus:
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` with every event emitted from now on."""
         with self._lock:
-            self._subscribers.append((False, subscriber))
+            self._subscribers.append((False, False, subscriber))
 
-    def subscribe_batches(self, subscriber: BatchSubscriber) -> None:
-        """Call ``subscriber`` with every batch published from now on (a single ``emit`` is a batch of one)."""
+    def subscribe_batches(self, subscriber: BatchSubscriber, *, live: bool = False) -> None:
+        """Call ``subscriber`` with every batch published from now on (a single ``emit`` is a batch of one).
+
+        ``live``: the subscriber only hands events on in memory and is served ahead of the others
+        (see the class docstring); it must be quick and must not publish.
+        """
         with self._lock:
-            self._subscribers.append((True, subscriber))
+            self._subscribers.append((True, live, subscriber))
 
     @property
     def queued_events(self) -> int:
@@ -99,9 +108,12 @@ class EventBus:
         self._deliver(events)
         return None
 
-    def _deliver(self, events: Sequence[Event]) -> None:
+    def _deliver(self, events: Sequence[Event], lanes: tuple[bool, ...] = (True, False)) -> None:
+        """Hand ``events`` to the subscribers of ``lanes`` (live, the others), in subscription order."""
+        if not events:
+            return
         with self._lock:
-            subscribers = list(self._subscribers)
+            subscribers = [(batches, s) for batches, live, s in self._subscribers if live in lanes]
         for takes_batches, subscriber in subscribers:
             if takes_batches:
                 try:
@@ -149,18 +161,32 @@ class EventBus:
                     self._dispatcher = None
                     self._changed.notify_all()
                     return
-                taken = [self._queue.popleft()]
-                count = len(taken[0].events)
-                while self._queue and count + len(self._queue[0].events) <= max_batch_events:
-                    taken.append(self._queue.popleft())
-                    count += len(taken[-1].events)
-            self._deliver([event for queued in taken for event in queued.events])
+                live = [e for queued in self._queue if not queued.live_done for e in queued.events]
+                for queued in self._queue:
+                    queued.live_done = True
+                chunk, done = self._take_chunk(max_batch_events)
+            self._deliver(live, (True,))
+            self._deliver(chunk, (False,))
             with self._changed:
-                self._queued_events -= count
+                self._queued_events -= len(chunk)
                 self._changed.notify_all()
-            for queued in taken:
+            for queued in done:
                 if queued.delivered is not None:
                     queued.delivered.set()
+
+    def _take_chunk(self, max_batch_events: int) -> tuple[list[Event], list[_Queued]]:
+        """Up to ``max_batch_events`` from the front of the queue (at least one batch, or the first
+        ``max_batch_events`` of one too large) and the batches it completes. Holds ``_changed``."""
+        head = self._queue[0]
+        if len(head.events) > max_batch_events:
+            self._queue[0] = _Queued(head.events[max_batch_events:], head.delivered, live_done=True)
+            return list(head.events[:max_batch_events]), []
+        done = [self._queue.popleft()]
+        count = len(head.events)
+        while self._queue and count + len(self._queue[0].events) <= max_batch_events:
+            done.append(self._queue.popleft())
+            count += len(done[-1].events)
+        return [event for queued in done for event in queued.events], done
 
 
 class WallClock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -31,12 +31,16 @@ from keepclear.domain.ids import id_problem
 from keepclear.domain.phrases import PhraseCatalogue
 from keepclear.errors import KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline_messages import (
+    ALERT_CHANGES,
+    EventPost,
+    alert_storms,
     escalation_step,
     event_post,
     key_reused,
     message_view,
     same_request,
     status_draft,
+    storm_post,
 )
 from keepclear.services.phrases import load_catalogue
 from keepclear.store import Database
@@ -53,10 +57,13 @@ class HotlineConfig:
 
     ``escalation_step_s``: seconds between escalation steps once a deadline passed; None uses the
     message's own acknowledgement window. ``max_thread_parties``: the most parties one thread may have.
+    ``alert_summary_over``: alert changes between one pair of parties in one delivery above which the
+    pair's thread gets one summary message instead of one message each.
     """
 
     escalation_step_s: float | None = None
     max_thread_parties: int = 16
+    alert_summary_over: int = 20
 
 
 class HotlineService:
@@ -594,6 +601,8 @@ class HotlineService:
         """Bus subscriber for batches: what ``on_event`` does, with one transaction for all the posts."""
         drafts: list[Draft] = []
         refusals: list[KeepclearError] = []
+        storms = alert_storms(events, self.config.alert_summary_over)
+        posts: list[EventPost] = [storm_post(pair, changes) for pair, changes in storms.items()]
         for event in events:
             if event.kind == "party.added":
                 new = str(event.payload["party_id"])
@@ -602,8 +611,11 @@ class HotlineService:
                         self._ensure_pair(conn, new, str(other))
                 continue
             post = event_post(event)
-            if post is None:
-                continue
+            if post is not None and storms and event.kind in ALERT_CHANGES:
+                post = replace(post, pairs=[(a, b) for a, b in post.pairs if (min(a, b), max(a, b)) not in storms])
+            if post is not None:
+                posts.append(post)
+        for post in posts:
             for a, b in post.pairs:
                 try:
                     thread_id = self._pair_thread_id(a, b)

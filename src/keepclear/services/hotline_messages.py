@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,11 +156,84 @@ def event_post(event: Event) -> EventPost | None:
         pairs = [(event.party_id, p) for p in parties if p != event.party_id]
     else:
         pairs = [(a, b) for i, a in enumerate(parties) for b in parties[i + 1 :]]
-    ref = event.payload.get("id")
-    summary = str(event.payload.get("summary") or f"{event.kind} {ref or ''}".strip())
-    digest = hashlib.sha256(
+    ref = event.payload.get("id") or event.payload.get("alert_id")
+    summary = event.payload.get("summary") or (
+        alert_text(event) if event.kind.startswith("alert.") else f"{event.kind} {ref or ''}".strip()
+    )
+    return EventPost(
+        kind,
+        pairs,
+        str(summary)[:4000],
+        f"evt.{_digest(event)}",
+        {"event": event.kind, "ref": ref, "by": event.party_id},
+    )
+
+
+def _digest(event: Event) -> str:
+    return hashlib.sha256(
         json.dumps([event.kind, event.time_s, event.payload], sort_keys=True, default=str).encode()
     ).hexdigest()[:24]
-    return EventPost(
-        kind, pairs, summary[:4000], f"evt.{digest}", {"event": event.kind, "ref": ref, "by": event.party_id}
+
+
+ALERT_CHANGES = {
+    "alert.raised": "raised",
+    "alert.level_changed": "changed level",
+    "alert.resolved": "resolved",
+    "alert.separation_lost": "lost separation",
+}
+
+
+def alert_text(event: Event) -> str:
+    """The line a liaison officer reads for an alert event: what, between whom, how close and when."""
+    p = event.payload
+    level = str(p.get("level", "")).upper()
+    what = {
+        "alert.raised": f"{level} alert {p.get('alert_id')} raised",
+        "alert.level_changed": f"alert {p.get('alert_id')} now {level} (was {str(p.get('previous_level')).upper()})",
+        "alert.resolved": f"alert {p.get('alert_id')} resolved (was {str(p.get('previous_level')).upper()})",
+        "alert.separation_lost": f"{level} alert {p.get('alert_id')}: SEPARATION LOST",
+        "alert.acknowledged": f"alert {p.get('alert_id')} acknowledged by {', '.join(p.get('acknowledged_by', []))}",
+    }.get(event.kind, f"{event.kind} {p.get('alert_id')}")
+    text = f"{what}: {p.get('unit_a')} ({p.get('party_a')}) and {p.get('unit_b')} ({p.get('party_b')})"
+    cpa = p.get("cpa") if event.kind in ("alert.raised", "alert.level_changed") else None
+    if cpa:
+        text += (
+            f"; closest approach in {cpa['tcpa_s']:.0f} s at {cpa['dcpa_m'] / 1852.0:.1f} NM,"
+            f" {abs(cpa['vsep_cpa_m']) / 0.3048:.0f} ft vertically"
+        )
+    return text
+
+
+def alert_storms(events: Sequence[Event], over: int) -> dict[tuple[str, str], list[Event]]:
+    """The alert changes of ``events`` by pair of parties, for the pairs with more than ``over`` of
+    them: a storm a liaison cell reads as one summary, not as hundreds of messages."""
+    by_pair: dict[tuple[str, str], list[Event]] = {}
+    for event in events:
+        if event.kind in ALERT_CHANGES and len(event.parties) == 2:
+            a, b = sorted(event.parties)
+            by_pair.setdefault((a, b), []).append(event)
+    return {pair: changes for pair, changes in by_pair.items() if len(changes) > over}
+
+
+def storm_post(pair: tuple[str, str], changes: Sequence[Event], listed: int = 50) -> EventPost:
+    """One message summing up an alert storm between ``pair``; every alert stays in the alert list and the record."""
+    kinds = Counter(ALERT_CHANGES[e.kind] for e in changes)
+    levels = Counter(str(e.payload.get("level")) for e in changes if e.kind == "alert.raised")
+    ids = [str(e.payload.get("alert_id")) for e in changes]
+    first, last = min(e.time_s for e in changes), max(e.time_s for e in changes)
+    when = format_utc(first) if first == last else f"{format_utc(first)} to {format_utc(last)}"
+    body = (
+        f"ALERT STORM: {len(changes)} alert changes between {pair[0]} and {pair[1]} at {when}: "
+        + ", ".join(f"{n} {k}" for k, n in kinds.items())
+        + (
+            "; raised by level: "
+            + ", ".join(f"{levels[lv]} {lv}" for lv in ("warning", "caution", "advisory") if levels[lv])
+            if levels
+            else ""
+        )
+        + ". Each alert is in the alert list and the record; first: "
+        + ", ".join(ids[:5])
     )
+    digest = hashlib.sha256("|".join(_digest(e) for e in changes).encode()).hexdigest()[:24]
+    data = {"event": "alert.storm", "count": len(changes), "changes": dict(kinds), "alerts": ids[:listed]}
+    return EventPost(MessageKind.ALERT, [pair], body[:4000], f"evt.storm.{digest}", data)

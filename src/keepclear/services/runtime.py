@@ -168,6 +168,7 @@ class Runtime:
             HotlineConfig(
                 escalation_step_s=settings.hotline_escalation_step_s,
                 max_thread_parties=settings.hotline_max_thread_parties,
+                alert_summary_over=settings.hotline_alert_summary_over,
             ),
         )
         deployment.bus.subscribe_batches(self.hotline.on_events)
