@@ -32,6 +32,9 @@ from keepclear.settings import Settings
 from keepclear.store.schema import units as units_table
 
 TARGET_REPORTS_PER_S = 100_000
+#: Stands for the report time in the pre-encoded bodies: each request carries the time it is sent
+#: (as a live feed does), so every report is newer than the unit's last and really updates the picture.
+TIME_PLACEHOLDER = "2000-01-01T00:00:00.000Z"
 
 
 def populate(data_dir: Path, units: int) -> dict[str, str]:
@@ -77,7 +80,7 @@ def batches(
     alt = rng.uniform(3000, 12000, units)
     trk = rng.uniform(0, 2 * np.pi, units)
     gs = rng.uniform(120, 260, units)
-    now = format_utc(time.time())
+    now = TIME_PLACEHOLDER
     out: dict[str, list[bytes]] = {"a": [], "b": []}
     for party, start in (("a", 0), ("b", 1)):
         ids = list(range(start, units, 2))
@@ -152,7 +155,9 @@ def main() -> None:
             with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
                 j = k
                 while not stop.is_set():
-                    body = bodies[party][j % len(bodies[party])]
+                    body = bodies[party][j % len(bodies[party])].replace(
+                        TIME_PLACEHOLDER.encode(), format_utc(time.time()).encode()
+                    )
                     j += 1
                     response = http.post("/v1/tracks", content=body)
                     statuses[response.status_code] = statuses.get(response.status_code, 0) + 1

@@ -21,7 +21,7 @@ rotates only with a signature of its old key.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +95,7 @@ class Ledger:
         self, kind: str, party_id: str | None, text: str, time_s: float, audience: tuple[str, ...] | None
     ) -> Statement:
         return Statement(
-            party_id, kind, time_us_of(time_s), sha256_hex(text.encode("utf-8")), uuid.uuid4().hex, audience
+            party_id, kind, time_us_of(time_s), sha256_hex(text.encode("utf-8")), os.urandom(16).hex(), audience
         )
 
     def _place(
