@@ -373,7 +373,7 @@ def test_an_alert_storm_is_one_summary_message_per_pair_and_a_few_alerts_are_one
     assert len(messages) == 2
     summary, single = messages
     assert summary.kind == MessageKind.ALERT and summary.body.startswith(
-        "ALERT STORM: 305 alert changes between coalition and russia at "
+        "ALERT STORM: 305 changes between coalition and russia at "
     )
     assert "300 raised, 5 resolved; raised by level: 30 warning, 270 caution." in summary.body
     assert summary.data["count"] == 305 and summary.data["alerts"][:2] == ["alert-000001", "alert-000002"]

@@ -266,4 +266,7 @@ def test_a_published_batch_opens_merges_and_links_as_one_event_at_a_time_would(
     clock.advance(7200)
     bus.publish([alert("alert.resolved", 7200, "al1", False)])
     assert [t.kind for t in service.timeline(incident.id)][-1] == "alert.resolved"
+    bus.publish([alert("alert.level_changed", 7201, "al2", False)])  # the alert merged in the batch is linked too
+    timeline = service.timeline(incident.id)
+    assert timeline[-1].kind == "alert.level_changed" and [t.position for t in timeline] == list(range(1, 8))
     assert len(service.list()) == 1

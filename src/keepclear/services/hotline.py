@@ -31,7 +31,7 @@ from keepclear.domain.ids import id_problem
 from keepclear.domain.phrases import PhraseCatalogue
 from keepclear.errors import KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline_messages import (
-    ALERT_CHANGES,
+    STORM_KINDS,
     EventPost,
     alert_storms,
     escalation_step,
@@ -611,7 +611,7 @@ class HotlineService:
                         self._ensure_pair(conn, new, str(other))
                 continue
             post = event_post(event)
-            if post is not None and storms and event.kind in ALERT_CHANGES:
+            if post is not None and storms and event.kind in STORM_KINDS:
                 post = replace(post, pairs=[(a, b) for a, b in post.pairs if (min(a, b), max(a, b)) not in storms])
             if post is not None:
                 posts.append(post)

@@ -175,11 +175,13 @@ def _digest(event: Event) -> str:
     ).hexdigest()[:24]
 
 
-ALERT_CHANGES = {
+#: What an alert storm sums up, and how the summary counts each.
+STORM_KINDS = {
     "alert.raised": "raised",
     "alert.level_changed": "changed level",
     "alert.resolved": "resolved",
     "alert.separation_lost": "lost separation",
+    "incident.opened": "incidents opened",
 }
 
 
@@ -205,11 +207,12 @@ def alert_text(event: Event) -> str:
 
 
 def alert_storms(events: Sequence[Event], over: int) -> dict[tuple[str, str], list[Event]]:
-    """The alert changes of ``events`` by pair of parties, for the pairs with more than ``over`` of
-    them: a storm a liaison cell reads as one summary, not as hundreds of messages."""
+    """The alert changes of ``events`` (and the incidents they open) by pair of parties, for the pairs
+    with more than ``over`` of them: a storm a liaison cell reads as one summary, not as hundreds of
+    messages."""
     by_pair: dict[tuple[str, str], list[Event]] = {}
     for event in events:
-        if event.kind in ALERT_CHANGES and len(event.parties) == 2:
+        if event.kind in STORM_KINDS and len(event.parties) == 2:
             a, b = sorted(event.parties)
             by_pair.setdefault((a, b), []).append(event)
     return {pair: changes for pair, changes in by_pair.items() if len(changes) > over}
@@ -217,13 +220,13 @@ def alert_storms(events: Sequence[Event], over: int) -> dict[tuple[str, str], li
 
 def storm_post(pair: tuple[str, str], changes: Sequence[Event], listed: int = 50) -> EventPost:
     """One message summing up an alert storm between ``pair``; every alert stays in the alert list and the record."""
-    kinds = Counter(ALERT_CHANGES[e.kind] for e in changes)
+    kinds = Counter(STORM_KINDS[e.kind] for e in changes)
     levels = Counter(str(e.payload.get("level")) for e in changes if e.kind == "alert.raised")
-    ids = [str(e.payload.get("alert_id")) for e in changes]
+    ids = [str(e.payload.get("alert_id") or e.payload.get("incident_id")) for e in changes]
     first, last = min(e.time_s for e in changes), max(e.time_s for e in changes)
     when = format_utc(first) if first == last else f"{format_utc(first)} to {format_utc(last)}"
     body = (
-        f"ALERT STORM: {len(changes)} alert changes between {pair[0]} and {pair[1]} at {when}: "
+        f"ALERT STORM: {len(changes)} changes between {pair[0]} and {pair[1]} at {when}: "
         + ", ".join(f"{n} {k}" for k, n in kinds.items())
         + (
             "; raised by level: "
@@ -231,7 +234,7 @@ def storm_post(pair: tuple[str, str], changes: Sequence[Event], listed: int = 50
             if levels
             else ""
         )
-        + ". Each alert is in the alert list and the record; first: "
+        + ". Each is in the alert or incident list and the record; first: "
         + ", ".join(ids[:5])
     )
     digest = hashlib.sha256("|".join(_digest(e) for e in changes).encode()).hexdigest()[:24]

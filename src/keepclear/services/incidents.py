@@ -128,29 +128,33 @@ class IncidentService:
             with self._db.write() as conn:
                 index = self._concerned(conn, relevant)
                 timelines: dict[str, list[tuple[float, str, str | None, dict[str, Any]]]] = {}
+                new_ids: dict[str, None] = {}  # opened in this batch: written once, at the end, as they became
                 for event, trigger in relevant:
                     linked = index.related(event)
                     if trigger is not None:
                         same = index.same(trigger, self._config.merge_window_s)
                         if not same:
                             incident = self._new(trigger, reported_by=None)
-                            store.insert_incident(conn, incident)
                             index.add(incident)
-                            opened.append(incident)
+                            new_ids[incident.id] = None
                             linked.append(incident)
                         elif trigger.alert_id:
                             for incident in same:
                                 if trigger.alert_id not in incident.alert_ids:
-                                    store.add_alert_id(conn, incident, trigger.alert_id)
+                                    if incident.id not in new_ids:
+                                        store.add_alert_id(conn, incident, trigger.alert_id)
                                     index.link_alert(incident, trigger.alert_id)
                                     if all(i.id != incident.id for i in linked):
                                         linked.append(incident)
                     for incident in linked:
                         item = (event.time_s, event.kind, event.party_id, dict(event.payload))
                         timelines.setdefault(incident.id, []).append(item)
-                for incident_id, items in timelines.items():
-                    store.get_incident(conn, incident_id, lock=True)
-                    store.append_timeline_items(conn, incident_id, items)
+                opened = [index.get(incident_id) for incident_id in new_ids]
+                store.insert_incidents(conn, opened)
+                for incident_id in timelines:
+                    if incident_id not in new_ids:
+                        store.get_incident(conn, incident_id, lock=True)
+                store.append_timelines(conn, timelines, new=new_ids)
         self._events.publish([self._opened_event(incident) for incident in opened])
 
     def _concerned(self, conn: Any, relevant: list[tuple[Event, Trigger | None]]) -> _OpenIncidents:
@@ -446,6 +450,10 @@ class _OpenIncidents:
             self._by_alert.setdefault(alert_id, []).append(incident.id)
         for unit_id in incident.unit_ids:
             self._by_unit.setdefault(unit_id, []).append(incident.id)
+
+    def get(self, incident_id: str) -> Incident:
+        """The incident as it stands now in this batch."""
+        return self._by_id[incident_id]
 
     def link_alert(self, incident: Incident, alert_id: str) -> None:
         """Note that ``alert_id`` now belongs to ``incident`` too."""

@@ -6,7 +6,7 @@ Accounts, timeline items and evidence are insert-only: nothing here updates or d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,26 +84,36 @@ def _tuple(text: str) -> tuple[str, ...]:
 
 def insert_incident(conn: Connection, incident: Incident) -> None:
     """Store a new incident."""
+    insert_incidents(conn, [incident])
+
+
+def insert_incidents(conn: Connection, new: Sequence[Incident]) -> None:
+    """Store new incidents, in one statement per table (a storm of losses of separation opens many)."""
+    if not new:
+        return
     conn.execute(
-        incidents.insert().values(
-            id=incident.id,
-            kind=incident.kind.value,
-            status=incident.status.value,
-            time_s=incident.time_s,
-            opened_s=incident.opened_s,
-            reported_by=incident.reported_by,
-            parties=_lines(incident.parties),
-            unit_ids=_lines(incident.unit_ids),
-            alert_ids=_lines(incident.alert_ids),
-            zone_id=incident.zone_id,
-            zone_kind=incident.zone_kind,
-            summary=incident.summary,
-        )
+        incidents.insert(),
+        [
+            {
+                "id": incident.id,
+                "kind": incident.kind.value,
+                "status": incident.status.value,
+                "time_s": incident.time_s,
+                "opened_s": incident.opened_s,
+                "reported_by": incident.reported_by,
+                "parties": _lines(incident.parties),
+                "unit_ids": _lines(incident.unit_ids),
+                "alert_ids": _lines(incident.alert_ids),
+                "zone_id": incident.zone_id,
+                "zone_kind": incident.zone_kind,
+                "summary": incident.summary,
+            }
+            for incident in new
+        ],
     )
-    if incident.alert_ids:
-        conn.execute(
-            incident_alerts.insert(), [{"alert_id": a, "incident_id": incident.id} for a in set(incident.alert_ids)]
-        )
+    links = [{"alert_id": a, "incident_id": incident.id} for incident in new for a in sorted(set(incident.alert_ids))]
+    if links:
+        conn.execute(incident_alerts.insert(), links)
 
 
 def _incident(row: sa.Row[tuple[Any, ...]]) -> Incident:
@@ -261,27 +271,42 @@ def append_timeline_items(
     conn: Connection, incident_id: str, items: list[tuple[float, str, str | None, dict[str, Any]]]
 ) -> list[TimelineItem]:
     """Append ``(time_s, kind, party_id, payload)`` items in order, in one statement (incident row locked)."""
-    if not items:
-        return []
-    first = _next_position(conn, incident_timeline, incident_id)
-    added = [
-        TimelineItem(incident_id, first + k, time_s, kind, party_id, payload)
-        for k, (time_s, kind, party_id, payload) in enumerate(items)
-    ]
-    conn.execute(
-        incident_timeline.insert(),
-        [
-            {
-                "incident_id": incident_id,
-                "position": item.position,
-                "time_s": item.time_s,
-                "kind": item.kind,
-                "party_id": item.party_id,
-                "payload": json.dumps(item.payload, sort_keys=True),
-            }
-            for item in added
-        ],
-    )
+    return append_timelines(conn, {incident_id: items})
+
+
+def append_timelines(
+    conn: Connection,
+    timelines: Mapping[str, Sequence[tuple[float, str, str | None, dict[str, Any]]]],
+    *,
+    new: Collection[str] = (),
+) -> list[TimelineItem]:
+    """Append ``(time_s, kind, party_id, payload)`` items to several timelines, in order, in one statement.
+
+    Incidents in ``new`` were created in this transaction and start at position 1; the others
+    continue their numbering (call with their rows locked).
+    """
+    added: list[TimelineItem] = []
+    for incident_id, items in timelines.items():
+        first = 1 if incident_id in new else _next_position(conn, incident_timeline, incident_id)
+        added += [
+            TimelineItem(incident_id, first + k, time_s, kind, party_id, payload)
+            for k, (time_s, kind, party_id, payload) in enumerate(items)
+        ]
+    if added:
+        conn.execute(
+            incident_timeline.insert(),
+            [
+                {
+                    "incident_id": item.incident_id,
+                    "position": item.position,
+                    "time_s": item.time_s,
+                    "kind": item.kind,
+                    "party_id": item.party_id,
+                    "payload": json.dumps(item.payload, sort_keys=True),
+                }
+                for item in added
+            ],
+        )
     return added
 
 
