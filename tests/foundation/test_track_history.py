@@ -22,6 +22,22 @@ def test_thinning_retention_and_window():
     history.prune(now_s=1000.0)
     assert history.between(["u1"], 0, 2000) == []
     assert len(history) == 0
+    # interleaved units and a late, older report in one batch; a unit forgotten by pruning starts afresh
+    history.add(
+        [
+            columns(
+                [
+                    TrackReport(unit, t, 35.0, 38.0, 0.0, 0.0, 0.0)
+                    for unit, t in (("u1", 1000.0), ("u2", 1000.5), ("u1", 1001.0), ("u1", 999.0), ("u2", 1003.0))
+                ]
+            )
+        ]
+    )
+    assert [(r.unit_id, r.time_s) for r in history.between(["u1", "u2"], 0, 2000)] == [
+        ("u1", 1000.0),
+        ("u2", 1000.5),
+        ("u2", 1003.0),
+    ]
 
 
 def test_units_of_a_party():

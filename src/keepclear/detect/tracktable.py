@@ -213,22 +213,20 @@ class TrackTable:
                 report = TrackReport(unit_ids[i], *(float(v) for v in values[i]))
                 accepted += self.update(report, party_ids[i], domains[i]) is Outcome.ACCEPTED
             return accepted
-        rows = np.empty(n, dtype=np.int64)
-        for i, unit_id in enumerate(unit_ids):
-            row = self._row.get(unit_id)
-            if row is None and ok[i]:
-                row = self._append(unit_id)
-                self._data[row, 0] = -np.inf
-            rows[i] = -1 if row is None else row
+        get = self._row.get
+        rows = np.fromiter((get(unit_id, -1) for unit_id in unit_ids), dtype=np.int64, count=n)
+        for i in np.flatnonzero((rows < 0) & ok).tolist():  # units new to the picture
+            rows[i] = self._append(unit_ids[i])
+            self._data[rows[i], 0] = -np.inf
         take = ok & (rows >= 0)
         take[take] = values[take, 0] > self._data[rows[take], 0]
         sel = rows[take]
         if sel.shape[0] == 0:
             return 0
         self._data[sel] = values[take]
-        chosen = np.flatnonzero(take).tolist()
-        self._party[sel] = [self.party_code(party_ids[i]) for i in chosen]
-        self._domain[sel] = [DOMAIN_CODES[domains[i]] for i in chosen]
+        party_codes = {party_id: self.party_code(party_id) for party_id in set(party_ids)}
+        self._party[sel] = np.fromiter(map(party_codes.__getitem__, party_ids), dtype=np.int64, count=n)[take]
+        self._domain[sel] = np.fromiter(map(DOMAIN_CODES.__getitem__, domains), dtype=np.int64, count=n)[take]
         h = self._hist.shape[1]
         self._hist[sel, self._hist_count[sel] % h] = values[take]
         self._hist_count[sel] += 1

@@ -8,6 +8,7 @@ ledger entries; evidence snapshots are frozen and hashed when an incident opens)
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -32,21 +33,34 @@ class TrackHistory:
         self.limits = limits or HistoryLimits()
         self._by_unit: dict[str, deque[TrackReport]] = {}
         self._parties: dict[str, str] = {}
+        self._last_kept_s: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def add(self, batches: Iterable[ReportColumns]) -> None:
-        """Keep each report that is at least ``min_interval_s`` newer than the unit's last kept one."""
+        """Keep each report that is at least ``min_interval_s`` newer than the unit's last kept one.
+
+        Most reports of a busy feed are thinned away: one comparison each picks the few candidates
+        (a unit's first report in ``min_interval_s``), which are then taken in order.
+        """
         gap_s = self.limits.min_interval_s
         with self._lock:
+            last = self._last_kept_s
             for batch in batches:
-                times = batch.values[:, 0]
-                for index, unit_id in enumerate(batch.unit_ids):
+                times = batch.values[:, 0].tolist()
+                candidates = [
+                    index
+                    for index, (unit_id, time_s) in enumerate(zip(batch.unit_ids, times, strict=True))
+                    if time_s >= last.get(unit_id, -math.inf) + gap_s
+                ]
+                for index in candidates:
+                    unit_id = batch.unit_ids[index]
+                    if times[index] < last.get(unit_id, -math.inf) + gap_s:
+                        continue  # an earlier report of the same batch was kept
                     kept = self._by_unit.get(unit_id)
                     if kept is None:
                         kept = self._by_unit[unit_id] = deque()
-                    if kept and times[index] < kept[-1].time_s + gap_s:
-                        continue
                     kept.append(batch.report(index))
+                    last[unit_id] = times[index]
                     if batch.party_ids:
                         self._parties[unit_id] = batch.party_ids[index]
 
@@ -60,6 +74,7 @@ class TrackHistory:
                     kept.popleft()
                 if not kept:
                     del self._by_unit[unit_id]
+                    del self._last_kept_s[unit_id]
 
     def between(self, unit_ids: Iterable[str], start_s: float, end_s: float) -> list[TrackReport]:
         """Kept reports of ``unit_ids`` with ``start_s <= time_s <= end_s``, by unit then time."""
