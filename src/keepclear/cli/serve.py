@@ -29,4 +29,9 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     # pausing every request for a few hundred milliseconds now and then.
     gc.collect()
     gc.freeze()
+    # Young collections every 20,000 allocations instead of 700: a probe tick that raises thousands
+    # of alerts, or a second of track ingest, allocates hundreds of thousands of short-lived objects,
+    # and at the default rate the collector spent as long as the tick itself (1.3 s -> 0.64 s for a
+    # tick raising 31,000 alerts). Cycles are still collected, a little later.
+    gc.set_threshold(20_000, 10, 10)
     uvicorn.Server(uvicorn_config(app, host, port, access_log=True)).run()

@@ -318,32 +318,49 @@ def _events(changes: list[_Change], time_s: float, states: TrackStates, conflict
         return []
     count = len(changes)
     rows = np.array([c.rows for c in changes], dtype=np.int64).reshape(count, 2)
-    tcpa = np.array([0.0 if c.conflict is None else float(conflicts.tcpa_s[c.conflict]) for c in changes])
+    has_cpa = [c.conflict is not None for c in changes]
+    k = np.array([0 if c.conflict is None else c.conflict for c in changes], dtype=np.int64)
+    tcpa = np.where(has_cpa, conflicts.tcpa_s[k] if len(conflicts) else 0.0, 0.0)
     at = np.concatenate([np.full(2 * count, time_s), np.repeat(time_s + tcpa, 2)])
     lat, lon, alt = _positions(states, np.concatenate([rows.ravel(), rows.ravel()]), at)
     points = [
-        {"lat_deg": round(float(la), 7), "lon_deg": round(float(lo), 7), "alt_m": round(float(al), 2)}
-        for la, lo, al in zip(lat.tolist(), lon.tolist(), alt.tolist(), strict=True)
+        {"lat_deg": la, "lon_deg": lo, "alt_m": al}
+        for la, lo, al in zip(
+            np.round(lat, 7).tolist(), np.round(lon, 7).tolist(), np.round(alt, 2).tolist(), strict=True
+        )
     ]
+    cpa_columns: list[list[Any]] = [[None] * count] * 5
+    if len(conflicts):
+        cpa_columns = [
+            conflicts.t_in_s[k].tolist(),
+            conflicts.t_out_s[k].tolist(),
+            conflicts.dcpa_m[k].tolist(),
+            conflicts.vsep_cpa_m[k].tolist(),
+            conflicts.los[k].tolist(),
+        ]
+    tcpa_list = tcpa.tolist()
+    present = (rows >= 0).tolist()
     events = []
-    for i, change in enumerate(changes):
-        alert, (ra, rb) = change.alert, change.rows
+    for i, (change, cpa, t_in, t_out, dcpa, vsep, los) in enumerate(zip(changes, has_cpa, *cpa_columns, strict=True)):
+        alert = change.alert
         payload = AlertBook._base_payload(alert)
         payload["previous_level"] = None if change.previous is None else change.previous.name.lower()
         payload["time_s"] = time_s
-        payload["positions"] = {
-            unit: points[2 * i + j] for j, (unit, r) in enumerate(((alert.unit_a, ra), (alert.unit_b, rb))) if r >= 0
-        }
+        positions = {}
+        if present[i][0]:
+            positions[alert.unit_a] = points[2 * i]
+        if present[i][1]:
+            positions[alert.unit_b] = points[2 * i + 1]
+        payload["positions"] = positions
         payload["cpa"] = None
-        k = change.conflict
-        if k is not None:
+        if cpa:
             payload["cpa"] = {
-                "t_in_s": float(conflicts.t_in_s[k]),
-                "t_out_s": float(conflicts.t_out_s[k]),
-                "tcpa_s": float(tcpa[i]),
-                "dcpa_m": float(conflicts.dcpa_m[k]),
-                "vsep_cpa_m": float(conflicts.vsep_cpa_m[k]),
-                "los": bool(conflicts.los[k]),
+                "t_in_s": t_in,
+                "t_out_s": t_out,
+                "tcpa_s": tcpa_list[i],
+                "dcpa_m": dcpa,
+                "vsep_cpa_m": vsep,
+                "los": los,
                 "points": {alert.unit_a: points[2 * count + 2 * i], alert.unit_b: points[2 * count + 2 * i + 1]},
             }
         events.append(Event(change.kind, time_s, None, payload, alert.parties))
