@@ -43,9 +43,14 @@ TrackConsumer = Callable[[list[ReportColumns]], None]
 
 @dataclass(frozen=True, slots=True)
 class RuntimeConfig:
-    """How often the tick runs, how ingest is bounded, how the probe is tuned."""
+    """How often the tick runs, how ingest is bounded, how the probe is tuned.
+
+    ``pump_s``: between ticks, queued reports are moved into the track table this often, so the
+    tick itself only takes the last moments' reports and a busy feed never delays the probe.
+    """
 
     tick_s: float = 1.0
+    pump_s: float = 0.1
     ingest: IngestLimits = field(default_factory=IngestLimits)
     history: HistoryLimits = field(default_factory=HistoryLimits)
     tactical: TacticalConfig = field(default_factory=TacticalConfig)
@@ -196,7 +201,9 @@ class Runtime:
         self.add_gauge("events_queued", lambda: self.deployment.bus.queued_events)
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()
+        self._pump_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._pump_thread: threading.Thread | None = None
         self.last_tick_s: float | None = None
         self.tick_errors = 0
         self.ticks = 0
@@ -221,11 +228,19 @@ class Runtime:
 
     def pump(self) -> int:
         """Move queued reports to the consumers; returns how many moved."""
-        drained = self.ingest.drain()
-        if drained:
-            for consumer in self._consumers:
-                consumer(drained)
+        with self._pump_lock:  # one pump at a time: consumers see the batches in the order queued
+            drained = self.ingest.drain()
+            if drained:
+                for consumer in self._consumers:
+                    consumer(drained)
         return sum(len(batch) for batch in drained)
+
+    def _pump_loop(self) -> None:
+        while not self._stop.wait(self.config.pump_s):
+            try:
+                self.pump()
+            except Exception:  # the tick pumps too and reports; this loop must go on
+                _log.exception("pumping track reports failed")
 
     def tick(self, now_s: float | None = None) -> None:
         """Drain ingest, then run every task with the current time."""
@@ -258,18 +273,22 @@ class Runtime:
 
     def start(self) -> None:
         """Run the tick every ``tick_s`` seconds on a background thread (detection warmed up first),
-        with the bus delivering on its own thread so a tick never waits for the record and hotline."""
+        reports pumped into the track table every ``pump_s`` on another, and the bus delivering on its
+        own thread, so a tick never waits for the record and hotline nor carries a second of ingest."""
         if self._thread is None:
             self.tactical.warm_up()
             self.deployment.bus.start_dispatching()
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="keepclear-tick", daemon=True)
             self._thread.start()
+            self._pump_thread = threading.Thread(target=self._pump_loop, name="keepclear-pump", daemon=True)
+            self._pump_thread.start()
 
     def stop(self) -> None:
-        """Stop the tick thread and wait for it."""
+        """Stop the tick and pump threads and wait for them; the bus delivers what is queued."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        for thread in (self._thread, self._pump_thread):
+            if thread is not None:
+                thread.join(timeout=10)
+        self._thread = self._pump_thread = None
         self.deployment.bus.stop_dispatching()
