@@ -204,6 +204,8 @@ def main() -> None:
     else:
         print(f"{'probe per tick (ms)':<34}{'not wired':>14}")
     print(f"{'ticks (per second)':<34}{final['ticks']:>14}{final['ticks'] / elapsed:>14.2f}")
+    interval_s = float(final["counters"].get("tick_interval_max_s", float("nan")))  # type: ignore[attr-defined]
+    print(f"{'longest gap between ticks (s)':<34}{interval_s:>14.2f}{1.0:>14.2f}{interval_s:>9.2f}")
     tasks = sorted({name for sample in samples for name in sample["task_duration_s"]})  # type: ignore[attr-defined]
     slowest = {name: max(float(s["task_duration_s"].get(name, 0.0)) for s in samples) for name in tasks}  # type: ignore[attr-defined]
     print(f"{'tick tasks, slowest run (ms)':<34}" + ", ".join(f"{n} {v * 1e3:.0f}" for n, v in slowest.items()))

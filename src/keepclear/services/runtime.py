@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -194,6 +195,10 @@ class Runtime:
         self.add_task("probe", self.tactical.tick)
         self.add_gauge("tracks", lambda: len(self.tactical.table))
         self.add_gauge("conflicts", lambda: self.tactical.last_conflicts)
+        #: Seconds between the starts of the last minute's ticks: the probe runs every ``tick_s`` as
+        #: long as the largest stays near it.
+        self.tick_intervals_s: deque[float] = deque(maxlen=max(1, int(60 / max(self.config.tick_s, 1e-3))))
+        self.add_gauge("tick_interval_max_s", lambda: max(self.tick_intervals_s, default=0.0))
         self.add_gauge("alerts_active", lambda: len(self.tactical.book))
         self.add_gauge("probe_compute_ms", lambda: 1e3 * self.tactical.last_compute_s)
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
@@ -267,7 +272,12 @@ class Runtime:
         # A fixed rate, not a fixed pause: a tick that took 0.3 s must not push the next one to 1.3 s.
         # A tick that overruns its period is followed at once, without a burst to catch up.
         due_s = time.monotonic() + self.config.tick_s
+        last_start_s: float | None = None
         while not self._stop.wait(max(0.0, due_s - time.monotonic())):
+            start_s = time.monotonic()
+            if last_start_s is not None:
+                self.tick_intervals_s.append(start_s - last_start_s)
+            last_start_s = start_s
             self.tick()
             due_s = max(due_s + self.config.tick_s, time.monotonic())
 
