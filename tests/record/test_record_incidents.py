@@ -270,3 +270,41 @@ def test_a_published_batch_opens_merges_and_links_as_one_event_at_a_time_would(
     timeline = service.timeline(incident.id)
     assert timeline[-1].kind == "alert.level_changed" and [t.position for t in timeline] == list(range(1, 8))
     assert len(service.list()) == 1
+
+
+def test_the_open_incidents_a_batch_may_touch_are_found_by_alert_id_and_by_time_and_unit(
+    deployment: Deployment,
+) -> None:
+    from keepclear.domain.incidents import Incident
+    from keepclear.store import incidents as store
+
+    def incident(incident_id: str, time_s: float, units: tuple[str, ...], alerts: tuple[str, ...] = ()) -> Incident:
+        return Incident(
+            incident_id, IncidentKind.SEPARATION_LOST, ReviewStatus.OPEN, time_s, time_s, None,
+            ("coalition", "russia"), units, alerts, None, None, "loss of separation",
+        )  # fmt: skip
+
+    with deployment.db.write() as conn:
+        store.insert_incidents(
+            conn,
+            [
+                incident("i1", 100.0, ("u1", "u2"), ("al1",)),
+                incident("i2", 101.0, ("u3", "u4")),
+                incident("i3", 102.0, ("u5",)),
+                incident("i4", 5000.0, ("u3",), ("al4",)),
+                incident("i5", 101.0, ("u3",)),
+            ],
+        )
+        store.set_status(conn, "i5", ReviewStatus.CLOSED)
+    with deployment.db.read() as conn:
+
+        def found(**kwargs: object) -> list[str]:
+            args: dict[str, object] = {"alert_ids": [], "incident_ids": [], "time_windows": [], **kwargs}
+            return [i.id for i in store.open_incidents_concerned(conn, **args)]  # type: ignore[arg-type]
+
+        assert found(time_windows=[(90.0, 110.0)]) == ["i1", "i2", "i3"]  # closed i5 is not open
+        assert found(time_windows=[(90.0, 110.0)], window_units={"u3"}) == ["i2"]
+        assert found(time_windows=[(90.0, 110.0)], window_units={"u9"}) == []
+        # an alert or an id finds its incident whatever the time and units
+        assert found(alert_ids=["al4", "al1"], window_units={"u9"}) == ["i1", "i4"]
+        assert found(incident_ids=["i3"], time_windows=[(4990.0, 5010.0)], window_units={"u3"}) == ["i3", "i4"]

@@ -167,9 +167,14 @@ class IncidentService:
         ]
         incident_ids = [v for event, _ in relevant if isinstance(v := event.payload.get("incident_id"), str)]
         window_s = self._config.merge_window_s
-        windows = [(t.time_s - window_s, t.time_s + window_s) for _, t in relevant if t is not None]
+        triggers = [t for _, t in relevant if t is not None]
+        windows = [(t.time_s - window_s, t.time_s + window_s) for t in triggers]
+        # Only an incident with a trigger's first unit can take it in (``_OpenIncidents.same``).
+        units = None if any(not t.unit_ids for t in triggers) else {t.unit_ids[0] for t in triggers}
         return _OpenIncidents(
-            store.open_incidents_concerned(conn, alert_ids=alert_ids, incident_ids=incident_ids, time_windows=windows)
+            store.open_incidents_concerned(
+                conn, alert_ids=alert_ids, incident_ids=incident_ids, time_windows=windows, window_units=units
+            )
         )
 
     def _new(self, trigger: Trigger, reported_by: str | None) -> Incident:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import sqlalchemy as sa
@@ -163,21 +164,29 @@ def open_incidents_concerned(
     alert_ids: Iterable[str],
     incident_ids: Iterable[str],
     time_windows: Iterable[tuple[float, float]],
+    window_units: AbstractSet[str] | None = None,
 ) -> list[Incident]:
     """Open incidents linked to any of ``alert_ids``, named by ``incident_ids``, or timed within any
-    ``(from_s, until_s)`` window (inclusive), by time: what a batch of events may touch, without
-    reading every open incident."""
+    ``(from_s, until_s)`` window (inclusive) and, when ``window_units`` is given, involving one of
+    those units; by time: what a batch of events may touch, without reading every open incident
+    (a storm opens thousands at the same moment, and only those of the batch's units matter)."""
     alerts, ids, windows = sorted(set(alert_ids)), sorted(set(incident_ids)), list(time_windows)
     found: dict[str, Incident] = {}
     for chunk in in_list_chunks(alerts):
         query = sa.select(incident_alerts.c.incident_id).where(incident_alerts.c.alert_id.in_(chunk))
         ids.extend(row.incident_id for row in conn.execute(query))
     is_open = incidents.c.status != ReviewStatus.CLOSED.value
+    for from_s, until_s in _merged(windows):
+        query = sa.select(incidents.c.id, incidents.c.unit_ids).where(
+            incidents.c.time_s >= from_s, incidents.c.time_s <= until_s, is_open
+        )
+        ids.extend(
+            row.id
+            for row in conn.execute(query)
+            if window_units is None or not window_units.isdisjoint(_tuple(row.unit_ids))
+        )
     for chunk in in_list_chunks(list(dict.fromkeys(ids))):
         query = sa.select(incidents).where(incidents.c.id.in_(chunk), is_open)
-        found.update((row.id, _incident(row)) for row in conn.execute(query))
-    for from_s, until_s in _merged(windows):
-        query = sa.select(incidents).where(incidents.c.time_s >= from_s, incidents.c.time_s <= until_s, is_open)
         found.update((row.id, _incident(row)) for row in conn.execute(query))
     return sorted(found.values(), key=lambda incident: (incident.time_s, incident.id))
 
