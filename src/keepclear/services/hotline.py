@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -610,9 +610,9 @@ class HotlineService:
                     for other in event.payload.get("others", []):
                         self._ensure_pair(conn, new, str(other))
                 continue
+            if storms and event.kind in STORM_KINDS and tuple(sorted(event.parties)) in storms:
+                continue  # in its pair's storm summary
             post = event_post(event)
-            if post is not None and storms and event.kind in STORM_KINDS:
-                post = replace(post, pairs=[(a, b) for a, b in post.pairs if (min(a, b), max(a, b)) not in storms])
             if post is not None:
                 posts.append(post)
         for post in posts:

@@ -237,6 +237,7 @@ def storm_post(pair: tuple[str, str], changes: Sequence[Event], listed: int = 50
         + ". Each is in the alert or incident list and the record; first: "
         + ", ".join(ids[:5])
     )
-    digest = hashlib.sha256("|".join(_digest(e) for e in changes).encode()).hexdigest()[:24]
+    marks = (f"{e.kind}:{e.time_s!r}:{ref}:{e.payload.get('level')}" for e, ref in zip(changes, ids, strict=True))
+    digest = hashlib.sha256("|".join(marks).encode()).hexdigest()[:24]
     data = {"event": "alert.storm", "count": len(changes), "changes": dict(kinds), "alerts": ids[:listed]}
     return EventPost(MessageKind.ALERT, [pair], body[:4000], f"evt.storm.{digest}", data)
