@@ -61,7 +61,8 @@ def test_ack_delays_and_escalations_are_counted_per_party(replayed: tuple[int, P
     a4 = numbers["activities"]["a4"]
     assert {e["activity_id"] for e in numbers["escalations"]} == {a4}
     assert [e["level"] for e in numbers["escalations"]] == [1, 2]
-    assert numbers["line_crossings"]["russia"]["2017-11-08"] >= 1
+    # one crossing, though the track wobbles across the river three times within a hundred metres
+    assert numbers["line_crossings"]["russia"]["2017-11-08"] == 1
 
 
 def test_report_html_embeds_the_figures_and_json_has_the_numbers(replayed: tuple[int, Path, dict[str, Any]]) -> None:

@@ -149,3 +149,42 @@ def test_watch_reports_an_actual_entry_once() -> None:
         for k, x in enumerate(seq)
     ]
     assert kinds == [[], ["zone.entered"], [], [], ["zone.entered"]]
+
+
+def test_track_noise_across_a_line_counts_one_crossing_and_going_round_its_end_none() -> None:
+    river = Zone("euphrates", "River", ZoneKind.DECONFLICTION_LINE, LineString([(40.0, 34.0), (40.0, 35.0)]))
+    watch = ZoneWatch([river])
+    step_deg = 30.0 / 91_000.0  # ~30 m of longitude at 35°N
+    # a slow approach from the west, wobbling ±30 m across the line, then on to the east bank
+    lon = [39.99, 39.999, 40.0 - step_deg, 40.0 + step_deg, 40.0 - step_deg, 40.0 + step_deg, 40.002, 40.01]
+    kinds = []
+    for k, x in enumerate(lon):
+        kinds += [(e.kind, e.payload["direction"]) for e in watch.update(DAY + k, states(unit(34.5, x, 0.0, 0.0, t=DAY + k)), PARTIES)]  # fmt: skip
+    assert kinds == [("zone.line_crossed", "left-to-right")]
+    assert sum(watch.crossings.values()) == 1
+    # back and forth within the margin only: no crossing at all
+    for k, x in enumerate([40.0 - step_deg, 40.0 + step_deg, 40.01]):
+        assert watch.update(DAY + 20 + k, states(unit(34.5, x, 0.0, 0.0, t=DAY + 20 + k)), PARTIES) == []
+    # round the northern end of the line, from the east bank to the west bank: no crossing
+    for k, (la, x) in enumerate([(34.99, 40.01), (35.02, 40.01), (35.02, 39.99), (34.99, 39.99)]):
+        assert watch.update(DAY + 40 + k, states(unit(la, x, 0.0, 0.0, t=DAY + 40 + k)), PARTIES) == []
+    assert sum(watch.crossings.values()) == 1
+
+
+def test_track_noise_on_a_zone_edge_is_one_entry() -> None:
+    watch = ZoneWatch([roz(box(35.0, 36.1, 35.2, 36.3))])
+    wobble_deg = 40.0 / 91_000.0
+    seq = [36.05, 36.1 + wobble_deg, 36.1 - wobble_deg, 36.1 + wobble_deg, 36.1 - wobble_deg, 36.15, 36.05, 36.15]
+    kinds = [
+        [e.kind for e in watch.update(DAY + k, states(unit(35.1, x, 0.0, 0.0, t=DAY + k)), PARTIES)]
+        for k, x in enumerate(seq)
+    ]
+    assert kinds == [[], ["zone.entered"], [], [], [], [], [], ["zone.entered"]]  # out by 4.5 km: left
+
+
+def test_a_new_watch_after_a_zone_import_carries_what_the_old_one_knew() -> None:
+    zone = roz(box(35.0, 36.1, 35.2, 36.3))
+    watch = ZoneWatch([zone])
+    assert [e.kind for e in watch.update(DAY, states(unit(35.1, 36.15, 0.0, 0.0, t=DAY)), PARTIES)] == ["zone.entered"]
+    again = ZoneWatch([zone], previous=watch)
+    assert again.update(DAY + 1, states(unit(35.1, 36.15, 0.0, 0.0, t=DAY + 1)), PARTIES) == []

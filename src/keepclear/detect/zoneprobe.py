@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from keepclear.detect.states import TrackStates
@@ -32,11 +31,15 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class ZoneProbeSettings:
-    """How far ahead entries are predicted, per domain of the unit (seconds)."""
+    """How far ahead entries are predicted, per domain of the unit (seconds), and how far a unit must
+    get before a crossing or an exit counts (metres): track noise around a line or an edge must not
+    count one crossing three times, nor one entry twice."""
 
     lookahead_air_s: float = 300.0
     lookahead_land_s: float = 1800.0
     lookahead_sea_s: float = 1200.0
+    line_confirm_m: float = 100.0
+    exit_margin_m: float = 100.0
 
     def lookahead_s(self, domain_code: int) -> float:
         """Lookahead for a domain code (0 air, 1 land, 2 sea)."""
@@ -179,15 +182,15 @@ def predict_zone_entries(
     return sorted(out, key=lambda e: (e.unit_id, e.zone_id))
 
 
-def _side(line: BaseGeometry, x: float, y: float) -> int:
-    """+1 left of the line's drawing direction, -1 right, 0 on it."""
-    p = Point(x, y)
-    s = line.project(p)
+def _sides(line: BaseGeometry, x: FloatArray, y: FloatArray) -> tuple[npt.NDArray[np.int8], FloatArray]:
+    """Per point: +1 left of the line's drawing direction, -1 right, 0 on it; and its distance (m)."""
+    points = shapely.points(x, y)
+    s = shapely.line_locate_point(line, points)
     eps = max(min(1.0, line.length / 1e6), 1e-6)
-    a = line.interpolate(max(s - eps, 0.0))
-    b = line.interpolate(min(s + eps, line.length))
-    cross = (b.x - a.x) * (y - a.y) - (b.y - a.y) * (x - a.x)
-    return 0 if cross == 0 else (1 if cross > 0 else -1)
+    a = shapely.get_coordinates(shapely.line_interpolate_point(line, np.maximum(s - eps, 0.0)))
+    b = shapely.get_coordinates(shapely.line_interpolate_point(line, np.minimum(s + eps, line.length)))
+    cross = (b[:, 0] - a[:, 0]) * (y - a[:, 1]) - (b[:, 1] - a[:, 1]) * (x - a[:, 0])
+    return np.sign(cross).astype(np.int8), np.asarray(shapely.distance(points, line), dtype=np.float64)
 
 
 def utc_day(time_s: float) -> str:
@@ -202,13 +205,28 @@ class ZoneWatch:
     not at the previous tick) and ``zone.line_crossed`` (``direction`` ``left-to-right`` or
     ``right-to-left`` relative to the line as drawn). ``crossings`` counts
     ``(party_id, utc_day, zone_id, direction)``.
+
+    With hysteresis against track noise: a crossing counts once the unit's track has cut the line
+    and the unit is more than ``line_confirm_m`` beyond it on the other side (going round the end
+    of a line is no crossing); a unit that entered a zone has left it once it is more than
+    ``exit_margin_m`` outside.
     """
 
-    def __init__(self, zones: Sequence[Zone]) -> None:
+    def __init__(
+        self, zones: Sequence[Zone], settings: ZoneProbeSettings | None = None, previous: ZoneWatch | None = None
+    ) -> None:
+        """``previous``: the watch this one replaces (zones changed): what it knew carries over."""
         self.zones = [prepare_zone(z) for z in zones]
+        self.settings = settings or ZoneProbeSettings()
         self._last: dict[str, tuple[float, float, float]] = {}
         self._inside: set[tuple[str, str]] = set()
+        self._side: dict[tuple[str, str], int] = {}  # (unit, line): the side it was last seen clearly on
+        self._cut: set[tuple[str, str]] = set()  # (unit, line): its track cut the line since then
         self.crossings: Counter[tuple[str, str, str, str]] = Counter()
+        if previous is not None:
+            self._last, self._inside = dict(previous._last), set(previous._inside)
+            self._side, self._cut = dict(previous._side), set(previous._cut)
+            self.crossings.update(previous.crossings)
 
     def update(self, time_s: float, states: TrackStates, party_ids: Sequence[str]) -> list[Event]:
         """Positions of every unit at ``time_s``; the events since the previous call."""
@@ -230,40 +248,24 @@ class ZoneWatch:
             x, y = pz.plane.to_xy(lats, lons)
             if pz.centerline is not None:
                 px, py = pz.plane.to_xy(prev_lat, prev_lon)
-                segs = shapely.linestrings(np.stack([np.column_stack([px, x]), np.column_stack([py, y])], axis=2))
-                moved = has_prev & ((px != x) | (py != y))
-                # A line binds within its altitude band only: aircraft above a river line do not cross it.
-                in_band = (alts >= zone.altitude.lower_ft * FT_M) & (alts <= zone.altitude.upper_ft * FT_M)
-                crossed = moved & in_band & shapely.intersects(segs, pz.centerline)
-                for r in np.flatnonzero(crossed).tolist():
-                    before = _side(pz.centerline, float(px[r]), float(py[r]))
-                    after = _side(pz.centerline, float(x[r]), float(y[r]))
-                    if before == after or before == 0:
-                        continue
-                    direction = "left-to-right" if before > 0 else "right-to-left"
-                    party = parties[r]
-                    self.crossings[(party, day, zone.id, direction)] += 1
-                    events.append(
-                        Event(
-                            "zone.line_crossed",
-                            time_s,
-                            None,
-                            {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
-                             "direction": direction, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
-                             "utc_day": day, "count_today": self.crossings[(party, day, zone.id, direction)]},
-                            frozenset({party} | set(zone.rules.permitted_parties or ())),
-                        )
-                    )  # fmt: skip
+                events += self._line(
+                    pz, time_s, day, states.unit_ids, parties, x, y, px, py, has_prev, alts, lats, lons
+                )
                 continue
             access = {p: zone.rules.access_for(p) for p in set(parties)}
             concerned = np.array([access[p] is not Access.PERMITTED for p in parties], dtype=bool)
             alt_ft = alts / FT_M
             in_band = (zone.altitude.lower_ft <= alt_ft) & (alt_ft <= zone.altitude.upper_ft)
-            inside = concerned & in_band & shapely.covers(pz.area, shapely.points(x, y))
+            watched = concerned & in_band
+            points = shapely.points(x, y)
+            inside = watched & shapely.covers(pz.area, points)
             for r in range(n):
                 key = (states.unit_ids[r], zone.id)
                 if not inside[r]:
-                    self._inside.discard(key)
+                    if key in self._inside and (
+                        not watched[r] or shapely.distance(pz.area, points[r]) > self.settings.exit_margin_m
+                    ):
+                        self._inside.discard(key)
                 elif key not in self._inside:
                     self._inside.add(key)
                     party = parties[r]
@@ -280,4 +282,76 @@ class ZoneWatch:
                     )  # fmt: skip
         for r, unit in enumerate(states.unit_ids):
             self._last[unit] = (float(lats[r]), float(lons[r]), float(alts[r]))
+        if len(self._last) > 2 * n + 1000:
+            self._forget_all_but(set(states.unit_ids))
+        return events
+
+    def _forget_all_but(self, units: set[str]) -> None:
+        """Drop what is remembered of units no longer in the picture (a long run meets many)."""
+        self._last = {u: v for u, v in self._last.items() if u in units}
+        self._inside = {k for k in self._inside if k[0] in units}
+        self._side = {k: v for k, v in self._side.items() if k[0] in units}
+        self._cut = {k for k in self._cut if k[0] in units}
+
+    def _line(
+        self,
+        pz: PreparedZone,
+        time_s: float,
+        day: str,
+        unit_ids: Sequence[str],
+        parties: list[str],
+        x: FloatArray,
+        y: FloatArray,
+        px: FloatArray,
+        py: FloatArray,
+        has_prev: npt.NDArray[np.bool_],
+        alts: FloatArray,
+        lats: FloatArray,
+        lons: FloatArray,
+    ) -> list[Event]:
+        """Crossings of one deconfliction line since the previous tick (see the class docstring)."""
+        zone, line = pz.zone, pz.centerline
+        assert line is not None
+        # A line binds within its altitude band only: aircraft above a river line do not cross it.
+        in_band = (alts >= zone.altitude.lower_ft * FT_M) & (alts <= zone.altitude.upper_ft * FT_M)
+        segs = shapely.linestrings(np.stack([np.column_stack([px, x]), np.column_stack([py, y])], axis=2))
+        moved = has_prev & ((px != x) | (py != y))
+        cut = moved & in_band & shapely.intersects(segs, line)
+        side, dist_m = _sides(line, x, y)
+        known = np.fromiter((self._side.get((u, zone.id), 0) for u in unit_ids), dtype=np.int8, count=len(unit_ids))
+        clear = dist_m > self.settings.line_confirm_m
+        pending = np.zeros(len(unit_ids), dtype=bool)
+        if self._cut:
+            pending = np.fromiter(((u, zone.id) in self._cut for u in unit_ids), dtype=bool, count=len(unit_ids))
+        look = in_band & (cut | ((side != 0) & (side != known) & (clear | (known == 0))) | (pending & clear))
+        events = []
+        for r in np.flatnonzero(look).tolist():
+            key = (unit_ids[r], zone.id)
+            if cut[r]:
+                self._cut.add(key)
+            before, now = int(known[r]), int(side[r])
+            if before == 0:  # first seen: the side it is on, without a crossing
+                if now != 0:
+                    self._side[key] = now
+                self._cut.discard(key)
+                continue
+            if not clear[r] or now == 0:
+                continue  # near the line: wait until it is clearly on one side
+            if now != before and key in self._cut:
+                direction = "left-to-right" if before > 0 else "right-to-left"
+                party = parties[r]
+                self.crossings[(party, day, zone.id, direction)] += 1
+                events.append(
+                    Event(
+                        "zone.line_crossed",
+                        time_s,
+                        None,
+                        {"unit_id": unit_ids[r], "party_id": party, "zone_id": zone.id,
+                         "direction": direction, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
+                         "utc_day": day, "count_today": self.crossings[(party, day, zone.id, direction)]},
+                        frozenset({party} | set(zone.rules.permitted_parties or ())),
+                    )
+                )  # fmt: skip
+            self._side[key] = now
+            self._cut.discard(key)
         return events

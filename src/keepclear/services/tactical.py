@@ -73,7 +73,7 @@ class TacticalService:
         self._resolved: deque[dict[str, Any]] = deque(maxlen=self.config.resolved_kept)
         self._predicted: set[tuple[str, str]] = set()
         self._lost: set[str] = set()
-        self.zone_watch = ZoneWatch([])
+        self.zone_watch = ZoneWatch([], self.config.zones)
         self.reload_zones()
         self.last_conflicts = 0
         #: Wall seconds of the last tick's computation (probe, alert book, zones) and of handing its
@@ -87,9 +87,7 @@ class TacticalService:
         with self._db.read() as conn:
             zones = zone_store.list_zones(conn)
         with self._lock:
-            previous = self.zone_watch
-            self.zone_watch = ZoneWatch(zones)
-            self.zone_watch.crossings.update(previous.crossings)
+            self.zone_watch = ZoneWatch(zones, self.config.zones, previous=self.zone_watch)
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: zones changed."""
