@@ -259,7 +259,8 @@ class ZoneWatch:
             watched = concerned & in_band
             points = shapely.points(x, y)
             inside = watched & shapely.covers(pz.area, points)
-            for r in range(n):
+            was = np.fromiter(((u, zone.id) in self._inside for u in states.unit_ids), dtype=bool, count=n)
+            for r in np.flatnonzero(inside != was).tolist():  # only those whose state may change
                 key = (states.unit_ids[r], zone.id)
                 if not inside[r]:
                     if key in self._inside and (
