@@ -115,7 +115,7 @@ class AlertBook:
         """The active alerts of the conflicts selected by ``conflicts`` (a mask over the conflicts
         of the last update), in the order they were raised."""
         seqs = np.unique(self._conflict_seq[conflicts])
-        return [self._alerts[f"alert-{seq:06d}"] for seq in seqs[seqs > 0].tolist()]
+        return [self._alerts[_alert_id(seq)] for seq in seqs[seqs > 0].tolist()]
 
     def update(self, time_s: float, states: TrackStates, conflicts: Conflicts, party_ids: Sequence[str]) -> list[Event]:
         """One tick: ``conflicts`` from a probe of ``states`` at ``time_s`` (``party_ids[code]`` names
@@ -177,14 +177,11 @@ class AlertBook:
 
     def _code_rows(self, unit_ids: Sequence[str]) -> npt.NDArray[np.int64]:
         """The code of every row's unit, new units getting the next codes."""
-        codes = self._codes
-        out = np.empty(len(unit_ids), dtype=np.int64)
-        for row, unit_id in enumerate(unit_ids):
-            code = codes.get(unit_id)
-            if code is None:
-                code = codes[unit_id] = len(self._names)
-                self._names.append(unit_id)
-            out[row] = code
+        get = self._codes.get
+        out = np.fromiter((get(unit_id, -1) for unit_id in unit_ids), dtype=np.int64, count=len(unit_ids))
+        for row in np.flatnonzero(out < 0).tolist():
+            out[row] = self._codes[unit_ids[row]] = len(self._names)
+            self._names.append(unit_ids[row])
         return out
 
     def _compact(self, states: TrackStates) -> None:
@@ -261,7 +258,7 @@ class AlertBook:
             self._seq += 1
             ra, rb = rows
             alert = Alert(
-                id=f"alert-{self._seq:06d}",
+                id=_alert_id(self._seq),
                 unit_a=unit_a,
                 unit_b=unit_b,
                 party_a=party_ids[int(states.party[ra])],
@@ -295,6 +292,10 @@ class AlertBook:
             "level_number": int(alert.level),
             "raised_s": alert.raised_s,
         }
+
+
+def _alert_id(seq: int) -> str:
+    return f"alert-{seq:06d}"
 
 
 @dataclass(frozen=True, slots=True)
