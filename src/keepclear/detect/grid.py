@@ -282,25 +282,16 @@ def detect_grid(
         s_sort, s_load = radix_sort(
             e_sort, e_load, np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), key_bits
         )
-    padded = total + _LANES  # the pre-test reads whole blocks past a run's end
-    s_unit = np.empty(total, dtype=np.int32)
-    s_qhi = np.empty(total, dtype=np.int32)
-    s_lanes = np.empty((_SOA, padded), dtype=np.float32)
-    s_ints = np.empty((3, padded), dtype=np.int32)
-    _scatter(s_sort, s_load, g_pos, g_vel, g_alt, g_vz, g_party, q_hi, lo_x, lo_y, lo_z, shift, cell_m,
-             s_unit, s_qhi, s_ints, s_lanes)  # fmt: skip
     # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
     reach_m_total = horizontal_m + 2.0 * reach_max_m * margin_per_reach + 100.0 + 1e-5 * cell_m
-    cand = np.empty((max(total, 1024), 2), dtype=np.int32)
-    cand, found = _sweep(
-        s_sort, s_unit, s_qhi, s_ints, s_lanes, g_domain, domain_a != domain_b,
-        reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, t, use_alt, cand,
+    units = (g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_party, g_domain, q_hi)
+    sweep = (domain_a != domain_b, reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, use_alt)
+    minima = (float(horizontal_m), float(vertical_m), t)
+    capacity = max(total, 1024)
+    out_i, out_j, out_v, m = _sweep(
+        s_sort, s_load, units, (lo_x, lo_y, lo_z, shift, cell_m), sweep, minima,
+        np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64), np.empty((6, capacity)),
     )  # fmt: skip
-    out_i = np.empty(found, dtype=np.int64)
-    out_j = np.empty(found, dtype=np.int64)
-    out_v = np.empty((6, found))
-    m = _solve(cand, found, g_row, g_pos, g_vel, g_up, g_alt, g_vz, float(horizontal_m), float(vertical_m), t,
-               out_i, out_j, out_v)  # fmt: skip
     return out_i[:m], out_j[:m], out_v[:, :m]
 
 
@@ -455,145 +446,177 @@ def _entries(
 #: velocity (3), altitude and vertical speed.
 _SOA = 8
 
+#: Per-unit columns in gathered order: row, position, velocity, up, altitude, vertical speed,
+#: party, domain, top altitude step of the box.
+Units = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, I32Array, IntArray, I32Array]
+
+#: One cell run laid out for the sweep, entry ``b`` of the run at index ``b``: ``ints`` rows cell
+#: tag (low code bits and first-cell mask), party, floor altitude step; ``lanes`` the float32
+#: rows of ``_SOA``; ``near2`` the pre-test's output; ``keys`` rows unit row, top altitude step,
+#: domain; then the float64 columns of the exact test: position, velocity, up, altitude,
+#: vertical speed.
+Run = tuple[I32Array, F32Array, F32Array, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
 
 @jit
-def _scatter(
+def _run_buffers(cap: int) -> Run:
+    """Buffers for a run of up to ``cap`` entries (plus the pre-test's padding)."""
+    return (
+        np.empty((3, cap + _LANES), dtype=np.int32),
+        np.empty((_SOA, cap + _LANES), dtype=np.float32),
+        np.empty(cap + _LANES, dtype=np.float32),
+        np.empty((3, cap), dtype=np.int64),
+        np.empty((cap, 3)),
+        np.empty((cap, 3)),
+        np.empty((cap, 3)),
+        np.empty(cap),
+        np.empty(cap),
+    )
+
+
+@jit
+def _scatter_run(
     s_sort: IntArray,
     s_load: IntArray,
-    g_pos: FloatArray,
-    g_vel: FloatArray,
-    g_alt: FloatArray,
-    g_vz: FloatArray,
-    g_party: I32Array,
-    q_hi: I32Array,
-    lo_x: int,
-    lo_y: int,
-    lo_z: int,
-    shift: int,
-    cell_m: float,
-    s_unit: I32Array,
-    s_qhi: I32Array,
-    s_ints: I32Array,
-    s_lanes: F32Array,
+    s: int,
+    f: int,
+    units: Units,
+    frame: tuple[int, int, int, int, float],
+    run: Run,
 ) -> None:
-    """Lay out the sorted entries for the sweep: what the pre-test streams goes one row each into
-    ``s_ints`` (cell tag: low code bits and first-cell mask; party; floor altitude step) and ``s_lanes`` (float32);
-    the padding past the end never matches."""
-    total = s_sort.shape[0]
-    for d in range(total):
+    """Lay out the sorted entries ``s:f`` (one cell run) in ``run``, followed by ``_LANES``
+    padding entries that never match. The buffers are small and reused, so the pre-test and the
+    exact test that follow read them from cache, not the unit columns from memory."""
+    g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_party, g_domain, q_hi = units
+    ints, lanes, _, keys, e_pos, e_vel, e_up, e_alt, e_vz = run
+    lo_x, lo_y, lo_z, shift, cell_m = frame
+    for d in range(s, f):
+        b = d - s
         load = s_load[d]
         u = load & 0xFFFFFFFF
         low = load >> 35
         code = ((s_sort[d] >> _ALT_BITS) << shift) | low
-        s_unit[d] = u
-        s_qhi[d] = q_hi[u]
-        s_ints[0, d] = (low << 3) | ((load >> 32) & 7)
-        s_ints[1, d] = g_party[u]
-        s_ints[2, d] = s_sort[d] & _ALT_MASK
-        s_lanes[0, d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
-        s_lanes[1, d] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
-        s_lanes[2, d] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
-        s_lanes[3, d] = g_vel[u, 0]
-        s_lanes[4, d] = g_vel[u, 1]
-        s_lanes[5, d] = g_vel[u, 2]
-        s_lanes[6, d] = g_alt[u]
-        s_lanes[7, d] = g_vz[u]
-    for d in range(total, s_ints.shape[1]):
-        s_ints[0, d] = -1
-        s_ints[1, d] = 0
-        s_ints[2, d] = _ALT_MASK + 1
+        ints[0, b] = (low << 3) | ((load >> 32) & 7)
+        ints[1, b] = g_party[u]
+        ints[2, b] = s_sort[d] & _ALT_MASK
+        lanes[0, b] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
+        lanes[1, b] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
+        lanes[2, b] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
+        lanes[3, b] = g_vel[u, 0]
+        lanes[4, b] = g_vel[u, 1]
+        lanes[5, b] = g_vel[u, 2]
+        lanes[6, b] = g_alt[u]
+        lanes[7, b] = g_vz[u]
+        keys[0, b] = g_row[u]
+        keys[1, b] = q_hi[u]
+        keys[2, b] = g_domain[u]
+        for ax in range(3):
+            e_pos[b, ax] = g_pos[u, ax]
+            e_vel[b, ax] = g_vel[u, ax]
+            e_up[b, ax] = g_up[u, ax]
+        e_alt[b] = g_alt[u]
+        e_vz[b] = g_vz[u]
+    for b in range(f - s, f - s + _LANES):
+        ints[0, b] = -1
+        ints[1, b] = 0
+        ints[2, b] = _ALT_MASK + 1
         for r in range(_SOA):
-            s_lanes[r, d] = 0.0
+            lanes[r, b] = 0.0
 
 
 @jit
 def _sweep(
     s_sort: IntArray,
-    s_unit: I32Array,
-    s_qhi: I32Array,
-    s_ints: I32Array,
-    s_lanes: F32Array,
-    g_domain: IntArray,
-    cross: bool,
-    reach2_m2: float,
-    vz_reach_m: float,
-    t: float,
-    use_alt: bool,
-    cand: I32Array,
-) -> tuple[I32Array, int]:
-    """Local unit pairs that pass the pre-test, into ``cand`` (regrown if full); returns it and
-    their number."""
+    s_load: IntArray,
+    units: Units,
+    frame: tuple[int, int, int, int, float],
+    sweep: tuple[bool, float, float, bool],
+    minima: tuple[float, float, float],
+    out_i: IntArray,
+    out_j: IntArray,
+    out_v: FloatArray,
+) -> tuple[IntArray, IntArray, FloatArray, int]:
+    """Every conflict among the sorted entries, cell run by cell run: lay the run out, pre-test
+    its local pairs and solve the survivors at once, from the run's buffers. ``sweep`` is
+    (cross-domain only, squared pre-test radius, vertical reach, use altitude), ``minima``
+    (horizontal, vertical, lookahead). Returns the output arrays (regrown if full) and the
+    number of conflicts in them."""
     total = s_sort.shape[0]
-    reach2 = np.float32(reach2_m2)
-    vz_reach = np.float32(vz_reach_m)
-    t32 = np.float32(t)
-    s_floor = s_ints[2]
-    found = 0
-    near2 = np.empty(64, dtype=np.float32)
+    cap = 256
+    run = _run_buffers(cap)
+    m = 0
     s = 0
     while s < total:
         bucket = s_sort[s] >> _ALT_BITS
         f = s + 1
         while f < total and (s_sort[f] >> _ALT_BITS) == bucket:
             f += 1
-        if f - s + _LANES > near2.shape[0]:
-            near2 = np.empty(2 * (f - s + _LANES), dtype=np.float32)
-        for p in range(s, f):
-            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
-            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
-            qhi_p = s_qhi[p]
-            end = p + 1
-            while end < f and s_floor[end] <= qhi_p:
-                end += 1
-            if end == p + 1:
-                continue
-            _pretest(s_ints, s_lanes, p, end, t32, vz_reach, use_alt, near2)
-            kp = s_unit[p]
-            for q in range(p + 1, end):
-                if near2[q - p - 1] > reach2:
-                    continue
-                kq = s_unit[q]
-                if cross and g_domain[kp] == g_domain[kq]:
-                    continue
-                if found == cand.shape[0]:
-                    grown = np.empty((2 * found, 2), dtype=np.int32)
-                    grown[:found] = cand
-                    cand = grown
-                cand[found, 0] = kp
-                cand[found, 1] = kq
-                found += 1
+        if f - s > cap:
+            cap = 2 * (f - s)
+            run = _run_buffers(cap)
+        _scatter_run(s_sort, s_load, s, f, units, frame, run)
+        out_i, out_j, out_v, m = _sweep_run(f - s, run, sweep, minima, out_i, out_j, out_v, m)
         s = f
-    return cand, found
+    return out_i, out_j, out_v, m
 
 
 @jit
-def _solve(
-    cand: I32Array,
-    found: int,
-    g_row: IntArray,
-    g_pos: FloatArray,
-    g_vel: FloatArray,
-    g_up: FloatArray,
-    g_alt: FloatArray,
-    g_vz: FloatArray,
-    horizontal_m: float,
-    vertical_m: float,
-    t: float,
+def _sweep_run(
+    count: int,
+    run: Run,
+    sweep: tuple[bool, float, float, bool],
+    minima: tuple[float, float, float],
     out_i: IntArray,
     out_j: IntArray,
     out_v: FloatArray,
-) -> int:
-    """The exact test of each candidate, in row order ``i < j``; returns how many conflict."""
-    m = 0
-    for c in range(found):
-        kp, kq = cand[c, 0], cand[c, 1]
-        rp, rq = g_row[kp], g_row[kq]
-        ki, kj = (kp, kq) if rp < rq else (kq, kp)
-        if solve_pair(g_pos, g_vel, g_up, g_alt, g_vz, ki, kj, horizontal_m, vertical_m, t, out_v, m):
-            out_i[m] = min(rp, rq)
-            out_j[m] = max(rp, rq)
-            m += 1
-    return m
+    m: int,
+) -> tuple[IntArray, IntArray, FloatArray, int]:
+    """The conflicts of one laid-out run, appended to the output from ``m``; returns the output
+    (regrown if full) and the new count."""
+    ints, lanes, near2, keys, e_pos, e_vel, e_up, e_alt, e_vz = run
+    cross, reach2_m2, vz_reach_m, use_alt = sweep
+    horizontal_m, vertical_m, t = minima
+    reach2 = np.float32(reach2_m2)
+    vz_reach = np.float32(vz_reach_m)
+    t32 = np.float32(t)
+    floor = ints[2]
+    for p in range(count):
+        # The run is in ascending floor altitude: candidates end at the first floor above p's box.
+        qhi_p = keys[1, p]
+        end = p + 1
+        while end < count and floor[end] <= qhi_p:
+            end += 1
+        if end == p + 1:
+            continue
+        _pretest(ints, lanes, p, end, t32, vz_reach, use_alt, near2)
+        rp = keys[0, p]
+        for q in range(p + 1, end):
+            if near2[q - p - 1] > reach2:
+                continue
+            if cross and keys[2, p] == keys[2, q]:
+                continue
+            rq = keys[0, q]
+            bi, bj = (p, q) if rp < rq else (q, p)
+            if m == out_i.shape[0]:
+                out_i, out_j, out_v = _grown(out_i, out_j, out_v)
+            if solve_pair(e_pos, e_vel, e_up, e_alt, e_vz, bi, bj, horizontal_m, vertical_m, t, out_v, m):
+                out_i[m] = min(rp, rq)
+                out_j[m] = max(rp, rq)
+                m += 1
+    return out_i, out_j, out_v, m
+
+
+@jit
+def _grown(out_i: IntArray, out_j: IntArray, out_v: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """The output arrays at twice their length, holding what they held."""
+    m = out_i.shape[0]
+    gi = np.empty(2 * m, dtype=np.int64)
+    gj = np.empty(2 * m, dtype=np.int64)
+    gv = np.empty((6, 2 * m))
+    gi[:m] = out_i
+    gj[:m] = out_j
+    gv[:, :m] = out_v
+    return gi, gj, gv
 
 
 #: Entries the pre-test handles in one go: a whole number of SIMD vectors, so no scalar remainder.
