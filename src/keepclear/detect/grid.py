@@ -17,6 +17,7 @@ The compiled stages fill arrays that numpy allocates (huge pages, so fresh memor
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -226,27 +227,22 @@ def detect_grid(
     Returns row pairs ``(i, j)`` with ``i < j`` and a ``(6, k)`` array, one row each of
     ``t_in_s, t_out_s, tcpa_s, dcpa_m, vsep_cpa_m, los`` (see ``solve_pair``).
 
-    The compiled stages work in arrays allocated here by numpy, which asks the kernel for huge
-    pages: at a million units the fresh memory of each call otherwise costs ~0.3 s of page faults.
+    The compiled stages work in arrays allocated here by numpy (see ``_carve``).
     """
     n = rows.shape[0]
     t = float(lookahead_s)
     use_alt = not math.isinf(vertical_m)
     cell_m = max(float(cell_m), MIN_CELL_M)
-    g_row = np.empty(n, dtype=np.int64)
-    g_pos = np.empty((n, 3))
-    g_vel = np.empty((n, 3))
-    g_up = np.empty((n, 3))
-    g_alt = np.empty(n)
-    g_vz = np.empty(n)
-    g_domain = np.empty(n, dtype=np.int64)
-    g_party = np.empty(n, dtype=np.int32)
-    q_lo = np.empty(n, dtype=np.int32)
-    q_hi = np.empty(n, dtype=np.int32)
+    i64, i32, f64 = np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.float64)
+    g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, q_lo, q_hi, g_packed, scratch = _carve(
+        ((n,), i64), ((n, 3), f64), ((n, 3), f64), ((n, 3), f64), ((n,), f64), ((n,), f64), ((n,), i64),
+        ((n,), i32), ((n,), i32), ((n,), i32), ((n, _PACK), f64), ((5, n), i64),
+    )  # fmt: skip
     reach_max_m = _gather(
         pos, vel, up, alt_m, vel_up_mps, party, domain, rows, cell_m, t,
-        g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, np.empty((7, n), dtype=np.int64),
+        g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, g_packed, g_packed.view(np.int64), scratch,
     )  # fmt: skip
+    del g_packed, scratch
     # Cells no smaller than an eighth of the longest sweep: at most ~1,000 cells for any unit.
     cell_m = max(cell_m, reach_max_m / 8.0)
     # Each box's margin: half the minimum, plus the most a pair within reach leaves its common
@@ -268,31 +264,60 @@ def detect_grid(
     # moves half the bytes.
     unit_bits = max(1, int(n - 1).bit_length())
     packed = key_bits + unit_bits + 3 + shift <= 63
-    e_sort = np.empty(total, dtype=np.int64)
-    e_load = np.empty(total if not packed else 0, dtype=np.int64)
+    e_sort, e_tmp, s_load, e_load = _carve(
+        ((total,), i64), ((total,), i64), ((total,), i64), ((0 if packed else total,), i64)
+    )
     _entries(
         g_pos, g_vel, t, margin_base_m, margin_per_reach, cell_m, q_lo, lo_x, lo_y, lo_z, shift,
         unit_bits if packed else 0, e_sort, e_load,
     )  # fmt: skip
     if packed:
-        s_sort = radix_sort_field(e_sort, np.empty(total, dtype=np.int64), unit_bits + 3 + shift, key_bits)
-        s_load = np.empty(total, dtype=np.int64)
+        s_sort = radix_sort_field(e_sort, e_tmp, unit_bits + 3 + shift, key_bits)
         _unpack(s_sort, unit_bits, shift, s_sort, s_load)
     else:
-        s_sort, s_load = radix_sort(
-            e_sort, e_load, np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), key_bits
-        )
+        s_sort, s_load = radix_sort(e_sort, e_load, e_tmp, s_load, key_bits)
     # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
     reach_m_total = horizontal_m + 2.0 * reach_max_m * margin_per_reach + 100.0 + 1e-5 * cell_m
     units = (g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_party, g_domain, q_hi)
     sweep = (domain_a != domain_b, reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, use_alt)
     minima = (float(horizontal_m), float(vertical_m), t)
     capacity = max(total, 1024)
+    out_ij, out_v = _carve(((2, capacity), i64), ((6, capacity), f64))
     out_i, out_j, out_v, m = _sweep(
-        s_sort, s_load, units, (lo_x, lo_y, lo_z, shift, cell_m), sweep, minima,
-        np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64), np.empty((6, capacity)),
-    )  # fmt: skip
+        s_sort, s_load, units, (lo_x, lo_y, lo_z, shift, cell_m), sweep, minima, out_ij[0], out_ij[1], out_v
+    )
     return out_i[:m], out_j[:m], out_v[:, :m]
+
+
+def _carve(*specs: tuple[tuple[int, ...], np.dtype[Any]]) -> list[npt.NDArray[Any]]:
+    """Arrays of the given ``(shape, dtype)``, cut 64-byte aligned from one numpy allocation when
+    together they reach ``_HUGE_BYTES``, else allocated one by one.
+
+    Fresh memory costs a page fault per 4 KiB page touched (~1.4 µs each here), but numpy asks
+    for huge pages from 4 MB on (2 MB a fault): at 100k units the separate 0.1-4 MB arrays of a
+    call would fault page by page. Small sets stay separate arrays, which malloc recycles from
+    call to call without the kernel."""
+    sizes = [math.prod(shape) * dtype.itemsize for shape, dtype in specs]
+    starts = [0]
+    for size in sizes:
+        starts.append(starts[-1] + (size + 63) // 64 * 64)
+    if starts[-1] < _HUGE_BYTES:
+        return [np.empty(shape, dtype=dtype) for shape, dtype in specs]
+    buf = np.empty(starts[-1] + 64, dtype=np.uint8)
+    base = -buf.ctypes.data % 64
+    return [
+        buf[base + start : base + start + size].view(dtype).reshape(shape)
+        for (shape, dtype), start, size in zip(specs, starts, sizes, strict=False)
+    ]
+
+
+#: From this many bytes numpy asks the kernel for huge pages (``madvise``).
+_HUGE_BYTES = 4 << 20
+
+
+#: Words of a unit's row in the gather's packed copy: position (3), velocity (3), up (3),
+#: altitude, vertical speed (float64), then row, party and domain (int64, through a view).
+_PACK = 14
 
 
 @jit
@@ -315,49 +340,85 @@ def _gather(
     g_vz: FloatArray,
     g_domain: IntArray,
     g_party: I32Array,
+    packed: FloatArray,
+    packed_int: IntArray,
     scratch: IntArray,
 ) -> float:
     """Copy ``rows`` into the ``g_*`` arrays in Morton order of their start cell, so that units
-    met together lie together; returns the longest sweep (m). ``scratch`` is ``(7, n)``."""
+    met together lie together; returns the longest sweep (m). ``packed`` is ``(n, _PACK)`` and
+    ``packed_int`` its int64 view, ``scratch`` is ``(5, n)``.
+
+    The columns are first copied in row order into one packed row per unit (streamed), so that
+    the reordering reads one or two cache lines per unit instead of one per column: at 100k
+    units and more the columns leave the cache and each read is a miss."""
     n = rows.shape[0]
     start = scratch[:3]
-    lo_c = np.full(3, 2**40, dtype=np.int64)
-    hi_c = np.full(3, -(2**40), dtype=np.int64)
+    reach_max_m = 0.0
     for k in range(n):
         r = rows[k]
         for ax in range(3):
-            c = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m)
-            start[ax, k] = c
-            lo_c[ax] = min(lo_c[ax], c)
-            hi_c[ax] = max(hi_c[ax], c)
-    bits = 1
-    while (1 << bits) <= max(hi_c[0] - lo_c[0], hi_c[1] - lo_c[1], hi_c[2] - lo_c[2]):
-        bits += 1
-    morton, index = scratch[3], scratch[4]
-    for k in range(n):
-        morton[k] = (
-            _spread3(start[0, k] - lo_c[0])
-            | (_spread3(start[1, k] - lo_c[1]) << 1)
-            | (_spread3(start[2, k] - lo_c[2]) << 2)
-        )
-        index[k] = k
-    perm = radix_sort(morton, index, scratch[5], scratch[6], 3 * bits)[1]
-    g_party64 = scratch[0]  # free again: the start cells are coded
-    reach_max_m = 0.0
-    for k in range(n):
-        r = rows[perm[k]]
-        g_row[k] = r
-        for ax in range(3):
-            g_pos[k, ax] = pos[r, ax]
-            g_vel[k, ax] = vel[r, ax]
-            g_up[k, ax] = up[r, ax]
-        g_alt[k] = alt_m[r]
-        g_vz[k] = vel_up_mps[r]
-        g_party64[k] = party[r]
-        g_domain[k] = domain[r]
+            start[ax, k] = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m)
+            packed[k, ax] = pos[r, ax]
+            packed[k, 3 + ax] = vel[r, ax]
+            packed[k, 6 + ax] = up[r, ax]
+        packed[k, 9] = alt_m[r]
+        packed[k, 10] = vel_up_mps[r]
+        packed_int[k, 11] = r
+        packed_int[k, 12] = party[r]
+        packed_int[k, 13] = domain[r]
         reach_max_m = max(reach_max_m, math.sqrt(vel[r, 0] ** 2 + vel[r, 1] ** 2 + vel[r, 2] ** 2) * t)
+    perm = _morton_order(start, scratch[3], scratch[4])
+    g_party64 = scratch[0]  # free again: the start cells are coded
+    for k in range(n):
+        p = perm[k]
+        for ax in range(3):
+            g_pos[k, ax] = packed[p, ax]
+            g_vel[k, ax] = packed[p, 3 + ax]
+            g_up[k, ax] = packed[p, 6 + ax]
+        g_alt[k] = packed[p, 9]
+        g_vz[k] = packed[p, 10]
+        g_row[k] = packed_int[p, 11]
+        g_party64[k] = packed_int[p, 12]
+        g_domain[k] = packed_int[p, 13]
     g_party[:] = _party_codes(g_party64)
     return reach_max_m
+
+
+@jit
+def _morton_order(start: IntArray, words: IntArray, tmp: IntArray) -> IntArray:
+    """The order of units by the Morton code of their start cells (``start`` is ``(3, n)``),
+    ties by index; ``words`` and ``tmp`` are buffers of ``n``. Code and index go into one word
+    when they fit, so the sort moves half the bytes."""
+    n = start.shape[1]
+    bits = 1
+    span = 0
+    for ax in range(3):
+        lo = start[ax].min() if n else 0
+        for k in range(n):
+            start[ax, k] -= lo
+        span = max(span, start[ax].max() if n else 0)
+    while (1 << bits) <= span:
+        bits += 1
+    unit_bits = 1
+    while (1 << unit_bits) < n:
+        unit_bits += 1
+    if 3 * bits + unit_bits <= 63:
+        for k in range(n):
+            words[k] = (_morton3(start[0, k], start[1, k], start[2, k]) << unit_bits) | k
+        words = radix_sort_field(words, tmp, unit_bits, 3 * bits)
+        for k in range(n):
+            words[k] &= (1 << unit_bits) - 1
+        return words
+    index = np.arange(n)
+    for k in range(n):
+        words[k] = _morton3(start[0, k], start[1, k], start[2, k])
+    return radix_sort(words, index, tmp, np.empty(n, dtype=np.int64), 3 * bits)[1]
+
+
+@jit
+def _morton3(x: int, y: int, z: int) -> int:
+    """The 3D Morton code of a non-negative cell index triple."""
+    return _spread3(x) | (_spread3(y) << 1) | (_spread3(z) << 2)
 
 
 @jit
