@@ -605,6 +605,7 @@ def _sweep(
     total = s_sort.shape[0]
     cap = 256
     run = _run_buffers(cap)
+    pairs = np.empty((2, 1024), dtype=np.int32)
     m = 0
     s = 0
     while s < total:
@@ -616,7 +617,7 @@ def _sweep(
             cap = 2 * (f - s)
             run = _run_buffers(cap)
         _scatter_run(s_sort, s_load, s, f, units, frame, run)
-        out_i, out_j, out_v, m = _sweep_run(f - s, run, sweep, minima, out_i, out_j, out_v, m)
+        out_i, out_j, out_v, m, pairs = _sweep_run(f - s, run, sweep, minima, out_i, out_j, out_v, m, pairs)
         s = f
     return out_i, out_j, out_v, m
 
@@ -631,7 +632,8 @@ def _sweep_run(
     out_j: IntArray,
     out_v: FloatArray,
     m: int,
-) -> tuple[IntArray, IntArray, FloatArray, int]:
+    pairs: I32Array,
+) -> tuple[IntArray, IntArray, FloatArray, int, I32Array]:
     """The conflicts of one laid-out run, appended to the output from ``m``; returns the output
     (regrown if full) and the new count."""
     ints, lanes, near2, keys, e_pos, e_vel, e_up, e_alt, e_vz = run
@@ -641,6 +643,7 @@ def _sweep_run(
     vz_reach = np.float32(vz_reach_m)
     t32 = np.float32(t)
     floor = ints[2]
+    found = 0
     for p in range(count):
         # The run is in ascending floor altitude: candidates end at the first floor above p's box.
         qhi_p = keys[1, p]
@@ -650,30 +653,39 @@ def _sweep_run(
         if end == p + 1:
             continue
         _pretest(ints, lanes, p, end, t32, vz_reach, use_alt, near2)
-        rp = keys[0, p]
         for q in range(p + 1, end):
             if near2[q - p - 1] > reach2:
                 continue
             if cross and keys[2, p] == keys[2, q]:
                 continue
-            rq = keys[0, q]
-            bi, bj = (p, q) if rp < rq else (q, p)
-            if m == out_i.shape[0]:
-                out_i, out_j, out_v = _grown(out_i, out_j, out_v)
-            if solve_pair(e_pos, e_vel, e_up, e_alt, e_vz, bi, bj, horizontal_m, vertical_m, t, out_v, m):
-                out_i[m] = min(rp, rq)
-                out_j[m] = max(rp, rq)
-                m += 1
-    return out_i, out_j, out_v, m
+            if found == pairs.shape[1]:
+                grown = np.empty((2, 2 * found), dtype=np.int32)
+                grown[:, :found] = pairs
+                pairs = grown
+            pairs[0, found] = p
+            pairs[1, found] = q
+            found += 1
+    if m + found > out_i.shape[0]:
+        out_i, out_j, out_v = _grown(out_i, out_j, out_v, m + found)
+    for c in range(found):
+        p, q = pairs[0, c], pairs[1, c]
+        rp, rq = keys[0, p], keys[0, q]
+        bi, bj = (p, q) if rp < rq else (q, p)
+        if solve_pair(e_pos, e_vel, e_up, e_alt, e_vz, bi, bj, horizontal_m, vertical_m, t, out_v, m):
+            out_i[m] = min(rp, rq)
+            out_j[m] = max(rp, rq)
+            m += 1
+    return out_i, out_j, out_v, m, pairs
 
 
 @jit
-def _grown(out_i: IntArray, out_j: IntArray, out_v: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
-    """The output arrays at twice their length, holding what they held."""
+def _grown(out_i: IntArray, out_j: IntArray, out_v: FloatArray, need: int) -> tuple[IntArray, IntArray, FloatArray]:
+    """The output arrays at twice their length or ``need``, holding what they held."""
     m = out_i.shape[0]
-    gi = np.empty(2 * m, dtype=np.int64)
-    gj = np.empty(2 * m, dtype=np.int64)
-    gv = np.empty((6, 2 * m))
+    size = max(2 * m, need)
+    gi = np.empty(size, dtype=np.int64)
+    gj = np.empty(size, dtype=np.int64)
+    gv = np.empty((6, size))
     gi[:m] = out_i
     gj[:m] = out_j
     gv[:, :m] = out_v
