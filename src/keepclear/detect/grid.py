@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from keepclear.detect._jit import jit, jit_simd
+from keepclear.detect._jit import jit, jit_simd, prefetch
 from keepclear.detect.pairsolve import solve_pair
 
 FloatArray = npt.NDArray[np.float64]
@@ -315,6 +315,9 @@ def _carve(*specs: tuple[tuple[int, ...], np.dtype[Any]]) -> list[npt.NDArray[An
 _HUGE_BYTES = 4 << 20
 
 
+#: How many units ahead a loop of random reads prefetches.
+_AHEAD = 8
+
 #: Words of a unit's row in the gather's packed copy: position (3), velocity (3), up (3),
 #: altitude, vertical speed (float64), then row, party and domain (int64, through a view).
 _PACK = 14
@@ -370,6 +373,10 @@ def _gather(
     perm = _morton_order(start, scratch[3], scratch[4])
     g_party64 = scratch[0]  # free again: the start cells are coded
     for k in range(n):
+        if k + _AHEAD < n:  # the rows are read at random: fetch a few ahead
+            ahead = perm[k + _AHEAD]
+            prefetch(packed, ahead, 0)
+            prefetch(packed, ahead, _PACK - 1)
         p = perm[k]
         for ax in range(3):
             g_pos[k, ax] = packed[p, ax]
