@@ -316,7 +316,7 @@ _HUGE_BYTES = 4 << 20
 
 
 #: How many units ahead a loop of random reads prefetches.
-_AHEAD = 8
+_AHEAD = 16
 
 #: Words of a unit's row in the gather's packed copy: position (3), velocity (3), up (3),
 #: altitude, vertical speed (float64), then row, party and domain (int64, through a view).
@@ -559,6 +559,17 @@ def _scatter_run(
     ints, lanes, _, keys, e_pos, e_vel, e_up, e_alt, e_vz = run
     lo_x, lo_y, lo_z, shift, cell_m = frame
     for d in range(s, f):
+        if d + _AHEAD < f:  # a run's units lie in a few stretches of the columns: fetch ahead
+            ahead = s_load[d + _AHEAD] & 0xFFFFFFFF
+            prefetch(g_pos, ahead, 0)
+            prefetch(g_vel, ahead, 0)
+            prefetch(g_up, ahead, 0)
+            prefetch(g_alt, ahead, 0)
+            prefetch(g_vz, ahead, 0)
+            prefetch(g_row, ahead, 0)
+            prefetch(g_party, ahead, 0)
+            prefetch(g_domain, ahead, 0)
+            prefetch(q_hi, ahead, 0)
         b = d - s
         load = s_load[d]
         u = load & 0xFFFFFFFF
