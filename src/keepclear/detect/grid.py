@@ -11,7 +11,12 @@ hopped) and then by floor altitude, so a sweep along altitude stops at the first
 box (level traffic rarely shares 300 m). A float32 pre-test (closest approach of the two straight
 ECEF paths within the time both are vertically close), branch-free over SIMD blocks of entries,
 discards most of the rest; the candidates left get the exact test, ``pairsolve.solve_pair``.
-The compiled stages fill arrays that numpy allocates (huge pages, so fresh memory is cheap).
+
+Memory, not arithmetic, is what grows faster than the work from ~100k units on, when the columns
+leave the cache: units are reordered (Morton order of their start cell) through one packed row
+each, the sweep lays out one cell run at a time into small reused buffers and solves the run's
+candidates from them, random reads are prefetched, and the work arrays of a call are cut from
+one numpy allocation (huge pages). The compiled stages fill arrays that numpy allocates.
 """
 
 from __future__ import annotations
