@@ -239,10 +239,11 @@ def detect_grid(
     use_alt = not math.isinf(vertical_m)
     cell_m = max(float(cell_m), MIN_CELL_M)
     i64, i32, f64 = np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.float64)
-    g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, q_lo, q_hi, g_packed, scratch = _carve(
+    g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, q_lo, q_hi = _carve(
         ((n,), i64), ((n, 3), f64), ((n, 3), f64), ((n, 3), f64), ((n,), f64), ((n,), f64), ((n,), i64),
-        ((n,), i32), ((n,), i32), ((n,), i32), ((n, _PACK), f64), ((5, n), i64),
+        ((n,), i32), ((n,), i32), ((n,), i32),
     )  # fmt: skip
+    g_packed, scratch = _carve(((n, _PACK), f64), ((5, n), i64))  # the gather's, freed after it
     reach_max_m = _gather(
         pos, vel, up, alt_m, vel_up_mps, party, domain, rows, cell_m, t,
         g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, g_packed, g_packed.view(np.int64), scratch,
