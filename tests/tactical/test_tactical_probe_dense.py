@@ -1,5 +1,6 @@
-"""The probe on a dense cluster: more entries in one cell run, and more conflicts, than its
-buffers start with (they grow), with the same answer whatever the culling grid."""
+"""The probe where its buffers must grow (a dense cluster: more entries in one cell run, and
+more conflicts, than they start with) and where the grid's sort key does not fit one word with
+the payload (fine cells over the whole globe): the same answer whatever the culling grid."""
 
 from __future__ import annotations
 
@@ -56,3 +57,32 @@ def test_the_culling_grid_changes_nothing_on_a_dense_cluster() -> None:
     fine_rows, fine_values = by_pair(probe(states, 0.0, ProbeSettings(), CullGrid(1_000.0)))
     assert np.array_equal(coarse_rows, fine_rows)
     assert np.array_equal(coarse_values, fine_values)
+
+
+def test_fine_cells_over_the_whole_globe_give_the_same_answer_as_coarse_ones() -> None:
+    # 2 km land cells from pole to pole: 13 bits a axis, too many to share a word with the unit,
+    # so the entries take the two-word sort. 200 still pairs of two parties, 1 km apart.
+    rng = np.random.default_rng(3)
+    n = 400
+    lat = np.repeat(np.degrees(np.arcsin(rng.uniform(-0.99, 0.99, n // 2))), 2)
+    lon = np.repeat(rng.uniform(-180.0, 180.0, n // 2), 2)
+    lat[1::2] += 0.009
+    still = np.zeros(n)
+    states = TrackStates(
+        tuple(f"u{k:04d}" for k in range(n)),
+        np.arange(n, dtype=np.int64) % 2,
+        np.ones(n, dtype=np.int64),  # land
+        still,
+        lat,
+        lon,
+        still,
+        still,
+        still,
+        still,
+    )
+    fine = probe(states, 0.0, ProbeSettings(), CullGrid(1_000.0))
+    assert set(zip(fine.row_a.tolist(), fine.row_b.tolist(), strict=True)) == {(k, k + 1) for k in range(0, n, 2)}
+    fine_rows, fine_values = by_pair(fine)
+    coarse_rows, coarse_values = by_pair(probe(states, 0.0, ProbeSettings()))
+    assert np.array_equal(fine_rows, coarse_rows)
+    assert np.array_equal(fine_values, coarse_values)
