@@ -11,17 +11,23 @@ hopped) and then by floor altitude, so a sweep along altitude stops at the first
 box (level traffic rarely shares 300 m). A float32 pre-test (closest approach of the two straight
 ECEF paths within the time both are vertically close), branch-free over SIMD blocks of entries,
 discards most of the rest; the candidates left get the exact test, ``pairsolve.solve_pair``.
-The compiled stages fill arrays that numpy allocates (huge pages, so fresh memory is cheap).
+
+Memory, not arithmetic, is what grows faster than the work from ~100k units on, when the columns
+leave the cache: units are reordered (Morton order of their start cell) through one packed row
+each, the sweep lays out one cell run at a time into small reused buffers and solves the run's
+candidates from them, random reads are prefetched, and the work arrays of a call are cut from
+one numpy allocation (huge pages). The compiled stages fill arrays that numpy allocates.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from keepclear.detect._jit import jit, jit_simd
+from keepclear.detect._jit import jit, jit_simd, prefetch
 from keepclear.detect.pairsolve import solve_pair
 
 FloatArray = npt.NDArray[np.float64]
@@ -226,27 +232,23 @@ def detect_grid(
     Returns row pairs ``(i, j)`` with ``i < j`` and a ``(6, k)`` array, one row each of
     ``t_in_s, t_out_s, tcpa_s, dcpa_m, vsep_cpa_m, los`` (see ``solve_pair``).
 
-    The compiled stages work in arrays allocated here by numpy, which asks the kernel for huge
-    pages: at a million units the fresh memory of each call otherwise costs ~0.3 s of page faults.
+    The compiled stages work in arrays allocated here by numpy (see ``_carve``).
     """
     n = rows.shape[0]
     t = float(lookahead_s)
     use_alt = not math.isinf(vertical_m)
     cell_m = max(float(cell_m), MIN_CELL_M)
-    g_row = np.empty(n, dtype=np.int64)
-    g_pos = np.empty((n, 3))
-    g_vel = np.empty((n, 3))
-    g_up = np.empty((n, 3))
-    g_alt = np.empty(n)
-    g_vz = np.empty(n)
-    g_domain = np.empty(n, dtype=np.int64)
-    g_party = np.empty(n, dtype=np.int32)
-    q_lo = np.empty(n, dtype=np.int32)
-    q_hi = np.empty(n, dtype=np.int32)
+    i64, i32, f64 = np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.float64)
+    g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, q_lo, q_hi = _carve(
+        ((n,), i64), ((n, 3), f64), ((n, 3), f64), ((n, 3), f64), ((n,), f64), ((n,), f64), ((n,), i64),
+        ((n,), i32), ((n,), i32), ((n,), i32),
+    )  # fmt: skip
+    g_packed, scratch = _carve(((n, _PACK), f64), ((5, n), i64))  # the gather's, freed after it
     reach_max_m = _gather(
         pos, vel, up, alt_m, vel_up_mps, party, domain, rows, cell_m, t,
-        g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, np.empty((7, n), dtype=np.int64),
+        g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_domain, g_party, g_packed, g_packed.view(np.int64), scratch,
     )  # fmt: skip
+    del g_packed, scratch
     # Cells no smaller than an eighth of the longest sweep: at most ~1,000 cells for any unit.
     cell_m = max(cell_m, reach_max_m / 8.0)
     # Each box's margin: half the minimum, plus the most a pair within reach leaves its common
@@ -268,40 +270,63 @@ def detect_grid(
     # moves half the bytes.
     unit_bits = max(1, int(n - 1).bit_length())
     packed = key_bits + unit_bits + 3 + shift <= 63
-    e_sort = np.empty(total, dtype=np.int64)
-    e_load = np.empty(total if not packed else 0, dtype=np.int64)
+    e_sort, e_tmp, s_load, e_load = _carve(
+        ((total,), i64), ((total,), i64), ((total,), i64), ((0 if packed else total,), i64)
+    )
     _entries(
         g_pos, g_vel, t, margin_base_m, margin_per_reach, cell_m, q_lo, lo_x, lo_y, lo_z, shift,
         unit_bits if packed else 0, e_sort, e_load,
     )  # fmt: skip
     if packed:
-        s_sort = radix_sort_field(e_sort, np.empty(total, dtype=np.int64), unit_bits + 3 + shift, key_bits)
-        s_load = np.empty(total, dtype=np.int64)
+        s_sort = radix_sort_field(e_sort, e_tmp, unit_bits + 3 + shift, key_bits)
         _unpack(s_sort, unit_bits, shift, s_sort, s_load)
     else:
-        s_sort, s_load = radix_sort(
-            e_sort, e_load, np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), key_bits
-        )
-    padded = total + _LANES  # the pre-test reads whole blocks past a run's end
-    s_unit = np.empty(total, dtype=np.int32)
-    s_qhi = np.empty(total, dtype=np.int32)
-    s_lanes = np.empty((_SOA, padded), dtype=np.float32)
-    s_ints = np.empty((3, padded), dtype=np.int32)
-    _scatter(s_sort, s_load, g_pos, g_vel, g_alt, g_vz, g_party, q_hi, lo_x, lo_y, lo_z, shift, cell_m,
-             s_unit, s_qhi, s_ints, s_lanes)  # fmt: skip
+        s_sort, s_load = radix_sort(e_sort, e_load, e_tmp, s_load, key_bits)
     # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
     reach_m_total = horizontal_m + 2.0 * reach_max_m * margin_per_reach + 100.0 + 1e-5 * cell_m
-    cand = np.empty((max(total, 1024), 2), dtype=np.int32)
-    cand, found = _sweep(
-        s_sort, s_unit, s_qhi, s_ints, s_lanes, g_domain, domain_a != domain_b,
-        reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, t, use_alt, cand,
-    )  # fmt: skip
-    out_i = np.empty(found, dtype=np.int64)
-    out_j = np.empty(found, dtype=np.int64)
-    out_v = np.empty((6, found))
-    m = _solve(cand, found, g_row, g_pos, g_vel, g_up, g_alt, g_vz, float(horizontal_m), float(vertical_m), t,
-               out_i, out_j, out_v)  # fmt: skip
+    units = (g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_party, g_domain, q_hi)
+    sweep = (domain_a != domain_b, reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, use_alt)
+    minima = (float(horizontal_m), float(vertical_m), t)
+    capacity = max(total, 1024)
+    out_ij, out_v = _carve(((2, capacity), i64), ((6, capacity), f64))
+    out_i, out_j, out_v, m = _sweep(
+        s_sort, s_load, units, (lo_x, lo_y, lo_z, shift, cell_m), sweep, minima, out_ij[0], out_ij[1], out_v
+    )
     return out_i[:m], out_j[:m], out_v[:, :m]
+
+
+def _carve(*specs: tuple[tuple[int, ...], np.dtype[Any]]) -> list[npt.NDArray[Any]]:
+    """Arrays of the given ``(shape, dtype)``, cut 64-byte aligned from one numpy allocation when
+    together they reach ``_HUGE_BYTES``, else allocated one by one.
+
+    Fresh memory costs a page fault per 4 KiB page touched (~1.4 µs each here), but numpy asks
+    for huge pages from 4 MB on (2 MB a fault): at 100k units the separate 0.1-4 MB arrays of a
+    call would fault page by page. Small sets stay separate arrays, which malloc recycles from
+    call to call without the kernel."""
+    sizes = [math.prod(shape) * dtype.itemsize for shape, dtype in specs]
+    starts = [0]
+    for size in sizes:
+        starts.append(starts[-1] + (size + 63) // 64 * 64)
+    if starts[-1] < _HUGE_BYTES:
+        return [np.empty(shape, dtype=dtype) for shape, dtype in specs]
+    buf = np.empty(starts[-1] + 64, dtype=np.uint8)
+    base = -buf.ctypes.data % 64
+    return [
+        buf[base + start : base + start + size].view(dtype).reshape(shape)
+        for (shape, dtype), start, size in zip(specs, starts, sizes, strict=False)
+    ]
+
+
+#: From this many bytes numpy asks the kernel for huge pages (``madvise``).
+_HUGE_BYTES = 4 << 20
+
+
+#: How many units ahead a loop of random reads prefetches.
+_AHEAD = 16
+
+#: Words of a unit's row in the gather's packed copy: position (3), velocity (3), up (3),
+#: altitude, vertical speed (float64), then row, party and domain (int64, through a view).
+_PACK = 14
 
 
 @jit
@@ -324,49 +349,89 @@ def _gather(
     g_vz: FloatArray,
     g_domain: IntArray,
     g_party: I32Array,
+    packed: FloatArray,
+    packed_int: IntArray,
     scratch: IntArray,
 ) -> float:
     """Copy ``rows`` into the ``g_*`` arrays in Morton order of their start cell, so that units
-    met together lie together; returns the longest sweep (m). ``scratch`` is ``(7, n)``."""
+    met together lie together; returns the longest sweep (m). ``packed`` is ``(n, _PACK)`` and
+    ``packed_int`` its int64 view, ``scratch`` is ``(5, n)``.
+
+    The columns are first copied in row order into one packed row per unit (streamed), so that
+    the reordering reads one or two cache lines per unit instead of one per column: at 100k
+    units and more the columns leave the cache and each read is a miss."""
     n = rows.shape[0]
     start = scratch[:3]
-    lo_c = np.full(3, 2**40, dtype=np.int64)
-    hi_c = np.full(3, -(2**40), dtype=np.int64)
+    reach_max_m = 0.0
     for k in range(n):
         r = rows[k]
         for ax in range(3):
-            c = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m)
-            start[ax, k] = c
-            lo_c[ax] = min(lo_c[ax], c)
-            hi_c[ax] = max(hi_c[ax], c)
-    bits = 1
-    while (1 << bits) <= max(hi_c[0] - lo_c[0], hi_c[1] - lo_c[1], hi_c[2] - lo_c[2]):
-        bits += 1
-    morton, index = scratch[3], scratch[4]
-    for k in range(n):
-        morton[k] = (
-            _spread3(start[0, k] - lo_c[0])
-            | (_spread3(start[1, k] - lo_c[1]) << 1)
-            | (_spread3(start[2, k] - lo_c[2]) << 2)
-        )
-        index[k] = k
-    perm = radix_sort(morton, index, scratch[5], scratch[6], 3 * bits)[1]
-    g_party64 = scratch[0]  # free again: the start cells are coded
-    reach_max_m = 0.0
-    for k in range(n):
-        r = rows[perm[k]]
-        g_row[k] = r
-        for ax in range(3):
-            g_pos[k, ax] = pos[r, ax]
-            g_vel[k, ax] = vel[r, ax]
-            g_up[k, ax] = up[r, ax]
-        g_alt[k] = alt_m[r]
-        g_vz[k] = vel_up_mps[r]
-        g_party64[k] = party[r]
-        g_domain[k] = domain[r]
+            start[ax, k] = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m)
+            packed[k, ax] = pos[r, ax]
+            packed[k, 3 + ax] = vel[r, ax]
+            packed[k, 6 + ax] = up[r, ax]
+        packed[k, 9] = alt_m[r]
+        packed[k, 10] = vel_up_mps[r]
+        packed_int[k, 11] = r
+        packed_int[k, 12] = party[r]
+        packed_int[k, 13] = domain[r]
         reach_max_m = max(reach_max_m, math.sqrt(vel[r, 0] ** 2 + vel[r, 1] ** 2 + vel[r, 2] ** 2) * t)
+    perm = _morton_order(start, scratch[3], scratch[4])
+    g_party64 = scratch[0]  # free again: the start cells are coded
+    for k in range(n):
+        if k + _AHEAD < n:  # the rows are read at random: fetch a few ahead
+            ahead = perm[k + _AHEAD]
+            prefetch(packed, ahead, 0)
+            prefetch(packed, ahead, _PACK - 1)
+        p = perm[k]
+        for ax in range(3):
+            g_pos[k, ax] = packed[p, ax]
+            g_vel[k, ax] = packed[p, 3 + ax]
+            g_up[k, ax] = packed[p, 6 + ax]
+        g_alt[k] = packed[p, 9]
+        g_vz[k] = packed[p, 10]
+        g_row[k] = packed_int[p, 11]
+        g_party64[k] = packed_int[p, 12]
+        g_domain[k] = packed_int[p, 13]
     g_party[:] = _party_codes(g_party64)
     return reach_max_m
+
+
+@jit
+def _morton_order(start: IntArray, words: IntArray, tmp: IntArray) -> IntArray:
+    """The order of units by the Morton code of their start cells (``start`` is ``(3, n)``),
+    ties by index; ``words`` and ``tmp`` are buffers of ``n``. Code and index go into one word
+    when they fit, so the sort moves half the bytes."""
+    n = start.shape[1]
+    bits = 1
+    span = 0
+    for ax in range(3):
+        lo = start[ax].min() if n else 0
+        for k in range(n):
+            start[ax, k] -= lo
+        span = max(span, start[ax].max() if n else 0)
+    while (1 << bits) <= span:
+        bits += 1
+    unit_bits = 1
+    while (1 << unit_bits) < n:
+        unit_bits += 1
+    if 3 * bits + unit_bits <= 63:
+        for k in range(n):
+            words[k] = (_morton3(start[0, k], start[1, k], start[2, k]) << unit_bits) | k
+        words = radix_sort_field(words, tmp, unit_bits, 3 * bits)
+        for k in range(n):
+            words[k] &= (1 << unit_bits) - 1
+        return words
+    index = np.arange(n)
+    for k in range(n):
+        words[k] = _morton3(start[0, k], start[1, k], start[2, k])
+    return radix_sort(words, index, tmp, np.empty(n, dtype=np.int64), 3 * bits)[1]
+
+
+@jit
+def _morton3(x: int, y: int, z: int) -> int:
+    """The 3D Morton code of a non-negative cell index triple."""
+    return _spread3(x) | (_spread3(y) << 1) | (_spread3(z) << 2)
 
 
 @jit
@@ -455,145 +520,200 @@ def _entries(
 #: velocity (3), altitude and vertical speed.
 _SOA = 8
 
+#: Per-unit columns in gathered order: row, position, velocity, up, altitude, vertical speed,
+#: party, domain, top altitude step of the box.
+Units = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, I32Array, IntArray, I32Array]
+
+#: One cell run laid out for the sweep, entry ``b`` of the run at index ``b``: ``ints`` rows cell
+#: tag (low code bits and first-cell mask), party, floor altitude step; ``lanes`` the float32
+#: rows of ``_SOA``; ``near2`` the pre-test's output; ``keys`` rows unit row, top altitude step,
+#: domain; then the float64 columns of the exact test: position, velocity, up, altitude,
+#: vertical speed.
+Run = tuple[I32Array, F32Array, F32Array, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
 
 @jit
-def _scatter(
+def _run_buffers(cap: int) -> Run:
+    """Buffers for a run of up to ``cap`` entries (plus the pre-test's padding)."""
+    return (
+        np.empty((3, cap + _LANES), dtype=np.int32),
+        np.empty((_SOA, cap + _LANES), dtype=np.float32),
+        np.empty(cap + _LANES, dtype=np.float32),
+        np.empty((3, cap), dtype=np.int64),
+        np.empty((cap, 3)),
+        np.empty((cap, 3)),
+        np.empty((cap, 3)),
+        np.empty(cap),
+        np.empty(cap),
+    )
+
+
+@jit
+def _scatter_run(
     s_sort: IntArray,
     s_load: IntArray,
-    g_pos: FloatArray,
-    g_vel: FloatArray,
-    g_alt: FloatArray,
-    g_vz: FloatArray,
-    g_party: I32Array,
-    q_hi: I32Array,
-    lo_x: int,
-    lo_y: int,
-    lo_z: int,
-    shift: int,
-    cell_m: float,
-    s_unit: I32Array,
-    s_qhi: I32Array,
-    s_ints: I32Array,
-    s_lanes: F32Array,
+    s: int,
+    f: int,
+    units: Units,
+    frame: tuple[int, int, int, int, float],
+    run: Run,
 ) -> None:
-    """Lay out the sorted entries for the sweep: what the pre-test streams goes one row each into
-    ``s_ints`` (cell tag: low code bits and first-cell mask; party; floor altitude step) and ``s_lanes`` (float32);
-    the padding past the end never matches."""
-    total = s_sort.shape[0]
-    for d in range(total):
+    """Lay out the sorted entries ``s:f`` (one cell run) in ``run``, followed by ``_LANES``
+    padding entries that never match. The buffers are small and reused, so the pre-test and the
+    exact test that follow read them from cache, not the unit columns from memory."""
+    g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_party, g_domain, q_hi = units
+    ints, lanes, _, keys, e_pos, e_vel, e_up, e_alt, e_vz = run
+    lo_x, lo_y, lo_z, shift, cell_m = frame
+    for d in range(s, f):
+        if d + _AHEAD < f:  # a run's units lie in a few stretches of the columns: fetch ahead
+            ahead = s_load[d + _AHEAD] & 0xFFFFFFFF
+            prefetch(g_pos, ahead, 0)
+            prefetch(g_vel, ahead, 0)
+            prefetch(g_up, ahead, 0)
+            prefetch(g_alt, ahead, 0)
+            prefetch(g_vz, ahead, 0)
+            prefetch(g_row, ahead, 0)
+            prefetch(g_party, ahead, 0)
+            prefetch(g_domain, ahead, 0)
+            prefetch(q_hi, ahead, 0)
+        b = d - s
         load = s_load[d]
         u = load & 0xFFFFFFFF
         low = load >> 35
         code = ((s_sort[d] >> _ALT_BITS) << shift) | low
-        s_unit[d] = u
-        s_qhi[d] = q_hi[u]
-        s_ints[0, d] = (low << 3) | ((load >> 32) & 7)
-        s_ints[1, d] = g_party[u]
-        s_ints[2, d] = s_sort[d] & _ALT_MASK
-        s_lanes[0, d] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
-        s_lanes[1, d] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
-        s_lanes[2, d] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
-        s_lanes[3, d] = g_vel[u, 0]
-        s_lanes[4, d] = g_vel[u, 1]
-        s_lanes[5, d] = g_vel[u, 2]
-        s_lanes[6, d] = g_alt[u]
-        s_lanes[7, d] = g_vz[u]
-    for d in range(total, s_ints.shape[1]):
-        s_ints[0, d] = -1
-        s_ints[1, d] = 0
-        s_ints[2, d] = _ALT_MASK + 1
+        ints[0, b] = (low << 3) | ((load >> 32) & 7)
+        ints[1, b] = g_party[u]
+        ints[2, b] = s_sort[d] & _ALT_MASK
+        lanes[0, b] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
+        lanes[1, b] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
+        lanes[2, b] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
+        lanes[3, b] = g_vel[u, 0]
+        lanes[4, b] = g_vel[u, 1]
+        lanes[5, b] = g_vel[u, 2]
+        lanes[6, b] = g_alt[u]
+        lanes[7, b] = g_vz[u]
+        keys[0, b] = g_row[u]
+        keys[1, b] = q_hi[u]
+        keys[2, b] = g_domain[u]
+        for ax in range(3):
+            e_pos[b, ax] = g_pos[u, ax]
+            e_vel[b, ax] = g_vel[u, ax]
+            e_up[b, ax] = g_up[u, ax]
+        e_alt[b] = g_alt[u]
+        e_vz[b] = g_vz[u]
+    for b in range(f - s, f - s + _LANES):
+        ints[0, b] = -1
+        ints[1, b] = 0
+        ints[2, b] = _ALT_MASK + 1
         for r in range(_SOA):
-            s_lanes[r, d] = 0.0
+            lanes[r, b] = 0.0
 
 
 @jit
 def _sweep(
     s_sort: IntArray,
-    s_unit: I32Array,
-    s_qhi: I32Array,
-    s_ints: I32Array,
-    s_lanes: F32Array,
-    g_domain: IntArray,
-    cross: bool,
-    reach2_m2: float,
-    vz_reach_m: float,
-    t: float,
-    use_alt: bool,
-    cand: I32Array,
-) -> tuple[I32Array, int]:
-    """Local unit pairs that pass the pre-test, into ``cand`` (regrown if full); returns it and
-    their number."""
+    s_load: IntArray,
+    units: Units,
+    frame: tuple[int, int, int, int, float],
+    sweep: tuple[bool, float, float, bool],
+    minima: tuple[float, float, float],
+    out_i: IntArray,
+    out_j: IntArray,
+    out_v: FloatArray,
+) -> tuple[IntArray, IntArray, FloatArray, int]:
+    """Every conflict among the sorted entries, cell run by cell run: lay the run out, pre-test
+    its local pairs and solve the survivors at once, from the run's buffers. ``sweep`` is
+    (cross-domain only, squared pre-test radius, vertical reach, use altitude), ``minima``
+    (horizontal, vertical, lookahead). Returns the output arrays (regrown if full) and the
+    number of conflicts in them."""
     total = s_sort.shape[0]
-    reach2 = np.float32(reach2_m2)
-    vz_reach = np.float32(vz_reach_m)
-    t32 = np.float32(t)
-    s_floor = s_ints[2]
-    found = 0
-    near2 = np.empty(64, dtype=np.float32)
+    cap = 256
+    run = _run_buffers(cap)
+    pairs = np.empty((2, 1024), dtype=np.int32)
+    m = 0
     s = 0
     while s < total:
         bucket = s_sort[s] >> _ALT_BITS
         f = s + 1
         while f < total and (s_sort[f] >> _ALT_BITS) == bucket:
             f += 1
-        if f - s + _LANES > near2.shape[0]:
-            near2 = np.empty(2 * (f - s + _LANES), dtype=np.float32)
-        for p in range(s, f):
-            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
-            # The run is in ascending floor altitude: candidates end at the first floor above p's box.
-            qhi_p = s_qhi[p]
-            end = p + 1
-            while end < f and s_floor[end] <= qhi_p:
-                end += 1
-            if end == p + 1:
-                continue
-            _pretest(s_ints, s_lanes, p, end, t32, vz_reach, use_alt, near2)
-            kp = s_unit[p]
-            for q in range(p + 1, end):
-                if near2[q - p - 1] > reach2:
-                    continue
-                kq = s_unit[q]
-                if cross and g_domain[kp] == g_domain[kq]:
-                    continue
-                if found == cand.shape[0]:
-                    grown = np.empty((2 * found, 2), dtype=np.int32)
-                    grown[:found] = cand
-                    cand = grown
-                cand[found, 0] = kp
-                cand[found, 1] = kq
-                found += 1
+        if f - s > cap:
+            cap = 2 * (f - s)
+            run = _run_buffers(cap)
+        _scatter_run(s_sort, s_load, s, f, units, frame, run)
+        out_i, out_j, out_v, m, pairs = _sweep_run(f - s, run, sweep, minima, out_i, out_j, out_v, m, pairs)
         s = f
-    return cand, found
+    return out_i, out_j, out_v, m
 
 
 @jit
-def _solve(
-    cand: I32Array,
-    found: int,
-    g_row: IntArray,
-    g_pos: FloatArray,
-    g_vel: FloatArray,
-    g_up: FloatArray,
-    g_alt: FloatArray,
-    g_vz: FloatArray,
-    horizontal_m: float,
-    vertical_m: float,
-    t: float,
+def _sweep_run(
+    count: int,
+    run: Run,
+    sweep: tuple[bool, float, float, bool],
+    minima: tuple[float, float, float],
     out_i: IntArray,
     out_j: IntArray,
     out_v: FloatArray,
-) -> int:
-    """The exact test of each candidate, in row order ``i < j``; returns how many conflict."""
-    m = 0
+    m: int,
+    pairs: I32Array,
+) -> tuple[IntArray, IntArray, FloatArray, int, I32Array]:
+    """The conflicts of one laid-out run, appended to the output from ``m``; returns the output
+    (regrown if full) and the new count."""
+    ints, lanes, near2, keys, e_pos, e_vel, e_up, e_alt, e_vz = run
+    cross, reach2_m2, vz_reach_m, use_alt = sweep
+    horizontal_m, vertical_m, t = minima
+    reach2 = np.float32(reach2_m2)
+    vz_reach = np.float32(vz_reach_m)
+    t32 = np.float32(t)
+    floor = ints[2]
+    found = 0
+    for p in range(count):
+        # The run is in ascending floor altitude: candidates end at the first floor above p's box.
+        qhi_p = keys[1, p]
+        end = p + 1
+        while end < count and floor[end] <= qhi_p:
+            end += 1
+        if end == p + 1:
+            continue
+        _pretest(ints, lanes, p, end, t32, vz_reach, use_alt, near2)
+        for q in range(p + 1, end):
+            if near2[q - p - 1] > reach2:
+                continue
+            if cross and keys[2, p] == keys[2, q]:
+                continue
+            if found == pairs.shape[1]:
+                grown = np.empty((2, 2 * found), dtype=np.int32)
+                grown[:, :found] = pairs
+                pairs = grown
+            pairs[0, found] = p
+            pairs[1, found] = q
+            found += 1
+    if m + found > out_i.shape[0]:
+        out_i, out_j, out_v = _grown(out_i, out_j, out_v, m + found)
     for c in range(found):
-        kp, kq = cand[c, 0], cand[c, 1]
-        rp, rq = g_row[kp], g_row[kq]
-        ki, kj = (kp, kq) if rp < rq else (kq, kp)
-        if solve_pair(g_pos, g_vel, g_up, g_alt, g_vz, ki, kj, horizontal_m, vertical_m, t, out_v, m):
+        p, q = pairs[0, c], pairs[1, c]
+        rp, rq = keys[0, p], keys[0, q]
+        bi, bj = (p, q) if rp < rq else (q, p)
+        if solve_pair(e_pos, e_vel, e_up, e_alt, e_vz, bi, bj, horizontal_m, vertical_m, t, out_v, m):
             out_i[m] = min(rp, rq)
             out_j[m] = max(rp, rq)
             m += 1
-    return m
+    return out_i, out_j, out_v, m, pairs
+
+
+@jit
+def _grown(out_i: IntArray, out_j: IntArray, out_v: FloatArray, need: int) -> tuple[IntArray, IntArray, FloatArray]:
+    """The output arrays at twice their length or ``need``, holding what they held."""
+    m = out_i.shape[0]
+    size = max(2 * m, need)
+    gi = np.empty(size, dtype=np.int64)
+    gj = np.empty(size, dtype=np.int64)
+    gv = np.empty((6, size))
+    gi[:m] = out_i
+    gj[:m] = out_j
+    gv[:, :m] = out_v
+    return gi, gj, gv
 
 
 #: Entries the pre-test handles in one go: a whole number of SIMD vectors, so no scalar remainder.
