@@ -268,6 +268,10 @@ def test_a_conflict_alerts_both_consoles_and_acknowledgement_shows_on_the_other(
         pages["a"].click("#alerts-body article.alert button.ack")
         pages["b"].wait_for_selector("#alerts-body article.alert .acked-by:has-text('Alpha')", timeout=5_000)
         shot(pages["b"], "10-alert-acknowledged-seen-by-b")
+        # While the alert lasts, a's picture gets b's unit (the tracks poll, every 2 s, lists it).
+        deadline_s = time.monotonic() + 10.0
+        while not (B_UNITS & ids_in(received(pages["a"]))) and time.monotonic() < deadline_s:
+            time.sleep(0.2)
     for party in ("a", "b"):
         # When the page itself first showed it (Playwright's own polling is slow under software WebGL).
         shown_s = pages[party].evaluate("() => window.firstSeen") / 1000.0
