@@ -92,6 +92,7 @@ class AlertBook:
         self._conflict_seq = np.zeros(0, dtype=np.int64)  # per conflict of the last update: the same
         self._alerts: dict[str, Alert] = {}
         self._alert_of_pair: dict[tuple[str, str], str] = {}
+        self._lost_seqs: set[int] = set()  # alerts whose loss of separation was reported
         self._seq = 0
 
     def __len__(self) -> int:
@@ -111,11 +112,13 @@ class AlertBook:
         alert_id = self._alert_of_pair.get((min(unit_a, unit_b), max(unit_a, unit_b)))
         return None if alert_id is None else self._alerts[alert_id]
 
-    def alerts_among(self, conflicts: npt.NDArray[np.bool_]) -> list[Alert]:
-        """The active alerts of the conflicts selected by ``conflicts`` (a mask over the conflicts
-        of the last update), in the order they were raised."""
-        seqs = np.unique(self._conflict_seq[conflicts])
-        return [self._alerts[_alert_id(seq)] for seq in seqs[seqs > 0].tolist()]
+    def newly_lost(self, los: npt.NDArray[np.bool_]) -> list[Alert]:
+        """The active alerts whose pair has lost separation among the conflicts of the last update
+        (``los``, a mask over them) and had not yet, in the order raised: each alert once."""
+        seqs = np.unique(self._conflict_seq[los])
+        new = [seq for seq in seqs[seqs > 0].tolist() if seq not in self._lost_seqs]
+        self._lost_seqs.update(new)
+        return [self._alerts[_alert_id(seq)] for seq in new]
 
     def update(self, time_s: float, states: TrackStates, conflicts: Conflicts, party_ids: Sequence[str]) -> list[Event]:
         """One tick: ``conflicts`` from a probe of ``states`` at ``time_s`` (``party_ids[code]`` names
@@ -275,6 +278,7 @@ class AlertBook:
         if shown == AlertLevel.NONE:
             del self._alerts[alert_id]
             del self._alert_of_pair[(unit_a, unit_b)]
+            self._lost_seqs.discard(int(self._alert_seq[slot]))
             self._alert_seq[slot] = 0
             return "alert.resolved", replace(alert, level=shown, updated_s=time_s, resolved_s=time_s), alert.level
         self._alerts[alert_id] = replace(alert, level=shown, updated_s=time_s)

@@ -132,7 +132,10 @@ def predict_zone_entries(
     freely; sorted by unit, zone. Deconfliction lines are not entries (see ``ZoneWatch``)."""
     settings = settings or ZoneProbeSettings()
     out: list[ZoneEntry] = []
-    horizons = np.array([settings.lookahead_s(int(d)) for d in states.domain], dtype=np.float64).reshape(-1)
+    if not any(pz.centerline is None for pz in zones):
+        return out
+    lookaheads = np.array([settings.lookahead_s(code) for code in range(3)])
+    horizons = lookaheads[states.domain].astype(np.float64).reshape(-1)
     for pz in zones:
         zone = pz.zone
         if zone.kind is ZoneKind.DECONFLICTION_LINE or len(states) == 0:
@@ -232,6 +235,9 @@ class ZoneWatch:
         """Positions of every unit at ``time_s``; the events since the previous call."""
         events: list[Event] = []
         n = len(states)
+        if not self.zones:
+            self._last.clear()  # nothing to cross: no positions to remember either
+            return events
         rows = np.arange(n, dtype=np.int64)
         lats, lons = _positions_at(states, rows, np.full(n, time_s))
         alts = states.alt_m + states.vel_up_mps * (time_s - states.time_s)

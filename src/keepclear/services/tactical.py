@@ -72,7 +72,6 @@ class TacticalService:
         self._latest: dict[str, dict[str, Any]] = {}
         self._resolved: deque[dict[str, Any]] = deque(maxlen=self.config.resolved_kept)
         self._predicted: set[tuple[str, str]] = set()
-        self._lost: set[str] = set()
         self.zone_watch = ZoneWatch([], self.config.zones)
         self.reload_zones()
         self.last_conflicts = 0
@@ -149,14 +148,11 @@ class TacticalService:
     def _separation_lost(self, now_s: float, conflicts: Conflicts) -> list[Event]:
         """One ``alert.separation_lost`` when an alerted pair actually loses separation."""
         events = []
-        for alert in self.book.alerts_among(conflicts.los):
-            if alert.id not in self._lost:
-                self._lost.add(alert.id)
-                payload = {**self._latest.get(alert.id, {}), "alert_id": alert.id, "los": True}
-                payload.update(unit_a=alert.unit_a, unit_b=alert.unit_b, party_a=alert.party_a, party_b=alert.party_b)
-                payload.update(level=alert.level.name.lower(), raised_s=alert.raised_s, time_s=now_s)
-                events.append(Event("alert.separation_lost", now_s, None, payload, alert.parties))
-        self._lost = {alert_id for alert_id in self._lost if self.book.get(alert_id) is not None}
+        for alert in self.book.newly_lost(conflicts.los):
+            payload = {**self._latest.get(alert.id, {}), "alert_id": alert.id, "los": True}
+            payload.update(unit_a=alert.unit_a, unit_b=alert.unit_b, party_a=alert.party_a, party_b=alert.party_b)
+            payload.update(level=alert.level.name.lower(), raised_s=alert.raised_s, time_s=now_s)
+            events.append(Event("alert.separation_lost", now_s, None, payload, alert.parties))
         return events
 
     def _predicted_entries(self, states: TrackStates, party_ids: list[str], now_s: float) -> list[Event]:
