@@ -224,3 +224,19 @@ def test_codes_of_departed_units_are_forgotten_and_standing_alerts_survive_it() 
         (e.kind, e.payload["alert_id"], e.payload["level"]) for e in plain
     ]
     assert len(book._codes) < 1100  # 2,802 unit ids were seen
+
+
+def test_a_loss_of_separation_is_noted_once_per_alert() -> None:
+    book = AlertBook()
+    wide = candidate_settings(book.settings, ProbeSettings())
+    noted: list[tuple[float, str]] = []
+    ticks_in_los = 0
+    for step in range(140):
+        t = float(step)
+        s = head_on(t)
+        conflicts = probe(s, t, wide)
+        book.update(t, s, conflicts, PARTIES)
+        ticks_in_los += bool(conflicts.los.any())
+        noted += [(t, a.id) for a in book.newly_lost(conflicts.los)]
+    assert ticks_in_los > 5  # the jets stay within the probe's minima for many ticks
+    assert len(noted) == 1 and noted[0][1] == "alert-000001"
