@@ -18,8 +18,24 @@ from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
 from keepclear.domain.events import Clock
 from keepclear.services.deployment import Deployment
+from keepclear.services.priority import ProbePriority
 from keepclear.services.runtime import Runtime, RuntimeConfig
 from keepclear.settings import Settings
+
+
+class IngestYield:
+    """Track batches arriving while the probe computes wait a moment before being read: the probe
+    has priority over ingest (``services.priority``); everything else goes straight through."""
+
+    def __init__(self, app: ASGIApp, priority: ProbePriority, path: str = "/v1/tracks") -> None:
+        self.app = app
+        self.priority = priority
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") == self.path:
+            await self.priority.wait_clear_async()
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -121,5 +137,6 @@ def create_app(
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(hotline.hotline_routes(runtime), responses=PROBLEM_RESPONSES)
     app.include_router(console_router())
+    app.add_middleware(IngestYield, priority=runtime.priority)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -53,6 +53,7 @@ class EventBus:
         self._changed = threading.Condition()
         self._dispatcher: threading.Thread | None = None
         self._stopping = False
+        self._yield_to: Callable[[], None] | None = None
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` with every event emitted from now on."""
@@ -114,7 +115,10 @@ class EventBus:
             return
         with self._lock:
             subscribers = [(batches, s) for batches, live, s in self._subscribers if live in lanes]
+        yield_to = self._yield_to if False in lanes and threading.current_thread() is self._dispatcher else None
         for takes_batches, subscriber in subscribers:
+            if yield_to is not None:
+                yield_to()
             if takes_batches:
                 try:
                     subscriber(events)
@@ -127,17 +131,19 @@ class EventBus:
                 except Exception as exc:
                     self.errors.append((event, exc))
 
-    def start_dispatching(self, *, max_batch_events: int = 2_000) -> None:
+    def start_dispatching(self, *, max_batch_events: int = 2_000, yield_to: Callable[[], None] | None = None) -> None:
         """Deliver on a dispatcher thread from now on (see the class docstring).
 
         Batches that queued up are delivered together up to ``max_batch_events``: large enough to
         make one transaction of many ledger entries, small enough that other writers (an
-        acknowledgement, a hotline post) never wait long behind it.
+        acknowledgement, a hotline post) never wait long behind it. ``yield_to`` is called before
+        each non-live subscriber's delivery and may block a moment: the probe's priority.
         """
         with self._changed:
             if self._dispatcher is not None:
                 return
             self._stopping = False
+            self._yield_to = yield_to
             self._dispatcher = threading.Thread(
                 target=self._dispatch, args=(max_batch_events,), name="keepclear-events", daemon=True
             )

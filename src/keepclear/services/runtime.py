@@ -28,6 +28,7 @@ from keepclear.services.hotline_hub import HotlineHub
 from keepclear.services.incidents import IncidentConfig, IncidentService
 from keepclear.services.live_index import LiveIndex
 from keepclear.services.phrases import load_catalogue
+from keepclear.services.priority import ProbePriority
 from keepclear.services.record import LedgerRecorder, open_ledger
 from keepclear.services.tactical import TacticalConfig, TacticalService
 from keepclear.services.track_history import HistoryLimits, TrackHistory
@@ -192,7 +193,9 @@ class Runtime:
         self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
         deployment.bus.subscribe(self.tactical.on_event)
         self.add_consumer(self.tactical.consume)
-        self.add_task("probe", self.tactical.tick)
+        #: Raised while the probe computes: ingest and the event fan-out hold off (``services.priority``).
+        self.priority = ProbePriority()
+        self.add_task("probe", self._probe)
         self.add_gauge("tracks", lambda: len(self.tactical.table))
         self.add_gauge("conflicts", lambda: self.tactical.last_conflicts)
         #: Seconds between the starts of the last minute's ticks: the probe runs every ``tick_s`` as
@@ -230,6 +233,10 @@ class Runtime:
     def add_task(self, name: str, task: TickTask) -> None:
         """Run ``task(now_s)`` on every tick."""
         self._tasks.append((name, task))
+
+    def _probe(self, now_s: float) -> None:
+        with self.priority.probing():
+            self.tactical.tick(now_s)
 
     def pump(self) -> int:
         """Move queued reports to the consumers; returns how many moved."""
@@ -287,7 +294,7 @@ class Runtime:
         own thread, so a tick never waits for the record and hotline nor carries a second of ingest."""
         if self._thread is None:
             self.tactical.warm_up()
-            self.deployment.bus.start_dispatching()
+            self.deployment.bus.start_dispatching(yield_to=self.priority.wait_clear)
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="keepclear-tick", daemon=True)
             self._thread.start()
