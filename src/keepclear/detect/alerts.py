@@ -91,7 +91,6 @@ class AlertBook:
         self._alert_seq = np.zeros(0, dtype=np.int64)  # per followed pair: its alert's number, 0 none
         self._conflict_seq = np.zeros(0, dtype=np.int64)  # per conflict of the last update: the same
         self._alerts: dict[str, Alert] = {}
-        self._alert_of_pair: dict[tuple[str, str], str] = {}
         self._lost_seqs: set[int] = set()  # alerts whose loss of separation was reported
         self._seq = 0
 
@@ -106,11 +105,6 @@ class AlertBook:
     def get(self, alert_id: str) -> Alert | None:
         """The active alert with this id, or None."""
         return self._alerts.get(alert_id)
-
-    def pair_alert(self, unit_a: str, unit_b: str) -> Alert | None:
-        """The active alert between two units (either order), or None."""
-        alert_id = self._alert_of_pair.get((min(unit_a, unit_b), max(unit_a, unit_b)))
-        return None if alert_id is None else self._alerts[alert_id]
 
     def newly_lost(self, los: npt.NDArray[np.bool_]) -> list[Alert]:
         """The active alerts whose pair has lost separation among the conflicts of the last update
@@ -256,8 +250,8 @@ class AlertBook:
     ) -> tuple[str, Alert, AlertLevel | None]:
         """Move the alert of the pair in ``slot`` to ``shown`` (a level other than its alert's)."""
         unit_a, unit_b = self._pair_names(int(self._keys[slot]))
-        alert_id = self._alert_of_pair.get((unit_a, unit_b))
-        if alert_id is None:
+        seq = int(self._alert_seq[slot])
+        if seq == 0:
             self._seq += 1
             ra, rb = rows
             alert = Alert(
@@ -271,14 +265,13 @@ class AlertBook:
                 updated_s=time_s,
             )
             self._alerts[alert.id] = alert
-            self._alert_of_pair[(unit_a, unit_b)] = alert.id
             self._alert_seq[slot] = self._seq
             return "alert.raised", alert, None
+        alert_id = _alert_id(seq)
         alert = self._alerts[alert_id]
         if shown == AlertLevel.NONE:
             del self._alerts[alert_id]
-            del self._alert_of_pair[(unit_a, unit_b)]
-            self._lost_seqs.discard(int(self._alert_seq[slot]))
+            self._lost_seqs.discard(seq)
             self._alert_seq[slot] = 0
             return "alert.resolved", replace(alert, level=shown, updated_s=time_s, resolved_s=time_s), alert.level
         self._alerts[alert_id] = replace(alert, level=shown, updated_s=time_s)
