@@ -268,25 +268,23 @@ class ZoneWatch:
             was = np.fromiter(((u, zone.id) in self._inside for u in states.unit_ids), dtype=bool, count=n)
             for r in np.flatnonzero(inside != was).tolist():  # only those whose state may change
                 key = (states.unit_ids[r], zone.id)
-                if not inside[r]:
-                    if key in self._inside and (
-                        not watched[r] or shapely.distance(pz.area, points[r]) > self.settings.exit_margin_m
-                    ):
+                if was[r]:  # no longer strictly inside: out once clearly out (or no longer watched)
+                    if not watched[r] or shapely.distance(pz.area, points[r]) > self.settings.exit_margin_m:
                         self._inside.discard(key)
-                elif key not in self._inside:
-                    self._inside.add(key)
-                    party = parties[r]
-                    events.append(
-                        Event(
-                            "zone.entered",
-                            time_s,
-                            None,
-                            {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
-                             "access": access[party].value, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
-                             "alt_m": float(alts[r])},
-                            frozenset({party} | set(zone.rules.permitted_parties or ())),
-                        )
-                    )  # fmt: skip
+                    continue
+                self._inside.add(key)
+                party = parties[r]
+                events.append(
+                    Event(
+                        "zone.entered",
+                        time_s,
+                        None,
+                        {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
+                         "access": access[party].value, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
+                         "alt_m": float(alts[r])},
+                        frozenset({party} | set(zone.rules.permitted_parties or ())),
+                    )
+                )  # fmt: skip
         for r, unit in enumerate(states.unit_ids):
             self._last[unit] = (float(lats[r]), float(lons[r]), float(alts[r]))
         if len(self._last) > 2 * n + 1000:
