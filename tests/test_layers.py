@@ -23,6 +23,7 @@ RANKS = {
     "api": 5,
     "cli": 5,
     "console": 5,
+    "conformance": 5,
     "interop": 5,
 }
 PURE = ("domain", "geo", "detect")

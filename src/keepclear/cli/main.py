@@ -36,7 +36,20 @@ def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, con
 
 
 def _register() -> None:
-    from keepclear.cli import activities, demo, deployment, hotline, keys, probe, record, replay, scenario, serve, zones
+    from keepclear.cli import (
+        activities,
+        conformance,
+        demo,
+        deployment,
+        hotline,
+        keys,
+        probe,
+        record,
+        replay,
+        scenario,
+        serve,
+        zones,
+    )
 
     cli.add_command(deployment.init)
     cli.add_command(deployment.party)
@@ -53,6 +66,7 @@ def _register() -> None:
     cli.add_command(hotline.phrases)
     cli.add_command(replay.replay)
     cli.add_command(demo.demo)
+    cli.add_command(conformance.conformance)
 
 
 _register()
@@ -61,7 +75,10 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every failure is one line on stderr and a non-zero exit, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="keepclear", standalone_mode=False)
+        # A command that ends with click.exceptions.Exit(code) (conformance: 1 when not all pass) returns it.
+        code = cli.main(args=argv, prog_name="keepclear", standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130

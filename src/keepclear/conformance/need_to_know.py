@@ -1,0 +1,404 @@
+"""Need to know: what each party's keys are shown, what naming another party's object answers, role limits.
+
+Reading: every GET path of the served OpenAPI (so a new path is covered without editing the suite),
+the SSE stream with catch-up, the hotline WebSocket backlog and the record export are read with every
+key of every party, and searched for the texts of the run that the key's party may not see.
+Naming: a request that names another party's object must answer exactly as one naming a made-up id
+(status, content type, problem type, title, detail, errors: the id itself replaced).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from keepclear.conformance.bodies import ADMIN_ROUTES, valid_request
+from keepclear.conformance.client import (
+    ADMIN,
+    Who,
+    answer_shape,
+    feed,
+    is_problem,
+    liaison,
+    observer,
+    operations,
+    path_params,
+    shape_difference,
+    sibling_id,
+)
+from keepclear.conformance.registry import Check, Result, failed, judge, passed
+from keepclear.conformance.world import World, utc
+
+GROUP = "need-to-know"
+STREAM_READ_S = 3.0
+
+
+def _party_keys(w: World) -> list[Who]:
+    return [Who(p, r) for p in w.parties for r in ("liaison", "observer", "feed")]
+
+
+def _compare(name: str, foreign: httpx.Response, madeup: httpx.Response, foreign_id: str, madeup_id: str) -> Result:
+    """PASS when naming ``foreign_id`` answered exactly as naming ``madeup_id``."""
+    difference = shape_difference(answer_shape(foreign, foreign_id), answer_shape(madeup, madeup_id))
+    if difference is None:
+        return passed(name, f"{foreign.status_code} for both")
+    return failed(name, f"{foreign.request.method} {foreign.request.url.path}: {difference}")
+
+
+# --- naming another party's objects ------------------------------------------------------------------
+
+
+def alert_acknowledge(w: World) -> Iterator[Result]:
+    """c acknowledges the a–b alert, and a made-up alert."""
+    assert w.alert_id is not None
+    c = w.api.client(liaison(w.c))
+    other = sibling_id(w.alert_id)
+    yield _compare(
+        f"{GROUP}.name:alert-acknowledge",
+        c.post(f"/v1/alerts/{w.alert_id}/acknowledge"),
+        c.post(f"/v1/alerts/{other}/acknowledge"),
+        w.alert_id,
+        other,
+    )
+
+
+def _incident_naming(w: World, field: str, foreign: str, label: str) -> Iterator[Result]:
+    c = w.api.client(liaison(w.c))
+    madeup = sibling_id(foreign)
+    answers = {}
+    for which, value in (("foreign", foreign), ("made-up", madeup)):
+        body = {"time": utc(time.time() - 60), "summary": f"{w.run_id} names {which} {label}", field: [value]}
+        answers[which] = c.post("/v1/incidents", json=body)
+        if answers[which].status_code < 300:
+            w.to_close.append((w.c, answers[which].json().get("id", "")))
+    base = f"{GROUP}.name:incident-{field}"
+    for which, value in (("foreign", foreign), ("made-up", madeup)):
+        response = answers[which]
+        if response.status_code < 300:
+            yield failed(
+                f"{base}:{which}-refused",
+                f"{w.c}/liaison POST /v1/incidents naming {which} {label} {value} was accepted "
+                f"({response.status_code}, incident {response.json().get('id')})",
+            )
+        else:
+            problem = is_problem(response)
+            yield judge(f"{base}:{which}-refused", [problem] if problem else [], f"{response.status_code}")
+    yield _compare(f"{base}:indistinguishable", answers["foreign"], answers["made-up"], foreign, madeup)
+
+
+def incident_alert_ids(w: World) -> Iterator[Result]:
+    """c reports an incident naming the a–b alert (class 1), and a made-up alert (class 3)."""
+    assert w.alert_id is not None
+    yield from _incident_naming(w, "alert_ids", w.alert_id, "the a-b alert")
+
+
+def incident_unit_ids(w: World) -> Iterator[Result]:
+    """c reports an incident naming a's unit, and a made-up unit."""
+    yield from _incident_naming(w, "unit_ids", w.units[w.a][1], "a's unit")
+
+
+def activity_actions(w: World) -> Iterator[Result]:
+    """c acts on a's activity addressed to b only, and on a made-up activity."""
+    c = w.api.client(liaison(w.c))
+    foreign = w.activities[w.name("a1")]
+    madeup = sibling_id(foreign)
+    document = {k: v for k, v in w.activity_document(w.c, "c9", [w.a]).items() if k != "id"}
+    for action, body in (
+        ("acknowledge", {"version": 1}),
+        ("object", {"version": 1, "reason": "conformance"}),
+        ("amend", {"version": 1, "activity": document}),
+        ("activate", {"version": 1}),
+        ("complete", {"version": 1}),
+        ("cancel", {"version": 1, "reason": "conformance"}),
+    ):
+        yield _compare(
+            f"{GROUP}.name:activity-{action}",
+            c.post(f"/v1/activities/{foreign}/{action}", json=body),
+            c.post(f"/v1/activities/{madeup}/{action}", json=body),
+            foreign,
+            madeup,
+        )
+
+
+def thread_actions(w: World) -> Iterator[Result]:
+    """c posts into, and marks read, the a–b thread, and a made-up thread."""
+    c = w.api.client(liaison(w.c))
+    foreign = w.threads[f"{w.a}-{w.b}"]
+    madeup = sibling_id(foreign)
+    for action, suffix, body in (
+        ("post", "messages", {"kind": "text", "body": w.name("intrusion"), "idempotency_key": w.name("intrude")}),
+        ("read", "read", {"through_seq": 1}),
+    ):
+        yield _compare(
+            f"{GROUP}.name:thread-{action}",
+            c.post(f"/v1/hotline/threads/{foreign}/{suffix}", json=body),
+            c.post(f"/v1/hotline/threads/{madeup}/{suffix}", json=body),
+            foreign,
+            madeup,
+        )
+
+
+def incident_actions(w: World) -> Iterator[Result]:
+    """c writes an account on, and reviews, a's incident with b, and a made-up incident."""
+    c = w.api.client(liaison(w.c))
+    foreign = w.incidents["a"]
+    madeup = sibling_id(foreign)
+    for action, body in (("accounts", {"text": w.name("account")}), ("review", {"status": "disputed", "note": ""})):
+        yield _compare(
+            f"{GROUP}.name:incident-{action}",
+            c.post(f"/v1/incidents/{foreign}/{action}", json=body),
+            c.post(f"/v1/incidents/{madeup}/{action}", json=body),
+            foreign,
+            madeup,
+        )
+
+
+def track_foreign_unit(w: World) -> Iterator[Result]:
+    """c's feed reports a position for a's unit, and for a made-up unit: refused alike."""
+    c = w.api.client(feed(w.c))
+    foreign = w.units[w.a][1]
+    madeup = sibling_id(foreign)
+
+    def report(unit_id: str) -> httpx.Response:
+        body = {**w.reports[w.units[w.c][1]], "unit_id": unit_id, "time": utc(time.time())}
+        return c.post("/v1/tracks", json={"reports": [body]})
+
+    yield _compare(f"{GROUP}.name:track-foreign-unit", report(foreign), report(madeup), foreign, madeup)
+
+
+# --- roles --------------------------------------------------------------------------------------------
+
+
+def observer_writes_nothing(w: World) -> Iterator[Result]:
+    """Every write route refuses every party's observer key with 403 (valid bodies, the run's objects)."""
+    document = w.api.openapi()
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        for path, _ in operations(document, method):
+            request = valid_request(w, method, path)
+            concrete = request.path if request else path.replace("{", "").replace("}", "")
+            body = request.body if request else {}
+            problems = []
+            for party in w.parties:
+                response = w.api.client(observer(party)).request(method, concrete, json=body)
+                if response.status_code != 403 or is_problem(response):
+                    problems.append(f"{party}/observer {method} {concrete} answered {response.status_code}")
+            yield judge(f"{GROUP}.role:observer-writes-nothing:{method} {path}", problems, "403 for every observer")
+
+
+def liaison_no_admin(w: World) -> Iterator[Result]:
+    """The admin routes refuse every party's liaison key with 403."""
+    for method, path in sorted(ADMIN_ROUTES):
+        request = valid_request(w, method, path)
+        concrete = request.path if request else path.replace("{key_id}", sibling_id(w.run_id))
+        body = request.body if request else None
+        problems = []
+        for party in w.parties:
+            response = w.api.client(liaison(party)).request(method, concrete, json=body)
+            if response.status_code != 403 or is_problem(response):
+                problems.append(f"{party}/liaison {method} {concrete} answered {response.status_code}")
+        yield judge(f"{GROUP}.role:liaison-no-admin:{method} {path}", problems, "403 for every liaison")
+
+
+def feed_reads_only_its_units(w: World) -> Iterator[Result]:
+    """A feed lists its own party's units and nothing else; it reads no tracks, alerts or activities."""
+    problems = []
+    for party in w.parties:
+        client = w.api.client(feed(party))
+        units = client.get("/v1/units")
+        if units.status_code == 200:
+            foreign = [u.get("id") for u in units.json() if u.get("party_id") != party]
+            if foreign:
+                problems.append(f"{party}/feed GET /v1/units lists units of other parties: {foreign[:5]}")
+        for path in ("/v1/tracks", "/v1/alerts", "/v1/activities", "/v1/hotline/threads", "/v1/incidents"):
+            status = client.get(path).status_code
+            if status != 403:
+                problems.append(f"{party}/feed GET {path} answered {status}, not 403")
+    yield judge(f"{GROUP}.role:feed-reads-only-its-units", problems)
+
+
+NAMING = [
+    Check(GROUP, "name:alert-acknowledge", alert_acknowledge),
+    Check(GROUP, "name:incident-alert_ids", incident_alert_ids),
+    Check(GROUP, "name:incident-unit_ids", incident_unit_ids),
+    Check(GROUP, "name:activity", activity_actions),
+    Check(GROUP, "name:thread", thread_actions),
+    Check(GROUP, "name:incident", incident_actions),
+    Check(GROUP, "name:track-foreign-unit", track_foreign_unit),
+    Check(GROUP, "role:observer-writes-nothing", observer_writes_nothing),
+    Check(GROUP, "role:liaison-no-admin", liaison_no_admin),
+    Check(GROUP, "role:feed-reads-only-its-units", feed_reads_only_its_units),
+]
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def _param_values(w: World, name: str, zone_id: str | None) -> list[str]:
+    """Values to fill a path parameter with: the run's own objects of every party, so foreign ones are
+    read too."""
+    by_name: dict[str, list[str]] = {
+        "activity_id": list(w.activities.values()),
+        "thread_id": list(w.threads.values()),
+        "incident_id": list(w.incidents.values()),
+        "alert_id": [w.alert_id or ""],
+        "party_id": list(w.parties),
+        "seq": ["1"],
+        "zone_id": [zone_id or w.name("zone")],
+        "key_id": [w.name("key")],
+    }
+    return by_name.get(name, [w.name(name)])
+
+
+def _query(w: World, operation: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+    """Values of the required query parameters (and ``once`` for a stream), or why they cannot be filled."""
+    params: dict[str, str] = {}
+    for p in operation.get("parameters", []):
+        if p.get("in") != "query":
+            continue
+        if p["name"] == "once":
+            params["once"] = "true"
+        elif p.get("required"):
+            if p["name"] in ("since",):
+                params[p["name"]] = utc(time.time() - 3600)
+            else:
+                return params, f"the suite does not know how to fill the required query parameter {p['name']!r}"
+    return params, None
+
+
+def _is_stream(operation: dict[str, Any]) -> bool:
+    content = operation.get("responses", {}).get("200", {}).get("content", {})
+    return "text/event-stream" in content
+
+
+def _read(client: httpx.Client, path: str, params: dict[str, str], stream: bool) -> tuple[int, str]:
+    """Status and text of a GET; a stream is read from the start of what it keeps (catch-up) until it
+    closes or ``STREAM_READ_S`` passes."""
+    if not stream:
+        response = client.get(path, params=params)
+        return response.status_code, response.text
+    chunks: list[str] = []
+    deadline = time.monotonic() + STREAM_READ_S
+    with client.stream("GET", path, params=params, headers={"Last-Event-ID": "0"}, timeout=STREAM_READ_S) as r:
+        try:
+            for text in r.iter_text():
+                chunks.append(text)
+                if time.monotonic() > deadline:
+                    break
+        except httpx.ReadTimeout:
+            pass
+        return r.status_code, "".join(chunks)
+
+
+def _leaks(w: World, who: Who, text: str) -> list[str]:
+    return [s.label for s in w.secrets if who.party not in s.allowed and s.text in text]
+
+
+def read_every_get_path(w: World) -> Iterator[Result]:
+    """Every GET path of the served OpenAPI, as every key of every party: nothing of the others' beyond policy,
+    never a 5xx; and an object of another party, named in the path, answers as a made-up one."""
+    document = w.api.openapi()
+    zones = w.api.client(ADMIN).get("/v1/zones")
+    features = zones.json().get("features", []) if zones.status_code == 200 else []
+    zone_id = str(features[0].get("id")) if features else None
+    for path, operation in operations(document, "GET"):
+        params, unfillable = _query(w, operation)
+        name = f"{GROUP}.read:{path}"
+        if unfillable:
+            yield failed(name, unfillable)
+            continue
+        names = path_params(path)
+        combos = list(itertools.product(*[_param_values(w, n, zone_id) for n in names]))
+        problems: list[str] = []
+        twins: list[str] = []
+        for who in _party_keys(w):
+            client = w.api.client(who)
+            for values in combos:
+                concrete = path
+                for n, v in zip(names, values, strict=True):
+                    concrete = concrete.replace("{" + n + "}", v)
+                status, text = _read(client, concrete, params, _is_stream(operation))
+                if status >= 500:
+                    problems.append(f"{who.label} GET {concrete} answered {status}")
+                problems += [f"{who.label} GET {concrete} shows {label}" for label in _leaks(w, who, text)]
+                for v in values:
+                    if v in w.visible_to and who.party not in w.visible_to[v]:
+                        twin = concrete.replace(v, sibling_id(v))
+                        difference = shape_difference(
+                            answer_shape(client.get(concrete, params=params), v),
+                            answer_shape(client.get(twin, params=params), sibling_id(v)),
+                        )
+                        if difference:
+                            twins.append(f"{who.label} GET {concrete} (not its party's): {difference}")
+        yield judge(name, problems, f"{len(combos) * 9} reads")
+        if any(v in w.visible_to for combo in combos for v in combo):
+            yield judge(f"{GROUP}.unknown-ids:{path}", twins)
+
+
+def hotline_socket(w: World) -> Iterator[Result]:
+    """Each party's liaison resumes the hotline WebSocket from the start: its backlog shows nothing beyond
+    policy."""
+    from websockets.sync.client import connect
+
+    problems = []
+    base = w.api.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    for party in w.parties:
+        who = liaison(party)
+        frames: list[str] = []
+        try:
+            with connect(
+                f"{base}/v1/hotline/ws",
+                additional_headers={"Authorization": f"Bearer {w.api.key(who)}"},
+                open_timeout=10,
+            ) as ws:
+                ws.send(json.dumps({"type": "resume", "cursors": {}}))
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    frame = str(ws.recv(timeout=10))
+                    frames.append(frame)
+                    if '"resumed"' in frame:
+                        break
+                else:
+                    problems.append(f"{who.label}: no 'resumed' frame within 10 s")
+        except Exception as exc:  # the report names it; the other parties are still read
+            problems.append(f"{who.label}: the socket failed: {type(exc).__name__}: {exc}")
+        problems += [
+            f"{who.label} WS /v1/hotline/ws backlog shows {label}" for label in _leaks(w, who, "".join(frames))
+        ]
+    yield judge(f"{GROUP}.read:hotline-socket", problems)
+
+
+def record_export_audience(w: World) -> Iterator[Result]:
+    """Each party's record export carries the payload only of entries whose audience includes it."""
+    for who in _party_keys(w):
+        if who.role == "feed":
+            continue
+        response = w.api.client(who).get("/v1/record/export")
+        name = f"{GROUP}.record-audience:{who.label}"
+        if response.status_code != 200:
+            yield failed(name, f"GET /v1/record/export answered {response.status_code}")
+            continue
+        wrong = []
+        for entry in response.json().get("entries", []):
+            statement = entry.get("statement", {})
+            audience = statement.get("audience")
+            if entry.get("payload") is not None and audience is not None and who.party not in audience:
+                wrong.append(f"#{entry.get('seq')} {statement.get('kind')} (audience {audience})")
+        yield judge(
+            name,
+            [f"payloads of entries whose audience excludes {who.party}: " + ", ".join(wrong[:5])]
+            + ([f"{len(wrong)} in all"] if len(wrong) > 5 else [])
+            if wrong
+            else [],
+        )
+
+
+READING = [
+    Check(GROUP, "read", read_every_get_path),
+    Check(GROUP, "read:hotline-socket", hotline_socket),
+    Check(GROUP, "record-audience", record_export_audience),
+]
