@@ -9,11 +9,13 @@ nothing accepted, each refusal listed) counts as refused too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
+
 from keepclear.conformance.bodies import valid_request
-from keepclear.conformance.client import ADMIN, is_problem, liaison, operations
+from keepclear.conformance.client import ADMIN, is_problem, liaison, operations, send_large
 from keepclear.conformance.registry import Check, Result, judge
 from keepclear.conformance.world import World
 
@@ -101,34 +103,47 @@ def _state(w: World) -> dict[str, Any]:
     """What a wrongly accepted bad body would change, read back as the admin and as a and b."""
     admin, a, b = w.api.client(ADMIN), w.api.client(liaison(w.a)), w.api.client(liaison(w.b))
 
-    def ids(response: Any, key: str = "id") -> Any:
+    def read(client: httpx.Client, path: str, pick: Callable[[Any], Any]) -> Any:
+        response = client.get(path)
         if response.status_code != 200:
-            return f"answered {response.status_code}"
-        items = response.json()
-        items = items.get("features", []) if isinstance(items, dict) else items
-        return sorted(str(i.get(key)) for i in items)
+            return f"GET {path} answered {response.status_code}"
+        return pick(response.json())
 
+    def ids(key: str = "id") -> Callable[[Any], Any]:
+        def pick(items: Any) -> Any:
+            items = items.get("features", []) if isinstance(items, dict) else items
+            return sorted(str(i.get(key)) for i in items)
+
+        return pick
+
+    a1 = w.activities[w.name("a1")]
     state: dict[str, Any] = {
-        "parties": ids(admin.get("/v1/parties")),
-        "forces": ids(admin.get("/v1/forces")),
-        "units": ids(admin.get("/v1/units")),
-        "zones": ids(admin.get("/v1/zones")),
-        "keys": ids(admin.get("/v1/keys"), "key_id"),
-        "activities of a": sorted((v["id"], v.get("version"), v.get("status")) for v in a.get("/v1/activities").json()),
-        "incidents of a": sorted((i["id"], i.get("status")) for i in a.get("/v1/incidents").json()),
-        "availability of a": a.get(f"/v1/hotline/availability/{w.a}").json().get("availability"),
-        "a1 as b sees it": b.get(f"/v1/activities/{w.activities[w.name('a1')]}").json(),
-        "positions of the run's units": sorted(
-            (s["unit_id"], s["lat_deg"], s["lon_deg"])
-            for s in a.get("/v1/tracks").json()
-            if w.run_id in s["unit_id"] and s["unit_id"] != w.units[w.a][0]
+        "parties": read(admin, "/v1/parties", ids()),
+        "forces": read(admin, "/v1/forces", ids()),
+        "units": read(admin, "/v1/units", ids()),
+        "zones": read(admin, "/v1/zones", ids()),
+        "keys": read(admin, "/v1/keys", ids("key_id")),
+        "activities of a": read(
+            a, "/v1/activities", lambda vs: sorted((v["id"], v.get("version"), v.get("status")) for v in vs)
+        ),
+        "incidents of a": read(a, "/v1/incidents", lambda xs: sorted((i["id"], i.get("status")) for i in xs)),
+        "availability of a": read(a, f"/v1/hotline/availability/{w.a}", lambda v: v.get("availability")),
+        "a1 as b sees it": read(b, f"/v1/activities/{a1}", lambda v: v),
+        "positions of the run's units": read(
+            a,
+            "/v1/tracks",
+            lambda states: sorted(
+                (s["unit_id"], s["lat_deg"], s["lon_deg"])
+                for s in states
+                if w.run_id in s["unit_id"] and s["unit_id"] != w.units[w.a][0]
+            ),
         ),
     }
+    heads = read(a, "/v1/hotline/threads", lambda ts: {t["id"]: t.get("last_seq") for t in ts})
     for name, thread in w.threads.items():
-        heads = {t["id"]: t.get("last_seq") for t in a.get("/v1/hotline/threads").json()}
-        state[f"last seq of thread {name}"] = heads.get(thread)
+        state[f"last seq of thread {name}"] = heads.get(thread) if isinstance(heads, dict) else heads
     for incident in w.incidents.values():
-        state[f"accounts of {incident}"] = len(a.get(f"/v1/incidents/{incident}").json().get("accounts", []))
+        state[f"accounts of {incident}"] = read(a, f"/v1/incidents/{incident}", lambda i: len(i.get("accounts", [])))
     return state
 
 
@@ -146,9 +161,12 @@ def every_write_route(w: World) -> Iterator[Result]:
                 continue
             client = w.api.client(request.who)
             for kind, raw in catalogue(w, request.body).items():
-                response = client.request(
-                    method, request.path, content=raw, headers={"Content-Type": "application/json"}
-                )
+                try:
+                    response = _send(w, client, request.who, method, request.path, raw, kind)
+                except (httpx.TransportError, OSError) as exc:
+                    failure = f"the connection failed: {type(exc).__name__}: {exc}"
+                    yield judge(f"{GROUP}:{method} {path}:{kind}", [failure])
+                    continue
                 wrong = _refused(path, response)
                 detail = f" ({response.text[:160]})" if wrong and response.status_code < 300 else ""
                 yield judge(
@@ -157,6 +175,18 @@ def every_write_route(w: World) -> Iterator[Result]:
     after = _state(w)
     changed = [f"{k}: {_short(before[k])} -> {_short(after.get(k))}" for k in before if before[k] != after.get(k)]
     yield judge(f"{GROUP}:nothing-stored", changed, "the state read back is unchanged")
+
+
+def _send(w: World, client: httpx.Client, who: Any, method: str, path: str, raw: bytes, kind: str) -> httpx.Response:
+    """Send one bad body; once more on a fresh connection when the kept-alive one was broken (by the
+    server's failure on an earlier request, which that request's own line reports)."""
+    if kind == "oversized":
+        return send_large(w.api, who, method, path, raw)
+    headers = {"Content-Type": "application/json"}
+    try:
+        return client.request(method, path, content=raw, headers=headers)
+    except httpx.TransportError:
+        return httpx.request(method, w.api.url + path, content=raw, headers={**client.headers, **headers}, timeout=60)
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -6,6 +6,7 @@ deployment, not only this code base.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -175,3 +176,39 @@ def sibling_id(real: str) -> str:
 
 def path_params(path: str) -> list[str]:
     return re.findall(r"{([^}]+)}", path)
+
+
+def send_large(api: Api, who: Who, method: str, path: str, raw: bytes, wait_s: float = 3.0) -> httpx.Response:
+    """Send a large body the way a careful client does: headers first, and the body only if the server has
+    not answered yet (a server that refuses by the declared length answers at once and may close the
+    connection before the body is read, which would lose its answer to a plain client)."""
+    import http.client
+    import select
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(api.url)
+    factory = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = factory(parts.hostname or "", parts.port, timeout=60)
+    try:
+        conn.putrequest(method, (parts.path or "") + path)
+        for name, value in (
+            ("Authorization", f"Bearer {api.key(who)}"),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(raw))),
+        ):
+            conn.putheader(name, value)
+        conn.endheaders()
+        assert conn.sock is not None
+        early, _, _ = select.select([conn.sock], [], [], wait_s)
+        if not early:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                conn.send(raw)  # a server that stops reading has answered: its answer follows
+        answer = conn.getresponse()
+        return httpx.Response(
+            answer.status,
+            headers=answer.getheaders(),
+            content=answer.read(),
+            request=httpx.Request(method, api.url + path),
+        )
+    finally:
+        conn.close()

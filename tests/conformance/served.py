@@ -1,0 +1,95 @@
+"""A fresh ``keepclear serve`` in a subprocess on a free port, with three parties and a key per role.
+
+The deployment is made the way an operator makes one: ``keepclear init`` and ``keepclear keys create``
+for the admin key on the command line, then parties and their keys through the API with that key.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from keepclear.api.server import free_port
+
+KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+PARTIES = ("alpha", "bravo", "charlie")
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    keys_file: Path
+    log: Path
+
+
+def _cli(base: list[str], *args: str) -> str:
+    done = subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"keepclear {' '.join(args)}: {done.stderr}"
+    return done.stdout.strip()
+
+
+@contextmanager
+def serve(tmp_path: Path, database_url: str) -> Iterator[Served]:
+    """Start the server, populate it, write the keys file; stop the server afterwards."""
+    base = [KEEPCLEAR, "--data-dir", str(tmp_path / "data"), "--database-url", database_url]
+    _cli(base, "init")
+    admin = _cli(base, "keys", "create", "--role", "admin", "--label", "conformance admin")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([*base, "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"keepclear serve did not answer within 240 s: {log.read_text()}"
+            time.sleep(0.2)
+        keys: dict[str, object] = {"admin": admin, "parties": {}}
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as client:
+            for party in PARTIES:
+                made = client.post("/v1/parties", json={"id": party, "name": party.title(),
+                                                        "roster": [{"name": f"{party} duty officer"}]})
+                assert made.status_code == 201, made.text
+                roles = {}
+                for role in ("liaison", "observer", "feed"):
+                    key = client.post("/v1/keys", json={"role": role, "party_id": party, "label": f"{party} {role}"})
+                    assert key.status_code == 201, key.text
+                    roles[role] = key.json()["key"]
+                keys["parties"][party] = roles  # type: ignore[index]
+        keys_file = tmp_path / "keys.yaml"
+        keys_file.write_text(yaml.safe_dump(keys))
+        yield Served(url, keys_file, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def conformance(served: Served, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``keepclear conformance`` against ``served``."""
+    return subprocess.run(
+        [KEEPCLEAR, "conformance", served.url, "--keys", str(served.keys_file), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
