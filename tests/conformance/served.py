@@ -62,8 +62,10 @@ def serve(tmp_path: Path, database_url: str) -> Iterator[Served]:
         keys: dict[str, object] = {"admin": admin, "parties": {}}
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as client:
             for party in PARTIES:
-                made = client.post("/v1/parties", json={"id": party, "name": party.title(),
-                                                        "roster": [{"name": f"{party} duty officer"}]})
+                made = client.post(
+                    "/v1/parties",
+                    json={"id": party, "name": party.title(), "roster": [{"name": f"{party} duty officer"}]},
+                )
                 assert made.status_code == 201, made.text
                 roles = {}
                 for role in ("liaison", "observer", "feed"):

@@ -194,4 +194,4 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-CHECKS: list[Check] = [Check(GROUP, "routes", every_write_route)]
+CHECKS: list[Check] = [Check(GROUP, "", every_write_route)]

@@ -33,6 +33,11 @@ class Check:
     name: str
     run: CheckFn
 
+    @property
+    def prefix(self) -> str:
+        """What the names of its results start with."""
+        return f"{self.group}.{self.name}" if self.name else self.group
+
 
 def passed(name: str, reason: str = "") -> Result:
     return Result(name, True, reason)
@@ -52,8 +57,9 @@ def judge(name: str, problems: list[str], ok_reason: str = "") -> Result:
 
 
 def all_checks() -> list[Check]:
-    """Every check, group by group, in the order they run (need to know reads last: it sees what the
-    requests of the earlier checks may have caused)."""
+    """Every check, group by group, in the order they run: the reads follow the naming requests and the
+    lifecycles (they see what those may have caused to be shown), and bad input comes last (a bad body
+    wrongly stored can make later reads fail, which would hide what they show)."""
     from keepclear.conformance import bad_input, lifecycles, need_to_know
 
-    return [*need_to_know.NAMING, *lifecycles.CHECKS, *bad_input.CHECKS, *need_to_know.READING]
+    return [*need_to_know.NAMING, *lifecycles.CHECKS, *need_to_know.READING, *bad_input.CHECKS]

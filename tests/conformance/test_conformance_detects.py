@@ -1,0 +1,102 @@
+"""The suite finds holes: a real keepclear server made leaky on one route is reported, with the path,
+the key and what leaked; known failures and the keys file are judged strictly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from keepclear.api import create_app
+from keepclear.api.server import ThreadedServer
+from keepclear.conformance import load_known_failures, parse_keys, run_suite
+from keepclear.conformance.registry import Result
+from keepclear.conformance.runner import _outcome
+from keepclear.domain import Party
+from keepclear.domain.identity import Role
+from keepclear.errors import ValidationError
+from keepclear.services.bus import WallClock
+from keepclear.services.deployment import Deployment
+from keepclear.settings import Settings
+
+
+class UnitsAsAdmin:
+    """The leak under test: GET /v1/units answers every key as if it were the admin's (all units)."""
+
+    def __init__(self, app: ASGIApp, admin_key: str) -> None:
+        self.app = app
+        self.admin_key = admin_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/v1/units":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+            scope = {**scope, "headers": [*headers, (b"authorization", f"Bearer {self.admin_key}".encode())]}
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def leaky_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, object]]]:
+    settings = Settings(data_dir=tmp_path / "data", tick_s=0.2)
+    dep = Deployment.open(settings, clock=WallClock(), create=True)
+    admin = dep.keys.create(Role.ADMIN, None, "admin")[1]
+    parties: dict[str, dict[str, str]] = {}
+    for party in ("alpha", "bravo", "charlie"):
+        dep.registry.add_party(Party(party, party.title()), [])
+        parties[party] = {
+            r.value: dep.keys.create(r, party, r.value)[1] for r in (Role.LIAISON, Role.OBSERVER, Role.FEED)
+        }
+    app = create_app(settings, deployment=dep)
+    app.add_middleware(UnitsAsAdmin, admin_key=admin)
+    with ThreadedServer(app) as server:
+        yield server.url, {"admin": admin, "parties": parties}
+    dep.close()
+
+
+def test_a_route_that_shows_other_parties_units_is_reported_with_path_key_and_unit(
+    leaky_server: tuple[str, dict[str, object]],
+) -> None:
+    url, keys = leaky_server
+    report = run_suite(
+        url, parse_keys(keys), only=["need-to-know.read:/v1/units", "need-to-know.role:feed-reads-only-its-units"]
+    )
+    outcomes = {o.name: o for o in report.outcomes}
+    units = outcomes["need-to-know.read:/v1/units"]
+    assert units.status == "FAIL"
+    assert f"alpha/liaison GET /v1/units shows unit id {report.run_id}-bravo-u2" in units.reason
+    assert outcomes["need-to-know.role:feed-reads-only-its-units"].status == "FAIL"
+    assert "lists units of other parties" in outcomes["need-to-know.role:feed-reads-only-its-units"].reason
+    assert not report.ok
+    # Only the leaky route fails among the reads that ran.
+    assert [o.name for o in report.outcomes if o.status == "FAIL"] == [
+        "need-to-know.role:feed-reads-only-its-units",
+        "need-to-know.read:/v1/units",
+    ]
+
+
+def test_a_known_failure_that_passes_fails_the_run_until_its_entry_is_removed() -> None:
+    known = {"x.y": "hole 2, being fixed"}
+    assert _outcome(Result("x.y", False, "403 vs 404"), known).status == "XFAIL"
+    assert _outcome(Result("x.y", False, "403 vs 404"), known).ok
+    fixed = _outcome(Result("x.y", True), known)
+    assert fixed.status == "XPASS" and not fixed.ok and "remove it" in fixed.reason
+    assert _outcome(Result("x.z", False, "leak"), known).status == "FAIL"
+
+
+def test_known_failures_file_needs_a_reason_per_entry(tmp_path: Path) -> None:
+    listed = tmp_path / "known.txt"
+    listed.write_text("# comment\n\nneed-to-know.a  # class 2\n")
+    assert load_known_failures(listed) == {"need-to-know.a": "class 2"}
+    listed.write_text("need-to-know.a\n")
+    with pytest.raises(ValidationError, match="needs a reason"):
+        load_known_failures(listed)
+
+
+def test_keys_file_names_every_missing_key() -> None:
+    with pytest.raises(ValidationError) as refused:
+        parse_keys({"parties": {"a": {"liaison": "k"}, "b": {}, "c": "x"}}, "keys.yaml")
+    problems = refused.value.problems
+    assert "keys.yaml: admin: required, the admin key" in problems
+    assert "keys.yaml: parties.a.observer: required, a observer key of a" in problems
+    assert "keys.yaml: parties.c: must map liaison, observer, feed to keys" in problems
