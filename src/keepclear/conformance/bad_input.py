@@ -159,34 +159,37 @@ def every_write_route(w: World) -> Iterator[Result]:
             if request is None:
                 yield judge(f"{GROUP}:{method} {path}", [f"the suite knows no valid request of {method} {path}"])
                 continue
-            client = w.api.client(request.who)
             for kind, raw in catalogue(w, request.body).items():
                 try:
-                    response = _send(w, client, request.who, method, request.path, raw, kind)
+                    response = _send(w, request.who, method, request.path, raw, kind)
                 except (httpx.TransportError, OSError) as exc:
                     failure = f"the connection failed: {type(exc).__name__}: {exc}"
                     yield judge(f"{GROUP}:{method} {path}:{kind}", [failure])
                     continue
+                if response.status_code >= 500:
+                    w.api.reset(request.who)
                 wrong = _refused(path, response)
                 detail = f" ({response.text[:160]})" if wrong and response.status_code < 300 else ""
                 yield judge(
                     f"{GROUP}:{method} {path}:{kind}", [wrong + detail] if wrong else [], str(response.status_code)
                 )
+    w.api.reset()
     after = _state(w)
     changed = [f"{k}: {_short(before[k])} -> {_short(after.get(k))}" for k in before if before[k] != after.get(k)]
     yield judge(f"{GROUP}:nothing-stored", changed, "the state read back is unchanged")
 
 
-def _send(w: World, client: httpx.Client, who: Any, method: str, path: str, raw: bytes, kind: str) -> httpx.Response:
+def _send(w: World, who: Any, method: str, path: str, raw: bytes, kind: str) -> httpx.Response:
     """Send one bad body; once more on a fresh connection when the kept-alive one was broken (by the
     server's failure on an earlier request, which that request's own line reports)."""
     if kind == "oversized":
         return send_large(w.api, who, method, path, raw)
     headers = {"Content-Type": "application/json"}
     try:
-        return client.request(method, path, content=raw, headers=headers)
+        return w.api.client(who).request(method, path, content=raw, headers=headers)
     except httpx.TransportError:
-        return httpx.request(method, w.api.url + path, content=raw, headers={**client.headers, **headers}, timeout=60)
+        w.api.reset(who)
+        return w.api.client(who).request(method, path, content=raw, headers=headers)
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -53,6 +53,14 @@ class Api:
             )
         return self._clients[who]
 
+    def reset(self, who: Who | None = None) -> None:
+        """Drop ``who``'s client (everyone's when None): after a 5xx the server may have broken the kept-alive
+        connection, and the next request must not fail for that."""
+        for key in [who] if who is not None else list(self._clients):
+            client = self._clients.pop(key, None)
+            if client is not None:
+                client.close()
+
     def everyone(self) -> list[Who]:
         """Every key of the file: the admin, then each party's roles."""
         return [Who(None, "admin")] + [Who(p, r) for p in self.keys.parties for r in self.keys.parties[p]]

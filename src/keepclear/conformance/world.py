@@ -4,7 +4,8 @@ and how the run puts the deployment back as it found it where the API allows.
 Parties ``a``, ``b``, ``c`` are the first three of the keys file. The world:
 
 - a force and two aircraft per party: unit 1 of a and of b fly head on (an alert between a and b),
-  unit 1 of c and every unit 2 fly alone, far apart; all at the run's remote place;
+  unit 1 of c and every unit 2 fly alone, far apart, all at the run's remote place; c's unit 2 inside a
+  zone of the run that only b may enter (an intruder: b may see it while it is inside, a may not);
 - activity ``a1`` of a addressed to b (a's unit 2 listed, not shared), ``b1`` of b addressed to a over
   the same volume (a conflict between them), ``c1`` of c addressed to a;
 - hotline threads a–b and a–c, each with one message; an incident of a involving b.
@@ -102,6 +103,31 @@ class World:
         }
 
 
+def intruded_zone(w: World, lat_deg: float, lon_deg: float) -> dict[str, Any]:
+    """A restricted operating zone around (lat, lon) that only b may enter, valid for the next hour (it
+    expires by itself; zones cannot be removed through the API)."""
+    d = 0.03  # less than the 0.1 degrees between the lone aircraft: no corner reads as another's latitude
+    box = [[lon_deg - d, lat_deg - d], [lon_deg + d, lat_deg - d], [lon_deg + d, lat_deg + d]]
+    ring = [*box, [lon_deg - d, lat_deg + d], box[0]]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": w.name("roz"),
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "kind": "restricted-operating-zone",
+                    "name": f"{w.run_id} zone only {w.b} may enter",
+                    "permitted_parties": [w.b],
+                    "valid_from": utc(time.time() - 60),
+                    "valid_until": utc(time.time() + 3600),
+                },
+            }
+        ],
+    }
+
+
 def new_world(api: Api, lat_deg: float, lon_deg: float) -> World:
     a, b, c = api.keys.party_ids()[:3]
     run_id = f"cf{uuid.uuid4().hex[:8]}"
@@ -155,7 +181,8 @@ def build(world: World) -> None:
             )
             w.units[party].append(unit_id)
             in_alert = n == 1 and party in (w.a, w.b)
-            allowed = (w.a, w.b) if in_alert else (party,)
+            intruder = n == 2 and party == w.c  # inside the run's zone that only b may enter
+            allowed = (w.a, w.b) if in_alert else (w.c, w.b) if intruder else (party,)
             w.secret(f"unit id {unit_id}", unit_id, *allowed)
             w.secret(f"callsign of {unit_id}", callsign, *allowed)
             w.visible_to[unit_id] = frozenset(allowed)
@@ -166,7 +193,9 @@ def build(world: World) -> None:
             else:
                 # Alone, far from everything, at a position that reads back as a distinctive number.
                 east, lat, lon = 0.0, round(w.lat_deg - 2.0 - i - n / 10 + 0.000123, 6), round(w.lon_deg + 0.000457, 6)
-                w.secret(f"latitude of {unit_id}", repr(lat), party)
+                w.secret(f"latitude of {unit_id}", repr(lat), *allowed)
+                if intruder:
+                    _ok(admin.post("/v1/zones", json=intruded_zone(w, lat, lon)), "zone")
             w.reports[unit_id] = {
                 "unit_id": unit_id,
                 "lat_deg": lat,
