@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from keepclear.conformance.bodies import valid_request
-from keepclear.conformance.client import ADMIN, is_problem, liaison, operations, send_large
+from keepclear.conformance.client import ADMIN, Who, is_problem, liaison, operations, send_large
 from keepclear.conformance.registry import Check, Result, judge
 from keepclear.conformance.world import World
 
@@ -101,10 +101,14 @@ def _refused(path: str, response: Any) -> str | None:
 
 def _state(w: World) -> dict[str, Any]:
     """What a wrongly accepted bad body would change, read back as the admin and as a and b."""
-    admin, a, b = w.api.client(ADMIN), w.api.client(liaison(w.a)), w.api.client(liaison(w.b))
+    admin, a, b = ADMIN, liaison(w.a), liaison(w.b)
 
-    def read(client: httpx.Client, path: str, pick: Callable[[Any], Any]) -> Any:
-        response = client.get(path)
+    def read(who: Who, path: str, pick: Callable[[Any], Any]) -> Any:
+        try:
+            response = w.api.client(who).get(path)
+        except httpx.TransportError:  # a connection the server broke earlier: once more on a new one
+            w.api.reset(who)
+            response = w.api.client(who).get(path)
         if response.status_code != 200:
             return f"GET {path} answered {response.status_code}"
         return pick(response.json())
@@ -140,6 +144,7 @@ def _state(w: World) -> dict[str, Any]:
         ),
     }
     heads = read(a, "/v1/hotline/threads", lambda ts: {t["id"]: t.get("last_seq") for t in ts})
+    state["threads of a"] = sorted(heads) if isinstance(heads, dict) else heads
     for name, thread in w.threads.items():
         state[f"last seq of thread {name}"] = heads.get(thread) if isinstance(heads, dict) else heads
     for incident in w.incidents.values():

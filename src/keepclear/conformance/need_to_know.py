@@ -42,10 +42,18 @@ def _party_keys(w: World) -> list[Who]:
     return [Who(p, r) for p in w.parties for r in ("liaison", "observer", "feed")]
 
 
-def _compare(name: str, foreign: httpx.Response, madeup: httpx.Response, foreign_id: str, madeup_id: str) -> Result:
-    """PASS when naming ``foreign_id`` answered exactly as naming ``madeup_id``."""
-    if foreign.is_success and madeup.is_success:
-        # Both accepted: each answer is the caller's own new object; whether accepting was right is judged apart.
+def _compare(
+    name: str,
+    foreign: httpx.Response,
+    madeup: httpx.Response,
+    foreign_id: str,
+    madeup_id: str,
+    *,
+    creates: bool = False,
+) -> Result:
+    """PASS when naming ``foreign_id`` answered exactly as naming ``madeup_id``; for a request that
+    ``creates`` an object, two acceptances are alike (each answer is the caller's own new object)."""
+    if creates and foreign.is_success and madeup.is_success:
         return passed(name, f"{foreign.status_code} for both")
     difference = shape_difference(answer_shape(foreign, foreign_id), answer_shape(madeup, madeup_id))
     if difference is None:
@@ -91,7 +99,7 @@ def _incident_naming(w: World, field: str, foreign: str, label: str) -> Iterator
         else:
             problem = is_problem(response)
             yield judge(f"{base}:{which}-refused", [problem] if problem else [], f"{response.status_code}")
-    yield _compare(f"{base}:indistinguishable", answers["foreign"], answers["made-up"], foreign, madeup)
+    yield _compare(f"{base}:indistinguishable", answers["foreign"], answers["made-up"], foreign, madeup, creates=True)
 
 
 def incident_alert_ids(w: World) -> Iterator[Result]:
