@@ -345,7 +345,7 @@ def read_every_get_path(w: World) -> Iterator[Result]:
                         )
                         if difference:
                             twins.append(f"{who.label} GET {concrete} (not its party's): {difference}")
-        yield judge(name, problems, f"{len(combos) * 9} reads")
+        yield judge(name, problems, f"{len(combos) * len(_party_keys(w))} reads")
         if any(v in w.visible_to for combo in combos for v in combo):
             yield judge(f"{GROUP}.read-unknown-ids:{path}", twins)
 

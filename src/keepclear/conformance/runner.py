@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import httpx
+
 from keepclear.conformance.client import Api
 from keepclear.conformance.keys import KeysFile
 from keepclear.conformance.registry import Result, all_checks
@@ -135,6 +137,9 @@ def run_suite(
             build(world)
         except SetupError as exc:
             add(Result("setup", False, str(exc)))
+            return report
+        except httpx.HTTPError as exc:
+            add(Result("setup", False, f"{url} cannot be used: {type(exc).__name__}: {exc}"))
             return report
         for check in all_checks():
             prefix = check.prefix

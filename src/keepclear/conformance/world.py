@@ -305,9 +305,10 @@ def tear_down(world: World) -> list[str]:
         w.api.client(liaison(owner)).post(
             f"/v1/incidents/{incident_id}/review", json={"status": "closed", "note": f"{w.run_id} conformance run"}
         )
-    notes.append(
-        f"left in place (the API removes none of them): forces and units {w.run_id}-*, zone {w.run_id}-roz"
-        " (expires an hour after the run began), hotline threads and messages, incidents (closed), and the"
-        " record entries of everything the run did"
-    )
+    if w.units:
+        notes.append(
+            f"left in place (the API removes none of them): forces and units {w.run_id}-*, zone {w.run_id}-roz"
+            " (expires an hour after the run began), hotline threads and messages, incidents (closed), and the"
+            " record entries of everything the run did"
+        )
     return notes
