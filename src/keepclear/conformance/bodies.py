@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keepclear.conformance.client import ADMIN, Who, feed, liaison
-from keepclear.conformance.world import World, utc
+from keepclear.conformance.world import World, utc, zone_document
 
 #: Write routes only the deployment's admin may use.
 ADMIN_ROUTES = frozenset(
@@ -33,22 +33,6 @@ class Request:
     body: Any
 
 
-def _zone(w: World) -> dict[str, Any]:
-    lat, lon = w.lat_deg + 3.0, w.lon_deg
-    ring = [[lon, lat], [lon + 0.1, lat], [lon + 0.1, lat + 0.1], [lon, lat + 0.1], [lon, lat]]
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": w.name("zone"),
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "properties": {"kind": "special-caution-area", "name": w.name("zone")},
-            }
-        ],
-    }
-
-
 def valid_request(w: World, method: str, path: str) -> Request | None:
     """The valid request of ``method path`` on the run's objects, or None when the suite knows none."""
     a, b = w.a, w.b
@@ -62,7 +46,13 @@ def valid_request(w: World, method: str, path: str) -> Request | None:
         ("POST", "/v1/units"): Request(
             ADMIN, path, {"id": w.name("u"), "callsign": "X", "domain": "air", "kind": "", "force_id": w.name(f"{a}-f")}
         ),
-        ("POST", "/v1/zones"): Request(ADMIN, path, _zone(w)),
+        ("POST", "/v1/zones"): Request(
+            ADMIN,
+            path,
+            zone_document(
+                w.name("zone"), w.lat_deg + 3.0, w.lon_deg, 0.05, kind="special-caution-area", name=w.name("zone")
+            ),
+        ),
         ("POST", "/v1/keys"): Request(ADMIN, path, {"role": "observer", "party_id": a, "label": w.name("key")}),
         ("POST", "/v1/tracks"): Request(
             feed(a), path, {"reports": [{**w.reports[w.units[a][1]], "time": utc(time.time())}]}

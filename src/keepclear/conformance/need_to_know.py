@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +26,6 @@ from keepclear.conformance.client import (
     feed,
     is_problem,
     liaison,
-    observer,
     operations,
     path_params,
     shape_difference,
@@ -113,11 +113,16 @@ def incident_unit_ids(w: World) -> Iterator[Result]:
     yield from _incident_naming(w, "unit_ids", w.units[w.a][1], "a's unit")
 
 
+def _post_naming(w: World, name: str, path: str, foreign: str, body: dict[str, Any]) -> Result:
+    """c's liaison POSTs ``body`` to ``path`` (``{}`` the id) naming ``foreign``, then a made-up sibling."""
+    c = w.api.client(liaison(w.c))
+    madeup = sibling_id(foreign)
+    first, second = c.post(path.format(foreign), json=body), c.post(path.format(madeup), json=body)
+    return _compare(name, first, second, foreign, madeup)
+
+
 def activity_actions(w: World) -> Iterator[Result]:
     """c acts on a's activity addressed to b only, and on a made-up activity."""
-    c = w.api.client(liaison(w.c))
-    foreign = w.activities[w.name("a1")]
-    madeup = sibling_id(foreign)
     document = {k: v for k, v in w.activity_document(w.c, "c9", [w.a]).items() if k != "id"}
     for action, body in (
         ("acknowledge", {"version": 1}),
@@ -127,46 +132,25 @@ def activity_actions(w: World) -> Iterator[Result]:
         ("complete", {"version": 1}),
         ("cancel", {"version": 1, "reason": "conformance"}),
     ):
-        yield _compare(
-            f"{GROUP}.name:activity-{action}",
-            c.post(f"/v1/activities/{foreign}/{action}", json=body),
-            c.post(f"/v1/activities/{madeup}/{action}", json=body),
-            foreign,
-            madeup,
-        )
+        path = "/v1/activities/{}/" + action
+        yield _post_naming(w, f"{GROUP}.name:activity-{action}", path, w.activities[w.name("a1")], body)
 
 
 def thread_actions(w: World) -> Iterator[Result]:
     """c posts into, and marks read, the a–b thread, and a made-up thread."""
-    c = w.api.client(liaison(w.c))
-    foreign = w.threads[f"{w.a}-{w.b}"]
-    madeup = sibling_id(foreign)
     for action, suffix, body in (
         ("post", "messages", {"kind": "text", "body": w.name("intrusion"), "idempotency_key": w.name("intrude")}),
         ("read", "read", {"through_seq": 1}),
     ):
-        yield _compare(
-            f"{GROUP}.name:thread-{action}",
-            c.post(f"/v1/hotline/threads/{foreign}/{suffix}", json=body),
-            c.post(f"/v1/hotline/threads/{madeup}/{suffix}", json=body),
-            foreign,
-            madeup,
-        )
+        path = "/v1/hotline/threads/{}/" + suffix
+        yield _post_naming(w, f"{GROUP}.name:thread-{action}", path, w.threads[f"{w.a}-{w.b}"], body)
 
 
 def incident_actions(w: World) -> Iterator[Result]:
     """c writes an account on, and reviews, a's incident with b, and a made-up incident."""
-    c = w.api.client(liaison(w.c))
-    foreign = w.incidents["a"]
-    madeup = sibling_id(foreign)
     for action, body in (("accounts", {"text": w.name("account")}), ("review", {"status": "disputed", "note": ""})):
-        yield _compare(
-            f"{GROUP}.name:incident-{action}",
-            c.post(f"/v1/incidents/{foreign}/{action}", json=body),
-            c.post(f"/v1/incidents/{madeup}/{action}", json=body),
-            foreign,
-            madeup,
-        )
+        path = "/v1/incidents/{}/" + action
+        yield _post_naming(w, f"{GROUP}.name:incident-{action}", path, w.incidents["a"], body)
 
 
 def track_foreign_unit(w: World) -> Iterator[Result]:
@@ -185,33 +169,31 @@ def track_foreign_unit(w: World) -> Iterator[Result]:
 # --- roles --------------------------------------------------------------------------------------------
 
 
+def _refused_to_role(w: World, role: str, routes: list[tuple[str, str]]) -> Iterator[tuple[str, str, list[str]]]:
+    """Send each route's valid request with ``role``'s key of every party: (method, path, what was not a 403)."""
+    for method, path in routes:
+        request = valid_request(w, method, path)
+        concrete = request.path if request else re.sub(r"{[^}]+}", w.name("x"), path)
+        body = request.body if request else None
+        problems = []
+        for party in w.parties:
+            response = w.api.client(Who(party, role)).request(method, concrete, json=body)
+            if response.status_code != 403 or is_problem(response):
+                problems.append(f"{party}/{role} {method} {concrete} answered {response.status_code}")
+        yield method, path, problems
+
+
 def observer_writes_nothing(w: World) -> Iterator[Result]:
     """Every write route refuses every party's observer key with 403 (valid bodies, the run's objects)."""
     document = w.api.openapi()
-    for method in ("POST", "PUT", "PATCH", "DELETE"):
-        for path, _ in operations(document, method):
-            request = valid_request(w, method, path)
-            concrete = request.path if request else path.replace("{", "").replace("}", "")
-            body = request.body if request else {}
-            problems = []
-            for party in w.parties:
-                response = w.api.client(observer(party)).request(method, concrete, json=body)
-                if response.status_code != 403 or is_problem(response):
-                    problems.append(f"{party}/observer {method} {concrete} answered {response.status_code}")
-            yield judge(f"{GROUP}.role:observer-writes-nothing:{method} {path}", problems, "403 for every observer")
+    routes = [(m, path) for m in ("POST", "PUT", "PATCH", "DELETE") for path, _ in operations(document, m)]
+    for method, path, problems in _refused_to_role(w, "observer", routes):
+        yield judge(f"{GROUP}.role:observer-writes-nothing:{method} {path}", problems, "403 for every observer")
 
 
 def liaison_no_admin(w: World) -> Iterator[Result]:
     """The admin routes refuse every party's liaison key with 403."""
-    for method, path in sorted(ADMIN_ROUTES):
-        request = valid_request(w, method, path)
-        concrete = request.path if request else path.replace("{key_id}", sibling_id(w.run_id))
-        body = request.body if request else None
-        problems = []
-        for party in w.parties:
-            response = w.api.client(liaison(party)).request(method, concrete, json=body)
-            if response.status_code != 403 or is_problem(response):
-                problems.append(f"{party}/liaison {method} {concrete} answered {response.status_code}")
+    for method, path, problems in _refused_to_role(w, "liaison", sorted(ADMIN_ROUTES)):
         yield judge(f"{GROUP}.role:liaison-no-admin:{method} {path}", problems, "403 for every liaison")
 
 

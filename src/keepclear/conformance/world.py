@@ -103,29 +103,29 @@ class World:
         }
 
 
+def zone_document(zone_id: str, lat_deg: float, lon_deg: float, half_deg: float, **properties: Any) -> dict[str, Any]:
+    """A zones FeatureCollection of one square zone ``half_deg`` each side of (lat, lon)."""
+    corners = [(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)]
+    ring = [[lon_deg + dx * half_deg, lat_deg + dy * half_deg] for dx, dy in corners]
+    feature = {"type": "Feature", "id": zone_id, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    return {"type": "FeatureCollection", "features": [{**feature, "properties": properties}]}
+
+
 def intruded_zone(w: World, lat_deg: float, lon_deg: float) -> dict[str, Any]:
     """A restricted operating zone around (lat, lon) that only b may enter, valid for the next hour (it
-    expires by itself; zones cannot be removed through the API)."""
-    d = 0.03  # less than the 0.1 degrees between the lone aircraft: no corner reads as another's latitude
-    box = [[lon_deg - d, lat_deg - d], [lon_deg + d, lat_deg - d], [lon_deg + d, lat_deg + d]]
-    ring = [*box, [lon_deg - d, lat_deg + d], box[0]]
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": w.name("roz"),
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "properties": {
-                    "kind": "restricted-operating-zone",
-                    "name": f"{w.run_id} zone only {w.b} may enter",
-                    "permitted_parties": [w.b],
-                    "valid_from": utc(time.time() - 60),
-                    "valid_until": utc(time.time() + 3600),
-                },
-            }
-        ],
-    }
+    expires by itself; zones cannot be removed through the API). 0.03 degrees each side: less than the
+    0.1 degrees between the lone aircraft, so no corner reads as another aircraft's latitude."""
+    return zone_document(
+        w.name("roz"),
+        lat_deg,
+        lon_deg,
+        0.03,
+        kind="restricted-operating-zone",
+        name=f"{w.run_id} zone only {w.b} may enter",
+        permitted_parties=[w.b],
+        valid_from=utc(time.time() - 60),
+        valid_until=utc(time.time() + 3600),
+    )
 
 
 def new_world(api: Api, lat_deg: float, lon_deg: float) -> World:
