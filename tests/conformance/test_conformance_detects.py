@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
 from keepclear.conformance import load_known_failures, parse_keys, run_suite
+from keepclear.conformance.client import answer_shape, shape_difference, sibling_id
 from keepclear.conformance.registry import Result
 from keepclear.conformance.runner import _outcome
 from keepclear.domain import Party
@@ -100,3 +102,28 @@ def test_keys_file_names_every_missing_key() -> None:
     assert "keys.yaml: admin: required, the admin key" in problems
     assert "keys.yaml: parties.a.observer: required, a observer key of a" in problems
     assert "keys.yaml: parties.c: must map liaison, observer, feed to keys" in problems
+
+
+def test_a_made_up_id_has_the_shape_of_the_real_one_and_differs() -> None:
+    for real in ("alert-000007", "t-89d052b3c3604ad5", "inc-6e33bd4baaf2", "cf9f89d792-alpha-u2"):
+        made_up = sibling_id(real)
+        assert made_up != real and len(made_up) == len(real)
+        assert [c.isdigit() for c in made_up] == [c.isdigit() for c in real]
+        assert [c == "-" for c in made_up] == [c == "-" for c in real]
+
+
+def test_answers_naming_different_ids_compare_equal_only_when_nothing_else_differs() -> None:
+    def answer(status: int, detail: str, path: str) -> httpx.Response:
+        body = {"type": "about:blank", "title": "Not found", "status": status, "detail": detail, "instance": path}
+        return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
+
+    same = shape_difference(
+        answer_shape(answer(404, "alert 'alert-000007' is not active", "/v1/alerts/alert-000007"), "alert-000007"),
+        answer_shape(answer(404, "alert 'alert-777774' is not active", "/v1/alerts/alert-777774"), "alert-777774"),
+    )
+    assert same is None
+    told = shape_difference(
+        answer_shape(answer(403, "alert 'alert-000007' does not involve c", "/x"), "alert-000007"),
+        answer_shape(answer(404, "alert 'alert-777774' is not active", "/x"), "alert-777774"),
+    )
+    assert told == "status 403 vs 404 for a made-up id"

@@ -298,6 +298,7 @@ def read_every_get_path(w: World) -> Iterator[Result]:
     zones = w.api.client(ADMIN).get("/v1/zones")
     features = zones.json().get("features", []) if zones.status_code == 200 else []
     zone_id = str(features[0].get("id")) if features else None
+    seen: set[tuple[str, str]] = set()
     for path, operation in operations(document, "GET"):
         params, unfillable = _query(w, operation)
         name = f"{GROUP}.read:{path}"
@@ -318,6 +319,7 @@ def read_every_get_path(w: World) -> Iterator[Result]:
                 if status >= 500:
                     problems.append(f"{who.label} GET {concrete} answered {status}")
                 problems += [f"{who.label} GET {concrete} shows {label}" for label in _leaks(w, who, text)]
+                seen |= {(who.party or "", s.label) for s in w.secrets if s.shown and s.text in text}
                 for v in values:
                     if v in w.visible_to and who.party not in w.visible_to[v]:
                         twin = concrete.replace(v, sibling_id(v))
@@ -330,6 +332,14 @@ def read_every_get_path(w: World) -> Iterator[Result]:
         yield judge(name, problems, f"{len(combos) * len(_party_keys(w))} reads")
         if any(v in w.visible_to for combo in combos for v in combo):
             yield judge(f"{GROUP}.read-unknown-ids:{path}", twins)
+    hidden = [
+        f"{p} is never shown {s.label}"
+        for s in w.secrets
+        if s.shown
+        for p in sorted(s.allowed)
+        if (p, s.label) not in seen
+    ]
+    yield judge(f"{GROUP}.read:shown-where-allowed", hidden, "what policy gives a party reaches it")
 
 
 def hotline_socket(w: World) -> Iterator[Result]:

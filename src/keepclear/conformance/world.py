@@ -7,7 +7,8 @@ Parties ``a``, ``b``, ``c`` are the first three of the keys file. The world:
   unit 1 of c and every unit 2 fly alone, far apart, all at the run's remote place; c's unit 2 inside a
   zone of the run that only b may enter (an intruder: b may see it while it is inside, a may not);
 - activity ``a1`` of a addressed to b (a's unit 2 listed, not shared), ``b1`` of b addressed to a over
-  the same volume (a conflict between them), ``c1`` of c addressed to a;
+  the same volume (a conflict between them), ``a2`` of a addressed to c, over it too (a conflict found
+  by a's notification), ``c1`` of c addressed to a;
 - hotline threads a–b and a–c, each with one message; an incident of a involving b.
 
 Every text that only some parties may read is a ``Secret``; the reading checks look for each in what
@@ -42,6 +43,8 @@ class Secret:
     label: str
     text: str
     allowed: frozenset[str]
+    #: Every allowed party must also be shown it somewhere (else the deployment hides what it owes).
+    shown: bool = False
 
 
 @dataclass
@@ -77,8 +80,8 @@ class World:
     def name(self, suffix: str) -> str:
         return f"{self.run_id}-{suffix}"
 
-    def secret(self, label: str, text: str, *allowed: str) -> str:
-        self.secrets.append(Secret(label, text, frozenset(allowed)))
+    def secret(self, label: str, text: str, *allowed: str, shown: bool = False) -> str:
+        self.secrets.append(Secret(label, text, frozenset(allowed), shown))
         return text
 
     def activity_document(self, party: str, suffix: str, addressees: list[str], **extra: Any) -> dict[str, Any]:
@@ -183,7 +186,7 @@ def build(world: World) -> None:
             in_alert = n == 1 and party in (w.a, w.b)
             intruder = n == 2 and party == w.c  # inside the run's zone that only b may enter
             allowed = (w.a, w.b) if in_alert else (w.c, w.b) if intruder else (party,)
-            w.secret(f"unit id {unit_id}", unit_id, *allowed)
+            w.secret(f"unit id {unit_id}", unit_id, *allowed, shown=in_alert)
             w.secret(f"callsign of {unit_id}", callsign, *allowed)
             w.visible_to[unit_id] = frozenset(allowed)
             if in_alert:
@@ -213,24 +216,35 @@ def build(world: World) -> None:
 
     a1 = w.activity_document(w.a, "a1", [w.b], units=[w.units[w.a][1]], share_units=False)
     b1 = w.activity_document(w.b, "b1", [w.a])
+    a2 = w.activity_document(w.a, "a2", [w.c])  # over b1 too: conflicts found by each side's notification
     c1 = w.activity_document(w.c, "c1", [w.a])
-    c1["volumes"][0]["circle"]["lat"] = w.lat_deg + 1.0  # away from a1 and b1: no conflict
-    for owner, doc, allowed in ((w.a, a1, (w.a, w.b)), (w.b, b1, (w.a, w.b)), (w.c, c1, (w.c, w.a))):
+    c1["volumes"][0]["circle"]["lat"] = w.lat_deg + 1.0  # away from the others: no conflict
+    # (notifier, document, who may read its text, who may name it: also a party whose own activity it
+    # conflicts with, which sees the overlap)
+    plan = (
+        (w.a, a1, (w.a, w.b), (w.a, w.b)),
+        (w.b, b1, (w.a, w.b), (w.a, w.b)),
+        (w.a, a2, (w.a, w.c), (w.a, w.b, w.c)),
+        (w.c, c1, (w.c, w.a), (w.c, w.a)),
+    )
+    for owner, doc, allowed, nameable in plan:
         made = _ok(api.client(liaison(owner)).post("/v1/activities", json=doc), f"activity {doc['id']}")
         w.activities[doc["id"]] = made["activity"].get("id", doc["id"])
         w.to_cancel.append((owner, w.activities[doc["id"]]))
-        w.visible_to[doc["id"]] = frozenset(allowed)
-        w.secret(f"text of activity {doc['id']}", doc["text"], *allowed)
-        w.secret(f"contact of activity {doc['id']}", doc["contact"], *allowed)
+        w.visible_to[doc["id"]] = frozenset(nameable)
+        w.secret(f"text of activity {doc['id']}", doc["text"], *allowed, shown=True)
+        w.secret(f"contact of activity {doc['id']}", doc["contact"], *allowed, shown=True)
 
     for other in (w.b, w.c):
-        title = w.secret(f"title of thread {w.a}-{other}", f"{w.run_id} thread {w.a}-{other}", w.a, other)
+        title = w.secret(f"title of thread {w.a}-{other}", f"{w.run_id} thread {w.a}-{other}", w.a, other, shown=True)
         thread = _ok(
             api.client(liaison(w.a)).post("/v1/hotline/threads", json={"parties": [other], "title": title}), "thread"
         )
         w.threads[f"{w.a}-{other}"] = thread["id"]
         w.visible_to[thread["id"]] = frozenset({w.a, other})
-        body = w.secret(f"message in thread {w.a}-{other}", f"{w.run_id} message {w.a} to {other}", w.a, other)
+        body = w.secret(
+            f"message in thread {w.a}-{other}", f"{w.run_id} message {w.a} to {other}", w.a, other, shown=True
+        )
         _ok(
             api.client(liaison(w.a)).post(
                 f"/v1/hotline/threads/{thread['id']}/messages",
@@ -239,7 +253,7 @@ def build(world: World) -> None:
             "message",
         )
 
-    summary = w.secret("summary of incident of a", f"{w.run_id} incident of {w.a} with {w.b}", w.a, w.b)
+    summary = w.secret("summary of incident of a", f"{w.run_id} incident of {w.a} with {w.b}", w.a, w.b, shown=True)
     incident = _ok(
         api.client(liaison(w.a)).post(
             "/v1/incidents",
