@@ -386,18 +386,15 @@ def record_export_audience(w: World) -> Iterator[Result]:
             yield failed(name, f"GET /v1/record/export answered {response.status_code}")
             continue
         wrong = []
-        for entry in response.json().get("entries", []):
+        entries = response.json().get("entries", [])
+        for entry in entries:
             statement = entry.get("statement", {})
             audience = statement.get("audience")
             if entry.get("payload") is not None and audience is not None and who.party not in audience:
                 wrong.append(f"#{entry.get('seq')} {statement.get('kind')} (audience {audience})")
-        yield judge(
-            name,
-            [f"payloads of entries whose audience excludes {who.party}: " + ", ".join(wrong[:5])]
-            + ([f"{len(wrong)} in all"] if len(wrong) > 5 else [])
-            if wrong
-            else [],
-        )
+        more = f" ({len(wrong)} in all)" if len(wrong) > 5 else ""
+        problems = [f"payloads of entries whose audience excludes {who.party}: {', '.join(wrong[:5])}{more}"]
+        yield judge(name, problems if wrong else [], f"{len(entries)} entries")
 
 
 READING = [
