@@ -43,6 +43,7 @@ from keepclear.services.hotline_messages import (
     storm_post,
 )
 from keepclear.services.phrases import load_catalogue
+from keepclear.services.policy import thread_visible, unknown
 from keepclear.store import Database
 from keepclear.store import hotline as store
 from keepclear.store import registry as registry_store
@@ -101,8 +102,8 @@ class HotlineService:
             thread = self._thread(conn, thread_id)
         except NotFoundError:
             thread = None
-        if thread is None or party_id not in thread.parties:
-            raise NotFoundError(f"thread_id: no thread {thread_id!r} with party {party_id!r} as a member")
+        if thread is None or not thread_visible(party_id, thread.parties):
+            raise NotFoundError(f"thread_id: {unknown('thread', thread_id)}")
         return thread
 
     def ensure_pair_thread(self, a: str, b: str) -> Thread:

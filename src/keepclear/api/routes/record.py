@@ -11,12 +11,21 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
-from keepclear.domain.identity import Principal, Role
+from keepclear.domain.identity import Principal
 from keepclear.domain.incidents import Incident, ReviewStatus
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import NotFoundError, ValidationError
 from keepclear.services.incident_report import incident_html
-from keepclear.services.policy import Action
+from keepclear.services.policy import (
+    Action,
+    incident_visible,
+    nameable_alerts,
+    nameable_message,
+    nameable_units,
+    reference_problems,
+    sees_all,
+    unknown,
+)
 from keepclear.services.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["record"])
@@ -91,10 +100,31 @@ def _out(incident: Incident) -> dict[str, Any]:
 
 def _visible(rt: Runtime, principal: Principal, incident_id: str) -> Incident:
     """The incident, if the caller's party is involved (admin: any); otherwise it does not exist for it."""
-    incident = rt.incidents.get(incident_id)
-    if principal.role is not Role.ADMIN and principal.party_id not in incident.parties:
-        raise NotFoundError(f"incident {incident_id!r} does not exist")
+    try:
+        incident = rt.incidents.get(incident_id)
+    except NotFoundError:
+        incident = None
+    if incident is None or not incident_visible(principal, incident.parties):
+        raise NotFoundError(unknown("incident", incident_id))
     return incident
+
+
+def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> list[str]:
+    """What ``body`` names that ``party_id`` may not see or that does not exist, in the same words."""
+    alerts = rt.tactical.alerts_for(party_id, include_resolved=True)
+    own = [unit.id for unit, _ in rt.deployment.registry.units(party_id)]
+    now = [s.unit_id for s in rt.tactical.visible_states(party_id)]
+    last_seqs = {thread.id: last for thread, last, _ in rt.hotline.thread_heads(party_id)}
+    messages = [m for m in body.message_ids if nameable_message(m, last_seqs)]
+    zone_ids = {z.id for z in rt.deployment.zones.list()} if body.zone_id is not None else set()
+    parties = [p.id for p in rt.deployment.registry.parties()]
+    return [
+        *reference_problems("unit_ids", "unit", body.unit_ids, nameable_units(party_id, own, alerts, now)),
+        *reference_problems("alert_ids", "alert", body.alert_ids, nameable_alerts(party_id, alerts)),
+        *reference_problems("message_ids", "message", body.message_ids, messages),
+        *reference_problems("parties", "party", body.parties, parties),
+        *(reference_problems("zone_id", "zone", [body.zone_id], zone_ids) if body.zone_id is not None else []),
+    ]
 
 
 @router.get("/record/export")
@@ -105,7 +135,7 @@ async def export_record(
 
     A party's export leaves out the payloads it may not read; their signed hashes keep the chain whole.
     """
-    for_party = None if principal.role is Role.ADMIN else principal.party_id
+    for_party = None if sees_all(principal) else principal.party_id
     return await run_in_threadpool(lambda: rt.ledger.export_document(for_party=for_party))
 
 
@@ -114,7 +144,7 @@ async def list_incidents(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
 ) -> list[IncidentOut]:
     """Incidents the caller's party is involved in (admin: all)."""
-    party = None if principal.role is Role.ADMIN else principal.party_id
+    party = None if sees_all(principal) else principal.party_id
     incidents = await run_in_threadpool(lambda: rt.incidents.list(party_id=party))
     return [IncidentOut(**_out(i)) for i in incidents]
 
@@ -123,12 +153,19 @@ async def list_incidents(
 async def report_incident(
     body: IncidentReportIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))]
 ) -> IncidentOut:
-    """Report an incident; the reporting party is always involved."""
+    """Report an incident; the reporting party is always involved.
+
+    It may name only what it may see (its own units, the units and alerts of alerts involving it,
+    messages of its threads, any party and zone): anything else is refused as unknown, nothing stored.
+    """
     assert principal.party_id is not None
     try:
         time_s = parse_utc(body.time, "time")
     except ValueError as exc:
         raise ValidationError([str(exc)]) from None
+    problems = await run_in_threadpool(_reference_problems, rt, principal.party_id, body)
+    if problems:  # validated completely before anything is stored
+        raise ValidationError(problems)
     incident = await run_in_threadpool(
         lambda: rt.incidents.report(
             principal.party_id or "",
