@@ -12,7 +12,8 @@ see (``reference_problems``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from keepclear.domain.events import Event
@@ -20,7 +21,6 @@ from keepclear.domain.identity import Principal, Role
 from keepclear.domain.zones import ZoneRules
 from keepclear.errors import ForbiddenError
 from keepclear.ledger.verify import payload_readable
-from keepclear.services.activity_views import view_for as activity_view
 
 
 class Action(enum.StrEnum):
@@ -96,7 +96,12 @@ def require(principal: Principal, action: Action) -> None:
 
 def sees_party_data(principal: Principal, owner_party_id: str) -> bool:
     """True when ``principal`` sees ``owner_party_id``'s own data in full (its own party only)."""
-    return principal.party_id is not None and principal.party_id == owner_party_id
+    return principal.party_id is not None and sees_party_data_of(principal.party_id, owner_party_id)
+
+
+def sees_party_data_of(party_id: str, owner_party_id: str) -> bool:
+    """True when ``party_id`` sees ``owner_party_id``'s data in full: its own, and nobody else's."""
+    return party_id == owner_party_id
 
 
 def event_visible(principal: Principal, event: Event) -> bool:
@@ -155,9 +160,21 @@ def unit_state_visible(party_id: str, owner_party_id: str, *, in_own_alert: bool
     return owner_party_id == party_id or in_own_alert or party_id in intruder_for
 
 
+def activity_addressed(party_id: str, notifier_party_id: str, draft: bool, addressees: Collection[str]) -> bool:
+    """An activity is seen by its notifier in full and, once notified, by its addressees (their view:
+    ``activity_views.addressee_view``); any other party sees at most the overlap of a conflict with
+    one of its own activities (``activity_views.conflict_view``), and it answers to it as unknown."""
+    return party_id == notifier_party_id or (not draft and party_id in addressees)
+
+
 def incident_visible(principal: Principal, parties: Collection[str]) -> bool:
     """An incident (its accounts, timeline, evidence and report) is seen by its involved parties."""
-    return sees_all(principal) or (principal.party_id is not None and principal.party_id in parties)
+    return sees_all(principal) or (principal.party_id is not None and party_involved(principal.party_id, parties))
+
+
+def party_involved(party_id: str, parties: Collection[str]) -> bool:
+    """Is ``party_id`` one of an incident's involved parties (who read it and write accounts)?"""
+    return party_id in parties
 
 
 def thread_visible(party_id: str, members: Collection[str]) -> bool:
@@ -195,6 +212,40 @@ def nameable_units(
     return frozenset({*own, *seen, *visible_now})
 
 
+@dataclass(frozen=True)
+class Sight:
+    """What one party may name now: its own units, all units it may name, alerts, and the last
+    message of each of its threads."""
+
+    own: frozenset[str]
+    units: frozenset[str]
+    alerts: frozenset[str]
+    last_seqs: dict[str, int]
+
+    def problems(self, named: Mapping[str, Sequence[str]]) -> list[str]:
+        """``reference_problems`` of ``named`` (``unit``, ``alert``, ``message`` ids) for this party."""
+        messages = [m for m in named.get("message", ()) if nameable_message(m, self.last_seqs)]
+        return [
+            *reference_problems("unit_ids", "unit", named.get("unit", ()), self.units),
+            *reference_problems("alert_ids", "alert", named.get("alert", ()), self.alerts),
+            *reference_problems("message_ids", "message", named.get("message", ()), messages),
+        ]
+
+
+def involvement_problems(
+    parties: Sequence[str], named: Mapping[str, Sequence[str]], sights: Mapping[str, Sight]
+) -> list[str]:
+    """A reported incident shows everyone involved what it names: each party of ``parties`` must
+    itself be able to name every alert, message and other party's unit in ``named`` (the reporter's
+    own units are its to share). ``sights``: of every party to check (the reporter's is left out)."""
+    out = []
+    for i, party in enumerate(parties):
+        for problem in sights[party].problems(named) if party in sights else ():
+            what = problem.split(": ", 1)[1].removeprefix("unknown ")
+            out.append(f"parties[{i}]: {party!r} may not see {what}; it cannot be involved in this report")
+    return out
+
+
 def message_id(thread_id: str, seq: int) -> str:
     """How a request names one hotline message: ``THREAD_ID#SEQ``."""
     return f"{thread_id}#{seq}"
@@ -210,20 +261,24 @@ def nameable_message(ident: str, last_seq_of_own_threads: dict[str, int]) -> boo
 __all__ = [
     "ALLOWED",
     "Action",
-    "activity_view",
+    "Sight",
+    "activity_addressed",
     "alert_visible",
     "entry_readable",
     "event_view",
     "event_visible",
     "incident_visible",
+    "involvement_problems",
     "message_id",
     "nameable_alerts",
     "nameable_message",
     "nameable_units",
+    "party_involved",
     "reference_problems",
     "require",
     "sees_all",
     "sees_party_data",
+    "sees_party_data_of",
     "thread_visible",
     "unit_state_visible",
     "unknown",

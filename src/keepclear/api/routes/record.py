@@ -18,9 +18,10 @@ from keepclear.errors import NotFoundError, ValidationError
 from keepclear.services.incident_report import incident_html
 from keepclear.services.policy import (
     Action,
+    Sight,
     incident_visible,
+    involvement_problems,
     nameable_alerts,
-    nameable_message,
     nameable_units,
     reference_problems,
     sees_all,
@@ -109,22 +110,36 @@ def _visible(rt: Runtime, principal: Principal, incident_id: str) -> Incident:
     return incident
 
 
-def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> list[str]:
-    """What ``body`` names that ``party_id`` may not see or that does not exist, in the same words."""
+def _sight(rt: Runtime, party_id: str) -> Sight:
+    """What ``party_id`` may name now (``policy.Sight``)."""
     alerts = rt.tactical.alerts_for(party_id, include_resolved=True)
     own = [unit.id for unit, _ in rt.deployment.registry.units(party_id)]
     now = [s.unit_id for s in rt.tactical.visible_states(party_id)]
-    last_seqs = {thread.id: last for thread, last, _ in rt.hotline.thread_heads(party_id)}
-    messages = [m for m in body.message_ids if nameable_message(m, last_seqs)]
+    return Sight(
+        own=frozenset(own),
+        units=nameable_units(party_id, own, alerts, now),
+        alerts=nameable_alerts(party_id, alerts),
+        last_seqs={thread.id: last for thread, last, _ in rt.hotline.thread_heads(party_id)},
+    )
+
+
+def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> list[str]:
+    """What ``body`` names that ``party_id`` may not see or that does not exist, in the same words;
+    then any party it would involve that may not see what the report names (the incident shows it)."""
     zone_ids = {z.id for z in rt.deployment.zones.list()} if body.zone_id is not None else set()
-    parties = [p.id for p in rt.deployment.registry.parties()]
-    return [
-        *reference_problems("unit_ids", "unit", body.unit_ids, nameable_units(party_id, own, alerts, now)),
-        *reference_problems("alert_ids", "alert", body.alert_ids, nameable_alerts(party_id, alerts)),
-        *reference_problems("message_ids", "message", body.message_ids, messages),
-        *reference_problems("parties", "party", body.parties, parties),
+    known = {p.id for p in rt.deployment.registry.parties()}
+    named = {"unit": body.unit_ids, "alert": body.alert_ids, "message": body.message_ids}
+    mine = _sight(rt, party_id)
+    problems = [
+        *mine.problems(named),
+        *reference_problems("parties", "party", body.parties, known),
         *(reference_problems("zone_id", "zone", [body.zone_id], zone_ids) if body.zone_id is not None else []),
     ]
+    if problems:
+        return problems
+    shared = {**named, "unit": [u for u in body.unit_ids if u not in mine.own]}
+    others = {p: _sight(rt, p) for p in body.parties if p != party_id}
+    return involvement_problems(body.parties, shared, others)
 
 
 @router.get("/record/export")
