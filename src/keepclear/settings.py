@@ -15,10 +15,9 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keepclear.domain.limits import DEFAULT_LIMITS as _LIMITS
 from keepclear.domain.limits import InputLimits
 from keepclear.errors import KeepclearError
-
-_LIMITS = InputLimits()
 
 
 class Settings(BaseSettings):
@@ -48,7 +47,9 @@ class Settings(BaseSettings):
         _LIMITS.max_json_depth, ge=8, le=500, description="Deepest nesting of arrays and objects in JSON input."
     )
     max_message_data_bytes: int = Field(
-        _LIMITS.max_message_data_bytes, ge=256, description="Largest hotline message `data`, in bytes of canonical JSON."
+        _LIMITS.max_message_data_bytes,
+        ge=256,
+        description="Largest hotline message `data`, in bytes of canonical JSON.",
     )
     max_person_chars: int = Field(
         _LIMITS.max_person_chars, ge=1, le=4096, description="Longest `X-Keepclear-Person` header (or `person`), chars."

@@ -11,8 +11,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter
-from starlette.requests import Request
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 #: Content types the standard ``mimetypes`` table may lack or get wrong.

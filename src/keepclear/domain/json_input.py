@@ -66,7 +66,7 @@ def parse_json(raw: bytes | str, limits: InputLimits, source: str = "body") -> A
     problems = value_problems(
         value,
         limits,
-        source,
+        "" if source == "body" else source,
         strings=_SUSPECT_ESCAPE.search(text) is not None,
         numbers=_SUSPECT_NUMBER.search(text) is not None,
     )
@@ -76,9 +76,10 @@ def parse_json(raw: bytes | str, limits: InputLimits, source: str = "body") -> A
 
 
 def value_problems(
-    value: Any, limits: InputLimits, source: str = "body", *, strings: bool = True, numbers: bool = True
+    value: Any, limits: InputLimits, prefix: str = "", *, strings: bool = True, numbers: bool = True
 ) -> list[str]:
-    """Every reason the JSON-like ``value`` cannot be kept, each naming its field (``data.a[2]``):
+    """Every reason the JSON-like ``value`` cannot be kept, each naming its field (``prefix`` first:
+    ``data.a[2]``; a body's fields by their own names):
     the first ``max_problems_listed`` and a count of the rest. ``strings=False`` and ``numbers=False``
     skip checks the caller knows cannot fail (the reader scans the text for what could)."""
     found: list[str] = []
@@ -104,13 +105,13 @@ def value_problems(
             note(f"{where}: {item!r} is not a finite number")
 
     def name(path: str) -> str:
-        return path.removeprefix(".") or source
+        return (prefix + path).removeprefix(".") or prefix or "body"
 
     check_scalars = strings or numbers
     # Iterative, containers only on the stack: a value nested beyond any limit is judged without recursion.
     stack: list[tuple[Any, str, int]] = [(value, "", 1)]
     if not isinstance(value, dict | list):
-        scalar(value, source)
+        scalar(value, name(""))
         stack.clear()
     while stack:
         item, path, depth = stack.pop()

@@ -30,6 +30,10 @@ class InputLimits:
     max_problems_listed: int = 50
 
 
+DEFAULT_LIMITS = InputLimits()
+"""The limits of a deployment that sets none."""
+
+
 def bounded_problems(problems: list[str], limit: int) -> list[str]:
     """The first ``limit`` problems, and one line saying how many more there were.
 
