@@ -10,8 +10,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
-from starlette.types import Scope
 
 from keepclear.domain.json_input import JsonEncodingError
 from keepclear.errors import (
@@ -70,13 +68,24 @@ def problem_for(exc: KeepclearError, instance: str) -> JSONResponse:
     return response
 
 
-def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
-    """Every method some route of ``app`` answers at the path of ``scope`` (for a 405's ``Allow``)."""
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path`` (for a 405's ``Allow``), included
+    routers searched under their prefixes."""
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                walk(inner.routes, prefix + route.include_context.prefix)
+            elif (
+                getattr(route, "methods", None)
+                and path.startswith(prefix)
+                and route.path_regex.match(path[len(prefix) :])
+            ):
+                methods.update(route.methods)
+
+    walk(app.router.routes, "")
     return sorted(methods)
 
 
@@ -103,7 +112,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         if exc.status_code == 405:
-            response.headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+            response.headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
         return response
 
     @app.exception_handler(Exception)
