@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keepclear.domain.limits import DEFAULT_LIMITS as _LIMITS
+from keepclear.domain.limits import InputLimits
 from keepclear.errors import KeepclearError
 
 
@@ -39,7 +41,34 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="TCP port `keepclear serve` listens on.")
     tick_s: float = Field(1.0, gt=0, le=60, description="Seconds between probe ticks inside the service.")
     max_body_bytes: int = Field(
-        16 * 1024 * 1024, ge=1024, description="Largest request body the API accepts, in bytes (413 above)."
+        _LIMITS.max_body_bytes, ge=1024, description="Largest request body the API accepts, in bytes (413 above)."
+    )
+    max_json_depth: int = Field(
+        _LIMITS.max_json_depth, ge=8, le=500, description="Deepest nesting of arrays and objects in JSON input."
+    )
+    max_message_data_bytes: int = Field(
+        _LIMITS.max_message_data_bytes,
+        ge=256,
+        description="Largest hotline message `data`, in bytes of canonical JSON.",
+    )
+    max_person_chars: int = Field(
+        _LIMITS.max_person_chars, ge=1, le=4096, description="Longest `X-Keepclear-Person` header (or `person`), chars."
+    )
+    max_url_bytes: int = Field(
+        _LIMITS.max_url_bytes, ge=256, description="Longest request target (path and query), in bytes (414 above)."
+    )
+    max_zone_file_bytes: int = Field(
+        _LIMITS.max_zone_file_bytes, ge=1024, description="Largest zone file `keepclear zones import` reads, bytes."
+    )
+    max_zone_features: int = Field(_LIMITS.max_zone_features, ge=1, description="Most features in one zone import.")
+    max_zone_vertices_per_feature: int = Field(
+        _LIMITS.max_zone_vertices_per_feature, ge=4, description="Most vertices in one zone's geometry."
+    )
+    max_zone_vertices_total: int = Field(
+        _LIMITS.max_zone_vertices_total, ge=4, description="Most vertices in one zone import, all features together."
+    )
+    max_problems_listed: int = Field(
+        _LIMITS.max_problems_listed, ge=1, description="Problems listed in one refusal; the rest are counted."
     )
     sep_air_air_horizontal_m: float = Field(9260.0, gt=0, description="Horizontal separation minimum air–air, metres.")
     sep_air_air_vertical_m: float = Field(
@@ -167,6 +196,10 @@ class Settings(BaseSettings):
     history_retention_s: float = Field(
         10800.0, gt=0, description="How long thinned track history is kept in memory (evidence, look-back), seconds."
     )
+
+    def input_limits(self) -> InputLimits:
+        """The limits every input is judged against (``domain.limits``)."""
+        return InputLimits(**{name: getattr(self, name) for name in InputLimits.__dataclass_fields__})
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, or the SQLite file in ``data_dir``."""

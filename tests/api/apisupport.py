@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -118,3 +121,26 @@ def api_routes(app: object) -> list[tuple[str, str, object]]:
 
     walk(app.routes, "")  # type: ignore[attr-defined]
     return found
+
+
+@contextmanager
+def running_service(data_dir: Path, database_url: str | None = None, **overrides: Any) -> Iterator[Service]:
+    """A real server on the store at ``database_url`` (None: SQLite in ``data_dir``), populated with
+    ``populate`` and the example zones; ``overrides`` are settings."""
+    import json
+
+    from keepclear.api import create_app
+    from keepclear.api.server import ThreadedServer
+    from keepclear.services.bus import WallClock
+    from keepclear.settings import Settings
+
+    settings = Settings(data_dir=data_dir, database_url=database_url, tick_s=0.2, **overrides)
+    dep = Deployment.open(settings, clock=WallClock(), create=True)
+    try:
+        keys = populate(dep)
+        dep.zones.import_document(json.loads(EXAMPLE_ZONES.read_text()))
+        app = create_app(settings, deployment=dep)
+        with ThreadedServer(app) as server:
+            yield Service(server.url, dep, app.state.runtime, keys)
+    finally:
+        dep.close()

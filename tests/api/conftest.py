@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apisupport import EXAMPLE_ZONES, Service, populate
+from apisupport import EXAMPLE_ZONES, Service, populate, running_service
 
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
@@ -26,3 +26,10 @@ def service(tmp_path: Path) -> Iterator[Service]:
     with ThreadedServer(app) as server:
         yield Service(server.url, dep, app.state.runtime, keys)
     dep.close()
+
+
+@pytest.fixture
+def store_service(tmp_path: Path, database_url: str) -> Iterator[Service]:
+    """The same real server on SQLite and on PostgreSQL: a test using it runs once on each store."""
+    with running_service(tmp_path / "data", database_url) as service:
+        yield service

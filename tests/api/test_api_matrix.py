@@ -338,7 +338,8 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             for_roles(
                 {
                     "a-feed": status(
-                        202, lambda b: b["accepted"] == 0 and "another party" in b["refused"][0]["problems"][0]
+                        202,
+                        lambda b: b["accepted"] == 0 and b["refused"][0]["problems"] == ["unit_id: unknown unit 'ub'"],
                     )
                 }
             ),

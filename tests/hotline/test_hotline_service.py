@@ -110,8 +110,8 @@ def test_a_retry_with_the_same_key_returns_the_original_and_stores_nothing(
 @pytest.mark.parametrize(
     ("party", "draft", "error", "match"),
     [
-        ("coalition", _text("t-nope", "bad-input-1"), NotFoundError, "no thread 't-nope'"),
-        ("un", None, NotFoundError, "with party 'un' as a member"),
+        ("coalition", _text("t-nope", "bad-input-1"), NotFoundError, "unknown thread 't-nope'"),
+        ("un", None, NotFoundError, "unknown thread"),
         ("coalition", _text("T", "bad-input-1", "x" * (16 * 1024 + 1)), ValidationError, "16385 bytes"),
         ("coalition", _text("T", "short"), ValidationError, "idempotency_key"),
         ("coalition", _text("T", "has space in it"), ValidationError, "idempotency_key"),

@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
+from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
-from keepclear.api.problems import install_problem_handlers, problem
+from keepclear.api.problems import install_problem_handlers
 from keepclear.api.routes import activities, hotline, keys, record, registry, stream, tactical, tracks, zones
 from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
@@ -36,48 +37,6 @@ class IngestYield:
         if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") == self.path:
             await self.priority.wait_clear_async()
         await self.app(scope, receive, send)
-
-
-class BodyLimit:
-    """Refuses request bodies over ``max_bytes`` with a 413 problem, whether or not a length is declared."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(
-            413, "Request too large", f"request bodies are limited to {self.max_bytes} bytes", scope.get("path", "")
-        )
-        await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _register_schema(app: FastAPI, model: type[BaseModel]) -> None:
@@ -137,6 +96,8 @@ def create_app(
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(hotline.hotline_routes(runtime), responses=PROBLEM_RESPONSES)
     app.include_router(console_router())
+    # The gate reads and judges every body before a route sees it; track batches wait for the probe
+    # (IngestYield, outside it) before their bytes are read.
+    app.add_middleware(InputGate, limits=settings.input_limits(), typed_paths={"/v1/tracks"})
     app.add_middleware(IngestYield, priority=runtime.priority)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

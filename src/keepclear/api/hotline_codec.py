@@ -1,11 +1,65 @@
-"""JSON at the hotline's edge: a request body or WebSocket frame → ``Draft``, with problems named by field."""
+"""JSON at the hotline's edge: a request body or WebSocket frame → ``Draft``, with problems named by field.
+
+The HTTP bodies also have pydantic models: the OpenAPI document shows what each takes, and a body
+that fits its schema is read the same way a socket frame is (``draft_from_json``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from keepclear.domain.hotline import Draft, MessageKind, PhraseUse
+from pydantic import BaseModel, ConfigDict, Field
+
+from keepclear.api.models import ID_PATTERN
+from keepclear.domain.hotline import (
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_BODY_BYTES,
+    Availability,
+    Draft,
+    MessageKind,
+    PhraseUse,
+)
+from keepclear.domain.limits import INT64_MAX
 from keepclear.errors import ValidationError
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ThreadIn(_Body):
+    """A new thread: the other parties in it (the creator is added) and a title."""
+
+    parties: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200, pattern=r"\S")
+
+
+class PhraseIn(_Body):
+    code: str = Field(min_length=1, max_length=64)
+    params: dict[str, Annotated[str, Field(max_length=500)]] = Field(default_factory=dict)
+
+
+class MessageIn(_Body):
+    """A message to post (docs/hotline.md): text in ``body``, a standard ``phrase``, or both."""
+
+    thread_id: str | None = Field(None, description="Optional; must equal the thread in the URL.")
+    kind: MessageKind = MessageKind.TEXT
+    idempotency_key: str = Field(pattern=IDEMPOTENCY_KEY_PATTERN)
+    body: str = Field("", max_length=MAX_BODY_BYTES, description="At most 16 KiB as UTF-8.")
+    phrase: PhraseIn | None = None
+    reply_to_seq: int | None = Field(None, ge=1, le=INT64_MAX)
+    ack_within_s: float | None = Field(None, gt=0, le=7 * 86400)
+    data: dict[str, Any] = Field(default_factory=dict, description="At most 16 KiB as compact JSON.")
+
+
+class ReadIn(_Body):
+    through_seq: int = Field(ge=0, le=INT64_MAX)
+
+
+class AvailabilityIn(_Body):
+    availability: Availability
+    reason: str = Field("", max_length=2000, description="At most 2000 bytes as UTF-8.")
+
 
 _DRAFT_FIELDS = {"thread_id", "kind", "idempotency_key", "body", "phrase", "reply_to_seq", "ack_within_s", "data"}
 

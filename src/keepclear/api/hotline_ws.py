@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Depends, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
 
-from keepclear.api.hotline_codec import draft_from_json
+from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, Message, Thread
+from keepclear.domain.json_input import parse_json
+from keepclear.domain.limits import INT64_MAX
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline import HotlineService
@@ -118,8 +120,9 @@ class _LiveSession:
     async def run(self) -> None:
         await self.ws.accept()
         try:
-            hello = await asyncio.wait_for(self.ws.receive_json(), self.config.hello_timeout_s)
-        except (TimeoutError, ValueError, WebSocketDisconnect):
+            text = await asyncio.wait_for(self.ws.receive_text(), self.config.hello_timeout_s)
+            hello = parse_json(text, self.service.config.limits, "frame")
+        except (TimeoutError, ValueError, KeyError, ValidationError, WebSocketDisconnect):
             await self._close_with_error('the first frame must be {"type": "resume", "cursors": {...}}')
             return
         cursors = hello.get("cursors", {}) if isinstance(hello, dict) and hello.get("type") == "resume" else None
@@ -252,9 +255,9 @@ class _LiveSession:
             except (WebSocketDisconnect, RuntimeError):
                 return
             try:
-                frame = json.loads(text)
-            except ValueError:
-                self._reply({"type": "error", "status": "invalid", "problems": ["frame: not JSON"]})
+                frame = parse_json(text, self.service.config.limits, "frame")
+            except ValidationError as exc:
+                self._reply({"type": "error", "status": "invalid", "problems": exc.problems})
                 continue
             kind = frame.get("type") if isinstance(frame, dict) else None
             if kind == "post":
@@ -364,7 +367,6 @@ def hotline_router(
     live_config = config or LiveConfig()
     router = APIRouter(prefix="/hotline", tags=["hotline"])
     CallerDep = Annotated[Any, Depends(authenticate)]
-    JsonBody = Annotated[dict[str, Any], Body()]
 
     @router.websocket("/ws")
     async def live(websocket: WebSocket, caller: CallerDep) -> None:
@@ -379,36 +381,31 @@ def hotline_router(
         ]
 
     @router.post("/threads", status_code=201)
-    def create_thread(body: JsonBody, caller: CallerDep) -> dict[str, Any]:
-        parties, title = body.get("parties"), body.get("title", "")
-        if not isinstance(parties, list) or not isinstance(title, str):
-            raise ValidationError(["body: needs parties (a list of party ids) and title (text)"])
-        return thread_view(service.create_thread(caller.party_id, parties, title))
+    def create_thread(body: ThreadIn, caller: CallerDep) -> dict[str, Any]:
+        return thread_view(service.create_thread(caller.party_id, body.parties, body.title))
 
     @router.get("/threads/{thread_id}/messages")
     def list_messages(
         thread_id: str,
         caller: CallerDep,
-        after_seq: Annotated[int, Query(ge=0)] = 0,
+        after_seq: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> list[dict[str, Any]]:
         language = service.language_of(caller.party_id)
         return [service.view(m, language) for m in service.messages(caller.party_id, thread_id, after_seq, limit)]
 
     @router.post("/threads/{thread_id}/messages", status_code=201)
-    def post_message(thread_id: str, body: JsonBody, caller: CallerDep) -> dict[str, Any]:
-        message, created = service.post(caller.party_id, caller.person, draft_from_json(body, thread_id))
+    def post_message(thread_id: str, body: MessageIn, caller: CallerDep) -> dict[str, Any]:
+        draft = draft_from_json(body.model_dump(mode="json", exclude_none=True), thread_id)
+        message, created = service.post(caller.party_id, caller.person, draft)
         return {"created": created, "message": service.view(message, service.language_of(caller.party_id))}
 
     @router.post("/threads/{thread_id}/read")
-    def mark_read(thread_id: str, body: JsonBody, caller: CallerDep) -> dict[str, Any]:
-        through = body.get("through_seq")
-        if not isinstance(through, int) or isinstance(through, bool):
-            raise ValidationError(["through_seq: required, an integer"])
-        return {"read": service.mark_read(caller.party_id, caller.person, thread_id, through)}
+    def mark_read(thread_id: str, body: ReadIn, caller: CallerDep) -> dict[str, Any]:
+        return {"read": service.mark_read(caller.party_id, caller.person, thread_id, body.through_seq)}
 
     @router.get("/threads/{thread_id}/messages/{seq}/receipts")
-    def receipts(thread_id: str, seq: int, caller: CallerDep) -> dict[str, Any]:
+    def receipts(thread_id: str, seq: Annotated[int, Path(ge=0, le=INT64_MAX)], caller: CallerDep) -> dict[str, Any]:
         return {
             "receipts": [
                 {"party_id": r.party_id, "kind": r.kind.value, "time": format_utc(r.time_s), "person": r.person}
@@ -418,11 +415,8 @@ def hotline_router(
         }
 
     @router.put("/availability")
-    def set_availability(body: JsonBody, caller: CallerDep) -> dict[str, Any]:
-        reason = body.get("reason", "")
-        if not isinstance(reason, str):
-            raise ValidationError(["reason: must be text"])
-        value = service.set_availability(caller.party_id, caller.person, body.get("availability", ""), reason)
+    def set_availability(body: AvailabilityIn, caller: CallerDep) -> dict[str, Any]:
+        value = service.set_availability(caller.party_id, caller.person, body.availability, body.reason)
         return {
             "party_id": value.party_id,
             "availability": value.availability.value,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keepclear.domain.json_input import JsonEncodingError
 from keepclear.errors import (
     AuthenticationError,
     ConflictError,
@@ -25,6 +27,7 @@ _log = logging.getLogger("keepclear.api")
 
 #: Status of each domain error; the first matching class wins.
 STATUS_BY_ERROR: list[tuple[type[KeepclearError], int, str]] = [
+    (JsonEncodingError, 400, "Bad request"),
     (ValidationError, 422, "Invalid input"),
     (AuthenticationError, 401, "Not authenticated"),
     (ForbiddenError, 403, "Forbidden"),
@@ -51,6 +54,41 @@ def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+def problem_for(exc: KeepclearError, instance: str) -> JSONResponse:
+    """The problem response of a domain error (its status from ``STATUS_BY_ERROR``)."""
+    status, title = next((s, t) for cls, s, t in STATUS_BY_ERROR if isinstance(exc, cls))
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationError):
+        extra["errors"] = exc.problems
+    if isinstance(exc, ConflictError) and getattr(exc, "current", None) is not None:
+        extra["current"] = exc.current
+    response = problem(status, title, str(exc), instance, **extra)
+    if isinstance(exc, OverloadedError):
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+    return response
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path`` (for a 405's ``Allow``), included
+    routers searched under their prefixes."""
+    methods: set[str] = set()
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                walk(inner.routes, prefix + route.include_context.prefix)
+            elif (
+                getattr(route, "methods", None)
+                and path.startswith(prefix)
+                and route.path_regex.match(path[len(prefix) :])
+            ):
+                methods.update(route.methods)
+
+    walk(app.router.routes, "")
+    return sorted(methods)
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -61,18 +99,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KeepclearError)
     async def _domain(request: Request, exc: KeepclearError) -> JSONResponse:
-        for cls, status, title in STATUS_BY_ERROR:
-            if isinstance(exc, cls):
-                extra: dict[str, Any] = {}
-                if isinstance(exc, ValidationError):
-                    extra["errors"] = exc.problems
-                if isinstance(exc, ConflictError) and getattr(exc, "current", None) is not None:
-                    extra["current"] = exc.current
-                response = problem(status, title, str(exc), request.url.path, **extra)
-                if isinstance(exc, OverloadedError):
-                    response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
-                return response
-        raise AssertionError("KeepclearError is always matched")  # pragma: no cover
+        return problem_for(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -81,9 +108,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = problem(exc.status_code, str(exc.detail), str(exc.detail), request.url.path)
+        response = problem(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail), request.url.path)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
         return response
 
     @app.exception_handler(Exception)

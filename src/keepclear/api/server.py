@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Generator
 
 import uvicorn
 from fastapi import FastAPI
@@ -28,6 +30,22 @@ def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = Fal
         ws="websockets-sansio",
         timeout_graceful_shutdown=5,
     )
+
+
+class ForegroundServer(uvicorn.Server):
+    """uvicorn in the foreground (``keepclear serve``): a Ctrl-C or SIGTERM that stops it cleanly ends
+    the process with status 0; only a second Ctrl-C (a forced stop) is passed on as an interrupt.
+
+    uvicorn re-raises the signal it stopped on once it is done; for a clean stop there is nothing
+    left to interrupt, and a clean stop reported as "aborted" (status 130) would read as a failure.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None]:
+        with super().capture_signals():
+            yield
+            if not self.force_exit:
+                self._captured_signals.clear()
 
 
 class ThreadedServer:

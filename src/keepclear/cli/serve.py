@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 
 import click
-import uvicorn
 
 from keepclear.cli.context import CliContext, pass_context
 
@@ -17,7 +16,7 @@ from keepclear.cli.context import CliContext, pass_context
 def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     """Run the service until interrupted (Ctrl-C stops it cleanly)."""
     from keepclear.api.app import create_app
-    from keepclear.api.server import uvicorn_config
+    from keepclear.api.server import ForegroundServer, uvicorn_config
 
     settings = ctx.settings
     app = create_app(settings)
@@ -34,4 +33,4 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     # and at the default rate the collector spent as long as the tick itself (1.3 s -> 0.64 s for a
     # tick raising 31,000 alerts). Cycles are still collected, a little later.
     gc.set_threshold(20_000, 10, 10)
-    uvicorn.Server(uvicorn_config(app, host, port, access_log=True)).run()
+    ForegroundServer(uvicorn_config(app, host, port, access_log=True)).run()

@@ -24,13 +24,19 @@ def zones() -> None:
 @pass_context
 def zones_import(ctx: CliContext, file: Path, replace: bool) -> None:
     """Import zones from a GeoJSON FeatureCollection: all of them, or none."""
+    limits = ctx.settings.input_limits()
     try:
-        text = file.read_text(encoding="utf-8")
+        # Bounded before reading: a huge file is refused at once, not after minutes and gigabytes.
+        size_bytes = file.stat().st_size
+        if size_bytes > limits.max_zone_file_bytes:
+            raise KeepclearError(
+                f"{file}: {size_bytes} bytes, over the limit of {limits.max_zone_file_bytes} bytes"
+                " (setting max_zone_file_bytes); split the zones over several files"
+            )
+        raw = file.read_bytes()
     except OSError as exc:
         raise KeepclearError(f"{file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise KeepclearError(f"{file}: not UTF-8 text") from None
-    document = parse_geojson_text(text, str(file))
+    document = parse_geojson_text(raw, str(file), limits)
     deployment = ctx.open()
     try:
         imported = deployment.zones.import_document(document, replace=replace)

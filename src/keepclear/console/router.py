@@ -11,8 +11,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, Response
 
 #: Content types the standard ``mimetypes`` table may lack or get wrong.
 _TYPES = {
@@ -54,9 +55,14 @@ def console_router(root: Path | None = None) -> APIRouter:
 
     async def static(request: Request) -> Response:
         relative = str(request.path_params["path"])
-        target = (base / relative).resolve()
-        if not target.is_relative_to(base) or not target.is_file() or target.name == "index.html":
-            return PlainTextResponse(f"no console file {relative!r}", status_code=404)
+        try:
+            target = (base / relative).resolve()
+            found = target.is_relative_to(base) and target.is_file() and target.name != "index.html"
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+            found = False
+        if not found:
+            # The application's handler answers it as a problem, like every other refusal.
+            raise HTTPException(404, f"no console file {relative[:200]!r}")
         # Vendored libraries and basemap data change only with a release; the app's own code revalidates.
         cache = "public, max-age=86400" if relative.startswith(("vendor/", "basemap/", "fonts/")) else "no-cache"
         return _file(target, cache=cache)

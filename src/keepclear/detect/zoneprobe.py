@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from keepclear.detect.states import TrackStates
 from keepclear.domain import Access, Zone, ZoneKind
 from keepclear.domain.events import Event
+from keepclear.domain.zones import ZoneRules
 from keepclear.geo.geodesy import destination
 from keepclear.geo.plane import LocalPlane
 from keepclear.geo.shapes import plane_for, to_plane
@@ -282,7 +283,7 @@ class ZoneWatch:
                         {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
                          "access": access[party].value, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
                          "alt_m": float(alts[r])},
-                        frozenset({party} | set(zone.rules.permitted_parties or ())),
+                        zone.rules.witnesses(party),
                     )
                 )  # fmt: skip
         for r, unit in enumerate(states.unit_ids):
@@ -290,6 +291,15 @@ class ZoneWatch:
         if len(self._last) > 2 * n + 1000:
             self._forget_all_but(set(states.unit_ids))
         return events
+
+    def inside_by_unit(self) -> dict[str, list[ZoneRules]]:
+        """The rules of every zone each unit is inside now (entered, not yet clearly out)."""
+        rules = {pz.zone.id: pz.zone.rules for pz in self.zones}
+        out: dict[str, list[ZoneRules]] = {}
+        for unit_id, zone_id in self._inside:
+            if zone_id in rules:
+                out.setdefault(unit_id, []).append(rules[zone_id])
+        return out
 
     def _forget_all_but(self, units: set[str]) -> None:
         """Drop what is remembered of units no longer in the picture (a long run meets many)."""
@@ -354,7 +364,7 @@ class ZoneWatch:
                         {"unit_id": unit_ids[r], "party_id": party, "zone_id": zone.id,
                          "direction": direction, "lat_deg": float(lats[r]), "lon_deg": float(lons[r]),
                          "utc_day": day, "count_today": self.crossings[(party, day, zone.id, direction)]},
-                        frozenset({party} | set(zone.rules.permitted_parties or ())),
+                        zone.rules.witnesses(party),
                     )
                 )  # fmt: skip
             self._side[key] = now

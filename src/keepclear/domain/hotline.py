@@ -11,10 +11,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from keepclear.domain.json_input import canonical_size_bytes, value_problems
+from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, text_problem
+
 MAX_BODY_BYTES = 16 * 1024
 """The largest message body accepted, in UTF-8 bytes (a hotline is for words, not files)."""
 
-_IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$")
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$"
+_IDEMPOTENCY_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 class MessageKind(enum.StrEnum):
@@ -145,9 +149,29 @@ def idempotency_key_problem(value: object, field_name: str = "idempotency_key") 
     return None
 
 
-def draft_problems(draft: Draft) -> list[str]:
-    """Every reason ``draft`` cannot be posted, judged on the draft alone (not on the store)."""
+def draft_problems(draft: Draft, limits: InputLimits = DEFAULT_LIMITS) -> list[str]:
+    """Every reason ``draft`` cannot be posted, judged on the draft alone (not on the store).
+
+    Text and ``data`` are judged as every input is (``domain.json_input``): no NUL or lone surrogate,
+    ``data`` within the depth and at most ``limits.max_message_data_bytes`` as canonical JSON, finite
+    numbers only. The same draft is refused the same way over HTTP, the socket and in process.
+    """
     problems: list[str] = []
+    if isinstance(draft.body, str) and (p := text_problem(draft.body, "body")):
+        return [p]
+    if draft.phrase is not None:
+        problems += value_problems(
+            {"code": draft.phrase.code, "params": draft.phrase.params}, limits, "phrase", numbers=False
+        )
+    if isinstance(draft.data, dict):
+        data_problems = value_problems(draft.data, limits, "data")
+        problems += data_problems
+        if not data_problems and (size := canonical_size_bytes(draft.data)) > limits.max_message_data_bytes:
+            problems.append(
+                f"data: {size} bytes as compact JSON is over the limit of {limits.max_message_data_bytes} bytes"
+            )
+    if problems:
+        return problems
     if (p := idempotency_key_problem(draft.idempotency_key)) is not None:
         problems.append(p)
     if not isinstance(draft.kind, MessageKind):

@@ -92,6 +92,16 @@ class ZoneRules:
             return Access.FORBIDDEN
         return Access.WITH_NOTICE if self.min_notice_h > 0 else Access.PERMITTED
 
+    def witnesses(self, party_id: str) -> frozenset[str]:
+        """The parties who see a unit of ``party_id`` inside the zone (need to know, docs/need-to-know.md).
+
+        Its own party always; the zone's permitted parties too when ``party_id`` may not enter (an
+        intruder is shown to them from entry until it leaves, as inside an alert); nobody else.
+        """
+        if self.access_for(party_id) is Access.FORBIDDEN and self.permitted_parties:
+            return frozenset({party_id, *self.permitted_parties})
+        return frozenset({party_id})
+
 
 @dataclass(frozen=True, slots=True)
 class Zone:

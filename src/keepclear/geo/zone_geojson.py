@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from keepclear.domain.ids import id_problem
+from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, bounded_problems
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.domain.zones import AltitudeBand, Validity, Zone, ZoneKind, ZoneRules, zone_problems
 from keepclear.errors import ValidationError
@@ -237,10 +238,36 @@ def zone_from_feature(feature: object, index: int) -> Zone:
     return zone
 
 
-def zones_from_geojson(document: object) -> list[Zone]:
-    """Every zone of a FeatureCollection, or ``ValidationError`` listing every bad feature.
+def vertex_count(coordinates: object) -> int:
+    """Positions in raw GeoJSON ``coordinates`` at any nesting (without recursion).
 
-    All or nothing: one bad feature rejects the whole document.
+    >>> vertex_count([[[0, 0], [1, 0], [1, 1], [0, 0]]])
+    4
+    """
+    count = 0
+    stack = [coordinates]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list | tuple):
+            if value and not isinstance(value[0], list | tuple):
+                count += 1
+            else:
+                stack.extend(value)
+    return count
+
+
+def _feature_vertices(feature: object) -> int:
+    geometry = feature.get("geometry") if isinstance(feature, dict) else None
+    return vertex_count(geometry.get("coordinates")) if isinstance(geometry, dict) else 0
+
+
+def zones_from_geojson(document: object, limits: InputLimits = DEFAULT_LIMITS) -> list[Zone]:
+    """Every zone of a FeatureCollection, or ``ValidationError`` listing every bad feature (the first
+    ``limits.max_problems_listed`` of them, and how many more).
+
+    All or nothing: one bad feature rejects the whole document. The document is bounded before any
+    geometry is built: at most ``max_zone_features`` features, ``max_zone_vertices_per_feature``
+    positions in one and ``max_zone_vertices_total`` in all.
     """
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise ValidationError(["document: not a GeoJSON FeatureCollection"])
@@ -249,8 +276,22 @@ def zones_from_geojson(document: object) -> list[Zone]:
         raise ValidationError(["document: 'features' must be a list"])
     if not features:
         raise ValidationError(["document: has no features"])
-    zones: list[Zone] = []
+    if len(features) > limits.max_zone_features:
+        raise ValidationError([f"document: {len(features)} features, at most {limits.max_zone_features} in one import"])
     problems: list[str] = []
+    vertices = [_feature_vertices(feature) for feature in features]
+    problems += [
+        f"feature {index} geometry: {count} positions, at most {limits.max_zone_vertices_per_feature} in one zone"
+        for index, count in enumerate(vertices)
+        if count > limits.max_zone_vertices_per_feature
+    ]
+    if sum(vertices) > limits.max_zone_vertices_total:
+        problems.append(
+            f"document: {sum(vertices)} positions in all, at most {limits.max_zone_vertices_total} in one import"
+        )
+    if problems:
+        raise ValidationError(bounded_problems(problems, limits.max_problems_listed))
+    zones: list[Zone] = []
     seen: dict[str, int] = {}
     for index, feature in enumerate(features):
         try:
@@ -264,7 +305,7 @@ def zones_from_geojson(document: object) -> list[Zone]:
         seen[zone.id] = index
         zones.append(zone)
     if problems:
-        raise ValidationError(problems)
+        raise ValidationError(bounded_problems(problems, limits.max_problems_listed))
     return zones
 
 

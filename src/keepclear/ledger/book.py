@@ -40,7 +40,14 @@ from keepclear.ledger.keys import (
     signature_valid,
 )
 from keepclear.ledger.model import DEPLOYMENT, Checkpoint, Entry, Statement, checkpoint_bytes, payload_text, time_us_of
-from keepclear.ledger.verify import EXPORT_FORMAT, EXPORT_VERSION, GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED
+from keepclear.ledger.verify import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    GENESIS_KIND,
+    KEY_REGISTERED,
+    KEY_ROTATED,
+    payload_readable,
+)
 from keepclear.store import ledger as store
 from keepclear.store.database import Database
 from keepclear.store.ledger import Head, StoredKey
@@ -452,8 +459,9 @@ class Ledger:
     def export_document(self, *, for_party: str | None = None) -> dict[str, Any]:
         """A self-contained, versioned export: entries, public keys, rotations and checkpoints.
 
-        The head is checkpointed first. With ``for_party``, payloads that party may not read are left
-        out (their signed hash still lets it verify the chain).
+        The head is checkpointed first. With ``for_party``, payloads that party may not read
+        (``payload_readable``: the audience rule) are left out; their signed hash still lets it
+        verify the chain.
         """
         self.checkpoint()
         with self._db.read() as conn:
@@ -465,13 +473,7 @@ class Ledger:
         out_entries = []
         for entry in entries:
             s = entry.statement
-            visible = (
-                for_party is None
-                or s.audience is None
-                or for_party in s.audience
-                or s.party_id == for_party
-                or s.kind in (GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED)
-            )
+            visible = payload_readable(s, for_party)
             out_entries.append(
                 (
                     entry if visible else Entry(entry.seq, entry.prev_hash, s, None, entry.key_id, entry.signature)

@@ -21,6 +21,7 @@ from keepclear.ledger.model import (
     GENESIS_PREV,
     Checkpoint,
     Entry,
+    Statement,
     checkpoint_from_json,
     entry_from_json,
 )
@@ -33,6 +34,18 @@ KEY_REGISTERED = "key.registered"
 KEY_ROTATED = "key.rotated"
 #: Kinds whose payload is never redacted: every verifier needs them to know the keys.
 PUBLIC_KINDS = frozenset({GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED})
+
+
+def payload_readable(statement: Statement, party_id: str | None) -> bool:
+    """May ``party_id`` (None: the operator) read the payload of an entry with ``statement``?
+
+    Only when the entry's audience names it (or names nobody: everyone), or for the key entries
+    every verifier needs. Who signed does not matter: keepclear signs views meant for others too
+    (an ``activity.conflict`` view for the overlapped party carries the notifier as its party).
+    This is the record's need-to-know rule; ``services.policy.entry_readable`` is this function.
+    """
+    audience = statement.audience
+    return party_id is None or statement.kind in PUBLIC_KINDS or audience is None or party_id in audience
 
 
 class ExportFileError(KeepclearError):

@@ -28,6 +28,7 @@ from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from keepclear.services.activity_views import ActivityState, addressee_view, conflict_view, notifier_conflict
 from keepclear.services.live_index import LiveIndex, indexed
+from keepclear.services.policy import activity_addressed, unknown
 from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import registry as registry_store
@@ -82,6 +83,14 @@ class NotifyResult:
     activity: Activity
     check: CheckResult
     addressees: frozenset[str]
+
+
+def _activity(conn: Connection, activity_id: str) -> Activity:
+    """The current version of ``activity_id``; a missing one answers as one the caller may not see."""
+    try:
+        return store.get_activity(conn, activity_id)
+    except NotFoundError:
+        raise NotFoundError(unknown("activity", activity_id)) from None
 
 
 class ActivityService:
@@ -221,7 +230,7 @@ class ActivityService:
                 else:
                     step = EscalationStep(activity_id, ack.version, ack.party_id, level, None, None, now_s)
                     store.escalate_ack(conn, step, None)
-                notifier = store.get_activity(conn, activity_id).party_id
+                notifier = _activity(conn, activity_id).party_id
                 store.log_change(
                     conn, activity_id, ack.version, "escalated", ack.party_id, now_s, step.contact_name or ""
                 )
@@ -251,7 +260,7 @@ class ActivityService:
     def get(self, activity_id: str) -> ActivityState:
         """The current version of ``activity_id`` with acknowledgements, conflicts and escalations."""
         with self._db.read() as conn:
-            activity = store.get_activity(conn, activity_id)
+            activity = _activity(conn, activity_id)
             required_s, given_s = store.notice_of(conn, activity_id, activity.version)
             return ActivityState(
                 activity=activity,
@@ -271,7 +280,7 @@ class ActivityService:
     def history(self, activity_id: str) -> list[dict[str, Any]]:
         """The change log of ``activity_id``."""
         with self._db.read() as conn:
-            store.get_activity(conn, activity_id)
+            _activity(conn, activity_id)
             return store.history(conn, activity_id)
 
     def activities(self, statuses: list[ActivityStatus] | None = None) -> list[Activity]:
@@ -312,18 +321,18 @@ class ActivityService:
         return activity
 
     def _current(self, conn: Connection, activity_id: str, version: int) -> Activity:
-        current = store.get_activity(conn, activity_id)
+        current = _activity(conn, activity_id)
         if version != current.version:
             raise StaleVersionError(activity_id, version, current.version)
         return current
 
     def _current_for_notifier(self, conn: Connection, activity_id: str, version: int, party_id: str) -> Activity:
-        current = store.get_activity(conn, activity_id)
+        current = _activity(conn, activity_id)
         if current.party_id != party_id:
             if current.party_id == party_id:
                 raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
-            if current.status is ActivityStatus.DRAFT or party_id not in self._addressees(conn, current):
-                raise NotFoundError(f"activity {activity_id!r} does not exist")
+            if not self._addressed(conn, current, party_id):
+                raise NotFoundError(unknown("activity", activity_id))
             raise ActivityForbidden(
                 f"only {current.party_id}, the notifying party, may change activity {activity_id!r}"
             )
@@ -335,6 +344,10 @@ class ActivityService:
     def _require_transition(current: Activity, target: ActivityStatus) -> None:
         if target not in TRANSITIONS[current.status]:
             raise ConflictError(f"activity {current.id!r} is {current.status.value}; it cannot become {target.value}")
+
+    def _addressed(self, conn: Connection, activity: Activity, party_id: str) -> bool:
+        draft = activity.status is ActivityStatus.DRAFT
+        return activity_addressed(party_id, activity.party_id, draft, () if draft else self._addressees(conn, activity))
 
     @staticmethod
     def _addressees(conn: Connection, activity: Activity) -> frozenset[str]:
@@ -439,11 +452,11 @@ class ActivityService:
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             self._serialise(conn)
-            current = store.get_activity(conn, activity_id)
+            current = _activity(conn, activity_id)
             if current.party_id == party_id:
                 raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
-            if current.status is ActivityStatus.DRAFT or party_id not in self._addressees(conn, current):
-                raise NotFoundError(f"activity {activity_id!r} does not exist")
+            if not self._addressed(conn, current, party_id):
+                raise NotFoundError(unknown("activity", activity_id))
             current = self._current(conn, activity_id, version)
             if current.status not in (ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
                 raise ConflictError(f"activity {activity_id!r} is {current.status.value}; nothing to answer")

@@ -18,6 +18,7 @@ from keepclear.detect.strategic import Conflict
 from keepclear.domain.activities import Activity, ActivityStatus
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activity_to_document
+from keepclear.services.policy import activity_addressed, sees_party_data_of
 from keepclear.store.activities import AckState, EscalationStep, StoredConflict
 
 
@@ -143,9 +144,9 @@ def view_for(
     activity give a non-addressed party its overlap-only view.
     """
     activity = state.activity
-    if party_id == activity.party_id:
+    if sees_party_data_of(party_id, activity.party_id):
         return notifier_view(state)
-    if activity.status is not ActivityStatus.DRAFT and party_id in state.addressees:
+    if activity_addressed(party_id, activity.party_id, activity.status is ActivityStatus.DRAFT, state.addressees):
         view = addressee_view(activity)
         mine = next((a for a in state.acks if a.party_id == party_id), None)
         view["your_acknowledgement"] = None if mine is None else _ack(mine)

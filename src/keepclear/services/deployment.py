@@ -44,7 +44,7 @@ class Deployment:
     @property
     def zones(self) -> ZoneService:
         """Shared geography."""
-        return ZoneService(self.db, self.clock, self.bus)
+        return ZoneService(self.db, self.clock, self.bus, self.settings.input_limits())
 
     @property
     def keys(self) -> KeyService:

@@ -28,6 +28,7 @@ from keepclear.domain.hotline import (
     draft_problems,
 )
 from keepclear.domain.ids import id_problem
+from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, text_problem
 from keepclear.domain.phrases import PhraseCatalogue
 from keepclear.errors import KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline_messages import (
@@ -43,6 +44,7 @@ from keepclear.services.hotline_messages import (
     storm_post,
 )
 from keepclear.services.phrases import load_catalogue
+from keepclear.services.policy import thread_visible, unknown
 from keepclear.store import Database
 from keepclear.store import hotline as store
 from keepclear.store import registry as registry_store
@@ -58,12 +60,14 @@ class HotlineConfig:
     ``escalation_step_s``: seconds between escalation steps once a deadline passed; None uses the
     message's own acknowledgement window. ``max_thread_parties``: the most parties one thread may have.
     ``alert_summary_over``: alert changes between one pair of parties in one delivery above which the
-    pair's thread gets one summary message instead of one message each.
+    pair's thread gets one summary message instead of one message each. ``limits``: what a draft's
+    text and data must keep to.
     """
 
     escalation_step_s: float | None = None
     max_thread_parties: int = 16
     alert_summary_over: int = 20
+    limits: InputLimits = DEFAULT_LIMITS
 
 
 class HotlineService:
@@ -101,8 +105,8 @@ class HotlineService:
             thread = self._thread(conn, thread_id)
         except NotFoundError:
             thread = None
-        if thread is None or party_id not in thread.parties:
-            raise NotFoundError(f"thread_id: no thread {thread_id!r} with party {party_id!r} as a member")
+        if thread is None or not thread_visible(party_id, thread.parties):
+            raise NotFoundError(f"thread_id: {unknown('thread', thread_id)}")
         return thread
 
     def ensure_pair_thread(self, a: str, b: str) -> Thread:
@@ -133,6 +137,8 @@ class HotlineService:
         problems = [p for i, party in enumerate(parties) if (p := id_problem(party, f"parties[{i}]"))]
         if not isinstance(title, str) or not title.strip() or len(title) > 200:
             problems.append("title: must be 1-200 characters")
+        elif p := text_problem(title, "title"):
+            problems.append(p)
         if problems:
             raise ValidationError(problems)
         members = sorted({creator_party, *parties})
@@ -178,7 +184,7 @@ class HotlineService:
 
     def _check(self, draft: Draft, *, system: bool = False) -> None:
         """Refuse a bad draft; keepclear's own (``system``) need not reply to a message of the thread."""
-        problems = draft_problems(draft)
+        problems = draft_problems(draft, self.config.limits)
         if system:
             problems = [p for p in problems if not p.endswith("must name the message they answer")]
         if draft.phrase is not None:
@@ -553,6 +559,8 @@ class HotlineService:
             raise ValidationError(
                 [f"availability: {availability!r} is not one of {', '.join(a.value for a in Availability)}"]
             ) from None
+        if p := text_problem(reason, "reason"):
+            raise ValidationError([p])
         if len(reason.encode("utf-8")) > 2000:
             raise ValidationError(["reason: longer than 2000 bytes"])
         now_s = self._clock.now_s()

@@ -156,17 +156,26 @@ def event_post(event: Event) -> EventPost | None:
         pairs = [(event.party_id, p) for p in parties if p != event.party_id]
     else:
         pairs = [(a, b) for i, a in enumerate(parties) for b in parties[i + 1 :]]
-    ref = event.payload.get("id") or event.payload.get("alert_id")
+    data = reference(event)
+    ref = data["ref"]
     summary = event.payload.get("summary") or (
         alert_text(event) if event.kind.startswith("alert.") else f"{event.kind} {ref or ''}".strip()
     )
-    return EventPost(
-        kind,
-        pairs,
-        str(summary)[:4000],
-        f"evt.{_digest(event)}",
-        {"event": event.kind, "ref": ref, "by": event.party_id},
-    )
+    return EventPost(kind, pairs, str(summary)[:4000], f"evt.{_digest(event)}", data)
+
+
+def reference(event: Event) -> dict[str, Any]:
+    """What a hotline notice of ``event`` says it is about: the event, its subject's id (``ref``), who
+    acted and, for an activity, the activity's id and version (to open it from the message)."""
+    payload = event.payload
+    activity = payload.get("activity") if isinstance(payload.get("activity"), dict) else {}
+    activity_id = payload.get("activity_id") or activity.get("id")
+    ref = payload.get("id") or payload.get("alert_id") or activity_id
+    data: dict[str, Any] = {"event": event.kind, "ref": ref, "by": event.party_id}
+    if event.kind.startswith("activity.") and activity_id is not None:
+        data["activity_id"] = activity_id
+        data["version"] = payload.get("version") or activity.get("version")
+    return data
 
 
 def _digest(event: Event) -> str:

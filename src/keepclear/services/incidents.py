@@ -35,6 +35,7 @@ from keepclear.errors import ConflictError, ForbiddenError, KeepclearError, Vali
 from keepclear.ledger import Ledger
 from keepclear.ledger.canonical import canonical_text, sha256_hex
 from keepclear.ledger.model import time_us_of
+from keepclear.services.policy import party_involved
 from keepclear.store import incidents as store
 from keepclear.store.database import Database
 
@@ -277,7 +278,7 @@ class IncidentService:
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             incident = store.get_incident(conn, incident_id, lock=True)
-            if party_id not in incident.parties:
+            if not party_involved(party_id, incident.parties):
                 raise NotInvolvedError(f"party {party_id} is not involved in incident {incident_id}")
             if amends is not None:
                 own = {a.position for a in store.list_accounts(conn, incident_id) if a.party_id == party_id}
@@ -305,7 +306,7 @@ class IncidentService:
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             incident = store.get_incident(conn, incident_id, lock=True)
-            if by_party is not None and by_party not in incident.parties:
+            if by_party is not None and not party_involved(by_party, incident.parties):
                 raise NotInvolvedError(f"party {by_party} is not involved in incident {incident_id}")
             if incident.status is ReviewStatus.CLOSED:
                 raise ConflictError(f"incident {incident_id}: review is closed")

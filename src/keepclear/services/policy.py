@@ -1,18 +1,26 @@
-"""Need to know, in one place: what each role of each party may do and see.
+"""Need to know, in one place: what each role of each party may do, see and name.
 
+This module implements the table of ``docs/need-to-know.md`` and nothing else decides visibility.
 Every API endpoint names one ``Action`` and calls ``require``; every response that carries another
-party's data passes through one of the view functions here. A party sees its own data in full, and
-of the others only what an agreement (a grant), a notification addressed to it, or an alert
-involving its own units gives it.
+party's data passes through one of the predicates or view functions here. A party sees its own data
+in full, and of the others only what a notification addressed to it, an alert involving its own
+units, or an intruder in a zone it is permitted in gives it. An object a caller may not see answers
+exactly as one that does not exist (``unknown``), and a request may name only objects its caller may
+see (``reference_problems``).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from keepclear.domain.events import Event
 from keepclear.domain.identity import Principal, Role
+from keepclear.domain.zones import ZoneRules
 from keepclear.errors import ForbiddenError
+from keepclear.ledger.verify import payload_readable
 
 
 class Action(enum.StrEnum):
@@ -88,7 +96,12 @@ def require(principal: Principal, action: Action) -> None:
 
 def sees_party_data(principal: Principal, owner_party_id: str) -> bool:
     """True when ``principal`` sees ``owner_party_id``'s own data in full (its own party only)."""
-    return principal.party_id is not None and principal.party_id == owner_party_id
+    return principal.party_id is not None and sees_party_data_of(principal.party_id, owner_party_id)
+
+
+def sees_party_data_of(party_id: str, owner_party_id: str) -> bool:
+    """True when ``party_id`` sees ``owner_party_id``'s data in full: its own, and nobody else's."""
+    return party_id == owner_party_id
 
 
 def event_visible(principal: Principal, event: Event) -> bool:
@@ -111,3 +124,163 @@ def event_view(principal: Principal, event: Event) -> dict[str, object] | None:
         own = views.get(principal.party_id)
         return None if own is None else {"payload": own}
     return {"payload": event.payload}
+
+
+# -- objects: what a party may see of another party's ---------------------------------------------
+
+
+def unknown(kind: str, ident: str) -> str:
+    """The one answer for an object the caller may not see and for one that does not exist.
+
+    Both must read exactly alike (status, problem type and text), or ids could be enumerated.
+    """
+    return f"unknown {kind} {ident!r}"
+
+
+def sees_all(principal: Principal) -> bool:
+    """True for the deployment's administrator, who reads the whole registry, record and incidents."""
+    return principal.role is Role.ADMIN
+
+
+def alert_visible(party_id: str, party_a: str, party_b: str) -> bool:
+    """An alert is seen (both units' states, the predicted approach) by its two parties only."""
+    return party_id in (party_a, party_b)
+
+
+def zone_witnesses(rules: ZoneRules, owner_party_id: str) -> frozenset[str]:
+    """Who sees a unit of ``owner_party_id`` inside a zone with ``rules``: its own party, and the
+    zone's permitted parties while it is an intruder (from entry until it leaves); nobody else."""
+    return rules.witnesses(owner_party_id)
+
+
+def unit_state_visible(party_id: str, owner_party_id: str, *, in_own_alert: bool, intruder_for: Iterable[str]) -> bool:
+    """A unit's live state: its own party always; another party only while an alert involves the
+    unit with one of its own units (``in_own_alert``), or while the unit is inside a zone that
+    ``party_id`` is permitted in and its owner is not (``intruder_for``: the witnesses of its zones)."""
+    return owner_party_id == party_id or in_own_alert or party_id in intruder_for
+
+
+def activity_addressed(party_id: str, notifier_party_id: str, draft: bool, addressees: Collection[str]) -> bool:
+    """An activity is seen by its notifier in full and, once notified, by its addressees (their view:
+    ``activity_views.addressee_view``); any other party sees at most the overlap of a conflict with
+    one of its own activities (``activity_views.conflict_view``), and it answers to it as unknown."""
+    return party_id == notifier_party_id or (not draft and party_id in addressees)
+
+
+def incident_visible(principal: Principal, parties: Collection[str]) -> bool:
+    """An incident (its accounts, timeline, evidence and report) is seen by its involved parties."""
+    return sees_all(principal) or (principal.party_id is not None and party_involved(principal.party_id, parties))
+
+
+def party_involved(party_id: str, parties: Collection[str]) -> bool:
+    """Is ``party_id`` one of an incident's involved parties (who read it and write accounts)?"""
+    return party_id in parties
+
+
+def thread_visible(party_id: str, members: Collection[str]) -> bool:
+    """A hotline thread and its messages are seen by its member parties only."""
+    return party_id in members
+
+
+#: May a party (None: the operator) read a ledger entry's payload? Only when the entry's audience
+#: names it (or nobody: everyone), or for the key entries every verifier needs; never because it signed.
+entry_readable = payload_readable
+
+
+# -- naming: a request may reference only what its caller may see --------------------------------
+
+
+def reference_problems(field: str, kind: str, named: Sequence[str], nameable: Collection[str]) -> list[str]:
+    """One problem per id of ``named`` the caller may not name: another party's object and a
+    made-up one get the same words (``unknown``), so a refusal tells nothing about the others."""
+    return [f"{field}[{i}]: {unknown(kind, ident)}" for i, ident in enumerate(named) if ident not in nameable]
+
+
+def nameable_alerts(party_id: str, alerts: Iterable[dict[str, Any]]) -> frozenset[str]:
+    """The alerts ``party_id`` may reference: those it may see."""
+    return frozenset(a["alert_id"] for a in alerts if alert_visible(party_id, a["party_a"], a["party_b"]))
+
+
+def nameable_units(
+    party_id: str, own: Iterable[str], alerts: Iterable[dict[str, Any]], visible_now: Iterable[str]
+) -> frozenset[str]:
+    """The units ``party_id`` may reference: its own, those of alerts it may see, and another
+    party's units it sees right now (an intruder in a zone it is permitted in)."""
+    seen = {
+        u for a in alerts if alert_visible(party_id, a["party_a"], a["party_b"]) for u in (a["unit_a"], a["unit_b"])
+    }
+    return frozenset({*own, *seen, *visible_now})
+
+
+@dataclass(frozen=True)
+class Sight:
+    """What one party may name now: its own units, all units it may name, alerts, and the last
+    message of each of its threads."""
+
+    own: frozenset[str]
+    units: frozenset[str]
+    alerts: frozenset[str]
+    last_seqs: dict[str, int]
+
+    def problems(self, named: Mapping[str, Sequence[str]]) -> list[str]:
+        """``reference_problems`` of ``named`` (``unit``, ``alert``, ``message`` ids) for this party."""
+        messages = [m for m in named.get("message", ()) if nameable_message(m, self.last_seqs)]
+        return [
+            *reference_problems("unit_ids", "unit", named.get("unit", ()), self.units),
+            *reference_problems("alert_ids", "alert", named.get("alert", ()), self.alerts),
+            *reference_problems("message_ids", "message", named.get("message", ()), messages),
+        ]
+
+
+def involvement_problems(
+    parties: Sequence[str], named: Mapping[str, Sequence[str]], sights: Mapping[str, Sight]
+) -> list[str]:
+    """A reported incident shows everyone involved what it names: each party of ``parties`` must
+    itself be able to name every alert, message and other party's unit in ``named`` (the reporter's
+    own units are its to share). ``sights``: of every party to check (the reporter's is left out)."""
+    out = []
+    for i, party in enumerate(parties):
+        for problem in sights[party].problems(named) if party in sights else ():
+            what = problem.split(": ", 1)[1].removeprefix("unknown ")
+            out.append(f"parties[{i}]: {party!r} may not see {what}; it cannot be involved in this report")
+    return out
+
+
+def message_id(thread_id: str, seq: int) -> str:
+    """How a request names one hotline message: ``THREAD_ID#SEQ``."""
+    return f"{thread_id}#{seq}"
+
+
+def nameable_message(ident: str, last_seq_of_own_threads: dict[str, int]) -> bool:
+    """A message may be referenced by a member of its thread only (``THREAD_ID#SEQ``, seq in range)."""
+    thread_id, _, seq = ident.rpartition("#")
+    last = last_seq_of_own_threads.get(thread_id)
+    return last is not None and seq.isdigit() and 1 <= int(seq) <= last
+
+
+__all__ = [
+    "ALLOWED",
+    "Action",
+    "Sight",
+    "activity_addressed",
+    "alert_visible",
+    "entry_readable",
+    "event_view",
+    "event_visible",
+    "incident_visible",
+    "involvement_problems",
+    "message_id",
+    "nameable_alerts",
+    "nameable_message",
+    "nameable_units",
+    "party_involved",
+    "reference_problems",
+    "require",
+    "sees_all",
+    "sees_party_data",
+    "sees_party_data_of",
+    "thread_visible",
+    "unit_state_visible",
+    "unknown",
+    "zone_witnesses",
+]

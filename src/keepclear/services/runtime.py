@@ -176,6 +176,7 @@ class Runtime:
                 escalation_step_s=settings.hotline_escalation_step_s,
                 max_thread_parties=settings.hotline_max_thread_parties,
                 alert_summary_over=settings.hotline_alert_summary_over,
+                limits=settings.input_limits(),
             ),
         )
         deployment.bus.subscribe_batches(self.hotline.on_events)

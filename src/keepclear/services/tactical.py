@@ -24,7 +24,8 @@ from keepclear.detect.tracktable import TrackTable, TrackTableSettings
 from keepclear.detect.wellclear import AlertingSettings
 from keepclear.detect.zoneprobe import ZoneProbeSettings, ZoneWatch, predict_zone_entries
 from keepclear.domain.events import Clock, Event, EventSink
-from keepclear.errors import ForbiddenError, NotFoundError
+from keepclear.errors import NotFoundError
+from keepclear.services.policy import alert_visible, unit_state_visible, unknown
 from keepclear.services.tracks import ReportColumns
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
@@ -163,8 +164,8 @@ class TacticalService:
             key = (entry.unit_id, entry.zone_id)
             if entry.inside_now or key in self._predicted:
                 continue
-            zone = next(pz.zone for pz in self.zone_watch.zones if pz.zone.id == entry.zone_id)
-            concerned = frozenset({entry.party_id, *(zone.rules.permitted_parties or ())})
+            # before it enters, a unit is its own party's business only (need to know: from entry on)
+            concerned = frozenset({entry.party_id})
             payload = {
                 "unit_id": entry.unit_id,
                 "party_id": entry.party_id,
@@ -203,10 +204,8 @@ class TacticalService:
         with self._lock:
             try:
                 event = self.book.acknowledge(alert_id, party_id, self._clock.now_s())
-            except KeyError:
-                raise NotFoundError(f"alert {alert_id!r} is not active") from None
-            except PermissionError:
-                raise ForbiddenError(f"alert {alert_id!r} does not involve party {party_id!r}") from None
+            except (KeyError, PermissionError):  # another pair's alert answers exactly as no alert at all
+                raise NotFoundError(unknown("alert", alert_id)) from None
             self._remember(event)
             view = self._view(self._latest[alert_id])
         self._events.emit(event)
@@ -221,27 +220,34 @@ class TacticalService:
     def alerts_for(self, party_id: str, *, include_resolved: bool = False) -> list[dict[str, Any]]:
         """Alerts that involve ``party_id``'s units, as that party may see them (both units' states)."""
         with self._lock:
-            active = [self._view(p) for p in self._latest.values() if party_id in (p["party_a"], p["party_b"])]
+            active = [
+                self._view(p) for p in self._latest.values() if alert_visible(party_id, p["party_a"], p["party_b"])
+            ]
             resolved = (
-                [p for p in self._resolved if party_id in (p["party_a"], p["party_b"])] if include_resolved else []
+                [p for p in self._resolved if alert_visible(party_id, p["party_a"], p["party_b"])]
+                if include_resolved
+                else []
             )
         return sorted(active, key=lambda p: p["alert_id"]) + list(resolved)
 
     def visible_states(self, party_id: str) -> list[UnitState]:
-        """Own units in full; another party's unit only while an alert involves one of ours with it."""
+        """Own units in full; another party's unit only while an alert involves one of ours with it, or
+        while it is an intruder in a zone ``party_id`` is permitted in (``policy.unit_state_visible``)."""
         with self._lock:
             states = self.table.states()
             party_ids = self._party_ids(states)
             in_alerts = {
                 unit
                 for alert in self.book.active()
-                if party_id in alert.parties
+                if alert_visible(party_id, alert.party_a, alert.party_b)
                 for unit in (alert.unit_a, alert.unit_b)
             }
+            inside = self.zone_watch.inside_by_unit()
         out = []
         for row, unit_id in enumerate(states.unit_ids):
             owner = party_ids[int(states.party[row])]
-            if owner == party_id or unit_id in in_alerts:
+            witnesses = (w for rules in inside.get(unit_id, ()) for w in rules.witnesses(owner))
+            if unit_state_visible(party_id, owner, in_own_alert=unit_id in in_alerts, intruder_for=witnesses):
                 out.append(
                     UnitState(
                         unit_id,

@@ -21,6 +21,7 @@ from keepclear.domain import Domain, TrackReport, track_report_problems
 from keepclear.domain.events import Clock, Event
 from keepclear.domain.tracks import TRACK_COLUMNS, track_columns_valid
 from keepclear.errors import OverloadedError
+from keepclear.services.policy import unknown
 from keepclear.store import Database
 from keepclear.store import registry as registry_store
 
@@ -154,12 +155,9 @@ class TrackIngest:
     ) -> list[str]:
         report = batch.report(index)
         problems = track_report_problems(report)
-        if unit is None:
-            problems.append(f"unit_id: unknown unit {report.unit_id!r}")
-        elif feed_party_id is not None and unit[0] != feed_party_id:
-            problems.append(
-                f"unit_id: unit {report.unit_id!r} belongs to another party; a feed reports its own units only"
-            )
+        if unit is None or (feed_party_id is not None and unit[0] != feed_party_id):
+            # another party's unit answers exactly as a unit that does not exist: ids cannot be enumerated
+            problems.append(f"unit_id: {unknown('unit', report.unit_id)}")
         if not problems:
             if report.time_s > now_s + self.limits.max_future_s:
                 ahead_s = report.time_s - now_s

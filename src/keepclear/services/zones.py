@@ -2,47 +2,39 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.json_input import parse_json
+from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits
 from keepclear.domain.zones import Zone
-from keepclear.errors import ConflictError, ValidationError
+from keepclear.errors import ConflictError
 from keepclear.geo.zone_geojson import zones_from_geojson, zones_to_geojson
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
 
 
-def parse_geojson_text(text: str, source: str) -> Any:
-    """JSON text to a document, refusing NaN/Infinity literals and naming the line of a syntax error."""
-
-    def refuse_constant(name: str) -> float:
-        raise ValueError(f"{name} is not allowed in GeoJSON")
-
-    try:
-        return json.loads(text, parse_constant=refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            [f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
-        ) from None
-    except ValueError as exc:
-        raise ValidationError([f"{source}: {exc}"]) from None
+def parse_geojson_text(text: bytes | str, source: str, limits: InputLimits = DEFAULT_LIMITS) -> Any:
+    """JSON text to a document, read as every input is (``domain.json_input``): NaN/Infinity, depth,
+    NUL and lone surrogates refused, a syntax error named by line and column."""
+    return parse_json(text, limits, source)
 
 
 class ZoneService:
     """Shared geography of one deployment."""
 
-    def __init__(self, db: Database, clock: Clock, events: EventSink) -> None:
+    def __init__(self, db: Database, clock: Clock, events: EventSink, limits: InputLimits = DEFAULT_LIMITS) -> None:
         self._db = db
         self._clock = clock
         self._events = events
+        self._limits = limits
 
     def import_document(self, document: object, *, replace: bool = False, party_id: str | None = None) -> list[Zone]:
         """Validate every feature, then store all of them in one transaction, or none.
 
         A zone id that is already stored is refused unless ``replace`` is set.
         """
-        new_zones = zones_from_geojson(document)
+        new_zones = zones_from_geojson(document, self._limits)
         with self._db.write() as conn:
             clashes = zone_store.existing_zone_ids(conn, [z.id for z in new_zones])
             if clashes and not replace:

@@ -20,7 +20,7 @@ from keepclear.errors import NotFoundError
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.services.activities import NotifyResult
 from keepclear.services.activity_views import notifier_conflict, view_for
-from keepclear.services.policy import Action
+from keepclear.services.policy import Action, unknown
 from keepclear.services.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["activities"])
@@ -75,7 +75,7 @@ def _notify_out(rt: Runtime, result: NotifyResult, party_id: str) -> NotifyOut:
 def _view(rt: Runtime, activity_id: str, party_id: str) -> dict[str, Any]:
     view = view_for(rt.activities.get(activity_id), party_id, rt.activities.conflicts_involving(party_id))
     if view is None:
-        raise NotFoundError(f"activity {activity_id!r} does not exist")
+        raise NotFoundError(unknown("activity", activity_id))
     return view
 
 

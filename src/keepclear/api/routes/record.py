@@ -11,12 +11,22 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
-from keepclear.domain.identity import Principal, Role
+from keepclear.domain.identity import Principal
 from keepclear.domain.incidents import Incident, ReviewStatus
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import NotFoundError, ValidationError
 from keepclear.services.incident_report import incident_html
-from keepclear.services.policy import Action
+from keepclear.services.policy import (
+    Action,
+    Sight,
+    incident_visible,
+    involvement_problems,
+    nameable_alerts,
+    nameable_units,
+    reference_problems,
+    sees_all,
+    unknown,
+)
 from keepclear.services.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["record"])
@@ -91,10 +101,45 @@ def _out(incident: Incident) -> dict[str, Any]:
 
 def _visible(rt: Runtime, principal: Principal, incident_id: str) -> Incident:
     """The incident, if the caller's party is involved (admin: any); otherwise it does not exist for it."""
-    incident = rt.incidents.get(incident_id)
-    if principal.role is not Role.ADMIN and principal.party_id not in incident.parties:
-        raise NotFoundError(f"incident {incident_id!r} does not exist")
+    try:
+        incident = rt.incidents.get(incident_id)
+    except NotFoundError:
+        incident = None
+    if incident is None or not incident_visible(principal, incident.parties):
+        raise NotFoundError(unknown("incident", incident_id))
     return incident
+
+
+def _sight(rt: Runtime, party_id: str) -> Sight:
+    """What ``party_id`` may name now (``policy.Sight``)."""
+    alerts = rt.tactical.alerts_for(party_id, include_resolved=True)
+    own = [unit.id for unit, _ in rt.deployment.registry.units(party_id)]
+    now = [s.unit_id for s in rt.tactical.visible_states(party_id)]
+    return Sight(
+        own=frozenset(own),
+        units=nameable_units(party_id, own, alerts, now),
+        alerts=nameable_alerts(party_id, alerts),
+        last_seqs={thread.id: last for thread, last, _ in rt.hotline.thread_heads(party_id)},
+    )
+
+
+def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> list[str]:
+    """What ``body`` names that ``party_id`` may not see or that does not exist, in the same words;
+    then any party it would involve that may not see what the report names (the incident shows it)."""
+    zone_ids = {z.id for z in rt.deployment.zones.list()} if body.zone_id is not None else set()
+    known = {p.id for p in rt.deployment.registry.parties()}
+    named = {"unit": body.unit_ids, "alert": body.alert_ids, "message": body.message_ids}
+    mine = _sight(rt, party_id)
+    problems = [
+        *mine.problems(named),
+        *reference_problems("parties", "party", body.parties, known),
+        *(reference_problems("zone_id", "zone", [body.zone_id], zone_ids) if body.zone_id is not None else []),
+    ]
+    if problems:
+        return problems
+    shared = {**named, "unit": [u for u in body.unit_ids if u not in mine.own]}
+    others = {p: _sight(rt, p) for p in body.parties if p != party_id}
+    return involvement_problems(body.parties, shared, others)
 
 
 @router.get("/record/export")
@@ -105,7 +150,7 @@ async def export_record(
 
     A party's export leaves out the payloads it may not read; their signed hashes keep the chain whole.
     """
-    for_party = None if principal.role is Role.ADMIN else principal.party_id
+    for_party = None if sees_all(principal) else principal.party_id
     return await run_in_threadpool(lambda: rt.ledger.export_document(for_party=for_party))
 
 
@@ -114,7 +159,7 @@ async def list_incidents(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
 ) -> list[IncidentOut]:
     """Incidents the caller's party is involved in (admin: all)."""
-    party = None if principal.role is Role.ADMIN else principal.party_id
+    party = None if sees_all(principal) else principal.party_id
     incidents = await run_in_threadpool(lambda: rt.incidents.list(party_id=party))
     return [IncidentOut(**_out(i)) for i in incidents]
 
@@ -123,12 +168,19 @@ async def list_incidents(
 async def report_incident(
     body: IncidentReportIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))]
 ) -> IncidentOut:
-    """Report an incident; the reporting party is always involved."""
+    """Report an incident; the reporting party is always involved.
+
+    It may name only what it may see (its own units, the units and alerts of alerts involving it,
+    messages of its threads, any party and zone): anything else is refused as unknown, nothing stored.
+    """
     assert principal.party_id is not None
     try:
         time_s = parse_utc(body.time, "time")
     except ValueError as exc:
         raise ValidationError([str(exc)]) from None
+    problems = await run_in_threadpool(_reference_problems, rt, principal.party_id, body)
+    if problems:  # validated completely before anything is stored
+        raise ValidationError(problems)
     incident = await run_in_threadpool(
         lambda: rt.incidents.report(
             principal.party_id or "",

@@ -12,7 +12,7 @@ from keepclear.api.models import TrackStateOut
 from keepclear.domain.identity import Principal
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import ValidationError
-from keepclear.services.policy import Action
+from keepclear.services.policy import Action, sees_party_data
 from keepclear.services.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["tactical"])
@@ -169,4 +169,4 @@ async def line_crossings(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.TRACKS_READ))]
 ) -> list[CrossingCount]:
     """Deconfliction-line crossings by the caller's units, per UTC day, line and direction."""
-    return [CrossingCount(**c) for c in rt.tactical.crossings() if c["party_id"] == principal.party_id]
+    return [CrossingCount(**c) for c in rt.tactical.crossings() if sees_party_data(principal, c["party_id"])]

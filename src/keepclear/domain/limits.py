@@ -1,0 +1,69 @@
+"""One set of input limits: every size, depth, count and range a party's input must keep to.
+
+Each limit is a setting (``Settings.input_limits()`` builds this object; docs/settings.md names
+every one); the API's input gate, the hotline, the zone importer and the CLI judge input against the
+same ``InputLimits``, so SQLite and PostgreSQL deployments refuse exactly the same input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Integers anywhere in input (JSON bodies, sequence numbers in paths and queries) fit in 64 bits.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class InputLimits:
+    """The limits in force; the defaults are the settings' defaults."""
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_json_depth: int = 32
+    max_message_data_bytes: int = 16 * 1024
+    max_person_chars: int = 200
+    max_url_bytes: int = 4096
+    max_zone_file_bytes: int = 16 * 1024 * 1024
+    max_zone_features: int = 10_000
+    max_zone_vertices_per_feature: int = 50_000
+    max_zone_vertices_total: int = 500_000
+    max_problems_listed: int = 50
+
+
+DEFAULT_LIMITS = InputLimits()
+"""The limits of a deployment that sets none."""
+
+
+def bounded_problems(problems: list[str], limit: int) -> list[str]:
+    """The first ``limit`` problems, and one line saying how many more there were.
+
+    >>> bounded_problems(["a", "b", "c"], 2)
+    ['a', 'b', '... and 1 more problems']
+    """
+    if len(problems) <= limit:
+        return problems
+    return [*problems[:limit], f"... and {len(problems) - limit} more problems"]
+
+
+def text_problem(value: str, where: str) -> str | None:
+    """Why text ``value`` cannot be stored (a NUL character or a lone surrogate), or None.
+
+    Both stores must refuse the same text: PostgreSQL refuses NUL, SQLite keeps it, and no store can
+    encode a lone surrogate as UTF-8.
+
+    >>> text_problem("ok", "body") is None
+    True
+    >>> text_problem("a\\x00b", "body")
+    'body: contains a NUL character (U+0000), which is not allowed in text'
+    """
+    if "\x00" in value:
+        return f"{where}: contains a NUL character (U+0000), which is not allowed in text"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return (
+                f"{where}: contains a lone surrogate (U+{ord(value[exc.start]):04X}) at character {exc.start};"
+                " send valid Unicode (surrogates only in pairs)"
+            )
+    return None

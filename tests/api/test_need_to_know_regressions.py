@@ -1,0 +1,168 @@
+"""The five holes of issue 14, each pinned by a test named after its class, on both stores.
+
+Three parties a, b, c (see ``nksupport``): an alert between a and b is none of c's business; b's
+intruder in a's zone is a's and b's business only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apisupport import Service
+from nksupport import alert_between, intruder_gone, intruder_inside, problem, served, stream_once
+from test_api_activities import air_operation
+
+from keepclear.domain.timefmt import format_utc
+from keepclear.ledger.verify import verify_document
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path) -> Iterator[Service]:
+    with served(database_url, tmp_path) as running:
+        yield running
+
+
+def incident(**fields: Any) -> dict[str, Any]:
+    return {"time": format_utc(time.time() - 60), "summary": "near miss", **fields}
+
+
+def incident_count(service: Service) -> int:
+    with service.client("admin") as admin:
+        return len(admin.get("/v1/incidents").json())
+
+
+def test_naming_foreign_alert_or_unit_in_incident_is_refused_as_unknown(service: Service) -> None:
+    alert_id = alert_between(service, "ua", "ub")
+    before = incident_count(service)
+    with service.client("c-liaison") as c:
+        by_alert = c.post("/v1/incidents", json=incident(alert_ids=[alert_id]))
+        made_up_alert = c.post("/v1/incidents", json=incident(alert_ids=["alert-999999"]))
+        by_unit = c.post("/v1/incidents", json=incident(unit_ids=["ua"]))
+        made_up_unit = c.post("/v1/incidents", json=incident(unit_ids=["no-such-unit"]))
+        assert by_alert.status_code == 422 and by_unit.status_code == 422
+        assert problem(by_alert, alert_id) == problem(made_up_alert, "alert-999999")
+        assert problem(by_unit, "ua") == problem(made_up_unit, "no-such-unit")
+        assert by_alert.json()["errors"] == [f"alert_ids[0]: unknown alert {alert_id!r}"]
+        assert c.get("/v1/incidents").json() == []
+    assert incident_count(service) == before  # nothing stored
+    with service.client("a-liaison") as a:  # a party involved may name the alert and the other unit
+        named = a.post("/v1/incidents", json=incident(alert_ids=[alert_id], unit_ids=["ua", "ub"]))
+        assert named.status_code == 201, named.text
+    with service.client("c-liaison") as c:
+        hidden = c.get(f"/v1/incidents/{named.json()['id']}")
+        assert problem(hidden, named.json()["id"]) == problem(c.get("/v1/incidents/inc-nope"), "inc-nope")
+
+
+def test_foreign_and_made_up_ids_answer_identically(service: Service) -> None:
+    alert_id = alert_between(service, "ua", "ub")
+    with service.client("a-liaison") as a:
+        activity_id = a.post("/v1/activities", json=air_operation(addressees=["b"])).json()["activity"]["id"]
+        thread_id = next(t["id"] for t in a.get("/v1/hotline/threads").json() if set(t["parties"]) == {"a", "b"})
+        incident_id = a.post("/v1/incidents", json=incident(parties=["b"])).json()["id"]
+    made_up = {"alert": "alert-424242", "activity": "a-nope", "thread": "t-nope", "incident": "inc-nope"}
+    foreign = {"alert": alert_id, "activity": activity_id, "thread": thread_id, "incident": incident_id}
+    requests = [
+        ("POST", "/v1/alerts/{alert}/acknowledge", None),
+        ("GET", "/v1/activities/{activity}", None),
+        ("POST", "/v1/activities/{activity}/acknowledge", {"version": 1}),
+        ("GET", "/v1/hotline/threads/{thread}/messages", None),
+        ("GET", "/v1/incidents/{incident}", None),
+        ("GET", "/v1/incidents/{incident}/report", None),
+        ("POST", "/v1/incidents/{incident}/accounts", {"text": "ours"}),
+        ("POST", "/v1/incidents/{incident}/review", {"status": "closed"}),
+    ]
+    with service.client("c-liaison") as c:
+        for method, path, body in requests:
+            kind = path.split("{")[1].split("}")[0]
+            theirs = c.request(method, path.format(**foreign), json=body)
+            nothing = c.request(method, path.format(**made_up), json=body)
+            assert theirs.status_code == 404, (path, theirs.text)
+            assert problem(theirs, foreign[kind]) == problem(nothing, made_up[kind]), (theirs.text, nothing.text)
+    with service.client("c-feed") as feed:
+        now = format_utc(time.time())
+        rows = [{"unit_id": u, "time": now, "lat_deg": 35.0, "lon_deg": 38.0} for u in ("ua", "nobody")]
+        refused = {
+            r["unit_id"]: r["problems"] for r in feed.post("/v1/tracks", json={"reports": rows}).json()["refused"]
+        }
+        assert [p.replace("'ua'", "<id>") for p in refused["ua"]] == [
+            p.replace("'nobody'", "<id>") for p in refused["nobody"]
+        ]
+
+
+def test_made_up_references_are_refused(service: Service) -> None:
+    before = incident_count(service)
+    with service.client("a-liaison") as a:
+        answer = a.post(
+            "/v1/incidents",
+            json=incident(
+                unit_ids=["ua", "ghost"],
+                alert_ids=["alert-31337"],
+                message_ids=["t-nope#1"],
+                parties=["nobody"],
+                zone_id="nowhere",
+            ),
+        )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [
+        "unit_ids[1]: unknown unit 'ghost'",
+        "alert_ids[0]: unknown alert 'alert-31337'",
+        "message_ids[0]: unknown message 't-nope#1'",
+        "parties[0]: unknown party 'nobody'",
+        "zone_id[0]: unknown zone 'nowhere'",
+    ]
+    assert incident_count(service) == before
+
+
+def test_export_withholds_payloads_outside_audience(service: Service) -> None:
+    with service.client("a-liaison") as a, service.client("b-liaison") as b:
+        first = a.post("/v1/activities", json=air_operation(addressees=["c"]))
+        assert first.status_code == 201, first.text
+        # b's operation overlaps a's: keepclear signs, as b's entry, the overlap meant for a only.
+        second = b.post("/v1/activities", json=air_operation(addressees=["c"], units=["ub"]))
+        assert second.status_code == 201 and second.json()["conflicts"], second.text
+        export = b.get("/v1/record/export").json()
+    withheld = 0
+    for entry in export["entries"]:
+        statement = entry["statement"]
+        audience = statement["audience"]
+        readable = audience is None or "b" in audience or statement["kind"].startswith(("key.", "ledger."))
+        assert (entry.get("payload") is not None) == readable, entry
+        if statement["party"] == "b" and statement["kind"] == "activity.conflict" and not readable:
+            withheld += 1
+    assert withheld >= 1  # b's own conflict entry addressed to a: its payload stays with a
+    report = verify_document(export)
+    assert report.redacted >= withheld  # the chain still verifies from the signed hashes
+
+
+def test_zone_intruder_visible_to_permitted_parties_only(service: Service) -> None:
+    intruder_inside(service)
+
+    def tracked(who: str) -> set[str]:
+        with service.client(who) as client:
+            return {s["unit_id"] for s in client.get("/v1/tracks").json()}
+
+    deadline = time.monotonic() + 10
+    while "ub-x" not in tracked("a-observer") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "ub-x" in tracked("a-observer") and "ub-x" in tracked("b-observer")
+    assert "ub-x" not in tracked("c-observer")
+    kinds = {who: {e["kind"] for e in stream_once(service, who)} for who in ("a-liaison", "c-liaison")}
+    assert "zone.entered" in kinds["a-liaison"] and "zone.entered" not in kinds["c-liaison"]
+    with service.client("admin") as admin:
+        opened = [i for i in admin.get("/v1/incidents").json() if i["unit_ids"] == ["ub-x"]]
+    assert opened and all(set(i["parties"]) == {"a", "b"} for i in opened)
+    with service.client("c-observer") as c:
+        assert c.get("/v1/incidents").json() == []
+        for entry in c.get("/v1/record/export").json()["entries"]:
+            assert "ub-x" not in str(entry.get("payload")), entry
+        for thread in c.get("/v1/hotline/threads").json():
+            assert "ub-x" not in c.get(f"/v1/hotline/threads/{thread['id']}/messages").text
+    intruder_gone(service)
+    deadline = time.monotonic() + 10
+    while "ub-x" in tracked("a-observer") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "ub-x" not in tracked("a-observer")  # from entry until it leaves
