@@ -79,7 +79,9 @@ class InputGate:
         if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": "refused: " + refusal.body.decode()[:100]})
+            await send(
+                {"type": "websocket.close", "code": 1008, "reason": "refused: " + bytes(refusal.body).decode()[:100]}
+            )
         else:
             await refusal(scope, receive, send)
 

@@ -168,7 +168,8 @@ def reference(event: Event) -> dict[str, Any]:
     """What a hotline notice of ``event`` says it is about: the event, its subject's id (``ref``), who
     acted and, for an activity, the activity's id and version (to open it from the message)."""
     payload = event.payload
-    activity = payload.get("activity") if isinstance(payload.get("activity"), dict) else {}
+    raw_activity = payload.get("activity")
+    activity: dict[str, Any] = raw_activity if isinstance(raw_activity, dict) else {}
     activity_id = payload.get("activity_id") or activity.get("id")
     ref = payload.get("id") or payload.get("alert_id") or activity_id
     data: dict[str, Any] = {"event": event.kind, "ref": ref, "by": event.party_id}
