@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import uvicorn
 from fastapi import FastAPI
+
+from keepclear.errors import KeepclearError
+
+#: How long a server may take to start: the first start on a machine compiles the detection kernels
+#: (numba, cached on disk afterwards), which takes minutes on a small, busy machine.
+START_TIMEOUT_S = 900.0
+#: After this long without being ready, the person waiting is told why the start takes time.
+SLOW_START_NOTICE_S = 3.0
+SLOW_START_NOTICE = (
+    "still starting: a first run compiles keepclear's detection kernels once (up to a few minutes on a "
+    "small machine); later starts take seconds"
+)
+
+
+class PortInUseError(KeepclearError):
+    """The address to listen on is taken by another program."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -17,6 +34,51 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening, made before anything slow starts, so that a
+    taken port is told at once and by name and nothing else is ever blamed on the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"port {port} on {host} is in use by another program; choose another with --port"
+            ) from None
+        raise KeepclearError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def watch_start(
+    server: uvicorn.Server,
+    *,
+    is_running: Callable[[], bool],
+    timeout_s: float,
+    on_slow: Callable[[], None] | None = None,
+    slow_after_s: float = SLOW_START_NOTICE_S,
+) -> None:
+    """Wait until ``server`` has started; tell ``on_slow`` once if that takes longer than
+    ``slow_after_s``. Raises ``KeepclearError`` if the server stops or ``timeout_s`` passes first."""
+    begun = time.monotonic()
+    told = on_slow is None
+    while not server.started:
+        waited_s = time.monotonic() - begun
+        if not is_running():
+            raise KeepclearError("the service stopped while starting (see the messages above)")
+        if waited_s > timeout_s:
+            raise KeepclearError(f"the service did not finish starting within {timeout_s:.0f} s")
+        if not told and waited_s > slow_after_s:
+            told = True
+            assert on_slow is not None
+            on_slow()
+        time.sleep(0.02)
 
 
 def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uvicorn.Config:
@@ -49,28 +111,35 @@ class ForegroundServer(uvicorn.Server):
 
 
 class ThreadedServer:
-    """A real uvicorn server on a background thread; ``with`` starts it and waits until it listens."""
+    """A real uvicorn server on a background thread; ``with`` starts it and waits until it serves.
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> None:
+    The port is bound when the object is made (``port`` None or 0: any free port) unless a bound
+    ``listener`` is given, so a taken port raises ``PortInUseError`` at once and the chosen port cannot
+    be taken by someone else meanwhile.
+    """
+
+    def __init__(
+        self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None, *, listener: socket.socket | None = None
+    ) -> None:
         self.host = host
-        self.port = port or free_port(host)
+        self._socket = listener or bind_listener(host, port or 0)
+        self.port = int(self._socket.getsockname()[1])
         self._app = app
         self._server = uvicorn.Server(uvicorn_config(app, self.host, self.port))
-        self._thread = threading.Thread(target=self._server.run, name="keepclear-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="keepclear-server", daemon=True
+        )
 
     @property
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:43121."""
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout_s: float = 20.0) -> None:
-        """Start and wait for the server to accept connections."""
+    def start(self, timeout_s: float = START_TIMEOUT_S, on_slow: Callable[[], None] | None = None) -> None:
+        """Start and wait until the server serves (its start-up, kernel compilation included, done);
+        ``on_slow`` is told once if that takes more than a few seconds."""
         self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"server on {self.url} did not start")
-            time.sleep(0.02)
+        watch_start(self._server, is_running=self._thread.is_alive, timeout_s=timeout_s, on_slow=on_slow)
 
     def stop(self) -> None:
         """Ask the server to finish and wait for it."""
@@ -78,10 +147,16 @@ class ThreadedServer:
         if hub is not None:
             hub.close_all()
         self._server.should_exit = True
-        self._thread.join(timeout=20)
+        if self._thread.is_alive():
+            self._thread.join(timeout=20)
+        self._socket.close()
 
     def __enter__(self) -> ThreadedServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

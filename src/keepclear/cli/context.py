@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
-from keepclear.services.deployment import Deployment
-from keepclear.settings import Settings
+if TYPE_CHECKING:
+    from keepclear.services.deployment import Deployment
+    from keepclear.settings import Settings
 
 
 @dataclass
@@ -18,6 +20,8 @@ class CliContext:
 
     def open(self, *, create: bool = False) -> Deployment:
         """The deployment, refusing one that was never initialised unless ``create``."""
+        from keepclear.services.deployment import Deployment
+
         return Deployment.open(self.settings, create=create)
 
 

@@ -19,7 +19,6 @@ from keepclear.cli.context import CliContext, pass_context
 from keepclear.cli.replay import embedded_settings, fresh_data_dir, load_scenario_arg, parse_speed
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
-from keepclear.errors import KeepclearError
 from keepclear.scenario import DriverProgress
 
 DEFAULT_SCENARIO = "euphrates-2017"
@@ -49,10 +48,12 @@ def demo(
 ) -> None:
     """Start keepclear on the founding scenario: service, console address and a key per party, live progress."""
     from keepclear.api.app import create_app
-    from keepclear.api.server import ThreadedServer
+    from keepclear.api.server import SLOW_START_NOTICE, ThreadedServer, bind_listener
     from keepclear.services.scenario_run import ScenarioRun, ScenarioRunConfig, open_scenario_deployment
 
     pace = parse_speed(speed)
+    # The port first: a taken port is told at once, before the deployment is built or kernels compile.
+    listener = bind_listener("127.0.0.1", port or ctx.settings.port)
     scenario = load_scenario_arg(name_or_file)
     if seed is not None:
         import dataclasses
@@ -65,7 +66,7 @@ def demo(
     keys = {spec.party.id: deployment.keys.create(Role.LIAISON, spec.party.id, "demo")[1] for spec in scenario.parties}
     app = create_app(settings, deployment=deployment, runtime_config=config.runtime_config(settings))
     run = ScenarioRun(scenario, deployment, clock, app.state.runtime, config)
-    server = ThreadedServer(app, host="127.0.0.1", port=port or settings.port)
+    server = ThreadedServer(app, host="127.0.0.1", listener=listener)
     stop = threading.Event()
 
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -76,13 +77,8 @@ def demo(
     console = Console()
     started = False
     try:
-        try:
-            server.start()
-        except RuntimeError:
-            raise KeepclearError(
-                f"the service could not listen on {server.url}; is the port in use? (give --port)"
-            ) from None
         started = True
+        server.start(on_slow=lambda: console.print(SLOW_START_NOTICE, highlight=False))
         console.print(f"[bold]keepclear demo[/]: {scenario.name} ({scenario.id}), deployment in {data_dir}")
         console.print(f"console: {server.url}/")
         for party, key in keys.items():

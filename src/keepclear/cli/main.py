@@ -8,12 +8,11 @@ from pathlib import Path
 import click
 
 from keepclear import __version__
-from keepclear.cli.context import CliContext
+from keepclear.cli.lazy import COMMANDS, LazyGroup
 from keepclear.errors import KeepclearError
-from keepclear.settings import load_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, table=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="keepclear")
 @click.option(
     "--data-dir",
@@ -32,44 +31,11 @@ from keepclear.settings import load_settings
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, config_file: Path | None) -> None:
     """keepclear: deconfliction between parties whose forces share the same space."""
+    # Imported here, not at the top: ``--help`` and ``--version`` answer before any capability loads.
+    from keepclear.cli.context import CliContext
+    from keepclear.settings import load_settings
+
     ctx.obj = CliContext(load_settings(config_file, data_dir=data_dir, database_url=database_url))
-
-
-def _register() -> None:
-    from keepclear.cli import (
-        activities,
-        conformance,
-        demo,
-        deployment,
-        hotline,
-        keys,
-        probe,
-        record,
-        replay,
-        scenario,
-        serve,
-        zones,
-    )
-
-    cli.add_command(deployment.init)
-    cli.add_command(deployment.party)
-    cli.add_command(deployment.force)
-    cli.add_command(deployment.unit)
-    cli.add_command(zones.zones)
-    cli.add_command(keys.keys)
-    cli.add_command(serve.serve)
-    cli.add_command(probe.probe)
-    cli.add_command(record.ledger)
-    cli.add_command(record.incident)
-    cli.add_command(scenario.scenario)
-    cli.add_command(activities.activity)
-    cli.add_command(hotline.phrases)
-    cli.add_command(replay.replay)
-    cli.add_command(demo.demo)
-    cli.add_command(conformance.conformance)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> int:

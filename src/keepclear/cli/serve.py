@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import click
 
@@ -16,12 +17,15 @@ from keepclear.cli.context import CliContext, pass_context
 def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     """Run the service until interrupted (Ctrl-C stops it cleanly)."""
     from keepclear.api.app import create_app
-    from keepclear.api.server import ForegroundServer, uvicorn_config
+    from keepclear.api.server import SLOW_START_NOTICE, ForegroundServer, bind_listener, uvicorn_config, watch_start
+    from keepclear.errors import KeepclearError
 
     settings = ctx.settings
-    app = create_app(settings)
     host = host or settings.host
     port = settings.port if port is None else port
+    # The port first: a taken port is told at once, before the database opens or kernels compile.
+    listener = bind_listener(host, port)
+    app = create_app(settings)
     click.echo(f"keepclear serving {settings.resolved_database_url()} on http://{host}:{port}", err=True)
     # Everything built so far (libraries, the app, the deployment) lives as long as the process:
     # out of the collector's sight, a full collection walks only what serving creates, instead of
@@ -33,4 +37,19 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     # and at the default rate the collector spent as long as the tick itself (1.3 s -> 0.64 s for a
     # tick raising 31,000 alerts). Cycles are still collected, a little later.
     gc.set_threshold(20_000, 10, 10)
-    ForegroundServer(uvicorn_config(app, host, port, access_log=True)).run()
+    server = ForegroundServer(uvicorn_config(app, host, port, access_log=True))
+
+    def tell_when_ready() -> None:
+        try:
+            watch_start(
+                server,
+                is_running=lambda: not server.should_exit,
+                timeout_s=float("inf"),
+                on_slow=lambda: click.echo(SLOW_START_NOTICE, err=True),
+            )
+        except KeepclearError:
+            return
+        click.echo(f"ready: http://{host}:{port}/", err=True)
+
+    threading.Thread(target=tell_when_ready, name="keepclear-start-watch", daemon=True).start()
+    server.run(sockets=[listener])
