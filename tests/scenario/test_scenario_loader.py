@@ -85,6 +85,23 @@ def test_mini_scenario_loads_with_relative_times(write_scenario: Callable[[str],
     assert scenario.party_of_unit() == {"jet": "blue", "truck": "red"}
 
 
+def test_story_beats_load_in_time_order_and_are_checked(write_scenario: Callable[[str], Path]) -> None:
+    story = "story:\n  - {at: +00:20, text: Second}\n  - {at: +00:05, text: First}\n"
+    scenario = load_scenario(write_scenario(MINI_YAML + story))
+    assert [(b.at_s - START_S, b.text) for b in scenario.story] == [(300, "First"), (1200, "Second")]
+    bad = "story:\n  - {at: +09:00, text: Too late}\n  - {at: +00:05, text: Fine, colour: red}\n"
+    problems = problems_of(write_scenario, MINI_YAML + bad)
+    assert any("story[0].at" in p and "between the scenario's start and end" in p for p in problems), problems
+    assert any("story[1].colour" in p and "unknown field" in p for p in problems), problems
+
+
+def test_founding_pack_tells_its_story_with_two_close_encounters(euphrates: Scenario) -> None:
+    encounters = {e.units for e in euphrates.expectations if e.kind is ExpectationKind.LOSS_OF_SEPARATION}
+    assert encounters == {("reaper-52", "grach-05"), ("viper-21", "berkut-12")}
+    beats = [b.at_s - START_S for b in euphrates.story]
+    assert beats == sorted(beats) and 34 * 60 in beats and 85 * 60 in beats
+
+
 def test_unknown_pack_lists_the_packs() -> None:
     with pytest.raises(NotFoundError, match="euphrates-2017"):
         resolve_scenario("no-such-pack")

@@ -102,7 +102,7 @@ def test_partner_unit_crosses_the_river_and_no_one_else_does(euphrates: Scenario
     assert shapely.distance(start, line) > river.buffer_m and shapely.distance(end, line) > river.buffer_m
 
 
-def test_only_the_expected_pair_conflicts(euphrates: Scenario, euphrates_truth: Simulator) -> None:
+def test_only_the_expected_pairs_conflict(euphrates: Scenario, euphrates_truth: Simulator) -> None:
     party = euphrates.party_of_unit()
     domain = {p.unit.id: p.unit.domain for p in euphrates.plans}
     grid = np.arange(euphrates.start_s, euphrates.end_s, 10.0)
@@ -115,11 +115,14 @@ def test_only_the_expected_pair_conflicts(euphrates: Scenario, euphrates_truth: 
             lost[frozenset({a, b})] = first_lost
         if first_predicted is not None:
             predicted[frozenset({a, b})] = first_predicted
-    pair = frozenset({"viper-21", "berkut-12"})
-    assert set(lost) == {pair}
-    assert set(predicted) == {pair}
-    # Straight-line prediction sees it coming minutes before it happens: room for a caution, then a warning.
-    assert lost[pair] - predicted[pair] >= 240.0
+    mayadin, palmyra = frozenset({"viper-21", "berkut-12"}), frozenset({"reaper-52", "grach-05"})
+    assert set(lost) == {mayadin, palmyra}
+    assert set(predicted) == {mayadin, palmyra}
+    # Straight-line prediction sees each coming minutes before it happens: room for a caution, then a warning.
+    for pair in (mayadin, palmyra):
+        assert lost[pair] - predicted[pair] >= 240.0
+    # Two encounters an hour apart: the first is over before the second begins.
+    assert lost[palmyra] < predicted[mayadin] - 1800
 
 
 def test_no_one_but_the_convoy_enters_a_de_escalation_zone(euphrates: Scenario, euphrates_truth: Simulator) -> None:
@@ -132,7 +135,11 @@ def test_no_one_but_the_convoy_enters_a_de_escalation_zone(euphrates: Scenario, 
         for zone in zones:
             if shapely.intersects(points, zone.geometry).any():
                 entered.add((plan.unit.id, zone.id, zone.rules.access_for(party[plan.unit.id]).value))
-    assert entered == {("un-convoy-1", "dez-ghouta", "with-notice"), ("tanf-garrison", "al-tanf", "permitted")}
+    assert entered == {
+        ("un-convoy-1", "dez-ghouta", "with-notice"),
+        ("tanf-garrison", "al-tanf", "permitted"),
+        ("reaper-52", "al-tanf", "permitted"),  # the coalition's MQ-9 flies from and back to al-Tanf
+    }
 
 
 def test_only_the_crossing_unit_enters_the_river_buffer(euphrates: Scenario, euphrates_truth: Simulator) -> None:

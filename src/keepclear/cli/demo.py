@@ -19,7 +19,7 @@ from keepclear.cli.context import CliContext, pass_context
 from keepclear.cli.replay import embedded_settings, fresh_data_dir, load_scenario_arg, parse_speed
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
-from keepclear.scenario import DriverProgress
+from keepclear.scenario import DriverProgress, PartyRole, Scenario
 
 DEFAULT_SCENARIO = "euphrates-2017"
 
@@ -63,7 +63,11 @@ def demo(
     settings = embedded_settings(ctx.settings, data_dir)
     config = ScenarioRunConfig(speed=pace)
     deployment, clock = open_scenario_deployment(scenario, settings)
-    keys = {spec.party.id: deployment.keys.create(Role.LIAISON, spec.party.id, "demo")[1] for spec in scenario.parties}
+    # A party signs in as its liaison cell; an observer party (the UN in the founding pack) as an observer.
+    roles = {
+        spec.party.id: Role.OBSERVER if spec.role is PartyRole.OBSERVER else Role.LIAISON for spec in scenario.parties
+    }
+    keys = {party: (role, deployment.keys.create(role, party, "demo")[1]) for party, role in roles.items()}
     app = create_app(settings, deployment=deployment, runtime_config=config.runtime_config(settings))
     run = ScenarioRun(scenario, deployment, clock, app.state.runtime, config)
     server = ThreadedServer(app, host="127.0.0.1", listener=listener)
@@ -75,14 +79,14 @@ def demo(
     previous = signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     console = Console()
-    started = False
     try:
-        started = True
         server.start(on_slow=lambda: console.print(SLOW_START_NOTICE, highlight=False))
         console.print(f"[bold]keepclear demo[/]: {scenario.name} ({scenario.id}), deployment in {data_dir}")
         console.print(f"console: {server.url}/")
-        for party, key in keys.items():
-            console.print(f"  liaison key for {party}: {key}")
+        for party, (role, key) in keys.items():
+            console.print(f"  {role.value} key for {party}: {key}")
+        for line in story_lines(scenario, pace):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
         console.print("Ctrl-C stops the demo.", highlight=False)
         latest: list[DriverProgress] = []
         driver = threading.Thread(
@@ -102,8 +106,35 @@ def demo(
         driver.join(timeout=30)
     finally:
         stop.set()
-        if started:
-            server.stop()
+        server.stop()
         deployment.close()
         signal.signal(signal.SIGINT, previous)
     click.echo(f"stopped; the deployment stays in {data_dir}")
+
+
+def _wall(seconds: float) -> str:
+    whole = round(seconds)
+    return (
+        f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+        if whole >= 3600
+        else f"{whole // 60}:{whole % 60:02d}"
+    )
+
+
+def story_lines(scenario: Scenario, speed: float | None) -> list[str]:
+    """What the demo will show and when: the run's length, then each beat of the scenario's story at its
+    scenario time and the wall time it comes after the start at ``speed`` (None: as fast as possible)."""
+    length_s = scenario.end_s - scenario.start_s
+    span = f"{format_utc(scenario.start_s)} to {format_utc(scenario.end_s)}"
+    if speed is None:
+        lines = [f"Scenario time {span}, played as fast as the machine allows."]
+    else:
+        lines = [f"Scenario time {span} at x{speed:g}: {_wall(length_s / speed)} of wall time."]
+    if scenario.story:
+        lines.append("What to watch (scenario time, wall time after the start):")
+    for beat in scenario.story:
+        clock = format_utc(beat.at_s)[11:16] + "Z"
+        after = "-" if speed is None else f"+{_wall((beat.at_s - scenario.start_s) / speed)}"
+        lines.append(f"  {clock}  {after:>8}  {beat.text}")
+    lines.append("Alerts stay listed after they resolve, for review (GET /v1/alerts?include_resolved=true).")
+    return lines

@@ -18,6 +18,7 @@ from keepclear.scenario.model import (
     ScriptedActivity,
     ScriptedMessage,
     SensorModel,
+    StoryBeat,
     UnitPlan,
     Waypoint,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "SensorModel",
     "Simulator",
     "SinkTransport",
+    "StoryBeat",
     "TrackTransport",
     "Trajectory",
     "TransportError",

@@ -33,13 +33,15 @@ from keepclear.scenario.model import (
     ScriptedActivity,
     ScriptedMessage,
     SensorModel,
+    StoryBeat,
     UnitPlan,
     Waypoint,
 )
 from keepclear.scenario.recording import read_recording
 from keepclear.scenario.schedule import FT_PER_M, KT_PER_MPS, route_timing_problems
 
-_TOP = frozenset({"scenario", "parties", "forces", "units", "activities", "hotline", "sensors", "expect"})
+_TOP = frozenset({"scenario", "parties", "forces", "units", "activities", "hotline", "sensors", "expect", "story"})
+_STORY = frozenset({"at", "text"})
 _SCENARIO = frozenset({"id", "name", "description", "start", "end", "seed", "zones"})
 _PARTY = frozenset({"id", "name", "language", "role", "roster"})
 _FORCE = frozenset({"id", "name", "party", "partner"})
@@ -372,6 +374,20 @@ def _expectations(
     return out
 
 
+def _story(r: FieldReader, start_s: float | None, end_s: float | None) -> list[StoryBeat]:
+    out: list[StoryBeat] = []
+    for i, _ in enumerate(r.sequence(("story",), required=False)):
+        p: Path = ("story", i)
+        r.mapping(p, _STORY, _STORY)
+        at_s = r.time((*p, "at"))
+        text = r.text((*p, "text"))
+        if at_s is not None and start_s is not None and end_s is not None and not start_s <= at_s <= end_s:
+            r.problem((*p, "at"), "must fall between the scenario's start and end")
+        elif at_s is not None and text:
+            out.append(StoryBeat(at_s, text))
+    return sorted(out, key=lambda beat: beat.at_s)
+
+
 def _zones(r: FieldReader, base: FilePath | None) -> list[Zone]:
     name = r.get(("scenario", "zones"))
     if name is None:
@@ -436,6 +452,7 @@ def parse_scenario(text: str, source: str = "<scenario>", base: FilePath | None 
     expectations = _expectations(
         r, {a.ref for a in activities}, set(unit_party), {z.id for z in zones}, party_ids
     )  # fmt: skip
+    story = _story(r, start_s, end_s)
     if r.problems or scenario_id is None or name is None or start_s is None or end_s is None or seed is None:
         raise ValidationError(r.problems or [f"{source}: incomplete scenario"])
     return Scenario(
@@ -453,6 +470,7 @@ def parse_scenario(text: str, source: str = "<scenario>", base: FilePath | None 
         messages=tuple(sorted(messages, key=lambda m: m.at_s)),
         sensors=sensors,
         expectations=tuple(expectations),
+        story=tuple(story),
     )
 
 

@@ -196,6 +196,14 @@ class Expectation:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryBeat:
+    """Something a person watching the scenario should look for, and when (scenario time)."""
+
+    at_s: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """A whole scenario, validated: names, references and kinematics are consistent."""
 
@@ -213,6 +221,7 @@ class Scenario:
     messages: tuple[ScriptedMessage, ...]
     sensors: SensorModel
     expectations: tuple[Expectation, ...] = ()
+    story: tuple[StoryBeat, ...] = ()
 
     @property
     def units(self) -> tuple[Unit, ...]:
