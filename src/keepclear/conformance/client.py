@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,10 +122,13 @@ def is_problem(response: httpx.Response) -> str | None:
     return None
 
 
-def answer_shape(response: httpx.Response, named: str) -> dict[str, Any]:
-    """What a caller learns from an answer, with the id it named replaced by ``{id}``: status, content type,
-    and the body (problem type, title, detail, errors...), for comparing a foreign id with a made-up one."""
-    text = response.text.replace(json.dumps(named)[1:-1], "{id}") if named else response.text
+def answer_shape(response: httpx.Response, named: str | Sequence[str]) -> dict[str, Any]:
+    """What a caller learns from an answer, with the id (or each of the ids) it named replaced by ``{id}``:
+    status, content type, and the body (problem type, title, detail, errors...), for comparing a foreign
+    id with a made-up one."""
+    text = response.text
+    for ident in [named] if isinstance(named, str) else named:
+        text = text.replace(json.dumps(ident)[1:-1], "{id}") if ident else text
     try:
         body: Any = json.loads(text)
     except ValueError:

@@ -18,6 +18,8 @@ from keepclear.conformance.world import World
 
 GROUP = "lifecycle"
 POSTS_PER_PARTY = 5
+#: Copies of one post sent at once by the concurrent-retry check.
+RETRIES = 4
 
 
 def activity_versions(w: World) -> Iterator[Result]:
@@ -63,6 +65,71 @@ def activity_versions(w: World) -> Iterator[Result]:
         f"{GROUP}.activity:addressee-sees-current-version",
         [] if seen == 2 else [f"{w.b} reads version {seen} ({view.status_code})"],
     )
+
+
+def activity_acknowledged_version(w: World) -> Iterator[Result]:
+    """An addressee acknowledges the current version (2, after an amend): accepted, and the notifier's
+    view shows that acknowledgement under the addressee's party."""
+    a, b = w.api.client(liaison(w.a)), w.api.client(liaison(w.b))
+    document = w.activity_document(w.a, "lc3", [w.b])
+    made = a.post("/v1/activities", json=document)
+    problems: list[str] = []
+    if made.status_code != 201:
+        problems.append(f"POST /v1/activities answered {made.status_code}: {made.text[:200]}")
+    else:
+        activity_id = made.json()["activity"].get("id", document["id"])
+        w.to_cancel.append((w.a, activity_id))
+        body = {k: v for k, v in document.items() if k != "id"} | {"text": f"{w.run_id} lc3 amended"}
+        amended = a.post(f"/v1/activities/{activity_id}/amend", json={"version": 1, "activity": body})
+        acked = b.post(f"/v1/activities/{activity_id}/acknowledge", json={"version": 2})
+        view = a.get(f"/v1/activities/{activity_id}").json()
+        acks = [x for x in view.get("acknowledgements", []) if x.get("party") == w.b]
+        if amended.status_code != 200 or acked.status_code != 200:
+            problems.append(f"amend answered {amended.status_code}, {w.b}'s acknowledgement of v2 {acked.status_code}")
+        elif view.get("version") != 2 or [x.get("state") for x in acks] != ["acknowledged"]:
+            problems.append(f"{w.a} reads version {view.get('version')} with {w.b}'s acknowledgements {acks}")
+    yield judge(f"{GROUP}.activity:addressee-acknowledges-current-version", problems)
+
+
+def activity_status_lifecycle(w: World) -> Iterator[Result]:
+    """notified -> active (activate) -> amended while active (version 2, still active) -> completed;
+    a transition naming a stale version is refused, and a completed activity can be neither amended nor
+    cancelled (409 problems). Transitions keep the version; the addressee reads every status."""
+    a, b = w.api.client(liaison(w.a)), w.api.client(liaison(w.b))
+    document = w.activity_document(w.a, "lc2", [w.b])
+    made = a.post("/v1/activities", json=document)
+    if made.status_code != 201:
+        yield judge(f"{GROUP}.activity:status", [f"POST /v1/activities answered {made.status_code}: {made.text[:200]}"])
+        return
+    activity_id = made.json()["activity"].get("id", document["id"])
+    w.to_cancel.append((w.a, activity_id))
+    path = f"/v1/activities/{activity_id}"
+    body = {k: v for k, v in document.items() if k != "id"} | {"text": f"{w.run_id} lc2 amended"}
+
+    def seen() -> tuple[Any, Any]:
+        view = b.get(path).json() if b.get(path).status_code == 200 else {}
+        return view.get("status"), view.get("version")
+
+    steps: list[tuple[str, Any, int, tuple[str, int] | None]] = [
+        ("activate", {"version": 1, "reason": ""}, 200, ("active", 1)),
+        ("amend", {"version": 1, "activity": body}, 200, ("active", 2)),
+        ("complete", {"version": 1, "reason": ""}, 409, None),
+        ("complete", {"version": 2, "reason": ""}, 200, ("completed", 2)),
+        ("amend", {"version": 2, "activity": body}, 409, None),
+        ("cancel", {"version": 2, "reason": "too late"}, 409, None),
+    ]
+    for n, (action, payload, status, expect) in enumerate(steps):
+        response = a.post(f"{path}/{action}", json=payload)
+        problems = []
+        if response.status_code != status:
+            problems.append(
+                f"{action} naming version {payload['version']} answered {response.status_code}, not {status}"
+            )
+        elif status >= 400 and (problem := is_problem(response)) is not None:
+            problems.append(problem)
+        elif expect is not None and (got := seen()) != expect:
+            problems.append(f"{w.b} then reads status and version {got}, not {expect}")
+        yield judge(f"{GROUP}.activity:status-{n + 1}-{action}-v{payload['version']}", problems, f"{status}")
 
 
 def _post(client: Any, thread: str, body: str, key: str) -> Any:
@@ -207,9 +274,91 @@ def idempotent_retries(w: World) -> Iterator[Result]:
     )
 
 
+def concurrent_retries(w: World) -> Iterator[Result]:
+    """The same post (same idempotency key and body) sent several times at once, as a client retrying
+    over a flaky link does: one message is stored, and every answer is that message."""
+    import httpx
+
+    thread = w.threads[f"{w.a}-{w.b}"]
+    key, text = w.name("idem-race"), f"{w.run_id} raced"
+    answers: list[Any] = []
+    lock = threading.Lock()
+
+    def retry() -> None:
+        headers = {"Authorization": f"Bearer {w.api.key(liaison(w.a))}"}
+        with httpx.Client(base_url=w.api.url, headers=headers, timeout=30) as client:
+            response = _post(client, thread, text, key)
+        with lock:
+            answers.append(response)
+
+    workers = [threading.Thread(target=retry) for _ in range(RETRIES)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    problems = [f"a retry answered {r.status_code} {r.text[:200]}" for r in answers if r.status_code >= 300]
+    if not problems:
+        seqs = {r.json()["message"]["seq"] for r in answers}
+        created = [r.json().get("created") for r in answers]
+        if len(seqs) != 1 or created.count(True) != 1:
+            problems.append(f"{RETRIES} retries were answered with seqs {sorted(seqs)}, created {created}")
+        listed = w.api.client(liaison(w.b)).get(f"/v1/hotline/threads/{thread}/messages", params={"after_seq": 0})
+        copies = [m["seq"] for m in listed.json() if m.get("idempotency_key") == key]
+        if len(copies) != 1:
+            problems.append(f"the thread holds {len(copies)} messages with the key (seqs {copies})")
+    yield judge(f"{GROUP}.idempotency:hotline-concurrent-retries-one-message", problems, f"{RETRIES} at once")
+
+
+def socket_retries(w: World) -> Iterator[Result]:
+    """A post over the hotline socket retried with the same idempotency key, over the socket and then over
+    HTTP, is answered as the original each time (same number, ``created`` false) and stored once."""
+    from websockets.sync.client import connect
+
+    thread = w.threads[f"{w.a}-{w.b}"]
+    key, text = w.name("idem-ws"), f"{w.run_id} over the socket"
+    url = w.api.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/v1/hotline/ws"
+    problems: list[str] = []
+    try:
+        headers = {"Authorization": f"Bearer {w.api.key(liaison(w.a))}"}
+        with connect(url, additional_headers=headers, open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "resume", "cursors": {}}))
+            _frames_until(ws, lambda f: f.get("type") == "resumed")
+            answers = []
+            for ref in ("first", "retry"):
+                frame = {"type": "post", "ref": ref, "thread_id": thread, "kind": "text", "body": text}
+                ws.send(json.dumps({**frame, "idempotency_key": key}))
+                frames = _frames_until(
+                    ws, lambda f, r=ref: f.get("ref") == r and f.get("type") in ("accepted", "error")
+                )
+                answers.append(frames[-1])
+        http = _post(w.api.client(liaison(w.a)), thread, text, key)
+        first, retry = answers
+        if first.get("type") != "accepted" or first.get("created") is not True:
+            problems.append(f"the first post over the socket answered {first}")
+        elif retry.get("type") != "accepted" or retry.get("created") is not False or retry.get("seq") != first["seq"]:
+            problems.append(f"the retry over the socket answered {retry}, the original was seq {first['seq']}")
+        elif (
+            http.status_code >= 300
+            or http.json().get("created") is not False
+            or http.json()["message"]["seq"] != first["seq"]
+        ):
+            problems.append(f"the retry over HTTP answered {http.status_code} {http.text[:200]}")
+        listed = w.api.client(liaison(w.b)).get(f"/v1/hotline/threads/{thread}/messages", params={"after_seq": 0})
+        copies = [m["seq"] for m in listed.json() if m.get("idempotency_key") == key]
+        if len(copies) != 1:
+            problems.append(f"the thread holds {len(copies)} messages with the key (seqs {copies})")
+    except Exception as exc:  # the report names it
+        problems.append(f"socket: {type(exc).__name__}: {exc}")
+    yield judge(f"{GROUP}.idempotency:hotline-socket-retry-answers-original", problems)
+
+
 CHECKS = [
     Check(GROUP, "activity", activity_versions),
+    Check(GROUP, "activity:acknowledged", activity_acknowledged_version),
+    Check(GROUP, "activity:status", activity_status_lifecycle),
     Check(GROUP, "hotline", hotline_sequences),
     Check(GROUP, "hotline:socket", hotline_socket_order),
     Check(GROUP, "idempotency", idempotent_retries),
+    Check(GROUP, "idempotency:concurrent", concurrent_retries),
+    Check(GROUP, "idempotency:socket", socket_retries),
 ]

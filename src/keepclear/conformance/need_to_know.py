@@ -13,7 +13,8 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ import httpx
 from keepclear.conformance.bodies import ADMIN_ROUTES, valid_request
 from keepclear.conformance.client import (
     ADMIN,
+    Api,
     Who,
     answer_shape,
     feed,
@@ -32,7 +34,7 @@ from keepclear.conformance.client import (
     sibling_id,
 )
 from keepclear.conformance.registry import Check, Result, failed, judge, passed
-from keepclear.conformance.world import World, utc
+from keepclear.conformance.world import Secret, World, utc
 
 GROUP = "need-to-know"
 STREAM_READ_S = 3.0
@@ -247,7 +249,35 @@ def _param_values(w: World, name: str, zone_id: str | None) -> list[str]:
     return by_name.get(name, [w.name(name)])
 
 
-def _query(w: World, operation: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+@dataclass(frozen=True)
+class GetRoute:
+    """One GET operation of the served OpenAPI, ready to read: its query, whether it is a stream, the
+    names of its path parameters, and why the suite cannot fill it (None when it can)."""
+
+    path: str
+    query: dict[str, str]
+    stream: bool
+    names: tuple[str, ...]
+    unfillable: str | None
+
+    def concrete(self, values: tuple[str, ...]) -> str:
+        """The path with its parameters replaced by ``values``, in order."""
+        out = self.path
+        for n, v in zip(self.names, values, strict=True):
+            out = out.replace("{" + n + "}", v)
+        return out
+
+
+def get_routes(document: dict[str, Any]) -> list[GetRoute]:
+    """Every GET operation of an OpenAPI document (so a new path is read without editing any check)."""
+    routes = []
+    for path, operation in operations(document, "GET"):
+        query, unfillable = query_params(operation)
+        routes.append(GetRoute(path, query, _is_stream(operation), tuple(path_params(path)), unfillable))
+    return routes
+
+
+def query_params(operation: dict[str, Any]) -> tuple[dict[str, str], str | None]:
     """Values of the required query parameters (and ``once`` for a stream), or why they cannot be filled."""
     params: dict[str, str] = {}
     for p in operation.get("parameters", []):
@@ -268,7 +298,7 @@ def _is_stream(operation: dict[str, Any]) -> bool:
     return "text/event-stream" in content
 
 
-def _read(client: httpx.Client, path: str, params: dict[str, str], stream: bool) -> tuple[int, str]:
+def read(client: httpx.Client, path: str, params: dict[str, str], stream: bool) -> tuple[int, str]:
     """Status and text of a GET; a stream is read from the start of what it keeps (catch-up) until it
     closes or ``STREAM_READ_S`` passes."""
     if not stream:
@@ -287,8 +317,24 @@ def _read(client: httpx.Client, path: str, params: dict[str, str], stream: bool)
         return r.status_code, "".join(chunks)
 
 
+def leaks(secrets: Iterable[Secret], party: str | None, text: str) -> list[str]:
+    """The labels of the ``secrets`` in ``text`` that ``party`` may not be shown."""
+    return [s.label for s in secrets if party not in s.allowed and s.text in text]
+
+
 def _leaks(w: World, who: Who, text: str) -> list[str]:
-    return [s.label for s in w.secrets if who.party not in s.allowed and s.text in text]
+    return leaks(w.secrets, who.party, text)
+
+
+def unknown_twin(client: httpx.Client, route: GetRoute, values: tuple[str, ...], hidden: str) -> str | None:
+    """None when reading ``route`` with ``hidden`` (an id the caller may not see) among ``values``
+    answers exactly as with a made-up id of its shape in its place; else what tells them apart."""
+    concrete = route.concrete(values)
+    twin = route.concrete(tuple(sibling_id(v) if v == hidden else v for v in values))
+    return shape_difference(
+        answer_shape(client.get(concrete, params=route.query), hidden),
+        answer_shape(client.get(twin, params=route.query), sibling_id(hidden)),
+    )
 
 
 def read_every_get_path(w: World) -> Iterator[Result]:
@@ -299,39 +345,31 @@ def read_every_get_path(w: World) -> Iterator[Result]:
     features = zones.json().get("features", []) if zones.status_code == 200 else []
     zone_id = str(features[0].get("id")) if features else None
     seen: set[tuple[str, str]] = set()
-    for path, operation in operations(document, "GET"):
-        params, unfillable = _query(w, operation)
-        name = f"{GROUP}.read:{path}"
-        if unfillable:
-            yield failed(name, unfillable)
+    for route in get_routes(document):
+        name = f"{GROUP}.read:{route.path}"
+        if route.unfillable:
+            yield failed(name, route.unfillable)
             continue
-        names = path_params(path)
-        combos = list(itertools.product(*[_param_values(w, n, zone_id) for n in names]))
+        combos = list(itertools.product(*[_param_values(w, n, zone_id) for n in route.names]))
         problems: list[str] = []
         twins: list[str] = []
         for who in _party_keys(w):
             client = w.api.client(who)
             for values in combos:
-                concrete = path
-                for n, v in zip(names, values, strict=True):
-                    concrete = concrete.replace("{" + n + "}", v)
-                status, text = _read(client, concrete, params, _is_stream(operation))
+                concrete = route.concrete(values)
+                status, text = read(client, concrete, route.query, route.stream)
                 if status >= 500:
                     problems.append(f"{who.label} GET {concrete} answered {status}")
                 problems += [f"{who.label} GET {concrete} shows {label}" for label in _leaks(w, who, text)]
                 seen |= {(who.party or "", s.label) for s in w.secrets if s.shown and s.text in text}
                 for v in values:
                     if v in w.visible_to and who.party not in w.visible_to[v]:
-                        twin = concrete.replace(v, sibling_id(v))
-                        difference = shape_difference(
-                            answer_shape(client.get(concrete, params=params), v),
-                            answer_shape(client.get(twin, params=params), sibling_id(v)),
-                        )
+                        difference = unknown_twin(client, route, values, v)
                         if difference:
                             twins.append(f"{who.label} GET {concrete} (not its party's): {difference}")
         yield judge(name, problems, f"{len(combos) * len(_party_keys(w))} reads")
         if any(v in w.visible_to for combo in combos for v in combo):
-            yield judge(f"{GROUP}.read-unknown-ids:{path}", twins)
+            yield judge(f"{GROUP}.read-unknown-ids:{route.path}", twins)
     hidden = [
         f"{p} is never shown {s.label}"
         for s in w.secrets
@@ -342,37 +380,52 @@ def read_every_get_path(w: World) -> Iterator[Result]:
     yield judge(f"{GROUP}.read:shown-where-allowed", hidden, "what policy gives a party reaches it")
 
 
+def socket_backlog(api: Api, who: Who, timeout_s: float = 10.0) -> tuple[str, str | None]:
+    """Everything the hotline WebSocket sends ``who`` when it resumes from the start, up to its
+    ``resumed`` frame; and what went wrong (None when nothing did)."""
+    from websockets.sync.client import connect
+
+    base = api.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    frames: list[str] = []
+    try:
+        with connect(
+            f"{base}/v1/hotline/ws",
+            additional_headers={"Authorization": f"Bearer {api.key(who)}"},
+            open_timeout=timeout_s,
+        ) as ws:
+            ws.send(json.dumps({"type": "resume", "cursors": {}}))
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                frame = str(ws.recv(timeout=timeout_s))
+                frames.append(frame)
+                if '"resumed"' in frame:
+                    return "".join(frames), None
+            return "".join(frames), f"{who.label}: no 'resumed' frame within {timeout_s:.0f} s"
+    except Exception as exc:  # the report names it; the other parties are still read
+        return "".join(frames), f"{who.label}: the socket failed: {type(exc).__name__}: {exc}"
+
+
 def hotline_socket(w: World) -> Iterator[Result]:
     """Each party's liaison resumes the hotline WebSocket from the start: its backlog shows nothing beyond
     policy."""
-    from websockets.sync.client import connect
-
     problems = []
-    base = w.api.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     for party in w.parties:
         who = liaison(party)
-        frames: list[str] = []
-        try:
-            with connect(
-                f"{base}/v1/hotline/ws",
-                additional_headers={"Authorization": f"Bearer {w.api.key(who)}"},
-                open_timeout=10,
-            ) as ws:
-                ws.send(json.dumps({"type": "resume", "cursors": {}}))
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline:
-                    frame = str(ws.recv(timeout=10))
-                    frames.append(frame)
-                    if '"resumed"' in frame:
-                        break
-                else:
-                    problems.append(f"{who.label}: no 'resumed' frame within 10 s")
-        except Exception as exc:  # the report names it; the other parties are still read
-            problems.append(f"{who.label}: the socket failed: {type(exc).__name__}: {exc}")
-        problems += [
-            f"{who.label} WS /v1/hotline/ws backlog shows {label}" for label in _leaks(w, who, "".join(frames))
-        ]
+        text, problem = socket_backlog(w.api, who)
+        problems += [problem] if problem else []
+        problems += [f"{who.label} WS /v1/hotline/ws backlog shows {label}" for label in _leaks(w, who, text)]
     yield judge(f"{GROUP}.read:hotline-socket", problems)
+
+
+def foreign_payloads(entries: Iterable[dict[str, Any]], party: str | None) -> list[str]:
+    """The record export entries that carry a payload although their audience leaves ``party`` out."""
+    wrong = []
+    for entry in entries:
+        statement = entry.get("statement", {})
+        audience = statement.get("audience")
+        if entry.get("payload") is not None and audience is not None and party not in audience:
+            wrong.append(f"#{entry.get('seq')} {statement.get('kind')} (audience {audience})")
+    return wrong
 
 
 def record_export_audience(w: World) -> Iterator[Result]:
@@ -385,13 +438,8 @@ def record_export_audience(w: World) -> Iterator[Result]:
         if response.status_code != 200:
             yield failed(name, f"GET /v1/record/export answered {response.status_code}")
             continue
-        wrong = []
         entries = response.json().get("entries", [])
-        for entry in entries:
-            statement = entry.get("statement", {})
-            audience = statement.get("audience")
-            if entry.get("payload") is not None and audience is not None and who.party not in audience:
-                wrong.append(f"#{entry.get('seq')} {statement.get('kind')} (audience {audience})")
+        wrong = foreign_payloads(entries, who.party)
         more = f" ({len(wrong)} in all)" if len(wrong) > 5 else ""
         problems = [f"payloads of entries whose audience excludes {who.party}: {', '.join(wrong[:5])}{more}"]
         yield judge(name, problems if wrong else [], f"{len(entries)} entries")

@@ -28,7 +28,7 @@ from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from keepclear.services.activity_views import ActivityState, addressee_view, conflict_view, notifier_conflict
 from keepclear.services.live_index import LiveIndex, indexed
-from keepclear.services.policy import activity_addressed, unknown
+from keepclear.services.policy import activity_addressed, sees_party_data_of, unknown
 from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import registry as registry_store
@@ -328,9 +328,7 @@ class ActivityService:
 
     def _current_for_notifier(self, conn: Connection, activity_id: str, version: int, party_id: str) -> Activity:
         current = _activity(conn, activity_id)
-        if current.party_id != party_id:
-            if current.party_id == party_id:
-                raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
+        if not sees_party_data_of(party_id, current.party_id):
             if not self._addressed(conn, current, party_id):
                 raise NotFoundError(unknown("activity", activity_id))
             raise ActivityForbidden(
@@ -437,7 +435,7 @@ class ActivityService:
                 parties=frozenset({activity.party_id}),
             )
         )
-        if conflict.target_party_id is not None and conflict.target_party_id != activity.party_id:
+        if conflict.target_party_id is not None and not sees_party_data_of(conflict.target_party_id, activity.party_id):
             self._events.emit(
                 Event(
                     kind="activity.conflict",
@@ -453,7 +451,7 @@ class ActivityService:
         with self._db.write() as conn:
             self._serialise(conn)
             current = _activity(conn, activity_id)
-            if current.party_id == party_id:
+            if sees_party_data_of(party_id, current.party_id):
                 raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
             if not self._addressed(conn, current, party_id):
                 raise NotFoundError(unknown("activity", activity_id))

@@ -154,6 +154,8 @@ def view_for(
     overlaps = [
         conflict_view(c.conflict)
         for c in involving or []
-        if c.activity_id == activity.id and c.version == activity.version and c.conflict.target_party_id == party_id
+        if c.activity_id == activity.id
+        and c.version == activity.version
+        and sees_party_data_of(party_id, c.conflict.target_party_id or "")
     ]
     return {"conflicts": overlaps} if overlaps else None

@@ -35,7 +35,7 @@ from keepclear.errors import ConflictError, ForbiddenError, KeepclearError, Vali
 from keepclear.ledger import Ledger
 from keepclear.ledger.canonical import canonical_text, sha256_hex
 from keepclear.ledger.model import time_us_of
-from keepclear.services.policy import party_involved
+from keepclear.services.policy import party_involved, sees_party_data_of
 from keepclear.store import incidents as store
 from keepclear.store.database import Database
 
@@ -281,7 +281,11 @@ class IncidentService:
             if not party_involved(party_id, incident.parties):
                 raise NotInvolvedError(f"party {party_id} is not involved in incident {incident_id}")
             if amends is not None:
-                own = {a.position for a in store.list_accounts(conn, incident_id) if a.party_id == party_id}
+                own = {
+                    a.position
+                    for a in store.list_accounts(conn, incident_id)
+                    if sees_party_data_of(party_id, a.party_id)
+                }
                 if amends not in own:
                     raise NotInvolvedError(f"amends: {party_id} has no account #{amends} in incident {incident_id}")
             account = store.append_account(conn, incident_id, party_id, now_s, text, amends)
