@@ -194,7 +194,16 @@ class Settings(BaseSettings):
         description="Extra phrase catalogue files (YAML) of this deployment, merged over the packaged one.",
     )
     history_retention_s: float = Field(
-        10800.0, gt=0, description="How long thinned track history is kept in memory (evidence, look-back), seconds."
+        10800.0,
+        gt=0,
+        description="How long thinned track history (one report per unit every 2 s) is kept, in memory and in the"
+        " database (incident evidence, console look-back), seconds.",
+    )
+    request_key_retention_s: float = Field(
+        86400.0,
+        ge=600,
+        description="How long an Idempotency-Key and the answer it got are kept (a retry within it is answered"
+        " as the original), seconds.",
     )
 
     def input_limits(self) -> InputLimits:

@@ -14,6 +14,7 @@ from keepclear import __version__
 from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import install_problem_handlers
+from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import activities, hotline, keys, record, registry, stream, tactical, tracks, zones
 from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
@@ -96,6 +97,8 @@ def create_app(
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(hotline.hotline_routes(runtime), responses=PROBLEM_RESPONSES)
     app.include_router(console_router())
+    # Idempotency keys (inside the gate: only judged bodies are remembered).
+    app.add_middleware(RequestKeys, db=dep.db, keys=dep.keys, clock=dep.clock)
     # The gate reads and judges every body before a route sees it; track batches wait for the probe
     # (IngestYield, outside it) before their bytes are read.
     app.add_middleware(InputGate, limits=settings.input_limits(), typed_paths={"/v1/tracks"})

@@ -44,7 +44,11 @@ class MessageIn(_Body):
 
     thread_id: str | None = Field(None, description="Optional; must equal the thread in the URL.")
     kind: MessageKind = MessageKind.TEXT
-    idempotency_key: str = Field(pattern=IDEMPOTENCY_KEY_PATTERN)
+    idempotency_key: str | None = Field(
+        None,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="The sender's key for this message; an alias of the Idempotency-Key header (one of them is required).",
+    )
     body: str = Field("", max_length=MAX_BODY_BYTES, description="At most 16 KiB as UTF-8.")
     phrase: PhraseIn | None = None
     reply_to_seq: int | None = Field(None, ge=1, le=INT64_MAX)

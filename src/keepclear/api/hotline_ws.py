@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket, WebSocketDisconnect
 
 from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
 from keepclear.domain.events import Event
@@ -395,8 +395,18 @@ def hotline_router(
         return [service.view(m, language) for m in service.messages(caller.party_id, thread_id, after_seq, limit)]
 
     @router.post("/threads/{thread_id}/messages", status_code=201)
-    def post_message(thread_id: str, body: MessageIn, caller: CallerDep) -> dict[str, Any]:
-        draft = draft_from_json(body.model_dump(mode="json", exclude_none=True), thread_id)
+    def post_message(
+        thread_id: str,
+        body: MessageIn,
+        caller: CallerDep,
+        idempotency_key: Annotated[
+            str | None, Header(description="The message's idempotency key (or the body's idempotency_key).")
+        ] = None,
+    ) -> dict[str, Any]:
+        fields = body.model_dump(mode="json", exclude_none=True)
+        if "idempotency_key" not in fields and idempotency_key is not None:
+            fields["idempotency_key"] = idempotency_key
+        draft = draft_from_json(fields, thread_id)
         message, created = service.post(caller.party_id, caller.person, draft)
         return {"created": created, "message": service.view(message, service.language_of(caller.party_id))}
 

@@ -141,6 +141,8 @@ def idempotency_key_problem(value: object, field_name: str = "idempotency_key") 
     >>> idempotency_key_problem("c2f0e6a1-retry") is None
     True
     """
+    if value is None:
+        return f"{field_name}: required (or send the Idempotency-Key header)"
     if not isinstance(value, str) or not _IDEMPOTENCY_KEY_RE.match(value):
         return (
             f"{field_name}: {value!r} is not a valid idempotency key (8-128 characters: letters, digits,"

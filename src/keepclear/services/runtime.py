@@ -30,6 +30,7 @@ from keepclear.services.live_index import LiveIndex
 from keepclear.services.phrases import load_catalogue
 from keepclear.services.priority import ProbePriority
 from keepclear.services.record import LedgerRecorder, open_ledger
+from keepclear.services.request_keys import RequestKeyRetention
 from keepclear.services.tactical import TacticalConfig, TacticalService
 from keepclear.services.track_history import HistoryLimits, TrackHistory
 from keepclear.services.tracks import IngestLimits, ReportColumns, TrackIngest, UnitDirectory
@@ -129,15 +130,20 @@ class Runtime:
         self.config = config or RuntimeConfig()
         self.directory = UnitDirectory(deployment.db)
         deployment.bus.subscribe(self.directory.on_event)
-        self.ingest = TrackIngest(self.directory, deployment.clock, self.config.ingest)
+        # The durable track history is written when a batch is acknowledged (before 202) and read
+        # back here, so evidence and look-back survive a crash.
+        self.history = TrackHistory(self.config.history, deployment.db)
+        self.history.load(deployment.clock.now_s())
+        self.ingest = TrackIngest(self.directory, deployment.clock, self.config.ingest, on_accepted=self.history.add)
         self._consumers: list[TrackConsumer] = []
         self._gauges: dict[str, Callable[[], float]] = {}
         self._tasks: list[tuple[str, TickTask]] = []
 
-        self.history = TrackHistory(self.config.history)
-        self.add_consumer(self.history.add)
         self.add_task("history", self.history.prune)
         self.add_gauge("history_reports", lambda: len(self.history))
+        self.add_gauge("history_rows_written", lambda: self.history.rows_written)
+        self.request_keys = RequestKeyRetention(deployment.db, deployment.settings.request_key_retention_s)
+        self.add_task("request-keys", self.request_keys.prune)
 
         # The record first: every event is in the ledger before anything that reads the ledger runs.
         settings = deployment.settings
@@ -194,6 +200,7 @@ class Runtime:
         self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
         deployment.bus.subscribe(self.tactical.on_event)
         self.add_consumer(self.tactical.consume)
+        self._seed_picture()
         #: Raised while the probe computes: ingest and the event fan-out hold off (``services.priority``).
         self.priority = ProbePriority()
         self.add_task("probe", self._probe)
@@ -218,6 +225,15 @@ class Runtime:
         self.ticks = 0
         #: Wall seconds the last run of each task took (and "pump" for moving reports to consumers).
         self.task_duration_s: dict[str, float] = {}
+
+    def _seed_picture(self) -> None:
+        """After a restart, each unit's last kept report goes back into the track table (the staleness
+        rules then drop those too old), so the picture does not start empty."""
+        latest = self.history.latest()
+        known = [(i, unit) for i, unit_id in enumerate(latest.unit_ids) if (unit := self.directory.lookup(unit_id))]
+        if known:
+            indices = [i for i, _ in known]
+            self.tactical.consume([latest.take(indices, [u[0] for _, u in known], [u[1] for _, u in known])])
 
     def counters(self) -> dict[str, float]:
         """Gauges the wired capabilities publish (tracks in the table, open alerts...)."""

@@ -2,71 +2,139 @@
 
 The track table keeps only a short ring per unit for the probe; incidents need the tracks of the
 units involved for ±10 minutes, and the console looks back over the last hours. This keeps one
-report per unit every ``min_interval_s`` for ``retention_s``, in memory (raw track reports are not
-ledger entries; evidence snapshots are frozen and hashed when an incident opens).
+report per unit every ``min_interval_s`` for ``retention_s`` (``history_retention_s``, 3 h: more
+than the evidence window and the console's look-back).
+
+Durable (given a ``Database``): the kept reports of a batch are written in one transaction, one
+multi-row insert, when the batch is acknowledged (``TrackIngest`` calls ``add`` before the feed
+gets 202), and ``load`` reads them back when the service starts, so a crash, kill -9 included,
+loses no acknowledged history. Reads are served from memory. The database keeps the same
+retention; rows older are deleted at most every ``prune_every_s``.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from keepclear.domain import TrackReport
 from keepclear.services.tracks import ReportColumns
+from keepclear.store import Database
+from keepclear.store import track_history as store
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryLimits:
-    """How much history is kept."""
+    """How much history is kept, and how often the database forgets what is past the retention."""
 
     retention_s: float = 3 * 3600.0
     min_interval_s: float = 2.0
+    prune_every_s: float = 60.0
 
 
 class TrackHistory:
-    """Thinned recent reports per unit, oldest first."""
+    """Thinned recent reports per unit, oldest first; kept in ``db`` too when one is given."""
 
-    def __init__(self, limits: HistoryLimits | None = None) -> None:
+    def __init__(self, limits: HistoryLimits | None = None, db: Database | None = None) -> None:
         self.limits = limits or HistoryLimits()
+        self._db = db
         self._by_unit: dict[str, deque[TrackReport]] = {}
         self._parties: dict[str, str] = {}
         self._last_kept_s: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the kept reports (readers and the final append)
+        self._write_lock = threading.Lock()  # one batch at a time is thinned and written
+        self._pruned_at_s = -math.inf
+        #: Reports written to the database since start, and the transactions that wrote them.
+        self.rows_written = 0
+        self.writes = 0
 
     def add(self, batches: Iterable[ReportColumns]) -> None:
         """Keep each report that is at least ``min_interval_s`` newer than the unit's last kept one.
 
         Most reports of a busy feed are thinned away: one comparison each picks the few candidates
-        (a unit's first report in ``min_interval_s``), which are then taken in order.
+        (a unit's first report in ``min_interval_s``), which are then taken in order. The kept ones
+        are committed to the database before they are kept in memory, so what a reader sees is durable.
         """
+        for batch in batches:
+            with self._write_lock:
+                kept = self._thin(batch)
+                if not kept:
+                    continue
+                party_ids = batch.party_ids or [""] * len(batch)
+                if self._db is not None:
+                    values = batch.values[kept].tolist()
+                    rows = [(batch.unit_ids[i], party_ids[i], *v) for i, v in zip(kept, values, strict=True)]
+                    with self._db.write() as conn:
+                        store.insert(conn, rows)
+                    self.rows_written += len(rows)
+                    self.writes += 1
+                with self._lock:
+                    for index in kept:
+                        self._keep(batch.report(index), party_ids[index])
+
+    def _thin(self, batch: ReportColumns) -> list[int]:
+        """Indices of the reports of ``batch`` history keeps (the last kept times are not changed)."""
         gap_s = self.limits.min_interval_s
+        last = self._last_kept_s
+        times = batch.values[:, 0].tolist()
+        candidates = [
+            index
+            for index, (unit_id, time_s) in enumerate(zip(batch.unit_ids, times, strict=True))
+            if time_s >= last.get(unit_id, -math.inf) + gap_s
+        ]
+        taken: dict[str, float] = {}
+        kept: list[int] = []
+        for index in candidates:
+            unit_id = batch.unit_ids[index]
+            if times[index] < taken.get(unit_id, -math.inf) + gap_s:
+                continue  # an earlier report of the same batch was kept
+            taken[unit_id] = times[index]
+            kept.append(index)
+        return kept
+
+    def _keep(self, report: TrackReport, party_id: str) -> None:
+        kept = self._by_unit.get(report.unit_id)
+        if kept is None:
+            kept = self._by_unit[report.unit_id] = deque()
+        kept.append(report)
+        self._last_kept_s[report.unit_id] = report.time_s
+        if party_id:
+            self._parties[report.unit_id] = party_id
+
+    def load(self, now_s: float) -> int:
+        """Read the database's history within the retention into memory (at start); returns how many."""
+        if self._db is None:
+            return 0
+        loaded = 0
+        with self._db.read() as conn, self._write_lock, self._lock:
+            for rows in store.since(conn, now_s - self.limits.retention_s):
+                for unit_id, party_id, *values in rows:
+                    if values[0] >= self._last_kept_s.get(unit_id, -math.inf):
+                        self._keep(TrackReport(unit_id, *values), party_id)
+                        loaded += 1
+        return loaded
+
+    def latest(self) -> ReportColumns:
+        """The last kept report of every unit, with its party (to seed the picture at start)."""
         with self._lock:
-            last = self._last_kept_s
-            for batch in batches:
-                times = batch.values[:, 0].tolist()
-                candidates = [
-                    index
-                    for index, (unit_id, time_s) in enumerate(zip(batch.unit_ids, times, strict=True))
-                    if time_s >= last.get(unit_id, -math.inf) + gap_s
-                ]
-                for index in candidates:
-                    unit_id = batch.unit_ids[index]
-                    if times[index] < last.get(unit_id, -math.inf) + gap_s:
-                        continue  # an earlier report of the same batch was kept
-                    kept = self._by_unit.get(unit_id)
-                    if kept is None:
-                        kept = self._by_unit[unit_id] = deque()
-                    kept.append(batch.report(index))
-                    last[unit_id] = times[index]
-                    if batch.party_ids:
-                        self._parties[unit_id] = batch.party_ids[index]
+            reports = [kept[-1] for kept in self._by_unit.values() if kept]
+            parties = [self._parties.get(r.unit_id, "") for r in reports]
+        columns = ReportColumns.from_reports(reports)
+        return ReportColumns(columns.unit_ids, np.ascontiguousarray(columns.values), parties, [])
 
     def prune(self, now_s: float) -> None:
-        """Forget reports older than the retention."""
+        """Forget reports older than the retention (in the database at most every ``prune_every_s``)."""
         oldest_s = now_s - self.limits.retention_s
+        if self._db is not None and time.monotonic() - self._pruned_at_s >= self.limits.prune_every_s:
+            self._pruned_at_s = time.monotonic()
+            with self._db.write() as conn:
+                store.prune(conn, oldest_s)
         with self._lock:
             for unit_id in list(self._by_unit):
                 kept = self._by_unit[unit_id]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,8 +111,17 @@ class UnitDirectory:
 class TrackIngest:
     """The one path by which track reports enter: HTTP feeds, the simulator and replays alike."""
 
-    def __init__(self, directory: UnitDirectory, clock: Clock, limits: IngestLimits | None = None) -> None:
+    def __init__(
+        self,
+        directory: UnitDirectory,
+        clock: Clock,
+        limits: IngestLimits | None = None,
+        on_accepted: Callable[[list[ReportColumns]], None] | None = None,
+    ) -> None:
         self._directory = directory
+        #: Called with a batch's good reports once they are queued, before ``submit`` returns: the
+        #: durable track history is written here, so an acknowledged batch is durable.
+        self._on_accepted = on_accepted
         self._clock = clock
         self.limits = limits or IngestLimits()
         self._queue: deque[ReportColumns] = deque()
@@ -167,7 +176,11 @@ class TrackIngest:
         return problems
 
     def submit(self, batch: ReportColumns, feed_party_id: str | None) -> BatchResult:
-        """Judge a batch and queue its good reports; ``OverloadedError`` when the queue is full."""
+        """Judge a batch and queue its good reports; ``OverloadedError`` when the queue is full.
+
+        Returns once ``on_accepted`` has taken the good reports (written the durable history); if it
+        fails, the error is raised and the feed is not told the batch was kept.
+        """
         result, good = self.judge(batch, feed_party_id)
         with self._lock:
             if self._queued + len(good) > self.limits.queue_reports:
@@ -180,6 +193,8 @@ class TrackIngest:
                 self._queued += len(good)
             self.accepted_total += len(good)
             self.refused_total += len(result.refused)
+        if self._on_accepted is not None and len(good):
+            self._on_accepted([good])
         return result
 
     def drain(self) -> list[ReportColumns]:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from keepclear.errors import KeepclearError
+from keepclear.store.request_keys import hold_pending_claim
 
 
 class DeploymentNotInitialised(KeepclearError):
@@ -106,9 +107,19 @@ class Database:
         PostgreSQL they run side by side, as writers in other processes do anyway: every write
         path locks the rows it depends on (in a fixed order), so a post need not wait for a
         ledger batch to commit first.
+
+        The first transaction of a request sent with an idempotency key also stores the key
+        (``request_keys.claiming``): the key and what the request wrote commit together.
         """
-        with self._write_lock if self.is_sqlite else contextlib.nullcontext(), self._writer.begin() as conn:
-            yield conn
+        claim = None
+        try:
+            with self._write_lock if self.is_sqlite else contextlib.nullcontext(), self._writer.begin() as conn:
+                claim = hold_pending_claim(conn)
+                yield conn
+        except BaseException:
+            if claim is not None:  # rolled back with everything else: the next transaction claims it
+                claim.held = False
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

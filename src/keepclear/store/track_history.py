@@ -1,0 +1,56 @@
+"""The durable track history: thinned reports of every unit, kept for the retention, read back on start.
+
+One row per kept report, keyed by unit and time (a retried batch cannot add a row twice). Written
+in one transaction per acknowledged batch, with one multi-row insert, before the feed gets 202.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from keepclear.store.schema import metadata
+
+#: The report columns stored, in ``ReportColumns.values`` order.
+VALUE_COLUMNS = ("time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_north_mps", "vel_up_mps")
+
+track_history = sa.Table(
+    "track_history",
+    metadata,
+    sa.Column("unit_id", sa.String(64), primary_key=True),
+    sa.Column("time_s", sa.Double, primary_key=True),
+    sa.Column("party_id", sa.String(64), nullable=False),
+    *(sa.Column(name, sa.Double, nullable=False) for name in VALUE_COLUMNS[1:]),
+    sa.Index("ix_track_history_time_s", "time_s"),
+)
+
+#: A row: unit id, party id, then the ``VALUE_COLUMNS``.
+HistoryRow = tuple[str, str, float, float, float, float, float, float, float]
+
+
+def insert(conn: Connection, rows: Sequence[HistoryRow]) -> None:
+    """Store ``rows`` (one statement, many values); a row already there is left as it is."""
+    if not rows:
+        return
+    names = ("unit_id", "party_id", *VALUE_COLUMNS)
+    values = [dict(zip(names, row, strict=True)) for row in rows]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(track_history).on_conflict_do_nothing(), values)
+
+
+def since(conn: Connection, oldest_s: float, chunk_rows: int = 50_000) -> Iterator[list[HistoryRow]]:
+    """Every row from ``oldest_s`` on, by time, in chunks (a restart reads the whole retention)."""
+    columns = [track_history.c.unit_id, track_history.c.party_id, *(track_history.c[n] for n in VALUE_COLUMNS)]
+    result = conn.execution_options(yield_per=chunk_rows).execute(
+        sa.select(*columns).where(track_history.c.time_s >= oldest_s).order_by(track_history.c.time_s)
+    )
+    for partition in result.partitions():
+        yield [tuple(row) for row in partition]
+
+
+def prune(conn: Connection, older_than_s: float) -> int:
+    """Forget rows older than ``older_than_s``; returns how many."""
+    return conn.execute(track_history.delete().where(track_history.c.time_s < older_than_s)).rowcount or 0
