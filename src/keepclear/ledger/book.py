@@ -39,13 +39,23 @@ from keepclear.ledger.keys import (
     sign_b64,
     signature_valid,
 )
-from keepclear.ledger.model import DEPLOYMENT, Checkpoint, Entry, Statement, checkpoint_bytes, payload_text, time_us_of
+from keepclear.ledger.model import (
+    DEPLOYMENT,
+    Checkpoint,
+    Entry,
+    Statement,
+    checkpoint_bytes,
+    kind_problem,
+    payload_text,
+    time_us_of,
+)
 from keepclear.ledger.verify import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
     GENESIS_KIND,
     KEY_REGISTERED,
     KEY_ROTATED,
+    ROTATED_FIELDS,
     payload_readable,
 )
 from keepclear.store import ledger as store
@@ -197,8 +207,9 @@ class Ledger:
     def _draft_text(self, draft: EntryDraft) -> str:
         if not draft.kind or draft.kind in (GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED):
             raise ValidationError([f"kind: {draft.kind!r} is reserved for the ledger itself"])
-        if len(draft.kind) > 64:
-            raise ValidationError([f"kind: {draft.kind[:20]!r}... is longer than 64 characters"])
+        problem = kind_problem(draft.kind)
+        if problem is not None:
+            raise ValidationError([f"kind: {draft.kind[:64]!r} is {problem}"])
         try:
             return payload_text(draft.payload)
         except ValueError as exc:
@@ -366,8 +377,12 @@ class Ledger:
     def _rotation_key(text: str, current: StoredKey, *, custodial: bool) -> StoredKey:
         payload = json.loads(text)
         problems = []
-        if not isinstance(payload, dict):
-            raise SignatureRefused("payload: a key.rotated payload is an object")
+        if not isinstance(payload, dict) or set(payload) != ROTATED_FIELDS:
+            raise SignatureRefused(f"payload: a key.rotated payload has exactly the fields {sorted(ROTATED_FIELDS)}")
+        if payload.get("custodial") is not custodial:
+            problems.append(f"payload.custodial: must be {str(custodial).lower()}")
+        if payload.get("reason") != "scheduled":
+            problems.append('payload.reason: must be "scheduled" (signed with the old key)')
         if payload.get("owner") != current.owner:
             problems.append(f"payload.owner: must be {current.owner}")
         if payload.get("old_key") != current.key_id:
