@@ -43,7 +43,7 @@ KIND_MAX_CHARS = 64
 INT_LIMIT = 2**63
 STATEMENT_FIELDS = frozenset({"type", "v", "party", "kind", "time_us", "payload_sha256", "nonce", "audience"})
 ENTRY_FIELDS = frozenset({"seq", "prev", "statement", "payload", "key", "sig"})
-CHECKPOINT_FIELDS = frozenset({"seq", "head", "time_us", "key", "sig"})
+CHECKPOINT_FIELDS = frozenset({"seq", "head", "time_us", "key", "sig", "note"})
 
 
 def kind_problem(kind: object) -> str | None:
@@ -221,6 +221,9 @@ class Checkpoint:
     time_us: int
     key_id: str
     signature: str
+    #: The signed tree head of size ``seq`` (C2SP checkpoint note); None only in a checkpoint stored
+    #: before the ledger was a transparency log.
+    note: str | None = None
 
     def signed_bytes(self) -> bytes:
         """The bytes the deployment signs."""
@@ -234,6 +237,7 @@ class Checkpoint:
             "time_us": self.time_us,
             "key": self.key_id,
             "sig": self.signature,
+            "note": self.note,
         }
 
 
@@ -252,4 +256,7 @@ def checkpoint_from_json(value: Any, where: str) -> Checkpoint:
     _text(value["head"], HEX64_RE, f"{where}.head", "64 lower-case hex digits")
     _text(value["key"], KEY_ID_RE, f"{where}.key", "a key id (ed25519: and 16 lower-case hex digits)")
     signature_field(value["sig"], f"{where}.sig")
-    return Checkpoint(seq, value["head"], time_us, value["key"], value["sig"])
+    note = value["note"]
+    if note is not None and not isinstance(note, str):
+        raise ValueError(f"{where}.note: not a string or null")
+    return Checkpoint(seq, value["head"], time_us, value["key"], value["sig"], note)

@@ -16,6 +16,7 @@ from typing import Any
 from keepclear.errors import KeepclearError
 from keepclear.ledger.canonical import sha256_hex, strict_json
 from keepclear.ledger.keys import Ed25519PublicKey, key_id_of, public_key_from_b64, signature_valid
+from keepclear.ledger.merkle import MerkleTree, leaf_hash
 from keepclear.ledger.model import (
     DEPLOYMENT,
     GENESIS_PREV,
@@ -27,9 +28,13 @@ from keepclear.ledger.model import (
     checkpoint_from_json,
     entry_from_json,
 )
+from keepclear.ledger.note import origin_of, parse_note
 
 EXPORT_FORMAT = "keepclear-ledger"
 EXPORT_VERSION = 1
+INCLUSION_FORMAT = "keepclear-inclusion-proof"
+CONSISTENCY_FORMAT = "keepclear-consistency-proof"
+PROOF_VERSION = 1
 
 GENESIS_KIND = "ledger.genesis"
 KEY_REGISTERED = "key.registered"
@@ -97,6 +102,9 @@ class VerifyReport:
     deployment_signed: int = 0
     genesis_key_id: str | None = None
     head_hash: str | None = None
+    tree_heads: int = 0
+    root_hash: str | None = None
+    origin: str | None = None
     keys: list[KeyRecord] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
 
@@ -110,7 +118,8 @@ class VerifyReport:
         if self.problem is not None:
             return f"BAD: {self.problem}"
         return (
-            f"OK: {self.entries} entries, {self.checkpoints} checkpoints, head {self.head_hash}; "
+            f"OK: {self.entries} entries, {self.checkpoints} checkpoints ({self.tree_heads} signed tree heads),"
+            f" head {self.head_hash}, tree root {self.root_hash}; "
             f"{self.party_signed} signed by the actor's own key, {self.deployment_signed} vouched for by the"
             f" deployment on a strong-mode party's behalf; "
             f"{self.redacted} payloads withheld (hash verified); genesis key {self.genesis_key_id}"
@@ -260,7 +269,8 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
     report.head_hash = hashes[-1] if hashes else None
     if not hashes:
         raise _Bad("the export holds no entries", "/entries")
-    _checkpoints(document["checkpoints"], hashes, keys, report)
+    assert report.genesis_key_id is not None
+    _checkpoints(document["checkpoints"], hashes, keys, report, origin_of(report.genesis_key_id))
     _listed_keys(document["keys"], keys)
     _listed_rotations(document["rotations"], rotations)
     report.keys = list(keys.values())
@@ -393,8 +403,12 @@ def _rotated(
     return {"seq": entry.seq, "owner": owner, "old_key": old_id, "new_key": record.key_id, "reason": reason}
 
 
-def _checkpoints(values: list[Any], hashes: list[str], keys: dict[str, KeyRecord], report: VerifyReport) -> None:
+def _checkpoints(
+    values: list[Any], hashes: list[str], keys: dict[str, KeyRecord], report: VerifyReport, origin: str
+) -> None:
+    tree = MerkleTree(leaf_hash(bytes.fromhex(h)) for h in hashes)
     last_seq = 0
+    last_note: str | None = None
     for index, raw in enumerate(values):
         where, at = f"checkpoint #{index}", f"/checkpoints/{index}"
         try:
@@ -416,6 +430,13 @@ def _checkpoints(values: list[Any], hashes: list[str], keys: dict[str, KeyRecord
             raise _Bad(f"{where}: deployment key {key.key_id} was not valid at seq {checkpoint.seq}", at)
         if not signature_valid(key.public_key, checkpoint.signed_bytes(), checkpoint.signature):
             raise _Bad(f"{where}: signature does not verify with deployment key {key.key_id}", at)
+        last_note = checkpoint.note
+        if checkpoint.note is not None:
+            problem = _head_problem(checkpoint.note, origin, checkpoint.seq, tree.root(checkpoint.seq), key)
+            if problem is not None:
+                raise _Bad(f"{where}: signed tree head {problem}", at)
+            report.tree_heads += 1
+            report.root_hash = tree.root(checkpoint.seq).hex()
         report.checkpoints += 1
     if last_seq != len(hashes):
         raise _Bad(
@@ -423,6 +444,26 @@ def _checkpoints(values: list[Any], hashes: list[str], keys: dict[str, KeyRecord
             f" (the file ends at seq {len(hashes)}; entries were added or the export is incomplete)",
             "/checkpoints",
         )
+    if last_note is None:
+        raise _Bad("the last checkpoint has no signed tree head (note)", f"/checkpoints/{len(values) - 1}")
+    report.origin = origin
+
+
+def _head_problem(text: str, origin: str, size: int, root: bytes, key: KeyRecord) -> str | None:
+    """Why a checkpoint note is not the head of ``size`` leaves with ``root`` signed by ``key``, or None."""
+    try:
+        note = parse_note(text)
+    except ValueError as exc:
+        return f"is malformed: {exc}"
+    if note.head.origin != origin:
+        return f"names origin {note.head.origin!r}, not {origin!r}"
+    if note.head.size != size:
+        return f"has tree size {note.head.size}, not {size}"
+    if note.head.root != root:
+        return "root hash differs from the tree of the entries (the log was rewritten)"
+    if not note.signed_by(origin, key.public_key):
+        return f"has no valid signature by deployment key {key.key_id}"
+    return None
 
 
 def key_json(key: KeyRecord) -> dict[str, Any]:
