@@ -104,10 +104,21 @@ def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_entry_missing_fields_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(
-        json.dumps({"format": "keepclear-ledger", "version": 1, "entries": [{"seq": 1}], "checkpoints": [], "keys": []})
+        json.dumps(
+            {
+                "format": "keepclear-ledger",
+                "version": 1,
+                "exported_us": 0,
+                "for_party": None,
+                "entries": [{"seq": 1}],
+                "rotations": [],
+                "checkpoints": [],
+                "keys": [],
+            }
+        )
     )
     code, _, err = _run(capsys, "ledger", "verify", str(bad))
-    assert code == 1 and "entry #0.prev: missing or not a string" in err
+    assert code == 1 and "entry #0: fields differ from the spec (missing ['key', 'payload', 'prev'" in err
 
 
 def test_incident_list_show_report_and_metrics(

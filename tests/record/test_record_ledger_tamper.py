@@ -85,7 +85,7 @@ def test_reordering_around_a_rotation_is_detected_by_the_key_history(export: dic
     entries = export["entries"]
     entries[i - 1], entries[i] = entries[i], entries[i - 1]
     _rechain(export, i - 1)
-    assert "which was no longer valid" in _problem(export)
+    assert "which was not valid at this seq (no longer valid" in _problem(export)
 
 
 def test_truncated_tail_is_detected(export: dict[str, Any]) -> None:
@@ -156,7 +156,7 @@ def test_rewritten_chain_without_the_deployment_key_fails_at_the_checkpoint(expo
 
 def test_listed_keys_must_match_the_chain(export: dict[str, Any]) -> None:
     export["keys"][1]["public_key"] = export["keys"][2]["public_key"]
-    assert _problem(export) == "the keys listed in the file differ from the keys the chain registers"
+    assert _problem(export).startswith("keys #") and "differs from the key the chain registers" in _problem(export)
 
 
 def test_export_for_a_party_withholds_payloads_but_still_verifies(populated: Ledger) -> None:

@@ -20,15 +20,17 @@ rotates only with a signature of its old key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from keepclear.domain.events import Clock
-from keepclear.errors import ForbiddenError, ValidationError
-from keepclear.ledger.canonical import sha256_hex
+from keepclear.errors import ForbiddenError, NotFoundError, ValidationError
+from keepclear.ledger.canonical import b64encode, sha256_hex
 from keepclear.ledger.client import Submission, parse_submission
 from keepclear.ledger.keys import (
     Ed25519PrivateKey,
@@ -39,13 +41,27 @@ from keepclear.ledger.keys import (
     sign_b64,
     signature_valid,
 )
-from keepclear.ledger.model import DEPLOYMENT, Checkpoint, Entry, Statement, checkpoint_bytes, payload_text, time_us_of
+from keepclear.ledger.merkle import MerkleTree, leaf_hash
+from keepclear.ledger.model import (
+    DEPLOYMENT,
+    Checkpoint,
+    Entry,
+    Statement,
+    checkpoint_bytes,
+    kind_problem,
+    payload_text,
+    time_us_of,
+)
+from keepclear.ledger.note import TreeHead, origin_of, sign_head, vkey
 from keepclear.ledger.verify import (
+    CONSISTENCY_FORMAT,
     EXPORT_FORMAT,
     EXPORT_VERSION,
     GENESIS_KIND,
+    INCLUSION_FORMAT,
     KEY_REGISTERED,
     KEY_ROTATED,
+    ROTATED_FIELDS,
     payload_readable,
 )
 from keepclear.store import ledger as store
@@ -85,12 +101,61 @@ class EntryDraft:
 class Ledger:
     """The append-only signed log of one deployment (see the module docstring)."""
 
-    def __init__(self, db: Database, keys: KeyFolder, clock: Clock, config: LedgerConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyFolder,
+        clock: Clock,
+        config: LedgerConfig | None = None,
+        *,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        """``random_bytes`` makes nonces (tests and the test-vector generator pass a seeded one)."""
+        self._random_bytes = random_bytes
         self._db = db
         self._keys = keys
         self._clock = clock
         self._config = config or LedgerConfig()
         self._private: dict[str, Ed25519PrivateKey] = {}
+        self._tree: MerkleTree | None = None
+        self._origin: str | None = None
+        # Held by a writer for its whole transaction and by a reader while it syncs the tree or proves.
+        self._tree_lock = threading.RLock()
+
+    # -- transparency log ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write transaction; the in-memory tree follows it, and is rebuilt should it not commit."""
+        with self._tree_lock:
+            try:
+                with self._db.write() as conn:
+                    yield conn
+            except BaseException:
+                self._tree = None
+                raise
+
+    def _synced_tree(self, conn: Any) -> MerkleTree:
+        """The Merkle tree of every entry the store holds (call holding ``_tree_lock``)."""
+        tree = self._tree if self._tree is not None else MerkleTree()
+        hashes = store.leaf_hashes(conn, max(tree.size, 1))
+        if tree.size and (not hashes or leaf_hash(bytes.fromhex(hashes[0])) != tree.leaf(tree.size - 1)):
+            # The store no longer holds what this tree was built from (restored or rewritten): start over.
+            tree, hashes = MerkleTree(), store.leaf_hashes(conn, 1)
+        tree.extend(leaf_hash(bytes.fromhex(h)) for h in (hashes[1:] if tree.size else hashes))
+        self._tree = tree
+        return tree
+
+    def _origin_of(self, conn: Any) -> str:
+        if self._origin is None:
+            genesis = store.entry_at(conn, 1)
+            assert genesis is not None, "the chain has its genesis entry"
+            self._origin = origin_of(genesis.key_id)
+        return self._origin
+
+    def _head_note(self, conn: Any, size: int, private_key: Ed25519PrivateKey) -> str:
+        """The signed tree head of ``size`` (in a write: the tree ``_head`` synced, plus this batch)."""
+        tree = self._tree if self._tree is not None else self._synced_tree(conn)
+        return sign_head(TreeHead(self._origin_of(conn), size, tree.root(size)), private_key)
 
     # -- signing helpers -------------------------------------------------------------------
     def _private_key(self, key_id: str) -> Ed25519PrivateKey:
@@ -102,15 +167,24 @@ class Ledger:
         self, kind: str, party_id: str | None, text: str, time_s: float, audience: tuple[str, ...] | None
     ) -> Statement:
         return Statement(
-            party_id, kind, time_us_of(time_s), sha256_hex(text.encode("utf-8")), os.urandom(16).hex(), audience
+            party_id, kind, time_us_of(time_s), sha256_hex(text.encode("utf-8")), self._random_bytes(16).hex(), audience
         )
 
     def _place(
         self, conn: Any, head: Head, statement: Statement, text: str, key_id: str, signature: str
     ) -> tuple[Head, Entry]:
-        head, entry, row = _chained(head, statement, text, key_id, signature)
+        head, entry, row = self._chained(head, statement, text, key_id, signature)
         store.insert_entry(conn, row)
         return head, entry
+
+    def _chained(
+        self, head: Head, statement: Statement, text: str, key_id: str, signature: str
+    ) -> tuple[Head, Entry, dict[str, Any]]:
+        """The entry that follows ``head``, its row, the head after it; its leaf joins the tree."""
+        head, entry, row = _chained(head, statement, text, key_id, signature)
+        assert self._tree is not None and self._tree.size == entry.seq - 1, "tree synced by _head"
+        self._tree.append(leaf_hash(bytes.fromhex(row["hash"])))
+        return head, entry, row
 
     def _sign_and_place(
         self, conn: Any, head: Head, statement: Statement, text: str, private_key: Ed25519PrivateKey
@@ -125,6 +199,7 @@ class Ledger:
             store.create_head(conn)
             head = store.lock_head(conn)
         assert head is not None
+        self._synced_tree(conn)
         if head.seq > 0:
             return head
         private_key = self._keys.generate()
@@ -172,7 +247,7 @@ class Ledger:
         private_key = self._deployment_key(conn)
         key_id = key_id_of(private_key.public_key())
         signature = sign_b64(private_key, checkpoint_bytes(head.seq, head.hash, now_us, key_id))
-        return Checkpoint(head.seq, head.hash, now_us, key_id, signature)
+        return Checkpoint(head.seq, head.hash, now_us, key_id, signature, self._head_note(conn, head.seq, private_key))
 
     def _maybe_checkpoint(self, conn: Any, head: Head, force: bool = False) -> Checkpoint | None:
         now_us = time_us_of(self._clock.now_s())
@@ -197,8 +272,9 @@ class Ledger:
     def _draft_text(self, draft: EntryDraft) -> str:
         if not draft.kind or draft.kind in (GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED):
             raise ValidationError([f"kind: {draft.kind!r} is reserved for the ledger itself"])
-        if len(draft.kind) > 64:
-            raise ValidationError([f"kind: {draft.kind[:20]!r}... is longer than 64 characters"])
+        problem = kind_problem(draft.kind)
+        if problem is not None:
+            raise ValidationError([f"kind: {draft.kind[:64]!r} is {problem}"])
         try:
             return payload_text(draft.payload)
         except ValueError as exc:
@@ -233,7 +309,7 @@ class Ledger:
         if not drafts:
             return []
         now_s = self._clock.now_s()
-        with self._db.write() as conn:
+        with self._write() as conn:
             head = self._head(conn)
             # Keys first (registering a custodial key is itself an entry), then the batch's entries.
             signers: dict[str | None, Ed25519PrivateKey] = {}
@@ -250,7 +326,7 @@ class Ledger:
                 when_s = now_s if draft.time_s is None else draft.time_s
                 statement = self._statement(draft.kind, draft.party_id, text, when_s, members)
                 signature = sign_b64(signers[draft.party_id], statement.to_bytes())
-                head, entry, row = _chained(head, statement, text, key_ids[draft.party_id], signature)
+                head, entry, row = self._chained(head, statement, text, key_ids[draft.party_id], signature)
                 rows.append(row)
                 entries.append(entry)
                 if self._checkpoint_due(head, now_us):
@@ -270,7 +346,7 @@ class Ledger:
             public_key_from_b64(public_key)
         except ValueError as exc:
             raise ValidationError([str(exc)]) from None
-        with self._db.write() as conn:
+        with self._write() as conn:
             head = self._head(conn)
             existing = store.active_key(conn, party_id)
             if existing is not None:
@@ -341,7 +417,7 @@ class Ledger:
         statement = submission.statement
         if statement.kind in (GENESIS_KIND, KEY_REGISTERED):
             raise SignatureRefused(f"kind: {statement.kind!r} cannot be submitted")
-        with self._db.write() as conn:
+        with self._write() as conn:
             head = self._head(conn)
             if store.nonce_used(conn, statement.nonce):
                 raise SignatureRefused(f"statement.nonce: {statement.nonce} was already used (replay)")
@@ -366,8 +442,12 @@ class Ledger:
     def _rotation_key(text: str, current: StoredKey, *, custodial: bool) -> StoredKey:
         payload = json.loads(text)
         problems = []
-        if not isinstance(payload, dict):
-            raise SignatureRefused("payload: a key.rotated payload is an object")
+        if not isinstance(payload, dict) or set(payload) != ROTATED_FIELDS:
+            raise SignatureRefused(f"payload: a key.rotated payload has exactly the fields {sorted(ROTATED_FIELDS)}")
+        if payload.get("custodial") is not custodial:
+            problems.append(f"payload.custodial: must be {str(custodial).lower()}")
+        if payload.get("reason") != "scheduled":
+            problems.append('payload.reason: must be "scheduled" (signed with the old key)')
         if payload.get("owner") != current.owner:
             problems.append(f"payload.owner: must be {current.owner}")
         if payload.get("old_key") != current.key_id:
@@ -389,7 +469,7 @@ class Ledger:
         a ``key.rotated`` statement signed with its old key; only when that key is ``compromised`` may
         the deployment record the rotation to ``new_public_key`` (which the party gave out of band).
         """
-        with self._db.write() as conn:
+        with self._write() as conn:
             head = self._head(conn)
             current = store.active_key(conn, owner)
             if current is None:
@@ -432,10 +512,103 @@ class Ledger:
         return new_id
 
     def checkpoint(self) -> Checkpoint | None:
-        """Sign the current head now (None when the last checkpoint already covers it)."""
-        with self._db.write() as conn:
+        """Sign the current head now (None when the last checkpoint already covers it).
+
+        A last checkpoint stored before the transparency log gets its signed tree head here.
+        """
+        with self._write() as conn:
             head = self._head(conn)
-            return self._maybe_checkpoint(conn, head, force=True)
+            checkpoint = self._maybe_checkpoint(conn, head, force=True)
+            last = store.last_checkpoint(conn)
+            if checkpoint is None and last is not None and last.note is None:
+                key = self._private_key(last.key_id) if self._keys.has(last.key_id) else self._deployment_key(conn)
+                if key_id_of(key.public_key()) == last.key_id:
+                    store.set_checkpoint_note(conn, last.seq, self._head_note(conn, last.seq, key))
+                else:  # the key that signed it is gone: sign the same head anew
+                    store.delete_checkpoint(conn, last.seq)
+                    checkpoint = self._maybe_checkpoint(conn, Head(head.seq, head.hash, 0, 0), force=True)
+            return checkpoint
+
+    def latest_head(self) -> Checkpoint:
+        """The latest checkpoint (signed tree head), signing the current head first when needed."""
+        self.checkpoint()
+        with self._db.read() as conn:
+            row = store.last_checkpoint(conn)
+        assert row is not None
+        return _checkpoint_from_row(row)
+
+    def heads(self) -> list[Checkpoint]:
+        """Every checkpoint with its signed tree head, oldest first."""
+        with self._db.read() as conn:
+            return [_checkpoint_from_row(row) for row in store.list_checkpoints(conn)]
+
+    def deployment_vkeys(self) -> list[str]:
+        """The signed-note verifier keys of every deployment key (oldest first), named by the origin."""
+        with self._db.read() as conn:
+            origin = self._origin_of(conn)
+            keys = [k for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
+        return [vkey(origin, public_key_from_b64(k.public_key)) for k in keys]
+
+    def _signed_head(self, conn: Any, size: int) -> Any:
+        row = store.checkpoint_at(conn, size)
+        if row is None or row.note is None:
+            sizes = [r.seq for r in store.list_checkpoints(conn) if r.note is not None]
+            raise NotFoundError(f"tree size {size}: no signed tree head of that size (signed sizes: {_ranges(sizes)})")
+        return row
+
+    def inclusion_proof(
+        self, seq: int, *, tree_size: int | None = None, for_party: str | None = None
+    ) -> dict[str, Any]:
+        """Proof that entry ``seq`` is in the tree of a signed head (default: the latest).
+
+        With ``for_party``, an entry whose payload that party may not read does not exist for it
+        (``NotFoundError``): a party proves only what it may see.
+        """
+        size = self.latest_head().seq if tree_size is None else tree_size
+        with self._tree_lock, self._db.read() as conn:
+            row = store.entry_at(conn, seq)
+            if row is None or (
+                for_party is not None and not payload_readable(_entry_from_row(row).statement, for_party)
+            ):
+                raise NotFoundError(f"entry {seq}: no such entry")
+            head = self._signed_head(conn, size)
+            if seq > size:
+                raise ValidationError([f"seq: entry {seq} is after the tree head of size {size}"])
+            tree = self._synced_tree(conn)
+            proof = tree.inclusion_proof(seq - 1, size)
+            vkeys = self._vkeys(conn)
+        return {
+            "format": INCLUSION_FORMAT,
+            "version": 1,
+            "seq": seq,
+            "tree_size": size,
+            "entry": _entry_from_row(row).to_json(),
+            "proof": [b64encode(h) for h in proof],
+            "checkpoint": head.note,
+            "log_keys": vkeys,
+        }
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+        """Proof that the signed head of ``old_size`` is a prefix of that of ``new_size`` (default: latest)."""
+        new = self.latest_head().seq if new_size is None else new_size
+        if not 1 <= old_size <= new:
+            raise ValidationError([f"old: tree size {old_size} is not between 1 and {new}"])
+        with self._tree_lock, self._db.read() as conn:
+            old_head, new_head = self._signed_head(conn, old_size), self._signed_head(conn, new)
+            proof = self._synced_tree(conn).consistency_proof(old_size, new)
+            vkeys = self._vkeys(conn)
+        return {
+            "format": CONSISTENCY_FORMAT,
+            "version": 1,
+            "old": old_head.note,
+            "new": new_head.note,
+            "proof": [b64encode(h) for h in proof],
+            "log_keys": vkeys,
+        }
+
+    def _vkeys(self, conn: Any) -> list[str]:
+        origin = self._origin_of(conn)
+        return [vkey(origin, public_key_from_b64(k.public_key)) for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
 
     def entries(
         self,
@@ -521,8 +694,13 @@ def _chained(
     return Head(entry.seq, entry_hash, head.checkpoint_seq, head.checkpoint_us), entry, _entry_row(entry, entry_hash)
 
 
-def _checkpoint_values(checkpoint: Checkpoint) -> tuple[int, str, int, str, str]:
-    return checkpoint.seq, checkpoint.head_hash, checkpoint.time_us, checkpoint.key_id, checkpoint.signature
+def _checkpoint_values(checkpoint: Checkpoint) -> tuple[int, str, int, str, str, str | None]:
+    c = checkpoint
+    return c.seq, c.head_hash, c.time_us, c.key_id, c.signature, c.note
+
+
+def _ranges(sizes: list[int]) -> str:
+    return ", ".join(map(str, sizes[-10:])) + (" ..." if len(sizes) > 10 else "") if sizes else "none"
 
 
 def _entry_row(entry: Entry, entry_hash: str) -> dict[str, Any]:
@@ -550,4 +728,4 @@ def _entry_from_row(row: Any) -> Entry:
 
 
 def _checkpoint_from_row(row: Any) -> Checkpoint:
-    return Checkpoint(row.seq, row.head_hash, row.time_us, row.key_id, row.signature)
+    return Checkpoint(row.seq, row.head_hash, row.time_us, row.key_id, row.signature, row.note)

@@ -72,8 +72,31 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode(text: str, field: str) -> bytes:
-    """Strict base64 decode; ``ValueError`` naming ``field`` when it is not."""
+    """Strict base64 decode; ``ValueError`` naming ``field`` when it is not.
+
+    Strict means: the standard alphabet with ``=`` padding, no whitespace, and the one encoding of
+    its bytes (unused trailing bits zero), so one value has exactly one text and nothing is malleable.
+    """
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (ValueError, UnicodeEncodeError):
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError, AttributeError):
         raise ValueError(f"{field}: not base64") from None
+    if b64encode(raw) != text:
+        raise ValueError(f"{field}: not in canonical base64 (standard alphabet, padded, unused bits zero)")
+    return raw
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ValueError("an object has a duplicate key")
+    return value
+
+
+def strict_json(text: str) -> Any:
+    """Parse RFC 8259 JSON strictly: ``ValueError`` on NaN/Infinity or a duplicate object key."""
+    return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)

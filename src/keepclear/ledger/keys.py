@@ -11,6 +11,7 @@ key is ever stored here (in the ledger).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -27,7 +28,9 @@ __all__ = [
     "key_id_of",
     "public_key_b64",
     "public_key_from_b64",
+    "raw_public_key",
     "sign_b64",
+    "signature_bytes_valid",
     "signature_valid",
 ]
 
@@ -51,6 +54,20 @@ def key_id_of(public_key: Ed25519PublicKey) -> str:
     return "ed25519:" + sha256_hex(raw)[:16]
 
 
+def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
+    """The 32 raw bytes of a public key."""
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def signature_bytes_valid(public_key: Ed25519PublicKey, data: bytes, signature: bytes) -> bool:
+    """True when ``signature`` (raw bytes) is a valid signature of ``data`` by ``public_key``."""
+    try:
+        public_key.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
 def sign_b64(private_key: Ed25519PrivateKey, data: bytes) -> str:
     """Ed25519 signature of ``data``, base64."""
     return b64encode(private_key.sign(data))
@@ -68,7 +85,11 @@ def signature_valid(public_key: Ed25519PublicKey, data: bytes, signature_b64: st
 class KeyFolder:
     """The custodial private keys of a deployment, one PEM file per key id."""
 
-    def __init__(self, folder: Path, passphrase: bytes | None = None) -> None:
+    def __init__(
+        self, folder: Path, passphrase: bytes | None = None, random_bytes: Callable[[int], bytes] = os.urandom
+    ) -> None:
+        """``random_bytes`` gives the 32-byte seeds of new keys (the OS's randomness unless a test seeds it)."""
+        self._random_bytes = random_bytes
         self._folder = folder
         self._passphrase = passphrase or None
 
@@ -79,7 +100,7 @@ class KeyFolder:
         """Make a new key pair and store the private key (0600); returns it."""
         self._folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self._folder, 0o700)
-        private_key = Ed25519PrivateKey.generate()
+        private_key = Ed25519PrivateKey.from_private_bytes(self._random_bytes(32))
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(self._passphrase)
             if self._passphrase

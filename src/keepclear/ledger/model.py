@@ -18,16 +18,71 @@ A **checkpoint** is the deployment's signature over ``canonical({"type": "checkp
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from keepclear.ledger.canonical import canonical_bytes, canonical_text, sha256_hex
+from keepclear.ledger.canonical import b64decode, canonical_bytes, canonical_text, sha256_hex
 
 GENESIS_PREV = "0" * 64
 STATEMENT_VERSION = 1
 #: Owner name of the deployment's own keys (a party id never contains ``@``, see ``domain.ids``).
 DEPLOYMENT = "@deployment"
+
+
+#: Syntax of the fields a verifier checks (docs/record.md, "Field syntax").
+HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+KEY_ID_RE = re.compile(r"^ed25519:[0-9a-f]{16}$")
+PARTY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+KIND_RE = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$")
+NONCE_RE = re.compile(r"^[A-Za-z0-9]{16,64}$")
+KIND_MAX_CHARS = 64
+#: Integers in signed headers are non-negative and below 2**63 (they fit a signed 64-bit column).
+INT_LIMIT = 2**63
+STATEMENT_FIELDS = frozenset({"type", "v", "party", "kind", "time_us", "payload_sha256", "nonce", "audience"})
+ENTRY_FIELDS = frozenset({"seq", "prev", "statement", "payload", "key", "sig"})
+CHECKPOINT_FIELDS = frozenset({"seq", "head", "time_us", "key", "sig", "note"})
+
+
+def kind_problem(kind: object) -> str | None:
+    """Why ``kind`` is not a valid entry kind (dotted lower-case words, at most 64 characters), or None."""
+    if not isinstance(kind, str) or not KIND_RE.match(kind):
+        return "not dotted lower-case words (e.g. message.posted)"
+    if len(kind) > KIND_MAX_CHARS:
+        return f"longer than {KIND_MAX_CHARS} characters"
+    return None
+
+
+def _int(value: Any, where: str, minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value < INT_LIMIT:
+        raise ValueError(f"{where}: not an integer from {minimum} to 2**63 - 1")
+    return value
+
+
+def _text(value: Any, pattern: re.Pattern[str], where: str, what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError(f"{where}: not {what}")
+    return value
+
+
+def _closed(value: Any, fields: frozenset[str], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: not an object")
+    if set(value) != fields:
+        missing, extra = sorted(fields - set(value)), sorted(set(value) - fields)
+        raise ValueError(f"{where}: fields differ from the spec (missing {missing}, unknown {extra})")
+    return value
+
+
+def signature_field(value: Any, where: str) -> str:
+    """Check an Ed25519 signature field: canonical base64 of 64 bytes."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: not a string")
+    if len(b64decode(value, where)) != 64:
+        raise ValueError(f"{where}: an Ed25519 signature is 64 bytes")
+    return value
 
 
 def time_us_of(time_s: float) -> int:
@@ -70,30 +125,25 @@ class Statement:
 
 
 def statement_from_json(value: Any, where: str) -> Statement:
-    """Parse a statement object; ``ValueError`` naming the field when it is malformed."""
-    if not isinstance(value, dict):
-        raise ValueError(f"{where}: not an object")
-    if value.get("type") != "statement" or value.get("v") != STATEMENT_VERSION:
+    """Parse a statement object; ``ValueError`` naming the field when it is malformed (docs/record.md)."""
+    value = _closed(value, STATEMENT_FIELDS, where)
+    if value["type"] != "statement" or value["v"] != STATEMENT_VERSION or isinstance(value["v"], bool):
         raise ValueError(f"{where}: not a version {STATEMENT_VERSION} statement")
-    party = value.get("party")
-    if party is not None and not isinstance(party, str):
-        raise ValueError(f"{where}.party: not a string or null")
-    for name in ("kind", "payload_sha256", "nonce"):
-        if not isinstance(value.get(name), str) or not value[name]:
-            raise ValueError(f"{where}.{name}: missing or not a string")
-    if len(value["kind"]) > 64:
-        raise ValueError(f"{where}.kind: longer than 64 characters")
-    if not 16 <= len(value["nonce"]) <= 64 or not value["nonce"].isascii() or not value["nonce"].isalnum():
-        raise ValueError(f"{where}.nonce: 16 to 64 ASCII letters and digits")
-    time_us = value.get("time_us")
-    if not isinstance(time_us, int) or isinstance(time_us, bool):
-        raise ValueError(f"{where}.time_us: not an integer")
-    audience = value.get("audience")
-    if audience is not None and (not isinstance(audience, list) or not all(isinstance(a, str) for a in audience)):
-        raise ValueError(f"{where}.audience: not a list of party ids or null")
-    extra = set(value) - {"type", "v", "party", "kind", "time_us", "payload_sha256", "nonce", "audience"}
-    if extra:
-        raise ValueError(f"{where}: unknown fields {sorted(extra)}")
+    party = value["party"]
+    if party is not None:
+        _text(party, PARTY_RE, f"{where}.party", "a party id or null")
+    problem = kind_problem(value["kind"])
+    if problem is not None:
+        raise ValueError(f"{where}.kind: {problem}")
+    time_us = _int(value["time_us"], f"{where}.time_us")
+    _text(value["payload_sha256"], HEX64_RE, f"{where}.payload_sha256", "64 lower-case hex digits")
+    _text(value["nonce"], NONCE_RE, f"{where}.nonce", "16 to 64 ASCII letters and digits")
+    audience = value["audience"]
+    if audience is not None:
+        if not isinstance(audience, list) or not all(isinstance(a, str) and PARTY_RE.match(a) for a in audience):
+            raise ValueError(f"{where}.audience: not a list of party ids or null")
+        if any(a >= b for a, b in itertools.pairwise(audience)):
+            raise ValueError(f"{where}.audience: not sorted without duplicates")
     return Statement(party, value["kind"], time_us, value["payload_sha256"], value["nonce"], _tuple(audience))
 
 
@@ -144,19 +194,16 @@ class Entry:
 
 
 def entry_from_json(value: Any, where: str) -> Entry:
-    """Parse an exported entry; ``ValueError`` naming the field when it is malformed."""
-    if not isinstance(value, dict):
-        raise ValueError(f"{where}: not an object")
-    seq = value.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool):
-        raise ValueError(f"{where}.seq: not an integer")
-    for name in ("prev", "key", "sig"):
-        if not isinstance(value.get(name), str):
-            raise ValueError(f"{where}.{name}: missing or not a string")
-    payload = value.get("payload")
+    """Parse an exported entry; ``ValueError`` naming the field when it is malformed (docs/record.md)."""
+    value = _closed(value, ENTRY_FIELDS, where)
+    seq = _int(value["seq"], f"{where}.seq", 1)
+    _text(value["prev"], HEX64_RE, f"{where}.prev", "64 lower-case hex digits")
+    _text(value["key"], KEY_ID_RE, f"{where}.key", "a key id (ed25519: and 16 lower-case hex digits)")
+    signature_field(value["sig"], f"{where}.sig")
+    payload = value["payload"]
     if payload is not None and not isinstance(payload, str):
         raise ValueError(f"{where}.payload: not a string or null")
-    statement = statement_from_json(value.get("statement"), f"{where}.statement")
+    statement = statement_from_json(value["statement"], f"{where}.statement")
     return Entry(seq, value["prev"], statement, payload, value["key"], value["sig"])
 
 
@@ -174,6 +221,9 @@ class Checkpoint:
     time_us: int
     key_id: str
     signature: str
+    #: The signed tree head of size ``seq`` (C2SP checkpoint note); None only in a checkpoint stored
+    #: before the ledger was a transparency log.
+    note: str | None = None
 
     def signed_bytes(self) -> bytes:
         """The bytes the deployment signs."""
@@ -187,6 +237,7 @@ class Checkpoint:
             "time_us": self.time_us,
             "key": self.key_id,
             "sig": self.signature,
+            "note": self.note,
         }
 
 
@@ -198,13 +249,14 @@ def checkpoint_bytes(seq: int, head_hash: str, time_us: int, key_id: str) -> byt
 
 
 def checkpoint_from_json(value: Any, where: str) -> Checkpoint:
-    """Parse an exported checkpoint; ``ValueError`` naming the field when it is malformed."""
-    if not isinstance(value, dict):
-        raise ValueError(f"{where}: not an object")
-    for name in ("seq", "time_us"):
-        if not isinstance(value.get(name), int) or isinstance(value.get(name), bool):
-            raise ValueError(f"{where}.{name}: not an integer")
-    for name in ("head", "key", "sig"):
-        if not isinstance(value.get(name), str):
-            raise ValueError(f"{where}.{name}: missing or not a string")
-    return Checkpoint(value["seq"], value["head"], value["time_us"], value["key"], value["sig"])
+    """Parse an exported checkpoint; ``ValueError`` naming the field when it is malformed (docs/record.md)."""
+    value = _closed(value, CHECKPOINT_FIELDS, where)
+    seq = _int(value["seq"], f"{where}.seq", 1)
+    time_us = _int(value["time_us"], f"{where}.time_us")
+    _text(value["head"], HEX64_RE, f"{where}.head", "64 lower-case hex digits")
+    _text(value["key"], KEY_ID_RE, f"{where}.key", "a key id (ed25519: and 16 lower-case hex digits)")
+    signature_field(value["sig"], f"{where}.sig")
+    note = value["note"]
+    if note is not None and not isinstance(note, str):
+        raise ValueError(f"{where}.note: not a string or null")
+    return Checkpoint(seq, value["head"], time_us, value["key"], value["sig"], note)

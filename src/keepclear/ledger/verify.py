@@ -14,24 +14,37 @@ from pathlib import Path
 from typing import Any
 
 from keepclear.errors import KeepclearError
-from keepclear.ledger.canonical import sha256_hex
+from keepclear.ledger.canonical import sha256_hex, strict_json
 from keepclear.ledger.keys import Ed25519PublicKey, key_id_of, public_key_from_b64, signature_valid
+from keepclear.ledger.merkle import MerkleTree, leaf_hash
 from keepclear.ledger.model import (
     DEPLOYMENT,
     GENESIS_PREV,
+    INT_LIMIT,
+    PARTY_RE,
     Checkpoint,
     Entry,
     Statement,
     checkpoint_from_json,
     entry_from_json,
 )
+from keepclear.ledger.note import origin_of, parse_note
 
 EXPORT_FORMAT = "keepclear-ledger"
 EXPORT_VERSION = 1
+INCLUSION_FORMAT = "keepclear-inclusion-proof"
+CONSISTENCY_FORMAT = "keepclear-consistency-proof"
+PROOF_VERSION = 1
 
 GENESIS_KIND = "ledger.genesis"
 KEY_REGISTERED = "key.registered"
 KEY_ROTATED = "key.rotated"
+EXPORT_FIELDS = frozenset(
+    {"format", "version", "exported_us", "for_party", "keys", "rotations", "entries", "checkpoints"}
+)
+GENESIS_FIELDS = frozenset({"owner", "key_id", "public_key", "custodial", "format"})
+REGISTERED_FIELDS = frozenset({"owner", "key_id", "public_key", "custodial"})
+ROTATED_FIELDS = frozenset({"owner", "old_key", "new_key", "public_key", "custodial", "reason"})
 #: Kinds whose payload is never redacted: every verifier needs them to know the keys.
 PUBLIC_KINDS = frozenset({GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED})
 
@@ -64,12 +77,24 @@ class KeyRecord:
     from_seq: int
     until_seq: int | None = None
 
+    def valid_for_entry(self, seq: int) -> bool:
+        """May this key sign entry ``seq``? After the entry that introduced it (genesis: itself),
+        up to and including the entry that rotated it away."""
+        after_start = seq > self.from_seq or (seq == 1 and self.from_seq == 1)
+        return after_start and (self.until_seq is None or seq <= self.until_seq)
+
+    def valid_for_checkpoint(self, seq: int) -> bool:
+        """May this key sign a checkpoint of seq ``seq``? From its introducing entry on, until the
+        entry that rotated it away (excluded: that head is signed by the new key)."""
+        return self.from_seq <= seq and (self.until_seq is None or seq < self.until_seq)
+
 
 @dataclass
 class VerifyReport:
     """The outcome: ``problem`` is None when everything checks."""
 
     problem: str | None
+    at: str | None = None
     entries: int = 0
     checkpoints: int = 0
     redacted: int = 0
@@ -77,6 +102,9 @@ class VerifyReport:
     deployment_signed: int = 0
     genesis_key_id: str | None = None
     head_hash: str | None = None
+    tree_heads: int = 0
+    root_hash: str | None = None
+    origin: str | None = None
     keys: list[KeyRecord] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
 
@@ -90,7 +118,8 @@ class VerifyReport:
         if self.problem is not None:
             return f"BAD: {self.problem}"
         return (
-            f"OK: {self.entries} entries, {self.checkpoints} checkpoints, head {self.head_hash}; "
+            f"OK: {self.entries} entries, {self.checkpoints} checkpoints ({self.tree_heads} signed tree heads),"
+            f" head {self.head_hash}, tree root {self.root_hash}; "
             f"{self.party_signed} signed by the actor's own key, {self.deployment_signed} vouched for by the"
             f" deployment on a strong-mode party's behalf; "
             f"{self.redacted} payloads withheld (hash verified); genesis key {self.genesis_key_id}"
@@ -133,7 +162,11 @@ def parse_export(raw: bytes, name: str) -> dict[str, Any]:
 
 
 class _Bad(Exception):
-    pass
+    """The first problem, and where it is: a JSON Pointer (RFC 6901) into the export."""
+
+    def __init__(self, message: str, at: str) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 def _where(index: int, entry: Entry | None) -> str:
@@ -141,60 +174,90 @@ def _where(index: int, entry: Entry | None) -> str:
 
 
 def verify_document(document: dict[str, Any]) -> VerifyReport:
-    """Check every entry, key and checkpoint of a parsed export (see the module docstring)."""
+    """Check an export exactly as docs/record.md specifies, in its order; the first problem wins."""
     report = VerifyReport(problem=None)
     try:
         _verify(document, report)
     except _Bad as bad:
         report.problem = str(bad)
+        report.at = bad.at
     return report
 
 
+def _top_level(document: dict[str, Any]) -> str | None:
+    if set(document) != EXPORT_FIELDS:
+        missing, extra = sorted(EXPORT_FIELDS - set(document)), sorted(set(document) - EXPORT_FIELDS)
+        raise _Bad(f"the file's fields differ from the spec (missing {missing}, unknown {extra})", "")
+    exported = document["exported_us"]
+    if not isinstance(exported, int) or isinstance(exported, bool) or not 0 <= exported < INT_LIMIT:
+        raise _Bad("exported_us: not an integer from 0 to 2**63 - 1", "/exported_us")
+    for_party = document["for_party"]
+    if for_party is not None and (not isinstance(for_party, str) or not PARTY_RE.match(for_party)):
+        raise _Bad("for_party: not a party id or null", "/for_party")
+    for name in ("keys", "rotations", "entries", "checkpoints"):
+        if not isinstance(document[name], list):
+            raise _Bad(f"{name}: not a list", f"/{name}")
+    return for_party
+
+
 def _verify(document: dict[str, Any], report: VerifyReport) -> None:
+    for_party = _top_level(document)
     keys: dict[str, KeyRecord] = {}
     active: dict[str, str] = {}  # owner -> key id
     nonces: dict[str, int] = {}
     hashes: list[str] = []
+    rotations: list[dict[str, Any]] = []
     prev = GENESIS_PREV
     for index, raw in enumerate(document["entries"]):
+        at = f"/entries/{index}"
         try:
             entry = entry_from_json(raw, f"entry #{index}")
         except ValueError as exc:
-            raise _Bad(str(exc)) from None
+            raise _Bad(str(exc), at) from None
         where = _where(index, entry)
         if entry.seq != index + 1:
-            raise _Bad(f"{where}: expected seq {index + 1} (an entry is missing, extra or out of order)")
+            raise _Bad(f"{where}: expected seq {index + 1} (an entry is missing, extra or out of order)", at)
         if entry.prev_hash != prev:
-            raise _Bad(f"{where}: previous-hash link broken (an entry before it was changed, dropped or moved)")
+            raise _Bad(f"{where}: previous-hash link broken (an entry before it was changed, dropped or moved)", at)
         statement = entry.statement
+        readable = payload_readable(statement, for_party)
         if entry.payload is None:
             if statement.kind in PUBLIC_KINDS:
-                raise _Bad(f"{where}: payload withheld, but key entries must carry theirs")
+                raise _Bad(f"{where}: payload withheld, but key entries must carry theirs", at)
+            if readable:
+                whom = "a full export" if for_party is None else f"{for_party}, which may read it"
+                raise _Bad(f"{where}: payload withheld from {whom}", at)
             report.redacted += 1
+        elif not readable:
+            raise _Bad(f"{where}: payload present in {for_party}'s export, outside its audience", at)
         elif sha256_hex(entry.payload.encode("utf-8")) != statement.payload_sha256:
-            raise _Bad(f"{where}: payload does not match its signed hash (payload edited)")
+            raise _Bad(f"{where}: payload does not match its signed hash (payload edited)", at)
+        payload = _payload(entry, where, at)
         if statement.nonce in nonces:
-            raise _Bad(f"{where}: statement replayed (same nonce as seq {nonces[statement.nonce]})")
+            raise _Bad(f"{where}: statement replayed (same nonce as seq {nonces[statement.nonce]})", at)
         nonces[statement.nonce] = entry.seq
-        payload = _payload(entry, where)
         if index == 0:
-            _genesis(entry, payload, where, keys, active)
+            _genesis(entry, payload, where, at, keys, active)
             report.genesis_key_id = entry.key_id
+        elif statement.kind == GENESIS_KIND:
+            raise _Bad(f"{where}: a second genesis entry", at)
         signer = keys.get(entry.key_id)
         if signer is None:
-            raise _Bad(f"{where}: signed with unknown key {entry.key_id}")
-        if signer.until_seq is not None or active.get(signer.owner) != signer.key_id:
-            raise _Bad(f"{where}: signed with key {entry.key_id} of {signer.owner}, which was no longer valid")
+            raise _Bad(f"{where}: signed with unknown key {entry.key_id}", at)
+        if not signer.valid_for_entry(entry.seq) or active.get(signer.owner) != signer.key_id:
+            raise _Bad(
+                f"{where}: signed with key {entry.key_id} of {signer.owner}, which was not valid at this seq (no longer valid, or not yet)",
+                at,
+            )
         expected_owner = statement.signer_owner
-        compromised_rotation = (
-            statement.kind == KEY_ROTATED and isinstance(payload, dict) and payload.get("reason") == "compromised"
-        )
         if signer.owner not in (expected_owner, DEPLOYMENT):
-            raise _Bad(f"{where}: signed with key {entry.key_id} of {signer.owner}, not of {expected_owner}")
+            raise _Bad(f"{where}: signed with key {entry.key_id} of {signer.owner}, not of {expected_owner}", at)
         if not signature_valid(signer.public_key, statement.to_bytes(), entry.signature):
-            raise _Bad(f"{where}: signature does not verify with key {entry.key_id} ({signer.owner})")
-        if index > 0:
-            _key_entry(entry, payload, signer, compromised_rotation, where, keys, active)
+            raise _Bad(f"{where}: signature does not verify with key {entry.key_id} ({signer.owner})", at)
+        if statement.kind == KEY_REGISTERED:
+            _registered(entry, payload, signer, where, at, keys, active)
+        elif statement.kind == KEY_ROTATED:
+            rotations.append(_rotated(entry, payload, signer, where, at, keys, active))
         if signer.owner == DEPLOYMENT and expected_owner != DEPLOYMENT:
             report.deployment_signed += 1
         else:
@@ -205,9 +268,11 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
     report.hashes = hashes
     report.head_hash = hashes[-1] if hashes else None
     if not hashes:
-        raise _Bad("the export holds no entries")
-    _checkpoints(document["checkpoints"], hashes, keys, report)
+        raise _Bad("the export holds no entries", "/entries")
+    assert report.genesis_key_id is not None
+    _checkpoints(document["checkpoints"], hashes, keys, report, origin_of(report.genesis_key_id))
     _listed_keys(document["keys"], keys)
+    _listed_rotations(document["rotations"], rotations)
     report.keys = list(keys.values())
 
 
@@ -229,116 +294,212 @@ def extension_problem(earlier: VerifyReport, later: VerifyReport) -> str | None:
     return None
 
 
-def _payload(entry: Entry, where: str) -> Any:
+def _payload(entry: Entry, where: str, at: str) -> Any:
     if entry.payload is None:
         return None
     try:
-        return json.loads(entry.payload)
-    except ValueError:
-        raise _Bad(f"{where}: payload is not JSON") from None
+        return strict_json(entry.payload)
+    except ValueError as exc:
+        raise _Bad(f"{where}: payload is not JSON ({exc})", at) from None
 
 
-def _new_key(payload: Any, where: str, seq: int, id_field: str) -> KeyRecord:
-    if not isinstance(payload, dict):
-        raise _Bad(f"{where}: key payload is not an object")
+def _key_payload(payload: Any, fields: frozenset[str], where: str, at: str) -> dict[str, Any]:
+    if not isinstance(payload, dict) or set(payload) != fields:
+        raise _Bad(f"{where}: payload fields must be exactly {sorted(fields)}", at)
+    owner = payload["owner"]
+    if not isinstance(owner, str) or not (owner == DEPLOYMENT or PARTY_RE.match(owner)):
+        raise _Bad(f"{where}: owner is not a party id or {DEPLOYMENT}", at)
+    if not isinstance(payload["custodial"], bool):
+        raise _Bad(f"{where}: custodial is not true or false", at)
+    return payload
+
+
+def _new_key(payload: dict[str, Any], where: str, at: str, seq: int, id_field: str) -> KeyRecord:
     try:
-        public_key = public_key_from_b64(payload.get("public_key"), f"{where}: public_key")  # type: ignore[arg-type]
+        public_key = public_key_from_b64(payload["public_key"], "public_key")
     except (ValueError, AttributeError, TypeError):
-        raise _Bad(f"{where}: public_key is not an Ed25519 public key") from None
-    key_id = payload.get(id_field)
+        raise _Bad(f"{where}: public_key is not an Ed25519 public key in canonical base64", at) from None
+    key_id = payload[id_field]
     if key_id != key_id_of(public_key):
-        raise _Bad(f"{where}: {id_field} {key_id!r} does not match its public key")
-    owner = payload.get("owner")
-    if not isinstance(owner, str):
-        raise _Bad(f"{where}: owner missing")
-    return KeyRecord(key_id, owner, payload["public_key"], public_key, bool(payload.get("custodial", True)), seq)
+        raise _Bad(f"{where}: {id_field} {key_id!r} does not match its public key", at)
+    return KeyRecord(key_id, payload["owner"], payload["public_key"], public_key, payload["custodial"], seq)
 
 
-def _genesis(entry: Entry, payload: Any, where: str, keys: dict[str, KeyRecord], active: dict[str, str]) -> None:
-    if entry.statement.kind != GENESIS_KIND or entry.statement.party_id is not None:
-        raise _Bad(f"{where}: the first entry must be the deployment's {GENESIS_KIND}")
-    record = _new_key(payload, where, entry.seq, "key_id")
-    if record.owner != DEPLOYMENT or record.key_id != entry.key_id:
-        raise _Bad(f"{where}: genesis must be signed by the deployment key it declares")
+def _genesis(
+    entry: Entry, payload: Any, where: str, at: str, keys: dict[str, KeyRecord], active: dict[str, str]
+) -> None:
+    statement = entry.statement
+    if statement.kind != GENESIS_KIND or statement.party_id is not None or statement.audience is not None:
+        raise _Bad(f"{where}: the first entry must be the deployment's {GENESIS_KIND} (party and audience null)", at)
+    payload = _key_payload(payload, GENESIS_FIELDS, where, at)
+    if payload["owner"] != DEPLOYMENT or payload["custodial"] is not True or payload["format"] != EXPORT_FORMAT:
+        raise _Bad(
+            f'{where}: genesis payload must have owner {DEPLOYMENT}, custodial true, format "{EXPORT_FORMAT}"', at
+        )
+    record = _new_key(payload, where, at, entry.seq, "key_id")
+    if record.key_id != entry.key_id:
+        raise _Bad(f"{where}: genesis must be signed by the deployment key it declares", at)
     keys[record.key_id] = record
     active[DEPLOYMENT] = record.key_id
 
 
-def _key_entry(
+def _registered(
     entry: Entry,
     payload: Any,
     signer: KeyRecord,
-    compromised: bool,
     where: str,
+    at: str,
     keys: dict[str, KeyRecord],
     active: dict[str, str],
 ) -> None:
-    kind = entry.statement.kind
-    if kind == GENESIS_KIND:
-        raise _Bad(f"{where}: a second genesis entry")
-    if kind == KEY_REGISTERED:
-        record = _new_key(payload, where, entry.seq, "key_id")
-        if signer.owner != DEPLOYMENT:
-            raise _Bad(f"{where}: keys are registered by the deployment key")
-        if record.owner in active:
-            raise _Bad(f"{where}: {record.owner} already has key {active[record.owner]}; a new one is a rotation")
-        if record.key_id in keys:
-            raise _Bad(f"{where}: key {record.key_id} registered twice")
-        keys[record.key_id] = record
-        active[record.owner] = record.key_id
-    elif kind == KEY_ROTATED:
-        record = _new_key(payload, where, entry.seq, "new_key")
-        old_id = payload.get("old_key")
-        if active.get(record.owner) != old_id:
-            raise _Bad(f"{where}: old_key {old_id!r} is not the current key of {record.owner}")
-        if signer.key_id != old_id and not (compromised and signer.owner == DEPLOYMENT and record.owner != DEPLOYMENT):
-            raise _Bad(
-                f"{where}: a rotation is signed by the old key (or by the deployment when the old key is compromised)"
-            )
-        if record.key_id in keys:
-            raise _Bad(f"{where}: key {record.key_id} registered twice")
-        keys[old_id].until_seq = entry.seq
-        keys[record.key_id] = record
-        active[record.owner] = record.key_id
+    payload = _key_payload(payload, REGISTERED_FIELDS, where, at)
+    if entry.statement.party_id is not None or entry.statement.audience is not None or signer.owner != DEPLOYMENT:
+        raise _Bad(f"{where}: keys are registered by the deployment key (party and audience null)", at)
+    record = _new_key(payload, where, at, entry.seq, "key_id")
+    if record.owner == DEPLOYMENT:
+        raise _Bad(f"{where}: the deployment key changes only by rotation", at)
+    if record.owner in active:
+        raise _Bad(f"{where}: {record.owner} already has key {active[record.owner]}; a new one is a rotation", at)
+    if record.key_id in keys:
+        raise _Bad(f"{where}: key {record.key_id} registered twice", at)
+    keys[record.key_id] = record
+    active[record.owner] = record.key_id
 
 
-def _checkpoints(values: list[Any], hashes: list[str], keys: dict[str, KeyRecord], report: VerifyReport) -> None:
+def _rotated(
+    entry: Entry,
+    payload: Any,
+    signer: KeyRecord,
+    where: str,
+    at: str,
+    keys: dict[str, KeyRecord],
+    active: dict[str, str],
+) -> dict[str, Any]:
+    payload = _key_payload(payload, ROTATED_FIELDS, where, at)
+    owner, old_id, reason = payload["owner"], payload["old_key"], payload["reason"]
+    if reason not in ("scheduled", "compromised"):
+        raise _Bad(f'{where}: reason must be "scheduled" or "compromised"', at)
+    if active.get(owner) != old_id:
+        raise _Bad(f"{where}: old_key {old_id!r} is not the current key of {owner}", at)
+    party = entry.statement.party_id
+    if reason == "scheduled":
+        fits = signer.key_id == old_id and party == (None if owner == DEPLOYMENT else owner)
+    else:
+        fits = owner != DEPLOYMENT and signer.owner == DEPLOYMENT and party is None
+    if not fits or entry.statement.audience is not None:
+        raise _Bad(
+            f"{where}: a rotation is signed by the old key (scheduled; party = owner, null for {DEPLOYMENT}) "
+            "or by the deployment key (compromised; party null); audience null",
+            at,
+        )
+    if payload["custodial"] != keys[old_id].custodial:
+        raise _Bad(f"{where}: custodial differs from the old key's (a mode changes only by registration)", at)
+    record = _new_key(payload, where, at, entry.seq, "new_key")
+    if record.key_id in keys:
+        raise _Bad(f"{where}: key {record.key_id} registered twice", at)
+    keys[old_id].until_seq = entry.seq
+    keys[record.key_id] = record
+    active[owner] = record.key_id
+    return {"seq": entry.seq, "owner": owner, "old_key": old_id, "new_key": record.key_id, "reason": reason}
+
+
+def _checkpoints(
+    values: list[Any], hashes: list[str], keys: dict[str, KeyRecord], report: VerifyReport, origin: str
+) -> None:
+    tree = MerkleTree(leaf_hash(bytes.fromhex(h)) for h in hashes)
     last_seq = 0
+    last_note: str | None = None
     for index, raw in enumerate(values):
-        where = f"checkpoint #{index}"
+        where, at = f"checkpoint #{index}", f"/checkpoints/{index}"
         try:
             checkpoint: Checkpoint = checkpoint_from_json(raw, where)
         except ValueError as exc:
-            raise _Bad(str(exc)) from None
+            raise _Bad(str(exc), at) from None
         where = f"{where} (seq {checkpoint.seq})"
+        if checkpoint.seq <= last_seq:
+            raise _Bad(f"{where}: out of order (seq must increase)", at)
         if checkpoint.seq > len(hashes):
-            raise _Bad(f"{where}: signs seq {checkpoint.seq} but the file ends at seq {len(hashes)} (truncated)")
-        if checkpoint.seq < 1 or checkpoint.seq < last_seq:
-            raise _Bad(f"{where}: out of order")
+            raise _Bad(f"{where}: signs seq {checkpoint.seq} but the file ends at seq {len(hashes)} (truncated)", at)
         last_seq = checkpoint.seq
         if checkpoint.head_hash != hashes[checkpoint.seq - 1]:
-            raise _Bad(f"{where}: head hash differs from entry seq {checkpoint.seq} (the chain was rewritten)")
+            raise _Bad(f"{where}: head hash differs from entry seq {checkpoint.seq} (the chain was rewritten)", at)
         key = keys.get(checkpoint.key_id)
         if key is None or key.owner != DEPLOYMENT:
-            raise _Bad(f"{where}: not signed with a deployment key")
-        if checkpoint.seq < key.from_seq or (key.until_seq is not None and checkpoint.seq >= key.until_seq):
-            raise _Bad(f"{where}: deployment key {key.key_id} was not valid at seq {checkpoint.seq}")
+            raise _Bad(f"{where}: not signed with a deployment key", at)
+        if not key.valid_for_checkpoint(checkpoint.seq):
+            raise _Bad(f"{where}: deployment key {key.key_id} was not valid at seq {checkpoint.seq}", at)
         if not signature_valid(key.public_key, checkpoint.signed_bytes(), checkpoint.signature):
-            raise _Bad(f"{where}: signature does not verify with deployment key {key.key_id}")
+            raise _Bad(f"{where}: signature does not verify with deployment key {key.key_id}", at)
+        last_note = checkpoint.note
+        if checkpoint.note is not None:
+            problem = _head_problem(checkpoint.note, origin, checkpoint.seq, tree.root(checkpoint.seq), key)
+            if problem is not None:
+                raise _Bad(f"{where}: signed tree head {problem}", at)
+            report.tree_heads += 1
+            report.root_hash = tree.root(checkpoint.seq).hex()
         report.checkpoints += 1
     if last_seq != len(hashes):
         raise _Bad(
             f"entries after seq {last_seq} are not covered by a deployment checkpoint"
-            f" (the file ends at seq {len(hashes)}; entries were added or the export is incomplete)"
+            f" (the file ends at seq {len(hashes)}; entries were added or the export is incomplete)",
+            "/checkpoints",
         )
+    if last_note is None:
+        raise _Bad("the last checkpoint has no signed tree head (note)", f"/checkpoints/{len(values) - 1}")
+    report.origin = origin
+
+
+def _head_problem(text: str, origin: str, size: int, root: bytes, key: KeyRecord) -> str | None:
+    """Why a checkpoint note is not the head of ``size`` leaves with ``root`` signed by ``key``, or None."""
+    try:
+        note = parse_note(text)
+    except ValueError as exc:
+        return f"is malformed: {exc}"
+    if note.head.origin != origin:
+        return f"names origin {note.head.origin!r}, not {origin!r}"
+    if note.head.size != size:
+        return f"has tree size {note.head.size}, not {size}"
+    if note.head.root != root:
+        return "root hash differs from the tree of the entries (the log was rewritten)"
+    if not note.signed_by(origin, key.public_key):
+        return f"has no valid signature by deployment key {key.key_id}"
+    return None
+
+
+def key_json(key: KeyRecord) -> dict[str, Any]:
+    """A key as the export's ``keys`` list holds it."""
+    return {
+        "key_id": key.key_id,
+        "owner": key.owner,
+        "public_key": key.public_key_b64,
+        "custodial": key.custodial,
+        "from_seq": key.from_seq,
+        "until_seq": key.until_seq,
+    }
 
 
 def _listed_keys(values: list[Any], keys: dict[str, KeyRecord]) -> None:
-    listed: dict[str, tuple[Any, Any]] = {}
-    for index, raw in enumerate(values):
-        if not isinstance(raw, dict) or not isinstance(raw.get("key_id"), str):
-            raise _Bad(f"keys #{index}: not a key object")
-        listed[raw["key_id"]] = (raw.get("owner"), raw.get("public_key"))
-    derived = {k.key_id: (k.owner, k.public_key_b64) for k in keys.values()}
-    if listed != derived:
-        raise _Bad("the keys listed in the file differ from the keys the chain registers")
+    derived = [key_json(k) for k in keys.values()]
+    for index, (listed, expected) in enumerate(zip(values, derived, strict=False)):
+        if listed != expected or not _same_types(listed, expected):
+            raise _Bad(
+                f"keys #{index}: differs from the key the chain registers ({expected['key_id']})", f"/keys/{index}"
+            )
+    if len(values) != len(derived):
+        raise _Bad(f"the file lists {len(values)} keys, the chain registers {len(derived)}", "/keys")
+
+
+def _listed_rotations(values: list[Any], derived: list[dict[str, Any]]) -> None:
+    for index, (listed, expected) in enumerate(zip(values, derived, strict=False)):
+        if listed != expected or not _same_types(listed, expected):
+            raise _Bad(
+                f"rotations #{index}: differs from the rotation the chain records at seq {expected['seq']}",
+                f"/rotations/{index}",
+            )
+    if len(values) != len(derived):
+        raise _Bad(f"the file lists {len(values)} rotations, the chain records {len(derived)}", "/rotations")
+
+
+def _same_types(listed: Any, expected: dict[str, Any]) -> bool:
+    """``==`` says ``1 == True``; the spec does not."""
+    return isinstance(listed, dict) and all(type(listed[k]) is type(v) for k, v in expected.items())

@@ -62,6 +62,17 @@ ledger_checkpoints = sa.Table(
     sa.Column("time_us", sa.BigInteger, nullable=False),
     sa.Column("key_id", sa.String(64), nullable=False),
     sa.Column("signature", sa.String(128), nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+)
+
+ledger_cosignatures = sa.Table(
+    "ledger_cosignatures",
+    metadata,
+    sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("party_id", sa.String(64), primary_key=True),
+    sa.Column("witness_key", sa.Text, nullable=False),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
 )
 
 
@@ -185,11 +196,20 @@ def list_keys(conn: Connection) -> list[StoredKey]:
     return [_stored_key(r) for r in conn.execute(sa.select(ledger_keys).order_by(ledger_keys.c.from_seq))]
 
 
-def insert_checkpoint(conn: Connection, seq: int, head_hash: str, time_us: int, key_id: str, signature: str) -> None:
-    """Store a checkpoint and note it on the head (call with the head locked)."""
+def insert_checkpoint(
+    conn: Connection, seq: int, head_hash: str, time_us: int, key_id: str, signature: str, note: str | None
+) -> None:
+    """Store a checkpoint (with its signed tree head) and note it on the head (call with the head locked)."""
     conn.execute(
         ledger_checkpoints.insert(),
-        {"seq": seq, "head_hash": head_hash, "time_us": time_us, "key_id": key_id, "signature": signature},
+        {
+            "seq": seq,
+            "head_hash": head_hash,
+            "time_us": time_us,
+            "key_id": key_id,
+            "signature": signature,
+            "note": note,
+        },
     )
     conn.execute(ledger_head.update().where(ledger_head.c.id == 1).values(checkpoint_seq=seq, checkpoint_us=time_us))
 
@@ -197,3 +217,74 @@ def insert_checkpoint(conn: Connection, seq: int, head_hash: str, time_us: int, 
 def list_checkpoints(conn: Connection) -> list[sa.Row[Any]]:
     """Every checkpoint row in seq order."""
     return list(conn.execute(sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.seq)))
+
+
+def set_checkpoint_note(conn: Connection, seq: int, note: str) -> None:
+    """Give a checkpoint stored before the transparency log its signed tree head."""
+    conn.execute(ledger_checkpoints.update().where(ledger_checkpoints.c.seq == seq).values(note=note))
+
+
+def leaf_hashes(conn: Connection, from_seq: int) -> list[str]:
+    """Entry hashes (hex) from ``from_seq`` on, in seq order: the transparency log's leaves."""
+    query = sa.select(ledger_entries.c.hash).where(ledger_entries.c.seq >= from_seq).order_by(ledger_entries.c.seq)
+    return list(conn.execute(query).scalars())
+
+
+def entry_at(conn: Connection, seq: int) -> sa.Row[Any] | None:
+    """The entry row of ``seq``, or None."""
+    return conn.execute(sa.select(ledger_entries).where(ledger_entries.c.seq == seq)).first()
+
+
+def checkpoint_at(conn: Connection, seq: int) -> sa.Row[Any] | None:
+    """The checkpoint row of ``seq``, or None."""
+    return conn.execute(sa.select(ledger_checkpoints).where(ledger_checkpoints.c.seq == seq)).first()
+
+
+def last_checkpoint(conn: Connection) -> sa.Row[Any] | None:
+    """The latest checkpoint row, or None."""
+    return conn.execute(sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.seq.desc()).limit(1)).first()
+
+
+def insert_cosignature(
+    conn: Connection, tree_size: int, party_id: str, witness_key: str, line: str, time_us: int
+) -> bool:
+    """Record a party's cosignature of the head of ``tree_size``; False when it already cosigned it."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                ledger_cosignatures.insert(),
+                {
+                    "tree_size": tree_size,
+                    "party_id": party_id,
+                    "witness_key": witness_key,
+                    "line": line,
+                    "time_us": time_us,
+                },
+            )
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+def list_cosignatures(conn: Connection, tree_size: int | None = None) -> list[sa.Row[Any]]:
+    """Cosignatures (of one head, or all), by tree size then party."""
+    query = sa.select(ledger_cosignatures).order_by(ledger_cosignatures.c.tree_size, ledger_cosignatures.c.party_id)
+    if tree_size is not None:
+        query = query.where(ledger_cosignatures.c.tree_size == tree_size)
+    return list(conn.execute(query))
+
+
+def last_cosigned(conn: Connection, party_id: str) -> sa.Row[Any] | None:
+    """The largest head ``party_id`` cosigned, or None."""
+    query = (
+        sa.select(ledger_cosignatures)
+        .where(ledger_cosignatures.c.party_id == party_id)
+        .order_by(ledger_cosignatures.c.tree_size.desc())
+        .limit(1)
+    )
+    return conn.execute(query).first()
+
+
+def delete_checkpoint(conn: Connection, seq: int) -> None:
+    """Remove a checkpoint (only one stored before the transparency log, to sign its head anew)."""
+    conn.execute(ledger_checkpoints.delete().where(ledger_checkpoints.c.seq == seq))
