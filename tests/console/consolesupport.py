@@ -20,6 +20,7 @@ from apisupport import EXAMPLE_ZONES, Service, populate
 
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer, free_port
+from keepclear.domain.events import Clock
 from keepclear.services.bus import WallClock
 from keepclear.services.deployment import Deployment
 from keepclear.settings import Settings
@@ -34,10 +35,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
 
 @contextmanager
-def running_service(data_dir: Path) -> Iterator[Service]:
-    """A real keepclear server on 127.0.0.1 with parties a and b, their units, zones and keys."""
+def running_service(data_dir: Path, clock: Clock | None = None) -> Iterator[Service]:
+    """A real keepclear server on 127.0.0.1 with parties a and b, their units, zones and keys
+    (on the wall clock unless ``clock`` is given: a scenario's, say)."""
     settings = Settings(data_dir=data_dir, tick_s=0.2)
-    dep = Deployment.open(settings, clock=WallClock(), create=True)
+    dep = Deployment.open(settings, clock=clock or WallClock(), create=True)
     keys = populate(dep)
     dep.zones.import_document(json.loads(EXAMPLE_ZONES.read_text()))
     app = create_app(settings, deployment=dep)

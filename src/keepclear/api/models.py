@@ -88,6 +88,10 @@ class WhoAmI(BaseModel):
     role: str
     party_id: str | None
     person: str
+    #: The deployment's clock (a scenario's in a demo or replay) and its rate, clock seconds per wall
+    #: second (0 while it stands still), so a client shows the deployment's time, not its own.
+    now: str
+    clock_rate: float
 
 
 class Health(BaseModel):

@@ -198,6 +198,9 @@ class EventBus:
 class WallClock:
     """The real clock, for the service and the CLI (never imported by domain, geo or detect)."""
 
+    #: Clock seconds per wall second (clients such as the console extrapolate between readings).
+    rate = 1.0
+
     def now_s(self) -> float:
         """Seconds since the Unix epoch (UTC)."""
         return time.time()
@@ -206,8 +209,11 @@ class WallClock:
 class ManualClock:
     """A clock tests and replays move by hand."""
 
-    def __init__(self, start_s: float = 0.0) -> None:
+    def __init__(self, start_s: float = 0.0, rate: float = 0.0) -> None:
         self._now_s = start_s
+        #: Clock seconds per wall second while something moves it (a scenario played at ×60: 60.0);
+        #: 0.0 while it stands still. Told to clients so they can run with it between readings.
+        self.rate = rate
 
     def now_s(self) -> float:
         """The time last set."""

@@ -164,8 +164,16 @@ class ScenarioRun:
     def run(
         self, progress: Callable[[DriverProgress], None] | None = None, stop: threading.Event | None = None
     ) -> DriverProgress:
-        """Play to the end (or until ``stop``), then one last tick at the end time."""
-        final = self.driver.run(progress=progress, stop=stop)
+        """Play to the end (or until ``stop``), then one last tick at the end time.
+
+        While it plays, the clock's ``rate`` is the pace (0 when as fast as possible: clients then
+        follow it by reading it again), and 0 once it stands still at the end.
+        """
+        self.clock.rate = self.config.speed or 0.0
+        try:
+            final = self.driver.run(progress=progress, stop=stop)
+        finally:
+            self.clock.rate = 0.0
         self._on_time(final.time_s)
         return final
 

@@ -13,6 +13,7 @@ from keepclear.api.models import ForceIn, ForceOut, Health, Metrics, PartyIn, Pa
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Principal, Role
 from keepclear.domain.parties import Contact
+from keepclear.domain.timefmt import format_utc
 from keepclear.services.policy import Action, sees_party_data
 from keepclear.services.runtime import Runtime
 
@@ -53,10 +54,16 @@ async def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Act
 
 
 @router.get("/me", tags=["meta"])
-async def whoami(principal: Annotated[Principal, Depends(authorized(Action.WHOAMI))]) -> WhoAmI:
-    """The caller's key, role and party."""
+async def whoami(rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.WHOAMI))]) -> WhoAmI:
+    """The caller's key, role and party, and the deployment's clock (``now``, ``clock_rate``)."""
+    clock = rt.deployment.clock
     return WhoAmI(
-        key_id=principal.key_id, role=principal.role.value, party_id=principal.party_id, person=principal.person
+        key_id=principal.key_id,
+        role=principal.role.value,
+        party_id=principal.party_id,
+        person=principal.person,
+        now=format_utc(clock.now_s()),
+        clock_rate=float(getattr(clock, "rate", 1.0)),
     )
 
 

@@ -28,7 +28,7 @@ export class ActivitiesPanel {
 
   tick() {
     for (const el of this.root.querySelectorAll("[data-deadline]")) {
-      el.textContent = deadlineText(el.dataset.deadline);
+      el.textContent = deadlineText(el.dataset.deadline, this.app.clock);
     }
   }
 
@@ -86,11 +86,11 @@ export class ActivitiesPanel {
         h("tbody", {}, (act.acknowledgements || []).map((a) => h("tr", { dataset: { party: a.party } },
           h("td", {}, this.app.partyName(a.party)),
           h(`td.status-${a.state}`, {}, a.state + (a.reason ? `: ${a.reason}` : "") + (a.escalation_level ? ` (escalated ×${a.escalation_level})` : "")),
-          h("td", a.due && a.state === "pending" ? { dataset: { deadline: a.due } } : {}, a.due && a.state === "pending" ? deadlineText(a.due) : a.answered ? `answered ${clock(a.answered)}` : "—")))))
+          h("td", a.due && a.state === "pending" ? { dataset: { deadline: a.due } } : {}, a.due && a.state === "pending" ? deadlineText(a.due, this.app.clock) : a.answered ? `answered ${clock(a.answered)}` : "—")))))
       : mineAck
         ? h("p", { dataset: mineAck.due && mineAck.state === "pending" ? {} : {} },
           `Your answer: ${mineAck.state}`,
-          mineAck.state === "pending" && mineAck.due ? h("span", { dataset: { deadline: mineAck.due } }, ` · ${deadlineText(mineAck.due)}`) : null)
+          mineAck.state === "pending" && mineAck.due ? h("span", { dataset: { deadline: mineAck.due } }, ` · ${deadlineText(mineAck.due, this.app.clock)}`) : null)
         : null;
     const conflicts = (act.conflicts || []).map((c) => `${c.kind}: ${c.reason || c.target_id || ""}`);
     const canAnswer = this.app.canAct && !mine && mineAck && act.status !== "cancelled";
@@ -133,7 +133,7 @@ export class ActivitiesPanel {
 
   renderDraft() {
     const d = this.draft;
-    const now = new Date();
+    const now = new Date(this.app.clock.nowMs());
     const iso = (ms) => new Date(ms).toISOString().slice(0, 16);
     const others = this.app.parties.filter((p) => p.id !== this.app.partyId);
     const form = h("form.stack#activity-form", { onsubmit: (e) => { e.preventDefault(); this.submit(new FormData(e.target)); } },
@@ -216,7 +216,7 @@ function statusLine(act, own) {
   return `${act.status}${mine ? ` · you: ${mine.state}` : ""}`;
 }
 
-function deadlineText(iso) {
-  const left = (Date.parse(iso) - Date.now()) / 1000;
+function deadlineText(iso, clock) {
+  const left = clock.secondsUntil(iso);
   return Number.isNaN(left) ? iso : left <= 0 ? `overdue ${duration(-left)}` : `${duration(left)} left`;
 }

@@ -10,7 +10,7 @@ export class AlertsPanel {
     this.count = count;
     this.alerts = [];
     this.missing = false;
-    this.loadedAt = Date.now();
+    this.loadedAtMs = app.clock.nowMs();
     this.errors = new Map();
   }
 
@@ -22,7 +22,7 @@ export class AlertsPanel {
     if (!r.ok) return;
     this.missing = false;
     this.alerts = r.data;
-    this.loadedAt = Date.now();
+    this.loadedAtMs = this.app.clock.nowMs();
     this.render(); // the panel first: the map's work must not delay what the officer reads
     this.app.map.setAlerts(this.alerts);
     if (this.app.time.live) this.app.drawTracks(this.app.tracks);
@@ -51,10 +51,10 @@ export class AlertsPanel {
     await this.load();
   }
 
-  /** Seconds to loss of separation now, counting down from the value the server gave. */
+  /** Seconds to loss of separation now, counting down on the deployment's clock from the value the server gave. */
   timeToLos(alert) {
     if (alert.time_to_los_s === null || alert.time_to_los_s === undefined) return null;
-    return alert.time_to_los_s - (Date.now() - this.loadedAt) / 1000;
+    return alert.time_to_los_s - (this.app.clock.nowMs() - this.loadedAtMs) / 1000;
   }
 
   tick() {

@@ -7,14 +7,16 @@ import { ActivitiesPanel } from "./activities.js";
 import { HotlinePanel } from "./hotline.js";
 import { RecordPanel } from "./record.js";
 import { TimeControl } from "./timecontrol.js";
+import { DeploymentClock, RESYNC_MS } from "./clock.js";
 
 const KEY_STORE = "keepclear.key";
 const $ = (id) => document.getElementById(id);
 
 class Console {
-  constructor(api, me) {
+  constructor(api, me, clock) {
     this.api = api;
     this.me = me;
+    this.clock = clock;
     this.parties = [];
     this.units = new Map();
     this.tracks = [];
@@ -49,7 +51,16 @@ class Console {
     // Polling backs up the stream for the tactical picture (tracks change every second or so).
     this.timers.push(setInterval(() => this.refresh("tracks"), 2000));
     this.timers.push(setInterval(() => this.alerts.tick(), 1000));
+    this.timers.push(setInterval(() => this.syncClock(), RESYNC_MS));
     this.timers.push(setInterval(() => { this.activities.tick(); this.hotline.tick(); }, 1000));
+  }
+
+  /** Read the deployment's clock again (it may run at a scenario's pace, or stop at its end). */
+  async syncClock() {
+    try {
+      const r = await this.api.me();
+      if (r.ok) this.clock.sync(r.data.now, r.data.clock_rate);
+    } catch { /* the stream's state already says the server is unreachable */ }
   }
 
   async reloadAll() {
@@ -186,7 +197,13 @@ function setupTabs() {
   select(tabs[0]);
 }
 
-function tickClock() { $("utc").textContent = `${new Date().toISOString().slice(11, 19)}Z`; }
+/** The top bar's time: the deployment's clock (a scenario's in a demo), with its pace when not real time. */
+function tickClock(clock) {
+  $("utc").textContent = `${clock.nowIso().slice(11, 19)}Z`;
+  $("utc").dataset.time = clock.nowIso();
+  const rate = clock.rate;
+  $("clock-rate").textContent = rate === 1 ? "" : rate === 0 ? "clock stopped" : `×${Number(rate.toFixed(1))}`;
+}
 
 async function signIn() {
   const dialog = $("signin");
@@ -213,12 +230,14 @@ async function signIn() {
 
 async function main() {
   setupTabs();
-  tickClock();
-  setInterval(tickClock, 1000);
   const { api, me } = await signIn();
+  const clock = new DeploymentClock();
+  clock.sync(me.now, me.clock_rate);
+  tickClock(clock);
+  setInterval(() => tickClock(clock), 250);
   $("signout").hidden = false;
   $("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY_STORE); window.location.reload(); });
-  const app = new Console(api, me);
+  const app = new Console(api, me, clock);
   window.keepclear = { app, received };
   await app.start();
 }

@@ -90,7 +90,7 @@ export class HotlinePanel {
   }
 
   tick() {
-    for (const el of this.root.querySelectorAll("[data-ack-deadline]")) el.textContent = ackText(el.dataset.ackDeadline);
+    for (const el of this.root.querySelectorAll("[data-ack-deadline]")) el.textContent = ackText(el.dataset.ackDeadline, this.app.clock);
   }
 
   /** Whether this party has acknowledged message ``seq`` (an acknowledgement replying to it). */
@@ -128,7 +128,7 @@ export class HotlinePanel {
         h("div.text", { lang: m.language }, m.text || (m.kind === "acknowledgement" ? "Acknowledged." : "")),
         h("div.meta", {},
           sender === own ? h("span.receipts", {}, receiptText(this.receipts.get(m.seq), this.app)) : null,
-          needsAck ? h("span.deadline", { dataset: { ackDeadline: m.ack_deadline } }, ackText(m.ack_deadline)) : null,
+          needsAck ? h("span.deadline", { dataset: { ackDeadline: m.ack_deadline } }, ackText(m.ack_deadline, this.app.clock)) : null,
           needsAck && this.app.canAct ? h("button.ack-msg", { type: "button", onclick: () => this.acknowledge(m) }, "Acknowledge") : null)));
     }
     const phraseOptions = [h("option", { value: "" }, "— free text —"),
@@ -185,7 +185,7 @@ function receiptText(receipts, app) {
   return parts.length ? parts.join("; ") : "sent";
 }
 
-function ackText(iso) {
-  const left = (Date.parse(iso) - Date.now()) / 1000;
+function ackText(iso, clock) {
+  const left = clock.secondsUntil(iso);
   return left <= 0 ? `ACK OVERDUE ${duration(-left)}` : `ack due in ${duration(left)}`;
 }

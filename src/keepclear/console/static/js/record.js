@@ -143,7 +143,7 @@ export class RecordPanel {
     const r = await this.app.api.exportRecord();
     if (!r.ok) { this.message = `The record could not be exported (${r.status}).`; this.render(); return; }
     const url = URL.createObjectURL(new Blob([JSON.stringify(r.data, null, 1)], { type: "application/json" }));
-    const a = h("a", { href: url, download: `keepclear-record-${this.app.partyId}-${new Date().toISOString().slice(0, 10)}.json` });
+    const a = h("a", { href: url, download: `keepclear-record-${this.app.partyId}-${this.app.clock.nowIso().slice(0, 10)}.json` });
     document.body.append(a);
     a.click();
     a.remove();

@@ -21,10 +21,14 @@ export class TimeControl {
       return;
     }
     this.live = false;
-    const at = Date.now() + minutes * 60_000;
+    const now = this.app.clock.nowMs();
+    const at = now + minutes * 60_000;
     this.output.textContent = `${clock(new Date(at).toISOString())} (${minutes} min)`;
-    if (this.history === null || Date.now() - this.history.fetched > 30_000) {
-      const since = new Date(Date.now() + Number(this.input.min) * 60_000).toISOString();
+    // History is asked for from the deployment's time (a scenario's in a demo), and read again when
+    // the deployment's clock has moved on 30 s or more, or stepped back (a scenario restarted).
+    const age = this.history === null ? Infinity : now - this.history.fetched;
+    if (age > 30_000 || age < 0) {
+      const since = new Date(now + Number(this.input.min) * 60_000).toISOString();
       const r = await this.app.api.trackHistory(since);
       if (r.missing || !r.ok) {
         // Without history there is nothing to look back at: stay live and say why.
@@ -35,7 +39,7 @@ export class TimeControl {
         this.app.drawTracks(this.app.tracks);
         return;
       }
-      this.history = { states: r.data, fetched: Date.now() };
+      this.history = { states: r.data, fetched: now };
     }
     this.app.drawTracks(statesAt(this.history.states, at));
   }
