@@ -17,8 +17,11 @@ class CliContext:
     settings: Settings
 
     def open(self, *, create: bool = False) -> Deployment:
-        """The deployment, refusing one that was never initialised unless ``create``."""
-        return Deployment.open(self.settings, create=create)
+        """The deployment, refusing one that was never initialised unless ``create``; the record
+        entries of its writes are signed as they are made (``Deployment.sign_writes``)."""
+        deployment = Deployment.open(self.settings, create=create)
+        deployment.sign_writes()
+        return deployment
 
 
 pass_context = click.make_pass_decorator(CliContext)
