@@ -150,6 +150,18 @@ class Settings(BaseSettings):
     ledger_key_passphrase: SecretStr | None = Field(
         None, description="Secret (environment only): encrypts the custodial ledger keys at rest when set."
     )
+    record_poll_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="The record's signer looks for outbox entries staged by other processes this often, s.",
+    )
+    record_max_attempts: int = Field(
+        5, ge=1, le=100, description="Tries to sign an outbox entry before it is parked as failed (shown in health)."
+    )
+    record_backlog_degraded_s: float = Field(
+        30.0, gt=0, description="Health is degraded while the oldest unsigned outbox entry is older than this, s."
+    )
     incident_evidence_window_s: float = Field(
         600.0, gt=0, description="Evidence covers the involved units' tracks this long before and after, seconds."
     )

@@ -13,7 +13,7 @@ from keepclear.ledger import canonical_bytes, parse_export
 from keepclear.services.bus import EventBus, ManualClock
 from keepclear.services.deployment import Deployment
 from keepclear.services.incidents import IncidentService
-from keepclear.services.record import LedgerRecorder, open_ledger
+from keepclear.services.record import RecordSigner, open_ledger
 from keepclear.settings import Settings
 
 T0 = 1509494400.0
@@ -26,7 +26,7 @@ def data_dir(tmp_path: Path) -> Path:
     deployment = Deployment.open(Settings(data_dir=data), clock=ManualClock(T0), create=True)
     bus = EventBus()
     ledger = open_ledger(deployment.db, deployment.clock, data)
-    bus.subscribe(LedgerRecorder(ledger))
+    bus.subscribe_batches(RecordSigner(deployment.db, ledger).record)
     tracks = {"u1": [(T0 - 60, 35.0, 40.0), (T0, 35.01, 40.01)], "u2": [(T0 - 60, 35.02, 40.0), (T0, 35.011, 40.009)]}
 
     def tracks_for(unit_ids: list[str], start_s: float, end_s: float) -> list:

@@ -16,7 +16,7 @@ from keepclear.services.deployment import Deployment
 from keepclear.services.incident_metrics import compute_metrics
 from keepclear.services.incident_report import incident_html
 from keepclear.services.incidents import IncidentService, NotInvolvedError
-from keepclear.services.record import LedgerRecorder
+from keepclear.services.record import RecordSigner, stage
 
 PARTIES = frozenset({"coalition", "russia"})
 
@@ -43,7 +43,7 @@ def wired(deployment: Deployment, ledger: Ledger, clock: ManualClock) -> tuple[I
     ]
     history = TrackHistory(reports)
     bus = EventBus()
-    bus.subscribe(LedgerRecorder(ledger))
+    bus.subscribe_batches(RecordSigner(deployment.db, ledger).record)
     service = IncidentService(deployment.db, clock, bus, history, ledger=ledger)
     bus.subscribe(service.on_event)
     return service, bus, history
@@ -78,8 +78,15 @@ def test_trigger_matcher_reads_the_documented_payloads() -> None:
     assert alert_zone is not None and alert_zone.kind is IncidentKind.ZONE_VIOLATION and alert_zone.unit_ids == ("u3",)
 
 
+def _written(deployment: Deployment, bus: EventBus, event: Event) -> None:
+    """What a writer does: stage the event's record entry with its change, publish after commit."""
+    with deployment.db.write() as conn:
+        stage(conn, [event])
+    bus.emit(event)
+
+
 def test_lost_separation_opens_one_incident_and_links_the_alert_history(
-    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger, deployment: Deployment
 ) -> None:
     service, bus, history = wired
     t0 = clock.now_s()
@@ -91,12 +98,16 @@ def test_lost_separation_opens_one_incident_and_links_the_alert_history(
     bus.emit(
         Event("alert.level_changed", t0 + 5, None, {"alert_id": "al1", "los": True, "unit_ids": ["u1", "u2"]}, PARTIES)
     )
-    bus.emit(
+    _written(
+        deployment,
+        bus,
         Event(
             "message.posted", t0 + 10, "russia", {"message_id": "m1", "alert_id": "al1", "text": "we see it"}, PARTIES
-        )
+        ),
     )
-    bus.emit(Event("message.posted", t0 + 11, "russia", {"message_id": "m2", "text": "unrelated"}, PARTIES))
+    _written(
+        deployment, bus, Event("message.posted", t0 + 11, "russia", {"message_id": "m2", "text": "unrelated"}, PARTIES)
+    )
     (incident,) = service.list()
     assert incident.kind is IncidentKind.SEPARATION_LOST and incident.parties == ("coalition", "russia")
     assert incident.alert_ids == ("al1",) and incident.evidence_sha256 is None
@@ -195,7 +206,7 @@ def test_zone_violation_and_new_alert_open_separate_incidents(
 
 
 def test_metrics_from_the_ledger(
-    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, ledger: Ledger, deployment: Deployment
 ) -> None:
     _service, bus, _ = wired
     t0 = clock.now_s()
@@ -203,8 +214,9 @@ def test_metrics_from_the_ledger(
     bus.emit(Event("alert.acknowledged", t0 + 40, "russia", {"alert_id": "a1"}, PARTIES))
     bus.emit(Event("alert.acknowledged", t0 + 90, "russia", {"alert_id": "a1"}, PARTIES))  # second ack: ignored
     bus.emit(Event("alert.acknowledged", t0 + 100, "coalition", {"alert_id": "a1"}, PARTIES))
-    bus.emit(Event("activity.notified", t0, "coalition", {"activity_id": "n1"}, PARTIES))
-    bus.emit(Event("hotline.escalated", t0 + 300, None, {"message_id": "m1", "step": 2}, frozenset({"russia"})))
+    _written(deployment, bus, Event("activity.notified", t0, "coalition", {"activity_id": "n1"}, PARTIES))
+    escalated = Event("hotline.escalated", t0 + 300, None, {"message_id": "m1", "step": 2}, frozenset({"russia"}))
+    _written(deployment, bus, escalated)
     zone_payload = {"zone_id": "euphrates", "zone_kind": "deconfliction-line", "unit_id": "u9", "violation": True}
     bus.emit(Event("zone.entered", t0, None, zone_payload, PARTIES))
     bus.emit(_los(clock, "a9"))

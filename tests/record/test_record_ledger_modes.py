@@ -15,7 +15,7 @@ from keepclear.ledger import Ledger, LedgerConfig, SignatureRefused, parse_submi
 from keepclear.ledger.keys import key_id_of, public_key_b64
 from keepclear.services.bus import EventBus, ManualClock
 from keepclear.services.deployment import Deployment
-from keepclear.services.record import LedgerRecorder, open_ledger
+from keepclear.services.record import RecordSigner, open_ledger, stage
 from keepclear.store import Database
 
 
@@ -177,9 +177,13 @@ def test_concurrent_appenders_keep_one_linear_chain(deployment: Deployment, tmp_
         second.dispose()
 
 
-def test_recorder_appends_listed_kinds_and_never_tracks(ledger: Ledger, clock: ManualClock) -> None:
+def test_recorder_appends_listed_kinds_and_never_tracks(
+    deployment: Deployment, ledger: Ledger, clock: ManualClock
+) -> None:
+    """Writers stage their events in their transaction; the probe's alerts (state in memory) come from
+    the bus; both reach the ledger in order on delivery, with the event's parties as the audience."""
     bus = EventBus()
-    bus.subscribe(LedgerRecorder(ledger))
+    bus.subscribe_batches(RecordSigner(deployment.db, ledger).record)
     kinds = [
         "activity.notified",
         "activity.acknowledged",
@@ -193,7 +197,10 @@ def test_recorder_appends_listed_kinds_and_never_tracks(ledger: Ledger, clock: M
         "key.compromise_reported",
     ]
     for kind in [*kinds, "track.reported", "tracks.batch", "zone.entered"]:
-        bus.emit(Event(kind, clock.now_s(), "coalition", {"k": kind}, frozenset({"coalition", "russia"})))
+        event = Event(kind, clock.now_s(), "coalition", {"k": kind}, frozenset({"coalition", "russia"}))
+        with deployment.db.write() as conn:
+            stage(conn, [event])
+        bus.emit(event)
     assert bus.errors == []
     recorded = [e for e in ledger.entries() if e.statement.kind not in ("ledger.genesis", "key.registered")]
     assert [e.statement.kind for e in recorded] == kinds

@@ -95,8 +95,11 @@ class WhoAmI(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    """Liveness, and whether the record keeps up: ``degraded`` with the reasons when it does not."""
+
+    status: Literal["ok", "degraded"]
     version: str
+    problems: list[str] = Field(default_factory=list)
 
 
 class FeatureCollection(BaseModel):
@@ -223,6 +226,20 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class RecordMetrics(BaseModel):
+    """The record's outbox: entries waiting to be signed, parked after failing, the oldest one's age;
+    entries signed, failed tries, failed drains and in-memory events lost by this process."""
+
+    waiting: int
+    failed: int
+    oldest_age_s: float
+    signed_total: int
+    retries_total: int
+    drain_failures_total: int
+    dropped_total: int
+    last_error: str | None
+
+
 class Metrics(BaseModel):
     """Operational figures of this process."""
 
@@ -234,3 +251,5 @@ class Metrics(BaseModel):
     task_duration_s: dict[str, float]
     rss_bytes: int
     counters: dict[str, float] = Field(default_factory=dict)
+    record: RecordMetrics | None = None
+    events_subscriber_failures_total: int = 0

@@ -19,10 +19,13 @@ class CliContext:
     settings: Settings
 
     def open(self, *, create: bool = False) -> Deployment:
-        """The deployment, refusing one that was never initialised unless ``create``."""
+        """The deployment, refusing one that was never initialised unless ``create``; the record
+        entries of its writes are signed as they are made (``Deployment.sign_writes``)."""
         from keepclear.services.deployment import Deployment
 
-        return Deployment.open(self.settings, create=create)
+        deployment = Deployment.open(self.settings, create=create)
+        deployment.sign_writes()
+        return deployment
 
 
 pass_context = click.make_pass_decorator(CliContext)

@@ -305,37 +305,62 @@ class Ledger:
         is written. One lock of the head, one insert of many rows: a probe tick's hundreds of alert
         changes cost one commit, not hundreds.
         """
+        if not drafts:
+            return []
+        with self.writing() as conn:
+            return self.append_many_in(conn, drafts)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Any]:
+        """A write transaction in which ``append_many_in`` may be called (the Merkle tree follows it)."""
+        with self._write() as conn:
+            yield conn
+
+    def append_many_in(self, conn: Any, drafts: Sequence[EntryDraft]) -> list[Entry]:
+        """``append_many`` inside the caller's transaction (``conn`` from ``Ledger.writing()``).
+
+        The record's outbox appends its rows and deletes them in one commit, so that each staged row
+        becomes exactly one entry however the process stops. A batch that fails (a savepoint rolled
+        back) drops the in-memory tree, which the next write rebuilds from the store.
+        """
         texts = [self._draft_text(draft) for draft in drafts]
         if not drafts:
             return []
+        with self._tree_lock:
+            try:
+                return self._append_in(conn, texts, drafts)
+            except BaseException:
+                self._tree = None  # leaves of a batch that will not commit: rebuilt from the store
+                raise
+
+    def _append_in(self, conn: Any, texts: list[str], drafts: Sequence[EntryDraft]) -> list[Entry]:
         now_s = self._clock.now_s()
-        with self._write() as conn:
-            head = self._head(conn)
-            # Keys first (registering a custodial key is itself an entry), then the batch's entries.
-            signers: dict[str | None, Ed25519PrivateKey] = {}
-            for draft in drafts:
-                if draft.party_id not in signers:
-                    head, signers[draft.party_id] = self._signer(conn, head, draft.party_id)
-            key_ids = {party: key_id_of(key.public_key()) for party, key in signers.items()}
-            entries: list[Entry] = []
-            rows: list[dict[str, Any]] = []
-            checkpoints: list[Checkpoint] = []
-            now_us = time_us_of(now_s)
-            for draft, text in zip(drafts, texts, strict=True):
-                members = None if draft.audience is None else tuple(sorted(set(draft.audience)))
-                when_s = now_s if draft.time_s is None else draft.time_s
-                statement = self._statement(draft.kind, draft.party_id, text, when_s, members)
-                signature = sign_b64(signers[draft.party_id], statement.to_bytes())
-                head, entry, row = self._chained(head, statement, text, key_ids[draft.party_id], signature)
-                rows.append(row)
-                entries.append(entry)
-                if self._checkpoint_due(head, now_us):
-                    checkpoints.append(self._signed_checkpoint(conn, head, now_us))
-                    head = Head(head.seq, head.hash, head.seq, now_us)
-            store.insert_entries(conn, rows)
-            for checkpoint in checkpoints:
-                store.insert_checkpoint(conn, *_checkpoint_values(checkpoint))
-            return entries
+        head = self._head(conn)
+        # Keys first (registering a custodial key is itself an entry), then the batch's entries.
+        signers: dict[str | None, Ed25519PrivateKey] = {}
+        for draft in drafts:
+            if draft.party_id not in signers:
+                head, signers[draft.party_id] = self._signer(conn, head, draft.party_id)
+        key_ids = {party: key_id_of(key.public_key()) for party, key in signers.items()}
+        entries: list[Entry] = []
+        rows: list[dict[str, Any]] = []
+        checkpoints: list[Checkpoint] = []
+        now_us = time_us_of(now_s)
+        for draft, text in zip(drafts, texts, strict=True):
+            members = None if draft.audience is None else tuple(sorted(set(draft.audience)))
+            when_s = now_s if draft.time_s is None else draft.time_s
+            statement = self._statement(draft.kind, draft.party_id, text, when_s, members)
+            signature = sign_b64(signers[draft.party_id], statement.to_bytes())
+            head, entry, row = self._chained(head, statement, text, key_ids[draft.party_id], signature)
+            rows.append(row)
+            entries.append(entry)
+            if self._checkpoint_due(head, now_us):
+                checkpoints.append(self._signed_checkpoint(conn, head, now_us))
+                head = Head(head.seq, head.hash, head.seq, now_us)
+        store.insert_entries(conn, rows)
+        for checkpoint in checkpoints:
+            store.insert_checkpoint(conn, *_checkpoint_values(checkpoint))
+        return entries
 
     def register_public_key(self, party_id: str, public_key: str) -> str:
         """Put ``party_id`` in strong mode with its own public key (raw, base64); returns the key id.

@@ -29,6 +29,7 @@ from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, Valid
 from keepclear.services.activity_views import ActivityState, addressee_view, conflict_view, notifier_conflict
 from keepclear.services.live_index import LiveIndex, indexed
 from keepclear.services.policy import activity_addressed, sees_party_data_of, unknown
+from keepclear.services.record import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import registry as registry_store
@@ -134,7 +135,9 @@ class ActivityService:
             activity = replace(activity, notified_s=now_s)
             store.insert_activity(conn, activity, now_s)
             result = self._check_and_open(conn, activity, now_s, "notified")
-        self._emit_notified(result, now_s, "activity.notified", frozenset())
+            events = self._notified_events(result, now_s, "activity.notified", frozenset())
+            stage(conn, events)
+        self._events.publish(events)
         return result
 
     def notify_draft(self, activity_id: str, version: int, party_id: str) -> NotifyResult:
@@ -150,7 +153,9 @@ class ActivityService:
             activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
             store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
             result = self._check_and_open(conn, activity, now_s, "notified")
-        self._emit_notified(result, now_s, "activity.notified", frozenset())
+            events = self._notified_events(result, now_s, "activity.notified", frozenset())
+            stage(conn, events)
+        self._events.publish(events)
         return result
 
     def amend(self, activity: Activity, version: int) -> NotifyResult:
@@ -179,7 +184,9 @@ class ActivityService:
             store.insert_version(conn, new, now_s)
             store.set_head(conn, new.id, new.status, new.version, now_s)
             result = self._check_and_open(conn, new, now_s, "amended")
-        self._emit_notified(result, now_s, "activity.amended", old_addressees - result.addressees)
+            events = self._notified_events(result, now_s, "activity.amended", old_addressees - result.addressees)
+            stage(conn, events)
+        self._events.publish(events)
         return result
 
     def acknowledge(self, activity_id: str, version: int, party_id: str) -> AckState:
@@ -235,8 +242,7 @@ class ActivityService:
                     conn, activity_id, ack.version, "escalated", ack.party_id, now_s, step.contact_name or ""
                 )
                 steps.append((step, notifier))
-        for step, notifier in steps:
-            self._events.emit(
+            events = [
                 Event(
                     kind="activity.escalated",
                     time_s=now_s,
@@ -252,7 +258,10 @@ class ActivityService:
                     },
                     parties=frozenset({notifier, step.party_id}),
                 )
-            )
+                for step, notifier in steps
+            ]
+            stage(conn, events)
+        self._events.publish(events)
         return [step for step, _ in steps]
 
     # -- reads --------------------------------------------------------------------------------
@@ -383,10 +392,12 @@ class ActivityService:
         store.log_change(conn, activity.id, activity.version, change, activity.party_id, now_s, detail)
         return NotifyResult(activity, check, addressees)
 
-    def _emit_notified(self, result: NotifyResult, now_s: float, kind: str, withdrawn: frozenset[str]) -> None:
+    def _notified_events(self, result: NotifyResult, now_s: float, kind: str, withdrawn: frozenset[str]) -> list[Event]:
+        """What a notification or amendment tells: the notice, withdrawals, late notice, conflicts."""
         activity = result.activity
+        out: list[Event] = []
         told = frozenset({activity.party_id}) | result.addressees
-        self._events.emit(
+        out.append(
             Event(
                 kind=kind,
                 time_s=now_s,
@@ -396,7 +407,7 @@ class ActivityService:
             )
         )
         if withdrawn:
-            self._events.emit(
+            out.append(
                 Event(
                     kind="activity.withdrawn",
                     time_s=now_s,
@@ -407,7 +418,7 @@ class ActivityService:
             )
         late = result.check.late_notice
         if late is not None:
-            self._events.emit(
+            out.append(
                 Event(
                     kind="activity.late_notice",
                     time_s=now_s,
@@ -423,10 +434,12 @@ class ActivityService:
                 )
             )
         for conflict in result.check.conflicts:
-            self._emit_conflict(activity, conflict, now_s)
+            out += self._conflict_events(activity, conflict, now_s)
+        return out
 
-    def _emit_conflict(self, activity: Activity, conflict: Conflict, now_s: float) -> None:
-        self._events.emit(
+    def _conflict_events(self, activity: Activity, conflict: Conflict, now_s: float) -> list[Event]:
+        out: list[Event] = []
+        out.append(
             Event(
                 kind="activity.conflict",
                 time_s=now_s,
@@ -436,7 +449,7 @@ class ActivityService:
             )
         )
         if conflict.target_party_id is not None and not sees_party_data_of(conflict.target_party_id, activity.party_id):
-            self._events.emit(
+            out.append(
                 Event(
                     kind="activity.conflict",
                     time_s=now_s,
@@ -445,6 +458,7 @@ class ActivityService:
                     parties=frozenset({conflict.target_party_id}),
                 )
             )
+        return out
 
     def _answer(self, activity_id: str, version: int, party_id: str, state: str, reason: str) -> AckState:
         now_s = self._clock.now_s()
@@ -461,15 +475,15 @@ class ActivityService:
             store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
             store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
             answered = next(a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id)
-        self._events.emit(
-            Event(
+            event = Event(
                 kind=f"activity.{state}",
                 time_s=now_s,
                 party_id=party_id,
                 payload={"activity_id": activity_id, "version": version, "addressee": party_id, "reason": reason},
                 parties=frozenset({current.party_id, party_id}),
             )
-        )
+            stage(conn, [event])
+        self._events.emit(event)
         return answered
 
     def _move(
@@ -485,14 +499,14 @@ class ActivityService:
             if target in (ActivityStatus.COMPLETED, ActivityStatus.CANCELLED):
                 store.stop_deadlines(conn, activity_id)
             store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
-        moved = replace(current, status=target)
-        self._events.emit(
-            Event(
+            event = Event(
                 kind=f"activity.{change}",
                 time_s=now_s,
                 party_id=party_id,
                 payload={"activity_id": activity_id, "version": version, "status": target.value, "reason": reason},
                 parties=frozenset({party_id}) | addressees,
             )
-        )
+            stage(conn, [event])
+        moved = replace(current, status=target)
+        self._events.emit(event)
         return moved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -10,6 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from keepclear.domain.events import Event
+
+_log = logging.getLogger("keepclear.bus")
+
+#: Subscriber failures kept for inspection (older ones are only counted).
+MAX_ERRORS_KEPT = 100
+#: Seconds after a subscriber failure during which ``failing`` is true (health is degraded).
+FAILING_WINDOW_S = 60.0
 
 Subscriber = Callable[[Event], None]
 BatchSubscriber = Callable[[Sequence[Event]], None]
@@ -28,8 +36,9 @@ class EventBus:
     A subscriber takes events one by one (``subscribe``) or whole published batches at once
     (``subscribe_batches``: the ledger, the hotline and the streams, which do per batch what they
     would otherwise do per event). Either way each subscriber sees every event, in publication order.
-    A subscriber that raises does not stop the others; its error is kept in ``errors`` (with the
-    first event of the batch it failed on) so a test or the service's health check can see it.
+    A subscriber that raises does not stop the others; its error is logged, counted
+    (``failures_total``, shown in ``/v1/metrics`` and ``/v1/health``) and the last ``MAX_ERRORS_KEPT``
+    are kept in ``errors`` (with the first event of the batch it failed on).
 
     Delivery is synchronous on the publishing thread, until ``start_dispatching``: from then on a
     dispatcher thread delivers. ``publish`` still returns only once its events are delivered (a
@@ -46,7 +55,10 @@ class EventBus:
     def __init__(self, *, max_queued_events: int = 200_000) -> None:
         self._subscribers: list[tuple[bool, bool, Callable[[Any], None]]] = []  # (batches, live, subscriber)
         self._lock = threading.Lock()
-        self.errors: list[tuple[Event, BaseException]] = []
+        self._errors: deque[tuple[Event, BaseException]] = deque(maxlen=MAX_ERRORS_KEPT)
+        #: Subscriber calls that raised, since start.
+        self.failures_total = 0
+        self._last_failure_s: float | None = None
         self._max_queued_events = max_queued_events
         self._queue: deque[_Queued] = deque()
         self._queued_events = 0
@@ -54,6 +66,24 @@ class EventBus:
         self._dispatcher: threading.Thread | None = None
         self._stopping = False
         self._yield_to: Callable[[], None] | None = None
+
+    @property
+    def errors(self) -> list[tuple[Event, BaseException]]:
+        """The last ``MAX_ERRORS_KEPT`` subscriber failures, oldest first: (event, error)."""
+        return list(self._errors)
+
+    @property
+    def failing(self) -> bool:
+        """A subscriber failed within the last ``FAILING_WINDOW_S``."""
+        last = self._last_failure_s
+        return last is not None and time.monotonic() - last < FAILING_WINDOW_S
+
+    def _failed(self, subscriber: Callable[[Any], None], event: Event, exc: BaseException) -> None:
+        self._errors.append((event, exc))
+        self.failures_total += 1
+        self._last_failure_s = time.monotonic()
+        name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
+        _log.error("event subscriber %s failed on %s: %s: %s", name, event.kind, type(exc).__name__, exc)
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` with every event emitted from now on."""
@@ -123,13 +153,13 @@ class EventBus:
                 try:
                     subscriber(events)
                 except Exception as exc:  # one broken consumer must not silence the rest
-                    self.errors.append((events[0], exc))
+                    self._failed(subscriber, events[0], exc)
                 continue
             for event in events:
                 try:
                     subscriber(event)
                 except Exception as exc:
-                    self.errors.append((event, exc))
+                    self._failed(subscriber, event, exc)
 
     def start_dispatching(self, *, max_batch_events: int = 2_000, yield_to: Callable[[], None] | None = None) -> None:
         """Deliver on a dispatcher thread from now on (see the class docstring).

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from keepclear.domain.events import Clock
 from keepclear.services.bus import EventBus, WallClock
 from keepclear.services.keys import KeyService
+from keepclear.services.record import RecordSigner, ledger_for, signer_for
 from keepclear.services.registry import RegistryService
 from keepclear.services.zones import ZoneService
 from keepclear.settings import Settings
@@ -49,7 +50,18 @@ class Deployment:
     @property
     def keys(self) -> KeyService:
         """API keys."""
-        return KeyService(self.db, self.clock)
+        return KeyService(self.db, self.clock, self.bus)
+
+    def sign_writes(self) -> RecordSigner:
+        """Sign the record entries this process stages as soon as their events are published.
+
+        For the CLI, whose bus delivers synchronously: ``keepclear activity notify`` returns with
+        its entries in the ledger. Whatever it could not sign waits in the outbox for the service.
+        (A running service's ``Runtime`` has a signer of its own.)
+        """
+        signer = signer_for(self.db, ledger_for(self.db, self.clock, self.settings), self.settings)
+        self.bus.subscribe_batches(signer.record)
+        return signer
 
     def close(self) -> None:
         """Release the database connections."""

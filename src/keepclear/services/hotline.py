@@ -1,8 +1,8 @@
 """The hotline service: threads, posting in total order, receipts, deadlines and escalation, availability.
 
 Every write goes through ``db.write()``; a message is reported accepted (returned, and announced
-with ``message.posted``) only after its transaction committed. Events are emitted after commit, never
-inside a transaction. Construct one instance per deployment (it caches immutable thread membership).
+with ``message.posted``) only after its transaction committed. The record entries of a write are
+staged in its transaction (``services.record.stage``); the events are published after commit. Construct one instance per deployment (it caches immutable thread membership).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from keepclear.services.hotline_messages import (
     storm_post,
 )
 from keepclear.services.phrases import load_catalogue
-from keepclear.services.policy import thread_visible, unknown
+from keepclear.services.policy import message_audience, thread_visible, unknown
+from keepclear.services.record import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
 from keepclear.store import registry as registry_store
@@ -124,7 +125,24 @@ class HotlineService:
             registry_store.get_party(conn, party_id)
         thread = Thread(f"t-{uuid.uuid4().hex[:16]}", f"{first} – {second}", (first, second), True, self._clock.now_s())
         store.insert_thread(conn, thread, store.pair_key(first, second))
+        stage(conn, [self._thread_created(thread, None)])
         return thread
+
+    @staticmethod
+    def _thread_created(thread: Thread, creator_party: str | None) -> Event:
+        """``thread.created``: who opened a thread among whom (recorded; seen by its members)."""
+        return Event(
+            kind="thread.created",
+            time_s=thread.created_s,
+            party_id=creator_party,
+            payload={
+                "thread_id": thread.id,
+                "title": thread.title,
+                "parties": list(thread.parties),
+                "standing": thread.standing,
+            },
+            parties=frozenset(thread.parties),
+        )
 
     def ensure_standing_threads(self) -> list[Thread]:
         """A standing thread for every pair of parties (for deployments whose parties predate the hotline)."""
@@ -157,6 +175,7 @@ class HotlineService:
                 except NotFoundError:
                     raise NotFoundError(f"parties[{i}]: party {party_id!r} does not exist") from None
             store.insert_thread(conn, thread, None)
+            stage(conn, [self._thread_created(thread, creator_party)])
         self._threads[thread.id] = thread
         return thread
 
@@ -282,11 +301,14 @@ class HotlineService:
             except KeepclearError as exc:
                 answers.append(exc)
         pending = [i for i, answer in enumerate(answers) if answer is None]
+        posted: list[Message] = []
         if pending:
             with self._db.write() as conn:
                 self._post_pending(conn, sender_party, sender_person, drafts, pending, answers)
+                posted = [a[0] for a in answers if isinstance(a, tuple) and a[1]]
+                self._stage_posted(conn, posted)
         done = [a for a in answers if a is not None]
-        self._announce_all([a[0] for a in done if isinstance(a, tuple) and a[1]])
+        self._announce_all(posted)
         return done
 
     def _post_pending(
@@ -358,33 +380,42 @@ class HotlineService:
                 if isinstance(message, KeepclearError):
                     raise message
                 answers[key] = message
+            self._stage_posted(conn, [answers[key] for key in new])
         self._announce_all([answers[key] for key in new])
         return [answers[d.idempotency_key] for d in drafts]
 
     def _announce(self, message: Message) -> None:
         self._announce_all([message])
 
+    def _posted_events(self, messages: list[Message]) -> list[Event]:
+        """One ``message.posted`` per message: what was said (a phrase's code and parameters, the
+        text, the data) for the thread's members (``policy.message_audience``), its hash for all."""
+        return [
+            Event(
+                kind="message.posted",
+                time_s=message.time_s,
+                party_id=message.sender_party,
+                payload=posted_payload(message),
+                parties=frozenset(message_audience(self._threads[message.thread_id].parties)),
+            )
+            for message in messages
+        ]
+
+    def _stage_posted(self, conn: Connection, messages: list[Message]) -> None:
+        """The record entries of ``messages``, in the transaction that stores them."""
+        stage(conn, self._posted_events(messages))
+
     def _announce_all(self, messages: list[Message]) -> None:
         """After commit: the listeners once with the whole batch (live delivery first), then one
         ``message.posted`` each, handed to the bus together without waiting for the record: the
-        message is durable once committed, and the next posts must not queue behind ledger entries."""
+        message and its record entry are durable once committed, and the next posts must not queue
+        behind the signing of ledger entries."""
         if not messages:
             return
         batch = [(m, self._threads[m.thread_id]) for m in messages]
         for listener in self._listeners:
             listener(batch)
-        self._events.publish_nowait(
-            [
-                Event(
-                    kind="message.posted",
-                    time_s=message.time_s,
-                    party_id=message.sender_party,
-                    payload={"thread_id": message.thread_id, "seq": message.seq, "kind": message.kind.value},
-                    parties=frozenset(thread.parties),
-                )
-                for message, thread in batch
-            ]
-        )
+        self._events.publish_nowait(self._posted_events(messages))
 
     def add_listener(self, listener: MessageListener) -> None:
         """Call ``listener([(message, thread), ...])`` after each commit of messages, in seq order (the
@@ -450,22 +481,23 @@ class HotlineService:
             if through_seq > last:
                 raise ValidationError([f"through_seq: thread {thread_id!r} has only {last} messages"])
             seqs = store.advance_receipts(conn, thread_id, party_id, kind, through_seq, now_s, person)
-        if seqs:
-            self._events.emit(
-                Event(
-                    kind="message.receipt",
-                    time_s=now_s,
-                    party_id=party_id,
-                    payload={
-                        "thread_id": thread_id,
-                        "party_id": party_id,
-                        "kind": kind.value,
-                        "seqs": seqs,
-                        "person": person,
-                    },
-                    parties=frozenset(thread.parties),
-                )
+            event = Event(
+                kind="message.receipt",
+                time_s=now_s,
+                party_id=party_id,
+                payload={
+                    "thread_id": thread_id,
+                    "party_id": party_id,
+                    "kind": kind.value,
+                    "seqs": seqs,
+                    "person": person,
+                },
+                parties=frozenset(thread.parties),
             )
+            if seqs:
+                stage(conn, [event])
+        if seqs:
+            self._events.emit(event)
         return seqs
 
     def mark_delivered(self, party_id: str, thread_id: str, through_seq: int) -> list[int]:
@@ -527,9 +559,7 @@ class HotlineService:
                 store.record_escalation_step(
                     conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s
                 )
-            self._announce(message)
-            self._events.emit(
-                Event(
+                escalated = Event(
                     kind="hotline.escalated",
                     time_s=now_s,
                     party_id=None,
@@ -543,7 +573,10 @@ class HotlineService:
                     },
                     parties=frozenset(self._threads[request.thread_id].parties),
                 )
-            )
+                self._stage_posted(conn, [message])
+                stage(conn, [escalated])
+            self._announce(message)
+            self._events.emit(escalated)
             posted.append(message)
         return posted
 
@@ -576,9 +609,7 @@ class HotlineService:
                     key = f"status.{party_id}.{uuid.uuid4().hex}"
                     draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
                     posted.append(self._append(conn, thread, party_id, person, draft))
-        self._announce_all(posted)
-        self._events.emit(
-            Event(
+            changed = Event(
                 kind="party.availability",
                 time_s=now_s,
                 party_id=party_id,
@@ -590,7 +621,10 @@ class HotlineService:
                 },
                 parties=frozenset({party_id, *(p for m in posted for p in self._threads[m.thread_id].parties)}),
             )
-        )
+            self._stage_posted(conn, posted)
+            stage(conn, [changed])
+        self._announce_all(posted)
+        self._events.emit(changed)
         return declared
 
     def availability(self, party_id: str) -> PartyAvailability:
@@ -651,3 +685,27 @@ class HotlineService:
             thread_id = self.ensure_pair_thread(a, b).id
             self._pair_threads[pair] = thread_id
         return thread_id
+
+
+def posted_payload(message: Message) -> dict[str, Any]:
+    """The record payload of a posted message: where, who, and what was said.
+
+    A phrase message carries its ``phrase`` (code and parameters, the same in every language), a
+    free-text message its ``text`` (a phrase with a remark both); all their ``data`` and what they
+    answer (``reply_to_seq``).
+    """
+    said: dict[str, Any] = {}
+    if message.phrase is not None:
+        said["phrase"] = {"code": message.phrase.code, "params": dict(message.phrase.params)}
+    if message.body or message.phrase is None:
+        said["text"] = message.body
+    return {
+        "thread_id": message.thread_id,
+        "seq": message.seq,
+        "kind": message.kind.value,
+        "person": message.sender_person,
+        "reply_to_seq": message.reply_to_seq,
+        "ack_deadline_s": message.ack_deadline_s,
+        **said,
+        "data": message.data,
+    }

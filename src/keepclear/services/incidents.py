@@ -36,6 +36,7 @@ from keepclear.ledger import Ledger
 from keepclear.ledger.canonical import canonical_text, sha256_hex
 from keepclear.ledger.model import time_us_of
 from keepclear.services.policy import party_involved, sees_party_data_of
+from keepclear.services.record import stage
 from keepclear.store import incidents as store
 from keepclear.store.database import Database
 
@@ -156,7 +157,9 @@ class IncidentService:
                     if incident_id not in new_ids:
                         store.get_incident(conn, incident_id, lock=True)
                 store.append_timelines(conn, timelines, new=new_ids)
-        self._events.publish([self._opened_event(incident) for incident in opened])
+                opened_events = [self._opened_event(incident) for incident in opened]
+                stage(conn, opened_events)
+            self._events.publish(opened_events)
 
     def _concerned(self, conn: Any, relevant: list[tuple[Event, Trigger | None]]) -> _OpenIncidents:
         """The open incidents the events may link to or merge with (by alert, id, or time), indexed."""
@@ -194,9 +197,6 @@ class IncidentService:
             summary=trigger.summary,
         )
 
-    def _emit(self, kind: str, incident: Incident, party_id: str | None, payload: dict[str, Any]) -> None:
-        self._events.emit(self._event(kind, incident, party_id, payload))
-
     def _event(self, kind: str, incident: Incident, party_id: str | None, payload: dict[str, Any]) -> Event:
         return Event(
             kind=kind,
@@ -205,9 +205,6 @@ class IncidentService:
             payload={"incident_id": incident.id, **payload},
             parties=frozenset(incident.parties),
         )
-
-    def _emit_opened(self, incident: Incident) -> None:
-        self._events.emit(self._opened_event(incident))
 
     def _opened_event(self, incident: Incident) -> Event:
         return self._event(
@@ -265,7 +262,9 @@ class IncidentService:
                 store.append_timeline(
                     conn, incident.id, time_s, "message.referenced", party_id, {"message_id": message_id}
                 )
-        self._emit_opened(incident)
+            opened_event = self._opened_event(incident)
+            stage(conn, [opened_event])
+        self._events.emit(opened_event)
         self.freeze_due()
         return self.get(incident.id)
 
@@ -297,12 +296,19 @@ class IncidentService:
                 party_id,
                 {"position": account.position, "amends": amends},
             )
-        self._emit(
-            "incident.account_added",
-            incident,
-            party_id,
-            {"position": account.position, "amends": amends, "text": text, "text_sha256": sha256_hex(text.encode())},
-        )
+            event = self._event(
+                "incident.account_added",
+                incident,
+                party_id,
+                {
+                    "position": account.position,
+                    "amends": amends,
+                    "text": text,
+                    "text_sha256": sha256_hex(text.encode()),
+                },
+            )
+            stage(conn, [event])
+        self._events.emit(event)
         return account
 
     def set_review(self, incident_id: str, status: ReviewStatus, *, by_party: str | None, note: str = "") -> Incident:
@@ -318,12 +324,14 @@ class IncidentService:
             store.append_timeline(
                 conn, incident_id, now_s, "incident.review_changed", by_party, {"status": status.value, "note": note}
             )
-        self._emit(
-            "incident.review_changed",
-            incident,
-            by_party,
-            {"from": incident.status.value, "status": status.value, "note": note},
-        )
+            event = self._event(
+                "incident.review_changed",
+                incident,
+                by_party,
+                {"from": incident.status.value, "status": status.value, "note": note},
+            )
+            stage(conn, [event])
+        self._events.emit(event)
         return self.get(incident_id)
 
     # -- evidence --------------------------------------------------------------------------
@@ -362,12 +370,14 @@ class IncidentService:
                 text = canonical_text(document)
                 digest = sha256_hex(text.encode("utf-8"))
                 store.freeze_evidence(conn, incident.id, digest, text, now)
-            self._emit(
-                "incident.evidence_frozen",
-                incident,
-                None,
-                {"evidence_sha256": digest, "tracks": len(tracks), "window_s": window_s},
-            )
+                event = self._event(
+                    "incident.evidence_frozen",
+                    incident,
+                    None,
+                    {"evidence_sha256": digest, "tracks": len(tracks), "window_s": window_s},
+                )
+                stage(conn, [event])
+            self._events.emit(event)
             frozen.append(incident.id)
         return frozen
 

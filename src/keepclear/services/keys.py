@@ -10,9 +10,12 @@ import hashlib
 import hmac
 import secrets
 
-from keepclear.domain.events import Clock
+from sqlalchemy.engine import Connection
+
+from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.identity import ApiKeyInfo, Principal, Role
 from keepclear.errors import AuthenticationError, ValidationError
+from keepclear.services.record import stage
 from keepclear.store import Database
 from keepclear.store import keys as key_store
 from keepclear.store import registry as registry_store
@@ -25,9 +28,26 @@ def _sha256(secret: str) -> str:
 class KeyService:
     """Creates, lists, revokes and checks API keys."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, events: EventSink | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._events = events
+
+    def _recorded(self, conn: Connection, kind: str, info: ApiKeyInfo) -> Event:
+        """``apikey.created``/``apikey.revoked`` (never the secret), staged with the change."""
+        event = Event(
+            kind=kind,
+            time_s=self._clock.now_s(),
+            party_id=None,
+            payload={"key_id": info.key_id, "role": info.role.value, "party_id": info.party_id, "label": info.label},
+            parties=frozenset() if info.party_id is None else frozenset([info.party_id]),
+        )
+        stage(conn, [event])
+        return event
+
+    def _published(self, event: Event) -> None:
+        if self._events is not None:
+            self._events.emit(event)
 
     def create(self, role: Role, party_id: str | None, label: str = "") -> tuple[ApiKeyInfo, str]:
         """A new key; returns its listing and the full key text, which is never shown again."""
@@ -42,6 +62,8 @@ class KeyService:
             if party_id is not None:
                 registry_store.get_party(conn, party_id)
             key_store.insert_key(conn, info, _sha256(secret))
+            event = self._recorded(conn, "apikey.created", info)
+        self._published(event)
         return info, f"kc_{key_id}_{secret}"
 
     def list(self) -> list[ApiKeyInfo]:
@@ -52,7 +74,12 @@ class KeyService:
     def revoke(self, key_id: str) -> None:
         """Revoke ``key_id``; the next request with it is refused."""
         with self._db.write() as conn:
+            before = key_store.find_key(conn, key_id)
             key_store.revoke_key(conn, key_id, self._clock.now_s())
+            fresh = before is not None and before[0].revoked_s is None  # revoking twice changes nothing
+            event = self._recorded(conn, "apikey.revoked", before[0]) if before is not None and fresh else None
+        if event is not None:
+            self._published(event)
 
     def authenticate(self, key: str, person: str = "") -> Principal:
         """The principal behind ``key``, or ``AuthenticationError`` saying why not."""

@@ -182,6 +182,12 @@ def thread_visible(party_id: str, members: Collection[str]) -> bool:
     return party_id in members
 
 
+def message_audience(thread_parties: Collection[str]) -> list[str]:
+    """Who may read what a hotline message said in the record: the thread's members (the entry's
+    audience); every other party sees the entry and the hash of its payload, not the payload."""
+    return sorted(thread_parties)
+
+
 #: May a party (None: the operator) read a ledger entry's payload? Only when the entry's audience
 #: names it (or nobody: everyone), or for the key entries every verifier needs; never because it signed.
 entry_readable = payload_readable
@@ -269,6 +275,7 @@ __all__ = [
     "event_visible",
     "incident_visible",
     "involvement_problems",
+    "message_audience",
     "message_id",
     "nameable_alerts",
     "nameable_message",

@@ -1,24 +1,79 @@
-"""The shared record wired to a deployment: the ledger it keeps and the recorder on its bus."""
+"""The shared record wired to a deployment: the ledger it keeps, the outbox writers stage into, the signer.
+
+How an entry reaches the ledger:
+
+1. A writer (any service, whatever the entry point: HTTP, CLI, replay, a feed) calls ``stage(conn,
+   events)`` inside the transaction that changes the state: the events the record keeps become
+   outbox rows that commit with the change, or not at all.
+2. After the commit the writer publishes the events on the bus as before. The ``RecordSigner``
+   subscribes: it drains the outbox into the ledger (one transaction appends the entries and deletes
+   their rows, so each row becomes exactly one entry), so a caller that waits for delivery reads its
+   own entries in the record.
+3. Its own thread (``start``) drains at startup, which heals a crash between a commit and its
+   signing, then whenever woken and every ``record_poll_s`` (rows other processes staged).
+
+Events of state kept only in memory (the probe's alerts, ``IN_MEMORY_PREFIXES``) have no transaction
+to join: the signer appends them when the bus delivers them, together with the outbox rows.
+
+A row the ledger refuses is tried again after 1, 2, 4... s (at most 60 s) and parked as failed after
+``max_attempts``; parked rows stay in the outbox and are shown (``status``: metrics and health).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from keepclear.domain.events import Clock, Event
-from keepclear.errors import ValidationError
 from keepclear.ledger import KeyFolder, Ledger, LedgerConfig
 from keepclear.ledger.book import EntryDraft
+from keepclear.ledger.model import payload_text
 from keepclear.ledger.verify import PUBLIC_KINDS
+from keepclear.settings import Settings
+from keepclear.store import ledger as ledger_store
+from keepclear.store import outbox
 from keepclear.store.database import Database
 
 #: Event kinds the ledger records: notifications, acknowledgements, objections (activity.*), hotline
-#: messages and receipts (message.*), alert changes (alert.*), escalations and availability
-#: (hotline.*), parties (party.*), incidents (incident.*) and keys (key.*). Never track reports.
-RECORDED_PREFIXES = ("activity.", "message.", "alert.", "hotline.", "party.", "incident.", "key.")
+#: messages and receipts (message.*), threads (thread.*), alert changes (alert.*), escalations
+#: (hotline.*), parties, their rosters and availability (party.*), forces (force.*), units (unit.*),
+#: zones (zones.*), API keys (apikey.*), incidents (incident.*) and keys (key.*). Never track reports.
+RECORDED_PREFIXES = (
+    "activity.",
+    "message.",
+    "thread.",
+    "alert.",
+    "hotline.",
+    "party.",
+    "force.",
+    "unit.",
+    "zones.",
+    "apikey.",
+    "incident.",
+    "key.",
+)
+
+#: Recorded kinds whose state lives only in memory (the probe's alert book): recorded when the bus
+#: delivers them, not staged by a transaction. A crash loses them with the state they describe.
+IN_MEMORY_PREFIXES = ("alert.",)
 
 #: Folder of the custodial keys inside the data directory.
 KEY_FOLDER_NAME = "ledger-keys"
+
+#: Rows one signing transaction takes (a probe tick's storm goes in a few of them).
+SIGN_BATCH = 2_000
+#: Seconds between the tries of a refused row: 1, 2, 4... up to this.
+MAX_RETRY_DELAY_S = 60.0
+
+_log = logging.getLogger("keepclear.record")
 
 
 def open_ledger(
@@ -33,46 +88,284 @@ def open_ledger(
     return Ledger(db, KeyFolder(data_dir / KEY_FOLDER_NAME, passphrase), clock, config)
 
 
-class LedgerRecorder:
-    """Bus subscriber appending one ledger entry per recorded event (see ``RECORDED_PREFIXES``).
+def ledger_for(db: Database, clock: Clock, settings: Settings) -> Ledger:
+    """The ledger of the deployment ``settings`` describe (key folder, passphrase, checkpoints)."""
+    passphrase = settings.ledger_key_passphrase
+    return open_ledger(
+        db,
+        clock,
+        settings.data_dir,
+        passphrase=None if passphrase is None else passphrase.get_secret_value().encode(),
+        config=LedgerConfig(
+            checkpoint_every_entries=settings.ledger_checkpoint_every_entries,
+            checkpoint_interval_s=settings.ledger_checkpoint_interval_s,
+            submission_skew_s=settings.ledger_submission_skew_s,
+        ),
+    )
+
+
+def signer_for(db: Database, ledger: Ledger, settings: Settings) -> RecordSigner:
+    """The outbox signer the deployment ``settings`` describe."""
+    return RecordSigner(db, ledger, max_attempts=settings.record_max_attempts, poll_s=settings.record_poll_s)
+
+
+def recorded(kind: str) -> bool:
+    """Does the record keep events of ``kind``? (The ledger's own key entries it writes itself.)"""
+    return kind.startswith(RECORDED_PREFIXES) and kind not in PUBLIC_KINDS
+
+
+def _in_memory(kind: str) -> bool:
+    return kind.startswith(IN_MEMORY_PREFIXES)
+
+
+def _audience(event: Event) -> list[str] | None:
+    return sorted(event.parties) if event.parties else None
+
+
+def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None) -> None:
+    """Inside a writer's transaction: an outbox row for every event of ``events`` the record keeps.
 
     The entry's kind, acting party and time are the event's; its payload is the event payload; its
-    audience is the event's parties (everyone when the event names none). A published batch becomes
-    one transaction (``record``); should the ledger refuse the batch, each event is tried alone so
-    one bad payload costs only its own entry.
+    audience is the event's parties (everyone when the event names none). A payload that is not
+    canonical JSON raises ``ValueError``, and the write with it: nothing unrecordable is stored.
     """
+    rows = [
+        (event.kind, event.party_id, event.time_s, payload_text(event.payload), _audience(event))
+        for event in events
+        if recorded(event.kind) and not _in_memory(event.kind)
+    ]
+    outbox.stage(conn, rows, time.time() if now_s is None else now_s)
 
-    def __init__(self, ledger: Ledger, prefixes: tuple[str, ...] = RECORDED_PREFIXES) -> None:
+
+@dataclass(frozen=True, slots=True)
+class RecordStatus:
+    """What the signer shows: the backlog (rows waiting, parked as failed, age of the oldest waiting
+    one), entries signed, failed tries and drains, events it could not keep, and the last error."""
+
+    waiting: int
+    failed: int
+    oldest_age_s: float
+    signed_total: int
+    retries_total: int
+    drain_failures_total: int
+    dropped_total: int
+    last_error: str | None
+
+
+class RecordSigner:
+    """Drains the outbox into the ledger (see the module docstring); subscribe ``record`` to the bus."""
+
+    def __init__(
+        self,
+        db: Database,
+        ledger: Ledger,
+        *,
+        max_attempts: int = 5,
+        poll_s: float = 0.5,
+        batch: int = SIGN_BATCH,
+    ) -> None:
+        self._db = db
         self._ledger = ledger
-        self._prefixes = prefixes
+        self._max_attempts = max_attempts
+        self._poll_s = poll_s
+        self._batch = batch
+        self._lock = threading.Lock()  # the counters
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.signed_total = 0
+        self.retries_total = 0
+        self.drain_failures_total = 0
+        self.dropped_total = 0
+        self.last_error: str | None = None
+        #: The last drain failed (the database was away, or the ledger refused): shown in health.
+        self.failing = False
 
+    # -- the bus side ---------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
-        """Record ``event`` when its kind is one the ledger keeps."""
+        """Bus subscriber for single events: ``record((event,))``."""
         self.record((event,))
 
     def record(self, events: Sequence[Event]) -> None:
-        """Record every event of ``events`` the ledger keeps, in order, in one transaction."""
-        drafts = [
-            EntryDraft(
-                event.kind,
-                event.party_id,
-                event.payload,
-                event.time_s,
-                sorted(event.parties) if event.parties else None,
-            )
-            for event in events
-            if event.kind.startswith(self._prefixes) and event.kind not in PUBLIC_KINDS
-        ]
+        """Bus subscriber: after a batch with recorded kinds, sign what waits in the outbox (and the
+        batch's in-memory events) at once, so a publisher that waits reads its entries in the record."""
+        extra = [_draft(e) for e in events if recorded(e.kind) and _in_memory(e.kind)]
+        if not extra and not any(recorded(e.kind) for e in events):
+            return
         try:
-            self._ledger.append_many(drafts)
-        except ValidationError:
-            if len(drafts) == 1:
-                raise
-            refusals = []
-            for draft in drafts:
-                try:
-                    self._ledger.append_many([draft])
-                except ValidationError as exc:
-                    refusals.append(exc)
-            if refusals:
-                raise refusals[0] from None
+            taken = self.drain_once(extra)
+        except Exception as exc:
+            self._count_drain_failure(exc)
+            self._keep(extra)
+            self._wake.set()
+            raise
+        self.failing = False
+        if taken >= self._batch:
+            self._wake.set()  # more waits: the signer's thread takes it on
+
+    # -- draining -------------------------------------------------------------------------
+    def drain_once(self, extra: Sequence[EntryDraft] = ()) -> int:
+        """One transaction: append up to ``batch`` due outbox rows (then ``extra``) and delete the rows.
+
+        Returns how many rows were taken. Should the ledger refuse the batch, each row is tried alone
+        in the same transaction; a refused row is postponed (or parked) and ``extra`` drafts that are
+        refused are kept in the outbox to be tried again.
+        """
+        now_s = time.time()
+        with self._ledger.writing() as conn:
+            ledger_store.lock_head(conn)  # one drainer at a time, in this process and across processes
+            rows = outbox.take(conn, now_s, self._batch)
+            drafts = [_row_draft(row) for row in rows]
+            if not drafts and not extra:
+                return 0
+            try:
+                with conn.begin_nested():
+                    self._ledger.append_many_in(conn, [*drafts, *extra])
+                outbox.remove(conn, [row.id for row in rows])
+                signed = len(drafts) + len(extra)
+            except Exception as exc:
+                _log.warning("record: a batch of %d entries was refused (%s); trying each alone", len(drafts), exc)
+                signed = self._one_by_one(conn, rows, drafts, extra, now_s)
+        with self._lock:
+            self.signed_total += signed
+        return len(rows)
+
+    def _one_by_one(
+        self,
+        conn: Connection,
+        rows: list[outbox.StagedEntry],
+        drafts: list[EntryDraft],
+        extra: Sequence[EntryDraft],
+        now_s: float,
+    ) -> int:
+        signed = 0
+        for row, draft in zip(rows, drafts, strict=True):
+            try:
+                with conn.begin_nested():
+                    self._ledger.append_many_in(conn, [draft])
+                outbox.remove(conn, [row.id])
+                signed += 1
+            except Exception as exc:
+                attempts = row.attempts + 1
+                delay_s = min(MAX_RETRY_DELAY_S, 2.0 ** (attempts - 1))
+                parked = attempts >= self._max_attempts
+                outbox.postpone(conn, row.id, f"{type(exc).__name__}: {exc}", now_s + delay_s, failed=parked)
+                self._count_retry(row, exc, parked)
+        kept = []
+        for draft in extra:
+            try:
+                with conn.begin_nested():
+                    self._ledger.append_many_in(conn, [draft])
+                signed += 1
+            except Exception:
+                kept.append(draft)
+        if kept:
+            outbox.stage(conn, [_staged(d) for d in kept], now_s)
+        return signed
+
+    def drain(self, max_rounds: int = 1_000) -> int:
+        """Drain until nothing is due (at most ``max_rounds`` transactions); returns rows taken."""
+        total = 0
+        for _ in range(max_rounds):
+            taken = self.drain_once()
+            total += taken
+            if taken < self._batch:
+                break
+        return total
+
+    def _keep(self, extra: Sequence[EntryDraft]) -> None:
+        """In-memory events whose signing failed: into the outbox for a later try, else counted as lost."""
+        if not extra:
+            return
+        try:
+            with self._db.write() as conn:
+                outbox.stage(conn, [_staged(d) for d in extra], time.time())
+        except Exception as exc:
+            with self._lock:
+                self.dropped_total += len(extra)
+            _log.error("record: %d in-memory events could not be kept: %s", len(extra), exc)
+
+    def _count_retry(self, row: outbox.StagedEntry, exc: BaseException, parked: bool) -> None:
+        with self._lock:
+            self.retries_total += 1
+            self.last_error = f"{row.kind} (outbox {row.id}): {type(exc).__name__}: {exc}"[:500]
+        log = _log.error if parked else _log.warning
+        log("record: outbox entry %s (%s) refused%s: %s", row.id, row.kind, " and parked" if parked else "", exc)
+
+    def _count_drain_failure(self, exc: BaseException) -> None:
+        self.failing = True
+        with self._lock:
+            self.drain_failures_total += 1
+            self.last_error = f"drain: {type(exc).__name__}: {exc}"[:500]
+        _log.exception("record: draining the outbox failed")
+
+    # -- the signer's thread --------------------------------------------------------------
+    def start(self) -> None:
+        """Drain now and from then on on a thread of its own: woken by ``wake``, else every ``poll_s``."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._wake.set()  # drain at once: heals a crash between a commit and its signing
+        self._thread = threading.Thread(target=self._run, name="keepclear-record", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Have the thread drain now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop the thread after a last drain."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        thread.join(timeout=30)
+        self._thread = None
+
+    def _run(self) -> None:
+        failures = 0
+        while True:
+            self._wake.wait(self._poll_s * (2 ** min(failures, 5)))
+            self._wake.clear()
+            try:
+                self.drain()
+                failures = 0
+                self.failing = False
+            except Exception as exc:  # the database may be away a moment: back off, try again
+                failures += 1
+                self._count_drain_failure(exc)
+            if self._stop.is_set():
+                return
+
+    # -- what it shows --------------------------------------------------------------------
+    def status(self) -> RecordStatus:
+        """The backlog (read now) and the counters."""
+        with self._db.read() as conn:
+            backlog = outbox.backlog(conn)
+        age_s = 0.0 if backlog.oldest_staged_s is None else max(0.0, time.time() - backlog.oldest_staged_s)
+        with self._lock:
+            return RecordStatus(
+                backlog.waiting,
+                backlog.failed,
+                age_s,
+                self.signed_total,
+                self.retries_total,
+                self.drain_failures_total,
+                self.dropped_total,
+                self.last_error,
+            )
+
+
+def _draft(event: Event) -> EntryDraft:
+    return EntryDraft(event.kind, event.party_id, event.payload, event.time_s, _audience(event))
+
+
+def _row_draft(row: outbox.StagedEntry) -> EntryDraft:
+    payload: Any = json.loads(row.payload)
+    return EntryDraft(row.kind, row.party_id, payload, row.time_s, row.audience)
+
+
+def _staged(draft: EntryDraft) -> tuple[str, str | None, float, str, Sequence[str] | None]:
+    audience = None if draft.audience is None else sorted(draft.audience)
+    return (draft.kind, draft.party_id, draft.time_s or time.time(), payload_text(draft.payload), audience)

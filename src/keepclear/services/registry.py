@@ -7,6 +7,7 @@ from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.ids import id_problem
 from keepclear.domain.parties import Contact
 from keepclear.errors import ValidationError
+from keepclear.services.record import stage
 from keepclear.store import Database
 from keepclear.store import registry as store
 
@@ -40,8 +41,7 @@ class RegistryService:
             if roster:
                 store.set_roster(conn, party.id, roster)
             others = [p.id for p in store.list_parties(conn) if p.id != party.id]
-        self._events.emit(
-            Event(
+            event = Event(
                 kind="party.added",
                 time_s=now_s,
                 party_id=None,
@@ -53,13 +53,23 @@ class RegistryService:
                 },
                 parties=frozenset([party.id, *others]),
             )
-        )
+            stage(conn, [event])
+        self._events.emit(event)
         return party
 
     def set_roster(self, party_id: str, roster: list[Contact]) -> None:
         """Replace the escalation roster of ``party_id``."""
         with self._db.write() as conn:
             store.set_roster(conn, party_id, roster)
+            event = Event(
+                kind="party.roster_set",
+                time_s=self._clock.now_s(),
+                party_id=None,
+                payload={"party_id": party_id, "roster": [{"name": c.name, "role": c.role} for c in roster]},
+                parties=frozenset([party_id]),
+            )
+            stage(conn, [event])
+        self._events.emit(event)
 
     def roster(self, party_id: str) -> list[Contact]:
         """The escalation roster of ``party_id``."""
@@ -83,15 +93,15 @@ class RegistryService:
             raise ValidationError(["name: must not be empty"])
         with self._db.write() as conn:
             store.insert_force(conn, force)
-        self._events.emit(
-            Event(
+            event = Event(
                 kind="force.added",
                 time_s=self._clock.now_s(),
                 party_id=None,
                 payload={"force_id": force.id, "party_id": force.party_id, "partner": force.partner},
                 parties=frozenset([force.party_id]),
             )
-        )
+            stage(conn, [event])
+        self._events.emit(event)
         return force
 
     def forces(self, party_id: str | None = None) -> list[Force]:
@@ -109,8 +119,7 @@ class RegistryService:
         with self._db.write() as conn:
             store.insert_unit(conn, unit)
             party_id = store.get_force(conn, unit.force_id).party_id
-        self._events.emit(
-            Event(
+            event = Event(
                 kind="unit.added",
                 time_s=self._clock.now_s(),
                 party_id=None,
@@ -122,7 +131,8 @@ class RegistryService:
                 },
                 parties=frozenset([party_id]),
             )
-        )
+            stage(conn, [event])
+        self._events.emit(event)
         return unit
 
     def unit(self, unit_id: str) -> tuple[Unit, str]:

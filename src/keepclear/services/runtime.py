@@ -20,7 +20,6 @@ from keepclear.detect.strategic import StrategicConfig
 from keepclear.detect.tracktable import TrackTableSettings
 from keepclear.detect.wellclear import AlertingSettings, do_365b_phase_i, minima_policy
 from keepclear.domain.activities import ActivityKind, Priority
-from keepclear.ledger.book import LedgerConfig
 from keepclear.services.activities import ActivityConfig, ActivityService
 from keepclear.services.deployment import Deployment
 from keepclear.services.hotline import HotlineConfig, HotlineService
@@ -29,7 +28,7 @@ from keepclear.services.incidents import IncidentConfig, IncidentService
 from keepclear.services.live_index import LiveIndex
 from keepclear.services.phrases import load_catalogue
 from keepclear.services.priority import ProbePriority
-from keepclear.services.record import LedgerRecorder, open_ledger
+from keepclear.services.record import ledger_for, signer_for
 from keepclear.services.request_keys import RequestKeyRetention
 from keepclear.services.tactical import TacticalConfig, TacticalService
 from keepclear.services.track_history import HistoryLimits, TrackHistory
@@ -147,19 +146,10 @@ class Runtime:
 
         # The record first: every event is in the ledger before anything that reads the ledger runs.
         settings = deployment.settings
-        passphrase = settings.ledger_key_passphrase
-        self.ledger = open_ledger(
-            deployment.db,
-            deployment.clock,
-            settings.data_dir,
-            passphrase=None if passphrase is None else passphrase.get_secret_value().encode(),
-            config=LedgerConfig(
-                checkpoint_every_entries=settings.ledger_checkpoint_every_entries,
-                checkpoint_interval_s=settings.ledger_checkpoint_interval_s,
-                submission_skew_s=settings.ledger_submission_skew_s,
-            ),
-        )
-        deployment.bus.subscribe_batches(LedgerRecorder(self.ledger).record)
+        self.ledger = ledger_for(deployment.db, deployment.clock, settings)
+        #: Signs the outbox into the ledger: on each delivery, and on its own thread once started.
+        self.record = signer_for(deployment.db, self.ledger, settings)
+        deployment.bus.subscribe_batches(self.record.record)
         self.incidents = IncidentService(
             deployment.db,
             deployment.clock,
@@ -311,6 +301,7 @@ class Runtime:
         own thread, so a tick never waits for the record and hotline nor carries a second of ingest."""
         if self._thread is None:
             self.tactical.warm_up()
+            self.record.start()
             self.deployment.bus.start_dispatching(yield_to=self.priority.wait_clear)
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="keepclear-tick", daemon=True)
@@ -326,3 +317,4 @@ class Runtime:
                 thread.join(timeout=10)
         self._thread = self._pump_thread = None
         self.deployment.bus.stop_dispatching()
+        self.record.stop()

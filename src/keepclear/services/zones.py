@@ -10,6 +10,8 @@ from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits
 from keepclear.domain.zones import Zone
 from keepclear.errors import ConflictError
 from keepclear.geo.zone_geojson import zones_from_geojson, zones_to_geojson
+from keepclear.ledger.canonical import canonical_bytes, sha256_hex
+from keepclear.services.record import stage
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
 
@@ -42,14 +44,19 @@ class ZoneService:
                     f"zones already stored: {', '.join(sorted(clashes))} (import with --replace, or replace=true, to overwrite them)"
                 )
             zone_store.upsert_zones(conn, new_zones)
-        self._events.emit(
-            Event(
+            event = Event(
                 kind="zones.imported",
                 time_s=self._clock.now_s(),
                 party_id=party_id,
-                payload={"zone_ids": [z.id for z in new_zones], "replaced": sorted(clashes)},
+                payload={
+                    "zone_ids": [z.id for z in new_zones],
+                    "replaced": sorted(clashes),
+                    # what was imported, by hash: the canonical GeoJSON of exactly these zones
+                    "zones_sha256": sha256_hex(canonical_bytes(zones_to_geojson(new_zones))),
+                },
             )
-        )
+            stage(conn, [event])
+        self._events.emit(event)
         return new_zones
 
     def list(self) -> list[Zone]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -9,7 +10,18 @@ from starlette.concurrency import run_in_threadpool
 
 from keepclear import __version__
 from keepclear.api.deps import authorized, public, runtime
-from keepclear.api.models import ForceIn, ForceOut, Health, Metrics, PartyIn, PartyOut, UnitIn, UnitOut, WhoAmI
+from keepclear.api.models import (
+    ForceIn,
+    ForceOut,
+    Health,
+    Metrics,
+    PartyIn,
+    PartyOut,
+    RecordMetrics,
+    UnitIn,
+    UnitOut,
+    WhoAmI,
+)
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Principal, Role
 from keepclear.domain.parties import Contact
@@ -22,9 +34,36 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 @router.get("/health", dependencies=[Depends(public)], tags=["meta"])
-async def health() -> Health:
-    """Liveness: answers without a key."""
-    return Health(status="ok", version=__version__)
+async def health(rt: RuntimeDep) -> Health:
+    """Liveness, answered without a key (always 200): ``degraded`` while the record falls behind by
+    more than ``record_backlog_degraded_s``, has parked entries, or could not drain, or while event
+    subscribers fail."""
+    problems = await run_in_threadpool(health_problems, rt)
+    return Health(status="degraded" if problems else "ok", version=__version__, problems=problems)
+
+
+def health_problems(rt: Runtime) -> list[str]:
+    """Why the service is degraded (no party's data: counts and ages only)."""
+    problems = []
+    try:
+        record = rt.record.status()
+    except Exception as exc:
+        return [f"record: the outbox cannot be read ({type(exc).__name__})"]
+    limit_s = rt.deployment.settings.record_backlog_degraded_s
+    if record.waiting and record.oldest_age_s > limit_s:
+        problems.append(
+            f"record: {record.waiting} entries wait to be signed, the oldest for {record.oldest_age_s:.0f} s"
+            f" (more than {limit_s:g} s)"
+        )
+    if record.failed:
+        problems.append(f"record: {record.failed} entries failed to be signed and are parked in the outbox")
+    if rt.record.failing:
+        problems.append("record: the last attempt to drain the outbox failed")
+    if rt.deployment.bus.failing:
+        problems.append(
+            f"events: a subscriber failed in the last minute ({rt.deployment.bus.failures_total} failures in all)"
+        )
+    return problems
 
 
 def _rss_bytes() -> int:
@@ -50,6 +89,8 @@ async def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Act
         task_duration_s=dict(rt.task_duration_s),
         rss_bytes=_rss_bytes(),
         counters=rt.counters(),
+        record=RecordMetrics(**asdict(await run_in_threadpool(rt.record.status))),
+        events_subscriber_failures_total=rt.deployment.bus.failures_total,
     )
 
 

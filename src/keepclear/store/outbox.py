@@ -1,0 +1,133 @@
+"""The record's outbox: entries waiting to be signed into the ledger.
+
+A writer inserts its rows with ``stage`` inside the transaction that changes the state they record,
+so both commit or neither does. The signer takes rows in id order (``take``), appends them to the
+ledger and deletes them (``remove``) in one transaction of its own: each row becomes exactly one
+entry, whether the process dies before, during or after that transaction. A row the ledger refuses
+is retried later (``postpone``) and, after a bounded number of tries, parked as ``failed``: it stays
+here, counted and shown, until an operator looks at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keepclear.store.schema import IN_LIST_SIZE, metadata
+
+record_outbox = sa.Table(
+    "record_outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("party_id", sa.String(64), nullable=True),
+    sa.Column("time_s", sa.Double, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("audience", sa.Text, nullable=True),
+    sa.Column("staged_s", sa.Double, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_try_s", sa.Double, nullable=False, server_default="0"),
+    sa.Column("failed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_record_outbox_failed_next", "failed", "next_try_s"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StagedEntry:
+    """One waiting entry: kind, acting party, time, canonical payload text, audience (None: everyone)."""
+
+    id: int
+    kind: str
+    party_id: str | None
+    time_s: float
+    payload: str
+    audience: tuple[str, ...] | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits: rows still to sign, rows parked as failed, and when the oldest waiting one was staged."""
+
+    waiting: int
+    failed: int
+    oldest_staged_s: float | None
+
+
+def stage(
+    conn: Connection, rows: Sequence[tuple[str, str | None, float, str, Sequence[str] | None]], staged_s: float
+) -> None:
+    """Insert ``(kind, party_id, time_s, payload_text, audience)`` rows, in order (inside the writer's transaction)."""
+    if rows:
+        conn.execute(
+            record_outbox.insert(),
+            [
+                {
+                    "kind": kind,
+                    "party_id": party_id,
+                    "time_s": time_s,
+                    "payload": payload,
+                    "audience": None if audience is None else "\n".join(audience),
+                    "staged_s": staged_s,
+                }
+                for kind, party_id, time_s, payload, audience in rows
+            ],
+        )
+
+
+def take(conn: Connection, now_s: float, limit: int) -> list[StagedEntry]:
+    """Up to ``limit`` rows due for signing, oldest first, locked until the transaction ends (PostgreSQL)."""
+    query = (
+        sa.select(record_outbox)
+        .where(record_outbox.c.failed.is_(False), record_outbox.c.next_try_s <= now_s)
+        .order_by(record_outbox.c.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    return [_staged(row) for row in conn.execute(query)]
+
+
+def _staged(row: Any) -> StagedEntry:
+    audience = None if row.audience is None else tuple(a for a in row.audience.split("\n") if a)
+    return StagedEntry(row.id, row.kind, row.party_id, row.time_s, row.payload, audience, row.attempts)
+
+
+def remove(conn: Connection, ids: Sequence[int]) -> None:
+    """Delete signed rows."""
+    ids = list(ids)
+    for start in range(0, len(ids), IN_LIST_SIZE):
+        conn.execute(record_outbox.delete().where(record_outbox.c.id.in_(ids[start : start + IN_LIST_SIZE])))
+
+
+def postpone(conn: Connection, entry_id: int, error: str, next_try_s: float, *, failed: bool) -> None:
+    """Count a failed try of ``entry_id``: try again from ``next_try_s``, or park it as ``failed``."""
+    conn.execute(
+        record_outbox.update()
+        .where(record_outbox.c.id == entry_id)
+        .values(attempts=record_outbox.c.attempts + 1, last_error=error[:2000], next_try_s=next_try_s, failed=failed)
+    )
+
+
+def backlog(conn: Connection) -> Backlog:
+    """How many rows wait, how many are parked, and the oldest waiting row's staging time."""
+    waiting, oldest = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(record_outbox.c.staged_s)).where(record_outbox.c.failed.is_(False))
+    ).one()
+    failed = conn.execute(sa.select(sa.func.count()).where(record_outbox.c.failed.is_(True))).scalar_one()
+    return Backlog(int(waiting), int(failed), None if oldest is None else float(oldest))
+
+
+def failed_entries(conn: Connection, limit: int = 100) -> list[tuple[int, str, int, str | None]]:
+    """Parked rows: id, kind, tries, last error (for the operator)."""
+    query = (
+        sa.select(record_outbox.c.id, record_outbox.c.kind, record_outbox.c.attempts, record_outbox.c.last_error)
+        .where(record_outbox.c.failed.is_(True))
+        .order_by(record_outbox.c.id)
+        .limit(limit)
+    )
+    return [(r.id, r.kind, r.attempts, r.last_error) for r in conn.execute(query)]
