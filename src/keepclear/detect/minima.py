@@ -1,6 +1,6 @@
 """Separation minima and lookahead for each pair of domains (air, land, sea).
 
-Defaults follow ``DESIGN.md``. A vertical minimum of ``math.inf`` means "no vertical criterion"
+Defaults follow the brief (the table in ``docs/architecture.md``). A vertical minimum of ``math.inf`` means "no vertical criterion"
 (surface units on the same plane: any altitude difference still counts as a conflict).
 """
 
@@ -53,7 +53,7 @@ def _air_surface() -> SeparationMinima:
 class ProbeSettings:
     """Minima per pair of domains (the pair is unordered: air–land is land–air).
 
-    ``land_sea`` is not in DESIGN.md: it defaults to the land–land row (a shore unit and a
+    ``land_sea`` is not in the brief: it defaults to the land–land row (a shore unit and a
     vessel meet on the surface at land speeds).
     """
 

@@ -86,7 +86,7 @@ def do_365b_phase_i() -> AlertPolicy:
 
 
 def minima_policy(minima: SeparationMinima, enlarge: float = 1.5, warning_fraction: float = 0.25) -> AlertPolicy:
-    """Levels from separation minima (DESIGN.md): advisory, the volume enlarged by ``enlarge``
+    """Levels from separation minima (docs/architecture.md): advisory, the volume enlarged by ``enlarge``
     within the lookahead; caution, the minima within the lookahead; warning, the minima within
     ``warning_fraction`` of the lookahead (which includes separation already lost)."""
     z = minima.vertical_m

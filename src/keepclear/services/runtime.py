@@ -82,7 +82,7 @@ class RuntimeConfig:
                 max_age_s=settings.ingest_max_age_s,
             ),
             history=HistoryLimits(retention_s=settings.history_retention_s),
-            # Alert levels follow the configured minima (DESIGN.md) with DO-365B hysteresis, unless the
+            # Alert levels follow the configured minima (docs/architecture.md) with DO-365B hysteresis, unless the
             # deployment asks for the DO-365B Phase I volumes for air–air.
             tactical=TacticalConfig(
                 table=table,
