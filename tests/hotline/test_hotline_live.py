@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -16,8 +15,10 @@ from hotline_server import serve
 from hotline_support import pair
 from websockets.sync.client import ClientConnection, connect
 
-from keepclear.api.hotline_ws import LiveConfig, deadline_ticker
+from keepclear.api.hotline_ws import LiveConfig
+from keepclear.domain import Party
 from keepclear.domain.hotline import Draft, MessageKind
+from keepclear.domain.parties import Contact
 from keepclear.services.bus import EventBus
 from keepclear.services.deployment import Deployment
 from keepclear.services.hotline import HotlineService
@@ -182,21 +183,23 @@ def test_http_routes_post_retry_read_receipts_and_phrases(hotline: HotlineServic
         assert [m["kind"] for m in last] == ["channel_status"]
 
 
-def test_deadline_ticker_escalates_without_a_manual_call(hotline: HotlineService, clock: Any) -> None:
-    thread_id = pair(hotline, "coalition", "russia")
-    hotline.post("coalition", "Maj Smith", Draft(thread_id, MessageKind.QUERY, "tick-00001", body="?", ack_within_s=60))
+def test_the_runtime_tick_escalates_without_a_manual_call(deployment: Deployment, clock: Any) -> None:
+    """Deadlines are watched by the runtime's tick (task ``hotline-deadlines``), not by a caller."""
+    from keepclear.services.runtime import Runtime
+
+    reg = deployment.registry
+    reg.add_party(Party("coalition", "Coalition", "en"), [Contact("Maj Smith", "J3 duty"), Contact("Col Jones", "J3")])
+    reg.add_party(Party("russia", "Russian Federation", "ru"), [Contact("Maj Ivanov", "duty")])
+    runtime = Runtime(deployment)
+    thread_id = pair(runtime.hotline, "coalition", "russia")
+    query = Draft(thread_id, MessageKind.QUERY, "tick-00001", body="?", ack_within_s=60)
+    runtime.hotline.post("coalition", "Maj Smith", query)
+    runtime.tick(clock.now_s())
+    assert [m.kind for m in runtime.hotline.messages("coalition", thread_id)] == [MessageKind.QUERY]
     clock.advance(61)
-
-    async def scenario() -> None:
-        task = asyncio.create_task(deadline_ticker(hotline, every_s=0.01))
-        for _ in range(500):
-            await asyncio.sleep(0.01)
-            if len(hotline.messages("coalition", thread_id)) == 2:
-                break
-        task.cancel()
-
-    asyncio.run(scenario())
-    assert [m.kind for m in hotline.messages("coalition", thread_id)] == [MessageKind.QUERY, MessageKind.ESCALATION]
+    runtime.tick(clock.now_s())
+    kinds = [m.kind for m in runtime.hotline.messages("coalition", thread_id)]
+    assert kinds == [MessageKind.QUERY, MessageKind.ESCALATION]
 
 
 def test_resume_from_a_cursor_beyond_the_thread_is_refused(hotline: HotlineService, server: str) -> None:

@@ -340,19 +340,6 @@ class _LiveSession:
                     self._reply({"type": "error", "status": error_status(exc), "problems": _problems(exc)})
 
 
-async def deadline_ticker(service: HotlineService, every_s: float = 5.0) -> None:
-    """Run ``service.run_deadlines()`` every ``every_s`` seconds until cancelled (start it in the lifespan).
-
-    A failing run is retried at the next tick: escalation must not stop because one pass failed.
-    """
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            await to_thread.run_sync(service.run_deadlines)
-        except Exception:  # kept running; the next tick retries
-            logger.exception("hotline deadline pass failed; retrying at the next tick")
-
-
 def hotline_router(
     service: HotlineService,
     hub: HotlineHub,
