@@ -254,6 +254,8 @@ class World:
     secrets: list[Secret] = field(default_factory=list)
     #: object id -> parties (by id) that may see it: read with any other key it must answer as made up.
     visible_to: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: unit index -> its track report (without time)
+    reports: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def names(self, indices: frozenset[int]) -> frozenset[str]:
         return frozenset(self.parties[i] for i in indices)
@@ -287,7 +289,7 @@ def build(served: Served, plan: Plan) -> World:
     for p, pid in enumerate(parties):
         name = w.secret(f"force name of {pid}", f"{run} force of p{p}", frozenset({p}))
         _ok(admin.post("/v1/forces", json={"id": f"{run}-p{p}-f", "name": name, "party_id": pid}))
-    reports: dict[int, dict[str, Any]] = {}
+    reports = w.reports
     lone = plan.lone
     for i, (unit_id, p) in enumerate(zip(units, plan.units, strict=True)):
         callsign = w.secret(f"callsign of {unit_id}", f"{run.upper()}P{p}U{i}", frozenset({p}))
@@ -552,6 +554,34 @@ def check_socket_and_record(w: World) -> list[str]:
     return problems
 
 
+def check_intruders_leave(w: World, served: Served) -> list[str]:
+    """An intruder is shown to the zone's permitted parties until it leaves, then to nobody else: once
+    out, it is gone from their tracks and naming it answers as a made-up unit."""
+    owners = w.plan.units
+    intruders = [u for u, permitted in w.plan.zones if owners[u] not in permitted]
+    if not intruders:
+        return []
+    now = utc(time.time())
+    for u in intruders:
+        out = {**w.reports[u], "lon_deg": w.reports[u]["lon_deg"] + 0.5, "time": now}  # 0.5 deg from all others
+        _ok(w.client(owners[u], "feed").post("/v1/tracks", json={"reports": [out]}))
+    for _ in range(2):
+        served.runtime.tick()
+    problems = []
+    for p, pid in enumerate(w.parties):
+        foreign = {w.units[u] for u in intruders if owners[u] != p}
+        seen = _listed(w, w.client(p), "/v1/tracks", "unit_id", foreign)
+        problems += [f"{pid} still sees {sorted(seen)} after they left the zone"] if seen else []
+        for unit_id in sorted(foreign):
+            body = {"time": utc(time.time() - 30), "summary": f"{w.run} left", "unit_ids": [unit_id]}
+            named = w.client(p).post("/v1/incidents", json=body)
+            twin = w.client(p).post("/v1/incidents", json={**body, "unit_ids": [sibling_id(unit_id)]})
+            difference = shape_difference(answer_shape(named, unit_id), answer_shape(twin, sibling_id(unit_id)))
+            if named.status_code != 422 or difference:
+                problems.append(f"{pid} naming {unit_id} after it left: {named.status_code} {difference or ''}")
+    return problems
+
+
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -567,7 +597,7 @@ def test_every_key_sees_exactly_what_the_policy_gives(server: Served, plan: Plan
     try:
         problems = check_lists(w)
         read_problems, reads = check_reads(w)
-        problems += read_problems + check_socket_and_record(w)
+        problems += read_problems + check_socket_and_record(w) + check_intruders_leave(w, server)
         note(f"{reads} reads in {time.monotonic() - started:.1f} s")
         assert not problems, "\n".join(problems[:40]) + (
             f"\n(+{len(problems) - 40} more)" if len(problems) > 40 else ""
