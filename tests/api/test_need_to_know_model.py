@@ -62,13 +62,14 @@ PAIR_GAP_DEG = 0.25
 
 @dataclass(frozen=True)
 class IncidentPlan:
-    """A report by party ``reporter`` involving ``involved``, naming units and alerts by index
-    (None: a made-up one)."""
+    """A report by party ``reporter`` involving ``involved``, naming units, alerts and the message of a
+    thread by index (None: a made-up one)."""
 
     reporter: int
     involved: frozenset[int]
     units: tuple[int | None, ...]
     alerts: tuple[int | None, ...]
+    messages: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,12 +129,14 @@ def plans(draw: st.DrawFn) -> Plan:
     )
     unit_ref = st.one_of(st.none(), st.integers(0, len(units) - 1))
     alert_ref = st.one_of(st.none(), st.integers(0, len(pairs) - 1)) if pairs else st.none()
+    message_ref = st.one_of(st.none(), st.integers(0, len(threads) - 1)) if threads else st.none()
     incidents = tuple(
         IncidentPlan(
             reporter,
             draw(st.frozensets(st.sampled_from(list(parties)), max_size=2)) - {reporter},
             tuple(draw(st.lists(unit_ref, max_size=2))),
             tuple(draw(st.lists(alert_ref, max_size=1))),
+            tuple(draw(st.lists(message_ref, max_size=1))),
         )
         for reporter in draw(st.lists(st.sampled_from(list(parties)), min_size=1, max_size=3))
     )
@@ -176,7 +179,10 @@ class Model:
         """The reporter may name only what it sees; each involved party must see what it is shown
         (another party's units and the alerts), and nothing made up is accepted."""
         r = incident.reporter
-        if None in incident.units or None in incident.alerts:
+        if None in incident.units or None in incident.alerts or None in incident.messages:
+            return False
+        threads = [self.members(t) for t in incident.messages if t is not None]
+        if not all({r, *incident.involved} <= members for members in threads):
             return False
         units = [u for u in incident.units if u is not None]
         alerts = [k for k in incident.alerts if k is not None]
@@ -186,6 +192,10 @@ class Model:
         return all(self.sees_unit(i, u) for i in incident.involved for u in shared) and all(
             self.sees_alert(i, k) for i in incident.involved for k in alerts
         )
+
+    def members(self, thread: int) -> frozenset[int]:
+        creator, others = self.plan.threads[thread]
+        return frozenset({creator, *others})
 
     def incident_parties(self, incident: IncidentPlan) -> frozenset[int]:
         return frozenset({incident.reporter, *incident.involved}) if self.accepted(incident) else frozenset()
@@ -251,6 +261,7 @@ class World:
     threads: dict[str, frozenset[int]] = field(default_factory=dict)  # id -> members
     incidents: dict[str, frozenset[int]] = field(default_factory=dict)  # accepted id -> parties
     zones: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # THREAD_ID#SEQ of each planned thread's message
     secrets: list[Secret] = field(default_factory=list)
     #: object id -> parties (by id) that may see it: read with any other key it must answer as made up.
     visible_to: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -360,12 +371,13 @@ def build(served: Served, plan: Plan) -> World:
         w.threads[thread["id"]] = members
         w.visible_to[thread["id"]] = w.names(members)
         body = w.secret(f"message in thread {n}", f"{run} message {n}", members)
-        _ok(
+        posted = _ok(
             w.client(creator).post(
                 f"/v1/hotline/threads/{thread['id']}/messages",
                 json={"kind": "text", "body": body, "idempotency_key": f"{run}-m{n}"},
             )
         )
+        w.messages.append(f"{thread['id']}#{posted['message']['seq']}")
     for n, incident in enumerate(plan.incidents):
         _report(w, n, incident)
     admin.close()
@@ -420,12 +432,14 @@ def _report(w: World, n: int, incident: IncidentPlan) -> None:
         w.alerts[k] if k is not None else sibling_id(w.alerts[0]) if w.alerts else "alert-999999"
         for k in incident.alerts
     ]
+    message_ids = [w.messages[t] if t is not None else f"t-{w.run}#1" for t in incident.messages]
     body = {
         "time": utc(time.time() - 30),
         "summary": w.secret(f"summary of incident {n}", f"{w.run} incident {n}", readers),
         "parties": sorted(w.names(incident.involved)),
         "unit_ids": unit_ids,
         "alert_ids": alert_ids,
+        "message_ids": message_ids,
     }
     client = w.client(incident.reporter)
     answer = client.post("/v1/incidents", json=body)
@@ -439,9 +453,10 @@ def _report(w: World, n: int, incident: IncidentPlan) -> None:
     reporter = incident.reporter
     hidden = [w.units[u] for u in incident.units if u is not None and not w.model.sees_unit(reporter, u)]
     hidden += [w.alerts[k] for k in incident.alerts if k is not None and not w.model.sees_alert(reporter, k)]
+    hidden += [w.messages[t] for t in incident.messages if t is not None and reporter not in w.model.members(t)]
     if hidden:
         twin_body = json.loads(json.dumps(body))
-        for key in ("unit_ids", "alert_ids"):
+        for key in ("unit_ids", "alert_ids", "message_ids"):
             twin_body[key] = [sibling_id(v) if v in hidden else v for v in twin_body[key]]
         twin = client.post("/v1/incidents", json=twin_body)
         difference = shape_difference(answer_shape(answer, hidden), answer_shape(twin, [sibling_id(v) for v in hidden]))
@@ -495,6 +510,16 @@ def check_lists(w: World) -> list[str]:
         if feed_units != own:
             problems.append(f"{pid}/feed GET /v1/units: {sorted(feed_units)}, the policy says {sorted(own)}")
     return problems
+
+
+def check_nothing_stored(w: World, served: Served) -> list[str]:
+    """What no party may be shown (a refused report's summary) is not stored at all: the admin, who reads
+    every incident and the whole record, does not find it either."""
+    never = [x for x in w.secrets if not x.allowed]
+    headers = {"Authorization": f"Bearer {served.admin_key}"}
+    with httpx.Client(base_url=served.url, headers=headers, timeout=30) as admin:
+        text = admin.get("/v1/incidents").text + admin.get("/v1/record/export").text
+    return [f"refused, yet stored: {x.label}" for x in never if x.text in text]
 
 
 def _fill(w: World, name: str) -> list[str]:
@@ -597,7 +622,8 @@ def test_every_key_sees_exactly_what_the_policy_gives(server: Served, plan: Plan
     try:
         problems = check_lists(w)
         read_problems, reads = check_reads(w)
-        problems += read_problems + check_socket_and_record(w) + check_intruders_leave(w, server)
+        problems += read_problems + check_socket_and_record(w) + check_nothing_stored(w, server)
+        problems += check_intruders_leave(w, server)
         note(f"{reads} reads in {time.monotonic() - started:.1f} s")
         assert not problems, "\n".join(problems[:40]) + (
             f"\n(+{len(problems) - 40} more)" if len(problems) > 40 else ""
