@@ -33,7 +33,17 @@ from hypothesis import strategies as st
 
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
-from keepclear.conformance.client import ADMIN, Api, Who, answer_shape, is_problem, shape_difference, sibling_id
+from keepclear.conformance.client import (
+    ADMIN,
+    Api,
+    Who,
+    answer_shape,
+    is_problem,
+    operations,
+    path_params,
+    shape_difference,
+    sibling_id,
+)
 from keepclear.conformance.keys import PARTY_ROLES, KeysFile
 from keepclear.conformance.need_to_know import (
     foreign_payloads,
@@ -403,23 +413,29 @@ def _notify(w: World, base_lat: float, base_lon: float) -> None:
         activity_id = f"{w.run}-act{n}"
         readers = w.model.activity_readers(notifier, addressees)
         lat = base_lat + 2.0 if common else base_lat + 2.0 + 0.3 * (n + 1)
-        start_s = time.time() + 7200
-        document = {
-            "id": activity_id,
-            "kind": "surveillance-flight",
-            "start": utc(start_s),
-            "end": utc(start_s + 3600),
-            "addressees": sorted(w.names(addressees)),
-            "contact": w.secret(f"contact of {activity_id}", f"{w.run} contact {n}", readers),
-            "text": w.secret(f"text of {activity_id}", f"{w.run} text {n}", readers),
-            "volumes": [{"circle": {"lat": lat, "lon": base_lon, "radius_m": 5000}, "lower_ft": 0, "upper_ft": 9000}],
-        }
+        w.secret(f"contact of {activity_id}", f"{w.run} contact {n}", readers)
+        w.secret(f"text of {activity_id}", f"{w.run} text {n}", readers)
+        document = {"id": activity_id, **_activity_document(w, n, addressees, lat, base_lon)}
         made = _ok(w.client(notifier).post("/v1/activities", json=document))
         assert made["activity"]["id"] == activity_id
         w.activities[activity_id] = notifier
         # A party whose own activity it overlaps learns of the conflict (the overlap, not the activity):
         # its id answers as a visible one, or as unknown; either is within policy.
         w.visible_to[activity_id] = w.names(readers | (overlapping if common else frozenset()))
+
+
+def _activity_document(w: World, n: int, addressees: frozenset[int], lat: float, lon: float) -> dict[str, Any]:
+    """A valid activity (without its id), two hours ahead, a 5 km circle at (lat, lon)."""
+    start_s = time.time() + 7200
+    return {
+        "kind": "surveillance-flight",
+        "start": utc(start_s),
+        "end": utc(start_s + 3600),
+        "addressees": sorted(w.names(addressees)),
+        "contact": f"{w.run} contact {n}",
+        "text": f"{w.run} text {n}",
+        "volumes": [{"circle": {"lat": lat, "lon": lon, "radius_m": 5000}, "lower_ft": 0, "upper_ft": 9000}],
+    }
 
 
 def _report(w: World, n: int, incident: IncidentPlan) -> None:
@@ -509,6 +525,56 @@ def check_lists(w: World) -> list[str]:
         feed_units = _listed(w, w.client(p, "feed"), "/v1/units", "id", units)
         if feed_units != own:
             problems.append(f"{pid}/feed GET /v1/units: {sorted(feed_units)}, the policy says {sorted(own)}")
+    return problems
+
+
+#: A valid body per write on an object named in its path (by parameter and last path segment); a
+#: write not listed here is sent ``{}``.
+_WRITE_BODIES: dict[tuple[str, str], Any] = {
+    ("activity_id", "acknowledge"): {"version": 1},
+    ("activity_id", "object"): {"version": 1, "reason": "model"},
+    ("activity_id", "activate"): {"version": 1, "reason": ""},
+    ("activity_id", "complete"): {"version": 1, "reason": ""},
+    ("activity_id", "cancel"): {"version": 1, "reason": "model"},
+    ("alert_id", "acknowledge"): None,
+    ("thread_id", "read"): {"through_seq": 1},
+    ("incident_id", "accounts"): {"text": "model"},
+    ("incident_id", "review"): {"status": "closed", "note": ""},
+}
+
+
+def check_writes_naming(w: World) -> list[str]:
+    """Every write of the served OpenAPI on an object named in its path, by each party's liaison, on each
+    object of this world it may not see: answered exactly as on a made-up id (and so refused)."""
+    problems = []
+    document = w.api.openapi()
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        for path, _ in operations(document, method):
+            names = path_params(path)
+            if len(names) != 1 or names[0] == "key_id":  # keys: the admin's, no party's object
+                continue
+            last = path.rstrip("/").rsplit("/", 1)[-1]
+            for p, pid in enumerate(w.parties):
+                for ident in _fill(w, names[0])[:-1]:
+                    if ident not in w.visible_to or pid in w.visible_to[ident]:
+                        continue
+                    body = _WRITE_BODIES.get((names[0], last), {})
+                    if (names[0], last) == ("activity_id", "amend"):
+                        body = {
+                            "version": 1,
+                            "activity": _activity_document(w, 99, frozenset({(p + 1) % w.plan.parties}), 0.0, 0.0),
+                        }
+                    if (names[0], last) == ("thread_id", "messages"):
+                        body = {"kind": "text", "body": f"{w.run} intruding", "idempotency_key": f"{w.run}-{ident}"}
+                    client = w.client(p)
+                    twin = sibling_id(ident)
+                    first = client.request(method, path.replace("{" + names[0] + "}", ident), json=body)
+                    second = client.request(method, path.replace("{" + names[0] + "}", twin), json=body)
+                    difference = shape_difference(answer_shape(first, ident), answer_shape(second, twin))
+                    if difference or first.is_success:
+                        problems.append(
+                            f"{pid}/liaison {method} {path} on {ident} (not its party's): {first.status_code} {difference or ''}"
+                        )
     return problems
 
 
@@ -623,7 +689,7 @@ def test_every_key_sees_exactly_what_the_policy_gives(server: Served, plan: Plan
         problems = check_lists(w)
         read_problems, reads = check_reads(w)
         problems += read_problems + check_socket_and_record(w) + check_nothing_stored(w, server)
-        problems += check_intruders_leave(w, server)
+        problems += check_writes_naming(w) + check_intruders_leave(w, server)
         note(f"{reads} reads in {time.monotonic() - started:.1f} s")
         assert not problems, "\n".join(problems[:40]) + (
             f"\n(+{len(problems) - 40} more)" if len(problems) > 40 else ""
