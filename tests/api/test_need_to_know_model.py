@@ -33,7 +33,17 @@ from hypothesis import strategies as st
 
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
-from keepclear.conformance.client import ADMIN, Api, Who, answer_shape, is_problem, shape_difference, sibling_id
+from keepclear.conformance.client import (
+    ADMIN,
+    Api,
+    Who,
+    answer_shape,
+    is_problem,
+    operations,
+    path_params,
+    shape_difference,
+    sibling_id,
+)
 from keepclear.conformance.keys import PARTY_ROLES, KeysFile
 from keepclear.conformance.need_to_know import (
     foreign_payloads,
@@ -62,13 +72,14 @@ PAIR_GAP_DEG = 0.25
 
 @dataclass(frozen=True)
 class IncidentPlan:
-    """A report by party ``reporter`` involving ``involved``, naming units and alerts by index
-    (None: a made-up one)."""
+    """A report by party ``reporter`` involving ``involved``, naming units, alerts and the message of a
+    thread by index (None: a made-up one)."""
 
     reporter: int
     involved: frozenset[int]
     units: tuple[int | None, ...]
     alerts: tuple[int | None, ...]
+    messages: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,12 +139,14 @@ def plans(draw: st.DrawFn) -> Plan:
     )
     unit_ref = st.one_of(st.none(), st.integers(0, len(units) - 1))
     alert_ref = st.one_of(st.none(), st.integers(0, len(pairs) - 1)) if pairs else st.none()
+    message_ref = st.one_of(st.none(), st.integers(0, len(threads) - 1)) if threads else st.none()
     incidents = tuple(
         IncidentPlan(
             reporter,
             draw(st.frozensets(st.sampled_from(list(parties)), max_size=2)) - {reporter},
             tuple(draw(st.lists(unit_ref, max_size=2))),
             tuple(draw(st.lists(alert_ref, max_size=1))),
+            tuple(draw(st.lists(message_ref, max_size=1))),
         )
         for reporter in draw(st.lists(st.sampled_from(list(parties)), min_size=1, max_size=3))
     )
@@ -176,7 +189,10 @@ class Model:
         """The reporter may name only what it sees; each involved party must see what it is shown
         (another party's units and the alerts), and nothing made up is accepted."""
         r = incident.reporter
-        if None in incident.units or None in incident.alerts:
+        if None in incident.units or None in incident.alerts or None in incident.messages:
+            return False
+        threads = [self.members(t) for t in incident.messages if t is not None]
+        if not all({r, *incident.involved} <= members for members in threads):
             return False
         units = [u for u in incident.units if u is not None]
         alerts = [k for k in incident.alerts if k is not None]
@@ -186,6 +202,10 @@ class Model:
         return all(self.sees_unit(i, u) for i in incident.involved for u in shared) and all(
             self.sees_alert(i, k) for i in incident.involved for k in alerts
         )
+
+    def members(self, thread: int) -> frozenset[int]:
+        creator, others = self.plan.threads[thread]
+        return frozenset({creator, *others})
 
     def incident_parties(self, incident: IncidentPlan) -> frozenset[int]:
         return frozenset({incident.reporter, *incident.involved}) if self.accepted(incident) else frozenset()
@@ -251,9 +271,12 @@ class World:
     threads: dict[str, frozenset[int]] = field(default_factory=dict)  # id -> members
     incidents: dict[str, frozenset[int]] = field(default_factory=dict)  # accepted id -> parties
     zones: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # THREAD_ID#SEQ of each planned thread's message
     secrets: list[Secret] = field(default_factory=list)
     #: object id -> parties (by id) that may see it: read with any other key it must answer as made up.
     visible_to: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: unit index -> its track report (without time)
+    reports: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def names(self, indices: frozenset[int]) -> frozenset[str]:
         return frozenset(self.parties[i] for i in indices)
@@ -287,7 +310,7 @@ def build(served: Served, plan: Plan) -> World:
     for p, pid in enumerate(parties):
         name = w.secret(f"force name of {pid}", f"{run} force of p{p}", frozenset({p}))
         _ok(admin.post("/v1/forces", json={"id": f"{run}-p{p}-f", "name": name, "party_id": pid}))
-    reports: dict[int, dict[str, Any]] = {}
+    reports = w.reports
     lone = plan.lone
     for i, (unit_id, p) in enumerate(zip(units, plan.units, strict=True)):
         callsign = w.secret(f"callsign of {unit_id}", f"{run.upper()}P{p}U{i}", frozenset({p}))
@@ -358,12 +381,13 @@ def build(served: Served, plan: Plan) -> World:
         w.threads[thread["id"]] = members
         w.visible_to[thread["id"]] = w.names(members)
         body = w.secret(f"message in thread {n}", f"{run} message {n}", members)
-        _ok(
+        posted = _ok(
             w.client(creator).post(
                 f"/v1/hotline/threads/{thread['id']}/messages",
                 json={"kind": "text", "body": body, "idempotency_key": f"{run}-m{n}"},
             )
         )
+        w.messages.append(f"{thread['id']}#{posted['message']['seq']}")
     for n, incident in enumerate(plan.incidents):
         _report(w, n, incident)
     admin.close()
@@ -389,23 +413,29 @@ def _notify(w: World, base_lat: float, base_lon: float) -> None:
         activity_id = f"{w.run}-act{n}"
         readers = w.model.activity_readers(notifier, addressees)
         lat = base_lat + 2.0 if common else base_lat + 2.0 + 0.3 * (n + 1)
-        start_s = time.time() + 7200
-        document = {
-            "id": activity_id,
-            "kind": "surveillance-flight",
-            "start": utc(start_s),
-            "end": utc(start_s + 3600),
-            "addressees": sorted(w.names(addressees)),
-            "contact": w.secret(f"contact of {activity_id}", f"{w.run} contact {n}", readers),
-            "text": w.secret(f"text of {activity_id}", f"{w.run} text {n}", readers),
-            "volumes": [{"circle": {"lat": lat, "lon": base_lon, "radius_m": 5000}, "lower_ft": 0, "upper_ft": 9000}],
-        }
+        w.secret(f"contact of {activity_id}", f"{w.run} contact {n}", readers)
+        w.secret(f"text of {activity_id}", f"{w.run} text {n}", readers)
+        document = {"id": activity_id, **_activity_document(w, n, addressees, lat, base_lon)}
         made = _ok(w.client(notifier).post("/v1/activities", json=document))
         assert made["activity"]["id"] == activity_id
         w.activities[activity_id] = notifier
         # A party whose own activity it overlaps learns of the conflict (the overlap, not the activity):
         # its id answers as a visible one, or as unknown; either is within policy.
         w.visible_to[activity_id] = w.names(readers | (overlapping if common else frozenset()))
+
+
+def _activity_document(w: World, n: int, addressees: frozenset[int], lat: float, lon: float) -> dict[str, Any]:
+    """A valid activity (without its id), two hours ahead, a 5 km circle at (lat, lon)."""
+    start_s = time.time() + 7200
+    return {
+        "kind": "surveillance-flight",
+        "start": utc(start_s),
+        "end": utc(start_s + 3600),
+        "addressees": sorted(w.names(addressees)),
+        "contact": f"{w.run} contact {n}",
+        "text": f"{w.run} text {n}",
+        "volumes": [{"circle": {"lat": lat, "lon": lon, "radius_m": 5000}, "lower_ft": 0, "upper_ft": 9000}],
+    }
 
 
 def _report(w: World, n: int, incident: IncidentPlan) -> None:
@@ -418,12 +448,14 @@ def _report(w: World, n: int, incident: IncidentPlan) -> None:
         w.alerts[k] if k is not None else sibling_id(w.alerts[0]) if w.alerts else "alert-999999"
         for k in incident.alerts
     ]
+    message_ids = [w.messages[t] if t is not None else f"t-{w.run}#1" for t in incident.messages]
     body = {
         "time": utc(time.time() - 30),
         "summary": w.secret(f"summary of incident {n}", f"{w.run} incident {n}", readers),
         "parties": sorted(w.names(incident.involved)),
         "unit_ids": unit_ids,
         "alert_ids": alert_ids,
+        "message_ids": message_ids,
     }
     client = w.client(incident.reporter)
     answer = client.post("/v1/incidents", json=body)
@@ -437,9 +469,10 @@ def _report(w: World, n: int, incident: IncidentPlan) -> None:
     reporter = incident.reporter
     hidden = [w.units[u] for u in incident.units if u is not None and not w.model.sees_unit(reporter, u)]
     hidden += [w.alerts[k] for k in incident.alerts if k is not None and not w.model.sees_alert(reporter, k)]
+    hidden += [w.messages[t] for t in incident.messages if t is not None and reporter not in w.model.members(t)]
     if hidden:
         twin_body = json.loads(json.dumps(body))
-        for key in ("unit_ids", "alert_ids"):
+        for key in ("unit_ids", "alert_ids", "message_ids"):
             twin_body[key] = [sibling_id(v) if v in hidden else v for v in twin_body[key]]
         twin = client.post("/v1/incidents", json=twin_body)
         difference = shape_difference(answer_shape(answer, hidden), answer_shape(twin, [sibling_id(v) for v in hidden]))
@@ -493,6 +526,66 @@ def check_lists(w: World) -> list[str]:
         if feed_units != own:
             problems.append(f"{pid}/feed GET /v1/units: {sorted(feed_units)}, the policy says {sorted(own)}")
     return problems
+
+
+#: A valid body per write on an object named in its path (by parameter and last path segment); a
+#: write not listed here is sent ``{}``.
+_WRITE_BODIES: dict[tuple[str, str], Any] = {
+    ("activity_id", "acknowledge"): {"version": 1},
+    ("activity_id", "object"): {"version": 1, "reason": "model"},
+    ("activity_id", "activate"): {"version": 1, "reason": ""},
+    ("activity_id", "complete"): {"version": 1, "reason": ""},
+    ("activity_id", "cancel"): {"version": 1, "reason": "model"},
+    ("alert_id", "acknowledge"): None,
+    ("thread_id", "read"): {"through_seq": 1},
+    ("incident_id", "accounts"): {"text": "model"},
+    ("incident_id", "review"): {"status": "closed", "note": ""},
+}
+
+
+def check_writes_naming(w: World) -> list[str]:
+    """Every write of the served OpenAPI on an object named in its path, by each party's liaison, on each
+    object of this world it may not see: answered exactly as on a made-up id (and so refused)."""
+    problems = []
+    document = w.api.openapi()
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        for path, _ in operations(document, method):
+            names = path_params(path)
+            if len(names) != 1 or names[0] == "key_id":  # keys: the admin's, no party's object
+                continue
+            last = path.rstrip("/").rsplit("/", 1)[-1]
+            for p, pid in enumerate(w.parties):
+                for ident in _fill(w, names[0])[:-1]:
+                    if ident not in w.visible_to or pid in w.visible_to[ident]:
+                        continue
+                    body = _WRITE_BODIES.get((names[0], last), {})
+                    if (names[0], last) == ("activity_id", "amend"):
+                        body = {
+                            "version": 1,
+                            "activity": _activity_document(w, 99, frozenset({(p + 1) % w.plan.parties}), 0.0, 0.0),
+                        }
+                    if (names[0], last) == ("thread_id", "messages"):
+                        body = {"kind": "text", "body": f"{w.run} intruding", "idempotency_key": f"{w.run}-{ident}"}
+                    client = w.client(p)
+                    twin = sibling_id(ident)
+                    first = client.request(method, path.replace("{" + names[0] + "}", ident), json=body)
+                    second = client.request(method, path.replace("{" + names[0] + "}", twin), json=body)
+                    difference = shape_difference(answer_shape(first, ident), answer_shape(second, twin))
+                    if difference or first.is_success:
+                        problems.append(
+                            f"{pid}/liaison {method} {path} on {ident} (not its party's): {first.status_code} {difference or ''}"
+                        )
+    return problems
+
+
+def check_nothing_stored(w: World, served: Served) -> list[str]:
+    """What no party may be shown (a refused report's summary) is not stored at all: the admin, who reads
+    every incident and the whole record, does not find it either."""
+    never = [x for x in w.secrets if not x.allowed]
+    headers = {"Authorization": f"Bearer {served.admin_key}"}
+    with httpx.Client(base_url=served.url, headers=headers, timeout=30) as admin:
+        text = admin.get("/v1/incidents").text + admin.get("/v1/record/export").text
+    return [f"refused, yet stored: {x.label}" for x in never if x.text in text]
 
 
 def _fill(w: World, name: str) -> list[str]:
@@ -552,6 +645,34 @@ def check_socket_and_record(w: World) -> list[str]:
     return problems
 
 
+def check_intruders_leave(w: World, served: Served) -> list[str]:
+    """An intruder is shown to the zone's permitted parties until it leaves, then to nobody else: once
+    out, it is gone from their tracks and naming it answers as a made-up unit."""
+    owners = w.plan.units
+    intruders = [u for u, permitted in w.plan.zones if owners[u] not in permitted]
+    if not intruders:
+        return []
+    now = utc(time.time())
+    for u in intruders:
+        out = {**w.reports[u], "lon_deg": w.reports[u]["lon_deg"] + 0.5, "time": now}  # 0.5 deg from all others
+        _ok(w.client(owners[u], "feed").post("/v1/tracks", json={"reports": [out]}))
+    for _ in range(2):
+        served.runtime.tick()
+    problems = []
+    for p, pid in enumerate(w.parties):
+        foreign = {w.units[u] for u in intruders if owners[u] != p}
+        seen = _listed(w, w.client(p), "/v1/tracks", "unit_id", foreign)
+        problems += [f"{pid} still sees {sorted(seen)} after they left the zone"] if seen else []
+        for unit_id in sorted(foreign):
+            body = {"time": utc(time.time() - 30), "summary": f"{w.run} left", "unit_ids": [unit_id]}
+            named = w.client(p).post("/v1/incidents", json=body)
+            twin = w.client(p).post("/v1/incidents", json={**body, "unit_ids": [sibling_id(unit_id)]})
+            difference = shape_difference(answer_shape(named, unit_id), answer_shape(twin, sibling_id(unit_id)))
+            if named.status_code != 422 or difference:
+                problems.append(f"{pid} naming {unit_id} after it left: {named.status_code} {difference or ''}")
+    return problems
+
+
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -567,7 +688,8 @@ def test_every_key_sees_exactly_what_the_policy_gives(server: Served, plan: Plan
     try:
         problems = check_lists(w)
         read_problems, reads = check_reads(w)
-        problems += read_problems + check_socket_and_record(w)
+        problems += read_problems + check_socket_and_record(w) + check_nothing_stored(w, server)
+        problems += check_writes_naming(w) + check_intruders_leave(w, server)
         note(f"{reads} reads in {time.monotonic() - started:.1f} s")
         assert not problems, "\n".join(problems[:40]) + (
             f"\n(+{len(problems) - 40} more)" if len(problems) > 40 else ""

@@ -25,7 +25,7 @@ from keepclear.detect.wellclear import AlertingSettings
 from keepclear.detect.zoneprobe import ZoneProbeSettings, ZoneWatch, predict_zone_entries
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import NotFoundError
-from keepclear.services.policy import alert_visible, unit_state_visible, unknown
+from keepclear.services.policy import alert_visible, unit_state_visible, unknown, zone_witnesses
 from keepclear.services.tracks import ReportColumns
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
@@ -246,7 +246,7 @@ class TacticalService:
         out = []
         for row, unit_id in enumerate(states.unit_ids):
             owner = party_ids[int(states.party[row])]
-            witnesses = (w for rules in inside.get(unit_id, ()) for w in rules.witnesses(owner))
+            witnesses = (w for rules in inside.get(unit_id, ()) for w in zone_witnesses(rules, owner))
             if unit_state_visible(party_id, owner, in_own_alert=unit_id in in_alerts, intruder_for=witnesses):
                 out.append(
                     UnitState(
