@@ -30,7 +30,7 @@ class Service:
 
     def client(self, who: str | None) -> httpx.Client:
         headers = {} if who is None else {"Authorization": f"Bearer {self.keys[who]}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
 
 
 def populate(dep: Deployment) -> dict[str, str]:

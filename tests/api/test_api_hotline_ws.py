@@ -17,7 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 @contextmanager
 def socket(service: Service, who: str) -> Iterator[ClientConnection]:
     uri = service.url.replace("http", "ws") + f"/v1/hotline/ws?key={service.keys[who]}&person=duty"
-    with connect(uri, open_timeout=10) as ws:
+    with connect(uri, open_timeout=60) as ws:
         ws.send(json.dumps({"type": "resume", "cursors": {}}))
         yield ws
 
@@ -64,13 +64,13 @@ def test_phrase_from_a_reaches_b_in_russian_with_receipts(service: Service):
 @pytest.mark.parametrize("who", ["a-feed", "a-observer", "admin"])
 def test_keys_without_liaison_role_cannot_open_the_socket(service: Service, who: str):
     uri = service.url.replace("http", "ws") + f"/v1/hotline/ws?key={service.keys[who]}"
-    with pytest.raises(InvalidStatus) as info, connect(uri, open_timeout=10):
+    with pytest.raises(InvalidStatus) as info, connect(uri, open_timeout=60):
         pass
     assert info.value.response.status_code == 403
 
 
 def test_unknown_key_cannot_open_the_socket(service: Service):
     uri = service.url.replace("http", "ws") + "/v1/hotline/ws?key=kc_0000000000000000_nope"
-    with pytest.raises(InvalidStatus) as info, connect(uri, open_timeout=10):
+    with pytest.raises(InvalidStatus) as info, connect(uri, open_timeout=60):
         pass
     assert info.value.response.status_code == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 from apisupport import Service
@@ -55,6 +57,10 @@ def _as_columns(batch: list[dict[str, object]]) -> dict[str, list[object]]:
     return {name: [r[name] for r in batch] for name in names}
 
 
+def _ageless(answer: dict[str, object]) -> str:
+    return re.sub(r"[0-9.]+ s old", "N s old", json.dumps(answer, sort_keys=True))
+
+
 def test_columns_are_judged_per_report_exactly_as_rows(service: Service):
     stale = format_utc(time.time() - 7200)
     batch = [report("ua"), report("ua-partner", lat_deg=95.0), report("ub"), report("ua", time=stale)]
@@ -64,7 +70,8 @@ def test_columns_are_judged_per_report_exactly_as_rows(service: Service):
         before = service.runtime.ingest.accepted_total
         answer = client.post("/v1/tracks", json={"columns": _as_columns(batch)})
     assert answer.status_code == 202
-    assert answer.json() == by_rows
+    # A stale report's problem says how old it is: the two requests may be a second apart.
+    assert _ageless(answer.json()) == _ageless(by_rows)
     assert answer.json()["accepted_indices"] == [0, 5]
     assert service.runtime.ingest.accepted_total == before + 2
     # columns left out (here all but the required ones) are 0 for every report, as in a row

@@ -18,7 +18,7 @@ def test_list_names_the_bundled_packs(capsys: pytest.CaptureFixture[str]) -> Non
 def test_check_summarises_a_good_pack(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scenario", "check", "euphrates-2017"]) == 0
     out = capsys.readouterr().out
-    assert "14 units" in out and "expects strategic-conflict: a1, a2" in out
+    assert "15 units" in out and "expects strategic-conflict: a1, a2" in out
 
 
 def test_check_lists_every_problem_with_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
