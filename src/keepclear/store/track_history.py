@@ -1,7 +1,10 @@
 """The durable track history: thinned reports of every unit, kept for the retention, read back on start.
 
-One row per kept report, keyed by unit and time (a retried batch cannot add a row twice). Written
-in one transaction per acknowledged batch, with one multi-row insert, before the feed gets 202.
+One row per kept report, in arrival order, indexed by time only: rows come in nearly in time
+order, so both the table and its index grow at their ends (a (unit, time) key would insert at
+random and cost twice as much per row). No report is kept twice: history keeps a report only if it
+is newer than the unit's last kept one, and the last kept times are read back on start. Written in
+one transaction per acknowledged batch, one prepared insert for every row, before the feed gets 202.
 
 Where (``history_database``): on PostgreSQL, the deployment's database (migration
 ``0009_request_keys``): writers there only wait for the rows they touch. On SQLite, a file of its
@@ -29,8 +32,8 @@ VALUE_COLUMNS = ("time_s", "lat_deg", "lon_deg", "alt_m", "vel_east_mps", "vel_n
 track_history = sa.Table(
     "track_history",
     metadata,
-    sa.Column("unit_id", sa.String(64), primary_key=True),
-    sa.Column("time_s", sa.Double, primary_key=True),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("time_s", sa.Double, nullable=False),
     sa.Column("party_id", sa.String(64), nullable=False),
     *(sa.Column(name, sa.Double, nullable=False) for name in VALUE_COLUMNS[1:]),
     sa.Index("ix_track_history_time_s", "time_s"),
@@ -41,17 +44,19 @@ HistoryRow = tuple[str, str, float, float, float, float, float, float, float]
 
 
 def insert(conn: Connection, rows: Sequence[HistoryRow]) -> None:
-    """Store ``rows`` (one prepared statement, executed for many rows by the driver); a row already
-    there is left as it is. Rows go to the driver as tuples: no per-row dictionaries on the ingest path."""
+    """Store ``rows`` (one prepared statement, executed for many rows by the driver). Rows go to the
+    driver as tuples: no per-row dictionaries on the ingest path."""
     if not rows:
         return
     names = ("unit_id", "party_id", *VALUE_COLUMNS)
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    conn.exec_driver_sql(
-        f"INSERT INTO track_history ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
-        " ON CONFLICT DO NOTHING",
-        list(rows),
-    )
+    cursor = conn.connection.cursor()  # the driver's executemany, in this transaction
+    try:
+        cursor.executemany(
+            f"INSERT INTO track_history ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})", rows
+        )
+    finally:
+        cursor.close()
 
 
 def since(conn: Connection, oldest_s: float, chunk_rows: int = 50_000) -> Iterator[list[HistoryRow]]:
