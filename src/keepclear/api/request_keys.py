@@ -10,11 +10,12 @@ deployment's scope): a party never sees, nor collides with, another party's keys
 - A retry with the same key and the same request (method, path and JSON body, compared after
   parsing, so spacing and key order do not matter) gets the original answer, byte for byte, with
   ``Idempotent-Replayed: true``; nothing runs again.
-- The same key with another request: 422 naming the key and what it was used for.
+- The same key with another request: 409 naming the key and what it was used for (as the hotline
+  always answered a reused message key).
 - The same key while the first request is still running: it waits for its answer (up to
   ``wait_s``), then 409 "in progress".
-- A request stored by a server that was killed before it could keep the answer (a window of a few
-  milliseconds after the commit) is answered 409 naming the key and the time it was carried out:
+- A request stored by a server that was killed before it could keep the answer (the moments between
+  its commit and the end of its route) is answered 409 naming the key and the time it was carried out:
   what it created is stored once, and its route's GET shows it.
 
 Keys are forgotten ``retention_s`` after they were first used (docs/settings.md).
@@ -195,7 +196,7 @@ class RequestKeys:
         """The answer to a request whose key is stored: a replay, a refusal, or None (wait)."""
         path = scope.get("path", "")
         if stored.fingerprint != claim.fingerprint:
-            return _invalid(
+            return _conflict(
                 f"Idempotency-Key: {claim.key!r} was already used for another request ({stored.method}"
                 f" {stored.path}, other content); use a new key for a new request",
                 path,
@@ -286,6 +287,10 @@ class _Stored:
 
 def _invalid(detail: str, path: str) -> Any:
     return problem(422, "Invalid input", detail, path, errors=[detail])
+
+
+def _conflict(detail: str, path: str) -> Any:
+    return problem(409, "Conflict", detail, path, errors=[detail])
 
 
 async def _read(receive: Receive) -> bytes:
