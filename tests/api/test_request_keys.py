@@ -80,6 +80,9 @@ def test_item7_hotline_header_and_body_key_are_one_mechanism(store_service: Serv
         )
         assert_problem(both, 422, "hotline-body-0002", "hotline-body-0003")
         assert_problem(a.post(path, json={"kind": "text", "body": "no key"}), 422, "idempotency_key")
+        # A refused request stores nothing and keeps no key: the corrected request may use it.
+        assert_problem(keyed(a, "/v1/hotline/threads/t-nosuchthread/messages", {"body": "x"}, "fixed-0001"), 404)
+        assert keyed(a, path, {"kind": "text", "body": "fixed"}, "fixed-0001").status_code == 201
         assert_problem(keyed(a, path, {"kind": "text", "body": "x"}, "bad key!"), 422, "Idempotency-Key")
         listed = a.get(path, params={"after_seq": 0}).json()
         keys = [m["idempotency_key"] for m in listed if m["sender_party"] == "a"]

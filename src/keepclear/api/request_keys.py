@@ -6,7 +6,7 @@ deployment's scope): a party never sees, nor collides with, another party's keys
 
 - The first request with a key runs as usual; the key is stored in the same transaction as what
   the request writes (``store.request_keys``), and its answer (status, media type, body) is kept
-  before it is sent. A request that writes nothing (refused before any write) keeps no key.
+  before it is sent. A refused request (4xx: nothing of it is stored) keeps no key.
 - A retry with the same key and the same request (method, path and JSON body, compared after
   parsing, so spacing and key order do not matter) gets the original answer, byte for byte, with
   ``Idempotent-Replayed: true``; nothing runs again.
@@ -188,7 +188,10 @@ class RequestKeys:
                     await run_in_threadpool(self._save, claim, _Captured.of(failed.status_code, bytes(failed.body)))
                 raise
             if claim.held and captured.status is not None:
-                await run_in_threadpool(self._save, claim, captured)
+                if 400 <= captured.status < 500:  # refused: nothing of it is stored, so the key is free again
+                    await run_in_threadpool(self._forget, claim)
+                else:
+                    await run_in_threadpool(self._save, claim, captured)
             await captured.forward(send)
             return
 
@@ -224,6 +227,10 @@ class RequestKeys:
     def _find(self, claim: store.Claim) -> store.StoredKey | None:
         with self.db.read() as conn:
             return store.find(conn, claim.scope, claim.key)
+
+    def _forget(self, claim: store.Claim) -> None:
+        with self.db.write() as conn:
+            store.forget(conn, claim)
 
     def _save(self, claim: store.Claim, captured: _Captured) -> None:
         with self.db.write() as conn:
