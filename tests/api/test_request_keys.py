@@ -40,7 +40,7 @@ def test_item7_retried_notification_is_answered_as_the_original_not_409(store_se
         assert_problem(a.post("/v1/activities", json=body), 409, "already exists")
         # The same key for other content is refused, naming the key; nothing is stored.
         other = keyed(a, "/v1/activities", air_operation(id="a-op-other"), "notify-0001")
-        assert_problem(other, 422, "notify-0001", "another request")
+        assert_problem(other, 409, "notify-0001", "another request")
         assert [x["id"] for x in a.get("/v1/activities").json()] == ["a-op-retry"]
         # Keys are per party: b's request under the same key is b's own and creates b's activity.
         b_first = keyed(b, "/v1/activities", air_operation(id="b-op", addressees=["a"], units=["ub"]), "notify-0001")
@@ -72,7 +72,7 @@ def test_item7_hotline_header_and_body_key_are_one_mechanism(store_service: Serv
         body_first = a.post(path, json={"kind": "text", "body": "body keyed", "idempotency_key": "hotline-body-0001"})
         same_answer(body_first, keyed(a, path, {"kind": "text", "body": "body keyed"}, "hotline-body-0001"))
         clash = a.post(path, json={"kind": "text", "body": "other", "idempotency_key": "hotline-body-0001"})
-        assert_problem(clash, 422, "hotline-body-0001")
+        assert_problem(clash, 409, "hotline-body-0001")
         both = a.post(
             path,
             json={"kind": "text", "body": "x", "idempotency_key": "hotline-body-0002"},
@@ -80,6 +80,9 @@ def test_item7_hotline_header_and_body_key_are_one_mechanism(store_service: Serv
         )
         assert_problem(both, 422, "hotline-body-0002", "hotline-body-0003")
         assert_problem(a.post(path, json={"kind": "text", "body": "no key"}), 422, "idempotency_key")
+        # A refused request stores nothing and keeps no key: the corrected request may use it.
+        assert_problem(keyed(a, "/v1/hotline/threads/t-nosuchthread/messages", {"body": "x"}, "fixed-0001"), 404)
+        assert keyed(a, path, {"kind": "text", "body": "fixed"}, "fixed-0001").status_code == 201
         assert_problem(keyed(a, path, {"kind": "text", "body": "x"}, "bad key!"), 422, "Idempotency-Key")
         listed = a.get(path, params={"after_seq": 0}).json()
         keys = [m["idempotency_key"] for m in listed if m["sender_party"] == "a"]

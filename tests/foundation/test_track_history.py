@@ -45,3 +45,53 @@ def test_units_of_a_party():
     history.add([columns([TrackReport("u1", 0.0, 35.0, 38.0, 0.0, 0.0, 0.0)], "a")])
     history.add([columns([TrackReport("u2", 0.0, 35.0, 38.0, 0.0, 0.0, 0.0)], "b")])
     assert history.units_of("a") == ["u1"]
+
+
+def test_durable_history_reads_back_thins_across_restarts_and_prunes_the_store(database):
+    from keepclear.store import track_history as store
+    from keepclear.store.track_history import history_database
+
+    history_db = history_database(database)
+    limits = HistoryLimits(retention_s=100.0, min_interval_s=2.0, prune_every_s=0.0)
+    first = TrackHistory(limits, history_db)
+    first.add([columns([TrackReport("u1", float(t), 35.0, 38.0, 0.0, 0.0, 0.0) for t in range(0, 20, 2)])])
+    first.add([columns([TrackReport("u2", 10.0, 35.0, 38.0, 0.0, 0.0, 0.0)], "b")])
+    assert first.rows_written == 11 and first.writes == 2
+
+    # A new process: everything within the retention comes back, with its party.
+    again = TrackHistory(limits, history_db)
+    assert again.load(now_s=50.0) == 11
+    assert [r.time_s for r in again.between(["u1"], 0.0, 100.0)] == [float(t) for t in range(0, 20, 2)]
+    assert again.units_of("b") == ["u2"] and again.units_of("a") == ["u1"]
+    # The last kept times came back too: a retried batch adds nothing, the next report is kept.
+    again.add([columns([TrackReport("u1", t, 35.0, 38.0, 0.0, 0.0, 0.0) for t in (18.0, 19.0, 20.0)])])
+    assert again.rows_written == 1
+    latest = again.latest()
+    assert latest.unit_ids == ["u1", "u2"] and latest.values[:, 0].tolist() == [20.0, 10.0]
+    assert latest.party_ids == ["a", "b"]
+
+    # Pruning forgets what is past the retention, in memory and in the store.
+    again.prune(now_s=113.0)
+    with history_db.read() as conn:
+        kept = [row for rows in store.since(conn, 0.0) for row in rows]
+    assert sorted((r[0], r[2]) for r in kept) == [("u1", 14.0), ("u1", 16.0), ("u1", 18.0), ("u1", 20.0)]
+    assert [r.time_s for r in again.between(["u1", "u2"], 0.0, 200.0)] == [14.0, 16.0, 18.0, 20.0]
+    if history_db is not database:
+        history_db.dispose()
+
+
+def test_request_keys_are_forgotten_after_their_retention(database):
+    from keepclear.services.request_keys import RequestKeyRetention
+    from keepclear.store import request_keys as store
+
+    for key, created_s in (("old-key-0001", 10.0), ("new-key-0001", 500.0)):
+        claim = store.Claim("a", key, "f" * 64, "POST", "/v1/activities", created_s, "boot")
+        with store.claiming(claim), database.write():
+            pass  # the first transaction of the request holds the key
+        assert claim.held
+    retention = RequestKeyRetention(database, retention_s=600.0, every_s=0.0)
+    assert retention.prune(now_s=1000.0) == 1
+    with database.read() as conn:
+        assert store.find(conn, "a", "old-key-0001") is None
+        assert store.find(conn, "a", "new-key-0001") is not None
+        assert store.find(conn, "b", "new-key-0001") is None  # keys are per party

@@ -6,15 +6,16 @@ deployment's scope): a party never sees, nor collides with, another party's keys
 
 - The first request with a key runs as usual; the key is stored in the same transaction as what
   the request writes (``store.request_keys``), and its answer (status, media type, body) is kept
-  before it is sent. A request that writes nothing (refused before any write) keeps no key.
+  before it is sent. A refused request (4xx: nothing of it is stored) keeps no key.
 - A retry with the same key and the same request (method, path and JSON body, compared after
   parsing, so spacing and key order do not matter) gets the original answer, byte for byte, with
   ``Idempotent-Replayed: true``; nothing runs again.
-- The same key with another request: 422 naming the key and what it was used for.
+- The same key with another request: 409 naming the key and what it was used for (as the hotline
+  always answered a reused message key).
 - The same key while the first request is still running: it waits for its answer (up to
   ``wait_s``), then 409 "in progress".
-- A request stored by a server that was killed before it could keep the answer (a window of a few
-  milliseconds after the commit) is answered 409 naming the key and the time it was carried out:
+- A request stored by a server that was killed before it could keep the answer (the moments between
+  its commit and the end of its route) is answered 409 naming the key and the time it was carried out:
   what it created is stored once, and its route's GET shows it.
 
 Keys are forgotten ``retention_s`` after they were first used (docs/settings.md).
@@ -187,7 +188,10 @@ class RequestKeys:
                     await run_in_threadpool(self._save, claim, _Captured.of(failed.status_code, bytes(failed.body)))
                 raise
             if claim.held and captured.status is not None:
-                await run_in_threadpool(self._save, claim, captured)
+                if 400 <= captured.status < 500:  # refused: nothing of it is stored, so the key is free again
+                    await run_in_threadpool(self._forget, claim)
+                else:
+                    await run_in_threadpool(self._save, claim, captured)
             await captured.forward(send)
             return
 
@@ -195,7 +199,7 @@ class RequestKeys:
         """The answer to a request whose key is stored: a replay, a refusal, or None (wait)."""
         path = scope.get("path", "")
         if stored.fingerprint != claim.fingerprint:
-            return _invalid(
+            return _conflict(
                 f"Idempotency-Key: {claim.key!r} was already used for another request ({stored.method}"
                 f" {stored.path}, other content); use a new key for a new request",
                 path,
@@ -223,6 +227,10 @@ class RequestKeys:
     def _find(self, claim: store.Claim) -> store.StoredKey | None:
         with self.db.read() as conn:
             return store.find(conn, claim.scope, claim.key)
+
+    def _forget(self, claim: store.Claim) -> None:
+        with self.db.write() as conn:
+            store.forget(conn, claim)
 
     def _save(self, claim: store.Claim, captured: _Captured) -> None:
         with self.db.write() as conn:
@@ -286,6 +294,10 @@ class _Stored:
 
 def _invalid(detail: str, path: str) -> Any:
     return problem(422, "Invalid input", detail, path, errors=[detail])
+
+
+def _conflict(detail: str, path: str) -> Any:
+    return problem(409, "Conflict", detail, path, errors=[detail])
 
 
 async def _read(receive: Receive) -> bytes:

@@ -34,6 +34,7 @@ from keepclear.services.tactical import TacticalConfig, TacticalService
 from keepclear.services.track_history import HistoryLimits, TrackHistory
 from keepclear.services.tracks import IngestLimits, ReportColumns, TrackIngest, UnitDirectory
 from keepclear.settings import Settings
+from keepclear.store.track_history import history_database
 
 _log = logging.getLogger("keepclear.runtime")
 
@@ -131,7 +132,8 @@ class Runtime:
         deployment.bus.subscribe(self.directory.on_event)
         # The durable track history is written when a batch is acknowledged (before 202) and read
         # back here, so evidence and look-back survive a crash.
-        self.history = TrackHistory(self.config.history, deployment.db)
+        self._history_db = history_database(deployment.db)
+        self.history = TrackHistory(self.config.history, self._history_db)
         self.history.load(deployment.clock.now_s())
         self.ingest = TrackIngest(self.directory, deployment.clock, self.config.ingest, on_accepted=self.history.add)
         self._consumers: list[TrackConsumer] = []
@@ -318,3 +320,5 @@ class Runtime:
         self._thread = self._pump_thread = None
         self.deployment.bus.stop_dispatching()
         self.record.stop()
+        if self._history_db is not self.deployment.db:
+            self._history_db.dispose()

@@ -67,16 +67,16 @@ class TrackHistory:
                 if not kept:
                     continue
                 party_ids = batch.party_ids or [""] * len(batch)
+                values = batch.values[kept].tolist()
                 if self._db is not None:
-                    values = batch.values[kept].tolist()
                     rows = [(batch.unit_ids[i], party_ids[i], *v) for i, v in zip(kept, values, strict=True)]
                     with self._db.write() as conn:
                         store.insert(conn, rows)
                     self.rows_written += len(rows)
                     self.writes += 1
                 with self._lock:
-                    for index in kept:
-                        self._keep(batch.report(index), party_ids[index])
+                    for index, row in zip(kept, values, strict=True):
+                        self._keep(TrackReport(batch.unit_ids[index], *row), party_ids[index])
 
     def _thin(self, batch: ReportColumns) -> list[int]:
         """Indices of the reports of ``batch`` history keeps (the last kept times are not changed)."""

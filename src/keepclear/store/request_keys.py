@@ -133,6 +133,11 @@ def save_answer(conn: Connection, claim: Claim, status: int, media_type: str, an
     )
 
 
+def forget(conn: Connection, claim: Claim) -> None:
+    """Drop the key ``claim`` holds (its request was refused and stored nothing)."""
+    conn.execute(request_keys.delete().where(request_keys.c.scope == claim.scope, request_keys.c.key == claim.key))
+
+
 def prune(conn: Connection, older_than_s: float) -> int:
     """Forget the keys created before ``older_than_s``; returns how many."""
     return conn.execute(request_keys.delete().where(request_keys.c.created_s < older_than_s)).rowcount or 0

@@ -34,8 +34,8 @@ def upgrade() -> None:
     op.create_index("ix_request_keys_created_s", "request_keys", ["created_s"])
     op.create_table(
         "track_history",
-        sa.Column("unit_id", sa.String(64), primary_key=True),
-        sa.Column("time_s", sa.Double, primary_key=True),
+        sa.Column("unit_id", sa.String(64), nullable=False),
+        sa.Column("time_s", sa.Double, nullable=False),
         sa.Column("party_id", sa.String(64), nullable=False),
         *(sa.Column(name, sa.Double, nullable=False) for name in _REPORT_COLUMNS),
     )
