@@ -160,3 +160,11 @@ def test_cli_writes_reach_the_record(tmp_path: Path, database_url: str, capsys: 
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM record_outbox")).scalar_one() == 0
     engine.dispose()
+
+
+def test_a_write_with_an_unrecordable_event_is_refused(deployment: Deployment, clock: ManualClock) -> None:
+    for kind, payload in (("activity.Notified", {}), ("activity.notified", {"x": float("nan")})):
+        with pytest.raises(ValueError), deployment.db.write() as conn:
+            stage(conn, [Event(kind, clock.now_s(), "coalition", payload, PARTIES)])
+    with deployment.db.read() as conn:
+        assert outbox.backlog(conn).waiting == 0
