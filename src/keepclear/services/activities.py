@@ -472,6 +472,9 @@ class ActivityService:
             current = self._current(conn, activity_id, version)
             if current.status not in (ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
                 raise ConflictError(f"activity {activity_id!r} is {current.status.value}; nothing to answer")
+            before = next((a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id), None)
+            if before is not None and (before.state, before.reason) == (state, reason):
+                return before  # a retry (its first answer may have been lost): nothing changes, nothing recorded
             store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
             store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
             answered = next(a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id)

@@ -2,7 +2,8 @@
 
 Every write goes through ``db.write()``; a message is reported accepted (returned, and announced
 with ``message.posted``) only after its transaction committed. The record entries of a write are
-staged in its transaction (``services.record.stage``); the events are published after commit. Construct one instance per deployment (it caches immutable thread membership).
+staged in its transaction (``services.record.stage``); the events are published after commit.
+Construct one instance per deployment (it caches immutable thread membership).
 """
 
 from __future__ import annotations

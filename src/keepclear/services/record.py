@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -64,6 +65,10 @@ RECORDED_PREFIXES = (
 #: Recorded kinds whose state lives only in memory (the probe's alert book): recorded when the bus
 #: delivers them, not staged by a transaction. A crash loses them with the state they describe.
 IN_MEMORY_PREFIXES = ("alert.",)
+
+#: What an event kind looks like: short lower-case dotted words (``activity.late_notice``).
+KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+MAX_KIND_CHARS = 64
 
 #: Folder of the custodial keys inside the data directory.
 KEY_FOLDER_NAME = "ledger-keys"
@@ -127,13 +132,14 @@ def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None)
 
     The entry's kind, acting party and time are the event's; its payload is the event payload; its
     audience is the event's parties (everyone when the event names none). A payload that is not
-    canonical JSON raises ``ValueError``, and the write with it: nothing unrecordable is stored.
+    canonical JSON, or a kind that is not a short lower-case dotted name (``KIND_PATTERN``), raises
+    ``ValueError``, and the write with it: nothing unrecordable is stored.
     """
-    rows = [
-        (event.kind, event.party_id, event.time_s, payload_text(event.payload), _audience(event))
-        for event in events
-        if recorded(event.kind) and not _in_memory(event.kind)
-    ]
+    kept = [event for event in events if recorded(event.kind) and not _in_memory(event.kind)]
+    for event in kept:
+        if len(event.kind) > MAX_KIND_CHARS or not KIND_PATTERN.fullmatch(event.kind):
+            raise ValueError(f"kind: {event.kind!r} is not a short lower-case dotted name")
+    rows = [(e.kind, e.party_id, e.time_s, payload_text(e.payload), _audience(e)) for e in kept]
     outbox.stage(conn, rows, time.time() if now_s is None else now_s)
 
 
