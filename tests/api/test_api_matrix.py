@@ -229,6 +229,21 @@ def posted(service: Service) -> tuple[str, int]:
 NOT_FOUND = status(404)
 READERS_OK = {"admin": status(200), "a-liaison": status(200), "a-observer": status(200)}
 
+
+def entry_only_for(party: str) -> Callable[[Service], tuple[str, Any]]:
+    """The inclusion-proof path of a fresh entry whose payload only ``party`` may read."""
+
+    def make(service: Service) -> tuple[str, Any]:
+        entry = service.runtime.ledger.append("message.posted", party, {"text": fresh("m")}, audience=[party])
+        return f"/v1/record/proof/inclusion?seq={entry.seq}", None
+
+    return make
+
+
+def proves(body: Any) -> bool:
+    return body["format"] == "keepclear-inclusion-proof" and body["entry"]["payload"] is not None
+
+
 MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any]], dict[str | None, Check]]]] = {
     ("GET", "/v1/health"): [("-", same("/v1/health"), {r: status(200) for r in ROLES})],
     ("GET", "/v1/me"): [
@@ -395,6 +410,22 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             "party's own view",
             same("/v1/record/export"),
             for_roles({r: status(200, lambda b: b["version"] == 1 and len(b["entries"]) > 0) for r in READERS_OK}),
+        )
+    ],
+    ("GET", "/v1/record/checkpoint"): [("-", same("/v1/record/checkpoint"), for_roles(READERS_OK))],
+    ("GET", "/v1/record/proof/inclusion"): [
+        ("entry it may read", entry_only_for("a"), for_roles({r: status(200, proves) for r in READERS_OK})),
+        (
+            "entry of another party's audience",
+            entry_only_for("b"),
+            for_roles({"admin": status(200, proves), "a-liaison": NOT_FOUND, "a-observer": NOT_FOUND}),
+        ),
+    ],
+    ("GET", "/v1/record/proof/consistency"): [
+        (
+            "from the latest head",
+            lambda s: (f"/v1/record/proof/consistency?old={s.runtime.ledger.latest_head().seq}", None),
+            for_roles({r: status(200, lambda b: b["format"] == "keepclear-consistency-proof") for r in READERS_OK}),
         )
     ],
     ("GET", "/v1/incidents"): [

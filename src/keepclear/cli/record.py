@@ -6,6 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +25,7 @@ from keepclear.ledger import (
     sign_submission,
     verify_document,
 )
+from keepclear.ledger.proofs import is_proof, verify_proof
 from keepclear.services.deployment import Deployment
 from keepclear.services.incident_metrics import compute_metrics
 from keepclear.services.incident_report import incident_html
@@ -89,21 +91,95 @@ def ledger_export(ctx: CliContext, output: Path | None, party: str | None) -> No
     default=None,
     help="An earlier export you kept: FILE must extend it (nothing before its head rewritten).",
 )
-def ledger_verify(file: Path, since: Path | None) -> None:
-    """Check every hash, signature, key rotation and checkpoint of an export, offline; exit 1 when bad."""
+@click.option(
+    "--vkey",
+    "vkeys",
+    multiple=True,
+    help="Proof files: the deployment's published verifier key (from `keepclear ledger head`); repeatable.",
+)
+def ledger_verify(file: Path, since: Path | None, vkeys: tuple[str, ...]) -> None:
+    """Check an export (every hash, signature, key rotation, checkpoint and signed tree head) or a
+    proof file (inclusion or consistency), offline; exit 1 when bad."""
+    document = _proof_or_none(file)
+    if document is not None:
+        proof = verify_proof(document, list(vkeys) if vkeys else None)
+        if not proof.ok:
+            raise KeepclearError(f"{file}: {proof.summary()}")
+        click.echo(f"{file}: {proof.summary()}")
+        return
     report = verify_document(load_export(file))
     if not report.ok:
         raise KeepclearError(f"{file}: {report.summary()}")
     if since is not None:
         earlier = verify_document(load_export(since))
         if not earlier.ok:
-            raise KeepclearError(f"{since}: {earlier.summary()}")
+            raise KeepclearError(f"{file}: {earlier.summary()}")
         problem = extension_problem(earlier, report)
         if problem is not None:
             raise KeepclearError(f"{file}: BAD: does not extend {since}: {problem}")
     click.echo(f"{file}: {report.summary()}")
     if since is not None:
         click.echo(f"{file}: extends {since} (its {earlier.entries} entries unchanged)")
+
+
+def _proof_or_none(file: Path) -> dict[str, Any] | None:
+    """The proof document in ``file``, or None when it is not a proof file (then it is read as an export)."""
+    try:
+        document = json.loads(file.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return document if is_proof(document) else None
+
+
+@ledger.command("head")
+@pass_context
+def ledger_head(ctx: CliContext) -> None:
+    """Print the latest signed tree head (C2SP checkpoint note), then the deployment's verifier keys."""
+    deployment = ctx.open()
+    try:
+        book = _ledger(deployment)
+        head = book.latest_head()
+        vkeys = book.deployment_vkeys()
+    finally:
+        deployment.close()
+    click.echo(head.note, nl=False)
+    for key in vkeys:
+        click.echo(f"vkey {key}", err=True)
+
+
+@ledger.command("prove")
+@click.argument("seq", type=click.IntRange(min=1))
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Tree size of a signed head (default: latest).")
+@click.option("--party", default=None, help="Prove as this party: only entries whose payload it may read.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default stdout)."
+)
+@pass_context
+def ledger_prove(ctx: CliContext, seq: int, size: int | None, party: str | None, output: Path | None) -> None:
+    """Inclusion proof of entry SEQ in a signed tree head (RFC 9162); check it with `ledger verify`."""
+    deployment = ctx.open()
+    try:
+        document = _ledger(deployment).inclusion_proof(seq, tree_size=size, for_party=party)
+    finally:
+        deployment.close()
+    _write(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", f"inclusion proof of entry {seq}")
+
+
+@ledger.command("consistency")
+@click.argument("old", type=click.IntRange(min=1))
+@click.argument("new", type=click.IntRange(min=1), required=False)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default stdout)."
+)
+@pass_context
+def ledger_consistency(ctx: CliContext, old: int, new: int | None, output: Path | None) -> None:
+    """Consistency proof from the signed head of size OLD to that of NEW (default: latest); RFC 9162."""
+    deployment = ctx.open()
+    try:
+        document = _ledger(deployment).consistency_proof(old, new)
+    finally:
+        deployment.close()
+    _write(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", "consistency proof")
 
 
 @ledger.command("checkpoint")

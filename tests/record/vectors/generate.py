@@ -80,7 +80,12 @@ def build(folder: Path, seeds: Seeds) -> Ledger:
     nato = seeds.key("nato-1")
     ledger.register_public_key("nato", public_key_b64(nato.public_key()))
     submission = sign_submission(
-        nato, "nato", "activity.objected", {"activity_id": "a1", "reason": "overlap"}, time_s=clock.now_s()
+        nato,
+        "nato",
+        "activity.objected",
+        {"activity_id": "a1", "reason": "overlap"},
+        time_s=clock.now_s(),
+        nonce="nato0objection0000000001",
     )
     ledger.append_submission(submission)
     ledger.append("message.posted", "coalition", {"message_id": "m3", "text": "private"}, audience=["coalition"])

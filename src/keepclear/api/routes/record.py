@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -152,6 +152,43 @@ async def export_record(
     """
     for_party = None if sees_all(principal) else principal.party_id
     return await run_in_threadpool(lambda: rt.ledger.export_document(for_party=for_party))
+
+
+@router.get("/record/checkpoint", response_class=PlainTextResponse)
+async def record_checkpoint(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+) -> PlainTextResponse:
+    """The latest signed tree head, a C2SP checkpoint note (the current head is signed first if needed)."""
+    head = await run_in_threadpool(rt.ledger.latest_head)
+    return PlainTextResponse(head.note or "", media_type="text/plain; charset=utf-8")
+
+
+@router.get("/record/proof/inclusion")
+async def record_inclusion_proof(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    seq: Annotated[int, Query(ge=1, le=2**62, description="The entry to prove.")],
+    size: Annotated[
+        int | None, Query(ge=1, le=2**62, description="Tree size of a signed head (default latest).")
+    ] = None,
+) -> dict[str, Any]:
+    """Inclusion proof of entry ``seq`` (RFC 9162), to check offline with `keepclear ledger verify`.
+
+    A party proves only entries whose payload it may read; any other does not exist for it.
+    """
+    for_party = None if sees_all(principal) else principal.party_id
+    return await run_in_threadpool(lambda: rt.ledger.inclusion_proof(seq, tree_size=size, for_party=for_party))
+
+
+@router.get("/record/proof/consistency")
+async def record_consistency_proof(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    old: Annotated[int, Query(ge=1, le=2**62, description="Tree size of the head you saw.")],
+    new: Annotated[int | None, Query(ge=1, le=2**62, description="Tree size of a later head (default latest).")] = None,
+) -> dict[str, Any]:
+    """Consistency proof from the signed head of size ``old`` to that of ``new`` (RFC 9162)."""
+    return await run_in_threadpool(lambda: rt.ledger.consistency_proof(old, new))
 
 
 @router.get("/incidents")
