@@ -15,8 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keepclear.cli.main import main
-from keepclear.ledger import Ledger, verify_document
+from keepclear.ledger import Ledger, LedgerConfig, sign_submission, verify_document
+from keepclear.ledger.book import EntryDraft
+from keepclear.ledger.canonical import canonical_bytes, sha256_hex
+from keepclear.ledger.keys import public_key_b64
 from keepclear.ledger.merkle import EMPTY_ROOT, MerkleTree, verify_consistency, verify_inclusion
+from keepclear.ledger.model import Statement, entry_from_json, entry_hash
 from keepclear.ledger.note import TreeHead, cosign, parse_note, parse_vkey, sign_head, vkey
 from keepclear.ledger.proofs import verify_proof
 from keepclear.services.bus import ManualClock
@@ -218,3 +222,67 @@ def test_prove_consistency_head_and_verify_on_the_command_line(
     assert main(["ledger", "verify", str(proof_file), "--vkey", stranger]) == 1
     assert "not signed by the pinned key" in capsys.readouterr().err
     assert main([*base, "ledger", "consistency", "999999"]) == 1
+
+
+@pytest.fixture
+def batch_ledger(deployment: Deployment, tmp_path: Path) -> Ledger:
+    """A ledger with the default batch signing."""
+    return open_ledger(
+        deployment.db, deployment.clock, tmp_path / "batch", config=LedgerConfig(checkpoint_every_entries=50)
+    )
+
+
+def test_batch_signed_entries_are_vouched_for_by_the_signed_heads(batch_ledger: Ledger) -> None:
+    drafts = [EntryDraft("alert.raised", None, {"alert_id": f"al{i}"}, None, ["a", "b"]) for i in range(120)]
+    entries = batch_ledger.append_many(drafts)
+    assert all(e.key_id is None and e.signature is None for e in entries)
+    document = batch_ledger.export_document()
+    report = verify_document(document)
+    assert report.ok, report.problem
+    assert report.head_vouched == 120 and report.checkpoints >= 3  # every 50 entries, and the export's
+    # Edit an unsigned entry and re-link the chain: only the deployment's signed heads can tell.
+    doc = json.loads(json.dumps(document))
+    target = doc["entries"][60]
+    target["payload"] = target["payload"].replace("al5", "al9")
+    target["statement"]["payload_sha256"] = hashlib.sha256(target["payload"].encode()).hexdigest()
+    prev = "0" * 64
+    for raw in doc["entries"]:
+        raw["prev"] = prev
+        prev = entry_from_json(raw, "x").hash()
+    broken = verify_document(doc)
+    first = next(i for i, c in enumerate(doc["checkpoints"]) if c["seq"] >= 61)
+    assert broken.at == f"/checkpoints/{first}" and "the chain was rewritten" in (broken.problem or "")
+
+
+def test_key_entries_and_submissions_stay_signed_in_batch_mode(batch_ledger: Ledger, clock: ManualClock) -> None:
+    strong = Ed25519PrivateKey.generate()
+    batch_ledger.register_public_key("b", public_key_b64(strong.public_key()))
+    batch_ledger.append("message.posted", "a", {"text": "custodial"})
+    entry = batch_ledger.append_submission(
+        sign_submission(strong, "b", "activity.objected", {"activity_id": "x"}, time_s=clock.now_s())
+    )
+    assert entry.signature is not None
+    kinds = {e.statement.kind: e.signature is not None for e in batch_ledger.entries()}
+    assert kinds == {
+        "ledger.genesis": True,
+        "key.registered": True,
+        "message.posted": False,
+        "activity.objected": True,
+    }
+    assert verify_document(batch_ledger.export_document()).ok
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.one_of(st.none(), st.text(max_size=12)),
+    st.text(min_size=1, max_size=20),
+    st.integers(0, 2**62),
+    st.one_of(st.none(), st.lists(st.text(max_size=8), max_size=4)),
+)
+def test_the_direct_statement_and_entry_texts_are_the_canonical_ones(
+    party: str | None, kind: str, time_us: int, audience: list[str] | None
+) -> None:
+    statement = Statement(party, kind, time_us, "ab" * 32, "n" * 16, None if audience is None else tuple(audience))
+    assert statement.to_bytes() == canonical_bytes(statement.to_json())
+    expected = {"type": "entry", "seq": 3, "prev": "0" * 64, "statement": statement.text(), "key": None, "sig": kind}
+    assert entry_hash(3, "0" * 64, statement.text(), None, kind) == sha256_hex(canonical_bytes(expected))

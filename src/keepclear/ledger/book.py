@@ -44,6 +44,7 @@ from keepclear.ledger.keys import (
 from keepclear.ledger.merkle import MerkleTree, leaf_hash
 from keepclear.ledger.model import (
     DEPLOYMENT,
+    PARTY_RE,
     Checkpoint,
     Entry,
     Statement,
@@ -80,11 +81,16 @@ class LedgerConfig:
     ``checkpoint_every_entries``: the deployment signs the head at least every this many entries.
     ``checkpoint_interval_s``: ...and at the first append once this many seconds passed since the last.
     ``submission_skew_s``: a signed submission's time may differ from the deployment clock by this much.
+    ``entry_signatures``: ``"batch"`` — entries appended for custodial parties and the deployment carry
+    no signature of their own; the deployment vouches for them with the next signed tree head (one
+    signature a batch, not one an entry). ``"each"`` — every entry is signed (custodial parties with
+    their own key), as before. Strong-mode submissions, genesis and key entries are always signed.
     """
 
     checkpoint_every_entries: int = 100
     checkpoint_interval_s: float = 600.0
     submission_skew_s: float = 300.0
+    entry_signatures: str = "batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,14 +177,14 @@ class Ledger:
         )
 
     def _place(
-        self, conn: Any, head: Head, statement: Statement, text: str, key_id: str, signature: str
+        self, conn: Any, head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
     ) -> tuple[Head, Entry]:
         head, entry, row = self._chained(head, statement, text, key_id, signature)
         store.insert_entry(conn, row)
         return head, entry
 
     def _chained(
-        self, head: Head, statement: Statement, text: str, key_id: str, signature: str
+        self, head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
     ) -> tuple[Head, Entry, dict[str, Any]]:
         """The entry that follows ``head``, its row, the head after it; its leaf joins the tree."""
         head, entry, row = _chained(head, statement, text, key_id, signature)
@@ -275,6 +281,9 @@ class Ledger:
         problem = kind_problem(draft.kind)
         if problem is not None:
             raise ValidationError([f"kind: {draft.kind[:64]!r} is {problem}"])
+        for party in (draft.party_id, *(draft.audience or ())):
+            if party is not None and (not isinstance(party, str) or not PARTY_RE.match(party)):
+                raise ValidationError([f"party: {str(party)[:64]!r} is not a party id"])
         try:
             return payload_text(draft.payload)
         except ValueError as exc:
@@ -317,6 +326,7 @@ class Ledger:
                 if draft.party_id not in signers:
                     head, signers[draft.party_id] = self._signer(conn, head, draft.party_id)
             key_ids = {party: key_id_of(key.public_key()) for party, key in signers.items()}
+            batch = self._config.entry_signatures == "batch"
             entries: list[Entry] = []
             rows: list[dict[str, Any]] = []
             checkpoints: list[Checkpoint] = []
@@ -325,8 +335,11 @@ class Ledger:
                 members = None if draft.audience is None else tuple(sorted(set(draft.audience)))
                 when_s = now_s if draft.time_s is None else draft.time_s
                 statement = self._statement(draft.kind, draft.party_id, text, when_s, members)
-                signature = sign_b64(signers[draft.party_id], statement.to_bytes())
-                head, entry, row = self._chained(head, statement, text, key_ids[draft.party_id], signature)
+                if batch:
+                    head, entry, row = self._chained(head, statement, text, None, None)
+                else:
+                    signature = sign_b64(signers[draft.party_id], statement.to_bytes())
+                    head, entry, row = self._chained(head, statement, text, key_ids[draft.party_id], signature)
                 rows.append(row)
                 entries.append(entry)
                 if self._checkpoint_due(head, now_us):
@@ -686,7 +699,7 @@ class Ledger:
 
 
 def _chained(
-    head: Head, statement: Statement, text: str, key_id: str, signature: str
+    head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
 ) -> tuple[Head, Entry, dict[str, Any]]:
     """The entry that follows ``head``, its row, and the head after it (nothing is written)."""
     entry = Entry(head.seq + 1, head.hash, statement, text, key_id, signature)

@@ -151,6 +151,7 @@ class Runtime:
                 checkpoint_every_entries=settings.ledger_checkpoint_every_entries,
                 checkpoint_interval_s=settings.ledger_checkpoint_interval_s,
                 submission_skew_s=settings.ledger_submission_skew_s,
+                entry_signatures=settings.ledger_entry_signatures,
             ),
         )
         deployment.bus.subscribe_batches(LedgerRecorder(self.ledger).record)

@@ -32,15 +32,16 @@ ledger_entries = sa.Table(
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("party_id", sa.String(64), nullable=True, index=True),
+    sa.Column("party_id", sa.String(64), nullable=True),
     sa.Column("kind", sa.String(64), nullable=False, index=True),
     sa.Column("time_us", sa.BigInteger, nullable=False, index=True),
     sa.Column("payload_sha256", sa.String(64), nullable=False),
     sa.Column("nonce", sa.String(64), nullable=False, unique=True),
     sa.Column("audience", sa.Text, nullable=True),
     sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("key_id", sa.String(64), nullable=False),
-    sa.Column("signature", sa.String(128), nullable=False),
+    # NULL (both): an entry the deployment vouches for by its signed tree heads alone (batch signing).
+    sa.Column("key_id", sa.String(64), nullable=True),
+    sa.Column("signature", sa.String(128), nullable=True),
 )
 
 ledger_keys = sa.Table(
