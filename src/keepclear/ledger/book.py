@@ -69,6 +69,9 @@ from keepclear.store import ledger as store
 from keepclear.store.database import Database
 from keepclear.store.ledger import Head, StoredKey
 
+#: How many well-formed party ids the ledger remembers (so a batch does not re-check each one).
+PARTY_CACHE_SIZE = 4096
+
 
 class SignatureRefused(ForbiddenError):
     """A strong-mode submission that is unsigned, wrongly signed, stale or replayed."""
@@ -124,6 +127,7 @@ class Ledger:
         self._config = config or LedgerConfig()
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._tree: MerkleTree | None = None
+        self._party_ids: set[str] = set()  # party ids already found well-formed (bounded)
         self._origin: str | None = None
         # Held by a writer for its whole transaction and by a reader while it syncs the tree or proves.
         self._tree_lock = threading.RLock()
@@ -282,8 +286,11 @@ class Ledger:
         if problem is not None:
             raise ValidationError([f"kind: {draft.kind[:64]!r} is {problem}"])
         for party in (draft.party_id, *(draft.audience or ())):
-            if party is not None and (not isinstance(party, str) or not PARTY_RE.match(party)):
-                raise ValidationError([f"party: {str(party)[:64]!r} is not a party id"])
+            if party is not None and party not in self._party_ids:
+                if not isinstance(party, str) or not PARTY_RE.match(party):
+                    raise ValidationError([f"party: {str(party)[:64]!r} is not a party id"])
+                if len(self._party_ids) < PARTY_CACHE_SIZE:
+                    self._party_ids.add(party)
         try:
             return payload_text(draft.payload)
         except ValueError as exc:
@@ -331,10 +338,18 @@ class Ledger:
             rows: list[dict[str, Any]] = []
             checkpoints: list[Checkpoint] = []
             now_us = time_us_of(now_s)
-            for draft, text in zip(drafts, texts, strict=True):
+            nonces = self._random_bytes(16 * len(drafts)).hex()  # one draw for the batch
+            for index, (draft, text) in enumerate(zip(drafts, texts, strict=True)):
                 members = None if draft.audience is None else tuple(sorted(set(draft.audience)))
                 when_s = now_s if draft.time_s is None else draft.time_s
-                statement = self._statement(draft.kind, draft.party_id, text, when_s, members)
+                statement = Statement(
+                    draft.party_id,
+                    draft.kind,
+                    time_us_of(when_s),
+                    sha256_hex(text.encode("utf-8")),
+                    nonces[32 * index : 32 * index + 32],
+                    members,
+                )
                 if batch:
                     head, entry, row = self._chained(head, statement, text, None, None)
                 else:
