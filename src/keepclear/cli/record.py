@@ -27,10 +27,12 @@ from keepclear.ledger import (
 )
 from keepclear.ledger.proofs import is_proof, verify_proof
 from keepclear.services.deployment import Deployment
+from keepclear.services.hotline import HotlineService
 from keepclear.services.incident_metrics import compute_metrics
 from keepclear.services.incident_report import incident_html
 from keepclear.services.incidents import IncidentService
 from keepclear.services.record import open_ledger
+from keepclear.services.witness import witness
 
 #: Environment variable holding the passphrase that encrypts custodial keys at rest (optional).
 PASSPHRASE_ENV = "KEEPCLEAR_LEDGER_KEY_PASSPHRASE"
@@ -180,6 +182,74 @@ def ledger_consistency(ctx: CliContext, old: int, new: int | None, output: Path 
     finally:
         deployment.close()
     _write(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", "consistency proof")
+
+
+@ledger.command("witness")
+@click.option("--party", "party_id", required=True, help="The witnessing party.")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The party's private key (PEM; strong mode). Default: its custodial key, held by this deployment.",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File keeping the last head the party saw (default DATA_DIR/witness/PARTY.head).",
+)
+@pass_context
+def ledger_witness(ctx: CliContext, party_id: str, key_file: Path | None, state: Path | None) -> None:
+    """Check the latest signed head extends the last one PARTY saw, and cosign it; otherwise raise an
+    alert on the hotline with both heads (exit 1)."""
+    deployment = ctx.open()
+    try:
+        book = _ledger(deployment)
+        state = state or deployment.settings.data_dir / "witness" / f"{party_id}.head"
+        last_seen = state.read_text(encoding="utf-8") if state.exists() else None
+        private_key = _load_key(key_file) if key_file is not None else book.custodial_key(party_id)
+        others = [p.id for p in deployment.registry.parties()]
+        hotline = HotlineService(deployment.db, deployment.clock, deployment.bus)
+        outcome = witness(book, hotline, deployment.clock, party_id, private_key, last_seen, others)
+    finally:
+        deployment.close()
+    if outcome.cosigned is None:
+        raise KeepclearError(f"{party_id}: head of size {outcome.tree_size} refused: {outcome.problem} (alert raised)")
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(outcome.cosigned, encoding="utf-8")
+    click.echo(f"{party_id}: cosigned the head of size {outcome.tree_size} (consistent with {state})")
+
+
+@ledger.command("cosignatures")
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Tree size (default: the latest cosigned).")
+@pass_context
+def ledger_cosignatures(ctx: CliContext, size: int | None) -> None:
+    """Show a signed head with every party's cosignature, and whether every party agreed to it."""
+    deployment = ctx.open()
+    try:
+        head, lines = _ledger(deployment).cosignatures(size)
+        parties = [p.id for p in deployment.registry.parties()]
+    finally:
+        deployment.close()
+    click.echo((head.note or "") + "".join(line + "\n" for line in lines.values()), nl=False)
+    missing = [p for p in parties if p not in lines]
+    click.echo(
+        f"size {head.seq}: " + ("agreed by every party" if not missing else f"not cosigned by {', '.join(missing)}"),
+        err=True,
+    )
+
+
+def _load_key(key_file: Path) -> Ed25519PrivateKey:
+    try:
+        private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    except OSError as exc:
+        raise KeepclearError(f"{key_file}: cannot read ({exc.strerror})") from None
+    except (ValueError, TypeError) as exc:
+        raise KeepclearError(f"{key_file}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise KeepclearError(f"{key_file}: not an Ed25519 key")
+    return private_key
 
 
 @ledger.command("checkpoint")

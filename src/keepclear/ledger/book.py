@@ -53,7 +53,7 @@ from keepclear.ledger.model import (
     payload_text,
     time_us_of,
 )
-from keepclear.ledger.note import TreeHead, origin_of, sign_head, vkey
+from keepclear.ledger.note import COSIGNATURE, TreeHead, key_hash, origin_of, parse_note, sign_head, vkey
 from keepclear.ledger.verify import (
     CONSISTENCY_FORMAT,
     EXPORT_FORMAT,
@@ -71,6 +71,11 @@ from keepclear.store.ledger import Head, StoredKey
 
 #: How many well-formed party ids the ledger remembers (so a batch does not re-check each one).
 PARTY_CACHE_SIZE = 4096
+
+
+def witness_name(party_id: str) -> str:
+    """The name a party's witness cosignatures carry (signed-note key name)."""
+    return f"keepclear.witness/{party_id}"
 
 
 class SignatureRefused(ForbiddenError):
@@ -633,6 +638,67 @@ class Ledger:
             "proof": [b64encode(h) for h in proof],
             "log_keys": vkeys,
         }
+
+    def custodial_key(self, party_id: str) -> Ed25519PrivateKey:
+        """The private key this deployment holds for a custodial party (``ValidationError`` otherwise)."""
+        with self._db.read() as conn:
+            key = store.active_key(conn, party_id)
+        if key is None or not key.custodial:
+            raise ValidationError([f"party {party_id}: no custodial key here (strong mode: give its own key)"])
+        return self._private_key(key.key_id)
+
+    def add_cosignature(self, party_id: str, cosigned_note: str) -> int:
+        """Record ``party_id``'s witness cosignature of one of this log's signed heads; returns its size.
+
+        ``cosigned_note`` is the head as the log signed it with the party's ``cosignature/v1`` line
+        (name ``witness_name(party_id)``, the party's current ledger key) added. Refused when the head
+        is not the one this log signed at that size (``ValidationError``) or the cosignature does not
+        verify (``SignatureRefused``). A second cosignature of the same head by the party is ignored.
+        """
+        try:
+            note = parse_note(cosigned_note)
+        except ValueError as exc:
+            raise ValidationError([f"note: {exc}"]) from None
+        name = witness_name(party_id)
+        with self._write() as conn:
+            row = store.checkpoint_at(conn, note.head.size)
+            if row is None or row.note is None or parse_note(row.note).text != note.text:
+                raise ValidationError([f"note: not the head this log signed at tree size {note.head.size}"])
+            key = store.active_key(conn, party_id)
+            public_key = None if key is None else public_key_from_b64(key.public_key)
+            timestamp = None if public_key is None else note.cosigned_by(name, public_key)
+            if public_key is None or timestamp is None:
+                raise SignatureRefused(f"note: no valid cosignature/v1 line of {name} with {party_id}'s current key")
+            line = next(
+                f"\u2014 {line.name} {b64encode(line.key_hash + line.signature)}"
+                for line in note.signatures
+                if line.name == name and line.key_hash == key_hash(name, public_key, COSIGNATURE)
+            )
+            store.insert_cosignature(
+                conn, note.head.size, party_id, vkey(name, public_key), line, timestamp * 1_000_000
+            )
+        return note.head.size
+
+    def cosignatures(self, tree_size: int | None = None) -> tuple[Checkpoint, dict[str, str]]:
+        """A signed head (default: the largest any party cosigned, else the latest) and its cosignature
+        lines by party."""
+        if tree_size is None:
+            with self._db.read() as conn:
+                rows = store.list_cosignatures(conn)
+            tree_size = rows[-1].tree_size if rows else self.latest_head().seq
+        with self._db.read() as conn:
+            row = self._signed_head(conn, tree_size)
+            lines = {c.party_id: c.line for c in store.list_cosignatures(conn, row.seq)}
+        return _checkpoint_from_row(row), lines
+
+    def consistency_hashes(self, old_size: int, new_size: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between any two sizes of the tree (signed heads or not): what a
+        witness checks against the head it holds itself."""
+        with self._tree_lock, self._db.read() as conn:
+            tree = self._synced_tree(conn)
+            if not 0 <= old_size <= new_size <= tree.size:
+                raise ValidationError([f"old: sizes {old_size} and {new_size} are not within 0..{tree.size}"])
+            return tree.consistency_proof(old_size, new_size)
 
     def _vkeys(self, conn: Any) -> list[str]:
         origin = self._origin_of(conn)

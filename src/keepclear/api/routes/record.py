@@ -191,6 +191,49 @@ async def record_consistency_proof(
     return await run_in_threadpool(lambda: rt.ledger.consistency_proof(old, new))
 
 
+class CosignatureIn(BaseModel):
+    note: str = Field(
+        min_length=1,
+        max_length=8000,
+        description="A signed tree head of this log with the party's cosignature/v1 line added"
+        " (name keepclear.witness/PARTY, its current ledger key).",
+    )
+
+
+@router.post("/record/cosignatures", status_code=201)
+async def add_cosignature(
+    body: CosignatureIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_WITNESS))]
+) -> dict[str, Any]:
+    """Record the caller's party's witness cosignature of a head (after it checked consistency from the
+    last head it saw: `keepclear ledger witness` does both)."""
+    party = principal.party_id or ""
+    size = await run_in_threadpool(lambda: rt.ledger.add_cosignature(party, body.note))
+    return await run_in_threadpool(_cosignatures, rt, size)
+
+
+@router.get("/record/cosignatures")
+async def get_cosignatures(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    size: Annotated[int | None, Query(ge=1, le=2**62, description="Tree size (default: the latest cosigned).")] = None,
+) -> dict[str, Any]:
+    """A signed head with every cosignature, who has not cosigned it, and whether it is agreed (all parties)."""
+    return await run_in_threadpool(_cosignatures, rt, size)
+
+
+def _cosignatures(rt: Runtime, size: int | None) -> dict[str, Any]:
+    head, lines = rt.ledger.cosignatures(size)
+    parties = sorted(p.id for p in rt.deployment.registry.parties())
+    missing = [p for p in parties if p not in lines]
+    return {
+        "tree_size": head.seq,
+        "note": (head.note or "") + "".join(line + "\n" for line in lines.values()),
+        "cosigned_by": sorted(lines),
+        "missing": missing,
+        "agreed": not missing,
+    }
+
+
 @router.get("/incidents")
 async def list_incidents(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
