@@ -41,12 +41,12 @@ def test_each_party_cosigns_a_consistent_head_and_then_it_is_agreed(
     ledger.append("message.posted", "b", {"text": "hello back"})
     first = _run(ledger, deployment, "a", None, parties)
     assert first.cosigned is not None and first.problem is None
-    head, lines = ledger.cosignatures(first.tree_size)
+    _, lines = ledger.cosignatures(first.tree_size)
     assert list(lines) == ["a"]
     second = _run(ledger, deployment, "b", None, parties)
     assert second.tree_size == first.tree_size
     head, lines = ledger.cosignatures(first.tree_size)
-    assert sorted(lines) == parties  # agreed: every party cosigned this head
+    assert head.seq == first.tree_size and sorted(lines) == parties  # agreed: every party cosigned it
     clock.advance(10)
     ledger.append("message.posted", "a", {"text": "more"})
     later = _run(ledger, deployment, "a", first.cosigned, parties)
