@@ -286,3 +286,18 @@ def test_the_direct_statement_and_entry_texts_are_the_canonical_ones(
     assert statement.to_bytes() == canonical_bytes(statement.to_json())
     expected = {"type": "entry", "seq": 3, "prev": "0" * 64, "statement": statement.text(), "key": None, "sig": kind}
     assert entry_hash(3, "0" * 64, statement.text(), None, kind) == sha256_hex(canonical_bytes(expected))
+
+
+def test_checkpoints_stored_before_the_transparency_log_get_a_head_at_the_next_export(populated: Ledger) -> None:
+    from keepclear.store import ledger as store
+
+    with populated._db.write() as conn:  # what migration 0010 leaves: checkpoints without a tree head
+        conn.execute(store.ledger_checkpoints.update().values(note=None))
+    populated._tree = None
+    document = populated.export_document()
+    report = verify_document(document)
+    assert report.ok, report.problem
+    assert document["checkpoints"][-1]["note"] is not None and report.tree_heads == 1
+    assert all(c["note"] is None for c in document["checkpoints"][:-1])
+    document["checkpoints"][-1]["note"] = None
+    assert verify_document(document).at == f"/checkpoints/{len(document['checkpoints']) - 1}"
