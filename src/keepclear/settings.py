@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     ledger_submission_skew_s: float = Field(
         300.0, gt=0, description="How far a strong-mode signed submission's time may be from the deployment clock, s."
     )
+    ledger_entry_signatures: Literal["batch", "each"] = Field(
+        "batch",
+        description="batch: the signed tree head vouches for custodial and system entries (one signature a"
+        " batch); each: every entry signed on its own. Strong-mode submissions are always signed.",
+    )
     ledger_key_passphrase: SecretStr | None = Field(
         None, description="Secret (environment only): encrypts the custodial ledger keys at rest when set."
     )

@@ -21,6 +21,8 @@ from keepclear.api import create_app
 from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain.identity import Role
 from keepclear.geo.activity_doc import activity_from_document
+from keepclear.ledger.book import witness_name
+from keepclear.ledger.note import cosign
 from keepclear.services.deployment import Deployment
 from keepclear.services.tracks import ReportColumns
 from keepclear.settings import Settings
@@ -229,6 +231,34 @@ def posted(service: Service) -> tuple[str, int]:
 NOT_FOUND = status(404)
 READERS_OK = {"admin": status(200), "a-liaison": status(200), "a-observer": status(200)}
 
+
+def entry_only_for(party: str) -> Callable[[Service], tuple[str, Any]]:
+    """The inclusion-proof path of a fresh entry whose payload only ``party`` may read."""
+
+    def make(service: Service) -> tuple[str, Any]:
+        entry = service.runtime.ledger.append("message.posted", party, {"text": fresh("m")}, audience=[party])
+        return f"/v1/record/proof/inclusion?seq={entry.seq}", None
+
+    return make
+
+
+def cosigned_head(party: str) -> Callable[[Service], tuple[str, Any]]:
+    """A body cosigning the latest head with ``party``'s (custodial) key."""
+
+    def make(service: Service) -> tuple[str, Any]:
+        ledger = service.runtime.ledger
+        ledger.append("message.posted", party, {"text": fresh("w")})
+        note = ledger.latest_head().note
+        key = ledger.custodial_key(party)
+        return "/v1/record/cosignatures", {"note": cosign(note, witness_name(party), key, int(time.time()))}
+
+    return make
+
+
+def proves(body: Any) -> bool:
+    return body["format"] == "keepclear-inclusion-proof" and body["entry"]["payload"] is not None
+
+
 MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any]], dict[str | None, Check]]]] = {
     ("GET", "/v1/health"): [("-", same("/v1/health"), {r: status(200) for r in ROLES})],
     ("GET", "/v1/me"): [
@@ -396,6 +426,41 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             same("/v1/record/export"),
             for_roles({r: status(200, lambda b: b["version"] == 1 and len(b["entries"]) > 0) for r in READERS_OK}),
         )
+    ],
+    ("GET", "/v1/record/checkpoint"): [("-", same("/v1/record/checkpoint"), for_roles(READERS_OK))],
+    ("GET", "/v1/record/proof/inclusion"): [
+        ("entry it may read", entry_only_for("a"), for_roles({r: status(200, proves) for r in READERS_OK})),
+        (
+            "entry of another party's audience",
+            entry_only_for("b"),
+            for_roles({"admin": status(200, proves), "a-liaison": NOT_FOUND, "a-observer": NOT_FOUND}),
+        ),
+    ],
+    ("GET", "/v1/record/proof/consistency"): [
+        (
+            "from the latest head",
+            lambda s: (f"/v1/record/proof/consistency?old={s.runtime.ledger.latest_head().seq}", None),
+            for_roles({r: status(200, lambda b: b["format"] == "keepclear-consistency-proof") for r in READERS_OK}),
+        )
+    ],
+    ("GET", "/v1/record/cosignatures"): [
+        (
+            "latest head",
+            same("/v1/record/cosignatures"),
+            for_roles({r: status(200, lambda b: "agreed" in b) for r in READERS_OK}),
+        )
+    ],
+    ("POST", "/v1/record/cosignatures"): [
+        (
+            "own party's cosignature",
+            cosigned_head("a"),
+            for_roles({"a-liaison": status(201, lambda b: "a" in b["cosigned_by"])}),
+        ),
+        (
+            "another party's cosignature",
+            cosigned_head("b"),
+            for_roles({"a-liaison": status(403)}),
+        ),
     ],
     ("GET", "/v1/incidents"): [
         (

@@ -16,10 +16,10 @@ from keepclear.services.record import open_ledger
 
 @pytest.fixture
 def ledger(deployment: Deployment, tmp_path: Path) -> Ledger:
-    """An empty ledger on each store, keys in a temporary folder."""
-    return open_ledger(
-        deployment.db, deployment.clock, tmp_path / "data", config=LedgerConfig(checkpoint_every_entries=4)
-    )
+    """An empty ledger on each store, keys in a temporary folder, every entry signed on its own
+    (these tests are about per-entry signatures; batch signing has its own in test_record_tlog)."""
+    config = LedgerConfig(checkpoint_every_entries=4, entry_signatures="each")
+    return open_ledger(deployment.db, deployment.clock, tmp_path / "data", config=config)
 
 
 @pytest.fixture

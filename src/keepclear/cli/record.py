@@ -6,6 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from cryptography.hazmat.primitives import serialization
@@ -24,11 +25,14 @@ from keepclear.ledger import (
     sign_submission,
     verify_document,
 )
+from keepclear.ledger.proofs import is_proof, verify_proof
 from keepclear.services.deployment import Deployment
+from keepclear.services.hotline import HotlineService
 from keepclear.services.incident_metrics import compute_metrics
 from keepclear.services.incident_report import incident_html
 from keepclear.services.incidents import IncidentService
 from keepclear.services.record import open_ledger
+from keepclear.services.witness import witness
 
 #: Environment variable holding the passphrase that encrypts custodial keys at rest (optional).
 PASSPHRASE_ENV = "KEEPCLEAR_LEDGER_KEY_PASSPHRASE"
@@ -89,21 +93,163 @@ def ledger_export(ctx: CliContext, output: Path | None, party: str | None) -> No
     default=None,
     help="An earlier export you kept: FILE must extend it (nothing before its head rewritten).",
 )
-def ledger_verify(file: Path, since: Path | None) -> None:
-    """Check every hash, signature, key rotation and checkpoint of an export, offline; exit 1 when bad."""
+@click.option(
+    "--vkey",
+    "vkeys",
+    multiple=True,
+    help="Proof files: the deployment's published verifier key (from `keepclear ledger head`); repeatable.",
+)
+def ledger_verify(file: Path, since: Path | None, vkeys: tuple[str, ...]) -> None:
+    """Check an export (every hash, signature, key rotation, checkpoint and signed tree head) or a
+    proof file (inclusion or consistency), offline; exit 1 when bad."""
+    document = _proof_or_none(file)
+    if document is not None:
+        proof = verify_proof(document, list(vkeys) if vkeys else None)
+        if not proof.ok:
+            raise KeepclearError(f"{file}: {proof.summary()}")
+        click.echo(f"{file}: {proof.summary()}")
+        return
     report = verify_document(load_export(file))
     if not report.ok:
         raise KeepclearError(f"{file}: {report.summary()}")
     if since is not None:
         earlier = verify_document(load_export(since))
         if not earlier.ok:
-            raise KeepclearError(f"{since}: {earlier.summary()}")
+            raise KeepclearError(f"{file}: {earlier.summary()}")
         problem = extension_problem(earlier, report)
         if problem is not None:
             raise KeepclearError(f"{file}: BAD: does not extend {since}: {problem}")
     click.echo(f"{file}: {report.summary()}")
     if since is not None:
         click.echo(f"{file}: extends {since} (its {earlier.entries} entries unchanged)")
+
+
+def _proof_or_none(file: Path) -> dict[str, Any] | None:
+    """The proof document in ``file``, or None when it is not a proof file (then it is read as an export)."""
+    try:
+        document = json.loads(file.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return document if is_proof(document) else None
+
+
+@ledger.command("head")
+@pass_context
+def ledger_head(ctx: CliContext) -> None:
+    """Print the latest signed tree head (C2SP checkpoint note), then the deployment's verifier keys."""
+    deployment = ctx.open()
+    try:
+        book = _ledger(deployment)
+        head = book.latest_head()
+        vkeys = book.deployment_vkeys()
+    finally:
+        deployment.close()
+    click.echo(head.note, nl=False)
+    for key in vkeys:
+        click.echo(f"vkey {key}", err=True)
+
+
+@ledger.command("prove")
+@click.argument("seq", type=click.IntRange(min=1))
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Tree size of a signed head (default: latest).")
+@click.option("--party", default=None, help="Prove as this party: only entries whose payload it may read.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default stdout)."
+)
+@pass_context
+def ledger_prove(ctx: CliContext, seq: int, size: int | None, party: str | None, output: Path | None) -> None:
+    """Inclusion proof of entry SEQ in a signed tree head (RFC 9162); check it with `ledger verify`."""
+    deployment = ctx.open()
+    try:
+        document = _ledger(deployment).inclusion_proof(seq, tree_size=size, for_party=party)
+    finally:
+        deployment.close()
+    _write(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", f"inclusion proof of entry {seq}")
+
+
+@ledger.command("consistency")
+@click.argument("old", type=click.IntRange(min=1))
+@click.argument("new", type=click.IntRange(min=1), required=False)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default stdout)."
+)
+@pass_context
+def ledger_consistency(ctx: CliContext, old: int, new: int | None, output: Path | None) -> None:
+    """Consistency proof from the signed head of size OLD to that of NEW (default: latest); RFC 9162."""
+    deployment = ctx.open()
+    try:
+        document = _ledger(deployment).consistency_proof(old, new)
+    finally:
+        deployment.close()
+    _write(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", "consistency proof")
+
+
+@ledger.command("witness")
+@click.option("--party", "party_id", required=True, help="The witnessing party.")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The party's private key (PEM; strong mode). Default: its custodial key, held by this deployment.",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File keeping the last head the party saw (default DATA_DIR/witness/PARTY.head).",
+)
+@pass_context
+def ledger_witness(ctx: CliContext, party_id: str, key_file: Path | None, state: Path | None) -> None:
+    """Check the latest signed head extends the last one PARTY saw, and cosign it; otherwise raise an
+    alert on the hotline with both heads (exit 1)."""
+    deployment = ctx.open()
+    try:
+        book = _ledger(deployment)
+        state = state or deployment.settings.data_dir / "witness" / f"{party_id}.head"
+        last_seen = state.read_text(encoding="utf-8") if state.exists() else None
+        private_key = _load_key(key_file) if key_file is not None else book.custodial_key(party_id)
+        others = [p.id for p in deployment.registry.parties()]
+        hotline = HotlineService(deployment.db, deployment.clock, deployment.bus)
+        outcome = witness(book, hotline, deployment.clock, party_id, private_key, last_seen, others)
+    finally:
+        deployment.close()
+    if outcome.cosigned is None:
+        raise KeepclearError(f"{party_id}: head of size {outcome.tree_size} refused: {outcome.problem} (alert raised)")
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(outcome.cosigned, encoding="utf-8")
+    click.echo(f"{party_id}: cosigned the head of size {outcome.tree_size} (consistent with {state})")
+
+
+@ledger.command("cosignatures")
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Tree size (default: the latest cosigned).")
+@pass_context
+def ledger_cosignatures(ctx: CliContext, size: int | None) -> None:
+    """Show a signed head with every party's cosignature, and whether every party agreed to it."""
+    deployment = ctx.open()
+    try:
+        head, lines = _ledger(deployment).cosignatures(size)
+        parties = [p.id for p in deployment.registry.parties()]
+    finally:
+        deployment.close()
+    click.echo((head.note or "") + "".join(line + "\n" for line in lines.values()), nl=False)
+    missing = [p for p in parties if p not in lines]
+    click.echo(
+        f"size {head.seq}: " + ("agreed by every party" if not missing else f"not cosigned by {', '.join(missing)}"),
+        err=True,
+    )
+
+
+def _load_key(key_file: Path) -> Ed25519PrivateKey:
+    try:
+        private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    except OSError as exc:
+        raise KeepclearError(f"{key_file}: cannot read ({exc.strerror})") from None
+    except (ValueError, TypeError) as exc:
+        raise KeepclearError(f"{key_file}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise KeepclearError(f"{key_file}: not an Ed25519 key")
+    return private_key
 
 
 @ledger.command("checkpoint")

@@ -44,6 +44,7 @@ from keepclear.ledger.keys import (
 from keepclear.ledger.merkle import MerkleTree, leaf_hash
 from keepclear.ledger.model import (
     DEPLOYMENT,
+    PARTY_RE,
     Checkpoint,
     Entry,
     Statement,
@@ -52,7 +53,7 @@ from keepclear.ledger.model import (
     payload_text,
     time_us_of,
 )
-from keepclear.ledger.note import TreeHead, origin_of, sign_head, vkey
+from keepclear.ledger.note import COSIGNATURE, TreeHead, key_hash, origin_of, parse_note, sign_head, vkey
 from keepclear.ledger.verify import (
     CONSISTENCY_FORMAT,
     EXPORT_FORMAT,
@@ -68,6 +69,14 @@ from keepclear.store import ledger as store
 from keepclear.store.database import Database
 from keepclear.store.ledger import Head, StoredKey
 
+#: How many well-formed party ids the ledger remembers (so a batch does not re-check each one).
+PARTY_CACHE_SIZE = 4096
+
+
+def witness_name(party_id: str) -> str:
+    """The name a party's witness cosignatures carry (signed-note key name)."""
+    return f"keepclear.witness/{party_id}"
+
 
 class SignatureRefused(ForbiddenError):
     """A strong-mode submission that is unsigned, wrongly signed, stale or replayed."""
@@ -80,11 +89,16 @@ class LedgerConfig:
     ``checkpoint_every_entries``: the deployment signs the head at least every this many entries.
     ``checkpoint_interval_s``: ...and at the first append once this many seconds passed since the last.
     ``submission_skew_s``: a signed submission's time may differ from the deployment clock by this much.
+    ``entry_signatures``: ``"batch"`` — entries appended for custodial parties and the deployment carry
+    no signature of their own; the deployment vouches for them with the next signed tree head (one
+    signature a batch, not one an entry). ``"each"`` — every entry is signed (custodial parties with
+    their own key), as before. Strong-mode submissions, genesis and key entries are always signed.
     """
 
     checkpoint_every_entries: int = 100
     checkpoint_interval_s: float = 600.0
     submission_skew_s: float = 300.0
+    entry_signatures: str = "batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +132,7 @@ class Ledger:
         self._config = config or LedgerConfig()
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._tree: MerkleTree | None = None
+        self._party_ids: set[str] = set()  # party ids already found well-formed (bounded)
         self._origin: str | None = None
         # Held by a writer for its whole transaction and by a reader while it syncs the tree or proves.
         self._tree_lock = threading.RLock()
@@ -171,14 +186,14 @@ class Ledger:
         )
 
     def _place(
-        self, conn: Any, head: Head, statement: Statement, text: str, key_id: str, signature: str
+        self, conn: Any, head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
     ) -> tuple[Head, Entry]:
         head, entry, row = self._chained(head, statement, text, key_id, signature)
         store.insert_entry(conn, row)
         return head, entry
 
     def _chained(
-        self, head: Head, statement: Statement, text: str, key_id: str, signature: str
+        self, head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
     ) -> tuple[Head, Entry, dict[str, Any]]:
         """The entry that follows ``head``, its row, the head after it; its leaf joins the tree."""
         head, entry, row = _chained(head, statement, text, key_id, signature)
@@ -275,6 +290,12 @@ class Ledger:
         problem = kind_problem(draft.kind)
         if problem is not None:
             raise ValidationError([f"kind: {draft.kind[:64]!r} is {problem}"])
+        for party in (draft.party_id, *(draft.audience or ())):
+            if party is not None and party not in self._party_ids:
+                if not isinstance(party, str) or not PARTY_RE.match(party):
+                    raise ValidationError([f"party: {str(party)[:64]!r} is not a party id"])
+                if len(self._party_ids) < PARTY_CACHE_SIZE:
+                    self._party_ids.add(party)
         try:
             return payload_text(draft.payload)
         except ValueError as exc:
@@ -342,16 +363,28 @@ class Ledger:
             if draft.party_id not in signers:
                 head, signers[draft.party_id] = self._signer(conn, head, draft.party_id)
         key_ids = {party: key_id_of(key.public_key()) for party, key in signers.items()}
+        batch = self._config.entry_signatures == "batch"
         entries: list[Entry] = []
         rows: list[dict[str, Any]] = []
         checkpoints: list[Checkpoint] = []
         now_us = time_us_of(now_s)
-        for draft, text in zip(drafts, texts, strict=True):
+        nonces = self._random_bytes(16 * len(drafts)).hex()  # one draw for the batch
+        for index, (draft, text) in enumerate(zip(drafts, texts, strict=True)):
             members = None if draft.audience is None else tuple(sorted(set(draft.audience)))
             when_s = now_s if draft.time_s is None else draft.time_s
-            statement = self._statement(draft.kind, draft.party_id, text, when_s, members)
-            signature = sign_b64(signers[draft.party_id], statement.to_bytes())
-            head, entry, row = self._chained(head, statement, text, key_ids[draft.party_id], signature)
+            statement = Statement(
+                draft.party_id,
+                draft.kind,
+                time_us_of(when_s),
+                sha256_hex(text.encode("utf-8")),
+                nonces[32 * index : 32 * index + 32],
+                members,
+            )
+            if batch:
+                head, entry, row = self._chained(head, statement, text, None, None)
+            else:
+                signature = sign_b64(signers[draft.party_id], statement.to_bytes())
+                head, entry, row = self._chained(head, statement, text, key_ids[draft.party_id], signature)
             rows.append(row)
             entries.append(entry)
             if self._checkpoint_due(head, now_us):
@@ -631,6 +664,67 @@ class Ledger:
             "log_keys": vkeys,
         }
 
+    def custodial_key(self, party_id: str) -> Ed25519PrivateKey:
+        """The private key this deployment holds for a custodial party (``ValidationError`` otherwise)."""
+        with self._db.read() as conn:
+            key = store.active_key(conn, party_id)
+        if key is None or not key.custodial:
+            raise ValidationError([f"party {party_id}: no custodial key here (strong mode: give its own key)"])
+        return self._private_key(key.key_id)
+
+    def add_cosignature(self, party_id: str, cosigned_note: str) -> int:
+        """Record ``party_id``'s witness cosignature of one of this log's signed heads; returns its size.
+
+        ``cosigned_note`` is the head as the log signed it with the party's ``cosignature/v1`` line
+        (name ``witness_name(party_id)``, the party's current ledger key) added. Refused when the head
+        is not the one this log signed at that size (``ValidationError``) or the cosignature does not
+        verify (``SignatureRefused``). A second cosignature of the same head by the party is ignored.
+        """
+        try:
+            note = parse_note(cosigned_note)
+        except ValueError as exc:
+            raise ValidationError([f"note: {exc}"]) from None
+        name = witness_name(party_id)
+        with self._write() as conn:
+            row = store.checkpoint_at(conn, note.head.size)
+            if row is None or row.note is None or parse_note(row.note).text != note.text:
+                raise ValidationError([f"note: not the head this log signed at tree size {note.head.size}"])
+            key = store.active_key(conn, party_id)
+            public_key = None if key is None else public_key_from_b64(key.public_key)
+            timestamp = None if public_key is None else note.cosigned_by(name, public_key)
+            if public_key is None or timestamp is None:
+                raise SignatureRefused(f"note: no valid cosignature/v1 line of {name} with {party_id}'s current key")
+            line = next(
+                f"\u2014 {line.name} {b64encode(line.key_hash + line.signature)}"
+                for line in note.signatures
+                if line.name == name and line.key_hash == key_hash(name, public_key, COSIGNATURE)
+            )
+            store.insert_cosignature(
+                conn, note.head.size, party_id, vkey(name, public_key), line, timestamp * 1_000_000
+            )
+        return note.head.size
+
+    def cosignatures(self, tree_size: int | None = None) -> tuple[Checkpoint, dict[str, str]]:
+        """A signed head (default: the largest any party cosigned, else the latest) and its cosignature
+        lines by party."""
+        if tree_size is None:
+            with self._db.read() as conn:
+                rows = store.list_cosignatures(conn)
+            tree_size = rows[-1].tree_size if rows else self.latest_head().seq
+        with self._db.read() as conn:
+            row = self._signed_head(conn, tree_size)
+            lines = {c.party_id: c.line for c in store.list_cosignatures(conn, row.seq)}
+        return _checkpoint_from_row(row), lines
+
+    def consistency_hashes(self, old_size: int, new_size: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between any two sizes of the tree (signed heads or not): what a
+        witness checks against the head it holds itself."""
+        with self._tree_lock, self._db.read() as conn:
+            tree = self._synced_tree(conn)
+            if not 0 <= old_size <= new_size <= tree.size:
+                raise ValidationError([f"old: sizes {old_size} and {new_size} are not within 0..{tree.size}"])
+            return tree.consistency_proof(old_size, new_size)
+
     def _vkeys(self, conn: Any) -> list[str]:
         origin = self._origin_of(conn)
         return [vkey(origin, public_key_from_b64(k.public_key)) for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
@@ -711,7 +805,7 @@ class Ledger:
 
 
 def _chained(
-    head: Head, statement: Statement, text: str, key_id: str, signature: str
+    head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
 ) -> tuple[Head, Entry, dict[str, Any]]:
     """The entry that follows ``head``, its row, and the head after it (nothing is written)."""
     entry = Entry(head.seq + 1, head.hash, statement, text, key_id, signature)

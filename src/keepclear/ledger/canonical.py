@@ -45,13 +45,28 @@ def _check(value: Any, where: str) -> None:
     raise ValueError(f"{where}: {type(value).__name__} is not a JSON value")
 
 
+def _plain(value: Any) -> bool:
+    """True when ``value`` is made of exactly the JSON types (no subclasses): the common, fast case."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return False
+
+
 def canonical_bytes(value: Any) -> bytes:
     """The canonical UTF-8 JSON of ``value``; ``ValueError`` naming the path of anything refused.
 
     >>> canonical_bytes({"b": 1, "a": [1.0, "é", None]})
     b'{"a":[1.0,"\\xc3\\xa9",null],"b":1}'
     """
-    _check(value, "$")
+    if not _plain(value):
+        _check(value, "$")  # the slow walk that names what is wrong (or accepts subclasses)
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return text.encode("utf-8")
 

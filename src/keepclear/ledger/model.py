@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import json.encoder
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,9 @@ STATEMENT_VERSION = 1
 #: Owner name of the deployment's own keys (a party id never contains ``@``, see ``domain.ids``).
 DEPLOYMENT = "@deployment"
 
+
+#: A JSON string literal exactly as the canonical form writes it (``ensure_ascii=False`` escaping).
+_json_str: Callable[[str], str] = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # type: ignore[attr-defined]
 
 #: Syntax of the fields a verifier checks (docs/record.md, "Field syntax").
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -115,8 +120,19 @@ class Statement:
         }
 
     def to_bytes(self) -> bytes:
-        """The bytes a signature covers."""
-        return canonical_bytes(self.to_json())
+        """The bytes a signature covers: ``canonical_bytes(self.to_json())``, written directly (hot path;
+        ``test_record_canonical`` checks the two agree)."""
+        return self.text().encode("utf-8")
+
+    def text(self) -> str:
+        """The canonical text of the statement (see ``to_bytes``)."""
+        audience = "null" if self.audience is None else "[" + ",".join(map(_json_str, self.audience)) + "]"
+        party = "null" if self.party_id is None else _json_str(self.party_id)
+        return (
+            f'{{"audience":{audience},"kind":{_json_str(self.kind)},"nonce":{_json_str(self.nonce)},'
+            f'"party":{party},"payload_sha256":{_json_str(self.payload_sha256)},"time_us":{int(self.time_us)},'
+            f'"type":"statement","v":{STATEMENT_VERSION}}}'
+        )
 
     @property
     def signer_owner(self) -> str:
@@ -159,23 +175,13 @@ class Entry:
     prev_hash: str
     statement: Statement
     payload: str | None
-    key_id: str
-    signature: str
+    #: None (with ``signature``) for an entry the deployment vouches for by a signed tree head alone.
+    key_id: str | None
+    signature: str | None
 
     def hash(self) -> str:
         """The entry hash the next entry's ``prev_hash`` must equal."""
-        return sha256_hex(
-            canonical_bytes(
-                {
-                    "type": "entry",
-                    "seq": self.seq,
-                    "prev": self.prev_hash,
-                    "statement": self.statement.to_bytes().decode("utf-8"),
-                    "key": self.key_id,
-                    "sig": self.signature,
-                }
-            )
-        )
+        return entry_hash(self.seq, self.prev_hash, self.statement.text(), self.key_id, self.signature)
 
     def payload_value(self) -> Any:
         """The decoded payload (None when redacted)."""
@@ -193,13 +199,25 @@ class Entry:
         }
 
 
+def entry_hash(seq: int, prev: str, statement_text: str, key_id: str | None, signature: str | None) -> str:
+    """SHA-256 of the canonical ``{"type": "entry", "seq", "prev", "statement": <text>, "key", "sig"}``."""
+    key = "null" if key_id is None else _json_str(key_id)
+    sig = "null" if signature is None else _json_str(signature)
+    text = (
+        f'{{"key":{key},"prev":{_json_str(prev)},"seq":{int(seq)},"sig":{sig},'
+        f'"statement":{_json_str(statement_text)},"type":"entry"}}'
+    )
+    return sha256_hex(text.encode("utf-8"))
+
+
 def entry_from_json(value: Any, where: str) -> Entry:
     """Parse an exported entry; ``ValueError`` naming the field when it is malformed (docs/record.md)."""
     value = _closed(value, ENTRY_FIELDS, where)
     seq = _int(value["seq"], f"{where}.seq", 1)
     _text(value["prev"], HEX64_RE, f"{where}.prev", "64 lower-case hex digits")
-    _text(value["key"], KEY_ID_RE, f"{where}.key", "a key id (ed25519: and 16 lower-case hex digits)")
-    signature_field(value["sig"], f"{where}.sig")
+    if value["key"] is not None or value["sig"] is not None:  # both null: vouched for by a tree head
+        _text(value["key"], KEY_ID_RE, f"{where}.key", "a key id (ed25519: and 16 lower-case hex digits)")
+        signature_field(value["sig"], f"{where}.sig")
     payload = value["payload"]
     if payload is not None and not isinstance(payload, str):
         raise ValueError(f"{where}.payload: not a string or null")

@@ -50,7 +50,7 @@ def vkey(name: str, public_key: Ed25519PublicKey) -> str:
 
 def parse_vkey(text: str) -> tuple[str, Ed25519PublicKey]:
     """``(name, public key)`` of a vkey; ``ValueError`` when it is not one (or its hash is wrong)."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # the base64 key may itself hold '+'; name and hash never do
     if len(parts) != 3 or not _NAME_RE.match(parts[0]):
         raise ValueError("vkey: not name+hash+key")
     raw = b64decode(parts[2], "vkey")

@@ -100,6 +100,7 @@ class VerifyReport:
     redacted: int = 0
     party_signed: int = 0
     deployment_signed: int = 0
+    head_vouched: int = 0
     genesis_key_id: str | None = None
     head_hash: str | None = None
     tree_heads: int = 0
@@ -121,7 +122,8 @@ class VerifyReport:
             f"OK: {self.entries} entries, {self.checkpoints} checkpoints ({self.tree_heads} signed tree heads),"
             f" head {self.head_hash}, tree root {self.root_hash}; "
             f"{self.party_signed} signed by the actor's own key, {self.deployment_signed} vouched for by the"
-            f" deployment on a strong-mode party's behalf; "
+            f" deployment on a strong-mode party's behalf, {self.head_vouched} by the deployment's signed tree"
+            f" heads alone; "
             f"{self.redacted} payloads withheld (hash verified); genesis key {self.genesis_key_id}"
         )
 
@@ -241,6 +243,13 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
             report.genesis_key_id = entry.key_id
         elif statement.kind == GENESIS_KIND:
             raise _Bad(f"{where}: a second genesis entry", at)
+        if entry.key_id is None:
+            if statement.kind in PUBLIC_KINDS:
+                raise _Bad(f"{where}: key entries carry their own signature", at)
+            report.head_vouched += 1
+            prev = entry.hash()
+            hashes.append(prev)
+            continue
         signer = keys.get(entry.key_id)
         if signer is None:
             raise _Bad(f"{where}: signed with unknown key {entry.key_id}", at)
@@ -252,7 +261,7 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
         expected_owner = statement.signer_owner
         if signer.owner not in (expected_owner, DEPLOYMENT):
             raise _Bad(f"{where}: signed with key {entry.key_id} of {signer.owner}, not of {expected_owner}", at)
-        if not signature_valid(signer.public_key, statement.to_bytes(), entry.signature):
+        if not signature_valid(signer.public_key, statement.to_bytes(), entry.signature or ""):
             raise _Bad(f"{where}: signature does not verify with key {entry.key_id} ({signer.owner})", at)
         if statement.kind == KEY_REGISTERED:
             _registered(entry, payload, signer, where, at, keys, active)

@@ -52,6 +52,7 @@ class Action(enum.StrEnum):
     STREAM_READ = "stream.read"
     RECORD_READ = "record.read"
     INCIDENTS_WRITE = "incidents.write"
+    RECORD_WITNESS = "record.witness"
 
 
 _READERS = frozenset({Role.LIAISON, Role.OBSERVER})
@@ -85,6 +86,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.STREAM_READ: _READERS,
     Action.RECORD_READ: frozenset({Role.ADMIN, *_READERS}),
     Action.INCIDENTS_WRITE: frozenset({Role.LIAISON}),
+    Action.RECORD_WITNESS: frozenset({Role.LIAISON}),
 }
 
 

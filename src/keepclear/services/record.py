@@ -105,6 +105,7 @@ def ledger_for(db: Database, clock: Clock, settings: Settings) -> Ledger:
             checkpoint_every_entries=settings.ledger_checkpoint_every_entries,
             checkpoint_interval_s=settings.ledger_checkpoint_interval_s,
             submission_skew_s=settings.ledger_submission_skew_s,
+            entry_signatures=settings.ledger_entry_signatures,
         ),
     )
 

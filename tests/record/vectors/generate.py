@@ -65,22 +65,31 @@ def build(folder: Path, seeds: Seeds) -> Ledger:
     migrate(db)
     clock = ManualClock(START_S)
     keys = KeyFolder(folder / "keys", random_bytes=seeds)
+    # The first entries signed one by one (entry_signatures="each"), the rest batch-signed (the default):
+    # the signed tree heads vouch for those.
+    each = LedgerConfig(checkpoint_every_entries=4, entry_signatures="each")
+    signed = Ledger(db, keys, clock, each, random_bytes=seeds)
     ledger = Ledger(db, keys, clock, LedgerConfig(checkpoint_every_entries=4), random_bytes=seeds)
     both = ["coalition", "russia"]
-    ledger.append("party.added", None, {"party_id": "coalition"})
+    signed.append("party.added", None, {"party_id": "coalition"})
     numbers = {"activity_id": "a1", "alt_ft": 20000.5, "lower_ft": 1.0, "tiny": 1e-07, "big": 1e16, "neg": -0.0}
-    ledger.append("activity.notified", "coalition", numbers | {"count": 2**70}, audience=both)
+    signed.append("activity.notified", "coalition", numbers | {"count": 2**70}, audience=both)
     clock.advance(30)
     text = 'Приём "quoted" \\ back\nnew line\ttab \x01ctl \x7fdel /slash 😀 \u2028'
-    ledger.append("message.posted", "russia", {"message_id": "m1", "text": text}, audience=both)
-    ledger.append("activity.acknowledged", "russia", {"activity_id": "a1"}, audience=both)
-    ledger.rotate_key("russia")
+    signed.append("message.posted", "russia", {"message_id": "m1", "text": text}, audience=both)
+    signed.append("activity.acknowledged", "russia", {"activity_id": "a1"}, audience=both)
+    signed.rotate_key("russia")
     clock.advance(60)
     ledger.append("message.posted", "russia", {"message_id": "m2", "text": "after rotation"}, audience=both)
     nato = seeds.key("nato-1")
     ledger.register_public_key("nato", public_key_b64(nato.public_key()))
     submission = sign_submission(
-        nato, "nato", "activity.objected", {"activity_id": "a1", "reason": "overlap"}, time_s=clock.now_s()
+        nato,
+        "nato",
+        "activity.objected",
+        {"activity_id": "a1", "reason": "overlap"},
+        time_s=clock.now_s(),
+        nonce="nato0objection0000000001",
     )
     ledger.append_submission(submission)
     ledger.append("message.posted", "coalition", {"message_id": "m3", "text": "private"}, audience=["coalition"])
@@ -333,6 +342,29 @@ def vectors(full: dict[str, Any], party: dict[str, Any], seeds: Seeds) -> list[t
         d["checkpoints"][0]["note"] = "\n".join(lines)
 
     case("tree-head-root-edited", "/checkpoints/0", "a signed tree head's root hash edited", note_root)
+
+    def unsigned_key_entry(d: dict[str, Any]) -> None:
+        d["entries"][reg]["key"] = d["entries"][reg]["sig"] = None
+        forge(d, seeds)
+
+    case("key-entry-unsigned", f"/entries/{reg}", "a key entry without its own signature", unsigned_key_entry)
+
+    def batch_edited(d: dict[str, Any]) -> None:
+        entry = d["entries"][private]
+        entry["payload"] = entry["payload"].replace("private", "changed")
+        entry["statement"]["payload_sha256"] = sha256_hex(entry["payload"].encode())
+        prev = "0" * 64
+        for raw in d["entries"]:
+            raw["prev"] = prev
+            prev = _entry_hash(raw)
+
+    first_cp_covering = next(i for i, c in enumerate(full["checkpoints"]) if c["seq"] > private)
+    case(
+        "batch-entry-edited-relinked",
+        f"/checkpoints/{first_cp_covering}",
+        "an entry without its own signature edited and the chain re-linked: the signed head tells",
+        batch_edited,
+    )
 
     def extra_top(d: dict[str, Any]) -> None:
         d["comment"] = "x"

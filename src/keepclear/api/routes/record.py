@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -152,6 +152,86 @@ async def export_record(
     """
     for_party = None if sees_all(principal) else principal.party_id
     return await run_in_threadpool(lambda: rt.ledger.export_document(for_party=for_party))
+
+
+@router.get("/record/checkpoint", response_class=PlainTextResponse)
+async def record_checkpoint(
+    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+) -> PlainTextResponse:
+    """The latest signed tree head, a C2SP checkpoint note (the current head is signed first if needed)."""
+    head = await run_in_threadpool(rt.ledger.latest_head)
+    return PlainTextResponse(head.note or "", media_type="text/plain; charset=utf-8")
+
+
+@router.get("/record/proof/inclusion")
+async def record_inclusion_proof(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    seq: Annotated[int, Query(ge=1, le=2**62, description="The entry to prove.")],
+    size: Annotated[
+        int | None, Query(ge=1, le=2**62, description="Tree size of a signed head (default latest).")
+    ] = None,
+) -> dict[str, Any]:
+    """Inclusion proof of entry ``seq`` (RFC 9162), to check offline with `keepclear ledger verify`.
+
+    A party proves only entries whose payload it may read; any other does not exist for it.
+    """
+    for_party = None if sees_all(principal) else principal.party_id
+    return await run_in_threadpool(lambda: rt.ledger.inclusion_proof(seq, tree_size=size, for_party=for_party))
+
+
+@router.get("/record/proof/consistency")
+async def record_consistency_proof(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    old: Annotated[int, Query(ge=1, le=2**62, description="Tree size of the head you saw.")],
+    new: Annotated[int | None, Query(ge=1, le=2**62, description="Tree size of a later head (default latest).")] = None,
+) -> dict[str, Any]:
+    """Consistency proof from the signed head of size ``old`` to that of ``new`` (RFC 9162)."""
+    return await run_in_threadpool(lambda: rt.ledger.consistency_proof(old, new))
+
+
+class CosignatureIn(BaseModel):
+    note: str = Field(
+        min_length=1,
+        max_length=8000,
+        description="A signed tree head of this log with the party's cosignature/v1 line added"
+        " (name keepclear.witness/PARTY, its current ledger key).",
+    )
+
+
+@router.post("/record/cosignatures", status_code=201)
+async def add_cosignature(
+    body: CosignatureIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_WITNESS))]
+) -> dict[str, Any]:
+    """Record the caller's party's witness cosignature of a head (after it checked consistency from the
+    last head it saw: `keepclear ledger witness` does both)."""
+    party = principal.party_id or ""
+    size = await run_in_threadpool(lambda: rt.ledger.add_cosignature(party, body.note))
+    return await run_in_threadpool(_cosignatures, rt, size)
+
+
+@router.get("/record/cosignatures")
+async def get_cosignatures(
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    size: Annotated[int | None, Query(ge=1, le=2**62, description="Tree size (default: the latest cosigned).")] = None,
+) -> dict[str, Any]:
+    """A signed head with every cosignature, who has not cosigned it, and whether it is agreed (all parties)."""
+    return await run_in_threadpool(_cosignatures, rt, size)
+
+
+def _cosignatures(rt: Runtime, size: int | None) -> dict[str, Any]:
+    head, lines = rt.ledger.cosignatures(size)
+    parties = sorted(p.id for p in rt.deployment.registry.parties())
+    missing = [p for p in parties if p not in lines]
+    return {
+        "tree_size": head.seq,
+        "note": (head.note or "") + "".join(line + "\n" for line in lines.values()),
+        "cosigned_by": sorted(lines),
+        "missing": missing,
+        "agreed": not missing,
+    }
 
 
 @router.get("/incidents")

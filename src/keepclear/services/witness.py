@@ -1,0 +1,99 @@
+"""Witnessing: a party checks that the log's new head extends the last one it saw, then cosigns it.
+
+What a party's client (the CLI, a scheduled job; the console later) does each time it looks at the
+record: fetch the latest signed tree head, check it is signed by the deployment and that a
+consistency proof leads to it from the head the party saw last (its *own* copy: an operator who
+rewrote history cannot make that proof), then add its ``cosignature/v1`` line and hand it to the
+log. A head is **agreed** once every party has cosigned it. A head that does not extend the one the
+party saw is evidence against the operator: the party raises an alert on the hotline (to every
+other party, both heads in the message) and records it in the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keepclear.domain.events import Clock
+from keepclear.domain.hotline import MessageKind
+from keepclear.errors import KeepclearError
+from keepclear.ledger import Ledger
+from keepclear.ledger.book import witness_name
+from keepclear.ledger.keys import Ed25519PrivateKey
+from keepclear.ledger.merkle import verify_consistency
+from keepclear.ledger.note import cosign, parse_note, parse_vkey
+from keepclear.services.hotline import HotlineService
+
+#: Kind of the ledger entry (and hotline alert) a party raises when the log's heads disagree.
+INCONSISTENT_KIND = "alert.record_inconsistent"
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessOutcome:
+    """``cosigned`` is the head with the party's cosignature (its new "last seen"), or None with
+    ``problem`` saying why the head was refused (then an alert was raised)."""
+
+    tree_size: int
+    cosigned: str | None
+    problem: str | None
+
+
+def head_problem(ledger: Ledger, last_seen: str | None, new_note: str) -> str | None:
+    """Why ``new_note`` (the log's latest head) must not be cosigned by a party that saw ``last_seen``."""
+    new = parse_note(new_note)
+    keys = [parse_vkey(k) for k in ledger.deployment_vkeys()]
+    if not any(name == new.head.origin and new.signed_by(name, key) for name, key in keys):
+        return "the new head is not signed by a deployment key"
+    if last_seen is None:
+        return None
+    old = parse_note(last_seen)
+    if old.head.origin != new.head.origin:
+        return f"the new head is of log {new.head.origin}, not {old.head.origin}"
+    if old.head.size > new.head.size:
+        return f"the log shrank from {old.head.size} to {new.head.size} entries"
+    try:
+        hashes = ledger.consistency_hashes(old.head.size, new.head.size)
+    except KeepclearError as exc:
+        return f"no consistency proof from size {old.head.size}: {exc}"
+    if not verify_consistency(old.head.size, new.head.size, old.head.root, new.head.root, hashes):
+        return f"the head of size {new.head.size} does not extend the head of size {old.head.size} seen before"
+    return None
+
+
+def witness(
+    ledger: Ledger,
+    hotline: HotlineService,
+    clock: Clock,
+    party_id: str,
+    private_key: Ed25519PrivateKey,
+    last_seen: str | None,
+    others: list[str],
+) -> WitnessOutcome:
+    """Check the latest head against ``last_seen`` and cosign it, or raise the alarm (module docstring)."""
+    head = ledger.latest_head()
+    assert head.note is not None
+    problem = head_problem(ledger, last_seen, head.note)
+    if problem is None:
+        cosigned = cosign(head.note, witness_name(party_id), private_key, int(clock.now_s()))
+        ledger.add_cosignature(party_id, cosigned)
+        return WitnessOutcome(head.seq, cosigned, None)
+    summary = (
+        f"RECORD INCONSISTENT, seen by {party_id}: {problem}. Head seen before:\n{last_seen or '-'}\n"
+        f"Head served now:\n{head.note}"
+    )
+    ledger.append(
+        INCONSISTENT_KIND,
+        party_id,
+        {"alert_id": f"record-{head.seq}", "problem": problem, "old_head": last_seen, "new_head": head.note},
+    )
+    for other in others:
+        if other == party_id:
+            continue
+        thread = hotline.ensure_pair_thread(party_id, other)
+        hotline.post_system(
+            thread.id,
+            MessageKind.ALERT,
+            f"record-inconsistent.{party_id}.{head.seq}.{thread.id}",
+            body=summary[:4000],
+            data={"event": INCONSISTENT_KIND, "ref": f"record-{head.seq}", "by": party_id},
+        )
+    return WitnessOutcome(head.seq, None, problem)
