@@ -1,5 +1,6 @@
 // The Alerts panel: always on top of the side bar, never behind a tab.
 import { clear, clock, duration, h, unavailable } from "./dom.js";
+import { num, t, tv } from "./i18n.js";
 
 const LEVEL_ORDER = { warning: 0, caution: 1, advisory: 2 };
 
@@ -46,7 +47,7 @@ export class AlertsPanel {
 
   async acknowledge(alert) {
     const r = await this.app.api.acknowledgeAlert(alert.alert_id);
-    if (!r.ok) this.errors.set(alert.alert_id, (r.data && (r.data.detail || r.data.title)) || `refused (${r.status})`);
+    if (!r.ok) this.errors.set(alert.alert_id, t("common.refused", { why: (r.data && (r.data.detail || r.data.title)) || r.status }));
     else this.errors.delete(alert.alert_id);
     await this.load();
   }
@@ -66,30 +67,30 @@ export class AlertsPanel {
 
   render() {
     clear(this.body);
-    if (this.missing) { this.count.textContent = ""; this.body.append(unavailable("Tactical alerting")); return; }
+    if (this.missing) { this.count.textContent = ""; this.body.append(unavailable("alerts.capability")); return; }
     const shown = this.active().sort((a, b) => (LEVEL_ORDER[a.level] ?? 9) - (LEVEL_ORDER[b.level] ?? 9) || (a.time_to_los_s ?? 0) - (b.time_to_los_s ?? 0));
     const unacked = shown.filter((a) => !(a.acknowledged_by || []).includes(this.app.partyId)).length;
     this.count.textContent = unacked ? String(unacked) : "";
-    if (!shown.length) { this.body.append(h("p.muted", {}, "No active alerts.")); return; }
+    if (!shown.length) { this.body.append(h("p.muted", {}, t("alerts.none"))); return; }
     const own = this.app.partyId;
     for (const a of shown) {
       const ackedByMe = (a.acknowledged_by || []).includes(own);
       const units = alertUnits(a).map((u) => `${this.app.callsign(u.unit_id)}${u.party_id !== own ? ` (${this.app.partyName(u.party_id)})` : ""}`);
       const who = (a.acknowledged_by || []).map((p) => this.app.partyName(p));
       const cpa = a.cpa;
-      const item = h(`article.alert.${a.level}.${a.status}`, { dataset: { alert: a.alert_id }, "aria-label": `${a.level} alert ${units.join(" and ")}` },
-        h("div.row", {}, h("span.level", {}, a.level), h("span", {}, a.status), h("span.ttl", { dataset: { ttlFor: a.alert_id }, title: "time to loss of separation" }, ttlText(this.timeToLos(a)))),
+      const item = h(`article.alert.${a.level}.${a.status}`, { dataset: { alert: a.alert_id }, "aria-label": t("alerts.aria", { level: tv("level", a.level), units: units.join(" ↔ ") }) },
+        h("div.row", {}, h("span.level", {}, tv("level", a.level)), h("span", {}, tv("alert_status", a.status)), h("span.ttl", { dataset: { ttlFor: a.alert_id }, title: t("alerts.ttl_title") }, ttlText(this.timeToLos(a)))),
         h("div.row", {}, h("strong.units", {}, units.join(" ↔ "))),
         h("div.row.muted", {},
-          cpa ? h("span", {}, `CPA ${(cpa.dcpa_m / 1852).toFixed(2)} NM, ${Math.round(cpa.vsep_cpa_m * 3.28084)} ft`) : null,
-          cpa ? h("span", {}, `in ${duration(cpa.tcpa_s)}`) : null,
-          h("span", {}, `raised ${clock(a.raised)}`)),
+          cpa ? h("span", {}, t("alerts.cpa", { dcpa: num(cpa.dcpa_m / 1852, 2), vsep: num(Math.round(Math.abs(cpa.vsep_cpa_m) * 3.28084)) })) : null,
+          cpa ? h("span", {}, t("alerts.cpa_in", { in: duration(cpa.tcpa_s) })) : null,
+          h("span", {}, t("alerts.raised_at", { time: clock(a.raised) }))),
         h("div.row", {},
-          h("span.acked-by", {}, who.length ? `Acknowledged by ${who.join(", ")}` : "Not yet acknowledged"),
+          h("span.acked-by", {}, who.length ? t("alerts.acked_by", { parties: who.join(", ") }) : t("alerts.not_acked")),
           this.app.canAct && !ackedByMe
-            ? h("button.primary.ack", { type: "button", onclick: () => this.acknowledge(a) }, "Acknowledge")
+            ? h("button.primary.ack", { type: "button", onclick: () => this.acknowledge(a) }, t("alerts.acknowledge"))
             : null,
-          h("button", { type: "button", onclick: () => { const u = alertUnits(a).find((x) => x.party_id === own) || alertUnits(a)[0]; if (u && u.lat_deg !== undefined) this.app.map.flyTo(u.lon_deg, u.lat_deg); } }, "Show")),
+          h("button", { type: "button", onclick: () => { const u = alertUnits(a).find((x) => x.party_id === own) || alertUnits(a)[0]; if (u && u.lat_deg !== undefined) this.app.map.flyTo(u.lon_deg, u.lat_deg); } }, t("common.show"))),
         this.errors.has(a.alert_id) ? h("p.error", { role: "alert" }, this.errors.get(a.alert_id)) : null);
       this.body.append(item);
     }
@@ -116,6 +117,6 @@ export function alertUnits(alert) {
 }
 
 function ttlText(seconds) {
-  if (seconds === null) return "LoS —";
-  return seconds <= 0 ? "LoS now" : `LoS in ${duration(seconds)}`;
+  if (seconds === null) return t("alerts.los_none");
+  return seconds <= 0 ? t("alerts.los_now") : t("alerts.los_in", { in: duration(seconds) });
 }

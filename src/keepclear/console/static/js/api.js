@@ -128,6 +128,22 @@ export class Api {
   stream(handlers) { return new LiveStream(this, handlers); }
 }
 
+/** The console's language files (static, no key): the list [{code, name}] and one file's strings. */
+export async function languages() {
+  try {
+    const response = await fetch("/static/i18n/index.json");
+    return response.ok ? await response.json() : [];
+  } catch { return []; }
+}
+
+export async function strings(code) {
+  if (!/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/.test(code || "")) return null;
+  try {
+    const response = await fetch(`/static/i18n/${code}.json`);
+    return response.ok ? await response.json() : null;
+  } catch { return null; }
+}
+
 /**
  * True when the server has no such route (yet): FastAPI's plain "Not Found", as opposed to a 404 for a
  * missing item, or 405 when the path exists for another method only (GET /v1/tracks beside the POST).

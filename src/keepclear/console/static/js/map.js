@@ -2,6 +2,8 @@
 import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
 import { style } from "./basemap.js";
 import { affiliation, ensureSymbolImage, FRIEND, sidc } from "./symbols.js";
+import { num, t } from "./i18n.js";
+import { activityName } from "./activities.js";
 
 export const LEVEL_COLORS = { advisory: "#f5d90a", caution: "#ff9d00", warning: "#ff3b3b" };
 const AFFILIATION_COLORS = { F: "#80d8ff", N: "#aaffaa", U: "#ffff80" };
@@ -30,8 +32,7 @@ export class MapView {
       preserveDrawingBuffer: true, // screenshots in tests read the canvas
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-left");
-    this.map.addControl(new maplibregl.ScaleControl({ unit: "nautical", maxWidth: 140 }), "bottom-left");
-    this.map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 140 }), "bottom-left");
+    this.map.addControl(new ScaleBar(140), "bottom-left");
     this.map.on("mousemove", (e) => onCursor(e.lngLat));
     this.ready = new Promise((resolve) => this.map.on("load", () => { onReady && onReady(); resolve(); }));
     this.draft = null;
@@ -96,7 +97,7 @@ export class MapView {
   setActivities(activities) {
     const features = [];
     for (const act of activities) {
-      const label = act.kind ? `${act.kind} ${act.id}` : `conflict with ${act.id}`;
+      const label = activityName(act);
       for (const g of activityGeometries(act)) features.push({ type: "Feature", properties: { id: act.id, label }, geometry: g });
     }
     this.source("activities")?.setData(fc(features));
@@ -165,6 +166,52 @@ export class MapView {
     }
     this.source("draft")?.setData(fc(features));
   }
+}
+
+/** The map's scale in nautical miles and kilometres, worded in the reader's language (NM, not "nm"). */
+class ScaleBar {
+  constructor(maxWidthPx) { this.maxWidthPx = maxWidthPx; }
+
+  onAdd(map) {
+    this.map = map;
+    this.el = document.createElement("div");
+    this.el.className = "maplibregl-ctrl scalebar";
+    this.el.id = "scalebar";
+    this.nm = document.createElement("div");
+    this.km = document.createElement("div");
+    this.el.append(this.nm, this.km);
+    this.update = () => this.draw();
+    map.on("move", this.update);
+    this.draw();
+    return this.el;
+  }
+
+  onRemove() { this.map.off("move", this.update); this.el.remove(); }
+
+  draw() {
+    const y = this.map.getContainer().clientHeight / 2;
+    const a = this.map.unproject([0, y]);
+    const b = this.map.unproject([this.maxWidthPx, y]);
+    const metres = haversineM(a.lat, a.lng, b.lat, b.lng);
+    for (const [el, unitM, key] of [[this.nm, 1852, "units.nm"], [this.km, 1000, "units.km"]]) {
+      const full = metres / unitM;
+      const nice = niceNumber(full);
+      el.style.width = `${Math.round((this.maxWidthPx * nice) / full)}px`;
+      el.textContent = t(key, { n: num(nice, nice < 1 ? 1 : 0) });
+    }
+  }
+}
+
+function niceNumber(value) {
+  const power = 10 ** Math.floor(Math.log10(value));
+  const d = value / power;
+  return (d >= 5 ? 5 : d >= 2 ? 2 : 1) * power;
+}
+
+function haversineM(lat1, lon1, lat2, lon2) {
+  const r = (x) => (x * Math.PI) / 180;
+  const s = Math.sin(r(lat2 - lat1) / 2) ** 2 + Math.cos(r(lat1)) * Math.cos(r(lat2)) * Math.sin(r(lon2 - lon1) / 2) ** 2;
+  return 2 * EARTH_RADIUS_M * Math.asin(Math.sqrt(s));
 }
 
 /** The GeoJSON geometries of an activity view: its volumes (polygons; circles drawn as 64-gons), its route
