@@ -61,7 +61,7 @@ export class ActivitiesPanel {
     }
     this.root.append(list);
     const act = this.items.find((a) => a.id === this.selected);
-    if (act) this.root.append(this.detail(act));
+    if (act) this.root.append(this.amending === act.id ? this.amendForm(act) : this.detail(act));
   }
 
   async select(id) {
@@ -83,6 +83,7 @@ export class ActivitiesPanel {
       }
       const r = await this.app.api.respondActivity(act.id, what, act.version, reason);
       this.message = r.ok ? t("activities.response_sent", { what: tv("response", what), version: act.version }) : t("common.refused", { why: (r.data && r.data.detail) || r.status });
+      this.signature = "";
       await this.load();
       await this.select(act.id);
     };
@@ -112,8 +113,53 @@ export class ActivitiesPanel {
       h("div.toolbar", {},
         canAnswer ? h("button.primary", { type: "button", onclick: respond("acknowledge") }, t("activities.acknowledge")) : null,
         canAnswer ? h("button.danger", { type: "button", onclick: respond("object") }, t("activities.object")) : null,
+        this.app.canAct && mine && act.status === "notified" ? h("button.primary", { type: "button", id: "activity-activate", onclick: respond("activate") }, t("activities.activate")) : null,
+        this.app.canAct && mine && act.status === "active" ? h("button.primary", { type: "button", id: "activity-complete", onclick: respond("complete") }, t("activities.complete")) : null,
+        this.app.canAct && mine && ["notified", "active"].includes(act.status) ? h("button", { type: "button", id: "activity-amend", onclick: () => { this.amending = act.id; this.render(); } }, t("activities.amend")) : null,
         this.app.canAct && mine && !["cancelled", "completed"].includes(act.status) ? h("button.danger", { type: "button", onclick: respond("cancel") }, t("activities.cancel")) : null,
         h("button", { type: "button", onclick: () => this.showOnMap(act) }, t("activities.show_on_map"))));
+  }
+
+  /** Amending one's own activity: its window, band, text and contact (the shape stays); a new version. */
+  amendForm(act) {
+    const local = (iso) => (iso ? new Date(iso).toISOString().slice(0, 16) : "");
+    const band = (act.volumes && act.volumes[0]) || (act.route) || {};
+    return h("form.stack.detail#amend-form", { onsubmit: (e) => { e.preventDefault(); this.amend(act, new FormData(e.target)); } },
+      h("h3", {}, t("activities.amend_title", { name: activityName(act), version: act.version })),
+      h("label", {}, t("activities.text"), h("input", { name: "text", maxlength: 4000, value: act.text || "" })),
+      h("label", {}, t("activities.contact"), h("input", { name: "contact", required: true, value: act.contact || "" })),
+      h("label", {}, t("activities.start_utc"), h("input", { name: "start", type: "datetime-local", required: true, value: local(act.start) })),
+      h("label", {}, t("activities.end_utc"), h("input", { name: "end", type: "datetime-local", required: true, value: local(act.end) })),
+      h("label", {}, t("activities.lower_ft"), h("input", { name: "lower_ft", type: "number", min: 0, value: band.lower_ft ?? 0 })),
+      h("label", {}, t("activities.upper_ft"), h("input", { name: "upper_ft", type: "number", min: 0, value: band.upper_ft ?? 0 })),
+      this.error ? h("p.error", { role: "alert" }, this.error) : null,
+      h("div.toolbar", {},
+        h("button.primary", { type: "submit" }, t("activities.send_amendment")),
+        h("button", { type: "button", onclick: () => { this.amending = null; this.error = ""; this.render(); } }, t("common.cancel"))));
+  }
+
+  async amend(act, data) {
+    const utc = (v) => `${v}:00Z`;
+    const lower = Number(data.get("lower_ft"));
+    const upper = Number(data.get("upper_ft"));
+    const doc = {};
+    for (const key of ["kind", "priority", "units", "share_units", "volumes", "route"]) if (act[key] !== undefined && act[key] !== null) doc[key] = act[key];
+    if (!act.addressed_to_all && act.addressees) doc.addressees = act.addressees;
+    // A time left as it was keeps its seconds (the form shows minutes only).
+    const when = (field) => (new Date(act[field]).toISOString().slice(0, 16) === data.get(field) ? act[field] : utc(data.get(field)));
+    Object.assign(doc, { text: String(data.get("text") || ""), contact: String(data.get("contact") || "").trim(), start: when("start"), end: when("end") });
+    // A volume with the activity's own window moves with it.
+    const window = (v) => ({ ...(v.start === act.start ? { start: doc.start } : {}), ...(v.end === act.end ? { end: doc.end } : {}) });
+    if (doc.volumes) doc.volumes = doc.volumes.map((v) => ({ ...v, lower_ft: lower, upper_ft: upper, ...window(v) }));
+    if (doc.route) doc.route = { ...doc.route, lower_ft: lower, upper_ft: upper };
+    const r = await this.app.api.amendActivity(act.id, act.version, doc);
+    if (!r.ok) { this.error = t("common.refused", { why: (r.data && (r.data.detail || r.data.title)) || r.status }); this.render(); return; }
+    this.error = "";
+    this.amending = null;
+    this.message = t("activities.amended", { name: activityName(r.data.activity), version: r.data.activity.version });
+    this.signature = "";
+    await this.load();
+    await this.select(act.id);
   }
 
   /** A party not addressed sees only where, when and in which band another party's activity overlaps its own. */

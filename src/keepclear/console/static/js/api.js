@@ -64,6 +64,8 @@ export class Api {
   /** Alerts involving the party's units: [{alert_id, level, status, unit_a, unit_b, party_a, party_b, raised,
    * updated, acknowledged_by, positions{unit: {lat_deg, lon_deg, alt_m}}, cpa{..., points{unit: {...}}}, time_to_los_s}] */
   alerts() { return this.get("/v1/alerts"); }
+  /** Active alerts and the recently resolved ones (status "resolved"), for review. */
+  alertsWithResolved() { return this.get("/v1/alerts?include_resolved=true"); }
   acknowledgeAlert(alertId) { return this.post(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`); }
 
   // Activities (docs/activities.md)
@@ -77,6 +79,11 @@ export class Api {
     const body = { version };
     if (reason) body.reason = reason;
     return this.post(`/v1/activities/${encodeURIComponent(id)}/${response}`, body);
+  }
+
+  /** A new version of one's own activity: ``document`` is the whole activity document, as notified. */
+  amendActivity(id, version, document) {
+    return this.post(`/v1/activities/${encodeURIComponent(id)}/amend`, { version, activity: document });
   }
 
   // Hotline (docs/hotline.md); live messages arrive as message.* events on the stream below.

@@ -135,7 +135,8 @@ class Console {
         if (!shown.has(u.unit_id) && u.lat_deg !== undefined) { shown.add(u.unit_id); extra.push(u); }
       }
     }
-    this.map.setTracks([...states, ...extra], this.partyId, this.units);
+    const alerted = new Set(this.alerts.active().flatMap((a) => [a.unit_a, a.unit_b]));
+    this.map.setTracks([...states, ...extra], this.partyId, this.units, alerted);
   }
 
   onEvent(kind, data) {

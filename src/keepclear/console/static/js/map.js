@@ -6,6 +6,7 @@ import { num, t } from "./i18n.js";
 import { activityName } from "./activities.js";
 
 export const LEVEL_COLORS = { advisory: "#f5d90a", caution: "#ff9d00", warning: "#ff3b3b" };
+const RESOLVED_COLOR = "#b7c3cf";
 const AFFILIATION_COLORS = { F: "#80d8ff", N: "#aaffaa", U: "#ffff80" };
 /** Leaders show where a unit will be after this many seconds at its present velocity. */
 export const LEADER_S = 120;
@@ -42,10 +43,22 @@ export class MapView {
 
   source(name) { return this.map.getSource(name); }
 
-  setZones(collection) { this.source("zones")?.setData(collection); }
+  /** Zones; a point with a radius (al-Tanf's 55 km) is drawn as its circle, labelled once at its centre. */
+  setZones(collection) {
+    const features = [];
+    for (const f of (collection && collection.features) || []) {
+      const radius = f.properties && f.properties.radius_m;
+      if (f.geometry && f.geometry.type === "Point" && radius > 0) {
+        const [lon, lat] = f.geometry.coordinates;
+        features.push({ ...f, properties: { ...f.properties, circle: true }, geometry: circlePolygon(lon, lat, radius) });
+      }
+      features.push(f);
+    }
+    this.source("zones")?.setData(fc(features));
+  }
 
   /** Units as symbols with leaders and callsigns; ``states`` are track states visible to the caller. */
-  setTracks(states, ownPartyId, unitsById) {
+  setTracks(states, ownPartyId, unitsById, alerted = new Set()) {
     const features = [];
     const leaders = [];
     for (const s of states) {
@@ -55,7 +68,9 @@ export class MapView {
       const color = AFFILIATION_COLORS[aff];
       features.push({
         type: "Feature",
-        properties: { unit_id: s.unit_id, callsign: s.callsign || unit.callsign || s.unit_id, icon, color, friendly: aff === FRIEND },
+        // Labels are placed by rank where they would collide: units in an alert, then own units, then others.
+        properties: { unit_id: s.unit_id, callsign: s.callsign || unit.callsign || s.unit_id, icon, color, friendly: aff === FRIEND,
+          rank: alerted.has(s.unit_id) ? 0 : aff === FRIEND ? 1 : 2 },
         geometry: { type: "Point", coordinates: [s.lon_deg, s.lat_deg] },
       });
       const east = s.vel_east_mps || 0;
@@ -70,12 +85,13 @@ export class MapView {
   }
 
   /** Alert geometry: the units' positions, the predicted closest-approach points and the line between. */
-  setAlerts(alerts) {
+  setAlerts(alerts, reviewing = null) {
     const features = [];
     const point = (p) => [p.lon_deg, p.lat_deg];
     for (const a of alerts) {
-      if (a.status === "resolved") continue;
-      const color = LEVEL_COLORS[a.level] || "#ffffff";
+      // A resolved alert is drawn only while it is being reviewed, in grey.
+      if (a.status === "resolved" && a.alert_id !== reviewing) continue;
+      const color = a.status === "resolved" ? RESOLVED_COLOR : LEVEL_COLORS[a.level] || "#ffffff";
       const props = (part) => ({ part, color, alert_id: a.alert_id, level: a.level });
       const cpaPoints = [];
       for (const unitId of [a.unit_a, a.unit_b]) {
