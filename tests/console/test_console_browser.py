@@ -302,7 +302,8 @@ def test_a_hotline_phrase_reaches_the_other_party_in_its_language(service: Servi
     pages["a"].wait_for_selector(f"#messages .msg.own .text:has-text({phrase['text']!r})", timeout=5_000)
     received_b = pages["b"].locator("#messages .msg.needs-ack .text", has_text=ru[phrase["code"]])
     received_b.wait_for(timeout=5_000)  # in b's language, outlined as needing acknowledgement
-    assert pages["b"].locator("#messages .msg.needs-ack .deadline", has_text="ack due in").count() == 1
+    # b reads Russian (its party's language): the deadline is worded so.
+    assert pages["b"].locator("#messages .msg.needs-ack .deadline", has_text="подтвердить в течение").count() == 1
     # b has the thread open, so it has read the message: a sees the read receipt.
     pages["a"].wait_for_selector("#messages .msg.own .receipts:has-text('read by')", timeout=5_000)
     shot(pages["b"], "11-hotline-received-b")
@@ -330,10 +331,10 @@ def test_an_activity_drawn_on_one_console_is_acknowledged_on_the_other(service: 
     activity_id = a.get_attribute("#activities-list li", "data-activity")
     b.wait_for_selector(f'#activities-list li[data-activity="{activity_id}"]', timeout=5_000)  # live, no reload
     b.click(f'#activities-list li[data-activity="{activity_id}"] button')
-    b.wait_for_selector("section.detail:has-text('Your answer: pending')", timeout=5_000)
-    b.click("section.detail button:has-text('Acknowledge')")
-    b.wait_for_selector("section.detail:has-text('Your answer: acknowledged')", timeout=5_000)
-    a.wait_for_selector('section.detail tr[data-party="b"] td.status-acknowledged', timeout=5_000)
+    b.wait_for_selector("section.detail:has-text('Ваш ответ: ожидается')", timeout=10_000)  # b reads Russian
+    b.click("section.detail button:has-text('Подтвердить')")
+    b.wait_for_selector("section.detail:has-text('Ваш ответ: подтверждено')", timeout=5_000)
+    a.wait_for_selector('section.detail tr[data-party="b"] td.status-acknowledged', timeout=10_000)
     shot(a, "12-activity-acknowledged-seen-by-a")
     drawn = a.evaluate("() => window.keepclear.app.map.map.querySourceFeatures('activities').map(f => f.properties.id)")
     assert activity_id in drawn

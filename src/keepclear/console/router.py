@@ -7,13 +7,14 @@ Starlette routes (no OpenAPI entry, no API action).
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 #: Content types the standard ``mimetypes`` table may lack or get wrong.
 _TYPES = {
@@ -53,6 +54,17 @@ def console_router(root: Path | None = None) -> APIRouter:
     async def index(request: Request) -> Response:
         return _file(base / "index.html", cache="no-cache")
 
+    async def languages(request: Request) -> Response:
+        # The console's languages are the files in static/i18n: adding a language is adding a file.
+        found = []
+        for path in sorted((base / "i18n").glob("*.json")):
+            try:
+                name = json.loads(path.read_text(encoding="utf-8")).get("language.name", path.stem)
+            except (OSError, ValueError):
+                continue
+            found.append({"code": path.stem, "name": str(name)})
+        return JSONResponse(found, headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
     async def static(request: Request) -> Response:
         relative = str(request.path_params["path"])
         try:
@@ -68,5 +80,6 @@ def console_router(root: Path | None = None) -> APIRouter:
         return _file(target, cache=cache)
 
     router.add_route("/", index, methods=["GET"], include_in_schema=False)
+    router.add_route("/static/i18n/index.json", languages, methods=["GET"], include_in_schema=False)
     router.add_route("/static/{path:path}", static, methods=["GET"], include_in_schema=False)
     return router

@@ -157,6 +157,7 @@ def event_post(event: Event) -> EventPost | None:
     else:
         pairs = [(a, b) for i, a in enumerate(parties) for b in parties[i + 1 :]]
     data = reference(event)
+    data["say"] = say(event)
     ref = data["ref"]
     summary = event.payload.get("summary") or (
         alert_text(event) if event.kind.startswith("alert.") else f"{event.kind} {ref or ''}".strip()
@@ -177,6 +178,37 @@ def reference(event: Event) -> dict[str, Any]:
         data["activity_id"] = activity_id
         data["version"] = payload.get("version") or activity.get("version")
     return data
+
+
+#: Payload fields an incident or activity notice passes on as its parameters (plain values only).
+_SAY_FIELDS = ("incident_id", "activity_id", "version", "kind", "status", "time_s", "zone_id", "zone_kind", "position")
+
+
+def say(event: Event) -> dict[str, Any]:
+    """What a notice of ``event`` says as a code (the event's kind) and parameters, so that a client
+    renders it in its reader's language; the message's English ``body`` stays for other clients."""
+    p = event.payload
+    params: dict[str, Any] = {"ref": reference(event)["ref"] or p.get("incident_id"), "by": event.party_id}
+    if event.kind.startswith("alert."):
+        for name in ("alert_id", "level", "previous_level", "unit_a", "party_a", "unit_b", "party_b"):
+            params[name] = p.get(name)
+        params["acknowledged_by"] = list(p.get("acknowledged_by") or [])
+        cpa = p.get("cpa") if event.kind in ("alert.raised", "alert.level_changed") else None
+        if isinstance(cpa, dict) and {"tcpa_s", "dcpa_m", "vsep_cpa_m"} <= cpa.keys():
+            params.update(tcpa_s=cpa["tcpa_s"], dcpa_m=cpa["dcpa_m"], vsep_m=abs(cpa["vsep_cpa_m"]))
+    else:
+        raw_activity = p.get("activity")
+        activity: dict[str, Any] = raw_activity if isinstance(raw_activity, dict) else {}
+        for name in _SAY_FIELDS:
+            value = p.get(name, activity.get(name))
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                params[name] = value
+        if isinstance(activity.get("kind"), str):
+            params["activity_kind"] = activity["kind"]
+        units = p.get("unit_ids")
+        if isinstance(units, list):
+            params["unit_ids"] = [str(u) for u in units]
+    return {"code": event.kind, "params": params}
 
 
 def _digest(event: Event) -> str:
@@ -250,4 +282,17 @@ def storm_post(pair: tuple[str, str], changes: Sequence[Event], listed: int = 50
     marks = (f"{e.kind}:{e.time_s!r}:{ref}:{e.payload.get('level')}" for e, ref in zip(changes, ids, strict=True))
     digest = hashlib.sha256("|".join(marks).encode()).hexdigest()[:24]
     data = {"event": "alert.storm", "count": len(changes), "changes": dict(kinds), "alerts": ids[:listed]}
+    data["say"] = {
+        "code": "alert.storm",
+        "params": {
+            "count": len(changes),
+            "party_a": pair[0],
+            "party_b": pair[1],
+            "first_s": first,
+            "last_s": last,
+            "changes": dict(Counter(e.kind for e in changes)),
+            "raised": {lv: levels[lv] for lv in ("warning", "caution", "advisory") if levels[lv]},
+            "alerts": ids[:5],
+        },
+    }
     return EventPost(MessageKind.ALERT, [pair], body[:4000], f"evt.storm.{digest}", data)

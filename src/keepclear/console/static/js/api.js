@@ -64,6 +64,8 @@ export class Api {
   /** Alerts involving the party's units: [{alert_id, level, status, unit_a, unit_b, party_a, party_b, raised,
    * updated, acknowledged_by, positions{unit: {lat_deg, lon_deg, alt_m}}, cpa{..., points{unit: {...}}}, time_to_los_s}] */
   alerts() { return this.get("/v1/alerts"); }
+  /** Active alerts and the recently resolved ones (status "resolved"), for review. */
+  alertsWithResolved() { return this.get("/v1/alerts?include_resolved=true"); }
   acknowledgeAlert(alertId) { return this.post(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`); }
 
   // Activities (docs/activities.md)
@@ -77,6 +79,11 @@ export class Api {
     const body = { version };
     if (reason) body.reason = reason;
     return this.post(`/v1/activities/${encodeURIComponent(id)}/${response}`, body);
+  }
+
+  /** A new version of one's own activity: ``document`` is the whole activity document, as notified. */
+  amendActivity(id, version, document) {
+    return this.post(`/v1/activities/${encodeURIComponent(id)}/amend`, { version, activity: document });
   }
 
   // Hotline (docs/hotline.md); live messages arrive as message.* events on the stream below.
@@ -126,6 +133,22 @@ export class Api {
 
   /** The live stream; see LiveStream. */
   stream(handlers) { return new LiveStream(this, handlers); }
+}
+
+/** The console's language files (static, no key): the list [{code, name}] and one file's strings. */
+export async function languages() {
+  try {
+    const response = await fetch("/static/i18n/index.json");
+    return response.ok ? await response.json() : [];
+  } catch { return []; }
+}
+
+export async function strings(code) {
+  if (!/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/.test(code || "")) return null;
+  try {
+    const response = await fetch(`/static/i18n/${code}.json`);
+    return response.ok ? await response.json() : null;
+  } catch { return null; }
 }
 
 /**

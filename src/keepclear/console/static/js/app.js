@@ -1,6 +1,7 @@
 // The console: sign-in, state loaded through the API, the map, the panels and the live stream.
-import { Api, received } from "./api.js";
-import { clear, clock, h } from "./dom.js";
+import { Api, languages, received, strings } from "./api.js";
+import { currentLanguage, num, setLanguage, t, translatePage, tv } from "./i18n.js";
+import { clear, clock, clock as formatClock, h } from "./dom.js";
 import { MapView } from "./map.js";
 import { AlertsPanel, alertUnits } from "./alerts.js";
 import { ActivitiesPanel } from "./activities.js";
@@ -10,6 +11,8 @@ import { TimeControl } from "./timecontrol.js";
 import { DeploymentClock, RESYNC_MS } from "./clock.js";
 
 const KEY_STORE = "keepclear.key";
+/** The reader's own choice of language, kept in this browser (the party's language otherwise). */
+const LANGUAGE_STORE = "keepclear.language";
 const $ = (id) => document.getElementById(id);
 
 class Console {
@@ -40,9 +43,9 @@ class Console {
   get language() { return this.parties.find((p) => p.id === this.partyId)?.language || "en"; }
 
   async start() {
-    $("identity").textContent = `${this.me.role} · ${this.me.party_id}`;
     await this.map.ready;
     await this.reloadAll();
+    $("identity").textContent = `${tv("role", this.me.role)} · ${this.partyName(this.me.party_id)}`;
     this.live = this.api.stream({
       onEvent: (kind, data) => this.onEvent(kind, data),
       onOpen: (reconnected) => { if (reconnected) this.reloadAll(); },
@@ -132,7 +135,8 @@ class Console {
         if (!shown.has(u.unit_id) && u.lat_deg !== undefined) { shown.add(u.unit_id); extra.push(u); }
       }
     }
-    this.map.setTracks([...states, ...extra], this.partyId, this.units);
+    const alerted = new Set(this.alerts.active().flatMap((a) => [a.unit_a, a.unit_b]));
+    this.map.setTracks([...states, ...extra], this.partyId, this.units, alerted);
   }
 
   onEvent(kind, data) {
@@ -151,29 +155,29 @@ class Console {
 
 function renderUnits(app) {
   const panel = clear($("panel-units"));
-  panel.append(h("h2", {}, "Own and partner units"));
-  if (app.tracksMissing) panel.append(h("p.unavailable", { role: "status" }, "Live tracks are not available on this server yet."));
-  const latest = new Map(app.tracks.map((t) => [t.unit_id, t]));
+  panel.append(h("h2", {}, t("units.title")));
+  if (app.tracksMissing) panel.append(h("p.unavailable", { role: "status" }, t("units.no_tracks")));
+  const latest = new Map(app.tracks.map((s) => [s.unit_id, s]));
   const list = h("ul.list#units-list");
   for (const unit of app.units.values()) {
-    const t = latest.get(unit.id);
-    const where = t ? `${t.lat_deg.toFixed(3)}, ${t.lon_deg.toFixed(3)} · ${clock(t.time)}` : "no position";
+    const track = latest.get(unit.id);
+    const where = track ? `${track.lat_deg.toFixed(3)}, ${track.lon_deg.toFixed(3)} · ${clock(track.time)}` : t("units.no_position");
     list.append(h("li", { dataset: { unit: unit.id } },
-      h("button", { type: "button", onclick: () => t && app.map.flyTo(t.lon_deg, t.lat_deg) },
-        h("strong", {}, unit.callsign), h("span.muted", {}, `${unit.domain} · ${unit.kind || ""} · ${unit.force_id}`), h("span.muted", {}, where))));
+      h("button", { type: "button", onclick: () => track && app.map.flyTo(track.lon_deg, track.lat_deg) },
+        h("strong", {}, unit.callsign), h("span.muted", {}, `${tv("domain", unit.domain)} · ${tv("unit_kind", unit.kind)} · ${unit.force_id}`), h("span.muted", {}, where))));
   }
   panel.append(list);
 }
 
 function showCursor(ll) {
-  const fmt = (v, pos, neg) => `${Math.abs(v).toFixed(4)}°${v >= 0 ? pos : neg}`;
-  $("cursor").textContent = `${fmt(ll.lat, "N", "S")} ${fmt(ll.lng, "E", "W")}`;
+  const fmt = (v, pos, neg) => `${num(Math.abs(v), 4)}°${v >= 0 ? t(pos) : t(neg)}`;
+  $("cursor").textContent = `${fmt(ll.lat, "map.north", "map.south")} ${fmt(ll.lng, "map.east", "map.west")}`;
 }
 
 function showLiveState(state) {
   const el = $("live-state");
   el.className = `badge ${state}`;
-  el.textContent = { live: "live", connecting: "connecting…", down: "connection lost — retrying" }[state] || state;
+  el.textContent = tv("live", state);
   document.body.dataset.live = state;
 }
 
@@ -199,10 +203,11 @@ function setupTabs() {
 
 /** The top bar's time: the deployment's clock (a scenario's in a demo), with its pace when not real time. */
 function tickClock(clock) {
-  $("utc").textContent = `${clock.nowIso().slice(11, 19)}Z`;
-  $("utc").dataset.time = clock.nowIso();
+  const now = clock.nowIso();
+  $("utc").textContent = formatClock(now);
+  $("utc").dataset.time = now;
   const rate = clock.rate;
-  $("clock-rate").textContent = rate === 1 ? "" : rate === 0 ? "clock stopped" : `×${Number(rate.toFixed(1))}`;
+  $("clock-rate").textContent = rate === 1 ? "" : rate === 0 ? t("topbar.clock_stopped") : t("topbar.clock_rate", { rate: Number(rate.toFixed(1)) });
 }
 
 async function signIn() {
@@ -215,9 +220,9 @@ async function signIn() {
       try {
         const r = await api.me();
         if (r.ok && (r.data.role === "liaison" || r.data.role === "observer")) return { api, me: r.data };
-        $("signin-error").textContent = r.ok ? `A ${r.data.role} key cannot use the console; use a liaison or observer key.` : "The key was refused.";
+        $("signin-error").textContent = r.ok ? t("signin.wrong_role", { role: tv("role", r.data.role) }) : t("signin.refused");
       } catch {
-        $("signin-error").textContent = "The server cannot be reached.";
+        $("signin-error").textContent = t("signin.unreachable");
       }
       sessionStorage.removeItem(KEY_STORE);
     }
@@ -228,9 +233,28 @@ async function signIn() {
   }
 }
 
+/** The language to read in: the reader's own choice if any, else ``partyLanguage``, else the browser's. */
+async function chooseLanguage(partyLanguage) {
+  const english = await strings("en");
+  const wanted = localStorage.getItem(LANGUAGE_STORE) || partyLanguage || (navigator.language || "en").slice(0, 2);
+  const chosen = wanted === "en" ? english : await strings(wanted);
+  setLanguage(chosen ? wanted : "en", chosen || english, english);
+  translatePage();
+  const select = $("language");
+  if (!select.options.length) {
+    for (const lang of await languages()) select.append(new Option(lang.name, lang.code));
+    select.addEventListener("change", () => { localStorage.setItem(LANGUAGE_STORE, select.value); window.location.reload(); });
+  }
+  select.value = currentLanguage();
+}
+
 async function main() {
+  await chooseLanguage(null);
   setupTabs();
   const { api, me } = await signIn();
+  const parties = await api.parties();
+  const own = parties.ok ? parties.data.find((p) => p.id === me.party_id) : null;
+  if (own && own.language && own.language !== currentLanguage()) await chooseLanguage(own.language);
   const clock = new DeploymentClock();
   clock.sync(me.now, me.clock_rate);
   tickClock(clock);

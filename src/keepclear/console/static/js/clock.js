@@ -1,5 +1,5 @@
 // The deployment's clock, as the console shows it: the server's time (a scenario's in a demo or
-// replay), read from GET /v1/me and run on between readings at the rate the server gives.
+// replay), read from the "me" route (Api.me) and run on between readings at the rate the server gives.
 
 /** How often the clock is read again (wall milliseconds). */
 export const RESYNC_MS = 5000;

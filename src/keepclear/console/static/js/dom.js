@@ -1,4 +1,5 @@
 // Small DOM helpers: elements are built with textContent only, so no data is ever parsed as HTML.
+import { t } from "./i18n.js";
 
 /** h("button.primary#send", {onclick, "aria-label": ...}, "text", child...) */
 export function h(spec, attrs = {}, ...children) {
@@ -25,23 +26,30 @@ export function h(spec, attrs = {}, ...children) {
 
 export function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
 
-/** "2m 05s" / "-0m 12s" for a number of seconds. */
+/** "2m 05s" / "-0m 12s" (in the reader's units) for a number of seconds. */
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
   const sign = seconds < 0 ? "-" : "";
   const s = Math.abs(Math.round(seconds));
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  return h ? `${sign}${h}h ${String(m).padStart(2, "0")}m` : `${sign}${m}m ${String(r).padStart(2, "0")}s`;
+  return sign + (h ? t("units.hours_minutes", { h, m: String(m).padStart(2, "0") }) : t("units.minutes_seconds", { m, s: String(r).padStart(2, "0") }));
 }
 
-/** HH:MM:SSZ of an ISO time. */
+/** HH:MM:SSZ of an ISO time (or epoch seconds), as the reader writes UTC. */
 export function clock(iso) {
+  if (iso === null || iso === undefined || iso === "") return "";
+  const d = new Date(typeof iso === "number" ? iso * 1000 : iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : t("time.utc", { t: d.toISOString().slice(11, 19) });
+}
+
+/** The date and time of an ISO time, for times that may be on another day (deadlines, activity windows). */
+export function dateClock(iso) {
   if (!iso) return "";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : `${d.toISOString().slice(11, 19)}Z`;
+  return Number.isNaN(d.getTime()) ? String(iso) : t("time.utc", { t: `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 16)}` });
 }
 
-/** A "not available" notice for a route the server does not offer yet. */
-export function unavailable(what) {
-  return h("p.unavailable", { role: "status" }, `${what} is not available on this server yet.`);
+/** A "not available" notice for a route the server does not offer yet (``whatKey``: the capability's name). */
+export function unavailable(whatKey) {
+  return h("p.unavailable", { role: "status" }, t("common.unavailable", { what: t(whatKey) }));
 }

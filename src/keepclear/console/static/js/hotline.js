@@ -3,6 +3,8 @@
 // Messages come rendered by the server in this party's language (``text``); live changes arrive as
 // message.posted / message.receipt events on the stream and are read back through the HTTP routes.
 import { clear, clock, duration, h, unavailable } from "./dom.js";
+import { systemText } from "./system.js";
+import { t, tv } from "./i18n.js";
 
 /** Receipts are looked up for this many of the party's own latest messages in the open thread. */
 const RECEIPTS_FOR_LAST = 5;
@@ -99,21 +101,32 @@ export class HotlinePanel {
   }
 
   render() {
+    // What the officer is composing survives live re-renders: the text, the phrase, the ack box, the focus.
     const keepDraft = this.root.querySelector("#hotline-body")?.value || "";
+    const keepPhrase = this.root.querySelector("#hotline-phrase")?.value || "";
+    const keepAck = Boolean(this.root.querySelector('#hotline-form input[name="needs_ack"]')?.checked);
+    const focused = document.activeElement && this.root.contains(document.activeElement) ? document.activeElement.id : "";
     clear(this.root);
-    this.root.append(h("h2", {}, "Hotline"));
-    if (this.missing) { this.root.append(unavailable("The hotline")); return; }
+    this.root.append(h("h2", {}, t("hotline.title")));
+    if (this.missing) { this.root.append(unavailable("hotline.capability")); return; }
     const list = h("ul.list#threads-list");
-    for (const t of this.threads) {
-      const others = t.parties.filter((p) => p !== this.app.partyId).map((p) => this.app.partyName(p));
-      list.append(h("li", { dataset: { thread: t.id } },
-        h("button", { type: "button", "aria-current": String(this.current === t.id), onclick: () => this.open(t.id) },
-          h("strong", {}, t.standing ? `Standing line: ${others.join(", ")}` : t.title), h("span.muted", {}, others.join(", ")),
-          t.unread ? h("span.count", { "aria-label": `${t.unread} unread` }, String(t.unread)) : null)));
+    for (const th of this.threads) {
+      const others = th.parties.filter((p) => p !== this.app.partyId).map((p) => this.app.partyName(p));
+      list.append(h("li", { dataset: { thread: th.id } },
+        h("button", { type: "button", "aria-current": String(this.current === th.id), onclick: () => this.open(th.id) },
+          h("strong", {}, th.standing ? t("hotline.standing_line", { parties: others.join(", ") }) : th.title), h("span.muted", {}, others.join(", ")),
+          th.unread ? h("span.count", { "aria-label": t("hotline.unread", { n: th.unread }) }, String(th.unread)) : null)));
     }
-    if (!this.threads.length) this.root.append(h("p.muted", {}, "No threads."));
+    if (!this.threads.length) this.root.append(h("p.muted", {}, t("hotline.no_threads")));
     this.root.append(list);
-    if (this.current) this.root.append(this.threadView(keepDraft));
+    if (this.current) {
+      this.root.append(this.threadView(keepDraft));
+      const phrase = this.root.querySelector("#hotline-phrase");
+      if (phrase && keepPhrase) phrase.value = keepPhrase;
+      const ack = this.root.querySelector('#hotline-form input[name="needs_ack"]');
+      if (ack) ack.checked = keepAck;
+      if (focused) document.getElementById(focused)?.focus();
+    }
   }
 
   threadView(keepDraft) {
@@ -123,24 +136,24 @@ export class HotlinePanel {
       const sender = m.sender_party;
       const needsAck = Boolean(m.ack_deadline) && sender !== own && !this.acknowledged(m.seq);
       box.append(h(`div.msg${sender === own ? ".own" : ""}${needsAck ? ".needs-ack" : ""}`, { dataset: { seq: m.seq } },
-        h("div.meta", {}, h("strong", {}, sender ? this.app.partyName(sender) : "keepclear"), h("span", {}, m.kind), h("span", {}, clock(m.time)),
-          m.reply_to_seq ? h("span", {}, `re #${m.reply_to_seq}`) : null),
-        h("div.text", { lang: m.language }, m.text || (m.kind === "acknowledgement" ? "Acknowledged." : "")),
+        h("div.meta", {}, h("strong", {}, sender ? this.app.partyName(sender) : "keepclear"), h("span", { dataset: { kind: m.kind } }, tv("message_kind", m.kind)), h("span", {}, clock(m.time)),
+          m.reply_to_seq ? h("span", {}, t("hotline.re", { seq: m.reply_to_seq })) : null),
+        messageText(m, this.app),
         h("div.meta", {},
           sender === own ? h("span.receipts", {}, receiptText(this.receipts.get(m.seq), this.app)) : null,
           needsAck ? h("span.deadline", { dataset: { ackDeadline: m.ack_deadline } }, ackText(m.ack_deadline, this.app.clock)) : null,
-          needsAck && this.app.canAct ? h("button.ack-msg", { type: "button", onclick: () => this.acknowledge(m) }, "Acknowledge") : null)));
+          needsAck && this.app.canAct ? h("button.ack-msg", { type: "button", onclick: () => this.acknowledge(m) }, t("hotline.acknowledge")) : null)));
     }
-    const phraseOptions = [h("option", { value: "" }, "— free text —"),
+    const phraseOptions = [h("option", { value: "" }, t("hotline.free_text")),
       ...[...(this.phrases || new Map()).values()].map((p) => h("option", { value: p.code, title: p.meaning }, `${p.code}: ${p.text}`))];
     const form = h("form.stack#hotline-form", { onsubmit: (e) => { e.preventDefault(); this.send(new FormData(e.target)); } },
-      h("label", {}, "Standard phrase", h("select", { name: "phrase", id: "hotline-phrase" }, phraseOptions)),
-      h("label", {}, "Message (with a phrase: its parameters as name=value; …)", h("textarea", { name: "body", id: "hotline-body", rows: 2 }, keepDraft)),
-      h("label.check", {}, h("input", { type: "checkbox", name: "needs_ack" }), " Requires acknowledgement within 5 minutes"),
+      h("label", {}, t("hotline.phrase"), h("select", { name: "phrase", id: "hotline-phrase" }, phraseOptions)),
+      h("label", {}, t("hotline.message"), h("textarea", { name: "body", id: "hotline-body", rows: 2 }, keepDraft)),
+      h("label.check", {}, h("input", { type: "checkbox", name: "needs_ack" }), " ", t("hotline.needs_ack")),
       this.error ? h("p.error", { role: "alert" }, this.error) : null,
-      h("button.primary", { type: "submit", disabled: !this.app.canAct }, "Send"));
+      h("button.primary", { type: "submit", disabled: !this.app.canAct }, t("hotline.send")));
     setTimeout(() => { box.scrollTop = box.scrollHeight; }, 0);
-    return h("section.thread-view", { "aria-label": "Thread" }, box, form);
+    return h("section.thread-view", { "aria-label": t("hotline.thread") }, box, form);
   }
 
   async send(data) {
@@ -152,14 +165,21 @@ export class HotlinePanel {
     if (!code && !text) return;
     if (data.get("needs_ack")) message.ack_within_s = 300;
     const r = await this.app.api.postMessage(this.current, message);
-    this.error = r.ok ? "" : `Not sent: ${(r.data && (r.data.detail || r.data.title)) || r.status}`;
-    if (r.ok) { const area = this.root.querySelector("#hotline-body"); if (area) area.value = ""; }
+    this.error = r.ok ? "" : t("hotline.not_sent", { why: (r.data && (r.data.detail || r.data.title)) || r.status });
+    if (r.ok) {
+      const area = this.root.querySelector("#hotline-body");
+      if (area) area.value = "";
+      const phrase = this.root.querySelector("#hotline-phrase");
+      if (phrase) phrase.value = "";
+      const ack = this.root.querySelector('#hotline-form input[name="needs_ack"]');
+      if (ack) ack.checked = false;
+    }
     await this.loadMessages();
   }
 
   async acknowledge(m) {
     const r = await this.app.api.acknowledgeMessage(this.current, m.seq);
-    this.error = r.ok ? "" : `Acknowledgement not sent: ${(r.data && (r.data.detail || r.data.title)) || r.status}`;
+    this.error = r.ok ? "" : t("hotline.ack_not_sent", { why: (r.data && (r.data.detail || r.data.title)) || r.status });
     await this.loadMessages();
   }
 }
@@ -174,18 +194,26 @@ function paramsFrom(text) {
   return params;
 }
 
+/** What a message says, in the reader's language: keepclear's own notices from their code and
+ * parameters, an acknowledgement as such, anything else as the server rendered it for this party. */
+function messageText(m, app) {
+  const own = systemText(m, app);
+  const text = own ?? (m.text || (m.kind === "acknowledgement" ? t("hotline.acknowledged") : ""));
+  return h("div.text", { lang: own === null ? m.language : undefined, title: own === null ? undefined : m.text }, text);
+}
+
 function receiptText(receipts, app) {
-  if (!receipts) return "sent";
+  if (!receipts) return t("hotline.sent");
   const of = (kind) => [...new Set(receipts.filter((r) => r.kind === kind).map((r) => app.partyName(r.party_id)))];
   const read = of("read");
   const delivered = of("delivered").filter((p) => !read.includes(p));
   const parts = [];
-  if (read.length) parts.push(`read by ${read.join(", ")}`);
-  if (delivered.length) parts.push(`delivered to ${delivered.join(", ")}`);
-  return parts.length ? parts.join("; ") : "sent";
+  if (read.length) parts.push(t("hotline.read_by", { parties: read.join(", ") }));
+  if (delivered.length) parts.push(t("hotline.delivered_to", { parties: delivered.join(", ") }));
+  return parts.length ? parts.join("; ") : t("hotline.sent");
 }
 
 function ackText(iso, clock) {
   const left = clock.secondsUntil(iso);
-  return left <= 0 ? `ACK OVERDUE ${duration(-left)}` : `ack due in ${duration(left)}`;
+  return left <= 0 ? t("hotline.ack_overdue", { by: duration(-left) }) : t("hotline.ack_due", { in: duration(left) });
 }

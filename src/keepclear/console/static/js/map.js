@@ -2,8 +2,11 @@
 import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
 import { style } from "./basemap.js";
 import { affiliation, ensureSymbolImage, FRIEND, sidc } from "./symbols.js";
+import { num, t } from "./i18n.js";
+import { activityName } from "./activities.js";
 
 export const LEVEL_COLORS = { advisory: "#f5d90a", caution: "#ff9d00", warning: "#ff3b3b" };
+const RESOLVED_COLOR = "#b7c3cf";
 const AFFILIATION_COLORS = { F: "#80d8ff", N: "#aaffaa", U: "#ffff80" };
 /** Leaders show where a unit will be after this many seconds at its present velocity. */
 export const LEADER_S = 120;
@@ -30,8 +33,7 @@ export class MapView {
       preserveDrawingBuffer: true, // screenshots in tests read the canvas
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-left");
-    this.map.addControl(new maplibregl.ScaleControl({ unit: "nautical", maxWidth: 140 }), "bottom-left");
-    this.map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 140 }), "bottom-left");
+    this.map.addControl(new ScaleBar(140), "bottom-left");
     this.map.on("mousemove", (e) => onCursor(e.lngLat));
     this.ready = new Promise((resolve) => this.map.on("load", () => { onReady && onReady(); resolve(); }));
     this.draft = null;
@@ -41,10 +43,22 @@ export class MapView {
 
   source(name) { return this.map.getSource(name); }
 
-  setZones(collection) { this.source("zones")?.setData(collection); }
+  /** Zones; a point with a radius (al-Tanf's 55 km) is drawn as its circle, labelled once at its centre. */
+  setZones(collection) {
+    const features = [];
+    for (const f of (collection && collection.features) || []) {
+      const radius = f.properties && f.properties.radius_m;
+      if (f.geometry && f.geometry.type === "Point" && radius > 0) {
+        const [lon, lat] = f.geometry.coordinates;
+        features.push({ ...f, properties: { ...f.properties, circle: true }, geometry: circlePolygon(lon, lat, radius) });
+      }
+      features.push(f);
+    }
+    this.source("zones")?.setData(fc(features));
+  }
 
   /** Units as symbols with leaders and callsigns; ``states`` are track states visible to the caller. */
-  setTracks(states, ownPartyId, unitsById) {
+  setTracks(states, ownPartyId, unitsById, alerted = new Set()) {
     const features = [];
     const leaders = [];
     for (const s of states) {
@@ -54,7 +68,9 @@ export class MapView {
       const color = AFFILIATION_COLORS[aff];
       features.push({
         type: "Feature",
-        properties: { unit_id: s.unit_id, callsign: s.callsign || unit.callsign || s.unit_id, icon, color, friendly: aff === FRIEND },
+        // Labels are placed by rank where they would collide: units in an alert, then own units, then others.
+        properties: { unit_id: s.unit_id, callsign: s.callsign || unit.callsign || s.unit_id, icon, color, friendly: aff === FRIEND,
+          rank: alerted.has(s.unit_id) ? 0 : aff === FRIEND ? 1 : 2 },
         geometry: { type: "Point", coordinates: [s.lon_deg, s.lat_deg] },
       });
       const east = s.vel_east_mps || 0;
@@ -69,12 +85,13 @@ export class MapView {
   }
 
   /** Alert geometry: the units' positions, the predicted closest-approach points and the line between. */
-  setAlerts(alerts) {
+  setAlerts(alerts, reviewing = null) {
     const features = [];
     const point = (p) => [p.lon_deg, p.lat_deg];
     for (const a of alerts) {
-      if (a.status === "resolved") continue;
-      const color = LEVEL_COLORS[a.level] || "#ffffff";
+      // A resolved alert is drawn only while it is being reviewed, in grey.
+      if (a.status === "resolved" && a.alert_id !== reviewing) continue;
+      const color = a.status === "resolved" ? RESOLVED_COLOR : LEVEL_COLORS[a.level] || "#ffffff";
       const props = (part) => ({ part, color, alert_id: a.alert_id, level: a.level });
       const cpaPoints = [];
       for (const unitId of [a.unit_a, a.unit_b]) {
@@ -96,7 +113,7 @@ export class MapView {
   setActivities(activities) {
     const features = [];
     for (const act of activities) {
-      const label = act.kind ? `${act.kind} ${act.id}` : `conflict with ${act.id}`;
+      const label = activityName(act);
       for (const g of activityGeometries(act)) features.push({ type: "Feature", properties: { id: act.id, label }, geometry: g });
     }
     this.source("activities")?.setData(fc(features));
@@ -165,6 +182,52 @@ export class MapView {
     }
     this.source("draft")?.setData(fc(features));
   }
+}
+
+/** The map's scale in nautical miles and kilometres, worded in the reader's language (NM, not "nm"). */
+class ScaleBar {
+  constructor(maxWidthPx) { this.maxWidthPx = maxWidthPx; }
+
+  onAdd(map) {
+    this.map = map;
+    this.el = document.createElement("div");
+    this.el.className = "maplibregl-ctrl scalebar";
+    this.el.id = "scalebar";
+    this.nm = document.createElement("div");
+    this.km = document.createElement("div");
+    this.el.append(this.nm, this.km);
+    this.update = () => this.draw();
+    map.on("move", this.update);
+    this.draw();
+    return this.el;
+  }
+
+  onRemove() { this.map.off("move", this.update); this.el.remove(); }
+
+  draw() {
+    const y = this.map.getContainer().clientHeight / 2;
+    const a = this.map.unproject([0, y]);
+    const b = this.map.unproject([this.maxWidthPx, y]);
+    const metres = haversineM(a.lat, a.lng, b.lat, b.lng);
+    for (const [el, unitM, key] of [[this.nm, 1852, "units.nm"], [this.km, 1000, "units.km"]]) {
+      const full = metres / unitM;
+      const nice = niceNumber(full);
+      el.style.width = `${Math.round((this.maxWidthPx * nice) / full)}px`;
+      el.textContent = t(key, { n: num(nice, nice < 1 ? 1 : 0) });
+    }
+  }
+}
+
+function niceNumber(value) {
+  const power = 10 ** Math.floor(Math.log10(value));
+  const d = value / power;
+  return (d >= 5 ? 5 : d >= 2 ? 2 : 1) * power;
+}
+
+function haversineM(lat1, lon1, lat2, lon2) {
+  const r = (x) => (x * Math.PI) / 180;
+  const s = Math.sin(r(lat2 - lat1) / 2) ** 2 + Math.cos(r(lat1)) * Math.cos(r(lat2)) * Math.sin(r(lon2 - lon1) / 2) ** 2;
+  return 2 * EARTH_RADIUS_M * Math.asin(Math.sqrt(s));
 }
 
 /** The GeoJSON geometries of an activity view: its volumes (polygons; circles drawn as 64-gons), its route

@@ -1,5 +1,6 @@
 // The time control: look back over the last hours (positions from the track history), or stay live.
 import { clock } from "./dom.js";
+import { t } from "./i18n.js";
 
 export class TimeControl {
   constructor(app) {
@@ -16,14 +17,14 @@ export class TimeControl {
     const minutes = Number(this.input.value);
     if (minutes === 0) {
       this.live = true;
-      this.output.textContent = this.input.disabled ? "live (history not available)" : "live";
+      this.output.textContent = this.input.disabled ? t("time.live_no_history") : t("time.live");
       this.app.drawTracks(this.app.tracks);
       return;
     }
     this.live = false;
     const now = this.app.clock.nowMs();
     const at = now + minutes * 60_000;
-    this.output.textContent = `${clock(new Date(at).toISOString())} (${minutes} min)`;
+    this.output.textContent = t("time.looking_back", { time: clock(new Date(at).toISOString()), minutes });
     // History is asked for from the deployment's time (a scenario's in a demo), and read again when
     // the deployment's clock has moved on 30 s or more, or stepped back (a scenario restarted).
     const age = this.history === null ? Infinity : now - this.history.fetched;
@@ -35,7 +36,7 @@ export class TimeControl {
         this.input.value = "0";
         this.live = true;
         this.input.disabled = r.missing;
-        this.output.textContent = r.missing ? "live (history not available)" : "live (history failed)";
+        this.output.textContent = r.missing ? t("time.live_no_history") : t("time.live_history_failed");
         this.app.drawTracks(this.app.tracks);
         return;
       }
