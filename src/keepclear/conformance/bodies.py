@@ -84,6 +84,11 @@ def valid_request(w: World, method: str, path: str) -> Request | None:
             liaison(a), f"/v1/hotline/threads/{thread}/read", {"through_seq": 1}
         ),
         ("PUT", "/v1/hotline/availability"): Request(liaison(a), path, {"availability": "available", "reason": ""}),
+        # The shape of a cosigned head (signed-note text); the bad-input catalogue varies it, so it
+        # need not carry a real signature.
+        ("POST", "/v1/record/cosignatures"): Request(
+            liaison(a), path, {"note": f"{w.run_id}\n1\n{'A' * 43}=\n\n\u2014 keepclear.witness/{a} AAAA\n"}
+        ),
     }
     for transition in ("activate", "complete", "cancel"):
         known[("POST", f"/v1/activities/{{activity_id}}/{transition}")] = Request(

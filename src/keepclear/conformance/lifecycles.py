@@ -272,9 +272,45 @@ def idempotent_retries(w: World) -> Iterator[Result]:
     )
 
 
+def activity_retries(w: World) -> Iterator[Result]:
+    """A notification retried with the same ``Idempotency-Key`` (a client that got no answer) is
+    answered as the original, byte for byte, and creates one activity, not a 409 clash; the same key
+    on another notification is refused with a 409 problem."""
+    a = w.api.client(liaison(w.a))
+    document = w.activity_document(w.a, "lc-idem", [w.b])
+    headers = {"Idempotency-Key": w.name("notify")}
+    first = a.post("/v1/activities", json=document, headers=headers)
+    if first.status_code != 201:
+        yield judge(f"{GROUP}.idempotency:activity-retry-answers-original", [f"notify answered {first.status_code}"])
+        return
+    w.to_cancel.append((w.a, first.json()["activity"].get("id", document["id"])))
+    again = a.post("/v1/activities", json=document, headers=headers)
+    problems = []
+    if (again.status_code, again.content) != (first.status_code, first.content):
+        problems.append(f"the retry answered {again.status_code} {again.text[:200]}")
+    elif again.headers.get("Idempotent-Replayed") != "true":
+        problems.append("the retry's answer does not say Idempotent-Replayed: true")
+    listed = a.get("/v1/activities")
+    if listed.status_code == 200:
+        ids = [entry.get("id", entry.get("activity", {}).get("id")) for entry in listed.json()]
+        if ids.count(document["id"]) != 1:
+            problems.append(f"the notifier lists {ids.count(document['id'])} activities with the id")
+    yield judge(f"{GROUP}.idempotency:activity-retry-answers-original", problems)
+    other = w.activity_document(w.a, "lc-idem2", [w.b])
+    clash = a.post("/v1/activities", json=other, headers=headers)
+    if clash.status_code == 201:
+        w.to_cancel.append((w.a, clash.json()["activity"].get("id", other["id"])))
+    problem = is_problem(clash)
+    yield judge(
+        f"{GROUP}.idempotency:activity-key-reused-refused",
+        [] if clash.status_code == 409 and problem is None else [problem or f"answered {clash.status_code}"],
+    )
+
+
 def concurrent_retries(w: World) -> Iterator[Result]:
     """The same post (same idempotency key and body) sent several times at once, as a client retrying
-    over a flaky link does: one message is stored, and every answer is that message."""
+    over a flaky link does: one message is stored, every answer is the original answer, and all but
+    one say so (``Idempotent-Replayed: true``)."""
     import httpx
 
     thread = w.threads[f"{w.a}-{w.b}"]
@@ -297,9 +333,9 @@ def concurrent_retries(w: World) -> Iterator[Result]:
     problems = [f"a retry answered {r.status_code} {r.text[:200]}" for r in answers if r.status_code >= 300]
     if not problems:
         seqs = {r.json()["message"]["seq"] for r in answers}
-        created = [r.json().get("created") for r in answers]
-        if len(seqs) != 1 or created.count(True) != 1:
-            problems.append(f"{RETRIES} retries were answered with seqs {sorted(seqs)}, created {created}")
+        replayed = [r.headers.get("Idempotent-Replayed") == "true" for r in answers]
+        if len(seqs) != 1 or len({r.content for r in answers}) != 1 or replayed.count(False) != 1:
+            problems.append(f"{RETRIES} retries were answered with seqs {sorted(seqs)}, replayed {replayed}")
         listed = w.api.client(liaison(w.b)).get(f"/v1/hotline/threads/{thread}/messages", params={"after_seq": 0})
         copies = [m["seq"] for m in listed.json() if m.get("idempotency_key") == key]
         if len(copies) != 1:
@@ -357,6 +393,7 @@ CHECKS = [
     Check(GROUP, "hotline", hotline_sequences),
     Check(GROUP, "hotline:socket", hotline_socket_order),
     Check(GROUP, "idempotency", idempotent_retries),
+    Check(GROUP, "idempotency:activity", activity_retries),
     Check(GROUP, "idempotency:concurrent", concurrent_retries),
     Check(GROUP, "idempotency:socket", socket_retries),
 ]
