@@ -214,28 +214,31 @@ class RecordSigner:
     def drain_once(self, extra: Sequence[EntryDraft] = ()) -> int:
         """One transaction: append up to ``batch`` due outbox rows (then ``extra``) and delete the rows.
 
-        Returns how many rows were taken. Should the ledger refuse the batch, each row is tried alone
-        in the same transaction; a refused row is postponed (or parked) and ``extra`` drafts that are
-        refused are kept in the outbox to be tried again.
+        Returns how many rows were taken. Should the batch fail, it is rolled back and each row is
+        tried alone in a second transaction: a refused row is postponed (or parked) and ``extra``
+        drafts that are refused are kept in the outbox to be tried again.
         """
         now_s = time.time()
-        with self._ledger.writing() as conn:
-            ledger_store.lock_head(conn)  # one drainer at a time, in this process and across processes
-            rows = outbox.take(conn, now_s, self._batch)
-            drafts = [_row_draft(row) for row in rows]
-            if not drafts and not extra:
-                return 0
-            try:
-                with conn.begin_nested():
-                    self._ledger.append_many_in(conn, [*drafts, *extra])
+        try:
+            with self._ledger.writing() as conn:
+                rows = self._take(conn, now_s)
+                if not rows and not extra:
+                    return 0
+                self._ledger.append_many_in(conn, [*(_row_draft(row) for row in rows), *extra])
                 outbox.remove(conn, [row.id for row in rows])
-                signed = len(drafts) + len(extra)
-            except Exception as exc:
-                _log.warning("record: a batch of %d entries was refused (%s); trying each alone", len(drafts), exc)
-                signed = self._one_by_one(conn, rows, drafts, extra, now_s)
+                signed = len(rows) + len(extra)
+        except Exception as exc:
+            _log.warning("record: a batch of entries was refused (%s); trying each alone", exc)
+            with self._ledger.writing() as conn:
+                rows = self._take(conn, now_s)
+                signed = self._one_by_one(conn, rows, [_row_draft(row) for row in rows], extra, now_s)
         with self._lock:
             self.signed_total += signed
         return len(rows)
+
+    def _take(self, conn: Connection, now_s: float) -> list[outbox.StagedEntry]:
+        ledger_store.lock_head(conn)  # one drainer at a time, in this process and across processes
+        return outbox.take(conn, now_s, self._batch)
 
     def _one_by_one(
         self,

@@ -37,6 +37,17 @@ record_outbox = sa.Table(
 )
 
 
+# Built once: the signer runs them on every drain.
+_TAKE = (
+    sa.select(record_outbox)
+    .where(record_outbox.c.failed.is_(False), record_outbox.c.next_try_s <= sa.bindparam("now_s"))
+    .order_by(record_outbox.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update()
+)
+_REMOVE = record_outbox.delete().where(record_outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 @dataclass(frozen=True, slots=True)
 class StagedEntry:
     """One waiting entry: kind, acting party, time, canonical payload text, audience (None: everyone)."""
@@ -82,14 +93,7 @@ def stage(
 
 def take(conn: Connection, now_s: float, limit: int) -> list[StagedEntry]:
     """Up to ``limit`` rows due for signing, oldest first, locked until the transaction ends (PostgreSQL)."""
-    query = (
-        sa.select(record_outbox)
-        .where(record_outbox.c.failed.is_(False), record_outbox.c.next_try_s <= now_s)
-        .order_by(record_outbox.c.id)
-        .limit(limit)
-        .with_for_update()
-    )
-    return [_staged(row) for row in conn.execute(query)]
+    return [_staged(row) for row in conn.execute(_TAKE, {"now_s": now_s, "limit": limit})]
 
 
 def _staged(row: Any) -> StagedEntry:
@@ -101,7 +105,7 @@ def remove(conn: Connection, ids: Sequence[int]) -> None:
     """Delete signed rows."""
     ids = list(ids)
     for start in range(0, len(ids), IN_LIST_SIZE):
-        conn.execute(record_outbox.delete().where(record_outbox.c.id.in_(ids[start : start + IN_LIST_SIZE])))
+        conn.execute(_REMOVE, {"ids": ids[start : start + IN_LIST_SIZE]})
 
 
 def postpone(conn: Connection, entry_id: int, error: str, next_try_s: float, *, failed: bool) -> None:
