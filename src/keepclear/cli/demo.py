@@ -84,7 +84,7 @@ def demo(
         console.print(f"[bold]keepclear demo[/]: {scenario.name} ({scenario.id}), deployment in {data_dir}")
         console.print(f"console: {server.url}/")
         for party, (role, key) in keys.items():
-            console.print(f"  {role.value} key for {party}: {key}")
+            console.print(f"  {role.value} key for {party}: {key}", soft_wrap=True)
         for line in story_lines(scenario, pace):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
         console.print("Ctrl-C stops the demo.", highlight=False)
