@@ -9,7 +9,7 @@ Figures, each measured here, in this process, on one core (PostgreSQL's server i
    probe tick), ``--sustained`` entries in all, on each store; batch signing (the default) against
    ``entry_signatures="each"`` (the anchor: today's chain, one Ed25519 signature an entry). Also one
    entry a transaction, for reference.
-2. **Storm to record**: ``--storm`` alert events handed to the bus recorder at once (``LedgerRecorder.record``)
+2. **Storm to record**: ``--storm`` alert events handed to the bus recorder at once (``RecordSigner.record``)
    until committed.
 3. **Proofs** at each size of ``--sizes``: inclusion and consistency proof size (hashes and bytes of
    the JSON file) and offline verification time, against the anchor — proving one entry with today's
@@ -43,7 +43,7 @@ from keepclear.ledger.canonical import b64encode
 from keepclear.ledger.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 from keepclear.ledger.proofs import verify_proof
 from keepclear.services.bus import ManualClock
-from keepclear.services.record import LedgerRecorder, open_ledger
+from keepclear.services.record import RecordSigner, open_ledger
 from keepclear.store import Database, migrate
 
 POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -72,6 +72,13 @@ def fresh_database(store: str) -> Iterator[str]:
 @contextmanager
 def ledger_on(store: str, signatures: str) -> Iterator[Ledger]:
     """A migrated, empty ledger (checkpoints every 100 entries, as the service's default)."""
+    with ledger_and_db(store, signatures) as (ledger, _):
+        yield ledger
+
+
+@contextmanager
+def ledger_and_db(store: str, signatures: str) -> Iterator[tuple[Ledger, Database]]:
+    """``ledger_on``'s ledger with its database (the record's signer needs both)."""
     with fresh_database(store) as url, tempfile.TemporaryDirectory() as keys:
         db = Database(url)
         migrate(db)
@@ -80,7 +87,7 @@ def ledger_on(store: str, signatures: str) -> Iterator[Ledger]:
         ledger.append("party.added", None, {"party_id": "coalition"})  # genesis and keys out of the way
         ledger.append("message.posted", "coalition", {"text": "warm up"}, audience=PARTIES)
         try:
-            yield ledger
+            yield ledger, db
         finally:
             db.dispose()
 
@@ -130,12 +137,13 @@ def single(store: str, signatures: str, total: int) -> float:
 
 
 def storm(store: str, signatures: str, size: int) -> tuple[float, float]:
-    """Wall and CPU seconds from handing ``size`` alert events to the recorder to their entries committed."""
-    with ledger_on(store, signatures) as ledger:
+    """Wall and CPU seconds from handing ``size`` alert events to the record's signer (the bus subscriber
+    of the service) to their entries committed."""
+    with ledger_and_db(store, signatures) as (ledger, db):
         events = [Event("alert.raised", 1_764_720_000.0, None, alert(i), frozenset(PARTIES)) for i in range(size)]
-        recorder = LedgerRecorder(ledger)
+        signer = RecordSigner(db, ledger)
         with Clocks() as clocks:
-            recorder.record(events)
+            signer.record(events)
         assert ledger.latest_head().seq >= size
         return clocks.wall, clocks.cpu
 

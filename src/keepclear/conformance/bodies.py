@@ -68,6 +68,10 @@ def valid_request(w: World, method: str, path: str) -> Request | None:
             liaison(a), f"/v1/activities/{a1}/amend", {"version": 1, "activity": activity}
         ),
         ("POST", "/v1/incidents"): Request(liaison(a), path, {"time": utc(time.time() - 60), "summary": w.name("i")}),
+        # A well-formed cosigned head (an outside client holds no key the log would accept: refused, not stored).
+        ("POST", "/v1/record/cosignatures"): Request(
+            liaison(a), path, {"note": f"keepclear.ledger/{w.name('log')}\n1\n{'A' * 43}=\n\n\u2014 w {'A' * 96}\n"}
+        ),
         ("POST", "/v1/incidents/{incident_id}/accounts"): Request(
             liaison(a), f"/v1/incidents/{incident}/accounts", {"text": w.name("account")}
         ),
@@ -84,11 +88,6 @@ def valid_request(w: World, method: str, path: str) -> Request | None:
             liaison(a), f"/v1/hotline/threads/{thread}/read", {"through_seq": 1}
         ),
         ("PUT", "/v1/hotline/availability"): Request(liaison(a), path, {"availability": "available", "reason": ""}),
-        # The shape of a cosigned head (signed-note text); the bad-input catalogue varies it, so it
-        # need not carry a real signature.
-        ("POST", "/v1/record/cosignatures"): Request(
-            liaison(a), path, {"note": f"{w.run_id}\n1\n{'A' * 43}=\n\n\u2014 keepclear.witness/{a} AAAA\n"}
-        ),
     }
     for transition in ("activate", "complete", "cancel"):
         known[("POST", f"/v1/activities/{{activity_id}}/{transition}")] = Request(

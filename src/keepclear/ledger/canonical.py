@@ -45,6 +45,10 @@ def _check(value: Any, where: str) -> None:
     raise ValueError(f"{where}: {type(value).__name__} is not a JSON value")
 
 
+#: One encoder for every call (``json.dumps`` with options builds a new one each time).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _plain(value: Any) -> bool:
     """True when ``value`` is made of exactly the JSON types (no subclasses): the common, fast case."""
     kind = type(value)
@@ -67,7 +71,7 @@ def canonical_bytes(value: Any) -> bytes:
     """
     if not _plain(value):
         _check(value, "$")  # the slow walk that names what is wrong (or accepts subclasses)
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = _ENCODER.encode(value)
     return text.encode("utf-8")
 
 

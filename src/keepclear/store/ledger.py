@@ -8,6 +8,7 @@ queue and the chain stays linear.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,7 @@ _MOVE_HEAD = (
     ledger_head.update().where(ledger_head.c.id == 1).values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
 )
 _ENTRY_COLUMNS = tuple(c.name for c in ledger_entries.columns)
+_ENTRY_VALUES = operator.itemgetter(*_ENTRY_COLUMNS)
 _INSERT_ENTRY_SQL = (
     f"INSERT INTO ledger_entries ({', '.join(_ENTRY_COLUMNS)}) VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)})"
 )
@@ -142,7 +144,7 @@ def insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
         if conn.dialect.name == "sqlite":
             # The driver's executemany straight away: SQLAlchemy's per-row parameter processing costs
             # as much as SQLite's insert itself on a storm (PostgreSQL keeps insertmanyvalues, faster there).
-            conn.exec_driver_sql(_INSERT_ENTRY_SQL, [tuple(row[c] for c in _ENTRY_COLUMNS) for row in rows])
+            conn.exec_driver_sql(_INSERT_ENTRY_SQL, list(map(_ENTRY_VALUES, rows)))
         else:
             conn.execute(ledger_entries.insert(), rows)
         conn.execute(_MOVE_HEAD, {"new_seq": rows[-1]["seq"], "new_hash": rows[-1]["hash"]})
