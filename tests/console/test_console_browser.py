@@ -297,6 +297,8 @@ def test_a_hotline_phrase_reaches_the_other_party_in_its_language(service: Servi
         pages[party].click("#tab-hotline")
         pages[party].click(f'#threads-list li[data-thread="{thread_id}"] button')
     pages["a"].select_option("#hotline-phrase", phrase["code"])
+    # The chosen phrase is spelt out in full under the list (an option is cut to the list's width).
+    assert phrase["text"] in (pages["a"].text_content("#phrase-help") or "")
     pages["a"].check('#hotline-form input[name="needs_ack"]')
     pages["a"].click("#hotline-form button[type=submit]")
     pages["a"].wait_for_selector(f"#messages .msg.own .text:has-text({phrase['text']!r})", timeout=5_000)

@@ -23,7 +23,7 @@ SECTIONS = (
     "language", "live", "topbar", "time", "map", "tabs", "signin", "common", "units", "alerts", "activities",
     "hotline", "record", "system", "role", "level", "alert_status", "ack_state", "response", "activity_kind",
     "activity_status", "priority", "conflict_kind", "domain", "unit_kind", "incident_kind", "review",
-    "message_kind", "zone_kind", "event",
+    "message_kind", "zone_kind", "event", "place",
 )  # fmt: skip
 
 
@@ -86,3 +86,14 @@ def test_no_interface_text_is_left_in_the_code():
                 continue
             for literal in re.findall(r'h\("(?!code)[^"]*", \{[^}]*\}, "([^"]+)"', line):
                 assert not re.search(r"[A-Za-z]{3}", literal), f"{path.name}:{number}: {literal!r}"
+
+
+def test_every_basemap_name_has_its_words():
+    """Place and country names on the basemap are worded in each language ("place.<English name>")."""
+    known = set(strings("en"))
+    names = set()
+    for layer in ("places", "country-labels"):
+        document = json.loads((STATIC / "basemap" / f"{layer}.geojson").read_text(encoding="utf-8"))
+        names |= {f["properties"]["name"] for f in document["features"]}
+    assert len(names) > 60
+    assert sorted(f"place.{n}" for n in names if f"place.{n}" not in known) == []

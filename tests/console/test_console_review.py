@@ -57,6 +57,17 @@ def test_a_resolved_alert_stays_listed_for_review_and_shows_on_the_map(service: 
     try:
         page.wait_for_selector("#alerts-body article.alert", timeout=15_000)
         alert_id = page.get_attribute("#alerts-body article.alert", "data-alert")
+        # The alert's ring sits at the unit's latest position, moving with its track.
+        page.wait_for_function(
+            """async () => { const app = window.keepclear.app;
+                 const data = await app.map.map.getSource('alerts').getData();
+                 const rings = data.features.filter(f => f.properties.part === 'unit');
+                 const track = app.tracks.find(s => s.unit_id === 'ua');
+                 const raisedAt = app.alerts.alerts[0]?.positions?.ua;
+                 return track && raisedAt && track.lon_deg !== raisedAt.lon_deg
+                   && rings.some(r => r.geometry.coordinates[0] === track.lon_deg && r.geometry.coordinates[1] === track.lat_deg); }""",
+            timeout=10_000,
+        )
         apart.set()
         page.wait_for_selector(f"#resolved-alerts li[data-alert='{alert_id}']", state="attached", timeout=20_000)
     finally:

@@ -32,6 +32,8 @@ def test_the_russian_party_reads_an_alert_a_hotline_exchange_and_an_incident_in_
     assert b.evaluate("() => document.documentElement.lang") == "ru"
     assert b.text_content("#tab-activities") == "Мероприятия" and a.text_content("#tab-activities") == "Activities"
     assert "мор. миль" in (b.text_content("#scalebar") or "") and " NM" in (a.text_content("#scalebar") or "")
+    place_names = "() => JSON.stringify(window.keepclear.app.map.map.getLayoutProperty('place-labels', 'text-field'))"
+    assert "Дамаск" in b.evaluate(place_names) and "Дамаск" not in a.evaluate(place_names)
 
     # An alert: level, countdown, buttons and who acknowledged, in Russian.
     with feeding(service, stop_after_s=30, converging=True):

@@ -35,7 +35,7 @@ export class AlertsPanel {
     this.alerts = r.data;
     this.loadedAtMs = this.app.clock.nowMs();
     this.render(); // the panel first: the map's work must not delay what the officer reads
-    this.app.map.setAlerts(this.alerts, this.reviewing);
+    this.app.drawAlerts();
     if (this.app.time.live) this.app.drawTracks(this.app.tracks);
   }
 
@@ -141,7 +141,7 @@ export class AlertsPanel {
 
   review(alert) {
     this.reviewing = alert ? alert.alert_id : null;
-    this.app.map.setAlerts(this.alerts, this.reviewing);
+    this.app.drawAlerts();
     if (alert) {
       const u = alertUnits(alert).find((x) => x.lat_deg !== undefined);
       if (u) this.app.map.flyTo(u.lon_deg, u.lat_deg);

@@ -121,8 +121,14 @@ class Console {
     if (r.missing) { this.tracksMissing = true; renderUnits(this); return; }
     if (!r.ok) return;
     this.tracks = r.data;
-    if (this.time.live) this.drawTracks(this.tracks);
+    if (this.time.live) { this.drawTracks(this.tracks); this.drawAlerts(); }
     renderUnits(this);
+  }
+
+  /** The alerts on the map, their rings at the units' latest positions. */
+  drawAlerts() {
+    const latest = this.time.live ? new Map(this.tracks.map((s) => [s.unit_id, s])) : new Map();
+    this.map.setAlerts(this.alerts.alerts, this.alerts.reviewing, latest);
   }
 
   /** Draws ``states`` plus the other parties' units that active alerts give this party (and only those):

@@ -1,4 +1,6 @@
-// The offline basemap style: Natural Earth layers served by keepclear itself, labels in DejaVu Sans.
+// The offline basemap style: Natural Earth layers served by keepclear itself, labels in DejaVu Sans
+// (place and country names in the reader's language where its language file names them).
+import { entries } from "./i18n.js";
 
 export const FONT = ["DejaVu Sans"];
 
@@ -9,6 +11,12 @@ export const ZONE_COLORS = {
   "restricted-operating-zone": "#e0409a",
   "protected-site": "#33d17a",
 };
+
+/** A label expression giving a feature's ``name`` in the reader's language where the language file has it. */
+function localName() {
+  const names = entries("place");
+  return names.length ? ["match", ["get", "name"], ...names.flat(), ["get", "name"]] : ["get", "name"];
+}
 
 const empty = () => ({ type: "geojson", data: { type: "FeatureCollection", features: [] } });
 
@@ -33,7 +41,7 @@ export function style(origin) {
       { id: "coastlines", type: "line", source: "coastlines", paint: { "line-color": "#5b7c8f", "line-width": 0.8 } },
       { id: "borders", type: "line", source: "countries", paint: { "line-color": "#8a8f7a", "line-width": 1, "line-dasharray": [3, 2] } },
       { id: "country-labels", type: "symbol", source: "countryLabels", maxzoom: 7,
-        layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": 13, "text-transform": "uppercase", "text-letter-spacing": 0.15 },
+        layout: { "text-field": localName(), "text-font": FONT, "text-size": 13, "text-transform": "uppercase", "text-letter-spacing": 0.15 },
         paint: { "text-color": "#8d9a8f", "text-halo-color": "#0b1118", "text-halo-width": 1 } },
       { id: "zones-fill", type: "fill", source: "zones", filter: ["==", ["geometry-type"], "Polygon"],
         paint: { "fill-color": zoneColor, "fill-opacity": 0.22 } },
@@ -46,7 +54,7 @@ export function style(origin) {
       { id: "places", type: "circle", source: "places",
         paint: { "circle-radius": ["match", ["get", "rank"], 1, 4, 2, 3, 2], "circle-color": "#e8e6d9", "circle-stroke-color": "#0b1118", "circle-stroke-width": 1 } },
       { id: "place-labels", type: "symbol", source: "places",
-        layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": ["match", ["get", "rank"], 1, 14, 2, 12, 11], "text-anchor": "left", "text-offset": [0.6, 0],
+        layout: { "text-field": localName(), "text-font": FONT, "text-size": ["match", ["get", "rank"], 1, 14, 2, 12, 11], "text-anchor": "left", "text-offset": [0.6, 0],
           "symbol-sort-key": ["get", "rank"] },
         paint: { "text-color": "#e8e6d9", "text-halo-color": "#0b1118", "text-halo-width": 1.5 } },
       // Labels give way to one another (no pile-up at theatre zoom); layers higher up are placed first:

@@ -4,7 +4,7 @@
 // message.posted / message.receipt events on the stream and are read back through the HTTP routes.
 import { clear, clock, duration, h, unavailable } from "./dom.js";
 import { systemText } from "./system.js";
-import { t, tv } from "./i18n.js";
+import { currentLanguage, t, tv } from "./i18n.js";
 
 /** Receipts are looked up for this many of the party's own latest messages in the open thread. */
 const RECEIPTS_FOR_LAST = 5;
@@ -123,6 +123,7 @@ export class HotlinePanel {
       this.root.append(this.threadView(keepDraft));
       const phrase = this.root.querySelector("#hotline-phrase");
       if (phrase && keepPhrase) phrase.value = keepPhrase;
+      this.showPhraseHelp();
       const ack = this.root.querySelector('#hotline-form input[name="needs_ack"]');
       if (ack) ack.checked = keepAck;
       if (focused) document.getElementById(focused)?.focus();
@@ -147,13 +148,27 @@ export class HotlinePanel {
     const phraseOptions = [h("option", { value: "" }, t("hotline.free_text")),
       ...[...(this.phrases || new Map()).values()].map((p) => h("option", { value: p.code, title: p.meaning }, `${p.code}: ${p.text}`))];
     const form = h("form.stack#hotline-form", { onsubmit: (e) => { e.preventDefault(); this.send(new FormData(e.target)); } },
-      h("label", {}, t("hotline.phrase"), h("select", { name: "phrase", id: "hotline-phrase" }, phraseOptions)),
+      h("label", {}, t("hotline.phrase"), h("select", { name: "phrase", id: "hotline-phrase", onchange: () => this.showPhraseHelp() }, phraseOptions)),
+      h("p.muted.phrase-help#phrase-help", { "aria-live": "polite" }),
       h("label", {}, t("hotline.message"), h("textarea", { name: "body", id: "hotline-body", rows: 2 }, keepDraft)),
       h("label.check", {}, h("input", { type: "checkbox", name: "needs_ack" }), " ", t("hotline.needs_ack")),
       this.error ? h("p.error", { role: "alert" }, this.error) : null,
       h("button.primary", { type: "submit", disabled: !this.app.canAct }, t("hotline.send")));
     setTimeout(() => { box.scrollTop = box.scrollHeight; }, 0);
     return h("section.thread-view", { "aria-label": t("hotline.thread") }, box, form);
+  }
+
+  /** The chosen phrase in full (a select cuts long options short): its text, what it means, what answer
+   * it expects and the parameters to type. */
+  showPhraseHelp() {
+    const help = this.root.querySelector("#phrase-help");
+    const code = this.root.querySelector("#hotline-phrase")?.value;
+    if (!help) return;
+    const p = code && this.phrases ? this.phrases.get(code) : null;
+    // The catalogue explains its phrases in English only: the explanation is shown to English readers.
+    const english = currentLanguage() === "en";
+    help.textContent = p ? [p.text, english ? p.meaning : "", english && p.expected_response ? t("hotline.expects", { what: p.expected_response }) : "",
+      (p.parameters || []).length ? t("hotline.parameters", { list: p.parameters.map((x) => `${x}=…`).join("; ") }) : ""].filter(Boolean).join(" — ") : "";
   }
 
   async send(data) {
@@ -171,6 +186,7 @@ export class HotlinePanel {
       if (area) area.value = "";
       const phrase = this.root.querySelector("#hotline-phrase");
       if (phrase) phrase.value = "";
+      this.showPhraseHelp();
       const ack = this.root.querySelector('#hotline-form input[name="needs_ack"]');
       if (ack) ack.checked = false;
     }

@@ -31,6 +31,13 @@ export function tv(prefix, value) {
   return key in table || key in fallback ? t(key) : String(value);
 }
 
+/** [[rest, text]] of every key ``prefix.rest`` the reader's language words otherwise than ``rest``
+ * (the basemap's place and country names: "place.Damascus" is "Дамаск" in Russian). */
+export function entries(prefix) {
+  const start = `${prefix}.`;
+  return Object.entries(table).filter(([k, v]) => k.startsWith(start) && v !== k.slice(start.length)).map(([k, v]) => [k.slice(start.length), v]);
+}
+
 /** Whether the language files know ``key``. */
 export function has(key) { return key in table || key in fallback; }
 

@@ -85,7 +85,9 @@ export class MapView {
   }
 
   /** Alert geometry: the units' positions, the predicted closest-approach points and the line between. */
-  setAlerts(alerts, reviewing = null) {
+  /** ``latest``: unit id → its latest track state; an active alert's ring sits there (where the unit is
+   * now), not where the alert last said it was. */
+  setAlerts(alerts, reviewing = null, latest = new Map()) {
     const features = [];
     const point = (p) => [p.lon_deg, p.lat_deg];
     for (const a of alerts) {
@@ -95,7 +97,8 @@ export class MapView {
       const props = (part) => ({ part, color, alert_id: a.alert_id, level: a.level });
       const cpaPoints = [];
       for (const unitId of [a.unit_a, a.unit_b]) {
-        const now = (a.positions || {})[unitId];
+        const live = a.status !== "resolved" ? latest.get(unitId) : null;
+        const now = live || (a.positions || {})[unitId];
         const cpa = a.cpa && a.cpa.points ? a.cpa.points[unitId] : null;
         if (now) features.push({ type: "Feature", properties: props("unit"), geometry: { type: "Point", coordinates: point(now) } });
         if (cpa) {
