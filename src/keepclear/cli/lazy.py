@@ -114,23 +114,14 @@ class LazyGroup(click.Group):
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list from the table's summaries, without importing any command."""
+        """The command list from the table's summaries, without importing any command; each summary
+        whole (wrapped, never cut mid-phrase)."""
         names = self.list_commands(ctx)
         if not names:
             return
-        limit = formatter.width - 6 - max(len(name) for name in names)
         rows = []
         for name in names:
             entry = self._table.get(name)
-            summary = entry.summary if entry else self.commands[name].get_short_help_str(limit)
-            rows.append((name, _shorten(summary, limit)))
+            rows.append((name, entry.summary if entry else self.commands[name].get_short_help_str(10_000)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-def _shorten(text: str, limit: int) -> str:
-    """``text`` cut at a word boundary to ``limit`` characters, marked with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    cut = text[: max(limit - 3, 1)].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:") + "..."

@@ -30,11 +30,106 @@ Notifier = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_NOTIFY))]
 Responder = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_RESPOND))]
 
 
-class ActivityDocument(BaseModel):
-    """An activity as in docs/activities.md (kind, start, end, volumes or route, priority, addressees,
-    units, share_units, contact, text); validated field by field by the activity reader."""
+_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone, e.g. 2017-11-03T10:00:00Z"}
+_ALTITUDES = {"lower_ft": {"type": "number"}, "upper_ft": {"type": "number", "description": "above lower_ft"}}
+_POSITION = {
+    "lat": {"type": "number", "minimum": -90, "maximum": 90},
+    "lon": {"type": "number", "minimum": -180, "maximum": 180},
+}
+_VOLUME: dict[str, Any] = {
+    "type": "object",
+    "description": "A 4D volume: a GeoJSON Polygon (lon, lat) or a circle, an altitude band, an optional window.",
+    "properties": {
+        "geometry": {
+            "type": "object",
+            "properties": {
+                "type": {"const": "Polygon"},
+                "coordinates": {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "minItems": 4,
+                        "items": {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "number"}},
+                    },
+                },
+            },
+            "required": ["type", "coordinates"],
+        },
+        "circle": {
+            "type": "object",
+            "properties": {**_POSITION, "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": 500000}},
+            "required": ["lat", "lon", "radius_m"],
+            "additionalProperties": False,
+        },
+        **_ALTITUDES,
+        "start": _TIME,
+        "end": _TIME,
+    },
+    "required": ["lower_ft", "upper_ft"],
+    "additionalProperties": False,
+}
+_ROUTE: dict[str, Any] = {
+    "type": "object",
+    "description": "A timed route: a corridor half_width_m each side, an altitude band.",
+    "properties": {
+        "half_width_m": {"type": "number", "exclusiveMinimum": 0},
+        **_ALTITUDES,
+        "waypoints": {
+            "type": "array",
+            "minItems": 2,
+            "items": {
+                "type": "object",
+                "properties": {**_POSITION, "time": _TIME},
+                "required": ["lat", "lon", "time"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["half_width_m", "lower_ft", "upper_ft", "waypoints"],
+    "additionalProperties": False,
+}
+_IDENT = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"}
+_ACTIVITY_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "id": {**_IDENT, "description": "Optional: made up as <party>-<random> when missing."},
+        "kind": {
+            "enum": [
+                "air-operation",
+                "ground-movement",
+                "naval-movement",
+                "surveillance-flight",
+                "humanitarian-movement",
+                "humanitarian-site",
+                "other",
+            ]
+        },
+        "start": _TIME,
+        "end": _TIME,
+        "priority": {"enum": ["routine", "priority", "immediate"], "default": "routine"},
+        "addressees": {
+            "description": '"all" (every other party) or a list of party ids',
+            "anyOf": [{"const": "all"}, {"type": "array", "items": _IDENT}],
+        },
+        "units": {"type": "array", "items": _IDENT, "description": "Unit ids of the notifier's forces."},
+        "share_units": {"type": "boolean", "default": False},
+        "party": {**_IDENT, "description": "Optional: the notifying party (the caller's)."},
+        "contact": {"type": "string", "minLength": 1},
+        "text": {"type": "string", "maxLength": 4000},
+        "volumes": {"type": "array", "minItems": 1, "items": _VOLUME},
+        "route": _ROUTE,
+    },
+    "required": ["kind", "start", "end", "contact"],
+    "oneOf": [{"required": ["volumes"]}, {"required": ["route"]}],
+    "additionalProperties": False,
+}
 
-    model_config = ConfigDict(extra="allow")
+
+class ActivityDocument(BaseModel):
+    """An activity as in docs/activities.md: volumes or a route (not both). The schema shown in the
+    OpenAPI document is the file format; the body is judged field by field by the activity reader,
+    whose problems name each field (dates in the past, self-intersecting polygons, unknown units...)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_ACTIVITY_SCHEMA)
 
 
 class VersionIn(BaseModel):
