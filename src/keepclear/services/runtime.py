@@ -328,5 +328,6 @@ class Runtime:
                 thread.join(timeout=10)
         self._thread = self._pump_thread = None
         self.deployment.bus.stop_dispatching()
+        self.history.wait_maintenance()
         if self._history_db is not self.deployment.db:
             self._history_db.dispose()
