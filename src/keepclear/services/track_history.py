@@ -113,13 +113,16 @@ class TrackHistory:
         if party_id:
             self._parties[report.unit_id] = party_id
 
-    def load(self, now_s: float) -> int:
-        """Read the database's history within the retention into memory (at start); returns how many."""
+    def load(self, now_s: float, ahead_s: float = 60.0) -> int:
+        """Read the database's history within the retention into memory (at start); returns how many.
+
+        Rows more than ``ahead_s`` after ``now_s`` are left out: a replay's clock may be years behind
+        the reports a live service stored in the same deployment."""
         if self._db is None:
             return 0
         loaded = 0
         with self._db.read() as conn, self._write_lock, self._lock:
-            for rows in store.since(conn, now_s - self.limits.retention_s):
+            for rows in store.since(conn, now_s - self.limits.retention_s, now_s + ahead_s):
                 for unit_id, party_id, *values in rows:
                     if values[0] >= self._last_kept_s.get(unit_id, -math.inf):
                         self._keep(TrackReport(unit_id, *values), party_id)

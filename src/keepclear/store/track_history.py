@@ -21,6 +21,7 @@ pass once a minute on a thread of its own, not by whichever feed's commit crosse
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
@@ -62,11 +63,15 @@ def insert(conn: Connection, rows: Sequence[HistoryRow]) -> None:
         cursor.close()
 
 
-def since(conn: Connection, oldest_s: float, chunk_rows: int = 50_000) -> Iterator[list[HistoryRow]]:
-    """Every row from ``oldest_s`` on, by time, in chunks (a restart reads the whole retention)."""
+def since(
+    conn: Connection, oldest_s: float, newest_s: float = math.inf, chunk_rows: int = 50_000
+) -> Iterator[list[HistoryRow]]:
+    """Every row from ``oldest_s`` to ``newest_s``, by time, in chunks (a restart reads the whole retention)."""
     columns = [track_history.c.unit_id, track_history.c.party_id, *(track_history.c[n] for n in VALUE_COLUMNS)]
     result = conn.execution_options(yield_per=chunk_rows).execute(
-        sa.select(*columns).where(track_history.c.time_s >= oldest_s).order_by(track_history.c.time_s)
+        sa.select(*columns)
+        .where(track_history.c.time_s >= oldest_s, track_history.c.time_s <= newest_s)
+        .order_by(track_history.c.time_s)
     )
     for partition in result.partitions():
         yield [tuple(row) for row in partition]
