@@ -72,6 +72,7 @@ def test_durable_history_reads_back_thins_across_restarts_and_prunes_the_store(d
 
     # Pruning forgets what is past the retention, in memory and in the store.
     again.prune(now_s=113.0)
+    again.wait_maintenance()
     with history_db.read() as conn:
         kept = [row for rows in store.since(conn, 0.0) for row in rows]
     assert sorted((r[0], r[2]) for r in kept) == [("u1", 14.0), ("u1", 16.0), ("u1", 18.0), ("u1", 20.0)]

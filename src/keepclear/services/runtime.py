@@ -320,5 +320,6 @@ class Runtime:
         self._thread = self._pump_thread = None
         self.deployment.bus.stop_dispatching()
         self.record.stop()
+        self.history.wait_maintenance()
         if self._history_db is not self.deployment.db:
             self._history_db.dispose()

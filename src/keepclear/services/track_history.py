@@ -9,11 +9,13 @@ Durable (given a ``Database``): the kept reports of a batch are written in one t
 multi-row insert, when the batch is acknowledged (``TrackIngest`` calls ``add`` before the feed
 gets 202), and ``load`` reads them back when the service starts, so a crash, kill -9 included,
 loses no acknowledged history. Reads are served from memory. The database keeps the same
-retention; rows older are deleted at most every ``prune_every_s``.
+retention; rows older are deleted at most every ``prune_every_s``, in short transactions, on a
+thread of their own.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -27,6 +29,8 @@ from keepclear.domain import TrackReport
 from keepclear.services.tracks import ReportColumns
 from keepclear.store import Database
 from keepclear.store import track_history as store
+
+_log = logging.getLogger("keepclear.history")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,8 @@ class TrackHistory:
         self._lock = threading.Lock()  # the kept reports (readers and the final append)
         self._write_lock = threading.Lock()  # one batch at a time is thinned and written
         self._pruned_at_s = -math.inf
+        self._maintenance: threading.Thread | None = None
+        self.rows_pruned = 0
         #: Reports written to the database since start, and the transactions that wrote them.
         self.rows_written = 0
         self.writes = 0
@@ -107,13 +113,16 @@ class TrackHistory:
         if party_id:
             self._parties[report.unit_id] = party_id
 
-    def load(self, now_s: float) -> int:
-        """Read the database's history within the retention into memory (at start); returns how many."""
+    def load(self, now_s: float, ahead_s: float = 60.0) -> int:
+        """Read the database's history within the retention into memory (at start); returns how many.
+
+        Rows more than ``ahead_s`` after ``now_s`` are left out: a replay's clock may be years behind
+        the reports a live service stored in the same deployment."""
         if self._db is None:
             return 0
         loaded = 0
         with self._db.read() as conn, self._write_lock, self._lock:
-            for rows in store.since(conn, now_s - self.limits.retention_s):
+            for rows in store.since(conn, now_s - self.limits.retention_s, now_s + ahead_s):
                 for unit_id, party_id, *values in rows:
                     if values[0] >= self._last_kept_s.get(unit_id, -math.inf):
                         self._keep(TrackReport(unit_id, *values), party_id)
@@ -129,12 +138,16 @@ class TrackHistory:
         return ReportColumns(columns.unit_ids, np.ascontiguousarray(columns.values), parties, [])
 
     def prune(self, now_s: float) -> None:
-        """Forget reports older than the retention (in the database at most every ``prune_every_s``)."""
+        """Forget reports older than the retention; in the database at most every ``prune_every_s``,
+        on a thread of its own (a tick task must not wait for deletes and disk syncs)."""
         oldest_s = now_s - self.limits.retention_s
-        if self._db is not None and time.monotonic() - self._pruned_at_s >= self.limits.prune_every_s:
+        due = time.monotonic() - self._pruned_at_s >= self.limits.prune_every_s
+        if self._db is not None and due and (self._maintenance is None or not self._maintenance.is_alive()):
             self._pruned_at_s = time.monotonic()
-            with self._db.write() as conn:
-                store.prune(conn, oldest_s)
+            self._maintenance = threading.Thread(
+                target=self._maintain, args=(oldest_s,), name="keepclear-history-prune", daemon=True
+            )
+            self._maintenance.start()
         with self._lock:
             for unit_id in list(self._by_unit):
                 kept = self._by_unit[unit_id]
@@ -143,6 +156,19 @@ class TrackHistory:
                 if not kept:
                     del self._by_unit[unit_id]
                     del self._last_kept_s[unit_id]
+
+    def _maintain(self, oldest_s: float) -> None:
+        assert self._db is not None
+        try:
+            self.rows_pruned += store.prune(self._db, oldest_s)
+            store.checkpoint(self._db)
+        except Exception:  # the next pass tries again; ingest goes on meanwhile
+            _log.exception("pruning the track history failed")
+
+    def wait_maintenance(self, timeout_s: float = 60.0) -> None:
+        """Wait for a pruning pass under way (tests, shutdown)."""
+        if self._maintenance is not None:
+            self._maintenance.join(timeout_s)
 
     def between(self, unit_ids: Iterable[str], start_s: float, end_s: float) -> list[TrackReport]:
         """Kept reports of ``unit_ids`` with ``start_s <= time_s <= end_s``, by unit then time."""
