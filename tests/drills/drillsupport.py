@@ -65,7 +65,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 120.0) -> None:
+    def start(self, timeout_s: float = 300.0) -> None:
         cli = [KEEPCLEAR, "--data-dir", str(self.data_dir), "--database-url", self.database_url]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([*cli, "serve", "--port", str(self.port)], stdout=out, stderr=out)

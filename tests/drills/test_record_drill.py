@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from drillsupport import Server
 
-from keepclear.api.server import free_port
 from keepclear.domain.timefmt import format_utc
 
 KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
@@ -45,47 +44,6 @@ class Acknowledged:
     messages: set[tuple[str, int]] = field(default_factory=set)
     activities: set[str] = field(default_factory=set)
     acks: set[tuple[str, str]] = field(default_factory=set)
-
-
-class Server:
-    """``keepclear serve`` on a fixed port, started and killed at will."""
-
-    def __init__(self, base: list[str], log: Path) -> None:
-        self.base = base
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("a") as out:
-            self.proc = subprocess.Popen(
-                [*self.base, "serve", "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 240  # a busy machine starts slowly
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()[-4000:]
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"keepclear serve did not answer: {self.log.read_text()[-4000:]}"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def _activity() -> dict[str, Any]:
@@ -144,7 +102,7 @@ def test_kill_9_loses_and_doubles_no_entry(tmp_path: Path, database_url: str) ->
     base = [KEEPCLEAR, "--data-dir", str(tmp_path / "data"), "--database-url", database_url]
     _cli(base, "init")
     admin = _cli(base, "keys", "create", "--role", "admin", "--label", "drill admin")
-    server = Server(base, tmp_path / "serve.log")
+    server = Server(tmp_path / "data", database_url, tmp_path / "serve.log")
     seed = int(os.environ.get("KEEPCLEAR_DRILL_SEED", str(time.time_ns() % 1_000_000)))
     print(f"drill seed {seed} (KEEPCLEAR_DRILL_SEED={seed} replays the kill times)")  # shown when it fails
     rng = random.Random(seed)
@@ -166,7 +124,7 @@ def test_kill_9_loses_and_doubles_no_entry(tmp_path: Path, database_url: str) ->
             client_thread = threading.Thread(target=_traffic, args=(server.url, keys, thread["id"], done, stop))
             client_thread.start()
             time.sleep(rng.uniform(0.5, 2.5))
-            server.kill()
+            server.kill9()
             stop.set()
             client_thread.join(timeout=30)
             server.start()  # the signer drains the outbox at startup

@@ -75,7 +75,7 @@ class InputGate:
             else:
                 refusal = self._body(scope, body)
                 if refusal is None:
-                    receive = _replay(body, receive)
+                    receive = replay_body(body, receive)
         if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
@@ -146,7 +146,7 @@ class InputGate:
         return None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the route the body already read, then the connection's own messages."""
     sent = False
 

@@ -37,6 +37,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keepclear.api.input_gate import replay_body
 from keepclear.api.problems import problem
 from keepclear.domain.events import Clock
 from keepclear.domain.hotline import IDEMPOTENCY_KEY_PATTERN
@@ -110,11 +111,11 @@ class RequestKeys:
         body = await _read(receive)
         key, refusal = self._key(header, body if hotline else None, path)
         if refusal is not None:
-            await refusal(scope, _replay(body, receive), send)
+            await refusal(scope, replay_body(body, receive), send)
             return
         party_scope = await self._scope(headers) if key is not None else None
         if key is None or party_scope is None:  # no key, or a caller the route will refuse anyway
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         claim = store.Claim(
             scope=party_scope,
@@ -177,7 +178,7 @@ class RequestKeys:
             captured = _Captured()
             try:
                 with store.claiming(claim):
-                    await self.app(scope, _replay(body, receive), captured.send)
+                    await self.app(scope, replay_body(body, receive), captured.send)
             except store.RequestKeyTaken:
                 continue  # a concurrent request with the key committed first: answer as it was answered
             except Exception:
@@ -310,16 +311,3 @@ async def _read(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

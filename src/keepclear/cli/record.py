@@ -333,14 +333,7 @@ def ledger_sign(
     key_file: Path, party: str, kind: str, payload: str, audience: str | None, time_text: str | None
 ) -> None:
     """Strong mode, party side: sign a submission offline and print it (JSON) for the API."""
-    try:
-        private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-    except OSError as exc:
-        raise KeepclearError(f"{key_file}: cannot read ({exc.strerror})") from None
-    except (ValueError, TypeError) as exc:
-        raise KeepclearError(f"{key_file}: not an unencrypted PEM private key ({exc})") from None
-    if not isinstance(private_key, Ed25519PrivateKey):
-        raise KeepclearError(f"{key_file}: not an Ed25519 key")
+    private_key = _load_key(key_file)
     try:
         value = json.loads(payload)
         time_s = time.time() if time_text is None else parse_utc(time_text, "--time")
