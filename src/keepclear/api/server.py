@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import copy
 import socket
 import threading
 import time
 from collections.abc import Generator
+from typing import Any
 
 import uvicorn
+import uvicorn.config
 from fastapi import FastAPI
 
 
@@ -19,6 +23,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the one line a deliberately cut stream causes left out
+    (``streams.CutStreamLogFilter``)."""
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["stream_cut"] = {"()": "keepclear.api.streams.CutStreamLogFilter"}
+    config["loggers"]["uvicorn.error"]["filters"] = ["stream_cut"]
+    return config
+
+
 def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uvicorn.Config:
     """The uvicorn configuration keepclear runs with."""
     return uvicorn.Config(
@@ -26,13 +39,45 @@ def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = Fal
         host=host,
         port=port,
         log_level="warning",
+        log_config=_log_config(),
         access_log=access_log,
         ws="websockets-sansio",
         timeout_graceful_shutdown=5,
     )
 
 
-class ForegroundServer(uvicorn.Server):
+class Server(uvicorn.Server):
+    """uvicorn, stopping promptly with clients that do not read.
+
+    On shutdown every live stream is ended at once (``StreamHub.close_all``; hotline sockets are
+    closed by uvicorn itself), then uvicorn waits for connections to finish as usual, except that a
+    connection whose client has not taken what was already written is aborted after
+    ``unread_grace_s`` instead of being waited for up to ``timeout_graceful_shutdown``: a client
+    that does not read must not hold up a stop, nor have its handler cancelled with a traceback.
+    """
+
+    unread_grace_s = 0.5
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = self.config.app
+        hub = getattr(getattr(app, "state", None), "hub", None)
+        if hub is not None:
+            hub.close_all()
+        aborter = asyncio.create_task(self._abort_unread())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            aborter.cancel()
+
+    async def _abort_unread(self) -> None:
+        await asyncio.sleep(self.unread_grace_s)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None and transport.get_write_buffer_size() > 0:
+                transport.abort()
+
+
+class ForegroundServer(Server):
     """uvicorn in the foreground (``keepclear serve``): a Ctrl-C or SIGTERM that stops it cleanly ends
     the process with status 0; only a second Ctrl-C (a forced stop) is passed on as an interrupt.
 
@@ -55,7 +100,7 @@ class ThreadedServer:
         self.host = host
         self.port = port or free_port(host)
         self._app = app
-        self._server = uvicorn.Server(uvicorn_config(app, self.host, self.port))
+        self._server = Server(uvicorn_config(app, self.host, self.port))
         self._thread = threading.Thread(target=self._server.run, name="keepclear-server", daemon=True)
 
     @property
