@@ -108,6 +108,11 @@ class ThreadedServer:
         """Base URL, e.g. http://127.0.0.1:43121."""
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop serving requests, once started (tests count the tasks left on it)."""
+        return self._server.servers[0].get_loop() if self._server.servers else None
+
     def start(self, timeout_s: float = 20.0) -> None:
         """Start and wait for the server to accept connections."""
         self._thread.start()

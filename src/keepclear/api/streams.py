@@ -146,7 +146,9 @@ class StreamHub:
                     yield text
             while not once:
                 try:
-                    item = await asyncio.wait_for(conn.queue.get(), timeout=15.0)
+                    # Not wait_for: on 3.11 it can swallow the cancellation that cuts this client.
+                    async with asyncio.timeout(15.0):
+                        item = await conn.queue.get()
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
@@ -185,8 +187,10 @@ class EventStreamResponse(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sender = asyncio.ensure_future(self._send_all(send))
         listener = asyncio.ensure_future(self._until_disconnect(receive))
+        disconnected = False
         try:
             await asyncio.wait((sender, listener), return_when=asyncio.FIRST_COMPLETED)
+            disconnected = listener.done()
         finally:
             for task in (sender, listener):
                 task.cancel()
@@ -196,7 +200,7 @@ class EventStreamResponse(StreamingResponse):
         if failure is not None and not isinstance(failure, OSError):
             raise failure
         ended = sender.done() and not sender.cancelled() and failure is None and sender.result()
-        if not ended and not listener.done():
+        if not ended and not disconnected:
             STREAM_CUT.set(True)  # cut on purpose, the client still there: uvicorn closes the connection
 
     async def _send_all(self, send: Send) -> bool:
