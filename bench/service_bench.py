@@ -182,8 +182,12 @@ def run(load: Load, args: argparse.Namespace, src: Path | None, bodies: dict[str
         elapsed = time.perf_counter() - started
         final = admin.get("/v1/metrics").json()
     finally:
-        server.terminate()
-        server.wait(timeout=600)  # it delivers the events still queued (ledger, hotline) before it exits
+        server.terminate()  # it delivers the events still queued (ledger, hotline) before it exits...
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # ...which after a dense scene can take minutes: not measured here
+            server.kill()
+            server.wait()
 
     def durations(name: str) -> list[float]:
         return [float(s["task_duration_s"][name]) for s in samples if name in s["task_duration_s"]]

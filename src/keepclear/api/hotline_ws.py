@@ -190,15 +190,16 @@ class _LiveSession:
         self.last_sent[message.thread_id] = message.seq
         return {"type": "message", "message": self.service.view(message, self.language)}
 
-    async def _send(self, frames: list[dict[str, Any]]) -> None:
-        """Send ``frames``: one as itself, several as one ``batch`` frame (fewer sends under load)."""
+    async def _send(self, frames: list[dict[str, Any]], timeout_s: float | None = None) -> None:
+        """Send ``frames``: one as itself, several as one ``batch`` frame (fewer sends under load);
+        ``TimeoutError`` when the client has not taken it within ``timeout_s`` (``send_timeout_s``)."""
         if frames:
             payload = frames[0] if len(frames) == 1 else {"type": "batch", "frames": frames}
             text = json.dumps(payload, ensure_ascii=False)
             self.sending = True
             try:
                 # A client that does not read for send_timeout_s is cut (TimeoutError ends the session).
-                async with asyncio.timeout(self.config.send_timeout_s):
+                async with asyncio.timeout(self.config.send_timeout_s if timeout_s is None else timeout_s):
                     await self.ws.send_text(text)
             finally:
                 self.sending = False
@@ -236,8 +237,11 @@ class _LiveSession:
                 elif kind == "poll":
                     frames += await self._catch_up()
                 elif kind == "overflow":
-                    await self._send([*frames, {"type": "overflow"}])
-                    await self.ws.close(code=1013)
+                    # A client that overflowed reads slowly if at all: a little time for these last frames.
+                    last_s = min(self.config.send_timeout_s, 2.0)
+                    await self._send([*frames, {"type": "overflow"}], last_s)
+                    async with asyncio.timeout(last_s):
+                        await self.ws.close(code=1013)
                     return
             await self._send(frames)
 

@@ -291,7 +291,7 @@ class Runtime:
                     self.priority.wait_clear()
                     if not self.pump(1):  # one chunk
                         break
-            except Exception:  # the tick pumps too and reports; this loop must go on
+            except Exception:  # logged; this loop must go on (the next round takes the next chunk)
                 _log.exception("pumping track reports failed")
 
     def tick(self, now_s: float | None = None) -> None:
