@@ -206,6 +206,9 @@ def run(load: Load, args: argparse.Namespace, src: Path | None, bodies: dict[str
         "answers 429": statuses.get(429, 0),
         "other answers": sum(n for code, n in statuses.items() if code not in (202, 429)),
         "ingest backlog max (s)": max(float(s["counters"].get("ingest_backlog_s", float("nan"))) for s in samples),
+        "pump cost (us/report)": float(final["counters"].get("pump_cost_us_per_report", float("nan"))),
+        "429 for backlog": float(final["counters"].get("ingest_batches_refused_backlog_total", float("nan"))),
+        "429 for a late tick": float(final["counters"].get("ingest_batches_refused_probe_late_total", float("nan"))),
         "server RSS max (MiB)": max(int(s["rss_bytes"]) for s in samples) / 2**20,
     }
 

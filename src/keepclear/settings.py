@@ -137,7 +137,7 @@ class Settings(BaseSettings):
         1_000_000, ge=1000, description="Track reports the ingest queue holds before feeds get 429 (bounds memory)."
     )
     ingest_backlog_s: float = Field(
-        0.25,
+        0.5,
         gt=0,
         le=60,
         description="Seconds of the pump's own work the ingest queue may hold (at most tick_s): a batch that would"

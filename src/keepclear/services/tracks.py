@@ -33,6 +33,8 @@ from keepclear.store import Database
 from keepclear.store import registry as registry_store
 
 FloatArray = npt.NDArray[np.float64]
+#: Chunks of pump work the cost per report is measured over.
+_COST_WINDOW = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ class IngestLimits:
     """Bounds on what the ingest accepts."""
 
     queue_reports: int = 1_000_000
-    backlog_s: float = 0.25
+    backlog_s: float = 0.5
     max_future_s: float = 30.0
     max_age_s: float = 600.0
 
@@ -149,6 +151,9 @@ class TrackIngest:
         #: CPU seconds the pump spends per report (moving it to the track table and history), smoothed;
         #: None until the pump has measured a first chunk.
         self.pump_cost_s: float | None = None
+        self._chunks: deque[tuple[int, float]] = deque(maxlen=_COST_WINDOW)
+        self._window_reports = 0
+        self._window_cpu_s = 0.0
 
     @property
     def queued(self) -> int:
@@ -284,12 +289,19 @@ class TrackIngest:
         return self.take()
 
     def record_pump(self, reports: int, cpu_s: float) -> None:
-        """The pump moved ``reports`` using ``cpu_s`` of its own CPU time: update the cost per report."""
+        """The pump moved ``reports`` using ``cpu_s`` of its own CPU time: update the cost per report.
+
+        The cost is that of the last ``_COST_WINDOW`` chunks together, so one chunk that paid for a
+        garbage collection neither shuts the gate nor opens it.
+        """
         if reports <= 0:
             return
-        cost_s = max(cpu_s, 0.0) / reports
-        previous = self.pump_cost_s
-        # Smoothed over a few chunks, weighted by their size: one chunk interrupted by a collection
-        # neither opens nor shuts the gate.
-        weight = min(1.0, reports / 5_000)
-        self.pump_cost_s = cost_s if previous is None else previous + weight * (cost_s - previous)
+        with self._lock:
+            if len(self._chunks) == self._chunks.maxlen:
+                old_reports, old_cpu_s = self._chunks[0]
+                self._window_reports -= old_reports
+                self._window_cpu_s -= old_cpu_s
+            self._chunks.append((reports, max(cpu_s, 0.0)))
+            self._window_reports += reports
+            self._window_cpu_s += max(cpu_s, 0.0)
+            self.pump_cost_s = max(self._window_cpu_s, 0.0) / self._window_reports
