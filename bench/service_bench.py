@@ -4,7 +4,8 @@ Prints, per column, the sustained ingest rate against the 100,000 reports/s targ
 time per tick, the gaps between ticks and the server's memory. Two loads: ``steady`` (``--clients``
 clients posting ``--batch``-report batches) and ``flood`` (``--flood-clients`` clients posting
 ``--flood-batch``-report batches as fast as they are answered: the tick must keep its period and
-feeds must get 429 rather than a probe running behind). With ``--anchor-src`` the same loads also
+feeds must get 429 rather than a probe running behind), and on demand ``hostile`` (the flood with
+each unit five times per batch: valid, but five times dearer to the pump per report). With ``--anchor-src`` the same loads also
 run against a server from another source tree (e.g. ``git archive main src | tar -x -C /tmp/main``),
 interleaved with this one's runs, so the figures are measured side by side on the same machine.
 The server runs in its own process (as in production); the load comes from this process with
@@ -75,9 +76,10 @@ def populate(data_dir: Path, units: int) -> dict[str, str]:
 
 
 def batches(
-    units: int, batch: int, seed: int = 42, spread_deg: float | None = None, shape: str = "rows"
+    units: int, batch: int, seed: int = 42, spread_deg: float | None = None, shape: str = "rows", repeats: int = 1
 ) -> dict[str, list[bytes]]:
-    """Pre-encoded request bodies per party: every unit reported once per round, as ``rows`` or ``columns``."""
+    """Pre-encoded request bodies per party: every unit reported once per round, as ``rows`` or ``columns``
+    (``repeats``: each unit that many times in its batch, same report: valid, but dearer to the pump)."""
     rng = np.random.default_rng(seed)
     if spread_deg is None:
         lat = rng.uniform(50, 54, units)
@@ -92,7 +94,7 @@ def batches(
     out: dict[str, list[bytes]] = {"a": [], "b": []}
     for party, start in (("a", 0), ("b", 1)):
         ids = list(range(start, units, 2))
-        for k in range(0, len(ids), batch):
+        for k in range(0, len(ids), batch // repeats):
             reports = [
                 {
                     "unit_id": f"u{i}",
@@ -104,7 +106,7 @@ def batches(
                     "vel_north_mps": float(gs[i] * np.cos(trk[i])),
                     "vel_up_mps": 0.0,
                 }
-                for i in ids[k : k + batch]
+                for i in ids[k : k + batch // repeats] * repeats
             ]
             if shape == "columns":
                 columns = {name: [r[name] for r in reports] for name in reports[0]}
@@ -121,6 +123,7 @@ class Load:
     name: str
     clients: int
     batch: int
+    repeats: int = 1
 
 
 def run(load: Load, args: argparse.Namespace, src: Path | None, bodies: dict[str, list[bytes]]) -> dict[str, Any]:
@@ -221,7 +224,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--flood-batch", type=int, default=10_000)
     parser.add_argument("--flood-clients", type=int, default=6)
-    parser.add_argument("--loads", default="steady,flood", help="Which loads to run, comma separated")
+    parser.add_argument(
+        "--loads",
+        default="steady,flood",
+        help="Loads to run, comma separated: steady, flood, hostile (the flood with each unit 5 times per batch)",
+    )
     parser.add_argument("--anchor-src", type=Path, default=None, help="Source tree (its src/) of the anchor server")
     parser.add_argument(
         "--spread-deg",
@@ -240,6 +247,7 @@ def main() -> None:
     loads = {
         "steady": Load("steady", args.clients, args.batch),
         "flood": Load("flood", args.flood_clients, args.flood_batch),
+        "hostile": Load("hostile", args.flood_clients, args.flood_batch, repeats=5),
     }
     chosen = [loads[name] for name in args.loads.split(",")]
     trees: list[tuple[str, Path | None]] = [("this", None)]
@@ -247,7 +255,7 @@ def main() -> None:
         trees.insert(0, ("anchor", args.anchor_src))
     columns: dict[str, dict[str, Any]] = {}
     for load in chosen:
-        bodies = batches(args.units, load.batch, spread_deg=args.spread_deg, shape=args.shape)
+        bodies = batches(args.units, load.batch, spread_deg=args.spread_deg, shape=args.shape, repeats=load.repeats)
         for tree, src in trees:  # interleaved: each load runs on the anchor, then on this tree
             columns[f"{load.name} {tree}"] = run(load, args, src, bodies)
 

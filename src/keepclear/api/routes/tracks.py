@@ -96,6 +96,7 @@ async def ingest_tracks(
     except pydantic.ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     columns, bad_times = _columns(body)
+    await rt.priority.wait_clear_async()  # judging waits while the probe computes, as reading the body did
     result = await run_in_threadpool(rt.ingest.submit, columns, principal.party_id)
     refused = []
     for index, unit_id, problems in result.refused:
