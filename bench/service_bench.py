@@ -1,10 +1,17 @@
 """Track ingest through a real `keepclear serve` on 127.0.0.1 while the probe ticks every second.
 
-Prints the sustained ingest rate against the 100,000 reports/s target, the probe's time per tick
-and the server's memory. The server runs in its own process (as in production); the load comes
-from this process with pre-encoded batches, so the figure measures the server, not the client.
+Prints, per column, the sustained ingest rate against the 100,000 reports/s target, the probe's
+time per tick, the gaps between ticks and the server's memory. Two loads: ``steady`` (``--clients``
+clients posting ``--batch``-report batches) and ``flood`` (``--flood-clients`` clients posting
+``--flood-batch``-report batches as fast as they are answered: the tick must keep its period and
+feeds must get 429 rather than a probe running behind), and on demand ``hostile`` (the flood with
+each unit five times per batch: valid, but five times dearer to the pump per report). With ``--anchor-src`` the same loads also
+run against a server from another source tree (e.g. ``git archive main src | tar -x -C /tmp/main``),
+interleaved with this one's runs, so the figures are measured side by side on the same machine.
+The server runs in its own process (as in production); the load comes from this process with
+pre-encoded batches, so the figure measures the server, not the client.
 
-    python bench/service_bench.py --seconds 20 --units 10000 [--shape rows] [--spread-deg 20]
+    python bench/service_bench.py --seconds 15 [--anchor-src /tmp/main/src] [--loads steady,flood]
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -67,9 +76,10 @@ def populate(data_dir: Path, units: int) -> dict[str, str]:
 
 
 def batches(
-    units: int, batch: int, seed: int = 42, spread_deg: float | None = None, shape: str = "rows"
+    units: int, batch: int, seed: int = 42, spread_deg: float | None = None, shape: str = "rows", repeats: int = 1
 ) -> dict[str, list[bytes]]:
-    """Pre-encoded request bodies per party: every unit reported once per round, as ``rows`` or ``columns``."""
+    """Pre-encoded request bodies per party: every unit reported once per round, as ``rows`` or ``columns``
+    (``repeats``: each unit that many times in its batch, same report: valid, but dearer to the pump)."""
     rng = np.random.default_rng(seed)
     if spread_deg is None:
         lat = rng.uniform(50, 54, units)
@@ -84,7 +94,7 @@ def batches(
     out: dict[str, list[bytes]] = {"a": [], "b": []}
     for party, start in (("a", 0), ("b", 1)):
         ids = list(range(start, units, 2))
-        for k in range(0, len(ids), batch):
+        for k in range(0, len(ids), batch // repeats):
             reports = [
                 {
                     "unit_id": f"u{i}",
@@ -96,7 +106,7 @@ def batches(
                     "vel_north_mps": float(gs[i] * np.cos(trk[i])),
                     "vel_up_mps": 0.0,
                 }
-                for i in ids[k : k + batch]
+                for i in ids[k : k + batch // repeats] * repeats
             ]
             if shape == "columns":
                 columns = {name: [r[name] for r in reports] for name in reports[0]}
@@ -106,12 +116,120 @@ def batches(
     return out
 
 
+@dataclass(frozen=True)
+class Load:
+    """One load: how many client threads post batches of how many reports."""
+
+    name: str
+    clients: int
+    batch: int
+    repeats: int = 1
+
+
+def run(load: Load, args: argparse.Namespace, src: Path | None, bodies: dict[str, list[bytes]]) -> dict[str, Any]:
+    """One server (from ``src``, or this tree), one load for ``args.seconds``: its figures."""
+    folder = Path(tempfile.mkdtemp(prefix="kc-bench-"))
+    keys = populate(folder, args.units)
+    port = free_port()
+    env = {**os.environ, "KEEPCLEAR_TICK_S": "1"}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(folder), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(1200):  # a first start may compile the probe (numba) on a busy machine
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        accepted = [0] * load.clients
+        statuses: dict[int, int] = {}
+        stop = threading.Event()
+
+        def client(k: int) -> None:
+            party = "ab"[k % 2]
+            headers = {"Authorization": f"Bearer {keys[party]}", "content-type": "application/json"}
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+                j = k
+                while not stop.is_set():
+                    body = bodies[party][j % len(bodies[party])].replace(
+                        TIME_PLACEHOLDER.encode(), format_utc(time.time()).encode()
+                    )
+                    j += 1
+                    response = http.post("/v1/tracks", content=body)
+                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                    if response.status_code == 202:
+                        accepted[k] += response.json()["accepted"]
+                    elif response.status_code == 429:
+                        stop.wait(float(response.headers.get("retry-after", "1")))
+
+        samples: list[dict[str, Any]] = []
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(load.clients)]
+        admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=60)
+        before = admin.get("/v1/metrics").json()
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        while time.perf_counter() - started < args.seconds:
+            time.sleep(1.0)
+            samples.append(admin.get("/v1/metrics").json())
+        stop.set()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        final = admin.get("/v1/metrics").json()
+    finally:
+        server.terminate()  # it delivers the events still queued (ledger, hotline) before it exits...
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # ...which after a dense scene can take minutes: not measured here
+            server.kill()
+            server.wait()
+
+    def durations(name: str) -> list[float]:
+        return [float(s["task_duration_s"][name]) for s in samples if name in s["task_duration_s"]]
+
+    probe_s = durations("probe") or [float("nan")]
+    pump_s = durations("pump") or [float("nan")]
+    return {
+        "ingest accepted (reports/s)": sum(accepted) / elapsed,
+        "probe per tick p50 (ms)": statistics.median(probe_s) * 1e3,
+        "probe per tick max (ms)": max(probe_s) * 1e3,
+        "pump chunk max (ms)": max(pump_s) * 1e3,
+        "ticks per second": (final["ticks"] - before["ticks"]) / elapsed,
+        "longest gap between ticks (s)": float(final["counters"].get("tick_interval_max_s", float("nan"))),
+        "ticks late (> half a period)": float(final["counters"].get("tick_late_total", float("nan"))),
+        "answers 202": statuses.get(202, 0),
+        "answers 429": statuses.get(429, 0),
+        "other answers": sum(n for code, n in statuses.items() if code not in (202, 429)),
+        "ingest backlog max (s)": max(float(s["counters"].get("ingest_backlog_s", float("nan"))) for s in samples),
+        "pump cost (us/report)": float(final["counters"].get("pump_cost_us_per_report", float("nan"))),
+        "429 for backlog": float(final["counters"].get("ingest_batches_refused_backlog_total", float("nan"))),
+        "429 for a late tick": float(final["counters"].get("ingest_batches_refused_probe_late_total", float("nan"))),
+        "server RSS max (MiB)": max(int(s["rss_bytes"]) for s in samples) / 2**20,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--units", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--flood-batch", type=int, default=10_000)
+    parser.add_argument("--flood-clients", type=int, default=6)
+    parser.add_argument(
+        "--loads",
+        default="steady,flood",
+        help="Loads to run, comma separated: steady, flood, hostile (the flood with each unit 5 times per batch)",
+    )
+    parser.add_argument("--anchor-src", type=Path, default=None, help="Source tree (its src/) of the anchor server")
     parser.add_argument(
         "--spread-deg",
         type=float,
@@ -126,92 +244,38 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="kc-bench-"))
-    keys = populate(folder, args.units)
-    bodies = batches(args.units, args.batch, spread_deg=args.spread_deg, shape=args.shape)
-    port = free_port()
-    env = {**os.environ, "KEEPCLEAR_TICK_S": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(folder), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        accepted = [0] * args.clients
-        statuses: dict[int, int] = {}
-        stop = threading.Event()
+    loads = {
+        "steady": Load("steady", args.clients, args.batch),
+        "flood": Load("flood", args.flood_clients, args.flood_batch),
+        "hostile": Load("hostile", args.flood_clients, args.flood_batch, repeats=5),
+    }
+    chosen = [loads[name] for name in args.loads.split(",")]
+    trees: list[tuple[str, Path | None]] = [("this", None)]
+    if args.anchor_src is not None:
+        trees.insert(0, ("anchor", args.anchor_src))
+    columns: dict[str, dict[str, Any]] = {}
+    for load in chosen:
+        bodies = batches(args.units, load.batch, spread_deg=args.spread_deg, shape=args.shape, repeats=load.repeats)
+        for tree, src in trees:  # interleaved: each load runs on the anchor, then on this tree
+            columns[f"{load.name} {tree}"] = run(load, args, src, bodies)
 
-        def client(k: int) -> None:
-            party = "ab"[k % 2]
-            headers = {"Authorization": f"Bearer {keys[party]}", "content-type": "application/json"}
-            with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
-                j = k
-                while not stop.is_set():
-                    body = bodies[party][j % len(bodies[party])].replace(
-                        TIME_PLACEHOLDER.encode(), format_utc(time.time()).encode()
-                    )
-                    j += 1
-                    response = http.post("/v1/tracks", content=body)
-                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                    if response.status_code == 202:
-                        accepted[k] += response.json()["accepted"]
-                    elif response.status_code == 429:
-                        time.sleep(float(response.headers.get("retry-after", "1")))
-
-        samples: list[dict[str, object]] = []
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
-        admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=30)
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        while time.perf_counter() - started < args.seconds:
-            time.sleep(1.0)
-            samples.append(admin.get("/v1/metrics").json())
-        stop.set()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - started
-        final = admin.get("/v1/metrics").json()
-    finally:
-        server.terminate()
-        server.wait(timeout=600)  # it delivers the events still queued (ledger, hotline) before it exits
-
-    rate = sum(accepted) / elapsed
-    probe_times = [float(s["task_duration_s"].get("probe", "nan")) for s in samples if "probe" in s["task_duration_s"]]  # type: ignore[union-attr]
-    compute_ms = [float(s["counters"]["probe_compute_ms"]) for s in samples if s["counters"].get("probe_compute_ms")]  # type: ignore[index,union-attr]
-    rss_mb = max(int(s["rss_bytes"]) for s in samples) / 2**20  # type: ignore[call-overload]
     print(
-        f"units {args.units}, batch {args.batch} reports as {args.shape}, {args.clients} client threads,"
-        f" {elapsed:.1f} s, one server process"
+        f"units {args.units}, {args.shape}; "
+        + "; ".join(f"{load.name}: {load.clients} clients x {load.batch}-report batches" for load in chosen)
+        + f"; {args.seconds:g} s each; one server process; tick_s 1; target {TARGET_REPORTS_PER_S:,} reports/s"
     )
-    print(f"{'figure':<34}{'value':>14}{'target':>14}{'ratio':>9}")
-    print(
-        f"{'ingest accepted (reports/s)':<34}{rate:>14,.0f}{TARGET_REPORTS_PER_S:>14,}{rate / TARGET_REPORTS_PER_S:>9.2f}"
-    )
-    if probe_times:
-        print(f"{'probe per tick p50 (ms)':<34}{statistics.median(probe_times) * 1e3:>14.1f}")
-        print(f"{'probe per tick max (ms)':<34}{max(probe_times) * 1e3:>14.1f}")
-        if compute_ms:
-            print(f"{'  of which computing p50 (ms)':<34}{statistics.median(compute_ms):>14.1f}")
-    else:
-        print(f"{'probe per tick (ms)':<34}{'not wired':>14}")
-    print(f"{'ticks (per second)':<34}{final['ticks']:>14}{final['ticks'] / elapsed:>14.2f}")
-    interval_s = float(final["counters"].get("tick_interval_max_s", float("nan")))  # type: ignore[attr-defined]
-    print(f"{'longest gap between ticks (s)':<34}{interval_s:>14.2f}{1.0:>14.2f}{interval_s:>9.2f}")
-    tasks = sorted({name for sample in samples for name in sample["task_duration_s"]})  # type: ignore[attr-defined]
-    slowest = {name: max(float(s["task_duration_s"].get(name, 0.0)) for s in samples) for name in tasks}  # type: ignore[attr-defined]
-    print(f"{'tick tasks, slowest run (ms)':<34}" + ", ".join(f"{n} {v * 1e3:.0f}" for n, v in slowest.items()))
-    print(f"{'server RSS max (MiB)':<34}{rss_mb:>14.0f}")
-    print(f"{'HTTP statuses':<34}{json.dumps(statuses):>14}")
-    print(f"{'gauges at end':<34}{json.dumps(final['counters'])}")
+    names = list(columns)
+    figures = list(next(iter(columns.values())))
+    print(f"{'figure':<32}" + "".join(f"{name:>16}" for name in names))
+    for figure in figures:
+        print(f"{figure:<32}" + "".join(f"{columns[name][figure]:>16,.1f}" for name in names))
+    if args.anchor_src is not None:
+        print(f"{'ratio this / anchor':<32}")
+        for load in chosen:
+            anchor, this = columns[f"{load.name} anchor"], columns[f"{load.name} this"]
+            for figure in ("ingest accepted (reports/s)", "longest gap between ticks (s)"):
+                ratio = this[figure] / anchor[figure] if anchor[figure] else float("nan")
+                print(f"  {load.name} {figure:<30}{ratio:>10.2f}")
 
 
 if __name__ == "__main__":

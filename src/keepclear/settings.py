@@ -136,8 +136,40 @@ class Settings(BaseSettings):
     ingest_queue_reports: int = Field(
         1_000_000, ge=1000, description="Track reports the ingest queue holds before feeds get 429 (bounds memory)."
     )
+    ingest_backlog_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="Seconds of the pump's own work the ingest queue may hold (at most tick_s): a batch that would"
+        " make the queue take longer to move into the track table gets 429, so the probe never runs behind its feeds.",
+    )
     ingest_max_future_s: float = Field(30.0, ge=0, description="How far in the future a report's time may be, seconds.")
     ingest_max_age_s: float = Field(600.0, gt=0, description="How old a report may be when it arrives, seconds.")
+    event_queue_events: int = Field(
+        200_000,
+        ge=1000,
+        description="Events waiting for the record, hotline and incidents (the bus's queue) before whoever publishes"
+        " (the probe's tick too) waits for the dispatcher to catch up (bounds memory).",
+    )
+    stream_client_backlog_events: int = Field(
+        10_000,
+        ge=10,
+        description="Events one /v1/stream client may have waiting to be sent; a client that falls this far behind is"
+        " disconnected (it reconnects with Last-Event-ID and catches up).",
+    )
+    hotline_client_backlog_items: int = Field(
+        50_000,
+        ge=10,
+        description="Deliveries (one commit's messages, a receipt, an availability change) one hotline socket may have"
+        " waiting to be sent; past it the client gets an overflow frame and is disconnected (it resumes from its cursors).",
+    )
+    stream_send_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Longest a send to a /v1/stream or hotline socket client may wait for the client to read; a client"
+        " that does not read for this long is disconnected.",
+    )
     ledger_checkpoint_every_entries: int = Field(
         100, ge=1, description="The deployment signs the ledger head at least every this many entries."
     )

@@ -69,8 +69,10 @@ def create_app(
     overrides what the settings give (a replay's rules of notice, say)."""
     dep = deployment or Deployment.open(settings, clock=clock)
     runtime = Runtime(dep, runtime_config or RuntimeConfig.from_settings(settings))
-    hub = StreamHub()
+    hub = StreamHub(backlog_events=settings.stream_client_backlog_events, send_timeout_s=settings.stream_send_timeout_s)
     dep.bus.subscribe_batches(hub.on_events, live=True)
+    for name, read in hub.gauges().items():
+        runtime.add_gauge(name, read)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

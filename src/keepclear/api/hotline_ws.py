@@ -58,12 +58,14 @@ class LiveConfig:
     commit and most frames per ``batch`` frame; ``poll_s``: how often each session also looks in the
     store for messages committed by other processes (None: never; in-process posts come at once);
     ``max_pending_posts``: posts a client may have waiting for commit before the server stops reading
-    it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too)."""
+    it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too);
+    ``send_timeout_s``: longest one send may wait for the client to read before the client is cut."""
 
     hello_timeout_s: float = 10.0
     max_batch: int = 1000
     poll_s: float | None = 2.0
     max_pending_posts: int = 20_000
+    send_timeout_s: float = 30.0
 
 
 def error_status(exc: KeepclearError) -> str:
@@ -116,6 +118,8 @@ class _LiveSession:
         self.delivered: dict[str, int] = {}
         self.delivered_signal = asyncio.Event()
         self.subscription: Subscription | None = None
+        #: True while a send waits for the client (a client that overflows meanwhile is cut at once).
+        self.sending = False
 
     async def run(self) -> None:
         await self.ws.accept()
@@ -146,26 +150,34 @@ class _LiveSession:
             for i in range(0, len(missed), self.config.max_batch):
                 await self._send([self._message_frame(m) for m in missed[i : i + self.config.max_batch]])
             await self._send([{"type": "resumed", "cursors": self.last_sent}])
+            pump = asyncio.create_task(self._pump())
             tasks = [
                 asyncio.create_task(self._reader()),
-                asyncio.create_task(self._pump()),
+                pump,
                 asyncio.create_task(self._poster()),
                 asyncio.create_task(self._receipts()),
                 asyncio.create_task(self._poll_ticker()),
             ]
-            # The session ends when the client leaves or any part fails; the rest is cancelled.
+            self.subscription.on_overflow = lambda: self._cut_if_stuck(pump)
+            # The session ends when the client leaves, is cut or any part fails; the rest is cancelled.
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             for task in done:
-                failure = task.exception()
-                if failure is not None and not isinstance(failure, WebSocketDisconnect | OSError):
+                failure = None if task.cancelled() else task.exception()
+                if failure is not None and not isinstance(failure, WebSocketDisconnect | OSError | TimeoutError):
                     raise failure
-        except (WebSocketDisconnect, OSError):  # the client went away; its cursor resumes it
+        except (WebSocketDisconnect, OSError, TimeoutError):  # gone, or not reading: its cursor resumes it
             pass
         finally:
             self.hub.disconnect(self.subscription)
+
+    def _cut_if_stuck(self, pump: asyncio.Task[None]) -> None:
+        """The client overflowed: if a send is waiting for it, it does not read; end the session now
+        (returning without a close frame, the server closes the connection)."""
+        if self.sending:
+            pump.cancel()
 
     async def _close_with_error(self, problem: str) -> None:
         try:
@@ -178,11 +190,19 @@ class _LiveSession:
         self.last_sent[message.thread_id] = message.seq
         return {"type": "message", "message": self.service.view(message, self.language)}
 
-    async def _send(self, frames: list[dict[str, Any]]) -> None:
-        """Send ``frames``: one as itself, several as one ``batch`` frame (fewer sends under load)."""
+    async def _send(self, frames: list[dict[str, Any]], timeout_s: float | None = None) -> None:
+        """Send ``frames``: one as itself, several as one ``batch`` frame (fewer sends under load);
+        ``TimeoutError`` when the client has not taken it within ``timeout_s`` (``send_timeout_s``)."""
         if frames:
             payload = frames[0] if len(frames) == 1 else {"type": "batch", "frames": frames}
-            await self.ws.send_text(json.dumps(payload, ensure_ascii=False))
+            text = json.dumps(payload, ensure_ascii=False)
+            self.sending = True
+            try:
+                # A client that does not read for send_timeout_s is cut (TimeoutError ends the session).
+                async with asyncio.timeout(self.config.send_timeout_s if timeout_s is None else timeout_s):
+                    await self.ws.send_text(text)
+            finally:
+                self.sending = False
 
     async def _deliver(self, message: Message) -> list[dict[str, Any]]:
         """Frames for ``message`` unless already sent, a gap filled from the store first (exactly once, in order)."""
@@ -217,8 +237,11 @@ class _LiveSession:
                 elif kind == "poll":
                     frames += await self._catch_up()
                 elif kind == "overflow":
-                    await self._send([*frames, {"type": "overflow"}])
-                    await self.ws.close(code=1013)
+                    # A client that overflowed reads slowly if at all: a little time for these last frames.
+                    last_s = min(self.config.send_timeout_s, 2.0)
+                    await self._send([*frames, {"type": "overflow"}], last_s)
+                    async with asyncio.timeout(last_s):
+                        await self.ws.close(code=1013)
                     return
             await self._send(frames)
 

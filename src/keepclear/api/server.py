@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import copy
 import errno
 import socket
 import threading
 import time
 from collections.abc import Callable, Generator
+from typing import Any
 
 import uvicorn
+import uvicorn.config
 from fastapi import FastAPI
 
 from keepclear.errors import KeepclearError
@@ -81,6 +85,15 @@ def watch_start(
         time.sleep(0.02)
 
 
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the one line a deliberately cut stream causes left out
+    (``streams.CutStreamLogFilter``)."""
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["stream_cut"] = {"()": "keepclear.api.streams.CutStreamLogFilter"}
+    config["loggers"]["uvicorn.error"]["filters"] = ["stream_cut"]
+    return config
+
+
 def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uvicorn.Config:
     """The uvicorn configuration keepclear runs with."""
     return uvicorn.Config(
@@ -88,13 +101,45 @@ def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = Fal
         host=host,
         port=port,
         log_level="warning",
+        log_config=_log_config(),
         access_log=access_log,
         ws="websockets-sansio",
         timeout_graceful_shutdown=5,
     )
 
 
-class ForegroundServer(uvicorn.Server):
+class Server(uvicorn.Server):
+    """uvicorn, stopping promptly with clients that do not read.
+
+    On shutdown every live stream is ended at once (``StreamHub.close_all``; hotline sockets are
+    closed by uvicorn itself), then uvicorn waits for connections to finish as usual, except that a
+    connection whose client has not taken what was already written is aborted after
+    ``unread_grace_s`` instead of being waited for up to ``timeout_graceful_shutdown``: a client
+    that does not read must not hold up a stop, nor have its handler cancelled with a traceback.
+    """
+
+    unread_grace_s = 0.5
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = self.config.app
+        hub = getattr(getattr(app, "state", None), "hub", None)
+        if hub is not None:
+            hub.close_all()
+        aborter = asyncio.create_task(self._abort_unread())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            aborter.cancel()
+
+    async def _abort_unread(self) -> None:
+        await asyncio.sleep(self.unread_grace_s)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None and transport.get_write_buffer_size() > 0:
+                transport.abort()
+
+
+class ForegroundServer(Server):
     """uvicorn in the foreground (``keepclear serve``): a Ctrl-C or SIGTERM that stops it cleanly ends
     the process with status 0; only a second Ctrl-C (a forced stop) is passed on as an interrupt.
 
@@ -125,7 +170,7 @@ class ThreadedServer:
         self._socket = listener or bind_listener(host, port or 0)
         self.port = int(self._socket.getsockname()[1])
         self._app = app
-        self._server = uvicorn.Server(uvicorn_config(app, self.host, self.port))
+        self._server = Server(uvicorn_config(app, self.host, self.port))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="keepclear-server", daemon=True
         )
@@ -134,6 +179,11 @@ class ThreadedServer:
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:43121."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop serving requests, once started (tests count the tasks left on it)."""
+        return self._server.servers[0].get_loop() if self._server.servers else None
 
     def start(self, timeout_s: float = START_TIMEOUT_S, on_slow: Callable[[], None] | None = None) -> None:
         """Start and wait until the server serves (its start-up, kernel compilation included, done);

@@ -35,7 +35,8 @@ class Deployment:
             migrate(db)
         else:
             db.require_schema()
-        return cls(settings=settings, db=db, clock=clock or WallClock())
+        bus = EventBus(max_queued_events=settings.event_queue_events)
+        return cls(settings=settings, db=db, clock=clock or WallClock(), bus=bus)
 
     @property
     def registry(self) -> RegistryService:

@@ -4,6 +4,8 @@ The service calls ``on_messages`` after each commit of messages and the bus hand
 and ``party.availability`` events to ``on_event``; both may run on any thread, so items reach a
 client's asyncio queue through its loop's ``call_soon_threadsafe``. A client that falls too far
 behind is marked ``overflowed`` and told to reconnect: resuming from its cursors loses nothing.
+When it falls behind because it does not read at all, ``on_overflow`` lets its session cut it at
+once (the overflow frame could not be sent anyway).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +44,9 @@ class Subscription:
     queue: asyncio.Queue[tuple[str, Any]]
     overflowed: bool = False
     _limit: int = field(default=50_000, repr=False)
+    #: Called on the client's loop when it overflows (its session cuts a client that does not read).
+    on_overflow: Callable[[], None] | None = field(default=None, repr=False)
+    _counted: Callable[[], None] | None = field(default=None, repr=False)
 
     def _put(self, item: tuple[str, Any]) -> None:
         # Runs on the client's loop.
@@ -49,6 +55,10 @@ class Subscription:
         if self.queue.qsize() >= self._limit:
             self.overflowed = True
             self.queue.put_nowait(("overflow", None))
+            if self._counted is not None:
+                self._counted()
+            if self.on_overflow is not None:
+                self.on_overflow()
             return
         self.queue.put_nowait(item)
 
@@ -65,13 +75,33 @@ class HotlineHub:
         self.config = config or HubConfig()
         self._lock = threading.Lock()
         self._subscriptions: dict[str, list[Subscription]] = {}
+        self.overflowed_total = 0
 
     def connect(self, party_id: str, person: str, loop: asyncio.AbstractEventLoop) -> Subscription:
         """Register a client of ``party_id`` on ``loop``; it receives everything committed from now on."""
-        subscription = Subscription(party_id, person, loop, asyncio.Queue(), _limit=self.config.queue_limit)
+        subscription = Subscription(
+            party_id, person, loop, asyncio.Queue(), _limit=self.config.queue_limit, _counted=self._count_overflow
+        )
         with self._lock:
             self._subscriptions[party_id] = [*self._subscriptions.get(party_id, []), subscription]
         return subscription
+
+    def _count_overflow(self) -> None:
+        with self._lock:
+            self.overflowed_total += 1
+
+    def gauges(self) -> dict[str, Callable[[], float]]:
+        """Metrics: connected clients, the largest backlog of one, clients that overflowed."""
+
+        def subscriptions() -> list[Subscription]:
+            with self._lock:
+                return [s for subs in self._subscriptions.values() for s in subs]
+
+        return {
+            "hotline_clients": lambda: len(subscriptions()),
+            "hotline_backlog_items_max": lambda: max((s.queue.qsize() for s in subscriptions()), default=0),
+            "hotline_clients_overflowed_total": lambda: self.overflowed_total,
+        }
 
     def disconnect(self, subscription: Subscription) -> None:
         """Forget ``subscription`` (idempotent)."""

@@ -23,7 +23,7 @@ from keepclear.domain.activities import ActivityKind, Priority
 from keepclear.services.activities import ActivityConfig, ActivityService
 from keepclear.services.deployment import Deployment
 from keepclear.services.hotline import HotlineConfig, HotlineService
-from keepclear.services.hotline_hub import HotlineHub
+from keepclear.services.hotline_hub import HotlineHub, HubConfig
 from keepclear.services.incidents import IncidentConfig, IncidentService
 from keepclear.services.live_index import LiveIndex
 from keepclear.services.phrases import load_catalogue
@@ -50,10 +50,15 @@ class RuntimeConfig:
 
     ``pump_s``: between ticks, queued reports are moved into the track table this often, so the
     tick itself only takes the last moments' reports and a busy feed never delays the probe.
+    ``pump_chunk_s``, ``pump_chunk_reports``: the pump moves reports a chunk at a time, as many as
+    take it about ``pump_chunk_s`` of work (at most ``pump_chunk_reports``), and lets the probe go
+    first between chunks, so the probe never waits long for the track table.
     """
 
     tick_s: float = 1.0
     pump_s: float = 0.1
+    pump_chunk_s: float = 0.01
+    pump_chunk_reports: int = 10_000
     ingest: IngestLimits = field(default_factory=IngestLimits)
     history: HistoryLimits = field(default_factory=HistoryLimits)
     tactical: TacticalConfig = field(default_factory=TacticalConfig)
@@ -79,6 +84,7 @@ class RuntimeConfig:
             tick_s=settings.tick_s,
             ingest=IngestLimits(
                 queue_reports=settings.ingest_queue_reports,
+                backlog_s=min(settings.ingest_backlog_s, settings.tick_s),
                 max_future_s=settings.ingest_max_future_s,
                 max_age_s=settings.ingest_max_age_s,
             ),
@@ -135,7 +141,10 @@ class Runtime:
         self._history_db = history_database(deployment.db)
         self.history = TrackHistory(self.config.history, self._history_db)
         self.history.load(deployment.clock.now_s())
-        self.ingest = TrackIngest(self.directory, deployment.clock, self.config.ingest, on_accepted=self.history.add)
+        self.ingest = TrackIngest(
+            self.directory, deployment.clock, self.config.ingest, self.tick_late_s, on_accepted=self.history.add
+        )
+        self._last_tick_start_s: float | None = None  # monotonic, while the tick thread runs
         self._consumers: list[TrackConsumer] = []
         self._gauges: dict[str, Callable[[], float]] = {}
         self._tasks: list[tuple[str, TickTask]] = []
@@ -178,7 +187,9 @@ class Runtime:
             ),
         )
         deployment.bus.subscribe_batches(self.hotline.on_events)
-        self.hotline_hub = HotlineHub()
+        self.hotline_hub = HotlineHub(HubConfig(queue_limit=settings.hotline_client_backlog_items))
+        for name, read in self.hotline_hub.gauges().items():
+            self.add_gauge(name, read)
         self.hotline.add_listener(self.hotline_hub.on_messages)
         deployment.bus.subscribe(self.hotline_hub.on_event)
         self.hotline.ensure_standing_threads()
@@ -207,6 +218,15 @@ class Runtime:
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
         self.add_gauge("probe_events", lambda: self.tactical.last_events)
         self.add_gauge("events_queued", lambda: self.deployment.bus.queued_events)
+        self.add_gauge("events_queue_limit", lambda: settings.event_queue_events)
+        self.add_gauge("ingest_backlog_s", lambda: self.ingest.backlog_s)
+        self.add_gauge("ingest_backlog_limit_reports", lambda: self.ingest.backlog_limit_reports)
+        self.add_gauge("ingest_batches_refused_full_total", lambda: self.ingest.batches_refused_full_total)
+        self.add_gauge("ingest_batches_refused_backlog_total", lambda: self.ingest.batches_refused_backlog_total)
+        self.add_gauge("ingest_batches_refused_probe_late_total", lambda: self.ingest.batches_refused_probe_late_total)
+        self.add_gauge("pump_cost_us_per_report", lambda: 1e6 * (self.ingest.pump_cost_s or 0.0))
+        self.add_gauge("tick_s", lambda: self.config.tick_s)
+        self.add_gauge("tick_late_total", lambda: self.ticks_late)
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()
         self._pump_lock = threading.Lock()
@@ -215,7 +235,9 @@ class Runtime:
         self.last_tick_s: float | None = None
         self.tick_errors = 0
         self.ticks = 0
-        #: Wall seconds the last run of each task took (and "pump" for moving reports to consumers).
+        #: Ticks that started more than 1.5 periods after the one before (``tick_late_total``).
+        self.ticks_late = 0
+        #: Wall seconds the last run of each task took (and "pump": the last chunk of reports moved).
         self.task_duration_s: dict[str, float] = {}
 
     def _seed_picture(self) -> None:
@@ -247,20 +269,39 @@ class Runtime:
         with self.priority.probing():
             self.tactical.tick(now_s)
 
-    def pump(self) -> int:
-        """Move queued reports to the consumers; returns how many moved."""
-        with self._pump_lock:  # one pump at a time: consumers see the batches in the order queued
-            drained = self.ingest.drain()
-            if drained:
+    def pump(self, max_reports: int | None = None) -> int:
+        """Move queued reports to the consumers, one chunk of at most ``pump_chunk_reports`` at a time,
+        until the queue is empty or ``max_reports`` moved; returns how many moved.
+
+        Each chunk's CPU time on this thread (the consumers' own work, not their waits for the probe's
+        lock or for the interpreter) is what the ingest's admission estimates the backlog from.
+        """
+        moved = 0
+        while max_reports is None or moved < max_reports:
+            with self._pump_lock:  # one pump at a time: consumers see the batches in the order queued
+                chunk = self.ingest.take(
+                    self.ingest.chunk_reports(self.config.pump_chunk_s, self.config.pump_chunk_reports)
+                )
+                if not chunk:
+                    break
+                started_s, cpu_started_s = time.perf_counter(), time.thread_time()
                 for consumer in self._consumers:
-                    consumer(drained)
-        return sum(len(batch) for batch in drained)
+                    consumer(chunk)
+                reports = sum(len(batch) for batch in chunk)
+                self.ingest.record_pump(reports, time.thread_time() - cpu_started_s)
+                self.task_duration_s["pump"] = time.perf_counter() - started_s
+            moved += reports
+        return moved
 
     def _pump_loop(self) -> None:
         while not self._stop.wait(self.config.pump_s):
             try:
-                self.pump()
-            except Exception:  # the tick pumps too and reports; this loop must go on
+                # A chunk at a time, the probe first: while it computes the pump waits (at most 1 s).
+                while not self._stop.is_set():
+                    self.priority.wait_clear()
+                    if not self.pump(1):  # one chunk
+                        break
+            except Exception:  # logged; this loop must go on (the next round takes the next chunk)
                 _log.exception("pumping track reports failed")
 
     def tick(self, now_s: float | None = None) -> None:
@@ -270,9 +311,11 @@ class Runtime:
             self._tick(self.deployment.clock.now_s() if now_s is None else now_s)
 
     def _tick(self, now_s: float) -> None:
-        started = time.perf_counter()
-        self.pump()
-        self.task_duration_s["pump"] = time.perf_counter() - started
+        # Driven by hand (replays, tests) the tick takes everything queued first; running, the pump
+        # thread moves the reports (the probe first) and the tick never pumps: its period does not
+        # depend on how much the feeds sent.
+        if self._pump_thread is None:
+            self.pump()
         for name, task in self._tasks:
             started = time.perf_counter()
             try:
@@ -293,9 +336,19 @@ class Runtime:
             start_s = time.monotonic()
             if last_start_s is not None:
                 self.tick_intervals_s.append(start_s - last_start_s)
-            last_start_s = start_s
+                if start_s - last_start_s > 1.5 * self.config.tick_s:
+                    self.ticks_late += 1
+            last_start_s = self._last_tick_start_s = start_s
             self.tick()
             due_s = max(due_s + self.config.tick_s, time.monotonic())
+
+    def tick_late_s(self) -> float:
+        """Seconds by which the next tick is overdue beyond half a period (0 when on time, or when the
+        tick is driven by hand): track ingest waits while it is (``TrackIngest.check_open``)."""
+        last_s = self._last_tick_start_s
+        if last_s is None or self._thread is None:
+            return 0.0
+        return max(0.0, time.monotonic() - last_s - 1.5 * self.config.tick_s)
 
     def start(self) -> None:
         """Run the tick every ``tick_s`` seconds on a background thread (detection warmed up first),
@@ -318,6 +371,7 @@ class Runtime:
             if thread is not None:
                 thread.join(timeout=10)
         self._thread = self._pump_thread = None
+        self._last_tick_start_s = None
         self.deployment.bus.stop_dispatching()
         self.record.stop()
         self.history.wait_maintenance()

@@ -2,9 +2,16 @@
 
 Reports travel as columns (``ReportColumns``) so a batch of thousands is judged with a few numpy
 operations. Each report is still judged alone: a bad one is refused with its index and reasons,
-the good ones of the same batch are kept. A feed reports only its own party's units. The queue
-is bounded in reports, so memory stays bounded; when it is full the whole batch is refused with a
-retry delay and nothing of it is kept.
+the good ones of the same batch are kept. A feed reports only its own party's units.
+
+The queue has two bounds, and a batch that would pass either is refused whole (429 with a retry
+delay; nothing of it is kept): ``queue_reports`` bounds memory, and ``backlog_s`` bounds how long
+the pump would take to move the queue into the track table, estimated from the CPU time the pump
+spent per report (its own work only: not the time it waited for the probe's lock or for the
+interpreter). So the probe never works on a picture older than that, whatever the queue setting.
+And while the probe's tick is running late (``probe_late_s``: the interpreter is too busy to hold
+its period), batches are refused before they are even parsed, so feeds give the probe its time
+back rather than delay alerts.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from keepclear.store import Database
 from keepclear.store import registry as registry_store
 
 FloatArray = npt.NDArray[np.float64]
+#: Chunks of pump work the cost per report is measured over.
+_COST_WINDOW = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,7 @@ class IngestLimits:
     """Bounds on what the ingest accepts."""
 
     queue_reports: int = 1_000_000
+    backlog_s: float = 0.5
     max_future_s: float = 30.0
     max_age_s: float = 600.0
 
@@ -66,6 +76,12 @@ class ReportColumns:
         """Every row as a ``TrackReport``."""
         for index in range(len(self.unit_ids)):
             yield self.report(index)
+
+    def rows(self, start: int, stop: int) -> ReportColumns:
+        """Rows ``start`` to ``stop`` (excluded), with their parties and domains."""
+        return ReportColumns(
+            self.unit_ids[start:stop], self.values[start:stop], self.party_ids[start:stop], self.domains[start:stop]
+        )
 
     def take(self, indices: list[int], party_ids: list[str], domains: list[Domain]) -> ReportColumns:
         """The rows ``indices``, with their units' parties and domains."""
@@ -116,9 +132,12 @@ class TrackIngest:
         directory: UnitDirectory,
         clock: Clock,
         limits: IngestLimits | None = None,
+        probe_late_s: Callable[[], float] | None = None,
         on_accepted: Callable[[list[ReportColumns]], None] | None = None,
     ) -> None:
         self._directory = directory
+        #: Seconds the probe's next tick is overdue by (0 when on time); batches wait while it is.
+        self._probe_late_s = probe_late_s or (lambda: 0.0)
         #: Called with a batch's good reports once they are queued, before ``submit`` returns: the
         #: durable track history is written here, so an acknowledged batch is durable.
         self._on_accepted = on_accepted
@@ -129,11 +148,40 @@ class TrackIngest:
         self._lock = threading.Lock()
         self.accepted_total = 0
         self.refused_total = 0
+        #: Batches refused with 429: queue full, or the pump's backlog over ``backlog_s``.
+        self.batches_refused_full_total = 0
+        self.batches_refused_backlog_total = 0
+        self.batches_refused_probe_late_total = 0
+        #: CPU seconds the pump spends per report (moving it to the track table and history), smoothed;
+        #: None until the pump has measured a first chunk.
+        self.pump_cost_s: float | None = None
+        self._chunks: deque[tuple[int, float]] = deque(maxlen=_COST_WINDOW)
+        self._window_reports = 0
+        self._window_cpu_s = 0.0
 
     @property
     def queued(self) -> int:
         """Reports waiting for the probe."""
         return self._queued
+
+    @property
+    def backlog_s(self) -> float:
+        """Estimated seconds of pump work the queue holds now (0 before the first measurement)."""
+        cost_s = self.pump_cost_s
+        return 0.0 if cost_s is None else self._queued * cost_s
+
+    def chunk_reports(self, chunk_s: float, most: int) -> int:
+        """How many reports the pump moves in about ``chunk_s`` of its work (between 100 and ``most``)."""
+        cost_s = self.pump_cost_s
+        return most if not cost_s else max(100, min(most, int(chunk_s / cost_s)))
+
+    @property
+    def backlog_limit_reports(self) -> int:
+        """Reports the queue admits now: ``queue_reports``, or fewer when the pump could not move more
+        than that within ``backlog_s``."""
+        cost_s = self.pump_cost_s
+        by_time = self.limits.queue_reports if not cost_s else int(self.limits.backlog_s / cost_s)
+        return min(self.limits.queue_reports, by_time)
 
     def judge(self, batch: ReportColumns, feed_party_id: str | None) -> tuple[BatchResult, ReportColumns]:
         """Validate and authorise each report (``feed_party_id`` None: any known unit); nothing is queued."""
@@ -175,20 +223,33 @@ class TrackIngest:
                 problems.append(f"time: {now_s - report.time_s:.0f} s old (at most {self.limits.max_age_s:g} s)")
         return problems
 
+    def check_open(self) -> None:
+        """Refuse (``OverloadedError``) before a batch is even parsed when none could be taken now:
+        the probe's tick is late, the pump's backlog is already over ``backlog_s`` or the queue full."""
+        late_s = self._probe_late_s()
+        if late_s > 0:
+            with self._lock:
+                self.batches_refused_probe_late_total += 1
+            raise OverloadedError(
+                f"the probe's tick is {late_s:.1f} s late; track batches wait until it has run (nothing of"
+                " this batch was kept)",
+                retry_after_s=1.0,
+            )
+        with self._lock:
+            self._admit(0)
+
     def submit(self, batch: ReportColumns, feed_party_id: str | None) -> BatchResult:
-        """Judge a batch and queue its good reports; ``OverloadedError`` when the queue is full.
+        """Judge a batch and queue its good reports; ``OverloadedError`` when the queue is full or the
+        pump's backlog would pass ``backlog_s`` (an empty queue takes any batch that fits, so feeds
+        always make progress).
 
         Returns once ``on_accepted`` has taken the good reports (written the durable history); if it
         fails, the error is raised and the feed is not told the batch was kept.
         """
         result, good = self.judge(batch, feed_party_id)
         with self._lock:
-            if self._queued + len(good) > self.limits.queue_reports:
-                raise OverloadedError(
-                    f"track ingest queue is full ({self._queued} reports waiting); nothing of this batch was kept",
-                    retry_after_s=1.0,
-                )
             if len(good):
+                self._admit(len(good))
                 self._queue.append(good)
                 self._queued += len(good)
             self.accepted_total += len(good)
@@ -197,10 +258,60 @@ class TrackIngest:
             self._on_accepted([good])
         return result
 
+    def _admit(self, reports: int) -> None:
+        """Raise ``OverloadedError`` unless ``reports`` more fit. Holds ``_lock``."""
+        if self._queued + reports > self.limits.queue_reports or self._queued >= self.limits.queue_reports:
+            self.batches_refused_full_total += 1
+            raise OverloadedError(
+                f"track ingest queue is full ({self._queued} reports waiting); nothing of this batch was kept",
+                retry_after_s=1.0,
+            )
+        cost_s = self.pump_cost_s
+        if self._queued and cost_s is not None and (self._queued + reports) * cost_s > self.limits.backlog_s:
+            self.batches_refused_backlog_total += 1
+            raise OverloadedError(
+                f"track ingest is {self._queued * cost_s:.2f} s behind (at most {self.limits.backlog_s:g} s so the"
+                " probe keeps up); nothing of this batch was kept",
+                retry_after_s=max(1.0, self._queued * cost_s),
+            )
+
+    def take(self, max_reports: int | None = None) -> list[ReportColumns]:
+        """Queued batches from the oldest, at most ``max_reports`` reports (a batch may be split: its
+        first rows now, the rest stays at the head of the queue)."""
+        with self._lock:
+            batches: list[ReportColumns] = []
+            taken = 0
+            while self._queue and (max_reports is None or taken < max_reports):
+                head = self._queue[0]
+                room = len(head) if max_reports is None else max_reports - taken
+                if len(head) > room:
+                    batches.append(head.rows(0, room))
+                    self._queue[0] = head.rows(room, len(head))
+                    taken += room
+                    break
+                batches.append(self._queue.popleft())
+                taken += len(head)
+            self._queued -= taken
+        return batches
+
     def drain(self) -> list[ReportColumns]:
         """Every queued batch, oldest first; the queue is left empty."""
+        return self.take()
+
+    def record_pump(self, reports: int, cpu_s: float) -> None:
+        """The pump moved ``reports`` using ``cpu_s`` of its own CPU time: update the cost per report.
+
+        The cost is that of the last ``_COST_WINDOW`` chunks together, so one chunk that paid for a
+        garbage collection neither shuts the gate nor opens it.
+        """
+        if reports <= 0:
+            return
         with self._lock:
-            batches = list(self._queue)
-            self._queue.clear()
-            self._queued = 0
-        return batches
+            if len(self._chunks) == self._chunks.maxlen:
+                old_reports, old_cpu_s = self._chunks[0]
+                self._window_reports -= old_reports
+                self._window_cpu_s -= old_cpu_s
+            self._chunks.append((reports, max(cpu_s, 0.0)))
+            self._window_reports += reports
+            self._window_cpu_s += max(cpu_s, 0.0)
+            self.pump_cost_s = max(self._window_cpu_s, 0.0) / self._window_reports

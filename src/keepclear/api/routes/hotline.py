@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from keepclear.api.hotline_ws import hotline_router
+from keepclear.api.hotline_ws import LiveConfig, hotline_router
 from keepclear.domain.identity import Principal
 from keepclear.errors import AuthenticationError
 from keepclear.services.policy import Action, require
@@ -49,7 +49,8 @@ def hotline_routes(runtime: Runtime) -> APIRouter:
 
     authenticate.action_for = lambda method: ACTION_BY_METHOD[method]  # type: ignore[attr-defined]
     router = APIRouter(prefix="/v1")
-    router.include_router(hotline_router(runtime.hotline, runtime.hotline_hub, authenticate))
+    live = LiveConfig(send_timeout_s=runtime.deployment.settings.stream_send_timeout_s)
+    router.include_router(hotline_router(runtime.hotline, runtime.hotline_hub, authenticate, live))
     return router
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from keepclear.api.deps import authorized
-from keepclear.api.streams import StreamHub
+from keepclear.api.streams import EventStreamResponse, StreamHub
 from keepclear.domain.events import Event
 from keepclear.domain.identity import Principal
 from keepclear.services.policy import Action, event_view
@@ -30,7 +30,8 @@ async def stream(
     """Events concerning the caller's party (alerts, activities, messages...), each as need-to-know allows.
 
     Reconnect with ``Last-Event-ID`` to receive what was missed; an ``event: reload`` says the gap was
-    too long and the client should reload its state.
+    too long and the client should reload its state. A client that does not read its stream is
+    disconnected once its backlog is full or a send waits too long; it reconnects and catches up.
     """
     hub: StreamHub = request.app.state.hub
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
@@ -38,8 +39,8 @@ async def stream(
     def view(event: Event) -> dict[str, object] | None:
         return event_view(principal, event)
 
-    return StreamingResponse(
-        hub.stream(view, after, once=once),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    # A client that does not read is cut after a bounded backlog (``stream_client_backlog_events``)
+    # or a send that waited ``stream_send_timeout_s``; it reconnects with Last-Event-ID.
+    return EventStreamResponse(
+        hub.stream(view, after, once=once), hub, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )

@@ -84,15 +84,19 @@ async def ingest_tracks(
     """Queue a batch of position reports of the feed's own units.
 
     Each report is judged alone: refused ones are listed with their index and reasons, the others
-    are kept. When the ingest queue is full the answer is 429 with Retry-After and nothing is kept.
+    are kept. When the ingest queue is full, its backlog would take the pump longer than
+    ``ingest_backlog_s`` to move, or the probe's tick is running late, the answer is 429 with
+    Retry-After and nothing is kept.
     """
     assert principal.party_id is not None
+    rt.ingest.check_open()  # 429 before parsing when nothing could be taken now (the probe first)
     # Parsed straight from bytes by pydantic-core: several times faster than FastAPI's json-then-validate.
     try:
         body = TrackBatchIn.model_validate_json(await request.body())
     except pydantic.ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     columns, bad_times = _columns(body)
+    await rt.priority.wait_clear_async()  # judging waits while the probe computes, as reading the body did
     result = await run_in_threadpool(rt.ingest.submit, columns, principal.party_id)
     refused = []
     for index, unit_id, problems in result.refused:
