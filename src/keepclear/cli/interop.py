@@ -1,0 +1,107 @@
+"""``keepclear interop``: adapters between keepclear and TAK, ADS-B receivers and AIS (docs/interop.md)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+FORMATS = ("cot", "sbs", "ais")
+
+
+@click.group()
+def interop() -> None:
+    """Adapters to the tools forces already run: CoT/TAK in and out, SBS-1 (ADS-B) and AIS in."""
+
+
+def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -> None:
+    """Block until Ctrl-C or SIGTERM, calling ``report()`` every ``every_s`` seconds."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(every_s):
+            report()  # type: ignore[operator]
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@interop.command()
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="interop.yaml: external ids -> units.",
+)
+@click.option("--url", required=True, help="The running keepclear, e.g. http://127.0.0.1:8080.")
+@click.option(
+    "--key",
+    envvar="KEEPCLEAR_FEED_KEY",
+    required=True,
+    help="A feed key of the mapping's party (or KEEPCLEAR_FEED_KEY).",
+)
+@click.option(
+    "--listen",
+    "listens",
+    multiple=True,
+    help="FORMAT:TRANSPORT:[HOST:]PORT to listen on, e.g. cot:tcp:8087, cot:udp:4242, ais:udp:10110 (repeatable).",
+)
+@click.option(
+    "--connect",
+    "connects",
+    multiple=True,
+    help="FORMAT:HOST:PORT to connect to as a client, e.g. sbs:127.0.0.1:30003 (repeatable).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address listeners bind when --listen names none.")
+@click.option("--flush-s", type=float, default=0.2, show_default=True, help="Longest wait before a batch is posted.")
+@click.option(
+    "--max-pending", type=int, default=50_000, show_default=True, help="Reports buffered at most (oldest dropped)."
+)
+@click.option("--stats-s", type=float, default=30.0, show_default=True, help="Seconds between status lines.")
+def run(
+    mapping_path: Path,
+    url: str,
+    key: str,
+    listens: tuple[str, ...],
+    connects: tuple[str, ...],
+    host: str,
+    flush_s: float,
+    max_pending: int,
+    stats_s: float,
+) -> None:
+    """Take CoT, SBS-1 and AIS feeds in and post their mapped units' positions to keepclear."""
+    from keepclear.interop.gateway import Endpoint, Gateway
+    from keepclear.interop.inputs import decoders
+    from keepclear.interop.mapping import load_mapping
+    from keepclear.interop.observation import Stats
+    from keepclear.interop.poster import Poster
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    mapping = load_mapping(mapping_path)
+    try:
+        endpoints = [Endpoint.parse(text, FORMATS, host) for text in listens]
+        for text in connects:
+            fmt, _, rest = text.partition(":")
+            endpoints.append(Endpoint.parse(f"{fmt}:connect:{rest}", FORMATS, host))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not endpoints:
+        raise click.UsageError("give at least one --listen or --connect")
+    stats = Stats()
+    poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
+    gateway = Gateway(mapping, decoders(), endpoints, poster.offer, stats)
+    poster.start()
+    gateway.start()
+    for endpoint, port in zip(endpoints, gateway.ports, strict=True):
+        click.echo(f"{endpoint.format} {endpoint.transport} {endpoint.host}:{port}", err=True)
+    click.echo(f"ready: posting party {mapping.party_id}'s units to {url}", err=True)
+    try:
+        _wait_for_interrupt(threading.Event(), stats_s, lambda: click.echo(f"interop: {stats.line()}", err=True))
+    finally:
+        gateway.stop()
+        poster.stop()
+        click.echo(f"interop stopped: {stats.line()}", err=True)

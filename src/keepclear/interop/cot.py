@@ -1,0 +1,152 @@
+"""Cursor on Target XML: events in (positions of ``a-*`` events), events out (tracks and alerts).
+
+Input comes from anyone on the network, so it is parsed with defusedxml: no DTDs, no entities,
+no external references. A TCP stream of CoT is split on ``</event>``.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+import defusedxml.ElementTree as SafeET
+
+from keepclear.domain.timefmt import parse_utc
+from keepclear.interop.mapping import IdKind
+from keepclear.interop.observation import Observation, check_position, velocity
+
+#: The "unknown" value CoT uses for hae, ce and le.
+COT_UNKNOWN = 9999999.0
+END = b"</event>"
+
+
+def split_events(buffer: bytearray) -> list[bytes]:
+    """Take every complete ``<event>...</event>`` out of ``buffer`` (the rest stays for the next read)."""
+    out: list[bytes] = []
+    start = 0
+    while True:
+        end = buffer.find(END, start)
+        if end < 0:
+            break
+        out.append(bytes(buffer[start : end + len(END)]))
+        start = end + len(END)
+    if start:
+        del buffer[:start]
+    return out
+
+
+def _number(element: ET.Element, name: str, default: float | None = None) -> float:
+    raw = element.get(name)
+    if raw is None:
+        if default is None:
+            raise ValueError(f"<{element.tag}> has no {name}")
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"<{element.tag}> {name}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"<{element.tag}> {name}={raw!r} is not finite")
+    return value
+
+
+def decode_event(message: bytes) -> Observation | None:
+    """The position of one CoT event; None for an event that is not a position (``a-*``).
+
+    Raises ValueError naming what is wrong with a malformed event.
+    """
+    text = message.strip()
+    try:
+        root = SafeET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValueError(f"not well-formed XML ({exc})") from None
+    except ValueError as exc:  # defusedxml: DTD, entity or external reference
+        raise ValueError(f"refused XML construct ({type(exc).__name__})") from None
+    if root.tag != "event":
+        raise ValueError(f"root element is <{root.tag}>, not <event>")
+    kind = root.get("type") or ""
+    if not kind.startswith("a-"):
+        return None
+    uid = root.get("uid")
+    if not uid:
+        raise ValueError("event has no uid")
+    time_text = root.get("time")
+    time_s = parse_utc(time_text, "time")
+    point = root.find("point")
+    if point is None:
+        raise ValueError(f"event {uid!r} has no <point>")
+    lat, lon = _number(point, "lat"), _number(point, "lon")
+    check_position(lat, lon)
+    hae = _number(point, "hae", COT_UNKNOWN)
+    east = north = 0.0
+    track = root.find("detail/track")
+    if track is not None:
+        east, north = velocity(_number(track, "course", math.nan), _number(track, "speed", math.nan))
+    return Observation(IdKind.COT, uid, time_s, lat, lon, 0.0 if hae >= COT_UNKNOWN else hae, east, north, 0.0)
+
+
+def _iso(time_s: float) -> str:
+    return datetime.fromtimestamp(time_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def event_xml(
+    *,
+    uid: str,
+    cot_type: str,
+    time_s: float,
+    stale_s: float,
+    lat_deg: float,
+    lon_deg: float,
+    hae_m: float | None = None,
+    course_deg: float | None = None,
+    speed_mps: float | None = None,
+    callsign: str | None = None,
+    remarks: str | None = None,
+    extra: dict[str, dict[str, str]] | None = None,
+) -> bytes:
+    """One CoT event as XML bytes (``how="m-g"``: machine generated). ``stale_s`` is an absolute time."""
+    event = ET.Element(
+        "event",
+        version="2.0",
+        uid=uid,
+        type=cot_type,
+        how="m-g",
+        time=_iso(time_s),
+        start=_iso(time_s),
+        stale=_iso(stale_s),
+    )
+    ET.SubElement(
+        event,
+        "point",
+        lat=f"{lat_deg:.7f}",
+        lon=f"{lon_deg:.7f}",
+        hae=f"{COT_UNKNOWN if hae_m is None else hae_m:.1f}",
+        ce=f"{COT_UNKNOWN:.1f}",
+        le=f"{COT_UNKNOWN:.1f}",
+    )
+    detail = ET.SubElement(event, "detail")
+    if callsign:
+        ET.SubElement(detail, "contact", callsign=callsign)
+    if course_deg is not None and speed_mps is not None:
+        ET.SubElement(detail, "track", course=f"{course_deg % 360.0:.1f}", speed=f"{speed_mps:.2f}")
+    if remarks:
+        ET.SubElement(detail, "remarks").text = remarks
+    for tag, attributes in (extra or {}).items():
+        ET.SubElement(detail, tag, attributes)
+    out: bytes = ET.tostring(event, encoding="utf-8", xml_declaration=False)
+    return out
+
+
+class CotDecoder:
+    """CoT XML events, split on ``</event>``; positions of ``a-*`` events by uid."""
+
+    name = "cot"
+    tail_is_message = False
+
+    def split(self, buffer: bytearray) -> list[bytes]:
+        return split_events(buffer)
+
+    def decode(self, message: bytes, received_s: float) -> list[Observation]:
+        found = decode_event(message)
+        return [] if found is None else [found]
