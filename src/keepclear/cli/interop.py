@@ -105,3 +105,62 @@ def run(
         gateway.stop()
         poster.stop()
         click.echo(f"interop stopped: {stats.line()}", err=True)
+
+
+@interop.command()
+@click.option("--url", required=True, help="The running keepclear, e.g. http://127.0.0.1:8080.")
+@click.option(
+    "--key",
+    envvar="KEEPCLEAR_READ_KEY",
+    required=True,
+    help="A liaison or observer key of the party (or KEEPCLEAR_READ_KEY).",
+)
+@click.option("--party", "party_id", required=True, help="The key's party: its units are sent as friendly.")
+@click.option(
+    "--to",
+    "targets",
+    multiple=True,
+    required=True,
+    help="udp://HOST:PORT (multicast too) or tcp://HOST:PORT (repeatable).",
+)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(path_type=Path),
+    help="interop.yaml: units its CoT uids name are not echoed back.",
+)
+@click.option("--interval-s", type=float, default=2.0, show_default=True, help="Seconds between two pictures.")
+@click.option("--ttl", type=int, default=1, show_default=True, help="Multicast TTL of UDP targets.")
+def out(
+    url: str,
+    key: str,
+    party_id: str,
+    targets: tuple[str, ...],
+    mapping_path: Path | None,
+    interval_s: float,
+    ttl: int,
+) -> None:
+    """Send what a party's key may read (its tracks, alerts with their level) to TAK as CoT events."""
+    from keepclear.interop.cot_out import CotOut, Target
+    from keepclear.interop.mapping import IdKind, load_mapping
+    from keepclear.interop.observation import Stats
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        parsed = [Target.parse(text) for text in targets]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    skip = frozenset(load_mapping(mapping_path).external_ids(IdKind.COT)) if mapping_path else frozenset()
+    stats = Stats()
+    sender = CotOut(url, key, party_id, parsed, stats, interval_s=interval_s, skip_units=skip, multicast_ttl=ttl)
+    stop = threading.Event()
+    worker = threading.Thread(target=sender.run, args=(stop,), name="interop-out", daemon=True)
+    worker.start()
+    click.echo(f"ready: party {party_id}'s picture from {url} to {', '.join(targets)}", err=True)
+    try:
+        _wait_for_interrupt(stop, 30.0, lambda: click.echo(f"interop out: {stats.line()}", err=True))
+    finally:
+        stop.set()
+        worker.join(timeout=15)
+        sender.close()
+        click.echo(f"interop out stopped: {stats.line()}", err=True)
