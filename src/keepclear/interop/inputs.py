@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from keepclear.interop.ais import AisDecoder
 from keepclear.interop.cot import CotDecoder
 from keepclear.interop.gateway import Decoder
+from keepclear.interop.sbs import SbsDecoder
 
 
 def decoders() -> dict[str, Decoder]:
     """A fresh decoder per format (decoders that combine messages keep state)."""
-    return {"cot": CotDecoder()}
+    return {"cot": CotDecoder(), "sbs": SbsDecoder(), "ais": AisDecoder()}
