@@ -114,6 +114,8 @@ def test_decode_event_reads_cot_fields() -> None:
         (b'<event type="a-f-G" uid="U" time="2026-01-01T00:00:00"><point lat="1" lon="2"/></event>', "no time zone"),
         (b'<event type="a-f-G" uid="U" time="2026-01-01T00:00:00Z"><point lat="91" lon="2"/></event>', "outside"),
         (b'<event type="a-f-G" uid="U" time="2026-01-01T00:00:00Z"></event>', "no <point>"),
+        (b'<!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]><event uid="&x;"/>', "refused XML construct"),
+        (b'<event uid="&x;" type="a-f-G"/>', "not well-formed"),  # an entity nobody declared
     ):
         with pytest.raises(ValueError, match=reason):
             decode_event(bad)
