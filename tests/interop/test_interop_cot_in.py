@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 from apisupport import Service
-from interopsupport import tracks, wait_for
+from interopsupport import pytak_send, tracks, wait_for
 
 from keepclear.interop.cot import decode_event, event_xml
 from keepclear.interop.gateway import Endpoint, Gateway
@@ -54,11 +54,12 @@ def test_events_over_tcp_and_udp_become_tracks_and_bad_input_is_counted(
         for cut in range(0, len(stream), 97):  # one event split over several reads
             conn.sendall(stream[cut : cut + 97])
             time.sleep(0.001)
+    pytak_send(  # a TAK client's UDP output, through pytak's own client
+        pytak,
+        f"udp+wo://127.0.0.1:{udp_port}",
+        [pytak.gen_cot(lat=38.3, lon=-2.2, hae=5, uid="ANDROID-A2", cot_type="a-f-G", stale=60)],
+    )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.sendto(
-            pytak.gen_cot(lat=38.3, lon=-2.2, hae=5, uid="ANDROID-A2", cot_type="a-f-G", stale=60),
-            ("127.0.0.1", udp_port),
-        )
         udp.sendto(b"<event>no end", ("127.0.0.1", udp_port))
 
     def both_seen() -> dict[str, dict[str, object]] | None:

@@ -8,11 +8,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from types import ModuleType
 
 import defusedxml.ElementTree as SafeET
 import pytest
 from apisupport import Service
-from interopsupport import tracks, wait_for
+from interopsupport import pytak_send, tracks, wait_for
 
 from keepclear.domain.timefmt import format_utc
 from keepclear.interop.cot import event_xml, split_events
@@ -79,7 +80,7 @@ def tak_a(service: Service) -> Iterator[socket.socket]:
 
 
 def test_an_alert_from_a_cot_feed_and_an_http_feed_reaches_a_tak_as_a_cot_alert(
-    service: Service, tak_a: socket.socket
+    service: Service, tak_a: socket.socket, pytak: ModuleType
 ) -> None:
     stats = Stats()
     poster = Poster(service.url, service.keys["a-feed"], stats, flush_s=0.05)
@@ -109,8 +110,7 @@ def test_an_alert_from_a_cot_feed_and_an_http_feed_reaches_a_tak_as_a_cot_alert(
                 uid="ANDROID-A1", cot_type="a-f-A", time_s=now_s, stale_s=now_s + 60, lat_deg=35.0,
                 lon_deg=lon_deg, hae_m=7000.0, course_deg=90.0 if east_mps > 0 else 270.0, speed_mps=abs(east_mps),
             )  # fmt: skip
-            with socket.create_connection(("127.0.0.1", gateway.ports[0])) as conn:
-                conn.sendall(event)
+            pytak_send(pytak, f"tcp://127.0.0.1:{gateway.ports[0]}", [event])  # A's TAK client
 
         def b_reports(lon_deg: float, east_mps: float) -> None:
             report = {
