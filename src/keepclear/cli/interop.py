@@ -57,6 +57,12 @@ def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -
     help="FORMAT:HOST:PORT to connect to as a client, e.g. sbs:127.0.0.1:30003 (repeatable).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address listeners bind when --listen names none.")
+@click.option(
+    "--multicast-interface",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address of the interface multicast listeners join on.",
+)
 @click.option("--flush-s", type=float, default=0.2, show_default=True, help="Longest wait before a batch is posted.")
 @click.option(
     "--max-pending", type=int, default=50_000, show_default=True, help="Reports buffered at most (oldest dropped)."
@@ -69,6 +75,7 @@ def run(
     listens: tuple[str, ...],
     connects: tuple[str, ...],
     host: str,
+    multicast_interface: str,
     flush_s: float,
     max_pending: int,
     stats_s: float,
@@ -93,7 +100,7 @@ def run(
         raise click.UsageError("give at least one --listen or --connect")
     stats = Stats()
     poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
-    gateway = Gateway(mapping, decoders(), endpoints, poster.offer, stats)
+    gateway = Gateway(mapping, decoders(), endpoints, poster.offer, stats, multicast_interface=multicast_interface)
     poster.start()
     gateway.start()
     for endpoint, port in zip(endpoints, gateway.ports, strict=True):
@@ -131,6 +138,7 @@ def run(
 )
 @click.option("--interval-s", type=float, default=2.0, show_default=True, help="Seconds between two pictures.")
 @click.option("--ttl", type=int, default=1, show_default=True, help="Multicast TTL of UDP targets.")
+@click.option("--multicast-interface", default=None, help="Address of the interface multicast targets are sent on.")
 def out(
     url: str,
     key: str,
@@ -139,6 +147,7 @@ def out(
     mapping_path: Path | None,
     interval_s: float,
     ttl: int,
+    multicast_interface: str | None,
 ) -> None:
     """Send what a party's key may read (its tracks, alerts with their level) to TAK as CoT events."""
     from keepclear.interop.cot_out import CotOut, Target
@@ -152,7 +161,17 @@ def out(
         raise click.BadParameter(str(exc), param_hint="--to") from None
     skip = frozenset(load_mapping(mapping_path).external_ids(IdKind.COT)) if mapping_path else frozenset()
     stats = Stats()
-    sender = CotOut(url, key, party_id, parsed, stats, interval_s=interval_s, skip_units=skip, multicast_ttl=ttl)
+    sender = CotOut(
+        url,
+        key,
+        party_id,
+        parsed,
+        stats,
+        interval_s=interval_s,
+        skip_units=skip,
+        multicast_ttl=ttl,
+        multicast_interface=multicast_interface,
+    )
     stop = threading.Event()
     worker = threading.Thread(target=sender.run, args=(stop,), name="interop-out", daemon=True)
     worker.start()

@@ -52,9 +52,10 @@ class Target:
 class _Sender:
     """One target's socket; a TCP connection is made again after a failure."""
 
-    def __init__(self, target: Target, multicast_ttl: int = 1) -> None:
+    def __init__(self, target: Target, multicast_ttl: int = 1, multicast_interface: str | None = None) -> None:
         self.target = target
         self.ttl = multicast_ttl
+        self.interface = multicast_interface
         self._sock: socket.socket | None = None
 
     def send(self, events: list[bytes]) -> None:
@@ -74,6 +75,8 @@ class _Sender:
         if self.target.transport == "udp":
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.ttl)
+            if self.interface:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.interface))
             return sock
         return socket.create_connection((self.target.host, self.target.port), timeout=10)
 
@@ -170,6 +173,7 @@ class CotOut:
         skip_units: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
         multicast_ttl: int = 1,
+        multicast_interface: str | None = None,
     ) -> None:
         self.party_id = party_id
         self.stats = stats
@@ -178,7 +182,7 @@ class CotOut:
         self.skip_units = skip_units
         self.clock = clock
         self._client = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=10)
-        self._senders = [_Sender(t, multicast_ttl) for t in targets]
+        self._senders = [_Sender(t, multicast_ttl, multicast_interface) for t in targets]
         self._active_alerts: set[str] = set()
 
     def cycle(self) -> int:

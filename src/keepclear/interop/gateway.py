@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -73,6 +75,13 @@ class Endpoint:
         return cls(fmt, transport, host, port)
 
 
+def _is_multicast(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_multicast
+    except ValueError:
+        return False
+
+
 Sink = Callable[[list[tuple[str, Observation]]], None]
 
 
@@ -91,6 +100,7 @@ class Gateway:
         max_message_bytes: int = 65_536,
         max_connections: int = 64,
         reconnect_s: float = 2.0,
+        multicast_interface: str = "0.0.0.0",
     ) -> None:
         self.mapping = mapping
         self.decoders = decoders
@@ -101,6 +111,7 @@ class Gateway:
         self.max_message_bytes = max_message_bytes
         self.max_connections = max_connections
         self.reconnect_s = reconnect_s
+        self.multicast_interface = multicast_interface
         #: The bound port of each endpoint (its own port for ``connect``), in order.
         self.ports: list[int] = []
         self._connections = 0
@@ -143,15 +154,31 @@ class Gateway:
                 self._closers.append(server.close)
                 self.ports.append(server.sockets[0].getsockname()[1])
             elif endpoint.transport == "udp":
-                transport, _ = await self._loop.create_datagram_endpoint(
-                    self._datagram_factory(decoder), local_addr=(endpoint.host, endpoint.port)
-                )
+                if _is_multicast(endpoint.host):
+                    transport, _ = await self._loop.create_datagram_endpoint(
+                        self._datagram_factory(decoder), sock=self._multicast_socket(endpoint)
+                    )
+                else:
+                    transport, _ = await self._loop.create_datagram_endpoint(
+                        self._datagram_factory(decoder), local_addr=(endpoint.host, endpoint.port)
+                    )
                 self._closers.append(transport.close)
                 self.ports.append(transport.get_extra_info("sockname")[1])
             else:
                 self._tasks.append(self._loop.create_task(self._keep_connected(endpoint, decoder)))
                 self.ports.append(endpoint.port)
             log.info("interop: %s %s on %s:%d", endpoint.format, endpoint.transport, endpoint.host, self.ports[-1])
+
+    def _multicast_socket(self, endpoint: Endpoint) -> socket.socket:
+        """A UDP socket in a multicast group (TAK's mesh SA is 239.2.3.1:6969) on ``multicast_interface``;
+        others on the host may listen to the same group and port."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((endpoint.host, endpoint.port))
+        membership = socket.inet_aton(endpoint.host) + socket.inet_aton(self.multicast_interface)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        sock.setblocking(False)
+        return sock
 
     def _stream_handler(
         self, decoder: Decoder
