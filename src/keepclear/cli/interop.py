@@ -48,7 +48,7 @@ def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -
     "--listen",
     "listens",
     multiple=True,
-    help="FORMAT:TRANSPORT:[HOST:]PORT to listen on, e.g. cot:tcp:8087, cot:udp:4242, ais:udp:10110 (repeatable).",
+    help="FORMAT:TRANSPORT:[HOST:]PORT to listen on, e.g. cot:tcp:8087, cot:tls:8089, cot:udp:4242, ais:udp:10110 (repeatable).",
 )
 @click.option(
     "--connect",
@@ -63,6 +63,13 @@ def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -
     show_default=True,
     help="Address of the interface multicast listeners join on.",
 )
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate of tls listeners.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of tls listeners.")
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM CA whose client certificates tls listeners accept.",
+)
 @click.option("--flush-s", type=float, default=0.2, show_default=True, help="Longest wait before a batch is posted.")
 @click.option(
     "--max-pending", type=int, default=50_000, show_default=True, help="Reports buffered at most (oldest dropped)."
@@ -76,12 +83,15 @@ def run(
     connects: tuple[str, ...],
     host: str,
     multicast_interface: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_client_ca: str | None,
     flush_s: float,
     max_pending: int,
     stats_s: float,
 ) -> None:
     """Take CoT, SBS-1 and AIS feeds in and post their mapped units' positions to keepclear."""
-    from keepclear.interop.gateway import Endpoint, Gateway
+    from keepclear.interop.gateway import Endpoint, Gateway, server_tls
     from keepclear.interop.inputs import decoders
     from keepclear.interop.mapping import load_mapping
     from keepclear.interop.observation import Stats
@@ -98,9 +108,16 @@ def run(
         raise click.BadParameter(str(exc)) from None
     if not endpoints:
         raise click.UsageError("give at least one --listen or --connect")
+    tls = None
+    if any(e.transport == "tls" for e in endpoints):
+        if not (tls_cert and tls_key and tls_client_ca):
+            raise click.UsageError("a tls listener needs --tls-cert, --tls-key and --tls-client-ca")
+        tls = server_tls(tls_cert, tls_key, tls_client_ca)
     stats = Stats()
     poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
-    gateway = Gateway(mapping, decoders(), endpoints, poster.offer, stats, multicast_interface=multicast_interface)
+    gateway = Gateway(
+        mapping, decoders(), endpoints, poster.offer, stats, multicast_interface=multicast_interface, tls=tls
+    )
     poster.start()
     gateway.start()
     for endpoint, port in zip(endpoints, gateway.ports, strict=True):

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -17,6 +18,15 @@ from typing import Protocol
 
 from keepclear.interop.mapping import Mapping
 from keepclear.interop.observation import Observation, Stats, log
+
+
+def server_tls(certificate: str, key: str, client_ca: str) -> ssl.SSLContext:
+    """TLS for a listener that serves only clients whose certificate ``client_ca`` signed (TAK's 8089)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=client_ca)
+    context.load_cert_chain(certificate, key)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 class Decoder(Protocol):
@@ -41,7 +51,7 @@ def split_lines(buffer: bytearray) -> list[bytes]:
     return [line for line in lines if line.strip()]
 
 
-TRANSPORTS = ("tcp", "udp", "connect")
+TRANSPORTS = ("tcp", "tls", "udp", "connect")
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,7 @@ class Gateway:
         max_connections: int = 64,
         reconnect_s: float = 2.0,
         multicast_interface: str = "0.0.0.0",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.mapping = mapping
         self.decoders = decoders
@@ -112,6 +123,7 @@ class Gateway:
         self.max_connections = max_connections
         self.reconnect_s = reconnect_s
         self.multicast_interface = multicast_interface
+        self.tls = tls
         #: The bound port of each endpoint (its own port for ``connect``), in order.
         self.ports: list[int] = []
         self._connections = 0
@@ -149,8 +161,18 @@ class Gateway:
     async def _open(self) -> None:
         for endpoint in self.endpoints:
             decoder = self.decoders[endpoint.format]
-            if endpoint.transport == "tcp":
-                server = await asyncio.start_server(self._stream_handler(decoder), endpoint.host, endpoint.port)
+            if endpoint.transport in ("tcp", "tls"):
+                if endpoint.transport == "tls" and self.tls is None:
+                    raise ValueError(
+                        f"{endpoint.format}:tls:{endpoint.port} needs a TLS context (certificate, key, client CA)"
+                    )
+                server = await asyncio.start_server(
+                    self._stream_handler(decoder),
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=self.tls if endpoint.transport == "tls" else None,
+                    ssl_handshake_timeout=10.0 if endpoint.transport == "tls" else None,
+                )
                 self._closers.append(server.close)
                 self.ports.append(server.sockets[0].getsockname()[1])
             elif endpoint.transport == "udp":
