@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-FORMATS = ("cot", "sbs", "ais")
+FORMATS = ("cot", "tak", "sbs", "ais")
 
 
 @click.group()
