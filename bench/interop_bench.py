@@ -1,5 +1,5 @@
 """Interop adapters: messages per second decoded, and decoded + mapped + posted into a real
-`keepclear serve`, per format (CoT XML, SBS-1, AIS NMEA), side by side, against the issue's targets
+`keepclear serve`, per format (CoT XML, TAK protocol v1, SBS-1, AIS NMEA), side by side, against the issue's targets
 (CoT 20,000/s into the picture; SBS and AIS 100,000 lines/s decoded).
 
 The service runs in its own process; the gateway and poster run here, fed over a real TCP socket
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import takproto
 from pyais import encode_dict
 
 from keepclear.api.server import free_port
@@ -38,7 +39,12 @@ from keepclear.services.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store.schema import units as units_table
 
-TARGETS = {"cot": ("into keepclear", 20_000.0), "sbs": ("decoded", 100_000.0), "ais": ("decoded", 100_000.0)}
+TARGETS = {
+    "cot": ("into keepclear", 20_000.0),
+    "tak": ("into keepclear", 20_000.0),
+    "sbs": ("decoded", 100_000.0),
+    "ais": ("decoded", 100_000.0),
+}
 
 
 def populate(data_dir: Path, units: int) -> str:
@@ -75,20 +81,19 @@ def messages(fmt: str, count: int, units: int, start_s: float) -> list[bytes]:
     for k in range(count):
         i = k % units
         t = start_s + (k // units) * 0.01
-        if fmt == "cot":
-            out.append(
-                event_xml(
-                    uid=f"T{i}",
-                    cot_type="a-f-A",
-                    time_s=t,
-                    stale_s=t + 60,
-                    lat_deg=float(lat[i]),
-                    lon_deg=float(lon[i]),
-                    hae_m=9000.0,
-                    course_deg=45.0,
-                    speed_mps=200.0,
-                )
+        if fmt in ("cot", "tak"):
+            xml = event_xml(
+                uid=f"T{i}",
+                cot_type="a-f-A",
+                time_s=t,
+                stale_s=t + 60,
+                lat_deg=float(lat[i]),
+                lon_deg=float(lon[i]),
+                hae_m=9000.0,
+                course_deg=45.0,
+                speed_mps=200.0,
             )
+            out.append(xml if fmt == "cot" else bytes(takproto.xml2proto(xml.decode(), takproto.TAKProtoVer.STREAM)))
         elif fmt == "sbs":
             out.append(
                 f"MSG,3,1,1,{0x100000 + i:06X},1,2026/12/03,09:00:00.000,2026/12/03,09:00:00.000,,30000,,,"
@@ -113,7 +118,7 @@ def decode_rate(decoder: Decoder, batch: list[bytes]) -> float:
     """Messages per second through ``decoder.decode`` alone (no socket, no mapping, no posting)."""
     started = time.perf_counter()
     for message in batch:
-        decoder.decode(message.strip(), 1.0)
+        decoder.decode(message, 1.0)
     return len(batch) / (time.perf_counter() - started)
 
 
@@ -173,13 +178,11 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        fresh: Callable[[], dict[str, Decoder]] = decoders
-        for fmt in ("cot", "sbs", "ais"):
-            decoded = decode_rate(fresh()[fmt], messages(fmt, args.messages, args.units, time.time()))
+        for fmt in TARGETS:
             posted, counts = end_to_end_rate(
                 fmt, messages(fmt, args.messages, args.units, time.time()), url, key, args.units
             )
-            rows.append((fmt, decoded, posted, counts))
+            rows.append((fmt, decoded[fmt], posted, counts))
     finally:
         server.terminate()
         server.wait(timeout=600)
