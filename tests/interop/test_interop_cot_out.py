@@ -4,6 +4,7 @@ never receives B's unit outside the alert."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -12,7 +13,7 @@ from types import ModuleType
 
 import defusedxml.ElementTree as SafeET
 import pytest
-from apisupport import Service
+from apisupport import EXAMPLE_ZONES, Service
 from interopsupport import pytak_send, tracks, wait_for
 
 from keepclear.domain.timefmt import format_utc
@@ -188,3 +189,36 @@ def test_targets_are_checked() -> None:
     for bad in ("239.2.3.1:6969", "http://x:1", "tcp://host", "udp://:1"):
         with pytest.raises(ValueError, match="udp://HOST:PORT"):
             Target.parse(bad)
+
+
+def test_zones_are_sent_as_shapes_and_markers(service: Service, tak_a: socket.socket) -> None:
+    document = json.loads(EXAMPLE_ZONES.read_text())
+    service.deployment.zones.import_document(document)
+    out_a = CotOut(
+        service.url,
+        service.keys["a-observer"],
+        "a",
+        [Target.parse(f"udp://127.0.0.1:{tak_a.getsockname()[1]}")],
+        Stats(),
+    )
+    try:
+        out_a.cycle()
+        out_a.cycle()  # zones go out every 30 s, not every cycle
+    finally:
+        out_a.close()
+    tak_a.settimeout(0.5)
+    events = []
+    while True:
+        try:
+            events.append(SafeET.fromstring(tak_a.recvfrom(65536)[0]))
+        except TimeoutError:
+            break
+    by_uid = {e.get("uid"): e for e in events}
+    assert len(events) == len(by_uid) == len(document["features"])
+    ghouta = by_uid["keepclear.zone.eastern-ghouta"]
+    assert ghouta.get("type") == "u-d-f"
+    links = [link.get("point") for link in ghouta.iterfind("detail/link")]
+    assert len(links) == 6 and links[0] == links[-1] == "33.5000000,36.3300000"  # the ring, closed
+    assert ghouta.find("detail/contact").get("callsign") == "Eastern Ghouta"  # type: ignore[union-attr]
+    assert by_uid["keepclear.zone.euphrates-line"].get("type") == "u-d-f"
+    assert by_uid["keepclear.zone.deir-ez-zor-hospital"].get("type") == "b-m-p-s-m"

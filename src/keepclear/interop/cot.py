@@ -139,8 +139,10 @@ def event_xml(
     callsign: str | None = None,
     remarks: str | None = None,
     extra: dict[str, dict[str, str]] | None = None,
+    links: list[tuple[float, float]] | None = None,
 ) -> bytes:
-    """One CoT event as XML bytes (``how="m-g"``: machine generated). ``stale_s`` is an absolute time."""
+    """One CoT event as XML bytes (``how="m-g"``: machine generated). ``stale_s`` is an absolute time;
+    ``links`` are the vertices of a drawn shape (``<link point="lat,lon"/>``)."""
     event = ET.Element(
         "event",
         version="2.0",
@@ -165,6 +167,8 @@ def event_xml(
         ET.SubElement(detail, "contact", callsign=callsign)
     if course_deg is not None and speed_mps is not None:
         ET.SubElement(detail, "track", course=f"{course_deg % 360.0:.1f}", speed=f"{speed_mps:.2f}")
+    for link_lat, link_lon in links or ():
+        ET.SubElement(detail, "link", point=f"{link_lat:.7f},{link_lon:.7f}")
     if remarks:
         ET.SubElement(detail, "remarks").text = remarks
     for tag, attributes in (extra or {}).items():

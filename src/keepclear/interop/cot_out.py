@@ -158,6 +158,65 @@ def cancel_event(alert_id: str, now_s: float) -> bytes:
     )
 
 
+#: ARGB stroke colour of each zone kind, as ATAK writes it (a signed 32-bit integer).
+_ZONE_COLOURS = {
+    "de-escalation-zone": 0xFFFF0000,
+    "deconfliction-line": 0xFFFF8000,
+    "caution-area": 0xFFFFFF00,
+    "protected-site": 0xFF00FFFF,
+}
+
+
+def _signed(argb: int) -> str:
+    return str(argb - (1 << 32) if argb >= 1 << 31 else argb)
+
+
+def zone_events(document: dict[str, Any], now_s: float, stale_after_s: float) -> list[bytes]:
+    """The zones of ``GET /v1/zones`` as CoT drawings: polygons and lines as shapes (``u-d-f``, the
+    polygon closed), sites as markers, each with its name, kind and altitudes."""
+    out = []
+    for feature in document.get("features", []):
+        geometry = feature.get("geometry") or {}
+        props = feature.get("properties") or {}
+        kind = str(props.get("kind", "zone"))
+        name = str(props.get("name") or feature.get("id"))
+        remarks = f"keepclear {kind}: {name}, {props.get('lower_ft', 0)}-{props.get('upper_ft', '')} ft"
+        if props.get("description"):
+            remarks += f". {props['description']}"
+        colour = _signed(_ZONE_COLOURS.get(kind, 0xFFFFFFFF))
+        common: dict[str, Any] = {
+            "uid": f"{UID_PREFIX}zone.{feature.get('id')}",
+            "time_s": now_s,
+            "stale_s": now_s + stale_after_s,
+            "callsign": name,
+            "remarks": remarks,
+        }
+        if geometry.get("type") == "Point":
+            lon, lat = geometry["coordinates"][:2]
+            out.append(event_xml(cot_type="b-m-p-s-m", lat_deg=lat, lon_deg=lon, **common))
+            continue
+        if geometry.get("type") == "Polygon":
+            ring = geometry["coordinates"][0]
+        elif geometry.get("type") == "LineString":
+            ring = geometry["coordinates"]
+        else:
+            continue  # other geometries are not drawn yet
+        vertices = [(float(lat), float(lon)) for lon, lat, *_ in ring]
+        centre_lat = sum(v[0] for v in vertices) / len(vertices)
+        centre_lon = sum(v[1] for v in vertices) / len(vertices)
+        out.append(
+            event_xml(
+                cot_type="u-d-f",
+                lat_deg=centre_lat,
+                lon_deg=centre_lon,
+                links=vertices,
+                extra={"strokeColor": {"value": colour}, "strokeWeight": {"value": "3.0"}},
+                **common,
+            )
+        )
+    return out
+
+
 class CotOut:
     """Polls keepclear with one party's key every ``interval_s`` and sends the picture to the targets."""
 
@@ -184,6 +243,9 @@ class CotOut:
         self._client = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=10)
         self._senders = [_Sender(t, multicast_ttl, multicast_interface) for t in targets]
         self._active_alerts: set[str] = set()
+        #: Zones change rarely: sent every ``zones_every`` cycles (30 s), stale after three such periods.
+        self.zones_every = max(1, round(30.0 / interval_s))
+        self._cycles = 0
 
     def cycle(self) -> int:
         """One poll and send; the number of events sent to each target."""
@@ -192,6 +254,10 @@ class CotOut:
         now_s = self.clock()
         events = track_events(tracks, self.party_id, now_s, self.stale_after_s, self.skip_units)
         events += [alert_event(a, now_s, self.stale_after_s) for a in alerts]
+        if self._cycles % self.zones_every == 0:
+            zones: Any = self._get("/v1/zones")
+            events += zone_events(zones, now_s, 3 * self.zones_every * self.interval_s)
+        self._cycles += 1
         current = {str(a["alert_id"]) for a in alerts}
         events += [cancel_event(alert_id, now_s) for alert_id in sorted(self._active_alerts - current)]
         self._active_alerts = current
@@ -204,7 +270,7 @@ class CotOut:
                 log.warning("interop: sending to %s failed: %s", sender.target, exc)
         return len(events)
 
-    def _get(self, path: str) -> list[dict[str, Any]]:
+    def _get(self, path: str) -> Any:
         response = self._client.get(path)
         if response.status_code != 200:
             raise httpx.HTTPStatusError(
@@ -212,8 +278,7 @@ class CotOut:
                 request=response.request,
                 response=response,
             )
-        body: list[dict[str, Any]] = response.json()
-        return body
+        return response.json()
 
     def run(self, stop: threading.Event) -> None:
         """Cycle until ``stop`` is set; a failed poll is logged and tried again next interval."""
