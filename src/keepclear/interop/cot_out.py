@@ -288,6 +288,9 @@ class CotOut:
             except httpx.HTTPError as exc:
                 self.stats.add("post_errors")
                 log.warning("interop: reading keepclear failed: %s", exc)
+            except Exception:  # an answer of an unexpected shape: logged, and the next cycle tries again
+                self.stats.add("post_errors")
+                log.exception("interop: building the picture failed")
             stop.wait(self.interval_s)
 
     def close(self) -> None:

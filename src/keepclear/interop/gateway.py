@@ -279,6 +279,13 @@ class Gateway:
                     "malformed", f"malformed {decoder.name} message from {where} skipped: {exc}: {message[:120]!r}"
                 )
                 continue
+            except Exception as exc:  # a decoding library's own failure must not end the connection
+                self.stats.bad_input(
+                    "malformed",
+                    f"{decoder.name} message from {where} skipped: the decoder failed ({type(exc).__name__}: {exc}): "
+                    f"{message[:120]!r}",
+                )
+                continue
             if not observations:
                 ignored += 1
             for o in observations:
