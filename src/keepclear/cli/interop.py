@@ -90,7 +90,7 @@ def run(
     max_pending: int,
     stats_s: float,
 ) -> None:
-    """Take CoT, SBS-1 and AIS feeds in and post their mapped units' positions to keepclear."""
+    """Take CoT (XML or TAK protobuf), SBS-1 and AIS feeds in and post their mapped units' positions to keepclear."""
     from keepclear.interop.gateway import Endpoint, Gateway, server_tls
     from keepclear.interop.inputs import decoders
     from keepclear.interop.mapping import load_mapping
