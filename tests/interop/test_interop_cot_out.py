@@ -222,3 +222,43 @@ def test_zones_are_sent_as_shapes_and_markers(service: Service, tak_a: socket.so
     assert ghouta.find("detail/contact").get("callsign") == "Eastern Ghouta"  # type: ignore[union-attr]
     assert by_uid["keepclear.zone.euphrates-line"].get("type") == "u-d-f"
     assert by_uid["keepclear.zone.deir-ez-zor-hospital"].get("type") == "b-m-p-s-m"
+
+
+def test_an_alert_wakes_the_picture_at_once_without_waiting_for_the_interval(
+    service: Service, tak_a: socket.socket
+) -> None:
+    out_a = CotOut(
+        service.url,
+        service.keys["a-liaison"],
+        "a",
+        [Target.parse(f"udp://127.0.0.1:{tak_a.getsockname()[1]}")],
+        Stats(),
+        interval_s=60.0,
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=out_a.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        time.sleep(1.0)  # the first picture (empty) and the live stream open
+        now = format_utc(time.time())
+        head_on = [
+            ("a-feed", {"unit_id": "ua", "time": now, "lat_deg": 35.0, "lon_deg": 38.0, "alt_m": 7000.0, "vel_east_mps": SPEED_MPS}),
+            ("b-feed", {"unit_id": "ub", "time": now, "lat_deg": 35.0, "lon_deg": 38.44, "alt_m": 7000.0, "vel_east_mps": -SPEED_MPS}),
+        ]  # fmt: skip
+        sent_s = time.monotonic()
+        for who, report in head_on:
+            with service.client(who) as feed:
+                assert feed.post("/v1/tracks", json={"reports": [report]}).json()["accepted"] == 1
+        tak_a.settimeout(15.0)
+        while True:
+            data, _ = tak_a.recvfrom(65536)
+            if ALERT_TYPE.encode() in data:
+                break
+        # Far sooner than the 60 s interval: the stream's alert event woke the cycle.
+        assert time.monotonic() - sent_s < 15.0
+    finally:
+        stop.set()
+        out_a.wake()
+        worker.join(timeout=15)
+        out_a.close()
+    assert not worker.is_alive()

@@ -197,6 +197,7 @@ def out(
         _wait_for_interrupt(stop, 30.0, lambda: click.echo(f"interop out: {stats.line()}", err=True))
     finally:
         stop.set()
+        sender.wake()
         worker.join(timeout=15)
         sender.close()
         click.echo(f"interop out stopped: {stats.line()}", err=True)

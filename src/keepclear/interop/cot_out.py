@@ -240,7 +240,13 @@ class CotOut:
         self.stale_after_s = max(3 * interval_s, 10.0)
         self.skip_units = skip_units
         self.clock = clock
-        self._client = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        headers = {"Authorization": f"Bearer {key}"}
+        self._client = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=10)
+        # The live stream (GET /v1/stream, the same key) only says when: an alert event wakes a cycle at once.
+        self._stream_client = httpx.Client(
+            base_url=url.rstrip("/"), headers=headers, timeout=httpx.Timeout(10.0, read=None)
+        )
+        self._wake = threading.Event()
         self._senders = [_Sender(t, multicast_ttl, multicast_interface) for t in targets]
         self._active_alerts: set[str] = set()
         #: Zones change rarely: sent every ``zones_every`` cycles (30 s), stale after three such periods.
@@ -280,9 +286,30 @@ class CotOut:
             )
         return response.json()
 
-    def run(self, stop: threading.Event) -> None:
-        """Cycle until ``stop`` is set; a failed poll is logged and tried again next interval."""
+    def watch(self, stop: threading.Event) -> None:
+        """Follow the party's live stream and wake the next cycle on every alert event, so an alert
+        reaches TAK within a probe tick rather than a polling interval. Reconnects after a loss."""
         while not stop.is_set():
+            try:
+                with self._stream_client.stream("GET", "/v1/stream") as response:
+                    for line in response.iter_lines():
+                        if line.startswith("event: alert."):
+                            self._wake.set()
+                        if stop.is_set():
+                            return
+            except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client closed while reading
+                if stop.is_set():
+                    return
+                log.info("interop: live stream lost (%s); polling until it is back", exc)
+            stop.wait(2.0)
+
+    def run(self, stop: threading.Event) -> None:
+        """Cycle every ``interval_s`` (at once on an alert event) until ``stop`` is set; a failed poll
+        is logged and tried again next interval."""
+        watcher = threading.Thread(target=self.watch, args=(stop,), name="interop-out-stream", daemon=True)
+        watcher.start()
+        while not stop.is_set():
+            self._wake.clear()
             try:
                 self.cycle()
             except httpx.HTTPError as exc:
@@ -291,9 +318,16 @@ class CotOut:
             except Exception:  # an answer of an unexpected shape: logged, and the next cycle tries again
                 self.stats.add("post_errors")
                 log.exception("interop: building the picture failed")
-            stop.wait(self.interval_s)
+            self._wake.wait(self.interval_s)
+        self._stream_client.close()
+        watcher.join(timeout=1.0)  # a daemon: it ends with the stream's next line or the process
+
+    def wake(self) -> None:
+        """Cycle now (and notice a stop at once)."""
+        self._wake.set()
 
     def close(self) -> None:
         for sender in self._senders:
             sender.close()
         self._client.close()
+        self._stream_client.close()
