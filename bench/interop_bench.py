@@ -6,7 +6,10 @@ The service runs in its own process; the gateway and poster run here, fed over a
 with pre-encoded messages, so the "into keepclear" column includes the socket, the framing, the
 decoder, the mapping, the JSON batch and the service's ingest.
 
-    python bench/interop_bench.py --messages 20000 --units 1000
+    python bench/interop_bench.py --messages 20000 --units 1000 --trials 10
+
+It then times, per alert, a CoT event of party A arriving to the alert it raises reaching party B's
+TAK (B's `interop out`, woken by its live stream), and prints p50/p99.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +33,9 @@ from pyais import encode_dict
 from keepclear.api.server import free_port
 from keepclear.domain import Domain, Force, Party
 from keepclear.domain.identity import Role
+from keepclear.domain.timefmt import format_utc
 from keepclear.interop.cot import event_xml
+from keepclear.interop.cot_out import CotOut, Target
 from keepclear.interop.gateway import Decoder, Endpoint, Gateway
 from keepclear.interop.inputs import decoders
 from keepclear.interop.mapping import parse_mapping
@@ -47,22 +53,27 @@ TARGETS = {
 }
 
 
-def populate(data_dir: Path, units: int) -> str:
-    """Party a with ``units`` aircraft u0..; a feed key of a."""
+def populate(data_dir: Path, units: int, trials: int) -> dict[str, str]:
+    """Party a with ``units`` aircraft u0.., party b with ``trials`` aircraft b0..; feed keys of both, b's liaison key."""
     dep = Deployment.open(Settings(data_dir=data_dir), create=True)
-    dep.registry.add_party(Party("a", "A"))
-    dep.registry.add_force(Force("fa", "Force a", "a"))
+    for party in ("a", "b"):
+        dep.registry.add_party(Party(party, party.upper()))
+        dep.registry.add_force(Force(f"f{party}", f"Force {party}", party))
+    rows = [{"id": f"u{i}", "force_id": "fa"} for i in range(units)] + [
+        {"id": f"b{k}", "force_id": "fb"} for k in range(trials)
+    ]
     with dep.db.write() as conn:
         conn.execute(
             units_table.insert(),
-            [
-                {"id": f"u{i}", "callsign": f"U{i}", "domain": Domain.AIR.value, "kind": "aircraft", "force_id": "fa"}
-                for i in range(units)
-            ],
+            [{**row, "callsign": row["id"].upper(), "domain": Domain.AIR.value, "kind": "aircraft"} for row in rows],
         )
-    key = dep.keys.create(Role.FEED, "a")[1]
+    keys = {
+        "a-feed": dep.keys.create(Role.FEED, "a")[1],
+        "b-feed": dep.keys.create(Role.FEED, "b")[1],
+        "b-liaison": dep.keys.create(Role.LIAISON, "b")[1],
+    }
     dep.close()
-    return key
+    return keys
 
 
 def mapping_text(units: int) -> str:
@@ -151,17 +162,83 @@ def end_to_end_rate(fmt: str, batch: list[bytes], url: str, key: str, units: int
     return len(batch) / elapsed, stats.snapshot()
 
 
+def alert_latencies(url: str, keys: dict[str, str], units: int, trials: int) -> list[float]:
+    """Seconds from A's CoT event reaching the gateway to the alert it raises reaching B's TAK (UDP), per trial.
+
+    Each trial puts B's aircraft b<k> (over HTTP) head on, 40 km ahead of A's u<k>, then sends u<k>'s
+    position as CoT; B's `interop out` (woken by its live stream) sends the alert.
+    """
+    stats = Stats()
+    poster = Poster(url, keys["a-feed"], stats, flush_s=0.01)
+    gateway = Gateway(
+        parse_mapping(mapping_text(units)), decoders(), [Endpoint("cot", "tcp", "127.0.0.1", 0)], poster.offer, stats
+    )
+    tak_b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tak_b.bind(("127.0.0.1", 0))
+    tak_b.settimeout(30.0)
+    out_b = CotOut(
+        url, keys["b-liaison"], "b", [Target("udp", "127.0.0.1", tak_b.getsockname()[1])], Stats(), interval_s=60.0
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=out_b.run, args=(stop,), daemon=True)
+    poster.start()
+    gateway.start()
+    worker.start()
+    latencies: list[float] = []
+    try:
+        time.sleep(1.0)
+        with (
+            socket.create_connection(("127.0.0.1", gateway.ports[0])) as conn,
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b-feed']}"}) as b_feed,
+        ):
+            for k in range(trials):
+                lat = 10.0 + 2.0 * k  # each pair far from every other
+                now = time.time()
+                report = {
+                    "unit_id": f"b{k}",
+                    "time": format_utc(now),
+                    "lat_deg": lat,
+                    "lon_deg": 30.44,
+                    "alt_m": 7000.0,
+                    "vel_east_mps": -220.0,
+                }
+                assert b_feed.post("/v1/tracks", json={"reports": [report]}).json()["accepted"] == 1
+                event = event_xml(
+                    uid=f"T{k}", cot_type="a-f-A", time_s=now, stale_s=now + 60, lat_deg=lat, lon_deg=30.0, hae_m=7000.0,
+                    course_deg=90.0, speed_mps=220.0,
+                )  # fmt: skip
+                started = time.perf_counter()
+                conn.sendall(event)
+                while True:
+                    data, _ = tak_b.recvfrom(65536)
+                    if b"b-a-o-pan" in data and f"u{k} (a)".encode() in data:
+                        latencies.append(time.perf_counter() - started)
+                        break
+    finally:
+        stop.set()
+        out_b.wake()
+        worker.join(timeout=15)
+        out_b.close()
+        gateway.stop()
+        poster.stop()
+        tak_b.close()
+    return latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--units", type=int, default=1_000)
+    parser.add_argument(
+        "--trials", type=int, default=10, help="Alerts timed from a CoT event to the other party's TAK."
+    )
     args = parser.parse_args()
 
     # Decoding alone first, before the service starts, so the two do not share the CPU.
     fresh: Callable[[], dict[str, Decoder]] = decoders
     decoded = {fmt: decode_rate(fresh()[fmt], messages(fmt, args.messages, args.units, 1.0e9)) for fmt in TARGETS}
     folder = Path(tempfile.mkdtemp(prefix="kc-interop-bench-"))
-    key = populate(folder, args.units)
+    keys = populate(folder, args.units, args.trials)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(folder), "serve", "--port", str(port)],
@@ -180,9 +257,10 @@ def main() -> None:
                 time.sleep(0.1)
         for fmt in TARGETS:
             posted, counts = end_to_end_rate(
-                fmt, messages(fmt, args.messages, args.units, time.time()), url, key, args.units
+                fmt, messages(fmt, args.messages, args.units, time.time()), url, keys["a-feed"], args.units
             )
             rows.append((fmt, decoded[fmt], posted, counts))
+        latencies = alert_latencies(url, keys, args.units, args.trials)
     finally:
         server.terminate()
         server.wait(timeout=600)
@@ -197,6 +275,12 @@ def main() -> None:
         print(
             f"{fmt:<8}{decoded:>12,.0f}{posted:>18,.0f}{f'{target:,.0f} {what}':>22}{figure / target:>8.2f}"
             f"{counts['accepted']:>10}{counts['refused']:>9}{counts['dropped']:>9}"
+        )
+    if latencies:
+        p50, p99 = np.percentile(latencies, [50, 99]) * 1e3
+        print(
+            f"CoT event -> alert at the other party's TAK ({len(latencies)} alerts, probe tick 1 s): "
+            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(latencies) * 1e3:.0f} ms"
         )
     cot = rows[0][2]
     print("into keepclear/s relative to CoT: " + ", ".join(f"{fmt} {posted / cot:.2f}" for fmt, _, posted, _ in rows))
