@@ -27,6 +27,7 @@ RANKS = {
     "cli": 5,
     "console": 5,
     "conformance": 5,
+    "interop": 5,
 }
 PURE = ("domain", "geo", "detect")
 FORBIDDEN_IN_PURE = (

@@ -55,6 +55,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "keepclear.cli.deployment:init",
         "Create the deployment (database and schema) in the data folder; safe to run again.",
     ),
+    "interop": CommandEntry(
+        "keepclear.cli.interop:interop",
+        "Adapters to the tools forces already run: CoT/TAK in and out, SBS-1 (ADS-B) and AIS in.",
+    ),
     "keys": CommandEntry(
         "keepclear.cli.keys:keys",
         "API keys: one role each (admin, liaison, feed, observer); secrets shown once.",

@@ -1,0 +1,203 @@
+"""``keepclear interop``: adapters between keepclear and TAK, ADS-B receivers and AIS (docs/interop.md)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+FORMATS = ("cot", "tak", "sbs", "ais")
+
+
+@click.group()
+def interop() -> None:
+    """Adapters to the tools forces already run: CoT/TAK in and out, SBS-1 (ADS-B) and AIS in."""
+
+
+def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -> None:
+    """Block until Ctrl-C or SIGTERM, calling ``report()`` every ``every_s`` seconds."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(every_s):
+            report()  # type: ignore[operator]
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@interop.command()
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="interop.yaml: external ids -> units.",
+)
+@click.option("--url", required=True, help="The running keepclear, e.g. http://127.0.0.1:8080.")
+@click.option(
+    "--key",
+    envvar="KEEPCLEAR_FEED_KEY",
+    required=True,
+    help="A feed key of the mapping's party (or KEEPCLEAR_FEED_KEY).",
+)
+@click.option(
+    "--listen",
+    "listens",
+    multiple=True,
+    help="FORMAT:TRANSPORT:[HOST:]PORT to listen on, e.g. cot:tcp:8087, cot:tls:8089, cot:udp:4242, ais:udp:10110 (repeatable).",
+)
+@click.option(
+    "--connect",
+    "connects",
+    multiple=True,
+    help="FORMAT:HOST:PORT to connect to as a client, e.g. sbs:127.0.0.1:30003 (repeatable).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address listeners bind when --listen names none.")
+@click.option(
+    "--multicast-interface",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address of the interface multicast listeners join on.",
+)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate of tls listeners.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of tls listeners.")
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM CA whose client certificates tls listeners accept.",
+)
+@click.option("--flush-s", type=float, default=0.2, show_default=True, help="Longest wait before a batch is posted.")
+@click.option(
+    "--max-pending", type=int, default=50_000, show_default=True, help="Reports buffered at most (oldest dropped)."
+)
+@click.option("--stats-s", type=float, default=30.0, show_default=True, help="Seconds between status lines.")
+def run(
+    mapping_path: Path,
+    url: str,
+    key: str,
+    listens: tuple[str, ...],
+    connects: tuple[str, ...],
+    host: str,
+    multicast_interface: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_client_ca: str | None,
+    flush_s: float,
+    max_pending: int,
+    stats_s: float,
+) -> None:
+    """Take CoT (XML or TAK protobuf), SBS-1 and AIS feeds in and post their mapped units' positions to keepclear."""
+    from keepclear.interop.gateway import Endpoint, Gateway, server_tls
+    from keepclear.interop.inputs import decoders
+    from keepclear.interop.mapping import load_mapping
+    from keepclear.interop.observation import Stats
+    from keepclear.interop.poster import Poster
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    mapping = load_mapping(mapping_path)
+    try:
+        endpoints = [Endpoint.parse(text, FORMATS, host) for text in listens]
+        for text in connects:
+            fmt, _, rest = text.partition(":")
+            endpoints.append(Endpoint.parse(f"{fmt}:connect:{rest}", FORMATS, host))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not endpoints:
+        raise click.UsageError("give at least one --listen or --connect")
+    tls = None
+    if any(e.transport == "tls" for e in endpoints):
+        if not (tls_cert and tls_key and tls_client_ca):
+            raise click.UsageError("a tls listener needs --tls-cert, --tls-key and --tls-client-ca")
+        tls = server_tls(tls_cert, tls_key, tls_client_ca)
+    stats = Stats()
+    poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
+    gateway = Gateway(
+        mapping, decoders(), endpoints, poster.offer, stats, multicast_interface=multicast_interface, tls=tls
+    )
+    poster.start()
+    gateway.start()
+    for endpoint, port in zip(endpoints, gateway.ports, strict=True):
+        click.echo(f"{endpoint.format} {endpoint.transport} {endpoint.host}:{port}", err=True)
+    click.echo(f"ready: posting party {mapping.party_id}'s units to {url}", err=True)
+    try:
+        _wait_for_interrupt(threading.Event(), stats_s, lambda: click.echo(f"interop: {stats.line()}", err=True))
+    finally:
+        gateway.stop()
+        poster.stop()
+        click.echo(f"interop stopped: {stats.line()}", err=True)
+
+
+@interop.command()
+@click.option("--url", required=True, help="The running keepclear, e.g. http://127.0.0.1:8080.")
+@click.option(
+    "--key",
+    envvar="KEEPCLEAR_READ_KEY",
+    required=True,
+    help="A liaison or observer key of the party (or KEEPCLEAR_READ_KEY).",
+)
+@click.option("--party", "party_id", required=True, help="The key's party: its units are sent as friendly.")
+@click.option(
+    "--to",
+    "targets",
+    multiple=True,
+    required=True,
+    help="udp://HOST:PORT (multicast too) or tcp://HOST:PORT (repeatable).",
+)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(path_type=Path),
+    help="interop.yaml: units its CoT uids name are not echoed back.",
+)
+@click.option("--interval-s", type=float, default=2.0, show_default=True, help="Seconds between two pictures.")
+@click.option("--ttl", type=int, default=1, show_default=True, help="Multicast TTL of UDP targets.")
+@click.option("--multicast-interface", default=None, help="Address of the interface multicast targets are sent on.")
+def out(
+    url: str,
+    key: str,
+    party_id: str,
+    targets: tuple[str, ...],
+    mapping_path: Path | None,
+    interval_s: float,
+    ttl: int,
+    multicast_interface: str | None,
+) -> None:
+    """Send what a party's key may read (its tracks, alerts with their level) to TAK as CoT events."""
+    from keepclear.interop.cot_out import CotOut, Target
+    from keepclear.interop.mapping import IdKind, load_mapping
+    from keepclear.interop.observation import Stats
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        parsed = [Target.parse(text) for text in targets]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    skip = frozenset(load_mapping(mapping_path).external_ids(IdKind.COT)) if mapping_path else frozenset()
+    stats = Stats()
+    sender = CotOut(
+        url,
+        key,
+        party_id,
+        parsed,
+        stats,
+        interval_s=interval_s,
+        skip_units=skip,
+        multicast_ttl=ttl,
+        multicast_interface=multicast_interface,
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=sender.run, args=(stop,), name="interop-out", daemon=True)
+    worker.start()
+    click.echo(f"ready: party {party_id}'s picture from {url} to {', '.join(targets)}", err=True)
+    try:
+        _wait_for_interrupt(stop, 30.0, lambda: click.echo(f"interop out: {stats.line()}", err=True))
+    finally:
+        stop.set()
+        sender.wake()
+        worker.join(timeout=15)
+        sender.close()
+        click.echo(f"interop out stopped: {stats.line()}", err=True)

@@ -1,0 +1,52 @@
+"""Helpers of the interop tests: waiting on a condition, reading a party's picture."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from configparser import ConfigParser
+from types import ModuleType
+from typing import Any, TypeVar
+
+from apisupport import Service
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], timeout_s: float = 20.0, what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def tracks(service: Service, who: str) -> dict[str, dict[str, Any]]:
+    """unit id -> latest state, as ``who`` sees them."""
+    with service.client(who) as client:
+        return {t["unit_id"]: t for t in client.get("/v1/tracks").json()}
+
+
+def pytak_send(pytak: ModuleType, cot_url: str, events: list[bytes]) -> None:
+    """Send ``events`` as a TAK client does, through pytak's own connection (``tcp://`` or ``udp+wo://``)."""
+
+    async def send() -> None:
+        config = ConfigParser()
+        config["client"] = {"COT_URL": cot_url}
+        reader, writer = await pytak.protocol_factory(config["client"])
+        datagrams = hasattr(writer, "send")  # pytak's UDP client sends datagrams, its TCP client a stream
+        for event in events:
+            await writer.send(event) if datagrams else writer.write(event)
+        if not datagrams:
+            await writer.drain()
+        writer.close()
+        if not datagrams:
+            await writer.wait_closed()
+        if reader is not None and hasattr(reader, "close"):
+            reader.close()
+
+    asyncio.run(send())
