@@ -92,6 +92,7 @@ def report(service: Service, rows: list[tuple[str, float, float, float, float]])
     values = np.array([[now, lat, lon, 7000.0, ve, vn, 0.0] for _, lat, lon, ve, vn in rows])
     accepted = service.runtime.ingest.submit(ReportColumns([r[0] for r in rows], values), None)
     assert len(accepted.accepted_indices) == len(rows), accepted.refused
+    service.runtime.pump()  # the running pump thread may not have moved them yet
     for _ in range(2):
         service.runtime.tick()
 

@@ -129,9 +129,14 @@ def with_alert(service: Service) -> str:
         np.array([[now, 35.0, 38.0, 7000.0, 220.0, 0.0, 0.0], [now, 35.0, 38.3, 7000.0, -220.0, 0.0, 0.0]]),
     )
     assert service.runtime.ingest.submit(batch, None).accepted_indices == [0, 1]
-    for _ in range(3):
+    # The running service's pump moves the batch into the track table on its own thread; the probe
+    # raises the alert within a few of its ticks.
+    deadline = time.monotonic() + 30
+    while not (active := service.runtime.tactical.book.active()):
+        assert time.monotonic() < deadline, "no alert from two converging aircraft"
         service.runtime.tick()
-    return service.runtime.tactical.book.active()[0].id
+        time.sleep(0.05)
+    return active[0].id
 
 
 def alert_path(suffix: str) -> Callable[[Service], tuple[str, Any]]:

@@ -364,6 +364,7 @@ def build(served: Served, plan: Plan) -> World:
     for p in range(plan.parties):
         mine = [{**reports[i], "time": now} for i, owner in enumerate(plan.units) if owner == p]
         _ok(w.client(p, "feed").post("/v1/tracks", json={"reports": mine}))
+    served.runtime.pump()  # the running pump thread may not have moved them yet
     for _ in range(2):
         served.runtime.tick()
     w.alerts = [_wait_for_alert(w, pair) for pair in range(len(plan.pairs))]
@@ -656,6 +657,7 @@ def check_intruders_leave(w: World, served: Served) -> list[str]:
     for u in intruders:
         out = {**w.reports[u], "lon_deg": w.reports[u]["lon_deg"] + 0.5, "time": now}  # 0.5 deg from all others
         _ok(w.client(owners[u], "feed").post("/v1/tracks", json={"reports": [out]}))
+    served.runtime.pump()  # the running pump thread may not have moved them yet
     for _ in range(2):
         served.runtime.tick()
     problems = []
