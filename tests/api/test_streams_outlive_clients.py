@@ -3,8 +3,8 @@
 A real server with 100 /v1/stream clients that connect and never read: each is cut once its backlog
 is full (while a reading client goes on receiving everything), their handler tasks end, clients
 that simply go leave nothing behind, and a stop with 50 stuck clients is prompt and logs no
-traceback. The hotline socket has the same shape and gets the same check. Neither touches the
-store, so this runs on SQLite only.
+traceback. The hotline socket has the same shape and gets the same check. The cut tests run on
+both stores, as every numbered item of the issue does; the stop test needs no store of its own.
 """
 
 from __future__ import annotations
@@ -54,11 +54,15 @@ def _silent_client(port: int, key: str) -> socket.socket:
     return sock
 
 
-def test_clients_that_do_not_read_are_cut_and_leave_nothing_behind(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+def test_item6_stream_clients_that_do_not_read_are_cut_and_leave_nothing_behind(
+    tmp_path: Path, database_url: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data", tick_s=0.5, stream_client_backlog_events=BACKLOG_EVENTS, stream_send_timeout_s=20
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        tick_s=0.5,
+        stream_client_backlog_events=BACKLOG_EVENTS,
+        stream_send_timeout_s=20,
     )
     dep = Deployment.open(settings, clock=WallClock(), create=True)
     keys = populate(dep)
@@ -161,8 +165,12 @@ def _silent_socket_client(port: int, key: str) -> socket.socket:
     return sock
 
 
-def test_hotline_sockets_that_do_not_read_are_cut(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    settings = Settings(data_dir=tmp_path / "data", tick_s=0.5, hotline_client_backlog_items=BACKLOG_EVENTS)
+def test_item6_hotline_sockets_that_do_not_read_are_cut(
+    tmp_path: Path, database_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, tick_s=0.5, hotline_client_backlog_items=BACKLOG_EVENTS
+    )
     dep = Deployment.open(settings, clock=WallClock(), create=True)
     keys = populate(dep)
     app = create_app(settings, deployment=dep)
