@@ -88,7 +88,7 @@ def _bodies(party: str) -> list[bytes]:
     return bodies
 
 
-def test_flood_keeps_the_tick_period_and_answers_429(tmp_path: Path, database_url: str) -> None:
+def test_item3_flood_keeps_the_tick_period_and_answers_429(tmp_path: Path, database_url: str) -> None:
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
     keys = _populate(settings)
     port = free_port()

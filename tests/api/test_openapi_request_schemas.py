@@ -17,8 +17,8 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
     return schema
 
 
-def test_item9_every_request_body_has_a_real_schema(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+def test_item9_every_request_body_has_a_real_schema(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
     Deployment.open(settings, create=True).db.dispose()
     document = create_app(settings).openapi()
     free = []
@@ -33,8 +33,8 @@ def test_item9_every_request_body_has_a_real_schema(tmp_path: Path) -> None:
     assert free == []
 
 
-def test_item9_the_activity_document_is_the_file_format(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+def test_item9_the_activity_document_is_the_file_format(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
     Deployment.open(settings, create=True).db.dispose()
     document = create_app(settings).openapi()
     activity = document["components"]["schemas"]["ActivityDocument"]

@@ -3,8 +3,8 @@
 A real server with 100 /v1/stream clients that connect and never read: each is cut once its backlog
 is full (while a reading client goes on receiving everything), their handler tasks end, clients
 that simply go leave nothing behind, and a stop with 50 stuck clients is prompt and logs no
-traceback. The hotline socket has the same shape and gets the same check. The cut tests run on
-both stores, as every numbered item of the issue does; the stop test needs no store of its own.
+traceback. The hotline socket has the same shape and gets the same check. Both run on both
+stores, as every numbered item of the issue does.
 """
 
 from __future__ import annotations
