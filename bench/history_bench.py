@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from keepclear.domain import Domain, Force, Party
-from keepclear.services.bus import WallClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.track_history import HistoryLimits, TrackHistory
-from keepclear.services.tracks import ReportColumns, TrackIngest, UnitDirectory
+from keepclear.services.runtime.bus import WallClock
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.tactical.history import HistoryLimits, TrackHistory
+from keepclear.services.tactical.tracks import ReportColumns, TrackIngest, UnitDirectory
 from keepclear.settings import Settings
 from keepclear.store.schema import units as units_table
 from keepclear.store.track_history import history_database

@@ -41,11 +41,11 @@ from keepclear.api.server import free_port
 from keepclear.domain import Party
 from keepclear.domain.identity import Role
 from keepclear.domain.parties import Contact
-from keepclear.services.bus import EventBus, WallClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineService
-from keepclear.services.hotline_hub import HotlineHub
-from keepclear.services.registry import RegistryService
+from keepclear.services.hotline.hub import HotlineHub
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.registry.service import RegistryService
+from keepclear.services.runtime.bus import EventBus, WallClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store import Database, migrate
 from keepclear.store import hotline as store

@@ -20,8 +20,8 @@ from starlette.requests import HTTPConnection
 
 from keepclear.api.hotline_ws import LiveConfig, hotline_router
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
-from keepclear.services.hotline import HotlineService
-from keepclear.services.hotline_hub import HotlineHub
+from keepclear.services.hotline.hub import HotlineHub
+from keepclear.services.hotline.service import HotlineService
 
 
 @dataclass(frozen=True)

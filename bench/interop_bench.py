@@ -41,7 +41,7 @@ from keepclear.interop.inputs import decoders
 from keepclear.interop.mapping import parse_mapping
 from keepclear.interop.observation import Stats
 from keepclear.interop.poster import Poster
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store.schema import units as units_table
 

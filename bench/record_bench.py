@@ -42,8 +42,8 @@ from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.canonical import b64encode
 from keepclear.ledger.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 from keepclear.ledger.proofs import verify_proof
-from keepclear.services.bus import ManualClock
-from keepclear.services.record import RecordSigner, open_ledger
+from keepclear.services.record.signer import RecordSigner, open_ledger
+from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 
 POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

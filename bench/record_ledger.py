@@ -17,8 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from keepclear.ledger import Ledger, LedgerConfig, verify_document
-from keepclear.services.bus import ManualClock
-from keepclear.services.record import open_ledger
+from keepclear.services.record.signer import open_ledger
+from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000

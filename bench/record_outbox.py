@@ -28,8 +28,8 @@ import sqlalchemy as sa
 
 from keepclear.domain.events import Event
 from keepclear.ledger import Ledger, LedgerConfig
-from keepclear.services.bus import ManualClock
-from keepclear.services.record import RecordSigner, open_ledger, stage
+from keepclear.services.record.signer import RecordSigner, open_ledger, stage
+from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 
 PAYLOAD = {"thread_id": "t-1", "seq": 0, "kind": "text", "text": "Contact bearing 270, FL200, hold west of the line."}

@@ -36,7 +36,7 @@ from keepclear.api.server import free_port
 from keepclear.domain import Domain, Force, Party
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store.schema import units as units_table
 

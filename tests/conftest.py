@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from keepclear.services.bus import EventBus, ManualClock
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.bus import EventBus, ManualClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store import Database, migrate
 

@@ -7,7 +7,7 @@ import pytest
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.parties import Contact
 from keepclear.errors import ConflictError, NotFoundError
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.deployment import Deployment
 
 
 def test_party_force_unit_round_trip(deployment: Deployment) -> None:

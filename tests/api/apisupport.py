@@ -13,8 +13,8 @@ import httpx
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Role
 from keepclear.domain.parties import Contact
-from keepclear.services.deployment import Deployment
-from keepclear.services.runtime import Runtime
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.runtime import Runtime
 
 EXAMPLE_ZONES = Path(__file__).resolve().parents[2] / "examples" / "zones.geojson"
 
@@ -131,7 +131,7 @@ def running_service(data_dir: Path, database_url: str | None = None, **overrides
 
     from keepclear.api import create_app
     from keepclear.api.server import ThreadedServer
-    from keepclear.services.bus import WallClock
+    from keepclear.services.runtime.bus import WallClock
     from keepclear.settings import Settings
 
     settings = Settings(data_dir=data_dir, database_url=database_url, tick_s=0.2, **overrides)

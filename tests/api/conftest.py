@@ -11,8 +11,8 @@ from apisupport import EXAMPLE_ZONES, Service, populate, running_service
 
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
-from keepclear.services.bus import WallClock
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.bus import WallClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 

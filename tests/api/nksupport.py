@@ -21,9 +21,9 @@ from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Role
-from keepclear.services.bus import WallClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.tracks import ReportColumns
+from keepclear.services.runtime.bus import WallClock
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.settings import Settings
 
 PARTIES = ("a", "b", "c")

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
 from keepclear.domain.identity import Role
-from keepclear.services.bus import WallClock
-from keepclear.services.deployment import Deployment
 from keepclear.services.policy import ALLOWED, Action
+from keepclear.services.runtime.bus import WallClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 KEY_FOR_ROLE = {Role.ADMIN: "admin", Role.LIAISON: "a-liaison", Role.FEED: "a-feed", Role.OBSERVER: "a-observer"}

@@ -23,8 +23,8 @@ from keepclear.domain.identity import Role
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.ledger.book import witness_name
 from keepclear.ledger.note import cosign
-from keepclear.services.deployment import Deployment
-from keepclear.services.tracks import ReportColumns
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.settings import Settings
 
 ROLES = ("admin", "a-liaison", "a-feed", "a-observer", None)  # None: no key at all

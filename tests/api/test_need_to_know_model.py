@@ -55,9 +55,9 @@ from keepclear.conformance.need_to_know import (
 )
 from keepclear.conformance.world import Secret, utc, zone_document
 from keepclear.domain.identity import Role
-from keepclear.services.bus import WallClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.runtime import Runtime
+from keepclear.services.runtime.bus import WallClock
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.runtime import Runtime
 from keepclear.settings import Settings
 
 EXAMPLES = int(os.environ.get("KEEPCLEAR_NK_MODEL_EXAMPLES", "3"))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from keepclear.api.app import create_app
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 

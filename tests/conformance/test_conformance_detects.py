@@ -19,8 +19,8 @@ from keepclear.conformance.runner import _outcome
 from keepclear.domain import Party
 from keepclear.domain.identity import Role
 from keepclear.errors import ValidationError
-from keepclear.services.bus import WallClock
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.bus import WallClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 

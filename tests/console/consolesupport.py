@@ -21,8 +21,8 @@ from apisupport import EXAMPLE_ZONES, Service, populate
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer, free_port
 from keepclear.domain.events import Clock
-from keepclear.services.bus import WallClock
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.bus import WallClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"

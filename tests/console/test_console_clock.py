@@ -13,7 +13,7 @@ import pytest
 from consolesupport import Service, running_service, shot, sign_in
 
 from keepclear.domain.timefmt import format_utc, parse_utc
-from keepclear.services.bus import ManualClock
+from keepclear.services.runtime.bus import ManualClock
 
 START_S = parse_utc("2017-05-20T10:00:00Z", "start")
 RATE = 60.0

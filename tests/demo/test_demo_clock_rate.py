@@ -8,7 +8,7 @@ from pathlib import Path
 from test_demo_run import _mini_yaml
 
 from keepclear.scenario import DriverProgress, load_scenario
-from keepclear.services.scenario_run import ScenarioRun, ScenarioRunConfig
+from keepclear.services.runtime.scenario_run import ScenarioRun, ScenarioRunConfig
 
 
 def test_the_clock_rate_is_the_pace_while_playing_and_zero_at_the_end(tmp_path: Path) -> None:

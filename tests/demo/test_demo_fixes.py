@@ -11,8 +11,8 @@ from keepclear.detect.zoneprobe import ZoneWatch
 from keepclear.domain import AltitudeBand, Zone, ZoneKind
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.scenario import resolve_scenario
-from keepclear.services.phrases import load_catalogue
-from keepclear.services.runtime import RuntimeConfig
+from keepclear.services.hotline.phrases import load_catalogue
+from keepclear.services.runtime.runtime import RuntimeConfig
 from keepclear.settings import Settings
 
 DAY = 1509494400.0  # 2017-11-01T00:00Z

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from keepclear.scenario import load_scenario
-from keepclear.services.after_action import after_action
-from keepclear.services.scenario_run import ScenarioRun
+from keepclear.services.reports.after_action import after_action
+from keepclear.services.runtime.scenario_run import ScenarioRun
 
 
 def _mini_yaml() -> str:

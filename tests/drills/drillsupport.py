@@ -22,7 +22,7 @@ from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Role
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")

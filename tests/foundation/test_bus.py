@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 
 from keepclear.domain.events import Event
-from keepclear.services.bus import EventBus
+from keepclear.services.runtime.bus import EventBus
 
 
 def _events(n: int, start: int = 0) -> list[Event]:

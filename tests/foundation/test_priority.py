@@ -8,8 +8,8 @@ import time
 
 from keepclear.api.app import IngestYield
 from keepclear.domain.events import Event
-from keepclear.services.bus import EventBus
-from keepclear.services.priority import ProbePriority
+from keepclear.services.runtime.bus import EventBus
+from keepclear.services.runtime.priority import ProbePriority
 
 
 def _events(n: int) -> list[Event]:

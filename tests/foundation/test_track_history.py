@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from keepclear.domain import Domain, TrackReport
-from keepclear.services.track_history import HistoryLimits, TrackHistory
-from keepclear.services.tracks import ReportColumns
+from keepclear.services.tactical.history import HistoryLimits, TrackHistory
+from keepclear.services.tactical.tracks import ReportColumns
 
 
 def columns(reports: list[TrackReport], party: str = "a") -> ReportColumns:
@@ -82,7 +82,7 @@ def test_durable_history_reads_back_thins_across_restarts_and_prunes_the_store(d
 
 
 def test_request_keys_are_forgotten_after_their_retention(database):
-    from keepclear.services.request_keys import RequestKeyRetention
+    from keepclear.services.runtime.request_keys import RequestKeyRetention
     from keepclear.store import request_keys as store
 
     for key, created_s in (("old-key-0001", 10.0), ("new-key-0001", 500.0)):

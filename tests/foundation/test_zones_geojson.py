@@ -13,8 +13,8 @@ import pytest
 from keepclear.domain import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import zones_from_geojson, zones_to_geojson
-from keepclear.services.deployment import Deployment
-from keepclear.services.zones import parse_geojson_text
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.zones.service import parse_geojson_text
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "zones.geojson"
 

@@ -9,9 +9,9 @@ import pytest
 
 from keepclear.domain import Party
 from keepclear.domain.parties import Contact
-from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineService
-from keepclear.services.hotline_hub import HotlineHub
+from keepclear.services.hotline.hub import HotlineHub
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.runtime.deployment import Deployment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 

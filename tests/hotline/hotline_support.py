@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keepclear.domain.events import Event
-from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline.service import HotlineService
 
 
 class Recorder:

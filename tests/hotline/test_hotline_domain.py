@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from keepclear.domain.hotline import Draft, MessageKind, PhraseUse, Thread, draft_problems, idempotency_key_problem
-from keepclear.services.hotline_hub import HotlineHub, HubConfig
+from keepclear.services.hotline.hub import HotlineHub, HubConfig
 
 
 @pytest.mark.parametrize("key", ["abcdefgh", "c2f0e6a1-0001", "coalition:2017-11-01:7", "A" * 128])

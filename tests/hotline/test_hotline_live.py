@@ -19,10 +19,10 @@ from keepclear.api.hotline_ws import LiveConfig
 from keepclear.domain import Party
 from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.domain.parties import Contact
-from keepclear.services.bus import EventBus
-from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineService
-from keepclear.services.hotline_hub import HotlineHub
+from keepclear.services.hotline.hub import HotlineHub
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.runtime.bus import EventBus
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database
 from keepclear.store import hotline as store
 
@@ -185,7 +185,7 @@ def test_http_routes_post_retry_read_receipts_and_phrases(hotline: HotlineServic
 
 def test_the_runtime_tick_escalates_without_a_manual_call(deployment: Deployment, clock: Any) -> None:
     """Deadlines are watched by the runtime's tick (task ``hotline-deadlines``), not by a caller."""
-    from keepclear.services.runtime import Runtime
+    from keepclear.services.runtime.runtime import Runtime
 
     reg = deployment.registry
     reg.add_party(Party("coalition", "Coalition", "en"), [Contact("Maj Smith", "J3 duty"), Contact("Col Jones", "J3")])

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from keepclear.cli.main import cli
 from keepclear.domain.hotline import PhraseUse
 from keepclear.errors import KeepclearError
-from keepclear.services.phrases import load_catalogue
+from keepclear.services.hotline.phrases import load_catalogue
 
 
 def test_every_packaged_phrase_reads_in_english_and_russian_with_the_same_parameters() -> None:

@@ -4,7 +4,7 @@ so that each reader's client words them in its own language."""
 from __future__ import annotations
 
 from keepclear.domain.events import Event
-from keepclear.services.hotline_messages import alert_storms, event_post, storm_post
+from keepclear.services.hotline.messages import alert_storms, event_post, storm_post
 
 PAIR = frozenset({"a", "b"})
 

@@ -10,9 +10,9 @@ from hotline_support import Recorder, pair
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Availability, Draft, MessageKind, PhraseUse, ReceiptKind
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
-from keepclear.services.bus import EventBus, ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.runtime.bus import EventBus, ManualClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database
 from keepclear.store import hotline as store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hotline_support import pair
 
 from keepclear.domain.hotline import Draft, MessageKind
-from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline.service import HotlineService
 
 
 def heads(hotline: HotlineService, party_id: str) -> dict[str, tuple[int, int]]:

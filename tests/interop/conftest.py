@@ -17,8 +17,8 @@ from apisupport import Service, populate
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
 from keepclear.domain import Domain, Unit
-from keepclear.services.bus import WallClock
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.bus import WallClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 

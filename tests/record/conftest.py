@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from keepclear.ledger import Ledger, LedgerConfig
-from keepclear.services.bus import ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.record import open_ledger
+from keepclear.services.record.signer import open_ledger
+from keepclear.services.runtime.bus import ManualClock
+from keepclear.services.runtime.deployment import Deployment
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import pytest
 from keepclear.cli.main import main
 from keepclear.domain.events import Event
 from keepclear.ledger import canonical_bytes, parse_export
-from keepclear.services.bus import EventBus, ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.incidents import IncidentService
-from keepclear.services.record import RecordSigner, open_ledger
+from keepclear.services.incidents.service import IncidentService
+from keepclear.services.record.signer import RecordSigner, open_ledger
+from keepclear.services.runtime.bus import EventBus, ManualClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 T0 = 1509494400.0

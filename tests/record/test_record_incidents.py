@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,12 @@ from keepclear.domain.events import Event
 from keepclear.domain.incidents import IncidentKind, ReviewStatus, incident_trigger
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.ledger import Ledger, canonical_text, sha256_hex, verify_document
-from keepclear.services.bus import EventBus, ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.incident_metrics import compute_metrics
-from keepclear.services.incident_report import incident_html
-from keepclear.services.incidents import IncidentService, NotInvolvedError
-from keepclear.services.record import RecordSigner, stage
+from keepclear.services.incidents.metrics import compute_metrics
+from keepclear.services.incidents.service import IncidentService, NotInvolvedError
+from keepclear.services.record.signer import RecordSigner, stage
+from keepclear.services.reports.incident import incident_html
+from keepclear.services.runtime.bus import EventBus, ManualClock
+from keepclear.services.runtime.deployment import Deployment
 
 PARTIES = frozenset({"coalition", "russia"})
 
@@ -246,6 +247,23 @@ def test_report_html_embeds_the_map_and_escapes(
     )
     assert "<script>x" not in text and "&lt;script&gt;" in text and "a &amp; b" in text
     assert text.count("data:image/png;base64,") == 1
+
+
+def test_report_html_without_the_reports_extra_says_what_is_missing(
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """matplotlib is the ``reports`` extra: without it the report is whole but for its map, and says why."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    service, _bus, _ = wired
+    incident = service.report("russia", time_s=clock.now_s() - 600, summary="close pass", unit_ids=["u1", "u2"])
+    evidence = service.evidence(incident.id)
+    assert evidence is not None and evidence["tracks"], "the evidence holds tracks, so a map would be drawn"
+    text = incident_html(
+        service.get(incident.id), service.accounts(incident.id), service.timeline(incident.id), evidence,
+        generated_s=clock.now_s(),
+    )  # fmt: skip
+    assert "data:image/png" not in text
+    assert "keepclear[reports]" in text and "close pass" in text
 
 
 def test_a_published_batch_opens_merges_and_links_as_one_event_at_a_time_would(

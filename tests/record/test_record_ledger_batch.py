@@ -10,7 +10,7 @@ from keepclear.errors import ValidationError
 from keepclear.ledger import Ledger
 from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.verify import verify_document
-from keepclear.services.bus import ManualClock
+from keepclear.services.runtime.bus import ManualClock
 
 
 def _drafts(n: int) -> list[EntryDraft]:

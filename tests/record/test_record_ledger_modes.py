@@ -13,9 +13,9 @@ from keepclear.domain.events import Event
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.ledger import Ledger, LedgerConfig, SignatureRefused, parse_submission, sign_submission, verify_document
 from keepclear.ledger.keys import key_id_of, public_key_b64
-from keepclear.services.bus import EventBus, ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.record import RecordSigner, open_ledger, stage
+from keepclear.services.record.signer import RecordSigner, open_ledger, stage
+from keepclear.services.runtime.bus import EventBus, ManualClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database
 
 

@@ -13,7 +13,7 @@ from keepclear.cli.main import main
 from keepclear.ledger import Ledger, extension_problem, sign_submission, verify_document
 from keepclear.ledger.keys import key_id_of, public_key_b64
 from keepclear.ledger.model import payload_text
-from keepclear.services.bus import ManualClock
+from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import ledger as store
 
 

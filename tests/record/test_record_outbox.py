@@ -16,10 +16,10 @@ from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, MessageKind, PhraseUse
 from keepclear.domain.timefmt import format_utc
 from keepclear.ledger import Ledger, verify_document
-from keepclear.services.bus import EventBus, ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineService
-from keepclear.services.record import RecordSigner, stage
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.record.signer import RecordSigner, stage
+from keepclear.services.runtime.bus import EventBus, ManualClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import outbox
 
 PARTIES = frozenset({"coalition", "russia"})

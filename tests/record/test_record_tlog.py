@@ -23,9 +23,9 @@ from keepclear.ledger.merkle import EMPTY_ROOT, MerkleTree, verify_consistency, 
 from keepclear.ledger.model import Statement, entry_from_json, entry_hash
 from keepclear.ledger.note import TreeHead, cosign, parse_note, parse_vkey, sign_head, vkey
 from keepclear.ledger.proofs import verify_proof
-from keepclear.services.bus import ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.record import open_ledger
+from keepclear.services.record.signer import open_ledger
+from keepclear.services.runtime.bus import ManualClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 

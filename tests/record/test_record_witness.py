@@ -12,11 +12,11 @@ from keepclear.domain.parties import Contact
 from keepclear.ledger import Ledger, SignatureRefused, verify_document
 from keepclear.ledger.book import witness_name
 from keepclear.ledger.note import cosign, parse_note
-from keepclear.services.bus import ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineService
-from keepclear.services.record import open_ledger
-from keepclear.services.witness import INCONSISTENT_KIND, witness
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.record.signer import open_ledger
+from keepclear.services.record.witness import INCONSISTENT_KIND, witness
+from keepclear.services.runtime.bus import ManualClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store import ledger as store
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from keepclear.scenario import Scenario
-from keepclear.services.deployment import Deployment
-from keepclear.services.scenario import install_scenario
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.scenario import install_scenario
 
 
 def test_founding_pack_installs_parties_forces_units_and_zones(deployment: Deployment, euphrates: Scenario) -> None:

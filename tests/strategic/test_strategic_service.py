@@ -13,10 +13,10 @@ from keepclear.domain.events import Event
 from keepclear.domain.parties import Contact
 from keepclear.domain.zones import AltitudeBand, Zone, ZoneKind, ZoneRules
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
-from keepclear.services.activities import ActivityForbidden, ActivityService, StaleVersionError
-from keepclear.services.activity_views import view_for
-from keepclear.services.bus import ManualClock
-from keepclear.services.deployment import Deployment
+from keepclear.services.activities.service import ActivityForbidden, ActivityService, StaleVersionError
+from keepclear.services.activities.views import view_for
+from keepclear.services.runtime.bus import ManualClock
+from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import zones as zone_store
 
 H = 3600.0

@@ -19,9 +19,9 @@ from keepclear.api.routes import activities, hotline, keys, record, registry, st
 from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
 from keepclear.domain.events import Clock
-from keepclear.services.deployment import Deployment
-from keepclear.services.priority import ProbePriority
-from keepclear.services.runtime import Runtime, RuntimeConfig
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.priority import ProbePriority
+from keepclear.services.runtime.runtime import Runtime, RuntimeConfig
 from keepclear.settings import Settings
 
 

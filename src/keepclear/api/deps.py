@@ -13,7 +13,7 @@ from keepclear.errors import AuthenticationError
 from keepclear.services.policy import Action, require
 
 if TYPE_CHECKING:
-    from keepclear.services.runtime import Runtime
+    from keepclear.services.runtime.runtime import Runtime
 
 
 def runtime(request: Request) -> Runtime:

@@ -36,8 +36,8 @@ from keepclear.domain.json_input import parse_json
 from keepclear.domain.limits import INT64_MAX
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
-from keepclear.services.hotline import HotlineService
-from keepclear.services.hotline_hub import HotlineHub, Subscription
+from keepclear.services.hotline.hub import HotlineHub, Subscription
+from keepclear.services.hotline.service import HotlineService
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from keepclear.domain.events import Clock
 from keepclear.domain.hotline import IDEMPOTENCY_KEY_PATTERN
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError
-from keepclear.services.keys import KeyService
+from keepclear.services.registry.keys import KeyService
 from keepclear.store import Database
 from keepclear.store import request_keys as store
 

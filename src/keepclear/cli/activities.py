@@ -20,9 +20,9 @@ from keepclear.cli.context import CliContext, pass_context
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.geo.activity_doc import activity_from_document
-from keepclear.services.activities import ActivityService, NotifyResult
-from keepclear.services.activity_views import notifier_conflict, notifier_view, view_for
-from keepclear.services.runtime import activity_config
+from keepclear.services.activities.service import ActivityService, NotifyResult
+from keepclear.services.activities.views import notifier_conflict, notifier_view, view_for
+from keepclear.services.runtime.runtime import activity_config
 
 
 class _NoTimestampLoader(yaml.SafeLoader):

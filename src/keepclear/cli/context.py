@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from keepclear.services.deployment import Deployment
+    from keepclear.services.runtime.deployment import Deployment
     from keepclear.settings import Settings
 
 
@@ -21,7 +21,7 @@ class CliContext:
     def open(self, *, create: bool = False) -> Deployment:
         """The deployment, refusing one that was never initialised unless ``create``; the record
         entries of its writes are signed as they are made (``Deployment.sign_writes``)."""
-        from keepclear.services.deployment import Deployment
+        from keepclear.services.runtime.deployment import Deployment
 
         deployment = Deployment.open(self.settings, create=create)
         deployment.sign_writes()

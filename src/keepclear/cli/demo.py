@@ -49,7 +49,7 @@ def demo(
     """Start keepclear on the founding scenario: service, console address and a key per party, live progress."""
     from keepclear.api.app import create_app
     from keepclear.api.server import SLOW_START_NOTICE, ThreadedServer, bind_listener
-    from keepclear.services.scenario_run import ScenarioRun, ScenarioRunConfig, open_scenario_deployment
+    from keepclear.services.runtime.scenario_run import ScenarioRun, ScenarioRunConfig, open_scenario_deployment
 
     pace = parse_speed(speed)
     # The port first: a taken port is told at once, before the deployment is built or kernels compile.

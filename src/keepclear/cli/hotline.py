@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from keepclear.services.phrases import load_catalogue
+from keepclear.services.hotline.phrases import load_catalogue
 
 
 @click.group()

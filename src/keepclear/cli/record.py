@@ -26,13 +26,13 @@ from keepclear.ledger import (
     verify_document,
 )
 from keepclear.ledger.proofs import is_proof, verify_proof
-from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineService
-from keepclear.services.incident_metrics import compute_metrics
-from keepclear.services.incident_report import incident_html
-from keepclear.services.incidents import IncidentService
-from keepclear.services.record import open_ledger
-from keepclear.services.witness import witness
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.incidents.metrics import compute_metrics
+from keepclear.services.incidents.service import IncidentService
+from keepclear.services.record.signer import open_ledger
+from keepclear.services.record.witness import witness
+from keepclear.services.reports.incident import incident_html
+from keepclear.services.runtime.deployment import Deployment
 
 #: Environment variable holding the passphrase that encrypts custodial keys at rest (optional).
 PASSPHRASE_ENV = "KEEPCLEAR_LEDGER_KEY_PASSPHRASE"

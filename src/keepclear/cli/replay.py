@@ -79,8 +79,12 @@ def replay(
     ctx: CliContext, name_or_file: str, speed: str, report_dir: Path, seed: int | None, run_dir: Path | None
 ) -> None:
     """Replay a scenario (a bundled pack's name or a file) without a browser and write the after-action report."""
-    from keepclear.services.report_html import write_report
-    from keepclear.services.scenario_run import ScenarioRun, ScenarioRunConfig
+    from keepclear.services.reports import MISSING_MATPLOTLIB, figures_available
+
+    if not figures_available():
+        raise click.UsageError(MISSING_MATPLOTLIB)
+    from keepclear.services.reports.html import write_report
+    from keepclear.services.runtime.scenario_run import ScenarioRun, ScenarioRunConfig
 
     pace = parse_speed(speed)
     scenario = load_scenario_arg(name_or_file)

@@ -10,7 +10,7 @@ import click
 from keepclear.cli.context import CliContext, pass_context
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError
-from keepclear.services.zones import parse_geojson_text
+from keepclear.services.zones.service import parse_geojson_text
 
 
 @click.group()

@@ -18,10 +18,10 @@ from keepclear.api.deps import authorized, runtime
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError
 from keepclear.geo.activity_doc import activity_from_document
-from keepclear.services.activities import NotifyResult
-from keepclear.services.activity_views import notifier_conflict, view_for
+from keepclear.services.activities.service import NotifyResult
+from keepclear.services.activities.views import notifier_conflict, view_for
 from keepclear.services.policy import Action, unknown
-from keepclear.services.runtime import Runtime
+from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["activities"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

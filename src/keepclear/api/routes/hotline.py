@@ -18,7 +18,7 @@ from keepclear.api.hotline_ws import LiveConfig, hotline_router
 from keepclear.domain.identity import Principal
 from keepclear.errors import AuthenticationError
 from keepclear.services.policy import Action, require
-from keepclear.services.runtime import Runtime
+from keepclear.services.runtime.runtime import Runtime
 
 #: What each HTTP method of the hotline routes asks of the caller ("WS": the live socket).
 ACTION_BY_METHOD: dict[str, Action] = {

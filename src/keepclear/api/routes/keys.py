@@ -12,7 +12,7 @@ from keepclear.api.models import KeyCreated, KeyIn, KeyOut
 from keepclear.domain.identity import ApiKeyInfo, Principal, Role
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.policy import Action
-from keepclear.services.runtime import Runtime
+from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["keys"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -15,7 +15,6 @@ from keepclear.domain.identity import Principal
 from keepclear.domain.incidents import Incident, ReviewStatus
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import NotFoundError, ValidationError
-from keepclear.services.incident_report import incident_html
 from keepclear.services.policy import (
     Action,
     Sight,
@@ -27,7 +26,8 @@ from keepclear.services.policy import (
     sees_all,
     unknown,
 )
-from keepclear.services.runtime import Runtime
+from keepclear.services.reports.incident import incident_html
+from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["record"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

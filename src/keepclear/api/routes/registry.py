@@ -27,7 +27,7 @@ from keepclear.domain.identity import Principal, Role
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.policy import Action, sees_party_data
-from keepclear.services.runtime import Runtime
+from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1")
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -13,7 +13,7 @@ from keepclear.domain.identity import Principal
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import ValidationError
 from keepclear.services.policy import Action, sees_party_data
-from keepclear.services.runtime import Runtime
+from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["tactical"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -15,8 +15,8 @@ from keepclear.api.deps import authorized, runtime
 from keepclear.api.models import RefusedReport, TrackBatchIn, TrackBatchResult
 from keepclear.domain.identity import Principal
 from keepclear.services.policy import Action
-from keepclear.services.runtime import Runtime
-from keepclear.services.tracks import ReportColumns
+from keepclear.services.runtime.runtime import Runtime
+from keepclear.services.tactical.tracks import ReportColumns
 
 router = APIRouter(prefix="/v1", tags=["tracks"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

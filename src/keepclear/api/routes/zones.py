@@ -12,7 +12,7 @@ from keepclear.api.models import FeatureCollection, ZonesImported
 from keepclear.domain.identity import Principal
 from keepclear.geo.zone_geojson import zone_to_feature
 from keepclear.services.policy import Action
-from keepclear.services.runtime import Runtime
+from keepclear.services.runtime.runtime import Runtime
 from keepclear.store import zones as zone_store
 
 router = APIRouter(prefix="/v1", tags=["zones"])

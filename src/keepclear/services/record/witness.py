@@ -21,7 +21,7 @@ from keepclear.ledger.book import witness_name
 from keepclear.ledger.keys import Ed25519PrivateKey
 from keepclear.ledger.merkle import verify_consistency
 from keepclear.ledger.note import cosign, parse_note, parse_vkey
-from keepclear.services.hotline import HotlineService
+from keepclear.services.hotline.service import HotlineService
 
 #: Kind of the ledger entry (and hotline alert) a party raises when the log's heads disagree.
 INCONSISTENT_KIND = "alert.record_inconsistent"

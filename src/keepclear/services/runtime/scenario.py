@@ -10,7 +10,7 @@ import json
 
 from keepclear.geo.zone_geojson import zones_to_geojson
 from keepclear.scenario import Scenario
-from keepclear.services.deployment import Deployment
+from keepclear.services.runtime.deployment import Deployment
 
 
 def install_scenario(deployment: Deployment, scenario: Scenario) -> None:

@@ -26,10 +26,10 @@ from keepclear.domain.activities import (
 )
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from keepclear.services.activity_views import ActivityState, addressee_view, conflict_view, notifier_conflict
-from keepclear.services.live_index import LiveIndex, indexed
+from keepclear.services.activities.live_index import LiveIndex, indexed
+from keepclear.services.activities.views import ActivityState, addressee_view, conflict_view, notifier_conflict
 from keepclear.services.policy import activity_addressed, sees_party_data_of, unknown
-from keepclear.services.record import stage
+from keepclear.services.record.signer import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import registry as registry_store

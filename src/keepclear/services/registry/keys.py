@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.identity import ApiKeyInfo, Principal, Role
 from keepclear.errors import AuthenticationError, ValidationError
-from keepclear.services.record import stage
+from keepclear.services.record.signer import stage
 from keepclear.store import Database
 from keepclear.store import keys as key_store
 from keepclear.store import registry as registry_store

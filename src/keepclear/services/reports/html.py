@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from keepclear.domain.timefmt import format_utc
-from keepclear.services.after_action import after_action
-from keepclear.services.report_figures import MapPainter, alert_figure, incident_figure, overview_figure
-from keepclear.services.scenario_run import ScenarioRun
+from keepclear.services.reports.after_action import after_action
+from keepclear.services.reports.figures import MapPainter, alert_figure, incident_figure, overview_figure
+from keepclear.services.runtime.scenario_run import ScenarioRun
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}

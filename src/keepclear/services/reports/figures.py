@@ -24,7 +24,7 @@ from shapely.geometry import shape
 
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo.zone_geojson import zones_to_geojson
-from keepclear.services.scenario_run import ScenarioRun
+from keepclear.services.runtime.scenario_run import ScenarioRun
 
 _PARTY_COLOURS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown")
 _ZONE_COLOURS = {

@@ -36,7 +36,7 @@ from keepclear.ledger import Ledger
 from keepclear.ledger.canonical import canonical_text, sha256_hex
 from keepclear.ledger.model import time_us_of
 from keepclear.services.policy import party_involved, sees_party_data_of
-from keepclear.services.record import stage
+from keepclear.services.record.signer import stage
 from keepclear.store import incidents as store
 from keepclear.store.database import Database
 

@@ -26,7 +26,7 @@ from keepclear.detect.zoneprobe import ZoneProbeSettings, ZoneWatch, predict_zon
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import NotFoundError
 from keepclear.services.policy import alert_visible, unit_state_visible, unknown, zone_witnesses
-from keepclear.services.tracks import ReportColumns
+from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
 

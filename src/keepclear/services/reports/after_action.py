@@ -5,7 +5,7 @@ per alert the warning it gave before separation was lost — against the noise-f
 simulator, the ``alert.separation_lost`` event, and the probe's prediction at raise time;
 acknowledgement delays per party (activities and hotline); line crossings per party per UTC day;
 and whether each of the scenario's expectations occurred, plus anything that happened unexpected.
-Everything is plain JSON-ready data; ``keepclear.services.report_html`` renders it.
+Everything is plain JSON-ready data; ``keepclear.services.reports.html`` renders it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from keepclear.domain.events import Event
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo import distance_m
 from keepclear.scenario import ExpectationKind, Scenario
-from keepclear.services.scenario_run import ScenarioRun
+from keepclear.services.runtime.scenario_run import ScenarioRun
 
 #: Event kinds that make the timeline (message posts are summarised as acknowledgement delays instead).
 TIMELINE_PREFIXES = ("activity.", "alert.", "zone.line_crossed", "zone.entered", "hotline.escalated", "incident.opened")

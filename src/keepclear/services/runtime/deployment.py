@@ -6,20 +6,21 @@ Built explicitly from ``Settings`` (no globals), by the CLI and by ``create_app`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from keepclear.domain.events import Clock
-from keepclear.services.bus import EventBus, WallClock
-from keepclear.services.keys import KeyService
-from keepclear.services.record import RecordSigner, ledger_for, signer_for
-from keepclear.services.registry import RegistryService
-from keepclear.services.zones import ZoneService
+from keepclear.services.record.signer import RecordSigner, ledger_for, signer_for
+from keepclear.services.registry.keys import KeyService
+from keepclear.services.registry.service import RegistryService
+from keepclear.services.runtime.bus import EventBus, WallClock
+from keepclear.services.zones.service import ZoneService
 from keepclear.settings import Settings
 from keepclear.store import Database, migrate
 
 
 @dataclass
 class Deployment:
-    """Everything one keepclear deployment runs on."""
+    """Everything one keepclear deployment runs on; each service is built once, on first use."""
 
     settings: Settings
     db: Database
@@ -38,17 +39,17 @@ class Deployment:
         bus = EventBus(max_queued_events=settings.event_queue_events)
         return cls(settings=settings, db=db, clock=clock or WallClock(), bus=bus)
 
-    @property
+    @cached_property
     def registry(self) -> RegistryService:
         """Parties, forces, units."""
         return RegistryService(self.db, self.clock, self.bus)
 
-    @property
+    @cached_property
     def zones(self) -> ZoneService:
         """Shared geography."""
         return ZoneService(self.db, self.clock, self.bus, self.settings.input_limits())
 
-    @property
+    @cached_property
     def keys(self) -> KeyService:
         """API keys."""
         return KeyService(self.db, self.clock, self.bus)

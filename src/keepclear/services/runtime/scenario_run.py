@@ -32,11 +32,11 @@ from keepclear.scenario import (
     Simulator,
     SinkTransport,
 )
-from keepclear.services.bus import ManualClock
-from keepclear.services.deployment import Deployment
-from keepclear.services.runtime import Runtime, RuntimeConfig
-from keepclear.services.scenario import install_scenario
-from keepclear.services.tracks import ReportColumns
+from keepclear.services.runtime.bus import ManualClock
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.runtime import Runtime, RuntimeConfig
+from keepclear.services.runtime.scenario import install_scenario
+from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.settings import Settings, load_settings
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from keepclear.domain.incidents import Account, Incident, TimelineItem
 from keepclear.domain.timefmt import format_utc
+from keepclear.services.reports import MISSING_MATPLOTLIB, figures_available
 
 
 def track_map_png(tracks: list[dict[str, Any]], incident_time_s: float, *, title: str = "") -> bytes | None:
@@ -21,7 +22,7 @@ def track_map_png(tracks: list[dict[str, Any]], incident_time_s: float, *, title
     Each unit is one line with an arrow at its last position; a dot marks where it was at the
     incident time (the report nearest to it).
     """
-    if not tracks:
+    if not tracks or not figures_available():
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -85,6 +86,8 @@ def incident_html(
     figure = (
         f'<img alt="map of the tracks" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
         if png
+        else f"<p>{e(MISSING_MATPLOTLIB)}.</p>"
+        if tracks
         else "<p>No track evidence"
         + (" in the window." if evidence else " yet: evidence is frozen after the window.")
         + "</p>"

@@ -20,19 +20,19 @@ from keepclear.detect.strategic import StrategicConfig
 from keepclear.detect.tracktable import TrackTableSettings
 from keepclear.detect.wellclear import AlertingSettings, do_365b_phase_i, minima_policy
 from keepclear.domain.activities import ActivityKind, Priority
-from keepclear.services.activities import ActivityConfig, ActivityService
-from keepclear.services.deployment import Deployment
-from keepclear.services.hotline import HotlineConfig, HotlineService
-from keepclear.services.hotline_hub import HotlineHub, HubConfig
-from keepclear.services.incidents import IncidentConfig, IncidentService
-from keepclear.services.live_index import LiveIndex
-from keepclear.services.phrases import load_catalogue
-from keepclear.services.priority import ProbePriority
-from keepclear.services.record import ledger_for, signer_for
-from keepclear.services.request_keys import RequestKeyRetention
-from keepclear.services.tactical import TacticalConfig, TacticalService
-from keepclear.services.track_history import HistoryLimits, TrackHistory
-from keepclear.services.tracks import IngestLimits, ReportColumns, TrackIngest, UnitDirectory
+from keepclear.services.activities.live_index import LiveIndex
+from keepclear.services.activities.service import ActivityConfig, ActivityService
+from keepclear.services.hotline.hub import HotlineHub, HubConfig
+from keepclear.services.hotline.phrases import load_catalogue
+from keepclear.services.hotline.service import HotlineConfig, HotlineService
+from keepclear.services.incidents.service import IncidentConfig, IncidentService
+from keepclear.services.record.signer import ledger_for, signer_for
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.priority import ProbePriority
+from keepclear.services.runtime.request_keys import RequestKeyRetention
+from keepclear.services.tactical.history import HistoryLimits, TrackHistory
+from keepclear.services.tactical.service import TacticalConfig, TacticalService
+from keepclear.services.tactical.tracks import IngestLimits, ReportColumns, TrackIngest, UnitDirectory
 from keepclear.settings import Settings
 from keepclear.store.track_history import history_database
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keepclear.domain import TrackReport
-from keepclear.services.tracks import ReportColumns
+from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.store import Database
 from keepclear.store import track_history as store
 

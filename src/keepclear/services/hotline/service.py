@@ -32,7 +32,7 @@ from keepclear.domain.ids import id_problem
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, text_problem
 from keepclear.domain.phrases import PhraseCatalogue
 from keepclear.errors import KeepclearError, NotFoundError, ValidationError
-from keepclear.services.hotline_messages import (
+from keepclear.services.hotline.messages import (
     STORM_KINDS,
     EventPost,
     alert_storms,
@@ -44,9 +44,9 @@ from keepclear.services.hotline_messages import (
     status_draft,
     storm_post,
 )
-from keepclear.services.phrases import load_catalogue
+from keepclear.services.hotline.phrases import load_catalogue
 from keepclear.services.policy import message_audience, thread_visible, unknown
-from keepclear.services.record import stage
+from keepclear.services.record.signer import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
 from keepclear.store import registry as registry_store

@@ -1,0 +1,1 @@
+"""The activity capability: notification, amendment, acknowledgement deadlines and views."""

@@ -1,0 +1,1 @@
+"""The hotline capability: threads, messages, standard phrases and live fan-out."""

@@ -1,0 +1,1 @@
+"""Incidents with evidence and each party's account, and their metrics."""

@@ -1,0 +1,1 @@
+"""The shared record: staging entries with their events, the signer, witnessing."""

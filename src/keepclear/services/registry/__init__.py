@@ -1,0 +1,1 @@
+"""Parties, forces, units and their API keys."""

@@ -1,0 +1,1 @@
+"""Wiring: the deployment, the running service's runtime, the event bus, replay of scenarios."""

@@ -1,0 +1,1 @@
+"""Tactical deconfliction: track ingest, history and the probe's tick."""

@@ -1,0 +1,1 @@
+"""Shared geography: zones with their altitude bands, validity and rules."""
