@@ -10,16 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from keepclear.domain.event_kinds import EventKind
+
+__all__ = ["Clock", "Event", "EventKind", "EventSink"]
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened at ``time_s``, done by ``party_id`` (None for the system itself).
 
-    ``kind`` is dotted: ``activity.notified``, ``alert.raised``, ``message.posted``...
+    ``kind`` is one of ``EventKind`` (``activity.notified``, ``alert.raised``, ``message.posted``...).
     ``parties`` names every party the event concerns (who may be told of it).
     """
 
-    kind: str
+    kind: EventKind
     time_s: float
     party_id: str | None
     payload: dict[str, Any]
