@@ -6,6 +6,8 @@ only (str, int, float, bool, None, lists and dicts of them).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +30,14 @@ class Event:
     party_id: str | None
     payload: dict[str, Any]
     parties: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def id(self) -> str:
+        """A stable id: the same kind, time, party, payload and parties always give the same id (a
+        receiver of events from another process drops one it has seen: ``event_wire``)."""
+        content = [self.kind, self.time_s, self.party_id, sorted(self.parties), self.payload]
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return "evt-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class EventSink(Protocol):

@@ -32,7 +32,7 @@ from keepclear.domain.hotline import (
 from keepclear.domain.ids import id_problem
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, text_problem
 from keepclear.domain.phrases import PhraseCatalogue
-from keepclear.errors import KeepclearError, NotFoundError, ValidationError
+from keepclear.errors import KeepclearError, NotFoundError, ProblemCode, ValidationError, code_of
 from keepclear.services.hotline.messages import (
     STORM_KINDS,
     EventPost,
@@ -207,7 +207,7 @@ class HotlineService:
         """Refuse a bad draft; keepclear's own (``system``) need not reply to a message of the thread."""
         problems = draft_problems(draft, self.config.limits)
         if system:
-            problems = [p for p in problems if not p.endswith("must name the message they answer")]
+            problems = [p for p in problems if code_of(p) is not ProblemCode.REPLY_TO_REQUIRED]
         if draft.phrase is not None:
             problems += self.phrases.use_problems(draft.phrase)
         if problems:
