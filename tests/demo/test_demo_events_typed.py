@@ -26,3 +26,4 @@ def test_every_event_of_a_run_fits_its_typed_payload_and_crosses_the_wire(tmp_pa
     # the run exercises the zone, activity and hotline producers (the alert book's: tests/tactical)
     kinds = {EventKind.ZONE_LINE_CROSSED, EventKind.ACTIVITY_NOTIFIED, EventKind.ACTIVITY_ACKNOWLEDGED}
     assert kinds | {EventKind.HOTLINE_ESCALATED} <= seen.keys(), seen
+    print(sorted(Counter(e.kind for e in events).items()))

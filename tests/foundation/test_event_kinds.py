@@ -6,8 +6,11 @@ import re
 from pathlib import Path
 
 from keepclear.domain.event_kinds import ACTIVITY_KINDS, ALERT_KINDS, ZONE_KINDS, EventKind
+from keepclear.domain.event_payloads import PAYLOAD_TYPES
+from keepclear.services.record.kinds import IN_MEMORY_KINDS, RECORDED_KINDS
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "keepclear"
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "keepclear"
 ENUM_MODULE = SRC / "domain" / "event_kinds.py"
 #: Frozen history: migrations keep whatever text they were written with.
 FROZEN = SRC / "store" / "migrations"
@@ -66,3 +69,19 @@ def test_a_kind_is_its_text_wherever_text_is_expected() -> None:
     assert json.dumps({"kind": EventKind.ALERT_RAISED}) == '{"kind": "alert.raised"}'
     assert f"{EventKind.ALERT_RAISED}" == "alert.raised"
     assert {"alert.raised": 1}[EventKind.ALERT_RAISED] == 1
+
+
+def test_the_architecture_table_lists_every_kind_with_its_payload_version_and_recording() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    rows = {}
+    for line in text.split("## Event kinds", 1)[1].split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[1], cells[2], cells[5])
+    assert sorted(rows) == sorted(k.value for k in EventKind)
+    for kind in EventKind:
+        typed = PAYLOAD_TYPES.get(kind)
+        payload = "plain" if typed is None else f"`{typed.__name__}`"
+        version = str(1 if typed is None else typed.SCHEMA_VERSION)
+        recorded = "no" if kind not in RECORDED_KINDS else "yes, from memory" if kind in IN_MEMORY_KINDS else "yes"
+        assert rows[kind.value] == (payload, version, recorded), kind

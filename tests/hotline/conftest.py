@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from keepclear.domain import Party
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.event_payloads import PAYLOAD_TYPES
 from keepclear.domain.parties import Contact
 from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.service import HotlineService
@@ -19,10 +22,24 @@ from hotline_support import Recorder
 
 
 @pytest.fixture
-def recorder(deployment: Deployment) -> Recorder:
+def recorder(deployment: Deployment) -> Iterator[Recorder]:
     rec = Recorder()
     deployment.bus.subscribe(rec)
-    return rec
+    yield rec
+    # the events the hotline and the registry emit fit their typed payloads (tests emit made-up alerts)
+    for event in rec.events:
+        typed = PAYLOAD_TYPES.get(event.kind)
+        if typed is not None and event.kind in OWN_KINDS:
+            assert typed.from_payload(event.payload).to_payload() == event.payload, event
+
+
+#: Kinds only the hotline and the registry emit in these tests.
+OWN_KINDS = {
+    EventKind.MESSAGE_RECEIPT,
+    EventKind.PARTY_AVAILABILITY,
+    EventKind.HOTLINE_ESCALATED,
+    EventKind.PARTY_ADDED,
+}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from keepclear.domain import TrackReport
+from keepclear.domain.event_payloads import IncidentOpened
 from keepclear.domain.events import Event
 from keepclear.domain.incidents import IncidentKind, ReviewStatus, incident_trigger
 from keepclear.errors import ConflictError, ValidationError
@@ -136,6 +137,7 @@ def test_lost_separation_opens_one_incident_and_links_the_alert_history(
     recorded = [e for e in ledger.entries(kinds_prefix=("incident.",))]
     assert [e.statement.kind for e in recorded] == ["incident.opened", "incident.evidence_frozen"]
     assert recorded[1].payload_value()["evidence_sha256"] == frozen.evidence_sha256
+    assert IncidentOpened.from_payload(recorded[0].payload_value()).incident_id == incident.id
     assert bus.errors == []
 
 

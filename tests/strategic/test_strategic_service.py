@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -9,6 +10,7 @@ from shapely.geometry import Polygon, box
 
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.activities import Activity, ActivityKind, ActivityStatus, Priority, Volume
+from keepclear.domain.event_payloads import PAYLOAD_TYPES
 from keepclear.domain.events import Event
 from keepclear.domain.parties import Contact
 from keepclear.domain.zones import AltitudeBand, Zone, ZoneKind, ZoneRules
@@ -23,7 +25,7 @@ H = 3600.0
 
 
 @pytest.fixture
-def world(deployment: Deployment) -> tuple[ActivityService, list[Event]]:
+def world(deployment: Deployment) -> Iterator[tuple[ActivityService, list[Event]]]:
     reg = deployment.registry
     reg.add_party(Party("coalition", "Coalition"), [Contact("Duty officer", "CAOC"), Contact("Deputy", "CAOC")])
     reg.add_party(
@@ -35,7 +37,12 @@ def world(deployment: Deployment) -> tuple[ActivityService, list[Event]]:
     reg.add_unit(Unit("viper11", "VIPER11", Domain.AIR, "fighter", "usaf"))
     seen: list[Event] = []
     deployment.bus.subscribe(seen.append)
-    return ActivityService(deployment.db, deployment.clock, deployment.bus), seen
+    yield ActivityService(deployment.db, deployment.clock, deployment.bus), seen
+    # whatever a test did, every event the services emitted fits its kind's typed payload exactly
+    for event in seen:
+        typed = PAYLOAD_TYPES.get(event.kind)
+        if typed is not None:
+            assert typed.from_payload(event.payload).to_payload() == event.payload, event
 
 
 def plan(activity_id: str, party: str, lon: float = 38.0, start_h: float = 48.0, now_s: float = 1509494400.0, **kw):

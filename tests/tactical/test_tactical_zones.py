@@ -11,6 +11,7 @@ from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from keepclear.detect.states import TrackStates
 from keepclear.detect.zoneprobe import ZoneWatch, predict_zone_entries, prepare_zone
 from keepclear.domain import Access, AltitudeBand, Validity, Zone, ZoneKind, ZoneRules
+from keepclear.domain.event_payloads import LineCrossed, ZoneEntered
 from keepclear.geo import destination, distance_m
 
 PARTIES = ["coalition", "russia"]
@@ -139,16 +140,15 @@ def test_watch_counts_line_crossings_by_direction_party_and_day() -> None:
     assert watch.crossings[("russia", "2017-11-01", "euphrates", "left-to-right")] == 2
     assert watch.crossings[("russia", "2017-11-01", "euphrates", "right-to-left")] == 1
     assert all(e.kind == "zone.line_crossed" and "russia" in e.parties for e in events)
+    assert [LineCrossed.from_payload(e.payload).count_today for e in events] == [1, 1, 2]
 
 
 def test_watch_reports_an_actual_entry_once() -> None:
     watch = ZoneWatch([roz(box(35.0, 36.1, 35.2, 36.3))])
     seq = [36.05, 36.15, 36.16, 36.05, 36.15]
-    kinds = [
-        [e.kind for e in watch.update(DAY + k, states(unit(35.1, x, 0.0, 0.0, t=DAY + k)), PARTIES)]
-        for k, x in enumerate(seq)
-    ]
-    assert kinds == [[], ["zone.entered"], [], [], ["zone.entered"]]
+    updates = [watch.update(DAY + k, states(unit(35.1, x, 0.0, 0.0, t=DAY + k)), PARTIES) for k, x in enumerate(seq)]
+    assert [[e.kind for e in events] for events in updates] == [[], ["zone.entered"], [], [], ["zone.entered"]]
+    assert ZoneEntered.from_payload(updates[1][0].payload).zone_id == "roz-1"
 
 
 def test_track_noise_across_a_line_counts_one_crossing_and_going_round_its_end_none() -> None:

@@ -203,6 +203,44 @@ class ActivityMoved(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityWithdrawn(EventPayload):
+    """An amendment dropped the addressees this event goes to: the activity no longer concerns them."""
+
+    KINDS = frozenset({EventKind.ACTIVITY_WITHDRAWN})
+
+    activity_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLateNotice(EventPayload):
+    """An activity notified with less notice than its ``kind`` requires (both in seconds)."""
+
+    KINDS = frozenset({EventKind.ACTIVITY_LATE_NOTICE})
+
+    activity_id: str
+    version: int
+    kind: str
+    required_notice_s: float
+    given_notice_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEscalated(EventPayload):
+    """An addressee let its deadline pass: contact ``level`` of its roster is called (none left: exhausted)."""
+
+    KINDS = frozenset({EventKind.ACTIVITY_ESCALATED})
+
+    activity_id: str
+    version: int
+    addressee: str
+    level: int
+    contact_name: str | None
+    contact_role: str | None
+    roster_exhausted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ZoneEntered(EventPayload):
     """A unit entered a zone its party is not permitted in (detect/zoneprobe.py)."""
 
@@ -326,6 +364,25 @@ class UnitAdded(EventPayload):
     domain: str
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentOpened(EventPayload):
+    """An incident opened (its ``kind``: ``separation-lost``, ``zone-violation``...; ``reported_by``: None when
+    keepclear opened it from a trigger)."""
+
+    KINDS = frozenset({EventKind.INCIDENT_OPENED})
+
+    incident_id: str
+    kind: str
+    time_s: float
+    parties: list[str]
+    unit_ids: list[str]
+    alert_ids: list[str]
+    zone_id: str | None
+    zone_kind: str | None
+    summary: str
+    reported_by: str | None
+
+
 #: The typed payload class of each kind that has one.
 PAYLOAD_TYPES: Mapping[EventKind, type[EventPayload]] = {
     kind: cls
@@ -335,6 +392,10 @@ PAYLOAD_TYPES: Mapping[EventKind, type[EventPayload]] = {
         ActivityNotified,
         ActivityAnswered,
         ActivityMoved,
+        ActivityWithdrawn,
+        ActivityLateNotice,
+        ActivityEscalated,
+        IncidentOpened,
         ZoneEntered,
         LineCrossed,
         ZoneEntryPredicted,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.event_payloads import PartyAdded
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.hotline import (
     SYSTEM_KINDS,
@@ -649,10 +650,10 @@ class HotlineService:
         posts: list[EventPost] = [storm_post(pair, changes) for pair, changes in storms.items()]
         for event in events:
             if event.kind == EventKind.PARTY_ADDED:
-                new = str(event.payload["party_id"])
+                added = PartyAdded.from_payload(event.payload)
                 with self._db.write() as conn:
-                    for other in event.payload.get("others", []):
-                        self._ensure_pair(conn, new, str(other))
+                    for other in added.others:
+                        self._ensure_pair(conn, added.party_id, other)
                 continue
             if storms and event.kind in STORM_KINDS and tuple(sorted(event.parties)) in storms:
                 continue  # in its pair's storm summary

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from keepclear.domain import Domain, TrackReport, track_report_problems
 from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.event_payloads import UnitAdded
 from keepclear.domain.events import Clock, Event
 from keepclear.domain.tracks import TRACK_COLUMNS, track_columns_valid
 from keepclear.errors import OverloadedError
@@ -116,9 +117,9 @@ class UnitDirectory:
     def on_event(self, event: Event) -> None:
         """Bus subscriber: learn new units as they are added."""
         if event.kind == EventKind.UNIT_ADDED:
-            payload = event.payload
+            unit = UnitAdded.from_payload(event.payload)
             with self._lock:
-                self._units[payload["unit_id"]] = (payload["party_id"], Domain(payload["domain"]))
+                self._units[unit.unit_id] = (unit.party_id, Domain(unit.domain))
 
     def lookup(self, unit_id: str) -> tuple[str, Domain] | None:
         """The party and domain of ``unit_id``, or None for an unknown unit."""
