@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Self
 import pydantic
 
 from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.json_input import parse_json
+from keepclear.domain.limits import DEFAULT_LIMITS
 from keepclear.errors import Problem, ProblemCode, ValidationError
 
 #: Every payload class checks strictly and refuses fields it does not declare.
@@ -81,14 +83,17 @@ class EventPayload:
     @classmethod
     def from_json(cls, text: str | bytes) -> Self:
         """Read ``to_json``'s form; refuses another ``schema_version`` and any wrong field."""
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise ValidationError([Problem("", ProblemCode.INVALID, f"not JSON: {exc}")]) from None
-        if not isinstance(document, dict):
-            raise ValidationError([Problem("", ProblemCode.INVALID, "must be a JSON object")])
+        document = json_object(text, cls.__name__)
         check_version(cls.__name__, cls.SCHEMA_VERSION, document.pop("schema_version", None))
         return cls.from_payload(document)
+
+
+def json_object(text: str | bytes, what: str) -> dict[str, Any]:
+    """The JSON object of ``text``, read by the strict reader of everything parties send."""
+    document = parse_json(text, DEFAULT_LIMITS, source=what)
+    if not isinstance(document, dict):
+        raise ValidationError([Problem("", ProblemCode.INVALID, f"{what} must be a JSON object")])
+    return document
 
 
 def check_version(what: str, known: int, version: object, field: str = "schema_version") -> None:
@@ -128,10 +133,8 @@ class ClosestApproach(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
-class AlertChange(EventPayload):
-    """An alert raised, changed level or resolved (detect/alerts.py): the pair, the level, where they are."""
-
-    KINDS = frozenset({EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED, EventKind.ALERT_RESOLVED})
+class AlertState(EventPayload):
+    """What every event of an alert says of it: the pair, their parties, the level, when it was raised."""
 
     alert_id: str
     unit_a: str
@@ -142,6 +145,14 @@ class AlertChange(EventPayload):
     level: str
     level_number: int
     raised_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange(AlertState):
+    """An alert raised, changed level or resolved (detect/alerts.py), with where the pair is."""
+
+    KINDS = frozenset({EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED, EventKind.ALERT_RESOLVED})
+
     previous_level: str | None
     time_s: float
     #: Each unit still in the picture, now.
@@ -151,19 +162,11 @@ class AlertChange(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
-class AlertAcknowledged(EventPayload):
-    """A party the alert concerns acknowledged it."""
+class AlertAcknowledged(AlertState):
+    """A party the alert concerns acknowledged it; ``acknowledged_by``: every party that has."""
 
     KINDS = frozenset({EventKind.ALERT_ACKNOWLEDGED})
 
-    alert_id: str
-    unit_a: str
-    unit_b: str
-    party_a: str
-    party_b: str
-    level: str
-    level_number: int
-    raised_s: float
     acknowledged_by: list[str]
 
 

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from keepclear.domain.event_kinds import EventKind
-from keepclear.domain.event_payloads import PAYLOAD_TYPES, check_version, schema_version
+from keepclear.domain.event_payloads import PAYLOAD_TYPES, check_version, json_object, schema_version
 from keepclear.domain.events import Event
 from keepclear.errors import Problem, ProblemCode, ValidationError
 
@@ -41,12 +41,7 @@ def event_to_json(event: Event) -> str:
 
 def event_from_json(text: str | bytes) -> Event:
     """The event of a wire document; ``ValidationError`` naming each thing wrong with it."""
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise ValidationError([Problem("", ProblemCode.INVALID, f"not JSON: {exc}")]) from None
-    if not isinstance(document, dict):
-        raise ValidationError([Problem("", ProblemCode.INVALID, "an event must be a JSON object")])
+    document = json_object(text, "event")
     problems = [Problem(name, ProblemCode.INVALID, "unknown field") for name in sorted(document.keys() - WIRE_FIELDS)]
     problems += [Problem(name, ProblemCode.INVALID, "missing") for name in sorted(WIRE_FIELDS - document.keys())]
     if problems:
