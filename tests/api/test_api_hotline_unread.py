@@ -42,3 +42,17 @@ def test_unread_counts_follow_posts_and_reads_and_never_count_own_messages(servi
     with service.client("a-liaison") as client:
         assert client.post(f"/v1/hotline/threads/{thread_id}/read", json={"through_seq": third}).status_code == 200
     assert heads(service, "a-liaison", thread_id) == (3, 0)
+
+
+def test_a_refused_reply_carries_the_code_of_each_problem(service: Service):
+    with service.client("a-liaison") as client:
+        thread_id = client.post("/v1/hotline/threads", json={"parties": ["b"], "title": "Codes"}).json()["id"]
+        answer = client.post(
+            f"/v1/hotline/threads/{thread_id}/messages",
+            json={"kind": "reply", "body": "yes", "idempotency_key": "short", "ack_within_s": -1},
+        )
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert len(body["codes"]) == len(body["errors"]) == 3
+    by_field = {error.split(":")[0]: code for error, code in zip(body["errors"], body["codes"], strict=True)}
+    assert by_field == {"idempotency_key": "invalid", "reply_to_seq": "reply_to_required", "ack_within_s": "invalid"}

@@ -49,6 +49,7 @@ def test_bad_reports_are_refused_by_index_and_the_good_ones_kept(service: Servic
     assert "in the future" in reasons[4]
     assert "s old" in reasons[5]
     assert "'yesterday' is not an ISO 8601 time" in reasons[6]
+    assert "time_s" not in reasons[6]  # the time that did not parse is told once, not again as a NaN
     assert service.runtime.ingest.accepted_total == before + 2
 
 

@@ -40,6 +40,8 @@ def assert_problem(response: httpx.Response, status: int, *mentions: str) -> dic
     assert body["status"] == status and body["title"] and "detail" in body
     for mention in mentions:
         assert mention in body["detail"], (mention, body["detail"])
+    if status == 422:
+        assert len(body["codes"]) == len(body["errors"]), body
     return body
 
 

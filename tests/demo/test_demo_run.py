@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from keepclear.domain.events import EventKind
 from keepclear.scenario import load_scenario
 from keepclear.services.reports.after_action import after_action
 from keepclear.services.runtime.scenario_run import ScenarioRun
@@ -70,7 +71,7 @@ def test_scripted_actions_reach_the_services_and_silence_escalates(
     assert numbers["ack_delays"]["hotline"]["red"]["delays_s"] == [30.0]
     assert {"message": "reply", "party": "blue"} in numbers["ack_delays"]["never"]
     # The reply asked blue to acknowledge within 15 min; blue never does: the hotline escalates.
-    escalated = [e for e in run.log.events("hotline.escalated")]
+    escalated = [e for e in run.log.events(EventKind.HOTLINE_ESCALATED)]
     assert escalated and escalated[0].time_s >= run.scenario.start_s + 120 + 900
     for run_ in runs:
         run_.close()

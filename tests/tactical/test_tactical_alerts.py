@@ -12,6 +12,7 @@ from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import probe
 from keepclear.detect.states import TrackStates
 from keepclear.detect.wellclear import AlertingSettings, AlertPolicy, Hysteresis, do_365b_phase_i
+from keepclear.domain.event_payloads import AlertAcknowledged, AlertChange
 from keepclear.domain.events import Event
 
 PARTIES = ["coalition", "russia"]
@@ -54,6 +55,8 @@ def test_an_encounter_raises_escalates_and_resolves_with_events_for_both_parties
     assert resolved.payload["previous_level"] == "warning" and resolved.payload["level"] == "none"
     assert raised.payload["cpa"]["tcpa_s"] > 0 and set(raised.payload["cpa"]["points"]) == {"jet-c", "jet-r"}
     json.dumps([e.payload for e in events])  # JSON-ready
+    for event in events:  # each fits its kind's typed form exactly (no field more, none less)
+        assert AlertChange.from_payload(event.payload).to_payload() == event.payload
 
 
 def test_acknowledgement_is_per_party_and_only_by_the_parties_concerned() -> None:
@@ -62,6 +65,7 @@ def test_acknowledgement_is_per_party_and_only_by_the_parties_concerned() -> Non
     (alert,) = book.active()
     event = book.acknowledge(alert.id, "russia", 60.0)
     assert event.kind == "alert.acknowledged" and event.payload["acknowledged_by"] == ["russia"]
+    assert AlertAcknowledged.from_payload(event.payload).acknowledged_by == ["russia"]
     book.acknowledge(alert.id, "coalition", 61.0)
     assert book.active()[0].acknowledged_by == frozenset(PARTIES)
     with pytest.raises(PermissionError):

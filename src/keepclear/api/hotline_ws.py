@@ -30,6 +30,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket, WebSocketDisconnect
 
 from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, Message, Thread
 from keepclear.domain.json_input import parse_json
@@ -95,7 +96,11 @@ def thread_view(thread: Thread) -> dict[str, Any]:
 
 
 def _event_frame(event: Event) -> dict[str, Any]:
-    kind = {"message.receipt": "receipt", "party.availability": "availability", "hotline.escalated": "escalated"}
+    kind = {
+        EventKind.MESSAGE_RECEIPT: "receipt",
+        EventKind.PARTY_AVAILABILITY: "availability",
+        EventKind.HOTLINE_ESCALATED: "escalated",
+    }
     return {"type": kind.get(event.kind, event.kind), "time": format_utc(event.time_s), **event.payload}
 
 

@@ -205,6 +205,8 @@ class Problem(BaseModel):
     detail: str
     instance: str
     errors: list[str] | None = None
+    #: The machine code of each of ``errors``, in order (``ProblemCode``: ``invalid`` unless more specific).
+    codes: list[str] | None = None
     current: Any = None
 
 

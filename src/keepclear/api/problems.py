@@ -19,6 +19,7 @@ from keepclear.errors import (
     KeepclearError,
     NotFoundError,
     OverloadedError,
+    ProblemCode,
     ValidationError,
 )
 
@@ -60,6 +61,7 @@ def problem_for(exc: KeepclearError, instance: str) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationError):
         extra["errors"] = exc.problems
+        extra["codes"] = exc.codes
     if isinstance(exc, ConflictError) and getattr(exc, "current", None) is not None:
         extra["current"] = exc.current
     response = problem(status, title, str(exc), instance, **extra)
@@ -104,7 +106,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [f"{_field(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()]
-        return problem(422, "Invalid input", "; ".join(errors), request.url.path, errors=errors)
+        codes = [ProblemCode.INVALID] * len(errors)
+        return problem(422, "Invalid input", "; ".join(errors), request.url.path, errors=errors, codes=codes)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -23,6 +23,7 @@ from keepclear.detect.probe import Conflicts
 from keepclear.detect.relative import relative_motion
 from keepclear.detect.states import TrackStates, kinematics_at
 from keepclear.detect.wellclear import AlertingSettings, AlertLevel, raw_levels
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.geo.geodesy import destination
 
@@ -170,7 +171,7 @@ class AlertBook:
         )
         payload = self._base_payload(alert)
         payload["acknowledged_by"] = sorted(alert.acknowledged_by)
-        return Event("alert.acknowledged", time_s, party_id, payload, alert.parties)
+        return Event(EventKind.ALERT_ACKNOWLEDGED, time_s, party_id, payload, alert.parties)
 
     def _code_rows(self, unit_ids: Sequence[str]) -> npt.NDArray[np.int64]:
         """The code of every row's unit, new units getting the next codes."""
@@ -247,7 +248,7 @@ class AlertBook:
         states: TrackStates,
         rows: tuple[int, int],
         party_ids: Sequence[str],
-    ) -> tuple[str, Alert, AlertLevel | None]:
+    ) -> tuple[EventKind, Alert, AlertLevel | None]:
         """Move the alert of the pair in ``slot`` to ``shown`` (a level other than its alert's)."""
         unit_a, unit_b = self._pair_names(int(self._keys[slot]))
         seq = int(self._alert_seq[slot])
@@ -266,16 +267,20 @@ class AlertBook:
             )
             self._alerts[alert.id] = alert
             self._alert_seq[slot] = self._seq
-            return "alert.raised", alert, None
+            return EventKind.ALERT_RAISED, alert, None
         alert_id = _alert_id(seq)
         alert = self._alerts[alert_id]
         if shown == AlertLevel.NONE:
             del self._alerts[alert_id]
             self._lost_seqs.discard(seq)
             self._alert_seq[slot] = 0
-            return "alert.resolved", replace(alert, level=shown, updated_s=time_s, resolved_s=time_s), alert.level
+            return (
+                EventKind.ALERT_RESOLVED,
+                replace(alert, level=shown, updated_s=time_s, resolved_s=time_s),
+                alert.level,
+            )
         self._alerts[alert_id] = replace(alert, level=shown, updated_s=time_s)
-        return "alert.level_changed", self._alerts[alert_id], alert.level
+        return EventKind.ALERT_LEVEL_CHANGED, self._alerts[alert_id], alert.level
 
     @staticmethod
     def _base_payload(alert: Alert) -> dict[str, Any]:
@@ -299,7 +304,7 @@ def _alert_id(seq: int) -> str:
 class _Change:
     """One alert change of a tick, before its event is built (rows -1: a unit no longer in the picture)."""
 
-    kind: str
+    kind: EventKind
     alert: Alert
     previous: AlertLevel | None
     rows: tuple[int, int]

@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from keepclear.detect.states import TrackStates
 from keepclear.domain import Access, Zone, ZoneKind
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.zones import ZoneRules
 from keepclear.geo.geodesy import destination
@@ -277,7 +278,7 @@ class ZoneWatch:
                 party = parties[r]
                 events.append(
                     Event(
-                        "zone.entered",
+                        EventKind.ZONE_ENTERED,
                         time_s,
                         None,
                         {"unit_id": states.unit_ids[r], "party_id": party, "zone_id": zone.id,
@@ -358,7 +359,7 @@ class ZoneWatch:
                 self.crossings[(party, day, zone.id, direction)] += 1
                 events.append(
                     Event(
-                        "zone.line_crossed",
+                        EventKind.ZONE_LINE_CROSSED,
                         time_s,
                         None,
                         {"unit_id": unit_ids[r], "party_id": party, "zone_id": zone.id,

@@ -6,24 +6,38 @@ only (str, int, float, bool, None, lists and dicts of them).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from keepclear.domain.event_kinds import EventKind
+
+__all__ = ["Clock", "Event", "EventKind", "EventSink"]
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened at ``time_s``, done by ``party_id`` (None for the system itself).
 
-    ``kind`` is dotted: ``activity.notified``, ``alert.raised``, ``message.posted``...
+    ``kind`` is one of ``EventKind`` (``activity.notified``, ``alert.raised``, ``message.posted``...).
     ``parties`` names every party the event concerns (who may be told of it).
     """
 
-    kind: str
+    kind: EventKind
     time_s: float
     party_id: str | None
     payload: dict[str, Any]
     parties: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def id(self) -> str:
+        """A stable id: the same kind, time, party, payload and parties always give the same id (a
+        receiver of events from another process drops one it has seen: ``event_wire``)."""
+        content = [self.kind, self.time_s, self.party_id, sorted(self.parties), self.payload]
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return "evt-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class EventSink(Protocol):

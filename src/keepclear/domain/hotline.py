@@ -13,6 +13,7 @@ from typing import Any
 
 from keepclear.domain.json_input import canonical_size_bytes, value_problems
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, text_problem
+from keepclear.errors import Problem, ProblemCode
 
 MAX_BODY_BYTES = 16 * 1024
 """The largest message body accepted, in UTF-8 bytes (a hotline is for words, not files)."""
@@ -186,7 +187,13 @@ def draft_problems(draft: Draft, limits: InputLimits = DEFAULT_LIMITS) -> list[s
     if size_bytes == 0 and draft.phrase is None and draft.kind not in (MessageKind.ACKNOWLEDGEMENT,):
         problems.append("body: empty; give a body or a standard phrase")
     if draft.kind in (MessageKind.REPLY, MessageKind.ACKNOWLEDGEMENT) and draft.reply_to_seq is None:
-        problems.append(f"reply_to_seq: {draft.kind.value} messages must name the message they answer")
+        problems.append(
+            Problem(
+                "reply_to_seq",
+                ProblemCode.REPLY_TO_REQUIRED,
+                f"{draft.kind.value} messages must name the message they answer",
+            )
+        )
     if draft.reply_to_seq is not None and (
         not isinstance(draft.reply_to_seq, int) or isinstance(draft.reply_to_seq, bool) or draft.reply_to_seq < 1
     ):

@@ -22,6 +22,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 
 #: Evidence covers the involved units' tracks this long before and after the incident time.
@@ -71,7 +72,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 def incident_trigger(event: Event) -> Trigger | None:
     """The incident ``event`` opens, or None (see the module docstring for the payloads read).
 
-    >>> trigger = incident_trigger(Event("alert.raised", 10.0, None, {"los": True, "unit_ids": ["u2", "u1"]}))
+    >>> trigger = incident_trigger(Event(EventKind.ALERT_RAISED, 10.0, None, {"los": True, "unit_ids": ["u2", "u1"]}))
     >>> (trigger.kind.value, trigger.unit_ids) if trigger else None
     ('separation-lost', ('u1', 'u2'))
     """
@@ -79,7 +80,7 @@ def incident_trigger(event: Event) -> Trigger | None:
     parties = _strings(payload.get("parties")) or tuple(sorted(event.parties))
     zone_id = payload.get("zone_id") if isinstance(payload.get("zone_id"), str) else None
     zone_kind = payload.get("zone_kind") if isinstance(payload.get("zone_kind"), str) else None
-    if event.kind in ("alert.raised", "alert.level_changed", "alert.separation_lost"):
+    if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED, EventKind.ALERT_SEPARATION_LOST):
         cpa = payload.get("cpa")
         lost = payload.get("los") is True or (isinstance(cpa, dict) and cpa.get("los") is True)
         if not lost:
@@ -91,9 +92,9 @@ def incident_trigger(event: Event) -> Trigger | None:
         kind = IncidentKind.ZONE_VIOLATION if zone_id else IncidentKind.SEPARATION_LOST
         what = f"zone {zone_id} entered" if zone_id else "separation lost"
         return Trigger(kind, event.time_s, units, parties, alert_id, zone_id, zone_kind, f"{what}: {', '.join(units)}")
-    if event.kind in ("zone.entered", "zone.violated"):
+    if event.kind in (EventKind.ZONE_ENTERED, EventKind.ZONE_VIOLATED):
         violated = (
-            event.kind == "zone.violated"
+            event.kind == EventKind.ZONE_VIOLATED
             or payload.get("violation") is True
             or payload.get("permitted") is False
             or payload.get("access") == "forbidden"

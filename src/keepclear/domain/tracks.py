@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from keepclear.errors import Problem, ProblemCode
+
 
 @dataclass(frozen=True, slots=True)
 class TrackReport:
@@ -35,13 +37,15 @@ MAX_SPEED_MPS = 1500.0
 #: Altitudes outside this band (metres) are feed errors, not positions.
 MIN_ALT_M = -1000.0
 MAX_ALT_M = 40000.0
+_RANGE = ProblemCode.OUT_OF_RANGE
 
 
 def track_report_problems(report: TrackReport) -> list[str]:
     """List what is wrong with ``report`` (empty when it may enter the track table).
 
     Non-finite numbers, out-of-range latitude/longitude/altitude and impossible speeds are refused,
-    never clamped: a silent fix would hide a broken feed.
+    never clamped: a silent fix would hide a broken feed. Each is a ``Problem`` naming its field, coded
+    ``not_finite`` or ``out_of_range``.
 
     >>> track_report_problems(TrackReport("u1", 0.0, 91.0, 0.0, 0.0, 0.0, 0.0))
     ['lat_deg: 91.0 is outside [-90, 90]']
@@ -50,20 +54,20 @@ def track_report_problems(report: TrackReport) -> list[str]:
     for field in TRACK_COLUMNS:
         value = getattr(report, field)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            problems.append(f"{field}: {value!r} is not a finite number")
+            problems.append(Problem(field, ProblemCode.NOT_FINITE, f"{value!r} is not a finite number"))
     if problems:
         return problems
     if not -90.0 <= report.lat_deg <= 90.0:
-        problems.append(f"lat_deg: {report.lat_deg!r} is outside [-90, 90]")
+        problems.append(Problem("lat_deg", _RANGE, f"{report.lat_deg!r} is outside [-90, 90]"))
     if not -180.0 <= report.lon_deg <= 180.0:
-        problems.append(f"lon_deg: {report.lon_deg!r} is outside [-180, 180]")
+        problems.append(Problem("lon_deg", _RANGE, f"{report.lon_deg!r} is outside [-180, 180]"))
     if not MIN_ALT_M <= report.alt_m <= MAX_ALT_M:
-        problems.append(f"alt_m: {report.alt_m!r} is outside [{MIN_ALT_M:g}, {MAX_ALT_M:g}]")
+        problems.append(Problem("alt_m", _RANGE, f"{report.alt_m!r} is outside [{MIN_ALT_M:g}, {MAX_ALT_M:g}]"))
     speed_mps = math.hypot(report.vel_east_mps, report.vel_north_mps, report.vel_up_mps)
     if not speed_mps <= MAX_SPEED_MPS:
-        problems.append(f"velocity: speed {speed_mps:.1f} m/s exceeds {MAX_SPEED_MPS:g} m/s")
+        problems.append(Problem("velocity", _RANGE, f"speed {speed_mps:.1f} m/s exceeds {MAX_SPEED_MPS:g} m/s"))
     if report.time_s < 0:
-        problems.append(f"time_s: {report.time_s!r} is before 1970")
+        problems.append(Problem("time_s", _RANGE, f"{report.time_s!r} is before 1970"))
     return problems
 
 

@@ -24,7 +24,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -734,15 +734,18 @@ class Ledger:
         *,
         from_seq: int = 1,
         kinds_prefix: tuple[str, ...] = (),
+        kinds: Collection[str] = (),
         from_s: float | None = None,
         until_s: float | None = None,
     ) -> list[Entry]:
-        """Stored entries in seq order (with payloads), optionally filtered by kind prefix and time."""
+        """Stored entries in seq order (with payloads), optionally filtered by kind (prefix or
+        exact ``kinds``) and time."""
         with self._db.read() as conn:
             rows = store.list_entries(
                 conn,
                 from_seq=from_seq,
                 kinds_prefix=kinds_prefix,
+                kinds=kinds,
                 from_us=None if from_s is None else time_us_of(from_s),
                 until_us=None if until_s is None else time_us_of(until_s),
             )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.errors import KeepclearError
 from keepclear.ledger.canonical import sha256_hex, strict_json
 from keepclear.ledger.keys import Ed25519PublicKey, key_id_of, public_key_from_b64, signature_valid
@@ -36,9 +37,9 @@ INCLUSION_FORMAT = "keepclear-inclusion-proof"
 CONSISTENCY_FORMAT = "keepclear-consistency-proof"
 PROOF_VERSION = 1
 
-GENESIS_KIND = "ledger.genesis"
-KEY_REGISTERED = "key.registered"
-KEY_ROTATED = "key.rotated"
+GENESIS_KIND = EventKind.LEDGER_GENESIS
+KEY_REGISTERED = EventKind.KEY_REGISTERED
+KEY_ROTATED = EventKind.KEY_ROTATED
 EXPORT_FIELDS = frozenset(
     {"format", "version", "exported_us", "for_party", "keys", "rotations", "entries", "checkpoints"}
 )

@@ -9,6 +9,7 @@ queue and the chain stays linear.
 from __future__ import annotations
 
 import operator
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,13 +161,16 @@ def list_entries(
     *,
     from_seq: int = 1,
     kinds_prefix: tuple[str, ...] = (),
+    kinds: Collection[str] = (),
     from_us: int | None = None,
     until_us: int | None = None,
 ) -> list[sa.Row[Any]]:
-    """Entries in seq order, optionally from ``from_seq``, of kinds with a prefix, in a time window."""
+    """Entries in seq order, optionally from ``from_seq``, of kinds with a prefix or of ``kinds``, in a time window."""
     query = sa.select(ledger_entries).where(ledger_entries.c.seq >= from_seq).order_by(ledger_entries.c.seq)
     if kinds_prefix:
         query = query.where(sa.or_(*(ledger_entries.c.kind.startswith(p, autoescape=True) for p in kinds_prefix)))
+    if kinds:
+        query = query.where(ledger_entries.c.kind.in_(sorted(str(k) for k in kinds)))
     if from_us is not None:
         query = query.where(ledger_entries.c.time_us >= from_us)
     if until_us is not None:

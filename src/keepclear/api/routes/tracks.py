@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.models import RefusedReport, TrackBatchIn, TrackBatchResult
 from keepclear.domain.identity import Principal
+from keepclear.errors import field_of
 from keepclear.services.policy import Action
 from keepclear.services.runtime.runtime import Runtime
 from keepclear.services.tactical.tracks import ReportColumns
@@ -101,7 +102,7 @@ async def ingest_tracks(
     refused = []
     for index, unit_id, problems in result.refused:
         if index in bad_times:
-            problems = [bad_times[index], *[p for p in problems if not p.startswith("time_s")]]
+            problems = [bad_times[index], *[p for p in problems if field_of(p) != "time_s"]]
         refused.append(RefusedReport(index=index, unit_id=unit_id, problems=problems))
     return TrackBatchResult(
         accepted=len(result.accepted_indices), accepted_indices=result.accepted_indices, refused=refused

@@ -24,6 +24,7 @@ from keepclear.domain.activities import (
     Priority,
     activity_problems,
 )
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from keepclear.services.activities.live_index import LiveIndex, indexed
@@ -135,7 +136,7 @@ class ActivityService:
             activity = replace(activity, notified_s=now_s)
             store.insert_activity(conn, activity, now_s)
             result = self._check_and_open(conn, activity, now_s, "notified")
-            events = self._notified_events(result, now_s, "activity.notified", frozenset())
+            events = self._notified_events(result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             stage(conn, events)
         self._events.publish(events)
         return result
@@ -153,7 +154,7 @@ class ActivityService:
             activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
             store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
             result = self._check_and_open(conn, activity, now_s, "notified")
-            events = self._notified_events(result, now_s, "activity.notified", frozenset())
+            events = self._notified_events(result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             stage(conn, events)
         self._events.publish(events)
         return result
@@ -184,32 +185,36 @@ class ActivityService:
             store.insert_version(conn, new, now_s)
             store.set_head(conn, new.id, new.status, new.version, now_s)
             result = self._check_and_open(conn, new, now_s, "amended")
-            events = self._notified_events(result, now_s, "activity.amended", old_addressees - result.addressees)
+            events = self._notified_events(
+                result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees
+            )
             stage(conn, events)
         self._events.publish(events)
         return result
 
     def acknowledge(self, activity_id: str, version: int, party_id: str) -> AckState:
         """Addressee ``party_id`` acknowledges receipt of ``version`` (receipt, not approval)."""
-        return self._answer(activity_id, version, party_id, "acknowledged", "")
+        return self._answer(activity_id, version, party_id, EventKind.ACTIVITY_ACKNOWLEDGED, "")
 
     def object(self, activity_id: str, version: int, party_id: str, reason: str) -> AckState:
         """Addressee ``party_id`` objects to ``version``, giving a reason (this also stops its deadline)."""
         if not reason.strip():
             raise ValidationError(["reason: an objection needs a reason"])
-        return self._answer(activity_id, version, party_id, "objected", reason.strip())
+        return self._answer(activity_id, version, party_id, EventKind.ACTIVITY_OBJECTED, reason.strip())
 
     def activate(self, activity_id: str, version: int, party_id: str) -> Activity:
         """The notifier reports the activity under way."""
-        return self._move(activity_id, version, party_id, ActivityStatus.ACTIVE, "activated", "")
+        return self._move(activity_id, version, party_id, ActivityStatus.ACTIVE, EventKind.ACTIVITY_ACTIVATED, "")
 
     def complete(self, activity_id: str, version: int, party_id: str) -> Activity:
         """The notifier reports the activity over."""
-        return self._move(activity_id, version, party_id, ActivityStatus.COMPLETED, "completed", "")
+        return self._move(activity_id, version, party_id, ActivityStatus.COMPLETED, EventKind.ACTIVITY_COMPLETED, "")
 
     def cancel(self, activity_id: str, version: int, party_id: str, reason: str = "") -> Activity:
         """The notifier cancels the activity."""
-        return self._move(activity_id, version, party_id, ActivityStatus.CANCELLED, "cancelled", reason)
+        return self._move(
+            activity_id, version, party_id, ActivityStatus.CANCELLED, EventKind.ACTIVITY_CANCELLED, reason
+        )
 
     def run_deadlines(self, now_s: float | None = None) -> list[EscalationStep]:
         """Escalate every acknowledgement overdue at ``now_s`` (default: the clock) one roster step.
@@ -244,7 +249,7 @@ class ActivityService:
                 steps.append((step, notifier))
             events = [
                 Event(
-                    kind="activity.escalated",
+                    kind=EventKind.ACTIVITY_ESCALATED,
                     time_s=now_s,
                     party_id=None,
                     payload={
@@ -392,7 +397,9 @@ class ActivityService:
         store.log_change(conn, activity.id, activity.version, change, activity.party_id, now_s, detail)
         return NotifyResult(activity, check, addressees)
 
-    def _notified_events(self, result: NotifyResult, now_s: float, kind: str, withdrawn: frozenset[str]) -> list[Event]:
+    def _notified_events(
+        self, result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str]
+    ) -> list[Event]:
         """What a notification or amendment tells: the notice, withdrawals, late notice, conflicts."""
         activity = result.activity
         out: list[Event] = []
@@ -409,7 +416,7 @@ class ActivityService:
         if withdrawn:
             out.append(
                 Event(
-                    kind="activity.withdrawn",
+                    kind=EventKind.ACTIVITY_WITHDRAWN,
                     time_s=now_s,
                     party_id=activity.party_id,
                     payload={"activity_id": activity.id, "version": activity.version},
@@ -420,7 +427,7 @@ class ActivityService:
         if late is not None:
             out.append(
                 Event(
-                    kind="activity.late_notice",
+                    kind=EventKind.ACTIVITY_LATE_NOTICE,
                     time_s=now_s,
                     party_id=activity.party_id,
                     payload={
@@ -441,7 +448,7 @@ class ActivityService:
         out: list[Event] = []
         out.append(
             Event(
-                kind="activity.conflict",
+                kind=EventKind.ACTIVITY_CONFLICT,
                 time_s=now_s,
                 party_id=activity.party_id,
                 payload=notifier_conflict(activity.id, activity.version, conflict),
@@ -451,7 +458,7 @@ class ActivityService:
         if conflict.target_party_id is not None and not sees_party_data_of(conflict.target_party_id, activity.party_id):
             out.append(
                 Event(
-                    kind="activity.conflict",
+                    kind=EventKind.ACTIVITY_CONFLICT,
                     time_s=now_s,
                     party_id=activity.party_id,
                     payload=conflict_view(conflict),
@@ -460,7 +467,8 @@ class ActivityService:
             )
         return out
 
-    def _answer(self, activity_id: str, version: int, party_id: str, state: str, reason: str) -> AckState:
+    def _answer(self, activity_id: str, version: int, party_id: str, kind: EventKind, reason: str) -> AckState:
+        state = kind.action  # the acknowledgement's state is the kind's word: acknowledged, objected
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             self._serialise(conn)
@@ -479,7 +487,7 @@ class ActivityService:
             store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
             answered = next(a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id)
             event = Event(
-                kind=f"activity.{state}",
+                kind=kind,
                 time_s=now_s,
                 party_id=party_id,
                 payload={"activity_id": activity_id, "version": version, "addressee": party_id, "reason": reason},
@@ -490,8 +498,9 @@ class ActivityService:
         return answered
 
     def _move(
-        self, activity_id: str, version: int, party_id: str, target: ActivityStatus, change: str, reason: str
+        self, activity_id: str, version: int, party_id: str, target: ActivityStatus, kind: EventKind, reason: str
     ) -> Activity:
+        change = kind.action  # the change log's word: activated, completed, cancelled
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             self._serialise(conn)
@@ -503,7 +512,7 @@ class ActivityService:
                 store.stop_deadlines(conn, activity_id)
             store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
             event = Event(
-                kind=f"activity.{change}",
+                kind=kind,
                 time_s=now_s,
                 party_id=party_id,
                 payload={"activity_id": activity_id, "version": version, "status": target.value, "reason": reason},

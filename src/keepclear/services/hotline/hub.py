@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Message, Thread
 
-LIVE_EVENT_KINDS = frozenset({"message.receipt", "party.availability", "hotline.escalated"})
+LIVE_EVENT_KINDS = frozenset({EventKind.MESSAGE_RECEIPT, EventKind.PARTY_AVAILABILITY, EventKind.HOTLINE_ESCALATED})
 
 
 @dataclass(frozen=True, slots=True)

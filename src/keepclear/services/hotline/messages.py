@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from keepclear.domain.event_kinds import ACTIVITY_KINDS, ALERT_KINDS, INCIDENT_KINDS, EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Availability, Draft, Message, MessageKind, PhraseUse
 from keepclear.domain.parties import Contact
@@ -21,14 +22,14 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.errors import ConflictError
 
 _EVENT_KINDS = {
-    "alert.acknowledged": MessageKind.ACKNOWLEDGEMENT,
-    "activity.acknowledged": MessageKind.ACKNOWLEDGEMENT,
+    EventKind.ALERT_ACKNOWLEDGED: MessageKind.ACKNOWLEDGEMENT,
+    EventKind.ACTIVITY_ACKNOWLEDGED: MessageKind.ACKNOWLEDGEMENT,
 }
-_EVENT_PREFIXES = {
-    "alert.": MessageKind.ALERT,
-    "activity.": MessageKind.NOTIFICATION,
-    "incident.": MessageKind.INCIDENT_REPORT,
-}
+_EVENT_FAMILIES = (
+    (ALERT_KINDS, MessageKind.ALERT),
+    (ACTIVITY_KINDS, MessageKind.NOTIFICATION),
+    (INCIDENT_KINDS, MessageKind.INCIDENT_REPORT),
+)
 _STATUS_PHRASES = {
     Availability.AVAILABLE: "CHAVAIL",
     Availability.DEGRADED: "CHDEGRADED",
@@ -146,9 +147,7 @@ def event_post(event: Event) -> EventPost | None:
     each other party concerned, or every pair when keepclear itself acts. Only the summary and the
     reference travel (the full record stays with its service: need to know).
     """
-    kind = _EVENT_KINDS.get(event.kind) or next(
-        (k for prefix, k in _EVENT_PREFIXES.items() if event.kind.startswith(prefix)), None
-    )
+    kind = _EVENT_KINDS.get(event.kind) or next((k for family, k in _EVENT_FAMILIES if event.kind in family), None)
     if kind is None:
         return None
     parties = sorted(event.parties)
@@ -160,7 +159,7 @@ def event_post(event: Event) -> EventPost | None:
     data["say"] = say(event)
     ref = data["ref"]
     summary = event.payload.get("summary") or (
-        alert_text(event) if event.kind.startswith("alert.") else f"{event.kind} {ref or ''}".strip()
+        alert_text(event) if event.kind in ALERT_KINDS else f"{event.kind} {ref or ''}".strip()
     )
     return EventPost(kind, pairs, str(summary)[:4000], f"evt.{_digest(event)}", data)
 
@@ -174,7 +173,7 @@ def reference(event: Event) -> dict[str, Any]:
     activity_id = payload.get("activity_id") or activity.get("id")
     ref = payload.get("id") or payload.get("alert_id") or activity_id
     data: dict[str, Any] = {"event": event.kind, "ref": ref, "by": event.party_id}
-    if event.kind.startswith("activity.") and activity_id is not None:
+    if event.kind in ACTIVITY_KINDS and activity_id is not None:
         data["activity_id"] = activity_id
         data["version"] = payload.get("version") or activity.get("version")
     return data
@@ -189,11 +188,11 @@ def say(event: Event) -> dict[str, Any]:
     renders it in its reader's language; the message's English ``body`` stays for other clients."""
     p = event.payload
     params: dict[str, Any] = {"ref": reference(event)["ref"] or p.get("incident_id"), "by": event.party_id}
-    if event.kind.startswith("alert."):
+    if event.kind in ALERT_KINDS:
         for name in ("alert_id", "level", "previous_level", "unit_a", "party_a", "unit_b", "party_b"):
             params[name] = p.get(name)
         params["acknowledged_by"] = list(p.get("acknowledged_by") or [])
-        cpa = p.get("cpa") if event.kind in ("alert.raised", "alert.level_changed") else None
+        cpa = p.get("cpa") if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED) else None
         if isinstance(cpa, dict) and {"tcpa_s", "dcpa_m", "vsep_cpa_m"} <= cpa.keys():
             params.update(tcpa_s=cpa["tcpa_s"], dcpa_m=cpa["dcpa_m"], vsep_m=abs(cpa["vsep_cpa_m"]))
     else:
@@ -219,11 +218,11 @@ def _digest(event: Event) -> str:
 
 #: What an alert storm sums up, and how the summary counts each.
 STORM_KINDS = {
-    "alert.raised": "raised",
-    "alert.level_changed": "changed level",
-    "alert.resolved": "resolved",
-    "alert.separation_lost": "lost separation",
-    "incident.opened": "incidents opened",
+    EventKind.ALERT_RAISED: "raised",
+    EventKind.ALERT_LEVEL_CHANGED: "changed level",
+    EventKind.ALERT_RESOLVED: "resolved",
+    EventKind.ALERT_SEPARATION_LOST: "lost separation",
+    EventKind.INCIDENT_OPENED: "incidents opened",
 }
 
 
@@ -232,14 +231,14 @@ def alert_text(event: Event) -> str:
     p = event.payload
     level = str(p.get("level", "")).upper()
     what = {
-        "alert.raised": f"{level} alert {p.get('alert_id')} raised",
-        "alert.level_changed": f"alert {p.get('alert_id')} now {level} (was {str(p.get('previous_level')).upper()})",
-        "alert.resolved": f"alert {p.get('alert_id')} resolved (was {str(p.get('previous_level')).upper()})",
-        "alert.separation_lost": f"{level} alert {p.get('alert_id')}: SEPARATION LOST",
-        "alert.acknowledged": f"alert {p.get('alert_id')} acknowledged by {', '.join(p.get('acknowledged_by', []))}",
+        EventKind.ALERT_RAISED: f"{level} alert {p.get('alert_id')} raised",
+        EventKind.ALERT_LEVEL_CHANGED: f"alert {p.get('alert_id')} now {level} (was {str(p.get('previous_level')).upper()})",
+        EventKind.ALERT_RESOLVED: f"alert {p.get('alert_id')} resolved (was {str(p.get('previous_level')).upper()})",
+        EventKind.ALERT_SEPARATION_LOST: f"{level} alert {p.get('alert_id')}: SEPARATION LOST",
+        EventKind.ALERT_ACKNOWLEDGED: f"alert {p.get('alert_id')} acknowledged by {', '.join(p.get('acknowledged_by', []))}",
     }.get(event.kind, f"{event.kind} {p.get('alert_id')}")
     text = f"{what}: {p.get('unit_a')} ({p.get('party_a')}) and {p.get('unit_b')} ({p.get('party_b')})"
-    cpa = p.get("cpa") if event.kind in ("alert.raised", "alert.level_changed") else None
+    cpa = p.get("cpa") if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED) else None
     if cpa:
         text += (
             f"; closest approach in {cpa['tcpa_s']:.0f} s at {cpa['dcpa_m'] / 1852.0:.1f} NM,"
@@ -263,7 +262,7 @@ def alert_storms(events: Sequence[Event], over: int) -> dict[tuple[str, str], li
 def storm_post(pair: tuple[str, str], changes: Sequence[Event], listed: int = 50) -> EventPost:
     """One message summing up an alert storm between ``pair``; every alert stays in the alert list and the record."""
     kinds = Counter(STORM_KINDS[e.kind] for e in changes)
-    levels = Counter(str(e.payload.get("level")) for e in changes if e.kind == "alert.raised")
+    levels = Counter(str(e.payload.get("level")) for e in changes if e.kind == EventKind.ALERT_RAISED)
     ids = [str(e.payload.get("alert_id") or e.payload.get("incident_id")) for e in changes]
     first, last = min(e.time_s for e in changes), max(e.time_s for e in changes)
     when = format_utc(first) if first == last else f"{format_utc(first)} to {format_utc(last)}"

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.hotline import (
     SYSTEM_KINDS,
@@ -31,7 +32,7 @@ from keepclear.domain.hotline import (
 from keepclear.domain.ids import id_problem
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, text_problem
 from keepclear.domain.phrases import PhraseCatalogue
-from keepclear.errors import KeepclearError, NotFoundError, ValidationError
+from keepclear.errors import KeepclearError, NotFoundError, ProblemCode, ValidationError, code_of
 from keepclear.services.hotline.messages import (
     STORM_KINDS,
     EventPost,
@@ -133,7 +134,7 @@ class HotlineService:
     def _thread_created(thread: Thread, creator_party: str | None) -> Event:
         """``thread.created``: who opened a thread among whom (recorded; seen by its members)."""
         return Event(
-            kind="thread.created",
+            kind=EventKind.THREAD_CREATED,
             time_s=thread.created_s,
             party_id=creator_party,
             payload={
@@ -206,7 +207,7 @@ class HotlineService:
         """Refuse a bad draft; keepclear's own (``system``) need not reply to a message of the thread."""
         problems = draft_problems(draft, self.config.limits)
         if system:
-            problems = [p for p in problems if not p.endswith("must name the message they answer")]
+            problems = [p for p in problems if code_of(p) is not ProblemCode.REPLY_TO_REQUIRED]
         if draft.phrase is not None:
             problems += self.phrases.use_problems(draft.phrase)
         if problems:
@@ -393,7 +394,7 @@ class HotlineService:
         text, the data) for the thread's members (``policy.message_audience``), its hash for all."""
         return [
             Event(
-                kind="message.posted",
+                kind=EventKind.MESSAGE_POSTED,
                 time_s=message.time_s,
                 party_id=message.sender_party,
                 payload=posted_payload(message),
@@ -483,7 +484,7 @@ class HotlineService:
                 raise ValidationError([f"through_seq: thread {thread_id!r} has only {last} messages"])
             seqs = store.advance_receipts(conn, thread_id, party_id, kind, through_seq, now_s, person)
             event = Event(
-                kind="message.receipt",
+                kind=EventKind.MESSAGE_RECEIPT,
                 time_s=now_s,
                 party_id=party_id,
                 payload={
@@ -561,7 +562,7 @@ class HotlineService:
                     conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s
                 )
                 escalated = Event(
-                    kind="hotline.escalated",
+                    kind=EventKind.HOTLINE_ESCALATED,
                     time_s=now_s,
                     party_id=None,
                     payload={
@@ -611,7 +612,7 @@ class HotlineService:
                     draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
                     posted.append(self._append(conn, thread, party_id, person, draft))
             changed = Event(
-                kind="party.availability",
+                kind=EventKind.PARTY_AVAILABILITY,
                 time_s=now_s,
                 party_id=party_id,
                 payload={
@@ -647,7 +648,7 @@ class HotlineService:
         storms = alert_storms(events, self.config.alert_summary_over)
         posts: list[EventPost] = [storm_post(pair, changes) for pair, changes in storms.items()]
         for event in events:
-            if event.kind == "party.added":
+            if event.kind == EventKind.PARTY_ADDED:
                 new = str(event.payload["party_id"])
                 with self._db.write() as conn:
                     for other in event.payload.get("others", []):

@@ -16,14 +16,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.timefmt import format_utc
 from keepclear.ledger.model import Entry
 
 #: (category, opening kind, acknowledging kind, id field)
 ACK_PAIRS = (
-    ("alert", "alert.raised", "alert.acknowledged", "alert_id"),
-    ("activity", "activity.notified", "activity.acknowledged", "activity_id"),
-    ("message", "message.posted", "message.acknowledged", "message_id"),
+    ("alert", EventKind.ALERT_RAISED, EventKind.ALERT_ACKNOWLEDGED, "alert_id"),
+    ("activity", EventKind.ACTIVITY_NOTIFIED, EventKind.ACTIVITY_ACKNOWLEDGED, "activity_id"),
+    ("message", EventKind.MESSAGE_POSTED, EventKind.MESSAGE_ACKNOWLEDGED, "message_id"),
 )
 
 LINE_KIND = "deconfliction-line"
@@ -110,7 +111,7 @@ def compute_metrics(entries: list[Entry], from_s: float, until_s: float) -> Metr
             metrics.withheld_entries += entry.payload is None
             continue
         time_s = s.time_us / 1e6
-        if s.kind == "incident.opened":
+        if s.kind == EventKind.INCIDENT_OPENED:
             by_kind[str(payload.get("kind"))] += 1
             if payload.get("zone_kind") == LINE_KIND:
                 metrics.line_crossings += 1

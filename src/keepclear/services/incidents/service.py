@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from keepclear.domain.event_kinds import ALERT_KINDS, INCIDENT_KINDS, MESSAGE_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.incidents import (
     EVIDENCE_WINDOW_S,
@@ -44,6 +45,8 @@ from keepclear.store.database import Database
 TracksFor = Callable[[Sequence[str], float, float], list[TrackReport]]
 
 MAX_ACCOUNT_CHARS = 20_000
+#: Timeline items an incident's report lists as messages: hotline messages and escalations.
+_MESSAGE_ITEM_KINDS = MESSAGE_KINDS | {EventKind.HOTLINE_ESCALATED}
 
 
 class NotInvolvedError(NotFoundError):
@@ -118,7 +121,7 @@ class IncidentService:
         incidents and one transaction for the whole batch (a probe tick's alert changes)."""
         relevant: list[tuple[Event, Trigger | None]] = []
         for event in events:
-            if event.kind.startswith("incident."):
+            if event.kind in INCIDENT_KINDS:
                 continue
             trigger = incident_trigger(event)
             if trigger is not None or "alert_id" in event.payload or "incident_id" in event.payload:
@@ -200,7 +203,7 @@ class IncidentService:
             summary=trigger.summary,
         )
 
-    def _event(self, kind: str, incident: Incident, party_id: str | None, payload: dict[str, Any]) -> Event:
+    def _event(self, kind: EventKind, incident: Incident, party_id: str | None, payload: dict[str, Any]) -> Event:
         return Event(
             kind=kind,
             time_s=self._clock.now_s(),
@@ -211,7 +214,7 @@ class IncidentService:
 
     def _opened_event(self, incident: Incident) -> Event:
         return self._event(
-            "incident.opened",
+            EventKind.INCIDENT_OPENED,
             incident,
             incident.reported_by,
             {
@@ -263,7 +266,7 @@ class IncidentService:
             store.insert_incident(conn, incident)
             for message_id in sorted(set(message_ids)):
                 store.append_timeline(
-                    conn, incident.id, time_s, "message.referenced", party_id, {"message_id": message_id}
+                    conn, incident.id, time_s, EventKind.MESSAGE_REFERENCED, party_id, {"message_id": message_id}
                 )
             opened_event = self._opened_event(incident)
             stage(conn, [opened_event])
@@ -295,12 +298,12 @@ class IncidentService:
                 conn,
                 incident_id,
                 now_s,
-                "incident.account_added",
+                EventKind.INCIDENT_ACCOUNT_ADDED,
                 party_id,
                 {"position": account.position, "amends": amends},
             )
             event = self._event(
-                "incident.account_added",
+                EventKind.INCIDENT_ACCOUNT_ADDED,
                 incident,
                 party_id,
                 {
@@ -325,10 +328,15 @@ class IncidentService:
                 raise ConflictError(f"incident {incident_id}: review is closed")
             store.set_status(conn, incident_id, status)
             store.append_timeline(
-                conn, incident_id, now_s, "incident.review_changed", by_party, {"status": status.value, "note": note}
+                conn,
+                incident_id,
+                now_s,
+                EventKind.INCIDENT_REVIEW_CHANGED,
+                by_party,
+                {"status": status.value, "note": note},
             )
             event = self._event(
-                "incident.review_changed",
+                EventKind.INCIDENT_REVIEW_CHANGED,
                 incident,
                 by_party,
                 {"from": incident.status.value, "status": status.value, "note": note},
@@ -374,7 +382,7 @@ class IncidentService:
                 digest = sha256_hex(text.encode("utf-8"))
                 store.freeze_evidence(conn, incident.id, digest, text, now)
                 event = self._event(
-                    "incident.evidence_frozen",
+                    EventKind.INCIDENT_EVIDENCE_FROZEN,
                     incident,
                     None,
                     {"evidence_sha256": digest, "tracks": len(tracks), "window_s": window_s},
@@ -389,14 +397,14 @@ class IncidentService:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Alert history and related messages: from the ledger when there is one (it also holds what
         happened before the incident was opened, e.g. the alert's earlier levels), else the timeline."""
-        alerts = [_item_json(t) for t in timeline if t.kind.startswith("alert.")]
-        messages = [_item_json(t) for t in timeline if t.kind.startswith(("message.", "hotline."))]
+        alerts = [_item_json(t) for t in timeline if t.kind in ALERT_KINDS]
+        messages = [_item_json(t) for t in timeline if t.kind in _MESSAGE_ITEM_KINDS]
         if self._ledger is None:
             return alerts, messages
         message_ids = {t.payload.get("message_id") for t in timeline} - {None}
         alerts, messages = [], []
         for entry in self._ledger.entries(
-            kinds_prefix=("alert.", "message.", "hotline."), from_s=start_s, until_s=end_s + 1e-6
+            kinds=ALERT_KINDS | _MESSAGE_ITEM_KINDS, from_s=start_s, until_s=end_s + 1e-6
         ):
             payload = entry.payload_value()
             if not isinstance(payload, dict):
@@ -409,7 +417,7 @@ class IncidentService:
                 "ledger_seq": entry.seq,
             }
             linked_alert = payload.get("alert_id") in incident.alert_ids
-            if entry.statement.kind.startswith("alert."):
+            if entry.statement.kind in ALERT_KINDS:
                 if linked_alert:
                     alerts.append(item)
             elif linked_alert or payload.get("incident_id") == incident.id or payload.get("message_id") in message_ids:

@@ -12,7 +12,7 @@ How an entry reaches the ledger:
 3. Its own thread (``start``) drains at startup, which heals a crash between a commit and its
    signing, then whenever woken and every ``record_poll_s`` (rows other processes staged).
 
-Events of state kept only in memory (the probe's alerts, ``IN_MEMORY_PREFIXES``) have no transaction
+Events of state kept only in memory (the probe's alerts, ``IN_MEMORY_KINDS``) have no transaction
 to join: the signer appends them when the bus delivers them, together with the outbox rows.
 
 A row the ledger refuses is tried again after 1, 2, 4... s (at most 60 s) and parked as failed after
@@ -37,34 +37,11 @@ from keepclear.domain.events import Clock, Event
 from keepclear.ledger import KeyFolder, Ledger, LedgerConfig
 from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.model import payload_text
-from keepclear.ledger.verify import PUBLIC_KINDS
+from keepclear.services.record.kinds import IN_MEMORY_KINDS, RECORDED_KINDS
 from keepclear.settings import Settings
 from keepclear.store import ledger as ledger_store
 from keepclear.store import outbox
 from keepclear.store.database import Database
-
-#: Event kinds the ledger records: notifications, acknowledgements, objections (activity.*), hotline
-#: messages and receipts (message.*), threads (thread.*), alert changes (alert.*), escalations
-#: (hotline.*), parties, their rosters and availability (party.*), forces (force.*), units (unit.*),
-#: zones (zones.*), API keys (apikey.*), incidents (incident.*) and keys (key.*). Never track reports.
-RECORDED_PREFIXES = (
-    "activity.",
-    "message.",
-    "thread.",
-    "alert.",
-    "hotline.",
-    "party.",
-    "force.",
-    "unit.",
-    "zones.",
-    "apikey.",
-    "incident.",
-    "key.",
-)
-
-#: Recorded kinds whose state lives only in memory (the probe's alert book): recorded when the bus
-#: delivers them, not staged by a transaction. A crash loses them with the state they describe.
-IN_MEMORY_PREFIXES = ("alert.",)
 
 #: What an event kind looks like: short lower-case dotted words (``activity.late_notice``).
 KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
@@ -116,12 +93,12 @@ def signer_for(db: Database, ledger: Ledger, settings: Settings) -> RecordSigner
 
 
 def recorded(kind: str) -> bool:
-    """Does the record keep events of ``kind``? (The ledger's own key entries it writes itself.)"""
-    return kind.startswith(RECORDED_PREFIXES) and kind not in PUBLIC_KINDS
+    """Does the record keep events of ``kind``? (``RECORDED_KINDS``; the ledger's own entries it writes itself.)"""
+    return kind in RECORDED_KINDS
 
 
 def _in_memory(kind: str) -> bool:
-    return kind.startswith(IN_MEMORY_PREFIXES)
+    return kind in IN_MEMORY_KINDS
 
 
 def _audience(event: Event) -> list[str] | None:
@@ -133,14 +110,15 @@ def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None)
 
     The entry's kind, acting party and time are the event's; its payload is the event payload; its
     audience is the event's parties (everyone when the event names none). A payload that is not
-    canonical JSON, or a kind that is not a short lower-case dotted name (``KIND_PATTERN``), raises
+    canonical JSON, or any event's kind that is not a short lower-case dotted name (``KIND_PATTERN``), raises
     ``ValueError``, and the write with it: nothing unrecordable is stored.
     """
-    kept = [event for event in events if recorded(event.kind) and not _in_memory(event.kind)]
-    for event in kept:
+    events = list(events)
+    for event in events:
         if len(event.kind) > MAX_KIND_CHARS or not KIND_PATTERN.fullmatch(event.kind):
-            raise ValueError(f"kind: {event.kind!r} is not a short lower-case dotted name")
-    rows = [(e.kind, e.party_id, e.time_s, payload_text(e.payload), _audience(e)) for e in kept]
+            raise ValueError(f"kind: {str(event.kind)!r} is not a short lower-case dotted name")
+    kept = [event for event in events if recorded(event.kind) and not _in_memory(event.kind)]
+    rows = [(str(e.kind), e.party_id, e.time_s, payload_text(e.payload), _audience(e)) for e in kept]
     outbox.stage(conn, rows, time.time() if now_s is None else now_s)
 
 
@@ -368,7 +346,7 @@ class RecordSigner:
 
 
 def _draft(event: Event) -> EntryDraft:
-    return EntryDraft(event.kind, event.party_id, event.payload, event.time_s, _audience(event))
+    return EntryDraft(str(event.kind), event.party_id, event.payload, event.time_s, _audience(event))
 
 
 def _row_draft(row: outbox.StagedEntry) -> EntryDraft:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock
 from keepclear.domain.hotline import MessageKind
 from keepclear.errors import KeepclearError
@@ -24,7 +25,7 @@ from keepclear.ledger.note import cosign, parse_note, parse_vkey
 from keepclear.services.hotline.service import HotlineService
 
 #: Kind of the ledger entry (and hotline alert) a party raises when the log's heads disagree.
-INCONSISTENT_KIND = "alert.record_inconsistent"
+INCONSISTENT_KIND = EventKind.ALERT_RECORD_INCONSISTENT
 
 
 @dataclass(frozen=True, slots=True)

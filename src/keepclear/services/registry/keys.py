@@ -12,6 +12,7 @@ import secrets
 
 from sqlalchemy.engine import Connection
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.identity import ApiKeyInfo, Principal, Role
 from keepclear.errors import AuthenticationError, ValidationError
@@ -33,7 +34,7 @@ class KeyService:
         self._clock = clock
         self._events = events
 
-    def _recorded(self, conn: Connection, kind: str, info: ApiKeyInfo) -> Event:
+    def _recorded(self, conn: Connection, kind: EventKind, info: ApiKeyInfo) -> Event:
         """``apikey.created``/``apikey.revoked`` (never the secret), staged with the change."""
         event = Event(
             kind=kind,
@@ -62,7 +63,7 @@ class KeyService:
             if party_id is not None:
                 registry_store.get_party(conn, party_id)
             key_store.insert_key(conn, info, _sha256(secret))
-            event = self._recorded(conn, "apikey.created", info)
+            event = self._recorded(conn, EventKind.APIKEY_CREATED, info)
         self._published(event)
         return info, f"kc_{key_id}_{secret}"
 
@@ -77,7 +78,7 @@ class KeyService:
             before = key_store.find_key(conn, key_id)
             key_store.revoke_key(conn, key_id, self._clock.now_s())
             fresh = before is not None and before[0].revoked_s is None  # revoking twice changes nothing
-            event = self._recorded(conn, "apikey.revoked", before[0]) if before is not None and fresh else None
+            event = self._recorded(conn, EventKind.APIKEY_REVOKED, before[0]) if before is not None and fresh else None
         if event is not None:
             self._published(event)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keepclear.domain import Domain, Force, Party, Unit
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.ids import id_problem
 from keepclear.domain.parties import Contact
@@ -42,7 +43,7 @@ class RegistryService:
                 store.set_roster(conn, party.id, roster)
             others = [p.id for p in store.list_parties(conn) if p.id != party.id]
             event = Event(
-                kind="party.added",
+                kind=EventKind.PARTY_ADDED,
                 time_s=now_s,
                 party_id=None,
                 payload={
@@ -62,7 +63,7 @@ class RegistryService:
         with self._db.write() as conn:
             store.set_roster(conn, party_id, roster)
             event = Event(
-                kind="party.roster_set",
+                kind=EventKind.PARTY_ROSTER_SET,
                 time_s=self._clock.now_s(),
                 party_id=None,
                 payload={"party_id": party_id, "roster": [{"name": c.name, "role": c.role} for c in roster]},
@@ -94,7 +95,7 @@ class RegistryService:
         with self._db.write() as conn:
             store.insert_force(conn, force)
             event = Event(
-                kind="force.added",
+                kind=EventKind.FORCE_ADDED,
                 time_s=self._clock.now_s(),
                 party_id=None,
                 payload={"force_id": force.id, "party_id": force.party_id, "partner": force.partner},
@@ -120,7 +121,7 @@ class RegistryService:
             store.insert_unit(conn, unit)
             party_id = store.get_force(conn, unit.force_id).party_id
             event = Event(
-                kind="unit.added",
+                kind=EventKind.UNIT_ADDED,
                 time_s=self._clock.now_s(),
                 party_id=None,
                 payload={

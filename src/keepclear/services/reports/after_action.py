@@ -18,6 +18,7 @@ from typing import Any
 
 from keepclear.detect.minima import SeparationMinima
 from keepclear.domain import Domain
+from keepclear.domain.event_kinds import ACTIVITY_KINDS, ALERT_KINDS, INCIDENT_KINDS, ZONE_KINDS, EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo import distance_m
@@ -25,33 +26,42 @@ from keepclear.scenario import ExpectationKind, Scenario
 from keepclear.services.runtime.scenario_run import ScenarioRun
 
 #: Event kinds that make the timeline (message posts are summarised as acknowledgement delays instead).
-TIMELINE_PREFIXES = ("activity.", "alert.", "zone.line_crossed", "zone.entered", "hotline.escalated", "incident.opened")
+TIMELINE_KINDS = (
+    ACTIVITY_KINDS
+    | ALERT_KINDS
+    | {
+        EventKind.ZONE_LINE_CROSSED,
+        EventKind.ZONE_ENTERED,
+        EventKind.HOTLINE_ESCALATED,
+        EventKind.INCIDENT_OPENED,
+    }
+)
 _DOMAINS = (Domain.AIR, Domain.LAND, Domain.SEA)
 
 
 def _summary(event: Event, names: dict[str, str]) -> str:
     p = event.payload
     kind = event.kind
-    if kind.startswith("alert."):
+    if kind in ALERT_KINDS:
         return f"{p.get('unit_a')} / {p.get('unit_b')}: {p.get('level')}"
-    if kind.startswith("zone."):
+    if kind in ZONE_KINDS:
         return f"{p.get('unit_id')} ({p.get('party_id')}) {p.get('zone_id')} {p.get('direction', '')}".strip()
-    if kind == "activity.notified":
+    if kind == EventKind.ACTIVITY_NOTIFIED:
         activity = p.get("activity", {})
         ident = activity.get("id", "")
         return f"{names.get(ident, ident)} {activity.get('kind', '')} by {event.party_id}"
-    if kind == "activity.escalated":
+    if kind == EventKind.ACTIVITY_ESCALATED:
         ident = p["activity_id"]
         who = p.get("contact_name") or "roster exhausted"
         return f"{names.get(ident, ident)}: {p['addressee']} silent, level {p['level']} → {who}"
-    if kind == "activity.conflict" and "your_activity_id" in p:
+    if kind == EventKind.ACTIVITY_CONFLICT and "your_activity_id" in p:
         ident = p["your_activity_id"]
         return f"{names.get(ident, ident)} overlapped by another party's activity"
-    if kind.startswith("activity."):
+    if kind in ACTIVITY_KINDS:
         ident = p.get("activity_id", "")
         extra = p.get("kind") or p.get("addressee") or ""
         return f"{names.get(ident, ident)} {extra}".strip()
-    if kind == "incident.opened":
+    if kind == EventKind.INCIDENT_OPENED:
         return f"{p.get('kind')}: {', '.join(p.get('unit_ids', []))}"
     return json.dumps(p, default=str)[:120]
 
@@ -61,7 +71,7 @@ def timeline(run: ScenarioRun) -> list[dict[str, Any]]:
     names = {ident: ref for ref, ident in run.player.activity_ids.items()}
     rows = []
     for event in run.log.events():
-        if not event.kind.startswith(TIMELINE_PREFIXES):
+        if event.kind not in TIMELINE_KINDS:
             continue
         rows.append(
             {
@@ -100,7 +110,7 @@ def truth_loss_s(run: ScenarioRun, unit_a: str, unit_b: str, from_s: float, unti
 def alerts(run: ScenarioRun) -> list[dict[str, Any]]:
     """One row per alert: its course, and the warning it gave before separation was lost."""
     by_id: dict[str, dict[str, Any]] = {}
-    for event in run.log.events("alert."):
+    for event in run.log.events(ALERT_KINDS):
         p = event.payload
         row = by_id.setdefault(
             p["alert_id"],
@@ -117,17 +127,17 @@ def alerts(run: ScenarioRun) -> list[dict[str, Any]]:
                 "acknowledged": [],
             },
         )
-        if event.kind == "alert.raised" and p.get("cpa"):
+        if event.kind == EventKind.ALERT_RAISED and p.get("cpa"):
             row["predicted_loss_s"] = event.time_s + float(p["cpa"]["t_in_s"])
-        if event.kind in ("alert.raised", "alert.level_changed"):
+        if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
             row["levels"].append({"time_s": event.time_s, "level": p["level"]})
             if p["level_number"] > {"none": 0, "advisory": 1, "caution": 2, "warning": 3}[row["max_level"]]:
                 row["max_level"] = p["level"]
-        elif event.kind == "alert.resolved":
+        elif event.kind == EventKind.ALERT_RESOLVED:
             row["resolved_s"] = event.time_s
-        elif event.kind == "alert.separation_lost":
+        elif event.kind == EventKind.ALERT_SEPARATION_LOST:
             row["separation_lost_s"] = event.time_s
-        elif event.kind == "alert.acknowledged":
+        elif event.kind == EventKind.ALERT_ACKNOWLEDGED:
             row["acknowledged"].append({"party": event.party_id, "delay_s": event.time_s - row["raised_s"]})
     rows = []
     for row in by_id.values():
@@ -158,7 +168,7 @@ def ack_delays(run: ScenarioRun) -> dict[str, Any]:
     """Acknowledgement delays per party: of activities (from the events) and of hotline messages
     (from the hotline's own acknowledgement records), and who never acknowledged."""
     activity_delays: dict[str, list[float]] = defaultdict(list)
-    for event in run.log.events("activity.acknowledged"):
+    for event in run.log.events(EventKind.ACTIVITY_ACKNOWLEDGED):
         notified_s = run.notified_s.get(event.payload["activity_id"])
         if notified_s is not None:
             activity_delays[event.payload["addressee"]].append(event.time_s - notified_s)
@@ -188,7 +198,7 @@ def line_crossings(events: list[Event]) -> dict[str, dict[str, int]]:
     """party → UTC day → number of line crossings (either direction) by its units."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for event in events:
-        if event.kind == "zone.line_crossed":
+        if event.kind == EventKind.ZONE_LINE_CROSSED:
             counts[event.payload["party_id"]][event.payload["utc_day"]] += 1
     return {party: dict(days) for party, days in sorted(counts.items())}
 
@@ -212,42 +222,44 @@ def check_expectations(scenario: Scenario, events: list[Event], activity_ids: di
             hits = [
                 k
                 for k, e in enumerate(events)
-                if e.kind == "activity.conflict" and sum(a in text[k] for a in acts) == len(acts)
+                if e.kind == EventKind.ACTIVITY_CONFLICT and sum(a in text[k] for a in acts) == len(acts)
             ]
             hits += [
                 k
                 for k, e in enumerate(events)
-                if e.kind == "activity.conflict" and e.payload.get("your_activity_id") in acts
+                if e.kind == EventKind.ACTIVITY_CONFLICT and e.payload.get("your_activity_id") in acts
             ]
         elif exp.kind is ExpectationKind.TACTICAL_ALERT:
             hits = [
                 k
                 for k, e in enumerate(events)
-                if e.kind.startswith("alert.") and {e.payload["unit_a"], e.payload["unit_b"]} == units
+                if e.kind in ALERT_KINDS and {e.payload["unit_a"], e.payload["unit_b"]} == units
             ]
         elif exp.kind is ExpectationKind.LOSS_OF_SEPARATION:
             lost = [
                 k
                 for k, e in enumerate(events)
-                if e.kind == "alert.separation_lost" and {e.payload["unit_a"], e.payload["unit_b"]} == units
+                if e.kind == EventKind.ALERT_SEPARATION_LOST and {e.payload["unit_a"], e.payload["unit_b"]} == units
             ]
             incident = [
                 k
                 for k, e in enumerate(events)
-                if e.kind.startswith("incident.") and units <= set(e.payload.get("unit_ids", units))
+                if e.kind in INCIDENT_KINDS and units <= set(e.payload.get("unit_ids", units))
             ]
             hits = lost + incident if lost and incident else []
         elif exp.kind is ExpectationKind.LINE_CROSSING:
             hits = [
                 k
                 for k, e in enumerate(events)
-                if e.kind == "zone.line_crossed" and e.payload["unit_id"] in units and e.payload["zone_id"] == exp.zone
+                if e.kind == EventKind.ZONE_LINE_CROSSED
+                and e.payload["unit_id"] in units
+                and e.payload["zone_id"] == exp.zone
             ]
         elif exp.kind is ExpectationKind.ESCALATION:
             hits = [
                 k
                 for k, e in enumerate(events)
-                if e.kind == "activity.escalated"
+                if e.kind == EventKind.ACTIVITY_ESCALATED
                 and e.payload["activity_id"] in acts
                 and (not exp.parties or e.payload["addressee"] in exp.parties)
             ]
@@ -255,15 +267,15 @@ def check_expectations(scenario: Scenario, events: list[Event], activity_ids: di
             flagged = [
                 k
                 for k, e in enumerate(events)
-                if e.kind in ("activity.late_notice", "activity.conflict")
+                if e.kind in (EventKind.ACTIVITY_LATE_NOTICE, EventKind.ACTIVITY_CONFLICT)
                 and e.payload.get("activity_id") in acts
-                and (e.kind == "activity.late_notice" or e.payload.get("kind") == "zone-short-notice")
+                and (e.kind == EventKind.ACTIVITY_LATE_NOTICE or e.payload.get("kind") == "zone-short-notice")
             ]
             plan_units = {u for a in scenario.activities if a.ref in exp.activities for u in a.body.get("units", [])}
             entered = [
                 k
                 for k, e in enumerate(events)
-                if e.kind in ("zone.entered", "zone.entry_predicted")
+                if e.kind in (EventKind.ZONE_ENTERED, EventKind.ZONE_ENTRY_PREDICTED)
                 and e.payload["unit_id"] in plan_units
                 and (exp.zone is None or e.payload["zone_id"] == exp.zone)
             ]
@@ -271,8 +283,8 @@ def check_expectations(scenario: Scenario, events: list[Event], activity_ids: di
         met = mark(hits)
         what = [*exp.activities, *exp.units, *([exp.zone] if exp.zone else []), *exp.parties]
         results.append({"kind": exp.kind.value, "what": what, "met": met, "events": len(hits)})
-    notable = ("alert.raised", "zone.line_crossed", "zone.entered", "activity.conflict", "activity.escalated",
-               "activity.late_notice", "hotline.escalated", "incident.opened", "alert.separation_lost")  # fmt: skip
+    notable = (EventKind.ALERT_RAISED, EventKind.ZONE_LINE_CROSSED, EventKind.ZONE_ENTERED, EventKind.ACTIVITY_CONFLICT, EventKind.ACTIVITY_ESCALATED,
+               EventKind.ACTIVITY_LATE_NOTICE, EventKind.HOTLINE_ESCALATED, EventKind.INCIDENT_OPENED, EventKind.ALERT_SEPARATION_LOST)  # fmt: skip
     unexpected = [
         {"time": format_utc(e.time_s), "kind": e.kind, "payload": json.loads(text[k])}
         for k, e in enumerate(events)
@@ -285,7 +297,7 @@ def after_action(run: ScenarioRun, wall_s: float | None = None) -> dict[str, Any
     """Every number of the report as one JSON-ready mapping."""
     events = run.log.events()
     scenario = run.scenario
-    incidents = [dict(e.payload, time=format_utc(e.time_s)) for e in events if e.kind == "incident.opened"]
+    incidents = [dict(e.payload, time=format_utc(e.time_s)) for e in events if e.kind == EventKind.INCIDENT_OPENED]
     return {
         "scenario": {
             "id": scenario.id,
@@ -307,7 +319,7 @@ def after_action(run: ScenarioRun, wall_s: float | None = None) -> dict[str, Any
         "escalations": [
             dict(e.payload, time=format_utc(e.time_s))
             for e in events
-            if e.kind in ("activity.escalated", "hotline.escalated")
+            if e.kind in (EventKind.ACTIVITY_ESCALATED, EventKind.HOTLINE_ESCALATED)
         ],
         "check": check_expectations(scenario, events, run.player.activity_ids),
     }

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from keepclear.domain import TrackReport
-from keepclear.domain.events import Event
+from keepclear.domain.events import Event, EventKind
 from keepclear.domain.hotline import Draft, MessageKind, PhraseUse
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.scenario import (
@@ -87,10 +87,11 @@ class EventLog:
         with self._lock:
             self._events.append(event)
 
-    def events(self, prefix: str = "") -> list[Event]:
-        """The events so far whose kind starts with ``prefix``."""
+    def events(self, *kinds: EventKind | Iterable[EventKind]) -> list[Event]:
+        """The events so far, only those of ``kinds`` (kinds or sets of them, such as ``ALERT_KINDS``) when given."""
+        wanted = {k for group in kinds for k in ((group,) if isinstance(group, EventKind) else group)}
         with self._lock:
-            return [e for e in self._events if e.kind.startswith(prefix)]
+            return [e for e in self._events if not wanted or e.kind in wanted]
 
 
 def open_scenario_deployment(scenario: Scenario, settings: Settings) -> tuple[Deployment, ManualClock]:

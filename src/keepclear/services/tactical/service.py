@@ -23,6 +23,7 @@ from keepclear.detect.states import TrackStates
 from keepclear.detect.tracktable import TrackTable, TrackTableSettings
 from keepclear.detect.wellclear import AlertingSettings
 from keepclear.detect.zoneprobe import ZoneProbeSettings, ZoneWatch, predict_zone_entries
+from keepclear.domain.event_kinds import ALERT_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import NotFoundError
 from keepclear.services.policy import alert_visible, unit_state_visible, unknown, zone_witnesses
@@ -91,7 +92,7 @@ class TacticalService:
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: zones changed."""
-        if event.kind == "zones.imported":
+        if event.kind == EventKind.ZONES_IMPORTED:
             self.reload_zones()
 
     def consume(self, batches: Sequence[ReportColumns]) -> None:
@@ -153,7 +154,7 @@ class TacticalService:
             payload = {**self._latest.get(alert.id, {}), "alert_id": alert.id, "los": True}
             payload.update(unit_a=alert.unit_a, unit_b=alert.unit_b, party_a=alert.party_a, party_b=alert.party_b)
             payload.update(level=alert.level.name.lower(), raised_s=alert.raised_s, time_s=now_s)
-            events.append(Event("alert.separation_lost", now_s, None, payload, alert.parties))
+            events.append(Event(EventKind.ALERT_SEPARATION_LOST, now_s, None, payload, alert.parties))
         return events
 
     def _predicted_entries(self, states: TrackStates, party_ids: list[str], now_s: float) -> list[Event]:
@@ -176,24 +177,24 @@ class TacticalService:
                 "lat_deg": entry.lat_deg,
                 "lon_deg": entry.lon_deg,
             }
-            events.append(Event("zone.entry_predicted", now_s, None, payload, concerned))
+            events.append(Event(EventKind.ZONE_ENTRY_PREDICTED, now_s, None, payload, concerned))
         self._predicted = current
         return events
 
     def _remember(self, event: Event) -> None:
-        if not event.kind.startswith("alert."):
+        if event.kind not in ALERT_KINDS:
             return
         alert_id = event.payload["alert_id"]
-        if event.kind == "alert.separation_lost":
+        if event.kind == EventKind.ALERT_SEPARATION_LOST:
             self._latest.setdefault(alert_id, {}).update(los_s=event.time_s)
             return
-        if event.kind == "alert.resolved":
+        if event.kind == EventKind.ALERT_RESOLVED:
             last = self._latest.pop(alert_id, {})
             self._resolved.append({**last, **event.payload, "status": "resolved"})
             return
         previous = self._latest.get(alert_id, {})
         merged = {**previous, **event.payload}
-        if event.kind == "alert.acknowledged":
+        if event.kind == EventKind.ALERT_ACKNOWLEDGED:
             for key in ("positions", "cpa"):
                 if key in previous:
                     merged[key] = previous[key]

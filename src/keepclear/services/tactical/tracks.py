@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keepclear.domain import Domain, TrackReport, track_report_problems
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event
 from keepclear.domain.tracks import TRACK_COLUMNS, track_columns_valid
 from keepclear.errors import OverloadedError
@@ -114,7 +115,7 @@ class UnitDirectory:
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: learn new units as they are added."""
-        if event.kind == "unit.added":
+        if event.kind == EventKind.UNIT_ADDED:
             payload = event.payload
             with self._lock:
                 self._units[payload["unit_id"]] = (payload["party_id"], Domain(payload["domain"]))

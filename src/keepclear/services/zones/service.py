@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.json_input import parse_json
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits
@@ -45,7 +46,7 @@ class ZoneService:
                 )
             zone_store.upsert_zones(conn, new_zones)
             event = Event(
-                kind="zones.imported",
+                kind=EventKind.ZONES_IMPORTED,
                 time_s=self._clock.now_s(),
                 party_id=party_id,
                 payload={

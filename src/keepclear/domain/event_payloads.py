@@ -1,0 +1,355 @@
+"""Typed, versioned payloads of the events another capability consumes.
+
+Producers still build the plain ``payload`` dict (the record signs exactly those bytes, so its form
+is frozen: docs/record.md); each class here says what that dict holds for its kinds, checks it
+(``from_payload``, strict: no extra field, no missing field, no ``"1"`` for ``1``) and carries it
+with its ``schema_version`` (``to_json``/``from_json``, for the bus between processes:
+``keepclear.domain.event_wire``). A new field is a new ``SCHEMA_VERSION``; a reader refuses versions
+it does not know rather than guess.
+
+Validation is pydantic's (strict, over JSON) on plain frozen dataclasses; the validators are built on
+first use, so importing this module costs no schema building.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import pydantic
+
+from keepclear.domain.event_kinds import EventKind
+from keepclear.errors import Problem, ProblemCode, ValidationError
+
+#: Every payload class checks strictly and refuses fields it does not declare.
+_STRICT = pydantic.ConfigDict(extra="forbid", strict=True)
+
+
+@functools.cache
+def _adapter_of(cls_in_tuple: tuple[type[Any]]) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(cls_in_tuple[0])
+
+
+def _adapter(cls: type[Any]) -> pydantic.TypeAdapter[Any]:
+    """The validator of a payload class, built once on first use."""
+    return _adapter_of((cls,))
+
+
+def _problems(exc: pydantic.ValidationError, where: str) -> list[str]:
+    """pydantic's errors as problems naming the field (``payload.cpa.dcpa_m: ...``)."""
+    out: list[str] = []
+    for error in exc.errors(include_url=False):
+        field = ".".join([where, *(str(part) for part in error.get("loc", ()))])
+        message = "unknown field" if error.get("type") == "unexpected_keyword_argument" else error.get("msg", "")
+        out.append(Problem(field, ProblemCode.INVALID, message))
+    return out
+
+
+class EventPayload:
+    """Base of the typed payloads: the kinds a class describes and the version of its form."""
+
+    __slots__ = ()
+    __pydantic_config__: ClassVar[pydantic.ConfigDict] = _STRICT
+    #: The event kinds whose payload this class describes.
+    KINDS: ClassVar[frozenset[EventKind]] = frozenset()
+    #: The version of the serialised form; raised with every change of a field.
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any], where: str = "payload") -> Self:
+        """The typed payload of an event's ``payload``; ``ValidationError`` naming each wrong field."""
+        try:
+            value: Self = _adapter(cls).validate_json(json.dumps(payload, allow_nan=False))
+        except pydantic.ValidationError as exc:
+            raise ValidationError(_problems(exc, where)) from None
+        except (TypeError, ValueError) as exc:
+            raise ValidationError([Problem(where, ProblemCode.INVALID, f"not JSON: {exc}")]) from None
+        return value
+
+    def to_payload(self) -> dict[str, Any]:
+        """The payload as JSON-ready values (the form ``from_payload`` reads)."""
+        dumped: dict[str, Any] = _adapter(type(self)).dump_python(self, mode="json")
+        return dumped
+
+    def to_json(self) -> str:
+        """The versioned serialised form: the payload's fields and ``schema_version``."""
+        return json.dumps({"schema_version": self.SCHEMA_VERSION, **self.to_payload()}, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        """Read ``to_json``'s form; refuses another ``schema_version`` and any wrong field."""
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError([Problem("", ProblemCode.INVALID, f"not JSON: {exc}")]) from None
+        if not isinstance(document, dict):
+            raise ValidationError([Problem("", ProblemCode.INVALID, "must be a JSON object")])
+        check_version(cls.__name__, cls.SCHEMA_VERSION, document.pop("schema_version", None))
+        return cls.from_payload(document)
+
+
+def check_version(what: str, known: int, version: object, field: str = "schema_version") -> None:
+    """Refuse a ``version`` other than the ``known`` one, saying which this build reads."""
+    if version == known and isinstance(version, int) and not isinstance(version, bool):
+        return
+    raise ValidationError(
+        [
+            Problem(
+                field, ProblemCode.UNKNOWN_VERSION, f"{version!r} is not a version of {what} this build reads ({known})"
+            )
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Point(EventPayload):
+    """A unit's position."""
+
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClosestApproach(EventPayload):
+    """The predicted closest approach of an alerted pair (``t_in_s``/``t_out_s``: loss of separation from/to)."""
+
+    t_in_s: float
+    t_out_s: float
+    tcpa_s: float
+    dcpa_m: float
+    vsep_cpa_m: float
+    los: bool
+    #: Both units' positions at closest approach, by unit id.
+    points: dict[str, Point]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange(EventPayload):
+    """An alert raised, changed level or resolved (detect/alerts.py): the pair, the level, where they are."""
+
+    KINDS = frozenset({EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED, EventKind.ALERT_RESOLVED})
+
+    alert_id: str
+    unit_a: str
+    unit_b: str
+    party_a: str
+    party_b: str
+    #: ``advisory``, ``caution``, ``warning`` (``none`` once resolved).
+    level: str
+    level_number: int
+    raised_s: float
+    previous_level: str | None
+    time_s: float
+    #: Each unit still in the picture, now.
+    positions: dict[str, Point]
+    #: The closest approach ahead, when the pair is converging.
+    cpa: ClosestApproach | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAcknowledged(EventPayload):
+    """A party the alert concerns acknowledged it."""
+
+    KINDS = frozenset({EventKind.ALERT_ACKNOWLEDGED})
+
+    alert_id: str
+    unit_a: str
+    unit_b: str
+    party_a: str
+    party_b: str
+    level: str
+    level_number: int
+    raised_s: float
+    acknowledged_by: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityNotified(EventPayload):
+    """An activity notified or amended: the addressees' view of it (docs/activities.md) and its conflicts."""
+
+    KINDS = frozenset({EventKind.ACTIVITY_NOTIFIED, EventKind.ACTIVITY_AMENDED})
+
+    activity: dict[str, Any]
+    conflicts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityAnswered(EventPayload):
+    """An addressee's answer to a version of an activity (``reason`` empty for an acknowledgement)."""
+
+    KINDS = frozenset({EventKind.ACTIVITY_ACKNOWLEDGED, EventKind.ACTIVITY_OBJECTED})
+
+    activity_id: str
+    version: int
+    addressee: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityMoved(EventPayload):
+    """The notifier moved an activity on: activated, completed or cancelled (with the reason)."""
+
+    KINDS = frozenset({EventKind.ACTIVITY_ACTIVATED, EventKind.ACTIVITY_COMPLETED, EventKind.ACTIVITY_CANCELLED})
+
+    activity_id: str
+    version: int
+    #: The activity's status now: ``active``, ``completed``, ``cancelled``.
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneEntered(EventPayload):
+    """A unit entered a zone its party is not permitted in (detect/zoneprobe.py)."""
+
+    KINDS = frozenset({EventKind.ZONE_ENTERED})
+
+    unit_id: str
+    party_id: str
+    zone_id: str
+    #: The party's access to the zone: ``forbidden``, ``restricted``...
+    access: str
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class LineCrossed(EventPayload):
+    """A unit crossed a deconfliction line (``count_today``: crossings of that party, line and direction on ``utc_day``)."""
+
+    KINDS = frozenset({EventKind.ZONE_LINE_CROSSED})
+
+    unit_id: str
+    party_id: str
+    zone_id: str
+    #: ``left-to-right`` or ``right-to-left``, seen along the line.
+    direction: str
+    lat_deg: float
+    lon_deg: float
+    utc_day: str
+    count_today: int
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneEntryPredicted(EventPayload):
+    """A unit is predicted to enter a zone in ``entry_in_s`` (at ``entry_time_s``, where ``lat_deg``/``lon_deg``)."""
+
+    KINDS = frozenset({EventKind.ZONE_ENTRY_PREDICTED})
+
+    unit_id: str
+    party_id: str
+    zone_id: str
+    access: str
+    entry_in_s: float
+    entry_time_s: float
+    lat_deg: float
+    lon_deg: float
+
+
+@dataclass(frozen=True, slots=True)
+class ZonesImported(EventPayload):
+    """A zone set was imported: which zones, which replaced stored ones, the SHA-256 of their canonical GeoJSON."""
+
+    KINDS = frozenset({EventKind.ZONES_IMPORTED})
+
+    zone_ids: list[str]
+    replaced: list[str]
+    zones_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceipt(EventPayload):
+    """Messages of a thread reached a member party (``kind``: ``delivered`` or ``read``; ``seqs``: which)."""
+
+    KINDS = frozenset({EventKind.MESSAGE_RECEIPT})
+
+    thread_id: str
+    party_id: str
+    kind: str
+    seqs: list[int]
+    person: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartyAvailability(EventPayload):
+    """A party declared its availability (``available``, ``degraded``, ``suspended``)."""
+
+    KINDS = frozenset({EventKind.PARTY_AVAILABILITY})
+
+    party_id: str
+    availability: str
+    reason: str
+    person: str
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineEscalated(EventPayload):
+    """An unacknowledged message escalated to the next contact of the roster (``exhausted``: none left)."""
+
+    KINDS = frozenset({EventKind.HOTLINE_ESCALATED})
+
+    thread_id: str
+    seq: int
+    party_id: str
+    step: int
+    contact: str
+    exhausted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartyAdded(EventPayload):
+    """A party joined; ``others`` are the parties already there (the hotline opens a standing line with each)."""
+
+    KINDS = frozenset({EventKind.PARTY_ADDED})
+
+    party_id: str
+    name: str
+    language: str
+    others: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitAdded(EventPayload):
+    """A unit was registered to a force of ``party_id`` (the track ingest learns it)."""
+
+    KINDS = frozenset({EventKind.UNIT_ADDED})
+
+    unit_id: str
+    force_id: str
+    party_id: str
+    #: ``air``, ``land`` or ``sea``.
+    domain: str
+
+
+#: The typed payload class of each kind that has one.
+PAYLOAD_TYPES: Mapping[EventKind, type[EventPayload]] = {
+    kind: cls
+    for cls in (
+        AlertChange,
+        AlertAcknowledged,
+        ActivityNotified,
+        ActivityAnswered,
+        ActivityMoved,
+        ZoneEntered,
+        LineCrossed,
+        ZoneEntryPredicted,
+        ZonesImported,
+        MessageReceipt,
+        PartyAvailability,
+        HotlineEscalated,
+        PartyAdded,
+        UnitAdded,
+    )
+    for kind in cls.KINDS
+}
+
+
+def schema_version(kind: EventKind) -> int:
+    """The version of ``kind``'s payload form (1 for kinds whose payload is not typed yet)."""
+    typed = PAYLOAD_TYPES.get(kind)
+    return 1 if typed is None else typed.SCHEMA_VERSION

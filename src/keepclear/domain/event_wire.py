@@ -1,0 +1,94 @@
+"""An event as one JSON document: the form events take between processes (the bus over NATS, issue 20).
+
+``{"id", "kind", "schema_version", "time_s", "party_id", "parties", "payload"}``: ``payload`` is the
+event's payload as is (the record signs those very values, so a process that records an event it
+received records the same bytes), ``schema_version`` the version of its kind's form
+(``event_payloads``), ``id`` the event's stable id (``Event.id``: the same event always has the same
+id, so a receiver drops a repeat). Reading checks everything: a known kind, the version this build
+reads, the id against the content, and the payload against its kind's typed form where it has one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.event_payloads import PAYLOAD_TYPES, check_version, schema_version
+from keepclear.domain.events import Event
+from keepclear.errors import Problem, ProblemCode, ValidationError
+
+#: The members of the document, exactly.
+WIRE_FIELDS = frozenset({"id", "kind", "schema_version", "time_s", "party_id", "parties", "payload"})
+
+
+def event_to_json(event: Event) -> str:
+    """``event`` as its wire document (JSON text)."""
+    return json.dumps(
+        {
+            "id": event.id,
+            "kind": event.kind,
+            "schema_version": schema_version(event.kind),
+            "time_s": event.time_s,
+            "party_id": event.party_id,
+            "parties": sorted(event.parties),
+            "payload": event.payload,
+        },
+        allow_nan=False,
+        separators=(",", ":"),
+    )
+
+
+def event_from_json(text: str | bytes) -> Event:
+    """The event of a wire document; ``ValidationError`` naming each thing wrong with it."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError([Problem("", ProblemCode.INVALID, f"not JSON: {exc}")]) from None
+    if not isinstance(document, dict):
+        raise ValidationError([Problem("", ProblemCode.INVALID, "an event must be a JSON object")])
+    problems = [Problem(name, ProblemCode.INVALID, "unknown field") for name in sorted(document.keys() - WIRE_FIELDS)]
+    problems += [Problem(name, ProblemCode.INVALID, "missing") for name in sorted(WIRE_FIELDS - document.keys())]
+    if problems:
+        raise ValidationError(problems)
+    kind = _kind(document["kind"])
+    check_version(f"{kind} events", schema_version(kind), document["schema_version"])
+    time_s, party_id, parties = _time_s(document["time_s"]), _party(document["party_id"]), _parties(document["parties"])
+    event = Event(kind, time_s, party_id, _payload(kind, document["payload"]), parties)
+    if document["id"] != event.id:
+        raise ValidationError([Problem("id", ProblemCode.INVALID, f"{document['id']!r} is not the id of this event")])
+    return event
+
+
+def _kind(value: Any) -> EventKind:
+    try:
+        return EventKind(value)
+    except ValueError:
+        raise ValidationError([Problem("kind", ProblemCode.UNKNOWN_KIND, f"{value!r} is not an event kind")]) from None
+
+
+def _time_s(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError([Problem("time_s", ProblemCode.INVALID, f"{value!r} is not a number")])
+    return value
+
+
+def _party(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError([Problem("party_id", ProblemCode.INVALID, f"{value!r} is not a party id or null")])
+    return value
+
+
+def _parties(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise ValidationError([Problem("parties", ProblemCode.INVALID, "must be a list of party ids")])
+    return frozenset(value)
+
+
+def _payload(kind: EventKind, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationError([Problem("payload", ProblemCode.INVALID, "must be a JSON object")])
+    typed = PAYLOAD_TYPES.get(kind)
+    if typed is not None:
+        typed.from_payload(value)
+    return value
