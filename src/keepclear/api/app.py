@@ -19,9 +19,10 @@ from keepclear.api.routes import activities, hotline, keys, record, registry, st
 from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
 from keepclear.domain.events import Clock
+from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.priority import ProbePriority
-from keepclear.services.runtime.runtime import Runtime, RuntimeConfig
+from keepclear.services.runtime.runtime import Runtime
 from keepclear.settings import Settings
 
 
@@ -65,8 +66,10 @@ def create_app(
     deployment: Deployment | None = None,
     runtime_config: RuntimeConfig | None = None,
 ) -> FastAPI:
-    """The keepclear service for ``settings`` (or an already opened ``deployment``); ``runtime_config``
-    overrides what the settings give (a replay's rules of notice, say)."""
+    """The keepclear service for ``settings`` (or an already opened ``deployment`` of the same
+    settings); ``runtime_config`` overrides what the settings give (a replay's rules of notice, say)."""
+    if deployment is not None and deployment.settings != settings:
+        raise ValueError("create_app: the deployment was opened with other settings than those given")
     dep = deployment or Deployment.open(settings, clock=clock)
     runtime = Runtime(dep, runtime_config or RuntimeConfig.from_settings(settings))
     hub = StreamHub(backlog_events=settings.stream_client_backlog_events, send_timeout_s=settings.stream_send_timeout_s)
