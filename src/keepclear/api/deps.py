@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 BEARER = "Bearer "
 
 
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header (None when the header is not one)."""
+    return authorization[len(BEARER) :].strip() if authorization and authorization.startswith(BEARER) else None
+
+
 def runtime(connection: HTTPConnection) -> Runtime:
     """The runtime this app was built with (set by ``create_app``, never a global)."""
     return connection.app.state.runtime  # type: ignore[no-any-return]
@@ -37,11 +42,10 @@ def authenticated(
     """The caller behind the request's key (``AuthenticationError`` when there is none or it is not
     valid). A plain function: FastAPI runs it in its thread pool, as the key lookup reads the store."""
     is_socket = connection.scope["type"] == "websocket"
-    if authorization and authorization.startswith(BEARER):
-        key = authorization[len(BEARER) :].strip()
-    else:
-        key = connection.query_params.get("key", "") if is_socket else ""
-    if not key:
+    key = bearer_key(authorization)
+    if key is None and is_socket:
+        key = connection.query_params.get("key") or None
+    if key is None:
         raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
     person = x_keepclear_person or (connection.query_params.get("person", "") if is_socket else "")
     return runtime(connection).deployment.keys.authenticate(key, person)
