@@ -162,7 +162,12 @@ def _notify_out(rt: Runtime, result: NotifyResult, party_id: str) -> NotifyOut:
     )
 
 
+def _party(principal: Principal) -> str:
+    return principal.party_id or ""
+
+
 def _view(rt: Runtime, activity_id: str, party_id: str) -> ActivityView:
+    """The caller's view of the activity after a change, or ``NotFoundError`` when it may see none."""
     view = view_for(rt.activities.get(activity_id), party_id, rt.activities.conflicts_involving(party_id))
     if view is None:
         raise NotFoundError(unknown("activity", activity_id))
@@ -194,23 +199,21 @@ def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier)
 @router.get("/activities/{activity_id}", response_model_exclude_unset=True)
 def get_activity(activity_id: str, rt: RuntimeDep, principal: Reader) -> ActivityView:
     """One activity as the caller's party may see it."""
-    return _view(rt, activity_id, principal.party_id or "")
+    return _view(rt, activity_id, _party(principal))
 
 
 @router.post("/activities/{activity_id}/acknowledge", response_model_exclude_unset=True)
 def acknowledge_activity(activity_id: str, body: VersionIn, rt: RuntimeDep, principal: Responder) -> ActivityView:
     """Acknowledge receipt (not approval) of the named version, as an addressee."""
-    party_id = principal.party_id or ""
-    rt.activities.acknowledge(activity_id, body.version, party_id)
-    return _view(rt, activity_id, party_id)
+    rt.activities.acknowledge(activity_id, body.version, _party(principal))
+    return _view(rt, activity_id, _party(principal))
 
 
 @router.post("/activities/{activity_id}/object", response_model_exclude_unset=True)
 def object_to_activity(activity_id: str, body: ObjectionIn, rt: RuntimeDep, principal: Responder) -> ActivityView:
     """Object to the named version with a reason, as an addressee."""
-    party_id = principal.party_id or ""
-    rt.activities.object(activity_id, body.version, party_id, body.reason)
-    return _view(rt, activity_id, party_id)
+    rt.activities.object(activity_id, body.version, _party(principal), body.reason)
+    return _view(rt, activity_id, _party(principal))
 
 
 @router.post("/activities/{activity_id}/amend", response_model_exclude_unset=True)
@@ -224,22 +227,19 @@ def amend_activity(activity_id: str, body: AmendIn, rt: RuntimeDep, principal: N
 @router.post("/activities/{activity_id}/activate", response_model_exclude_unset=True)
 def activate_activity(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> ActivityView:
     """Mark the activity under way (the notifier)."""
-    party_id = principal.party_id or ""
-    rt.activities.activate(activity_id, body.version, party_id)
-    return _view(rt, activity_id, party_id)
+    rt.activities.activate(activity_id, body.version, _party(principal))
+    return _view(rt, activity_id, _party(principal))
 
 
 @router.post("/activities/{activity_id}/complete", response_model_exclude_unset=True)
 def complete_activity(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> ActivityView:
     """Mark the activity completed (the notifier)."""
-    party_id = principal.party_id or ""
-    rt.activities.complete(activity_id, body.version, party_id)
-    return _view(rt, activity_id, party_id)
+    rt.activities.complete(activity_id, body.version, _party(principal))
+    return _view(rt, activity_id, _party(principal))
 
 
 @router.post("/activities/{activity_id}/cancel", response_model_exclude_unset=True)
 def cancel_activity(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> ActivityView:
     """Cancel the activity with a reason (the notifier); addressees are told."""
-    party_id = principal.party_id or ""
-    rt.activities.cancel(activity_id, body.version, party_id, body.reason)
-    return _view(rt, activity_id, party_id)
+    rt.activities.cancel(activity_id, body.version, _party(principal), body.reason)
+    return _view(rt, activity_id, _party(principal))
