@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
+from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import install_problem_handlers
@@ -96,11 +97,13 @@ def create_app(
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.settings = settings
+    app.state.hotline = hotline.Hotline(
+        runtime.hotline, runtime.hotline_hub, LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s)
+    )
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)
-    for module in (registry, zones, keys, tracks, tactical, activities, record, stream):
+    for module in (registry, zones, keys, tracks, tactical, activities, record, stream, hotline):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
-    app.include_router(hotline.hotline_routes(runtime), responses=PROBLEM_RESPONSES)
     app.include_router(console_router())
     # Idempotency keys (inside the gate: only judged bodies are remembered).
     app.add_middleware(RequestKeys, db=dep.db, keys=dep.keys, clock=dep.clock)
