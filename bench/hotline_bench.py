@@ -272,7 +272,7 @@ def bench_store(name: str, url: str, seconds: float, rate: float, server: str) -
                     raise RuntimeError(f"server did not start: {line!r}")
                 base = f"http://127.0.0.1:{int(line.split()[1])}"
                 party = {p: {"X-Party": p} for p in ("coalition", "russia")}
-                target = Target(base.replace("http", "ws") + "/hotline/ws", party, thread_id)
+                target = Target(base.replace("http", "ws") + "/v1/hotline/ws", party, thread_id)
             # The client keeps every send time; its garbage collector would only add pauses to its own
             # clock readings (it creates no cycles), so it is off while measuring. The server keeps its own.
             gc.disable()

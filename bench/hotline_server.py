@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI, HTTPException
@@ -18,32 +17,30 @@ from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
-from keepclear.api.hotline_ws import LiveConfig, hotline_router
+from keepclear.api.deps import authenticated
+from keepclear.api.hotline_ws import LiveConfig
+from keepclear.api.routes import hotline
+from keepclear.domain.identity import Principal, Role
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.service import HotlineService
 
 
-@dataclass(frozen=True)
-class HeaderCaller:
-    """The caller the headers name."""
-
-    party_id: str
-    person: str
-
-
-def header_authenticate(connection: HTTPConnection) -> HeaderCaller:
+def header_principal(connection: HTTPConnection) -> Principal:
     """Stand-in authentication: trust ``X-Party`` and ``X-Person`` (tests and benchmarks only)."""
     party = connection.headers.get("x-party")
     if not party:
         raise HTTPException(status_code=401, detail="X-Party header required")
-    return HeaderCaller(party, connection.headers.get("x-person", "duty officer"))
+    return Principal("header", Role.LIAISON, party, connection.headers.get("x-person", "duty officer"))
 
 
 def build_app(service: HotlineService, hub: HotlineHub, live: LiveConfig | None = None) -> FastAPI:
-    """The hotline routes with the header stand-in and a plain error mapping."""
+    """The service's hotline routes (under /v1/hotline) with the header stand-in for its one principal
+    dependency, and a plain error mapping."""
     app = FastAPI()
-    app.include_router(hotline_router(service, hub, header_authenticate, live))
+    app.state.hotline = hotline.Hotline(service, hub, live or LiveConfig())
+    app.dependency_overrides[authenticated] = header_principal
+    app.include_router(hotline.router)
     statuses = {ValidationError: 422, NotFoundError: 404, ConflictError: 409}
 
     @app.exception_handler(KeepclearError)

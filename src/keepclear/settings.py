@@ -7,23 +7,52 @@ Nothing here is read at import time: the CLI and ``create_app`` build a ``Settin
 
 from __future__ import annotations
 
-import math
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from keepclear.domain.limits import DEFAULT_LIMITS as _LIMITS
 from keepclear.domain.limits import InputLimits
+from keepclear.domain.minima import DEFAULT_MINIMA, DomainPair, SeparationMinima
 from keepclear.errors import KeepclearError
+
+#: Separates the levels of a nested setting in its environment variable: ``KEEPCLEAR_MINIMA__AIR_AIR__HORIZONTAL_M``.
+ENV_NESTED_DELIMITER = "__"
+
+
+class PairMinima(BaseModel):
+    """One pair of domains' separation minima and lookahead (``minima.<pair>`` in the settings)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizontal_m: float = Field(gt=0, description="Horizontal separation minimum, metres.")
+    vertical_m: float = Field(gt=0, description="Vertical separation minimum, metres (inf: no vertical criterion).")
+    lookahead_s: float = Field(ge=0, le=7200, description="Conflict lookahead, seconds.")
+
+    def separation(self) -> SeparationMinima:
+        """The row the probe uses."""
+        return SeparationMinima(self.horizontal_m, self.vertical_m, self.lookahead_s)
+
+
+def default_minima() -> dict[DomainPair, PairMinima]:
+    """Every pair's default minima (``domain.minima.DEFAULT_MINIMA``, the one table of them)."""
+    return {
+        pair: PairMinima(horizontal_m=row.horizontal_m, vertical_m=row.vertical_m, lookahead_s=row.lookahead_s)
+        for pair, row in DEFAULT_MINIMA.items()
+    }
 
 
 class Settings(BaseSettings):
     """Everything a deployment can configure."""
 
-    model_config = SettingsConfigDict(env_prefix="KEEPCLEAR_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="KEEPCLEAR_", env_nested_delimiter=ENV_NESTED_DELIMITER, extra="forbid", frozen=True
+    )
 
     data_dir: Path = Field(
         Path("keepclear-data"),
@@ -70,52 +99,13 @@ class Settings(BaseSettings):
     max_problems_listed: int = Field(
         _LIMITS.max_problems_listed, ge=1, description="Problems listed in one refusal; the rest are counted."
     )
-    sep_air_air_horizontal_m: float = Field(9260.0, gt=0, description="Horizontal separation minimum air–air, metres.")
-    sep_air_air_vertical_m: float = Field(
-        304.8, gt=0, description="Vertical separation minimum air–air, metres (inf: no vertical criterion)."
+    minima: Mapping[DomainPair, PairMinima] = Field(
+        default_factory=default_minima,
+        description=(
+            "Separation minima and conflict lookahead per pair of domains: minima.<pair>.horizontal_m,"
+            " .vertical_m, .lookahead_s; a pair or key not given keeps its default."
+        ),
     )
-    sep_air_air_lookahead_s: float = Field(300.0, ge=0, le=7200, description="Conflict lookahead air–air, seconds.")
-    sep_air_land_horizontal_m: float = Field(
-        3704.0, gt=0, description="Horizontal separation minimum air–land (low level), metres."
-    )
-    sep_air_land_vertical_m: float = Field(
-        914.4,
-        gt=0,
-        description="Vertical separation minimum air–land (low level), metres (inf: no vertical criterion).",
-    )
-    sep_air_land_lookahead_s: float = Field(
-        120.0, ge=0, le=7200, description="Conflict lookahead air–land (low level), seconds."
-    )
-    sep_air_sea_horizontal_m: float = Field(
-        3704.0, gt=0, description="Horizontal separation minimum air–sea (low level), metres."
-    )
-    sep_air_sea_vertical_m: float = Field(
-        914.4, gt=0, description="Vertical separation minimum air–sea (low level), metres (inf: no vertical criterion)."
-    )
-    sep_air_sea_lookahead_s: float = Field(
-        120.0, ge=0, le=7200, description="Conflict lookahead air–sea (low level), seconds."
-    )
-    sep_land_land_horizontal_m: float = Field(
-        2000.0, gt=0, description="Horizontal separation minimum land–land, metres."
-    )
-    sep_land_land_vertical_m: float = Field(
-        math.inf, gt=0, description="Vertical separation minimum land–land, metres (inf: no vertical criterion)."
-    )
-    sep_land_land_lookahead_s: float = Field(
-        1800.0, ge=0, le=7200, description="Conflict lookahead land–land, seconds."
-    )
-    sep_land_sea_horizontal_m: float = Field(
-        2000.0, gt=0, description="Horizontal separation minimum land–sea, metres."
-    )
-    sep_land_sea_vertical_m: float = Field(
-        math.inf, gt=0, description="Vertical separation minimum land–sea, metres (inf: no vertical criterion)."
-    )
-    sep_land_sea_lookahead_s: float = Field(1800.0, ge=0, le=7200, description="Conflict lookahead land–sea, seconds.")
-    sep_sea_sea_horizontal_m: float = Field(1852.0, gt=0, description="Horizontal separation minimum sea–sea, metres.")
-    sep_sea_sea_vertical_m: float = Field(
-        math.inf, gt=0, description="Vertical separation minimum sea–sea, metres (inf: no vertical criterion)."
-    )
-    sep_sea_sea_lookahead_s: float = Field(1200.0, ge=0, le=7200, description="Conflict lookahead sea–sea, seconds.")
     air_air_alerting: Literal["minima", "do-365b-phase-i"] = Field(
         "minima",
         description=(
@@ -255,6 +245,24 @@ class Settings(BaseSettings):
         " as the original), seconds.",
     )
 
+    @field_validator("minima", mode="before")
+    @classmethod
+    def _minima_over_defaults(cls, value: object) -> object:
+        """Each pair's given keys over its defaults: a file may set one key of one pair."""
+        if not isinstance(value, Mapping):
+            return value  # pydantic names what is wrong
+        out: dict[str, object] = {pair.value: row.model_dump() for pair, row in default_minima().items()}
+        for key, row in value.items():
+            name = str(key)  # a DomainPair is its value
+            given = row.model_dump() if isinstance(row, PairMinima) else row
+            default = out.get(name)
+            out[name] = {**default, **given} if isinstance(default, dict) and isinstance(given, Mapping) else given
+        return out
+
+    def separation_minima(self) -> dict[DomainPair, SeparationMinima]:
+        """Every pair's minima as the probe takes them (``detect.minima.ProbeSettings.from_rows``)."""
+        return {pair: self.minima[pair].separation() for pair in DomainPair}
+
     def input_limits(self) -> InputLimits:
         """The limits every input is judged against (``domain.limits``)."""
         return InputLimits(**{name: getattr(self, name) for name in InputLimits.__dataclass_fields__})
@@ -280,13 +288,45 @@ def load_settings(file: Path | None = None, **overrides: Any) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise KeepclearError(f"settings file {file}: {exc}") from None
     explicit = {key: value for key, value in overrides.items() if value is not None}
+    renamed = _renamed_minima(from_file, os.environ)
+    if renamed:
+        where = f"settings file {file}: " if file else "settings: "
+        raise KeepclearError(where + "; ".join(renamed)) from None
     try:
-        # Environment beats the file, explicit arguments beat both.
-        env_only = Settings.model_validate({})
-        env_set = {name: getattr(env_only, name) for name in env_only.model_fields_set}
-        merged = {**from_file, **env_set, **explicit}
-        return Settings.model_validate(merged) if merged else env_only
+        # Environment beats the file, explicit arguments beat both; nested settings merge key by key.
+        env_set = EnvSettingsSource(Settings)()
+        return Settings.model_validate(_deep_merge(_deep_merge(from_file, env_set), explicit))
     except ValidationError as exc:
         problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         where = f"settings file {file}: " if file else "settings: "
         raise KeepclearError(where + "; ".join(problems)) from None
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` on ``base``, tables merged key by key (a file's ``[minima.air_air]`` and an
+    environment variable for another of its keys both count)."""
+    out = dict(base)
+    for key, value in over.items():
+        below = out.get(key)
+        if isinstance(below, Mapping) and isinstance(value, Mapping):
+            out[key] = _deep_merge(below, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _renamed_minima(from_file: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """The flat ``sep_<pair>_<key>`` settings this file or environment still uses, each with the nested
+    name that replaced it: refused, so that an old deployment never runs on default minima unawares."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    out = []
+    for pair in DomainPair:
+        for key in PairMinima.model_fields:
+            old = f"sep_{pair.value}_{key}"
+            new = f"minima.{pair.value}.{key}"
+            if old in from_file:
+                out.append(f"{old} is now {new} (docs/settings.md)")
+            if (prefix + old).upper() in environ:
+                env_new = ENV_NESTED_DELIMITER.join((prefix + "minima", pair.value, key)).upper()
+                out.append(f"{(prefix + old).upper()} is now {env_new} (docs/settings.md)")
+    return out

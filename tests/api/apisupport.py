@@ -101,18 +101,13 @@ def api_routes(app: object) -> list[tuple[str, str, object]]:
     """Every HTTP operation of ``app``: (method, full path, the action its key dependency enforces)."""
     from fastapi.routing import APIRoute
 
-    from keepclear.api.routes.hotline import hotline_action
-
     found: list[tuple[str, str, object]] = []
 
     def walk(items: object, prefix: str) -> None:
         for route in items:  # type: ignore[attr-defined]
             if isinstance(route, APIRoute):
                 for method in sorted(route.methods):
-                    actions = [
-                        getattr(d.call, "action", None) or hotline_action(d.call, method)
-                        for d in route.dependant.dependencies
-                    ]
+                    actions = [getattr(d.call, "action", None) for d in route.dependant.dependencies]
                     actions = [a for a in actions if a is not None]
                     assert len(actions) == 1, f"{method} {prefix}{route.path} must name exactly one action"
                     found.append((method, prefix + route.path, actions[0]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from shapely.geometry import LineString
 
+from keepclear.detect.minima import DomainPair
 from keepclear.detect.states import TrackStates
 from keepclear.detect.wellclear import minima_policy
 from keepclear.detect.zoneprobe import ZoneWatch
@@ -12,7 +13,7 @@ from keepclear.domain import AltitudeBand, Zone, ZoneKind
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.scenario import resolve_scenario
 from keepclear.services.hotline.phrases import load_catalogue
-from keepclear.services.runtime.runtime import RuntimeConfig
+from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.settings import Settings
 
 DAY = 1509494400.0  # 2017-11-01T00:00Z
@@ -49,12 +50,13 @@ def test_a_line_is_crossed_inside_its_altitude_band_only() -> None:
 
 
 def test_alert_levels_follow_the_configured_minima_for_every_pair(tmp_path) -> None:
-    settings = Settings(data_dir=tmp_path, sep_air_air_horizontal_m=9000.0, sep_land_land_horizontal_m=3000.0)
+    minima = {"air_air": {"horizontal_m": 9000.0}, "land_land": {"horizontal_m": 3000.0}}
+    settings = Settings(data_dir=tmp_path, minima=minima)
     config = RuntimeConfig.from_settings(settings)
     alerting = config.tactical.alerting
     assert alerting.air_air == minima_policy(config.tactical.probe.air_air)
-    assert alerting.policy(1, 1) == minima_policy(config.tactical.probe.land_land)
-    assert alerting.policy(1, 1).levels[1].volume.dthr_m == 3000.0
+    assert alerting.policy(DomainPair.LAND_LAND) == minima_policy(config.tactical.probe.land_land)
+    assert alerting.policy(DomainPair.LAND_LAND).levels[1].volume.dthr_m == 3000.0
 
 
 def test_every_pack_activity_body_is_one_the_activities_service_reads() -> None:

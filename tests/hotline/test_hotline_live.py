@@ -35,7 +35,7 @@ def server(hotline: HotlineService, hub: HotlineHub) -> Iterator[str]:
 
 @contextmanager
 def _open(url: str, party: str, cursors: dict[str, int]) -> Iterator[ClientConnection]:
-    uri = url.replace("http", "ws") + "/hotline/ws"
+    uri = url.replace("http", "ws") + "/v1/hotline/ws"
     with connect(uri, additional_headers={"X-Party": party}, open_timeout=10) as ws:
         ws.send(json.dumps({"type": "resume", "cursors": cursors}))
         yield ws
@@ -161,25 +161,29 @@ def test_http_routes_post_retry_read_receipts_and_phrases(hotline: HotlineServic
     russia = {"X-Party": "russia", "X-Person": "Maj Ivanov"}
     with httpx.Client(base_url=server, timeout=10) as http:
         body = {"kind": "text", "idempotency_key": "http-00001", "body": "Confirm convoy route"}
-        first = http.post(f"/hotline/threads/{thread_id}/messages", json=body, headers=coalition)
-        retry = http.post(f"/hotline/threads/{thread_id}/messages", json=body, headers=coalition)
+        first = http.post(f"/v1/hotline/threads/{thread_id}/messages", json=body, headers=coalition)
+        retry = http.post(f"/v1/hotline/threads/{thread_id}/messages", json=body, headers=coalition)
         assert first.status_code == 201 and first.json()["created"] is True
         assert retry.json()["created"] is False and retry.json()["message"]["seq"] == 1
-        assert http.post(f"/hotline/threads/{thread_id}/read", json={"through_seq": 1}, headers=russia).json() == {
+        assert http.post(f"/v1/hotline/threads/{thread_id}/read", json={"through_seq": 1}, headers=russia).json() == {
             "read": [1]
         }
-        receipts = http.get(f"/hotline/threads/{thread_id}/messages/1/receipts", headers=coalition).json()["receipts"]
+        receipts = http.get(f"/v1/hotline/threads/{thread_id}/messages/1/receipts", headers=coalition).json()[
+            "receipts"
+        ]
         assert [(r["party_id"], r["kind"], r["person"]) for r in receipts] == [
             ("russia", "delivered", ""),
             ("russia", "read", "Maj Ivanov"),
         ]
         body["idempotency_key"] = "http-00002"
-        missing = http.post("/hotline/threads/t-none/messages", json=body, headers=coalition)
+        missing = http.post("/v1/hotline/threads/t-none/messages", json=body, headers=coalition)
         assert missing.status_code == 404 and "t-none" in missing.json()["problems"][0]
-        phrases = http.get("/hotline/phrases", headers=russia).json()
+        phrases = http.get("/v1/hotline/phrases", headers=russia).json()
         assert {p["code"]: p["text"] for p in phrases}["COMMCHECK"] == "Проверка связи. Как слышите?"
-        assert http.put("/hotline/availability", json={"availability": "degraded"}, headers=russia).status_code == 200
-        last = http.get(f"/hotline/threads/{thread_id}/messages", params={"after_seq": 1}, headers=coalition).json()
+        assert (
+            http.put("/v1/hotline/availability", json={"availability": "degraded"}, headers=russia).status_code == 200
+        )
+        last = http.get(f"/v1/hotline/threads/{thread_id}/messages", params={"after_seq": 1}, headers=coalition).json()
         assert [m["kind"] for m in last] == ["channel_status"]
 
 

@@ -15,6 +15,7 @@ from keepclear.errors import ConflictError, ValidationError
 from keepclear.ledger import Ledger, canonical_text, sha256_hex, verify_document
 from keepclear.services.incidents.metrics import compute_metrics
 from keepclear.services.incidents.service import IncidentService, NotInvolvedError
+from keepclear.services.policy import unknown
 from keepclear.services.record.signer import RecordSigner, stage
 from keepclear.services.reports.incident import incident_html
 from keepclear.services.runtime.bus import EventBus, ManualClock
@@ -158,9 +159,10 @@ def test_reported_incident_accounts_are_append_only_and_party_bound(
     first = service.add_account(incident.id, "coalition", "F-22 fired flares to warn off the Su-25s.")
     other = service.add_account(incident.id, "russia", "The F-22 obstructed our aircraft.")
     amended = service.add_account(incident.id, "coalition", "Correction: two Su-25s.", amends=first.position)
-    with pytest.raises(NotInvolvedError, match="un is not involved"):
+    with pytest.raises(NotInvolvedError, match="unknown incident") as uninvolved:
         service.add_account(incident.id, "un", "We saw it.")
-    with pytest.raises(NotInvolvedError, match="has no account #2"):
+    assert str(uninvolved.value) == unknown("incident", incident.id), "reads exactly like a made-up id"
+    with pytest.raises(ValidationError, match="amends: #2 is not an account of party coalition"):
         service.add_account(incident.id, "coalition", "Rewriting theirs", amends=other.position)
     with pytest.raises(ValidationError, match="must not be empty"):
         service.add_account(incident.id, "russia", "  ")

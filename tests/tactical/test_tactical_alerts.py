@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keepclear.detect.alerts import AlertBook, candidate_settings
-from keepclear.detect.minima import ProbeSettings
+from keepclear.detect.minima import DOMAIN_CODES, DomainPair, ProbeSettings
 from keepclear.detect.probe import probe
 from keepclear.detect.states import TrackStates
 from keepclear.detect.wellclear import AlertingSettings, AlertPolicy, Hysteresis, do_365b_phase_i
@@ -16,6 +16,8 @@ from keepclear.domain.event_payloads import AlertAcknowledged, AlertChange
 from keepclear.domain.events import Event
 
 PARTIES = ["coalition", "russia"]
+
+DOMAIN_OF = {code: domain for domain, code in DOMAIN_CODES.items()}
 
 
 def head_on(t: float) -> TrackStates:
@@ -130,7 +132,11 @@ def _reference_book(
             ra, rb = int(c.row_a[k]), int(c.row_b[k])
             rel = relative_motion(kinematics_at(s, t), np.array([ra]), np.array([rb]))
             a, b = sorted((s.unit_ids[ra], s.unit_ids[rb]))
-            raw[(a, b)] = int(raw_levels(rel, settings.policy(int(s.domain[ra]), int(s.domain[rb])))[0])
+            raw[(a, b)] = int(
+                raw_levels(
+                    rel, settings.policy(DomainPair.of(DOMAIN_OF[int(s.domain[ra])], DOMAIN_OF[int(s.domain[rb])]))
+                )[0]
+            )
         for key in sorted(set(raw) | set(filters)):
             level = raw.get(key, 0)
             if key not in filters:

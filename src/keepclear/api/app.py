@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
+from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import install_problem_handlers
@@ -19,9 +20,10 @@ from keepclear.api.routes import activities, hotline, keys, record, registry, st
 from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
 from keepclear.domain.events import Clock
+from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.priority import ProbePriority
-from keepclear.services.runtime.runtime import Runtime, RuntimeConfig
+from keepclear.services.runtime.runtime import Runtime
 from keepclear.settings import Settings
 
 
@@ -65,8 +67,10 @@ def create_app(
     deployment: Deployment | None = None,
     runtime_config: RuntimeConfig | None = None,
 ) -> FastAPI:
-    """The keepclear service for ``settings`` (or an already opened ``deployment``); ``runtime_config``
-    overrides what the settings give (a replay's rules of notice, say)."""
+    """The keepclear service for ``settings`` (or an already opened ``deployment`` of the same
+    settings); ``runtime_config`` overrides what the settings give (a replay's rules of notice, say)."""
+    if deployment is not None and deployment.settings != settings:
+        raise ValueError("create_app: the deployment was opened with other settings than those given")
     dep = deployment or Deployment.open(settings, clock=clock)
     runtime = Runtime(dep, runtime_config or RuntimeConfig.from_settings(settings))
     hub = StreamHub(backlog_events=settings.stream_client_backlog_events, send_timeout_s=settings.stream_send_timeout_s)
@@ -93,11 +97,13 @@ def create_app(
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.settings = settings
+    app.state.hotline = hotline.Hotline(
+        runtime.hotline, runtime.hotline_hub, LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s)
+    )
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)
-    for module in (registry, zones, keys, tracks, tactical, activities, record, stream):
+    for module in (registry, zones, keys, tracks, tactical, activities, record, stream, hotline):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
-    app.include_router(hotline.hotline_routes(runtime), responses=PROBLEM_RESPONSES)
     app.include_router(console_router())
     # Idempotency keys (inside the gate: only judged bodies are remembered).
     app.add_middleware(RequestKeys, db=dep.db, keys=dep.keys, clock=dep.clock)

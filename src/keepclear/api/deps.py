@@ -1,12 +1,18 @@
-"""Request dependencies: the runtime of this app, and the authenticated, authorised caller."""
+"""Request dependencies: the runtime of this app, and the authenticated, authorised caller.
+
+``authenticated`` is the one place a key is read, for every HTTP route and WebSocket alike:
+``Authorization: Bearer <key>`` (and ``X-Keepclear-Person``); a browser cannot set headers on a
+WebSocket, so a socket may also give them as ``?key=`` and ``?person=``. ``authorized(action)``
+adds the policy's check of the caller's role.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Header, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import Depends, Header
+from starlette.requests import HTTPConnection
 
 from keepclear.domain.identity import Principal
 from keepclear.errors import AuthenticationError
@@ -15,24 +21,40 @@ from keepclear.services.policy import Action, require
 if TYPE_CHECKING:
     from keepclear.services.runtime.runtime import Runtime
 
+BEARER = "Bearer "
 
-def runtime(request: Request) -> Runtime:
+
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header (None when the header is not one)."""
+    return authorization[len(BEARER) :].strip() if authorization and authorization.startswith(BEARER) else None
+
+
+def runtime(connection: HTTPConnection) -> Runtime:
     """The runtime this app was built with (set by ``create_app``, never a global)."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return connection.app.state.runtime  # type: ignore[no-any-return]
+
+
+def authenticated(
+    connection: HTTPConnection,
+    authorization: Annotated[str | None, Header(description="Bearer kc_<id>_<secret>")] = None,
+    x_keepclear_person: Annotated[str | None, Header(description="The person acting (for receipts).")] = None,
+) -> Principal:
+    """The caller behind the request's key (``AuthenticationError`` when there is none or it is not
+    valid). A plain function: FastAPI runs it in its thread pool, as the key lookup reads the store."""
+    is_socket = connection.scope["type"] == "websocket"
+    key = bearer_key(authorization)
+    if key is None and is_socket:
+        key = connection.query_params.get("key") or None
+    if key is None:
+        raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
+    person = x_keepclear_person or (connection.query_params.get("person", "") if is_socket else "")
+    return runtime(connection).deployment.keys.authenticate(key, person)
 
 
 def authorized(action: Action) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: authenticate the bearer key, then check its role may take ``action``."""
+    """A dependency: the authenticated caller, if its role may take ``action``."""
 
-    async def dependency(
-        request: Request,
-        authorization: str | None = Header(default=None, description="Bearer kc_<id>_<secret>"),
-        x_keepclear_person: str | None = Header(default=None, description="The person acting (for receipts)."),
-    ) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
-        keys = runtime(request).deployment.keys
-        principal = await run_in_threadpool(keys.authenticate, authorization[7:].strip(), x_keepclear_person or "")
+    async def dependency(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
         require(principal, action)
         return principal
 
@@ -40,7 +62,7 @@ def authorized(action: Action) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-async def public(request: Request) -> None:
+async def public() -> None:
     """Marks an endpoint that needs no key (health only)."""
 
 

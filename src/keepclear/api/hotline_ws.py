@@ -1,4 +1,4 @@
-"""The hotline over HTTP and one WebSocket per connected client (``hotline_router``).
+"""The hotline's live WebSocket: one ``LiveSession`` per connected client (routed in ``api.routes.hotline``).
 
 WebSocket protocol (JSON text frames):
 
@@ -22,35 +22,23 @@ server → client
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 
-from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
+from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
-from keepclear.domain.hotline import Draft, Message, Thread
+from keepclear.domain.hotline import Draft, Message
 from keepclear.domain.json_input import parse_json
-from keepclear.domain.limits import INT64_MAX
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline.hub import HotlineHub, Subscription
 from keepclear.services.hotline.service import HotlineService
 
 logger = logging.getLogger(__name__)
-
-
-class Caller(Protocol):
-    """Who is calling, as the deployment's ``authenticate`` dependency establishes it."""
-
-    @property
-    def party_id(self) -> str: ...
-
-    @property
-    def person(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +72,6 @@ def _problems(exc: KeepclearError) -> list[str]:
     return exc.problems if isinstance(exc, ValidationError) else [str(exc)]
 
 
-def thread_view(thread: Thread) -> dict[str, Any]:
-    """JSON view of a thread."""
-    return {
-        "id": thread.id,
-        "title": thread.title,
-        "parties": list(thread.parties),
-        "standing": thread.standing,
-        "created": format_utc(thread.created_s),
-    }
-
-
 def _event_frame(event: Event) -> dict[str, Any]:
     kind = {
         EventKind.MESSAGE_RECEIPT: "receipt",
@@ -104,17 +81,23 @@ def _event_frame(event: Event) -> dict[str, Any]:
     return {"type": kind.get(event.kind, event.kind), "time": format_utc(event.time_s), **event.payload}
 
 
-class _LiveSession:
+class LiveSession:
     """One WebSocket client: resume, then live delivery, posts (group-committed) and receipts."""
 
     def __init__(
-        self, service: HotlineService, hub: HotlineHub, websocket: WebSocket, caller: Caller, config: LiveConfig
+        self,
+        service: HotlineService,
+        hub: HotlineHub,
+        websocket: WebSocket,
+        party_id: str,
+        person: str,
+        config: LiveConfig,
     ) -> None:
         self.service = service
         self.hub = hub
         self.ws = websocket
-        self.party_id = caller.party_id
-        self.person = caller.person
+        self.party_id = party_id
+        self.person = person
         self.config = config
         self.language = "en"
         self.last_sent: dict[str, int] = {}
@@ -366,108 +349,3 @@ class _LiveSession:
                     await to_thread.run_sync(self.service.mark_delivered, self.party_id, thread_id, through)
                 except KeepclearError as exc:
                     self._reply({"type": "error", "status": error_status(exc), "problems": _problems(exc)})
-
-
-def hotline_router(
-    service: HotlineService,
-    hub: HotlineHub,
-    authenticate: Callable[..., Any],
-    config: LiveConfig | None = None,
-) -> APIRouter:
-    """Routes of the hotline under ``/hotline``; ``authenticate`` must work on HTTP and WebSocket alike
-    (take ``HTTPConnection``, not ``Request``) and return an object with ``party_id`` and ``person``.
-
-    Errors are raised as ``KeepclearError`` subclasses for the application's one error mapping.
-    """
-    live_config = config or LiveConfig()
-    router = APIRouter(prefix="/hotline", tags=["hotline"])
-    CallerDep = Annotated[Any, Depends(authenticate)]
-
-    @router.websocket("/ws")
-    async def live(websocket: WebSocket, caller: CallerDep) -> None:
-        await _LiveSession(service, hub, websocket, caller, live_config).run()
-
-    @router.get("/threads")
-    def list_threads(caller: CallerDep) -> list[dict[str, Any]]:
-        """The caller's threads, each with ``last_seq`` and ``unread`` (others' messages not marked read)."""
-        return [
-            {**thread_view(t), "last_seq": last, "unread": unread}
-            for t, last, unread in service.thread_heads(caller.party_id)
-        ]
-
-    @router.post("/threads", status_code=201)
-    def create_thread(body: ThreadIn, caller: CallerDep) -> dict[str, Any]:
-        return thread_view(service.create_thread(caller.party_id, body.parties, body.title))
-
-    @router.get("/threads/{thread_id}/messages")
-    def list_messages(
-        thread_id: str,
-        caller: CallerDep,
-        after_seq: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
-        limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    ) -> list[dict[str, Any]]:
-        language = service.language_of(caller.party_id)
-        return [service.view(m, language) for m in service.messages(caller.party_id, thread_id, after_seq, limit)]
-
-    @router.post("/threads/{thread_id}/messages", status_code=201)
-    def post_message(
-        thread_id: str,
-        body: MessageIn,
-        caller: CallerDep,
-        idempotency_key: Annotated[
-            str | None, Header(description="The message's idempotency key (or the body's idempotency_key).")
-        ] = None,
-    ) -> dict[str, Any]:
-        fields = body.model_dump(mode="json", exclude_none=True)
-        if "idempotency_key" not in fields and idempotency_key is not None:
-            fields["idempotency_key"] = idempotency_key
-        draft = draft_from_json(fields, thread_id)
-        message, created = service.post(caller.party_id, caller.person, draft)
-        return {"created": created, "message": service.view(message, service.language_of(caller.party_id))}
-
-    @router.post("/threads/{thread_id}/read")
-    def mark_read(thread_id: str, body: ReadIn, caller: CallerDep) -> dict[str, Any]:
-        return {"read": service.mark_read(caller.party_id, caller.person, thread_id, body.through_seq)}
-
-    @router.get("/threads/{thread_id}/messages/{seq}/receipts")
-    def receipts(thread_id: str, seq: Annotated[int, Path(ge=0, le=INT64_MAX)], caller: CallerDep) -> dict[str, Any]:
-        return {
-            "receipts": [
-                {"party_id": r.party_id, "kind": r.kind.value, "time": format_utc(r.time_s), "person": r.person}
-                for r in service.receipts(caller.party_id, thread_id, seq)
-            ],
-            "acknowledgements": service.ack_status(caller.party_id, thread_id, seq),
-        }
-
-    @router.put("/availability")
-    def set_availability(body: AvailabilityIn, caller: CallerDep) -> dict[str, Any]:
-        value = service.set_availability(caller.party_id, caller.person, body.availability, body.reason)
-        return {
-            "party_id": value.party_id,
-            "availability": value.availability.value,
-            "since": format_utc(value.since_s),
-        }
-
-    @router.get("/availability/{party_id}")
-    def get_availability(party_id: str, caller: CallerDep) -> dict[str, Any]:
-        value = service.availability(party_id)
-        return {"party_id": party_id, "availability": value.availability.value, "since": format_utc(value.since_s)}
-
-    @router.get("/phrases")
-    def phrases(caller: CallerDep, language: str | None = None) -> list[dict[str, Any]]:
-        lang = language or service.language_of(caller.party_id)
-        out = []
-        for code in service.phrases.codes():
-            p = service.phrases.get(code)
-            out.append(
-                {
-                    "code": code,
-                    "meaning": p.meaning,
-                    "expected_response": p.expected_response,
-                    "parameters": list(p.parameters),
-                    "text": p.text.get(lang) or p.text["en"],
-                }
-            )
-        return out
-
-    return router

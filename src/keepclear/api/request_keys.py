@@ -37,6 +37,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keepclear.api.deps import bearer_key
 from keepclear.api.input_gate import replay_body
 from keepclear.api.problems import problem
 from keepclear.domain.events import Clock
@@ -155,11 +156,11 @@ class RequestKeys:
 
     async def _scope(self, headers: dict[bytes, bytes]) -> str | None:
         """The caller's key scope: its party, or the deployment's for admin keys; None if unknown."""
-        authorization = headers.get(b"authorization", b"").decode("latin-1")
-        if not authorization.startswith("Bearer "):
+        key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
+        if key is None:
             return None
         try:
-            principal = await run_in_threadpool(self.keys.authenticate, authorization[7:].strip())
+            principal = await run_in_threadpool(self.keys.authenticate, key)
         except KeepclearError:
             return None
         return principal.party_id or ADMIN_SCOPE

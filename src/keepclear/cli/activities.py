@@ -22,7 +22,7 @@ from keepclear.errors import KeepclearError, ValidationError
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.services.activities.service import ActivityService, NotifyResult
 from keepclear.services.activities.views import notifier_conflict, notifier_view, view_for
-from keepclear.services.runtime.runtime import activity_config
+from keepclear.services.runtime.config import RuntimeConfig
 
 
 class _NoTimestampLoader(yaml.SafeLoader):
@@ -57,7 +57,9 @@ def read_activity_file(file: Path) -> Any:
 def _service(ctx: CliContext) -> Iterator[ActivityService]:
     deployment = ctx.open()
     try:
-        yield ActivityService(deployment.db, deployment.clock, deployment.bus, activity_config(ctx.settings))
+        yield ActivityService(
+            deployment.db, deployment.clock, deployment.bus, RuntimeConfig.from_settings(ctx.settings).activities
+        )
     finally:
         deployment.close()
 

@@ -6,7 +6,7 @@ No clock, no I/O, no framework: states and times come in, conflicts, alerts and 
 
 from keepclear.detect.alerts import Alert, AlertBook, candidate_settings
 from keepclear.detect.hysteresis import PairHysteresis
-from keepclear.detect.minima import DOMAIN_CODES, ProbeSettings, SeparationMinima
+from keepclear.detect.minima import DOMAIN_CODES, DomainPair, ProbeSettings, SeparationMinima
 from keepclear.detect.probe import Conflicts, CullGrid, probe
 from keepclear.detect.states import TrackStates, states_from_track
 from keepclear.detect.tracktable import Outcome, TrackTable, TrackTableSettings
@@ -38,6 +38,7 @@ __all__ = [
     "AlertingSettings",
     "Conflicts",
     "CullGrid",
+    "DomainPair",
     "Hysteresis",
     "LevelSpec",
     "Outcome",

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from keepclear.detect.hysteresis import HysteresisColumns
-from keepclear.detect.minima import ProbeSettings, SeparationMinima
+from keepclear.detect.minima import PAIRS, DomainPair, ProbeSettings, SeparationMinima, pair_indices
 from keepclear.detect.probe import Conflicts
 from keepclear.detect.relative import relative_motion
 from keepclear.detect.states import TrackStates, kinematics_at
@@ -56,21 +56,14 @@ def candidate_settings(alerting: AlertingSettings, probe: ProbeSettings) -> Prob
     longest alerting time plus twice TTHR; surface pairs: their advisory (enlarged) volume.
     """
 
-    def widen(row: SeparationMinima, d0: int, d1: int) -> SeparationMinima:
-        policy = alerting.policy(d0, d1)
+    def widen(pair: DomainPair, row: SeparationMinima) -> SeparationMinima:
+        policy = alerting.policy(pair)
         h = max([row.horizontal_m] + [s.volume.dthr_m for s in policy.levels])
         z = max([row.vertical_m] + [s.volume.zthr_m for s in policy.levels])
         t = max([row.lookahead_s] + [s.alerting_time_s + 2 * s.volume.tthr_s for s in policy.levels])
         return SeparationMinima(h, z, t)
 
-    return ProbeSettings(
-        air_air=widen(probe.air_air, 0, 0),
-        air_land=widen(probe.air_land, 0, 1),
-        air_sea=widen(probe.air_sea, 0, 2),
-        land_land=widen(probe.land_land, 1, 1),
-        land_sea=widen(probe.land_sea, 1, 2),
-        sea_sea=widen(probe.sea_sea, 2, 2),
-    )
+    return ProbeSettings.from_rows({pair: widen(pair, row) for pair, row in probe.rows().items()})
 
 
 class AlertBook:
@@ -86,7 +79,7 @@ class AlertBook:
         self.settings = settings or AlertingSettings()
         self._codes: dict[str, int] = {}
         self._names: list[str] = []
-        width = max(max(1, self.settings.policy(a, b).hysteresis.n) for a in range(3) for b in range(3))
+        width = max(max(1, self.settings.policy(pair).hysteresis.n) for pair in DomainPair)
         self._hysteresis = HysteresisColumns(width)
         self._keys = np.zeros(0, dtype=np.int64)
         self._alert_seq = np.zeros(0, dtype=np.int64)  # per followed pair: its alert's number, 0 none
@@ -127,7 +120,7 @@ class AlertBook:
             swap = names[ra] > names[rb]
             ra, rb = np.where(swap, rb, ra), np.where(swap, ra, rb)
         keys = (codes[ra] << 32) | codes[rb]
-        self._follow(keys[levels > 0], states.domain[ra[levels > 0]], states.domain[rb[levels > 0]])
+        self._follow(keys[levels > 0], pair_indices(states.domain[ra[levels > 0]], states.domain[rb[levels > 0]]))
         # Each followed pair's raw level, rows and conflict now (-1: not among the conflicts).
         count = len(self._keys)
         slot = np.searchsorted(self._keys, keys)
@@ -207,26 +200,20 @@ class AlertBook:
         if not len(conflicts):
             return ra, rb, levels
         rel = relative_motion(kinematics_at(states, time_s), ra, rb)
-        dom_a, dom_b = states.domain[ra], states.domain[rb]
-        lo, hi = np.minimum(dom_a, dom_b), np.maximum(dom_a, dom_b)
-        pair_code = lo * 3 + hi
-        for code in np.unique(pair_code).tolist():
-            sel = pair_code == code
+        pair_index = pair_indices(states.domain[ra], states.domain[rb])
+        for index in np.unique(pair_index).tolist():
+            sel = pair_index == index
             sub = type(rel)(rel.ss[sel], rel.sv[sel], rel.vv[sel], rel.dz_m[sel], rel.dvz_mps[sel])
-            levels[sel] = raw_levels(sub, self.settings.policy(code // 3, code % 3))
+            levels[sel] = raw_levels(sub, self.settings.policy(PAIRS[index]))
         return ra, rb, levels
 
-    def _follow(
-        self, keys: npt.NDArray[np.int64], domain_a: npt.NDArray[np.int64], domain_b: npt.NDArray[np.int64]
-    ) -> None:
-        """Start following the pairs of ``keys`` not followed yet, each with its domain pair's hysteresis."""
+    def _follow(self, keys: npt.NDArray[np.int64], pair_index: npt.NDArray[np.int64]) -> None:
+        """Start following the pairs of ``keys`` not followed yet, each with the hysteresis of its
+        domain pair (``pair_index``: positions in ``PAIRS``)."""
         new = ~np.isin(keys, self._keys, assume_unique=True)
         if not new.any():
             return
-        settings = [
-            self.settings.policy(int(a), int(b)).hysteresis
-            for a, b in zip(domain_a[new].tolist(), domain_b[new].tolist(), strict=True)
-        ]
+        settings = [self.settings.policy(PAIRS[index]).hysteresis for index in pair_index[new].tolist()]
         self._hysteresis.append(settings)
         self._keys = np.concatenate([self._keys, keys[new]])
         self._alert_seq = np.concatenate([self._alert_seq, np.zeros(int(new.sum()), dtype=np.int64)])

@@ -1,93 +1,88 @@
-"""Separation minima and lookahead for each pair of domains (air, land, sea).
+"""The probe's separation minima: a row per pair of domains, and the domains' integer codes.
 
-Defaults follow the brief (the table in ``docs/architecture.md``). A vertical minimum of ``math.inf`` means "no vertical criterion"
-(surface units on the same plane: any altitude difference still counts as a conflict).
+The pairs and the default rows are declared once, in ``domain.minima`` (the settings read them
+too); this module holds them in the shape the probe and the alert book use: ``ProbeSettings`` (a
+row per ``DomainPair``) and the columnar arrays' domain codes.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from keepclear.domain import Domain
+import numpy as np
+import numpy.typing as npt
 
-NM_M = 1852.0
-FT_M = 0.3048
+from keepclear.domain import Domain
+from keepclear.domain.minima import DEFAULT_MINIMA, FT_M, NM_M, DomainPair, SeparationMinima
+
+__all__ = [
+    "DOMAIN_CODES",
+    "FT_M",
+    "NM_M",
+    "PAIRS",
+    "DomainPair",
+    "ProbeSettings",
+    "SeparationMinima",
+    "pair_indices",
+]
 
 #: Integer codes of the domains in the columnar arrays.
 DOMAIN_CODES: dict[Domain, int] = {Domain.AIR: 0, Domain.LAND: 1, Domain.SEA: 2}
+#: Every pair in a fixed order: ``pair_indices`` answers positions in it.
+PAIRS: tuple[DomainPair, ...] = tuple(DomainPair)
+_CODE_DOMAINS = sorted(DOMAIN_CODES, key=DOMAIN_CODES.__getitem__)
+#: ``_PAIR_INDEX[code_a, code_b]``: the position in ``PAIRS`` of two domain codes' pair.
+_PAIR_INDEX = np.array([[PAIRS.index(DomainPair.of(a, b)) for b in _CODE_DOMAINS] for a in _CODE_DOMAINS])
 
 
-@dataclass(frozen=True, slots=True)
-class SeparationMinima:
-    """Two units closer than ``horizontal_m`` AND closer than ``vertical_m`` have lost separation.
+def pair_indices(code_a: npt.NDArray[np.int64], code_b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The position in ``PAIRS`` of each pair of domain codes (either order).
 
-    Conflicts are looked for from now to ``lookahead_s`` ahead.
+    >>> [PAIRS[i] for i in pair_indices(np.array([2, 0]), np.array([0, 0]))]
+    [<DomainPair.AIR_SEA: 'air_sea'>, <DomainPair.AIR_AIR: 'air_air'>]
     """
-
-    horizontal_m: float
-    vertical_m: float
-    lookahead_s: float
-
-    def problems(self) -> list[str]:
-        """What is wrong with these numbers (empty when sound)."""
-        out: list[str] = []
-        if not (math.isfinite(self.horizontal_m) and self.horizontal_m > 0):
-            out.append(f"horizontal_m: {self.horizontal_m!r} must be a finite number > 0")
-        if math.isnan(self.vertical_m) or self.vertical_m <= 0:
-            out.append(f"vertical_m: {self.vertical_m!r} must be > 0 (inf for no vertical criterion)")
-        if not (math.isfinite(self.lookahead_s) and self.lookahead_s >= 0):
-            out.append(f"lookahead_s: {self.lookahead_s!r} must be a finite number >= 0")
-        return out
+    out: npt.NDArray[np.int64] = _PAIR_INDEX[code_a, code_b]
+    return out
 
 
-def _air_air() -> SeparationMinima:
-    return SeparationMinima(5 * NM_M, 1000 * FT_M, 300.0)
-
-
-def _air_surface() -> SeparationMinima:
-    return SeparationMinima(2 * NM_M, 3000 * FT_M, 120.0)
+def _default(pair: DomainPair) -> SeparationMinima:
+    return DEFAULT_MINIMA[pair]
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeSettings:
-    """Minima per pair of domains (the pair is unordered: air–land is land–air).
+    """Minima per pair of domains (the pair is unordered: air–land is land–air), one field per
+    ``DomainPair`` named by its value (a test pins it); defaults ``domain.minima.DEFAULT_MINIMA``."""
 
-    ``land_sea`` is not in the brief: it defaults to the land–land row (a shore unit and a
-    vessel meet on the surface at land speeds).
-    """
+    air_air: SeparationMinima = field(default_factory=lambda: _default(DomainPair.AIR_AIR))
+    air_land: SeparationMinima = field(default_factory=lambda: _default(DomainPair.AIR_LAND))
+    air_sea: SeparationMinima = field(default_factory=lambda: _default(DomainPair.AIR_SEA))
+    land_land: SeparationMinima = field(default_factory=lambda: _default(DomainPair.LAND_LAND))
+    land_sea: SeparationMinima = field(default_factory=lambda: _default(DomainPair.LAND_SEA))
+    sea_sea: SeparationMinima = field(default_factory=lambda: _default(DomainPair.SEA_SEA))
 
-    air_air: SeparationMinima = field(default_factory=_air_air)
-    air_land: SeparationMinima = field(default_factory=_air_surface)
-    air_sea: SeparationMinima = field(default_factory=_air_surface)
-    sea_sea: SeparationMinima = field(default_factory=lambda: SeparationMinima(1 * NM_M, math.inf, 1200.0))
-    land_land: SeparationMinima = field(default_factory=lambda: SeparationMinima(2000.0, math.inf, 1800.0))
-    land_sea: SeparationMinima = field(default_factory=lambda: SeparationMinima(2000.0, math.inf, 1800.0))
+    @classmethod
+    def from_rows(cls, rows: Mapping[DomainPair, SeparationMinima]) -> ProbeSettings:
+        """Minima from a row per pair; a pair ``rows`` lacks keeps its default."""
+        return cls(**{pair.value: rows[pair] for pair in DomainPair if pair in rows})
+
+    def row(self, pair: DomainPair) -> SeparationMinima:
+        """The minima of ``pair``."""
+        minima: SeparationMinima = getattr(self, pair.value)
+        return minima
+
+    def rows(self) -> dict[DomainPair, SeparationMinima]:
+        """Every pair's minima, in the order of ``DomainPair``."""
+        return {pair: self.row(pair) for pair in DomainPair}
 
     def minima_for(self, a: Domain, b: Domain) -> SeparationMinima:
         """The minima between a unit in domain ``a`` and one in domain ``b``."""
-        pair = frozenset((a, b))
-        table: dict[frozenset[Domain], SeparationMinima] = {
-            frozenset((Domain.AIR,)): self.air_air,
-            frozenset((Domain.AIR, Domain.LAND)): self.air_land,
-            frozenset((Domain.AIR, Domain.SEA)): self.air_sea,
-            frozenset((Domain.SEA,)): self.sea_sea,
-            frozenset((Domain.LAND,)): self.land_land,
-            frozenset((Domain.LAND, Domain.SEA)): self.land_sea,
-        }
-        return table[pair]
+        return self.row(DomainPair.of(a, b))
 
     def domain_pairs(self) -> list[tuple[Domain, Domain, SeparationMinima]]:
-        """Every unordered pair of domains with its minima, in a fixed order."""
-        d = Domain
-        return [
-            (d.AIR, d.AIR, self.air_air),
-            (d.AIR, d.LAND, self.air_land),
-            (d.AIR, d.SEA, self.air_sea),
-            (d.LAND, d.LAND, self.land_land),
-            (d.LAND, d.SEA, self.land_sea),
-            (d.SEA, d.SEA, self.sea_sea),
-        ]
+        """Every unordered pair of domains with its minima, in the order of ``DomainPair``."""
+        return [(*pair.domains, minima) for pair, minima in self.rows().items()]
 
     def problems(self) -> list[str]:
         """What is wrong with any row (empty when sound)."""

@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from keepclear.detect.minima import NM_M, ProbeSettings, SeparationMinima
+from keepclear.detect.minima import FT_M, NM_M, DomainPair, ProbeSettings, SeparationMinima
 from keepclear.detect.relative import RelativeMotion
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-FT_M = 0.3048
 
 
 class AlertLevel(enum.IntEnum):
@@ -110,14 +108,11 @@ class AlertingSettings:
     air_air: AlertPolicy = field(default_factory=do_365b_phase_i)
     surface: ProbeSettings = field(default_factory=ProbeSettings)
 
-    def policy(self, domain_a: int, domain_b: int) -> AlertPolicy:
-        """The policy for two domain codes (0 air, 1 land, 2 sea)."""
-        if domain_a == 0 and domain_b == 0:
+    def policy(self, pair: DomainPair) -> AlertPolicy:
+        """The policy of a pair of domains: ``air_air``'s, or the minima policy of the pair's row."""
+        if pair is DomainPair.AIR_AIR:
             return self.air_air
-        names = ("air", "land", "sea")
-        pair = tuple(sorted((names[domain_a], names[domain_b]), key=names.index))
-        minima: SeparationMinima = getattr(self.surface, f"{pair[0]}_{pair[1]}")
-        return minima_policy(minima)
+        return minima_policy(self.surface.row(pair))
 
 
 def violation_interval(rel: RelativeMotion, volume: WellClearVolume, horizon_s: float) -> tuple[FloatArray, FloatArray]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.models.activities import ActivityView, NotifyOut
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError
 from keepclear.geo.activity_doc import activity_from_document
@@ -28,6 +28,7 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 Reader = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_READ))]
 Notifier = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_NOTIFY))]
 Responder = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_RESPOND))]
+VIEW: TypeAdapter[ActivityView] = TypeAdapter(ActivityView)
 
 
 _TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone, e.g. 2017-11-03T10:00:00Z"}
@@ -148,129 +149,97 @@ class AmendIn(VersionIn):
     activity: ActivityDocument
 
 
-class NotifyOut(BaseModel):
-    activity: dict[str, Any]
-    conflicts: list[dict[str, Any]]
-    late_notice: dict[str, Any] | None
-    addressees: list[str]
-
-
 def _notify_out(rt: Runtime, result: NotifyResult, party_id: str) -> NotifyOut:
     activity = result.activity
     late = result.check.late_notice
-    view = view_for(rt.activities.get(activity.id), party_id) or {}
-    return NotifyOut(
-        activity=view,
-        conflicts=[notifier_conflict(activity.id, activity.version, c) for c in result.check.conflicts],
-        late_notice=None if late is None else {"required_s": late.required_s, "given_s": late.given_s},
-        addressees=sorted(result.addressees),
+    return NotifyOut.model_validate(
+        {
+            "activity": view_for(rt.activities.get(activity.id), party_id),
+            "conflicts": [notifier_conflict(activity.id, activity.version, c) for c in result.check.conflicts],
+            "late_notice": None if late is None else {"required_s": late.required_s, "given_s": late.given_s},
+            "addressees": sorted(result.addressees),
+        }
     )
 
 
-def _view(rt: Runtime, activity_id: str, party_id: str) -> dict[str, Any]:
+def _party(principal: Principal) -> str:
+    return principal.party_id or ""
+
+
+def _view(rt: Runtime, activity_id: str, party_id: str) -> ActivityView:
+    """The caller's view of the activity after a change, or ``NotFoundError`` when it may see none."""
     view = view_for(rt.activities.get(activity_id), party_id, rt.activities.conflicts_involving(party_id))
     if view is None:
         raise NotFoundError(unknown("activity", activity_id))
-    return view
+    return VIEW.validate_python(view)
 
 
-@router.get("/activities")
-async def list_activities(rt: RuntimeDep, principal: Reader) -> list[dict[str, Any]]:
+@router.get("/activities", response_model_exclude_unset=True)
+def list_activities(rt: RuntimeDep, principal: Reader) -> list[ActivityView]:
     """Every activity the caller's party may see, each as its view."""
     party_id = principal.party_id or ""
-
-    def load() -> list[dict[str, Any]]:
-        involving = rt.activities.conflicts_involving(party_id)
-        views = []
-        for activity in rt.activities.activities():
-            view = view_for(rt.activities.get(activity.id), party_id, involving)
-            if view is not None:
-                views.append({"id": activity.id, **view})
-        return views
-
-    return await run_in_threadpool(load)
+    involving = rt.activities.conflicts_involving(party_id)
+    views = []
+    for activity in rt.activities.activities():
+        view = view_for(rt.activities.get(activity.id), party_id, involving)
+        if view is not None:
+            views.append(VIEW.validate_python({"id": activity.id, **view}))
+    return views
 
 
-@router.post("/activities", status_code=201)
-async def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier) -> NotifyOut:
+@router.post("/activities", status_code=201, response_model_exclude_unset=True)
+def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier) -> NotifyOut:
     """Notify a planned activity: it is checked against every other party's activities, the zones and
     the protected sites; conflicts and a late notice are answered here and delivered to both sides."""
     party_id = principal.party_id or ""
-
-    def notify() -> NotifyOut:
-        activity = activity_from_document(body.model_dump(), party_id=party_id)
-        return _notify_out(rt, rt.activities.notify(activity), party_id)
-
-    return await run_in_threadpool(notify)
+    activity = activity_from_document(body.model_dump(), party_id=party_id)
+    return _notify_out(rt, rt.activities.notify(activity), party_id)
 
 
-@router.get("/activities/{activity_id}")
-async def get_activity(activity_id: str, rt: RuntimeDep, principal: Reader) -> dict[str, Any]:
+@router.get("/activities/{activity_id}", response_model_exclude_unset=True)
+def get_activity(activity_id: str, rt: RuntimeDep, principal: Reader) -> ActivityView:
     """One activity as the caller's party may see it."""
-    return await run_in_threadpool(_view, rt, activity_id, principal.party_id or "")
+    return _view(rt, activity_id, _party(principal))
 
 
-@router.post("/activities/{activity_id}/acknowledge")
-async def acknowledge_activity(
-    activity_id: str, body: VersionIn, rt: RuntimeDep, principal: Responder
-) -> dict[str, Any]:
+@router.post("/activities/{activity_id}/acknowledge", response_model_exclude_unset=True)
+def acknowledge_activity(activity_id: str, body: VersionIn, rt: RuntimeDep, principal: Responder) -> ActivityView:
     """Acknowledge receipt (not approval) of the named version, as an addressee."""
-    party_id = principal.party_id or ""
-
-    def act() -> dict[str, Any]:
-        rt.activities.acknowledge(activity_id, body.version, party_id)
-        return _view(rt, activity_id, party_id)
-
-    return await run_in_threadpool(act)
+    rt.activities.acknowledge(activity_id, body.version, _party(principal))
+    return _view(rt, activity_id, _party(principal))
 
 
-@router.post("/activities/{activity_id}/object")
-async def object_to_activity(
-    activity_id: str, body: ObjectionIn, rt: RuntimeDep, principal: Responder
-) -> dict[str, Any]:
+@router.post("/activities/{activity_id}/object", response_model_exclude_unset=True)
+def object_to_activity(activity_id: str, body: ObjectionIn, rt: RuntimeDep, principal: Responder) -> ActivityView:
     """Object to the named version with a reason, as an addressee."""
-    party_id = principal.party_id or ""
-
-    def act() -> dict[str, Any]:
-        rt.activities.object(activity_id, body.version, party_id, body.reason)
-        return _view(rt, activity_id, party_id)
-
-    return await run_in_threadpool(act)
+    rt.activities.object(activity_id, body.version, _party(principal), body.reason)
+    return _view(rt, activity_id, _party(principal))
 
 
-@router.post("/activities/{activity_id}/amend")
-async def amend_activity(activity_id: str, body: AmendIn, rt: RuntimeDep, principal: Notifier) -> NotifyOut:
+@router.post("/activities/{activity_id}/amend", response_model_exclude_unset=True)
+def amend_activity(activity_id: str, body: AmendIn, rt: RuntimeDep, principal: Notifier) -> NotifyOut:
     """Amend: a new version (every earlier one kept), checked and delivered again."""
     party_id = principal.party_id or ""
-
-    def act() -> NotifyOut:
-        activity = activity_from_document(body.activity.model_dump(), party_id=party_id, activity_id=activity_id)
-        return _notify_out(rt, rt.activities.amend(activity, body.version), party_id)
-
-    return await run_in_threadpool(act)
+    activity = activity_from_document(body.activity.model_dump(), party_id=party_id, activity_id=activity_id)
+    return _notify_out(rt, rt.activities.amend(activity, body.version), party_id)
 
 
-def _transition(name: str) -> Any:
-    async def change(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> dict[str, Any]:
-        party_id = principal.party_id or ""
-
-        def act() -> dict[str, Any]:
-            if name == "cancel":
-                rt.activities.cancel(activity_id, body.version, party_id, body.reason)
-            else:
-                getattr(rt.activities, name)(activity_id, body.version, party_id)
-            return _view(rt, activity_id, party_id)
-
-        return await run_in_threadpool(act)
-
-    change.__name__ = f"{name}_activity"
-    change.__doc__ = {
-        "activate": "Mark the activity under way (the notifier).",
-        "complete": "Mark the activity completed (the notifier).",
-        "cancel": "Cancel the activity with a reason (the notifier); addressees are told.",
-    }[name]
-    return change
+@router.post("/activities/{activity_id}/activate", response_model_exclude_unset=True)
+def activate_activity(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> ActivityView:
+    """Mark the activity under way (the notifier)."""
+    rt.activities.activate(activity_id, body.version, _party(principal))
+    return _view(rt, activity_id, _party(principal))
 
 
-for _name in ("activate", "complete", "cancel"):
-    router.post(f"/activities/{{activity_id}}/{_name}")(_transition(_name))
+@router.post("/activities/{activity_id}/complete", response_model_exclude_unset=True)
+def complete_activity(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> ActivityView:
+    """Mark the activity completed (the notifier)."""
+    rt.activities.complete(activity_id, body.version, _party(principal))
+    return _view(rt, activity_id, _party(principal))
+
+
+@router.post("/activities/{activity_id}/cancel", response_model_exclude_unset=True)
+def cancel_activity(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> ActivityView:
+    """Cancel the activity with a reason (the notifier); addressees are told."""
+    rt.activities.cancel(activity_id, body.version, _party(principal), body.reason)
+    return _view(rt, activity_id, _party(principal))

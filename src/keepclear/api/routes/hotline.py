@@ -1,60 +1,189 @@
 """/v1/hotline: threads, messages, receipts, availability, phrases and the live WebSocket.
 
-The routes themselves are the hotline's (``api.hotline_ws.hotline_router``); this module puts them
-behind the deployment's keys and the policy: reading needs a liaison or observer key of a party,
-writing (posting, marking read, creating threads, availability) and the live socket a liaison key.
-A browser cannot set headers on a WebSocket, so the socket also takes the key as ``?key=``.
+Reading needs a liaison or observer key of a party; writing (posting, marking read, creating
+threads, availability) and the live socket a liaison key. The socket's protocol is described in
+``api.hotline_ws``; a browser cannot set headers on a WebSocket, so the socket also takes the key as
+``?key=`` (``api.deps.authenticated``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket
 from starlette.requests import HTTPConnection
 
-from keepclear.api.hotline_ws import LiveConfig, hotline_router
+from keepclear.api.deps import authorized
+from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
+from keepclear.api.hotline_ws import LiveConfig, LiveSession
+from keepclear.api.models.hotline import (
+    AckStatusOut,
+    AvailabilityOut,
+    MessageOut,
+    PhraseOut,
+    PostedOut,
+    ReadOut,
+    ReceiptOut,
+    ReceiptsOut,
+    ThreadHead,
+    ThreadOut,
+)
+from keepclear.domain.hotline import PartyAvailability, Thread
 from keepclear.domain.identity import Principal
-from keepclear.errors import AuthenticationError
-from keepclear.services.policy import Action, require
-from keepclear.services.runtime.runtime import Runtime
-
-#: What each HTTP method of the hotline routes asks of the caller ("WS": the live socket).
-ACTION_BY_METHOD: dict[str, Action] = {
-    "GET": Action.THREADS_READ,
-    "POST": Action.MESSAGES_POST,
-    "PUT": Action.AVAILABILITY_SET,
-    "WS": Action.MESSAGES_POST,
-}
+from keepclear.domain.limits import INT64_MAX
+from keepclear.domain.timefmt import format_utc
+from keepclear.services.hotline.hub import HotlineHub
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.policy import Action
 
 
-def hotline_routes(runtime: Runtime) -> APIRouter:
-    """The hotline's routes under /v1/hotline, authenticated and authorised."""
+@dataclass(frozen=True)
+class Hotline:
+    """What the hotline's routes work with: the service, the hub of live sockets, the sockets' config.
+    ``create_app`` sets one as ``app.state.hotline``."""
 
-    async def authenticate(connection: HTTPConnection) -> Principal:
-        header = connection.headers.get("authorization", "")
-        is_socket = connection.scope["type"] == "websocket"
-        key = (
-            header[7:].strip()
-            if header.startswith("Bearer ")
-            else (connection.query_params.get("key", "") if is_socket else "")
+    service: HotlineService
+    hub: HotlineHub
+    live: LiveConfig = field(default_factory=LiveConfig)
+
+
+def hotline(connection: HTTPConnection) -> Hotline:
+    """The hotline of this app (set by ``create_app``, never a global)."""
+    return connection.app.state.hotline  # type: ignore[no-any-return]
+
+
+router = APIRouter(prefix="/v1/hotline", tags=["hotline"])
+HotlineDep = Annotated[Hotline, Depends(hotline)]
+Reader = Annotated[Principal, Depends(authorized(Action.THREADS_READ))]
+Poster = Annotated[Principal, Depends(authorized(Action.MESSAGES_POST))]
+Declarer = Annotated[Principal, Depends(authorized(Action.AVAILABILITY_SET))]
+
+
+def _party(principal: Principal) -> str:
+    return principal.party_id or ""
+
+
+def _thread(thread: Thread) -> ThreadOut:
+    return ThreadOut(
+        id=thread.id,
+        title=thread.title,
+        parties=list(thread.parties),
+        standing=thread.standing,
+        created=format_utc(thread.created_s),
+    )
+
+
+def _availability(party_id: str, value: PartyAvailability) -> AvailabilityOut:
+    return AvailabilityOut(party_id=party_id, availability=value.availability, since=format_utc(value.since_s))
+
+
+@router.websocket("/ws")
+async def live(websocket: WebSocket, hl: HotlineDep, principal: Poster) -> None:
+    """The live socket: resume from cursors, then messages, receipts and availability as they happen."""
+    await LiveSession(hl.service, hl.hub, websocket, _party(principal), principal.person, hl.live).run()
+
+
+@router.get("/threads")
+def list_threads(hl: HotlineDep, principal: Reader) -> list[ThreadHead]:
+    """The caller's threads, each with ``last_seq`` and ``unread`` (others' messages not marked read)."""
+    return [
+        ThreadHead(**_thread(t).model_dump(), last_seq=last, unread=unread)
+        for t, last, unread in hl.service.thread_heads(_party(principal))
+    ]
+
+
+@router.post("/threads", status_code=201)
+def create_thread(body: ThreadIn, hl: HotlineDep, principal: Poster) -> ThreadOut:
+    """A new thread with the named parties (the caller's party is added)."""
+    return _thread(hl.service.create_thread(_party(principal), body.parties, body.title))
+
+
+@router.get("/threads/{thread_id}/messages")
+def list_messages(
+    thread_id: str,
+    hl: HotlineDep,
+    principal: Reader,
+    after_seq: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[MessageOut]:
+    """Messages of a thread after ``after_seq``, in order, as the caller's language shows them."""
+    party_id = _party(principal)
+    language = hl.service.language_of(party_id)
+    return [
+        MessageOut.model_validate(hl.service.view(m, language))
+        for m in hl.service.messages(party_id, thread_id, after_seq, limit)
+    ]
+
+
+@router.post("/threads/{thread_id}/messages", status_code=201)
+def post_message(
+    thread_id: str,
+    body: MessageIn,
+    hl: HotlineDep,
+    principal: Poster,
+    idempotency_key: Annotated[
+        str | None, Header(description="The message's idempotency key (or the body's idempotency_key).")
+    ] = None,
+) -> PostedOut:
+    """Post a message (a retry with the same key and content answers the stored one, ``created`` false)."""
+    fields = body.model_dump(mode="json", exclude_none=True)
+    if "idempotency_key" not in fields and idempotency_key is not None:
+        fields["idempotency_key"] = idempotency_key
+    draft = draft_from_json(fields, thread_id)
+    party_id = _party(principal)
+    message, created = hl.service.post(party_id, principal.person, draft)
+    view = hl.service.view(message, hl.service.language_of(party_id))
+    return PostedOut(created=created, message=MessageOut.model_validate(view))
+
+
+@router.post("/threads/{thread_id}/read")
+def mark_read(thread_id: str, body: ReadIn, hl: HotlineDep, principal: Poster) -> ReadOut:
+    """Mark the thread read through ``through_seq`` for the caller's party."""
+    return ReadOut(read=hl.service.mark_read(_party(principal), principal.person, thread_id, body.through_seq))
+
+
+@router.get("/threads/{thread_id}/messages/{seq}/receipts")
+def receipts(
+    thread_id: str, seq: Annotated[int, Path(ge=0, le=INT64_MAX)], hl: HotlineDep, principal: Reader
+) -> ReceiptsOut:
+    """Who got and who read message ``seq``, and where each acknowledgement asked of it stands."""
+    party_id = _party(principal)
+    return ReceiptsOut(
+        receipts=[
+            ReceiptOut(party_id=r.party_id, kind=r.kind, time=format_utc(r.time_s), person=r.person)
+            for r in hl.service.receipts(party_id, thread_id, seq)
+        ],
+        acknowledgements=[AckStatusOut(**a) for a in hl.service.ack_status(party_id, thread_id, seq)],
+    )
+
+
+@router.put("/availability")
+def set_availability(body: AvailabilityIn, hl: HotlineDep, principal: Declarer) -> AvailabilityOut:
+    """Declare the caller's party available, degraded or suspended (posted into each of its threads)."""
+    value = hl.service.set_availability(_party(principal), principal.person, body.availability, body.reason)
+    return _availability(value.party_id, value)
+
+
+@router.get("/availability/{party_id}")
+def get_availability(party_id: str, hl: HotlineDep, principal: Reader) -> AvailabilityOut:
+    """What ``party_id`` last declared."""
+    return _availability(party_id, hl.service.availability(party_id))
+
+
+@router.get("/phrases")
+def phrases(hl: HotlineDep, principal: Reader, language: str | None = None) -> list[PhraseOut]:
+    """The standard phrases, worded in ``language`` (default: the caller's party's)."""
+    lang = language or hl.service.language_of(_party(principal))
+    catalogue = hl.service.phrases
+    return [
+        PhraseOut(
+            code=code,
+            meaning=p.meaning,
+            expected_response=p.expected_response,
+            parameters=list(p.parameters),
+            text=p.text.get(lang) or p.text["en"],
         )
-        if not key:
-            raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
-        person = connection.headers.get("x-keepclear-person", "") or connection.query_params.get("person", "")
-        principal = await run_in_threadpool(runtime.deployment.keys.authenticate, key, person)
-        require(principal, ACTION_BY_METHOD["WS" if is_socket else connection.scope["method"]])
-        return principal
-
-    authenticate.action_for = lambda method: ACTION_BY_METHOD[method]  # type: ignore[attr-defined]
-    router = APIRouter(prefix="/v1")
-    live = LiveConfig(send_timeout_s=runtime.deployment.settings.stream_send_timeout_s)
-    router.include_router(hotline_router(runtime.hotline, runtime.hotline_hub, authenticate, live))
-    return router
-
-
-def hotline_action(call: Any, method: str) -> Action | None:
-    """The action a route's dependency enforces for ``method`` (for the authorisation tests)."""
-    action_for = getattr(call, "action_for", None)
-    return None if action_for is None else action_for(method)
+        for code in catalogue.codes()
+        for p in [catalogue.get(code)]
+    ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.models import KeyCreated, KeyIn, KeyOut
@@ -31,20 +30,20 @@ def _out(info: ApiKeyInfo) -> dict[str, object]:
 
 
 @router.get("/keys")
-async def list_keys(rt: RuntimeDep, _: Admin) -> list[KeyOut]:
+def list_keys(rt: RuntimeDep, _: Admin) -> list[KeyOut]:
     """Every key; secrets are never shown again."""
-    return [KeyOut(**_out(k)) for k in await run_in_threadpool(rt.deployment.keys.list)]
+    return [KeyOut(**_out(k)) for k in rt.deployment.keys.list()]
 
 
 @router.post("/keys", status_code=201)
-async def create_key(body: KeyIn, rt: RuntimeDep, _: Admin) -> KeyCreated:
+def create_key(body: KeyIn, rt: RuntimeDep, _: Admin) -> KeyCreated:
     """Create a key; the answer carries the key once."""
-    info, key = await run_in_threadpool(rt.deployment.keys.create, Role(body.role), body.party_id, body.label)
+    info, key = rt.deployment.keys.create(Role(body.role), body.party_id, body.label)
     return KeyCreated(**_out(info), key=key)
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-async def revoke_key(key_id: str, rt: RuntimeDep, _: Admin) -> Response:
+def revoke_key(key_id: str, rt: RuntimeDep, _: Admin) -> Response:
     """Revoke a key, effective from the next request."""
-    await run_in_threadpool(rt.deployment.keys.revoke, key_id)
+    rt.deployment.keys.revoke(key_id)
     return Response(status_code=204)

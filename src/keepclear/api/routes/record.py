@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.models.record import (
+    AccountOut,
+    ConsistencyProof,
+    Cosignatures,
+    IncidentDetail,
+    IncidentOut,
+    InclusionProof,
+    RecordExport,
+    TimelineItemOut,
+)
 from keepclear.domain.identity import Principal
-from keepclear.domain.incidents import Incident, ReviewStatus
+from keepclear.domain.incidents import Account, Incident, ReviewStatus, TimelineItem
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import NotFoundError, ValidationError
 from keepclear.services.policy import (
@@ -31,35 +40,6 @@ from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["record"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
-
-
-class IncidentOut(BaseModel):
-    id: str
-    kind: str
-    status: str
-    time: str
-    opened: str
-    reported_by: str | None
-    parties: list[str]
-    unit_ids: list[str]
-    alert_ids: list[str]
-    zone_id: str | None
-    summary: str
-    evidence_sha256: str | None
-
-
-class AccountOut(BaseModel):
-    incident_id: str
-    position: int
-    party_id: str
-    text: str
-    written: str
-    amends: int | None
-
-
-class IncidentDetail(IncidentOut):
-    accounts: list[AccountOut]
-    timeline: list[dict[str, Any]]
 
 
 class IncidentReportIn(BaseModel):
@@ -143,52 +123,52 @@ def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> l
 
 
 @router.get("/record/export")
-async def export_record(
+def export_record(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
-) -> dict[str, Any]:
+) -> RecordExport:
     """The ledger as a self-contained file to verify offline (`keepclear ledger verify`).
 
     A party's export leaves out the payloads it may not read; their signed hashes keep the chain whole.
     """
     for_party = None if sees_all(principal) else principal.party_id
-    return await run_in_threadpool(lambda: rt.ledger.export_document(for_party=for_party))
+    return RecordExport.model_validate(rt.ledger.export_document(for_party=for_party))
 
 
 @router.get("/record/checkpoint", response_class=PlainTextResponse)
-async def record_checkpoint(
+def record_checkpoint(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
 ) -> PlainTextResponse:
     """The latest signed tree head, a C2SP checkpoint note (the current head is signed first if needed)."""
-    head = await run_in_threadpool(rt.ledger.latest_head)
+    head = rt.ledger.latest_head()
     return PlainTextResponse(head.note or "", media_type="text/plain; charset=utf-8")
 
 
 @router.get("/record/proof/inclusion")
-async def record_inclusion_proof(
+def record_inclusion_proof(
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
     seq: Annotated[int, Query(ge=1, le=2**62, description="The entry to prove.")],
     size: Annotated[
         int | None, Query(ge=1, le=2**62, description="Tree size of a signed head (default latest).")
     ] = None,
-) -> dict[str, Any]:
+) -> InclusionProof:
     """Inclusion proof of entry ``seq`` (RFC 9162), to check offline with `keepclear ledger verify`.
 
     A party proves only entries whose payload it may read; any other does not exist for it.
     """
     for_party = None if sees_all(principal) else principal.party_id
-    return await run_in_threadpool(lambda: rt.ledger.inclusion_proof(seq, tree_size=size, for_party=for_party))
+    return InclusionProof.model_validate(rt.ledger.inclusion_proof(seq, tree_size=size, for_party=for_party))
 
 
 @router.get("/record/proof/consistency")
-async def record_consistency_proof(
+def record_consistency_proof(
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
     old: Annotated[int, Query(ge=1, le=2**62, description="Tree size of the head you saw.")],
     new: Annotated[int | None, Query(ge=1, le=2**62, description="Tree size of a later head (default latest).")] = None,
-) -> dict[str, Any]:
+) -> ConsistencyProof:
     """Consistency proof from the signed head of size ``old`` to that of ``new`` (RFC 9162)."""
-    return await run_in_threadpool(lambda: rt.ledger.consistency_proof(old, new))
+    return ConsistencyProof.model_validate(rt.ledger.consistency_proof(old, new))
 
 
 class CosignatureIn(BaseModel):
@@ -201,51 +181,49 @@ class CosignatureIn(BaseModel):
 
 
 @router.post("/record/cosignatures", status_code=201)
-async def add_cosignature(
+def add_cosignature(
     body: CosignatureIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_WITNESS))]
-) -> dict[str, Any]:
+) -> Cosignatures:
     """Record the caller's party's witness cosignature of a head (after it checked consistency from the
     last head it saw: `keepclear ledger witness` does both)."""
     party = principal.party_id or ""
-    size = await run_in_threadpool(lambda: rt.ledger.add_cosignature(party, body.note))
-    return await run_in_threadpool(_cosignatures, rt, size)
+    return _cosignatures(rt, rt.ledger.add_cosignature(party, body.note))
 
 
 @router.get("/record/cosignatures")
-async def get_cosignatures(
+def get_cosignatures(
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
     size: Annotated[int | None, Query(ge=1, le=2**62, description="Tree size (default: the latest cosigned).")] = None,
-) -> dict[str, Any]:
+) -> Cosignatures:
     """A signed head with every cosignature, who has not cosigned it, and whether it is agreed (all parties)."""
-    return await run_in_threadpool(_cosignatures, rt, size)
+    return _cosignatures(rt, size)
 
 
-def _cosignatures(rt: Runtime, size: int | None) -> dict[str, Any]:
+def _cosignatures(rt: Runtime, size: int | None) -> Cosignatures:
     head, lines = rt.ledger.cosignatures(size)
     parties = sorted(p.id for p in rt.deployment.registry.parties())
     missing = [p for p in parties if p not in lines]
-    return {
-        "tree_size": head.seq,
-        "note": (head.note or "") + "".join(line + "\n" for line in lines.values()),
-        "cosigned_by": sorted(lines),
-        "missing": missing,
-        "agreed": not missing,
-    }
+    return Cosignatures(
+        tree_size=head.seq,
+        note=(head.note or "") + "".join(line + "\n" for line in lines.values()),
+        cosigned_by=sorted(lines),
+        missing=missing,
+        agreed=not missing,
+    )
 
 
 @router.get("/incidents")
-async def list_incidents(
+def list_incidents(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
 ) -> list[IncidentOut]:
     """Incidents the caller's party is involved in (admin: all)."""
     party = None if sees_all(principal) else principal.party_id
-    incidents = await run_in_threadpool(lambda: rt.incidents.list(party_id=party))
-    return [IncidentOut(**_out(i)) for i in incidents]
+    return [IncidentOut(**_out(i)) for i in rt.incidents.list(party_id=party)]
 
 
 @router.post("/incidents", status_code=201)
-async def report_incident(
+def report_incident(
     body: IncidentReportIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))]
 ) -> IncidentOut:
     """Report an incident; the reporting party is always involved.
@@ -258,112 +236,90 @@ async def report_incident(
         time_s = parse_utc(body.time, "time")
     except ValueError as exc:
         raise ValidationError([str(exc)]) from None
-    problems = await run_in_threadpool(_reference_problems, rt, principal.party_id, body)
+    problems = _reference_problems(rt, principal.party_id, body)
     if problems:  # validated completely before anything is stored
         raise ValidationError(problems)
-    incident = await run_in_threadpool(
-        lambda: rt.incidents.report(
-            principal.party_id or "",
-            time_s=time_s,
-            summary=body.summary,
-            unit_ids=body.unit_ids,
-            parties=body.parties,
-            alert_ids=body.alert_ids,
-            message_ids=body.message_ids,
-            zone_id=body.zone_id,
-        )
+    incident = rt.incidents.report(
+        principal.party_id,
+        time_s=time_s,
+        summary=body.summary,
+        unit_ids=body.unit_ids,
+        parties=body.parties,
+        alert_ids=body.alert_ids,
+        message_ids=body.message_ids,
+        zone_id=body.zone_id,
     )
     return IncidentOut(**_out(incident))
 
 
+def _account(a: Account) -> AccountOut:
+    return AccountOut(
+        incident_id=a.incident_id,
+        position=a.position,
+        party_id=a.party_id,
+        text=a.text,
+        written=format_utc(a.time_s),
+        amends=a.amends,
+    )
+
+
+def _timeline_item(item: TimelineItem) -> TimelineItemOut:
+    """The item with its times as ISO 8601 (every ``*_s`` float, as the stored names have it)."""
+    values = {k: (format_utc(v) if k.endswith("_s") and isinstance(v, float) else v) for k, v in asdict(item).items()}
+    return TimelineItemOut.model_validate(values)
+
+
 @router.get("/incidents/{incident_id}")
-async def get_incident(
+def get_incident(
     incident_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
 ) -> IncidentDetail:
     """One incident with every account (each party's own, never altered) and its timeline."""
-
-    def load() -> IncidentDetail:
-        incident = _visible(rt, principal, incident_id)
-        accounts = [
-            AccountOut(
-                incident_id=a.incident_id,
-                position=a.position,
-                party_id=a.party_id,
-                text=a.text,
-                written=format_utc(a.time_s),
-                amends=a.amends,
-            )
-            for a in rt.incidents.accounts(incident_id)
-        ]
-        timeline = [
-            {
-                k: (format_utc(v) if k.endswith("_s") and isinstance(v, float) else v)
-                for k, v in dataclasses.asdict(t).items()
-            }
-            for t in rt.incidents.timeline(incident_id)
-        ]
-        return IncidentDetail(**_out(incident), accounts=accounts, timeline=timeline)
-
-    return await run_in_threadpool(load)
+    incident = _visible(rt, principal, incident_id)
+    return IncidentDetail(
+        **_out(incident),
+        accounts=[_account(a) for a in rt.incidents.accounts(incident_id)],
+        timeline=[_timeline_item(t) for t in rt.incidents.timeline(incident_id)],
+    )
 
 
 @router.post("/incidents/{incident_id}/accounts", status_code=201)
-async def add_account(
+def add_account(
     incident_id: str,
     body: AccountIn,
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))],
 ) -> AccountOut:
     """Append the caller's party's account (or an amendment of its own); only it can write it."""
-
-    def write() -> AccountOut:
-        _visible(rt, principal, incident_id)
-        a = rt.incidents.add_account(incident_id, principal.party_id or "", body.text, amends=body.amends)
-        return AccountOut(
-            incident_id=a.incident_id,
-            position=a.position,
-            party_id=a.party_id,
-            text=a.text,
-            written=format_utc(a.time_s),
-            amends=a.amends,
-        )
-
-    return await run_in_threadpool(write)
+    _visible(rt, principal, incident_id)
+    return _account(rt.incidents.add_account(incident_id, principal.party_id or "", body.text, amends=body.amends))
 
 
 @router.post("/incidents/{incident_id}/review")
-async def set_review(
+def set_review(
     incident_id: str,
     body: ReviewIn,
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))],
 ) -> IncidentOut:
     """Move the joint review forward (an involved party)."""
-
-    def write() -> IncidentOut:
-        _visible(rt, principal, incident_id)
-        status = ReviewStatus(body.status)
-        return IncidentOut(
-            **_out(rt.incidents.set_review(incident_id, status, by_party=principal.party_id, note=body.note))
-        )
-
-    return await run_in_threadpool(write)
+    _visible(rt, principal, incident_id)
+    status = ReviewStatus(body.status)
+    return IncidentOut(
+        **_out(rt.incidents.set_review(incident_id, status, by_party=principal.party_id, note=body.note))
+    )
 
 
 @router.get("/incidents/{incident_id}/report", response_class=HTMLResponse)
-async def incident_report(
+def incident_report(
     incident_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
 ) -> HTMLResponse:
     """The incident report as self-contained HTML: map figure of the tracks, timeline, accounts."""
-
-    def render() -> str:
-        incident = _visible(rt, principal, incident_id)
-        return incident_html(
-            incident,
-            rt.incidents.accounts(incident_id),
-            rt.incidents.timeline(incident_id),
-            rt.incidents.evidence(incident_id),
-            generated_s=rt.deployment.clock.now_s(),
-        )
-
-    return HTMLResponse(await run_in_threadpool(render))
+    incident = _visible(rt, principal, incident_id)
+    html = incident_html(
+        incident,
+        rt.incidents.accounts(incident_id),
+        rt.incidents.timeline(incident_id),
+        rt.incidents.evidence(incident_id),
+        generated_s=rt.deployment.clock.now_s(),
+    )
+    return HTMLResponse(html)

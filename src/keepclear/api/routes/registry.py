@@ -6,7 +6,6 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from starlette.concurrency import run_in_threadpool
 
 from keepclear import __version__
 from keepclear.api.deps import authorized, public, runtime
@@ -34,11 +33,11 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 @router.get("/health", dependencies=[Depends(public)], tags=["meta"])
-async def health(rt: RuntimeDep) -> Health:
+def health(rt: RuntimeDep) -> Health:
     """Liveness, answered without a key (always 200): ``degraded`` while the record falls behind by
     more than ``record_backlog_degraded_s``, has parked entries, or could not drain, or while event
     subscribers fail."""
-    problems = await run_in_threadpool(health_problems, rt)
+    problems = health_problems(rt)
     return Health(status="degraded" if problems else "ok", version=__version__, problems=problems)
 
 
@@ -78,7 +77,7 @@ def _rss_bytes() -> int:
 
 
 @router.get("/metrics", tags=["meta"])
-async def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.METRICS_READ))]) -> Metrics:
+def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.METRICS_READ))]) -> Metrics:
     """Ingest totals, tick and task timings, memory: for the operator (admin)."""
     return Metrics(
         ingest_accepted_total=rt.ingest.accepted_total,
@@ -89,13 +88,13 @@ async def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Act
         task_duration_s=dict(rt.task_duration_s),
         rss_bytes=_rss_bytes(),
         counters=rt.counters(),
-        record=RecordMetrics(**asdict(await run_in_threadpool(rt.record.status))),
+        record=RecordMetrics(**asdict(rt.record.status())),
         events_subscriber_failures_total=rt.deployment.bus.failures_total,
     )
 
 
 @router.get("/me", tags=["meta"])
-async def whoami(rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.WHOAMI))]) -> WhoAmI:
+def whoami(rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.WHOAMI))]) -> WhoAmI:
     """The caller's key, role and party, and the deployment's clock (``now``, ``clock_rate``)."""
     clock = rt.deployment.clock
     return WhoAmI(
@@ -109,22 +108,20 @@ async def whoami(rt: RuntimeDep, principal: Annotated[Principal, Depends(authori
 
 
 @router.get("/parties", tags=["registry"])
-async def list_parties(
-    rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.PARTIES_READ))]
-) -> list[PartyOut]:
+def list_parties(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.PARTIES_READ))]) -> list[PartyOut]:
     """Every party (names are shared so activities and threads can address them)."""
-    parties = await run_in_threadpool(rt.deployment.registry.parties)
+    parties = rt.deployment.registry.parties()
     return [PartyOut(id=p.id, name=p.name, language=p.language) for p in parties]
 
 
 @router.post("/parties", status_code=201, tags=["registry"])
-async def add_party(
+def add_party(
     body: PartyIn, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.PARTIES_WRITE))]
 ) -> PartyOut:
     """Add a party with its escalation roster (admin)."""
     party = Party(body.id, body.name, body.language)
     roster = [Contact(c.name, c.role) for c in body.roster]
-    await run_in_threadpool(rt.deployment.registry.add_party, party, roster)
+    rt.deployment.registry.add_party(party, roster)
     return PartyOut(id=party.id, name=party.name, language=party.language)
 
 
@@ -133,21 +130,21 @@ def _force_out(force: Force) -> ForceOut:
 
 
 @router.get("/forces", tags=["registry"])
-async def list_forces(
+def list_forces(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.FORCES_READ))]
 ) -> list[ForceOut]:
     """Forces: admin sees all; a party sees its own and its partners'."""
-    forces = await run_in_threadpool(rt.deployment.registry.forces)
+    forces = rt.deployment.registry.forces()
     return [_force_out(f) for f in forces if principal.role is Role.ADMIN or sees_party_data(principal, f.party_id)]
 
 
 @router.post("/forces", status_code=201, tags=["registry"])
-async def add_force(
+def add_force(
     body: ForceIn, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.FORCES_WRITE))]
 ) -> ForceOut:
     """Add a force, own or partner, to a party (admin)."""
     force = Force(body.id, body.name, body.party_id, body.partner)
-    await run_in_threadpool(rt.deployment.registry.add_force, force)
+    rt.deployment.registry.add_force(force)
     return _force_out(force)
 
 
@@ -163,22 +160,20 @@ def _unit_out(unit: Unit, party_id: str) -> UnitOut:
 
 
 @router.get("/units", tags=["registry"])
-async def list_units(
+def list_units(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.UNITS_READ))]
 ) -> list[UnitOut]:
     """Units: admin sees all; a party (liaison, observer, feed) only its own and its partners'."""
-    units = await run_in_threadpool(rt.deployment.registry.units)
+    units = rt.deployment.registry.units()
     return [
         _unit_out(u, owner) for u, owner in units if principal.role is Role.ADMIN or sees_party_data(principal, owner)
     ]
 
 
 @router.post("/units", status_code=201, tags=["registry"])
-async def add_unit(
-    body: UnitIn, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.UNITS_WRITE))]
-) -> UnitOut:
+def add_unit(body: UnitIn, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.UNITS_WRITE))]) -> UnitOut:
     """Add a unit to a force (admin)."""
     unit = Unit(body.id, body.callsign, Domain(body.domain), body.kind, body.force_id)
-    await run_in_threadpool(rt.deployment.registry.add_unit, unit)
-    stored, party_id = await run_in_threadpool(rt.deployment.registry.unit, unit.id)
+    rt.deployment.registry.add_unit(unit)
+    stored, party_id = rt.deployment.registry.unit(unit.id)
     return _unit_out(stored, party_id)

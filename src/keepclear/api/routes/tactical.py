@@ -83,7 +83,7 @@ def alert_out(payload: dict[str, Any]) -> AlertOut:
 
 
 @router.get("/tracks")
-async def latest_tracks(
+def latest_tracks(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.TRACKS_READ))]
 ) -> list[TrackStateOut]:
     """Latest state of the caller's own units, and of another party's unit only while an alert
@@ -117,7 +117,7 @@ class HistoryPoint(BaseModel):
 
 
 @router.get("/tracks/history")
-async def track_history(
+def track_history(
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(authorized(Action.TRACKS_READ))],
     since: Annotated[str, Query(max_length=40, description="ISO 8601 time with zone: the oldest report wanted.")],
@@ -145,7 +145,7 @@ async def track_history(
 
 
 @router.get("/alerts")
-async def list_alerts(
+def list_alerts(
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(authorized(Action.ALERTS_READ))],
     include_resolved: Annotated[bool, Query(description="Also list recently resolved alerts.")] = False,
@@ -156,7 +156,7 @@ async def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
-async def acknowledge_alert(
+def acknowledge_alert(
     alert_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.ALERTS_ACKNOWLEDGE))]
 ) -> AlertOut:
     """Acknowledge an active alert involving the caller's units; the other party sees it at once."""
@@ -165,7 +165,7 @@ async def acknowledge_alert(
 
 
 @router.get("/crossings")
-async def line_crossings(
+def line_crossings(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.TRACKS_READ))]
 ) -> list[CrossingCount]:
     """Deconfliction-line crossings by the caller's units, per UTC day, line and direction."""

@@ -2,49 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.models import FeatureCollection, ZonesImported
+from keepclear.api.models.geojson import ZoneCollection, ZoneFeature
 from keepclear.domain.identity import Principal
-from keepclear.geo.zone_geojson import zone_to_feature
 from keepclear.services.policy import Action
 from keepclear.services.runtime.runtime import Runtime
-from keepclear.store import zones as zone_store
 
 router = APIRouter(prefix="/v1", tags=["zones"])
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+Reader = Annotated[Principal, Depends(authorized(Action.ZONES_READ))]
 
 
-@router.get("/zones")
-async def list_zones(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.ZONES_READ))]) -> dict[str, Any]:
+# A zone's properties name ``radius_m`` or ``buffer_m`` only when it has one: answered as they are.
+@router.get("/zones", response_model_exclude_unset=True)
+def list_zones(rt: RuntimeDep, _: Reader) -> ZoneCollection:
     """Every zone as a GeoJSON FeatureCollection."""
-    return await run_in_threadpool(rt.deployment.zones.export_document)
+    return ZoneCollection.model_validate(rt.deployment.zones.export_document())
 
 
-@router.get("/zones/{zone_id}")
-async def get_zone(
-    zone_id: str, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.ZONES_READ))]
-) -> dict[str, Any]:
+@router.get("/zones/{zone_id}", response_model_exclude_unset=True)
+def get_zone(zone_id: str, rt: RuntimeDep, _: Reader) -> ZoneFeature:
     """One zone as a GeoJSON Feature."""
-
-    def load() -> dict[str, Any]:
-        with rt.deployment.db.read() as conn:
-            return zone_to_feature(zone_store.get_zone(conn, zone_id))
-
-    return await run_in_threadpool(load)
+    return ZoneFeature.model_validate(rt.deployment.zones.feature(zone_id))
 
 
 @router.post("/zones", status_code=201)
-async def import_zones(
+def import_zones(
     body: FeatureCollection,
     rt: RuntimeDep,
     principal: Annotated[Principal, Depends(authorized(Action.ZONES_WRITE))],
     replace: Annotated[bool, Query(description="Overwrite stored zones with the same id.")] = False,
 ) -> ZonesImported:
     """Import a FeatureCollection: every feature, or none (errors name the feature index)."""
-    zones = await run_in_threadpool(rt.deployment.zones.import_document, body.model_dump(), replace=replace)
+    zones = rt.deployment.zones.import_document(body.model_dump(), replace=replace)
     return ZonesImported(imported=[z.id for z in zones])

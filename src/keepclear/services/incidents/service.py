@@ -32,11 +32,11 @@ from keepclear.domain.incidents import (
     incident_trigger,
 )
 from keepclear.domain.tracks import TrackReport
-from keepclear.errors import ConflictError, ForbiddenError, KeepclearError, ValidationError
+from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
 from keepclear.ledger import Ledger
 from keepclear.ledger.canonical import canonical_text, sha256_hex
 from keepclear.ledger.model import time_us_of
-from keepclear.services.policy import party_involved, sees_party_data_of
+from keepclear.services.policy import party_involved, sees_party_data_of, unknown
 from keepclear.services.record.signer import stage
 from keepclear.store import incidents as store
 from keepclear.store.database import Database
@@ -49,8 +49,11 @@ MAX_ACCOUNT_CHARS = 20_000
 _MESSAGE_ITEM_KINDS = MESSAGE_KINDS | {EventKind.HOTLINE_ESCALATED}
 
 
-class NotInvolvedError(ForbiddenError):
-    """A party tried to write to an incident it is not involved in (or to amend another's account)."""
+class NotInvolvedError(NotFoundError):
+    """A party named an incident it is not involved in: for it, the incident does not exist.
+
+    Raised with ``policy.unknown``'s text, so the answer reads exactly like a made-up id's (need to know).
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +284,7 @@ class IncidentService:
         with self._db.write() as conn:
             incident = store.get_incident(conn, incident_id, lock=True)
             if not party_involved(party_id, incident.parties):
-                raise NotInvolvedError(f"party {party_id} is not involved in incident {incident_id}")
+                raise NotInvolvedError(unknown("incident", incident_id))
             if amends is not None:
                 own = {
                     a.position
@@ -289,7 +292,7 @@ class IncidentService:
                     if sees_party_data_of(party_id, a.party_id)
                 }
                 if amends not in own:
-                    raise NotInvolvedError(f"amends: {party_id} has no account #{amends} in incident {incident_id}")
+                    raise ValidationError([f"amends: #{amends} is not an account of party {party_id} in this incident"])
             account = store.append_account(conn, incident_id, party_id, now_s, text, amends)
             store.append_timeline(
                 conn,
@@ -320,7 +323,7 @@ class IncidentService:
         with self._db.write() as conn:
             incident = store.get_incident(conn, incident_id, lock=True)
             if by_party is not None and not party_involved(by_party, incident.parties):
-                raise NotInvolvedError(f"party {by_party} is not involved in incident {incident_id}")
+                raise NotInvolvedError(unknown("incident", incident_id))
             if incident.status is ReviewStatus.CLOSED:
                 raise ConflictError(f"incident {incident_id}: review is closed")
             store.set_status(conn, incident_id, status)

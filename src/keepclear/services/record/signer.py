@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ from keepclear.ledger import KeyFolder, Ledger, LedgerConfig
 from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.model import payload_text
 from keepclear.services.record.kinds import IN_MEMORY_KINDS, RECORDED_KINDS
-from keepclear.settings import Settings
 from keepclear.store import ledger as ledger_store
 from keepclear.store import outbox
 from keepclear.store.database import Database
@@ -70,26 +69,29 @@ def open_ledger(
     return Ledger(db, KeyFolder(data_dir / KEY_FOLDER_NAME, passphrase), clock, config)
 
 
-def ledger_for(db: Database, clock: Clock, settings: Settings) -> Ledger:
-    """The ledger of the deployment ``settings`` describe (key folder, passphrase, checkpoints)."""
-    passphrase = settings.ledger_key_passphrase
-    return open_ledger(
-        db,
-        clock,
-        settings.data_dir,
-        passphrase=None if passphrase is None else passphrase.get_secret_value().encode(),
-        config=LedgerConfig(
-            checkpoint_every_entries=settings.ledger_checkpoint_every_entries,
-            checkpoint_interval_s=settings.ledger_checkpoint_interval_s,
-            submission_skew_s=settings.ledger_submission_skew_s,
-            entry_signatures=settings.ledger_entry_signatures,
-        ),
-    )
+@dataclass(frozen=True, slots=True)
+class RecordConfig:
+    """Where the deployment's ledger keys live, how the ledger checkpoints, how the outbox is signed.
+
+    ``data_dir``: the deployment folder (custodial keys in ``data_dir/ledger-keys``);
+    ``key_passphrase``: encrypts them at rest when set; ``max_attempts``, ``poll_s``: see ``RecordSigner``.
+    """
+
+    data_dir: Path
+    key_passphrase: bytes | None = field(default=None, repr=False)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    max_attempts: int = 5
+    poll_s: float = 0.5
 
 
-def signer_for(db: Database, ledger: Ledger, settings: Settings) -> RecordSigner:
-    """The outbox signer the deployment ``settings`` describe."""
-    return RecordSigner(db, ledger, max_attempts=settings.record_max_attempts, poll_s=settings.record_poll_s)
+def ledger_for(db: Database, clock: Clock, config: RecordConfig) -> Ledger:
+    """The ledger ``config`` describes (key folder, passphrase, checkpoints)."""
+    return open_ledger(db, clock, config.data_dir, passphrase=config.key_passphrase, config=config.ledger)
+
+
+def signer_for(db: Database, ledger: Ledger, config: RecordConfig) -> RecordSigner:
+    """The outbox signer ``config`` describes."""
+    return RecordSigner(db, ledger, max_attempts=config.max_attempts, poll_s=config.poll_s)
 
 
 def recorded(kind: str) -> bool:

@@ -104,6 +104,11 @@ class EventBus:
         """Events waiting for the dispatcher."""
         return self._queued_events
 
+    @property
+    def max_queued_events(self) -> int:
+        """Events that may wait for the dispatcher before publishers wait (``event_queue_events``)."""
+        return self._max_queued_events
+
     def emit(self, event: Event) -> None:
         """Deliver ``event`` to every subscriber."""
         self.publish((event,))

@@ -61,7 +61,12 @@ class Deployment:
         its entries in the ledger. Whatever it could not sign waits in the outbox for the service.
         (A running service's ``Runtime`` has a signer of its own.)
         """
-        signer = signer_for(self.db, ledger_for(self.db, self.clock, self.settings), self.settings)
+        # Imported here: the runtime's configuration reaches the probe (numba), which a CLI command's
+        # help must not load.
+        from keepclear.services.runtime.config import RuntimeConfig
+
+        config = RuntimeConfig.from_settings(self.settings).record
+        signer = signer_for(self.db, ledger_for(self.db, self.clock, config), config)
         self.bus.subscribe_batches(signer.record)
         return signer
 

@@ -13,28 +13,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from keepclear.detect.minima import ProbeSettings, SeparationMinima
-from keepclear.detect.strategic import StrategicConfig
-from keepclear.detect.tracktable import TrackTableSettings
-from keepclear.detect.wellclear import AlertingSettings, do_365b_phase_i, minima_policy
-from keepclear.domain.activities import ActivityKind, Priority
 from keepclear.services.activities.live_index import LiveIndex
-from keepclear.services.activities.service import ActivityConfig, ActivityService
-from keepclear.services.hotline.hub import HotlineHub, HubConfig
+from keepclear.services.activities.service import ActivityService
+from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.phrases import load_catalogue
-from keepclear.services.hotline.service import HotlineConfig, HotlineService
-from keepclear.services.incidents.service import IncidentConfig, IncidentService
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
+from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.priority import ProbePriority
 from keepclear.services.runtime.request_keys import RequestKeyRetention
-from keepclear.services.tactical.history import HistoryLimits, TrackHistory
-from keepclear.services.tactical.service import TacticalConfig, TacticalService
-from keepclear.services.tactical.tracks import IngestLimits, ReportColumns, TrackIngest, UnitDirectory
-from keepclear.settings import Settings
+from keepclear.services.tactical.history import TrackHistory
+from keepclear.services.tactical.service import TacticalService
+from keepclear.services.tactical.tracks import ReportColumns, TrackIngest, UnitDirectory
 from keepclear.store.track_history import history_database
+
+__all__ = ["Runtime", "RuntimeConfig", "TickTask", "TrackConsumer"]
 
 _log = logging.getLogger("keepclear.runtime")
 
@@ -44,96 +40,13 @@ TickTask = Callable[[float], object]
 TrackConsumer = Callable[[list[ReportColumns]], None]
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeConfig:
-    """How often the tick runs, how ingest is bounded, how the probe is tuned.
-
-    ``pump_s``: between ticks, queued reports are moved into the track table this often, so the
-    tick itself only takes the last moments' reports and a busy feed never delays the probe.
-    ``pump_chunk_s``, ``pump_chunk_reports``: the pump moves reports a chunk at a time, as many as
-    take it about ``pump_chunk_s`` of work (at most ``pump_chunk_reports``), and lets the probe go
-    first between chunks, so the probe never waits long for the track table.
-    """
-
-    tick_s: float = 1.0
-    pump_s: float = 0.1
-    pump_chunk_s: float = 0.01
-    pump_chunk_reports: int = 10_000
-    ingest: IngestLimits = field(default_factory=IngestLimits)
-    history: HistoryLimits = field(default_factory=HistoryLimits)
-    tactical: TacticalConfig = field(default_factory=TacticalConfig)
-    activities: ActivityConfig = field(default_factory=ActivityConfig)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RuntimeConfig:
-        """The runtime configuration a deployment's settings ask for."""
-
-        def minima(pair: str) -> SeparationMinima:
-            return SeparationMinima(
-                getattr(settings, f"sep_{pair}_horizontal_m"),
-                getattr(settings, f"sep_{pair}_vertical_m"),
-                getattr(settings, f"sep_{pair}_lookahead_s"),
-            )
-
-        pairs = ("air_air", "air_land", "air_sea", "land_land", "land_sea", "sea_sea")
-        probe = ProbeSettings(**{pair: minima(pair) for pair in pairs})
-        table = TrackTableSettings(
-            stale_air_s=settings.stale_air_s, stale_land_s=settings.stale_land_s, stale_sea_s=settings.stale_sea_s
-        )
-        return cls(
-            tick_s=settings.tick_s,
-            ingest=IngestLimits(
-                queue_reports=settings.ingest_queue_reports,
-                backlog_s=min(settings.ingest_backlog_s, settings.tick_s),
-                max_future_s=settings.ingest_max_future_s,
-                max_age_s=settings.ingest_max_age_s,
-            ),
-            history=HistoryLimits(retention_s=settings.history_retention_s),
-            # Alert levels follow the configured minima (docs/architecture.md) with DO-365B hysteresis, unless the
-            # deployment asks for the DO-365B Phase I volumes for air–air.
-            tactical=TacticalConfig(
-                table=table,
-                probe=probe,
-                alerting=AlertingSettings(
-                    air_air=do_365b_phase_i()
-                    if settings.air_air_alerting == "do-365b-phase-i"
-                    else minima_policy(probe.air_air),
-                    surface=probe,
-                ),
-            ),
-            activities=activity_config(settings),
-        )
-
-
-def activity_config(settings: Settings) -> ActivityConfig:
-    """The strategic check and acknowledgement deadlines a deployment's settings ask for."""
-    hour_s = 3600.0
-    return ActivityConfig(
-        strategic=StrategicConfig(
-            buffer_m=settings.activity_buffer_m,
-            buffer_ft=settings.activity_buffer_ft,
-            buffer_s=settings.activity_buffer_s,
-            default_min_notice_s=settings.min_notice_default_h * hour_s,
-            min_notice_s_by_kind={
-                ActivityKind.HUMANITARIAN_MOVEMENT: settings.min_notice_humanitarian_movement_h * hour_s
-            },
-        ),
-        ack_deadline_s_by_priority={
-            Priority.ROUTINE: settings.ack_deadline_routine_s,
-            Priority.PRIORITY: settings.ack_deadline_priority_s,
-            Priority.IMMEDIATE: settings.ack_deadline_immediate_s,
-        },
-        conflict_ack_deadline_s=settings.ack_deadline_conflict_s,
-        max_ahead_s=settings.activity_max_ahead_days * 86400.0,
-    )
-
-
 class Runtime:
     """Ingest, tick and the tasks wired to it, for one deployment."""
 
     def __init__(self, deployment: Deployment, config: RuntimeConfig | None = None) -> None:
+        """``config`` defaults to what the deployment's settings ask for (``RuntimeConfig.from_settings``)."""
         self.deployment = deployment
-        self.config = config or RuntimeConfig()
+        self.config = config or RuntimeConfig.from_settings(deployment.settings)
         self.directory = UnitDirectory(deployment.db)
         deployment.bus.subscribe(self.directory.on_event)
         # The durable track history is written when a batch is acknowledged (before 202) and read
@@ -152,23 +65,20 @@ class Runtime:
         self.add_task("history", self.history.prune)
         self.add_gauge("history_reports", lambda: len(self.history))
         self.add_gauge("history_rows_written", lambda: self.history.rows_written)
-        self.request_keys = RequestKeyRetention(deployment.db, deployment.settings.request_key_retention_s)
+        self.request_keys = RequestKeyRetention(deployment.db, self.config.request_key_retention_s)
         self.add_task("request-keys", self.request_keys.prune)
 
         # The record first: every event is in the ledger before anything that reads the ledger runs.
-        settings = deployment.settings
-        self.ledger = ledger_for(deployment.db, deployment.clock, settings)
+        self.ledger = ledger_for(deployment.db, deployment.clock, self.config.record)
         #: Signs the outbox into the ledger: on each delivery, and on its own thread once started.
-        self.record = signer_for(deployment.db, self.ledger, settings)
+        self.record = signer_for(deployment.db, self.ledger, self.config.record)
         deployment.bus.subscribe_batches(self.record.record)
         self.incidents = IncidentService(
             deployment.db,
             deployment.clock,
             deployment.bus,
             self.history.between,
-            IncidentConfig(
-                evidence_window_s=settings.incident_evidence_window_s, merge_window_s=settings.incident_merge_window_s
-            ),
+            self.config.incidents,
             ledger=self.ledger,
         )
         deployment.bus.subscribe_batches(self.incidents.on_events)
@@ -178,16 +88,11 @@ class Runtime:
             deployment.db,
             deployment.clock,
             deployment.bus,
-            load_catalogue(settings.hotline_phrase_files),
-            HotlineConfig(
-                escalation_step_s=settings.hotline_escalation_step_s,
-                max_thread_parties=settings.hotline_max_thread_parties,
-                alert_summary_over=settings.hotline_alert_summary_over,
-                limits=settings.input_limits(),
-            ),
+            load_catalogue(self.config.hotline_phrase_files),
+            self.config.hotline,
         )
         deployment.bus.subscribe_batches(self.hotline.on_events)
-        self.hotline_hub = HotlineHub(HubConfig(queue_limit=settings.hotline_client_backlog_items))
+        self.hotline_hub = HotlineHub(self.config.hotline_hub)
         for name, read in self.hotline_hub.gauges().items():
             self.add_gauge(name, read)
         self.hotline.add_listener(self.hotline_hub.on_messages)
@@ -218,7 +123,7 @@ class Runtime:
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
         self.add_gauge("probe_events", lambda: self.tactical.last_events)
         self.add_gauge("events_queued", lambda: self.deployment.bus.queued_events)
-        self.add_gauge("events_queue_limit", lambda: settings.event_queue_events)
+        self.add_gauge("events_queue_limit", lambda: self.deployment.bus.max_queued_events)
         self.add_gauge("ingest_backlog_s", lambda: self.ingest.backlog_s)
         self.add_gauge("ingest_backlog_limit_reports", lambda: self.ingest.backlog_limit_reports)
         self.add_gauge("ingest_batches_refused_full_total", lambda: self.ingest.batches_refused_full_total)

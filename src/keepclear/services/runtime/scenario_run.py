@@ -33,8 +33,9 @@ from keepclear.scenario import (
     SinkTransport,
 )
 from keepclear.services.runtime.bus import ManualClock
+from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
-from keepclear.services.runtime.runtime import Runtime, RuntimeConfig
+from keepclear.services.runtime.runtime import Runtime
 from keepclear.services.runtime.scenario import install_scenario
 from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.settings import Settings, load_settings

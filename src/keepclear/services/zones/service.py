@@ -10,7 +10,7 @@ from keepclear.domain.json_input import parse_json
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits
 from keepclear.domain.zones import Zone
 from keepclear.errors import ConflictError
-from keepclear.geo.zone_geojson import zones_from_geojson, zones_to_geojson
+from keepclear.geo.zone_geojson import zone_to_feature, zones_from_geojson, zones_to_geojson
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.record.signer import stage
 from keepclear.store import Database
@@ -64,6 +64,15 @@ class ZoneService:
         """Every zone, by id."""
         with self._db.read() as conn:
             return zone_store.list_zones(conn)
+
+    def get(self, zone_id: str) -> Zone:
+        """The zone ``zone_id`` (``NotFoundError`` when there is none)."""
+        with self._db.read() as conn:
+            return zone_store.get_zone(conn, zone_id)
+
+    def feature(self, zone_id: str) -> dict[str, Any]:
+        """The zone ``zone_id`` as a GeoJSON Feature."""
+        return zone_to_feature(self.get(zone_id))
 
     def export_document(self) -> dict[str, Any]:
         """Every zone as a GeoJSON FeatureCollection."""

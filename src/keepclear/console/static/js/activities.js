@@ -1,6 +1,6 @@
 // The Activities panel: notified activities, their detail and responses, and notifying a new one
 // by drawing a polygon or a route on the map.
-import { clear, dateClock, duration, h, unavailable } from "./dom.js";
+import { clear, dateClock, duration, h } from "./dom.js";
 import { t, tv } from "./i18n.js";
 import { activityGeometries } from "./map.js";
 
@@ -11,7 +11,6 @@ export class ActivitiesPanel {
     this.app = app;
     this.root = root;
     this.items = [];
-    this.missing = false;
     this.selected = null;
     this.mode = "list"; // list | draft
     this.message = "";
@@ -19,9 +18,7 @@ export class ActivitiesPanel {
 
   async load() {
     const r = await this.app.api.activities();
-    if (r.missing) { this.missing = true; this.render(); return; }
     if (!r.ok) return;
-    this.missing = false;
     const items = Array.isArray(r.data) ? r.data : r.data.activities || [];
     // Unchanged lists are not drawn again: a row must not be replaced under the officer's pointer.
     const signature = JSON.stringify(items);
@@ -40,7 +37,6 @@ export class ActivitiesPanel {
 
   render() {
     clear(this.root);
-    if (this.missing) { this.root.append(h("h2", {}, t("activities.title")), unavailable("activities.capability")); return; }
     if (this.mode === "draft") { this.renderDraft(); return; }
     this.root.append(h("div.toolbar", {},
       h("h2", {}, t("activities.title")),
@@ -246,7 +242,7 @@ export class ActivitiesPanel {
     };
     const r = await this.app.api.notifyActivity(draft);
     if (!r.ok) {
-      this.error = r.missing ? t("common.unavailable", { what: t("activities.capability") }) : t("common.refused", { why: (r.data && (r.data.detail || r.data.title)) || r.status });
+      this.error = t("common.refused", { why: (r.data && (r.data.detail || r.data.title)) || r.status });
       this.render();
       return;
     }

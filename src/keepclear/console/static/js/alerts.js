@@ -1,5 +1,5 @@
 // The Alerts panel: always on top of the side bar, never behind a tab.
-import { clear, clock, duration, h, unavailable } from "./dom.js";
+import { clear, clock, duration, h } from "./dom.js";
 import { num, t, tv } from "./i18n.js";
 
 const LEVEL_ORDER = { warning: 0, caution: 1, advisory: 2 };
@@ -10,7 +10,6 @@ export class AlertsPanel {
     this.body = body;
     this.count = count;
     this.alerts = [];
-    this.missing = false;
     this.loadedAtMs = app.clock.nowMs();
     this.errors = new Map();
     this.signature = "";
@@ -29,9 +28,7 @@ export class AlertsPanel {
 
   async load() {
     const r = await this.app.api.alertsWithResolved();
-    if (r.missing) { this.missing = true; this.render(); return; }
     if (!r.ok) return;
-    this.missing = false;
     this.alerts = r.data;
     this.loadedAtMs = this.app.clock.nowMs();
     this.render(); // the panel first: the map's work must not delay what the officer reads
@@ -85,7 +82,6 @@ export class AlertsPanel {
   }
 
   render() {
-    if (this.missing) { clear(this.body); this.count.textContent = ""; this.body.append(unavailable("alerts.capability")); return; }
     const shown = this.ordered();
     const resolved = this.resolved();
     // Nothing changed that a card shows (the countdown ticks by itself): leave the cards as they are.

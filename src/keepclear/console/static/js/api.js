@@ -1,6 +1,4 @@
 // Every call the console makes to the keepclear API, in one place: paths, bodies and the live stream.
-// A route the server does not (yet) have answers 404; callers get {ok:false, missing:true} and show
-// "not available" instead of failing.
 
 /** Everything the page received, for inspection (need-to-know tests read it); newest last. */
 export const received = [];
@@ -30,7 +28,7 @@ export class Api {
     return { Authorization: `Bearer ${this.key}`, Accept: "application/json", ...extra };
   }
 
-  /** GET or POST; resolves to {ok, status, data, missing}. Throws only on network failure. */
+  /** GET or POST; resolves to {ok, status, data}. Throws only on network failure. */
   async request(method, path, body) {
     const init = { method, headers: this.headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
     if (body !== undefined) init.body = JSON.stringify(body);
@@ -40,7 +38,7 @@ export class Api {
     if (type.includes("json")) data = await response.json();
     else await response.text();
     remember(path, data);
-    return { ok: response.ok, status: response.status, data, missing: routeMissing(method, response.status, data) };
+    return { ok: response.ok, status: response.status, data };
   }
 
   get(path) { return this.request("GET", path); }
@@ -149,16 +147,6 @@ export async function strings(code) {
     const response = await fetch(`/static/i18n/${code}.json`);
     return response.ok ? await response.json() : null;
   } catch { return null; }
-}
-
-/**
- * True when the server has no such route (yet): FastAPI's plain "Not Found", as opposed to a 404 for a
- * missing item, or 405 when the path exists for another method only (GET /v1/tracks beside the POST).
- */
-function routeMissing(method, status, data) {
-  if (status === 405) return true;
-  if (status !== 404) return false;
-  return !data || String(data.detail || "") === "Not Found";
 }
 
 /** An idempotency key (8-128 of A-Za-z0-9_.:-): a retry of the same post sends the same key. */

@@ -23,7 +23,6 @@ class Console {
     this.parties = [];
     this.units = new Map();
     this.tracks = [];
-    this.tracksMissing = false;
     this.map = new MapView($("map"), { onCursor: (ll) => showCursor(ll) });
     this.alerts = new AlertsPanel(this, $("alerts-body"), $("alerts-count"));
     this.activities = new ActivitiesPanel(this, $("panel-activities"));
@@ -116,9 +115,7 @@ class Console {
   }
 
   async loadTracks() {
-    if (this.tracksMissing) return;
     const r = await this.api.tracks();
-    if (r.missing) { this.tracksMissing = true; renderUnits(this); return; }
     if (!r.ok) return;
     this.tracks = r.data;
     if (this.time.live) { this.drawTracks(this.tracks); this.drawAlerts(); }
@@ -162,7 +159,6 @@ class Console {
 function renderUnits(app) {
   const panel = clear($("panel-units"));
   panel.append(h("h2", {}, t("units.title")));
-  if (app.tracksMissing) panel.append(h("p.unavailable", { role: "status" }, t("units.no_tracks")));
   const latest = new Map(app.tracks.map((s) => [s.unit_id, s]));
   const list = h("ul.list#units-list");
   for (const unit of app.units.values()) {

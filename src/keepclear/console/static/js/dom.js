@@ -49,7 +49,3 @@ export function dateClock(iso) {
   return Number.isNaN(d.getTime()) ? String(iso) : t("time.utc", { t: `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 16)}` });
 }
 
-/** A "not available" notice for a route the server does not offer yet (``whatKey``: the capability's name). */
-export function unavailable(whatKey) {
-  return h("p.unavailable", { role: "status" }, t("common.unavailable", { what: t(whatKey) }));
-}

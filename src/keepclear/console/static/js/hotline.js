@@ -2,7 +2,7 @@
 // delivery and read receipts, and messages that need acknowledgement highlighted with their deadline.
 // Messages come rendered by the server in this party's language (``text``); live changes arrive as
 // message.posted / message.receipt events on the stream and are read back through the HTTP routes.
-import { clear, clock, duration, h, unavailable } from "./dom.js";
+import { clear, clock, duration, h } from "./dom.js";
 import { systemText } from "./system.js";
 import { currentLanguage, t, tv } from "./i18n.js";
 
@@ -15,7 +15,6 @@ export class HotlinePanel {
     this.root = root;
     this.badge = badge;
     this.threads = [];
-    this.missing = false;
     this.current = null;
     this.messages = [];
     this.receipts = new Map(); // seq -> [{party_id, kind, time, person}]
@@ -25,9 +24,7 @@ export class HotlinePanel {
 
   async load() {
     const r = await this.app.api.threads();
-    if (r.missing) { this.missing = true; this.render(); return; }
     if (!r.ok) return;
-    this.missing = false;
     this.threads = r.data;
     if (this.phrases === null) await this.loadPhrases();
     this.showUnread();
@@ -108,7 +105,6 @@ export class HotlinePanel {
     const focused = document.activeElement && this.root.contains(document.activeElement) ? document.activeElement.id : "";
     clear(this.root);
     this.root.append(h("h2", {}, t("hotline.title")));
-    if (this.missing) { this.root.append(unavailable("hotline.capability")); return; }
     const list = h("ul.list#threads-list");
     for (const th of this.threads) {
       const others = th.parties.filter((p) => p !== this.app.partyId).map((p) => this.app.partyName(p));

@@ -1,6 +1,6 @@
 // The Record panel: incidents this party is involved in, each party's own accounts (a liaison adds or
 // amends its own party's, never another's), the joint review, the HTML report and the ledger export.
-import { clear, clock, dateClock, h, unavailable } from "./dom.js";
+import { clear, clock, dateClock, h } from "./dom.js";
 import { t, tv } from "./i18n.js";
 
 const REVIEW = ["open", "under-review", "agreed", "disputed", "closed"];
@@ -10,7 +10,6 @@ export class RecordPanel {
     this.app = app;
     this.root = root;
     this.items = [];
-    this.missing = false;
     this.selected = null;
     this.detail = null;
     this.message = "";
@@ -18,9 +17,7 @@ export class RecordPanel {
 
   async load() {
     const r = await this.app.api.incidents();
-    if (r.missing) { this.missing = true; this.render(); return; }
     if (!r.ok) return;
-    this.missing = false;
     this.items = r.data;
     if (this.selected && this.items.some((i) => i.id === this.selected)) await this.loadDetail(this.selected);
     this.render();
@@ -45,7 +42,6 @@ export class RecordPanel {
     const draft = typing ? typing.value : "";
     const hadFocus = typing && document.activeElement === typing;
     clear(this.root);
-    if (this.missing) { this.root.append(h("h2", {}, t("record.title")), unavailable("record.capability")); return; }
     this.root.append(
       h("div.toolbar", {}, h("h2", {}, t("record.title")),
         h("button", { type: "button", id: "record-download", onclick: () => this.download() }, t("record.download"))),

@@ -17,7 +17,7 @@ export class TimeControl {
     const minutes = Number(this.input.value);
     if (minutes === 0) {
       this.live = true;
-      this.output.textContent = this.input.disabled ? t("time.live_no_history") : t("time.live");
+      this.output.textContent = t("time.live");
       this.app.drawTracks(this.app.tracks);
       return;
     }
@@ -31,12 +31,11 @@ export class TimeControl {
     if (age > 30_000 || age < 0) {
       const since = new Date(now + Number(this.input.min) * 60_000).toISOString();
       const r = await this.app.api.trackHistory(since);
-      if (r.missing || !r.ok) {
+      if (!r.ok) {
         // Without history there is nothing to look back at: stay live and say why.
         this.input.value = "0";
         this.live = true;
-        this.input.disabled = r.missing;
-        this.output.textContent = r.missing ? t("time.live_no_history") : t("time.live_history_failed");
+        this.output.textContent = t("time.live_history_failed");
         this.app.drawTracks(this.app.tracks);
         return;
       }
