@@ -35,6 +35,7 @@ def recorder(deployment: Deployment) -> Iterator[Recorder]:
 
 #: Kinds only the hotline and the registry emit in these tests.
 OWN_KINDS = {
+    EventKind.MESSAGE_POSTED,
     EventKind.MESSAGE_RECEIPT,
     EventKind.PARTY_AVAILABILITY,
     EventKind.HOTLINE_ESCALATED,

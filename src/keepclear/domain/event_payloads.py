@@ -304,6 +304,38 @@ class ZonesImported(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class PhraseSaid(EventPayload):
+    """A standard phrase as said: its code and the values of its parameters (the same in every language)."""
+
+    code: str
+    params: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePosted(EventPayload):
+    """A message posted to a thread: where, who, what was said (a ``phrase``, a ``text``, or both: a phrase
+    with a remark; the payload holds only those said), what it answers, its acknowledgement deadline."""
+
+    KINDS = frozenset({EventKind.MESSAGE_POSTED})
+
+    thread_id: str
+    seq: int
+    #: The message kind: ``text``, ``reply``, ``acknowledgement``, ``alert``...
+    kind: str
+    person: str
+    reply_to_seq: int | None
+    ack_deadline_s: float | None
+    data: dict[str, Any]
+    phrase: PhraseSaid | None = None
+    text: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        """As ``EventPayload.to_payload``, leaving out ``phrase`` and ``text`` when not said."""
+        payload = EventPayload.to_payload(self)
+        return {k: v for k, v in payload.items() if v is not None or k not in ("phrase", "text")}
+
+
+@dataclass(frozen=True, slots=True)
 class MessageReceipt(EventPayload):
     """Messages of a thread reached a member party (``kind``: ``delivered`` or ``read``; ``seqs``: which)."""
 
@@ -403,6 +435,7 @@ PAYLOAD_TYPES: Mapping[EventKind, type[EventPayload]] = {
         LineCrossed,
         ZoneEntryPredicted,
         ZonesImported,
+        MessagePosted,
         MessageReceipt,
         PartyAvailability,
         HotlineEscalated,
