@@ -252,11 +252,13 @@ class Settings(BaseSettings):
         if not isinstance(value, Mapping):
             return value  # pydantic names what is wrong
         out: dict[str, object] = {pair.value: row.model_dump() for pair, row in default_minima().items()}
+        unknown = sorted(str(key) for key in value if str(key) not in out)  # a DomainPair is its value
+        if unknown:
+            raise ValueError(f"no pair of domains {', '.join(unknown)}: the pairs are {', '.join(out)}")
         for key, row in value.items():
-            name = str(key)  # a DomainPair is its value
             given = row.model_dump() if isinstance(row, PairMinima) else row
-            default = out.get(name)
-            out[name] = {**default, **given} if isinstance(default, dict) and isinstance(given, Mapping) else given
+            default = out[str(key)]
+            out[str(key)] = {**default, **given} if isinstance(default, dict) and isinstance(given, Mapping) else given
         return out
 
     def separation_minima(self) -> dict[DomainPair, SeparationMinima]:

@@ -22,7 +22,7 @@ one numpy allocation (huge pages). The compiled stages fill arrays that numpy al
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -45,10 +45,27 @@ MIN_CELL_M = 1_000.0
 _OFF_XYZ = 1 << 20
 
 
+#: An entry's floor altitude: 16 m steps from -5 km in the low 13 bits of its sort key (below the
+#: cell's Morton code).
 _ALT_BITS = 13
 _ALT_MASK = (1 << _ALT_BITS) - 1
 _ALT_STEP_M = 16.0
 _ALT_BASE_M = -5_000.0
+
+#: An entry's first-cell mask: bit 0 set when its cell is the first of its box on the x axis, bit 1
+#: on y, bit 2 on z. Two entries of one cell are the pair's first shared cell when their masks OR
+#: to ``_FIRST_ALL``.
+_FIRST_BITS = 3
+_FIRST_ALL = (1 << _FIRST_BITS) - 1
+
+#: An unpacked entry's payload word (``e_load``, ``s_load``): the unit's index in the low 32 bits
+#: (``_LOAD_UNIT_MASK``), the first-cell mask from bit ``_LOAD_FIRST_SHIFT``, the low ``shift``
+#: bits of the cell's Morton code (those the sort key leaves out) from bit ``_LOAD_LOW_SHIFT``.
+#: Packed entries (key and payload in one word) hold the same fields from bit 0 with ``unit_bits``
+#: for the unit, then the sort key above them (see ``_entries``, ``_unpack``).
+_LOAD_UNIT_MASK = 0xFFFFFFFF
+_LOAD_FIRST_SHIFT = 32
+_LOAD_LOW_SHIFT = _LOAD_FIRST_SHIFT + _FIRST_BITS
 
 
 @jit
@@ -136,11 +153,13 @@ def _unpack(words: IntArray, unit_bits: int, shift: int, s_sort: IntArray, s_loa
     bits) into the sort key and the payload layout of unpacked entries; ``s_sort`` may be ``words``."""
     unit_mask = (1 << unit_bits) - 1
     low_mask = (1 << shift) - 1
-    pack_bits = unit_bits + 3 + shift
+    pack_bits = unit_bits + _FIRST_BITS + shift
     for d in range(words.shape[0]):
         w = words[d]
         rest = w >> unit_bits
-        s_load[d] = (w & unit_mask) | ((rest & 7) << 32) | (((rest >> 3) & low_mask) << 35)
+        first = rest & _FIRST_ALL
+        low = (rest >> _FIRST_BITS) & low_mask
+        s_load[d] = (w & unit_mask) | (first << _LOAD_FIRST_SHIFT) | (low << _LOAD_LOW_SHIFT)
         s_sort[d] = w >> pack_bits
 
 
@@ -269,7 +288,7 @@ def detect_grid(
     # Key and payload in one word when they fit (they do up to ~100 million units): the sort then
     # moves half the bytes.
     unit_bits = max(1, int(n - 1).bit_length())
-    packed = key_bits + unit_bits + 3 + shift <= 63
+    packed = key_bits + unit_bits + _FIRST_BITS + shift <= 63
     e_sort, e_tmp, s_load, e_load = _carve(
         ((total,), i64), ((total,), i64), ((total,), i64), ((0 if packed else total,), i64)
     )
@@ -278,19 +297,21 @@ def detect_grid(
         unit_bits if packed else 0, e_sort, e_load,
     )  # fmt: skip
     if packed:
-        s_sort = radix_sort_field(e_sort, e_tmp, unit_bits + 3 + shift, key_bits)
+        s_sort = radix_sort_field(e_sort, e_tmp, unit_bits + _FIRST_BITS + shift, key_bits)
         _unpack(s_sort, unit_bits, shift, s_sort, s_load)
     else:
         s_sort, s_load = radix_sort(e_sort, e_load, e_tmp, s_load, key_bits)
     # Pre-test radius: the minimum plus both units' out-of-plane bound, plus float32 slack.
     reach_m_total = horizontal_m + 2.0 * reach_max_m * margin_per_reach + 100.0 + 1e-5 * cell_m
-    units = (g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_party, g_domain, q_hi)
-    sweep = (domain_a != domain_b, reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, use_alt)
-    minima = (float(horizontal_m), float(vertical_m), t)
+    units = Units(g_row, g_pos, g_vel, g_up, g_alt, g_vz, g_party, g_domain, q_hi)
+    sweep = Sweep(
+        domain_a != domain_b, reach_m_total * reach_m_total, float(vertical_m) + 1.0 if use_alt else 0.0, use_alt
+    )
+    minima = Minima(float(horizontal_m), float(vertical_m), t)
     capacity = max(total, 1024)
     out_ij, out_v = _carve(((2, capacity), i64), ((6, capacity), f64))
     out_i, out_j, out_v, m = _sweep(
-        s_sort, s_load, units, (lo_x, lo_y, lo_z, shift, cell_m), sweep, minima, out_ij[0], out_ij[1], out_v
+        s_sort, s_load, units, Frame(lo_x, lo_y, lo_z, shift, cell_m), sweep, minima, out_ij[0], out_ij[1], out_v
     )
     return out_i[:m], out_j[:m], out_v[:, :m]
 
@@ -324,8 +345,17 @@ _HUGE_BYTES = 4 << 20
 #: How many units ahead a loop of random reads prefetches.
 _AHEAD = 16
 
-#: Words of a unit's row in the gather's packed copy: position (3), velocity (3), up (3),
+#: Columns of a unit's row in the gather's packed copy: position (3), velocity (3), up (3),
 #: altitude, vertical speed (float64), then row, party and domain (int64, through a view).
+_PACK_POS = 0
+_PACK_VEL = 3
+_PACK_UP = 6
+_PACK_ALT = 9
+_PACK_VZ = 10
+_PACK_ROW = 11
+_PACK_PARTY = 12
+_PACK_DOMAIN = 13
+#: Words of a packed row.
 _PACK = 14
 
 
@@ -367,14 +397,14 @@ def _gather(
         r = rows[k]
         for ax in range(3):
             start[ax, k] = math.floor(_clip(pos[r, ax], -_ECEF_BOUND_M, _ECEF_BOUND_M) / cell_m)
-            packed[k, ax] = pos[r, ax]
-            packed[k, 3 + ax] = vel[r, ax]
-            packed[k, 6 + ax] = up[r, ax]
-        packed[k, 9] = alt_m[r]
-        packed[k, 10] = vel_up_mps[r]
-        packed_int[k, 11] = r
-        packed_int[k, 12] = party[r]
-        packed_int[k, 13] = domain[r]
+            packed[k, _PACK_POS + ax] = pos[r, ax]
+            packed[k, _PACK_VEL + ax] = vel[r, ax]
+            packed[k, _PACK_UP + ax] = up[r, ax]
+        packed[k, _PACK_ALT] = alt_m[r]
+        packed[k, _PACK_VZ] = vel_up_mps[r]
+        packed_int[k, _PACK_ROW] = r
+        packed_int[k, _PACK_PARTY] = party[r]
+        packed_int[k, _PACK_DOMAIN] = domain[r]
         reach_max_m = max(reach_max_m, math.sqrt(vel[r, 0] ** 2 + vel[r, 1] ** 2 + vel[r, 2] ** 2) * t)
     perm = _morton_order(start, scratch[3], scratch[4])
     g_party64 = scratch[0]  # free again: the start cells are coded
@@ -385,14 +415,14 @@ def _gather(
             prefetch(packed, ahead, _PACK - 1)
         p = perm[k]
         for ax in range(3):
-            g_pos[k, ax] = packed[p, ax]
-            g_vel[k, ax] = packed[p, 3 + ax]
-            g_up[k, ax] = packed[p, 6 + ax]
-        g_alt[k] = packed[p, 9]
-        g_vz[k] = packed[p, 10]
-        g_row[k] = packed_int[p, 11]
-        g_party64[k] = packed_int[p, 12]
-        g_domain[k] = packed_int[p, 13]
+            g_pos[k, ax] = packed[p, _PACK_POS + ax]
+            g_vel[k, ax] = packed[p, _PACK_VEL + ax]
+            g_up[k, ax] = packed[p, _PACK_UP + ax]
+        g_alt[k] = packed[p, _PACK_ALT]
+        g_vz[k] = packed[p, _PACK_VZ]
+        g_row[k] = packed_int[p, _PACK_ROW]
+        g_party64[k] = packed_int[p, _PACK_PARTY]
+        g_domain[k] = packed_int[p, _PACK_DOMAIN]
     g_party[:] = _party_codes(g_party64)
     return reach_max_m
 
@@ -491,7 +521,7 @@ def _entries(
     the sort (unit, first-cell mask, low code bits). With ``unit_bits`` > 0 both go into one word
     of ``e_sort`` (key above the payload, see ``_unpack``) and ``e_load`` is not used."""
     low_mask = (1 << shift) - 1
-    pack_bits = unit_bits + 3 + shift
+    pack_bits = unit_bits + _FIRST_BITS + shift
     e = 0
     for k in range(g_pos.shape[0]):
         x0, y0, z0, x1, y1, z1 = _box(g_pos, g_vel, k, t, margin_base_m, margin_per_reach, cell_m)
@@ -506,36 +536,98 @@ def _entries(
                     code = my | (_spread3(cz - lo_z) << 2)
                     first = fx | fy | (4 if cz == z0 else 0)
                     key = ((code >> shift) << _ALT_BITS) | q
+                    low = code & low_mask
                     if unit_bits > 0:
-                        e_sort[e] = (
-                            (key << pack_bits) | k | (first << unit_bits) | ((code & low_mask) << (unit_bits + 3))
-                        )
+                        e_sort[e] = (key << pack_bits) | k | (first << unit_bits) | (low << (unit_bits + _FIRST_BITS))
                     else:
-                        e_load[e] = k | (first << 32) | ((code & low_mask) << 35)
+                        e_load[e] = k | (first << _LOAD_FIRST_SHIFT) | (low << _LOAD_LOW_SHIFT)
                         e_sort[e] = key
                     e += 1
 
 
 #: Rows of the pre-test's float32 lanes: position relative to the entry cell's corner (3),
 #: velocity (3), altitude and vertical speed.
+_LANE_POS = 0
+_LANE_VEL = 3
+_LANE_ALT = 6
+_LANE_VZ = 7
 _SOA = 8
 
-#: Per-unit columns in gathered order: row, position, velocity, up, altitude, vertical speed,
-#: party, domain, top altitude step of the box.
-Units = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, I32Array, IntArray, I32Array]
+#: Rows of a run's ``ints``: the cell tag (the low code bits above the first-cell mask), the
+#: party, the floor altitude step.
+_INT_TAG = 0
+_INT_PARTY = 1
+_INT_FLOOR = 2
+#: Rows of a run's ``keys``: the unit's row in the caller's arrays, its box's top altitude step,
+#: its domain.
+_KEY_ROW = 0
+_KEY_TOP = 1
+_KEY_DOMAIN = 2
 
-#: One cell run laid out for the sweep, entry ``b`` of the run at index ``b``: ``ints`` rows cell
-#: tag (low code bits and first-cell mask), party, floor altitude step; ``lanes`` the float32
-#: rows of ``_SOA``; ``near2`` the pre-test's output; ``keys`` rows unit row, top altitude step,
-#: domain; then the float64 columns of the exact test: position, velocity, up, altitude,
-#: vertical speed.
-Run = tuple[I32Array, F32Array, F32Array, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
+class Units(NamedTuple):
+    """Per-unit columns in gathered order."""
+
+    row: IntArray
+    pos: FloatArray
+    vel: FloatArray
+    up: FloatArray
+    alt: FloatArray
+    vz: FloatArray
+    party: I32Array
+    domain: IntArray
+    top: I32Array  # top altitude step of the unit's box
+
+
+class Frame(NamedTuple):
+    """Where the grid lies: its first cell on each axis, the Morton code bits left out of the sort
+    key (``shift``), the cell size."""
+
+    lo_x: int
+    lo_y: int
+    lo_z: int
+    shift: int
+    cell_m: float
+
+
+class Sweep(NamedTuple):
+    """How the sweep pre-tests: only pairs of different domains (``cross_domain``), the squared
+    pre-test radius, the vertical reach, whether altitude counts."""
+
+    cross_domain: bool
+    reach2_m2: float
+    vz_reach_m: float
+    use_alt: bool
+
+
+class Minima(NamedTuple):
+    """The pair of domains' separation minima and lookahead, as the exact test takes them."""
+
+    horizontal_m: float
+    vertical_m: float
+    lookahead_s: float
+
+
+class Run(NamedTuple):
+    """One cell run laid out for the sweep, entry ``b`` of the run at index ``b``: ``ints`` (rows
+    ``_INT_*``), ``lanes`` (the float32 rows ``_LANE_*``), ``near2`` the pre-test's output, ``keys``
+    (rows ``_KEY_*``), then the float64 columns of the exact test."""
+
+    ints: I32Array
+    lanes: F32Array
+    near2: F32Array
+    keys: IntArray
+    pos: FloatArray
+    vel: FloatArray
+    up: FloatArray
+    alt: FloatArray
+    vz: FloatArray
 
 
 @jit
 def _run_buffers(cap: int) -> Run:
     """Buffers for a run of up to ``cap`` entries (plus the pre-test's padding)."""
-    return (
+    return Run(
         np.empty((3, cap + _LANES), dtype=np.int32),
         np.empty((_SOA, cap + _LANES), dtype=np.float32),
         np.empty(cap + _LANES, dtype=np.float32),
@@ -555,7 +647,7 @@ def _scatter_run(
     s: int,
     f: int,
     units: Units,
-    frame: tuple[int, int, int, int, float],
+    frame: Frame,
     run: Run,
 ) -> None:
     """Lay out the sorted entries ``s:f`` (one cell run) in ``run``, followed by ``_LANES``
@@ -566,7 +658,7 @@ def _scatter_run(
     lo_x, lo_y, lo_z, shift, cell_m = frame
     for d in range(s, f):
         if d + _AHEAD < f:  # a run's units lie in a few stretches of the columns: fetch ahead
-            ahead = s_load[d + _AHEAD] & 0xFFFFFFFF
+            ahead = s_load[d + _AHEAD] & _LOAD_UNIT_MASK
             prefetch(g_pos, ahead, 0)
             prefetch(g_vel, ahead, 0)
             prefetch(g_up, ahead, 0)
@@ -578,23 +670,22 @@ def _scatter_run(
             prefetch(q_hi, ahead, 0)
         b = d - s
         load = s_load[d]
-        u = load & 0xFFFFFFFF
-        low = load >> 35
+        u = load & _LOAD_UNIT_MASK
+        low = load >> _LOAD_LOW_SHIFT
         code = ((s_sort[d] >> _ALT_BITS) << shift) | low
-        ints[0, b] = (low << 3) | ((load >> 32) & 7)
-        ints[1, b] = g_party[u]
-        ints[2, b] = s_sort[d] & _ALT_MASK
-        lanes[0, b] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
-        lanes[1, b] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
-        lanes[2, b] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
-        lanes[3, b] = g_vel[u, 0]
-        lanes[4, b] = g_vel[u, 1]
-        lanes[5, b] = g_vel[u, 2]
-        lanes[6, b] = g_alt[u]
-        lanes[7, b] = g_vz[u]
-        keys[0, b] = g_row[u]
-        keys[1, b] = q_hi[u]
-        keys[2, b] = g_domain[u]
+        ints[_INT_TAG, b] = (low << _FIRST_BITS) | ((load >> _LOAD_FIRST_SHIFT) & _FIRST_ALL)
+        ints[_INT_PARTY, b] = g_party[u]
+        ints[_INT_FLOOR, b] = s_sort[d] & _ALT_MASK
+        lanes[_LANE_POS, b] = g_pos[u, 0] - (_compact3(code) + lo_x) * cell_m
+        lanes[_LANE_POS + 1, b] = g_pos[u, 1] - (_compact3(code >> 1) + lo_y) * cell_m
+        lanes[_LANE_POS + 2, b] = g_pos[u, 2] - (_compact3(code >> 2) + lo_z) * cell_m
+        for ax in range(3):
+            lanes[_LANE_VEL + ax, b] = g_vel[u, ax]
+        lanes[_LANE_ALT, b] = g_alt[u]
+        lanes[_LANE_VZ, b] = g_vz[u]
+        keys[_KEY_ROW, b] = g_row[u]
+        keys[_KEY_TOP, b] = q_hi[u]
+        keys[_KEY_DOMAIN, b] = g_domain[u]
         for ax in range(3):
             e_pos[b, ax] = g_pos[u, ax]
             e_vel[b, ax] = g_vel[u, ax]
@@ -602,9 +693,9 @@ def _scatter_run(
         e_alt[b] = g_alt[u]
         e_vz[b] = g_vz[u]
     for b in range(f - s, f - s + _LANES):
-        ints[0, b] = -1
-        ints[1, b] = 0
-        ints[2, b] = _ALT_MASK + 1
+        ints[_INT_TAG, b] = -1
+        ints[_INT_PARTY, b] = 0
+        ints[_INT_FLOOR, b] = _ALT_MASK + 1
         for r in range(_SOA):
             lanes[r, b] = 0.0
 
@@ -614,18 +705,16 @@ def _sweep(
     s_sort: IntArray,
     s_load: IntArray,
     units: Units,
-    frame: tuple[int, int, int, int, float],
-    sweep: tuple[bool, float, float, bool],
-    minima: tuple[float, float, float],
+    frame: Frame,
+    sweep: Sweep,
+    minima: Minima,
     out_i: IntArray,
     out_j: IntArray,
     out_v: FloatArray,
 ) -> tuple[IntArray, IntArray, FloatArray, int]:
     """Every conflict among the sorted entries, cell run by cell run: lay the run out, pre-test
-    its local pairs and solve the survivors at once, from the run's buffers. ``sweep`` is
-    (cross-domain only, squared pre-test radius, vertical reach, use altitude), ``minima``
-    (horizontal, vertical, lookahead). Returns the output arrays (regrown if full) and the
-    number of conflicts in them."""
+    its local pairs and solve the survivors at once, from the run's buffers. Returns the output
+    arrays (regrown if full) and the number of conflicts in them."""
     total = s_sort.shape[0]
     cap = 256
     run = _run_buffers(cap)
@@ -650,8 +739,8 @@ def _sweep(
 def _sweep_run(
     count: int,
     run: Run,
-    sweep: tuple[bool, float, float, bool],
-    minima: tuple[float, float, float],
+    sweep: Sweep,
+    minima: Minima,
     out_i: IntArray,
     out_j: IntArray,
     out_v: FloatArray,
@@ -666,11 +755,11 @@ def _sweep_run(
     reach2 = np.float32(reach2_m2)
     vz_reach = np.float32(vz_reach_m)
     t32 = np.float32(t)
-    floor = ints[2]
+    floor = ints[_INT_FLOOR]
     found = 0
     for p in range(count):
         # The run is in ascending floor altitude: candidates end at the first floor above p's box.
-        qhi_p = keys[1, p]
+        qhi_p = keys[_KEY_TOP, p]
         end = p + 1
         while end < count and floor[end] <= qhi_p:
             end += 1
@@ -680,7 +769,7 @@ def _sweep_run(
         for q in range(p + 1, end):
             if near2[q - p - 1] > reach2:
                 continue
-            if cross and keys[2, p] == keys[2, q]:
+            if cross and keys[_KEY_DOMAIN, p] == keys[_KEY_DOMAIN, q]:
                 continue
             if found == pairs.shape[1]:
                 grown = np.empty((2, 2 * found), dtype=np.int32)
@@ -693,7 +782,7 @@ def _sweep_run(
         out_i, out_j, out_v = _grown(out_i, out_j, out_v, m + found)
     for c in range(found):
         p, q = pairs[0, c], pairs[1, c]
-        rp, rq = keys[0, p], keys[0, q]
+        rp, rq = keys[_KEY_ROW, p], keys[_KEY_ROW, q]
         bi, bj = (p, q) if rp < rq else (q, p)
         if solve_pair(e_pos, e_vel, e_up, e_alt, e_vz, bi, bj, horizontal_m, vertical_m, t, out_v, m):
             out_i[m] = min(rp, rq)
@@ -743,21 +832,21 @@ def _pretest(
     two = np.float32(2.0)
     still = np.float32(1e-3)
     inf = np.float32(np.inf)
-    cell_p = s_ints[0, p] >> 3
-    first_p = s_ints[0, p] & 7
-    party_p = s_ints[1, p]
-    px, py, pz = s_lanes[0, p], s_lanes[1, p], s_lanes[2, p]
-    vx, vy, vz = s_lanes[3, p], s_lanes[4, p], s_lanes[5, p]
-    alt_p, vup_p = s_lanes[6, p], s_lanes[7, p]
+    cell_p = s_ints[_INT_TAG, p] >> _FIRST_BITS
+    first_p = s_ints[_INT_TAG, p] & _FIRST_ALL
+    party_p = s_ints[_INT_PARTY, p]
+    px, py, pz = s_lanes[_LANE_POS, p], s_lanes[_LANE_POS + 1, p], s_lanes[_LANE_POS + 2, p]
+    vx, vy, vz = s_lanes[_LANE_VEL, p], s_lanes[_LANE_VEL + 1, p], s_lanes[_LANE_VEL + 2, p]
+    alt_p, vup_p = s_lanes[_LANE_ALT, p], s_lanes[_LANE_VZ, p]
     # Units whose vertical rates differ by at most ``still`` are apart throughout beyond this.
     level_reach_m = vz_reach_m + still * lookahead_s
     lo = p + 1
     hi = lo + (end - lo + _LANES - 1) // _LANES * _LANES
     # Views from 0 with an unsigned index: contiguous loads, no negative-index wraparound.
-    tag, party = s_ints[0, lo:hi], s_ints[1, lo:hi]
-    qx, qy, qz = s_lanes[0, lo:hi], s_lanes[1, lo:hi], s_lanes[2, lo:hi]
-    ux, uy, uz = s_lanes[3, lo:hi], s_lanes[4, lo:hi], s_lanes[5, lo:hi]
-    alt, vup = s_lanes[6, lo:hi], s_lanes[7, lo:hi]
+    tag, party = s_ints[_INT_TAG, lo:hi], s_ints[_INT_PARTY, lo:hi]
+    qx, qy, qz = s_lanes[_LANE_POS, lo:hi], s_lanes[_LANE_POS + 1, lo:hi], s_lanes[_LANE_POS + 2, lo:hi]
+    ux, uy, uz = s_lanes[_LANE_VEL, lo:hi], s_lanes[_LANE_VEL + 1, lo:hi], s_lanes[_LANE_VEL + 2, lo:hi]
+    alt, vup = s_lanes[_LANE_ALT, lo:hi], s_lanes[_LANE_VZ, lo:hi]
     for k in range(np.uint64(hi - lo)):
         dx = qx[k] - px
         dy = qy[k] - py
@@ -780,5 +869,9 @@ def _pretest(
         tc = min(max(-dw / (ww if ww > zero else one), t0), t1) if ww > zero else t0
         d2 = dx * dx + dy * dy + dz * dz + tc * (two * dw + ww * tc)
         tag_q = tag[k]
-        skip = ((tag_q >> 3) != cell_p) | ((first_p | (tag_q & 7)) != 7) | (party[k] == party_p)
+        skip = (
+            ((tag_q >> _FIRST_BITS) != cell_p)
+            | ((first_p | (tag_q & _FIRST_ALL)) != _FIRST_ALL)
+            | (party[k] == party_p)
+        )
         near2[k] = inf if skip | (t0 > t1) | level_apart else d2
