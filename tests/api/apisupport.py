@@ -118,6 +118,19 @@ def api_routes(app: object) -> list[tuple[str, str, object]]:
     return found
 
 
+def served_openapi(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    """The OpenAPI document the service serves; its deployment is closed again (no connection left open)."""
+    from keepclear.api import create_app
+    from keepclear.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
+    deployment = Deployment.open(settings, create=True)
+    try:
+        return create_app(settings, deployment=deployment).openapi()
+    finally:
+        deployment.close()
+
+
 @contextmanager
 def running_service(data_dir: Path, database_url: str | None = None, **overrides: Any) -> Iterator[Service]:
     """A real server on the store at ``database_url`` (None: SQLite in ``data_dir``), populated with

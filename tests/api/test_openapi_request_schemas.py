@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from keepclear.api.app import create_app
-from keepclear.services.runtime.deployment import Deployment
-from keepclear.settings import Settings
+from apisupport import served_openapi
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -18,9 +16,7 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 
 
 def test_item9_every_request_body_has_a_real_schema(tmp_path: Path, database_url: str) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
-    Deployment.open(settings, create=True).db.dispose()
-    document = create_app(settings).openapi()
+    document = served_openapi(tmp_path, database_url)
     free = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
@@ -34,9 +30,7 @@ def test_item9_every_request_body_has_a_real_schema(tmp_path: Path, database_url
 
 
 def test_item9_the_activity_document_is_the_file_format(tmp_path: Path, database_url: str) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
-    Deployment.open(settings, create=True).db.dispose()
-    document = create_app(settings).openapi()
+    document = served_openapi(tmp_path, database_url)
     activity = document["components"]["schemas"]["ActivityDocument"]
     assert activity["additionalProperties"] is False  # the reader refuses unknown fields
     assert {"kind", "start", "end", "contact"} <= set(activity["required"])

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from keepclear.api.app import create_app
-from keepclear.services.runtime.deployment import Deployment
-from keepclear.settings import Settings
+from apisupport import served_openapi
 
 #: Free-form values, each by design (schema name, field): what a sender or an event put there is
 #: answered as it was given.
@@ -52,14 +50,8 @@ def _untyped(document: dict[str, Any], schema: dict[str, Any], where: str, seen:
     return found
 
 
-def _document(tmp_path: Path, database_url: str) -> dict[str, Any]:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
-    Deployment.open(settings, create=True).db.dispose()
-    return create_app(settings).openapi()
-
-
 def test_every_json_answer_has_a_typed_schema(tmp_path: Path, database_url: str) -> None:
-    document = _document(tmp_path, database_url)
+    document = served_openapi(tmp_path, database_url)
     untyped = []
     answers = 0
     for path, operations in document["paths"].items():
