@@ -39,12 +39,13 @@ CACHE_SIZE = 4096
 _RESERVED_KINDS = frozenset({GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EntryDraft:
     """What ``Ledger.append_many`` appends: as ``append``'s arguments (``time_s`` None: now).
 
     ``text``: the payload's canonical text when the caller has it already (the record's outbox
-    stores it); ``payload`` is then not read.
+    stores it); ``payload`` is then not read. Not frozen: a storm makes tens of thousands, and a
+    frozen dataclass costs three times as much to make.
     """
 
     kind: str
@@ -55,13 +56,8 @@ class EntryDraft:
     text: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """A draft found appendable: its payload text and its audience, sorted and without duplicates."""
-
-    draft: EntryDraft
-    text: str
-    members: tuple[str, ...] | None
+#: A draft found appendable, its payload text and its audience (sorted, without duplicates).
+Checked = tuple[EntryDraft, str, tuple[str, ...] | None]
 
 
 class DraftChecker:
@@ -87,7 +83,7 @@ class DraftChecker:
                 text = payload_text(draft.payload)
             except ValueError as exc:
                 raise ValidationError([f"payload: {exc}"]) from None
-        return Checked(draft, text, members)
+        return draft, text, members
 
     def _kind(self, kind: str) -> None:
         if not kind or kind in _RESERVED_KINDS:
@@ -148,8 +144,7 @@ def chain(
     now_us = time_us_of(now_s)
     key_json = sig_json = "null"
     key_id = signature = None
-    for index, item in enumerate(checked):
-        draft, text, members = item.draft, item.text, item.members
+    for index, (draft, text, members) in enumerate(checked):
         if members is None:
             audience_json, audience_row = "null", None
         else:

@@ -244,8 +244,10 @@ class Ledger:
             or now_us - head.checkpoint_us >= time_us_of(self._config.checkpoint_interval_s)
         )
 
-    def _signed_checkpoint(self, conn: Any, head: Head, now_us: int) -> Checkpoint:
-        private_key = self._deployment_key(conn)
+    def _signed_checkpoint(
+        self, conn: Any, head: Head, now_us: int, private_key: Ed25519PrivateKey | None = None
+    ) -> Checkpoint:
+        private_key = private_key or self._deployment_key(conn)
         key_id = key_id_of(private_key.public_key())
         signature = sign_b64(private_key, checkpoint_bytes(head.seq, head.hash, now_us, key_id))
         return Checkpoint(head.seq, head.hash, now_us, key_id, signature, self._head_note(conn, head.seq, private_key))
@@ -328,9 +330,9 @@ class Ledger:
         head = self._head(conn)
         # Keys first (registering a custodial key is itself an entry), then the batch's entries.
         signers: dict[str | None, Ed25519PrivateKey] = {}
-        for item in checked:
-            if item.draft.party_id not in signers:
-                head, signers[item.draft.party_id] = self._signer(conn, head, item.draft.party_id)
+        for draft, _, _ in checked:
+            if draft.party_id not in signers:
+                head, signers[draft.party_id] = self._signer(conn, head, draft.party_id)
         signatures = None
         if self._config.entry_signatures != "batch":
             signatures = {party: (key_id_of(key.public_key()), key) for party, key in signers.items()}
@@ -338,14 +340,21 @@ class Ledger:
         chained = chain(checked, head.seq, head.hash, now_s, nonces, signatures)
         assert self._tree is not None and self._tree.size == head.seq, "tree synced by _head"
         self._tree.extend(chained.leaves)
-        # Checkpoints where one appending at a time would have signed them (every so many entries).
+        # Checkpoints where appending one at a time would have signed them: at the first entry when
+        # the interval has passed, and every ``checkpoint_every_entries`` entries since the last one.
         now_us = time_us_of(now_s)
         checkpoints = []
-        for row in chained.rows:
-            head = Head(row[0], row[2], head.checkpoint_seq, head.checkpoint_us)
-            if self._checkpoint_due(head, now_us):
-                checkpoints.append(self._signed_checkpoint(conn, head, now_us))
-                head = Head(head.seq, head.hash, head.seq, now_us)
+        every, first_seq = self._config.checkpoint_every_entries, head.seq + 1
+        if time_us_of(self._config.checkpoint_interval_s) <= 0:
+            every = 1  # the interval has always passed: every entry is signed
+        due_seq = head.checkpoint_seq + every
+        if self._checkpoint_due(Head(first_seq, "", head.checkpoint_seq, head.checkpoint_us), now_us):
+            due_seq = first_seq
+        deployment_key = self._deployment_key(conn) if due_seq <= chained.seq else None
+        while due_seq <= chained.seq:
+            row = chained.rows[due_seq - first_seq]
+            checkpoints.append(self._signed_checkpoint(conn, Head(row[0], row[2], 0, 0), now_us, deployment_key))
+            due_seq += every
         store.insert_entry_rows(conn, chained.rows)
         store.insert_checkpoints(conn, [_checkpoint_values(c) for c in checkpoints])
         return AppendedEntries(chained.rows)

@@ -21,7 +21,6 @@ A row the ledger refuses is tried again after 1, 2, 4... s (at most 60 s) and pa
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -29,7 +28,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -368,14 +366,16 @@ class RecordSigner:
 
 
 def _draft(event: Event) -> EntryDraft:
-    return EntryDraft(event.kind, event.party_id, event.payload, event.time_s, _audience(event))
+    # The ledger sorts an audience (once per distinct set in a batch).
+    return EntryDraft(event.kind, event.party_id, event.payload, event.time_s, event.parties or None)
 
 
 def _row_draft(row: outbox.StagedEntry) -> EntryDraft:
-    payload: Any = json.loads(row.payload)
-    return EntryDraft(row.kind, row.party_id, payload, row.time_s, row.audience)
+    # The outbox holds the canonical text ``stage`` wrote: the ledger takes it as it is.
+    return EntryDraft(row.kind, row.party_id, None, row.time_s, row.audience, row.payload)
 
 
 def _staged(draft: EntryDraft) -> tuple[str, str | None, float, str, Sequence[str] | None]:
     audience = None if draft.audience is None else sorted(draft.audience)
-    return (draft.kind, draft.party_id, draft.time_s or time.time(), payload_text(draft.payload), audience)
+    text = payload_text(draft.payload) if draft.text is None else draft.text
+    return (draft.kind, draft.party_id, draft.time_s or time.time(), text, audience)
