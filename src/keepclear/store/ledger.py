@@ -89,6 +89,7 @@ ENTRY_COLUMNS = tuple(c.name for c in ledger_entries.columns)
 _INSERT_ENTRY_SQL = (
     f"INSERT INTO ledger_entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)})"
 )
+_COPY_ENTRIES_SQL = f"COPY ledger_entries ({', '.join(ENTRY_COLUMNS)}) FROM STDIN"
 _CHECKPOINT_COLUMNS = tuple(c.name for c in ledger_checkpoints.columns)
 _NOTE_CHECKPOINT = (
     ledger_head.update()
@@ -149,6 +150,12 @@ def insert_entry_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None
             # The driver's executemany straight away: SQLAlchemy's per-row parameter processing costs
             # as much as SQLite's insert itself on a storm.
             conn.exec_driver_sql(_INSERT_ENTRY_SQL, rows)
+        elif conn.dialect.driver == "psycopg":
+            # COPY, in this transaction: a third of the client's CPU of a multi-row INSERT, and less
+            # of the server's.
+            with conn.connection.driver_connection.cursor() as cursor, cursor.copy(_COPY_ENTRIES_SQL) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
         else:
             conn.execute(ledger_entries.insert(), [dict(zip(ENTRY_COLUMNS, row, strict=True)) for row in rows])
         conn.execute(_MOVE_HEAD, {"new_seq": rows[-1][0], "new_hash": rows[-1][2]})
