@@ -19,6 +19,7 @@ from keepclear.errors import (
     KeepclearError,
     NotFoundError,
     OverloadedError,
+    UnavailableError,
     ValidationError,
 )
 
@@ -34,6 +35,7 @@ STATUS_BY_ERROR: list[tuple[type[KeepclearError], int, str]] = [
     (NotFoundError, 404, "Not found"),
     (ConflictError, 409, "Conflict"),
     (OverloadedError, 429, "Too many requests"),
+    (UnavailableError, 503, "Service unavailable"),
     (KeepclearError, 400, "Bad request"),
 ]
 
@@ -63,7 +65,7 @@ def problem_for(exc: KeepclearError, instance: str) -> JSONResponse:
     if isinstance(exc, ConflictError) and getattr(exc, "current", None) is not None:
         extra["current"] = exc.current
     response = problem(status, title, str(exc), instance, **extra)
-    if isinstance(exc, OverloadedError):
+    if isinstance(exc, (OverloadedError, UnavailableError)):
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
     return response
 

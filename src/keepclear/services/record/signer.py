@@ -132,7 +132,8 @@ def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None)
     The entry's kind, acting party and time are the event's; its payload is the event payload; its
     audience is the event's parties (everyone when the event names none). A payload that is not
     canonical JSON, or a kind that is not a short lower-case dotted name (``KIND_PATTERN``), raises
-    ``ValueError``, and the write with it: nothing unrecordable is stored.
+    ``ValueError``, and the write with it: nothing unrecordable is stored. A full outbox raises
+    ``outbox.OutboxFull`` (503): nothing is stored that the record could not take.
     """
     kept = [event for event in events if recorded(event.kind) and not _in_memory(event.kind)]
     for event in kept:
@@ -145,7 +146,8 @@ def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None)
 @dataclass(frozen=True, slots=True)
 class RecordStatus:
     """What the signer shows: the backlog (rows waiting, parked as failed, age of the oldest waiting
-    one), entries signed, failed tries and drains, events it could not keep, and the last error."""
+    one), entries signed, failed tries and drains, events it could not keep, the last error, and the
+    most rows the outbox holds (``outbox.OUTBOX_MAX_ROWS``: past it writes are refused)."""
 
     waiting: int
     failed: int
@@ -155,6 +157,7 @@ class RecordStatus:
     drain_failures_total: int
     dropped_total: int
     last_error: str | None
+    outbox_limit: int = outbox.OUTBOX_MAX_ROWS
 
 
 class RecordSigner:
@@ -267,8 +270,8 @@ class RecordSigner:
                 signed += 1
             except Exception:
                 kept.append(draft)
-        if kept:
-            outbox.stage(conn, [_staged(d) for d in kept], now_s)
+        if kept:  # at most one delivery's worth, inside the drain: not refused (it would fail the drain)
+            outbox.stage(conn, [_staged(d) for d in kept], now_s, max_rows=None)
         return signed
 
     def drain(self, max_rounds: int = 1_000) -> int:
