@@ -109,3 +109,11 @@ class OverloadedError(KeepclearError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class UnavailableError(KeepclearError):
+    """The service cannot take this write now (a bounded store is full); try again after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)

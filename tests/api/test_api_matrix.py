@@ -260,6 +260,22 @@ def cosigned_head(party: str) -> Callable[[Service], tuple[str, Any]]:
     return make
 
 
+def latest_head_size(service: Service) -> tuple[str, Any]:
+    """A body naming the latest signed head (after a fresh entry), for the console's witness."""
+    ledger = service.runtime.ledger
+    ledger.append("message.posted", "a", {"text": fresh("w")})
+    return "/v1/record/witness", {"tree_size": ledger.latest_head().seq}
+
+
+def two_heads(service: Service) -> tuple[str, Any]:
+    """A body reporting two signed heads as inconsistent (what a party's client found)."""
+    ledger = service.runtime.ledger
+    old = ledger.latest_head().note
+    ledger.append("message.posted", "a", {"text": fresh("w")})
+    body = {"seen_before": old, "served": ledger.latest_head().note, "problem": "does not extend"}
+    return "/v1/record/inconsistency", body
+
+
 def proves(body: Any) -> bool:
     return body["format"] == "keepclear-inclusion-proof" and body["entry"]["payload"] is not None
 
@@ -466,6 +482,16 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             cosigned_head("b"),
             for_roles({"a-liaison": status(403)}),
         ),
+    ],
+    ("POST", "/v1/record/witness"): [
+        (
+            "own party's custodial cosignature",
+            latest_head_size,
+            for_roles({"a-liaison": status(201, lambda b: "a" in b["cosigned_by"])}),
+        )
+    ],
+    ("POST", "/v1/record/inconsistency"): [
+        ("own party's alarm", two_heads, for_roles({"a-liaison": status(201, lambda b: b["status"] == "raised")}))
     ],
     ("GET", "/v1/incidents"): [
         (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from apisupport import running_service
 
 from keepclear.store import outbox
@@ -37,3 +38,38 @@ def test_health_degrades_on_a_parked_entry_and_metrics_show_the_outbox(tmp_path:
         assert admin.post("/v1/parties", json={"id": "c", "name": "Charlie", "roster": []}).status_code == 201
         kinds = [e.statement.kind for e in service.runtime.ledger.entries()]
         assert kinds.count("party.added") == 3
+
+
+def test_a_full_outbox_refuses_writes_with_503_until_it_has_room(tmp_path: Path, database_url: str) -> None:
+    """The outbox holds at most ``OUTBOX_MAX_ROWS`` rows: past it a write is refused whole with a 503
+    problem and Retry-After, health says why, and the write succeeds once there is room."""
+    limit = outbox.OUTBOX_MAX_ROWS
+    with (
+        running_service(tmp_path / "data", database_url) as service,
+        service.client(None) as anyone,
+        service.client("admin") as admin,
+    ):
+        # rows the signer cannot sign (parked), filling the outbox to its bound
+        with service.deployment.db.write() as conn:
+            conn.execute(
+                sa.text(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :limit)"
+                    " INSERT INTO record_outbox (kind, party_id, time_s, payload, audience, staged_s, attempts,"
+                    " next_try_s, failed, last_error) SELECT 'party.added', NULL, 0, '{}', NULL, 0, 5, 0, true,"
+                    " 'filler' FROM n"
+                ),
+                {"limit": limit},
+            )
+        answer = admin.post("/v1/parties", json={"id": "c", "name": "Charlie", "roster": []})
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert int(answer.headers["retry-after"]) >= 1
+        assert f"at most {limit}" in answer.json()["detail"]
+        assert "c" not in [p["id"] for p in admin.get("/v1/parties").json()]  # nothing of the write was kept
+        health = anyone.get("/v1/health").json()
+        assert f"record: the outbox is full ({limit} entries): writes are refused with 503" in health["problems"]
+        assert admin.get("/v1/metrics").json()["record"]["outbox_limit"] == limit
+        with service.deployment.db.write() as conn:
+            conn.execute(sa.text("DELETE FROM record_outbox WHERE last_error = 'filler'"))
+        assert admin.post("/v1/parties", json={"id": "c", "name": "Charlie", "roster": []}).status_code == 201
+        assert anyone.get("/v1/health").json()["status"] == "ok"

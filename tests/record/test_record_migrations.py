@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
+from keepclear.ledger import LedgerConfig, verify_document
+from keepclear.services.record.signer import open_ledger
+from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 from keepclear.store.migrate import alembic_config
+from keepclear.store.schema import metadata
 
 
 def test_incident_alert_links_are_filled_from_incidents_stored_before_them(database_url: str) -> None:
@@ -26,5 +34,29 @@ def test_incident_alert_links_are_filled_from_incidents_stored_before_them(datab
         with db.read() as conn:
             links = conn.execute(sa.text("SELECT alert_id, incident_id FROM incident_alerts")).all()
         assert sorted(map(tuple, links)) == [("al1", "inc-1"), ("al2", "inc-1"), ("al2", "inc-3")]
+    finally:
+        db.dispose()
+
+
+def test_entries_stored_before_the_hash_index_was_dropped_verify_after_it(database_url: str, tmp_path: Path) -> None:
+    db = Database(database_url)
+    try:
+        command.upgrade(alembic_config(db), "0010_transparency_log")
+        ledger = open_ledger(db, ManualClock(1509494400.0), tmp_path, config=LedgerConfig(checkpoint_every_entries=3))
+        for i in range(7):
+            ledger.append("message.posted", "coalition", {"n": i}, audience=["coalition", "russia"])
+        before = ledger.export_document()
+        migrate(db)
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert [d for d in diff if "ledger_entries" in repr(d)] == []
+        after = open_ledger(db, ManualClock(1509494500.0), tmp_path, config=LedgerConfig(checkpoint_every_entries=3))
+        after.append("message.posted", "russia", {"n": 7})
+        exported = after.export_document()
+        assert exported["entries"][: len(before["entries"])] == before["entries"]
+        assert verify_document(exported).ok
+        command.downgrade(alembic_config(db), "0010_transparency_log")
+        with db.read() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar_one() == len(exported["entries"])
     finally:
         db.dispose()

@@ -168,3 +168,32 @@ def test_a_write_with_an_unrecordable_event_is_refused(deployment: Deployment, c
             stage(conn, [Event(kind, clock.now_s(), "coalition", payload, PARTIES)])
     with deployment.db.read() as conn:
         assert outbox.backlog(conn).waiting == 0
+
+
+def test_a_full_outbox_refuses_the_write_and_takes_it_again_once_drained(
+    deployment: Deployment, ledger: Ledger, clock: ManualClock
+) -> None:
+    """Past ``max_rows`` (waiting and parked rows together) ``stage`` refuses, and the write's
+    transaction with it; rows signed out of order leave gaps in the ids that are not counted."""
+
+    def staged(n: int) -> list[tuple[str, str | None, float, str, list[str] | None]]:
+        return [("activity.acknowledged", "russia", clock.now_s(), json.dumps({"n": i}), None) for i in range(n)]
+
+    with deployment.db.write() as conn:
+        outbox.stage(conn, staged(3), clock.now_s(), max_rows=3)
+    with (
+        pytest.raises(outbox.OutboxFull, match=r"holds 3 entries .*at most 3") as refused,
+        deployment.db.write() as conn,
+    ):
+        outbox.stage(conn, staged(1), clock.now_s(), max_rows=None)  # an earlier write of the transaction
+        outbox.stage(conn, staged(1), clock.now_s(), max_rows=3)
+    assert refused.value.retry_after_s > 0
+    with deployment.db.read() as conn:
+        assert outbox.backlog(conn).waiting == 3  # the whole transaction was refused
+        ids = [row.id for row in outbox.take(conn, clock.now_s(), 10)]
+    with deployment.db.write() as conn:
+        outbox.remove(conn, [ids[1]])  # signed out of order: ids 1 and 3 are left
+        outbox.stage(conn, staged(1), clock.now_s(), max_rows=3)
+    assert RecordSigner(deployment.db, ledger).drain() == 3
+    with deployment.db.write() as conn:
+        outbox.stage(conn, staged(3), clock.now_s(), max_rows=3)

@@ -20,6 +20,7 @@ from keepclear.errors import (
     NotFoundError,
     OverloadedError,
     ProblemCode,
+    UnavailableError,
     ValidationError,
 )
 
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: list[tuple[type[KeepclearError], int, str]] = [
     (NotFoundError, 404, "Not found"),
     (ConflictError, 409, "Conflict"),
     (OverloadedError, 429, "Too many requests"),
+    (UnavailableError, 503, "Service unavailable"),
     (KeepclearError, 400, "Bad request"),
 ]
 
@@ -65,7 +67,7 @@ def problem_for(exc: KeepclearError, instance: str) -> JSONResponse:
     if isinstance(exc, ConflictError) and getattr(exc, "current", None) is not None:
         extra["current"] = exc.current
     response = problem(status, title, str(exc), instance, **extra)
-    if isinstance(exc, OverloadedError):
+    if isinstance(exc, (OverloadedError, UnavailableError)):
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
     return response
 

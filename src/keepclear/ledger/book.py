@@ -30,6 +30,8 @@ from typing import Any
 
 from keepclear.domain.events import Clock
 from keepclear.errors import ForbiddenError, NotFoundError, ValidationError
+from keepclear.ledger.batch import AppendedEntries, Checked, DraftChecker, chain
+from keepclear.ledger.batch import EntryDraft as EntryDraft  # where callers have always found it
 from keepclear.ledger.canonical import b64encode, sha256_hex
 from keepclear.ledger.client import Submission, parse_submission
 from keepclear.ledger.keys import (
@@ -44,12 +46,10 @@ from keepclear.ledger.keys import (
 from keepclear.ledger.merkle import MerkleTree, leaf_hash
 from keepclear.ledger.model import (
     DEPLOYMENT,
-    PARTY_RE,
     Checkpoint,
     Entry,
     Statement,
     checkpoint_bytes,
-    kind_problem,
     payload_text,
     time_us_of,
 )
@@ -68,9 +68,6 @@ from keepclear.ledger.verify import (
 from keepclear.store import ledger as store
 from keepclear.store.database import Database
 from keepclear.store.ledger import Head, StoredKey
-
-#: How many well-formed party ids the ledger remembers (so a batch does not re-check each one).
-PARTY_CACHE_SIZE = 4096
 
 
 def witness_name(party_id: str) -> str:
@@ -101,17 +98,6 @@ class LedgerConfig:
     entry_signatures: str = "batch"
 
 
-@dataclass(frozen=True, slots=True)
-class EntryDraft:
-    """What ``Ledger.append_many`` appends: as ``append``'s arguments (``time_s`` None: now)."""
-
-    kind: str
-    party_id: str | None
-    payload: Any
-    time_s: float | None = None
-    audience: list[str] | tuple[str, ...] | frozenset[str] | None = None
-
-
 class Ledger:
     """The append-only signed log of one deployment (see the module docstring)."""
 
@@ -132,7 +118,7 @@ class Ledger:
         self._config = config or LedgerConfig()
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._tree: MerkleTree | None = None
-        self._party_ids: set[str] = set()  # party ids already found well-formed (bounded)
+        self._checker = DraftChecker()
         self._origin: str | None = None
         # Held by a writer for its whole transaction and by a reader while it syncs the tree or proves.
         self._tree_lock = threading.RLock()
@@ -189,16 +175,16 @@ class Ledger:
         self, conn: Any, head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
     ) -> tuple[Head, Entry]:
         head, entry, row = self._chained(head, statement, text, key_id, signature)
-        store.insert_entry(conn, row)
+        store.insert_entry_rows(conn, [row])
         return head, entry
 
     def _chained(
         self, head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
-    ) -> tuple[Head, Entry, dict[str, Any]]:
+    ) -> tuple[Head, Entry, tuple[Any, ...]]:
         """The entry that follows ``head``, its row, the head after it; its leaf joins the tree."""
         head, entry, row = _chained(head, statement, text, key_id, signature)
         assert self._tree is not None and self._tree.size == entry.seq - 1, "tree synced by _head"
-        self._tree.append(leaf_hash(bytes.fromhex(row["hash"])))
+        self._tree.append(leaf_hash(bytes.fromhex(row[2])))
         return head, entry, row
 
     def _sign_and_place(
@@ -258,8 +244,10 @@ class Ledger:
             or now_us - head.checkpoint_us >= time_us_of(self._config.checkpoint_interval_s)
         )
 
-    def _signed_checkpoint(self, conn: Any, head: Head, now_us: int) -> Checkpoint:
-        private_key = self._deployment_key(conn)
+    def _signed_checkpoint(
+        self, conn: Any, head: Head, now_us: int, private_key: Ed25519PrivateKey | None = None
+    ) -> Checkpoint:
+        private_key = private_key or self._deployment_key(conn)
         key_id = key_id_of(private_key.public_key())
         signature = sign_b64(private_key, checkpoint_bytes(head.seq, head.hash, now_us, key_id))
         return Checkpoint(head.seq, head.hash, now_us, key_id, signature, self._head_note(conn, head.seq, private_key))
@@ -269,7 +257,7 @@ class Ledger:
         if not self._checkpoint_due(head, now_us, force):
             return None
         checkpoint = self._signed_checkpoint(conn, head, now_us)
-        store.insert_checkpoint(conn, *_checkpoint_values(checkpoint))
+        store.insert_checkpoints(conn, [_checkpoint_values(checkpoint)])
         return checkpoint
 
     def _signer(self, conn: Any, head: Head, party_id: str | None) -> tuple[Head, Ed25519PrivateKey]:
@@ -283,23 +271,6 @@ class Ledger:
                 head, key = self._register(conn, head, party_id, public_key_b64(private_key.public_key()), True)
         signer = self._private_key(key.key_id) if key is not None and key.custodial else self._deployment_key(conn)
         return head, signer
-
-    def _draft_text(self, draft: EntryDraft) -> str:
-        if not draft.kind or draft.kind in (GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED):
-            raise ValidationError([f"kind: {draft.kind!r} is reserved for the ledger itself"])
-        problem = kind_problem(draft.kind)
-        if problem is not None:
-            raise ValidationError([f"kind: {draft.kind[:64]!r} is {problem}"])
-        for party in (draft.party_id, *(draft.audience or ())):
-            if party is not None and party not in self._party_ids:
-                if not isinstance(party, str) or not PARTY_RE.match(party):
-                    raise ValidationError([f"party: {str(party)[:64]!r} is not a party id"])
-                if len(self._party_ids) < PARTY_CACHE_SIZE:
-                    self._party_ids.add(party)
-        try:
-            return payload_text(draft.payload)
-        except ValueError as exc:
-            raise ValidationError([f"payload: {exc}"]) from None
 
     # -- public API ------------------------------------------------------------------------
     def append(
@@ -319,7 +290,7 @@ class Ledger:
         (entry,) = self.append_many([EntryDraft(kind, party_id, payload, time_s, audience)])
         return entry
 
-    def append_many(self, drafts: Sequence[EntryDraft]) -> list[Entry]:
+    def append_many(self, drafts: Sequence[EntryDraft]) -> Sequence[Entry]:
         """Append several entries in one transaction, in order, each exactly as ``append`` would.
 
         All or nothing: a draft that ``append`` would refuse refuses the whole batch before anything
@@ -337,63 +308,56 @@ class Ledger:
         with self._write() as conn:
             yield conn
 
-    def append_many_in(self, conn: Any, drafts: Sequence[EntryDraft]) -> list[Entry]:
+    def append_many_in(self, conn: Any, drafts: Sequence[EntryDraft]) -> Sequence[Entry]:
         """``append_many`` inside the caller's transaction (``conn`` from ``Ledger.writing()``).
 
         The record's outbox appends its rows and deletes them in one commit, so that each staged row
         becomes exactly one entry however the process stops. A batch that fails (a savepoint rolled
         back) drops the in-memory tree, which the next write rebuilds from the store.
         """
-        texts = [self._draft_text(draft) for draft in drafts]
-        if not drafts:
+        checked = [self._checker.check(draft) for draft in drafts]
+        if not checked:
             return []
         with self._tree_lock:
             try:
-                return self._append_in(conn, texts, drafts)
+                return self._append_in(conn, checked)
             except BaseException:
                 self._tree = None  # leaves of a batch that will not commit: rebuilt from the store
                 raise
 
-    def _append_in(self, conn: Any, texts: list[str], drafts: Sequence[EntryDraft]) -> list[Entry]:
+    def _append_in(self, conn: Any, checked: Sequence[Checked]) -> AppendedEntries:
         now_s = self._clock.now_s()
         head = self._head(conn)
         # Keys first (registering a custodial key is itself an entry), then the batch's entries.
         signers: dict[str | None, Ed25519PrivateKey] = {}
-        for draft in drafts:
+        for draft, _, _ in checked:
             if draft.party_id not in signers:
                 head, signers[draft.party_id] = self._signer(conn, head, draft.party_id)
-        key_ids = {party: key_id_of(key.public_key()) for party, key in signers.items()}
-        batch = self._config.entry_signatures == "batch"
-        entries: list[Entry] = []
-        rows: list[dict[str, Any]] = []
-        checkpoints: list[Checkpoint] = []
+        signatures = None
+        if self._config.entry_signatures != "batch":
+            signatures = {party: (key_id_of(key.public_key()), key) for party, key in signers.items()}
+        nonces = self._random_bytes(16 * len(checked)).hex()  # one draw for the batch
+        chained = chain(checked, head.seq, head.hash, now_s, nonces, signatures)
+        assert self._tree is not None and self._tree.size == head.seq, "tree synced by _head"
+        self._tree.extend(chained.leaves)
+        # Checkpoints where appending one at a time would have signed them: at the first entry when
+        # the interval has passed, and every ``checkpoint_every_entries`` entries since the last one.
         now_us = time_us_of(now_s)
-        nonces = self._random_bytes(16 * len(drafts)).hex()  # one draw for the batch
-        for index, (draft, text) in enumerate(zip(drafts, texts, strict=True)):
-            members = None if draft.audience is None else tuple(sorted(set(draft.audience)))
-            when_s = now_s if draft.time_s is None else draft.time_s
-            statement = Statement(
-                draft.party_id,
-                draft.kind,
-                time_us_of(when_s),
-                sha256_hex(text.encode("utf-8")),
-                nonces[32 * index : 32 * index + 32],
-                members,
-            )
-            if batch:
-                head, entry, row = self._chained(head, statement, text, None, None)
-            else:
-                signature = sign_b64(signers[draft.party_id], statement.to_bytes())
-                head, entry, row = self._chained(head, statement, text, key_ids[draft.party_id], signature)
-            rows.append(row)
-            entries.append(entry)
-            if self._checkpoint_due(head, now_us):
-                checkpoints.append(self._signed_checkpoint(conn, head, now_us))
-                head = Head(head.seq, head.hash, head.seq, now_us)
-        store.insert_entries(conn, rows)
-        for checkpoint in checkpoints:
-            store.insert_checkpoint(conn, *_checkpoint_values(checkpoint))
-        return entries
+        checkpoints = []
+        every, first_seq = self._config.checkpoint_every_entries, head.seq + 1
+        if time_us_of(self._config.checkpoint_interval_s) <= 0:
+            every = 1  # the interval has always passed: every entry is signed
+        due_seq = head.checkpoint_seq + every
+        if self._checkpoint_due(Head(first_seq, "", head.checkpoint_seq, head.checkpoint_us), now_us):
+            due_seq = first_seq
+        deployment_key = self._deployment_key(conn) if due_seq <= chained.seq else None
+        while due_seq <= chained.seq:
+            row = chained.rows[due_seq - first_seq]
+            checkpoints.append(self._signed_checkpoint(conn, Head(row[0], row[2], 0, 0), now_us, deployment_key))
+            due_seq += every
+        store.insert_entry_rows(conn, chained.rows)
+        store.insert_checkpoints(conn, [_checkpoint_values(c) for c in checkpoints])
+        return AppendedEntries(chained.rows)
 
     def register_public_key(self, party_id: str, public_key: str) -> str:
         """Put ``party_id`` in strong mode with its own public key (raw, base64); returns the key id.
@@ -809,7 +773,7 @@ class Ledger:
 
 def _chained(
     head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
-) -> tuple[Head, Entry, dict[str, Any]]:
+) -> tuple[Head, Entry, tuple[Any, ...]]:
     """The entry that follows ``head``, its row, and the head after it (nothing is written)."""
     entry = Entry(head.seq + 1, head.hash, statement, text, key_id, signature)
     entry_hash = entry.hash()
@@ -825,22 +789,24 @@ def _ranges(sizes: list[int]) -> str:
     return ", ".join(map(str, sizes[-10:])) + (" ..." if len(sizes) > 10 else "") if sizes else "none"
 
 
-def _entry_row(entry: Entry, entry_hash: str) -> dict[str, Any]:
+def _entry_row(entry: Entry, entry_hash: str) -> tuple[Any, ...]:
+    """The row of ``entry`` (``store.ledger.ENTRY_COLUMNS`` order)."""
     s = entry.statement
-    return {
-        "seq": entry.seq,
-        "prev_hash": entry.prev_hash,
-        "hash": entry_hash,
-        "party_id": s.party_id,
-        "kind": s.kind,
-        "time_us": s.time_us,
-        "payload_sha256": s.payload_sha256,
-        "nonce": s.nonce,
-        "audience": None if s.audience is None else "\n".join(s.audience),
-        "payload": entry.payload,
-        "key_id": entry.key_id,
-        "signature": entry.signature,
-    }
+    audience = None if s.audience is None else "\n".join(s.audience)
+    return (
+        entry.seq,
+        entry.prev_hash,
+        entry_hash,
+        s.party_id,
+        s.kind,
+        s.time_us,
+        s.payload_sha256,
+        s.nonce,
+        audience,
+        entry.payload,
+        entry.key_id,
+        entry.signature,
+    )
 
 
 def _entry_from_row(row: Any) -> Entry:

@@ -49,18 +49,34 @@ def _check(value: Any, where: str) -> None:
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> bool:
-    """True when ``value`` is made of exactly the JSON types (no subclasses): the common, fast case."""
+    """True when ``value`` is made of exactly the JSON types (no subclasses): the common, fast case.
+
+    Non-finite floats pass here; the encoder refuses them (``allow_nan=False``).
+    """
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return True
-    if kind is float:
-        return math.isfinite(value)
     if kind is dict:
-        return all(type(key) is str and _plain(item) for key, item in value.items())
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            item_kind = type(item)
+            if item_kind not in _SCALARS and not (
+                (item_kind is dict or item_kind is list or item_kind is tuple) and _plain(item)
+            ):
+                return False
+        return True
     if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
-    return False
+        for item in value:
+            item_kind = type(item)
+            if item_kind not in _SCALARS and not (
+                (item_kind is dict or item_kind is list or item_kind is tuple) and _plain(item)
+            ):
+                return False
+        return True
+    return kind in _SCALARS
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -71,7 +87,11 @@ def canonical_bytes(value: Any) -> bytes:
     """
     if not _plain(value):
         _check(value, "$")  # the slow walk that names what is wrong (or accepts subclasses)
-    text = _ENCODER.encode(value)
+    try:
+        text = _ENCODER.encode(value)
+    except ValueError:
+        _check(value, "$")  # a NaN or an infinity: name where
+        raise
     return text.encode("utf-8")
 
 

@@ -62,9 +62,26 @@ class MerkleTree:
             self._levels[level] += current
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Append several leaf hashes in order."""
-        for leaf in leaf_hashes:
-            self.append(leaf)
+        """Append several leaf hashes in order: level by level, each new node hashed once."""
+        leaves = list(leaf_hashes)
+        if any(len(leaf) != HASH_BYTES for leaf in leaves):
+            raise ValueError("a leaf hash is 32 bytes")
+        self._levels[0] += b"".join(leaves)
+        start, end = self.size, self.size + len(leaves)  # the new nodes of this level: [start, end)
+        self.size = end
+        sha256, level = hashlib.sha256, 0
+        while end - start and end > 1:
+            below = self._levels[level]
+            # Parents of complete pairs touching a new node: [start // 2, end // 2).
+            parents = b"".join(
+                sha256(b"\x01" + below[2 * i * HASH_BYTES : (2 * i + 2) * HASH_BYTES]).digest()
+                for i in range(start >> 1, end >> 1)
+            )
+            level += 1
+            if len(self._levels) == level:
+                self._levels.append(bytearray())
+            self._levels[level] += parents
+            start, end = start >> 1, end >> 1
 
     def truncate(self, size: int) -> None:
         """Forget every leaf from ``size`` on (a write that did not commit)."""

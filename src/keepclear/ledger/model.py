@@ -36,6 +36,7 @@ DEPLOYMENT = "@deployment"
 
 #: A JSON string literal exactly as the canonical form writes it (``ensure_ascii=False`` escaping).
 _json_str: Callable[[str], str] = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # type: ignore[attr-defined]
+json_string = _json_str
 
 #: Syntax of the fields a verifier checks (docs/record.md, "Field syntax").
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -6,6 +6,11 @@ ledger and deletes them (``remove``) in one transaction of its own: each row bec
 entry, whether the process dies before, during or after that transaction. A row the ledger refuses
 is retried later (``postpone``) and, after a bounded number of tries, parked as ``failed``: it stays
 here, counted and shown, until an operator looks at it.
+
+The outbox is bounded: ``stage`` refuses (``OutboxFull``, a 503 to an HTTP client) rows that would
+take it past ``OUTBOX_MAX_ROWS`` rows, waiting and parked together, and the write with them, so
+that a signer that cannot keep up, or cannot sign at all, stops the writes rather than the table
+growing without end.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keepclear.errors import UnavailableError
 from keepclear.store.schema import IN_LIST_SIZE, metadata
+
+#: The most rows the outbox holds (waiting and parked): ten seconds of the signer's sustained rate,
+#: and the size of the event queue in front of the record.
+OUTBOX_MAX_ROWS = 200_000
+#: What a refused writer is told to wait (the signer drains thousands of rows a second).
+RETRY_AFTER_S = 5.0
 
 record_outbox = sa.Table(
     "record_outbox",
@@ -45,7 +57,15 @@ _TAKE = (
     .limit(sa.bindparam("limit"))
     .with_for_update()
 )
+_SPAN = sa.select(sa.func.min(record_outbox.c.id), sa.func.max(record_outbox.c.id))
+_COUNT_UP_TO = sa.select(sa.func.count()).select_from(
+    sa.select(record_outbox.c.id).limit(sa.bindparam("limit")).subquery()
+)
 _REMOVE = record_outbox.delete().where(record_outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+class OutboxFull(UnavailableError):
+    """The outbox holds ``OUTBOX_MAX_ROWS`` rows: the write that would stage more is refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +91,20 @@ class Backlog:
 
 
 def stage(
-    conn: Connection, rows: Sequence[tuple[str, str | None, float, str, Sequence[str] | None]], staged_s: float
+    conn: Connection,
+    rows: Sequence[tuple[str, str | None, float, str, Sequence[str] | None]],
+    staged_s: float,
+    *,
+    max_rows: int | None = OUTBOX_MAX_ROWS,
 ) -> None:
-    """Insert ``(kind, party_id, time_s, payload_text, audience)`` rows, in order (inside the writer's transaction)."""
+    """Insert ``(kind, party_id, time_s, payload_text, audience)`` rows, in order (inside the writer's
+    transaction); ``OutboxFull`` when the outbox would then hold more than ``max_rows`` (None: no bound).
+
+    The bound is soft by the few rows of writers staging at the same moment on PostgreSQL.
+    """
     if rows:
+        if max_rows is not None:
+            _make_room(conn, len(rows), max_rows)
         conn.execute(
             record_outbox.insert(),
             [
@@ -88,6 +118,25 @@ def stage(
                 }
                 for kind, party_id, time_s, payload, audience in rows
             ],
+        )
+
+
+def _make_room(conn: Connection, adding: int, max_rows: int) -> None:
+    """Refuse ``adding`` rows that would take the outbox past ``max_rows``.
+
+    Ids grow, so ``max - min + 1`` bounds the row count from above at the cost of two index lookups:
+    the usual, nearly empty outbox needs no more. Only past the bound are the rows counted (at most
+    ``max_rows`` of them).
+    """
+    low, high = conn.execute(_SPAN).one()
+    if low is None or high - low + 1 + adding <= max_rows:
+        return
+    held = int(conn.execute(_COUNT_UP_TO, {"limit": max_rows}).scalar_one())
+    if held + adding > max_rows:
+        raise OutboxFull(
+            f"record: the outbox holds {held} entries not yet signed into the ledger (at most {max_rows});"
+            f" this write and its {adding} entries were not made: retry later",
+            RETRY_AFTER_S,
         )
 
 

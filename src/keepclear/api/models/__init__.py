@@ -225,12 +225,14 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _problem_response("Invalid input; `errors` names each field"),
     429: _problem_response("Too many requests; retry after the Retry-After header"),
     500: _problem_response("Internal error (logged)"),
+    503: _problem_response("The record's outbox is full: the write was not made; retry after the Retry-After header"),
 }
 
 
 class RecordMetrics(BaseModel):
     """The record's outbox: entries waiting to be signed, parked after failing, the oldest one's age;
-    entries signed, failed tries, failed drains and in-memory events lost by this process."""
+    entries signed, failed tries, failed drains and in-memory events lost by this process; the most
+    rows the outbox holds (past it, writes are refused with 503)."""
 
     waiting: int
     failed: int
@@ -240,6 +242,7 @@ class RecordMetrics(BaseModel):
     drain_failures_total: int
     dropped_total: int
     last_error: str | None
+    outbox_limit: int
 
 
 class Metrics(BaseModel):

@@ -24,6 +24,7 @@ from keepclear.domain.identity import Principal
 from keepclear.domain.incidents import Account, Incident, ReviewStatus, TimelineItem
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import NotFoundError, ValidationError
+from keepclear.ledger.note import parse_note
 from keepclear.services.policy import (
     Action,
     Sight,
@@ -35,6 +36,7 @@ from keepclear.services.policy import (
     sees_all,
     unknown,
 )
+from keepclear.services.record.witness import cosign_custodial, raise_alarm
 from keepclear.services.reports.incident import incident_html
 from keepclear.services.runtime.runtime import Runtime
 
@@ -188,6 +190,51 @@ def add_cosignature(
     last head it saw: `keepclear ledger witness` does both)."""
     party = principal.party_id or ""
     return _cosignatures(rt, rt.ledger.add_cosignature(party, body.note))
+
+
+class WitnessIn(BaseModel):
+    tree_size: int = Field(ge=1, le=2**62, description="Size of the signed head the client checked and cosigns.")
+
+
+@router.post("/record/witness", status_code=201)
+def witness_head(
+    body: WitnessIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_WITNESS))]
+) -> Cosignatures:
+    """Cosign a signed head for the caller's custodial party, with the key the deployment holds for it,
+    once the client checked it extends the head it saw last (the console does, in the browser). A
+    party in strong mode cosigns with its own key (`keepclear ledger witness --key`) and is refused."""
+    party = principal.party_id or ""
+    size = cosign_custodial(rt.ledger, rt.deployment.clock, party, body.tree_size)
+    return _cosignatures(rt, size)
+
+
+class InconsistencyIn(BaseModel):
+    seen_before: str = Field(min_length=1, max_length=8000, description="The signed head the client saw last.")
+    served: str = Field(min_length=1, max_length=8000, description="The signed head served now.")
+    problem: str = Field(min_length=1, max_length=500, description="What the client's check found.")
+
+
+class AlarmRaised(BaseModel):
+    status: Literal["raised"] = Field(description="The alarm is in the ledger and on the hotline.")
+
+
+@router.post("/record/inconsistency", status_code=201)
+def report_inconsistency(
+    body: InconsistencyIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_WITNESS))]
+) -> AlarmRaised:
+    """The caller's client found the served head inconsistent with the one it saw: recorded in the
+    ledger as ``alert.record_inconsistent`` and sent to every other party on the hotline, both heads
+    in the message."""
+    party = principal.party_id or ""
+    for field, note in (("seen_before", body.seen_before), ("served", body.served)):
+        try:
+            parse_note(note)
+        except ValueError as exc:
+            raise ValidationError([f"{field}: {exc}"]) from None
+
+    others = [p.id for p in rt.deployment.registry.parties()]
+    raise_alarm(rt.ledger, rt.hotline, party, body.problem, body.seen_before, body.served, others)
+    return AlarmRaised(status="raised")
 
 
 @router.get("/record/cosignatures")

@@ -35,8 +35,8 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 @router.get("/health", dependencies=[Depends(public)], tags=["meta"])
 def health(rt: RuntimeDep) -> Health:
     """Liveness, answered without a key (always 200): ``degraded`` while the record falls behind by
-    more than ``record_backlog_degraded_s``, has parked entries, or could not drain, or while event
-    subscribers fail."""
+    more than ``record_backlog_degraded_s``, has parked entries, could not drain or its outbox is full,
+    or while event subscribers fail."""
     problems = health_problems(rt)
     return Health(status="degraded" if problems else "ok", version=__version__, problems=problems)
 
@@ -56,6 +56,8 @@ def health_problems(rt: Runtime) -> list[str]:
         )
     if record.failed:
         problems.append(f"record: {record.failed} entries failed to be signed and are parked in the outbox")
+    if record.waiting + record.failed >= record.outbox_limit:
+        problems.append(f"record: the outbox is full ({record.outbox_limit} entries): writes are refused with 503")
     if rt.record.failing:
         problems.append("record: the last attempt to drain the outbox failed")
     if rt.deployment.bus.failing:

@@ -21,7 +21,6 @@ A row the ledger refuses is tried again after 1, 2, 4... s (at most 60 s) and pa
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -29,7 +28,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -112,8 +110,9 @@ def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None)
 
     The entry's kind, acting party and time are the event's; its payload is the event payload; its
     audience is the event's parties (everyone when the event names none). A payload that is not
-    canonical JSON, or any event's kind that is not a short lower-case dotted name (``KIND_PATTERN``), raises
-    ``ValueError``, and the write with it: nothing unrecordable is stored.
+    canonical JSON, or a kind that is not a short lower-case dotted name (``KIND_PATTERN``), raises
+    ``ValueError``, and the write with it: nothing unrecordable is stored. A full outbox raises
+    ``outbox.OutboxFull`` (503): nothing is stored that the record could not take.
     """
     events = list(events)
     for event in events:
@@ -127,7 +126,8 @@ def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None)
 @dataclass(frozen=True, slots=True)
 class RecordStatus:
     """What the signer shows: the backlog (rows waiting, parked as failed, age of the oldest waiting
-    one), entries signed, failed tries and drains, events it could not keep, and the last error."""
+    one), entries signed, failed tries and drains, events it could not keep, the last error, and the
+    most rows the outbox holds (``outbox.OUTBOX_MAX_ROWS``: past it writes are refused)."""
 
     waiting: int
     failed: int
@@ -137,6 +137,7 @@ class RecordStatus:
     drain_failures_total: int
     dropped_total: int
     last_error: str | None
+    outbox_limit: int = outbox.OUTBOX_MAX_ROWS
 
 
 class RecordSigner:
@@ -249,8 +250,8 @@ class RecordSigner:
                 signed += 1
             except Exception:
                 kept.append(draft)
-        if kept:
-            outbox.stage(conn, [_staged(d) for d in kept], now_s)
+        if kept:  # at most one delivery's worth, inside the drain: not refused (it would fail the drain)
+            outbox.stage(conn, [_staged(d) for d in kept], now_s, max_rows=None)
         return signed
 
     def drain(self, max_rounds: int = 1_000) -> int:
@@ -348,14 +349,16 @@ class RecordSigner:
 
 
 def _draft(event: Event) -> EntryDraft:
-    return EntryDraft(str(event.kind), event.party_id, event.payload, event.time_s, _audience(event))
+    # The ledger sorts an audience (once per distinct set in a batch).
+    return EntryDraft(str(event.kind), event.party_id, event.payload, event.time_s, event.parties or None)
 
 
 def _row_draft(row: outbox.StagedEntry) -> EntryDraft:
-    payload: Any = json.loads(row.payload)
-    return EntryDraft(row.kind, row.party_id, payload, row.time_s, row.audience)
+    # The outbox holds the canonical text ``stage`` wrote: the ledger takes it as it is.
+    return EntryDraft(row.kind, row.party_id, None, row.time_s, row.audience, row.payload)
 
 
 def _staged(draft: EntryDraft) -> tuple[str, str | None, float, str, Sequence[str] | None]:
     audience = None if draft.audience is None else sorted(draft.audience)
-    return (draft.kind, draft.party_id, draft.time_s or time.time(), payload_text(draft.payload), audience)
+    text = payload_text(draft.payload) if draft.text is None else draft.text
+    return (draft.kind, draft.party_id, draft.time_s or time.time(), text, audience)

@@ -1,6 +1,6 @@
 """Witnessing: a party checks that the log's new head extends the last one it saw, then cosigns it.
 
-What a party's client (the CLI, a scheduled job; the console later) does each time it looks at the
+What a party's client (the CLI, a scheduled job, the console) does each time it looks at the
 record: fetch the latest signed tree head, check it is signed by the deployment and that a
 consistency proof leads to it from the head the party saw last (its *own* copy: an operator who
 rewrote history cannot make that proof), then add its ``cosignature/v1`` line and hand it to the
@@ -77,14 +77,30 @@ def witness(
         cosigned = cosign(head.note, witness_name(party_id), private_key, int(clock.now_s()))
         ledger.add_cosignature(party_id, cosigned)
         return WitnessOutcome(head.seq, cosigned, None)
+    raise_alarm(ledger, hotline, party_id, problem, last_seen, head.note, others)
+    return WitnessOutcome(head.seq, None, problem)
+
+
+def raise_alarm(
+    ledger: Ledger,
+    hotline: HotlineService,
+    party_id: str,
+    problem: str,
+    last_seen: str | None,
+    served: str,
+    others: list[str],
+) -> None:
+    """``party_id`` found the head ``served`` inconsistent with ``last_seen``: record it in the ledger
+    and alert every other party on the hotline, both heads in the message."""
+    size = parse_note(served).head.size
     summary = (
         f"RECORD INCONSISTENT, seen by {party_id}: {problem}. Head seen before:\n{last_seen or '-'}\n"
-        f"Head served now:\n{head.note}"
+        f"Head served now:\n{served}"
     )
     ledger.append(
         INCONSISTENT_KIND,
         party_id,
-        {"alert_id": f"record-{head.seq}", "problem": problem, "old_head": last_seen, "new_head": head.note},
+        {"alert_id": f"record-{size}", "problem": problem, "old_head": last_seen, "new_head": served},
     )
     for other in others:
         if other == party_id:
@@ -93,8 +109,17 @@ def witness(
         hotline.post_system(
             thread.id,
             MessageKind.ALERT,
-            f"record-inconsistent.{party_id}.{head.seq}.{thread.id}",
+            f"record-inconsistent.{party_id}.{size}.{thread.id}",
             body=summary[:4000],
-            data={"event": INCONSISTENT_KIND, "ref": f"record-{head.seq}", "by": party_id},
+            data={"event": INCONSISTENT_KIND, "ref": f"record-{size}", "by": party_id},
         )
-    return WitnessOutcome(head.seq, None, problem)
+
+
+def cosign_custodial(ledger: Ledger, clock: Clock, party_id: str, tree_size: int) -> int:
+    """Cosign the signed head of ``tree_size`` for a custodial party, with the key this deployment holds
+    for it, once its client checked the head (the console's witness: the check is the client's own,
+    against the head it saw last). ``ValidationError`` for a party in strong mode (it signs itself)."""
+    head, _ = ledger.cosignatures(tree_size)
+    assert head.note is not None
+    cosigned = cosign(head.note, witness_name(party_id), ledger.custodial_key(party_id), int(clock.now_s()))
+    return ledger.add_cosignature(party_id, cosigned)
