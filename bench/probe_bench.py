@@ -26,6 +26,7 @@ speed-up is against the CPU seconds of BlueSky's compiled detect call alone (bot
 
     .venv/bin/python bench/probe_bench.py            # everything (~2-5 minutes)
     .venv/bin/python bench/probe_bench.py --max-n 100000   # a shorter series
+    .venv/bin/python bench/probe_bench.py --box-sizes 10000 --max-n 10000   # the 10k figures alone
 """
 
 from __future__ import annotations
@@ -223,6 +224,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bluesky-python", default=os.environ.get("BLUESKY_PYTHON", "/work/bluesky-venv/bin/python"))
     ap.add_argument("--max-n", type=int, default=1_000_000, help="Largest N of the constant-density series.")
+    ap.add_argument(
+        "--box-sizes", default="1000,3000,10000", help="The N of part 1, comma-separated (e.g. 10000 alone)."
+    )
     ap.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -244,7 +248,7 @@ def main() -> None:
         print(f"{'N':>6} | {'keepclear s':>11} {'MiB':>6} {'pairs':>7} | {'BlueSky C s':>11} {'MiB':>6} {'pairs':>7} "
               f"| {'BlueSky numpy s':>15} {'MiB':>7} {'pairs':>7} | {'speed-up vs C':>13} "
               f"| {'whole process s':>15} {'CPU s':>6} {'vs C CPU':>8} | agreement (both / only keepclear / only C)")  # fmt: skip
-        for n in (1_000, 3_000, 10_000):
+        for n in [int(v) for v in args.box_sizes.split(",") if v.strip()]:
             data = tmp / f"box-{n}.npz"
             states = scenario(n)
             np.savez(data, **states)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import click
+import numpy as np
 
+from keepclear.detect.conflicts import Conflicts
 from keepclear.detect.minima import ProbeSettings, SeparationMinima
 from keepclear.detect.statecsv import StatesCsvError, parse_states_csv
 from keepclear.errors import KeepclearError, ValidationError
@@ -63,22 +66,44 @@ def probe(states_file: Path, horizontal_m: float, vertical_m: float, lookahead_s
         from keepclear.detect.probe import probe as compiled_probe
 
         conflicts = compiled_probe(states, 0.0, settings)
+    sys.stdout.write(conflicts_csv(conflicts))
+
+
+def conflicts_csv(conflicts: Conflicts) -> str:
+    """The conflicts as CSV text: a header, then one row per pair sorted by the two unit ids (the
+    smaller first), times and distances to the millimetre / millisecond."""
     ids = conflicts.unit_ids
-    columns = zip(
-        conflicts.row_a.tolist(),
-        conflicts.row_b.tolist(),
-        conflicts.t_in_s.tolist(),
-        conflicts.t_out_s.tolist(),
-        conflicts.tcpa_s.tolist(),
-        conflicts.dcpa_m.tolist(),
-        conflicts.los.tolist(),
+    by_id = sorted(range(len(ids)), key=ids.__getitem__)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[by_id] = np.arange(len(ids))
+    first = np.minimum(rank[conflicts.row_a], rank[conflicts.row_b])
+    second = np.maximum(rank[conflicts.row_a], rank[conflicts.row_b])
+    order = np.lexsort((second, first))
+    cells = _csv_cells([ids[k] for k in by_id])
+    rows = zip(
+        first[order].tolist(),
+        second[order].tolist(),
+        conflicts.t_in_s[order].tolist(),
+        conflicts.t_out_s[order].tolist(),
+        conflicts.tcpa_s[order].tolist(),
+        conflicts.dcpa_m[order].tolist(),
+        conflicts.los[order].tolist(),
         strict=True,
     )
-    rows = [
-        (*sorted((ids[ra], ids[rb])), f"{t_in:.3f}", f"{t_out:.3f}", f"{tcpa:.3f}", f"{dcpa:.3f}", "1" if los else "0")
-        for ra, rb, t_in, t_out, tcpa, dcpa, los in columns
-    ]
-    rows.sort()
-    out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(("a", "b", "t_in_s", "t_out_s", "tcpa_s", "dcpa_m", "los"))
-    out.writerows(rows)
+    return "a,b,t_in_s,t_out_s,tcpa_s,dcpa_m,los\n" + "".join(
+        f"{cells[a]},{cells[b]},{t_in:.3f},{t_out:.3f},{tcpa:.3f},{dcpa:.3f},{1 if los else 0}\n"
+        for a, b, t_in, t_out, tcpa, dcpa, los in rows
+    )
+
+
+def _csv_cells(texts: list[str]) -> list[str]:
+    """Each text as one CSV field, quoted as the csv module quotes it (commas, quotes, line breaks)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    cells = []
+    for text in texts:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow((text,))
+        cells.append(buffer.getvalue()[:-1])
+    return cells

@@ -146,23 +146,14 @@ def candidates(
     base = cell.min(axis=0, initial=0)
     width = cell.max(axis=0, initial=0) - base + 1
     key = ((cell[:, 0] - base[0]) * width[1] + (cell[:, 1] - base[1])) * width[2] + (cell[:, 2] - base[2])
-    order = np.lexsort((alt_lo[unit], key))
-    unit, key, mask = unit[order], key[order], mask[order]
+    # Entries sorted by cell, then mask, then floor altitude: a (cell, mask) group is a run.
+    order = np.lexsort((alt_lo[unit], mask, key))
+    unit, key, mask = unit[order], key[order], mask[order].astype(np.int64)
     rank = np.concatenate(([0], np.cumsum(key[1:] != key[:-1]))).astype(np.int64)
-    floor = (rank << _ALT_BITS) + alt_lo[unit]
-    stop = np.searchsorted(floor, (rank << _ALT_BITS) + alt_hi[unit], side="right")
-
-    # Each entry against the later entries of its cell whose floor is not above its ceiling.
-    entry = np.arange(unit.shape[0], dtype=np.int32)
-    after = stop - entry - 1
-    p = np.repeat(entry, after)
-    q = np.arange(p.shape[0], dtype=np.int32) + np.repeat(
-        (entry + 1 - (np.cumsum(after) - after)).astype(np.int32), after
-    )
-    # Examined in the first cell the two boxes share only: that cell is, on every axis, the first
-    # of one of the two boxes (both boxes hold it).
+    floor = (((rank << 3) + mask) << _ALT_BITS) + alt_lo[unit]
+    p, q = _overlapping_entries(floor, rank, mask, alt_lo[unit], alt_hi[unit])
     party = states.party[rows[unit]]
-    keep = ((mask[p] | mask[q]) == 7) & (party[p] != party[q])
+    keep = party[p] != party[q]
     if cross:
         domain = states.domain[rows[unit]]
         keep &= domain[p] != domain[q]
@@ -173,6 +164,43 @@ def candidates(
         keep &= (lo_a[u] <= hi_a[w]) & (lo_a[w] <= hi_a[u])
     ru, rw = rows[u[keep]], rows[w[keep]]
     return np.minimum(ru, rw), np.maximum(ru, rw)
+
+
+def _overlapping_entries(
+    floor: IntArray, rank: IntArray, mask: IntArray, alt_lo: IntArray, alt_hi: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Entry pairs ``(p, q)`` of one cell whose altitude steps overlap and whose masks together
+    cover the three axes (the cell is the first the two boxes share), each pair once.
+
+    ``floor`` is the sorted key (cell rank, mask, floor step). Each pair is found from the entry with
+    the lower floor (ties: the lower mask, then the earlier entry), as a range of the other's
+    (cell, mask) run: floors from its own floor up to its ceiling.
+    """
+    entry = np.arange(floor.shape[0], dtype=np.int64)
+    starts: list[IntArray] = []
+    stops: list[IntArray] = []
+    owners: list[IntArray] = []
+    for other in range(8):
+        mine = np.flatnonzero((mask | other) == 7)
+        group = ((rank[mine] << 3) + other) << _ALT_BITS
+        if other == 7:  # p's own run only when p's mask is 7 as well; later entries of it
+            same = mask[mine] == 7
+            start = np.where(same, entry[mine] + 1, np.searchsorted(floor, group + alt_lo[mine], side="left"))
+        else:
+            side_left = mask[mine] < other
+            start = np.searchsorted(floor, group + alt_lo[mine], side="left")
+            start_right = np.searchsorted(floor, group + alt_lo[mine], side="right")
+            start = np.where(side_left, start, start_right)
+        stop = np.searchsorted(floor, group + alt_hi[mine], side="right")
+        starts.append(start)
+        stops.append(stop)
+        owners.append(mine)
+    start, stop, owner = np.concatenate(starts), np.concatenate(stops), np.concatenate(owners)
+    count = np.maximum(stop - start, 0)
+    narrow = np.int32 if int(count.sum()) < 2**31 else np.int64  # half the bytes to move, most of the time
+    p = np.repeat(owner.astype(narrow), count)
+    q = np.arange(p.shape[0], dtype=narrow) + np.repeat((start - (np.cumsum(count) - count)).astype(narrow), count)
+    return p, q
 
 
 def _reach_max_m(kin: Kinematics, rows: IntArray, lookahead_s: float) -> float:

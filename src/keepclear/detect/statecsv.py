@@ -46,15 +46,15 @@ def _parse_columns(text: str) -> TrackStates | None:
     if any(c not in names for c in REQUIRED):
         return None
     col = {name: k for k, name in enumerate(names)}
-    body = [row for row in reader if row and not all(not c.strip() for c in row)]
+    body = [row for row in reader if row and (row[0].strip() or any(c.strip() for c in row))]
     if any(len(row) != len(names) for row in body):
         return None
-    ids = [row[col["id"]].strip() for row in body]
+    columns = list(zip(*body, strict=True)) if body else [() for _ in names]
+    ids = [unit.strip() for unit in columns[col["id"]]]
     if "" in ids or len(set(ids)) != len(ids):
         return None
-    numeric = [col[name] for name in REQUIRED[1:]]
-    try:
-        a = np.array([[float(row[k]) for k in numeric] for row in body], dtype=np.float64).reshape(-1, 6)
+    try:  # float() of each text, as the line-by-line reader does (it strips first; float() ignores spaces)
+        a = np.array([list(map(float, columns[col[name]])) for name in REQUIRED[1:]], dtype=np.float64).T.reshape(-1, 6)
     except ValueError:
         return None
     lat, lon, alt, gs, trk, vs = a.T
@@ -68,12 +68,12 @@ def _parse_columns(text: str) -> TrackStates | None:
     if "domain" in col:
         by_name = {d.value: DOMAIN_CODES[d] for d in Domain}
         try:
-            domains = [by_name[row[col["domain"]].strip().lower()] for row in body]
+            domains = [by_name[text.strip().lower()] for text in columns[col["domain"]]]
         except KeyError:
             return None
     parties = ids
     if "party" in col:
-        parties = [row[col["party"]].strip() for row in body]
+        parties = [text.strip() for text in columns[col["party"]]]
         if "" in parties:
             return None
     return _states(ids, parties, domains, a)
