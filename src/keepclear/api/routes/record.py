@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +27,7 @@ from keepclear.services.policy import (
     unknown,
 )
 from keepclear.services.reports.incident import incident_html
+from keepclear.services.reports.words import choose_language
 from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["record"])
@@ -352,18 +353,29 @@ async def set_review(
 
 @router.get("/incidents/{incident_id}/report", response_class=HTMLResponse)
 async def incident_report(
-    incident_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+    incident_id: str,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    lang: Annotated[
+        str | None,
+        Query(max_length=35, description="Language of the report (en, ru); default: the reader's party's."),
+    ] = None,
+    accept_language: Annotated[str | None, Header(max_length=500)] = None,
 ) -> HTMLResponse:
-    """The incident report as self-contained HTML: map figure of the tracks, timeline, accounts."""
+    """The incident report as self-contained HTML: map figure of the tracks, timeline, accounts; in
+    the language asked for, else the reader's party's, else the first of Accept-Language keepclear
+    writes, else English."""
 
     def render() -> str:
         incident = _visible(rt, principal, incident_id)
+        party_language = rt.deployment.registry.party(principal.party_id).language if principal.party_id else None
         return incident_html(
             incident,
             rt.incidents.accounts(incident_id),
             rt.incidents.timeline(incident_id),
             rt.incidents.evidence(incident_id),
             generated_s=rt.deployment.clock.now_s(),
+            language=choose_language(lang, party_language, accept_language),
         )
 
     return HTMLResponse(await run_in_threadpool(render))
