@@ -92,3 +92,35 @@ def test_the_russian_party_reads_an_alert_a_hotline_exchange_and_an_incident_in_
         shown = b.evaluate("() => document.body.innerText")
         assert english_left(shown) == [], (tab, english_left(shown))
     assert a.errors == [] and b.errors == []
+
+
+def test_zones_are_named_in_each_readers_language(service: Service, pages: dict[str, Any]) -> None:
+    from consolesupport import EXAMPLE_ZONES
+
+    original = json.loads(EXAMPLE_ZONES.read_text())
+    named = json.loads(EXAMPLE_ZONES.read_text())
+    line = next(f for f in named["features"] if f["properties"]["kind"] == "deconfliction-line")
+    line["properties"]["names"] = {"ru": "Линия разграничения по Евфрату"}
+    with service.client("admin") as admin:
+        assert admin.post("/v1/zones", params={"replace": "true"}, json=named).status_code == 201
+    try:
+        labels = (
+            "() => window.keepclear.app.map.map.queryRenderedFeatures({layers: ['zones-label']})"
+            ".map(f => f.properties.label)"
+        )
+        for party in ("a", "b"):
+            page = pages[party]
+            sign_in(page, service.url, service.keys[f"{party}-liaison"])
+            page.wait_for_function(
+                "() => window.keepclear.app.map.map.loaded() && window.keepclear.app.map.map.areTilesLoaded()"
+            )
+            page.wait_for_timeout(800)  # let label placement settle
+        b_labels, a_labels = pages["b"].evaluate(labels), pages["a"].evaluate(labels)
+        assert "Линия разграничения по Евфрату" in b_labels, b_labels  # b reads Russian
+        assert line["properties"]["name"] in a_labels and "Линия разграничения по Евфрату" not in a_labels
+        # A zone without a Russian name keeps its name for b.
+        assert any(name == f["properties"]["name"] for f in original["features"] for name in b_labels), b_labels
+        assert pages["a"].errors == [] and pages["b"].errors == []
+    finally:
+        with service.client("admin") as admin:
+            admin.post("/v1/zones", params={"replace": "true"}, json=original)

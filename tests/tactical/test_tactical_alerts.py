@@ -116,8 +116,8 @@ def _reference_book(
     """The alert lifecycle written the plain way, one ``PairHysteresis`` per pair in a dict:
     (kind, alert id, unit a, unit b, level) per change, pairs in unit-id order each tick."""
     from keepclear.detect.hysteresis import PairHysteresis
+    from keepclear.detect.kinematics import kinematics_at
     from keepclear.detect.relative import relative_motion
-    from keepclear.detect.states import kinematics_at
     from keepclear.detect.wellclear import raw_levels
 
     wide = candidate_settings(settings, ProbeSettings())

@@ -19,10 +19,10 @@ from tactical_refs import reference_dir
 
 from keepclear.detect.alerts import AlertBook, candidate_settings
 from keepclear.detect.hysteresis import PairHysteresis
+from keepclear.detect.kinematics import kinematics_at
 from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import probe
 from keepclear.detect.relative import relative_motion
-from keepclear.detect.states import kinematics_at
 from keepclear.detect.wellclear import AlertingSettings, do_365b_phase_i, raw_levels, violation_interval
 
 #: Steps where DAIDALUS changes level 0.07 s and 0.02 s after this probe would (see module doc).

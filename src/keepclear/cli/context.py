@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import click
@@ -12,11 +13,17 @@ if TYPE_CHECKING:
     from keepclear.settings import Settings
 
 
-@dataclass
 class CliContext:
-    """Settings chosen by flags, environment and file."""
+    """Settings chosen by flags, environment and file, read when a command first asks for them (a
+    command that needs none, such as ``probe``, starts without loading pydantic and the settings)."""
 
-    settings: Settings
+    def __init__(self, load_settings: Callable[[], Settings]) -> None:
+        self._load_settings = load_settings
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The settings (loaded and validated on first access)."""
+        return self._load_settings()
 
     def open(self, *, create: bool = False) -> Deployment:
         """The deployment, refusing one that was never initialised unless ``create``; the record

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keepclear import __version__
 from keepclear.cli.lazy import COMMANDS, LazyGroup
 from keepclear.errors import KeepclearError
+
+if TYPE_CHECKING:
+    from keepclear.settings import Settings
 
 
 @click.group(cls=LazyGroup, table=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,9 +37,13 @@ def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, con
     """keepclear: deconfliction between parties whose forces share the same space."""
     # Imported here, not at the top: ``--help`` and ``--version`` answer before any capability loads.
     from keepclear.cli.context import CliContext
-    from keepclear.settings import load_settings
 
-    ctx.obj = CliContext(load_settings(config_file, data_dir=data_dir, database_url=database_url))
+    def settings() -> Settings:
+        from keepclear.settings import load_settings
+
+        return load_settings(config_file, data_dir=data_dir, database_url=database_url)
+
+    ctx.obj = CliContext(settings)
 
 
 def main(argv: list[str] | None = None) -> int:

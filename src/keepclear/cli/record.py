@@ -398,8 +398,9 @@ def incident_show(ctx: CliContext, incident_id: str) -> None:
 @click.option(
     "-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write into."
 )
+@click.option("--lang", "language", default="en", show_default=True, help="Language of the report (en, ru).")
 @pass_context
-def incident_report(ctx: CliContext, incident_id: str, output_dir: Path) -> None:
+def incident_report(ctx: CliContext, incident_id: str, output_dir: Path, language: str) -> None:
     """Write INCIDENT_ID's report as one self-contained HTML file (map figure, timeline, accounts)."""
     deployment = ctx.open()
     try:
@@ -411,6 +412,7 @@ def incident_report(ctx: CliContext, incident_id: str, output_dir: Path) -> None
             service.timeline(incident_id),
             service.evidence(incident_id),
             generated_s=deployment.clock.now_s(),
+            language=language,
         )
     finally:
         deployment.close()

@@ -18,10 +18,11 @@ import numpy as np
 import numpy.typing as npt
 
 from keepclear.detect.hysteresis import HysteresisColumns
+from keepclear.detect.kinematics import kinematics_at
 from keepclear.detect.minima import PAIRS, DomainPair, ProbeSettings, SeparationMinima, pair_indices
 from keepclear.detect.probe import Conflicts
 from keepclear.detect.relative import relative_motion
-from keepclear.detect.states import TrackStates, kinematics_at
+from keepclear.detect.states import TrackStates
 from keepclear.detect.wellclear import AlertingSettings, AlertLevel, raw_levels
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event

@@ -32,18 +32,27 @@ class RelativeMotion:
 
 
 def relative_motion(kin: Kinematics, rows_a: IntArray, rows_b: IntArray) -> RelativeMotion:
-    """The relative motion of ``rows_b`` seen from ``rows_a`` (arrays of equal length)."""
-    m = kin.up[rows_a] + kin.up[rows_b]
-    norm = np.linalg.norm(m, axis=1)
-    m = m / np.where(norm > 1e-9, norm, 1.0)[:, None]
-    s = kin.pos[rows_b] - kin.pos[rows_a]
-    v = kin.vel[rows_b] - kin.vel[rows_a]
-    s = s - np.sum(s * m, axis=1)[:, None] * m
-    v = v - np.sum(v * m, axis=1)[:, None] * m
+    """The relative motion of ``rows_b`` seen from ``rows_a`` (arrays of equal length).
+
+    Column by column (one-dimensional gathers and products), in the order of ``solve_pair``'s sums.
+    """
+    up, pos, vel = kin.up.T, kin.pos.T, kin.vel.T  # columns: one-dimensional gathers
+    mx = up[0][rows_a] + up[0][rows_b]
+    my = up[1][rows_a] + up[1][rows_b]
+    mz = up[2][rows_a] + up[2][rows_b]
+    norm = np.sqrt(mx * mx + my * my + mz * mz)
+    norm = np.where(norm > 1e-9, norm, 1.0)
+    mx, my, mz = mx / norm, my / norm, mz / norm
+    sx, sy, sz = (pos[k][rows_b] - pos[k][rows_a] for k in range(3))
+    vx, vy, vz = (vel[k][rows_b] - vel[k][rows_a] for k in range(3))
+    sn = sx * mx + sy * my + sz * mz
+    vn = vx * mx + vy * my + vz * mz
+    sx, sy, sz = sx - sn * mx, sy - sn * my, sz - sn * mz
+    vx, vy, vz = vx - vn * mx, vy - vn * my, vz - vn * mz
     return RelativeMotion(
-        np.sum(s * s, axis=1),
-        np.sum(s * v, axis=1),
-        np.sum(v * v, axis=1),
+        sx * sx + sy * sy + sz * sz,
+        sx * vx + sy * vy + sz * vz,
+        vx * vx + vy * vy + vz * vz,
         kin.alt_m[rows_b] - kin.alt_m[rows_a],
         kin.vel_up_mps[rows_b] - kin.vel_up_mps[rows_a],
     )

@@ -11,10 +11,12 @@ import io
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from keepclear.detect.minima import DOMAIN_CODES
 from keepclear.detect.states import TrackStates, states_from_track
 from keepclear.domain import Domain, TrackReport, track_report_problems
+from keepclear.domain.tracks import track_columns_valid
 
 REQUIRED = ("id", "lat_deg", "lon_deg", "alt_m", "gs_mps", "trk_deg", "vs_mps")
 MAX_PROBLEMS = 20
@@ -29,7 +31,56 @@ class StatesCsvError(ValueError):
 
 
 def parse_states_csv(text: str, source: str = "states.csv") -> TrackStates:
-    """Parse the whole text or raise ``StatesCsvError`` listing the problems (first 20)."""
+    """Parse the whole text or raise ``StatesCsvError`` listing the problems (first 20).
+
+    A well-formed file is read by whole columns; any doubt sends it through the line-by-line
+    reader, which accepts exactly the same files and names the line of each problem.
+    """
+    return _parse_columns(text) or _parse_lines(text, source)
+
+
+def _parse_columns(text: str) -> TrackStates | None:
+    """The states of a file with no problem at all, checked by whole columns; None at any doubt."""
+    reader = csv.reader(io.StringIO(text))
+    names = [h.strip() for h in next(reader, [])]
+    if any(c not in names for c in REQUIRED):
+        return None
+    col = {name: k for k, name in enumerate(names)}
+    body = [row for row in reader if row and (row[0].strip() or any(c.strip() for c in row))]
+    if any(len(row) != len(names) for row in body):
+        return None
+    columns = list(zip(*body, strict=True)) if body else [() for _ in names]
+    ids = [unit.strip() for unit in columns[col["id"]]]
+    if "" in ids or len(set(ids)) != len(ids):
+        return None
+    try:  # float() of each text, as the line-by-line reader does (it strips first; float() ignores spaces)
+        a = np.array([list(map(float, columns[col[name]])) for name in REQUIRED[1:]], dtype=np.float64).T.reshape(-1, 6)
+    except ValueError:
+        return None
+    lat, lon, alt, gs, trk, vs = a.T
+    with np.errstate(invalid="ignore"):
+        if not bool(np.all(np.isfinite(gs) & (gs >= 0.0) & np.isfinite(trk))):
+            return None
+    rad = np.radians(trk)
+    if not bool(np.all(track_columns_valid(np.zeros(len(ids)), lat, lon, alt, gs * np.sin(rad), gs * np.cos(rad), vs))):
+        return None
+    domains = [DOMAIN_CODES[Domain.AIR]] * len(ids)
+    if "domain" in col:
+        by_name = {d.value: DOMAIN_CODES[d] for d in Domain}
+        try:
+            domains = [by_name[text.strip().lower()] for text in columns[col["domain"]]]
+        except KeyError:
+            return None
+    parties = ids
+    if "party" in col:
+        parties = [text.strip() for text in columns[col["party"]]]
+        if "" in parties:
+            return None
+    return _states(ids, parties, domains, a)
+
+
+def _parse_lines(text: str, source: str) -> TrackStates:
+    """Line by line, collecting every problem with its line (the first 20)."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
@@ -100,9 +151,14 @@ def parse_states_csv(text: str, source: str = "states.csv") -> TrackStates:
         numbers.append(values)
     if problems:
         raise StatesCsvError(problems[:MAX_PROBLEMS])
+    return _states(ids, parties, domains, np.array(numbers, dtype=np.float64).reshape(-1, 6))
+
+
+def _states(ids: list[str], parties: list[str], domains: list[int], a: npt.NDArray[np.float64]) -> TrackStates:
+    """States from the parsed columns (``a``: lat, lon, alt, gs, trk, vs per row); parties coded
+    in order of first appearance."""
     codes: dict[str, int] = {}
     party_codes = np.array([codes.setdefault(p, len(codes)) for p in parties], dtype=np.int64)
-    a = np.array(numbers, dtype=np.float64).reshape(-1, 6)
     return states_from_track(
         tuple(ids),
         party_codes,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass, field
 
 from shapely.geometry.base import BaseGeometry
+
+from keepclear.domain.limits import text_problem
 
 
 class ZoneKind(enum.StrEnum):
@@ -120,6 +123,49 @@ class Zone:
     rules: ZoneRules = field(default_factory=ZoneRules)
     buffer_m: float = 0.0
     description: str = ""
+    #: The name in other languages: (language tag, name) pairs sorted by tag; ``name`` is the fallback.
+    names: tuple[tuple[str, str], ...] = ()
+
+    def name_in(self, language: str) -> str:
+        """The zone's name for a reader of ``language`` (``ru``, ``en``), else ``name``.
+
+        >>> from shapely.geometry import Point
+        >>> Zone("z", "Tanf", ZoneKind.PROTECTED_SITE, Point(0, 0), names=(("ru", "Танф"),)).name_in("ru")
+        'Танф'
+        """
+        return dict(self.names).get(language, self.name)
+
+
+#: A language tag (BCP 47, the common shapes: ``ru``, ``en``, ``ar``, ``pt-BR``, ``sr-Latn``).
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
+#: At most this many characters in a zone's name, in any language (the stored column's width).
+MAX_ZONE_NAME_CHARS = 200
+#: At most this many languages in a zone's ``names``.
+MAX_ZONE_NAMES = 32
+
+
+def names_problems(names: object, where: str) -> list[str]:
+    """What is wrong with a zone's ``names`` (an object of language tag -> name), each problem naming
+    ``where`` and the language; empty when sound.
+
+    >>> names_problems({"ru": "Танф", "EN!": ""}, "names")
+    ["names: 'EN!' is not a language tag (like ru, en or pt-BR)", 'names.EN!: must be a non-empty string']
+    """
+    if not isinstance(names, dict):
+        return [f"{where}: must be an object of language tag -> name"]
+    problems: list[str] = []
+    if len(names) > MAX_ZONE_NAMES:
+        problems.append(f"{where}: {len(names)} languages, at most {MAX_ZONE_NAMES}")
+    for tag, name in names.items():
+        if not isinstance(tag, str) or not LANGUAGE_TAG.fullmatch(tag):
+            problems.append(f"{where}: {tag!r} is not a language tag (like ru, en or pt-BR)")
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"{where}.{tag}: must be a non-empty string")
+        elif len(name) > MAX_ZONE_NAME_CHARS:
+            problems.append(f"{where}.{tag}: {len(name)} characters, at most {MAX_ZONE_NAME_CHARS}")
+        elif problem := text_problem(name, f"{where}.{tag}"):
+            problems.append(problem)
+    return problems
 
 
 def zone_problems(zone: Zone) -> list[str]:
@@ -151,4 +197,7 @@ def zone_problems(zone: Zone) -> list[str]:
         problems.append(f"rules.min_notice_h: {zone.rules.min_notice_h!r} must be a finite number >= 0")
     if not zone.name.strip():
         problems.append("name: must not be empty")
+    problems += names_problems(dict(zone.names), "names")
+    if [tag for tag, _ in zone.names] != sorted({tag for tag, _ in zone.names}):
+        problems.append("names: must be sorted by language tag, each tag once")
     return problems

@@ -8,10 +8,13 @@ geodesic to better than 0.1 % up to 500 km (pinned by a property test).
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from pyproj import Geod
+
+if TYPE_CHECKING:
+    from pyproj import Geod
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = float | FloatArray
@@ -24,6 +27,8 @@ WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
 
 @cache
 def _geod() -> Geod:
+    from pyproj import Geod  # here: the constants and the ECEF functions need no pyproj
+
     return Geod(ellps="WGS84")
 
 

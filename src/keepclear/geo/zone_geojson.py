@@ -3,7 +3,9 @@
 Properties, flat so GIS tools can edit them: ``kind``, ``name``, ``lower_ft``, ``upper_ft``,
 ``valid_from``/``valid_until`` (ISO 8601 with zone, or null), ``permitted_parties`` (a list of party
 ids, or ``"*"`` for every party), ``min_notice_h``, ``buffer_m`` (deconfliction lines),
-``radius_m`` (an area given as a point: a circle) and ``description``. The id is the feature's
+``radius_m`` (an area given as a point: a circle), ``description`` and ``names`` (the name in other
+languages, language tag -> name: ``{"ru": "Эт-Танф"}``; readers see ``name`` where their language
+is missing). The id is the feature's
 ``id`` or ``properties.id``; without either it is derived from the name.
 
 Nothing is repaired: an unclosed ring, a self-intersection or a coordinate out of range is an
@@ -25,14 +27,14 @@ from shapely.validation import explain_validity
 from keepclear.domain.ids import id_problem
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, bounded_problems
 from keepclear.domain.timefmt import format_utc, parse_utc
-from keepclear.domain.zones import AltitudeBand, Validity, Zone, ZoneKind, ZoneRules, zone_problems
+from keepclear.domain.zones import AltitudeBand, Validity, Zone, ZoneKind, ZoneRules, names_problems, zone_problems
 from keepclear.errors import ValidationError
 from keepclear.geo.shapes import plane_for, to_plane
 
 _KNOWN_PROPERTIES = frozenset(
     {
         "id", "kind", "name", "lower_ft", "upper_ft", "valid_from", "valid_until", "permitted_parties",
-        "min_notice_h", "buffer_m", "radius_m", "description",
+        "min_notice_h", "buffer_m", "radius_m", "description", "names",
     }
 )  # fmt: skip
 
@@ -219,6 +221,11 @@ def zone_from_feature(feature: object, index: int) -> Zone:
         problems.append(f"{where} properties.description: must be a string")
         description = ""
 
+    names = props.get("names", {})
+    names_found = names_problems(names, f"{where} properties.names")
+    problems += names_found
+    names_pairs = () if names_found or not isinstance(names, dict) else tuple(sorted(names.items()))
+
     if problems or geometry is None or kind is None or zone_id is None:
         raise ValidationError(problems or [f"{where}: incomplete"])
     zone = Zone(
@@ -231,6 +238,7 @@ def zone_from_feature(feature: object, index: int) -> Zone:
         rules=ZoneRules(permitted_parties=permitted, min_notice_h=min_notice_h),
         buffer_m=radius_value if "radius_m" in props else buffer_value,
         description=description,
+        names=names_pairs,
     )
     field_problems = zone_problems(zone)
     if field_problems:
@@ -322,6 +330,8 @@ def zone_to_feature(zone: Zone) -> dict[str, Any]:
         "min_notice_h": zone.rules.min_notice_h,
         "description": zone.description,
     }
+    if zone.names:  # only when given: the features (and their hashes in the record) of zones without stay as they were
+        props["names"] = dict(zone.names)
     if zone.geometry.geom_type == "Point":
         props["radius_m"] = zone.buffer_m
     elif zone.buffer_m:

@@ -75,4 +75,6 @@ zones = sa.Table(
     sa.Column("min_lat_deg", sa.Double, nullable=False),
     sa.Column("max_lon_deg", sa.Double, nullable=False),
     sa.Column("max_lat_deg", sa.Double, nullable=False),
+    # The name in other languages: a JSON object of language tag -> name, or NULL (migration 0012).
+    sa.Column("names", sa.Text, nullable=True),
 )

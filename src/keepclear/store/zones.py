@@ -34,6 +34,7 @@ def _values(zone: Zone) -> dict[str, object]:
         "min_lat_deg": min_lat,
         "max_lon_deg": max_lon,
         "max_lat_deg": max_lat,
+        "names": json.dumps(dict(zone.names), ensure_ascii=False) if zone.names else None,
     }
 
 
@@ -53,6 +54,7 @@ def _zone(row: Row[tuple[object, ...]]) -> Zone:
         ),
         buffer_m=m["buffer_m"],
         description=m["description"],
+        names=tuple(sorted(json.loads(m["names"]).items())) if m["names"] else (),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -38,6 +38,7 @@ from keepclear.services.policy import (
 )
 from keepclear.services.record.witness import cosign_custodial, raise_alarm
 from keepclear.services.reports.incident import incident_html
+from keepclear.services.reports.words import choose_language
 from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["record"])
@@ -358,15 +359,27 @@ def set_review(
 
 @router.get("/incidents/{incident_id}/report", response_class=HTMLResponse)
 def incident_report(
-    incident_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+    incident_id: str,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    lang: Annotated[
+        str | None,
+        Query(max_length=35, description="Language of the report (en, ru); default: the reader's party's."),
+    ] = None,
+    accept_language: Annotated[str | None, Header(max_length=500)] = None,
 ) -> HTMLResponse:
-    """The incident report as self-contained HTML: map figure of the tracks, timeline, accounts."""
+    """The incident report as self-contained HTML: map figure of the tracks, timeline, accounts; in
+    the language asked for, else the reader's party's, else the first of Accept-Language keepclear
+    writes, else English."""
+
     incident = _visible(rt, principal, incident_id)
+    party_language = rt.deployment.registry.party(principal.party_id).language if principal.party_id else None
     html = incident_html(
         incident,
         rt.incidents.accounts(incident_id),
         rt.incidents.timeline(incident_id),
         rt.incidents.evidence(incident_id),
         generated_s=rt.deployment.clock.now_s(),
+        language=choose_language(lang, party_language, accept_language),
     )
     return HTMLResponse(html)

@@ -1,6 +1,7 @@
 """An incident report as one self-contained HTML file: facts, a map figure of the tracks, the timeline,
-each party's account, and the evidence hash. No network: the figure is an embedded PNG (matplotlib,
-Agg backend through ``Figure`` directly, so no global pyplot state).
+each party's account, and the evidence hash, in the reader's language (``words``). No network: the
+figure is an embedded PNG (matplotlib, Agg backend through ``Figure`` directly, so no global pyplot
+state).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from typing import Any
 
 from keepclear.domain.incidents import Account, Incident, TimelineItem
 from keepclear.domain.timefmt import format_utc
-from keepclear.services.reports import MISSING_MATPLOTLIB, figures_available
+from keepclear.services.reports import figures_available
+from keepclear.services.reports.words import Words
 
 
-def track_map_png(tracks: list[dict[str, Any]], incident_time_s: float, *, title: str = "") -> bytes | None:
+def track_map_png(
+    tracks: list[dict[str, Any]], incident_time_s: float, *, title: str = "", words: Words | None = None
+) -> bytes | None:
     """PNG of the tracks (longitude/latitude, aspect corrected for latitude), None when there are none.
 
     Each unit is one line with an arrow at its last position; a dot marks where it was at the
@@ -24,6 +28,7 @@ def track_map_png(tracks: list[dict[str, Any]], incident_time_s: float, *, title
     """
     if not tracks or not figures_available():
         return None
+    w = words or Words.load("en")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -53,11 +58,11 @@ def track_map_png(tracks: list[dict[str, Any]], incident_time_s: float, *, title
     axes.set_ylim(mid_lat - half_deg, mid_lat + half_deg)
     axes.set_aspect(1.0 / cos_lat)
     axes.ticklabel_format(useOffset=False)
-    axes.set_xlabel("longitude (deg)")
-    axes.set_ylabel("latitude (deg)")
+    axes.set_xlabel(w.text("map.longitude"))
+    axes.set_ylabel(w.text("map.latitude"))
     axes.grid(True, linewidth=0.3)
     axes.legend(fontsize=8, loc="best")
-    axes.set_title(title or f"tracks around {format_utc(incident_time_s)} (dot: position at incident time)", fontsize=9)
+    axes.set_title(title or w.text("map.title", time=format_utc(incident_time_s)), fontsize=9)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
@@ -78,61 +83,69 @@ def incident_html(
     evidence: dict[str, Any] | None,
     *,
     generated_s: float,
+    language: str = "en",
 ) -> str:
-    """The report of one incident as HTML text (every value escaped)."""
+    """The report of one incident as HTML text in ``language`` (English where it has no words; every
+    value escaped)."""
     e = html.escape
+    w = Words.load(language)
     tracks = list(evidence["tracks"]) if evidence else []
-    png = track_map_png(tracks, incident.time_s)
-    figure = (
-        f'<img alt="map of the tracks" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-        if png
-        else f"<p>{e(MISSING_MATPLOTLIB)}.</p>"
-        if tracks
-        else "<p>No track evidence"
-        + (" in the window." if evidence else " yet: evidence is frozen after the window.")
-        + "</p>"
-    )
+    png = track_map_png(tracks, incident.time_s, words=w)
+    if png:
+        figure = (
+            f'<img alt="{e(w.text("map.alt"))}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+        )
+    else:
+        missing = "map.missing_figures" if tracks else "map.none_in_window" if evidence else "map.none_yet"
+        figure = f"<p>{e(w.text(missing))}</p>"
+    kind = w.value("incident_kind", incident.kind.value)
     facts = [
-        ("incident", incident.id),
-        ("kind", incident.kind.value),
-        ("time", format_utc(incident.time_s)),
-        ("opened", format_utc(incident.opened_s)),
-        ("reported by", incident.reported_by or "automatic"),
-        ("parties", ", ".join(incident.parties)),
-        ("units", ", ".join(incident.unit_ids)),
-        ("alerts", ", ".join(incident.alert_ids)),
-        ("zone", f"{incident.zone_id} ({incident.zone_kind})" if incident.zone_id else "-"),
-        ("review status", incident.status.value),
-        ("summary", incident.summary),
-        ("evidence SHA-256", incident.evidence_sha256 or "not frozen yet"),
-        ("evidence frozen", format_utc(incident.evidence_frozen_s) if incident.evidence_frozen_s else "-"),
-        ("track reports in evidence", str(len(tracks))),
+        (w.text("fact.incident"), incident.id),
+        (w.text("fact.kind"), kind),
+        (w.text("fact.time"), format_utc(incident.time_s)),
+        (w.text("fact.opened"), format_utc(incident.opened_s)),
+        (w.text("fact.reported_by"), incident.reported_by or w.text("value.automatic")),
+        (w.text("fact.parties"), ", ".join(incident.parties)),
+        (w.text("fact.units"), ", ".join(incident.unit_ids)),
+        (w.text("fact.alerts"), ", ".join(incident.alert_ids)),
+        (w.text("fact.zone"), f"{incident.zone_id} ({incident.zone_kind})" if incident.zone_id else "-"),
+        (w.text("fact.review_status"), w.value("review", incident.status.value)),
+        (w.text("fact.summary"), incident.summary),
+        (w.text("fact.evidence_sha256"), incident.evidence_sha256 or w.text("value.not_frozen")),
+        (
+            w.text("fact.evidence_frozen"),
+            format_utc(incident.evidence_frozen_s) if incident.evidence_frozen_s else "-",
+        ),
+        (w.text("fact.track_reports"), str(len(tracks))),
     ]
     timeline_rows = "\n".join(
-        _row(format_utc(t.time_s), t.kind, t.party_id or "-", _payload_text(t.payload)) for t in timeline
+        _row(format_utc(t.time_s), w.value("event", t.kind), t.party_id or "-", _payload_text(t.payload))
+        for t in timeline
     )
     account_blocks = "\n".join(
         f"<section class=account><h3>{e(a.party_id)} — #{a.position}"
-        f"{f' (amends #{a.amends})' if a.amends is not None else ''} — {e(format_utc(a.time_s))}</h3>"
+        f"{' ' + e(w.text('account.amends', n=a.amends)) if a.amends is not None else ''} — {e(format_utc(a.time_s))}</h3>"
         f"<pre>{e(a.text)}</pre></section>"
         for a in accounts
     )
+    footer = e(w.text("footer", time=format_utc(generated_s), command="{command}")).replace(
+        "{command}", "<code>keepclear ledger verify</code>"
+    )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Incident {e(incident.id)}</title>
+<html lang="{e(w.language)}"><head><meta charset="utf-8"><title>{e(w.text("report.title", id=incident.id))}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #999;padding:.2em .5em;vertical-align:top;text-align:left}}pre{{white-space:pre-wrap}}</style>
 </head><body>
-<h1>Incident {e(incident.id)}: {e(incident.kind.value)}</h1>
+<h1>{e(w.text("report.heading", id=incident.id, kind=kind))}</h1>
 <table>{"".join(_row(k, v) for k, v in facts)}</table>
-<h2>Map</h2>
+<h2>{e(w.text("section.map"))}</h2>
 {figure}
-<h2>Timeline</h2>
-<table><tr><th>time (UTC)</th><th>what</th><th>party</th><th>details</th></tr>
+<h2>{e(w.text("section.timeline"))}</h2>
+<table><tr><th>{e(w.text("timeline.time"))}</th><th>{e(w.text("timeline.what"))}</th><th>{e(w.text("timeline.party"))}</th><th>{e(w.text("timeline.details"))}</th></tr>
 {timeline_rows}
 </table>
-<h2>Accounts</h2>
-{account_blocks or "<p>No account yet.</p>"}
-<p><small>Generated {e(format_utc(generated_s))} by keepclear. Each account and the evidence hash are
-recorded in the signed ledger; verify an export with <code>keepclear ledger verify</code>.</small></p>
+<h2>{e(w.text("section.accounts"))}</h2>
+{account_blocks or f"<p>{e(w.text('accounts.none'))}</p>"}
+<p><small>{footer}</small></p>
 </body></html>
 """

@@ -60,7 +60,7 @@ export function style(origin) {
       // Labels give way to one another (no pile-up at theatre zoom); layers higher up are placed first:
       // units (those in an alert, then own), activities, zones, then places.
       { id: "zones-label", type: "symbol", source: "zones", filter: ["!", ["has", "circle"]],
-        layout: { "text-field": ["get", "name"], "text-font": FONT, "text-size": 12, "text-max-width": 12,
+        layout: { "text-field": ["coalesce", ["get", "label"], ["get", "name"]], "text-font": FONT, "text-size": 12, "text-max-width": 12,
           "text-variable-anchor": ["top", "bottom", "left", "right"], "text-radial-offset": 0.9 },
         paint: { "text-color": zoneColor, "text-halo-color": "#0b1118", "text-halo-width": 1.5 } },
       { id: "activities-fill", type: "fill", source: "activities", filter: ["==", ["geometry-type"], "Polygon"],

@@ -38,6 +38,12 @@ export function entries(prefix) {
   return Object.entries(table).filter(([k, v]) => k.startsWith(start) && v !== k.slice(start.length)).map(([k, v]) => [k.slice(start.length), v]);
 }
 
+/** A name the server gives in several languages (``names``: language tag -> name, as a zone's): the
+ * reader's, else ``name``. */
+export function localName(name, names) {
+  return (names && typeof names[language] === "string" && names[language]) || name;
+}
+
 /** Whether the language files know ``key``. */
 export function has(key) { return key in table || key in fallback; }
 

@@ -2,7 +2,7 @@
 import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
 import { style } from "./basemap.js";
 import { affiliation, ensureSymbolImage, FRIEND, sidc } from "./symbols.js";
-import { num, t } from "./i18n.js";
+import { localName, num, t } from "./i18n.js";
 import { activityName } from "./activities.js";
 
 export const LEVEL_COLORS = { advisory: "#f5d90a", caution: "#ff9d00", warning: "#ff3b3b" };
@@ -43,10 +43,13 @@ export class MapView {
 
   source(name) { return this.map.getSource(name); }
 
-  /** Zones; a point with a radius (al-Tanf's 55 km) is drawn as its circle, labelled once at its centre. */
+  /** Zones; a point with a radius (al-Tanf's 55 km) is drawn as its circle, labelled once at its centre,
+   * each named in the reader's language where the zone gives that name (its ``names``), else by ``name``. */
   setZones(collection) {
     const features = [];
-    for (const f of (collection && collection.features) || []) {
+    for (const raw of (collection && collection.features) || []) {
+      const props = raw.properties || {};
+      const f = { ...raw, properties: { ...props, label: localName(props.name, props.names) } };
       const radius = f.properties && f.properties.radius_m;
       if (f.geometry && f.geometry.type === "Point" && radius > 0) {
         const [lon, lat] = f.geometry.coordinates;

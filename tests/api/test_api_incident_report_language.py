@@ -1,0 +1,27 @@
+"""GET /v1/incidents/{id}/report in the reader's language: the party's (b reads Russian), ``?lang=``
+over it, Accept-Language for a reader without a party."""
+
+from __future__ import annotations
+
+import time
+
+from apisupport import Service
+
+
+def test_the_incident_report_is_in_the_readers_language(service: Service) -> None:
+    incident = service.runtime.incidents.report(
+        "a", time_s=time.time() - 60, summary="ALPHA1 and BRAVO1 passed close", unit_ids=["ua"], parties=["b"]
+    )
+    path = f"/v1/incidents/{incident.id}/report"
+    with service.client("b-liaison") as b:
+        russian = b.get(path)
+        assert russian.status_code == 200, russian.text
+        assert '<html lang="ru">' in russian.text and "Хронология" in russian.text
+        english = b.get(path, params={"lang": "en"}).text
+        assert '<html lang="en">' in english and "Timeline" in english
+    with service.client("a-liaison") as a:
+        assert "Timeline" in a.get(path).text
+        assert "Хронология" in a.get(path, params={"lang": "ru"}).text
+    with service.client("admin") as admin:
+        assert "Хронология" in admin.get(path, headers={"Accept-Language": "ru-RU,ru;q=0.9"}).text
+        assert "Timeline" in admin.get(path).text
