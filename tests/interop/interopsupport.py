@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 from collections.abc import Callable
 from configparser import ConfigParser
@@ -50,3 +52,20 @@ def pytak_send(pytak: ModuleType, cot_url: str, events: list[bytes]) -> None:
             reader.close()
 
     asyncio.run(send())
+
+
+class Receiver:
+    """A TCP server standing for a receiver's output port (30003 SBS, 30005 Beast): sends ``payload`` to
+    whoever connects, then holds the connection a moment."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.payload = payload
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.sendall(self.payload)
+            time.sleep(1.0)

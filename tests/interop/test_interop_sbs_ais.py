@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from apisupport import Service
-from interopsupport import tracks, wait_for
+from interopsupport import Receiver, tracks, wait_for
 from pyais import encode_dict
 
 from keepclear.interop.ais import KT_MPS, AisDecoder
@@ -76,32 +74,15 @@ def test_ais_positions_static_data_and_bad_sentences() -> None:
             decoder.decode(bad, 5.0)
 
 
-class Receiver:
-    """A TCP server standing for an ADS-B receiver's port 30003: sends its lines to whoever connects."""
-
-    def __init__(self, lines: list[bytes]) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.lines = lines
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        conn, _ = self.listener.accept()
-        with conn:
-            conn.sendall(b"\r\n".join(self.lines) + b"\r\n")
-            time.sleep(1.0)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver(
-        [
-            sbs(4, "3C6444", gs=300, track=0, vrate=0),
-            b"MSG,3,garbage",
-            sbs(3, "3C6444", alt=20000, lat=36.0, lon=2.0),
-            sbs(3, "ABCDEF", alt=1000, lat=36.0, lon=2.1),  # not mapped
-        ]
-    )
+    lines = [
+        sbs(4, "3C6444", gs=300, track=0, vrate=0),
+        b"MSG,3,garbage",
+        sbs(3, "3C6444", alt=20000, lat=36.0, lon=2.0),
+        sbs(3, "ABCDEF", alt=1000, lat=36.0, lon=2.1),  # not mapped
+    ]
+    found = Receiver(b"\r\n".join(lines) + b"\r\n")
     yield found
     found.listener.close()
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-FORMATS = ("cot", "tak", "sbs", "ais")
+FORMATS = ("cot", "tak", "sbs", "ais", "modes", "beast")
 
 
 @click.group()
 def interop() -> None:
-    """Adapters to the tools forces already run: CoT/TAK in and out, SBS-1 (ADS-B) and AIS in."""
+    """Adapters to the tools forces already run: CoT/TAK in and out, ADS-B (SBS-1, Mode S, Beast) and AIS in."""
 
 
 def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -> None:
@@ -27,6 +27,21 @@ def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _receiver(text: str) -> tuple[float, float]:
+    """``LAT,LON`` in degrees."""
+    from keepclear.interop.observation import check_position
+
+    try:
+        lat_text, lon_text = text.split(",")
+        found = float(lat_text), float(lon_text)
+        check_position(*found)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r}: give LAT,LON in degrees, e.g. 52.3,4.76 ({exc})", param_hint="--receiver"
+        ) from None
+    return found
 
 
 @interop.command()
@@ -70,6 +85,11 @@ def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -
     type=click.Path(exists=True, dir_okay=False),
     help="PEM CA whose client certificates tls listeners accept.",
 )
+@click.option(
+    "--receiver",
+    default=None,
+    help="LAT,LON (degrees) of the ADS-B receiver: modes/beast positions resolve from one CPR half.",
+)
 @click.option("--flush-s", type=float, default=0.2, show_default=True, help="Longest wait before a batch is posted.")
 @click.option(
     "--max-pending", type=int, default=50_000, show_default=True, help="Reports buffered at most (oldest dropped)."
@@ -86,11 +106,12 @@ def run(
     tls_cert: str | None,
     tls_key: str | None,
     tls_client_ca: str | None,
+    receiver: str | None,
     flush_s: float,
     max_pending: int,
     stats_s: float,
 ) -> None:
-    """Take CoT (XML or TAK protobuf), SBS-1 and AIS feeds in and post their mapped units' positions to keepclear."""
+    """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast and AIS feeds in and post their mapped units' positions to keepclear."""
     from keepclear.interop.gateway import Endpoint, Gateway, server_tls
     from keepclear.interop.inputs import decoders
     from keepclear.interop.mapping import load_mapping
@@ -108,6 +129,7 @@ def run(
         raise click.BadParameter(str(exc)) from None
     if not endpoints:
         raise click.UsageError("give at least one --listen or --connect")
+    reference = _receiver(receiver) if receiver else None
     tls = None
     if any(e.transport == "tls" for e in endpoints):
         if not (tls_cert and tls_key and tls_client_ca):
@@ -116,7 +138,7 @@ def run(
     stats = Stats()
     poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
     gateway = Gateway(
-        mapping, decoders(), endpoints, poster.offer, stats, multicast_interface=multicast_interface, tls=tls
+        mapping, decoders(reference), endpoints, poster.offer, stats, multicast_interface=multicast_interface, tls=tls
     )
     poster.start()
     gateway.start()

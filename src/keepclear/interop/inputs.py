@@ -5,10 +5,19 @@ from __future__ import annotations
 from keepclear.interop.ais import AisDecoder
 from keepclear.interop.cot import CotDecoder
 from keepclear.interop.gateway import Decoder
+from keepclear.interop.modes import BeastDecoder, ModeSDecoder
 from keepclear.interop.sbs import SbsDecoder
 from keepclear.interop.takproto_in import TakProtoDecoder
 
 
-def decoders() -> dict[str, Decoder]:
-    """A fresh decoder per format (decoders that combine messages keep state)."""
-    return {"cot": CotDecoder(), "sbs": SbsDecoder(), "ais": AisDecoder(), "tak": TakProtoDecoder()}
+def decoders(receiver: tuple[float, float] | None = None) -> dict[str, Decoder]:
+    """A fresh decoder per format (decoders that combine messages keep state); ``receiver`` (lat, lon
+    degrees) lets Mode S positions resolve from a single CPR half."""
+    return {
+        "cot": CotDecoder(),
+        "sbs": SbsDecoder(),
+        "ais": AisDecoder(),
+        "tak": TakProtoDecoder(),
+        "modes": ModeSDecoder(receiver),
+        "beast": BeastDecoder(receiver),
+    }
