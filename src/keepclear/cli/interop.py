@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-FORMATS = ("cot", "tak", "sbs", "ais", "modes", "beast")
+FORMATS = ("cot", "tak", "sbs", "ais", "modes", "beast", "asterix")
 
 
 @click.group()
 def interop() -> None:
-    """Adapters to the tools forces already run: CoT/TAK in and out, ADS-B (SBS-1, Mode S, Beast) and AIS in."""
+    """Adapters to the tools forces already run: CoT/TAK in and out, ADS-B (SBS-1, Mode S, Beast), ASTERIX and AIS in."""
 
 
 def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -> None:
@@ -111,7 +111,7 @@ def run(
     max_pending: int,
     stats_s: float,
 ) -> None:
-    """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast and AIS feeds in and post their mapped units' positions to keepclear."""
+    """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast, ASTERIX and AIS feeds in and post their mapped units' positions to keepclear."""
     from keepclear.interop.gateway import Endpoint, Gateway, server_tls
     from keepclear.interop.inputs import decoders
     from keepclear.interop.mapping import load_mapping

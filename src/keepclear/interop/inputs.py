@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keepclear.interop.ais import AisDecoder
+from keepclear.interop.asterix_in import AsterixDecoder
 from keepclear.interop.cot import CotDecoder
 from keepclear.interop.gateway import Decoder
 from keepclear.interop.modes import BeastDecoder, ModeSDecoder
@@ -20,4 +21,5 @@ def decoders(receiver: tuple[float, float] | None = None) -> dict[str, Decoder]:
         "tak": TakProtoDecoder(),
         "modes": ModeSDecoder(receiver),
         "beast": BeastDecoder(receiver),
+        "asterix": AsterixDecoder(),
     }
