@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-FORMATS = ("cot", "tak", "sbs", "ais", "modes", "beast", "asterix")
-
 
 @click.group()
 def interop() -> None:
@@ -113,7 +111,7 @@ def run(
 ) -> None:
     """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast, ASTERIX and AIS feeds in and post their mapped units' positions to keepclear."""
     from keepclear.interop.gateway import Endpoint, Gateway, server_tls
-    from keepclear.interop.inputs import decoders
+    from keepclear.interop.inputs import FORMATS, decoders
     from keepclear.interop.mapping import load_mapping
     from keepclear.interop.observation import Stats
     from keepclear.interop.poster import Poster

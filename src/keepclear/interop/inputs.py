@@ -10,6 +10,9 @@ from keepclear.interop.modes import BeastDecoder, ModeSDecoder
 from keepclear.interop.sbs import SbsDecoder
 from keepclear.interop.takproto_in import TakProtoDecoder
 
+#: The input formats, as endpoints name them.
+FORMATS = ("cot", "tak", "sbs", "ais", "modes", "beast", "asterix")
+
 
 def decoders(receiver: tuple[float, float] | None = None) -> dict[str, Decoder]:
     """A fresh decoder per format (decoders that combine messages keep state); ``receiver`` (lat, lon

@@ -1,0 +1,258 @@
+"""The adapters file: the adapters ``keepclear serve`` runs inside itself (setting ``interop_file``).
+
+Each adapter is the same client of the public API that ``keepclear interop run``/``out`` is, posting
+and reading over the service's own loopback address with a party's key, so need-to-know and refusals
+are exactly the API's. Keys are secrets: the file names the environment variable holding each.
+
+    in:
+      - name: a-tak                   # names the adapter's counters in /v1/metrics
+        mapping: interop-a.yaml       # relative to this file
+        key_env: A_FEED_KEY           # the variable holding party a's feed key
+        listen: [cot:tcp:0.0.0.0:8087, cot:tls:0.0.0.0:8089]
+        connect: [beast:receiver.local:30005]
+        receiver: [52.3, 4.76]        # lat, lon of the ADS-B receiver (optional)
+        tls: {certificate: server.pem, key: server.key, client_ca: party-a-ca.pem}
+    out:
+      - name: a-out
+        party: a
+        key_env: A_LIAISON_KEY
+        to: [udp://239.2.3.1:6969]
+        mapping: interop-a.yaml       # optional: units of these CoT uids are not echoed back
+        interval_s: 2
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import threading
+from collections.abc import Callable
+from collections.abc import Mapping as AbcMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keepclear.errors import ValidationError
+from keepclear.interop.cot_out import CotOut, Target
+from keepclear.interop.gateway import Endpoint, Gateway, server_tls
+from keepclear.interop.inputs import FORMATS, decoders
+from keepclear.interop.mapping import IdKind, Mapping, load_mapping
+from keepclear.interop.observation import COUNTERS, Stats, check_position, log
+from keepclear.interop.poster import Poster
+from keepclear.scenario.fields import FieldReader
+from keepclear.scenario.located import load_located
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class InAdapter:
+    """Feeds in for one party: endpoints, a mapping, the variable holding a feed key."""
+
+    name: str
+    mapping: Mapping
+    key_env: str
+    endpoints: list[Endpoint]
+    receiver: tuple[float, float] | None = None
+    tls: tuple[str, str, str] | None = None
+
+
+@dataclass(frozen=True)
+class OutAdapter:
+    """One party's picture out to TAK targets."""
+
+    name: str
+    party_id: str
+    key_env: str
+    targets: list[Target]
+    skip_units: frozenset[str] = frozenset()
+    interval_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class AdaptersConfig:
+    inputs: list[InAdapter] = field(default_factory=list)
+    outputs: list[OutAdapter] = field(default_factory=list)
+
+
+def _file(reader: FieldReader, path: tuple[str | int, ...], base: Path) -> Path | None:
+    text = reader.text(path)
+    if text is None:
+        return None
+    found = (base / text).resolve()
+    if not found.is_file():
+        reader.problem(path, f"{found} is not a readable file")
+        return None
+    return found
+
+
+def _common(
+    reader: FieldReader, path: tuple[str | int, ...], names: set[str], environ: AbcMapping[str, str]
+) -> tuple[str | None, str | None]:
+    name = reader.get((*path, "name"))
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        reader.problem((*path, "name"), "must be 1-40 of a-z, 0-9, '_', '-' (it names the adapter's counters)")
+        name = None
+    elif name in names:
+        reader.problem((*path, "name"), f"{name!r} names two adapters")
+    else:
+        names.add(name)
+    key_env = reader.get((*path, "key_env"))
+    if not isinstance(key_env, str) or not _ENV_RE.match(key_env):
+        reader.problem((*path, "key_env"), "must name an environment variable, e.g. A_FEED_KEY")
+        key_env = None
+    elif not environ.get(key_env):
+        reader.problem((*path, "key_env"), f"the environment variable {key_env} is not set")
+    return name, key_env
+
+
+def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, str] | None = None) -> AdaptersConfig:
+    """Read an adapters file; every problem is reported at once with its line and field, mapping files'
+    own problems included, and the key variables must be set."""
+    environ = os.environ if environ is None else environ
+    reader = FieldReader(load_located(text, source))
+    top = reader.mapping((), frozenset({"in", "out"}))
+    names: set[str] = set()
+    problems: list[str] = []
+    config = AdaptersConfig()
+    for index, _ in enumerate(reader.sequence(("in",), required=False) if "in" in top else []):
+        path: tuple[str | int, ...] = ("in", index)
+        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "receiver", "tls"}),
+                               frozenset({"name", "mapping", "key_env"}))  # fmt: skip
+        name, key_env = _common(reader, path, names, environ)
+        mapping_file = _file(reader, (*path, "mapping"), base) if "mapping" in entry else None
+        mapping = None
+        if mapping_file is not None:
+            try:
+                mapping = load_mapping(mapping_file)
+            except ValidationError as exc:
+                problems += exc.problems
+        endpoints: list[Endpoint] = []
+        for key, transport in (("listen", None), ("connect", "connect")):
+            for j, raw in enumerate(reader.sequence((*path, key), required=False) if key in entry else []):
+                try:
+                    text_ = str(raw)
+                    if transport:
+                        fmt, _, rest = text_.partition(":")
+                        text_ = f"{fmt}:connect:{rest}"
+                    endpoints.append(Endpoint.parse(text_, FORMATS))
+                except ValueError as exc:
+                    reader.problem((*path, key, j), str(exc))
+        if not endpoints and "listen" not in entry and "connect" not in entry:
+            reader.problem(path, "give at least one of listen, connect")
+        receiver = None
+        if "receiver" in entry:
+            raw = entry["receiver"]
+            try:
+                if not (isinstance(raw, list) and len(raw) == 2):
+                    raise ValueError("give [lat, lon] in degrees")
+                receiver = (float(raw[0]), float(raw[1]))
+                check_position(*receiver)
+            except (TypeError, ValueError) as exc:
+                reader.problem((*path, "receiver"), str(exc))
+        tls = None
+        if "tls" in entry:
+            tls_path = (*path, "tls")
+            reader.mapping(
+                tls_path, frozenset({"certificate", "key", "client_ca"}), frozenset({"certificate", "key", "client_ca"})
+            )
+            files = [_file(reader, (*tls_path, k), base) for k in ("certificate", "key", "client_ca")]
+            if all(files):
+                tls = (str(files[0]), str(files[1]), str(files[2]))
+        elif any(e.transport == "tls" for e in endpoints):
+            reader.problem((*path, "tls"), "a tls listener needs tls: {certificate, key, client_ca}")
+        if name and key_env and mapping:
+            config.inputs.append(InAdapter(name, mapping, key_env, endpoints, receiver, tls))
+    for index, _ in enumerate(reader.sequence(("out",), required=False) if "out" in top else []):
+        path = ("out", index)
+        entry = reader.mapping(path, frozenset({"name", "party", "key_env", "to", "mapping", "interval_s"}),
+                               frozenset({"name", "party", "key_env", "to"}))  # fmt: skip
+        name, key_env = _common(reader, path, names, environ)
+        party_id = reader.ident((*path, "party")) if "party" in entry else None
+        targets: list[Target] = []
+        for j, raw in enumerate(reader.sequence((*path, "to")) if "to" in entry else []):
+            try:
+                targets.append(Target.parse(str(raw)))
+            except ValueError as exc:
+                reader.problem((*path, "to", j), str(exc))
+        skip: frozenset[str] = frozenset()
+        if "mapping" in entry:
+            mapping_file = _file(reader, (*path, "mapping"), base)
+            if mapping_file is not None:
+                try:
+                    skip = frozenset(load_mapping(mapping_file).external_ids(IdKind.COT))
+                except ValidationError as exc:
+                    problems += exc.problems
+        interval_s = reader.number((*path, "interval_s"), required=False, default=2.0, minimum=0.1, maximum=600)
+        if name and key_env and party_id and targets and interval_s is not None:
+            config.outputs.append(OutAdapter(name, party_id, key_env, targets, skip, interval_s))
+    problems = reader.problems + problems
+    if not problems and not (config.inputs or config.outputs):
+        problems.append(f"{source}: names no adapter: give in, out or both")
+    if problems:
+        raise ValidationError(problems)
+    return config
+
+
+def load_adapters(path: Path, environ: AbcMapping[str, str] | None = None) -> AdaptersConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError([f"{path}: cannot read the adapters file: {exc.strerror}"]) from None
+    return parse_adapters(text, str(path), path.parent, environ)
+
+
+def _reader(stats: Stats, counter: str) -> Callable[[], float]:
+    return lambda: stats.snapshot()[counter]
+
+
+class HostedAdapters:
+    """The configured adapters of one ``serve``: started once the service answers, stopped with it."""
+
+    def __init__(self, config: AdaptersConfig, url: str, environ: AbcMapping[str, str] | None = None) -> None:
+        environ = os.environ if environ is None else environ
+        self.stats: dict[str, Stats] = {}
+        self._starters: list[Callable[[], None]] = []
+        self._stoppers: list[Callable[[], None]] = []
+        self._stop = threading.Event()
+        for adapter in config.inputs:
+            stats = self.stats[adapter.name] = Stats()
+            tls: ssl.SSLContext | None = server_tls(*adapter.tls) if adapter.tls else None
+            poster = Poster(url, environ[adapter.key_env], stats)
+            gateway = Gateway(
+                adapter.mapping, decoders(adapter.receiver), adapter.endpoints, poster.offer, stats, tls=tls
+            )
+            self._starters += [poster.start, gateway.start]
+            self._stoppers += [gateway.stop, poster.stop]
+        for out in config.outputs:
+            stats = self.stats[out.name] = Stats()
+            sender = CotOut(url, environ[out.key_env], out.party_id, out.targets, stats, interval_s=out.interval_s,
+                            skip_units=out.skip_units)  # fmt: skip
+            worker = threading.Thread(target=sender.run, args=(self._stop,), name=f"interop-{out.name}", daemon=True)
+            self._starters.append(worker.start)
+
+            def stop_out(sender: CotOut = sender, worker: threading.Thread = worker) -> None:
+                sender.wake()
+                worker.join(timeout=15)
+                sender.close()
+
+            self._stoppers.append(stop_out)
+
+    def gauges(self) -> dict[str, Callable[[], float]]:
+        """``interop_<adapter>_<counter>`` for every adapter and counter, for /v1/metrics."""
+        out: dict[str, Callable[[], float]] = {}
+        for name, stats in self.stats.items():
+            for counter in COUNTERS:
+                out[f"interop_{name}_{counter}"] = _reader(stats, counter)
+        return out
+
+    def start(self) -> None:
+        for start in self._starters:
+            start()
+        log.info("interop: %d adapters started inside the service", len(self.stats))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for stop in self._stoppers:
+            stop()
