@@ -57,7 +57,7 @@ out:
         "in[1].receiver: lat 95.0 is outside",
         "in[1]: give at least one of listen, connect",
         "bad.yaml line 3: icao.XYZ",
-        "out[0].to[0]: 'ftp://x:1': give udp://HOST:PORT or tcp://HOST:PORT",
+        "out[0].to[0]: 'ftp://x:1': give udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT",
         "out[0].colour: unknown field",
     ):
         assert expected in found, f"{expected!r} not in\n{found}"

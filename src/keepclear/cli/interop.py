@@ -84,6 +84,13 @@ def _receiver(text: str) -> tuple[float, float]:
     help="PEM CA whose client certificates tls listeners accept.",
 )
 @click.option(
+    "--ack-key",
+    envvar="KEEPCLEAR_ACK_KEY",
+    default=None,
+    help="A liaison key of the party (or KEEPCLEAR_ACK_KEY): GeoChat 'ACK <alert>' from the TAK users the mapping's"
+    " acknowledge list names acknowledges the alert.",
+)
+@click.option(
     "--receiver",
     default=None,
     help="LAT,LON (degrees) of the ADS-B receiver: modes/beast positions resolve from one CPR half.",
@@ -104,12 +111,14 @@ def run(
     tls_cert: str | None,
     tls_key: str | None,
     tls_client_ca: str | None,
+    ack_key: str | None,
     receiver: str | None,
     flush_s: float,
     max_pending: int,
     stats_s: float,
 ) -> None:
     """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast, ASTERIX and AIS feeds in and post their mapped units' positions to keepclear."""
+    from keepclear.interop.ack import Acknowledger
     from keepclear.interop.gateway import Endpoint, Gateway, server_tls
     from keepclear.interop.inputs import FORMATS, decoders
     from keepclear.interop.mapping import load_mapping
@@ -135,8 +144,15 @@ def run(
         tls = server_tls(tls_cert, tls_key, tls_client_ca)
     stats = Stats()
     poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
+    acker = Acknowledger(url, ack_key, mapping.acknowledgers, stats) if ack_key and mapping.acknowledgers else None
     gateway = Gateway(
-        mapping, decoders(reference), endpoints, poster.offer, stats, multicast_interface=multicast_interface, tls=tls
+        mapping,
+        decoders(reference, acker.on_chat if acker else None),
+        endpoints,
+        poster.offer,
+        stats,
+        multicast_interface=multicast_interface,
+        tls=tls,
     )
     poster.start()
     gateway.start()
@@ -165,7 +181,16 @@ def run(
     "targets",
     multiple=True,
     required=True,
-    help="udp://HOST:PORT (multicast too) or tcp://HOST:PORT (repeatable).",
+    help="udp://HOST:PORT (multicast too), tcp://HOST:PORT or tls://HOST:PORT (repeatable).",
+)
+@click.option(
+    "--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM client certificate for tls targets."
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of the client certificate."
+)
+@click.option(
+    "--tls-ca", type=click.Path(exists=True, dir_okay=False), help="PEM CA that signed the tls targets' certificates."
 )
 @click.option(
     "--mapping",
@@ -181,6 +206,9 @@ def out(
     key: str,
     party_id: str,
     targets: tuple[str, ...],
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_ca: str | None,
     mapping_path: Path | None,
     interval_s: float,
     ttl: int,
@@ -188,6 +216,7 @@ def out(
 ) -> None:
     """Send what a party's key may read (its tracks, alerts with their level) to TAK as CoT events."""
     from keepclear.interop.cot_out import CotOut, Target
+    from keepclear.interop.gateway import client_tls
     from keepclear.interop.mapping import IdKind, load_mapping
     from keepclear.interop.observation import Stats
 
@@ -196,6 +225,11 @@ def out(
         parsed = [Target.parse(text) for text in targets]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from None
+    tls = None
+    if any(t.transport == "tls" for t in parsed):
+        if not (tls_cert and tls_key and tls_ca):
+            raise click.UsageError("a tls target needs --tls-cert, --tls-key and --tls-ca")
+        tls = client_tls(tls_cert, tls_key, tls_ca)
     skip = frozenset(load_mapping(mapping_path).external_ids(IdKind.COT)) if mapping_path else frozenset()
     stats = Stats()
     sender = CotOut(
@@ -208,6 +242,7 @@ def out(
         skip_units=skip,
         multicast_ttl=ttl,
         multicast_interface=multicast_interface,
+        tls=tls,
     )
     stop = threading.Event()
     worker = threading.Thread(target=sender.run, args=(stop,), name="interop-out", daemon=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.parsers import expat
 
@@ -57,7 +59,7 @@ def _number(tag: str, attributes: dict[str, str], name: str, default: float | No
 class _Parts:
     """The attributes of the elements a position needs, gathered while expat reads (no tree is built)."""
 
-    __slots__ = ("depth", "event", "in_detail", "point", "root", "track")
+    __slots__ = ("chat", "depth", "event", "in_detail", "in_remarks", "link", "point", "remarks", "root", "track")
 
     def __init__(self) -> None:
         self.depth = 0
@@ -65,7 +67,11 @@ class _Parts:
         self.event: dict[str, str] = {}
         self.point: dict[str, str] | None = None
         self.track: dict[str, str] | None = None
+        self.chat: dict[str, str] | None = None
+        self.link: dict[str, str] | None = None
+        self.remarks: list[str] = []
         self.in_detail = False
+        self.in_remarks = False
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         self.depth += 1
@@ -75,11 +81,67 @@ class _Parts:
             if tag == "point" and self.point is None:
                 self.point = attributes
             self.in_detail = tag == "detail"
-        elif self.depth == 3 and self.in_detail and tag == "track" and self.track is None:
-            self.track = attributes
+        elif self.depth == 3 and self.in_detail:
+            if tag == "track" and self.track is None:
+                self.track = attributes
+            elif tag == "__chat" and self.chat is None:
+                self.chat = attributes
+            elif tag == "link" and self.link is None:
+                self.link = attributes
+            self.in_remarks = tag == "remarks"
 
     def end(self, tag: str) -> None:
+        if self.depth == 3:
+            self.in_remarks = False
         self.depth -= 1
+
+    def text(self, data: str) -> None:
+        if self.in_remarks and self.depth == 3:
+            self.remarks.append(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A GeoChat message (``b-t-f``) from a TAK user: who sent it and what it says."""
+
+    sender_uid: str
+    callsign: str
+    text: str
+
+
+def _parse(message: bytes, *, text: bool = False) -> _Parts:
+    data = message.strip()
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ValueError("refused XML construct: a DTD or entity declaration")
+    parts = _Parts()
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = parts.start
+    parser.EndElementHandler = parts.end
+    if text:
+        parser.CharacterDataHandler = parts.text
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise ValueError(f"not well-formed XML ({expat.ErrorString(exc.code)}, line {exc.lineno})") from None
+    if parts.root != "event":
+        raise ValueError(f"root element is <{parts.root}>, not <event>")
+    return parts
+
+
+def decode_chat(message: bytes) -> Chat | None:
+    """The GeoChat message of a ``b-t-f`` event (sender from ``__chat``'s ``chatgrp``/``link``); None
+    for any other event. Raises ValueError for a malformed event."""
+    parts = _parse(message, text=True)
+    if parts.event.get("type") != "b-t-f":
+        return None
+    chat = parts.chat or {}
+    sender = (parts.link or {}).get("uid") or chat.get("sender") or ""
+    if not sender:
+        uid = parts.event.get("uid", "")
+        sender = uid.split(".")[1] if uid.startswith("GeoChat.") and uid.count(".") >= 2 else ""
+    if not sender:
+        raise ValueError("GeoChat event without a sender (no <link uid> in its detail)")
+    return Chat(sender, chat.get("senderCallsign", sender), "".join(parts.remarks).strip())
 
 
 def decode_event(message: bytes) -> Observation | None:
@@ -87,19 +149,7 @@ def decode_event(message: bytes) -> Observation | None:
 
     Raises ValueError naming what is wrong with a malformed event.
     """
-    text = message.strip()
-    if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
-        raise ValueError("refused XML construct: a DTD or entity declaration")
-    parts = _Parts()
-    parser = expat.ParserCreate()
-    parser.StartElementHandler = parts.start
-    parser.EndElementHandler = parts.end
-    try:
-        parser.Parse(text, True)
-    except expat.ExpatError as exc:
-        raise ValueError(f"not well-formed XML ({expat.ErrorString(exc.code)}, line {exc.lineno})") from None
-    if parts.root != "event":
-        raise ValueError(f"root element is <{parts.root}>, not <event>")
+    parts = _parse(message)
     event = parts.event
     kind = event.get("type") or ""
     if not kind.startswith("a-"):
@@ -121,7 +171,8 @@ def decode_event(message: bytes) -> Observation | None:
     return Observation(IdKind.COT, uid, time_s, lat, lon, 0.0 if hae >= COT_UNKNOWN else hae, east, north, 0.0)
 
 
-def _iso(time_s: float) -> str:
+def cot_time(time_s: float) -> str:
+    """CoT's time format: UTC, milliseconds, ``Z``."""
     return datetime.fromtimestamp(time_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -149,9 +200,9 @@ def event_xml(
         uid=uid,
         type=cot_type,
         how="m-g",
-        time=_iso(time_s),
-        start=_iso(time_s),
-        stale=_iso(stale_s),
+        time=cot_time(time_s),
+        start=cot_time(time_s),
+        stale=cot_time(stale_s),
     )
     ET.SubElement(
         event,
@@ -178,14 +229,22 @@ def event_xml(
 
 
 class CotDecoder:
-    """CoT XML events, split on ``</event>``; positions of ``a-*`` events by uid."""
+    """CoT XML events, split on ``</event>``; positions of ``a-*`` events by uid; GeoChat messages
+    (``b-t-f``) handed to ``on_chat`` when given (acknowledging alerts from TAK)."""
 
     name = "cot"
     tail_is_message = False
+
+    def __init__(self, on_chat: Callable[[Chat], None] | None = None) -> None:
+        self.on_chat = on_chat
 
     def split(self, buffer: bytearray) -> list[bytes]:
         return split_events(buffer)
 
     def decode(self, message: bytes, received_s: float) -> list[Observation]:
         found = decode_event(message)
+        if found is None and self.on_chat is not None and b"b-t-f" in message:
+            chat = decode_chat(message)
+            if chat is not None:
+                self.on_chat(chat)
         return [] if found is None else [found]

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keepclear.errors import ValidationError
+from keepclear.interop.ack import Acknowledger
 from keepclear.interop.cot_out import CotOut, Target
-from keepclear.interop.gateway import Endpoint, Gateway, server_tls
+from keepclear.interop.gateway import Endpoint, Gateway, client_tls, server_tls
 from keepclear.interop.inputs import FORMATS, decoders
 from keepclear.interop.mapping import IdKind, Mapping, load_mapping
 from keepclear.interop.observation import COUNTERS, Stats, check_position, log
@@ -56,6 +57,7 @@ class InAdapter:
     endpoints: list[Endpoint]
     receiver: tuple[float, float] | None = None
     tls: tuple[str, str, str] | None = None
+    ack_key_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class OutAdapter:
     targets: list[Target]
     skip_units: frozenset[str] = frozenset()
     interval_s: float = 2.0
+    tls: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,17 @@ def _file(reader: FieldReader, path: tuple[str | int, ...], base: Path) -> Path 
         reader.problem(path, f"{found} is not a readable file")
         return None
     return found
+
+
+def _tls(
+    reader: FieldReader, path: tuple[str | int, ...], base: Path, names: tuple[str, str, str]
+) -> tuple[str, str, str] | None:
+    """Three PEM files (certificate, key, CA) of a tls mapping, each readable."""
+    reader.mapping(path, frozenset(names), frozenset(names))
+    files = [_file(reader, (*path, name), base) for name in names]
+    if files[0] is None or files[1] is None or files[2] is None:
+        return None
+    return str(files[0]), str(files[1]), str(files[2])
 
 
 def _common(
@@ -118,7 +132,7 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
     config = AdaptersConfig()
     for index, _ in enumerate(reader.sequence(("in",), required=False) if "in" in top else []):
         path: tuple[str | int, ...] = ("in", index)
-        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "receiver", "tls"}),
+        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "receiver", "tls", "ack_key_env"}),
                                frozenset({"name", "mapping", "key_env"}))  # fmt: skip
         name, key_env = _common(reader, path, names, environ)
         mapping_file = _file(reader, (*path, "mapping"), base) if "mapping" in entry else None
@@ -162,11 +176,17 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
                 tls = (str(files[0]), str(files[1]), str(files[2]))
         elif any(e.transport == "tls" for e in endpoints):
             reader.problem((*path, "tls"), "a tls listener needs tls: {certificate, key, client_ca}")
+        ack_key_env = None
+        if "ack_key_env" in entry:
+            ack_key_env = entry["ack_key_env"]
+            if not isinstance(ack_key_env, str) or not environ.get(ack_key_env):
+                reader.problem((*path, "ack_key_env"), f"the environment variable {ack_key_env!r} is not set")
+                ack_key_env = None
         if name and key_env and mapping:
-            config.inputs.append(InAdapter(name, mapping, key_env, endpoints, receiver, tls))
+            config.inputs.append(InAdapter(name, mapping, key_env, endpoints, receiver, tls, ack_key_env))
     for index, _ in enumerate(reader.sequence(("out",), required=False) if "out" in top else []):
         path = ("out", index)
-        entry = reader.mapping(path, frozenset({"name", "party", "key_env", "to", "mapping", "interval_s"}),
+        entry = reader.mapping(path, frozenset({"name", "party", "key_env", "to", "mapping", "interval_s", "tls"}),
                                frozenset({"name", "party", "key_env", "to"}))  # fmt: skip
         name, key_env = _common(reader, path, names, environ)
         party_id = reader.ident((*path, "party")) if "party" in entry else None
@@ -185,8 +205,11 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
                 except ValidationError as exc:
                     problems += exc.problems
         interval_s = reader.number((*path, "interval_s"), required=False, default=2.0, minimum=0.1, maximum=600)
+        out_tls = _tls(reader, (*path, "tls"), base, ("certificate", "key", "ca")) if "tls" in entry else None
+        if "tls" not in entry and any(t.transport == "tls" for t in targets):
+            reader.problem((*path, "tls"), "a tls target needs tls: {certificate, key, ca}")
         if name and key_env and party_id and targets and interval_s is not None:
-            config.outputs.append(OutAdapter(name, party_id, key_env, targets, skip, interval_s))
+            config.outputs.append(OutAdapter(name, party_id, key_env, targets, skip, interval_s, out_tls))
     problems = reader.problems + problems
     if not problems and not (config.inputs or config.outputs):
         problems.append(f"{source}: names no adapter: give in, out or both")
@@ -220,15 +243,19 @@ class HostedAdapters:
             stats = self.stats[adapter.name] = Stats()
             tls: ssl.SSLContext | None = server_tls(*adapter.tls) if adapter.tls else None
             poster = Poster(url, environ[adapter.key_env], stats)
+            acker = None
+            if adapter.ack_key_env and adapter.mapping.acknowledgers:
+                acker = Acknowledger(url, environ[adapter.ack_key_env], adapter.mapping.acknowledgers, stats)
+            chat = acker.on_chat if acker else None
             gateway = Gateway(
-                adapter.mapping, decoders(adapter.receiver), adapter.endpoints, poster.offer, stats, tls=tls
+                adapter.mapping, decoders(adapter.receiver, chat), adapter.endpoints, poster.offer, stats, tls=tls
             )
             self._starters += [poster.start, gateway.start]
             self._stoppers += [gateway.stop, poster.stop]
         for out in config.outputs:
             stats = self.stats[out.name] = Stats()
             sender = CotOut(url, environ[out.key_env], out.party_id, out.targets, stats, interval_s=out.interval_s,
-                            skip_units=out.skip_units)  # fmt: skip
+                            skip_units=out.skip_units, tls=client_tls(*out.tls) if out.tls else None)  # fmt: skip
             worker = threading.Thread(target=sender.run, args=(self._stop,), name=f"interop-{out.name}", daemon=True)
             self._starters.append(worker.start)
 

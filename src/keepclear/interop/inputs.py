@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from keepclear.interop.ais import AisDecoder
 from keepclear.interop.asterix_in import AsterixDecoder
-from keepclear.interop.cot import CotDecoder
+from keepclear.interop.cot import Chat, CotDecoder
 from keepclear.interop.gateway import Decoder
 from keepclear.interop.modes import BeastDecoder, ModeSDecoder
 from keepclear.interop.sbs import SbsDecoder
@@ -14,11 +16,13 @@ from keepclear.interop.takproto_in import TakProtoDecoder
 FORMATS = ("cot", "tak", "sbs", "ais", "modes", "beast", "asterix")
 
 
-def decoders(receiver: tuple[float, float] | None = None) -> dict[str, Decoder]:
+def decoders(
+    receiver: tuple[float, float] | None = None, on_chat: Callable[[Chat], None] | None = None
+) -> dict[str, Decoder]:
     """A fresh decoder per format (decoders that combine messages keep state); ``receiver`` (lat, lon
-    degrees) lets Mode S positions resolve from a single CPR half."""
+    degrees) lets Mode S positions resolve from a single CPR half; ``on_chat`` hears CoT GeoChat."""
     return {
-        "cot": CotDecoder(),
+        "cot": CotDecoder(on_chat),
         "sbs": SbsDecoder(),
         "ais": AisDecoder(),
         "tak": TakProtoDecoder(),
