@@ -124,6 +124,7 @@ def run(
     from keepclear.interop.mapping import load_mapping
     from keepclear.interop.observation import Stats
     from keepclear.interop.poster import Poster
+    from keepclear.interop.proposer import Proposer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     mapping = load_mapping(mapping_path)
@@ -147,7 +148,11 @@ def run(
     acker = Acknowledger(url, ack_key, mapping.acknowledgers, stats) if ack_key and mapping.acknowledgers else None
     gateway = Gateway(
         mapping,
-        decoders(reference, acker.on_chat if acker else None),
+        decoders(
+            reference,
+            acker.on_chat if acker else None,
+            Proposer(url, key, stats).on_drawing if mapping.propose_zones else None,
+        ),
         endpoints,
         poster.offer,
         stats,

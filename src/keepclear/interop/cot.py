@@ -59,7 +59,10 @@ def _number(tag: str, attributes: dict[str, str], name: str, default: float | No
 class _Parts:
     """The attributes of the elements a position needs, gathered while expat reads (no tree is built)."""
 
-    __slots__ = ("chat", "depth", "event", "in_detail", "in_remarks", "link", "point", "remarks", "root", "track")
+    __slots__ = (
+        "callsign", "chat", "depth", "event", "in_detail", "in_remarks", "link", "link_points", "point", "remarks",
+        "root", "track",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.depth = 0
@@ -70,6 +73,8 @@ class _Parts:
         self.chat: dict[str, str] | None = None
         self.link: dict[str, str] | None = None
         self.remarks: list[str] = []
+        self.link_points: list[str] = []
+        self.callsign = ""
         self.in_detail = False
         self.in_remarks = False
 
@@ -86,8 +91,13 @@ class _Parts:
                 self.track = attributes
             elif tag == "__chat" and self.chat is None:
                 self.chat = attributes
-            elif tag == "link" and self.link is None:
-                self.link = attributes
+            elif tag == "link":
+                if self.link is None:
+                    self.link = attributes
+                if "point" in attributes and len(self.link_points) < 2_001:
+                    self.link_points.append(attributes["point"])
+            elif tag == "contact":
+                self.callsign = attributes.get("callsign", "")
             self.in_remarks = tag == "remarks"
 
     def end(self, tag: str) -> None:
@@ -126,6 +136,47 @@ def _parse(message: bytes, *, text: bool = False) -> _Parts:
     if parts.root != "event":
         raise ValueError(f"root element is <{parts.root}>, not <event>")
     return parts
+
+
+@dataclass(frozen=True, slots=True)
+class Drawing:
+    """A shape drawn on TAK (``u-d-*`` with ``<link point>`` vertices) as GeoJSON lon/lat."""
+
+    uid: str
+    name: str
+    geometry: dict[str, object]
+    remarks: str
+
+
+def decode_drawing(message: bytes) -> Drawing | None:
+    """The shape of a ``u-d-f``/``u-d-r`` (and other vertex-listed ``u-d-*``) event: a polygon when
+    its vertices close (a rectangle always), else a line. None for other events and for shapes
+    without vertices (circles, markers). Raises ValueError for malformed vertices."""
+    parts = _parse(message, text=True)
+    kind = parts.event.get("type", "")
+    if not kind.startswith("u-d-") or len(parts.link_points) < 2:
+        return None
+    if len(parts.link_points) > 2_000:
+        raise ValueError("drawing with more than 2000 vertices")
+    uid = parts.event.get("uid") or ""
+    if not uid:
+        raise ValueError("drawing without a uid")
+    ring: list[list[float]] = []
+    for raw in parts.link_points:
+        try:
+            lat, lon = (float(v) for v in raw.split(",")[:2])
+        except ValueError:
+            raise ValueError(f"link point {raw[:40]!r} is not 'lat,lon'") from None
+        check_position(lat, lon)
+        ring.append([lon, lat])
+    closed = ring[0] == ring[-1] and len(ring) >= 4
+    if kind.startswith("u-d-r") and not closed and len(ring) >= 3:
+        ring.append(ring[0])
+        closed = True
+    geometry: dict[str, object] = (
+        {"type": "Polygon", "coordinates": [ring]} if closed else {"type": "LineString", "coordinates": ring}
+    )
+    return Drawing(uid, parts.callsign or uid, geometry, "".join(parts.remarks).strip())
 
 
 def decode_chat(message: bytes) -> Chat | None:
@@ -230,13 +281,17 @@ def event_xml(
 
 class CotDecoder:
     """CoT XML events, split on ``</event>``; positions of ``a-*`` events by uid; GeoChat messages
-    (``b-t-f``) handed to ``on_chat`` when given (acknowledging alerts from TAK)."""
+    (``b-t-f``) handed to ``on_chat`` when given (acknowledging alerts from TAK), drawn shapes
+    (``u-d-*``) to ``on_drawing`` (zone proposals)."""
 
     name = "cot"
     tail_is_message = False
 
-    def __init__(self, on_chat: Callable[[Chat], None] | None = None) -> None:
+    def __init__(
+        self, on_chat: Callable[[Chat], None] | None = None, on_drawing: Callable[[Drawing], None] | None = None
+    ) -> None:
         self.on_chat = on_chat
+        self.on_drawing = on_drawing
 
     def split(self, buffer: bytearray) -> list[bytes]:
         return split_events(buffer)
@@ -247,4 +302,8 @@ class CotDecoder:
             chat = decode_chat(message)
             if chat is not None:
                 self.on_chat(chat)
+        if found is None and self.on_drawing is not None and b"u-d-" in message:
+            drawing = decode_drawing(message)
+            if drawing is not None:
+                self.on_drawing(drawing)
         return [] if found is None else [found]

@@ -40,6 +40,7 @@ from keepclear.interop.inputs import FORMATS, decoders
 from keepclear.interop.mapping import IdKind, Mapping, load_mapping
 from keepclear.interop.observation import COUNTERS, Stats, check_position, log
 from keepclear.interop.poster import Poster
+from keepclear.interop.proposer import Proposer
 from keepclear.scenario.fields import FieldReader
 from keepclear.scenario.located import load_located
 
@@ -247,8 +248,16 @@ class HostedAdapters:
             if adapter.ack_key_env and adapter.mapping.acknowledgers:
                 acker = Acknowledger(url, environ[adapter.ack_key_env], adapter.mapping.acknowledgers, stats)
             chat = acker.on_chat if acker else None
+            drawing = (
+                Proposer(url, environ[adapter.key_env], stats).on_drawing if adapter.mapping.propose_zones else None
+            )
             gateway = Gateway(
-                adapter.mapping, decoders(adapter.receiver, chat), adapter.endpoints, poster.offer, stats, tls=tls
+                adapter.mapping,
+                decoders(adapter.receiver, chat, drawing),
+                adapter.endpoints,
+                poster.offer,
+                stats,
+                tls=tls,
             )
             self._starters += [poster.start, gateway.start]
             self._stoppers += [gateway.stop, poster.stop]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from keepclear.interop.ais import AisDecoder
 from keepclear.interop.asterix_in import AsterixDecoder
-from keepclear.interop.cot import Chat, CotDecoder
+from keepclear.interop.cot import Chat, CotDecoder, Drawing
 from keepclear.interop.gateway import Decoder
 from keepclear.interop.modes import BeastDecoder, ModeSDecoder
 from keepclear.interop.sbs import SbsDecoder
@@ -17,12 +17,15 @@ FORMATS = ("cot", "tak", "sbs", "ais", "modes", "beast", "asterix")
 
 
 def decoders(
-    receiver: tuple[float, float] | None = None, on_chat: Callable[[Chat], None] | None = None
+    receiver: tuple[float, float] | None = None,
+    on_chat: Callable[[Chat], None] | None = None,
+    on_drawing: Callable[[Drawing], None] | None = None,
 ) -> dict[str, Decoder]:
     """A fresh decoder per format (decoders that combine messages keep state); ``receiver`` (lat, lon
-    degrees) lets Mode S positions resolve from a single CPR half; ``on_chat`` hears CoT GeoChat."""
+    degrees) lets Mode S positions resolve from a single CPR half; ``on_chat`` hears CoT GeoChat,
+    ``on_drawing`` CoT drawings."""
     return {
-        "cot": CotDecoder(on_chat),
+        "cot": CotDecoder(on_chat, on_drawing),
         "sbs": SbsDecoder(),
         "ais": AisDecoder(),
         "tak": TakProtoDecoder(),

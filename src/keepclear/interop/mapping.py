@@ -12,6 +12,7 @@ anything in range of its receiver, and only a party's own units are its to repor
       211234560: ship1
     acknowledge:             # TAK users whose GeoChat "ACK <alert>" is the liaison's acknowledgement
       - ANDROID-589520ccfcd2
+    propose_zones: true      # shapes drawn on the party's TAK become zone proposals (default false)
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class Mapping:
     units: dict[IdKind, dict[str, str]] = field(default_factory=dict)
     #: CoT uids of TAK users whose GeoChat "ACK <alert>" acknowledges an alert as the party's liaison.
     acknowledgers: frozenset[str] = frozenset()
+    #: Shapes drawn on the party's TAK (u-d-*) are proposed as zones for an admin to accept.
+    propose_zones: bool = False
 
     def unit_for(self, kind: IdKind, external_id: str) -> str | None:
         """The unit an external id names, None when the file does not name it."""
@@ -85,7 +88,7 @@ def parse_mapping(text: str, source: str = "interop.yaml") -> Mapping:
     """Read a mapping file's text; every problem is reported at once with its line and field."""
     located = load_located(text, source)
     reader = FieldReader(located)
-    top = reader.mapping((), frozenset({"party", "acknowledge", *IdKind}), frozenset({"party"}))
+    top = reader.mapping((), frozenset({"party", "acknowledge", "propose_zones", *IdKind}), frozenset({"party"}))
     party_id = reader.ident(("party",)) if "party" in top else None
     units: dict[IdKind, dict[str, str]] = {}
     for kind in IdKind:
@@ -119,10 +122,11 @@ def parse_mapping(text: str, source: str = "interop.yaml") -> Mapping:
                 acknowledgers.add(uid)
     if not any(units.values()) and not reader.problems:
         reader.problem((), "maps no id: give at least one of cot, icao, mmsi")
+    propose_zones = reader.boolean(("propose_zones",), False)
     if reader.problems:
         raise ValidationError(reader.problems)
     assert party_id is not None
-    return Mapping(party_id=party_id, units=units, acknowledgers=frozenset(acknowledgers))
+    return Mapping(party_id=party_id, units=units, acknowledgers=frozenset(acknowledgers), propose_zones=propose_zones)
 
 
 def load_mapping(path: FilePath) -> Mapping:
