@@ -79,11 +79,20 @@ class Receiver:
 
 
 def write_certificate(
-    folder: Path, name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None, *, ca: bool = False
+    folder: Path,
+    name: str,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    *,
+    ca: bool = False,
+    organization: str | None = None,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A P-256 certificate (and key) written to ``name.pem``/``name.key``; self-signed without ``issuer``."""
+    """A P-256 certificate (and key) written to ``name.pem``/``name.key``; self-signed without ``issuer``;
+    ``organization`` is the subject's O (a TAK client's party)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
+    if organization:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    subject = x509.Name(attributes)
     now = dt.datetime.now(dt.UTC)
     builder = (
         x509.CertificateBuilder()

@@ -127,3 +127,33 @@ def test_serve_refuses_to_start_with_a_bad_adapters_file(tmp_path: Path) -> None
     )  # fmt: skip
     assert done.returncode != 0
     assert "adapters.yaml line 2: in[0].name: must be 1-40 of" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_one_tak_port_for_every_party_is_configured_by_certificate_subject(tmp_path: Path) -> None:
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text(f"party: {name[0]}\ncot:\n  ANDROID-{name[0].upper()}1: u{name[0]}\n")
+    for name in ("server.pem", "server.key", "ca.pem"):
+        (tmp_path / name).write_text("-")
+    head = """\
+in:
+  - {name: a-tak, mapping: a.yaml, key_env: A_FEED_KEY, listen: ['cot:udp:0']}
+  - {name: b-tak, mapping: b.yaml, key_env: B_FEED_KEY, listen: ['cot:udp:0']}
+tak:
+  listen: [0.0.0.0:8089]
+  tls: {certificate: server.pem, key: server.key, client_ca: ca.pem}
+"""
+    environ = {"A_FEED_KEY": "k", "B_FEED_KEY": "k"}
+    good = parse_adapters(
+        head + "  clients:\n    - {subject: O=Party A, in: a-tak}\n    - {subject: OU=Bravo, in: b-tak}\n",
+        "adapters.yaml", tmp_path, environ,
+    )  # fmt: skip
+    assert good.tak is not None and [e.port for e in good.tak.endpoints] == [8089]
+    assert good.tak.rules == [("organizationName", "Party A", "a-tak"), ("organizationalUnitName", "Bravo", "b-tak")]
+    with pytest.raises(ValidationError) as caught:
+        parse_adapters(
+            head + "  clients:\n    - {subject: C=SY, in: a-tak}\n    - {subject: O=X, in: c-tak}\n",
+            "adapters.yaml", tmp_path, environ,
+        )  # fmt: skip
+    found = "\n".join(caught.value.problems)
+    assert "tak.clients[0].subject: 'C=SY': subject attribute 'C' is not one of O, OU, CN" in found
+    assert "tak.clients[1].in: 'c-tak' names no in adapter" in found

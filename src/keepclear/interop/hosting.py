@@ -19,6 +19,11 @@ are exactly the API's. Keys are secrets: the file names the environment variable
         to: [udp://239.2.3.1:6969]
         mapping: interop-a.yaml       # optional: units of these CoT uids are not echoed back
         interval_s: 2
+    tak:                              # one TLS port for every party's TAK clients (optional)
+      listen: [0.0.0.0:8089]
+      tls: {certificate: server.pem, key: server.key, client_ca: tak-ca.pem}
+      clients:                        # the client certificate's subject -> the in adapter it feeds
+        - {subject: O=Party A, in: a-tak}
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from keepclear.interop.mapping import IdKind, Mapping, load_mapping
 from keepclear.interop.observation import COUNTERS, Stats, check_position, log
 from keepclear.interop.poster import Poster
 from keepclear.interop.proposer import Proposer
+from keepclear.interop.tak_endpoint import ClientRule, TakEndpoint
 from keepclear.scenario.fields import FieldReader
 from keepclear.scenario.located import load_located
 
@@ -75,9 +81,19 @@ class OutAdapter:
 
 
 @dataclass(frozen=True)
+class TakEndpointConfig:
+    """One TLS port for every party's TAK clients: (attribute, value, in adapter) per client rule."""
+
+    endpoints: list[Endpoint]
+    tls: tuple[str, str, str]
+    rules: list[tuple[str, str, str]]
+
+
+@dataclass(frozen=True)
 class AdaptersConfig:
     inputs: list[InAdapter] = field(default_factory=list)
     outputs: list[OutAdapter] = field(default_factory=list)
+    tak: TakEndpointConfig | None = None
 
 
 def _file(reader: FieldReader, path: tuple[str | int, ...], base: Path) -> Path | None:
@@ -127,7 +143,7 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
     own problems included, and the key variables must be set."""
     environ = os.environ if environ is None else environ
     reader = FieldReader(load_located(text, source))
-    top = reader.mapping((), frozenset({"in", "out"}))
+    top = reader.mapping((), frozenset({"in", "out", "tak"}))
     names: set[str] = set()
     problems: list[str] = []
     config = AdaptersConfig()
@@ -211,12 +227,45 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
             reader.problem((*path, "tls"), "a tls target needs tls: {certificate, key, ca}")
         if name and key_env and party_id and targets and interval_s is not None:
             config.outputs.append(OutAdapter(name, party_id, key_env, targets, skip, interval_s, out_tls))
+    if "tak" in top:
+        tak = _tak_endpoint(reader, base, {a.name for a in config.inputs})
+        config = AdaptersConfig(config.inputs, config.outputs, tak)
     problems = reader.problems + problems
     if not problems and not (config.inputs or config.outputs):
         problems.append(f"{source}: names no adapter: give in, out or both")
     if problems:
         raise ValidationError(problems)
     return config
+
+
+def _tak_endpoint(reader: FieldReader, base: Path, in_names: set[str]) -> TakEndpointConfig | None:
+    """``tak: {listen: [HOST:PORT...], tls: {...}, clients: [{subject: O=Party A, in: a-tak}...]}``."""
+    entry = reader.mapping(("tak",), frozenset({"listen", "tls", "clients"}), frozenset({"listen", "tls", "clients"}))
+    endpoints = []
+    for index, raw in enumerate(reader.sequence(("tak", "listen")) if "listen" in entry else []):
+        try:
+            endpoints.append(Endpoint.parse(f"cot:tls:{raw}", ("cot",), "0.0.0.0"))
+        except ValueError as exc:
+            reader.problem(("tak", "listen", index), f"{exc} (give [HOST:]PORT, e.g. 0.0.0.0:8089)")
+    tls = _tls(reader, ("tak", "tls"), base, ("certificate", "key", "client_ca")) if "tls" in entry else None
+    rules = []
+    for index, _ in enumerate(reader.sequence(("tak", "clients")) if "clients" in entry else []):
+        path: tuple[str | int, ...] = ("tak", "clients", index)
+        rule = reader.mapping(path, frozenset({"subject", "in"}), frozenset({"subject", "in"}))
+        subject, target = str(rule.get("subject", "")), rule.get("in")
+        short, _, value = subject.partition("=")
+        try:
+            attribute = ClientRule.attribute_of(short.strip())
+        except ValueError as exc:
+            reader.problem((*path, "subject"), f"{subject!r}: {exc} (give e.g. O=Party A)")
+            continue
+        if target not in in_names:
+            reader.problem((*path, "in"), f"{target!r} names no in adapter")
+            continue
+        rules.append((attribute, value.strip(), str(target)))
+    if endpoints and tls and rules:
+        return TakEndpointConfig(endpoints, tls, rules)
+    return None
 
 
 def load_adapters(path: Path, environ: AbcMapping[str, str] | None = None) -> AdaptersConfig:
@@ -240,6 +289,7 @@ class HostedAdapters:
         self._starters: list[Callable[[], None]] = []
         self._stoppers: list[Callable[[], None]] = []
         self._stop = threading.Event()
+        gateways: dict[str, Gateway] = {}
         for adapter in config.inputs:
             stats = self.stats[adapter.name] = Stats()
             tls: ssl.SSLContext | None = server_tls(*adapter.tls) if adapter.tls else None
@@ -259,8 +309,15 @@ class HostedAdapters:
                 stats,
                 tls=tls,
             )
+            gateways[adapter.name] = gateway
             self._starters += [poster.start, gateway.start]
             self._stoppers += [gateway.stop, poster.stop]
+        if config.tak is not None:
+            stats = self.stats["tak-endpoint"] = Stats()
+            rules = [ClientRule(attribute, value, gateways[name]) for attribute, value, name in config.tak.rules]
+            endpoint = TakEndpoint(config.tak.endpoints, server_tls(*config.tak.tls), rules, stats)
+            self._starters.append(endpoint.start)
+            self._stoppers.insert(0, endpoint.stop)
         for out in config.outputs:
             stats = self.stats[out.name] = Stats()
             sender = CotOut(url, environ[out.key_env], out.party_id, out.targets, stats, interval_s=out.interval_s,
