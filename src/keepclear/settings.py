@@ -244,6 +244,11 @@ class Settings(BaseSettings):
         description="How long an Idempotency-Key and the answer it got are kept (a retry within it is answered"
         " as the original), seconds.",
     )
+    interop_file: Path | None = Field(
+        None,
+        description="The adapters file (docs/interop.md): TAK, ADS-B, ASTERIX and AIS adapters `keepclear serve`"
+        " runs inside itself, their counters in /v1/metrics; empty: none (run `keepclear interop` beside it).",
+    )
 
     @field_validator("minima", mode="before")
     @classmethod

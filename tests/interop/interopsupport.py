@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
+import socket
+import threading
 import time
 from collections.abc import Callable
 from configparser import ConfigParser
+from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
 from apisupport import Service
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 T = TypeVar("T")
 
@@ -50,3 +59,58 @@ def pytak_send(pytak: ModuleType, cot_url: str, events: list[bytes]) -> None:
             reader.close()
 
     asyncio.run(send())
+
+
+class Receiver:
+    """A TCP server standing for a receiver's output port (30003 SBS, 30005 Beast): sends ``payload`` to
+    whoever connects, then holds the connection a moment."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.payload = payload
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.sendall(self.payload)
+            time.sleep(1.0)
+
+
+def write_certificate(
+    folder: Path,
+    name: str,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    *,
+    ca: bool = False,
+    organization: str | None = None,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A P-256 certificate (and key) written to ``name.pem``/``name.key``; self-signed without ``issuer``;
+    ``organization`` is the subject's O (a TAK client's party)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
+    if organization:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    subject = x509.Name(attributes)
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer[0].subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+    certificate = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+    (folder / f"{name}.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / f"{name}.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return certificate, key

@@ -61,3 +61,14 @@ def test_a_bad_mapping_file_is_told_with_its_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "interop.yaml line 3: icao.XYZ: 'XYZ' is not an ICAO" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_bad_receiver_position_is_told_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "interop.yaml").write_text("party: a\nicao:\n  3C6444: ua\n")
+    done = subprocess.run(
+        [KEEPCLEAR, "interop", "run", "--mapping", str(tmp_path / "interop.yaml"), "--url", "http://127.0.0.1:9",
+         "--key", "k", "--listen", "beast:tcp:0", "--receiver", "95,4"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--receiver" in done.stderr and "lat 95.0 is outside" in done.stderr

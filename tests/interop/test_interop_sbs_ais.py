@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import math
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from apisupport import Service
-from interopsupport import tracks, wait_for
-from pyais import encode_dict
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from interopsupport import Receiver, tracks, wait_for
+from pyais import NMEAMessage, encode_dict
 
-from keepclear.interop.ais import KT_MPS, AisDecoder
+from keepclear.interop.ais import KT_MPS, AisDecoder, position_fast
 from keepclear.interop.gateway import Endpoint, Gateway
 from keepclear.interop.inputs import decoders
 from keepclear.interop.mapping import IdKind, parse_mapping
@@ -76,32 +76,15 @@ def test_ais_positions_static_data_and_bad_sentences() -> None:
             decoder.decode(bad, 5.0)
 
 
-class Receiver:
-    """A TCP server standing for an ADS-B receiver's port 30003: sends its lines to whoever connects."""
-
-    def __init__(self, lines: list[bytes]) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.lines = lines
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        conn, _ = self.listener.accept()
-        with conn:
-            conn.sendall(b"\r\n".join(self.lines) + b"\r\n")
-            time.sleep(1.0)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver(
-        [
-            sbs(4, "3C6444", gs=300, track=0, vrate=0),
-            b"MSG,3,garbage",
-            sbs(3, "3C6444", alt=20000, lat=36.0, lon=2.0),
-            sbs(3, "ABCDEF", alt=1000, lat=36.0, lon=2.1),  # not mapped
-        ]
-    )
+    lines = [
+        sbs(4, "3C6444", gs=300, track=0, vrate=0),
+        b"MSG,3,garbage",
+        sbs(3, "3C6444", alt=20000, lat=36.0, lon=2.0),
+        sbs(3, "ABCDEF", alt=1000, lat=36.0, lon=2.1),  # not mapped
+    ]
+    found = Receiver(b"\r\n".join(lines) + b"\r\n")
     yield found
     found.listener.close()
 
@@ -137,3 +120,31 @@ def test_sbs_receiver_and_ais_udp_become_tracks(service: Service, receiver: Rece
     counts = stats.snapshot()
     assert counts["malformed"] == 1 and counts["unmapped"] == 2  # ABCDEF and the recorded vessel
     assert counts["accepted"] == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from([1, 2, 3, 18]),
+    mmsi=st.integers(0, 999_999_999),
+    lat=st.one_of(st.floats(-90, 90), st.just(91.0)),
+    lon=st.one_of(st.floats(-180, 180), st.just(181.0)),
+    speed=st.one_of(st.floats(0, 102.2), st.just(102.3)),
+    course=st.one_of(st.floats(0, 359.9), st.just(360.0)),
+)
+def test_the_fast_path_reads_position_reports_as_pyais_does(
+    kind: int, mmsi: int, lat: float, lon: float, speed: float, course: float
+) -> None:
+    line = encode_dict({"type": kind, "mmsi": mmsi, "lat": lat, "lon": lon, "speed": speed, "course": course})[0]
+    fast = position_fast(line.encode())
+    assert fast is not None
+    decoded = NMEAMessage(line.encode()).decode()
+    assert fast[0] == decoded.mmsi
+    assert fast[1] == pytest.approx(decoded.lat, abs=1e-6) and fast[2] == pytest.approx(decoded.lon, abs=1e-6)
+    assert (fast[3], fast[4]) == (pytest.approx(decoded.speed), pytest.approx(decoded.course))
+
+
+def test_the_fast_path_leaves_everything_else_to_pyais() -> None:
+    line = encode_dict({"type": 1, "mmsi": 211234560, "lat": 54.5, "lon": 10.2})[0].encode()
+    static = encode_dict({"type": 5, "mmsi": 211234560, "shipname": "ALPHA"})[0].encode()
+    for other in (line[:-1] + b"0", line.replace(b",0*", b",2*"), static, b"!AIVDM,1,1,,B,1,0*00", b"$GPGGA,1*00"):
+        assert position_fast(other) is None

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import socket
 import ssl
 import time
 from pathlib import Path
 
 from apisupport import Service
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from interopsupport import tracks, wait_for
+from interopsupport import tracks, wait_for, write_certificate
 
 from keepclear.interop.cot import event_xml
 from keepclear.interop.gateway import Endpoint, Gateway, server_tls
@@ -22,35 +16,6 @@ from keepclear.interop.inputs import decoders
 from keepclear.interop.mapping import parse_mapping
 from keepclear.interop.observation import Stats
 from keepclear.interop.poster import Poster
-
-
-def _certificate(
-    folder: Path, name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None, *, ca: bool = False
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A P-256 certificate (and key) written to ``name.pem``/``name.key``; self-signed without ``issuer``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer[0].subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-    certificate = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-    (folder / f"{name}.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / f"{name}.key").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return certificate, key
 
 
 def _send(port: int, folder: Path, client: str, event: bytes) -> bytes:
@@ -69,11 +34,11 @@ def _send(port: int, folder: Path, client: str, event: bytes) -> bytes:
 
 
 def test_a_client_certificate_of_the_ca_is_served_and_another_is_refused(service: Service, tmp_path: Path) -> None:
-    ca = _certificate(tmp_path, "ca", None, ca=True)
-    _certificate(tmp_path, "server", ca)
-    _certificate(tmp_path, "atak-a", ca)
-    rogue_ca = _certificate(tmp_path, "rogue-ca", None, ca=True)
-    _certificate(tmp_path, "rogue", rogue_ca)
+    ca = write_certificate(tmp_path, "ca", None, ca=True)
+    write_certificate(tmp_path, "server", ca)
+    write_certificate(tmp_path, "atak-a", ca)
+    rogue_ca = write_certificate(tmp_path, "rogue-ca", None, ca=True)
+    write_certificate(tmp_path, "rogue", rogue_ca)
     stats = Stats()
     poster = Poster(service.url, service.keys["a-feed"], stats, flush_s=0.05)
     tls = server_tls(str(tmp_path / "server.pem"), str(tmp_path / "server.key"), str(tmp_path / "ca.pem"))

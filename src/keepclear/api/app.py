@@ -16,7 +16,18 @@ from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
-from keepclear.api.routes import activities, hotline, keys, record, registry, stream, tactical, tracks, zones
+from keepclear.api.routes import (
+    activities,
+    hotline,
+    keys,
+    record,
+    registry,
+    stream,
+    tactical,
+    tracks,
+    zone_proposals,
+    zones,
+)
 from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
 from keepclear.domain.events import Clock
@@ -102,7 +113,7 @@ def create_app(
     )
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)
-    for module in (registry, zones, keys, tracks, tactical, activities, record, stream, hotline):
+    for module in (registry, zones, zone_proposals, keys, tracks, tactical, activities, record, stream, hotline):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(console_router())
     # Idempotency keys (inside the gate: only judged bodies are remembered).

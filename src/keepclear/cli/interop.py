@@ -9,12 +9,10 @@ from pathlib import Path
 
 import click
 
-FORMATS = ("cot", "tak", "sbs", "ais")
-
 
 @click.group()
 def interop() -> None:
-    """Adapters to the tools forces already run: CoT/TAK in and out, SBS-1 (ADS-B) and AIS in."""
+    """Adapters to the tools forces already run: CoT/TAK in and out, ADS-B (SBS-1, Mode S, Beast), ASTERIX and AIS in."""
 
 
 def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -> None:
@@ -27,6 +25,21 @@ def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _receiver(text: str) -> tuple[float, float]:
+    """``LAT,LON`` in degrees."""
+    from keepclear.interop.observation import check_position
+
+    try:
+        lat_text, lon_text = text.split(",")
+        found = float(lat_text), float(lon_text)
+        check_position(*found)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r}: give LAT,LON in degrees, e.g. 52.3,4.76 ({exc})", param_hint="--receiver"
+        ) from None
+    return found
 
 
 @interop.command()
@@ -70,6 +83,18 @@ def _wait_for_interrupt(stop: threading.Event, every_s: float, report: object) -
     type=click.Path(exists=True, dir_okay=False),
     help="PEM CA whose client certificates tls listeners accept.",
 )
+@click.option(
+    "--ack-key",
+    envvar="KEEPCLEAR_ACK_KEY",
+    default=None,
+    help="A liaison key of the party (or KEEPCLEAR_ACK_KEY): GeoChat 'ACK <alert>' from the TAK users the mapping's"
+    " acknowledge list names acknowledges the alert.",
+)
+@click.option(
+    "--receiver",
+    default=None,
+    help="LAT,LON (degrees) of the ADS-B receiver: modes/beast positions resolve from one CPR half.",
+)
 @click.option("--flush-s", type=float, default=0.2, show_default=True, help="Longest wait before a batch is posted.")
 @click.option(
     "--max-pending", type=int, default=50_000, show_default=True, help="Reports buffered at most (oldest dropped)."
@@ -86,16 +111,20 @@ def run(
     tls_cert: str | None,
     tls_key: str | None,
     tls_client_ca: str | None,
+    ack_key: str | None,
+    receiver: str | None,
     flush_s: float,
     max_pending: int,
     stats_s: float,
 ) -> None:
-    """Take CoT (XML or TAK protobuf), SBS-1 and AIS feeds in and post their mapped units' positions to keepclear."""
+    """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast, ASTERIX and AIS feeds in and post their mapped units' positions to keepclear."""
+    from keepclear.interop.ack import Acknowledger
     from keepclear.interop.gateway import Endpoint, Gateway, server_tls
-    from keepclear.interop.inputs import decoders
+    from keepclear.interop.inputs import FORMATS, decoders
     from keepclear.interop.mapping import load_mapping
     from keepclear.interop.observation import Stats
     from keepclear.interop.poster import Poster
+    from keepclear.interop.proposer import Proposer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     mapping = load_mapping(mapping_path)
@@ -108,6 +137,7 @@ def run(
         raise click.BadParameter(str(exc)) from None
     if not endpoints:
         raise click.UsageError("give at least one --listen or --connect")
+    reference = _receiver(receiver) if receiver else None
     tls = None
     if any(e.transport == "tls" for e in endpoints):
         if not (tls_cert and tls_key and tls_client_ca):
@@ -115,8 +145,19 @@ def run(
         tls = server_tls(tls_cert, tls_key, tls_client_ca)
     stats = Stats()
     poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
+    acker = Acknowledger(url, ack_key, mapping.acknowledgers, stats) if ack_key and mapping.acknowledgers else None
     gateway = Gateway(
-        mapping, decoders(), endpoints, poster.offer, stats, multicast_interface=multicast_interface, tls=tls
+        mapping,
+        decoders(
+            reference,
+            acker.on_chat if acker else None,
+            Proposer(url, key, stats).on_drawing if mapping.propose_zones else None,
+        ),
+        endpoints,
+        poster.offer,
+        stats,
+        multicast_interface=multicast_interface,
+        tls=tls,
     )
     poster.start()
     gateway.start()
@@ -145,7 +186,16 @@ def run(
     "targets",
     multiple=True,
     required=True,
-    help="udp://HOST:PORT (multicast too) or tcp://HOST:PORT (repeatable).",
+    help="udp://HOST:PORT (multicast too), tcp://HOST:PORT or tls://HOST:PORT (repeatable).",
+)
+@click.option(
+    "--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM client certificate for tls targets."
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of the client certificate."
+)
+@click.option(
+    "--tls-ca", type=click.Path(exists=True, dir_okay=False), help="PEM CA that signed the tls targets' certificates."
 )
 @click.option(
     "--mapping",
@@ -161,6 +211,9 @@ def out(
     key: str,
     party_id: str,
     targets: tuple[str, ...],
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_ca: str | None,
     mapping_path: Path | None,
     interval_s: float,
     ttl: int,
@@ -168,6 +221,7 @@ def out(
 ) -> None:
     """Send what a party's key may read (its tracks, alerts with their level) to TAK as CoT events."""
     from keepclear.interop.cot_out import CotOut, Target
+    from keepclear.interop.gateway import client_tls
     from keepclear.interop.mapping import IdKind, load_mapping
     from keepclear.interop.observation import Stats
 
@@ -176,6 +230,11 @@ def out(
         parsed = [Target.parse(text) for text in targets]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from None
+    tls = None
+    if any(t.transport == "tls" for t in parsed):
+        if not (tls_cert and tls_key and tls_ca):
+            raise click.UsageError("a tls target needs --tls-cert, --tls-key and --tls-ca")
+        tls = client_tls(tls_cert, tls_key, tls_ca)
     skip = frozenset(load_mapping(mapping_path).external_ids(IdKind.COT)) if mapping_path else frozenset()
     stats = Stats()
     sender = CotOut(
@@ -188,6 +247,7 @@ def out(
         skip_units=skip,
         multicast_ttl=ttl,
         multicast_interface=multicast_interface,
+        tls=tls,
     )
     stop = threading.Event()
     worker = threading.Thread(target=sender.run, args=(stop,), name="interop-out", daemon=True)

@@ -57,7 +57,7 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "interop": CommandEntry(
         "keepclear.cli.interop:interop",
-        "Adapters to the tools forces already run: CoT/TAK in and out, SBS-1 (ADS-B) and AIS in.",
+        "Adapters to the tools forces already run: CoT/TAK in and out, ADS-B (SBS-1, Mode S, Beast), ASTERIX and AIS in.",
     ),
     "keys": CommandEntry(
         "keepclear.cli.keys:keys",

@@ -25,7 +25,18 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     port = settings.port if port is None else port
     # The port first: a taken port is told at once, before the database opens or kernels compile.
     listener = bind_listener(host, port)
+    adapters = None
+    if settings.interop_file is not None:
+        from keepclear.interop.hosting import HostedAdapters, load_adapters
+
+        # Read and checked before the service starts; they post and read over its own loopback address.
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        bound_port = listener.getsockname()[1]
+        adapters = HostedAdapters(load_adapters(settings.interop_file), f"http://{local}:{bound_port}")
     app = create_app(settings)
+    if adapters is not None:
+        for name, read in adapters.gauges().items():
+            app.state.runtime.add_gauge(name, read)
     click.echo(f"keepclear serving {settings.resolved_database_url()} on http://{host}:{port}", err=True)
     # Everything built so far (libraries, the app, the deployment) lives as long as the process:
     # out of the collector's sight, a full collection walks only what serving creates, instead of
@@ -49,7 +60,14 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
             )
         except KeepclearError:
             return
+        if adapters is not None:
+            adapters.start()
+            click.echo(f"interop: {len(adapters.stats)} adapters running inside the service", err=True)
         click.echo(f"ready: http://{host}:{port}/", err=True)
 
     threading.Thread(target=tell_when_ready, name="keepclear-start-watch", daemon=True).start()
-    server.run(sockets=[listener])
+    try:
+        server.run(sockets=[listener])
+    finally:
+        if adapters is not None:
+            adapters.stop()

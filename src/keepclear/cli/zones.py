@@ -1,4 +1,4 @@
-"""``keepclear zones import / export / list``."""
+"""``keepclear zones import / export / list`` (and ``proposals / accept / refuse``)."""
 
 from __future__ import annotations
 
@@ -87,3 +87,13 @@ def zones_list(ctx: CliContext) -> None:
             )
     finally:
         deployment.close()
+
+
+def _add_proposal_commands() -> None:
+    from keepclear.cli.zone_proposals import zones_accept, zones_proposals, zones_refuse
+
+    for command in (zones_proposals, zones_accept, zones_refuse):
+        zones.add_command(command)
+
+
+_add_proposal_commands()

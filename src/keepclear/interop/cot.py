@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.parsers import expat
 
@@ -57,7 +59,10 @@ def _number(tag: str, attributes: dict[str, str], name: str, default: float | No
 class _Parts:
     """The attributes of the elements a position needs, gathered while expat reads (no tree is built)."""
 
-    __slots__ = ("depth", "event", "in_detail", "point", "root", "track")
+    __slots__ = (
+        "callsign", "chat", "depth", "event", "in_detail", "in_remarks", "link", "link_points", "point", "remarks",
+        "root", "track",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.depth = 0
@@ -65,7 +70,13 @@ class _Parts:
         self.event: dict[str, str] = {}
         self.point: dict[str, str] | None = None
         self.track: dict[str, str] | None = None
+        self.chat: dict[str, str] | None = None
+        self.link: dict[str, str] | None = None
+        self.remarks: list[str] = []
+        self.link_points: list[str] = []
+        self.callsign = ""
         self.in_detail = False
+        self.in_remarks = False
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         self.depth += 1
@@ -75,11 +86,113 @@ class _Parts:
             if tag == "point" and self.point is None:
                 self.point = attributes
             self.in_detail = tag == "detail"
-        elif self.depth == 3 and self.in_detail and tag == "track" and self.track is None:
-            self.track = attributes
+        elif self.depth == 3 and self.in_detail:
+            if tag == "track" and self.track is None:
+                self.track = attributes
+            elif tag == "__chat" and self.chat is None:
+                self.chat = attributes
+            elif tag == "link":
+                if self.link is None:
+                    self.link = attributes
+                if "point" in attributes and len(self.link_points) < 2_001:
+                    self.link_points.append(attributes["point"])
+            elif tag == "contact":
+                self.callsign = attributes.get("callsign", "")
+            self.in_remarks = tag == "remarks"
 
     def end(self, tag: str) -> None:
+        if self.depth == 3:
+            self.in_remarks = False
         self.depth -= 1
+
+    def text(self, data: str) -> None:
+        if self.in_remarks and self.depth == 3:
+            self.remarks.append(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A GeoChat message (``b-t-f``) from a TAK user: who sent it and what it says."""
+
+    sender_uid: str
+    callsign: str
+    text: str
+
+
+def _parse(message: bytes, *, text: bool = False) -> _Parts:
+    data = message.strip()
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ValueError("refused XML construct: a DTD or entity declaration")
+    parts = _Parts()
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = parts.start
+    parser.EndElementHandler = parts.end
+    if text:
+        parser.CharacterDataHandler = parts.text
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise ValueError(f"not well-formed XML ({expat.ErrorString(exc.code)}, line {exc.lineno})") from None
+    if parts.root != "event":
+        raise ValueError(f"root element is <{parts.root}>, not <event>")
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class Drawing:
+    """A shape drawn on TAK (``u-d-*`` with ``<link point>`` vertices) as GeoJSON lon/lat."""
+
+    uid: str
+    name: str
+    geometry: dict[str, object]
+    remarks: str
+
+
+def decode_drawing(message: bytes) -> Drawing | None:
+    """The shape of a ``u-d-f``/``u-d-r`` (and other vertex-listed ``u-d-*``) event: a polygon when
+    its vertices close (a rectangle always), else a line. None for other events and for shapes
+    without vertices (circles, markers). Raises ValueError for malformed vertices."""
+    parts = _parse(message, text=True)
+    kind = parts.event.get("type", "")
+    if not kind.startswith("u-d-") or len(parts.link_points) < 2:
+        return None
+    if len(parts.link_points) > 2_000:
+        raise ValueError("drawing with more than 2000 vertices")
+    uid = parts.event.get("uid") or ""
+    if not uid:
+        raise ValueError("drawing without a uid")
+    ring: list[list[float]] = []
+    for raw in parts.link_points:
+        try:
+            lat, lon = (float(v) for v in raw.split(",")[:2])
+        except ValueError:
+            raise ValueError(f"link point {raw[:40]!r} is not 'lat,lon'") from None
+        check_position(lat, lon)
+        ring.append([lon, lat])
+    closed = ring[0] == ring[-1] and len(ring) >= 4
+    if kind.startswith("u-d-r") and not closed and len(ring) >= 3:
+        ring.append(ring[0])
+        closed = True
+    geometry: dict[str, object] = (
+        {"type": "Polygon", "coordinates": [ring]} if closed else {"type": "LineString", "coordinates": ring}
+    )
+    return Drawing(uid, parts.callsign or uid, geometry, "".join(parts.remarks).strip())
+
+
+def decode_chat(message: bytes) -> Chat | None:
+    """The GeoChat message of a ``b-t-f`` event (sender from ``__chat``'s ``chatgrp``/``link``); None
+    for any other event. Raises ValueError for a malformed event."""
+    parts = _parse(message, text=True)
+    if parts.event.get("type") != "b-t-f":
+        return None
+    chat = parts.chat or {}
+    sender = (parts.link or {}).get("uid") or chat.get("sender") or ""
+    if not sender:
+        uid = parts.event.get("uid", "")
+        sender = uid.split(".")[1] if uid.startswith("GeoChat.") and uid.count(".") >= 2 else ""
+    if not sender:
+        raise ValueError("GeoChat event without a sender (no <link uid> in its detail)")
+    return Chat(sender, chat.get("senderCallsign", sender), "".join(parts.remarks).strip())
 
 
 def decode_event(message: bytes) -> Observation | None:
@@ -87,19 +200,7 @@ def decode_event(message: bytes) -> Observation | None:
 
     Raises ValueError naming what is wrong with a malformed event.
     """
-    text = message.strip()
-    if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
-        raise ValueError("refused XML construct: a DTD or entity declaration")
-    parts = _Parts()
-    parser = expat.ParserCreate()
-    parser.StartElementHandler = parts.start
-    parser.EndElementHandler = parts.end
-    try:
-        parser.Parse(text, True)
-    except expat.ExpatError as exc:
-        raise ValueError(f"not well-formed XML ({expat.ErrorString(exc.code)}, line {exc.lineno})") from None
-    if parts.root != "event":
-        raise ValueError(f"root element is <{parts.root}>, not <event>")
+    parts = _parse(message)
     event = parts.event
     kind = event.get("type") or ""
     if not kind.startswith("a-"):
@@ -121,7 +222,8 @@ def decode_event(message: bytes) -> Observation | None:
     return Observation(IdKind.COT, uid, time_s, lat, lon, 0.0 if hae >= COT_UNKNOWN else hae, east, north, 0.0)
 
 
-def _iso(time_s: float) -> str:
+def cot_time(time_s: float) -> str:
+    """CoT's time format: UTC, milliseconds, ``Z``."""
     return datetime.fromtimestamp(time_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -149,9 +251,9 @@ def event_xml(
         uid=uid,
         type=cot_type,
         how="m-g",
-        time=_iso(time_s),
-        start=_iso(time_s),
-        stale=_iso(stale_s),
+        time=cot_time(time_s),
+        start=cot_time(time_s),
+        stale=cot_time(stale_s),
     )
     ET.SubElement(
         event,
@@ -178,14 +280,30 @@ def event_xml(
 
 
 class CotDecoder:
-    """CoT XML events, split on ``</event>``; positions of ``a-*`` events by uid."""
+    """CoT XML events, split on ``</event>``; positions of ``a-*`` events by uid; GeoChat messages
+    (``b-t-f``) handed to ``on_chat`` when given (acknowledging alerts from TAK), drawn shapes
+    (``u-d-*``) to ``on_drawing`` (zone proposals)."""
 
     name = "cot"
     tail_is_message = False
+
+    def __init__(
+        self, on_chat: Callable[[Chat], None] | None = None, on_drawing: Callable[[Drawing], None] | None = None
+    ) -> None:
+        self.on_chat = on_chat
+        self.on_drawing = on_drawing
 
     def split(self, buffer: bytearray) -> list[bytes]:
         return split_events(buffer)
 
     def decode(self, message: bytes, received_s: float) -> list[Observation]:
         found = decode_event(message)
+        if found is None and self.on_chat is not None and b"b-t-f" in message:
+            chat = decode_chat(message)
+            if chat is not None:
+                self.on_chat(chat)
+        if found is None and self.on_drawing is not None and b"u-d-" in message:
+            drawing = decode_drawing(message)
+            if drawing is not None:
+                self.on_drawing(drawing)
         return [] if found is None else [found]

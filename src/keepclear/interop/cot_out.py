@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import httpx
 from keepclear.domain.timefmt import parse_utc
 from keepclear.interop.cot import event_xml
 from keepclear.interop.observation import Stats
+from keepclear.interop.tak_views import activity_events, geochat_event
 
 log = logging.getLogger("keepclear.interop")
 
@@ -34,7 +36,8 @@ UID_PREFIX = "keepclear."
 
 @dataclass(frozen=True)
 class Target:
-    """Where events go: ``udp://239.2.3.1:6969`` (unicast or multicast) or ``tcp://takserver:8087``."""
+    """Where events go: ``udp://239.2.3.1:6969`` (unicast or multicast), ``tcp://takserver:8087`` or
+    ``tls://takserver:8089`` (with a client certificate)."""
 
     transport: str
     host: str
@@ -44,16 +47,23 @@ class Target:
     def parse(cls, text: str) -> Target:
         scheme, sep, rest = text.partition("://")
         host, colon, port = rest.rpartition(":")
-        if not sep or scheme not in ("udp", "tcp") or not colon or not host or not port.isdigit():
-            raise ValueError(f"{text!r}: give udp://HOST:PORT or tcp://HOST:PORT")
+        if not sep or scheme not in ("udp", "tcp", "tls") or not colon or not host or not port.isdigit():
+            raise ValueError(f"{text!r}: give udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT")
         return cls(scheme, host, int(port))
 
 
 class _Sender:
     """One target's socket; a TCP connection is made again after a failure."""
 
-    def __init__(self, target: Target, multicast_ttl: int = 1, multicast_interface: str | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        multicast_ttl: int = 1,
+        multicast_interface: str | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.target = target
+        self.tls = tls
         self.ttl = multicast_ttl
         self.interface = multicast_interface
         self._sock: socket.socket | None = None
@@ -78,7 +88,17 @@ class _Sender:
             if self.interface:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(self.interface))
             return sock
-        return socket.create_connection((self.target.host, self.target.port), timeout=10)
+        sock = socket.create_connection((self.target.host, self.target.port), timeout=10)
+        if self.target.transport != "tls":
+            return sock
+        if self.tls is None:
+            sock.close()
+            raise OSError(f"{self.target.host}:{self.target.port}: a tls target needs a client certificate and CA")
+        try:
+            return self.tls.wrap_socket(sock, server_hostname=self.target.host)
+        except (ssl.SSLError, OSError):
+            sock.close()
+            raise
 
     def close(self) -> None:
         if self._sock is not None:
@@ -124,6 +144,7 @@ def alert_event(alert: dict[str, Any], now_s: float, stale_after_s: float) -> by
     ttl = alert.get("time_to_los_s")
     when = "" if ttl is None else f", loss of separation in {ttl:.0f} s"
     acked = ", acknowledged by " + ", ".join(alert["acknowledged_by"]) if alert.get("acknowledged_by") else ""
+    reply = "" if alert.get("acknowledged_by") else f". Reply ACK {alert['alert_id']} to acknowledge"
     return event_xml(
         uid=f"{UID_PREFIX}alert.{alert['alert_id']}",
         cot_type=ALERT_TYPE,
@@ -133,7 +154,7 @@ def alert_event(alert: dict[str, Any], now_s: float, stale_after_s: float) -> by
         lon_deg=lon,
         callsign=f"{alert['level'].upper()} {alert['unit_a']}/{alert['unit_b']}",
         remarks=f"keepclear {alert['level']} alert: {alert['unit_a']} ({alert['party_a']}) and "
-        f"{alert['unit_b']} ({alert['party_b']}){when}{acked}",
+        f"{alert['unit_b']} ({alert['party_b']}){when}{acked}{reply}",
         extra={
             "__keepclear": {
                 "alert": str(alert["alert_id"]),
@@ -233,6 +254,8 @@ class CotOut:
         clock: Callable[[], float] = time.time,
         multicast_ttl: int = 1,
         multicast_interface: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        chat_backlog: int = 20,
     ) -> None:
         self.party_id = party_id
         self.stats = stats
@@ -247,7 +270,10 @@ class CotOut:
             base_url=url.rstrip("/"), headers=headers, timeout=httpx.Timeout(10.0, read=None)
         )
         self._wake = threading.Event()
-        self._senders = [_Sender(t, multicast_ttl, multicast_interface) for t in targets]
+        self._senders = [_Sender(t, multicast_ttl, multicast_interface, tls) for t in targets]
+        #: The last hotline message sent per thread; a thread seen first sends its last ``chat_backlog``.
+        self._chat_seq: dict[str, int] = {}
+        self.chat_backlog = chat_backlog
         self._active_alerts: set[str] = set()
         #: Zones change rarely: sent every ``zones_every`` cycles (30 s), stale after three such periods.
         self.zones_every = max(1, round(30.0 / interval_s))
@@ -261,8 +287,11 @@ class CotOut:
         events = track_events(tracks, self.party_id, now_s, self.stale_after_s, self.skip_units)
         events += [alert_event(a, now_s, self.stale_after_s) for a in alerts]
         if self._cycles % self.zones_every == 0:
+            slow_stale_s = 3 * self.zones_every * self.interval_s
             zones: Any = self._get("/v1/zones")
-            events += zone_events(zones, now_s, 3 * self.zones_every * self.interval_s)
+            events += zone_events(zones, now_s, slow_stale_s)
+            events += activity_events(self._get("/v1/activities"), now_s, slow_stale_s)
+        events += self._chat(now_s)
         self._cycles += 1
         current = {str(a["alert_id"]) for a in alerts}
         events += [cancel_event(alert_id, now_s) for alert_id in sorted(self._active_alerts - current)]
@@ -275,6 +304,20 @@ class CotOut:
                 self.stats.add("send_errors", len(events))
                 log.warning("interop: sending to %s failed: %s", sender.target, exc)
         return len(events)
+
+    def _chat(self, now_s: float) -> list[bytes]:
+        """New hotline messages of the party's threads as GeoChat, in the party's language."""
+        out = []
+        for thread in self._get("/v1/hotline/threads"):
+            thread_id, last = str(thread["id"]), int(thread["last_seq"])
+            sent = self._chat_seq.setdefault(thread_id, max(0, last - self.chat_backlog))
+            if last <= sent:
+                continue
+            messages = self._get(f"/v1/hotline/threads/{thread_id}/messages?after_seq={sent}")
+            for message in messages:
+                out.append(geochat_event(message, thread, now_s, 3600.0))
+                self._chat_seq[thread_id] = max(self._chat_seq[thread_id], int(message["seq"]))
+        return out
 
     def _get(self, path: str) -> Any:
         response = self._client.get(path)

@@ -29,6 +29,15 @@ def server_tls(certificate: str, key: str, client_ca: str) -> ssl.SSLContext:
     return context
 
 
+def client_tls(certificate: str, key: str, server_ca: str) -> ssl.SSLContext:
+    """TLS for a connection to a TAK server's 8089: our client certificate, the server's certificate
+    checked against ``server_ca`` (and its host name)."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=server_ca)
+    context.load_cert_chain(certificate, key)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 class Decoder(Protocol):
     """One input format: how a byte stream splits into messages and what a message means."""
 

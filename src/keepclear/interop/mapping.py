@@ -10,6 +10,9 @@ anything in range of its receiver, and only a party's own units are its to repor
       3C6444: ua
     mmsi:                    # MMSI (9 digits) -> unit
       211234560: ship1
+    acknowledge:             # TAK users whose GeoChat "ACK <alert>" is the liaison's acknowledgement
+      - ANDROID-589520ccfcd2
+    propose_zones: true      # shapes drawn on the party's TAK become zone proposals (default false)
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ class Mapping:
 
     party_id: str
     units: dict[IdKind, dict[str, str]] = field(default_factory=dict)
+    #: CoT uids of TAK users whose GeoChat "ACK <alert>" acknowledges an alert as the party's liaison.
+    acknowledgers: frozenset[str] = frozenset()
+    #: Shapes drawn on the party's TAK (u-d-*) are proposed as zones for an admin to accept.
+    propose_zones: bool = False
 
     def unit_for(self, kind: IdKind, external_id: str) -> str | None:
         """The unit an external id names, None when the file does not name it."""
@@ -81,7 +88,7 @@ def parse_mapping(text: str, source: str = "interop.yaml") -> Mapping:
     """Read a mapping file's text; every problem is reported at once with its line and field."""
     located = load_located(text, source)
     reader = FieldReader(located)
-    top = reader.mapping((), frozenset({"party", *IdKind}), frozenset({"party"}))
+    top = reader.mapping((), frozenset({"party", "acknowledge", "propose_zones", *IdKind}), frozenset({"party"}))
     party_id = reader.ident(("party",)) if "party" in top else None
     units: dict[IdKind, dict[str, str]] = {}
     for kind in IdKind:
@@ -105,12 +112,21 @@ def parse_mapping(text: str, source: str = "interop.yaml") -> Mapping:
                 continue
             table[canon] = unit_id
         units[kind] = table
+    acknowledgers: set[str] = set()
+    if "acknowledge" in top:
+        for index, raw in enumerate(reader.sequence(("acknowledge",))):
+            uid = normal_id(IdKind.COT, str(raw)) if isinstance(raw, str) else None
+            if uid is None:
+                reader.problem(("acknowledge", index), f"{raw!r} is not {_WHAT[IdKind.COT]}")
+            else:
+                acknowledgers.add(uid)
     if not any(units.values()) and not reader.problems:
         reader.problem((), "maps no id: give at least one of cot, icao, mmsi")
+    propose_zones = reader.boolean(("propose_zones",), False)
     if reader.problems:
         raise ValidationError(reader.problems)
     assert party_id is not None
-    return Mapping(party_id=party_id, units=units)
+    return Mapping(party_id=party_id, units=units, acknowledgers=frozenset(acknowledgers), propose_zones=propose_zones)
 
 
 def load_mapping(path: FilePath) -> Mapping:

@@ -60,6 +60,10 @@ COUNTERS = (
     "connections_refused",  # connections over the limit
     "sent",  # CoT events sent out
     "send_errors",  # CoT events that could not be sent
+    "acks",  # alerts acknowledged from TAK (GeoChat "ACK <alert>")
+    "acks_refused",  # ACKs from TAK users the mapping does not allow, or keepclear refused
+    "proposals",  # drawn shapes proposed as zones
+    "proposals_refused",  # drawn shapes keepclear refused as proposals
 )
 
 

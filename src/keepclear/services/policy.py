@@ -37,6 +37,7 @@ class Action(enum.StrEnum):
     UNITS_WRITE = "units.write"
     ZONES_READ = "zones.read"
     ZONES_WRITE = "zones.write"
+    ZONES_PROPOSE = "zones.propose"
     KEYS_MANAGE = "keys.manage"
     TRACKS_INGEST = "tracks.ingest"
     TRACKS_READ = "tracks.read"
@@ -71,6 +72,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.UNITS_WRITE: frozenset({Role.ADMIN}),
     Action.ZONES_READ: frozenset({Role.ADMIN, *_READERS}),
     Action.ZONES_WRITE: frozenset({Role.ADMIN}),
+    Action.ZONES_PROPOSE: frozenset({Role.FEED, Role.LIAISON}),
     Action.KEYS_MANAGE: frozenset({Role.ADMIN}),
     Action.TRACKS_INGEST: frozenset({Role.FEED}),
     Action.TRACKS_READ: _READERS,

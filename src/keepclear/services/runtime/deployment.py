@@ -13,6 +13,7 @@ from keepclear.services.record.signer import RecordSigner, ledger_for, signer_fo
 from keepclear.services.registry.keys import KeyService
 from keepclear.services.registry.service import RegistryService
 from keepclear.services.runtime.bus import EventBus, WallClock
+from keepclear.services.zones.proposals import ZoneProposals
 from keepclear.services.zones.service import ZoneService
 from keepclear.settings import Settings
 from keepclear.store import Database, migrate
@@ -48,6 +49,11 @@ class Deployment:
     def zones(self) -> ZoneService:
         """Shared geography."""
         return ZoneService(self.db, self.clock, self.bus, self.settings.input_limits())
+
+    @cached_property
+    def zone_proposals(self) -> ZoneProposals:
+        """Shapes a party drew (on its TAK) for an admin to accept as zones or refuse."""
+        return ZoneProposals(self.db, self.clock, self.zones)
 
     @cached_property
     def keys(self) -> KeyService:

@@ -1,0 +1,114 @@
+"""/v1/zone-proposals: shapes a party's feed or liaison proposes (drawn on its TAK), which an admin
+accepts as agreed zones or refuses. A proposer learns only its proposal's id; only admins list them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from keepclear.api.deps import authorized, runtime
+from keepclear.api.models.geojson import Geometry
+from keepclear.domain.identity import Principal
+from keepclear.domain.zones import ZoneKind
+from keepclear.services.policy import Action
+from keepclear.services.runtime.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["zones"])
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+class ProposalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="What the shape is in the proposer's system, e.g. the drawing's CoT uid.")
+    name: str
+    geometry: dict[str, Any] = Field(description="A GeoJSON Polygon (ring closed) or LineString, lon/lat degrees.")
+    remarks: str = ""
+
+
+class ProposalOut(BaseModel):
+    id: str
+    created: bool
+
+
+class ZoneProposalOut(BaseModel):
+    """A proposal as an admin sees it; times in seconds since the epoch."""
+
+    id: str
+    party_id: str
+    source: str
+    name: str
+    geometry: Geometry
+    remarks: str
+    proposed_s: float
+    state: Literal["pending", "accepted", "refused"]
+    decided_s: float | None
+    reason: str | None
+    zone_id: str | None = Field(description="The zone it became, once accepted.")
+
+
+class AcceptedOut(BaseModel):
+    zone_id: str
+
+
+class RefusedOut(BaseModel):
+    state: Literal["refused"]
+
+
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    zone_id: str
+    kind: ZoneKind
+    properties: dict[str, Any] = Field(default_factory=dict, description="More zone properties (lower_ft, ...).")
+
+
+class RefuseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/zone-proposals", status_code=201)
+def propose_zone(
+    body: ProposalIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.ZONES_PROPOSE))]
+) -> ProposalOut:
+    """Propose a shape as a zone (a pending proposal of the same source is replaced)."""
+    assert principal.party_id is not None
+    found, created = rt.deployment.zone_proposals.propose(
+        principal.party_id, body.source, body.name, body.geometry, body.remarks
+    )
+    return ProposalOut(id=found, created=created)
+
+
+@router.get("/zone-proposals")
+def list_zone_proposals(
+    rt: RuntimeDep,
+    _: Annotated[Principal, Depends(authorized(Action.ZONES_WRITE))],
+    state: Annotated[str | None, Query(pattern="^(pending|accepted|refused)$")] = None,
+) -> list[ZoneProposalOut]:
+    """Every proposal (or those in ``state``), oldest first."""
+    return [ZoneProposalOut.model_validate(p) for p in rt.deployment.zone_proposals.list(state)]
+
+
+@router.post("/zone-proposals/{proposal_id}/accept")
+def accept_zone_proposal(
+    proposal_id: str,
+    body: AcceptIn,
+    rt: RuntimeDep,
+    _: Annotated[Principal, Depends(authorized(Action.ZONES_WRITE))],
+) -> AcceptedOut:
+    """Import the proposal as an agreed zone (validated as any zone import), then mark it accepted."""
+    zone_id = rt.deployment.zone_proposals.accept(proposal_id, body.zone_id, body.kind, body.properties)
+    return AcceptedOut(zone_id=zone_id)
+
+
+@router.post("/zone-proposals/{proposal_id}/refuse")
+def refuse_zone_proposal(
+    proposal_id: str, body: RefuseIn, rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.ZONES_WRITE))]
+) -> RefusedOut:
+    """Refuse the proposal, with a reason."""
+    rt.deployment.zone_proposals.refuse(proposal_id, body.reason)
+    return RefusedOut(state="refused")

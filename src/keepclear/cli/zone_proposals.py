@@ -1,0 +1,77 @@
+"""``keepclear zones proposals|accept|refuse``: zone proposals drawn on a party's TAK, decided by an admin."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from keepclear.cli.context import CliContext, pass_context
+
+if TYPE_CHECKING:
+    from keepclear.services.runtime.deployment import Deployment
+    from keepclear.services.zones.proposals import ZoneProposals
+
+
+def _proposals(ctx: CliContext) -> tuple[Deployment, ZoneProposals]:
+    deployment = ctx.open()
+    return deployment, deployment.zone_proposals
+
+
+@click.command("proposals")
+@click.option("--state", type=click.Choice(["pending", "accepted", "refused"]), default="pending", show_default=True)
+@pass_context
+def zones_proposals(ctx: CliContext, state: str) -> None:
+    """List zone proposals (shapes a party drew on its TAK)."""
+    deployment, proposals = _proposals(ctx)
+    try:
+        for p in proposals.list(state):
+            vertices = p["geometry"]["coordinates"]
+            count = len(vertices[0] if p["geometry"]["type"] == "Polygon" else vertices)
+            click.echo(
+                f"{p['id']}  party {p['party_id']}  {p['geometry']['type']} of {count} positions  "
+                f"{p['name']!r}  from {p['source']}  {p['state']}"
+            )
+    finally:
+        deployment.close()
+
+
+@click.command("accept")
+@click.argument("proposal_id")
+@click.option("--zone-id", required=True, help="The id of the zone it becomes.")
+@click.option("--kind", required=True, help="The zone's kind, e.g. special-caution-area.")
+@click.option("--properties", default="{}", help="More zone properties as JSON, e.g. '{\"upper_ft\": 10000}'.")
+@pass_context
+def zones_accept(ctx: CliContext, proposal_id: str, zone_id: str, kind: str, properties: str) -> None:
+    """Make a proposal an agreed zone (validated and recorded as any zone import)."""
+    from keepclear.domain.zones import ZoneKind
+
+    try:
+        zone_kind = ZoneKind(kind)
+    except ValueError:
+        raise click.BadParameter(f"{kind!r} is not one of {', '.join(k.value for k in ZoneKind)}") from None
+    try:
+        extra = json.loads(properties)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--properties") from None
+    deployment, proposals = _proposals(ctx)
+    try:
+        proposals.accept(proposal_id, zone_id, zone_kind, extra)
+    finally:
+        deployment.close()
+    click.echo(f"accepted {proposal_id} as zone {zone_id}")
+
+
+@click.command("refuse")
+@click.argument("proposal_id")
+@click.option("--reason", required=True, help="Why (kept with the proposal).")
+@pass_context
+def zones_refuse(ctx: CliContext, proposal_id: str, reason: str) -> None:
+    """Refuse a proposal."""
+    deployment, proposals = _proposals(ctx)
+    try:
+        proposals.refuse(proposal_id, reason)
+    finally:
+        deployment.close()
+    click.echo(f"refused {proposal_id}")

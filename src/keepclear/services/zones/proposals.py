@@ -1,0 +1,109 @@
+"""Zone proposals: a party's feed proposes a shape (drawn on its TAK), an admin accepts it as an
+agreed zone (through the ordinary import, so it is validated and recorded as any zone is) or refuses
+it. Until accepted a proposal is nobody's geography: the probe never sees it."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from typing import Any
+
+from keepclear.domain.events import Clock
+from keepclear.domain.zones import ZoneKind
+from keepclear.errors import ConflictError, ValidationError
+from keepclear.services.zones.service import ZoneService
+from keepclear.store import Database
+from keepclear.store import zone_proposals as store
+
+MAX_VERTICES = 2_000
+
+
+def _check_geometry(geometry: Any) -> list[str]:
+    """A closed polygon ring or a line, of finite lon/lat degrees."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "LineString"):
+        return ["geometry: a GeoJSON Polygon or LineString is expected"]
+    coordinates = geometry.get("coordinates")
+    points = (
+        coordinates[0]
+        if geometry["type"] == "Polygon" and isinstance(coordinates, list) and coordinates
+        else coordinates
+    )
+    if not isinstance(points, list) or not 2 <= len(points) <= MAX_VERTICES:
+        return [f"geometry: 2 to {MAX_VERTICES} positions are expected"]
+    for index, point in enumerate(points):
+        ok = isinstance(point, list) and len(point) >= 2 and all(isinstance(v, int | float) for v in point[:2])
+        if not ok or not (math.isfinite(point[0]) and -180 <= point[0] <= 180 and math.isfinite(point[1])
+                          and -90 <= point[1] <= 90):  # fmt: skip
+            return [f"geometry: position {index} {point!r} is not [lon, lat] in degrees"]
+    if geometry["type"] == "Polygon" and (len(points) < 4 or points[0] != points[-1]):
+        return ["geometry: a polygon's ring has at least 4 positions, the last the first"]
+    return []
+
+
+class ZoneProposals:
+    """Propose, list, accept and refuse."""
+
+    def __init__(self, db: Database, clock: Clock, zones: ZoneService) -> None:
+        self._db = db
+        self._clock = clock
+        self._zones = zones
+
+    def propose(self, party_id: str, source: str, name: str, geometry: Any, remarks: str = "") -> tuple[str, bool]:
+        """Store a pending proposal of ``party_id`` (one per ``source``: a redrawn shape replaces it)."""
+        problems = _check_geometry(geometry)
+        if not isinstance(source, str) or not 0 < len(source) <= 200:
+            problems.append("source: 1 to 200 characters")
+        if not isinstance(name, str) or not 0 < len(name.strip()) <= 200:
+            problems.append("name: 1 to 200 characters")
+        if not isinstance(remarks, str) or len(remarks) > 4000:
+            problems.append("remarks: at most 4000 characters")
+        if problems:
+            raise ValidationError(problems)
+        values = {
+            "id": f"zp-{uuid.uuid4().hex[:12]}",
+            "party_id": party_id,
+            "source": source,
+            "name": name.strip(),
+            "geometry": json.dumps(geometry),
+            "remarks": remarks,
+            "proposed_s": self._clock.now_s(),
+        }
+        with self._db.write() as conn:
+            return store.upsert_pending(conn, values)
+
+    def list(self, state: str | None = None) -> list[dict[str, Any]]:
+        with self._db.read() as conn:
+            return store.list_proposals(conn, state)
+
+    def _pending(self, proposal_id: str) -> dict[str, Any]:
+        with self._db.read() as conn:
+            proposal = store.get_proposal(conn, proposal_id)
+        if proposal["state"] != "pending":
+            raise ConflictError(f"zone proposal {proposal_id} is already {proposal['state']}")
+        return proposal
+
+    def accept(self, proposal_id: str, zone_id: str, kind: ZoneKind, properties: dict[str, Any] | None = None) -> str:
+        """Import the proposal as zone ``zone_id`` of ``kind`` (more GeoJSON properties in
+        ``properties``: altitudes, validity, permitted parties...), then mark it accepted."""
+        proposal = self._pending(proposal_id)
+        feature = {
+            "type": "Feature",
+            "id": zone_id,
+            "geometry": proposal["geometry"],
+            "properties": {
+                "name": proposal["name"],
+                "kind": kind.value,
+                "description": f"proposed by party {proposal['party_id']} ({proposal['source']})",
+                **(properties or {}),
+            },
+        }
+        self._zones.import_document({"type": "FeatureCollection", "features": [feature]})
+        with self._db.write() as conn:
+            store.decide(conn, proposal_id, "accepted", self._clock.now_s(), "", zone_id)
+        return zone_id
+
+    def refuse(self, proposal_id: str, reason: str) -> None:
+        self._pending(proposal_id)
+        with self._db.write() as conn:
+            store.decide(conn, proposal_id, "refused", self._clock.now_s(), reason, None)

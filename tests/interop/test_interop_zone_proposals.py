@@ -1,0 +1,138 @@
+"""Shapes drawn on a party's TAK become zone proposals; an admin accepts one as an agreed zone or
+refuses it (HTTP and CLI); proposers and other roles see nothing of the list."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from apisupport import Service
+from interopsupport import pytak_send, wait_for
+
+from keepclear.domain.timefmt import format_utc
+from keepclear.domain.zones import ZoneKind
+from keepclear.errors import ValidationError
+from keepclear.interop.cot import decode_drawing
+from keepclear.interop.gateway import Endpoint, Gateway
+from keepclear.interop.inputs import decoders
+from keepclear.interop.mapping import parse_mapping
+from keepclear.interop.observation import Stats
+from keepclear.interop.poster import Poster
+from keepclear.interop.proposer import Proposer
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.zones.proposals import ZoneProposals
+
+KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+RING = [[36.0, 35.0], [36.2, 35.0], [36.2, 35.2], [36.0, 35.2], [36.0, 35.0]]
+
+
+def drawing(
+    uid: str, points: list[tuple[float, float]], cot_type: str = "u-d-f", name: str = "Checkpoint box"
+) -> bytes:
+    """A shape as ATAK sends it: vertices as ``<link point="lat,lon"/>``."""
+    now = time.time()
+    links = "".join(f'<link point="{lat},{lon}"/>' for lat, lon in points)
+    return (
+        f'<event version="2.0" uid="{uid}" type="{cot_type}" how="h-e" time="{format_utc(now)}" '
+        f'start="{format_utc(now)}" stale="{format_utc(now + 86400)}"><point lat="35.1" lon="36.1" hae="0" ce="9" '
+        f'le="9"/><detail>{links}<contact callsign="{name}"/><remarks>keep out</remarks></detail></event>'
+    ).encode()
+
+
+def test_drawings_decode_as_polygons_and_lines() -> None:
+    square = [(35.0, 36.0), (35.0, 36.2), (35.2, 36.2), (35.2, 36.0), (35.0, 36.0)]
+    found = decode_drawing(drawing("d1", square))
+    assert found is not None and found.geometry == {"type": "Polygon", "coordinates": [RING]}
+    assert (found.uid, found.name, found.remarks) == ("d1", "Checkpoint box", "keep out")
+    rectangle = decode_drawing(drawing("d2", square[:4], cot_type="u-d-r"))
+    assert rectangle is not None and rectangle.geometry["type"] == "Polygon"  # a rectangle is closed
+    line = decode_drawing(drawing("d3", square[:3]))
+    assert line is not None and line.geometry["type"] == "LineString"
+    with pytest.raises(ValueError, match="outside"):
+        decode_drawing(drawing("d4", [(95.0, 1.0), (1.0, 1.0)]))
+    assert decode_drawing(drawing("d5", square, cot_type="a-f-G")) is None
+
+
+def test_proposals_are_accepted_or_refused_by_an_admin_only(service: Service) -> None:
+    with service.client("a-feed") as feed, service.client("admin") as admin, service.client("a-observer") as obs:
+        body = {"source": "d1", "name": "Box", "geometry": {"type": "Polygon", "coordinates": [RING]}}
+        first = feed.post("/v1/zone-proposals", json=body)
+        assert first.status_code == 201 and first.json()["created"] is True
+        again = feed.post("/v1/zone-proposals", json={**body, "name": "Box, redrawn"})
+        assert again.json() == {"id": first.json()["id"], "created": False}
+        assert obs.post("/v1/zone-proposals", json=body).status_code == 403
+        assert feed.get("/v1/zone-proposals").status_code == 403
+        bad = feed.post("/v1/zone-proposals", json={**body, "geometry": {"type": "Polygon", "coordinates": [RING[:3]]}})
+        assert bad.status_code == 422 and "ring" in bad.text
+        line = feed.post("/v1/zone-proposals", json={"source": "d2", "name": "Road", "geometry": {
+            "type": "LineString", "coordinates": RING[:3]}})  # fmt: skip
+        [pending_box, pending_line] = admin.get("/v1/zone-proposals", params={"state": "pending"}).json()
+        assert (pending_box["name"], pending_box["party_id"]) == ("Box, redrawn", "a")
+        accepted = admin.post(
+            f"/v1/zone-proposals/{first.json()['id']}/accept",
+            json={"zone_id": "box-1", "kind": "special-caution-area", "properties": {"upper_ft": 5000}},
+        )
+        assert accepted.status_code == 200, accepted.text
+        zone = admin.get("/v1/zones/box-1").json()
+        assert zone["properties"]["kind"] == "special-caution-area" and zone["properties"]["upper_ft"] == 5000
+        assert "proposed by party a (d1)" in zone["properties"]["description"]
+        assert admin.post(f"/v1/zone-proposals/{first.json()['id']}/refuse", json={"reason": "x"}).status_code == 409
+        refused = admin.post(f"/v1/zone-proposals/{line.json()['id']}/refuse", json={"reason": "not ours to draw"})
+        assert refused.status_code == 200
+        states = {p["id"]: p["state"] for p in admin.get("/v1/zone-proposals").json()}
+        assert states == {first.json()["id"]: "accepted", line.json()["id"]: "refused"}
+        assert pending_line["id"] == line.json()["id"]
+
+
+def test_a_shape_drawn_on_tak_becomes_a_proposal_the_cli_accepts(
+    service: Service, pytak: ModuleType, tmp_path: Path
+) -> None:
+    stats = Stats()
+    mapping = parse_mapping("party: a\ncot:\n  ANDROID-A1: ua\npropose_zones: true\n")
+    proposer = Proposer(service.url, service.keys["a-feed"], stats)
+    poster = Poster(service.url, service.keys["a-feed"], stats, flush_s=0.05)
+    gateway = Gateway(mapping, decoders(on_drawing=proposer.on_drawing), [Endpoint("cot", "tcp", "127.0.0.1", 0)],
+                      poster.offer, stats)  # fmt: skip
+    poster.start()
+    gateway.start()
+    try:
+        square = [(35.0, 36.0), (35.0, 36.2), (35.2, 36.2), (35.2, 36.0), (35.0, 36.0)]
+        pytak_send(pytak, f"tcp://127.0.0.1:{gateway.ports[0]}", [drawing("drawn-1", square)])
+        wait_for(lambda: stats.snapshot()["proposals"], what="the proposal")
+        proposer.join()
+    finally:
+        gateway.stop()
+        poster.stop()
+    data = ["--data-dir", str(service.deployment.settings.data_dir)]
+    listed = subprocess.run([KEEPCLEAR, *data, "zones", "proposals"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    assert "party a  Polygon of 5 positions  'Checkpoint box'  from drawn-1  pending" in line
+    proposal_id = line.split()[0]
+    accepted = subprocess.run(
+        [KEEPCLEAR, *data, "zones", "accept", proposal_id, "--zone-id", "drawn-box", "--kind", "special-caution-area"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert accepted.returncode == 0, accepted.stderr
+    with service.client("a-liaison") as a:
+        assert a.get("/v1/zones/drawn-box").json()["properties"]["name"] == "Checkpoint box"
+
+
+def test_proposals_are_kept_on_both_stores(deployment: Deployment) -> None:
+    proposals = ZoneProposals(deployment.db, deployment.clock, deployment.zones)
+    geometry = {"type": "Polygon", "coordinates": [RING]}
+    first, created = proposals.propose("a", "d1", "Box", geometry)
+    assert created and proposals.propose("a", "d1", "Box 2", geometry) == (first, False)
+    other, _ = proposals.propose("b", "d1", "Their box", geometry)  # the same source of another party: its own
+    assert other != first
+    proposals.accept(first, "box-1", ZoneKind.SPECIAL_CAUTION_AREA)
+    proposals.refuse(other, "no")
+    assert {p["id"]: p["state"] for p in proposals.list()} == {first: "accepted", other: "refused"}
+    assert proposals.propose("a", "d1", "Box 3", geometry) == (first, False)  # a decision stands
+    assert [z.id for z in deployment.zones.list()] == ["box-1"]
+    with pytest.raises(ValidationError, match="geometry"):
+        proposals.propose("a", "d9", "Bad", {"type": "Point", "coordinates": [1, 2]})
