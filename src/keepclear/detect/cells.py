@@ -1,0 +1,334 @@
+"""Geographic cells for detector workers: who owns a unit, what else a worker must see, who owns a pair.
+
+Pure: states, the probe time and a worker's cells come in; row indices and masks go out.
+
+**The grid.** Latitude bands ``cell_deg`` high from the south pole; each band is cut into as many
+equal longitude cells as fit ``cell_deg`` of arc at its equatorward edge (at least one), so cells
+stay roughly square up to the poles instead of shrinking to slivers. Cell ids count band by band
+from the south, west to east from -180°, so "the lower cell" is a plain integer comparison. The
+default, 10°, is the trade-off for the default minima: a cell is ~2.5 times the default halo
+(~450 km, set by head-on jets at 5 NM and 300 s), so a cell's halo reaches its neighbours only and a
+worker's view stays a small multiple of its own area; and the globe still has 442 cells to spread
+over tens of workers. Smaller cells balance finer but widen the view (the halo is set by the minima,
+not by the cells); every size is exact.
+
+**The halo.** A pair can only conflict if its two units come within the horizontal minimum within
+the lookahead. Each domain has a speed cap; a unit at most ``max_age_s`` from the probe time and
+under its cap is *narrow*. Two narrow units that conflict were, at their report positions, within
+``h + (v_a + v_b)(lookahead + max_age)`` of each other, over every pair of domains the largest,
+grown for the probe's tangent-plane geometry (``halo_angle_rad``). Every other unit is *wide* and
+every worker sees it.
+
+**Ownership.** A pair of narrow units belongs to the lower of their two cells; a pair with one wide
+unit to the narrow unit's cell; two wide units to the lower cell. The owner's worker sees both units
+(its own cell, the halo, or the wide units), so the union of the workers' owned pairs is the
+single probe's pairs, each exactly once.
+
+>>> grid = CellGrid(10.0)
+>>> int(grid.cell_of(np.array([-89.0]), np.array([0.0]))[0]), grid.cell_count
+(3, 442)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from keepclear.detect._jit import jit
+from keepclear.detect.minima import DOMAIN_CODES, ProbeSettings
+from keepclear.detect.states import TrackStates
+from keepclear.domain import Domain
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Below WGS84's smallest radius of curvature (6,335,439 m): angles from distances are overestimated.
+_MIN_RADIUS_M = 6.3e6
+#: Relative and absolute slack on the halo (rounding, the ellipsoid's off-plane offsets).
+_HALO_SLACK = 1.01
+_HALO_SLACK_M = 1_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class CellGrid:
+    """Latitude bands ``cell_deg`` high, each cut into near-square longitude cells (see the module)."""
+
+    cell_deg: float = 10.0
+    band_columns: IntArray = field(init=False, repr=False, compare=False)
+    band_first: IntArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.cell_deg) and 0.01 <= self.cell_deg <= 90.0):
+            raise ValueError(f"cell_deg: {self.cell_deg!r} must be a number from 0.01 to 90")
+        bands = math.ceil(180.0 / self.cell_deg - 1e-9)
+        columns = np.empty(bands, dtype=np.int64)
+        for b in range(bands):
+            lo, hi = -90.0 + b * self.cell_deg, min(-90.0 + (b + 1) * self.cell_deg, 90.0)
+            equatorward = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
+            columns[b] = max(1, math.floor(360.0 * math.cos(math.radians(equatorward)) / self.cell_deg + 1e-9))
+        object.__setattr__(self, "band_columns", columns)
+        object.__setattr__(self, "band_first", np.concatenate(([0], np.cumsum(columns)[:-1])).astype(np.int64))
+
+    @property
+    def cell_count(self) -> int:
+        """Number of cells on the globe."""
+        return int(self.band_columns.sum())
+
+    def cell_of(self, lat_deg: FloatArray, lon_deg: FloatArray) -> IntArray:
+        """The cell of each position (the south pole is in the first cell, 180° is -180°)."""
+        out = np.empty(lat_deg.shape[0], dtype=np.int64)
+        _cells(
+            np.ascontiguousarray(lat_deg, dtype=np.float64),
+            np.ascontiguousarray(lon_deg, dtype=np.float64),
+            self.cell_deg,
+            self.band_columns,
+            self.band_first,
+            out,
+        )
+        return out
+
+    def bounds_deg(self, cell: int) -> tuple[float, float, float, float]:
+        """``(lat_lo, lat_hi, lon_lo, lon_hi)`` of ``cell`` in degrees."""
+        if not 0 <= cell < self.cell_count:
+            raise ValueError(f"cell: {cell} is not in 0..{self.cell_count - 1}")
+        band = int(np.searchsorted(self.band_first, cell, side="right")) - 1
+        col, cols = cell - int(self.band_first[band]), int(self.band_columns[band])
+        lat_lo = -90.0 + band * self.cell_deg
+        return lat_lo, min(lat_lo + self.cell_deg, 90.0), -180.0 + 360.0 * col / cols, -180.0 + 360.0 * (col + 1) / cols
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedCaps:
+    """Fastest horizontal speed (m/s) a unit of each domain may have and still be partitioned; a
+    faster one is seen by every worker (so the caps cost work, never correctness)."""
+
+    air_mps: float = 700.0  # Mach 2 at altitude
+    land_mps: float = 50.0  # 180 km/h
+    sea_mps: float = 30.0  # 58 kn
+
+    def by_code(self) -> FloatArray:
+        """The caps indexed by domain code."""
+        caps = np.empty(len(DOMAIN_CODES))
+        for domain, code in DOMAIN_CODES.items():
+            caps[code] = {Domain.AIR: self.air_mps, Domain.LAND: self.land_mps, Domain.SEA: self.sea_mps}[domain]
+        return caps
+
+
+def halo_m(settings: ProbeSettings, caps: SpeedCaps, max_age_s: float) -> float:
+    """The largest distance, over every pair of domains, between the report positions of two narrow
+    units that can conflict: the horizontal minimum plus what both close at their caps within the
+    lookahead and the report age."""
+    by_code = caps.by_code()
+    out = 0.0
+    for dom_a, dom_b, minima in settings.domain_pairs():
+        closing_mps = by_code[DOMAIN_CODES[dom_a]] + by_code[DOMAIN_CODES[dom_b]]
+        out = max(out, minima.horizontal_m + closing_mps * (minima.lookahead_s + max_age_s))
+    return out
+
+
+def halo_angle_rad(settings: ProbeSettings, caps: SpeedCaps, max_age_s: float) -> float:
+    """``halo_m`` as an angle between the geodetic normals of the two report positions.
+
+    The probe measures horizontal distance in the plane normal to the pair's mean normal; tangent
+    paths leave that plane by at most ``closing · t · sin(θ/2)`` for normals ``θ`` apart, so the
+    chord at the reports is at most ``(h + closing · t) / (1 - closing · t / 2R)``; a chord ``c``
+    turns the normal by at most ``2 asin(c / 2R)`` with ``R`` below the smallest radius of curvature.
+    Returns ``π`` (the whole globe) where the motion reaches a third of the earth's radius.
+    """
+    by_code = caps.by_code()
+    chord_m = 0.0
+    for dom_a, dom_b, minima in settings.domain_pairs():
+        reach_m = (by_code[DOMAIN_CODES[dom_a]] + by_code[DOMAIN_CODES[dom_b]]) * (minima.lookahead_s + max_age_s)
+        shrink = 1.0 - reach_m / (2.0 * _MIN_RADIUS_M)
+        if shrink < 5.0 / 6.0:
+            return math.pi
+        chord_m = max(chord_m, (minima.horizontal_m + reach_m) / shrink)
+    chord_m = chord_m * _HALO_SLACK + _HALO_SLACK_M
+    if chord_m >= 2.0 * _MIN_RADIUS_M:
+        return math.pi
+    return 2.0 * math.asin(chord_m / (2.0 * _MIN_RADIUS_M))
+
+
+@dataclass(frozen=True, slots=True)
+class CellPlan:
+    """Everything a worker needs to know to cut its share: the grid, the caps, the report age bound
+    and the halo they give under ``settings``."""
+
+    grid: CellGrid = field(default_factory=CellGrid)
+    caps: SpeedCaps = field(default_factory=SpeedCaps)
+    max_age_s: float = 60.0
+    settings: ProbeSettings = field(default_factory=ProbeSettings)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.max_age_s) and self.max_age_s >= 0):
+            raise ValueError(f"max_age_s: {self.max_age_s!r} must be a finite number >= 0")
+        for name in ("air_mps", "land_mps", "sea_mps"):
+            value = getattr(self.caps, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"caps.{name}: {value!r} must be a finite number >= 0")
+
+    @property
+    def halo_rad(self) -> float:
+        """The halo as an angle between normals (``halo_angle_rad``)."""
+        return halo_angle_rad(self.settings, self.caps, self.max_age_s)
+
+    def wide(self, states: TrackStates, time_s: float) -> BoolArray:
+        """Units every worker sees: over their domain's cap, or reported more than ``max_age_s`` from
+        ``time_s`` (either way)."""
+        speed_mps = np.hypot(states.vel_east_mps, states.vel_north_mps)
+        cap = self.caps.by_code()[np.clip(states.domain, 0, len(DOMAIN_CODES) - 1)]
+        unknown = (states.domain < 0) | (states.domain >= len(DOMAIN_CODES))
+        age_s = np.abs(float(time_s) - states.time_s)
+        return np.asarray((speed_mps > cap) | (age_s > self.max_age_s) | unknown, dtype=np.bool_)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    """One worker's share of ``states``: ``rows`` (ascending) are the units it must see, ``cell``
+    and ``wide`` their cells and wide flags, ``owned`` its cells as a mask over the grid."""
+
+    rows: IntArray
+    cell: IntArray
+    wide: BoolArray
+    owned: BoolArray
+
+    def subset(self, states: TrackStates) -> TrackStates:
+        """The states of ``rows`` alone, in that order."""
+        r = self.rows
+        return TrackStates(
+            tuple(states.unit_ids[k] for k in r.tolist()),
+            states.party[r],
+            states.domain[r],
+            states.time_s[r],
+            states.lat_deg[r],
+            states.lon_deg[r],
+            states.alt_m[r],
+            states.vel_east_mps[r],
+            states.vel_north_mps[r],
+            states.vel_up_mps[r],
+        )
+
+    def owns(self, local_a: IntArray, local_b: IntArray) -> BoolArray:
+        """Which pairs (rows into ``subset``) this worker owns (see the module for the rule)."""
+        ca, cb = self.cell[local_a], self.cell[local_b]
+        wa, wb = self.wide[local_a], self.wide[local_b]
+        owner = np.where(wa & ~wb, cb, np.where(wb & ~wa, ca, np.minimum(ca, cb)))
+        return np.asarray(self.owned[owner], dtype=np.bool_)
+
+
+def view_for(plan: CellPlan, states: TrackStates, time_s: float, cells: IntArray) -> WorkerView:
+    """The units a worker owning ``cells`` must see at ``time_s``: its cells' units, those within the
+    halo of any of its cells, and every wide unit."""
+    grid = plan.grid
+    owned = np.zeros(grid.cell_count, dtype=np.bool_)
+    owned[np.asarray(cells, dtype=np.int64)] = True
+    cell = grid.cell_of(states.lat_deg, states.lon_deg)
+    wide = plan.wide(states, time_s)
+    seen = np.empty(len(states), dtype=np.bool_)
+    _near_owned(
+        np.ascontiguousarray(states.lat_deg, dtype=np.float64),
+        np.ascontiguousarray(states.lon_deg, dtype=np.float64),
+        plan.halo_rad,
+        grid.cell_deg,
+        grid.band_columns,
+        grid.band_first,
+        owned,
+        seen,
+    )
+    rows = np.flatnonzero(seen | wide).astype(np.int64)
+    return WorkerView(rows=rows, cell=cell[rows], wide=wide[rows], owned=owned)
+
+
+def assign_cells(cells: IntArray, workers: Sequence[str]) -> dict[str, IntArray]:
+    """Cells per worker by rendezvous hashing: each cell goes to the worker with the highest hash of
+    (worker, cell). The same members give the same map in every process, and when a worker leaves
+    only its own cells move, spread over the rest."""
+    if not workers:
+        raise ValueError("workers: at least one worker is needed")
+    if len(set(workers)) != len(workers):
+        raise ValueError("workers: names must be unique")
+    cell_list = np.asarray(cells, dtype=np.int64)
+    scores = np.empty((len(workers), cell_list.shape[0]), dtype=np.uint64)
+    for w, name in enumerate(workers):
+        seed = hashlib.blake2b(name.encode(), digest_size=8).digest()
+        scores[w] = _mix(cell_list.astype(np.uint64) ^ np.frombuffer(seed, dtype=np.uint64)[0])
+    winner = np.argmax(scores, axis=0) if cell_list.shape[0] else np.empty(0, dtype=np.int64)
+    return {name: cell_list[winner == w] for w, name in enumerate(workers)}
+
+
+def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64's finalizer: a well-spread 64-bit hash of each value."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return np.asarray(x ^ (x >> np.uint64(31)), dtype=np.uint64)
+
+
+@jit
+def _band_col(lat_deg: float, lon_deg: float, cell_deg: float, columns: IntArray) -> tuple[int, int]:
+    bands = columns.shape[0]
+    band = min(max(math.floor((lat_deg + 90.0) / cell_deg), 0), bands - 1)
+    cols = columns[band]
+    col = math.floor((lon_deg + 180.0) / 360.0 * cols) % cols
+    return band, col
+
+
+@jit
+def _cells(
+    lat_deg: FloatArray, lon_deg: FloatArray, cell_deg: float, columns: IntArray, first: IntArray, out: IntArray
+) -> None:
+    for k in range(lat_deg.shape[0]):
+        band, col = _band_col(lat_deg[k], lon_deg[k], cell_deg, columns)
+        out[k] = first[band] + col
+
+
+@jit
+def _near_owned(
+    lat_deg: FloatArray,
+    lon_deg: FloatArray,
+    halo_rad: float,
+    cell_deg: float,
+    columns: IntArray,
+    first: IntArray,
+    owned: BoolArray,
+    out: BoolArray,
+) -> None:
+    """``out[k]``: an owned cell meets the bounding box of the cap of radius ``halo_rad`` around unit
+    ``k`` (so every owned cell within the halo of the unit is found, and a few more)."""
+    halo_deg = math.degrees(halo_rad) + 1e-9
+    bands = columns.shape[0]
+    for k in range(lat_deg.shape[0]):
+        lat = lat_deg[k]
+        lo = lat - halo_deg
+        hi = lat + halo_deg
+        if hi >= 90.0 or lo <= -90.0 or halo_rad >= math.pi / 2:
+            half_lon = 360.0
+        else:
+            ratio = math.sin(halo_rad) / math.cos(math.radians(lat))
+            half_lon = 360.0 if ratio >= 1.0 else math.degrees(math.asin(ratio)) + 1e-9
+        b_lo = min(max(math.floor((lo + 90.0) / cell_deg), 0), bands - 1)
+        b_hi = min(max(math.floor((hi + 90.0) / cell_deg), 0), bands - 1)
+        found = False
+        for b in range(b_lo, b_hi + 1):
+            cols = columns[b]
+            if half_lon >= 180.0:
+                c_lo, c_hi = 0, cols - 1
+            else:
+                c_lo = math.floor((lon_deg[k] - half_lon + 180.0) / 360.0 * cols)
+                c_hi = math.floor((lon_deg[k] + half_lon + 180.0) / 360.0 * cols)
+                if c_hi - c_lo >= cols - 1:
+                    c_lo, c_hi = 0, cols - 1
+            for c in range(c_lo, c_hi + 1):
+                if owned[first[b] + c % cols]:
+                    found = True
+                    break
+            if found:
+                break
+        out[k] = found
