@@ -46,13 +46,15 @@ def values(c: Conflicts) -> dict[tuple[int, int], tuple[float, ...]]:
     }
 
 
-def assert_partition_matches(states: TrackStates, time_s: float, plan: CellPlan, workers: int) -> Conflicts:
+def assert_partition_matches(
+    states: TrackStates, time_s: float, plan: CellPlan, workers: int, block_deg: float | None = None
+) -> Conflicts:
     single = probe(states, time_s, plan.settings)
-    shares = PartitionedProbe(plan, [f"w{k}" for k in range(workers)]).shares(states, time_s)
-    found = [p for s in shares for p in pairs(s.conflicts)]
+    partitioned = PartitionedProbe(plan, [f"w{k}" for k in range(workers)], block_deg=block_deg)
+    found = [p for s in partitioned.shares(states, time_s) for p in pairs(s.conflicts)]
     assert len(found) == len(set(found)), "a pair is owned by two workers"
     assert sorted(found) == pairs(single)
-    merged = PartitionedProbe(plan, [f"w{k}" for k in range(workers)]).probe(states, time_s)
+    merged = partitioned.probe(states, time_s)
     assert values(merged) == values(single)
     return single
 
@@ -123,10 +125,13 @@ def _codes(a: Domain, b: Domain) -> tuple[int, int]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenes(), st.integers(1, 4))
-def test_union_of_workers_is_the_single_probe_each_pair_once(scene: tuple[TrackStates, CellPlan], workers: int) -> None:
+@given(scenes(), st.integers(1, 4), st.sampled_from([None, 1.0, 3.0]))
+def test_union_of_workers_is_the_single_probe_each_pair_once(
+    scene: tuple[TrackStates, CellPlan], workers: int, blocks: float | None
+) -> None:
     states, plan = scene
-    single = assert_partition_matches(states, 0.0, plan, workers)
+    block_deg = None if blocks is None else plan.grid.cell_deg * blocks
+    single = assert_partition_matches(states, 0.0, plan, workers, block_deg)
     # Sharper than the union (scattered cells hide a short halo): the owner cell alone sees its pairs.
     cell, wide = plan.grid.cell_of(states.lat_deg, states.lon_deg), plan.wide(states, 0.0)
     for a, b in pairs(single):
@@ -184,6 +189,21 @@ def test_a_leaving_worker_moves_only_its_own_cells() -> None:
     }
 
 
+def test_cells_of_one_block_go_to_one_worker_and_blocks_spread() -> None:
+    grid = CellGrid(2.0)
+    cells = np.arange(grid.cell_count)
+    blocks = grid.block_of(cells, 10.0)
+    assigned = assign_cells(cells, ["a", "b", "c"], blocks)
+    owner = np.empty(grid.cell_count, dtype=np.int64)
+    for k, name in enumerate(("a", "b", "c")):
+        owner[assigned[name]] = k
+    for block in np.unique(blocks).tolist():
+        assert len(set(owner[blocks == block].tolist())) == 1
+    assert min(len(v) for v in assigned.values()) > 0.2 * grid.cell_count
+    europe = grid.cell_of(np.array([50.5, 51.5, 59.0]), np.array([4.5, 1.0, 8.0]))
+    assert len(set(grid.block_of(europe, 10.0).tolist())) == 1
+
+
 def test_grid_cells_stay_near_square_to_the_poles_and_cover_the_globe() -> None:
     grid = CellGrid(10.0)
     assert grid.cell_count == 442
@@ -206,3 +226,7 @@ def test_a_plan_with_bad_numbers_is_refused_naming_the_field() -> None:
         CellPlan(caps=SpeedCaps(air_mps=math.nan))
     with pytest.raises(ValueError, match="workers"):
         assign_cells(np.arange(3), [])
+    with pytest.raises(ValueError, match="keys"):
+        assign_cells(np.arange(3), ["a"], np.arange(2))
+    with pytest.raises(ValueError, match="block_deg"):
+        CellGrid(10.0).block_of(np.arange(3), 5.0)

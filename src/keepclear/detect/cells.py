@@ -93,6 +93,23 @@ class CellGrid:
         )
         return out
 
+    def block_of(self, cells: IntArray, block_deg: float) -> IntArray:
+        """The ``block_deg`` × ``block_deg`` latitude/longitude block holding each cell's centre: a
+        key for ``assign_cells`` that keeps neighbouring cells on one worker (fewer halos)."""
+        if not (math.isfinite(block_deg) and block_deg >= self.cell_deg):
+            raise ValueError(f"block_deg: {block_deg!r} must be a number >= cell_deg ({self.cell_deg})")
+        cells = np.asarray(cells, dtype=np.int64)
+        band = np.searchsorted(self.band_first, cells, side="right") - 1
+        cols = self.band_columns[band]
+        lat_c = np.minimum(-90.0 + (band + 0.5) * self.cell_deg, 90.0)
+        lon_c = -180.0 + 360.0 * ((cells - self.band_first[band]) + 0.5) / cols
+        per_row = math.ceil(360.0 / block_deg)
+        return np.asarray(
+            np.floor((lat_c + 90.0) / block_deg).astype(np.int64) * per_row
+            + np.floor((lon_c + 180.0) / block_deg).astype(np.int64),
+            dtype=np.int64,
+        )
+
     def bounds_deg(self, cell: int) -> tuple[float, float, float, float]:
         """``(lat_lo, lat_hi, lon_lo, lon_hi)`` of ``cell`` in degrees."""
         if not 0 <= cell < self.cell_count:
@@ -245,19 +262,23 @@ def view_for(plan: CellPlan, states: TrackStates, time_s: float, cells: IntArray
     return WorkerView(rows=rows, cell=cell[rows], wide=wide[rows], owned=owned)
 
 
-def assign_cells(cells: IntArray, workers: Sequence[str]) -> dict[str, IntArray]:
+def assign_cells(cells: IntArray, workers: Sequence[str], keys: IntArray | None = None) -> dict[str, IntArray]:
     """Cells per worker by rendezvous hashing: each cell goes to the worker with the highest hash of
-    (worker, cell). The same members give the same map in every process, and when a worker leaves
-    only its own cells move, spread over the rest."""
+    (worker, key), the key being the cell itself or its entry in ``keys`` (cells with one key stay
+    together: ``CellGrid.block_of``). The same members give the same map in every process, and
+    when a worker leaves only its own cells move, spread over the rest."""
     if not workers:
         raise ValueError("workers: at least one worker is needed")
     if len(set(workers)) != len(workers):
         raise ValueError("workers: names must be unique")
     cell_list = np.asarray(cells, dtype=np.int64)
+    key_list = cell_list if keys is None else np.asarray(keys, dtype=np.int64)
+    if key_list.shape != cell_list.shape:
+        raise ValueError(f"keys: {key_list.shape[0]} keys for {cell_list.shape[0]} cells")
     scores = np.empty((len(workers), cell_list.shape[0]), dtype=np.uint64)
     for w, name in enumerate(workers):
         seed = hashlib.blake2b(name.encode(), digest_size=8).digest()
-        scores[w] = _mix(cell_list.astype(np.uint64) ^ np.frombuffer(seed, dtype=np.uint64)[0])
+        scores[w] = _mix(key_list.astype(np.uint64) ^ np.frombuffer(seed, dtype=np.uint64)[0])
     winner = np.argmax(scores, axis=0) if cell_list.shape[0] else np.empty(0, dtype=np.int64)
     return {name: cell_list[winner == w] for w, name in enumerate(workers)}
 

@@ -20,7 +20,7 @@ from keepclear.detect.states import TrackStates
 
 @dataclass(frozen=True, slots=True)
 class WorkerShare:
-    """One worker's run: its view, the pairs it owns (rows into the full states) and its size."""
+    """One worker's run: its view and the conflicts it owns (rows into the full states)."""
 
     worker: str
     view: WorkerView
@@ -28,12 +28,17 @@ class WorkerShare:
 
 
 class PartitionedProbe:
-    """Probes ``states`` as ``workers`` would, each on the cells ``assign_cells`` gives it."""
+    """Probes ``states`` as ``workers`` would, each on the cells ``assign_cells`` gives it (whole
+    ``block_deg`` blocks when given)."""
 
-    def __init__(self, plan: CellPlan, workers: Sequence[str], grid: CullGrid | None = None) -> None:
+    def __init__(
+        self, plan: CellPlan, workers: Sequence[str], grid: CullGrid | None = None, block_deg: float | None = None
+    ) -> None:
         self._plan = plan
         self._workers = tuple(workers)
-        self._cells = assign_cells(np.arange(plan.grid.cell_count, dtype=np.int64), self._workers)
+        cells = np.arange(plan.grid.cell_count, dtype=np.int64)
+        keys = None if block_deg is None else plan.grid.block_of(cells, block_deg)
+        self._cells = assign_cells(cells, self._workers, keys)
         self._grid = grid
 
     @property
@@ -41,15 +46,16 @@ class PartitionedProbe:
         """Each worker's cells."""
         return dict(self._cells)
 
+    def share(self, worker: str, states: TrackStates, time_s: float) -> WorkerShare:
+        """What ``worker`` finds and owns, rows mapped back into ``states``."""
+        view = view_for(self._plan, states, time_s, self._cells[worker])
+        local = probe(view.subset(states), time_s, self._plan.settings, self._grid)
+        keep = view.owns(local.row_a, local.row_b)
+        return WorkerShare(worker, view, _select(local, keep, view.rows, states.unit_ids))
+
     def shares(self, states: TrackStates, time_s: float) -> list[WorkerShare]:
-        """Every worker's owned conflicts, rows mapped back into ``states``."""
-        out = []
-        for worker in self._workers:
-            view = view_for(self._plan, states, time_s, self._cells[worker])
-            local = probe(view.subset(states), time_s, self._plan.settings, self._grid)
-            keep = view.owns(local.row_a, local.row_b)
-            out.append(WorkerShare(worker, view, _select(local, keep, view.rows, states.unit_ids)))
-        return out
+        """Every worker's share."""
+        return [self.share(worker, states, time_s) for worker in self._workers]
 
     def probe(self, states: TrackStates, time_s: float) -> Conflicts:
         """The merged conflicts of all workers (the single probe's pairs, each once)."""
