@@ -7,7 +7,7 @@ cost), the slowest worker (the time per probe were they on their own cores), the
 (the CPU it costs) and whether the merged pairs equal the single probe's, each once.
 
 Scenes (the probe benchmark's aircraft, ``bench/probe_bench.py``): ``box`` is the reference 10k in
-4° × 6° around 52°N 5°E, smaller than one default cell and than twice the halo (~450 km); ``wide``
+4° × 6° around 52°N 5°E, smaller than one default cell and than the halo (~550 km); ``wide``
 is the same count spread at constant density over ``--scale``² times the box's area, where cells
 have something to split.
 
@@ -105,7 +105,7 @@ def main() -> None:
             continue
         states = states_for(args.n, scale, args.seed)
         for cell_deg, block_deg in ((10.0, None), (2.0, None), (2.0, 20.0)):
-            plan = CellPlan(CellGrid(cell_deg), max_age_s=0.0)
+            plan = CellPlan(CellGrid(cell_deg))
             single_s, single = best_of(args.repeats, lambda plan=plan, states=states: probe(states, 0.0, plan.settings))
             expected = sorted(pair_set(single))
             for workers in (1, 2, 4):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keepclear.detect.cells import CellGrid, CellPlan, SpeedCaps, assign_cells, halo_m, view_for
+from keepclear.detect.cells import AgeCaps, CellGrid, CellPlan, SpeedCaps, assign_cells, halo_m, view_for
 from keepclear.detect.minima import DOMAIN_CODES, ProbeSettings, SeparationMinima
 from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates
@@ -79,7 +79,7 @@ def scenes(draw: st.DrawFn) -> tuple[TrackStates, CellPlan]:
     lon0 = (lon0 + 180.0) % 360.0 - 180.0
     probe_settings = draw(st.sampled_from([ProbeSettings(), SLOW]))
     caps = draw(st.sampled_from([SpeedCaps(), SpeedCaps(250.0, 20.0, 20.0), SpeedCaps(120.0, 5.0, 5.0)]))
-    max_age_s = draw(st.sampled_from([0.0, 10.0, 60.0]))
+    ages = draw(st.sampled_from([AgeCaps.uniform(0.0), AgeCaps.uniform(10.0), AgeCaps(10.0, 60.0, 30.0), AgeCaps()]))
     spread_m = draw(st.sampled_from([5_000.0, 40_000.0, 150_000.0]))
     n = draw(st.integers(2, 30))
     rows = []
@@ -88,7 +88,8 @@ def scenes(draw: st.DrawFn) -> tuple[TrackStates, CellPlan]:
     tight = draw(st.booleans())
     for _ in range(n):
         domain = draw(st.sampled_from([0, 0, 0, 1, 2]))
-        report_s = -max_age_s if tight else draw(st.sampled_from([0.0, -max_age_s, max_age_s, -5.0, -30.0, 20.0]))
+        age_s = float(ages.by_code()[domain])
+        report_s = -age_s if tight else draw(st.sampled_from([0.0, -age_s, age_s, -5.0, -30.0, 20.0]))
         cap_mps = float(caps.by_code()[domain])
         speed = cap_mps if tight else draw(st.sampled_from([cap_mps, cap_mps * 0.999, 0.0, 19.9, 300.0]))
         if tight or draw(st.booleans()):
@@ -117,7 +118,7 @@ def scenes(draw: st.DrawFn) -> tuple[TrackStates, CellPlan]:
                 0.0 if draw(st.booleans()) else draw(st.floats(-15, 15)),
             )
         )
-    return make_states(rows), CellPlan(CellGrid(cell_deg), caps, max_age_s, probe_settings)
+    return make_states(rows), CellPlan(CellGrid(cell_deg), caps, ages, probe_settings)
 
 
 def _codes(a: Domain, b: Domain) -> tuple[int, int]:
@@ -143,13 +144,13 @@ def test_union_of_workers_is_the_single_probe_each_pair_once(
 def test_head_on_pair_meeting_at_the_end_of_the_lookahead_across_a_boundary() -> None:
     # Two jets at the air cap, head on across the 0° meridian (a cell boundary), closing to just
     # inside 5 NM at 300 s: the widest pair the halo must hold. Cells of 1°, 4 workers.
-    plan = CellPlan(CellGrid(1.0), max_age_s=0.0)
+    plan = CellPlan(CellGrid(1.0), ages=AgeCaps.uniform(0.0))
     gap_m = 9_260.0 + 2 * 700.0 * 300.0 - 1_000.0
     half_deg = math.degrees(gap_m / 2 / 6_378_137.0)
     s = make_states([(0, 0, 0, 0.5, -half_deg, 9000, 700, 0, 0), (1, 0, 0, 0.5, half_deg, 9000, -700, 0, 0)])
     single = assert_partition_matches(s, 0.0, plan, 4)
     assert len(single) == 1 and single.t_in_s[0] > 290.0
-    assert halo_m(plan.settings, plan.caps, plan.max_age_s) == pytest.approx(429_260.0)
+    assert halo_m(plan.settings, plan.caps, plan.ages) == pytest.approx(429_260.0)
     # The worst case for the halo: the lower cell's unit on its edge nearest the other, and a worker
     # owning that one cell.
     s = make_states([(0, 0, 0, 0.5, -1e-9, 9000, 700, 0, 0), (1, 0, 0, 0.5, 2 * half_deg, 9000, -700, 0, 0)])
@@ -159,7 +160,7 @@ def test_head_on_pair_meeting_at_the_end_of_the_lookahead_across_a_boundary() ->
 
 
 def test_a_worker_sees_its_cells_and_the_halo_but_not_far_units() -> None:
-    plan = CellPlan(CellGrid(10.0), max_age_s=0.0)
+    plan = CellPlan(CellGrid(10.0), ages=AgeCaps.uniform(0.0))
     cell = int(plan.grid.cell_of(np.array([45.0]), np.array([5.0]))[0])
     s = make_states(
         [
@@ -220,8 +221,8 @@ def test_grid_cells_stay_near_square_to_the_poles_and_cover_the_globe() -> None:
 def test_a_plan_with_bad_numbers_is_refused_naming_the_field() -> None:
     with pytest.raises(ValueError, match="cell_deg"):
         CellGrid(0.0)
-    with pytest.raises(ValueError, match="max_age_s"):
-        CellPlan(max_age_s=-1.0)
+    with pytest.raises(ValueError, match=r"ages\.land_s"):
+        CellPlan(ages=AgeCaps(land_s=-1.0))
     with pytest.raises(ValueError, match=r"caps\.air_mps"):
         CellPlan(caps=SpeedCaps(air_mps=math.nan))
     with pytest.raises(ValueError, match="workers"):

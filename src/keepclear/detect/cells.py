@@ -6,18 +6,18 @@ Pure: states, the probe time and a worker's cells come in; row indices and masks
 equal longitude cells as fit ``cell_deg`` of arc at its equatorward edge (at least one), so cells
 stay roughly square up to the poles instead of shrinking to slivers. Cell ids count band by band
 from the south, west to east from -180°, so "the lower cell" is a plain integer comparison. The
-default, 10°, is the trade-off for the default minima: a cell is ~2.5 times the default halo
-(~450 km, set by head-on jets at 5 NM and 300 s), so a cell's halo reaches its neighbours only and a
-worker's view stays a small multiple of its own area; and the globe still has 442 cells to spread
-over tens of workers. Smaller cells balance finer but widen the view (the halo is set by the minima,
+default, 10°, is the trade-off for the default minima: a cell is ~2 times the default halo
+(~550 km, below), so a cell's halo reaches its neighbours only and a worker's view stays a small
+multiple of its own area; and the globe still has 442 cells to spread over tens of workers. Smaller cells balance finer but widen the view (the halo is set by the minima,
 not by the cells); every size is exact.
 
 **The halo.** A pair can only conflict if its two units come within the horizontal minimum within
-the lookahead. Each domain has a speed cap; a unit at most ``max_age_s`` from the probe time and
-under its cap is *narrow*. Two narrow units that conflict were, at their report positions, within
-``h + (v_a + v_b)(lookahead + max_age)`` of each other, over every pair of domains the largest,
-grown for the probe's tangent-plane geometry (``halo_angle_rad``). Every other unit is *wide* and
-every worker sees it.
+the lookahead. Each domain has a speed cap and an age cap; a unit under its speed cap and reported
+no further from the probe time than its age cap is *narrow*. Two narrow units that conflict were,
+at their report positions, within ``h + v_a (lookahead + age_a) + v_b (lookahead + age_b)`` of each
+other, over every pair of domains the largest, grown for the probe's tangent-plane geometry
+(``halo_angle_rad``). Every other unit is *wide* and every worker sees it. With the defaults (jets
+at 700 m/s, air reports up to 60 s old, 5 NM and 300 s) the halo is ~550 km.
 
 **Ownership.** A pair of narrow units belongs to the lower of their two cells; a pair with one wide
 unit to the narrow unit's cell; two wide units to the lower cell. The owner's worker sees both units
@@ -137,19 +137,49 @@ class SpeedCaps:
         return caps
 
 
-def halo_m(settings: ProbeSettings, caps: SpeedCaps, max_age_s: float) -> float:
-    """The largest distance, over every pair of domains, between the report positions of two narrow
-    units that can conflict: the horizontal minimum plus what both close at their caps within the
-    lookahead and the report age."""
-    by_code = caps.by_code()
-    out = 0.0
+@dataclass(frozen=True, slots=True)
+class AgeCaps:
+    """Oldest report (seconds from the probe time, either way) of each domain that is still
+    partitioned; an older one is seen by every worker. The defaults are the track table's stale
+    ages (``stale_air_s``, ``stale_land_s``, ``stale_sea_s``), so no live unit is wide for its age."""
+
+    air_s: float = 60.0
+    land_s: float = 600.0
+    sea_s: float = 600.0
+
+    @classmethod
+    def uniform(cls, age_s: float) -> AgeCaps:
+        """The same bound for every domain."""
+        return cls(age_s, age_s, age_s)
+
+    def by_code(self) -> FloatArray:
+        """The bounds indexed by domain code."""
+        ages = np.empty(len(DOMAIN_CODES))
+        for domain, code in DOMAIN_CODES.items():
+            ages[code] = {Domain.AIR: self.air_s, Domain.LAND: self.land_s, Domain.SEA: self.sea_s}[domain]
+        return ages
+
+
+def _reaches_m(settings: ProbeSettings, caps: SpeedCaps, ages: AgeCaps) -> list[tuple[float, float]]:
+    """For every pair of domains: its horizontal minimum, and how far its two units can close from
+    their report positions by the end of the lookahead (each at its cap, over lookahead + its age)."""
+    speed, age = caps.by_code(), ages.by_code()
+    out = []
     for dom_a, dom_b, minima in settings.domain_pairs():
-        closing_mps = by_code[DOMAIN_CODES[dom_a]] + by_code[DOMAIN_CODES[dom_b]]
-        out = max(out, minima.horizontal_m + closing_mps * (minima.lookahead_s + max_age_s))
+        a, b = DOMAIN_CODES[dom_a], DOMAIN_CODES[dom_b]
+        reach_m = speed[a] * (minima.lookahead_s + age[a]) + speed[b] * (minima.lookahead_s + age[b])
+        out.append((minima.horizontal_m, float(reach_m)))
     return out
 
 
-def halo_angle_rad(settings: ProbeSettings, caps: SpeedCaps, max_age_s: float) -> float:
+def halo_m(settings: ProbeSettings, caps: SpeedCaps, ages: AgeCaps) -> float:
+    """The largest distance, over every pair of domains, between the report positions of two narrow
+    units that can conflict: the horizontal minimum plus what both close at their caps within the
+    lookahead and their report ages."""
+    return max(h + reach for h, reach in _reaches_m(settings, caps, ages))
+
+
+def halo_angle_rad(settings: ProbeSettings, caps: SpeedCaps, ages: AgeCaps) -> float:
     """``halo_m`` as an angle between the geodetic normals of the two report positions.
 
     The probe measures horizontal distance in the plane normal to the pair's mean normal; tangent
@@ -158,14 +188,12 @@ def halo_angle_rad(settings: ProbeSettings, caps: SpeedCaps, max_age_s: float) -
     turns the normal by at most ``2 asin(c / 2R)`` with ``R`` below the smallest radius of curvature.
     Returns ``π`` (the whole globe) where the motion reaches a third of the earth's radius.
     """
-    by_code = caps.by_code()
     chord_m = 0.0
-    for dom_a, dom_b, minima in settings.domain_pairs():
-        reach_m = (by_code[DOMAIN_CODES[dom_a]] + by_code[DOMAIN_CODES[dom_b]]) * (minima.lookahead_s + max_age_s)
+    for horizontal_m, reach_m in _reaches_m(settings, caps, ages):
         shrink = 1.0 - reach_m / (2.0 * _MIN_RADIUS_M)
         if shrink < 5.0 / 6.0:
             return math.pi
-        chord_m = max(chord_m, (minima.horizontal_m + reach_m) / shrink)
+        chord_m = max(chord_m, (horizontal_m + reach_m) / shrink)
     chord_m = chord_m * _HALO_SLACK + _HALO_SLACK_M
     if chord_m >= 2.0 * _MIN_RADIUS_M:
         return math.pi
@@ -179,30 +207,30 @@ class CellPlan:
 
     grid: CellGrid = field(default_factory=CellGrid)
     caps: SpeedCaps = field(default_factory=SpeedCaps)
-    max_age_s: float = 60.0
+    ages: AgeCaps = field(default_factory=AgeCaps)
     settings: ProbeSettings = field(default_factory=ProbeSettings)
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.max_age_s) and self.max_age_s >= 0):
-            raise ValueError(f"max_age_s: {self.max_age_s!r} must be a finite number >= 0")
-        for name in ("air_mps", "land_mps", "sea_mps"):
-            value = getattr(self.caps, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"caps.{name}: {value!r} must be a finite number >= 0")
+        for group, names in (("caps", ("air_mps", "land_mps", "sea_mps")), ("ages", ("air_s", "land_s", "sea_s"))):
+            for name in names:
+                value = getattr(getattr(self, group), name)
+                if not (math.isfinite(value) and value >= 0):
+                    raise ValueError(f"{group}.{name}: {value!r} must be a finite number >= 0")
 
     @property
     def halo_rad(self) -> float:
         """The halo as an angle between normals (``halo_angle_rad``)."""
-        return halo_angle_rad(self.settings, self.caps, self.max_age_s)
+        return halo_angle_rad(self.settings, self.caps, self.ages)
 
     def wide(self, states: TrackStates, time_s: float) -> BoolArray:
-        """Units every worker sees: over their domain's cap, or reported more than ``max_age_s`` from
-        ``time_s`` (either way)."""
+        """Units every worker sees: over their domain's speed cap, or reported further from
+        ``time_s`` (either way) than their domain's age cap."""
         speed_mps = np.hypot(states.vel_east_mps, states.vel_north_mps)
-        cap = self.caps.by_code()[np.clip(states.domain, 0, len(DOMAIN_CODES) - 1)]
+        code = np.clip(states.domain, 0, len(DOMAIN_CODES) - 1)
         unknown = (states.domain < 0) | (states.domain >= len(DOMAIN_CODES))
         age_s = np.abs(float(time_s) - states.time_s)
-        return np.asarray((speed_mps > cap) | (age_s > self.max_age_s) | unknown, dtype=np.bool_)
+        over = (speed_mps > self.caps.by_code()[code]) | (age_s > self.ages.by_code()[code])
+        return np.asarray(over | unknown, dtype=np.bool_)
 
 
 @dataclass(frozen=True, slots=True)
