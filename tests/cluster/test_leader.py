@@ -25,6 +25,7 @@ from keepclear.services.runtime.leader import (
     LeaderLoop,
     PostgresLeadership,
     Role,
+    leadership_for,
     lock_key,
 )
 
@@ -63,6 +64,13 @@ def test_keys_differ_by_role_and_namespace_and_are_stable() -> None:
 def test_a_sqlite_url_is_refused_naming_the_field() -> None:
     with pytest.raises(ValueError, match="url"):
         PostgresLeadership("sqlite:///x.db", Role.SIGNER)
+    with pytest.raises(ValueError, match="keepalive_s"):
+        PostgresLeadership("postgresql+psycopg://h/db", Role.SIGNER, keepalive_s=0)
+
+
+def test_the_store_picks_the_leadership(postgres_url: str) -> None:
+    assert isinstance(leadership_for("sqlite:///x.db", Role.SIGNER), EmbeddedLeadership)
+    assert isinstance(leadership_for(postgres_url, Role.SIGNER), PostgresLeadership)
 
 
 def test_one_holder_per_role_and_roles_are_independent(postgres_url: str, namespace: str) -> None:

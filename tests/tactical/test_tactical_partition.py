@@ -125,7 +125,7 @@ def _codes(a: Domain, b: Domain) -> tuple[int, int]:
     return DOMAIN_CODES[a], DOMAIN_CODES[b]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenes(), st.integers(1, 4), st.sampled_from([None, 1.0, 3.0]))
 def test_union_of_workers_is_the_single_probe_each_pair_once(
     scene: tuple[TrackStates, CellPlan], workers: int, blocks: float | None
@@ -173,6 +173,16 @@ def test_a_worker_sees_its_cells_and_the_halo_but_not_far_units() -> None:
     )
     view = view_for(plan, s, 0.0, np.array([cell]))
     assert view.rows.tolist() == [0, 1, 3, 4]
+
+
+def test_motion_beyond_a_third_of_the_earth_makes_the_halo_the_whole_globe() -> None:
+    # The limit of the halo's bound: beyond it every worker sees every unit (exact, not partitioned).
+    plan = CellPlan(CellGrid(10.0), SpeedCaps(air_mps=5_000.0), AgeCaps(air_s=600.0))
+    assert plan.halo_rad == math.pi
+    s = make_states([(0, 0, 0, 45.0, 5.0, 9000, 0, 0, 0), (1, 0, 0, -45.0, -175.0, 9000, 0, 0, 0)])
+    cell = int(plan.grid.cell_of(np.array([45.0]), np.array([5.0]))[0])
+    assert view_for(plan, s, 0.0, np.array([cell])).rows.tolist() == [0, 1]
+    assert CellPlan().halo_rad < math.radians(5.0)
 
 
 def test_a_leaving_worker_moves_only_its_own_cells() -> None:

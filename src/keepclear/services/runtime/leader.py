@@ -165,6 +165,14 @@ class PostgresLeadership:
         self._conn = None
 
 
+def leadership_for(database_url: str, role: Role | str, namespace: str = "keepclear") -> Leadership:
+    """The leadership that fits the store: an advisory lock on PostgreSQL, always the leader on
+    SQLite (one process owns the file)."""
+    if sa.make_url(database_url).get_backend_name() == "sqlite":
+        return EmbeddedLeadership()
+    return PostgresLeadership(database_url, role, namespace)
+
+
 class LeaderLoop:
     """Keeps trying for a role every ``poll_s`` and checks it while held, on its own thread.
 
