@@ -14,7 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keepclear.detect.cells import AgeCaps, CellGrid, CellPlan, SpeedCaps, assign_cells, halo_m, view_for
+from keepclear.detect.cells import (
+    AgeCaps,
+    CellGrid,
+    CellPlan,
+    SpeedCaps,
+    assign_cells,
+    cells_in_view,
+    halo_m,
+    view_for,
+)
 from keepclear.detect.minima import DOMAIN_CODES, ProbeSettings, SeparationMinima
 from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates
@@ -51,7 +60,13 @@ def assert_partition_matches(
 ) -> Conflicts:
     single = probe(states, time_s, plan.settings)
     partitioned = PartitionedProbe(plan, [f"w{k}" for k in range(workers)], block_deg=block_deg)
-    found = [p for s in partitioned.shares(states, time_s) for p in pairs(s.conflicts)]
+    shares = partitioned.shares(states, time_s)
+    found = [p for s in shares for p in pairs(s.conflicts)]
+    if plan.grid.cell_deg >= 1.0:  # the subjects a worker subscribes to hold every narrow unit it sees
+        for share in shares:
+            subscribed = set(cells_in_view(plan, partitioned.cells[share.worker]).tolist())
+            assert set(partitioned.cells[share.worker].tolist()) <= subscribed
+            assert set(share.view.cell[~share.view.wide].tolist()) <= subscribed
     assert len(found) == len(set(found)), "a pair is owned by two workers"
     assert sorted(found) == pairs(single)
     merged = partitioned.probe(states, time_s)
@@ -139,6 +154,9 @@ def test_union_of_workers_is_the_single_probe_each_pair_once(
         owner = cell[b] if wide[a] and not wide[b] else cell[a] if wide[b] and not wide[a] else min(cell[a], cell[b])
         view = view_for(plan, states, 0.0, np.array([owner]))
         assert {a, b} <= set(view.rows.tolist()), (a, b, owner)
+        if plan.grid.cell_deg >= 1.0:
+            subscribed = set(cells_in_view(plan, np.array([owner])).tolist())
+            assert set(view.cell[~view.wide].tolist()) <= subscribed, owner
 
 
 def test_head_on_pair_meeting_at_the_end_of_the_lookahead_across_a_boundary() -> None:
@@ -173,6 +191,29 @@ def test_a_worker_sees_its_cells_and_the_halo_but_not_far_units() -> None:
     )
     view = view_for(plan, s, 0.0, np.array([cell]))
     assert view.rows.tolist() == [0, 1, 3, 4]
+    subscribed = cells_in_view(plan, np.array([cell]))
+    assert cell in subscribed and plan.grid.cell_of(np.array([53.0]), np.array([5.0]))[0] in subscribed
+    assert plan.grid.cell_of(np.array([60.0]), np.array([5.0]))[0] not in subscribed
+    assert 4 <= len(subscribed) <= 12
+
+
+@pytest.mark.parametrize("lat0", [0.0, 50.0, 75.0, -80.0])
+def test_units_at_the_edge_of_the_halo_are_seen_and_their_cells_subscribed(lat0: float) -> None:
+    plan = CellPlan(CellGrid(1.0))
+    halo_deg = math.degrees(plan.halo_rad)
+    owner = int(plan.grid.cell_of(np.array([lat0 + 0.5]), np.array([0.5]))[0])
+    lat_lo, lat_hi, lon_lo, lon_hi = plan.grid.bounds_deg(owner)
+    rows = []
+    for corner_lat, corner_lon, bearing in ((lat_hi, lon_hi, 45.0), (lat_lo, lon_lo, 225.0), (lat_hi, lon_lo, 0.0)):
+        for frac in (0.9, 0.99):
+            lat, lon = destination(corner_lat, corner_lon, bearing, frac * plan.halo_rad * 6_300_000.0)
+            rows.append((0, 0, 0, float(lat), float(lon), 9000, 0, 0, 0))
+    s = make_states(rows)
+    view = view_for(plan, s, 0.0, np.array([owner]))
+    assert view.rows.tolist() == list(range(len(rows)))
+    subscribed = set(cells_in_view(plan, np.array([owner])).tolist())
+    assert set(view.cell.tolist()) <= subscribed
+    assert halo_deg > 4.0
 
 
 def test_motion_beyond_a_third_of_the_earth_makes_the_halo_the_whole_globe() -> None:

@@ -290,6 +290,19 @@ def view_for(plan: CellPlan, states: TrackStates, time_s: float, cells: IntArray
     return WorkerView(rows=rows, cell=cell[rows], wide=wide[rows], owned=owned)
 
 
+def cells_in_view(plan: CellPlan, cells: IntArray) -> IntArray:
+    """Every cell whose units a worker owning ``cells`` may have to see (its own and the halo's),
+    ascending: the track subjects it subscribes to, besides the wide units'. A superset of the
+    cells of ``view_for``'s narrow units, for any states. Scans the whole grid: ~10 ms for 1° cells,
+    once per change of assignment."""
+    grid = plan.grid
+    owned = np.zeros(grid.cell_count, dtype=np.bool_)
+    owned[np.asarray(cells, dtype=np.int64)] = True
+    near = np.empty(grid.cell_count, dtype=np.bool_)
+    _cells_near_owned(plan.halo_rad, grid.cell_deg, grid.band_columns, grid.band_first, owned, near)
+    return np.flatnonzero(near | owned).astype(np.int64)
+
+
 def assign_cells(cells: IntArray, workers: Sequence[str], keys: IntArray | None = None) -> dict[str, IntArray]:
     """Cells per worker by rendezvous hashing: each cell goes to the worker with the highest hash of
     (worker, key), the key being the cell itself or its entry in ``keys`` (cells with one key stay
@@ -339,6 +352,45 @@ def _cells(
 
 
 @jit
+def _box_meets_owned(
+    lat_lo: float,
+    lat_hi: float,
+    lon_lo: float,
+    lon_hi: float,
+    halo_rad: float,
+    cell_deg: float,
+    columns: IntArray,
+    first: IntArray,
+    owned: BoolArray,
+) -> bool:
+    """Whether an owned cell meets the box ``[lat_lo, lat_hi] × [lon_lo, lon_hi]`` grown by the
+    bounding box of a cap of radius ``halo_rad`` around each of its points (a point is a box with
+    no extent)."""
+    halo_deg = math.degrees(halo_rad) + 1e-9
+    bands = columns.shape[0]
+    lo = lat_lo - halo_deg
+    hi = lat_hi + halo_deg
+    if hi >= 90.0 or lo <= -90.0 or halo_rad >= math.pi / 2:
+        half_lon = 360.0
+    else:
+        poleward = max(abs(lat_lo), abs(lat_hi))
+        ratio = math.sin(halo_rad) / math.cos(math.radians(poleward))
+        half_lon = 360.0 if ratio >= 1.0 else math.degrees(math.asin(ratio)) + 1e-9
+    b_lo = min(max(math.floor((lo + 90.0) / cell_deg), 0), bands - 1)
+    b_hi = min(max(math.floor((hi + 90.0) / cell_deg), 0), bands - 1)
+    for b in range(b_lo, b_hi + 1):
+        cols = columns[b]
+        c_lo = math.floor((lon_lo - half_lon + 180.0) / 360.0 * cols)
+        c_hi = math.floor((lon_hi + half_lon + 180.0) / 360.0 * cols)
+        if half_lon >= 180.0 or c_hi - c_lo >= cols - 1:
+            c_lo, c_hi = 0, cols - 1
+        for c in range(c_lo, c_hi + 1):
+            if owned[first[b] + c % cols]:
+                return True
+    return False
+
+
+@jit
 def _near_owned(
     lat_deg: FloatArray,
     lon_deg: FloatArray,
@@ -351,33 +403,25 @@ def _near_owned(
 ) -> None:
     """``out[k]``: an owned cell meets the bounding box of the cap of radius ``halo_rad`` around unit
     ``k`` (so every owned cell within the halo of the unit is found, and a few more)."""
-    halo_deg = math.degrees(halo_rad) + 1e-9
-    bands = columns.shape[0]
     for k in range(lat_deg.shape[0]):
-        lat = lat_deg[k]
-        lo = lat - halo_deg
-        hi = lat + halo_deg
-        if hi >= 90.0 or lo <= -90.0 or halo_rad >= math.pi / 2:
-            half_lon = 360.0
-        else:
-            ratio = math.sin(halo_rad) / math.cos(math.radians(lat))
-            half_lon = 360.0 if ratio >= 1.0 else math.degrees(math.asin(ratio)) + 1e-9
-        b_lo = min(max(math.floor((lo + 90.0) / cell_deg), 0), bands - 1)
-        b_hi = min(max(math.floor((hi + 90.0) / cell_deg), 0), bands - 1)
-        found = False
-        for b in range(b_lo, b_hi + 1):
-            cols = columns[b]
-            if half_lon >= 180.0:
-                c_lo, c_hi = 0, cols - 1
-            else:
-                c_lo = math.floor((lon_deg[k] - half_lon + 180.0) / 360.0 * cols)
-                c_hi = math.floor((lon_deg[k] + half_lon + 180.0) / 360.0 * cols)
-                if c_hi - c_lo >= cols - 1:
-                    c_lo, c_hi = 0, cols - 1
-            for c in range(c_lo, c_hi + 1):
-                if owned[first[b] + c % cols]:
-                    found = True
-                    break
-            if found:
-                break
-        out[k] = found
+        lat, lon = lat_deg[k], lon_deg[k]
+        out[k] = _box_meets_owned(lat, lat, lon, lon, halo_rad, cell_deg, columns, first, owned)
+
+
+@jit
+def _cells_near_owned(
+    halo_rad: float, cell_deg: float, columns: IntArray, first: IntArray, owned: BoolArray, out: BoolArray
+) -> None:
+    """``out[c]``: some point of cell ``c`` is near an owned cell in ``_near_owned``'s sense (the
+    cell's box grown with the widest cap of its points)."""
+    for b in range(columns.shape[0]):
+        lat_lo = -90.0 + b * cell_deg
+        lat_hi = min(lat_lo + cell_deg, 90.0)
+        cols = columns[b]
+        for c in range(cols):
+            lon_lo = -180.0 + 360.0 * c / cols
+            lon_hi = -180.0 + 360.0 * (c + 1) / cols
+            # grown by a hair so that a unit on the cell's edge is inside whatever the rounding
+            out[first[b] + c] = _box_meets_owned(
+                lat_lo - 1e-7, lat_hi + 1e-7, lon_lo - 1e-7, lon_hi + 1e-7, halo_rad, cell_deg, columns, first, owned
+            )
