@@ -9,7 +9,8 @@ cost), the slowest worker (the time per probe were they on their own cores), the
 Scenes (the probe benchmark's aircraft, ``bench/probe_bench.py``): ``box`` is the reference 10k in
 4° × 6° around 52°N 5°E, smaller than one default cell and than the halo (~550 km); ``wide``
 is the same count spread at constant density over ``--scale``² times the box's area, where cells
-have something to split.
+have something to split; ``slow`` is ``wide`` with 99 % of the aircraft at 5-50 m/s, cut with the
+speed caps of docs/scale.md's configuration B (air 60 m/s: the jets are wide, the halo ~100 km).
 
     .venv/bin/python bench/partition_bench.py                    # 10k units, ~1 minute
     .venv/bin/python bench/partition_bench.py --n 100000 --scale 10 --scenes wide --series 1000000
@@ -29,15 +30,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from probe_bench import scenario
 
-from keepclear.detect.cells import CellGrid, CellPlan
+from keepclear.detect.cells import CellGrid, CellPlan, SpeedCaps
 from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates, states_from_track
 from keepclear.services.tactical.partitioned import PartitionedProbe, merge
 
 
-def states_for(n: int, scale: float, seed: int) -> TrackStates:
-    """The probe benchmark's aircraft, every one its own party (so every pair counts)."""
+def states_for(n: int, scale: float, seed: int, slow: bool = False) -> TrackStates:
+    """The probe benchmark's aircraft, every one its own party (so every pair counts); ``slow``: 99 %
+    of them at 5-50 m/s (drones, helicopters), 1 % jets as before."""
     d = scenario(n, seed, scale)
+    if slow:
+        rng = np.random.default_rng(seed + 1)
+        d["gs"] = np.where(rng.uniform(0.0, 1.0, n) < 0.99, rng.uniform(5.0, 50.0, n), d["gs"])
     return states_from_track(
         tuple(str(k) for k in range(n)), np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
         np.zeros(n), d["lat"], d["lon"], d["alt"], d["gs"], d["trk"], d["vs"],
@@ -90,7 +95,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=8.0, help="Area of the wide scene, as a multiple of the box's side.")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--scenes", nargs="*", default=["box", "wide"], choices=["box", "wide"])
+    ap.add_argument("--scenes", nargs="*", default=["box", "wide", "slow"], choices=["box", "wide", "slow"])
     ap.add_argument("--series", type=int, nargs="*", default=[10_000, 100_000], help="Constant-density sizes.")
     args = ap.parse_args()
     print(f"{args.n:,} aircraft, 5 NM / 1,000 ft / 300 s, least CPU s of {args.repeats} after a warm-up\n")
@@ -100,12 +105,19 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for scene, scale in (("box", 1.0), ("wide", args.scale)):
+    layouts: dict[str, tuple[tuple[float, float | None], ...]] = {
+        "box": ((10.0, None), (2.0, None), (2.0, 20.0)),
+        "wide": ((10.0, None), (2.0, None), (2.0, 20.0)),
+        "slow": ((1.0, None), (1.0, 5.0), (2.0, 10.0)),
+    }
+    for scene, scale in (("box", 1.0), ("wide", args.scale), ("slow", args.scale)):
         if scene not in args.scenes:
             continue
-        states = states_for(args.n, scale, args.seed)
-        for cell_deg, block_deg in ((10.0, None), (2.0, None), (2.0, 20.0)):
-            plan = CellPlan(CellGrid(cell_deg))
+        states = states_for(args.n, scale, args.seed, slow=scene == "slow")
+        # The slow scene partitions with the caps of docs/scale.md's configuration B: jets are wide.
+        caps = SpeedCaps(60.0, 20.0, 15.0) if scene == "slow" else SpeedCaps()
+        for cell_deg, block_deg in layouts[scene]:
+            plan = CellPlan(CellGrid(cell_deg), caps)
             single_s, single = best_of(args.repeats, lambda plan=plan, states=states: probe(states, 0.0, plan.settings))
             expected = sorted(pair_set(single))
             for workers in (1, 2, 4):
