@@ -43,6 +43,12 @@ def make_states(rows: list[tuple[float, ...]]) -> TrackStates:
     )
 
 
+def _rows(s: TrackStates) -> list[tuple[float, ...]]:
+    """``make_states``'s rows back from states."""
+    cols = (s.party, s.domain, s.time_s, s.lat_deg, s.lon_deg, s.alt_m, s.vel_east_mps, s.vel_north_mps, s.vel_up_mps)
+    return [tuple(float(c[k]) for c in cols) for k in range(len(s))]
+
+
 def pairs(c: Conflicts) -> list[tuple[int, int]]:
     return sorted(zip(c.row_a.tolist(), c.row_b.tolist(), strict=True))
 
@@ -100,13 +106,15 @@ def scenes(draw: st.DrawFn) -> tuple[TrackStates, CellPlan]:
     rows = []
     # A tight scene: every unit at its cap, reported as late as allowed, heading for the centre to
     # pass it by half the minimum at the end of the lookahead (the pairs the halo must just hold).
+    # With ``over`` > 1 every unit is over its cap (wide): the pairs that stretch wide units' halos.
     tight = draw(st.booleans())
+    over = draw(st.sampled_from([1.0, 1.0, 2.5]))
     for _ in range(n):
         domain = draw(st.sampled_from([0, 0, 0, 1, 2]))
         age_s = float(ages.by_code()[domain])
         report_s = -age_s if tight else draw(st.sampled_from([0.0, -age_s, age_s, -5.0, -30.0, 20.0]))
         cap_mps = float(caps.by_code()[domain])
-        speed = cap_mps if tight else draw(st.sampled_from([cap_mps, cap_mps * 0.999, 0.0, 19.9, 300.0]))
+        speed = cap_mps * over if tight else draw(st.sampled_from([cap_mps, cap_mps * 0.999, 0.0, 19.9, 300.0]))
         if tight or draw(st.booleans()):
             # Heading for the centre, to be there near the end of the lookahead: the pairs that
             # stretch the halo furthest.
@@ -185,12 +193,17 @@ def test_a_worker_sees_its_cells_and_the_halo_but_not_far_units() -> None:
             (0, 0, 0, 45.0, 5.0, 9000, 0, 0, 0),  # in the cell
             (0, 0, 0, 53.0, 5.0, 9000, 0, 0, 0),  # 3° north of it: in the halo (~4°)
             (0, 0, 0, 60.0, 5.0, 9000, 0, 0, 0),  # 10° north: out
-            (0, 0, 0, 60.0, 5.0, 9000, 800, 0, 0),  # out, but over the air cap: wide
-            (0, 0, -120, 60.0, 5.0, 9000, 0, 0, 0),  # out, but stale: wide
+            # Wide units are seen within their own halo: their speed and age, their partners' caps.
+            (0, 0, 0, 60.0, 5.0, 9000, 800, 0, 0),  # over the air cap, but ~540 km reach: out
+            (0, 0, -120, 60.0, 5.0, 9000, 0, 0, 0),  # stale but still: out
+            (0, 0, -120, 51.5, 5.0, 9000, 0, 0, 0),  # stale, 170 km from the cell: in
         ]
     )
     view = view_for(plan, s, 0.0, np.array([cell]))
-    assert view.rows.tolist() == [0, 1, 3, 4]
+    assert view.rows.tolist() == [0, 1, 5]
+    # A wide unit fast enough to reach the cell, and with it the wide units it could meet there.
+    faster = make_states([*_rows(s), (0, 0, 0, 60.0, 5.0, 9000, 4000, 0, 0)])
+    assert view_for(plan, faster, 0.0, np.array([cell])).rows.tolist() == [0, 1, 3, 4, 5, 6]
     subscribed = cells_in_view(plan, np.array([cell]))
     assert cell in subscribed and plan.grid.cell_of(np.array([53.0]), np.array([5.0]))[0] in subscribed
     assert plan.grid.cell_of(np.array([60.0]), np.array([5.0]))[0] not in subscribed

@@ -16,12 +16,14 @@ the lookahead. Each domain has a speed cap and an age cap; a unit under its spee
 no further from the probe time than its age cap is *narrow*. Two narrow units that conflict were,
 at their report positions, within ``h + v_a (lookahead + age_a) + v_b (lookahead + age_b)`` of each
 other, over every pair of domains the largest, grown for the probe's tangent-plane geometry
-(``halo_angle_rad``). Every other unit is *wide* and every worker sees it. With the defaults (jets
-at 700 m/s, air reports up to 60 s old, 5 NM and 300 s) the halo is ~550 km.
+(``halo_angle_rad``). With the defaults (jets at 700 m/s, air reports up to 60 s old, 5 NM and
+300 s) the halo is ~550 km. Every other unit is *wide*: it gets a halo of its own, from its own
+speed and age and its partners' caps (or the fastest wide partner), so a worker sees it only near
+its cells; a unit of an unknown domain is seen everywhere.
 
 **Ownership.** A pair of narrow units belongs to the lower of their two cells; a pair with one wide
 unit to the narrow unit's cell; two wide units to the lower cell. The owner's worker sees both units
-(its own cell, the halo, or the wide units), so the union of the workers' owned pairs is the
+(its own cell, the halo, or the wide unit's own halo, which reaches any partner it can meet), so the union of the workers' owned pairs is the
 single probe's pairs, each exactly once.
 
 >>> grid = CellGrid(10.0)
@@ -188,16 +190,51 @@ def halo_angle_rad(settings: ProbeSettings, caps: SpeedCaps, ages: AgeCaps) -> f
     turns the normal by at most ``2 asin(c / 2R)`` with ``R`` below the smallest radius of curvature.
     Returns ``π`` (the whole globe) where the motion reaches a third of the earth's radius.
     """
-    chord_m = 0.0
-    for horizontal_m, reach_m in _reaches_m(settings, caps, ages):
-        shrink = 1.0 - reach_m / (2.0 * _MIN_RADIUS_M)
-        if shrink < 5.0 / 6.0:
-            return math.pi
-        chord_m = max(chord_m, (horizontal_m + reach_m) / shrink)
-    chord_m = chord_m * _HALO_SLACK + _HALO_SLACK_M
-    if chord_m >= 2.0 * _MIN_RADIUS_M:
-        return math.pi
-    return 2.0 * math.asin(chord_m / (2.0 * _MIN_RADIUS_M))
+    reaches = _reaches_m(settings, caps, ages)
+    horizontal_m = np.array([h for h, _ in reaches])
+    reach_m = np.array([r for _, r in reaches])
+    return float(np.max(_angles_rad(horizontal_m, reach_m)))
+
+
+def _angles_rad(horizontal_m: FloatArray, reach_m: FloatArray) -> FloatArray:
+    """``halo_angle_rad``'s bound for each (minimum, reach), ``π`` beyond a third of the radius."""
+    shrink = 1.0 - reach_m / (2.0 * _MIN_RADIUS_M)
+    chord_m = (horizontal_m + reach_m) / np.maximum(shrink, 5.0 / 6.0) * _HALO_SLACK + _HALO_SLACK_M
+    angle = 2.0 * np.arcsin(np.minimum(chord_m / (2.0 * _MIN_RADIUS_M), 1.0))
+    return np.asarray(np.where((shrink < 5.0 / 6.0) | (chord_m >= 2.0 * _MIN_RADIUS_M), math.pi, angle))
+
+
+def wide_halos_rad(plan: CellPlan, states: TrackStates, time_s: float, wide: BoolArray) -> FloatArray:
+    """For each wide unit, its own halo: how far from its report position a partner it can conflict
+    with may be reported — its own speed and age, and the partner's cap (a narrow partner) or the
+    fastest wide unit of the partner's domain (a wide one), per pair of domains. A worker must see a
+    wide unit only within that halo of its cells (``view_for``). Narrow units get the plan's halo;
+    units of an unknown domain ``π`` (everywhere)."""
+    code = np.asarray(states.domain)
+    speed_mps = np.hypot(states.vel_east_mps, states.vel_north_mps)
+    age_s = np.abs(float(time_s) - states.time_s)
+    caps, ages = plan.caps.by_code(), plan.ages.by_code()
+    out = np.full(len(states), plan.halo_rad)
+    known = (code >= 0) & (code < len(DOMAIN_CODES))
+    out[wide & ~known] = math.pi
+    best = np.zeros(len(states))
+    for dom_w, code_w in DOMAIN_CODES.items():
+        mine = wide & (code == code_w)
+        if not bool(mine.any()):
+            continue
+        best_w = np.zeros(int(mine.sum()))
+        for dom_p, code_p in DOMAIN_CODES.items():
+            minima = plan.settings.minima_for(dom_w, dom_p)
+            look_s = minima.lookahead_s
+            partner_m = caps[code_p] * (look_s + ages[code_p])
+            wide_p = wide & (code == code_p)
+            if bool(wide_p.any()):
+                partner_m = max(partner_m, float(np.max(speed_mps[wide_p] * (look_s + age_s[wide_p]))))
+            reach_m = speed_mps[mine] * (look_s + age_s[mine]) + partner_m
+            best_w = np.maximum(best_w, _angles_rad(np.full(reach_m.shape, minima.horizontal_m), reach_m))
+        best[mine] = best_w
+    out[wide & known] = best[wide & known]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,8 +305,9 @@ class WorkerView:
 
 
 def view_for(plan: CellPlan, states: TrackStates, time_s: float, cells: IntArray) -> WorkerView:
-    """The units a worker owning ``cells`` must see at ``time_s``: its cells' units, those within the
-    halo of any of its cells, and every wide unit."""
+    """The units a worker owning ``cells`` must see at ``time_s``: its cells' units, the narrow units
+    within the plan's halo of any of its cells, and the wide units within their own halo of one
+    (``wide_halos_rad``)."""
     grid = plan.grid
     owned = np.zeros(grid.cell_count, dtype=np.bool_)
     owned[np.asarray(cells, dtype=np.int64)] = True
@@ -279,14 +317,14 @@ def view_for(plan: CellPlan, states: TrackStates, time_s: float, cells: IntArray
     _near_owned(
         np.ascontiguousarray(states.lat_deg, dtype=np.float64),
         np.ascontiguousarray(states.lon_deg, dtype=np.float64),
-        plan.halo_rad,
+        wide_halos_rad(plan, states, time_s, wide),
         grid.cell_deg,
         grid.band_columns,
         grid.band_first,
         owned,
         seen,
     )
-    rows = np.flatnonzero(seen | wide).astype(np.int64)
+    rows = np.flatnonzero(seen).astype(np.int64)
     return WorkerView(rows=rows, cell=cell[rows], wide=wide[rows], owned=owned)
 
 
@@ -394,18 +432,18 @@ def _box_meets_owned(
 def _near_owned(
     lat_deg: FloatArray,
     lon_deg: FloatArray,
-    halo_rad: float,
+    halo_rad: FloatArray,
     cell_deg: float,
     columns: IntArray,
     first: IntArray,
     owned: BoolArray,
     out: BoolArray,
 ) -> None:
-    """``out[k]``: an owned cell meets the bounding box of the cap of radius ``halo_rad`` around unit
-    ``k`` (so every owned cell within the halo of the unit is found, and a few more)."""
+    """``out[k]``: an owned cell meets the bounding box of the cap of radius ``halo_rad[k]`` around
+    unit ``k`` (so every owned cell within the halo of the unit is found, and a few more)."""
     for k in range(lat_deg.shape[0]):
         lat, lon = lat_deg[k], lon_deg[k]
-        out[k] = _box_meets_owned(lat, lat, lon, lon, halo_rad, cell_deg, columns, first, owned)
+        out[k] = _box_meets_owned(lat, lat, lon, lon, halo_rad[k], cell_deg, columns, first, owned)
 
 
 @jit
