@@ -32,6 +32,7 @@ from keepclear.api.models.hotline import (
 from keepclear.domain.hotline import PartyAvailability, Thread
 from keepclear.domain.identity import Principal
 from keepclear.domain.limits import INT64_MAX
+from keepclear.domain.phrases import Phrase
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.service import HotlineService
@@ -175,15 +176,14 @@ def get_availability(party_id: str, hl: HotlineDep, principal: Reader) -> Availa
 def phrases(hl: HotlineDep, principal: Reader, language: str | None = None) -> list[PhraseOut]:
     """The standard phrases, worded in ``language`` (default: the caller's party's)."""
     lang = language or hl.service.language_of(_party(principal))
-    catalogue = hl.service.phrases
-    return [
-        PhraseOut(
-            code=code,
-            meaning=p.meaning,
-            expected_response=p.expected_response,
-            parameters=list(p.parameters),
-            text=p.text.get(lang) or p.text["en"],
-        )
-        for code in catalogue.codes()
-        for p in [catalogue.get(code)]
-    ]
+    return [_phrase(code, hl.service.phrases.get(code), lang) for code in hl.service.phrases.codes()]
+
+
+def _phrase(code: str, phrase: Phrase, language: str) -> PhraseOut:
+    return PhraseOut(
+        code=code,
+        meaning=phrase.meaning,
+        expected_response=phrase.expected_response,
+        parameters=list(phrase.parameters),
+        text=phrase.text.get(language) or phrase.text["en"],
+    )
