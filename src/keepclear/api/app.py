@@ -11,12 +11,14 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
+from keepclear.api.feed_sources import FeedSources
 from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import (
     activities,
+    feeds,
     hotline,
     keys,
     record,
@@ -104,9 +106,10 @@ def create_app(
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.settings = settings
+    app.state.feed_sources = FeedSources()
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)
-    for module in (registry, zones, zone_proposals, keys, tracks, tactical, activities, record, stream):
+    for module in (registry, zones, zone_proposals, keys, tracks, feeds, tactical, activities, record, stream):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(hotline.hotline_routes(runtime), responses=PROBLEM_RESPONSES)
     app.include_router(console_router())

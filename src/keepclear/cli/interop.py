@@ -144,7 +144,8 @@ def run(
             raise click.UsageError("a tls listener needs --tls-cert, --tls-key and --tls-client-ca")
         tls = server_tls(tls_cert, tls_key, tls_client_ca)
     stats = Stats()
-    poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
+    source = "interop run: " + ", ".join(f"{e.format}:{e.transport}:{e.host}:{e.port}" for e in endpoints)
+    poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s, source=source)
     acker = Acknowledger(url, ack_key, mapping.acknowledgers, stats) if ack_key and mapping.acknowledgers else None
     gateway = Gateway(
         mapping,

@@ -293,7 +293,8 @@ class HostedAdapters:
         for adapter in config.inputs:
             stats = self.stats[adapter.name] = Stats()
             tls: ssl.SSLContext | None = server_tls(*adapter.tls) if adapter.tls else None
-            poster = Poster(url, environ[adapter.key_env], stats)
+            where = ", ".join(f"{e.format}:{e.transport}:{e.port}" for e in adapter.endpoints)
+            poster = Poster(url, environ[adapter.key_env], stats, source=f"interop {adapter.name}: {where}"[:200])
             acker = None
             if adapter.ack_key_env and adapter.mapping.acknowledgers:
                 acker = Acknowledger(url, environ[adapter.ack_key_env], adapter.mapping.acknowledgers, stats)
