@@ -95,6 +95,17 @@ def for_roles(allowed: dict[str | None, Check], default: Check = DENIED) -> dict
     return out
 
 
+PROPOSED = {"type": "Polygon", "coordinates": [[[38.0, 35.0], [38.1, 35.0], [38.1, 35.1], [38.0, 35.0]]]}
+
+
+def proposal(service: Service) -> str:
+    """A fresh pending zone proposal of party a."""
+    from keepclear.services.zones.proposals import ZoneProposals
+
+    dep = service.deployment
+    return ZoneProposals(dep.db, dep.clock, dep.zones).propose("a", fresh("d"), "P", PROPOSED)[0]
+
+
 def new_key_id(service: Service) -> tuple[str, Any]:
     info, _ = service.deployment.keys.create(Role.FEED, "a")
     return f"/v1/keys/{info.key_id}", None
@@ -686,6 +697,43 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
     ],
     ("GET", "/v1/stream"): [
         ("-", same("/v1/stream"), for_roles({"a-liaison": status(200), "a-observer": status(200)}))
+    ],
+    ("GET", "/v1/feeds"): [
+        (
+            "own units only",
+            same("/v1/feeds"),
+            for_roles(
+                {
+                    r: status(200, lambda b: all(not f["unit_id"].startswith("ub") for f in b))
+                    for r in ("a-liaison", "a-observer")
+                }
+            ),
+        )
+    ],
+    ("POST", "/v1/zone-proposals"): [
+        (
+            "-",
+            lambda s: ("/v1/zone-proposals", {"source": fresh("d"), "name": "P", "geometry": PROPOSED}),
+            for_roles({r: status(201, lambda b: b["created"] is True) for r in ("a-liaison", "a-feed")}),
+        )
+    ],
+    ("GET", "/v1/zone-proposals"): [("-", same("/v1/zone-proposals"), for_roles({"admin": status(200)}))],
+    ("POST", "/v1/zone-proposals/{proposal_id}/accept"): [
+        (
+            "-",
+            lambda s: (
+                f"/v1/zone-proposals/{proposal(s)}/accept",
+                {"zone_id": fresh("zp"), "kind": "special-caution-area"},
+            ),
+            for_roles({"admin": status(200)}),
+        )
+    ],
+    ("POST", "/v1/zone-proposals/{proposal_id}/refuse"): [
+        (
+            "-",
+            lambda s: (f"/v1/zone-proposals/{proposal(s)}/refuse", {"reason": "not agreed"}),
+            for_roles({"admin": status(200)}),
+        )
     ],
 }
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
+from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
@@ -18,6 +19,7 @@ from keepclear.api.problems import install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import (
     activities,
+    feeds,
     hotline,
     keys,
     record,
@@ -111,9 +113,10 @@ def create_app(
     app.state.hotline = hotline.Hotline(
         runtime.hotline, runtime.hotline_hub, LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s)
     )
+    app.state.feed_sources = FeedSources()
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)
-    for module in (registry, zones, zone_proposals, keys, tracks, tactical, activities, record, stream, hotline):
+    for module in (registry, zones, zone_proposals, keys, tracks, feeds, tactical, activities, record, stream, hotline):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(console_router())
     # Idempotency keys (inside the gate: only judged bodies are remembered).

@@ -91,6 +91,12 @@ def _receiver(text: str) -> tuple[float, float]:
     " acknowledge list names acknowledges the alert.",
 )
 @click.option(
+    "--admin-key",
+    envvar="KEEPCLEAR_ADMIN_KEY",
+    default=None,
+    help="An admin key (or KEEPCLEAR_ADMIN_KEY), only for a mapping with auto_create: unmapped ids become units.",
+)
+@click.option(
     "--receiver",
     default=None,
     help="LAT,LON (degrees) of the ADS-B receiver: modes/beast positions resolve from one CPR half.",
@@ -112,6 +118,7 @@ def run(
     tls_key: str | None,
     tls_client_ca: str | None,
     ack_key: str | None,
+    admin_key: str | None,
     receiver: str | None,
     flush_s: float,
     max_pending: int,
@@ -119,6 +126,7 @@ def run(
 ) -> None:
     """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast, ASTERIX and AIS feeds in and post their mapped units' positions to keepclear."""
     from keepclear.interop.ack import Acknowledger
+    from keepclear.interop.autocreate import UnitCreator
     from keepclear.interop.gateway import Endpoint, Gateway, server_tls
     from keepclear.interop.inputs import FORMATS, decoders
     from keepclear.interop.mapping import load_mapping
@@ -138,14 +146,20 @@ def run(
     if not endpoints:
         raise click.UsageError("give at least one --listen or --connect")
     reference = _receiver(receiver) if receiver else None
+    if mapping.auto_create_force and not admin_key:
+        raise click.UsageError("the mapping's auto_create needs --admin-key (or KEEPCLEAR_ADMIN_KEY)")
     tls = None
     if any(e.transport == "tls" for e in endpoints):
         if not (tls_cert and tls_key and tls_client_ca):
             raise click.UsageError("a tls listener needs --tls-cert, --tls-key and --tls-client-ca")
         tls = server_tls(tls_cert, tls_key, tls_client_ca)
     stats = Stats()
-    poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s)
+    source = "interop run: " + ", ".join(f"{e.format}:{e.transport}:{e.host}:{e.port}" for e in endpoints)
+    poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s, source=source)
     acker = Acknowledger(url, ack_key, mapping.acknowledgers, stats) if ack_key and mapping.acknowledgers else None
+    creator = None
+    if mapping.auto_create_force and admin_key:
+        creator = UnitCreator(url, admin_key, mapping, mapping.auto_create_force, stats)
     gateway = Gateway(
         mapping,
         decoders(
@@ -158,6 +172,7 @@ def run(
         stats,
         multicast_interface=multicast_interface,
         tls=tls,
+        on_unmapped=creator.on_unmapped if creator else None,
     )
     poster.start()
     gateway.start()

@@ -121,8 +121,10 @@ class Gateway:
         reconnect_s: float = 2.0,
         multicast_interface: str = "0.0.0.0",
         tls: ssl.SSLContext | None = None,
+        on_unmapped: Callable[[Observation], None] | None = None,
     ) -> None:
         self.mapping = mapping
+        self.on_unmapped = on_unmapped
         self.decoders = decoders
         self.endpoints = endpoints
         self.sink = sink
@@ -302,6 +304,8 @@ class Gateway:
                 unit_id = self.mapping.unit_for(o.kind, o.external_id)
                 if unit_id is None:
                     unmapped += 1
+                    if self.on_unmapped is not None:
+                        self.on_unmapped(o)
                     key = f"{o.kind.value}:{o.external_id}"
                     if key not in self._unmapped_logged and len(self._unmapped_logged) < 10_000:
                         self._unmapped_logged.add(key)

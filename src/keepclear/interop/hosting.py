@@ -39,6 +39,7 @@ from pathlib import Path
 
 from keepclear.errors import ValidationError
 from keepclear.interop.ack import Acknowledger
+from keepclear.interop.autocreate import UnitCreator
 from keepclear.interop.cot_out import CotOut, Target
 from keepclear.interop.gateway import Endpoint, Gateway, client_tls, server_tls
 from keepclear.interop.inputs import FORMATS, decoders
@@ -65,6 +66,7 @@ class InAdapter:
     receiver: tuple[float, float] | None = None
     tls: tuple[str, str, str] | None = None
     ack_key_env: str | None = None
+    admin_key_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
     config = AdaptersConfig()
     for index, _ in enumerate(reader.sequence(("in",), required=False) if "in" in top else []):
         path: tuple[str | int, ...] = ("in", index)
-        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "receiver", "tls", "ack_key_env"}),
+        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "receiver", "tls", "ack_key_env", "admin_key_env"}),
                                frozenset({"name", "mapping", "key_env"}))  # fmt: skip
         name, key_env = _common(reader, path, names, environ)
         mapping_file = _file(reader, (*path, "mapping"), base) if "mapping" in entry else None
@@ -199,8 +201,16 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
             if not isinstance(ack_key_env, str) or not environ.get(ack_key_env):
                 reader.problem((*path, "ack_key_env"), f"the environment variable {ack_key_env!r} is not set")
                 ack_key_env = None
+        admin_key_env = entry.get("admin_key_env")
+        if admin_key_env is not None and (not isinstance(admin_key_env, str) or not environ.get(admin_key_env)):
+            reader.problem((*path, "admin_key_env"), f"the environment variable {admin_key_env!r} is not set")
+            admin_key_env = None
+        if mapping is not None and mapping.auto_create_force and not admin_key_env:
+            reader.problem((*path, "admin_key_env"), "the mapping's auto_create needs admin_key_env (an admin key)")
         if name and key_env and mapping:
-            config.inputs.append(InAdapter(name, mapping, key_env, endpoints, receiver, tls, ack_key_env))
+            config.inputs.append(
+                InAdapter(name, mapping, key_env, endpoints, receiver, tls, ack_key_env, admin_key_env)
+            )
     for index, _ in enumerate(reader.sequence(("out",), required=False) if "out" in top else []):
         path = ("out", index)
         entry = reader.mapping(path, frozenset({"name", "party", "key_env", "to", "mapping", "interval_s", "tls"}),
@@ -293,7 +303,8 @@ class HostedAdapters:
         for adapter in config.inputs:
             stats = self.stats[adapter.name] = Stats()
             tls: ssl.SSLContext | None = server_tls(*adapter.tls) if adapter.tls else None
-            poster = Poster(url, environ[adapter.key_env], stats)
+            where = ", ".join(f"{e.format}:{e.transport}:{e.port}" for e in adapter.endpoints)
+            poster = Poster(url, environ[adapter.key_env], stats, source=f"interop {adapter.name}: {where}"[:200])
             acker = None
             if adapter.ack_key_env and adapter.mapping.acknowledgers:
                 acker = Acknowledger(url, environ[adapter.ack_key_env], adapter.mapping.acknowledgers, stats)
@@ -301,6 +312,11 @@ class HostedAdapters:
             drawing = (
                 Proposer(url, environ[adapter.key_env], stats).on_drawing if adapter.mapping.propose_zones else None
             )
+            creator = None
+            if adapter.mapping.auto_create_force and adapter.admin_key_env:
+                creator = UnitCreator(
+                    url, environ[adapter.admin_key_env], adapter.mapping, adapter.mapping.auto_create_force, stats
+                )
             gateway = Gateway(
                 adapter.mapping,
                 decoders(adapter.receiver, chat, drawing),
@@ -308,6 +324,7 @@ class HostedAdapters:
                 poster.offer,
                 stats,
                 tls=tls,
+                on_unmapped=creator.on_unmapped if creator else None,
             )
             gateways[adapter.name] = gateway
             self._starters += [poster.start, gateway.start]

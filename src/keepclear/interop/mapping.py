@@ -67,6 +67,8 @@ class Mapping:
     acknowledgers: frozenset[str] = frozenset()
     #: Shapes drawn on the party's TAK (u-d-*) are proposed as zones for an admin to accept.
     propose_zones: bool = False
+    #: The force unmapped ids become units of (auto-created units; None: off, the default).
+    auto_create_force: str | None = None
 
     def unit_for(self, kind: IdKind, external_id: str) -> str | None:
         """The unit an external id names, None when the file does not name it."""
@@ -88,7 +90,9 @@ def parse_mapping(text: str, source: str = "interop.yaml") -> Mapping:
     """Read a mapping file's text; every problem is reported at once with its line and field."""
     located = load_located(text, source)
     reader = FieldReader(located)
-    top = reader.mapping((), frozenset({"party", "acknowledge", "propose_zones", *IdKind}), frozenset({"party"}))
+    top = reader.mapping(
+        (), frozenset({"party", "acknowledge", "propose_zones", "auto_create", *IdKind}), frozenset({"party"})
+    )
     party_id = reader.ident(("party",)) if "party" in top else None
     units: dict[IdKind, dict[str, str]] = {}
     for kind in IdKind:
@@ -120,13 +124,23 @@ def parse_mapping(text: str, source: str = "interop.yaml") -> Mapping:
                 reader.problem(("acknowledge", index), f"{raw!r} is not {_WHAT[IdKind.COT]}")
             else:
                 acknowledgers.add(uid)
-    if not any(units.values()) and not reader.problems:
+    if not any(units.values()) and not reader.problems and "auto_create" not in top:
         reader.problem((), "maps no id: give at least one of cot, icao, mmsi")
     propose_zones = reader.boolean(("propose_zones",), False)
+    auto_create_force = None
+    if "auto_create" in top:
+        reader.mapping(("auto_create",), frozenset({"force"}), frozenset({"force"}))
+        auto_create_force = reader.ident(("auto_create", "force"))
     if reader.problems:
         raise ValidationError(reader.problems)
     assert party_id is not None
-    return Mapping(party_id=party_id, units=units, acknowledgers=frozenset(acknowledgers), propose_zones=propose_zones)
+    return Mapping(
+        party_id=party_id,
+        units=units,
+        acknowledgers=frozenset(acknowledgers),
+        propose_zones=propose_zones,
+        auto_create_force=auto_create_force,
+    )
 
 
 def load_mapping(path: FilePath) -> Mapping:

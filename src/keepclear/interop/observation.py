@@ -64,6 +64,8 @@ COUNTERS = (
     "acks_refused",  # ACKs from TAK users the mapping does not allow, or keepclear refused
     "proposals",  # drawn shapes proposed as zones
     "proposals_refused",  # drawn shapes keepclear refused as proposals
+    "units_created",  # units auto-created for unmapped ids (auto_create)
+    "units_refused",  # units keepclear would not create
 )
 
 

@@ -34,6 +34,7 @@ class Poster:
         batch_max: int = 5_000,
         flush_s: float = 0.2,
         timeout_s: float = 10.0,
+        source: str = "keepclear interop",
     ) -> None:
         self.stats = stats
         self.batch_max = batch_max
@@ -44,7 +45,12 @@ class Poster:
         self._stop = False
         self._client = httpx.Client(
             base_url=url.rstrip("/"),
-            headers={"Authorization": f"Bearer {feed_key}", "Content-Type": "application/json"},
+            # The source names this adapter in the console's Units panel (GET /v1/feeds).
+            headers={
+                "Authorization": f"Bearer {feed_key}",
+                "Content-Type": "application/json",
+                "X-Keepclear-Source": source[:200],
+            },
             timeout=timeout_s,
         )
         self._thread = threading.Thread(target=self._run, name="interop-poster", daemon=True)

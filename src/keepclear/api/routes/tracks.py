@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.feed_sources import clean_source
 from keepclear.api.models import RefusedReport, TrackBatchIn, TrackBatchResult
 from keepclear.domain.identity import Principal
 from keepclear.errors import field_of
@@ -99,6 +100,12 @@ async def ingest_tracks(
     columns, bad_times = _columns(body)
     await rt.priority.wait_clear_async()  # judging waits while the probe computes, as reading the body did
     result = await run_in_threadpool(rt.ingest.submit, columns, principal.party_id)
+    if result.accepted_indices:
+        source = clean_source(request.headers.get("x-keepclear-source"), principal.key_id)
+        accepted_units = [columns.unit_ids[i] for i in result.accepted_indices]
+        request.app.state.feed_sources.record(
+            principal.party_id, principal.key_id, source, accepted_units, rt.deployment.clock.now_s()
+        )
     refused = []
     for index, unit_id, problems in result.refused:
         if index in bad_times:

@@ -54,6 +54,7 @@ export class Api {
   // Tactical picture
   /** Latest states [{unit_id, party_id, domain, time, lat_deg, lon_deg, alt_m, vel_*}] the party may see. */
   tracks() { return this.get("/v1/tracks"); }
+  feeds() { return this.get("/v1/feeds"); }
   /** Past positions of the party's own units [{unit_id, time, lat_deg, lon_deg, alt_m, vel_east_mps, vel_north_mps}]. */
   trackHistory(sinceIso, untilIso) {
     const until = untilIso ? `&until=${encodeURIComponent(untilIso)}` : "";

@@ -22,6 +22,7 @@ class Console {
     this.clock = clock;
     this.parties = [];
     this.units = new Map();
+    this.feeds = new Map();
     this.tracks = [];
     this.map = new MapView($("map"), { onCursor: (ll) => showCursor(ll) });
     this.alerts = new AlertsPanel(this, $("alerts-body"), $("alerts-count"));
@@ -119,6 +120,8 @@ class Console {
     if (!r.ok) return;
     this.tracks = r.data;
     if (this.time.live) { this.drawTracks(this.tracks); this.drawAlerts(); }
+    const feeds = await this.api.feeds();  // each own unit's feed source and its last message time
+    if (feeds.ok) this.feeds = new Map(feeds.data.map((f) => [f.unit_id, f]));
     renderUnits(this);
   }
 
@@ -166,9 +169,16 @@ function renderUnits(app) {
     const where = track ? `${track.lat_deg.toFixed(3)}, ${track.lon_deg.toFixed(3)} · ${clock(track.time)}` : t("units.no_position");
     list.append(h("li", { dataset: { unit: unit.id } },
       h("button", { type: "button", onclick: () => track && app.map.flyTo(track.lon_deg, track.lat_deg) },
-        h("strong", {}, unit.callsign), h("span.muted", {}, `${tv("domain", unit.domain)} · ${tv("unit_kind", unit.kind)} · ${unit.force_id}`), h("span.muted", {}, where))));
+        h("strong", {}, unit.callsign), h("span.muted", {}, `${tv("domain", unit.domain)} · ${tv("unit_kind", unit.kind)} · ${unit.force_id}`), h("span.muted", {}, where),
+        ...feedLine(app.feeds.get(unit.id)))));
   }
   panel.append(list);
+}
+
+/** The feed a unit's reports come from and its last message time (own units only: api.feeds()). */
+function feedLine(feed) {
+  if (!feed) return [];
+  return [h("span.muted.feed", { dataset: { feedSource: feed.source } }, t("units.feed", { source: feed.source, time: clock(feed.last_message) }))];
 }
 
 function showCursor(ll) {
