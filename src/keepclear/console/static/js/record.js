@@ -2,6 +2,7 @@
 // amends its own party's, never another's), the joint review, the HTML report and the ledger export.
 import { clear, clock, dateClock, h, unavailable } from "./dom.js";
 import { t, tv } from "./i18n.js";
+import { WitnessBox } from "./witness.js";
 
 const REVIEW = ["open", "under-review", "agreed", "disputed", "closed"];
 
@@ -14,9 +15,11 @@ export class RecordPanel {
     this.selected = null;
     this.detail = null;
     this.message = "";
+    this.witness = new WitnessBox(app);
   }
 
   async load() {
+    await this.witness.load();
     const r = await this.app.api.incidents();
     if (r.missing) { this.missing = true; this.render(); return; }
     if (!r.ok) return;
@@ -50,7 +53,8 @@ export class RecordPanel {
       h("div.toolbar", {}, h("h2", {}, t("record.title")),
         h("button", { type: "button", id: "record-download", onclick: () => this.download() }, t("record.download"))),
       h("p.muted", { id: "record-verify" }, t("record.verify_help"), " ",
-        h("code", {}, "keepclear ledger verify FILE")));
+        h("code", {}, "keepclear ledger verify FILE")),
+      this.witness.render());
     if (this.message) this.root.append(h("p.muted", { role: "status" }, this.message));
     if (!this.items.length) this.root.append(h("p.muted", { id: "record-empty" }, t("record.none")));
     const list = h("ul.list#incidents-list", { "aria-label": t("record.incidents") });
