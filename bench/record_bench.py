@@ -28,13 +28,12 @@ import json
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
+from benchdb import fresh_database
 
 from keepclear.domain.events import Event
 from keepclear.ledger import Ledger, LedgerConfig, verify_document
@@ -46,27 +45,7 @@ from keepclear.services.record.signer import RecordSigner, open_ledger
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 
-POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PARTIES = ["coalition", "russia"]
-
-
-@contextmanager
-def fresh_database(store: str) -> Iterator[str]:
-    """A URL to an empty database (SQLite file, or a PostgreSQL schema dropped afterwards)."""
-    if store == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @contextmanager
