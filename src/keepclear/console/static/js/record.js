@@ -19,14 +19,15 @@ export class RecordPanel {
   }
 
   async load() {
-    await this.witness.load();
+    const witnessed = this.witness.load(); // beside the incidents, not before them: it renders its own box
     const r = await this.app.api.incidents();
-    if (r.missing) { this.missing = true; this.render(); return; }
-    if (!r.ok) return;
+    if (r.missing) { this.missing = true; this.render(); await witnessed; return; }
+    if (!r.ok) { await witnessed; return; }
     this.missing = false;
     this.items = r.data;
     if (this.selected && this.items.some((i) => i.id === this.selected)) await this.loadDetail(this.selected);
     this.render();
+    await witnessed;
   }
 
   async loadDetail(id) {
