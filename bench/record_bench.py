@@ -23,18 +23,19 @@ Targets (issue 16): a 47,000-entry storm in the record in < 3 s; sustained >= 20
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from benchdb import fresh_database
 
 from keepclear.domain.events import Event
 from keepclear.ledger import Ledger, LedgerConfig, verify_document
@@ -46,27 +47,7 @@ from keepclear.services.record.signer import RecordSigner, open_ledger
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 
-POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PARTIES = ["coalition", "russia"]
-
-
-@contextmanager
-def fresh_database(store: str) -> Iterator[str]:
-    """A URL to an empty database (SQLite file, or a PostgreSQL schema dropped afterwards)."""
-    if store == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @contextmanager
@@ -80,7 +61,8 @@ def ledger_on(store: str, signatures: str) -> Iterator[Ledger]:
 def ledger_and_db(store: str, signatures: str) -> Iterator[tuple[Ledger, Database]]:
     """``ledger_on``'s ledger with its database (the record's signer needs both)."""
     with fresh_database(store) as url, tempfile.TemporaryDirectory() as keys:
-        db = Database(url)
+        # PostgreSQL: a name of its own, so that Clocks finds this ledger's server backends
+        db = Database(url if store == "sqlite" else f"{url}&application_name=kcbench_{os.getpid()}")
         migrate(db)
         config = LedgerConfig(checkpoint_every_entries=100, entry_signatures=signatures)
         ledger = open_ledger(db, ManualClock(1_764_720_000.0), Path(keys), config=config)
@@ -107,24 +89,49 @@ def alert(i: int) -> dict[str, Any]:
 
 class Clocks:
     """Wall and this process's CPU seconds of a block (the machine may be shared: CPU time is what one
-    core of this process spent; PostgreSQL's server work is not in it)."""
+    core of this process spent), and with ``db`` on PostgreSQL the CPU seconds its server backends
+    spent (``server_cpu``; read from /proc, so the server must run on this machine)."""
+
+    def __init__(self, db: Database | None = None) -> None:
+        self._db = db
+        self.server_cpu = 0.0
 
     def __enter__(self) -> Clocks:
+        self._server = _backend_cpu(self._db)
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *_: object) -> None:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+        after = _backend_cpu(self._db)
+        self.server_cpu = sum(cpu - self._server.get(pid, 0.0) for pid, cpu in after.items())
 
 
-def sustained(store: str, signatures: str, total: int, batch: int) -> tuple[float, float]:
-    """Entries per wall second and per CPU second, appending ``total`` entries in batches of ``batch``."""
-    with ledger_on(store, signatures) as ledger:
+def _backend_cpu(db: Database | None) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``db`` (its connections' application name)."""
+    if db is None or db.engine.dialect.name != "postgresql":
+        return {}
+    with db.read() as conn:
+        pids = conn.execute(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = current_setting('application_name')")
+        ).scalars()
+        cpu = {}
+        for pid in pids:
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+                cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu
+
+
+def sustained(store: str, signatures: str, total: int, batch: int) -> tuple[float, float, float]:
+    """Entries per wall second, per CPU second of this process, and per CPU second of this process and
+    PostgreSQL's backends together, appending ``total`` entries in batches of ``batch``."""
+    with ledger_and_db(store, signatures) as (ledger, db):
         drafts = [EntryDraft("alert.level_changed", None, alert(i), None, PARTIES) for i in range(total)]
-        with Clocks() as clocks:
+        with Clocks(db) as clocks:
             for offset in range(0, total, batch):
                 ledger.append_many(drafts[offset : offset + batch])
-        return total / clocks.wall, total / clocks.cpu
+        return total / clocks.wall, total / clocks.cpu, total / (clocks.cpu + clocks.server_cpu)
 
 
 def single(store: str, signatures: str, total: int) -> float:
@@ -136,16 +143,16 @@ def single(store: str, signatures: str, total: int) -> float:
         return total / (time.perf_counter() - start)
 
 
-def storm(store: str, signatures: str, size: int) -> tuple[float, float]:
-    """Wall and CPU seconds from handing ``size`` alert events to the record's signer (the bus subscriber
-    of the service) to their entries committed."""
+def storm(store: str, signatures: str, size: int) -> tuple[float, float, float]:
+    """Wall, CPU and (PostgreSQL) server CPU seconds from handing ``size`` alert events to the record's
+    signer (the bus subscriber of the service) to their entries committed."""
     with ledger_and_db(store, signatures) as (ledger, db):
         events = [Event("alert.raised", 1_764_720_000.0, None, alert(i), frozenset(PARTIES)) for i in range(size)]
         signer = RecordSigner(db, ledger)
-        with Clocks() as clocks:
+        with Clocks(db) as clocks:
             signer.record(events)
         assert ledger.latest_head().seq >= size
-        return clocks.wall, clocks.cpu
+        return clocks.wall, clocks.cpu, clocks.server_cpu
 
 
 def timed(fn: Any, repeat: int) -> float:
@@ -204,6 +211,10 @@ def chain_anchor(size: int) -> dict[str, Any]:
         }
 
 
+#: Width and decimals of the append table's figures.
+_COLUMNS = ((13, 0), (9, 0), (9, 0), (10, 0), (13, 2), (7, 2), (8, 2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stores", default="sqlite,postgres")
@@ -220,23 +231,28 @@ def main() -> None:
         f"## appends ({args.sustained} entries in batches of {args.batch}; single: one a transaction; storm: {args.storm})"
     )
     print(
-        f"   load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall figures suffer; CPU = this process)"
+        f"   load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall figures suffer;"
+        " CPU = this process; +srv = and PostgreSQL's backends)"
     )
-    print(f"{'store':<10}{'mode':<28}{'sust./s wall':>13}{'/s CPU':>9}{'single/s':>10}{'storm s wall':>13}{'s CPU':>7}")
+    print(
+        f"{'store':<10}{'mode':<28}{'sust./s wall':>13}{'/s CPU':>9}{'/s +srv':>9}{'single/s':>10}"
+        f"{'storm s wall':>13}{'s CPU':>7}{'s +srv':>8}"
+    )
     for store in stores:
         rows = {}
         for signatures, label in (("each", "each entry signed (anchor)"), ("batch", "tree head per batch")):
-            rate, rate_cpu = sustained(store, signatures, args.sustained, args.batch)
+            rate, rate_cpu, rate_all = sustained(store, signatures, args.sustained, args.batch)
             one = single(store, signatures, args.single)
-            storm_wall, storm_cpu = storm(store, signatures, args.storm)
-            rows[signatures] = (rate, rate_cpu, one, storm_wall, storm_cpu)
+            storm_wall, storm_cpu, storm_srv = storm(store, signatures, args.storm)
+            row = (rate, rate_cpu, rate_all, one, storm_wall, storm_cpu, storm_cpu + storm_srv)
+            rows[signatures] = row
             print(
-                f"{store:<10}{label:<28}{rate:>13.0f}{rate_cpu:>9.0f}{one:>10.0f}{storm_wall:>13.2f}{storm_cpu:>7.2f}"
+                f"{store:<10}{label:<28}" + "".join(f"{v:>{w}.{d}f}" for v, (w, d) in zip(row, _COLUMNS, strict=True))
             )
         ratios = [b / a for a, b in zip(rows["each"], rows["batch"], strict=True)]
         print(
-            f"{store:<10}{'ratio batch / anchor':<28}{ratios[0]:>13.2f}{ratios[1]:>9.2f}{ratios[2]:>10.2f}"
-            f"{ratios[3]:>13.2f}{ratios[4]:>7.2f}"
+            f"{store:<10}{'ratio batch / anchor':<28}"
+            + "".join(f"{r:>{w}.2f}" for r, (w, _) in zip(ratios, _COLUMNS, strict=True))
         )
 
     print("\n## proofs (in-memory trees of synthetic leaves; RFC 9162)")

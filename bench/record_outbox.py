@@ -12,6 +12,9 @@ Each write inserts one state row (a scratch table, like a hotline message) and r
   signer's thread does under load: hotline posts do not wait).
 
     .venv/bin/python bench/record_outbox.py [N] [--postgres URL]
+
+Rates per wall second and per CPU second of this process (the machine may be shared; PostgreSQL's
+server work is not in the CPU figure).
 """
 
 from __future__ import annotations
@@ -19,12 +22,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
+from benchdb import POSTGRES_URL, fresh_database
 
 from keepclear.domain.events import Event
 from keepclear.ledger import Ledger, LedgerConfig
@@ -43,7 +45,7 @@ def _scratch(db: Database, name: str) -> sa.Table:
     return table
 
 
-def run(db: Database, root: Path, n: int) -> list[tuple[str, float]]:
+def run(db: Database, root: Path, n: int) -> list[tuple[str, float, float]]:
     clock = ManualClock(1509494400.0)
     ledger: Ledger = open_ledger(db, clock, root, config=LedgerConfig(checkpoint_every_entries=100))
     ledger.append("party.added", None, {"party_id": "coalition"})  # genesis and keys out of the timing
@@ -79,11 +81,11 @@ def run(db: Database, root: Path, n: int) -> list[tuple[str, float]]:
     results = []
     for index, (name, write) in enumerate(variants):
         table = _scratch(db, f"bench_outbox_{index}")
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for i in range(n):
             write(table, i)
         signer.drain()
-        results.append((name, n / (time.perf_counter() - start)))
+        results.append((name, n / (time.perf_counter() - start), n / (time.process_time() - start_cpu)))
     return results
 
 
@@ -93,36 +95,18 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="also measure on this PostgreSQL database")
     args = parser.parse_args()
     stores = [("sqlite", None), *([("postgres", args.postgres)] if args.postgres else [])]
-    print(f"| store | path | writes/s | ratio to anchor |  (N = {args.n})")
-    print("| --- | --- | ---: | ---: |")
+    print(f"| store | path | writes/s wall | writes/CPU-s | ratio to anchor (wall) |  (N = {args.n})")
+    print("| --- | --- | ---: | ---: | ---: |")
     for store, url in stores:
-        with tempfile.TemporaryDirectory() as folder, _schema(url) as scoped:
+        with tempfile.TemporaryDirectory() as folder, fresh_database(store, url or POSTGRES_URL) as scoped:
             root = Path(folder)
-            db = Database(scoped or f"sqlite:///{root / 'k.db'}")
+            db = Database(scoped)
             migrate(db)
             results = run(db, root, args.n)
             anchor = results[0][1]
-            for name, rate in results:
-                print(f"| {store} | {name} | {rate:,.0f} | {rate / anchor:.2f} |")
+            for name, rate, rate_cpu in results:
+                print(f"| {store} | {name} | {rate:,.0f} | {rate_cpu:,.0f} | {rate / anchor:.2f} |")
             db.dispose()
-
-
-@contextmanager
-def _schema(url: str | None) -> Iterator[str | None]:
-    """A fresh schema of its own on the PostgreSQL server at ``url``, dropped afterwards."""
-    if url is None:
-        yield None
-        return
-    schema = f"kc_bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 if __name__ == "__main__":

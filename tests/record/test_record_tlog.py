@@ -301,3 +301,22 @@ def test_checkpoints_stored_before_the_transparency_log_get_a_head_at_the_next_e
     assert all(c["note"] is None for c in document["checkpoints"][:-1])
     document["checkpoints"][-1]["note"] = None
     assert verify_document(document).at == f"/checkpoints/{len(document['checkpoints']) - 1}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=8))
+def test_extending_in_chunks_builds_the_tree_appending_one_by_one_builds(chunks: list[int]) -> None:
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(sum(chunks))]
+    one_by_one, chunked = MerkleTree(), MerkleTree()
+    for leaf in leaves:
+        one_by_one.append(leaf)
+    start = 0
+    for size in chunks:
+        chunked.extend(leaves[start : start + size])
+        start += size
+    assert chunked.size == one_by_one.size == len(leaves)
+    for size in range(len(leaves) + 1):
+        assert chunked.root(size) == one_by_one.root(size)
+    if leaves:
+        last = len(leaves) - 1
+        assert chunked.inclusion_proof(last // 2, last + 1) == one_by_one.inclusion_proof(last // 2, last + 1)

@@ -628,10 +628,18 @@ class Ledger:
             "log_keys": vkeys,
         }
 
-    def custodial_key(self, party_id: str) -> Ed25519PrivateKey:
-        """The private key this deployment holds for a custodial party (``ValidationError`` otherwise)."""
+    def custodial_key(self, party_id: str, *, create: bool = False) -> Ed25519PrivateKey:
+        """The private key this deployment holds for a custodial party (``ValidationError`` otherwise).
+
+        With ``create``, a party without a key yet gets its custodial key now (as its first entry would).
+        """
         with self._db.read() as conn:
             key = store.active_key(conn, party_id)
+        if key is None and create:
+            with self._write() as conn:
+                head, private_key = self._signer(conn, self._head(conn), party_id)
+                self._maybe_checkpoint(conn, head)
+            return private_key
         if key is None or not key.custodial:
             raise ValidationError([f"party {party_id}: no custodial key here (strong mode: give its own key)"])
         return self._private_key(key.key_id)

@@ -118,8 +118,10 @@ def raise_alarm(
 def cosign_custodial(ledger: Ledger, clock: Clock, party_id: str, tree_size: int) -> int:
     """Cosign the signed head of ``tree_size`` for a custodial party, with the key this deployment holds
     for it, once its client checked the head (the console's witness: the check is the client's own,
-    against the head it saw last). ``ValidationError`` for a party in strong mode (it signs itself)."""
+    against the head it saw last). A party without a key yet gets its custodial key first.
+    ``ValidationError`` for a party in strong mode (it signs itself)."""
     head, _ = ledger.cosignatures(tree_size)
     assert head.note is not None
-    cosigned = cosign(head.note, witness_name(party_id), ledger.custodial_key(party_id), int(clock.now_s()))
+    private_key = ledger.custodial_key(party_id, create=True)
+    cosigned = cosign(head.note, witness_name(party_id), private_key, int(clock.now_s()))
     return ledger.add_cosignature(party_id, cosigned)

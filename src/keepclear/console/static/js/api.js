@@ -129,6 +129,21 @@ export class Api {
   }
   /** The party's verifiable ledger export (JSON; verify offline with `keepclear ledger verify FILE`). */
   exportRecord() { return this.get("/v1/record/export"); }
+  /** The latest signed tree head (a C2SP checkpoint note): resolves to {ok, status, text}. */
+  async checkpoint() {
+    const response = await fetch(`${this.base}/v1/record/checkpoint`, { headers: this.headers({ Accept: "text/plain" }) });
+    return { ok: response.ok, status: response.status, text: await response.text() };
+  }
+  /** {tree_size, note, cosigned_by, missing, agreed} of the signed head of ``size``. */
+  cosignatures(size) { return this.get(`/v1/record/cosignatures?size=${size}`); }
+  /** RFC 9162 consistency proof between two signed heads: {old, new, proof, log_keys}. */
+  consistencyProof(oldSize, newSize) { return this.get(`/v1/record/proof/consistency?old=${oldSize}&new=${newSize}`); }
+  /** Cosign the signed head of ``size`` with the party's custodial key (after checking it here). */
+  witness(size) { return this.post("/v1/record/witness", { tree_size: size }); }
+  /** Report a head that failed the check: recorded, and every other party alerted on the hotline. */
+  reportInconsistency(seenBefore, served, problem) {
+    return this.post("/v1/record/inconsistency", { seen_before: seenBefore, served, problem: problem.slice(0, 500) });
+  }
 
   /** The live stream; see LiveStream. */
   stream(handlers) { return new LiveStream(this, handlers); }

@@ -2,6 +2,7 @@
 // amends its own party's, never another's), the joint review, the HTML report and the ledger export.
 import { clear, clock, dateClock, h } from "./dom.js";
 import { t, tv } from "./i18n.js";
+import { WitnessBox } from "./witness.js";
 
 const REVIEW = ["open", "under-review", "agreed", "disputed", "closed"];
 
@@ -13,14 +14,17 @@ export class RecordPanel {
     this.selected = null;
     this.detail = null;
     this.message = "";
+    this.witness = new WitnessBox(app);
   }
 
   async load() {
+    const witnessed = this.witness.load(); // beside the incidents, not before them: it renders its own box
     const r = await this.app.api.incidents();
-    if (!r.ok) return;
+    if (!r.ok) { await witnessed; return; }
     this.items = r.data;
     if (this.selected && this.items.some((i) => i.id === this.selected)) await this.loadDetail(this.selected);
     this.render();
+    await witnessed;
   }
 
   async loadDetail(id) {
@@ -46,7 +50,8 @@ export class RecordPanel {
       h("div.toolbar", {}, h("h2", {}, t("record.title")),
         h("button", { type: "button", id: "record-download", onclick: () => this.download() }, t("record.download"))),
       h("p.muted", { id: "record-verify" }, t("record.verify_help"), " ",
-        h("code", {}, "keepclear ledger verify FILE")));
+        h("code", {}, "keepclear ledger verify FILE")),
+      this.witness.render());
     if (this.message) this.root.append(h("p.muted", { role: "status" }, this.message));
     if (!this.items.length) this.root.append(h("p.muted", { id: "record-empty" }, t("record.none")));
     const list = h("ul.list#incidents-list", { "aria-label": t("record.incidents") });

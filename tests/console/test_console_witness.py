@@ -1,0 +1,72 @@
+"""Witnessing from the console in a real browser: the latest signed head, whether the party cosigned
+it, the client-side consistency check before cosigning, and the alarm when history was rewritten."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from consolesupport import Service, shot, sign_in
+
+from keepclear.services.hotline.service import HotlineService
+from keepclear.services.record.witness import INCONSISTENT_KIND
+from keepclear.store import ledger as store
+
+
+def _new_entries_and_refresh(service: Service, n: int, text: str) -> None:
+    """Append ``n`` entries, then open an incident so the Record panel reloads (incident.opened)."""
+    for i in range(n):
+        service.runtime.ledger.append("message.posted", "a", {"text": f"{text} {i}"}, audience=["a", "b"])
+    service.runtime.incidents.report("a", time_s=time.time() - 60, summary=text, unit_ids=["ua"], parties=["b"])
+
+
+def test_a_liaison_checks_and_cosigns_heads_and_a_rewritten_log_raises_the_alarm(
+    service: Service, pages: dict[str, Any]
+) -> None:
+    a = pages["a"]
+    sign_in(a, service.url, service.keys["a-liaison"])
+    a.click("#tab-record")
+    a.locator("#witness-ours[data-cosigned=false]").wait_for(timeout=10_000)
+    assert "waiting for" in a.inner_text("#witness-agreed")
+    first = int(a.get_attribute("#witness-head", "data-size") or 0)
+    a.click("#witness-cosign")
+    a.locator("#witness-message", has_text=f"head of size {first} (the first").wait_for(timeout=10_000)
+    assert "a" in service.runtime.ledger.cosignatures(first)[1]
+
+    # More entries: a new head, which the console checks against the one it cosigned, then cosigns.
+    _new_entries_and_refresh(service, 5, "more")
+    a.locator(f"#witness-head:not([data-size='{first}'])").wait_for(timeout=10_000)
+    a.click("#witness-cosign")  # (the head may grow meanwhile: what was cosigned is in the message)
+    message = a.locator("#witness-message", has_text=f"it extends the head of size {first}")
+    message.wait_for(timeout=10_000)
+    cosigned = re.search(r"head of size (\d+):", message.inner_text())
+    assert cosigned is not None
+    seen = int(cosigned.group(1))
+    assert seen > first
+    assert "a" in service.runtime.ledger.cosignatures(seen)[1]
+    assert f"size {seen}" in a.inner_text("#witness-last")
+    shot(a, "12-record-witness")
+
+    # The operator rewrites history after the first head and signs a longer one.
+    db = service.deployment.db
+    with db.write() as conn:
+        hashes = store.leaf_hashes(conn, 1)
+        conn.execute(store.ledger_entries.delete().where(store.ledger_entries.c.seq > first))
+        conn.execute(store.ledger_checkpoints.delete().where(store.ledger_checkpoints.c.seq > first))
+        conn.execute(store.ledger_cosignatures.delete())
+        conn.execute(store.ledger_head.update().values(seq=first, hash=hashes[first - 1], checkpoint_seq=first))
+        conn.execute(store.ledger_keys.delete().where(store.ledger_keys.c.from_seq > first))
+    _new_entries_and_refresh(service, seen - first + 3, "rewritten")
+    a.locator(f"#witness-head:not([data-size='{seen}'])").wait_for(timeout=10_000)
+    a.click("#witness-cosign")
+    alarm = a.locator("#witness-alarm")
+    alarm.wait_for(timeout=10_000)
+    assert "RECORD INCONSISTENT" in alarm.inner_text() and f"signed head of size {seen}" in alarm.inner_text()
+    shot(a, "13-record-witness-alarm")
+    latest = service.runtime.ledger.latest_head().seq
+    assert "a" not in service.runtime.ledger.cosignatures(latest)[1]
+    hotline = HotlineService(db, service.deployment.clock, service.deployment.bus)
+    bodies = [m.body for t in hotline.threads_of("b") for m in hotline.messages("b", t.id)]
+    assert any("RECORD INCONSISTENT, seen by a" in body and f"\n{seen}\n" in body for body in bodies)
+    assert any(e.statement.kind == INCONSISTENT_KIND for e in service.runtime.ledger.entries())
