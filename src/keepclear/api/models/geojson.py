@@ -37,6 +37,9 @@ class ZoneProperties(BaseModel):
     permitted_parties: Literal["*"] | list[str] = Field(description='"*" (every party) or the party ids.')
     min_notice_h: Number
     description: str
+    names: dict[str, str] | None = Field(
+        None, description="The name in other languages (language tag -> name); present only when given."
+    )
     radius_m: Number | None = None
     buffer_m: Number | None = None
 
