@@ -51,8 +51,8 @@ class Console {
       onOpen: (reconnected) => { if (reconnected) this.reloadAll(); },
       onState: (state) => showLiveState(state),
     }).start();
-    // Polling backs up the stream for the tactical picture (tracks change every second or so).
-    this.timers.push(setInterval(() => this.refresh("tracks"), 2000));
+    // The tactical picture comes over the stream after every probe tick (tracks.picture); a reconnect
+    // reloads everything, tracks included.
     this.timers.push(setInterval(() => this.alerts.tick(), 1000));
     this.timers.push(setInterval(() => this.syncClock(), RESYNC_MS));
     this.timers.push(setInterval(() => { this.activities.tick(); this.hotline.tick(); }, 1000));
@@ -119,8 +119,13 @@ class Console {
     if (this.tracksMissing) return;
     const r = await this.api.tracks();
     if (r.missing) { this.tracksMissing = true; renderUnits(this); return; }
-    if (!r.ok) return;
-    this.tracks = r.data;
+    if (r.ok) this.setTracks(r.data);
+  }
+
+  /** The units this party may see now (a load, or the stream's picture after a probe tick): drawn with
+   * the alert rings at their latest positions. */
+  setTracks(states) {
+    this.tracks = states;
     if (this.time.live) { this.drawTracks(this.tracks); this.drawAlerts(); }
     renderUnits(this);
   }
@@ -148,6 +153,7 @@ class Console {
   onEvent(kind, data) {
     const family = kind.split(".")[0];
     if (kind === "reload") this.reloadAll();
+    else if (kind === "tracks.picture") { const states = data.payload && data.payload.states; if (!this.tracksMissing && Array.isArray(states)) this.setTracks(states); }
     else if (family === "alert") this.alerts.onEvent(kind, data);
     else if (family === "activity") this.refresh("activities");
     else if (family === "incident") this.refresh("record");
