@@ -107,6 +107,21 @@ def circle(lat: float, lon: float, radius_m: float, vertices: int = 72) -> list[
     return [*ring, ring[0]]
 
 
+#: The zones' names in Russian (the russia party reads them on its console).
+RUSSIAN_NAMES = {
+    "dez-idlib": "Зона деэскалации 1: Идлиб и части провинций Латакия, Хама и Алеппо",
+    "dez-homs": "Зона деэскалации 2: север Хомса (Растан, Тальбиса, Хуля)",
+    "dez-ghouta": "Зона деэскалации 3: Восточная Гута",
+    "dez-south": "Зона деэскалации 4: Дараа и Кунейтра",
+    "euphrates-line": "Линия разграничения по Евфрату",
+    "al-tanf": "55-километровая зона Эт-Танф",
+    "un-hub-damascus": "Гуманитарный центр ООН, Дамаск",
+    "rukban-camp": "Лагерь Рукбан (вынужденные переселенцы)",
+    "al-hol-camp": "Лагерь Аль-Холь (вынужденные переселенцы)",
+    "douma-warehouse": "Пункт раздачи помощи, Дума",
+}
+
+
 def build(topology: dict[str, Any]) -> dict[str, Any]:
     """The pack's zones FeatureCollection."""
     features: list[dict[str, Any]] = []
@@ -146,6 +161,8 @@ def build(topology: dict[str, Any]) -> dict[str, Any]:
                 "permitted_parties": "*", "description": "Notified by the UN; no strikes, no low flying.",
             },
         })  # fmt: skip
+    for feature in features:
+        feature["properties"]["names"] = {"ru": RUSSIAN_NAMES[feature["id"]]}
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -157,7 +174,7 @@ def main(argv: list[str]) -> int:
     topology = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
     document = build(topology)
     zones_from_geojson(document)  # refuse to write what the pack would refuse to load
-    OUT.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    OUT.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     line = document["features"][len(DE_ESCALATION_ZONES)]["geometry"]["coordinates"]
     print(f"wrote {OUT} ({len(document['features'])} zones; Euphrates {sum(len(p) for p in line)} vertices)")
     return 0

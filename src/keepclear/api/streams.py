@@ -6,6 +6,11 @@ when its backlog reaches the bound, or when one send waits longer than ``send_ti
 client to take what was sent before (TCP's buffers full). Cutting cancels the task that serves it,
 so nothing of it stays behind; the client reconnects with ``Last-Event-ID`` and gets what it missed
 from the ring of recent events, or is told to reload when it was away longer than the ring.
+
+The tactical picture (the units a party may see now) is pushed after every probe tick as
+``event: tracks.picture``: not numbered, not kept in the ring, and coalesced per connection (a
+client that is behind gets the newest picture once, never a queue of stale ones) and sent only when
+it changed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ from keepclear.domain.timefmt import format_utc
 
 #: Decides, per connection, whether and how an event is shown: None hides it.
 EventView = Callable[[Event], dict[str, object] | None]
+#: The tactical picture as one connection may see it now (called off the event loop), or None.
+PictureView = Callable[[], dict[str, object] | None]
+
+
+class _Picture:
+    """The queue's mark that a newer picture is waiting (at most one per connection)."""
+
+
+_PICTURE = _Picture()
 
 #: Set in the task of a request whose stream the server cut on purpose (see ``CutStreamLogFilter``).
 STREAM_CUT: contextvars.ContextVar[bool] = contextvars.ContextVar("keepclear_stream_cut", default=False)
@@ -48,9 +62,11 @@ class CutStreamLogFilter(logging.Filter):
 @dataclass(eq=False)
 class _Connection:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[tuple[int, Event] | None]
+    queue: asyncio.Queue[tuple[int, Event] | _Picture | None]
     limit: int
     cut: bool = False
+    #: A picture mark is in the queue and not yet taken.
+    picture_pending: bool = False
     #: The task sending to this client: cancelled to cut it even while a send waits for the client.
     task: asyncio.Task[object] | None = None
 
@@ -95,6 +111,21 @@ class StreamHub:
         for conn in connections:
             conn.loop.call_soon_threadsafe(self._offer_all, conn, items)
 
+    def offer_picture(self) -> None:
+        """A new tactical picture exists (a probe tick ended; any thread): each connection sends
+        its view of it next, once, however many ticks passed since its last."""
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(RuntimeError):  # that loop is closed already
+                conn.loop.call_soon_threadsafe(self._offer_picture, conn)
+
+    @staticmethod
+    def _offer_picture(conn: _Connection) -> None:
+        if not conn.cut and not conn.picture_pending:
+            conn.picture_pending = True
+            conn.queue.put_nowait(_PICTURE)
+
     def close_all(self) -> None:
         """End every open stream now (service shutdown), even those waiting for a client that does not
         read: clients reconnect and catch up."""
@@ -122,9 +153,10 @@ class StreamHub:
             conn.queue.put_nowait(item)
 
     async def stream(
-        self, view: EventView, last_event_id: int | None, *, once: bool = False
+        self, view: EventView, last_event_id: int | None, *, once: bool = False, picture: PictureView | None = None
     ) -> AsyncGenerator[str, None]:
-        """SSE text for one client: the missed events after ``last_event_id``, then live ones.
+        """SSE text for one client: the missed events after ``last_event_id``, then live ones, and
+        (with ``picture``) the tactical picture after each tick.
 
         With ``once`` the stream ends after the missed events (a poll).
         """
@@ -144,6 +176,7 @@ class StreamHub:
                 text = self._format(seq, event, view)
                 if text:
                     yield text
+            last_states: str | None = None
             while not once:
                 try:
                     # Not wait_for: on 3.11 it can swallow the cancellation that cuts this client.
@@ -154,6 +187,14 @@ class StreamHub:
                     continue
                 if item is None:
                     return
+                if isinstance(item, _Picture):
+                    conn.picture_pending = False
+                    shown = await asyncio.to_thread(picture) if picture is not None else None
+                    states = None if shown is None else json.dumps(shown.get("payload"), separators=(",", ":"))
+                    if shown is not None and states != last_states:  # an unchanged picture is not sent again
+                        last_states = states
+                        yield f"event: tracks.picture\ndata: {json.dumps(shown, separators=(',', ':'))}\n\n"
+                    continue
                 text = self._format(item[0], item[1], view)
                 if text:
                     yield text

@@ -98,6 +98,11 @@ def require(principal: Principal, action: Action) -> None:
         raise ForbiddenError(f"a {principal.role.value} key may not {action.value}")
 
 
+def may(principal: Principal, action: Action) -> bool:
+    """Whether ``principal``'s role may take ``action`` (``require`` without the error)."""
+    return principal.role in ALLOWED[action]
+
+
 def sees_party_data(principal: Principal, owner_party_id: str) -> bool:
     """True when ``principal`` sees ``owner_party_id``'s own data in full (its own party only)."""
     return principal.party_id is not None and sees_party_data_of(principal.party_id, owner_party_id)
@@ -279,6 +284,7 @@ __all__ = [
     "event_visible",
     "incident_visible",
     "involvement_problems",
+    "may",
     "message_audience",
     "message_id",
     "nameable_alerts",

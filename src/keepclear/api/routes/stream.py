@@ -8,10 +8,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from keepclear.api.deps import authorized
+from keepclear.api.routes.tactical import visible_tracks
 from keepclear.api.streams import EventStreamResponse, StreamHub
 from keepclear.domain.events import Event
 from keepclear.domain.identity import Principal
-from keepclear.services.policy import Action, event_view
+from keepclear.domain.timefmt import format_utc
+from keepclear.services.policy import Action, event_view, may
+from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["stream"])
 
@@ -27,7 +30,10 @@ async def stream(
     last_event_id: Annotated[str | None, Header()] = None,
     once: Annotated[bool, Query(description="Send what is pending after Last-Event-ID, then close (polling).")] = False,
 ) -> StreamingResponse:
-    """Events concerning the caller's party (alerts, activities, messages...), each as need-to-know allows.
+    """Events concerning the caller's party (alerts, activities, messages...), each as need-to-know allows,
+    and after each probe tick ``event: tracks.picture`` (not numbered; only the newest is sent to a
+    client that is behind; only when it changed), shaped as an event without ``seq``: ``payload.states`` lists what
+    ``GET /v1/tracks`` would.
 
     Reconnect with ``Last-Event-ID`` to receive what was missed; an ``event: reload`` says the gap was
     too long and the client should reload its state. A client that does not read its stream is
@@ -39,8 +45,25 @@ async def stream(
     def view(event: Event) -> dict[str, object] | None:
         return event_view(principal, event)
 
+    rt: Runtime = request.app.state.runtime
+    party_id = principal.party_id
+
+    def picture() -> dict[str, object] | None:
+        """The units the caller's party may see now, as ``GET /v1/tracks`` lists them."""
+        if party_id is None:
+            return None
+        states = visible_tracks(rt, party_id)
+        return {
+            "kind": "tracks.picture",
+            "time": format_utc(rt.deployment.clock.now_s()),
+            "party_id": None,
+            "payload": {"states": [s.model_dump() for s in states]},
+        }
+
     # A client that does not read is cut after a bounded backlog (``stream_client_backlog_events``)
     # or a send that waited ``stream_send_timeout_s``; it reconnects with Last-Event-ID.
     return EventStreamResponse(
-        hub.stream(view, after, once=once), hub, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        hub.stream(view, after, once=once, picture=picture if may(principal, Action.TRACKS_READ) else None),
+        hub,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

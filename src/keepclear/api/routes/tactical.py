@@ -87,8 +87,14 @@ def latest_tracks(
     rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.TRACKS_READ))]
 ) -> list[TrackStateOut]:
     """Latest state of the caller's own units, and of another party's unit only while an alert
-    involves it with one of the caller's units."""
+    involves it with one of the caller's units. The live stream pushes the same after each probe
+    tick (``event: tracks.picture``)."""
     assert principal.party_id is not None
+    return visible_tracks(rt, principal.party_id)
+
+
+def visible_tracks(rt: Runtime, party_id: str) -> list[TrackStateOut]:
+    """The unit states ``party_id`` may see now (``policy.unit_state_visible`` decides)."""
     return [
         TrackStateOut(
             unit_id=s.unit_id,
@@ -102,7 +108,7 @@ def latest_tracks(
             vel_north_mps=s.vel_north_mps,
             vel_up_mps=s.vel_up_mps,
         )
-        for s in rt.tactical.visible_states(principal.party_id)
+        for s in rt.tactical.visible_states(party_id)
     ]
 
 

@@ -9,8 +9,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from keepclear.domain.timefmt import format_utc
+from keepclear.domain.timefmt import parse_utc
 from keepclear.services.reports.after_action import after_action
+from keepclear.services.reports.clock import ReportClock
 from keepclear.services.reports.figures import MapPainter, alert_figure, incident_figure, overview_figure
 from keepclear.services.runtime.scenario_run import ScenarioRun
 
@@ -44,11 +45,13 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
     """The report page for ``numbers`` (from ``after_action``) and ``figures`` (name, PNG, caption)."""
     sc = numbers["scenario"]
     check = numbers["check"]
+    clock = ReportClock(parse_utc(sc["start"], "scenario.start"))
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>After-action report: {escape(sc['name'])}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>After-action report: {escape(sc['name'])}</h1>",
-        f"<p>{escape(sc['start'])} .. {escape(sc['end'])}, seed {sc['seed']}; {sc['reports_sent']} track reports "
+        f"<p>{escape(clock.date)}, {escape(clock.iso(sc['start']))} .. {escape(clock.iso(sc['end']))} UTC "
+        f"(times below are UTC, on this day unless dated), seed {sc['seed']}; {sc['reports_sent']} track reports "
         f"({sc['reports_refused']} refused), {sc['actions_done']} scripted actions.</p>",
         "<h2>Expectations</h2>",
         _table(
@@ -61,7 +64,10 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
         parts.append(
             _table(
                 ["time", "kind", "payload"],
-                [[u["time"], u["kind"], json.dumps(u["payload"])[:200]] for u in check["unexpected"]],
+                [
+                    [clock.iso(u["time"]), u["kind"], json.dumps(clock.payload(u["payload"]), ensure_ascii=False)[:200]]
+                    for u in check["unexpected"]
+                ],
             )
         )
     parts.append("<h2>Alerts: warning before separation was lost</h2>")
@@ -84,11 +90,11 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
                     a["alert_id"],
                     " / ".join(a["units"]),
                     ", ".join(a["parties"]),
-                    format_utc(a["raised_s"]),
+                    clock.text(a["raised_s"]),
                     a["max_level"],
-                    format_utc(a["truth_loss_s"]) if a["truth_loss_s"] else "—",
-                    format_utc(a["separation_lost_s"]) if a["separation_lost_s"] else "—",
-                    format_utc(a["predicted_loss_s"]) if a["predicted_loss_s"] else "—",
+                    clock.text(a["truth_loss_s"]) if a["truth_loss_s"] else "—",
+                    clock.text(a["separation_lost_s"]) if a["separation_lost_s"] else "—",
+                    clock.text(a["predicted_loss_s"]) if a["predicted_loss_s"] else "—",
                     _minutes(a["warning_s"]),
                     a["loss_basis"],
                 ]
@@ -104,7 +110,7 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
                 [
                     i.get("incident_id"),
                     i.get("kind"),
-                    i["time"],
+                    clock.iso(i["time"]),
                     ", ".join(i.get("unit_ids", [])),
                     ", ".join(i.get("parties", [])),
                 ]
@@ -139,7 +145,7 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
             ["time", "activity / thread", "silent party", "level", "contact"],
             [
                 [
-                    e["time"],
+                    clock.iso(e["time"]),
                     e.get("activity_id") or e.get("thread_id", ""),
                     e.get("addressee") or e.get("party_id", ""),
                     e.get("level", ""),
@@ -155,7 +161,7 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
     parts.append(
         _table(
             ["time", "event", "what", "parties"],
-            [[t["time"], t["kind"], t["summary"], ", ".join(t["parties"])] for t in numbers["timeline"]],
+            [[clock.iso(t["time"]), t["kind"], t["summary"], ", ".join(t["parties"])] for t in numbers["timeline"]],
         )
     )
     parts.append("<p>Basemap: Natural Earth (public domain) via world-atlas (ISC).</p></body></html>")

@@ -7,10 +7,11 @@ emits every change on the bus (the hotline, the streams and the record subscribe
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,8 @@ from keepclear.services.policy import alert_visible, unit_state_visible, unknown
 from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ class TacticalService:
         self.book = AlertBook(self.config.alerting)
         self._candidates = candidate_settings(self.config.alerting, self.config.probe)
         self._lock = threading.RLock()
+        #: Called after each tick with its time: the live streams push the new picture to clients.
+        self._tick_listeners: list[Callable[[float], None]] = []
         self._latest: dict[str, dict[str, Any]] = {}
         self._resolved: deque[dict[str, Any]] = deque(maxlen=self.config.resolved_kept)
         self._predicted: set[tuple[str, str]] = set()
@@ -125,6 +130,11 @@ class TacticalService:
         top = int(states.party.max()) + 1 if len(states) else 0
         return [self.table.party_id(code) for code in range(top)]
 
+    def on_tick(self, listener: Callable[[float], None]) -> None:
+        """Call ``listener(now_s)`` after every tick, once its events are published (from the tick's
+        thread: it must return at once)."""
+        self._tick_listeners.append(listener)
+
     def tick(self, now_s: float) -> list[Event]:
         """One probe cycle at ``now_s``; returns (and emits) the events it produced."""
         started = time.perf_counter()
@@ -142,6 +152,11 @@ class TacticalService:
                 self._remember(event)
         computed = time.perf_counter()
         self._events.publish_nowait(events)
+        for listener in list(self._tick_listeners):
+            try:
+                listener(now_s)
+            except Exception:  # a listener's failure must never stop the probe
+                _log.exception("tick listener failed")
         self.last_compute_s = computed - started
         self.last_emit_s = time.perf_counter() - computed
         self.last_events = len(events)

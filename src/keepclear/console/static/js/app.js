@@ -13,6 +13,8 @@ import { DeploymentClock, RESYNC_MS } from "./clock.js";
 const KEY_STORE = "keepclear.key";
 /** The reader's own choice of language, kept in this browser (the party's language otherwise). */
 const LANGUAGE_STORE = "keepclear.language";
+/** How often the Units panel asks again where each unit is reported from (ms). */
+const FEEDS_EVERY_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
 class Console {
@@ -51,8 +53,8 @@ class Console {
       onOpen: (reconnected) => { if (reconnected) this.reloadAll(); },
       onState: (state) => showLiveState(state),
     }).start();
-    // Polling backs up the stream for the tactical picture (tracks change every second or so).
-    this.timers.push(setInterval(() => this.refresh("tracks"), 2000));
+    // The tactical picture comes over the stream after every probe tick (tracks.picture); a reconnect
+    // reloads everything, tracks included.
     this.timers.push(setInterval(() => this.alerts.tick(), 1000));
     this.timers.push(setInterval(() => this.syncClock(), RESYNC_MS));
     this.timers.push(setInterval(() => { this.activities.tick(); this.hotline.tick(); }, 1000));
@@ -117,11 +119,27 @@ class Console {
 
   async loadTracks() {
     const r = await this.api.tracks();
-    if (!r.ok) return;
-    this.tracks = r.data;
+    if (r.ok) this.setTracks(r.data);
+  }
+
+  /** The units this party may see now (a load, or the stream's picture after a probe tick): drawn with
+   * the alert rings at their latest positions. */
+  setTracks(states) {
+    this.tracks = states;
     if (this.time.live) { this.drawTracks(this.tracks); this.drawAlerts(); }
-    const feeds = await this.api.feeds();  // each own unit's feed source and its last message time
-    if (feeds.ok) this.feeds = new Map(feeds.data.map((f) => [f.unit_id, f]));
+    renderUnits(this);
+    this.loadFeeds();
+  }
+
+  /** Each own unit's feed source and its last message time, for the Units panel: asked again at most
+   * every FEEDS_EVERY_MS, however often the picture comes. */
+  async loadFeeds() {
+    const now = Date.now();
+    if (this.feedsAsked && now - this.feedsAsked < FEEDS_EVERY_MS) return;
+    this.feedsAsked = now;
+    const feeds = await this.api.feeds();
+    if (!feeds.ok) return;
+    this.feeds = new Map(feeds.data.map((f) => [f.unit_id, f]));
     renderUnits(this);
   }
 
@@ -148,6 +166,7 @@ class Console {
   onEvent(kind, data) {
     const family = kind.split(".")[0];
     if (kind === "reload") this.reloadAll();
+    else if (kind === "tracks.picture") { const states = data.payload && data.payload.states; if (!this.tracksMissing && Array.isArray(states)) this.setTracks(states); }
     else if (family === "alert") this.alerts.onEvent(kind, data);
     else if (family === "activity") this.refresh("activities");
     else if (family === "incident") this.refresh("record");

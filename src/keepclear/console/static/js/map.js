@@ -43,6 +43,9 @@ export class MapView {
 
   source(name) { return this.map.getSource(name); }
 
+  /** What the map was last given to draw, by source (tracks, alerts): to read back what is shown. */
+  get drawn() { return this._drawn || (this._drawn = {}); }
+
   /** Zones; a point with a radius (al-Tanf's 55 km) is drawn as its circle, labelled once at its centre,
    * each named in the reader's language where the zone gives that name (its ``names``), else by ``name``. */
   setZones(collection) {
@@ -83,6 +86,7 @@ export class MapView {
         leaders.push({ type: "Feature", properties: { color }, geometry: { type: "LineString", coordinates: [[s.lon_deg, s.lat_deg], tip] } });
       }
     }
+    this.drawn.tracks = features;
     this.source("tracks")?.setData(fc(features));
     this.source("leaders")?.setData(fc(leaders));
   }
@@ -103,7 +107,7 @@ export class MapView {
         const live = a.status !== "resolved" ? latest.get(unitId) : null;
         const now = live || (a.positions || {})[unitId];
         const cpa = a.cpa && a.cpa.points ? a.cpa.points[unitId] : null;
-        if (now) features.push({ type: "Feature", properties: props("unit"), geometry: { type: "Point", coordinates: point(now) } });
+        if (now) features.push({ type: "Feature", properties: { ...props("unit"), unit_id: unitId }, geometry: { type: "Point", coordinates: point(now) } });
         if (cpa) {
           cpaPoints.push(point(cpa));
           features.push({ type: "Feature", properties: props("cpa"), geometry: { type: "Point", coordinates: point(cpa) } });
@@ -112,6 +116,7 @@ export class MapView {
       }
       if (cpaPoints.length === 2) features.push({ type: "Feature", properties: props("cpa-line"), geometry: { type: "LineString", coordinates: cpaPoints } });
     }
+    this.drawn.alerts = features;
     this.source("alerts")?.setData(fc(features));
   }
 
