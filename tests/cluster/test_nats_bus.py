@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -149,6 +150,11 @@ def test_an_event_of_one_process_reaches_the_others_subscribers_once(two_process
     assert runtime_b.directory.lookup("ua") == ("a", Domain.AIR)
     kinds = [e.kind for e in on_b.wait_for(3)]
     assert kinds == [EventKind.PARTY_ADDED, EventKind.FORCE_ADDED, EventKind.UNIT_ADDED]
+
+    # An event without a wire form (a NaN) is delivered here only, counted, and blocks nothing after it.
+    failures = nats_bus(a).bus_failures_total
+    a.bus.publish([Event(EventKind.FORCE_ADDED, 1.0, "a", {"n": float("nan")}, frozenset({"a"}))])
+    assert nats_bus(a).bus_failures_total == failures + 1 and math.isnan(on_a.events[-1].payload["n"])
 
     # A publish retried with the same id (its acknowledgement lost, say) is stored and delivered once.
     event = marker(1)

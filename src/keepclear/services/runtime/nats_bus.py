@@ -243,8 +243,7 @@ class NatsBus(EventBus):
     def _send(self, events: Sequence[Event]) -> None:
         if not events:
             return
-        for event in events:
-            self._seen.add(event.id)  # the same event coming back from another process is a repeat
+        events = [event for event in events if self._remember(event)]
         with self._outgoing_lock:
             room = self._max_outgoing - len(self._outgoing)
             self._outgoing.extend(events[: max(room, 0)])
@@ -254,6 +253,17 @@ class NatsBus(EventBus):
         if loop is not None and wake is not None:
             with contextlib.suppress(RuntimeError):  # closed meanwhile: counted as not sent by ``close``
                 loop.call_soon_threadsafe(wake.set)
+
+    def _remember(self, event: Event) -> bool:
+        """Remember ``event``'s id (coming back from another process it is a repeat); False when it has
+        none (a payload that is not JSON, a NaN say): it is delivered here only, logged and counted."""
+        try:
+            self._seen.add(event.id)
+        except (TypeError, ValueError) as exc:
+            self.bus_failures_total += 1
+            _log.error("event %s has no wire form, not sent to other processes: %s", event.kind, exc)
+            return False
+        return True
 
     @property
     def outgoing_events(self) -> int:
@@ -274,13 +284,12 @@ class NatsBus(EventBus):
                         self._outgoing.popleft()
 
     async def _publish_window(self, js: nats.js.JetStreamContext, window: list[Event]) -> None:
-        """Publish ``window`` concurrently; whatever was not acknowledged is sent again until it is."""
-        pending = window
+        """Publish ``window`` concurrently; whatever was not acknowledged is sent again until it is
+        (an event without a wire form is logged and counted, never retried)."""
+        pending = [wired for event in window if (wired := self._wire(event)) is not None]
         while pending:
-            results = await asyncio.gather(*(self._publish_one(js, event) for event in pending), return_exceptions=True)
-            failed = [
-                event for event, result in zip(pending, results, strict=True) if isinstance(result, BaseException)
-            ]
+            results = await asyncio.gather(*(self._publish_one(js, *w) for w in pending), return_exceptions=True)
+            failed = [w for w, result in zip(pending, results, strict=True) if isinstance(result, BaseException)]
             self.published_total += len(pending) - len(failed)
             if failed:
                 self.bus_failures_total += len(failed)
@@ -288,9 +297,17 @@ class NatsBus(EventBus):
                 await asyncio.sleep(RETRY_PAUSE_S)
             pending = failed
 
-    async def _publish_one(self, js: nats.js.JetStreamContext, event: Event) -> None:
+    def _wire(self, event: Event) -> tuple[Event, bytes] | None:
+        try:
+            return event, event_to_json(event).encode()
+        except (TypeError, ValueError) as exc:  # not JSON (a NaN in a payload): other processes never get it
+            self.bus_failures_total += 1
+            _log.error("event %s %s has no wire form: %s", event.kind, event.id, exc)
+            return None
+
+    async def _publish_one(self, js: nats.js.JetStreamContext, event: Event, data: bytes) -> None:
         headers = {"Nats-Msg-Id": event.id, ORIGIN_HEADER: self.origin}
-        await js.publish(subject_of(event), event_to_json(event).encode(), timeout=REQUEST_TIMEOUT_S, headers=headers)
+        await js.publish(subject_of(event), data, timeout=REQUEST_TIMEOUT_S, headers=headers)
 
     # -- receiving ------------------------------------------------------------------------
     async def _receive_loop(self, pull: nats.js.JetStreamContext.PullSubscription) -> None:
