@@ -184,7 +184,7 @@ class NatsBus(EventBus):
             )
         consumer = js_api.ConsumerConfig(
             deliver_policy=js_api.DeliverPolicy.NEW,
-            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_policy=js_api.AckPolicy.ALL,
             inactive_threshold=CONSUMER_INACTIVE_S,
             num_replicas=self.replicas,
         )
@@ -306,12 +306,14 @@ class NatsBus(EventBus):
             return None
 
     async def _publish_one(self, js: nats.js.JetStreamContext, event: Event, data: bytes) -> None:
+        # Pipelined: the window's messages go out at once, their acknowledgements are awaited together.
         headers = {"Nats-Msg-Id": event.id, ORIGIN_HEADER: self.origin}
-        await js.publish(subject_of(event), data, timeout=REQUEST_TIMEOUT_S, headers=headers)
+        acknowledged = await js.publish_async(subject_of(event), data, wait_stall=REQUEST_TIMEOUT_S, headers=headers)
+        await asyncio.wait_for(acknowledged, REQUEST_TIMEOUT_S)
 
     # -- receiving ------------------------------------------------------------------------
     async def _receive_loop(self, pull: nats.js.JetStreamContext.PullSubscription) -> None:
-        while True:
+        while not self._closing:  # checked, not only cancelled: a fetch may swallow its cancellation
             try:
                 messages = await pull.fetch(FETCH_BATCH, timeout=1.0)
             except NatsTimeoutError:
@@ -329,12 +331,12 @@ class NatsBus(EventBus):
             if fresh:
                 await asyncio.get_running_loop().run_in_executor(None, self.deliver_remote, fresh)
                 self.delivered_total += len(fresh)
-            for message in messages:
-                try:
-                    await message.ack()
-                except Exception as exc:  # redelivered later, and dropped then as seen
-                    self.bus_failures_total += 1
-                    _log.warning("acknowledging an event to JetStream failed: %r", exc)
+            try:  # the consumer acknowledges all: the last message of the batch acknowledges the batch
+                if messages:
+                    await messages[-1].ack()
+            except Exception as exc:  # redelivered later, and dropped then as seen
+                self.bus_failures_total += 1
+                _log.warning("acknowledging events to JetStream failed: %r", exc)
 
     def _read(self, message: Msg) -> Event | None:
         """The event ``message`` carries when another process sent it and it was not seen already."""
