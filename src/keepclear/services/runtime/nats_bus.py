@@ -14,7 +14,9 @@ Publishing never waits for NATS: events wait in a bounded outgoing buffer that a
 own thread (an asyncio loop) publishes from, retrying each until JetStream acknowledges it. When the
 buffer is full (NATS unreachable for long) further events are not sent to other processes and are
 counted (``bus_outgoing_dropped_total``): this process and the store carry on, and other processes
-catch up from the store. ``close`` waits a moment for the buffer to empty.
+catch up from the store. ``close`` waits a moment for the buffer to empty. Events arrive in the
+order published, except that one whose publish had to be retried (a node lost) may arrive after
+those of the same window that were acknowledged at once.
 """
 
 from __future__ import annotations
