@@ -141,6 +141,17 @@ class Settings(BaseSettings):
         description="Events waiting for the record, hotline and incidents (the bus's queue) before whoever publishes"
         " (the probe's tick too) waits for the dispatcher to catch up (bounds memory).",
     )
+    bus_url: str | None = Field(
+        None,
+        description="NATS JetStream servers (nats://host:port, comma-separated) that carry events between keepclear"
+        " processes; empty: the in-process bus (one process).",
+    )
+    bus_replicas: int = Field(3, ge=1, le=5, description="Replicas of the bus's JetStream stream (at most the nodes).")
+    bus_outgoing_events: int = Field(
+        100_000,
+        ge=100,
+        description="Events waiting to be sent on the bus; past it events are not sent to other processes (counted).",
+    )
     stream_client_backlog_events: int = Field(
         10_000,
         ge=10,

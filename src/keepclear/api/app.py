@@ -87,7 +87,7 @@ def create_app(
     dep = deployment or Deployment.open(settings, clock=clock)
     runtime = Runtime(dep, runtime_config or RuntimeConfig.from_settings(settings))
     hub = StreamHub(backlog_events=settings.stream_client_backlog_events, send_timeout_s=settings.stream_send_timeout_s)
-    dep.bus.subscribe_batches(hub.on_events, live=True)
+    dep.bus.subscribe_batches(hub.on_events, live=True, remote=True)
     runtime.tactical.on_tick(lambda _now_s: hub.offer_picture())
     for name, read in hub.gauges().items():
         runtime.add_gauge(name, read)

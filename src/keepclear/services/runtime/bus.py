@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +50,16 @@ class EventBus:
     cells' streams at once even while a storm of alerts is being written to the record. Events
     published by a subscriber while it is being called are delivered at once, depth first, in both
     modes.
+
+    Events from other processes (a bus that spans processes, ``nats_bus``) reach only the subscribers
+    that asked for them (``remote=True``): those that keep this process's memory current (the unit
+    directory, the zones, the live streams and sockets), never those that write to the store, which
+    the publishing process did already. In one process there are none, and ``remote`` changes nothing.
     """
 
     def __init__(self, *, max_queued_events: int = 200_000) -> None:
         self._subscribers: list[tuple[bool, bool, Callable[[Any], None]]] = []  # (batches, live, subscriber)
+        self._remote: list[tuple[bool, bool, Callable[[Any], None]]] = []  # those that take remote events too
         self._lock = threading.Lock()
         self._errors: deque[tuple[Event, BaseException]] = deque(maxlen=MAX_ERRORS_KEPT)
         #: Subscriber calls that raised, since start.
@@ -85,19 +91,36 @@ class EventBus:
         name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
         _log.error("event subscriber %s failed on %s: %s: %s", name, event.kind, type(exc).__name__, exc)
 
-    def subscribe(self, subscriber: Subscriber) -> None:
-        """Call ``subscriber`` with every event emitted from now on."""
+    def subscribe(self, subscriber: Subscriber, *, remote: bool = False) -> None:
+        """Call ``subscriber`` with every event emitted from now on (``remote``: other processes' too)."""
         with self._lock:
             self._subscribers.append((False, False, subscriber))
+            if remote:
+                self._remote.append((False, False, subscriber))
 
-    def subscribe_batches(self, subscriber: BatchSubscriber, *, live: bool = False) -> None:
+    def subscribe_batches(self, subscriber: BatchSubscriber, *, live: bool = False, remote: bool = False) -> None:
         """Call ``subscriber`` with every batch published from now on (a single ``emit`` is a batch of one).
 
         ``live``: the subscriber only hands events on in memory and is served ahead of the others
-        (see the class docstring); it must be quick and must not publish.
+        (see the class docstring); it must be quick and must not publish. ``remote``: it is given the
+        events other processes published as well (see the class docstring).
         """
         with self._lock:
             self._subscribers.append((True, live, subscriber))
+            if remote:
+                self._remote.append((True, live, subscriber))
+
+    def gauges(self) -> Mapping[str, Callable[[], float]]:
+        """Counters of the bus itself for ``/v1/metrics`` (none in one process)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what the bus holds (nothing in one process)."""
+
+    def deliver_remote(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` another process published to the ``remote`` subscribers, live ones first,
+        on the calling thread (a bus that spans processes calls this; the in-process bus never does)."""
+        self._deliver(events, (True, False), remote=True)
 
     @property
     def queued_events(self) -> int:
@@ -144,12 +167,16 @@ class EventBus:
         self._deliver(events)
         return None
 
-    def _deliver(self, events: Sequence[Event], lanes: tuple[bool, ...] = (True, False)) -> None:
-        """Hand ``events`` to the subscribers of ``lanes`` (live, the others), in subscription order."""
+    def _deliver(
+        self, events: Sequence[Event], lanes: tuple[bool, ...] = (True, False), *, remote: bool = False
+    ) -> None:
+        """Hand ``events`` to the subscribers of ``lanes`` (live, the others), in subscription order
+        (``remote``: only those that take other processes' events)."""
         if not events:
             return
         with self._lock:
-            subscribers = [(batches, s) for batches, live, s in self._subscribers if live in lanes]
+            chosen = self._remote if remote else self._subscribers
+            subscribers = [(batches, s) for batches, live, s in chosen if live in lanes]
         yield_to = self._yield_to if False in lanes and threading.current_thread() is self._dispatcher else None
         for takes_batches, subscriber in subscribers:
             if yield_to is not None:

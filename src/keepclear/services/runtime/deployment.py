@@ -37,8 +37,7 @@ class Deployment:
             migrate(db)
         else:
             db.require_schema()
-        bus = EventBus(max_queued_events=settings.event_queue_events)
-        return cls(settings=settings, db=db, clock=clock or WallClock(), bus=bus)
+        return cls(settings=settings, db=db, clock=clock or WallClock(), bus=bus_for(settings))
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -77,5 +76,21 @@ class Deployment:
         return signer
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Send what the bus still holds and release the database connections."""
+        self.bus.close()
         self.db.dispose()
+
+
+def bus_for(settings: Settings) -> EventBus:
+    """The in-process bus, or with ``bus_url`` the bus across processes on NATS JetStream (connected)."""
+    if not settings.bus_url:
+        return EventBus(max_queued_events=settings.event_queue_events)
+    # Imported here: nats-py is the cluster extra's, and one process never needs it.
+    from keepclear.services.runtime.nats_bus import NatsBus
+
+    return NatsBus(
+        [url.strip() for url in settings.bus_url.split(",") if url.strip()],
+        max_queued_events=settings.event_queue_events,
+        replicas=settings.bus_replicas,
+        max_outgoing_events=settings.bus_outgoing_events,
+    ).connect()

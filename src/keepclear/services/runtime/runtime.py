@@ -48,7 +48,7 @@ class Runtime:
         self.deployment = deployment
         self.config = config or RuntimeConfig.from_settings(deployment.settings)
         self.directory = UnitDirectory(deployment.db)
-        deployment.bus.subscribe(self.directory.on_event)
+        deployment.bus.subscribe(self.directory.on_event, remote=True)
         # The durable track history is written when a batch is acknowledged (before 202) and read
         # back here, so evidence and look-back survive a crash.
         self._history_db = history_database(deployment.db)
@@ -96,7 +96,7 @@ class Runtime:
         for name, read in self.hotline_hub.gauges().items():
             self.add_gauge(name, read)
         self.hotline.add_listener(self.hotline_hub.on_messages)
-        deployment.bus.subscribe(self.hotline_hub.on_event)
+        deployment.bus.subscribe(self.hotline_hub.on_event, remote=True)
         self.hotline.ensure_standing_threads()
         self.add_task("hotline-deadlines", self.hotline.run_deadlines)
 
@@ -106,7 +106,7 @@ class Runtime:
         self.add_task("activity-deadlines", self.activities.run_deadlines)
 
         self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
-        deployment.bus.subscribe(self.tactical.on_event)
+        deployment.bus.subscribe(self.tactical.on_event, remote=True)
         self.add_consumer(self.tactical.consume)
         self._seed_picture()
         #: Raised while the probe computes: ingest and the event fan-out hold off (``services.priority``).
@@ -124,6 +124,8 @@ class Runtime:
         self.add_gauge("probe_events", lambda: self.tactical.last_events)
         self.add_gauge("events_queued", lambda: self.deployment.bus.queued_events)
         self.add_gauge("events_queue_limit", lambda: self.deployment.bus.max_queued_events)
+        for name, read in deployment.bus.gauges().items():
+            self.add_gauge(name, read)
         self.add_gauge("ingest_backlog_s", lambda: self.ingest.backlog_s)
         self.add_gauge("ingest_backlog_limit_reports", lambda: self.ingest.backlog_limit_reports)
         self.add_gauge("ingest_batches_refused_full_total", lambda: self.ingest.batches_refused_full_total)

@@ -1,0 +1,234 @@
+"""The bus across processes (``NatsBus``) on a real 3-node JetStream cluster and one PostgreSQL database.
+
+Two deployments with their own bus stand for two keepclear processes (each bus has its own origin,
+consumer and connection, exactly as in two processes). What one publishes reaches the other's
+remote subscribers once: also when the publish is retried with the same id, when the stream holds
+it twice, and when a node of the cluster is killed (``kill -9``) while events are being published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+nats = pytest.importorskip("nats")
+from clustersupport import cluster, servers  # noqa: E402
+
+from keepclear.domain import Domain, Force, Party, Unit  # noqa: E402
+from keepclear.domain.event_kinds import EventKind  # noqa: E402
+from keepclear.domain.event_wire import event_to_json  # noqa: E402
+from keepclear.domain.events import Event  # noqa: E402
+from keepclear.services.runtime.bus import EventBus, ManualClock  # noqa: E402
+from keepclear.services.runtime.deployment import Deployment, bus_for  # noqa: E402
+from keepclear.services.runtime.nats_bus import STREAM, NatsBus, SeenIds, subject_of  # noqa: E402
+from keepclear.services.runtime.runtime import Runtime  # noqa: E402
+from keepclear.settings import Settings  # noqa: E402
+
+#: Ports shifted by this (test_cluster uses 100): both modules may run at once.
+PORT_OFFSET = 300
+SERVERS = servers(PORT_OFFSET)
+#: How long an event may take to reach the other process, and the whole drill.
+DELIVERY_S = 10.0
+DRILL_S = 60.0
+
+
+class Received:
+    """A remote subscriber that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            self.events.extend(events)
+
+    def wait_for(self, count: int, timeout_s: float = DELIVERY_S) -> list[Event]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.events)
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float = DELIVERY_S) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def marker(k: int) -> Event:
+    """A distinct event (a kind whose payload has no typed form, so any JSON object is valid)."""
+    return Event(EventKind.FORCE_ADDED, 1509494400.0 + k, "a", {"force_id": f"f{k}", "n": k}, frozenset({"a"}))
+
+
+# -- without a cluster --------------------------------------------------------------------
+def test_seen_ids_remember_the_last_ones_only() -> None:
+    seen = SeenIds(2)
+    assert seen.add("x") and seen.add("y")
+    assert not seen.add("x")  # seen, and now the most recent
+    assert seen.add("z")  # "y" is forgotten, not "x"
+    assert not seen.add("x") and seen.add("y") and len(seen) == 2
+    with pytest.raises(ValueError, match="capacity"):
+        SeenIds(0)
+
+
+def test_bad_settings_are_refused_naming_the_setting() -> None:
+    with pytest.raises(ValueError, match="bus_url"):
+        NatsBus(["http://127.0.0.1:4222"])
+    with pytest.raises(ValueError, match="bus_replicas"):
+        NatsBus(SERVERS, replicas=0)
+    with pytest.raises(ValueError, match="bus_outgoing_events"):
+        NatsBus(SERVERS, max_outgoing_events=0)
+
+
+def test_no_server_is_a_connection_error_naming_bus_url() -> None:
+    bus = NatsBus(["nats://127.0.0.1:1"], connect_timeout_s=0.5)
+    with pytest.raises(ConnectionError, match="bus_url"):
+        bus.connect()
+
+
+def test_without_bus_url_the_deployment_keeps_the_in_process_bus(tmp_path: Path) -> None:
+    bus = bus_for(Settings(data_dir=tmp_path))
+    assert type(bus) is EventBus and not bus.gauges()
+
+
+def test_only_remote_subscribers_are_given_other_processes_events() -> None:
+    bus = EventBus()
+    local, remote = Received(), Received()
+    bus.subscribe_batches(local)
+    bus.subscribe_batches(remote, remote=True)
+    bus.publish([marker(1)])
+    bus.deliver_remote([marker(2)])
+    assert [e.payload["n"] for e in local.events] == [1]
+    assert [e.payload["n"] for e in remote.events] == [1, 2]
+
+
+# -- on the cluster -----------------------------------------------------------------------
+@pytest.fixture
+def two_processes(running_cluster: dict[str, str], postgres_url: str, tmp_path: Path) -> Iterator[list[Deployment]]:
+    """Two deployments on one PostgreSQL database, each with its own bus on the cluster."""
+    clock = ManualClock(1509494400.0)
+    settings = [
+        Settings(data_dir=tmp_path / name, database_url=postgres_url, bus_url=",".join(SERVERS)) for name in ("a", "b")
+    ]
+    first = Deployment.open(settings[0], clock=clock, create=True)
+    second = Deployment.open(settings[1], clock=clock)
+    try:
+        yield [first, second]
+    finally:
+        first.close()
+        second.close()
+
+
+def nats_bus(dep: Deployment) -> NatsBus:
+    assert isinstance(dep.bus, NatsBus)
+    return dep.bus
+
+
+def test_an_event_of_one_process_reaches_the_others_subscribers_once(two_processes: list[Deployment]) -> None:
+    a, b = two_processes
+    runtime_b = Runtime(b)
+    on_b, on_a = Received(), Received()
+    b.bus.subscribe_batches(on_b, remote=True)
+    a.bus.subscribe_batches(on_a, remote=True)
+
+    a.registry.add_party(Party("a", "Alpha"))
+    a.registry.add_force(Force("fa", "Alpha air", "a"))
+    a.registry.add_unit(Unit("ua", "ALPHA1", Domain.AIR, "fighter", "fa"))
+    # B's unit directory learns the unit A registered, from the bus (B never read the store for it).
+    assert wait_until(lambda: runtime_b.directory.lookup("ua") is not None)
+    assert runtime_b.directory.lookup("ua") == ("a", Domain.AIR)
+    kinds = [e.kind for e in on_b.wait_for(3)]
+    assert kinds == [EventKind.PARTY_ADDED, EventKind.FORCE_ADDED, EventKind.UNIT_ADDED]
+
+    # An event without a wire form (a NaN) is delivered here only, counted, and blocks nothing after it.
+    failures = nats_bus(a).bus_failures_total
+    a.bus.publish([Event(EventKind.FORCE_ADDED, 1.0, "a", {"n": float("nan")}, frozenset({"a"}))])
+    assert nats_bus(a).bus_failures_total == failures + 1 and math.isnan(on_a.events[-1].payload["n"])
+
+    # A publish retried with the same id (its acknowledgement lost, say) is stored and delivered once.
+    event = marker(1)
+    a.bus.publish([event])
+    a.bus.publish([event])
+    # The same event in the stream twice (a redelivery, another publisher's id): delivered once.
+    asyncio.run(publish_raw(event, msg_id="another-id"))
+    assert wait_until(lambda: nats_bus(b).duplicates_dropped_total >= 1)
+    time.sleep(0.5)  # anything more would arrive by now
+    assert [e.id for e in on_b.events].count(event.id) == 1
+    assert nats_bus(a).delivered_total == 0  # a process is never given its own events back
+    assert wait_until(lambda: nats_bus(a).outgoing_events == 0) and nats_bus(a).published_total >= 5
+    counters = runtime_b.counters()  # what /v1/metrics shows
+    assert counters["bus_delivered_total"] == 4 and counters["bus_duplicates_dropped_total"] == 1
+
+
+async def publish_raw(event: Event, *, msg_id: str) -> None:
+    nc = await nats.connect(servers=SERVERS)
+    try:
+        js = nc.jetstream(timeout=2.0)
+        await js.publish(
+            subject_of(event), event_to_json(event).encode(), stream=STREAM, headers={"Nats-Msg-Id": msg_id}
+        )
+    finally:
+        await nc.close()
+
+
+async def stream_leader() -> str:
+    nc = await nats.connect(servers=SERVERS)
+    try:
+        info = await nc.jetstream(timeout=2.0).stream_info(STREAM)
+        assert info.cluster is not None and info.cluster.leader is not None
+        return info.cluster.leader
+    finally:
+        await nc.close()
+
+
+def test_kill_9_of_a_node_while_publishing_loses_and_repeats_nothing(
+    running_cluster: dict[str, str], two_processes: list[Deployment]
+) -> None:
+    a, b = two_processes
+    on_b = Received()
+    b.bus.subscribe_batches(on_b, remote=True)
+    count = 400
+    a.bus.publish([marker(0)])
+    assert on_b.wait_for(1)
+    leader = asyncio.run(stream_leader())
+
+    def publish_all() -> None:
+        for k in range(1, count):
+            a.bus.publish_nowait([marker(k)])
+            time.sleep(0.005)
+
+    t0 = time.monotonic()
+    publisher = threading.Thread(target=publish_all)
+    publisher.start()
+    time.sleep(0.5)
+    killed = cluster("kill", leader.removeprefix("n"), env=running_cluster)
+    t_kill = time.monotonic()
+    assert killed.returncode == 0, killed.stderr
+    publisher.join()
+    received = on_b.wait_for(count, DRILL_S)
+    ns = sorted(e.payload["n"] for e in received)
+    assert ns == list(range(count)), f"missing {sorted(set(range(count)) - set(ns))[:10]}, {len(ns)} received"
+    assert nats_bus(a).outgoing_events == 0 and nats_bus(a).outgoing_dropped_total == 0
+    print(
+        json.dumps(
+            {
+                "events": count,
+                "killed": leader,
+                "all_delivered_after_kill_s": round(time.monotonic() - t_kill, 2),
+                "drill_s": round(time.monotonic() - t0, 2),
+                "publish_failures_retried": nats_bus(a).bus_failures_total,
+                "duplicates_dropped_on_b": nats_bus(b).duplicates_dropped_total,
+            }
+        )
+    )

@@ -1,0 +1,154 @@
+"""Two ``keepclear serve`` processes on one PostgreSQL database and the NATS bus: live delivery across them.
+
+A party's client streams ``/v1/stream`` from process B; another party notifies an activity through
+process A. The notification reaches the stream on B through the bus (B never polls the store for
+it), and B's metrics count the event delivered from the bus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest.importorskip("nats")
+from clustersupport import servers
+
+from keepclear.api.server import free_port
+from keepclear.domain import Domain, Force, Party, Unit
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.identity import Role
+from keepclear.domain.parties import Contact
+from keepclear.domain.timefmt import format_utc
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.settings import Settings
+
+#: Ports shifted by this (test_cluster: 100, test_nats_bus: 300).
+PORT_OFFSET = 400
+KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+SQUARE = [[[39.9, 35.3], [40.2, 35.3], [40.2, 35.5], [39.9, 35.5], [39.9, 35.3]]]
+START_S = 240.0
+
+
+def populate(data_dir: Path, database_url: str) -> dict[str, str]:
+    """Parties a and b with an aircraft each, a liaison key each and an admin key (made without a bus)."""
+    dep = Deployment.open(Settings(data_dir=data_dir, database_url=database_url), create=True)
+    try:
+        reg = dep.registry
+        keys = {}
+        for party in ("a", "b"):
+            reg.add_party(Party(party, party.upper()), [Contact(f"{party} duty officer")])
+            reg.add_force(Force(f"f{party}", f"{party} air", party))
+            reg.add_unit(Unit(f"u{party}", f"{party.upper()}1", Domain.AIR, "fighter", f"f{party}"))
+            keys[party] = dep.keys.create(Role.LIAISON, party, f"{party} liaison")[1]
+        keys["admin"] = dep.keys.create(Role.ADMIN, None, "admin")[1]
+        return keys
+    finally:
+        dep.close()
+
+
+@contextmanager
+def serve(data_dir: Path, database_url: str, log: Path) -> Iterator[str]:
+    """``keepclear serve`` with the bus on the test cluster; yields its URL once healthy."""
+    port = free_port()
+    env = dict(os.environ, KEEPCLEAR_BUS_URL=",".join(servers(PORT_OFFSET)), KEEPCLEAR_TICK_S="0.5")
+    command = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", database_url, "serve", "--port", str(port)]
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_S
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"keepclear serve did not answer within {START_S} s: {log.read_text()}"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Stream:
+    """``/v1/stream`` read on a thread; keeps each event's JSON."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.events: list[dict[str, object]] = []
+        self._client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"})
+        self._ready = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+        assert self._ready.wait(10), "the stream did not open"
+
+    def _run(self) -> None:
+        try:
+            with self._client.stream("GET", "/v1/stream", timeout=None) as response:
+                kind = None
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        kind = line[7:]
+                        if kind == "hello":
+                            self._ready.set()
+                    elif line.startswith("data: ") and kind not in (None, "hello"):
+                        self.events.append(json.loads(line[6:]))
+        except Exception:  # closed when the test ends
+            self._ready.set()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def test_a_notification_through_one_process_reaches_a_stream_on_the_other(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    with ExitStack() as stack:
+        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log"))
+        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log"))
+        stream_b = Stream(url_b, keys["b"])
+        stack.callback(stream_b.close)
+        now = time.time()
+        body = {
+            "kind": "air-operation",
+            "start": format_utc(now + 30 * 3600),
+            "end": format_utc(now + 34 * 3600),
+            "addressees": ["b"],
+            "units": ["ua"],
+            "share_units": False,
+            "contact": "a duty officer",
+            "text": "Strike package",
+            "volumes": [{"geometry": {"type": "Polygon", "coordinates": SQUARE}, "lower_ft": 15000, "upper_ft": 30000}],
+        }
+        t0 = time.monotonic()
+        with httpx.Client(base_url=url_a, headers={"Authorization": f"Bearer {keys['a']}"}, timeout=30) as a:
+            notified = a.post("/v1/activities", json=body)
+        assert notified.status_code == 201, notified.text
+        activity_id = notified.json()["activity"]["id"]
+        deadline = time.monotonic() + 10
+        while not any(
+            e.get("kind") == EventKind.ACTIVITY_NOTIFIED and activity_id in json.dumps(e) for e in stream_b.events
+        ):
+            assert time.monotonic() < deadline, f"not on B's stream: {[e.get('kind') for e in stream_b.events]}"
+            time.sleep(0.02)
+        delivery_s = time.monotonic() - t0
+        metrics = httpx.get(url_b + "/v1/metrics", headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=10)
+        assert metrics.status_code == 200, metrics.text
+        print(json.dumps({"post_to_stream_on_other_process_s": round(delivery_s, 3)}))
+        assert metrics.json()["counters"]["bus_delivered_total"] >= 1
