@@ -17,10 +17,17 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
     return schema
 
 
+def _openapi(settings: Settings) -> dict[str, Any]:
+    """The served OpenAPI document, the deployment closed after (no connection left to the collector)."""
+    deployment = Deployment.open(settings, create=True)
+    try:
+        return create_app(settings, deployment=deployment).openapi()
+    finally:
+        deployment.close()
+
+
 def test_item9_every_request_body_has_a_real_schema(tmp_path: Path, database_url: str) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
-    Deployment.open(settings, create=True).db.dispose()
-    document = create_app(settings).openapi()
+    document = _openapi(Settings(data_dir=tmp_path, database_url=database_url))
     free = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
@@ -34,9 +41,7 @@ def test_item9_every_request_body_has_a_real_schema(tmp_path: Path, database_url
 
 
 def test_item9_the_activity_document_is_the_file_format(tmp_path: Path, database_url: str) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
-    Deployment.open(settings, create=True).db.dispose()
-    document = create_app(settings).openapi()
+    document = _openapi(Settings(data_dir=tmp_path, database_url=database_url))
     activity = document["components"]["schemas"]["ActivityDocument"]
     assert activity["additionalProperties"] is False  # the reader refuses unknown fields
     assert {"kind", "start", "end", "contact"} <= set(activity["required"])
