@@ -11,7 +11,6 @@ are free-running counters, so the time of receipt is used.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ import pyModeS
 from keepclear.interop.gateway import split_lines
 from keepclear.interop.mapping import IdKind
 from keepclear.interop.observation import Observation, check_position, velocity
+from keepclear.interop.recent import RecentTable
 from keepclear.interop.sbs import FPM_MPS, FT_M, KT_MPS
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -125,7 +125,7 @@ class ModeSDecoder:
         self.max_aircraft = max_aircraft
         self.velocity_max_age_s = velocity_max_age_s
         self._pipe = pyModeS.PipeDecoder(surface_ref=reference)
-        self._aircraft: OrderedDict[str, _Aircraft] = OrderedDict()
+        self._aircraft: RecentTable[str, _Aircraft] = RecentTable(_Aircraft, max_aircraft)
 
     def split(self, buffer: bytearray) -> list[bytes]:
         return split_lines(buffer)
@@ -134,14 +134,7 @@ class ModeSDecoder:
         return self.decode_frame(hex_of_line(message), received_s)
 
     def _state(self, icao: str) -> _Aircraft:
-        state = self._aircraft.get(icao)
-        if state is None:
-            state = self._aircraft[icao] = _Aircraft()
-            if len(self._aircraft) > self.max_aircraft:
-                self._aircraft.popitem(last=False)
-        else:
-            self._aircraft.move_to_end(icao)
-        return state
+        return self._aircraft.get(icao)
 
     def decode_frame(self, frame_hex: str, received_s: float) -> list[Observation]:
         """One frame's position, if it has one (an ADS-B position resolved), as an observation."""

@@ -8,12 +8,12 @@ The receiver's own time fields are local time on many receivers, so the time of 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from keepclear.interop.gateway import split_lines
 from keepclear.interop.mapping import IdKind, normal_id
 from keepclear.interop.observation import Observation, check_position, velocity
+from keepclear.interop.recent import RecentTable
 
 FT_M = 0.3048
 KT_MPS = 1852.0 / 3600.0
@@ -50,20 +50,13 @@ class SbsDecoder:
     def __init__(self, max_aircraft: int = 50_000, velocity_max_age_s: float = 30.0) -> None:
         self.max_aircraft = max_aircraft
         self.velocity_max_age_s = velocity_max_age_s
-        self._aircraft: OrderedDict[str, _Aircraft] = OrderedDict()
+        self._aircraft: RecentTable[str, _Aircraft] = RecentTable(_Aircraft, max_aircraft)
 
     def split(self, buffer: bytearray) -> list[bytes]:
         return split_lines(buffer)
 
     def _state(self, icao: str) -> _Aircraft:
-        state = self._aircraft.get(icao)
-        if state is None:
-            state = self._aircraft[icao] = _Aircraft()
-            if len(self._aircraft) > self.max_aircraft:
-                self._aircraft.popitem(last=False)
-        else:
-            self._aircraft.move_to_end(icao)
-        return state
+        return self._aircraft.get(icao)
 
     def decode(self, message: bytes, received_s: float) -> list[Observation]:
         try:

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from keepclear.services.record.signer import RecordStatus
+
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
@@ -229,22 +231,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class RecordMetrics(BaseModel):
-    """The record's outbox: entries waiting to be signed, parked after failing, the oldest one's age;
-    entries signed, failed tries, failed drains and in-memory events lost by this process; the most
-    rows the outbox holds (past it, writes are refused with 503)."""
-
-    waiting: int
-    failed: int
-    oldest_age_s: float
-    signed_total: int
-    retries_total: int
-    drain_failures_total: int
-    dropped_total: int
-    last_error: str | None
-    outbox_limit: int
-
-
 class Metrics(BaseModel):
     """Operational figures of this process."""
 
@@ -256,5 +242,5 @@ class Metrics(BaseModel):
     task_duration_s: dict[str, float]
     rss_bytes: int
     counters: dict[str, float] = Field(default_factory=dict)
-    record: RecordMetrics | None = None
+    record: RecordStatus | None = None  # the signer's own status dataclass: one definition of its fields
     events_subscriber_failures_total: int = 0

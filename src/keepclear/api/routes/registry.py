@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -16,7 +15,6 @@ from keepclear.api.models import (
     Metrics,
     PartyIn,
     PartyOut,
-    RecordMetrics,
     UnitIn,
     UnitOut,
     WhoAmI,
@@ -90,7 +88,7 @@ def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.ME
         task_duration_s=dict(rt.task_duration_s),
         rss_bytes=_rss_bytes(),
         counters=rt.counters(),
-        record=RecordMetrics(**asdict(rt.record.status())),
+        record=rt.record.status(),
         events_subscriber_failures_total=rt.deployment.bus.failures_total,
     )
 
