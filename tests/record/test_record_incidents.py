@@ -225,7 +225,16 @@ def test_metrics_from_the_ledger(
     zone_payload = {"zone_id": "euphrates", "zone_kind": "deconfliction-line", "unit_id": "u9", "violation": True}
     bus.emit(Event("zone.entered", t0, None, zone_payload, PARTIES))
     bus.emit(_los(clock, "a9"))
+    asked = {"thread_id": "t1", "seq": 4, "kind": "text", "reply_to_seq": None, "ack_deadline_s": t0 + 600}
+    answered = {"thread_id": "t1", "seq": 5, "kind": "acknowledgement", "reply_to_seq": 4, "ack_deadline_s": None}
+    not_asked = {"thread_id": "t1", "seq": 6, "kind": "text", "reply_to_seq": None, "ack_deadline_s": None}
+    other_thread = {**answered, "thread_id": "t2", "seq": 1}  # answers seq 4 of another thread: not this one
+    for offset_s, party, payload in ((0, "coalition", asked), (25, "russia", answered), (30, "russia", not_asked)):
+        _written(deployment, bus, Event("message.posted", t0 + offset_s, party, payload, PARTIES))
+    _written(deployment, bus, Event("message.posted", t0 + 26, "russia", other_thread, PARTIES))
     metrics = compute_metrics(ledger.entries(), t0 - 1, t0 + 86400)
+    message = metrics.ack_delays["message"]
+    assert (message.acknowledged, message.unacknowledged, message.mean_s) == (1, 0, 25.0)
     assert metrics.incidents_by_kind == {"zone-violation": 1, "separation-lost": 1}
     assert metrics.line_crossings == 1 and metrics.zone_violations_by_zone == {"euphrates": 1}
     alert = metrics.ack_delays["alert"]

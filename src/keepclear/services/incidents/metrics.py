@@ -2,8 +2,10 @@
 
 - incidents by kind (``incident.opened`` entries);
 - line crossings (incidents whose zone is a deconfliction line) and zone violations by zone;
-- acknowledgement delays: from ``alert.raised`` / ``activity.notified`` / ``message.posted`` to each
-  party's first ``*.acknowledged`` of the same id (``alert_id`` / ``activity_id`` / ``message_id``);
+- acknowledgement delays: from ``alert.raised`` / ``activity.notified`` to each party's first
+  ``alert.acknowledged`` / ``activity.acknowledged`` of the same ``alert_id`` / ``activity_id``; from
+  a hotline message that asks for acknowledgement (``message.posted`` with an ``ack_deadline_s``) to
+  each party's first ``acknowledgement`` message answering it (``reply_to_seq`` in the same thread);
 - escalations (entry kinds containing ``escalat``), by party concerned.
 """
 
@@ -17,15 +19,42 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.hotline import MessageKind
 from keepclear.domain.timefmt import format_utc
 from keepclear.ledger.model import Entry
 
-#: (category, opening kind, acknowledging kind, id field)
-ACK_PAIRS = (
+#: The categories of acknowledgement delays, in the order they are reported.
+ACK_CATEGORIES = ("activity", "alert", "message")
+#: (category, opening kind, acknowledging kind, id field) of what is acknowledged by an entry of its own.
+_ACK_BY_KIND = (
     ("alert", EventKind.ALERT_RAISED, EventKind.ALERT_ACKNOWLEDGED, "alert_id"),
     ("activity", EventKind.ACTIVITY_NOTIFIED, EventKind.ACTIVITY_ACKNOWLEDGED, "activity_id"),
-    ("message", EventKind.MESSAGE_POSTED, EventKind.MESSAGE_ACKNOWLEDGED, "message_id"),
 )
+
+
+def _message_id(payload: dict[str, Any], seq_field: str) -> str | None:
+    thread, seq = payload.get("thread_id"), payload.get(seq_field)
+    if not isinstance(thread, str) or not isinstance(seq, int) or isinstance(seq, bool):
+        return None
+    return f"{thread}#{seq}"
+
+
+def acknowledgement_role(kind: str, payload: dict[str, Any]) -> tuple[str, str, bool] | None:
+    """``(category, id, opens)`` when the entry opens something to acknowledge (``opens``) or
+    acknowledges it; None when it does neither."""
+    for category, open_kind, ack_kind, id_field in _ACK_BY_KIND:
+        item_id = payload.get(id_field)
+        if isinstance(item_id, str) and kind in (open_kind, ack_kind):
+            return category, item_id, kind == open_kind
+    if kind == EventKind.MESSAGE_POSTED:
+        if payload.get("kind") == MessageKind.ACKNOWLEDGEMENT:
+            answered = _message_id(payload, "reply_to_seq")
+            return None if answered is None else ("message", answered, False)
+        if payload.get("ack_deadline_s") is not None:
+            asked = _message_id(payload, "seq")
+            return None if asked is None else ("message", asked, True)
+    return None
+
 
 LINE_KIND = "deconfliction-line"
 
@@ -122,19 +151,18 @@ def compute_metrics(entries: list[Entry], from_s: float, until_s: float) -> Metr
             concerned = s.audience if s.audience else ((s.party_id,) if s.party_id else ())
             for party in concerned:
                 escalations[party] += 1
-        for category, open_kind, ack_kind, id_field in ACK_PAIRS:
-            item_id = payload.get(id_field)
-            if not isinstance(item_id, str):
-                continue
-            if s.kind == open_kind:
+        role = acknowledgement_role(s.kind, payload)
+        if role is not None:
+            category, item_id, opens = role
+            if opens:
                 opened.setdefault((category, item_id), time_s)
-            elif s.kind == ack_kind and (category, item_id) in opened:
+            elif (category, item_id) in opened:
                 # each party's first acknowledgement counts
                 acked.setdefault((category, item_id), {}).setdefault(s.party_id, time_s - opened[(category, item_id)])
     metrics.incidents_by_kind = dict(by_kind)
     metrics.zone_violations_by_zone = dict(by_zone)
     metrics.escalations_by_party = dict(escalations)
-    for category, *_ in ACK_PAIRS:
+    for category in ACK_CATEGORIES:
         delays = [d for (c, _), ds in acked.items() if c == category for d in ds.values()]
         waiting = sum(1 for (c, i) in opened if c == category and not acked.get((c, i)))
         stats = DelayStats(acknowledged=len(delays), unacknowledged=waiting)
