@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from keepclear.domain.events import Clock
+from keepclear.errors import ValidationError
 from keepclear.services.record.signer import RecordSigner, ledger_for, signer_for
 from keepclear.services.registry.keys import KeyService
 from keepclear.services.registry.service import RegistryService
@@ -81,12 +82,19 @@ class Deployment:
         self.db.dispose()
 
 
+#: What a deployment given ``bus_url`` without the ``cluster`` extra is told.
+MISSING_NATS = "the bus across processes needs nats-py: install keepclear with the cluster extra (pip install 'keepclear[cluster]')"
+
+
 def bus_for(settings: Settings) -> EventBus:
     """The in-process bus, or with ``bus_url`` the bus across processes on NATS JetStream (connected)."""
     if not settings.bus_url:
         return EventBus(max_queued_events=settings.event_queue_events)
     # Imported here: nats-py is the cluster extra's, and one process never needs it.
-    from keepclear.services.runtime.nats_bus import NatsBus
+    try:
+        from keepclear.services.runtime.nats_bus import NatsBus
+    except ImportError:
+        raise ValidationError([f"bus_url: {MISSING_NATS}"]) from None
 
     return NatsBus(
         [url.strip() for url in settings.bus_url.split(",") if url.strip()],
