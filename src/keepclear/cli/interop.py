@@ -69,6 +69,13 @@ def _receiver(text: str) -> tuple[float, float]:
     multiple=True,
     help="FORMAT:HOST:PORT to connect to as a client, e.g. sbs:127.0.0.1:30003 (repeatable).",
 )
+@click.option(
+    "--connect-tls",
+    "connect_tls",
+    multiple=True,
+    help="FORMAT:HOST:PORT to connect to over TLS with --tls-cert/--tls-key as the client certificate, the server's"
+    " checked against --tls-server-ca, e.g. cot:takserver:8089 (repeatable).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address listeners bind when --listen names none.")
 @click.option(
     "--multicast-interface",
@@ -76,12 +83,21 @@ def _receiver(text: str) -> tuple[float, float]:
     show_default=True,
     help="Address of the interface multicast listeners join on.",
 )
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate of tls listeners.")
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of tls listeners.")
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM certificate of tls listeners, and keepclear's client certificate for --connect-tls.",
+)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert.")
 @click.option(
     "--tls-client-ca",
     type=click.Path(exists=True, dir_okay=False),
     help="PEM CA whose client certificates tls listeners accept.",
+)
+@click.option(
+    "--tls-server-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM CA that signed the certificates of the servers --connect-tls names.",
 )
 @click.option(
     "--ack-key",
@@ -112,11 +128,13 @@ def run(
     key: str,
     listens: tuple[str, ...],
     connects: tuple[str, ...],
+    connect_tls: tuple[str, ...],
     host: str,
     multicast_interface: str,
     tls_cert: str | None,
     tls_key: str | None,
     tls_client_ca: str | None,
+    tls_server_ca: str | None,
     ack_key: str | None,
     admin_key: str | None,
     receiver: str | None,
@@ -127,7 +145,7 @@ def run(
     """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast, ASTERIX and AIS feeds in and post their mapped units' positions to keepclear."""
     from keepclear.interop.ack import Acknowledger
     from keepclear.interop.autocreate import UnitCreator
-    from keepclear.interop.gateway import Endpoint, Gateway, server_tls
+    from keepclear.interop.gateway import Endpoint, Gateway, client_tls, server_tls
     from keepclear.interop.inputs import FORMATS, decoders
     from keepclear.interop.mapping import load_mapping
     from keepclear.interop.observation import Stats
@@ -138,13 +156,14 @@ def run(
     mapping = load_mapping(mapping_path)
     try:
         endpoints = [Endpoint.parse(text, FORMATS, host) for text in listens]
-        for text in connects:
-            fmt, _, rest = text.partition(":")
-            endpoints.append(Endpoint.parse(f"{fmt}:connect:{rest}", FORMATS, host))
+        for transport, texts in (("connect", connects), ("tls-connect", connect_tls)):
+            for text in texts:
+                fmt, _, rest = text.partition(":")
+                endpoints.append(Endpoint.parse(f"{fmt}:{transport}:{rest}", FORMATS, host))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if not endpoints:
-        raise click.UsageError("give at least one --listen or --connect")
+        raise click.UsageError("give at least one --listen, --connect or --connect-tls")
     reference = _receiver(receiver) if receiver else None
     if mapping.auto_create_force and not admin_key:
         raise click.UsageError("the mapping's auto_create needs --admin-key (or KEEPCLEAR_ADMIN_KEY)")
@@ -153,6 +172,11 @@ def run(
         if not (tls_cert and tls_key and tls_client_ca):
             raise click.UsageError("a tls listener needs --tls-cert, --tls-key and --tls-client-ca")
         tls = server_tls(tls_cert, tls_key, tls_client_ca)
+    secure_client = None
+    if connect_tls:
+        if not (tls_cert and tls_key and tls_server_ca):
+            raise click.UsageError("--connect-tls needs --tls-cert, --tls-key and --tls-server-ca")
+        secure_client = client_tls(tls_cert, tls_key, tls_server_ca)
     stats = Stats()
     source = "interop run: " + ", ".join(f"{e.format}:{e.transport}:{e.host}:{e.port}" for e in endpoints)
     poster = Poster(url, key, stats, max_pending=max_pending, flush_s=flush_s, source=source)
@@ -172,6 +196,7 @@ def run(
         stats,
         multicast_interface=multicast_interface,
         tls=tls,
+        client_tls=secure_client,
         on_unmapped=creator.on_unmapped if creator else None,
     )
     poster.start()

@@ -60,12 +60,15 @@ def split_lines(buffer: bytearray) -> list[bytes]:
     return [line for line in lines if line.strip()]
 
 
-TRANSPORTS = ("tcp", "tls", "udp", "connect")
+TRANSPORTS = ("tcp", "tls", "udp", "connect", "tls-connect")
+#: Transports where keepclear is the client of a feed's server (reconnecting after each loss).
+CONNECTING = ("connect", "tls-connect")
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where one format comes in: ``cot:tcp:8087``, ``cot:udp:0.0.0.0:4242``, ``sbs:connect:host:30003``."""
+    """Where one format comes in: ``cot:tcp:8087``, ``cot:udp:0.0.0.0:4242``, ``sbs:connect:host:30003``,
+    ``cot:tls-connect:takserver:8089`` (a TAK server's TLS port, with keepclear's client certificate)."""
 
     format: str
     transport: str
@@ -83,8 +86,8 @@ class Endpoint:
         if transport not in TRANSPORTS:
             raise ValueError(f"{text!r}: transport {transport!r} is not one of {', '.join(TRANSPORTS)}")
         host = parts[2] if len(parts) == 4 else default_host
-        if transport == "connect" and len(parts) != 4:
-            raise ValueError(f"{text!r}: connect needs a host, e.g. sbs:connect:127.0.0.1:30003")
+        if transport in CONNECTING and len(parts) != 4:
+            raise ValueError(f"{text!r}: {transport} needs a host, e.g. {fmt}:{transport}:127.0.0.1:{parts[-1]}")
         try:
             port = int(parts[-1])
         except ValueError:
@@ -121,6 +124,7 @@ class Gateway:
         reconnect_s: float = 2.0,
         multicast_interface: str = "0.0.0.0",
         tls: ssl.SSLContext | None = None,
+        client_tls: ssl.SSLContext | None = None,
         on_unmapped: Callable[[Observation], None] | None = None,
     ) -> None:
         self.mapping = mapping
@@ -135,6 +139,7 @@ class Gateway:
         self.reconnect_s = reconnect_s
         self.multicast_interface = multicast_interface
         self.tls = tls
+        self.client_tls = client_tls
         #: The bound port of each endpoint (its own port for ``connect``), in order.
         self.ports: list[int] = []
         self._connections = 0
@@ -145,8 +150,13 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        """Bind every endpoint; on any failure, close what was opened and stop the thread, then raise."""
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(timeout=30)
+        try:
+            asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(timeout=30)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         async def close() -> None:
@@ -198,6 +208,11 @@ class Gateway:
                 self._closers.append(transport.close)
                 self.ports.append(transport.get_extra_info("sockname")[1])
             else:
+                if endpoint.transport == "tls-connect" and self.client_tls is None:
+                    raise ValueError(
+                        f"{endpoint.format}:tls-connect:{endpoint.host}:{endpoint.port} needs a client TLS context"
+                        " (certificate, key, the server's CA)"
+                    )
                 self._tasks.append(self._loop.create_task(self._keep_connected(endpoint, decoder)))
                 self.ports.append(endpoint.port)
             log.info("interop: %s %s on %s:%d", endpoint.format, endpoint.transport, endpoint.host, self.ports[-1])
@@ -225,11 +240,20 @@ class Gateway:
         return lambda: _Datagrams(self, decoder)
 
     async def _keep_connected(self, endpoint: Endpoint, decoder: Decoder) -> None:
-        """A client of a feed's server (an ADS-B receiver's port 30003...), reconnecting after each loss."""
+        """A client of a feed's server (an ADS-B receiver's port 30003, a TAK server's 8089 over TLS with
+        keepclear's client certificate, the server's certificate and host name checked), reconnecting
+        after each loss."""
+        secure = endpoint.transport == "tls-connect"
         while True:
             try:
-                reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
-            except OSError as exc:
+                reader, writer = await asyncio.open_connection(
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=self.client_tls if secure else None,
+                    server_hostname=endpoint.host if secure else None,
+                    ssl_handshake_timeout=10.0 if secure else None,
+                )
+            except OSError as exc:  # ssl.SSLError (a refused certificate) is one too
                 log.warning("interop: cannot reach %s at %s:%d: %s", decoder.name, endpoint.host, endpoint.port, exc)
             else:
                 log.info("interop: connected to %s at %s:%d", decoder.name, endpoint.host, endpoint.port)

@@ -67,6 +67,8 @@ class InAdapter:
     tls: tuple[str, str, str] | None = None
     ack_key_env: str | None = None
     admin_key_env: str | None = None
+    #: (certificate, key, the servers' CA) for ``connect_tls`` endpoints.
+    client_tls: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
     config = AdaptersConfig()
     for index, _ in enumerate(reader.sequence(("in",), required=False) if "in" in top else []):
         path: tuple[str | int, ...] = ("in", index)
-        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "receiver", "tls", "ack_key_env", "admin_key_env"}),
+        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "connect_tls", "receiver", "tls", "ack_key_env", "admin_key_env"}),
                                frozenset({"name", "mapping", "key_env"}))  # fmt: skip
         name, key_env = _common(reader, path, names, environ)
         mapping_file = _file(reader, (*path, "mapping"), base) if "mapping" in entry else None
@@ -162,18 +164,18 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
             except ValidationError as exc:
                 problems += exc.problems
         endpoints: list[Endpoint] = []
-        for key, transport in (("listen", None), ("connect", "connect")):
+        for key, transport in (("listen", None), ("connect", "connect"), ("connect_tls", "tls-connect")):
             for j, raw in enumerate(reader.sequence((*path, key), required=False) if key in entry else []):
                 try:
                     text_ = str(raw)
                     if transport:
                         fmt, _, rest = text_.partition(":")
-                        text_ = f"{fmt}:connect:{rest}"
+                        text_ = f"{fmt}:{transport}:{rest}"
                     endpoints.append(Endpoint.parse(text_, FORMATS))
                 except ValueError as exc:
                     reader.problem((*path, key, j), str(exc))
-        if not endpoints and "listen" not in entry and "connect" not in entry:
-            reader.problem(path, "give at least one of listen, connect")
+        if not endpoints and not {"listen", "connect", "connect_tls"} & set(entry):
+            reader.problem(path, "give at least one of listen, connect, connect_tls")
         receiver = None
         if "receiver" in entry:
             raw = entry["receiver"]
@@ -184,17 +186,34 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
                 check_position(*receiver)
             except (TypeError, ValueError) as exc:
                 reader.problem((*path, "receiver"), str(exc))
-        tls = None
+        tls: tuple[str, str, str] | None = None
+        client_tls_files: tuple[str, str, str] | None = None
+        listens_tls = any(e.transport == "tls" for e in endpoints)
+        connects_tls = any(e.transport == "tls-connect" for e in endpoints)
         if "tls" in entry:
             tls_path = (*path, "tls")
-            reader.mapping(
-                tls_path, frozenset({"certificate", "key", "client_ca"}), frozenset({"certificate", "key", "client_ca"})
+            given = reader.mapping(
+                tls_path, frozenset({"certificate", "key", "client_ca", "server_ca"}), frozenset({"certificate", "key"})
             )
-            files = [_file(reader, (*tls_path, k), base) for k in ("certificate", "key", "client_ca")]
-            if all(files):
-                tls = (str(files[0]), str(files[1]), str(files[2]))
-        elif any(e.transport == "tls" for e in endpoints):
-            reader.problem((*path, "tls"), "a tls listener needs tls: {certificate, key, client_ca}")
+            for needed, why in (("client_ca", listens_tls), ("server_ca", connects_tls)):
+                if why and needed not in given:
+                    what = "a tls listener" if needed == "client_ca" else "connect_tls"
+                    reader.problem((*tls_path, needed), f"{what} needs the {needed} it checks certificates against")
+            files = {
+                k: _file(reader, (*tls_path, k), base)
+                for k in ("certificate", "key", "client_ca", "server_ca")
+                if k in given
+            }
+            cert_file, key_file = files.get("certificate"), files.get("key")
+            if cert_file and key_file and files.get("client_ca"):
+                tls = (str(cert_file), str(key_file), str(files["client_ca"]))
+            if cert_file and key_file and files.get("server_ca"):
+                client_tls_files = (str(cert_file), str(key_file), str(files["server_ca"]))
+        else:
+            if listens_tls:
+                reader.problem((*path, "tls"), "a tls listener needs tls: {certificate, key, client_ca}")
+            if connects_tls:
+                reader.problem((*path, "tls"), "connect_tls needs tls: {certificate, key, server_ca}")
         ack_key_env = None
         if "ack_key_env" in entry:
             ack_key_env = entry["ack_key_env"]
@@ -209,7 +228,9 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
             reader.problem((*path, "admin_key_env"), "the mapping's auto_create needs admin_key_env (an admin key)")
         if name and key_env and mapping:
             config.inputs.append(
-                InAdapter(name, mapping, key_env, endpoints, receiver, tls, ack_key_env, admin_key_env)
+                InAdapter(
+                    name, mapping, key_env, endpoints, receiver, tls, ack_key_env, admin_key_env, client_tls_files
+                )
             )
     for index, _ in enumerate(reader.sequence(("out",), required=False) if "out" in top else []):
         path = ("out", index)
@@ -324,6 +345,7 @@ class HostedAdapters:
                 poster.offer,
                 stats,
                 tls=tls,
+                client_tls=client_tls(*adapter.client_tls) if adapter.client_tls else None,
                 on_unmapped=creator.on_unmapped if creator else None,
             )
             gateways[adapter.name] = gateway
