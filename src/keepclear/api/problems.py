@@ -42,7 +42,8 @@ STATUS_BY_ERROR: list[tuple[type[KeepclearError], int, str]] = [
 
 
 def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response. A 422 always carries ``codes``, one for each of its ``errors``
+    (``invalid`` where the caller named none), so clients can match every refusal on codes."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE,
         "title": title,
@@ -51,6 +52,9 @@ def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -
         "instance": instance,
     }
     body.update(extra)
+    if status == 422:
+        body.setdefault("errors", [detail])
+        body.setdefault("codes", [ProblemCode.INVALID] * len(body["errors"]))
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="keepclear"'

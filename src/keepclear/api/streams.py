@@ -9,8 +9,7 @@ from the ring of recent events, or is told to reload when it was away longer tha
 
 The tactical picture (the units a party may see now) is pushed after every probe tick as
 ``event: tracks.picture``: not numbered, not kept in the ring, and coalesced per connection (a
-client that is behind gets the newest picture once, never a queue of stale ones) and sent only when
-it changed.
+client that is behind gets the newest picture once, never a queue of stale ones).
 """
 
 from __future__ import annotations
@@ -176,7 +175,6 @@ class StreamHub:
                 text = self._format(seq, event, view)
                 if text:
                     yield text
-            last_states: str | None = None
             while not once:
                 try:
                     # Not wait_for: on 3.11 it can swallow the cancellation that cuts this client.
@@ -190,9 +188,7 @@ class StreamHub:
                 if isinstance(item, _Picture):
                     conn.picture_pending = False
                     shown = await asyncio.to_thread(picture) if picture is not None else None
-                    states = None if shown is None else json.dumps(shown.get("payload"), separators=(",", ":"))
-                    if shown is not None and states != last_states:  # an unchanged picture is not sent again
-                        last_states = states
+                    if shown is not None:  # sent after every tick, changed or not: a dead client is found by the write
                         yield f"event: tracks.picture\ndata: {json.dumps(shown, separators=(',', ':'))}\n\n"
                     continue
                 text = self._format(item[0], item[1], view)

@@ -32,7 +32,7 @@ async def stream(
 ) -> StreamingResponse:
     """Events concerning the caller's party (alerts, activities, messages...), each as need-to-know allows,
     and after each probe tick ``event: tracks.picture`` (not numbered; only the newest is sent to a
-    client that is behind; only when it changed), shaped as an event without ``seq``: ``payload.states`` lists what
+    client that is behind), shaped as an event without ``seq``: ``payload.states`` lists what
     ``GET /v1/tracks`` would.
 
     Reconnect with ``Last-Event-ID`` to receive what was missed; an ``event: reload`` says the gap was
