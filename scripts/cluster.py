@@ -193,6 +193,7 @@ def up(_: argparse.Namespace) -> int:
             )
             return 1
     started = []
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     for node in to_start:
         write_config(node, all_nodes)
         with node.log.open("ab") as log:
@@ -204,11 +205,14 @@ def up(_: argparse.Namespace) -> int:
                 start_new_session=True,  # outlives this script; ``down`` stops it
             )
         node.pid_file.write_text(f"{proc.pid}\n")
+        procs[node.name] = proc
         started.append(node.name)
     deadline = time.monotonic() + UP_TIMEOUT_S
     t0 = time.monotonic()
     while time.monotonic() < deadline:
-        dead = [n for n in all_nodes if pid_of(n) is None]
+        # A node started here is dead once its process ended (its /proc entry may not name nats-server
+        # yet in the moment between fork and exec); one started before, once pid_of no longer finds it.
+        dead = [n for n in all_nodes if (procs[n.name].poll() is not None if n.name in procs else pid_of(n) is None)]
         if dead:
             print(f"cluster: {dead[0].name} exited:\n{log_tail(dead[0])}", file=sys.stderr)
             return 1

@@ -72,6 +72,30 @@ def valid_request(w: World, method: str, path: str) -> Request | None:
         ("POST", "/v1/record/cosignatures"): Request(
             liaison(a), path, {"note": f"keepclear.ledger/{w.name('log')}\n1\n{'A' * 43}=\n\n\u2014 w {'A' * 96}\n"}
         ),
+        # A head far past the log's size: well-formed, refused, nothing cosigned.
+        ("POST", "/v1/record/witness"): Request(liaison(a), path, {"tree_size": 2**62}),
+        # Heads that are not signed notes: well-formed, refused (422), no alarm raised.
+        ("POST", "/v1/record/inconsistency"): Request(
+            liaison(a), path, {"seen_before": w.name("head"), "served": w.name("head"), "problem": "conformance"}
+        ),
+        ("POST", "/v1/zone-proposals"): Request(
+            liaison(a),
+            path,
+            {
+                "source": w.name("drawing"),
+                "name": w.name("proposal"),
+                "geometry": zone_document(w.name("p"), w.lat_deg + 4.0, w.lon_deg, 0.05)["features"][0]["geometry"],
+            },
+        ),
+        # No such proposal: well-formed, refused (404), nothing decided.
+        ("POST", "/v1/zone-proposals/{proposal_id}/accept"): Request(
+            ADMIN,
+            f"/v1/zone-proposals/{w.name('no-proposal')}/accept",
+            {"zone_id": w.name("z"), "kind": "special-caution-area"},
+        ),
+        ("POST", "/v1/zone-proposals/{proposal_id}/refuse"): Request(
+            ADMIN, f"/v1/zone-proposals/{w.name('no-proposal')}/refuse", {"reason": "conformance"}
+        ),
         ("POST", "/v1/incidents/{incident_id}/accounts"): Request(
             liaison(a), f"/v1/incidents/{incident}/accounts", {"text": w.name("account")}
         ),
