@@ -12,6 +12,9 @@ from consolesupport import Service, shot, sign_in
 from test_console_browser import feeding
 
 from keepclear.console.router import static_root
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.events import Event
+from keepclear.domain.incidents import IncidentKind
 
 I18N = static_root() / "i18n"
 EN = json.loads((I18N / "en.json").read_text(encoding="utf-8"))
@@ -87,6 +90,20 @@ def test_the_russian_party_reads_an_alert_a_hotline_exchange_and_an_incident_in_
     b.locator("#incident-detail", has_text="Описаний пока нет.").wait_for(timeout=5_000)
     shot(b, "32-russian-incident")
 
+    # An incident keepclear opens itself (separation lost): its summary is worded for each reader.
+    lost = Event(
+        EventKind.ALERT_SEPARATION_LOST, time.time() - 30, None,
+        {"los": True, "unit_ids": ["ua", "ub"], "parties": ["a", "b"]}, frozenset({"a", "b"}),
+    )  # fmt: skip
+    service.runtime.deployment.bus.emit(lost)
+    auto = next(i for i in service.runtime.incidents.list() if i.kind == IncidentKind.SEPARATION_LOST)
+    b.locator(
+        f"#incidents-list li[data-incident='{auto.id}']", has_text=RU["record.auto.separation-lost"].split(":")[0]
+    ).wait_for(timeout=10_000)
+    assert "BRAVO1" in (b.locator(f"#incidents-list li[data-incident='{auto.id}']").text_content() or "")
+    a.click("#tab-record")
+    a.locator(f"#incidents-list li[data-incident='{auto.id}']", has_text="Separation lost").wait_for(timeout=10_000)
+
     for tab in ("activities", "hotline", "units", "record"):
         b.click(f"#tab-{tab}")
         shown = b.evaluate("() => document.body.innerText")
@@ -108,13 +125,13 @@ def test_zones_are_named_in_each_readers_language(service: Service, pages: dict[
             "() => window.keepclear.app.map.map.queryRenderedFeatures({layers: ['zones-label']})"
             ".map(f => f.properties.label)"
         )
+        # Wait for each reader's own label of the line to be placed (the map may keep rendering, so wait
+        # for the label rather than for an idle map).
+        expected = {"a": line["properties"]["name"], "b": "Линия разграничения по Евфрату"}
         for party in ("a", "b"):
             page = pages[party]
             sign_in(page, service.url, service.keys[f"{party}-liaison"])
-            page.wait_for_function(
-                "() => window.keepclear.app.map.map.loaded() && window.keepclear.app.map.map.areTilesLoaded()"
-            )
-            page.wait_for_timeout(800)  # let label placement settle
+            page.wait_for_function(f"() => ({labels})().includes({json.dumps(expected[party])})", timeout=60_000)
         b_labels, a_labels = pages["b"].evaluate(labels), pages["a"].evaluate(labels)
         assert "Линия разграничения по Евфрату" in b_labels, b_labels  # b reads Russian
         assert line["properties"]["name"] in a_labels and "Линия разграничения по Евфрату" not in a_labels

@@ -48,11 +48,16 @@ export class MapView {
 
   /** Zones; a point with a radius (al-Tanf's 55 km) is drawn as its circle, labelled once at its centre,
    * each named in the reader's language where the zone gives that name (its ``names``), else by ``name``. */
+  /** The zone's name in the reader's language, else its id. */
+  zoneLabel(zoneId) { return (this.zoneLabels && this.zoneLabels.get(zoneId)) || zoneId; }
+
   setZones(collection) {
     const features = [];
+    this.zoneLabels = new Map();
     for (const raw of (collection && collection.features) || []) {
       const props = raw.properties || {};
       const f = { ...raw, properties: { ...props, label: localName(props.name, props.names) } };
+      if (props.id) this.zoneLabels.set(props.id, f.properties.label);
       const radius = f.properties && f.properties.radius_m;
       if (f.geometry && f.geometry.type === "Point" && radius > 0) {
         const [lon, lat] = f.geometry.coordinates;

@@ -1,7 +1,7 @@
 // The Record panel: incidents this party is involved in, each party's own accounts (a liaison adds or
 // amends its own party's, never another's), the joint review, the HTML report and the ledger export.
 import { clear, clock, dateClock, h } from "./dom.js";
-import { t, tv } from "./i18n.js";
+import { has, t, tv } from "./i18n.js";
 import { WitnessBox } from "./witness.js";
 
 const REVIEW = ["open", "under-review", "agreed", "disputed", "closed"];
@@ -61,7 +61,7 @@ export class RecordPanel {
           h("strong", {}, `${tv("incident_kind", inc.kind)} · ${dateClock(inc.time)}`),
           h(`span.review-${inc.status}`, {}, tv("review", inc.status)),
           h("span.muted", {}, inc.parties.map((p) => this.app.partyName(p)).join(", ")),
-          h("span", {}, inc.summary),
+          h("span", {}, this.summary(inc)),
           inc.evidence_sha256 ? h("span.muted", { title: t("record.evidence_hash", { hash: inc.evidence_sha256 }) }, t("record.evidence_short", { hash: `${inc.evidence_sha256.slice(0, 12)}…` })) : null)));
     }
     this.root.append(list);
@@ -70,6 +70,16 @@ export class RecordPanel {
       const input = this.root.querySelector("#account-text");
       if (input) { input.focus(); input.setSelectionRange(draft.length, draft.length); }
     }
+  }
+
+  /** What the incident is about: a party's report in its own words; an incident keepclear opened itself
+   * (no reporter) worded in the reader's language from its kind, units and zone. */
+  summary(inc) {
+    if (inc.reported_by) return inc.summary;
+    const key = `record.auto.${inc.kind}`;
+    if (!has(key)) return inc.summary;
+    const units = inc.unit_ids.map((u) => this.app.callsign(u)).join(", ");
+    return t(key, { units, zone: inc.zone_id ? this.app.map.zoneLabel(inc.zone_id) : "" });
   }
 
   renderDetail(inc, draft) {
@@ -96,7 +106,7 @@ export class RecordPanel {
     return h("section.detail#incident-detail", { "aria-label": t("record.detail") },
       h("h3", { tabindex: -1 }, `${tv("incident_kind", inc.kind)} · ${inc.id}`),
       h("p", {}, `${dateClock(inc.time)} · ${tv("review", inc.status)} · ${inc.parties.map((p) => this.app.partyName(p)).join(", ")}`),
-      h("p", {}, inc.summary),
+      h("p", {}, this.summary(inc)),
       inc.unit_ids.length ? h("p.muted", {}, t("record.units", { units: inc.unit_ids.map((u) => this.app.callsign(u)).join(", ") })) : null,
       h("p.muted.hash", {}, inc.evidence_sha256 ? t("record.evidence_hash", { hash: inc.evidence_sha256 }) : t("record.evidence_not_frozen")),
       h("div.toolbar", {}, h("button", { type: "button", id: "incident-report", onclick: () => this.openReport(inc.id) }, t("record.open_report"))),
