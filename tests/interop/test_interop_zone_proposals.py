@@ -3,6 +3,7 @@ refuses it (HTTP and CLI); proposers and other roles see nothing of the list."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from interopsupport import pytak_send, wait_for
 
 from keepclear.domain.timefmt import format_utc
 from keepclear.domain.zones import ZoneKind
-from keepclear.errors import ValidationError
+from keepclear.errors import ConflictError, ValidationError
 from keepclear.interop.cot import decode_drawing
 from keepclear.interop.gateway import Endpoint, Gateway
 from keepclear.interop.inputs import decoders
@@ -23,8 +24,10 @@ from keepclear.interop.mapping import parse_mapping
 from keepclear.interop.observation import Stats
 from keepclear.interop.poster import Poster
 from keepclear.interop.proposer import Proposer
+from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.zones.proposals import ZoneProposals
+from keepclear.store import outbox
 
 KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 RING = [[36.0, 35.0], [36.2, 35.0], [36.2, 35.2], [36.0, 35.2], [36.0, 35.0]]
@@ -123,7 +126,7 @@ def test_a_shape_drawn_on_tak_becomes_a_proposal_the_cli_accepts(
 
 
 def test_proposals_are_kept_on_both_stores(deployment: Deployment) -> None:
-    proposals = ZoneProposals(deployment.db, deployment.clock, deployment.zones)
+    proposals = ZoneProposals(deployment.db, deployment.clock, deployment.zones, deployment.bus)
     geometry = {"type": "Polygon", "coordinates": [RING]}
     first, created = proposals.propose("a", "d1", "Box", geometry)
     assert created and proposals.propose("a", "d1", "Box 2", geometry) == (first, False)
@@ -136,3 +139,19 @@ def test_proposals_are_kept_on_both_stores(deployment: Deployment) -> None:
     assert [z.id for z in deployment.zones.list()] == ["box-1"]
     with pytest.raises(ValidationError, match="geometry"):
         proposals.propose("a", "d9", "Bad", {"type": "Point", "coordinates": [1, 2]})
+    with pytest.raises(ConflictError):  # decided once: the zone is not imported twice
+        proposals.accept(first, "box-2", ZoneKind.SPECIAL_CAUTION_AREA)
+    assert [z.id for z in deployment.zones.list()] == ["box-1"]
+
+    # Every change is a record entry staged with it, its proposer the audience (the zone's import: everyone).
+    with deployment.db.read() as conn:
+        staged = [(e.kind, e.audience, json.loads(e.payload)) for e in outbox.take(conn, time.time() + 1, 100)]
+    kinds = [(kind, audience) for kind, audience, _ in staged]
+    assert kinds == [
+        ("proposal.submitted", ("a",)), ("proposal.submitted", ("a",)), ("proposal.submitted", ("b",)),
+        ("zones.imported", None), ("proposal.accepted", ("a",)), ("proposal.refused", ("b",)),
+    ]  # fmt: skip
+    assert staged[1][2]["replaces"] is True and staged[1][2]["name"] == "Box 2"
+    assert staged[0][2]["geometry_sha256"] == sha256_hex(canonical_bytes(geometry))
+    assert staged[4][2] == {"proposal_id": first, "zone_id": "box-1"}
+    assert staged[5][2] == {"proposal_id": other, "reason": "no"}

@@ -21,7 +21,7 @@ def test_in_memory_kinds_are_recorded_kinds() -> None:
 def test_the_record_keeps_what_it_kept_by_prefix_before_the_list() -> None:
     # the prefixes of the record before the explicit list, less the ledger's own public key entries
     prefixes = ("activity.", "message.", "thread.", "alert.", "hotline.", "party.", "force.", "unit.", "zones.")
-    prefixes += ("apikey.", "incident.", "key.")
+    prefixes += ("apikey.", "incident.", "key.", "proposal.")  # proposals came after the list, recorded
     ledger_own = {EventKind.LEDGER_GENESIS, EventKind.KEY_REGISTERED, EventKind.KEY_ROTATED}
     bus_only = {EventKind.MESSAGE_REFERENCED}  # a timeline item that never reaches the bus
     for kind in set(EventKind) - bus_only:

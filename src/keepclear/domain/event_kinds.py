@@ -64,6 +64,14 @@ class EventKind(StrEnum):
     #: A zone set was imported (payload: ZonesImported); the tactical service reloads its zones.
     ZONES_IMPORTED = "zones.imported"
 
+    # ---- zone proposals (services/zones/proposals.py): shapes a party drew, for an admin to decide
+    #: A party proposed a shape as a zone, or redrew its pending proposal (the geometry by hash).
+    PROPOSAL_SUBMITTED = "proposal.submitted"
+    #: An admin accepted a proposal as a zone (the zone itself is ``zones.imported``).
+    PROPOSAL_ACCEPTED = "proposal.accepted"
+    #: An admin refused a proposal, with the reason.
+    PROPOSAL_REFUSED = "proposal.refused"
+
     # ---- hotline (services/hotline): threads, messages and their receipts
     #: A thread was opened between parties.
     THREAD_CREATED = "thread.created"

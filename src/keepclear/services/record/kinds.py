@@ -12,7 +12,7 @@ from keepclear.domain.event_kinds import ACTIVITY_KINDS, ALERT_KINDS, INCIDENT_K
 
 #: Event kinds the signer writes to the ledger: notifications, acknowledgements, objections and the
 #: activity lifecycle; hotline threads, messages, receipts and escalations; alert changes; parties,
-#: their rosters and availability; forces, units, zone imports, API keys; incidents. Never track reports.
+#: their rosters and availability; forces, units, zone imports and proposals, API keys; incidents. Never track reports.
 RECORDED_KINDS: frozenset[EventKind] = (
     ACTIVITY_KINDS
     | ALERT_KINDS
@@ -29,6 +29,9 @@ RECORDED_KINDS: frozenset[EventKind] = (
         EventKind.FORCE_ADDED,
         EventKind.UNIT_ADDED,
         EventKind.ZONES_IMPORTED,
+        EventKind.PROPOSAL_SUBMITTED,
+        EventKind.PROPOSAL_ACCEPTED,
+        EventKind.PROPOSAL_REFUSED,
         EventKind.APIKEY_CREATED,
         EventKind.APIKEY_REVOKED,
     }

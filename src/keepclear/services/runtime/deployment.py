@@ -53,7 +53,7 @@ class Deployment:
     @cached_property
     def zone_proposals(self) -> ZoneProposals:
         """Shapes a party drew (on its TAK) for an admin to accept as zones or refuse."""
-        return ZoneProposals(self.db, self.clock, self.zones)
+        return ZoneProposals(self.db, self.clock, self.zones, self.bus)
 
     @cached_property
     def keys(self) -> KeyService:

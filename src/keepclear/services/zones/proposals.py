@@ -9,9 +9,14 @@ import math
 import uuid
 from typing import Any
 
-from keepclear.domain.events import Clock
+from sqlalchemy.engine import Connection
+
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
+from keepclear.ledger.canonical import canonical_bytes, sha256_hex
+from keepclear.services.record.signer import stage
 from keepclear.services.zones.service import ZoneService
 from keepclear.store import Database
 from keepclear.store import zone_proposals as store
@@ -42,12 +47,14 @@ def _check_geometry(geometry: Any) -> list[str]:
 
 
 class ZoneProposals:
-    """Propose, list, accept and refuse."""
+    """Propose, list, accept and refuse; each of them a record entry in the same transaction
+    (``proposal.submitted``, ``proposal.accepted``, ``proposal.refused``), the proposer its audience."""
 
-    def __init__(self, db: Database, clock: Clock, zones: ZoneService) -> None:
+    def __init__(self, db: Database, clock: Clock, zones: ZoneService, events: EventSink) -> None:
         self._db = db
         self._clock = clock
         self._zones = zones
+        self._events = events
 
     def propose(self, party_id: str, source: str, name: str, geometry: Any, remarks: str = "") -> tuple[str, bool]:
         """Store a pending proposal of ``party_id`` (one per ``source``: a redrawn shape replaces it)."""
@@ -60,6 +67,7 @@ class ZoneProposals:
             problems.append("remarks: at most 4000 characters")
         if problems:
             raise ValidationError(problems)
+        now_s = self._clock.now_s()
         values = {
             "id": f"zp-{uuid.uuid4().hex[:12]}",
             "party_id": party_id,
@@ -67,26 +75,43 @@ class ZoneProposals:
             "name": name.strip(),
             "geometry": json.dumps(geometry),
             "remarks": remarks,
-            "proposed_s": self._clock.now_s(),
+            "proposed_s": now_s,
         }
         with self._db.write() as conn:
-            return store.upsert_pending(conn, values)
+            found, created = store.upsert_pending(conn, values)
+            event = None
+            if created or store.get_proposal(conn, found)["state"] == "pending":
+                payload = {
+                    "proposal_id": found,
+                    "source": source,
+                    "name": values["name"],
+                    "geometry_sha256": sha256_hex(canonical_bytes(geometry)),
+                    "remarks_sha256": sha256_hex(remarks.encode()),
+                    "replaces": not created,
+                }
+                event = Event(EventKind.PROPOSAL_SUBMITTED, now_s, party_id, payload, frozenset({party_id}))
+                stage(conn, [event])
+        if event is not None:
+            self._events.emit(event)
+        return found, created
 
     def list(self, state: str | None = None) -> list[dict[str, Any]]:
         with self._db.read() as conn:
             return store.list_proposals(conn, state)
 
-    def _pending(self, proposal_id: str) -> dict[str, Any]:
-        with self._db.read() as conn:
-            proposal = store.get_proposal(conn, proposal_id)
+    @staticmethod
+    def _pending(conn: Connection, proposal_id: str) -> dict[str, Any]:
+        proposal = store.get_proposal(conn, proposal_id)
         if proposal["state"] != "pending":
             raise ConflictError(f"zone proposal {proposal_id} is already {proposal['state']}")
         return proposal
 
     def accept(self, proposal_id: str, zone_id: str, kind: ZoneKind, properties: dict[str, Any] | None = None) -> str:
         """Import the proposal as zone ``zone_id`` of ``kind`` (more GeoJSON properties in
-        ``properties``: altitudes, validity, permitted parties...), then mark it accepted."""
-        proposal = self._pending(proposal_id)
+        ``properties``: altitudes, validity, permitted parties...) and mark it accepted, in one
+        transaction: the zone is validated and recorded as any import is."""
+        with self._db.read() as conn:
+            proposal = store.get_proposal(conn, proposal_id)
         feature = {
             "type": "Feature",
             "id": zone_id,
@@ -98,12 +123,30 @@ class ZoneProposals:
                 **(properties or {}),
             },
         }
-        self._zones.import_document({"type": "FeatureCollection", "features": [feature]})
+        zones = self._zones.validate({"type": "FeatureCollection", "features": [feature]})
+        now_s = self._clock.now_s()
         with self._db.write() as conn:
-            store.decide(conn, proposal_id, "accepted", self._clock.now_s(), "", zone_id)
+            proposal = self._pending(conn, proposal_id)
+            imported = self._zones.store_in(conn, zones, replace=False, party_id=None)
+            store.decide(conn, proposal_id, "accepted", now_s, "", zone_id)
+            decided = Event(
+                EventKind.PROPOSAL_ACCEPTED, now_s, None, {"proposal_id": proposal_id, "zone_id": zone_id},
+                frozenset({proposal["party_id"]}),
+            )  # fmt: skip
+            stage(conn, [decided])
+        self._events.emit(imported)
+        self._events.emit(decided)
         return zone_id
 
     def refuse(self, proposal_id: str, reason: str) -> None:
-        self._pending(proposal_id)
+        """Refuse the proposal, with the reason (recorded for its proposer)."""
+        now_s = self._clock.now_s()
         with self._db.write() as conn:
-            store.decide(conn, proposal_id, "refused", self._clock.now_s(), reason, None)
+            proposal = self._pending(conn, proposal_id)
+            store.decide(conn, proposal_id, "refused", now_s, reason, None)
+            decided = Event(
+                EventKind.PROPOSAL_REFUSED, now_s, None, {"proposal_id": proposal_id, "reason": reason},
+                frozenset({proposal["party_id"]}),
+            )  # fmt: skip
+            stage(conn, [decided])
+        self._events.emit(decided)

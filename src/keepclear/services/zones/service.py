@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.json_input import parse_json
@@ -39,26 +41,36 @@ class ZoneService:
         """
         new_zones = zones_from_geojson(document, self._limits)
         with self._db.write() as conn:
-            clashes = zone_store.existing_zone_ids(conn, [z.id for z in new_zones])
-            if clashes and not replace:
-                raise ConflictError(
-                    f"zones already stored: {', '.join(sorted(clashes))} (import with --replace, or replace=true, to overwrite them)"
-                )
-            zone_store.upsert_zones(conn, new_zones)
-            event = Event(
-                kind=EventKind.ZONES_IMPORTED,
-                time_s=self._clock.now_s(),
-                party_id=party_id,
-                payload={
-                    "zone_ids": [z.id for z in new_zones],
-                    "replaced": sorted(clashes),
-                    # what was imported, by hash: the canonical GeoJSON of exactly these zones
-                    "zones_sha256": sha256_hex(canonical_bytes(zones_to_geojson(new_zones))),
-                },
-            )
-            stage(conn, [event])
+            event = self.store_in(conn, new_zones, replace=replace, party_id=party_id)
         self._events.emit(event)
         return new_zones
+
+    def store_in(self, conn: Connection, new_zones: list[Zone], *, replace: bool, party_id: str | None) -> Event:
+        """Inside the caller's write transaction: store validated zones and stage their record entry.
+        Returns the ``zones.imported`` event for the caller to emit once the transaction commits."""
+        clashes = zone_store.existing_zone_ids(conn, [z.id for z in new_zones])
+        if clashes and not replace:
+            raise ConflictError(
+                f"zones already stored: {', '.join(sorted(clashes))} (import with --replace, or replace=true, to overwrite them)"
+            )
+        zone_store.upsert_zones(conn, new_zones)
+        event = Event(
+            kind=EventKind.ZONES_IMPORTED,
+            time_s=self._clock.now_s(),
+            party_id=party_id,
+            payload={
+                "zone_ids": [z.id for z in new_zones],
+                "replaced": sorted(clashes),
+                # what was imported, by hash: the canonical GeoJSON of exactly these zones
+                "zones_sha256": sha256_hex(canonical_bytes(zones_to_geojson(new_zones))),
+            },
+        )
+        stage(conn, [event])
+        return event
+
+    def validate(self, document: object) -> list[Zone]:
+        """The zones of a GeoJSON document, validated as an import validates them; nothing is stored."""
+        return zones_from_geojson(document, self._limits)
 
     def list(self) -> list[Zone]:
         """Every zone, by id."""
