@@ -8,16 +8,23 @@ import time
 from typing import Any
 
 from consolesupport import Service, shot, sign_in
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from keepclear.ledger.book import witness_name
+from keepclear.ledger.keys import public_key_b64
+from keepclear.ledger.model import DEPLOYMENT
+from keepclear.ledger.note import parse_note
 from keepclear.services.hotline.service import HotlineService
 from keepclear.services.record.witness import INCONSISTENT_KIND
 from keepclear.store import ledger as store
 
 
-def _new_entries_and_refresh(service: Service, n: int, text: str) -> None:
-    """Append ``n`` entries, then open an incident so the Record panel reloads (incident.opened)."""
+def _new_entries_and_refresh(service: Service, n: int, text: str, author: str = "a") -> None:
+    """Append ``n`` entries of ``author`` (a custodial party: the deployment signs for it), then open an
+    incident so the Record panel reloads (incident.opened)."""
     for i in range(n):
-        service.runtime.ledger.append("message.posted", "a", {"text": f"{text} {i}"}, audience=["a", "b"])
+        service.runtime.ledger.append("message.posted", author, {"text": f"{text} {i}"}, audience=["a", "b"])
     service.runtime.incidents.report("a", time_s=time.time() - 60, summary=text, unit_ids=["ua"], parties=["b"])
 
 
@@ -70,3 +77,60 @@ def test_a_liaison_checks_and_cosigns_heads_and_a_rewritten_log_raises_the_alarm
     bodies = [m.body for t in hotline.threads_of("b") for m in hotline.messages("b", t.id)]
     assert any("RECORD INCONSISTENT, seen by a" in body and f"\n{seen}\n" in body for body in bodies)
     assert any(e.statement.kind == INCONSISTENT_KIND for e in service.runtime.ledger.entries())
+
+
+def test_a_strong_mode_party_cosigns_in_the_browser_with_its_own_key_and_accepts_a_new_log_key(
+    service: Service, pages: dict[str, Any]
+) -> None:
+    ledger = service.runtime.ledger
+    private_key = Ed25519PrivateKey.generate()
+    public = public_key_b64(private_key.public_key())
+    if ledger.mode("a") is None:
+        ledger.register_public_key("a", public)
+    else:  # a cosigned custodially earlier in this module: the operator records a's own key out of band
+        ledger.rotate_key("a", compromised=True, new_public_key=public)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    a = pages["a"]  # (a reads English)
+    sign_in(a, service.url, service.keys["a-liaison"])
+    a.click("#tab-record")
+    a.set_input_files(
+        "#witness-key-file", files=[{"name": "a.pem", "mimeType": "application/x-pem-file", "buffer": b"junk"}]
+    )
+    a.locator("#witness-message", has_text="not our party's key").wait_for(timeout=10_000)
+    a.set_input_files(
+        "#witness-key-file", files=[{"name": "a.pem", "mimeType": "application/x-pem-file", "buffer": pem}]
+    )
+    a.locator("#witness-forget-key").wait_for(timeout=10_000)
+    _new_entries_and_refresh(service, 2, "strong", author="b")
+    a.locator("#witness-ours[data-cosigned=false]").wait_for(timeout=10_000)
+    a.click("#witness-cosign")
+    a.locator("#witness-message", has_text="(the first").wait_for(timeout=10_000)
+    first = int(re.findall(r"size (\d+)", a.inner_text("#witness-message"))[0])
+    head, lines = ledger.cosignatures(first)
+    assert "a" in lines and head.note is not None
+    # The line is a's own: it verifies with a's public key, which the deployment never held privately.
+    cosigned = parse_note(head.note + lines["a"] + "\n")
+    assert cosigned.cosigned_by(witness_name("a"), private_key.public_key()) is not None
+
+    # The key stays in this browser (IndexedDB, not extractable) across a reload.
+    a.reload()
+    a.click("#tab-record")
+    a.locator("#witness-forget-key").wait_for(timeout=10_000)
+
+    # The deployment rotates its log key: the next head is signed by a key this console never saw. That
+    # is no inconsistency, but nothing is cosigned until a liaison accepts the key by its fingerprint.
+    ledger.rotate_key(DEPLOYMENT)
+    _new_entries_and_refresh(service, 2, "rotated", author="b")
+    a.locator(f"#witness-head:not([data-size='{first}'])").wait_for(timeout=10_000)
+    a.click("#witness-cosign")
+    a.locator("#witness-message", has_text="does not know").wait_for(timeout=10_000)
+    assert a.locator("#witness-alarm").count() == 0
+    size = int(a.get_attribute("#witness-head", "data-size") or 0)
+    assert "a" not in ledger.cosignatures(size)[1]
+    a.click("#witness-accept-key")
+    a.locator("#witness-message", has_text=f"it extends the head of size {first}").wait_for(timeout=10_000)
+    assert len(re.findall(r"\+[0-9a-f]{8}", a.inner_text("#witness-log-keys"))) == 2
+    shot(a, "14-record-witness-own-key")
+    assert a.errors == []

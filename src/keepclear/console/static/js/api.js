@@ -140,6 +140,8 @@ export class Api {
   consistencyProof(oldSize, newSize) { return this.get(`/v1/record/proof/consistency?old=${oldSize}&new=${newSize}`); }
   /** Cosign the signed head of ``size`` with the party's custodial key (after checking it here). */
   witness(size) { return this.post("/v1/record/witness", { tree_size: size }); }
+  /** Record this party's own cosignature line (made here with its own key, strong mode) on a signed head. */
+  addCosignature(note) { return this.post("/v1/record/cosignatures", { note }); }
   /** Report a head that failed the check: recorded, and every other party alerted on the hotline. */
   reportInconsistency(seenBefore, served, problem) {
     return this.post("/v1/record/inconsistency", { seen_before: seenBefore, served, problem: problem.slice(0, 500) });
