@@ -102,8 +102,10 @@ def test_bad_posts_over_websocket_get_an_error_frame_and_store_nothing(
             {"ref": "not-member", "thread_id": thread_id, "idempotency_key": "bad-ws-0001", "body": "x"},
             {"ref": "too-big", "thread_id": thread_id, "idempotency_key": "bad-ws-0002", "body": "я" * 9000},
             {"ref": "key", "thread_id": thread_id, "idempotency_key": "k", "body": "x"},
+            {"ref": "ack", "thread_id": thread_id, "idempotency_key": "bad-ws-0004", "kind": "acknowledgement",
+             "body": "x"},
             {"ref": "field", "thread_id": thread_id, "idempotency_key": "bad-ws-0003", "body": "x", "colour": 1},
-        ]
+        ]  # fmt: skip
         for frame in bad:
             a.send(json.dumps({"type": "post", **frame}))
         errors = [f for f in _frames_until(a, lambda f: f.get("ref") == "field") if f["type"] == "error"]
@@ -112,6 +114,10 @@ def test_bad_posts_over_websocket_get_an_error_frame_and_store_nothing(
     assert "18000 bytes is over the limit" in by_ref["too-big"]["problems"][0]
     assert by_ref["key"]["problems"][0].startswith("idempotency_key: 'k' is not a valid idempotency key")
     assert by_ref["field"]["problems"] == ["colour: unknown field"]
+    # Every invalid frame's refusal carries a machine code per problem, as an HTTP 422 does.
+    assert by_ref["too-big"]["codes"] == ["invalid"] * len(by_ref["too-big"]["problems"])
+    assert by_ref["field"]["codes"] == ["invalid"] and "codes" not in by_ref["not-member"]
+    assert "reply_to_required" in by_ref["ack"]["codes"]
     with deployment.db.read() as conn:
         assert store.count_messages(conn) == 0
 
@@ -239,4 +245,6 @@ def test_messages_committed_by_another_process_reach_the_client_by_polling(
 def test_a_caller_whose_party_does_not_exist_gets_an_error_frame(server: str) -> None:
     with _open(server, "nobody", {}) as ws:
         frame = json.loads(ws.recv(timeout=10))
-    assert frame == {"type": "error", "status": "invalid", "problems": ["party 'nobody' does not exist"]}
+    assert frame == {
+        "type": "error", "status": "invalid", "problems": ["party 'nobody' does not exist"], "codes": ["invalid"],
+    }  # fmt: skip

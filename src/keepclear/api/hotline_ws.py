@@ -13,7 +13,8 @@ server → client
   ``{"type": "resumed", "cursors": {...}}``, then live ``message`` frames (each exactly once, in
   order per thread), ``{"type": "accepted", "ref", "created", "thread_id", "seq", "time_s", "idempotency_key"}`` after a
   post committed,
-  ``{"type": "error", "ref", "status", "problems"}``, ``{"type": "receipt", ...}``,
+  ``{"type": "error", "ref", "status", "problems", "codes"}`` (``codes``, one per problem, when the
+  status is ``invalid``: the same machine codes as an HTTP 422), ``{"type": "receipt", ...}``,
   ``{"type": "availability", ...}``, ``{"type": "escalated", ...}``, ``{"type": "pong"}``, and
   ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume).
   Under load several frames travel as one ``{"type": "batch", "frames": [...]}``, in order.
@@ -34,7 +35,7 @@ from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, Message
 from keepclear.domain.json_input import parse_json
 from keepclear.domain.timefmt import format_utc
-from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
+from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError, code_of
 from keepclear.services.hotline.hub import HotlineHub, Subscription
 from keepclear.services.hotline.service import HotlineService
 
@@ -70,6 +71,20 @@ def error_status(exc: KeepclearError) -> str:
 
 def _problems(exc: KeepclearError) -> list[str]:
     return exc.problems if isinstance(exc, ValidationError) else [str(exc)]
+
+
+def error_frame(refusal: KeepclearError | list[str], **extra: Any) -> dict[str, Any]:
+    """``{"type": "error", "status", "problems", "codes", ...extra}``: a refusal as the socket says it.
+    ``status`` names the kind of refusal (``invalid``, ``not_found``, ``conflict``, ``refused``); an
+    ``invalid`` one carries a machine code per problem (``codes``, as an HTTP 422 does)."""
+    if isinstance(refusal, list):
+        status, problems = "invalid", refusal
+    else:
+        status, problems = error_status(refusal), _problems(refusal)
+    frame: dict[str, Any] = {"type": "error", **extra, "status": status, "problems": problems}
+    if status == "invalid":
+        frame["codes"] = [code_of(p) for p in problems]
+    return frame
 
 
 def _event_frame(event: Event) -> dict[str, Any]:
@@ -169,7 +184,7 @@ class LiveSession:
 
     async def _close_with_error(self, problem: str) -> None:
         try:
-            await self.ws.send_text(json.dumps({"type": "error", "status": "invalid", "problems": [problem]}))
+            await self.ws.send_text(json.dumps(error_frame([problem])))
             await self.ws.close(code=1008)
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass
@@ -268,7 +283,7 @@ class LiveSession:
             try:
                 frame = parse_json(text, self.service.config.limits, "frame")
             except ValidationError as exc:
-                self._reply({"type": "error", "status": "invalid", "problems": exc.problems})
+                self._reply(error_frame(exc))
                 continue
             kind = frame.get("type") if isinstance(frame, dict) else None
             if kind == "post":
@@ -278,14 +293,12 @@ class LiveSession:
             elif kind == "ping":
                 self._reply({"type": "pong"})
             else:
-                self._reply({"type": "error", "status": "invalid", "problems": [f"type: {kind!r} is not understood"]})
+                self._reply(error_frame([f"type: {kind!r} is not understood"]))
 
     async def _receipt_frame(self, kind: str, frame: dict[str, Any]) -> None:
         thread_id, through = frame.get("thread_id"), frame.get("through_seq")
         if not isinstance(thread_id, str) or not isinstance(through, int) or isinstance(through, bool):
-            self._reply(
-                {"type": "error", "status": "invalid", "problems": [f"{kind}: needs thread_id and through_seq"]}
-            )
+            self._reply(error_frame([f"{kind}: needs thread_id and through_seq"]))
             return
         if kind == "delivered":
             self.delivered[thread_id] = max(through, self.delivered.get(thread_id, 0))
@@ -294,7 +307,7 @@ class LiveSession:
         try:
             await to_thread.run_sync(self.service.mark_read, self.party_id, self.person, thread_id, through)
         except KeepclearError as exc:
-            self._reply({"type": "error", "status": error_status(exc), "problems": _problems(exc)})
+            self._reply(error_frame(exc))
 
     async def _poster(self) -> None:
         """Take posts in arrival order; commit whatever queued up meanwhile in one transaction."""
@@ -315,15 +328,7 @@ class LiveSession:
                 answers = [next(posted) if a is None else a for a in answers]
             for frame, answer in zip(frames, answers, strict=True):
                 if isinstance(answer, KeepclearError):
-                    self._reply(
-                        {
-                            "type": "error",
-                            "ref": frame.get("ref"),
-                            "idempotency_key": frame.get("idempotency_key"),
-                            "status": error_status(answer),
-                            "problems": _problems(answer),
-                        }
-                    )
+                    self._reply(error_frame(answer, ref=frame.get("ref"), idempotency_key=frame.get("idempotency_key")))
                 elif answer is not None:
                     message, created = answer
                     self._reply(
@@ -348,4 +353,4 @@ class LiveSession:
                 try:
                     await to_thread.run_sync(self.service.mark_delivered, self.party_id, thread_id, through)
                 except KeepclearError as exc:
-                    self._reply({"type": "error", "status": error_status(exc), "problems": _problems(exc)})
+                    self._reply(error_frame(exc))
