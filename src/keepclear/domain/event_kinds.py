@@ -59,8 +59,6 @@ class EventKind(StrEnum):
     ZONE_LINE_CROSSED = "zone.line_crossed"
     #: A unit is predicted to enter a zone within the look-ahead (payload: ZoneEntryPredicted).
     ZONE_ENTRY_PREDICTED = "zone.entry_predicted"
-    #: A zone violation told as such. Nothing emits it today; incident rules accept it (domain/incidents.py).
-    ZONE_VIOLATED = "zone.violated"
     #: A zone set was imported (payload: ZonesImported); the tactical service reloads its zones.
     ZONES_IMPORTED = "zones.imported"
 
@@ -79,9 +77,6 @@ class EventKind(StrEnum):
     MESSAGE_POSTED = "message.posted"
     #: A member read or acknowledged messages of a thread (payload: MessageReceipt).
     MESSAGE_RECEIPT = "message.receipt"
-    #: A message acknowledged. Nothing emits it today (acknowledgements are ``message.posted`` of kind
-    #: acknowledgement); the review metrics (services/incidents/metrics.py) look for it.
-    MESSAGE_ACKNOWLEDGED = "message.acknowledged"
     #: An unacknowledged message passed its deadline: the escalation party is told.
     HOTLINE_ESCALATED = "hotline.escalated"
 

@@ -11,9 +11,8 @@ Expected event payloads (from the tactical layer):
   entered against its rules). ``units`` is accepted for ``unit_ids``; ``parties`` defaults to the
   event's parties. The tactical alert book's shape is read too: ``cpa.los`` for ``los`` and
   ``unit_a``/``unit_b`` for the units.
-- ``zone.entered`` / ``zone.violated``: ``{"zone_id": str, "zone_kind": str, "unit_id": str,
-  "violation": bool}`` (``permitted: false`` or ``access: "forbidden"`` is read as
-  ``violation: true``; ``zone.violated`` is a violation by its name).
+- ``zone.entered``: ``{"zone_id": str, "zone_kind": str, "unit_id": str, "violation": bool}``
+  (``permitted: false`` or ``access: "forbidden"`` is read as ``violation: true``).
 """
 
 from __future__ import annotations
@@ -92,10 +91,9 @@ def incident_trigger(event: Event) -> Trigger | None:
         kind = IncidentKind.ZONE_VIOLATION if zone_id else IncidentKind.SEPARATION_LOST
         what = f"zone {zone_id} entered" if zone_id else "separation lost"
         return Trigger(kind, event.time_s, units, parties, alert_id, zone_id, zone_kind, f"{what}: {', '.join(units)}")
-    if event.kind in (EventKind.ZONE_ENTERED, EventKind.ZONE_VIOLATED):
+    if event.kind == EventKind.ZONE_ENTERED:
         violated = (
-            event.kind == EventKind.ZONE_VIOLATED
-            or payload.get("violation") is True
+            payload.get("violation") is True
             or payload.get("permitted") is False
             or payload.get("access") == "forbidden"
         )
