@@ -124,29 +124,30 @@ class ZoneProposals:
             },
         }
         zones = self._zones.validate({"type": "FeatureCollection", "features": [feature]})
-        now_s = self._clock.now_s()
         with self._db.write() as conn:
             proposal = self._pending(conn, proposal_id)
             imported = self._zones.store_in(conn, zones, replace=False, party_id=None)
-            store.decide(conn, proposal_id, "accepted", now_s, "", zone_id)
-            decided = Event(
-                EventKind.PROPOSAL_ACCEPTED, now_s, None, {"proposal_id": proposal_id, "zone_id": zone_id},
-                frozenset({proposal["party_id"]}),
-            )  # fmt: skip
-            stage(conn, [decided])
+            decided = self._decide(conn, proposal, "accepted", "", zone_id)
         self._events.emit(imported)
         self._events.emit(decided)
         return zone_id
 
     def refuse(self, proposal_id: str, reason: str) -> None:
         """Refuse the proposal, with the reason (recorded for its proposer)."""
-        now_s = self._clock.now_s()
         with self._db.write() as conn:
-            proposal = self._pending(conn, proposal_id)
-            store.decide(conn, proposal_id, "refused", now_s, reason, None)
-            decided = Event(
-                EventKind.PROPOSAL_REFUSED, now_s, None, {"proposal_id": proposal_id, "reason": reason},
-                frozenset({proposal["party_id"]}),
-            )  # fmt: skip
-            stage(conn, [decided])
+            decided = self._decide(conn, self._pending(conn, proposal_id), "refused", reason, None)
         self._events.emit(decided)
+
+    def _decide(
+        self, conn: Connection, proposal: dict[str, Any], state: str, reason: str, zone_id: str | None
+    ) -> Event:
+        """Inside the write: mark ``proposal`` decided and stage its entry; the event to emit after commit."""
+        now_s = self._clock.now_s()
+        store.decide(conn, proposal["id"], state, now_s, reason, zone_id)
+        if state == "accepted":
+            kind, payload = EventKind.PROPOSAL_ACCEPTED, {"proposal_id": proposal["id"], "zone_id": zone_id}
+        else:
+            kind, payload = EventKind.PROPOSAL_REFUSED, {"proposal_id": proposal["id"], "reason": reason}
+        decided = Event(kind, now_s, None, payload, frozenset({proposal["party_id"]}))
+        stage(conn, [decided])
+        return decided
