@@ -1,0 +1,236 @@
+"""Activity notifications per second through a real ``keepclear serve``: checked, recorded, delivered.
+
+One server process per store (SQLite, PostgreSQL) on 127.0.0.1. Party b first notifies
+``--stored`` activities (the picture each new one is checked against); then ``--clients`` clients
+of party a notify new activities addressed to b as fast as they are answered, for ``--seconds``:
+each is read and validated, checked against every stored activity and zone (the strategic index),
+stored, staged for the record in its transaction, and delivered on b's live stream, which a client
+of b reads throughout. Printed per store: notifications answered 201 per second, post → answer
+latency, post → delivery on b's stream latency, and how long after the last post the record's outbox
+was empty (every notification signed into the ledger). The anchor is the issue's figure: InterUSS's
+DSS manages some 6-8 intent writes per second in one busy cell; the aim is 500/s.
+
+    python bench/notify_bench.py --seconds 20 [--stores sqlite,postgres] [--clients 8] [--stored 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from benchdb import fresh_database
+
+from keepclear.api.server import free_port
+from keepclear.domain import Party
+from keepclear.domain.identity import Role
+from keepclear.domain.timefmt import format_utc
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.settings import Settings
+
+TARGET_PER_S = 500.0
+DSS_PER_S = 7.0  # InterUSS DSS, one busy cell (the issue's figure, 6-8/s)
+LON, LAT = (35.5, 42.5), (32.5, 37.5)
+
+
+def activity(rng: random.Random, activity_id: str, addressees: list[str]) -> dict[str, Any]:
+    """A surveillance flight: a circle of 1-15 km somewhere in the theatre, 1-8 h within 30 days."""
+    start_s = time.time() + 3600 + rng.uniform(0, 30 * 86400)
+    return {
+        "id": activity_id,
+        "kind": "surveillance-flight",
+        "start": format_utc(start_s),
+        "end": format_utc(start_s + rng.uniform(1, 8) * 3600),
+        "addressees": addressees,
+        "contact": "duty officer",
+        "volumes": [
+            {
+                "circle": {"lat": rng.uniform(*LAT), "lon": rng.uniform(*LON), "radius_m": rng.uniform(1000, 15000)},
+                "lower_ft": 0,
+                "upper_ft": rng.choice([5000, 15000, 30000]),
+            }
+        ],
+    }
+
+
+def populate(data_dir: Path, database_url: str) -> dict[str, str]:
+    dep = Deployment.open(Settings(data_dir=data_dir, database_url=database_url), create=True)
+    for party in ("a", "b"):
+        dep.registry.add_party(Party(party, party.upper()))
+    keys = {
+        "a": dep.keys.create(Role.LIAISON, "a")[1],
+        "b": dep.keys.create(Role.LIAISON, "b")[1],
+        "admin": dep.keys.create(Role.ADMIN, None)[1],
+    }
+    dep.close()
+    return keys
+
+
+class Reader:
+    """Party b's live stream: when each ``activity.notified`` arrived, by activity id."""
+
+    def __init__(self, base: str, key: str) -> None:
+        self.arrived: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(base, key), daemon=True)
+        self._thread.start()
+
+    def _run(self, base: str, key: str) -> None:
+        headers = {"Authorization": f"Bearer {key}"}
+        try:
+            with (
+                httpx.Client(base_url=base, headers=headers, timeout=None) as http,
+                http.stream("GET", "/v1/stream") as r,
+            ):
+                kind = ""
+                for line in r.iter_lines():
+                    if self._stop.is_set():
+                        return
+                    if line.startswith("event: "):
+                        kind = line[7:]
+                    elif line.startswith("data: ") and kind == "activity.notified":
+                        body = json.loads(line[6:])
+                        found = body.get("activity", body.get("payload", {}).get("activity", {}))
+                        if isinstance(found, dict) and "id" in found:
+                            self.arrived.setdefault(found["id"], time.perf_counter())
+        except httpx.HTTPError:
+            return  # the server stopped
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def run_store(store: str, args: argparse.Namespace) -> dict[str, float]:
+    with fresh_database(store) as url, tempfile.TemporaryDirectory(prefix="kc-notify-") as folder:
+        keys = populate(Path(folder), url)
+        port = free_port()
+        env = {**os.environ, "KEEPCLEAR_DATABASE_URL": url}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "keepclear.cli.main", "--data-dir", folder, "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(1200):
+                try:
+                    if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            return measure(base, keys, args)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def measure(base: str, keys: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    rng = random.Random(args.seed)
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=60) as b:
+        for i in range(args.stored):
+            response = b.post("/v1/activities", json=activity(rng, f"b{i}", ["a"]))
+            assert response.status_code == 201, response.text
+    reader = Reader(base, keys["b"])
+    time.sleep(1.0)  # the stream is open
+    sent: dict[str, float] = {}
+    answered_ms: list[float] = []
+    statuses: dict[int, int] = {}
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        local = random.Random(args.seed + 1 + k)
+        headers = {"Authorization": f"Bearer {keys['a']}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+            n = 0
+            while not stop.is_set():
+                activity_id = f"a{k}x{n}"
+                n += 1
+                body = activity(local, activity_id, ["b"])
+                started = time.perf_counter()
+                response = http.post("/v1/activities", json=body)
+                took = time.perf_counter() - started
+                with lock:
+                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                    if response.status_code == 201:
+                        sent[activity_id] = started
+                        answered_ms.append(took * 1000)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
+    started = time.perf_counter()
+    cpu_before = time.process_time()
+    for t in threads:
+        t.start()
+    time.sleep(args.seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    last_post = time.perf_counter()
+    admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=60)
+    drained_s = math.nan
+    delivered_all_s = math.nan
+    while time.perf_counter() - last_post < 120:
+        if math.isnan(delivered_all_s) and all(i in reader.arrived for i in sent):
+            delivered_all_s = time.perf_counter() - last_post
+        record = admin.get("/v1/metrics").json()["record"]
+        if record["waiting"] == 0 and math.isnan(drained_s):
+            drained_s = time.perf_counter() - last_post
+        if not math.isnan(drained_s) and not math.isnan(delivered_all_s):
+            break
+        time.sleep(0.1)
+    reader.stop()
+    delivery_ms = [(reader.arrived[i] - s) * 1000 for i, s in sent.items() if i in reader.arrived]
+    return {
+        "notifications answered 201 /s": len(sent) / elapsed,
+        "ratio to the 500/s aim": len(sent) / elapsed / TARGET_PER_S,
+        "ratio to InterUSS DSS (~7/s)": len(sent) / elapsed / DSS_PER_S,
+        "post -> 201 p50 ms": statistics.median(answered_ms),
+        "post -> 201 p99 ms": float(sorted(answered_ms)[int(0.99 * (len(answered_ms) - 1))]),
+        "post -> b's stream p50 ms": statistics.median(delivery_ms) if delivery_ms else math.nan,
+        "post -> b's stream p99 ms": float(sorted(delivery_ms)[int(0.99 * (len(delivery_ms) - 1))])
+        if delivery_ms
+        else math.nan,
+        "delivered to b / answered": len(delivery_ms) / max(1, len(sent)),
+        "all delivered, s after the last post": delivered_all_s,
+        "record outbox empty, s after the last post": drained_s,
+        "other answers": float(sum(n for code, n in statuses.items() if code != 201)),
+        "client CPU s (this process)": time.process_time() - cpu_before,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--stored", type=int, default=2000, help="activities of b notified first")
+    parser.add_argument("--seed", type=int, default=2017)
+    args = parser.parse_args()
+    stores = [s for s in args.stores.split(",") if s]
+    results = {store: run_store(store, args) for store in stores}
+    print(f"activity notifications through keepclear serve: {args.clients} clients of a for {args.seconds:g} s,"
+          f" {args.stored:,} activities of b stored first; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"  {'':44}" + "".join(f"{s:>12}" for s in stores))
+    for name in next(iter(results.values())):
+        print(f"  {name:44}" + "".join(f"{results[s][name]:>12.2f}" for s in stores))
+
+
+if __name__ == "__main__":
+    main()
