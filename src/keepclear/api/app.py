@@ -111,9 +111,10 @@ def create_app(
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.settings = settings
-    app.state.hotline = hotline.Hotline(
-        runtime.hotline, runtime.hotline_hub, LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s)
-    )
+    # With a bus across processes, other processes' messages wake the sockets (HotlineHub.on_remote_event);
+    # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
+    live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)
+    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, live)
     app.state.feed_sources = FeedSources()
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)

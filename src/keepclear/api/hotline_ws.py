@@ -229,6 +229,7 @@ class LiveSession:
             while not queue.empty() and len(items) < self.config.max_batch:
                 items.append(queue.get_nowait())
             frames: list[dict[str, Any]] = []
+            caught_up = False
             for kind, value in items:
                 if kind == "messages":
                     for message in value:
@@ -237,8 +238,10 @@ class LiveSession:
                     frames.append(_event_frame(value))
                 elif kind == "frame":
                     frames.append(value)
-                elif kind == "poll":
-                    frames += await self._catch_up()
+                elif kind in ("poll", "catch_up"):
+                    if not caught_up:  # once per batch: it reads every thread
+                        frames += await self._catch_up()
+                        caught_up = True
                 elif kind == "overflow":
                     # A client that overflowed reads slowly if at all: a little time for these last frames.
                     last_s = min(self.config.send_timeout_s, 2.0)

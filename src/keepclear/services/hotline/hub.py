@@ -35,8 +35,9 @@ class HubConfig:
 class Subscription:
     """One connected client of ``party_id``: items arrive on ``queue`` as ``(kind, value)`` pairs.
 
-    ``("messages", [Message, ...])`` (one commit's worth, in order), ``("event", Event)``, or
-    ``("overflow", None)`` as the last item.
+    ``("messages", [Message, ...])`` (one commit's worth, in order), ``("event", Event)``,
+    ``("catch_up", thread_id)`` (another process committed a message there), or ``("overflow", None)``
+    as the last item.
     """
 
     party_id: str
@@ -133,6 +134,15 @@ class HotlineHub:
                 per_client.setdefault(id(subscription), (subscription, []))[1].append(message)
         for subscription, messages in per_client.values():
             subscription.push(("messages", messages))
+
+    def on_remote_event(self, event: Event) -> None:
+        """Bus subscriber for other processes' events only: a message another API process committed
+        wakes every connected client of its thread's parties here to read what it has not been sent
+        (``("catch_up", thread_id)``), so live delivery crosses processes without polling the store."""
+        if event.kind == EventKind.MESSAGE_POSTED:
+            thread_id = event.payload.get("thread_id")
+            for subscription in self._targets(event.parties):
+                subscription.push(("catch_up", thread_id))
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: receipts, availability changes and escalations to the parties they concern."""

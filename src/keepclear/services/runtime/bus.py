@@ -91,10 +91,12 @@ class EventBus:
         name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
         _log.error("event subscriber %s failed on %s: %s: %s", name, event.kind, type(exc).__name__, exc)
 
-    def subscribe(self, subscriber: Subscriber, *, remote: bool = False) -> None:
-        """Call ``subscriber`` with every event emitted from now on (``remote``: other processes' too)."""
+    def subscribe(self, subscriber: Subscriber, *, remote: bool = False, local: bool = True) -> None:
+        """Call ``subscriber`` with every event emitted from now on (``remote``: other processes' too;
+        ``local=False``: only theirs, for what this process learns of another's writes)."""
         with self._lock:
-            self._subscribers.append((False, False, subscriber))
+            if local:
+                self._subscribers.append((False, False, subscriber))
             if remote:
                 self._remote.append((False, False, subscriber))
 

@@ -97,6 +97,7 @@ class Runtime:
             self.add_gauge(name, read)
         self.hotline.add_listener(self.hotline_hub.on_messages)
         deployment.bus.subscribe(self.hotline_hub.on_event, remote=True)
+        deployment.bus.subscribe(self.hotline_hub.on_remote_event, remote=True, local=False)
         self.hotline.ensure_standing_threads()
         self.add_task("hotline-deadlines", self.hotline.run_deadlines)
 
