@@ -68,6 +68,11 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address `keepclear serve` listens on.")
     port: int = Field(8080, ge=0, le=65535, description="TCP port `keepclear serve` listens on.")
+    reuse_port: bool = Field(
+        False,
+        description="Several `keepclear serve` processes listen on one host and port (SO_REUSEPORT: the kernel"
+        " spreads new connections over them); for API processes sharing a bus and PostgreSQL.",
+    )
     tick_s: float = Field(1.0, gt=0, le=60, description="Seconds between probe ticks inside the service.")
     max_body_bytes: int = Field(
         _LIMITS.max_body_bytes, ge=1024, description="Largest request body the API accepts, in bytes (413 above)."

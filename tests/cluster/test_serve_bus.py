@@ -59,26 +59,27 @@ def populate(data_dir: Path, database_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def serve(data_dir: Path, database_url: str, log: Path) -> Iterator[str]:
-    """``keepclear serve`` with the bus on the test cluster; yields its URL once healthy."""
-    port = free_port()
+def serve(
+    data_dir: Path, database_url: str, log: Path, port: int | None = None, *extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``keepclear serve`` with the bus on the test cluster (on ``port``, default a free one, with
+    ``extra`` options); yields the process once it answers, its URL as ``proc.url``."""
+    port = free_port() if port is None else port
     env = dict(os.environ, KEEPCLEAR_BUS_URL=",".join(servers(PORT_OFFSET)), KEEPCLEAR_TICK_S="0.5")
     command = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", database_url, "serve", "--port", str(port)]
     with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen([*command, *extra], stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
+    proc.url = url  # type: ignore[attr-defined]
     try:
         deadline = time.monotonic() + START_S
         while True:
             assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+            if "ready: http" in log.read_text():
+                break
             assert time.monotonic() < deadline, f"keepclear serve did not answer within {START_S} s: {log.read_text()}"
             time.sleep(0.2)
-        yield url
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -122,8 +123,8 @@ def test_a_notification_through_one_process_reaches_a_stream_on_the_other(
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
     with ExitStack() as stack:
-        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log"))
-        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log"))
+        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log")).url
+        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log")).url
         stream_b = Stream(url_b, keys["b"])
         stack.callback(stream_b.close)
         now = time.time()
@@ -164,8 +165,8 @@ def test_a_hotline_message_posted_on_one_process_reaches_a_socket_on_the_other_a
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
     with ExitStack() as stack:
-        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log"))
-        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log"))
+        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log")).url
+        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log")).url
         a = stack.enter_context(httpx.Client(base_url=url_a, headers={"Authorization": f"Bearer {keys['a']}"}))
         [thread] = [t for t in a.get("/v1/hotline/threads").json() if t["standing"] and "b" in t["parties"]]
         uri = url_b.replace("http", "ws") + f"/v1/hotline/ws?key={keys['b']}&person=duty"
@@ -192,3 +193,36 @@ def test_a_hotline_message_posted_on_one_process_reaches_a_socket_on_the_other_a
             delays_s.append(time.monotonic() - t0)
         print(json.dumps({"hotline_post_to_other_process_socket_s": [round(d, 3) for d in delays_s]}))
         assert max(delays_s) < 1.5
+
+
+def test_two_processes_share_one_address_and_it_answers_after_one_is_killed(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """``--reuse-port``: the kernel spreads new connections over both processes; after ``kill -9`` of
+    one, every request to the address is answered by the other."""
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    port = free_port()
+    with ExitStack() as stack:
+        first = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log", port, "--reuse-port"))
+        second = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log", port, "--reuse-port"))
+        admin = {"Authorization": f"Bearer {keys['admin']}"}
+
+        def answering(n: int) -> list[int]:
+            pids = []
+            for _ in range(n):  # a new connection each time: the kernel picks the process per connection
+                response = httpx.get(first.url + "/v1/metrics", headers=admin, timeout=10)
+                assert response.status_code == 200, response.text
+                pids.append(response.json()["process_id"])
+            return pids
+
+        assert set(answering(60)) == {first.pid, second.pid}
+        first.kill()
+        first.wait()
+        assert set(answering(20)) == {second.pid}
+        # A program that did not ask for the shared port still finds it taken.
+        refused = subprocess.run(
+            [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url, "serve", "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert refused.returncode != 0 and "in use" in refused.stderr

@@ -40,12 +40,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A socket bound to ``host:port`` and listening, made before anything slow starts, so that a
-    taken port is told at once and by name and nothing else is ever blamed on the port."""
+    taken port is told at once and by name and nothing else is ever blamed on the port.
+
+    ``reuse_port``: other processes that ask the same may listen on the same address (SO_REUSEPORT;
+    the kernel spreads new connections over them); a program that did not ask still finds it taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
         sock.listen(2048)

@@ -13,8 +13,13 @@ from keepclear.cli.context import CliContext, pass_context
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default from settings: 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default from settings: 8080).")
+@click.option(
+    "--reuse-port/--no-reuse-port",
+    default=None,
+    help="Share the host and port with other `keepclear serve` processes (SO_REUSEPORT; setting reuse_port).",
+)
 @pass_context
-def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
+def serve(ctx: CliContext, host: str | None, port: int | None, reuse_port: bool | None) -> None:
     """Run the service until interrupted (Ctrl-C stops it cleanly)."""
     from keepclear.api.app import create_app
     from keepclear.api.server import SLOW_START_NOTICE, ForegroundServer, bind_listener, uvicorn_config, watch_start
@@ -24,7 +29,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None) -> None:
     host = host or settings.host
     port = settings.port if port is None else port
     # The port first: a taken port is told at once, before the database opens or kernels compile.
-    listener = bind_listener(host, port)
+    listener = bind_listener(host, port, reuse_port=settings.reuse_port if reuse_port is None else reuse_port)
     adapters = None
     if settings.interop_file is not None:
         from keepclear.interop.hosting import HostedAdapters, load_adapters

@@ -244,3 +244,5 @@ class Metrics(BaseModel):
     counters: dict[str, float] = Field(default_factory=dict)
     record: RecordStatus | None = None  # the signer's own status dataclass: one definition of its fields
     events_subscriber_failures_total: int = 0
+    #: The answering process (several API processes may share one address: ``reuse_port``).
+    process_id: int = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -90,6 +91,7 @@ def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.ME
         counters=rt.counters(),
         record=rt.record.status(),
         events_subscriber_failures_total=rt.deployment.bus.failures_total,
+        process_id=os.getpid(),
     )
 
 
