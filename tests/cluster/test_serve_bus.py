@@ -226,3 +226,32 @@ def test_two_processes_share_one_address_and_it_answers_after_one_is_killed(
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert refused.returncode != 0 and "in use" in refused.stderr
+
+
+def test_a_notification_accepted_by_one_process_is_checked_against_by_the_next_request_on_the_other(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """Every check catches up with the shared store inside its own transaction (services/activities/
+    live_index.py), so no process checks against a stale picture, however late the bus."""
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    with ExitStack() as stack:
+        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log")).url
+        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log")).url
+        a = stack.enter_context(httpx.Client(base_url=url_a, headers={"Authorization": f"Bearer {keys['a']}"}))
+        b = stack.enter_context(httpx.Client(base_url=url_b, headers={"Authorization": f"Bearer {keys['b']}"}))
+        now = time.time()
+        for i in range(3):
+            body = {
+                "kind": "air-operation",
+                "start": format_utc(now + (30 + 10 * i) * 3600),
+                "end": format_utc(now + (34 + 10 * i) * 3600),
+                "contact": "duty officer",
+                "volumes": [{"geometry": {"type": "Polygon", "coordinates": SQUARE}, "lower_ft": 0, "upper_ft": 30000}],
+            }
+            first = a.post("/v1/activities", json={**body, "addressees": ["b"]})
+            assert first.status_code == 201, first.text
+            second = b.post("/v1/activities", json={**body, "addressees": ["a"]})  # at once, on the other process
+            assert second.status_code == 201, second.text
+            found = {(c["kind"], c["target_id"]) for c in second.json()["conflicts"]}
+            assert ("activity", first.json()["activity"]["id"]) in found, second.json()["conflicts"]
