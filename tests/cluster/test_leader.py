@@ -76,7 +76,7 @@ def test_the_store_picks_the_leadership(postgres_url: str) -> None:
 def test_one_holder_per_role_and_roles_are_independent(postgres_url: str, namespace: str) -> None:
     first = PostgresLeadership(postgres_url, Role.SIGNER, namespace)
     second = PostgresLeadership(postgres_url, Role.SIGNER, namespace)
-    other_role = PostgresLeadership(postgres_url, Role.HOTLINE_FANOUT, namespace)
+    other_role = PostgresLeadership(postgres_url, Role.HOTLINE_DEADLINES, namespace)
     try:
         assert first.try_acquire()
         assert not second.try_acquire()

@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -255,3 +256,50 @@ def test_a_notification_accepted_by_one_process_is_checked_against_by_the_next_r
             assert second.status_code == 201, second.text
             found = {(c["kind"], c["target_id"]) for c in second.json()["conflicts"]}
             assert ("activity", first.json()["activity"]["id"]) in found, second.json()["conflicts"]
+
+
+def test_one_process_signs_and_the_other_takes_over_when_it_is_killed(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """The record signer and the deadline watchers run in one process of two; ``kill -9`` of it hands
+    them to the other, which signs what was written meanwhile: nothing is left in the outbox."""
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    roles = ("leader_signer", "leader_hotline-deadlines", "leader_activity-deadlines")
+
+    def leads(url: str) -> dict[str, float]:
+        counters = httpx.get(url + "/v1/metrics", headers=admin, timeout=10).json()["counters"]
+        return {role: counters[role] for role in roles}
+
+    def wait_for(what: str, ok: Callable[[], bool], timeout_s: float = 20.0) -> float:
+        started = time.monotonic()
+        while not ok():
+            assert time.monotonic() - started < timeout_s, what
+            time.sleep(0.1)
+        return time.monotonic() - started
+
+    with ExitStack() as stack:
+        first = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log"))
+        second = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log"))
+        wait_for("each role led by one process", lambda: all(
+            leads(first.url)[r] + leads(second.url)[r] == 1 for r in roles))  # fmt: skip
+        leader, standby = (first, second) if leads(first.url)["leader_signer"] == 1 else (second, first)
+        leader.kill()
+        leader.wait()
+        took_s = wait_for("the standby leads every role", lambda: set(leads(standby.url).values()) == {1.0})
+        with httpx.Client(base_url=standby.url, headers={"Authorization": f"Bearer {keys['a']}"}, timeout=30) as a:
+            [thread] = [t for t in a.get("/v1/hotline/threads").json() if t["standing"] and "b" in t["parties"]]
+            for i in range(3):
+                posted = a.post(
+                    f"/v1/hotline/threads/{thread['id']}/messages",
+                    json={"kind": "text", "body": f"after {i}", "idempotency_key": f"after-failover-{i:04d}"},
+                )
+                assert posted.status_code == 201, posted.text
+
+        def record() -> dict[str, Any]:
+            return dict(httpx.get(standby.url + "/v1/metrics", headers=admin, timeout=10).json()["record"])
+
+        wait_for("the new leader signs what was written", lambda: record()["waiting"] == 0)
+        assert record()["signed_total"] >= 3  # the three messages' entries, signed by the process that took over
+        print(json.dumps({"standby_leads_after_kill_s": round(took_s, 2)}))

@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,9 +87,11 @@ def ledger_for(db: Database, clock: Clock, config: RecordConfig) -> Ledger:
     return open_ledger(db, clock, config.data_dir, passphrase=config.key_passphrase, config=config.ledger)
 
 
-def signer_for(db: Database, ledger: Ledger, config: RecordConfig) -> RecordSigner:
-    """The outbox signer ``config`` describes."""
-    return RecordSigner(db, ledger, max_attempts=config.max_attempts, poll_s=config.poll_s)
+def signer_for(
+    db: Database, ledger: Ledger, config: RecordConfig, active: Callable[[], bool] | None = None
+) -> RecordSigner:
+    """The outbox signer ``config`` describes (``active``: see ``RecordSigner``)."""
+    return RecordSigner(db, ledger, max_attempts=config.max_attempts, poll_s=config.poll_s, active=active)
 
 
 def recorded(kind: str) -> bool:
@@ -151,7 +153,12 @@ class RecordSigner:
         max_attempts: int = 5,
         poll_s: float = 0.5,
         batch: int = SIGN_BATCH,
+        active: Callable[[], bool] | None = None,
     ) -> None:
+        """``active``: asked before each drain of the signer's thread whether this process is the one
+        that signs (the deployment's leadership of the signer role: one process of several on one
+        PostgreSQL; a standby keeps asking every ``poll_s`` and takes over when it is told yes).
+        None: always (one process)."""
         self._db = db
         self._ledger = ledger
         self._max_attempts = max_attempts
@@ -161,6 +168,9 @@ class RecordSigner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._active = active
+        #: This process signs (the last answer of ``active``); a standby stages what it is handed.
+        self.is_active = active is None
         self.signed_total = 0
         self.retries_total = 0
         self.drain_failures_total = 0
@@ -179,6 +189,9 @@ class RecordSigner:
         batch's in-memory events) at once, so a publisher that waits reads its entries in the record."""
         extra = [_draft(e) for e in events if recorded(e.kind) and _in_memory(e.kind)]
         if not extra and not any(recorded(e.kind) for e in events):
+            return
+        if not self.is_active:  # a standby: the active signer (another process) takes them from the outbox
+            self._keep(extra)
             return
         try:
             taken = self.drain_once(extra)
@@ -319,6 +332,12 @@ class RecordSigner:
         while True:
             self._wake.wait(self._poll_s * (2 ** min(failures, 5)))
             self._wake.clear()
+            if self._active is not None:
+                self.is_active = self._active()
+                if not self.is_active:
+                    if self._stop.is_set():
+                        return
+                    continue
             try:
                 self.drain()
                 failures = 0

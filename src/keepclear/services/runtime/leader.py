@@ -1,7 +1,7 @@
 """One active instance per role, standbys ready to take over: a PostgreSQL advisory lock per role.
 
 Some work must run in exactly one process of a deployment: the record signer (one chain), the
-hotline fan-out, the activity deadlines. Each candidate holds a dedicated connection and asks for
+hotline and the activity deadline watchers. Each candidate holds a dedicated connection and asks for
 the role's session-level lock (``pg_try_advisory_lock``); the one that gets it is active until its
 session ends, which PostgreSQL notices when the process dies or its connection drops, and a
 standby's next try then succeeds. The active one checks its session every poll; a failed check
@@ -10,8 +10,14 @@ means it must stop at once (``on_lost``), because a standby may already hold the
 On SQLite (the embedded default: one process) ``EmbeddedLeadership`` is always the leader.
 
 Not a fence on its own: between the session's end and the old leader's next check, both may act
-for up to one poll. Writers that must never overlap also check inside their own transaction
-(planned: the signer writes under a transaction-level lock on the same key).
+for up to one poll. What they do then cannot clash: the signer appends under the ledger head's row
+lock and takes outbox rows ``FOR UPDATE`` (a row signed by one is gone for the other), and the
+deadline watchers change each activity or message in a transaction that re-reads its state.
+
+Wired in ``Runtime``: the signer's thread (``RecordSigner(active=...)``) and the hotline and
+activity deadline tasks run in the leader of their role only. The hotline's notices need no
+leader: each process posts those of the events it emitted itself (the bus hands other processes'
+events only to what keeps memory current), so each is posted once.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ class Role(StrEnum):
     """Work that runs in one process at a time."""
 
     SIGNER = "signer"
-    HOTLINE_FANOUT = "hotline-fanout"
+    HOTLINE_DEADLINES = "hotline-deadlines"
     ACTIVITY_DEADLINES = "activity-deadlines"
 
 
@@ -61,6 +67,11 @@ class Leadership(Protocol):
         """Give the role up (and the connection behind it)."""
         ...
 
+    @property
+    def held(self) -> bool:
+        """What the last ``try_acquire``/``still_held`` found (no round trip): for metrics."""
+        ...
+
 
 class EmbeddedLeadership:
     """The embedded default (SQLite, one process): always the leader."""
@@ -73,6 +84,10 @@ class EmbeddedLeadership:
 
     def release(self) -> None:
         return None
+
+    @property
+    def held(self) -> bool:
+        return True
 
 
 class PostgresLeadership:
@@ -103,6 +118,10 @@ class PostgresLeadership:
         self._keepalive_s = keepalive_s
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._held = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
 
     @property
     def backend_pid(self) -> int | None:

@@ -23,6 +23,8 @@ from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.leader import EmbeddedLeadership, Leadership, leadership_for
+from keepclear.services.runtime.leader import Role as LeaderRole
 from keepclear.services.runtime.priority import ProbePriority
 from keepclear.services.runtime.request_keys import RequestKeyRetention
 from keepclear.services.tactical.history import TrackHistory
@@ -38,6 +40,11 @@ _log = logging.getLogger("keepclear.runtime")
 TickTask = Callable[[float], object]
 #: Something that takes the reports drained from the ingest queue.
 TrackConsumer = Callable[[list[ReportColumns]], None]
+
+
+def _held_gauge(leadership: Leadership) -> Callable[[], float]:
+    """1 while this process leads the role, else 0 (``/v1/metrics``)."""
+    return lambda: float(leadership.held)
 
 
 class Runtime:
@@ -60,7 +67,7 @@ class Runtime:
         self._last_tick_start_s: float | None = None  # monotonic, while the tick thread runs
         self._consumers: list[TrackConsumer] = []
         self._gauges: dict[str, Callable[[], float]] = {}
-        self._tasks: list[tuple[str, TickTask]] = []
+        self._tasks: list[tuple[str, TickTask, LeaderRole | None]] = []
 
         self.add_task("history", self.history.prune)
         self.add_gauge("history_reports", lambda: len(self.history))
@@ -71,7 +78,20 @@ class Runtime:
         # The record first: every event is in the ledger before anything that reads the ledger runs.
         self.ledger = ledger_for(deployment.db, deployment.clock, self.config.record)
         #: Signs the outbox into the ledger: on each delivery, and on its own thread once started.
-        self.record = signer_for(deployment.db, self.ledger, self.config.record)
+        # Work that runs in one process of several sharing a PostgreSQL in the scale-out mode (a bus
+        # across processes): an advisory lock per role, keyed by the database URL so deployments
+        # sharing a server stay apart. Without a bus there is one process: always here.
+        url = deployment.settings.resolved_database_url()
+        scaled_out = deployment.settings.bus_url is not None
+        #: Who leads each one-process role (``services/runtime/leader.py``).
+        self.leaders: dict[LeaderRole, Leadership] = {
+            role: leadership_for(url, role, url) if scaled_out else EmbeddedLeadership() for role in LeaderRole
+        }
+        self.record = signer_for(
+            deployment.db, self.ledger, self.config.record, active=self.leaders[LeaderRole.SIGNER].try_acquire
+        )
+        for role, leadership in self.leaders.items():
+            self.add_gauge(f"leader_{role}", _held_gauge(leadership))
         deployment.bus.subscribe_batches(self.record.record)
         self.incidents = IncidentService(
             deployment.db,
@@ -99,12 +119,12 @@ class Runtime:
         deployment.bus.subscribe(self.hotline_hub.on_event, remote=True)
         deployment.bus.subscribe(self.hotline_hub.on_remote_event, remote=True, local=False)
         self.hotline.ensure_standing_threads()
-        self.add_task("hotline-deadlines", self.hotline.run_deadlines)
+        self.add_task("hotline-deadlines", self.hotline.run_deadlines, LeaderRole.HOTLINE_DEADLINES)
 
         self.activities = ActivityService(
             deployment.db, deployment.clock, deployment.bus, self.config.activities, live=LiveIndex()
         )
-        self.add_task("activity-deadlines", self.activities.run_deadlines)
+        self.add_task("activity-deadlines", self.activities.run_deadlines, LeaderRole.ACTIVITY_DEADLINES)
 
         self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
         deployment.bus.subscribe(self.tactical.on_event, remote=True)
@@ -169,9 +189,9 @@ class Runtime:
         """Hand every drained batch of reports to ``consumer`` (before the tasks run)."""
         self._consumers.append(consumer)
 
-    def add_task(self, name: str, task: TickTask) -> None:
-        """Run ``task(now_s)`` on every tick."""
-        self._tasks.append((name, task))
+    def add_task(self, name: str, task: TickTask, role: LeaderRole | None = None) -> None:
+        """Run ``task(now_s)`` on every tick (with ``role``: only while this process leads it)."""
+        self._tasks.append((name, task, role))
 
     def _probe(self, now_s: float) -> None:
         with self.priority.probing():
@@ -224,9 +244,11 @@ class Runtime:
         # depend on how much the feeds sent.
         if self._pump_thread is None:
             self.pump()
-        for name, task in self._tasks:
+        for name, task, role in self._tasks:
             started = time.perf_counter()
             try:
+                if role is not None and not self.leaders[role].try_acquire():
+                    continue  # another process leads it
                 task(now_s)
             except Exception:  # a failing task must not stop the others or the loop
                 self.tick_errors += 1
@@ -282,6 +304,8 @@ class Runtime:
         self._last_tick_start_s = None
         self.deployment.bus.stop_dispatching()
         self.record.stop()
+        for leadership in self.leaders.values():  # a standby takes over at once rather than at our death
+            leadership.release()
         self.history.wait_maintenance()
         if self._history_db is not self.deployment.db:
             self._history_db.dispose()
