@@ -226,7 +226,8 @@ def run(
     "targets",
     multiple=True,
     required=True,
-    help="udp://HOST:PORT (multicast too), tcp://HOST:PORT or tls://HOST:PORT (repeatable).",
+    help="udp://HOST:PORT (multicast too), tcp://HOST:PORT or tls://HOST:PORT (repeatable); tak+udp://, "
+    "tak+tcp://, tak+tls:// send TAK protocol v1 (protobuf) instead of CoT XML.",
 )
 @click.option(
     "--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM client certificate for tls targets."

@@ -22,6 +22,7 @@ import httpx
 from keepclear.domain.timefmt import parse_utc
 from keepclear.interop.cot import event_xml
 from keepclear.interop.observation import Stats
+from keepclear.interop.tak_out import to_tak
 from keepclear.interop.tak_views import activity_events, geochat_event
 
 log = logging.getLogger("keepclear.interop")
@@ -37,19 +38,36 @@ UID_PREFIX = "keepclear."
 @dataclass(frozen=True)
 class Target:
     """Where events go: ``udp://239.2.3.1:6969`` (unicast or multicast), ``tcp://takserver:8087`` or
-    ``tls://takserver:8089`` (with a client certificate)."""
+    ``tls://takserver:8089`` (with a client certificate); ``tak+`` before the scheme sends TAK
+    protocol v1 (protobuf: mesh datagrams over UDP, the stream form over TCP and TLS), else CoT XML."""
 
     transport: str
     host: str
     port: int
+    protocol: str = "xml"
 
     @classmethod
     def parse(cls, text: str) -> Target:
         scheme, sep, rest = text.partition("://")
+        protocol, plus, transport = scheme.rpartition("+")
         host, colon, port = rest.rpartition(":")
-        if not sep or scheme not in ("udp", "tcp", "tls") or not colon or not host or not port.isdigit():
-            raise ValueError(f"{text!r}: give udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT")
-        return cls(scheme, host, int(port))
+        if (
+            not sep
+            or transport not in ("udp", "tcp", "tls")
+            or (plus and protocol != "tak")
+            or not colon
+            or not host
+            or not port.isdigit()
+        ):
+            raise ValueError(
+                f"{text!r}: give udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT "
+                "(tak+udp://, tak+tcp://, tak+tls:// for TAK protocol v1)"
+            )
+        return cls(transport, host, int(port), "tak" if plus else "xml")
+
+    def __str__(self) -> str:
+        prefix = "tak+" if self.protocol == "tak" else ""
+        return f"{prefix}{self.transport}://{self.host}:{self.port}"
 
 
 class _Sender:
@@ -69,6 +87,8 @@ class _Sender:
         self._sock: socket.socket | None = None
 
     def send(self, events: list[bytes]) -> None:
+        if self.target.protocol == "tak":
+            events = to_tak(events, stream=self.target.transport != "udp")
         if self._sock is None:
             self._sock = self._open()
         try:
