@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from keepclear.domain.timefmt import parse_utc
+from keepclear.interop.clients import Clients
 from keepclear.interop.cot import event_xml
 from keepclear.interop.observation import Stats
 from keepclear.interop.tak_out import to_tak
@@ -276,8 +277,11 @@ class CotOut:
         multicast_interface: str | None = None,
         tls: ssl.SSLContext | None = None,
         chat_backlog: int = 20,
+        clients: Clients | None = None,
     ) -> None:
         self.party_id = party_id
+        #: TAK connections of the party (to keepclear's endpoints) that get the picture too.
+        self.clients = clients
         self.stats = stats
         self.interval_s = interval_s
         self.stale_after_s = max(3 * interval_s, 10.0)
@@ -298,6 +302,8 @@ class CotOut:
         #: Zones change rarely: sent every ``zones_every`` cycles (30 s), stale after three such periods.
         self.zones_every = max(1, round(30.0 / interval_s))
         self._cycles = 0
+        if clients is not None:
+            clients.on_join = self._wake.set
 
     def cycle(self) -> int:
         """One poll and send; the number of events sent to each target."""
@@ -306,7 +312,8 @@ class CotOut:
         now_s = self.clock()
         events = track_events(tracks, self.party_id, now_s, self.stale_after_s, self.skip_units)
         events += [alert_event(a, now_s, self.stale_after_s) for a in alerts]
-        if self._cycles % self.zones_every == 0:
+        newcomer = self.clients is not None and self.clients.joined()  # it needs the zones now
+        if self._cycles % self.zones_every == 0 or newcomer:
             slow_stale_s = 3 * self.zones_every * self.interval_s
             zones: Any = self._get("/v1/zones")
             events += zone_events(zones, now_s, slow_stale_s)
@@ -323,6 +330,8 @@ class CotOut:
             except OSError as exc:
                 self.stats.add("send_errors", len(events))
                 log.warning("interop: sending to %s failed: %s", sender.target, exc)
+        if self.clients is not None:
+            self.stats.add("sent", len(events) * self.clients.send(events))
         return len(events)
 
     def _chat(self, now_s: float) -> list[bytes]:

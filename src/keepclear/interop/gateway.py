@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Protocol
 
+from keepclear.interop.clients import Clients
 from keepclear.interop.mapping import Mapping
 from keepclear.interop.observation import Observation, Stats, log
 
@@ -61,6 +62,8 @@ def split_lines(buffer: bytearray) -> list[bytes]:
 
 
 TRANSPORTS = ("tcp", "tls", "udp", "connect", "tls-connect")
+#: The input formats whose stream connections can carry the party's picture back, and in what form.
+PICTURE_FORMATS = {"cot": "xml", "tak": "tak"}
 #: Transports where keepclear is the client of a feed's server (reconnecting after each loss).
 CONNECTING = ("connect", "tls-connect")
 
@@ -126,8 +129,11 @@ class Gateway:
         tls: ssl.SSLContext | None = None,
         client_tls: ssl.SSLContext | None = None,
         on_unmapped: Callable[[Observation], None] | None = None,
+        clients: Clients | None = None,
     ) -> None:
         self.mapping = mapping
+        #: With ``clients``, every cot/tak stream connection (accepted or made) gets the party's picture back.
+        self.clients = clients
         self.on_unmapped = on_unmapped
         self.decoders = decoders
         self.endpoints = endpoints
@@ -279,6 +285,9 @@ class Gateway:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: Decoder, where: str
     ) -> None:
         buffer = bytearray()
+        picture = self.clients is not None and decoder.name in PICTURE_FORMATS
+        if self.clients is not None and picture:
+            self.clients.add(self._loop, writer, PICTURE_FORMATS[decoder.name], where)
         try:
             while True:
                 chunk = await reader.read(65_536)
@@ -295,6 +304,8 @@ class Gateway:
         except (ConnectionError, OSError) as exc:
             log.info("interop: %s connection %s ended: %s", decoder.name, where, exc)
         finally:
+            if self.clients is not None and picture:
+                self.clients.remove(writer)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
