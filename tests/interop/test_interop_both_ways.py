@@ -24,7 +24,7 @@ import defusedxml.ElementTree as SafeET
 import pytest
 import takproto
 from apisupport import Service
-from interopsupport import tracks, write_certificate
+from interopsupport import tracks, wait_for, write_certificate
 
 from keepclear.api.server import free_port
 from keepclear.domain.timefmt import format_utc
@@ -285,3 +285,45 @@ def test_an_in_adapter_names_the_variable_of_its_picture_key(tmp_path: Path) -> 
     with pytest.raises(ValidationError) as caught:
         parse_adapters(text % "UNSET", "adapters.yaml", tmp_path, {"A_FEED_KEY": "k"})
     assert "in[0].picture_key_env: the environment variable 'UNSET' is not set" in "\n".join(caught.value.problems)
+
+
+def test_as_a_client_of_a_tak_server_keepclear_says_who_it_is_then_sends_the_picture(service: Service) -> None:
+    """``--connect cot:takserver:8088`` with a picture key: the connection to the server carries the
+    server's positions in and the party's picture out, preceded by keepclear's presence (a stale
+    contact, as a TAK client introduces itself, so a server routing by sender serves it)."""
+    with service.client("a-feed") as a_feed:
+        report = {"unit_id": "ua-partner", "time": format_utc(time.time()), "lat_deg": 35.0, "lon_deg": 38.0}
+        assert a_feed.post("/v1/tracks", json={"reports": [report]}).json()["accepted"] == 1
+    server = socket.create_server(("127.0.0.1", 0))
+    stats = Stats()
+    clients = Clients()
+    poster = Poster(service.url, service.keys["a-feed"], stats, flush_s=0.05)
+    mapping = parse_mapping("party: a\ncot:\n  ANDROID-A1: ua\n")
+    endpoint = Endpoint("cot", "connect", "127.0.0.1", server.getsockname()[1])
+    gateway = Gateway(mapping, decoders(), [endpoint], poster.offer, stats, clients=clients)
+    picture = CotOut(service.url, service.keys["a-liaison"], "a", [], stats, interval_s=0.5, clients=clients)
+    stop = threading.Event()
+    worker = threading.Thread(target=picture.run, args=(stop,), daemon=True)
+    poster.start()
+    gateway.start()
+    worker.start()
+    seen = Picture("xml")
+    try:
+        server.settimeout(20)
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(20)
+            while "keepclear.ua-partner" not in seen.uids():
+                seen.feed(conn.recv(65_536))
+            conn.sendall(position("ANDROID-A1", 38.2, 0.0, "xml"))  # a TAK user's position, relayed by the server
+            wait_for(lambda: tracks(service, "a-liaison").get("ua"), what="ua through the server's connection")
+    finally:
+        stop.set()
+        picture.wake()
+        worker.join(timeout=15)
+        picture.close()
+        gateway.stop()
+        poster.stop()
+        server.close()
+    assert seen.events[0][:2] == ("keepclear.a", "a-f-G-U-C")  # who it is, first
+    assert tracks(service, "a-liaison")["ua"]["lon_deg"] == pytest.approx(38.2)

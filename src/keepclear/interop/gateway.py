@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from keepclear.interop.clients import Clients
+from keepclear.interop.cot import event_xml
 from keepclear.interop.mapping import Mapping
 from keepclear.interop.observation import Observation, Stats, log
+from keepclear.interop.tak_out import to_tak
 
 
 def server_tls(certificate: str, key: str, client_ca: str) -> ssl.SSLContext:
@@ -263,8 +265,24 @@ class Gateway:
                 log.warning("interop: cannot reach %s at %s:%d: %s", decoder.name, endpoint.host, endpoint.port, exc)
             else:
                 log.info("interop: connected to %s at %s:%d", decoder.name, endpoint.host, endpoint.port)
+                if self.clients is not None and decoder.name in PICTURE_FORMATS:
+                    writer.write(self._presence(PICTURE_FORMATS[decoder.name]))
                 await self._read_stream(reader, writer, decoder, f"{endpoint.host}:{endpoint.port}")
             await asyncio.sleep(self.reconnect_s)
+
+    def _presence(self, protocol: str) -> bytes:
+        """What keepclear says first as a client of a TAK server that is to carry the party's picture:
+        who it is (``keepclear.<party>``, a contact and ``takv``), as a TAK client does, so that a
+        server routing by sender (OpenTAKServer) gives the connection its traffic. Stale when sent,
+        so no TAK client shows it."""
+        now_s = self.clock()
+        party = self.mapping.party_id
+        event = event_xml(
+            uid=f"keepclear.{party}", cot_type="a-f-G-U-C", time_s=now_s, stale_s=now_s, lat_deg=0.0, lon_deg=0.0,
+            callsign=f"keepclear {party}", remarks=f"keepclear: party {party}'s picture",
+            extra={"takv": {"platform": "keepclear", "device": "keepclear", "os": "", "version": "1"}},
+        )  # fmt: skip
+        return to_tak([event], stream=True)[0] if protocol == "tak" else event
 
     async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: Decoder) -> None:
         peer = writer.get_extra_info("peername")
