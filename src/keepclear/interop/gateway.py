@@ -132,10 +132,14 @@ class Gateway:
         client_tls: ssl.SSLContext | None = None,
         on_unmapped: Callable[[Observation], None] | None = None,
         clients: Clients | None = None,
+        presence_delay_s: float = 1.0,
     ) -> None:
         self.mapping = mapping
         #: With ``clients``, every cot/tak stream connection (accepted or made) gets the party's picture back.
         self.clients = clients
+        #: How long after connecting to a TAK server keepclear says who it is: OpenTAKServer drops what
+        #: a client sends before its own message queue for the client is open (a fraction of a second).
+        self.presence_delay_s = presence_delay_s
         self.on_unmapped = on_unmapped
         self.decoders = decoders
         self.endpoints = endpoints
@@ -266,6 +270,7 @@ class Gateway:
             else:
                 log.info("interop: connected to %s at %s:%d", decoder.name, endpoint.host, endpoint.port)
                 if self.clients is not None and decoder.name in PICTURE_FORMATS:
+                    await asyncio.sleep(self.presence_delay_s)  # the picture follows (the stream registers it)
                     writer.write(self._presence(PICTURE_FORMATS[decoder.name]))
                 await self._read_stream(reader, writer, decoder, f"{endpoint.host}:{endpoint.port}")
             await asyncio.sleep(self.reconnect_s)
