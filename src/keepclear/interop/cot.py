@@ -273,9 +273,11 @@ def event_xml(
     remarks: str | None = None,
     extra: dict[str, dict[str, str]] | None = None,
     links: list[tuple[float, float]] | None = None,
+    circle_m: float | None = None,
 ) -> bytes:
     """One CoT event as XML bytes (``how="m-g"``: machine generated). ``stale_s`` is an absolute time;
-    ``links`` are the vertices of a drawn shape (``<link point="lat,lon"/>``)."""
+    ``links`` are the vertices of a drawn shape (``<link point="lat,lon"/>``); ``circle_m`` the radius
+    of a circle about the point (``<shape><ellipse major minor/>``, as ATAK draws ``u-d-c-c``)."""
     event = ET.Element(
         "event",
         version="2.0",
@@ -302,6 +304,9 @@ def event_xml(
         ET.SubElement(detail, "track", course=f"{course_deg % 360.0:.1f}", speed=f"{speed_mps:.2f}")
     for link_lat, link_lon in links or ():
         ET.SubElement(detail, "link", point=f"{link_lat:.7f},{link_lon:.7f}")
+    if circle_m is not None:
+        shape = ET.SubElement(detail, "shape")
+        ET.SubElement(shape, "ellipse", major=f"{circle_m:.1f}", minor=f"{circle_m:.1f}", angle="360")
     if remarks:
         ET.SubElement(detail, "remarks").text = remarks
     for tag, attributes in (extra or {}).items():

@@ -215,7 +215,8 @@ def _signed(argb: int) -> str:
 
 def zone_events(document: dict[str, Any], now_s: float, stale_after_s: float) -> list[bytes]:
     """The zones of ``GET /v1/zones`` as CoT drawings: polygons and lines as shapes (``u-d-f``, the
-    polygon closed), sites as markers, each with its name, kind and altitudes."""
+    polygon closed), areas given as a point with a radius as circles (``u-d-c-c``), each with its
+    name, kind and altitudes."""
     out = []
     for feature in document.get("features", []):
         geometry = feature.get("geometry") or {}
@@ -235,7 +236,13 @@ def zone_events(document: dict[str, Any], now_s: float, stale_after_s: float) ->
         }
         if geometry.get("type") == "Point":
             lon, lat = geometry["coordinates"][:2]
-            out.append(event_xml(cot_type="b-m-p-s-m", lat_deg=lat, lon_deg=lon, **common))
+            radius_m = float(props.get("radius_m") or 0.0)
+            if radius_m > 0:
+                stroke = {"strokeColor": {"value": colour}, "strokeWeight": {"value": "3.0"}}
+                out.append(event_xml(cot_type="u-d-c-c", lat_deg=lat, lon_deg=lon, circle_m=radius_m, extra=stroke,
+                                     **common))  # fmt: skip
+            else:
+                out.append(event_xml(cot_type="b-m-p-s-m", lat_deg=lat, lon_deg=lon, **common))
             continue
         if geometry.get("type") == "Polygon":
             ring = geometry["coordinates"][0]
