@@ -12,6 +12,7 @@ are exactly the API's. Keys are secrets: the file names the environment variable
         connect: [beast:receiver.local:30005]
         receiver: [52.3, 4.76]        # lat, lon of the ADS-B receiver (optional)
         tls: {certificate: server.pem, key: server.key, client_ca: party-a-ca.pem}
+        picture_key_env: A_LIAISON_KEY   # optional: cot/tak TCP/TLS connections get a's picture back
     out:
       - name: a-out
         party: a
