@@ -206,6 +206,9 @@ def test_a_circle_drawn_on_tak_becomes_a_circular_zone(service: Service, pytak: 
         gateway.stop()
         poster.stop()
     assert stats.snapshot()["malformed"] == 0 and stats.snapshot()["proposals_refused"] == 0
+    data = ["--data-dir", str(service.deployment.settings.data_dir)]
+    listed = subprocess.run([KEEPCLEAR, *data, "zones", "proposals"], capture_output=True, text=True, timeout=120)
+    assert "Circle of radius 750 m  'Keep-out ring'  from ring-1  pending" in listed.stdout, listed.stderr
     with service.client("admin") as admin:
         by_source = {p["source"]: p for p in admin.get("/v1/zone-proposals").json()}
         ring_1 = by_source["ring-1"]["geometry"]
