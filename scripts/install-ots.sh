@@ -18,7 +18,7 @@ if [ -x "$OTS_VENV/bin/eud_handler" ] && "$OTS_VENV/bin/python" -c "import opent
     exit 0
 fi
 python=""
-for candidate in python3.13 python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python3.13 "$HOME"/.pyenv/versions/3.12*/bin/python3.12; do
+for candidate in python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python3.12 python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3.13; do
     # A pyenv shim is on PATH even when its version is not active: only one that runs counts.
     if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
         python=$candidate
