@@ -47,6 +47,30 @@ if command -v psql >/dev/null 2>&1; then
     fi
 fi
 
+# PostGIS in PostgreSQL (OpenTAKServer's database needs it; the TAK server integration test)
+if command -v psql >/dev/null 2>&1 \
+    && ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_available_extensions where name = 'postgis'" \
+        2>/dev/null | grep -q 1; then
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    if [ -n "$version" ]; then
+        log "installing postgis for postgresql $version"
+        need_apt "postgresql-$version-postgis-3" || log "postgis could not be installed: the TAK server test will skip"
+    fi
+fi
+
+# RabbitMQ (guest/guest on 127.0.0.1:5672; OpenTAKServer routes CoT through it)
+if ! port_open 5672; then
+    if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then
+        log "installing rabbitmq-server"
+        need_apt rabbitmq-server || log "rabbitmq-server could not be installed: the TAK server test will skip"
+    fi
+    if command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ]; then
+        log "starting rabbitmq-server"
+        (rabbitmq-server -detached >/dev/null 2>&1 || service rabbitmq-server start >/dev/null 2>&1) || true
+        wait_port 5672 || log "rabbitmq does not answer: the TAK server test will skip"
+    fi
+fi
+
 # NATS with JetStream
 if ! port_open 4222; then
     if [ ! -x /usr/sbin/nats-server ] && ! command -v nats-server >/dev/null 2>&1; then

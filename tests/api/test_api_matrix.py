@@ -103,7 +103,7 @@ def proposal(service: Service) -> str:
     from keepclear.services.zones.proposals import ZoneProposals
 
     dep = service.deployment
-    return ZoneProposals(dep.db, dep.clock, dep.zones).propose("a", fresh("d"), "P", PROPOSED)[0]
+    return ZoneProposals(dep.db, dep.clock, dep.zones, dep.bus).propose("a", fresh("d"), "P", PROPOSED)[0]
 
 
 def new_key_id(service: Service) -> tuple[str, Any]:

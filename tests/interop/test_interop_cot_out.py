@@ -17,7 +17,7 @@ from apisupport import EXAMPLE_ZONES, Service
 from interopsupport import pytak_send, tracks, wait_for
 
 from keepclear.domain.timefmt import format_utc
-from keepclear.interop.cot import event_xml, split_events
+from keepclear.interop.cot import decode_drawing, event_xml, split_events
 from keepclear.interop.cot_out import ALERT_TYPE, CANCEL_TYPE, CotOut, Target
 from keepclear.interop.gateway import Endpoint, Gateway
 from keepclear.interop.inputs import decoders
@@ -221,7 +221,15 @@ def test_zones_are_sent_as_shapes_and_markers(service: Service, tak_a: socket.so
     assert len(links) == 6 and links[0] == links[-1] == "33.5000000,36.3300000"  # the ring, closed
     assert ghouta.find("detail/contact").get("callsign") == "Eastern Ghouta"  # type: ignore[union-attr]
     assert by_uid["keepclear.zone.euphrates-line"].get("type") == "u-d-f"
-    assert by_uid["keepclear.zone.deir-ez-zor-hospital"].get("type") == "b-m-p-s-m"
+    hospital = by_uid["keepclear.zone.deir-ez-zor-hospital"]  # a protected site: a point with its radius
+    assert hospital.get("type") == "u-d-c-c"
+    assert hospital.find("detail/shape/ellipse").get("major") == "1000.0"  # type: ignore[union-attr]
+    circle = decode_drawing(SafeET.tostring(hospital))  # as a TAK user's drawing of it would be read
+    assert circle is not None and circle.geometry == {
+        "type": "Point",
+        "coordinates": [40.14, 35.336],
+        "radius_m": 1000.0,
+    }
 
 
 def test_an_alert_wakes_the_picture_at_once_without_waiting_for_the_interval(

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import takproto
 from apisupport import Service
 from interopsupport import pytak_send, wait_for
 
@@ -155,3 +156,82 @@ def test_proposals_are_kept_on_both_stores(deployment: Deployment) -> None:
     assert staged[0][2]["geometry_sha256"] == sha256_hex(canonical_bytes(geometry))
     assert staged[4][2] == {"proposal_id": first, "zone_id": "box-1"}
     assert staged[5][2] == {"proposal_id": other, "reason": "no"}
+
+
+def circle(uid: str, lat_deg: float, lon_deg: float, major_m: float, minor_m: float | None = None) -> bytes:
+    """A circle as ATAK draws it (``u-d-c-c``): the centre the event's point, the radius in metres as
+    the ellipse's ``major`` and ``minor``, its style a ``link`` inside the shape."""
+    now = time.time()
+    minor = major_m if minor_m is None else minor_m
+    return (
+        f'<event version="2.0" uid="{uid}" type="u-d-c-c" how="h-e" time="{format_utc(now)}" '
+        f'start="{format_utc(now)}" stale="{format_utc(now + 86400)}"><point lat="{lat_deg}" lon="{lon_deg}" hae="0" '
+        f'ce="9999999" le="9999999"/><detail><shape><ellipse major="{major_m}" minor="{minor}" angle="360"/>'
+        f'<link uid="{uid}.Style" type="b-x-KmlStyle" relation="p-c"><Style><LineStyle><color>ffffffff</color>'
+        '</LineStyle></Style></link></shape><contact callsign="Keep-out ring"/><remarks>well</remarks>'
+        '<strokeColor value="-1"/></detail></event>'
+    ).encode()
+
+
+def test_circles_decode_as_points_with_their_radius() -> None:
+    found = decode_drawing(circle("c1", 35.1, 36.1, 750.0))
+    assert found is not None
+    assert found.geometry == {"type": "Point", "coordinates": [36.1, 35.1], "radius_m": 750.0}
+    assert (found.uid, found.name, found.remarks) == ("c1", "Keep-out ring", "well")
+    assert decode_drawing(circle("c2", 35.1, 36.1, 750.0, 300.0)) is None  # an ellipse: not proposed
+    for bad, reason in ((circle("c3", 35.1, 36.1, 0.0), "radius"), (circle("c4", 95.0, 36.1, 10.0), "outside"),
+                        (circle("c5", 35.1, 36.1, 5e6), "radius")):  # fmt: skip
+        with pytest.raises(ValueError, match=reason):
+            decode_drawing(bad)
+
+
+def test_a_circle_drawn_on_tak_becomes_a_circular_zone(service: Service, pytak: ModuleType) -> None:
+    """Drawn as CoT XML on a cot endpoint and as TAK protocol v1 on a tak endpoint: both proposed as
+    circles; the accepted one is a zone given as a point with its radius, as the probe reads zones."""
+    stats = Stats()
+    mapping = parse_mapping("party: a\ncot:\n  ANDROID-A1: ua\npropose_zones: true\n")
+    proposer = Proposer(service.url, service.keys["a-feed"], stats)
+    poster = Poster(service.url, service.keys["a-feed"], stats, flush_s=0.05)
+    endpoints = [Endpoint("cot", "tcp", "127.0.0.1", 0), Endpoint("tak", "udp", "127.0.0.1", 0)]
+    gateway = Gateway(mapping, decoders(on_drawing=proposer.on_drawing), endpoints, poster.offer, stats)
+    poster.start()
+    gateway.start()
+    try:
+        pytak_send(pytak, f"tcp://127.0.0.1:{gateway.ports[0]}", [circle("ring-1", 35.1, 36.1, 750.0)])
+        mesh = bytes(takproto.xml2proto(circle("ring-2", 35.3, 36.3, 2000.0), takproto.TAKProtoVer.MESH))
+        pytak_send(pytak, f"udp+wo://127.0.0.1:{gateway.ports[1]}", [mesh])
+        wait_for(lambda: stats.snapshot()["proposals"] >= 2 or None, what="both proposals")
+        proposer.join()
+    finally:
+        gateway.stop()
+        poster.stop()
+    assert stats.snapshot()["malformed"] == 0 and stats.snapshot()["proposals_refused"] == 0
+    data = ["--data-dir", str(service.deployment.settings.data_dir)]
+    listed = subprocess.run([KEEPCLEAR, *data, "zones", "proposals"], capture_output=True, text=True, timeout=120)
+    assert "Circle of radius 750 m  'Keep-out ring'  from ring-1  pending" in listed.stdout, listed.stderr
+    with service.client("admin") as admin:
+        by_source = {p["source"]: p for p in admin.get("/v1/zone-proposals").json()}
+        ring_1 = by_source["ring-1"]["geometry"]
+        assert (ring_1["type"], ring_1["coordinates"]) == ("Point", [36.1, 35.1])
+        assert (by_source["ring-1"]["radius_m"], by_source["ring-2"]["radius_m"]) == (750.0, 2000.0)
+        assert by_source["ring-2"]["name"] == "Keep-out ring"  # the callsign, from the typed contact
+        accepted = admin.post(
+            f"/v1/zone-proposals/{by_source['ring-1']['id']}/accept",
+            json={"zone_id": "ring-1", "kind": "special-caution-area", "properties": {"upper_ft": 3000}},
+        )
+        assert accepted.status_code == 200, accepted.text
+        zone = admin.get("/v1/zones/ring-1").json()
+    assert zone["geometry"] == {"type": "Point", "coordinates": [36.1, 35.1]}
+    assert zone["properties"]["radius_m"] == 750.0 and zone["properties"]["upper_ft"] == 3000
+    [stored] = [z for z in service.deployment.zones.list() if z.id == "ring-1"]
+    assert stored.buffer_m == 750.0  # the zone is the disc, not the centre
+
+
+def test_circle_proposals_need_a_radius(service: Service) -> None:
+    with service.client("a-feed") as feed:
+        for radius in (None, 0, -5, 2e6, "750"):
+            body = {"source": "c", "name": "Ring", "geometry": {"type": "Point", "coordinates": [36.1, 35.1]}}
+            if radius is not None:
+                body["geometry"]["radius_m"] = radius  # type: ignore[index]
+            refused = feed.post("/v1/zone-proposals", json=body)
+            assert refused.status_code == 422 and "radius_m" in refused.text, (radius, refused.text)

@@ -113,6 +113,21 @@ def _receiver(text: str) -> tuple[float, float]:
     help="An admin key (or KEEPCLEAR_ADMIN_KEY), only for a mapping with auto_create: unmapped ids become units.",
 )
 @click.option(
+    "--picture-key",
+    envvar="KEEPCLEAR_PICTURE_KEY",
+    default=None,
+    help="A liaison or observer key of the mapping's party (or KEEPCLEAR_PICTURE_KEY): every cot/tak TCP or TLS"
+    " connection (a TAK client's, or a TAK server's that --connect names) gets the party's picture back, as from"
+    " interop out.",
+)
+@click.option(
+    "--interval-s",
+    type=click.FloatRange(0.1, 600),
+    default=2.0,
+    show_default=True,
+    help="Seconds between pictures sent to connections (with --picture-key).",
+)
+@click.option(
     "--receiver",
     default=None,
     help="LAT,LON (degrees) of the ADS-B receiver: modes/beast positions resolve from one CPR half.",
@@ -137,6 +152,8 @@ def run(
     tls_server_ca: str | None,
     ack_key: str | None,
     admin_key: str | None,
+    picture_key: str | None,
+    interval_s: float,
     receiver: str | None,
     flush_s: float,
     max_pending: int,
@@ -145,9 +162,11 @@ def run(
     """Take CoT (XML or TAK protobuf), SBS-1, Mode S/Beast, ASTERIX and AIS feeds in and post their mapped units' positions to keepclear."""
     from keepclear.interop.ack import Acknowledger
     from keepclear.interop.autocreate import UnitCreator
+    from keepclear.interop.clients import Clients
+    from keepclear.interop.cot_out import CotOut
     from keepclear.interop.gateway import Endpoint, Gateway, client_tls, server_tls
     from keepclear.interop.inputs import FORMATS, decoders
-    from keepclear.interop.mapping import load_mapping
+    from keepclear.interop.mapping import IdKind, load_mapping
     from keepclear.interop.observation import Stats
     from keepclear.interop.poster import Poster
     from keepclear.interop.proposer import Proposer
@@ -184,6 +203,7 @@ def run(
     creator = None
     if mapping.auto_create_force and admin_key:
         creator = UnitCreator(url, admin_key, mapping, mapping.auto_create_force, stats)
+    clients = Clients() if picture_key else None
     gateway = Gateway(
         mapping,
         decoders(
@@ -198,15 +218,30 @@ def run(
         tls=tls,
         client_tls=secure_client,
         on_unmapped=creator.on_unmapped if creator else None,
+        clients=clients,
     )
+    stop = threading.Event()
+    picture = None
+    if clients is not None and picture_key:
+        picture = CotOut(url, picture_key, mapping.party_id, [], stats, interval_s=interval_s, clients=clients,
+                         skip_units=frozenset(mapping.external_ids(IdKind.COT)))  # fmt: skip
     poster.start()
     gateway.start()
+    worker = threading.Thread(target=picture.run, args=(stop,), daemon=True) if picture else None
+    if worker is not None:
+        worker.start()
     for endpoint, port in zip(endpoints, gateway.ports, strict=True):
         click.echo(f"{endpoint.format} {endpoint.transport} {endpoint.host}:{port}", err=True)
-    click.echo(f"ready: posting party {mapping.party_id}'s units to {url}", err=True)
+    both_ways = ", and its picture back to its TAK connections" if picture else ""
+    click.echo(f"ready: posting party {mapping.party_id}'s units to {url}{both_ways}", err=True)
     try:
-        _wait_for_interrupt(threading.Event(), stats_s, lambda: click.echo(f"interop: {stats.line()}", err=True))
+        _wait_for_interrupt(stop, stats_s, lambda: click.echo(f"interop: {stats.line()}", err=True))
     finally:
+        stop.set()
+        if picture is not None and worker is not None:
+            picture.wake()
+            worker.join(timeout=15)
+            picture.close()
         gateway.stop()
         poster.stop()
         click.echo(f"interop stopped: {stats.line()}", err=True)
@@ -226,7 +261,8 @@ def run(
     "targets",
     multiple=True,
     required=True,
-    help="udp://HOST:PORT (multicast too), tcp://HOST:PORT or tls://HOST:PORT (repeatable).",
+    help="udp://HOST:PORT (multicast too), tcp://HOST:PORT or tls://HOST:PORT (repeatable); tak+udp://, "
+    "tak+tcp://, tak+tls:// send TAK protocol v1 (protobuf) instead of CoT XML.",
 )
 @click.option(
     "--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM client certificate for tls targets."

@@ -27,12 +27,14 @@ def zones_proposals(ctx: CliContext, state: str) -> None:
     deployment, proposals = _proposals(ctx)
     try:
         for p in proposals.list(state):
-            vertices = p["geometry"]["coordinates"]
-            count = len(vertices[0] if p["geometry"]["type"] == "Polygon" else vertices)
-            click.echo(
-                f"{p['id']}  party {p['party_id']}  {p['geometry']['type']} of {count} positions  "
-                f"{p['name']!r}  from {p['source']}  {p['state']}"
-            )
+            geometry = p["geometry"]
+            if geometry["type"] == "Point":
+                shape = f"Circle of radius {geometry['radius_m']:g} m"
+            else:
+                vertices = geometry["coordinates"]
+                count = len(vertices[0] if geometry["type"] == "Polygon" else vertices)
+                shape = f"{geometry['type']} of {count} positions"
+            click.echo(f"{p['id']}  party {p['party_id']}  {shape}  {p['name']!r}  from {p['source']}  {p['state']}")
     finally:
         deployment.close()
 

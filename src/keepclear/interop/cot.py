@@ -60,8 +60,8 @@ class _Parts:
     """The attributes of the elements a position needs, gathered while expat reads (no tree is built)."""
 
     __slots__ = (
-        "callsign", "chat", "depth", "event", "in_detail", "in_remarks", "link", "link_points", "point", "remarks",
-        "root", "track",
+        "callsign", "chat", "depth", "ellipse", "event", "in_detail", "in_remarks", "in_shape", "link", "link_points",
+        "point", "remarks", "root", "track",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -75,8 +75,10 @@ class _Parts:
         self.remarks: list[str] = []
         self.link_points: list[str] = []
         self.callsign = ""
+        self.ellipse: dict[str, str] | None = None
         self.in_detail = False
         self.in_remarks = False
+        self.in_shape = False
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         self.depth += 1
@@ -99,10 +101,13 @@ class _Parts:
             elif tag == "contact":
                 self.callsign = attributes.get("callsign", "")
             self.in_remarks = tag == "remarks"
+            self.in_shape = tag == "shape"
+        elif self.depth == 4 and self.in_shape and tag == "ellipse" and self.ellipse is None:
+            self.ellipse = attributes
 
     def end(self, tag: str) -> None:
         if self.depth == 3:
-            self.in_remarks = False
+            self.in_remarks = self.in_shape = False
         self.depth -= 1
 
     def text(self, data: str) -> None:
@@ -140,7 +145,8 @@ def _parse(message: bytes, *, text: bool = False) -> _Parts:
 
 @dataclass(frozen=True, slots=True)
 class Drawing:
-    """A shape drawn on TAK (``u-d-*`` with ``<link point>`` vertices) as GeoJSON lon/lat."""
+    """A shape drawn on TAK as GeoJSON lon/lat: a Polygon or LineString of its ``<link point>``
+    vertices, or a circle as a Point with its radius as the member ``radius_m``."""
 
     uid: str
     name: str
@@ -148,19 +154,44 @@ class Drawing:
     remarks: str
 
 
+#: The largest circle proposed (m): larger is a mistake of units or of the finger.
+MAX_RADIUS_M = 1_000_000.0
+
+
+def _circle(parts: _Parts) -> dict[str, object] | None:
+    """The circle of a ``<shape><ellipse major minor/>`` (ATAK's ``u-d-c-c``: the radius in metres
+    as ``major`` and ``minor``, the centre the event's point); None for an ellipse that is no circle."""
+    ellipse, point = parts.ellipse or {}, parts.point
+    if point is None:
+        raise ValueError("circle without a <point> (its centre)")
+    major, minor = _number("ellipse", ellipse, "major"), _number("ellipse", ellipse, "minor", -1.0)
+    if minor >= 0 and abs(major - minor) > 0.01 * max(major, minor):
+        return None  # an ellipse: not a zone keepclear holds
+    if not 0 < major <= MAX_RADIUS_M:
+        raise ValueError(f"circle radius {major!r} m is not in (0, {MAX_RADIUS_M:.0f}]")
+    lat, lon = _number("point", point, "lat"), _number("point", point, "lon")
+    check_position(lat, lon)
+    return {"type": "Point", "coordinates": [lon, lat], "radius_m": major}
+
+
 def decode_drawing(message: bytes) -> Drawing | None:
     """The shape of a ``u-d-f``/``u-d-r`` (and other vertex-listed ``u-d-*``) event: a polygon when
-    its vertices close (a rectangle always), else a line. None for other events and for shapes
-    without vertices (circles, markers). Raises ValueError for malformed vertices."""
+    its vertices close (a rectangle always), else a line; a circle (``u-d-c-c``, a ``<shape><ellipse>``)
+    as a Point with ``radius_m``. None for other events, ellipses and shapes without vertices
+    (markers). Raises ValueError for malformed vertices or circles."""
     parts = _parse(message, text=True)
     kind = parts.event.get("type", "")
-    if not kind.startswith("u-d-") or len(parts.link_points) < 2:
+    is_circle = parts.ellipse is not None and len(parts.link_points) < 2
+    if not kind.startswith("u-d-") or (len(parts.link_points) < 2 and not is_circle):
         return None
     if len(parts.link_points) > 2_000:
         raise ValueError("drawing with more than 2000 vertices")
     uid = parts.event.get("uid") or ""
     if not uid:
         raise ValueError("drawing without a uid")
+    if is_circle:
+        circle = _circle(parts)
+        return None if circle is None else Drawing(uid, parts.callsign or uid, circle, "".join(parts.remarks).strip())
     ring: list[list[float]] = []
     for raw in parts.link_points:
         try:
@@ -242,9 +273,11 @@ def event_xml(
     remarks: str | None = None,
     extra: dict[str, dict[str, str]] | None = None,
     links: list[tuple[float, float]] | None = None,
+    circle_m: float | None = None,
 ) -> bytes:
     """One CoT event as XML bytes (``how="m-g"``: machine generated). ``stale_s`` is an absolute time;
-    ``links`` are the vertices of a drawn shape (``<link point="lat,lon"/>``)."""
+    ``links`` are the vertices of a drawn shape (``<link point="lat,lon"/>``); ``circle_m`` the radius
+    of a circle about the point (``<shape><ellipse major minor/>``, as ATAK draws ``u-d-c-c``)."""
     event = ET.Element(
         "event",
         version="2.0",
@@ -271,6 +304,9 @@ def event_xml(
         ET.SubElement(detail, "track", course=f"{course_deg % 360.0:.1f}", speed=f"{speed_mps:.2f}")
     for link_lat, link_lon in links or ():
         ET.SubElement(detail, "link", point=f"{link_lat:.7f},{link_lon:.7f}")
+    if circle_m is not None:
+        shape = ET.SubElement(detail, "shape")
+        ET.SubElement(shape, "ellipse", major=f"{circle_m:.1f}", minor=f"{circle_m:.1f}", angle="360")
     if remarks:
         ET.SubElement(detail, "remarks").text = remarks
     for tag, attributes in (extra or {}).items():

@@ -20,8 +20,10 @@ from typing import Any
 import httpx
 
 from keepclear.domain.timefmt import parse_utc
+from keepclear.interop.clients import Clients
 from keepclear.interop.cot import event_xml
 from keepclear.interop.observation import Stats
+from keepclear.interop.tak_out import to_tak
 from keepclear.interop.tak_views import activity_events, geochat_event
 
 log = logging.getLogger("keepclear.interop")
@@ -37,19 +39,36 @@ UID_PREFIX = "keepclear."
 @dataclass(frozen=True)
 class Target:
     """Where events go: ``udp://239.2.3.1:6969`` (unicast or multicast), ``tcp://takserver:8087`` or
-    ``tls://takserver:8089`` (with a client certificate)."""
+    ``tls://takserver:8089`` (with a client certificate); ``tak+`` before the scheme sends TAK
+    protocol v1 (protobuf: mesh datagrams over UDP, the stream form over TCP and TLS), else CoT XML."""
 
     transport: str
     host: str
     port: int
+    protocol: str = "xml"
 
     @classmethod
     def parse(cls, text: str) -> Target:
         scheme, sep, rest = text.partition("://")
+        protocol, plus, transport = scheme.rpartition("+")
         host, colon, port = rest.rpartition(":")
-        if not sep or scheme not in ("udp", "tcp", "tls") or not colon or not host or not port.isdigit():
-            raise ValueError(f"{text!r}: give udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT")
-        return cls(scheme, host, int(port))
+        if (
+            not sep
+            or transport not in ("udp", "tcp", "tls")
+            or (plus and protocol != "tak")
+            or not colon
+            or not host
+            or not port.isdigit()
+        ):
+            raise ValueError(
+                f"{text!r}: give udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT "
+                "(tak+udp://, tak+tcp://, tak+tls:// for TAK protocol v1)"
+            )
+        return cls(transport, host, int(port), "tak" if plus else "xml")
+
+    def __str__(self) -> str:
+        prefix = "tak+" if self.protocol == "tak" else ""
+        return f"{prefix}{self.transport}://{self.host}:{self.port}"
 
 
 class _Sender:
@@ -69,6 +88,8 @@ class _Sender:
         self._sock: socket.socket | None = None
 
     def send(self, events: list[bytes]) -> None:
+        if self.target.protocol == "tak":
+            events = to_tak(events, stream=self.target.transport != "udp")
         if self._sock is None:
             self._sock = self._open()
         try:
@@ -194,7 +215,8 @@ def _signed(argb: int) -> str:
 
 def zone_events(document: dict[str, Any], now_s: float, stale_after_s: float) -> list[bytes]:
     """The zones of ``GET /v1/zones`` as CoT drawings: polygons and lines as shapes (``u-d-f``, the
-    polygon closed), sites as markers, each with its name, kind and altitudes."""
+    polygon closed), areas given as a point with a radius as circles (``u-d-c-c``), each with its
+    name, kind and altitudes."""
     out = []
     for feature in document.get("features", []):
         geometry = feature.get("geometry") or {}
@@ -214,7 +236,13 @@ def zone_events(document: dict[str, Any], now_s: float, stale_after_s: float) ->
         }
         if geometry.get("type") == "Point":
             lon, lat = geometry["coordinates"][:2]
-            out.append(event_xml(cot_type="b-m-p-s-m", lat_deg=lat, lon_deg=lon, **common))
+            radius_m = float(props.get("radius_m") or 0.0)
+            if radius_m > 0:
+                stroke = {"strokeColor": {"value": colour}, "strokeWeight": {"value": "3.0"}}
+                out.append(event_xml(cot_type="u-d-c-c", lat_deg=lat, lon_deg=lon, circle_m=radius_m, extra=stroke,
+                                     **common))  # fmt: skip
+            else:
+                out.append(event_xml(cot_type="b-m-p-s-m", lat_deg=lat, lon_deg=lon, **common))
             continue
         if geometry.get("type") == "Polygon":
             ring = geometry["coordinates"][0]
@@ -256,8 +284,11 @@ class CotOut:
         multicast_interface: str | None = None,
         tls: ssl.SSLContext | None = None,
         chat_backlog: int = 20,
+        clients: Clients | None = None,
     ) -> None:
         self.party_id = party_id
+        #: TAK connections of the party (to keepclear's endpoints) that get the picture too.
+        self.clients = clients
         self.stats = stats
         self.interval_s = interval_s
         self.stale_after_s = max(3 * interval_s, 10.0)
@@ -278,6 +309,8 @@ class CotOut:
         #: Zones change rarely: sent every ``zones_every`` cycles (30 s), stale after three such periods.
         self.zones_every = max(1, round(30.0 / interval_s))
         self._cycles = 0
+        if clients is not None:
+            clients.on_join = self._wake.set
 
     def cycle(self) -> int:
         """One poll and send; the number of events sent to each target."""
@@ -286,7 +319,8 @@ class CotOut:
         now_s = self.clock()
         events = track_events(tracks, self.party_id, now_s, self.stale_after_s, self.skip_units)
         events += [alert_event(a, now_s, self.stale_after_s) for a in alerts]
-        if self._cycles % self.zones_every == 0:
+        newcomer = self.clients is not None and self.clients.joined()  # it needs the zones now
+        if self._cycles % self.zones_every == 0 or newcomer:
             slow_stale_s = 3 * self.zones_every * self.interval_s
             zones: Any = self._get("/v1/zones")
             events += zone_events(zones, now_s, slow_stale_s)
@@ -303,6 +337,8 @@ class CotOut:
             except OSError as exc:
                 self.stats.add("send_errors", len(events))
                 log.warning("interop: sending to %s failed: %s", sender.target, exc)
+        if self.clients is not None:
+            self.stats.add("sent", len(events) * self.clients.send(events))
         return len(events)
 
     def _chat(self, now_s: float) -> list[bytes]:

@@ -16,8 +16,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Protocol
 
+from keepclear.interop.clients import Clients
+from keepclear.interop.cot import event_xml
 from keepclear.interop.mapping import Mapping
 from keepclear.interop.observation import Observation, Stats, log
+from keepclear.interop.tak_out import to_tak
 
 
 def server_tls(certificate: str, key: str, client_ca: str) -> ssl.SSLContext:
@@ -61,6 +64,8 @@ def split_lines(buffer: bytearray) -> list[bytes]:
 
 
 TRANSPORTS = ("tcp", "tls", "udp", "connect", "tls-connect")
+#: The input formats whose stream connections can carry the party's picture back, and in what form.
+PICTURE_FORMATS = {"cot": "xml", "tak": "tak"}
 #: Transports where keepclear is the client of a feed's server (reconnecting after each loss).
 CONNECTING = ("connect", "tls-connect")
 
@@ -126,8 +131,15 @@ class Gateway:
         tls: ssl.SSLContext | None = None,
         client_tls: ssl.SSLContext | None = None,
         on_unmapped: Callable[[Observation], None] | None = None,
+        clients: Clients | None = None,
+        presence_delay_s: float = 1.0,
     ) -> None:
         self.mapping = mapping
+        #: With ``clients``, every cot/tak stream connection (accepted or made) gets the party's picture back.
+        self.clients = clients
+        #: How long after connecting to a TAK server keepclear says who it is: OpenTAKServer drops what
+        #: a client sends before its own message queue for the client is open (a fraction of a second).
+        self.presence_delay_s = presence_delay_s
         self.on_unmapped = on_unmapped
         self.decoders = decoders
         self.endpoints = endpoints
@@ -257,8 +269,25 @@ class Gateway:
                 log.warning("interop: cannot reach %s at %s:%d: %s", decoder.name, endpoint.host, endpoint.port, exc)
             else:
                 log.info("interop: connected to %s at %s:%d", decoder.name, endpoint.host, endpoint.port)
+                if self.clients is not None and decoder.name in PICTURE_FORMATS:
+                    await asyncio.sleep(self.presence_delay_s)  # the picture follows (the stream registers it)
+                    writer.write(self._presence(PICTURE_FORMATS[decoder.name]))
                 await self._read_stream(reader, writer, decoder, f"{endpoint.host}:{endpoint.port}")
             await asyncio.sleep(self.reconnect_s)
+
+    def _presence(self, protocol: str) -> bytes:
+        """What keepclear says first as a client of a TAK server that is to carry the party's picture:
+        who it is (``keepclear.<party>``, a contact and ``takv``), as a TAK client does, so that a
+        server routing by sender (OpenTAKServer) gives the connection its traffic. Stale when sent,
+        so no TAK client shows it."""
+        now_s = self.clock()
+        party = self.mapping.party_id
+        event = event_xml(
+            uid=f"keepclear.{party}", cot_type="a-f-G-U-C", time_s=now_s, stale_s=now_s, lat_deg=0.0, lon_deg=0.0,
+            callsign=f"keepclear {party}", remarks=f"keepclear: party {party}'s picture",
+            extra={"takv": {"platform": "keepclear", "device": "keepclear", "os": "", "version": "1"}},
+        )  # fmt: skip
+        return to_tak([event], stream=True)[0] if protocol == "tak" else event
 
     async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: Decoder) -> None:
         peer = writer.get_extra_info("peername")
@@ -279,6 +308,9 @@ class Gateway:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: Decoder, where: str
     ) -> None:
         buffer = bytearray()
+        picture = self.clients is not None and decoder.name in PICTURE_FORMATS
+        if self.clients is not None and picture:
+            self.clients.add(self._loop, writer, PICTURE_FORMATS[decoder.name], where)
         try:
             while True:
                 chunk = await reader.read(65_536)
@@ -295,6 +327,8 @@ class Gateway:
         except (ConnectionError, OSError) as exc:
             log.info("interop: %s connection %s ended: %s", decoder.name, where, exc)
         finally:
+            if self.clients is not None and picture:
+                self.clients.remove(writer)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()

@@ -12,6 +12,7 @@ are exactly the API's. Keys are secrets: the file names the environment variable
         connect: [beast:receiver.local:30005]
         receiver: [52.3, 4.76]        # lat, lon of the ADS-B receiver (optional)
         tls: {certificate: server.pem, key: server.key, client_ca: party-a-ca.pem}
+        picture_key_env: A_LIAISON_KEY   # optional: cot/tak TCP/TLS connections get a's picture back
     out:
       - name: a-out
         party: a
@@ -40,6 +41,7 @@ from pathlib import Path
 from keepclear.errors import ValidationError
 from keepclear.interop.ack import Acknowledger
 from keepclear.interop.autocreate import UnitCreator
+from keepclear.interop.clients import Clients
 from keepclear.interop.cot_out import CotOut, Target
 from keepclear.interop.gateway import Endpoint, Gateway, client_tls, server_tls
 from keepclear.interop.inputs import FORMATS, decoders
@@ -69,6 +71,9 @@ class InAdapter:
     admin_key_env: str | None = None
     #: (certificate, key, the servers' CA) for ``connect_tls`` endpoints.
     client_tls: tuple[str, str, str] | None = None
+    #: The variable holding a liaison or observer key of the party: its cot/tak stream connections
+    #: (and the shared TAK port's connections of the party) get the party's picture back.
+    picture_key_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
     config = AdaptersConfig()
     for index, _ in enumerate(reader.sequence(("in",), required=False) if "in" in top else []):
         path: tuple[str | int, ...] = ("in", index)
-        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "connect_tls", "receiver", "tls", "ack_key_env", "admin_key_env"}),
+        entry = reader.mapping(path, frozenset({"name", "mapping", "key_env", "listen", "connect", "connect_tls", "receiver", "tls", "ack_key_env", "admin_key_env", "picture_key_env"}),
                                frozenset({"name", "mapping", "key_env"}))  # fmt: skip
         name, key_env = _common(reader, path, names, environ)
         mapping_file = _file(reader, (*path, "mapping"), base) if "mapping" in entry else None
@@ -224,12 +229,25 @@ def parse_adapters(text: str, source: str, base: Path, environ: AbcMapping[str, 
         if admin_key_env is not None and (not isinstance(admin_key_env, str) or not environ.get(admin_key_env)):
             reader.problem((*path, "admin_key_env"), f"the environment variable {admin_key_env!r} is not set")
             admin_key_env = None
+        picture_key_env = entry.get("picture_key_env")
+        if picture_key_env is not None and (not isinstance(picture_key_env, str) or not environ.get(picture_key_env)):
+            reader.problem((*path, "picture_key_env"), f"the environment variable {picture_key_env!r} is not set")
+            picture_key_env = None
         if mapping is not None and mapping.auto_create_force and not admin_key_env:
             reader.problem((*path, "admin_key_env"), "the mapping's auto_create needs admin_key_env (an admin key)")
         if name and key_env and mapping:
             config.inputs.append(
                 InAdapter(
-                    name, mapping, key_env, endpoints, receiver, tls, ack_key_env, admin_key_env, client_tls_files
+                    name,
+                    mapping,
+                    key_env,
+                    endpoints,
+                    receiver,
+                    tls,
+                    ack_key_env,
+                    admin_key_env,
+                    client_tls_files,
+                    picture_key_env,
                 )
             )
     for index, _ in enumerate(reader.sequence(("out",), required=False) if "out" in top else []):
@@ -338,6 +356,7 @@ class HostedAdapters:
                 creator = UnitCreator(
                     url, environ[adapter.admin_key_env], adapter.mapping, adapter.mapping.auto_create_force, stats
                 )
+            clients = Clients() if adapter.picture_key_env else None
             gateway = Gateway(
                 adapter.mapping,
                 decoders(adapter.receiver, chat, drawing),
@@ -347,10 +366,15 @@ class HostedAdapters:
                 tls=tls,
                 client_tls=client_tls(*adapter.client_tls) if adapter.client_tls else None,
                 on_unmapped=creator.on_unmapped if creator else None,
+                clients=clients,
             )
             gateways[adapter.name] = gateway
             self._starters += [poster.start, gateway.start]
             self._stoppers += [gateway.stop, poster.stop]
+            if clients is not None and adapter.picture_key_env:
+                picture = CotOut(url, environ[adapter.picture_key_env], adapter.mapping.party_id, [], stats,
+                                 skip_units=frozenset(adapter.mapping.external_ids(IdKind.COT)), clients=clients)  # fmt: skip
+                self._run_out(picture, f"{adapter.name}-picture")
         if config.tak is not None:
             stats = self.stats["tak-endpoint"] = Stats()
             rules = [ClientRule(attribute, value, gateways[name]) for attribute, value, name in config.tak.rules]
@@ -361,15 +385,19 @@ class HostedAdapters:
             stats = self.stats[out.name] = Stats()
             sender = CotOut(url, environ[out.key_env], out.party_id, out.targets, stats, interval_s=out.interval_s,
                             skip_units=out.skip_units, tls=client_tls(*out.tls) if out.tls else None)  # fmt: skip
-            worker = threading.Thread(target=sender.run, args=(self._stop,), name=f"interop-{out.name}", daemon=True)
-            self._starters.append(worker.start)
+            self._run_out(sender, out.name)
 
-            def stop_out(sender: CotOut = sender, worker: threading.Thread = worker) -> None:
-                sender.wake()
-                worker.join(timeout=15)
-                sender.close()
+    def _run_out(self, sender: CotOut, name: str) -> None:
+        """Cycle ``sender`` on a thread of its own from start to stop."""
+        worker = threading.Thread(target=sender.run, args=(self._stop,), name=f"interop-{name}", daemon=True)
+        self._starters.append(worker.start)
 
-            self._stoppers.append(stop_out)
+        def stop_out() -> None:
+            sender.wake()
+            worker.join(timeout=15)
+            sender.close()
+
+        self._stoppers.append(stop_out)
 
     def gauges(self) -> dict[str, Callable[[], float]]:
         """``interop_<adapter>_<counter>`` for every adapter and counter, for /v1/metrics."""

@@ -22,13 +22,13 @@ def decoders(
     on_drawing: Callable[[Drawing], None] | None = None,
 ) -> dict[str, Decoder]:
     """A fresh decoder per format (decoders that combine messages keep state); ``receiver`` (lat, lon
-    degrees) lets Mode S positions resolve from a single CPR half; ``on_chat`` hears CoT GeoChat,
-    ``on_drawing`` CoT drawings."""
+    degrees) lets Mode S positions resolve from a single CPR half; ``on_chat`` hears GeoChat,
+    ``on_drawing`` drawings (CoT XML and TAK protocol v1)."""
     return {
         "cot": CotDecoder(on_chat, on_drawing),
         "sbs": SbsDecoder(),
         "ais": AisDecoder(),
-        "tak": TakProtoDecoder(),
+        "tak": TakProtoDecoder(on_chat, on_drawing),
         "modes": ModeSDecoder(receiver),
         "beast": BeastDecoder(receiver),
         "asterix": AsterixDecoder(),

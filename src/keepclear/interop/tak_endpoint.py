@@ -90,6 +90,8 @@ class TakEndpoint:
             return
         decoder = gateway.decoders["cot"]
         buffer = bytearray()
+        if gateway.clients is not None:  # the picture of the certificate's party, on the same connection
+            gateway.clients.add(self._loop, writer, "xml", where)
         try:
             while chunk := await reader.read(65_536):
                 buffer += chunk
@@ -100,6 +102,8 @@ class TakEndpoint:
         except (ConnectionError, OSError) as exc:
             log.info("interop: TAK client %s ended: %s", where, exc)
         finally:
+            if gateway.clients is not None:
+                gateway.clients.remove(writer)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()

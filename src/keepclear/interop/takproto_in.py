@@ -1,19 +1,23 @@
 """TAK protocol version 1 (protobuf, decoded by takproto): the mesh form (UDP datagrams starting
 ``0xbf 0x01 0xbf``) and the stream form (``0xbf``, a varint length, the message) that ATAK and TAK
-Server use once they have agreed on it. Positions of ``a-*`` events become observations by uid.
+Server use once they have agreed on it. Positions of ``a-*`` events become observations by uid;
+GeoChat (``b-t-f``) and drawings (``u-d-*``) are rebuilt as the XML event they stand for and read by
+the XML path's decoders (acknowledgements, zone proposals).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import takproto
 from google.protobuf.message import DecodeError
 
-from keepclear.interop.cot import COT_UNKNOWN
+from keepclear.interop.cot import COT_UNKNOWN, Chat, Drawing, decode_chat, decode_drawing
 from keepclear.interop.mapping import IdKind
 from keepclear.interop.observation import Observation, check_position, velocity
+from keepclear.interop.tak_out import proto_to_xml
 
 MAGIC = 0xBF
 MESH_HEADER = b"\xbf\x01\xbf"
@@ -67,10 +71,16 @@ def split_tak(buffer: bytearray) -> list[bytes]:
 
 
 class TakProtoDecoder:
-    """TAK protocol v1 messages (mesh or stream)."""
+    """TAK protocol v1 messages (mesh or stream); GeoChat to ``on_chat``, drawings to ``on_drawing``."""
 
     name = "tak"
     tail_is_message = False
+
+    def __init__(
+        self, on_chat: Callable[[Chat], None] | None = None, on_drawing: Callable[[Drawing], None] | None = None
+    ) -> None:
+        self.on_chat = on_chat
+        self.on_drawing = on_drawing
 
     def split(self, buffer: bytearray) -> list[bytes]:
         return split_tak(buffer)
@@ -86,6 +96,14 @@ class TakProtoDecoder:
             raise ValueError("no cotEvent in the TAK message")
         event = parsed.cotEvent
         if not event.type.startswith("a-"):
+            if event.type == "b-t-f" and self.on_chat is not None:
+                chat = decode_chat(proto_to_xml(event))
+                if chat is not None:
+                    self.on_chat(chat)
+            elif event.type.startswith("u-d-") and self.on_drawing is not None:
+                drawing = decode_drawing(proto_to_xml(event))
+                if drawing is not None:
+                    self.on_drawing(drawing)
             return []
         if not event.uid:
             raise ValueError("event has no uid")

@@ -24,7 +24,10 @@ class ProposalIn(BaseModel):
 
     source: str = Field(description="What the shape is in the proposer's system, e.g. the drawing's CoT uid.")
     name: str
-    geometry: dict[str, Any] = Field(description="A GeoJSON Polygon (ring closed) or LineString, lon/lat degrees.")
+    geometry: dict[str, Any] = Field(
+        description="A GeoJSON Polygon (ring closed) or LineString, lon/lat degrees; or a circle: a Point with the "
+        "member radius_m (metres)."
+    )
     remarks: str = ""
 
 
@@ -41,6 +44,7 @@ class ZoneProposalOut(BaseModel):
     source: str
     name: str
     geometry: Geometry
+    radius_m: float | None = Field(None, description="A circle's radius (metres), its geometry the centre Point.")
     remarks: str
     proposed_s: float
     state: Literal["pending", "accepted", "refused"]
@@ -90,7 +94,10 @@ def list_zone_proposals(
     state: Annotated[str | None, Query(pattern="^(pending|accepted|refused)$")] = None,
 ) -> list[ZoneProposalOut]:
     """Every proposal (or those in ``state``), oldest first."""
-    return [ZoneProposalOut.model_validate(p) for p in rt.deployment.zone_proposals.list(state)]
+    return [
+        ZoneProposalOut.model_validate({**p, "radius_m": p["geometry"].get("radius_m")})
+        for p in rt.deployment.zone_proposals.list(state)
+    ]
 
 
 @router.post("/zone-proposals/{proposal_id}/accept")

@@ -22,20 +22,30 @@ from keepclear.store import Database
 from keepclear.store import zone_proposals as store
 
 MAX_VERTICES = 2_000
+#: The largest circle proposed, metres.
+MAX_RADIUS_M = 1_000_000.0
 
 
 def _check_geometry(geometry: Any) -> list[str]:
-    """A closed polygon ring or a line, of finite lon/lat degrees."""
-    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "LineString"):
-        return ["geometry: a GeoJSON Polygon or LineString is expected"]
-    coordinates = geometry.get("coordinates")
-    points = (
-        coordinates[0]
-        if geometry["type"] == "Polygon" and isinstance(coordinates, list) and coordinates
-        else coordinates
-    )
-    if not isinstance(points, list) or not 2 <= len(points) <= MAX_VERTICES:
-        return [f"geometry: 2 to {MAX_VERTICES} positions are expected"]
+    """A closed polygon ring, a line, or a circle (a Point with the member ``radius_m``, metres), of
+    finite lon/lat degrees."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "LineString", "Point"):
+        return ["geometry: a GeoJSON Polygon, LineString or Point (a circle, with radius_m) is expected"]
+    coordinates: Any = geometry.get("coordinates")
+    points: Any
+    if geometry["type"] == "Point":
+        radius = geometry.get("radius_m")
+        if not isinstance(radius, int | float) or isinstance(radius, bool) or not 0 < radius <= MAX_RADIUS_M:
+            return [f"geometry.radius_m: a circle's radius in metres, more than 0 and at most {MAX_RADIUS_M:.0f}"]
+        points = [coordinates]
+    else:
+        points = (
+            coordinates[0]
+            if geometry["type"] == "Polygon" and isinstance(coordinates, list) and coordinates
+            else coordinates
+        )
+        if not isinstance(points, list) or not 2 <= len(points) <= MAX_VERTICES:
+            return [f"geometry: 2 to {MAX_VERTICES} positions are expected"]
     for index, point in enumerate(points):
         ok = isinstance(point, list) and len(point) >= 2 and all(isinstance(v, int | float) for v in point[:2])
         if not ok or not (math.isfinite(point[0]) and -180 <= point[0] <= 180 and math.isfinite(point[1])
@@ -112,14 +122,17 @@ class ZoneProposals:
         transaction: the zone is validated and recorded as any import is."""
         with self._db.read() as conn:
             proposal = store.get_proposal(conn, proposal_id)
+        geometry = dict(proposal["geometry"])
+        circle = {"radius_m": geometry.pop("radius_m")} if "radius_m" in geometry else {}  # a zone's property
         feature = {
             "type": "Feature",
             "id": zone_id,
-            "geometry": proposal["geometry"],
+            "geometry": geometry,
             "properties": {
                 "name": proposal["name"],
                 "kind": kind.value,
                 "description": f"proposed by party {proposal['party_id']} ({proposal['source']})",
+                **circle,
                 **(properties or {}),
             },
         }
