@@ -114,6 +114,8 @@ def test_a_tak_client_and_keepclear_exchange_positions_and_alerts_through_openta
     assert adapter.returncode == 0, rest
     with service.client("a-liaison") as a_liaison:
         [alert] = a_liaison.get("/v1/alerts").json()
+    with service.client("b-liaison") as b_liaison:  # B's console reads the same alert (and its stream)
+        assert [a["alert_id"] for a in b_liaison.get("/v1/alerts").json()] == [alert["alert_id"]]
     cot_alerts = {(e[0], e[2]) for e in seen.events if e[1] == ALERT_TYPE}  # its level as it was when sent
     assert {uid for uid, _ in cot_alerts} == {f"keepclear.alert.{alert['alert_id']}"}
     assert {level for _, level in cot_alerts} <= {"caution", "warning"}
