@@ -303,3 +303,73 @@ def test_one_process_signs_and_the_other_takes_over_when_it_is_killed(
         wait_for("the new leader signs what was written", lambda: record()["waiting"] == 0)
         assert record()["signed_total"] >= 3  # the three messages' entries, signed by the process that took over
         print(json.dumps({"standby_leads_after_kill_s": round(took_s, 2)}))
+
+
+def _events_after(url: str, key: str, last_event_id: str | None) -> tuple[list[str], list[tuple[str, str]]]:
+    """``/v1/stream?once=true`` with ``last_event_id``: (the kinds sent, [(sse id, activity id)])."""
+    headers = {"Authorization": f"Bearer {key}"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    kinds: list[str] = []
+    notified: list[tuple[str, str]] = []
+    with httpx.stream("GET", url + "/v1/stream", params={"once": "true"}, headers=headers, timeout=30) as response:
+        sse_id = kind = ""
+        for line in response.iter_lines():
+            if line.startswith("id: "):
+                sse_id = line[4:]
+            elif line.startswith("event: "):
+                kind = line[7:]
+                kinds.append(kind)
+            elif line.startswith("data: ") and kind == EventKind.ACTIVITY_NOTIFIED:
+                notified.append((sse_id, json.loads(line[6:])["payload"]["activity"]["id"]))
+    return kinds, notified
+
+
+def test_a_client_resumes_its_stream_on_the_other_process_with_last_event_id(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """SSE ids carry a tag of the event's own id, the same in every process: a client that read some
+    events from A and reconnects to B with its Last-Event-ID gets every later one, none lost."""
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    with ExitStack() as stack:
+        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log")).url
+        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log")).url
+        a = stack.enter_context(httpx.Client(base_url=url_a, headers={"Authorization": f"Bearer {keys['a']}"}))
+        now = time.time()
+
+        def notify(i: int) -> str:
+            body = {
+                "kind": "air-operation",
+                "start": format_utc(now + (30 + 10 * i) * 3600),
+                "end": format_utc(now + (34 + 10 * i) * 3600),
+                "addressees": ["b"],
+                "contact": "duty officer",
+                "volumes": [{"geometry": {"type": "Polygon", "coordinates": SQUARE}, "lower_ft": 0, "upper_ft": 9000}],
+            }
+            response = a.post("/v1/activities", json=body)
+            assert response.status_code == 201, response.text
+            return str(response.json()["activity"]["id"])
+
+        first = [notify(i) for i in range(3)]
+        deadline = time.monotonic() + 10
+        while len(seen := _events_after(url_a, keys["b"], "0")[1]) < 3:
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.1)
+        assert [activity for _, activity in seen] == first
+        last_id = seen[1][0]  # b read two of them on A, then lost its connection
+        assert "-" in last_id
+        later = [notify(i) for i in range(3, 5)]
+        deadline = time.monotonic() + 10
+        while True:
+            kinds, resumed = _events_after(url_b, keys["b"], last_id)  # reconnects to B
+            got = [activity for _, activity in resumed]
+            if all(x in got for x in [first[2], *later]):
+                break
+            assert time.monotonic() < deadline, (kinds, got)
+            time.sleep(0.1)
+        assert "reload" not in kinds
+        assert all(got.count(x) == 1 for x in later)  # each later one once; an earlier one may come again
+        # A tag no process ever sent: told to reload.
+        kinds, _ = _events_after(url_b, keys["b"], "1-0123456789ab")
+        assert "reload" in kinds

@@ -86,7 +86,11 @@ def create_app(
         raise ValueError("create_app: the deployment was opened with other settings than those given")
     dep = deployment or Deployment.open(settings, clock=clock)
     runtime = Runtime(dep, runtime_config or RuntimeConfig.from_settings(settings))
-    hub = StreamHub(backlog_events=settings.stream_client_backlog_events, send_timeout_s=settings.stream_send_timeout_s)
+    hub = StreamHub(
+        backlog_events=settings.stream_client_backlog_events,
+        send_timeout_s=settings.stream_send_timeout_s,
+        tagged_ids=settings.bus_url is not None,  # a client may resume on another API process
+    )
     dep.bus.subscribe_batches(hub.on_events, live=True, remote=True)
     runtime.tactical.on_tick(lambda _now_s: hub.offer_picture())
     for name, read in hub.gauges().items():

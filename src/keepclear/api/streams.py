@@ -7,6 +7,13 @@ client to take what was sent before (TCP's buffers full). Cutting cancels the ta
 so nothing of it stays behind; the client reconnects with ``Last-Event-ID`` and gets what it missed
 from the ring of recent events, or is told to reload when it was away longer than the ring.
 
+Across API processes (a deployment with a bus) each event's SSE id also carries a tag of the
+event's own id, the same in every process (``<seq>-<tag>``): a client that reconnects to another
+process resumes after the event of that tag in this process's ring, with the events that arrived
+here shortly before it (``resume_margin_s``: the bus delivers in a slightly different order in each
+process), so it may get an event twice (the same id: drop it) but misses none. A tag not (yet) in
+the ring is waited for a moment, then the client is told to reload.
+
 The tactical picture (the units a party may see now) is pushed after every probe tick as
 ``event: tracks.picture``: not numbered, not kept in the ring, and coalesced per connection (a
 client that is behind gets the newest picture once, never a queue of stale ones).
@@ -19,10 +26,13 @@ import contextlib
 import contextvars
 import json
 import logging
+import re
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -38,6 +48,20 @@ PictureView = Callable[[], dict[str, object] | None]
 
 class _Picture:
     """The queue's mark that a newer picture is waiting (at most one per connection)."""
+
+
+class _Item(NamedTuple):
+    """An event in the ring: its number here, the event, its cross-process tag ("" in one process),
+    and when it arrived here (monotonic seconds)."""
+
+    seq: int
+    event: Event
+    tag: str
+    arrived_s: float
+
+
+#: ``Last-Event-ID`` as this hub writes it: ``<seq>`` or ``<seq>-<tag>``.
+_LAST_ID = re.compile(r"(\d{1,18})(?:-([0-9a-f]{12}))?")
 
 
 _PICTURE = _Picture()
@@ -61,7 +85,7 @@ class CutStreamLogFilter(logging.Filter):
 @dataclass(eq=False)
 class _Connection:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[tuple[int, Event] | _Picture | None]
+    queue: asyncio.Queue[_Item | _Picture | None]
     limit: int
     cut: bool = False
     #: A picture mark is in the queue and not yet taken.
@@ -74,11 +98,23 @@ class StreamHub:
     """Numbers events and fans them out to connected SSE clients.
 
     ``backlog_events``: events a client may have waiting to be sent before it is cut;
-    ``send_timeout_s``: longest a send may wait for the client to read before it is cut.
+    ``send_timeout_s``: longest a send may wait for the client to read before it is cut;
+    ``tagged_ids``: ids that carry the event's own (several API processes on one bus; see the module
+    docstring), with ``resume_margin_s`` of events resent before the resume point.
     """
 
-    def __init__(self, ring_size: int = 10_000, backlog_events: int = 10_000, send_timeout_s: float = 30.0) -> None:
-        self._ring: deque[tuple[int, Event]] = deque(maxlen=ring_size)
+    def __init__(
+        self,
+        ring_size: int = 10_000,
+        backlog_events: int = 10_000,
+        send_timeout_s: float = 30.0,
+        *,
+        tagged_ids: bool = False,
+        resume_margin_s: float = 2.0,
+    ) -> None:
+        self._ring: deque[_Item] = deque(maxlen=ring_size)
+        self._tagged = tagged_ids
+        self._margin_s = resume_margin_s
         self._connections: set[_Connection] = set()
         self._lock = threading.Lock()
         self._seq = 0
@@ -102,8 +138,13 @@ class StreamHub:
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Bus subscriber for batches: numbered in order, handed to each connection's loop at once."""
+        now_s = time.monotonic()
+        tags = [event.id[4:16] if self._tagged else "" for event in events]  # hashed outside the lock
         with self._lock:
-            items = [(self._seq + k, event) for k, event in enumerate(events, start=1)]
+            items = [
+                _Item(self._seq + k, event, tag, now_s)
+                for k, (event, tag) in enumerate(zip(events, tags, strict=True), start=1)
+            ]
             self._seq += len(items)
             self._ring.extend(items)
             connections = list(self._connections)
@@ -140,7 +181,7 @@ class StreamHub:
         if conn.task is not None:
             conn.task.cancel()
 
-    def _offer_all(self, conn: _Connection, items: list[tuple[int, Event]]) -> None:
+    def _offer_all(self, conn: _Connection, items: list[_Item]) -> None:
         for item in items:
             if conn.cut:
                 return
@@ -151,28 +192,51 @@ class StreamHub:
                 return
             conn.queue.put_nowait(item)
 
+    def _missed(self, last_event_id: str | None) -> tuple[list[_Item], bool] | None:
+        """(the events after ``last_event_id``, whether the client must reload), under the lock; None
+        for a tag not in the ring (yet: it may still be on its way from another process)."""
+        found = _LAST_ID.fullmatch(last_event_id or "")
+        if found is None:
+            return [], last_event_id is not None  # none given: live only; one not of ours: reload
+        seq, tag = int(found.group(1)), found.group(2)
+        oldest = self._ring[0].seq if self._ring else self._seq + 1
+        here = next((item for item in self._ring if item.seq == seq), None) if tag else None
+        if tag is None or (here is not None and here.tag == tag):  # this process's own numbering
+            return [item for item in self._ring if item.seq > seq], seq + 1 < oldest
+        point = next((item for item in reversed(self._ring) if item.tag == tag), None)
+        if point is None:
+            return None
+        since_s = point.arrived_s - self._margin_s
+        return [i for i in self._ring if i.seq > point.seq or (i.arrived_s >= since_s and i.seq != point.seq)], False
+
     async def stream(
-        self, view: EventView, last_event_id: int | None, *, once: bool = False, picture: PictureView | None = None
+        self, view: EventView, last_event_id: str | None, *, once: bool = False, picture: PictureView | None = None
     ) -> AsyncGenerator[str, None]:
-        """SSE text for one client: the missed events after ``last_event_id``, then live ones, and
-        (with ``picture``) the tactical picture after each tick.
+        """SSE text for one client: the missed events after ``last_event_id`` (``<seq>`` or
+        ``<seq>-<tag>``, as the ids sent), then live ones, and (with ``picture``) the tactical picture
+        after each tick.
 
         With ``once`` the stream ends after the missed events (a poll).
         """
         conn = _Connection(
             asyncio.get_running_loop(), asyncio.Queue(), self.backlog_events, task=asyncio.current_task()
         )
-        with self._lock:
-            backlog = [item for item in self._ring if last_event_id is not None and item[0] > last_event_id]
-            oldest = self._ring[0][0] if self._ring else self._seq + 1
-            self._connections.add(conn)
-            current = self._seq
+        deadline_s = time.monotonic() + self._margin_s
+        while True:
+            with self._lock:
+                missed = self._missed(last_event_id)
+                if missed is not None or time.monotonic() >= deadline_s:
+                    backlog, reload = missed if missed is not None else ([], True)
+                    self._connections.add(conn)
+                    current = self._seq
+                    break
+            await asyncio.sleep(0.05)  # another process's event, not here yet: wait a moment for the bus
         try:
             yield f"retry: 2000\nevent: hello\ndata: {json.dumps({'seq': current})}\n\n"
-            if last_event_id is not None and last_event_id + 1 < oldest:
+            if reload:
                 yield f"event: reload\ndata: {json.dumps({'reason': 'missed events are no longer kept'})}\n\n"
-            for seq, event in backlog:
-                text = self._format(seq, event, view)
+            for missed_item in backlog:
+                text = self._format(missed_item, view)
                 if text:
                     yield text
             while not once:
@@ -191,7 +255,7 @@ class StreamHub:
                     if shown is not None:  # sent after every tick, changed or not: a dead client is found by the write
                         yield f"event: tracks.picture\ndata: {json.dumps(shown, separators=(',', ':'))}\n\n"
                     continue
-                text = self._format(item[0], item[1], view)
+                text = self._format(item, view)
                 if text:
                     yield text
         finally:
@@ -199,12 +263,15 @@ class StreamHub:
                 self._connections.discard(conn)
 
     @staticmethod
-    def _format(seq: int, event: Event, view: EventView) -> str | None:
+    def _format(item: _Item, view: EventView) -> str | None:
+        event = item.event
         shown = view(event)
         if shown is None:
             return None
-        body = {"seq": seq, "kind": event.kind, "time": format_utc(event.time_s), "party_id": event.party_id, **shown}
-        return f"id: {seq}\nevent: {event.kind}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+        body = {"seq": item.seq, "kind": event.kind, "time": format_utc(event.time_s), "party_id": event.party_id}
+        text = json.dumps({**body, **shown}, separators=(",", ":"))
+        sse_id = f"{item.seq}-{item.tag}" if item.tag else str(item.seq)
+        return f"id: {sse_id}\nevent: {event.kind}\ndata: {text}\n\n"
 
 
 class EventStreamResponse(StreamingResponse):

@@ -40,7 +40,6 @@ async def stream(
     disconnected once its backlog is full or a send waits too long; it reconnects and catches up.
     """
     hub: StreamHub = request.app.state.hub
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
 
     def view(event: Event) -> dict[str, object] | None:
         return event_view(principal, event)
@@ -63,7 +62,7 @@ async def stream(
     # A client that does not read is cut after a bounded backlog (``stream_client_backlog_events``)
     # or a send that waited ``stream_send_timeout_s``; it reconnects with Last-Event-ID.
     return EventStreamResponse(
-        hub.stream(view, after, once=once, picture=picture if may(principal, Action.TRACKS_READ) else None),
+        hub.stream(view, last_event_id, once=once, picture=picture if may(principal, Action.TRACKS_READ) else None),
         hub,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -277,7 +277,7 @@ export class LiveStream {
     if (!lines.length) return;
     let data;
     try { data = JSON.parse(lines.join("\n")); } catch { return; }
-    if (id !== null && /^\d+$/.test(id)) this.lastId = Number(id);
+    if (id !== null && /^\d+(-[0-9a-f]+)?$/.test(id)) this.lastId = id;
     if (kind === "hello") {
       this.delayMs = 500;
       this.connects += 1;
