@@ -1,0 +1,192 @@
+"""``keepclear worker detect`` for real: a ``serve`` process and two workers on the JetStream cluster and PostgreSQL.
+
+The serve process runs with ``detect_in_workers``: it probes no pair and publishes the reports it
+accepts by cell. Two workers own the two cells either side of the 40th parallel. Two aircraft of
+parties a and b converge across that boundary: exactly one alert is raised, by the worker of the
+lower cell (the pair's owner; the other worker sees both units through its halo and leaves it), and
+it reaches party b's ``/v1/stream`` on the serve process and the record once. The time from the first report to the alert on the stream is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+pytest.importorskip("nats")
+from clustersupport import servers
+from test_serve_bus import Stream
+
+from keepclear.api.server import free_port
+from keepclear.detect.cells import CellGrid
+from keepclear.domain import Domain, Force, Party, Unit
+from keepclear.domain.identity import Role
+from keepclear.domain.parties import Contact
+from keepclear.domain.timefmt import format_utc
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.settings import Settings
+
+#: Ports shifted by this (the other cluster modules use 100, 300, 400).
+PORT_OFFSET = 500
+KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+#: Longest a process may take to start (the probe's kernels compile on a cold cache), and the
+#: longest from the first report to the alert on the stream.
+START_S = 120.0
+ALERT_S = 30.0
+#: Aircraft a starts 0.1° south of 40° N heading north, b 0.1° north heading south, 35° E, 7,000 m:
+#: 22 km apart closing at 240 m/s, a loss of separation ~90 s ahead.
+SPEED_MPS = 120.0
+LAT_A, LAT_B, LON = 39.9, 40.1, 35.0
+
+
+def populate(data_dir: Path, database_url: str) -> dict[str, str]:
+    """Parties a and b with an aircraft each (ua, ub), a liaison and a feed key each (made without a bus)."""
+    dep = Deployment.open(Settings(data_dir=data_dir, database_url=database_url), create=True)
+    try:
+        keys = {}
+        for party in ("a", "b"):
+            dep.registry.add_party(Party(party, party.upper()), [Contact(f"{party} duty officer")])
+            dep.registry.add_force(Force(f"f{party}", f"{party} air", party))
+            dep.registry.add_unit(Unit(f"u{party}", f"{party.upper()}1", Domain.AIR, "fighter", f"f{party}"))
+            keys[party] = dep.keys.create(Role.LIAISON, party, f"{party} liaison")[1]
+            keys[f"{party}-feed"] = dep.keys.create(Role.FEED, party, f"{party} feed")[1]
+        return keys
+    finally:
+        dep.close()
+
+
+@contextmanager
+def process(command: list[str], log: Path, ready: Callable[[], bool]) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` running with the cluster's bus and detection in workers, until the test ends."""
+    env = dict(
+        os.environ,
+        KEEPCLEAR_BUS_URL=",".join(servers(PORT_OFFSET)),
+        KEEPCLEAR_DETECT_IN_WORKERS="true",
+        KEEPCLEAR_TICK_S="0.5",
+    )
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + START_S
+        while not ready():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"{command[-4:]} not ready within {START_S} s: {log.read_text()}"
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/v1/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def report(unit: str, lat0: float, north_mps: float, t0: float, now: float) -> dict[str, object]:
+    return {
+        "unit_id": unit,
+        "time": format_utc(now),
+        "lat_deg": lat0 + north_mps * (now - t0) / 111_000,
+        "lon_deg": LON,
+        "alt_m": 7_000.0,
+        "vel_north_mps": north_mps,
+    }
+
+
+def alert_lines(log: Path) -> list[dict[str, object]]:
+    """The alert events a worker printed (one JSON object a line on stdout)."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"kind": "alert.')]
+
+
+def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_party(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
+    south, north = (int(c) for c in grid.cell_of(np.array([LAT_A, LAT_B]), np.array([LON, LON])))
+    assert south < north
+    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = {name: tmp_path / f"{name}.log" for name in ("serve", "south", "north")}
+    with ExitStack() as stack:
+        stack.enter_context(process([*base, "serve", "--port", str(port)], logs["serve"], lambda: healthy(url)))
+        for name, cell in (("south", south), ("north", north)):
+            command = [*base, "worker", "detect", "--cells", str(cell), "--name", name, "--status-every-s", "2"]
+            stack.enter_context(process(command, logs[name], lambda n=name: '"ready": true' in logs[n].read_text()))
+        stream_b = Stream(url, keys["b"])
+        stack.callback(stream_b.close)
+        feeds = {
+            p: stack.enter_context(
+                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
+            )
+            for p in ("a", "b")
+        }
+
+        def raised() -> list[dict[str, object]]:
+            return [
+                e
+                for e in list(stream_b.events)
+                if e.get("kind") == "alert.raised" and '"ua"' in json.dumps(e) and '"ub"' in json.dumps(e)
+            ]
+
+        t0 = time.time()
+        first_alert_s = None
+        while time.time() - t0 < ALERT_S + 4:
+            now = time.time()
+            for p, unit, lat0, north_mps in (("a", "ua", LAT_A, SPEED_MPS), ("b", "ub", LAT_B, -SPEED_MPS)):
+                answer = feeds[p].post("/v1/tracks", json={"reports": [report(unit, lat0, north_mps, t0, now)]})
+                assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+            if first_alert_s is None and raised():
+                first_alert_s = time.time() - t0
+            if first_alert_s is not None and time.time() - t0 > first_alert_s + 4:
+                break  # a few more ticks: a second alert would show by now
+            assert first_alert_s is not None or time.time() - t0 < ALERT_S, (
+                f"no alert on b's stream within {ALERT_S} s: {[e.get('kind') for e in stream_b.events]}\n"
+                + "\n".join(f"--- {n}\n{p.read_text()[-3000:]}" for n, p in logs.items())
+            )
+            time.sleep(0.5)
+        alerts = raised()
+        assert len(alerts) == 1, alerts
+        alert_id = str(
+            alerts[0].get("alert_id") or json.loads(json.dumps(alerts[0])).get("payload", {}).get("alert_id")
+        )
+        assert alert_id.startswith("alert-south-"), alerts[0]
+        found_south = [line for line in alert_lines(logs["south"]) if line["kind"] == "alert.raised"]
+        assert [line["alert_id"] for line in found_south] == [alert_id]
+        assert alert_lines(logs["north"]) == [], "the pair belongs to the lower cell's worker"
+        assert '"tracks": 2' in logs["north"].read_text(), (
+            "the north worker saw both units (its halo) and left the pair"
+        )
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=10) as b:
+            deadline = time.monotonic() + 10
+            while True:
+                export = b.get("/v1/record/export")
+                assert export.status_code == 200, export.text
+                recorded = [
+                    e
+                    for e in export.json()["entries"]
+                    if e["statement"]["kind"] == "alert.raised" and alert_id in json.dumps(e)
+                ]
+                if recorded or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        assert len(recorded) == 1, recorded
+        print(json.dumps({"first_report_to_alert_on_stream_s": round(first_alert_s or 0.0, 2)}))
