@@ -9,6 +9,7 @@ it reaches party b's ``/v1/stream`` on the serve process and the record once. Th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -22,18 +23,19 @@ import httpx
 import numpy as np
 import pytest
 
-pytest.importorskip("nats")
-from clustersupport import servers
-from test_serve_bus import Stream
+nats = pytest.importorskip("nats")
+from clustersupport import servers  # noqa: E402
+from test_serve_bus import Stream  # noqa: E402
 
-from keepclear.api.server import free_port
-from keepclear.detect.cells import CellGrid
-from keepclear.domain import Domain, Force, Party, Unit
-from keepclear.domain.identity import Role
-from keepclear.domain.parties import Contact
-from keepclear.domain.timefmt import format_utc
-from keepclear.services.runtime.deployment import Deployment
-from keepclear.settings import Settings
+from keepclear.api.server import free_port  # noqa: E402
+from keepclear.detect.cells import CellGrid  # noqa: E402
+from keepclear.domain import Domain, Force, Party, Unit  # noqa: E402
+from keepclear.domain.identity import Role  # noqa: E402
+from keepclear.domain.parties import Contact  # noqa: E402
+from keepclear.domain.timefmt import format_utc  # noqa: E402
+from keepclear.services.runtime.deployment import Deployment  # noqa: E402
+from keepclear.services.runtime.nats_tracks import TRACK_STREAM  # noqa: E402
+from keepclear.settings import Settings  # noqa: E402
 
 #: Ports shifted by this (the other cluster modules use 100, 300, 400).
 PORT_OFFSET = 500
@@ -109,6 +111,13 @@ def report(unit: str, lat0: float, north_mps: float, t0: float, now: float) -> d
     }
 
 
+def alert_id_of(event: dict[str, object]) -> str:
+    """The alert id of an alert event read from ``/v1/stream``."""
+    payload = event["payload"]
+    assert isinstance(payload, dict)
+    return str(payload["alert_id"])
+
+
 def alert_lines(log: Path) -> list[dict[str, object]]:
     """The alert events a worker printed (one JSON object a line on stdout)."""
     return [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"kind": "alert.')]
@@ -165,9 +174,7 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
             time.sleep(0.5)
         alerts = raised()
         assert len(alerts) == 1, alerts
-        alert_id = str(
-            alerts[0].get("alert_id") or json.loads(json.dumps(alerts[0])).get("payload", {}).get("alert_id")
-        )
+        alert_id = alert_id_of(alerts[0])
         assert alert_id.startswith("alert-south-"), alerts[0]
         found_south = [line for line in alert_lines(logs["south"]) if line["kind"] == "alert.raised"]
         assert [line["alert_id"] for line in found_south] == [alert_id]
@@ -190,3 +197,95 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
                 time.sleep(0.2)
         assert len(recorded) == 1, recorded
         print(json.dumps({"first_report_to_alert_on_stream_s": round(first_alert_s or 0.0, 2)}))
+
+
+async def _ack_floor_and_last(consumer: str) -> tuple[int, int]:
+    """The stream sequence ``consumer`` has acknowledged up to, and the track stream's last."""
+    nc = await nats.connect(servers(PORT_OFFSET))
+    try:
+        js = nc.jetstream()
+        info = await js.consumer_info(TRACK_STREAM, consumer)
+        stream = await js.stream_info(TRACK_STREAM)
+        assert info.ack_floor is not None and stream.state is not None
+        return int(info.ack_floor.stream_seq or 0), int(stream.state.last_seq)
+    finally:
+        await nc.close()
+
+
+def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """The drill: ``kill -9`` of the only worker while reports flow; the same worker started again
+    takes exactly the reports after the last it acknowledged (none twice, none lost) and raises the
+    pair again; the pause (kill to the alert on the stream) is printed."""
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
+    cells = ",".join(str(int(c)) for c in grid.cell_of(np.array([LAT_A, LAT_B]), np.array([LON, LON])))
+    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    worker = [*base, "worker", "detect", "--cells", cells, "--name", "solo", "--status-every-s", "0.5"]
+    logs = [tmp_path / "solo-1.log", tmp_path / "solo-2.log"]
+    with ExitStack() as stack:
+        stack.enter_context(
+            process([*base, "serve", "--port", str(port)], tmp_path / "serve.log", lambda: healthy(url))
+        )
+        first = stack.enter_context(process(worker, logs[0], lambda: '"ready": true' in logs[0].read_text()))
+        stream_b = Stream(url, keys["b"])
+        stack.callback(stream_b.close)
+        feeds = {
+            p: stack.enter_context(
+                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
+            )
+            for p in ("a", "b")
+        }
+        t0 = time.time()
+
+        def post() -> None:
+            now = time.time()
+            for p, unit, lat0, north_mps in (("a", "ua", LAT_A, SPEED_MPS), ("b", "ub", LAT_B, -SPEED_MPS)):
+                answer = feeds[p].post("/v1/tracks", json={"reports": [report(unit, lat0, north_mps, t0, now)]})
+                assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+
+        def raised() -> list[str]:
+            return [alert_id_of(e) for e in list(stream_b.events) if e.get("kind") == "alert.raised"]
+
+        while not raised():
+            assert time.time() - t0 < ALERT_S, f"no first alert: {logs[0].read_text()[-3000:]}"
+            post()
+            time.sleep(0.5)
+        first.kill()  # kill -9
+        first.wait()
+        killed_s = time.monotonic()
+        for _ in range(6):  # reports keep coming while no worker runs: they wait in the stream
+            post()
+            time.sleep(0.5)
+        ack_floor, last = asyncio.run(_ack_floor_and_last("keepclear-detect-solo"))
+        assert 0 < ack_floor < last, (ack_floor, last)
+        stack.enter_context(process(worker, logs[1], lambda: '"ready": true' in logs[1].read_text()))
+        while len(raised()) < 2:
+            assert time.monotonic() - killed_s < ALERT_S + 10, (
+                f"no alert after the restart: {logs[1].read_text()[-3000:]}"
+            )
+            post()
+            time.sleep(0.5)
+        pause_s = time.monotonic() - killed_s
+        ack_floor_now, last = asyncio.run(_ack_floor_and_last("keepclear-detect-solo"))
+        deadline = time.monotonic() + 10
+        while ack_floor_now < last and time.monotonic() < deadline:  # the worker catches up
+            time.sleep(0.2)
+            ack_floor_now, last = asyncio.run(_ack_floor_and_last("keepclear-detect-solo"))
+        assert ack_floor_now == last
+        time.sleep(1.0)  # a status line after the last acknowledgement
+        taken = [
+            json.loads(line)["feed_messages_total"]
+            for line in logs[1].read_text().splitlines()
+            if '"feed_messages_total"' in line
+        ]
+        assert taken and taken[-1] == last - ack_floor, (taken[-1:], last, ack_floor)
+        alerts = raised()
+        assert len(alerts) == 2 and len(set(alerts)) == 2 and all(a.startswith("alert-solo-") for a in alerts), alerts
+        print(
+            json.dumps({"kill_to_alert_on_stream_s": round(pause_s, 2), "reports_waiting_at_restart": last - ack_floor})
+        )
