@@ -65,6 +65,7 @@ def detect(
         raise click.UsageError("give either --cells or --worker-index with --workers")
     if cells_text is None and (worker_index is None or workers is None):
         raise click.UsageError("--worker-index and --workers go together")
+    cells = None if cells_text is None else _cells(cells_text)
     settings = ctx.settings
     if not settings.bus_url:
         raise click.UsageError("bus_url: a detector worker needs the NATS bus (KEEPCLEAR_BUS_URL or the settings file)")
@@ -73,7 +74,7 @@ def detect(
     except KeepclearError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        _run(deployment, cells_text, worker_index, workers, name, status_every_s)
+        _run(deployment, cells, worker_index, workers, name, status_every_s)
     except KeepclearError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -82,7 +83,7 @@ def detect(
 
 def _run(
     deployment: Any,
-    cells_text: str | None,
+    given: list[int] | None,
     worker_index: int | None,
     workers: int | None,
     name: str | None,
@@ -93,8 +94,8 @@ def _run(
     from keepclear.services.tactical.service import cell_plan
 
     config = RuntimeConfig.from_settings(deployment.settings)
-    if cells_text is not None:
-        cells = _cells(cells_text)
+    if given is not None:
+        cells = given
         default_name = (
             "cells-" + hashlib.blake2b(",".join(map(str, sorted(set(cells)))).encode(), digest_size=4).hexdigest()
         )
