@@ -4,7 +4,8 @@ The serve process runs with ``detect_in_workers``: it probes no pair and publish
 accepts by cell. Two workers own the two cells either side of the 40th parallel. Two aircraft of
 parties a and b converge across that boundary: exactly one alert is raised, by the worker of the
 lower cell (the pair's owner; the other worker sees both units through its halo and leaves it), and
-it reaches party b's ``/v1/stream`` on the serve process and the record once. The time from the first report to the alert on the stream is printed.
+it reaches party b's ``/v1/stream`` on the serve process and the record once, and opens one
+incident (the loss of separation). The time from the first report to the alert on the stream is printed.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 #: longest from the first report to the alert on the stream.
 START_S = 120.0
 ALERT_S = 30.0
-#: Aircraft a starts 0.1° south of 40° N heading north, b 0.1° north heading south, 35° E, 7,000 m:
-#: 22 km apart closing at 240 m/s, a loss of separation ~90 s ahead.
-SPEED_MPS = 120.0
-LAT_A, LAT_B, LON = 39.9, 40.1, 35.0
+#: Aircraft a starts 0.03° south of 40° N heading north, b 0.03° north heading south, 35° E, 7,000 m:
+#: 6.7 km apart (under 5 NM: separation is lost from the first report) closing at 120 m/s, each in
+#: its own cell for ~55 s.
+SPEED_MPS = 60.0
+LAT_A, LAT_B, LON = 39.97, 40.03, 35.0
 
 
 def populate(data_dir: Path, database_url: str) -> dict[str, str]:
@@ -195,7 +197,10 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
                 if recorded or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
+            # the worker opened the incident of the loss of separation, once
+            incidents = [i for i in b.get("/v1/incidents").json() if alert_id in i["alert_ids"]]
         assert len(recorded) == 1, recorded
+        assert len(incidents) == 1 and sorted(incidents[0]["unit_ids"]) == ["ua", "ub"], incidents
         print(json.dumps({"first_report_to_alert_on_stream_s": round(first_alert_s or 0.0, 2)}))
 
 

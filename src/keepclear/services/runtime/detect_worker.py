@@ -5,8 +5,9 @@ The worker consumes the track subjects of its cells and of the cells within the 
 their units' states in a track table, and on every tick of the deployment's clock probes them and
 feeds the alert book with the pairs it owns (``TacticalService`` with a ``CellShare``: a pair on a
 cell boundary belongs to the lower cell, so it is raised by exactly one worker). The alert events
-go on the bus like any process's: this worker records them (its own record signer on the store)
-and posts them to the hotline as a ``serve`` process does, and the API processes hand them to the
+go on the bus like any process's: this worker records them (its own record signer on the store),
+opens the incidents of losses of separation and posts them to the hotline as a ``serve`` process
+does (an API process freezes an incident's evidence: it holds the durable track history), and the API processes hand them to the
 parties' streams and ``/v1/alerts``. Their ids are stable (the same event, the same id), so a
 publish retried or redelivered is taken once; alert ids start with the worker's name and a mark of
 this run (``alert-<name>-<run>-000001``), so no two workers, nor two runs of one, give the same id.
@@ -29,6 +30,7 @@ from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.hotline.phrases import load_catalogue
 from keepclear.services.hotline.service import HotlineService
+from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
@@ -103,6 +105,12 @@ class DetectWorker:
         ledger = ledger_for(deployment.db, deployment.clock, self.config.record)
         self.record = signer_for(deployment.db, ledger, self.config.record)
         bus.subscribe_batches(self.record.record)
+        # Incidents opened from its losses of separation; their evidence is frozen by an API process,
+        # which holds the durable track history (no history here: ``freeze_due`` is not run).
+        self.incidents = IncidentService(
+            deployment.db, deployment.clock, bus, None, self.config.incidents, ledger=ledger
+        )
+        bus.subscribe_batches(self.incidents.on_events)
         self.hotline = HotlineService(
             deployment.db,
             deployment.clock,
