@@ -5,7 +5,8 @@ accepts by cell. Two workers own the two cells either side of the 40th parallel.
 parties a and b converge across that boundary: exactly one alert is raised, by the worker of the
 lower cell (the pair's owner; the other worker sees both units through its halo and leaves it), and
 it reaches party b's ``/v1/stream`` on the serve process and the record once, and opens one
-incident (the loss of separation). The time from the first report to the alert on the stream is printed.
+incident (the loss of separation). Party b acknowledges it through the serve process: the record
+has the acknowledgement and the worker marks it in its book. The time from the first report to the alert on the stream is printed.
 """
 
 from __future__ import annotations
@@ -185,6 +186,11 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
             "the north worker saw both units (its halo) and left the pair"
         )
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=10) as b:
+            # b acknowledges through the serve process; the worker holding the alert marks its book
+            acked = b.post(f"/v1/alerts/{alert_id}/acknowledge")
+            assert acked.status_code == 200, acked.text
+            assert acked.json()["status"] == "acknowledged" and acked.json()["acknowledged_by"] == ["b"]
+            assert b.post("/v1/alerts/alert-south-nonesuch-000001/acknowledge").status_code == 404
             deadline = time.monotonic() + 10
             while True:
                 export = b.get("/v1/record/export")
@@ -192,14 +198,18 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
                 recorded = [
                     e
                     for e in export.json()["entries"]
-                    if e["statement"]["kind"] == "alert.raised" and alert_id in json.dumps(e)
+                    if e["statement"]["kind"] in ("alert.raised", "alert.acknowledged") and alert_id in json.dumps(e)
                 ]
-                if recorded or time.monotonic() > deadline:
+                if len(recorded) >= 2 or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
             # the worker opened the incident of the loss of separation, once
             incidents = [i for i in b.get("/v1/incidents").json() if alert_id in i["alert_ids"]]
-        assert len(recorded) == 1, recorded
+        assert sorted(e["statement"]["kind"] for e in recorded) == ["alert.acknowledged", "alert.raised"], recorded
+        deadline = time.monotonic() + 10
+        while '"alerts_acknowledged": 1' not in logs["south"].read_text():
+            assert time.monotonic() < deadline, "the worker did not mark the acknowledgement in its book"
+            time.sleep(0.2)
         assert len(incidents) == 1 and sorted(incidents[0]["unit_ids"]) == ["ua", "ub"], incidents
         print(json.dumps({"first_report_to_alert_on_stream_s": round(first_alert_s or 0.0, 2)}))
 

@@ -164,6 +164,7 @@ class DetectWorker:
             "ticks": self.ticks,
             "tracks": len(self.tactical.table),
             "alerts_active": len(self.tactical.book),
+            "alerts_acknowledged": sum(1 for a in self.tactical.book.active() if a.acknowledged_by),
             "alert_events_total": self.alert_events_total,
         }
         out.update({name: float(read()) for name, read in self.feed.gauges().items()})

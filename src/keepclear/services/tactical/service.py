@@ -7,6 +7,7 @@ emits every change on the bus (the hotline, the streams and the record subscribe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -71,6 +72,10 @@ class CellShare:
 
     plan: CellPlan
     cells: np.ndarray
+
+
+#: What an ``alert.acknowledged`` payload repeats of its alert (``AlertBook._base_payload``).
+_ALERT_STATE_KEYS = ("alert_id", "unit_a", "unit_b", "party_a", "party_b", "level", "level_number", "raised_s")
 
 
 def cell_plan(config: TacticalConfig, cell_deg: float) -> CellPlan:
@@ -148,13 +153,19 @@ class TacticalService:
         share, an alert changed in another worker (the pairs it holds are left to it)."""
         if event.kind == EventKind.ZONES_IMPORTED:
             self.reload_zones()
-        elif self._pairs_in_workers and event.kind in ALERT_KINDS and event.kind != EventKind.ALERT_ACKNOWLEDGED:
+        elif self._pairs_in_workers and event.kind in ALERT_KINDS:
             with self._lock:
                 self._remember(event)
         elif self._share is not None and event.kind in ALERT_KINDS:
             alert_id = event.payload["alert_id"]
             with self._lock:
-                if self.book.get(alert_id) is not None:
+                alert = self.book.get(alert_id)
+                if alert is not None:  # one of ours: an API process took a party's acknowledgement
+                    party = event.party_id
+                    if event.kind == EventKind.ALERT_ACKNOWLEDGED and party and party not in alert.acknowledged_by:
+                        with contextlib.suppress(KeyError, PermissionError):
+                            self.book.acknowledge(alert_id, party, event.time_s)
+                            self._remember(event)
                     return
                 if event.kind == EventKind.ALERT_RESOLVED:
                     self._elsewhere.pop(alert_id, None)
@@ -305,12 +316,32 @@ class TacticalService:
         self._latest[alert_id] = merged
 
     def acknowledge(self, alert_id: str, party_id: str) -> dict[str, Any]:
-        """``party_id`` acknowledges an alert that involves its units; emits ``alert.acknowledged``."""
+        """``party_id`` acknowledges an alert that involves its units; emits ``alert.acknowledged``.
+
+        With ``pairs_in_workers`` the alert is a worker's: the event is made here from what this
+        process heard of it, and the worker marks its book when the event reaches it on the bus.
+        """
+        if self._pairs_in_workers:
+            return self._acknowledge_workers_alert(alert_id, party_id)
         with self._lock:
             try:
                 event = self.book.acknowledge(alert_id, party_id, self._clock.now_s())
             except (KeyError, PermissionError):  # another pair's alert answers exactly as no alert at all
                 raise NotFoundError(unknown("alert", alert_id)) from None
+            self._remember(event)
+            view = self._view(self._latest[alert_id])
+        self._events.emit(event)
+        return view
+
+    def _acknowledge_workers_alert(self, alert_id: str, party_id: str) -> dict[str, Any]:
+        with self._lock:
+            heard = self._latest.get(alert_id)
+            if heard is None or party_id not in (heard["party_a"], heard["party_b"]):
+                raise NotFoundError(unknown("alert", alert_id))  # as no alert at all, whoever's it is
+            payload = {key: heard[key] for key in _ALERT_STATE_KEYS}
+            payload["acknowledged_by"] = sorted({*heard.get("acknowledged_by", []), party_id})
+            parties = frozenset((heard["party_a"], heard["party_b"]))
+            event = Event(EventKind.ALERT_ACKNOWLEDGED, self._clock.now_s(), party_id, payload, parties)
             self._remember(event)
             view = self._view(self._latest[alert_id])
         self._events.emit(event)
