@@ -71,11 +71,11 @@ def detect(
         raise click.UsageError("bus_url: a detector worker needs the NATS bus (KEEPCLEAR_BUS_URL or the settings file)")
     try:
         deployment = Deployment.open(settings)
-    except KeepclearError as exc:
+    except (KeepclearError, ConnectionError) as exc:  # no store, or NATS does not answer
         raise click.ClickException(str(exc)) from None
     try:
         _run(deployment, cells, worker_index, workers, name, status_every_s)
-    except KeepclearError as exc:
+    except (KeepclearError, ConnectionError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         deployment.close()

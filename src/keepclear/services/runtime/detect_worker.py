@@ -134,6 +134,9 @@ class DetectWorker:
         """Warm the probe up, start signing and consuming reports."""
         self.tactical.warm_up()
         self.record.start()
+        # The record, incidents and hotline take the tick's events on the bus's dispatcher thread:
+        # a tick never waits for the store (as in ``Runtime.start``).
+        self.deployment.bus.start_dispatching()
         self.feed.start()
 
     def tick(self, now_s: float | None = None) -> list[Event]:
@@ -171,6 +174,8 @@ class DetectWorker:
         return out
 
     def close(self) -> None:
-        """Stop consuming and signing (the durable consumer stays for the next run)."""
+        """Stop consuming, deliver what the bus holds, stop signing (the durable consumer stays for the
+        next run)."""
         self.feed.stop()
+        self.deployment.bus.stop_dispatching()
         self.record.stop()
