@@ -66,7 +66,7 @@ def main() -> None:
         if taken[0] >= expected:
             done.set()
 
-    feed = TrackFeed(worker_bus, f"bench-{run}", track_subjects(view.tolist()), take)
+    feed = TrackFeed(worker_bus, f"bench-{run}", track_subjects(view.tolist(), plan.grid.cell_count), take)
     feed.start()
     publisher = TrackPublisher(publisher_bus, plan)
     cpu0, t0 = time.process_time(), time.perf_counter()

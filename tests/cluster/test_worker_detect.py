@@ -191,6 +191,8 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
             assert acked.status_code == 200, acked.text
             assert acked.json()["status"] == "acknowledged" and acked.json()["acknowledged_by"] == ["b"]
             assert b.post("/v1/alerts/alert-south-nonesuch-000001/acknowledge").status_code == 404
+            listed = [a for a in b.get("/v1/alerts").json() if a["alert_id"] == alert_id]
+            assert [(a["status"], a["unit_a"], a["unit_b"]) for a in listed] == [("acknowledged", "ua", "ub")], listed
             deadline = time.monotonic() + 10
             while True:
                 export = b.get("/v1/record/export")

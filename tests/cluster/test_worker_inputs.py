@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+pytest.importorskip("nats")
+
 from keepclear.cli.main import cli
 from keepclear.detect.cells import CellPlan, cells_in_view
 from keepclear.domain import Domain
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.detect_worker import cells_of_worker, worker_name_problem
+from keepclear.services.runtime.nats_tracks import track_subjects
 from keepclear.services.tactical.track_wire import (
     MAX_REPORTS_PER_MESSAGE,
     WIDE,
@@ -79,8 +82,12 @@ def test_reports_go_to_their_cells_subject_fast_units_to_wide_and_big_cells_in_p
     }
     big = split_by_cell(plan, columns([39.5] * (MAX_REPORTS_PER_MESSAGE + 1), [35.0] * (MAX_REPORTS_PER_MESSAGE + 1)))
     assert [len(p) for p in big[south]] == [MAX_REPORTS_PER_MESSAGE, 1]
-    # a worker of the south cell consumes the north cell's subject too (the halo)
-    assert int(north) in cells_in_view(plan, np.array([int(south)])).tolist()
+    # a worker of the south cell consumes the north cell's subject too (the halo), and the wide units'
+    view = cells_in_view(plan, np.array([int(south)])).tolist()
+    assert int(north) in view
+    assert {f"keepclear.tracks.{north}", "keepclear.tracks.wide"} <= set(track_subjects(view, plan.grid.cell_count))
+    # a worker whose view is the globe takes every subject with one filter
+    assert track_subjects(list(range(plan.grid.cell_count)), plan.grid.cell_count) == ["keepclear.tracks.>"]
 
 
 def test_workers_by_index_share_every_cell_once() -> None:

@@ -120,7 +120,11 @@ class DetectWorker:
         )
         bus.subscribe_batches(self.hotline.on_events)
         self.feed = TrackFeed(
-            bus, name, track_subjects(self.view_cells.tolist()), self.tactical.consume, replicas=settings.bus_replicas
+            bus,
+            name,
+            track_subjects(self.view_cells.tolist(), count),
+            self.tactical.consume,
+            replicas=settings.bus_replicas,
         )
         self.ticks = 0
         self.alert_events_total = 0

@@ -49,8 +49,11 @@ REQUEST_TIMEOUT_S = 2.0
 RETRY_PAUSE_S = 0.2
 
 
-def track_subjects(cells: Sequence[int]) -> list[str]:
-    """The subjects a worker whose view holds ``cells`` consumes: theirs and the wide units'."""
+def track_subjects(cells: Sequence[int], cell_count: int) -> list[str]:
+    """The subjects a worker whose view holds ``cells`` (of the ``cell_count`` of the grid) consumes:
+    theirs and the wide units', or every subject at once when its view is the whole globe."""
+    if len(set(cells)) >= cell_count:
+        return [f"{TRACK_PREFIX}.>"]
     return [f"{TRACK_PREFIX}.{int(c)}" for c in cells] + [f"{TRACK_PREFIX}.{WIDE}"]
 
 
