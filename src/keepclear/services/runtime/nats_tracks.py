@@ -218,7 +218,11 @@ class TrackFeed:
                     self.bad_messages_total += 1
                     _log.error("track reports on %s do not read: %s", message.subject, exc)
             if batches:
-                await loop.run_in_executor(None, self._take, batches)
+                try:
+                    await loop.run_in_executor(None, self._take, batches)
+                except Exception:  # logged and counted; acknowledged still: it would fail each time again
+                    self.failures_total += 1
+                    _log.exception("taking %d track messages failed", len(batches))
             self.messages_total += len(messages)
             self.reports_total += sum(len(b) for b in batches)
             try:
