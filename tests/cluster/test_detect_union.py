@@ -176,3 +176,52 @@ def test_two_workers_raise_together_what_one_process_raises(tmp_path: Path, seed
         print({"seed": seed, "alerts_raised": raised_total, "south": len(alerted[0]), "north": len(alerted[1])})
     finally:
         deployment.close()
+
+
+def test_a_starting_worker_resolves_its_earlier_runs_alerts_and_leaves_the_others(tmp_path: Path) -> None:
+    from keepclear.domain.event_kinds import EventKind
+    from keepclear.domain.event_payloads import AlertChange
+
+    settings = Settings(data_dir=tmp_path / "data")
+    deployment = Deployment.open(settings, clock=ManualClock(START_S + 100), create=True)
+    try:
+        config = RuntimeConfig.from_settings(settings).tactical
+        plan = cell_plan(config, settings.detect_cell_deg)
+        service = TacticalService(
+            deployment.db,
+            deployment.clock,
+            EventBus(),
+            config,
+            share=CellShare(plan, np.array([343])),
+            watch_zones=False,
+        )
+
+        def heard(kind: EventKind, alert_id: str, pair: tuple[str, str], level: str = "caution") -> Event:
+            payload = {
+                "alert_id": alert_id,
+                "unit_a": pair[0],
+                "unit_b": pair[1],
+                "party_a": "a",
+                "party_b": "b",
+                "level": level,
+                "level_number": 2,
+                "raised_s": START_S,
+            }
+            return Event(kind, START_S, None, payload, frozenset({"a", "b"}))
+
+        events = [
+            heard(EventKind.ALERT_RAISED, "alert-me-old1-000001", ("u1", "u2")),
+            heard(EventKind.ALERT_RAISED, "alert-me-old1-000002", ("u3", "u4")),
+            heard(EventKind.ALERT_RESOLVED, "alert-me-old1-000002", ("u3", "u4"), "none"),
+            heard(EventKind.ALERT_RAISED, "alert-other-run9-000001", ("u5", "u6")),
+        ]
+        resolved = service.learn_alerts(events, lambda alert_id: alert_id.startswith("alert-me-"))
+        assert [(e.kind, e.payload["alert_id"]) for e in resolved] == [
+            (EventKind.ALERT_RESOLVED, "alert-me-old1-000001")
+        ]
+        change = AlertChange.from_payload(resolved[0].payload)  # the typed form of the kind
+        assert (change.level, change.previous_level, change.time_s) == ("none", "caution", START_S + 100)
+        # the other worker's alert is left to it: this worker will not raise that pair
+        assert service.held_elsewhere == {"alert-other-run9-000001": ("u5", "u6")}
+    finally:
+        deployment.close()

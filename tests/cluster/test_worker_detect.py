@@ -233,8 +233,9 @@ def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
     running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
     """The drill: ``kill -9`` of the only worker while reports flow; the same worker started again
-    takes exactly the reports after the last it acknowledged (none twice, none lost) and raises the
-    pair again; the pause (kill to the alert on the stream) is printed."""
+    takes exactly the reports after the last it acknowledged (none twice, none lost), resolves the
+    alert its first run held (that book died with it) and raises the pair again; the pause (kill to
+    the alert on the stream) is printed."""
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
     grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
@@ -303,6 +304,12 @@ def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
         assert taken and taken[-1] == last - ack_floor, (taken[-1:], last, ack_floor)
         alerts = raised()
         assert len(alerts) == 2 and len(set(alerts)) == 2 and all(a.startswith("alert-solo-") for a in alerts), alerts
+        # the first run's alert died with it: the second run resolved it at start, and only its own is active
+        resolved = [alert_id_of(e) for e in list(stream_b.events) if e.get("kind") == "alert.resolved"]
+        assert resolved == [alerts[0]], resolved
+        assert '"earlier_alerts_resolved": 1' in logs[1].read_text()
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=10) as b:
+            assert [a["alert_id"] for a in b.get("/v1/alerts").json()] == [alerts[1]]
         print(
             json.dumps({"kill_to_alert_on_stream_s": round(pause_s, 2), "reports_waiting_at_restart": last - ack_floor})
         )

@@ -127,6 +127,7 @@ def _run(
                 "cells": detector.cells.tolist(),
                 "view_cells": len(detector.view_cells),
                 "tick_s": config.tick_s,
+                "earlier_alerts_resolved": detector.retired,
                 "ready": True,
             }
         ),

@@ -34,8 +34,8 @@ from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
-from keepclear.services.runtime.nats_bus import NatsBus
-from keepclear.services.runtime.nats_tracks import TrackFeed, track_subjects
+from keepclear.services.runtime.nats_bus import STREAM_MAX_AGE_S, NatsBus
+from keepclear.services.runtime.nats_tracks import TrackFeed, recent_alert_events, track_subjects
 from keepclear.services.tactical.service import CellShare, TacticalService, cell_plan
 
 __all__ = ["DetectWorker", "cells_of_worker", "worker_name_problem"]
@@ -89,7 +89,10 @@ class DetectWorker:
         self.cells = owned
         #: Every cell whose subject this worker consumes (its own and the halo's), ascending.
         self.view_cells = cells_in_view(self.plan, owned)
-        run = uuid.uuid4().hex[:8]
+        self._run = run = uuid.uuid4().hex[:8]
+        self._bus = bus
+        #: Alerts of this worker's earlier runs resolved at start.
+        self.retired = 0
         self.tactical = TacticalService(
             deployment.db,
             deployment.clock,
@@ -134,14 +137,27 @@ class DetectWorker:
         """Call ``listener`` with each tick's alert events (after they are published)."""
         self._listeners.append(listener)
 
-    def start(self) -> None:
-        """Warm the probe up, start signing and consuming reports."""
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Warm the probe up, start signing, learn the alerts held (``retired``: those of this
+        worker's earlier runs, resolved now), and start consuming reports."""
         self.tactical.warm_up()
         self.record.start()
         # The record, incidents and hotline take the tick's events on the bus's dispatcher thread:
         # a tick never waits for the store (as in ``Runtime.start``).
-        self.deployment.bus.start_dispatching()
+        bus = self.deployment.bus
+        bus.start_dispatching()
+        since_s = time.time() - STREAM_MAX_AGE_S
+        heard = self._bus.call(lambda nc: recent_alert_events(nc, since_s)).result(timeout=timeout_s)
+        resolved = self.tactical.learn_alerts(heard, self._earlier_run)
+        self.retired = len(resolved)
+        bus.publish(resolved)
         self.feed.start()
+
+    def _earlier_run(self, alert_id: str) -> bool:
+        """Whether ``alert_id`` is this worker's (its name), of another run (``alert-<name>-<run>-<n>``)."""
+        head, _, _ = alert_id.rpartition("-")
+        owner, _, run = head.rpartition("-")
+        return owner == f"alert-{self.name}" and run != self._run
 
     def tick(self, now_s: float | None = None) -> list[Event]:
         """One probe cycle at ``now_s`` (default: the deployment's clock); returns its events."""

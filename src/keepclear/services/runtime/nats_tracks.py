@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 from collections.abc import Callable, Sequence
 
@@ -26,12 +27,16 @@ from nats.js import api as js_api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from keepclear.detect.cells import CellPlan
+from keepclear.domain.event_wire import event_from_json
+from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
+from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
+from keepclear.services.runtime.nats_bus import SUBJECT_PREFIX as EVENTS_PREFIX
 from keepclear.services.runtime.nats_bus import NatsBus
 from keepclear.services.tactical.track_wire import WIDE, message_key, reports_from_json, reports_to_json, split_by_cell
 from keepclear.services.tactical.tracks import ReportColumns
 
-__all__ = ["TRACK_PREFIX", "TRACK_STREAM", "TrackFeed", "TrackPublisher", "track_subjects"]
+__all__ = ["TRACK_PREFIX", "TRACK_STREAM", "TrackFeed", "TrackPublisher", "recent_alert_events", "track_subjects"]
 
 _log = logging.getLogger("keepclear.tracks.nats")
 
@@ -251,3 +256,38 @@ class TrackFeed:
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def recent_alert_events(nc: NatsClient, since_s: float, *, limit: int = 1_000_000) -> list[Event]:
+    """The alert events the event stream holds from ``since_s`` on, oldest first (a worker starting
+    learns from them which alerts are held, by the others and by its own earlier runs). Events that
+    do not read are skipped; at most ``limit``."""
+    js = nc.jetstream(timeout=REQUEST_TIMEOUT_S)
+    config = js_api.ConsumerConfig(
+        deliver_policy=js_api.DeliverPolicy.BY_START_TIME,
+        opt_start_time=datetime.datetime.fromtimestamp(since_s, tz=datetime.UTC),
+        ack_policy=js_api.AckPolicy.NONE,
+        inactive_threshold=30.0,
+        num_replicas=1,
+        mem_storage=True,
+    )
+    try:
+        pull = await js.pull_subscribe(f"{EVENTS_PREFIX}.alert.>", stream=EVENTS_STREAM, config=config)
+    except NotFoundError:  # no event stream yet: nothing was ever raised
+        return []
+    events: list[Event] = []
+    try:
+        while len(events) < limit:
+            try:
+                messages = await pull.fetch(FETCH_BATCH * 4, timeout=1.0)
+            except NatsTimeoutError:
+                break
+            for message in messages:
+                with contextlib.suppress(ValidationError):
+                    events.append(event_from_json(message.data))
+            if not messages or messages[-1].metadata.num_pending == 0:
+                break
+    finally:
+        with contextlib.suppress(Exception):
+            await pull.unsubscribe()
+    return events

@@ -172,6 +172,42 @@ class TacticalService:
                 elif event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
                     self._elsewhere[alert_id] = (event.payload["unit_a"], event.payload["unit_b"])
 
+    @property
+    def held_elsewhere(self) -> dict[str, tuple[str, str]]:
+        """A worker's knowledge of the alerts other workers hold: alert id -> its pair."""
+        with self._lock:
+            return dict(self._elsewhere)
+
+    def learn_alerts(self, heard: Sequence[Event], retire: Callable[[str], bool]) -> list[Event]:
+        """A worker starting: from the alert events of late (oldest first), the alerts still active.
+        Those ``retire(alert_id)`` names (its own earlier runs': their book died with them) get an
+        ``alert.resolved`` event, returned to be published (the pair is raised again if it still
+        conflicts); the others' are left to them (as ``on_event`` would have)."""
+        active: dict[str, dict[str, Any]] = {}
+        for event in heard:
+            alert_id = event.payload.get("alert_id")
+            if not isinstance(alert_id, str):
+                continue
+            if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
+                active[alert_id] = event.payload
+            elif event.kind == EventKind.ALERT_RESOLVED:
+                active.pop(alert_id, None)
+        now_s = self._clock.now_s()
+        resolved = []
+        with self._lock:
+            for alert_id, last in active.items():
+                if self.book.get(alert_id) is not None:
+                    continue
+                if not retire(alert_id):
+                    self._elsewhere[alert_id] = (last["unit_a"], last["unit_b"])
+                    continue
+                payload = {key: last[key] for key in _ALERT_STATE_KEYS}
+                payload.update(level="none", level_number=0, previous_level=last["level"], time_s=now_s)
+                payload.update(positions={}, cpa=None)
+                parties = frozenset((last["party_a"], last["party_b"]))
+                resolved.append(Event(EventKind.ALERT_RESOLVED, now_s, None, payload, parties))
+        return resolved
+
     def consume(self, batches: Sequence[ReportColumns]) -> None:
         """Take drained reports into the track table (older or duplicate reports change nothing)."""
         with self._lock:
