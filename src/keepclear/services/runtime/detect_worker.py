@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -41,6 +42,7 @@ from keepclear.services.tactical.service import CellShare, TacticalService, cell
 __all__ = ["DetectWorker", "cells_of_worker", "worker_name_problem"]
 
 _log = logging.getLogger("keepclear.worker.detect")
+T = TypeVar("T")
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
@@ -147,11 +149,25 @@ class DetectWorker:
         bus = self.deployment.bus
         bus.start_dispatching()
         since_s = time.time() - STREAM_MAX_AGE_S
-        heard = self._bus.call(lambda nc: recent_alert_events(nc, since_s)).result(timeout=timeout_s)
+        heard = self._retrying(lambda: self._bus.call(lambda nc: recent_alert_events(nc, since_s)).result(timeout_s))
         resolved = self.tactical.learn_alerts(heard, self._earlier_run)
         self.retired = len(resolved)
         bus.publish(resolved)
-        self.feed.start()
+        self._retrying(self.feed.start)
+
+    @staticmethod
+    def _retrying(step: Callable[[], T], attempts: int = 3) -> T:
+        """``step()``, tried again after a pause when JetStream does not answer in time (a cluster
+        just formed, an election); ``ConnectionError`` after ``attempts``."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return step()
+            except (TimeoutError, ConnectionError) as exc:
+                if attempt == attempts:
+                    raise ConnectionError(f"bus_url: JetStream did not answer: {exc!r}") from exc
+                _log.warning("JetStream did not answer (%r); trying again", exc)
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
 
     def _earlier_run(self, alert_id: str) -> bool:
         """Whether ``alert_id`` is this worker's (its name), of another run (``alert-<name>-<run>-<n>``)."""

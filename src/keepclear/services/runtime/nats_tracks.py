@@ -51,6 +51,8 @@ FEED_INACTIVE_S = 3600.0
 FEED_ACK_WAIT_S = 30.0
 FETCH_BATCH = 64
 REQUEST_TIMEOUT_S = 2.0
+#: Seconds a stream's or consumer's creation may take (a cluster just formed, a leader being elected).
+MANAGE_TIMEOUT_S = 10.0
 RETRY_PAUSE_S = 0.2
 
 
@@ -167,17 +169,19 @@ class TrackFeed:
         self.bad_messages_total = 0
         self.failures_total = 0
 
-    def start(self, timeout_s: float = 15.0) -> TrackFeed:
+    def start(self, timeout_s: float = 4 * MANAGE_TIMEOUT_S) -> TrackFeed:
         """Make (or find) the consumer and start taking reports; raises ``ConnectionError`` if JetStream
         does not answer within ``timeout_s``."""
+        future = self._bus.call(self._start)
         try:
-            self._bus.call(self._start).result(timeout=timeout_s)
+            future.result(timeout=timeout_s)
         except Exception as exc:
+            future.cancel()  # a start still under way must not start a second reader later
             raise ConnectionError(f"cannot consume the track subjects: {exc!r}") from exc
         return self
 
     async def _start(self, nc: NatsClient) -> None:
-        js = nc.jetstream(timeout=REQUEST_TIMEOUT_S)
+        js = nc.jetstream(timeout=MANAGE_TIMEOUT_S)
         await _ensure_stream(js, self._replicas)
         config = js_api.ConsumerConfig(
             durable_name=self.durable,
@@ -262,7 +266,7 @@ async def recent_alert_events(nc: NatsClient, since_s: float, *, limit: int = 1_
     """The alert events the event stream holds from ``since_s`` on, oldest first (a worker starting
     learns from them which alerts are held, by the others and by its own earlier runs). Events that
     do not read are skipped; at most ``limit``."""
-    js = nc.jetstream(timeout=REQUEST_TIMEOUT_S)
+    js = nc.jetstream(timeout=MANAGE_TIMEOUT_S)
     config = js_api.ConsumerConfig(
         deliver_policy=js_api.DeliverPolicy.BY_START_TIME,
         opt_start_time=datetime.datetime.fromtimestamp(since_s, tz=datetime.UTC),
