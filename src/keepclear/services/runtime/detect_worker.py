@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import nats.errors
 import numpy as np
 
 from keepclear.detect.cells import assign_cells, cells_in_view
@@ -156,13 +157,13 @@ class DetectWorker:
         self._retrying(self.feed.start)
 
     @staticmethod
-    def _retrying(step: Callable[[], T], attempts: int = 3) -> T:
-        """``step()``, tried again after a pause when JetStream does not answer in time (a cluster
-        just formed, an election); ``ConnectionError`` after ``attempts``."""
+    def _retrying(step: Callable[[], T], attempts: int = 5) -> T:
+        """``step()``, tried again after a pause when JetStream does not answer in time or is not
+        ready yet (a cluster just formed, an election); ``ConnectionError`` after ``attempts``."""
         for attempt in range(1, attempts + 1):
             try:
                 return step()
-            except (TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
                 if attempt == attempts:
                     raise ConnectionError(f"bus_url: JetStream did not answer: {exc!r}") from exc
                 _log.warning("JetStream did not answer (%r); trying again", exc)
