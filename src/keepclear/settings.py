@@ -152,6 +152,17 @@ class Settings(BaseSettings):
         " processes; empty: the in-process bus (one process).",
     )
     bus_replicas: int = Field(3, ge=1, le=5, description="Replicas of the bus's JetStream stream (at most the nodes).")
+    detect_in_workers: bool = Field(
+        False,
+        description="With bus_url: accepted track reports go to the bus by cell and `keepclear worker detect`"
+        " processes probe and raise the alerts; this process probes no pair.",
+    )
+    detect_cell_deg: float = Field(
+        10.0,
+        ge=0.01,
+        le=90,
+        description="Height of the geographic cells detection is cut by (degrees); the same in every process.",
+    )
     bus_outgoing_events: int = Field(
         100_000,
         ge=100,

@@ -95,6 +95,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "keepclear.cli.deployment:unit",
         "Units: tracked aircraft, ground units, vessels, UAVs, convoys.",
     ),
+    "worker": CommandEntry(
+        "keepclear.cli.worker:worker",
+        "Workers of a scale-out deployment (bus_url): detector workers that probe a set of cells.",
+    ),
     "zones": CommandEntry(
         "keepclear.cli.zones:zones",
         "Shared geography: de-escalation zones, deconfliction lines, caution areas, protected sites.",

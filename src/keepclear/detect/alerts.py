@@ -76,8 +76,11 @@ class AlertBook:
     standing alerts stay cheap. Units get small integer codes, remembered while in use.
     """
 
-    def __init__(self, settings: AlertingSettings | None = None) -> None:
+    def __init__(self, settings: AlertingSettings | None = None, *, id_prefix: str = "alert") -> None:
+        """``id_prefix`` starts every alert id (``alert-000001``): a detector worker adds its name and
+        start so that ids from several workers, and from one worker's restarts, never meet."""
         self.settings = settings or AlertingSettings()
+        self._prefix = id_prefix
         self._codes: dict[str, int] = {}
         self._names: list[str] = []
         width = max(max(1, self.settings.policy(pair).hysteresis.n) for pair in DomainPair)
@@ -97,6 +100,11 @@ class AlertBook:
         """Alerts raised and not resolved, in the order they were raised."""
         return list(self._alerts.values())
 
+    def followed(self) -> set[tuple[str, str]]:
+        """The pairs the book follows (an alert, or a level above 0 of late: the hysteresis is
+        counting), as unit ids in string order."""
+        return {self._pair_names(int(key)) for key in self._keys.tolist()}
+
     def get(self, alert_id: str) -> Alert | None:
         """The active alert with this id, or None."""
         return self._alerts.get(alert_id)
@@ -107,7 +115,7 @@ class AlertBook:
         seqs = np.unique(self._conflict_seq[los])
         new = [seq for seq in seqs[seqs > 0].tolist() if seq not in self._lost_seqs]
         self._lost_seqs.update(new)
-        return [self._alerts[_alert_id(seq)] for seq in new]
+        return [self._alerts[self._alert_id(seq)] for seq in new]
 
     def update(self, time_s: float, states: TrackStates, conflicts: Conflicts, party_ids: Sequence[str]) -> list[Event]:
         """One tick: ``conflicts`` from a probe of ``states`` at ``time_s`` (``party_ids[code]`` names
@@ -244,7 +252,7 @@ class AlertBook:
             self._seq += 1
             ra, rb = rows
             alert = Alert(
-                id=_alert_id(self._seq),
+                id=self._alert_id(self._seq),
                 unit_a=unit_a,
                 unit_b=unit_b,
                 party_a=party_ids[int(states.party[ra])],
@@ -256,7 +264,7 @@ class AlertBook:
             self._alerts[alert.id] = alert
             self._alert_seq[slot] = self._seq
             return EventKind.ALERT_RAISED, alert, None
-        alert_id = _alert_id(seq)
+        alert_id = self._alert_id(seq)
         alert = self._alerts[alert_id]
         if shown == AlertLevel.NONE:
             del self._alerts[alert_id]
@@ -270,6 +278,9 @@ class AlertBook:
         self._alerts[alert_id] = replace(alert, level=shown, updated_s=time_s)
         return EventKind.ALERT_LEVEL_CHANGED, self._alerts[alert_id], alert.level
 
+    def _alert_id(self, seq: int) -> str:
+        return f"{self._prefix}-{seq:06d}"
+
     @staticmethod
     def _base_payload(alert: Alert) -> dict[str, Any]:
         return {
@@ -282,10 +293,6 @@ class AlertBook:
             "level_number": int(alert.level),
             "raised_s": alert.raised_s,
         }
-
-
-def _alert_id(seq: int) -> str:
-    return f"alert-{seq:06d}"
 
 
 @dataclass(frozen=True, slots=True)

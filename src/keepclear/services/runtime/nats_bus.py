@@ -22,12 +22,14 @@ those of the same window that were acknowledged at once.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -44,6 +46,7 @@ from keepclear.services.runtime.bus import EventBus
 __all__ = ["NatsBus", "SeenIds"]
 
 _log = logging.getLogger("keepclear.bus.nats")
+T = TypeVar("T")
 
 #: The stream every process publishes to and consumes from.
 STREAM = "KEEPCLEAR_EVENTS"
@@ -230,6 +233,13 @@ class NatsBus(EventBus):
         if not thread.is_alive():
             loop.close()
         self._thread = self._loop = None
+
+    def call(self, make: Callable[[NatsClient], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
+        """Run ``make(client)`` on the bus's loop with its connection (the track subjects share it):
+        a future of its result. Raises ``RuntimeError`` before ``connect``."""
+        if self._loop is None or self._nc is None:
+            raise RuntimeError("the NATS bus is not connected")
+        return asyncio.run_coroutine_threadsafe(make(self._nc), self._loop)
 
     # -- publishing -----------------------------------------------------------------------
     def publish(self, events: Sequence[Event]) -> None:

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from keepclear.errors import ValidationError
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.service import ActivityService
 from keepclear.services.hotline.hub import HotlineHub
@@ -28,7 +29,7 @@ from keepclear.services.runtime.leader import Role as LeaderRole
 from keepclear.services.runtime.priority import ProbePriority
 from keepclear.services.runtime.request_keys import RequestKeyRetention
 from keepclear.services.tactical.history import TrackHistory
-from keepclear.services.tactical.service import TacticalService
+from keepclear.services.tactical.service import TacticalService, cell_plan
 from keepclear.services.tactical.tracks import ReportColumns, TrackIngest, UnitDirectory
 from keepclear.store.track_history import history_database
 
@@ -87,9 +88,8 @@ class Runtime:
         self.leaders: dict[LeaderRole, Leadership] = {
             role: leadership_for(url, role, url) if scaled_out else EmbeddedLeadership() for role in LeaderRole
         }
-        self.record = signer_for(
-            deployment.db, self.ledger, self.config.record, active=self.leaders[LeaderRole.SIGNER].try_acquire
-        )
+        signs = self.leaders[LeaderRole.SIGNER].try_acquire if scaled_out else None  # None: always, at once
+        self.record = signer_for(deployment.db, self.ledger, self.config.record, active=signs)
         for role, leadership in self.leaders.items():
             self.add_gauge(f"leader_{role}", _held_gauge(leadership))
         deployment.bus.subscribe_batches(self.record.record)
@@ -126,9 +126,14 @@ class Runtime:
         )
         self.add_task("activity-deadlines", self.activities.run_deadlines, LeaderRole.ACTIVITY_DEADLINES)
 
-        self.tactical = TacticalService(deployment.db, deployment.clock, deployment.bus, self.config.tactical)
+        in_workers = deployment.settings.detect_in_workers
+        self.tactical = TacticalService(
+            deployment.db, deployment.clock, deployment.bus, self.config.tactical, pairs_in_workers=in_workers
+        )
         deployment.bus.subscribe(self.tactical.on_event, remote=True)
         self.add_consumer(self.tactical.consume)
+        if in_workers:
+            self._publish_tracks_to_workers()
         self._seed_picture()
         #: Raised while the probe computes: ingest and the event fan-out hold off (``services.priority``).
         self.priority = ProbePriority()
@@ -167,6 +172,22 @@ class Runtime:
         self.ticks_late = 0
         #: Wall seconds the last run of each task took (and "pump": the last chunk of reports moved).
         self.task_duration_s: dict[str, float] = {}
+
+    def _publish_tracks_to_workers(self) -> None:
+        """``detect_in_workers``: the pump also publishes the reports by cell for the detector workers."""
+        settings, bus = self.deployment.settings, self.deployment.bus
+        # Imported here: nats-py is the cluster extra's (bus_for refused a bus_url without it already).
+        from keepclear.services.runtime.nats_bus import NatsBus
+        from keepclear.services.runtime.nats_tracks import TrackPublisher
+
+        if not isinstance(bus, NatsBus):
+            raise ValidationError(["detect_in_workers: needs bus_url (the workers are reached through NATS)"])
+        publisher = TrackPublisher(
+            bus, cell_plan(self.config.tactical, settings.detect_cell_deg), replicas=settings.bus_replicas
+        )
+        self.add_consumer(publisher)
+        for name, read in publisher.gauges().items():
+            self.add_gauge(name, read)
 
     def _seed_picture(self) -> None:
         """After a restart, each unit's last kept report goes back into the track table (the staleness

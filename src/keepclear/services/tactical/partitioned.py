@@ -50,8 +50,7 @@ class PartitionedProbe:
         """What ``worker`` finds and owns, rows mapped back into ``states``."""
         view = view_for(self._plan, states, time_s, self._cells[worker])
         local = probe(view.subset(states), time_s, self._plan.settings, self._grid)
-        keep = view.owns(local.row_a, local.row_b)
-        return WorkerShare(worker, view, _select(local, keep, view.rows, states.unit_ids))
+        return WorkerShare(worker, view, owned_conflicts(local, view, states.unit_ids))
 
     def shares(self, states: TrackStates, time_s: float) -> list[WorkerShare]:
         """Every worker's share."""
@@ -62,7 +61,13 @@ class PartitionedProbe:
         return merge([s.conflicts for s in self.shares(states, time_s)], states.unit_ids)
 
 
-def _select(c: Conflicts, keep: np.ndarray, rows: np.ndarray, unit_ids: tuple[str, ...]) -> Conflicts:
+def owned_conflicts(local: Conflicts, view: WorkerView, unit_ids: tuple[str, ...]) -> Conflicts:
+    """The conflicts of ``local`` (a probe of ``view.subset``) that the view's worker owns, rows
+    mapped back into the full states (named by ``unit_ids``)."""
+    return select_conflicts(local, view.owns(local.row_a, local.row_b), view.rows, unit_ids)
+
+
+def select_conflicts(c: Conflicts, keep: np.ndarray, rows: np.ndarray, unit_ids: tuple[str, ...]) -> Conflicts:
     """The kept conflicts of ``c`` with local rows turned into rows of the full states (``rows`` is
     ascending, so ``row_a < row_b`` still holds)."""
     return Conflicts(

@@ -7,6 +7,7 @@ emits every change on the bus (the hotline, the streams and the record subscribe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from keepclear.detect.alerts import Alert, AlertBook, candidate_settings
+from keepclear.detect.cells import AgeCaps, CellGrid, CellPlan, view_for
 from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates
@@ -28,6 +30,7 @@ from keepclear.domain.event_kinds import ALERT_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import NotFoundError
 from keepclear.services.policy import alert_visible, unit_state_visible, unknown, zone_witnesses
+from keepclear.services.tactical.partitioned import select_conflicts
 from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
@@ -62,17 +65,67 @@ class UnitState:
     vel_up_mps: float
 
 
-class TacticalService:
-    """The live picture of one deployment and the alerts it raises."""
+@dataclass(frozen=True, slots=True)
+class CellShare:
+    """What a detector worker probes: the units of ``cells`` and their halo under ``plan``, keeping
+    only the pairs it owns (``detect.cells``: a pair on a boundary belongs to the lower cell)."""
 
-    def __init__(self, db: Database, clock: Clock, events: EventSink, config: TacticalConfig | None = None) -> None:
+    plan: CellPlan
+    cells: np.ndarray
+
+
+#: What an ``alert.acknowledged`` payload repeats of its alert (``AlertBook._base_payload``).
+_ALERT_STATE_KEYS = ("alert_id", "unit_a", "unit_b", "party_a", "party_b", "level", "level_number", "raised_s")
+
+
+def cell_plan(config: TacticalConfig, cell_deg: float) -> CellPlan:
+    """The cells and halo every process of a deployment cuts detection by: the grid of ``cell_deg``,
+    the probe's candidate minima (the halo covers every pair the alerting may concern) and the track
+    table's stale ages as the age caps (no live unit is wide for its age)."""
+    table = config.table
+    return CellPlan(
+        grid=CellGrid(cell_deg),
+        ages=AgeCaps(table.stale_air_s, table.stale_land_s, table.stale_sea_s),
+        settings=candidate_settings(config.alerting, config.probe),
+    )
+
+
+class TacticalService:
+    """The live picture of one deployment and the alerts it raises.
+
+    Embedded (the default) it probes every pair and watches the zones. A detector worker gives it
+    ``share`` (it probes its cells and halo, keeps the pairs it owns) and ``watch_zones=False``; an
+    API process whose detection runs in workers gives it ``pairs_in_workers=True``: it probes no
+    pair, and learns the alerts from the workers' events on the bus (``on_event``) so that
+    ``alerts_for`` answers as before. ``alert_prefix`` starts the alert ids (``AlertBook``).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventSink,
+        config: TacticalConfig | None = None,
+        *,
+        share: CellShare | None = None,
+        pairs_in_workers: bool = False,
+        watch_zones: bool = True,
+        alert_prefix: str = "alert",
+    ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
         self.config = config or TacticalConfig()
         self.table = TrackTable(self.config.table)
-        self.book = AlertBook(self.config.alerting)
+        self.book = AlertBook(self.config.alerting, id_prefix=alert_prefix)
         self._candidates = candidate_settings(self.config.alerting, self.config.probe)
+        if share is not None and share.plan.settings != self._candidates:
+            raise ValueError("share.plan: its settings must be the probe's candidate settings (the halo covers them)")
+        self._share = share
+        #: A worker's knowledge of the alerts other workers hold: alert id -> its pair (``on_event``).
+        self._elsewhere: dict[str, tuple[str, str]] = {}
+        self._pairs_in_workers = pairs_in_workers
+        self._watch_zones = watch_zones
         self._lock = threading.RLock()
         #: Called after each tick with its time: the live streams push the new picture to clients.
         self._tick_listeners: list[Callable[[float], None]] = []
@@ -96,9 +149,64 @@ class TacticalService:
             self.zone_watch = ZoneWatch(zones, self.config.zones, previous=self.zone_watch)
 
     def on_event(self, event: Event) -> None:
-        """Bus subscriber: zones changed."""
+        """Bus subscriber: zones changed; with ``pairs_in_workers``, an alert changed in a worker; with a
+        share, an alert changed in another worker (the pairs it holds are left to it)."""
         if event.kind == EventKind.ZONES_IMPORTED:
             self.reload_zones()
+        elif self._pairs_in_workers and event.kind in ALERT_KINDS:
+            with self._lock:
+                self._remember(event)
+        elif self._share is not None and event.kind in ALERT_KINDS:
+            alert_id = event.payload["alert_id"]
+            with self._lock:
+                alert = self.book.get(alert_id)
+                if alert is not None:  # one of ours: an API process took a party's acknowledgement
+                    party = event.party_id
+                    if event.kind == EventKind.ALERT_ACKNOWLEDGED and party and party not in alert.acknowledged_by:
+                        with contextlib.suppress(KeyError, PermissionError):
+                            self.book.acknowledge(alert_id, party, event.time_s)
+                            self._remember(event)
+                    return
+                if event.kind == EventKind.ALERT_RESOLVED:
+                    self._elsewhere.pop(alert_id, None)
+                elif event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
+                    self._elsewhere[alert_id] = (event.payload["unit_a"], event.payload["unit_b"])
+
+    @property
+    def held_elsewhere(self) -> dict[str, tuple[str, str]]:
+        """A worker's knowledge of the alerts other workers hold: alert id -> its pair."""
+        with self._lock:
+            return dict(self._elsewhere)
+
+    def learn_alerts(self, heard: Sequence[Event], retire: Callable[[str], bool]) -> list[Event]:
+        """A worker starting: from the alert events of late (oldest first), the alerts still active.
+        Those ``retire(alert_id)`` names (its own earlier runs': their book died with them) get an
+        ``alert.resolved`` event, returned to be published (the pair is raised again if it still
+        conflicts); the others' are left to them (as ``on_event`` would have)."""
+        active: dict[str, dict[str, Any]] = {}
+        for event in heard:
+            alert_id = event.payload.get("alert_id")
+            if not isinstance(alert_id, str):
+                continue
+            if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
+                active[alert_id] = event.payload
+            elif event.kind == EventKind.ALERT_RESOLVED:
+                active.pop(alert_id, None)
+        now_s = self._clock.now_s()
+        resolved = []
+        with self._lock:
+            for alert_id, last in active.items():
+                if self.book.get(alert_id) is not None:
+                    continue
+                if not retire(alert_id):
+                    self._elsewhere[alert_id] = (last["unit_a"], last["unit_b"])
+                    continue
+                payload = {key: last[key] for key in _ALERT_STATE_KEYS}
+                payload.update(level="none", level_number=0, previous_level=last["level"], time_s=now_s)
+                payload.update(positions={}, cpa=None)
+                parties = frozenset((last["party_a"], last["party_b"]))
+                resolved.append(Event(EventKind.ALERT_RESOLVED, now_s, None, payload, parties))
+        return resolved
 
     def consume(self, batches: Sequence[ReportColumns]) -> None:
         """Take drained reports into the track table (older or duplicate reports change nothing)."""
@@ -142,12 +250,15 @@ class TacticalService:
             self.table.drop_stale(now_s)
             states = self.table.states()
             party_ids = self._party_ids(states)
-            conflicts = probe(states, now_s, self._candidates)
-            self.last_conflicts = len(conflicts)
-            events = self.book.update(now_s, states, conflicts, party_ids)
-            events += self._separation_lost(now_s, conflicts)
-            events += self.zone_watch.update(now_s, states, party_ids)
-            events += self._predicted_entries(states, party_ids, now_s)
+            events: list[Event] = []
+            if not self._pairs_in_workers:
+                conflicts = self._probe(states, now_s)
+                self.last_conflicts = len(conflicts)
+                events += self.book.update(now_s, states, conflicts, party_ids)
+                events += self._separation_lost(now_s, conflicts)
+            if self._watch_zones:
+                events += self.zone_watch.update(now_s, states, party_ids)
+                events += self._predicted_entries(states, party_ids, now_s)
             for event in events:
                 self._remember(event)
         computed = time.perf_counter()
@@ -161,6 +272,31 @@ class TacticalService:
         self.last_emit_s = time.perf_counter() - computed
         self.last_events = len(events)
         return events
+
+    def _probe(self, states: TrackStates, now_s: float) -> Conflicts:
+        """Every pair's conflicts, or with a share those of the pairs this worker owns (rows into ``states``)."""
+        share = self._share
+        if share is None:
+            return probe(states, now_s, self._candidates)
+        view = view_for(share.plan, states, now_s, share.cells)
+        local = probe(view.subset(states), now_s, self._candidates)
+        keep = view.owns(local.row_a, local.row_b)
+        mine = self.book.followed()
+        theirs = set(self._elsewhere.values()) - {(a.unit_a, a.unit_b) for a in self.book.active()}
+        if mine or theirs:
+            # A pair stays with the worker that follows it (an alert, or its hysteresis counting) while
+            # it sees both units, though the pair moved into another worker's cells; that one leaves
+            # an alert it heard of alone (a pair it started following meanwhile is dropped silently).
+            names = np.asarray(states.unit_ids, dtype=object)[view.rows]
+            involved = list({unit for pair in mine | theirs for unit in pair})
+            ua, ub = names[local.row_a], names[local.row_b]
+            for k in np.flatnonzero(np.isin(ua, involved) & np.isin(ub, involved)).tolist():
+                pair = (ua[k], ub[k]) if ua[k] < ub[k] else (ub[k], ua[k])
+                if pair in theirs:
+                    keep[k] = False
+                elif pair in mine:
+                    keep[k] = True
+        return select_conflicts(local, keep, view.rows, states.unit_ids)
 
     def _separation_lost(self, now_s: float, conflicts: Conflicts) -> list[Event]:
         """One ``alert.separation_lost`` when an alerted pair actually loses separation."""
@@ -216,7 +352,13 @@ class TacticalService:
         self._latest[alert_id] = merged
 
     def acknowledge(self, alert_id: str, party_id: str) -> dict[str, Any]:
-        """``party_id`` acknowledges an alert that involves its units; emits ``alert.acknowledged``."""
+        """``party_id`` acknowledges an alert that involves its units; emits ``alert.acknowledged``.
+
+        With ``pairs_in_workers`` the alert is a worker's: the event is made here from what this
+        process heard of it, and the worker marks its book when the event reaches it on the bus.
+        """
+        if self._pairs_in_workers:
+            return self._acknowledge_workers_alert(alert_id, party_id)
         with self._lock:
             try:
                 event = self.book.acknowledge(alert_id, party_id, self._clock.now_s())
@@ -227,8 +369,25 @@ class TacticalService:
         self._events.emit(event)
         return view
 
+    def _acknowledge_workers_alert(self, alert_id: str, party_id: str) -> dict[str, Any]:
+        with self._lock:
+            heard = self._latest.get(alert_id)
+            if heard is None or party_id not in (heard["party_a"], heard["party_b"]):
+                raise NotFoundError(unknown("alert", alert_id))  # as no alert at all, whoever's it is
+            payload = {key: heard[key] for key in _ALERT_STATE_KEYS}
+            payload["acknowledged_by"] = sorted({*heard.get("acknowledged_by", []), party_id})
+            parties = frozenset((heard["party_a"], heard["party_b"]))
+            event = Event(EventKind.ALERT_ACKNOWLEDGED, self._clock.now_s(), party_id, payload, parties)
+            self._remember(event)
+            view = self._view(self._latest[alert_id])
+        self._events.emit(event)
+        return view
+
     def _view(self, payload: dict[str, Any]) -> dict[str, Any]:
         alert: Alert | None = self.book.get(payload["alert_id"])
+        if alert is None and self._pairs_in_workers:  # a worker's alert: active while remembered here
+            acknowledged = payload.get("acknowledged_by", [])
+            return {**payload, "status": "acknowledged" if acknowledged else "raised", "acknowledged_by": acknowledged}
         status = "resolved" if alert is None else ("acknowledged" if alert.acknowledged_by else "raised")
         acknowledged_by = sorted(alert.acknowledged_by) if alert else payload.get("acknowledged_by", [])
         return {**payload, "status": status, "acknowledged_by": acknowledged_by}

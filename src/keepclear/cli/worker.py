@@ -1,0 +1,145 @@
+"""``keepclear worker detect``: a detector worker of a deployment that runs detection in workers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import threading
+from typing import Any
+
+import click
+
+from keepclear.cli.context import CliContext, pass_context
+
+
+@click.group()
+def worker() -> None:
+    """Workers of a scale-out deployment (bus_url): detector workers that probe a set of cells."""
+
+
+def _cells(text: str) -> list[int]:
+    cells: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            raise click.BadParameter(f"{part!r} is not a cell number or a range a-b", param_hint="--cells") from None
+        if hi < lo:
+            raise click.BadParameter(f"{part!r}: the range ends before it starts", param_hint="--cells")
+        cells.extend(range(lo, hi + 1))
+    if not cells:
+        raise click.BadParameter("give at least one cell", param_hint="--cells")
+    return cells
+
+
+@worker.command()
+@click.option("--cells", "cells_text", default=None, help="The cells this worker owns: numbers and ranges, 12,40-44.")
+@click.option("--worker-index", type=int, default=None, help="This worker's index (0-based) among --workers.")
+@click.option("--workers", type=int, default=None, help="How many workers share the globe (with --worker-index).")
+@click.option("--name", default=None, help="Names the durable consumer (a restart under it resumes) and alert ids.")
+@click.option("--status-every-s", type=float, default=10.0, show_default=True, help="Seconds between status lines.")
+@pass_context
+def detect(
+    ctx: CliContext,
+    cells_text: str | None,
+    worker_index: int | None,
+    workers: int | None,
+    name: str | None,
+    status_every_s: float,
+) -> None:
+    """Probe a set of geographic cells: consume their reports from the bus, raise their alerts on it.
+
+    The cells are given (--cells) or this worker's share of --workers (--worker-index). Every alert
+    event is printed as one JSON line on stdout, and a status line on stderr every --status-every-s.
+    Runs until interrupted (SIGINT or SIGTERM stop it cleanly).
+    """
+    from keepclear.errors import KeepclearError
+    from keepclear.services.runtime.deployment import Deployment
+
+    if (cells_text is None) == (worker_index is None and workers is None):
+        raise click.UsageError("give either --cells or --worker-index with --workers")
+    if cells_text is None and (worker_index is None or workers is None):
+        raise click.UsageError("--worker-index and --workers go together")
+    cells = None if cells_text is None else _cells(cells_text)
+    settings = ctx.settings
+    if not settings.bus_url:
+        raise click.UsageError("bus_url: a detector worker needs the NATS bus (KEEPCLEAR_BUS_URL or the settings file)")
+    try:
+        deployment = Deployment.open(settings)
+    except (KeepclearError, ConnectionError) as exc:  # no store, or NATS does not answer
+        raise click.ClickException(str(exc)) from None
+    try:
+        _run(deployment, cells, worker_index, workers, name, status_every_s)
+    except (KeepclearError, ConnectionError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        deployment.close()
+
+
+def _run(
+    deployment: Any,
+    given: list[int] | None,
+    worker_index: int | None,
+    workers: int | None,
+    name: str | None,
+    status_every_s: float,
+) -> None:
+    from keepclear.services.runtime.detect_worker import DetectWorker, cells_of_worker
+    from keepclear.services.runtime.runtime import RuntimeConfig
+    from keepclear.services.tactical.service import cell_plan
+
+    config = RuntimeConfig.from_settings(deployment.settings)
+    if given is not None:
+        cells = given
+        default_name = (
+            "cells-" + hashlib.blake2b(",".join(map(str, sorted(set(cells)))).encode(), digest_size=4).hexdigest()
+        )
+    else:
+        assert worker_index is not None and workers is not None
+        count = cell_plan(config.tactical, deployment.settings.detect_cell_deg).grid.cell_count
+        cells = cells_of_worker(count, worker_index, workers).tolist()
+        default_name = f"w{worker_index}of{workers}"
+    detector = DetectWorker(deployment, cells, name or default_name, config)
+
+    def echo_alerts(events: list[Any]) -> None:
+        for event in events:
+            line = {
+                "kind": str(event.kind),
+                "id": event.id,
+                **{k: event.payload.get(k) for k in ("alert_id", "unit_a", "unit_b", "level")},
+            }
+            click.echo(json.dumps(line), nl=True)
+
+    detector.on_alerts(echo_alerts)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    detector.start()
+    click.echo(
+        json.dumps(
+            {
+                "worker": detector.name,
+                "cells": detector.cells.tolist(),
+                "view_cells": len(detector.view_cells),
+                "tick_s": config.tick_s,
+                "earlier_alerts_resolved": detector.retired,
+                "ready": True,
+            }
+        ),
+        err=True,
+    )
+
+    def report() -> None:
+        while not stop.wait(status_every_s):
+            click.echo(json.dumps({"worker": detector.name, **detector.status()}), err=True)
+
+    threading.Thread(target=report, name="keepclear-worker-status", daemon=True).start()
+    try:
+        detector.run(stop)
+    finally:
+        detector.close()

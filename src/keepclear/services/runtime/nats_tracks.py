@@ -1,0 +1,297 @@
+"""Track reports by cell over NATS JetStream: API processes publish, detector workers consume (issue 20).
+
+The stream ``KEEPCLEAR_TRACKS`` holds ``keepclear.tracks.<cell>`` and ``keepclear.tracks.wide``
+(``services.tactical.track_wire``), replicated like the event stream and kept ``TRACK_MAX_AGE_S``
+(the longest a report stays in a track table, the stale age of land and sea units: an older one
+changes no picture). ``TrackPublisher`` is a consumer of the ingest pump: it publishes each chunk's
+reports by cell and returns once JetStream has acknowledged every message (retrying until it does;
+meanwhile the ingest queue fills and feeds get 429, as when the probe falls behind). ``TrackFeed``
+is one worker's durable pull consumer of its cells' and halo's subjects: it hands the reports to
+the worker and acknowledges them once taken, so a worker restarted under the same name resumes
+after the last report it took (what it had not acknowledged comes again; the track table ignores a
+report it has).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import Callable, Sequence
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import api as js_api
+from nats.js.errors import BadRequestError, NotFoundError
+
+from keepclear.detect.cells import CellPlan
+from keepclear.domain.event_wire import event_from_json
+from keepclear.domain.events import Event
+from keepclear.errors import ValidationError
+from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
+from keepclear.services.runtime.nats_bus import SUBJECT_PREFIX as EVENTS_PREFIX
+from keepclear.services.runtime.nats_bus import NatsBus
+from keepclear.services.tactical.track_wire import WIDE, message_key, reports_from_json, reports_to_json, split_by_cell
+from keepclear.services.tactical.tracks import ReportColumns
+
+__all__ = ["TRACK_PREFIX", "TRACK_STREAM", "TrackFeed", "TrackPublisher", "recent_alert_events", "track_subjects"]
+
+_log = logging.getLogger("keepclear.tracks.nats")
+
+TRACK_STREAM = "KEEPCLEAR_TRACKS"
+TRACK_PREFIX = "keepclear.tracks"
+#: Seconds the stream keeps a report (the longest stale age, land and sea).
+TRACK_MAX_AGE_S = 600.0
+DUPLICATE_WINDOW_S = 120.0
+#: A worker's consumer outlives its process this long (seconds): a restart within it resumes.
+FEED_INACTIVE_S = 3600.0
+#: Seconds JetStream waits for a worker's acknowledgement before it delivers a message again.
+FEED_ACK_WAIT_S = 30.0
+FETCH_BATCH = 64
+REQUEST_TIMEOUT_S = 2.0
+#: Seconds a stream's or consumer's creation may take (a cluster just formed, a leader being elected).
+MANAGE_TIMEOUT_S = 10.0
+RETRY_PAUSE_S = 0.2
+
+
+def track_subjects(cells: Sequence[int], cell_count: int) -> list[str]:
+    """The subjects a worker whose view holds ``cells`` (of the ``cell_count`` of the grid) consumes:
+    theirs and the wide units', or every subject at once when its view is the whole globe."""
+    if len(set(cells)) >= cell_count:
+        return [f"{TRACK_PREFIX}.>"]
+    return [f"{TRACK_PREFIX}.{int(c)}" for c in cells] + [f"{TRACK_PREFIX}.{WIDE}"]
+
+
+async def _ensure_stream(js: nats.js.JetStreamContext, replicas: int) -> None:
+    try:
+        await js.stream_info(TRACK_STREAM)
+    except NotFoundError:
+        await js.add_stream(
+            name=TRACK_STREAM,
+            subjects=[f"{TRACK_PREFIX}.>"],
+            num_replicas=replicas,
+            max_age=TRACK_MAX_AGE_S,
+            duplicate_window=DUPLICATE_WINDOW_S,
+        )
+
+
+class TrackPublisher:
+    """Publishes the reports the ingest pump moves, by cell (module docstring); a ``TrackConsumer``."""
+
+    def __init__(self, bus: NatsBus, plan: CellPlan, *, replicas: int = 3) -> None:
+        self._bus = bus
+        self._plan = plan
+        self._replicas = replicas
+        self._ready = False
+        #: Reports and messages JetStream acknowledged; publishes that failed and were retried.
+        self.reports_published_total = 0
+        self.messages_published_total = 0
+        self.publish_failures_total = 0
+
+    def __call__(self, batches: list[ReportColumns]) -> None:
+        """Publish ``batches`` and return once all are acknowledged."""
+        messages = [
+            (f"{TRACK_PREFIX}.{suffix}", reports_to_json(part), len(part))
+            for batch in batches
+            for suffix, parts in split_by_cell(self._plan, batch).items()
+            for part in parts
+        ]
+        if messages:
+            self._bus.call(lambda nc: self._publish(nc, messages)).result()
+
+    async def _publish(self, nc: NatsClient, messages: list[tuple[str, bytes, int]]) -> None:
+        js = nc.jetstream(timeout=REQUEST_TIMEOUT_S)
+        pending = messages
+        while pending:
+            try:
+                if not self._ready:
+                    await _ensure_stream(js, self._replicas)
+                    self._ready = True
+                results = await asyncio.gather(
+                    *(
+                        js.publish(subject, data, headers={"Nats-Msg-Id": message_key(data)})
+                        for subject, data, _ in pending
+                    ),
+                    return_exceptions=True,
+                )
+            except Exception as exc:  # the stream could not be made now: all again after a pause
+                results = [exc] * len(pending)
+            failed = []
+            for message, result in zip(pending, results, strict=True):
+                if isinstance(result, BaseException):
+                    failed.append(message)
+                else:
+                    self.messages_published_total += 1
+                    self.reports_published_total += message[2]
+            if failed:
+                self.publish_failures_total += len(failed)
+                _log.warning("%d track messages not acknowledged; sent again", len(failed))
+                await asyncio.sleep(RETRY_PAUSE_S)
+            pending = failed
+
+    def gauges(self) -> dict[str, Callable[[], float]]:
+        """Counters for ``/v1/metrics``."""
+        return {
+            "tracks_published_total": lambda: self.reports_published_total,
+            "track_messages_published_total": lambda: self.messages_published_total,
+            "track_publish_failures_total": lambda: self.publish_failures_total,
+        }
+
+
+class TrackFeed:
+    """One worker's durable consumer ``keepclear-detect-<name>`` of ``subjects`` (module docstring).
+
+    ``take`` is called with each fetched batch's reports, on a thread of the bus's executor, before
+    the batch is acknowledged. A consumer left by an earlier run with other subjects (its cells were
+    reassigned) is made again.
+    """
+
+    def __init__(
+        self,
+        bus: NatsBus,
+        name: str,
+        subjects: Sequence[str],
+        take: Callable[[list[ReportColumns]], None],
+        *,
+        replicas: int = 3,
+    ) -> None:
+        self._bus = bus
+        self.durable = f"keepclear-detect-{name}"
+        self._subjects = list(subjects)
+        self._take = take
+        self._replicas = replicas
+        self._task: asyncio.Task[None] | None = None
+        #: Messages and reports taken, messages that did not read, fetches that failed.
+        self.messages_total = 0
+        self.reports_total = 0
+        self.bad_messages_total = 0
+        self.failures_total = 0
+
+    def start(self, timeout_s: float = 4 * MANAGE_TIMEOUT_S) -> TrackFeed:
+        """Make (or find) the consumer and start taking reports; raises ``ConnectionError`` if JetStream
+        does not answer within ``timeout_s``."""
+        future = self._bus.call(self._start)
+        try:
+            future.result(timeout=timeout_s)
+        except Exception as exc:
+            future.cancel()  # a start still under way must not start a second reader later
+            raise ConnectionError(f"cannot consume the track subjects: {exc!r}") from exc
+        return self
+
+    async def _start(self, nc: NatsClient) -> None:
+        js = nc.jetstream(timeout=MANAGE_TIMEOUT_S)
+        await _ensure_stream(js, self._replicas)
+        config = js_api.ConsumerConfig(
+            durable_name=self.durable,
+            filter_subjects=self._subjects,
+            deliver_policy=js_api.DeliverPolicy.ALL,
+            ack_policy=js_api.AckPolicy.ALL,
+            ack_wait=FEED_ACK_WAIT_S,
+            inactive_threshold=FEED_INACTIVE_S,
+            num_replicas=self._replicas,
+        )
+        try:
+            info = await js.consumer_info(TRACK_STREAM, self.durable)
+            if sorted(info.config.filter_subjects or [info.config.filter_subject or ""]) != sorted(self._subjects):
+                await js.delete_consumer(TRACK_STREAM, self.durable)
+                raise NotFoundError
+        except NotFoundError:
+            with contextlib.suppress(BadRequestError):  # made meanwhile by a twin: use it
+                await js.add_consumer(TRACK_STREAM, config)
+        pull = await js.pull_subscribe_bind(durable=self.durable, stream=TRACK_STREAM)
+        self._task = asyncio.create_task(self._run(pull), name=f"keepclear-feed-{self.durable}")
+
+    async def _run(self, pull: nats.js.JetStreamContext.PullSubscription) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                messages = await pull.fetch(FETCH_BATCH, timeout=1.0)
+            except NatsTimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a node lost, the connection moving: fetch again
+                self.failures_total += 1
+                _log.warning("fetching track reports failed: %r", exc)
+                await asyncio.sleep(RETRY_PAUSE_S)
+                continue
+            if not messages:
+                continue
+            batches = []
+            for message in messages:
+                try:
+                    batches.append(reports_from_json(message.data))
+                except ValidationError as exc:
+                    self.bad_messages_total += 1
+                    _log.error("track reports on %s do not read: %s", message.subject, exc)
+            if batches:
+                try:
+                    await loop.run_in_executor(None, self._take, batches)
+                except Exception:  # logged and counted; acknowledged still: it would fail each time again
+                    self.failures_total += 1
+                    _log.exception("taking %d track messages failed", len(batches))
+            self.messages_total += len(messages)
+            self.reports_total += sum(len(b) for b in batches)
+            try:
+                await messages[-1].ack()  # acknowledges all: the batch is in the track table
+            except Exception as exc:  # delivered again after ack_wait; the table ignores repeats
+                self.failures_total += 1
+                _log.warning("acknowledging track reports failed: %r", exc)
+
+    def stop(self) -> None:
+        """Stop taking reports (the consumer stays, for the next run)."""
+        task = self._task
+        if task is not None:
+            self._bus.call(lambda _nc: _cancel(task)).result(timeout=5.0)
+            self._task = None
+
+    def gauges(self) -> dict[str, Callable[[], float]]:
+        """Counters for the worker's status."""
+        return {
+            "feed_messages_total": lambda: self.messages_total,
+            "feed_reports_total": lambda: self.reports_total,
+            "feed_bad_messages_total": lambda: self.bad_messages_total,
+            "feed_failures_total": lambda: self.failures_total,
+        }
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def recent_alert_events(nc: NatsClient, since_s: float, *, limit: int = 1_000_000) -> list[Event]:
+    """The alert events the event stream holds from ``since_s`` on, oldest first (a worker starting
+    learns from them which alerts are held, by the others and by its own earlier runs). Events that
+    do not read are skipped; at most ``limit``."""
+    js = nc.jetstream(timeout=MANAGE_TIMEOUT_S)
+    config = js_api.ConsumerConfig(
+        deliver_policy=js_api.DeliverPolicy.BY_START_TIME,
+        opt_start_time=datetime.datetime.fromtimestamp(since_s, tz=datetime.UTC),
+        ack_policy=js_api.AckPolicy.NONE,
+        inactive_threshold=30.0,
+        num_replicas=1,
+        mem_storage=True,
+    )
+    try:
+        pull = await js.pull_subscribe(f"{EVENTS_PREFIX}.alert.>", stream=EVENTS_STREAM, config=config)
+    except NotFoundError:  # no event stream yet: nothing was ever raised
+        return []
+    events: list[Event] = []
+    try:
+        while len(events) < limit:
+            try:
+                messages = await pull.fetch(FETCH_BATCH * 4, timeout=1.0)
+            except NatsTimeoutError:
+                break
+            for message in messages:
+                with contextlib.suppress(ValidationError):
+                    events.append(event_from_json(message.data))
+            if not messages or messages[-1].metadata.num_pending == 0:
+                break
+    finally:
+        with contextlib.suppress(Exception):
+            await pull.unsubscribe()
+    return events

@@ -1,0 +1,315 @@
+"""``keepclear worker detect`` for real: a ``serve`` process and two workers on the JetStream cluster and PostgreSQL.
+
+The serve process runs with ``detect_in_workers``: it probes no pair and publishes the reports it
+accepts by cell. Two workers own the two cells either side of the 40th parallel. Two aircraft of
+parties a and b converge across that boundary: exactly one alert is raised, by the worker of the
+lower cell (the pair's owner; the other worker sees both units through its halo and leaves it), and
+it reaches party b's ``/v1/stream`` on the serve process and the record once, and opens one
+incident (the loss of separation). Party b acknowledges it through the serve process: the record
+has the acknowledgement and the worker marks it in its book. The time from the first report to the alert on the stream is printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+nats = pytest.importorskip("nats")
+from clustersupport import servers  # noqa: E402
+from test_serve_bus import Stream  # noqa: E402
+
+from keepclear.api.server import free_port  # noqa: E402
+from keepclear.detect.cells import CellGrid  # noqa: E402
+from keepclear.domain import Domain, Force, Party, Unit  # noqa: E402
+from keepclear.domain.identity import Role  # noqa: E402
+from keepclear.domain.parties import Contact  # noqa: E402
+from keepclear.domain.timefmt import format_utc  # noqa: E402
+from keepclear.services.runtime.deployment import Deployment  # noqa: E402
+from keepclear.services.runtime.nats_tracks import TRACK_STREAM  # noqa: E402
+from keepclear.settings import Settings  # noqa: E402
+
+#: Ports shifted by this (the other cluster modules use 100, 300, 400).
+PORT_OFFSET = 500
+KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+#: Longest a process may take to start (the probe's kernels compile on a cold cache), and the
+#: longest from the first report to the alert on the stream.
+START_S = 120.0
+ALERT_S = 30.0
+#: Aircraft a starts 0.03° south of 40° N heading north, b 0.03° north heading south, 35° E, 7,000 m:
+#: 6.7 km apart (under 5 NM: separation is lost from the first report) closing at 120 m/s, each in
+#: its own cell for ~55 s.
+SPEED_MPS = 60.0
+LAT_A, LAT_B, LON = 39.97, 40.03, 35.0
+
+
+def populate(data_dir: Path, database_url: str) -> dict[str, str]:
+    """Parties a and b with an aircraft each (ua, ub), a liaison and a feed key each (made without a bus)."""
+    dep = Deployment.open(Settings(data_dir=data_dir, database_url=database_url), create=True)
+    try:
+        keys = {}
+        for party in ("a", "b"):
+            dep.registry.add_party(Party(party, party.upper()), [Contact(f"{party} duty officer")])
+            dep.registry.add_force(Force(f"f{party}", f"{party} air", party))
+            dep.registry.add_unit(Unit(f"u{party}", f"{party.upper()}1", Domain.AIR, "fighter", f"f{party}"))
+            keys[party] = dep.keys.create(Role.LIAISON, party, f"{party} liaison")[1]
+            keys[f"{party}-feed"] = dep.keys.create(Role.FEED, party, f"{party} feed")[1]
+        return keys
+    finally:
+        dep.close()
+
+
+@contextmanager
+def process(command: list[str], log: Path, ready: Callable[[], bool]) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` running with the cluster's bus and detection in workers, until the test ends."""
+    env = dict(
+        os.environ,
+        KEEPCLEAR_BUS_URL=",".join(servers(PORT_OFFSET)),
+        KEEPCLEAR_DETECT_IN_WORKERS="true",
+        KEEPCLEAR_TICK_S="0.5",
+    )
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + START_S
+        while not ready():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"{command[-4:]} not ready within {START_S} s: {log.read_text()}"
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/v1/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def report(unit: str, lat0: float, north_mps: float, t0: float, now: float) -> dict[str, object]:
+    return {
+        "unit_id": unit,
+        "time": format_utc(now),
+        "lat_deg": lat0 + north_mps * (now - t0) / 111_000,
+        "lon_deg": LON,
+        "alt_m": 7_000.0,
+        "vel_north_mps": north_mps,
+    }
+
+
+def alert_id_of(event: dict[str, object]) -> str:
+    """The alert id of an alert event read from ``/v1/stream``."""
+    payload = event["payload"]
+    assert isinstance(payload, dict)
+    return str(payload["alert_id"])
+
+
+def alert_lines(log: Path) -> list[dict[str, object]]:
+    """The alert events a worker printed (one JSON object a line on stdout)."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"kind": "alert.')]
+
+
+def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_party(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
+    south, north = (int(c) for c in grid.cell_of(np.array([LAT_A, LAT_B]), np.array([LON, LON])))
+    assert south < north
+    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    logs = {name: tmp_path / f"{name}.log" for name in ("serve", "south", "north")}
+    with ExitStack() as stack:
+        stack.enter_context(process([*base, "serve", "--port", str(port)], logs["serve"], lambda: healthy(url)))
+        for name, cell in (("south", south), ("north", north)):
+            command = [*base, "worker", "detect", "--cells", str(cell), "--name", name, "--status-every-s", "2"]
+            stack.enter_context(process(command, logs[name], lambda n=name: '"ready": true' in logs[n].read_text()))
+        stream_b = Stream(url, keys["b"])
+        stack.callback(stream_b.close)
+        feeds = {
+            p: stack.enter_context(
+                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
+            )
+            for p in ("a", "b")
+        }
+
+        def raised() -> list[dict[str, object]]:
+            return [
+                e
+                for e in list(stream_b.events)
+                if e.get("kind") == "alert.raised" and '"ua"' in json.dumps(e) and '"ub"' in json.dumps(e)
+            ]
+
+        t0 = time.time()
+        first_alert_s = None
+        while time.time() - t0 < ALERT_S + 4:
+            now = time.time()
+            for p, unit, lat0, north_mps in (("a", "ua", LAT_A, SPEED_MPS), ("b", "ub", LAT_B, -SPEED_MPS)):
+                answer = feeds[p].post("/v1/tracks", json={"reports": [report(unit, lat0, north_mps, t0, now)]})
+                assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+            if first_alert_s is None and raised():
+                first_alert_s = time.time() - t0
+            if first_alert_s is not None and time.time() - t0 > first_alert_s + 4:
+                break  # a few more ticks: a second alert would show by now
+            assert first_alert_s is not None or time.time() - t0 < ALERT_S, (
+                f"no alert on b's stream within {ALERT_S} s: {[e.get('kind') for e in stream_b.events]}\n"
+                + "\n".join(f"--- {n}\n{p.read_text()[-3000:]}" for n, p in logs.items())
+            )
+            time.sleep(0.5)
+        alerts = raised()
+        assert len(alerts) == 1, alerts
+        alert_id = alert_id_of(alerts[0])
+        assert alert_id.startswith("alert-south-"), alerts[0]
+        found_south = [line for line in alert_lines(logs["south"]) if line["kind"] == "alert.raised"]
+        assert [line["alert_id"] for line in found_south] == [alert_id]
+        assert alert_lines(logs["north"]) == [], "the pair belongs to the lower cell's worker"
+        assert '"tracks": 2' in logs["north"].read_text(), (
+            "the north worker saw both units (its halo) and left the pair"
+        )
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=10) as b:
+            # b acknowledges through the serve process; the worker holding the alert marks its book
+            acked = b.post(f"/v1/alerts/{alert_id}/acknowledge")
+            assert acked.status_code == 200, acked.text
+            assert acked.json()["status"] == "acknowledged" and acked.json()["acknowledged_by"] == ["b"]
+            assert b.post("/v1/alerts/alert-south-nonesuch-000001/acknowledge").status_code == 404
+            listed = [a for a in b.get("/v1/alerts").json() if a["alert_id"] == alert_id]
+            assert [(a["status"], a["unit_a"], a["unit_b"]) for a in listed] == [("acknowledged", "ua", "ub")], listed
+            deadline = time.monotonic() + 10
+            while True:
+                export = b.get("/v1/record/export")
+                assert export.status_code == 200, export.text
+                recorded = [
+                    e
+                    for e in export.json()["entries"]
+                    if e["statement"]["kind"] in ("alert.raised", "alert.acknowledged") and alert_id in json.dumps(e)
+                ]
+                if len(recorded) >= 2 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            # the worker opened the incident of the loss of separation, once
+            incidents = [i for i in b.get("/v1/incidents").json() if alert_id in i["alert_ids"]]
+        assert sorted(e["statement"]["kind"] for e in recorded) == ["alert.acknowledged", "alert.raised"], recorded
+        deadline = time.monotonic() + 10
+        while '"alerts_acknowledged": 1' not in logs["south"].read_text():
+            assert time.monotonic() < deadline, "the worker did not mark the acknowledgement in its book"
+            time.sleep(0.2)
+        assert len(incidents) == 1 and sorted(incidents[0]["unit_ids"]) == ["ua", "ub"], incidents
+        print(json.dumps({"first_report_to_alert_on_stream_s": round(first_alert_s or 0.0, 2)}))
+
+
+async def _ack_floor_and_last(consumer: str) -> tuple[int, int]:
+    """The stream sequence ``consumer`` has acknowledged up to, and the track stream's last."""
+    nc = await nats.connect(servers(PORT_OFFSET))
+    try:
+        js = nc.jetstream()
+        info = await js.consumer_info(TRACK_STREAM, consumer)
+        stream = await js.stream_info(TRACK_STREAM)
+        assert info.ack_floor is not None and stream.state is not None
+        return int(info.ack_floor.stream_seq or 0), int(stream.state.last_seq)
+    finally:
+        await nc.close()
+
+
+def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """The drill: ``kill -9`` of the only worker while reports flow; the same worker started again
+    takes exactly the reports after the last it acknowledged (none twice, none lost), resolves the
+    alert its first run held (that book died with it) and raises the pair again; the pause (kill to
+    the alert on the stream) is printed."""
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
+    cells = ",".join(str(int(c)) for c in grid.cell_of(np.array([LAT_A, LAT_B]), np.array([LON, LON])))
+    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    worker = [*base, "worker", "detect", "--cells", cells, "--name", "solo", "--status-every-s", "0.5"]
+    logs = [tmp_path / "solo-1.log", tmp_path / "solo-2.log"]
+    with ExitStack() as stack:
+        stack.enter_context(
+            process([*base, "serve", "--port", str(port)], tmp_path / "serve.log", lambda: healthy(url))
+        )
+        first = stack.enter_context(process(worker, logs[0], lambda: '"ready": true' in logs[0].read_text()))
+        stream_b = Stream(url, keys["b"])
+        stack.callback(stream_b.close)
+        feeds = {
+            p: stack.enter_context(
+                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
+            )
+            for p in ("a", "b")
+        }
+        t0 = time.time()
+
+        def post() -> None:
+            now = time.time()
+            for p, unit, lat0, north_mps in (("a", "ua", LAT_A, SPEED_MPS), ("b", "ub", LAT_B, -SPEED_MPS)):
+                answer = feeds[p].post("/v1/tracks", json={"reports": [report(unit, lat0, north_mps, t0, now)]})
+                assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+
+        def raised() -> list[str]:
+            return [alert_id_of(e) for e in list(stream_b.events) if e.get("kind") == "alert.raised"]
+
+        while not raised():
+            assert time.time() - t0 < ALERT_S, f"no first alert: {logs[0].read_text()[-3000:]}"
+            post()
+            time.sleep(0.5)
+        first.kill()  # kill -9
+        first.wait()
+        killed_s = time.monotonic()
+        for _ in range(6):  # reports keep coming while no worker runs: they wait in the stream
+            post()
+            time.sleep(0.5)
+        ack_floor, last = asyncio.run(_ack_floor_and_last("keepclear-detect-solo"))
+        assert 0 < ack_floor < last, (ack_floor, last)
+        stack.enter_context(process(worker, logs[1], lambda: '"ready": true' in logs[1].read_text()))
+        while len(raised()) < 2:
+            assert time.monotonic() - killed_s < ALERT_S + 10, (
+                f"no alert after the restart: {logs[1].read_text()[-3000:]}"
+            )
+            post()
+            time.sleep(0.5)
+        pause_s = time.monotonic() - killed_s
+        ack_floor_now, last = asyncio.run(_ack_floor_and_last("keepclear-detect-solo"))
+        deadline = time.monotonic() + 10
+        while ack_floor_now < last and time.monotonic() < deadline:  # the worker catches up
+            time.sleep(0.2)
+            ack_floor_now, last = asyncio.run(_ack_floor_and_last("keepclear-detect-solo"))
+        assert ack_floor_now == last
+        time.sleep(1.0)  # a status line after the last acknowledgement
+        taken = [
+            json.loads(line)["feed_messages_total"]
+            for line in logs[1].read_text().splitlines()
+            if '"feed_messages_total"' in line
+        ]
+        assert taken and taken[-1] == last - ack_floor, (taken[-1:], last, ack_floor)
+        alerts = raised()
+        assert len(alerts) == 2 and len(set(alerts)) == 2 and all(a.startswith("alert-solo-") for a in alerts), alerts
+        # the first run's alert died with it: the second run resolved it at start, and only its own is active
+        resolved = [alert_id_of(e) for e in list(stream_b.events) if e.get("kind") == "alert.resolved"]
+        assert resolved == [alerts[0]], resolved
+        assert '"earlier_alerts_resolved": 1' in logs[1].read_text()
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=10) as b:
+            assert [a["alert_id"] for a in b.get("/v1/alerts").json()] == [alerts[1]]
+        print(
+            json.dumps({"kill_to_alert_on_stream_s": round(pause_s, 2), "reports_waiting_at_restart": last - ack_floor})
+        )

@@ -1,0 +1,131 @@
+"""What the detector workers are given, without a bus: the track messages, the subjects, the refusals.
+
+Track messages read back what was written; a message that does not read is refused naming what is
+wrong; reports go to their cell's subject, over-fast units to ``wide``, a big cell in several
+messages. ``keepclear worker detect`` and ``detect_in_workers`` refuse what cannot work with a
+clear message, before anything connects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("nats")
+
+from keepclear.cli.main import cli
+from keepclear.detect.cells import CellPlan, cells_in_view
+from keepclear.domain import Domain
+from keepclear.errors import ValidationError
+from keepclear.services.runtime.detect_worker import cells_of_worker, worker_name_problem
+from keepclear.services.runtime.nats_tracks import track_subjects
+from keepclear.services.tactical.track_wire import (
+    MAX_REPORTS_PER_MESSAGE,
+    WIDE,
+    message_key,
+    reports_from_json,
+    reports_to_json,
+    split_by_cell,
+)
+from keepclear.services.tactical.tracks import ReportColumns
+from keepclear.settings import Settings
+
+
+def columns(lat: list[float], lon: list[float], speed_mps: float = 200.0) -> ReportColumns:
+    n = len(lat)
+    values = np.zeros((n, 7))
+    values[:, 0] = 1_800_000_000.0 + np.arange(n)
+    values[:, 1], values[:, 2], values[:, 3], values[:, 5] = lat, lon, 7_000.0, speed_mps
+    return ReportColumns([f"u{k}" for k in range(n)], values, ["a"] * n, [Domain.AIR] * n)
+
+
+def test_a_message_reads_back_what_was_written_and_its_key_follows_its_bytes() -> None:
+    batch = columns([39.9, 40.1], [35.0, 35.0])
+    data = reports_to_json(batch)
+    back = reports_from_json(data)
+    assert back.unit_ids == batch.unit_ids and back.party_ids == batch.party_ids and back.domains == batch.domains
+    assert np.array_equal(back.values, batch.values)
+    assert (
+        message_key(data) == message_key(reports_to_json(back)) != message_key(reports_to_json(columns([1.0], [2.0])))
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (b"not json", "reports"),
+        (b'{"v": 2, "units": [], "parties": [], "domains": [], "values": []}', "v"),
+        (b'{"v": 1, "units": [1], "parties": ["a"], "domains": ["air"], "values": [[0,0,0,0,0,0,0]]}', "units"),
+        (b'{"v": 1, "units": ["u"], "parties": ["a"], "domains": ["space"], "values": [[0,0,0,0,0,0,0]]}', "values"),
+        (b'{"v": 1, "units": ["u", "w"], "parties": ["a"], "domains": ["air"], "values": [[0,0,0,0,0,0,0]]}', "values"),
+    ],
+)
+def test_a_message_that_does_not_read_is_refused_naming_the_field(data: bytes, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        reports_from_json(data)
+    assert field in str(caught.value)
+
+
+def test_reports_go_to_their_cells_subject_fast_units_to_wide_and_big_cells_in_parts() -> None:
+    plan = CellPlan()
+    batch = columns([39.9, 40.1, 40.2], [35.0, 35.0, 35.0])
+    batch.values[2, 5] = 900.0  # over the air speed cap: wide
+    by_subject = split_by_cell(plan, batch)
+    south, north = (str(c) for c in plan.grid.cell_of(np.array([39.9, 40.1]), np.array([35.0, 35.0])))
+    assert {s: [p.unit_ids for p in parts] for s, parts in by_subject.items()} == {
+        south: [["u0"]],
+        north: [["u1"]],
+        WIDE: [["u2"]],
+    }
+    big = split_by_cell(plan, columns([39.5] * (MAX_REPORTS_PER_MESSAGE + 1), [35.0] * (MAX_REPORTS_PER_MESSAGE + 1)))
+    assert [len(p) for p in big[south]] == [MAX_REPORTS_PER_MESSAGE, 1]
+    # a worker of the south cell consumes the north cell's subject too (the halo), and the wide units'
+    view = cells_in_view(plan, np.array([int(south)])).tolist()
+    assert int(north) in view
+    assert {f"keepclear.tracks.{north}", "keepclear.tracks.wide"} <= set(track_subjects(view, plan.grid.cell_count))
+    # a worker whose view is the globe takes every subject with one filter
+    assert track_subjects(list(range(plan.grid.cell_count)), plan.grid.cell_count) == ["keepclear.tracks.>"]
+
+
+def test_workers_by_index_share_every_cell_once() -> None:
+    count = CellPlan().grid.cell_count
+    shares = [cells_of_worker(count, i, 3) for i in range(3)]
+    together = np.sort(np.concatenate(shares))
+    assert np.array_equal(together, np.arange(count)) and all(len(s) for s in shares)
+    with pytest.raises(ValidationError, match="worker_index"):
+        cells_of_worker(count, 3, 3)
+    assert worker_name_problem("w0of3") is None
+    assert worker_name_problem("a.b") and worker_name_problem("") and worker_name_problem("x" * 65)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "either --cells or --worker-index"),
+        (["--cells", "1", "--worker-index", "0", "--workers", "2"], "either --cells or --worker-index"),
+        (["--worker-index", "0"], "go together"),
+        (["--cells", "5-3"], "ends before it starts"),
+        (["--cells", "x"], "not a cell number"),
+        (["--cells", "1"], "bus_url"),
+    ],
+)
+def test_worker_detect_refuses_what_cannot_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], expected: str
+) -> None:
+    monkeypatch.delenv("KEEPCLEAR_BUS_URL", raising=False)
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "worker", "detect", *args])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+
+
+def test_detection_in_workers_without_a_bus_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    from keepclear.api.app import create_app
+    from keepclear.services.runtime.deployment import Deployment
+
+    settings = Settings(data_dir=tmp_path / "data", detect_in_workers=True)
+    Deployment.open(settings, create=True).close()
+    with pytest.raises(ValidationError, match="detect_in_workers"):
+        create_app(settings)
