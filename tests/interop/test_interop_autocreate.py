@@ -43,11 +43,13 @@ def test_an_unmapped_tak_user_becomes_a_unit_of_the_partys_force(service: Servic
 
         def sent_and_seen() -> dict[str, object] | None:
             now_s = time.time()
-            event = event_xml(uid="ANDROID-NEW9", cot_type="a-f-G", time_s=now_s, stale_s=now_s + 60,
-                              lat_deg=36.2, lon_deg=2.2)  # fmt: skip
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                udp.sendto(event, ("127.0.0.1", gateway.ports[0]))
-            return tracks(service, "a-liaison").get("cot-android-new9")
+            for uid, cot_type, lat_deg in (("ANDROID-NEW9", "a-f-G", 36.2), ("JET-7", "a-f-A-M-F", 36.4)):
+                event = event_xml(uid=uid, cot_type=cot_type, time_s=now_s, stale_s=now_s + 60,
+                                  lat_deg=lat_deg, lon_deg=2.2)  # fmt: skip
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.sendto(event, ("127.0.0.1", gateway.ports[0]))
+            seen = tracks(service, "a-liaison")
+            return seen.get("cot-android-new9") if "cot-jet-7" in seen else None
 
         seen = wait_for(sent_and_seen, what="the auto-created unit's track")
         creator.join()
@@ -59,4 +61,7 @@ def test_an_unmapped_tak_user_becomes_a_unit_of_the_partys_force(service: Servic
         unit = admin.get("/v1/units").json()
     [created] = [u for u in unit if u["id"] == "cot-android-new9"]
     assert (created["callsign"], created["force_id"], created["party_id"]) == ("ANDROID-NEW9", "fa", "a")
-    assert stats.snapshot()["units_created"] == 1 and "cot-android-new9" not in tracks(service, "b-liaison")
+    assert stats.snapshot()["units_created"] == 2 and "cot-android-new9" not in tracks(service, "b-liaison")
+    # The domain is the CoT type's battle dimension: the minima that apply depend on it.
+    domains = {u["id"]: u["domain"] for u in unit}
+    assert (domains["cot-android-new9"], domains["cot-jet-7"]) == ("land", "air")

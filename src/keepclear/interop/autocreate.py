@@ -47,13 +47,14 @@ class UnitCreator:
             if key in self._asked or len(self._asked) >= 10_000:
                 return
             self._asked.add(key)
-        worker = threading.Thread(target=self._create, args=key, name="interop-autocreate", daemon=True)
+        domain = observation.domain or _DOMAIN[observation.kind]
+        worker = threading.Thread(target=self._create, args=(*key, domain), name="interop-autocreate", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [worker]
         worker.start()
 
-    def _create(self, kind: IdKind, external_id: str) -> None:
+    def _create(self, kind: IdKind, external_id: str, domain: str) -> None:
         unit_id = unit_id_for(kind, external_id)
-        body = {"id": unit_id, "callsign": external_id[:64], "domain": _DOMAIN[kind], "force_id": self.force_id}
+        body = {"id": unit_id, "callsign": external_id[:64], "domain": domain, "force_id": self.force_id}
         try:
             response = httpx.post(
                 f"{self.url}/v1/units", json=body, headers={"Authorization": f"Bearer {self.key}"}, timeout=10.0

@@ -19,7 +19,7 @@ from xml.parsers import expat
 
 from keepclear.domain.timefmt import parse_utc
 from keepclear.interop.mapping import IdKind
-from keepclear.interop.observation import Observation, check_position, velocity
+from keepclear.interop.observation import Observation, check_position, cot_domain, velocity
 
 #: The "unknown" value CoT uses for hae, ce and le.
 COT_UNKNOWN = 9999999.0
@@ -250,7 +250,8 @@ def decode_event(message: bytes) -> Observation | None:
     if parts.track is not None:
         track = parts.track
         east, north = velocity(_number("track", track, "course", math.nan), _number("track", track, "speed", math.nan))
-    return Observation(IdKind.COT, uid, time_s, lat, lon, 0.0 if hae >= COT_UNKNOWN else hae, east, north, 0.0)
+    alt_m = 0.0 if hae >= COT_UNKNOWN else hae
+    return Observation(IdKind.COT, uid, time_s, lat, lon, alt_m, east, north, 0.0, cot_domain(kind))
 
 
 def cot_time(time_s: float) -> str:

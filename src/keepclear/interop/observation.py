@@ -25,6 +25,23 @@ class Observation:
     vel_east_mps: float = 0.0
     vel_north_mps: float = 0.0
     vel_up_mps: float = 0.0
+    #: The domain the source says the object is in (a CoT type's battle dimension), when it says one.
+    domain: str | None = None
+
+
+#: A CoT ``a-<affiliation>-<battle dimension>`` type's dimension (MIL-STD-2525): air (A; P space
+#: counted as air), ground (G, F special operations), sea surface (S) and subsurface (U).
+_COT_DIMENSION = {"A": "air", "P": "air", "G": "land", "F": "land", "S": "sea", "U": "sea"}
+
+
+def cot_domain(cot_type: str) -> str | None:
+    """The domain a CoT atom type names (``a-f-A-M-F`` → air), or None when it names none.
+
+    >>> cot_domain("a-f-A-M-F"), cot_domain("a-h-S"), cot_domain("a-n-G-U-C"), cot_domain("a-u-X")
+    ('air', 'sea', 'land', None)
+    """
+    parts = cot_type.split("-")
+    return _COT_DIMENSION.get(parts[2]) if len(parts) > 2 and parts[0] == "a" else None
 
 
 def velocity(course_deg: float, speed_mps: float) -> tuple[float, float]:

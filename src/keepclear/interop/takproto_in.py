@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from keepclear.interop.cot import COT_UNKNOWN, Chat, Drawing, decode_chat, decode_drawing
 from keepclear.interop.mapping import IdKind
-from keepclear.interop.observation import Observation, check_position, velocity
+from keepclear.interop.observation import Observation, check_position, cot_domain, velocity
 from keepclear.interop.tak_out import proto_to_xml
 
 MAGIC = 0xBF
@@ -115,5 +115,16 @@ class TakProtoDecoder:
             east, north = velocity(event.detail.track.course, event.detail.track.speed)
         hae = event.hae if math.isfinite(event.hae) and event.hae < COT_UNKNOWN else 0.0
         return [
-            Observation(IdKind.COT, event.uid, event.sendTime / 1000.0, event.lat, event.lon, hae, east, north, 0.0)
+            Observation(
+                IdKind.COT,
+                event.uid,
+                event.sendTime / 1000.0,
+                event.lat,
+                event.lon,
+                hae,
+                east,
+                north,
+                0.0,
+                cot_domain(event.type),
+            )
         ]
