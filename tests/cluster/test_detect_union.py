@@ -225,3 +225,46 @@ def test_a_starting_worker_resolves_its_earlier_runs_alerts_and_leaves_the_other
         assert service.held_elsewhere == {"alert-other-run9-000001": ("u5", "u6")}
     finally:
         deployment.close()
+
+
+def test_an_api_process_knows_the_workers_alerts_from_their_events(tmp_path: Path) -> None:
+    """``pairs_in_workers``: the alerts heard on the bus answer ``alerts_for`` and take acknowledgements;
+    a loss of separation of an alert never heard raised (a process started late) adds nothing."""
+    from keepclear.domain.event_kinds import EventKind
+    from keepclear.errors import NotFoundError
+
+    settings = Settings(data_dir=tmp_path / "data")
+    deployment = Deployment.open(settings, clock=ManualClock(START_S + 5), create=True)
+    try:
+        config = RuntimeConfig.from_settings(settings).tactical
+        bus, kept = EventBus(), Kept()
+        bus.subscribe_batches(kept)
+        api = TacticalService(deployment.db, deployment.clock, bus, config, pairs_in_workers=True)
+        base = {
+            "alert_id": "alert-w0of2-abcd1234-000001",
+            "unit_a": "ua",
+            "unit_b": "ub",
+            "party_a": "a",
+            "party_b": "b",
+            "level": "warning",
+            "level_number": 3,
+            "raised_s": START_S,
+        }
+        api.on_event(Event(EventKind.ALERT_SEPARATION_LOST, START_S, None, {**base, "los": True}, frozenset("ab")))
+        assert api.alerts_for("a") == []
+        raised = {**base, "previous_level": None, "time_s": START_S, "positions": {}, "cpa": None}
+        api.on_event(Event(EventKind.ALERT_RAISED, START_S, None, raised, frozenset("ab")))
+        assert [(a["alert_id"], a["status"]) for a in api.alerts_for("b")] == [(base["alert_id"], "raised")]
+        view = api.acknowledge(base["alert_id"], "b")
+        assert (view["status"], view["acknowledged_by"]) == ("acknowledged", ["b"])
+        assert [(e.kind, e.party_id, e.payload["acknowledged_by"]) for e in kept.events] == [
+            (EventKind.ALERT_ACKNOWLEDGED, "b", ["b"])
+        ]
+        for alert_id, party in ((base["alert_id"], "c"), ("alert-w0of2-abcd1234-000009", "a")):
+            with pytest.raises(NotFoundError):
+                api.acknowledge(alert_id, party)
+        resolved = {**raised, "level": "none", "level_number": 0, "previous_level": "warning"}
+        api.on_event(Event(EventKind.ALERT_RESOLVED, START_S + 9, None, resolved, frozenset("ab")))
+        assert api.alerts_for("a") == []
+    finally:
+        deployment.close()

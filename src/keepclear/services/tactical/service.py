@@ -78,6 +78,10 @@ class CellShare:
 _ALERT_STATE_KEYS = ("alert_id", "unit_a", "unit_b", "party_a", "party_b", "level", "level_number", "raised_s")
 
 
+#: Alert events that carry the whole alert (the others add to one known).
+_FULL_ALERT_KINDS = frozenset({EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED, EventKind.ALERT_RESOLVED})
+
+
 def cell_plan(config: TacticalConfig, cell_deg: float) -> CellPlan:
     """The cells and halo every process of a deployment cuts detection by: the grid of ``cell_deg``,
     the probe's candidate minima (the halo covers every pair the alerting may concern) and the track
@@ -155,7 +159,10 @@ class TacticalService:
             self.reload_zones()
         elif self._pairs_in_workers and event.kind in ALERT_KINDS:
             with self._lock:
-                self._remember(event)
+                # a loss or an acknowledgement of an alert not heard raised (this process started
+                # after it) would be a partial alert: it is known from its next change on
+                if event.kind in _FULL_ALERT_KINDS or event.payload.get("alert_id") in self._latest:
+                    self._remember(event)
         elif self._share is not None and event.kind in ALERT_KINDS:
             alert_id = event.payload["alert_id"]
             with self._lock:
