@@ -89,6 +89,28 @@ def test_one_holder_per_role_and_roles_are_independent(postgres_url: str, namesp
             holder.release()
 
 
+@pytest.mark.parametrize("role", ["detect-home:w0of2", "detect-home:w1of2", "x" * 40])
+def test_whether_anyone_holds_a_role_is_seen_without_taking_it(postgres_url: str, namespace: str, role: str) -> None:
+    """A worker asks whether another worker's lock is held (pg_locks) without taking it: both halves of
+    the 64-bit key are matched, whatever their signs, and the lock stays free for its owner."""
+    watcher = PostgresLeadership(postgres_url, "watcher", namespace)
+    owner = PostgresLeadership(postgres_url, role, namespace)
+    same_role_elsewhere = PostgresLeadership(postgres_url, role, f"{namespace}-other")
+    try:
+        assert watcher.try_acquire()
+        assert not watcher.held_by_anyone(role)
+        assert same_role_elsewhere.try_acquire()  # another namespace: another key
+        assert not watcher.held_by_anyone(role)
+        assert owner.try_acquire()
+        assert watcher.held_by_anyone(role) and owner.held_by_anyone(role)
+        owner.release()
+        assert not watcher.held_by_anyone(role)
+        assert owner.try_acquire(), "asking must not have taken it"
+    finally:
+        for holder in (watcher, owner, same_role_elsewhere):
+            holder.release()
+
+
 def test_standby_takes_over_when_the_leaders_session_is_terminated(postgres_url: str, namespace: str) -> None:
     first = PostgresLeadership(postgres_url, Role.SIGNER, namespace)
     events: dict[str, threading.Event] = {k: threading.Event() for k in ("a_elected", "a_lost", "b_elected")}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -36,11 +37,12 @@ from keepclear.domain.identity import Role  # noqa: E402
 from keepclear.domain.parties import Contact  # noqa: E402
 from keepclear.domain.timefmt import format_utc  # noqa: E402
 from keepclear.services.runtime.deployment import Deployment  # noqa: E402
+from keepclear.services.runtime.detect_worker import shares_of_workers  # noqa: E402
 from keepclear.services.runtime.nats_tracks import TRACK_STREAM  # noqa: E402
 from keepclear.settings import Settings  # noqa: E402
 
-#: Ports shifted by this (the other cluster modules use 100, 300, 400).
-PORT_OFFSET = 500
+#: Ports shifted by this (the other cluster modules use 100, 300, 400; scripts/cluster's own test 500).
+PORT_OFFSET = 800
 KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 #: Longest a process may take to start (the probe's kernels compile on a cold cache), and the
 #: longest from the first report to the alert on the stream.
@@ -103,14 +105,17 @@ def healthy(url: str) -> bool:
         return False
 
 
-def report(unit: str, lat0: float, north_mps: float, t0: float, now: float) -> dict[str, object]:
+def report(
+    unit: str, lat0: float, north_mps: float, t0: float, now: float, *, lon0: float = LON, east_mps: float = 0.0
+) -> dict[str, object]:
     return {
         "unit_id": unit,
         "time": format_utc(now),
         "lat_deg": lat0 + north_mps * (now - t0) / 111_000,
-        "lon_deg": LON,
+        "lon_deg": lon0 + east_mps * (now - t0) / (111_000 * float(np.cos(np.radians(lat0)))),
         "alt_m": 7_000.0,
         "vel_north_mps": north_mps,
+        "vel_east_mps": east_mps,
     }
 
 
@@ -312,4 +317,171 @@ def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
             assert [a["alert_id"] for a in b.get("/v1/alerts").json()] == [alerts[1]]
         print(
             json.dumps({"kill_to_alert_on_stream_s": round(pause_s, 2), "reports_waiting_at_restart": last - ack_floor})
+        )
+
+
+def share_lines(log: Path) -> list[dict[str, object]]:
+    """The lines a worker printed when a share started or stopped there."""
+    return [
+        json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"worker"') and '"state"' in line
+    ]
+
+
+def share_started(log: Path, share: str) -> int:
+    """How many times ``share`` started in the worker of ``log``."""
+    return sum(1 for line in share_lines(log) if line["share"] == share and line["state"] == "started")
+
+
+def share_counts(log: Path, share: str) -> list[float]:
+    """The messages ``share``'s feed took, from each status line of the worker of ``log``."""
+    out = []
+    for line in log.read_text().splitlines():
+        if line.startswith('{"worker"') and '"ticks"' in line:
+            shares = json.loads(line)["shares"]
+            if share in shares:
+                out.append(shares[share]["feed_messages_total"])
+    return out
+
+
+def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """The drill: two workers (``--worker-index 0|1 --workers 2``); a pair in a cell of worker 1's
+    share is alerted by it; worker 1 is ``kill -9``ed at a random moment while reports flow. Worker 0
+    takes its share over: it resumes the share's consumer after the last report worker 1 acknowledged
+    (each report taken once), resolves the dead run's alert and raises the pair again; the pause
+    (kill to the alert on party b's stream) is printed. Worker 1 started again gets its share back:
+    worker 0 hands it over, worker 1 resolves worker 0's alert of it and raises the pair once more.
+    One alert is active at the end."""
+    rng = random.Random(int(os.environ.get("KEEPCLEAR_DRILL_SEED", str(random.randrange(1 << 30)))))
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
+    second = {int(c) for c in shares_of_workers(grid.cell_count, 2)[1].cells}
+    lat0 = 35.0  # the middle of a 10° band; the pair flies east, 3.3 km apart (separation lost throughout)
+    lon0 = next(
+        float(lon)
+        for lon in np.arange(-170.0, 170.0, 0.5)
+        if {int(c) for c in grid.cell_of(np.array([lat0] * 3), np.array([lon - 1.0, lon, lon + 2.0]))} <= second
+        and len(set(grid.cell_of(np.array([lat0] * 3), np.array([lon - 1.0, lon, lon + 2.0])).tolist())) == 1
+    )
+    (cell,) = {int(c) for c in grid.cell_of(np.array([lat0]), np.array([lon0]))}
+    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def worker(index: int) -> list[str]:
+        return [
+            *base,
+            "worker",
+            "detect",
+            "--worker-index",
+            str(index),
+            "--workers",
+            "2",
+            "--status-every-s",
+            "0.5",
+            "--adopt-after-s",
+            "2",
+        ]
+
+    logs = {n: tmp_path / f"{n}.log" for n in ("w0", "w1-first", "w1-second")}
+    with ExitStack() as stack:
+        stack.enter_context(
+            process([*base, "serve", "--port", str(port)], tmp_path / "serve.log", lambda: healthy(url))
+        )
+        stack.enter_context(process(worker(0), logs["w0"], lambda: '"ready": true' in logs["w0"].read_text()))
+        first = stack.enter_context(
+            process(worker(1), logs["w1-first"], lambda: share_started(logs["w1-first"], "w1of2") == 1)
+        )
+        stream_b = Stream(url, keys["b"])
+        stack.callback(stream_b.close)
+        feeds = {
+            p: stack.enter_context(
+                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
+            )
+            for p in ("a", "b")
+        }
+        t0 = time.time()
+
+        def post() -> None:
+            now = time.time()
+            for p, unit, lat in (("a", "ua", lat0), ("b", "ub", lat0 + 0.03)):
+                body = {"reports": [report(unit, lat, 0.0, t0, now, lon0=lon0, east_mps=200.0)]}
+                answer = feeds[p].post("/v1/tracks", json=body)
+                assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+
+        def of_share(kind: str) -> list[str]:
+            return [
+                alert_id_of(e)
+                for e in list(stream_b.events)
+                if e.get("kind") == kind and alert_id_of(e).startswith("alert-w1of2-")
+            ]
+
+        def post_until(done: Callable[[], bool], what: str, since_s: float, limit_s: float) -> float:
+            while not done():
+                assert time.monotonic() - since_s < limit_s, f"{what} not within {limit_s} s:\n" + "\n".join(
+                    f"--- {n}\n{p.read_text()[-2500:]}" for n, p in logs.items() if p.exists()
+                )
+                post()
+                time.sleep(0.5)
+            return time.monotonic() - since_s
+
+        post_until(lambda: len(of_share("alert.raised")) >= 1, "the first alert", time.monotonic(), ALERT_S)
+        assert alert_lines(logs["w0"]) == [], "the pair is in worker 1's share"
+        for _ in range(rng.randint(0, 3)):  # a random moment
+            post()
+            time.sleep(0.5)
+        adopted_before = share_started(logs["w0"], "w1of2")  # at start, before worker 1 was up
+        first.kill()  # kill -9
+        first.wait()
+        killed_s = time.monotonic()
+        ack_floor, _ = asyncio.run(_ack_floor_and_last("keepclear-detect-w1of2"))
+        pause_s = post_until(
+            lambda: len(of_share("alert.raised")) >= 2, "the alert after the takeover", killed_s, ALERT_S
+        )
+        raised = of_share("alert.raised")
+        assert len(set(raised)) == 2 and share_started(logs["w0"], "w1of2") == adopted_before + 1, share_lines(
+            logs["w0"]
+        )
+        post_until(lambda: raised[0] in of_share("alert.resolved"), "the dead run's alert resolved", killed_s, 10)
+        # every report after the last worker 1 acknowledged is taken by worker 0, once
+        deadline = time.monotonic() + 15
+        while True:
+            floor_now, last = asyncio.run(_ack_floor_and_last("keepclear-detect-w1of2"))
+            taken = share_counts(logs["w0"], "w1of2")
+            if (floor_now == last and taken and taken[-1] == last - ack_floor) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert floor_now == last and taken and taken[-1] == last - ack_floor, (floor_now, last, ack_floor, taken[-3:])
+
+        # worker 1 comes back: worker 0 hands the share over, worker 1 raises the pair under its run
+        back_s = time.monotonic()
+        stack.enter_context(
+            process(worker(1), logs["w1-second"], lambda: '"ready": true' in logs["w1-second"].read_text())
+        )
+        post_until(lambda: len(of_share("alert.raised")) >= 3, "the alert after the hand-back", back_s, ALERT_S + 30)
+        raised = of_share("alert.raised")
+        assert len(set(raised)) == 3, raised
+        assert any(
+            line["share"] == "w1of2" and line["state"] == "stopped" and line["reason"] == "handed back"
+            for line in share_lines(logs["w0"])
+        ), share_lines(logs["w0"])
+        assert share_started(logs["w1-second"], "w1of2") == 1
+        post_until(lambda: raised[1] in of_share("alert.resolved"), "the adopter's alert resolved", back_s, 15)
+        for _ in range(4):  # a few more ticks: nothing else is raised
+            post()
+            time.sleep(0.5)
+        assert of_share("alert.raised") == raised
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=10) as b:
+            active = [a["alert_id"] for a in b.get("/v1/alerts").json() if a["status"] != "resolved"]
+        assert active == [raised[2]], active
+        print(
+            json.dumps(
+                {
+                    "cell": cell,
+                    "kill_to_alert_on_stream_s": round(pause_s, 2),
+                    "reports_messages_resumed": last - ack_floor,
+                }
+            )
         )

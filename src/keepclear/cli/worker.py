@@ -43,6 +43,26 @@ def _cells(text: str) -> list[int]:
 @click.option("--workers", type=int, default=None, help="How many workers share the globe (with --worker-index).")
 @click.option("--name", default=None, help="Names the durable consumer (a restart under it resumes) and alert ids.")
 @click.option("--status-every-s", type=float, default=10.0, show_default=True, help="Seconds between status lines.")
+@click.option(
+    "--adopt/--no-adopt",
+    default=True,
+    show_default=True,
+    help="With --workers: take over the shares of workers that are gone (PostgreSQL only).",
+)
+@click.option(
+    "--adopt-after-s",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds a share's worker must be gone before this one takes it.",
+)
+@click.option(
+    "--poll-s",
+    type=click.FloatRange(min=0.05),
+    default=0.5,
+    show_default=True,
+    help="Seconds between looks at which workers live.",
+)
 @pass_context
 def detect(
     ctx: CliContext,
@@ -51,6 +71,9 @@ def detect(
     workers: int | None,
     name: str | None,
     status_every_s: float,
+    adopt: bool,
+    adopt_after_s: float,
+    poll_s: float,
 ) -> None:
     """Probe a set of geographic cells: consume their reports from the bus, raise their alerts on it.
 
@@ -65,6 +88,11 @@ def detect(
         raise click.UsageError("give either --cells or --worker-index with --workers")
     if cells_text is None and (worker_index is None or workers is None):
         raise click.UsageError("--worker-index and --workers go together")
+    if worker_index is not None and workers is not None:
+        if not (workers >= 1 and 0 <= worker_index < workers):
+            raise click.BadParameter(f"{worker_index} is not in 0..{workers - 1}", param_hint="--worker-index")
+        if name is not None:
+            raise click.UsageError("--name goes with --cells: a worker of --workers is named w<index>of<workers>")
     cells = None if cells_text is None else _cells(cells_text)
     settings = ctx.settings
     if not settings.bus_url:
@@ -74,7 +102,7 @@ def detect(
     except (KeepclearError, ConnectionError) as exc:  # no store, or NATS does not answer
         raise click.ClickException(str(exc)) from None
     try:
-        _run(deployment, cells, worker_index, workers, name, status_every_s)
+        _run(deployment, cells, worker_index, workers, name, status_every_s, adopt, adopt_after_s, poll_s)
     except (KeepclearError, ConnectionError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -88,23 +116,33 @@ def _run(
     workers: int | None,
     name: str | None,
     status_every_s: float,
+    adopt: bool,
+    adopt_after_s: float,
+    poll_s: float,
 ) -> None:
-    from keepclear.services.runtime.detect_worker import DetectWorker, cells_of_worker
+    import numpy as np
+
+    from keepclear.services.runtime.detect_worker import DetectWorker, Share, shares_of_workers
     from keepclear.services.runtime.runtime import RuntimeConfig
     from keepclear.services.tactical.service import cell_plan
 
     config = RuntimeConfig.from_settings(deployment.settings)
+    others: list[Share] = []
     if given is not None:
-        cells = given
         default_name = (
-            "cells-" + hashlib.blake2b(",".join(map(str, sorted(set(cells)))).encode(), digest_size=4).hexdigest()
+            "cells-" + hashlib.blake2b(",".join(map(str, sorted(set(given)))).encode(), digest_size=4).hexdigest()
         )
+        home = Share(name or default_name, np.asarray(given, dtype=np.int64))
     else:
         assert worker_index is not None and workers is not None
         count = cell_plan(config.tactical, deployment.settings.detect_cell_deg).grid.cell_count
-        cells = cells_of_worker(count, worker_index, workers).tolist()
-        default_name = f"w{worker_index}of{workers}"
-    detector = DetectWorker(deployment, cells, name or default_name, config)
+        shares = shares_of_workers(count, workers)
+        home = shares[worker_index]
+        # The others' shares: taken over while their worker is gone (``detect_worker``'s docstring).
+        others = [s for s in shares if s.name != home.name] if adopt else []
+    detector = DetectWorker(
+        deployment, config=config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s
+    )
 
     def echo_alerts(events: list[Any]) -> None:
         for event in events:
@@ -116,6 +154,7 @@ def _run(
             click.echo(json.dumps(line), nl=True)
 
     detector.on_alerts(echo_alerts)
+    detector.on_shares(lambda line: click.echo(json.dumps(line), err=True))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -128,6 +167,8 @@ def _run(
                 "view_cells": len(detector.view_cells),
                 "tick_s": config.tick_s,
                 "earlier_alerts_resolved": detector.retired,
+                "shares": detector.shares,
+                "adopts": [share.name for share in detector.others],
                 "ready": True,
             }
         ),

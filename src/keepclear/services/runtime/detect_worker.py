@@ -12,22 +12,36 @@ parties' streams and ``/v1/alerts``. Their ids are stable (the same event, the s
 publish retried or redelivered is taken once; alert ids start with the worker's name and a mark of
 this run (``alert-<name>-<run>-000001``), so no two workers, nor two runs of one, give the same id.
 Zones are watched by the API processes, not here.
+
+Shares and takeover. Started as ``--worker-index I --workers N``, a worker's own share is
+``w<I>of<N>`` (its cells by rendezvous hashing), and the other ``N - 1`` shares are ones it may
+adopt. Each share runs where its PostgreSQL advisory lock ``detect-share:<name>`` is held; a worker
+holds ``detect-home:<its name>`` while it lives. A share whose home lock nobody holds (its worker is
+dead: PostgreSQL frees a dead session's locks at once) is taken, after ``adopt_after_s``, by the
+first living worker to get its share lock: it resumes the share's durable consumer where the dead
+worker stopped (no report lost or taken twice), resolves the dead run's alerts and raises again the
+pairs still in conflict. When the share's own worker is back (its home lock held again), the
+adopter hands the share back: it stops probing it, waits until its last events are on the stream,
+and frees the lock, which the returning worker takes. A worker given ``--cells`` (or on SQLite, one
+process) runs its one share and adopts none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import nats.errors
 import numpy as np
 
 from keepclear.detect.cells import assign_cells, cells_in_view
-from keepclear.domain.event_kinds import ALERT_KINDS
+from keepclear.domain.event_kinds import ALERT_KINDS, EventKind
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.hotline.phrases import load_catalogue
@@ -36,13 +50,13 @@ from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.leader import Leadership, PostgresLeadership, leadership_for
 from keepclear.services.runtime.leader import Role as LeaderRole
-from keepclear.services.runtime.leader import leadership_for
 from keepclear.services.runtime.nats_bus import STREAM_MAX_AGE_S, NatsBus
 from keepclear.services.runtime.nats_tracks import TrackFeed, recent_alert_events, track_subjects
 from keepclear.services.tactical.service import CellShare, TacticalService, cell_plan
 
-__all__ = ["DetectWorker", "cells_of_worker", "worker_name_problem"]
+__all__ = ["DetectWorker", "Share", "cells_of_worker", "shares_of_workers", "worker_name_problem"]
 
 _log = logging.getLogger("keepclear.worker.detect")
 T = TypeVar("T")
@@ -66,54 +80,156 @@ def cells_of_worker(cell_count: int, index: int, workers: int) -> np.ndarray:
     return assign_cells(np.arange(cell_count, dtype=np.int64), names)[names[index]]
 
 
-class DetectWorker:
-    """One worker's parts on ``deployment`` (whose bus must be NATS): feed, probe, alert book, record.
+def shares_of_workers(cell_count: int, workers: int) -> list[Share]:
+    """The shares ``w0of<N> … w<N-1>of<N>`` of ``workers`` workers (``cells_of_worker`` each)."""
+    return [Share(f"w{i}of{workers}", cells_of_worker(cell_count, i, workers)) for i in range(workers)]
 
-    ``start`` warms the probe up and starts consuming; ``tick`` runs one probe cycle (``run`` ticks
-    every ``tick_s`` until told to stop); ``close`` stops consuming and signing.
+
+@dataclass(frozen=True)
+class Share:
+    """A named set of cells probed as one: its durable consumer and its alert ids carry the name."""
+
+    name: str
+    cells: np.ndarray
+
+
+class _RunningShare:
+    """A share being probed in this process: its probe and alert book, its feed of reports."""
+
+    def __init__(self, worker: DetectWorker, share: Share) -> None:
+        self.share = share
+        self.name = share.name
+        self.run = uuid.uuid4().hex[:8]
+        #: Every cell whose subject the share consumes (its own and the halo's), ascending.
+        self.view_cells = cells_in_view(worker.plan, share.cells)
+        self.tactical = TacticalService(
+            worker.deployment.db,
+            worker.deployment.clock,
+            worker.deployment.bus,
+            worker.config.tactical,
+            share=CellShare(worker.plan, share.cells),
+            watch_zones=False,
+            alert_prefix=f"alert-{share.name}-{self.run}",
+        )
+        self.feed = TrackFeed(
+            worker.bus,
+            share.name,
+            track_subjects(self.view_cells.tolist(), worker.plan.grid.cell_count),
+            self.tactical.consume,
+            replicas=worker.deployment.settings.bus_replicas,
+        )
+        #: Alerts of earlier runs of this share resolved here (at start, or heard late).
+        self._retired: set[str] = set()
+        self._lock = threading.Lock()
+
+    def earlier_run(self, alert_id: str) -> bool:
+        """Whether ``alert_id`` is this share's (its name) of another run (``alert-<name>-<run>-<n>``)."""
+        head, _, _ = alert_id.rpartition("-")
+        owner, _, run = head.rpartition("-")
+        return owner == f"alert-{self.name}" and run != self.run
+
+    def retire(self, heard: list[Event]) -> list[Event]:
+        """From alert events heard (oldest first), the ``alert.resolved`` of those still active that an
+        earlier run of this share raised (their book died with it), each resolved once."""
+        with self._lock:
+            resolved = [
+                e
+                for e in self.tactical.learn_alerts(heard, self.earlier_run)
+                if e.payload["alert_id"] not in self._retired
+            ]
+            self._retired.update(e.payload["alert_id"] for e in resolved)
+        return resolved
+
+    def on_event(self, event: Event) -> list[Event]:
+        """Hand ``event`` (any process's) to the probe; returns what must be published in answer: the
+        resolution of an earlier run's alert heard late (a share handed over while its last events
+        were on their way)."""
+        alert_id = event.payload.get("alert_id") if event.kind in ALERT_KINDS else None
+        if isinstance(alert_id, str) and self.earlier_run(alert_id):
+            if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
+                return self.retire([event])
+            return []
+        self.tactical.on_event(event)
+        return []
+
+
+class DetectWorker:
+    """One worker's parts on ``deployment`` (whose bus must be NATS): its shares (feed, probe, alert
+    book each), and the record, incidents and hotline of their events.
+
+    ``home`` is the share this worker is for; ``others`` the shares it adopts while their own worker
+    is gone (module docstring; only on PostgreSQL). ``start`` warms the probe up, takes the home
+    share (unless an adopter still holds it: then it comes back within a few polls) and starts
+    watching the others; ``tick`` runs one probe cycle over every share held (``run`` ticks every
+    ``tick_s`` until told to stop); ``close`` stops consuming and signing.
     """
 
     def __init__(
-        self, deployment: Deployment, cells: Sequence[int], name: str, config: RuntimeConfig | None = None
+        self,
+        deployment: Deployment,
+        cells: Sequence[int] | None = None,
+        name: str | None = None,
+        config: RuntimeConfig | None = None,
+        *,
+        home: Share | None = None,
+        others: Sequence[Share] = (),
+        adopt_after_s: float = 1.0,
+        poll_s: float = 0.5,
     ) -> None:
         settings = deployment.settings
         bus = deployment.bus
         if not isinstance(bus, NatsBus):
             raise ValidationError(["bus_url: keepclear worker detect needs the NATS bus (set bus_url)"])
-        problem = worker_name_problem(name)
+        if home is None:
+            if cells is None or name is None:
+                raise ValueError("give cells and name, or home")
+            home = Share(name, np.asarray(list(cells), dtype=np.int64))
+        problem = worker_name_problem(home.name)
         if problem:
             raise ValidationError([f"name: {problem}"])
+        if not (adopt_after_s >= 0 and poll_s > 0):
+            raise ValidationError([f"adopt_after_s, poll_s: {adopt_after_s!r}, {poll_s!r} must be >= 0 and > 0"])
         self.deployment = deployment
-        self.name = name
+        self.bus = bus
+        self.name = home.name
         self.config = config or RuntimeConfig.from_settings(settings)
         self.plan = cell_plan(self.config.tactical, settings.detect_cell_deg)
-        owned = np.unique(np.asarray(list(cells), dtype=np.int64))
         count = self.plan.grid.cell_count
-        if not len(owned) or owned[0] < 0 or owned[-1] >= count:
-            raise ValidationError([f"cells: give at least one cell, each in 0..{count - 1}"])
-        self.cells = owned
-        #: Every cell whose subject this worker consumes (its own and the halo's), ascending.
-        self.view_cells = cells_in_view(self.plan, owned)
-        self._run = run = uuid.uuid4().hex[:8]
-        self._bus = bus
-        #: Alerts of this worker's earlier runs resolved at start.
-        self.retired = 0
-        self.tactical = TacticalService(
-            deployment.db,
-            deployment.clock,
-            bus,
-            self.config.tactical,
-            share=CellShare(self.plan, owned),
-            watch_zones=False,
-            alert_prefix=f"alert-{name}-{run}",
+        shares = [home, *others]
+        for share in shares:
+            owned = share.cells
+            if not len(owned) or int(np.min(owned)) < 0 or int(np.max(owned)) >= count:
+                raise ValidationError([f"cells: give at least one cell, each in 0..{count - 1}"])
+        self.home = Share(home.name, np.unique(np.asarray(home.cells, dtype=np.int64)))
+        self.cells = self.home.cells
+        #: Every cell whose subject the home share consumes (its own and the halo's), ascending.
+        self.view_cells = cells_in_view(self.plan, self.cells)
+        url = settings.resolved_database_url()
+        self._url = url
+        self._home_lock = leadership_for(url, f"detect-home:{home.name}", url)
+        # Shares are adopted only where a dead worker can be told from a living one: PostgreSQL.
+        adopting = isinstance(self._home_lock, PostgresLeadership)
+        self.others = (
+            [Share(s.name, np.unique(np.asarray(s.cells, dtype=np.int64))) for s in others] if adopting else []
         )
-        # The other workers' alerts: a pair one of them holds is left to it (``TacticalService.on_event``).
-        bus.subscribe(self.tactical.on_event, remote=True)
+        self._share_locks: dict[str, Leadership] = {
+            s.name: leadership_for(url, f"detect-share:{s.name}", url) for s in [self.home, *self.others]
+        }
+        self._adopt_after_s = adopt_after_s
+        self._poll_s = poll_s
+        self._absent_since: dict[str, float] = {}
+        self._shares: dict[str, _RunningShare] = {}
+        #: Held while a tick runs and while a share stops: a share handed over raises nothing after.
+        self._tick_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._manager: threading.Thread | None = None
+        #: Alerts of earlier runs resolved when the home share started (``start``).
+        self.retired = 0
+        bus.subscribe(self._on_event, remote=True)
         # What a serve process does with its own alert events: the record and the hotline.
         # One process of the deployment signs (``services/runtime/leader.py``): as a standby the worker
         # stages its alert entries in the outbox for the leader, which may be an API process or itself.
         ledger = ledger_for(deployment.db, deployment.clock, self.config.record)
-        url = deployment.settings.resolved_database_url()
         self._signer_role = leadership_for(url, LeaderRole.SIGNER, url)
         self.record = signer_for(deployment.db, ledger, self.config.record, active=self._signer_role.try_acquire)
         bus.subscribe_batches(self.record.record)
@@ -131,36 +247,136 @@ class DetectWorker:
             self.config.hotline,
         )
         bus.subscribe_batches(self.hotline.on_events)
-        self.feed = TrackFeed(
-            bus,
-            name,
-            track_subjects(self.view_cells.tolist(), count),
-            self.tactical.consume,
-            replicas=settings.bus_replicas,
-        )
         self.ticks = 0
         self.alert_events_total = 0
         self._listeners: list[Callable[[list[Event]], None]] = []
+        self._share_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def on_alerts(self, listener: Callable[[list[Event]], None]) -> None:
         """Call ``listener`` with each tick's alert events (after they are published)."""
         self._listeners.append(listener)
 
+    def on_shares(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener`` with a line each time a share starts or stops here (taken, handed back, lost)."""
+        self._share_listeners.append(listener)
+
+    @property
+    def shares(self) -> list[str]:
+        """The shares probed here now, by name."""
+        return sorted(self._shares)
+
+    def _on_event(self, event: Event) -> None:
+        answers = [a for running in list(self._shares.values()) for a in running.on_event(event)]
+        if answers:
+            self.bus.publish_nowait(answers)
+
     def start(self, timeout_s: float = 30.0) -> None:
-        """Warm the probe up, start signing, learn the alerts held (``retired``: those of this
-        worker's earlier runs, resolved now), and start consuming reports."""
-        self.tactical.warm_up()
+        """Warm the probe up, start signing, take this worker's own share (``retired``: the alerts of
+        its earlier runs, resolved now) and start watching the shares it may adopt."""
+        TacticalService(
+            self.deployment.db, self.deployment.clock, self.bus, self.config.tactical, watch_zones=False
+        ).warm_up()
         self.record.start()
         # The record, incidents and hotline take the tick's events on the bus's dispatcher thread:
         # a tick never waits for the store (as in ``Runtime.start``).
-        bus = self.deployment.bus
-        bus.start_dispatching()
+        self.bus.start_dispatching()
+        deadline_s = time.monotonic() + timeout_s
+        while not self._home_lock.try_acquire():
+            if time.monotonic() > deadline_s:
+                raise ValidationError([f"name: a worker {self.name!r} already runs (its lock is held)"])
+            time.sleep(self._poll_s)
+        if self._share_locks[self.name].try_acquire():
+            self.retired = self._start_share(self.home, timeout_s)
+        if self.others or self.name not in self._shares:
+            self._manager = threading.Thread(target=self._manage, name="keepclear-worker-shares", daemon=True)
+            self._manager.start()
+
+    def _start_share(self, share: Share, timeout_s: float = 30.0) -> int:
+        """Start probing ``share`` (its lock held): learn the alerts held, resolve its earlier runs',
+        resume its consumer. Returns how many alerts it resolved."""
+        running = _RunningShare(self, share)
+        running.tactical.warm_up()
         since_s = time.time() - STREAM_MAX_AGE_S
-        heard = self._retrying(lambda: self._bus.call(lambda nc: recent_alert_events(nc, since_s)).result(timeout_s))
-        resolved = self.tactical.learn_alerts(heard, self._earlier_run)
-        self.retired = len(resolved)
-        bus.publish(resolved)
-        self._retrying(self.feed.start)
+        heard = self._retrying(lambda: self.bus.call(lambda nc: recent_alert_events(nc, since_s)).result(timeout_s))
+        resolved = running.retire(heard)
+        # The alerts of the shares held here already count as held elsewhere for this one.
+        for other in list(self._shares.values()):
+            for alert in other.tactical.book.active():
+                running.tactical.hold_elsewhere(alert.id, alert.unit_a, alert.unit_b)
+        self.bus.publish(resolved)
+        self._retrying(running.feed.start)
+        with self._tick_lock:
+            self._shares[share.name] = running
+        self._tell({"share": share.name, "state": "started", "earlier_alerts_resolved": len(resolved)})
+        return len(resolved)
+
+    def _stop_share(self, name: str, reason: str) -> None:
+        """Stop probing share ``name``: no tick of it after this; its feed stopped; its events on the
+        stream before its lock is freed (the next holder learns them)."""
+        with self._tick_lock:
+            running = self._shares.pop(name, None)
+        if running is None:
+            return
+        with contextlib.suppress(Exception):  # stopping must not fail: the next holder resumes the consumer
+            running.feed.stop()
+        if not self.bus.wait_sent():
+            _log.warning("share %s: events still unsent when it was handed over", name)
+        self._tell({"share": name, "state": "stopped", "reason": reason})
+
+    def _tell(self, line: dict[str, Any]) -> None:
+        for listener in self._share_listeners:
+            listener({"worker": self.name, **line})
+
+    def _manage(self) -> None:
+        """Every ``poll_s``: keep the home share, adopt the shares whose worker is gone, hand them back
+        when it returns, stop any whose lock was lost."""
+        while not self._stop.wait(self._poll_s):
+            try:
+                self._manage_once()
+            except Exception:  # logged; tried again next poll (a store hiccup)
+                _log.exception("managing the shares failed")
+
+    def _manage_once(self) -> None:
+        home_lock = self._home_lock
+        if not home_lock.still_held():
+            # This worker's own session ended: another process may take its shares now.
+            for name in list(self._shares):
+                self._stop_share(name, "lost its lock")
+            home_lock.try_acquire()
+            return
+        now_s = time.monotonic()
+        for share in [self.home, *self.others]:
+            name = share.name
+            lock = self._share_locks[name]
+            mine = name == self.name
+            if name in self._shares:
+                if not lock.still_held():
+                    self._stop_share(name, "lost its lock")
+                elif (
+                    not mine
+                    and isinstance(home_lock, PostgresLeadership)
+                    and home_lock.held_by_anyone(f"detect-home:{name}")
+                ):
+                    self._stop_share(name, "handed back")
+                    lock.release()
+                continue
+            if mine:
+                wanted = True
+            else:
+                assert isinstance(home_lock, PostgresLeadership)
+                if home_lock.held_by_anyone(f"detect-home:{name}"):
+                    self._absent_since.pop(name, None)
+                    wanted = False
+                else:
+                    wanted = now_s - self._absent_since.setdefault(name, now_s) >= self._adopt_after_s
+            if wanted and lock.try_acquire():
+                try:
+                    resolved = self._start_share(share)
+                except Exception:
+                    lock.release()
+                    raise
+                if mine:
+                    self.retired += resolved
 
     @staticmethod
     def _retrying(step: Callable[[], T], attempts: int = 5) -> T:
@@ -176,15 +392,13 @@ class DetectWorker:
                 time.sleep(1.0)
         raise AssertionError("unreachable")
 
-    def _earlier_run(self, alert_id: str) -> bool:
-        """Whether ``alert_id`` is this worker's (its name), of another run (``alert-<name>-<run>-<n>``)."""
-        head, _, _ = alert_id.rpartition("-")
-        owner, _, run = head.rpartition("-")
-        return owner == f"alert-{self.name}" and run != self._run
-
     def tick(self, now_s: float | None = None) -> list[Event]:
-        """One probe cycle at ``now_s`` (default: the deployment's clock); returns its events."""
-        events = self.tactical.tick(self.deployment.clock.now_s() if now_s is None else now_s)
+        """One probe cycle of every share held, at ``now_s`` (default: the deployment's clock)."""
+        at_s = self.deployment.clock.now_s() if now_s is None else now_s
+        events: list[Event] = []
+        with self._tick_lock:
+            for running in self._shares.values():
+                events.extend(running.tactical.tick(at_s))
         self.ticks += 1
         alerts = [e for e in events if e.kind in ALERT_KINDS]
         self.alert_events_total += len(alerts)
@@ -204,22 +418,33 @@ class DetectWorker:
                 _log.exception("detector tick failed")
             due_s = max(due_s + period_s, time.monotonic())
 
-    def status(self) -> dict[str, float]:
-        """Counters: ticks, units in the table, alerts active, reports taken."""
-        out: dict[str, float] = {
+    def status(self) -> dict[str, Any]:
+        """Counters: ticks, units in the tables, alerts active, reports taken (all shares held), and
+        per share the messages and reports its feed took."""
+        running = list(self._shares.values())
+        out: dict[str, Any] = {
             "ticks": self.ticks,
-            "tracks": len(self.tactical.table),
-            "alerts_active": len(self.tactical.book),
-            "alerts_acknowledged": sum(1 for a in self.tactical.book.active() if a.acknowledged_by),
+            "shares": {r.name: {name: float(read()) for name, read in r.feed.gauges().items()} for r in running},
+            "tracks": sum(len(r.tactical.table) for r in running),
+            "alerts_active": sum(len(r.tactical.book) for r in running),
+            "alerts_acknowledged": sum(1 for r in running for a in r.tactical.book.active() if a.acknowledged_by),
             "alert_events_total": self.alert_events_total,
         }
-        out.update({name: float(read()) for name, read in self.feed.gauges().items()})
+        for name in ("feed_messages_total", "feed_reports_total", "feed_bad_messages_total", "feed_failures_total"):
+            out[name] = sum(share[name] for share in out["shares"].values())
         return out
 
     def close(self) -> None:
-        """Stop consuming, deliver what the bus holds, stop signing (the durable consumer stays for the
-        next run)."""
-        self.feed.stop()
+        """Stop managing and consuming, deliver what the bus holds, stop signing, free the locks (the
+        durable consumers stay for the next holder)."""
+        self._stop.set()
+        if self._manager is not None:
+            self._manager.join(timeout=10.0)
+        for name in list(self._shares):
+            self._stop_share(name, "closed")
         self.deployment.bus.stop_dispatching()
         self.record.stop()
+        for lock in self._share_locks.values():
+            lock.release()
+        self._home_lock.release()
         self._signer_role.release()

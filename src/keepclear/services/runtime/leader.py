@@ -113,6 +113,7 @@ class PostgresLeadership:
             raise ValueError(f"url: {parsed.get_backend_name()!r} has no advisory locks; use EmbeddedLeadership")
         self._conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
         self.role = str(role)
+        self.namespace = namespace
         self.key = lock_key(role, namespace)
         self._connect_timeout_s = connect_timeout_s
         self._keepalive_s = keepalive_s
@@ -170,6 +171,28 @@ class PostgresLeadership:
             self._drop()
             return False
         return True
+
+    def held_by_anyone(self, role: Role | str) -> bool:
+        """Whether some session (this one included) holds ``role``'s lock in this namespace, asked on
+        this holder's connection without taking it: a detector worker sees whether the worker a
+        share belongs to is running. False (and the session dropped) when PostgreSQL cannot answer:
+        ask again next poll."""
+        if self._conn is None or self._conn.closed:
+            return False
+        key = lock_key(role, self.namespace)
+        try:
+            # A bigint advisory key shows as its high half in classid and its low half in objid.
+            row = self._conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 1)",
+                ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+            ).fetchone()
+        except psycopg.Error as exc:
+            _log.warning("leader %s: cannot reach PostgreSQL: %s", self.role, exc)
+            self._drop()
+            return False
+        return bool(row and row[0])
 
     def release(self) -> None:
         if self._conn is not None and not self._conn.closed and self._held:

@@ -26,6 +26,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -275,6 +276,16 @@ class NatsBus(EventBus):
             self.bus_failures_total += 1
             _log.error("event %s has no wire form, not sent to other processes: %s", event.kind, exc)
             return False
+        return True
+
+    def wait_sent(self, timeout_s: float = 5.0) -> bool:
+        """Wait until every event published so far is acknowledged by JetStream (True), or
+        ``timeout_s`` passed (False): what a process hands over must be on the stream first."""
+        deadline_s = time.monotonic() + timeout_s
+        while self._outgoing:
+            if time.monotonic() >= deadline_s:
+                return False
+            time.sleep(0.01)
         return True
 
     @property

@@ -179,6 +179,12 @@ class TacticalService:
                 elif event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
                     self._elsewhere[alert_id] = (event.payload["unit_a"], event.payload["unit_b"])
 
+    def hold_elsewhere(self, alert_id: str, unit_a: str, unit_b: str) -> None:
+        """A worker's share: alert ``alert_id`` on this pair is held by another share (of this worker
+        or another), which is left to it."""
+        with self._lock:
+            self._elsewhere[alert_id] = (unit_a, unit_b)
+
     @property
     def held_elsewhere(self) -> dict[str, tuple[str, str]]:
         """A worker's knowledge of the alerts other workers hold: alert id -> its pair."""
