@@ -8,6 +8,7 @@ reaches a socket on B the same way.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -26,7 +27,7 @@ import pytest
 from websockets.sync.client import connect
 
 pytest.importorskip("nats")
-from clustersupport import servers
+from clustersupport import cluster, servers
 
 from keepclear.api.server import free_port
 from keepclear.domain import Domain, Force, Party, Unit
@@ -55,6 +56,7 @@ def populate(data_dir: Path, database_url: str) -> dict[str, str]:
             reg.add_force(Force(f"f{party}", f"{party} air", party))
             reg.add_unit(Unit(f"u{party}", f"{party.upper()}1", Domain.AIR, "fighter", f"f{party}"))
             keys[party] = dep.keys.create(Role.LIAISON, party, f"{party} liaison")[1]
+            keys[f"{party}-feed"] = dep.keys.create(Role.FEED, party, f"{party} feed")[1]
         keys["admin"] = dep.keys.create(Role.ADMIN, None, "admin")[1]
         return keys
     finally:
@@ -63,12 +65,14 @@ def populate(data_dir: Path, database_url: str) -> dict[str, str]:
 
 @contextmanager
 def serve(
-    data_dir: Path, database_url: str, log: Path, port: int | None = None, *extra: str
+    data_dir: Path, database_url: str, log: Path, port: int | None = None, *extra: str, **settings: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``keepclear serve`` with the bus on the test cluster (on ``port``, default a free one, with
-    ``extra`` options); yields the process once it answers, its URL as ``proc.url``."""
+    ``extra`` options and ``settings`` as ``KEEPCLEAR_<NAME>``); yields the process once it answers,
+    its URL as ``proc.url``."""
     port = free_port() if port is None else port
     env = dict(os.environ, KEEPCLEAR_BUS_URL=",".join(servers(PORT_OFFSET)), KEEPCLEAR_TICK_S="0.5")
+    env.update({f"KEEPCLEAR_{name.upper()}": value for name, value in settings.items()})
     command = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", database_url, "serve", "--port", str(port)]
     with log.open("w") as out:
         proc = subprocess.Popen([*command, *extra], stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -476,3 +480,155 @@ def test_kill_9_of_api_processes_behind_one_address_loses_and_doubles_nothing(
         assert not {k for k in acknowledged if counted[k] != 1}, "acknowledged without exactly one entry"
         assert not {k for k, n in counted.items() if n > 1}, "entries recorded twice"
     print(json.dumps({"drill_messages": len(done["messages"]), "drill_activities": len(done["activities"])}))
+
+
+def _drill_reports(url: str, key: str, accepted: list[float], stop: threading.Event) -> None:
+    """Report aircraft ``ua`` every 20 ms until ``stop``; note the time of every report accepted."""
+    feed = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    while not stop.is_set():
+        at_s = round(time.time(), 3)
+        body = {
+            "reports": [{"unit_id": "ua", "time": format_utc(at_s), "lat_deg": 35.0, "lon_deg": 38.0, "alt_m": 7000.0}]
+        }
+        try:
+            answer = feed.post("/v1/tracks", json=body)
+            if answer.status_code == 202 and answer.json()["accepted"] == 1:
+                accepted.append(at_s)
+            elif answer.status_code == 429:
+                time.sleep(float(answer.headers.get("Retry-After", "0.2")))
+        except httpx.TransportError:
+            time.sleep(0.05)
+        time.sleep(0.02)
+    feed.close()
+
+
+async def _reports_on_the_track_stream(offset: int) -> list[float]:
+    """The times of ``ua``'s reports on the track stream, every copy."""
+    import nats as nats_client
+
+    from keepclear.services.runtime.nats_tracks import TRACK_PREFIX, TRACK_STREAM
+    from keepclear.services.tactical.track_wire import reports_from_json
+
+    nc = await nats_client.connect(servers(offset))
+    try:
+        js = nc.jetstream()
+        pull = await js.pull_subscribe(f"{TRACK_PREFIX}.>", stream=TRACK_STREAM)
+        times: list[float] = []
+        while True:
+            try:
+                messages = await pull.fetch(256, timeout=2.0)
+            except nats_client.errors.TimeoutError:
+                break
+            for message in messages:
+                columns = reports_from_json(message.data)
+                times.extend(
+                    round(float(v[0]), 3) for u, v in zip(columns.unit_ids, columns.values, strict=True) if u == "ua"
+                )
+                await message.ack()
+            if messages[-1].metadata.num_pending == 0:
+                break
+        return times
+    finally:
+        await nc.close()
+
+
+def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_doubles_nothing(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """Two API processes (detection in workers: each accepted report goes on the track stream); a
+    client posts hotline messages and notifies activities through A, a feed reports through A and B,
+    party b streams from B, while NATS nodes are killed with ``kill -9`` at random moments and brought
+    back. Every report accepted is on the track stream once; every message and activity the client was
+    told succeeded has one record entry and reached b's stream on the other process; the record
+    verifies."""
+    seed = int(os.environ.get("KEEPCLEAR_DRILL_SEED", str(time.time_ns() % 1_000_000)))
+    print(f"drill seed {seed} (KEEPCLEAR_DRILL_SEED={seed} replays the kill times)")
+    rng = random.Random(seed)
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    done: dict[str, set[Any]] = {"messages": set(), "activities": set()}
+    accepted: list[float] = []
+    with ExitStack() as stack:
+        a, b = (
+            stack.enter_context(serve(data_dir, postgres_url, tmp_path / f"{name}.log", None, detect_in_workers="true"))
+            for name in ("a", "b")
+        )
+        with httpx.Client(base_url=a.url, headers={"Authorization": f"Bearer {keys['a']}"}, timeout=30) as client:
+            [thread] = [t for t in client.get("/v1/hotline/threads").json() if t["standing"] and "b" in t["parties"]]
+        stream_b = Stream(b.url, keys["b"])
+        stack.callback(stream_b.close)
+        stop = threading.Event()
+        workers = [
+            threading.Thread(target=_drill_traffic, args=(a.url, keys, thread["id"], done, stop)),
+            threading.Thread(target=_drill_reports, args=(a.url, keys["a-feed"], accepted, stop)),
+            threading.Thread(target=_drill_reports, args=(b.url, keys["a-feed"], accepted, stop)),
+        ]
+        for worker in workers:
+            worker.start()
+        kills = []
+        try:
+            for _ in range(2):
+                time.sleep(rng.uniform(1.0, 3.0))
+                node = rng.randint(1, 3)
+                killed = cluster("kill", str(node), env=running_cluster)
+                assert killed.returncode == 0, killed.stdout + killed.stderr
+                kills.append(node)
+                time.sleep(rng.uniform(1.0, 3.0))
+                up = cluster("up", env=running_cluster)
+                assert up.returncode == 0, up.stdout + up.stderr
+            time.sleep(rng.uniform(1.0, 2.0))
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=30)
+        admin = {"Authorization": f"Bearer {keys['admin']}"}
+        deadline = time.monotonic() + 60
+        while True:
+            heard = {
+                (e["payload"]["thread_id"], e["payload"]["seq"])
+                for e in list(stream_b.events)
+                if e.get("kind") == EventKind.MESSAGE_POSTED
+            }
+            notified = {
+                e["payload"]["activity"]["id"]
+                for e in list(stream_b.events)
+                if e.get("kind") == EventKind.ACTIVITY_NOTIFIED
+            }
+            if (done["messages"] <= heard and done["activities"] <= notified) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert done["messages"] <= heard, sorted(done["messages"] - heard)[:5]
+        assert done["activities"] <= notified, sorted(done["activities"] - notified)[:5]
+        while (record := httpx.get(a.url + "/v1/metrics", headers=admin, timeout=10).json()["record"])["waiting"]:
+            assert time.monotonic() < deadline, record
+            time.sleep(0.2)
+        on_stream = asyncio.run(_reports_on_the_track_stream(PORT_OFFSET))
+    assert done["messages"] and done["activities"] and accepted, "the drill made no traffic"
+    copies = Counter(on_stream)
+    assert not [t for t in accepted if copies[t] == 0], "accepted reports missing from the track stream"
+    assert not [t for t, n in copies.items() if n > 1], "reports on the track stream twice"
+    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
+    export = tmp_path / "export.json"
+    exported = subprocess.run(
+        [*base, "ledger", "export", "-o", str(export)], capture_output=True, text=True, timeout=120
+    )
+    assert exported.returncode == 0, exported.stderr
+    verified = subprocess.run([*base, "ledger", "verify", str(export)], capture_output=True, text=True, timeout=120)
+    assert verified.returncode == 0 and "OK" in verified.stdout, verified.stdout + verified.stderr
+    entries = json.loads(export.read_text())["entries"]
+    said = [(e["statement"]["kind"], json.loads(e["payload"])) for e in entries if e["payload"] is not None]
+    messages = Counter((p["thread_id"], p["seq"]) for kind, p in said if kind == "message.posted")
+    activities = Counter(p["activity"]["id"] for kind, p in said if kind == "activity.notified")
+    for counted, acknowledged in ((messages, done["messages"]), (activities, done["activities"])):
+        assert not {k for k in acknowledged if counted[k] != 1}, "acknowledged without exactly one entry"
+        assert not {k for k, n in counted.items() if n > 1}, "entries recorded twice"
+    print(
+        json.dumps(
+            {
+                "nodes_killed": kills,
+                "drill_messages": len(done["messages"]),
+                "drill_activities": len(done["activities"]),
+                "reports_accepted": len(accepted),
+            }
+        )
+    )
