@@ -9,7 +9,7 @@ import pytest
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.event_payloads import PAYLOAD_TYPES, AlertChange, MessageReceipt, schema_version
-from keepclear.domain.event_wire import event_from_json, event_to_json
+from keepclear.domain.event_wire import event_from_json, event_to_json, events_from_json, events_to_json
 from keepclear.domain.events import Event
 from keepclear.errors import ProblemCode, ValidationError
 
@@ -132,5 +132,45 @@ def test_a_wrong_wire_document_is_refused_with_the_code_and_field(
     changes: dict[str, Any], code: ProblemCode, problem: str
 ) -> None:
     error = _refusal(event_from_json, _wire(**changes))
+    assert code in error.codes
+    assert any(p.startswith(problem) for p in error.problems), error.problems
+
+
+def test_a_batch_crosses_the_wire_in_order_and_a_single_document_reads_as_one() -> None:
+    events = [_event(time_s=1000.0 + k) for k in range(5)]
+    assert events_from_json(events_to_json(events)) == events
+    assert json.loads(events_to_json(events)) == {
+        "batch_version": 1,
+        "events": [json.loads(event_to_json(e)) for e in events],
+    }
+    assert events_from_json(event_to_json(events[0])) == events[:1]
+
+
+@pytest.mark.parametrize(
+    ("document", "code", "problem"),
+    [
+        ({"batch_version": 2, "events": []}, ProblemCode.UNKNOWN_VERSION, "batch_version: 2 is not a version"),
+        ({"batch_version": 1, "events": []}, ProblemCode.INVALID, "events: must be a non-empty list"),
+        ({"batch_version": 1}, ProblemCode.INVALID, "events: missing"),
+        ({"batch_version": 1, "events": [], "more": 1}, ProblemCode.INVALID, "more: unknown field"),
+        ({"batch_version": 1, "events": [1]}, ProblemCode.INVALID, "events/0: must be a JSON object"),
+        (
+            {"batch_version": 1, "events": ["GOOD", {**json.loads(_wire()), "kind": "alert.exploded"}]},
+            ProblemCode.UNKNOWN_KIND,
+            "events/1/kind: 'alert.exploded' is not an event kind",
+        ),
+        (
+            {"batch_version": 1, "events": ["GOOD", {**json.loads(_wire()), "schema_version": 9}]},
+            ProblemCode.UNKNOWN_VERSION,
+            "events/1/schema_version: 9 is not a version",
+        ),
+    ],
+)
+def test_a_wrong_batch_is_refused_naming_the_event_by_index(
+    document: dict[str, Any], code: ProblemCode, problem: str
+) -> None:
+    if "events" in document:
+        document["events"] = [json.loads(_wire()) if e == "GOOD" else e for e in document["events"]]
+    error = _refusal(events_from_json, json.dumps(document))
     assert code in error.codes
     assert any(p.startswith(problem) for p in error.problems), error.problems

@@ -3,7 +3,10 @@
 ``NatsBus`` is an ``EventBus`` (same subscribers, same local delivery) that also hands every event
 published here to a JetStream stream, in its wire form (``domain.event_wire``) on the subject
 ``keepclear.events.<kind>`` with the event's stable id as ``Nats-Msg-Id``: a publish retried after a
-lost acknowledgement (a node killed, a leader elected) is stored once. Events other processes
+lost acknowledgement (a node killed, a leader elected) is stored once. A run of events of one kind
+published together goes as one message (a batch document, up to ``BATCH_EVENTS`` events or
+``BATCH_BYTES``; its id a hash of theirs): the per-message cost of the client and the servers is
+paid once for the run. Events other processes
 published arrive through a durable pull consumer of this process (replicated like the stream, so it
 survives the loss of a node) and are handed to the subscribers that take remote events
 (``EventBus.deliver_remote``) once each: ids seen lately are remembered (a bounded set), so a
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -39,7 +43,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
-from keepclear.domain.event_wire import event_from_json, event_to_json
+from keepclear.domain.event_wire import batch_of_documents, event_to_json, events_from_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.bus import EventBus
@@ -64,6 +68,9 @@ CONSUMER_INACTIVE_S = 300.0
 #: Messages published concurrently, and fetched at once.
 PUBLISH_WINDOW = 256
 FETCH_BATCH = 256
+#: At most this many events, and about this many bytes, in one message.
+BATCH_EVENTS = 128
+BATCH_BYTES = 256 * 1024
 #: Seconds one publish or fetch may wait for NATS before it is tried again.
 REQUEST_TIMEOUT_S = 2.0
 RETRY_PAUSE_S = 0.1
@@ -307,18 +314,54 @@ class NatsBus(EventBus):
                         self._outgoing.popleft()
 
     async def _publish_window(self, js: nats.js.JetStreamContext, window: list[Event]) -> None:
-        """Publish ``window`` concurrently; whatever was not acknowledged is sent again until it is
-        (an event without a wire form is logged and counted, never retried)."""
-        pending = [wired for event in window if (wired := self._wire(event)) is not None]
+        """Publish ``window`` concurrently, runs of one kind as one message each; whatever was not
+        acknowledged is sent again until it is (an event without a wire form is logged and counted,
+        never retried)."""
+        pending = self._messages(window)
         while pending:
-            results = await asyncio.gather(*(self._publish_one(js, *w) for w in pending), return_exceptions=True)
-            failed = [w for w, result in zip(pending, results, strict=True) if isinstance(result, BaseException)]
-            self.published_total += len(pending) - len(failed)
+            results = await asyncio.gather(*(self._publish_one(js, *m) for m in pending), return_exceptions=True)
+            failed = [m for m, result in zip(pending, results, strict=True) if isinstance(result, BaseException)]
+            self.published_total += sum(m[3] for m in pending) - sum(m[3] for m in failed)
             if failed:
                 self.bus_failures_total += len(failed)
-                _log.warning("JetStream did not acknowledge %d events; sending them again", len(failed))
+                _log.warning("JetStream did not acknowledge %d messages; sending them again", len(failed))
                 await asyncio.sleep(RETRY_PAUSE_S)
             pending = failed
+
+    def _messages(self, window: list[Event]) -> list[tuple[str, bytes, str, int]]:
+        """``window`` as messages in order: (subject, data, message id, events): each run of events of
+        one kind cut at ``BATCH_EVENTS``/``BATCH_BYTES``, a run of one as the plain event document."""
+        wired, documents = [], set()
+        for event in window:
+            w = self._wire(event)
+            if w is not None and w[1] not in documents:  # the same event twice in a window goes once
+                documents.add(w[1])
+                wired.append(w)
+        messages: list[tuple[str, bytes, str, int]] = []
+        run: list[tuple[Event, bytes]] = []
+        run_bytes = 0
+
+        def flush() -> None:
+            if len(run) == 1:
+                event, data = run[0]
+                messages.append((subject_of(event), data, event.id, 1))
+            elif run:
+                # the documents' bytes name their events (each holds its id): their hash names the batch
+                documents = [data for _, data in run]
+                key = "batch-" + hashlib.sha256(b"\n".join(documents)).hexdigest()[:32]
+                messages.append((subject_of(run[0][0]), batch_of_documents(documents), key, len(run)))
+            run.clear()
+
+        for event, data in wired:
+            if run and (
+                run[0][0].kind != event.kind or len(run) >= BATCH_EVENTS or run_bytes + len(data) > BATCH_BYTES
+            ):
+                flush()
+                run_bytes = 0
+            run.append((event, data))
+            run_bytes += len(data)
+        flush()
+        return messages
 
     def _wire(self, event: Event) -> tuple[Event, bytes] | None:
         try:
@@ -328,10 +371,10 @@ class NatsBus(EventBus):
             _log.error("event %s %s has no wire form: %s", event.kind, event.id, exc)
             return None
 
-    async def _publish_one(self, js: nats.js.JetStreamContext, event: Event, data: bytes) -> None:
+    async def _publish_one(self, js: nats.js.JetStreamContext, subject: str, data: bytes, key: str, _n: int) -> None:
         # Pipelined: the window's messages go out at once, their acknowledgements are awaited together.
-        headers = {"Nats-Msg-Id": event.id, ORIGIN_HEADER: self.origin}
-        acknowledged = await js.publish_async(subject_of(event), data, wait_stall=REQUEST_TIMEOUT_S, headers=headers)
+        headers = {"Nats-Msg-Id": key, ORIGIN_HEADER: self.origin}
+        acknowledged = await js.publish_async(subject, data, wait_stall=REQUEST_TIMEOUT_S, headers=headers)
         await asyncio.wait_for(acknowledged, REQUEST_TIMEOUT_S)
 
     # -- receiving ------------------------------------------------------------------------
@@ -350,7 +393,7 @@ class NatsBus(EventBus):
                 _log.warning("fetching events from JetStream failed: %r", exc)
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
-            fresh = [event for message in messages if (event := self._read(message)) is not None]
+            fresh = [event for message in messages for event in self._read(message)]
             if fresh:
                 await asyncio.get_running_loop().run_in_executor(None, self.deliver_remote, fresh)
                 self.delivered_total += len(fresh)
@@ -361,20 +404,19 @@ class NatsBus(EventBus):
                 self.bus_failures_total += 1
                 _log.warning("acknowledging events to JetStream failed: %r", exc)
 
-    def _read(self, message: Msg) -> Event | None:
-        """The event ``message`` carries when another process sent it and it was not seen already."""
+    def _read(self, message: Msg) -> list[Event]:
+        """The events ``message`` carries when another process sent it, less those seen already."""
         if (message.headers or {}).get(ORIGIN_HEADER) == self.origin:
-            return None
+            return []
         try:
-            event = event_from_json(message.data)
+            events = events_from_json(message.data)
         except ValidationError as exc:
             self.bus_failures_total += 1
-            _log.error("an event on %s does not read: %s", message.subject, exc)
-            return None
-        if not self._seen.add(event.id):
-            self.duplicates_dropped_total += 1
-            return None
-        return event
+            _log.error("events on %s do not read: %s", message.subject, exc)
+            return []
+        fresh = [event for event in events if self._seen.add(event.id)]
+        self.duplicates_dropped_total += len(events) - len(fresh)
+        return fresh
 
     # -- metrics --------------------------------------------------------------------------
     def gauges(self) -> Mapping[str, Callable[[], float]]:

@@ -27,7 +27,7 @@ from nats.js import api as js_api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from keepclear.detect.cells import CellPlan
-from keepclear.domain.event_wire import event_from_json
+from keepclear.domain.event_wire import events_from_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
@@ -288,7 +288,7 @@ async def recent_alert_events(nc: NatsClient, since_s: float, *, limit: int = 1_
                 break
             for message in messages:
                 with contextlib.suppress(ValidationError):
-                    events.append(event_from_json(message.data))
+                    events.extend(events_from_json(message.data))
             if not messages or messages[-1].metadata.num_pending == 0:
                 break
     finally:
