@@ -17,10 +17,12 @@ from websockets.sync.client import ClientConnection, connect
 
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.domain import Party
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.domain.parties import Contact
 from keepclear.services.hotline.hub import HotlineHub
-from keepclear.services.hotline.service import HotlineService
+from keepclear.services.hotline.service import HotlineService, posted_payload
 from keepclear.services.runtime.bus import EventBus
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database
@@ -238,6 +240,40 @@ def test_messages_committed_by_another_process_reach_the_client_by_polling(
                 other.post("coalition", "Maj Smith", Draft(thread_id, MessageKind.TEXT, f"elsewhere-{i:03d}", body="x"))
             frames = _frames_until(ws, lambda f: f["type"] == "message" and f["message"]["seq"] == 3)
             assert _seqs(frames, thread_id) == [1, 2, 3]
+    finally:
+        other_db.dispose()
+
+
+def test_another_processs_message_wakes_a_catch_up_of_its_thread_that_reads_every_page_without_a_poll(
+    deployment: Deployment, hotline: HotlineService, hub: HotlineHub, database_url: str
+) -> None:
+    """With a bus the store poll is off: another process's ``message.posted`` wakes the sockets of the
+    thread's parties, which read that thread from the store. More messages than one page (here 10)
+    all come, in order, once, and the other thread is left unread until it is named."""
+    thread_id = pair(hotline, "coalition", "russia")
+    quiet = hotline.create_thread("coalition", ["coalition", "russia"], "second line").id
+    other_db = Database(database_url)
+    other = HotlineService(other_db, deployment.clock, EventBus(), hotline.phrases)
+    try:
+        with serve(hotline, hub, LiveConfig(poll_s=None, max_batch=2)) as url, _open(url, "russia", {}) as ws:
+            _frames_until(ws, lambda f: f["type"] == "resumed")
+            for i in range(23):
+                other.post("coalition", "Maj Smith", Draft(thread_id, MessageKind.TEXT, f"elsewhere-{i:03d}", body="x"))
+            other.post("coalition", "Maj Smith", Draft(quiet, MessageKind.TEXT, "quiet-000", body="x"))
+            last, _ = other.post(
+                "coalition", "Maj Smith", Draft(thread_id, MessageKind.TEXT, "elsewhere-last", body="x")
+            )
+            hub.on_remote_event(
+                Event(
+                    EventKind.MESSAGE_POSTED, 0.0, "coalition", posted_payload(last), frozenset({"coalition", "russia"})
+                )
+            )
+            frames = _frames_until(ws, lambda f: f["type"] == "message" and f["message"]["seq"] == 24)
+            time.sleep(0.3)  # anything more would be here by now
+            with pytest.raises(TimeoutError):
+                frames += _unbatch(json.loads(ws.recv(timeout=0.2)))
+            assert _seqs(frames, thread_id) == list(range(1, 25))
+            assert _seqs(frames, quiet) == []
     finally:
         other_db.dispose()
 

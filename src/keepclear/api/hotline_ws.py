@@ -229,7 +229,7 @@ class LiveSession:
             while not queue.empty() and len(items) < self.config.max_batch:
                 items.append(queue.get_nowait())
             frames: list[dict[str, Any]] = []
-            caught_up = False
+            caught_up: set[str | None] = set()  # the threads read from the store in this batch (None: all)
             for kind, value in items:
                 if kind == "messages":
                     for message in value:
@@ -239,9 +239,11 @@ class LiveSession:
                 elif kind == "frame":
                     frames.append(value)
                 elif kind in ("poll", "catch_up"):
-                    if not caught_up:  # once per batch: it reads every thread
-                        frames += await self._catch_up()
-                        caught_up = True
+                    # a poll reads every thread, another process's message only its own: once per batch
+                    thread_id = value if kind == "catch_up" and isinstance(value, str) else None
+                    if None not in caught_up and thread_id not in caught_up:
+                        frames += await self._catch_up(thread_id)
+                        caught_up.add(thread_id)
                 elif kind == "overflow":
                     # A client that overflowed reads slowly if at all: a little time for these last frames.
                     last_s = min(self.config.send_timeout_s, 2.0)
@@ -260,18 +262,31 @@ class LiveSession:
             await asyncio.sleep(self.config.poll_s)
             self.subscription.queue.put_nowait(("poll", None))
 
-    async def _catch_up(self) -> list[dict[str, Any]]:
-        """Frames for every stored message not yet sent (threads created since connecting included)."""
+    async def _catch_up(self, thread_id: str | None = None) -> list[dict[str, Any]]:
+        """Frames for every stored message not yet sent: of ``thread_id`` (another process committed
+        one there), or of every thread (threads created since connecting included)."""
+        if thread_id is not None:
+            try:
+                return await self._read_after(thread_id)
+            except KeepclearError:  # not a thread of this party after all: look at them all
+                pass
         heads = await to_thread.run_sync(self.service.heads, self.party_id)
         frames: list[dict[str, Any]] = []
-        for thread_id, last_seq in heads.items():
-            sent = self.last_sent.get(thread_id, 0)
-            if last_seq > sent:
-                # Bounded: what is left comes with the next poll (or sooner, through the hub).
-                limit = self.config.max_batch * 5
-                missed = await to_thread.run_sync(self.service.messages, self.party_id, thread_id, sent, limit)
-                frames += [self._message_frame(m) for m in missed]
+        for thread, last_seq in heads.items():
+            if last_seq > self.last_sent.get(thread, 0):
+                frames += await self._read_after(thread)
         return frames
+
+    async def _read_after(self, thread_id: str) -> list[dict[str, Any]]:
+        """Frames of ``thread_id``'s messages after the last sent, one bounded page; when there may be
+        more, the rest is asked for again behind what is queued (so no batch grows without bound, and
+        nothing waits for a poll that a bus turns off)."""
+        limit = self.config.max_batch * 5
+        sent = self.last_sent.get(thread_id, 0)
+        page = await to_thread.run_sync(self.service.messages, self.party_id, thread_id, sent, limit)
+        if len(page) == limit and self.subscription is not None:
+            self.subscription.queue.put_nowait(("catch_up", thread_id))
+        return [self._message_frame(m) for m in page]
 
     def _reply(self, frame: dict[str, Any]) -> None:
         assert self.subscription is not None
