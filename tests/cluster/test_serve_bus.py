@@ -417,6 +417,25 @@ def _drill_traffic(
     a.close()
 
 
+def assert_recorded_once(data_dir: Path, database_url: str, export: Path, done: dict[str, set[Any]]) -> None:
+    """The record verifies, and every message and activity in ``done`` (those the client was told
+    succeeded) has exactly one entry; nothing has two."""
+    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", database_url]
+    exported = subprocess.run(
+        [*base, "ledger", "export", "-o", str(export)], capture_output=True, text=True, timeout=120
+    )
+    assert exported.returncode == 0, exported.stderr
+    verified = subprocess.run([*base, "ledger", "verify", str(export)], capture_output=True, text=True, timeout=120)
+    assert verified.returncode == 0 and "OK" in verified.stdout, verified.stdout + verified.stderr
+    entries = json.loads(export.read_text())["entries"]
+    said = [(e["statement"]["kind"], json.loads(e["payload"])) for e in entries if e["payload"] is not None]
+    messages = Counter((p["thread_id"], p["seq"]) for kind, p in said if kind == "message.posted")
+    activities = Counter(p["activity"]["id"] for kind, p in said if kind == "activity.notified")
+    for counted, acknowledged in ((messages, done["messages"]), (activities, done["activities"])):
+        assert not {k for k in acknowledged if counted[k] != 1}, "acknowledged without exactly one entry"
+        assert not {k for k, n in counted.items() if n > 1}, "entries recorded twice"
+
+
 def test_kill_9_of_api_processes_behind_one_address_loses_and_doubles_nothing(
     running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
@@ -464,21 +483,7 @@ def test_kill_9_of_api_processes_behind_one_address_loses_and_doubles_nothing(
             time.sleep(0.2)
         assert record["failed"] == 0, record
     assert done["messages"] and done["activities"], "the drill made no traffic"
-    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
-    export = tmp_path / "export.json"
-    exported = subprocess.run(
-        [*base, "ledger", "export", "-o", str(export)], capture_output=True, text=True, timeout=120
-    )
-    assert exported.returncode == 0, exported.stderr
-    verified = subprocess.run([*base, "ledger", "verify", str(export)], capture_output=True, text=True, timeout=120)
-    assert verified.returncode == 0 and "OK" in verified.stdout, verified.stdout + verified.stderr
-    entries = json.loads(export.read_text())["entries"]
-    said = [(e["statement"]["kind"], json.loads(e["payload"])) for e in entries if e["payload"] is not None]
-    messages = Counter((p["thread_id"], p["seq"]) for kind, p in said if kind == "message.posted")
-    activities = Counter(p["activity"]["id"] for kind, p in said if kind == "activity.notified")
-    for counted, acknowledged in ((messages, done["messages"]), (activities, done["activities"])):
-        assert not {k for k in acknowledged if counted[k] != 1}, "acknowledged without exactly one entry"
-        assert not {k for k, n in counted.items() if n > 1}, "entries recorded twice"
+    assert_recorded_once(data_dir, postgres_url, tmp_path / "export.json", done)
     print(json.dumps({"drill_messages": len(done["messages"]), "drill_activities": len(done["activities"])}))
 
 
@@ -607,21 +612,7 @@ def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_
     copies = Counter(on_stream)
     assert not [t for t in accepted if copies[t] == 0], "accepted reports missing from the track stream"
     assert not [t for t, n in copies.items() if n > 1], "reports on the track stream twice"
-    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
-    export = tmp_path / "export.json"
-    exported = subprocess.run(
-        [*base, "ledger", "export", "-o", str(export)], capture_output=True, text=True, timeout=120
-    )
-    assert exported.returncode == 0, exported.stderr
-    verified = subprocess.run([*base, "ledger", "verify", str(export)], capture_output=True, text=True, timeout=120)
-    assert verified.returncode == 0 and "OK" in verified.stdout, verified.stdout + verified.stderr
-    entries = json.loads(export.read_text())["entries"]
-    said = [(e["statement"]["kind"], json.loads(e["payload"])) for e in entries if e["payload"] is not None]
-    messages = Counter((p["thread_id"], p["seq"]) for kind, p in said if kind == "message.posted")
-    activities = Counter(p["activity"]["id"] for kind, p in said if kind == "activity.notified")
-    for counted, acknowledged in ((messages, done["messages"]), (activities, done["activities"])):
-        assert not {k for k in acknowledged if counted[k] != 1}, "acknowledged without exactly one entry"
-        assert not {k for k, n in counted.items() if n > 1}, "entries recorded twice"
+    assert_recorded_once(data_dir, postgres_url, tmp_path / "export.json", done)
     print(
         json.dumps(
             {

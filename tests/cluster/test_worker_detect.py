@@ -105,6 +105,16 @@ def healthy(url: str) -> bool:
         return False
 
 
+def feed_clients(stack: ExitStack, url: str, keys: dict[str, str]) -> dict[str, httpx.Client]:
+    """A client with the feed key of party a and of party b, closed with ``stack``."""
+    return {
+        p: stack.enter_context(
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
+        )
+        for p in ("a", "b")
+    }
+
+
 def report(
     unit: str, lat0: float, north_mps: float, t0: float, now: float, *, lon0: float = LON, east_mps: float = 0.0
 ) -> dict[str, object]:
@@ -150,12 +160,7 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
             stack.enter_context(process(command, logs[name], lambda n=name: '"ready": true' in logs[n].read_text()))
         stream_b = Stream(url, keys["b"])
         stack.callback(stream_b.close)
-        feeds = {
-            p: stack.enter_context(
-                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
-            )
-            for p in ("a", "b")
-        }
+        feeds = feed_clients(stack, url, keys)
 
         def raised() -> list[dict[str, object]]:
             return [
@@ -257,12 +262,7 @@ def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
         first = stack.enter_context(process(worker, logs[0], lambda: '"ready": true' in logs[0].read_text()))
         stream_b = Stream(url, keys["b"])
         stack.callback(stream_b.close)
-        feeds = {
-            p: stack.enter_context(
-                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
-            )
-            for p in ("a", "b")
-        }
+        feeds = feed_clients(stack, url, keys)
         t0 = time.time()
 
         def post() -> None:
@@ -396,12 +396,7 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
         )
         stream_b = Stream(url, keys["b"])
         stack.callback(stream_b.close)
-        feeds = {
-            p: stack.enter_context(
-                httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[f'{p}-feed']}"}, timeout=10)
-            )
-            for p in ("a", "b")
-        }
+        feeds = feed_clients(stack, url, keys)
         t0 = time.time()
 
         def post() -> None:
