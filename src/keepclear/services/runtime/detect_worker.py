@@ -368,7 +368,12 @@ class DetectWorker:
                     self._absent_since.pop(name, None)
                     wanted = False
                 else:
-                    wanted = now_s - self._absent_since.setdefault(name, now_s) >= self._adopt_after_s
+                    # Each share adopted already makes this worker wait one ``adopt_after_s`` more, so
+                    # the shares of a machine that died spread over the living instead of piling up
+                    # on whichever polled first.
+                    adopted = sum(1 for held in self._shares if held != self.name)
+                    wait_s = self._adopt_after_s * (1 + adopted)
+                    wanted = now_s - self._absent_since.setdefault(name, now_s) >= wait_s
             if wanted and lock.try_acquire():
                 try:
                     resolved = self._start_share(share)
