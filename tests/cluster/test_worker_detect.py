@@ -346,13 +346,14 @@ def share_counts(log: Path, share: str) -> list[float]:
 def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
     running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
-    """The drill: two workers (``--worker-index 0|1 --workers 2``); a pair in a cell of worker 1's
-    share is alerted by it; worker 1 is ``kill -9``ed at a random moment while reports flow. Worker 0
-    takes its share over: it resumes the share's consumer after the last report worker 1 acknowledged
-    (each report taken once), resolves the dead run's alert and raises the pair again; the pause
-    (kill to the alert on party b's stream) is printed. Worker 1 started again gets its share back:
-    worker 0 hands it over, worker 1 resolves worker 0's alert of it and raises the pair once more.
-    One alert is active at the end."""
+    """The drill: two workers (``--worker-index 0|1 --workers 2``) and a standby (``--standby``); a pair
+    in a cell of worker 1's share is alerted by it. Worker 1 is ``kill -9``ed at a random moment while
+    reports flow: the standby takes its share over (it waits least: it holds none). Then the standby
+    is killed: worker 0 takes the share. Each adopter resumes the share's consumer after the last
+    report acknowledged before it (each report taken once), resolves the dead run's alert and raises
+    the pair again; each pause (kill to the alert on party b's stream) is printed. Worker 1 started
+    again gets its share back: worker 0 hands it over, worker 1 resolves worker 0's alert and raises
+    the pair once more. One alert is active at the end."""
     rng = random.Random(int(os.environ.get("KEEPCLEAR_DRILL_SEED", str(random.randrange(1 << 30)))))
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
@@ -370,29 +371,28 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
 
-    def worker(index: int) -> list[str]:
-        return [
-            *base,
-            "worker",
-            "detect",
-            "--worker-index",
-            str(index),
-            "--workers",
-            "2",
-            "--status-every-s",
-            "0.5",
-            "--adopt-after-s",
-            "2",
-        ]
+    def worker(*which: str) -> list[str]:
+        return [*base, "worker", "detect", *which, "--workers", "2", "--status-every-s", "0.5", "--adopt-after-s", "1"]
 
-    logs = {n: tmp_path / f"{n}.log" for n in ("w0", "w1-first", "w1-second")}
+    logs = {n: tmp_path / f"{n}.log" for n in ("w0", "w1-first", "standby", "w1-second")}
     with ExitStack() as stack:
         stack.enter_context(
             process([*base, "serve", "--port", str(port)], tmp_path / "serve.log", lambda: healthy(url))
         )
-        stack.enter_context(process(worker(0), logs["w0"], lambda: '"ready": true' in logs["w0"].read_text()))
+        stack.enter_context(
+            process(worker("--worker-index", "0"), logs["w0"], lambda: '"ready": true' in logs["w0"].read_text())
+        )
         first = stack.enter_context(
-            process(worker(1), logs["w1-first"], lambda: share_started(logs["w1-first"], "w1of2") == 1)
+            process(
+                worker("--worker-index", "1"), logs["w1-first"], lambda: share_started(logs["w1-first"], "w1of2") == 1
+            )
+        )
+        standby = stack.enter_context(
+            process(
+                worker("--standby", "--name", "spare"),
+                logs["standby"],
+                lambda: '"ready": true' in logs["standby"].read_text(),
+            )
         )
         stream_b = Stream(url, keys["b"])
         stack.callback(stream_b.close)
@@ -427,56 +427,81 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
         for _ in range(rng.randint(0, 3)):  # a random moment
             post()
             time.sleep(0.5)
+        assert share_lines(logs["standby"]) == [], "a standby owns no share"
         adopted_before = share_started(logs["w0"], "w1of2")  # at start, before worker 1 was up
-        first.kill()  # kill -9
-        first.wait()
-        killed_s = time.monotonic()
-        ack_floor, _ = asyncio.run(_ack_floor_and_last("keepclear-detect-w1of2"))
-        pause_s = post_until(
-            lambda: len(of_share("alert.raised")) >= 2, "the alert after the takeover", killed_s, ALERT_S
-        )
-        raised = of_share("alert.raised")
-        assert len(set(raised)) == 2 and share_started(logs["w0"], "w1of2") == adopted_before + 1, share_lines(
-            logs["w0"]
-        )
-        post_until(lambda: raised[0] in of_share("alert.resolved"), "the dead run's alert resolved", killed_s, 10)
-        # every report after the last worker 1 acknowledged is taken by worker 0, once
-        deadline = time.monotonic() + 15
-        while True:
-            floor_now, last = asyncio.run(_ack_floor_and_last("keepclear-detect-w1of2"))
-            taken = share_counts(logs["w0"], "w1of2")
-            if (floor_now == last and taken and taken[-1] == last - ack_floor) or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert floor_now == last and taken and taken[-1] == last - ack_floor, (floor_now, last, ack_floor, taken[-3:])
+        pauses = []
+        for victim, adopter in ((first, "standby"), (standby, "w0")):
+            victim.kill()  # kill -9
+            victim.wait()
+            killed_s = time.monotonic()
+            ack_floor, _ = asyncio.run(_ack_floor_and_last("keepclear-detect-w1of2"))
+            raised_before = of_share("alert.raised")
+            count_before = len(raised_before)
+            pauses.append(
+                post_until(
+                    lambda n=count_before: len(of_share("alert.raised")) > n,
+                    f"the alert after {adopter} took over",
+                    killed_s,
+                    ALERT_S,
+                )
+            )
+            raised = of_share("alert.raised")
+            assert len(set(raised)) == len(raised_before) + 1, raised
+            expected = adopted_before + 1 if adopter == "w0" else 1
+            assert share_started(logs[adopter], "w1of2") == expected, share_lines(logs[adopter])
+            post_until(
+                lambda r=raised_before[-1]: r in of_share("alert.resolved"),
+                "the dead run's alert resolved",
+                killed_s,
+                10,
+            )
+            # every report after the last acknowledged before the kill is taken by the adopter, once
+            deadline = time.monotonic() + 15
+            while True:
+                floor_now, last = asyncio.run(_ack_floor_and_last("keepclear-detect-w1of2"))
+                taken = share_counts(logs[adopter], "w1of2")
+                if (floor_now == last and taken and taken[-1] == last - ack_floor) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert floor_now == last and taken and taken[-1] == last - ack_floor, (
+                adopter,
+                floor_now,
+                last,
+                ack_floor,
+                taken[-3:],
+            )
+        assert share_started(logs["w0"], "w1of2") == adopted_before + 1, "worker 0 waited for the standby"
 
         # worker 1 comes back: worker 0 hands the share over, worker 1 raises the pair under its run
         back_s = time.monotonic()
         stack.enter_context(
-            process(worker(1), logs["w1-second"], lambda: '"ready": true' in logs["w1-second"].read_text())
+            process(
+                worker("--worker-index", "1"),
+                logs["w1-second"],
+                lambda: '"ready": true' in logs["w1-second"].read_text(),
+            )
         )
-        post_until(lambda: len(of_share("alert.raised")) >= 3, "the alert after the hand-back", back_s, ALERT_S + 30)
+        post_until(lambda: len(of_share("alert.raised")) >= 4, "the alert after the hand-back", back_s, ALERT_S + 30)
         raised = of_share("alert.raised")
-        assert len(set(raised)) == 3, raised
+        assert len(set(raised)) == 4, raised
         assert any(
             line["share"] == "w1of2" and line["state"] == "stopped" and line["reason"] == "handed back"
             for line in share_lines(logs["w0"])
         ), share_lines(logs["w0"])
         assert share_started(logs["w1-second"], "w1of2") == 1
-        post_until(lambda: raised[1] in of_share("alert.resolved"), "the adopter's alert resolved", back_s, 15)
+        post_until(lambda: raised[2] in of_share("alert.resolved"), "the adopter's alert resolved", back_s, 15)
         for _ in range(4):  # a few more ticks: nothing else is raised
             post()
             time.sleep(0.5)
         assert of_share("alert.raised") == raised
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=10) as b:
             active = [a["alert_id"] for a in b.get("/v1/alerts").json() if a["status"] != "resolved"]
-        assert active == [raised[2]], active
+        assert active == [raised[3]], active
         print(
             json.dumps(
                 {
                     "cell": cell,
-                    "kill_to_alert_on_stream_s": round(pause_s, 2),
-                    "reports_messages_resumed": last - ack_floor,
+                    "kill_to_alert_on_stream_s": {"standby": round(pauses[0], 2), "worker": round(pauses[1], 2)},
                 }
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import threading
 from typing import Any
@@ -50,6 +51,11 @@ def _cells(text: str) -> list[int]:
     help="With --workers: take over the shares of workers that are gone (PostgreSQL only).",
 )
 @click.option(
+    "--standby",
+    is_flag=True,
+    help="With --workers alone: own no share, adopt those of workers that are gone (first, before the others).",
+)
+@click.option(
     "--adopt-after-s",
     type=click.FloatRange(min=0),
     default=1.0,
@@ -74,20 +80,30 @@ def detect(
     adopt: bool,
     adopt_after_s: float,
     poll_s: float,
+    standby: bool,
 ) -> None:
     """Probe a set of geographic cells: consume their reports from the bus, raise their alerts on it.
 
-    The cells are given (--cells) or this worker's share of --workers (--worker-index). Every alert
+    The cells are given (--cells), or this worker's share of --workers (--worker-index): then the
+    shares of workers that are gone are taken over while they are away (--standby: own none, only
+    take over). Every alert
     event is printed as one JSON line on stdout, and a status line on stderr every --status-every-s.
     Runs until interrupted (SIGINT or SIGTERM stop it cleanly).
     """
     from keepclear.errors import KeepclearError
     from keepclear.services.runtime.deployment import Deployment
 
-    if (cells_text is None) == (worker_index is None and workers is None):
+    if standby:
+        if cells_text is not None or worker_index is not None or workers is None:
+            raise click.UsageError("--standby goes with --workers alone (a standby owns no share, it adopts)")
+        if not adopt:
+            raise click.UsageError("--standby only adopts: it cannot go with --no-adopt")
+    elif (cells_text is None) == (worker_index is None and workers is None):
         raise click.UsageError("give either --cells or --worker-index with --workers")
-    if cells_text is None and (worker_index is None or workers is None):
+    elif cells_text is None and (worker_index is None or workers is None):
         raise click.UsageError("--worker-index and --workers go together")
+    if workers is not None and workers < 1:
+        raise click.BadParameter(f"{workers} is not a number of workers (at least 1)", param_hint="--workers")
     if worker_index is not None and workers is not None:
         if not (workers >= 1 and 0 <= worker_index < workers):
             raise click.BadParameter(f"{worker_index} is not in 0..{workers - 1}", param_hint="--worker-index")
@@ -102,7 +118,7 @@ def detect(
     except (KeepclearError, ConnectionError) as exc:  # no store, or NATS does not answer
         raise click.ClickException(str(exc)) from None
     try:
-        _run(deployment, cells, worker_index, workers, name, status_every_s, adopt, adopt_after_s, poll_s)
+        _run(deployment, cells, worker_index, workers, name, status_every_s, adopt, adopt_after_s, poll_s, standby)
     except (KeepclearError, ConnectionError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -119,6 +135,7 @@ def _run(
     adopt: bool,
     adopt_after_s: float,
     poll_s: float,
+    standby: bool,
 ) -> None:
     import numpy as np
 
@@ -128,20 +145,28 @@ def _run(
 
     config = RuntimeConfig.from_settings(deployment.settings)
     others: list[Share] = []
-    if given is not None:
+    home: Share | None
+    if standby:
+        assert workers is not None
+        count = cell_plan(config.tactical, deployment.settings.detect_cell_deg).grid.cell_count
+        home, others = None, shares_of_workers(count, workers)
+        name = name or f"standby-{hashlib.blake2b(os.urandom(8), digest_size=3).hexdigest()}"
+    elif given is not None:
         default_name = (
             "cells-" + hashlib.blake2b(",".join(map(str, sorted(set(given)))).encode(), digest_size=4).hexdigest()
         )
-        home = Share(name or default_name, np.asarray(given, dtype=np.int64))
+        name = name or default_name
+        home = Share(name, np.asarray(given, dtype=np.int64))
     else:
         assert worker_index is not None and workers is not None
         count = cell_plan(config.tactical, deployment.settings.detect_cell_deg).grid.cell_count
         shares = shares_of_workers(count, workers)
         home = shares[worker_index]
+        name = home.name
         # The others' shares: taken over while their worker is gone (``detect_worker``'s docstring).
         others = [s for s in shares if s.name != home.name] if adopt else []
     detector = DetectWorker(
-        deployment, config=config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s
+        deployment, name, config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s
     )
 
     def echo_alerts(events: list[Any]) -> None:

@@ -157,21 +157,20 @@ class DetectWorker:
     """One worker's parts on ``deployment`` (whose bus must be NATS): its shares (feed, probe, alert
     book each), and the record, incidents and hotline of their events.
 
-    ``home`` is the share this worker is for; ``others`` the shares it adopts while their own worker
-    is gone (module docstring; only on PostgreSQL). ``start`` warms the probe up, takes the home
-    share (unless an adopter still holds it: then it comes back within a few polls) and starts
-    watching the others; ``tick`` runs one probe cycle over every share held (``run`` ticks every
+    ``name`` names the worker (its home lock); ``home`` is the share it is for (None: a standby, which
+    only adopts); ``others`` the shares it adopts while their own worker is gone (module docstring;
+    only on PostgreSQL). ``start`` warms the probe up, takes the home share (unless an adopter still
+    holds it: then it comes back within a few polls) and starts watching the others; ``tick`` runs one probe cycle over every share held (``run`` ticks every
     ``tick_s`` until told to stop); ``close`` stops consuming and signing.
     """
 
     def __init__(
         self,
         deployment: Deployment,
-        cells: Sequence[int] | None = None,
-        name: str | None = None,
+        name: str,
         config: RuntimeConfig | None = None,
         *,
-        home: Share | None = None,
+        home: Share | None,
         others: Sequence[Share] = (),
         adopt_after_s: float = 1.0,
         poll_s: float = 0.5,
@@ -180,40 +179,44 @@ class DetectWorker:
         bus = deployment.bus
         if not isinstance(bus, NatsBus):
             raise ValidationError(["bus_url: keepclear worker detect needs the NATS bus (set bus_url)"])
-        if home is None:
-            if cells is None or name is None:
-                raise ValueError("give cells and name, or home")
-            home = Share(name, np.asarray(list(cells), dtype=np.int64))
-        problem = worker_name_problem(home.name)
+        problem = worker_name_problem(name)
         if problem:
             raise ValidationError([f"name: {problem}"])
         if not (adopt_after_s >= 0 and poll_s > 0):
             raise ValidationError([f"adopt_after_s, poll_s: {adopt_after_s!r}, {poll_s!r} must be >= 0 and > 0"])
         self.deployment = deployment
         self.bus = bus
-        self.name = home.name
+        self.name = name
         self.config = config or RuntimeConfig.from_settings(settings)
         self.plan = cell_plan(self.config.tactical, settings.detect_cell_deg)
         count = self.plan.grid.cell_count
-        shares = [home, *others]
-        for share in shares:
+        for share in [*([home] if home else []), *others]:
+            if worker_name_problem(share.name):
+                raise ValidationError([f"name: share {worker_name_problem(share.name)}"])
             owned = share.cells
             if not len(owned) or int(np.min(owned)) < 0 or int(np.max(owned)) >= count:
                 raise ValidationError([f"cells: give at least one cell, each in 0..{count - 1}"])
-        self.home = Share(home.name, np.unique(np.asarray(home.cells, dtype=np.int64)))
-        self.cells = self.home.cells
+        if home is not None and home.name != name:
+            raise ValueError("home: a worker's own share carries its name")
+        self.home = None if home is None else Share(home.name, np.unique(np.asarray(home.cells, dtype=np.int64)))
+        #: The cells of the home share (none for a standby).
+        self.cells = np.zeros(0, dtype=np.int64) if self.home is None else self.home.cells
         #: Every cell whose subject the home share consumes (its own and the halo's), ascending.
-        self.view_cells = cells_in_view(self.plan, self.cells)
+        self.view_cells = cells_in_view(self.plan, self.cells) if len(self.cells) else self.cells
         url = settings.resolved_database_url()
-        self._url = url
-        self._home_lock = leadership_for(url, f"detect-home:{home.name}", url)
+        self._home_lock = leadership_for(url, f"detect-home:{name}", url)
         # Shares are adopted only where a dead worker can be told from a living one: PostgreSQL.
         adopting = isinstance(self._home_lock, PostgresLeadership)
+        if home is None and not adopting:
+            raise ValidationError(
+                ["database_url: a standby worker needs PostgreSQL (it adopts the shares of dead workers)"]
+            )
         self.others = (
             [Share(s.name, np.unique(np.asarray(s.cells, dtype=np.int64))) for s in others] if adopting else []
         )
+        self._owned = [*([self.home] if self.home else []), *self.others]
         self._share_locks: dict[str, Leadership] = {
-            s.name: leadership_for(url, f"detect-share:{s.name}", url) for s in [self.home, *self.others]
+            s.name: leadership_for(url, f"detect-share:{s.name}", url) for s in self._owned
         }
         self._adopt_after_s = adopt_after_s
         self._poll_s = poll_s
@@ -285,9 +288,9 @@ class DetectWorker:
             if time.monotonic() > deadline_s:
                 raise ValidationError([f"name: a worker {self.name!r} already runs (its lock is held)"])
             time.sleep(self._poll_s)
-        if self._share_locks[self.name].try_acquire():
+        if self.home is not None and self._share_locks[self.name].try_acquire():
             self.retired = self._start_share(self.home, timeout_s)
-        if self.others or self.name not in self._shares:
+        if self.others or (self.home is not None and self.name not in self._shares):
             self._manager = threading.Thread(target=self._manage, name="keepclear-worker-shares", daemon=True)
             self._manager.start()
 
@@ -345,7 +348,7 @@ class DetectWorker:
             home_lock.try_acquire()
             return
         now_s = time.monotonic()
-        for share in [self.home, *self.others]:
+        for share in self._owned:
             name = share.name
             lock = self._share_locks[name]
             mine = name == self.name
@@ -368,11 +371,10 @@ class DetectWorker:
                     self._absent_since.pop(name, None)
                     wanted = False
                 else:
-                    # Each share adopted already makes this worker wait one ``adopt_after_s`` more, so
-                    # the shares of a machine that died spread over the living instead of piling up
-                    # on whichever polled first.
-                    adopted = sum(1 for held in self._shares if held != self.name)
-                    wait_s = self._adopt_after_s * (1 + adopted)
+                    # Each share held already (its own included) makes a worker wait one ``adopt_after_s``
+                    # more: a standby (none) adopts first, and the shares of a machine that died spread
+                    # over the living instead of piling up on whichever polled first.
+                    wait_s = self._adopt_after_s * (1 + len(self._shares))
                     wanted = now_s - self._absent_since.setdefault(name, now_s) >= wait_s
             if wanted and lock.try_acquire():
                 try:
