@@ -12,6 +12,7 @@ import re
 import time
 
 import httpx
+from test_serve_bus import Stream
 
 from keepclear.domain.timefmt import format_utc
 from scaleout import ScaleOut, cluster
@@ -75,3 +76,44 @@ def test_kill_api_and_worker_then_up_starts_only_them_again(scale_out_cluster: S
     status = cluster("status", env=env)
     assert status.returncode == 0 and "stopped" not in status.stdout, status.stdout
     assert len(re.findall(r"^(n\d|api\d|worker\d) .* pid \d+", status.stdout, re.M)) == 3 + 2 + 2, status.stdout
+
+
+def test_a_zone_entry_is_told_once_though_every_api_process_watches(scale_out_cluster: ScaleOut) -> None:
+    """Both API processes have the unit's reports and keep their zone watch current; only the leader of
+    ``zone-events`` emits, so the party's stream (on either process) gets one ``zone.entered``, not one
+    per process."""
+    topology = scale_out_cluster
+    keys = make_party(topology, "zon")
+    square = [[[20.0, 20.0], [20.1, 20.0], [20.1, 20.1], [20.0, 20.1], [20.0, 20.0]]]
+    zone = {
+        "type": "Feature",
+        "id": "zon-square",
+        "geometry": {"type": "Polygon", "coordinates": square},
+        "properties": {"kind": "de-escalation-zone", "name": "Square", "lower_ft": 0, "upper_ft": 60000,
+                       "valid_from": "2020-01-01T00:00:00Z", "permitted_parties": []},
+    }  # fmt: skip
+    admin = httpx.Client(base_url=topology.url, headers={"Authorization": f"Bearer {topology.admin_key}"}, timeout=30)
+    feed = httpx.Client(base_url=topology.url, headers={"Authorization": f"Bearer {keys['feed']}"}, timeout=30)
+    stream = Stream(topology.url, keys["liaison"])
+    try:
+        with admin, feed:
+            imported = admin.post("/v1/zones", json={"type": "FeatureCollection", "features": [zone]})
+            assert imported.status_code == 201, imported.text
+            time.sleep(1.0)  # the other process reloads its zones when the import's event reaches it
+            for lat_deg in (20.3, 20.2, 20.05, 20.05, 20.05, 20.05):
+                report = {"unit_id": "zon-1", "time": format_utc(time.time()), "lat_deg": lat_deg, "lon_deg": 20.05,
+                          "alt_m": 5000.0}  # fmt: skip
+                assert feed.post("/v1/tracks", json={"reports": [report]}).status_code == 202
+                time.sleep(1.0)
+
+        def entered() -> list[dict[str, object]]:
+            return [e for e in list(stream.events) if e.get("kind") == "zone.entered" and "zon-1" in str(e)]
+
+        deadline = time.monotonic() + 15
+        while not entered():
+            assert time.monotonic() < deadline, f"{[e.get('kind') for e in stream.events]}\n{topology.logs()}"
+            time.sleep(0.2)
+        time.sleep(3.0)  # another process's entry would have come through the bus by now
+        assert len(entered()) == 1, entered()
+    finally:
+        stream.close()
