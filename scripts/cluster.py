@@ -520,11 +520,19 @@ def up(args: argparse.Namespace) -> int:
     stored = Topology.stored()
     if stored is not None and stored.keepclear and any(process_pid(p) for p in stored.processes()):
         changed = [k for k in ("workers", "port", "database_url") if getattr(stored, k) != getattr(topology, k)]
+        changed += ["api (fewer)"] if topology.api < stored.api else []  # more: the new ones start
+        changed += ["keepclear (none)"] if not topology.keepclear else []
         if changed:
             print(
                 f"cluster: keepclear runs with other {', '.join(changed)}: scripts/cluster down first", file=sys.stderr
             )
             return 1
+    if stored is not None and stored.database_url != topology.database_url and admin_key_file().exists():
+        print(
+            "cluster: the run folder's deployment is on another database: scripts/cluster down --wipe first",
+            file=sys.stderr,
+        )
+        return 1
     run_dir().mkdir(parents=True, exist_ok=True)
     topology.store()
     all_nodes = nodes()
