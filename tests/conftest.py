@@ -3,6 +3,8 @@
 ``database`` runs a test once on SQLite and once on PostgreSQL (a fresh schema per test).
 PostgreSQL comes from ``KEEPCLEAR_TEST_POSTGRES_URL`` (default: 127.0.0.1:5432, database test).
 Outside CI a missing server skips the PostgreSQL run with the reason; on CI (``CI`` set) it fails.
+``scale_out_cluster`` is the whole scale-out topology of ``scripts/cluster up`` (``scaleout.py``), up
+once per session for the end-to-end tests that run against it as well as against the embedded default.
 """
 
 from __future__ import annotations
