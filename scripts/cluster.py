@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -44,6 +45,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -576,7 +578,8 @@ def status(_: argparse.Namespace) -> int:
             healthy = False
             print(f"api  {topology.url}  health: not answering")
         else:
-            problems = "; ".join(map(str, answer.get("problems") or []))  # type: ignore[call-overload]
+            listed = answer.get("problems")
+            problems = "; ".join(map(str, listed)) if isinstance(listed, list) else ""
             print(f"api  {topology.url}  health: {answer.get('status')}  {answer.get('version')}  {problems}".rstrip())
     pg = postgres_state(topology.database_url if topology else default_database_url())
     print(pg)
@@ -588,15 +591,16 @@ def stop(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
-def stop_all(running: list[tuple[Path, int, object]], alive: object) -> None:
-    """SIGTERM each of ``running`` (pid file, pid, thing), SIGKILL those still ``alive`` after DOWN_TIMEOUT_S."""
+def stop_all(running: Sequence[tuple[Path, int, Callable[[], int | None]]]) -> None:
+    """SIGTERM each of ``running`` (pid file, pid, its pid while alive), SIGKILL those still alive
+    after DOWN_TIMEOUT_S."""
     for _, pid, _ in running:
         stop(pid, signal.SIGTERM)
     deadline = time.monotonic() + DOWN_TIMEOUT_S
-    while time.monotonic() < deadline and any(alive(thing) for _, _, thing in running):  # type: ignore[operator]
+    while time.monotonic() < deadline and any(alive() for _, _, alive in running):
         time.sleep(0.1)
-    for pid_file, pid, thing in running:
-        if alive(thing):  # type: ignore[operator]
+    for pid_file, pid, alive in running:
+        if alive():
             stop(pid, signal.SIGKILL)
         pid_file.unlink(missing_ok=True)
 
@@ -606,10 +610,12 @@ def down(args: argparse.Namespace) -> int:
     topology = Topology.stored() or NO_TOPOLOGY
     named = [re.fullmatch(r"(api|worker)([0-9]+)", f.stem) for f in sorted(run_dir().glob("*.pid"))]
     processes = [Process(m[1], int(m[2]), topology) for m in named if m]
-    keepclear_running = [(p.pid_file, pid, p) for p in processes if (pid := process_pid(p)) is not None]
-    stop_all(keepclear_running, process_pid)
-    node_running = [(n.pid_file, pid, n) for n in nodes() if (pid := pid_of(n)) is not None]
-    stop_all(node_running, pid_of)
+    keepclear_running = [
+        (p.pid_file, pid, functools.partial(process_pid, p)) for p in processes if (pid := process_pid(p)) is not None
+    ]
+    stop_all(keepclear_running)
+    node_running = [(n.pid_file, pid, functools.partial(pid_of, n)) for n in nodes() if (pid := pid_of(n)) is not None]
+    stop_all(node_running)
     print(f"cluster: down ({len(keepclear_running)} keepclear processes and {len(node_running)} NATS nodes stopped)")
     if args.wipe:
         shutil.rmtree(run_dir(), ignore_errors=True)
