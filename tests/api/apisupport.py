@@ -33,6 +33,18 @@ class Service:
         return httpx.Client(base_url=self.url, headers=headers, timeout=120)
 
 
+@dataclass
+class Endpoint:
+    """A running keepclear reached over HTTP only (the scale-out cluster): its address and a key per role."""
+
+    url: str
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def client(self, who: str | None) -> httpx.Client:
+        headers = {} if who is None else {"Authorization": f"Bearer {self.keys[who]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+
 def populate(dep: Deployment) -> dict[str, str]:
     """Parties a and b (b reads Russian), own and partner forces, an aircraft each, keys for every role."""
     reg = dep.registry
@@ -51,10 +63,62 @@ def populate(dep: Deployment) -> dict[str, str]:
     return keys
 
 
+def populate_over_api(url: str, admin_key: str) -> dict[str, str]:
+    """What ``populate`` makes, made through the API with the admin key (a deployment that runs
+    elsewhere, as an operator makes it): parties a and b, their forces and aircraft, a key per role."""
+    keys = {"admin": admin_key}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30) as admin:
+        made = [
+            admin.post(
+                "/v1/parties",
+                json={"id": "a", "name": "Alpha", "roster": [{"name": "Alpha duty officer"}, {"name": "Alpha deputy"}]},
+            ),
+            admin.post(
+                "/v1/parties",
+                json={
+                    "id": "b",
+                    "name": "Bravo",
+                    "language": "ru",
+                    "roster": [{"name": "Bravo duty officer"}, {"name": "Bravo deputy"}],
+                },
+            ),
+            admin.post("/v1/forces", json={"id": "fa", "name": "Alpha air", "party_id": "a"}),
+            admin.post(
+                "/v1/forces", json={"id": "fa-partner", "name": "Alpha partner", "party_id": "a", "partner": True}
+            ),
+            admin.post("/v1/forces", json={"id": "fb", "name": "Bravo air", "party_id": "b"}),
+            admin.post(
+                "/v1/units",
+                json={"id": "ua", "callsign": "ALPHA1", "domain": "air", "kind": "fighter", "force_id": "fa"},
+            ),
+            admin.post(
+                "/v1/units",
+                json={
+                    "id": "ua-partner",
+                    "callsign": "ALPHA2",
+                    "domain": "land",
+                    "kind": "infantry",
+                    "force_id": "fa-partner",
+                },
+            ),
+            admin.post(
+                "/v1/units",
+                json={"id": "ub", "callsign": "BRAVO1", "domain": "air", "kind": "fighter", "force_id": "fb"},
+            ),
+        ]
+        for party in ("a", "b"):
+            for role in ("liaison", "feed", "observer"):
+                key = admin.post("/v1/keys", json={"role": role, "party_id": party, "label": f"{party} {role}"})
+                made.append(key)
+                keys[f"{party}-{role}"] = key.json().get("key", "")
+    assert all(r.status_code == 201 for r in made), [r.text for r in made if r.status_code != 201]
+    return keys
+
+
 class SseReader:
     """Reads a /v1/stream connection on a thread and keeps every event it receives."""
 
-    def __init__(self, service: Service, who: str, last_event_id: int | None = None) -> None:
+    def __init__(self, service: Service | Endpoint, who: str, last_event_id: int | None = None) -> None:
         import threading
 
         self.events: list[dict[str, object]] = []

@@ -1,11 +1,17 @@
 """End to end over a real server: A's feed and B's feed report converging aircraft; both liaisons get
-the alert on their streams; A acknowledges; B sees the acknowledgement; nobody sees more than it may."""
+the alert on their streams; A acknowledges; B sees the acknowledgement; nobody sees more than it may.
+
+The converging flow runs against the embedded default and against the scale-out topology of
+``scripts/cluster up`` (``end_to_end``): there the reports reach the detector workers through the
+bus, the alert comes back through it to streams on either API process, and every check is made
+through the API (the one address), as a client sees it."""
 
 from __future__ import annotations
 
+import json
 import time
 
-from apisupport import Service, SseReader
+from apisupport import Endpoint, Service, SseReader
 
 from keepclear.domain.timefmt import format_utc
 
@@ -24,7 +30,16 @@ def converging(unit_id: str, lon_deg: float, east_mps: float) -> dict[str, objec
     }
 
 
-def test_converging_tracks_alert_both_sides_and_acknowledgement_is_shared(service: Service):
+def wait_until(read: object, timeout_s: float = 15.0) -> object:
+    """``read()`` once it is truthy, trying every 0.1 s for ``timeout_s`` (the last answer otherwise)."""
+    deadline = time.monotonic() + timeout_s
+    while not (answer := read()) and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.1)
+    return answer
+
+
+def test_converging_tracks_alert_both_sides_and_acknowledgement_is_shared(end_to_end: Service | Endpoint):
+    service = end_to_end
     a_stream = SseReader(service, "a-liaison")
     b_stream = SseReader(service, "b-liaison")
     try:
@@ -60,13 +75,24 @@ def test_converging_tracks_alert_both_sides_and_acknowledgement_is_shared(servic
         with service.client("b-observer") as b_observer, service.client("a-feed") as a_feed:
             assert b_observer.post(f"/v1/alerts/{alert_id}/acknowledge").status_code == 403
             assert a_feed.get("/v1/alerts").status_code == 403
-        # The alert posted itself into the standing A–B thread of the hotline.
-        thread_id = service.runtime.hotline.ensure_pair_thread("a", "b").id
-        kinds_in_thread = [m.kind.value for m in service.runtime.hotline.messages("b", thread_id)]
-        assert "alert" in kinds_in_thread
-        # Both the alert and its acknowledgement are in the shared record.
-        kinds = [e.statement.kind for e in service.runtime.ledger.entries(kinds_prefix=("alert.",))]
-        assert kinds[:1] == ["alert.raised"] and "alert.acknowledged" in kinds
+        with service.client("b-liaison") as b_liaison:
+            # The alert posted itself into the standing A–B thread of the hotline.
+            [thread] = [t for t in b_liaison.get("/v1/hotline/threads").json() if t["standing"] and "a" in t["parties"]]
+
+            def kinds_in_thread() -> list[str]:
+                messages = b_liaison.get(f"/v1/hotline/threads/{thread['id']}/messages").json()
+                return [m["kind"] for m in messages if m["kind"] == "alert"]
+
+            assert wait_until(kinds_in_thread), b_liaison.get(f"/v1/hotline/threads/{thread['id']}/messages").text
+
+            # Both the alert and its acknowledgement are in the shared record.
+            def kinds() -> list[str]:
+                entries = b_liaison.get("/v1/record/export").json()["entries"]
+                found = [e["statement"]["kind"] for e in entries if alert_id in json.dumps(e)]
+                return found if "alert.acknowledged" in found else []
+
+            recorded = wait_until(kinds)
+            assert isinstance(recorded, list) and recorded[:1] == ["alert.raised"], recorded
     finally:
         a_stream.close()
         b_stream.close()

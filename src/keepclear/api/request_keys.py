@@ -12,11 +12,12 @@ deployment's scope): a party never sees, nor collides with, another party's keys
   ``Idempotent-Replayed: true``; nothing runs again.
 - The same key with another request: 409 naming the key and what it was used for (as the hotline
   always answered a reused message key).
-- The same key while the first request is still running: it waits for its answer (up to
-  ``wait_s``), then 409 "in progress".
+- The same key while the first request is still running, in this process or another API process
+  sharing the store: it waits for its answer (up to ``wait_s``), then 409 "in progress".
 - A request stored by a server that was killed before it could keep the answer (the moments between
-  its commit and the end of its route) is answered 409 naming the key and the time it was carried out:
-  what it created is stored once, and its route's GET shows it.
+  its commit and the end of its route) is answered 409 naming the key and the time it was carried out
+  (once the key is ``wait_s`` old: until then another process may still be answering it): what it
+  created is stored once, and its route's GET shows it.
 
 Keys are forgotten ``retention_s`` after they were first used (docs/settings.md).
 
@@ -208,9 +209,14 @@ class RequestKeys:
             )
         if stored.status is not None and stored.answer is not None:
             return _Stored(stored)
-        if stored.boot == self.boot and time.monotonic() < deadline_s:
+        # Not answered yet: the first request may still be running, here or, with several API
+        # processes on one store, in the other process that claimed the key moments ago: wait for its
+        # answer. A key of another process claimed longer than ``wait_s`` ago was cut off (that
+        # process stopped before answering: killed, or its machine lost).
+        running = stored.boot == self.boot or self.clock.now_s() - stored.created_s < self.wait_s
+        if running and time.monotonic() < deadline_s:
             return None
-        if stored.boot == self.boot:
+        if running:
             return problem(
                 409,
                 "Conflict",

@@ -43,6 +43,8 @@ class Role(StrEnum):
     SIGNER = "signer"
     HOTLINE_DEADLINES = "hotline-deadlines"
     ACTIVITY_DEADLINES = "activity-deadlines"
+    #: The zone watch's events of API processes that share the picture (``detect_in_workers``).
+    ZONE_EVENTS = "zone-events"
 
 
 def lock_key(role: Role | str, namespace: str = "keepclear") -> int:

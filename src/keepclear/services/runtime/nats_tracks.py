@@ -9,16 +9,19 @@ meanwhile the ingest queue fills and feeds get 429, as when the probe falls behi
 is one worker's durable pull consumer of its cells' and halo's subjects: it hands the reports to
 the worker and acknowledges them once taken, so a worker restarted under the same name resumes
 after the last report it took (what it had not acknowledged comes again; the track table ignores a
-report it has).
+report it has). ``TrackPicture`` is an API process's ordered consumer of every subject: it takes the
+reports the other API processes accepted into its own track table, so every process has the picture.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -30,13 +33,21 @@ from keepclear.detect.cells import CellPlan
 from keepclear.domain.event_wire import events_from_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
+from keepclear.services.runtime.nats_bus import ORIGIN_HEADER, NatsBus
 from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
 from keepclear.services.runtime.nats_bus import SUBJECT_PREFIX as EVENTS_PREFIX
-from keepclear.services.runtime.nats_bus import NatsBus
 from keepclear.services.tactical.track_wire import WIDE, message_key, reports_from_json, reports_to_json, split_by_cell
 from keepclear.services.tactical.tracks import ReportColumns
 
-__all__ = ["TRACK_PREFIX", "TRACK_STREAM", "TrackFeed", "TrackPublisher", "recent_alert_events", "track_subjects"]
+__all__ = [
+    "TRACK_PREFIX",
+    "TRACK_STREAM",
+    "TrackFeed",
+    "TrackPicture",
+    "TrackPublisher",
+    "recent_alert_events",
+    "track_subjects",
+]
 
 _log = logging.getLogger("keepclear.tracks.nats")
 
@@ -103,6 +114,7 @@ class TrackPublisher:
 
     async def _publish(self, nc: NatsClient, messages: list[tuple[str, bytes, int]]) -> None:
         js = nc.jetstream(timeout=REQUEST_TIMEOUT_S)
+        origin = self._bus.origin  # this process's own picture has the reports (``TrackPicture`` skips them)
         pending = messages
         while pending:
             try:
@@ -111,7 +123,7 @@ class TrackPublisher:
                     self._ready = True
                 results = await asyncio.gather(
                     *(
-                        js.publish(subject, data, headers={"Nats-Msg-Id": message_key(data)})
+                        js.publish(subject, data, headers={"Nats-Msg-Id": message_key(data), ORIGIN_HEADER: origin})
                         for subject, data, _ in pending
                     ),
                     return_exceptions=True,
@@ -254,6 +266,91 @@ class TrackFeed:
             "feed_reports_total": lambda: self.reports_total,
             "feed_bad_messages_total": lambda: self.bad_messages_total,
             "feed_failures_total": lambda: self.failures_total,
+        }
+
+
+class TrackPicture:
+    """An API process's share of the reports the other API processes accept (``detect_in_workers``).
+
+    Each API process takes the reports it accepts into its own track table and publishes them by
+    cell; this ordered (ephemeral, unacknowledged) consumer of every track subject hands ``take`` the
+    messages the other processes published, from the newest on (its own carry its origin and are
+    skipped), so ``/v1/tracks``, the streams' pictures and the zone watch answer the same whichever
+    process serves the client. A process started later begins with the kept reports of the store
+    (``Runtime._seed_picture``) and this from then on.
+    """
+
+    def __init__(self, bus: NatsBus, take: Callable[[list[ReportColumns]], None], *, replicas: int = 3) -> None:
+        self._bus = bus
+        self._take = take
+        self._replicas = replicas
+        self._future: concurrent.futures.Future[None] | None = None
+        self._subscription: Any = None
+        #: Messages and reports taken from the other processes, messages that did not read, failures.
+        self.messages_total = 0
+        self.reports_total = 0
+        self.bad_messages_total = 0
+        self.failures_total = 0
+
+    def start(self) -> None:
+        """Subscribe on the bus's loop, trying again until JetStream answers (the process serves meanwhile)."""
+        if self._future is None:
+            self._future = self._bus.call(self._start)
+
+    async def _start(self, nc: NatsClient) -> None:
+        while True:
+            try:
+                js = nc.jetstream(timeout=MANAGE_TIMEOUT_S)
+                await _ensure_stream(js, self._replicas)
+                self._subscription = await js.subscribe(
+                    f"{TRACK_PREFIX}.>",
+                    cb=self._on_message,
+                    ordered_consumer=True,
+                    deliver_policy=js_api.DeliverPolicy.NEW,
+                )
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a cluster just formed, a leader being elected: again
+                self.failures_total += 1
+                _log.warning("subscribing to the other processes' track reports failed: %r", exc)
+                await asyncio.sleep(1.0)
+
+    async def _on_message(self, message: Any) -> None:
+        if (message.headers or {}).get(ORIGIN_HEADER) == self._bus.origin:
+            return
+        try:
+            batch = reports_from_json(message.data)
+        except ValidationError as exc:
+            self.bad_messages_total += 1
+            _log.error("track reports on %s do not read: %s", message.subject, exc)
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self._take, [batch])
+        except Exception:  # logged and counted; the next message goes on
+            self.failures_total += 1
+            _log.exception("taking another process's track reports failed")
+            return
+        self.messages_total += 1
+        self.reports_total += len(batch)
+
+    def stop(self) -> None:
+        """Stop taking reports (the ordered consumer goes with the subscription)."""
+        future, self._future = self._future, None
+        if future is None:
+            return
+        future.cancel()
+        subscription = self._subscription
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                self._bus.call(lambda _nc: subscription.unsubscribe()).result(timeout=5.0)
+
+    def gauges(self) -> dict[str, Callable[[], float]]:
+        """Counters for ``/v1/metrics``."""
+        return {
+            "picture_reports_from_others_total": lambda: self.reports_total,
+            "picture_messages_from_others_total": lambda: self.messages_total,
+            "picture_failures_total": lambda: self.failures_total + self.bad_messages_total,
         }
 
 

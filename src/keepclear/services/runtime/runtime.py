@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from keepclear.errors import ValidationError
 from keepclear.services.activities.live_index import LiveIndex
@@ -32,6 +33,9 @@ from keepclear.services.tactical.history import TrackHistory
 from keepclear.services.tactical.service import TacticalService, cell_plan
 from keepclear.services.tactical.tracks import ReportColumns, TrackIngest, UnitDirectory
 from keepclear.store.track_history import history_database
+
+if TYPE_CHECKING:
+    from keepclear.services.runtime.nats_tracks import TrackPicture
 
 __all__ = ["Runtime", "RuntimeConfig", "TickTask", "TrackConsumer"]
 
@@ -128,10 +132,18 @@ class Runtime:
 
         in_workers = deployment.settings.detect_in_workers
         self.tactical = TacticalService(
-            deployment.db, deployment.clock, deployment.bus, self.config.tactical, pairs_in_workers=in_workers
+            deployment.db,
+            deployment.clock,
+            deployment.bus,
+            self.config.tactical,
+            pairs_in_workers=in_workers,
+            # every API process has the whole picture then (``TrackPicture``): one emits the zone events
+            zone_events_led=self.leaders[LeaderRole.ZONE_EVENTS].try_acquire if in_workers else None,
         )
         deployment.bus.subscribe(self.tactical.on_event, remote=True)
         self.add_consumer(self.tactical.consume)
+        #: With ``detect_in_workers``: the reports the other API processes accepted (``TrackPicture``).
+        self.picture: TrackPicture | None = None
         if in_workers:
             self._publish_tracks_to_workers()
         self._seed_picture()
@@ -178,7 +190,7 @@ class Runtime:
         settings, bus = self.deployment.settings, self.deployment.bus
         # Imported here: nats-py is the cluster extra's (bus_for refused a bus_url without it already).
         from keepclear.services.runtime.nats_bus import NatsBus
-        from keepclear.services.runtime.nats_tracks import TrackPublisher
+        from keepclear.services.runtime.nats_tracks import TrackPicture, TrackPublisher
 
         if not isinstance(bus, NatsBus):
             raise ValidationError(["detect_in_workers: needs bus_url (the workers are reached through NATS)"])
@@ -186,7 +198,10 @@ class Runtime:
             bus, cell_plan(self.config.tactical, settings.detect_cell_deg), replicas=settings.bus_replicas
         )
         self.add_consumer(publisher)
-        for name, read in publisher.gauges().items():
+        # The reports the other API processes accept come into this one's track table too (started
+        # with the threads, in ``start``): any process answers with the whole picture.
+        self.picture = TrackPicture(bus, self.tactical.consume, replicas=settings.bus_replicas)
+        for name, read in (publisher.gauges() | self.picture.gauges()).items():
             self.add_gauge(name, read)
 
     def _seed_picture(self) -> None:
@@ -309,6 +324,8 @@ class Runtime:
             self.tactical.warm_up()
             self.record.start()
             self.deployment.bus.start_dispatching(yield_to=self.priority.wait_clear)
+            if self.picture is not None:
+                self.picture.start()
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="keepclear-tick", daemon=True)
             self._thread.start()
@@ -323,6 +340,8 @@ class Runtime:
                 thread.join(timeout=10)
         self._thread = self._pump_thread = None
         self._last_tick_start_s = None
+        if self.picture is not None:
+            self.picture.stop()
         self.deployment.bus.stop_dispatching()
         self.record.stop()
         for leadership in self.leaders.values():  # a standby takes over at once rather than at our death

@@ -101,7 +101,9 @@ class TacticalService:
     ``share`` (it probes its cells and halo, keeps the pairs it owns) and ``watch_zones=False``; an
     API process whose detection runs in workers gives it ``pairs_in_workers=True``: it probes no
     pair, and learns the alerts from the workers' events on the bus (``on_event``) so that
-    ``alerts_for`` answers as before. ``alert_prefix`` starts the alert ids (``AlertBook``).
+    ``alerts_for`` answers as before. ``zone_events_led``, when given, says whether this process emits
+    the zone watch's events now (the leader of API processes that share the picture); the watch is
+    kept current either way. ``alert_prefix`` starts the alert ids (``AlertBook``).
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class TacticalService:
         share: CellShare | None = None,
         pairs_in_workers: bool = False,
         watch_zones: bool = True,
+        zone_events_led: Callable[[], bool] | None = None,
         alert_prefix: str = "alert",
     ) -> None:
         self._db = db
@@ -130,6 +133,7 @@ class TacticalService:
         self._elsewhere: dict[str, tuple[str, str]] = {}
         self._pairs_in_workers = pairs_in_workers
         self._watch_zones = watch_zones
+        self._zone_events_led = zone_events_led
         self._lock = threading.RLock()
         #: Called after each tick with its time: the live streams push the new picture to clients.
         self._tick_listeners: list[Callable[[float], None]] = []
@@ -270,8 +274,12 @@ class TacticalService:
                 events += self.book.update(now_s, states, conflicts, party_ids)
                 events += self._separation_lost(now_s, conflicts)
             if self._watch_zones:
-                events += self.zone_watch.update(now_s, states, party_ids)
-                events += self._predicted_entries(states, party_ids, now_s)
+                zone_events = self.zone_watch.update(now_s, states, party_ids)
+                zone_events += self._predicted_entries(states, party_ids, now_s)
+                # every API process keeps its watch current (it decides who sees an intruder); one
+                # emits what it finds, or each would record every entry once per process
+                if self._zone_events_led is None or self._zone_events_led():
+                    events += zone_events
             for event in events:
                 self._remember(event)
         computed = time.perf_counter()
@@ -424,11 +432,15 @@ class TacticalService:
         with self._lock:
             states = self.table.states()
             party_ids = self._party_ids(states)
+            # the pairs of the alerts in this book, or those heard from the workers (``pairs_in_workers``)
+            pairs = [(a.party_a, a.party_b, a.unit_a, a.unit_b) for a in self.book.active()]
+            if self._pairs_in_workers:
+                pairs = [(p["party_a"], p["party_b"], p["unit_a"], p["unit_b"]) for p in self._latest.values()]
             in_alerts = {
                 unit
-                for alert in self.book.active()
-                if alert_visible(party_id, alert.party_a, alert.party_b)
-                for unit in (alert.unit_a, alert.unit_b)
+                for party_a, party_b, unit_a, unit_b in pairs
+                if alert_visible(party_id, party_a, party_b)
+                for unit in (unit_a, unit_b)
             }
             inside = self.zone_watch.inside_by_unit()
         out = []
