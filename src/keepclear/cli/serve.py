@@ -43,6 +43,14 @@ def serve(ctx: CliContext, host: str | None, port: int | None, reuse_port: bool 
         for name, read in adapters.gauges().items():
             app.state.runtime.add_gauge(name, read)
     click.echo(f"keepclear serving {settings.resolved_database_url()} on http://{host}:{port}", err=True)
+    if settings.bus_url and not settings.detect_in_workers:
+        # Each process probes only the reports it accepted: with several API processes, a pair whose
+        # units report through different ones would never be compared.
+        click.echo(
+            "warning: bus_url without detect_in_workers: this process probes only the reports it accepts;"
+            " with several API processes run detector workers (docs/deploy.md)",
+            err=True,
+        )
     # Everything built so far (libraries, the app, the deployment) lives as long as the process:
     # out of the collector's sight, a full collection walks only what serving creates, instead of
     # pausing every request for a few hundred milliseconds now and then.
