@@ -162,6 +162,8 @@ def test_a_notification_through_one_process_reaches_a_stream_on_the_other(
         assert metrics.status_code == 200, metrics.text
         print(json.dumps({"post_to_stream_on_other_process_s": round(delivery_s, 3)}))
         assert metrics.json()["counters"]["bus_delivered_total"] >= 1
+    # each probes only what it accepted: told at start, so that nobody runs several of them unwarned
+    assert "warning: bus_url without detect_in_workers" in (tmp_path / "a.log").read_text()
 
 
 def test_a_hotline_message_posted_on_one_process_reaches_a_socket_on_the_other_at_once(
@@ -609,6 +611,7 @@ def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_
             time.sleep(0.2)
         on_stream = asyncio.run(_reports_on_the_track_stream(PORT_OFFSET))
     assert done["messages"] and done["activities"] and accepted, "the drill made no traffic"
+    assert "warning: bus_url without" not in (tmp_path / "a.log").read_text(), "detection runs in workers here"
     copies = Counter(on_stream)
     assert not [t for t in accepted if copies[t] == 0], "accepted reports missing from the track stream"
     assert not [t for t, n in copies.items() if n > 1], "reports on the track stream twice"
