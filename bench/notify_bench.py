@@ -7,8 +7,18 @@ each is read and validated, checked against every stored activity and zone (the 
 stored, staged for the record in its transaction, and delivered on b's live stream, which a client
 of b reads throughout. Printed per store: notifications answered 201 per second, post → answer
 latency, post → delivery on b's stream latency, and how long after the last post the record's outbox
-was empty (every notification signed into the ledger). The anchor is the issue's figure: InterUSS's
-DSS manages some 6-8 intent writes per second in one busy cell; the aim is 500/s.
+was empty (every notification signed into the ledger), and the server's CPU per notification (its
+process's CPU over the run, less what it spends idle: the tick and pump threads).
+
+Then, per store, the same app served in this process (Starlette's test client, one notification at
+a time, ``--stored`` activities first): SQL statements per notification (every statement the
+deployment's engine executes: the route, the check, the hotline notice, the record's signing) and
+CPU milliseconds per notification of the server's threads (the test client's own thread left out).
+These do not depend on the machine's load as the rate does.
+
+The anchors are the issue's figures: InterUSS's DSS manages some 6-8 intent writes per second in
+one busy cell; the aim is 500/s. Before this version (docs/scale.md) a notification took some 39
+statements on PostgreSQL, 46 on SQLite, and 14 ms of CPU served in one process.
 
     python bench/notify_bench.py --seconds 20 [--stores sqlite,postgres] [--clients 8] [--stored 2000]
 """
@@ -30,8 +40,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from benchdb import fresh_database
+from fastapi.testclient import TestClient
 
+from keepclear.api.app import create_app
 from keepclear.api.server import free_port
 from keepclear.domain import Party
 from keepclear.domain.identity import Role
@@ -62,6 +75,22 @@ def activity(rng: random.Random, activity_id: str, addressees: list[str]) -> dic
             }
         ],
     }
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def threads_cpu_s(leave_out: int) -> float:
+    """CPU seconds the threads of this process have used, but thread ``leave_out`` (a native id)."""
+    total = 0.0
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) != leave_out:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def populate(data_dir: Path, database_url: str) -> dict[str, str]:
@@ -130,7 +159,7 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, float]:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            return measure(base, keys, args)
+            return measure(base, keys, args, server.pid)
         finally:
             server.terminate()
             try:
@@ -140,7 +169,7 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, float]:
                 server.wait()
 
 
-def measure(base: str, keys: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+def measure(base: str, keys: dict[str, str], args: argparse.Namespace, server_pid: int) -> dict[str, float]:
     rng = random.Random(args.seed)
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=60) as b:
         for i in range(args.stored):
@@ -148,6 +177,9 @@ def measure(base: str, keys: dict[str, str], args: argparse.Namespace) -> dict[s
             assert response.status_code == 201, response.text
     reader = Reader(base, keys["b"])
     time.sleep(1.0)  # the stream is open
+    idle_from_s, idle_cpu_s = time.perf_counter(), process_cpu_s(server_pid)
+    time.sleep(2.0)  # what the server spends idle (tick, pump), taken off its CPU below
+    idle_cpu_per_s = (process_cpu_s(server_pid) - idle_cpu_s) / (time.perf_counter() - idle_from_s)
     sent: dict[str, float] = {}
     answered_ms: list[float] = []
     statuses: dict[int, int] = {}
@@ -175,6 +207,7 @@ def measure(base: str, keys: dict[str, str], args: argparse.Namespace) -> dict[s
     threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
     started = time.perf_counter()
     cpu_before = time.process_time()
+    server_cpu_before = process_cpu_s(server_pid)
     for t in threads:
         t.start()
     time.sleep(args.seconds)
@@ -182,6 +215,7 @@ def measure(base: str, keys: dict[str, str], args: argparse.Namespace) -> dict[s
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    server_cpu_s = process_cpu_s(server_pid) - server_cpu_before - idle_cpu_per_s * elapsed
     last_post = time.perf_counter()
     admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=60)
     drained_s = math.nan
@@ -211,8 +245,57 @@ def measure(base: str, keys: dict[str, str], args: argparse.Namespace) -> dict[s
         "all delivered, s after the last post": delivered_all_s,
         "record outbox empty, s after the last post": drained_s,
         "other answers": float(sum(n for code, n in statuses.items() if code != 201)),
+        "server CPU ms per notification": server_cpu_s * 1000 / max(1, len(sent)),
         "client CPU s (this process)": time.process_time() - cpu_before,
     }
+
+
+def in_process(store: str, args: argparse.Namespace) -> dict[str, float]:
+    """Statements and CPU per notification served in this process, one at a time (see the docstring)."""
+    with fresh_database(store) as url, tempfile.TemporaryDirectory(prefix="kc-notify-") as folder:
+        keys = populate(Path(folder), url)
+        settings = Settings(data_dir=Path(folder), database_url=url)
+        app = create_app(settings)
+        statements = [0]
+        counting = threading.Event()
+
+        def count(*_: object) -> None:
+            if counting.is_set():
+                statements[0] += 1
+
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)  # every engine: SQLite has two
+        rng = random.Random(args.seed)
+        with TestClient(app) as client:
+            for i in range(args.stored):
+                response = client.post("/v1/activities", json=activity(rng, f"b{i}", ["a"]), headers=_bearer(keys["b"]))
+                assert response.status_code == 201, response.text
+            bodies = [activity(rng, f"a{i}", ["b"]) for i in range(args.in_process)]
+            me = threading.get_native_id()
+            time.sleep(1.0)  # the stored ones signed
+            idle_from_s, idle_cpu_s = time.perf_counter(), threads_cpu_s(me)
+            time.sleep(2.0)
+            idle_cpu_per_s = (threads_cpu_s(me) - idle_cpu_s) / (time.perf_counter() - idle_from_s)
+            counting.set()
+            started, cpu_s = time.perf_counter(), threads_cpu_s(me)
+            for body in bodies:
+                response = client.post("/v1/activities", json=body, headers=_bearer(keys["a"]))
+                assert response.status_code == 201, response.text
+            time.sleep(0.5)  # the last one signed into the record
+            elapsed = time.perf_counter() - started
+            cpu_s = threads_cpu_s(me) - cpu_s - idle_cpu_per_s * elapsed
+            counting.clear()
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+    cpu_ms = cpu_s * 1000 / len(bodies)
+    return {
+        "in-process: SQL statements per notification": statements[0] / len(bodies),
+        "in-process: server CPU ms per notification": cpu_ms,
+        "in-process: one core's ceiling /s (1000 / CPU ms)": 1000 / cpu_ms,
+        "in-process: ceiling / the 500/s aim": 1000 / cpu_ms / TARGET_PER_S,
+    }
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def main() -> None:
@@ -222,9 +305,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--stored", type=int, default=2000, help="activities of b notified first")
     parser.add_argument("--seed", type=int, default=2017)
+    parser.add_argument("--in-process", type=int, default=300, help="notifications served in this process")
     args = parser.parse_args()
     stores = [s for s in args.stores.split(",") if s]
-    results = {store: run_store(store, args) for store in stores}
+    results = {store: {**run_store(store, args), **in_process(store, args)} for store in stores}
     print(f"activity notifications through keepclear serve: {args.clients} clients of a for {args.seconds:g} s,"
           f" {args.stored:,} activities of b stored first; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"  {'':44}" + "".join(f"{s:>12}" for s in stores))

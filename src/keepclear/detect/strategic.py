@@ -437,6 +437,10 @@ class StrategicIndex:
         self._activities[activity.activity_id] = activity
         self._activity_grid.add(activity.activity_id, ((p.bounds, p.start_s, p.end_s) for p in activity.pieces))
 
+    def activity(self, activity_id: str) -> IndexedActivity | None:
+        """The indexed activity ``activity_id``, or None."""
+        return self._activities.get(activity_id)
+
     def remove_activity(self, activity_id: str) -> None:
         """Forget an activity (no longer live); unknown ids are ignored."""
         if self._activities.pop(activity_id, None) is not None:

@@ -200,7 +200,13 @@ class Ledger:
             store.create_head(conn)
             head = store.lock_head(conn)
         assert head is not None
-        self._synced_tree(conn)
+        tree = self._tree
+        if not (
+            tree is not None
+            and 0 < head.seq == tree.size
+            and tree.leaf(head.seq - 1) == leaf_hash(bytes.fromhex(head.hash))
+        ):
+            self._synced_tree(conn)  # else the head is the tree's last leaf: the store holds what it was built from
         if head.seq > 0:
             return head
         private_key = self._keys.generate()

@@ -28,6 +28,7 @@ from keepclear.store.activity_schema import (
     activity_log,
     activity_versions,
 )
+from keepclear.store.schema import zones_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,38 +72,73 @@ class StoredConflict:
     detected_s: float
 
 
+# Statements built once: a statement with its values inlined is built and keyed again on every call,
+# which costs more CPU than the round trip on the notify path.
+_INSERT_HEAD = activities.insert()
+_INSERT_VERSION = activity_versions.insert()
+_INSERT_LOG = activity_log.insert()
+_EXISTS = sa.select(activities.c.id).where(activities.c.id == sa.bindparam("b_id"))
+_MARK_NOTIFIED = (
+    activity_versions.update()
+    .where(
+        activity_versions.c.activity_id == sa.bindparam("b_activity_id"),
+        activity_versions.c.version == sa.bindparam("b_version"),
+    )
+    .values(
+        notified_s=sa.bindparam("b_notified_s"),
+        required_notice_s=sa.bindparam("b_required_s"),
+        given_notice_s=sa.bindparam("b_given_s"),
+    )
+)
+_CHANGES_SINCE = (
+    sa.select(zones_version.c.version, activity_log.c.seq, activity_log.c.activity_id)
+    .select_from(zones_version.outerjoin(activity_log, activity_log.c.seq > sa.bindparam("b_seq")))
+    .where(zones_version.c.id == 1)
+)
+
+
 def _document(activity: Activity) -> str:
     return json.dumps(activity_to_document(activity, epoch_times=True), separators=(",", ":"))
 
 
-def insert_activity(conn: Connection, activity: Activity, now_s: float) -> None:
-    """Store a new activity's head and its first version."""
+def insert_activity(
+    conn: Connection, activity: Activity, now_s: float, notice_s: tuple[float, float] | None = None
+) -> None:
+    """Store a new activity's head and its first version (``notice_s``: see ``insert_version``)."""
     conn.execute(
-        activities.insert().values(
-            id=activity.id,
-            party_id=activity.party_id,
-            status=activity.status.value,
-            current_version=activity.version,
-            created_s=now_s,
-            updated_s=now_s,
-        )
+        _INSERT_HEAD,
+        {
+            "id": activity.id,
+            "party_id": activity.party_id,
+            "status": activity.status.value,
+            "current_version": activity.version,
+            "created_s": now_s,
+            "updated_s": now_s,
+        },
     )
-    insert_version(conn, activity, now_s)
+    insert_version(conn, activity, now_s, notice_s)
 
 
-def insert_version(conn: Connection, activity: Activity, now_s: float) -> None:
-    """Store one version of an activity (earlier versions stay)."""
+def insert_version(
+    conn: Connection, activity: Activity, now_s: float, notice_s: tuple[float, float] | None = None
+) -> None:
+    """Store one version of an activity (earlier versions stay); ``notice_s``, (required, given)
+    seconds of notice, for a version notified as it is stored (what ``mark_notified`` writes)."""
+    required_s, given_s = (None, None) if notice_s is None else notice_s
     conn.execute(
-        activity_versions.insert().values(
-            activity_id=activity.id,
-            version=activity.version,
-            document=_document(activity),
-            kind=activity.kind.value,
-            start_s=activity.start_s,
-            end_s=activity.end_s,
-            created_s=now_s,
-            notified_s=activity.notified_s,
-        )
+        _INSERT_VERSION,
+        {
+            "activity_id": activity.id,
+            "version": activity.version,
+            "document": _document(activity),
+            "kind": activity.kind.value,
+            "start_s": activity.start_s,
+            "end_s": activity.end_s,
+            "created_s": now_s,
+            "notified_s": activity.notified_s,
+            "required_notice_s": required_s,
+            "given_notice_s": given_s,
+        },
     )
 
 
@@ -120,15 +156,20 @@ def mark_notified(
 ) -> None:
     """Record when a version was notified and the notice it gave against the notice required."""
     conn.execute(
-        activity_versions.update()
-        .where(activity_versions.c.activity_id == activity_id, activity_versions.c.version == version)
-        .values(notified_s=notified_s, required_notice_s=required_s, given_notice_s=given_s)
+        _MARK_NOTIFIED,
+        {
+            "b_activity_id": activity_id,
+            "b_version": version,
+            "b_notified_s": notified_s,
+            "b_required_s": required_s,
+            "b_given_s": given_s,
+        },
     )
 
 
 def activity_exists(conn: Connection, activity_id: str) -> bool:
     """Whether ``activity_id`` is stored."""
-    return conn.execute(sa.select(activities.c.id).where(activities.c.id == activity_id)).first() is not None
+    return conn.execute(_EXISTS, {"b_id": activity_id}).first() is not None
 
 
 def get_activity(conn: Connection, activity_id: str, version: int | None = None) -> Activity:
@@ -199,23 +240,37 @@ def notice_of(conn: Connection, activity_id: str, version: int) -> tuple[float |
 
 def log_change(
     conn: Connection, activity_id: str, version: int, change: str, party_id: str, now_s: float, detail: str = ""
-) -> None:
-    """Append one change to the activity log (its ``seq`` tells caches something changed)."""
-    conn.execute(
-        activity_log.insert().values(
-            activity_id=activity_id, version=version, change=change, party_id=party_id, time_s=now_s, detail=detail
-        )
+) -> int:
+    """Append one change to the activity log; returns its ``seq`` (which tells caches something changed)."""
+    result = conn.execute(
+        _INSERT_LOG,
+        {
+            "activity_id": activity_id,
+            "version": version,
+            "change": change,
+            "party_id": party_id,
+            "time_s": now_s,
+            "detail": detail,
+        },
     )
+    key = result.inserted_primary_key
+    assert key is not None  # an insert of one row always has one
+    return int(key[0])
 
 
-def changes_since(conn: Connection, seq: int) -> tuple[int, set[str]]:
-    """The newest log ``seq`` and the ids of activities changed after ``seq``."""
-    rows = conn.execute(sa.select(activity_log.c.seq, activity_log.c.activity_id).where(activity_log.c.seq > seq))
-    newest, changed = seq, set()
+def changes_since(conn: Connection, seq: int) -> tuple[int, dict[str, int], int]:
+    """What changed after log ``seq``, in one statement: the newest log ``seq``, the activities
+    changed since with the ``seq`` of each one's latest change, and the zones' version
+    (``zones_version``, moved on by every change to the zone table)."""
+    rows = conn.execute(_CHANGES_SINCE, {"b_seq": seq})
+    newest, zones_at = seq, 0
+    changed: dict[str, int] = {}
     for row in rows:
-        newest = max(newest, row.seq)
-        changed.add(row.activity_id)
-    return newest, changed
+        zones_at = int(row.version)
+        if row.seq is not None:
+            newest = max(newest, row.seq)
+            changed[row.activity_id] = max(changed.get(row.activity_id, 0), row.seq)
+    return newest, changed, zones_at
 
 
 def latest_seq(conn: Connection) -> int:

@@ -78,3 +78,12 @@ zones = sa.Table(
     # The name in other languages: a JSON object of language tag -> name, or NULL (migration 0012).
     sa.Column("names", sa.Text, nullable=True),
 )
+
+#: One row (id 1) whose ``version`` moves on with every change to ``zones``: database triggers
+#: (migration 0014) bump it, so caches of the zones (the strategic index) know when to read again.
+zones_version = sa.Table(
+    "zones_version",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)

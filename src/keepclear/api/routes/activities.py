@@ -149,12 +149,12 @@ class AmendIn(VersionIn):
     activity: ActivityDocument
 
 
-def _notify_out(rt: Runtime, result: NotifyResult, party_id: str) -> NotifyOut:
+def _notify_out(result: NotifyResult, party_id: str) -> NotifyOut:
     activity = result.activity
     late = result.check.late_notice
     return NotifyOut.model_validate(
         {
-            "activity": view_for(rt.activities.get(activity.id), party_id),
+            "activity": view_for(result.state, party_id),  # as stored: not read back
             "conflicts": [notifier_conflict(activity.id, activity.version, c) for c in result.check.conflicts],
             "late_notice": None if late is None else {"required_s": late.required_s, "given_s": late.given_s},
             "addressees": sorted(result.addressees),
@@ -193,7 +193,7 @@ def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier)
     the protected sites; conflicts and a late notice are answered here and delivered to both sides."""
     party_id = principal.party_id or ""
     activity = activity_from_document(body.model_dump(), party_id=party_id)
-    return _notify_out(rt, rt.activities.notify(activity), party_id)
+    return _notify_out(rt.activities.notify(activity), party_id)
 
 
 @router.get("/activities/{activity_id}", response_model_exclude_unset=True)
@@ -221,7 +221,7 @@ def amend_activity(activity_id: str, body: AmendIn, rt: RuntimeDep, principal: N
     """Amend: a new version (every earlier one kept), checked and delivered again."""
     party_id = principal.party_id or ""
     activity = activity_from_document(body.activity.model_dump(), party_id=party_id, activity_id=activity_id)
-    return _notify_out(rt, rt.activities.amend(activity, body.version), party_id)
+    return _notify_out(rt.activities.amend(activity, body.version), party_id)
 
 
 @router.post("/activities/{activity_id}/activate", response_model_exclude_unset=True)

@@ -1,9 +1,15 @@
 """The in-memory strategic index of live activities and zones, kept in step with the store.
 
 One ``LiveIndex`` per process (the deployment holds it): each check first catches up, inside the
-check's own transaction, with the activity log (``seq`` greater than the last seen) and with the
-zone table (rows compared with the cached ones), so several processes sharing one database never
-check against stale data.
+check's own transaction and in one statement, with the activity log (``seq`` greater than the last
+seen) and the zones' version (``zones_version``, moved on by triggers on every change to the zone
+table), so several processes sharing one database never check against stale data.
+
+Catching up costs what changed, not what is stored: an activity is read again only when the log
+holds a change newer than the state the index has of it, and its geometry is prepared again only
+when its version moved on (an acknowledgement changes neither); the writer of a notification hands
+the activity it checked and stored to ``stored`` after the commit, so the next check does not read
+back what was just written. The zone table is read only when its version moved on.
 """
 
 from __future__ import annotations
@@ -33,34 +39,65 @@ class LiveIndex:
     def __init__(self, index: StrategicIndex | None = None) -> None:
         self.index = index or StrategicIndex()
         self._seq = 0
+        #: Activity id -> log ``seq`` of the state the index holds, for states newer than ``_seq``
+        #: (handed over by ``stored``); older ones are dropped once ``_seq`` passes them.
+        self._held: dict[str, int] = {}
+        self._zones_version = -1
         self._zone_rows: dict[str, tuple[Any, ...]] = {}
         self._lock = threading.Lock()
+        #: Rows read back from the store while catching up (activities and zones), since start.
+        self.rows_read_total = 0
 
     def refresh(self, conn: Connection) -> StrategicIndex:
         """Catch up with the store as ``conn`` sees it; returns the index (hold ``lock`` while using it)."""
-        newest, changed = store.changes_since(conn, self._seq)
-        if changed:
-            if len(changed) > 500:  # first load or a long absence: read every live one at once
+        newest, changed, zones_version = store.changes_since(conn, self._seq)
+        stale = sorted(i for i, seq in changed.items() if seq > self._held.get(i, 0))
+        if stale:
+            if len(stale) > 500:  # first load or a long absence: read every live one at once
                 live = store.list_activities(conn, statuses=LIVE_STATUSES)
             else:
-                live = store.list_activities(conn, ids=sorted(changed))
+                live = store.list_activities(conn, ids=stale)
+            self.rows_read_total += len(live)
             current = {a.id: a for a in live}
-            for activity_id in changed:
+            for activity_id in stale:
                 activity = current.get(activity_id)
-                if activity is not None and activity.status in LIVE_STATUSES:
-                    self.index.put_activity(indexed(activity))
-                else:
+                if activity is None or activity.status not in LIVE_STATUSES:
                     self.index.remove_activity(activity_id)
+                    continue
+                held = self.index.activity(activity_id)
+                if held is None or held.version != activity.version:  # the same version: the same pieces
+                    self.index.put_activity(indexed(activity))
         self._seq = newest
-        rows = {row.id: tuple(row) for row in conn.execute(sa.select(zones))}
-        if rows != self._zone_rows:
-            for zone_id in self._zone_rows.keys() - rows.keys():
-                self.index.remove_zone(zone_id)
-            for row in conn.execute(sa.select(zones)):
-                if self._zone_rows.get(row.id) != tuple(row):
-                    self.index.put_zone(PreparedZone.of(_zone(row)))
-            self._zone_rows = rows
+        if self._held:
+            self._held = {i: seq for i, seq in self._held.items() if seq > newest}
+        if zones_version != self._zones_version:
+            self._catch_up_zones(conn)
+            self._zones_version = zones_version
         return self.index
+
+    def _catch_up_zones(self, conn: Connection) -> None:
+        """Read the zone table and prepare the zones that are new or changed, drop the ones gone."""
+        rows = {row.id: row for row in conn.execute(sa.select(zones))}
+        self.rows_read_total += len(rows)
+        for zone_id in self._zone_rows.keys() - rows.keys():
+            self.index.remove_zone(zone_id)
+        for zone_id, row in rows.items():
+            if self._zone_rows.get(zone_id) != tuple(row):
+                self.index.put_zone(PreparedZone.of(_zone(row)))
+        self._zone_rows = {zone_id: tuple(row) for zone_id, row in rows.items()}
+
+    def stored(self, activity: IndexedActivity | None, activity_id: str, seq: int) -> None:
+        """After the commit of log ``seq``: ``activity`` (None: not live) is what the store now holds
+        of ``activity_id``, so the next ``refresh`` need not read it back. Ignored when the index
+        already holds a later state of it."""
+        with self._lock:
+            if seq <= max(self._seq, self._held.get(activity_id, 0)):
+                return  # a refresh already read this change (or a later one) from the store
+            if activity is None:
+                self.index.remove_activity(activity_id)
+            else:
+                self.index.put_activity(activity)
+            self._held[activity_id] = seq
 
     @property
     def lock(self) -> threading.Lock:

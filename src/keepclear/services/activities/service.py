@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from keepclear.detect.strategic import CheckResult, Conflict, ConflictKind, StrategicConfig
+from keepclear.detect.strategic import CheckResult, Conflict, ConflictKind, IndexedActivity, StrategicConfig
 from keepclear.domain.activities import (
+    LIVE_STATUSES,
     TRANSITIONS,
     Activity,
     ActivityStatus,
@@ -80,11 +81,22 @@ class ActivityForbidden(ForbiddenError):
 
 @dataclass(frozen=True)
 class NotifyResult:
-    """The stored activity and what the check found."""
+    """The stored activity, what the check found, and the activity's state as stored (what ``get``
+    would read back: the answer is made from it without reading it again)."""
 
     activity: Activity
     check: CheckResult
     addressees: frozenset[str]
+    state: ActivityState
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """What ``_check_and_open`` did: the result, the activity as indexed (None: not live), its log seq."""
+
+    result: NotifyResult
+    subject: IndexedActivity | None
+    seq: int
 
 
 def _activity(conn: Connection, activity_id: str) -> Activity:
@@ -134,12 +146,13 @@ class ActivityService:
             self._serialise(conn)
             activity = self._validated_new(conn, activity, now_s, ActivityStatus.NOTIFIED)
             activity = replace(activity, notified_s=now_s)
-            store.insert_activity(conn, activity, now_s)
-            result = self._check_and_open(conn, activity, now_s, "notified")
-            events = self._notified_events(result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+            store.insert_activity(conn, activity, now_s, self._notice_s(activity, now_s))
+            opened = self._check_and_open(conn, activity, now_s, "notified", marked=True, escalations=[])
+            events = self._notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             stage(conn, events)
+        self._live.stored(opened.subject, activity.id, opened.seq)
         self._events.publish(events)
-        return result
+        return opened.result
 
     def notify_draft(self, activity_id: str, version: int, party_id: str) -> NotifyResult:
         """Notify a stored draft, naming its current version."""
@@ -153,11 +166,12 @@ class ActivityService:
                 raise ValidationError(problems)
             activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
             store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
-            result = self._check_and_open(conn, activity, now_s, "notified")
-            events = self._notified_events(result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+            opened = self._check_and_open(conn, activity, now_s, "notified")
+            events = self._notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             stage(conn, events)
+        self._live.stored(opened.subject, activity.id, opened.seq)
         self._events.publish(events)
-        return result
+        return opened.result
 
     def amend(self, activity: Activity, version: int) -> NotifyResult:
         """Replace version ``version`` of ``activity.id`` by a new version (every earlier one kept).
@@ -180,15 +194,18 @@ class ActivityService:
                 store.insert_version(conn, new, now_s)
                 store.set_head(conn, new.id, new.status, new.version, now_s)
                 store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
-                return NotifyResult(new, CheckResult((), None), frozenset())
+                state = ActivityState(new, frozenset(), [], [], store.get_escalations(conn, new.id), None, None)
+                return NotifyResult(new, CheckResult((), None), frozenset(), state)
             new = replace(new, notified_s=now_s)
-            store.insert_version(conn, new, now_s)
+            store.insert_version(conn, new, now_s, self._notice_s(new, now_s))
             store.set_head(conn, new.id, new.status, new.version, now_s)
-            result = self._check_and_open(conn, new, now_s, "amended")
+            opened = self._check_and_open(conn, new, now_s, "amended", marked=True)
+            result = opened.result
             events = self._notified_events(
                 result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees
             )
             stage(conn, events)
+        self._live.stored(opened.subject, new.id, opened.seq)
         self._events.publish(events)
         return result
 
@@ -372,13 +389,31 @@ class ActivityService:
             return frozenset(a.party_id for a in acks)
         return frozenset(p.id for p in registry_store.list_parties(conn) if p.id != activity.party_id)
 
-    def _check_and_open(self, conn: Connection, activity: Activity, now_s: float, change: str) -> NotifyResult:
+    def _notice_s(self, activity: Activity, now_s: float) -> tuple[float, float]:
+        """(required, given) seconds of notice of ``activity`` notified at ``now_s``."""
+        return self._config.strategic.min_notice_s(activity.kind), activity.start_s - now_s
+
+    def _check_and_open(
+        self,
+        conn: Connection,
+        activity: Activity,
+        now_s: float,
+        change: str,
+        *,
+        marked: bool = False,
+        escalations: list[EscalationStep] | None = None,
+    ) -> _Opened:
+        """Check ``activity`` (stored, its log entry not yet written), open its acknowledgements,
+        record its conflicts and log the change. ``marked``: its version was stored with its notice
+        (else it is written here); ``escalations``: what ``get`` would read of them (None: read)."""
         config = self._config
+        subject = indexed(activity)
         with self._live.lock:
             index = self._live.refresh(conn)
-            check = index.check(indexed(activity), now_s, config.strategic)
-        required_s = config.strategic.min_notice_s(activity.kind)
-        store.mark_notified(conn, activity.id, activity.version, now_s, required_s, activity.start_s - now_s)
+            check = index.check(subject, now_s, config.strategic)
+        required_s, given_s = self._notice_s(activity, now_s)
+        if not marked:
+            store.mark_notified(conn, activity.id, activity.version, now_s, required_s, given_s)
         addressees = (
             activity.addressees
             if activity.addressees is not None
@@ -394,8 +429,21 @@ class ActivityService:
         store.insert_acks(conn, activity.id, activity.version, deadlines, now_s)
         store.insert_conflicts(conn, activity.id, activity.version, check.conflicts, now_s)
         detail = f"{len(check.conflicts)} conflicts" + (", late notice" if check.late_notice else "")
-        store.log_change(conn, activity.id, activity.version, change, activity.party_id, now_s, detail)
-        return NotifyResult(activity, check, addressees)
+        seq = store.log_change(conn, activity.id, activity.version, change, activity.party_id, now_s, detail)
+        state = ActivityState(
+            activity=activity,
+            addressees=addressees,
+            acks=[
+                AckState(party, activity.version, "pending", "", None, now_s + deadline_s, deadline_s, 0, False)
+                for party, deadline_s in sorted(deadlines.items())
+            ],
+            conflicts=[StoredConflict(activity.id, activity.version, c, now_s) for c in check.conflicts],
+            escalations=store.get_escalations(conn, activity.id) if escalations is None else escalations,
+            required_notice_s=required_s,
+            given_notice_s=given_s,
+        )
+        live = subject if activity.status in LIVE_STATUSES else None
+        return _Opened(NotifyResult(activity, check, addressees, state), live, seq)
 
     def _notified_events(
         self, result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str]
