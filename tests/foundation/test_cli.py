@@ -98,6 +98,26 @@ def test_commands_before_init_say_to_run_init_and_create_nothing(tmp_path: Path)
     assert not data.exists()
 
 
+def test_a_deployment_of_an_older_schema_is_refused_until_init_brings_it_up_to_date(tmp_path: Path):
+    """A deployment an older keepclear made (here: the zones' version taken back out) is refused with
+    what to do, before any request could fail on the missing table; ``init`` upgrades it in place."""
+    from alembic import command
+
+    from keepclear.store import Database
+    from keepclear.store.migrate import alembic_config
+
+    data = tmp_path / "old"
+    assert run("init", data_dir=data).returncode == 0
+    assert run("zones", "import", str(EXAMPLE), data_dir=data).returncode == 0
+    db = Database(f"sqlite:///{data / 'keepclear.db'}")
+    command.downgrade(alembic_config(db), "0014_zones_version-1")  # what the keepclear before it left
+    db.dispose()
+    assert_one_line_error(run("zones", "list", data_dir=data), "run `keepclear init` to bring it up to date")
+    assert run("init", data_dir=data).returncode == 0
+    listed = run("zones", "list", data_dir=data)
+    assert listed.returncode == 0 and listed.stdout.strip(), "the zones stored before are still there"
+
+
 def test_data_dir_from_environment(tmp_path: Path):
     data = tmp_path / "from-env"
     result = subprocess.run(

@@ -149,6 +149,21 @@ class Database:
                 f"no keepclear deployment at {self.url.render_as_string(hide_password=True)};"
                 " run `keepclear init` first"
             )
+        # A deployment made by an older keepclear: its schema lacks what this one writes (a request
+        # would fail half way), so it is refused at the door with what to do.
+        from alembic.script import ScriptDirectory
+
+        from keepclear.store.migrate import alembic_config
+
+        with self.read() as conn:
+            stored = {row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version"))}
+        heads = set(ScriptDirectory.from_config(alembic_config(self)).get_heads())
+        if not heads <= stored:
+            raise DeploymentNotInitialised(
+                f"the deployment at {self.url.render_as_string(hide_password=True)} was made by an older"
+                f" keepclear (schema {', '.join(sorted(stored)) or 'none'}; this one needs {', '.join(sorted(heads))});"
+                " run `keepclear init` to bring it up to date (it keeps what is stored)"
+            )
 
     def dispose(self) -> None:
         """Close every pooled connection."""
