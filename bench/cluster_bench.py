@@ -336,6 +336,8 @@ def hotline_phase(args: argparse.Namespace, api: int, port: int) -> dict[float, 
         with topology(args, f"hot{api}", api, 0, url, folder / "data", port, folder) as topo:
             targets = [_service_target(topo.base, keys, pair) for pair in pairs]
             seqs = {t.thread_id: 0 for t in targets}
+            if args.warmup_s:  # first connections, caches, the JIT: not counted
+                hotline_step(topo, targets, args.start_rate, args.warmup_s, "warmup", seqs)
             for limit_ms in args.p99_ms:
                 steps = searches[limit_ms] = []
                 low, high, rate = 0.0, math.inf, args.start_rate
@@ -692,6 +694,7 @@ def main() -> None:
     g.add_argument("--start-rate", type=float, default=100.0, help="first offered rate, messages/s (default 100)")
     g.add_argument("--growth", type=float, default=1.5, help="rate factor while steps pass (default 1.5)")
     g.add_argument("--resolution", type=float, default=1.15, help="stop when fail/pass rates are this close")
+    g.add_argument("--warmup-s", type=float, default=3.0, help="seconds of an uncounted first step (default 3)")
     g.add_argument("--step-s", type=float, default=10.0, help="seconds a step posts (default 10)")
     g.add_argument("--max-steps", type=int, default=8, help="steps at most per process count (default 8)")
     g = parser.add_argument_group("ingest and latency")
