@@ -244,6 +244,26 @@ def topology(
         yield Topology(f"http://127.0.0.1:{port}", apis, found, folder)
 
 
+def metrics_by_process(base: str, admin_key: str, processes: int, tries: int = 60) -> dict[int, dict[str, Any]]:
+    """``/v1/metrics`` of each API process behind the shared port, by process id (a new connection each
+    try, which the kernel hands to either)."""
+    found: dict[int, dict[str, Any]] = {}
+    for _ in range(tries):
+        if len(found) >= processes:
+            break
+        try:
+            answer = httpx.get(f"{base}/v1/metrics", headers={"Authorization": f"Bearer {admin_key}"}, timeout=10)
+            found[answer.json()["process_id"]] = answer.json()
+        except (httpx.HTTPError, ValueError, KeyError):
+            time.sleep(0.1)
+    return found
+
+
+def counter_sum(metrics: dict[int, dict[str, Any]], name: str) -> float:
+    """``name`` of the metrics' counters summed over the processes."""
+    return float(sum(m["counters"].get(name, 0) for m in metrics.values()))
+
+
 def percentiles(values: list[float]) -> tuple[float, float]:
     """p50 and p99 of ``values`` (nan when empty)."""
     if not values:
@@ -322,8 +342,11 @@ def hotline_step(
     )
 
 
-def hotline_phase(args: argparse.Namespace, api: int, port: int) -> dict[float, list[Step]]:
-    """The step search on ``api`` processes for each p99 limit of ``--p99-ms``: every step, passing or not."""
+def hotline_phase(
+    args: argparse.Namespace, api: int, port: int
+) -> tuple[float, dict[float, list[Step]], dict[str, float]]:
+    """The step search on ``api`` processes for each p99 limit of ``--p99-ms``: the servers' CPU-s/s
+    while idle, every step, passing or not, and the bus's events per message posted."""
     pairs = [(f"s{k}", f"r{k}") for k in range(args.pairs)]
     searches: dict[float, list[Step]] = {}
     with (
@@ -332,12 +355,20 @@ def hotline_phase(args: argparse.Namespace, api: int, port: int) -> dict[float, 
     ):
         folder = Path(tmp)
         keys = prepare_service(url, folder / "data", tuple(p for pair in pairs for p in pair))
+        dep = Deployment.open(Settings(data_dir=folder / "data", database_url=url))
+        admin_key = dep.keys.create(Role.ADMIN, None)[1]
+        dep.close()
         purge_streams(args.servers)
         with topology(args, f"hot{api}", api, 0, url, folder / "data", port, folder) as topo:
             targets = [_service_target(topo.base, keys, pair) for pair in pairs]
             seqs = {t.thread_id: 0 for t in targets}
+            before, idle_t0 = topo.cpu(), time.perf_counter()
+            time.sleep(3.0)
+            idle = (topo.cpu()["api"] - before["api"]) / (time.perf_counter() - idle_t0)
+            print(f"  hotline {api} API: idle, the servers spend {idle:.2f} CPU-s/s", flush=True)
             if args.warmup_s:  # first connections, caches, the JIT: not counted
                 hotline_step(topo, targets, args.start_rate, args.warmup_s, "warmup", seqs)
+            bus_before = metrics_by_process(topo.base, admin_key, api)
             for limit_ms in args.p99_ms:
                 steps = searches[limit_ms] = []
                 low, high, rate = 0.0, math.inf, args.start_rate
@@ -362,7 +393,19 @@ def hotline_phase(args: argparse.Namespace, api: int, port: int) -> dict[float, 
                         break
                     rate = rate * args.growth if high == math.inf else (low + high) / 2 if low else rate / 2
                     time.sleep(1.0)  # the servers settle between steps
-    return searches
+            bus_after = metrics_by_process(topo.base, admin_key, api)
+    posted = sum(step.posted for steps in searches.values() for step in steps)
+    bus = {
+        name: (counter_sum(bus_after, name) - counter_sum(bus_before, name)) / max(1, posted)
+        for name in ("bus_published_total", "bus_delivered_total")
+    }
+    bus["processes_seen"] = float(min(len(bus_before), len(bus_after)))
+    print(
+        f"  hotline {api} API: per message posted, {bus['bus_published_total']:.2f} events published to the bus,"
+        f" {bus['bus_delivered_total']:.2f} delivered from it (metrics of {bus['processes_seen']:.0f} processes)",
+        flush=True,
+    )
+    return idle, searches, bus
 
 
 # --- phases 2 and 3: ingest, probe, alert latency --------------------------------------------------
@@ -445,6 +488,18 @@ def worker_rates(proc: Proc, t0: float, t1: float) -> dict[str, float]:
     }
 
 
+def drain(topo: Topology, every_s: float, limit_s: float) -> float:
+    """Seconds until every worker's reports-taken counter stood still over two status lines (it has
+    taken what the stream held for it), at most ``limit_s`` (then nan)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        time.sleep(every_s)
+        last = [[line["feed_reports_total"] for _, line in w.lines[-2:]] for w in topo.workers]
+        if all(len(pair) == 2 and pair[0] == pair[1] for pair in last):
+            return time.perf_counter() - t0
+    return math.nan
+
+
 def ingest_window(
     args: argparse.Namespace, topo: Topology, keys: dict[str, str], bodies: dict[str, list[bytes]]
 ) -> dict[str, Any]:
@@ -459,6 +514,7 @@ def ingest_window(
     time.sleep(args.status_every_s)  # the workers' status line after the window
     per_worker = [worker_rates(w, t0, t0 + elapsed + args.status_every_s) for w in topo.workers]
     return {
+        "drained_s": drain(topo, args.status_every_s, args.drain_limit_s),
         "accepted_per_s": feeds.accepted / elapsed,
         "answers": dict(feeds.statuses),
         "workers": per_worker,
@@ -586,7 +642,9 @@ def detect_phase(
                 i = out["ingest"]
                 print(
                     f"  ingest {api} API x {workers} workers: accepted {i['accepted_per_s']:,.0f}/s, workers took "
-                    f"{i['taken_per_s']:,.0f}/s, probed {i['probed_per_s']:,.0f} units/s, answers {i['answers']}; "
+                    f"{i['taken_per_s']:,.0f}/s ({', '.join(format(w['taken_per_s'], ',.0f') for w in i['workers'])}),"
+                    f" probed {i['probed_per_s']:,.0f} units/s, answers {i['answers']}, backlog taken"
+                    f" {i['drained_s']:.1f} s after; "
                     f"load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
@@ -610,29 +668,34 @@ def best(steps: list[Step]) -> Step | None:
     return max(passing, key=lambda s: s.achieved) if passing else None
 
 
-def print_hotline(results: dict[int, dict[float, list[Step]]], args: argparse.Namespace) -> None:
+def print_hotline(
+    results: dict[int, tuple[float, dict[float, list[Step]], dict[str, float]]], args: argparse.Namespace
+) -> None:
     print(f"\nhotline: post → delivery over the hotline socket, {args.pairs} sender/reader pairs, steps of {args.step_s:g} s;"
           " the highest rate with p99 under the limit, nothing lost, the rate kept")  # fmt: skip
     head = (
         f"{'p99 limit':>9} {'API procs':>9} {'msgs/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'server CPU-ms/msg':>18}"
-        f" {'NATS CPU-ms/msg':>16} {'first failing':>22}"
+        f" {'NATS CPU-ms/msg':>16} {'idle CPU-s/s':>12} {'first failing':>22}"
     )
     print(head)
     print("-" * len(head))
     for limit_ms in args.p99_ms:
         top: dict[int, Step | None] = {}
-        for api, searches in results.items():
+        for api, (idle, searches, _bus) in results.items():
             steps = searches.get(limit_ms, [])
             b = top[api] = best(steps)
             failing = [s for s in steps if not s.ok]
             fail = min(failing, key=lambda s: s.offered) if failing else None
             fail_text = f"{fail.offered:.0f}/s: p99 {fail.p99_ms:.0f} ms" if fail else "none"
             if b is None:
-                print(f"{limit_ms:>9g} {api:>9} {'none':>8} {'':>7} {'':>7} {'':>18} {'':>16} {fail_text:>22}")
+                print(
+                    f"{limit_ms:>9g} {api:>9} {'none':>8} {'':>7} {'':>7} {'':>18} {'':>16} {idle:>12.2f} {fail_text:>22}"
+                )
                 continue
             print(
                 f"{limit_ms:>9g} {api:>9} {b.achieved:>8.0f} {b.p50_ms:>7.1f} {b.p99_ms:>7.1f}"
-                f" {b.server_cpu_s / b.posted * 1e3:>18.2f} {b.nats_cpu_s / b.posted * 1e3:>16.2f} {fail_text:>22}"
+                f" {b.server_cpu_s / b.posted * 1e3:>18.2f} {b.nats_cpu_s / b.posted * 1e3:>16.2f} {idle:>12.2f}"
+                f" {fail_text:>22}"
             )
         one, two = top.get(1), top.get(2)
         if one and two:
@@ -640,6 +703,11 @@ def print_hotline(results: dict[int, dict[float, list[Step]]], args: argparse.Na
                 f"{'':>9} ratio 2/1: msgs/s {two.achieved / one.achieved:.2f}x (aim >= {RATIO_TARGET}x), server CPU"
                 f" per message {(two.server_cpu_s / two.posted) / (one.server_cpu_s / one.posted):.2f}x"
             )
+    for api, (_idle, _searches, bus) in results.items():
+        print(
+            f"{api} API: per message posted {bus['bus_published_total']:.2f} events published to the bus,"
+            f" {bus['bus_delivered_total']:.2f} delivered from it to another process"
+        )
 
 
 def print_detect(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
@@ -647,7 +715,7 @@ def print_detect(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
           f" {args.feed_clients} feed clients x {args.batch}-report column batches, tick_s {args.tick_s:g}")  # fmt: skip
     head = (
         f"{'API x wrk':>9} {'accepted/s':>11} {'429':>5} {'taken/s':>9} {'probed/s':>9} {'CPU/s api':>9} {'wrk':>5}"
-        f" {'nats':>5} {'client':>6} {'bg rep/s':>9} {'alerted':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'nats':>5} {'client':>6} {'drain s':>7} {'bg rep/s':>9} {'alerted':>8} {'p50 ms':>7} {'p99 ms':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -658,7 +726,8 @@ def print_detect(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
             f"{name:>9} {i.get('accepted_per_s', math.nan):>11,.0f} {i.get('answers', {}).get(429, 0):>5}"
             f" {i.get('taken_per_s', math.nan):>9,.0f} {i.get('probed_per_s', math.nan):>9,.0f}"
             f" {cpu.get('api', math.nan):>9.2f} {cpu.get('workers', math.nan):>5.2f} {cpu.get('nats', math.nan):>5.2f}"
-            f" {cpu.get('client', math.nan):>6.2f} {lat.get('background_per_s', math.nan):>9,.0f}"
+            f" {cpu.get('client', math.nan):>6.2f} {i.get('drained_s', math.nan):>7.1f}"
+            f" {lat.get('background_per_s', math.nan):>9,.0f}"
             f" {str(lat.get('alerted', '')) + '/' + str(lat.get('pairs', '')):>8}"
             f" {lat.get('p50_ms', math.nan):>7.0f} {lat.get('p99_ms', math.nan):>7.0f}"
         )
@@ -704,6 +773,9 @@ def main() -> None:
     g.add_argument("--batch", type=int, default=1000, help="reports a request (default 1000)")
     g.add_argument("--feed-clients", type=int, default=4, help="feed client threads (default 4)")
     g.add_argument("--ingest-s", type=float, default=20.0, help="seconds of flood (default 20)")
+    g.add_argument(
+        "--drain-limit-s", type=float, default=120.0, help="longest wait for the workers' backlog after the flood"
+    )
     g.add_argument("--latency-s", type=float, default=30.0, help="seconds of pairs (default 30)")
     g.add_argument("--latency-rate", type=float, default=10_000.0, help="background reports/s (default 10,000)")
     g.add_argument("--latency-pairs", type=int, default=40, help="pairs at most (default 40)")
@@ -724,7 +796,7 @@ def main() -> None:
         sys.exit("cluster_bench: scripts/cluster up failed")
     print(f"cluster_bench: NATS {args.servers[0]}…, keepclear on 127.0.0.1:{port}; {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f} at the start")  # fmt: skip
-    hotline: dict[int, dict[float, list[Step]]] = {}
+    hotline: dict[int, tuple[float, dict[float, list[Step]], dict[str, float]]] = {}
     if "hotline" in args.phases:
         for api in (int(a) for a in args.api.split(",")):
             hotline[api] = hotline_phase(args, api, port)
@@ -746,8 +818,12 @@ def main() -> None:
             json.dumps(
                 {
                     "hotline": {
-                        api: {limit: [vars(s) for s in steps] for limit, steps in searches.items()}
-                        for api, searches in hotline.items()
+                        api: {
+                            "idle_cpu_s_per_s": idle,
+                            "bus_per_message": bus,
+                            **{limit: [vars(s) for s in steps] for limit, steps in searches.items()},
+                        }
+                        for api, (idle, searches, bus) in hotline.items()
                     },
                     "detect": detect,
                 },
