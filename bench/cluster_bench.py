@@ -179,6 +179,7 @@ class Topology:
     base: str
     apis: list[Proc]
     workers: list[Proc]
+    worker_names: list[str]  # their --name: their consumers are keepclear-detect-<name>
     folder: Path
 
     def cpu(self) -> dict[str, float]:
@@ -217,6 +218,7 @@ def topology(
         apis = [
             start(f"{tag}-api{k}", ["serve", "--port", str(port), "--reuse-port"], "ready: http") for k in range(api)
         ]
+        names = [f"{tag}-w{k}of{workers}" for k in range(workers)]
         found = [
             start(
                 f"{tag}-w{k}",
@@ -228,7 +230,7 @@ def topology(
                     "--workers",
                     str(workers),
                     "--name",
-                    f"{tag}-w{k}of{workers}",
+                    names[k],
                     "--status-every-s",
                     str(args.status_every_s),
                 ],
@@ -241,7 +243,7 @@ def topology(
             while not proc.ready.wait(0.2):
                 if proc.popen.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{proc.name} did not start: {proc.log.read_text()[-3000:]}")
-        yield Topology(f"http://127.0.0.1:{port}", apis, found, folder)
+        yield Topology(f"http://127.0.0.1:{port}", apis, found, names, folder)
 
 
 def metrics_by_process(base: str, admin_key: str, processes: int, tries: int = 60) -> dict[int, dict[str, Any]]:
@@ -488,15 +490,34 @@ def worker_rates(proc: Proc, t0: float, t1: float) -> dict[str, float]:
     }
 
 
-def drain(topo: Topology, every_s: float, limit_s: float) -> float:
-    """Seconds until every worker's reports-taken counter stood still over two status lines (it has
-    taken what the stream held for it), at most ``limit_s`` (then nan)."""
+def pending_reports(servers: list[str], consumers: list[str]) -> int:
+    """Messages of the track stream the workers' durable ``consumers`` have not yet acknowledged."""
+
+    async def pending() -> int:
+        nc = await nats.connect(servers, connect_timeout=5)
+        js = nc.jetstream(timeout=10)
+        total = 0
+        for name in consumers:
+            info = await js.consumer_info(TRACK_STREAM, name)
+            total += info.num_pending + info.num_ack_pending
+        await nc.close()
+        return total
+
+    return asyncio.run(pending())
+
+
+def drain(args: argparse.Namespace, topo: Topology, admin_key: str) -> float:
+    """Seconds until the API processes' ingest queues are empty and the workers have acknowledged every
+    track message (their consumers' pending and unacknowledged counts 0), at most ``--drain-limit-s``
+    (then nan)."""
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < limit_s:
-        time.sleep(every_s)
-        last = [[line["feed_reports_total"] for _, line in w.lines[-2:]] for w in topo.workers]
-        if all(len(pair) == 2 and pair[0] == pair[1] for pair in last):
+    consumers = [f"keepclear-detect-{name}" for name in topo.worker_names]
+    while time.perf_counter() - t0 < args.drain_limit_s:
+        metrics = metrics_by_process(topo.base, admin_key, len(topo.apis))
+        queued = sum(m["ingest_queued"] for m in metrics.values())
+        if len(metrics) == len(topo.apis) and queued == 0 and pending_reports(args.servers, consumers) == 0:
             return time.perf_counter() - t0
+        time.sleep(0.5)
     return math.nan
 
 
@@ -514,7 +535,7 @@ def ingest_window(
     time.sleep(args.status_every_s)  # the workers' status line after the window
     per_worker = [worker_rates(w, t0, t0 + elapsed + args.status_every_s) for w in topo.workers]
     return {
-        "drained_s": drain(topo, args.status_every_s, args.drain_limit_s),
+        "drained_s": drain(args, topo, keys["admin"]),
         "accepted_per_s": feeds.accepted / elapsed,
         "answers": dict(feeds.statuses),
         "workers": per_worker,
