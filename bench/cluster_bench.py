@@ -477,17 +477,19 @@ class Feeds:
 
 
 def worker_rates(proc: Proc, t0: float, t1: float) -> dict[str, float]:
-    """A worker's reports taken per second, ticks per second and tracks between its first status line
-    after ``t0`` and its last before ``t1``."""
+    """A worker's ticks per second and tracks between its first status line after ``t0`` and its last
+    before ``t1``."""
     lines = [(t, line) for t, line in proc.lines if t0 <= t <= t1 and "feed_reports_total" in line]
     if len(lines) < 2:
-        return {"taken_per_s": math.nan, "ticks_per_s": math.nan, "tracks": math.nan}
+        return {"ticks_per_s": math.nan, "tracks": math.nan}
     (ta, a), (tb, b) = lines[0], lines[-1]
-    return {
-        "taken_per_s": (b["feed_reports_total"] - a["feed_reports_total"]) / (tb - ta),
-        "ticks_per_s": (b["ticks"] - a["ticks"]) / (tb - ta),
-        "tracks": float(b["tracks"]),
-    }
+    return {"ticks_per_s": (b["ticks"] - a["ticks"]) / (tb - ta), "tracks": float(b["tracks"])}
+
+
+def taken_total(proc: Proc) -> float:
+    """The reports a worker has taken from the bus, as its last status line says."""
+    lines = [line for _, line in proc.lines if "feed_reports_total" in line]
+    return float(lines[-1]["feed_reports_total"]) if lines else 0.0
 
 
 def pending_reports(servers: list[str], consumers: list[str]) -> int:
@@ -524,24 +526,35 @@ def drain(args: argparse.Namespace, topo: Topology, admin_key: str) -> float:
 def ingest_window(
     args: argparse.Namespace, topo: Topology, keys: dict[str, str], bodies: dict[str, list[bytes]]
 ) -> dict[str, Any]:
-    """The feed clients as fast as answered for ``--ingest-s``: accepted, taken, probed, CPU."""
+    """The feed clients as fast as answered for ``--ingest-s``, then the wait until the workers have
+    taken it all: reports accepted per second of the flood, taken per second of flood and drain (each
+    worker its cells and halo), units probed per second, CPU per second of the flood and per report."""
     feeds = Feeds(topo.base, keys, bodies, args.feed_clients, args.batch)
+    taken0 = [taken_total(w) for w in topo.workers]
     before, t0 = topo.cpu(), time.perf_counter()
     feeds.start()
     time.sleep(args.ingest_s)
     feeds.stop()
     elapsed = time.perf_counter() - t0
     after = topo.cpu()
-    time.sleep(args.status_every_s)  # the workers' status line after the window
-    per_worker = [worker_rates(w, t0, t0 + elapsed + args.status_every_s) for w in topo.workers]
+    drained_s = drain(args, topo, keys["admin"])
+    span_s = time.perf_counter() - t0
+    after_all = topo.cpu()
+    time.sleep(1.5 * args.status_every_s)  # the workers' status lines after the drain
+    per_worker = [worker_rates(w, t0, t0 + elapsed) for w in topo.workers]
+    for w, start, rates in zip(topo.workers, taken0, per_worker, strict=True):
+        rates["taken_per_s"] = (taken_total(w) - start) / span_s
     return {
-        "drained_s": drain(args, topo, keys["admin"]),
+        "drained_s": drained_s,
         "accepted_per_s": feeds.accepted / elapsed,
         "answers": dict(feeds.statuses),
         "workers": per_worker,
         "taken_per_s": sum(w["taken_per_s"] for w in per_worker),
         "probed_per_s": sum(w["tracks"] * w["ticks_per_s"] for w in per_worker),
         "cpu_per_s": {group: (after[group] - before[group]) / elapsed for group in after},
+        "cpu_us_per_report": {
+            group: (after_all[group] - before[group]) / max(1, feeds.accepted) * 1e6 for group in after_all
+        },
     }
 
 
@@ -665,8 +678,9 @@ def detect_phase(
                     f"  ingest {api} API x {workers} workers: accepted {i['accepted_per_s']:,.0f}/s, workers took "
                     f"{i['taken_per_s']:,.0f}/s ({', '.join(format(w['taken_per_s'], ',.0f') for w in i['workers'])}),"
                     f" probed {i['probed_per_s']:,.0f} units/s, answers {i['answers']}, backlog taken"
-                    f" {i['drained_s']:.1f} s after; "
-                    f"load {os.getloadavg()[0]:.1f}",
+                    f" {i['drained_s']:.1f} s after; CPU µs a report: "
+                    + ", ".join(f"{g} {v:.0f}" for g, v in i["cpu_us_per_report"].items())
+                    + f"; load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
             if "latency" in args.phases:
@@ -736,7 +750,7 @@ def print_detect(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
           f" {args.feed_clients} feed clients x {args.batch}-report column batches, tick_s {args.tick_s:g}")  # fmt: skip
     head = (
         f"{'API x wrk':>9} {'accepted/s':>11} {'429':>5} {'taken/s':>9} {'probed/s':>9} {'CPU/s api':>9} {'wrk':>5}"
-        f" {'nats':>5} {'client':>6} {'drain s':>7} {'bg rep/s':>9} {'alerted':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'nats':>5} {'client':>6} {'drain s':>7} {'µs/rep':>6} {'bg rep/s':>9} {'alerted':>8} {'p50 ms':>7} {'p99 ms':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -748,6 +762,7 @@ def print_detect(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
             f" {i.get('taken_per_s', math.nan):>9,.0f} {i.get('probed_per_s', math.nan):>9,.0f}"
             f" {cpu.get('api', math.nan):>9.2f} {cpu.get('workers', math.nan):>5.2f} {cpu.get('nats', math.nan):>5.2f}"
             f" {cpu.get('client', math.nan):>6.2f} {i.get('drained_s', math.nan):>7.1f}"
+            f" {sum(i.get('cpu_us_per_report', {}).get(g, math.nan) for g in ('api', 'workers', 'nats')):>6.0f}"
             f" {lat.get('background_per_s', math.nan):>9,.0f}"
             f" {str(lat.get('alerted', '')) + '/' + str(lat.get('pairs', '')):>8}"
             f" {lat.get('p50_ms', math.nan):>7.0f} {lat.get('p99_ms', math.nan):>7.0f}"
