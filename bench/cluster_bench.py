@@ -9,16 +9,20 @@ topology, so no run reads the one before. Three phases, each bounded by its opti
 
 1. **hotline** (``--api``): ``--pairs`` sender/reader pairs of parties post over the hotline socket
    (``hotline_bench.drive``, one standing thread per pair); the kernel spreads the connections over
-   the processes, and a reader on another process than its sender gets the messages over the bus. A
-   step search raises the offered rate (×``--growth``, then halving the interval) until p99 post →
-   delivery reaches 50 ms, a message is lost or the rate is not kept. Printed per process count: the
-   highest passing rate, its p50/p99, CPU-s per message of the servers (from /proc) and of the NATS
-   nodes, and the ratio of 2 processes to 1 (aim ≥ 1.8×).
+   the processes, and a reader on another process than its sender gets the messages over the bus. For
+   each limit of ``--p99-ms`` (the issue's 50 ms, and a loose one that finds the capacity) a step
+   search raises the offered rate (×``--growth``, then halving the interval) until p99 post →
+   delivery reaches the limit, a message is lost or the rate is not kept. Printed per process count:
+   the highest passing rate, its p50/p99, CPU per message of the servers (from /proc) and of the NATS
+   nodes, the servers' CPU while idle, the bus's events per message (each process's /v1/metrics), and
+   the ratio of 2 processes to 1 (aim ≥ 1.8×).
 2. **ingest** (``--grid``, API processes × workers, with ``detect_in_workers``): ``--feed-clients``
    clients post column batches of ``--batch`` reports of ``--units`` aircraft to POST /v1/tracks as
-   fast as they are answered for ``--ingest-s``: reports/s accepted (202), reports/s each worker took
-   (``feed_reports_total`` of its status lines: its cells and halo, so the workers' sum exceeds the
-   accepted), ticks/s and units probed/s (tracks in its table × ticks/s), CPU-s/s of each group.
+   fast as they are answered for ``--ingest-s``, then the bench waits until the ingest queues are
+   empty and the workers' consumers hold nothing (the drain): reports/s accepted (202), reports/s each
+   worker took over flood and drain (``feed_reports_total`` of its status lines: its cells and halo,
+   so the workers' sum may exceed the accepted), ticks/s and units probed/s (tracks in its table ×
+   ticks/s), CPU-s/s of each group during the flood and CPU-µs per accepted report.
 3. **latency**, in the same topologies: the units reported at ``--latency-rate`` reports/s in all
    while a converging pair of aircraft of parties a and b (6.7 km apart, closing) appears every
    ``--pair-every-s``: the time from the report that completes a pair to ``alert.raised`` for it on
