@@ -81,6 +81,8 @@ P99_LIMIT_MS = 50.0
 RATIO_TARGET = 1.8
 #: Longest a topology may take to be ready (a cold start compiles the probe's kernels).
 START_S = 240.0
+#: With ``--separate-ports`` API process k listens on the port + k × this (each its own address).
+SEPARATE_PORT_STEP = 50
 #: A pair converges from 0.03° either side of its latitude at 60 m/s each: 6.7 km apart, under 5 NM.
 PAIR_OFFSET_DEG, PAIR_SPEED_MPS, PAIR_ALT_M = 0.03, 60.0, 7_000.0
 
@@ -185,6 +187,8 @@ class Topology:
     workers: list[Proc]
     worker_names: list[str]  # their --name: their consumers are keepclear-detect-<name>
     folder: Path
+    #: Each API process's own address with ``--separate-ports`` (the hotline phase); else ``[base]``.
+    bases: list[str] = field(default_factory=list)
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far by group: API processes, workers, NATS nodes, this client."""
@@ -219,8 +223,11 @@ def topology(
             stack.callback(proc.stop)
             return proc
 
+        separate = getattr(args, "separate", False) and not workers
+        ports = [port + SEPARATE_PORT_STEP * k if separate else port for k in range(api)]
         apis = [
-            start(f"{tag}-api{k}", ["serve", "--port", str(port), "--reuse-port"], "ready: http") for k in range(api)
+            start(f"{tag}-api{k}", ["serve", "--port", str(ports[k]), "--reuse-port"], "ready: http")
+            for k in range(api)
         ]
         names = [f"{tag}-w{k}of{workers}" for k in range(workers)]
         found = [
@@ -247,7 +254,8 @@ def topology(
             while not proc.ready.wait(0.2):
                 if proc.popen.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{proc.name} did not start: {proc.log.read_text()[-3000:]}")
-        yield Topology(f"http://127.0.0.1:{port}", apis, found, names, folder)
+        bases = [f"http://127.0.0.1:{p}" for p in sorted(set(ports))]
+        yield Topology(bases[0], apis, found, names, folder, bases)
 
 
 def metrics_by_process(base: str, admin_key: str, processes: int, tries: int = 60) -> dict[int, dict[str, Any]]:
@@ -366,7 +374,8 @@ def hotline_phase(
         dep.close()
         purge_streams(args.servers)
         with topology(args, f"hot{api}", api, 0, url, folder / "data", port, folder) as topo:
-            targets = [_service_target(topo.base, keys, pair) for pair in pairs]
+            # With --separate-ports pair k posts and reads on process k % api: no message crosses.
+            targets = [_service_target(topo.bases[k % len(topo.bases)], keys, pair) for k, pair in enumerate(pairs)]
             seqs = {t.thread_id: 0 for t in targets}
             before, idle_t0 = topo.cpu(), time.perf_counter()
             time.sleep(3.0)
@@ -374,7 +383,8 @@ def hotline_phase(
             print(f"  hotline {api} API: idle, the servers spend {idle:.2f} CPU-s/s", flush=True)
             if args.warmup_s:  # first connections, caches, the JIT: not counted
                 hotline_step(topo, targets, args.start_rate, args.warmup_s, "warmup", seqs)
-            bus_before = metrics_by_process(topo.base, admin_key, api)
+            per_base = api // len(topo.bases)
+            bus_before = {k: v for b in topo.bases for k, v in metrics_by_process(b, admin_key, per_base).items()}
             for limit_ms in args.p99_ms:
                 steps = searches[limit_ms] = []
                 low, high, rate = 0.0, math.inf, args.start_rate
@@ -399,7 +409,7 @@ def hotline_phase(
                         break
                     rate = rate * args.growth if high == math.inf else (low + high) / 2 if low else rate / 2
                     time.sleep(1.0)  # the servers settle between steps
-            bus_after = metrics_by_process(topo.base, admin_key, api)
+            bus_after = {k: v for b in topo.bases for k, v in metrics_by_process(b, admin_key, per_base).items()}
     posted = sum(step.posted for steps in searches.values() for step in steps)
     bus = {
         name: (counter_sum(bus_after, name) - counter_sum(bus_before, name)) / max(1, posted)
@@ -711,7 +721,8 @@ def print_hotline(
     results: dict[int, tuple[float, dict[float, list[Step]], dict[str, float]]], args: argparse.Namespace
 ) -> None:
     print(f"\nhotline: post → delivery over the hotline socket, {args.pairs} sender/reader pairs, steps of {args.step_s:g} s;"
-          " the highest rate with p99 under the limit, nothing lost, the rate kept")  # fmt: skip
+          " the highest rate with p99 under the limit, nothing lost, the rate kept"
+          + ("; each process on a port of its own, no message crossing" if args.separate else ""))  # fmt: skip
     head = (
         f"{'p99 limit':>9} {'API procs':>9} {'msgs/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'server CPU-ms/msg':>18}"
         f" {'NATS CPU-ms/msg':>16} {'idle CPU-s/s':>12} {'first failing':>22}"
@@ -795,6 +806,13 @@ def main() -> None:
     g = parser.add_argument_group("hotline")
     g.add_argument("--api", default="1,2", help="API process counts (default 1,2)")
     g.add_argument("--pairs", type=int, default=4, help="sender/reader pairs of parties (default 4)")
+    g.add_argument(
+        "--separate-ports",
+        dest="separate",
+        action="store_true",
+        help="each API process on a port of its own, each pair's sender and reader on the same one: no"
+        " message crosses processes (to tell the cost of crossing from that of sharing the cores)",
+    )
     g.add_argument(
         "--p99-ms",
         default="50,1000",
