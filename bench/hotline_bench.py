@@ -98,30 +98,34 @@ def prepare(url: str) -> str:
     return thread.id
 
 
-def prepare_service(url: str, data_dir: Path) -> dict[str, str]:
-    """A deployment in ``data_dir`` on ``url`` with the two parties and a liaison key each."""
+def prepare_service(url: str, data_dir: Path, extra_parties: tuple[str, ...] = ()) -> dict[str, str]:
+    """A deployment in ``data_dir`` on ``url`` with the two parties (and ``extra_parties``, for
+    several sender/reader pairs) and a liaison key each."""
     settings = Settings(data_dir=data_dir, database_url=url)
     deployment = Deployment.open(settings, create=True)
+    parties = [Party("coalition", "Coalition", "en"), Party("russia", "Russian Federation", "ru")]
+    parties += [Party(p, p.upper(), "en") for p in extra_parties]
     try:
-        for party in (Party("coalition", "Coalition", "en"), Party("russia", "Russian Federation", "ru")):
+        for party in parties:
             deployment.registry.add_party(party, [Contact("duty officer")])
-        return {p: deployment.keys.create(Role.LIAISON, p)[1] for p in ("coalition", "russia")}
+        return {p.id: deployment.keys.create(Role.LIAISON, p.id)[1] for p in parties}
     finally:
         deployment.close()
 
 
-def _service_target(base: str, keys: dict[str, str]) -> Target:
-    headers = {party: {"Authorization": f"Bearer {key}"} for party, key in keys.items()}
+def _service_target(base: str, keys: dict[str, str], pair: tuple[str, str] = ("coalition", "russia")) -> Target:
+    """Where ``pair[0]`` posts and ``pair[1]`` reads: their standing thread on ``keepclear serve`` at ``base``."""
+    headers = {party: {"Authorization": f"Bearer {key}"} for party, key in keys.items() if party in pair}
     for _ in range(300):
         try:
-            threads = httpx.get(f"{base}/v1/hotline/threads", headers=headers["coalition"], timeout=5).json()
+            threads = httpx.get(f"{base}/v1/hotline/threads", headers=headers[pair[0]], timeout=5).json()
             break
         except httpx.HTTPError:
             time.sleep(0.1)
     else:
         raise RuntimeError("keepclear serve did not start")
-    (thread,) = [t for t in threads if sorted(t["parties"]) == ["coalition", "russia"]]
-    return Target(base.replace("http", "ws") + "/v1/hotline/ws", headers, thread["id"])
+    (thread,) = [t for t in threads if sorted(t["parties"]) == sorted(pair)]
+    return Target(base.replace("http", "ws") + "/v1/hotline/ws", headers, thread["id"], *pair)
 
 
 @dataclass
@@ -134,6 +138,7 @@ class Run:
     errors: list[str] = field(default_factory=list)
     out_of_order: int = 0
     send_seconds: float = 0.0
+    last_seq: int = 0  # the reader's cursor at the end: where a next run on the same thread resumes
 
 
 def _unbatch(frame: dict[str, Any]) -> list[dict[str, Any]]:
@@ -147,17 +152,21 @@ class Target:
     ws_uri: str
     headers: dict[str, dict[str, str]]  # by party
     thread_id: str
+    sender: str = "coalition"
+    reader: str = "russia"
 
 
-async def drive(target: Target, seconds: float, rate: float) -> Run:
-    """Post at ``rate`` for ``seconds`` as coalition; russia reads; measure both latencies."""
+async def drive(target: Target, seconds: float, rate: float, key_prefix: str = "bench", from_seq: int = 0) -> Run:
+    """Post at ``rate`` for ``seconds`` as the sender (coalition); the reader (russia) reads from
+    ``from_seq`` on; measure both latencies. ``key_prefix`` keeps the idempotency keys of several runs
+    on one thread apart (messages of earlier runs read again are not counted)."""
     run = Run()
     uri, thread_id = target.ws_uri, target.thread_id
-    hello = json.dumps({"type": "resume", "cursors": {thread_id: 0}})
+    hello = json.dumps({"type": "resume", "cursors": {thread_id: from_seq}})
     total = int(seconds * rate)
     async with (
-        connect(uri, additional_headers=target.headers["coalition"], max_queue=None, compression=None) as sender,
-        connect(uri, additional_headers=target.headers["russia"], max_queue=None, compression=None) as reader,
+        connect(uri, additional_headers=target.headers[target.sender], max_queue=None, compression=None) as sender,
+        connect(uri, additional_headers=target.headers[target.reader], max_queue=None, compression=None) as reader,
     ):
         for ws in (sender, reader):
             await ws.send(hello)
@@ -165,10 +174,13 @@ async def drive(target: Target, seconds: float, rate: float) -> Run:
                 pass
         all_delivered = asyncio.Event()
 
-        cursor = {"seq": 0, "acked": 0, "next_ack": time.perf_counter() + 0.1}
+        cursor = {"seq": from_seq, "acked": from_seq, "next_ack": time.perf_counter() + 0.1}
 
         async def on_message(message: dict[str, Any], now: float) -> None:
             key = message["idempotency_key"]
+            if key not in run.sent_at:  # an earlier run's message
+                cursor["seq"] = max(cursor["seq"], message["seq"])
+                return
             if key in run.delivered_keys:
                 run.duplicates += 1
                 return
@@ -209,7 +221,7 @@ async def drive(target: Target, seconds: float, rate: float) -> Run:
         while sent < total:
             due = min(total, int((time.perf_counter() - start) * rate) + 1)
             while sent < due:
-                key = f"bench-{sent:08d}"
+                key = f"{key_prefix}-{sent:08d}"
                 run.sent_at[key] = time.perf_counter()
                 await sender.send(
                     json.dumps(
@@ -236,6 +248,7 @@ async def drive(target: Target, seconds: float, rate: float) -> Run:
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
+    run.last_seq = int(cursor["seq"])
     return run
 
 

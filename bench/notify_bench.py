@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +107,26 @@ def populate(data_dir: Path, database_url: str) -> dict[str, str]:
     return keys
 
 
-class Reader:
-    """Party b's live stream: when each ``activity.notified`` arrived, by activity id."""
+def activity_id_of(body: dict[str, Any]) -> str | None:
+    """The activity id an ``activity.notified`` event's data names."""
+    found = body.get("activity", body.get("payload", {}).get("activity", {}))
+    return str(found["id"]) if isinstance(found, dict) and "id" in found else None
 
-    def __init__(self, base: str, key: str) -> None:
+
+class Reader:
+    """A party's live stream (``/v1/stream`` with ``key``): when (``time.perf_counter``) the first
+    event of ``kind`` arrived for each id ``ident`` reads from its data (None: not counted); by
+    default party b's ``activity.notified`` by activity id."""
+
+    def __init__(
+        self,
+        base: str,
+        key: str,
+        kind: str = "activity.notified",
+        ident: Callable[[dict[str, Any]], str | None] = activity_id_of,
+    ) -> None:
         self.arrived: dict[str, float] = {}
+        self._kind, self._ident = kind, ident
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(base, key), daemon=True)
         self._thread.start()
@@ -128,11 +144,10 @@ class Reader:
                         return
                     if line.startswith("event: "):
                         kind = line[7:]
-                    elif line.startswith("data: ") and kind == "activity.notified":
-                        body = json.loads(line[6:])
-                        found = body.get("activity", body.get("payload", {}).get("activity", {}))
-                        if isinstance(found, dict) and "id" in found:
-                            self.arrived.setdefault(found["id"], time.perf_counter())
+                    elif line.startswith("data: ") and kind == self._kind:
+                        found = self._ident(json.loads(line[6:]))
+                        if found is not None:
+                            self.arrived.setdefault(found, time.perf_counter())
         except httpx.HTTPError:
             return  # the server stopped
 

@@ -46,8 +46,10 @@ TARGET_REPORTS_PER_S = 100_000
 TIME_PLACEHOLDER = "2000-01-01T00:00:00.000Z"
 
 
-def populate(data_dir: Path, units: int) -> dict[str, str]:
-    dep = Deployment.open(Settings(data_dir=data_dir), create=True)
+def populate(data_dir: Path, units: int, database_url: str | None = None) -> dict[str, str]:
+    """Parties a and b with force fa, fb and ``units`` aircraft u0, u1, … alternately theirs; a feed key
+    each and an admin key. SQLite in ``data_dir`` unless ``database_url``."""
+    dep = Deployment.open(Settings(data_dir=data_dir, database_url=database_url), create=True)
     reg = dep.registry
     for party in ("a", "b"):
         reg.add_party(Party(party, party.upper()))

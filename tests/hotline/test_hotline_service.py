@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from hotline_support import Recorder, pair
 
+from keepclear.domain import Party
 from keepclear.domain.events import Event
-from keepclear.domain.hotline import Availability, Draft, MessageKind, PhraseUse, ReceiptKind
+from keepclear.domain.hotline import Availability, Draft, MessageKind, PhraseUse, ReceiptKind, Thread
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
 from keepclear.services.hotline.service import HotlineService
 from keepclear.services.runtime.bus import EventBus, ManualClock
@@ -36,6 +38,41 @@ def test_a_standing_thread_is_created_for_every_pair_of_parties(hotline: Hotline
     assert all(t.standing for t in hotline.threads_of("coalition"))
     assert len(hotline.ensure_standing_threads()) == 3  # idempotent: finds, creates nothing
     assert len(hotline.threads_of("russia")) == 2
+
+
+def test_a_standing_thread_made_meanwhile_by_another_process_is_taken_not_refused(
+    deployment: Deployment, database_url: str
+) -> None:
+    """Two API processes starting side by side each make the missing standing threads: the one that
+    finds its insert beaten by the other's (committed while it waited) takes the other's thread."""
+    for party in ("coalition", "russia"):  # no hotline on the bus: no standing thread yet
+        deployment.registry.add_party(Party(party, party.title()))
+    handles = [Database(database_url) for _ in range(2)]
+    starting = HotlineService(handles[1], deployment.clock, EventBus())
+    found: list[Thread] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            found.extend(starting.ensure_standing_threads())
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        with handles[0].write() as conn:  # the other process, its thread stored but not yet committed
+            theirs = Thread("t-theirs", "coalition – russia", ("coalition", "russia"), True, deployment.clock.now_s())
+            store.insert_thread(conn, theirs, store.pair_key("coalition", "russia"))
+            waiting = threading.Thread(target=start)
+            waiting.start()
+            time.sleep(0.5)  # it waits on our uncommitted row (PostgreSQL) or on the file's lock (SQLite)
+        waiting.join(timeout=30)
+    finally:
+        for db in handles:
+            db.dispose()
+    assert errors == []
+    assert [t.id for t in found] == ["t-theirs"]
+    with deployment.db.read() as conn:
+        assert store.thread_id_for_pair(conn, "russia", "coalition") == "t-theirs"
 
 
 def test_messages_get_gapless_sequence_numbers_sender_and_server_time(

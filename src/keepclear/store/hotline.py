@@ -135,6 +135,18 @@ def insert_thread(conn: Connection, thread: Thread, key: str | None) -> None:
     conn.execute(hotline_members.insert(), [{"thread_id": thread.id, "party_id": p} for p in thread.parties])
 
 
+def insert_pair_thread(conn: Connection, thread: Thread, key: str) -> bool:
+    """Store the standing ``thread`` of a pair of parties (``key``: ``pair_key``); False, and nothing
+    stored, when another writer stored the pair's thread first (API processes starting side by side
+    each make the missing standing threads)."""
+    try:
+        with conn.begin_nested():
+            insert_thread(conn, thread, key)
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
 def thread_id_for_pair(conn: Connection, a: str, b: str) -> str | None:
     """The id of the standing thread between ``a`` and ``b``, or None."""
     return conn.execute(sa.select(hotline_threads.c.id).where(hotline_threads.c.pair_key == pair_key(a, b))).scalar()

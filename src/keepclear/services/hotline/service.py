@@ -127,7 +127,12 @@ class HotlineService:
         for party_id in (first, second):
             registry_store.get_party(conn, party_id)
         thread = Thread(f"t-{uuid.uuid4().hex[:16]}", f"{first} – {second}", (first, second), True, self._clock.now_s())
-        store.insert_thread(conn, thread, store.pair_key(first, second))
+        if not store.insert_pair_thread(conn, thread, store.pair_key(first, second)):
+            # Another process made it meanwhile (API processes starting side by side): theirs stands.
+            made = store.thread_id_for_pair(conn, a, b)
+            if made is None:
+                raise RuntimeError(f"the standing thread of {first} and {second} could neither be stored nor found")
+            return self._thread(conn, made)
         stage(conn, [self._thread_created(thread, None)])
         return thread
 
