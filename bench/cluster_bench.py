@@ -848,7 +848,9 @@ def main() -> None:
     offset = cluster_offset()
     args.servers = nats_servers(offset)
     port = args.port or 18000 + offset
-    up = subprocess.run([str(REPO / "scripts" / "cluster"), "up"], capture_output=True, text=True, check=False)
+    up = subprocess.run(
+        [str(REPO / "scripts" / "cluster"), "up", "--no-keepclear"], capture_output=True, text=True, check=False
+    )
     print(up.stdout.strip() or up.stderr.strip())
     if up.returncode != 0:
         sys.exit("cluster_bench: scripts/cluster up failed")
