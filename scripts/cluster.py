@@ -242,16 +242,21 @@ def keepclear_env(node_list: list[Node]) -> dict[str, str]:
     )
 
 
-def process_pid(proc: Process) -> int | None:
-    """The process's pid when it is alive and is that keepclear process (its command names our data folder)."""
+def live_pid(pid_file: Path) -> tuple[int, bytes] | None:
+    """The pid in ``pid_file`` and its command line, while that process is alive."""
     try:
-        pid = int(proc.pid_file.read_text().strip())
+        pid = int(pid_file.read_text().strip())
+        return pid, Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+
+
+def process_pid(proc: Process) -> int | None:
+    """The process's pid when it is alive and is that keepclear process (its command names our data folder)."""
+    found = live_pid(proc.pid_file)
+    if found is None:
         return None
+    pid, cmdline = found
     word = b"serve" if proc.kind == "api" else b"detect"
     return pid if str(data_dir()).encode() in cmdline and word in cmdline.split(b"\0") else None
 
@@ -293,14 +298,10 @@ cluster {{
 
 def pid_of(node: Node) -> int | None:
     """The node's pid when its process is alive (and is a nats-server), else None."""
-    try:
-        pid = int(node.pid_file.read_text().strip())
-    except (OSError, ValueError):
+    found = live_pid(node.pid_file)
+    if found is None:
         return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
+    pid, cmdline = found
     return pid if b"nats-server" in cmdline and str(node.config).encode() in cmdline else None
 
 

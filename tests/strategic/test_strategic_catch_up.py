@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from shapely.geometry import box
+from test_strategic_service import plan as service_plan
 
 from keepclear.domain import Domain, Force, Party, Unit
-from keepclear.domain.activities import Activity, ActivityKind, ActivityStatus, Volume
+from keepclear.domain.activities import Activity, ActivityStatus
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
-from keepclear.domain.zones import AltitudeBand, Zone, ZoneKind, ZoneRules
+from keepclear.domain.zones import Zone, ZoneKind, ZoneRules
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.service import ActivityService, NotifyResult
@@ -42,18 +43,7 @@ def parties(deployment: Deployment) -> Iterator[Deployment]:
 
 
 def plan(activity_id: str, party: str, lon: float = 38.0, start_h: float = 48.0, **kw: Any) -> Activity:
-    start_s = NOW_S + start_h * H
-    return Activity(
-        id=activity_id,
-        party_id=party,
-        kind=kw.pop("kind", ActivityKind.AIR_OPERATION),
-        start_s=start_s,
-        end_s=start_s + 2 * H,
-        volumes=(Volume(box(lon - 0.05, 35.95, lon + 0.05, 36.05), AltitudeBand(0, 20000), start_s, start_s + 2 * H),),
-        contact="CAOC duty officer",
-        text="strike package",
-        **kw,
-    )
+    return service_plan(activity_id, party, lon, start_h, NOW_S, **kw)
 
 
 def circle(activity_id: str, party: str, **document: Any) -> Activity:
