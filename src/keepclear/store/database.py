@@ -140,6 +140,11 @@ class Database:
         try:
             with self.read() as conn:
                 present = sa.inspect(conn).has_table("alembic_version")
+                stored = (
+                    {row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version"))}
+                    if present
+                    else set()
+                )
         except sa.exc.OperationalError as exc:
             raise DeploymentNotInitialised(
                 f"cannot open the database at {self.url.render_as_string(hide_password=True)}: {exc.orig}"
@@ -155,8 +160,6 @@ class Database:
 
         from keepclear.store.migrate import alembic_config
 
-        with self.read() as conn:
-            stored = {row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version"))}
         heads = set(ScriptDirectory.from_config(alembic_config(self)).get_heads())
         if not heads <= stored:
             raise DeploymentNotInitialised(

@@ -93,6 +93,11 @@ class Share:
     cells: np.ndarray
 
 
+def _home_role(name: str) -> str:
+    """The lock a worker holds while it lives (``name``: the worker's, the name of its own share)."""
+    return f"detect-home:{name}"
+
+
 class _RunningShare:
     """A share being probed in this process: its probe and alert book, its feed of reports."""
 
@@ -204,7 +209,7 @@ class DetectWorker:
         #: Every cell whose subject the home share consumes (its own and the halo's), ascending.
         self.view_cells = cells_in_view(self.plan, self.cells) if len(self.cells) else self.cells
         url = settings.resolved_database_url()
-        self._home_lock = leadership_for(url, f"detect-home:{name}", url)
+        self._home_lock = leadership_for(url, _home_role(name), url)
         # Shares are adopted only where a dead worker can be told from a living one: PostgreSQL.
         adopting = isinstance(self._home_lock, PostgresLeadership)
         if home is None and not adopting:
@@ -339,6 +344,12 @@ class DetectWorker:
             except Exception:  # logged; tried again next poll (a store hiccup)
                 _log.exception("managing the shares failed")
 
+    def _worker_alive(self, name: str) -> bool:
+        """Whether the worker share ``name`` belongs to holds its home lock (it lives). Only asked of
+        the shares this worker adopts, which it has only on PostgreSQL."""
+        assert isinstance(self._home_lock, PostgresLeadership)
+        return self._home_lock.held_by_anyone(_home_role(name))
+
     def _manage_once(self) -> None:
         home_lock = self._home_lock
         if not home_lock.still_held():
@@ -355,19 +366,14 @@ class DetectWorker:
             if name in self._shares:
                 if not lock.still_held():
                     self._stop_share(name, "lost its lock")
-                elif (
-                    not mine
-                    and isinstance(home_lock, PostgresLeadership)
-                    and home_lock.held_by_anyone(f"detect-home:{name}")
-                ):
+                elif not mine and self._worker_alive(name):
                     self._stop_share(name, "handed back")
                     lock.release()
                 continue
             if mine:
                 wanted = True
             else:
-                assert isinstance(home_lock, PostgresLeadership)
-                if home_lock.held_by_anyone(f"detect-home:{name}"):
+                if self._worker_alive(name):
                     self._absent_since.pop(name, None)
                     wanted = False
                 else:

@@ -34,7 +34,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -99,6 +99,15 @@ class SeenIds:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+
+class _Message(NamedTuple):
+    """One message to publish: where, its bytes, its ``Nats-Msg-Id``, how many events it carries."""
+
+    subject: str
+    data: bytes
+    key: str
+    events: int
 
 
 def subject_of(event: Event) -> str:
@@ -319,37 +328,37 @@ class NatsBus(EventBus):
         never retried)."""
         pending = self._messages(window)
         while pending:
-            results = await asyncio.gather(*(self._publish_one(js, *m) for m in pending), return_exceptions=True)
+            results = await asyncio.gather(*(self._publish_one(js, m) for m in pending), return_exceptions=True)
             failed = [m for m, result in zip(pending, results, strict=True) if isinstance(result, BaseException)]
-            self.published_total += sum(m[3] for m in pending) - sum(m[3] for m in failed)
+            self.published_total += sum(m.events for m in pending) - sum(m.events for m in failed)
             if failed:
                 self.bus_failures_total += len(failed)
                 _log.warning("JetStream did not acknowledge %d messages; sending them again", len(failed))
                 await asyncio.sleep(RETRY_PAUSE_S)
             pending = failed
 
-    def _messages(self, window: list[Event]) -> list[tuple[str, bytes, str, int]]:
-        """``window`` as messages in order: (subject, data, message id, events): each run of events of
-        one kind cut at ``BATCH_EVENTS``/``BATCH_BYTES``, a run of one as the plain event document."""
-        wired, documents = [], set()
+    def _messages(self, window: list[Event]) -> list[_Message]:
+        """``window`` as messages in order: each run of events of one kind cut at
+        ``BATCH_EVENTS``/``BATCH_BYTES``, a run of one as the plain event document."""
+        wired, seen = [], set()
         for event in window:
             w = self._wire(event)
-            if w is not None and w[1] not in documents:  # the same event twice in a window goes once
-                documents.add(w[1])
+            if w is not None and w[1] not in seen:  # the same event twice in a window goes once
+                seen.add(w[1])
                 wired.append(w)
-        messages: list[tuple[str, bytes, str, int]] = []
+        messages: list[_Message] = []
         run: list[tuple[Event, bytes]] = []
         run_bytes = 0
 
         def flush() -> None:
             if len(run) == 1:
                 event, data = run[0]
-                messages.append((subject_of(event), data, event.id, 1))
+                messages.append(_Message(subject_of(event), data, event.id, 1))
             elif run:
                 # the documents' bytes name their events (each holds its id): their hash names the batch
                 documents = [data for _, data in run]
                 key = "batch-" + hashlib.sha256(b"\n".join(documents)).hexdigest()[:32]
-                messages.append((subject_of(run[0][0]), batch_of_documents(documents), key, len(run)))
+                messages.append(_Message(subject_of(run[0][0]), batch_of_documents(documents), key, len(run)))
             run.clear()
 
         for event, data in wired:
@@ -371,10 +380,12 @@ class NatsBus(EventBus):
             _log.error("event %s %s has no wire form: %s", event.kind, event.id, exc)
             return None
 
-    async def _publish_one(self, js: nats.js.JetStreamContext, subject: str, data: bytes, key: str, _n: int) -> None:
+    async def _publish_one(self, js: nats.js.JetStreamContext, message: _Message) -> None:
         # Pipelined: the window's messages go out at once, their acknowledgements are awaited together.
-        headers = {"Nats-Msg-Id": key, ORIGIN_HEADER: self.origin}
-        acknowledged = await js.publish_async(subject, data, wait_stall=REQUEST_TIMEOUT_S, headers=headers)
+        headers = {"Nats-Msg-Id": message.key, ORIGIN_HEADER: self.origin}
+        acknowledged = await js.publish_async(
+            message.subject, message.data, wait_stall=REQUEST_TIMEOUT_S, headers=headers
+        )
         await asyncio.wait_for(acknowledged, REQUEST_TIMEOUT_S)
 
     # -- receiving ------------------------------------------------------------------------

@@ -432,10 +432,11 @@ class TacticalService:
         with self._lock:
             states = self.table.states()
             party_ids = self._party_ids(states)
-            # the pairs of the alerts in this book, or those heard from the workers (``pairs_in_workers``)
-            pairs = [(a.party_a, a.party_b, a.unit_a, a.unit_b) for a in self.book.active()]
+            # the pairs of the alerts heard from the workers (``pairs_in_workers``), or of this book's
             if self._pairs_in_workers:
                 pairs = [(p["party_a"], p["party_b"], p["unit_a"], p["unit_b"]) for p in self._latest.values()]
+            else:
+                pairs = [(a.party_a, a.party_b, a.unit_a, a.unit_b) for a in self.book.active()]
             in_alerts = {
                 unit
                 for party_a, party_b, unit_a, unit_b in pairs
