@@ -17,6 +17,7 @@ from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database
 from keepclear.store import hotline as store
+from keepclear.store import registry as registry_store
 
 
 def _count(deployment: Deployment) -> int:
@@ -417,3 +418,64 @@ def test_an_alert_storm_is_one_summary_message_per_pair_and_a_few_alerts_are_one
     assert single.body.startswith("CAUTION alert alert-000400 raised")
     deployment.bus.publish(storm)  # the same storm delivered again (a replay): not summed up twice
     assert len(hotline.messages("coalition", thread_id)) == 2
+
+
+def _notified(clock: ManualClock, activity_id: str) -> Event:
+    return Event(
+        "activity.notified",
+        clock.now_s(),
+        "coalition",
+        {"id": activity_id, "summary": f"Air operation {activity_id}"},
+        frozenset({"coalition", "russia"}),
+    )
+
+
+def test_a_notice_posted_within_its_writers_transaction_is_stored_once_with_it(
+    deployment: Deployment, hotline: HotlineService, clock: ManualClock, recorder: Recorder
+) -> None:
+    thread_id = pair(hotline, "coalition", "russia")
+    live: list[int] = []
+    hotline.add_listener(lambda batch: live.extend(m.seq for m, _ in batch))
+    event = _notified(clock, "act-within")
+    with deployment.db.write() as conn:
+        posted = hotline.post_within(conn, [event, Event("zone.added", clock.now_s(), None, {}, frozenset())])
+        # in the writer's transaction, before its commit: nobody else sees the notice yet
+        assert posted is not None and [e.kind for e in posted[0]] == ["message.posted"]
+        assert recorder.of("message.posted") == []
+    (message,) = hotline.messages("russia", thread_id)
+    assert (message.kind, message.body) == (MessageKind.NOTIFICATION, "Air operation act-within")
+    events, deliver_live = posted
+    assert events[0].payload["seq"] == message.seq and events[0].payload["thread_id"] == thread_id
+    assert live == []
+    deliver_live()
+    assert live == [message.seq]
+    deployment.bus.emit(event)  # the bus delivers the write's event afterwards: not posted a second time
+    assert deployment.bus.errors == []
+    assert [m.seq for m in hotline.messages("russia", thread_id)] == [message.seq]
+    deployment.bus.emit(_notified(clock, "act-bus"))  # an event no writer posted: the bus posts it
+    assert [m.body for m in hotline.messages("russia", thread_id)][1:] == ["Air operation act-bus"]
+
+
+def test_a_notice_of_a_write_that_rolls_back_is_gone_with_it(
+    deployment: Deployment, hotline: HotlineService, clock: ManualClock
+) -> None:
+    thread_id = pair(hotline, "coalition", "russia")
+    with pytest.raises(RuntimeError, match="the write failed"), deployment.db.write() as conn:
+        assert hotline.post_within(conn, [_notified(clock, "act-lost")]) is not None
+        raise RuntimeError("the write failed")
+    assert hotline.messages("russia", thread_id) == []
+    with deployment.db.write() as conn:  # the thread numbers stay gapless: the next notice is seq 1
+        hotline.post_within(conn, [_notified(clock, "act-next")])
+    assert [m.seq for m in hotline.messages("russia", thread_id)] == [1]
+
+
+def test_a_notice_whose_thread_is_not_made_yet_is_left_to_the_bus(
+    deployment: Deployment, hotline: HotlineService, clock: ManualClock
+) -> None:
+    with deployment.db.write() as conn:  # a party whose party.added the bus has not delivered yet
+        registry_store.insert_party(conn, Party("icrc", "ICRC", "en"), clock.now_s())
+    event = Event("activity.notified", clock.now_s(), "icrc", {"id": "convoy-9"}, frozenset({"icrc", "coalition"}))
+    with deployment.db.write() as conn:
+        assert hotline.post_within(conn, [event]) is None
+    deployment.bus.emit(event)
+    assert [m.kind for m in hotline.messages("icrc", pair(hotline, "coalition", "icrc"))] == [MessageKind.NOTIFICATION]

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keepclear.detect.activity_geometry import activity_pieces
+from keepclear.detect.activity_geometry import Piece, activity_pieces
 from keepclear.detect.strategic import IndexedActivity, PreparedZone, StrategicIndex
 from keepclear.domain.activities import LIVE_STATUSES, Activity
 from keepclear.store import activities as store
@@ -28,9 +28,10 @@ from keepclear.store.schema import zones
 from keepclear.store.zones import _zone
 
 
-def indexed(activity: Activity) -> IndexedActivity:
-    """An activity as the strategic check sees it."""
-    return IndexedActivity(activity.id, activity.party_id, activity.version, activity.kind, activity_pieces(activity))
+def indexed(activity: Activity, pieces: tuple[Piece, ...] | None = None) -> IndexedActivity:
+    """An activity as the strategic check sees it (``pieces``: its geometry, when already drawn)."""
+    drawn = activity_pieces(activity) if pieces is None else pieces
+    return IndexedActivity(activity.id, activity.party_id, activity.version, activity.kind, drawn)
 
 
 class LiveIndex:

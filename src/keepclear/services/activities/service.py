@@ -10,12 +10,13 @@ addressee's roster, one recorded step per overdue deadline.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
+from keepclear.detect.activity_geometry import Piece, activity_pieces
 from keepclear.detect.strategic import CheckResult, Conflict, ConflictKind, IndexedActivity, StrategicConfig
 from keepclear.domain.activities import (
     LIVE_STATUSES,
@@ -36,6 +37,11 @@ from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import registry as registry_store
 from keepclear.store.activities import AckState, EscalationStep, StoredConflict
+
+#: Stores what else a write tells (the hotline's notices of its events) in the write's own
+#: transaction; returns the notices' own events, which the writer stages and publishes with its own,
+#: and their live delivery, to run first after the commit; or None (``HotlineService.post_within``).
+Notices = Callable[[Connection, Sequence[Event]], tuple[list[Event], Callable[[], None]] | None]
 
 MINUTE_S = 60.0
 #: Advisory lock key serialising activity writes on PostgreSQL (SQLite serialises all writes).
@@ -90,6 +96,14 @@ class NotifyResult:
     state: ActivityState
 
 
+class _Told(NamedTuple):
+    """What a write tells once committed: ``events`` (its own and its notices'), and the notices'
+    live delivery to run first (None: no notices)."""
+
+    events: list[Event]
+    deliver_live: Callable[[], None] | None
+
+
 @dataclass(frozen=True)
 class _Opened:
     """What ``_check_and_open`` did: the result, the activity as indexed (None: not live), its log seq."""
@@ -107,10 +121,22 @@ def _activity(conn: Connection, activity_id: str) -> Activity:
         raise NotFoundError(unknown("activity", activity_id)) from None
 
 
+def _drawn_early(activity: Activity) -> tuple[Piece, ...] | None:
+    """The 4D pieces of a new or amended activity, drawn before the write lock is taken: the geometry
+    is the costliest part of the check and needs no store, and every writer waits while the lock is
+    held. None when they cannot be drawn: the validation under the lock then says what is wrong."""
+    try:
+        return activity_pieces(activity)
+    except Exception:  # not validated yet: whatever the drawing trips on, the validation names
+        return None
+
+
 class ActivityService:
     """Strategic deconfliction of one deployment.
 
     ``live`` is the process's in-memory index; give the same one to every service instance.
+    ``notices``: the hotline's notices of each write's events, stored in the write's transaction
+    (one commit and one signing for both); without it the hotline posts them when the bus delivers.
     """
 
     def __init__(
@@ -120,12 +146,14 @@ class ActivityService:
         events: EventSink,
         config: ActivityConfig | None = None,
         live: LiveIndex | None = None,
+        notices: Notices | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
         self._config = config or ActivityConfig()
         self._live = live or LiveIndex()
+        self._notices = notices
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -142,16 +170,17 @@ class ActivityService:
     def notify(self, activity: Activity) -> NotifyResult:
         """Store and notify a new activity (version 1): check it, open acknowledgements, tell everyone."""
         now_s = self._clock.now_s()
+        pieces = _drawn_early(activity)
         with self._db.write() as conn:
             self._serialise(conn)
             activity = self._validated_new(conn, activity, now_s, ActivityStatus.NOTIFIED)
             activity = replace(activity, notified_s=now_s)
             store.insert_activity(conn, activity, now_s, self._notice_s(activity, now_s))
-            opened = self._check_and_open(conn, activity, now_s, "notified", marked=True, escalations=[])
+            opened = self._check_and_open(conn, activity, now_s, "notified", marked=True, escalations=[], pieces=pieces)
             events = self._notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
-            stage(conn, events)
+            told = self._stage(conn, events)
         self._live.stored(opened.subject, activity.id, opened.seq)
-        self._events.publish(events)
+        self._tell(told)
         return opened.result
 
     def notify_draft(self, activity_id: str, version: int, party_id: str) -> NotifyResult:
@@ -168,9 +197,9 @@ class ActivityService:
             store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
             opened = self._check_and_open(conn, activity, now_s, "notified")
             events = self._notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
-            stage(conn, events)
+            told = self._stage(conn, events)
         self._live.stored(opened.subject, activity.id, opened.seq)
-        self._events.publish(events)
+        self._tell(told)
         return opened.result
 
     def amend(self, activity: Activity, version: int) -> NotifyResult:
@@ -179,6 +208,7 @@ class ActivityService:
         A live activity is checked again and every addressee must acknowledge the new version.
         """
         now_s = self._clock.now_s()
+        pieces = _drawn_early(activity)
         with self._db.write() as conn:
             self._serialise(conn)
             current = self._current_for_notifier(conn, activity.id, version, activity.party_id)
@@ -199,14 +229,14 @@ class ActivityService:
             new = replace(new, notified_s=now_s)
             store.insert_version(conn, new, now_s, self._notice_s(new, now_s))
             store.set_head(conn, new.id, new.status, new.version, now_s)
-            opened = self._check_and_open(conn, new, now_s, "amended", marked=True)
+            opened = self._check_and_open(conn, new, now_s, "amended", marked=True, pieces=pieces)
             result = opened.result
             events = self._notified_events(
                 result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees
             )
-            stage(conn, events)
+            told = self._stage(conn, events)
         self._live.stored(opened.subject, new.id, opened.seq)
-        self._events.publish(events)
+        self._tell(told)
         return result
 
     def acknowledge(self, activity_id: str, version: int, party_id: str) -> AckState:
@@ -282,8 +312,8 @@ class ActivityService:
                 )
                 for step, notifier in steps
             ]
-            stage(conn, events)
-        self._events.publish(events)
+            told = self._stage(conn, events)
+        self._tell(told)
         return [step for step, _ in steps]
 
     # -- reads --------------------------------------------------------------------------------
@@ -325,6 +355,22 @@ class ActivityService:
             return store.conflicts_against_party(conn, party_id)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _stage(self, conn: Connection, events: list[Event]) -> _Told:
+        """In the write's transaction: the hotline notices of ``events``, and the record entries of
+        both (one statement)."""
+        notices = self._notices(conn, events) if self._notices is not None and events else None
+        posted, deliver_live = notices if notices is not None else ([], None)
+        told = _Told([*events, *posted], deliver_live)
+        stage(conn, told.events)
+        return told
+
+    def _tell(self, told: _Told) -> None:
+        """After the commit: the notices to the live sockets, then the events to every subscriber
+        (one delivery: one signing of the write's entries and its notices')."""
+        if told.deliver_live is not None:
+            told.deliver_live()
+        self._events.publish(told.events)
 
     def _serialise(self, conn: Connection) -> None:
         if not self._db.is_sqlite:
@@ -402,12 +448,14 @@ class ActivityService:
         *,
         marked: bool = False,
         escalations: list[EscalationStep] | None = None,
+        pieces: tuple[Piece, ...] | None = None,
     ) -> _Opened:
         """Check ``activity`` (stored, its log entry not yet written), open its acknowledgements,
         record its conflicts and log the change. ``marked``: its version was stored with its notice
-        (else it is written here); ``escalations``: what ``get`` would read of them (None: read)."""
+        (else it is written here); ``escalations``: what ``get`` would read of them (None: read);
+        ``pieces``: its geometry drawn before the transaction (None: drawn here)."""
         config = self._config
-        subject = indexed(activity)
+        subject = indexed(activity, pieces)
         with self._live.lock:
             index = self._live.refresh(conn)
             check = index.check(subject, now_s, config.strategic)
@@ -541,8 +589,8 @@ class ActivityService:
                 payload={"activity_id": activity_id, "version": version, "addressee": party_id, "reason": reason},
                 parties=frozenset({current.party_id, party_id}),
             )
-            stage(conn, [event])
-        self._events.emit(event)
+            told = self._stage(conn, [event])
+        self._tell(told)
         return answered
 
     def _move(
@@ -566,7 +614,6 @@ class ActivityService:
                 payload={"activity_id": activity_id, "version": version, "status": target.value, "reason": reason},
                 parties=frozenset({party_id}) | addressees,
             )
-            stage(conn, [event])
-        moved = replace(current, status=target)
-        self._events.emit(event)
-        return moved
+            told = self._stage(conn, [event])
+        self._tell(told)
+        return replace(current, status=target)

@@ -8,6 +8,7 @@ Construct one instance per deployment (it caches immutable thread membership).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,31 @@ class HotlineConfig:
     limits: InputLimits = DEFAULT_LIMITS
 
 
+class PostedWithin:
+    """Keys of the event notices a writer posted in its own transaction (``post_within``), which the
+    bus subscriber then skips: bounded (``max_keys``, oldest dropped) and safe across threads. A key
+    it no longer holds costs only a lookup: the notice's idempotency key answers the stored message."""
+
+    def __init__(self, max_keys: int = 4096) -> None:
+        self._keys: dict[str, None] = {}
+        self._max_keys = max_keys
+        self._lock = threading.Lock()
+
+    def add(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._keys[key] = None
+            while len(self._keys) > self._max_keys:
+                del self._keys[next(iter(self._keys))]
+
+    def take(self, key: str) -> bool:
+        """Was ``key`` posted within its write? (Forgotten once taken: the bus delivers an event once.)"""
+        if not self._keys:
+            return False
+        with self._lock:
+            return self._keys.pop(key, 0) is None
+
+
 class HotlineService:
     """The hotline of one deployment."""
 
@@ -93,6 +119,7 @@ class HotlineService:
         self._threads: dict[str, Thread] = {}
         self._pair_threads: dict[str, str] = {}
         self._listeners: list[MessageListener] = []
+        self._posted_within = PostedWithin()
 
     # ---- threads
 
@@ -376,21 +403,61 @@ class HotlineService:
             self._check(draft, system=True)
         if not drafts:
             return []
-        answers: dict[str, Message] = {}
         with self._db.write() as conn:
-            answers.update(store.find_by_keys(conn, None, [d.idempotency_key for d in drafts]))
-            new: dict[str, tuple[Thread, Draft]] = {}
-            for draft in drafts:
-                if draft.idempotency_key not in answers:
-                    new.setdefault(draft.idempotency_key, (self._thread(conn, draft.thread_id), draft))
-            stored = self._append_batch(conn, None, SYSTEM_PERSON, list(new.values()))
-            for key, message in zip(new, stored, strict=True):
-                if isinstance(message, KeepclearError):
-                    raise message
-                answers[key] = message
-            self._stage_posted(conn, [answers[key] for key in new])
-        self._announce_all([answers[key] for key in new])
-        return [answers[d.idempotency_key] for d in drafts]
+            answers, new = self._store_system(conn, drafts)
+        self._announce_all(new)
+        return answers
+
+    def _store_system(
+        self, conn: Connection, drafts: Sequence[Draft], *, staged: bool = True
+    ) -> tuple[list[Message], list[Message]]:
+        """Store checked system drafts in ``conn``'s transaction, with their record entries unless
+        ``staged`` is false: (the message answering each draft, the messages new to the store); a
+        repeated key answers its first."""
+        answers: dict[str, Message] = store.find_by_keys(conn, None, [d.idempotency_key for d in drafts])
+        new: dict[str, tuple[Thread, Draft]] = {}
+        for draft in drafts:
+            if draft.idempotency_key not in answers:
+                new.setdefault(draft.idempotency_key, (self._thread(conn, draft.thread_id), draft))
+        stored = self._append_batch(conn, None, SYSTEM_PERSON, list(new.values()))
+        for key, message in zip(new, stored, strict=True):
+            if isinstance(message, KeepclearError):
+                raise message
+            answers[key] = message
+        fresh = [answers[key] for key in new]
+        if staged:
+            self._stage_posted(conn, fresh)
+        return [answers[d.idempotency_key] for d in drafts], fresh
+
+    def post_within(self, conn: Connection, events: Sequence[Event]) -> tuple[list[Event], Callable[[], None]] | None:
+        """Inside a writer's transaction: the hotline notices of ``events`` (its own few: a notification,
+        an answer) stored with the write, so a notification and its notice are one commit and one
+        signing. Returns their ``message.posted`` events, which the writer stages for the record with
+        its own and publishes with them after the commit (one delivery), and their live delivery to
+        the sockets, for after the commit; None when nothing was posted. The bus delivers ``events``
+        to ``on_events`` later: it skips them.
+
+        An event whose notice cannot be made here (a pair thread not made yet) is left to
+        ``on_events``, which posts it or reports why not, as for any other event: the write stands.
+        """
+        drafts: list[Draft] = []
+        keys: list[str] = []
+        for event in events:
+            post = event_post(event)
+            if post is None:
+                continue
+            refused: list[KeepclearError] = []
+            made = self._post_drafts(post, lambda a, b: self._stored_pair_thread_id(conn, a, b), refused)
+            if not refused:
+                drafts += made
+                keys.append(post.key_prefix)
+        if not drafts:
+            return None
+        for draft in drafts:
+            self._check(draft, system=True)
+        _, fresh = self._store_system(conn, drafts, staged=False)
+        self._posted_within.add(keys)
+        return self._posted_events(fresh), lambda: self._deliver_live(fresh)
 
     def _announce(self, message: Message) -> None:
         self._announce_all([message])
@@ -414,16 +481,19 @@ class HotlineService:
         stage(conn, self._posted_events(messages))
 
     def _announce_all(self, messages: list[Message]) -> None:
-        """After commit: the listeners once with the whole batch (live delivery first), then one
-        ``message.posted`` each, handed to the bus together without waiting for the record: the
-        message and its record entry are durable once committed, and the next posts must not queue
-        behind the signing of ledger entries."""
+        """After commit: live delivery first, then one ``message.posted`` each, handed to the bus
+        together without waiting for the record: the message and its record entry are durable once
+        committed, and the next posts must not queue behind the signing of ledger entries."""
         if not messages:
             return
+        self._deliver_live(messages)
+        self._events.publish_nowait(self._posted_events(messages))
+
+    def _deliver_live(self, messages: list[Message]) -> None:
+        """The listeners once with the whole batch (one hand-over per commit), in seq order."""
         batch = [(m, self._threads[m.thread_id]) for m in messages]
         for listener in self._listeners:
             listener(batch)
-        self._events.publish_nowait(self._posted_events(messages))
 
     def add_listener(self, listener: MessageListener) -> None:
         """Call ``listener([(message, thread), ...])`` after each commit of messages, in seq order (the
@@ -663,35 +733,56 @@ class HotlineService:
             if storms and event.kind in STORM_KINDS and tuple(sorted(event.parties)) in storms:
                 continue  # in its pair's storm summary
             post = event_post(event)
-            if post is not None:
+            if post is not None and not self._posted_within.take(post.key_prefix):
                 posts.append(post)
-        for post in posts:
-            for a, b in post.pairs:
-                try:
-                    thread_id = self._pair_thread_id(a, b)
-                except KeepclearError as exc:  # the others of the batch still go out; the bus keeps the error
-                    refusals.append(exc)
-                    continue
-                drafts.append(
-                    Draft(
-                        thread_id=thread_id,
-                        kind=post.kind,
-                        idempotency_key=f"{post.key_prefix}.{thread_id}",
-                        body=post.body,
-                        data=post.data,
-                    )
-                )
+        for post in posts:  # a refused pair does not stop the others; the bus keeps the error
+            drafts += self._post_drafts(post, self._pair_thread_id, refusals)
         self.post_system_many(drafts)
         if refusals:
             raise refusals[0]
 
+    @staticmethod
+    def _post_drafts(
+        post: EventPost, thread_of: Callable[[str, str], str], refusals: list[KeepclearError]
+    ) -> list[Draft]:
+        """The drafts of ``post``: one in the standing thread of each of its pairs (``thread_of``); a
+        pair whose thread ``thread_of`` refuses goes to ``refusals`` instead."""
+        drafts = []
+        for a, b in post.pairs:
+            try:
+                thread_id = thread_of(a, b)
+            except KeepclearError as exc:
+                refusals.append(exc)
+                continue
+            drafts.append(
+                Draft(
+                    thread_id=thread_id,
+                    kind=post.kind,
+                    idempotency_key=f"{post.key_prefix}.{thread_id}",
+                    body=post.body,
+                    data=post.data,
+                )
+            )
+        return drafts
+
     def _pair_thread_id(self, a: str, b: str) -> str:
         """The id of the standing thread of ``a`` and ``b`` (made when missing), remembered once known."""
-        pair = store.pair_key(a, b)
-        thread_id = self._pair_threads.get(pair)
-        if thread_id is None:
-            thread_id = self.ensure_pair_thread(a, b).id
-            self._pair_threads[pair] = thread_id
+        thread_id = self._pair_threads.get(store.pair_key(a, b))
+        return thread_id if thread_id is not None else self._remember_pair(a, b, self.ensure_pair_thread(a, b).id)
+
+    def _stored_pair_thread_id(self, conn: Connection, a: str, b: str) -> str:
+        """The id of the standing thread of ``a`` and ``b`` as ``conn`` reads it; a missing one is not
+        made here (in a writer's transaction that may roll back, nothing is remembered that may not stand)."""
+        thread_id = self._pair_threads.get(store.pair_key(a, b))
+        if thread_id is not None:
+            return thread_id
+        stored = store.thread_id_for_pair(conn, a, b)
+        if stored is None:
+            raise NotFoundError(f"the standing thread of {a} and {b} is not made yet")
+        return self._remember_pair(a, b, stored)
+
+    def _remember_pair(self, a: str, b: str, thread_id: str) -> str:
+        self._pair_threads[store.pair_key(a, b)] = thread_id
         return thread_id
 
 

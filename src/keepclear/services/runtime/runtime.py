@@ -126,7 +126,12 @@ class Runtime:
         self.add_task("hotline-deadlines", self.hotline.run_deadlines, LeaderRole.HOTLINE_DEADLINES)
 
         self.activities = ActivityService(
-            deployment.db, deployment.clock, deployment.bus, self.config.activities, live=LiveIndex()
+            deployment.db,
+            deployment.clock,
+            deployment.bus,
+            self.config.activities,
+            live=LiveIndex(),
+            notices=self.hotline.post_within,  # a notification and its notice: one commit, one signing
         )
         self.add_task("activity-deadlines", self.activities.run_deadlines, LeaderRole.ACTIVITY_DEADLINES)
 
