@@ -83,10 +83,6 @@ class ServedProcess:
         assert self.proc is not None, "not started"
         return self.proc.pid
 
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
