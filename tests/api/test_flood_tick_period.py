@@ -9,8 +9,6 @@ late ticks) and back-pressure must come as 429 with Retry-After, an RFC 9457 pro
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -26,6 +24,7 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store.schema import units as units_table
+from serving import ServedProcess
 
 TICK_S = 0.5
 UNITS = 4000
@@ -93,17 +92,16 @@ def test_item3_flood_keeps_the_tick_period_and_answers_429(tmp_path: Path, datab
     keys = _populate(settings)
     port = free_port()
     env = {
-        **os.environ,
         "KEEPCLEAR_DATABASE_URL": database_url,
         "KEEPCLEAR_TICK_S": str(TICK_S),
         # A small backlog: the pump's measured rate, not the queue's length, must be what refuses.
         "KEEPCLEAR_INGEST_BACKLOG_S": "0.005",
     }
-    log_path = tmp_path / "server.log"
     command = [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(tmp_path / "data"), "serve"]
-    with log_path.open("wb") as log:
-        server = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
+    server = ServedProcess(
+        [*command, "--port", str(port)], tmp_path / "server.log", env=env, port=port, discard_stdout=True
+    )
+    base = server.url
     statuses: dict[int, int] = {}
     problems: list[tuple[str, dict[str, object]]] = []
     stop = threading.Event()
@@ -125,16 +123,7 @@ def test_item3_flood_keeps_the_tick_period_and_answers_429(tmp_path: Path, datab
                     stop.wait(min(float(response.headers.get("retry-after", "1")), 1.0))
 
     try:
-        deadline = time.monotonic() + 180  # a first start may compile the probe on a busy machine
-        while True:
-            assert server.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        server.start(180)  # a first start may compile the probe on a busy machine
         admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=60)
         time.sleep(3 * TICK_S)  # a few quiet ticks first
         before = admin.get("/v1/metrics").json()
@@ -154,8 +143,7 @@ def test_item3_flood_keeps_the_tick_period_and_answers_429(tmp_path: Path, datab
         admin.close()
     finally:
         stop.set()
-        server.terminate()
-        server.wait(timeout=120)
+        server.stop(wait_s=120)
 
     ticks = after["ticks"] - before["ticks"]
     late = after["counters"]["tick_late_total"] - before["counters"]["tick_late_total"]

@@ -8,8 +8,6 @@ bytes so they can hold what a careless or hostile client sends: lone surrogates,
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from apisupport import Service, running_service
 from test_api_activities import air_operation
 
 from keepclear.api.server import free_port
+from serving import ServedProcess
 
 JSON = {"Content-Type": "application/json"}
 
@@ -212,8 +211,7 @@ def test_item9_allow_schemas_references_static_bom_and_media_type(store_service:
 
 
 def test_item9_clean_ctrl_c_of_serve_exits_0(tmp_path: Path, database_url: str):
-    port = free_port()
-    cli = [
+    base = [
         sys.executable,
         "-m",
         "keepclear.cli.main",
@@ -222,23 +220,13 @@ def test_item9_clean_ctrl_c_of_serve_exits_0(tmp_path: Path, database_url: str):
         "--database-url",
         database_url,
     ]
-    subprocess.run([*cli, "init"], check=True, capture_output=True, timeout=120)
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        os.kill(server.pid, signal.SIGINT)
-        _, stderr = server.communicate(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-    assert server.returncode == 0, stderr
-    assert "aborted" not in stderr and "Traceback" not in stderr
+    subprocess.run([*base, "init"], check=True, capture_output=True, timeout=120)
+    port = free_port()
+    with ServedProcess([*base, "serve", "--port", str(port)], tmp_path / "serve.log", port=port).start() as server:
+        returncode = server.interrupt(wait_s=30)
+    output = server.log_text()
+    assert returncode == 0, output
+    assert "aborted" not in output and "Traceback" not in output
 
 
 @pytest.mark.parametrize("limit", [2048])

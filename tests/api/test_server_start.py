@@ -6,16 +6,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from keepclear.api.server import SLOW_START_NOTICE, PortInUseError, ThreadedServer, bind_listener
-
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+from serving import KEEPCLEAR, keepclear_cli, serve
 
 
 def _occupied_port() -> socket.socket:
@@ -64,36 +61,22 @@ def test_threaded_server_binds_its_port_when_made() -> None:
 def test_first_start_on_an_empty_compile_cache_succeeds_and_says_why_it_is_slow(tmp_path: Path) -> None:
     """The README's first run on a fresh machine: nothing compiled yet. The start takes as long as
     the compiler needs; the server then answers, and the port is never blamed."""
-    data = ["--data-dir", str(tmp_path / "data")]
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "empty-cache")}
-    subprocess.run([KEEPCLEAR, *data, "init"], check=True, capture_output=True, env=env, timeout=300)
+    cache = {"NUMBA_CACHE_DIR": str(tmp_path / "empty-cache")}
+    init = [*keepclear_cli(tmp_path / "data"), "init"]
+    subprocess.run(init, check=True, capture_output=True, env={**os.environ, **cache}, timeout=300)
     holder = _occupied_port()
     port = holder.getsockname()[1]
     holder.close()
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([KEEPCLEAR, *data, "serve", "--port", str(port)], stderr=out, stdout=out, env=env)
-    try:
-        deadline = time.monotonic() + 900
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.5)
+    server = serve(tmp_path / "data", tmp_path / "serve.log", port=port, env=cache)
+    with server.start(900, poll_s=0.5):
         for _ in range(100):  # the watcher prints "ready" right after the server starts
-            if "ready:" in log.read_text():
+            if "ready:" in server.log_text():
                 break
             time.sleep(0.05)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-    text = log.read_text()
+        returncode = server.stop(wait_s=60)
+    text = server.log_text()
     assert SLOW_START_NOTICE in text
     assert f"ready: http://127.0.0.1:{port}/" in text
     assert "in use" not in text
-    assert proc.returncode == 0, text
+    assert returncode == 0, text
     assert any((tmp_path / "empty-cache").rglob("*.nbi")), "the kernels were compiled into the given cache"

@@ -13,12 +13,11 @@ import json
 import os
 import random
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +36,10 @@ from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
+from serving import ServedProcess, keepclear_cli, log_says, run_cli, serve
 
 #: Ports shifted by this (test_cluster: 100, test_nats_bus: 300).
 PORT_OFFSET = 400
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 SQUARE = [[[39.9, 35.3], [40.2, 35.3], [40.2, 35.5], [39.9, 35.5], [39.9, 35.3]]]
 START_S = 240.0
 
@@ -63,37 +62,18 @@ def populate(data_dir: Path, database_url: str) -> dict[str, str]:
         dep.close()
 
 
-@contextmanager
-def serve(
+def api(
     data_dir: Path, database_url: str, log: Path, port: int | None = None, *extra: str, **settings: str
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> ServedProcess:
     """``keepclear serve`` with the bus on the test cluster (on ``port``, default a free one, with
-    ``extra`` options and ``settings`` as ``KEEPCLEAR_<NAME>``); yields the process once it answers,
-    its URL as ``proc.url``."""
-    port = free_port() if port is None else port
-    env = dict(os.environ, KEEPCLEAR_BUS_URL=",".join(servers(PORT_OFFSET)), KEEPCLEAR_TICK_S="0.5")
+    ``extra`` options and ``settings`` as ``KEEPCLEAR_<NAME>``), started (stopped with its block).
+    Ready when it says so: with ``--reuse-port`` another process may answer at its address."""
+    env = {"KEEPCLEAR_BUS_URL": ",".join(servers(PORT_OFFSET)), "KEEPCLEAR_TICK_S": "0.5"}
     env.update({f"KEEPCLEAR_{name.upper()}": value for name, value in settings.items()})
-    command = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", database_url, "serve", "--port", str(port)]
-    with log.open("w") as out:
-        proc = subprocess.Popen([*command, *extra], stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    proc.url = url  # type: ignore[attr-defined]
-    try:
-        deadline = time.monotonic() + START_S
-        while True:
-            assert proc.poll() is None, log.read_text()
-            if "ready: http" in log.read_text():
-                break
-            assert time.monotonic() < deadline, f"keepclear serve did not answer within {START_S} s: {log.read_text()}"
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    process = serve(
+        data_dir, log, database_url=database_url, port=port, args=extra, env=env, ready=log_says("ready: http")
+    )
+    return process.start(START_S)
 
 
 class Stream:
@@ -130,8 +110,8 @@ def test_a_notification_through_one_process_reaches_a_stream_on_the_other(
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
     with ExitStack() as stack:
-        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log")).url
-        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log")).url
+        url_a = stack.enter_context(api(data_dir, postgres_url, tmp_path / "a.log")).url
+        url_b = stack.enter_context(api(data_dir, postgres_url, tmp_path / "b.log")).url
         stream_b = Stream(url_b, keys["b"])
         stack.callback(stream_b.close)
         now = time.time()
@@ -174,8 +154,8 @@ def test_a_hotline_message_posted_on_one_process_reaches_a_socket_on_the_other_a
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
     with ExitStack() as stack:
-        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log")).url
-        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log")).url
+        url_a = stack.enter_context(api(data_dir, postgres_url, tmp_path / "a.log")).url
+        url_b = stack.enter_context(api(data_dir, postgres_url, tmp_path / "b.log")).url
         a = stack.enter_context(httpx.Client(base_url=url_a, headers={"Authorization": f"Bearer {keys['a']}"}))
         [thread] = [t for t in a.get("/v1/hotline/threads").json() if t["standing"] and "b" in t["parties"]]
         uri = url_b.replace("http", "ws") + f"/v1/hotline/ws?key={keys['b']}&person=duty"
@@ -213,8 +193,8 @@ def test_two_processes_share_one_address_and_it_answers_after_one_is_killed(
     keys = populate(data_dir, postgres_url)
     port = free_port()
     with ExitStack() as stack:
-        first = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log", port, "--reuse-port"))
-        second = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log", port, "--reuse-port"))
+        first = stack.enter_context(api(data_dir, postgres_url, tmp_path / "a.log", port, "--reuse-port"))
+        second = stack.enter_context(api(data_dir, postgres_url, tmp_path / "b.log", port, "--reuse-port"))
         admin = {"Authorization": f"Bearer {keys['admin']}"}
 
         def answering(n: int) -> list[int]:
@@ -226,12 +206,11 @@ def test_two_processes_share_one_address_and_it_answers_after_one_is_killed(
             return pids
 
         assert set(answering(60)) == {first.pid, second.pid}
-        first.kill()
-        first.wait()
+        first.kill9()
         assert set(answering(20)) == {second.pid}
         # A program that did not ask for the shared port still finds it taken.
         refused = subprocess.run(
-            [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url, "serve", "--port", str(port)],
+            [*keepclear_cli(data_dir, postgres_url), "serve", "--port", str(port)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert refused.returncode != 0 and "in use" in refused.stderr
@@ -245,8 +224,8 @@ def test_a_notification_accepted_by_one_process_is_checked_against_by_the_next_r
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
     with ExitStack() as stack:
-        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log")).url
-        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log")).url
+        url_a = stack.enter_context(api(data_dir, postgres_url, tmp_path / "a.log")).url
+        url_b = stack.enter_context(api(data_dir, postgres_url, tmp_path / "b.log")).url
         a = stack.enter_context(httpx.Client(base_url=url_a, headers={"Authorization": f"Bearer {keys['a']}"}))
         b = stack.enter_context(httpx.Client(base_url=url_b, headers={"Authorization": f"Bearer {keys['b']}"}))
         now = time.time()
@@ -288,13 +267,12 @@ def test_one_process_signs_and_the_other_takes_over_when_it_is_killed(
         return time.monotonic() - started
 
     with ExitStack() as stack:
-        first = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log"))
-        second = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log"))
+        first = stack.enter_context(api(data_dir, postgres_url, tmp_path / "a.log"))
+        second = stack.enter_context(api(data_dir, postgres_url, tmp_path / "b.log"))
         wait_for("each role led by one process", lambda: all(
             leads(first.url)[r] + leads(second.url)[r] == 1 for r in roles))  # fmt: skip
         leader, standby = (first, second) if leads(first.url)["leader_signer"] == 1 else (second, first)
-        leader.kill()
-        leader.wait()
+        leader.kill9()
         took_s = wait_for("the standby leads every role", lambda: set(leads(standby.url).values()) == {1.0})
         with httpx.Client(base_url=standby.url, headers={"Authorization": f"Bearer {keys['a']}"}, timeout=30) as a:
             [thread] = [t for t in a.get("/v1/hotline/threads").json() if t["standing"] and "b" in t["parties"]]
@@ -341,8 +319,8 @@ def test_a_client_resumes_its_stream_on_the_other_process_with_last_event_id(
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
     with ExitStack() as stack:
-        url_a = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "a.log")).url
-        url_b = stack.enter_context(serve(data_dir, postgres_url, tmp_path / "b.log")).url
+        url_a = stack.enter_context(api(data_dir, postgres_url, tmp_path / "a.log")).url
+        url_b = stack.enter_context(api(data_dir, postgres_url, tmp_path / "b.log")).url
         a = stack.enter_context(httpx.Client(base_url=url_a, headers={"Authorization": f"Bearer {keys['a']}"}))
         now = time.time()
 
@@ -422,13 +400,9 @@ def _drill_traffic(
 def assert_recorded_once(data_dir: Path, database_url: str, export: Path, done: dict[str, set[Any]]) -> None:
     """The record verifies, and every message and activity in ``done`` (those the client was told
     succeeded) has exactly one entry; nothing has two."""
-    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", database_url]
-    exported = subprocess.run(
-        [*base, "ledger", "export", "-o", str(export)], capture_output=True, text=True, timeout=120
-    )
-    assert exported.returncode == 0, exported.stderr
-    verified = subprocess.run([*base, "ledger", "verify", str(export)], capture_output=True, text=True, timeout=120)
-    assert verified.returncode == 0 and "OK" in verified.stdout, verified.stdout + verified.stderr
+    base = keepclear_cli(data_dir, database_url)
+    run_cli(base, "ledger", "export", "-o", str(export))
+    assert "OK" in run_cli(base, "ledger", "verify", str(export))
     entries = json.loads(export.read_text())["entries"]
     said = [(e["statement"]["kind"], json.loads(e["payload"])) for e in entries if e["payload"] is not None]
     messages = Counter((p["thread_id"], p["seq"]) for kind, p in said if kind == "message.posted")
@@ -455,7 +429,7 @@ def test_kill_9_of_api_processes_behind_one_address_loses_and_doubles_nothing(
     url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
         running = [
-            stack.enter_context(serve(data_dir, postgres_url, tmp_path / f"p{i}.log", port, "--reuse-port"))
+            stack.enter_context(api(data_dir, postgres_url, tmp_path / f"p{i}.log", port, "--reuse-port"))
             for i in range(2)
         ]
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['a']}"}, timeout=30) as a:
@@ -467,11 +441,10 @@ def test_kill_9_of_api_processes_behind_one_address_loses_and_doubles_nothing(
             for kill in range(3):
                 time.sleep(rng.uniform(0.5, 2.0))
                 victim = running.pop(rng.randrange(len(running)))
-                victim.kill()
-                victim.wait()
+                victim.kill9()
                 running.append(
                     stack.enter_context(
-                        serve(data_dir, postgres_url, tmp_path / f"p{kill + 2}.log", port, "--reuse-port")
+                        api(data_dir, postgres_url, tmp_path / f"p{kill + 2}.log", port, "--reuse-port")
                     )
                 )
             time.sleep(rng.uniform(0.5, 1.5))
@@ -557,7 +530,7 @@ def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_
     accepted: list[float] = []
     with ExitStack() as stack:
         a, b = (
-            stack.enter_context(serve(data_dir, postgres_url, tmp_path / f"{name}.log", None, detect_in_workers="true"))
+            stack.enter_context(api(data_dir, postgres_url, tmp_path / f"{name}.log", None, detect_in_workers="true"))
             for name in ("a", "b")
         )
         with httpx.Client(base_url=a.url, headers={"Authorization": f"Bearer {keys['a']}"}, timeout=30) as client:

@@ -15,11 +15,9 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -30,7 +28,6 @@ nats = pytest.importorskip("nats")
 from clustersupport import servers  # noqa: E402
 from test_serve_bus import Stream  # noqa: E402
 
-from keepclear.api.server import free_port  # noqa: E402
 from keepclear.detect.cells import CellGrid  # noqa: E402
 from keepclear.domain import Domain, Force, Party, Unit  # noqa: E402
 from keepclear.domain.identity import Role  # noqa: E402
@@ -40,10 +37,10 @@ from keepclear.services.runtime.deployment import Deployment  # noqa: E402
 from keepclear.services.runtime.detect_worker import shares_of_workers  # noqa: E402
 from keepclear.services.runtime.nats_tracks import TRACK_STREAM  # noqa: E402
 from keepclear.settings import Settings  # noqa: E402
+from serving import ServedProcess, keepclear_cli, log_says, serve  # noqa: E402
 
 #: Ports shifted by this (the other cluster modules use 100, 300, 400; scripts/cluster's own test 500).
 PORT_OFFSET = 800
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 #: Longest a process may take to start (the probe's kernels compile on a cold cache), and the
 #: longest from the first report to the alert on the stream.
 START_S = 120.0
@@ -53,6 +50,14 @@ ALERT_S = 30.0
 #: its own cell for ~55 s.
 SPEED_MPS = 60.0
 LAT_A, LAT_B, LON = 39.97, 40.03, 35.0
+#: What every process here runs with: the cluster's bus, detection in workers, a 0.5 s tick.
+ENV = {
+    "KEEPCLEAR_BUS_URL": ",".join(servers(PORT_OFFSET)),
+    "KEEPCLEAR_DETECT_IN_WORKERS": "true",
+    "KEEPCLEAR_TICK_S": "0.5",
+}
+#: A worker is ready when it says so on stdout.
+WORKER_READY = log_says('"ready": true')
 
 
 def populate(data_dir: Path, database_url: str) -> dict[str, str]:
@@ -71,38 +76,17 @@ def populate(data_dir: Path, database_url: str) -> dict[str, str]:
         dep.close()
 
 
-@contextmanager
-def process(command: list[str], log: Path, ready: Callable[[], bool]) -> Iterator[subprocess.Popen[bytes]]:
-    """``command`` running with the cluster's bus and detection in workers, until the test ends."""
-    env = dict(
-        os.environ,
-        KEEPCLEAR_BUS_URL=",".join(servers(PORT_OFFSET)),
-        KEEPCLEAR_DETECT_IN_WORKERS="true",
-        KEEPCLEAR_TICK_S="0.5",
-    )
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + START_S
-        while not ready():
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"{command[-4:]} not ready within {START_S} s: {log.read_text()}"
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def api(data_dir: Path, database_url: str, log: Path) -> ServedProcess:
+    """``keepclear serve`` on a free port with ``ENV``, started (stopped with its block)."""
+    return serve(data_dir, log, database_url=database_url, env=ENV).start(START_S)
 
 
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/v1/health", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+def worker(
+    data_dir: Path, database_url: str, log: Path, *args: str, ready: Callable[[ServedProcess], bool] = WORKER_READY
+) -> ServedProcess:
+    """``keepclear worker detect`` with ``args`` and ``ENV``, started (stopped with its block)."""
+    command = [*keepclear_cli(data_dir, database_url), "worker", "detect", *args]
+    return ServedProcess(command, log, env=ENV, ready=ready).start(START_S)
 
 
 def feed_clients(stack: ExitStack, url: str, keys: dict[str, str]) -> dict[str, httpx.Client]:
@@ -149,15 +133,12 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
     grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
     south, north = (int(c) for c in grid.cell_of(np.array([LAT_A, LAT_B]), np.array([LON, LON])))
     assert south < north
-    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     logs = {name: tmp_path / f"{name}.log" for name in ("serve", "south", "north")}
     with ExitStack() as stack:
-        stack.enter_context(process([*base, "serve", "--port", str(port)], logs["serve"], lambda: healthy(url)))
+        url = stack.enter_context(api(data_dir, postgres_url, logs["serve"])).url
         for name, cell in (("south", south), ("north", north)):
-            command = [*base, "worker", "detect", "--cells", str(cell), "--name", name, "--status-every-s", "2"]
-            stack.enter_context(process(command, logs[name], lambda n=name: '"ready": true' in logs[n].read_text()))
+            args = ("--cells", str(cell), "--name", name, "--status-every-s", "2")
+            stack.enter_context(worker(data_dir, postgres_url, logs[name], *args))
         stream_b = Stream(url, keys["b"])
         stack.callback(stream_b.close)
         feeds = feed_clients(stack, url, keys)
@@ -250,16 +231,11 @@ def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
     keys = populate(data_dir, postgres_url)
     grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
     cells = ",".join(str(int(c)) for c in grid.cell_of(np.array([LAT_A, LAT_B]), np.array([LON, LON])))
-    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    worker = [*base, "worker", "detect", "--cells", cells, "--name", "solo", "--status-every-s", "0.5"]
+    solo = ("--cells", cells, "--name", "solo", "--status-every-s", "0.5")
     logs = [tmp_path / "solo-1.log", tmp_path / "solo-2.log"]
     with ExitStack() as stack:
-        stack.enter_context(
-            process([*base, "serve", "--port", str(port)], tmp_path / "serve.log", lambda: healthy(url))
-        )
-        first = stack.enter_context(process(worker, logs[0], lambda: '"ready": true' in logs[0].read_text()))
+        url = stack.enter_context(api(data_dir, postgres_url, tmp_path / "serve.log")).url
+        first = stack.enter_context(worker(data_dir, postgres_url, logs[0], *solo))
         stream_b = Stream(url, keys["b"])
         stack.callback(stream_b.close)
         feeds = feed_clients(stack, url, keys)
@@ -278,15 +254,14 @@ def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
             assert time.time() - t0 < ALERT_S, f"no first alert: {logs[0].read_text()[-3000:]}"
             post()
             time.sleep(0.5)
-        first.kill()  # kill -9
-        first.wait()
+        first.kill9()
         killed_s = time.monotonic()
         for _ in range(6):  # reports keep coming while no worker runs: they wait in the stream
             post()
             time.sleep(0.5)
         ack_floor, last = asyncio.run(_ack_floor_and_last("keepclear-detect-solo"))
         assert 0 < ack_floor < last, (ack_floor, last)
-        stack.enter_context(process(worker, logs[1], lambda: '"ready": true' in logs[1].read_text()))
+        stack.enter_context(worker(data_dir, postgres_url, logs[1], *solo))
         while len(raised()) < 2:
             assert time.monotonic() - killed_s < ALERT_S + 10, (
                 f"no alert after the restart: {logs[1].read_text()[-3000:]}"
@@ -367,33 +342,19 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
         and len(set(grid.cell_of(np.array([lat0] * 3), np.array([lon - 1.0, lon, lon + 2.0])).tolist())) == 1
     )
     (cell,) = {int(c) for c in grid.cell_of(np.array([lat0]), np.array([lon0]))}
-    base = [KEEPCLEAR, "--data-dir", str(data_dir), "--database-url", postgres_url]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
 
-    def worker(*which: str) -> list[str]:
-        return [*base, "worker", "detect", *which, "--workers", "2", "--status-every-s", "0.5", "--adopt-after-s", "1"]
+    def of_two(log: str, *which: str, ready: Callable[[ServedProcess], bool] = WORKER_READY) -> ServedProcess:
+        args = (*which, "--workers", "2", "--status-every-s", "0.5", "--adopt-after-s", "1")
+        return worker(data_dir, postgres_url, logs[log], *args, ready=ready)
 
     logs = {n: tmp_path / f"{n}.log" for n in ("w0", "w1-first", "standby", "w1-second")}
     with ExitStack() as stack:
-        stack.enter_context(
-            process([*base, "serve", "--port", str(port)], tmp_path / "serve.log", lambda: healthy(url))
-        )
-        stack.enter_context(
-            process(worker("--worker-index", "0"), logs["w0"], lambda: '"ready": true' in logs["w0"].read_text())
-        )
+        url = stack.enter_context(api(data_dir, postgres_url, tmp_path / "serve.log")).url
+        stack.enter_context(of_two("w0", "--worker-index", "0"))
         first = stack.enter_context(
-            process(
-                worker("--worker-index", "1"), logs["w1-first"], lambda: share_started(logs["w1-first"], "w1of2") == 1
-            )
+            of_two("w1-first", "--worker-index", "1", ready=lambda p: share_started(p.log, "w1of2") == 1)
         )
-        standby = stack.enter_context(
-            process(
-                worker("--standby", "--name", "spare"),
-                logs["standby"],
-                lambda: '"ready": true' in logs["standby"].read_text(),
-            )
-        )
+        standby = stack.enter_context(of_two("standby", "--standby", "--name", "spare"))
         stream_b = Stream(url, keys["b"])
         stack.callback(stream_b.close)
         feeds = feed_clients(stack, url, keys)
@@ -431,8 +392,7 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
         adopted_before = share_started(logs["w0"], "w1of2")  # at start, before worker 1 was up
         pauses = []
         for victim, adopter in ((first, "standby"), (standby, "w0")):
-            victim.kill()  # kill -9
-            victim.wait()
+            victim.kill9()
             killed_s = time.monotonic()
             ack_floor, _ = asyncio.run(_ack_floor_and_last("keepclear-detect-w1of2"))
             raised_before = of_share("alert.raised")
@@ -474,13 +434,7 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
 
         # worker 1 comes back: worker 0 hands the share over, worker 1 raises the pair under its run
         back_s = time.monotonic()
-        stack.enter_context(
-            process(
-                worker("--worker-index", "1"),
-                logs["w1-second"],
-                lambda: '"ready": true' in logs["w1-second"].read_text(),
-            )
-        )
+        stack.enter_context(of_two("w1-second", "--worker-index", "1"))
         post_until(lambda: len(of_share("alert.raised")) >= 4, "the alert after the hand-back", back_s, ALERT_S + 30)
         raised = of_share("alert.raised")
         assert len(set(raised)) == 4, raised

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +17,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from keepclear.api.server import free_port
+import serving
+from serving import KEEPCLEAR, keepclear_cli, run_cli
 
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 PARTIES = ("alpha", "bravo", "charlie")
 
 
@@ -32,43 +30,15 @@ class Served:
     log: Path
 
 
-def _cli(base: list[str], *args: str) -> str:
-    done = subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, f"keepclear {' '.join(args)}: {done.stderr}"
-    return done.stdout.strip()
-
-
 @contextmanager
 def serve(tmp_path: Path, database_url: str) -> Iterator[Served]:
     """Start the server, populate it, write the keys file; stop the server afterwards."""
-    base = [KEEPCLEAR, "--data-dir", str(tmp_path / "data"), "--database-url", database_url]
-    _cli(base, "init")
-    admin = _cli(base, "keys", "create", "--role", "admin", "--label", "conformance admin")
-    port = free_port()
+    base = keepclear_cli(tmp_path / "data", database_url)
+    run_cli(base, "init")
+    admin = run_cli(base, "keys", "create", "--role", "admin", "--label", "conformance admin")
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([*base, "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"keepclear serve did not answer within 240 s: {log.read_text()}"
-            time.sleep(0.2)
-        keys_file = populate(url, admin, tmp_path / "keys.yaml")
-        yield Served(url, keys_file, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving.serve(tmp_path / "data", log, database_url=database_url).start(240) as server:
+        yield Served(server.url, populate(server.url, admin, tmp_path / "keys.yaml"), log)
 
 
 def populate(url: str, admin: str, keys_file: Path) -> Path:

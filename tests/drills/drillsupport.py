@@ -1,31 +1,25 @@
-"""A real ``keepclear serve`` subprocess that tests may kill -9 and start again on the same store.
+"""The drills' store and traffic: a deployment made once, then ``keepclear serve`` (``serving.serve``)
+killed with ``kill -9`` and started again on it as often as a drill likes.
 
-The deployment is made once (two parties, forces, ``UNITS`` aircraft each, keys per role), then the
-server runs as an operator runs it: ``keepclear --data-dir ... --database-url ... serve``.
+The deployment has two parties, forces, ``UNITS`` aircraft each and keys per role; the server runs as
+an operator runs it: ``keepclear --data-dir ... --database-url ... serve``.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from keepclear.api.server import free_port
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Role
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
+from serving import ServedProcess
 
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 UNITS = 8
 
 
@@ -51,49 +45,7 @@ def populate(data_dir: Path, database_url: str) -> dict[str, str]:
         dep.close()
 
 
-@dataclass
-class Server:
-    """``keepclear serve`` on one store; ``start`` and ``kill9`` as often as a test likes."""
-
-    data_dir: Path
-    database_url: str
-    log: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = 300.0) -> None:
-        cli = [KEEPCLEAR, "--data-dir", str(self.data_dir), "--database-url", self.database_url]
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([*cli, "serve", "--port", str(self.port)], stdout=out, stderr=out)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()[-4000:]
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"keepclear serve did not answer: {self.log.read_text()[-4000:]}"
-            time.sleep(0.1)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-
-def client(server: Server, key: str, timeout_s: float = 10.0) -> httpx.Client:
+def client(server: ServedProcess, key: str, timeout_s: float = 10.0) -> httpx.Client:
     return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s)
 
 
@@ -116,7 +68,7 @@ def track_batch(party: str, time_s: float) -> dict[str, Any]:
     }
 
 
-def history(server: Server, key: str, since_s: float) -> list[tuple[str, str]]:
+def history(server: ServedProcess, key: str, since_s: float) -> list[tuple[str, str]]:
     """The (unit, time) pairs of the caller's own units' track history from ``since_s``."""
     with client(server, key, 30.0) as c:
         response = c.get("/v1/tracks/history", params={"since": format_utc(since_s)})

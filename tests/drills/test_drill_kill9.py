@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from drillsupport import Server, client, history, populate, track_batch, unit_ids
+from drillsupport import client, history, populate, track_batch, unit_ids
 
 from keepclear.domain.timefmt import format_utc
+from serving import ServedProcess, serve
 
 KILLS = int(os.environ.get("KEEPCLEAR_DRILL_KILLS", "4"))
 #: Feed batches are 2 s apart in report time (history keeps one report per unit every 2 s).
@@ -77,7 +78,7 @@ def keyed_post(c: httpx.Client, sent: Sent) -> tuple[int, bytes]:
 class Load:
     """Three clients posting until the server dies (or ``stop``)."""
 
-    def __init__(self, server: Server, keys: dict[str, str], ledger: Ledger, thread: str, t0_s: float) -> None:
+    def __init__(self, server: ServedProcess, keys: dict[str, str], ledger: Ledger, thread: str, t0_s: float) -> None:
         self.server, self.keys, self.ledger, self.thread, self.t0_s = server, keys, ledger, thread, t0_s
         self.stop = threading.Event()
         self.workers = [threading.Thread(target=w, daemon=True) for w in (self._feed, self._hotline, self._notify)]
@@ -131,7 +132,7 @@ class Load:
         self._keyed(self.ledger.activities, lambda n: Sent(f"drill-act-{n:05d}", "/v1/activities", activity(n)))
 
 
-def settle(server: Server, keys: dict[str, str], sent_list: list[Sent], where: str) -> None:
+def settle(server: ServedProcess, keys: dict[str, str], sent_list: list[Sent], where: str) -> None:
     """Retry every request with its key: answered ones must get their answer again; unanswered ones
     are carried out now, or said to have been stored already."""
     with client(server, keys["a-liaison"], 30.0) as liaison:
@@ -146,7 +147,7 @@ def settle(server: Server, keys: dict[str, str], sent_list: list[Sent], where: s
                 sent.answer = again
 
 
-def check(server: Server, keys: dict[str, str], ledger: Ledger, thread: str, t0_s: float, where: str) -> None:
+def check(server: ServedProcess, keys: dict[str, str], ledger: Ledger, thread: str, t0_s: float, where: str) -> None:
     assert not ledger.errors, f"{where}: {ledger.errors}"
     settle(server, keys, ledger.messages, where)
     settle(server, keys, ledger.activities, where)
@@ -175,7 +176,7 @@ def test_drill_kill9_during_ingest_posts_and_notifications(tmp_path: Path, datab
     seed = int(os.environ.get("KEEPCLEAR_DRILL_SEED", random.randrange(2**31)))
     rng = random.Random(seed)
     keys = populate(tmp_path / "data", database_url)
-    server = Server(tmp_path / "data", database_url, tmp_path / "serve.log")
+    server = serve(tmp_path / "data", tmp_path / "serve.log", database_url=database_url)
     ledger = Ledger()
     t0_s = float(round(time.time() - 400.0))
     started_s = time.monotonic()

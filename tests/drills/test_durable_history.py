@@ -8,14 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from drillsupport import Server, client, history, populate, track_batch, unit_ids
+from drillsupport import client, history, populate, track_batch, unit_ids
 
 from keepclear.domain.timefmt import format_utc
+from serving import serve
 
 
 def test_item8_acknowledged_tracks_survive_kill_9_and_restart(tmp_path: Path, database_url: str):
     keys = populate(tmp_path / "data", database_url)
-    server = Server(tmp_path / "data", database_url, tmp_path / "serve.log")
+    server = serve(tmp_path / "data", tmp_path / "serve.log", database_url=database_url)
     server.start()
     try:
         now_s = time.time()

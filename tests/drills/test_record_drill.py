@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -22,19 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from drillsupport import Server
 
 from keepclear.domain.timefmt import format_utc
+from serving import keepclear_cli, run_cli, serve
 
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 KILLS = 3
 SQUARE = [[[39.9, 35.3], [40.2, 35.3], [40.2, 35.5], [39.9, 35.5], [39.9, 35.3]]]
-
-
-def _cli(base: list[str], *args: str) -> str:
-    done = subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, f"keepclear {' '.join(args)}: {done.stderr}"
-    return done.stdout.strip()
 
 
 @dataclass
@@ -99,10 +90,10 @@ def _traffic(url: str, keys: dict[str, str], thread_id: str, done: Acknowledged,
 
 
 def test_kill_9_loses_and_doubles_no_entry(tmp_path: Path, database_url: str) -> None:
-    base = [KEEPCLEAR, "--data-dir", str(tmp_path / "data"), "--database-url", database_url]
-    _cli(base, "init")
-    admin = _cli(base, "keys", "create", "--role", "admin", "--label", "drill admin")
-    server = Server(tmp_path / "data", database_url, tmp_path / "serve.log")
+    base = keepclear_cli(tmp_path / "data", database_url)
+    run_cli(base, "init")
+    admin = run_cli(base, "keys", "create", "--role", "admin", "--label", "drill admin")
+    server = serve(tmp_path / "data", tmp_path / "serve.log", database_url=database_url)
     seed = int(os.environ.get("KEEPCLEAR_DRILL_SEED", str(time.time_ns() % 1_000_000)))
     print(f"drill seed {seed} (KEEPCLEAR_DRILL_SEED={seed} replays the kill times)")  # shown when it fails
     rng = random.Random(seed)
@@ -140,8 +131,8 @@ def test_kill_9_loses_and_doubles_no_entry(tmp_path: Path, database_url: str) ->
     assert done.messages and done.activities, "the drill made no traffic"
 
     export = tmp_path / "export.json"
-    _cli(base, "ledger", "export", "-o", str(export))
-    assert "OK" in _cli(base, "ledger", "verify", str(export))
+    run_cli(base, "ledger", "export", "-o", str(export))
+    assert "OK" in run_cli(base, "ledger", "verify", str(export))
     entries = json.loads(export.read_text())["entries"]
     said = [(e["statement"]["kind"], json.loads(e["payload"])) for e in entries if e["payload"] is not None]
     by_alpha = [json.loads(e["payload"]) for e in entries if e["statement"]["party"] == "alpha"]

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +36,7 @@ from keepclear.interop.observation import Stats
 from keepclear.interop.poster import Poster
 from keepclear.interop.tak_endpoint import ClientRule, TakEndpoint
 from keepclear.interop.takproto_in import split_tak
+from serving import KEEPCLEAR, ServedProcess, log_says
 
 SPEED_MPS = 220.0
 
@@ -227,9 +224,6 @@ def test_on_the_shared_tls_port_the_certificates_party_decides_the_picture(servi
     assert "keepclear.ub" in received["atak-b"] and "keepclear.ua" not in received["atak-b"]
 
 
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
-
-
 def test_interop_run_with_a_picture_key_answers_on_the_same_connection(
     service: Service, pytak: ModuleType, tmp_path: Path
 ) -> None:
@@ -244,16 +238,12 @@ def test_interop_run_with_a_picture_key_answers_on_the_same_connection(
         KEEPCLEAR, "interop", "run", "--mapping", str(tmp_path / "interop.yaml"), "--url", service.url,
         "--listen", f"tak:tcp:{port}", "--interval-s", "0.5",
     ]  # fmt: skip
-    env = {**os.environ, "KEEPCLEAR_FEED_KEY": service.keys["a-feed"],
-           "KEEPCLEAR_PICTURE_KEY": service.keys["a-observer"]}  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    env = {"KEEPCLEAR_FEED_KEY": service.keys["a-feed"], "KEEPCLEAR_PICTURE_KEY": service.keys["a-observer"]}
+    adapter = ServedProcess(command, tmp_path / "interop.log", env=env, ready=log_says("ready:"))
     seen = Picture("tak")
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("ready:"):
-                assert "picture back" in line
-                break
+    with adapter.start():
+        [ready] = [line for line in adapter.log_text().splitlines() if line.startswith("ready:")]
+        assert "picture back" in ready
 
         async def session() -> None:
             config = ConfigParser()
@@ -269,10 +259,8 @@ def test_interop_run_with_a_picture_key_answers_on_the_same_connection(
             writer.close()
 
         asyncio.run(session())
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=60)
-    assert process.returncode == 0, rest
+        returncode = adapter.interrupt()
+    assert returncode == 0, adapter.log_text()
     assert "keepclear.ua" not in seen.uids()  # the client's own unit is not echoed back
     assert tracks(service, "a-liaison")["ua"]["lon_deg"] == pytest.approx(38.1)
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,8 +12,7 @@ from interopsupport import tracks, wait_for
 
 from keepclear.api.server import free_port
 from keepclear.interop.cot import event_xml
-
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+from serving import KEEPCLEAR, ServedProcess, log_says
 
 
 def test_run_posts_cot_from_a_udp_listener_and_stops_cleanly(service: Service, tmp_path: Path) -> None:
@@ -26,13 +22,9 @@ def test_run_posts_cot_from_a_udp_listener_and_stops_cleanly(service: Service, t
         KEEPCLEAR, "interop", "run", "--mapping", str(tmp_path / "interop.yaml"), "--url", service.url,
         "--listen", f"cot:udp:{port}",
     ]  # fmt: skip
-    env_key = {**os.environ, "KEEPCLEAR_FEED_KEY": service.keys["a-feed"]}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env_key)
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("ready:"):
-                break
+    env_key = {"KEEPCLEAR_FEED_KEY": service.keys["a-feed"]}
+    adapter = ServedProcess(command, tmp_path / "interop.log", env=env_key, ready=log_says("ready:"))
+    with adapter.start():
         now_s = time.time()
         event = event_xml(
             uid="ANDROID-A1", cot_type="a-f-A", time_s=now_s, stale_s=now_s + 60, lat_deg=36.5, lon_deg=3.0
@@ -44,10 +36,9 @@ def test_run_posts_cot_from_a_udp_listener_and_stops_cleanly(service: Service, t
             return tracks(service, "a-liaison").get("ua")
 
         assert wait_for(sent_and_seen, what="ua")["lat_deg"] == 36.5
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=60)
-    assert process.returncode == 0, rest
+        returncode = adapter.interrupt()
+    rest = adapter.log_text()
+    assert returncode == 0, rest
     assert "interop stopped:" in rest and "accepted=" in rest
 
 

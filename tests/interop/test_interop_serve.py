@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,8 +21,7 @@ from keepclear.interop.hosting import parse_adapters
 from keepclear.services.runtime.bus import WallClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
-
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+from serving import KEEPCLEAR, log_says, serve
 
 
 def test_an_adapters_file_is_checked_completely(tmp_path: Path) -> None:
@@ -81,19 +79,12 @@ def test_serve_runs_the_adapters_and_shows_their_counters(tmp_path: Path) -> Non
         f"in:\n  - name: a-tak\n    mapping: a.yaml\n    key_env: A_FEED_KEY\n    listen: ['cot:udp:{cot_port}']\n"
     )
     env = {
-        **os.environ,
         "KEEPCLEAR_INTEROP_FILE": str(tmp_path / "adapters.yaml"),
         "KEEPCLEAR_TICK_S": "0.2",
         "A_FEED_KEY": keys["a-feed"],
     }
-    command = [KEEPCLEAR, "--data-dir", str(tmp_path / "data"), "serve", "--port", str(port)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("ready:"):
-                break
+    server = serve(tmp_path / "data", tmp_path / "serve.log", port=port, env=env, ready=log_says("ready: http"))
+    with server.start():
         now_s = time.time()
         events = [
             event_xml(uid=uid, cot_type="a-f-A", time_s=now_s, stale_s=now_s + 60, lat_deg=36.5, lon_deg=3.0)
@@ -102,7 +93,7 @@ def test_serve_runs_the_adapters_and_shows_their_counters(tmp_path: Path) -> Non
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.sendto(b"".join(events), ("127.0.0.1", cot_port))
             udp.sendto(b"<event garbage", ("127.0.0.1", cot_port))
-        admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['admin']}"})
+        admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {keys['admin']}"})
 
         def counters() -> dict[str, float] | None:
             found: dict[str, float] = admin.get("/v1/metrics").json()["counters"]
@@ -110,12 +101,10 @@ def test_serve_runs_the_adapters_and_shows_their_counters(tmp_path: Path) -> Non
 
         seen = wait_for(counters, what="the adapter's counters")
         admin.close()
-    finally:
-        process.terminate()
-        _, rest = process.communicate(timeout=60)
+        server.stop(wait_s=60)
     assert seen["interop_a-tak_messages"] == 2 and seen["interop_a-tak_malformed"] == 1
     assert (seen["interop_a-tak_accepted"], seen["interop_a-tak_refused"]) == (1, 1)
-    assert "Traceback" not in rest
+    assert "Traceback" not in server.log_text()
 
 
 def test_serve_refuses_to_start_with_a_bad_adapters_file(tmp_path: Path) -> None:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -28,8 +25,7 @@ from test_interop_both_ways import SPEED_MPS, Picture, b_reports
 from keepclear.domain.timefmt import format_utc
 from keepclear.interop.cot import event_xml
 from keepclear.interop.cot_out import ALERT_TYPE
-
-KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
+from serving import KEEPCLEAR, ServedProcess, log_says
 
 
 @pytest.fixture(autouse=True)
@@ -67,15 +63,10 @@ def test_a_tak_client_and_keepclear_exchange_positions_and_alerts_through_openta
             KEEPCLEAR, "interop", "run", "--mapping", str(tmp_path / "interop.yaml"), "--url", service.url,
             "--connect", f"cot:127.0.0.1:{server.tcp_port}", "--interval-s", "0.5", "--flush-s", "0.05",
         ]  # fmt: skip
-        env = {**os.environ, "KEEPCLEAR_FEED_KEY": service.keys["a-feed"],
-               "KEEPCLEAR_PICTURE_KEY": service.keys["a-liaison"]}  # fmt: skip
-        adapter = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+        env = {"KEEPCLEAR_FEED_KEY": service.keys["a-feed"], "KEEPCLEAR_PICTURE_KEY": service.keys["a-liaison"]}
+        adapter = ServedProcess(command, tmp_path / "interop.log", env=env, ready=log_says("ready:"))
         seen = Picture("xml")
-        try:
-            assert adapter.stderr is not None
-            for line in adapter.stderr:
-                if line.startswith("ready:"):
-                    break
+        with adapter.start():
             time.sleep(2.0)  # keepclear's presence reaches the server, which then routes to it
 
             async def until(reader: asyncio.StreamReader, done: Callable[[], bool], what: str) -> None:
@@ -108,10 +99,8 @@ def test_a_tak_client_and_keepclear_exchange_positions_and_alerts_through_openta
                 asyncio.run(a_client())
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{server.logs()}") from None
-        finally:
-            adapter.send_signal(signal.SIGINT)
-            _, rest = adapter.communicate(timeout=60)
-    assert adapter.returncode == 0, rest
+            returncode = adapter.interrupt()
+    assert returncode == 0, adapter.log_text()
     with service.client("a-liaison") as a_liaison:
         [alert] = a_liaison.get("/v1/alerts").json()
     with service.client("b-liaison") as b_liaison:  # B's console reads the same alert (and its stream)
