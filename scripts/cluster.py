@@ -152,6 +152,8 @@ class Topology:
     workers: int
     port: int
     database_url: str
+    #: Each worker's cells as this many shares (``worker detect --shares-per-worker``).
+    shares_per_worker: int = 1
 
     @staticmethod
     def file() -> Path:
@@ -206,6 +208,7 @@ class Process:
         if self.kind == "api":
             return [*base, "serve", "--host", "127.0.0.1", "--port", str(self.topology.port), "--reuse-port"]
         share = ["--worker-index", str(self.index - 1), "--workers", str(self.topology.workers)]
+        share += ["--shares-per-worker", str(self.topology.shares_per_worker)]
         return [*base, "worker", "detect", *share]
 
     def describe(self) -> str:
@@ -371,6 +374,7 @@ def resolve_topology(args: argparse.Namespace) -> Topology:
         port=args.port or (stored.port if stored else API_PORT + port_offset()),
         database_url=os.environ.get("KEEPCLEAR_CLUSTER_DATABASE_URL")
         or (stored.database_url if stored else default_database_url()),
+        shares_per_worker=args.shares_per_worker or (stored.shares_per_worker if stored else 1),
     )
 
 
@@ -522,7 +526,11 @@ def up(args: argparse.Namespace) -> int:
     topology = resolve_topology(args)
     stored = Topology.stored()
     if stored is not None and stored.keepclear and any(process_pid(p) for p in stored.processes()):
-        changed = [k for k in ("workers", "port", "database_url") if getattr(stored, k) != getattr(topology, k)]
+        changed = [
+            k
+            for k in ("workers", "shares_per_worker", "port", "database_url")
+            if getattr(stored, k) != getattr(topology, k)
+        ]
         changed += ["api (fewer)"] if topology.api < stored.api else []  # more: the new ones start
         changed += ["keepclear (none)"] if not topology.keepclear else []
         if changed:
@@ -667,6 +675,9 @@ def main() -> int:
     p.add_argument("--api", type=int, default=None, help=f"API processes on the one port (default {DEFAULT_API})")
     p.add_argument("--workers", type=int, default=None, help=f"detector workers (default {DEFAULT_WORKERS})")
     p.add_argument("--port", type=int, default=None, help=f"the API's port (default {API_PORT} + the offset)")
+    p.add_argument(
+        "--shares-per-worker", type=int, default=None, help="each worker's cells as this many shares (default 1)"
+    )
     p.add_argument(
         "--keepclear",
         action=argparse.BooleanOptionalAction,

@@ -318,6 +318,17 @@ def share_counts(log: Path, share: str) -> list[float]:
     return out
 
 
+def place_in(grid: CellGrid, cells: np.ndarray) -> tuple[float, float, int]:
+    """Where the drills' pair starts: (lat, lon, cell) in one of ``cells``, at 35° N (the middle of a
+    10° band), with a degree of the same cell west of it and two east (the pair flies east at 200 m/s)."""
+    lat0, wanted = 35.0, {int(c) for c in cells}
+    for lon in np.arange(-170.0, 170.0, 0.5):
+        around = {int(c) for c in grid.cell_of(np.array([lat0] * 3), np.array([lon - 1.0, lon, lon + 2.0]))}
+        if len(around) == 1 and around <= wanted:
+            return lat0, float(lon), around.pop()
+    raise AssertionError(f"no place for the pair in cells {sorted(wanted)}")
+
+
 def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
     running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
@@ -333,15 +344,7 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
     data_dir = tmp_path / "data"
     keys = populate(data_dir, postgres_url)
     grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
-    second = {int(c) for c in shares_of_workers(grid.cell_count, 2)[1].cells}
-    lat0 = 35.0  # the middle of a 10° band; the pair flies east, 3.3 km apart (separation lost throughout)
-    lon0 = next(
-        float(lon)
-        for lon in np.arange(-170.0, 170.0, 0.5)
-        if {int(c) for c in grid.cell_of(np.array([lat0] * 3), np.array([lon - 1.0, lon, lon + 2.0]))} <= second
-        and len(set(grid.cell_of(np.array([lat0] * 3), np.array([lon - 1.0, lon, lon + 2.0])).tolist())) == 1
-    )
-    (cell,) = {int(c) for c in grid.cell_of(np.array([lat0]), np.array([lon0]))}
+    lat0, lon0, cell = place_in(grid, shares_of_workers(grid.cell_count, 2)[1].cells)
 
     def of_two(log: str, *which: str, ready: Callable[[ServedProcess], bool] = WORKER_READY) -> ServedProcess:
         args = (*which, "--workers", "2", "--status-every-s", "0.5", "--adopt-after-s", "1")
@@ -459,3 +462,69 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
                 }
             )
         )
+
+
+def test_finer_shares_of_a_dead_worker_spread_over_the_living(
+    running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """Three workers of two shares each (``--shares-per-worker 2``); a pair in a cell of one of worker
+    1's shares is alerted by it. Worker 1 is ``kill -9``ed: workers 0 and 2 take one of its shares
+    each (an adopter waits one ``adopt_after_s`` more for each share it holds, so the second share
+    goes to the other), and the pair is alerted again by whichever took its share."""
+    data_dir = tmp_path / "data"
+    keys = populate(data_dir, postgres_url)
+    grid = CellGrid(Settings(data_dir=data_dir).detect_cell_deg)
+    shares = shares_of_workers(grid.cell_count, 3, 2)
+    dead = [s for s in shares if s.worker == "w1of3"]
+    lat0, lon0, cell = place_in(grid, dead[0].cells)
+    logs = {n: tmp_path / f"{n}.log" for n in ("w0", "w1", "w2")}
+
+    def of_three(index: int) -> ServedProcess:
+        args = ("--worker-index", str(index), "--workers", "3", "--shares-per-worker", "2")
+        args += ("--status-every-s", "0.5", "--adopt-after-s", "1")
+        ready = lambda p: all(share_started(p.log, s.name) for s in shares if s.worker == f"w{index}of3")  # noqa: E731
+        return worker(data_dir, postgres_url, logs[f"w{index}"], *args, ready=ready)
+
+    with ExitStack() as stack:
+        url = stack.enter_context(api(data_dir, postgres_url, tmp_path / "serve.log")).url
+        processes = [stack.enter_context(of_three(i)) for i in range(3)]
+        stream_b = Stream(url, keys["b"])
+        stack.callback(stream_b.close)
+        feeds = feed_clients(stack, url, keys)
+        t0 = time.time()
+
+        def raised(prefix: str) -> list[str]:
+            return [
+                alert_id_of(e)
+                for e in list(stream_b.events)
+                if e.get("kind") == "alert.raised" and alert_id_of(e).startswith(prefix)
+            ]
+
+        def post_until(done: Callable[[], bool], what: str, since_s: float) -> float:
+            while not done():
+                assert time.monotonic() - since_s < ALERT_S, f"{what} not within {ALERT_S} s:\n" + "\n".join(
+                    f"--- {n}\n{p.read_text()[-2500:]}" for n, p in logs.items()
+                )
+                now = time.time()
+                for p, unit, lat in (("a", "ua", lat0), ("b", "ub", lat0 + 0.03)):
+                    body = {"reports": [report(unit, lat, 0.0, t0, now, lon0=lon0, east_mps=200.0)]}
+                    assert feeds[p].post("/v1/tracks", json=body).status_code == 202
+                time.sleep(0.5)
+            return time.monotonic() - since_s
+
+        prefix = f"alert-{dead[0].name}-"
+        post_until(lambda: len(raised(prefix)) >= 1, "the first alert", time.monotonic())
+        processes[1].kill9()
+        killed_s = time.monotonic()
+        pause_s = post_until(lambda: len(set(raised(prefix))) >= 2, "the alert after the takeover", killed_s)
+        deadline = time.monotonic() + ALERT_S
+        while True:
+            taken = {n: [s.name for s in dead if share_started(logs[n], s.name)] for n in ("w0", "w2")}
+            if (
+                sorted(n for names in taken.values() for n in names) == [s.name for s in dead]
+                or time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0.5)
+        assert all(len(names) == 1 for names in taken.values()), taken  # one share each: the load spread
+        print(json.dumps({"cell": cell, "adopted": taken, "kill_to_alert_on_stream_s": round(pause_s, 2)}))

@@ -20,7 +20,7 @@ from keepclear.cli.main import cli
 from keepclear.detect.cells import CellPlan, cells_in_view
 from keepclear.domain import Domain
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.detect_worker import cells_of_worker, worker_name_problem
+from keepclear.services.runtime.detect_worker import cells_of_worker, shares_of_workers, worker_name_problem
 from keepclear.services.runtime.nats_tracks import track_subjects
 from keepclear.services.tactical.track_wire import (
     MAX_REPORTS_PER_MESSAGE,
@@ -101,6 +101,28 @@ def test_workers_by_index_share_every_cell_once() -> None:
     assert worker_name_problem("a.b") and worker_name_problem("") and worker_name_problem("x" * 65)
 
 
+@pytest.mark.parametrize("per_worker", [1, 2, 5])
+def test_finer_shares_split_each_workers_cells_and_keep_one_owner_a_cell(per_worker: int) -> None:
+    count = CellPlan().grid.cell_count
+    shares = shares_of_workers(count, 3, per_worker)
+    assert len(shares) == 3 * per_worker and len({s.name for s in shares}) == len(shares)
+    assert all(worker_name_problem(s.name) is None for s in shares)  # each names a consumer and alert ids
+    together = np.sort(np.concatenate([s.cells for s in shares]))
+    assert np.array_equal(together, np.arange(count))  # every cell in exactly one share
+    for index in range(3):
+        own = [s for s in shares if s.worker == f"w{index}of3"]
+        assert len(own) == per_worker and all(len(s.cells) for s in own)
+        assert np.array_equal(
+            np.sort(np.concatenate([s.cells for s in own])), cells_of_worker(count, index, 3, per_worker)
+        )
+    if per_worker == 1:  # one share a worker keeps the names (and so the consumers) of before
+        assert [s.name for s in shares] == ["w0of3", "w1of3", "w2of3"]
+    else:
+        assert shares[1].name == "w0of3-1of" + str(per_worker)
+    with pytest.raises(ValidationError, match="shares_per_worker"):
+        shares_of_workers(count, 3, 0)
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -116,6 +138,8 @@ def test_workers_by_index_share_every_cell_once() -> None:
         (["--standby", "--workers", "0"], "0 is not a number of workers"),
         (["--cells", "5-3"], "ends before it starts"),
         (["--cells", "x"], "not a cell number"),
+        (["--cells", "1", "--shares-per-worker", "2"], "--shares-per-worker goes with --workers"),
+        (["--worker-index", "0", "--workers", "2", "--shares-per-worker", "0"], "--shares-per-worker"),
         (["--cells", "1"], "bus_url"),
     ],
 )

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -56,6 +56,14 @@ def _cells(text: str) -> list[int]:
     help="With --workers alone: own no share, adopt those of workers that are gone (first, before the others).",
 )
 @click.option(
+    "--shares-per-worker",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="With --workers: each worker's cells as this many shares, so a dead worker's load spreads over as"
+    " many adopters. Every worker and standby of the deployment must be given the same.",
+)
+@click.option(
     "--adopt-after-s",
     type=click.FloatRange(min=0),
     default=1.0,
@@ -81,13 +89,14 @@ def detect(
     adopt_after_s: float,
     poll_s: float,
     standby: bool,
+    shares_per_worker: int,
 ) -> None:
     """Probe a set of geographic cells: consume their reports from the bus, raise their alerts on it.
 
-    The cells are given (--cells), or this worker's share of --workers (--worker-index): then the
+    The cells are given (--cells), or this worker's shares of --workers (--worker-index): then the
     shares of workers that are gone are taken over while they are away (--standby: own none, only
-    take over). Every alert
-    event is printed as one JSON line on stdout, and a status line on stderr every --status-every-s.
+    take over). Every alert event is printed as one JSON line on stdout, and a status line on stderr
+    every --status-every-s.
     Runs until interrupted (SIGINT or SIGTERM stop it cleanly).
     """
     from keepclear.errors import KeepclearError
@@ -109,6 +118,8 @@ def detect(
             raise click.BadParameter(f"{worker_index} is not in 0..{workers - 1}", param_hint="--worker-index")
         if name is not None:
             raise click.UsageError("--name goes with --cells: a worker of --workers is named w<index>of<workers>")
+    if shares_per_worker != 1 and workers is None:
+        raise click.UsageError("--shares-per-worker goes with --workers")
     cells = None if cells_text is None else _cells(cells_text)
     settings = ctx.settings
     if not settings.bus_url:
@@ -118,53 +129,49 @@ def detect(
     except (KeepclearError, ConnectionError) as exc:  # no store, or NATS does not answer
         raise click.ClickException(str(exc)) from None
     try:
-        _run(deployment, cells, worker_index, workers, name, status_every_s, adopt, adopt_after_s, poll_s, standby)
+        plan = _Plan(cells, worker_index, workers, shares_per_worker, name, standby, adopt)
+        _run(deployment, plan, status_every_s, adopt_after_s, poll_s)
     except (KeepclearError, ConnectionError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         deployment.close()
 
 
-def _run(
-    deployment: Any,
-    given: list[int] | None,
-    worker_index: int | None,
-    workers: int | None,
-    name: str | None,
-    status_every_s: float,
-    adopt: bool,
-    adopt_after_s: float,
-    poll_s: float,
-    standby: bool,
-) -> None:
+class _Plan(NamedTuple):
+    """Which cells a worker runs, as the options gave them."""
+
+    cells: list[int] | None
+    worker_index: int | None
+    workers: int | None
+    shares_per_worker: int
+    name: str | None
+    standby: bool
+    adopt: bool
+
+
+def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: float, poll_s: float) -> None:
     import numpy as np
 
-    from keepclear.services.runtime.detect_worker import DetectWorker, Share, shares_of_workers
+    from keepclear.services.runtime.detect_worker import DetectWorker, Share, shares_of_workers, worker_of
     from keepclear.services.runtime.runtime import RuntimeConfig
     from keepclear.services.tactical.service import cell_plan
 
     config = RuntimeConfig.from_settings(deployment.settings)
-    others: list[Share] = []
-    home: Share | None
-    if standby:
-        assert workers is not None
-        count = cell_plan(config.tactical, deployment.settings.detect_cell_deg).grid.cell_count
-        home, others = None, shares_of_workers(count, workers)
-        name = name or f"standby-{hashlib.blake2b(os.urandom(8), digest_size=3).hexdigest()}"
-    elif given is not None:
-        default_name = (
-            "cells-" + hashlib.blake2b(",".join(map(str, sorted(set(given)))).encode(), digest_size=4).hexdigest()
-        )
-        name = name or default_name
-        home = Share(name, np.asarray(given, dtype=np.int64))
+    count = cell_plan(config.tactical, deployment.settings.detect_cell_deg).grid.cell_count
+    shares = [] if plan.workers is None else shares_of_workers(count, plan.workers, plan.shares_per_worker)
+    if plan.standby:
+        name = plan.name or f"standby-{hashlib.blake2b(os.urandom(8), digest_size=3).hexdigest()}"
+        home, others = [], shares
+    elif plan.cells is not None:
+        given = sorted(set(plan.cells))
+        name = plan.name or "cells-" + hashlib.blake2b(",".join(map(str, given)).encode(), digest_size=4).hexdigest()
+        home, others = [Share(name, np.asarray(given, dtype=np.int64), name)], []
     else:
-        assert worker_index is not None and workers is not None
-        count = cell_plan(config.tactical, deployment.settings.detect_cell_deg).grid.cell_count
-        shares = shares_of_workers(count, workers)
-        home = shares[worker_index]
-        name = home.name
+        assert plan.worker_index is not None and plan.workers is not None
+        name = worker_of(plan.worker_index, plan.workers)
+        home = [s for s in shares if s.worker == name]
         # The others' shares: taken over while their worker is gone (``detect_worker``'s docstring).
-        others = [s for s in shares if s.name != home.name] if adopt else []
+        others = [s for s in shares if s.worker != name] if plan.adopt else []
     detector = DetectWorker(
         deployment, name, config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s
     )

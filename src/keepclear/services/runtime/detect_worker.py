@@ -13,17 +13,20 @@ publish retried or redelivered is taken once; alert ids start with the worker's 
 this run (``alert-<name>-<run>-000001``), so no two workers, nor two runs of one, give the same id.
 Zones are watched by the API processes, not here.
 
-Shares and takeover. Started as ``--worker-index I --workers N``, a worker's own share is
-``w<I>of<N>`` (its cells by rendezvous hashing), and the other ``N - 1`` shares are ones it may
-adopt. Each share runs where its PostgreSQL advisory lock ``detect-share:<name>`` is held; a worker
-holds ``detect-home:<its name>`` while it lives. A share whose home lock nobody holds (its worker is
-dead: PostgreSQL frees a dead session's locks at once) is taken, after ``adopt_after_s``, by the
-first living worker to get its share lock: it resumes the share's durable consumer where the dead
-worker stopped (no report lost or taken twice), resolves the dead run's alerts and raises again the
-pairs still in conflict. When the share's own worker is back (its home lock held again), the
-adopter hands the share back: it stops probing it, waits until its last events are on the stream,
-and frees the lock, which the returning worker takes. A worker given ``--cells`` (or on SQLite, one
-process) runs its one share and adopts none.
+Shares and takeover. Started as ``--worker-index I --workers N``, a worker is named ``w<I>of<N>``
+and its own share is ``w<I>of<N>`` (its cells by rendezvous hashing); with ``--shares-per-worker K``
+it owns ``K`` finer shares ``w<I>of<N>-<k>of<K>`` instead, so that when it dies its cells spread
+over ``K`` adopters rather than doubling one worker's load. The other workers' shares are ones it
+may adopt. Each share runs where its PostgreSQL advisory lock ``detect-share:<name>`` is held; a
+worker holds ``detect-home:<its name>`` while it lives. A share whose worker's home lock nobody
+holds (the worker is dead: PostgreSQL frees a dead session's locks at once) is taken by the first
+living worker to get its share lock, after ``adopt_after_s`` for a standby, one more for a worker
+with shares of its own, and one more for each share it adopted already. The adopter resumes the
+share's durable consumer where the dead worker stopped (no report lost or taken twice), resolves
+the dead run's alerts and raises again the pairs still in conflict. When the share's worker is back
+(its home lock held again), the adopter hands the share back: it stops probing it, waits until its
+last events are on the stream, and frees the lock, which the returning worker takes. A worker given
+``--cells`` (or on SQLite, one process) runs its one share and adopts none.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from keepclear.services.runtime.nats_bus import STREAM_MAX_AGE_S, NatsBus
 from keepclear.services.runtime.nats_tracks import TrackFeed, recent_alert_events, track_subjects
 from keepclear.services.tactical.service import CellShare, TacticalService, cell_plan
 
-__all__ = ["DetectWorker", "Share", "cells_of_worker", "shares_of_workers", "worker_name_problem"]
+__all__ = ["DetectWorker", "Share", "cells_of_worker", "shares_of_workers", "worker_name_problem", "worker_of"]
 
 _log = logging.getLogger("keepclear.worker.detect")
 T = TypeVar("T")
@@ -71,30 +74,56 @@ def worker_name_problem(name: str) -> str | None:
     return None
 
 
-def cells_of_worker(cell_count: int, index: int, workers: int) -> np.ndarray:
-    """The cells worker ``index`` of ``workers`` owns: rendezvous hashing over the names ``w<i>of<n>``
-    (``detect.cells.assign_cells``), the same map in every process."""
+def worker_of(index: int, workers: int) -> str:
+    """The name of worker ``index`` of ``workers``: ``w<index>of<workers>``."""
+    return f"w{index}of{workers}"
+
+
+def cells_of_worker(cell_count: int, index: int, workers: int, shares_per_worker: int = 1) -> np.ndarray:
+    """The cells worker ``index`` of ``workers`` owns (its shares' together), ascending."""
     if workers < 1 or not 0 <= index < workers:
         raise ValidationError([f"worker_index: {index} is not in 0..{workers - 1} (--workers {workers})"])
-    names = [f"w{i}of{workers}" for i in range(workers)]
-    return assign_cells(np.arange(cell_count, dtype=np.int64), names)[names[index]]
+    own = [
+        s.cells
+        for s in shares_of_workers(cell_count, workers, shares_per_worker)
+        if s.worker == worker_of(index, workers)
+    ]
+    return np.unique(np.concatenate(own))
 
 
-def shares_of_workers(cell_count: int, workers: int) -> list[Share]:
-    """The shares ``w0of<N> … w<N-1>of<N>`` of ``workers`` workers (``cells_of_worker`` each)."""
-    return [Share(f"w{i}of{workers}", cells_of_worker(cell_count, i, workers)) for i in range(workers)]
+def shares_of_workers(cell_count: int, workers: int, shares_per_worker: int = 1) -> list[Share]:
+    """The shares of ``workers`` workers, ``shares_per_worker`` each, by worker then share: ``w<i>of<N>``
+    (one a worker) or ``w<i>of<N>-<k>of<K>``; their cells by rendezvous hashing over the share names
+    (``detect.cells.assign_cells``): disjoint, every cell in one, the same map in every process."""
+    if workers < 1 or shares_per_worker < 1:
+        raise ValidationError([f"workers, shares_per_worker: {workers}, {shares_per_worker} must be at least 1"])
+    owners = [worker_of(i, workers) for i in range(workers)]
+    named = [
+        (owner if shares_per_worker == 1 else f"{owner}-{k}of{shares_per_worker}", owner)
+        for owner in owners
+        for k in range(shares_per_worker)
+    ]
+    cells = assign_cells(np.arange(cell_count, dtype=np.int64), [name for name, _ in named])
+    return [Share(name, cells[name], owner) for name, owner in named]
 
 
 @dataclass(frozen=True)
 class Share:
-    """A named set of cells probed as one: its durable consumer and its alert ids carry the name."""
+    """A named set of cells probed as one: its durable consumer and its alert ids carry the name.
+    ``worker``: the worker whose own share it is (its home lock tells whether it lives)."""
 
     name: str
     cells: np.ndarray
+    worker: str
+
+
+def _tidy(share: Share) -> Share:
+    """``share`` with its cells as sorted unique int64."""
+    return Share(share.name, np.unique(np.asarray(share.cells, dtype=np.int64)), share.worker)
 
 
 def _home_role(name: str) -> str:
-    """The lock a worker holds while it lives (``name``: the worker's, the name of its own share)."""
+    """The lock a worker holds while it lives (``name``: the worker's)."""
     return f"detect-home:{name}"
 
 
@@ -162,11 +191,12 @@ class DetectWorker:
     """One worker's parts on ``deployment`` (whose bus must be NATS): its shares (feed, probe, alert
     book each), and the record, incidents and hotline of their events.
 
-    ``name`` names the worker (its home lock); ``home`` is the share it is for (None: a standby, which
-    only adopts); ``others`` the shares it adopts while their own worker is gone (module docstring;
-    only on PostgreSQL). ``start`` warms the probe up, takes the home share (unless an adopter still
-    holds it: then it comes back within a few polls) and starts watching the others; ``tick`` runs one probe cycle over every share held (``run`` ticks every
-    ``tick_s`` until told to stop); ``close`` stops consuming and signing.
+    ``name`` names the worker (its home lock); ``home`` are its own shares, each naming it as its
+    worker (none: a standby, which only adopts); ``others`` the shares it adopts while their worker is
+    gone (module docstring; only on PostgreSQL). ``start`` warms the probe up, takes the home shares
+    (one an adopter still holds comes back within a few polls) and starts watching the others;
+    ``tick`` runs one probe cycle over every share held (``run`` ticks every ``tick_s`` until told to
+    stop); ``close`` stops consuming and signing.
     """
 
     def __init__(
@@ -175,7 +205,7 @@ class DetectWorker:
         name: str,
         config: RuntimeConfig | None = None,
         *,
-        home: Share | None,
+        home: Sequence[Share],
         others: Sequence[Share] = (),
         adopt_after_s: float = 1.0,
         poll_s: float = 0.5,
@@ -195,31 +225,30 @@ class DetectWorker:
         self.config = config or RuntimeConfig.from_settings(settings)
         self.plan = cell_plan(self.config.tactical, settings.detect_cell_deg)
         count = self.plan.grid.cell_count
-        for share in [*([home] if home else []), *others]:
+        for share in [*home, *others]:
             if worker_name_problem(share.name):
                 raise ValidationError([f"name: share {worker_name_problem(share.name)}"])
             owned = share.cells
             if not len(owned) or int(np.min(owned)) < 0 or int(np.max(owned)) >= count:
                 raise ValidationError([f"cells: give at least one cell, each in 0..{count - 1}"])
-        if home is not None and home.name != name:
-            raise ValueError("home: a worker's own share carries its name")
-        self.home = None if home is None else Share(home.name, np.unique(np.asarray(home.cells, dtype=np.int64)))
-        #: The cells of the home share (none for a standby).
-        self.cells = np.zeros(0, dtype=np.int64) if self.home is None else self.home.cells
-        #: Every cell whose subject the home share consumes (its own and the halo's), ascending.
+        if any(share.worker != name for share in home) or any(share.worker == name for share in others):
+            raise ValueError("home, others: a worker's own shares name it as their worker, the others do not")
+        self.home = [_tidy(share) for share in home]
+        #: The cells of the home shares (none for a standby), ascending.
+        self.cells = np.unique(np.concatenate([s.cells for s in self.home])) if self.home else np.zeros(0, np.int64)
+        #: Every cell whose subject the home shares consume (their own and the halo's), ascending.
         self.view_cells = cells_in_view(self.plan, self.cells) if len(self.cells) else self.cells
         url = settings.resolved_database_url()
         self._home_lock = leadership_for(url, _home_role(name), url)
         # Shares are adopted only where a dead worker can be told from a living one: PostgreSQL.
         adopting = isinstance(self._home_lock, PostgresLeadership)
-        if home is None and not adopting:
+        if not home and not adopting:
             raise ValidationError(
                 ["database_url: a standby worker needs PostgreSQL (it adopts the shares of dead workers)"]
             )
-        self.others = (
-            [Share(s.name, np.unique(np.asarray(s.cells, dtype=np.int64))) for s in others] if adopting else []
-        )
-        self._owned = [*([self.home] if self.home else []), *self.others]
+        self._home_names = frozenset(share.name for share in self.home)
+        self.others = [_tidy(share) for share in others] if adopting else []
+        self._owned = [*self.home, *self.others]
         self._share_locks: dict[str, Leadership] = {
             s.name: leadership_for(url, f"detect-share:{s.name}", url) for s in self._owned
         }
@@ -293,9 +322,10 @@ class DetectWorker:
             if time.monotonic() > deadline_s:
                 raise ValidationError([f"name: a worker {self.name!r} already runs (its lock is held)"])
             time.sleep(self._poll_s)
-        if self.home is not None and self._share_locks[self.name].try_acquire():
-            self.retired = self._start_share(self.home, timeout_s)
-        if self.others or (self.home is not None and self.name not in self._shares):
+        for share in self.home:
+            if self._share_locks[share.name].try_acquire():
+                self.retired += self._start_share(share, timeout_s)
+        if self.others or any(share.name not in self._shares for share in self.home):
             self._manager = threading.Thread(target=self._manage, name="keepclear-worker-shares", daemon=True)
             self._manager.start()
 
@@ -344,11 +374,11 @@ class DetectWorker:
             except Exception:  # logged; tried again next poll (a store hiccup)
                 _log.exception("managing the shares failed")
 
-    def _worker_alive(self, name: str) -> bool:
-        """Whether the worker share ``name`` belongs to holds its home lock (it lives). Only asked of
-        the shares this worker adopts, which it has only on PostgreSQL."""
+    def _worker_alive(self, share: Share) -> bool:
+        """Whether ``share``'s worker holds its home lock (it lives). Only asked of the shares this
+        worker adopts, which it has only on PostgreSQL."""
         assert isinstance(self._home_lock, PostgresLeadership)
-        return self._home_lock.held_by_anyone(_home_role(name))
+        return self._home_lock.held_by_anyone(_home_role(share.worker))
 
     def _manage_once(self) -> None:
         home_lock = self._home_lock
@@ -362,25 +392,27 @@ class DetectWorker:
         for share in self._owned:
             name = share.name
             lock = self._share_locks[name]
-            mine = name == self.name
+            mine = share.worker == self.name
             if name in self._shares:
                 if not lock.still_held():
                     self._stop_share(name, "lost its lock")
-                elif not mine and self._worker_alive(name):
+                elif not mine and self._worker_alive(share):
                     self._stop_share(name, "handed back")
                     lock.release()
                 continue
             if mine:
                 wanted = True
             else:
-                if self._worker_alive(name):
+                if self._worker_alive(share):
                     self._absent_since.pop(name, None)
                     wanted = False
                 else:
-                    # Each share held already (its own included) makes a worker wait one ``adopt_after_s``
-                    # more: a standby (none) adopts first, and the shares of a machine that died spread
-                    # over the living instead of piling up on whichever polled first.
-                    wait_s = self._adopt_after_s * (1 + len(self._shares))
+                    # A worker with shares of its own waits one ``adopt_after_s`` more than a standby,
+                    # and one more for each share it has adopted already: a standby adopts first, and
+                    # the shares of a worker (or a machine) that died spread over the living instead
+                    # of piling up on whichever polled first.
+                    adopted = sum(1 for held in self._shares if held not in self._home_names)
+                    wait_s = self._adopt_after_s * (1 + (1 if self.home else 0) + adopted)
                     wanted = now_s - self._absent_since.setdefault(name, now_s) >= wait_s
             if wanted and lock.try_acquire():
                 try:
