@@ -214,7 +214,10 @@ class Process:
     def describe(self) -> str:
         if self.kind == "api":
             return f"127.0.0.1:{self.topology.port}"
-        return f"share {self.index - 1} of {self.topology.workers}"
+        shares = self.topology.shares_per_worker
+        return f"share {self.index - 1} of {self.topology.workers}" + (
+            f" ({shares} finer shares)" if shares > 1 else ""
+        )
 
 
 def data_dir() -> Path:
