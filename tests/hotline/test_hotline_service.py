@@ -479,3 +479,21 @@ def test_a_notice_whose_thread_is_not_made_yet_is_left_to_the_bus(
         assert hotline.post_within(conn, [event]) is None
     deployment.bus.emit(event)
     assert [m.kind for m in hotline.messages("icrc", pair(hotline, "coalition", "icrc"))] == [MessageKind.NOTIFICATION]
+
+
+def test_a_notice_the_hotline_refuses_does_not_fail_its_writers_transaction(
+    deployment: Deployment, hotline: HotlineService, clock: ManualClock
+) -> None:
+    thread_id = pair(hotline, "coalition", "russia")
+    bad = Event(
+        "activity.notified",
+        clock.now_s(),
+        "coalition",
+        {"id": "x", "summary": "a\x00b"},
+        frozenset({"coalition", "russia"}),
+    )
+    with deployment.db.write() as conn:
+        assert hotline.post_within(conn, [bad, _notified(clock, "act-good")]) is not None
+    assert [m.body for m in hotline.messages("russia", thread_id)] == ["Air operation act-good"]
+    deployment.bus.emit(bad)  # left to the bus, which reports why it cannot post it
+    assert "NUL character" in str(deployment.bus.errors[-1][1])

@@ -437,8 +437,9 @@ class HotlineService:
         the sockets, for after the commit; None when nothing was posted. The bus delivers ``events``
         to ``on_events`` later: it skips them.
 
-        An event whose notice cannot be made here (a pair thread not made yet) is left to
-        ``on_events``, which posts it or reports why not, as for any other event: the write stands.
+        An event whose notice cannot be made here (a pair thread not made yet, a draft the hotline
+        refuses) is left to ``on_events``, which posts it or reports why not, as for any other event:
+        the write stands.
         """
         drafts: list[Draft] = []
         keys: list[str] = []
@@ -448,13 +449,16 @@ class HotlineService:
                 continue
             refused: list[KeepclearError] = []
             made = self._post_drafts(post, lambda a, b: self._stored_pair_thread_id(conn, a, b), refused)
+            try:
+                for draft in made:
+                    self._check(draft, system=True)
+            except KeepclearError as exc:
+                refused.append(exc)
             if not refused:
                 drafts += made
                 keys.append(post.key_prefix)
         if not drafts:
             return None
-        for draft in drafts:
-            self._check(draft, system=True)
         _, fresh = self._store_system(conn, drafts, staged=False)
         self._posted_within.add(keys)
         return self._posted_events(fresh), lambda: self._deliver_live(fresh)
