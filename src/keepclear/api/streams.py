@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import json
 import logging
 import re
@@ -113,6 +114,8 @@ class StreamHub:
         resume_margin_s: float = 2.0,
     ) -> None:
         self._ring: deque[_Item] = deque(maxlen=ring_size)
+        #: The newest ring number of each tag (``tagged_ids``); entries older than the ring are pruned.
+        self._tag_seq: dict[str, int] = {}
         self._tagged = tagged_ids
         self._margin_s = resume_margin_s
         self._connections: set[_Connection] = set()
@@ -138,15 +141,19 @@ class StreamHub:
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Bus subscriber for batches: numbered in order, handed to each connection's loop at once."""
-        now_s = time.monotonic()
         tags = [event.id[4:16] if self._tagged else "" for event in events]  # hashed outside the lock
         with self._lock:
+            now_s = time.monotonic()  # under the lock: arrival times rise with the ring's numbers
             items = [
                 _Item(self._seq + k, event, tag, now_s)
                 for k, (event, tag) in enumerate(zip(events, tags, strict=True), start=1)
             ]
             self._seq += len(items)
             self._ring.extend(items)
+            if self._tagged:
+                self._tag_seq.update((item.tag, item.seq) for item in items)
+                if len(self._tag_seq) > 2 * (self._ring.maxlen or 0):
+                    self._tag_seq = {item.tag: item.seq for item in self._ring}
             connections = list(self._connections)
         for conn in connections:
             conn.loop.call_soon_threadsafe(self._offer_all, conn, items)
@@ -194,20 +201,27 @@ class StreamHub:
 
     def _missed(self, last_event_id: str | None) -> tuple[list[_Item], bool] | None:
         """(the events after ``last_event_id``, whether the client must reload), under the lock; None
-        for a tag not in the ring (yet: it may still be on its way from another process)."""
+        for a tag not in the ring (yet: it may still be on its way from another process). The ring's
+        numbers are consecutive, so the resume point is found by index, not by a scan: a reconnecting
+        client holds the lock (and the live events behind it) for what it missed, not for the ring."""
         found = _LAST_ID.fullmatch(last_event_id or "")
         if found is None:
             return [], last_event_id is not None  # none given: live only; one not of ours: reload
         seq, tag = int(found.group(1)), found.group(2)
-        oldest = self._ring[0].seq if self._ring else self._seq + 1
-        here = next((item for item in self._ring if item.seq == seq), None) if tag else None
+        ring = self._ring
+        oldest = ring[0].seq if ring else self._seq + 1
+        here = ring[seq - oldest] if tag and oldest <= seq < oldest + len(ring) else None
         if tag is None or (here is not None and here.tag == tag):  # this process's own numbering
-            return [item for item in self._ring if item.seq > seq], seq + 1 < oldest
-        point = next((item for item in reversed(self._ring) if item.tag == tag), None)
-        if point is None:
+            return list(itertools.islice(ring, max(0, seq + 1 - oldest), None)), seq + 1 < oldest
+        point_seq = self._tag_seq.get(tag)
+        if point_seq is None or point_seq < oldest:
             return None
-        since_s = point.arrived_s - self._margin_s
-        return [i for i in self._ring if i.seq > point.seq or (i.arrived_s >= since_s and i.seq != point.seq)], False
+        index = point_seq - oldest
+        since_s = ring[index].arrived_s - self._margin_s
+        first = index  # the events that arrived within the margin before the point: resent too
+        while first > 0 and ring[first - 1].arrived_s >= since_s:
+            first -= 1
+        return [*itertools.islice(ring, first, index), *itertools.islice(ring, index + 1, None)], False
 
     async def stream(
         self, view: EventView, last_event_id: str | None, *, once: bool = False, picture: PictureView | None = None
