@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from keepclear.services.runtime.leader import (
     EmbeddedLeadership,
     LeaderLoop,
+    LockSession,
     PostgresLeadership,
     Role,
     leadership_for,
@@ -135,6 +136,34 @@ def test_standby_takes_over_when_the_leaders_session_is_terminated(postgres_url:
     finally:
         loop_a.stop()
         loop_b.stop()
+
+
+def test_one_session_holds_many_locks_and_loses_them_all_with_it(postgres_url: str, namespace: str) -> None:
+    """A detector worker's home and share locks on one connection: each taken or given up alone,
+    all lost at once when the session ends, and then free for another session."""
+    mine = LockSession(postgres_url, namespace, application_name="keepclear-test-worker")
+    other = LockSession(postgres_url, namespace)
+    locks = [mine.lock(f"detect-share:s{i}") for i in range(5)]
+    rivals = [other.lock(f"detect-share:s{i}") for i in range(5)]
+    try:
+        assert all(lock.try_acquire() for lock in locks)
+        assert {lock.session.backend_pid for lock in locks} == {mine.backend_pid}  # one connection
+        assert not any(rival.try_acquire() for rival in rivals)
+        assert other.held_by_anyone("detect-share:s3") and not other.held_by_anyone("detect-share:s9")
+        locks[3].release()  # one given back (a share handed back): the others stay
+        assert rivals[3].try_acquire() and all(lock.still_held() for i, lock in enumerate(locks) if i != 3)
+        assert not locks[3].held and not locks[3].still_held()
+        pid = mine.backend_pid
+        with psycopg.connect(libpq(postgres_url), autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        assert not locks[0].still_held()  # the first check finds the session gone...
+        assert not any(lock.held for lock in locks)  # ...and every lock of it reads as lost
+        assert all(rival.try_acquire() for rival in rivals)
+        assert not locks[1].try_acquire()  # a new session of the worker's: taken by the other now
+        assert mine.backend_pid not in (None, pid)
+    finally:
+        mine.drop()
+        other.drop()
 
 
 HOLDER = textwrap.dedent(

@@ -582,7 +582,15 @@ def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_
         while (record := httpx.get(a.url + "/v1/metrics", headers=admin, timeout=10).json()["record"])["waiting"]:
             assert time.monotonic() < deadline, record
             time.sleep(0.2)
-        on_stream = asyncio.run(_reports_on_the_track_stream(PORT_OFFSET))
+        # A pump still sending a chunk JetStream did not acknowledge during the kills (it retries
+        # until it is stored) finishes meanwhile: the accepted reports are awaited, then counted.
+        awaited_from_s = time.monotonic()
+        while True:
+            on_stream = asyncio.run(_reports_on_the_track_stream(PORT_OFFSET))
+            if not set(accepted) - set(on_stream) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        stream_wait_s = time.monotonic() - awaited_from_s
     assert done["messages"] and done["activities"] and accepted, "the drill made no traffic"
     assert "warning: bus_url without" not in (tmp_path / "a.log").read_text(), "detection runs in workers here"
     copies = Counter(on_stream)
@@ -593,6 +601,7 @@ def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_
         json.dumps(
             {
                 "nodes_killed": kills,
+                "track_stream_complete_after_s": round(stream_wait_s, 2),
                 "drill_messages": len(done["messages"]),
                 "drill_activities": len(done["activities"]),
                 "reports_accepted": len(accepted),

@@ -53,7 +53,7 @@ from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
-from keepclear.services.runtime.leader import Leadership, PostgresLeadership, leadership_for
+from keepclear.services.runtime.leader import EmbeddedLeadership, Leadership, leadership_for, lock_session_for
 from keepclear.services.runtime.leader import Role as LeaderRole
 from keepclear.services.runtime.nats_bus import STREAM_MAX_AGE_S, NatsBus
 from keepclear.services.runtime.nats_tracks import TrackFeed, recent_alert_events, track_subjects
@@ -239,9 +239,11 @@ class DetectWorker:
         #: Every cell whose subject the home shares consume (their own and the halo's), ascending.
         self.view_cells = cells_in_view(self.plan, self.cells) if len(self.cells) else self.cells
         url = settings.resolved_database_url()
-        self._home_lock = leadership_for(url, _home_role(name), url)
-        # Shares are adopted only where a dead worker can be told from a living one: PostgreSQL.
-        adopting = isinstance(self._home_lock, PostgresLeadership)
+        # The home lock and every share lock on one PostgreSQL session (one connection however many
+        # shares); shares are adopted only where a dead worker can be told from a living one.
+        self._locks = lock_session_for(url, url, f"keepclear-worker-{name}")
+        self._home_lock = self._lock(_home_role(name))
+        adopting = self._locks is not None
         if not home and not adopting:
             raise ValidationError(
                 ["database_url: a standby worker needs PostgreSQL (it adopts the shares of dead workers)"]
@@ -249,9 +251,7 @@ class DetectWorker:
         self._home_names = frozenset(share.name for share in self.home)
         self.others = [_tidy(share) for share in others] if adopting else []
         self._owned = [*self.home, *self.others]
-        self._share_locks: dict[str, Leadership] = {
-            s.name: leadership_for(url, f"detect-share:{s.name}", url) for s in self._owned
-        }
+        self._share_locks = {s.name: self._lock(f"detect-share:{s.name}") for s in self._owned}
         self._adopt_after_s = adopt_after_s
         self._poll_s = poll_s
         self._absent_since: dict[str, float] = {}
@@ -374,11 +374,15 @@ class DetectWorker:
             except Exception:  # logged; tried again next poll (a store hiccup)
                 _log.exception("managing the shares failed")
 
+    def _lock(self, role: str) -> Leadership:
+        """The lock of ``role`` on the worker's session (on SQLite, one process: always held)."""
+        return self._locks.lock(role) if self._locks is not None else EmbeddedLeadership()
+
     def _worker_alive(self, share: Share) -> bool:
         """Whether ``share``'s worker holds its home lock (it lives). Only asked of the shares this
         worker adopts, which it has only on PostgreSQL."""
-        assert isinstance(self._home_lock, PostgresLeadership)
-        return self._home_lock.held_by_anyone(_home_role(share.worker))
+        assert self._locks is not None
+        return self._locks.held_by_anyone(_home_role(share.worker))
 
     def _manage_once(self) -> None:
         home_lock = self._home_lock
@@ -492,4 +496,6 @@ class DetectWorker:
         for lock in self._share_locks.values():
             lock.release()
         self._home_lock.release()
+        if self._locks is not None:
+            self._locks.drop()
         self._signer_role.release()

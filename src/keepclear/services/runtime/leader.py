@@ -2,7 +2,8 @@
 
 Some work must run in exactly one process of a deployment: the record signer (one chain), the
 hotline and the activity deadline watchers. Each candidate holds a dedicated connection and asks for
-the role's session-level lock (``pg_try_advisory_lock``); the one that gets it is active until its
+the role's session-level lock (``pg_try_advisory_lock``; a detector worker holds its home and share
+locks on one session, ``LockSession``); the one that gets it is active until its
 session ends, which PostgreSQL notices when the process dies or its connection drops, and a
 standby's next try then succeeds. The active one checks its session every poll; a failed check
 means it must stop at once (``on_lost``), because a standby may already hold the lock.
@@ -92,19 +93,25 @@ class EmbeddedLeadership:
         return True
 
 
-class PostgresLeadership:
-    """A role held through a session-level advisory lock on a dedicated PostgreSQL connection.
+class LockSession:
+    """Advisory locks on one dedicated PostgreSQL session: as many locks as a process needs (a
+    detector worker's home and each of its shares) for one connection, where a lock a connection
+    would want hundreds of connections for hundreds of workers. ``lock(role)`` gives a
+    ``Leadership`` of this session. The locks last as long as the session: when it ends (the process
+    dies, the connection drops) PostgreSQL frees them all, and each lock of it reads as lost here.
 
     ``url`` is keepclear's database URL (``postgresql+psycopg://…``). The connection is opened
     lazily, with TCP keepalives on both ends: a silent network loss ends the session (and frees
-    the lock) on the server, and fails the holder's next check, within about 3 × ``keepalive_s``.
+    its locks) on the server, and fails the next check here, within about 3 × ``keepalive_s``.
+    Safe to use from several threads (one statement at a time).
     """
 
     def __init__(
         self,
         url: str,
-        role: Role | str,
         namespace: str = "keepclear",
+        *,
+        application_name: str = "keepclear-locks",
         connect_timeout_s: int = 5,
         keepalive_s: int = 5,
     ) -> None:
@@ -114,99 +121,172 @@ class PostgresLeadership:
         if parsed.get_backend_name() != "postgresql":
             raise ValueError(f"url: {parsed.get_backend_name()!r} has no advisory locks; use EmbeddedLeadership")
         self._conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.role = str(role)
         self.namespace = namespace
-        self.key = lock_key(role, namespace)
+        self._application_name = application_name
         self._connect_timeout_s = connect_timeout_s
         self._keepalive_s = keepalive_s
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
-        self._held = False
+        #: Moves on each time the session is dropped: a lock taken in an earlier one is lost.
+        self.generation = 0
+        self._lock = threading.RLock()
 
-    @property
-    def held(self) -> bool:
-        return self._held
+    def lock(self, role: Role | str) -> SessionLock:
+        """The lock of ``role`` (in this session's namespace) held through this session."""
+        return SessionLock(self, role)
 
     @property
     def backend_pid(self) -> int | None:
-        """The PostgreSQL backend of this holder's session (for drills), if connected."""
-        return None if self._conn is None or self._conn.closed else self._conn.info.backend_pid
+        """The PostgreSQL backend of this session (for drills), if connected."""
+        conn = self._conn
+        return None if conn is None or conn.closed else conn.info.backend_pid
 
-    def try_acquire(self) -> bool:
-        if self._held:
-            return self.still_held()
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(
-                    self._conninfo,
-                    autocommit=True,
-                    connect_timeout=self._connect_timeout_s,
-                    keepalives=1,
-                    keepalives_idle=self._keepalive_s,
-                    keepalives_interval=self._keepalive_s,
-                    keepalives_count=3,
-                    application_name=f"keepclear-{self.role}",
-                )
-                # The server's side of the same: a leader whose machine vanishes without closing
-                # its socket loses its session (and the lock) after ~3 × keepalive_s.
-                for name, value in (
-                    ("tcp_keepalives_idle", self._keepalive_s),
-                    ("tcp_keepalives_interval", self._keepalive_s),
-                    ("tcp_keepalives_count", 3),
-                ):
-                    self._conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-        except psycopg.Error as exc:
-            _log.warning("leader %s: cannot reach PostgreSQL: %s", self.role, exc)
-            self._drop()
-            return False
-        self._held = bool(row and row[0])
-        return self._held
-
-    def still_held(self) -> bool:
-        if not self._held or self._conn is None:
-            return False
-        try:
-            # A session lock lasts as long as the session: a round trip on it proves both.
-            self._conn.execute("SELECT 1").fetchone()
-        except psycopg.Error as exc:
-            _log.warning("leader %s: lost the session: %s", self.role, exc)
-            self._drop()
-            return False
-        return True
+    def fetch(self, query: str, params: tuple[object, ...] = (), *, connect: bool = True) -> object | None:
+        """The first column of the first row of ``query`` on the session (connected first when
+        ``connect``, else ``psycopg.OperationalError`` when it is not open); a ``psycopg.Error`` on
+        the way drops the session (every lock of it is lost) and is raised."""
+        with self._lock:
+            if (self._conn is None or self._conn.closed) and not connect:
+                raise psycopg.OperationalError("the session is not open")
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._connect()
+                row = self._conn.execute(query, params).fetchone()
+            except psycopg.Error:
+                self.drop()
+                raise
+        return row[0] if row else None
 
     def held_by_anyone(self, role: Role | str) -> bool:
-        """Whether some session (this one included) holds ``role``'s lock in this namespace, asked on
-        this holder's connection without taking it: a detector worker sees whether the worker a
-        share belongs to is running. False (and the session dropped) when PostgreSQL cannot answer:
-        ask again next poll."""
-        if self._conn is None or self._conn.closed:
-            return False
+        """Whether some session (this one included) holds ``role``'s lock in this namespace, asked
+        without taking it: a detector worker sees whether the worker a share belongs to runs. False
+        (and the session dropped) when PostgreSQL cannot answer: ask again next poll."""
         key = lock_key(role, self.namespace)
+        if self.backend_pid is None:
+            return False  # not connected: nothing to ask on (the caller holds no lock of it either)
         try:
             # A bigint advisory key shows as its high half in classid and its low half in objid.
-            row = self._conn.execute(
+            found = self.fetch(
                 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 " AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 1)",
                 ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
-            ).fetchone()
+                connect=False,
+            )
+        except psycopg.Error as exc:
+            _log.warning("locks %s: cannot reach PostgreSQL: %s", self._application_name, exc)
+            return False
+        return bool(found)
+
+    def drop(self) -> None:
+        """Close the session: PostgreSQL frees every lock of it."""
+        with self._lock:
+            self.generation += 1
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+
+    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        conn = psycopg.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=self._connect_timeout_s,
+            keepalives=1,
+            keepalives_idle=self._keepalive_s,
+            keepalives_interval=self._keepalive_s,
+            keepalives_count=3,
+            application_name=self._application_name,
+        )
+        # The server's side of the same: a holder whose machine vanishes without closing its
+        # socket loses its session (and its locks) after ~3 × keepalive_s.
+        for name, value in (
+            ("tcp_keepalives_idle", self._keepalive_s),
+            ("tcp_keepalives_interval", self._keepalive_s),
+            ("tcp_keepalives_count", 3),
+        ):
+            conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        return conn
+
+
+class SessionLock:
+    """A role held through a session-level advisory lock of a ``LockSession`` (a ``Leadership``)."""
+
+    def __init__(self, session: LockSession, role: Role | str) -> None:
+        self.session = session
+        self.role = str(role)
+        self.namespace = session.namespace
+        self.key = lock_key(role, session.namespace)
+        self._generation: int | None = None  # the session's generation the lock was taken in
+
+    @property
+    def held(self) -> bool:
+        return self._generation is not None and self._generation == self.session.generation
+
+    def try_acquire(self) -> bool:
+        if self.held:
+            return self.still_held()
+        try:
+            with self.session._lock:  # the generation read is the one the lock is taken in
+                taken = bool(self.session.fetch("SELECT pg_try_advisory_lock(%s)", (self.key,)))
+                self._generation = self.session.generation if taken else None
         except psycopg.Error as exc:
             _log.warning("leader %s: cannot reach PostgreSQL: %s", self.role, exc)
-            self._drop()
             return False
-        return bool(row and row[0])
+        return taken
+
+    def still_held(self) -> bool:
+        if not self.held:
+            self._generation = None
+            return False
+        try:
+            # A session lock lasts as long as the session: a round trip on it proves both.
+            self.session.fetch("SELECT 1", connect=False)
+        except psycopg.Error as exc:
+            _log.warning("leader %s: lost the session: %s", self.role, exc)
+            self._generation = None
+            return False
+        return self.held
 
     def release(self) -> None:
-        if self._conn is not None and not self._conn.closed and self._held:
+        """Give the role up (the session stays for its other locks)."""
+        if self.held:
             with contextlib.suppress(psycopg.Error):  # a session gone takes its lock along
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-        self._drop()
+                self.session.fetch("SELECT pg_advisory_unlock(%s)", (self.key,), connect=False)
+        self._generation = None
 
-    def _drop(self) -> None:
-        self._held = False
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = None
+
+class PostgresLeadership(SessionLock):
+    """A role held through a session-level advisory lock on a dedicated connection of its own (a
+    ``LockSession`` with this one lock): ``release`` closes it."""
+
+    def __init__(
+        self,
+        url: str,
+        role: Role | str,
+        namespace: str = "keepclear",
+        connect_timeout_s: int = 5,
+        keepalive_s: int = 5,
+    ) -> None:
+        session = LockSession(
+            url,
+            namespace,
+            application_name=f"keepclear-{role}",
+            connect_timeout_s=connect_timeout_s,
+            keepalive_s=keepalive_s,
+        )
+        super().__init__(session, role)
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The PostgreSQL backend of this holder's session (for drills), if connected."""
+        return self.session.backend_pid
+
+    def held_by_anyone(self, role: Role | str) -> bool:
+        """``LockSession.held_by_anyone`` on this holder's connection."""
+        return self.session.held_by_anyone(role)
+
+    def release(self) -> None:
+        super().release()
+        self.session.drop()
 
 
 def leadership_for(database_url: str, role: Role | str, namespace: str = "keepclear") -> Leadership:
@@ -215,6 +295,13 @@ def leadership_for(database_url: str, role: Role | str, namespace: str = "keepcl
     if sa.make_url(database_url).get_backend_name() == "sqlite":
         return EmbeddedLeadership()
     return PostgresLeadership(database_url, role, namespace)
+
+
+def lock_session_for(database_url: str, namespace: str, application_name: str) -> LockSession | None:
+    """A ``LockSession`` on PostgreSQL; None on SQLite (one process owns the file: every lock is its)."""
+    if sa.make_url(database_url).get_backend_name() == "sqlite":
+        return None
+    return LockSession(database_url, namespace, application_name=application_name)
 
 
 class LeaderLoop:
