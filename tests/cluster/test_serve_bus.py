@@ -514,7 +514,7 @@ async def _reports_on_the_track_stream(offset: int) -> list[float]:
     import nats as nats_client
 
     from keepclear.services.runtime.nats_tracks import TRACK_PREFIX, TRACK_STREAM
-    from keepclear.services.tactical.track_wire import reports_from_json
+    from keepclear.services.tactical.track_wire import reports_from_bytes
 
     nc = await nats_client.connect(servers(offset))
     try:
@@ -527,7 +527,7 @@ async def _reports_on_the_track_stream(offset: int) -> list[float]:
             except nats_client.errors.TimeoutError:
                 break
             for message in messages:
-                columns = reports_from_json(message.data)
+                columns = reports_from_bytes(message.data)
                 times.extend(
                     round(float(v[0]), 3) for u, v in zip(columns.unit_ids, columns.values, strict=True) if u == "ua"
                 )

@@ -26,7 +26,7 @@ def snapshot(table: TrackTable) -> dict[str, tuple[object, ...]]:
             float(s.lat_deg[k]),
             float(s.lon_deg[k]),
             table.party_id(int(s.party[k])),
-            len(table.history(u)),
+            tuple(table.history(u)),
         )
         for k, u in enumerate(s.unit_ids)
     }
