@@ -614,7 +614,9 @@ def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_
     assert "warning: bus_url without" not in (tmp_path / "a.log").read_text(), "detection runs in workers here"
     copies = Counter(on_stream)
     assert not [t for t in accepted if copies[t] == 0], "accepted reports missing from the track stream"
-    assert not [t for t, n in copies.items() if n > 1], "reports on the track stream twice"
+    # the two feed threads may happen on the same millisecond: each accepted copy belongs on the stream once
+    posted = Counter(accepted)
+    assert not [t for t, n in copies.items() if n > max(1, posted[t])], "reports on the track stream twice"
     assert_recorded_once(data_dir, postgres_url, tmp_path / "export.json", done)
     print(
         json.dumps(
