@@ -58,7 +58,8 @@ def insert(conn: Connection, rows: Sequence[HistoryRow]) -> None:
     statement, executed for many rows by the driver."""
     if not rows:
         return
-    names = ", ".join(("unit_id", "party_id", *VALUE_COLUMNS))
+    columns = ("unit_id", "party_id", *VALUE_COLUMNS)
+    names = ", ".join(columns)
     cursor = conn.connection.cursor()  # the driver's, in this transaction
     try:
         if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
@@ -68,7 +69,7 @@ def insert(conn: Connection, rows: Sequence[HistoryRow]) -> None:
                     copy.write_row(row)
         else:
             mark = "%s" if conn.dialect.name == "postgresql" else "?"
-            cursor.executemany(f"INSERT INTO track_history ({names}) VALUES ({', '.join([mark] * 9)})", rows)
+            cursor.executemany(f"INSERT INTO track_history ({names}) VALUES ({', '.join([mark] * len(columns))})", rows)
     finally:
         cursor.close()
 
