@@ -202,7 +202,8 @@ class TrackTable:
         The same outcome as calling ``update`` on each report in order, in a few numpy operations
         a round: a batch that names a unit more than once (several feed batches joined) is taken
         in rounds, the first report of each unit, then the second..., so each unit's reports
-        still come in their order; malformed rows are skipped (never entered). Returns how many
+        still come in their order (one report at a time when the rounds would be more than a
+        quarter of the reports); malformed rows are skipped (never entered). Returns how many
         reports were accepted.
         """
         n = len(unit_ids)
@@ -217,6 +218,13 @@ class TrackTable:
                 if k == len(rounds):
                     rounds.append([])
                 rounds[k].append(i)
+            if len(rounds) > n // 4:  # few units, many reports each: a round costs more than a report
+                ok = track_columns_valid(*(values[:, k] for k in range(len(_FIELDS))))
+                accepted = 0
+                for i in np.flatnonzero(ok).tolist():
+                    report = TrackReport(unit_ids[i], *(float(v) for v in values[i]))
+                    accepted += self.update(report, party_ids[i], domains[i]) is Outcome.ACCEPTED
+                return accepted
             return sum(
                 self._update_unique(
                     [unit_ids[i] for i in rows],
