@@ -185,7 +185,7 @@ class Topology:
     base: str
     apis: list[Proc]
     workers: list[Proc]
-    worker_names: list[str]  # their --name: their consumers are keepclear-detect-<name>
+    worker_names: list[str]  # their names: their consumers are keepclear-detect-<name>
     folder: Path
     #: Each API process's own address with ``--separate-ports`` (the hotline phase); else ``[base]``.
     bases: list[str] = field(default_factory=list)
@@ -229,7 +229,9 @@ def topology(
             start(f"{tag}-api{k}", ["serve", "--port", str(ports[k]), "--reuse-port"], "ready: http")
             for k in range(api)
         ]
-        names = [f"{tag}-w{k}of{workers}" for k in range(workers)]
+        # a worker of --workers is named after its share (its consumer keepclear-detect-w<k>of<N>); the
+        # streams are purged and the schema fresh for each topology, so the names may repeat
+        names = [f"w{k}of{workers}" for k in range(workers)]
         found = [
             start(
                 f"{tag}-w{k}",
@@ -240,8 +242,6 @@ def topology(
                     str(k),
                     "--workers",
                     str(workers),
-                    "--name",
-                    names[k],
                     "--status-every-s",
                     str(args.status_every_s),
                 ],

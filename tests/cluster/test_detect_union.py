@@ -27,7 +27,7 @@ from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.tactical.service import CellShare, TacticalService, cell_plan
-from keepclear.services.tactical.track_wire import WIDE, reports_from_json, reports_to_json, split_by_cell
+from keepclear.services.tactical.track_wire import WIDE, reports_from_bytes, reports_to_bytes, split_by_cell
 from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.settings import Settings
 
@@ -148,7 +148,7 @@ def test_two_workers_raise_together_what_one_process_raises(tmp_path: Path, seed
             for service, _, subjects in workers:
                 # what the worker's consumer is delivered: its subjects' messages, through the wire form
                 service.consume(
-                    [reports_from_json(reports_to_json(part)) for s in subjects for part in by_subject.get(s, [])]
+                    [reports_from_bytes(reports_to_bytes(part)) for s in subjects for part in by_subject.get(s, [])]
                 )
             before = len(single_kept.events)
             one.tick(t_s)

@@ -487,7 +487,7 @@ async def _reports_on_the_track_stream(offset: int) -> list[float]:
     import nats as nats_client
 
     from keepclear.services.runtime.nats_tracks import TRACK_PREFIX, TRACK_STREAM
-    from keepclear.services.tactical.track_wire import reports_from_json
+    from keepclear.services.tactical.track_wire import reports_from_bytes
 
     nc = await nats_client.connect(servers(offset))
     try:
@@ -500,7 +500,7 @@ async def _reports_on_the_track_stream(offset: int) -> list[float]:
             except nats_client.errors.TimeoutError:
                 break
             for message in messages:
-                columns = reports_from_json(message.data)
+                columns = reports_from_bytes(message.data)
                 times.extend(
                     round(float(v[0]), 3) for u, v in zip(columns.unit_ids, columns.values, strict=True) if u == "ua"
                 )
@@ -595,7 +595,9 @@ def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_
     assert "warning: bus_url without" not in (tmp_path / "a.log").read_text(), "detection runs in workers here"
     copies = Counter(on_stream)
     assert not [t for t in accepted if copies[t] == 0], "accepted reports missing from the track stream"
-    assert not [t for t, n in copies.items() if n > 1], "reports on the track stream twice"
+    # the two feed threads may happen on the same millisecond: each accepted copy belongs on the stream once
+    posted = Counter(accepted)
+    assert not [t for t, n in copies.items() if n > max(1, posted[t])], "reports on the track stream twice"
     assert_recorded_once(data_dir, postgres_url, tmp_path / "export.json", done)
     print(
         json.dumps(

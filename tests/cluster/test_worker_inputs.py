@@ -23,10 +23,12 @@ from keepclear.errors import ValidationError
 from keepclear.services.runtime.detect_worker import cells_of_worker, shares_of_workers, worker_name_problem
 from keepclear.services.runtime.nats_tracks import track_subjects
 from keepclear.services.tactical.track_wire import (
+    BINARY_MAGIC,
     MAX_REPORTS_PER_MESSAGE,
     WIDE,
     message_key,
-    reports_from_json,
+    reports_from_bytes,
+    reports_to_bytes,
     reports_to_json,
     split_by_cell,
 )
@@ -43,14 +45,29 @@ def columns(lat: list[float], lon: list[float], speed_mps: float = 200.0) -> Rep
 
 
 def test_a_message_reads_back_what_was_written_and_its_key_follows_its_bytes() -> None:
+    batch = columns([39.9, 40.1, 40.2], [35.0, 35.0, 35.0])
+    batch = ReportColumns(batch.unit_ids, batch.values, ["a", "b", "a"], [Domain.AIR, Domain.SEA, Domain.AIR])
+    data = reports_to_bytes(batch)
+    assert data.startswith(BINARY_MAGIC)
+    back = reports_from_bytes(data)
+    assert back.unit_ids == batch.unit_ids and back.party_ids == batch.party_ids and back.domains == batch.domains
+    assert np.array_equal(back.values, batch.values) and back.values.flags.writeable
+    assert (
+        message_key(data) == message_key(reports_to_bytes(back)) != message_key(reports_to_bytes(columns([1.0], [2.0])))
+    )
+
+
+def test_a_message_of_the_json_form_an_earlier_build_wrote_still_reads() -> None:
     batch = columns([39.9, 40.1], [35.0, 35.0])
-    data = reports_to_json(batch)
-    back = reports_from_json(data)
+    back = reports_from_bytes(reports_to_json(batch))
     assert back.unit_ids == batch.unit_ids and back.party_ids == batch.party_ids and back.domains == batch.domains
     assert np.array_equal(back.values, batch.values)
-    assert (
-        message_key(data) == message_key(reports_to_json(back)) != message_key(reports_to_json(columns([1.0], [2.0])))
-    )
+
+
+def _binary(head: bytes = b'{"parties":["a"],"domains":["air"]}', units: bytes = b"u", n: int = 1) -> bytes:
+    """A binary message of ``n`` reports at zero, party code 0 and domain code 0, with ``head`` and ``units``."""
+    counts = np.array([n, len(head), len(units)], dtype="<u4").tobytes()
+    return BINARY_MAGIC + counts + bytes(56 * n + 3 * n) + head + units
 
 
 @pytest.mark.parametrize(
@@ -61,12 +78,31 @@ def test_a_message_reads_back_what_was_written_and_its_key_follows_its_bytes() -
         (b'{"v": 1, "units": [1], "parties": ["a"], "domains": ["air"], "values": [[0,0,0,0,0,0,0]]}', "units"),
         (b'{"v": 1, "units": ["u"], "parties": ["a"], "domains": ["space"], "values": [[0,0,0,0,0,0,0]]}', "values"),
         (b'{"v": 1, "units": ["u", "w"], "parties": ["a"], "domains": ["air"], "values": [[0,0,0,0,0,0,0]]}', "values"),
+        (BINARY_MAGIC + b"\x01", "reports"),
+        (_binary()[:-1], "reports"),
+        (_binary(units=b"u\nw"), "units"),
+        (_binary(head=b'{"parties":["a"],"domains":["space"]}'), "domains"),
+        (_binary(head=b'{"parties":[1],"domains":["air"]}'), "parties"),
+        (_binary(head=b'{"parties":[],"domains":["air"]}'), "head"),
+        (_binary(head=b"{no"), "head"),
     ],
 )
 def test_a_message_that_does_not_read_is_refused_naming_the_field(data: bytes, field: str) -> None:
+    assert reports_from_bytes(_binary()).unit_ids == ["u"]  # the made-up message reads when nothing is spoilt
     with pytest.raises(ValidationError) as caught:
-        reports_from_json(data)
+        reports_from_bytes(data)
     assert field in str(caught.value)
+
+
+def test_a_chunk_of_batches_goes_as_one_message_a_cell_each_units_reports_in_order() -> None:
+    plan = CellPlan()
+    first, second = columns([39.9, 39.95], [35.0, 35.0]), columns([39.9, 39.95], [35.0, 35.0])
+    second.values[:, 0] += 10.0
+    by_subject = split_by_cell(plan, ReportColumns.joined([first, second]))
+    [parts] = by_subject.values()
+    [message] = [reports_from_bytes(reports_to_bytes(p)) for p in parts]
+    assert message.unit_ids == ["u0", "u1", "u0", "u1"]
+    assert message.values[:, 0].tolist() == [*first.values[:, 0], *second.values[:, 0]]
 
 
 def test_reports_go_to_their_cells_subject_fast_units_to_wide_and_big_cells_in_parts() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from keepclear.domain import Domain, TrackReport
 from keepclear.services.tactical.history import HistoryLimits, TrackHistory
 from keepclear.services.tactical.tracks import ReportColumns
+from keepclear.store import Database, migrate
+from keepclear.store.track_history import history_database
 
 
 def columns(reports: list[TrackReport], party: str = "a") -> ReportColumns:
@@ -96,3 +98,26 @@ def test_request_keys_are_forgotten_after_their_retention(database):
         assert store.find(conn, "a", "old-key-0001") is None
         assert store.find(conn, "a", "new-key-0001") is not None
         assert store.find(conn, "b", "new-key-0001") is None  # keys are per party
+
+
+def test_kept_reports_are_durable_and_read_back_on_each_store(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        migrate(db)
+        history_db = history_database(db)
+        kept = [TrackReport("u1", 1000.0 + t, 35.0 + t / 7, 38.0, 7000.5, 1.25, -2.5, 0.125) for t in (0, 1, 2, 3)]
+        TrackHistory(HistoryLimits(min_interval_s=2.0), history_db).add(
+            [columns(kept), columns([TrackReport("u2", 1000.0, 1 / 3, 2 / 3, 0.0, 0.0, 0.0, 0.0)], "b")]
+        )
+        again = TrackHistory(HistoryLimits(min_interval_s=2.0), history_db)
+        assert again.load(now_s=1010.0) == 3
+        assert again.between(["u1", "u2"], 0, 2000) == [
+            kept[0],
+            kept[2],
+            TrackReport("u2", 1000.0, 1 / 3, 2 / 3, 0.0, 0.0, 0.0, 0.0),
+        ]
+        assert again.units_of("a") == ["u1"] and again.units_of("b") == ["u2"]
+        if history_db is not db:
+            history_db.dispose()
+    finally:
+        db.dispose()

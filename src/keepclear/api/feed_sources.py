@@ -26,17 +26,21 @@ def clean_source(raw: str | None, key_id: str) -> str:
 
 
 class FeedSources:
-    """unit id -> the feed that last reported it (bounded by the registry's units)."""
+    """unit id -> the feed that last reported it (bounded by the registry's units).
+
+    A batch's units share one entry (party, key, source, time): recording a batch of thousands is
+    one dictionary update, not an object a unit."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_unit: dict[str, FeedSource] = {}
+        self._by_unit: dict[str, tuple[str, str, str, float]] = {}
 
     def record(self, party_id: str, key_id: str, source: str, unit_ids: list[str], now_s: float) -> None:
+        entry = (party_id, key_id, source, now_s)
         with self._lock:
-            for unit_id in set(unit_ids):
-                self._by_unit[unit_id] = FeedSource(unit_id, party_id, key_id, source, now_s)
+            self._by_unit.update(dict.fromkeys(unit_ids, entry))
 
     def of_party(self, party_id: str) -> list[FeedSource]:
         with self._lock:
-            return sorted((s for s in self._by_unit.values() if s.party_id == party_id), key=lambda s: s.unit_id)
+            found = [(unit_id, entry) for unit_id, entry in self._by_unit.items() if entry[0] == party_id]
+        return sorted((FeedSource(unit_id, *entry) for unit_id, entry in found), key=lambda s: s.unit_id)

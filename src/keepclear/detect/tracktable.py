@@ -200,19 +200,48 @@ class TrackTable:
         """Take a batch of reports as columns (``values[i]`` = time, lat, lon, alt, ve, vn, vu).
 
         The same outcome as calling ``update`` on each report in order, in a few numpy operations
-        when the batch names each unit once (the usual feed batch); malformed rows are skipped
-        (never entered). Returns how many reports were accepted.
+        a round: a batch that names a unit more than once (several feed batches joined) is taken
+        in rounds, the first report of each unit, then the second..., so each unit's reports
+        still come in their order (one report at a time when the rounds would be more than a
+        quarter of the reports); malformed rows are skipped (never entered). Returns how many
+        reports were accepted.
         """
         n = len(unit_ids)
         if n == 0:
             return 0
-        ok = track_columns_valid(*(values[:, k] for k in range(len(_FIELDS))))
         if len(set(unit_ids)) != n:
-            accepted = 0
-            for i in np.flatnonzero(ok).tolist():
-                report = TrackReport(unit_ids[i], *(float(v) for v in values[i]))
-                accepted += self.update(report, party_ids[i], domains[i]) is Outcome.ACCEPTED
-            return accepted
+            seen: dict[str, int] = {}
+            rounds: list[list[int]] = []
+            for i, unit_id in enumerate(unit_ids):
+                k = seen.get(unit_id, 0)
+                seen[unit_id] = k + 1
+                if k == len(rounds):
+                    rounds.append([])
+                rounds[k].append(i)
+            if len(rounds) > n // 4:  # few units, many reports each: a round costs more than a report
+                ok = track_columns_valid(*(values[:, k] for k in range(len(_FIELDS))))
+                accepted = 0
+                for i in np.flatnonzero(ok).tolist():
+                    report = TrackReport(unit_ids[i], *(float(v) for v in values[i]))
+                    accepted += self.update(report, party_ids[i], domains[i]) is Outcome.ACCEPTED
+                return accepted
+            return sum(
+                self._update_unique(
+                    [unit_ids[i] for i in rows],
+                    values[rows],
+                    [party_ids[i] for i in rows],
+                    [domains[i] for i in rows],
+                )
+                for rows in rounds
+            )
+        return self._update_unique(unit_ids, values, party_ids, domains)
+
+    def _update_unique(
+        self, unit_ids: Sequence[str], values: FloatArray, party_ids: Sequence[str], domains: Sequence[Domain]
+    ) -> int:
+        """``update_columns`` of a batch that names each unit once."""
+        n = len(unit_ids)
+        ok = track_columns_valid(*(values[:, k] for k in range(len(_FIELDS))))
         get = self._row.get
         rows = np.fromiter((get(unit_id, -1) for unit_id in unit_ids), dtype=np.int64, count=n)
         for i in np.flatnonzero((rows < 0) & ok).tolist():  # units new to the picture

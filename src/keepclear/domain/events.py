@@ -30,14 +30,21 @@ class Event:
     party_id: str | None
     payload: dict[str, Any]
     parties: frozenset[str] = field(default_factory=frozenset)
+    #: The id once computed (``id``): the bus, the record and the streams each ask for it.
+    _id: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
         """A stable id: the same kind, time, party, payload and parties always give the same id (a
-        receiver of events from another process drops one it has seen: ``event_wire``)."""
-        content = [self.kind, self.time_s, self.party_id, sorted(self.parties), self.payload]
-        text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        return "evt-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+        receiver of events from another process drops one it has seen: ``event_wire``). Hashed once
+        an event (its payload is not changed once it is made)."""
+        known = self._id
+        if known is None:
+            content = [self.kind, self.time_s, self.party_id, sorted(self.parties), self.payload]
+            text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            known = "evt-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+            object.__setattr__(self, "_id", known)
+        return known
 
 
 class EventSink(Protocol):

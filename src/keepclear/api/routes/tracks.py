@@ -29,17 +29,12 @@ def _times(texts: list[str]) -> tuple[list[float], dict[int, str]]:
 
     A feed's batch usually repeats a few instants (one per sweep), so each distinct text is parsed once.
     """
-    parsed: dict[str, tuple[float, str | None]] = {}
-    times: list[float] = []
-    bad: dict[int, str] = {}
-    for i, text in enumerate(texts):
-        known = parsed.get(text)
-        if known is None:
-            known = parsed[text] = _time(text)
-        times.append(known[0])
-        if known[1] is not None:
-            bad[i] = known[1]
-    return times, bad
+    parsed = {text: _time(text) for text in set(texts)}
+    seconds = {text: moment for text, (moment, _) in parsed.items()}
+    times = list(map(seconds.__getitem__, texts))
+    if all(problem is None for _, problem in parsed.values()):
+        return times, {}
+    return times, {i: problem for i, text in enumerate(texts) if (problem := parsed[text][1]) is not None}
 
 
 def _time(text: str) -> tuple[float, str | None]:
@@ -102,7 +97,8 @@ async def ingest_tracks(
     result = await run_in_threadpool(rt.ingest.submit, columns, principal.party_id)
     if result.accepted_indices:
         source = clean_source(request.headers.get("x-keepclear-source"), principal.key_id)
-        accepted_units = [columns.unit_ids[i] for i in result.accepted_indices]
+        every = len(result.accepted_indices) == len(columns)
+        accepted_units = columns.unit_ids if every else [columns.unit_ids[i] for i in result.accepted_indices]
         request.app.state.feed_sources.record(
             principal.party_id, principal.key_id, source, accepted_units, rt.deployment.clock.now_s()
         )

@@ -36,7 +36,13 @@ from keepclear.errors import ValidationError
 from keepclear.services.runtime.nats_bus import ORIGIN_HEADER, NatsBus
 from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
 from keepclear.services.runtime.nats_bus import SUBJECT_PREFIX as EVENTS_PREFIX
-from keepclear.services.tactical.track_wire import WIDE, message_key, reports_from_json, reports_to_json, split_by_cell
+from keepclear.services.tactical.track_wire import (
+    WIDE,
+    message_key,
+    reports_from_bytes,
+    reports_to_bytes,
+    split_by_cell,
+)
 from keepclear.services.tactical.tracks import ReportColumns
 
 __all__ = [
@@ -102,11 +108,12 @@ class TrackPublisher:
         self.publish_failures_total = 0
 
     def __call__(self, batches: list[ReportColumns]) -> None:
-        """Publish ``batches`` and return once all are acknowledged."""
+        """Publish ``batches`` and return once all are acknowledged: the chunk's reports as one
+        message a cell (fewer, larger messages than a message a cell of each batch; a unit's
+        reports stay in their order)."""
         messages = [
-            (f"{TRACK_PREFIX}.{suffix}", reports_to_json(part), len(part))
-            for batch in batches
-            for suffix, parts in split_by_cell(self._plan, batch).items()
+            (f"{TRACK_PREFIX}.{suffix}", reports_to_bytes(part), len(part))
+            for suffix, parts in split_by_cell(self._plan, ReportColumns.joined(batches)).items()
             for part in parts
         ]
         if messages:
@@ -234,7 +241,7 @@ class TrackFeed:
             batches = []
             for message in messages:
                 try:
-                    batches.append(reports_from_json(message.data))
+                    batches.append(reports_from_bytes(message.data))
                 except ValidationError as exc:
                     self.bad_messages_total += 1
                     _log.error("track reports on %s do not read: %s", message.subject, exc)
@@ -320,7 +327,7 @@ class TrackPicture:
         if (message.headers or {}).get(ORIGIN_HEADER) == self._bus.origin:
             return
         try:
-            batch = reports_from_json(message.data)
+            batch = reports_from_bytes(message.data)
         except ValidationError as exc:
             self.bad_messages_total += 1
             _log.error("track reports on %s do not read: %s", message.subject, exc)

@@ -15,6 +15,7 @@ thread of their own.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -32,6 +33,8 @@ from keepclear.store import track_history as store
 
 _log = logging.getLogger("keepclear.history")
 
+_Row = tuple[float, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class HistoryLimits:
@@ -48,7 +51,9 @@ class TrackHistory:
     def __init__(self, limits: HistoryLimits | None = None, db: Database | None = None) -> None:
         self.limits = limits or HistoryLimits()
         self._db = db
-        self._by_unit: dict[str, deque[TrackReport]] = {}
+        #: A unit's kept reports as (time_s, lat, lon, alt, ve, vn, vu) tuples, oldest first: a tuple of
+        #: floats is cheaper to make than a ``TrackReport`` and the collector stops tracking it.
+        self._by_unit: dict[str, deque[_Row]] = {}
         self._parties: dict[str, str] = {}
         self._last_kept_s: dict[str, float] = {}
         self._lock = threading.Lock()  # the kept reports (readers and the final append)
@@ -81,37 +86,38 @@ class TrackHistory:
                     self.rows_written += len(rows)
                     self.writes += 1
                 with self._lock:
-                    for index, row in zip(kept, values, strict=True):
-                        self._keep(TrackReport(batch.unit_ids[index], *row), party_ids[index])
+                    for index, row in zip(kept, map(tuple, values), strict=True):
+                        self._keep(batch.unit_ids[index], row, party_ids[index])
 
     def _thin(self, batch: ReportColumns) -> list[int]:
         """Indices of the reports of ``batch`` history keeps (the last kept times are not changed)."""
         gap_s = self.limits.min_interval_s
-        last = self._last_kept_s
-        times = batch.values[:, 0].tolist()
-        candidates = [
-            index
-            for index, (unit_id, time_s) in enumerate(zip(batch.unit_ids, times, strict=True))
-            if time_s >= last.get(unit_id, -math.inf) + gap_s
-        ]
+        times = batch.values[:, 0]
+        last_s = np.fromiter(
+            map(self._last_kept_s.get, batch.unit_ids, itertools.repeat(-math.inf)), dtype=np.float64, count=len(batch)
+        )
+        candidates = np.flatnonzero(times >= last_s + gap_s).tolist()
+        units = [batch.unit_ids[i] for i in candidates]
+        if len(set(units)) == len(units):
+            return candidates  # no unit twice: each candidate is kept
         taken: dict[str, float] = {}
         kept: list[int] = []
-        for index in candidates:
-            unit_id = batch.unit_ids[index]
-            if times[index] < taken.get(unit_id, -math.inf) + gap_s:
+        for index, unit_id in zip(candidates, units, strict=True):
+            time_s = float(times[index])
+            if time_s < taken.get(unit_id, -math.inf) + gap_s:
                 continue  # an earlier report of the same batch was kept
-            taken[unit_id] = times[index]
+            taken[unit_id] = time_s
             kept.append(index)
         return kept
 
-    def _keep(self, report: TrackReport, party_id: str) -> None:
-        kept = self._by_unit.get(report.unit_id)
+    def _keep(self, unit_id: str, row: _Row, party_id: str) -> None:
+        kept = self._by_unit.get(unit_id)
         if kept is None:
-            kept = self._by_unit[report.unit_id] = deque()
-        kept.append(report)
-        self._last_kept_s[report.unit_id] = report.time_s
+            kept = self._by_unit[unit_id] = deque()
+        kept.append(row)
+        self._last_kept_s[unit_id] = row[0]
         if party_id:
-            self._parties[report.unit_id] = party_id
+            self._parties[unit_id] = party_id
 
     def load(self, now_s: float, ahead_s: float = 60.0) -> int:
         """Read the database's history within the retention into memory (at start); returns how many.
@@ -125,14 +131,14 @@ class TrackHistory:
             for rows in store.since(conn, now_s - self.limits.retention_s, now_s + ahead_s):
                 for unit_id, party_id, *values in rows:
                     if values[0] >= self._last_kept_s.get(unit_id, -math.inf):
-                        self._keep(TrackReport(unit_id, *values), party_id)
+                        self._keep(unit_id, tuple(values), party_id)
                         loaded += 1
         return loaded
 
     def latest(self) -> ReportColumns:
         """The last kept report of every unit, with its party (to seed the picture at start)."""
         with self._lock:
-            reports = [kept[-1] for kept in self._by_unit.values() if kept]
+            reports = [TrackReport(unit_id, *kept[-1]) for unit_id, kept in self._by_unit.items() if kept]
             parties = [self._parties.get(r.unit_id, "") for r in reports]
         columns = ReportColumns.from_reports(reports)
         return ReportColumns(columns.unit_ids, np.ascontiguousarray(columns.values), parties, [])
@@ -151,7 +157,7 @@ class TrackHistory:
         with self._lock:
             for unit_id in list(self._by_unit):
                 kept = self._by_unit[unit_id]
-                while kept and kept[0].time_s < oldest_s:
+                while kept and kept[0][0] < oldest_s:
                     kept.popleft()
                 if not kept:
                     del self._by_unit[unit_id]
@@ -174,10 +180,10 @@ class TrackHistory:
         """Kept reports of ``unit_ids`` with ``start_s <= time_s <= end_s``, by unit then time."""
         with self._lock:
             return [
-                report
+                TrackReport(unit_id, *row)
                 for unit_id in sorted(set(unit_ids))
-                for report in self._by_unit.get(unit_id, ())
-                if start_s <= report.time_s <= end_s
+                for row in self._by_unit.get(unit_id, ())
+                if start_s <= row[0] <= end_s
             ]
 
     def units_of(self, party_id: str) -> list[str]:

@@ -20,6 +20,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +67,18 @@ class ReportColumns:
         """Columns of ``reports``."""
         values = np.array([[getattr(r, c) for c in TRACK_COLUMNS] for r in reports], dtype=np.float64).reshape(-1, 7)
         return cls([r.unit_id for r in reports], values)
+
+    @classmethod
+    def joined(cls, batches: Sequence[ReportColumns]) -> ReportColumns:
+        """The rows of ``batches`` one after the other, in their order, with their parties and domains."""
+        if len(batches) == 1:
+            return batches[0]
+        return cls(
+            [u for b in batches for u in b.unit_ids],
+            np.concatenate([b.values for b in batches]) if batches else np.zeros((0, len(TRACK_COLUMNS))),
+            [p for b in batches for p in b.party_ids],
+            [d for b in batches for d in b.domains],
+        )
 
     def __len__(self) -> int:
         return len(self.unit_ids)
@@ -124,6 +137,10 @@ class UnitDirectory:
     def lookup(self, unit_id: str) -> tuple[str, Domain] | None:
         """The party and domain of ``unit_id``, or None for an unknown unit."""
         return self._units.get(unit_id)
+
+    def lookup_many(self, unit_ids: Sequence[str]) -> list[tuple[str, Domain] | None]:
+        """``lookup`` of each of ``unit_ids``, in their order (one pass: a feed batch's thousands)."""
+        return list(map(self._units.get, unit_ids))
 
 
 class TrackIngest:
@@ -193,20 +210,23 @@ class TrackIngest:
         with np.errstate(invalid="ignore"):
             too_new = v[:, 0] > now_s + self.limits.max_future_s
             too_old = v[:, 0] < now_s - self.limits.max_age_s
-        result = BatchResult()
-        parties: list[str] = []
-        domains: list[Domain] = []
-        lookup = self._directory.lookup
-        for index, unit_id in enumerate(batch.unit_ids):
-            unit = lookup(unit_id)
-            own = unit is not None and (feed_party_id is None or unit[0] == feed_party_id)
-            if own and valid[index] and not too_new[index] and not too_old[index]:
-                assert unit is not None
-                result.accepted_indices.append(index)
-                parties.append(unit[0])
-                domains.append(unit[1])
-                continue
-            result.refused.append((index, unit_id, self._problems(batch, index, unit, feed_party_id, now_s)))
+        units = self._directory.lookup_many(batch.unit_ids)
+        if feed_party_id is None:
+            own = np.fromiter((u is not None for u in units), dtype=bool, count=len(units))
+        else:
+            own = np.fromiter((u is not None and u[0] == feed_party_id for u in units), dtype=bool, count=len(units))
+        good = own & valid & ~too_new & ~too_old
+        result = BatchResult(accepted_indices=np.flatnonzero(good).tolist())
+        every = len(result.accepted_indices) == len(units)
+        # the units of accepted reports are known (``own``)
+        known = cast("list[tuple[str, Domain]]", units if every else [units[i] for i in result.accepted_indices])
+        parties, domains = [u[0] for u in known], [u[1] for u in known]
+        if every:  # the usual batch: its columns as they are
+            return result, ReportColumns(batch.unit_ids, batch.values, parties, domains)
+        result.refused = [
+            (i, batch.unit_ids[i], self._problems(batch, i, units[i], feed_party_id, now_s))
+            for i in np.flatnonzero(~good).tolist()
+        ]
         return result, batch.take(result.accepted_indices, parties, domains)
 
     def _problems(
