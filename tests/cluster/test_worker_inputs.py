@@ -157,6 +157,8 @@ def test_finer_shares_split_each_workers_cells_and_keep_one_owner_a_cell(per_wor
         assert shares[1].name == "w0of3-1of" + str(per_worker)
     with pytest.raises(ValidationError, match="shares_per_worker"):
         shares_of_workers(count, 3, 0)
+    with pytest.raises(ValidationError, match=r"leave .* empty"):  # more shares than cells: refused, named
+        shares_of_workers(count, count, 2)
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,14 @@ def shares_of_workers(cell_count: int, workers: int, shares_per_worker: int = 1)
         for k in range(shares_per_worker)
     ]
     cells = assign_cells(np.arange(cell_count, dtype=np.int64), [name for name, _ in named])
+    empty = [name for name, _ in named if not len(cells.get(name, ()))]
+    if empty:
+        raise ValidationError(
+            [
+                f"shares_per_worker: {len(named)} shares of {cell_count} cells leave {len(empty)} empty"
+                f" ({empty[0]}, ...): give fewer workers or shares, or smaller cells (detect_cell_deg)"
+            ]
+        )
     return [Share(name, cells[name], owner) for name, owner in named]
 
 
