@@ -240,7 +240,9 @@ class DetectWorker:
             if not len(owned) or int(np.min(owned)) < 0 or int(np.max(owned)) >= count:
                 raise ValidationError([f"cells: give at least one cell, each in 0..{count - 1}"])
         if any(share.worker != name for share in home) or any(share.worker == name for share in others):
-            raise ValueError("home, others: a worker's own shares name it as their worker, the others do not")
+            raise ValidationError(
+                [f"name: {name!r} must name the worker of its own shares and of none of the others it may adopt"]
+            )
         self.home = [_tidy(share) for share in home]
         #: The cells of the home shares (none for a standby), ascending.
         self.cells = np.unique(np.concatenate([s.cells for s in self.home])) if self.home else np.zeros(0, np.int64)
