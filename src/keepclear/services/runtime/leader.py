@@ -156,6 +156,13 @@ class LockSession:
                 raise
         return row[0] if row else None
 
+    def try_lock(self, key: int) -> int | None:
+        """Take the advisory lock ``key`` if it is free: the session's generation it is held in, or
+        None when another session holds it (``psycopg.Error``: see ``fetch``)."""
+        with self._lock:  # the generation read is the one the lock is taken in
+            taken = bool(self.fetch("SELECT pg_try_advisory_lock(%s)", (key,)))
+            return self.generation if taken else None
+
     def held_by_anyone(self, role: Role | str) -> bool:
         """Whether some session (this one included) holds ``role``'s lock in this namespace, asked
         without taking it: a detector worker sees whether the worker a share belongs to runs. False
@@ -225,13 +232,11 @@ class SessionLock:
         if self.held:
             return self.still_held()
         try:
-            with self.session._lock:  # the generation read is the one the lock is taken in
-                taken = bool(self.session.fetch("SELECT pg_try_advisory_lock(%s)", (self.key,)))
-                self._generation = self.session.generation if taken else None
+            self._generation = self.session.try_lock(self.key)
         except psycopg.Error as exc:
             _log.warning("leader %s: cannot reach PostgreSQL: %s", self.role, exc)
-            return False
-        return taken
+            self._generation = None
+        return self._generation is not None
 
     def still_held(self) -> bool:
         if not self.held:
