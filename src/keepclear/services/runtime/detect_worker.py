@@ -408,7 +408,9 @@ class DetectWorker:
             lock = self._share_locks[name]
             mine = share.worker == self.name
             if name in self._shares:
-                if not lock.still_held():
+                # The home lock's check above was a round trip on the session every share lock is on:
+                # a share lock is still held if it was taken in that session (no round trip each).
+                if not lock.held:
                     self._stop_share(name, "lost its lock")
                 elif not mine and self._worker_alive(share):
                     self._stop_share(name, "handed back")
