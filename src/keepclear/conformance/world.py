@@ -267,10 +267,17 @@ def build(world: World) -> None:
 
 
 def _report_all(w: World) -> None:
-    now = utc(time.time())
     for party in w.parties:
-        reports = [{**w.reports[u], "time": now} for u in w.units[party]]
-        _ok(w.api.client(feed(party)).post("/v1/tracks", json={"reports": reports}), "track reports")
+        client = w.api.client(feed(party))
+        for _ in range(10):  # a feed honours back-pressure: a 429 says when to come again
+            now = utc(time.time())
+            answer = client.post(
+                "/v1/tracks", json={"reports": [{**w.reports[u], "time": now} for u in w.units[party]]}
+            )
+            if answer.status_code != 429:
+                break
+            time.sleep(min(5.0, float(answer.headers.get("Retry-After", "1"))))
+        _ok(answer, "track reports")
 
 
 def _refresh(w: World) -> None:
