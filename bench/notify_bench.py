@@ -5,13 +5,16 @@ One server process per store (SQLite, PostgreSQL) on 127.0.0.1. Party b first no
 of party a notify new activities addressed to b as fast as they are answered, for ``--seconds``:
 each is read and validated, checked against every stored activity and zone (the strategic index),
 stored, staged for the record in its transaction, and delivered on b's live stream, which a client
-of b reads throughout. Printed per store: notifications answered 201 per second, post → answer
+of b reads throughout, one activity a request (``POST /v1/activities``) and then ``--batch`` sizes
+side by side in the same server (``POST /v1/activities/batch``: all or none, one transaction, each
+activity checked, recorded and delivered as alone). Printed per store and batch size:
+notifications (activities) answered 201 per second, post → answer
 latency, post → delivery on b's stream latency, and how long after the last post the record's outbox
 was empty (every notification signed into the ledger), and the server's CPU per notification (its
 process's CPU over the run, less what it spends idle: the tick and pump threads).
 
-Then, per store, the same app served in this process (Starlette's test client, one notification at
-a time, ``--stored`` activities first): SQL statements per notification (every statement the
+Then, per store, the same app served in this process (Starlette's test client, one request at a
+time, ``--stored`` activities first, each batch size): SQL statements per notification (every statement the
 deployment's engine executes: the route, the check, the hotline notice, the record's signing) and
 CPU milliseconds per notification of the server's threads (the test client's own thread left out).
 These do not depend on the machine's load as the rate does.
@@ -20,7 +23,7 @@ The anchors are the issue's figures: InterUSS's DSS manages some 6-8 intent writ
 one busy cell; the aim is 500/s. Before this version (docs/scale.md) a notification took some 39
 statements on PostgreSQL, 46 on SQLite, and 14 ms of CPU served in one process.
 
-    python bench/notify_bench.py --seconds 20 [--stores sqlite,postgres] [--clients 8] [--stored 2000]
+    python bench/notify_bench.py --seconds 20 [--stores sqlite,postgres] [--clients 8] [--stored 2000] [--batch 1,50]
 """
 
 from __future__ import annotations
@@ -174,7 +177,13 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, float]:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            return measure(base, keys, args, server.pid)
+            store_picture(base, keys, args)
+            results: dict[str, float] = {}
+            for size in args.batch_sizes:
+                results |= {
+                    f"{name} [batch {size}]": v for name, v in measure(base, keys, args, server.pid, size).items()
+                }
+            return results
         finally:
             server.terminate()
             try:
@@ -184,12 +193,26 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, float]:
                 server.wait()
 
 
-def measure(base: str, keys: dict[str, str], args: argparse.Namespace, server_pid: int) -> dict[str, float]:
+def store_picture(base: str, keys: dict[str, str], args: argparse.Namespace) -> None:
+    """Party b's ``--stored`` activities, notified first: what a's are checked against."""
     rng = random.Random(args.seed)
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=60) as b:
         for i in range(args.stored):
             response = b.post("/v1/activities", json=activity(rng, f"b{i}", ["a"]))
             assert response.status_code == 201, response.text
+
+
+def post_notifications(http: httpx.Client | TestClient, bodies: list[dict[str, Any]]) -> httpx.Response:
+    """One activity to POST /v1/activities, several as one batch to POST /v1/activities/batch."""
+    if len(bodies) == 1:
+        return http.post("/v1/activities", json=bodies[0])
+    return http.post("/v1/activities/batch", json={"activities": bodies})
+
+
+def measure(
+    base: str, keys: dict[str, str], args: argparse.Namespace, server_pid: int, batch_size: int
+) -> dict[str, float]:
+    """``--clients`` clients of a notify for ``--seconds``, ``batch_size`` activities a request."""
     reader = Reader(base, keys["b"])
     time.sleep(1.0)  # the stream is open
     idle_from_s, idle_cpu_s = time.perf_counter(), process_cpu_s(server_pid)
@@ -207,16 +230,16 @@ def measure(base: str, keys: dict[str, str], args: argparse.Namespace, server_pi
         with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
             n = 0
             while not stop.is_set():
-                activity_id = f"a{k}x{n}"
-                n += 1
-                body = activity(local, activity_id, ["b"])
+                ids = [f"a{batch_size}y{k}x{n + i}" for i in range(batch_size)]
+                n += batch_size
+                bodies = [activity(local, activity_id, ["b"]) for activity_id in ids]
                 started = time.perf_counter()
-                response = http.post("/v1/activities", json=body)
+                response = post_notifications(http, bodies)
                 took = time.perf_counter() - started
                 with lock:
                     statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                     if response.status_code == 201:
-                        sent[activity_id] = started
+                        sent.update(dict.fromkeys(ids, started))
                         answered_ms.append(took * 1000)
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(args.clients)]
@@ -250,8 +273,8 @@ def measure(base: str, keys: dict[str, str], args: argparse.Namespace, server_pi
         "notifications answered 201 /s": len(sent) / elapsed,
         "ratio to the 500/s aim": len(sent) / elapsed / TARGET_PER_S,
         "ratio to InterUSS DSS (~7/s)": len(sent) / elapsed / DSS_PER_S,
-        "post -> 201 p50 ms": statistics.median(answered_ms),
-        "post -> 201 p99 ms": float(sorted(answered_ms)[int(0.99 * (len(answered_ms) - 1))]),
+        "post -> 201 p50 ms (the request's)": statistics.median(answered_ms),
+        "post -> 201 p99 ms (the request's)": float(sorted(answered_ms)[int(0.99 * (len(answered_ms) - 1))]),
         "post -> b's stream p50 ms": statistics.median(delivery_ms) if delivery_ms else math.nan,
         "post -> b's stream p99 ms": float(sorted(delivery_ms)[int(0.99 * (len(delivery_ms) - 1))])
         if delivery_ms
@@ -266,7 +289,9 @@ def measure(base: str, keys: dict[str, str], args: argparse.Namespace, server_pi
 
 
 def in_process(store: str, args: argparse.Namespace) -> dict[str, float]:
-    """Statements and CPU per notification served in this process, one at a time (see the docstring)."""
+    """Statements and CPU per notification served in this process, one request at a time, for each
+    batch size (see the docstring)."""
+    results: dict[str, float] = {}
     with fresh_database(store) as url, tempfile.TemporaryDirectory(prefix="kc-notify-") as folder:
         keys = populate(Path(folder), url)
         settings = Settings(data_dir=Path(folder), database_url=url)
@@ -284,29 +309,34 @@ def in_process(store: str, args: argparse.Namespace) -> dict[str, float]:
             for i in range(args.stored):
                 response = client.post("/v1/activities", json=activity(rng, f"b{i}", ["a"]), headers=_bearer(keys["b"]))
                 assert response.status_code == 201, response.text
-            bodies = [activity(rng, f"a{i}", ["b"]) for i in range(args.in_process)]
+            client.headers.update(_bearer(keys["a"]))
             me = threading.get_native_id()
             time.sleep(1.0)  # the stored ones signed
             idle_from_s, idle_cpu_s = time.perf_counter(), threads_cpu_s(me)
             time.sleep(2.0)
             idle_cpu_per_s = (threads_cpu_s(me) - idle_cpu_s) / (time.perf_counter() - idle_from_s)
-            counting.set()
-            started, cpu_s = time.perf_counter(), threads_cpu_s(me)
-            for body in bodies:
-                response = client.post("/v1/activities", json=body, headers=_bearer(keys["a"]))
-                assert response.status_code == 201, response.text
-            time.sleep(0.5)  # the last one signed into the record
-            elapsed = time.perf_counter() - started
-            cpu_s = threads_cpu_s(me) - cpu_s - idle_cpu_per_s * elapsed
-            counting.clear()
+            for size in args.batch_sizes:
+                count_n = max(size, args.in_process - args.in_process % size)
+                bodies = [activity(rng, f"a{size}y{i}", ["b"]) for i in range(count_n)]
+                statements[0] = 0
+                counting.set()
+                started, cpu_s = time.perf_counter(), threads_cpu_s(me)
+                for first in range(0, count_n, size):
+                    response = post_notifications(client, bodies[first : first + size])
+                    assert response.status_code == 201, response.text
+                time.sleep(0.5)  # the last ones signed into the record
+                elapsed = time.perf_counter() - started
+                cpu_s = threads_cpu_s(me) - cpu_s - idle_cpu_per_s * elapsed
+                counting.clear()
+                cpu_ms = cpu_s * 1000 / count_n
+                results |= {
+                    f"in-process: SQL statements per notification [batch {size}]": statements[0] / count_n,
+                    f"in-process: server CPU ms per notification [batch {size}]": cpu_ms,
+                    f"in-process: one core's ceiling /s [batch {size}]": 1000 / cpu_ms,
+                    f"in-process: ceiling / the 500/s aim [batch {size}]": 1000 / cpu_ms / TARGET_PER_S,
+                }
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
-    cpu_ms = cpu_s * 1000 / len(bodies)
-    return {
-        "in-process: SQL statements per notification": statements[0] / len(bodies),
-        "in-process: server CPU ms per notification": cpu_ms,
-        "in-process: one core's ceiling /s (1000 / CPU ms)": 1000 / cpu_ms,
-        "in-process: ceiling / the 500/s aim": 1000 / cpu_ms / TARGET_PER_S,
-    }
+    return results
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -321,14 +351,18 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=2000, help="activities of b notified first")
     parser.add_argument("--seed", type=int, default=2017)
     parser.add_argument("--in-process", type=int, default=300, help="notifications served in this process")
+    parser.add_argument(
+        "--batch", default="1,50", help="activities a request, side by side (1: POST /v1/activities; more: /batch)"
+    )
     args = parser.parse_args()
+    args.batch_sizes = [int(size) for size in args.batch.split(",") if size]
     stores = [s for s in args.stores.split(",") if s]
     results = {store: {**run_store(store, args), **in_process(store, args)} for store in stores}
     print(f"activity notifications through keepclear serve: {args.clients} clients of a for {args.seconds:g} s,"
           f" {args.stored:,} activities of b stored first; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print(f"  {'':44}" + "".join(f"{s:>12}" for s in stores))
+    print(f"  {'':64}" + "".join(f"{s:>12}" for s in stores))
     for name in next(iter(results.values())):
-        print(f"  {name:44}" + "".join(f"{results[s][name]:>12.2f}" for s in stores))
+        print(f"  {name:64}" + "".join(f"{results[s][name]:>12.2f}" for s in stores))
 
 
 if __name__ == "__main__":

@@ -242,6 +242,9 @@ class Settings(BaseSettings):
         300.0, gt=0, description="...an activity that conflicts with the addressee's own, within, seconds."
     )
     activity_max_ahead_days: float = Field(365.0, gt=0, description="How far ahead an activity may start, days.")
+    max_activities_per_batch: int = Field(
+        500, ge=1, le=10_000, description="Most activities one batch notification (POST /v1/activities/batch) holds."
+    )
     hotline_escalation_step_s: float | None = Field(
         None,
         gt=0,

@@ -570,6 +570,13 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             for_roles({"a-liaison": status(201, lambda b: b["addressees"] == ["b"])}),
         )
     ],
+    ("POST", "/v1/activities/batch"): [
+        (
+            "-",
+            lambda s: ("/v1/activities/batch", {"activities": [air_operation(units=[], start_h=80.0 + next(counter))]}),
+            for_roles({"a-liaison": status(201, lambda b: b["activities"][0]["addressees"] == ["b"])}),
+        )
+    ],
     ("GET", "/v1/activities/{activity_id}"): [
         (
             "own",

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "activity-air-operation.yaml"
+BATCH_EXAMPLE = EXAMPLE.with_name("activities-tasking-order.yaml")
 
 
 def example_from_tomorrow(tmp_path: Path) -> Path:
@@ -68,3 +69,24 @@ def test_bad_file_is_one_line_naming_the_field_and_stores_nothing(tmp_path: Path
     result = run("activity", "notify", str(broken), "--party", "coalition", data_dir=data)
     assert "not valid YAML or JSON at line 2" in result.stderr
     assert run("activity", "list", data_dir=data).stdout == ""
+
+
+def test_a_file_of_several_activities_is_notified_as_one_batch_all_or_none(tmp_path: Path) -> None:
+    data = tmp_path / "deploy"
+    run("init", data_dir=data)
+    run("party", "add", "coalition", data_dir=data)
+    run("party", "add", "russia", data_dir=data)
+    day = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    order = tmp_path / "order.yaml"
+    order.write_text(BATCH_EXAMPLE.read_text().replace("2017-11-03", day))
+    notified = run("activity", "notify", str(order), "--party", "coalition", data_dir=data)
+    assert notified.returncode == 0, notified.stderr
+    for activity_id in ("ato-1103-strike", "ato-1103-tanker", "ato-1103-isr"):
+        assert f"{activity_id} version 1 notified; addressees: russia" in notified.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(order.read_text().replace("ato-1103", "ato-1104").replace("radius_m: 15000", "radius_m: -1"))
+    refused = run("activity", "notify", str(bad), "--party", "coalition", data_dir=data)
+    assert refused.returncode == 1 and "activities[2].volumes[0].circle.radius_m" in refused.stderr, refused.stderr
+    assert "ato-1104" not in run("activity", "list", data_dir=data).stdout
+    draft = run("activity", "notify", str(order), "--party", "coalition", "--draft", data_dir=data)
+    assert draft.returncode == 1 and "--draft stores one activity" in draft.stderr

@@ -1,7 +1,8 @@
-"""Activity lifecycle, stale versions, conflicts, escalation and need-to-know, on SQLite and PostgreSQL."""
+"""Activity lifecycle, stale versions, conflicts, escalation, need-to-know and batches, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -10,12 +11,18 @@ from shapely.geometry import Polygon, box
 
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.activities import Activity, ActivityKind, ActivityStatus, Priority, Volume
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.event_payloads import PAYLOAD_TYPES
 from keepclear.domain.events import Event
 from keepclear.domain.parties import Contact
 from keepclear.domain.zones import AltitudeBand, Zone, ZoneKind, ZoneRules
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
-from keepclear.services.activities.service import ActivityForbidden, ActivityService, StaleVersionError
+from keepclear.services.activities.service import (
+    ActivityConfig,
+    ActivityForbidden,
+    ActivityService,
+    StaleVersionError,
+)
 from keepclear.services.activities.views import view_for
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.services.runtime.deployment import Deployment
@@ -323,3 +330,69 @@ def test_migration_creates_the_tables_the_store_declares(deployment: Deployment)
     with deployment.db.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in diffs if "activit" in repr(d)] == []
+
+
+def _targets(result) -> list[tuple[str, str | None]]:
+    return sorted((c.kind.value, c.target_id) for c in result.check.conflicts)
+
+
+def test_each_activity_of_a_batch_finds_what_it_would_find_alone(world) -> None:
+    service, seen = world
+    rng = random.Random(2017)
+    for i in range(15):  # russia's picture: activities here and there, some overlapping the batch's
+        service.notify(plan(f"ru-{i}", "russia", lon=rng.uniform(37.0, 39.0), start_h=rng.uniform(30, 60)))
+    places = [(rng.uniform(37.0, 39.0), rng.uniform(30, 60)) for _ in range(12)]
+    batch = service.notify_many(
+        [
+            plan(f"b-{i}", "coalition", lon=lon, start_h=start_h, addressees=frozenset({"russia"}))
+            for i, (lon, start_h) in enumerate(places)
+        ]
+    )
+    alone = [
+        service.notify(plan(f"s-{i}", "coalition", lon=lon, start_h=start_h, addressees=frozenset({"russia"})))
+        for i, (lon, start_h) in enumerate(places)
+    ]
+    assert [r.activity.id for r in batch] == [f"b-{i}" for i in range(12)]
+    assert [_targets(r) for r in batch] == [_targets(r) for r in alone]
+    assert sum(len(r.check.conflicts) for r in batch) > 0  # the comparison saw conflicts
+    assert all(r.activity.status is ActivityStatus.NOTIFIED and r.activity.version == 1 for r in batch)
+    notified = [e.payload["activity"]["id"] for e in seen if e.kind is EventKind.ACTIVITY_NOTIFIED]
+    assert [i for i in notified if i.startswith("b-")] == [f"b-{i}" for i in range(12)]
+    # the index is current after the batch: russia's next activity over b-0 conflicts with it (and s-0)
+    lon, start_h = places[0]
+    later = service.notify(plan("ru-late", "russia", lon=lon, start_h=start_h))
+    assert {"b-0", "s-0"} <= {c.target_id for c in later.check.conflicts}
+    assert service.get("b-5").acks[0].party_id == "russia"
+
+
+def test_one_bad_activity_stores_none_of_the_batch_and_each_problem_names_its_index(world) -> None:
+    service, seen = world
+    before, told = service.activities(), len(seen)
+    good = plan("co-1", "coalition")
+    with pytest.raises(ValidationError) as refused:
+        service.notify_many(
+            [
+                good,
+                replace(plan("co-2", "coalition"), addressees=frozenset({"nobody"})),
+                replace(plan("co-3", "coalition"), contact=""),
+                plan("co-1", "coalition", lon=38.4),
+            ]
+        )
+    problems = refused.value.problems
+    assert any(p.startswith("activities[1].addressees:") and "nobody" in p for p in problems), problems
+    assert any(p.startswith("activities[2].contact:") for p in problems), problems
+    assert any(p.startswith("activities[3].id:") and "activities[0]" in p for p in problems), problems
+    assert not any(p.startswith("activities[0]") for p in problems), problems
+    assert service.activities() == before and len(seen) == told
+    service.notify(good)
+    with pytest.raises(ConflictError, match=r"activities\[1\]: activity 'co-1' already exists"):
+        service.notify_many([plan("co-9", "coalition"), plan("co-1", "coalition")])
+    assert [a.id for a in service.activities()] == [*[a.id for a in before], "co-1"]
+
+
+def test_a_batch_larger_than_the_setting_or_empty_is_refused_before_anything_is_read(deployment: Deployment) -> None:
+    service = ActivityService(deployment.db, deployment.clock, deployment.bus, ActivityConfig(max_batch=2))
+    with pytest.raises(ValidationError, match="3 activities, at most 2 in one batch"):
+        service.notify_many([plan(f"x-{i}", "coalition") for i in range(3)])
+    with pytest.raises(ValidationError, match="empty"):
+        service.notify_many([])

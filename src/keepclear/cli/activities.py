@@ -19,7 +19,7 @@ import yaml
 from keepclear.cli.context import CliContext, pass_context
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError, ValidationError
-from keepclear.geo.activity_doc import activity_from_document
+from keepclear.geo.activity_doc import activities_from_documents, activity_from_document, batch_documents
 from keepclear.services.activities.service import ActivityService, NotifyResult
 from keepclear.services.activities.views import notifier_conflict, notifier_view, view_for
 from keepclear.services.runtime.config import RuntimeConfig
@@ -95,8 +95,22 @@ _version_option = click.option("--version", "version", type=int, required=True, 
 @click.option("--draft", is_flag=True, help="Store as a draft (checked and delivered when notified).")
 @pass_context
 def activity_notify(ctx: CliContext, file: Path, party_id: str, draft: bool) -> None:
-    """Notify the activity in FILE (YAML or JSON) on behalf of --party."""
+    """Notify the activity in FILE (YAML or JSON) on behalf of --party.
+
+    A FILE holding a list of activities (or ``activities:`` and the list, the body of
+    POST /v1/activities/batch) notifies them all or none, as one batch."""
     document = read_activity_file(file)
+    batch = batch_documents(document)
+    if batch is not None:
+        if draft:
+            raise ValidationError([f"{file}: --draft stores one activity; this file holds a batch"])
+        activities = activities_from_documents(
+            batch, party_id=party_id, max_problems_listed=ctx.settings.max_problems_listed
+        )
+        with _service(ctx) as service:
+            for result in service.notify_many(activities):
+                _print_result(result)
+        return
     activity_ = activity_from_document(document, party_id=party_id)
     with _service(ctx) as service:
         if draft:

@@ -58,6 +58,9 @@ def valid_request(w: World, method: str, path: str) -> Request | None:
             feed(a), path, {"reports": [{**w.reports[w.units[a][1]], "time": utc(time.time())}]}
         ),
         ("POST", "/v1/activities"): Request(liaison(a), path, w.activity_document(a, "x", [b])),
+        ("POST", "/v1/activities/batch"): Request(
+            liaison(a), path, {"activities": [w.activity_document(a, "x", [b]), w.activity_document(a, "y", [b])]}
+        ),
         ("POST", "/v1/activities/{activity_id}/acknowledge"): Request(
             liaison(b), f"/v1/activities/{a1}/acknowledge", {"version": 1}
         ),

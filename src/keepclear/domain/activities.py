@@ -224,6 +224,29 @@ def _route_problems(route: Route, activity: Activity) -> list[str]:
     return problems
 
 
+def batch_size_problem(count: int, most: int) -> str | None:
+    """Why a batch of ``count`` activities cannot be taken when it may hold ``most``, or None."""
+    if count < 1:
+        return "activities: empty; a batch holds at least one activity"
+    if count > most:
+        return f"activities: {count} activities, at most {most} in one batch"
+    return None
+
+
+def in_batch(index: int, problem: str) -> str:
+    """``problem`` of the ``index``-th activity of a batch, named from the batch: ``activities[i].<field>: …``.
+
+    >>> in_batch(3, "volumes[0].circle.radius_m: must be a finite number > 0")
+    'activities[3].volumes[0].circle.radius_m: must be a finite number > 0'
+    >>> in_batch(0, "document: must be a mapping of fields")
+    'activities[0]: must be a mapping of fields'
+    """
+    whole = "document:"
+    if problem.startswith(whole):
+        return f"activities[{index}]:{problem[len(whole) :]}"
+    return f"activities[{index}].{problem}"
+
+
 def activity_problems(
     activity: Activity, *, known_parties: frozenset[str], now_s: float, max_ahead_s: float
 ) -> list[str]:

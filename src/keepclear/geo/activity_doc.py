@@ -37,6 +37,7 @@ The document (see ``docs/activities.md``)::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from shapely.geometry import Polygon, shape
@@ -50,7 +51,9 @@ from keepclear.domain.activities import (
     Route,
     Volume,
     Waypoint,
+    in_batch,
 )
+from keepclear.domain.limits import bounded_problems
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.domain.zones import AltitudeBand
 from keepclear.errors import ValidationError
@@ -250,6 +253,34 @@ def activity_from_document(
         text=text,
         status=ActivityStatus.DRAFT,
     )
+
+
+def batch_documents(document: object) -> list[object] | None:
+    """The activity documents of a batch file (a list, or a mapping of ``activities`` alone: the body
+    of POST /v1/activities/batch), or None when ``document`` is one activity."""
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict) and set(document) == {"activities"} and isinstance(document["activities"], list):
+        return list(document["activities"])
+    return None
+
+
+def activities_from_documents(
+    documents: Sequence[object], *, party_id: str, max_problems_listed: int = 50
+) -> list[Activity]:
+    """Read a batch of activities notified by ``party_id``; ``ValidationError`` lists the problems of
+    every document (the first ``max_problems_listed``, and how many more), each named
+    ``activities[i].<field>``."""
+    read: list[Activity] = []
+    problems: list[str] = []
+    for index, document in enumerate(documents):
+        try:
+            read.append(activity_from_document(document, party_id=party_id))
+        except ValidationError as exc:
+            problems += [in_batch(index, p) for p in exc.problems]
+    if problems:
+        raise ValidationError(bounded_problems(problems, max_problems_listed))
+    return read
 
 
 def activity_to_document(activity: Activity, *, epoch_times: bool = False, units: bool = True) -> dict[str, Any]:

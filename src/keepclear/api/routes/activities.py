@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.models.activities import ActivityView, NotifyOut
+from keepclear.domain.activities import batch_size_problem
 from keepclear.domain.identity import Principal
-from keepclear.errors import NotFoundError
-from keepclear.geo.activity_doc import activity_from_document
+from keepclear.errors import NotFoundError, ValidationError
+from keepclear.geo.activity_doc import activities_from_documents, activity_from_document
 from keepclear.services.activities.service import NotifyResult
 from keepclear.services.activities.views import notifier_conflict, view_for
 from keepclear.services.policy import Action, unknown
@@ -133,6 +134,22 @@ class ActivityDocument(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra=_ACTIVITY_SCHEMA)
 
 
+class ActivityBatchIn(BaseModel):
+    """Several activities notified at once, all or none (an air tasking order, a day's convoys)."""
+
+    model_config = ConfigDict(extra="forbid")
+    activities: list[ActivityDocument] = Field(
+        description="The activities, each as POST /v1/activities takes one; at most max_activities_per_batch."
+    )
+
+
+class BatchOut(BaseModel):
+    """What each activity of a batch answered, in the batch's order (each as POST /v1/activities)."""
+
+    model_config = ConfigDict(extra="forbid")
+    activities: list[NotifyOut]
+
+
 class VersionIn(BaseModel):
     version: int = Field(ge=1, description="The version this change applies to (a stale one is refused).")
 
@@ -194,6 +211,23 @@ def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier)
     party_id = principal.party_id or ""
     activity = activity_from_document(body.model_dump(), party_id=party_id)
     return _notify_out(rt.activities.notify(activity), party_id)
+
+
+@router.post("/activities/batch", status_code=201, response_model_exclude_unset=True)
+def notify_activities(body: ActivityBatchIn, rt: RuntimeDep, principal: Notifier) -> BatchOut:
+    """Notify several planned activities at once, all or none: each is checked and delivered as one
+    notified alone would be, in one transaction. A refusal names each problem by its activity's
+    index (``activities[3].volumes[0].circle.radius_m: …``) and stores nothing."""
+    party_id = principal.party_id or ""
+    config = rt.config.activities
+    if too := batch_size_problem(len(body.activities), config.max_batch):
+        raise ValidationError([too])
+    activities = activities_from_documents(
+        [document.model_dump() for document in body.activities],
+        party_id=party_id,
+        max_problems_listed=config.max_problems_listed,
+    )
+    return BatchOut(activities=[_notify_out(result, party_id) for result in rt.activities.notify_many(activities)])
 
 
 @router.get("/activities/{activity_id}", response_model_exclude_unset=True)

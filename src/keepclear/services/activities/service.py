@@ -25,9 +25,12 @@ from keepclear.domain.activities import (
     ActivityStatus,
     Priority,
     activity_problems,
+    batch_size_problem,
+    in_batch,
 )
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.limits import bounded_problems
 from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from keepclear.services.activities.live_index import LiveIndex, indexed
 from keepclear.services.activities.views import ActivityState, addressee_view, conflict_view, notifier_conflict
@@ -60,12 +63,17 @@ class ActivityConfig:
     (15 min routine and priority, 5 min immediate). ``conflict_ack_deadline_s``: the deadline of an
     addressee whose own activities the notified one conflicts with (5 min). ``max_ahead_s``: how
     far ahead an activity may start (365 days). ``strategic``: buffers and minimum notice.
+    ``max_batch``: the most activities one ``notify_many`` takes (500): a batch is one transaction,
+    and every other activity write waits for it. ``max_problems_listed``: problems named in one
+    refusal of a batch (the rest are counted).
     """
 
     strategic: StrategicConfig = field(default_factory=StrategicConfig)
     ack_deadline_s_by_priority: Mapping[Priority, float] = field(default_factory=_default_deadlines)
     conflict_ack_deadline_s: float = 5 * MINUTE_S
     max_ahead_s: float = 365 * 86400.0
+    max_batch: int = 500
+    max_problems_listed: int = 50
 
 
 class StaleVersionError(ConflictError):
@@ -169,19 +177,41 @@ class ActivityService:
 
     def notify(self, activity: Activity) -> NotifyResult:
         """Store and notify a new activity (version 1): check it, open acknowledgements, tell everyone."""
+        return self._notify_new([activity], batch=False)[0]
+
+    def notify_many(self, activities: Sequence[Activity]) -> list[NotifyResult]:
+        """Store and notify several new activities at once, all or none (an air tasking order, a list
+        of convoys): each is checked and told as ``notify`` would, in one transaction, one record
+        staging and one delivery. A problem is named ``activities[i].<field>``; one problem anywhere
+        stores nothing. Each is checked against what was stored before the batch: the batch's own
+        activities never conflict with each other when they are one party's."""
+        return self._notify_new(activities, batch=True)
+
+    def _notify_new(self, activities: Sequence[Activity], *, batch: bool) -> list[NotifyResult]:
+        if batch and (too := batch_size_problem(len(activities), self._config.max_batch)):
+            raise ValidationError([too])
         now_s = self._clock.now_s()
-        pieces = _drawn_early(activity)
+        drawn = [_drawn_early(activity) for activity in activities]
         with self._db.write() as conn:
             self._serialise(conn)
-            activity = self._validated_new(conn, activity, now_s, ActivityStatus.NOTIFIED)
-            activity = replace(activity, notified_s=now_s)
-            store.insert_activity(conn, activity, now_s, self._notice_s(activity, now_s))
-            opened = self._check_and_open(conn, activity, now_s, "notified", marked=True, escalations=[], pieces=pieces)
-            events = self._notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+            valid = self._validated_batch(conn, activities, now_s, batch=batch)
+            with self._live.lock:
+                self._live.refresh(conn)  # once: the batch's own writes are not read back into the index
+            opened: list[_Opened] = []
+            events: list[Event] = []
+            for activity, pieces in zip(valid, drawn, strict=True):
+                activity = replace(activity, notified_s=now_s)
+                store.insert_activity(conn, activity, now_s, self._notice_s(activity, now_s))
+                one = self._check_and_open(
+                    conn, activity, now_s, "notified", marked=True, escalations=[], pieces=pieces, refresh=False
+                )
+                opened.append(one)
+                events += self._notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             told = self._stage(conn, events)
-        self._live.stored(opened.subject, activity.id, opened.seq)
+        for one in opened:
+            self._live.stored(one.subject, one.result.activity.id, one.seq)
         self._tell(told)
-        return opened.result
+        return [one.result for one in opened]
 
     def notify_draft(self, activity_id: str, version: int, party_id: str) -> NotifyResult:
         """Notify a stored draft, naming its current version."""
@@ -376,8 +406,12 @@ class ActivityService:
         if not self._db.is_sqlite:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
 
-    def _problems(self, conn: Connection, activity: Activity, now_s: float) -> list[str]:
-        known = frozenset(p.id for p in registry_store.list_parties(conn))
+    def _problems(
+        self, conn: Connection, activity: Activity, now_s: float, known: frozenset[str] | None = None
+    ) -> list[str]:
+        """What is wrong with ``activity`` (``known``: the party ids, when already read)."""
+        if known is None:
+            known = frozenset(p.id for p in registry_store.list_parties(conn))
         problems = activity_problems(activity, known_parties=known, now_s=now_s, max_ahead_s=self._config.max_ahead_s)
         if activity.party_id in known and activity.units:
             own_units = {unit.id for unit, _ in registry_store.list_units(conn, activity.party_id)}
@@ -396,6 +430,36 @@ class ActivityService:
         if store.activity_exists(conn, activity.id):
             raise ConflictError(f"activity {activity.id!r} already exists; amend it instead")
         return activity
+
+    def _validated_batch(
+        self, conn: Connection, activities: Sequence[Activity], now_s: float, *, batch: bool
+    ) -> list[Activity]:
+        """``activities`` as new notified ones (version 1, an id made up where missing), or
+        ``ValidationError`` with every problem of every one (``activities[i].`` before each when
+        ``batch``), or ``ConflictError`` naming the first whose id is stored already."""
+        if not batch:
+            return [self._validated_new(conn, activity, now_s, ActivityStatus.NOTIFIED) for activity in activities]
+        known = frozenset(p.id for p in registry_store.list_parties(conn))
+        problems: list[str] = []
+        valid: list[Activity] = []
+        first_of: dict[str, int] = {}
+        for index, activity in enumerate(activities):
+            if not activity.id:
+                activity = replace(activity, id=f"{activity.party_id}-{uuid.uuid4().hex[:10]}")
+            activity = replace(activity, version=1, status=ActivityStatus.NOTIFIED, notified_s=None)
+            problems += [in_batch(index, p) for p in self._problems(conn, activity, now_s, known)]
+            if activity.id in first_of:
+                problems.append(
+                    in_batch(index, f"id: {activity.id!r} is also the id of activities[{first_of[activity.id]}]")
+                )
+            first_of.setdefault(activity.id, index)
+            valid.append(activity)
+        if problems:
+            raise ValidationError(bounded_problems(problems, self._config.max_problems_listed))
+        for index, activity in enumerate(valid):
+            if store.activity_exists(conn, activity.id):
+                raise ConflictError(f"activities[{index}]: activity {activity.id!r} already exists; amend it instead")
+        return valid
 
     def _current(self, conn: Connection, activity_id: str, version: int) -> Activity:
         current = _activity(conn, activity_id)
@@ -449,15 +513,17 @@ class ActivityService:
         marked: bool = False,
         escalations: list[EscalationStep] | None = None,
         pieces: tuple[Piece, ...] | None = None,
+        refresh: bool = True,
     ) -> _Opened:
         """Check ``activity`` (stored, its log entry not yet written), open its acknowledgements,
         record its conflicts and log the change. ``marked``: its version was stored with its notice
         (else it is written here); ``escalations``: what ``get`` would read of them (None: read);
-        ``pieces``: its geometry drawn before the transaction (None: drawn here)."""
+        ``pieces``: its geometry drawn before the transaction (None: drawn here); ``refresh``: catch
+        the index up first (False: the caller did, in this transaction)."""
         config = self._config
         subject = indexed(activity, pieces)
         with self._live.lock:
-            index = self._live.refresh(conn)
+            index = self._live.refresh(conn) if refresh else self._live.index
             check = index.check(subject, now_s, config.strategic)
         required_s, given_s = self._notice_s(activity, now_s)
         if not marked:

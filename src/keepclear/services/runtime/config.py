@@ -104,6 +104,8 @@ class RuntimeConfig:
                 },
                 conflict_ack_deadline_s=settings.ack_deadline_conflict_s,
                 max_ahead_s=settings.activity_max_ahead_days * _DAY_S,
+                max_batch=settings.max_activities_per_batch,
+                max_problems_listed=settings.max_problems_listed,
             ),
             record=RecordConfig(
                 data_dir=settings.data_dir,
