@@ -8,7 +8,7 @@ caches of live activities read to catch up.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,8 +76,8 @@ class StoredConflict:
 # which costs more CPU than the round trip on the notify path.
 _INSERT_HEAD = activities.insert()
 _INSERT_VERSION = activity_versions.insert()
-_INSERT_LOG = activity_log.insert()
-_EXISTS = sa.select(activities.c.id).where(activities.c.id == sa.bindparam("b_id"))
+_INSERT_LOG = activity_log.insert().returning(activity_log.c.seq, sort_by_parameter_order=True)
+_STORED_IDS = sa.select(activities.c.id).where(activities.c.id.in_(sa.bindparam("b_ids", expanding=True)))
 _MARK_NOTIFIED = (
     activity_versions.update()
     .where(
@@ -104,9 +104,15 @@ def _document(activity: Activity) -> str:
 def insert_activity(
     conn: Connection, activity: Activity, now_s: float, notice_s: tuple[float, float] | None = None
 ) -> None:
-    """Store a new activity's head and its first version (``notice_s``: see ``insert_version``)."""
-    conn.execute(
-        _INSERT_HEAD,
+    """Store a new activity: its head and its first version (``notice_s``: required and given notice)."""
+    insert_activities(conn, [(activity, notice_s)], now_s)
+
+
+def insert_activities(
+    conn: Connection, new: Sequence[tuple[Activity, tuple[float, float] | None]], now_s: float
+) -> None:
+    """Store new activities, each with its notice (required and given, or None), in two statements."""
+    heads = [
         {
             "id": activity.id,
             "party_id": activity.party_id,
@@ -114,32 +120,35 @@ def insert_activity(
             "current_version": activity.version,
             "created_s": now_s,
             "updated_s": now_s,
-        },
-    )
-    insert_version(conn, activity, now_s, notice_s)
+        }
+        for activity, _ in new
+    ]
+    if heads:
+        conn.execute(_INSERT_HEAD, heads)
+        conn.execute(_INSERT_VERSION, [_version_row(activity, now_s, notice_s) for activity, notice_s in new])
 
 
 def insert_version(
     conn: Connection, activity: Activity, now_s: float, notice_s: tuple[float, float] | None = None
 ) -> None:
-    """Store one version of an activity (earlier versions stay); ``notice_s``, (required, given)
-    seconds of notice, for a version notified as it is stored (what ``mark_notified`` writes)."""
+    """Store a new version of an existing activity (the head is moved by ``set_head``)."""
+    conn.execute(_INSERT_VERSION, _version_row(activity, now_s, notice_s))
+
+
+def _version_row(activity: Activity, now_s: float, notice_s: tuple[float, float] | None) -> dict[str, Any]:
     required_s, given_s = (None, None) if notice_s is None else notice_s
-    conn.execute(
-        _INSERT_VERSION,
-        {
-            "activity_id": activity.id,
-            "version": activity.version,
-            "document": _document(activity),
-            "kind": activity.kind.value,
-            "start_s": activity.start_s,
-            "end_s": activity.end_s,
-            "created_s": now_s,
-            "notified_s": activity.notified_s,
-            "required_notice_s": required_s,
-            "given_notice_s": given_s,
-        },
-    )
+    return {
+        "activity_id": activity.id,
+        "version": activity.version,
+        "document": _document(activity),
+        "kind": activity.kind.value,
+        "start_s": activity.start_s,
+        "end_s": activity.end_s,
+        "created_s": now_s,
+        "notified_s": activity.notified_s,
+        "required_notice_s": required_s,
+        "given_notice_s": given_s,
+    }
 
 
 def set_head(conn: Connection, activity_id: str, status: ActivityStatus, version: int, now_s: float) -> None:
@@ -169,7 +178,14 @@ def mark_notified(
 
 def activity_exists(conn: Connection, activity_id: str) -> bool:
     """Whether ``activity_id`` is stored."""
-    return conn.execute(_EXISTS, {"b_id": activity_id}).first() is not None
+    return bool(stored_ids(conn, [activity_id]))
+
+
+def stored_ids(conn: Connection, activity_ids: Collection[str]) -> set[str]:
+    """Which of ``activity_ids`` are stored (one statement)."""
+    if not activity_ids:
+        return set()
+    return set(conn.execute(_STORED_IDS, {"b_ids": list(activity_ids)}).scalars())
 
 
 def get_activity(conn: Connection, activity_id: str, version: int | None = None) -> Activity:
@@ -241,21 +257,37 @@ def notice_of(conn: Connection, activity_id: str, version: int) -> tuple[float |
 def log_change(
     conn: Connection, activity_id: str, version: int, change: str, party_id: str, now_s: float, detail: str = ""
 ) -> int:
-    """Append one change to the activity log; returns its ``seq`` (which tells caches something changed)."""
-    result = conn.execute(
-        _INSERT_LOG,
+    """Append one change to the activity log; returns its ``seq``."""
+    return log_changes(conn, [LogEntry(activity_id, version, change, party_id, detail)], now_s)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One change to append to the activity log."""
+
+    activity_id: str
+    version: int
+    change: str
+    party_id: str
+    detail: str = ""
+
+
+def log_changes(conn: Connection, entries: Sequence[LogEntry], now_s: float) -> list[int]:
+    """Append changes to the activity log in one statement; returns their ``seq``, in order."""
+    if not entries:
+        return []
+    rows = [
         {
-            "activity_id": activity_id,
-            "version": version,
-            "change": change,
-            "party_id": party_id,
+            "activity_id": e.activity_id,
+            "version": e.version,
+            "change": e.change,
+            "party_id": e.party_id,
             "time_s": now_s,
-            "detail": detail,
-        },
-    )
-    key = result.inserted_primary_key
-    assert key is not None  # an insert of one row always has one
-    return int(key[0])
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+    return [int(seq) for seq in conn.execute(_INSERT_LOG, rows).scalars()]
 
 
 def changes_since(conn: Connection, seq: int) -> tuple[int, dict[str, int], int]:
@@ -289,27 +321,27 @@ def history(conn: Connection, activity_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def insert_acks(conn: Connection, activity_id: str, version: int, deadlines_s: dict[str, float], now_s: float) -> None:
-    """Open one pending acknowledgement per addressee of ``version``, due ``deadlines_s[party]`` from now."""
-    if deadlines_s:
-        conn.execute(
-            activity_acks.insert(),
-            [
-                {
-                    "activity_id": activity_id,
-                    "version": version,
-                    "party_id": party,
-                    "state": "pending",
-                    "reason": "",
-                    "answered_s": None,
-                    "due_s": now_s + deadline_s,
-                    "deadline_s": deadline_s,
-                    "level": 0,
-                    "exhausted": False,
-                }
-                for party, deadline_s in sorted(deadlines_s.items())
-            ],
-        )
+def insert_acks(conn: Connection, opened: Iterable[tuple[str, int, Mapping[str, float]]], now_s: float) -> None:
+    """Open one pending acknowledgement per addressee of each (activity, version, deadlines), due
+    ``deadlines[party]`` seconds from now; one statement."""
+    rows = [
+        {
+            "activity_id": activity_id,
+            "version": version,
+            "party_id": party,
+            "state": "pending",
+            "reason": "",
+            "answered_s": None,
+            "due_s": now_s + deadline_s,
+            "deadline_s": deadline_s,
+            "level": 0,
+            "exhausted": False,
+        }
+        for activity_id, version, deadlines_s in opened
+        for party, deadline_s in sorted(deadlines_s.items())
+    ]
+    if rows:
+        conn.execute(activity_acks.insert(), rows)
 
 
 def _ack(row: Any) -> AckState:
@@ -415,10 +447,8 @@ def get_escalations(conn: Connection, activity_id: str) -> list[EscalationStep]:
     ]
 
 
-def insert_conflicts(
-    conn: Connection, activity_id: str, version: int, conflicts: Iterable[Conflict], now_s: float
-) -> None:
-    """Record the conflicts found for ``version``."""
+def insert_conflicts(conn: Connection, found: Iterable[tuple[str, int, Iterable[Conflict]]], now_s: float) -> None:
+    """Record the conflicts found for each (activity, version, conflicts); one statement."""
     rows = [
         {
             "activity_id": activity_id,
@@ -437,6 +467,7 @@ def insert_conflicts(
             "given_notice_s": c.given_notice_s,
             "detected_s": now_s,
         }
+        for activity_id, version, conflicts in found
         for c in conflicts
     ]
     if rows:

@@ -39,7 +39,7 @@ from keepclear.services.record.signer import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import registry as registry_store
-from keepclear.store.activities import AckState, EscalationStep, StoredConflict
+from keepclear.store.activities import AckState, EscalationStep, LogEntry, StoredConflict
 
 #: Stores what else a write tells (the hotline's notices of its events) in the write's own
 #: transaction; returns the notices' own events, which the writer stages and publishes with its own,
@@ -112,9 +112,18 @@ class _Told(NamedTuple):
     deliver_live: Callable[[], None] | None
 
 
+class _Checked(NamedTuple):
+    """An activity, as the strategic index holds it, and what the check found against it."""
+
+    activity: Activity
+    subject: IndexedActivity
+    check: CheckResult
+
+
 @dataclass(frozen=True)
 class _Opened:
-    """What ``_check_and_open`` did: the result, the activity as indexed (None: not live), its log seq."""
+    """What ``_open`` did for one activity: the result, the activity as indexed (None: not live), its
+    log seq."""
 
     result: NotifyResult
     subject: IndexedActivity | None
@@ -194,19 +203,17 @@ class ActivityService:
         drawn = [_drawn_early(activity) for activity in activities]
         with self._db.write() as conn:
             self._serialise(conn)
-            valid = self._validated_batch(conn, activities, now_s, batch=batch)
+            valid = [replace(a, notified_s=now_s) for a in self._validated_batch(conn, activities, now_s, batch=batch)]
+            store.insert_activities(conn, [(a, self._notice_s(a, now_s)) for a in valid], now_s)
             with self._live.lock:
-                self._live.refresh(conn)  # once: the batch's own writes are not read back into the index
-            opened: list[_Opened] = []
-            events: list[Event] = []
-            for activity, pieces in zip(valid, drawn, strict=True):
-                activity = replace(activity, notified_s=now_s)
-                store.insert_activity(conn, activity, now_s, self._notice_s(activity, now_s))
-                one = self._check_and_open(
-                    conn, activity, now_s, "notified", marked=True, escalations=[], pieces=pieces, refresh=False
-                )
-                opened.append(one)
-                events += self._notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+                self._live.refresh(conn)  # once: the log entries of the batch are written after its checks
+            checked = [self._checked(a, now_s, pieces) for a, pieces in zip(valid, drawn, strict=True)]
+            opened = self._open(conn, checked, now_s, "notified", escalations=[])
+            events = [
+                event
+                for one in opened
+                for event in self._notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+            ]
             told = self._stage(conn, events)
         for one in opened:
             self._live.stored(one.subject, one.result.activity.id, one.seq)
@@ -456,8 +463,9 @@ class ActivityService:
             valid.append(activity)
         if problems:
             raise ValidationError(bounded_problems(problems, self._config.max_problems_listed))
+        stored = store.stored_ids(conn, [activity.id for activity in valid])
         for index, activity in enumerate(valid):
-            if store.activity_exists(conn, activity.id):
+            if activity.id in stored:
                 raise ConflictError(f"activities[{index}]: activity {activity.id!r} already exists; amend it instead")
         return valid
 
@@ -513,51 +521,91 @@ class ActivityService:
         marked: bool = False,
         escalations: list[EscalationStep] | None = None,
         pieces: tuple[Piece, ...] | None = None,
-        refresh: bool = True,
     ) -> _Opened:
         """Check ``activity`` (stored, its log entry not yet written), open its acknowledgements,
         record its conflicts and log the change. ``marked``: its version was stored with its notice
         (else it is written here); ``escalations``: what ``get`` would read of them (None: read);
-        ``pieces``: its geometry drawn before the transaction (None: drawn here); ``refresh``: catch
-        the index up first (False: the caller did, in this transaction)."""
-        config = self._config
+        ``pieces``: its geometry drawn before the transaction (None: drawn here)."""
+        with self._live.lock:
+            self._live.refresh(conn)
+        checked = self._checked(activity, now_s, pieces)
+        if not marked:
+            required_s, given_s = self._notice_s(activity, now_s)
+            store.mark_notified(conn, activity.id, activity.version, now_s, required_s, given_s)
+        if escalations is None:
+            escalations = store.get_escalations(conn, activity.id)
+        return self._open(conn, [checked], now_s, change, escalations)[0]
+
+    def _checked(self, activity: Activity, now_s: float, pieces: tuple[Piece, ...] | None) -> _Checked:
+        """What the strategic index (caught up by the caller in this transaction) finds against
+        ``activity``."""
         subject = indexed(activity, pieces)
         with self._live.lock:
-            index = self._live.refresh(conn) if refresh else self._live.index
-            check = index.check(subject, now_s, config.strategic)
-        required_s, given_s = self._notice_s(activity, now_s)
-        if not marked:
-            store.mark_notified(conn, activity.id, activity.version, now_s, required_s, given_s)
-        addressees = (
-            activity.addressees
-            if activity.addressees is not None
-            else frozenset(p.id for p in registry_store.list_parties(conn) if p.id != activity.party_id)
-        )
-        conflicting = {c.target_party_id for c in check.conflicts if c.kind is ConflictKind.ACTIVITY}
-        deadlines = {
-            party: config.conflict_ack_deadline_s
-            if party in conflicting
-            else config.ack_deadline_s_by_priority.get(activity.priority, 15 * MINUTE_S)
-            for party in addressees
-        }
-        store.insert_acks(conn, activity.id, activity.version, deadlines, now_s)
-        store.insert_conflicts(conn, activity.id, activity.version, check.conflicts, now_s)
-        detail = f"{len(check.conflicts)} conflicts" + (", late notice" if check.late_notice else "")
-        seq = store.log_change(conn, activity.id, activity.version, change, activity.party_id, now_s, detail)
-        state = ActivityState(
-            activity=activity,
-            addressees=addressees,
-            acks=[
-                AckState(party, activity.version, "pending", "", None, now_s + deadline_s, deadline_s, 0, False)
-                for party, deadline_s in sorted(deadlines.items())
+            return _Checked(activity, subject, self._live.index.check(subject, now_s, self._config.strategic))
+
+    def _open(
+        self,
+        conn: Connection,
+        checked: Sequence[_Checked],
+        now_s: float,
+        change: str,
+        escalations: list[EscalationStep],
+    ) -> list[_Opened]:
+        """For each checked activity (stored): open its acknowledgements, record its conflicts and
+        log ``change``, each in one statement for all; ``escalations``: what ``get`` would read of
+        them (a new version has none)."""
+        config = self._config
+        everyone: frozenset[str] | None = None
+        plans: list[tuple[Activity, CheckResult, frozenset[str], dict[str, float]]] = []
+        for activity, _, check in checked:
+            if activity.addressees is not None:
+                addressees = activity.addressees
+            else:
+                if everyone is None:
+                    everyone = frozenset(p.id for p in registry_store.list_parties(conn))
+                addressees = everyone - {activity.party_id}
+            conflicting = {c.target_party_id for c in check.conflicts if c.kind is ConflictKind.ACTIVITY}
+            deadlines = {
+                party: config.conflict_ack_deadline_s
+                if party in conflicting
+                else config.ack_deadline_s_by_priority.get(activity.priority, 15 * MINUTE_S)
+                for party in addressees
+            }
+            plans.append((activity, check, addressees, deadlines))
+        store.insert_acks(conn, [(a.id, a.version, deadlines) for a, _, _, deadlines in plans], now_s)
+        store.insert_conflicts(conn, [(a.id, a.version, check.conflicts) for a, check, _, _ in plans], now_s)
+        seqs = store.log_changes(
+            conn,
+            [
+                LogEntry(
+                    a.id,
+                    a.version,
+                    change,
+                    a.party_id,
+                    f"{len(check.conflicts)} conflicts" + (", late notice" if check.late_notice else ""),
+                )
+                for a, check, _, _ in plans
             ],
-            conflicts=[StoredConflict(activity.id, activity.version, c, now_s) for c in check.conflicts],
-            escalations=store.get_escalations(conn, activity.id) if escalations is None else escalations,
-            required_notice_s=required_s,
-            given_notice_s=given_s,
+            now_s,
         )
-        live = subject if activity.status in LIVE_STATUSES else None
-        return _Opened(NotifyResult(activity, check, addressees, state), live, seq)
+        opened: list[_Opened] = []
+        for (activity, check, addressees, deadlines), (_, subject, _), seq in zip(plans, checked, seqs, strict=True):
+            required_s, given_s = self._notice_s(activity, now_s)
+            state = ActivityState(
+                activity=activity,
+                addressees=addressees,
+                acks=[
+                    AckState(party, activity.version, "pending", "", None, now_s + deadline_s, deadline_s, 0, False)
+                    for party, deadline_s in sorted(deadlines.items())
+                ],
+                conflicts=[StoredConflict(activity.id, activity.version, c, now_s) for c in check.conflicts],
+                escalations=escalations,
+                required_notice_s=required_s,
+                given_notice_s=given_s,
+            )
+            live = subject if activity.status in LIVE_STATUSES else None
+            opened.append(_Opened(NotifyResult(activity, check, addressees, state), live, seq))
+        return opened
 
     def _notified_events(
         self, result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str]

@@ -76,9 +76,10 @@ class HotlineConfig:
 
 
 class PostedWithin:
-    """Keys of the event notices a writer posted in its own transaction (``post_within``), which the
-    bus subscriber then skips: bounded (``max_keys``, oldest dropped) and safe across threads. A key
-    it no longer holds costs only a lookup: the notice's idempotency key answers the stored message."""
+    """Ids of the events whose notices a writer posted in its own transaction (``post_within``),
+    which the bus subscriber then skips before making their notices again: bounded (``max_keys``,
+    oldest dropped) and safe across threads. An id it no longer holds costs only a lookup: the
+    notice's idempotency key answers the stored message."""
 
     def __init__(self, max_keys: int = 4096) -> None:
         self._keys: dict[str, None] = {}
@@ -93,7 +94,8 @@ class PostedWithin:
                 del self._keys[next(iter(self._keys))]
 
     def take(self, key: str) -> bool:
-        """Was ``key`` posted within its write? (Forgotten once taken: the bus delivers an event once.)"""
+        """Was the notice of event ``key`` posted within its write? (Forgotten once taken: the bus
+        delivers an event once.)"""
         if not self._keys:
             return False
         with self._lock:
@@ -456,7 +458,7 @@ class HotlineService:
                 refused.append(exc)
             if not refused:
                 drafts += made
-                keys.append(post.key_prefix)
+                keys.append(event.id)
         if not drafts:
             return None
         _, fresh = self._store_system(conn, drafts, staged=False)
@@ -736,8 +738,10 @@ class HotlineService:
                 continue
             if storms and event.kind in STORM_KINDS and tuple(sorted(event.parties)) in storms:
                 continue  # in its pair's storm summary
+            if self._posted_within.take(event.id):
+                continue  # its notice was stored in its writer's transaction
             post = event_post(event)
-            if post is not None and not self._posted_within.take(post.key_prefix):
+            if post is not None:
                 posts.append(post)
         for post in posts:  # a refused pair does not stop the others; the bus keeps the error
             drafts += self._post_drafts(post, self._pair_thread_id, refusals)
