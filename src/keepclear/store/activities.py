@@ -131,7 +131,9 @@ def insert_activities(
 def insert_version(
     conn: Connection, activity: Activity, now_s: float, notice_s: tuple[float, float] | None = None
 ) -> None:
-    """Store a new version of an existing activity (the head is moved by ``set_head``)."""
+    """Store a new version of an existing activity (earlier versions stay; ``set_head`` moves the
+    head); ``notice_s``, (required, given) seconds of notice, for a version notified as it is stored
+    (what ``mark_notified`` writes)."""
     conn.execute(_INSERT_VERSION, _version_row(activity, now_s, notice_s))
 
 
