@@ -198,7 +198,7 @@ def store_picture(base: str, keys: dict[str, str], args: argparse.Namespace) -> 
     rng = random.Random(args.seed)
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=60) as b:
         for i in range(args.stored):
-            response = b.post("/v1/activities", json=activity(rng, f"b{i}", ["a"]))
+            response = b.post("/v1/activities", json=activity(rng, f"b-{i}", ["a"]))
             assert response.status_code == 201, response.text
 
 
@@ -230,7 +230,7 @@ def measure(
         with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
             n = 0
             while not stop.is_set():
-                ids = [f"a{batch_size}y{k}x{n + i}" for i in range(batch_size)]
+                ids = [f"a-{batch_size}y{k}x{n + i}" for i in range(batch_size)]
                 n += batch_size
                 bodies = [activity(local, activity_id, ["b"]) for activity_id in ids]
                 started = time.perf_counter()
@@ -307,7 +307,9 @@ def in_process(store: str, args: argparse.Namespace) -> dict[str, float]:
         rng = random.Random(args.seed)
         with TestClient(app) as client:
             for i in range(args.stored):
-                response = client.post("/v1/activities", json=activity(rng, f"b{i}", ["a"]), headers=_bearer(keys["b"]))
+                response = client.post(
+                    "/v1/activities", json=activity(rng, f"b-{i}", ["a"]), headers=_bearer(keys["b"])
+                )
                 assert response.status_code == 201, response.text
             client.headers.update(_bearer(keys["a"]))
             me = threading.get_native_id()
@@ -317,7 +319,7 @@ def in_process(store: str, args: argparse.Namespace) -> dict[str, float]:
             idle_cpu_per_s = (threads_cpu_s(me) - idle_cpu_s) / (time.perf_counter() - idle_from_s)
             for size in args.batch_sizes:
                 count_n = max(size, args.in_process - args.in_process % size)
-                bodies = [activity(rng, f"a{size}y{i}", ["b"]) for i in range(count_n)]
+                bodies = [activity(rng, f"a-{size}y{i}", ["b"]) for i in range(count_n)]
                 statements[0] = 0
                 counting.set()
                 started, cpu_s = time.perf_counter(), threads_cpu_s(me)

@@ -62,11 +62,11 @@ def test_one_bad_activity_refuses_the_batch_naming_each_problem_by_index(store_s
         radius = {"circle": {"lat": 35.4, "lon": 40.0, "radius_m": -5}, "lower_ft": 0, "upper_ft": 1000}
         body = {
             "activities": [
-                air_operation(id="fine-0"),
-                air_operation(id="bad-1", volumes=[radius]),
-                air_operation(id="bad-2", addressees=["nobody"], end=format_utc(time.time() - 60)),
+                air_operation(id="a-fine-0"),
+                air_operation(id="a-bad-1", volumes=[radius]),
+                air_operation(id="a-bad-2", addressees=["nobody"], end=format_utc(time.time() - 60)),
                 "not an activity",
-                air_operation(id="fine-0"),
+                air_operation(id="a-fine-0"),
             ]
         }
         refused = a.post("/v1/activities/batch", json=body)
@@ -83,13 +83,13 @@ def test_one_bad_activity_refuses_the_batch_naming_each_problem_by_index(store_s
         assert any(e.startswith("activities[3].id") and "activities[0]" in e for e in errors), errors
         assert not any(e.startswith("activities[0]") for e in errors), errors
         assert _ids(a) == before
-        stored = a.post("/v1/activities", json=air_operation(id="fine-0"))
+        stored = a.post("/v1/activities", json=air_operation(id="a-fine-0"))
         assert stored.status_code == 201, stored.text
         taken = a.post(
-            "/v1/activities/batch", json={"activities": [air_operation(id="fine-9"), air_operation(id="fine-0")]}
+            "/v1/activities/batch", json={"activities": [air_operation(id="a-fine-9"), air_operation(id="a-fine-0")]}
         )
         assert taken.status_code == 409 and "activities[1]" in taken.json()["detail"], taken.text
-        assert _ids(a) == before | {"fine-0"}
+        assert _ids(a) == before | {"a-fine-0"}
         assert a.post("/v1/activities/batch", json={"activities": []}).status_code == 422
         assert a.post("/v1/activities/batch", json={"activities": [air_operation()], "more": 1}).status_code == 422
 
@@ -100,7 +100,7 @@ def test_the_batch_size_is_a_setting_and_a_retry_is_answered_once(tmp_path) -> N
     with running_service(tmp_path / "data", max_activities_per_batch=2) as service, service.client("a-liaison") as a:
         before = _ids(a)
         far = {"geometry": {"type": "Polygon", "coordinates": SQUARE}, "lower_ft": 0, "upper_ft": 9000}
-        three = {"activities": [air_operation(id=f"x-{i}", volumes=[far]) for i in range(3)]}
+        three = {"activities": [air_operation(id=f"a-x-{i}", volumes=[far]) for i in range(3)]}
         refused = a.post("/v1/activities/batch", json=three)
         assert refused.status_code == 422 and "at most 2 in one batch" in refused.text
         two = {"activities": three["activities"][:2]}
@@ -109,7 +109,7 @@ def test_the_batch_size_is_a_setting_and_a_retry_is_answered_once(tmp_path) -> N
         retry = a.post("/v1/activities/batch", json=two, headers=headers)
         assert first.status_code == retry.status_code == 201, (first.text, retry.text)
         assert retry.json() == first.json()
-        assert _ids(a) == before | {"x-0", "x-1"}
+        assert _ids(a) == before | {"a-x-0", "a-x-1"}
         with service.client("b-liaison") as b, service.client("a-observer") as observer:
-            assert b.get("/v1/activities/x-0").status_code == 200
+            assert b.get("/v1/activities/a-x-0").status_code == 200
             assert observer.post("/v1/activities/batch", json=two).status_code == 403

@@ -411,7 +411,7 @@ def _notify(w: World, base_lat: float, base_lon: float) -> None:
     """Each planned activity, two hours ahead: over one common spot (they conflict) or a spot of its own."""
     overlapping = w.model.overlapping()
     for n, (notifier, addressees, common) in enumerate(w.plan.activities):
-        activity_id = f"{w.run}-act{n}"
+        activity_id = f"{w.parties[notifier]}-act{n}"  # a party's activity ids begin with its own id
         readers = w.model.activity_readers(notifier, addressees)
         lat = base_lat + 2.0 if common else base_lat + 2.0 + 0.3 * (n + 1)
         w.secret(f"contact of {activity_id}", f"{w.run} contact {n}", readers)

@@ -93,6 +93,29 @@ def test_foreign_and_made_up_ids_answer_identically(service: Service) -> None:
         ]
 
 
+def test_a_new_activity_id_cannot_probe_for_another_partys_activity(service: Service) -> None:
+    """Activity ids are one namespace; a party's new ids begin with its own id, so a notification
+    naming another party's activity id reads exactly as one naming a made-up id (no 409 to learn
+    from), alone or in a batch, and stores nothing."""
+    with service.client("a-liaison") as a:
+        taken = a.post("/v1/activities", json=air_operation(id="a-strike-0412", addressees=["b"]))
+        assert taken.status_code == 201, taken.text
+        again = a.post("/v1/activities", json=air_operation(id="a-strike-0412", addressees=["b"]))
+        assert again.status_code == 409  # its own id: it may learn that it used it already
+    with service.client("c-liaison") as c:
+        before = len(c.get("/v1/activities").json())
+        for path, body_of in (
+            ("/v1/activities", lambda i: air_operation(id=i, units=[], addressees=["b"])),
+            ("/v1/activities/batch", lambda i: {"activities": [air_operation(id=i, units=[], addressees=["b"])]}),
+        ):
+            theirs = c.post(path, json=body_of("a-strike-0412"))
+            nothing = c.post(path, json=body_of("a-strike-0413"))
+            assert theirs.status_code == 422, theirs.text
+            assert problem(theirs, "a-strike-0412") == problem(nothing, "a-strike-0413"), (theirs.text, nothing.text)
+            assert "must begin with 'c-'" in theirs.text
+        assert len(c.get("/v1/activities").json()) == before
+
+
 def test_made_up_references_are_refused(service: Service) -> None:
     before = incident_count(service)
     with service.client("a-liaison") as a:

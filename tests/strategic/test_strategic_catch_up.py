@@ -96,10 +96,10 @@ def test_the_answer_of_a_notification_is_what_reading_it_back_gives(parties: Dep
                rules=ZoneRules(permitted_parties=frozenset({"russia"}), min_notice_h=72))  # fmt: skip
     with parties.db.write() as conn:
         zone_store.upsert_zones(conn, [roz])
-    first = service.notify(plan("ru-1", "russia", addressees=frozenset({"coalition"})))
+    first = service.notify(plan("russia-1", "russia", addressees=frozenset({"coalition"})))
     assert_answered_as_read_back(service, first)
     # units shared, conflicts with an activity and a zone, every other party addressed
-    units = service.notify(circle("co-1", "coalition", units=["viper11"], share_units=True))
+    units = service.notify(circle("coalition-1", "coalition", units=["viper11"], share_units=True))
     assert {c.kind.value for c in units.check.conflicts} >= {"activity", "zone-not-permitted"}
     assert units.addressees == {"russia", "un"}
     assert_answered_as_read_back(service, units)
@@ -109,13 +109,13 @@ def test_the_answer_of_a_notification_is_what_reading_it_back_gives(parties: Dep
     # an amendment after escalations: the answer carries them as a read would
     clock.advance(300)
     assert service.run_deadlines()
-    amended = service.amend(replace(circle("co-1", "coalition", units=["viper11"]), version=1), 1)
+    amended = service.amend(replace(circle("coalition-1", "coalition", units=["viper11"]), version=1), 1)
     assert amended.state.escalations and amended.activity.version == 2
     assert_answered_as_read_back(service, amended)
     # a draft, amended as a draft, then notified
-    draft = service.draft(plan("co-2", "coalition", lon=38.3))
+    draft = service.draft(plan("coalition-2", "coalition", lon=38.3))
     assert_answered_as_read_back(service, service.amend(replace(draft, text="changed"), 1))
-    notified = service.notify_draft("co-2", 2, "coalition")
+    notified = service.notify_draft("coalition-2", 2, "coalition")
     assert notified.activity.status is ActivityStatus.NOTIFIED
     assert_answered_as_read_back(service, notified)
 
@@ -124,19 +124,25 @@ def test_a_check_reads_back_only_what_other_writers_changed(parties: Deployment)
     live = LiveIndex()
     here = ActivityService(parties.db, parties.clock, parties.bus, live=live)
     other = ActivityService(parties.db, parties.clock, parties.bus)  # another process: its own index
-    here.notify(plan("ru-1", "russia"))
+    here.notify(plan("russia-1", "russia"))
     read = live.rows_read_total
-    assert [c.target_id for c in here.notify(plan("co-1", "coalition")).check.conflicts] == ["ru-1"]
+    assert [c.target_id for c in here.notify(plan("coalition-1", "coalition")).check.conflicts] == ["russia-1"]
     assert live.rows_read_total == read  # its own notifications are not read back
     other.notify(plan("un-1", "un", lon=38.02))
-    assert [c.target_id for c in here.notify(plan("co-2", "coalition", lon=38.01)).check.conflicts] == ["ru-1", "un-1"]
+    assert [c.target_id for c in here.notify(plan("coalition-2", "coalition", lon=38.01)).check.conflicts] == [
+        "russia-1",
+        "un-1",
+    ]
     assert live.rows_read_total == read + 1  # the other's one activity
-    other.acknowledge("co-1", 1, "russia")  # read again, the same version: checked as before
+    other.acknowledge("coalition-1", 1, "russia")  # read again, the same version: checked as before
     other.cancel("un-1", 1, "un")  # gone from the check
-    assert [c.target_id for c in here.notify(plan("ru-2", "russia", lon=38.01)).check.conflicts] == ["co-1", "co-2"]
+    assert [c.target_id for c in here.notify(plan("russia-2", "russia", lon=38.01)).check.conflicts] == [
+        "coalition-1",
+        "coalition-2",
+    ]
     assert live.rows_read_total == read + 3
-    here.cancel("co-1", 1, "coalition")
-    assert [c.target_id for c in other.notify(plan("ru-3", "russia")).check.conflicts] == ["co-2"]
+    here.cancel("coalition-1", 1, "coalition")
+    assert [c.target_id for c in other.notify(plan("russia-3", "russia")).check.conflicts] == ["coalition-2"]
 
 
 def test_zones_are_read_only_when_changed_whoever_changes_them(parties: Deployment) -> None:
@@ -146,13 +152,17 @@ def test_zones_are_read_only_when_changed_whoever_changes_them(parties: Deployme
                rules=ZoneRules(permitted_parties=frozenset({"russia"})))  # fmt: skip
     with parties.db.write() as conn:
         zone_store.upsert_zones(conn, [roz])
-    assert [c.kind.value for c in service.notify(plan("co-1", "coalition")).check.conflicts] == ["zone-not-permitted"]
+    assert [c.kind.value for c in service.notify(plan("coalition-1", "coalition")).check.conflicts] == [
+        "zone-not-permitted"
+    ]
     read = live.rows_read_total
-    assert [c.kind.value for c in service.notify(plan("co-2", "coalition", lon=38.3)).check.conflicts] == []
+    assert [c.kind.value for c in service.notify(plan("coalition-2", "coalition", lon=38.3)).check.conflicts] == []
     assert live.rows_read_total == read  # nothing changed: the zone table is not read
     with parties.db.write() as conn:  # an operator at the SQL prompt: the triggers move the version on
         conn.execute(sa.text("UPDATE zones SET permitted_parties = NULL, min_notice_h = 72 WHERE id = 'roz-1'"))
-    assert [c.kind.value for c in service.notify(plan("co-3", "coalition")).check.conflicts] == ["zone-short-notice"]
+    assert [c.kind.value for c in service.notify(plan("coalition-3", "coalition")).check.conflicts] == [
+        "zone-short-notice"
+    ]
     with parties.db.write() as conn:
         conn.execute(sa.text("DELETE FROM zones"))
-    assert service.notify(plan("co-4", "coalition")).check.conflicts == ()
+    assert service.notify(plan("coalition-4", "coalition")).check.conflicts == ()

@@ -39,18 +39,18 @@ def test_notify_from_a_file_show_list_and_acknowledge(tmp_path: Path) -> None:
     assert run("party", "add", "russia", "--language", "ru", data_dir=data).returncode == 0
     notified = run("activity", "notify", str(example_from_tomorrow(tmp_path)), "--party", "coalition", data_dir=data)
     assert notified.returncode == 0, notified.stderr
-    assert "strike-0412 version 1 notified; addressees: russia" in notified.stdout
+    assert "coalition-strike-0412 version 1 notified; addressees: russia" in notified.stdout
     assert "late notice" not in notified.stdout and "no conflicts" in notified.stdout
-    shown = run("activity", "show", "strike-0412", data_dir=data)
+    shown = run("activity", "show", "coalition-strike-0412", data_dir=data)
     view = json.loads(shown.stdout)
     assert view["status"] == "notified" and view["not_acknowledged"] == ["russia"]
-    acked = run("activity", "ack", "strike-0412", "--party", "russia", "--version", "1", data_dir=data)
+    acked = run("activity", "ack", "coalition-strike-0412", "--party", "russia", "--version", "1", data_dir=data)
     assert acked.returncode == 0, acked.stderr
-    as_russia = json.loads(run("activity", "show", "strike-0412", "--party", "russia", data_dir=data).stdout)
+    as_russia = json.loads(run("activity", "show", "coalition-strike-0412", "--party", "russia", data_dir=data).stdout)
     assert as_russia["your_acknowledgement"]["state"] == "acknowledged" and "addressees" not in as_russia
     listed = run("activity", "list", data_dir=data).stdout
-    assert "strike-0412\tv1\tnotified\tcoalition\tair-operation" in listed and "answered 1/1" in listed
-    stale = run("activity", "ack", "strike-0412", "--party", "russia", "--version", "7", data_dir=data)
+    assert "coalition-strike-0412\tv1\tnotified\tcoalition\tair-operation" in listed and "answered 1/1" in listed
+    stale = run("activity", "ack", "coalition-strike-0412", "--party", "russia", "--version", "7", data_dir=data)
     assert stale.returncode == 1 and "current version is 1" in stale.stderr
 
 
@@ -81,7 +81,7 @@ def test_a_file_of_several_activities_is_notified_as_one_batch_all_or_none(tmp_p
     order.write_text(BATCH_EXAMPLE.read_text().replace("2017-11-03", day))
     notified = run("activity", "notify", str(order), "--party", "coalition", data_dir=data)
     assert notified.returncode == 0, notified.stderr
-    for activity_id in ("ato-1103-strike", "ato-1103-tanker", "ato-1103-isr"):
+    for activity_id in ("coalition-ato-1103-strike", "coalition-ato-1103-tanker", "coalition-ato-1103-isr"):
         assert f"{activity_id} version 1 notified; addressees: russia" in notified.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(order.read_text().replace("ato-1103", "ato-1104").replace("radius_m: 15000", "radius_m: -1"))

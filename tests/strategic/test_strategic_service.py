@@ -69,25 +69,27 @@ def plan(activity_id: str, party: str, lon: float = 38.0, start_h: float = 48.0,
 
 def test_lifecycle_notify_acknowledge_object_amend_activate_complete(world, clock: ManualClock) -> None:
     service, seen = world
-    result = service.notify(plan("co-1", "coalition", addressees=frozenset({"russia", "un"})))
+    result = service.notify(plan("coalition-1", "coalition", addressees=frozenset({"russia", "un"})))
     assert result.activity.version == 1 and result.activity.status is ActivityStatus.NOTIFIED
     assert result.addressees == {"russia", "un"}
     clock.advance(60)
-    service.acknowledge("co-1", 1, "russia")
-    service.object("co-1", 1, "un", "convoy on that road")
-    state = service.get("co-1")
+    service.acknowledge("coalition-1", 1, "russia")
+    service.object("coalition-1", 1, "un", "convoy on that road")
+    state = service.get("coalition-1")
     assert [(a.party_id, a.state, a.reason) for a in state.acks] == [
         ("russia", "acknowledged", ""),
         ("un", "objected", "convoy on that road"),
     ]
-    amended = service.amend(replace(plan("co-1", "coalition", lon=38.5), addressees=frozenset({"russia", "un"})), 1)
+    amended = service.amend(
+        replace(plan("coalition-1", "coalition", lon=38.5), addressees=frozenset({"russia", "un"})), 1
+    )
     assert amended.activity.version == 2
-    assert [a.state for a in service.get("co-1").acks] == ["pending", "pending"]
-    assert [v.version for v in service.versions("co-1")] == [1, 2]
-    assert service.versions("co-1")[0].volumes[0].area.bounds[0] == pytest.approx(37.95)
-    service.acknowledge("co-1", 2, "russia")
-    service.activate("co-1", 2, "coalition")
-    done = service.complete("co-1", 2, "coalition")
+    assert [a.state for a in service.get("coalition-1").acks] == ["pending", "pending"]
+    assert [v.version for v in service.versions("coalition-1")] == [1, 2]
+    assert service.versions("coalition-1")[0].volumes[0].area.bounds[0] == pytest.approx(37.95)
+    service.acknowledge("coalition-1", 2, "russia")
+    service.activate("coalition-1", 2, "coalition")
+    done = service.complete("coalition-1", 2, "coalition")
     assert done.status is ActivityStatus.COMPLETED
     assert [e.kind for e in seen if e.kind.startswith("activity.")] == [
         "activity.notified",
@@ -99,46 +101,46 @@ def test_lifecycle_notify_acknowledge_object_amend_activate_complete(world, cloc
         "activity.completed",
     ]
     assert seen[-1].parties == {"coalition", "russia", "un"}
-    assert [h["change"] for h in service.history("co-1")] == [
+    assert [h["change"] for h in service.history("coalition-1")] == [
         "notified", "acknowledged", "objected", "amended", "acknowledged", "activated", "completed",
     ]  # fmt: skip
 
 
 def test_stale_version_is_refused_with_current_version(world) -> None:
     service, _ = world
-    service.notify(plan("co-1", "coalition"))
-    service.amend(plan("co-1", "coalition", lon=38.2), 1)
+    service.notify(plan("coalition-1", "coalition"))
+    service.amend(plan("coalition-1", "coalition", lon=38.2), 1)
     with pytest.raises(StaleVersionError) as refused:
-        service.amend(plan("co-1", "coalition", lon=38.4), 1)
+        service.amend(plan("coalition-1", "coalition", lon=38.4), 1)
     assert refused.value.current_version == 2
     assert isinstance(refused.value, ConflictError)
     with pytest.raises(StaleVersionError, match="current version is 2"):
-        service.acknowledge("co-1", 1, "russia")
+        service.acknowledge("coalition-1", 1, "russia")
     with pytest.raises(StaleVersionError):
-        service.cancel("co-1", 1, "coalition")
-    state = service.get("co-1")
+        service.cancel("coalition-1", 1, "coalition")
+    state = service.get("coalition-1")
     assert state.activity.version == 2 and state.activity.status is ActivityStatus.NOTIFIED
     assert state.activity.volumes[0].area.bounds[0] == pytest.approx(38.15)
 
 
 def test_draft_is_checked_only_when_notified_and_hidden_until_then(world) -> None:
     service, seen = world
-    draft = service.draft(plan("co-1", "coalition"))
+    draft = service.draft(plan("coalition-1", "coalition"))
     assert draft.status is ActivityStatus.DRAFT and seen == []  # nobody is told of a draft
     with pytest.raises(NotFoundError):
-        service.acknowledge("co-1", 1, "russia")
-    assert view_for(service.get("co-1"), "russia") is None
-    result = service.notify_draft("co-1", 1, "coalition")
+        service.acknowledge("coalition-1", 1, "russia")
+    assert view_for(service.get("coalition-1"), "russia") is None
+    result = service.notify_draft("coalition-1", 1, "coalition")
     assert result.activity.status is ActivityStatus.NOTIFIED and result.addressees == {"russia", "un"}
 
 
 def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(world) -> None:
     service, seen = world
-    service.notify(plan("ru-1", "russia", addressees=frozenset({"coalition"})))
-    result = service.notify(plan("co-1", "coalition", lon=38.05, addressees=frozenset({"un"})))
-    assert [(c.kind.value, c.target_id) for c in result.check.conflicts] == [("activity", "ru-1")]
-    stored = service.get("co-1").conflicts
-    assert [(c.conflict.target_id, c.conflict.target_party_id) for c in stored] == [("ru-1", "russia")]
+    service.notify(plan("russia-1", "russia", addressees=frozenset({"coalition"})))
+    result = service.notify(plan("coalition-1", "coalition", lon=38.05, addressees=frozenset({"un"})))
+    assert [(c.kind.value, c.target_id) for c in result.check.conflicts] == [("activity", "russia-1")]
+    stored = service.get("coalition-1").conflicts
+    assert [(c.conflict.target_id, c.conflict.target_party_id) for c in stored] == [("russia-1", "russia")]
     conflict_events = [e for e in seen if e.kind == "activity.conflict"]
     assert [set(e.parties) for e in conflict_events] == [{"coalition"}, {"russia"}]
     to_russia = conflict_events[1].payload
@@ -151,11 +153,11 @@ def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(
         "lower_ft",
         "upper_ft",
     }
-    assert to_russia["your_activity_id"] == "ru-1"
+    assert to_russia["your_activity_id"] == "russia-1"
     # russia is not addressed: it sees the overlap only
-    view = view_for(service.get("co-1"), "russia", service.conflicts_involving("russia"))
-    assert view is not None and list(view) == ["conflicts"] and view["conflicts"][0]["your_activity_id"] == "ru-1"
-    assert view_for(service.get("co-1"), "russia", []) is None
+    view = view_for(service.get("coalition-1"), "russia", service.conflicts_involving("russia"))
+    assert view is not None and list(view) == ["conflicts"] and view["conflicts"][0]["your_activity_id"] == "russia-1"
+    assert view_for(service.get("coalition-1"), "russia", []) is None
 
 
 def test_zone_conflicts_are_recorded_for_the_notifier(world, deployment: Deployment) -> None:
@@ -164,11 +166,11 @@ def test_zone_conflicts_are_recorded_for_the_notifier(world, deployment: Deploym
                rules=ZoneRules(permitted_parties=frozenset({"russia"})))  # fmt: skip
     with deployment.db.write() as conn:
         zone_store.upsert_zones(conn, [roz])
-    result = service.notify(plan("co-1", "coalition"))
+    result = service.notify(plan("coalition-1", "coalition"))
     assert [c.kind.value for c in result.check.conflicts] == ["zone-not-permitted"]
     with deployment.db.write() as conn:  # a changed zone is seen by the next check
         zone_store.upsert_zones(conn, [replace(roz, rules=ZoneRules(permitted_parties=None, min_notice_h=72))])
-    again = service.notify(plan("co-2", "coalition"))
+    again = service.notify(plan("coalition-2", "coalition"))
     assert [c.kind.value for c in again.check.conflicts] == ["zone-short-notice"]
 
 
@@ -185,9 +187,9 @@ def test_late_notice_is_flagged_to_everyone_concerned_not_refused(world) -> None
 
 def test_escalation_walks_the_addressees_roster_with_the_clock(world, clock: ManualClock) -> None:
     service, seen = world
-    service.notify(plan("ru-1", "russia", addressees=frozenset({"un"})))
-    service.notify(plan("co-1", "coalition", lon=38.05, addressees=frozenset({"russia", "un"})))
-    acks = {a.party_id: a for a in service.get("co-1").acks}
+    service.notify(plan("russia-1", "russia", addressees=frozenset({"un"})))
+    service.notify(plan("coalition-1", "coalition", lon=38.05, addressees=frozenset({"russia", "un"})))
+    acks = {a.party_id: a for a in service.get("coalition-1").acks}
     assert acks["russia"].deadline_s == 300  # conflicts with russia's own activity
     assert acks["un"].deadline_s == 900
     clock.advance(299)
@@ -198,14 +200,14 @@ def test_escalation_walks_the_addressees_roster_with_the_clock(world, clock: Man
     clock.advance(300)
     assert [(s.party_id, s.contact_name) for s in service.run_deadlines()] == [("russia", "Commander")]
     clock.advance(300)  # 900 s after notification: un is overdue too; russia's roster is exhausted
-    steps = [s for s in service.run_deadlines() if s.activity_id == "co-1"]  # ru-1 waits on un too
+    steps = [s for s in service.run_deadlines() if s.activity_id == "coalition-1"]  # ru-1 waits on un too
     assert sorted((s.party_id, s.level, s.contact_name) for s in steps) == [("russia", 3, None), ("un", 1, None)]
     clock.advance(3000)
     assert service.run_deadlines() == []
-    escalated = [e for e in seen if e.kind == "activity.escalated" and e.payload["activity_id"] == "co-1"]
+    escalated = [e for e in seen if e.kind == "activity.escalated" and e.payload["activity_id"] == "coalition-1"]
     assert escalated[0].parties == {"coalition", "russia"}
     assert [e.payload["roster_exhausted"] for e in escalated] == [False, False, True, True]
-    state = service.get("co-1")
+    state = service.get("coalition-1")
     assert [(e.party_id, e.level) for e in state.escalations] == [
         ("russia", 1),
         ("russia", 2),
@@ -216,11 +218,11 @@ def test_escalation_walks_the_addressees_roster_with_the_clock(world, clock: Man
 
 def test_acknowledging_stops_escalation_and_notifier_sees_who_has_not(world, clock: ManualClock) -> None:
     service, _ = world
-    service.notify(plan("co-1", "coalition", priority=Priority.IMMEDIATE))
-    service.acknowledge("co-1", 1, "russia")
+    service.notify(plan("coalition-1", "coalition", priority=Priority.IMMEDIATE))
+    service.acknowledge("coalition-1", 1, "russia")
     clock.advance(301)
     assert [s.party_id for s in service.run_deadlines()] == ["un"]
-    view = view_for(service.get("co-1"), "coalition")
+    view = view_for(service.get("coalition-1"), "coalition")
     assert view is not None
     assert view["acknowledged"] == ["russia"] and view["not_acknowledged"] == ["un"]
     assert view["escalations"][0]["contact_name"] is None  # un has no roster
@@ -228,37 +230,39 @@ def test_acknowledging_stops_escalation_and_notifier_sees_who_has_not(world, clo
 
 def test_addressee_view_hides_units_unless_shared_and_strangers_see_nothing(world) -> None:
     service, _ = world
-    service.notify(plan("co-1", "coalition", addressees=frozenset({"russia"}), units=("viper11",)))
-    service.notify(plan("co-2", "coalition", addressees=frozenset({"russia"}), units=("viper11",), share_units=True))
-    hidden = view_for(service.get("co-1"), "russia")
-    shared = view_for(service.get("co-2"), "russia")
+    service.notify(plan("coalition-1", "coalition", addressees=frozenset({"russia"}), units=("viper11",)))
+    service.notify(
+        plan("coalition-2", "coalition", addressees=frozenset({"russia"}), units=("viper11",), share_units=True)
+    )
+    hidden = view_for(service.get("coalition-1"), "russia")
+    shared = view_for(service.get("coalition-2"), "russia")
     assert hidden is not None and shared is not None
     assert "units" not in hidden and shared["units"] == ["viper11"]
     assert "addressees" not in hidden
     assert {"kind", "start", "end", "volumes", "priority", "contact", "text"} <= set(hidden)
-    assert view_for(service.get("co-1"), "un") is None
-    assert view_for(service.get("co-1"), "coalition")["units"] == ["viper11"]
+    assert view_for(service.get("coalition-1"), "un") is None
+    assert view_for(service.get("coalition-1"), "coalition")["units"] == ["viper11"]
 
 
 def test_only_the_notifier_changes_and_only_addressees_answer(world) -> None:
     service, _ = world
-    service.notify(plan("co-1", "coalition", addressees=frozenset({"russia"})))
+    service.notify(plan("coalition-1", "coalition", addressees=frozenset({"russia"})))
     with pytest.raises(ActivityForbidden):
-        service.cancel("co-1", 1, "russia")
+        service.cancel("coalition-1", 1, "russia")
     with pytest.raises(NotFoundError):  # un is not addressed: the activity does not exist for it
-        service.acknowledge("co-1", 1, "un")
+        service.acknowledge("coalition-1", 1, "un")
     with pytest.raises(NotFoundError):
-        service.amend(plan("co-1", "un"), 1)
-    service.cancel("co-1", 1, "coalition", "weather")
+        service.amend(plan("coalition-1", "un"), 1)
+    service.cancel("coalition-1", 1, "coalition", "weather")
     with pytest.raises(ConflictError, match="cancelled"):
-        service.activate("co-1", 1, "coalition")
+        service.activate("coalition-1", 1, "coalition")
 
 
 def test_cancelled_activities_no_longer_conflict(world) -> None:
     service, _ = world
-    service.notify(plan("ru-1", "russia"))
-    service.cancel("ru-1", 1, "russia")
-    assert service.notify(plan("co-1", "coalition")).check.conflicts == ()
+    service.notify(plan("russia-1", "russia"))
+    service.cancel("russia-1", 1, "russia")
+    assert service.notify(plan("coalition-1", "coalition")).check.conflicts == ()
 
 
 @pytest.mark.parametrize(
@@ -274,41 +278,44 @@ def test_cancelled_activities_no_longer_conflict(world) -> None:
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(world, change, message) -> None:
     service, _ = world
     with pytest.raises(ValidationError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        service.notify(replace(plan("co-1", "coalition"), **change))
+        service.notify(replace(plan("coalition-1", "coalition"), **change))
     assert service.activities() == []
 
 
 def test_bad_amendment_leaves_the_current_version(world) -> None:
     service, _ = world
-    service.notify(plan("co-1", "coalition"))
+    service.notify(plan("coalition-1", "coalition"))
     bad = Polygon([(38.0, 36.0), (38.1, 36.1), (38.1, 36.0), (38.0, 36.1)])  # a bow tie
     start = 1509494400.0 + 48 * H
     with pytest.raises(ValidationError, match=r"volumes\[0\].geometry: invalid polygon \(Self-intersection"):
         service.amend(
-            replace(plan("co-1", "coalition"), volumes=(Volume(bad, AltitudeBand(0, 1), start, start + H),)), 1
+            replace(plan("coalition-1", "coalition"), volumes=(Volume(bad, AltitudeBand(0, 1), start, start + H),)), 1
         )
-    assert [v.version for v in service.versions("co-1")] == [1]
+    assert [v.version for v in service.versions("coalition-1")] == [1]
 
 
 def test_a_second_process_sees_activities_notified_by_the_first(world, deployment: Deployment) -> None:
     first, _ = world
     second = ActivityService(deployment.db, deployment.clock, deployment.bus)  # its own live index
-    first.notify(plan("ru-1", "russia"))
-    assert [c.target_id for c in second.notify(plan("co-1", "coalition")).check.conflicts] == ["ru-1"]
-    assert [c.target_id for c in first.notify(plan("tr-1", "un", lon=38.02)).check.conflicts] == ["co-1", "ru-1"]
-    second.cancel("ru-1", 1, "russia")
-    assert [c.target_id for c in first.notify(plan("un-2", "un", lon=38.01)).check.conflicts] == ["co-1"]
+    first.notify(plan("russia-1", "russia"))
+    assert [c.target_id for c in second.notify(plan("coalition-1", "coalition")).check.conflicts] == ["russia-1"]
+    assert [c.target_id for c in first.notify(plan("un-tr-1", "un", lon=38.02)).check.conflicts] == [
+        "coalition-1",
+        "russia-1",
+    ]
+    second.cancel("russia-1", 1, "russia")
+    assert [c.target_id for c in first.notify(plan("un-2", "un", lon=38.01)).check.conflicts] == ["coalition-1"]
 
 
 def test_amending_away_an_addressee_tells_it_the_activity_is_withdrawn(world) -> None:
     service, seen = world
-    service.notify(plan("co-1", "coalition", addressees=frozenset({"russia", "un"})))
-    service.amend(plan("co-1", "coalition", addressees=frozenset({"russia"})), 1)
+    service.notify(plan("coalition-1", "coalition", addressees=frozenset({"russia", "un"})))
+    service.amend(plan("coalition-1", "coalition", addressees=frozenset({"russia"})), 1)
     withdrawn = [e for e in seen if e.kind == "activity.withdrawn"]
     assert len(withdrawn) == 1 and withdrawn[0].parties == {"un"}
-    assert view_for(service.get("co-1"), "un") is None
+    assert view_for(service.get("coalition-1"), "un") is None
     with pytest.raises(NotFoundError):
-        service.acknowledge("co-1", 2, "un")
+        service.acknowledge("coalition-1", 2, "un")
 
 
 def test_migration_creates_the_tables_the_store_declares(deployment: Deployment) -> None:
@@ -340,42 +347,44 @@ def test_each_activity_of_a_batch_finds_what_it_would_find_alone(world) -> None:
     service, seen = world
     rng = random.Random(2017)
     for i in range(15):  # russia's picture: activities here and there, some overlapping the batch's
-        service.notify(plan(f"ru-{i}", "russia", lon=rng.uniform(37.0, 39.0), start_h=rng.uniform(30, 60)))
+        service.notify(plan(f"russia-{i}", "russia", lon=rng.uniform(37.0, 39.0), start_h=rng.uniform(30, 60)))
     places = [(rng.uniform(37.0, 39.0), rng.uniform(30, 60)) for _ in range(12)]
     batch = service.notify_many(
         [
-            plan(f"b-{i}", "coalition", lon=lon, start_h=start_h, addressees=frozenset({"russia"}))
+            plan(f"coalition-b-{i}", "coalition", lon=lon, start_h=start_h, addressees=frozenset({"russia"}))
             for i, (lon, start_h) in enumerate(places)
         ]
     )
     alone = [
-        service.notify(plan(f"s-{i}", "coalition", lon=lon, start_h=start_h, addressees=frozenset({"russia"})))
+        service.notify(
+            plan(f"coalition-s-{i}", "coalition", lon=lon, start_h=start_h, addressees=frozenset({"russia"}))
+        )
         for i, (lon, start_h) in enumerate(places)
     ]
-    assert [r.activity.id for r in batch] == [f"b-{i}" for i in range(12)]
+    assert [r.activity.id for r in batch] == [f"coalition-b-{i}" for i in range(12)]
     assert [_targets(r) for r in batch] == [_targets(r) for r in alone]
     assert sum(len(r.check.conflicts) for r in batch) > 0  # the comparison saw conflicts
     assert all(r.activity.status is ActivityStatus.NOTIFIED and r.activity.version == 1 for r in batch)
     notified = [e.payload["activity"]["id"] for e in seen if e.kind is EventKind.ACTIVITY_NOTIFIED]
-    assert [i for i in notified if i.startswith("b-")] == [f"b-{i}" for i in range(12)]
+    assert [i for i in notified if i.startswith("coalition-b-")] == [f"coalition-b-{i}" for i in range(12)]
     # the index is current after the batch: russia's next activity over b-0 conflicts with it (and s-0)
     lon, start_h = places[0]
-    later = service.notify(plan("ru-late", "russia", lon=lon, start_h=start_h))
-    assert {"b-0", "s-0"} <= {c.target_id for c in later.check.conflicts}
-    assert service.get("b-5").acks[0].party_id == "russia"
+    later = service.notify(plan("russia-late", "russia", lon=lon, start_h=start_h))
+    assert {"coalition-b-0", "coalition-s-0"} <= {c.target_id for c in later.check.conflicts}
+    assert service.get("coalition-b-5").acks[0].party_id == "russia"
 
 
 def test_one_bad_activity_stores_none_of_the_batch_and_each_problem_names_its_index(world) -> None:
     service, seen = world
     before, told = service.activities(), len(seen)
-    good = plan("co-1", "coalition")
+    good = plan("coalition-1", "coalition")
     with pytest.raises(ValidationError) as refused:
         service.notify_many(
             [
                 good,
-                replace(plan("co-2", "coalition"), addressees=frozenset({"nobody"})),
-                replace(plan("co-3", "coalition"), contact=""),
-                plan("co-1", "coalition", lon=38.4),
+                replace(plan("coalition-2", "coalition"), addressees=frozenset({"nobody"})),
+                replace(plan("coalition-3", "coalition"), contact=""),
+                plan("coalition-1", "coalition", lon=38.4),
             ]
         )
     problems = refused.value.problems
@@ -385,14 +394,14 @@ def test_one_bad_activity_stores_none_of_the_batch_and_each_problem_names_its_in
     assert not any(p.startswith("activities[0]") for p in problems), problems
     assert service.activities() == before and len(seen) == told
     service.notify(good)
-    with pytest.raises(ConflictError, match=r"activities\[1\]: activity 'co-1' already exists"):
-        service.notify_many([plan("co-9", "coalition"), plan("co-1", "coalition")])
-    assert [a.id for a in service.activities()] == [*[a.id for a in before], "co-1"]
+    with pytest.raises(ConflictError, match=r"activities\[1\]: activity 'coalition-1' already exists"):
+        service.notify_many([plan("coalition-9", "coalition"), plan("coalition-1", "coalition")])
+    assert [a.id for a in service.activities()] == [*[a.id for a in before], "coalition-1"]
 
 
 def test_a_batch_larger_than_the_setting_or_empty_is_refused_before_anything_is_read(deployment: Deployment) -> None:
     service = ActivityService(deployment.db, deployment.clock, deployment.bus, ActivityConfig(max_batch=2))
     with pytest.raises(ValidationError, match="3 activities, at most 2 in one batch"):
-        service.notify_many([plan(f"x-{i}", "coalition") for i in range(3)])
+        service.notify_many([plan(f"coalition-x-{i}", "coalition") for i in range(3)])
     with pytest.raises(ValidationError, match="empty"):
         service.notify_many([])

@@ -120,7 +120,7 @@ def _state(w: World) -> dict[str, Any]:
 
         return pick
 
-    a1 = w.activities[w.name("a1")]
+    a1 = w.activities[w.activity_id(w.a, "a1")]
     state: dict[str, Any] = {
         "parties": read(admin, "/v1/parties", ids()),
         "forces": read(admin, "/v1/forces", ids()),

@@ -36,7 +36,7 @@ class Request:
 def valid_request(w: World, method: str, path: str) -> Request | None:
     """The valid request of ``method path`` on the run's objects, or None when the suite knows none."""
     a, b = w.a, w.b
-    a1 = w.activities.get(w.name("a1"), w.name("a1"))
+    a1 = w.activities.get(w.activity_id(w.a, "a1"), w.activity_id(w.a, "a1"))
     thread = w.threads.get(f"{a}-{b}", "")
     incident = w.incidents.get("a", "")
     activity = {k: v for k, v in w.activity_document(a, "a1", [b]).items() if k != "id"}

@@ -135,7 +135,7 @@ def activity_actions(w: World) -> Iterator[Result]:
         ("cancel", {"version": 1, "reason": "conformance"}),
     ):
         path = "/v1/activities/{}/" + action
-        yield _post_naming(w, f"{GROUP}.name:activity-{action}", path, w.activities[w.name("a1")], body)
+        yield _post_naming(w, f"{GROUP}.name:activity-{action}", path, w.activities[w.activity_id(w.a, "a1")], body)
 
 
 def thread_actions(w: World) -> Iterator[Result]:

@@ -84,11 +84,15 @@ class World:
         self.secrets.append(Secret(label, text, frozenset(allowed), shown))
         return text
 
+    def activity_id(self, party: str, suffix: str) -> str:
+        """The id of ``party``'s activity ``suffix`` of this run (a party's ids begin with its own)."""
+        return f"{party}-{self.name(suffix)}"
+
     def activity_document(self, party: str, suffix: str, addressees: list[str], **extra: Any) -> dict[str, Any]:
         """A valid activity of ``party``: two hours from now, a circle at the run's place."""
         now_s = time.time()
         return {
-            "id": self.name(suffix),
+            "id": self.activity_id(party, suffix),
             "kind": "surveillance-flight",
             "start": utc(now_s + 7200),
             "end": utc(now_s + 3 * 3600),

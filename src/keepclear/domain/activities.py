@@ -224,6 +224,30 @@ def _route_problems(route: Route, activity: Activity) -> list[str]:
     return problems
 
 
+def new_id_problem(activity_id: str, party_id: str, parties: frozenset[str]) -> str | None:
+    """Why ``party_id`` may not give a new activity the id ``activity_id``, or None.
+
+    A party's activity ids begin with its own id and a hyphen (``coalition-strike-0412``; the ids
+    keepclear makes up do too), and not with a longer party id that begins the same way: so a
+    refusal for an id already taken only ever tells a party about its own activities, and naming
+    another party's activity in a notification cannot probe for it (docs/need-to-know.md).
+
+    >>> new_id_problem("a-strike-1", "a", frozenset({"a", "b"})) is None
+    True
+    >>> new_id_problem("strike-1", "a", frozenset({"a", "b"}))
+    "id: 'strike-1' must begin with 'a-', the notifying party's id and a hyphen"
+    >>> new_id_problem("a-b-1", "a", frozenset({"a", "a-b"}))
+    "id: 'a-b-1' begins with 'a-b-', another party's id and a hyphen"
+    """
+    own = f"{party_id}-"
+    if not activity_id.startswith(own):
+        return f"id: {activity_id!r} must begin with {own!r}, the notifying party's id and a hyphen"
+    for other in sorted(parties):
+        if other != party_id and other.startswith(own) and activity_id.startswith(f"{other}-"):
+            return f"id: {activity_id!r} begins with {other + '-'!r}, another party's id and a hyphen"
+    return None
+
+
 def batch_size_problem(count: int, most: int) -> str | None:
     """Why a batch of ``count`` activities cannot be taken when it may hold ``most``, or None."""
     if count < 1:

@@ -2,7 +2,7 @@
 
 The document (see ``docs/activities.md``)::
 
-    id: strike-0412                     # optional; one is made up when missing
+    id: coalition-strike-0412           # optional (begins with the party's id and -); made up when missing
     kind: air-operation                 # air-operation, ground-movement, naval-movement,
                                         # surveillance-flight, humanitarian-movement,
                                         # humanitarian-site, other

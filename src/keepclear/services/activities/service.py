@@ -27,6 +27,7 @@ from keepclear.domain.activities import (
     activity_problems,
     batch_size_problem,
     in_batch,
+    new_id_problem,
 )
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
@@ -136,6 +137,14 @@ def _activity(conn: Connection, activity_id: str) -> Activity:
         return store.get_activity(conn, activity_id)
     except NotFoundError:
         raise NotFoundError(unknown("activity", activity_id)) from None
+
+
+def _new(activity: Activity, status: ActivityStatus) -> Activity:
+    """``activity`` as a new one of ``status``: version 1, not notified yet, an id made up (its
+    party's id, a hyphen and 10 random hex digits) where it has none."""
+    if not activity.id:
+        activity = replace(activity, id=f"{activity.party_id}-{uuid.uuid4().hex[:10]}")
+    return replace(activity, version=1, status=status, notified_s=None)
 
 
 def _drawn_early(activity: Activity) -> tuple[Piece, ...] | None:
@@ -428,15 +437,20 @@ class ActivityService:
         return problems
 
     def _validated_new(self, conn: Connection, activity: Activity, now_s: float, status: ActivityStatus) -> Activity:
-        if not activity.id:
-            activity = replace(activity, id=f"{activity.party_id}-{uuid.uuid4().hex[:10]}")
-        activity = replace(activity, version=1, status=status, notified_s=None)
-        problems = self._problems(conn, activity, now_s)
+        activity = _new(activity, status)
+        problems = self._new_problems(conn, activity, now_s, frozenset(p.id for p in registry_store.list_parties(conn)))
         if problems:
             raise ValidationError(problems)
         if store.activity_exists(conn, activity.id):
             raise ConflictError(f"activity {activity.id!r} already exists; amend it instead")
         return activity
+
+    def _new_problems(self, conn: Connection, activity: Activity, now_s: float, known: frozenset[str]) -> list[str]:
+        """What is wrong with new ``activity``: its values, and an id outside its party's own
+        (judged first, so an id that could name another party's activity is never looked up)."""
+        problems = self._problems(conn, activity, now_s, known)
+        id_problem = new_id_problem(activity.id, activity.party_id, known)
+        return problems if id_problem is None else [id_problem, *problems]
 
     def _validated_batch(
         self, conn: Connection, activities: Sequence[Activity], now_s: float, *, batch: bool
@@ -451,10 +465,8 @@ class ActivityService:
         valid: list[Activity] = []
         first_of: dict[str, int] = {}
         for index, activity in enumerate(activities):
-            if not activity.id:
-                activity = replace(activity, id=f"{activity.party_id}-{uuid.uuid4().hex[:10]}")
-            activity = replace(activity, version=1, status=ActivityStatus.NOTIFIED, notified_s=None)
-            problems += [in_batch(index, p) for p in self._problems(conn, activity, now_s, known)]
+            activity = _new(activity, ActivityStatus.NOTIFIED)
+            problems += [in_batch(index, p) for p in self._new_problems(conn, activity, now_s, known)]
             if activity.id in first_of:
                 problems.append(
                     in_batch(index, f"id: {activity.id!r} is also the id of activities[{first_of[activity.id]}]")
