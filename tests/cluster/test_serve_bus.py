@@ -482,9 +482,11 @@ def _drill_reports(url: str, key: str, accepted: list[float], stop: threading.Ev
     feed.close()
 
 
-async def _reports_on_the_track_stream(offset: int) -> list[float]:
-    """The times of ``ua``'s reports on the track stream, every copy."""
+async def _reports_on_the_track_stream(offset: int) -> list[float] | None:
+    """The times of ``ua``'s reports on the track stream, every copy; None while the stream answers
+    503 (its leader not elected again yet after a node came back)."""
     import nats as nats_client
+    from nats.js.errors import ServiceUnavailableError
 
     from keepclear.services.runtime.nats_tracks import TRACK_PREFIX, TRACK_STREAM
     from keepclear.services.tactical.track_wire import reports_from_bytes
@@ -499,6 +501,8 @@ async def _reports_on_the_track_stream(offset: int) -> list[float]:
                 messages = await pull.fetch(256, timeout=2.0)
             except nats_client.errors.TimeoutError:
                 break
+            except ServiceUnavailableError:
+                return None
             for message in messages:
                 columns = reports_from_bytes(message.data)
                 times.extend(
@@ -585,12 +589,15 @@ def test_kill_9_of_nats_nodes_during_ingest_hotline_and_notifications_loses_and_
         # A pump still sending a chunk JetStream did not acknowledge during the kills (it retries
         # until it is stored) finishes meanwhile: the accepted reports are awaited, then counted.
         awaited_from_s = time.monotonic()
+        on_stream: list[float] | None = None
         while True:
-            on_stream = asyncio.run(_reports_on_the_track_stream(PORT_OFFSET))
-            if not set(accepted) - set(on_stream) or time.monotonic() > deadline:
+            counted = asyncio.run(_reports_on_the_track_stream(PORT_OFFSET))
+            on_stream = on_stream if counted is None else counted
+            if (on_stream is not None and not set(accepted) - set(on_stream)) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         stream_wait_s = time.monotonic() - awaited_from_s
+        assert on_stream is not None, "the track stream answered 503 until the deadline"
     assert done["messages"] and done["activities"] and accepted, "the drill made no traffic"
     assert "warning: bus_url without" not in (tmp_path / "a.log").read_text(), "detection runs in workers here"
     copies = Counter(on_stream)

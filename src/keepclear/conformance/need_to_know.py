@@ -138,6 +138,29 @@ def activity_actions(w: World) -> Iterator[Result]:
         yield _post_naming(w, f"{GROUP}.name:activity-{action}", path, w.activities[w.activity_id(w.a, "a1")], body)
 
 
+def activity_id_taken(w: World) -> Iterator[Result]:
+    """c notifies an activity (alone, then in a batch) whose id is a's activity's, and one whose id
+    is a made-up sibling: answered alike (a 409 "already exists" for a's id alone would tell c that a
+    has an activity of that id)."""
+    c = w.api.client(liaison(w.c))
+    foreign = w.activities[w.activity_id(w.a, "a1")]
+    madeup = sibling_id(foreign)
+    document = {k: v for k, v in w.activity_document(w.c, "c8", [w.a]).items() if k != "id"}
+    for form, path, body in (
+        ("alone", "/v1/activities", lambda i: {**document, "id": i}),
+        ("batch", "/v1/activities/batch", lambda i: {"activities": [{**document, "id": i}]}),
+    ):
+        answers = {ident: c.post(path, json=body(ident)) for ident in (foreign, madeup)}
+        for answer in answers.values():  # a deployment that took one: cancelled at the end like the rest
+            if answer.is_success:
+                made = answer.json()
+                for one in made.get("activities", [made]):
+                    w.to_cancel.append((w.c, one["activity"]["id"]))
+        yield _compare(
+            f"{GROUP}.name:activity-id-{form}", answers[foreign], answers[madeup], foreign, madeup, creates=True
+        )
+
+
 def thread_actions(w: World) -> Iterator[Result]:
     """c posts into, and marks read, the a–b thread, and a made-up thread."""
     for action, suffix, body in (
@@ -221,6 +244,7 @@ NAMING = [
     Check(GROUP, "name:incident-alert_ids", incident_alert_ids),
     Check(GROUP, "name:incident-unit_ids", incident_unit_ids),
     Check(GROUP, "name:activity", activity_actions),
+    Check(GROUP, "name:activity-id", activity_id_taken),
     Check(GROUP, "name:thread", thread_actions),
     Check(GROUP, "name:incident", incident_actions),
     Check(GROUP, "name:track-foreign-unit", track_foreign_unit),
