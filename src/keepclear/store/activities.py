@@ -178,11 +178,6 @@ def mark_notified(
     )
 
 
-def activity_exists(conn: Connection, activity_id: str) -> bool:
-    """Whether ``activity_id`` is stored."""
-    return bool(stored_ids(conn, [activity_id]))
-
-
 def stored_ids(conn: Connection, activity_ids: Collection[str]) -> set[str]:
     """Which of ``activity_ids`` are stored (one statement)."""
     if not activity_ids:

@@ -188,7 +188,7 @@ class ActivityService:
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             self._serialise(conn)
-            activity = self._validated_new(conn, activity, now_s, ActivityStatus.DRAFT)
+            (activity,) = self._validated(conn, [activity], now_s, ActivityStatus.DRAFT, batch=False)
             store.insert_activity(conn, activity, now_s)
             store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
         return activity
@@ -212,7 +212,10 @@ class ActivityService:
         drawn = [_drawn_early(activity) for activity in activities]
         with self._db.write() as conn:
             self._serialise(conn)
-            valid = [replace(a, notified_s=now_s) for a in self._validated_batch(conn, activities, now_s, batch=batch)]
+            valid = [
+                replace(a, notified_s=now_s)
+                for a in self._validated(conn, activities, now_s, ActivityStatus.NOTIFIED, batch=batch)
+            ]
             store.insert_activities(conn, [(a, self._notice_s(a, now_s)) for a in valid], now_s)
             with self._live.lock:
                 self._live.refresh(conn)  # once: the log entries of the batch are written after its checks
@@ -436,15 +439,6 @@ class ActivityService:
                     problems.append(f"units[{index}]: {unit_id!r} is not a unit of {activity.party_id}'s forces")
         return problems
 
-    def _validated_new(self, conn: Connection, activity: Activity, now_s: float, status: ActivityStatus) -> Activity:
-        activity = _new(activity, status)
-        problems = self._new_problems(conn, activity, now_s, frozenset(p.id for p in registry_store.list_parties(conn)))
-        if problems:
-            raise ValidationError(problems)
-        if store.activity_exists(conn, activity.id):
-            raise ConflictError(f"activity {activity.id!r} already exists; amend it instead")
-        return activity
-
     def _new_problems(self, conn: Connection, activity: Activity, now_s: float, known: frozenset[str]) -> list[str]:
         """What is wrong with new ``activity``: its values, and an id outside its party's own
         (judged first, so an id that could name another party's activity is never looked up)."""
@@ -452,33 +446,36 @@ class ActivityService:
         id_problem = new_id_problem(activity.id, activity.party_id, known)
         return problems if id_problem is None else [id_problem, *problems]
 
-    def _validated_batch(
-        self, conn: Connection, activities: Sequence[Activity], now_s: float, *, batch: bool
+    def _validated(
+        self, conn: Connection, activities: Sequence[Activity], now_s: float, status: ActivityStatus, *, batch: bool
     ) -> list[Activity]:
-        """``activities`` as new notified ones (version 1, an id made up where missing), or
-        ``ValidationError`` with every problem of every one (``activities[i].`` before each when
-        ``batch``), or ``ConflictError`` naming the first whose id is stored already."""
-        if not batch:
-            return [self._validated_new(conn, activity, now_s, ActivityStatus.NOTIFIED) for activity in activities]
+        """``activities`` as new ones of ``status`` (version 1, an id made up where missing), or
+        ``ValidationError`` with every problem of every one (a batch's named ``activities[i].`` and
+        bounded), or ``ConflictError`` naming the first whose id is stored already."""
+
+        def named(index: int, problem: str) -> str:
+            return in_batch(index, problem) if batch else problem
+
         known = frozenset(p.id for p in registry_store.list_parties(conn))
         problems: list[str] = []
         valid: list[Activity] = []
         first_of: dict[str, int] = {}
         for index, activity in enumerate(activities):
-            activity = _new(activity, ActivityStatus.NOTIFIED)
-            problems += [in_batch(index, p) for p in self._new_problems(conn, activity, now_s, known)]
+            activity = _new(activity, status)
+            problems += [named(index, p) for p in self._new_problems(conn, activity, now_s, known)]
             if activity.id in first_of:
                 problems.append(
-                    in_batch(index, f"id: {activity.id!r} is also the id of activities[{first_of[activity.id]}]")
+                    named(index, f"id: {activity.id!r} is also the id of activities[{first_of[activity.id]}]")
                 )
             first_of.setdefault(activity.id, index)
             valid.append(activity)
         if problems:
-            raise ValidationError(bounded_problems(problems, self._config.max_problems_listed))
+            raise ValidationError(bounded_problems(problems, self._config.max_problems_listed) if batch else problems)
         stored = store.stored_ids(conn, [activity.id for activity in valid])
         for index, activity in enumerate(valid):
             if activity.id in stored:
-                raise ConflictError(f"activities[{index}]: activity {activity.id!r} already exists; amend it instead")
+                where = f"activities[{index}]: " if batch else ""
+                raise ConflictError(f"{where}activity {activity.id!r} already exists; amend it instead")
         return valid
 
     def _current(self, conn: Connection, activity_id: str, version: int) -> Activity:
