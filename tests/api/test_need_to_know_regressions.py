@@ -1,4 +1,5 @@
-"""The five holes of issue 14, each pinned by a test named after its class, on both stores.
+"""The five holes of issue 14, each pinned by a test named after its class, on both stores, and the
+holes found since (an audit acting as a hostile party).
 
 Three parties a, b, c (see ``nksupport``): an alert between a and b is none of c's business; b's
 intruder in a's zone is a's and b's business only.
@@ -6,15 +7,19 @@ intruder in a's zone is a's and b's business only.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from apisupport import Service
 from nksupport import alert_between, intruder_gone, intruder_inside, problem, served, stream_once
 from test_api_activities import air_operation
+from test_api_hotline_ws import frames_until, socket
+from websockets.exceptions import ConnectionClosed
 
 from keepclear.domain.timefmt import format_utc
 from keepclear.ledger.verify import verify_document
@@ -189,3 +194,38 @@ def test_zone_intruder_visible_to_permitted_parties_only(service: Service) -> No
     while "ub-x" in tracked("a-observer") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert "ub-x" not in tracked("a-observer")  # from entry until it leaves
+
+
+def test_a_revoked_keys_open_stream_and_socket_end_at_once(service: Service) -> None:
+    """Revoking a key refuses its next request and ends what it holds open: its stream and its
+    hotline socket get nothing of what happens afterwards (a notification addressed to its party)."""
+    key_id = service.keys["c-liaison"].split("_")[1]
+    with (
+        service.client("c-liaison") as c,
+        c.stream("GET", "/v1/stream") as stream,
+        socket(service, "c-liaison") as ws,
+    ):
+        assert stream.status_code == 200
+        frames_until(ws, lambda frame: frame["type"] == "resumed")
+        with service.client("admin") as admin:
+            assert admin.delete(f"/v1/keys/{key_id}").status_code == 204
+        assert c.get("/v1/activities").status_code == 401
+        with service.client("a-liaison") as a:
+            assert a.post("/v1/activities", json=air_operation(addressees=["c"])).status_code == 201
+        lines, deadline = [], time.monotonic() + 10
+        try:
+            for line in stream.iter_lines():
+                lines.append(line)
+                if time.monotonic() > deadline:
+                    break
+        except httpx.HTTPError:
+            pass  # the server ended the stream unfinished, as it does for a cut client
+        assert time.monotonic() <= deadline, "the revoked key's stream is still open"
+        assert not any(line.startswith("event: activity") or "message.posted" in line for line in lines), lines
+        frames: list[dict[str, Any]] = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                frame = json.loads(ws.recv(timeout=10))
+                frames += frame["frames"] if frame["type"] == "batch" else [frame]
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert [f["type"] for f in frames] == ["error"] and frames[0]["problems"] == ["API key revoked"], frames

@@ -16,7 +16,8 @@ server → client
   ``{"type": "error", "ref", "status", "problems", "codes"}`` (``codes``, one per problem, when the
   status is ``invalid``: the same machine codes as an HTTP 422), ``{"type": "receipt", ...}``,
   ``{"type": "availability", ...}``, ``{"type": "escalated", ...}``, ``{"type": "pong"}``, and
-  ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume).
+  ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume),
+  and an ``error`` frame (``refused``) before closing (1008) the socket of a key revoked meanwhile.
   Under load several frames travel as one ``{"type": "batch", "frames": [...]}``, in order.
 """
 
@@ -35,7 +36,14 @@ from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, Message
 from keepclear.domain.json_input import parse_json
 from keepclear.domain.timefmt import format_utc
-from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError, code_of
+from keepclear.errors import (
+    AuthenticationError,
+    ConflictError,
+    KeepclearError,
+    NotFoundError,
+    ValidationError,
+    code_of,
+)
 from keepclear.services.hotline.hub import HotlineHub, Subscription
 from keepclear.services.hotline.service import HotlineService
 
@@ -107,6 +115,7 @@ class LiveSession:
         party_id: str,
         person: str,
         config: LiveConfig,
+        key_id: str | None = None,
     ) -> None:
         self.service = service
         self.hub = hub
@@ -114,6 +123,7 @@ class LiveSession:
         self.party_id = party_id
         self.person = person
         self.config = config
+        self.key_id = key_id
         self.language = "en"
         self.last_sent: dict[str, int] = {}
         # Bounded: a client posting faster than commits go stops being read (TCP pushes back).
@@ -141,7 +151,7 @@ class LiveSession:
             )
             return
         loop = asyncio.get_running_loop()
-        self.subscription = self.hub.connect(self.party_id, self.person, loop)
+        self.subscription = self.hub.connect(self.party_id, self.person, loop, self.key_id)
         try:
             try:
                 self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
@@ -244,6 +254,12 @@ class LiveSession:
                     if None not in caught_up and thread_id not in caught_up:
                         frames += await self._catch_up(thread_id)
                         caught_up.add(thread_id)
+                elif kind == "revoked":
+                    # Nothing after the revocation reaches the key: what came before it, then the end.
+                    await self._send([*frames, error_frame(AuthenticationError("API key revoked"))])
+                    async with asyncio.timeout(min(self.config.send_timeout_s, 2.0)):
+                        await self.ws.close(code=1008)
+                    return
                 elif kind == "overflow":
                     # A client that overflowed reads slowly if at all: a little time for these last frames.
                     last_s = min(self.config.send_timeout_s, 2.0)

@@ -40,6 +40,7 @@ from starlette.types import Receive, Scope, Send
 
 from keepclear.domain.events import Event
 from keepclear.domain.timefmt import format_utc
+from keepclear.services.policy import revokes
 
 #: Decides, per connection, whether and how an event is shown: None hides it.
 EventView = Callable[[Event], dict[str, object] | None]
@@ -93,6 +94,8 @@ class _Connection:
     picture_pending: bool = False
     #: The task sending to this client: cancelled to cut it even while a send waits for the client.
     task: asyncio.Task[object] | None = None
+    #: The key the stream was opened with: its revocation ends the stream.
+    key_id: str | None = None
 
 
 class StreamHub:
@@ -192,6 +195,9 @@ class StreamHub:
         for item in items:
             if conn.cut:
                 return
+            if revokes(item.event, conn.key_id):  # nothing after it reaches the revoked key
+                self._end(conn)
+                return
             if conn.queue.qsize() >= conn.limit:
                 # A client too slow to keep up is cut off; it reconnects and catches up from the ring.
                 self.cut_total += 1
@@ -224,16 +230,26 @@ class StreamHub:
         return [*itertools.islice(ring, first, index), *itertools.islice(ring, index + 1, None)], False
 
     async def stream(
-        self, view: EventView, last_event_id: str | None, *, once: bool = False, picture: PictureView | None = None
+        self,
+        view: EventView,
+        last_event_id: str | None,
+        *,
+        once: bool = False,
+        picture: PictureView | None = None,
+        key_id: str | None = None,
     ) -> AsyncGenerator[str, None]:
         """SSE text for one client: the missed events after ``last_event_id`` (``<seq>`` or
         ``<seq>-<tag>``, as the ids sent), then live ones, and (with ``picture``) the tactical picture
-        after each tick.
+        after each tick. The revocation of ``key_id`` (the client's key) ends it at once.
 
         With ``once`` the stream ends after the missed events (a poll).
         """
         conn = _Connection(
-            asyncio.get_running_loop(), asyncio.Queue(), self.backlog_events, task=asyncio.current_task()
+            asyncio.get_running_loop(),
+            asyncio.Queue(),
+            self.backlog_events,
+            task=asyncio.current_task(),
+            key_id=key_id,
         )
         deadline_s = time.monotonic() + self._margin_s
         while True:

@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.identity import Principal, Role
 from keepclear.domain.zones import ZoneRules
@@ -118,6 +119,12 @@ def event_visible(principal: Principal, event: Event) -> bool:
     if principal.role not in _READERS or principal.party_id is None:
         return False
     return principal.party_id in event.parties
+
+
+def revokes(event: Event, key_id: str | None) -> bool:
+    """True when ``event`` revokes the key ``key_id``: what was opened with it (a stream, a hotline
+    socket) ends at once, as its next request would be refused."""
+    return key_id is not None and event.kind == EventKind.APIKEY_REVOKED and event.payload.get("key_id") == key_id
 
 
 def event_view(principal: Principal, event: Event) -> dict[str, object] | None:
@@ -293,6 +300,7 @@ __all__ = [
     "party_involved",
     "reference_problems",
     "require",
+    "revokes",
     "sees_all",
     "sees_party_data",
     "sees_party_data_of",

@@ -81,8 +81,10 @@ def _availability(party_id: str, value: PartyAvailability) -> AvailabilityOut:
 
 @router.websocket("/ws")
 async def live(websocket: WebSocket, hl: HotlineDep, principal: Poster) -> None:
-    """The live socket: resume from cursors, then messages, receipts and availability as they happen."""
-    await LiveSession(hl.service, hl.hub, websocket, _party(principal), principal.person, hl.live).run()
+    """The live socket: resume from cursors, then messages, receipts and availability as they happen,
+    until the caller's key is revoked."""
+    session = LiveSession(hl.service, hl.hub, websocket, _party(principal), principal.person, hl.live, principal.key_id)
+    await session.run()
 
 
 @router.get("/threads")

@@ -60,9 +60,16 @@ async def stream(
         }
 
     # A client that does not read is cut after a bounded backlog (``stream_client_backlog_events``)
-    # or a send that waited ``stream_send_timeout_s``; it reconnects with Last-Event-ID.
+    # or a send that waited ``stream_send_timeout_s``; it reconnects with Last-Event-ID. The stream of
+    # a key revoked meanwhile ends at once (its reconnection is refused).
     return EventStreamResponse(
-        hub.stream(view, last_event_id, once=once, picture=picture if may(principal, Action.TRACKS_READ) else None),
+        hub.stream(
+            view,
+            last_event_id,
+            once=once,
+            picture=picture if may(principal, Action.TRACKS_READ) else None,
+            key_id=principal.key_id,
+        ),
         hub,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -20,6 +20,7 @@ from typing import Any
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Message, Thread
+from keepclear.services.policy import revokes
 
 LIVE_EVENT_KINDS = frozenset({EventKind.MESSAGE_RECEIPT, EventKind.PARTY_AVAILABILITY, EventKind.HOTLINE_ESCALATED})
 
@@ -36,14 +37,16 @@ class Subscription:
     """One connected client of ``party_id``: items arrive on ``queue`` as ``(kind, value)`` pairs.
 
     ``("messages", [Message, ...])`` (one commit's worth, in order), ``("event", Event)``,
-    ``("catch_up", thread_id)`` (another process committed a message there), or ``("overflow", None)``
-    as the last item.
+    ``("catch_up", thread_id)`` (another process committed a message there), or, as the last item,
+    ``("overflow", None)`` or ``("revoked", None)`` (the key it connected with was revoked).
     """
 
     party_id: str
     person: str
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[tuple[str, Any]]
+    #: The key the client connected with (its revocation ends the session).
+    key_id: str | None = None
     overflowed: bool = False
     _limit: int = field(default=50_000, repr=False)
     #: Called on the client's loop when it overflows (its session cuts a client that does not read).
@@ -53,6 +56,10 @@ class Subscription:
     def _put(self, item: tuple[str, Any]) -> None:
         # Runs on the client's loop.
         if self.overflowed:
+            return
+        if item[0] == "revoked":  # the last item, whatever the backlog
+            self.overflowed = True
+            self.queue.put_nowait(item)
             return
         if self.queue.qsize() >= self._limit:
             self.overflowed = True
@@ -79,10 +86,19 @@ class HotlineHub:
         self._subscriptions: dict[str, list[Subscription]] = {}
         self.overflowed_total = 0
 
-    def connect(self, party_id: str, person: str, loop: asyncio.AbstractEventLoop) -> Subscription:
-        """Register a client of ``party_id`` on ``loop``; it receives everything committed from now on."""
+    def connect(
+        self, party_id: str, person: str, loop: asyncio.AbstractEventLoop, key_id: str | None = None
+    ) -> Subscription:
+        """Register a client of ``party_id`` on ``loop``; it receives everything committed from now on,
+        until the revocation of ``key_id`` (the key it connected with)."""
         subscription = Subscription(
-            party_id, person, loop, asyncio.Queue(), _limit=self.config.queue_limit, _counted=self._count_overflow
+            party_id,
+            person,
+            loop,
+            asyncio.Queue(),
+            key_id,
+            _limit=self.config.queue_limit,
+            _counted=self._count_overflow,
         )
         with self._lock:
             self._subscriptions[party_id] = [*self._subscriptions.get(party_id, []), subscription]
@@ -145,7 +161,13 @@ class HotlineHub:
                 subscription.push(("catch_up", thread_id))
 
     def on_event(self, event: Event) -> None:
-        """Bus subscriber: receipts, availability changes and escalations to the parties they concern."""
+        """Bus subscriber: receipts, availability changes and escalations to the parties they concern;
+        a key's revocation ends the sessions it opened."""
+        if event.kind == EventKind.APIKEY_REVOKED:
+            with self._lock:
+                revoked = [s for subs in self._subscriptions.values() for s in subs if revokes(event, s.key_id)]
+            for subscription in revoked:
+                subscription.push(("revoked", None))
         if event.kind in LIVE_EVENT_KINDS:
             for subscription in self._targets(event.parties):
                 subscription.push(("event", event))
