@@ -229,3 +229,21 @@ def test_a_revoked_keys_open_stream_and_socket_end_at_once(service: Service) -> 
                 frames += frame["frames"] if frame["type"] == "batch" else [frame]
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert [f["type"] for f in frames] == ["error"] and frames[0]["problems"] == ["API key revoked"], frames
+
+
+def test_an_addressee_is_not_told_how_many_conflicts_the_activity_has(service: Service) -> None:
+    """An activity's conflicts are its notifier's to know: an addressee's notice (stream, record) holds
+    the addressee's view only, not even their count (which would say that some party it is not told
+    about has an activity there and then)."""
+    with service.client("a-liaison") as a, service.client("b-liaison") as b:
+        assert a.post("/v1/activities", json=air_operation(addressees=["b"])).status_code == 201
+        overlapping = b.post("/v1/activities", json=air_operation(addressees=["c"], units=["ub"]))
+        assert overlapping.status_code == 201 and overlapping.json()["conflicts"], overlapping.text
+    activity_id = overlapping.json()["activity"]["id"]
+    notices = [e["payload"] for e in stream_once(service, "c-liaison") if e["kind"] == "activity.notified"]
+    assert [n["activity"]["id"] for n in notices] == [activity_id]
+    assert notices == [{"activity": notices[0]["activity"]}], notices
+    with service.client("c-observer") as c:
+        entries = c.get("/v1/record/export").json()["entries"]
+    recorded = [e["payload"] for e in entries if e["statement"]["kind"] == "activity.notified" and e.get("payload")]
+    assert recorded and all("conflicts" not in json.dumps(p) for p in recorded), recorded

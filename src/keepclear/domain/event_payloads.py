@@ -172,12 +172,14 @@ class AlertAcknowledged(AlertState):
 
 @dataclass(frozen=True, slots=True)
 class ActivityNotified(EventPayload):
-    """An activity notified or amended: the addressees' view of it (docs/activities.md) and its conflicts."""
+    """An activity notified or amended: the addressees' view of it (docs/activities.md). Version 2
+    leaves out version 1's count of its conflicts, which its addressees may not know (the notifier
+    has each conflict in its answer and in ``activity.conflict``)."""
 
     KINDS = frozenset({EventKind.ACTIVITY_NOTIFIED, EventKind.ACTIVITY_AMENDED})
+    SCHEMA_VERSION = 2
 
     activity: dict[str, Any]
-    conflicts: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -628,7 +628,7 @@ class ActivityService:
                 kind=kind,
                 time_s=now_s,
                 party_id=activity.party_id,
-                payload={"activity": addressee_view(activity), "conflicts": len(result.check.conflicts)},
+                payload={"activity": addressee_view(activity)},  # what every party told may see
                 parties=told,
             )
         )
