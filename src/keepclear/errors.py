@@ -117,3 +117,13 @@ class UnavailableError(KeepclearError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class StoreUnavailableError(UnavailableError):
+    """The database cannot be reached or is going away (a restart, a failover, a network cut): nothing
+    of the request was stored; try again after ``retry_after_s``."""
+
+    def __init__(self, cause: str, retry_after_s: float = 2.0) -> None:
+        #: Why, in a few words (no stored data: the driver's first line).
+        self.cause = cause
+        super().__init__(f"the store cannot be reached now ({cause}); nothing was stored; try again", retry_after_s)

@@ -268,6 +268,12 @@ class Settings(BaseSettings):
         description="How long thinned track history (one report per unit every 2 s) is kept, in memory and in the"
         " database (incident evidence, console look-back), seconds.",
     )
+    store_outage_key_grace_s: float = Field(
+        900.0,
+        ge=0,
+        description="While the database cannot be reached, an API key it confirmed within this many seconds is"
+        " still taken (feeds keep feeding the probe, liaison cells keep reading the live picture); 0: none.",
+    )
     request_key_retention_s: float = Field(
         86400.0,
         ge=600,

@@ -1,11 +1,17 @@
-"""The event bus: batches, one order for every subscriber, and the dispatcher thread."""
+"""The event bus: batches, one order for every subscriber, the dispatcher thread, and holding events
+through a store outage."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from keepclear.domain.events import Event
+from keepclear.errors import StoreUnavailableError
 from keepclear.services.runtime.bus import EventBus
 
 
@@ -171,3 +177,82 @@ def test_live_subscribers_get_what_is_queued_before_each_chunk_of_the_others() -
     assert log[2][:2] == ("live", 300) and log[3] == ("record", 100, 100)  # 301 may have come along
     assert [i for who, i, _ in log if who == "record"] == [0, 100, 200, 300]
     assert sum(n for who, _, n in log if who == "live") == sum(n for who, _, n in log if who == "record") == 302
+
+
+class _Store:
+    """A subscriber writing to a store that can be made unreachable: what it took, in order."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.taken: list[int] = []
+
+    def batches(self, events: Sequence[Event]) -> None:
+        if not self.up:
+            raise StoreUnavailableError("test: the store is down")
+        self.taken += [e.payload["i"] for e in events]
+
+    def single(self, event: Event) -> None:
+        self.batches([event])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.booleans(), st.integers(1, 5)), min_size=1, max_size=12),
+    dispatching=st.booleans(),
+)
+def test_events_met_by_a_store_outage_are_held_and_delivered_once_in_order(
+    steps: list[tuple[bool, int]], dispatching: bool
+) -> None:
+    """Whatever the outages between publications, each subscriber that writes to the store takes every
+    event exactly once and in publication order once the store answers; the others are not held up."""
+    bus = EventBus()
+    batch_store, single_store, live = _Store(), _Store(), []
+    bus.subscribe_batches(batch_store.batches)
+    bus.subscribe(single_store.single)
+    bus.subscribe_batches(lambda es: live.extend(e.payload["i"] for e in es), live=True)
+    if dispatching:
+        bus.start_dispatching()
+    published = 0
+    for up, count in steps:
+        batch_store.up = single_store.up = up
+        bus.publish(_events(count, start=published))
+        published += count
+        assert live == list(range(published))  # the streams never wait for the store
+    batch_store.up = single_store.up = True
+    if dispatching:
+        bus.stop_dispatching()
+    bus.retry_held(force=True)
+    assert batch_store.taken == list(range(published))
+    assert single_store.taken == list(range(published))
+    assert bus.held_events == 0 and bus.failures_total == 0
+
+
+def test_events_held_through_an_outage_are_bounded_and_the_dropped_counted() -> None:
+    bus = EventBus(max_held_events=5)
+    store = _Store()
+    bus.subscribe_batches(store.batches)
+    store.up = False
+    bus.publish(_events(8))
+    assert bus.held_events == 5 and bus.held_dropped_total == 3
+    store.up = True
+    bus.retry_held(force=True)
+    assert store.taken == [3, 4, 5, 6, 7]  # the oldest went
+    assert bus.gauges()["events_held"]() == 0
+
+
+def test_the_dispatcher_retries_what_an_outage_held_without_new_events() -> None:
+    bus = EventBus()
+    store = _Store()
+    bus.subscribe_batches(store.batches)
+    bus.start_dispatching()
+    try:
+        store.up = False
+        bus.publish(_events(3))
+        assert bus.held_events == 3
+        store.up = True
+        deadline = time.monotonic() + 10
+        while store.taken != [0, 1, 2] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.taken == [0, 1, 2]
+    finally:
+        bus.stop_dispatching()

@@ -15,7 +15,7 @@ from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
-from keepclear.api.problems import install_problem_handlers
+from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import (
     activities,
@@ -131,4 +131,5 @@ def create_app(
     # (IngestYield, outside it) before their bytes are read.
     app.add_middleware(InputGate, limits=settings.input_limits(), typed_paths={"/v1/tracks"})
     app.add_middleware(IngestYield, priority=runtime.priority)
+    app.add_middleware(DomainErrors)  # outside them all: their domain errors answered as the routes' are
     return app

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keepclear.domain.json_input import JsonEncodingError
 from keepclear.errors import (
@@ -130,3 +131,32 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(
             500, "Internal error", "the service failed on this request; it has been logged", request.url.path
         )
+
+
+class DomainErrors:
+    """ASGI middleware, outside keepclear's others: a domain error one of them raises (the request
+    keys' look-up in the store during an outage) is answered here as a route's would be (a 503 with
+    Retry-After). Past it the error would reach Starlette's last handler, which answers and raises
+    again, and uvicorn then closes the connection with the request unread: the client would see a
+    reset, not the answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except KeepclearError as exc:
+            if started:
+                raise
+            await problem_for(exc, scope.get("path", ""))(scope, receive, send)

@@ -19,8 +19,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from keepclear.errors import KeepclearError
+from keepclear.errors import KeepclearError, StoreUnavailableError
 from keepclear.store.request_keys import hold_pending_claim
+
+#: SQLSTATE classes of a server that is going away or cannot be reached: connection exception (08),
+#: operator intervention (57: shutting down, crashed, not accepting connections yet).
+_UNREACHABLE_SQLSTATE_CLASSES = ("08", "57")
+#: SQLite's words for a file that cannot be used now (the rest of its OperationalErrors are bugs).
+_SQLITE_UNREACHABLE = ("unable to open database file", "disk i/o error", "database is locked")
 
 
 class DeploymentNotInitialised(KeepclearError):
@@ -80,6 +86,42 @@ def _postgres_engine(url: sa.URL) -> Engine:
     return engine
 
 
+def unreachable(exc: BaseException) -> str | None:
+    """Why the store cannot be reached, when ``exc`` says so (else None): a server restarting, failing
+    over or cut off, a connection pool with none free, a SQLite file that cannot be opened or stays
+    locked. Not constraint violations, serialisation failures or SQL errors: those are the request's
+    or the code's, and keep their own answers."""
+    if isinstance(exc, sa.exc.TimeoutError):  # the pool: no connection free within its timeout
+        return "no database connection free"
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return None
+    if exc.connection_invalidated:
+        return "the database connection was lost"
+    orig = exc.orig
+    if isinstance(exc, sa.exc.OperationalError):
+        sqlstate = getattr(orig, "sqlstate", None)
+        if type(orig).__module__.startswith("psycopg") and (
+            sqlstate is None or str(sqlstate)[:2] in _UNREACHABLE_SQLSTATE_CLASSES
+        ):
+            return f"PostgreSQL: {str(orig).splitlines()[0][:200] if str(orig) else type(orig).__name__}"
+        if type(orig).__module__.startswith("sqlite3") and str(orig).lower() in _SQLITE_UNREACHABLE:
+            return f"SQLite: {orig}"
+    return None
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Raise ``StoreUnavailableError`` (a 503 with Retry-After) for an error that says the store
+    cannot be reached; every other error passes unchanged."""
+    try:
+        yield
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+        cause = unreachable(exc)
+        if cause is None:
+            raise
+        raise StoreUnavailableError(cause) from exc
+
+
 class Database:
     """A keepclear database at ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
 
@@ -113,7 +155,11 @@ class Database:
         """
         claim = None
         try:
-            with self._write_lock if self.is_sqlite else contextlib.nullcontext(), self._writer.begin() as conn:
+            with (
+                _reachable(),
+                self._write_lock if self.is_sqlite else contextlib.nullcontext(),
+                self._writer.begin() as conn,
+            ):
                 claim = hold_pending_claim(conn)
                 yield conn
         except BaseException:
@@ -124,7 +170,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot for the length of the block."""
-        with self._reader.connect() as conn, conn.begin():
+        with _reachable(), self._reader.connect() as conn, conn.begin():
             yield conn
 
     @property
@@ -145,9 +191,11 @@ class Database:
                     if present
                     else set()
                 )
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, StoreUnavailableError) as exc:
+            cause = exc.__cause__ if isinstance(exc, StoreUnavailableError) else exc
+            why = cause.orig if isinstance(cause, sa.exc.DBAPIError) else exc
             raise DeploymentNotInitialised(
-                f"cannot open the database at {self.url.render_as_string(hide_password=True)}: {exc.orig}"
+                f"cannot open the database at {self.url.render_as_string(hide_password=True)}: {why}"
             ) from None
         if not present:
             raise DeploymentNotInitialised(

@@ -24,7 +24,9 @@ from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Principal, Role
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
+from keepclear.errors import StoreUnavailableError
 from keepclear.services.policy import Action, sees_party_data
+from keepclear.services.record.signer import RecordStatus
 from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1")
@@ -45,6 +47,12 @@ def health_problems(rt: Runtime) -> list[str]:
     problems = []
     try:
         record = rt.record.status()
+    except StoreUnavailableError as exc:
+        return [
+            f"store: cannot be reached ({exc.cause}): writes are answered 503; track ingest, the probe,"
+            f" alerts and the live streams go on; {rt.deployment.bus.held_events} events (alerts) wait for the"
+            f" record, incidents and the hotline, and {rt.history.pending_rows} track history rows to be written"
+        ]
     except Exception as exc:
         return [f"record: the outbox cannot be read ({type(exc).__name__})"]
     limit_s = rt.deployment.settings.record_backlog_degraded_s
@@ -77,6 +85,14 @@ def _rss_bytes() -> int:
     return 0
 
 
+def _record_status(rt: Runtime) -> RecordStatus | None:
+    """The signer's status, or None while the store cannot be read (the metrics are needed most then)."""
+    try:
+        return rt.record.status()
+    except StoreUnavailableError:
+        return None
+
+
 @router.get("/metrics", tags=["meta"])
 def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.METRICS_READ))]) -> Metrics:
     """Ingest totals, tick and task timings, memory: for the operator (admin)."""
@@ -89,7 +105,7 @@ def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.ME
         task_duration_s=dict(rt.task_duration_s),
         rss_bytes=_rss_bytes(),
         counters=rt.counters(),
-        record=rt.record.status(),
+        record=_record_status(rt),
         events_subscriber_failures_total=rt.deployment.bus.failures_total,
         process_id=os.getpid(),
     )

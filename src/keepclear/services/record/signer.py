@@ -32,6 +32,7 @@ from pathlib import Path
 from sqlalchemy.engine import Connection
 
 from keepclear.domain.events import Clock, Event
+from keepclear.errors import StoreUnavailableError
 from keepclear.ledger import KeyFolder, Ledger, LedgerConfig
 from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.model import payload_text
@@ -195,6 +196,9 @@ class RecordSigner:
             return
         try:
             taken = self.drain_once(extra)
+        except StoreUnavailableError as exc:  # the bus holds this batch and hands it again later
+            self._count_drain_failure(exc)
+            raise
         except Exception as exc:
             self._count_drain_failure(exc)
             self._keep(extra)
@@ -284,6 +288,8 @@ class RecordSigner:
         try:
             with self._db.write() as conn:
                 outbox.stage(conn, [_staged(d) for d in extra], time.time())
+        except StoreUnavailableError:
+            raise  # not lost: the bus holds the batch through the outage and hands it again
         except Exception as exc:
             with self._lock:
                 self.dropped_total += len(extra)
@@ -301,7 +307,10 @@ class RecordSigner:
         with self._lock:
             self.drain_failures_total += 1
             self.last_error = f"drain: {type(exc).__name__}: {exc}"[:500]
-        _log.exception("record: draining the outbox failed")
+        if isinstance(exc, StoreUnavailableError):  # an outage: one line, not a trace a try
+            _log.warning("record: draining the outbox failed: %s", exc)
+        else:
+            _log.exception("record: draining the outbox failed")
 
     # -- the signer's thread --------------------------------------------------------------
     def start(self) -> None:

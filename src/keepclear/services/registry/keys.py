@@ -2,6 +2,13 @@
 
 A key reads ``kc_<key id>_<secret>``. The secret has 256 bits of entropy, so one SHA-256 of it
 is enough (no slow hash needed for random secrets); comparison is constant-time.
+
+Every request reads its key from the store. While the store cannot be reached (a restart, a
+failover), a key that the store said was valid within ``outage_grace_s`` is still taken, as the
+store last said: feeds keep feeding the probe and liaison cells keep reading the live picture and
+their streams. Nothing can be revoked meanwhile (a revocation is a write), and a revocation made in
+another process is heard on the bus and forgets the key here at once. An unknown key is answered
+503 then, never taken.
 """
 
 from __future__ import annotations
@@ -9,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
 
 from sqlalchemy.engine import Connection
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.identity import ApiKeyInfo, Principal, Role
-from keepclear.errors import AuthenticationError, ValidationError
+from keepclear.errors import AuthenticationError, StoreUnavailableError, ValidationError
 from keepclear.services.record.signer import stage
 from keepclear.store import Database
 from keepclear.store import keys as key_store
@@ -26,13 +35,29 @@ def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class KeyService:
-    """Creates, lists, revokes and checks API keys."""
+#: Keys remembered for a store outage (the most recently used; a deployment has tens to hundreds).
+MAX_KNOWN_KEYS = 10_000
 
-    def __init__(self, db: Database, clock: Clock, events: EventSink | None = None) -> None:
+
+class KeyService:
+    """Creates, lists, revokes and checks API keys.
+
+    ``outage_grace_s``: how long after the store last confirmed a key it is still taken while the
+    store cannot be reached (module docstring); 0 refuses every key then.
+    """
+
+    def __init__(
+        self, db: Database, clock: Clock, events: EventSink | None = None, *, outage_grace_s: float = 900.0
+    ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
+        self.outage_grace_s = outage_grace_s
+        #: key id → (hash of its secret, its listing, when the store last confirmed it), newest last.
+        self._known: OrderedDict[str, tuple[str, ApiKeyInfo, float]] = OrderedDict()
+        self._known_lock = threading.Lock()
+        #: Requests let in on a remembered key while the store could not be reached.
+        self.taken_in_outage_total = 0
 
     def _recorded(self, conn: Connection, kind: EventKind, info: ApiKeyInfo) -> Event:
         """``apikey.created``/``apikey.revoked`` (never the secret), staged with the change."""
@@ -79,6 +104,8 @@ class KeyService:
             key_store.revoke_key(conn, key_id, self._clock.now_s())
             fresh = before is not None and before[0].revoked_s is None  # revoking twice changes nothing
             event = self._recorded(conn, EventKind.APIKEY_REVOKED, before[0]) if before is not None and fresh else None
+        with self._known_lock:
+            self._known.pop(key_id, None)
         if event is not None:
             self._published(event)
 
@@ -87,11 +114,49 @@ class KeyService:
         parts = key.split("_", 2)
         if len(parts) != 3 or parts[0] != "kc" or not parts[1] or not parts[2]:
             raise AuthenticationError("malformed API key (expected kc_<id>_<secret>)")
-        with self._db.read() as conn:
-            found = key_store.find_key(conn, parts[1])
-        if found is None or not hmac.compare_digest(found[1], _sha256(parts[2])):
-            raise AuthenticationError("unknown API key")
-        info = found[0]
+        key_id, digest = parts[1], _sha256(parts[2])
+        try:
+            with self._db.read() as conn:
+                found = key_store.find_key(conn, key_id)
+        except StoreUnavailableError:
+            info = self._remembered(key_id, digest)
+        else:
+            if found is None or not hmac.compare_digest(found[1], digest):
+                raise AuthenticationError("unknown API key")
+            info = found[0]
+            self._remember(key_id, found[1], info)
         if info.revoked_s is not None:
             raise AuthenticationError("API key revoked")
         return Principal(key_id=info.key_id, role=info.role, party_id=info.party_id, person=person[:200])
+
+    def _remember(self, key_id: str, digest: str, info: ApiKeyInfo) -> None:
+        with self._known_lock:
+            if info.revoked_s is not None:
+                self._known.pop(key_id, None)
+                return
+            self._known[key_id] = (digest, info, self._clock.now_s())
+            self._known.move_to_end(key_id)
+            while len(self._known) > MAX_KNOWN_KEYS:
+                self._known.popitem(last=False)
+
+    def _remembered(self, key_id: str, digest: str) -> ApiKeyInfo:
+        """The listing the store last gave for ``key_id`` while it cannot be read, if that was
+        within ``outage_grace_s`` and the secret matches; else the outage is the answer (503)."""
+        with self._known_lock:
+            known = self._known.get(key_id)
+            fresh = known is not None and self._clock.now_s() - known[2] <= self.outage_grace_s
+            if known is None or not fresh or not hmac.compare_digest(known[0], digest):
+                raise StoreUnavailableError("the key cannot be checked")
+            self.taken_in_outage_total += 1
+            return known[1]
+
+    def on_event(self, event: Event) -> None:
+        """Bus subscriber (other processes' events too): a key revoked anywhere is forgotten here."""
+        if event.kind == EventKind.APIKEY_REVOKED:
+            with self._known_lock:
+                self._known.pop(str(event.payload.get("key_id")), None)
+
+    def known_keys(self) -> int:
+        """Keys remembered for a store outage (a metric)."""
+        with self._known_lock:
+            return len(self._known)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keepclear.domain.events import Event
+from keepclear.errors import StoreUnavailableError
 
 _log = logging.getLogger("keepclear.bus")
 
@@ -18,6 +19,10 @@ _log = logging.getLogger("keepclear.bus")
 MAX_ERRORS_KEPT = 100
 #: Seconds after a subscriber failure during which ``failing`` is true (health is degraded).
 FAILING_WINDOW_S = 60.0
+#: Seconds between tries of the events held for subscribers that met a store outage.
+HELD_RETRY_S = 1.0
+#: Held events handed to a subscriber that takes batches, a call.
+HELD_BATCH_EVENTS = 2_000
 
 Subscriber = Callable[[Event], None]
 BatchSubscriber = Callable[[Sequence[Event]], None]
@@ -51,13 +56,21 @@ class EventBus:
     published by a subscriber while it is being called are delivered at once, depth first, in both
     modes.
 
+    A subscriber that raises ``StoreUnavailableError`` (the database is restarting, failing over, cut
+    off) has not failed: the events it could not take are held for it, in order, and every event
+    published for it after them waits behind them, so it sees them in publication order once the
+    store answers. The held events are tried again every ``HELD_RETRY_S`` (by the dispatcher, or by
+    the next delivery without one): an alert raised during an outage still reaches the record, its
+    incident and the hotline afterwards. At most ``max_held_events`` are held in all; beyond, the
+    oldest are dropped and counted (``events_held``, ``events_held_dropped_total``).
+
     Events from other processes (a bus that spans processes, ``nats_bus``) reach only the subscribers
     that asked for them (``remote=True``): those that keep this process's memory current (the unit
     directory, the zones, the live streams and sockets), never those that write to the store, which
     the publishing process did already. In one process there are none, and ``remote`` changes nothing.
     """
 
-    def __init__(self, *, max_queued_events: int = 200_000) -> None:
+    def __init__(self, *, max_queued_events: int = 200_000, max_held_events: int = 200_000) -> None:
         self._subscribers: list[tuple[bool, bool, Callable[[Any], None]]] = []  # (batches, live, subscriber)
         self._remote: list[tuple[bool, bool, Callable[[Any], None]]] = []  # those that take remote events too
         self._lock = threading.Lock()
@@ -72,6 +85,13 @@ class EventBus:
         self._dispatcher: threading.Thread | None = None
         self._stopping = False
         self._yield_to: Callable[[], None] | None = None
+        #: Events held for subscribers that met a store outage, by subscriber, oldest first.
+        self._held: dict[Callable[[Any], None], tuple[bool, deque[Event]]] = {}
+        self._held_events = 0
+        self._max_held_events = max_held_events
+        self.held_dropped_total = 0
+        self._held_tried_s = -float("inf")
+        self._retrying = threading.Lock()
 
     @property
     def errors(self) -> list[tuple[Event, BaseException]]:
@@ -113,8 +133,69 @@ class EventBus:
                 self._remote.append((True, live, subscriber))
 
     def gauges(self) -> Mapping[str, Callable[[], float]]:
-        """Counters of the bus itself for ``/v1/metrics`` (none in one process)."""
-        return {}
+        """Counters of the bus itself for ``/v1/metrics``."""
+        return {"events_held": lambda: self._held_events, "events_held_dropped_total": lambda: self.held_dropped_total}
+
+    @property
+    def held_events(self) -> int:
+        """Events held for subscribers that met a store outage."""
+        return self._held_events
+
+    def _hold(self, subscriber: Callable[[Any], None], takes_batches: bool, events: Sequence[Event]) -> None:
+        """Put ``events`` behind what ``subscriber`` holds (bounded in all by ``max_held_events``)."""
+        with self._lock:
+            held = self._held.setdefault(subscriber, (takes_batches, deque()))[1]
+            held.extend(events)
+            self._held_events += len(events)
+            over = self._held_events - self._max_held_events
+            while over > 0 and held:
+                held.popleft()
+                self._held_events -= 1
+                self.held_dropped_total += 1
+                over -= 1
+        if over == 0 and self.held_dropped_total:
+            _log.error("events held through a store outage dropped: %d in all", self.held_dropped_total)
+
+    def _holds(self, subscriber: Callable[[Any], None]) -> bool:
+        with self._lock:
+            return subscriber in self._held
+
+    def retry_held(self, *, force: bool = False) -> None:
+        """Hand the held events to their subscribers again, oldest first, at most every ``HELD_RETRY_S``
+        (``force``: now); a subscriber that still meets the outage keeps the rest."""
+        if not self._held or not (force or time.monotonic() - self._held_tried_s >= HELD_RETRY_S):
+            return
+        if not self._retrying.acquire(blocking=False):
+            return  # another thread is at it
+        try:
+            self._held_tried_s = time.monotonic()
+            with self._lock:
+                waiting = list(self._held)
+            for subscriber in waiting:
+                self._retry(subscriber)
+        finally:
+            self._retrying.release()
+
+    def _retry(self, subscriber: Callable[[Any], None]) -> None:
+        while True:
+            with self._lock:
+                takes_batches, held = self._held[subscriber]
+                if not held:
+                    del self._held[subscriber]
+                    _log.warning("events held through a store outage are delivered again")
+                    return
+                count = min(len(held), HELD_BATCH_EVENTS) if takes_batches else 1
+                events = [held[i] for i in range(count)]
+            try:
+                subscriber(events if takes_batches else events[0])
+            except StoreUnavailableError:
+                return  # still away: kept, tried again later
+            except Exception as exc:  # a failure of its own: counted, as any delivery's
+                self._failed(subscriber, events[0], exc)
+            with self._lock:
+                for _ in range(count):
+                    held.popleft()
+                self._held_events -= count
 
     def close(self) -> None:
         """Release what the bus holds (nothing in one process)."""
@@ -180,20 +261,38 @@ class EventBus:
             chosen = self._remote if remote else self._subscribers
             subscribers = [(batches, s) for batches, live, s in chosen if live in lanes]
         yield_to = self._yield_to if False in lanes and threading.current_thread() is self._dispatcher else None
+        if self._held and False in lanes:
+            self.retry_held()
         for takes_batches, subscriber in subscribers:
             if yield_to is not None:
                 yield_to()
+            if self._holds(subscriber):  # behind what it holds: in publication order
+                self._hold(subscriber, takes_batches, events)
+                continue
             if takes_batches:
                 try:
                     subscriber(events)
+                except StoreUnavailableError as exc:
+                    self._held_first(subscriber, True, events, exc)
                 except Exception as exc:  # one broken consumer must not silence the rest
                     self._failed(subscriber, events[0], exc)
                 continue
-            for event in events:
+            for index, event in enumerate(events):
                 try:
                     subscriber(event)
+                except StoreUnavailableError as exc:
+                    self._held_first(subscriber, False, events[index:], exc)
+                    break
                 except Exception as exc:
                     self._failed(subscriber, event, exc)
+
+    def _held_first(
+        self, subscriber: Callable[[Any], None], takes_batches: bool, events: Sequence[Event], exc: BaseException
+    ) -> None:
+        """``subscriber`` met a store outage on ``events``: held, and said once (not a trace a batch)."""
+        self._hold(subscriber, takes_batches, events)
+        name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
+        _log.warning("events for %s held until the store answers: %s", name, exc)
 
     def start_dispatching(self, *, max_batch_events: int = 2_000, yield_to: Callable[[], None] | None = None) -> None:
         """Deliver on a dispatcher thread from now on (see the class docstring).
@@ -226,15 +325,25 @@ class EventBus:
         while True:
             with self._changed:
                 while not self._queue and not self._stopping:
-                    self._changed.wait()
-                if not self._queue:
+                    if not self._held:
+                        self._changed.wait()
+                    elif not self._changed.wait(HELD_RETRY_S) and not self._queue:
+                        break  # a second with nothing new: try what a store outage left
+                if not self._queue and self._stopping:
                     self._dispatcher = None
                     self._changed.notify_all()
                     return
-                live = [e for queued in self._queue if not queued.live_done for e in queued.events]
-                for queued in self._queue:
-                    queued.live_done = True
-                chunk, done = self._take_chunk(max_batch_events)
+                if not self._queue:
+                    retry = True
+                else:
+                    retry = False
+                    live = [e for queued in self._queue if not queued.live_done for e in queued.events]
+                    for queued in self._queue:
+                        queued.live_done = True
+                    chunk, done = self._take_chunk(max_batch_events)
+            if retry:
+                self.retry_held()
+                continue
             self._deliver(live, (True,))
             self._deliver(chunk, (False,))
             with self._changed:

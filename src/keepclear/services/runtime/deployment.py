@@ -58,7 +58,7 @@ class Deployment:
     @cached_property
     def keys(self) -> KeyService:
         """API keys."""
-        return KeyService(self.db, self.clock, self.bus)
+        return KeyService(self.db, self.clock, self.bus, outage_grace_s=self.settings.store_outage_key_grace_s)
 
     def sign_writes(self) -> RecordSigner:
         """Sign the record entries this process stages as soon as their events are published.

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from keepclear.errors import ValidationError
+from keepclear.errors import StoreUnavailableError, ValidationError
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.service import ActivityService
 from keepclear.services.hotline.hub import HotlineHub
@@ -61,6 +61,7 @@ class Runtime:
         self.config = config or RuntimeConfig.from_settings(deployment.settings)
         self.directory = UnitDirectory(deployment.db)
         deployment.bus.subscribe(self.directory.on_event, remote=True)
+        deployment.bus.subscribe(deployment.keys.on_event, remote=True)
         # The durable track history is written when a batch is acknowledged (before 202) and read
         # back here, so evidence and look-back survive a crash.
         self._history_db = history_database(deployment.db)
@@ -77,6 +78,8 @@ class Runtime:
         self.add_task("history", self.history.prune)
         self.add_gauge("history_reports", lambda: len(self.history))
         self.add_gauge("history_rows_written", lambda: self.history.rows_written)
+        self.add_gauge("history_rows_pending", lambda: self.history.pending_rows)
+        self.add_gauge("history_rows_dropped_total", lambda: self.history.pending_dropped_total)
         self.request_keys = RequestKeyRetention(deployment.db, self.config.request_key_retention_s)
         self.add_task("request-keys", self.request_keys.prune)
 
@@ -177,6 +180,8 @@ class Runtime:
         self.add_gauge("pump_cost_us_per_report", lambda: 1e6 * (self.ingest.pump_cost_s or 0.0))
         self.add_gauge("tick_s", lambda: self.config.tick_s)
         self.add_gauge("tick_late_total", lambda: self.ticks_late)
+        self.add_gauge("keys_remembered", deployment.keys.known_keys)
+        self.add_gauge("requests_taken_in_store_outage_total", lambda: deployment.keys.taken_in_outage_total)
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()
         self._pump_lock = threading.Lock()
@@ -184,6 +189,8 @@ class Runtime:
         self._pump_thread: threading.Thread | None = None
         self.last_tick_s: float | None = None
         self.tick_errors = 0
+        #: Tick tasks whose last run met a store outage (logged once when it starts and when it ends).
+        self._waiting_for_store: set[str] = set()
         self.ticks = 0
         #: Ticks that started more than 1.5 periods after the one before (``tick_late_total``).
         self.ticks_late = 0
@@ -291,9 +298,18 @@ class Runtime:
                 if role is not None and not self.leaders[role].try_acquire():
                     continue  # another process leads it
                 task(now_s)
+            except StoreUnavailableError as exc:  # an outage: one line when it starts, not a trace a tick
+                self.tick_errors += 1
+                if name not in self._waiting_for_store:
+                    self._waiting_for_store.add(name)
+                    _log.warning("tick task %s waits for the store: %s", name, exc)
             except Exception:  # a failing task must not stop the others or the loop
                 self.tick_errors += 1
                 _log.exception("tick task %s failed", name)
+            else:
+                if name in self._waiting_for_store:
+                    self._waiting_for_store.discard(name)
+                    _log.warning("tick task %s runs again: the store answers", name)
             self.task_duration_s[name] = time.perf_counter() - started
         self.last_tick_s = now_s
         self.ticks += 1

@@ -11,6 +11,12 @@ gets 202), and ``load`` reads them back when the service starts, so a crash, kil
 loses no acknowledged history. Reads are served from memory. The database keeps the same
 retention; rows older are deleted at most every ``prune_every_s``, in short transactions, on a
 thread of their own.
+
+While the store cannot be reached (a restart, a failover), a batch's kept reports are held in
+memory, at most ``max_pending_rows`` (beyond, the oldest are counted as dropped), the batch is
+acknowledged all the same (the probe has it: the live picture must not stop with the store), and
+the held rows are written first thing once the store answers: by the next batch, or by the
+maintenance thread. Held rows are lost only if the process dies during the outage.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keepclear.domain import TrackReport
+from keepclear.errors import StoreUnavailableError
 from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.store import Database
 from keepclear.store import track_history as store
@@ -43,6 +50,10 @@ class HistoryLimits:
     retention_s: float = 3 * 3600.0
     min_interval_s: float = 2.0
     prune_every_s: float = 60.0
+    #: Kept reports held in memory while the store cannot be reached.
+    max_pending_rows: int = 1_000_000
+    #: Held rows written a transaction once the store answers again.
+    flush_rows: int = 20_000
 
 
 class TrackHistory:
@@ -64,6 +75,9 @@ class TrackHistory:
         #: Reports written to the database since start, and the transactions that wrote them.
         self.rows_written = 0
         self.writes = 0
+        #: Rows kept while the store could not be reached, oldest first, waiting to be written.
+        self._pending: deque[store.HistoryRow] = deque()
+        self.pending_dropped_total = 0
 
     def add(self, batches: Iterable[ReportColumns]) -> None:
         """Keep each report that is at least ``min_interval_s`` newer than the unit's last kept one.
@@ -81,13 +95,59 @@ class TrackHistory:
                 values = batch.values[kept].tolist()
                 if self._db is not None:
                     rows = [(batch.unit_ids[i], party_ids[i], *v) for i, v in zip(kept, values, strict=True)]
-                    with self._db.write() as conn:
-                        store.insert(conn, rows)
-                    self.rows_written += len(rows)
-                    self.writes += 1
+                    self._write(rows)
                 with self._lock:
                     for index, row in zip(kept, map(tuple, values), strict=True):
                         self._keep(batch.unit_ids[index], row, party_ids[index])
+
+    def _write(self, rows: list[store.HistoryRow]) -> None:
+        """Write ``rows`` (after what an outage left waiting); hold them while the store cannot be
+        reached. Holds ``_write_lock``."""
+        assert self._db is not None
+        if self._pending:
+            try:
+                self._flush_pending()
+            except StoreUnavailableError:
+                self._hold(rows)
+                return
+        try:
+            with self._db.write() as conn:
+                store.insert(conn, rows)
+        except StoreUnavailableError as exc:
+            if not self._pending:
+                _log.warning("track history held in memory until the store answers: %s", exc)
+            self._hold(rows)
+            return
+        self.rows_written += len(rows)
+        self.writes += 1
+
+    def _hold(self, rows: list[store.HistoryRow]) -> None:
+        self._pending.extend(rows)
+        over = len(self._pending) - self.limits.max_pending_rows
+        for _ in range(max(0, over)):
+            self._pending.popleft()
+        if over > 0:
+            self.pending_dropped_total += over
+
+    def _flush_pending(self) -> None:
+        """Write the held rows, ``flush_rows`` a transaction, oldest first (``StoreUnavailableError``
+        while the store still cannot be reached: what was not written stays held). Holds ``_write_lock``."""
+        assert self._db is not None
+        while self._pending:
+            chunk = list(itertools.islice(self._pending, self.limits.flush_rows))
+            with self._db.write() as conn:
+                store.insert(conn, chunk)
+            for _ in chunk:
+                self._pending.popleft()
+            self.rows_written += len(chunk)
+            self.writes += 1
+            if not self._pending:
+                _log.warning("track history held through a store outage is written")
+
+    @property
+    def pending_rows(self) -> int:
+        """Kept reports waiting for the store (a metric)."""
+        return len(self._pending)
 
     def _thin(self, batch: ReportColumns) -> list[int]:
         """Indices of the reports of ``batch`` history keeps (the last kept times are not changed)."""
@@ -147,7 +207,9 @@ class TrackHistory:
         """Forget reports older than the retention; in the database at most every ``prune_every_s``,
         on a thread of its own (a tick task must not wait for deletes and disk syncs)."""
         oldest_s = now_s - self.limits.retention_s
-        due = time.monotonic() - self._pruned_at_s >= self.limits.prune_every_s
+        due = time.monotonic() - self._pruned_at_s >= self.limits.prune_every_s or (
+            self._pending and time.monotonic() - self._pruned_at_s >= 1.0  # held rows: tried every second
+        )
         if self._db is not None and due and (self._maintenance is None or not self._maintenance.is_alive()):
             self._pruned_at_s = time.monotonic()
             self._maintenance = threading.Thread(
@@ -166,8 +228,13 @@ class TrackHistory:
     def _maintain(self, oldest_s: float) -> None:
         assert self._db is not None
         try:
+            if self._pending:
+                with self._write_lock:
+                    self._flush_pending()
             self.rows_pruned += store.prune(self._db, oldest_s)
             store.checkpoint(self._db)
+        except StoreUnavailableError:  # an outage: the next pass tries again
+            pass
         except Exception:  # the next pass tries again; ingest goes on meanwhile
             _log.exception("pruning the track history failed")
 
