@@ -80,6 +80,10 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
         assert _post_message(a_liaison, thread["id"], 1).status_code == 201
         assert admin.get("/v1/metrics").status_code == 200
         assert a_liaison.get("/v1/alerts").json() == []
+        # A key made since the service read every valid key (at start: once a minute), never used.
+        made = admin.post("/v1/keys", json={"role": "observer", "party_id": "a", "label": "late"})
+        assert made.status_code == 201, made.text
+        late_key = made.json()["key"]
         # A key used, then revoked, before the outage: never taken during it.
         with service.client("b-observer") as b_observer:
             assert b_observer.get("/v1/alerts").status_code == 200
@@ -95,9 +99,9 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert "store cannot be reached" in refused.json()["detail"]
         assert a_liaison.get("/v1/activities").status_code == 503  # a read of the store: the same
-        # A key the store never confirmed to this process is not taken on trust.
+        # A key the store never confirmed to this process is not taken on trust, nor one revoked.
         with (
-            service.client("a-observer") as observer,
+            httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {late_key}"}) as observer,
             service.client("b-observer") as revoked,
             service.client(None) as anyone,
         ):

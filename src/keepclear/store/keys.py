@@ -53,6 +53,17 @@ def list_keys(conn: Connection) -> list[ApiKeyInfo]:
     return [_info(r) for r in conn.execute(sa.select(api_keys).order_by(api_keys.c.created_s, api_keys.c.key_id))]
 
 
+def valid_keys(conn: Connection, limit: int) -> list[tuple[ApiKeyInfo, str]]:
+    """Up to ``limit`` keys not revoked, with their stored hashes, the newest first."""
+    query = (
+        sa.select(api_keys)
+        .where(api_keys.c.revoked_s.is_(None))
+        .order_by(api_keys.c.created_s.desc(), api_keys.c.key_id)
+        .limit(limit)
+    )
+    return [(_info(r), r.secret_sha256) for r in conn.execute(query)]
+
+
 def revoke_key(conn: Connection, key_id: str, revoked_s: float) -> None:
     """Mark ``key_id`` revoked (idempotent for a revoked key), or ``NotFoundError``."""
     row = conn.execute(sa.select(api_keys.c.revoked_s).where(api_keys.c.key_id == key_id)).first()

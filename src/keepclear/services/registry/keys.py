@@ -5,7 +5,8 @@ is enough (no slow hash needed for random secrets); comparison is constant-time.
 
 Every request reads its key from the store. While the store cannot be reached (a restart, a
 failover), a key that the store said was valid within ``outage_grace_s`` is still taken, as the
-store last said: feeds keep feeding the probe and liaison cells keep reading the live picture and
+store last said (every valid key is read once a ``refresh_s``, so each API process knows every key,
+not only those it served): feeds keep feeding the probe and liaison cells keep reading the live picture and
 their streams. Nothing can be revoked meanwhile (a revocation is a write), and a revocation made in
 another process is heard on the bus and forgets the key here at once. An unknown key is answered
 503 then, never taken.
@@ -37,6 +38,8 @@ def _sha256(secret: str) -> str:
 
 #: Keys remembered for a store outage (the most recently used; a deployment has tens to hundreds).
 MAX_KNOWN_KEYS = 10_000
+#: Seconds between reads of every valid key (for a store outage).
+KEYS_REFRESH_S = 60.0
 
 
 class KeyService:
@@ -58,6 +61,9 @@ class KeyService:
         self._known_lock = threading.Lock()
         #: Requests let in on a remembered key while the store could not be reached.
         self.taken_in_outage_total = 0
+        self._refreshed_s = -float("inf")
+        #: Keys seen revoked (never valid again): a refresh read before a revocation cannot bring one back.
+        self._revoked: set[str] = set()
 
     def _recorded(self, conn: Connection, kind: EventKind, info: ApiKeyInfo) -> Event:
         """``apikey.created``/``apikey.revoked`` (never the secret), staged with the change."""
@@ -106,6 +112,7 @@ class KeyService:
             event = self._recorded(conn, EventKind.APIKEY_REVOKED, before[0]) if before is not None and fresh else None
         with self._known_lock:
             self._known.pop(key_id, None)
+            self._revoked.add(key_id)
         if event is not None:
             self._published(event)
 
@@ -131,8 +138,9 @@ class KeyService:
 
     def _remember(self, key_id: str, digest: str, info: ApiKeyInfo) -> None:
         with self._known_lock:
-            if info.revoked_s is not None:
+            if info.revoked_s is not None or key_id in self._revoked:
                 self._known.pop(key_id, None)
+                self._revoked.add(key_id)
                 return
             self._known[key_id] = (digest, info, self._clock.now_s())
             self._known.move_to_end(key_id)
@@ -150,11 +158,29 @@ class KeyService:
             self.taken_in_outage_total += 1
             return known[1]
 
+    def refresh(self, now_s: float) -> None:
+        """Tick task: once a ``KEYS_REFRESH_S``, remember every valid key the store lists (so a feed that
+        reconnects to another API process during an outage is still known there); a key the store no
+        longer lists as valid (revoked) is forgotten."""
+        if now_s - self._refreshed_s < KEYS_REFRESH_S:
+            return
+        with self._db.read() as conn:
+            listed = key_store.valid_keys(conn, MAX_KNOWN_KEYS)
+        self._refreshed_s = now_s
+        valid = {info.key_id for info, _digest in listed}
+        with self._known_lock:
+            for key_id in [k for k in self._known if k not in valid]:
+                del self._known[key_id]
+        for info, digest in reversed(listed):  # the newest last: the last forgotten when full
+            self._remember(info.key_id, digest, info)
+
     def on_event(self, event: Event) -> None:
         """Bus subscriber (other processes' events too): a key revoked anywhere is forgotten here."""
         if event.kind == EventKind.APIKEY_REVOKED:
+            key_id = str(event.payload.get("key_id"))
             with self._known_lock:
-                self._known.pop(str(event.payload.get("key_id")), None)
+                self._known.pop(key_id, None)
+                self._revoked.add(key_id)
 
     def known_keys(self) -> int:
         """Keys remembered for a store outage (a metric)."""

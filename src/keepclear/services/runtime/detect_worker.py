@@ -265,6 +265,8 @@ class DetectWorker:
         self._adopt_after_s = adopt_after_s
         self._poll_s = poll_s
         self._absent_since: dict[str, float] = {}
+        #: The lock session ended while PostgreSQL could not be reached, and the shares went on.
+        self._kept_through_outage = False
         self._shares: dict[str, _RunningShare] = {}
         #: Held while a tick runs and while a share stops: a share handed over raises nothing after.
         self._tick_lock = threading.Lock()
@@ -388,6 +390,33 @@ class DetectWorker:
         """The lock of ``role`` on the worker's session (on SQLite, one process: always held)."""
         return self._locks.lock(role) if self._locks is not None else EmbeddedLeadership()
 
+    def _session_ended(self) -> None:
+        """This worker's lock session ended. A new one that takes the home lock back keeps each running
+        share whose lock it takes back too; while PostgreSQL cannot be reached at all (a restart, a
+        failover) the shares go on probing, as nobody can take their locks either: the alerts of a
+        theatre must not stop with the store. Otherwise (another process holds them now) they stop."""
+        assert self._locks is not None  # an embedded lock never ends
+        if self._home_lock.try_acquire():
+            if self._kept_through_outage:
+                _log.warning("worker %s: PostgreSQL answers again; taking its shares' locks back", self.name)
+            self._kept_through_outage = False
+            for name in list(self._shares):
+                if not self._share_locks[name].try_acquire():
+                    self._stop_share(name, "lost its lock")
+            return
+        if not self._locks.reachable and self._shares:
+            if not self._kept_through_outage:
+                _log.warning(
+                    "worker %s: PostgreSQL cannot be reached; shares %s go on until it answers",
+                    self.name,
+                    ", ".join(sorted(self._shares)),
+                )
+            self._kept_through_outage = True
+            return
+        self._kept_through_outage = False
+        for name in list(self._shares):
+            self._stop_share(name, "lost its lock")
+
     def _worker_alive(self, share: Share) -> bool:
         """Whether ``share``'s worker holds its home lock (it lives). Only asked of the shares this
         worker adopts, which it has only on PostgreSQL."""
@@ -397,10 +426,7 @@ class DetectWorker:
     def _manage_once(self) -> None:
         home_lock = self._home_lock
         if not home_lock.still_held():
-            # This worker's own session ended: another process may take its shares now.
-            for name in list(self._shares):
-                self._stop_share(name, "lost its lock")
-            home_lock.try_acquire()
+            self._session_ended()
             return
         now_s = time.monotonic()
         for share in self._owned:

@@ -128,6 +128,10 @@ class LockSession:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         #: Moves on each time the session is dropped: a lock taken in an earlier one is lost.
         self.generation = 0
+        #: Whether the last statement reached PostgreSQL (False after an error on the way: the server
+        #: restarting, failing over or cut off, when nobody else can take a lock either, or one
+        #: session of several lost).
+        self.reachable = True
         self._lock = threading.RLock()
 
     def lock(self, role: Role | str) -> SessionLock:
@@ -152,8 +156,10 @@ class LockSession:
                     self._conn = self._connect()
                 row = self._conn.execute(query, params).fetchone()
             except psycopg.Error:
+                self.reachable = False
                 self.drop()
                 raise
+            self.reachable = True
         return row[0] if row else None
 
     def try_lock(self, key: int) -> int | None:
@@ -292,6 +298,24 @@ class PostgresLeadership(SessionLock):
     def release(self) -> None:
         super().release()
         self.session.drop()
+
+
+def leads_through_outage(leadership: Leadership) -> Callable[[], bool]:
+    """A ``try_acquire`` for a role whose work needs no store (the zone watch's events): it leads while
+    it holds the lock, and goes on leading while PostgreSQL cannot be reached at all after it held it
+    (a restart, a failover: nobody can take the lock then, and the role's events must not stop with
+    the store); once PostgreSQL answers, it leads only if it takes the lock back."""
+    led = False
+
+    def leads() -> bool:
+        nonlocal led
+        if leadership.try_acquire():
+            led = True
+        elif not (led and isinstance(leadership, SessionLock) and not leadership.session.reachable):
+            led = False
+        return led
+
+    return leads
 
 
 def leadership_for(database_url: str, role: Role | str, namespace: str = "keepclear") -> Leadership:

@@ -25,7 +25,7 @@ from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
-from keepclear.services.runtime.leader import EmbeddedLeadership, Leadership, leadership_for
+from keepclear.services.runtime.leader import EmbeddedLeadership, Leadership, leadership_for, leads_through_outage
 from keepclear.services.runtime.leader import Role as LeaderRole
 from keepclear.services.runtime.priority import ProbePriority
 from keepclear.services.runtime.request_keys import RequestKeyRetention
@@ -82,6 +82,7 @@ class Runtime:
         self.add_gauge("history_rows_dropped_total", lambda: self.history.pending_dropped_total)
         self.request_keys = RequestKeyRetention(deployment.db, self.config.request_key_retention_s)
         self.add_task("request-keys", self.request_keys.prune)
+        self.add_task("api-keys", deployment.keys.refresh)  # every valid key known here, for a store outage
 
         # The record first: every event is in the ledger before anything that reads the ledger runs.
         self.ledger = ledger_for(deployment.db, deployment.clock, self.config.record)
@@ -146,7 +147,7 @@ class Runtime:
             self.config.tactical,
             pairs_in_workers=in_workers,
             # every API process has the whole picture then (``TrackPicture``): one emits the zone events
-            zone_events_led=self.leaders[LeaderRole.ZONE_EVENTS].try_acquire if in_workers else None,
+            zone_events_led=leads_through_outage(self.leaders[LeaderRole.ZONE_EVENTS]) if in_workers else None,
         )
         deployment.bus.subscribe(self.tactical.on_event, remote=True)
         self.add_consumer(self.tactical.consume)
