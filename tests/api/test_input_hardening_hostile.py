@@ -4,9 +4,13 @@ naming the field, on SQLite and on PostgreSQL (``store_service``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from apisupport import Service
 from test_api_activities import air_operation
 from test_input_hardening import assert_problem, raw
+
+from keepclear.domain.timefmt import format_utc, parse_utc
 
 #: Written in a zone whose UTC instant is in year 0 or year 10000: parseable, never writable back.
 OUT_OF_YEARS = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")
@@ -39,3 +43,30 @@ def test_times_outside_the_years_1_to_9999_in_utc_are_refused(store_service: Ser
         imported = raw(admin, "POST", "/v1/zones", {"type": "FeatureCollection", "features": [zone]})
         assert_problem(imported, 422, "valid_until")
         assert admin.get("/v1/zones").json() == before
+
+
+def _route(half_width_m: float, *points: tuple[float, float]) -> dict[str, Any]:
+    """An activity along ``points`` (lat, lon) across its whole window, ``half_width_m`` each side."""
+    body = air_operation()
+    start_s, end_s = parse_utc(body["start"], "start"), parse_utc(body["end"], "end")
+    times = [start_s + (end_s - start_s) * i / (len(points) - 1) for i in range(len(points))]
+    waypoints = [{"lat": lat, "lon": lon, "time": format_utc(t)} for (lat, lon), t in zip(points, times, strict=True)]
+    route = {"half_width_m": half_width_m, "lower_ft": 0, "upper_ft": 500, "waypoints": waypoints}
+    return {**body, "volumes": [], "route": route}
+
+
+def test_route_corridors_are_judged_before_they_are_drawn(store_service: Service) -> None:
+    with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
+        # A half-width drawn as nothing (NaN bounds) or as infinity was a 500.
+        for half_width_m in (1e-300, 0.5, 1e300, 500_001):
+            assert_problem(
+                raw(a, "POST", "/v1/activities", _route(half_width_m, (35, 40), (35.1, 40))), 422, "half_width_m"
+            )
+        # Near a pole the corridor was drawn thousands of degrees wide: seconds of work, hundreds of
+        # megabytes of index and the probe's tick late for every party. Past 180° it left the map.
+        for points in (((89.99, 0), (90, 90)), ((35, 179.5), (35, 179.9))):
+            refused = raw(a, "POST", "/v1/activities", _route(100_000, *points))
+            assert_problem(refused, 422, "route.waypoints", "pole")
+        for client in (a, b):
+            assert client.get("/v1/activities").json() == []
+        assert a.post("/v1/activities", json=_route(2_000, (35, 40), (35.1, 40))).status_code == 201

@@ -130,6 +130,9 @@ MAX_TEXT_CHARS = 4000
 #: Most volumes and waypoints accepted in one activity.
 MAX_VOLUMES = 64
 MAX_WAYPOINTS = 500
+#: Largest circle radius and route half-width, metres; the smallest half-width a corridor is drawn with.
+MAX_RADIUS_M = 500_000.0
+MIN_HALF_WIDTH_M = 1.0
 
 
 def _finite(*values: float) -> bool:
@@ -179,8 +182,8 @@ def _volume_problems(volume: Volume, activity: Activity, where: str) -> list[str
         problems += _point_problems(area.lat_deg, area.lon_deg, f"{where}.circle")
         if not _finite(area.radius_m) or area.radius_m <= 0:
             problems.append(f"{where}.circle.radius_m: {area.radius_m!r} must be a finite number > 0")
-        elif area.radius_m > 500_000:
-            problems.append(f"{where}.circle.radius_m: {area.radius_m:g} m is larger than 500 km")
+        elif area.radius_m > MAX_RADIUS_M:
+            problems.append(f"{where}.circle.radius_m: {area.radius_m:g} m is larger than {MAX_RADIUS_M / 1000:g} km")
         elif not problems and _crosses_antimeridian_circle(area):
             problems.append(f"{where}.circle: crosses the antimeridian (180°), which is not supported")
     elif area.is_empty:
@@ -218,8 +221,23 @@ def _route_problems(route: Route, activity: Activity) -> list[str]:
     longitudes = [wp.lon_deg for wp in route.waypoints if _finite(wp.lon_deg)]
     if longitudes and max(longitudes) - min(longitudes) > 180.0:
         problems.append("route.waypoints: span more than 180° of longitude (the antimeridian is not supported)")
-    if not _finite(route.half_width_m) or route.half_width_m <= 0:
-        problems.append(f"route.half_width_m: {route.half_width_m!r} must be a finite number > 0")
+    if not _finite(route.half_width_m) or not MIN_HALF_WIDTH_M <= route.half_width_m <= MAX_RADIUS_M:
+        problems.append(
+            f"route.half_width_m: {route.half_width_m!r} must be a finite number from {MIN_HALF_WIDTH_M:g} m"
+            f" to {MAX_RADIUS_M:g} m"
+        )
+    else:
+        # The corridor is drawn in one frame scaled at the route's middle latitude, never nearer a pole
+        # than its farthest waypoint: a corridor reaching a pole would be drawn thousands of degrees wide
+        # (seconds of work and gigabytes of index, the probe's tick late for everyone).
+        for index, wp in enumerate(route.waypoints):
+            corner = Circle(wp.lat_deg, wp.lon_deg, route.half_width_m)
+            if not _point_problems(wp.lat_deg, wp.lon_deg, "") and _crosses_antimeridian_circle(corner):
+                problems.append(
+                    f"route.waypoints[{index}]: the corridor ({route.half_width_m:g} m wide each side) reaches"
+                    " the antimeridian (180°) or comes within about 300 km of a pole, which is not supported"
+                )
+                break
     problems += _band_problems(route.altitude, "route.altitude")
     return problems
 
