@@ -70,3 +70,33 @@ def test_route_corridors_are_judged_before_they_are_drawn(store_service: Service
         for client in (a, b):
             assert client.get("/v1/activities").json() == []
         assert a.post("/v1/activities", json=_route(2_000, (35, 40), (35.1, 40))).status_code == 201
+
+
+RING = [[40.0, 35.0], [40.5, 35.0], [40.5, 35.5], [40.0, 35.0]]
+
+
+def test_a_zone_proposal_is_judged_whole_so_the_admins_list_still_reads(store_service: Service) -> None:
+    """Only the first ring of a proposed polygon was checked and the geometry was kept as sent: a
+    party's proposal with a hole of text or a polygon with a text radius made the admin's list 500."""
+    spoilt = {
+        "radius_m": {"type": "Polygon", "coordinates": [RING], "radius_m": "x"},
+        "ring 1 position 0": {"type": "Polygon", "coordinates": [RING, [["x"]]]},
+        "ring 1": {"type": "Polygon", "coordinates": [RING, 5]},
+        "altitude 'x'": {"type": "Point", "coordinates": [40, 35, "x"], "radius_m": 100},
+        "position 0": {"type": "LineString", "coordinates": [[40, 35, {"a": 1}], [41, 35]]},
+        "must be numbers": {"type": "LineString", "coordinates": [[True, 35], [41, 35]]},
+        "at most 2000": {"type": "LineString", "coordinates": [[40.0, 35.0]] * 2001},
+    }
+    with store_service.client("a-liaison") as a, store_service.client("admin") as admin:
+        for mention, geometry in spoilt.items():
+            proposal = {"source": "drawing-1", "name": "Box", "geometry": geometry}
+            assert_problem(raw(a, "POST", "/v1/zone-proposals", proposal), 422, "geometry", mention)
+        listed = admin.get("/v1/zone-proposals")
+        assert listed.status_code == 200 and listed.json() == [], listed.text
+        # What is kept is the geometry's own members: anything else sent along is not stored.
+        extra = {"type": "Polygon", "coordinates": [RING], "bbox": [0, 0, 1, 1], "blob": "x" * 1000}
+        assert (
+            raw(a, "POST", "/v1/zone-proposals", {"source": "s", "name": "Box", "geometry": extra}).status_code == 201
+        )
+        (kept,) = admin.get("/v1/zone-proposals").json()
+        assert kept["geometry"]["coordinates"] == [RING] and "bbox" not in kept["geometry"] and kept["radius_m"] is None
