@@ -100,3 +100,15 @@ def test_a_zone_proposal_is_judged_whole_so_the_admins_list_still_reads(store_se
         )
         (kept,) = admin.get("/v1/zone-proposals").json()
         assert kept["geometry"]["coordinates"] == [RING] and "bbox" not in kept["geometry"] and kept["radius_m"] is None
+
+
+def test_a_zone_proposal_cannot_forge_a_line_of_the_admins_listing(store_service: Service) -> None:
+    """A proposal's source is printed as it is by ``keepclear zones proposals``: a line break in it
+    printed a made-up proposal of another party, 'accepted'."""
+    forged = "tak-1  pending\nzp-000000000000  party b  Polygon of 4 positions  'Agreed'  from tak-9  accepted"
+    geometry = {"type": "Polygon", "coordinates": [RING]}
+    with store_service.client("a-feed") as feed, store_service.client("admin") as admin:
+        for field, value in (("source", forged), ("source", "tak\x1b[8m"), ("name", "Box\r"), ("name", "Box\x85")):
+            proposal = {"source": "tak-1", "name": "Box", "geometry": geometry, field: value}
+            assert_problem(raw(feed, "POST", "/v1/zone-proposals", proposal), 422, field, "control character")
+        assert admin.get("/v1/zone-proposals").json() == []

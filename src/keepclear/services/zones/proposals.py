@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.limits import line_problem
 from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import _coordinate_problems
@@ -76,8 +77,12 @@ class ZoneProposals:
         problems, geometry = _check_geometry(geometry)
         if not isinstance(source, str) or not 0 < len(source) <= 200:
             problems.append("source: 1 to 200 characters")
+        elif p := line_problem(source, "source"):
+            problems.append(p)
         if not isinstance(name, str) or not 0 < len(name.strip()) <= 200:
             problems.append("name: 1 to 200 characters")
+        elif p := line_problem(name, "name"):
+            problems.append(p)
         if not isinstance(remarks, str) or len(remarks) > 4000:
             problems.append("remarks: at most 4000 characters")
         if problems:
