@@ -11,6 +11,7 @@ from test_api_activities import air_operation
 from test_input_hardening import assert_problem, raw
 
 from keepclear.domain.timefmt import format_utc, parse_utc
+from keepclear.services.zones.proposals import MAX_PENDING_PER_PARTY
 
 #: Written in a zone whose UTC instant is in year 0 or year 10000: parseable, never writable back.
 OUT_OF_YEARS = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")
@@ -112,3 +113,26 @@ def test_a_zone_proposal_cannot_forge_a_line_of_the_admins_listing(store_service
             proposal = {"source": "tak-1", "name": "Box", "geometry": geometry, field: value}
             assert_problem(raw(feed, "POST", "/v1/zone-proposals", proposal), 422, field, "control character")
         assert admin.get("/v1/zone-proposals").json() == []
+
+
+def test_a_party_keeps_a_bounded_number_of_proposals_pending(store_service: Service) -> None:
+    """Every source was a new pending proposal, kept until an admin decides: a feed posting 34 a second
+    grew the admin's unpaged list without bound (300 of them: 10 MB, 2 s, late ticks)."""
+    geometry = {"type": "Polygon", "coordinates": [RING]}
+    most = MAX_PENDING_PER_PARTY
+    with store_service.client("a-feed") as feed, store_service.client("admin") as admin:
+        for index in range(most):
+            proposal = {"source": f"tak-{index}", "name": "Box", "geometry": geometry}
+            assert raw(feed, "POST", "/v1/zone-proposals", proposal).status_code == 201
+        one_more = {"source": f"tak-{most}", "name": "Box", "geometry": geometry}
+        assert_problem(raw(feed, "POST", "/v1/zone-proposals", one_more), 409, f"{most} proposals pending")
+        # A pending one redrawn replaces itself; a decision makes room.
+        redrawn = {"source": "tak-0", "name": "Box, redrawn", "geometry": geometry}
+        assert raw(feed, "POST", "/v1/zone-proposals", redrawn).status_code == 201
+        first = admin.get("/v1/zone-proposals").json()[0]["id"]
+        assert admin.post(f"/v1/zone-proposals/{first}/refuse", json={"reason": "no"}).status_code == 200
+        assert raw(feed, "POST", "/v1/zone-proposals", one_more).status_code == 201
+        counters = admin.get("/v1/metrics").json()["counters"]
+        assert counters["zone_proposals_pending"] == most and counters["zone_proposals_pending_per_party_limit"] == most
+    with store_service.client("b-feed") as other:  # the bound is each party's own
+        assert raw(other, "POST", "/v1/zone-proposals", {**one_more, "source": "b-1"}).status_code == 201

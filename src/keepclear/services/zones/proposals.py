@@ -23,6 +23,8 @@ from keepclear.store import Database
 from keepclear.store import zone_proposals as store
 
 MAX_VERTICES = 2_000
+#: Proposals one party may have waiting for an admin's decision (a redrawn one replaces itself).
+MAX_PENDING_PER_PARTY = 200
 #: The largest circle proposed, metres.
 MAX_RADIUS_M = 1_000_000.0
 
@@ -98,6 +100,11 @@ class ZoneProposals:
             "proposed_s": now_s,
         }
         with self._db.write() as conn:
+            if store.pending_count(conn, party_id, but_source=source) >= MAX_PENDING_PER_PARTY:
+                raise ConflictError(
+                    f"party {party_id} has {MAX_PENDING_PER_PARTY} proposals pending, the most it may have;"
+                    " redraw one of them (same source) or wait for an admin to decide"
+                )
             found, created = store.upsert_pending(conn, values)
             event = None
             if created or store.get_proposal(conn, found)["state"] == "pending":
@@ -114,6 +121,11 @@ class ZoneProposals:
         if event is not None:
             self._events.emit(event)
         return found, created
+
+    def pending(self) -> int:
+        """Proposals of every party waiting for a decision (a metric)."""
+        with self._db.read() as conn:
+            return store.pending_count(conn)
 
     def list(self, state: str | None = None) -> list[dict[str, Any]]:
         with self._db.read() as conn:
