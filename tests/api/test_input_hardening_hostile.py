@@ -4,8 +4,10 @@ naming the field, on SQLite and on PostgreSQL (``store_service``)."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
+import httpx
 from apisupport import Service
 from test_api_activities import air_operation
 from test_input_hardening import assert_problem, raw
@@ -136,3 +138,25 @@ def test_a_party_keeps_a_bounded_number_of_proposals_pending(store_service: Serv
         assert counters["zone_proposals_pending"] == most and counters["zone_proposals_pending_per_party_limit"] == most
     with store_service.client("b-feed") as other:  # the bound is each party's own
         assert raw(other, "POST", "/v1/zone-proposals", {**one_more, "source": "b-1"}).status_code == 201
+
+
+def test_a_body_is_read_only_from_a_caller_with_a_key(store_service: Service) -> None:
+    """The gate parsed a body before any route asked for a key: 8 MB of JSON from anyone who reached the
+    port cost 3.4 s of the interpreter (json holds it throughout), the probe's tick late for everyone."""
+    anyone = {"Content-Type": "application/json"}
+    bogus = {**anyone, "Authorization": "Bearer kc_0000000000000000_not-a-secret"}
+    with httpx.Client(base_url=store_service.url) as client:
+        for headers in (anyone, bogus):
+            refused = client.post("/v1/activities", content=b'{"text": NaN', headers=headers)
+            assert_problem(refused, 401)
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+    # Refused before a byte of the body is read: a body announced and never sent is not waited for.
+    host, port = store_service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw_socket:
+        raw_socket.sendall(
+            b"POST /v1/activities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 8000000\r\n\r\n"
+        )
+        assert raw_socket.recv(4096).startswith(b"HTTP/1.1 401 ")
+    with store_service.client("a-liaison") as a:  # a caller with a key is judged as before
+        assert_problem(a.post("/v1/activities", content=b'{"text": NaN}', headers=anyone), 422, "NaN")
