@@ -4,6 +4,7 @@ naming the field, on SQLite and on PostgreSQL (``store_service``)."""
 
 from __future__ import annotations
 
+import math
 import socket
 from typing import Any
 
@@ -12,6 +13,7 @@ from apisupport import Service
 from test_api_activities import air_operation
 from test_input_hardening import assert_problem, raw
 
+from keepclear.domain.activities import MAX_VERTICES
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.services.zones.proposals import MAX_PENDING_PER_PARTY
 
@@ -160,3 +162,37 @@ def test_a_body_is_read_only_from_a_caller_with_a_key(store_service: Service) ->
         assert raw_socket.recv(4096).startswith(b"HTTP/1.1 401 ")
     with store_service.client("a-liaison") as a:  # a caller with a key is judged as before
         assert_problem(a.post("/v1/activities", content=b'{"text": NaN}', headers=anyone), 422, "NaN")
+
+
+def _ring(vertices: int, lon_deg: float = 40.0) -> list[list[float]]:
+    """A closed ring of ``vertices`` positions (the last the first) around (``lon_deg``, 35)."""
+    points = [
+        [
+            lon_deg + 0.1 * math.cos(2 * math.pi * i / (vertices - 1)),
+            35 + 0.1 * math.sin(2 * math.pi * i / (vertices - 1)),
+        ]
+        for i in range(vertices - 1)
+    ]
+    return [*points, points[0]]
+
+
+def test_an_activitys_polygons_are_bounded_in_positions(store_service: Service) -> None:
+    """64 volumes of 10,000 positions (16 MB) took 11 s of one request, 255 MB, and left the probe's
+    tick 1.2 s late for everyone; every later list of activities carried the 15 MB."""
+
+    def volume(vertices: int, index: int) -> dict[str, Any]:
+        return {
+            "geometry": {"type": "Polygon", "coordinates": [_ring(vertices, 40.0 + 0.001 * index)]},
+            "lower_ft": 0,
+            "upper_ft": 1000,
+        }
+
+    most = MAX_VERTICES
+    with store_service.client("a-liaison") as a:
+        over = [volume(most // 4, i) for i in range(4)] + [volume(4, 4)]
+        assert_problem(raw(a, "POST", "/v1/activities", air_operation(volumes=over)), 422, "volumes", str(most))
+        batch = {"activities": [air_operation(volumes=over)]}
+        assert_problem(raw(a, "POST", "/v1/activities/batch", batch), 422, "activities[0].volumes", str(most))
+        assert a.get("/v1/activities").json() == []
+        at_most = [volume(most // 4, i) for i in range(4)]
+        assert raw(a, "POST", "/v1/activities", air_operation(volumes=at_most)).status_code == 201

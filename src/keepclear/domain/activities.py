@@ -130,6 +130,8 @@ MAX_TEXT_CHARS = 4000
 #: Most volumes and waypoints accepted in one activity.
 MAX_VOLUMES = 64
 MAX_WAYPOINTS = 500
+#: Most polygon positions in one activity, every volume's rings together (a circle counts none).
+MAX_VERTICES = 20_000
 #: Largest circle radius and route half-width, metres; the smallest half-width a corridor is drawn with.
 MAX_RADIUS_M = 500_000.0
 MIN_HALF_WIDTH_M = 1.0
@@ -165,6 +167,13 @@ def _crosses_antimeridian_circle(circle: Circle) -> bool:
         return True  # within ~300 km of a pole every longitude is near
     extent_deg = 1.05 * circle.radius_m / (111_320.0 * cos_lat)
     return circle.lon_deg - extent_deg < -180.0 or circle.lon_deg + extent_deg > 180.0
+
+
+def _vertex_count(area: Polygon | Circle) -> int:
+    """Positions of a volume's polygon, its holes' included (none for a circle)."""
+    if isinstance(area, Circle):
+        return 0
+    return len(area.exterior.coords) + sum(len(ring.coords) for ring in area.interiors)
 
 
 def _window_problems(start_s: float, end_s: float, where: str) -> list[str]:
@@ -314,8 +323,12 @@ def activity_problems(
         problems.append("volumes: give volumes or a route, not both")
     if len(activity.volumes) > MAX_VOLUMES:
         problems.append(f"volumes: at most {MAX_VOLUMES} volumes, has {len(activity.volumes)}")
-    for index, volume in enumerate(activity.volumes):
-        problems += _volume_problems(volume, activity, f"volumes[{index}]")
+    vertices = sum(_vertex_count(volume.area) for volume in activity.volumes)
+    if vertices > MAX_VERTICES:
+        problems.append(f"volumes: {vertices} polygon positions in all, at most {MAX_VERTICES}")
+    else:  # judging each polygon is the costly part: never for more than the bound
+        for index, volume in enumerate(activity.volumes):
+            problems += _volume_problems(volume, activity, f"volumes[{index}]")
     if activity.route is not None:
         problems += _route_problems(activity.route, activity)
     if activity.addressees is not None:
