@@ -13,7 +13,7 @@ from apisupport import Service
 from test_api_activities import air_operation
 from test_input_hardening import assert_problem, raw
 
-from keepclear.domain.activities import MAX_VERTICES
+from keepclear.domain.activities import MAX_CONTACT_CHARS, MAX_VERTICES
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.services.zones.proposals import MAX_PENDING_PER_PARTY
 
@@ -196,3 +196,13 @@ def test_an_activitys_polygons_are_bounded_in_positions(store_service: Service) 
         assert a.get("/v1/activities").json() == []
         at_most = [volume(most // 4, i) for i in range(4)]
         assert raw(a, "POST", "/v1/activities", air_operation(volumes=at_most)).status_code == 201
+
+
+def test_an_activitys_contact_is_bounded(store_service: Service) -> None:
+    """The text was bounded (4,000 characters), the contact not: megabytes of it went to every
+    addressee's list, stream and record entry."""
+    with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
+        refused = raw(a, "POST", "/v1/activities", air_operation(contact="C" * (MAX_CONTACT_CHARS + 1)))
+        assert_problem(refused, 422, "contact", str(MAX_CONTACT_CHARS))
+        assert b.get("/v1/activities").json() == []
+        assert raw(a, "POST", "/v1/activities", air_operation(contact="C" * MAX_CONTACT_CHARS)).status_code == 201

@@ -125,8 +125,9 @@ class Activity:
     notified_s: float | None = field(default=None)
 
 
-#: Longest free text accepted, in characters.
+#: Longest free text accepted, in characters; the contact is one line of at most ``MAX_CONTACT_CHARS``.
 MAX_TEXT_CHARS = 4000
+MAX_CONTACT_CHARS = 400
 #: Most volumes and waypoints accepted in one activity.
 MAX_VOLUMES = 64
 MAX_WAYPOINTS = 500
@@ -346,6 +347,8 @@ def activity_problems(
         problems.append("units: a unit is listed twice")
     if not activity.contact.strip():
         problems.append("contact: must not be empty (who answers for this activity)")
+    elif len(activity.contact) > MAX_CONTACT_CHARS:
+        problems.append(f"contact: {len(activity.contact)} characters, at most {MAX_CONTACT_CHARS}")
     if len(activity.text) > MAX_TEXT_CHARS:
         problems.append(f"text: {len(activity.text)} characters, at most {MAX_TEXT_CHARS}")
     if not isinstance(activity.version, int) or activity.version < 1:
