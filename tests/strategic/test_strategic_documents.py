@@ -144,7 +144,7 @@ def route(**changes: Any) -> dict[str, Any]:
         (route(waypoints=[ROUTE["waypoints"][0], ROUTE["waypoints"][0]]),
          "route.waypoints[1].time: must be later than the time of waypoint 0"),
         (route(waypoints=ROUTE["waypoints"][:1]), "route.waypoints: needs at least 2 waypoints, has 1"),
-        (route(half_width_m=0), "route.half_width_m: 0.0 must be a finite number > 0"),
+        (route(half_width_m=0), "route.half_width_m: 0.0 must be a finite number from 1 m to 500000 m"),
         (route(waypoints=[{**ROUTE["waypoints"][0], "lon": 179.5}, {**ROUTE["waypoints"][1], "lon": -179.5}]),
          "route.waypoints: span more than 180° of longitude"),
         (route(waypoints=[*ROUTE["waypoints"], {"lat": 36.3, "lon": 38.3, "time": "2017-11-03T15:00:00Z"}]),

@@ -127,9 +127,11 @@ def create_app(
     app.include_router(console_router())
     # Idempotency keys (inside the gate: only judged bodies are remembered).
     app.add_middleware(RequestKeys, db=dep.db, keys=dep.keys, clock=dep.clock)
-    # The gate reads and judges every body before a route sees it; track batches wait for the probe
-    # (IngestYield, outside it) before their bytes are read.
-    app.add_middleware(InputGate, limits=settings.input_limits(), typed_paths={"/v1/tracks"})
+    # The gate judges the caller's key, then reads and judges every body before a route sees it; track
+    # batches wait for the probe (IngestYield, outside it) before their bytes are read.
+    app.add_middleware(
+        InputGate, limits=settings.input_limits(), typed_paths={"/v1/tracks"}, authenticate=dep.keys.authenticate
+    )
     app.add_middleware(IngestYield, priority=runtime.priority)
     app.add_middleware(DomainErrors)  # outside them all: their domain errors answered as the routes' are
     return app

@@ -6,6 +6,8 @@ stores see only input they can keep:
 - the request target: longer than ``max_url_bytes`` → 414; a path holding a control character
   (``%00``) → 404 (no resource has such a name); a query parameter holding one → 422;
 - the ``X-Keepclear-Person`` header (or a socket's ``person``): too long or control characters → 422;
+- the caller, before a byte of a body is read (``authenticate``): no key, or one that is not valid → 401.
+  Parsing megabytes of JSON holds the interpreter for seconds; only a caller with a key may cost that;
 - the body, read whole up to ``max_body_bytes`` (413 above, with or without a Content-Length),
   must be ``application/json`` (415 otherwise) and strict JSON (``domain.json_input``): a byte order
   mark or another encoding → 400; syntax, depth, NaN/Infinity, integers past 64 bits, NUL or lone
@@ -18,16 +20,18 @@ Routes in ``typed_paths`` parse their body straight from bytes with a fixed-shap
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from urllib.parse import parse_qsl
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keepclear.api.deps import bearer_key
 from keepclear.api.problems import problem, problem_for
 from keepclear.domain.json_input import decode_json_bytes, parse_json
 from keepclear.domain.limits import InputLimits
-from keepclear.errors import KeepclearError, ValidationError
+from keepclear.errors import AuthenticationError, KeepclearError, ValidationError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -52,12 +56,22 @@ def _is_json(content_type: str) -> bool:
 
 
 class InputGate:
-    """ASGI middleware applying ``limits`` to every HTTP request and WebSocket handshake."""
+    """ASGI middleware applying ``limits`` to every HTTP request and WebSocket handshake.
 
-    def __init__(self, app: ASGIApp, limits: InputLimits, typed_paths: Collection[str] = ()) -> None:
+    ``authenticate`` (a key to its caller, or ``AuthenticationError``; it may read the store) judges
+    the key of a request with a body before the body is read; None leaves that to the routes."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: InputLimits,
+        typed_paths: Collection[str] = (),
+        authenticate: Callable[[str], object] | None = None,
+    ) -> None:
         self.app = app
         self.limits = limits
         self.typed_paths = frozenset(typed_paths)
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -65,6 +79,8 @@ class InputGate:
             return
         path = scope.get("path", "")
         refusal = self._target_and_headers(scope)
+        if refusal is None and scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
+            refusal = await self._caller(scope)
         if refusal is None and scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
             try:
                 body = await self._read_body(scope, receive)
@@ -108,6 +124,20 @@ class InputGate:
                 if name == "person" and (p := person_problem(value, self.limits, "person")):
                     problems.append(p)
         return problem_for(ValidationError(problems), path) if problems else None
+
+    async def _caller(self, scope: Scope) -> JSONResponse | None:
+        """A 401 when the request's key is missing or not valid (every route taking a body needs one)."""
+        if self.authenticate is None:
+            return None
+        path = scope.get("path", "")
+        key = bearer_key(dict(scope.get("headers", ())).get(b"authorization", b"").decode("latin-1"))
+        try:
+            if key is None:
+                raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
+            await run_in_threadpool(self.authenticate, key)
+        except KeepclearError as exc:
+            return problem_for(exc, path)
+        return None
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = dict(scope.get("headers", ())).get(b"content-length")

@@ -358,15 +358,20 @@ def brute_force_check(
 
 
 _LONG = -(2**62)  # time-bucket key of items longer than the index keeps per bucket
+#: The one key of items wider than the index keeps per cell: every query reads it.
+_WIDE = (_LONG, _LONG, _LONG)
 
 
 class _Grid:
-    """Ids keyed by (lon cell, lat cell, time bucket); items longer than ``max_buckets`` use ``_LONG``."""
+    """Ids keyed by (lon cell, lat cell, time bucket); items longer than ``max_buckets`` use ``_LONG``,
+    items that would take more than ``max_keys`` keys (a corridor zigzagging across a continent) the one
+    ``_WIDE`` key: what one item costs the index is bounded, whatever its shape."""
 
-    def __init__(self, cell_deg: float, bucket_s: float, max_buckets: int) -> None:
+    def __init__(self, cell_deg: float, bucket_s: float, max_buckets: int, max_keys: int) -> None:
         self._cell_deg = cell_deg
         self._bucket_s = bucket_s
         self._max_buckets = max_buckets
+        self._max_keys = max_keys
         self._cells: dict[tuple[int, int, int], set[str]] = defaultdict(set)
         self._keys: dict[str, set[tuple[int, int, int]]] = {}
 
@@ -385,6 +390,9 @@ class _Grid:
             xs, ys, ts = self._span(box, start_s, end_s)
             if len(ts) > self._max_buckets:
                 ts = range(_LONG, _LONG + 1)
+            if len(keys) + len(xs) * len(ys) * len(ts) > self._max_keys:
+                keys = {_WIDE}
+                break
             keys.update((x, y, t) for x in xs for y in ys for t in ts)
         for key in keys:
             self._cells[key].add(item_id)
@@ -399,9 +407,11 @@ class _Grid:
 
     def query(self, box: tuple[float, float, float, float], start_s: float, end_s: float) -> set[str]:
         xs, ys, ts = self._span(box, start_s, end_s)
-        found: set[str] = set()
         cells = self._cells
+        found: set[str] = set(cells.get(_WIDE, ()))
         buckets = [_LONG] if ts.start == _LONG else [*ts, _LONG]
+        if len(xs) * len(ys) * len(buckets) > self._max_keys:
+            return set(self._keys)  # a query wider than the index is read whole: every item is a candidate
         for x in xs:
             for y in ys:
                 for t in buckets:
@@ -417,16 +427,22 @@ class StrategicIndex:
     ``cell_deg`` (activities) and ``zone_cell_deg`` (zones, mostly long-lived, so kept in finer
     cells) are grid cells in degrees of lon and lat, ``bucket_s`` the time bucket; an item
     spanning more than ``max_buckets`` buckets (or an open validity) is kept in one long bucket per
-    cell, which every query reads.
+    cell, which every query reads; one that would take more than ``max_keys`` (cell, bucket) keys
+    is kept under one wide key, which every query reads too.
     """
 
     def __init__(
-        self, cell_deg: float = 0.25, zone_cell_deg: float = 0.1, bucket_s: float = 6 * HOUR_S, max_buckets: int = 64
+        self,
+        cell_deg: float = 0.25,
+        zone_cell_deg: float = 0.1,
+        bucket_s: float = 6 * HOUR_S,
+        max_buckets: int = 64,
+        max_keys: int = 4096,
     ) -> None:
         self._activities: dict[str, IndexedActivity] = {}
         self._zones: dict[str, PreparedZone] = {}
-        self._activity_grid = _Grid(cell_deg, bucket_s, max_buckets)
-        self._zone_grid = _Grid(zone_cell_deg, bucket_s, max_buckets)
+        self._activity_grid = _Grid(cell_deg, bucket_s, max_buckets, max_keys)
+        self._zone_grid = _Grid(zone_cell_deg, bucket_s, max_buckets, max_keys)
 
     def __len__(self) -> int:
         return len(self._activities)

@@ -125,11 +125,17 @@ class Activity:
     notified_s: float | None = field(default=None)
 
 
-#: Longest free text accepted, in characters.
+#: Longest free text accepted, in characters; the contact is one line of at most ``MAX_CONTACT_CHARS``.
 MAX_TEXT_CHARS = 4000
+MAX_CONTACT_CHARS = 400
 #: Most volumes and waypoints accepted in one activity.
 MAX_VOLUMES = 64
 MAX_WAYPOINTS = 500
+#: Most polygon positions in one activity, every volume's rings together (a circle counts none).
+MAX_VERTICES = 20_000
+#: Largest circle radius and route half-width, metres; the smallest half-width a corridor is drawn with.
+MAX_RADIUS_M = 500_000.0
+MIN_HALF_WIDTH_M = 1.0
 
 
 def _finite(*values: float) -> bool:
@@ -164,6 +170,13 @@ def _crosses_antimeridian_circle(circle: Circle) -> bool:
     return circle.lon_deg - extent_deg < -180.0 or circle.lon_deg + extent_deg > 180.0
 
 
+def _vertex_count(area: Polygon | Circle) -> int:
+    """Positions of a volume's polygon, its holes' included (none for a circle)."""
+    if isinstance(area, Circle):
+        return 0
+    return len(area.exterior.coords) + sum(len(ring.coords) for ring in area.interiors)
+
+
 def _window_problems(start_s: float, end_s: float, where: str) -> list[str]:
     if not _finite(start_s, end_s):
         return [f"{where}: start and end must be finite times"]
@@ -179,8 +192,8 @@ def _volume_problems(volume: Volume, activity: Activity, where: str) -> list[str
         problems += _point_problems(area.lat_deg, area.lon_deg, f"{where}.circle")
         if not _finite(area.radius_m) or area.radius_m <= 0:
             problems.append(f"{where}.circle.radius_m: {area.radius_m!r} must be a finite number > 0")
-        elif area.radius_m > 500_000:
-            problems.append(f"{where}.circle.radius_m: {area.radius_m:g} m is larger than 500 km")
+        elif area.radius_m > MAX_RADIUS_M:
+            problems.append(f"{where}.circle.radius_m: {area.radius_m:g} m is larger than {MAX_RADIUS_M / 1000:g} km")
         elif not problems and _crosses_antimeridian_circle(area):
             problems.append(f"{where}.circle: crosses the antimeridian (180°), which is not supported")
     elif area.is_empty:
@@ -218,8 +231,23 @@ def _route_problems(route: Route, activity: Activity) -> list[str]:
     longitudes = [wp.lon_deg for wp in route.waypoints if _finite(wp.lon_deg)]
     if longitudes and max(longitudes) - min(longitudes) > 180.0:
         problems.append("route.waypoints: span more than 180° of longitude (the antimeridian is not supported)")
-    if not _finite(route.half_width_m) or route.half_width_m <= 0:
-        problems.append(f"route.half_width_m: {route.half_width_m!r} must be a finite number > 0")
+    if not _finite(route.half_width_m) or not MIN_HALF_WIDTH_M <= route.half_width_m <= MAX_RADIUS_M:
+        problems.append(
+            f"route.half_width_m: {route.half_width_m!r} must be a finite number from {MIN_HALF_WIDTH_M:g} m"
+            f" to {MAX_RADIUS_M:g} m"
+        )
+    else:
+        # The corridor is drawn in one frame scaled at the route's middle latitude, never nearer a pole
+        # than its farthest waypoint: a corridor reaching a pole would be drawn thousands of degrees wide
+        # (seconds of work and gigabytes of index, the probe's tick late for everyone).
+        for index, wp in enumerate(route.waypoints):
+            corner = Circle(wp.lat_deg, wp.lon_deg, route.half_width_m)
+            if not _point_problems(wp.lat_deg, wp.lon_deg, "") and _crosses_antimeridian_circle(corner):
+                problems.append(
+                    f"route.waypoints[{index}]: the corridor ({route.half_width_m:g} m wide each side) reaches"
+                    " the antimeridian (180°) or comes within about 300 km of a pole, which is not supported"
+                )
+                break
     problems += _band_problems(route.altitude, "route.altitude")
     return problems
 
@@ -296,8 +324,12 @@ def activity_problems(
         problems.append("volumes: give volumes or a route, not both")
     if len(activity.volumes) > MAX_VOLUMES:
         problems.append(f"volumes: at most {MAX_VOLUMES} volumes, has {len(activity.volumes)}")
-    for index, volume in enumerate(activity.volumes):
-        problems += _volume_problems(volume, activity, f"volumes[{index}]")
+    vertices = sum(_vertex_count(volume.area) for volume in activity.volumes)
+    if vertices > MAX_VERTICES:
+        problems.append(f"volumes: {vertices} polygon positions in all, at most {MAX_VERTICES}")
+    else:  # judging each polygon is the costly part: never for more than the bound
+        for index, volume in enumerate(activity.volumes):
+            problems += _volume_problems(volume, activity, f"volumes[{index}]")
     if activity.route is not None:
         problems += _route_problems(activity.route, activity)
     if activity.addressees is not None:
@@ -315,6 +347,8 @@ def activity_problems(
         problems.append("units: a unit is listed twice")
     if not activity.contact.strip():
         problems.append("contact: must not be empty (who answers for this activity)")
+    elif len(activity.contact) > MAX_CONTACT_CHARS:
+        problems.append(f"contact: {len(activity.contact)} characters, at most {MAX_CONTACT_CHARS}")
     if len(activity.text) > MAX_TEXT_CHARS:
         problems.append(f"text: {len(activity.text)} characters, at most {MAX_TEXT_CHARS}")
     if not isinstance(activity.version, int) or activity.version < 1:

@@ -7,6 +7,7 @@ same ``InputLimits``, so SQLite and PostgreSQL deployments refuse exactly the sa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: Integers anywhere in input (JSON bodies, sequence numbers in paths and queries) fit in 64 bits.
@@ -29,6 +30,9 @@ class InputLimits:
     max_zone_vertices_total: int = 500_000
     max_problems_listed: int = 50
 
+
+#: C0 and C1 control characters (a line break, an escape sequence's ESC, DEL).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 DEFAULT_LIMITS = InputLimits()
 """The limits of a deployment that sets none."""
@@ -66,4 +70,22 @@ def text_problem(value: str, where: str) -> str | None:
                 f"{where}: contains a lone surrogate (U+{ord(value[exc.start]):04X}) at character {exc.start};"
                 " send valid Unicode (surrogates only in pairs)"
             )
+    return None
+
+
+def line_problem(value: str, where: str) -> str | None:
+    """Why ``value``, text shown as one line (a name, a source), cannot be kept: it holds a control
+    character (a line break would forge another line of a listing; ESC starts a terminal's escape
+    sequence), or None.
+
+    >>> line_problem("TAK drawing 7", "source") is None
+    True
+    >>> line_problem("a\\nb", "source")
+    'source: holds a control character (U+000A) at character 1; send one line of text'
+    """
+    if found := _CONTROL.search(value):
+        return (
+            f"{where}: holds a control character (U+{ord(found.group()):04X}) at character {found.start()};"
+            " send one line of text"
+        )
     return None

@@ -10,7 +10,9 @@ def parse_utc(text: object, field: str) -> float:
     """Parse an ISO 8601 time with a zone offset into seconds since the epoch.
 
     A time without an offset is refused: guessing the zone of an operational time is how
-    notices arrive an hour late.
+    notices arrive an hour late. So is one whose UTC instant lies outside the years 1 to 9999
+    (``0001-01-01T00:00:00+01:00``): it parses, but ``format_utc`` could never write it back, and
+    every later read of what holds it would fail.
 
     >>> parse_utc("2017-11-01T12:00:00Z", "valid_from")
     1509537600.0
@@ -23,6 +25,10 @@ def parse_utc(text: object, field: str) -> float:
         raise ValueError(f"{field}: {text!r} is not an ISO 8601 time (e.g. 2017-11-01T12:00:00Z)") from None
     if moment.tzinfo is None:
         raise ValueError(f"{field}: {text!r} has no time zone; add Z for UTC")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{field}: {text!r} lies outside the years 1 to 9999 in UTC") from None
     return moment.timestamp()
 
 

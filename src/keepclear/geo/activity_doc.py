@@ -43,6 +43,7 @@ from typing import Any
 from shapely.geometry import Polygon, shape
 
 from keepclear.domain.activities import (
+    MAX_VERTICES,
     Activity,
     ActivityKind,
     ActivityStatus,
@@ -73,6 +74,8 @@ class _Reader:
     def __init__(self, epoch_times: bool) -> None:
         self.problems: list[str] = []
         self.epoch_times = epoch_times
+        #: Polygon positions counted so far (input is judged one by one only up to ``MAX_VERTICES``).
+        self.vertices = 0
 
     def unknown(self, mapping: dict[str, Any], allowed: frozenset[str], where: str) -> None:
         for key in sorted(set(mapping) - allowed, key=str):
@@ -137,7 +140,14 @@ def _volume(reader: _Reader, raw: Any, index: int, start_s: float, end_s: float)
         if not isinstance(geometry, dict) or geometry.get("type") != "Polygon":
             reader.problems.append(f"{where}geometry: must be a GeoJSON Polygon")
         else:
-            found = _coordinate_problems("Polygon", geometry.get("coordinates"), f"{where}geometry")
+            coordinates = geometry.get("coordinates")
+            if isinstance(coordinates, list):
+                reader.vertices += sum(len(ring) for ring in coordinates if isinstance(ring, list))
+            if reader.vertices > MAX_VERTICES and not reader.epoch_times:  # stored ones are read back whatever
+                if not any(p.startswith("volumes: more than") for p in reader.problems):
+                    reader.problems.append(f"volumes: more than {MAX_VERTICES} polygon positions in all")
+                return None
+            found = _coordinate_problems("Polygon", coordinates, f"{where}geometry")
             reader.problems += found
             if not found:
                 polygon = shape(geometry)

@@ -54,6 +54,16 @@ def upsert_pending(conn: Connection, values: dict[str, Any]) -> tuple[str, bool]
     return str(found.id), False
 
 
+def pending_count(conn: Connection, party_id: str | None = None, but_source: str | None = None) -> int:
+    """Pending proposals (of ``party_id``, when given; other than its ``but_source``, when given)."""
+    query = sa.select(sa.func.count()).select_from(zone_proposals).where(zone_proposals.c.state == "pending")
+    if party_id is not None:
+        query = query.where(zone_proposals.c.party_id == party_id)
+    if but_source is not None:
+        query = query.where(zone_proposals.c.source != but_source)
+    return int(conn.execute(query).scalar_one())
+
+
 def list_proposals(conn: Connection, state: str | None = None) -> list[dict[str, Any]]:
     query = sa.select(zone_proposals).order_by(zone_proposals.c.proposed_s, zone_proposals.c.id)
     if state is not None:

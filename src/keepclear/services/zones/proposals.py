@@ -5,7 +5,6 @@ it. Until accepted a proposal is nobody's geography: the probe never sees it."""
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from typing import Any
 
@@ -13,8 +12,10 @@ from sqlalchemy.engine import Connection
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.limits import line_problem
 from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
+from keepclear.geo.zone_geojson import _coordinate_problems
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.record.signer import stage
 from keepclear.services.zones.service import ZoneService
@@ -22,38 +23,45 @@ from keepclear.store import Database
 from keepclear.store import zone_proposals as store
 
 MAX_VERTICES = 2_000
+#: Proposals one party may have waiting for an admin's decision (a redrawn one replaces itself).
+MAX_PENDING_PER_PARTY = 200
 #: The largest circle proposed, metres.
 MAX_RADIUS_M = 1_000_000.0
 
 
-def _check_geometry(geometry: Any) -> list[str]:
-    """A closed polygon ring, a line, or a circle (a Point with the member ``radius_m``, metres), of
-    finite lon/lat degrees."""
+def _vertex_count(geometry_type: str, coordinates: Any) -> int:
+    """Positions of checked ``coordinates`` (a Point has one)."""
+    if geometry_type == "Point":
+        return 1
+    if geometry_type == "LineString":
+        return len(coordinates)
+    return sum(len(ring) for ring in coordinates)
+
+
+def _check_geometry(geometry: Any) -> tuple[list[str], dict[str, Any]]:
+    """Problems of a proposed geometry, whole (every ring and position), and what of it is kept: its
+    ``type``, ``coordinates`` and, for a circle, ``radius_m``, nothing else it was sent with.
+
+    A closed polygon ring, a line, or a circle (a Point with the member ``radius_m``, metres), of
+    finite lon/lat degrees: what the zone importer accepts, so the admin's list reads it back."""
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "LineString", "Point"):
-        return ["geometry: a GeoJSON Polygon, LineString or Point (a circle, with radius_m) is expected"]
+        return ["geometry: a GeoJSON Polygon, LineString or Point (a circle, with radius_m) is expected"], {}
+    geometry_type: str = geometry["type"]
     coordinates: Any = geometry.get("coordinates")
-    points: Any
-    if geometry["type"] == "Point":
-        radius = geometry.get("radius_m")
+    kept: dict[str, Any] = {"type": geometry_type, "coordinates": coordinates}
+    problems = _coordinate_problems(geometry_type, coordinates, "geometry")
+    if not problems and (count := _vertex_count(geometry_type, coordinates)) > MAX_VERTICES:
+        problems.append(f"geometry: {count} positions, at most {MAX_VERTICES}")
+    radius = geometry.get("radius_m")
+    if geometry_type == "Point":
         if not isinstance(radius, int | float) or isinstance(radius, bool) or not 0 < radius <= MAX_RADIUS_M:
-            return [f"geometry.radius_m: a circle's radius in metres, more than 0 and at most {MAX_RADIUS_M:.0f}"]
-        points = [coordinates]
-    else:
-        points = (
-            coordinates[0]
-            if geometry["type"] == "Polygon" and isinstance(coordinates, list) and coordinates
-            else coordinates
-        )
-        if not isinstance(points, list) or not 2 <= len(points) <= MAX_VERTICES:
-            return [f"geometry: 2 to {MAX_VERTICES} positions are expected"]
-    for index, point in enumerate(points):
-        ok = isinstance(point, list) and len(point) >= 2 and all(isinstance(v, int | float) for v in point[:2])
-        if not ok or not (math.isfinite(point[0]) and -180 <= point[0] <= 180 and math.isfinite(point[1])
-                          and -90 <= point[1] <= 90):  # fmt: skip
-            return [f"geometry: position {index} {point!r} is not [lon, lat] in degrees"]
-    if geometry["type"] == "Polygon" and (len(points) < 4 or points[0] != points[-1]):
-        return ["geometry: a polygon's ring has at least 4 positions, the last the first"]
-    return []
+            problems.append(
+                f"geometry.radius_m: a circle's radius in metres, more than 0 and at most {MAX_RADIUS_M:.0f}"
+            )
+        kept["radius_m"] = radius
+    elif "radius_m" in geometry:
+        problems.append(f"geometry.radius_m: only a circle (a Point) has a radius, not a {geometry_type}")
+    return problems, kept
 
 
 class ZoneProposals:
@@ -68,11 +76,15 @@ class ZoneProposals:
 
     def propose(self, party_id: str, source: str, name: str, geometry: Any, remarks: str = "") -> tuple[str, bool]:
         """Store a pending proposal of ``party_id`` (one per ``source``: a redrawn shape replaces it)."""
-        problems = _check_geometry(geometry)
+        problems, geometry = _check_geometry(geometry)
         if not isinstance(source, str) or not 0 < len(source) <= 200:
             problems.append("source: 1 to 200 characters")
+        elif p := line_problem(source, "source"):
+            problems.append(p)
         if not isinstance(name, str) or not 0 < len(name.strip()) <= 200:
             problems.append("name: 1 to 200 characters")
+        elif p := line_problem(name, "name"):
+            problems.append(p)
         if not isinstance(remarks, str) or len(remarks) > 4000:
             problems.append("remarks: at most 4000 characters")
         if problems:
@@ -88,6 +100,11 @@ class ZoneProposals:
             "proposed_s": now_s,
         }
         with self._db.write() as conn:
+            if store.pending_count(conn, party_id, but_source=source) >= MAX_PENDING_PER_PARTY:
+                raise ConflictError(
+                    f"party {party_id} has {MAX_PENDING_PER_PARTY} proposals pending, the most it may have;"
+                    " redraw one of them (same source) or wait for an admin to decide"
+                )
             found, created = store.upsert_pending(conn, values)
             event = None
             if created or store.get_proposal(conn, found)["state"] == "pending":
@@ -104,6 +121,11 @@ class ZoneProposals:
         if event is not None:
             self._events.emit(event)
         return found, created
+
+    def pending(self) -> int:
+        """Proposals of every party waiting for a decision (a metric)."""
+        with self._db.read() as conn:
+            return store.pending_count(conn)
 
     def list(self, state: str | None = None) -> list[dict[str, Any]]:
         with self._db.read() as conn:

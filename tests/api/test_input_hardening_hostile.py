@@ -1,0 +1,208 @@
+"""Input hardening, found by acting as a hostile or careless party: each test shows a request that once
+broke a rule (a 500, or a stored value that made a later read fail) and now is refused as a problem
+naming the field, on SQLite and on PostgreSQL (``store_service``)."""
+
+from __future__ import annotations
+
+import math
+import socket
+from typing import Any
+
+import httpx
+from apisupport import Service
+from test_api_activities import air_operation
+from test_input_hardening import assert_problem, raw
+
+from keepclear.domain.activities import MAX_CONTACT_CHARS, MAX_VERTICES
+from keepclear.domain.timefmt import format_utc, parse_utc
+from keepclear.services.zones.proposals import MAX_PENDING_PER_PARTY
+
+#: Written in a zone whose UTC instant is in year 0 or year 10000: parseable, never writable back.
+OUT_OF_YEARS = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")
+
+
+def test_times_outside_the_years_1_to_9999_in_utc_are_refused(store_service: Service) -> None:
+    with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
+        for text in OUT_OF_YEARS:
+            incident = raw(a, "POST", "/v1/incidents", {"time": text, "summary": "poison", "parties": ["b"]})
+            assert_problem(incident, 422, "time", "9999")
+            activity = raw(a, "POST", "/v1/activities", air_operation(end=text))
+            assert_problem(activity, 422, "end", "9999")
+            history = a.get("/v1/tracks/history", params={"since": "2020-01-01T00:00:00Z", "until": text})
+            assert_problem(history, 422, "until")
+        for client in (a, b):
+            listed = client.get("/v1/incidents")
+            assert listed.status_code == 200 and listed.json() == [], listed.text
+        # The edges themselves are kept and read back.
+        edge = raw(a, "POST", "/v1/incidents", {"time": "0001-01-01T00:00:00Z", "summary": "edge", "parties": ["b"]})
+        assert edge.status_code == 201, edge.text
+        assert [i["time"] for i in b.get("/v1/incidents").json()] == ["0001-01-01T00:00:00Z"]
+    with store_service.client("admin") as admin:
+        before = admin.get("/v1/zones").json()
+        zone = {
+            "type": "Feature",
+            "id": "z-far",
+            "geometry": {"type": "Point", "coordinates": [40.0, 35.0]},
+            "properties": {"kind": "protected-site", "name": "Site", "radius_m": 500, "valid_until": OUT_OF_YEARS[1]},
+        }
+        imported = raw(admin, "POST", "/v1/zones", {"type": "FeatureCollection", "features": [zone]})
+        assert_problem(imported, 422, "valid_until")
+        assert admin.get("/v1/zones").json() == before
+
+
+def _route(half_width_m: float, *points: tuple[float, float]) -> dict[str, Any]:
+    """An activity along ``points`` (lat, lon) across its whole window, ``half_width_m`` each side."""
+    body = air_operation()
+    start_s, end_s = parse_utc(body["start"], "start"), parse_utc(body["end"], "end")
+    times = [start_s + (end_s - start_s) * i / (len(points) - 1) for i in range(len(points))]
+    waypoints = [{"lat": lat, "lon": lon, "time": format_utc(t)} for (lat, lon), t in zip(points, times, strict=True)]
+    route = {"half_width_m": half_width_m, "lower_ft": 0, "upper_ft": 500, "waypoints": waypoints}
+    return {**body, "volumes": [], "route": route}
+
+
+def test_route_corridors_are_judged_before_they_are_drawn(store_service: Service) -> None:
+    with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
+        # A half-width drawn as nothing (NaN bounds) or as infinity was a 500.
+        for half_width_m in (1e-300, 0.5, 1e300, 500_001):
+            assert_problem(
+                raw(a, "POST", "/v1/activities", _route(half_width_m, (35, 40), (35.1, 40))), 422, "half_width_m"
+            )
+        # Near a pole the corridor was drawn thousands of degrees wide: seconds of work, hundreds of
+        # megabytes of index and the probe's tick late for every party. Past 180° it left the map.
+        for points in (((89.99, 0), (90, 90)), ((35, 179.5), (35, 179.9))):
+            refused = raw(a, "POST", "/v1/activities", _route(100_000, *points))
+            assert_problem(refused, 422, "route.waypoints", "pole")
+        for client in (a, b):
+            assert client.get("/v1/activities").json() == []
+        assert a.post("/v1/activities", json=_route(2_000, (35, 40), (35.1, 40))).status_code == 201
+
+
+RING = [[40.0, 35.0], [40.5, 35.0], [40.5, 35.5], [40.0, 35.0]]
+
+
+def test_a_zone_proposal_is_judged_whole_so_the_admins_list_still_reads(store_service: Service) -> None:
+    """Only the first ring of a proposed polygon was checked and the geometry was kept as sent: a
+    party's proposal with a hole of text or a polygon with a text radius made the admin's list 500."""
+    spoilt = {
+        "radius_m": {"type": "Polygon", "coordinates": [RING], "radius_m": "x"},
+        "ring 1 position 0": {"type": "Polygon", "coordinates": [RING, [["x"]]]},
+        "ring 1": {"type": "Polygon", "coordinates": [RING, 5]},
+        "altitude 'x'": {"type": "Point", "coordinates": [40, 35, "x"], "radius_m": 100},
+        "position 0": {"type": "LineString", "coordinates": [[40, 35, {"a": 1}], [41, 35]]},
+        "must be numbers": {"type": "LineString", "coordinates": [[True, 35], [41, 35]]},
+        "at most 2000": {"type": "LineString", "coordinates": [[40.0, 35.0]] * 2001},
+    }
+    with store_service.client("a-liaison") as a, store_service.client("admin") as admin:
+        for mention, geometry in spoilt.items():
+            proposal = {"source": "drawing-1", "name": "Box", "geometry": geometry}
+            assert_problem(raw(a, "POST", "/v1/zone-proposals", proposal), 422, "geometry", mention)
+        listed = admin.get("/v1/zone-proposals")
+        assert listed.status_code == 200 and listed.json() == [], listed.text
+        # What is kept is the geometry's own members: anything else sent along is not stored.
+        extra = {"type": "Polygon", "coordinates": [RING], "bbox": [0, 0, 1, 1], "blob": "x" * 1000}
+        assert (
+            raw(a, "POST", "/v1/zone-proposals", {"source": "s", "name": "Box", "geometry": extra}).status_code == 201
+        )
+        (kept,) = admin.get("/v1/zone-proposals").json()
+        assert kept["geometry"]["coordinates"] == [RING] and "bbox" not in kept["geometry"] and kept["radius_m"] is None
+
+
+def test_a_zone_proposal_cannot_forge_a_line_of_the_admins_listing(store_service: Service) -> None:
+    """A proposal's source is printed as it is by ``keepclear zones proposals``: a line break in it
+    printed a made-up proposal of another party, 'accepted'."""
+    forged = "tak-1  pending\nzp-000000000000  party b  Polygon of 4 positions  'Agreed'  from tak-9  accepted"
+    geometry = {"type": "Polygon", "coordinates": [RING]}
+    with store_service.client("a-feed") as feed, store_service.client("admin") as admin:
+        for field, value in (("source", forged), ("source", "tak\x1b[8m"), ("name", "Box\r"), ("name", "Box\x85")):
+            proposal = {"source": "tak-1", "name": "Box", "geometry": geometry, field: value}
+            assert_problem(raw(feed, "POST", "/v1/zone-proposals", proposal), 422, field, "control character")
+        assert admin.get("/v1/zone-proposals").json() == []
+
+
+def test_a_party_keeps_a_bounded_number_of_proposals_pending(store_service: Service) -> None:
+    """Every source was a new pending proposal, kept until an admin decides: a feed posting 34 a second
+    grew the admin's unpaged list without bound (300 of them: 10 MB, 2 s, late ticks)."""
+    geometry = {"type": "Polygon", "coordinates": [RING]}
+    most = MAX_PENDING_PER_PARTY
+    with store_service.client("a-feed") as feed, store_service.client("admin") as admin:
+        for index in range(most):
+            proposal = {"source": f"tak-{index}", "name": "Box", "geometry": geometry}
+            assert raw(feed, "POST", "/v1/zone-proposals", proposal).status_code == 201
+        one_more = {"source": f"tak-{most}", "name": "Box", "geometry": geometry}
+        assert_problem(raw(feed, "POST", "/v1/zone-proposals", one_more), 409, f"{most} proposals pending")
+        # A pending one redrawn replaces itself; a decision makes room.
+        redrawn = {"source": "tak-0", "name": "Box, redrawn", "geometry": geometry}
+        assert raw(feed, "POST", "/v1/zone-proposals", redrawn).status_code == 201
+        first = admin.get("/v1/zone-proposals").json()[0]["id"]
+        assert admin.post(f"/v1/zone-proposals/{first}/refuse", json={"reason": "no"}).status_code == 200
+        assert raw(feed, "POST", "/v1/zone-proposals", one_more).status_code == 201
+        counters = admin.get("/v1/metrics").json()["counters"]
+        assert counters["zone_proposals_pending"] == most and counters["zone_proposals_pending_per_party_limit"] == most
+    with store_service.client("b-feed") as other:  # the bound is each party's own
+        assert raw(other, "POST", "/v1/zone-proposals", {**one_more, "source": "b-1"}).status_code == 201
+
+
+def test_a_body_is_read_only_from_a_caller_with_a_key(store_service: Service) -> None:
+    """The gate parsed a body before any route asked for a key: 8 MB of JSON from anyone who reached the
+    port cost 3.4 s of the interpreter (json holds it throughout), the probe's tick late for everyone."""
+    anyone = {"Content-Type": "application/json"}
+    bogus = {**anyone, "Authorization": "Bearer kc_0000000000000000_not-a-secret"}
+    with httpx.Client(base_url=store_service.url) as client:
+        for headers in (anyone, bogus):
+            refused = client.post("/v1/activities", content=b'{"text": NaN', headers=headers)
+            assert_problem(refused, 401)
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+    # Refused before a byte of the body is read: a body announced and never sent is not waited for.
+    host, port = store_service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw_socket:
+        raw_socket.sendall(
+            b"POST /v1/activities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 8000000\r\n\r\n"
+        )
+        assert raw_socket.recv(4096).startswith(b"HTTP/1.1 401 ")
+    with store_service.client("a-liaison") as a:  # a caller with a key is judged as before
+        assert_problem(a.post("/v1/activities", content=b'{"text": NaN}', headers=anyone), 422, "NaN")
+
+
+def _ring(vertices: int, lon_deg: float = 40.0) -> list[list[float]]:
+    """A closed ring of ``vertices`` positions (the last the first) around (``lon_deg``, 35)."""
+    points = [
+        [
+            lon_deg + 0.1 * math.cos(2 * math.pi * i / (vertices - 1)),
+            35 + 0.1 * math.sin(2 * math.pi * i / (vertices - 1)),
+        ]
+        for i in range(vertices - 1)
+    ]
+    return [*points, points[0]]
+
+
+def test_an_activitys_polygons_are_bounded_in_positions(store_service: Service) -> None:
+    """64 volumes of 10,000 positions (16 MB) took 11 s of one request, 255 MB, and left the probe's
+    tick 1.2 s late for everyone; every later list of activities carried the 15 MB."""
+
+    def volume(vertices: int, index: int) -> dict[str, Any]:
+        return {
+            "geometry": {"type": "Polygon", "coordinates": [_ring(vertices, 40.0 + 0.001 * index)]},
+            "lower_ft": 0,
+            "upper_ft": 1000,
+        }
+
+    most = MAX_VERTICES
+    with store_service.client("a-liaison") as a:
+        over = [volume(most // 4, i) for i in range(4)] + [volume(4, 4)]
+        assert_problem(raw(a, "POST", "/v1/activities", air_operation(volumes=over)), 422, "volumes", str(most))
+        batch = {"activities": [air_operation(volumes=over)]}
+        assert_problem(raw(a, "POST", "/v1/activities/batch", batch), 422, "activities[0].volumes", str(most))
+        assert a.get("/v1/activities").json() == []
+        at_most = [volume(most // 4, i) for i in range(4)]
+        assert raw(a, "POST", "/v1/activities", air_operation(volumes=at_most)).status_code == 201
+
+
+def test_an_activitys_contact_is_bounded(store_service: Service) -> None:
+    """The text was bounded (4,000 characters), the contact not: megabytes of it went to every
+    addressee's list, stream and record entry."""
+    with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
+        refused = raw(a, "POST", "/v1/activities", air_operation(contact="C" * (MAX_CONTACT_CHARS + 1)))
+        assert_problem(refused, 422, "contact", str(MAX_CONTACT_CHARS))
+        assert b.get("/v1/activities").json() == []
+        assert raw(a, "POST", "/v1/activities", air_operation(contact="C" * MAX_CONTACT_CHARS)).status_code == 201
