@@ -50,21 +50,24 @@ def cluster(*args: str, env: dict[str, str], timeout_s: float = 60.0) -> subproc
 
 
 @contextmanager
-def scale_out(run_dir: Path, database_url: str) -> Iterator[ScaleOut]:
-    """``scripts/cluster up`` (2 API processes, 2 workers) on ``database_url``; ``down --wipe`` afterwards."""
+def scale_out(
+    run_dir: Path, database_url: str, *, offset: int = PORT_OFFSET, api: int = 2, workers: int = 2
+) -> Iterator[ScaleOut]:
+    """``scripts/cluster up`` (``api`` API processes, ``workers`` workers, ports shifted by ``offset``)
+    on ``database_url``; ``down --wipe`` afterwards."""
     env = dict(
         os.environ,
         KEEPCLEAR_CLUSTER_DIR=str(run_dir),
-        KEEPCLEAR_CLUSTER_PORT_OFFSET=str(PORT_OFFSET),
+        KEEPCLEAR_CLUSTER_PORT_OFFSET=str(offset),
         KEEPCLEAR_CLUSTER_DATABASE_URL=database_url,
         KEEPCLEAR_PYTHON=sys.executable,
     )
     t0 = time.monotonic()
     try:
-        up = cluster("up", "--api", "2", "--workers", "2", env=env, timeout_s=UP_S)
+        up = cluster("up", "--api", str(api), "--workers", str(workers), env=env, timeout_s=UP_S)
         assert up.returncode == 0, up.stdout + up.stderr
         print(f"scripts/cluster up: {time.monotonic() - t0:.1f} s\n{up.stdout}")
-        port = 18000 + PORT_OFFSET
+        port = 18000 + offset
         yield ScaleOut(f"http://127.0.0.1:{port}", (run_dir / "admin.key").read_text().strip(), run_dir, env)
         status = cluster("status", env=env)
         assert status.returncode == 0, f"after the tests:\n{status.stdout}{status.stderr}"

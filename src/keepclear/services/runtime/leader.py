@@ -229,6 +229,7 @@ class SessionLock:
         self.namespace = session.namespace
         self.key = lock_key(role, session.namespace)
         self._generation: int | None = None  # the session's generation the lock was taken in
+        self._unreachable = False  # the last try could not reach PostgreSQL (logged once)
 
     @property
     def held(self) -> bool:
@@ -240,8 +241,16 @@ class SessionLock:
         try:
             self._generation = self.session.try_lock(self.key)
         except psycopg.Error as exc:
-            _log.warning("leader %s: cannot reach PostgreSQL: %s", self.role, exc)
+            # Said once an outage (the next try is a poll away), then again when it ends.
+            (_log.debug if self._unreachable else _log.warning)(
+                "leader %s: cannot reach PostgreSQL: %s", self.role, exc
+            )
+            self._unreachable = True
             self._generation = None
+            return False
+        if self._unreachable:
+            _log.warning("leader %s: PostgreSQL answers again", self.role)
+            self._unreachable = False
         return self._generation is not None
 
     def still_held(self) -> bool:

@@ -1,0 +1,121 @@
+"""The scaled-out topology through a store outage: ``scripts/cluster up`` (two API processes, two
+detector workers, three NATS nodes) on a PostgreSQL server of the test's own, stopped and started.
+
+While PostgreSQL is away every lock session ends and nobody can take a lock: each worker goes on
+probing its share, so a pair that converges only then is still alerted to both parties' streams
+through the bus; when PostgreSQL is back each worker takes its locks back, writes go through again
+and the alert raised meanwhile reaches the record.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from test_cluster_e2e import make_party
+from test_serve_bus import Stream
+
+from keepclear.domain.timefmt import format_utc
+from pgserver import PostgresServer
+from scaleout import cluster, scale_out
+
+PORT_OFFSET = 700
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _report(unit_id: str, lon_deg: float, east_mps: float, time_s: float) -> dict[str, object]:
+    return {
+        "unit_id": unit_id,
+        "time": format_utc(time_s),
+        "lat_deg": 35.0,
+        "lon_deg": lon_deg,
+        "alt_m": 7000.0,
+        "vel_east_mps": east_mps,
+        "vel_north_mps": 0.0,
+    }
+
+
+def _wait_for(stream: Stream, kind: str, timeout_s: float) -> dict[str, object] | None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for event in list(stream.events):
+            if event["kind"] == kind:
+                return event
+        time.sleep(0.1)
+    return None
+
+
+def test_the_topology_keeps_alerting_through_a_store_outage(tmp_path: Path, own_postgres: PostgresServer) -> None:
+    with scale_out(tmp_path / "cluster", own_postgres.url, offset=PORT_OFFSET, api=2, workers=2) as topology:
+        keys = {party: make_party(topology, party) for party in ("a", "b")}
+        stream_b = Stream(topology.url, keys["b"]["liaison"])
+        # One connection each, used before the outage: each API process knows the keys it served.
+        feeds = {
+            p: httpx.Client(base_url=topology.url, headers={"Authorization": f"Bearer {keys[p]['feed']}"}) for p in keys
+        }
+        try:
+            now_s = time.time()
+            assert (
+                feeds["a"].post("/v1/tracks", json={"reports": [_report("a-1", 30.0, -220.0, now_s)]}).status_code
+                == 202
+            )
+            assert (
+                feeds["b"].post("/v1/tracks", json={"reports": [_report("b-1", 40.0, 220.0, now_s)]}).status_code == 202
+            )
+            time.sleep(2.0)  # the worker has both in its picture, far apart: no alert
+            assert _wait_for(stream_b, "alert.raised", 0.1) is None
+
+            own_postgres.stop()
+            stopped_s = time.monotonic()
+            time.sleep(1.5)  # every lock session has seen it by now
+
+            outage_s = time.time()
+            for party, report in (
+                ("a", _report("a-1", 38.0, 220.0, outage_s)),
+                ("b", _report("b-1", 38.44, -220.0, outage_s)),
+            ):
+                answer = feeds[party].post("/v1/tracks", json={"reports": [report]})
+                assert answer.status_code == 202, answer.text
+            raised = _wait_for(stream_b, "alert.raised", 20.0)
+            assert raised is not None, f"no alert during the outage\n{topology.logs()}"
+            print(f"alert on b's stream {time.monotonic() - stopped_s:.1f} s after PostgreSQL stopped")
+            alert_id = raised["payload"]["alert_id"]  # type: ignore[index]
+
+            own_postgres.start()
+            restarted_s = time.monotonic()
+
+            def recorded() -> bool:
+                with httpx.Client(
+                    base_url=topology.url, headers={"Authorization": f"Bearer {keys['b']['liaison']}"}
+                ) as liaison:
+                    answer = liaison.get("/v1/record/export")
+                if answer.status_code != 200:
+                    return False
+                return any(
+                    e["statement"]["kind"] == "alert.raised" and alert_id in json.dumps(e)
+                    for e in answer.json()["entries"]
+                )
+
+            deadline = time.monotonic() + 60
+            while not recorded() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert recorded(), f"the alert raised during the outage is not in the record\n{topology.logs()}"
+            print(f"the alert in the record {time.monotonic() - restarted_s:.1f} s after PostgreSQL started")
+            status = cluster("status", env=topology.env)
+            assert status.returncode == 0, status.stdout + status.stderr
+        finally:
+            for client in feeds.values():
+                client.close()
+            stream_b.close()
