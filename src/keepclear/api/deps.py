@@ -8,8 +8,9 @@ adds the policy's check of the caller's role.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Header
 from starlette.requests import HTTPConnection
@@ -22,11 +23,26 @@ if TYPE_CHECKING:
     from keepclear.services.runtime.runtime import Runtime
 
 BEARER = "Bearer "
+#: Where the first to judge a request's key leaves the caller (the input gate, before the body is
+#: read), so the request keys and the route do not read it from the store again.
+CALLER_SCOPE_KEY = "keepclear.caller"
 
 
 def bearer_key(authorization: str | None) -> str | None:
     """The key of an ``Authorization: Bearer <key>`` header (None when the header is not one)."""
     return authorization[len(BEARER) :].strip() if authorization and authorization.startswith(BEARER) else None
+
+
+def caller_of(
+    scope: MutableMapping[str, Any], key: str, authenticate: Callable[[str], Principal], person: str = ""
+) -> Principal:
+    """The caller behind ``key``, judged once a request: the first judgement (``authenticate``, which
+    may read the store, or raise ``AuthenticationError``) is kept in ``scope`` for the next."""
+    known = scope.get(CALLER_SCOPE_KEY)
+    if known is None or known[0] != key:
+        known = scope[CALLER_SCOPE_KEY] = (key, authenticate(key))
+    principal: Principal = known[1]
+    return replace(principal, person=person[:200]) if person else principal
 
 
 def runtime(connection: HTTPConnection) -> Runtime:
@@ -48,7 +64,7 @@ def authenticated(
     if key is None:
         raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
     person = x_keepclear_person or (connection.query_params.get("person", "") if is_socket else "")
-    return runtime(connection).deployment.keys.authenticate(key, person)
+    return caller_of(connection.scope, key, runtime(connection).deployment.keys.authenticate, person)
 
 
 def authorized(action: Action) -> Callable[..., Awaitable[Principal]]:

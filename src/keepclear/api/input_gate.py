@@ -27,8 +27,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from keepclear.api.deps import bearer_key
+from keepclear.api.deps import bearer_key, caller_of
 from keepclear.api.problems import problem, problem_for
+from keepclear.domain.identity import Principal
 from keepclear.domain.json_input import decode_json_bytes, parse_json
 from keepclear.domain.limits import InputLimits
 from keepclear.errors import AuthenticationError, KeepclearError, ValidationError
@@ -66,7 +67,7 @@ class InputGate:
         app: ASGIApp,
         limits: InputLimits,
         typed_paths: Collection[str] = (),
-        authenticate: Callable[[str], object] | None = None,
+        authenticate: Callable[[str], Principal] | None = None,
     ) -> None:
         self.app = app
         self.limits = limits
@@ -134,7 +135,7 @@ class InputGate:
         try:
             if key is None:
                 raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
-            await run_in_threadpool(self.authenticate, key)
+            await run_in_threadpool(caller_of, scope, key, self.authenticate)
         except KeepclearError as exc:
             return problem_for(exc, path)
         return None

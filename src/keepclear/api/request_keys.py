@@ -38,7 +38,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from keepclear.api.deps import bearer_key
+from keepclear.api.deps import bearer_key, caller_of
 from keepclear.api.input_gate import replay_body
 from keepclear.api.problems import problem
 from keepclear.domain.events import Clock
@@ -115,7 +115,7 @@ class RequestKeys:
         if refusal is not None:
             await refusal(scope, replay_body(body, receive), send)
             return
-        party_scope = await self._scope(headers) if key is not None else None
+        party_scope = await self._scope(scope, headers) if key is not None else None
         if key is None or party_scope is None:  # no key, or a caller the route will refuse anyway
             await self.app(scope, replay_body(body, receive), send)
             return
@@ -155,13 +155,13 @@ class RequestKeys:
             )
         return from_header or from_body, None
 
-    async def _scope(self, headers: dict[bytes, bytes]) -> str | None:
+    async def _scope(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
         """The caller's key scope: its party, or the deployment's for admin keys; None if unknown."""
         key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
         if key is None:
             return None
         try:
-            principal = await run_in_threadpool(self.keys.authenticate, key)
+            principal = await run_in_threadpool(caller_of, scope, key, self.keys.authenticate)
         except KeepclearError:
             return None
         return principal.party_id or ADMIN_SCOPE
