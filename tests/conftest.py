@@ -23,6 +23,7 @@ from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 from keepclear.store import Database, migrate
+from pgserver import PostgresServer
 from scaleout import ScaleOut, scale_out
 
 POSTGRES_URL = os.environ.get("KEEPCLEAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -121,3 +122,13 @@ def deployment(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterato
     dep.bus = EventBus()
     yield dep
     dep.close()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, to stop and start (``pgserver``); removed afterwards."""
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,29 +19,8 @@ import pytest
 import sqlalchemy as sa
 from apisupport import Service, SseReader, running_service
 
-from keepclear.domain.timefmt import format_utc
 from pgserver import PostgresServer
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-def _report(unit_id: str, lon_deg: float, east_mps: float, time_s: float) -> dict[str, object]:
-    return {
-        "unit_id": unit_id,
-        "time": format_utc(time_s),
-        "lat_deg": 35.0,
-        "lon_deg": lon_deg,
-        "alt_m": 7000.0,
-        "vel_east_mps": east_mps,
-        "vel_north_mps": 0.0,
-    }
+from tracksupport import air_report
 
 
 def _until(read: object, timeout_s: float) -> object:
@@ -74,8 +52,8 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
     try:
         # Before: far apart and diverging (no alert); every key used once, a message posted.
         now_s = time.time()
-        assert a_feed.post("/v1/tracks", json={"reports": [_report("ua", 30.0, -220.0, now_s)]}).status_code == 202
-        assert b_feed.post("/v1/tracks", json={"reports": [_report("ub", 40.0, 220.0, now_s)]}).status_code == 202
+        assert a_feed.post("/v1/tracks", json={"reports": [air_report("ua", 30.0, -220.0, now_s)]}).status_code == 202
+        assert b_feed.post("/v1/tracks", json={"reports": [air_report("ub", 40.0, 220.0, now_s)]}).status_code == 202
         [thread] = [t for t in a_liaison.get("/v1/hotline/threads").json() if t["standing"]]
         assert _post_message(a_liaison, thread["id"], 1).status_code == 201
         assert admin.get("/v1/metrics").status_code == 200
@@ -114,8 +92,8 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
         # The live picture goes on: head on, 40 km apart, reported only now.
         outage_s = max(time.time(), now_s + 3.0)  # past history's 2 s thinning
         for feed, report in (
-            (a_feed, _report("ua", 38.0, 220.0, outage_s)),
-            (b_feed, _report("ub", 38.44, -220.0, outage_s)),
+            (a_feed, air_report("ua", 38.0, 220.0, outage_s)),
+            (b_feed, air_report("ub", 38.44, -220.0, outage_s)),
         ):
             answer = feed.post("/v1/tracks", json={"reports": [report]})
             assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
@@ -123,7 +101,9 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
         alert_id = raised["payload"]["alert_id"]
         assert [a["alert_id"] for a in a_liaison.get("/v1/alerts").json()] == [alert_id]
         assert {t["unit_id"] for t in a_liaison.get("/v1/tracks").json()} == {"ua", "ub"}
-        counters = admin.get("/v1/metrics").json()["counters"]
+        metrics = admin.get("/v1/metrics")
+        assert metrics.status_code == 200, metrics.text
+        counters = metrics.json()["counters"]
         assert counters["history_rows_pending"] >= 1 and counters["events_held"] >= 1, counters
 
         server.start()

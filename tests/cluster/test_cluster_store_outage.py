@@ -11,40 +11,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from test_cluster_e2e import make_party
 from test_serve_bus import Stream
 
-from keepclear.domain.timefmt import format_utc
 from pgserver import PostgresServer
 from scaleout import cluster, scale_out
+from tracksupport import air_report
 
 PORT_OFFSET = 700
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-def _report(unit_id: str, lon_deg: float, east_mps: float, time_s: float) -> dict[str, object]:
-    return {
-        "unit_id": unit_id,
-        "time": format_utc(time_s),
-        "lat_deg": 35.0,
-        "lon_deg": lon_deg,
-        "alt_m": 7000.0,
-        "vel_east_mps": east_mps,
-        "vel_north_mps": 0.0,
-    }
 
 
 def _wait_for(stream: Stream, kind: str, timeout_s: float) -> dict[str, object] | None:
@@ -68,11 +45,12 @@ def test_the_topology_keeps_alerting_through_a_store_outage(tmp_path: Path, own_
         try:
             now_s = time.time()
             assert (
-                feeds["a"].post("/v1/tracks", json={"reports": [_report("a-1", 30.0, -220.0, now_s)]}).status_code
+                feeds["a"].post("/v1/tracks", json={"reports": [air_report("a-1", 30.0, -220.0, now_s)]}).status_code
                 == 202
             )
             assert (
-                feeds["b"].post("/v1/tracks", json={"reports": [_report("b-1", 40.0, 220.0, now_s)]}).status_code == 202
+                feeds["b"].post("/v1/tracks", json={"reports": [air_report("b-1", 40.0, 220.0, now_s)]}).status_code
+                == 202
             )
             time.sleep(2.0)  # the worker has both in its picture, far apart: no alert
             assert _wait_for(stream_b, "alert.raised", 0.1) is None
@@ -83,8 +61,8 @@ def test_the_topology_keeps_alerting_through_a_store_outage(tmp_path: Path, own_
 
             outage_s = time.time()
             for party, report in (
-                ("a", _report("a-1", 38.0, 220.0, outage_s)),
-                ("b", _report("b-1", 38.44, -220.0, outage_s)),
+                ("a", air_report("a-1", 38.0, 220.0, outage_s)),
+                ("b", air_report("b-1", 38.44, -220.0, outage_s)),
             ):
                 answer = feeds[party].post("/v1/tracks", json={"reports": [report]})
                 assert answer.status_code == 202, answer.text

@@ -230,8 +230,15 @@ class Runtime:
             self.tactical.consume([latest.take(indices, [u[0] for _, u in known], [u[1] for _, u in known])])
 
     def counters(self) -> dict[str, float]:
-        """Gauges the wired capabilities publish (tracks in the table, open alerts...)."""
-        return {name: float(read()) for name, read in self._gauges.items()}
+        """Gauges the wired capabilities publish (tracks in the table, open alerts...); one that reads
+        the store is left out while the store cannot be reached (the others are wanted most then)."""
+        values = {}
+        for name, read in self._gauges.items():
+            try:
+                values[name] = float(read())
+            except StoreUnavailableError:
+                continue
+        return values
 
     def add_gauge(self, name: str, read: Callable[[], float]) -> None:
         """Publish ``read()`` under ``name`` in the metrics."""
