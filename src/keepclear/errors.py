@@ -121,9 +121,12 @@ class UnavailableError(KeepclearError):
 
 class StoreUnavailableError(UnavailableError):
     """The database cannot be reached or is going away (a restart, a failover, a network cut): nothing
-    of the request was stored; try again after ``retry_after_s``."""
+    of the request was stored; try again after ``retry_after_s``.
+
+    The message, which clients read, says only that; ``cause`` (the driver's words, naming the
+    database's host and port) is for the logs, never for an answer: the callers are adversaries."""
 
     def __init__(self, cause: str, retry_after_s: float = 2.0) -> None:
-        #: Why, in a few words (no stored data: the driver's first line).
+        #: Why, in the driver's words (its first line): for the logs only.
         self.cause = cause
-        super().__init__(f"the store cannot be reached now ({cause}); nothing was stored; try again", retry_after_s)
+        super().__init__("the store cannot be reached now; nothing was stored; try again", retry_after_s)

@@ -76,6 +76,7 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
         assert refused.headers["retry-after"].isdigit()
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert "store cannot be reached" in refused.json()["detail"]
+        assert str(server.port) not in refused.text  # nothing of the infrastructure to a client
         assert a_liaison.get("/v1/activities").status_code == 503  # a read of the store: the same
         # A key the store never confirmed to this process is not taken on trust, nor one revoked.
         with (
@@ -88,6 +89,7 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
             health = anyone.get("/v1/health").json()
         assert health["status"] == "degraded"
         assert any(p.startswith("store: cannot be reached") for p in health["problems"]), health
+        assert str(server.port) not in str(health)  # health answers anyone
 
         # The live picture goes on: head on, 40 km apart, reported only now.
         outage_s = max(time.time(), now_s + 3.0)  # past history's 2 s thinning

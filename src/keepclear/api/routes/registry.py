@@ -47,9 +47,9 @@ def health_problems(rt: Runtime) -> list[str]:
     problems = []
     try:
         record = rt.record.status()
-    except StoreUnavailableError as exc:
+    except StoreUnavailableError:
         return [
-            f"store: cannot be reached ({exc.cause}): writes are answered 503; track ingest, the probe,"
+            "store: cannot be reached: writes are answered 503; track ingest, the probe,"
             f" alerts and the live streams go on; {rt.deployment.bus.held_events} events (alerts) wait for the"
             f" record, incidents and the hotline, and {rt.history.pending_rows} track history rows to be written"
         ]

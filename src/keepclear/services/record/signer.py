@@ -308,7 +308,7 @@ class RecordSigner:
             self.drain_failures_total += 1
             self.last_error = f"drain: {type(exc).__name__}: {exc}"[:500]
         if isinstance(exc, StoreUnavailableError):  # an outage: one line, not a trace a try
-            _log.warning("record: draining the outbox failed: %s", exc)
+            _log.warning("record: draining the outbox failed: %s", getattr(exc, "cause", exc))
         else:
             _log.exception("record: draining the outbox failed")
 

@@ -5,9 +5,9 @@ is enough (no slow hash needed for random secrets); comparison is constant-time.
 
 Every request reads its key from the store. While the store cannot be reached (a restart, a
 failover), a key that the store said was valid within ``outage_grace_s`` is still taken, as the
-store last said (every valid key is read once a ``refresh_s``, so each API process knows every key,
-not only those it served): feeds keep feeding the probe and liaison cells keep reading the live picture and
-their streams. Nothing can be revoked meanwhile (a revocation is a write), and a revocation made in
+store last said (every valid key is read once a ``KEYS_REFRESH_S``, so each API process knows every
+key, not only those it served): feeds keep feeding the probe and liaison cells keep reading the live
+picture and their streams. Nothing can be revoked meanwhile (a revocation is a write), and a revocation made in
 another process is heard on the bus and forgets the key here at once. An unknown key is answered
 503 then, never taken.
 """

@@ -292,7 +292,7 @@ class EventBus:
         """``subscriber`` met a store outage on ``events``: held, and said once (not a trace a batch)."""
         self._hold(subscriber, takes_batches, events)
         name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
-        _log.warning("events for %s held until the store answers: %s", name, exc)
+        _log.warning("events for %s held until the store answers: %s", name, getattr(exc, "cause", exc))
 
     def start_dispatching(self, *, max_batch_events: int = 2_000, yield_to: Callable[[], None] | None = None) -> None:
         """Deliver on a dispatcher thread from now on (see the class docstring).

@@ -313,7 +313,7 @@ class Runtime:
                 self.tick_errors += 1
                 if name not in self._waiting_for_store:
                     self._waiting_for_store.add(name)
-                    _log.warning("tick task %s waits for the store: %s", name, exc)
+                    _log.warning("tick task %s waits for the store: %s", name, exc.cause)
             except Exception:  # a failing task must not stop the others or the loop
                 self.tick_errors += 1
                 _log.exception("tick task %s failed", name)

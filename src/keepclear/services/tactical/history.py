@@ -115,7 +115,7 @@ class TrackHistory:
                 store.insert(conn, rows)
         except StoreUnavailableError as exc:
             if not self._pending:
-                _log.warning("track history held in memory until the store answers: %s", exc)
+                _log.warning("track history held in memory until the store answers: %s", exc.cause)
             self._hold(rows)
             return
         self.rows_written += len(rows)
