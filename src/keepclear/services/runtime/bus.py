@@ -147,14 +147,14 @@ class EventBus:
             held = self._held.setdefault(subscriber, (takes_batches, deque()))[1]
             held.extend(events)
             self._held_events += len(events)
-            over = self._held_events - self._max_held_events
-            while over > 0 and held:
+            dropped = 0
+            while self._held_events > self._max_held_events and held:
                 held.popleft()
                 self._held_events -= 1
-                self.held_dropped_total += 1
-                over -= 1
-        if over == 0 and self.held_dropped_total:
-            _log.error("events held through a store outage dropped: %d in all", self.held_dropped_total)
+                dropped += 1
+            self.held_dropped_total += dropped
+        if dropped:
+            _log.error("%d events held through a store outage dropped (%d in all)", dropped, self.held_dropped_total)
 
     def _holds(self, subscriber: Callable[[Any], None]) -> bool:
         with self._lock:
