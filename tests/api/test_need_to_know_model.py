@@ -219,9 +219,6 @@ class Model:
                 out |= self.incident_parties(incident)
         return frozenset(out)
 
-    def overlapping(self) -> frozenset[int]:
-        return frozenset(p for p, _, common in self.plan.activities if common)
-
     def activity_readers(self, notifier: int, addressees: frozenset[int]) -> frozenset[int]:
         return frozenset({notifier, *addressees})
 
@@ -409,7 +406,6 @@ def _wait_for_alert(w: World, pair: int, timeout_s: float = 30.0) -> str:
 
 def _notify(w: World, base_lat: float, base_lon: float) -> None:
     """Each planned activity, two hours ahead: over one common spot (they conflict) or a spot of its own."""
-    overlapping = w.model.overlapping()
     for n, (notifier, addressees, common) in enumerate(w.plan.activities):
         activity_id = f"{w.parties[notifier]}-act{n}"  # a party's activity ids begin with its own id
         readers = w.model.activity_readers(notifier, addressees)
@@ -420,9 +416,9 @@ def _notify(w: World, base_lat: float, base_lon: float) -> None:
         made = _ok(w.client(notifier).post("/v1/activities", json=document))
         assert made["activity"]["id"] == activity_id
         w.activities[activity_id] = notifier
-        # A party whose own activity it overlaps learns of the conflict (the overlap, not the activity):
-        # its id answers as a visible one, or as unknown; either is within policy.
-        w.visible_to[activity_id] = w.names(readers | (overlapping if common else frozenset()))
+        # A party whose own activity it overlaps learns of the overlap on its own activity, never this
+        # one: its id answers as unknown.
+        w.visible_to[activity_id] = w.names(readers)
 
 
 def _activity_document(w: World, n: int, addressees: frozenset[int], lat: float, lon: float) -> dict[str, Any]:

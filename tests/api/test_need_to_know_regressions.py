@@ -247,3 +247,35 @@ def test_an_addressee_is_not_told_how_many_conflicts_the_activity_has(service: S
         entries = c.get("/v1/record/export").json()["entries"]
     recorded = [e["payload"] for e in entries if e["statement"]["kind"] == "activity.notified" and e.get("payload")]
     assert recorded and all("conflicts" not in json.dumps(p) for p in recorded), recorded
+
+
+def test_an_overlapped_party_is_not_shown_the_other_partys_activity_nor_its_id(service: Service) -> None:
+    """A party whose activity another party's overlaps sees the overlap on its own activity
+    (``overlapped_by``: where, when, which band), never the other activity: not in its list, and its id
+    (a name the notifier chose, which can say what the activity is) answers as a made-up one."""
+    with service.client("a-liaison") as a, service.client("b-liaison") as b:
+        mine = a.post("/v1/activities", json=air_operation(addressees=["b"]))
+        assert mine.status_code == 201, mine.text
+        theirs = b.post(
+            "/v1/activities", json={**air_operation(addressees=["c"], units=["ub"]), "id": "b-strike-on-village-x"}
+        )
+        assert theirs.status_code == 201 and theirs.json()["conflicts"], theirs.text
+        listed = a.get("/v1/activities").json()
+        assert [v["id"] for v in listed] == [mine.json()["activity"]["id"]], listed
+        assert "village-x" not in json.dumps(listed)
+        [overlap] = listed[0]["overlapped_by"]
+        assert overlap["your_activity_id"] == mine.json()["activity"]["id"] and overlap["geometry"]["type"]
+        named = a.get("/v1/activities/b-strike-on-village-x")
+        made_up = a.get("/v1/activities/b-strike-on-village-y")
+        assert named.status_code == made_up.status_code == 404
+        assert named.json()["detail"].replace("village-x", "village-y") == made_up.json()["detail"]
+        # b amends its activity away: the overlap is no longer shown on a's.
+        b_view = b.get("/v1/activities/b-strike-on-village-x").json()
+        moved = air_operation(addressees=["c"], units=["ub"])
+        away = [[[lon, lat + 3.0] for lon, lat in moved["volumes"][0]["geometry"]["coordinates"][0]]]
+        moved["volumes"] = [{**moved["volumes"][0], "geometry": {"type": "Polygon", "coordinates": away}}]
+        amended = b.post(
+            "/v1/activities/b-strike-on-village-x/amend", json={"version": b_view["version"], "activity": moved}
+        )
+        assert amended.status_code == 200, amended.text
+        assert a.get(f"/v1/activities/{mine.json()['activity']['id']}").json()["overlapped_by"] == []

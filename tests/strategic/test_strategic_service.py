@@ -154,10 +154,12 @@ def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(
         "upper_ft",
     }
     assert to_russia["your_activity_id"] == "russia-1"
-    # russia is not addressed: it sees the overlap only
-    view = view_for(service.get("coalition-1"), "russia", service.conflicts_involving("russia"))
-    assert view is not None and list(view) == ["conflicts"] and view["conflicts"][0]["your_activity_id"] == "russia-1"
-    assert view_for(service.get("coalition-1"), "russia", []) is None
+    # russia is not addressed: it sees nothing of coalition-1, and the overlap on its own russia-1
+    involving = service.conflicts_involving("russia")
+    assert view_for(service.get("coalition-1"), "russia", involving) is None
+    own = view_for(service.get("russia-1"), "russia", involving)
+    assert own is not None and [o["your_activity_id"] for o in own["overlapped_by"]] == ["russia-1"]
+    assert "coalition-1" not in str(own["overlapped_by"])
 
 
 def test_zone_conflicts_are_recorded_for_the_notifier(world, deployment: Deployment) -> None:

@@ -161,16 +161,15 @@ def activity_list(ctx: CliContext, party_id: str | None) -> None:
         involving = service.conflicts_involving(party_id) if party_id else []
         for item in service.activities():
             state = service.get(item.id)
-            if party_id is not None and view_for(state, party_id, involving) is None:
-                continue
-            if party_id is not None and party_id != item.party_id and party_id not in state.addressees:
-                click.echo(f"{item.id}\toverlaps one of your activities")
+            view = view_for(state, party_id, involving) if party_id is not None else None
+            if party_id is not None and view is None:
                 continue
             acked = sum(1 for a in state.acks if a.state != "pending")
+            overlapped = f"\toverlapped {len(view['overlapped_by'])}" if view and "overlapped_by" in view else ""
             click.echo(
                 f"{item.id}\tv{item.version}\t{item.status.value}\t{item.party_id}\t{item.kind.value}"
                 f"\t{format_utc(item.start_s)}..{format_utc(item.end_s)}\tanswered {acked}/{len(state.acks)}"
-                f"\tconflicts {len(state.conflicts)}"
+                f"\tconflicts {len(state.conflicts)}{overlapped}"
             )
 
 

@@ -223,12 +223,12 @@ def build(world: World) -> None:
     a2 = w.activity_document(w.a, "a2", [w.c])  # over b1 too: conflicts found by each side's notification
     c1 = w.activity_document(w.c, "c1", [w.a])
     c1["volumes"][0]["circle"]["lat"] = w.lat_deg + 1.0  # away from the others: no conflict
-    # (notifier, document, who may read its text, who may name it: also a party whose own activity it
-    # conflicts with, which sees the overlap)
+    # (notifier, document, who may read its text, who may name it: not a party whose own activity it
+    # conflicts with, which sees the overlap on its own activity only)
     plan = (
         (w.a, a1, (w.a, w.b), (w.a, w.b)),
         (w.b, b1, (w.a, w.b), (w.a, w.b)),
-        (w.a, a2, (w.a, w.c), (w.a, w.b, w.c)),
+        (w.a, a2, (w.a, w.c), (w.a, w.c)),
         (w.c, c1, (w.c, w.a), (w.c, w.a)),
     )
     for owner, doc, allowed, nameable in plan:

@@ -505,6 +505,17 @@ def conflicts_against(conn: Connection, target_id: str) -> list[StoredConflict]:
 
 
 def conflicts_against_party(conn: Connection, party_id: str) -> list[StoredConflict]:
-    """Conflicts other parties' activities recorded against the activities of ``party_id``."""
-    query = sa.select(activity_conflicts).where(activity_conflicts.c.target_party_id == party_id)
+    """Conflicts other parties' activities recorded against the activities of ``party_id``, found for
+    the current version of the activity that overlaps (an amendment that moved it away ends them)."""
+    query = (
+        sa.select(activity_conflicts)
+        .join(
+            activities,
+            sa.and_(
+                activities.c.id == activity_conflicts.c.activity_id,
+                activities.c.current_version == activity_conflicts.c.version,
+            ),
+        )
+        .where(activity_conflicts.c.target_party_id == party_id)
+    )
     return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]

@@ -74,7 +74,7 @@ class ConflictOut(_View):
 
 
 class OverlapOut(_View):
-    """What a party whose activity is overlapped sees of the other: the overlap only."""
+    """Another party's activity overlaps one of the caller's: the overlap only (never the other's id)."""
 
     your_activity_id: str
     your_activity_version: int
@@ -83,6 +83,7 @@ class OverlapOut(_View):
     end: str
     lower_ft: Number
     upper_ft: Number
+    found: str = Field(description="When the other party's notification found it (UTC).")
 
 
 class AcknowledgementOut(_View):
@@ -137,6 +138,10 @@ class NotifierView(_View):
     conflicts: list[ConflictOut]
     escalations: list[EscalationOut]
     notice: NoticeOut
+    overlapped_by: list[OverlapOut] = Field(
+        description="Other parties' activities (their current versions) that overlap this one: where, when,"
+        " which band; never which activity."
+    )
 
 
 class AddresseeView(_View):
@@ -159,15 +164,8 @@ class AddresseeView(_View):
     your_acknowledgement: AcknowledgementOut | None
 
 
-class OverlapView(_View):
-    """The view of a party not addressed: the overlaps with its own activities, nothing else."""
-
-    id: str | None = None
-    conflicts: list[OverlapOut]
-
-
 #: An activity as one party may see it.
-ActivityView = NotifierView | AddresseeView | OverlapView
+ActivityView = NotifierView | AddresseeView
 
 
 class LateNoticeOut(_View):

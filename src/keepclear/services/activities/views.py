@@ -3,8 +3,9 @@
 - The notifier sees everything, and who has and has not acknowledged.
 - An addressee sees kind, time, volumes or route, priority, contact and text; the units only when
   the notifier shared them; never the other addressees.
-- Any other party sees nothing of the activity, except a conflict with one of its own activities,
-  which shows it the overlap only (where, when, which band; not the activity it overlaps).
+- Any other party sees nothing of the activity, not even its id (a name its notifier chose, which can
+  say what it is): a conflict with one of its own activities is shown on that activity of its own
+  (``overlapped_by``), the overlap only (where, when, which band).
 """
 
 from __future__ import annotations
@@ -140,22 +141,22 @@ def view_for(
 ) -> dict[str, Any] | None:
     """The view of ``state`` that ``party_id`` may have, or None when it may see nothing.
 
-    ``involving`` are conflicts recorded against ``party_id``'s own activities; those of this
-    activity give a non-addressed party its overlap-only view.
+    ``involving`` are the conflicts other parties' activities (their current versions) recorded
+    against ``party_id``'s own (``ActivityService.conflicts_involving``): those against this one, when
+    it is the caller's, are its ``overlapped_by``.
     """
     activity = state.activity
     if sees_party_data_of(party_id, activity.party_id):
-        return notifier_view(state)
+        view = notifier_view(state)
+        view["overlapped_by"] = [
+            {**conflict_view(c.conflict), "found": format_utc(c.detected_s)}
+            for c in involving or []
+            if c.conflict.target_id == activity.id
+        ]
+        return view
     if activity_addressed(party_id, activity.party_id, activity.status is ActivityStatus.DRAFT, state.addressees):
         view = addressee_view(activity)
         mine = next((a for a in state.acks if a.party_id == party_id), None)
         view["your_acknowledgement"] = None if mine is None else _ack(mine)
         return view
-    overlaps = [
-        conflict_view(c.conflict)
-        for c in involving or []
-        if c.activity_id == activity.id
-        and c.version == activity.version
-        and sees_party_data_of(party_id, c.conflict.target_party_id or "")
-    ]
-    return {"conflicts": overlaps} if overlaps else None
+    return None

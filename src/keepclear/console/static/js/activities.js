@@ -47,12 +47,11 @@ export class ActivitiesPanel {
     const list = h("ul.list#activities-list");
     for (const act of this.items) {
       const mine = act.party === this.app.partyId;
-      const overlapOnly = !act.kind;
       list.append(h("li", { dataset: { activity: act.id } },
         h("button", { type: "button", "aria-current": String(this.selected === act.id), onclick: () => this.select(act.id) },
-          h("strong", {}, overlapOnly ? t("activities.conflict_title") : activityName(act)),
-          h("span.muted", {}, overlapOnly ? t("activities.overlap_only") : mine ? t("activities.ours") : t("activities.from", { party: this.app.partyName(act.party) })),
-          overlapOnly ? null : h("span.muted", {}, `${dateClock(act.start)} – ${dateClock(act.end)}`),
+          h("strong", {}, activityName(act)),
+          h("span.muted", {}, mine ? t("activities.ours") : t("activities.from", { party: this.app.partyName(act.party) })),
+          h("span.muted", {}, `${dateClock(act.start)} – ${dateClock(act.end)}`),
           h("span", {}, statusLine(act, this.app.partyId)))));
     }
     this.root.append(list);
@@ -69,7 +68,6 @@ export class ActivitiesPanel {
 
   detail(act) {
     const own = this.app.partyId;
-    if (!act.kind) return this.overlapDetail(act);
     const mine = act.party === own;
     const respond = (what) => async () => {
       let reason = "";
@@ -96,6 +94,8 @@ export class ActivitiesPanel {
           mineAck.state === "pending" && mineAck.due ? h("span", { dataset: { deadline: mineAck.due } }, ` · ${deadlineText(mineAck.due, this.app.clock)}`) : null)
         : null;
     const conflicts = (act.conflicts || []).map((c) => `${tv("conflict_kind", c.kind)}: ${c.reason || c.target_id || ""}`);
+    // Another party's activity that overlaps ours: where, when, which band; never which activity.
+    const overlaps = (act.overlapped_by || []).map((o) => t("activities.overlap_at", { version: o.your_activity_version, start: dateClock(o.start), end: dateClock(o.end), lower: o.lower_ft, upper: o.upper_ft }));
     const canAnswer = this.app.canAct && !mine && mineAck && act.status !== "cancelled";
     return h("section.detail", { "aria-label": t("activities.detail") },
       h("h3", {}, activityName(act)),
@@ -104,6 +104,7 @@ export class ActivitiesPanel {
       act.text ? h("p", {}, act.text) : null,
       act.contact ? h("p.muted", {}, t("activities.contact_is", { contact: act.contact })) : null,
       conflicts.length ? h("p.error", {}, t("activities.conflicts", { list: conflicts.join("; ") })) : null,
+      overlaps.length ? h("p.error.overlapped", {}, t("activities.overlapped_by", { list: overlaps.join("; ") })) : null,
       act.notice && act.notice.late ? h("p.error", {}, t("activities.late_notice")) : null,
       table,
       h("div.toolbar", {},
@@ -156,15 +157,6 @@ export class ActivitiesPanel {
     this.signature = "";
     await this.load();
     await this.select(act.id);
-  }
-
-  /** A party not addressed sees only where, when and in which band another party's activity overlaps its own. */
-  overlapDetail(act) {
-    return h("section.detail", { "aria-label": t("activities.detail") },
-      h("h3", {}, t("activities.conflict_detail")),
-      h("ul", {}, (act.conflicts || []).map((c) => h("li", {},
-        t("activities.overlap_line", { id: c.your_activity_id, version: c.your_activity_version, start: dateClock(c.start), end: dateClock(c.end), lower: c.lower_ft, upper: c.upper_ft })))),
-      h("button", { type: "button", onclick: () => this.showOnMap(act) }, t("activities.show_on_map")));
   }
 
   showOnMap(act) {
