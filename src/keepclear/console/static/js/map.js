@@ -247,7 +247,7 @@ function haversineM(lat1, lon1, lat2, lon2) {
 }
 
 /** The GeoJSON geometries of an activity view: its volumes (polygons; circles drawn as 64-gons), its route
- * (the waypoints as a line) and, in the overlap-only view of a party not addressed, the conflicts' overlaps. */
+ * (the waypoints as a line) and, on the caller's own activity, where other parties' activities overlap it. */
 export function activityGeometries(act) {
   const out = [];
   for (const v of act.volumes || []) {
@@ -255,7 +255,7 @@ export function activityGeometries(act) {
     else if (v.circle) out.push(circlePolygon(v.circle.lon, v.circle.lat, v.circle.radius_m));
   }
   if (act.route && act.route.waypoints) out.push({ type: "LineString", coordinates: act.route.waypoints.map((w) => [w.lon, w.lat]) });
-  if (!act.kind) for (const c of act.conflicts || []) if (c.geometry) out.push(c.geometry);
+  for (const o of act.overlapped_by || []) if (o.geometry) out.push(o.geometry);
   return out.filter((g) => g && g.coordinates && g.coordinates.length);
 }
 
