@@ -260,7 +260,7 @@ function statusLine(act, own) {
 
 /** An activity as people name it: its kind and short label (or text), not its id. */
 export function activityName(act) {
-  if (!act || !act.kind) return t("activities.conflict_title");
+  if (!act || !act.kind) return (act && act.id) || "";
   const label = (act.text || "").trim().split(/\n/)[0];
   const short = label.length > 40 ? `${label.slice(0, 39).replace(/\s+\S*$/, "")}…` : label;
   return short ? `${tv("activity_kind", act.kind)} · ${short}` : tv("activity_kind", act.kind);
