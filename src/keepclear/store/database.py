@@ -135,6 +135,9 @@ class Database:
             self._reader = _postgres_engine(self.url)
             self._writer = self._reader
         self._write_lock = threading.Lock()
+        #: Set by ``dispose``: a transaction asked for afterwards (a request still running while the
+        #: service stops) is refused, rather than opening a pool nobody would close again.
+        self._disposed = False
 
     @property
     def engine(self) -> Engine:
@@ -154,6 +157,7 @@ class Database:
         (``request_keys.claiming``): the key and what the request wrote commit together.
         """
         claim = None
+        self._require_open()
         try:
             with (
                 _reachable(),
@@ -170,6 +174,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot for the length of the block."""
+        self._require_open()
         with _reachable(), self._reader.connect() as conn, conn.begin():
             yield conn
 
@@ -216,8 +221,13 @@ class Database:
                 " run `keepclear init` to bring it up to date (it keeps what is stored)"
             )
 
+    def _require_open(self) -> None:
+        if self._disposed:
+            raise StoreUnavailableError("the database handle was closed (the service is stopping)")
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection; the handle takes no transaction after (``StoreUnavailableError``)."""
+        self._disposed = True
         self._reader.dispose()
         if self._writer is not self._reader:
             self._writer.dispose()
