@@ -385,17 +385,16 @@ def stop_deadlines(conn: Connection, activity_id: str) -> None:
     conn.execute(activity_acks.update().where(activity_acks.c.activity_id == activity_id).values(due_s=None))
 
 
+def _of_current_version(table: sa.Table) -> sa.ColumnElement[bool]:
+    """Join condition: the rows of ``table`` (``activity_id``, ``version``) of their activity's current version."""
+    return sa.and_(activities.c.id == table.c.activity_id, activities.c.current_version == table.c.version)
+
+
 def overdue_acks(conn: Connection, now_s: float) -> list[tuple[str, AckState]]:
     """(activity id, state) of every pending acknowledgement of a current version due by ``now_s``."""
     rows = conn.execute(
         sa.select(activity_acks)
-        .join(
-            activities,
-            sa.and_(
-                activities.c.id == activity_acks.c.activity_id,
-                activities.c.current_version == activity_acks.c.version,
-            ),
-        )
+        .join(activities, _of_current_version(activity_acks))
         .where(
             activity_acks.c.state == "pending",
             activity_acks.c.due_s.is_not(None),
@@ -509,13 +508,7 @@ def conflicts_against_party(conn: Connection, party_id: str) -> list[StoredConfl
     the current version of the activity that overlaps (an amendment that moved it away ends them)."""
     query = (
         sa.select(activity_conflicts)
-        .join(
-            activities,
-            sa.and_(
-                activities.c.id == activity_conflicts.c.activity_id,
-                activities.c.current_version == activity_conflicts.c.version,
-            ),
-        )
+        .join(activities, _of_current_version(activity_conflicts))
         .where(activity_conflicts.c.target_party_id == party_id)
     )
     return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]
