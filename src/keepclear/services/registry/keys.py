@@ -7,9 +7,9 @@ Every request reads its key from the store. While the store cannot be reached (a
 failover), a key that the store said was valid within ``outage_grace_s`` is still taken, as the
 store last said (every valid key is read once a ``KEYS_REFRESH_S``, so each API process knows every
 key, not only those it served): feeds keep feeding the probe and liaison cells keep reading the live
-picture and their streams. Nothing can be revoked meanwhile (a revocation is a write), and a revocation made in
-another process is heard on the bus and forgets the key here at once. An unknown key is answered
-503 then, never taken.
+picture and their streams. Nothing can be revoked meanwhile (a revocation is a write), and a
+revocation made in another process is heard on the bus and forgets the key here at once. An unknown
+key is answered 503 then, never taken.
 """
 
 from __future__ import annotations
@@ -110,9 +110,7 @@ class KeyService:
             key_store.revoke_key(conn, key_id, self._clock.now_s())
             fresh = before is not None and before[0].revoked_s is None  # revoking twice changes nothing
             event = self._recorded(conn, EventKind.APIKEY_REVOKED, before[0]) if before is not None and fresh else None
-        with self._known_lock:
-            self._known.pop(key_id, None)
-            self._revoked.add(key_id)
+        self._forget(key_id)
         if event is not None:
             self._published(event)
 
@@ -137,10 +135,11 @@ class KeyService:
         return Principal(key_id=info.key_id, role=info.role, party_id=info.party_id, person=person[:200])
 
     def _remember(self, key_id: str, digest: str, info: ApiKeyInfo) -> None:
+        if info.revoked_s is not None:
+            self._forget(key_id)
+            return
         with self._known_lock:
-            if info.revoked_s is not None or key_id in self._revoked:
-                self._known.pop(key_id, None)
-                self._revoked.add(key_id)
+            if key_id in self._revoked:
                 return
             self._known[key_id] = (digest, info, self._clock.now_s())
             self._known.move_to_end(key_id)
@@ -177,10 +176,13 @@ class KeyService:
     def on_event(self, event: Event) -> None:
         """Bus subscriber (other processes' events too): a key revoked anywhere is forgotten here."""
         if event.kind == EventKind.APIKEY_REVOKED:
-            key_id = str(event.payload.get("key_id"))
-            with self._known_lock:
-                self._known.pop(key_id, None)
-                self._revoked.add(key_id)
+            self._forget(str(event.payload.get("key_id")))
+
+    def _forget(self, key_id: str) -> None:
+        """``key_id`` was revoked: never taken in an outage again (a later refresh cannot bring it back)."""
+        with self._known_lock:
+            self._known.pop(key_id, None)
+            self._revoked.add(key_id)
 
     def known_keys(self) -> int:
         """Keys remembered for a store outage (a metric)."""
