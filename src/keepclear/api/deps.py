@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from keepclear.services.runtime.runtime import Runtime
 
 BEARER = "Bearer "
+#: What a request without a key is told (by the input gate before a body, or by the route).
+NO_KEY = "send the API key as 'Authorization: Bearer kc_<id>_<secret>'"
 #: Where the first to judge a request's key leaves the caller (the input gate, before the body is
 #: read), so the request keys and the route do not read it from the store again.
 CALLER_SCOPE_KEY = "keepclear.caller"
@@ -62,7 +64,7 @@ def authenticated(
     if key is None and is_socket:
         key = connection.query_params.get("key") or None
     if key is None:
-        raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
+        raise AuthenticationError(NO_KEY)
     person = x_keepclear_person or (connection.query_params.get("person", "") if is_socket else "")
     return caller_of(connection.scope, key, runtime(connection).deployment.keys.authenticate, person)
 

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from keepclear.api.deps import bearer_key, caller_of
+from keepclear.api.deps import NO_KEY, bearer_key, caller_of
 from keepclear.api.problems import problem, problem_for
 from keepclear.domain.identity import Principal
 from keepclear.domain.json_input import decode_json_bytes, parse_json
@@ -80,9 +80,10 @@ class InputGate:
             return
         path = scope.get("path", "")
         refusal = self._target_and_headers(scope)
-        if refusal is None and scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
+        with_body = scope["type"] == "http" and scope.get("method") in _BODY_METHODS
+        if refusal is None and with_body:
             refusal = await self._caller(scope)
-        if refusal is None and scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
+        if refusal is None and with_body:
             try:
                 body = await self._read_body(scope, receive)
             except _TooLarge:
@@ -134,7 +135,7 @@ class InputGate:
         key = bearer_key(dict(scope.get("headers", ())).get(b"authorization", b"").decode("latin-1"))
         try:
             if key is None:
-                raise AuthenticationError("send the API key as 'Authorization: Bearer kc_<id>_<secret>'")
+                raise AuthenticationError(NO_KEY)
             await run_in_threadpool(caller_of, scope, key, self.authenticate)
         except KeepclearError as exc:
             return problem_for(exc, path)
