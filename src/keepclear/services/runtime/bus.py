@@ -266,7 +266,7 @@ class EventBus:
         for takes_batches, subscriber in subscribers:
             if yield_to is not None:
                 yield_to()
-            if self._holds(subscriber):  # behind what it holds: in publication order
+            if self._held and self._holds(subscriber):  # behind what it holds: in publication order
                 self._hold(subscriber, takes_batches, events)
                 continue
             if takes_batches:
