@@ -58,7 +58,7 @@ from keepclear.domain.limits import bounded_problems
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.domain.zones import AltitudeBand
 from keepclear.errors import ValidationError
-from keepclear.geo.zone_geojson import _coordinate_problems
+from keepclear.geo.zone_geojson import coordinate_problems
 
 _TOP_FIELDS = frozenset(
     {"id", "party", "kind", "start", "end", "priority", "addressees", "units", "share_units", "contact", "text",
@@ -147,7 +147,7 @@ def _volume(reader: _Reader, raw: Any, index: int, start_s: float, end_s: float)
                 if not any(p.startswith("volumes: more than") for p in reader.problems):
                     reader.problems.append(f"volumes: more than {MAX_VERTICES} polygon positions in all")
                 return None
-            found = _coordinate_problems("Polygon", coordinates, f"{where}geometry")
+            found = coordinate_problems("Polygon", coordinates, f"{where}geometry")
             reader.problems += found
             if not found:
                 polygon = shape(geometry)

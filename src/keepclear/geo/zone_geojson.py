@@ -63,7 +63,7 @@ def _position_problems(position: object, where: str) -> list[str]:
     return problems
 
 
-def _coordinate_problems(geometry_type: str, coords: Any, where: str) -> list[str]:
+def coordinate_problems(geometry_type: str, coords: Any, where: str) -> list[str]:
     """Check nesting, ranges, closure and vertex counts of raw GeoJSON coordinates."""
     problems: list[str] = []
 
@@ -121,7 +121,7 @@ def _geometry(feature: dict[str, Any], where: str) -> tuple[BaseGeometry | None,
     geometry_type = raw.get("type")
     if not isinstance(geometry_type, str):
         return None, [f"{where} geometry: has no type"]
-    problems = _coordinate_problems(geometry_type, raw.get("coordinates"), f"{where} geometry")
+    problems = coordinate_problems(geometry_type, raw.get("coordinates"), f"{where} geometry")
     if problems:
         return None, problems
     geometry = shape(raw)

@@ -15,7 +15,7 @@ from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.limits import line_problem
 from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
-from keepclear.geo.zone_geojson import _coordinate_problems
+from keepclear.geo.zone_geojson import coordinate_problems
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.record.signer import stage
 from keepclear.services.zones.service import ZoneService
@@ -49,7 +49,7 @@ def _check_geometry(geometry: Any) -> tuple[list[str], dict[str, Any]]:
     geometry_type: str = geometry["type"]
     coordinates: Any = geometry.get("coordinates")
     kept: dict[str, Any] = {"type": geometry_type, "coordinates": coordinates}
-    problems = _coordinate_problems(geometry_type, coordinates, "geometry")
+    problems = coordinate_problems(geometry_type, coordinates, "geometry")
     if not problems and (count := _vertex_count(geometry_type, coordinates)) > MAX_VERTICES:
         problems.append(f"geometry: {count} positions, at most {MAX_VERTICES}")
     radius = geometry.get("radius_m")
