@@ -75,7 +75,14 @@ class Settings(BaseSettings):
     )
     tick_s: float = Field(1.0, gt=0, le=60, description="Seconds between probe ticks inside the service.")
     max_body_bytes: int = Field(
-        _LIMITS.max_body_bytes, ge=1024, description="Largest request body the API accepts, in bytes (413 above)."
+        _LIMITS.max_body_bytes,
+        ge=1024,
+        description="Largest request body of one object (an activity, a message...), in bytes (413 above).",
+    )
+    max_batch_body_bytes: int = Field(
+        _LIMITS.max_batch_body_bytes,
+        ge=1024,
+        description="Largest request body of a batch (track reports, activities), in bytes (413 above).",
     )
     max_json_depth: int = Field(
         _LIMITS.max_json_depth, ge=8, le=500, description="Deepest nesting of arrays and objects in JSON input."
@@ -92,7 +99,9 @@ class Settings(BaseSettings):
         _LIMITS.max_url_bytes, ge=256, description="Longest request target (path and query), in bytes (414 above)."
     )
     max_zone_file_bytes: int = Field(
-        _LIMITS.max_zone_file_bytes, ge=1024, description="Largest zone file `keepclear zones import` reads, bytes."
+        _LIMITS.max_zone_file_bytes,
+        ge=1024,
+        description="Largest zone file, bytes: `keepclear zones import`, POST /v1/zones, a zone proposal.",
     )
     max_zone_features: int = Field(_LIMITS.max_zone_features, ge=1, description="Most features in one zone import.")
     max_zone_vertices_per_feature: int = Field(

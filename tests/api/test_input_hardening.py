@@ -229,8 +229,87 @@ def test_item9_clean_ctrl_c_of_serve_exits_0(tmp_path: Path, database_url: str):
     assert "aborted" not in output and "Traceback" not in output
 
 
-@pytest.mark.parametrize("limit", [2048])
-def test_small_body_limit_is_one_setting_for_every_route(tmp_path: Path, limit: int):
-    with running_service(tmp_path / "data", max_body_bytes=limit) as service, service.client("a-liaison") as a:
-        assert_problem(a.post("/v1/activities", json=air_operation(text="x" * 3000)), 413, str(limit))
-        assert a.post("/v1/activities", json=air_operation(text="x" * 100)).status_code == 201
+def _padded(value: dict[str, Any], size_bytes: int) -> bytes:
+    """``value`` as JSON of at least ``size_bytes``: padded with spaces (valid JSON, nothing to store)."""
+    text = json.dumps(value).encode()
+    return text[:-1] + b" " * max(0, size_bytes - len(text)) + b"}"
+
+
+def test_each_route_takes_the_body_size_its_setting_names(tmp_path: Path):
+    """One object's body (an activity, a message) is bounded by ``max_body_bytes``; only the routes that
+    take many at once take ``max_batch_body_bytes`` (track and activity batches) or
+    ``max_zone_file_bytes`` (zone files): megabytes of JSON hold the interpreter while parsed."""
+    small, batch, zone_file = 4096, 16384, 32768
+    limits = {"max_body_bytes": small, "max_batch_body_bytes": batch, "max_zone_file_bytes": zone_file}
+    with running_service(tmp_path / "data", **limits) as service:
+        with service.client("a-liaison") as a:
+            one = air_operation(text="x" * 100)
+            assert_problem(a.post("/v1/activities", content=_padded(one, small + 1), headers=JSON), 413, str(small))
+            refused = a.post("/v1/activities", content=_padded(one, small + 1), headers=JSON)
+            assert "max_body_bytes" in refused.json()["detail"]
+            assert a.post("/v1/activities", content=_padded(one, small - 10), headers=JSON).status_code == 201
+            several = {"activities": [air_operation(text="x" * 100)]}
+            taken = a.post("/v1/activities/batch", content=_padded(several, batch - 10), headers=JSON)
+            assert taken.status_code == 201, taken.text
+            over = a.post("/v1/activities/batch", content=_padded(several, batch + 1), headers=JSON)
+            assert "max_batch_body_bytes" in assert_problem(over, 413, str(batch))["detail"]
+            proposal = _padded({"type": "FeatureCollection", "features": []}, zone_file + 1)
+            assert "max_zone_file_bytes" in assert_problem(
+                a.post("/v1/zone-proposals", content=proposal, headers=JSON), 413
+            )["detail"]
+        with service.client("a-feed") as feed:
+            reports = _padded({"reports": []}, batch + 1)
+            assert_problem(feed.post("/v1/tracks", content=reports, headers=JSON), 413, "max_batch_body_bytes")
+            assert feed.post("/v1/tracks", content=_padded({"reports": []}, small * 2), headers=JSON).status_code == 202
+        with service.client("admin") as admin:
+            zones = _padded({"type": "FeatureCollection", "features": []}, zone_file - 10)
+            assert admin.post("/v1/zones", content=zones, headers=JSON).status_code != 413
+            over_zones = _padded({"type": "FeatureCollection", "features": []}, zone_file + 1)
+            assert_problem(admin.post("/v1/zones", content=over_zones, headers=JSON), 413, "max_zone_file_bytes")
+
+
+def test_a_body_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The route reads the value the gate parsed (``JudgedBodyRoute``): parsing megabytes holds the
+    interpreter, the probe's tick waiting, and twice would double it."""
+    parsed: list[int] = []
+    loads = json.loads
+
+    def counting(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(text, str | bytes) and "Parsed once" in (text if isinstance(text, str) else text.decode()):
+            parsed.append(1)
+        return loads(text, *args, **kwargs)
+
+    with running_service(tmp_path / "data") as service, service.client("a-liaison") as a:
+        monkeypatch.setattr(json, "loads", counting)
+        notified = a.post("/v1/activities", content=json.dumps(air_operation(text="Parsed once")), headers=JSON)
+        monkeypatch.undo()
+        assert notified.status_code == 201, notified.text
+        assert notified.json()["activity"]["text"] == "Parsed once"
+    assert len(parsed) == 1
+
+
+def test_every_route_reads_the_body_the_gate_parsed(tmp_path: Path):
+    from fastapi.routing import APIRoute
+
+    from keepclear.api import create_app
+    from keepclear.api.input_gate import JudgedBodyRoute
+    from keepclear.services.runtime.deployment import Deployment
+    from keepclear.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    deployment = Deployment.open(settings, create=True)
+    routes: list[APIRoute] = []
+
+    def walk(items: Any) -> None:
+        for route in items:
+            if isinstance(route, APIRoute):
+                routes.append(route)
+            elif hasattr(route, "original_router"):
+                walk(route.original_router.routes)
+
+    try:
+        walk(create_app(settings, deployment=deployment).routes)
+    finally:
+        deployment.close()
+    assert len(routes) > 50
+    assert [r.path for r in routes if not isinstance(r, JudgedBodyRoute)] == []

@@ -14,6 +14,7 @@ from keepclear import __version__
 from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
+from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
@@ -38,6 +39,15 @@ from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.priority import ProbePriority
 from keepclear.services.runtime.runtime import Runtime
 from keepclear.settings import Settings
+
+#: The routes that take many objects in one body, and the setting bounding it; every other route's
+#: body is one object, bounded by ``max_body_bytes`` (``InputGate``).
+LARGE_BODIES = {
+    "/v1/tracks": "max_batch_body_bytes",
+    "/v1/activities/batch": "max_batch_body_bytes",
+    "/v1/zones": "max_zone_file_bytes",
+    "/v1/zone-proposals": "max_zone_file_bytes",
+}
 
 
 class IngestYield:
@@ -129,8 +139,17 @@ def create_app(
     app.add_middleware(RequestKeys, db=dep.db, keys=dep.keys, clock=dep.clock)
     # The gate judges the caller's key, then reads and judges every body before a route sees it; track
     # batches wait for the probe (IngestYield, outside it) before their bytes are read.
+    large = LargeBodies(runtime.priority)
+    runtime.add_gauge("large_bodies_waiting", lambda: large.waiting)
+    runtime.add_gauge("large_bodies_refused_busy_total", lambda: large.refused_busy)
+    runtime.add_gauge("large_body_judge_ns_per_byte", lambda: large.s_per_byte * 1e9)
     app.add_middleware(
-        InputGate, limits=settings.input_limits(), typed_paths={"/v1/tracks"}, authenticate=dep.keys.authenticate
+        InputGate,
+        limits=settings.input_limits(),
+        typed_paths={"/v1/tracks"},
+        authenticate=dep.keys.authenticate,
+        large_bodies=LARGE_BODIES,
+        queue=large,
     )
     app.add_middleware(IngestYield, priority=runtime.priority)
     app.add_middleware(DomainErrors)  # outside them all: their domain errors answered as the routes' are

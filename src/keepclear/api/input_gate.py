@@ -8,11 +8,16 @@ stores see only input they can keep:
 - the ``X-Keepclear-Person`` header (or a socket's ``person``): too long or control characters → 422;
 - the caller, before a byte of a body is read (``authenticate``): no key, or one that is not valid → 401.
   Parsing megabytes of JSON holds the interpreter for seconds; only a caller with a key may cost that;
-- the body, read whole up to ``max_body_bytes`` (413 above, with or without a Content-Length),
-  must be ``application/json`` (415 otherwise) and strict JSON (``domain.json_input``): a byte order
-  mark or another encoding → 400; syntax, depth, NaN/Infinity, integers past 64 bits, NUL or lone
-  surrogates in text → 422 naming the field. The route then reads the same bytes.
+- the body, read whole up to its route's limit (413 above, with or without a Content-Length):
+  ``max_body_bytes`` (one object: an activity, a message), or the limit ``large_bodies`` names for
+  the few routes that take many objects at once (track and activity batches, zone files). Parsing
+  JSON holds the interpreter (about 60 ms a megabyte, the probe's tick waiting), so megabytes are
+  taken only where they are needed. The body must be ``application/json`` (415 otherwise) and strict
+  JSON (``domain.json_input``): a byte order mark or another encoding → 400; syntax, depth,
+  NaN/Infinity, integers past 64 bits, NUL or lone surrogates in text → 422 naming the field. A large
+  body is judged in its turn, between the probe's ticks (``LargeBodies``).
 
+The value parsed here is the one the route reads (``JudgedBodyRoute``): a body is parsed once.
 Routes in ``typed_paths`` parse their body straight from bytes with a fixed-shape pydantic model
 (track ingest, for speed); the gate still applies every check but the JSON walk to them.
 """
@@ -20,22 +25,28 @@ Routes in ``typed_paths`` parse their body straight from bytes with a fixed-shap
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keepclear.api.deps import NO_KEY, bearer_key, caller_of
+from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.problems import problem, problem_for
 from keepclear.domain.identity import Principal
 from keepclear.domain.json_input import decode_json_bytes, parse_json
 from keepclear.domain.limits import InputLimits
-from keepclear.errors import AuthenticationError, KeepclearError, ValidationError
+from keepclear.errors import AuthenticationError, KeepclearError, OverloadedError, ValidationError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Where the gate leaves a body's parsed value for the route (``JudgedBodyRoute``).
+JSON_SCOPE_KEY = "keepclear.json"
 
 
 class _TooLarge(Exception):
@@ -60,7 +71,10 @@ class InputGate:
     """ASGI middleware applying ``limits`` to every HTTP request and WebSocket handshake.
 
     ``authenticate`` (a key to its caller, or ``AuthenticationError``; it may read the store) judges
-    the key of a request with a body before the body is read; None leaves that to the routes."""
+    the key of a request with a body before the body is read; None leaves that to the routes.
+    ``large_bodies`` maps a path to the name of the ``InputLimits`` field bounding its bodies; every
+    other path's bodies are bounded by ``max_body_bytes``. ``queue`` judges the large ones in their
+    turn, between the probe's ticks (``LargeBodies``)."""
 
     def __init__(
         self,
@@ -68,11 +82,19 @@ class InputGate:
         limits: InputLimits,
         typed_paths: Collection[str] = (),
         authenticate: Callable[[str], Principal] | None = None,
+        large_bodies: Mapping[str, str] | None = None,
+        queue: LargeBodies | None = None,
     ) -> None:
         self.app = app
         self.limits = limits
         self.typed_paths = frozenset(typed_paths)
         self.authenticate = authenticate
+        self.large_bodies = queue or LargeBodies(None)
+        self._body_limits = {path: (int(getattr(limits, name)), name) for path, name in (large_bodies or {}).items()}
+
+    def body_limit(self, path: str) -> tuple[int, str]:
+        """The largest body ``path`` takes, in bytes, and the setting that says so."""
+        return self._body_limits.get(path, (self.limits.max_body_bytes, "max_body_bytes"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -84,14 +106,17 @@ class InputGate:
         if refusal is None and with_body:
             refusal = await self._caller(scope)
         if refusal is None and with_body:
+            limit_bytes, setting = self.body_limit(path)
             try:
-                body = await self._read_body(scope, receive)
+                body = await self._read_body(scope, receive, limit_bytes)
             except _TooLarge:
-                refusal = problem(
-                    413, "Request too large", f"request bodies are limited to {self.limits.max_body_bytes} bytes", path
-                )
+                detail = f"request bodies of {path} are limited to {limit_bytes} bytes (setting {setting})"
+                refusal = problem(413, "Request too large", detail, path)
             else:
-                refusal = self._body(scope, body)
+                try:
+                    refusal = await self.large_bodies.judge(len(body), lambda: self._body(scope, body))
+                except OverloadedError as exc:
+                    refusal = problem_for(exc, path)
                 if refusal is None:
                     receive = replay_body(body, receive)
         if refusal is None:
@@ -141,9 +166,9 @@ class InputGate:
             return problem_for(exc, path)
         return None
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, scope: Scope, receive: Receive, limit_bytes: int) -> bytes:
         declared = dict(scope.get("headers", ())).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limits.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
             raise _TooLarge
         chunks: list[bytes] = []
         size = 0
@@ -153,7 +178,7 @@ class InputGate:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limits.max_body_bytes:
+            if size > limit_bytes:
                 raise _TooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -172,7 +197,7 @@ class InputGate:
             if path in self.typed_paths:
                 decode_json_bytes(body)
             else:
-                parse_json(body, self.limits)
+                scope[JSON_SCOPE_KEY] = parse_json(body, self.limits)
         except KeepclearError as exc:
             return problem_for(exc, path)
         return None
@@ -190,3 +215,25 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class _JudgedRequest(Request):
+    """A request whose JSON body is the value the gate parsed, when it parsed one."""
+
+    async def json(self) -> Any:
+        if JSON_SCOPE_KEY in self.scope:
+            return self.scope[JSON_SCOPE_KEY]
+        return await super().json()
+
+
+class JudgedBodyRoute(APIRoute):
+    """A route that reads the body the gate parsed rather than parsing it again (every API router
+    uses it: parsing megabytes holds the interpreter; once is enough)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def judged(request: Request) -> Response:
+            return await handler(_JudgedRequest(request.scope, request.receive))
+
+        return judged

@@ -19,7 +19,8 @@ INT64_MAX = 2**63 - 1
 class InputLimits:
     """The limits in force; the defaults are the settings' defaults."""
 
-    max_body_bytes: int = 16 * 1024 * 1024
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_batch_body_bytes: int = 16 * 1024 * 1024
     max_json_depth: int = 32
     max_message_data_bytes: int = 16 * 1024
     max_person_chars: int = 200

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models.activities import ActivityView, NotifyOut
 from keepclear.domain.activities import batch_size_problem
 from keepclear.domain.identity import Principal
@@ -24,7 +25,7 @@ from keepclear.services.activities.views import notifier_conflict, view_for
 from keepclear.services.policy import Action, unknown
 from keepclear.services.runtime.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["activities"])
+router = APIRouter(prefix="/v1", tags=["activities"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 Reader = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_READ))]
 Notifier = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_NOTIFY))]

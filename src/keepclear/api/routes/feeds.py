@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from keepclear.api.deps import authorized
 from keepclear.api.feed_sources import FeedSources
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.domain.identity import Principal
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.policy import Action
 
-router = APIRouter(prefix="/v1", tags=["tracks"])
+router = APIRouter(prefix="/v1", tags=["tracks"], route_class=JudgedBodyRoute)
 
 
 class FeedSourceOut(BaseModel):

@@ -17,6 +17,7 @@ from starlette.requests import HTTPConnection
 from keepclear.api.deps import authorized
 from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
 from keepclear.api.hotline_ws import LiveConfig, LiveSession
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models.hotline import (
     AckStatusOut,
     AvailabilityOut,
@@ -54,7 +55,7 @@ def hotline(connection: HTTPConnection) -> Hotline:
     return connection.app.state.hotline  # type: ignore[no-any-return]
 
 
-router = APIRouter(prefix="/v1/hotline", tags=["hotline"])
+router = APIRouter(prefix="/v1/hotline", tags=["hotline"], route_class=JudgedBodyRoute)
 HotlineDep = Annotated[Hotline, Depends(hotline)]
 Reader = Annotated[Principal, Depends(authorized(Action.THREADS_READ))]
 Poster = Annotated[Principal, Depends(authorized(Action.MESSAGES_POST))]

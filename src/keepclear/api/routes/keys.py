@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models import KeyCreated, KeyIn, KeyOut
 from keepclear.domain.identity import ApiKeyInfo, Principal, Role
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.policy import Action
 from keepclear.services.runtime.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["keys"])
+router = APIRouter(prefix="/v1", tags=["keys"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 Admin = Annotated[Principal, Depends(authorized(Action.KEYS_MANAGE))]
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models.record import (
     AccountOut,
     ConsistencyProof,
@@ -41,7 +42,7 @@ from keepclear.services.reports.incident import incident_html
 from keepclear.services.reports.words import choose_language
 from keepclear.services.runtime.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["record"])
+router = APIRouter(prefix="/v1", tags=["record"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 

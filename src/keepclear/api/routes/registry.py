@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 
 from keepclear import __version__
 from keepclear.api.deps import authorized, public, runtime
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models import (
     ForceIn,
     ForceOut,
@@ -29,7 +30,7 @@ from keepclear.services.policy import Action, sees_party_data
 from keepclear.services.record.signer import RecordStatus
 from keepclear.services.runtime.runtime import Runtime
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 

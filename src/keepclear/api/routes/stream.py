@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from keepclear.api.deps import authorized
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.routes.tactical import visible_tracks
 from keepclear.api.streams import EventStreamResponse, StreamHub
 from keepclear.domain.events import Event
@@ -16,7 +17,7 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.services.policy import Action, event_view, may
 from keepclear.services.runtime.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["stream"])
+router = APIRouter(prefix="/v1", tags=["stream"], route_class=JudgedBodyRoute)
 
 
 @router.get(

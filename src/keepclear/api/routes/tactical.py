@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models import TrackStateOut
 from keepclear.domain.identity import Principal
 from keepclear.domain.timefmt import format_utc, parse_utc
@@ -15,7 +16,7 @@ from keepclear.errors import ValidationError
 from keepclear.services.policy import Action, sees_party_data
 from keepclear.services.runtime.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["tactical"])
+router = APIRouter(prefix="/v1", tags=["tactical"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 DOMAINS = ("air", "land", "sea")
 

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.feed_sources import clean_source
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models import RefusedReport, TrackBatchIn, TrackBatchResult
 from keepclear.domain.identity import Principal
 from keepclear.errors import field_of
@@ -20,7 +21,7 @@ from keepclear.services.policy import Action
 from keepclear.services.runtime.runtime import Runtime
 from keepclear.services.tactical.tracks import ReportColumns
 
-router = APIRouter(prefix="/v1", tags=["tracks"])
+router = APIRouter(prefix="/v1", tags=["tracks"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 

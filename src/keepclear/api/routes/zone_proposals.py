@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models.geojson import Geometry
 from keepclear.domain.identity import Principal
 from keepclear.domain.zones import ZoneKind
 from keepclear.services.policy import Action
 from keepclear.services.runtime.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["zones"])
+router = APIRouter(prefix="/v1", tags=["zones"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 

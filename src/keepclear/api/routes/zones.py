@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from keepclear.api.deps import authorized, runtime
+from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models import FeatureCollection, ZonesImported
 from keepclear.api.models.geojson import ZoneCollection, ZoneFeature
 from keepclear.domain.identity import Principal
 from keepclear.services.policy import Action
 from keepclear.services.runtime.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["zones"])
+router = APIRouter(prefix="/v1", tags=["zones"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 Reader = Annotated[Principal, Depends(authorized(Action.ZONES_READ))]
 

@@ -329,6 +329,7 @@ class Runtime:
         # A fixed rate, not a fixed pause: a tick that took 0.3 s must not push the next one to 1.3 s.
         # A tick that overruns its period is followed at once, without a burst to catch up.
         due_s = time.monotonic() + self.config.tick_s
+        self.priority.expect_tick(due_s, self.config.tick_s)
         last_start_s: float | None = None
         while not self._stop.wait(max(0.0, due_s - time.monotonic())):
             start_s = time.monotonic()
@@ -339,6 +340,8 @@ class Runtime:
             last_start_s = self._last_tick_start_s = start_s
             self.tick()
             due_s = max(due_s + self.config.tick_s, time.monotonic())
+            self.priority.expect_tick(due_s, self.config.tick_s)
+        self.priority.expect_tick(None)
 
     def tick_late_s(self) -> float:
         """Seconds by which the next tick is overdue beyond half a period (0 when on time, or when the

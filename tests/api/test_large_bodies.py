@@ -1,0 +1,113 @@
+"""Large bodies are judged between the probe's ticks, one at a time, and only so many wait."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from keepclear.api.large_bodies import LargeBodies
+from keepclear.errors import OverloadedError
+from keepclear.services.runtime.priority import ProbePriority
+
+PERIOD_S = 0.4
+PROBE_S = 0.05
+
+
+class Ticker:
+    """A probe's tick every ``PERIOD_S``, computing ``PROBE_S``; records when each computed."""
+
+    def __init__(self, priority: ProbePriority) -> None:
+        self.priority = priority
+        self.ticks: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        due_s = time.monotonic() + PERIOD_S
+        self.priority.expect_tick(due_s, PERIOD_S)
+        while not self._stop.wait(max(0.0, due_s - time.monotonic())):
+            with self.priority.probing():
+                started = time.monotonic()
+                time.sleep(PROBE_S)
+                self.ticks.append((started, time.monotonic()))
+            due_s += PERIOD_S
+            self.priority.expect_tick(due_s, PERIOD_S)
+        self.priority.expect_tick(None)
+
+    def __enter__(self) -> Ticker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_a_large_body_is_judged_in_a_window_between_ticks_and_never_across_one() -> None:
+    priority = ProbePriority(max_wait_s=5.0)
+    queue = LargeBodies(priority, threshold_bytes=1000)
+    queue.s_per_byte = 0.15 / 1_000_000  # a megabyte takes 0.15 s: more than some gaps leave
+    spans: list[tuple[float, float]] = []
+
+    def parse() -> None:  # holds for 0.08 s, as a parse of about a megabyte would
+        started = time.monotonic()
+        time.sleep(0.08)
+        spans.append((started, time.monotonic()))
+
+    async def bodies() -> None:
+        for _ in range(8):
+            await queue.judge(1_000_000, parse)
+            await asyncio.sleep(0.07)  # the next body arrives at a random point of the period
+
+    with Ticker(priority) as ticker:
+        asyncio.run(bodies())
+    assert len(spans) == 8 and len(ticker.ticks) >= 2
+    for started, ended in spans:
+        for tick_started, tick_ended in ticker.ticks:
+            assert ended <= tick_started + 0.03 or started >= tick_ended - 0.03, (spans, ticker.ticks)
+
+
+def test_work_longer_than_any_window_starts_when_a_tick_ends() -> None:
+    priority = ProbePriority(max_wait_s=5.0)
+    queue = LargeBodies(priority, threshold_bytes=1000)
+    queue.s_per_byte = 10.0 / 1_000_000  # 10 s: no window is that long
+    started: list[float] = []
+    with Ticker(priority) as ticker:
+        time.sleep(PERIOD_S * 1.5)
+        asyncio.run(queue.judge(1_000_000, lambda: started.append(time.monotonic())))
+    ends = [end for _, end in ticker.ticks]
+    assert any(0 <= started[0] - end < 0.05 for end in ends), (started, ticker.ticks)
+
+
+def test_small_bodies_never_wait_and_without_a_tick_nothing_waits() -> None:
+    priority = ProbePriority(max_wait_s=5.0)
+    queue = LargeBodies(priority, threshold_bytes=1000)
+    with priority.probing():  # the probe computing holds back a large body, not a small one
+        started = time.monotonic()
+        assert asyncio.run(queue.judge(10, lambda: "small")) == "small"
+        assert time.monotonic() - started < 0.05
+    started = time.monotonic()
+    assert asyncio.run(queue.judge(10_000_000, lambda: "large")) == "large"  # no tick runs: no window to wait for
+    assert time.monotonic() - started < 0.5
+
+
+def test_only_so_many_large_bodies_wait() -> None:
+    priority = ProbePriority(max_wait_s=5.0)
+    queue = LargeBodies(priority, threshold_bytes=1000, max_waiting=2)
+    release = threading.Event()
+
+    async def three() -> list[object]:
+        tasks = [asyncio.create_task(queue.judge(5000, release.wait)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        assert queue.waiting == 2
+        with pytest.raises(OverloadedError) as refused:
+            await queue.judge(5000, lambda: None)
+        assert refused.value.retry_after_s > 0
+        release.set()
+        return list(await asyncio.gather(*tasks))
+
+    assert asyncio.run(three()) == [True, True]
+    assert queue.refused_busy == 1 and queue.waiting == 0
