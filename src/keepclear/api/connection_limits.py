@@ -46,10 +46,7 @@ class PerKeyLimit:
 
     def refusal(self) -> str:
         """What a refused client is told: the bound, and what to do."""
-        return (
-            f"this key has {self.limit} {self.kind} connections open already, the most one key may hold"
-            " (max_streams_per_key): close one, or use another key"
-        )
+        return f"this key holds {self.limit} open {self.kind} connections, the most one key may (max_streams_per_key): close one first"
 
     def gauges(self) -> Mapping[str, Callable[[], float]]:
         """``<kind>_clients_refused_total`` and ``<kind>_clients_per_key_max`` (the most any key holds)."""
