@@ -196,6 +196,13 @@ class Settings(BaseSettings):
         description="Longest a send to a /v1/stream or hotline socket client may wait for the client to read; a client"
         " that does not read for this long is disconnected.",
     )
+    max_streams_per_key: int = Field(
+        8,
+        ge=1,
+        le=10_000,
+        description="/v1/stream connections one API key may hold open in one API process, and as many hotline"
+        " sockets; past it a new one is refused (429, or the socket closed with a reason).",
+    )
     ledger_checkpoint_every_entries: int = Field(
         100, ge=1, description="The deployment signs the ledger head at least every this many entries."
     )

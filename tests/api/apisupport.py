@@ -118,12 +118,12 @@ def populate_over_api(url: str, admin_key: str) -> dict[str, str]:
 class SseReader:
     """Reads a /v1/stream connection on a thread and keeps every event it receives."""
 
-    def __init__(self, service: Service | Endpoint, who: str, last_event_id: int | None = None) -> None:
+    def __init__(self, service: Service | Endpoint, who: str, last_event_id: str | None = None) -> None:
         import threading
 
         self.events: list[dict[str, object]] = []
         self._client = service.client(who)
-        self._headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
+        self._headers = {} if last_event_id is None else {"Last-Event-ID": last_event_id}
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

@@ -116,9 +116,9 @@ def intruder_gone(service: Service, unit: str = "ub-x") -> None:
     report(service, [(unit, 34.1, 36.5, 0.0, 0.0)])
 
 
-def stream_once(service: Service, who: str, after: int | None = 0) -> list[dict[str, Any]]:
+def stream_once(service: Service, who: str, after: str | None = "0") -> list[dict[str, Any]]:
     """Every stream event the key may see after ``after`` (catch-up with Last-Event-ID), then closed."""
-    headers = {} if after is None else {"Last-Event-ID": str(after)}
+    headers = {} if after is None else {"Last-Event-ID": after}
     events: list[dict[str, Any]] = []
     with (
         service.client(who) as client,

@@ -30,7 +30,7 @@ def test_reconnect_with_last_event_id_catches_up_exactly_once(service: Service):
     first.close()
     for n in (4, 5):
         service.deployment.registry.add_unit(Unit(f"ua{n}", f"A{n}", Domain.LAND, "convoy", "fa"))
-    again = SseReader(service, "a-liaison", last_event_id=int(seen["seq"]))
+    again = SseReader(service, "a-liaison", last_event_id=str(seen["id"]))
     try:
         again.wait_for(lambda e: e["payload"].get("unit_id") == "ua5")
         units = [e["payload"]["unit_id"] for e in again.events if e["kind"] == "unit.added"]

@@ -63,6 +63,7 @@ def test_item6_stream_clients_that_do_not_read_are_cut_and_leave_nothing_behind(
         tick_s=0.5,
         stream_client_backlog_events=BACKLOG_EVENTS,
         stream_send_timeout_s=20,
+        max_streams_per_key=200,  # 100 silent clients of one key, and the reader
     )
     dep = Deployment.open(settings, clock=WallClock(), create=True)
     keys = populate(dep)
@@ -169,7 +170,11 @@ def test_item6_hotline_sockets_that_do_not_read_are_cut(
     tmp_path: Path, database_url: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=database_url, tick_s=0.5, hotline_client_backlog_items=BACKLOG_EVENTS
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        tick_s=0.5,
+        hotline_client_backlog_items=BACKLOG_EVENTS,
+        max_streams_per_key=100,  # 50 silent sockets of one key
     )
     dep = Deployment.open(settings, clock=WallClock(), create=True)
     keys = populate(dep)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
+from keepclear.api.connection_limits import PerKeyLimit
 from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
@@ -99,12 +100,16 @@ def create_app(
     hub = StreamHub(
         backlog_events=settings.stream_client_backlog_events,
         send_timeout_s=settings.stream_send_timeout_s,
-        tagged_ids=settings.bus_url is not None,  # a client may resume on another API process
+        across_processes=settings.bus_url is not None,  # a client may resume on another API process
     )
     dep.bus.subscribe_batches(hub.on_events, live=True, remote=True)
     runtime.tactical.on_tick(lambda _now_s: hub.offer_picture())
-    for name, read in hub.gauges().items():
-        runtime.add_gauge(name, read)
+    # Long-lived connections per key, each kind on its own count (in this process).
+    stream_limit = PerKeyLimit("stream", settings.max_streams_per_key)
+    hotline_limit = PerKeyLimit("hotline", settings.max_streams_per_key)
+    for gauges in (hub.gauges(), stream_limit.gauges(), hotline_limit.gauges()):
+        for name, read in gauges.items():
+            runtime.add_gauge(name, read)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,11 +129,12 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.hub = hub
+    app.state.stream_limit = stream_limit
     app.state.settings = settings
     # With a bus across processes, other processes' messages wake the sockets (HotlineHub.on_remote_event);
     # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
     live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)
-    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, live)
+    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, live, hotline_limit)
     app.state.feed_sources = FeedSources()
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)

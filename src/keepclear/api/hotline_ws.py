@@ -41,6 +41,7 @@ from keepclear.errors import (
     ConflictError,
     KeepclearError,
     NotFoundError,
+    OverloadedError,
     ValidationError,
     code_of,
 )
@@ -102,6 +103,22 @@ def _event_frame(event: Event) -> dict[str, Any]:
         EventKind.HOTLINE_ESCALATED: "escalated",
     }
     return {"type": kind.get(event.kind, event.kind), "time": format_utc(event.time_s), **event.payload}
+
+
+#: Close code of a socket refused for now (RFC 6455 "try again later"): its key holds enough open.
+TRY_AGAIN_LATER = 1013
+
+
+async def refuse(websocket: WebSocket, problem: str) -> None:
+    """Accepts ``websocket`` only to say why it is refused (an error frame with ``status``
+    ``refused``, then a close with ``problem`` as the reason): a refusal before the handshake reaches
+    a browser as a bare 403 with no words."""
+    try:
+        await websocket.accept()
+        await websocket.send_text(json.dumps(error_frame(OverloadedError(problem, retry_after_s=5))))
+        await websocket.close(code=TRY_AGAIN_LATER, reason=problem[:120])
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
 
 
 class LiveSession:

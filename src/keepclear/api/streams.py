@@ -5,17 +5,40 @@ queue of events not yet sent, bounded by ``backlog_events``. A client that does 
 when its backlog reaches the bound, or when one send waits longer than ``send_timeout_s`` for the
 client to take what was sent before (TCP's buffers full). Cutting cancels the task that serves it,
 so nothing of it stays behind; the client reconnects with ``Last-Event-ID`` and gets what it missed
-from the ring of recent events, or is told to reload when it was away longer than the ring.
+from its party's ring of recent events, or is told to reload when it was away longer than the ring.
 
-Across API processes (a deployment with a bus) each event's SSE id also carries a tag of the
-event's own id, the same in every process (``<seq>-<tag>``): a client that reconnects to another
-process resumes after the event of that tag in this process's ring, with the events that arrived
+**Nothing on a party's stream counts the events of others.** The parties are adversaries: one
+number over all events (as the ids were before) shows a party the gaps between the events it is
+shown, so how much the other parties did, and when. Hence:
+
+- each party has its own ring: the last ``ring_size`` events it is shown (not the deployment's), so
+  whether a resume point is still kept, and with it ``event: reload``, depends on its own events;
+- an event's SSE id is its *tag* for that party: 16 hex digits of a SHA-256 of the party and of
+  exactly what the party is shown (kind, time, party, its view), ``"id"`` in the body too. The same
+  event has the same tag in every API process, so a client resumes on any of them by looking the tag
+  up in its party's ring; another party's tag, a made-up one and one older than the ring are all
+  simply not there (reload, then live). The body carries no ``seq``, ``hello`` no number.
+
+Why a hash of the shown view and not the alternatives: numbers per party differ between processes
+(each counts from its own start, and the bus delivers in a slightly different order in each), so they
+would need the tag anyway; an encrypted number needs a key shared by every process, and a key kept
+somewhere. A hash of the whole event (``Event.id``, hidden fields included) would let a party confirm
+a guess of what it was not shown (the other addressees of an activity, say); a hash of what it is
+shown tells it nothing new. Two events a party is shown identically at the same time have one tag:
+the ring resumes after the older, so the client may get one again, never miss one.
+
+Across API processes (a deployment with a bus, ``across_processes``) a client that reconnects to
+another process resumes after its tag in this process's ring together with the events that arrived
 here shortly before it (``resume_margin_s``: the bus delivers in a slightly different order in each
-process), so it may get an event twice (the same id: drop it) but misses none. A tag not (yet) in
-the ring is waited for a moment, then the client is told to reload.
+process), so it may get an event twice (the same id: drop it) but misses none. A tag not (yet) in the
+ring is waited for a moment, then the client is told to reload. In one process the order is the one
+the client saw, and an unknown tag is answered at once.
+
+``Last-Event-ID: 0`` asks for everything the party's ring keeps (``event: reload`` first if it has
+dropped any); without the header a stream is live only.
 
 The tactical picture (the units a party may see now) is pushed after every probe tick as
-``event: tracks.picture``: not numbered, not kept in the ring, and coalesced per connection (a
+``event: tracks.picture``: without an id, not kept in the ring, and coalesced per connection (a
 client that is behind gets the newest picture once, never a queue of stale ones).
 """
 
@@ -24,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import hashlib
 import itertools
 import json
 import logging
@@ -32,7 +56,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from fastapi.responses import StreamingResponse
@@ -40,10 +64,10 @@ from starlette.types import Receive, Scope, Send
 
 from keepclear.domain.events import Event
 from keepclear.domain.timefmt import format_utc
-from keepclear.services.policy import revokes
+from keepclear.services.policy import party_event_view, revokes
 
-#: Decides, per connection, whether and how an event is shown: None hides it.
-EventView = Callable[[Event], dict[str, object] | None]
+#: Decides whether and how a party is shown an event (its ``payload``...): None hides it.
+PartyView = Callable[[str, Event], dict[str, object] | None]
 #: The tactical picture as one connection may see it now (called off the event loop), or None.
 PictureView = Callable[[], dict[str, object] | None]
 
@@ -53,17 +77,49 @@ class _Picture:
 
 
 class _Item(NamedTuple):
-    """An event in the ring: its number here, the event, its cross-process tag ("" in one process),
-    and when it arrived here (monotonic seconds)."""
+    """An event in a party's ring: its place there (never sent: the ring's own count), its tag (the
+    SSE id), its SSE text for that party, and when it arrived here (monotonic seconds)."""
 
     seq: int
-    event: Event
     tag: str
+    text: str
     arrived_s: float
 
 
-#: ``Last-Event-ID`` as this hub writes it: ``<seq>`` or ``<seq>-<tag>``.
-_LAST_ID = re.compile(r"(\d{1,18})(?:-([0-9a-f]{12}))?")
+#: ``Last-Event-ID`` as this hub writes it: an event's tag.
+_TAG = re.compile(r"[0-9a-f]{16}")
+#: ``Last-Event-ID`` asking for everything the party's ring keeps.
+FROM_OLDEST = "0"
+
+
+@dataclass(eq=False)
+class _Ring:
+    """The last events one party was shown, in arrival order, and where each tag is in it."""
+
+    items: deque[_Item]
+    #: The place the next event gets (the first ever got 1).
+    next_seq: int = 1
+    #: The places of each tag's events, oldest first (places older than the ring pruned now and then).
+    by_tag: dict[str, list[int]] = field(default_factory=dict)
+    #: Places in ``by_tag``: past twice the ring's size it is built again from the ring.
+    tagged: int = 0
+
+    def place_of(self, tag: str) -> int | None:
+        """The place of the oldest event of ``tag`` still in the ring, or None."""
+        oldest = self.items[0].seq if self.items else self.next_seq
+        return next((place for place in self.by_tag.get(tag, ()) if place >= oldest), None)
+
+
+def shown(party_id: str, event: Event, view: dict[str, object]) -> tuple[str, str]:
+    """(tag, SSE text) of ``event`` as ``party_id`` is shown it (``view``): the tag hashes nothing
+    but the party and what it is shown, so it says nothing of what it is not (see the module)."""
+    body = json.dumps(
+        {"kind": event.kind, "time": format_utc(event.time_s), "party_id": event.party_id, **view},
+        sort_keys=True,  # the same text in every process, whatever order a payload was built or decoded in
+        separators=(",", ":"),
+    )
+    tag = hashlib.sha256(f"{party_id}\n{body}".encode()).hexdigest()[:16]
+    return tag, f'id: {tag}\nevent: {event.kind}\ndata: {{"id":"{tag}",{body[1:]}\n\n'
 
 
 _PICTURE = _Picture()
@@ -89,6 +145,8 @@ class _Connection:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[_Item | _Picture | None]
     limit: int
+    #: The party whose events it is sent.
+    party_id: str
     cut: bool = False
     #: A picture mark is in the queue and not yet taken.
     picture_pending: bool = False
@@ -99,12 +157,14 @@ class _Connection:
 
 
 class StreamHub:
-    """Numbers events and fans them out to connected SSE clients.
+    """Keeps each party's recent events and fans them out to connected SSE clients.
 
+    ``ring_size``: events kept per party for catch-up;
     ``backlog_events``: events a client may have waiting to be sent before it is cut;
     ``send_timeout_s``: longest a send may wait for the client to read before it is cut;
-    ``tagged_ids``: ids that carry the event's own (several API processes on one bus; see the module
-    docstring), with ``resume_margin_s`` of events resent before the resume point.
+    ``across_processes``: clients may resume here with tags another API process sent (several API
+    processes on one bus; see the module docstring), with ``resume_margin_s`` of events resent
+    before the resume point; ``view``: what a party is shown of an event (the policy's).
     """
 
     def __init__(
@@ -113,29 +173,29 @@ class StreamHub:
         backlog_events: int = 10_000,
         send_timeout_s: float = 30.0,
         *,
-        tagged_ids: bool = False,
+        across_processes: bool = False,
         resume_margin_s: float = 2.0,
+        view: PartyView = party_event_view,
     ) -> None:
-        self._ring: deque[_Item] = deque(maxlen=ring_size)
-        #: The newest ring number of each tag (``tagged_ids``); entries older than the ring are pruned.
-        self._tag_seq: dict[str, int] = {}
-        self._tagged = tagged_ids
+        self._ring_size = ring_size
+        self._rings: dict[str, _Ring] = {}
+        self._across = across_processes
         self._margin_s = resume_margin_s
+        self._view = view
         self._connections: set[_Connection] = set()
         self._lock = threading.Lock()
-        self._seq = 0
         self.backlog_events = backlog_events
         self.send_timeout_s = send_timeout_s
         #: Clients cut for a full backlog or a send that timed out (not counting shutdown).
         self.cut_total = 0
 
     def gauges(self) -> Mapping[str, Callable[[], float]]:
-        """Metrics of the streams: open connections, the largest backlog, clients cut, the ring."""
+        """Metrics of the streams: open connections, the largest backlog, clients cut, the rings."""
         return {
             "stream_clients": lambda: len(self._connections),
             "stream_backlog_events_max": lambda: max((c.queue.qsize() for c in list(self._connections)), default=0),
             "stream_clients_cut_total": lambda: self.cut_total,
-            "stream_ring_events": lambda: len(self._ring),
+            "stream_ring_events": lambda: sum(len(ring.items) for ring in list(self._rings.values())),
         }
 
     def on_event(self, event: Event) -> None:
@@ -143,23 +203,46 @@ class StreamHub:
         self.on_events((event,))
 
     def on_events(self, events: Sequence[Event]) -> None:
-        """Bus subscriber for batches: numbered in order, handed to each connection's loop at once."""
-        tags = [event.id[4:16] if self._tagged else "" for event in events]  # hashed outside the lock
+        """Bus subscriber for batches: each event shown to each party it concerns (views and tags made
+        outside the lock), kept in their rings in order, handed to each connection's loop at once."""
+        showings: list[tuple[Event, dict[str, tuple[str, str]]]] = []
+        for event in events:
+            per_party: dict[str, tuple[str, str]] = {}
+            for party_id in sorted(event.parties):
+                view = self._view(party_id, event)
+                if view is not None:
+                    per_party[party_id] = shown(party_id, event, view)
+            showings.append((event, per_party))
+        batch: list[tuple[Event, dict[str, _Item]]] = []
         with self._lock:
-            now_s = time.monotonic()  # under the lock: arrival times rise with the ring's numbers
-            items = [
-                _Item(self._seq + k, event, tag, now_s)
-                for k, (event, tag) in enumerate(zip(events, tags, strict=True), start=1)
-            ]
-            self._seq += len(items)
-            self._ring.extend(items)
-            if self._tagged:
-                self._tag_seq.update((item.tag, item.seq) for item in items)
-                if len(self._tag_seq) > 2 * (self._ring.maxlen or 0):
-                    self._tag_seq = {item.tag: item.seq for item in self._ring}
+            now_s = time.monotonic()  # under the lock: arrival times rise with the rings' places
+            for event, per_party in showings:
+                items: dict[str, _Item] = {}
+                for party_id, (tag, text) in per_party.items():
+                    items[party_id] = self._keep(party_id, tag, text, now_s)
+                batch.append((event, items))
             connections = list(self._connections)
         for conn in connections:
-            conn.loop.call_soon_threadsafe(self._offer_all, conn, items)
+            if any(conn.party_id in items or revokes(event, conn.key_id) for event, items in batch):
+                with contextlib.suppress(RuntimeError):  # that loop is closed already
+                    conn.loop.call_soon_threadsafe(self._offer_all, conn, batch)
+
+    def _keep(self, party_id: str, tag: str, text: str, now_s: float) -> _Item:
+        """Keeps one event in the ring of ``party_id`` (under the lock)."""
+        ring = self._rings.get(party_id)
+        if ring is None:
+            ring = self._rings[party_id] = _Ring(deque(maxlen=self._ring_size))
+        item = _Item(ring.next_seq, tag, text, now_s)
+        ring.next_seq += 1
+        ring.items.append(item)
+        ring.by_tag.setdefault(tag, []).append(item.seq)
+        ring.tagged += 1
+        if ring.tagged > 2 * self._ring_size:
+            ring.by_tag = {}
+            for kept in ring.items:
+                ring.by_tag.setdefault(kept.tag, []).append(kept.seq)
+            ring.tagged = len(ring.items)
+        return item
 
     def offer_picture(self) -> None:
         """A new tactical picture exists (a probe tick ended; any thread): each connection sends
@@ -191,13 +274,16 @@ class StreamHub:
         if conn.task is not None:
             conn.task.cancel()
 
-    def _offer_all(self, conn: _Connection, items: list[_Item]) -> None:
-        for item in items:
+    def _offer_all(self, conn: _Connection, batch: list[tuple[Event, dict[str, _Item]]]) -> None:
+        for event, items in batch:
             if conn.cut:
                 return
-            if revokes(item.event, conn.key_id):  # nothing after it reaches the revoked key
+            if revokes(event, conn.key_id):  # nothing after it reaches the revoked key
                 self._end(conn)
                 return
+            item = items.get(conn.party_id)
+            if item is None:
+                continue
             if conn.queue.qsize() >= conn.limit:
                 # A client too slow to keep up is cut off; it reconnects and catches up from the ring.
                 self.cut_total += 1
@@ -205,41 +291,45 @@ class StreamHub:
                 return
             conn.queue.put_nowait(item)
 
-    def _missed(self, last_event_id: str | None) -> tuple[list[_Item], bool] | None:
-        """(the events after ``last_event_id``, whether the client must reload), under the lock; None
-        for a tag not in the ring (yet: it may still be on its way from another process). The ring's
-        numbers are consecutive, so the resume point is found by index, not by a scan: a reconnecting
-        client holds the lock (and the live events behind it) for what it missed, not for the ring."""
-        found = _LAST_ID.fullmatch(last_event_id or "")
-        if found is None:
-            return [], last_event_id is not None  # none given: live only; one not of ours: reload
-        seq, tag = int(found.group(1)), found.group(2)
-        ring = self._ring
-        oldest = ring[0].seq if ring else self._seq + 1
-        here = ring[seq - oldest] if tag and oldest <= seq < oldest + len(ring) else None
-        if tag is None or (here is not None and here.tag == tag):  # this process's own numbering
-            return list(itertools.islice(ring, max(0, seq + 1 - oldest), None)), seq + 1 < oldest
-        point_seq = self._tag_seq.get(tag)
-        if point_seq is None or point_seq < oldest:
-            return None
-        index = point_seq - oldest
-        since_s = ring[index].arrived_s - self._margin_s
+    def _missed(self, party_id: str, last_event_id: str | None) -> tuple[list[_Item], bool] | None:
+        """(the events of ``party_id`` after ``last_event_id``, whether the client must reload), under
+        the lock; None for a tag not in the ring that may still be on its way from another process.
+        The ring's places are consecutive, so the resume point is found by index, not by a scan: a
+        reconnecting client holds the lock (and the live events behind it) for what it missed, not
+        for the ring."""
+        if last_event_id is None:
+            return [], False  # live only
+        if last_event_id == FROM_OLDEST:
+            kept = self._rings.get(party_id)
+            everything = list(kept.items) if kept is not None else []
+            return everything, bool(everything) and everything[0].seq > 1
+        if _TAG.fullmatch(last_event_id) is None:
+            return [], True  # not an id of ours: reload, then live
+        ring = self._rings.get(party_id)
+        point_seq = ring.place_of(last_event_id) if ring is not None else None
+        if ring is None or point_seq is None:  # made up, another party's, or older than the ring: all alike
+            return None if self._across else ([], True)
+        items = ring.items
+        index = point_seq - items[0].seq
+        if not self._across:  # the order the client saw: exactly what came after
+            return list(itertools.islice(items, index + 1, None)), False
+        since_s = items[index].arrived_s - self._margin_s
         first = index  # the events that arrived within the margin before the point: resent too
-        while first > 0 and ring[first - 1].arrived_s >= since_s:
+        while first > 0 and items[first - 1].arrived_s >= since_s:
             first -= 1
-        return [*itertools.islice(ring, first, index), *itertools.islice(ring, index + 1, None)], False
+        return [*itertools.islice(items, first, index), *itertools.islice(items, index + 1, None)], False
 
     async def stream(
         self,
-        view: EventView,
+        party_id: str,
         last_event_id: str | None,
         *,
         once: bool = False,
         picture: PictureView | None = None,
         key_id: str | None = None,
     ) -> AsyncGenerator[str, None]:
-        """SSE text for one client: the missed events after ``last_event_id`` (``<seq>`` or
-        ``<seq>-<tag>``, as the ids sent), then live ones, and (with ``picture``) the tactical picture
+        """SSE text for one client of ``party_id``: the missed events after ``last_event_id`` (a tag
+        as sent, or ``FROM_OLDEST``), then live ones, and (with ``picture``) the tactical picture
         after each tick. The revocation of ``key_id`` (the client's key) ends it at once.
 
         With ``once`` the stream ends after the missed events (a poll).
@@ -248,27 +338,25 @@ class StreamHub:
             asyncio.get_running_loop(),
             asyncio.Queue(),
             self.backlog_events,
+            party_id,
             task=asyncio.current_task(),
             key_id=key_id,
         )
         deadline_s = time.monotonic() + self._margin_s
         while True:
             with self._lock:
-                missed = self._missed(last_event_id)
+                missed = self._missed(party_id, last_event_id)
                 if missed is not None or time.monotonic() >= deadline_s:
                     backlog, reload = missed if missed is not None else ([], True)
                     self._connections.add(conn)
-                    current = self._seq
                     break
             await asyncio.sleep(0.05)  # another process's event, not here yet: wait a moment for the bus
         try:
-            yield f"retry: 2000\nevent: hello\ndata: {json.dumps({'seq': current})}\n\n"
+            yield "retry: 2000\nevent: hello\ndata: {}\n\n"
             if reload:
                 yield f"event: reload\ndata: {json.dumps({'reason': 'missed events are no longer kept'})}\n\n"
             for missed_item in backlog:
-                text = self._format(missed_item, view)
-                if text:
-                    yield text
+                yield missed_item.text
             while not once:
                 try:
                     # Not wait_for: on 3.11 it can swallow the cancellation that cuts this client.
@@ -281,27 +369,16 @@ class StreamHub:
                     return
                 if isinstance(item, _Picture):
                     conn.picture_pending = False
-                    shown = await asyncio.to_thread(picture) if picture is not None else None
-                    if shown is not None:  # sent after every tick, changed or not: a dead client is found by the write
-                        yield f"event: tracks.picture\ndata: {json.dumps(shown, separators=(',', ':'))}\n\n"
+                    picture_shown = await asyncio.to_thread(picture) if picture is not None else None
+                    if (
+                        picture_shown is not None
+                    ):  # sent after every tick, changed or not: a dead client is found by the write
+                        yield f"event: tracks.picture\ndata: {json.dumps(picture_shown, separators=(',', ':'))}\n\n"
                     continue
-                text = self._format(item, view)
-                if text:
-                    yield text
+                yield item.text
         finally:
             with self._lock:
                 self._connections.discard(conn)
-
-    @staticmethod
-    def _format(item: _Item, view: EventView) -> str | None:
-        event = item.event
-        shown = view(event)
-        if shown is None:
-            return None
-        body = {"seq": item.seq, "kind": event.kind, "time": format_utc(event.time_s), "party_id": event.party_id}
-        text = json.dumps({**body, **shown}, separators=(",", ":"))
-        sse_id = f"{item.seq}-{item.tag}" if item.tag else str(item.seq)
-        return f"id: {sse_id}\nevent: {event.kind}\ndata: {text}\n\n"
 
 
 class EventStreamResponse(StreamingResponse):
@@ -313,12 +390,28 @@ class EventStreamResponse(StreamingResponse):
     closes the connection, and the stream's generator is closed so it leaves the hub at once.
     """
 
-    def __init__(self, content: AsyncGenerator[str, None], hub: StreamHub, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        content: AsyncGenerator[str, None],
+        hub: StreamHub,
+        headers: Mapping[str, str],
+        *,
+        on_end: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(content, media_type="text/event-stream", headers=headers)
         self._hub = hub
         self._generator = content
+        #: Called once the response has ended, however it ended (the key's connection given back).
+        self._on_end = on_end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._serve(send, receive)
+        finally:
+            if self._on_end is not None:
+                self._on_end()
+
+    async def _serve(self, send: Send, receive: Receive) -> None:
         sender = asyncio.ensure_future(self._send_all(send))
         listener = asyncio.ensure_future(self._until_disconnect(receive))
         disconnected = False

@@ -128,16 +128,25 @@ def revokes(event: Event, key_id: str | None) -> bool:
 
 
 def event_view(principal: Principal, event: Event) -> dict[str, object] | None:
-    """What the live stream shows ``principal`` of ``event``, or None when it concerns another party.
+    """What the live stream shows ``principal`` of ``event``, or None when it concerns another party:
+    a reader (liaison, observer) sees what its party is shown (``party_event_view``)."""
+    if not event_visible(principal, event) or principal.party_id is None:
+        return None
+    return party_event_view(principal.party_id, event)
+
+
+def party_event_view(party_id: str, event: Event) -> dict[str, object] | None:
+    """What the live stream shows the readers of ``party_id`` of ``event``, or None when it concerns
+    another party. The same for every reader of the party, so the stream keeps it once per party.
 
     Events carry per-party views under ``payload["views"][party_id]`` when parties see them
     differently (an activity's addressees versus its notifier); otherwise the payload is the view.
     """
-    if not event_visible(principal, event):
+    if party_id not in event.parties:
         return None
     views = event.payload.get("views")
     if isinstance(views, dict):
-        own = views.get(principal.party_id)
+        own = views.get(party_id)
         return None if own is None else {"payload": own}
     return {"payload": event.payload}
 
@@ -297,6 +306,7 @@ __all__ = [
     "nameable_alerts",
     "nameable_message",
     "nameable_units",
+    "party_event_view",
     "party_involved",
     "reference_problems",
     "require",

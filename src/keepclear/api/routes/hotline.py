@@ -14,9 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket
 from starlette.requests import HTTPConnection
 
+from keepclear.api.connection_limits import PerKeyLimit
 from keepclear.api.deps import authorized
 from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
-from keepclear.api.hotline_ws import LiveConfig, LiveSession
+from keepclear.api.hotline_ws import LiveConfig, LiveSession, refuse
 from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models.hotline import (
     AckStatusOut,
@@ -42,12 +43,13 @@ from keepclear.services.policy import Action
 
 @dataclass(frozen=True)
 class Hotline:
-    """What the hotline's routes work with: the service, the hub of live sockets, the sockets' config.
-    ``create_app`` sets one as ``app.state.hotline``."""
+    """What the hotline's routes work with: the service, the hub of live sockets, the sockets' config
+    and their bound per key. ``create_app`` sets one as ``app.state.hotline``."""
 
     service: HotlineService
     hub: HotlineHub
     live: LiveConfig = field(default_factory=LiveConfig)
+    sockets: PerKeyLimit = field(default_factory=lambda: PerKeyLimit("hotline", 8))
 
 
 def hotline(connection: HTTPConnection) -> Hotline:
@@ -83,9 +85,18 @@ def _availability(party_id: str, value: PartyAvailability) -> AvailabilityOut:
 @router.websocket("/ws")
 async def live(websocket: WebSocket, hl: HotlineDep, principal: Poster) -> None:
     """The live socket: resume from cursors, then messages, receipts and availability as they happen,
-    until the caller's key is revoked."""
-    session = LiveSession(hl.service, hl.hub, websocket, _party(principal), principal.person, hl.live, principal.key_id)
-    await session.run()
+    until the caller's key is revoked. One key may hold ``max_streams_per_key`` sockets open (per API
+    process): one more is accepted and closed at once with the reason (code 1013, try again later)."""
+    if not hl.sockets.claim(principal.key_id):
+        await refuse(websocket, hl.sockets.refusal())
+        return
+    try:
+        session = LiveSession(
+            hl.service, hl.hub, websocket, _party(principal), principal.person, hl.live, principal.key_id
+        )
+        await session.run()
+    finally:
+        hl.sockets.release(principal.key_id)
 
 
 @router.get("/threads")

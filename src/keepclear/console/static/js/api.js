@@ -277,7 +277,7 @@ export class LiveStream {
     if (!lines.length) return;
     let data;
     try { data = JSON.parse(lines.join("\n")); } catch { return; }
-    if (id !== null && /^\d+(-[0-9a-f]+)?$/.test(id)) this.lastId = id;
+    if (id !== null && /^[0-9a-f]{16}$/.test(id)) this.lastId = id; // the event's tag (docs/api.md, "The stream")
     if (kind === "hello") {
       this.delayMs = 500;
       this.connects += 1;
