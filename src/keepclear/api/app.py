@@ -15,6 +15,7 @@ from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
+from keepclear.api.paging import PageLimits
 from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import (
@@ -115,6 +116,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.settings = settings
+    app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)
     # With a bus across processes, other processes' messages wake the sockets (HotlineHub.on_remote_event);
     # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
     live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)
