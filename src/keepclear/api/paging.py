@@ -79,11 +79,13 @@ class PageRequest:
     def cursor(self, last: SortKey) -> str:
         """The sealed cursor of the page after the item whose sort key is ``last``."""
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(self.key).encrypt(nonce, json.dumps(list(last)).encode(), self._bound())
+        sealed = AESGCM(self.key).encrypt(nonce, json.dumps(list(last)).encode(), _bound(self.list_name, self.party))
         return CURSOR_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
-    def _bound(self) -> bytes:
-        return f"{self.list_name}\n{self.party}".encode()
+
+def _bound(list_name: str, party: str) -> bytes:
+    """What a cursor is bound to besides its key (authenticated, not sealed): its list and party."""
+    return f"{list_name}\n{party}".encode()
 
 
 def _cursor_key(api_key: str) -> bytes:
@@ -100,7 +102,7 @@ def _opened(text: str, list_name: str, party: str, key: bytes, kinds: tuple[type
     body = text[len(CURSOR_PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        plain = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], f"{list_name}\n{party}".encode())
+        plain = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _bound(list_name, party))
         values = json.loads(plain)
     except (binascii.Error, ValueError, InvalidTag):
         raise refused from None
