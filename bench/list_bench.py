@@ -109,9 +109,7 @@ def run(store: str, activities: int, limit: int, repeat: int) -> list[dict[str, 
         keys = _populate(dep)
         app = create_app(settings, deployment=dep)
         service = app.state.runtime.activities
-        docs = [
-            _document(f"a-{i:05d}", "ua", ["b"] if i % 2 else "all", 30 + (i % 200) * 3) for i in range(activities)
-        ]
+        docs = [_document(f"a-{i:05d}", "ua", ["b"] if i % 2 else "all", 30 + (i % 200) * 3) for i in range(activities)]
         for start in range(0, len(docs), BATCH):
             chunk = activities_from_documents(docs[start : start + BATCH], party_id="a", max_problems_listed=50)
             service.notify_many(chunk)
@@ -157,7 +155,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print(f"GET /v1/activities, {args.activities} activities of a (addressed to b), 5 of b; median of {args.repeat}")
-    header = ("store", "reader", "first page items", "first page s", "statements", "whole list items", "requests", "whole list s")
+    header = (
+        "store",
+        "reader",
+        "first page items",
+        "first page s",
+        "statements",
+        "whole list items",
+        "requests",
+        "whole list s",
+    )
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for store in args.stores.split(","):
