@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from keepclear.domain.limits import DEFAULT_LIMITS as _LIMITS
@@ -261,6 +261,19 @@ class Settings(BaseSettings):
     max_activities_per_batch: int = Field(
         500, ge=1, le=10_000, description="Most activities one batch notification (POST /v1/activities/batch) holds."
     )
+    list_page_items: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Items a page of GET /v1/activities, /v1/incidents and /v1/hotline/threads holds when the"
+        " request names no limit.",
+    )
+    list_page_max_items: int = Field(
+        1000,
+        ge=1,
+        le=10_000,
+        description="The most items one page of those lists holds: a larger limit is refused (422).",
+    )
     hotline_escalation_step_s: float | None = Field(
         None,
         gt=0,
@@ -317,6 +330,15 @@ class Settings(BaseSettings):
             default = out[str(key)]
             out[str(key)] = {**default, **given} if isinstance(default, dict) and isinstance(given, Mapping) else given
         return out
+
+    @model_validator(mode="after")
+    def _page_within_its_bound(self) -> Settings:
+        """A page holds by default no more than any page may."""
+        if self.list_page_items > self.list_page_max_items:
+            raise ValueError(
+                f"list_page_items ({self.list_page_items}) is more than list_page_max_items ({self.list_page_max_items})"
+            )
+        return self
 
     def separation_minima(self) -> dict[DomainPair, SeparationMinima]:
         """Every pair's minima as the probe takes them (``detect.minima.ProbeSettings.from_rows``)."""

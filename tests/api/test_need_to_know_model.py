@@ -38,6 +38,7 @@ from keepclear.conformance.client import (
     Api,
     Who,
     answer_shape,
+    get_all,
     is_problem,
     operations,
     path_params,
@@ -480,7 +481,7 @@ def _report(w: World, n: int, incident: IncidentPlan) -> None:
 
 
 def _listed(w: World, client: httpx.Client, path: str, key: str, ours: set[str]) -> set[str]:
-    return {str(item[key]) for item in _ok(client.get(path)) if str(item[key]) in ours}
+    return {str(item[key]) for item in _ok(get_all(client, path)) if str(item[key]) in ours}
 
 
 def check_lists(w: World) -> list[str]:
@@ -512,7 +513,7 @@ def check_lists(w: World) -> list[str]:
             may = {a for a in w.activities if pid in w.visible_to[a]}
             if not must <= got_activities <= may:
                 problems.append(f"{pid}/{role} GET /v1/activities: {sorted(got_activities)}, policy: {sorted(must)}")
-            listed = _ok(client.get("/v1/hotline/threads"))
+            listed = _ok(get_all(client, "/v1/hotline/threads"))
             foreign = [t["id"] for t in listed if pid not in t.get("parties", [])]
             missing = {t for t, members in w.threads.items() if p in members} - {t["id"] for t in listed}
             if foreign or missing:
@@ -581,7 +582,7 @@ def check_nothing_stored(w: World, served: Served) -> list[str]:
     never = [x for x in w.secrets if not x.allowed]
     headers = {"Authorization": f"Bearer {served.admin_key}"}
     with httpx.Client(base_url=served.url, headers=headers, timeout=30) as admin:
-        text = admin.get("/v1/incidents").text + admin.get("/v1/record/export").text
+        text = get_all(admin, "/v1/incidents").text + admin.get("/v1/record/export").text
     return [f"refused, yet stored: {x.label}" for x in never if x.text in text]
 
 

@@ -35,10 +35,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
 
 @contextmanager
-def running_service(data_dir: Path, clock: Clock | None = None) -> Iterator[Service]:
+def running_service(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> Iterator[Service]:
     """A real keepclear server on 127.0.0.1 with parties a and b, their units, zones and keys
-    (on the wall clock unless ``clock`` is given: a scenario's, say)."""
-    settings = Settings(data_dir=data_dir, tick_s=0.2)
+    (on the wall clock unless ``clock`` is given: a scenario's, say); ``overrides`` are settings."""
+    settings = Settings(data_dir=data_dir, tick_s=0.2, **overrides)
     dep = Deployment.open(settings, clock=clock or WallClock(), create=True)
     keys = populate(dep)
     dep.zones.import_document(json.loads(EXAMPLE_ZONES.read_text()))

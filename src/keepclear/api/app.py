@@ -17,6 +17,7 @@ from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
+from keepclear.api.paging import PageLimits
 from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import (
@@ -131,6 +132,7 @@ def create_app(
     app.state.hub = hub
     app.state.stream_limit = stream_limit
     app.state.settings = settings
+    app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)
     # With a bus across processes, other processes' messages wake the sockets (HotlineHub.on_remote_event);
     # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
     live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from keepclear.conformance.bodies import valid_request
-from keepclear.conformance.client import ADMIN, Who, is_problem, liaison, operations, send_large
+from keepclear.conformance.client import ADMIN, Who, get_all, is_problem, liaison, operations, send_large
 from keepclear.conformance.registry import Check, Result, judge
 from keepclear.conformance.world import World
 
@@ -105,10 +105,10 @@ def _state(w: World) -> dict[str, Any]:
 
     def read(who: Who, path: str, pick: Callable[[Any], Any]) -> Any:
         try:
-            response = w.api.client(who).get(path)
+            response = get_all(w.api.client(who), path)
         except httpx.TransportError:  # a connection the server broke earlier: once more on a new one
             w.api.reset(who)
-            response = w.api.client(who).get(path)
+            response = get_all(w.api.client(who), path)
         if response.status_code != 200:
             return f"GET {path} answered {response.status_code}"
         return pick(response.json())

@@ -32,6 +32,31 @@ class Who:
         return "admin" if self.party is None else f"{self.party}/{self.role}"
 
 
+#: The most pages ``get_all`` follows: a list that links on past it is a fault of the server.
+MAX_PAGES = 10_000
+
+
+def get_all(client: httpx.Client, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    """GET a list that may come in pages (``Link: <...>; rel="next"``, docs/api.md "Lists come in
+    pages") and follow it to its end, so no item is missed: the first answer when it is not a page
+    of a list, else one answer whose body is every page's items in order (or the first refusal met)."""
+    response = client.get(path, params=params)
+    if "next" not in response.links:
+        return response  # one page (or none): the answer as it came
+    items: list[Any] = []
+    for _ in range(MAX_PAGES):
+        is_json = "json" in response.headers.get("content-type", "")
+        if response.status_code != 200 or not is_json or not isinstance(page := response.json(), list):
+            return response
+        items.extend(page)
+        following = response.links.get("next")
+        if following is None:
+            headers = {k: v for k, v in response.headers.items() if k.lower() not in ("link", "content-length")}
+            return httpx.Response(200, json=items, headers=headers, request=response.request)
+        response = client.get(following["url"])
+    raise RuntimeError(f"GET {path}: still linking to a next page after {MAX_PAGES} pages")
+
+
 class Api:
     """One httpx client per key of the keys file, on one base URL."""
 

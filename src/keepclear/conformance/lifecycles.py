@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from keepclear.conformance.client import is_problem, liaison
+from keepclear.conformance.client import get_all, is_problem, liaison
 from keepclear.conformance.registry import Check, Result, judge
 from keepclear.conformance.world import World
 
@@ -290,7 +290,7 @@ def activity_retries(w: World) -> Iterator[Result]:
         problems.append(f"the retry answered {again.status_code} {again.text[:200]}")
     elif again.headers.get("Idempotent-Replayed") != "true":
         problems.append("the retry's answer does not say Idempotent-Replayed: true")
-    listed = a.get("/v1/activities")
+    listed = get_all(a, "/v1/activities")
     if listed.status_code == 200:
         ids = [entry.get("id", entry.get("activity", {}).get("id")) for entry in listed.json()]
         if ids.count(document["id"]) != 1:

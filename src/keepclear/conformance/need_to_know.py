@@ -26,6 +26,7 @@ from keepclear.conformance.client import (
     Who,
     answer_shape,
     feed,
+    get_all,
     is_problem,
     liaison,
     operations,
@@ -328,7 +329,7 @@ def read(client: httpx.Client, path: str, params: dict[str, str], stream: bool) 
     """Status and text of a GET; a stream is read from the start of what it keeps (catch-up) until it
     closes or ``STREAM_READ_S`` passes."""
     if not stream:
-        response = client.get(path, params=params)
+        response = get_all(client, path, params)  # a list in pages: every page
         return response.status_code, response.text
     chunks: list[str] = []
     deadline = time.monotonic() + STREAM_READ_S

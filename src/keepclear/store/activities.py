@@ -241,6 +241,114 @@ def list_activities(
     return [_activity(r, r.party_id, ActivityStatus(r.status)) for r in conn.execute(query)]
 
 
+@dataclass(frozen=True, slots=True)
+class CurrentVersion:
+    """An activity's current version as stored, with the notice it was notified with."""
+
+    activity: Activity
+    required_notice_s: float | None
+    given_notice_s: float | None
+
+
+def _current_versions_query() -> sa.Select[Any]:
+    return sa.select(activity_versions, activities.c.party_id, activities.c.status).join(
+        activities,
+        sa.and_(
+            activities.c.id == activity_versions.c.activity_id,
+            activities.c.current_version == activity_versions.c.version,
+        ),
+    )
+
+
+def _current(row: Any) -> CurrentVersion:
+    return CurrentVersion(
+        _activity(row, row.party_id, ActivityStatus(row.status)), row.required_notice_s, row.given_notice_s
+    )
+
+
+def _answer_of_current(party_id: str | None) -> sa.Exists:
+    """An acknowledgement row of the activity's current version (``party_id``'s, or anyone's)."""
+    query = sa.select(activity_acks.c.party_id).where(_of_current_version(activity_acks))
+    if party_id is not None:
+        query = query.where(activity_acks.c.party_id == party_id)
+    return query.exists()
+
+
+def current_versions_page(conn: Connection, party_id: str, after_id: str | None, limit: int) -> list[CurrentVersion]:
+    """Up to ``limit`` activities by id after ``after_id`` (None: from the first), current versions,
+    among those ``party_id`` may be shown: its own, and the others' once notified (not drafts) whose
+    current version opened an acknowledgement for it, or opened none at all (addressed to every other
+    party when no other party existed: ``ActivityService`` then reads every other party as an
+    addressee). Notified versions open one acknowledgement per addressee (an explicit list is never
+    empty), so this is the policy's ``activity_addressed`` read in one statement; the caller still
+    asks the policy of each. One statement."""
+    query = _current_versions_query().where(
+        sa.or_(
+            activities.c.party_id == party_id,
+            sa.and_(
+                activities.c.status != ActivityStatus.DRAFT.value,
+                sa.or_(_answer_of_current(party_id), ~_answer_of_current(None)),
+            ),
+        )
+    )
+    if after_id is not None:
+        query = query.where(activities.c.id > after_id)
+    return [_current(r) for r in conn.execute(query.order_by(activities.c.id).limit(limit))]
+
+
+def current_version_of(conn: Connection, activity_id: str) -> CurrentVersion:
+    """The current version of ``activity_id`` with its notice, or ``NotFoundError``; one statement."""
+    row = conn.execute(_current_versions_query().where(activities.c.id == activity_id)).first()
+    if row is None:
+        raise NotFoundError(f"activity {activity_id!r} does not exist")
+    return _current(row)
+
+
+def acks_of_current(conn: Connection, activity_ids: Sequence[str]) -> dict[str, list[AckState]]:
+    """Every addressee's state on the current version of each of ``activity_ids``, by party; one
+    statement (``activity_ids``: a page, at most a few thousand)."""
+    out: dict[str, list[AckState]] = {i: [] for i in activity_ids}
+    if activity_ids:
+        rows = conn.execute(
+            sa.select(activity_acks)
+            .join(activities, _of_current_version(activity_acks))
+            .where(activities.c.id.in_(list(activity_ids)))
+            .order_by(activity_acks.c.activity_id, activity_acks.c.party_id)
+        )
+        for r in rows:
+            out[r.activity_id].append(_ack(r))
+    return out
+
+
+def conflicts_of_current(conn: Connection, activity_ids: Sequence[str]) -> dict[str, list[StoredConflict]]:
+    """The conflicts recorded for the current version of each of ``activity_ids``; one statement."""
+    out: dict[str, list[StoredConflict]] = {i: [] for i in activity_ids}
+    if activity_ids:
+        rows = conn.execute(
+            sa.select(activity_conflicts)
+            .join(activities, _of_current_version(activity_conflicts))
+            .where(activities.c.id.in_(list(activity_ids)))
+            .order_by(activity_conflicts.c.id)
+        )
+        for r in rows:
+            out[r.activity_id].append(_stored_conflict(r))
+    return out
+
+
+def escalations_of(conn: Connection, activity_ids: Sequence[str]) -> dict[str, list[EscalationStep]]:
+    """Every escalation step of each of ``activity_ids``, in order; one statement."""
+    out: dict[str, list[EscalationStep]] = {i: [] for i in activity_ids}
+    if activity_ids:
+        rows = conn.execute(
+            sa.select(activity_escalations)
+            .where(activity_escalations.c.activity_id.in_(list(activity_ids)))
+            .order_by(activity_escalations.c.id)
+        )
+        for r in rows:
+            out[r.activity_id].append(_escalation(r))
+    return out
+
+
 def notice_of(conn: Connection, activity_id: str, version: int) -> tuple[float | None, float | None]:
     """(required, given) notice in seconds recorded when ``version`` was notified."""
     row = conn.execute(
@@ -437,10 +545,11 @@ def get_escalations(conn: Connection, activity_id: str) -> list[EscalationStep]:
         .where(activity_escalations.c.activity_id == activity_id)
         .order_by(activity_escalations.c.id)
     )
-    return [
-        EscalationStep(r.activity_id, r.version, r.party_id, r.level, r.contact_name, r.contact_role, r.time_s)
-        for r in rows
-    ]
+    return [_escalation(r) for r in rows]
+
+
+def _escalation(r: Any) -> EscalationStep:
+    return EscalationStep(r.activity_id, r.version, r.party_id, r.level, r.contact_name, r.contact_role, r.time_s)
 
 
 def insert_conflicts(conn: Connection, found: Iterable[tuple[str, int, Iterable[Conflict]]], now_s: float) -> None:
@@ -503,12 +612,17 @@ def conflicts_against(conn: Connection, target_id: str) -> list[StoredConflict]:
     return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]
 
 
-def conflicts_against_party(conn: Connection, party_id: str) -> list[StoredConflict]:
-    """Conflicts other parties' activities recorded against the activities of ``party_id``, found for
-    the current version of the activity that overlaps (an amendment that moved it away ends them)."""
+def conflicts_against_party(
+    conn: Connection, party_id: str, target_ids: Sequence[str] | None = None
+) -> list[StoredConflict]:
+    """Conflicts other parties' activities recorded against the activities of ``party_id`` (those of
+    ``target_ids`` when given: a page), found for the current version of the activity that overlaps
+    (an amendment that moved it away ends them); one statement."""
     query = (
         sa.select(activity_conflicts)
         .join(activities, _of_current_version(activity_conflicts))
         .where(activity_conflicts.c.target_party_id == party_id)
     )
+    if target_ids is not None:
+        query = query.where(activity_conflicts.c.target_id.in_(list(target_ids)))
     return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]

@@ -8,7 +8,7 @@ does (even across processes), and the unique (thread, seq) key refuses anything 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -165,15 +165,53 @@ def get_thread(conn: Connection, thread_id: str) -> Thread:
     return Thread(row.id, row.title, tuple(members), bool(row.standing), row.created_s)
 
 
-def threads_of(conn: Connection, party_id: str) -> list[Thread]:
-    """Every thread ``party_id`` is a member of, oldest first."""
-    ids = conn.execute(
-        sa.select(hotline_threads.c.id)
+def _threads_of_query(party_id: str) -> sa.Select[Any]:
+    return (
+        sa.select(hotline_threads)
         .join(hotline_members, hotline_members.c.thread_id == hotline_threads.c.id)
         .where(hotline_members.c.party_id == party_id)
         .order_by(hotline_threads.c.created_s, hotline_threads.c.id)
-    ).scalars()
-    return [get_thread(conn, thread_id) for thread_id in list(ids)]
+    )
+
+
+def _with_members(conn: Connection, rows: Sequence[Row[Any]]) -> list[tuple[Thread, int]]:
+    """Each thread row as a ``Thread`` with its members, and its last seq; one statement for all."""
+    members: dict[str, list[str]] = {row.id: [] for row in rows}
+    if rows:
+        found = conn.execute(
+            sa.select(hotline_members.c.thread_id, hotline_members.c.party_id)
+            .where(hotline_members.c.thread_id.in_(list(members)))
+            .order_by(hotline_members.c.thread_id, hotline_members.c.party_id)
+        )
+        for thread_id, party in found:
+            members[thread_id].append(party)
+    return [
+        (Thread(row.id, row.title, tuple(members[row.id]), bool(row.standing), row.created_s), int(row.last_seq))
+        for row in rows
+    ]
+
+
+def threads_of(conn: Connection, party_id: str) -> list[Thread]:
+    """Every thread ``party_id`` is a member of, oldest first; two statements."""
+    rows = list(conn.execute(_threads_of_query(party_id)))
+    return [thread for thread, _ in _with_members(conn, rows)]
+
+
+def threads_page(
+    conn: Connection, party_id: str, after: tuple[float, str] | None, limit: int
+) -> list[tuple[Thread, int]]:
+    """Up to ``limit`` threads of ``party_id`` by (creation time, id) after ``after`` (None: from the
+    first), each with its last seq; two statements."""
+    query = _threads_of_query(party_id)
+    if after is not None:
+        created_s, thread_id = after
+        query = query.where(
+            sa.or_(
+                hotline_threads.c.created_s > created_s,
+                sa.and_(hotline_threads.c.created_s == created_s, hotline_threads.c.id > thread_id),
+            )
+        )
+    return _with_members(conn, list(conn.execute(query.limit(limit))))
 
 
 _BUMP_LAST_SEQ = (

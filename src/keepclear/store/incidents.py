@@ -158,6 +158,27 @@ def list_incidents(
     return [i for i in found if party_id is None or party_id in i.parties or i.reported_by == party_id]
 
 
+def incidents_page(
+    conn: Connection, party_id: str | None, after: tuple[float, str] | None, limit: int
+) -> list[Incident]:
+    """Up to ``limit`` incidents by (time, id) after ``after`` (None: from the first): every one
+    (``party_id`` None: the admin) or those involving ``party_id`` (one of its ``parties``, or the
+    reporter), as ``list_incidents`` filters them; one statement."""
+    query = sa.select(incidents)
+    if party_id is not None:
+        lines = sa.literal("\n") + incidents.c.parties + sa.literal("\n")
+        query = query.where(
+            sa.or_(lines.contains(f"\n{party_id}\n", autoescape=True), incidents.c.reported_by == party_id)
+        )
+    if after is not None:
+        time_s, incident_id = after
+        query = query.where(
+            sa.or_(incidents.c.time_s > time_s, sa.and_(incidents.c.time_s == time_s, incidents.c.id > incident_id))
+        )
+    query = query.order_by(incidents.c.time_s, incidents.c.id).limit(limit)
+    return [_incident(row) for row in conn.execute(query)]
+
+
 def open_incidents_concerned(
     conn: Connection,
     *,

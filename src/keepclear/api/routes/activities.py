@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models.activities import ActivityView, NotifyOut
+from keepclear.api.paging import PageRequest, page_request
 from keepclear.domain.activities import batch_size_problem
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError, ValidationError
@@ -30,6 +31,7 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 Reader = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_READ))]
 Notifier = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_NOTIFY))]
 Responder = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_RESPOND))]
+Page = Annotated[PageRequest, Depends(page_request("activities", (str,)))]
 VIEW: TypeAdapter[ActivityView] = TypeAdapter(ActivityView)
 
 
@@ -193,15 +195,21 @@ def _view(rt: Runtime, activity_id: str, party_id: str) -> ActivityView:
 
 
 @router.get("/activities", response_model_exclude_unset=True)
-def list_activities(rt: RuntimeDep, principal: Reader) -> list[ActivityView]:
-    """Every activity the caller's party may see, each as its view."""
+def list_activities(
+    request: Request, response: Response, rt: RuntimeDep, principal: Reader, page: Page
+) -> list[ActivityView]:
+    """The activities the caller's party may see, by id, each as its view: a page of ``limit``, the
+    next one linked by ``Link: <...>; rel="next"`` (docs/api.md, "Lists come in pages")."""
     party_id = principal.party_id or ""
-    involving = rt.activities.conflicts_involving(party_id)
+    after = None if page.after is None else str(page.after[0])
+    found = rt.activities.page(party_id, after, page.limit)
     views = []
-    for activity in rt.activities.activities():
-        view = view_for(rt.activities.get(activity.id), party_id, involving)
+    for state in found.states:
+        view = view_for(state, party_id, found.involving)
         if view is not None:
-            views.append(VIEW.validate_python({"id": activity.id, **view}))
+            views.append(VIEW.validate_python({"id": state.activity.id, **view}))
+    shown = [state.activity.id for state in found.states]
+    page.link(request, response, (shown[-1],) if found.more and shown else None)
     return views
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, WebSocket
 from starlette.requests import HTTPConnection
 
 from keepclear.api.connection_limits import PerKeyLimit
@@ -31,6 +31,7 @@ from keepclear.api.models.hotline import (
     ThreadHead,
     ThreadOut,
 )
+from keepclear.api.paging import PageRequest, page_request
 from keepclear.domain.hotline import PartyAvailability, Thread
 from keepclear.domain.identity import Principal
 from keepclear.domain.limits import INT64_MAX
@@ -100,12 +101,21 @@ async def live(websocket: WebSocket, hl: HotlineDep, principal: Poster) -> None:
 
 
 @router.get("/threads")
-def list_threads(hl: HotlineDep, principal: Reader) -> list[ThreadHead]:
-    """The caller's threads, each with ``last_seq`` and ``unread`` (others' messages not marked read)."""
-    return [
-        ThreadHead(**_thread(t).model_dump(), last_seq=last, unread=unread)
-        for t, last, unread in hl.service.thread_heads(_party(principal))
-    ]
+def list_threads(
+    request: Request,
+    response: Response,
+    hl: HotlineDep,
+    principal: Reader,
+    page: Annotated[PageRequest, Depends(page_request("threads", (float, str)))],
+) -> list[ThreadHead]:
+    """The caller's threads, oldest first, each with ``last_seq`` and ``unread`` (others' messages
+    not marked read): a page of ``limit``, the next one linked by ``Link: <...>; rel="next"``
+    (docs/api.md, "Lists come in pages")."""
+    after = None if page.after is None else (page.after[0], page.after[1])  # (created_s, id): checked by page_request
+    heads, more = hl.service.thread_heads_page(_party(principal), after, page.limit)
+    last = heads[-1][0] if more and heads else None
+    page.link(request, response, None if last is None else (last.created_s, last.id))
+    return [ThreadHead(**_thread(t).model_dump(), last_seq=seq, unread=unread) for t, seq, unread in heads]
 
 
 @router.post("/threads", status_code=201)

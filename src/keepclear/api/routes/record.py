@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,7 @@ from keepclear.api.models.record import (
     RecordExport,
     TimelineItemOut,
 )
+from keepclear.api.paging import PageRequest, page_request
 from keepclear.domain.identity import Principal
 from keepclear.domain.incidents import Account, Incident, ReviewStatus, TimelineItem
 from keepclear.domain.timefmt import format_utc, parse_utc
@@ -264,11 +265,19 @@ def _cosignatures(rt: Runtime, size: int | None) -> Cosignatures:
 
 @router.get("/incidents")
 def list_incidents(
-    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    page: Annotated[PageRequest, Depends(page_request("incidents", (float, str)))],
 ) -> list[IncidentOut]:
-    """Incidents the caller's party is involved in (admin: all)."""
+    """Incidents the caller's party is involved in (admin: all), oldest first: a page of ``limit``,
+    the next one linked by ``Link: <...>; rel="next"`` (docs/api.md, "Lists come in pages")."""
     party = None if sees_all(principal) else principal.party_id
-    return [IncidentOut(**_out(i)) for i in rt.incidents.list(party_id=party)]
+    after = None if page.after is None else (page.after[0], page.after[1])  # (time_s, id): checked by page_request
+    found, more = rt.incidents.page(party, after, page.limit)
+    page.link(request, response, (found[-1].time_s, found[-1].id) if more and found else None)
+    return [IncidentOut(**_out(i)) for i in found]
 
 
 @router.post("/incidents", status_code=201)

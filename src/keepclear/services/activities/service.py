@@ -122,6 +122,16 @@ class _Checked(NamedTuple):
 
 
 @dataclass(frozen=True)
+class ActivityPage:
+    """One page of the activities a party may be shown: their ``states`` by id, the conflicts
+    recorded against those of its own (``involving``), and whether a next page may hold more."""
+
+    states: list[ActivityState]
+    involving: list[StoredConflict]
+    more: bool
+
+
+@dataclass(frozen=True)
 class _Opened:
     """What ``_open`` did for one activity: the result, the activity as indexed (None: not live), its
     log seq."""
@@ -370,17 +380,55 @@ class ActivityService:
     def get(self, activity_id: str) -> ActivityState:
         """The current version of ``activity_id`` with acknowledgements, conflicts and escalations."""
         with self._db.read() as conn:
-            activity = _activity(conn, activity_id)
-            required_s, given_s = store.notice_of(conn, activity_id, activity.version)
-            return ActivityState(
-                activity=activity,
-                addressees=self._addressees(conn, activity),
-                acks=store.get_acks(conn, activity_id, activity.version),
-                conflicts=store.get_conflicts(conn, activity_id, activity.version),
-                escalations=store.get_escalations(conn, activity_id),
-                required_notice_s=required_s,
-                given_notice_s=given_s,
+            try:
+                current = store.current_version_of(conn, activity_id)
+            except NotFoundError:
+                raise NotFoundError(unknown("activity", activity_id)) from None
+            return self._states(conn, [current])[0]
+
+    def page(self, party_id: str, after_id: str | None, limit: int) -> ActivityPage:
+        """Up to ``limit`` activities by id after ``after_id`` that ``party_id`` may be shown (its own
+        and those addressed to it), each with its state, and the conflicts recorded against those of
+        its own (their ``overlapped_by``); a bounded number of statements, whatever ``limit``. The
+        caller still asks the policy for each view (``views.view_for``)."""
+        with self._db.read() as conn:
+            found = store.current_versions_page(conn, party_id, after_id, limit + 1)
+            shown = found[:limit]
+            own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
+            return ActivityPage(
+                states=self._states(conn, shown),
+                involving=store.conflicts_against_party(conn, party_id, own) if own else [],
+                more=len(found) > limit,
             )
+
+    def _states(self, conn: Connection, current: Sequence[store.CurrentVersion]) -> list[ActivityState]:
+        """The states of ``current`` activities: three statements for all of them (four when one
+        addressed to everyone opened no acknowledgement), not one per activity."""
+        ids = [c.activity.id for c in current]
+        acks = store.acks_of_current(conn, ids)
+        conflicts = store.conflicts_of_current(conn, ids)
+        escalations = store.escalations_of(conn, ids)
+        everyone: frozenset[str] | None = None
+        states = []
+        for c in current:
+            activity = c.activity
+            addressees = self._addressees_from(activity, acks[activity.id])
+            if addressees is None:
+                if everyone is None:
+                    everyone = frozenset(p.id for p in registry_store.list_parties(conn))
+                addressees = everyone - {activity.party_id}
+            states.append(
+                ActivityState(
+                    activity=activity,
+                    addressees=addressees,
+                    acks=acks[activity.id],
+                    conflicts=conflicts[activity.id],
+                    escalations=escalations[activity.id],
+                    required_notice_s=c.required_notice_s,
+                    given_notice_s=c.given_notice_s,
+                )
+            )
+        return states
 
     def versions(self, activity_id: str) -> list[Activity]:
         """Every version of ``activity_id``, oldest first."""
@@ -505,16 +553,26 @@ class ActivityService:
         draft = activity.status is ActivityStatus.DRAFT
         return activity_addressed(party_id, activity.party_id, draft, () if draft else self._addressees(conn, activity))
 
+    @classmethod
+    def _addressees(cls, conn: Connection, activity: Activity) -> frozenset[str]:
+        acks = [] if activity.status is ActivityStatus.DRAFT else store.get_acks(conn, activity.id, activity.version)
+        addressees = cls._addressees_from(activity, acks)
+        if addressees is None:
+            return frozenset(p.id for p in registry_store.list_parties(conn) if p.id != activity.party_id)
+        return addressees
+
     @staticmethod
-    def _addressees(conn: Connection, activity: Activity) -> frozenset[str]:
+    def _addressees_from(activity: Activity, acks: Sequence[AckState]) -> frozenset[str] | None:
+        """Who ``activity`` (current version, ``acks`` its acknowledgements) is addressed to: none while
+        a draft, its list, or every party its notification opened an acknowledgement for; None when
+        it was addressed to every other party and opened none (then every other party now is)."""
         if activity.status is ActivityStatus.DRAFT:
             return frozenset()
         if activity.addressees is not None:
             return activity.addressees
-        acks = store.get_acks(conn, activity.id, activity.version)
         if acks:
             return frozenset(a.party_id for a in acks)
-        return frozenset(p.id for p in registry_store.list_parties(conn) if p.id != activity.party_id)
+        return None
 
     def _notice_s(self, activity: Activity, now_s: float) -> tuple[float, float]:
         """(required, given) seconds of notice of ``activity`` notified at ``now_s``."""

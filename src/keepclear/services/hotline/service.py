@@ -231,6 +231,17 @@ class HotlineService:
             unread = store.unread_counts(conn, party_id, ids)
         return [(t, last[t.id], unread[t.id]) for t in threads]
 
+    def thread_heads_page(
+        self, party_id: str, after: tuple[float, str] | None, limit: int
+    ) -> tuple[list[tuple[Thread, int, int]], bool]:
+        """Up to ``limit`` threads of ``party_id`` by creation after ``after`` (time, id), as
+        ``thread_heads`` gives them, and whether a next page may hold more; three statements."""
+        with self._db.read() as conn:
+            found = store.threads_page(conn, party_id, after, limit + 1)
+            shown = found[:limit]
+            unread = store.unread_counts(conn, party_id, [t.id for t, _ in shown])
+        return [(t, last, unread[t.id]) for t, last in shown], len(found) > limit
+
     def thread(self, party_id: str, thread_id: str) -> Thread:
         """One thread ``party_id`` is a member of."""
         with self._db.read() as conn:

@@ -450,6 +450,15 @@ class IncidentService:
         with self._db.read() as conn:
             return store.list_incidents(conn, party_id=party_id, from_s=from_s, until_s=until_s)
 
+    def page(
+        self, party_id: str | None, after: tuple[float, str] | None, limit: int
+    ) -> tuple[builtins.list[Incident], bool]:
+        """Up to ``limit`` incidents by time after ``after`` (time, id), those ``party_id`` is
+        involved in (None: all), and whether a next page may hold more; one statement."""
+        with self._db.read() as conn:
+            found = store.incidents_page(conn, party_id, after, limit + 1)
+        return found[:limit], len(found) > limit
+
     def accounts(self, incident_id: str) -> builtins.list[Account]:
         """Every account and amendment, in the order written."""
         with self._db.read() as conn:

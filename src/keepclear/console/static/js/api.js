@@ -9,6 +9,15 @@ function remember(path, body) {
   if (received.length > RECEIVED_MAX) received.splice(0, received.length - RECEIVED_MAX);
 }
 
+/** The path and query of a ``Link`` header's ``rel="next"`` target, or null when there is none. */
+export function nextLink(header) {
+  for (const part of (header || "").split(",")) {
+    const match = part.match(/<([^>]*)>\s*;\s*rel="?next"?/);
+    if (match) return match[1];
+  }
+  return null;
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
     super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
@@ -42,6 +51,24 @@ export class Api {
   }
 
   get(path) { return this.request("GET", path); }
+
+  /** GET a list that comes in pages (docs/api.md, "Lists come in pages") and follow each
+   * ``Link: <...>; rel="next"`` to its end, so nothing the list holds is cut: resolves as ``request``
+   * with ``data`` every page's items in order (or the first refusal met). */
+  async getAll(path) {
+    const items = [];
+    let next = path;
+    while (next) {
+      const response = await fetch(this.base + next, { headers: this.headers() });
+      const type = response.headers.get("content-type") || "";
+      const data = type.includes("json") ? await response.json() : (await response.text(), null);
+      remember(next, data);
+      if (!response.ok || !Array.isArray(data)) return { ok: response.ok, status: response.status, data };
+      items.push(...data);
+      next = nextLink(response.headers.get("link"));
+    }
+    return { ok: true, status: 200, data: items };
+  }
   post(path, body = {}) { return this.request("POST", path, body); }
 
   // Identity and registry (exist now)
@@ -68,7 +95,7 @@ export class Api {
   acknowledgeAlert(alertId) { return this.post(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`); }
 
   // Activities (docs/activities.md)
-  activities() { return this.get("/v1/activities"); }
+  activities() { return this.getAll("/v1/activities"); }
   activity(id) { return this.get(`/v1/activities/${encodeURIComponent(id)}`); }
   /** draft: {kind, text, contact, start, end, addressees, geometry (GeoJSON Polygon|LineString), lower_ft,
    * upper_ft, half_width_m}; answers {activity, conflicts, late_notice, addressees}. */
@@ -86,7 +113,7 @@ export class Api {
   }
 
   // Hotline (docs/hotline.md); live messages arrive as message.* events on the stream below.
-  threads() { return this.get("/v1/hotline/threads"); }
+  threads() { return this.getAll("/v1/hotline/threads"); }
   messages(threadId, afterSeq = 0) {
     return this.get(`/v1/hotline/threads/${encodeURIComponent(threadId)}/messages?after_seq=${afterSeq}`);
   }
@@ -111,7 +138,7 @@ export class Api {
 
   // Shared record and incidents (docs/record.md); live changes arrive as incident.* events.
   /** Incidents this party is involved in: [{id, kind, status, time, parties, unit_ids, summary, evidence_sha256, ...}]. */
-  incidents() { return this.get("/v1/incidents"); }
+  incidents() { return this.getAll("/v1/incidents"); }
   /** One incident with accounts [{party_id, position, text, written, amends}] and timeline. */
   incident(id) { return this.get(`/v1/incidents/${encodeURIComponent(id)}`); }
   /** Append this party's own account; ``amends`` names the position of one of its own earlier accounts. */
