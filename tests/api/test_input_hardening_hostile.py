@@ -119,6 +119,73 @@ def test_a_zone_proposal_cannot_forge_a_line_of_the_admins_listing(store_service
         assert admin.get("/v1/zone-proposals").json() == []
 
 
+def test_proposals_an_older_version_stored_unchecked_are_listed_with_their_problems(
+    store_service: Service,
+) -> None:
+    """Proposals stored before they were judged whole (a hole of text, a line break in the source)
+    made every later list of the admin's answer 500, or forged a line of the CLI's listing. They are
+    listed now with their problems, without the geometry, their text on one line; and refused."""
+    import json
+    import subprocess
+    import sys
+
+    from keepclear.store import zone_proposals as proposals_store
+
+    bad = {
+        "zp-old-text-hole": ("tak-1", "Box", {"type": "Polygon", "coordinates": [RING, [["x"]]]}),
+        "zp-old-forged": (
+            "tak-2\nzp-000000000000  party b  accepted",
+            "Box\x1b[8m",
+            {"type": "Polygon", "coordinates": [RING]},
+        ),
+    }
+    with store_service.deployment.db.write() as conn:
+        for ident, (source, name, geometry) in bad.items():
+            proposals_store.upsert_pending(
+                conn,
+                {
+                    "id": ident,
+                    "party_id": "a",
+                    "source": source,
+                    "name": name,
+                    "geometry": json.dumps(geometry),
+                    "remarks": "",
+                    "proposed_s": 1.0,
+                },
+            )
+    good = {"source": "tak-3", "name": "Fine", "geometry": {"type": "Polygon", "coordinates": [RING]}}
+    with store_service.client("a-feed") as feed, store_service.client("admin") as admin:
+        assert raw(feed, "POST", "/v1/zone-proposals", good).status_code == 201
+        listed = admin.get("/v1/zone-proposals")
+        assert listed.status_code == 200, listed.text
+        by_name = {p["name"]: p for p in listed.json()}
+        assert by_name["Fine"]["problems"] == [] and by_name["Fine"]["geometry"]["type"] == "Polygon"
+        hole = next(p for p in listed.json() if p["id"] == "zp-old-text-hole")
+        assert hole["geometry"] is None and any("ring 1" in problem for problem in hole["problems"]), hole
+        forged = next(p for p in listed.json() if p["id"] == "zp-old-forged")
+        assert forged["geometry"] is None and "\n" not in forged["source"] and "\x1b" not in forged["name"]
+        assert forged["source"].startswith("tak-2\\n") and forged["name"] == "Box\\x1b[8m"
+        assert any("control character" in problem for problem in forged["problems"]), forged
+        refused = admin.post("/v1/zone-proposals/zp-old-forged/refuse", json={"reason": "unreadable"})
+        assert refused.status_code == 200, refused.text
+        accepted = admin.post(
+            "/v1/zone-proposals/zp-old-text-hole/accept", json={"zone_id": "z-hole", "kind": "special-caution-area"}
+        )
+        assert_problem(accepted, 422)
+    settings = store_service.deployment.settings
+    where = ["--data-dir", str(settings.data_dir)]
+    if settings.database_url:
+        where += ["--database-url", settings.database_url]
+    for state, shown in (("pending", {"zp-old-text-hole"}), ("refused", {"zp-old-forged"})):
+        cli = [sys.executable, "-m", "keepclear.cli.main", *where, "zones", "proposals", "--state", state]
+        printed = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        assert printed.returncode == 0, printed.stderr
+        lines = printed.stdout.splitlines()  # one line a proposal: none forged
+        assert all(line.startswith("zp-") for line in lines), lines
+        assert shown <= {line.split()[0] for line in lines} and len(lines) == 1 + (state == "pending"), lines
+        assert all("unreadable" in line for line in lines if line.split()[0] in shown), lines
+
+
 def test_a_party_keeps_a_bounded_number_of_proposals_pending(store_service: Service) -> None:
     """Every source was a new pending proposal, kept until an admin decides: a feed posting 34 a second
     grew the admin's unpaged list without bound (300 of them: 10 MB, 2 s, late ticks)."""

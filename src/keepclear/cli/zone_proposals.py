@@ -28,7 +28,9 @@ def zones_proposals(ctx: CliContext, state: str) -> None:
     try:
         for p in proposals.list(state):
             geometry = p["geometry"]
-            if geometry["type"] == "Point":
+            if geometry is None:
+                shape = f"unreadable ({'; '.join(p['problems'])[:200]}): refuse it"
+            elif geometry["type"] == "Point":
                 shape = f"Circle of radius {geometry['radius_m']:g} m"
             else:
                 vertices = geometry["coordinates"]

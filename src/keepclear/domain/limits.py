@@ -90,3 +90,13 @@ def line_problem(value: str, where: str) -> str | None:
             " send one line of text"
         )
     return None
+
+
+def one_line_text(value: str) -> str:
+    """``value`` with each control character written as its escape (``\\n``, ``\\x1b``): text
+    stored before ``line_problem`` refused it, shown without breaking or forging a line.
+
+    >>> one_line_text("a\\nb")
+    'a\\\\nb'
+    """
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], value)

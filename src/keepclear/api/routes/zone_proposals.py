@@ -44,7 +44,7 @@ class ZoneProposalOut(BaseModel):
     party_id: str
     source: str
     name: str
-    geometry: Geometry
+    geometry: Geometry | None = Field(description="The shape; null when it breaks a rule (see problems).")
     radius_m: float | None = Field(None, description="A circle's radius (metres), its geometry the centre Point.")
     remarks: str
     proposed_s: float
@@ -52,6 +52,11 @@ class ZoneProposalOut(BaseModel):
     decided_s: float | None
     reason: str | None
     zone_id: str | None = Field(description="The zone it became, once accepted.")
+    problems: list[str] = Field(
+        default_factory=list,
+        description="Why a proposal stored by an older version breaks today's rules (its geometry is then"
+        " left out and its text shown on one line); refuse it. Empty for every other.",
+    )
 
 
 class AcceptedOut(BaseModel):
@@ -96,7 +101,7 @@ def list_zone_proposals(
 ) -> list[ZoneProposalOut]:
     """Every proposal (or those in ``state``), oldest first."""
     return [
-        ZoneProposalOut.model_validate({**p, "radius_m": p["geometry"].get("radius_m")})
+        ZoneProposalOut.model_validate({**p, "radius_m": (p["geometry"] or {}).get("radius_m")})
         for p in rt.deployment.zone_proposals.list(state)
     ]
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
-from keepclear.domain.limits import line_problem
+from keepclear.domain.limits import line_problem, one_line_text
 from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import coordinate_problems
@@ -64,6 +64,32 @@ def _check_geometry(geometry: Any) -> tuple[list[str], dict[str, Any]]:
     return problems, kept
 
 
+def proposal_problems(source: Any, name: Any, geometry: Any, remarks: Any) -> tuple[list[str], dict[str, Any]]:
+    """Every reason a proposal cannot be kept (each naming its field), and its geometry as kept."""
+    problems, kept = _check_geometry(geometry)
+    if not isinstance(source, str) or not 0 < len(source) <= 200:
+        problems.append("source: 1 to 200 characters")
+    elif p := line_problem(source, "source"):
+        problems.append(p)
+    if not isinstance(name, str) or not 0 < len(name.strip()) <= 200:
+        problems.append("name: 1 to 200 characters")
+    elif p := line_problem(name, "name"):
+        problems.append(p)
+    if not isinstance(remarks, str) or len(remarks) > 4000:
+        problems.append("remarks: at most 4000 characters")
+    return problems, kept
+
+
+def _as_listed(proposal: dict[str, Any]) -> dict[str, Any]:
+    """``proposal`` as stored, or, when it breaks a rule (stored before the rule), its problems
+    without the geometry and with its text fields on one line."""
+    problems, _ = proposal_problems(proposal["source"], proposal["name"], proposal["geometry"], proposal["remarks"])
+    if not problems:
+        return {**proposal, "problems": []}
+    one_line = {k: one_line_text(str(proposal[k])) for k in ("source", "name")}
+    return {**proposal, **one_line, "geometry": None, "problems": problems}
+
+
 class ZoneProposals:
     """Propose, list, accept and refuse; each of them a record entry in the same transaction
     (``proposal.submitted``, ``proposal.accepted``, ``proposal.refused``), the proposer its audience."""
@@ -76,17 +102,7 @@ class ZoneProposals:
 
     def propose(self, party_id: str, source: str, name: str, geometry: Any, remarks: str = "") -> tuple[str, bool]:
         """Store a pending proposal of ``party_id`` (one per ``source``: a redrawn shape replaces it)."""
-        problems, geometry = _check_geometry(geometry)
-        if not isinstance(source, str) or not 0 < len(source) <= 200:
-            problems.append("source: 1 to 200 characters")
-        elif p := line_problem(source, "source"):
-            problems.append(p)
-        if not isinstance(name, str) or not 0 < len(name.strip()) <= 200:
-            problems.append("name: 1 to 200 characters")
-        elif p := line_problem(name, "name"):
-            problems.append(p)
-        if not isinstance(remarks, str) or len(remarks) > 4000:
-            problems.append("remarks: at most 4000 characters")
+        problems, geometry = proposal_problems(source, name, geometry, remarks)
         if problems:
             raise ValidationError(problems)
         now_s = self._clock.now_s()
@@ -128,8 +144,13 @@ class ZoneProposals:
             return store.pending_count(conn)
 
     def list(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Every proposal (or those in ``state``), oldest first, each judged again as ``propose``
+        judges one: a row an older version stored unchecked (a hole of text, a line break in its
+        name) is listed with its ``problems``, without its geometry and with its text on one line,
+        so it neither breaks the list nor forges a line of it; the admin refuses it."""
         with self._db.read() as conn:
-            return store.list_proposals(conn, state)
+            stored = store.list_proposals(conn, state)
+        return [_as_listed(p) for p in stored]
 
     @staticmethod
     def _pending(conn: Connection, proposal_id: str) -> dict[str, Any]:
