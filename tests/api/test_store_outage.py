@@ -90,6 +90,7 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
         assert health["status"] == "degraded"
         assert any(p.startswith("store: cannot be reached") for p in health["problems"]), health
         assert str(server.port) not in str(health)  # health answers anyone
+        assert not any(c.isdigit() for p in health["problems"] for c in p.replace("503", "")), health  # nor how busy
 
         # The live picture goes on: head on, 40 km apart, reported only now.
         outage_s = max(time.time(), now_s + 3.0)  # past history's 2 s thinning
@@ -107,6 +108,8 @@ def _through_an_outage(service: Service, server: PostgresServer) -> None:
         assert metrics.status_code == 200, metrics.text
         counters = metrics.json()["counters"]
         assert counters["history_rows_pending"] >= 1 and counters["events_held"] >= 1, counters
+        (counted,) = metrics.json()["problems"]  # the admin has the counts
+        assert counted.startswith("store: cannot be reached") and " events (alerts) wait" in counted, counted
 
         server.start()
 

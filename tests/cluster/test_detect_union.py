@@ -210,19 +210,19 @@ def test_a_starting_worker_resolves_its_earlier_runs_alerts_and_leaves_the_other
             return Event(kind, START_S, None, payload, frozenset({"a", "b"}))
 
         events = [
-            heard(EventKind.ALERT_RAISED, "alert-me-old1-000001", ("u1", "u2")),
-            heard(EventKind.ALERT_RAISED, "alert-me-old1-000002", ("u3", "u4")),
-            heard(EventKind.ALERT_RESOLVED, "alert-me-old1-000002", ("u3", "u4"), "none"),
-            heard(EventKind.ALERT_RAISED, "alert-other-run9-000001", ("u5", "u6")),
+            heard(EventKind.ALERT_RAISED, "alert-me-old1-5e0b7c2a91d4f3086a2b", ("u1", "u2")),
+            heard(EventKind.ALERT_RAISED, "alert-me-old1-c3a9f1e07b5d2468e1f0", ("u3", "u4")),
+            heard(EventKind.ALERT_RESOLVED, "alert-me-old1-c3a9f1e07b5d2468e1f0", ("u3", "u4"), "none"),
+            heard(EventKind.ALERT_RAISED, "alert-other-run9-0f6d2e8b4a1c9735d0e4", ("u5", "u6")),
         ]
         resolved = service.learn_alerts(events, lambda alert_id: alert_id.startswith("alert-me-"))
         assert [(e.kind, e.payload["alert_id"]) for e in resolved] == [
-            (EventKind.ALERT_RESOLVED, "alert-me-old1-000001")
+            (EventKind.ALERT_RESOLVED, "alert-me-old1-5e0b7c2a91d4f3086a2b")
         ]
         change = AlertChange.from_payload(resolved[0].payload)  # the typed form of the kind
         assert (change.level, change.previous_level, change.time_s) == ("none", "caution", START_S + 100)
         # the other worker's alert is left to it: this worker will not raise that pair
-        assert service.held_elsewhere == {"alert-other-run9-000001": ("u5", "u6")}
+        assert service.held_elsewhere == {"alert-other-run9-0f6d2e8b4a1c9735d0e4": ("u5", "u6")}
     finally:
         deployment.close()
 
@@ -241,7 +241,7 @@ def test_an_api_process_knows_the_workers_alerts_from_their_events(tmp_path: Pat
         bus.subscribe_batches(kept)
         api = TacticalService(deployment.db, deployment.clock, bus, config, pairs_in_workers=True)
         base = {
-            "alert_id": "alert-w0of2-abcd1234-000001",
+            "alert_id": "alert-w0of2-abcd1234-7b3e0c9a5f1d2864b0a7",
             "unit_a": "ua",
             "unit_b": "ub",
             "party_a": "a",
@@ -260,7 +260,7 @@ def test_an_api_process_knows_the_workers_alerts_from_their_events(tmp_path: Pat
         assert [(e.kind, e.party_id, e.payload["acknowledged_by"]) for e in kept.events] == [
             (EventKind.ALERT_ACKNOWLEDGED, "b", ["b"])
         ]
-        for alert_id, party in ((base["alert_id"], "c"), ("alert-w0of2-abcd1234-000009", "a")):
+        for alert_id, party in ((base["alert_id"], "c"), ("alert-w0of2-abcd1234-7b3e0c9a5f1d2864b0a8", "a")):
             with pytest.raises(NotFoundError):
                 api.acknowledge(alert_id, party)
         resolved = {**raised, "level": "none", "level_number": 0, "previous_level": "warning"}

@@ -17,10 +17,17 @@ from click.testing import CliRunner
 pytest.importorskip("nats")
 
 from keepclear.cli.main import cli
+from keepclear.detect.alerts import AlertBook
 from keepclear.detect.cells import CellPlan, cells_in_view
 from keepclear.domain import Domain
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.detect_worker import cells_of_worker, shares_of_workers, worker_name_problem
+from keepclear.services.runtime.detect_worker import (
+    alert_prefix,
+    cells_of_worker,
+    raised_by,
+    shares_of_workers,
+    worker_name_problem,
+)
 from keepclear.services.runtime.nats_tracks import track_subjects
 from keepclear.services.tactical.track_wire import (
     BINARY_MAGIC,
@@ -135,6 +142,22 @@ def test_workers_by_index_share_every_cell_once() -> None:
         cells_of_worker(count, 3, 3)
     assert worker_name_problem("w0of3") is None
     assert worker_name_problem("a.b") and worker_name_problem("") and worker_name_problem("x" * 65)
+
+
+def test_a_workers_alert_ids_name_its_share_and_run_and_count_nothing() -> None:
+    """The share and run read back from an alert id (how a worker tells its earlier runs' alerts),
+    whatever dashes the share's name has; the rest of the id is random, not a count."""
+    for share in ("w0of2", "w1of3-2of4", "south_1"):
+        prefix = alert_prefix(share, "0a1b2c3d")
+        book = AlertBook(id_prefix=prefix)
+        ids = [book._new_id() for _ in range(3)]
+        assert [raised_by(alert_id) for alert_id in ids] == [(share, "0a1b2c3d")] * 3
+        tails = [alert_id.removeprefix(prefix + "-") for alert_id in ids]
+        assert all(len(tail) == 20 and int(tail, 16) >= 0 for tail in tails) and len(set(tails)) == 3
+    assert raised_by("alert-0c4f1e9b27d3a86f51e2") is None  # an embedded probe's
+    assert raised_by("alert-w0of2-0a1b2c3d-0c4f1e9b27d3a86f51e2") != raised_by(
+        "alert-w0of2-9f8e7d6c-0c4f1e9b27d3a86f51e2"
+    )
 
 
 @pytest.mark.parametrize("per_worker", [1, 2, 5])

@@ -1,8 +1,10 @@
-"""Alert book lifecycle: raised, level changes, acknowledged per party, resolved; deterministic."""
+"""Alert book lifecycle: raised, level changes, acknowledged per party, resolved; deterministic
+given a seeded source of id bits."""
 
 from __future__ import annotations
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -76,10 +78,21 @@ def test_acknowledgement_is_per_party_and_only_by_the_parties_concerned() -> Non
         book.acknowledge("alert-999999", "russia", 62.0)
 
 
-def test_same_inputs_give_the_same_events() -> None:
+def test_same_inputs_and_seed_give_the_same_events() -> None:
+    a = run(AlertBook(random_bits=random.Random(7).getrandbits), [float(t) for t in range(0, 140, 2)])
+    b = run(AlertBook(random_bits=random.Random(7).getrandbits), [float(t) for t in range(0, 140, 2)])
+    assert a == b and a
+
+
+def test_without_a_seed_the_same_inputs_give_the_same_events_but_other_ids() -> None:
     a = run(AlertBook(), [float(t) for t in range(0, 140, 2)])
     b = run(AlertBook(), [float(t) for t in range(0, 140, 2)])
-    assert a == b and a
+
+    def without_ids(events: list[Event]) -> list[object]:
+        return [(e.kind, e.time_s, {k: v for k, v in e.payload.items() if k != "alert_id"}) for e in events]
+
+    assert without_ids(a) == without_ids(b) and a
+    assert a[0].payload["alert_id"] != b[0].payload["alert_id"]
 
 
 def test_a_single_flicker_does_not_raise_with_m_of_n() -> None:
@@ -111,10 +124,11 @@ def test_reset_after_a_gap() -> None:
 
 
 def _reference_book(
-    ticks: list[tuple[float, TrackStates]], settings: AlertingSettings
+    ticks: list[tuple[float, TrackStates]], settings: AlertingSettings, id_seed: int
 ) -> list[tuple[str, str, str, str, str]]:
     """The alert lifecycle written the plain way, one ``PairHysteresis`` per pair in a dict:
-    (kind, alert id, unit a, unit b, level) per change, pairs in unit-id order each tick."""
+    (kind, alert id, unit a, unit b, level) per change, pairs in unit-id order each tick; ids drawn
+    from ``random.Random(id_seed)`` in the order raised."""
     from keepclear.detect.hysteresis import PairHysteresis
     from keepclear.detect.kinematics import kinematics_at
     from keepclear.detect.relative import relative_motion
@@ -123,7 +137,7 @@ def _reference_book(
     wide = candidate_settings(settings, ProbeSettings())
     filters: dict[tuple[str, str], PairHysteresis] = {}
     alerts: dict[tuple[str, str], tuple[str, int]] = {}
-    seq = 0
+    id_bits = random.Random(id_seed)
     out = []
     for t, s in ticks:
         c = probe(s, t, wide)
@@ -146,8 +160,7 @@ def _reference_book(
             shown = filters[key].step(t, level)
             before = alerts.get(key)
             if before is None and shown > 0:
-                seq += 1
-                alerts[key] = (f"alert-{seq:06d}", shown)
+                alerts[key] = (f"alert-{id_bits.getrandbits(80):020x}", shown)
                 out.append(("alert.raised", alerts[key][0], *key, str(shown)))
             elif before is not None and shown == 0:
                 del alerts[key]
@@ -193,23 +206,24 @@ def test_many_pairs_follow_the_plain_per_pair_lifecycle(seed: int) -> None:
             )
         )
     settings = AlertingSettings()
-    book = AlertBook(settings)
+    book = AlertBook(settings, random_bits=random.Random(seed).getrandbits)
     got = []
     for t, s in ticks:
         for e in book.update(t, s, probe(s, t, candidate_settings(settings, ProbeSettings())), ["p0", "p1", "p2"]):
             p = e.payload
             got.append((e.kind, p["alert_id"], p["unit_a"], p["unit_b"], str(p["level_number"])))
-    expected = _reference_book(ticks, settings)
+    expected = _reference_book(ticks, settings, seed)
     assert len(expected) > 10  # the scene does raise, change and resolve alerts
     assert {"alert.raised", "alert.resolved"} <= {k for k, *_ in expected}
     assert got == expected
-    assert [a.id for a in book.active()] == sorted(a.id for a in book.active())
+    raised = [alert_id for kind, alert_id, *_ in got if kind == "alert.raised"]
+    assert [a.id for a in book.active()] == [i for i in raised if book.get(i) is not None]  # in the order raised
 
 
 def test_codes_of_departed_units_are_forgotten_and_standing_alerts_survive_it() -> None:
     """A long-running service meets ever new unit ids: the book's unit codes stay bounded, and the
     encounter in progress goes on with the same alert, as if nothing else had been seen."""
-    book = AlertBook()
+    book = AlertBook(random_bits=random.Random(3).getrandbits)
     wide = candidate_settings(book.settings, ProbeSettings())
     events = []
     for step in range(140):
@@ -229,7 +243,7 @@ def test_codes_of_departed_units_are_forgotten_and_standing_alerts_survive_it() 
             np.zeros(22),
         )
         events += book.update(t, s, probe(s, t, wide), PARTIES)
-    plain = run(AlertBook(), [float(t) for t in range(140)])
+    plain = run(AlertBook(random_bits=random.Random(3).getrandbits), [float(t) for t in range(140)])
     assert [(e.kind, e.payload["alert_id"], e.payload["level"]) for e in events] == [
         (e.kind, e.payload["alert_id"], e.payload["level"]) for e in plain
     ]
@@ -240,13 +254,14 @@ def test_a_loss_of_separation_is_noted_once_per_alert() -> None:
     book = AlertBook()
     wide = candidate_settings(book.settings, ProbeSettings())
     noted: list[tuple[float, str]] = []
+    raised: list[str] = []
     ticks_in_los = 0
     for step in range(140):
         t = float(step)
         s = head_on(t)
         conflicts = probe(s, t, wide)
-        book.update(t, s, conflicts, PARTIES)
+        raised += [e.payload["alert_id"] for e in book.update(t, s, conflicts, PARTIES) if e.kind == "alert.raised"]
         ticks_in_los += bool(conflicts.los.any())
         noted += [(t, a.id) for a in book.newly_lost(conflicts.los)]
     assert ticks_in_los > 5  # the jets stay within the probe's minima for many ticks
-    assert len(noted) == 1 and noted[0][1] == "alert-000001"
+    assert len(noted) == 1 and [noted[0][1]] == raised

@@ -5,12 +5,18 @@ policy (``wellclear``), filtered by its hysteresis. An alert is raised when a pa
 0, changes level, is acknowledged by each of its two parties, and is resolved when the level
 returns to 0. Every change is an ``Event`` (``alert.raised``, ``alert.level_changed``,
 ``alert.acknowledged``, ``alert.resolved``) concerning both parties, with a JSON-ready payload.
-Deterministic: the same ticks give the same events, ids included.
+
+Alert ids are a prefix and ``ALERT_ID_BITS`` random bits (``alert-3f0c9a…``): a party sees the ids of
+its own alerts, and a count in them would tell it how many alerts other pairs of parties had in
+between, and when (need to know). The bits come from ``random_bits`` (the operating system's by
+default); with a seeded one (``random.Random(seed).getrandbits``) the same ticks give the same
+events, ids included, for tests and replays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +33,14 @@ from keepclear.detect.wellclear import AlertingSettings, AlertLevel, raw_levels
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.geo.geodesy import destination
+
+#: Random bits in an alert id: unpredictable, and unique in practice (a repeat among 10⁹ ids has a
+#: chance below 10⁻⁶; one among the active alerts is drawn again).
+ALERT_ID_BITS = 80
+
+#: ``bits -> a uniform random integer of that many bits``: ``secrets.randbits``, or a seeded
+#: ``random.Random(seed).getrandbits`` where ids must be the same every run.
+RandomBits = Callable[[int], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +90,29 @@ class AlertBook:
     standing alerts stay cheap. Units get small integer codes, remembered while in use.
     """
 
-    def __init__(self, settings: AlertingSettings | None = None, *, id_prefix: str = "alert") -> None:
-        """``id_prefix`` starts every alert id (``alert-000001``): a detector worker adds its name and
-        start so that ids from several workers, and from one worker's restarts, never meet."""
+    def __init__(
+        self,
+        settings: AlertingSettings | None = None,
+        *,
+        id_prefix: str = "alert",
+        random_bits: RandomBits = secrets.randbits,
+    ) -> None:
+        """``id_prefix`` starts every alert id, ``ALERT_ID_BITS`` from ``random_bits`` end it
+        (``alert-<20 hex digits>``): a detector worker adds its share and run to the prefix, which it
+        reads back to tell its own alerts (``services.runtime.detect_worker``)."""
         self.settings = settings or AlertingSettings()
         self._prefix = id_prefix
+        self._random_bits = random_bits
         self._codes: dict[str, int] = {}
         self._names: list[str] = []
         width = max(max(1, self.settings.policy(pair).hysteresis.n) for pair in DomainPair)
         self._hysteresis = HysteresisColumns(width)
         self._keys = np.zeros(0, dtype=np.int64)
+        # Alerts have an internal number (never shown: their ids are random), by which arrays refer to them.
         self._alert_seq = np.zeros(0, dtype=np.int64)  # per followed pair: its alert's number, 0 none
         self._conflict_seq = np.zeros(0, dtype=np.int64)  # per conflict of the last update: the same
         self._alerts: dict[str, Alert] = {}
+        self._ids: dict[int, str] = {}  # an active alert's number -> its id
         self._lost_seqs: set[int] = set()  # alerts whose loss of separation was reported
         self._seq = 0
 
@@ -115,7 +139,7 @@ class AlertBook:
         seqs = np.unique(self._conflict_seq[los])
         new = [seq for seq in seqs[seqs > 0].tolist() if seq not in self._lost_seqs]
         self._lost_seqs.update(new)
-        return [self._alerts[self._alert_id(seq)] for seq in new]
+        return [self._alerts[self._ids[seq]] for seq in new]
 
     def update(self, time_s: float, states: TrackStates, conflicts: Conflicts, party_ids: Sequence[str]) -> list[Event]:
         """One tick: ``conflicts`` from a probe of ``states`` at ``time_s`` (``party_ids[code]`` names
@@ -252,7 +276,7 @@ class AlertBook:
             self._seq += 1
             ra, rb = rows
             alert = Alert(
-                id=self._alert_id(self._seq),
+                id=self._new_id(),
                 unit_a=unit_a,
                 unit_b=unit_b,
                 party_a=party_ids[int(states.party[ra])],
@@ -262,12 +286,14 @@ class AlertBook:
                 updated_s=time_s,
             )
             self._alerts[alert.id] = alert
+            self._ids[self._seq] = alert.id
             self._alert_seq[slot] = self._seq
             return EventKind.ALERT_RAISED, alert, None
-        alert_id = self._alert_id(seq)
+        alert_id = self._ids[seq]
         alert = self._alerts[alert_id]
         if shown == AlertLevel.NONE:
             del self._alerts[alert_id]
+            del self._ids[seq]
             self._lost_seqs.discard(seq)
             self._alert_seq[slot] = 0
             return (
@@ -278,8 +304,14 @@ class AlertBook:
         self._alerts[alert_id] = replace(alert, level=shown, updated_s=time_s)
         return EventKind.ALERT_LEVEL_CHANGED, self._alerts[alert_id], alert.level
 
-    def _alert_id(self, seq: int) -> str:
-        return f"{self._prefix}-{seq:06d}"
+    def _new_id(self) -> str:
+        """A fresh alert id: the prefix and ``ALERT_ID_BITS`` random bits, nothing of other alerts (one
+        an active alert has is drawn again)."""
+        for _ in range(8):
+            alert_id = f"{self._prefix}-{self._random_bits(ALERT_ID_BITS):0{ALERT_ID_BITS // 4}x}"
+            if alert_id not in self._alerts:
+                return alert_id
+        raise RuntimeError(f"random_bits: 8 draws of {ALERT_ID_BITS} bits all gave ids of active alerts")
 
     @staticmethod
     def _base_payload(alert: Alert) -> dict[str, Any]:

@@ -97,7 +97,8 @@ class WhoAmI(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness, and whether the record keeps up: ``degraded`` with the reasons when it does not."""
+    """Liveness, and whether the record keeps up: ``degraded`` with the reasons when it does not (the
+    component and what is wrong, in words: no counts, as anyone may ask)."""
 
     status: Literal["ok", "degraded"]
     version: str
@@ -246,3 +247,5 @@ class Metrics(BaseModel):
     events_subscriber_failures_total: int = 0
     #: The answering process (several API processes may share one address: ``reuse_port``).
     process_id: int = 0
+    #: Why ``/v1/health`` says ``degraded``, with the counts it leaves out (empty: ok).
+    problems: list[str] = Field(default_factory=list)

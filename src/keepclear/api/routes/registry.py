@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -38,39 +39,73 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 def health(rt: RuntimeDep) -> Health:
     """Liveness, answered without a key (always 200): ``degraded`` while the record falls behind by
     more than ``record_backlog_degraded_s``, has parked entries, could not drain or its outbox is full,
-    or while event subscribers fail."""
-    problems = health_problems(rt)
+    or while event subscribers fail. Which component, in words: no counts, which would tell anyone who
+    reaches the port how busy the deployment is (the admin has them: ``/v1/metrics`` ``problems``)."""
+    problems = [problem.said for problem in health_problems(rt)]
     return Health(status="degraded" if problems else "ok", version=__version__, problems=problems)
 
 
-def health_problems(rt: Runtime) -> list[str]:
-    """Why the service is degraded (no party's data: counts and ages only)."""
+@dataclass(frozen=True, slots=True)
+class HealthProblem:
+    """Why the service is degraded: ``said`` to anyone (``/v1/health``: the component and what is
+    wrong), ``counted`` to the admin (``/v1/metrics``: the same with its counts and ages)."""
+
+    said: str
+    counted: str
+
+
+def health_problems(rt: Runtime) -> list[HealthProblem]:
+    """Why the service is degraded (no party's data)."""
     problems = []
     try:
         record = rt.record.status()
     except StoreUnavailableError:
-        return [
+        said = (
+            "store: cannot be reached: writes are answered 503; track ingest, the probe, alerts and the live"
+            " streams go on; events (alerts) wait for the record, incidents and the hotline, and track history"
+            " to be written"
+        )
+        counted = (
             "store: cannot be reached: writes are answered 503; track ingest, the probe,"
             f" alerts and the live streams go on; {rt.deployment.bus.held_events} events (alerts) wait for the"
             f" record, incidents and the hotline, and {rt.history.pending_rows} track history rows to be written"
-        ]
+        )
+        return [HealthProblem(said, counted)]
     except Exception as exc:
-        return [f"record: the outbox cannot be read ({type(exc).__name__})"]
+        text = f"record: the outbox cannot be read ({type(exc).__name__})"
+        return [HealthProblem(text, text)]
     limit_s = rt.deployment.settings.record_backlog_degraded_s
     if record.waiting and record.oldest_age_s > limit_s:
         problems.append(
-            f"record: {record.waiting} entries wait to be signed, the oldest for {record.oldest_age_s:.0f} s"
-            f" (more than {limit_s:g} s)"
+            HealthProblem(
+                f"record: entries have waited to be signed for more than {limit_s:g} s",
+                f"record: {record.waiting} entries wait to be signed, the oldest for {record.oldest_age_s:.0f} s"
+                f" (more than {limit_s:g} s)",
+            )
         )
     if record.failed:
-        problems.append(f"record: {record.failed} entries failed to be signed and are parked in the outbox")
+        problems.append(
+            HealthProblem(
+                "record: entries failed to be signed and are parked in the outbox",
+                f"record: {record.failed} entries failed to be signed and are parked in the outbox",
+            )
+        )
     if record.waiting + record.failed >= record.outbox_limit:
-        problems.append(f"record: the outbox is full ({record.outbox_limit} entries): writes are refused with 503")
+        problems.append(
+            HealthProblem(
+                "record: the outbox is full: writes are refused with 503",
+                f"record: the outbox is full ({record.outbox_limit} entries): writes are refused with 503",
+            )
+        )
     if rt.record.failing:
-        problems.append("record: the last attempt to drain the outbox failed")
+        text = "record: the last attempt to drain the outbox failed"
+        problems.append(HealthProblem(text, text))
     if rt.deployment.bus.failing:
         problems.append(
-            f"events: a subscriber failed in the last minute ({rt.deployment.bus.failures_total} failures in all)"
+            HealthProblem(
+                "events: a subscriber failed in the last minute",
+                f"events: a subscriber failed in the last minute ({rt.deployment.bus.failures_total} failures in all)",
+            )
         )
     return problems
 
@@ -96,7 +131,8 @@ def _record_status(rt: Runtime) -> RecordStatus | None:
 
 @router.get("/metrics", tags=["meta"])
 def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.METRICS_READ))]) -> Metrics:
-    """Ingest totals, tick and task timings, memory: for the operator (admin)."""
+    """Ingest totals, tick and task timings, memory, and why health is degraded with the counts
+    (``problems``): for the operator (admin)."""
     return Metrics(
         ingest_accepted_total=rt.ingest.accepted_total,
         ingest_refused_total=rt.ingest.refused_total,
@@ -109,6 +145,7 @@ def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.ME
         record=_record_status(rt),
         events_subscriber_failures_total=rt.deployment.bus.failures_total,
         process_id=os.getpid(),
+        problems=[problem.counted for problem in health_problems(rt)],
     )
 
 

@@ -9,8 +9,10 @@ go on the bus like any process's: this worker records them (its own record signe
 opens the incidents of losses of separation and posts them to the hotline as a ``serve`` process
 does (an API process freezes an incident's evidence: it holds the durable track history), and the API processes hand them to the
 parties' streams and ``/v1/alerts``. Their ids are stable (the same event, the same id), so a
-publish retried or redelivered is taken once; alert ids start with the worker's name and a mark of
-this run (``alert-<name>-<run>-000001``), so no two workers, nor two runs of one, give the same id.
+publish retried or redelivered is taken once; alert ids start with the share's name and a random mark
+of this run, and end with random bits (``alert-<share>-<run>-<random>``, ``alert_prefix``): a worker
+tells its own earlier runs' alerts by them, and they count nothing (a party must not learn from the
+ids of its own alerts how many other pairs had in between).
 Zones are watched by the API processes, not here.
 
 Shares and takeover. Started as ``--worker-index I --workers N``, a worker is named ``w<I>of<N>``
@@ -59,7 +61,16 @@ from keepclear.services.runtime.nats_bus import STREAM_MAX_AGE_S, NatsBus
 from keepclear.services.runtime.nats_tracks import TrackFeed, recent_alert_events, track_subjects
 from keepclear.services.tactical.service import CellShare, TacticalService, cell_plan
 
-__all__ = ["DetectWorker", "Share", "cells_of_worker", "shares_of_workers", "worker_name_problem", "worker_of"]
+__all__ = [
+    "DetectWorker",
+    "Share",
+    "alert_prefix",
+    "cells_of_worker",
+    "raised_by",
+    "shares_of_workers",
+    "worker_name_problem",
+    "worker_of",
+]
 
 _log = logging.getLogger("keepclear.worker.detect")
 T = TypeVar("T")
@@ -77,6 +88,28 @@ def worker_name_problem(name: str) -> str | None:
 def worker_of(index: int, workers: int) -> str:
     """The name of worker ``index`` of ``workers``: ``w<index>of<workers>``."""
     return f"w{index}of{workers}"
+
+
+def alert_prefix(share: str, run: str) -> str:
+    """How the ids of the alerts ``share`` raises in run ``run`` start: ``alert-<share>-<run>`` (the
+    alert book adds random bits)."""
+    return f"alert-{share}-{run}"
+
+
+def raised_by(alert_id: str) -> tuple[str, str] | None:
+    """The share and run that raised ``alert_id`` (``alert-<share>-<run>-<random>``), or None for an
+    id of another shape (an embedded probe's ``alert-<random>``).
+
+    >>> raised_by("alert-w0of2-1of3-5d2c90aa-0c4f1e9b27d3a86f51e2")
+    ('w0of2-1of3', '5d2c90aa')
+    >>> raised_by("alert-0c4f1e9b27d3a86f51e2") is None
+    True
+    """
+    head, _, _ = alert_id.rpartition("-")
+    owner, _, run = head.rpartition("-")
+    if not owner.startswith("alert-") or len(owner) == len("alert-") or not run:
+        return None
+    return owner[len("alert-") :], run
 
 
 def cells_of_worker(cell_count: int, index: int, workers: int, shares_per_worker: int = 1) -> np.ndarray:
@@ -141,6 +174,7 @@ class _RunningShare:
     def __init__(self, worker: DetectWorker, share: Share) -> None:
         self.share = share
         self.name = share.name
+        #: A mark of this run in its alert ids: random, so that it says nothing of other runs either.
         self.run = uuid.uuid4().hex[:8]
         #: Every cell whose subject the share consumes (its own and the halo's), ascending.
         self.view_cells = cells_in_view(worker.plan, share.cells)
@@ -151,7 +185,7 @@ class _RunningShare:
             worker.config.tactical,
             share=CellShare(worker.plan, share.cells),
             watch_zones=False,
-            alert_prefix=f"alert-{share.name}-{self.run}",
+            alert_prefix=alert_prefix(share.name, self.run),
         )
         self.feed = TrackFeed(
             worker.bus,
@@ -165,10 +199,9 @@ class _RunningShare:
         self._lock = threading.Lock()
 
     def earlier_run(self, alert_id: str) -> bool:
-        """Whether ``alert_id`` is this share's (its name) of another run (``alert-<name>-<run>-<n>``)."""
-        head, _, _ = alert_id.rpartition("-")
-        owner, _, run = head.rpartition("-")
-        return owner == f"alert-{self.name}" and run != self.run
+        """Whether ``alert_id`` is this share's (its name) of another run (``raised_by``)."""
+        by = raised_by(alert_id)
+        return by is not None and by[0] == self.name and by[1] != self.run
 
     def retire(self, heard: list[Event]) -> list[Event]:
         """From alert events heard (oldest first), the ``alert.resolved`` of those still active that an

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from keepclear.detect.alerts import Alert, AlertBook, candidate_settings
+from keepclear.detect.alerts import Alert, AlertBook, RandomBits, candidate_settings
 from keepclear.detect.cells import AgeCaps, CellGrid, CellPlan, view_for
 from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import Conflicts, probe
@@ -103,7 +104,8 @@ class TacticalService:
     pair, and learns the alerts from the workers' events on the bus (``on_event``) so that
     ``alerts_for`` answers as before. ``zone_events_led``, when given, says whether this process emits
     the zone watch's events now (the leader of API processes that share the picture); the watch is
-    kept current either way. ``alert_prefix`` starts the alert ids (``AlertBook``).
+    kept current either way. ``alert_prefix`` starts the alert ids, ``random_bits`` gives the rest
+    (``AlertBook``: seeded where ids must repeat run to run).
     """
 
     def __init__(
@@ -118,13 +120,14 @@ class TacticalService:
         watch_zones: bool = True,
         zone_events_led: Callable[[], bool] | None = None,
         alert_prefix: str = "alert",
+        random_bits: RandomBits = secrets.randbits,
     ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
         self.config = config or TacticalConfig()
         self.table = TrackTable(self.config.table)
-        self.book = AlertBook(self.config.alerting, id_prefix=alert_prefix)
+        self.book = AlertBook(self.config.alerting, id_prefix=alert_prefix, random_bits=random_bits)
         self._candidates = candidate_settings(self.config.alerting, self.config.probe)
         if share is not None and share.plan.settings != self._candidates:
             raise ValueError("share.plan: its settings must be the probe's candidate settings (the halo covers them)")
@@ -414,7 +417,8 @@ class TacticalService:
         return {**payload, "status": status, "acknowledged_by": acknowledged_by}
 
     def alerts_for(self, party_id: str, *, include_resolved: bool = False) -> list[dict[str, Any]]:
-        """Alerts that involve ``party_id``'s units, as that party may see them (both units' states)."""
+        """Alerts that involve ``party_id``'s units, as that party may see them (both units' states):
+        the active ones in the order raised (ids, random, order nothing), then the resolved ones."""
         with self._lock:
             active = [
                 self._view(p) for p in self._latest.values() if alert_visible(party_id, p["party_a"], p["party_b"])
@@ -424,7 +428,7 @@ class TacticalService:
                 if include_resolved
                 else []
             )
-        return sorted(active, key=lambda p: p["alert_id"]) + list(resolved)
+        return sorted(active, key=lambda p: (p["raised_s"], p["alert_id"])) + list(resolved)
 
     def visible_states(self, party_id: str) -> list[UnitState]:
         """Own units in full; another party's unit only while an alert involves one of ours with it, or
