@@ -328,11 +328,11 @@ def involvement_problems(
     reporter: str, parties: Sequence[str], named: Mapping[str, Sequence[str]], reporter_sight: Sight
 ) -> list[str]:
     """A reported incident shows everyone involved what it names, so the reporter may involve a party
-    of ``parties`` only where its own ``reporter_sight`` shows that party may see every unit, alert and message
-    in ``named`` (``Sight.shows``). Decided from the reporter's sight alone, never the other party's,
-    so the answer tells nothing about what that party sees (whether it had an alert with a unit, say);
-    the words claim nothing about it either. The price: a party that could see an item, where the
-    reporter cannot know it, is refused too.
+    of ``parties`` only where ``reporter_sight`` shows that party may see every unit, alert and
+    message in ``named`` (``Sight.shows``). Decided from the reporter's sight alone, never the other
+    party's, so the answer tells nothing about what that party sees (whether it had an alert with a
+    unit, say); the words claim nothing about it either. The price: a party that could see an item,
+    where the reporter cannot know it, is refused too.
 
     Never more than the party's real sight (each case is a rule of that party's ``Sight``): an
     alert's two parties may name it; a thread's members may name its messages (the same thread, so
