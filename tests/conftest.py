@@ -100,6 +100,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def other_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty database on ``database_url``'s backend, for a test that compares two worlds."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'other.db'}"
+        return
+    with fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture
 def database(database_url: str) -> Iterator[Database]:
     """A migrated database on each backend."""
     db = Database(database_url)

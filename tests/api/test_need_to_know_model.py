@@ -186,23 +186,47 @@ class Model:
     def sees_alert(self, party: int, pair: int) -> bool:
         return party in self.alert_parties(pair)
 
+    def known_audience(self, party: int, unit: int) -> frozenset[int]:
+        """Who ``party`` (which sees another party's ``unit``) knows may see it, from its own sight
+        only: the unit's party; the parties of an alert with it that ``party`` sees; the witnesses of a
+        zone it is an intruder in, where ``party`` is one of them (zones are shared)."""
+        owner = self.plan.units[unit]
+        out = {owner}
+        pair = self.pair_of(unit)
+        if pair is not None and party in self.alert_parties(pair):
+            out |= self.alert_parties(pair)
+        for inside, permitted in self.plan.zones:
+            if inside == unit and owner not in permitted and party in permitted:
+                out |= permitted
+        return frozenset(out)
+
     def accepted(self, incident: IncidentPlan) -> bool:
-        """The reporter may name only what it sees; each involved party must see what it is shown
-        (another party's units and the alerts), and nothing made up is accepted."""
+        """The reporter may name only what it sees, and involve a party only where it knows, from its
+        own sight, that the party may see what it names: an alert's parties, a thread's members, a
+        unit's ``known_audience`` (its own units: anyone). Nothing made up is accepted."""
         r = incident.reporter
         if None in incident.units or None in incident.alerts or None in incident.messages:
             return False
-        threads = [self.members(t) for t in incident.messages if t is not None]
-        if not all({r, *incident.involved} <= members for members in threads):
-            return False
         units = [u for u in incident.units if u is not None]
         alerts = [k for k in incident.alerts if k is not None]
+        threads = [self.members(t) for t in incident.messages if t is not None]
         if not all(self.sees_unit(r, u) for u in units) or not all(self.sees_alert(r, k) for k in alerts):
             return False
+        if not all(r in members for members in threads):
+            return False
         shared = [u for u in units if self.plan.units[u] != r]
-        return all(self.sees_unit(i, u) for i in incident.involved for u in shared) and all(
-            self.sees_alert(i, k) for i in incident.involved for k in alerts
+        accepted = all(
+            all(i in self.known_audience(r, u) for u in shared)
+            and all(i in self.alert_parties(k) for k in alerts)
+            and all(i in members for members in threads)
+            for i in incident.involved
         )
+        # what the reporter knows is never more than what each party really sees
+        assert not accepted or all(
+            all(self.sees_unit(i, u) for u in shared) and all(self.sees_alert(i, k) for k in alerts)
+            for i in incident.involved
+        ), incident
+        return accepted
 
     def members(self, thread: int) -> frozenset[int]:
         creator, others = self.plan.threads[thread]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from apisupport import Service
-from nksupport import alert_between, intruder_gone, intruder_inside, problem, served, stream_once
+from nksupport import alert_between, intruder_gone, intruder_inside, problem, report, served, stream_once
 from test_api_activities import air_operation
 from test_api_hotline_ws import frames_until, socket
 from websockets.exceptions import ConnectionClosed
@@ -279,3 +279,49 @@ def test_an_overlapped_party_is_not_shown_the_other_partys_activity_nor_its_id(s
         )
         assert amended.status_code == 200, amended.text
         assert a.get(f"/v1/activities/{mine.json()['activity']['id']}").json()["overlapped_by"] == []
+
+
+def test_involving_a_party_does_not_tell_whether_it_had_an_alert_with_a_unit(
+    service: Service, other_database_url: str, tmp_path: Path
+) -> None:
+    """Two worlds alike for a: an alert between ua and ub, and c somewhere. In one, c also had an alert
+    with ub; in the other not. a's report naming ub and involving c answers byte for byte the same in
+    both (refused: a cannot know that c may see ub), so it cannot tell which world it is in; involving
+    b, ub's own party, is accepted in both."""
+    body = incident(unit_ids=["ub"], parties=["c"])
+    answers = []
+    with served(other_database_url, tmp_path / "other") as other:
+        for world, c_had_alert in ((service, True), (other, False)):
+            if c_had_alert:
+                alert_between(world, "uc", "ub", lat_deg=36.0)
+            else:
+                report(world, [("uc", 36.0, 38.0, 220.0, 0.0)])
+            alert_between(world, "ua", "ub")
+            with world.client("c-liaison") as c:
+                c_alerts = c.get("/v1/alerts", params={"include_resolved": "true"}).json()
+            assert any("ub" in (x["unit_a"], x["unit_b"]) for x in c_alerts) == c_had_alert, c_alerts
+            before = incident_count(world)
+            with world.client("a-liaison") as a:
+                answers.append(a.post("/v1/incidents", json=body))
+                assert incident_count(world) == before  # nothing stored
+                to_owner = a.post("/v1/incidents", json={**body, "parties": ["b"]})
+                assert to_owner.status_code == 201, to_owner.text
+    first, second = answers
+    assert (first.status_code, first.content) == (second.status_code, second.content)
+    assert first.status_code == 422
+    assert first.json()["errors"] == ["parties[0]: 'c' may not be shown unit 'ub' by this report"]
+
+
+def test_a_report_on_an_intruder_may_involve_the_zones_witnesses_only(service: Service) -> None:
+    """b's ub-x inside roz-a (only a may enter) is seen by a and b: a may involve b in a report on
+    it, not c (which does not see it), in the same words as for any party it cannot know sees it."""
+    intruder_inside(service)
+    deadline = time.monotonic() + 10
+    with service.client("a-liaison") as a:
+        while "ub-x" not in {s["unit_id"] for s in a.get("/v1/tracks").json()} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        witnessed = a.post("/v1/incidents", json=incident(unit_ids=["ub-x"], parties=["b"]))
+        assert witnessed.status_code == 201, witnessed.text
+        refused = a.post("/v1/incidents", json=incident(unit_ids=["ub-x", "ua"], parties=["b", "c"]))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == ["parties[1]: 'c' may not be shown unit 'ub-x' by this report"]

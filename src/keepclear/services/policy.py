@@ -243,15 +243,35 @@ def nameable_units(
     return frozenset({*own, *seen, *visible_now})
 
 
+def intruder_audience(party_id: str, owner_party_id: str, zones_inside: Iterable[ZoneRules]) -> frozenset[str]:
+    """Who ``party_id`` knows sees another party's unit as an intruder: the witnesses of each zone the
+    unit is inside that ``party_id`` itself witnesses it in (zone rules are shared, and it was shown
+    the entry); empty for its own unit or one it does not witness. Zones it does not witness are
+    left out: whether the unit counts as inside them is not its to know."""
+    if party_id == owner_party_id:
+        return frozenset()
+    out: set[str] = set()
+    for rules in zones_inside:
+        witnesses = zone_witnesses(rules, owner_party_id)
+        if party_id in witnesses:
+            out |= witnesses
+    return frozenset(out)
+
+
 @dataclass(frozen=True)
 class Sight:
-    """What one party may name now: its own units, all units it may name, alerts, and the last
-    message of each of its threads."""
+    """What one party may name now (its own units, all units it may name, alerts, and the last
+    message of each of its threads), and who it knows may see each of them: the two parties of an
+    alert; the members of a thread; of another party's unit, its own party, the parties of the
+    alerts it is in, and the witnesses of the zones it is an intruder in (``shows``)."""
 
     own: frozenset[str]
     units: frozenset[str]
     alerts: frozenset[str]
     last_seqs: dict[str, int]
+    unit_audiences: Mapping[str, frozenset[str]]
+    alert_parties: Mapping[str, frozenset[str]]
+    thread_members: Mapping[str, frozenset[str]]
 
     def problems(self, named: Mapping[str, Sequence[str]]) -> list[str]:
         """``reference_problems`` of ``named`` (``unit``, ``alert``, ``message`` ids) for this party."""
@@ -262,19 +282,72 @@ class Sight:
             *reference_problems("message_ids", "message", named.get("message", ()), messages),
         ]
 
+    def shows(self, party_id: str, kind: str, ident: str) -> bool:
+        """May this party show ``party_id`` the ``kind`` (``unit``, ``alert``, ``message``) ``ident``
+        it may name? Only where it knows from its own sight that ``party_id`` may see it: its own
+        units to anyone (they are its to share); anything else by the audiences above."""
+        if kind == "unit":
+            return ident in self.own or party_id in self.unit_audiences.get(ident, ())
+        if kind == "alert":
+            return party_id in self.alert_parties.get(ident, ())
+        return party_id in self.thread_members.get(ident.rpartition("#")[0], ())
+
+
+def party_sight(
+    party_id: str,
+    own: Iterable[str],
+    alerts: Sequence[dict[str, Any]],
+    visible_now: Mapping[str, str],
+    intruders: Mapping[str, frozenset[str]],
+    threads: Iterable[tuple[str, Collection[str], int]],
+) -> Sight:
+    """``party_id``'s ``Sight`` from what it sees: its own units, the alerts it may see (``alert_id``,
+    ``party_a``, ``party_b``, ``unit_a``, ``unit_b``), the units it sees now (id -> their party),
+    ``intruder_audience`` of the intruders it sees, and its threads as ``(id, member parties, last seq)``."""
+    own = frozenset(own)
+    seen = [a for a in alerts if alert_visible(party_id, a["party_a"], a["party_b"])]
+    audiences: dict[str, set[str]] = {unit: {owner} for unit, owner in visible_now.items()}
+    for unit, parties in intruders.items():
+        audiences.setdefault(unit, set()).update(parties)
+    for a in seen:
+        for unit in (a["unit_a"], a["unit_b"]):
+            audiences.setdefault(unit, set()).update((a["party_a"], a["party_b"]))
+    threads = list(threads)
+    return Sight(
+        own=own,
+        units=nameable_units(party_id, own, seen, visible_now),
+        alerts=nameable_alerts(party_id, seen),
+        last_seqs={thread_id: last for thread_id, _, last in threads},
+        unit_audiences={unit: frozenset(parties) for unit, parties in audiences.items()},
+        alert_parties={a["alert_id"]: frozenset((a["party_a"], a["party_b"])) for a in seen},
+        thread_members={thread_id: frozenset(members) for thread_id, members, _ in threads},
+    )
+
 
 def involvement_problems(
-    parties: Sequence[str], named: Mapping[str, Sequence[str]], sights: Mapping[str, Sight]
+    reporter: str, parties: Sequence[str], named: Mapping[str, Sequence[str]], reporter_sight: Sight
 ) -> list[str]:
-    """A reported incident shows everyone involved what it names: each party of ``parties`` must
-    itself be able to name every alert, message and other party's unit in ``named`` (the reporter's
-    own units are its to share). ``sights``: of every party to check (the reporter's is left out)."""
-    out = []
-    for i, party in enumerate(parties):
-        for problem in sights[party].problems(named) if party in sights else ():
-            what = problem.split(": ", 1)[1].removeprefix("unknown ")
-            out.append(f"parties[{i}]: {party!r} may not see {what}; it cannot be involved in this report")
-    return out
+    """A reported incident shows everyone involved what it names, so the reporter may involve a party
+    of ``parties`` only where ``reporter_sight`` shows that party may see every unit, alert and
+    message in ``named`` (``Sight.shows``). Decided from the reporter's sight alone, never the other
+    party's, so the answer tells nothing about what that party sees (whether it had an alert with a
+    unit, say); the words claim nothing about it either. The price: a party that could see an item,
+    where the reporter cannot know it, is refused too.
+
+    Never more than the party's real sight (each case is a rule of that party's ``Sight``): an
+    alert's two parties may name it; a thread's members may name its messages (the same thread, so
+    the same last seq); a unit's own party may name it (its own, or in an alert it sees); the other
+    party of an alert with the unit sees the alert and so may name its units; the witnesses of a zone
+    the unit is an intruder in see it now (``unit_state_visible``), so may name it.
+    """
+    return [
+        f"parties[{i}]: {party!r} may not be shown {kind} {ident!r} by this report"
+        for i, party in enumerate(parties)
+        if party != reporter
+        for kind in ("unit", "alert", "message")
+        for ident in named.get(kind, ())
+        if not reporter_sight.shows(party, kind, ident)
+    ]
 
 
 def message_id(thread_id: str, seq: int) -> str:
@@ -299,6 +372,7 @@ __all__ = [
     "event_view",
     "event_visible",
     "incident_visible",
+    "intruder_audience",
     "involvement_problems",
     "may",
     "message_audience",
@@ -308,6 +382,7 @@ __all__ = [
     "nameable_units",
     "party_event_view",
     "party_involved",
+    "party_sight",
     "reference_problems",
     "require",
     "revokes",

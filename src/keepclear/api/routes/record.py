@@ -32,8 +32,7 @@ from keepclear.services.policy import (
     Sight,
     incident_visible,
     involvement_problems,
-    nameable_alerts,
-    nameable_units,
+    party_sight,
     reference_problems,
     sees_all,
     unknown,
@@ -96,21 +95,19 @@ def _visible(rt: Runtime, principal: Principal, incident_id: str) -> Incident:
 
 
 def _sight(rt: Runtime, party_id: str) -> Sight:
-    """What ``party_id`` may name now (``policy.Sight``)."""
+    """What ``party_id`` may name now and who it knows may see each of those (``policy.Sight``)."""
     alerts = rt.tactical.alerts_for(party_id, include_resolved=True)
     own = [unit.id for unit, _ in rt.deployment.registry.units(party_id)]
-    now = [s.unit_id for s in rt.tactical.visible_states(party_id)]
-    return Sight(
-        own=frozenset(own),
-        units=nameable_units(party_id, own, alerts, now),
-        alerts=nameable_alerts(party_id, alerts),
-        last_seqs={thread.id: last for thread, last, _ in rt.hotline.thread_heads(party_id)},
-    )
+    now = {s.unit_id: s.party_id for s in rt.tactical.visible_states(party_id)}
+    intruders = rt.tactical.intruder_audiences(party_id)
+    threads = [(thread.id, thread.parties, last) for thread, last, _ in rt.hotline.thread_heads(party_id)]
+    return party_sight(party_id, own, alerts, now, intruders, threads)
 
 
 def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> list[str]:
     """What ``body`` names that ``party_id`` may not see or that does not exist, in the same words;
-    then any party it would involve that may not see what the report names (the incident shows it)."""
+    then any party it would involve that it does not know may see what the report names (the
+    incident shows it to them): judged from the reporter's own sight only, never theirs."""
     zone_ids = {z.id for z in rt.deployment.zones.list()} if body.zone_id is not None else set()
     known = {p.id for p in rt.deployment.registry.parties()}
     named = {"unit": body.unit_ids, "alert": body.alert_ids, "message": body.message_ids}
@@ -122,9 +119,7 @@ def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> l
     ]
     if problems:
         return problems
-    shared = {**named, "unit": [u for u in body.unit_ids if u not in mine.own]}
-    others = {p: _sight(rt, p) for p in body.parties if p != party_id}
-    return involvement_problems(body.parties, shared, others)
+    return involvement_problems(party_id, body.parties, named, mine)
 
 
 @router.get("/record/export")
@@ -288,6 +283,8 @@ def report_incident(
 
     It may name only what it may see (its own units, the units and alerts of alerts involving it,
     messages of its threads, any party and zone): anything else is refused as unknown, nothing stored.
+    It may involve a party only where it knows that party may see what it names (an alert's parties,
+    a thread's members, a unit's party, the witnesses of a zone it intrudes; its own units: anyone).
     """
     assert principal.party_id is not None
     try:

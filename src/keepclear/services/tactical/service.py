@@ -30,7 +30,13 @@ from keepclear.detect.zoneprobe import ZoneProbeSettings, ZoneWatch, predict_zon
 from keepclear.domain.event_kinds import ALERT_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.errors import NotFoundError
-from keepclear.services.policy import alert_visible, unit_state_visible, unknown, zone_witnesses
+from keepclear.services.policy import (
+    alert_visible,
+    intruder_audience,
+    unit_state_visible,
+    unknown,
+    zone_witnesses,
+)
 from keepclear.services.tactical.partitioned import select_conflicts
 from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.store import Database
@@ -467,6 +473,21 @@ class TacticalService:
                         float(states.vel_up_mps[row]),
                     )
                 )
+        return out
+
+    def intruder_audiences(self, party_id: str) -> dict[str, frozenset[str]]:
+        """Another party's units ``party_id`` witnesses as intruders now, each with who it knows sees
+        it (``policy.intruder_audience``: the witnesses of the zones it witnesses it in)."""
+        with self._lock:
+            states = self.table.states()
+            party_ids = self._party_ids(states)
+            inside = self.zone_watch.inside_by_unit()
+        owners = {unit_id: party_ids[int(states.party[row])] for row, unit_id in enumerate(states.unit_ids)}
+        out = {}
+        for unit_id, zones in inside.items():
+            audience = intruder_audience(party_id, owners[unit_id], zones) if unit_id in owners else frozenset()
+            if audience:
+                out[unit_id] = audience
         return out
 
     def crossings(self) -> list[dict[str, Any]]:
