@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from service_bench import TIME_PLACEHOLDER, batches, populate
+from service_bench import TIME_PLACEHOLDER, batches, populate, serve, stop_server
 
-from keepclear.api.server import free_port
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.runtime.deployment import Deployment
@@ -72,17 +68,8 @@ def run(load: str, args: argparse.Namespace, src: Path | None, bodies: dict[str,
     keys["b-liaison"] = dep.keys.create(Role.LIAISON, "b")[1]
     dep.close()
     reports = batches(args.units, 1000, shape="columns")["a"]
-    port = free_port()
-    env = {**os.environ, "KEEPCLEAR_TICK_S": "1", "KEEPCLEAR_MAX_ACTIVITIES_PER_BATCH": "10"}
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(folder), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    settings = {"KEEPCLEAR_TICK_S": "1", "KEEPCLEAR_MAX_ACTIVITIES_PER_BATCH": "10"}
+    server, base = serve(folder, src, settings)
     stop = threading.Event()
     me_s: list[float] = []
     body_s: list[float] = []
@@ -118,12 +105,6 @@ def run(load: str, args: argparse.Namespace, src: Path | None, bodies: dict[str,
                 stop.wait(0.05)
 
     try:
-        for _ in range(1200):
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         with client("admin") as admin:
             threading.Thread(target=feed, daemon=True).start()
             time.sleep(3)  # the picture fills, the probe's period settles
@@ -138,12 +119,7 @@ def run(load: str, args: argparse.Namespace, src: Path | None, bodies: dict[str,
             after = admin.get("/v1/metrics").json()
     finally:
         stop.set()
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
     me_ms = sorted(s * 1e3 for s in me_s)
     return {
         "longest gap between ticks (s)": float(after["counters"]["tick_interval_max_s"]),

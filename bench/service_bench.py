@@ -118,6 +118,40 @@ def batches(
     return out
 
 
+def serve(folder: Path, src: Path | None, settings: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`keepclear serve` on ``folder`` in its own process (from source tree ``src``, or this one), with
+    ``settings`` as environment variables: the process and its address, once it answers its health."""
+    port = free_port()
+    env = {**os.environ, **settings}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(folder), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(1200):  # a first start may compile the probe (numba) on a busy machine
+        try:
+            if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, base
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Stop a server of ``serve``: it delivers the events still queued (ledger, hotline) before it
+    exits, which after a dense scene can take minutes (not measured): killed after a minute."""
+    server.terminate()
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 @dataclass(frozen=True)
 class Load:
     """One load: how many client threads post batches of how many reports."""
@@ -132,24 +166,8 @@ def run(load: Load, args: argparse.Namespace, src: Path | None, bodies: dict[str
     """One server (from ``src``, or this tree), one load for ``args.seconds``: its figures."""
     folder = Path(tempfile.mkdtemp(prefix="kc-bench-"))
     keys = populate(folder, args.units)
-    port = free_port()
-    env = {**os.environ, "KEEPCLEAR_TICK_S": "1"}
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "keepclear.cli.main", "--data-dir", str(folder), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = serve(folder, src, {"KEEPCLEAR_TICK_S": "1"})
     try:
-        for _ in range(1200):  # a first start may compile the probe (numba) on a busy machine
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         accepted = [0] * load.clients
         statuses: dict[int, int] = {}
         stop = threading.Event()
@@ -187,12 +205,7 @@ def run(load: Load, args: argparse.Namespace, src: Path | None, bodies: dict[str
         elapsed = time.perf_counter() - started
         final = admin.get("/v1/metrics").json()
     finally:
-        server.terminate()  # it delivers the events still queued (ledger, hotline) before it exits...
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # ...which after a dense scene can take minutes: not measured here
-            server.kill()
-            server.wait()
+        stop_server(server)
 
     def durations(name: str) -> list[float]:
         return [float(s["task_duration_s"][name]) for s in samples if name in s["task_duration_s"]]
