@@ -8,9 +8,9 @@ caches of live activities read to catch up.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from shapely.geometry import mapping, shape
@@ -29,6 +29,8 @@ from keepclear.store.activity_schema import (
     activity_versions,
 )
 from keepclear.store.schema import zones_version
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,49 +306,49 @@ def current_version_of(conn: Connection, activity_id: str) -> CurrentVersion:
     return _current(row)
 
 
+def _grouped(
+    conn: Connection, activity_ids: Sequence[str], query: sa.Select[Any], item: Callable[[Any], T]
+) -> dict[str, list[T]]:
+    """The rows of ``query`` (already narrowed to ``activity_ids``) as ``item(row)``, grouped by
+    ``activity_id`` in the query's order, every id present; one statement, none without ids."""
+    out: dict[str, list[T]] = {i: [] for i in activity_ids}
+    if activity_ids:
+        for r in conn.execute(query):
+            out[r.activity_id].append(item(r))
+    return out
+
+
 def acks_of_current(conn: Connection, activity_ids: Sequence[str]) -> dict[str, list[AckState]]:
     """Every addressee's state on the current version of each of ``activity_ids``, by party; one
     statement (``activity_ids``: a page, at most a few thousand)."""
-    out: dict[str, list[AckState]] = {i: [] for i in activity_ids}
-    if activity_ids:
-        rows = conn.execute(
-            sa.select(activity_acks)
-            .join(activities, _of_current_version(activity_acks))
-            .where(activities.c.id.in_(list(activity_ids)))
-            .order_by(activity_acks.c.activity_id, activity_acks.c.party_id)
-        )
-        for r in rows:
-            out[r.activity_id].append(_ack(r))
-    return out
+    query = (
+        sa.select(activity_acks)
+        .join(activities, _of_current_version(activity_acks))
+        .where(activities.c.id.in_(list(activity_ids)))
+        .order_by(activity_acks.c.activity_id, activity_acks.c.party_id)
+    )
+    return _grouped(conn, activity_ids, query, _ack)
 
 
 def conflicts_of_current(conn: Connection, activity_ids: Sequence[str]) -> dict[str, list[StoredConflict]]:
     """The conflicts recorded for the current version of each of ``activity_ids``; one statement."""
-    out: dict[str, list[StoredConflict]] = {i: [] for i in activity_ids}
-    if activity_ids:
-        rows = conn.execute(
-            sa.select(activity_conflicts)
-            .join(activities, _of_current_version(activity_conflicts))
-            .where(activities.c.id.in_(list(activity_ids)))
-            .order_by(activity_conflicts.c.id)
-        )
-        for r in rows:
-            out[r.activity_id].append(_stored_conflict(r))
-    return out
+    query = (
+        sa.select(activity_conflicts)
+        .join(activities, _of_current_version(activity_conflicts))
+        .where(activities.c.id.in_(list(activity_ids)))
+        .order_by(activity_conflicts.c.id)
+    )
+    return _grouped(conn, activity_ids, query, _stored_conflict)
 
 
 def escalations_of(conn: Connection, activity_ids: Sequence[str]) -> dict[str, list[EscalationStep]]:
     """Every escalation step of each of ``activity_ids``, in order; one statement."""
-    out: dict[str, list[EscalationStep]] = {i: [] for i in activity_ids}
-    if activity_ids:
-        rows = conn.execute(
-            sa.select(activity_escalations)
-            .where(activity_escalations.c.activity_id.in_(list(activity_ids)))
-            .order_by(activity_escalations.c.id)
-        )
-        for r in rows:
-            out[r.activity_id].append(_escalation(r))
-    return out
+    query = (
+        sa.select(activity_escalations)
+        .where(activity_escalations.c.activity_id.in_(list(activity_ids)))
+        .order_by(activity_escalations.c.id)
+    )
+    return _grouped(conn, activity_ids, query, _escalation)
 
 
 def notice_of(conn: Connection, activity_id: str, version: int) -> tuple[float | None, float | None]:
