@@ -189,3 +189,9 @@ def test_a_version_1_export_still_verifies(tmp_path: Path, capsys: pytest.Captur
         out, _ = capsys.readouterr()
         assert code == 0 and ": OK: " in out, out
     assert "payloads withheld (hash verified)" in out
+    # a version 2 export extends the version 1 one a party kept: the same hash at every seq
+    code = main(
+        ["ledger", "verify", str(VECTORS / "clean-party.json"), "--since", str(VECTORS / "v1-clean-party.json")]
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0 and "extends" in out, out

@@ -60,7 +60,7 @@ PUBLIC_KINDS = frozenset({GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED})
 
 
 def payload_readable(statement: Statement, party_id: str | None) -> bool:
-    """May ``party_id`` (None: the operator) read the payload of an entry with ``statement``?
+    """May ``party_id`` (None: the operator) read an entry with ``statement`` (statement and payload)?
 
     Only when the entry's audience names it (or names nobody: everyone), or for the key entries
     every verifier needs. Who signed does not matter: keepclear signs views meant for others too
@@ -259,31 +259,7 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
             continue
         entry = element
         statement = entry.statement
-        readable = payload_readable(statement, for_party)
-        if version >= 2:
-            if not readable:
-                raise _Bad(
-                    f"{where}: the statement of an entry outside {for_party}'s audience"
-                    " (its export holds a placeholder there: seq, prev and hash only)",
-                    at,
-                )
-            if entry.payload is None:
-                raise _Bad(
-                    f"{where}: payload withheld (a version 2 export carries every payload its reader may read,"
-                    " and a placeholder for any other entry)",
-                    at,
-                )
-        if entry.payload is None:
-            if statement.kind in PUBLIC_KINDS:
-                raise _Bad(f"{where}: payload withheld, but key entries must carry theirs", at)
-            if readable:
-                whom = "a full export" if for_party is None else f"{for_party}, which may read it"
-                raise _Bad(f"{where}: payload withheld from {whom}", at)
-            report.redacted += 1
-        elif not readable:
-            raise _Bad(f"{where}: payload present in {for_party}'s export, outside its audience", at)
-        elif sha256_hex(entry.payload.encode("utf-8")) != statement.payload_sha256:
-            raise _Bad(f"{where}: payload does not match its signed hash (payload edited)", at)
+        report.redacted += _presence(entry, version, for_party, where, at)
         payload = _payload(entry, where, at)
         if statement.nonce in nonces:
             raise _Bad(f"{where}: statement replayed (same nonce as seq {nonces[statement.nonce]})", at)
@@ -333,6 +309,38 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
     _listed_keys(document["keys"], keys)
     _listed_rotations(document["rotations"], rotations)
     report.keys = list(keys.values())
+
+
+def _presence(entry: Entry, version: int, for_party: str | None, where: str, at: str) -> int:
+    """Check that ``entry`` may be in ``for_party``'s export as it is (docs/record.md, "Payloads and
+    need-to-know"; version 1: payloads withheld); 1 when its payload is withheld, else 0."""
+    statement = entry.statement
+    readable = payload_readable(statement, for_party)
+    if version >= 2:
+        if not readable:
+            raise _Bad(
+                f"{where}: the statement of an entry outside {for_party}'s audience"
+                " (its export holds a placeholder there: seq, prev and hash only)",
+                at,
+            )
+        if entry.payload is None:
+            raise _Bad(
+                f"{where}: payload withheld (a version 2 export carries every payload its reader may read,"
+                " and a placeholder for any other entry)",
+                at,
+            )
+    if entry.payload is None:
+        if statement.kind in PUBLIC_KINDS:
+            raise _Bad(f"{where}: payload withheld, but key entries must carry theirs", at)
+        if readable:
+            whom = "a full export" if for_party is None else f"{for_party}, which may read it"
+            raise _Bad(f"{where}: payload withheld from {whom}", at)
+        return 1
+    if not readable:
+        raise _Bad(f"{where}: payload present in {for_party}'s export, outside its audience", at)
+    if sha256_hex(entry.payload.encode("utf-8")) != statement.payload_sha256:
+        raise _Bad(f"{where}: payload does not match its signed hash (payload edited)", at)
+    return 0
 
 
 def _placeholder(element: Placeholder, index: int, for_party: str | None, where: str, at: str) -> None:
