@@ -47,7 +47,7 @@ from keepclear.conformance.client import (
 )
 from keepclear.conformance.keys import PARTY_ROLES, KeysFile
 from keepclear.conformance.need_to_know import (
-    foreign_payloads,
+    foreign_entries,
     get_routes,
     leaks,
     read,
@@ -660,10 +660,8 @@ def check_socket_and_record(w: World) -> list[str]:
         problems += [f"{pid}/liaison WS /v1/hotline/ws shows {label}" for label in leaks(w.secrets, pid, text)]
         for role in ("liaison", "observer"):
             export = _ok(w.api.client(Who(pid, role)).get("/v1/record/export"))
-            wrong = foreign_payloads(export.get("entries", []), pid)
-            problems += (
-                [f"{pid}/{role} record export carries payloads beyond its audience: {wrong[:5]}"] if wrong else []
-            )
+            wrong = foreign_entries(export.get("entries", []), pid)
+            problems += [f"{pid}/{role} record export shows entries beyond its audience: {wrong[:5]}"] if wrong else []
     return problems
 
 

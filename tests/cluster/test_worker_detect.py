@@ -191,7 +191,9 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
                 recorded = [
                     e
                     for e in export.json()["entries"]
-                    if e["statement"]["kind"] in ("alert.raised", "alert.acknowledged") and alert_id in json.dumps(e)
+                    if "statement" in e
+                    and e["statement"]["kind"] in ("alert.raised", "alert.acknowledged")
+                    and alert_id in json.dumps(e)
                 ]
                 if len(recorded) >= 2 or time.monotonic() > deadline:
                     break

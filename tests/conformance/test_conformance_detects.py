@@ -14,6 +14,7 @@ from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
 from keepclear.conformance import load_known_failures, parse_keys, run_suite
 from keepclear.conformance.client import answer_shape, shape_difference, sibling_id
+from keepclear.conformance.need_to_know import foreign_entries
 from keepclear.conformance.registry import Result
 from keepclear.conformance.runner import _outcome
 from keepclear.domain import Party
@@ -127,3 +128,18 @@ def test_answers_naming_different_ids_compare_equal_only_when_nothing_else_diffe
         answer_shape(answer(404, "alert 'alert-777774' is not active", "/x"), "alert-777774"),
     )
     assert told == "status 403 vs 404 for a made-up id"
+
+
+def test_a_record_export_showing_the_statement_of_an_entry_outside_the_audience_is_reported() -> None:
+    def entry(seq: int, kind: str, audience: list[str] | None, payload: str | None) -> dict[str, object]:
+        statement = {"kind": kind, "party": "b", "audience": audience}
+        return {"seq": seq, "prev": "0" * 64, "statement": statement, "payload": payload, "key": None, "sig": None}
+
+    placeholder = {"seq": 4, "prev": "0" * 64, "hash": "1" * 64}
+    clean = [entry(1, "ledger.genesis", None, "{}"), entry(2, "message.posted", ["a", "b"], "{}"), placeholder]
+    assert foreign_entries(clean, "a") == []
+    shown = [entry(3, "alert.raised", ["b", "c"], None), placeholder | {"kind": "alert.raised"}]
+    assert foreign_entries(shown, "a") == [
+        "#3 alert.raised (statement; audience ['b', 'c'])",
+        "#4 placeholder with ['kind']",
+    ]

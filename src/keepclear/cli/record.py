@@ -73,10 +73,12 @@ def ledger() -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default stdout)."
 )
-@click.option("--party", default=None, help="Export for this party: payloads it may not read are withheld (hash kept).")
+@click.option(
+    "--party", default=None, help="Export for this party: an entry it may not read is a placeholder (seq and hash)."
+)
 @pass_context
 def ledger_export(ctx: CliContext, output: Path | None, party: str | None) -> None:
-    """Write a self-contained export: entries, public keys, rotations, checkpoints (format version 1)."""
+    """Write a self-contained export: entries, public keys, rotations, checkpoints (format version 2)."""
     deployment = ctx.open()
     try:
         document = _ledger(deployment).export_document(for_party=party)

@@ -444,19 +444,35 @@ def hotline_socket(w: World) -> Iterator[Result]:
     yield judge(f"{GROUP}.read:hotline-socket", problems)
 
 
-def foreign_payloads(entries: Iterable[dict[str, Any]], party: str | None) -> list[str]:
-    """The record export entries that carry a payload although their audience leaves ``party`` out."""
+#: All a party's export shows of an entry it may not read (docs/record.md, "Placeholders").
+PLACEHOLDER_FIELDS = frozenset({"seq", "prev", "hash"})
+#: Key entries: every export carries them whole (the keys every verifier needs).
+_KEY_KINDS = frozenset({"ledger.genesis", "key.registered", "key.rotated"})
+
+
+def foreign_entries(entries: Iterable[dict[str, Any]], party: str | None) -> list[str]:
+    """The record export entries that show ``party`` more than it may read: the statement (who, what,
+    when, to whom) or the payload of an entry whose audience leaves it out, or a placeholder carrying
+    more than its seq, prev and hash."""
     wrong = []
     for entry in entries:
-        statement = entry.get("statement", {})
-        audience = statement.get("audience")
-        if entry.get("payload") is not None and audience is not None and party not in audience:
-            wrong.append(f"#{entry.get('seq')} {statement.get('kind')} (audience {audience})")
+        statement = entry.get("statement")
+        if not isinstance(statement, dict):
+            extra = sorted(set(entry) - PLACEHOLDER_FIELDS)
+            if extra:
+                wrong.append(f"#{entry.get('seq')} placeholder with {extra}")
+            continue
+        audience, kind = statement.get("audience"), statement.get("kind")
+        if audience is not None and party not in audience and kind not in _KEY_KINDS:
+            shown = "statement and payload" if entry.get("payload") is not None else "statement"
+            wrong.append(f"#{entry.get('seq')} {kind} ({shown}; audience {audience})")
     return wrong
 
 
 def record_export_audience(w: World) -> Iterator[Result]:
-    """Each party's record export carries the payload only of entries whose audience includes it."""
+    """Each party's record export shows it whole only the entries whose audience includes it (or is
+    everyone), and a bare placeholder (seq, prev, hash) for every other: neither the payload nor the
+    statement of an entry it may not read."""
     for who in _party_keys(w):
         if who.role == "feed":
             continue
@@ -466,9 +482,9 @@ def record_export_audience(w: World) -> Iterator[Result]:
             yield failed(name, f"GET /v1/record/export answered {response.status_code}")
             continue
         entries = response.json().get("entries", [])
-        wrong = foreign_payloads(entries, who.party)
+        wrong = foreign_entries(entries, who.party)
         more = f" ({len(wrong)} in all)" if len(wrong) > 5 else ""
-        problems = [f"payloads of entries whose audience excludes {who.party}: {', '.join(wrong[:5])}{more}"]
+        problems = [f"entries whose audience excludes {who.party} shown: {', '.join(wrong[:5])}{more}"]
         yield judge(name, problems if wrong else [], f"{len(entries)} entries")
 
 

@@ -51,6 +51,7 @@ from keepclear.ledger.model import (
     Statement,
     checkpoint_bytes,
     payload_text,
+    placeholder_of,
     time_us_of,
 )
 from keepclear.ledger.note import COSIGNATURE, TreeHead, key_hash, origin_of, parse_note, sign_head, vkey
@@ -732,26 +733,23 @@ class Ledger:
     def export_document(self, *, for_party: str | None = None) -> dict[str, Any]:
         """A self-contained, versioned export: entries, public keys, rotations and checkpoints.
 
-        The head is checkpointed first. With ``for_party``, payloads that party may not read
-        (``payload_readable``: the audience rule) are left out; their signed hash still lets it
-        verify the chain.
+        The head is checkpointed first. With ``for_party``, an entry that party may not read
+        (``payload_readable``: the audience rule) is a placeholder: its seq, prev and hash, which keep
+        the chain and the tree whole without saying who did what with whom, or when.
         """
         self.checkpoint()
         with self._db.read() as conn:
             checkpoints = [_checkpoint_from_row(row) for row in store.list_checkpoints(conn)]
             covered = checkpoints[-1].seq if checkpoints else 0
-            entries = [_entry_from_row(row) for row in store.list_entries(conn) if row.seq <= covered]
+            rows = [row for row in store.list_entries(conn) if row.seq <= covered]
             keys = [k for k in store.list_keys(conn) if k.from_seq <= covered]
         rotations = []
         out_entries = []
-        for entry in entries:
+        for row in rows:
+            entry = _entry_from_row(row)
             s = entry.statement
             visible = payload_readable(s, for_party)
-            out_entries.append(
-                (
-                    entry if visible else Entry(entry.seq, entry.prev_hash, s, None, entry.key_id, entry.signature)
-                ).to_json()
-            )
+            out_entries.append(entry.to_json() if visible else placeholder_of(entry, row.hash).to_json())
             if s.kind == KEY_ROTATED:
                 p = entry.payload_value()
                 rotations.append(

@@ -12,6 +12,12 @@ entry ``seq - 1``; 64 zeros for the first), the payload text, the signer key id 
 Its hash is ``SHA-256(canonical({"type": "entry", "seq", "prev", "statement", "key", "sig"}))`` where
 ``statement`` is the statement's canonical text, so the hash covers the signature too.
 
+A **placeholder** stands in a party's export for an entry the party may not read: its ``seq``, its
+``prev`` and its entry hash, nothing that says who, what, when or to whom. The hash is the leaf of the
+transparency log and the next entry's ``prev``, so the party still checks the chain's continuity and
+that the signed tree heads cover exactly these leaves; it cannot be inverted or confirmed by guessing,
+because the hashed statement carries a random nonce (and a signed entry a signature nobody else can make).
+
 A **checkpoint** is the deployment's signature over ``canonical({"type": "checkpoint", "v": 1,
 "seq", "head", "time_us", "key"})``: it pins the chain head so truncation and rewriting are visible.
 """
@@ -49,6 +55,7 @@ KIND_MAX_CHARS = 64
 INT_LIMIT = 2**63
 STATEMENT_FIELDS = frozenset({"type", "v", "party", "kind", "time_us", "payload_sha256", "nonce", "audience"})
 ENTRY_FIELDS = frozenset({"seq", "prev", "statement", "payload", "key", "sig"})
+PLACEHOLDER_FIELDS = frozenset({"seq", "prev", "hash"})
 CHECKPOINT_FIELDS = frozenset({"seq", "head", "time_us", "key", "sig", "note"})
 
 
@@ -224,6 +231,37 @@ def entry_from_json(value: Any, where: str) -> Entry:
         raise ValueError(f"{where}.payload: not a string or null")
     statement = statement_from_json(value["statement"], f"{where}.statement")
     return Entry(seq, value["prev"], statement, payload, value["key"], value["sig"])
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    """An entry its reader may not see (see the module docstring): where it is and its hash, nothing more."""
+
+    seq: int
+    prev_hash: str
+    entry_hash: str
+
+    def hash(self) -> str:
+        """The entry hash (given, not computed: the reader does not have what it covers)."""
+        return self.entry_hash
+
+    def to_json(self) -> dict[str, Any]:
+        """The placeholder as it appears in a party's export file."""
+        return {"seq": self.seq, "prev": self.prev_hash, "hash": self.entry_hash}
+
+
+def placeholder_of(entry: Entry, entry_hash: str | None = None) -> Placeholder:
+    """The placeholder of ``entry`` (``entry_hash``: its hash when the caller has it, e.g. stored)."""
+    return Placeholder(entry.seq, entry.prev_hash, entry.hash() if entry_hash is None else entry_hash)
+
+
+def placeholder_from_json(value: Any, where: str) -> Placeholder:
+    """Parse a placeholder; ``ValueError`` naming the field when it is malformed (docs/record.md)."""
+    value = _closed(value, PLACEHOLDER_FIELDS, where)
+    seq = _int(value["seq"], f"{where}.seq", 1)
+    _text(value["prev"], HEX64_RE, f"{where}.prev", "64 lower-case hex digits")
+    _text(value["hash"], HEX64_RE, f"{where}.hash", "64 lower-case hex digits")
+    return Placeholder(seq, value["prev"], value["hash"])
 
 
 def payload_text(payload: Any) -> str:

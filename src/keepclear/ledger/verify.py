@@ -4,6 +4,11 @@ Needs nothing but the file and ``cryptography``. The chain is replayed from the 
 carries the deployment's first public key (compare its id with the one the deployment published);
 ``key.registered`` and ``key.rotated`` entries then say which key may sign for whom from where on.
 Verification stops at the first problem and names the entry (index in the file and seq).
+
+A party's export of version 2 holds a placeholder (seq, prev, hash) for each entry the party may not
+read: its link and its leaf are checked like any entry's, its signature is left to the parties that
+may read it (docs/record.md, "Placeholders"). Version 1 exports, which carried every statement and
+withheld only payloads, still verify under their own rules.
 """
 
 from __future__ import annotations
@@ -25,14 +30,18 @@ from keepclear.ledger.model import (
     PARTY_RE,
     Checkpoint,
     Entry,
+    Placeholder,
     Statement,
     checkpoint_from_json,
     entry_from_json,
+    placeholder_from_json,
 )
 from keepclear.ledger.note import origin_of, parse_note
 
 EXPORT_FORMAT = "keepclear-ledger"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+#: Export versions this verifier reads: 1 (a party's export withheld payloads only) and 2 (placeholders).
+READ_VERSIONS = (1, 2)
 INCLUSION_FORMAT = "keepclear-inclusion-proof"
 CONSISTENCY_FORMAT = "keepclear-consistency-proof"
 PROOF_VERSION = 1
@@ -51,7 +60,7 @@ PUBLIC_KINDS = frozenset({GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED})
 
 
 def payload_readable(statement: Statement, party_id: str | None) -> bool:
-    """May ``party_id`` (None: the operator) read the payload of an entry with ``statement``?
+    """May ``party_id`` (None: the operator) read an entry with ``statement`` (statement and payload)?
 
     Only when the entry's audience names it (or names nobody: everyone), or for the key entries
     every verifier needs. Who signed does not matter: keepclear signs views meant for others too
@@ -96,8 +105,10 @@ class VerifyReport:
 
     problem: str | None
     at: str | None = None
+    version: int = EXPORT_VERSION
     entries: int = 0
     checkpoints: int = 0
+    #: What the reader does not see: withheld payloads (version 1) or placeholders (version 2).
     redacted: int = 0
     party_signed: int = 0
     deployment_signed: int = 0
@@ -125,8 +136,13 @@ class VerifyReport:
             f"{self.party_signed} signed by the actor's own key, {self.deployment_signed} vouched for by the"
             f" deployment on a strong-mode party's behalf, {self.head_vouched} by the deployment's signed tree"
             f" heads alone; "
-            f"{self.redacted} payloads withheld (hash verified); genesis key {self.genesis_key_id}"
+            f"{self._withheld()}; genesis key {self.genesis_key_id}"
         )
+
+    def _withheld(self) -> str:
+        if self.version == 1:
+            return f"{self.redacted} payloads withheld (hash verified)"
+        return f"{self.redacted} entries withheld (placeholders: seq and hash only, covered by the signed heads)"
 
 
 def load_export(path: Path) -> dict[str, Any]:
@@ -154,9 +170,10 @@ def parse_export(raw: bytes, name: str) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise ExportFileError(f'{name}: not a keepclear ledger export (no "format": "{EXPORT_FORMAT}")')
     version = document.get("version")
-    if version != EXPORT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version not in READ_VERSIONS:
         raise ExportFileError(
-            f"{name}: unknown export version {version!r}; this keepclear reads version {EXPORT_VERSION}"
+            f"{name}: unknown export version {version!r}; this keepclear reads versions"
+            f" {', '.join(map(str, READ_VERSIONS))}"
         )
     for name_ in ("entries", "checkpoints", "keys"):
         if not isinstance(document.get(name_), list):
@@ -172,7 +189,9 @@ class _Bad(Exception):
         self.at = at
 
 
-def _where(index: int, entry: Entry | None) -> str:
+def _where(index: int, entry: Entry | Placeholder | None) -> str:
+    if isinstance(entry, Placeholder):
+        return f"entry #{index} (seq {entry.seq}, withheld)"
     return f"entry #{index}" + (f" (seq {entry.seq}, {entry.statement.kind})" if entry is not None else "")
 
 
@@ -188,6 +207,9 @@ def verify_document(document: dict[str, Any]) -> VerifyReport:
 
 
 def _top_level(document: dict[str, Any]) -> str | None:
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version not in READ_VERSIONS:
+        raise _Bad(f"unknown export version {version!r}", "")
     if set(document) != EXPORT_FIELDS:
         missing, extra = sorted(EXPORT_FIELDS - set(document)), sorted(set(document) - EXPORT_FIELDS)
         raise _Bad(f"the file's fields differ from the spec (missing {missing}, unknown {extra})", "")
@@ -205,6 +227,7 @@ def _top_level(document: dict[str, Any]) -> str | None:
 
 def _verify(document: dict[str, Any], report: VerifyReport) -> None:
     for_party = _top_level(document)
+    report.version = version = document["version"]
     keys: dict[str, KeyRecord] = {}
     active: dict[str, str] = {}  # owner -> key id
     nonces: dict[str, int] = {}
@@ -214,27 +237,29 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
     for index, raw in enumerate(document["entries"]):
         at = f"/entries/{index}"
         try:
-            entry = entry_from_json(raw, f"entry #{index}")
+            opaque = version >= 2 and isinstance(raw, dict) and "hash" in raw
+            element = (placeholder_from_json if opaque else entry_from_json)(raw, f"entry #{index}")
         except ValueError as exc:
             raise _Bad(str(exc), at) from None
-        where = _where(index, entry)
-        if entry.seq != index + 1:
+        where = _where(index, element)
+        if element.seq != index + 1:
             raise _Bad(f"{where}: expected seq {index + 1} (an entry is missing, extra or out of order)", at)
-        if entry.prev_hash != prev:
-            raise _Bad(f"{where}: previous-hash link broken (an entry before it was changed, dropped or moved)", at)
-        statement = entry.statement
-        readable = payload_readable(statement, for_party)
-        if entry.payload is None:
-            if statement.kind in PUBLIC_KINDS:
-                raise _Bad(f"{where}: payload withheld, but key entries must carry theirs", at)
-            if readable:
-                whom = "a full export" if for_party is None else f"{for_party}, which may read it"
-                raise _Bad(f"{where}: payload withheld from {whom}", at)
+        if element.prev_hash != prev:
+            before = "64 zeros" if index == 0 else f"the hash of entry #{index - 1}"
+            raise _Bad(
+                f"{where}: previous-hash link broken: prev is not {before}"
+                " (that entry or this one was changed, dropped or moved)",
+                at,
+            )
+        if isinstance(element, Placeholder):
+            _placeholder(element, index, for_party, where, at)
             report.redacted += 1
-        elif not readable:
-            raise _Bad(f"{where}: payload present in {for_party}'s export, outside its audience", at)
-        elif sha256_hex(entry.payload.encode("utf-8")) != statement.payload_sha256:
-            raise _Bad(f"{where}: payload does not match its signed hash (payload edited)", at)
+            prev = element.hash()
+            hashes.append(prev)
+            continue
+        entry = element
+        statement = entry.statement
+        report.redacted += _presence(entry, version, for_party, where, at)
         payload = _payload(entry, where, at)
         if statement.nonce in nonces:
             raise _Bad(f"{where}: statement replayed (same nonce as seq {nonces[statement.nonce]})", at)
@@ -284,6 +309,46 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
     _listed_keys(document["keys"], keys)
     _listed_rotations(document["rotations"], rotations)
     report.keys = list(keys.values())
+
+
+def _presence(entry: Entry, version: int, for_party: str | None, where: str, at: str) -> int:
+    """Check that ``entry`` may be in ``for_party``'s export as it is (docs/record.md, "Payloads and
+    need-to-know"; version 1: payloads withheld); 1 when its payload is withheld, else 0."""
+    statement = entry.statement
+    readable = payload_readable(statement, for_party)
+    if version >= 2:
+        if not readable:
+            raise _Bad(
+                f"{where}: the statement of an entry outside {for_party}'s audience"
+                " (its export holds a placeholder there: seq, prev and hash only)",
+                at,
+            )
+        if entry.payload is None:
+            raise _Bad(
+                f"{where}: payload withheld (a version 2 export carries every payload its reader may read,"
+                " and a placeholder for any other entry)",
+                at,
+            )
+    if entry.payload is None:
+        if statement.kind in PUBLIC_KINDS:
+            raise _Bad(f"{where}: payload withheld, but key entries must carry theirs", at)
+        if readable:
+            whom = "a full export" if for_party is None else f"{for_party}, which may read it"
+            raise _Bad(f"{where}: payload withheld from {whom}", at)
+        return 1
+    if not readable:
+        raise _Bad(f"{where}: payload present in {for_party}'s export, outside its audience", at)
+    if sha256_hex(entry.payload.encode("utf-8")) != statement.payload_sha256:
+        raise _Bad(f"{where}: payload does not match its signed hash (payload edited)", at)
+    return 0
+
+
+def _placeholder(element: Placeholder, index: int, for_party: str | None, where: str, at: str) -> None:
+    """A placeholder stands only in a party's export, and never for the genesis (docs/record.md)."""
+    if for_party is None:
+        raise _Bad(f"{where}: a full export withholds nothing, but holds a placeholder", at)
+    if index == 0:
+        raise _Bad(f"{where}: the first entry must be the deployment's {GENESIS_KIND}, not a placeholder", at)
 
 
 def extension_problem(earlier: VerifyReport, later: VerifyReport) -> str | None:
@@ -419,6 +484,7 @@ def _checkpoints(
     tree = MerkleTree(leaf_hash(bytes.fromhex(h)) for h in hashes)
     last_seq = 0
     last_note: str | None = None
+    agreed_seq = 0  # the largest size a signed tree head so far agrees with
     for index, raw in enumerate(values):
         where, at = f"checkpoint #{index}", f"/checkpoints/{index}"
         try:
@@ -444,7 +510,9 @@ def _checkpoints(
         if checkpoint.note is not None:
             problem = _head_problem(checkpoint.note, origin, checkpoint.seq, tree.root(checkpoint.seq), key)
             if problem is not None:
-                raise _Bad(f"{where}: signed tree head {problem}", at)
+                span = f"; the first entry that differs is after seq {agreed_seq}" if "root hash" in problem else ""
+                raise _Bad(f"{where}: signed tree head {problem}{span}", at)
+            agreed_seq = checkpoint.seq
             report.tree_heads += 1
             report.root_hash = tree.root(checkpoint.seq).hex()
         report.checkpoints += 1

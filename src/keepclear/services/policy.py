@@ -209,12 +209,13 @@ def thread_visible(party_id: str, members: Collection[str]) -> bool:
 
 def message_audience(thread_parties: Collection[str]) -> list[str]:
     """Who may read what a hotline message said in the record: the thread's members (the entry's
-    audience); every other party sees the entry and the hash of its payload, not the payload."""
+    audience); every other party's export holds a placeholder for it (its seq and entry hash only)."""
     return sorted(thread_parties)
 
 
-#: May a party (None: the operator) read a ledger entry's payload? Only when the entry's audience
-#: names it (or nobody: everyone), or for the key entries every verifier needs; never because it signed.
+#: May a party (None: the operator) read a ledger entry (statement and payload)? Only when the entry's
+#: audience names it (or nobody: everyone), or for the key entries every verifier needs; never because
+#: it signed. Any other entry is a placeholder in its export.
 entry_readable = payload_readable
 
 

@@ -28,8 +28,9 @@ from keepclear.ledger import KeyFolder, Ledger, LedgerConfig, sign_submission
 from keepclear.ledger.canonical import canonical_bytes, canonical_text, sha256_hex
 from keepclear.ledger.keys import key_id_of, public_key_b64, sign_b64
 from keepclear.ledger.merkle import MerkleTree, leaf_hash
-from keepclear.ledger.model import checkpoint_bytes
+from keepclear.ledger.model import checkpoint_bytes, statement_from_json
 from keepclear.ledger.note import TreeHead, sign_head
+from keepclear.ledger.verify import payload_readable
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 
@@ -148,9 +149,43 @@ def forge(doc: dict[str, Any], seeds: Seeds, resign: tuple[int, ...] = ()) -> di
     return doc
 
 
+def version_1(full: dict[str, Any], for_party: str | None) -> dict[str, Any]:
+    """The export keepclear wrote before version 2: every statement, the payloads ``for_party`` may not
+    read withheld (``full``: a version 2 full export, which is version 1's but for the number)."""
+    doc = copy.deepcopy(full) | {"version": 1, "for_party": for_party}
+    for raw in doc["entries"]:
+        if not payload_readable(statement_from_json(raw["statement"], "statement"), for_party):
+            raw["payload"] = None
+    return doc
+
+
+def vectors_v1(full: dict[str, Any], seeds: Seeds) -> list[tuple[str, dict[str, Any], Any, str]]:
+    """Version 1 exports, which verifiers still read: both clean ones, and a party's carrying a payload
+    outside its audience."""
+    party = version_1(full, "russia")
+    private = [i for i, e in enumerate(full["entries"]) if e["statement"]["kind"] == "message.posted"][2]
+    leaked = copy.deepcopy(party)
+    leaked["entries"][private]["payload"] = full["entries"][private]["payload"]
+    return [
+        ("v1-clean-full", version_1(full, None), None, "a full export of version 1 (before placeholders)"),
+        (
+            "v1-clean-party",
+            party,
+            None,
+            "russia's export of version 1: every statement, payloads outside its audience withheld",
+        ),
+        (
+            "v1-party-export-leaks",
+            leaked,
+            f"/entries/{private}",
+            "russia's version 1 export carries a payload outside its audience",
+        ),
+    ]
+
+
 def vectors(full: dict[str, Any], party: dict[str, Any], seeds: Seeds) -> list[tuple[str, dict[str, Any], Any, str]]:
     """(name, document or raw text, expected ``at`` or None for OK, what it shows)."""
-    out: list[tuple[str, dict[str, Any], Any, str]] = []
+    out: list[tuple[str, dict[str, Any], Any, str]] = vectors_v1(full, seeds)
 
     def index(kind: str, nth: int = 0, doc: dict[str, Any] = full) -> int:
         return [i for i, e in enumerate(doc["entries"]) if e["statement"]["kind"] == kind][nth]
@@ -161,7 +196,14 @@ def vectors(full: dict[str, Any], party: dict[str, Any], seeds: Seeds) -> list[t
         out.append((name, doc, at, what))
 
     out.append(("clean-full", copy.deepcopy(full), None, "a full export as keepclear writes it"))
-    out.append(("clean-party", copy.deepcopy(party), None, "russia's export: payloads outside its audience withheld"))
+    out.append(
+        (
+            "clean-party",
+            copy.deepcopy(party),
+            None,
+            "russia's export: a placeholder for each entry outside its audience",
+        )
+    )
 
     m1 = index("message.posted")
     ack = index("activity.acknowledged")
@@ -316,15 +358,61 @@ def vectors(full: dict[str, Any], party: dict[str, Any], seeds: Seeds) -> list[t
     case("full-export-withholds", f"/entries/{private}", "a full export withholds a payload", withheld)
 
     def leaked(d: dict[str, Any]) -> None:
-        d["entries"][private]["payload"] = full["entries"][private]["payload"]
+        d["entries"][private] = copy.deepcopy(full["entries"][private])
 
     case(
         "party-export-leaks",
         f"/entries/{private}",
-        "russia's export carries a payload outside its audience",
+        "russia's export carries an entry outside its audience (statement and payload) instead of its placeholder",
         leaked,
         base=party,
     )
+
+    def statement_leaked(d: dict[str, Any]) -> None:
+        d["entries"][private] = copy.deepcopy(full["entries"][private]) | {"payload": None}
+
+    case(
+        "party-export-statement",
+        f"/entries/{private}",
+        "russia's export carries the statement of an entry outside its audience (payload withheld, as version 1 did)",
+        statement_leaked,
+        base=party,
+    )
+
+    def placeholder_hash(d: dict[str, Any]) -> None:
+        old = d["entries"][private]["hash"]
+        d["entries"][private]["hash"] = ("1" if old[0] != "1" else "2") + old[1:]
+
+    case(
+        "placeholder-hash-edited",
+        f"/entries/{private + 1}",
+        "a placeholder's hash changed: the next entry's link names it",
+        placeholder_hash,
+        base=party,
+    )
+    case(
+        "placeholder-dropped",
+        f"/entries/{private}",
+        "a placeholder removed",
+        lambda d: d["entries"].pop(private),
+        base=party,
+    )
+
+    def placeholder_extra(d: dict[str, Any]) -> None:
+        d["entries"][private]["kind"] = "message.posted"
+
+    case(
+        "placeholder-extra-field",
+        f"/entries/{private}",
+        "a placeholder carrying more than seq, prev and hash",
+        placeholder_extra,
+        base=party,
+    )
+
+    def full_placeholder(d: dict[str, Any]) -> None:
+        d["entries"][private] = copy.deepcopy(party["entries"][private])
+
+    case("full-export-placeholder", f"/entries/{private}", "a full export holding a placeholder", full_placeholder)
 
     def truncated(d: dict[str, Any]) -> None:
         d["checkpoints"].pop()
@@ -370,7 +458,7 @@ def vectors(full: dict[str, Any], party: dict[str, Any], seeds: Seeds) -> list[t
         d["comment"] = "x"
 
     case("file-extra-field", "", "the export's field set is closed", extra_top)
-    case("file-version-2", "", "an unknown export version", lambda d: d.update(version=2))
+    case("file-version-3", "", "an unknown export version", lambda d: d.update(version=3))
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class StatementOut(BaseModel):
@@ -29,6 +29,17 @@ class EntryOut(BaseModel):
     payload: str | None
     key: str | None
     sig: str | None
+
+
+class PlaceholderOut(BaseModel):
+    """An entry the reader may not read: where it is in the chain and its hash (the tree's leaf), nothing
+    that says who, what, when or to whom (docs/record.md, "Placeholders")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int
+    prev: str
+    hash: str
 
 
 class CheckpointOut(BaseModel):
@@ -66,7 +77,7 @@ class RecordExport(BaseModel):
     for_party: str | None
     keys: list[LedgerKeyOut]
     rotations: list[RotationOut]
-    entries: list[EntryOut]
+    entries: list[EntryOut | PlaceholderOut]
     checkpoints: list[CheckpointOut]
 
 

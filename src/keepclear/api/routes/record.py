@@ -128,7 +128,8 @@ def export_record(
 ) -> RecordExport:
     """The ledger as a self-contained file to verify offline (`keepclear ledger verify`).
 
-    A party's export leaves out the payloads it may not read; their signed hashes keep the chain whole.
+    A party's export holds a placeholder (seq, prev, hash) for each entry it may not read: the chain and
+    the signed tree heads still verify, and nothing says who did what with whom, or when.
     """
     for_party = None if sees_all(principal) else principal.party_id
     return RecordExport.model_validate(rt.ledger.export_document(for_party=for_party))

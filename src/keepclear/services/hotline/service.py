@@ -481,7 +481,8 @@ class HotlineService:
 
     def _posted_events(self, messages: list[Message]) -> list[Event]:
         """One ``message.posted`` per message: what was said (a phrase's code and parameters, the
-        text, the data) for the thread's members (``policy.message_audience``), its hash for all."""
+        text, the data) for the thread's members (``policy.message_audience``); the others' exports hold
+        a placeholder for it."""
         return [
             Event(
                 kind=EventKind.MESSAGE_POSTED,
