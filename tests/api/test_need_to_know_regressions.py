@@ -327,3 +327,26 @@ def test_a_report_on_an_intruder_may_involve_the_zones_witnesses_only(service: S
         refused = a.post("/v1/incidents", json=incident(unit_ids=["ub-x", "ua"], parties=["b", "c"]))
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"] == ["parties[1]: 'c' may not be shown unit 'ub-x' by this report"]
+
+
+def test_an_addressee_does_not_learn_the_other_addressees_from_the_record(service: Service) -> None:
+    """An activity notified to b and c was one record entry with the audience [a, b, c]: b read it, and
+    so that c was addressed too ("never the other addressees"). Each addressee now has its own entry."""
+    with service.client("a-liaison") as a:
+        notified = a.post("/v1/activities", json=air_operation(addressees=["b", "c"]))
+        assert notified.status_code == 201, notified.text
+        activity_id = notified.json()["activity"]["id"]
+        cancelled = a.post(f"/v1/activities/{activity_id}/cancel", json={"version": 1, "reason": "weather"})
+        assert cancelled.status_code == 200, cancelled.text
+        mine = [e for e in a.get("/v1/record/export").json()["entries"] if "statement" in e]
+    for who in ("b", "c"):
+        with service.client(f"{who}-observer") as reader:
+            shown = [e["statement"] for e in reader.get("/v1/record/export").json()["entries"] if "statement" in e]
+        about = [s for s in shown if s["kind"] in ("activity.notified", "activity.cancelled")]
+        assert sorted(s["kind"] for s in about) == ["activity.cancelled", "activity.notified"], about
+        assert all(s["audience"] == ["a", who] for s in about), about
+    # The notifier reads every addressee's entry: it knows whom it addressed.
+    notified_audiences = sorted(
+        e["statement"]["audience"] for e in mine if e["statement"]["kind"] == "activity.notified"
+    )
+    assert notified_audiences == [["a", "b"], ["a", "c"]], notified_audiences

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
+from keepclear.domain.event_kinds import ACTIVITY_KINDS
 from keepclear.domain.events import Clock, Event
 from keepclear.errors import StoreUnavailableError
 from keepclear.ledger import KeyFolder, Ledger, LedgerConfig
@@ -108,11 +109,24 @@ def _audience(event: Event) -> list[str] | None:
     return sorted(event.parties) if event.parties else None
 
 
+def _audiences(event: Event) -> list[list[str] | None]:
+    """The audience of each entry ``event`` is recorded as: one, its parties; but an activity's
+    event that reaches several addressees is recorded once per addressee (with the notifier when the
+    event names it), for each addressee reads its entry and its audience, and an addressee never
+    learns who else was addressed (need to know: docs/need-to-know.md)."""
+    others = event.parties - {event.party_id}
+    if event.kind not in ACTIVITY_KINDS or len(others) < 2:
+        return [_audience(event)]
+    notifier = frozenset(p for p in event.parties if p == event.party_id)
+    return [sorted(notifier | {party}) for party in sorted(others)]
+
+
 def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None) -> None:
     """Inside a writer's transaction: an outbox row for every event of ``events`` the record keeps.
 
     The entry's kind, acting party and time are the event's; its payload is the event payload; its
-    audience is the event's parties (everyone when the event names none). A payload that is not
+    audience is the event's parties (everyone when the event names none), an activity's event
+    reaching several addressees one entry each (``_audiences``). A payload that is not
     canonical JSON, or a kind that is not a short lower-case dotted name (``KIND_PATTERN``), raises
     ``ValueError``, and the write with it: nothing unrecordable is stored. A full outbox raises
     ``outbox.OutboxFull`` (503): nothing is stored that the record could not take.
@@ -122,7 +136,12 @@ def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None)
         if len(event.kind) > MAX_KIND_CHARS or not KIND_PATTERN.fullmatch(event.kind):
             raise ValueError(f"kind: {str(event.kind)!r} is not a short lower-case dotted name")
     kept = [event for event in events if recorded(event.kind) and not _in_memory(event.kind)]
-    rows = [(str(e.kind), e.party_id, e.time_s, payload_text(e.payload), _audience(e)) for e in kept]
+    rows = [
+        (str(e.kind), e.party_id, e.time_s, text, audience)
+        for e in kept
+        for text in (payload_text(e.payload),)
+        for audience in _audiences(e)
+    ]
     outbox.stage(conn, rows, time.time() if now_s is None else now_s)
 
 
