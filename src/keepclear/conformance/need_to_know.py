@@ -36,6 +36,7 @@ from keepclear.conformance.client import (
 )
 from keepclear.conformance.registry import Check, Result, failed, judge, passed
 from keepclear.conformance.world import Secret, World, utc
+from keepclear.ledger.verify import PUBLIC_KINDS
 
 GROUP = "need-to-know"
 STREAM_READ_S = 3.0
@@ -446,8 +447,6 @@ def hotline_socket(w: World) -> Iterator[Result]:
 
 #: All a party's export shows of an entry it may not read (docs/record.md, "Placeholders").
 PLACEHOLDER_FIELDS = frozenset({"seq", "prev", "hash"})
-#: Key entries: every export carries them whole (the keys every verifier needs).
-_KEY_KINDS = frozenset({"ledger.genesis", "key.registered", "key.rotated"})
 
 
 def foreign_entries(entries: Iterable[dict[str, Any]], party: str | None) -> list[str]:
@@ -463,7 +462,9 @@ def foreign_entries(entries: Iterable[dict[str, Any]], party: str | None) -> lis
                 wrong.append(f"#{entry.get('seq')} placeholder with {extra}")
             continue
         audience, kind = statement.get("audience"), statement.get("kind")
-        if audience is not None and party not in audience and kind not in _KEY_KINDS:
+        if (
+            audience is not None and party not in audience and kind not in PUBLIC_KINDS
+        ):  # the key entries every verifier needs
             shown = "statement and payload" if entry.get("payload") is not None else "statement"
             wrong.append(f"#{entry.get('seq')} {kind} ({shown}; audience {audience})")
     return wrong
