@@ -89,7 +89,7 @@ class InputGate:
         self.limits = limits
         self.typed_paths = frozenset(typed_paths)
         self.authenticate = authenticate
-        self.large_bodies = queue or LargeBodies(None)
+        self.queue = queue or LargeBodies(None)
         self._body_limits = {path: (int(getattr(limits, name)), name) for path, name in (large_bodies or {}).items()}
 
     def body_limit(self, path: str) -> tuple[int, str]:
@@ -114,7 +114,7 @@ class InputGate:
                 refusal = problem(413, "Request too large", detail, path)
             else:
                 try:
-                    refusal = await self.large_bodies.judge(len(body), lambda: self._body(scope, body))
+                    refusal = await self.queue.judge(len(body), lambda: self._body(scope, body))
                 except OverloadedError as exc:
                     refusal = problem_for(exc, path)
                 if refusal is None:
