@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,21 @@ IndexArray = npt.NDArray[np.intp]
 
 #: One row of a ``BoxTable``: start_s, end_s, lower_ft, upper_ft, min_lon, min_lat, max_lon, max_lat.
 BoxRow = tuple[float, float, float, float, float, float, float, float]
+
+
+class Boxed(Protocol):
+    """What has a 4D box: a window, a band and a lon/lat bounding box (min x, min y, max x, max y)."""
+
+    @property
+    def start_s(self) -> float: ...
+    @property
+    def end_s(self) -> float: ...
+    @property
+    def lower_ft(self) -> float: ...
+    @property
+    def upper_ft(self) -> float: ...
+    @property
+    def bounds(self) -> tuple[float, float, float, float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +71,11 @@ class BoxTable:
         )
         by_start = np.argsort(start_s, kind="stable")
         return cls(start_s, end_s, lower_ft, upper_ft, min_x, min_y, max_x, max_y, by_start, start_s[by_start])
+
+    @classmethod
+    def of_items(cls, items: Sequence[Boxed]) -> BoxTable:
+        """The table of the boxes of ``items`` (pieces, probes), in their order."""
+        return cls.of([(b.start_s, b.end_s, b.lower_ft, b.upper_ft, *b.bounds) for b in items])
 
     def __len__(self) -> int:
         return len(self.start_s)

@@ -78,10 +78,11 @@ class IndexedActivity:
     _boxes: BoxTable | None = field(default=None, init=False, repr=False, compare=False)
 
     def boxes(self) -> BoxTable:
-        """The pieces' time windows, bands and bounding boxes as a table (drawn on first use)."""
+        """The pieces' windows, bands and bounding boxes as a table (made on first use: most
+        activities are judged by a loop, which needs none)."""
         table = self._boxes
         if table is None:
-            table = BoxTable.of([(p.start_s, p.end_s, p.lower_ft, p.upper_ft, *p.bounds) for p in self.pieces])
+            table = BoxTable.of_items(self.pieces)
             object.__setattr__(self, "_boxes", table)
         return table
 
@@ -90,8 +91,8 @@ class IndexedActivity:
 class CheckCounts:
     """What judging activities cost, counted (for tests and benchmarks; pass one to ``judge_activity``).
 
-    ``compared``: (probe, piece) pairs put to the altitude and box tests (by a loop in Python, or
-    vectorised on the pairs whose windows overlap);
+    ``compared``: (probe, piece) pairs put to the time, altitude and box tests (every pair, in a
+    loop in Python, or those ``time_pairs`` lists, vectorised);
     ``exact``: pairs put to the exact geometry test.
     """
 
@@ -167,10 +168,18 @@ class Probe:
 
 @dataclass(frozen=True, slots=True)
 class ProbeSet:
-    """The probes of a new activity, in the order of its pieces, and their boxes as a table."""
+    """The probes of a new activity, in the order of its pieces."""
 
     probes: tuple[Probe, ...]
-    boxes: BoxTable
+    _boxes: BoxTable | None = field(default=None, init=False, repr=False, compare=False)
+
+    def boxes(self) -> BoxTable:
+        """The probes' windows, bands and bounding boxes as a table (made on first use)."""
+        table = self._boxes
+        if table is None:
+            table = BoxTable.of_items(self.probes)
+            object.__setattr__(self, "_boxes", table)
+        return table
 
     def __iter__(self) -> Iterator[Probe]:
         return iter(self.probes)
@@ -199,8 +208,7 @@ def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> ProbeSet:
         )
         for piece, geometry, box in zip(pieces, grown, boxes, strict=True)
     )
-    table = BoxTable.of([(p.start_s, p.end_s, p.lower_ft, p.upper_ft, *p.bounds) for p in probes])
-    return ProbeSet(probes, table)
+    return ProbeSet(probes)
 
 
 def overlap(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
@@ -240,29 +248,26 @@ PAIRS_LOOPED = 256
 
 def _pairs_to_judge(
     probes: ProbeSet, other: IndexedActivity, counts: CheckCounts | None, pairs_looped: float
-) -> Iterator[tuple[Probe, Piece]]:
+) -> list[tuple[Probe, Piece]]:
     """The (probe, piece) pairs whose windows overlap and whose bands and boxes meet, probe by
-    probe and piece by piece: every pair when there are few, otherwise only those ``meeting_pairs``
-    finds, so a long route costs what is near it in space and time rather than all its legs."""
+    probe and piece by piece: every pair tested in a loop when there are few, otherwise only those
+    ``meeting_pairs`` finds, so a long route costs what is near it in time rather than all its legs."""
     pieces = other.pieces
     if len(probes) * len(pieces) <= pairs_looped:
-        for probe in probes:
-            for piece in pieces:
-                if counts is not None:
-                    counts.compared += 1
-                if piece.start_s >= probe.end_s or probe.start_s >= piece.end_s:
-                    continue
-                if piece.lower_ft > probe.upper_ft or probe.lower_ft > piece.upper_ft:
-                    continue
-                if not _boxes_overlap(probe.bounds, piece.bounds):
-                    continue
-                yield probe, piece
-        return
-    rows, columns, tested = meeting_pairs(probes.boxes, other.boxes())
+        if counts is not None:
+            counts.compared += len(probes) * len(pieces)
+        return [
+            (probe, piece)
+            for probe in probes.probes
+            for piece in pieces
+            if not (piece.start_s >= probe.end_s or probe.start_s >= piece.end_s)
+            and not (piece.lower_ft > probe.upper_ft or probe.lower_ft > piece.upper_ft)
+            and _boxes_overlap(probe.bounds, piece.bounds)
+        ]
+    rows, columns, tested = meeting_pairs(probes.boxes(), other.boxes())
     if counts is not None:
         counts.compared += tested
-    for i, j in zip(rows.tolist(), columns.tolist(), strict=True):
-        yield probes.probes[i], pieces[j]
+    return [(probes.probes[i], pieces[j]) for i, j in zip(rows.tolist(), columns.tolist(), strict=True)]
 
 
 def judge_activity(
