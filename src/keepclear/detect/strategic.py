@@ -246,27 +246,14 @@ def _merge(
 PAIRS_LOOPED = 256
 
 
-def _pairs_to_judge(
-    probes: ProbeSet, other: IndexedActivity, counts: CheckCounts | None, pairs_looped: float
-) -> list[tuple[Probe, Piece]]:
-    """The (probe, piece) pairs whose windows overlap and whose bands and boxes meet, probe by
-    probe and piece by piece: every pair tested in a loop when there are few, otherwise only those
-    ``meeting_pairs`` finds, so a long route costs what is near it in time rather than all its legs."""
-    pieces = other.pieces
-    if len(probes) * len(pieces) <= pairs_looped:
-        if counts is not None:
-            counts.compared += len(probes) * len(pieces)
-        return [
-            (probe, piece)
-            for probe in probes.probes
-            for piece in pieces
-            if not (piece.start_s >= probe.end_s or probe.start_s >= piece.end_s)
-            and not (piece.lower_ft > probe.upper_ft or probe.lower_ft > piece.upper_ft)
-            and _boxes_overlap(probe.bounds, piece.bounds)
-        ]
+def _joined_pairs(probes: ProbeSet, other: IndexedActivity, counts: CheckCounts | None) -> list[tuple[Probe, Piece]]:
+    """The (probe, piece) pairs whose windows overlap and whose bands and boxes meet, probe by probe
+    and piece by piece, found by ``meeting_pairs``: a long route costs the legs near it in time, not
+    all its legs."""
     rows, columns, tested = meeting_pairs(probes.boxes(), other.boxes())
     if counts is not None:
         counts.compared += tested
+    pieces = other.pieces
     return [(probes.probes[i], pieces[j]) for i, j in zip(rows.tolist(), columns.tolist(), strict=True)]
 
 
@@ -279,22 +266,38 @@ def judge_activity(
 ) -> Conflict | None:
     """The conflict between the new activity (as ``probes``) and ``other``, or None. ``counts``,
     when given, counts the pairs judged; ``pairs_looped`` (``math.inf``: always) is how many pairs
-    are looped over rather than joined, the same result either way."""
-    parts: list[tuple[BaseGeometry, float, float, float, float]] = []
-    for probe, piece in _pairs_to_judge(probes, other, counts, pairs_looped):
+    are tested in a loop rather than joined by ``meeting_pairs``, the same pairs either way."""
+    pieces = other.pieces
+    pairs: list[tuple[Probe, Piece]] = []
+    if len(probes.probes) * len(pieces) <= pairs_looped:
+        for probe in probes.probes:
+            for piece in pieces:
+                if piece.start_s >= probe.end_s or probe.start_s >= piece.end_s:
+                    continue
+                if piece.lower_ft > probe.upper_ft or probe.lower_ft > piece.upper_ft:
+                    continue
+                if not _boxes_overlap(probe.bounds, piece.bounds):
+                    continue
+                pairs.append((probe, piece))
         if counts is not None:
-            counts.exact += 1
-        if not probe.geometry.intersects(piece.geometry):
-            continue
-        parts.append(
-            (
-                overlap(probe.geometry, piece.geometry),
-                max(probe.start_s, piece.start_s),
-                min(probe.end_s, piece.end_s),
-                max(probe.lower_ft, piece.lower_ft),
-                min(probe.upper_ft, piece.upper_ft),
-            )
+            counts.compared += len(probes.probes) * len(pieces)
+    else:
+        pairs = _joined_pairs(probes, other, counts)
+    if not pairs:
+        return None
+    if counts is not None:
+        counts.exact += len(pairs)
+    parts: list[tuple[BaseGeometry, float, float, float, float]] = [
+        (
+            overlap(probe.geometry, piece.geometry),
+            max(probe.start_s, piece.start_s),
+            min(probe.end_s, piece.end_s),
+            max(probe.lower_ft, piece.lower_ft),
+            min(probe.upper_ft, piece.upper_ft),
         )
+        for probe, piece in pairs
+        if probe.geometry.intersects(piece.geometry)
+    ]
     if not parts:
         return None
     geometry, start_s, end_s, lower_ft, upper_ft = _merge(parts)
