@@ -1,9 +1,12 @@
 """The strategic check: a new activity against other parties' activities, zones and protected sites.
 
 ``StrategicIndex`` keeps live activities and zones in a grid keyed by (lon cell, lat cell, time
-bucket); a check gathers the candidates sharing a cell and bucket with the new activity, then
-judges each pair exactly (time, altitude, then shapely geometry). ``brute_force_check`` judges every
-pair with the same function and is the oracle the index is tested and benchmarked against.
+bucket; ``strategic_grid``); a check gathers the candidates sharing a cell and bucket with the new
+activity, then judges each pair exactly (time, altitude, then shapely geometry). Between two
+activities of many pieces (long routes, many volumes) only the pieces that meet in time, altitude
+and box are put to shapely, found by a join (``box_pairs``) rather than a loop over every pair.
+``brute_force_check`` judges every stored activity with the same function and is the oracle the
+index is tested and benchmarked against.
 
 Pure: no clock, no database. Times are epoch seconds; geometry is lon/lat degrees.
 """
