@@ -1,9 +1,12 @@
 """The strategic check: a new activity against other parties' activities, zones and protected sites.
 
 ``StrategicIndex`` keeps live activities and zones in a grid keyed by (lon cell, lat cell, time
-bucket); a check gathers the candidates sharing a cell and bucket with the new activity, then
-judges each pair exactly (time, altitude, then shapely geometry). ``brute_force_check`` judges every
-pair with the same function and is the oracle the index is tested and benchmarked against.
+bucket; ``strategic_grid``); a check gathers the candidates sharing a cell and bucket with the new
+activity, then judges each pair exactly (time, altitude, then shapely geometry). Between two
+activities of many pieces (long routes, many volumes) only the pieces that meet in time, altitude
+and box are put to shapely, found by a join (``box_pairs``) rather than a loop over every pair.
+``brute_force_check`` judges every stored activity with the same function and is the oracle the
+index is tested and benchmarked against.
 
 Pure: no clock, no database. Times are epoch seconds; geometry is lon/lat degrees.
 """
@@ -12,8 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +24,8 @@ import shapely.errors
 from shapely.geometry.base import BaseGeometry
 
 from keepclear.detect.activity_geometry import LocalFrame, Piece, buffered_all, zone_area
+from keepclear.detect.box_pairs import BoxTable, meeting_pairs
+from keepclear.detect.strategic_grid import Grid
 from keepclear.domain.activities import ActivityKind
 from keepclear.domain.zones import Access, Zone, ZoneKind
 
@@ -74,6 +78,29 @@ class IndexedActivity:
     version: int
     kind: ActivityKind
     pieces: tuple[Piece, ...]
+    _boxes: BoxTable | None = field(default=None, init=False, repr=False, compare=False)
+
+    def boxes(self) -> BoxTable:
+        """The pieces' windows, bands and bounding boxes as a table (made on first use: most
+        activities are judged by a loop, which needs none)."""
+        table = self._boxes
+        if table is None:
+            table = BoxTable.of_items(self.pieces)
+            object.__setattr__(self, "_boxes", table)
+        return table
+
+
+@dataclass(slots=True)
+class CheckCounts:
+    """What judging activities cost, counted (for tests and benchmarks; pass one to ``judge_activity``).
+
+    ``compared``: (probe, piece) pairs put to the time, altitude and box tests (every pair, in a
+    loop in Python, or those ``time_pairs`` lists, vectorised);
+    ``exact``: pairs put to the exact geometry test.
+    """
+
+    compared: int = 0
+    exact: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +169,29 @@ class Probe:
     end_s: float
 
 
-def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
+@dataclass(frozen=True, slots=True)
+class ProbeSet:
+    """The probes of a new activity, in the order of its pieces."""
+
+    probes: tuple[Probe, ...]
+    _boxes: BoxTable | None = field(default=None, init=False, repr=False, compare=False)
+
+    def boxes(self) -> BoxTable:
+        """The probes' windows, bands and bounding boxes as a table (made on first use)."""
+        table = self._boxes
+        if table is None:
+            table = BoxTable.of_items(self.probes)
+            object.__setattr__(self, "_boxes", table)
+        return table
+
+    def __iter__(self) -> Iterator[Probe]:
+        return iter(self.probes)
+
+    def __len__(self) -> int:
+        return len(self.probes)
+
+
+def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> ProbeSet:
     """The pieces of a new activity grown by the buffers in space, altitude and time."""
     frame = LocalFrame.at(
         (min(p.bounds[1] for p in pieces) + max(p.bounds[3] for p in pieces)) / 2.0,
@@ -151,7 +200,7 @@ def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
     grown = np.asarray(buffered_all([p.geometry for p in pieces], config.buffer_m, frame), dtype=object)
     shapely.prepare(grown)
     boxes = shapely.bounds(grown).tolist()
-    return [
+    probes = tuple(
         Probe(
             geometry,
             (box[0], box[1], box[2], box[3]),
@@ -161,7 +210,8 @@ def probes_for(pieces: Sequence[Piece], config: StrategicConfig) -> list[Probe]:
             piece.end_s + config.buffer_s,
         )
         for piece, geometry, box in zip(pieces, grown, boxes, strict=True)
-    ]
+    )
+    return ProbeSet(probes)
 
 
 def overlap(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
@@ -194,28 +244,63 @@ def _merge(
     )
 
 
-def judge_activity(probes: list[Probe], other: IndexedActivity, config: StrategicConfig) -> Conflict | None:
-    """The conflict between the new activity (as ``probes``) and ``other``, or None."""
-    parts: list[tuple[BaseGeometry, float, float, float, float]] = []
-    for probe in probes:
-        for piece in other.pieces:
-            if piece.start_s >= probe.end_s or probe.start_s >= piece.end_s:
-                continue
-            if piece.lower_ft > probe.upper_ft or probe.lower_ft > piece.upper_ft:
-                continue
-            if not _boxes_overlap(probe.bounds, piece.bounds):
-                continue
-            if not probe.geometry.intersects(piece.geometry):
-                continue
-            parts.append(
-                (
-                    overlap(probe.geometry, piece.geometry),
-                    max(probe.start_s, piece.start_s),
-                    min(probe.end_s, piece.end_s),
-                    max(probe.lower_ft, piece.lower_ft),
-                    min(probe.upper_ft, piece.upper_ft),
-                )
-            )
+#: Above this many (probe, piece) pairs, ``judge_activity`` finds the pairs that meet in time,
+#: altitude and box with ``meeting_pairs`` (numpy); below, a loop over every pair is cheaper.
+PAIRS_LOOPED = 256
+
+
+def _joined_pairs(probes: ProbeSet, other: IndexedActivity, counts: CheckCounts | None) -> list[tuple[Probe, Piece]]:
+    """The (probe, piece) pairs whose windows overlap and whose bands and boxes meet, probe by probe
+    and piece by piece, found by ``meeting_pairs``: a long route costs the legs near it in time, not
+    all its legs."""
+    rows, columns, tested = meeting_pairs(probes.boxes(), other.boxes())
+    if counts is not None:
+        counts.compared += tested
+    pieces = other.pieces
+    return [(probes.probes[i], pieces[j]) for i, j in zip(rows.tolist(), columns.tolist(), strict=True)]
+
+
+def judge_activity(
+    probes: ProbeSet,
+    other: IndexedActivity,
+    config: StrategicConfig,
+    counts: CheckCounts | None = None,
+    pairs_looped: float = PAIRS_LOOPED,
+) -> Conflict | None:
+    """The conflict between the new activity (as ``probes``) and ``other``, or None. ``counts``,
+    when given, counts the pairs judged; ``pairs_looped`` (``math.inf``: always) is how many pairs
+    are tested in a loop rather than joined by ``meeting_pairs``, the same pairs either way."""
+    pieces = other.pieces
+    pairs: list[tuple[Probe, Piece]] = []
+    if len(probes.probes) * len(pieces) <= pairs_looped:
+        for probe in probes.probes:
+            for piece in pieces:
+                if piece.start_s >= probe.end_s or probe.start_s >= piece.end_s:
+                    continue
+                if piece.lower_ft > probe.upper_ft or probe.lower_ft > piece.upper_ft:
+                    continue
+                if not _boxes_overlap(probe.bounds, piece.bounds):
+                    continue
+                pairs.append((probe, piece))
+        if counts is not None:
+            counts.compared += len(probes.probes) * len(pieces)
+    else:
+        pairs = _joined_pairs(probes, other, counts)
+    if not pairs:
+        return None
+    if counts is not None:
+        counts.exact += len(pairs)
+    parts: list[tuple[BaseGeometry, float, float, float, float]] = [
+        (
+            overlap(probe.geometry, piece.geometry),
+            max(probe.start_s, piece.start_s),
+            min(probe.end_s, piece.end_s),
+            max(probe.lower_ft, piece.lower_ft),
+            min(probe.upper_ft, piece.upper_ft),
+        )
+        for probe, piece in pairs
+        if probe.geometry.intersects(piece.geometry)
+    ]
     if not parts:
         return None
     geometry, start_s, end_s, lower_ft, upper_ft = _merge(parts)
@@ -357,70 +442,6 @@ def brute_force_check(
     return CheckResult(_sorted(conflicts), late_notice(subject.kind, start_s, notified_s, config))
 
 
-_LONG = -(2**62)  # time-bucket key of items longer than the index keeps per bucket
-#: The one key of items wider than the index keeps per cell: every query reads it.
-_WIDE = (_LONG, _LONG, _LONG)
-
-
-class _Grid:
-    """Ids keyed by (lon cell, lat cell, time bucket); items longer than ``max_buckets`` use ``_LONG``,
-    items that would take more than ``max_keys`` keys (a corridor zigzagging across a continent) the one
-    ``_WIDE`` key: what one item costs the index is bounded, whatever its shape."""
-
-    def __init__(self, cell_deg: float, bucket_s: float, max_buckets: int, max_keys: int) -> None:
-        self._cell_deg = cell_deg
-        self._bucket_s = bucket_s
-        self._max_buckets = max_buckets
-        self._max_keys = max_keys
-        self._cells: dict[tuple[int, int, int], set[str]] = defaultdict(set)
-        self._keys: dict[str, set[tuple[int, int, int]]] = {}
-
-    def _span(self, box: tuple[float, float, float, float], start_s: float, end_s: float) -> tuple[range, ...]:
-        size = self._cell_deg
-        xs = range(math.floor(box[0] / size), math.floor(box[2] / size) + 1)
-        ys = range(math.floor(box[1] / size), math.floor(box[3] / size) + 1)
-        if not (math.isfinite(start_s) and math.isfinite(end_s)):
-            return xs, ys, range(_LONG, _LONG + 1)
-        first = math.floor(start_s / self._bucket_s)
-        return xs, ys, range(first, math.floor(end_s / self._bucket_s) + 1)
-
-    def add(self, item_id: str, spans: Iterable[tuple[tuple[float, float, float, float], float, float]]) -> None:
-        keys: set[tuple[int, int, int]] = set()
-        for box, start_s, end_s in spans:
-            xs, ys, ts = self._span(box, start_s, end_s)
-            if len(ts) > self._max_buckets:
-                ts = range(_LONG, _LONG + 1)
-            if len(keys) + len(xs) * len(ys) * len(ts) > self._max_keys:
-                keys = {_WIDE}
-                break
-            keys.update((x, y, t) for x in xs for y in ys for t in ts)
-        for key in keys:
-            self._cells[key].add(item_id)
-        self._keys[item_id] = keys
-
-    def remove(self, item_id: str) -> None:
-        for key in self._keys.pop(item_id, ()):
-            bucket = self._cells[key]
-            bucket.discard(item_id)
-            if not bucket:
-                del self._cells[key]
-
-    def query(self, box: tuple[float, float, float, float], start_s: float, end_s: float) -> set[str]:
-        xs, ys, ts = self._span(box, start_s, end_s)
-        cells = self._cells
-        found: set[str] = set(cells.get(_WIDE, ()))
-        buckets = [_LONG] if ts.start == _LONG else [*ts, _LONG]
-        if len(xs) * len(ys) * len(buckets) > self._max_keys:
-            return set(self._keys)  # a query wider than the index is read whole: every item is a candidate
-        for x in xs:
-            for y in ys:
-                for t in buckets:
-                    hit = cells.get((x, y, t))
-                    if hit:
-                        found |= hit
-        return found
-
-
 class StrategicIndex:
     """Live activities and zones, indexed for the check of a new activity.
 
@@ -428,7 +449,8 @@ class StrategicIndex:
     cells) are grid cells in degrees of lon and lat, ``bucket_s`` the time bucket; an item
     spanning more than ``max_buckets`` buckets (or an open validity) is kept in one long bucket per
     cell, which every query reads; one that would take more than ``max_keys`` (cell, bucket) keys
-    is kept under one wide key, which every query reads too.
+    is kept under one wide key, which every query reads too. ``pairs_looped``: see ``judge_activity``
+    (``math.inf`` judges every pair of pieces as the check did before ``meeting_pairs``, for benches).
     """
 
     def __init__(
@@ -438,11 +460,13 @@ class StrategicIndex:
         bucket_s: float = 6 * HOUR_S,
         max_buckets: int = 64,
         max_keys: int = 4096,
+        pairs_looped: float = PAIRS_LOOPED,
     ) -> None:
+        self._pairs_looped = pairs_looped
         self._activities: dict[str, IndexedActivity] = {}
         self._zones: dict[str, PreparedZone] = {}
-        self._activity_grid = _Grid(cell_deg, bucket_s, max_buckets, max_keys)
-        self._zone_grid = _Grid(zone_cell_deg, bucket_s, max_buckets, max_keys)
+        self._activity_grid = Grid(cell_deg, bucket_s, max_buckets, max_keys)
+        self._zone_grid = Grid(zone_cell_deg, bucket_s, max_buckets, max_keys)
 
     def __len__(self) -> int:
         return len(self._activities)
@@ -491,8 +515,11 @@ class StrategicIndex:
         """Every zone held."""
         return list(self._zones.values())
 
-    def check(self, subject: IndexedActivity, notified_s: float, config: StrategicConfig) -> CheckResult:
-        """Conflicts of ``subject`` notified at ``notified_s``; equal to ``brute_force_check``'s."""
+    def check(
+        self, subject: IndexedActivity, notified_s: float, config: StrategicConfig, counts: CheckCounts | None = None
+    ) -> CheckResult:
+        """Conflicts of ``subject`` notified at ``notified_s``; equal to ``brute_force_check``'s.
+        ``counts``, when given, counts the pairs judged."""
         probes = probes_for(subject.pieces, config)
         activity_ids: set[str] = set()
         for probe in probes:
@@ -505,7 +532,7 @@ class StrategicIndex:
             other = self._activities[activity_id]
             if other.party_id == subject.party_id or other.activity_id == subject.activity_id:
                 continue
-            if (found := judge_activity(probes, other, config)) is not None:
+            if (found := judge_activity(probes, other, config, counts, self._pairs_looped)) is not None:
                 conflicts.append(found)
         for zone_id in zone_ids:
             conflicts += judge_zone(
