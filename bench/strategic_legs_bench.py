@@ -33,6 +33,7 @@ from strategic_bench import indexed, make_activity, make_zone
 from keepclear.detect.strategic import (
     CheckCounts,
     CheckResult,
+    CheckTooCostly,
     IndexedActivity,
     PreparedZone,
     StrategicConfig,
@@ -185,7 +186,8 @@ def main() -> None:
     parser.add_argument("--skip-zigzag", action="store_true", help="leave out the dense zigzag case (minutes)")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    config = StrategicConfig()
+    config = StrategicConfig(max_exact_pairs=math.inf)  # the whole cost, however many pairs
+    bounded = StrategicConfig()  # the default: refused past max_exact_pairs
     cases = [
         *route_cases(rng, not args.skip_zigzag),
         volumes_case(rng),
@@ -197,6 +199,7 @@ def main() -> None:
     print()
     header = (
         f"  {'case':46}{'all pairs s':>12}{'joined s':>10}{'speed-up':>10}{'exact tests':>20}{'conflicts':>10}  same"
+        f"{'default budget':>24}"
     )
     print(header)
     for name, subject, stored, zones in cases:
@@ -214,9 +217,16 @@ def main() -> None:
             results.append(result)
             exact.append(counts.exact)
         tests = f"{exact[0]:,} | {exact[1]:,}"
+        started_s = time.process_time()
+        try:
+            index.check(subject, T0, bounded)
+            verdict = "checked"
+        except CheckTooCostly:
+            verdict = "refused"
+        budget = f"{verdict} in {time.process_time() - started_s:.3f} s"
         print(
             f"  {name:46}{took[0]:>12.3f}{took[1]:>10.3f}{took[0] / max(took[1], 1e-9):>9.1f}x{tests:>20}"
-            f"{len(results[1].conflicts):>10}  {'yes' if results[0] == results[1] else 'NO'}"
+            f"{len(results[1].conflicts):>10}  {'yes' if results[0] == results[1] else 'NO '}{budget:>24}"
         )
     print()
     print("  exact tests: (probe, piece) pairs put to shapely's intersects; every pair that passes the time,")

@@ -245,6 +245,11 @@ class Settings(BaseSettings):
         1000.0, ge=0, description="Vertical buffer between two parties' activities, feet."
     )
     activity_buffer_s: float = Field(900.0, ge=0, description="Time buffer between two parties' activities, seconds.")
+    activity_check_max_exact_pairs: int = Field(
+        20_000,
+        ge=100,
+        description="Most pairs of pieces one activity's check judges exactly (~50 µs each); past it, 422.",
+    )
     min_notice_default_h: float = Field(24.0, ge=0, description="Minimum notice of an activity, hours (most kinds).")
     min_notice_humanitarian_movement_h: float = Field(
         48.0, ge=0, description="Minimum notice of a humanitarian movement, hours."

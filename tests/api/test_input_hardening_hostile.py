@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 import socket
+from pathlib import Path
 from typing import Any
 
 import httpx
-from apisupport import Service
+from apisupport import Service, running_service
 from test_api_activities import air_operation
 from test_input_hardening import assert_problem, raw
 
@@ -273,3 +274,24 @@ def test_an_activitys_contact_is_bounded(store_service: Service) -> None:
         assert_problem(refused, 422, "contact", str(MAX_CONTACT_CHARS))
         assert b.get("/v1/activities").json() == []
         assert raw(a, "POST", "/v1/activities", air_operation(contact="C" * MAX_CONTACT_CHARS)).status_code == 201
+
+
+def test_an_activity_whose_check_would_hold_every_notification_for_seconds_is_refused(tmp_path: Path) -> None:
+    """499 zigzag legs over 20 alike routes of other parties cost 34 s of exact geometry, holding the
+    activity write lock (every party's notifications waiting). Past ``activity_check_max_exact_pairs``
+    the activity is refused as input, and nothing of it is stored."""
+    zigzag = [(35.0 + 0.05 * (i % 2), 40.0 + 0.002 * i) for i in range(40)]
+    with (
+        running_service(tmp_path / "data", activity_check_max_exact_pairs=100) as service,
+        service.client("a-liaison") as a,
+        service.client("b-liaison") as b,
+    ):
+        assert raw(a, "POST", "/v1/activities", _route(2000, *zigzag)).status_code == 201
+        before = b.get("/v1/activities").json()
+        theirs = {"addressees": ["a"], "units": ["ub"]}
+        refused = raw(b, "POST", "/v1/activities", {**_route(2000, *zigzag[::-1]), **theirs})
+        assert_problem(refused, 422, "activity_check_max_exact_pairs", "volume")
+        assert b.get("/v1/activities").json() == before
+        far = _route(2000, *[(lat + 1.0, lon) for lat, lon in zigzag])
+        alone = raw(b, "POST", "/v1/activities", {**far, **theirs})
+        assert alone.status_code == 201, alone.text  # far from a's: nothing to judge exactly

@@ -4,8 +4,10 @@ conflicts are exactly those of judging every pair (a plain all-pairs oracle kept
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from keepclear.detect.activity_geometry import activity_pieces
 from keepclear.detect.box_pairs import BoxTable, meeting_pairs
 from keepclear.detect.strategic import (
     CheckCounts,
+    CheckTooCostly,
     IndexedActivity,
     ProbeSet,
     StrategicConfig,
@@ -267,3 +270,22 @@ def test_a_499_leg_route_against_20_far_499_leg_routes_judges_almost_no_pair() -
     assert [c.target_id for c in result.conflicts] == ["un-1"]
     assert 0 < counts.exact < 2000  # of 5,245,020 pairs
     assert result == looped.check(subject, T0, CONFIG)
+
+
+def test_a_check_past_its_budget_of_exact_pairs_is_refused_and_one_within_is_not() -> None:
+    """A route flown back and forth over others' routes met them hundreds of thousands of times (34 s
+    of geometry holding every notification); past ``max_exact_pairs`` it is refused as input."""
+    rng = np.random.default_rng(7)
+    path = _path(rng, 60, 38.0, 35.0)
+    times = [T0 + 48 * H + k * 60.0 for k in range(61)]
+    subject = route_activity("co-1", "coalition", path, times)
+    index = StrategicIndex()
+    for k in range(3):
+        index.put_activity(route_activity(f"ru-{k}", "russia", path[::-1], times))
+    counts = CheckCounts()
+    unbounded = index.check(subject, T0, replace(CONFIG, max_exact_pairs=math.inf), counts)
+    assert unbounded.conflicts and counts.exact > 3
+    assert index.check(subject, T0, replace(CONFIG, max_exact_pairs=counts.exact)) == unbounded
+    with pytest.raises(CheckTooCostly) as refused:
+        index.check(subject, T0, replace(CONFIG, max_exact_pairs=counts.exact - 1))
+    assert "volume" in str(refused.value) and "activity_check_max_exact_pairs" in str(refused.value)

@@ -28,6 +28,7 @@ from keepclear.detect.box_pairs import BoxTable, meeting_pairs
 from keepclear.detect.strategic_grid import Grid
 from keepclear.domain.activities import ActivityKind
 from keepclear.domain.zones import Access, Zone, ZoneKind
+from keepclear.errors import ValidationError
 
 HOUR_S = 3600.0
 
@@ -50,7 +51,7 @@ class StrategicConfig:
     """Tunables of the check.
 
     Two activities conflict when they come within ``buffer_m`` metres, ``buffer_ft`` feet and
-    ``buffer_s`` seconds of each other. Minimum notice is ``min_notice_s_by_kind`` for the kinds it
+    ``buffer_s`` seconds of each other; one check judges at most ``max_exact_pairs`` exactly. Minimum notice is ``min_notice_s_by_kind`` for the kinds it
     names, ``default_min_notice_s`` for the others. Protected sites do not conflict with the kinds
     in ``protected_site_exempt_kinds`` (a convoy delivering to a hospital).
     """
@@ -63,6 +64,11 @@ class StrategicConfig:
     protected_site_exempt_kinds: frozenset[ActivityKind] = frozenset(
         {ActivityKind.HUMANITARIAN_MOVEMENT, ActivityKind.HUMANITARIAN_SITE}
     )
+    #: Most (probe, piece) pairs one check puts to the exact geometry (about 50 µs each, the overlap
+    #: merged): past it the activity is refused (``CheckTooCostly``) rather than hold every other
+    #: party's notifications for seconds. Reached only where its pieces meet others' thousands of
+    #: times (an orbit flown as hundreds of legs over others' routes: a volume says it in one).
+    max_exact_pairs: float = 20_000
 
     def min_notice_s(self, kind: ActivityKind) -> float:
         """The notice an activity of ``kind`` needs, in seconds."""
@@ -101,6 +107,20 @@ class CheckCounts:
 
     compared: int = 0
     exact: int = 0
+
+
+class CheckTooCostly(ValidationError):
+    """An activity whose check would judge more than ``max_exact_pairs`` pairs exactly: refused as
+    input (422), with what to do instead."""
+
+    def __init__(self, max_exact_pairs: float) -> None:
+        super().__init__(
+            [
+                f"activity: its pieces meet stored activities in more places than one check judges"
+                f" ({max_exact_pairs:g}, setting activity_check_max_exact_pairs); notify a pattern flown over"
+                " and over (an orbit) as a volume, or split the route into several activities"
+            ]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +310,8 @@ def judge_activity(
         return None
     if counts is not None:
         counts.exact += len(pairs)
+        if counts.exact > config.max_exact_pairs:
+            raise CheckTooCostly(config.max_exact_pairs)
     parts: list[tuple[BaseGeometry, float, float, float, float]] = [
         (
             overlap(probe.geometry, piece.geometry),
@@ -519,7 +541,9 @@ class StrategicIndex:
         self, subject: IndexedActivity, notified_s: float, config: StrategicConfig, counts: CheckCounts | None = None
     ) -> CheckResult:
         """Conflicts of ``subject`` notified at ``notified_s``; equal to ``brute_force_check``'s.
-        ``counts``, when given, counts the pairs judged."""
+        ``counts``, when given, counts the pairs judged; more than ``config.max_exact_pairs`` judged
+        exactly raise ``CheckTooCostly``."""
+        counts = CheckCounts() if counts is None else counts
         probes = probes_for(subject.pieces, config)
         activity_ids: set[str] = set()
         for probe in probes:

@@ -92,6 +92,7 @@ class RuntimeConfig:
                     buffer_m=settings.activity_buffer_m,
                     buffer_ft=settings.activity_buffer_ft,
                     buffer_s=settings.activity_buffer_s,
+                    max_exact_pairs=settings.activity_check_max_exact_pairs,
                     default_min_notice_s=settings.min_notice_default_h * _HOUR_S,
                     min_notice_s_by_kind={
                         ActivityKind.HUMANITARIAN_MOVEMENT: settings.min_notice_humanitarian_movement_h * _HOUR_S
