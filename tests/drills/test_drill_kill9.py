@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from drillsupport import client, history, populate, track_batch, unit_ids
 
+from keepclear.conformance.client import get_all
 from keepclear.domain.timefmt import format_utc
 from serving import ServedProcess, serve
 
@@ -155,7 +156,7 @@ def check(server: ServedProcess, keys: dict[str, str], ledger: Ledger, thread: s
         listed = liaison.get(f"/v1/hotline/threads/{thread}/messages", params={"after_seq": 0, "limit": 5000})
         assert listed.status_code == 200, listed.text
         message_keys = Counter(m["idempotency_key"] for m in listed.json() if m["sender_party"] == "a")
-        activities = liaison.get("/v1/activities")
+        activities = get_all(liaison, "/v1/activities")  # every page: the load notifies hundreds
         assert activities.status_code == 200, activities.text
         texts = Counter(a["text"] for a in activities.json())
     for sent in ledger.messages:  # after settling, every request was carried out: exactly once each
