@@ -60,16 +60,14 @@ def health_problems(rt: Runtime) -> list[HealthProblem]:
     try:
         record = rt.record.status()
     except StoreUnavailableError:
-        said = (
+        going_on = (
             "store: cannot be reached: writes are answered 503; track ingest, the probe, alerts and the live"
-            " streams go on; events (alerts) wait for the record, incidents and the hotline, and track history"
-            " to be written"
+            " streams go on;"
         )
-        counted = (
-            "store: cannot be reached: writes are answered 503; track ingest, the probe,"
-            f" alerts and the live streams go on; {rt.deployment.bus.held_events} events (alerts) wait for the"
-            f" record, incidents and the hotline, and {rt.history.pending_rows} track history rows to be written"
-        )
+        waiting = "wait for the record, incidents and the hotline, and"
+        said = f"{going_on} events (alerts) {waiting} track history to be written"
+        held, rows = rt.deployment.bus.held_events, rt.history.pending_rows
+        counted = f"{going_on} {held} events (alerts) {waiting} {rows} track history rows to be written"
         return [HealthProblem(said, counted)]
     except Exception as exc:
         text = f"record: the outbox cannot be read ({type(exc).__name__})"
