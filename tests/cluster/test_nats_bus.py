@@ -15,20 +15,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 nats = pytest.importorskip("nats")
 from clustersupport import cluster, servers  # noqa: E402
+from nats.js import api as js_api  # noqa: E402
 
 from keepclear.domain import Domain, Force, Party, Unit  # noqa: E402
 from keepclear.domain.event_kinds import EventKind  # noqa: E402
-from keepclear.domain.event_wire import event_to_json, events_to_json  # noqa: E402
+from keepclear.domain.event_wire import event_to_json, events_from_json, events_to_json  # noqa: E402
 from keepclear.domain.events import Event  # noqa: E402
 from keepclear.services.runtime.bus import EventBus, ManualClock  # noqa: E402
 from keepclear.services.runtime.deployment import Deployment, bus_for  # noqa: E402
 from keepclear.services.runtime.nats_bus import STREAM, NatsBus, SeenIds, subject_of  # noqa: E402
+from keepclear.services.runtime.nats_tracks import TRACK_PREFIX, TRACK_STREAM, TrackFeed  # noqa: E402
 from keepclear.services.runtime.runtime import Runtime  # noqa: E402
+from keepclear.services.tactical.track_wire import reports_to_bytes  # noqa: E402
+from keepclear.services.tactical.tracks import ReportColumns  # noqa: E402
 from keepclear.settings import Settings  # noqa: E402
 
 #: Ports shifted by this (test_cluster uses 100): both modules may run at once.
@@ -208,6 +214,98 @@ def test_a_run_of_events_goes_as_one_message_and_arrives_in_order_once(two_proce
     assert [e.id for e in on_b.wait_for(101)][100:] == [fresh.id]
     time.sleep(0.5)  # anything more would arrive by now
     assert len(on_b.events) == 101 and nats_bus(b).duplicates_dropped_total == 1
+
+
+async def steal_one(durable: str, timeout_s: float = DELIVERY_S) -> int | None:
+    """Fetch one message from ``durable`` (another process's consumer) and drop it unacknowledged, as
+    a fetch whose answer is lost on the way (a node killed, a reconnect): the marker number it held."""
+    nc = await nats.connect(servers=SERVERS)
+    try:
+        pull = await nc.jetstream(timeout=2.0).pull_subscribe_bind(durable=durable, stream=STREAM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                messages = await pull.fetch(1, timeout=0.2)
+            except nats.errors.TimeoutError:
+                continue
+            if messages:
+                return int(events_from_json(messages[0].data)[0].payload["n"])
+        return None
+    finally:
+        await nc.close()
+
+
+def test_a_message_lost_on_its_way_comes_again_and_later_acknowledgements_do_not_cover_it(
+    running_cluster: dict[str, str],
+) -> None:
+    """The server sent a message into a fetch whose answer never arrived: the process acknowledges the
+    later messages it did get, and the lost one still comes (after the ack wait), once."""
+    a = NatsBus(SERVERS, ack_wait_s=1.0).connect()
+    b = NatsBus(SERVERS, ack_wait_s=1.0).connect()
+    try:
+        on_b = Received()
+        b.subscribe_batches(on_b, remote=True)
+        stolen: list[int | None] = []
+        thief = threading.Thread(target=lambda: stolen.append(asyncio.run(steal_one(f"keepclear-{b.origin}"))))
+        thief.start()
+        sent = 0
+        while thief.is_alive():  # until one went astray
+            a.publish_nowait([marker(sent)])
+            sent += 1
+            time.sleep(0.01)
+        for _ in range(10):  # then more, that b receives and acknowledges
+            a.publish_nowait([marker(sent)])
+            sent += 1
+        assert stolen and stolen[0] is not None and stolen[0] < sent - 10
+        received = on_b.wait_for(sent, DELIVERY_S)
+        time.sleep(1.5)  # past another ack wait: nothing more may come
+        ns = sorted(e.payload["n"] for e in on_b.events)
+        assert ns == list(range(sent)), f"missing {sorted(set(range(sent)) - set(ns))}, stolen {stolen[0]}"
+        assert len(received) == sent
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_feed_consumer_left_acknowledging_all_is_made_again_acknowledging_each(
+    running_cluster: dict[str, str],
+) -> None:
+    """A worker's durable consumer made by an older build ("all up to" acknowledgements) is made again
+    with explicit ones when the worker starts, and the worker takes the reports published after."""
+    bus = NatsBus(SERVERS).connect()
+    taken: list[ReportColumns] = []
+    subjects = [f"{TRACK_PREFIX}.7"]
+    feed = TrackFeed(bus, "older", subjects, taken.extend).start()
+    feed.stop()
+
+    async def make_old(nc: Any) -> None:
+        js = nc.jetstream(timeout=5.0)
+        await js.delete_consumer(TRACK_STREAM, feed.durable)
+        old = js_api.ConsumerConfig(
+            durable_name=feed.durable, filter_subjects=subjects, ack_policy=js_api.AckPolicy.ALL
+        )
+        await js.add_consumer(TRACK_STREAM, old)
+
+    async def policy(nc: Any) -> js_api.AckPolicy | None:
+        info = await nc.jetstream(timeout=5.0).consumer_info(TRACK_STREAM, feed.durable)
+        return info.config.ack_policy
+
+    values = np.zeros((1, 7))
+    values[0, :4] = 1_800_000_000.0, 35.0, 36.0, 7_000.0
+    report = ReportColumns(["u1"], values, ["a"], [Domain.AIR])
+    again: TrackFeed | None = None
+    try:
+        bus.call(make_old).result(timeout=10.0)
+        assert bus.call(policy).result(timeout=10.0) == js_api.AckPolicy.ALL
+        again = TrackFeed(bus, "older", subjects, taken.extend).start()
+        assert bus.call(policy).result(timeout=10.0) == js_api.AckPolicy.EXPLICIT
+        bus.call(lambda nc: nc.jetstream().publish(subjects[0], reports_to_bytes(report))).result(timeout=10.0)
+        assert wait_until(lambda: bool(taken))
+        assert taken[0].unit_ids == ["u1"] and np.array_equal(taken[0].values, values)
+    finally:
+        if again is not None:
+            again.stop()
+        bus.close()
 
 
 async def stream_leader() -> str:

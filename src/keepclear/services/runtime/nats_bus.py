@@ -10,7 +10,10 @@ paid once for the run. Events other processes
 published arrive through a durable pull consumer of this process (replicated like the stream, so it
 survives the loss of a node) and are handed to the subscribers that take remote events
 (``EventBus.deliver_remote``) once each: ids seen lately are remembered (a bounded set), so a
-redelivered message is dropped and counted. A process never receives its own events (the
+redelivered message is dropped and counted. Each message is acknowledged on its own once delivered:
+a message the server sent into a fetch whose answer was lost (a node killed, the client
+reconnecting) is delivered again after ``ack_wait_s``; acknowledging "all up to" a later one would
+have acknowledged it unseen. A process never receives its own events (the
 ``Keepclear-Origin`` header names it).
 
 Publishing never waits for NATS: events wait in a bounded outgoing buffer that a task on the bus's
@@ -48,7 +51,7 @@ from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.bus import EventBus
 
-__all__ = ["NatsBus", "SeenIds"]
+__all__ = ["NatsBus", "SeenIds", "acknowledge_each"]
 
 _log = logging.getLogger("keepclear.bus.nats")
 T = TypeVar("T")
@@ -71,6 +74,8 @@ FETCH_BATCH = 256
 #: At most this many events, and about this many bytes, in one message.
 BATCH_EVENTS = 128
 BATCH_BYTES = 256 * 1024
+#: Seconds JetStream waits for a message's acknowledgement before it delivers the message again.
+ACK_WAIT_S = 10.0
 #: Seconds one publish or fetch may wait for NATS before it is tried again.
 REQUEST_TIMEOUT_S = 2.0
 RETRY_PAUSE_S = 0.1
@@ -110,6 +115,20 @@ class _Message(NamedTuple):
     events: int
 
 
+async def acknowledge_each(messages: Sequence[Msg]) -> int:
+    """Acknowledge each of ``messages`` (explicit acknowledgement: a message lost on its way here
+    stays unacknowledged and comes again); the number whose acknowledgement could not be sent (they
+    come again after the consumer's ack wait, and are dropped then as repeats)."""
+    failed = 0
+    for message in messages:
+        try:
+            await message.ack()
+        except Exception as exc:
+            failed += 1
+            _log.warning("acknowledging a message to JetStream failed: %r", exc)
+    return failed
+
+
 def subject_of(event: Event) -> str:
     """The subject ``event`` is published on."""
     return f"{SUBJECT_PREFIX}.{event.kind}"
@@ -118,10 +137,11 @@ def subject_of(event: Event) -> str:
 class NatsBus(EventBus):
     """An ``EventBus`` whose events also reach every other process on the same JetStream (module docstring).
 
-    ``servers``: NATS URLs (any node of the cluster; the client finds the others). ``replicas``: the
-    stream's (and consumer's) replication, at most the number of nodes. ``max_outgoing_events``:
-    events waiting to be sent. ``seen_ids``: event ids remembered to drop repeats. Connects in
-    ``connect`` (the constructor starts nothing).
+        ``servers``: NATS URLs (any node of the cluster; the client finds the others). ``replicas``: the
+        stream's (and consumer's) replication, at most the number of nodes. ``max_outgoing_events``:
+        events waiting to be sent. ``seen_ids``: event ids remembered to drop repeats. ``ack_wait_s``: how
+    long a fetched message may go unacknowledged before JetStream sends it again. Connects in
+        ``connect`` (the constructor starts nothing).
     """
 
     def __init__(
@@ -133,6 +153,7 @@ class NatsBus(EventBus):
         max_outgoing_events: int = 100_000,
         seen_ids: int = 100_000,
         connect_timeout_s: float = 10.0,
+        ack_wait_s: float = ACK_WAIT_S,
     ) -> None:
         super().__init__(max_queued_events=max_queued_events)
         if not servers or not all(s.startswith(("nats://", "tls://")) for s in servers):
@@ -146,6 +167,7 @@ class NatsBus(EventBus):
         self.origin = uuid.uuid4().hex
         self._max_outgoing = max_outgoing_events
         self._connect_timeout_s = connect_timeout_s
+        self._ack_wait_s = ack_wait_s
         self._seen = SeenIds(seen_ids)
         self._outgoing: deque[Event] = deque()
         self._outgoing_lock = threading.Lock()
@@ -206,7 +228,8 @@ class NatsBus(EventBus):
             )
         consumer = js_api.ConsumerConfig(
             deliver_policy=js_api.DeliverPolicy.NEW,
-            ack_policy=js_api.AckPolicy.ALL,
+            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait_s,
             inactive_threshold=CONSUMER_INACTIVE_S,
             num_replicas=self.replicas,
         )
@@ -408,12 +431,7 @@ class NatsBus(EventBus):
             if fresh:
                 await asyncio.get_running_loop().run_in_executor(None, self.deliver_remote, fresh)
                 self.delivered_total += len(fresh)
-            try:  # the consumer acknowledges all: the last message of the batch acknowledges the batch
-                if messages:
-                    await messages[-1].ack()
-            except Exception as exc:  # redelivered later, and dropped then as seen
-                self.bus_failures_total += 1
-                _log.warning("acknowledging events to JetStream failed: %r", exc)
+            self.bus_failures_total += await acknowledge_each(messages)
 
     def _read(self, message: Msg) -> list[Event]:
         """The events ``message`` carries when another process sent it, less those seen already."""

@@ -33,7 +33,7 @@ from keepclear.detect.cells import CellPlan
 from keepclear.domain.event_wire import events_from_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.nats_bus import ORIGIN_HEADER, NatsBus
+from keepclear.services.runtime.nats_bus import ORIGIN_HEADER, NatsBus, acknowledge_each
 from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
 from keepclear.services.runtime.nats_bus import SUBJECT_PREFIX as EVENTS_PREFIX
 from keepclear.services.tactical.track_wire import (
@@ -163,8 +163,9 @@ class TrackFeed:
     """One worker's durable consumer ``keepclear-detect-<name>`` of ``subjects`` (module docstring).
 
     ``take`` is called with each fetched batch's reports, on a thread of the bus's executor, before
-    the batch is acknowledged. A consumer left by an earlier run with other subjects (its cells were
-    reassigned) is made again.
+    the batch's messages are acknowledged, each on its own. A consumer left by an earlier run with
+    other subjects (its cells were reassigned) or acknowledging "all up to" a message (an older
+    version) is made again.
     """
 
     def __init__(
@@ -206,14 +207,15 @@ class TrackFeed:
             durable_name=self.durable,
             filter_subjects=self._subjects,
             deliver_policy=js_api.DeliverPolicy.ALL,
-            ack_policy=js_api.AckPolicy.ALL,
+            ack_policy=js_api.AckPolicy.EXPLICIT,
             ack_wait=FEED_ACK_WAIT_S,
             inactive_threshold=FEED_INACTIVE_S,
             num_replicas=self._replicas,
         )
         try:
             info = await js.consumer_info(TRACK_STREAM, self.durable)
-            if sorted(info.config.filter_subjects or [info.config.filter_subject or ""]) != sorted(self._subjects):
+            subjects = sorted(info.config.filter_subjects or [info.config.filter_subject or ""])
+            if subjects != sorted(self._subjects) or info.config.ack_policy != js_api.AckPolicy.EXPLICIT:
                 await js.delete_consumer(TRACK_STREAM, self.durable)
                 raise NotFoundError
         except NotFoundError:
@@ -253,11 +255,8 @@ class TrackFeed:
                     _log.exception("taking %d track messages failed", len(batches))
             self.messages_total += len(messages)
             self.reports_total += sum(len(b) for b in batches)
-            try:
-                await messages[-1].ack()  # acknowledges all: the batch is in the track table
-            except Exception as exc:  # delivered again after ack_wait; the table ignores repeats
-                self.failures_total += 1
-                _log.warning("acknowledging track reports failed: %r", exc)
+            # each on its own: one lost on its way here comes again (the table ignores repeats)
+            self.failures_total += await acknowledge_each(messages)
 
     def stop(self) -> None:
         """Stop taking reports (the consumer stays, for the next run)."""
