@@ -9,6 +9,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from keepclear.cli import activities as activities_cli
+from keepclear.cli.main import cli
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "activity-air-operation.yaml"
 BATCH_EXAMPLE = EXAMPLE.with_name("activities-tasking-order.yaml")
 
@@ -90,3 +96,36 @@ def test_a_file_of_several_activities_is_notified_as_one_batch_all_or_none(tmp_p
     assert "ato-1104" not in run("activity", "list", data_dir=data).stdout
     draft = run("activity", "notify", str(order), "--party", "coalition", "--draft", data_dir=data)
     assert draft.returncode == 1 and "--draft stores one activity" in draft.stderr
+
+
+def test_list_reads_in_pages_and_shows_each_activity_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``activity list`` reads a page of activities at a time (a fixed number of statements each, not
+    one read per activity): with pages of two, the three notified and the draft are each listed once,
+    and a party is shown only what it may see (not another party's draft)."""
+    data = tmp_path / "deploy"
+    for args in (("init",), ("party", "add", "coalition"), ("party", "add", "russia")):
+        assert run(*args, data_dir=data).returncode == 0
+    day = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    order = tmp_path / "order.yaml"
+    order.write_text(BATCH_EXAMPLE.read_text().replace("2017-11-03", day))
+    assert run("activity", "notify", str(order), "--party", "coalition", data_dir=data).returncode == 0
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(example_from_tomorrow(tmp_path).read_text().replace("coalition-strike-0412", "coalition-draft-9"))
+    assert run("activity", "notify", str(draft), "--party", "coalition", "--draft", data_dir=data).returncode == 0
+    monkeypatch.setattr(activities_cli, "LIST_PAGE_ITEMS", 2)
+    runner = CliRunner()
+
+    def listed(*party: str) -> list[str]:
+        result = runner.invoke(cli, ["--data-dir", str(data), "activity", "list", *party], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return [line.split("\t")[0] for line in result.output.splitlines()]
+
+    everything = [
+        "coalition-ato-1103-isr",
+        "coalition-ato-1103-strike",
+        "coalition-ato-1103-tanker",
+        "coalition-draft-9",
+    ]
+    assert listed() == everything
+    assert listed("--party", "coalition") == everything
+    assert listed("--party", "russia") == everything[:3]

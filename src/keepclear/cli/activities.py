@@ -24,6 +24,9 @@ from keepclear.services.activities.service import ActivityService, NotifyResult
 from keepclear.services.activities.views import notifier_conflict, notifier_view, view_for
 from keepclear.services.runtime.config import RuntimeConfig
 
+#: Activities ``activity list`` reads at a time (each page a fixed number of statements).
+LIST_PAGE_ITEMS = 500
+
 
 class _NoTimestampLoader(yaml.SafeLoader):
     """SafeLoader that leaves times as text (parsed, with their zone, by ``parse_utc``)."""
@@ -158,19 +161,24 @@ def activity_show(ctx: CliContext, activity_id: str, party_id: str | None) -> No
 def activity_list(ctx: CliContext, party_id: str | None) -> None:
     """List activities: id, version, status, party, kind, window, acknowledgement count."""
     with _service(ctx) as service:
-        involving = service.conflicts_involving(party_id) if party_id else []
-        for item in service.activities():
-            state = service.get(item.id)
-            view = view_for(state, party_id, involving) if party_id is not None else None
-            if party_id is not None and view is None:
-                continue
-            acked = sum(1 for a in state.acks if a.state != "pending")
-            overlapped = f"\toverlapped {len(view['overlapped_by'])}" if view and "overlapped_by" in view else ""
-            click.echo(
-                f"{item.id}\tv{item.version}\t{item.status.value}\t{item.party_id}\t{item.kind.value}"
-                f"\t{format_utc(item.start_s)}..{format_utc(item.end_s)}\tanswered {acked}/{len(state.acks)}"
-                f"\tconflicts {len(state.conflicts)}{overlapped}"
-            )
+        after: str | None = None
+        while True:  # in pages: a bounded number of statements each, not one read per activity
+            page = service.page(party_id, after, LIST_PAGE_ITEMS)
+            for state in page.states:
+                item = state.activity
+                view = view_for(state, party_id, page.involving) if party_id is not None else None
+                if party_id is not None and view is None:
+                    continue
+                acked = sum(1 for a in state.acks if a.state != "pending")
+                overlapped = f"\toverlapped {len(view['overlapped_by'])}" if view and "overlapped_by" in view else ""
+                click.echo(
+                    f"{item.id}\tv{item.version}\t{item.status.value}\t{item.party_id}\t{item.kind.value}"
+                    f"\t{format_utc(item.start_s)}..{format_utc(item.end_s)}\tanswered {acked}/{len(state.acks)}"
+                    f"\tconflicts {len(state.conflicts)}{overlapped}"
+                )
+            if not page.more or not page.states:
+                return
+            after = page.states[-1].activity.id
 
 
 def _change(name: str, call: Callable[[ActivityService, str, int, str], object], help_text: str) -> None:

@@ -276,23 +276,28 @@ def _answer_of_current(party_id: str | None) -> sa.Exists:
     return query.exists()
 
 
-def current_versions_page(conn: Connection, party_id: str, after_id: str | None, limit: int) -> list[CurrentVersion]:
+def current_versions_page(
+    conn: Connection, party_id: str | None, after_id: str | None, limit: int
+) -> list[CurrentVersion]:
     """Up to ``limit`` activities by id after ``after_id`` (None: from the first), current versions,
     among those ``party_id`` may be shown: its own, and the others' once notified (not drafts) whose
     current version opened an acknowledgement for it, or opened none at all (addressed to every other
     party when no other party existed: ``ActivityService`` then reads every other party as an
     addressee). Notified versions open one acknowledgement per addressee (an explicit list is never
     empty), so this is the policy's ``activity_addressed`` read in one statement; the caller still
-    asks the policy of each. One statement."""
-    query = _current_versions_query().where(
-        sa.or_(
-            activities.c.party_id == party_id,
-            sa.and_(
-                activities.c.status != ActivityStatus.DRAFT.value,
-                sa.or_(_answer_of_current(party_id), ~_answer_of_current(None)),
-            ),
+    asks the policy of each. ``party_id`` None: every activity (the operator's own tools). One
+    statement."""
+    query = _current_versions_query()
+    if party_id is not None:
+        query = query.where(
+            sa.or_(
+                activities.c.party_id == party_id,
+                sa.and_(
+                    activities.c.status != ActivityStatus.DRAFT.value,
+                    sa.or_(_answer_of_current(party_id), ~_answer_of_current(None)),
+                ),
+            )
         )
-    )
     if after_id is not None:
         query = query.where(activities.c.id > after_id)
     return [_current(r) for r in conn.execute(query.order_by(activities.c.id).limit(limit))]

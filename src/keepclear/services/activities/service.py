@@ -386,18 +386,22 @@ class ActivityService:
                 raise NotFoundError(unknown("activity", activity_id)) from None
             return self._states(conn, [current])[0]
 
-    def page(self, party_id: str, after_id: str | None, limit: int) -> ActivityPage:
+    def page(self, party_id: str | None, after_id: str | None, limit: int) -> ActivityPage:
         """Up to ``limit`` activities by id after ``after_id`` that ``party_id`` may be shown (its own
-        and those addressed to it), each with its state, and the conflicts recorded against those of
-        its own (their ``overlapped_by``); a bounded number of statements, whatever ``limit``. The
-        caller still asks the policy for each view (``views.view_for``)."""
+        and those addressed to it; None: every activity, for the operator's tools), each with its
+        state, and the conflicts recorded against those of its own (their ``overlapped_by``); a
+        bounded number of statements, whatever ``limit``. The caller still asks the policy for each
+        view (``views.view_for``)."""
         with self._db.read() as conn:
             found = store.current_versions_page(conn, party_id, after_id, limit + 1)
             shown = found[:limit]
-            own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
+            involving: list[StoredConflict] = []
+            if party_id is not None:
+                own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
+                involving = store.conflicts_against_party(conn, party_id, own) if own else []
             return ActivityPage(
                 states=self._states(conn, shown),
-                involving=store.conflicts_against_party(conn, party_id, own) if own else [],
+                involving=involving,
                 more=len(found) > limit,
             )
 
