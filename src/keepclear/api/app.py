@@ -136,7 +136,7 @@ def create_app(
     # With a bus across processes, other processes' messages wake the sockets (HotlineHub.on_remote_event);
     # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
     live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)
-    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, live, hotline_limit)
+    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, live)
     app.state.feed_sources = FeedSources()
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)

@@ -44,13 +44,13 @@ from keepclear.services.policy import Action
 
 @dataclass(frozen=True)
 class Hotline:
-    """What the hotline's routes work with: the service, the hub of live sockets, the sockets' config
-    and their bound per key. ``create_app`` sets one as ``app.state.hotline``."""
+    """What the hotline's routes work with: the service, the hub of live sockets, the sockets' bound
+    per key (``max_streams_per_key``) and config. ``create_app`` sets one as ``app.state.hotline``."""
 
     service: HotlineService
     hub: HotlineHub
+    sockets: PerKeyLimit
     live: LiveConfig = field(default_factory=LiveConfig)
-    sockets: PerKeyLimit = field(default_factory=lambda: PerKeyLimit("hotline", 8))
 
 
 def hotline(connection: HTTPConnection) -> Hotline:
