@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from keepclear.domain.limits import DEFAULT_LIMITS as _LIMITS
-from keepclear.domain.limits import InputLimits
+from keepclear.domain.limits import PERSON_MAX_CHARS, InputLimits
 from keepclear.domain.minima import DEFAULT_MINIMA, DomainPair, SeparationMinima
 from keepclear.errors import KeepclearError
 
@@ -93,7 +93,10 @@ class Settings(BaseSettings):
         description="Largest hotline message `data`, in bytes of canonical JSON.",
     )
     max_person_chars: int = Field(
-        _LIMITS.max_person_chars, ge=1, le=4096, description="Longest `X-Keepclear-Person` header (or `person`), chars."
+        _LIMITS.max_person_chars,
+        ge=1,
+        le=PERSON_MAX_CHARS,
+        description="Longest `X-Keepclear-Person` header (or `person`), chars (at most the stores' 200).",
     )
     max_url_bytes: int = Field(
         _LIMITS.max_url_bytes, ge=256, description="Longest request target (path and query), in bytes (414 above)."

@@ -4,19 +4,23 @@ naming the field, on SQLite and on PostgreSQL (``store_service``)."""
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pydantic
+import pytest
 from apisupport import Service, running_service
 from test_api_activities import air_operation
-from test_input_hardening import assert_problem, raw
+from test_input_hardening import assert_problem, messages, raw, standing_thread
 
 from keepclear.domain.activities import MAX_CONTACT_CHARS, MAX_VERTICES
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.services.zones.proposals import MAX_PENDING_PER_PARTY
+from keepclear.settings import Settings
 
 #: Written in a zone whose UTC instant is in year 0 or year 10000: parseable, never writable back.
 OUT_OF_YEARS = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")
@@ -295,3 +299,37 @@ def test_an_activity_whose_check_would_hold_every_notification_for_seconds_is_re
         far = _route(2000, *[(lat + 1.0, lon) for lat, lon in zigzag])
         alone = raw(b, "POST", "/v1/activities", {**far, **theirs})
         assert alone.status_code == 201, alone.text  # far from a's: nothing to judge exactly
+
+
+def test_a_header_the_gate_judges_may_be_given_once(store_service: Service) -> None:
+    """The gate and the routes must judge the same value: a second ``X-Keepclear-Person`` (the gate
+    read the last, the routes the first), ``Authorization`` or ``Content-Type`` is refused with 400
+    naming the header, and nothing is stored."""
+    with store_service.client("a-liaison") as a:
+        thread = standing_thread(a)
+        post = f"/v1/hotline/threads/{thread}/messages"
+        body = json.dumps({"idempotency_key": "twice-001", "body": "x"}).encode()
+        key = a.headers["Authorization"]
+        cases = {
+            "x-keepclear-person": [("X-Keepclear-Person", "p" * 300), ("X-Keepclear-Person", "Duty officer")],
+            "authorization": [("Authorization", "Bearer kc_nobody_x"), ("Authorization", key)],
+            "content-type": [("Content-Type", "text/plain"), ("Content-Type", "application/json")],
+        }
+        for name, headers in cases.items():
+            others = [
+                (k, v) for k, v in [("Authorization", key), ("Content-Type", "application/json")] if k.lower() != name
+            ]
+            sent = httpx.Request("POST", a.base_url.join(post), content=body, headers=[*others, *headers])
+            assert_problem(a.send(sent), 400, name, "once")
+            got = httpx.Request("GET", a.base_url.join("/v1/me"), headers=[*others, *headers])
+            assert_problem(a.send(got), 400, name)
+        assert all(m["idempotency_key"] != "twice-001" for m in messages(a, thread))
+        assert a.get("/v1/me", headers={"X-Keepclear-Person": "Duty officer"}).json()["person"] == "Duty officer"
+
+
+def test_a_person_longer_than_the_stores_keep_cannot_be_allowed(tmp_path: Path) -> None:
+    """The stores keep 200 characters of a person's name: a longer ``max_person_chars`` is refused by
+    name (before, a longer name passed the gate and was cut to 200 without a word)."""
+    with pytest.raises(pydantic.ValidationError, match="max_person_chars"):
+        Settings(data_dir=tmp_path, max_person_chars=201)
+    assert Settings(data_dir=tmp_path, max_person_chars=200).max_person_chars == 200

@@ -44,7 +44,7 @@ def caller_of(
     if known is None or known[0] != key:
         known = scope[CALLER_SCOPE_KEY] = (key, authenticate(key))
     principal: Principal = known[1]
-    return replace(principal, person=person[:200]) if person else principal
+    return replace(principal, person=person) if person else principal
 
 
 def runtime(connection: HTTPConnection) -> Runtime:

@@ -5,6 +5,8 @@ stores see only input they can keep:
 
 - the request target: longer than ``max_url_bytes`` → 414; a path holding a control character
   (``%00``) → 404 (no resource has such a name); a query parameter holding one → 422;
+- a header the gate judges (``Authorization``, ``X-Keepclear-Person``, ``Content-Type``,
+  ``Content-Length``) given more than once → 400: the gate and the routes must read the same value;
 - the ``X-Keepclear-Person`` header (or a socket's ``person``): too long or control characters → 422;
 - the caller, before a byte of a body is read (``authenticate``): no key, or one that is not valid → 401.
   Parsing megabytes of JSON holds the interpreter for seconds; only a caller with a key may cost that;
@@ -47,6 +49,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where the gate leaves a body's parsed value for the route (``JudgedBodyRoute``).
 JSON_SCOPE_KEY = "keepclear.json"
+#: Headers a request may give once (none is a list, RFC 9110 §5.3): with two, the gate would judge
+#: one value and a route read the other.
+SINGLE_HEADERS = (b"authorization", b"x-keepclear-person", b"content-type", b"content-length")
 
 
 class _TooLarge(Exception):
@@ -101,20 +106,21 @@ class InputGate:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        refusal = self._target_and_headers(scope)
+        headers, repeated = _headers(scope)
+        refusal = self._target_and_headers(scope, headers, repeated)
         with_body = scope["type"] == "http" and scope.get("method") in _BODY_METHODS
         if refusal is None and with_body:
-            refusal = await self._caller(scope)
+            refusal = await self._caller(scope, headers)
         if refusal is None and with_body:
             limit_bytes, setting = self.body_limit(path)
             try:
-                body = await self._read_body(scope, receive, limit_bytes)
+                body = await self._read_body(headers, receive, limit_bytes)
             except _TooLarge:
                 detail = f"request bodies of {path} are limited to {limit_bytes} bytes (setting {setting})"
                 refusal = problem(413, "Request too large", detail, path)
             else:
                 try:
-                    refusal = await self.queue.judge(len(body), lambda: self._body(scope, body))
+                    refusal = await self.queue.judge(len(body), lambda: self._body(scope, headers, body))
                 except OverloadedError as exc:
                     refusal = problem_for(exc, path)
                 if refusal is None:
@@ -128,7 +134,12 @@ class InputGate:
         else:
             await refusal(scope, receive, send)
 
-    def _target_and_headers(self, scope: Scope) -> JSONResponse | None:
+    def _target_and_headers(
+        self, scope: Scope, headers: Mapping[bytes, bytes], repeated: Collection[bytes]
+    ) -> JSONResponse | None:
+        if repeated:
+            names = ", ".join(sorted(name.decode("latin-1") for name in repeated))
+            return problem(400, "Bad request", f"header {names}: give it once", scope.get("path", ""))
         raw_path: bytes = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
         query: bytes = scope.get("query_string", b"")
         if len(raw_path) + len(query) > self.limits.max_url_bytes:
@@ -142,7 +153,6 @@ class InputGate:
             for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             if _CONTROL.search(name) or _CONTROL.search(value)
         ]
-        headers = dict(scope.get("headers", ()))
         person = headers.get(b"x-keepclear-person")
         if person is not None and (p := person_problem(person.decode("latin-1"), self.limits)):
             problems.append(p)
@@ -152,12 +162,12 @@ class InputGate:
                     problems.append(p)
         return problem_for(ValidationError(problems), path) if problems else None
 
-    async def _caller(self, scope: Scope) -> JSONResponse | None:
+    async def _caller(self, scope: Scope, headers: Mapping[bytes, bytes]) -> JSONResponse | None:
         """A 401 when the request's key is missing or not valid (every route taking a body needs one)."""
         if self.authenticate is None:
             return None
         path = scope.get("path", "")
-        key = bearer_key(dict(scope.get("headers", ())).get(b"authorization", b"").decode("latin-1"))
+        key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
         try:
             if key is None:
                 raise AuthenticationError(NO_KEY)
@@ -166,8 +176,8 @@ class InputGate:
             return problem_for(exc, path)
         return None
 
-    async def _read_body(self, scope: Scope, receive: Receive, limit_bytes: int) -> bytes:
-        declared = dict(scope.get("headers", ())).get(b"content-length")
+    async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive, limit_bytes: int) -> bytes:
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
             raise _TooLarge
         chunks: list[bytes] = []
@@ -185,11 +195,11 @@ class InputGate:
                 break
         return b"".join(chunks)
 
-    def _body(self, scope: Scope, body: bytes) -> JSONResponse | None:
+    def _body(self, scope: Scope, headers: Mapping[bytes, bytes], body: bytes) -> JSONResponse | None:
         if not body:
             return None
         path = scope.get("path", "")
-        content_type = dict(scope.get("headers", ())).get(b"content-type", b"").decode("latin-1")
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
         if not _is_json(content_type):
             shown = content_type[:80] or "none"
             return problem(415, "Unsupported media type", f"Content-Type: send application/json (got {shown})", path)
@@ -201,6 +211,19 @@ class InputGate:
         except KeepclearError as exc:
             return problem_for(exc, path)
         return None
+
+
+def _headers(scope: Scope) -> tuple[dict[bytes, bytes], list[bytes]]:
+    """The request's headers by (lower-case) name, each its first value as the routes read it
+    (Starlette's ``Headers.get``), and the ``SINGLE_HEADERS`` given more than once."""
+    headers: dict[bytes, bytes] = {}
+    repeated: list[bytes] = []
+    for name, value in scope.get("headers", ()):
+        if name not in headers:
+            headers[name] = value
+        elif name in SINGLE_HEADERS and name not in repeated:
+            repeated.append(name)
+    return headers, repeated
 
 
 def replay_body(body: bytes, receive: Receive) -> Receive:

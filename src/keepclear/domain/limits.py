@@ -13,6 +13,8 @@ from dataclasses import dataclass
 #: Integers anywhere in input (JSON bodies, sequence numbers in paths and queries) fit in 64 bits.
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: The most characters a person's name (``X-Keepclear-Person``) can have: the stores' column width.
+PERSON_MAX_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,7 @@ class InputLimits:
     max_batch_body_bytes: int = 16 * 1024 * 1024
     max_json_depth: int = 32
     max_message_data_bytes: int = 16 * 1024
-    max_person_chars: int = 200
+    max_person_chars: int = PERSON_MAX_CHARS
     max_url_bytes: int = 4096
     max_zone_file_bytes: int = 16 * 1024 * 1024
     max_zone_features: int = 10_000

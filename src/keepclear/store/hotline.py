@@ -24,6 +24,7 @@ from keepclear.domain.hotline import (
     ReceiptKind,
     Thread,
 )
+from keepclear.domain.limits import PERSON_MAX_CHARS
 from keepclear.errors import NotFoundError
 from keepclear.store.schema import metadata
 
@@ -52,7 +53,7 @@ hotline_messages = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("sender_party", sa.String(64), nullable=True),
-    sa.Column("sender_person", sa.String(200), nullable=False),
+    sa.Column("sender_person", sa.String(PERSON_MAX_CHARS), nullable=False),
     sa.Column("time_s", sa.Double, nullable=False),
     sa.Column("idempotency_key", sa.String(140), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
@@ -74,7 +75,7 @@ hotline_receipts = sa.Table(
     sa.Column("party_id", sa.String(64), primary_key=True),
     sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("time_s", sa.Double, nullable=False),
-    sa.Column("person", sa.String(200), nullable=False),
+    sa.Column("person", sa.String(PERSON_MAX_CHARS), nullable=False),
 )
 
 hotline_cursors = sa.Table(
@@ -106,7 +107,7 @@ hotline_availability = sa.Table(
     sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
     sa.Column("availability", sa.String(16), nullable=False),
     sa.Column("since_s", sa.Double, nullable=False),
-    sa.Column("person", sa.String(200), nullable=False),
+    sa.Column("person", sa.String(PERSON_MAX_CHARS), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
 )
 
