@@ -156,7 +156,7 @@ def test_a_custodial_party_switches_to_strong_mode_by_a_rotation(deployment: Dep
     entry = ledger.append_submission(accepted)
     assert entry.key_id == new_id
     _act(deployment, "a", {"b"}, "observed by the deployment")  # no longer signed with a's key
-    with pytest.raises(ValidationError, match="already in strong mode.*rotate it instead"):
+    with pytest.raises(ValidationError, match=r"already in strong mode.*rotate it instead"):
         ledger.register_public_key("a", public_key_b64(Ed25519PrivateKey.generate().public_key()))
     with pytest.raises(ValidationError, match="strong mode"):
         ledger.rotate_key("a")
