@@ -160,6 +160,8 @@ def test_a_custodial_party_switches_to_strong_mode_by_a_rotation(deployment: Dep
         ledger.register_public_key("a", public_key_b64(Ed25519PrivateKey.generate().public_key()))
     with pytest.raises(ValidationError, match="strong mode"):
         ledger.rotate_key("a")
+    with pytest.raises(ValidationError, match="always custodial"):
+        ledger.register_public_key("@deployment", public_key_b64(Ed25519PrivateKey.generate().public_key()))
     for reader in (None, "a", "b"):
         doc = ledger.export_document(for_party=reader)
         report = verify_document(json.loads(json.dumps(doc)))

@@ -399,6 +399,8 @@ class Ledger:
             new_id = key_id_of(public_key_from_b64(public_key))
         except ValueError as exc:
             raise ValidationError([str(exc)]) from None
+        if party_id == DEPLOYMENT:
+            raise ValidationError([f"party: {DEPLOYMENT} is the deployment, whose key is always custodial"])
         with self._write() as conn:
             head = self._head(conn)
             existing = store.active_key(conn, party_id)
