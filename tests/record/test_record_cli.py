@@ -176,10 +176,14 @@ def test_export_for_a_party_round_trips_through_the_parser(data_dir: Path, capsy
 
 
 def test_strong_mode_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A party admitted (so holding a custodial key) switches to its own key with ``register-key``: a
+    rotation signed by the custodial key; it then signs its own words, and both exports verify."""
     from keepclear.ledger import parse_submission
 
     data = tmp_path / "strong"
     assert _run(capsys, "--data-dir", str(data), "init")[0] == 0
+    for party in ("coalition", "russia"):
+        assert _run(capsys, "--data-dir", str(data), "party", "add", party)[0] == 0
     code, out, _ = _run(capsys, "ledger", "keygen", "-o", str(tmp_path / "russia.pem"))
     key_id, public_key = out.split()
     assert code == 0 and (tmp_path / "russia.pem").stat().st_mode & 0o777 == 0o600
@@ -201,4 +205,16 @@ def test_strong_mode_from_the_command_line(tmp_path: Path, capsys: pytest.Captur
     code, _, err = _run(capsys, *sign, "--kind", "x", "--payload", "{bad")
     assert code == 1 and err.startswith("error: --payload: not JSON")
     code, _, err = _run(capsys, "--data-dir", str(data), "ledger", "register-key", "russia", public_key)
-    assert code == 1 and "rotate it instead" in err
+    assert code == 1 and "already in strong mode" in err and "rotate it instead" in err
+    for reader in ("coalition", "russia", None):
+        exported = tmp_path / f"export-{reader or 'full'}.json"
+        party = ("--party", reader) if reader else ()
+        assert _run(capsys, "--data-dir", str(data), "ledger", "export", "-o", str(exported), *party)[0] == 0
+        code, out, _ = _run(capsys, "ledger", "verify", str(exported))
+        assert code == 0 and out.startswith(f"{exported}: OK: "), out
+    doc = json.loads(exported.read_text())  # the full export
+    russia = [(e["statement"]["kind"], e["key"]) for e in doc["entries"] if e["statement"]["party"] == "russia"]
+    assert [kind for kind, _ in russia] == ["key.rotated", "activity.objected"]
+    assert russia[0][1] != key_id and russia[1][1] == key_id  # the custodial key signs the switch
+    registered = [json.loads(e["payload"]) for e in doc["entries"] if e["statement"]["kind"] == "key.registered"]
+    assert [(k["owner"], k["custodial"]) for k in registered] == [("coalition", True), ("russia", True)]

@@ -44,8 +44,10 @@ class EntryDraft:
     """What ``Ledger.append_many`` appends: as ``append``'s arguments (``time_s`` None: now).
 
     ``text``: the payload's canonical text when the caller has it already (the record's outbox
-    stores it); ``payload`` is then not read. Not frozen: a storm makes tens of thousands, and a
-    frozen dataclass costs three times as much to make.
+    stores it); ``payload`` is then not read. ``admits``: a party this entry admits to the
+    deployment (the record's ``party.added``): its custodial key is registered before the batch
+    when it has none, so a key entry dates the party's admission, not its first action. Not frozen:
+    a storm makes tens of thousands, and a frozen dataclass costs three times as much to make.
     """
 
     kind: str
@@ -54,6 +56,7 @@ class EntryDraft:
     time_s: float | None = None
     audience: list[str] | tuple[str, ...] | frozenset[str] | None = None
     text: str | None = None
+    admits: str | None = None
 
 
 #: A draft found appendable, its payload text and its audience (sorted, without duplicates).
@@ -76,6 +79,9 @@ class DraftChecker:
         party = draft.party_id
         if party is not None and party not in self._parties:
             self._party(party)
+        admits = draft.admits
+        if admits is not None and admits not in self._parties:
+            self._party(admits)
         members = None if draft.audience is None else self._members(draft.audience)
         text = draft.text
         if text is None:

@@ -6,16 +6,21 @@ under concurrent writers on SQLite and PostgreSQL.
 Who signs an entry:
 
 - the deployment key signs system events (no acting party), key registrations and checkpoints;
-- a party in **custodial** mode (the default: its first entry creates a key the deployment keeps
-  in its key folder) has its entries signed with its own key by the deployment;
-- a party in **strong** mode registered only a public key. Its own words reach the ledger as
+- a party in **custodial** mode (the default: its key is made when the party is admitted, by the
+  entry that admits it, ``EntryDraft.admits``, and kept in the deployment's key folder) has its
+  entries signed with its own key by the deployment. A party the ledger never saw admitted (one of
+  a deployment older than admission keys, until ``admit`` registers it) gets its key at its first
+  entry instead;
+- a party in **strong** mode holds its own key: registered as its first key, or switched to from its
+  custodial key by a rotation (``register_public_key``). Its own words reach the ledger as
   submissions it signed client-side (``append_submission``, refused when unsigned or wrongly signed).
   Events the deployment observes about it (e.g. from the bus) are signed with the deployment key,
   so the record says plainly that the deployment, not the party, vouches for them.
 
 Key rotation is an entry: ``key.rotated`` signed by the old key; when the old key of a party is
 compromised the deployment signs it instead (``reason: "compromised"``). The deployment's own key
-rotates only with a signature of its old key.
+rotates only with a signature of its old key. A rotation keeps the mode, but for a custodial key's
+rotation to the party's own key (strong mode); a strong-mode key never becomes custodial.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +51,7 @@ from keepclear.ledger.keys import (
 from keepclear.ledger.merkle import MerkleTree, leaf_hash
 from keepclear.ledger.model import (
     DEPLOYMENT,
+    PARTY_RE,
     Checkpoint,
     Entry,
     Statement,
@@ -267,15 +273,26 @@ class Ledger:
         store.insert_checkpoints(conn, [_checkpoint_values(checkpoint)])
         return checkpoint
 
+    def _register_custodial(self, conn: Any, head: Head, party_id: str) -> tuple[Head, StoredKey]:
+        """A new key pair for ``party_id`` (which has no key), kept here, registered as custodial."""
+        private_key = self._keys.generate()
+        self._private[key_id_of(private_key.public_key())] = private_key
+        return self._register(conn, head, party_id, public_key_b64(private_key.public_key()), True)
+
+    def _admit(self, conn: Any, head: Head, party_id: str) -> Head:
+        """Register ``party_id``'s custodial key unless it has a key already (custodial or its own)."""
+        if store.active_key(conn, party_id) is None:
+            head, _ = self._register_custodial(conn, head, party_id)
+        return head
+
     def _signer(self, conn: Any, head: Head, party_id: str | None) -> tuple[Head, Ed25519PrivateKey]:
-        """Who signs ``party_id``'s entries (see the module docstring); a custodial key is made on first use."""
+        """Who signs ``party_id``'s entries (see the module docstring). A party without a key (never
+        admitted in this ledger: see ``admit``) gets its custodial key here, at its first entry."""
         key: StoredKey | None = None
         if party_id is not None:
             key = store.active_key(conn, party_id)
             if key is None:
-                private_key = self._keys.generate()
-                self._private[key_id_of(private_key.public_key())] = private_key
-                head, key = self._register(conn, head, party_id, public_key_b64(private_key.public_key()), True)
+                head, key = self._register_custodial(conn, head, party_id)
         signer = self._private_key(key.key_id) if key is not None and key.custodial else self._deployment_key(conn)
         return head, signer
 
@@ -335,9 +352,12 @@ class Ledger:
     def _append_in(self, conn: Any, checked: Sequence[Checked]) -> AppendedEntries:
         now_s = self._clock.now_s()
         head = self._head(conn)
-        # Keys first (registering a custodial key is itself an entry), then the batch's entries.
+        # Keys first (registering a custodial key is itself an entry): those of the parties the batch
+        # admits, else of an acting party without one (the fallback); then the batch's entries.
         signers: dict[str | None, Ed25519PrivateKey] = {}
         for draft, _, _ in checked:
+            if draft.admits is not None:
+                head = self._admit(conn, head, draft.admits)
             if draft.party_id not in signers:
                 head, signers[draft.party_id] = self._signer(conn, head, draft.party_id)
         signatures = None
@@ -369,20 +389,60 @@ class Ledger:
     def register_public_key(self, party_id: str, public_key: str) -> str:
         """Put ``party_id`` in strong mode with its own public key (raw, base64); returns the key id.
 
-        Refused when the party already has a key (that is a rotation).
+        A party in custodial mode (every party since keys are registered at admission) switches by a
+        rotation: ``key.rotated`` from its custodial key to ``public_key``, ``custodial: false``,
+        ``reason: "scheduled"``, signed with the custodial key, which is then discarded. A party with
+        no key yet (never admitted here) gets ``public_key`` registered as its first key. Refused when
+        the party is in strong mode already: it rotates by submitting ``key.rotated`` signed with its key.
         """
         try:
-            public_key_from_b64(public_key)
+            new_id = key_id_of(public_key_from_b64(public_key))
         except ValueError as exc:
             raise ValidationError([str(exc)]) from None
+        if party_id == DEPLOYMENT:
+            raise ValidationError([f"party: {DEPLOYMENT} is the deployment, whose key is always custodial"])
         with self._write() as conn:
             head = self._head(conn)
             existing = store.active_key(conn, party_id)
-            if existing is not None:
-                raise ValidationError([f"party {party_id}: already has key {existing.key_id}; rotate it instead"])
-            head, key = self._register(conn, head, party_id, public_key, custodial=False)
+            if existing is None:
+                head, key = self._register(conn, head, party_id, public_key, custodial=False)
+                self._maybe_checkpoint(conn, head)
+                return key.key_id
+            if not existing.custodial:
+                raise ValidationError(
+                    [f"party {party_id}: already in strong mode with key {existing.key_id}; rotate it instead"]
+                )
+            head = self._rotate(conn, head, existing, new_id, public_key, custodial=False, compromised=False)
             self._maybe_checkpoint(conn, head)
-            return key.key_id
+        self._private.pop(existing.key_id, None)
+        self._keys.discard(existing.key_id)
+        return new_id
+
+    def admit(self, party_ids: Iterable[str]) -> list[str]:
+        """Register a custodial key, in this order and in one transaction, for each of ``party_ids``
+        that has no key yet; returns the parties registered.
+
+        For parties of a deployment older than admission keys, which joined before their admission
+        registered one: the record's signer calls it at the service's start with every party, so their
+        key entries date the upgrade, not their first action. Writes nothing when every party has a key.
+        """
+        parties = list(dict.fromkeys(party_ids))
+        for party_id in parties:
+            if not PARTY_RE.match(party_id):
+                raise ValidationError([f"party: {party_id[:64]!r} is not a party id"])
+        with self._db.read() as conn:
+            missing = [p for p in parties if store.active_key(conn, p) is None]
+        if not missing:
+            return []
+        admitted = []
+        with self._write() as conn:
+            head = self._head(conn)
+            for party_id in missing:
+                if store.active_key(conn, party_id) is None:  # another process may have been first
+                    head, _ = self._register_custodial(conn, head, party_id)
+                    admitted.append(party_id)
+            self._maybe_checkpoint(conn, head)
+        return admitted
 
     def mode(self, party_id: str) -> str | None:
         """``custodial``, ``strong``, or None when the party has no key yet."""
@@ -519,26 +579,49 @@ class Ledger:
                 new_id = key_id_of(public_key_from_b64(new_public_key, "new_public_key"))
             except ValueError as exc:
                 raise ValidationError([str(exc)]) from None
-            payload = {
-                "owner": owner,
-                "old_key": current.key_id,
-                "new_key": new_id,
-                "public_key": new_public_key,
-                "custodial": current.custodial,
-                "reason": "compromised" if compromised else "scheduled",
-            }
-            text = payload_text(payload)
-            party_id = None if compromised or owner == DEPLOYMENT else owner
-            signer = self._deployment_key(conn) if compromised else self._private_key(current.key_id)
-            statement = self._statement(KEY_ROTATED, party_id, text, self._clock.now_s(), None)
-            head, _ = self._sign_and_place(conn, head, statement, text, signer)
-            store.retire_key(conn, current.key_id, head.seq)
-            store.insert_key(conn, StoredKey(new_id, owner, new_public_key, current.custodial, head.seq, None))
+            head = self._rotate(
+                conn, head, current, new_id, new_public_key, custodial=current.custodial, compromised=compromised
+            )
             self._maybe_checkpoint(conn, head, force=owner == DEPLOYMENT)
         if current.custodial:
             self._private.pop(current.key_id, None)
             self._keys.discard(current.key_id)
         return new_id
+
+    def _rotate(
+        self,
+        conn: Any,
+        head: Head,
+        current: StoredKey,
+        new_id: str,
+        new_public_key: str,
+        *,
+        custodial: bool,
+        compromised: bool,
+    ) -> Head:
+        """Append ``current``'s ``key.rotated`` to ``new_public_key`` and make that key the owner's.
+
+        Signed by the old key (``scheduled``; statement party = the owner, none for the deployment) or
+        by the deployment key (``compromised``), as docs/record.md's rotation rules require.
+        ``custodial``: the new key's mode (the old key's, or false for a custodial party's own key).
+        """
+        owner = current.owner
+        payload = {
+            "owner": owner,
+            "old_key": current.key_id,
+            "new_key": new_id,
+            "public_key": new_public_key,
+            "custodial": custodial,
+            "reason": "compromised" if compromised else "scheduled",
+        }
+        text = payload_text(payload)
+        party_id = None if compromised or owner == DEPLOYMENT else owner
+        signer = self._deployment_key(conn) if compromised else self._private_key(current.key_id)
+        statement = self._statement(KEY_ROTATED, party_id, text, self._clock.now_s(), None)
+        head, _ = self._sign_and_place(conn, head, statement, text, signer)
+        store.retire_key(conn, current.key_id, head.seq)
+        store.insert_key(conn, StoredKey(new_id, owner, new_public_key, custodial, head.seq, None))
+        return head
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the current head now (None when the last checkpoint already covers it).
@@ -638,7 +721,8 @@ class Ledger:
     def custodial_key(self, party_id: str, *, create: bool = False) -> Ed25519PrivateKey:
         """The private key this deployment holds for a custodial party (``ValidationError`` otherwise).
 
-        With ``create``, a party without a key yet gets its custodial key now (as its first entry would).
+        With ``create``, a party without a key yet (never admitted here: see ``admit``) gets its
+        custodial key now, as its first entry would.
         """
         with self._db.read() as conn:
             key = store.active_key(conn, party_id)

@@ -467,8 +467,13 @@ def _rotated(
             "or by the deployment key (compromised; party null); audience null",
             at,
         )
-    if payload["custodial"] != keys[old_id].custodial:
-        raise _Bad(f"{where}: custodial differs from the old key's (a mode changes only by registration)", at)
+    # A rotation keeps the mode, but for a custodial party's switch to its own key (strong mode).
+    if payload["custodial"] != keys[old_id].custodial and (payload["custodial"] or owner == DEPLOYMENT):
+        raise _Bad(
+            f"{where}: custodial differs from the old key's (only a party's custodial key may rotate to"
+            " custodial false, the party's own key; never back, and never the deployment's)",
+            at,
+        )
     record = _new_key(payload, where, at, entry.seq, "new_key")
     if record.key_id in keys:
         raise _Bad(f"{where}: key {record.key_id} registered twice", at)

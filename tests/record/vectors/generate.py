@@ -99,6 +99,21 @@ def build(folder: Path, seeds: Seeds) -> Ledger:
     clock.advance(5)
     ledger.rotate_key("@deployment")
     ledger.append("alert.raised", None, {"alert_id": "x1", "level": "caution"}, audience=both)
+    # coalition (custodial) switches to its own key: a rotation to custodial false, signed by its
+    # custodial key; then it signs its own words.
+    coalition = seeds.key("coalition-own-1")
+    ledger.register_public_key("coalition", public_key_b64(coalition.public_key()))
+    clock.advance(5)
+    submission = sign_submission(
+        coalition,
+        "coalition",
+        "message.posted",
+        {"message_id": "m4", "text": "in strong mode"},
+        time_s=clock.now_s(),
+        audience=both,
+        nonce="coalition0own0message0001",
+    )
+    ledger.append_submission(submission)
     return ledger
 
 
@@ -351,6 +366,23 @@ def vectors(full: dict[str, Any], party: dict[str, Any], seeds: Seeds) -> list[t
         d["rotations"][0]["reason"] = "compromised"
 
     case("rotations-list", "/rotations/0", "the rotations list differs from the chain", rotations_list)
+
+    compromised = index("key.rotated", 1)  # nato's strong-mode key, rotated by the deployment
+
+    def to_custodial(d: dict[str, Any]) -> None:
+        payload = json.loads(d["entries"][compromised]["payload"]) | {"custodial": True}
+        d["entries"][compromised]["payload"] = canonical_text(payload)
+        d["entries"][compromised]["statement"]["payload_sha256"] = sha256_hex(
+            d["entries"][compromised]["payload"].encode()
+        )
+        forge(d, seeds, (compromised,))
+
+    case(
+        "rotation-to-custodial",
+        f"/entries/{compromised}",
+        "a strong-mode key rotated to a custodial one (only custodial to the party's own may change the mode)",
+        to_custodial,
+    )
 
     def withheld(d: dict[str, Any]) -> None:
         d["entries"][private]["payload"] = None

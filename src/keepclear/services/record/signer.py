@@ -15,12 +15,18 @@ How an entry reaches the ledger:
 Events of state kept only in memory (the probe's alerts, ``IN_MEMORY_KINDS``) have no transaction
 to join: the signer appends them when the bus delivers them, together with the outbox rows.
 
+A ``party.added`` entry admits its party: the ledger registers the party's custodial key in the same
+transaction, just before it (``EntryDraft.admits``), so every party's key entry dates its admission
+(an admin act its audience learns of anyway), never its first action. At the start of its thread
+the signer admits the parties that have no key yet (those of a deployment older than this).
+
 A row the ledger refuses is tried again after 1, 2, 4... s (at most 60 s) and parked as failed after
 ``max_attempts``; parked rows stay in the outbox and are shown (``status``: metrics and health).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -28,10 +34,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from keepclear.domain.event_kinds import ACTIVITY_KINDS
+from keepclear.domain.event_kinds import ACTIVITY_KINDS, EventKind
 from keepclear.domain.events import Clock, Event
 from keepclear.errors import StoreUnavailableError
 from keepclear.ledger import KeyFolder, Ledger, LedgerConfig
@@ -40,6 +47,7 @@ from keepclear.ledger.model import payload_text
 from keepclear.services.record.kinds import IN_MEMORY_KINDS, RECORDED_KINDS
 from keepclear.store import ledger as ledger_store
 from keepclear.store import outbox
+from keepclear.store import registry as registry_store
 from keepclear.store.database import Database
 
 #: What an event kind looks like: short lower-case dotted words (``activity.late_notice``).
@@ -189,6 +197,7 @@ class RecordSigner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._active = active
+        self._admitted = False  # the parties without a key were admitted (``admit_parties``)
         #: This process signs (the last answer of ``active``); a standby stages what it is handed.
         self.is_active = active is None
         self.signed_total = 0
@@ -300,6 +309,18 @@ class RecordSigner:
                 break
         return total
 
+    def admit_parties(self) -> list[str]:
+        """Register a custodial key for every party of the deployment that has none; returns them.
+
+        Parties admitted since keys come with ``party.added`` have one; those of a deployment made
+        by an older version that never acted have none (those that acted got theirs at their first
+        entry). Their keys are registered together, in party id order, when the signer starts, so
+        they date the upgrade, not anything a party did.
+        """
+        with self._db.read() as conn:
+            parties = [party.id for party in registry_store.list_parties(conn)]
+        return self._ledger.admit(parties)
+
     def _keep(self, extra: Sequence[EntryDraft]) -> None:
         """In-memory events whose signing failed: into the outbox for a later try, else counted as lost."""
         if not extra:
@@ -367,6 +388,11 @@ class RecordSigner:
                         return
                     continue
             try:
+                if not self._admitted:
+                    admitted = self.admit_parties()
+                    if admitted:
+                        _log.info("record: registered the keys of %d parties without one", len(admitted))
+                    self._admitted = True
                 self.drain()
                 failures = 0
                 self.failing = False
@@ -395,14 +421,30 @@ class RecordSigner:
             )
 
 
+def _admits(kind: str, payload: Any) -> str | None:
+    """The party a ``party.added`` entry admits (its key is registered with it); None for other kinds."""
+    if kind != EventKind.PARTY_ADDED:
+        return None
+    party_id = payload.get("party_id") if isinstance(payload, dict) else None
+    return party_id if isinstance(party_id, str) else None
+
+
 def _draft(event: Event) -> EntryDraft:
     # The ledger sorts an audience (once per distinct set in a batch).
-    return EntryDraft(str(event.kind), event.party_id, event.payload, event.time_s, event.parties or None)
+    admits = _admits(event.kind, event.payload)
+    return EntryDraft(str(event.kind), event.party_id, event.payload, event.time_s, event.parties or None, None, admits)
 
 
 def _row_draft(row: outbox.StagedEntry) -> EntryDraft:
-    # The outbox holds the canonical text ``stage`` wrote: the ledger takes it as it is.
-    return EntryDraft(row.kind, row.party_id, None, row.time_s, row.audience, row.payload)
+    # The outbox holds the canonical text ``stage`` wrote: the ledger takes it as it is (only an
+    # admission's is read, for the party it admits).
+    admits = None
+    if row.kind == EventKind.PARTY_ADDED:
+        try:
+            admits = _admits(row.kind, json.loads(row.payload))
+        except (TypeError, ValueError):  # not JSON: the ledger refuses the row itself, and says why
+            admits = None
+    return EntryDraft(row.kind, row.party_id, None, row.time_s, row.audience, row.payload, admits)
 
 
 def _staged(draft: EntryDraft) -> tuple[str, str | None, float, str, Sequence[str] | None]:
