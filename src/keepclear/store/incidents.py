@@ -1,6 +1,8 @@
 """Tables and store functions of incidents: the incident, the parties' accounts, the timeline, the evidence.
 
-Accounts, timeline items and evidence are insert-only: nothing here updates or deletes them.
+Accounts, timeline items and evidence are insert-only: nothing here updates or deletes them. An
+incident's parties, reporter and time are written once, with the incident, and never change; so
+are its rows in ``incident_parties``, which index who may list it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from sqlalchemy.engine import Connection
 from keepclear.domain.incidents import Account, Incident, IncidentKind, ReviewStatus, TimelineItem
 from keepclear.errors import NotFoundError
 from keepclear.store.schema import in_list_chunks, metadata
+
+#: The longest party id a party may have (``keepclear.domain.ids``): an ``incident_parties`` row.
+MAX_PARTY_ID_CHARS = 64
 
 incidents = sa.Table(
     "incidents",
@@ -66,6 +71,20 @@ incident_alerts = sa.Table(
     sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
 )
 
+#: Who each incident is listed to: one row per involved party and one for the reporter (a party's
+#: ``GET /v1/incidents``), keyed by party and then the list's order (time, id), so that a party's
+#: page is one range of the primary key however many incidents the others have. The incident's time
+#: is copied here (it never changes) so the range is read in order without touching other rows.
+#: Written in the incident's own insert (``insert_incidents``); filled for incidents stored before it
+#: by migration 0015.
+incident_parties = sa.Table(
+    "incident_parties",
+    metadata,
+    sa.Column("party_id", sa.String(MAX_PARTY_ID_CHARS), primary_key=True),
+    sa.Column("time_s", sa.Double, primary_key=True, autoincrement=False),
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey("incidents.id"), primary_key=True),
+)
+
 incident_evidence = sa.Table(
     "incident_evidence",
     metadata,
@@ -79,8 +98,18 @@ def _lines(values: tuple[str, ...]) -> str:
     return "\n".join(values)
 
 
-def _tuple(text: str) -> tuple[str, ...]:
-    return tuple(v for v in text.split("\n") if v)
+def _tuple(text: object) -> tuple[str, ...]:
+    """The values stored one per line; none when the column holds something else than text (SQLite
+    keeps any type in any column: one such row must not make every list holding it fail)."""
+    return tuple(v for v in text.split("\n") if v) if isinstance(text, str) else ()
+
+
+def listed_to(incident: Incident) -> list[str]:
+    """The parties whose list shows ``incident`` (its ``incident_parties`` rows): each of its parties
+    and its reporter, once, sorted; a value no party id can be (empty, longer than
+    ``MAX_PARTY_ID_CHARS``) names nobody and gets no row."""
+    named = {*incident.parties, *([incident.reported_by] if incident.reported_by is not None else [])}
+    return sorted(p for p in named if 0 < len(p) <= MAX_PARTY_ID_CHARS)
 
 
 def insert_incident(conn: Connection, incident: Incident) -> None:
@@ -89,7 +118,8 @@ def insert_incident(conn: Connection, incident: Incident) -> None:
 
 
 def insert_incidents(conn: Connection, new: Sequence[Incident]) -> None:
-    """Store new incidents, in one statement per table (a storm of losses of separation opens many)."""
+    """Store new incidents, in one statement per table (a storm of losses of separation opens many),
+    with the rows saying whom each is listed to (``incident_parties``), in the caller's transaction."""
     if not new:
         return
     conn.execute(
@@ -115,6 +145,13 @@ def insert_incidents(conn: Connection, new: Sequence[Incident]) -> None:
     links = [{"alert_id": a, "incident_id": incident.id} for incident in new for a in sorted(set(incident.alert_ids))]
     if links:
         conn.execute(incident_alerts.insert(), links)
+    members = [
+        {"party_id": party_id, "time_s": incident.time_s, "incident_id": incident.id}
+        for incident in new
+        for party_id in listed_to(incident)
+    ]
+    if members:
+        conn.execute(incident_parties.insert(), members)
 
 
 def _incident(row: sa.Row[tuple[Any, ...]]) -> Incident:
@@ -163,19 +200,28 @@ def incidents_page(
 ) -> list[Incident]:
     """Up to ``limit`` incidents by (time, id) after ``after`` (None: from the first): every one
     (``party_id`` None: the admin) or those involving ``party_id`` (one of its ``parties``, or the
-    reporter), as ``list_incidents`` filters them; one statement."""
-    query = sa.select(incidents)
-    if party_id is not None:
-        lines = sa.literal("\n") + incidents.c.parties + sa.literal("\n")
-        query = query.where(
-            sa.or_(lines.contains(f"\n{party_id}\n", autoescape=True), incidents.c.reported_by == party_id)
+    reporter), as ``list_incidents`` filters them; one statement.
+
+    A party's page is one range of ``incident_parties``' primary key (party, time, id), joined to
+    the incidents by id: it reads the page's rows, not every incident, and a party id matches only
+    itself (no text pattern: no case folding, no wildcard, no prefix).
+    """
+    if party_id is None:
+        query = sa.select(incidents)
+        time_s_column, id_column = incidents.c.time_s, incidents.c.id
+    else:
+        query = (
+            sa.select(incidents)
+            .select_from(incident_parties.join(incidents, incidents.c.id == incident_parties.c.incident_id))
+            .where(incident_parties.c.party_id == party_id)
         )
+        time_s_column, id_column = incident_parties.c.time_s, incident_parties.c.incident_id
     if after is not None:
         time_s, incident_id = after
-        query = query.where(
-            sa.or_(incidents.c.time_s > time_s, sa.and_(incidents.c.time_s == time_s, incidents.c.id > incident_id))
-        )
-    query = query.order_by(incidents.c.time_s, incidents.c.id).limit(limit)
+        # The first condition alone bounds the range the index is read from; the second skips the
+        # incidents at the cursor's time up to and including the cursor's.
+        query = query.where(time_s_column >= time_s, sa.or_(time_s_column > time_s, id_column > incident_id))
+    query = query.order_by(time_s_column, id_column).limit(limit)
     return [_incident(row) for row in conn.execute(query)]
 
 
