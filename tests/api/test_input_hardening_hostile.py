@@ -333,3 +333,28 @@ def test_a_person_longer_than_the_stores_keep_cannot_be_allowed(tmp_path: Path) 
     with pytest.raises(pydantic.ValidationError, match="max_person_chars"):
         Settings(data_dir=tmp_path, max_person_chars=201)
     assert Settings(data_dir=tmp_path, max_person_chars=200).max_person_chars == 200
+
+
+def test_an_object_giving_a_key_twice_is_refused_naming_the_key(store_service: Service) -> None:
+    """One reader takes a repeated key's first value, another its last: keepclear keeps neither and
+    says which key (I-JSON), in a message body as deep in an activity, and stores nothing."""
+    with store_service.client("a-liaison") as a:
+        thread = standing_thread(a)
+        post = f"/v1/hotline/threads/{thread}/messages"
+        twice = b'{"idempotency_key": "dup-key-001", "body": "first", "body": "second"}'
+        assert_problem(
+            a.post(post, content=twice, headers={"Content-Type": "application/json"}), 422, "'body'", "twice"
+        )
+        activity = json.dumps(air_operation(id="dup-key-activity")).encode()
+        nested = activity.replace(b'"lower_ft": ', b'"lower_ft": 1, "lower_ft": ', 1)
+        assert nested != activity
+        assert_problem(
+            a.post("/v1/activities", content=nested, headers={"Content-Type": "application/json"}),
+            422,
+            "'lower_ft'",
+            "twice",
+        )
+        assert all(m["idempotency_key"] != "dup-key-001" for m in messages(a, thread))
+        assert a.get("/v1/activities/dup-key-activity").status_code == 404
+        once = b'{"idempotency_key": "dup-key-002", "body": "only", "data": {"a": {"x": 1}, "b": {"x": 2}}}'
+        assert a.post(post, content=once, headers={"Content-Type": "application/json"}).status_code == 201

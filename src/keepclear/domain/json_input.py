@@ -2,8 +2,10 @@
 
 Refused, each with where it was found: a byte order mark, bytes that are not UTF-8, syntax errors
 (line and column), ``NaN``/``Infinity`` and numbers too large for a double, integers past 64 bits,
-nesting deeper than the limit (however deep: no ``RecursionError``), and text holding NUL or a lone
-surrogate. What passes can be stored on either store and read back by anyone.
+nesting deeper than the limit (however deep: no ``RecursionError``), text holding NUL or a lone
+surrogate, and an object giving one key twice (I-JSON, RFC 7493 §2.3: one reader would take the
+first value, another the last; keepclear would silently keep one). What passes can be stored on
+either store and read back by anyone.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed in JSON; send a finite number or null")
 
 
+def _object_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object from its members, refusing a key given twice (``ValueError`` naming it)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"key {key[:64]!r} is given twice in one object; give each key once")
+            seen.add(key)
+    return value
+
+
 def decode_json_bytes(raw: bytes | str, source: str = "body") -> str:
     """JSON text of ``raw``: UTF-8 without a byte order mark, or ``JsonEncodingError``."""
     if isinstance(raw, str):
@@ -54,7 +68,7 @@ def parse_json(raw: bytes | str, limits: InputLimits, source: str = "body") -> A
     """
     text = decode_json_bytes(raw, source)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_object_once)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             [f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
