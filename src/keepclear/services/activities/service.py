@@ -239,7 +239,7 @@ class ActivityService:
         self._notices = notices
         #: Called after the check outside the write lock, before the lock is taken (tests write
         #: other activities there, to see the check under the lock judge what changed).
-        self._between_check_and_write = between_check_and_write
+        self.between_check_and_write = between_check_and_write
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -700,7 +700,7 @@ class ActivityService:
                 early[i] = _Prejudged(one.probes, judged)
             if counts.exact < _CATCH_UP_EXACT_PAIRS:
                 break
-        self._between_check_and_write()
+        self.between_check_and_write()
         return early
 
     def _prejudge_draft(
