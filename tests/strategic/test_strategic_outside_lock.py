@@ -132,14 +132,16 @@ class _Between:
             writes()
 
 
-@pytest.mark.parametrize("writer", ["this process", "another process"])
+@pytest.mark.parametrize("writer", ["this process", "another process", "another process, index behind"])
 def test_activities_written_between_the_check_and_the_lock_are_judged_as_under_the_lock(
     parties: Deployment, writer: str
 ) -> None:
     """Between the check and the lock, others cancel one activity that conflicted (no phantom
     conflict with it), move one away (none either) and one into conflict, amend one in place (the
-    conflict names the new version) and add one (found): the result, the stored conflicts and what
-    both sides are told are those of the same check made wholly under the lock afterwards."""
+    conflict names the new version) and add one (found): the result and the stored conflicts are
+    those of the same check made wholly under the lock afterwards. The writer is this process, or
+    another one (its own index): checked against the store read before the lock, or against an
+    index that has not seen the other's writes at all (caught up only under the lock)."""
     live = LiveIndex()
     between = _Between(lambda: None)
     checking = ActivityService(parties.db, parties.clock, parties.bus, live=live, between_check_and_write=between)
@@ -148,6 +150,8 @@ def test_activities_written_between_the_check_and_the_lock_are_judged_as_under_t
         if writer == "this process"
         else ActivityService(parties.db, parties.clock, parties.bus)  # its own index, as another process's
     )
+    if writer.endswith("index behind"):  # caught up now: the check before the lock reads nothing more
+        checking.notify(plan("coalition-0", "coalition", 39.5))
     for activity_id, party, lon in [
         ("russia-cancelled", "russia", 38.0),
         ("russia-moved-away", "russia", 38.02),

@@ -9,6 +9,7 @@ addressee's roster, one recorded step per overdue deadline.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -63,9 +64,11 @@ Notices = Callable[[Connection, Sequence[Event]], tuple[list[Event], Callable[[]
 MINUTE_S = 60.0
 #: Advisory lock key serialising activity writes on PostgreSQL (SQLite serialises all writes).
 _PG_LOCK_KEY = 0x6B635F61
-#: Catch-up rounds of the check before the write lock: another round (a read transaction) judges
-#: what was written during the last one while that round put at least ``_CATCH_UP_EXACT_PAIRS``
-#: pairs to the exact geometry (about 50 ms), so what is left to judge under the lock stays small.
+#: Rounds of the check before the write lock: the first against the index as it is (kept up to date
+#: by this process's writes; caught up with the store first in a process that never did), each next
+#: one, after a round that put at least ``_CATCH_UP_EXACT_PAIRS`` pairs to the exact geometry (about
+#: 50 ms), caught up in a read transaction and judging what was written meanwhile (by any process),
+#: so what is left to judge under the lock stays small; a cheap check costs no read transaction.
 _CHECK_ROUNDS = 3
 _CATCH_UP_EXACT_PAIRS = 1000
 
@@ -664,11 +667,11 @@ class ActivityService:
         self, activities: Sequence[Activity], drawn: Sequence[tuple[Piece, ...] | None]
     ) -> list[_Prejudged | None]:
         """Before the write lock: each activity (``drawn``: its pieces; None: not drawn, judged under
-        the lock) judged against other parties' live activities as the index holds them, caught up
-        in a read transaction. Every other writer goes on meanwhile; what they write is judged
-        under the lock (``_checked``). A round that judged much is followed by another over what
-        was written during it (``_CHECK_ROUNDS``). A refusal for cost waits for the lock, after
-        the validation, as it would have in a check under the lock."""
+        the lock) judged against other parties' live activities as the index holds them. Every
+        other writer goes on meanwhile; what they write is judged under the lock (``_checked``). A
+        round that judged much is followed by another over what was written during it, caught up
+        from the store (``_CHECK_ROUNDS``). A refusal for cost waits for the lock, after the
+        validation, as it would have in a check under the lock."""
         config = self._config.strategic
         index = self._live.index
         early: list[_Prejudged | None] = []
@@ -681,9 +684,11 @@ class ActivityService:
         if not any(early):
             return early
         refused = [False] * len(early)
+        refresh = not self._live.caught_up  # a process that never read the store reads it first
         for _ in range(_CHECK_ROUNDS):
-            with self._db.read() as conn, self._live.lock:
-                self._live.refresh(conn)
+            with self._db.read() if refresh else contextlib.nullcontext() as conn, self._live.lock:
+                if conn is not None:
+                    self._live.refresh(conn)
                 nearby = [
                     [] if s is None or e is None else index.nearby(s, e.probes)
                     for s, e in zip(subjects, early, strict=True)
@@ -700,6 +705,7 @@ class ActivityService:
                 early[i] = _Prejudged(one.probes, judged)
             if counts.exact < _CATCH_UP_EXACT_PAIRS:
                 break
+            refresh = True
         self.between_check_and_write()
         return early
 
