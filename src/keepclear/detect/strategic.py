@@ -65,9 +65,9 @@ class StrategicConfig:
         {ActivityKind.HUMANITARIAN_MOVEMENT, ActivityKind.HUMANITARIAN_SITE}
     )
     #: Most (probe, piece) pairs one check puts to the exact geometry (about 50 µs each, the overlap
-    #: merged): past it the activity is refused (``CheckTooCostly``) rather than hold every other
-    #: party's notifications for seconds. Reached only where its pieces meet others' thousands of
-    #: times (an orbit flown as hundreds of legs over others' routes: a volume says it in one).
+    #: merged): past it the activity is refused (``CheckTooCostly``) rather than spend seconds of
+    #: CPU on it. Reached only where its pieces meet others' thousands of times (an orbit flown as
+    #: hundreds of legs over others' routes: a volume says it in one).
     max_exact_pairs: float = 20_000
 
     def min_notice_s(self, kind: ActivityKind) -> float:
