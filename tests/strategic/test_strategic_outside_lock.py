@@ -29,8 +29,9 @@ from keepclear.detect.strategic import (
 from keepclear.domain import Party
 from keepclear.domain.activities import Activity
 from keepclear.domain.parties import Contact
+from keepclear.errors import ValidationError
 from keepclear.services.activities.live_index import LiveIndex
-from keepclear.services.activities.service import ActivityService, NotifyResult
+from keepclear.services.activities.service import ActivityConfig, ActivityService, NotifyResult
 from keepclear.services.runtime.deployment import Deployment
 
 H = 3600.0
@@ -233,3 +234,22 @@ def test_a_notification_written_while_a_check_runs_outside_the_lock_is_not_held(
         release.set()
         first.join(30)
     assert [c.target_id for c in answers[0].check.conflicts] == ["russia-1"]  # and judged under the lock
+
+
+def test_a_refusal_for_cost_is_judged_under_the_lock_after_the_validation(parties: Deployment) -> None:
+    """A check past the budget before the lock is refused under it, after the validation (an invalid
+    activity is told what is wrong with it, as before), and only if what the excess rests on is
+    still there: once the activity behind it is cancelled meanwhile, the notification is stored."""
+    between = _Between(lambda: None)
+    config = ActivityConfig(strategic=replace(ActivityConfig().strategic, max_exact_pairs=0))
+    checking = ActivityService(parties.db, parties.clock, parties.bus, config, between_check_and_write=between)
+    other = ActivityService(parties.db, parties.clock, parties.bus)
+    other.notify(plan("russia-1", "russia"))
+    with pytest.raises(CheckTooCostly):
+        checking.notify(plan("coalition-1", "coalition"))
+    with pytest.raises(ValidationError) as invalid:
+        checking.notify(plan("coalition-1", "coalition", addressees=frozenset({"nobody"})))
+    assert not isinstance(invalid.value, CheckTooCostly) and "nobody" in str(invalid.value)
+    between.writes = lambda: other.cancel("russia-1", 1, "russia")
+    stored = checking.notify(plan("coalition-1", "coalition"))
+    assert between.writes is None and stored.check.conflicts == ()
