@@ -28,6 +28,7 @@ from keepclear.detect.strategic import (
     Judged,
     ProbeSet,
     StrategicConfig,
+    StrategicIndex,
     check_result,
     judge_activities,
     probes_for,
@@ -194,6 +195,19 @@ def _grown_early(subject: IndexedActivity, config: StrategicConfig) -> ProbeSet 
     try:
         return probes_for(subject.pieces, config)
     except Exception:  # not validated yet: whatever growing trips on, the validation names
+        return None
+
+
+def _nearby_early(
+    index: StrategicIndex, subject: IndexedActivity | None, early: _Prejudged | None
+) -> list[IndexedActivity] | None:
+    """``index.nearby`` of ``subject``, before the write lock; None where it has no pieces yet or
+    they cannot be looked up (not validated yet: a NaN bound; the validation under the lock says)."""
+    if subject is None or early is None:
+        return None
+    try:
+        return index.nearby(subject, early.probes)
+    except Exception:  # not validated yet: whatever the lookup trips on, the validation names
         return None
 
 
@@ -689,19 +703,20 @@ class ActivityService:
             with self._db.read() if refresh else contextlib.nullcontext() as conn, self._live.lock:
                 if conn is not None:
                     self._live.refresh(conn)
-                nearby = [
-                    [] if s is None or e is None else index.nearby(s, e.probes)
-                    for s, e in zip(subjects, early, strict=True)
-                ]
+                nearby = [_nearby_early(index, s, e) for s, e in zip(subjects, early, strict=True)]
             counts = CheckCounts()
-            for i, one in enumerate(early):
-                if one is None or refused[i]:
+            for i, (one, others) in enumerate(zip(early, nearby, strict=True)):
+                if one is None or others is None or refused[i]:
+                    early[i] = None if others is None else one
                     continue
                 judged: dict[str, Judged] = {}
                 try:
-                    judge_activities(one.probes, nearby[i], config, one.judged, counts, index.pairs_looped, judged)
+                    judge_activities(one.probes, others, config, one.judged, counts, index.pairs_looped, judged)
                 except CheckTooCostly:
                     refused[i] = True  # refused under the lock, unless what it rests on changed
+                except Exception:  # not validated yet: judged under the lock, after the validation
+                    early[i] = None
+                    continue
                 early[i] = _Prejudged(one.probes, judged)
             if counts.exact < _CATCH_UP_EXACT_PAIRS:
                 break
