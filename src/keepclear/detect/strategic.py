@@ -65,9 +65,9 @@ class StrategicConfig:
         {ActivityKind.HUMANITARIAN_MOVEMENT, ActivityKind.HUMANITARIAN_SITE}
     )
     #: Most (probe, piece) pairs one check puts to the exact geometry (about 50 µs each, the overlap
-    #: merged): past it the activity is refused (``CheckTooCostly``) rather than hold every other
-    #: party's notifications for seconds. Reached only where its pieces meet others' thousands of
-    #: times (an orbit flown as hundreds of legs over others' routes: a volume says it in one).
+    #: merged): past it the activity is refused (``CheckTooCostly``) rather than spend seconds of
+    #: CPU on it. Reached only where its pieces meet others' thousands of times (an orbit flown as
+    #: hundreds of legs over others' routes: a volume says it in one).
     max_exact_pairs: float = 20_000
 
     def min_notice_s(self, kind: ActivityKind) -> float:
@@ -341,6 +341,57 @@ def judge_activity(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What judging one other activity found: the ``version`` judged, the ``conflict`` (None: none)
+    and the ``exact_pairs`` it cost. Reused while that activity stays at that version: a version's
+    pieces never change, so judging it again would find the same."""
+
+    version: int
+    conflict: Conflict | None
+    exact_pairs: int
+
+
+def judge_activities(
+    probes: ProbeSet,
+    others: Iterable[IndexedActivity],
+    config: StrategicConfig,
+    known: Mapping[str, Judged] | None = None,
+    counts: CheckCounts | None = None,
+    pairs_looped: float = PAIRS_LOOPED,
+    into: dict[str, Judged] | None = None,
+) -> dict[str, Judged]:
+    """``others`` judged against the new activity (as ``probes``), by id: the verdicts in ``known``
+    reused where the activity is still at the version judged, the rest judged now. Raises
+    ``CheckTooCostly`` when the verdicts together rest on more than ``config.max_exact_pairs``
+    exact pairs, reused or not: the budget of a check judged in several goes is the one of the
+    check judged at once. ``counts`` counts what is judged now (not what is reused). ``into``: the
+    dict the verdicts are put in as they come (what was judged before a refusal is kept there)."""
+    known = known or {}
+    out: dict[str, Judged] = {} if into is None else into
+    fresh: list[IndexedActivity] = []
+    spent = CheckCounts()
+    for other in others:
+        before = known.get(other.activity_id)
+        if before is not None and before.version == other.version:
+            out[other.activity_id] = before
+            spent.exact += before.exact_pairs
+        else:
+            fresh.append(other)
+    if spent.exact > config.max_exact_pairs:
+        raise CheckTooCostly(config.max_exact_pairs)
+    for other in fresh:
+        compared, exact = spent.compared, spent.exact
+        try:
+            conflict = judge_activity(probes, other, config, spent, pairs_looped)
+        finally:
+            if counts is not None:
+                counts.compared += spent.compared - compared
+                counts.exact += spent.exact - exact
+        out[other.activity_id] = Judged(other.version, conflict, spent.exact - exact)
+    return out
+
+
 def _bounds(geometry: BaseGeometry) -> tuple[float, float, float, float]:
     min_x, min_y, max_x, max_y = shapely.bounds(geometry).tolist()
     return (min_x, min_y, max_x, max_y)
@@ -537,30 +588,67 @@ class StrategicIndex:
         """Every zone held."""
         return list(self._zones.values())
 
+    def nearby(self, subject: IndexedActivity, probes: ProbeSet) -> list[IndexedActivity]:
+        """Other parties' activities sharing a grid cell and time bucket with one of ``probes`` (the
+        grown pieces of ``subject``): the candidates ``judge_activities`` judges. Cheap (no
+        geometry); the list holds the activities as they are now, and stays valid once the index
+        moves on (an indexed activity is never changed, only replaced)."""
+        activity_ids: set[str] = set()
+        for probe in probes:
+            activity_ids |= self._activity_grid.query(probe.bounds, probe.start_s, probe.end_s)
+        return [
+            other
+            for other in (self._activities[i] for i in sorted(activity_ids))
+            if other.party_id != subject.party_id and other.activity_id != subject.activity_id
+        ]
+
+    def judge_nearby(
+        self,
+        subject: IndexedActivity,
+        probes: ProbeSet,
+        config: StrategicConfig,
+        known: Mapping[str, Judged] | None = None,
+        counts: CheckCounts | None = None,
+    ) -> dict[str, Judged]:
+        """``judge_activities`` over ``nearby``, with this index's ``pairs_looped``."""
+        return judge_activities(probes, self.nearby(subject, probes), config, known, counts, self._pairs_looped)
+
+    @property
+    def pairs_looped(self) -> float:
+        """See ``judge_activity``: how many pairs this index tests in a loop rather than joins."""
+        return self._pairs_looped
+
+    def zone_conflicts(self, subject: IndexedActivity, notified_s: float, config: StrategicConfig) -> list[Conflict]:
+        """Conflicts of ``subject`` notified at ``notified_s`` with the zones and protected sites."""
+        zone_ids: set[str] = set()
+        for piece in subject.pieces:
+            zone_ids |= self._zone_grid.query(piece.bounds, piece.start_s, piece.end_s)
+        conflicts: list[Conflict] = []
+        for zone_id in zone_ids:
+            conflicts += judge_zone(
+                subject.pieces, self._zones[zone_id], subject.party_id, subject.kind, notified_s, config
+            )
+        return conflicts
+
     def check(
         self, subject: IndexedActivity, notified_s: float, config: StrategicConfig, counts: CheckCounts | None = None
     ) -> CheckResult:
         """Conflicts of ``subject`` notified at ``notified_s``; equal to ``brute_force_check``'s.
         ``counts``, when given, counts the pairs judged; more than ``config.max_exact_pairs`` judged
         exactly raise ``CheckTooCostly``."""
-        counts = CheckCounts() if counts is None else counts
         probes = probes_for(subject.pieces, config)
-        activity_ids: set[str] = set()
-        for probe in probes:
-            activity_ids |= self._activity_grid.query(probe.bounds, probe.start_s, probe.end_s)
-        zone_ids: set[str] = set()
-        for piece in subject.pieces:
-            zone_ids |= self._zone_grid.query(piece.bounds, piece.start_s, piece.end_s)
-        conflicts: list[Conflict] = []
-        for activity_id in activity_ids:
-            other = self._activities[activity_id]
-            if other.party_id == subject.party_id or other.activity_id == subject.activity_id:
-                continue
-            if (found := judge_activity(probes, other, config, counts, self._pairs_looped)) is not None:
-                conflicts.append(found)
-        for zone_id in zone_ids:
-            conflicts += judge_zone(
-                subject.pieces, self._zones[zone_id], subject.party_id, subject.kind, notified_s, config
-            )
-        start_s = min(p.start_s for p in subject.pieces)
-        return CheckResult(_sorted(conflicts), late_notice(subject.kind, start_s, notified_s, config))
+        judged = self.judge_nearby(subject, probes, config, counts=counts)
+        return check_result(subject, judged, self.zone_conflicts(subject, notified_s, config), notified_s, config)
+
+
+def check_result(
+    subject: IndexedActivity,
+    judged: Mapping[str, Judged],
+    zone_conflicts: Iterable[Conflict],
+    notified_s: float,
+    config: StrategicConfig,
+) -> CheckResult:
+    """The check's result from the verdicts on other activities and the zones' conflicts."""
+    found = [j.conflict for j in judged.values() if j.conflict is not None]
+    start_s = min(p.start_s for p in subject.pieces)
+    return CheckResult(_sorted([*found, *zone_conflicts]), late_notice(subject.kind, start_s, notified_s, config))

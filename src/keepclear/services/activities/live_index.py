@@ -10,6 +10,10 @@ holds a change newer than the state the index has of it, and its geometry is pre
 when its version moved on (an acknowledgement changes neither); the writer of a notification hands
 the activity it checked and stored to ``stored`` after the commit, so the next check does not read
 back what was just written. The zone table is read only when its version moved on.
+
+A check judges most of its pairs before the write lock, against the index as it then is (caught up
+in a read transaction when it has fallen behind); under the lock the index catches up again and
+only the activities changed since are judged (``ActivityService._prejudge``, ``_checked``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class LiveIndex:
         #: (handed over by ``stored``); older ones are dropped once ``_seq`` passes them.
         self._held: dict[str, int] = {}
         self._zones_version = -1
+        self._caught_up = False
         self._zone_rows: dict[str, tuple[Any, ...]] = {}
         self._lock = threading.Lock()
         #: Rows read back from the store while catching up (activities and zones), since start.
@@ -69,6 +74,7 @@ class LiveIndex:
                 if held is None or held.version != activity.version:  # the same version: the same pieces
                     self.index.put_activity(indexed(activity))
         self._seq = newest
+        self._caught_up = True
         if self._held:
             self._held = {i: seq for i, seq in self._held.items() if seq > newest}
         if zones_version != self._zones_version:
@@ -99,6 +105,11 @@ class LiveIndex:
             else:
                 self.index.put_activity(activity)
             self._held[activity_id] = seq
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether ``refresh`` ever ran (before: the index holds nothing of the store)."""
+        return self._caught_up
 
     @property
     def lock(self) -> threading.Lock:

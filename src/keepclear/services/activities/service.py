@@ -9,6 +9,7 @@ addressee's roster, one recorded step per overdue deadline.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,21 @@ from typing import Any, NamedTuple
 from sqlalchemy.engine import Connection
 
 from keepclear.detect.activity_geometry import Piece, activity_pieces
-from keepclear.detect.strategic import CheckResult, Conflict, ConflictKind, IndexedActivity, StrategicConfig
+from keepclear.detect.strategic import (
+    CheckCounts,
+    CheckResult,
+    CheckTooCostly,
+    Conflict,
+    ConflictKind,
+    IndexedActivity,
+    Judged,
+    ProbeSet,
+    StrategicConfig,
+    StrategicIndex,
+    check_result,
+    judge_activities,
+    probes_for,
+)
 from keepclear.domain.activities import (
     LIVE_STATUSES,
     TRANSITIONS,
@@ -50,6 +65,13 @@ Notices = Callable[[Connection, Sequence[Event]], tuple[list[Event], Callable[[]
 MINUTE_S = 60.0
 #: Advisory lock key serialising activity writes on PostgreSQL (SQLite serialises all writes).
 _PG_LOCK_KEY = 0x6B635F61
+#: Rounds of the check before the write lock: the first against the index as it is (kept up to date
+#: by this process's writes; caught up with the store first in a process that never did), each next
+#: one, after a round that put at least ``_CATCH_UP_EXACT_PAIRS`` pairs to the exact geometry (about
+#: 50 ms), caught up in a read transaction and judging what was written meanwhile (by any process),
+#: so what is left to judge under the lock stays small; a cheap check costs no read transaction.
+_CHECK_ROUNDS = 3
+_CATCH_UP_EXACT_PAIRS = 1000
 
 
 def _default_deadlines() -> dict[Priority, float]:
@@ -113,6 +135,16 @@ class _Told(NamedTuple):
     deliver_live: Callable[[], None] | None
 
 
+class _Prejudged(NamedTuple):
+    """A new or amended activity's grown pieces (``probes``) and its verdicts on other parties'
+    activities (by id), judged before the write lock against the index as it then was; under the
+    lock only what changed since is judged. The verdicts may stop short of a refusal
+    (``CheckTooCostly``): the lock then refuses unless what they rest on changed meanwhile."""
+
+    probes: ProbeSet
+    judged: dict[str, Judged]
+
+
 class _Checked(NamedTuple):
     """An activity, as the strategic index holds it, and what the check found against it."""
 
@@ -157,6 +189,32 @@ def _new(activity: Activity, status: ActivityStatus) -> Activity:
     return replace(activity, version=1, status=status, notified_s=None)
 
 
+def _grown_early(subject: IndexedActivity, config: StrategicConfig) -> ProbeSet | None:
+    """``subject``'s pieces grown by the buffers, before the write lock; None when they cannot be
+    (not validated yet: the validation under the lock says what is wrong)."""
+    try:
+        return probes_for(subject.pieces, config)
+    except Exception:  # not validated yet: whatever growing trips on, the validation names
+        return None
+
+
+def _nearby_early(
+    index: StrategicIndex, subject: IndexedActivity | None, early: _Prejudged | None
+) -> list[IndexedActivity] | None:
+    """``index.nearby`` of ``subject``, before the write lock; None where it has no pieces yet or
+    they cannot be looked up (not validated yet: a NaN bound; the validation under the lock says)."""
+    if subject is None or early is None:
+        return None
+    try:
+        return index.nearby(subject, early.probes)
+    except Exception:  # not validated yet: whatever the lookup trips on, the validation names
+        return None
+
+
+def _no_hook() -> None:
+    """The default ``between_check_and_write``: nothing."""
+
+
 def _drawn_early(activity: Activity) -> tuple[Piece, ...] | None:
     """The 4D pieces of a new or amended activity, drawn before the write lock is taken: the geometry
     is the costliest part of the check and needs no store, and every writer waits while the lock is
@@ -173,6 +231,11 @@ class ActivityService:
     ``live`` is the process's in-memory index; give the same one to every service instance.
     ``notices``: the hotline's notices of each write's events, stored in the write's transaction
     (one commit and one signing for both); without it the hotline posts them when the bus delivers.
+
+    The costly part of a notification's check, judging its pieces against other parties' activities,
+    runs before the activity write lock is taken (``_prejudge``), so a long check holds nobody
+    else's writes; under the lock only the activities written meanwhile are judged (``_checked``),
+    and the result is the one a check wholly under the lock gives.
     """
 
     def __init__(
@@ -183,6 +246,7 @@ class ActivityService:
         config: ActivityConfig | None = None,
         live: LiveIndex | None = None,
         notices: Notices | None = None,
+        between_check_and_write: Callable[[], None] = _no_hook,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -190,6 +254,9 @@ class ActivityService:
         self._config = config or ActivityConfig()
         self._live = live or LiveIndex()
         self._notices = notices
+        #: Called after the check outside the write lock, before the lock is taken (tests write
+        #: other activities there, to see the check under the lock judge what changed).
+        self.between_check_and_write = between_check_and_write
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -220,6 +287,7 @@ class ActivityService:
             raise ValidationError([too])
         now_s = self._clock.now_s()
         drawn = [_drawn_early(activity) for activity in activities]
+        prejudged = self._prejudge(activities, drawn)
         with self._db.write() as conn:
             self._serialise(conn)
             valid = [
@@ -229,7 +297,9 @@ class ActivityService:
             store.insert_activities(conn, [(a, self._notice_s(a, now_s)) for a in valid], now_s)
             with self._live.lock:
                 self._live.refresh(conn)  # once: the log entries of the batch are written after its checks
-            checked = [self._checked(a, now_s, pieces) for a, pieces in zip(valid, drawn, strict=True)]
+            checked = [
+                self._checked(a, now_s, pieces, early) for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
+            ]
             opened = self._open(conn, checked, now_s, "notified", escalations=[])
             events = [
                 event
@@ -245,6 +315,7 @@ class ActivityService:
     def notify_draft(self, activity_id: str, version: int, party_id: str) -> NotifyResult:
         """Notify a stored draft, naming its current version."""
         now_s = self._clock.now_s()
+        pieces, prejudged = self._prejudge_draft(activity_id, version, party_id)
         with self._db.write() as conn:
             self._serialise(conn)
             current = self._current_for_notifier(conn, activity_id, version, party_id)
@@ -254,7 +325,7 @@ class ActivityService:
                 raise ValidationError(problems)
             activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
             store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
-            opened = self._check_and_open(conn, activity, now_s, "notified")
+            opened = self._check_and_open(conn, activity, now_s, "notified", pieces=pieces, prejudged=prejudged)
             events = self._notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             told = self._stage(conn, events)
         self._live.stored(opened.subject, activity.id, opened.seq)
@@ -268,6 +339,7 @@ class ActivityService:
         """
         now_s = self._clock.now_s()
         pieces = _drawn_early(activity)
+        (prejudged,) = self._prejudge([activity], [pieces])
         with self._db.write() as conn:
             self._serialise(conn)
             current = self._current_for_notifier(conn, activity.id, version, activity.party_id)
@@ -288,7 +360,7 @@ class ActivityService:
             new = replace(new, notified_s=now_s)
             store.insert_version(conn, new, now_s, self._notice_s(new, now_s))
             store.set_head(conn, new.id, new.status, new.version, now_s)
-            opened = self._check_and_open(conn, new, now_s, "amended", marked=True, pieces=pieces)
+            opened = self._check_and_open(conn, new, now_s, "amended", marked=True, pieces=pieces, prejudged=prejudged)
             result = opened.result
             events = self._notified_events(
                 result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees
@@ -592,14 +664,16 @@ class ActivityService:
         marked: bool = False,
         escalations: list[EscalationStep] | None = None,
         pieces: tuple[Piece, ...] | None = None,
+        prejudged: _Prejudged | None = None,
     ) -> _Opened:
         """Check ``activity`` (stored, its log entry not yet written), open its acknowledgements,
         record its conflicts and log the change. ``marked``: its version was stored with its notice
         (else it is written here); ``escalations``: what ``get`` would read of them (None: read);
-        ``pieces``: its geometry drawn before the transaction (None: drawn here)."""
+        ``pieces``: its geometry drawn before the transaction (None: drawn here); ``prejudged``:
+        its check before the transaction, against ``pieces``."""
         with self._live.lock:
             self._live.refresh(conn)
-        checked = self._checked(activity, now_s, pieces)
+        checked = self._checked(activity, now_s, pieces, prejudged)
         if not marked:
             required_s, given_s = self._notice_s(activity, now_s)
             store.mark_notified(conn, activity.id, activity.version, now_s, required_s, given_s)
@@ -607,12 +681,85 @@ class ActivityService:
             escalations = store.get_escalations(conn, activity.id)
         return self._open(conn, [checked], now_s, change, escalations)[0]
 
-    def _checked(self, activity: Activity, now_s: float, pieces: tuple[Piece, ...] | None) -> _Checked:
+    def _prejudge(
+        self, activities: Sequence[Activity], drawn: Sequence[tuple[Piece, ...] | None]
+    ) -> list[_Prejudged | None]:
+        """Before the write lock: each activity (``drawn``: its pieces; None: not drawn, judged under
+        the lock) judged against other parties' live activities as the index holds them. Every
+        other writer goes on meanwhile; what they write is judged under the lock (``_checked``). A
+        round that judged much is followed by another over what was written during it, caught up
+        from the store (``_CHECK_ROUNDS``). A refusal for cost waits for the lock, after the
+        validation, as it would have in a check under the lock."""
+        config = self._config.strategic
+        index = self._live.index
+        early: list[_Prejudged | None] = []
+        subjects: list[IndexedActivity | None] = []
+        for activity, pieces in zip(activities, drawn, strict=True):
+            subject = None if pieces is None else indexed(activity, pieces)
+            probes = None if subject is None else _grown_early(subject, config)
+            subjects.append(None if probes is None else subject)
+            early.append(None if probes is None else _Prejudged(probes, {}))
+        if not any(early):
+            return early
+        refused = [False] * len(early)
+        refresh = not self._live.caught_up  # a process that never read the store reads it first
+        for _ in range(_CHECK_ROUNDS):
+            with self._db.read() if refresh else contextlib.nullcontext() as conn, self._live.lock:
+                if conn is not None:
+                    self._live.refresh(conn)
+                nearby = [_nearby_early(index, s, e) for s, e in zip(subjects, early, strict=True)]
+            counts = CheckCounts()
+            for i, (one, others) in enumerate(zip(early, nearby, strict=True)):
+                if one is None or others is None or refused[i]:
+                    early[i] = None if others is None else one
+                    continue
+                judged: dict[str, Judged] = {}
+                try:
+                    judge_activities(one.probes, others, config, one.judged, counts, index.pairs_looped, judged)
+                except CheckTooCostly:
+                    refused[i] = True  # refused under the lock, unless what it rests on changed
+                except Exception:  # not validated yet: judged under the lock, after the validation
+                    early[i] = None
+                    continue
+                early[i] = _Prejudged(one.probes, judged)
+            if counts.exact < _CATCH_UP_EXACT_PAIRS:
+                break
+            refresh = True
+        self.between_check_and_write()
+        return early
+
+    def _prejudge_draft(
+        self, activity_id: str, version: int, party_id: str
+    ) -> tuple[tuple[Piece, ...] | None, _Prejudged | None]:
+        """``_prejudge`` of a draft about to be notified: its pieces and verdicts, or Nones where it
+        is not ``party_id``'s draft at ``version`` (the write then says what is wrong)."""
+        try:
+            with self._db.read() as conn:
+                draft = store.get_activity(conn, activity_id)
+        except NotFoundError:
+            return None, None
+        if draft.party_id != party_id or draft.version != version or draft.status is not ActivityStatus.DRAFT:
+            return None, None
+        pieces = _drawn_early(draft)
+        return pieces, self._prejudge([draft], [pieces])[0]
+
+    def _checked(
+        self, activity: Activity, now_s: float, pieces: tuple[Piece, ...] | None, prejudged: _Prejudged | None = None
+    ) -> _Checked:
         """What the strategic index (caught up by the caller in this transaction) finds against
-        ``activity``."""
+        ``activity``: the verdicts of ``prejudged`` (its check before the lock, against ``pieces``)
+        kept for the activities still at the version judged, the others judged now; zones judged
+        now."""
+        config = self._config.strategic
         subject = indexed(activity, pieces)
+        probes = probes_for(subject.pieces, config) if prejudged is None else prejudged.probes
+        index = self._live.index
         with self._live.lock:
-            return _Checked(activity, subject, self._live.index.check(subject, now_s, self._config.strategic))
+            others = index.nearby(subject, probes)
+            zones = index.zone_conflicts(subject, now_s, config)
+        known = None if prejudged is None else prejudged.judged
+        judged = judge_activities(probes, others, config, known, pairs_looped=index.pairs_looped)
+        return _Checked(activity, subject, check_result(subject, judged, zones, now_s, config))
 
     def _open(
         self,
