@@ -17,6 +17,7 @@ from fastapi.requests import Request
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
+from keepclear.api.connection_limits import PerKeyLimit
 from keepclear.api.deps import authenticated
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.routes import hotline
@@ -24,6 +25,7 @@ from keepclear.domain.identity import Principal, Role
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
 from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.service import HotlineService
+from keepclear.settings import Settings
 
 
 def header_principal(connection: HTTPConnection) -> Principal:
@@ -38,7 +40,8 @@ def build_app(service: HotlineService, hub: HotlineHub, live: LiveConfig | None 
     """The service's hotline routes (under /v1/hotline) with the header stand-in for its one principal
     dependency, and a plain error mapping."""
     app = FastAPI()
-    app.state.hotline = hotline.Hotline(service, hub, live or LiveConfig())
+    sockets = PerKeyLimit("hotline", Settings.model_fields["max_streams_per_key"].default)
+    app.state.hotline = hotline.Hotline(service, hub, sockets, live or LiveConfig())
     app.dependency_overrides[authenticated] = header_principal
     app.include_router(hotline.router)
     statuses = {ValidationError: 422, NotFoundError: 404, ConflictError: 409}
