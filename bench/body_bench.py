@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from service_bench import TIME_PLACEHOLDER, batches, populate, serve, stop_server
+from service_bench import TIME_PLACEHOLDER, batches, populate, print_side_by_side, serve, stop_server
 
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
@@ -149,13 +149,7 @@ def main() -> None:
     for load in args.loads.split(","):
         results = {name: run(load, args, src, bodies) for name, src in servers}
         print(f"\n## load: {load} (a posts {len(bodies[load]) / 1e6:.1f} MB bodies back to back)\n")
-        names = list(results)
-        print("| figure | " + " | ".join(names) + " |")
-        print("|---|" + "---:|" * len(names))
-        for figure in results[names[0]]:
-            cells = [results[n][figure] for n in names]
-            shown = [f"{c:.3g}" if isinstance(c, float) else str(c) for c in cells]
-            print(f"| {figure} | " + " | ".join(shown) + " |")
+        print_side_by_side(results)
 
 
 if __name__ == "__main__":

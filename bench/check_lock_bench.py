@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 from benchdb import fresh_database
-from service_bench import populate, serve, stop_server
+from service_bench import populate, print_side_by_side, serve, stop_server
 
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
@@ -178,13 +178,7 @@ def main() -> None:
         servers.insert(0, ("anchor", args.anchor_src))
     results = {name: run(args, src, name.replace(" ", "-")) for name, src in servers}
     print(f"\n## {args.store}: b's checks of {args.routes * 199:,} exact pairs back to back, a notifying alongside\n")
-    names = list(results)
-    print("| figure | " + " | ".join(names) + " |")
-    print("|---|" + "---:|" * len(names))
-    for figure in results[names[0]]:
-        cells = [results[n][figure] for n in names]
-        shown = [f"{c:.3g}" if isinstance(c, float) else str(c) for c in cells]
-        print(f"| {figure} | " + " | ".join(shown) + " |")
+    print_side_by_side(results)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,18 @@ class Load:
     repeats: int = 1
 
 
+def print_side_by_side(results: dict[str, dict[str, Any]]) -> None:
+    """A markdown table of each server's figures (``results``: server name → figure → value), one
+    column a server, in the order given (the anchor first)."""
+    names = list(results)
+    print("| figure | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for figure in results[names[0]]:
+        cells = [results[n][figure] for n in names]
+        shown = [f"{c:.3g}" if isinstance(c, float) else str(c) for c in cells]
+        print(f"| {figure} | " + " | ".join(shown) + " |")
+
+
 def run(load: Load, args: argparse.Namespace, src: Path | None, bodies: dict[str, list[bytes]]) -> dict[str, Any]:
     """One server (from ``src``, or this tree), one load for ``args.seconds``: its figures."""
     folder = Path(tempfile.mkdtemp(prefix="kc-bench-"))
