@@ -137,11 +137,11 @@ def subject_of(event: Event) -> str:
 class NatsBus(EventBus):
     """An ``EventBus`` whose events also reach every other process on the same JetStream (module docstring).
 
-        ``servers``: NATS URLs (any node of the cluster; the client finds the others). ``replicas``: the
-        stream's (and consumer's) replication, at most the number of nodes. ``max_outgoing_events``:
-        events waiting to be sent. ``seen_ids``: event ids remembered to drop repeats. ``ack_wait_s``: how
-    long a fetched message may go unacknowledged before JetStream sends it again. Connects in
-        ``connect`` (the constructor starts nothing).
+    ``servers``: NATS URLs (any node of the cluster; the client finds the others). ``replicas``: the
+    stream's (and consumer's) replication, at most the number of nodes. ``max_outgoing_events``:
+    events waiting to be sent. ``seen_ids``: event ids remembered to drop repeats. ``ack_wait_s``:
+    how long a fetched message may go unacknowledged before JetStream sends it again. Connects in
+    ``connect`` (the constructor starts nothing).
     """
 
     def __init__(
