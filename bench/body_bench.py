@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from service_bench import TIME_PLACEHOLDER, batches, populate, print_side_by_side, serve, stop_server
+from service_bench import TIME_PLACEHOLDER, batches, populate, print_side_by_side, run_for, serve, stop_server
 
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
@@ -109,13 +109,7 @@ def run(load: str, args: argparse.Namespace, src: Path | None, bodies: dict[str,
             threading.Thread(target=feed, daemon=True).start()
             time.sleep(3)  # the picture fills, the probe's period settles
             before = admin.get("/v1/metrics").json()
-            threads = [threading.Thread(target=f) for f in (poster, reader)]
-            for t in threads:
-                t.start()
-            time.sleep(args.seconds)
-            stop.set()
-            for t in threads:
-                t.join()
+            run_for(args.seconds, stop, poster, reader)
             after = admin.get("/v1/metrics").json()
     finally:
         stop.set()

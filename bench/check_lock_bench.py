@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 from benchdb import fresh_database
-from service_bench import populate, print_side_by_side, serve, stop_server
+from service_bench import populate, print_side_by_side, run_for, serve, stop_server
 
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
@@ -140,13 +140,7 @@ def _load(args: argparse.Namespace, base: str, keys: dict[str, str]) -> dict[str
     alone_ms = sorted(s * 1e3 for s in simple_s)
     simple_s.clear()
     stop.clear()
-    threads = [threading.Thread(target=f) for f in (costly, simple)]
-    for t in threads:
-        t.start()
-    time.sleep(args.seconds)
-    stop.set()
-    for t in threads:
-        t.join()
+    run_for(args.seconds, stop, costly, simple)
     ms = sorted(s * 1e3 for s in simple_s)
     return {
         "a's answer p50 alone (ms)": statistics.median(alone_ms),

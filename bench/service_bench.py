@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,17 @@ class Load:
     clients: int
     batch: int
     repeats: int = 1
+
+
+def run_for(seconds: float, stop: threading.Event, *targets: Callable[[], None]) -> None:
+    """Run each of ``targets`` on its own thread for ``seconds``, then set ``stop`` and wait for them."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
 
 
 def print_side_by_side(results: dict[str, dict[str, Any]]) -> None:
