@@ -22,7 +22,12 @@ _BOM = b"\xef\xbb\xbf"
 # Text can hold NUL or a surrogate only through a \u escape: when neither occurs, strings need no look.
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 # A number can leave 64 bits or overflow a double only with 19 digits in a row or a 3-digit exponent.
-_SUSPECT_NUMBER = re.compile(r"[0-9]{19}|[eE][+-]?[0-9]{3}")
+# Looked for in the bytes with every digit made 0 and every E an e: a table lookup and four plain
+# searches, where a regular expression tries a match at every digit and every "e" of the text (30×
+# slower on a large batch).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+_SUSPECT_NUMBER_RUNS = (b"0" * 19, b"e000", b"e+000", b"e-000")
+_CONTAINERS = (dict, list)  # a tuple: isinstance takes it faster than ``dict | list``
 
 
 class JsonEncodingError(ValidationError):
@@ -82,11 +87,50 @@ def parse_json(raw: bytes | str, limits: InputLimits, source: str = "body") -> A
         limits,
         "" if source == "body" else source,
         strings=_SUSPECT_ESCAPE.search(text) is not None,
-        numbers=_SUSPECT_NUMBER.search(text) is not None,
+        numbers=_suspect_numbers(raw if isinstance(raw, bytes) else text.encode("utf-8", "surrogatepass")),
     )
     if problems:
         raise ValidationError(problems)
     return value
+
+
+def _suspect_numbers(raw: bytes) -> bool:
+    """Whether JSON text ``raw`` holds 19 digits in a row or a 3-digit exponent (anywhere, strings
+    included): only then can a number in it leave 64 bits or overflow a double."""
+    zeroed = raw.translate(_DIGITS_TO_ZERO)
+    return any(run in zeroed for run in _SUSPECT_NUMBER_RUNS)
+
+
+def _scalar_problem(item: Any, where: str, strings: bool, numbers: bool) -> str | None:
+    """Why the scalar ``item`` (at ``where``) cannot be kept, or None (a container: None)."""
+    if isinstance(item, str):
+        return text_problem(item, where) if strings else None
+    if isinstance(item, bool) or item is None:
+        return None
+    if isinstance(item, int):
+        if numbers and not INT64_MIN <= item <= INT64_MAX:
+            return f"{where}: integer out of range (64 bits: {INT64_MIN} to {INT64_MAX})"
+    elif isinstance(item, float) and numbers and not math.isfinite(item):
+        return f"{where}: {item!r} is not a finite number"
+    return None
+
+
+def _keepable(value: Any, limits: InputLimits, strings: bool, numbers: bool) -> bool:
+    """Whether ``value_problems`` finds nothing in ``value``: the same checks without naming a place,
+    one level of nesting at a time in list comprehensions. What nearly every body takes: its fields
+    are named only once something is wrong (a name for each container cost 3× the parse itself)."""
+    check_scalars = strings or numbers
+    level = [value]
+    for _ in range(limits.max_json_depth + 1):
+        if check_scalars and any(_scalar_problem(item, "", strings, numbers) for item in level):
+            return False
+        level = [item for item in level if isinstance(item, _CONTAINERS)]
+        if not level:
+            return True
+        if strings and any(text_problem(key, "") for item in level if isinstance(item, dict) for key in item):
+            return False
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
+    return False  # a container nested deeper than the limit
 
 
 def value_problems(
@@ -96,27 +140,24 @@ def value_problems(
     ``data.a[2]``; a body's fields by their own names):
     the first ``max_problems_listed`` and a count of the rest. ``strings=False`` and ``numbers=False``
     skip checks the caller knows cannot fail (the reader scans the text for what could)."""
+    if _keepable(value, limits, strings, numbers):
+        return []
+    return _named_problems(value, limits, prefix, strings, numbers)
+
+
+def _named_problems(value: Any, limits: InputLimits, prefix: str, strings: bool, numbers: bool) -> list[str]:
+    """``value_problems``' list, found by a walk that names every field it passes."""
     found: list[str] = []
     more = 0
 
-    def note(problem: str) -> None:
+    def note(problem: str | None) -> None:
         nonlocal more
+        if problem is None:
+            return
         if len(found) < limits.max_problems_listed:
             found.append(problem)
         else:
             more += 1
-
-    def scalar(item: Any, where: str) -> None:
-        if isinstance(item, str):
-            if strings and (p := text_problem(item, where)):
-                note(p)
-        elif isinstance(item, bool) or item is None:
-            return
-        elif isinstance(item, int):
-            if numbers and not INT64_MIN <= item <= INT64_MAX:
-                note(f"{where}: integer out of range (64 bits: {INT64_MIN} to {INT64_MAX})")
-        elif isinstance(item, float) and numbers and not math.isfinite(item):
-            note(f"{where}: {item!r} is not a finite number")
 
     def name(path: str) -> str:
         return (prefix + path).removeprefix(".") or prefix or "body"
@@ -125,7 +166,7 @@ def value_problems(
     # Iterative, containers only on the stack: a value nested beyond any limit is judged without recursion.
     stack: list[tuple[Any, str, int]] = [(value, "", 1)]
     if not isinstance(value, dict | list):
-        scalar(value, name(""))
+        note(_scalar_problem(value, name(""), strings, numbers))
         stack.clear()
     while stack:
         item, path, depth = stack.pop()
@@ -134,18 +175,18 @@ def value_problems(
             continue
         if isinstance(item, dict):
             for key, child in item.items():
-                if strings and (p := text_problem(key, f"{name(path)} (a key)")):
-                    note(p)
+                if strings:
+                    note(text_problem(key, f"{name(path)} (a key)"))
                 if isinstance(child, dict | list):
                     stack.append((child, f"{path}.{key}", depth + 1))
                 elif check_scalars:
-                    scalar(child, name(f"{path}.{key}"))
+                    note(_scalar_problem(child, name(f"{path}.{key}"), strings, numbers))
         else:
             for index, child in enumerate(item):
                 if isinstance(child, dict | list):
                     stack.append((child, f"{path}[{index}]", depth + 1))
                 elif check_scalars:
-                    scalar(child, name(f"{path}[{index}]"))
+                    note(_scalar_problem(child, name(f"{path}[{index}]"), strings, numbers))
     return found + ([f"... and {more} more problems"] if more else [])
 
 
