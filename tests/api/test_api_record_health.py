@@ -81,3 +81,27 @@ def test_a_full_outbox_refuses_writes_with_503_until_it_has_room(tmp_path: Path,
         assert admin.post("/v1/parties", json={"id": "c", "name": "Charlie", "roster": []}).status_code == 201
         assert anyone.get("/v1/health").json()["status"] == "ok"
         assert admin.get("/v1/metrics").json()["problems"] == []
+
+
+def test_metrics_answer_while_the_outbox_cannot_be_read(tmp_path: Path, database_url: str) -> None:
+    """The outbox table gone (a botched migration, an operator's mistake): health and metrics still
+    answer, saying so, with the record's counts null (the metrics are needed most then)."""
+    with (
+        running_service(tmp_path / "data", database_url, record_poll_s=0.05) as service,
+        service.client(None) as anyone,
+        service.client("admin") as admin,
+    ):
+        with service.deployment.db.write() as conn:
+            conn.execute(sa.text("ALTER TABLE record_outbox RENAME TO record_outbox_away"))
+        try:
+            health = anyone.get("/v1/health").json()
+            answer = admin.get("/v1/metrics")
+            assert answer.status_code == 200, answer.text
+            metrics = answer.json()
+            assert metrics["record"] is None
+            assert health["status"] == "degraded" and len(health["problems"]) == 1, health
+            assert metrics["problems"] == health["problems"], (metrics["problems"], health)
+            assert health["problems"][0].startswith(("record: the outbox cannot be read", "store: cannot be reached"))
+        finally:
+            with service.deployment.db.write() as conn:
+                conn.execute(sa.text("ALTER TABLE record_outbox_away RENAME TO record_outbox"))

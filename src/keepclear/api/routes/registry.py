@@ -41,7 +41,7 @@ def health(rt: RuntimeDep) -> Health:
     more than ``record_backlog_degraded_s``, has parked entries, could not drain or its outbox is full,
     or while event subscribers fail. Which component, in words: no counts, which would tell anyone who
     reaches the port how busy the deployment is (the admin has them: ``/v1/metrics`` ``problems``)."""
-    problems = [problem.said for problem in health_problems(rt)]
+    problems = [problem.said for problem in health_problems(rt, _read_record(rt))]
     return Health(status="degraded" if problems else "ok", version=__version__, problems=problems)
 
 
@@ -54,12 +54,19 @@ class HealthProblem:
     counted: str
 
 
-def health_problems(rt: Runtime) -> list[HealthProblem]:
-    """Why the service is degraded (no party's data)."""
-    problems = []
+def _read_record(rt: Runtime) -> RecordStatus | Exception:
+    """The signer's status, or why it cannot be read (the store cannot be reached, the outbox not read):
+    read once a request, for both the health problems and the metrics' ``record``."""
     try:
-        record = rt.record.status()
-    except StoreUnavailableError:
+        return rt.record.status()
+    except Exception as exc:  # judged by health_problems: the metrics are needed most then
+        return exc
+
+
+def health_problems(rt: Runtime, record: RecordStatus | Exception) -> list[HealthProblem]:
+    """Why the service is degraded (no party's data); ``record``: ``_read_record``'s answer."""
+    problems = []
+    if isinstance(record, StoreUnavailableError):
         going_on = (
             "store: cannot be reached: writes are answered 503; track ingest, the probe, alerts and the live"
             " streams go on;"
@@ -69,8 +76,8 @@ def health_problems(rt: Runtime) -> list[HealthProblem]:
         held, rows = rt.deployment.bus.held_events, rt.history.pending_rows
         counted = f"{going_on} {held} events (alerts) {waiting} {rows} track history rows to be written"
         return [HealthProblem(said, counted)]
-    except Exception as exc:
-        text = f"record: the outbox cannot be read ({type(exc).__name__})"
+    if isinstance(record, Exception):
+        text = f"record: the outbox cannot be read ({type(record).__name__})"
         return [HealthProblem(text, text)]
     limit_s = rt.deployment.settings.record_backlog_degraded_s
     if record.waiting and record.oldest_age_s > limit_s:
@@ -119,18 +126,11 @@ def _rss_bytes() -> int:
     return 0
 
 
-def _record_status(rt: Runtime) -> RecordStatus | None:
-    """The signer's status, or None while the store cannot be read (the metrics are needed most then)."""
-    try:
-        return rt.record.status()
-    except StoreUnavailableError:
-        return None
-
-
 @router.get("/metrics", tags=["meta"])
 def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.METRICS_READ))]) -> Metrics:
     """Ingest totals, tick and task timings, memory, and why health is degraded with the counts
-    (``problems``): for the operator (admin)."""
+    (``problems``): for the operator (admin). ``record`` is null while the store cannot be read."""
+    record = _read_record(rt)
     return Metrics(
         ingest_accepted_total=rt.ingest.accepted_total,
         ingest_refused_total=rt.ingest.refused_total,
@@ -140,10 +140,10 @@ def metrics(rt: RuntimeDep, _: Annotated[Principal, Depends(authorized(Action.ME
         task_duration_s=dict(rt.task_duration_s),
         rss_bytes=_rss_bytes(),
         counters=rt.counters(),
-        record=_record_status(rt),
+        record=None if isinstance(record, Exception) else record,
         events_subscriber_failures_total=rt.deployment.bus.failures_total,
         process_id=os.getpid(),
-        problems=[problem.counted for problem in health_problems(rt)],
+        problems=[problem.counted for problem in health_problems(rt, record)],
     )
 
 
