@@ -31,7 +31,13 @@ from keepclear.domain.activities import Activity
 from keepclear.domain.parties import Contact
 from keepclear.errors import ValidationError
 from keepclear.services.activities.live_index import LiveIndex
-from keepclear.services.activities.service import ActivityConfig, ActivityService, NotifyResult
+from keepclear.services.activities.service import (
+    ActivityConfig,
+    ActivityForbidden,
+    ActivityService,
+    NotifyResult,
+    StaleVersionError,
+)
 from keepclear.services.runtime.deployment import Deployment
 
 H = 3600.0
@@ -253,3 +259,26 @@ def test_a_refusal_for_cost_is_judged_under_the_lock_after_the_validation(partie
     between.writes = lambda: other.cancel("russia-1", 1, "russia")
     stored = checking.notify(plan("coalition-1", "coalition"))
     assert between.writes is None and stored.check.conflicts == ()
+
+
+def test_only_an_amendment_that_will_be_checked_is_checked_before_the_lock(parties: Deployment) -> None:
+    """A draft's amendment is never checked, nor one the write refuses (another party's activity, a
+    version gone): none of them runs the check before the lock. A live activity's amendment does."""
+    checks: list[str] = []
+    checking = ActivityService(
+        parties.db, parties.clock, parties.bus, between_check_and_write=lambda: checks.append("checked")
+    )
+    other = ActivityService(parties.db, parties.clock, parties.bus)
+    other.notify(plan("russia-1", "russia", 38.0))
+    checking.draft(plan("coalition-draft", "coalition", 38.0))
+    amended = checking.amend(plan("coalition-draft", "coalition", 38.0), 1)
+    assert (amended.activity.version, amended.check.conflicts, checks) == (2, (), [])
+    with pytest.raises(ActivityForbidden):
+        checking.amend(plan("russia-1", "coalition", 38.0), 1)  # russia's: refused, unchecked
+    checking.notify(plan("coalition-1", "coalition", 38.0))
+    checks.clear()
+    with pytest.raises(StaleVersionError):
+        checking.amend(plan("coalition-1", "coalition", 38.0), 5)  # not the current version
+    assert checks == []
+    live = checking.amend(plan("coalition-1", "coalition", 38.0), 1)
+    assert checks == ["checked"] and [c.target_id for c in live.check.conflicts] == ["russia-1"]

@@ -187,6 +187,16 @@ def stored_ids(conn: Connection, activity_ids: Collection[str]) -> set[str]:
     return set(conn.execute(_STORED_IDS, {"b_ids": list(activity_ids)}).scalars())
 
 
+def head_of(conn: Connection, activity_id: str) -> tuple[str, ActivityStatus, int] | None:
+    """``activity_id``'s party, status and current version (its head row alone), or None."""
+    row = conn.execute(
+        sa.select(activities.c.party_id, activities.c.status, activities.c.current_version).where(
+            activities.c.id == activity_id
+        )
+    ).first()
+    return None if row is None else (row.party_id, ActivityStatus(row.status), row.current_version)
+
+
 def get_activity(conn: Connection, activity_id: str, version: int | None = None) -> Activity:
     """The current (or the given) version of ``activity_id`` with its head status, or ``NotFoundError``."""
     head = conn.execute(sa.select(activities).where(activities.c.id == activity_id)).first()

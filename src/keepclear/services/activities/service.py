@@ -72,6 +72,8 @@ _PG_LOCK_KEY = 0x6B635F61
 #: so what is left to judge under the lock stays small; a cheap check costs no read transaction.
 _CHECK_ROUNDS = 3
 _CATCH_UP_EXACT_PAIRS = 1000
+#: The statuses whose amendment is checked (a draft's is not; the others cannot be amended).
+_LIVE = frozenset({ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE})
 
 
 def _default_deadlines() -> dict[Priority, float]:
@@ -339,11 +341,12 @@ class ActivityService:
         """
         now_s = self._clock.now_s()
         pieces = _drawn_early(activity)
-        (prejudged,) = self._prejudge([activity], [pieces])
+        live = self._live_of(activity.id, version, activity.party_id)
+        (prejudged,) = self._prejudge([activity], [pieces]) if live else (None,)
         with self._db.write() as conn:
             self._serialise(conn)
             current = self._current_for_notifier(conn, activity.id, version, activity.party_id)
-            if current.status not in (ActivityStatus.DRAFT, ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
+            if current.status is not ActivityStatus.DRAFT and current.status not in _LIVE:
                 raise ConflictError(f"activity {activity.id!r} is {current.status.value}; it can no longer be amended")
             new = replace(activity, version=version + 1, status=current.status, notified_s=None)
             problems = self._problems(conn, new, now_s)
@@ -727,6 +730,15 @@ class ActivityService:
             refresh = True
         self.between_check_and_write()
         return early
+
+    def _live_of(self, activity_id: str, version: int, party_id: str) -> bool:
+        """Whether ``party_id``'s activity ``activity_id`` is at ``version`` and notified or active: only
+        then does an amendment need the check, so only then is it run before the lock. A draft's
+        amendment is not checked, and one the write will refuse (another party's activity, an old
+        version) costs no check either; whatever changes meanwhile, the write judges under the lock."""
+        with self._db.read() as conn:
+            head = store.head_of(conn, activity_id)
+        return head is not None and sees_party_data_of(party_id, head[0]) and head[2] == version and head[1] in _LIVE
 
     def _prejudge_draft(
         self, activity_id: str, version: int, party_id: str
