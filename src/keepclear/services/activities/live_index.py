@@ -13,7 +13,7 @@ back what was just written. The zone table is read only when its version moved o
 
 A check judges most of its pairs before the write lock, against the index as it then is (caught up
 in a read transaction when it has fallen behind); under the lock the index catches up again and
-only the activities changed since are judged (``ActivityService._prejudge``, ``_checked``).
+only the activities changed since are judged (``TwoStepCheck.before_lock``, ``under_lock``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ addressee's roster, one recorded step per overdue deadline.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,21 +16,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
-from keepclear.detect.activity_geometry import Piece, activity_pieces
+from keepclear.detect.activity_geometry import Piece
 from keepclear.detect.strategic import (
-    CheckCounts,
     CheckResult,
-    CheckTooCostly,
-    Conflict,
     ConflictKind,
     IndexedActivity,
-    Judged,
-    ProbeSet,
     StrategicConfig,
-    StrategicIndex,
-    check_result,
-    judge_activities,
-    probes_for,
 )
 from keepclear.domain.activities import (
     LIVE_STATUSES,
@@ -48,8 +38,10 @@ from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.limits import bounded_problems
 from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from keepclear.services.activities.live_index import LiveIndex, indexed
-from keepclear.services.activities.views import ActivityState, addressee_view, conflict_view, notifier_conflict
+from keepclear.services.activities.checking import Checked, Prejudged, TwoStepCheck, drawn_early
+from keepclear.services.activities.live_index import LiveIndex
+from keepclear.services.activities.telling import notified_events
+from keepclear.services.activities.views import ActivityState
 from keepclear.services.policy import activity_addressed, sees_party_data_of, unknown
 from keepclear.services.record.signer import stage
 from keepclear.store import Database
@@ -65,13 +57,6 @@ Notices = Callable[[Connection, Sequence[Event]], tuple[list[Event], Callable[[]
 MINUTE_S = 60.0
 #: Advisory lock key serialising activity writes on PostgreSQL (SQLite serialises all writes).
 _PG_LOCK_KEY = 0x6B635F61
-#: Rounds of the check before the write lock: the first against the index as it is (kept up to date
-#: by this process's writes; caught up with the store first in a process that never did), each next
-#: one, after a round that put at least ``_CATCH_UP_EXACT_PAIRS`` pairs to the exact geometry (about
-#: 50 ms), caught up in a read transaction and judging what was written meanwhile (by any process),
-#: so what is left to judge under the lock stays small; a cheap check costs no read transaction.
-_CHECK_ROUNDS = 3
-_CATCH_UP_EXACT_PAIRS = 1000
 #: The statuses whose amendment is checked (a draft's is not; the others cannot be amended).
 _LIVE = frozenset({ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE})
 
@@ -137,24 +122,6 @@ class _Told(NamedTuple):
     deliver_live: Callable[[], None] | None
 
 
-class _Prejudged(NamedTuple):
-    """A new or amended activity's grown pieces (``probes``) and its verdicts on other parties'
-    activities (by id), judged before the write lock against the index as it then was; under the
-    lock only what changed since is judged. The verdicts may stop short of a refusal
-    (``CheckTooCostly``): the lock then refuses unless what they rest on changed meanwhile."""
-
-    probes: ProbeSet
-    judged: dict[str, Judged]
-
-
-class _Checked(NamedTuple):
-    """An activity, as the strategic index holds it, and what the check found against it."""
-
-    activity: Activity
-    subject: IndexedActivity
-    check: CheckResult
-
-
 @dataclass(frozen=True)
 class ActivityPage:
     """One page of the activities a party may be shown: their ``states`` by id, the conflicts
@@ -175,6 +142,11 @@ class _Opened:
     seq: int
 
 
+def _told_of(result: NotifyResult) -> tuple[Activity, frozenset[str], CheckResult]:
+    """What ``notified_events`` needs of ``result``: the activity, its addressees, its check."""
+    return result.activity, result.addressees, result.check
+
+
 def _activity(conn: Connection, activity_id: str) -> Activity:
     """The current version of ``activity_id``; a missing one answers as one the caller may not see."""
     try:
@@ -191,42 +163,6 @@ def _new(activity: Activity, status: ActivityStatus) -> Activity:
     return replace(activity, version=1, status=status, notified_s=None)
 
 
-def _grown_early(subject: IndexedActivity, config: StrategicConfig) -> ProbeSet | None:
-    """``subject``'s pieces grown by the buffers, before the write lock; None when they cannot be
-    (not validated yet: the validation under the lock says what is wrong)."""
-    try:
-        return probes_for(subject.pieces, config)
-    except Exception:  # not validated yet: whatever growing trips on, the validation names
-        return None
-
-
-def _nearby_early(
-    index: StrategicIndex, subject: IndexedActivity | None, early: _Prejudged | None
-) -> list[IndexedActivity] | None:
-    """``index.nearby`` of ``subject``, before the write lock; None where it has no pieces yet or
-    they cannot be looked up (not validated yet: a NaN bound; the validation under the lock says)."""
-    if subject is None or early is None:
-        return None
-    try:
-        return index.nearby(subject, early.probes)
-    except Exception:  # not validated yet: whatever the lookup trips on, the validation names
-        return None
-
-
-def _no_hook() -> None:
-    """The default ``between_check_and_write``: nothing."""
-
-
-def _drawn_early(activity: Activity) -> tuple[Piece, ...] | None:
-    """The 4D pieces of a new or amended activity, drawn before the write lock is taken: the geometry
-    is the costliest part of the check and needs no store, and every writer waits while the lock is
-    held. None when they cannot be drawn: the validation under the lock then says what is wrong."""
-    try:
-        return activity_pieces(activity)
-    except Exception:  # not validated yet: whatever the drawing trips on, the validation names
-        return None
-
-
 class ActivityService:
     """Strategic deconfliction of one deployment.
 
@@ -235,8 +171,8 @@ class ActivityService:
     (one commit and one signing for both); without it the hotline posts them when the bus delivers.
 
     The costly part of a notification's check, judging its pieces against other parties' activities,
-    runs before the activity write lock is taken (``_prejudge``), so a long check holds nobody
-    else's writes; under the lock only the activities written meanwhile are judged (``_checked``),
+    runs before the activity write lock is taken (``TwoStepCheck.before_lock``), so a long check holds
+    nobody else's writes; under the lock only the activities written meanwhile are judged (``under_lock``),
     and the result is the one a check wholly under the lock gives.
     """
 
@@ -248,7 +184,7 @@ class ActivityService:
         config: ActivityConfig | None = None,
         live: LiveIndex | None = None,
         notices: Notices | None = None,
-        between_check_and_write: Callable[[], None] = _no_hook,
+        between_check_and_write: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -259,6 +195,7 @@ class ActivityService:
         #: Called after the check outside the write lock, before the lock is taken (tests write
         #: other activities there, to see the check under the lock judge what changed).
         self.between_check_and_write = between_check_and_write
+        self._check = TwoStepCheck(db, self._live, self._config.strategic, lambda: self.between_check_and_write())
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -288,8 +225,8 @@ class ActivityService:
         if batch and (too := batch_size_problem(len(activities), self._config.max_batch)):
             raise ValidationError([too])
         now_s = self._clock.now_s()
-        drawn = [_drawn_early(activity) for activity in activities]
-        prejudged = self._prejudge(activities, drawn)
+        drawn = [drawn_early(activity) for activity in activities]
+        prejudged = self._check.before_lock(activities, drawn)
         with self._db.write() as conn:
             self._serialise(conn)
             valid = [
@@ -300,13 +237,14 @@ class ActivityService:
             with self._live.lock:
                 self._live.refresh(conn)  # once: the log entries of the batch are written after its checks
             checked = [
-                self._checked(a, now_s, pieces, early) for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
+                self._check.under_lock(a, now_s, pieces, early)
+                for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
             ]
             opened = self._open(conn, checked, now_s, "notified", escalations=[])
             events = [
                 event
                 for one in opened
-                for event in self._notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+                for event in notified_events(*_told_of(one.result), now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             ]
             told = self._stage(conn, events)
         for one in opened:
@@ -328,7 +266,7 @@ class ActivityService:
             activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
             store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
             opened = self._check_and_open(conn, activity, now_s, "notified", pieces=pieces, prejudged=prejudged)
-            events = self._notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+            events = notified_events(*_told_of(opened.result), now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             told = self._stage(conn, events)
         self._live.stored(opened.subject, activity.id, opened.seq)
         self._tell(told)
@@ -340,9 +278,9 @@ class ActivityService:
         A live activity is checked again and every addressee must acknowledge the new version.
         """
         now_s = self._clock.now_s()
-        pieces = _drawn_early(activity)
+        pieces = drawn_early(activity)
         live = self._live_of(activity.id, version, activity.party_id)
-        (prejudged,) = self._prejudge([activity], [pieces]) if live else (None,)
+        (prejudged,) = self._check.before_lock([activity], [pieces]) if live else (None,)
         with self._db.write() as conn:
             self._serialise(conn)
             current = self._current_for_notifier(conn, activity.id, version, activity.party_id)
@@ -365,8 +303,8 @@ class ActivityService:
             store.set_head(conn, new.id, new.status, new.version, now_s)
             opened = self._check_and_open(conn, new, now_s, "amended", marked=True, pieces=pieces, prejudged=prejudged)
             result = opened.result
-            events = self._notified_events(
-                result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees
+            events = notified_events(
+                *_told_of(result), now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees
             )
             told = self._stage(conn, events)
         self._live.stored(opened.subject, new.id, opened.seq)
@@ -667,7 +605,7 @@ class ActivityService:
         marked: bool = False,
         escalations: list[EscalationStep] | None = None,
         pieces: tuple[Piece, ...] | None = None,
-        prejudged: _Prejudged | None = None,
+        prejudged: Prejudged | None = None,
     ) -> _Opened:
         """Check ``activity`` (stored, its log entry not yet written), open its acknowledgements,
         record its conflicts and log the change. ``marked``: its version was stored with its notice
@@ -676,60 +614,13 @@ class ActivityService:
         its check before the transaction, against ``pieces``."""
         with self._live.lock:
             self._live.refresh(conn)
-        checked = self._checked(activity, now_s, pieces, prejudged)
+        checked = self._check.under_lock(activity, now_s, pieces, prejudged)
         if not marked:
             required_s, given_s = self._notice_s(activity, now_s)
             store.mark_notified(conn, activity.id, activity.version, now_s, required_s, given_s)
         if escalations is None:
             escalations = store.get_escalations(conn, activity.id)
         return self._open(conn, [checked], now_s, change, escalations)[0]
-
-    def _prejudge(
-        self, activities: Sequence[Activity], drawn: Sequence[tuple[Piece, ...] | None]
-    ) -> list[_Prejudged | None]:
-        """Before the write lock: each activity (``drawn``: its pieces; None: not drawn, judged under
-        the lock) judged against other parties' live activities as the index holds them. Every
-        other writer goes on meanwhile; what they write is judged under the lock (``_checked``). A
-        round that judged much is followed by another over what was written during it, caught up
-        from the store (``_CHECK_ROUNDS``). A refusal for cost waits for the lock, after the
-        validation, as it would have in a check under the lock."""
-        config = self._config.strategic
-        index = self._live.index
-        early: list[_Prejudged | None] = []
-        subjects: list[IndexedActivity | None] = []
-        for activity, pieces in zip(activities, drawn, strict=True):
-            subject = None if pieces is None else indexed(activity, pieces)
-            probes = None if subject is None else _grown_early(subject, config)
-            subjects.append(None if probes is None else subject)
-            early.append(None if probes is None else _Prejudged(probes, {}))
-        if not any(early):
-            return early
-        refused = [False] * len(early)
-        refresh = not self._live.caught_up  # a process that never read the store reads it first
-        for _ in range(_CHECK_ROUNDS):
-            with self._db.read() if refresh else contextlib.nullcontext() as conn, self._live.lock:
-                if conn is not None:
-                    self._live.refresh(conn)
-                nearby = [_nearby_early(index, s, e) for s, e in zip(subjects, early, strict=True)]
-            counts = CheckCounts()
-            for i, (one, others) in enumerate(zip(early, nearby, strict=True)):
-                if one is None or others is None or refused[i]:
-                    early[i] = None if others is None else one
-                    continue
-                judged: dict[str, Judged] = {}
-                try:
-                    judge_activities(one.probes, others, config, one.judged, counts, index.pairs_looped, judged)
-                except CheckTooCostly:
-                    refused[i] = True  # refused under the lock, unless what it rests on changed
-                except Exception:  # not validated yet: judged under the lock, after the validation
-                    early[i] = None
-                    continue
-                early[i] = _Prejudged(one.probes, judged)
-            if counts.exact < _CATCH_UP_EXACT_PAIRS:
-                break
-            refresh = True
-        self.between_check_and_write()
-        return early
 
     def _live_of(self, activity_id: str, version: int, party_id: str) -> bool:
         """Whether ``party_id``'s activity ``activity_id`` is at ``version`` and notified or active: only
@@ -742,8 +633,8 @@ class ActivityService:
 
     def _prejudge_draft(
         self, activity_id: str, version: int, party_id: str
-    ) -> tuple[tuple[Piece, ...] | None, _Prejudged | None]:
-        """``_prejudge`` of a draft about to be notified: its pieces and verdicts, or Nones where it
+    ) -> tuple[tuple[Piece, ...] | None, Prejudged | None]:
+        """The check before the lock of a draft about to be notified: its pieces and verdicts, or Nones where it
         is not ``party_id``'s draft at ``version`` (the write then says what is wrong)."""
         try:
             with self._db.read() as conn:
@@ -752,31 +643,13 @@ class ActivityService:
             return None, None
         if draft.party_id != party_id or draft.version != version or draft.status is not ActivityStatus.DRAFT:
             return None, None
-        pieces = _drawn_early(draft)
-        return pieces, self._prejudge([draft], [pieces])[0]
-
-    def _checked(
-        self, activity: Activity, now_s: float, pieces: tuple[Piece, ...] | None, prejudged: _Prejudged | None = None
-    ) -> _Checked:
-        """What the strategic index (caught up by the caller in this transaction) finds against
-        ``activity``: the verdicts of ``prejudged`` (its check before the lock, against ``pieces``)
-        kept for the activities still at the version judged, the others judged now; zones judged
-        now."""
-        config = self._config.strategic
-        subject = indexed(activity, pieces)
-        probes = probes_for(subject.pieces, config) if prejudged is None else prejudged.probes
-        index = self._live.index
-        with self._live.lock:
-            others = index.nearby(subject, probes)
-            zones = index.zone_conflicts(subject, now_s, config)
-        known = None if prejudged is None else prejudged.judged
-        judged = judge_activities(probes, others, config, known, pairs_looped=index.pairs_looped)
-        return _Checked(activity, subject, check_result(subject, judged, zones, now_s, config))
+        pieces = drawn_early(draft)
+        return pieces, self._check.before_lock([draft], [pieces])[0]
 
     def _open(
         self,
         conn: Connection,
-        checked: Sequence[_Checked],
+        checked: Sequence[Checked],
         now_s: float,
         change: str,
         escalations: list[EscalationStep],
@@ -836,76 +709,6 @@ class ActivityService:
             live = subject if activity.status in LIVE_STATUSES else None
             opened.append(_Opened(NotifyResult(activity, check, addressees, state), live, seq))
         return opened
-
-    def _notified_events(
-        self, result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str]
-    ) -> list[Event]:
-        """What a notification or amendment tells: the notice, withdrawals, late notice, conflicts."""
-        activity = result.activity
-        out: list[Event] = []
-        told = frozenset({activity.party_id}) | result.addressees
-        out.append(
-            Event(
-                kind=kind,
-                time_s=now_s,
-                party_id=activity.party_id,
-                payload={"activity": addressee_view(activity)},  # what every party told may see
-                parties=told,
-            )
-        )
-        if withdrawn:
-            out.append(
-                Event(
-                    kind=EventKind.ACTIVITY_WITHDRAWN,
-                    time_s=now_s,
-                    party_id=activity.party_id,
-                    payload={"activity_id": activity.id, "version": activity.version},
-                    parties=withdrawn,
-                )
-            )
-        late = result.check.late_notice
-        if late is not None:
-            out.append(
-                Event(
-                    kind=EventKind.ACTIVITY_LATE_NOTICE,
-                    time_s=now_s,
-                    party_id=activity.party_id,
-                    payload={
-                        "activity_id": activity.id,
-                        "version": activity.version,
-                        "kind": activity.kind.value,
-                        "required_notice_s": late.required_s,
-                        "given_notice_s": late.given_s,
-                    },
-                    parties=told,
-                )
-            )
-        for conflict in result.check.conflicts:
-            out += self._conflict_events(activity, conflict, now_s)
-        return out
-
-    def _conflict_events(self, activity: Activity, conflict: Conflict, now_s: float) -> list[Event]:
-        out: list[Event] = []
-        out.append(
-            Event(
-                kind=EventKind.ACTIVITY_CONFLICT,
-                time_s=now_s,
-                party_id=activity.party_id,
-                payload=notifier_conflict(activity.id, activity.version, conflict),
-                parties=frozenset({activity.party_id}),
-            )
-        )
-        if conflict.target_party_id is not None and not sees_party_data_of(conflict.target_party_id, activity.party_id):
-            out.append(
-                Event(
-                    kind=EventKind.ACTIVITY_CONFLICT,
-                    time_s=now_s,
-                    party_id=activity.party_id,
-                    payload=conflict_view(conflict),
-                    parties=frozenset({conflict.target_party_id}),
-                )
-            )
-        return out
 
     def _answer(self, activity_id: str, version: int, party_id: str, kind: EventKind, reason: str) -> AckState:
         state = kind.action  # the acknowledgement's state is the kind's word: acknowledged, objected
