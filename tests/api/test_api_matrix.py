@@ -456,7 +456,7 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
         (
             "party's own view",
             same("/v1/record/export"),
-            for_roles({r: status(200, lambda b: b["version"] == 2 and len(b["entries"]) > 0) for r in READERS_OK}),
+            for_roles({r: status(200, lambda b: b["version"] == 3 and len(b["entries"]) > 0) for r in READERS_OK}),
         )
     ],
     ("GET", "/v1/record/checkpoint"): [("-", same("/v1/record/checkpoint"), for_roles(READERS_OK))],

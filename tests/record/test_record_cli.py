@@ -82,7 +82,7 @@ def test_export_then_verify_clean_and_tampered(
         (b'{"format": "keepclear-ledger", "version": 1, "entr', "(the file looks truncated)"),
         (
             b'{"format": "keepclear-ledger", "version": 7}',
-            "unknown export version 7; this keepclear reads versions 1, 2",
+            "unknown export version 7; this keepclear reads versions 1, 2, 3",
         ),
         (b"[1, 2]", 'not a keepclear ledger export (no "format": "keepclear-ledger")'),
         (b"\xff\xfe", "not UTF-8 text"),
@@ -171,7 +171,7 @@ def test_export_for_a_party_round_trips_through_the_parser(data_dir: Path, capsy
     assert code == 0
     doc = parse_export(out.encode(), "stdout")
     assert doc["for_party"] == "un"
-    assert doc["version"] == 2 and any(set(e) == {"seq", "prev", "hash"} for e in doc["entries"])
+    assert doc["version"] == 3 and any(set(e) == {"seq", "prev", "hash"} for e in doc["entries"])
     assert canonical_bytes({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
 
 

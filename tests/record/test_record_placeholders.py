@@ -62,7 +62,7 @@ def _verify_cli(doc: dict[str, Any], path: Path, capsys: pytest.CaptureFixture[s
 def test_a_sees_nothing_of_what_b_c_and_d_did(world: Ledger) -> None:
     full = world.export_document()
     doc = world.export_document(for_party="a")
-    assert doc["version"] == 2 and doc["for_party"] == "a"
+    assert doc["version"] == 3 and doc["for_party"] == "a"
     hidden = [e for e in full["entries"] if e["statement"]["kind"] in HIDDEN_KINDS and e["statement"]["party"] != "a"]
     assert len(hidden) == 4
     placeholders = _placeholders(doc)
@@ -92,12 +92,12 @@ def test_each_party_sees_its_own_entries_whole(world: Ledger) -> None:
     assert "activity.notified" in shown["d"] and not {"alert.raised", "message.posted"} & set(shown["d"])
     for party in "bcd":
         report = verify_document(world.export_document(for_party=party))
-        assert report.ok and report.version == 2, report.problem
+        assert report.ok and report.version == 3, report.problem
 
 
 def test_admin_export_shows_every_entry_whole(world: Ledger) -> None:
     doc = world.export_document()
-    assert doc["version"] == 2 and doc["for_party"] is None
+    assert doc["version"] == 3 and doc["for_party"] is None
     assert all(set(e) == ENTRY_FIELDS and e["payload"] is not None for e in doc["entries"])
     report = verify_document(doc)
     assert report.ok and report.redacted == 0
@@ -189,7 +189,7 @@ def test_a_version_1_export_still_verifies(tmp_path: Path, capsys: pytest.Captur
         out, _ = capsys.readouterr()
         assert code == 0 and ": OK: " in out, out
     assert "payloads withheld (hash verified)" in out
-    # a version 2 export extends the version 1 one a party kept: the same hash at every seq
+    # a version 3 export extends the version 1 one a party kept: the same hash at every seq
     code = main(
         ["ledger", "verify", str(VECTORS / "clean-party.json"), "--since", str(VECTORS / "v1-clean-party.json")]
     )

@@ -78,7 +78,7 @@ def ledger() -> None:
 )
 @pass_context
 def ledger_export(ctx: CliContext, output: Path | None, party: str | None) -> None:
-    """Write a self-contained export: entries, public keys, rotations, checkpoints (format version 2)."""
+    """Write a self-contained export: entries, public keys, rotations, checkpoints (format version 3)."""
     deployment = ctx.open()
     try:
         document = _ledger(deployment).export_document(for_party=party)

@@ -5,10 +5,11 @@ carries the deployment's first public key (compare its id with the one the deplo
 ``key.registered`` and ``key.rotated`` entries then say which key may sign for whom from where on.
 Verification stops at the first problem and names the entry (index in the file and seq).
 
-A party's export of version 2 holds a placeholder (seq, prev, hash) for each entry the party may not
-read: its link and its leaf are checked like any entry's, its signature is left to the parties that
-may read it (docs/record.md, "Placeholders"). Version 1 exports, which carried every statement and
-withheld only payloads, still verify under their own rules.
+A party's export (version 2 on) holds a placeholder (seq, prev, hash) for each entry the party may
+not read: its link and its leaf are checked like any entry's, its signature is left to the parties
+that may read it (docs/record.md, "Placeholders"). Version 3 adds one rule: a party's key may rotate
+from custodial to the party's own; in a version 1 or 2 export every rotation keeps the mode. Version 1
+exports, which carried every statement and withheld only payloads, still verify under their own rules.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ from keepclear.ledger.model import (
 from keepclear.ledger.note import origin_of, parse_note
 
 EXPORT_FORMAT = "keepclear-ledger"
-EXPORT_VERSION = 2
-#: Export versions this verifier reads: 1 (a party's export withheld payloads only) and 2 (placeholders).
-READ_VERSIONS = (1, 2)
+EXPORT_VERSION = 3
+#: Export versions this verifier reads: 1 (a party's export withheld payloads only), 2 (placeholders)
+#: and 3 (a party's key may rotate from custodial to its own).
+READ_VERSIONS = (1, 2, 3)
+#: The first export version in which a rotation may change a key's mode (custodial to the party's own).
+MODE_SWITCH_VERSION = 3
 INCLUSION_FORMAT = "keepclear-inclusion-proof"
 CONSISTENCY_FORMAT = "keepclear-consistency-proof"
 PROOF_VERSION = 1
@@ -108,7 +112,7 @@ class VerifyReport:
     version: int = EXPORT_VERSION
     entries: int = 0
     checkpoints: int = 0
-    #: What the reader does not see: withheld payloads (version 1) or placeholders (version 2).
+    #: What the reader does not see: withheld payloads (version 1) or placeholders (version 2 on).
     redacted: int = 0
     party_signed: int = 0
     deployment_signed: int = 0
@@ -292,7 +296,7 @@ def _verify(document: dict[str, Any], report: VerifyReport) -> None:
         if statement.kind == KEY_REGISTERED:
             _registered(entry, payload, signer, where, at, keys, active)
         elif statement.kind == KEY_ROTATED:
-            rotations.append(_rotated(entry, payload, signer, where, at, keys, active))
+            rotations.append(_rotated(entry, payload, signer, version, where, at, keys, active))
         if signer.owner == DEPLOYMENT and expected_owner != DEPLOYMENT:
             report.deployment_signed += 1
         else:
@@ -325,7 +329,7 @@ def _presence(entry: Entry, version: int, for_party: str | None, where: str, at:
             )
         if entry.payload is None:
             raise _Bad(
-                f"{where}: payload withheld (a version 2 export carries every payload its reader may read,"
+                f"{where}: payload withheld (an export of version 2 on carries every payload its reader may read,"
                 " and a placeholder for any other entry)",
                 at,
             )
@@ -445,6 +449,7 @@ def _rotated(
     entry: Entry,
     payload: Any,
     signer: KeyRecord,
+    version: int,
     where: str,
     at: str,
     keys: dict[str, KeyRecord],
@@ -467,13 +472,22 @@ def _rotated(
             "or by the deployment key (compromised; party null); audience null",
             at,
         )
-    # A rotation keeps the mode, but for a custodial party's switch to its own key (strong mode).
-    if payload["custodial"] != keys[old_id].custodial and (payload["custodial"] or owner == DEPLOYMENT):
-        raise _Bad(
-            f"{where}: custodial differs from the old key's (only a party's custodial key may rotate to"
-            " custodial false, the party's own key; never back, and never the deployment's)",
-            at,
-        )
+    # A rotation keeps the mode, but for a custodial party's switch to its own key (strong mode),
+    # which only an export of version 3 on may hold.
+    if payload["custodial"] != keys[old_id].custodial:
+        if payload["custodial"] or owner == DEPLOYMENT:
+            raise _Bad(
+                f"{where}: custodial differs from the old key's (only a party's custodial key may rotate to"
+                " custodial false, the party's own key; never back, and never the deployment's)",
+                at,
+            )
+        if version < MODE_SWITCH_VERSION:
+            raise _Bad(
+                f"{where}: custodial differs from the old key's: in a version {version} export a rotation keeps"
+                f" the mode (a party's switch from its custodial key to its own needs export version"
+                f" {MODE_SWITCH_VERSION})",
+                at,
+            )
     record = _new_key(payload, where, at, entry.seq, "new_key")
     if record.key_id in keys:
         raise _Bad(f"{where}: key {record.key_id} registered twice", at)

@@ -60,8 +60,10 @@ class Seeds:
         return key
 
 
-def build(folder: Path, seeds: Seeds) -> Ledger:
-    """A ledger with a bit of everything: custodial, strong, each kind of rotation, withheld payloads."""
+def build(folder: Path, seeds: Seeds) -> tuple[Ledger, dict[str, Any], dict[str, Any]]:
+    """A ledger with a bit of everything: custodial, strong, each kind of rotation, withheld payloads;
+    and its full and russia's exports written just before a custodial party's switch to its own key
+    (the ledger as a version 2 export may hold it)."""
     db = Database(f"sqlite:///{folder / 'vectors.db'}")
     migrate(db)
     clock = ManualClock(START_S)
@@ -99,6 +101,7 @@ def build(folder: Path, seeds: Seeds) -> Ledger:
     clock.advance(5)
     ledger.rotate_key("@deployment")
     ledger.append("alert.raised", None, {"alert_id": "x1", "level": "caution"}, audience=both)
+    full_before, party_before = ledger.export_document(), ledger.export_document(for_party="russia")
     # coalition (custodial) switches to its own key: a rotation to custodial false, signed by its
     # custodial key; then it signs its own words.
     coalition = seeds.key("coalition-own-1")
@@ -114,7 +117,7 @@ def build(folder: Path, seeds: Seeds) -> Ledger:
         nonce="coalition0own0message0001",
     )
     ledger.append_submission(submission)
-    return ledger
+    return ledger, full_before, party_before
 
 
 # -- forging helpers: what an operator holding every private key could do -------------------------------
@@ -166,7 +169,8 @@ def forge(doc: dict[str, Any], seeds: Seeds, resign: tuple[int, ...] = ()) -> di
 
 def version_1(full: dict[str, Any], for_party: str | None) -> dict[str, Any]:
     """The export keepclear wrote before version 2: every statement, the payloads ``for_party`` may not
-    read withheld (``full``: a version 2 full export, which is version 1's but for the number)."""
+    read withheld (``full``: a full export without a mode switch, which is version 1's but for the
+    number)."""
     doc = copy.deepcopy(full) | {"version": 1, "for_party": for_party}
     for raw in doc["entries"]:
         if not payload_readable(statement_from_json(raw["statement"], "statement"), for_party):
@@ -174,15 +178,29 @@ def version_1(full: dict[str, Any], for_party: str | None) -> dict[str, Any]:
     return doc
 
 
-def vectors_v1(full: dict[str, Any], seeds: Seeds) -> list[tuple[str, dict[str, Any], Any, str]]:
-    """Version 1 exports, which verifiers still read: both clean ones, and a party's carrying a payload
-    outside its audience."""
-    party = version_1(full, "russia")
-    private = [i for i, e in enumerate(full["entries"]) if e["statement"]["kind"] == "message.posted"][2]
+def version_2(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` labelled version 2: what keepclear wrote before version 3 (the same file, but for the
+    number, when no key changes its mode; the number is signed nowhere)."""
+    return copy.deepcopy(doc) | {"version": 2}
+
+
+def vectors_old(
+    full: dict[str, Any], before_switch: dict[str, Any], party_before_switch: dict[str, Any]
+) -> list[tuple[str, dict[str, Any], Any, str]]:
+    """Version 1 and 2 exports, which verifiers still read: the clean ones (of the ledger before its
+    mode switch), a version 1 party's carrying a payload outside its audience, and a version 2 export
+    holding a custodial party's switch to its own key (valid from version 3 on)."""
+    party = version_1(before_switch, "russia")
+    private = [i for i, e in enumerate(before_switch["entries"]) if e["statement"]["kind"] == "message.posted"][2]
     leaked = copy.deepcopy(party)
-    leaked["entries"][private]["payload"] = full["entries"][private]["payload"]
+    leaked["entries"][private]["payload"] = before_switch["entries"][private]["payload"]
+    switch = next(
+        i
+        for i, e in enumerate(full["entries"])
+        if e["statement"]["kind"] == "key.rotated" and json.loads(e["payload"])["owner"] == "coalition"
+    )
     return [
-        ("v1-clean-full", version_1(full, None), None, "a full export of version 1 (before placeholders)"),
+        ("v1-clean-full", version_1(before_switch, None), None, "a full export of version 1 (before placeholders)"),
         (
             "v1-clean-party",
             party,
@@ -195,12 +213,36 @@ def vectors_v1(full: dict[str, Any], seeds: Seeds) -> list[tuple[str, dict[str, 
             f"/entries/{private}",
             "russia's version 1 export carries a payload outside its audience",
         ),
+        (
+            "v2-clean-full",
+            version_2(before_switch),
+            None,
+            "a full export of version 2 (no key changes its mode): extended by clean-full",
+        ),
+        (
+            "v2-clean-party",
+            version_2(party_before_switch),
+            None,
+            "russia's export of version 2 (placeholders; no key changes its mode)",
+        ),
+        (
+            "v2-rotation-to-own-key",
+            version_2(full),
+            f"/entries/{switch}",
+            "a version 2 export holding a custodial party's switch to its own key (valid only in version 3)",
+        ),
     ]
 
 
-def vectors(full: dict[str, Any], party: dict[str, Any], seeds: Seeds) -> list[tuple[str, dict[str, Any], Any, str]]:
+def vectors(
+    full: dict[str, Any],
+    party: dict[str, Any],
+    before_switch: dict[str, Any],
+    party_before_switch: dict[str, Any],
+    seeds: Seeds,
+) -> list[tuple[str, dict[str, Any], Any, str]]:
     """(name, document or raw text, expected ``at`` or None for OK, what it shows)."""
-    out: list[tuple[str, dict[str, Any], Any, str]] = vectors_v1(full, seeds)
+    out: list[tuple[str, dict[str, Any], Any, str]] = vectors_old(full, before_switch, party_before_switch)
 
     def index(kind: str, nth: int = 0, doc: dict[str, Any] = full) -> int:
         return [i for i, e in enumerate(doc["entries"]) if e["statement"]["kind"] == kind][nth]
@@ -490,7 +532,7 @@ def vectors(full: dict[str, Any], party: dict[str, Any], seeds: Seeds) -> list[t
         d["comment"] = "x"
 
     case("file-extra-field", "", "the export's field set is closed", extra_top)
-    case("file-version-3", "", "an unknown export version", lambda d: d.update(version=3))
+    case("file-version-4", "", "an unknown export version", lambda d: d.update(version=4))
     return out
 
 
@@ -498,12 +540,12 @@ def main() -> int:
     """Regenerate the vectors in this folder."""
     seeds = Seeds()
     with tempfile.TemporaryDirectory() as folder:
-        ledger = build(Path(folder), seeds)
+        ledger, before_switch, party_before_switch = build(Path(folder), seeds)
         full = ledger.export_document()
         party = ledger.export_document(for_party="russia")
         ledger._db.engine.dispose()
     expected = []
-    for name, doc, at, what in vectors(full, party, seeds):
+    for name, doc, at, what in vectors(full, party, before_switch, party_before_switch, seeds):
         (HERE / f"{name}.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         expected.append({"file": f"{name}.json", "verdict": "ok" if at is None else "bad", "at": at, "shows": what})
     (HERE / "expected.json").write_text(json.dumps({"vectors": expected}, indent=1) + "\n", encoding="utf-8")
