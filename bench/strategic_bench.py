@@ -29,13 +29,13 @@ from keepclear.detect.strategic import (
     IndexedActivity,
     PreparedZone,
     StrategicConfig,
-    StrategicIndex,
     brute_force_check,
     judge_activity,
     judge_zone,
     late_notice,
     probes_for,
 )
+from keepclear.detect.strategic_index import StrategicIndex
 from keepclear.domain.activities import Activity, ActivityKind, Circle, Route, Volume, Waypoint
 from keepclear.domain.zones import AltitudeBand, Validity, Zone, ZoneKind, ZoneRules
 

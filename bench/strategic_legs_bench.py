@@ -37,8 +37,8 @@ from keepclear.detect.strategic import (
     IndexedActivity,
     PreparedZone,
     StrategicConfig,
-    StrategicIndex,
 )
+from keepclear.detect.strategic_index import StrategicIndex
 from keepclear.domain.activities import Activity, ActivityKind, Route, Volume, Waypoint
 from keepclear.domain.zones import AltitudeBand, Validity, Zone, ZoneKind, ZoneRules
 

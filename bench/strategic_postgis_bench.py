@@ -42,12 +42,12 @@ from keepclear.detect.strategic import (
     IndexedActivity,
     PreparedZone,
     StrategicConfig,
-    StrategicIndex,
     judge_activity,
     judge_zone,
     late_notice,
     probes_for,
 )
+from keepclear.detect.strategic_index import StrategicIndex
 
 SCHEMA = """
 CREATE TABLE pieces (owner integer NOT NULL, party text NOT NULL, geom geometry(Geometry, 4326) NOT NULL,

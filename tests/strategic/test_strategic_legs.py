@@ -21,11 +21,11 @@ from keepclear.detect.strategic import (
     IndexedActivity,
     ProbeSet,
     StrategicConfig,
-    StrategicIndex,
     brute_force_check,
     judge_activity,
     probes_for,
 )
+from keepclear.detect.strategic_index import StrategicIndex
 from keepclear.domain.activities import Activity, ActivityKind, Circle, Route, Volume, Waypoint
 from keepclear.domain.zones import AltitudeBand
 

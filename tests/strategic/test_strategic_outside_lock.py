@@ -20,12 +20,12 @@ from keepclear.detect.strategic import (
     CheckTooCostly,
     Conflict,
     IndexedActivity,
-    StrategicIndex,
     brute_force_check,
     check_result,
     judge_activities,
     probes_for,
 )
+from keepclear.detect.strategic_index import StrategicIndex
 from keepclear.domain import Party
 from keepclear.domain.activities import Activity
 from keepclear.domain.parties import Contact

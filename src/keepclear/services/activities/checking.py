@@ -22,11 +22,11 @@ from keepclear.detect.strategic import (
     Judged,
     ProbeSet,
     StrategicConfig,
-    StrategicIndex,
     check_result,
     judge_activities,
     probes_for,
 )
+from keepclear.detect.strategic_index import StrategicIndex
 from keepclear.domain.activities import Activity
 from keepclear.services.activities.live_index import LiveIndex, indexed
 from keepclear.store import Database

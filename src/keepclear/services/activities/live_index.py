@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keepclear.detect.activity_geometry import Piece, activity_pieces
-from keepclear.detect.strategic import IndexedActivity, PreparedZone, StrategicIndex
+from keepclear.detect.strategic import IndexedActivity, PreparedZone
+from keepclear.detect.strategic_index import StrategicIndex
 from keepclear.domain.activities import LIVE_STATUSES, Activity
 from keepclear.store import activities as store
 from keepclear.store.schema import zones
