@@ -206,6 +206,14 @@ class Settings(BaseSettings):
         description="/v1/stream connections one API key may hold open in one API process, and as many hotline"
         " sockets; past it a new one is refused (429, or the socket closed with a reason).",
     )
+    max_writes_in_flight_per_party: int = Field(
+        16,
+        ge=1,
+        le=10_000,
+        description="Requests with a body (writes) one party may have in flight at once in one API process, all its"
+        " keys together; past it a new one is refused with 429 and Retry-After. Track batches are bounded by the"
+        " ingest queue instead.",
+    )
     ledger_checkpoint_every_entries: int = Field(
         100, ge=1, description="The deployment signs the ledger head at least every this many entries."
     )

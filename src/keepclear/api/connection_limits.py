@@ -1,10 +1,15 @@
-"""A bound on the long-lived connections one API key may hold open in this process.
+"""Bounds on what one API key, or one party, may hold of this process at once.
 
 A stream (``/v1/stream``) or a hotline socket holds a queue and a task for as long as it is open: one
 key opening thousands of them would hold that much of the server. Each kind has its own count per
 key; past ``limit`` a new one is refused (SSE: 429, the socket: a close with a reason) and counted.
+
+A request with a body (a write) holds one of the server's worker threads while it is read, judged
+and carried out: one party sending hundreds at once would leave the others' notifications, answers
+and messages waiting for a thread. ``WritesInFlight`` bounds them per party (all its keys together).
+
 The counts are per process: a deployment of several API processes behind a balancer allows up to
-``limit`` per key in each.
+``limit`` in each.
 """
 
 from __future__ import annotations
@@ -53,4 +58,26 @@ class PerKeyLimit:
         return {
             f"{self.kind}_clients_refused_total": lambda: self.refused_total,
             f"{self.kind}_clients_per_key_max": lambda: max(list(self._open.values()), default=0),
+        }
+
+
+class WritesInFlight(PerKeyLimit):
+    """At most ``limit`` requests with a body in flight at once per party (its keys together; the
+    admin keys count as one holder), from the moment the caller is known until the answer is sent."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("writes", limit)
+
+    def refusal(self) -> str:
+        return (
+            f"this party has {self.limit} requests with a body in flight, the most one party may"
+            " (max_writes_in_flight_per_party): wait for an answer, then send the next"
+        )
+
+    def gauges(self) -> Mapping[str, Callable[[], float]]:
+        """``writes_refused_in_flight_total`` and ``writes_in_flight_per_party_max`` (the most any
+        party has in flight now)."""
+        return {
+            "writes_refused_in_flight_total": lambda: self.refused_total,
+            "writes_in_flight_per_party_max": lambda: max(list(self._open.values()), default=0),
         }

@@ -10,6 +10,9 @@ stores see only input they can keep:
 - the ``X-Keepclear-Person`` header (or a socket's ``person``): too long or control characters → 422;
 - the caller, before a byte of a body is read (``authenticate``): no key, or one that is not valid → 401.
   Parsing megabytes of JSON holds the interpreter for seconds; only a caller with a key may cost that;
+- the caller's party, then: past ``writes`` requests with a body in flight at once (its keys
+  together) → 429 with Retry-After, so that no party holds every worker thread (track batches,
+  bounded by the ingest queue, aside);
 - the body, read whole up to its route's limit (413 above, with or without a Content-Length):
   ``max_body_bytes`` (one object: an activity, a message), or the limit ``large_bodies`` names for
   the few routes that take many objects at once (track and activity batches, zone files). Parsing
@@ -37,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keepclear.api.connection_limits import WritesInFlight
 from keepclear.api.deps import NO_KEY, bearer_key, caller_of
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.problems import problem, problem_for
@@ -49,6 +53,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where the gate leaves a body's parsed value for the route (``JudgedBodyRoute``).
 JSON_SCOPE_KEY = "keepclear.json"
+#: Who holds a write slot when the caller is an admin (no party id holds a ``*``).
+_ADMIN_HOLDER = "*admin"
+#: Seconds a client refused for its writes in flight is told to wait.
+_WRITES_RETRY_AFTER_S = 1.0
 #: Headers a request may give once (none is a list, RFC 9110 §5.3): with two, the gate would judge
 #: one value and a route read the other.
 SINGLE_HEADERS = (b"authorization", b"x-keepclear-person", b"content-type", b"content-length")
@@ -79,7 +87,8 @@ class InputGate:
     the key of a request with a body before the body is read; None leaves that to the routes.
     ``large_bodies`` maps a path to the name of the ``InputLimits`` field bounding its bodies; every
     other path's bodies are bounded by ``max_body_bytes``. ``queue`` judges the large ones in their
-    turn, between the probe's ticks (``LargeBodies``)."""
+    turn, between the probe's ticks (``LargeBodies``). ``writes`` bounds a party's requests with a body
+    in flight (None: unbounded; needs ``authenticate``)."""
 
     def __init__(
         self,
@@ -89,8 +98,10 @@ class InputGate:
         authenticate: Callable[[str], Principal] | None = None,
         large_bodies: Mapping[str, str] | None = None,
         queue: LargeBodies | None = None,
+        writes: WritesInFlight | None = None,
     ) -> None:
         self.app = app
+        self.writes = writes
         self.limits = limits
         self.typed_paths = frozenset(typed_paths)
         self.authenticate = authenticate
@@ -109,8 +120,28 @@ class InputGate:
         headers, repeated = _headers(scope)
         refusal = self._target_and_headers(scope, headers, repeated)
         with_body = scope["type"] == "http" and scope.get("method") in _BODY_METHODS
+        holder: str | None = None
         if refusal is None and with_body:
-            refusal = await self._caller(scope, headers)
+            refusal, principal = await self._caller(scope, headers)
+            if refusal is None:
+                holder, refusal = self._claim_write(principal, path)
+        try:
+            await self._judged(scope, receive, send, headers, path, with_body, refusal)
+        finally:
+            if holder is not None and self.writes is not None:
+                self.writes.release(holder)
+
+    async def _judged(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Mapping[bytes, bytes],
+        path: str,
+        with_body: bool,
+        refusal: JSONResponse | None,
+    ) -> None:
+        """The body read and judged (a request with one), then the app run, or ``refusal`` sent."""
         if refusal is None and with_body:
             limit_bytes, setting = self.body_limit(path)
             try:
@@ -162,19 +193,33 @@ class InputGate:
                     problems.append(p)
         return problem_for(ValidationError(problems), path) if problems else None
 
-    async def _caller(self, scope: Scope, headers: Mapping[bytes, bytes]) -> JSONResponse | None:
-        """A 401 when the request's key is missing or not valid (every route taking a body needs one)."""
+    async def _caller(
+        self, scope: Scope, headers: Mapping[bytes, bytes]
+    ) -> tuple[JSONResponse | None, Principal | None]:
+        """The request's caller, or a 401 when its key is missing or not valid (every route taking a
+        body needs one); (None, None) without ``authenticate``."""
         if self.authenticate is None:
-            return None
+            return None, None
         path = scope.get("path", "")
         key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
         try:
             if key is None:
                 raise AuthenticationError(NO_KEY)
-            await run_in_threadpool(caller_of, scope, key, self.authenticate)
+            principal = await run_in_threadpool(caller_of, scope, key, self.authenticate)
         except KeepclearError as exc:
-            return problem_for(exc, path)
-        return None
+            return problem_for(exc, path), None
+        return None, principal
+
+    def _claim_write(self, principal: Principal | None, path: str) -> tuple[str | None, JSONResponse | None]:
+        """A write slot of the caller's party: its holder (released once the answer is sent), or the 429
+        when the party has none left; (None, None) where writes are not bounded (no ``writes``, no
+        caller known, track batches)."""
+        if principal is None or self.writes is None or path in self.typed_paths:
+            return None, None
+        holder = principal.party_id or _ADMIN_HOLDER
+        if not self.writes.claim(holder):
+            return None, problem_for(OverloadedError(self.writes.refusal(), _WRITES_RETRY_AFTER_S), path)
+        return holder, None
 
     async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive, limit_bytes: int) -> bytes:
         declared = headers.get(b"content-length")
