@@ -1,10 +1,11 @@
 """A party's requests with a body in flight are bounded (``max_writes_in_flight_per_party``).
 
-Each write holds one of the server's worker threads while its body is read, judged and carried
-out. A party sending bodies slowly (or by the hundred) held as many as it liked, and the other
-parties' notifications and answers waited for a thread. Now a party, all its keys together, holds at
-most the setting's number at once: one more is answered 429 with Retry-After and nothing of it is
-read; the others' writes go on.
+Each write, once its body is in, holds one of the server's worker threads while it is carried out:
+a party sending writes by the hundred held as many as it liked, and the other parties' notifications
+and answers waited for a thread. Now a party, all its keys together, has at most the setting's
+number in flight at once (counted from the moment its key is judged: here, writes whose bodies
+never come hold them): one more is answered 429 with Retry-After and nothing of it is read; the
+others' writes go on.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ A stream (``/v1/stream``) or a hotline socket holds a queue and a task for as lo
 key opening thousands of them would hold that much of the server. Each kind has its own count per
 key; past ``limit`` a new one is refused (SSE: 429, the socket: a close with a reason) and counted.
 
-A request with a body (a write) holds one of the server's worker threads while it is read, judged
-and carried out: one party sending hundreds at once would leave the others' notifications, answers
-and messages waiting for a thread. ``WritesInFlight`` bounds them per party (all its keys together).
+A request with a body (a write), once its body is in, holds one of the server's worker threads while
+it is carried out: one party sending hundreds at once would leave the others' notifications, answers
+and messages waiting for a thread. ``WritesInFlight`` bounds them per party (all its keys together),
+each counted from the moment its caller is known, its upload included.
 
 The counts are per process: a deployment of several API processes behind a balancer allows up to
 ``limit`` in each.
