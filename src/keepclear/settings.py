@@ -206,13 +206,13 @@ class Settings(BaseSettings):
         description="/v1/stream connections one API key may hold open in one API process, and as many hotline"
         " sockets; past it a new one is refused (429, or the socket closed with a reason).",
     )
-    max_writes_in_flight_per_party: int = Field(
+    max_requests_in_flight_per_party: int = Field(
         16,
         ge=1,
         le=10_000,
-        description="Requests with a body (writes) one party may have in flight at once in one API process, all its"
-        " keys together; past it a new one is refused with 429 and Retry-After. Track batches are bounded by the"
-        " ingest queue instead.",
+        description="Requests one party may have in flight at once in one API process, all its keys together; past"
+        " it a new one is refused with 429 and Retry-After. Track batches (bounded by the ingest queue) and the live"
+        " stream (max_streams_per_key) are not counted.",
     )
     ledger_checkpoint_every_entries: int = Field(
         100, ge=1, description="The deployment signs the ledger head at least every this many entries."

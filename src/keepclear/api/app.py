@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
-from keepclear.api.connection_limits import PerKeyLimit, WritesInFlight
+from keepclear.api.connection_limits import PerKeyLimit, RequestsInFlight
 from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
@@ -108,9 +108,9 @@ def create_app(
     # Long-lived connections per key, each kind on its own count (in this process).
     stream_limit = PerKeyLimit("stream", settings.max_streams_per_key)
     hotline_limit = PerKeyLimit("hotline", settings.max_streams_per_key)
-    # Requests with a body in flight per party: no party holds every worker thread.
-    writes = WritesInFlight(settings.max_writes_in_flight_per_party)
-    for gauges in (hub.gauges(), stream_limit.gauges(), hotline_limit.gauges(), writes.gauges()):
+    # Requests in flight per party: no party holds every worker thread.
+    in_flight = RequestsInFlight(settings.max_requests_in_flight_per_party)
+    for gauges in (hub.gauges(), stream_limit.gauges(), hotline_limit.gauges(), in_flight.gauges()):
         for name, read in gauges.items():
             runtime.add_gauge(name, read)
 
@@ -160,7 +160,8 @@ def create_app(
         authenticate=dep.keys.authenticate,
         large_bodies=LARGE_BODIES,
         queue=large,
-        writes=writes,
+        requests=in_flight,
+        long_lived={"/v1/stream"},
     )
     app.add_middleware(IngestYield, priority=runtime.priority)
     app.add_middleware(DomainErrors)  # outside them all: their domain errors answered as the routes' are

@@ -4,10 +4,10 @@ A stream (``/v1/stream``) or a hotline socket holds a queue and a task for as lo
 key opening thousands of them would hold that much of the server. Each kind has its own count per
 key; past ``limit`` a new one is refused (SSE: 429, the socket: a close with a reason) and counted.
 
-A request with a body (a write), once its body is in, holds one of the server's worker threads while
-it is carried out: one party sending hundreds at once would leave the others' notifications, answers
-and messages waiting for a thread. ``WritesInFlight`` bounds them per party (all its keys together),
-each counted from the moment its caller is known, its upload included.
+A request, once its body is in, holds one of the server's worker threads while it is carried out:
+one party sending hundreds at once would leave the others' notifications, answers and messages
+waiting for a thread. ``RequestsInFlight`` bounds them per party (all its keys together), each
+counted from the moment its caller is known, a body's upload included.
 
 The counts are per process: a deployment of several API processes behind a balancer allows up to
 ``limit`` in each.
@@ -62,23 +62,23 @@ class PerKeyLimit:
         }
 
 
-class WritesInFlight(PerKeyLimit):
-    """At most ``limit`` requests with a body in flight at once per party (its keys together; the
-    admin keys count as one holder), from the moment the caller is known until the answer is sent."""
+class RequestsInFlight(PerKeyLimit):
+    """At most ``limit`` requests in flight at once per party (its keys together; the admin keys count
+    as one holder), from the moment the caller is known until the answer is sent."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__("writes", limit)
+        super().__init__("requests", limit)
 
     def refusal(self) -> str:
         return (
-            f"this party has {self.limit} requests with a body in flight, the most one party may"
-            " (max_writes_in_flight_per_party): wait for an answer, then send the next"
+            f"this party has {self.limit} requests in flight, the most one party may"
+            " (max_requests_in_flight_per_party): wait for an answer, then send the next"
         )
 
     def gauges(self) -> Mapping[str, Callable[[], float]]:
-        """``writes_refused_in_flight_total`` and ``writes_in_flight_per_party_max`` (the most any
+        """``requests_refused_in_flight_total`` and ``requests_in_flight_per_party_max`` (the most any
         party has in flight now)."""
         return {
-            "writes_refused_in_flight_total": lambda: self.refused_total,
-            "writes_in_flight_per_party_max": lambda: max(list(self._open.values()), default=0),
+            "requests_refused_in_flight_total": lambda: self.refused_total,
+            "requests_in_flight_per_party_max": lambda: max(list(self._open.values()), default=0),
         }

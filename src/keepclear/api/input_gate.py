@@ -10,9 +10,9 @@ stores see only input they can keep:
 - the ``X-Keepclear-Person`` header (or a socket's ``person``): too long or control characters → 422;
 - the caller, before a byte of a body is read (``authenticate``): no key, or one that is not valid → 401.
   Parsing megabytes of JSON holds the interpreter for seconds; only a caller with a key may cost that;
-- the caller's party, then: past ``writes`` requests with a body in flight at once (its keys
+- the caller's party (any request with a valid key): past ``requests`` in flight at once (its keys
   together) → 429 with Retry-After, so that no party holds every worker thread (track batches,
-  bounded by the ingest queue, aside);
+  bounded by the ingest queue, and the live stream, bounded per key, aside);
 - the body, read whole up to its route's limit (413 above, with or without a Content-Length):
   ``max_body_bytes`` (one object: an activity, a message), or the limit ``large_bodies`` names for
   the few routes that take many objects at once (track and activity batches, zone files). Parsing
@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from keepclear.api.connection_limits import WritesInFlight
+from keepclear.api.connection_limits import RequestsInFlight
 from keepclear.api.deps import NO_KEY, bearer_key, caller_of
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.problems import problem, problem_for
@@ -53,10 +53,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where the gate leaves a body's parsed value for the route (``JudgedBodyRoute``).
 JSON_SCOPE_KEY = "keepclear.json"
-#: Who holds a write slot when the caller is an admin (no party id holds a ``*``).
+#: Who holds a request slot when the caller is an admin (no party id holds a ``*``).
 _ADMIN_HOLDER = "*admin"
-#: Seconds a client refused for its writes in flight is told to wait.
-_WRITES_RETRY_AFTER_S = 1.0
+#: Seconds a client refused for its requests in flight is told to wait.
+_IN_FLIGHT_RETRY_AFTER_S = 1.0
 #: Headers a request may give once (none is a list, RFC 9110 §5.3): with two, the gate would judge
 #: one value and a route read the other.
 SINGLE_HEADERS = (b"authorization", b"x-keepclear-person", b"content-type", b"content-length")
@@ -87,8 +87,9 @@ class InputGate:
     the key of a request with a body before the body is read; None leaves that to the routes.
     ``large_bodies`` maps a path to the name of the ``InputLimits`` field bounding its bodies; every
     other path's bodies are bounded by ``max_body_bytes``. ``queue`` judges the large ones in their
-    turn, between the probe's ticks (``LargeBodies``). ``writes`` bounds a party's requests with a body
-    in flight (None: unbounded; needs ``authenticate``)."""
+    turn, between the probe's ticks (``LargeBodies``). ``requests`` bounds a party's requests in flight
+    (None: unbounded; needs ``authenticate``), but on ``long_lived`` paths (each bounded on its own)
+    and ``typed_paths``."""
 
     def __init__(
         self,
@@ -98,10 +99,12 @@ class InputGate:
         authenticate: Callable[[str], Principal] | None = None,
         large_bodies: Mapping[str, str] | None = None,
         queue: LargeBodies | None = None,
-        writes: WritesInFlight | None = None,
+        requests: RequestsInFlight | None = None,
+        long_lived: Collection[str] = (),
     ) -> None:
         self.app = app
-        self.writes = writes
+        self.requests = requests
+        self._unbounded = frozenset(long_lived) | frozenset(typed_paths)
         self.limits = limits
         self.typed_paths = frozenset(typed_paths)
         self.authenticate = authenticate
@@ -124,12 +127,16 @@ class InputGate:
         if refusal is None and with_body:
             refusal, principal = await self._caller(scope, headers)
             if refusal is None:
-                holder, refusal = self._claim_write(principal, path)
+                holder, refusal = self._claim(principal, path)
+        elif refusal is None and scope["type"] == "http" and self._bounded(path) and b"authorization" in headers:
+            # A read: a key that is not valid is left to the route (a public one takes none).
+            _, principal = await self._caller(scope, headers)
+            holder, refusal = self._claim(principal, path)
         try:
             await self._judged(scope, receive, send, headers, path, with_body, refusal)
         finally:
-            if holder is not None and self.writes is not None:
-                self.writes.release(holder)
+            if holder is not None and self.requests is not None:
+                self.requests.release(holder)
 
     async def _judged(
         self,
@@ -210,15 +217,19 @@ class InputGate:
             return problem_for(exc, path), None
         return None, principal
 
-    def _claim_write(self, principal: Principal | None, path: str) -> tuple[str | None, JSONResponse | None]:
-        """A write slot of the caller's party: its holder (released once the answer is sent), or the 429
-        when the party has none left; (None, None) where writes are not bounded (no ``writes``, no
-        caller known, track batches)."""
-        if principal is None or self.writes is None or path in self.typed_paths:
+    def _bounded(self, path: str) -> bool:
+        """Whether the requests to ``path`` count in their party's requests in flight."""
+        return self.requests is not None and self.authenticate is not None and path not in self._unbounded
+
+    def _claim(self, principal: Principal | None, path: str) -> tuple[str | None, JSONResponse | None]:
+        """A request slot of the caller's party: its holder (released once the answer is sent), or the
+        429 when the party has none left; (None, None) where requests are not bounded (no caller
+        known, a path bounded otherwise)."""
+        if principal is None or self.requests is None or not self._bounded(path):
             return None, None
         holder = principal.party_id or _ADMIN_HOLDER
-        if not self.writes.claim(holder):
-            return None, problem_for(OverloadedError(self.writes.refusal(), _WRITES_RETRY_AFTER_S), path)
+        if not self.requests.claim(holder):
+            return None, problem_for(OverloadedError(self.requests.refusal(), _IN_FLIGHT_RETRY_AFTER_S), path)
         return holder, None
 
     async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive, limit_bytes: int) -> bytes:
