@@ -15,6 +15,8 @@ import math
 import re
 from typing import Any
 
+import numpy as np
+
 from keepclear.domain.limits import INT64_MAX, INT64_MIN, InputLimits, text_problem
 from keepclear.errors import ValidationError
 
@@ -188,6 +190,26 @@ def _named_problems(value: Any, limits: InputLimits, prefix: str, strings: bool,
                 elif check_scalars:
                     note(_scalar_problem(child, name(f"{path}[{index}]"), strings, numbers))
     return found + ([f"... and {more} more problems"] if more else [])
+
+
+def members_counted(raw: bytes) -> int | None:
+    """How many object members (``"key": value``) the JSON text ``raw`` holds, counted from its bytes
+    without parsing it: the colons outside strings. None when a string holds an escape (a backslash),
+    where strings cannot be told from the text this simply.
+
+    For a reader that keeps the last value of a key given twice (pydantic's): fewer members read
+    than counted means a key was given twice, or one the reader leaves out.
+
+    >>> members_counted(b'{"a": {"t": "12:00"}, "b" : [1]}')
+    3
+    """
+    if b"\\" in raw:
+        return None
+    text = np.frombuffer(raw, dtype=np.uint8)
+    quotes = np.flatnonzero(text == ord('"'))
+    colons = np.flatnonzero(text == ord(":"))
+    # Without escapes every quote opens or closes a string: a colon is outside them after an even number.
+    return int(np.count_nonzero(np.searchsorted(quotes, colons) % 2 == 0))
 
 
 def canonical_size_bytes(value: Any) -> int:

@@ -16,6 +16,7 @@ from keepclear.api.feed_sources import clean_source
 from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models import RefusedReport, TrackBatchIn, TrackBatchResult
 from keepclear.domain.identity import Principal
+from keepclear.domain.json_input import members_counted, parse_json
 from keepclear.errors import field_of
 from keepclear.services.policy import Action
 from keepclear.services.runtime.runtime import Runtime
@@ -46,6 +47,17 @@ def _time(text: str) -> tuple[float, str | None]:
     if moment.tzinfo is None:
         return float("nan"), f"time: {text!r} has no time zone; add Z for UTC"
     return moment.timestamp(), None
+
+
+def _members_read(body: TrackBatchIn) -> int:
+    """How many object members the model read from the batch's text (``members_counted`` of a text
+    holding no key twice and none the model leaves out)."""
+    count = len(body.model_fields_set)
+    if body.reports is not None:
+        count += sum(len(report.model_fields_set) for report in body.reports)
+    if body.columns is not None:
+        count += len(body.columns.model_fields_set)
+    return count
 
 
 def _columns(body: TrackBatchIn) -> tuple[ReportColumns, dict[int, str]]:
@@ -89,10 +101,15 @@ async def ingest_tracks(
     assert principal.party_id is not None
     rt.ingest.check_open()  # 429 before parsing when nothing could be taken now (the probe first)
     # Parsed straight from bytes by pydantic-core: several times faster than FastAPI's json-then-validate.
+    raw = await request.body()
     try:
-        body = TrackBatchIn.model_validate_json(await request.body())
+        body = TrackBatchIn.model_validate_json(raw)
     except pydantic.ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
+    if members_counted(raw) != _members_read(body):
+        # A key given twice (pydantic keeps the last value without a word), or one the model leaves out:
+        # the strict reader names the first, and lets the second through.
+        parse_json(raw, request.app.state.settings.input_limits())
     columns, bad_times = _columns(body)
     await rt.priority.wait_clear_async()  # judging waits while the probe computes, as reading the body did
     result = await run_in_threadpool(rt.ingest.submit, columns, principal.party_id)
