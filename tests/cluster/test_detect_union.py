@@ -4,7 +4,7 @@ The workers are ``TacticalService``s with a ``CellShare`` (what ``keepclear work
 each fed only the messages of the subjects it subscribes to (``split_by_cell``, ``cells_in_view``,
 ``track_subjects``: the subject routing itself is under test); the single process is the embedded
 ``TacticalService``. Every tick, the events of the two workers together are the single process's
-(ids of alerts aside: each worker names its own), and no pair is alerted by both: an alert stays
+(ids of alerts aside: each book draws its own), and no pair is alerted by both: an alert stays
 with the worker that raised it when its pair moves into the other's cells, the other having heard
 of it on the bus (here: handed each other's events between ticks).
 """
@@ -26,6 +26,7 @@ from keepclear.domain.events import Event
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.run_marks import raised_earlier, run_mark
 from keepclear.services.tactical.service import CellShare, TacticalService, cell_plan
 from keepclear.services.tactical.track_wire import WIDE, reports_from_bytes, reports_to_bytes, split_by_cell
 from keepclear.services.tactical.tracks import ReportColumns
@@ -135,7 +136,7 @@ def test_two_workers_raise_together_what_one_process_raises(tmp_path: Path, seed
                 config,
                 share=CellShare(plan, cells),
                 watch_zones=False,
-                alert_prefix=f"alert-{name}",
+                emitted_by=run_mark(name, "0a1b2c3d4e5f6071"),
             )
             subjects = {str(c) for c in cells_in_view(plan, cells).tolist()} | {WIDE}
             workers.append((service, kept, subjects))
@@ -179,6 +180,8 @@ def test_two_workers_raise_together_what_one_process_raises(tmp_path: Path, seed
 
 
 def test_a_starting_worker_resolves_its_earlier_runs_alerts_and_leaves_the_others(tmp_path: Path) -> None:
+    """The alerts still active that an earlier run of the share raised (told by the run mark on their
+    events, or by an id of the shape workers gave before the upgrade) are resolved; the others' left."""
     from keepclear.domain.event_kinds import EventKind
     from keepclear.domain.event_payloads import AlertChange
 
@@ -194,9 +197,12 @@ def test_a_starting_worker_resolves_its_earlier_runs_alerts_and_leaves_the_other
             config,
             share=CellShare(plan, np.array([343])),
             watch_zones=False,
+            emitted_by=run_mark("me", "0e1e2e3e4e5e6e7e"),
         )
 
-        def heard(kind: EventKind, alert_id: str, pair: tuple[str, str], level: str = "caution") -> Event:
+        def heard(
+            kind: EventKind, alert_id: str, pair: tuple[str, str], level: str = "caution", by: str | None = None
+        ) -> Event:
             payload = {
                 "alert_id": alert_id,
                 "unit_a": pair[0],
@@ -207,22 +213,32 @@ def test_a_starting_worker_resolves_its_earlier_runs_alerts_and_leaves_the_other
                 "level_number": 2,
                 "raised_s": START_S,
             }
-            return Event(kind, START_S, None, payload, frozenset({"a", "b"}))
+            return Event(kind, START_S, None, payload, frozenset({"a", "b"}), emitted_by=by)
 
+        earlier, other = run_mark("me", "01d1"), run_mark("other", "09a9")
         events = [
-            heard(EventKind.ALERT_RAISED, "alert-me-old1-5e0b7c2a91d4f3086a2b", ("u1", "u2")),
-            heard(EventKind.ALERT_RAISED, "alert-me-old1-c3a9f1e07b5d2468e1f0", ("u3", "u4")),
-            heard(EventKind.ALERT_RESOLVED, "alert-me-old1-c3a9f1e07b5d2468e1f0", ("u3", "u4"), "none"),
-            heard(EventKind.ALERT_RAISED, "alert-other-run9-0f6d2e8b4a1c9735d0e4", ("u5", "u6")),
+            heard(EventKind.ALERT_RAISED, "alert-5e0b7c2a91d4f3086a2b", ("u1", "u2"), by=earlier),
+            heard(EventKind.ALERT_RAISED, "alert-c3a9f1e07b5d2468e1f0", ("u3", "u4"), by=earlier),
+            heard(EventKind.ALERT_RESOLVED, "alert-c3a9f1e07b5d2468e1f0", ("u3", "u4"), "none", by=earlier),
+            heard(EventKind.ALERT_RAISED, "alert-0f6d2e8b4a1c9735d0e4", ("u5", "u6"), by=other),
+            # raised before the upgrade: no mark, the share and run in the id
+            heard(EventKind.ALERT_RAISED, "alert-me-old1-77c1d0e2f3a4b5c6d7e8", ("u7", "u8")),
+            heard(EventKind.ALERT_RAISED, "alert-other-old9-0123456789abcdef0123", ("u9", "u10")),
         ]
-        resolved = service.learn_alerts(events, lambda alert_id: alert_id.startswith("alert-me-"))
+        resolved = service.learn_alerts(events, lambda event: raised_earlier(event, "me", "0e1e2e3e4e5e6e7e"))
         assert [(e.kind, e.payload["alert_id"]) for e in resolved] == [
-            (EventKind.ALERT_RESOLVED, "alert-me-old1-5e0b7c2a91d4f3086a2b")
+            (EventKind.ALERT_RESOLVED, "alert-5e0b7c2a91d4f3086a2b"),
+            (EventKind.ALERT_RESOLVED, "alert-me-old1-77c1d0e2f3a4b5c6d7e8"),
         ]
         change = AlertChange.from_payload(resolved[0].payload)  # the typed form of the kind
         assert (change.level, change.previous_level, change.time_s) == ("none", "caution", START_S + 100)
-        # the other worker's alert is left to it: this worker will not raise that pair
-        assert service.held_elsewhere == {"alert-other-run9-0f6d2e8b4a1c9735d0e4": ("u5", "u6")}
+        # the resolutions are this run's events (its mark on them)
+        assert {e.emitted_by for e in resolved} == {run_mark("me", "0e1e2e3e4e5e6e7e")}
+        # the other worker's alerts are left to it: this worker will not raise those pairs
+        assert service.held_elsewhere == {
+            "alert-0f6d2e8b4a1c9735d0e4": ("u5", "u6"),
+            "alert-other-old9-0123456789abcdef0123": ("u9", "u10"),
+        }
     finally:
         deployment.close()
 
@@ -241,7 +257,7 @@ def test_an_api_process_knows_the_workers_alerts_from_their_events(tmp_path: Pat
         bus.subscribe_batches(kept)
         api = TacticalService(deployment.db, deployment.clock, bus, config, pairs_in_workers=True)
         base = {
-            "alert_id": "alert-w0of2-abcd1234-7b3e0c9a5f1d2864b0a7",
+            "alert_id": "alert-7b3e0c9a5f1d2864b0a7",
             "unit_a": "ua",
             "unit_b": "ub",
             "party_a": "a",
@@ -260,7 +276,7 @@ def test_an_api_process_knows_the_workers_alerts_from_their_events(tmp_path: Pat
         assert [(e.kind, e.party_id, e.payload["acknowledged_by"]) for e in kept.events] == [
             (EventKind.ALERT_ACKNOWLEDGED, "b", ["b"])
         ]
-        for alert_id, party in ((base["alert_id"], "c"), ("alert-w0of2-abcd1234-7b3e0c9a5f1d2864b0a8", "a")):
+        for alert_id, party in ((base["alert_id"], "c"), ("alert-7b3e0c9a5f1d2864b0a8", "a")):
             with pytest.raises(NotFoundError):
                 api.acknowledge(alert_id, party)
         resolved = {**raised, "level": "none", "level_number": 0, "previous_level": "warning"}

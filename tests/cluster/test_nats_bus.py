@@ -30,8 +30,20 @@ from keepclear.domain.event_wire import event_to_json, events_from_json, events_
 from keepclear.domain.events import Event  # noqa: E402
 from keepclear.services.runtime.bus import EventBus, ManualClock  # noqa: E402
 from keepclear.services.runtime.deployment import Deployment, bus_for  # noqa: E402
-from keepclear.services.runtime.nats_bus import STREAM, NatsBus, SeenIds, subject_of  # noqa: E402
-from keepclear.services.runtime.nats_tracks import TRACK_PREFIX, TRACK_STREAM, TrackFeed  # noqa: E402
+from keepclear.services.runtime.nats_bus import (  # noqa: E402
+    EMITTED_BY_HEADER,
+    STREAM,
+    NatsBus,
+    SeenIds,
+    events_of_message,
+    subject_of,
+)
+from keepclear.services.runtime.nats_tracks import (  # noqa: E402
+    TRACK_PREFIX,
+    TRACK_STREAM,
+    TrackFeed,
+    recent_alert_events,
+)
 from keepclear.services.runtime.runtime import Runtime  # noqa: E402
 from keepclear.services.tactical.track_wire import reports_to_bytes  # noqa: E402
 from keepclear.services.tactical.tracks import ReportColumns  # noqa: E402
@@ -77,6 +89,29 @@ def marker(k: int) -> Event:
     return Event(EventKind.FORCE_ADDED, 1509494400.0 + k, "a", {"force_id": f"f{k}", "n": k}, frozenset({"a"}))
 
 
+def raised_alert(k: int, emitted_by: str | None) -> Event:
+    """A distinct ``alert.raised`` (its typed form), emitted by ``emitted_by`` (a detector worker's run mark)."""
+    payload = {
+        "alert_id": f"alert-{k:020x}",
+        "unit_a": f"ua{k}",
+        "unit_b": f"ub{k}",
+        "party_a": "a",
+        "party_b": "b",
+        "level": "caution",
+        "level_number": 2,
+        "raised_s": 1509494400.0 + k,
+        "previous_level": None,
+        "time_s": 1509494400.0 + k,
+        "positions": {},
+        "cpa": None,
+    }
+    return Event(EventKind.ALERT_RAISED, 1509494400.0 + k, None, payload, frozenset("ab"), emitted_by=emitted_by)
+
+
+#: What emitted each of ``raised_alert(0..3)`` in the header tests: two runs of shares, then nobody.
+MARKS = ["w0of2/0a1b2c3d", "w0of2/0a1b2c3d", "w1of2/9f8e7d6c", None]
+
+
 # -- without a cluster --------------------------------------------------------------------
 def test_seen_ids_remember_the_last_ones_only() -> None:
     seen = SeenIds(2)
@@ -106,6 +141,22 @@ def test_no_server_is_a_connection_error_naming_bus_url() -> None:
 def test_without_bus_url_the_deployment_keeps_the_in_process_bus(tmp_path: Path) -> None:
     bus = bus_for(Settings(data_dir=tmp_path))
     assert type(bus) is EventBus and not [name for name in bus.gauges() if name.startswith("bus_")]
+
+
+def test_a_run_is_cut_where_its_emitter_changes_and_the_emitter_is_a_header_never_in_the_data() -> None:
+    """``Event.emitted_by`` (a worker's run mark) goes as a header of its message, which holds events of
+    one emitter only; the documents (what parties are handed) never hold it, and reading a message
+    puts it back on each of its events."""
+    bus = NatsBus(SERVERS)  # connects nothing
+    events = [raised_alert(k, mark) for k, mark in enumerate(MARKS)]
+    messages = bus._messages(events)
+    assert [(m.events, m.emitted_by) for m in messages] == [(2, MARKS[0]), (1, MARKS[2]), (1, None)]
+    headers = [m.headers(bus.origin) for m in messages]
+    assert [h.get(EMITTED_BY_HEADER) for h in headers] == [MARKS[0], MARKS[2], None]
+    assert not any(b"w0of2" in m.data or b"w1of2" in m.data for m in messages)
+    back = [e for m, h in zip(messages, headers, strict=True) for e in events_of_message(m.data, h)]
+    assert [(e.id, e.emitted_by) for e in back] == [(e.id, e.emitted_by) for e in events]
+    assert back == events  # the mark is not part of an event's identity
 
 
 def test_only_remote_subscribers_are_given_other_processes_events() -> None:
@@ -214,6 +265,48 @@ def test_a_run_of_events_goes_as_one_message_and_arrives_in_order_once(two_proce
     assert [e.id for e in on_b.wait_for(101)][100:] == [fresh.id]
     time.sleep(0.5)  # anything more would arrive by now
     assert len(on_b.events) == 101 and nats_bus(b).duplicates_dropped_total == 1
+
+
+async def alert_messages() -> list[tuple[dict[str, str], bytes]]:
+    """Every alert message on the event stream: its headers and data, as any reader of the stream gets them."""
+    nc = await nats.connect(servers=SERVERS)
+    try:
+        config = js_api.ConsumerConfig(deliver_policy=js_api.DeliverPolicy.ALL, ack_policy=js_api.AckPolicy.NONE)
+        pull = await nc.jetstream(timeout=2.0).pull_subscribe("keepclear.events.alert.>", stream=STREAM, config=config)
+        out: list[tuple[dict[str, str], bytes]] = []
+        while True:
+            try:
+                messages = await pull.fetch(64, timeout=1.0)
+            except nats.errors.TimeoutError:
+                return out
+            out += [(dict(m.headers or {}), m.data) for m in messages]
+    finally:
+        await nc.close()
+
+
+def test_what_emitted_an_alert_reaches_the_others_and_a_reading_back_of_the_stream_in_a_header_only(
+    running_cluster: dict[str, str],
+) -> None:
+    """A worker's run mark on its alert events reaches another process with each event, and a worker
+    reading the stream back at its start (``recent_alert_events``) gets it too; the stored data of
+    the messages never holds it."""
+    a = NatsBus(SERVERS).connect()
+    b = NatsBus(SERVERS).connect()
+    try:
+        on_b = Received()
+        b.subscribe_batches(on_b, remote=True)
+        events = [raised_alert(k, mark) for k, mark in enumerate(MARKS)]
+        a.publish_nowait(events)
+        expected = [(e.id, e.emitted_by) for e in events]
+        assert [(e.id, e.emitted_by) for e in on_b.wait_for(len(events))] == expected
+        back = b.call(lambda nc: recent_alert_events(nc, time.time() - 600)).result(timeout=30)
+        assert [(e.id, e.emitted_by) for e in back] == expected
+        stored = asyncio.run(alert_messages())
+        assert [h.get(EMITTED_BY_HEADER) for h, _ in stored] == [MARKS[0], MARKS[2], None]
+        assert not any(b"w0of2" in data or b"w1of2" in data for _, data in stored)
+    finally:
+        a.close()
+        b.close()
 
 
 async def steal_one(durable: str, timeout_s: float = DELIVERY_S) -> int | None:

@@ -7,6 +7,8 @@ lower cell (the pair's owner; the other worker sees both units through its halo 
 it reaches party b's ``/v1/stream`` on the serve process and the record once, and opens one
 incident (the loss of separation). Party b acknowledges it through the serve process: the record
 has the acknowledgement and the worker marks it in its book. The time from the first report to the alert on the stream is printed.
+Every alert id a party sees is ``alert-`` and 20 hex digits, as an embedded probe's: which share and
+run raised it only the workers know (their run mark, a bus header; here read from their stdout).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -125,6 +128,30 @@ def alert_lines(log: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"kind": "alert.')]
 
 
+#: Every alert id a party sees: an embedded probe's shape, nothing of a worker, share or run.
+ALERT_ID = re.compile(r"^alert-[0-9a-f]{20}$")
+
+
+def raised_by_share(logs: list[Path], share: str) -> dict[str, str]:
+    """The alerts the workers of ``logs`` say ``share`` raised (their stdout: the operator's, never a
+    party's), each with the run mark it carries (``<share>/<run>``)."""
+    out = {}
+    for log in logs:
+        for line in alert_lines(log) if log.exists() else []:
+            mark = str(line["emitted_by"])
+            if line["kind"] == "alert.raised" and mark.startswith(f"{share}/"):
+                out[str(line["alert_id"])] = mark
+    return out
+
+
+def assert_tells_nothing_of_workers(alert_id: str, seen: str, *words: str) -> None:
+    """``alert_id`` has the embedded shape, and ``seen`` (what a party was shown) names none of ``words``
+    (workers, shares, run marks)."""
+    assert ALERT_ID.match(alert_id), alert_id
+    for word in words:
+        assert word not in seen, (word, seen[:2000])
+
+
 def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_party(
     running_cluster: dict[str, str], postgres_url: str, tmp_path: Path
 ) -> None:
@@ -169,9 +196,12 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
         alerts = raised()
         assert len(alerts) == 1, alerts
         alert_id = alert_id_of(alerts[0])
-        assert alert_id.startswith("alert-south-"), alerts[0]
+        assert_tells_nothing_of_workers(alert_id, json.dumps(list(stream_b.events)), "south")
         found_south = [line for line in alert_lines(logs["south"]) if line["kind"] == "alert.raised"]
         assert [line["alert_id"] for line in found_south] == [alert_id]
+        mark = str(found_south[0]["emitted_by"])
+        assert mark.startswith("south/"), found_south  # the worker knows which run of its share raised it
+        assert mark not in json.dumps(list(stream_b.events))
         assert alert_lines(logs["north"]) == [], "the pair belongs to the lower cell's worker"
         assert '"tracks": 2' in logs["north"].read_text(), (
             "the north worker saw both units (its halo) and left the pair"
@@ -181,8 +211,10 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
             acked = b.post(f"/v1/alerts/{alert_id}/acknowledge")
             assert acked.status_code == 200, acked.text
             assert acked.json()["status"] == "acknowledged" and acked.json()["acknowledged_by"] == ["b"]
-            assert b.post("/v1/alerts/alert-south-nonesuch-000001/acknowledge").status_code == 404
-            listed = [a for a in b.get("/v1/alerts").json() if a["alert_id"] == alert_id]
+            assert b.post("/v1/alerts/alert-00000000000000000001/acknowledge").status_code == 404
+            every = b.get("/v1/alerts").json()
+            assert_tells_nothing_of_workers(alert_id, json.dumps(every), "south", mark)
+            listed = [a for a in every if a["alert_id"] == alert_id]
             assert [(a["status"], a["unit_a"], a["unit_b"]) for a in listed] == [("acknowledged", "ua", "ub")], listed
             deadline = time.monotonic() + 10
             while True:
@@ -200,6 +232,8 @@ def test_a_boundary_pair_is_alerted_once_by_its_owner_and_reaches_the_other_part
                 time.sleep(0.2)
             # the worker opened the incident of the loss of separation, once
             incidents = [i for i in b.get("/v1/incidents").json() if alert_id in i["alert_ids"]]
+            shown = json.dumps([export.json(), incidents, list(stream_b.events)])
+            assert_tells_nothing_of_workers(alert_id, shown, "south", mark)
         assert sorted(e["statement"]["kind"] for e in recorded) == ["alert.acknowledged", "alert.raised"], recorded
         deadline = time.monotonic() + 10
         while '"alerts_acknowledged": 1' not in logs["south"].read_text():
@@ -285,7 +319,11 @@ def test_a_worker_killed_and_restarted_resumes_from_its_durable_consumer(
         ]
         assert taken and taken[-1] == last - ack_floor, (taken[-1:], last, ack_floor)
         alerts = raised()
-        assert len(alerts) == 2 and len(set(alerts)) == 2 and all(a.startswith("alert-solo-") for a in alerts), alerts
+        assert len(alerts) == 2 and len(set(alerts)) == 2 and all(ALERT_ID.match(a) for a in alerts), alerts
+        # each run's alert carries its own run mark of share "solo" (the workers' stdout), never its id
+        marks = raised_by_share(logs, "solo")
+        assert set(marks) == set(alerts) and len(set(marks.values())) == 2, marks
+        assert_tells_nothing_of_workers(alerts[1], json.dumps(list(stream_b.events)), "solo", *marks.values())
         # the first run's alert died with it: the second run resolved it at start, and only its own is active
         resolved = [alert_id_of(e) for e in list(stream_b.events) if e.get("kind") == "alert.resolved"]
         assert resolved == [alerts[0]], resolved
@@ -373,11 +411,9 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
                 assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
 
         def of_share(kind: str) -> list[str]:
-            return [
-                alert_id_of(e)
-                for e in list(stream_b.events)
-                if e.get("kind") == kind and alert_id_of(e).startswith("alert-w1of2-")
-            ]
+            """The alert ids of ``kind`` on b's stream of alerts share w1of2 raised (its workers' stdout)."""
+            mine = raised_by_share(list(logs.values()), "w1of2")
+            return [alert_id_of(e) for e in list(stream_b.events) if e.get("kind") == kind and alert_id_of(e) in mine]
 
         def post_until(done: Callable[[], bool], what: str, since_s: float, limit_s: float) -> float:
             while not done():
@@ -456,6 +492,11 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['b']}"}, timeout=10) as b:
             active = [a["alert_id"] for a in b.get("/v1/alerts").json() if a["status"] != "resolved"]
         assert active == [raised[3]], active
+        # four runs of share w1of2 (worker 1, the standby, worker 0, worker 1 again), none named to b
+        marks = raised_by_share(list(logs.values()), "w1of2")
+        assert len(set(marks.values())) == 4, marks
+        for alert_id in raised:
+            assert_tells_nothing_of_workers(alert_id, json.dumps(list(stream_b.events)), "w1of2", "w0of2", "spare")
         print(
             json.dumps(
                 {
@@ -495,11 +536,13 @@ def test_finer_shares_of_a_dead_worker_spread_over_the_living(
         feeds = feed_clients(stack, url, keys)
         t0 = time.time()
 
-        def raised(prefix: str) -> list[str]:
+        def raised(share: str) -> list[str]:
+            """The alert ids on b's stream that ``share`` raised (the workers' stdout)."""
+            mine = raised_by_share(list(logs.values()), share)
             return [
                 alert_id_of(e)
                 for e in list(stream_b.events)
-                if e.get("kind") == "alert.raised" and alert_id_of(e).startswith(prefix)
+                if e.get("kind") == "alert.raised" and alert_id_of(e) in mine
             ]
 
         def post_until(done: Callable[[], bool], what: str, since_s: float) -> float:
@@ -514,14 +557,14 @@ def test_finer_shares_of_a_dead_worker_spread_over_the_living(
                 time.sleep(0.5)
             return time.monotonic() - since_s
 
-        prefix = f"alert-{dead[0].name}-"
-        post_until(lambda: len(raised(prefix)) >= 1, "the first alert", time.monotonic())
+        share = dead[0].name
+        post_until(lambda: len(raised(share)) >= 1, "the first alert", time.monotonic())
         # A share of worker 1 a living worker started before the kill (adopted while worker 1 was still
         # starting, then handed back) is not a takeover: only starts after the kill count.
         started_before = {(n, s.name): share_started(logs[n], s.name) for n in ("w0", "w2") for s in dead}
         processes[1].kill9()
         killed_s = time.monotonic()
-        pause_s = post_until(lambda: len(set(raised(prefix))) >= 2, "the alert after the takeover", killed_s)
+        pause_s = post_until(lambda: len(set(raised(share))) >= 2, "the alert after the takeover", killed_s)
         deadline = time.monotonic() + ALERT_S
         while True:
             taken = {
@@ -536,4 +579,9 @@ def test_finer_shares_of_a_dead_worker_spread_over_the_living(
             time.sleep(0.5)
         # One share each: the load spread.
         assert all(len(names) == 1 for names in taken.values()), (taken, {n: share_lines(logs[n]) for n in taken})
+        # two runs of the share (worker 1's, its adopter's) raised the pair; b's stream names neither
+        marks = raised_by_share(list(logs.values()), share)
+        assert len(set(marks.values())) == 2, marks
+        for alert_id in set(raised(share)):
+            assert_tells_nothing_of_workers(alert_id, json.dumps(list(stream_b.events)), share, *marks.values())
         print(json.dumps({"cell": cell, "adopted": taken, "kill_to_alert_on_stream_s": round(pause_s, 2)}))

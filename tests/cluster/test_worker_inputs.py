@@ -3,7 +3,9 @@
 Track messages read back what was written; a message that does not read is refused naming what is
 wrong; reports go to their cell's subject, over-fast units to ``wide``, a big cell in several
 messages. ``keepclear worker detect`` and ``detect_in_workers`` refuse what cannot work with a
-clear message, before anything connects.
+clear message, before anything connects. A worker tells its share's earlier runs' alerts by the run
+mark on their events (never by an id of today's shape, which names nobody), or by an id of the shape
+workers gave before.
 """
 
 from __future__ import annotations
@@ -16,19 +18,19 @@ from click.testing import CliRunner
 
 pytest.importorskip("nats")
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from keepclear.cli.main import cli
-from keepclear.detect.alerts import AlertBook
+from keepclear.detect.alerts import ALERT_ID_BITS
 from keepclear.detect.cells import CellPlan, cells_in_view
 from keepclear.domain import Domain
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.detect_worker import (
-    alert_prefix,
-    cells_of_worker,
-    raised_by,
-    shares_of_workers,
-    worker_name_problem,
-)
+from keepclear.services.runtime.detect_worker import cells_of_worker, shares_of_workers, worker_name_problem
 from keepclear.services.runtime.nats_tracks import track_subjects
+from keepclear.services.runtime.run_marks import raised_by, raised_earlier, run_mark, share_run_of
 from keepclear.services.tactical.track_wire import (
     BINARY_MAGIC,
     MAX_REPORTS_PER_MESSAGE,
@@ -144,20 +146,64 @@ def test_workers_by_index_share_every_cell_once() -> None:
     assert worker_name_problem("a.b") and worker_name_problem("") and worker_name_problem("x" * 65)
 
 
-def test_a_workers_alert_ids_name_its_share_and_run_and_count_nothing() -> None:
-    """The share and run read back from an alert id (how a worker tells its earlier runs' alerts),
-    whatever dashes the share's name has; the rest of the id is random, not a count."""
-    for share in ("w0of2", "w1of3-2of4", "south_1"):
-        prefix = alert_prefix(share, "0a1b2c3d")
-        book = AlertBook(id_prefix=prefix)
-        ids = [book._new_id() for _ in range(3)]
-        assert [raised_by(alert_id) for alert_id in ids] == [(share, "0a1b2c3d")] * 3
-        tails = [alert_id.removeprefix(prefix + "-") for alert_id in ids]
-        assert all(len(tail) == 20 and int(tail, 16) >= 0 for tail in tails) and len(set(tails)) == 3
-    assert raised_by("alert-0c4f1e9b27d3a86f51e2") is None  # an embedded probe's
-    assert raised_by("alert-w0of2-0a1b2c3d-0c4f1e9b27d3a86f51e2") != raised_by(
-        "alert-w0of2-9f8e7d6c-0c4f1e9b27d3a86f51e2"
-    )
+SHARE_NAMES = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=1, max_size=64
+)
+RUNS = st.text(alphabet="0123456789abcdef", min_size=1, max_size=32)
+
+
+@given(share=SHARE_NAMES, run=RUNS)
+def test_a_run_mark_reads_back_its_share_and_run_whatever_dashes_the_share_has(share: str, run: str) -> None:
+    assert share_run_of(run_mark(share, run)) == (share, run)
+
+
+@given(text=st.text(max_size=80))
+def test_a_text_that_reads_as_a_run_mark_is_exactly_that_mark(text: str) -> None:
+    read = share_run_of(text)
+    assert read is None or run_mark(*read) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["", "w0of2", "w0of2/", "/0a1b", "w0of2/0A1B", "w0of2/0a1b/2c", "w0of2/0a 1b", "w0of2-0a1b"]
+)
+def test_what_is_not_a_run_mark_reads_as_none(text: str) -> None:
+    assert share_run_of(text) is None
+
+
+@given(bits=st.integers(min_value=0, max_value=(1 << ALERT_ID_BITS) - 1))
+def test_an_alert_id_of_todays_shape_names_no_share(bits: int) -> None:
+    assert raised_by(f"alert-{bits:0{ALERT_ID_BITS // 4}x}") is None
+
+
+@pytest.mark.parametrize("share", ["w0of2", "w1of3-2of4", "south_1"])
+def test_an_alert_id_of_the_old_shape_still_names_its_share_and_run(share: str) -> None:
+    """Ids workers gave before the upgrade (``alert-<share>-<run>-<random>``): a worker starting after it
+    still tells its earlier run's alerts by them, whatever dashes the share's name has."""
+    for tail in ("0c4f1e9b27d3a86f51e2", "5e0b7c2a91d4f3086a2b"):
+        assert raised_by(f"alert-{share}-0a1b2c3d-{tail}") == (share, "0a1b2c3d")
+
+
+def _alert_event(alert_id: str, emitted_by: str | None = None) -> Event:
+    return Event(EventKind.ALERT_RAISED, 0.0, None, {"alert_id": alert_id}, frozenset("ab"), emitted_by=emitted_by)
+
+
+@pytest.mark.parametrize(
+    ("alert_id", "emitted_by", "earlier"),
+    [
+        ("alert-0c4f1e9b27d3a86f51e2", "w0of2-1of2/5d2c90aa0c4f1e9b", True),  # this share, another run
+        ("alert-0c4f1e9b27d3a86f51e2", "w0of2-1of2/77e0a1b2c3d4e5f6", False),  # this run
+        ("alert-0c4f1e9b27d3a86f51e2", "w0of2-0of2/5d2c90aa0c4f1e9b", False),  # another share
+        ("alert-0c4f1e9b27d3a86f51e2", "w0of2", False),  # not a mark
+        ("alert-0c4f1e9b27d3a86f51e2", None, False),  # no mark: another process's (an acknowledgement)
+        ("alert-w0of2-1of2-5d2c90aa-0c4f1e9b27d3a86f51e2", None, True),  # the old shape, another run
+        ("alert-w0of2-1of2-77e0a1b2c3d4e5f6-0c4f1e9b27d3a86f51e2", None, False),  # the old shape, this run
+        ("alert-w0of2-0of2-5d2c90aa-0c4f1e9b27d3a86f51e2", None, False),  # the old shape, another share
+    ],
+)
+def test_an_earlier_runs_alert_is_told_by_the_run_mark_or_an_old_shaped_id(
+    alert_id: str, emitted_by: str | None, earlier: bool
+) -> None:
+    assert raised_earlier(_alert_event(alert_id, emitted_by), "w0of2-1of2", "77e0a1b2c3d4e5f6") is earlier
 
 
 @pytest.mark.parametrize("per_worker", [1, 2, 5])

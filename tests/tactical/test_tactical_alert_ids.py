@@ -4,7 +4,8 @@ A party sees the ids of its own alerts. Were they counted (``alert-000007``), th
 them would tell it how many alerts other pairs had in between, and when. An id is its book's prefix
 and ``ALERT_ID_BITS`` fresh random bits: given the bits its own alerts draw, a party's view is the
 same whether or not other pairs had alerts; the bits being independent uniform draws, its ids have
-the same distribution either way.
+the same distribution either way. Nor does an id say who raised it: a detector worker's book names
+its share and run on its events (``emitted_by``, carried where no party reads it), never in an id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from keepclear.detect.alerts import ALERT_ID_BITS, AlertBook, RandomBits, candid
 from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import probe
 from keepclear.detect.states import TrackStates
+from keepclear.domain.event_wire import event_to_json
 from keepclear.domain.events import Event
 
 PARTIES = ["coalition", "russia", "un-ocha"]
@@ -59,8 +61,10 @@ def states(encounters: list[Encounter], t: float) -> TrackStates:
     )
 
 
-def run(encounters: list[Encounter], random_bits: RandomBits, seconds: int = 260, prefix: str = "alert") -> list[Event]:
-    book = AlertBook(id_prefix=prefix, random_bits=random_bits)
+def run(
+    encounters: list[Encounter], random_bits: RandomBits, seconds: int = 260, emitted_by: str | None = None
+) -> list[Event]:
+    book = AlertBook(random_bits=random_bits, emitted_by=emitted_by)
     wide = candidate_settings(book.settings, ProbeSettings())
     events: list[Event] = []
     for step in range(seconds):
@@ -85,7 +89,7 @@ def raised(events: list[Event]) -> list[Event]:
     return [e for e in events if e.kind == "alert.raised"]
 
 
-def test_an_alert_id_is_the_prefix_and_one_draw_of_random_bits_and_nothing_else() -> None:
+def test_an_alert_id_is_alert_and_one_draw_of_random_bits_and_nothing_else() -> None:
     draws = random.Random(11)
     taken: list[int] = []
 
@@ -130,12 +134,16 @@ def test_ids_are_unpredictable_random_bits_not_in_the_order_raised() -> None:
     assert sorted(ids) != ids
 
 
-def test_two_books_with_the_same_seed_but_other_prefixes_never_share_an_id() -> None:
-    """Two workers (or two runs of one) whose sources happened to repeat each other: the share and run
-    in the prefix keep their ids apart."""
-    one = run(OWN, random.Random(1).getrandbits)
-    two = run(OWN, random.Random(1).getrandbits, prefix="alert-w1of2-0a1b2c3d")
-    ids_one = {e.payload["alert_id"] for e in raised(one)}
-    ids_two = {e.payload["alert_id"] for e in raised(two)}
-    assert len(ids_one) == len(ids_two) == 2 and not ids_one & ids_two
-    assert {i.removeprefix("alert-w1of2-0a1b2c3d-") for i in ids_two} == {i.removeprefix("alert-") for i in ids_one}
+def test_a_workers_book_makes_the_same_ids_and_documents_as_an_embedded_one_its_mark_aside() -> None:
+    """A detector worker's book (``emitted_by``: its share and run) drawing the same bits as an
+    embedded one: the same ids, payloads, event ids and wire documents, of the embedded shape; the
+    mark is on its events only, in nothing a party is shown."""
+    mark = "w1of2-0of3/0a1b2c3d4e5f6071"
+    embedded = run(OWN, random.Random(1).getrandbits)
+    worker = run(OWN, random.Random(1).getrandbits, emitted_by=mark)
+    assert raised(worker) and [e.payload for e in worker] == [e.payload for e in embedded]
+    assert [e.id for e in worker] == [e.id for e in embedded]
+    assert [event_to_json(e) for e in worker] == [event_to_json(e) for e in embedded]
+    assert all(PATTERN.match(e.payload["alert_id"]) for e in worker)
+    assert {e.emitted_by for e in worker} == {mark} and {e.emitted_by for e in embedded} == {None}
+    assert not any("w1of2" in event_to_json(e) or "0a1b2c3d" in event_to_json(e) for e in worker)

@@ -182,6 +182,8 @@ def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: flo
                 "kind": str(event.kind),
                 "id": event.id,
                 **{k: event.payload.get(k) for k in ("alert_id", "unit_a", "unit_b", "level")},
+                # the share and run that raised it: for the operator (a party's copy never says)
+                "emitted_by": event.emitted_by,
             }
             click.echo(json.dumps(line), nl=True)
 

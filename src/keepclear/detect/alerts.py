@@ -6,11 +6,15 @@ policy (``wellclear``), filtered by its hysteresis. An alert is raised when a pa
 returns to 0. Every change is an ``Event`` (``alert.raised``, ``alert.level_changed``,
 ``alert.acknowledged``, ``alert.resolved``) concerning both parties, with a JSON-ready payload.
 
-Alert ids are a prefix and ``ALERT_ID_BITS`` random bits (``alert-3f0c9a…``): a party sees the ids of
-its own alerts, and a count in them would tell it how many alerts other pairs of parties had in
-between, and when (need to know). The bits come from ``random_bits`` (the operating system's by
-default); with a seeded one (``random.Random(seed).getrandbits``) the same ticks give the same
-events, ids included, for tests and replays.
+Alert ids are ``alert-`` and ``ALERT_ID_BITS`` random bits (``alert-3f0c9a…``), and nothing else: a
+party sees the ids of its own alerts, and a count in them would tell it how many alerts other pairs
+of parties had in between, and when; a name in them (a detector worker's share, its run) would tell
+it how the deployment is cut and when a worker restarted (need to know). The bits come from
+``random_bits`` (the operating system's by default); with a seeded one
+(``random.Random(seed).getrandbits``) the same ticks give the same events, ids included, for tests
+and replays. ``emitted_by`` names the book's owner on every event it makes (``Event.emitted_by``:
+a detector worker's share and run, which the worker carries where no party reads it), never in an
+id or a payload.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.geo.geodesy import destination
 
-#: Random bits in an alert id: unpredictable, and unique in practice (a repeat among 10⁹ ids has a
-#: chance below 10⁻⁶; one among the active alerts is drawn again).
+#: Random bits in an alert id: unpredictable, and unique in practice across every book of a
+#: deployment, the detector workers' shares included (each draws its own; a repeat among 10⁹ ids has
+#: a chance below 10⁻⁶, n²/2⁸¹; one among a book's own active alerts is drawn again).
 ALERT_ID_BITS = 80
 
 #: ``bits -> a uniform random integer of that many bits``: ``secrets.randbits``, or a seeded
@@ -94,14 +99,14 @@ class AlertBook:
         self,
         settings: AlertingSettings | None = None,
         *,
-        id_prefix: str = "alert",
         random_bits: RandomBits = secrets.randbits,
+        emitted_by: str | None = None,
     ) -> None:
-        """``id_prefix`` starts every alert id, ``ALERT_ID_BITS`` from ``random_bits`` end it
-        (``alert-<20 hex digits>``): a detector worker adds its share and run to the prefix, which it
-        reads back to tell its own alerts (``services.runtime.detect_worker``)."""
+        """Every alert id is ``alert-`` and ``ALERT_ID_BITS`` from ``random_bits`` (``alert-<20 hex
+        digits>``), in every deployment; ``emitted_by`` goes on every event made here (never in an id:
+        a detector worker tells its earlier runs' alerts by it, ``services.runtime.detect_worker``)."""
         self.settings = settings or AlertingSettings()
-        self._prefix = id_prefix
+        self.emitted_by = emitted_by
         self._random_bits = random_bits
         self._codes: dict[str, int] = {}
         self._names: list[str] = []
@@ -182,7 +187,7 @@ class AlertBook:
         keep = (shown > 0) | (raw > 0)
         if not keep.all():
             self._take(np.flatnonzero(keep))
-        return _events(changes, time_s, states, conflicts)
+        return _events(changes, time_s, states, conflicts, self.emitted_by)
 
     def acknowledge(self, alert_id: str, party_id: str, time_s: float) -> Event:
         """``party_id`` acknowledges the alert; raises ``KeyError`` (unknown or resolved alert) or
@@ -197,7 +202,7 @@ class AlertBook:
         )
         payload = self._base_payload(alert)
         payload["acknowledged_by"] = sorted(alert.acknowledged_by)
-        return Event(EventKind.ALERT_ACKNOWLEDGED, time_s, party_id, payload, alert.parties)
+        return Event(EventKind.ALERT_ACKNOWLEDGED, time_s, party_id, payload, alert.parties, emitted_by=self.emitted_by)
 
     def _code_rows(self, unit_ids: Sequence[str]) -> npt.NDArray[np.int64]:
         """The code of every row's unit, new units getting the next codes."""
@@ -305,10 +310,10 @@ class AlertBook:
         return EventKind.ALERT_LEVEL_CHANGED, self._alerts[alert_id], alert.level
 
     def _new_id(self) -> str:
-        """A fresh alert id: the prefix and ``ALERT_ID_BITS`` random bits, nothing of other alerts (one
-        an active alert has is drawn again)."""
+        """A fresh alert id: ``alert-`` and ``ALERT_ID_BITS`` random bits, nothing of other alerts or
+        of who raised it (one an active alert has is drawn again)."""
         for _ in range(8):
-            alert_id = f"{self._prefix}-{self._random_bits(ALERT_ID_BITS):0{ALERT_ID_BITS // 4}x}"
+            alert_id = f"alert-{self._random_bits(ALERT_ID_BITS):0{ALERT_ID_BITS // 4}x}"
             if alert_id not in self._alerts:
                 return alert_id
         raise RuntimeError(f"random_bits: 8 draws of {ALERT_ID_BITS} bits all gave ids of active alerts")
@@ -338,8 +343,11 @@ class _Change:
     conflict: int | None
 
 
-def _events(changes: list[_Change], time_s: float, states: TrackStates, conflicts: Conflicts) -> list[Event]:
-    """The events of a tick's alert changes, with both units' positions now and at closest approach.
+def _events(
+    changes: list[_Change], time_s: float, states: TrackStates, conflicts: Conflicts, emitted_by: str | None
+) -> list[Event]:
+    """The events of a tick's alert changes, with both units' positions now and at closest approach
+    (each ``emitted_by`` the book's owner).
 
     Positions of every change are computed at once (one geodesic call for the whole tick): a tick
     that raises thousands of alerts must not pay thousands of scalar calls.
@@ -393,7 +401,7 @@ def _events(changes: list[_Change], time_s: float, states: TrackStates, conflict
                 "los": los,
                 "points": {alert.unit_a: points[2 * count + 2 * i], alert.unit_b: points[2 * count + 2 * i + 1]},
             }
-        events.append(Event(change.kind, time_s, None, payload, alert.parties))
+        events.append(Event(change.kind, time_s, None, payload, alert.parties, emitted_by=emitted_by))
     return events
 
 

@@ -9,11 +9,13 @@ go on the bus like any process's: this worker records them (its own record signe
 opens the incidents of losses of separation and posts them to the hotline as a ``serve`` process
 does (an API process freezes an incident's evidence: it holds the durable track history), and the API processes hand them to the
 parties' streams and ``/v1/alerts``. Their ids are stable (the same event, the same id), so a
-publish retried or redelivered is taken once; alert ids start with the share's name and a random mark
-of this run, and end with random bits (``alert-<share>-<run>-<random>``, ``alert_prefix``): a worker
-tells its own earlier runs' alerts by them, and they count nothing (a party must not learn from the
-ids of its own alerts how many other pairs had in between).
-Zones are watched by the API processes, not here.
+publish retried or redelivered is taken once. Zones are watched by the API processes, not here.
+
+Alert ids and runs. An alert id is ``alert-`` and 80 random bits, as an embedded probe's: it names
+neither the share nor the run (parties see it). Each alert event a share emits carries the share's
+run mark instead (``Event.emitted_by``), which crosses processes as a bus header no party reads; a
+share starting resolves the alerts still active that its earlier runs raised, told by that mark, or
+by an id of the shape workers gave before (``run_marks``: the choice of carrier and why).
 
 Shares and takeover. Started as ``--worker-index I --workers N``, a worker is named ``w<I>of<N>``
 and its own share is ``w<I>of<N>`` (its cells by rendezvous hashing); with ``--shares-per-worker K``
@@ -35,9 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -59,14 +61,13 @@ from keepclear.services.runtime.leader import EmbeddedLeadership, Leadership, le
 from keepclear.services.runtime.leader import Role as LeaderRole
 from keepclear.services.runtime.nats_bus import STREAM_MAX_AGE_S, NatsBus
 from keepclear.services.runtime.nats_tracks import TrackFeed, recent_alert_events, track_subjects
+from keepclear.services.runtime.run_marks import raised_earlier, run_mark
 from keepclear.services.tactical.service import CellShare, TacticalService, cell_plan
 
 __all__ = [
     "DetectWorker",
     "Share",
-    "alert_prefix",
     "cells_of_worker",
-    "raised_by",
     "shares_of_workers",
     "worker_name_problem",
     "worker_of",
@@ -79,7 +80,8 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 
 def worker_name_problem(name: str) -> str | None:
-    """Why ``name`` cannot name a worker (it names its JetStream consumer and its alert ids), or None."""
+    """Why ``name`` cannot name a worker or a share (it names a JetStream consumer, a lock and a run
+    mark), or None."""
     if not 1 <= len(name) <= 64 or not set(name) <= _NAME_CHARS:
         return f"{name!r} must be 1 to 64 letters, digits, '-' or '_'"
     return None
@@ -88,28 +90,6 @@ def worker_name_problem(name: str) -> str | None:
 def worker_of(index: int, workers: int) -> str:
     """The name of worker ``index`` of ``workers``: ``w<index>of<workers>``."""
     return f"w{index}of{workers}"
-
-
-def alert_prefix(share: str, run: str) -> str:
-    """How the ids of the alerts ``share`` raises in run ``run`` start: ``alert-<share>-<run>`` (the
-    alert book adds random bits)."""
-    return f"alert-{share}-{run}"
-
-
-def raised_by(alert_id: str) -> tuple[str, str] | None:
-    """The share and run that raised ``alert_id`` (``alert-<share>-<run>-<random>``), or None for an
-    id of another shape (an embedded probe's ``alert-<random>``).
-
-    >>> raised_by("alert-w0of2-1of3-5d2c90aa-0c4f1e9b27d3a86f51e2")
-    ('w0of2-1of3', '5d2c90aa')
-    >>> raised_by("alert-0c4f1e9b27d3a86f51e2") is None
-    True
-    """
-    head, _, _ = alert_id.rpartition("-")
-    owner, _, run = head.rpartition("-")
-    if not owner.startswith("alert-") or len(owner) == len("alert-") or not run:
-        return None
-    return owner[len("alert-") :], run
 
 
 def cells_of_worker(cell_count: int, index: int, workers: int, shares_per_worker: int = 1) -> np.ndarray:
@@ -150,8 +130,9 @@ def shares_of_workers(cell_count: int, workers: int, shares_per_worker: int = 1)
 
 @dataclass(frozen=True)
 class Share:
-    """A named set of cells probed as one: its durable consumer and its alert ids carry the name.
-    ``worker``: the worker whose own share it is (its home lock tells whether it lives)."""
+    """A named set of cells probed as one: its durable consumer, its lock and its run marks carry the
+    name (never an alert id). ``worker``: the worker whose own share it is (its home lock tells
+    whether it lives)."""
 
     name: str
     cells: np.ndarray
@@ -174,8 +155,10 @@ class _RunningShare:
     def __init__(self, worker: DetectWorker, share: Share) -> None:
         self.share = share
         self.name = share.name
-        #: A mark of this run in its alert ids: random, so that it says nothing of other runs either.
-        self.run = uuid.uuid4().hex[:8]
+        #: This run: 64 random bits, so that it says nothing of other runs either. With the share's
+        #: name it marks every alert event of the run (``run_mark``, ``Event.emitted_by``).
+        self.run = secrets.token_hex(8)
+        self.mark = run_mark(share.name, self.run)
         #: Every cell whose subject the share consumes (its own and the halo's), ascending.
         self.view_cells = cells_in_view(worker.plan, share.cells)
         self.tactical = TacticalService(
@@ -185,7 +168,7 @@ class _RunningShare:
             worker.config.tactical,
             share=CellShare(worker.plan, share.cells),
             watch_zones=False,
-            alert_prefix=alert_prefix(share.name, self.run),
+            emitted_by=self.mark,
         )
         self.feed = TrackFeed(
             worker.bus,
@@ -198,10 +181,9 @@ class _RunningShare:
         self._retired: set[str] = set()
         self._lock = threading.Lock()
 
-    def earlier_run(self, alert_id: str) -> bool:
-        """Whether ``alert_id`` is this share's (its name) of another run (``raised_by``)."""
-        by = raised_by(alert_id)
-        return by is not None and by[0] == self.name and by[1] != self.run
+    def earlier_run(self, event: Event) -> bool:
+        """Whether alert event ``event`` is of an alert of this share raised by another run (``raised_earlier``)."""
+        return raised_earlier(event, self.name, self.run)
 
     def retire(self, heard: list[Event]) -> list[Event]:
         """From alert events heard (oldest first), the ``alert.resolved`` of those still active that an
@@ -219,8 +201,7 @@ class _RunningShare:
         """Hand ``event`` (any process's) to the probe; returns what must be published in answer: the
         resolution of an earlier run's alert heard late (a share handed over while its last events
         were on their way)."""
-        alert_id = event.payload.get("alert_id") if event.kind in ALERT_KINDS else None
-        if isinstance(alert_id, str) and self.earlier_run(alert_id):
+        if event.kind in ALERT_KINDS and self.earlier_run(event):
             if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
                 return self.retire([event])
             return []

@@ -16,6 +16,15 @@ reconnecting) is delivered again after ``ack_wait_s``; acknowledging "all up to"
 have acknowledged it unseen. A process never receives its own events (the
 ``Keepclear-Origin`` header names it).
 
+What emitted an event, where the deployment's processes need to know it and no party may
+(``Event.emitted_by``: the detector worker's share and run that raised an alert), goes as the
+``Keepclear-Emitted-By`` header of its message, never in the document: a message carries events of
+one emitter (a run is cut where it changes), and a receiver puts the header back on each event it
+reads (``events_of_message``; so does a worker reading the stream back at its start). JetStream
+stores the header with the message, so a redelivery and a reading back carry it too; the API
+processes hand parties the documents' payloads only, so no stream, list, record entry or incident
+shows it.
+
 Publishing never waits for NATS: events wait in a bounded outgoing buffer that a task on the bus's
 own thread (an asyncio loop) publishes from, retrying each until JetStream acknowledges it. When the
 buffer is full (NATS unreachable for long) further events are not sent to other processes and are
@@ -30,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -51,7 +61,7 @@ from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.bus import EventBus
 
-__all__ = ["NatsBus", "SeenIds", "acknowledge_each"]
+__all__ = ["NatsBus", "SeenIds", "acknowledge_each", "events_of_message"]
 
 _log = logging.getLogger("keepclear.bus.nats")
 T = TypeVar("T")
@@ -62,6 +72,8 @@ STREAM = "KEEPCLEAR_EVENTS"
 SUBJECT_PREFIX = "keepclear.events"
 #: Names the publishing process on each message, so it skips its own.
 ORIGIN_HEADER = "Keepclear-Origin"
+#: What emitted the message's events (``Event.emitted_by``), on messages whose events say.
+EMITTED_BY_HEADER = "Keepclear-Emitted-By"
 #: How long the stream keeps events (seconds): catch-up past it is from the store.
 STREAM_MAX_AGE_S = 3600.0
 #: JetStream drops a repeated ``Nats-Msg-Id`` within this window (seconds).
@@ -107,12 +119,31 @@ class SeenIds:
 
 
 class _Message(NamedTuple):
-    """One message to publish: where, its bytes, its ``Nats-Msg-Id``, how many events it carries."""
+    """One message to publish: where, its bytes, its ``Nats-Msg-Id``, how many events it carries, and
+    what emitted them (``Event.emitted_by``: its ``EMITTED_BY_HEADER``)."""
 
     subject: str
     data: bytes
     key: str
     events: int
+    emitted_by: str | None = None
+
+    def headers(self, origin: str) -> dict[str, str]:
+        """The message's headers when published by the process ``origin``."""
+        headers = {"Nats-Msg-Id": self.key, ORIGIN_HEADER: origin}
+        if self.emitted_by is not None:
+            headers[EMITTED_BY_HEADER] = self.emitted_by
+        return headers
+
+
+def events_of_message(data: bytes, headers: Mapping[str, str] | None) -> list[Event]:
+    """The events a message's ``data`` carries, each with the ``emitted_by`` its ``headers`` name;
+    ``ValidationError`` when the data does not read (``events_from_json``)."""
+    events = events_from_json(data)
+    emitted_by = (headers or {}).get(EMITTED_BY_HEADER)
+    if emitted_by is None:
+        return events
+    return [dataclasses.replace(event, emitted_by=emitted_by) for event in events]
 
 
 async def acknowledge_each(messages: Sequence[Msg]) -> int:
@@ -361,8 +392,9 @@ class NatsBus(EventBus):
             pending = failed
 
     def _messages(self, window: list[Event]) -> list[_Message]:
-        """``window`` as messages in order: each run of events of one kind cut at
-        ``BATCH_EVENTS``/``BATCH_BYTES``, a run of one as the plain event document."""
+        """``window`` as messages in order: each run of events of one kind and one emitter
+        (``Event.emitted_by``) cut at ``BATCH_EVENTS``/``BATCH_BYTES``, a run of one as the plain
+        event document."""
         wired, seen = [], set()
         for event in window:
             w = self._wire(event)
@@ -376,17 +408,22 @@ class NatsBus(EventBus):
         def flush() -> None:
             if len(run) == 1:
                 event, data = run[0]
-                messages.append(_Message(subject_of(event), data, event.id, 1))
+                messages.append(_Message(subject_of(event), data, event.id, 1, event.emitted_by))
             elif run:
                 # the documents' bytes name their events (each holds its id): their hash names the batch
                 documents = [data for _, data in run]
                 key = "batch-" + hashlib.sha256(b"\n".join(documents)).hexdigest()[:32]
-                messages.append(_Message(subject_of(run[0][0]), batch_of_documents(documents), key, len(run)))
+                first = run[0][0]
+                batch = batch_of_documents(documents)
+                messages.append(_Message(subject_of(first), batch, key, len(run), first.emitted_by))
             run.clear()
 
         for event, data in wired:
             if run and (
-                run[0][0].kind != event.kind or len(run) >= BATCH_EVENTS or run_bytes + len(data) > BATCH_BYTES
+                run[0][0].kind != event.kind
+                or run[0][0].emitted_by != event.emitted_by
+                or len(run) >= BATCH_EVENTS
+                or run_bytes + len(data) > BATCH_BYTES
             ):
                 flush()
                 run_bytes = 0
@@ -405,9 +442,8 @@ class NatsBus(EventBus):
 
     async def _publish_one(self, js: nats.js.JetStreamContext, message: _Message) -> None:
         # Pipelined: the window's messages go out at once, their acknowledgements are awaited together.
-        headers = {"Nats-Msg-Id": message.key, ORIGIN_HEADER: self.origin}
         acknowledged = await js.publish_async(
-            message.subject, message.data, wait_stall=REQUEST_TIMEOUT_S, headers=headers
+            message.subject, message.data, wait_stall=REQUEST_TIMEOUT_S, headers=message.headers(self.origin)
         )
         await asyncio.wait_for(acknowledged, REQUEST_TIMEOUT_S)
 
@@ -438,7 +474,7 @@ class NatsBus(EventBus):
         if (message.headers or {}).get(ORIGIN_HEADER) == self.origin:
             return []
         try:
-            events = events_from_json(message.data)
+            events = events_of_message(message.data, message.headers)
         except ValidationError as exc:
             self.bus_failures_total += 1
             _log.error("events on %s do not read: %s", message.subject, exc)

@@ -30,10 +30,9 @@ from nats.js import api as js_api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from keepclear.detect.cells import CellPlan
-from keepclear.domain.event_wire import events_from_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.nats_bus import ORIGIN_HEADER, NatsBus, acknowledge_each
+from keepclear.services.runtime.nats_bus import ORIGIN_HEADER, NatsBus, acknowledge_each, events_of_message
 from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
 from keepclear.services.runtime.nats_bus import SUBJECT_PREFIX as EVENTS_PREFIX
 from keepclear.services.tactical.track_wire import (
@@ -366,9 +365,9 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 
 async def recent_alert_events(nc: NatsClient, since_s: float, *, limit: int = 1_000_000) -> list[Event]:
-    """The alert events the event stream holds from ``since_s`` on, oldest first (a worker starting
-    learns from them which alerts are held, by the others and by its own earlier runs). Events that
-    do not read are skipped; at most ``limit``."""
+    """The alert events the event stream holds from ``since_s`` on, oldest first, each with the
+    ``emitted_by`` of its message (a worker starting learns from them which alerts are held, by the
+    others and by its own earlier runs). Events that do not read are skipped; at most ``limit``."""
     js = nc.jetstream(timeout=MANAGE_TIMEOUT_S)
     config = js_api.ConsumerConfig(
         deliver_policy=js_api.DeliverPolicy.BY_START_TIME,
@@ -391,7 +390,7 @@ async def recent_alert_events(nc: NatsClient, since_s: float, *, limit: int = 1_
                 break
             for message in messages:
                 with contextlib.suppress(ValidationError):
-                    events.extend(events_from_json(message.data))
+                    events.extend(events_of_message(message.data, message.headers))
             if not messages or messages[-1].metadata.num_pending == 0:
                 break
     finally:

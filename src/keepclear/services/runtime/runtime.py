@@ -9,12 +9,14 @@ manual clock (tests, replays).
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from keepclear.detect.alerts import RandomBits
 from keepclear.errors import StoreUnavailableError, ValidationError
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.service import ActivityService
@@ -56,8 +58,16 @@ def _held_gauge(leadership: Leadership) -> Callable[[], float]:
 class Runtime:
     """Ingest, tick and the tasks wired to it, for one deployment."""
 
-    def __init__(self, deployment: Deployment, config: RuntimeConfig | None = None) -> None:
-        """``config`` defaults to what the deployment's settings ask for (``RuntimeConfig.from_settings``)."""
+    def __init__(
+        self,
+        deployment: Deployment,
+        config: RuntimeConfig | None = None,
+        *,
+        alert_random_bits: RandomBits = secrets.randbits,
+    ) -> None:
+        """``config`` defaults to what the deployment's settings ask for (``RuntimeConfig.from_settings``);
+        ``alert_random_bits`` draws the alert ids: the operating system's, which a live service keeps
+        (ids must be unpredictable); a replay passes one seeded by its scenario, so it repeats them."""
         self.deployment = deployment
         self.config = config or RuntimeConfig.from_settings(deployment.settings)
         self.directory = UnitDirectory(deployment.db)
@@ -147,6 +157,7 @@ class Runtime:
             deployment.bus,
             self.config.tactical,
             pairs_in_workers=in_workers,
+            random_bits=alert_random_bits,
             # every API process has the whole picture then (``TrackPicture``): one emits the zone events
             zone_events_led=leads_through_outage(self.leaders[LeaderRole.ZONE_EVENTS]) if in_workers else None,
         )

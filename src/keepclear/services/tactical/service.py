@@ -110,8 +110,9 @@ class TacticalService:
     pair, and learns the alerts from the workers' events on the bus (``on_event``) so that
     ``alerts_for`` answers as before. ``zone_events_led``, when given, says whether this process emits
     the zone watch's events now (the leader of API processes that share the picture); the watch is
-    kept current either way. ``alert_prefix`` starts the alert ids, ``random_bits`` gives the rest
-    (``AlertBook``: seeded where ids must repeat run to run).
+    kept current either way. ``random_bits`` draws the alert ids (``AlertBook``: the operating
+    system's; seeded where ids must repeat run to run, a replay); ``emitted_by`` goes on every alert
+    event made here (``Event.emitted_by``: a detector worker's share and run, never in an id).
     """
 
     def __init__(
@@ -125,15 +126,15 @@ class TacticalService:
         pairs_in_workers: bool = False,
         watch_zones: bool = True,
         zone_events_led: Callable[[], bool] | None = None,
-        alert_prefix: str = "alert",
         random_bits: RandomBits = secrets.randbits,
+        emitted_by: str | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
         self.config = config or TacticalConfig()
         self.table = TrackTable(self.config.table)
-        self.book = AlertBook(self.config.alerting, id_prefix=alert_prefix, random_bits=random_bits)
+        self.book = AlertBook(self.config.alerting, random_bits=random_bits, emitted_by=emitted_by)
         self._candidates = candidate_settings(self.config.alerting, self.config.probe)
         if share is not None and share.plan.settings != self._candidates:
             raise ValueError("share.plan: its settings must be the probe's candidate settings (the halo covers them)")
@@ -204,34 +205,38 @@ class TacticalService:
         with self._lock:
             return dict(self._elsewhere)
 
-    def learn_alerts(self, heard: Sequence[Event], retire: Callable[[str], bool]) -> list[Event]:
+    def learn_alerts(self, heard: Sequence[Event], retire: Callable[[Event], bool]) -> list[Event]:
         """A worker starting: from the alert events of late (oldest first), the alerts still active.
-        Those ``retire(alert_id)`` names (its own earlier runs': their book died with them) get an
-        ``alert.resolved`` event, returned to be published (the pair is raised again if it still
-        conflicts); the others' are left to them (as ``on_event`` would have)."""
-        active: dict[str, dict[str, Any]] = {}
+        Those whose last ``alert.raised`` or ``alert.level_changed`` ``retire`` names (its own earlier
+        runs': their book died with them; ``Event.emitted_by`` tells) get an ``alert.resolved`` event,
+        returned to be published (the pair is raised again if it still conflicts); the others' are
+        left to them (as ``on_event`` would have)."""
+        active: dict[str, Event] = {}
         for event in heard:
             alert_id = event.payload.get("alert_id")
             if not isinstance(alert_id, str):
                 continue
             if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
-                active[alert_id] = event.payload
+                active[alert_id] = event
             elif event.kind == EventKind.ALERT_RESOLVED:
                 active.pop(alert_id, None)
         now_s = self._clock.now_s()
         resolved = []
         with self._lock:
-            for alert_id, last in active.items():
+            for alert_id, last_event in active.items():
                 if self.book.get(alert_id) is not None:
                     continue
-                if not retire(alert_id):
+                last = last_event.payload
+                if not retire(last_event):
                     self._elsewhere[alert_id] = (last["unit_a"], last["unit_b"])
                     continue
                 payload = {key: last[key] for key in _ALERT_STATE_KEYS}
                 payload.update(level="none", level_number=0, previous_level=last["level"], time_s=now_s)
                 payload.update(positions={}, cpa=None)
                 parties = frozenset((last["party_a"], last["party_b"]))
-                resolved.append(Event(EventKind.ALERT_RESOLVED, now_s, None, payload, parties))
+                resolved.append(
+                    Event(EventKind.ALERT_RESOLVED, now_s, None, payload, parties, emitted_by=self.book.emitted_by)
+                )
         return resolved
 
     def consume(self, batches: Sequence[ReportColumns]) -> None:
@@ -330,12 +335,13 @@ class TacticalService:
 
     def _separation_lost(self, now_s: float, conflicts: Conflicts) -> list[Event]:
         """One ``alert.separation_lost`` when an alerted pair actually loses separation."""
-        events = []
+        events, mark = [], self.book.emitted_by
         for alert in self.book.newly_lost(conflicts.los):
             payload = {**self._latest.get(alert.id, {}), "alert_id": alert.id, "los": True}
             payload.update(unit_a=alert.unit_a, unit_b=alert.unit_b, party_a=alert.party_a, party_b=alert.party_b)
             payload.update(level=alert.level.name.lower(), raised_s=alert.raised_s, time_s=now_s)
-            events.append(Event(EventKind.ALERT_SEPARATION_LOST, now_s, None, payload, alert.parties))
+            lost = Event(EventKind.ALERT_SEPARATION_LOST, now_s, None, payload, alert.parties, emitted_by=mark)
+            events.append(lost)
         return events
 
     def _predicted_entries(self, states: TrackStates, party_ids: list[str], now_s: float) -> list[Event]:
