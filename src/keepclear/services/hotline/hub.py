@@ -71,6 +71,11 @@ class Subscription:
             return
         self.queue.put_nowait(item)
 
+    def offer(self, item: tuple[str, Any]) -> None:
+        """Queue ``item`` from the client's own loop, within the same bound as everything else: a
+        reply to the client's own frames (a pong, an error) counts as any delivery does."""
+        self._put(item)
+
     def push(self, item: tuple[str, Any]) -> None:
         """Hand ``item`` to the client's loop (from any thread); dropped once the loop is closed."""
         with contextlib.suppress(RuntimeError):  # loop closed: the client is gone; its cursor resumes it
