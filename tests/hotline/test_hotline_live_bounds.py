@@ -1,5 +1,6 @@
-"""What one hotline socket holds stays bounded whatever its client sends: a ``LiveSession`` (the real
-one) driven by a scripted client that sends and never reads."""
+"""What one hotline socket holds stays bounded whatever its client (or another party) sends: a
+``LiveSession`` (the real one) driven by a scripted client that sends and never reads, and a real
+server whose client resumes after a flood."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
 from fastapi import WebSocketDisconnect
+from hotline_server import serve
+from hotline_support import pair
+from websockets.sync.client import connect
 
 from keepclear.api.hotline_ws import LiveConfig, LiveSession
+from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.services.hotline.hub import HotlineHub, HubConfig
 from keepclear.services.hotline.service import HotlineService
+from keepclear.store import hotline as store
 
 
 class ScriptedClient:
@@ -112,3 +119,39 @@ def test_delivered_receipts_wait_in_a_bounded_map_and_none_is_lost(hotline: Hotl
     asyncio.run(drive())
     assert sorted(taken) == sorted(f["thread_id"] for f in frames)  # every receipt recorded, once
     assert client.taken == len(frames) + 2  # the resume frame and the megabyte id, answered and not held
+
+
+def test_a_resume_reads_what_was_missed_a_page_at_a_time(
+    hotline: HotlineService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket resuming from cursor 0 read every message of every thread of its party in one go and
+    held them all: another party posting into a shared thread without end made each reconnect of the
+    first party's console hold all of it. Now a resume holds one page (``max_batch``) at a time."""
+    thread_id = pair(hotline, "coalition", "russia")
+    total = 2_500
+    for start in range(0, total, 500):
+        drafts = [
+            Draft(thread_id, MessageKind.TEXT, f"flood-{i:06d}", body="x" * 1000) for i in range(start, start + 500)
+        ]
+        hotline.post_many("russia", "Maj Ivanov", drafts)
+    largest_read: list[int] = [0]
+    messages_after = store.messages_after
+
+    def counted(*args: Any, **kwargs: Any) -> list[Any]:
+        found = messages_after(*args, **kwargs)
+        largest_read[0] = max(largest_read[0], len(found))
+        return found
+
+    monkeypatch.setattr(store, "messages_after", counted)
+    with serve(hotline, HotlineHub(), LiveConfig(poll_s=None, max_batch=200)) as url:
+        uri = url.replace("http", "ws") + "/v1/hotline/ws"
+        with connect(uri, additional_headers={"X-Party": "coalition"}, open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "resume", "cursors": {}}))
+            frames: list[dict[str, Any]] = []
+            while not frames or frames[-1]["type"] != "resumed":
+                frame = json.loads(ws.recv(timeout=30))
+                frames += frame["frames"] if frame["type"] == "batch" else [frame]
+    seqs = [f["message"]["seq"] for f in frames if f["type"] == "message" and f["message"]["thread_id"] == thread_id]
+    assert seqs == list(range(1, total + 1))  # every one, once, in order
+    assert frames[-1]["cursors"][thread_id] == total
+    assert 0 < largest_read[0] <= 200, largest_read[0]

@@ -33,7 +33,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
-from keepclear.domain.hotline import Draft, Message
+from keepclear.domain.hotline import Draft, Message, Thread
 from keepclear.domain.ids import MAX_ID_CHARS
 from keepclear.domain.json_input import parse_json
 from keepclear.domain.timefmt import format_utc
@@ -185,13 +185,12 @@ class LiveSession:
         try:
             try:
                 self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
-                threads, missed = await to_thread.run_sync(self.service.backlog, self.party_id, cursors)
+                heads = await to_thread.run_sync(self.service.resume_points, self.party_id, cursors)
             except KeepclearError as exc:
                 await self._close_with_error("; ".join(_problems(exc)))
                 return
-            self.last_sent = {t.id: cursors.get(t.id, 0) for t in threads}
-            for i in range(0, len(missed), self.config.max_batch):
-                await self._send([self._message_frame(m) for m in missed[i : i + self.config.max_batch]])
+            self.last_sent = {thread.id: cursors.get(thread.id, 0) for thread, _ in heads}
+            await self._send_missed(heads)
             await self._send([{"type": "resumed", "cursors": self.last_sent}])
             pump = asyncio.create_task(self._pump())
             tasks = [
@@ -215,6 +214,23 @@ class LiveSession:
             pass
         finally:
             self.hub.disconnect(self.subscription)
+
+    async def _send_missed(self, heads: list[tuple[Thread, int]]) -> None:
+        """Every message after the client's cursors up to ``heads``, thread by thread in order, read
+        and sent ``max_batch`` at a time: a resume holds a page, not all that others posted."""
+        frames: list[dict[str, Any]] = []
+        for thread, last_seq in heads:
+            while self.last_sent[thread.id] < last_seq:
+                page = await to_thread.run_sync(
+                    self.service.messages, self.party_id, thread.id, self.last_sent[thread.id], self.config.max_batch
+                )
+                if not page:
+                    break
+                frames += [self._message_frame(m) for m in page]
+                if len(frames) >= self.config.max_batch:
+                    await self._send(frames)
+                    frames = []
+        await self._send(frames)
 
     def _cut_if_stuck(self, pump: asyncio.Task[None]) -> None:
         """The client overflowed: if a send is waiting for it, it does not read; end the session now

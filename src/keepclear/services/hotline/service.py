@@ -526,8 +526,10 @@ class HotlineService:
             self._member_thread(conn, thread_id, party_id)
             return store.messages_after(conn, thread_id, after_seq, limit)
 
-    def backlog(self, party_id: str, cursors: dict[str, int]) -> tuple[list[Thread], list[Message]]:
-        """What a reconnecting client of ``party_id`` missed: every message after its cursor per thread.
+    def resume_points(self, party_id: str, cursors: dict[str, int]) -> list[tuple[Thread, int]]:
+        """Where a reconnecting client of ``party_id`` resumes: every thread of the party with its last
+        sequence number; what it missed is read after its cursors a page at a time (``messages``), so
+        a resume holds one page, whatever others posted meanwhile.
 
         Threads absent from ``cursors`` start from 0 (everything). Cursors naming threads the party is
         not a member of are ignored (the answer is the same as for threads that do not exist). A cursor
@@ -536,19 +538,15 @@ class HotlineService:
         with self._db.read() as conn:
             threads = store.threads_of(conn, party_id)
             last = store.last_seqs(conn, [t.id for t in threads])
-            beyond = [
-                f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last[t.id]}) of the thread;"
-                " resume from a cursor this deployment gave you"
-                for t in threads
-                if cursors.get(t.id, 0) > last[t.id]
-            ]
-            if beyond:
-                raise ValidationError(beyond)
-            missed: list[Message] = []
-            for thread in threads:
-                self._threads.setdefault(thread.id, thread)
-                missed += store.messages_after(conn, thread.id, cursors.get(thread.id, 0))
-        return threads, missed
+        beyond = [
+            f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last[t.id]}) of the thread;"
+            " resume from a cursor this deployment gave you"
+            for t in threads
+            if cursors.get(t.id, 0) > last[t.id]
+        ]
+        if beyond:
+            raise ValidationError(beyond)
+        return [(thread, last[thread.id]) for thread in threads]
 
     def heads(self, party_id: str) -> dict[str, int]:
         """The last sequence number of every thread ``party_id`` is a member of."""
