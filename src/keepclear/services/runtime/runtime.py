@@ -121,6 +121,7 @@ class Runtime:
             self.config.hotline,
         )
         deployment.bus.subscribe_batches(self.hotline.on_events)
+        self.add_gauge("hotline_threads_cached", lambda: self.hotline.threads_cached)
         self.hotline_hub = HotlineHub(self.config.hotline_hub)
         for name, read in self.hotline_hub.gauges().items():
             self.add_gauge(name, read)
