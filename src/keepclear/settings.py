@@ -269,6 +269,13 @@ class Settings(BaseSettings):
     max_activities_per_batch: int = Field(
         500, ge=1, le=10_000, description="Most activities one batch notification (POST /v1/activities/batch) holds."
     )
+    max_live_activities_per_party: int = Field(
+        50_000,
+        ge=1,
+        le=10_000_000,
+        description="Live (notified or active) activities one party may have; each API process holds every live"
+        " activity in memory, so a notification past it is refused (409).",
+    )
     list_page_items: int = Field(
         100,
         ge=1,

@@ -131,14 +131,19 @@ class Runtime:
         self.hotline.ensure_standing_threads()
         self.add_task("hotline-deadlines", self.hotline.run_deadlines, LeaderRole.HOTLINE_DEADLINES)
 
+        live = LiveIndex()
         self.activities = ActivityService(
             deployment.db,
             deployment.clock,
             deployment.bus,
             self.config.activities,
-            live=LiveIndex(),
+            live=live,
             notices=self.hotline.post_within,  # a notification and its notice: one commit, one signing
         )
+        # The live activities this process holds (as its index last caught up with the store).
+        self.add_gauge("activities_live", lambda: len(live.index))
+        self.add_gauge("activities_live_per_party_max", live.index.most_live_of_one_party)
+        self.add_gauge("activities_refused_live_limit_total", lambda: self.activities.refused_live_limit_total)
         self.add_task("activity-deadlines", self.activities.run_deadlines, LeaderRole.ACTIVITY_DEADLINES)
 
         in_workers = deployment.settings.detect_in_workers

@@ -1,0 +1,42 @@
+"""Everything that buffers has a bound and a metric: what a hostile party drives through the real API
+stays within its bound, is refused (or dropped, counted) at it, and shows in /v1/metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apisupport import running_service
+from test_api_activities import air_operation
+from test_input_hardening import assert_problem
+
+
+def test_a_party_keeps_a_bounded_number_of_live_activities(tmp_path: Path, database_url: str) -> None:
+    """Every live activity stays in each API process's strategic index, geometry drawn, until it is
+    completed or cancelled (none expires): a party notifying without end grew every process's memory
+    without bound. Past ``max_live_activities_per_party`` a notification is refused whole."""
+    with (
+        running_service(tmp_path / "data", database_url, max_live_activities_per_party=3) as service,
+        service.client("a-liaison") as a,
+        service.client("b-liaison") as b,
+        service.client("admin") as admin,
+    ):
+        ids = []
+        for k in range(3):
+            notified = a.post("/v1/activities", json=air_operation(start_h=30.0 + 10 * k))
+            assert notified.status_code == 201, notified.text
+            ids.append(notified.json()["activity"]["id"])
+        one_more = air_operation(start_h=80.0, id="a-one-more")
+        assert_problem(a.post("/v1/activities", json=one_more), 409, "max_live_activities_per_party", "3")
+        batch = {"activities": [air_operation(start_h=90.0, id="a-batch-1"), air_operation(start_h=95.0)]}
+        assert_problem(a.post("/v1/activities/batch", json=batch), 409, "max_live_activities_per_party")
+        assert len(a.get("/v1/activities").json()) == 3  # nothing of either was stored
+        # The bound is each party's own.
+        assert b.post("/v1/activities", json=air_operation(addressees=["a"], units=["ub"])).status_code == 201
+        counters = admin.get("/v1/metrics").json()["counters"]
+        assert counters["activities_live"] == 4
+        assert counters["activities_live_per_party_max"] == 3
+        assert counters["activities_refused_live_limit_total"] == 2
+        # Cancelling one makes room.
+        assert a.post(f"/v1/activities/{ids[0]}/cancel", json={"version": 1, "reason": "off"}).status_code == 200
+        assert a.post("/v1/activities", json=one_more).status_code == 201
+        assert admin.get("/v1/metrics").json()["counters"]["activities_live_per_party_max"] == 3
