@@ -173,6 +173,7 @@ class Runtime:
         self.tick_intervals_s: deque[float] = deque(maxlen=max(1, int(60 / max(self.config.tick_s, 1e-3))))
         self.add_gauge("tick_interval_max_s", lambda: max(self.tick_intervals_s, default=0.0))
         self.add_gauge("alerts_active", lambda: len(self.tactical.book))
+        self.add_gauge("zone_crossing_counts", lambda: len(self.tactical.zone_watch.crossings))
         self.add_gauge("probe_compute_ms", lambda: 1e3 * self.tactical.last_compute_s)
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
         self.add_gauge("probe_events", lambda: self.tactical.last_events)
