@@ -3,11 +3,14 @@ stays within its bound, is refused (or dropped, counted) at it, and shows in /v1
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from apisupport import running_service
+from apisupport import Service, running_service
 from test_api_activities import air_operation
 from test_input_hardening import assert_problem
+
+from keepclear.domain.timefmt import format_utc
 
 
 def test_a_party_keeps_a_bounded_number_of_live_activities(tmp_path: Path, database_url: str) -> None:
@@ -40,3 +43,17 @@ def test_a_party_keeps_a_bounded_number_of_live_activities(tmp_path: Path, datab
         assert a.post(f"/v1/activities/{ids[0]}/cancel", json={"version": 1, "reason": "off"}).status_code == 200
         assert a.post("/v1/activities", json=one_more).status_code == 201
         assert admin.get("/v1/metrics").json()["counters"]["activities_live_per_party_max"] == 3
+
+
+def test_where_each_unit_is_fed_from_is_kept_for_known_units_only_and_counted(service: Service) -> None:
+    """The feed each unit was last reported by (``GET /v1/feeds``) is one entry per unit of the
+    registry; reports the service refuses (another party's unit, a made-up id) leave none."""
+    now = format_utc(time.time())
+    columns = {"unit_id": ["ua", "ub", "made-up"], "time": [now] * 3, "lat_deg": [36.0] * 3, "lon_deg": [38.0] * 3}
+    with service.client("a-feed") as feed, service.client("admin") as admin:
+        answer = feed.post("/v1/tracks", json={"columns": columns}, headers={"X-Keepclear-Source": "x" * 10_000})
+        assert answer.status_code == 202 and answer.json()["accepted_indices"] == [0], answer.text
+        assert admin.get("/v1/metrics").json()["counters"]["feed_sources_units"] == 1
+    with service.client("a-liaison") as liaison:
+        (fed,) = liaison.get("/v1/feeds").json()
+    assert fed["unit_id"] == "ua" and len(fed["source"]) == 200  # the source a feed names is cut

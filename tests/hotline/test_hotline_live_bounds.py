@@ -155,3 +155,50 @@ def test_a_resume_reads_what_was_missed_a_page_at_a_time(
     assert seqs == list(range(1, total + 1))  # every one, once, in order
     assert frames[-1]["cursors"][thread_id] == total
     assert 0 < largest_read[0] <= 200, largest_read[0]
+
+
+def test_posts_waiting_for_their_commit_are_bounded_and_shown(hotline: HotlineService) -> None:
+    """A client posting faster than posts commit is read no further past ``max_pending_posts`` (TCP
+    pushes back); how many wait is now in the metrics (``hotline_posts_waiting_max``)."""
+    release = threading.Event()
+    committed: list[int] = []
+    post_many = hotline.post_many
+
+    def slow_post_many(party_id: str, person: str, drafts: list[Draft]) -> Any:
+        release.wait(10)  # a slow store: posts queue up meanwhile
+        committed.append(len(drafts))
+        return post_many(party_id, person, drafts)
+
+    hotline.post_many = slow_post_many  # type: ignore[method-assign]
+    thread_id = pair(hotline, "coalition", "russia")
+    posts = [
+        {
+            "type": "post",
+            "ref": k,
+            "thread_id": thread_id,
+            "kind": "text",
+            "idempotency_key": f"burst-{k:06d}",
+            "body": "hi",
+        }
+        for k in range(200)
+    ]
+    client = ScriptedClient(posts)
+    hub = HotlineHub()
+    session = _session(hotline, hub, client, LiveConfig(poll_s=None, max_pending_posts=10))
+    waiting = hub.gauges()["hotline_posts_waiting_max"]
+
+    async def drive() -> None:
+        client.leave = asyncio.Event()
+        running = asyncio.create_task(session.run())
+        await asyncio.sleep(0.5)
+        assert waiting() == 10 and client.taken <= 13, (waiting(), client.taken)
+        release.set()
+        for _ in range(300):
+            if sum(committed) == len(posts):
+                break
+            await asyncio.sleep(0.1)
+        client.leave.set()
+        await asyncio.wait_for(running, 10.0)
+
+    asyncio.run(drive())
+    assert sum(committed) == len(posts) and waiting() == 0

@@ -137,7 +137,8 @@ def create_app(
     # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
     live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)
     app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, live)
-    app.state.feed_sources = FeedSources()
+    app.state.feed_sources = feed_sources = FeedSources()
+    runtime.add_gauge("feed_sources_units", lambda: len(feed_sources))
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)
     for module in (registry, zones, zone_proposals, keys, tracks, feeds, tactical, activities, record, stream, hotline):

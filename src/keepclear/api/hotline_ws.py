@@ -182,6 +182,7 @@ class LiveSession:
             return
         loop = asyncio.get_running_loop()
         self.subscription = self.hub.connect(self.party_id, self.person, loop, self.key_id)
+        self.subscription.posts_waiting = self.posts.qsize
         try:
             try:
                 self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
