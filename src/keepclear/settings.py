@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body of a batch (track reports, activities), in bytes (413 above).",
     )
+    max_body_bytes_in_flight_per_key: int = Field(
+        64 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Bytes of request bodies one API key may have read or being served at once in one API process;"
+        " a request that would pass it gets 429 (one body of any allowed size always goes through).",
+    )
     max_json_depth: int = Field(
         _LIMITS.max_json_depth, ge=8, le=500, description="Deepest nesting of arrays and objects in JSON input."
     )

@@ -3,6 +3,7 @@ stays within its bound, is refused (or dropped, counted) at it, and shows in /v1
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -57,3 +58,62 @@ def test_where_each_unit_is_fed_from_is_kept_for_known_units_only_and_counted(se
     with service.client("a-liaison") as liaison:
         (fed,) = liaison.get("/v1/feeds").json()
     assert fed["unit_id"] == "ua" and len(fed["source"]) == 200  # the source a feed names is cut
+
+
+def _upload(url: str, key: str, size: int, sent: bytes = b"") -> socket.socket:
+    """A POST of a body of ``size`` bytes to /v1/activities/batch of which only ``sent`` is sent yet."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=10)
+    head = (
+        f"POST /v1/activities/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    )
+    connection.sendall(head.encode() + sent)
+    return connection
+
+
+def _answer(connection: socket.socket, wait_s: float = 1.0) -> bytes:
+    """What the server answered within ``wait_s`` (b"" when nothing yet)."""
+    connection.settimeout(wait_s)
+    try:
+        return connection.recv(65536)
+    except TimeoutError:
+        return b""
+
+
+def _ask(url: str, key: str, body: bytes, wait_s: float = 10.0) -> bytes:
+    """The answer to a whole upload of ``body`` (b"" when none came within ``wait_s``)."""
+    with _upload(url, key, len(body), body) as connection:
+        return _answer(connection, wait_s)
+
+
+def test_the_body_bytes_one_key_holds_at_once_are_bounded(tmp_path: Path) -> None:
+    """Each body is read whole, then held until its request is answered: one key sending many large
+    bodies at once (each within ``max_batch_body_bytes``) held as many times that much, without bound.
+    Past ``max_body_bytes_in_flight_per_key`` a request is refused before a byte of it is read."""
+    with running_service(tmp_path / "data", max_body_bytes_in_flight_per_key=1_000_000) as service:
+        a, b = service.keys["a-liaison"], service.keys["b-liaison"]
+        with _upload(service.url, a, 900_000, b'{"activities": [') as slow:  # a slow upload holds 900 kB
+            assert _answer(slow, 0.5) == b""
+            with _upload(service.url, a, 200_000) as refused_upload:
+                refused = _answer(refused_upload)
+            assert refused.startswith(b"HTTP/1.1 429 "), refused[:200]
+            assert b"retry-after: 1" in refused.lower() and b"max_body_bytes_in_flight_per_key" in refused
+            with _upload(service.url, b, 900_000, b"{") as others:  # another key's budget is its own
+                assert _answer(others) == b""
+            small = b" " * 49_998 + b"{}"  # fits beside the slow one: read, judged, answered
+            assert _ask(service.url, a, small).startswith(b"HTTP/1.1 422 ")
+        body = b" " * 199_998 + b"{}"  # the slow one gone, its bytes are free again
+        for _ in range(50):
+            answered = _ask(service.url, a, body)
+            if not answered.startswith(b"HTTP/1.1 429 "):
+                break
+            time.sleep(0.1)
+        assert answered.startswith(b"HTTP/1.1 422 "), answered[:200]
+        with service.client("admin") as admin:
+            for _ in range(50):  # every request answered: nothing held
+                counters = admin.get("/v1/metrics").json()["counters"]
+                if counters["body_bytes_in_flight"] == 0:
+                    break
+                time.sleep(0.05)
+        assert counters["bodies_refused_in_flight_total"] >= 1 and counters["body_bytes_in_flight"] == 0

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
-from keepclear.api.connection_limits import PerKeyLimit
+from keepclear.api.connection_limits import BodyBytesPerKey, PerKeyLimit
 from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
@@ -108,7 +108,8 @@ def create_app(
     # Long-lived connections per key, each kind on its own count (in this process).
     stream_limit = PerKeyLimit("stream", settings.max_streams_per_key)
     hotline_limit = PerKeyLimit("hotline", settings.max_streams_per_key)
-    for gauges in (hub.gauges(), stream_limit.gauges(), hotline_limit.gauges()):
+    bodies = BodyBytesPerKey(settings.max_body_bytes_in_flight_per_key)  # bytes of bodies per key
+    for gauges in (hub.gauges(), stream_limit.gauges(), hotline_limit.gauges(), bodies.gauges()):
         for name, read in gauges.items():
             runtime.add_gauge(name, read)
 
@@ -159,6 +160,7 @@ def create_app(
         authenticate=dep.keys.authenticate,
         large_bodies=LARGE_BODIES,
         queue=large,
+        bodies=bodies,
     )
     app.add_middleware(IngestYield, priority=runtime.priority)
     app.add_middleware(DomainErrors)  # outside them all: their domain errors answered as the routes' are

@@ -10,6 +10,8 @@ stores see only input they can keep:
 - the ``X-Keepclear-Person`` header (or a socket's ``person``): too long or control characters → 422;
 - the caller, before a byte of a body is read (``authenticate``): no key, or one that is not valid → 401.
   Parsing megabytes of JSON holds the interpreter for seconds; only a caller with a key may cost that;
+- the bytes of bodies one key holds at once (``bodies``, ``max_body_bytes_in_flight_per_key``): a
+  request that would take its key past the bound is refused before its body is read → 429;
 - the body, read whole up to its route's limit (413 above, with or without a Content-Length):
   ``max_body_bytes`` (one object: an activity, a message), or the limit ``large_bodies`` names for
   the few routes that take many objects at once (track and activity batches, zone files). Parsing
@@ -37,7 +39,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from keepclear.api.deps import NO_KEY, bearer_key, caller_of
+from keepclear.api.connection_limits import BodyBytesPerKey
+from keepclear.api.deps import CALLER_SCOPE_KEY, NO_KEY, bearer_key, caller_of
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.problems import problem, problem_for
 from keepclear.domain.identity import Principal
@@ -79,7 +82,8 @@ class InputGate:
     the key of a request with a body before the body is read; None leaves that to the routes.
     ``large_bodies`` maps a path to the name of the ``InputLimits`` field bounding its bodies; every
     other path's bodies are bounded by ``max_body_bytes``. ``queue`` judges the large ones in their
-    turn, between the probe's ticks (``LargeBodies``)."""
+    turn, between the probe's ticks (``LargeBodies``). ``bodies`` bounds the body bytes one key holds
+    at once (``BodyBytesPerKey``; None: no bound, where no key is judged)."""
 
     def __init__(
         self,
@@ -89,12 +93,14 @@ class InputGate:
         authenticate: Callable[[str], Principal] | None = None,
         large_bodies: Mapping[str, str] | None = None,
         queue: LargeBodies | None = None,
+        bodies: BodyBytesPerKey | None = None,
     ) -> None:
         self.app = app
         self.limits = limits
         self.typed_paths = frozenset(typed_paths)
         self.authenticate = authenticate
         self.queue = queue or LargeBodies(None)
+        self.bodies = bodies
         self._body_limits = {path: (int(getattr(limits, name)), name) for path, name in (large_bodies or {}).items()}
 
     def body_limit(self, path: str) -> tuple[int, str]:
@@ -111,28 +117,54 @@ class InputGate:
         with_body = scope["type"] == "http" and scope.get("method") in _BODY_METHODS
         if refusal is None and with_body:
             refusal = await self._caller(scope, headers)
-        if refusal is None and with_body:
-            limit_bytes, setting = self.body_limit(path)
-            try:
-                body = await self._read_body(headers, receive, limit_bytes)
-            except _TooLarge:
-                detail = f"request bodies of {path} are limited to {limit_bytes} bytes (setting {setting})"
-                refusal = problem(413, "Request too large", detail, path)
+        claimed: tuple[str, int] | None = None
+        try:
+            if refusal is None and with_body:
+                claimed, refusal = self._claim(scope, headers, path)
+            if refusal is None and with_body:
+                receive, refusal = await self._judged(scope, headers, receive, path)
+            if refusal is None:
+                await self.app(scope, receive, send)
+            elif scope["type"] == "websocket":
+                reason = "refused: " + bytes(refusal.body).decode()[:100]
+                await send({"type": "websocket.close", "code": 1008, "reason": reason})
             else:
-                try:
-                    refusal = await self.queue.judge(len(body), lambda: self._body(scope, headers, body))
-                except OverloadedError as exc:
-                    refusal = problem_for(exc, path)
-                if refusal is None:
-                    receive = replay_body(body, receive)
-        if refusal is None:
-            await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await send(
-                {"type": "websocket.close", "code": 1008, "reason": "refused: " + bytes(refusal.body).decode()[:100]}
-            )
-        else:
-            await refusal(scope, receive, send)
+                await refusal(scope, receive, send)
+        finally:
+            if claimed is not None and self.bodies is not None:
+                self.bodies.release(*claimed)
+
+    def _claim(
+        self, scope: Scope, headers: Mapping[bytes, bytes], path: str
+    ) -> tuple[tuple[str, int] | None, JSONResponse | None]:
+        """The caller's key claims the body's bytes (its Content-Length; without one, its route's
+        limit) for as long as the request runs: (what it claimed, or None; a 429 when it may not)."""
+        caller = scope.get(CALLER_SCOPE_KEY)
+        if self.bodies is None or caller is None:
+            return None, None
+        limit_bytes, _ = self.body_limit(path)
+        declared = headers.get(b"content-length")
+        size = min(int(declared), limit_bytes) if declared is not None and declared.isdigit() else limit_bytes
+        key_id: str = caller[1].key_id
+        if not self.bodies.claim(key_id, size):
+            return None, problem_for(OverloadedError(self.bodies.refusal(), retry_after_s=1.0), path)
+        return (key_id, size), None
+
+    async def _judged(
+        self, scope: Scope, headers: Mapping[bytes, bytes], receive: Receive, path: str
+    ) -> tuple[Receive, JSONResponse | None]:
+        """Read and judge the body: (the ``receive`` that replays it, None), or the refusal."""
+        limit_bytes, setting = self.body_limit(path)
+        try:
+            body = await self._read_body(headers, receive, limit_bytes)
+        except _TooLarge:
+            detail = f"request bodies of {path} are limited to {limit_bytes} bytes (setting {setting})"
+            return receive, problem(413, "Request too large", detail, path)
+        try:
+            refusal = await self.queue.judge(len(body), lambda: self._body(scope, headers, body))
+        except OverloadedError as exc:
+            refusal = problem_for(exc, path)
+        return (receive, refusal) if refusal is not None else (replay_body(body, receive), None)
 
     def _target_and_headers(
         self, scope: Scope, headers: Mapping[bytes, bytes], repeated: Collection[bytes]
