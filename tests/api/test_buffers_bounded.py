@@ -3,6 +3,7 @@ stays within its bound, is refused (or dropped, counted) at it, and shows in /v1
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from pathlib import Path
@@ -117,3 +118,36 @@ def test_the_body_bytes_one_key_holds_at_once_are_bounded(tmp_path: Path) -> Non
                     break
                 time.sleep(0.05)
         assert counters["bodies_refused_in_flight_total"] >= 1 and counters["body_bytes_in_flight"] == 0
+
+
+BUFFERS_DOC = Path(__file__).resolve().parents[2] / "docs" / "buffers.md"
+
+
+def documented_metrics() -> set[str]:
+    """The metric names in the last column of docs/buffers.md's tables."""
+    names: set[str] = set()
+    for line in BUFFERS_DOC.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and line.startswith("|") and not set(cells[0]) <= {"-", " "} and cells[0] != "buffer":
+            names.update(re.findall(r"`([^`]+)`", cells[3]))
+    return names
+
+
+def test_every_metric_docs_buffers_names_is_published(service: Service) -> None:
+    """docs/buffers.md lists every buffer with its metric: each one it names is in /v1/metrics (those
+    of the bus across processes and of interop adapters appear only with bus_url and interop_file)."""
+    names = documented_metrics()
+    assert {"events_held", "activities_live", "stream_ring_bytes", "ledger_tree_leaves"} <= names
+    with service.client("admin") as admin:
+        answer = admin.get("/v1/metrics").json()
+    missing = []
+    for name in sorted(names):
+        if name.startswith(("bus_", "interop_")):
+            continue
+        if name.startswith("record."):
+            found = name.removeprefix("record.") in answer["record"]
+        else:
+            found = name in answer["counters"] or name in answer
+        if not found:
+            missing.append(name)
+    assert not missing, f"docs/buffers.md names metrics /v1/metrics does not publish: {missing}"

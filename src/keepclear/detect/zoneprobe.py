@@ -305,6 +305,11 @@ class ZoneWatch:
             self._forget_all_but(set(states.unit_ids))
         return events
 
+    def held(self) -> int:
+        """Entries this watch keeps between ticks (positions, units inside zones, sides of and cuts
+        across lines): a few per unit in the picture and zone, forgotten with the unit."""
+        return len(self._last) + len(self._inside) + len(self._side) + len(self._cut)
+
     def inside_by_unit(self) -> dict[str, list[ZoneRules]]:
         """The rules of every zone each unit is inside now (entered, not yet clearly out)."""
         rules = {pz.zone.id: pz.zone.rules for pz in self.zones}

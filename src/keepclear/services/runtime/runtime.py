@@ -99,6 +99,8 @@ class Runtime:
         }
         signs = self.leaders[LeaderRole.SIGNER].try_acquire if scaled_out else None  # None: always, at once
         self.record = signer_for(deployment.db, self.ledger, self.config.record, active=signs)
+        # Grows with the record (64 bytes an entry), for proofs of any size: bounded by no setting.
+        self.add_gauge("ledger_tree_leaves", lambda: self.ledger.tree_leaves)
         for role, leadership in self.leaders.items():
             self.add_gauge(f"leader_{role}", _held_gauge(leadership))
         deployment.bus.subscribe_batches(self.record.record)
@@ -174,6 +176,8 @@ class Runtime:
         self.add_gauge("tick_interval_max_s", lambda: max(self.tick_intervals_s, default=0.0))
         self.add_gauge("alerts_active", lambda: len(self.tactical.book))
         self.add_gauge("zone_crossing_counts", lambda: len(self.tactical.zone_watch.crossings))
+        self.add_gauge("zone_watch_entries", lambda: self.tactical.zone_watch.held())
+        self.add_gauge("units_known", lambda: len(self.directory))
         self.add_gauge("probe_compute_ms", lambda: 1e3 * self.tactical.last_compute_s)
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
         self.add_gauge("probe_events", lambda: self.tactical.last_events)
