@@ -144,7 +144,9 @@ class InputGate:
             return None, None
         limit_bytes, _ = self.body_limit(path)
         declared = headers.get(b"content-length")
-        size = min(int(declared), limit_bytes) if declared is not None and declared.isdigit() else limit_bytes
+        size = int(declared) if declared is not None and declared.isdigit() else limit_bytes
+        if size > limit_bytes:
+            return None, None  # answered 413 before a byte is read
         key_id: str = caller[1].key_id
         if not self.bodies.claim(key_id, size):
             return None, problem_for(OverloadedError(self.bodies.refusal(), retry_after_s=1.0), path)
