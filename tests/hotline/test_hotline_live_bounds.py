@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -66,6 +66,28 @@ def _session(hotline: HotlineService, hub: HotlineHub, client: ScriptedClient, c
     return session
 
 
+async def _held_back_then_released(
+    session: LiveSession,
+    client: ScriptedClient,
+    held_back: Callable[[], None],
+    release: threading.Event,
+    done: Callable[[], bool],
+) -> None:
+    """Run ``session`` while the store is slow: ``held_back`` checks what it holds meanwhile; then the
+    store goes on (``release``) and the client stays until ``done``, then leaves."""
+    client.leave = asyncio.Event()
+    running = asyncio.create_task(session.run())
+    await asyncio.sleep(0.5)
+    held_back()
+    release.set()
+    for _ in range(300):
+        if done():
+            break
+        await asyncio.sleep(0.1)
+    client.leave.set()
+    await asyncio.wait_for(running, 10.0)
+
+
 def test_a_client_that_sends_and_never_reads_is_cut_when_the_answers_fill_its_backlog(
     hotline: HotlineService,
 ) -> None:
@@ -103,20 +125,10 @@ def test_delivered_receipts_wait_in_a_bounded_map_and_none_is_lost(hotline: Hotl
     hub = HotlineHub()
     session = _session(hotline, hub, client, LiveConfig(poll_s=None))  # at most 1,000 threads waiting
 
-    async def drive() -> None:
-        client.leave = asyncio.Event()
-        running = asyncio.create_task(session.run())
-        await asyncio.sleep(0.5)
+    def held_back() -> None:
         assert len(session.delivered) <= 1_000 and client.taken <= 1_010, (len(session.delivered), client.taken)
-        release.set()
-        for _ in range(300):
-            if len(taken) == len(frames):
-                break
-            await asyncio.sleep(0.1)
-        client.leave.set()
-        await asyncio.wait_for(running, 10.0)
 
-    asyncio.run(drive())
+    asyncio.run(_held_back_then_released(session, client, held_back, release, lambda: len(taken) == len(frames)))
     assert sorted(taken) == sorted(f["thread_id"] for f in frames)  # every receipt recorded, once
     assert client.taken == len(frames) + 2  # the resume frame and the megabyte id, answered and not held
 
@@ -187,18 +199,8 @@ def test_posts_waiting_for_their_commit_are_bounded_and_shown(hotline: HotlineSe
     session = _session(hotline, hub, client, LiveConfig(poll_s=None, max_pending_posts=10))
     waiting = hub.gauges()["hotline_posts_waiting_max"]
 
-    async def drive() -> None:
-        client.leave = asyncio.Event()
-        running = asyncio.create_task(session.run())
-        await asyncio.sleep(0.5)
+    def held_back() -> None:
         assert waiting() == 10 and client.taken <= 13, (waiting(), client.taken)
-        release.set()
-        for _ in range(300):
-            if sum(committed) == len(posts):
-                break
-            await asyncio.sleep(0.1)
-        client.leave.set()
-        await asyncio.wait_for(running, 10.0)
 
-    asyncio.run(drive())
+    asyncio.run(_held_back_then_released(session, client, held_back, release, lambda: sum(committed) == len(posts)))
     assert sum(committed) == len(posts) and waiting() == 0
