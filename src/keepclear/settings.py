@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body of a batch (track reports, activities), in bytes (413 above).",
     )
+    max_body_bytes_in_flight_per_key: int = Field(
+        64 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Bytes of request bodies one API key may have read or being served at once in one API process;"
+        " a request that would pass it gets 429 (one body of any allowed size always goes through).",
+    )
     max_json_depth: int = Field(
         _LIMITS.max_json_depth, ge=8, le=500, description="Deepest nesting of arrays and objects in JSON input."
     )
@@ -276,6 +282,13 @@ class Settings(BaseSettings):
     activity_max_ahead_days: float = Field(365.0, gt=0, description="How far ahead an activity may start, days.")
     max_activities_per_batch: int = Field(
         500, ge=1, le=10_000, description="Most activities one batch notification (POST /v1/activities/batch) holds."
+    )
+    max_live_activities_per_party: int = Field(
+        50_000,
+        ge=1,
+        le=10_000_000,
+        description="Live (notified or active) activities one party may have; each API process holds every live"
+        " activity in memory, so a notification past it is refused (409).",
     )
     list_page_items: int = Field(
         100,

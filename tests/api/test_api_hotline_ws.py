@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from apisupport import Service
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 
@@ -74,3 +74,20 @@ def test_unknown_key_cannot_open_the_socket(service: Service):
     with pytest.raises(InvalidStatus) as info, connect(uri, open_timeout=60):
         pass
     assert info.value.response.status_code == 401
+
+
+def test_a_frame_larger_than_one_objects_body_closes_the_socket_unread(service: Service) -> None:
+    """A hotline frame was taken up to uvicorn's own 16 MiB, held whole and parsed (about a second of
+    the interpreter, the probe waiting) where an HTTP body of one object stops at ``max_body_bytes``
+    (2 MiB). Now a larger frame closes the socket (1009, message too big)."""
+    with socket(service, "a-liaison") as ws:
+        frames_until(ws, lambda f: f["type"] == "resumed")
+        ws.send(json.dumps({"type": "ping", "pad": "x" * (3 * 1024 * 1024)}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    with socket(service, "a-liaison") as ws:  # one within the bound is read as before
+        frames_until(ws, lambda f: f["type"] == "resumed")
+        ws.send(json.dumps({"type": "ping", "pad": "x" * (1024 * 1024)}))
+        assert frames_until(ws, lambda f: f["type"] == "pong")

@@ -9,6 +9,8 @@ not an id at all) is reload, and across processes a well-formed tag not kept is 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Sequence
 
@@ -66,3 +68,58 @@ def test_the_resume_point_is_the_one_a_scan_of_the_ring_finds(
             ids.append(ring[place % len(ring)].tag)
     for last_event_id in ids:
         assert hub._missed("a", last_event_id) == oracle(ring_a, across, margin_s, last_event_id), last_event_id
+
+
+def _large(n: int, size: int) -> Event:
+    return Event(
+        "alert.raised", 1_700_000_000.0 + n, None, {"alert_id": f"alert-{n}", "pad": "x" * size}, frozenset("a")
+    )
+
+
+def test_a_partys_ring_is_bounded_in_bytes_as_well_as_in_events() -> None:
+    """The ring kept the last 10,000 events a party was shown whatever their size: events of a
+    megabyte each (an activity's geometry in its view) made one party's ring hold gigabytes. It keeps
+    at most ``ring_bytes`` of their text now, the oldest leaving first; a resume from one gone is
+    told to reload, as from any point older than the ring."""
+    hub = StreamHub(ring_size=10_000, ring_bytes=100_000)
+    hub.on_events([_large(0, 10)])
+    first = hub._rings["a"].items[0].tag
+    for n in range(1, 40):
+        hub.on_events([_large(n, 10_000)])
+    ring = hub._rings["a"]
+    assert ring.text_bytes == sum(len(item.text) for item in ring.items) <= 100_000
+    assert 5 <= len(ring.items) < 10  # the newest that fit
+    assert hub.gauges()["stream_ring_bytes"]() == ring.text_bytes
+    assert hub._missed("a", first) == ([], True)
+    missed, reload = hub._missed("a", ring.items[0].tag)
+    assert [item.seq for item in missed] == [item.seq for item in list(ring.items)[1:]] and not reload
+    hub.on_events([_large(99, 500_000)])  # one larger than the bound alone is still kept, alone
+    assert len(hub._rings["a"].items) == 1
+
+
+def test_a_connections_backlog_is_bounded_in_bytes_as_well_as_in_events() -> None:
+    """A client that does not read is cut once its waiting events pass ``backlog_bytes``, not only
+    ``backlog_events``: large events held 10,000 times their size per connection."""
+    hub = StreamHub(backlog_events=10_000, backlog_bytes=100_000)
+
+    async def drive() -> tuple[int, bool]:
+        connected = asyncio.Event()
+
+        async def client() -> None:
+            async for text in hub.stream("a", None):
+                if "hello" in text:
+                    connected.set()
+                    await asyncio.Event().wait()  # reads nothing more
+
+        task = asyncio.create_task(client())
+        await connected.wait()
+        (conn,) = hub._connections
+        for n in range(30):
+            hub.on_events([_large(n, 10_000)])
+        await asyncio.sleep(0.05)  # the events reach the connection's loop
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return conn.queued_bytes, task.cancelled()
+
+    held, cut = asyncio.run(drive())
+    assert cut and hub.cut_total == 1 and held <= 100_000

@@ -159,6 +159,22 @@ def test_a_run_is_cut_where_its_emitter_changes_and_the_emitter_is_a_header_neve
     assert back == events  # the mark is not part of an event's identity
 
 
+def test_the_bus_across_processes_shows_every_buffer_it_holds() -> None:
+    """Its gauges replaced the in-process bus's: on a bus_url deployment /v1/metrics had no
+    ``events_held`` (events held for subscribers through a store outage, up to 200,000) nor their
+    drops, and the ids remembered to drop repeats had no gauge at all."""
+    bus = NatsBus(SERVERS, seen_ids=3)  # the constructor connects nothing
+    gauges = bus.gauges()
+    for name in ("events_held", "events_held_dropped_total", "bus_outgoing_events", "bus_outgoing_limit"):
+        assert gauges[name]() == 0 or name == "bus_outgoing_limit", name
+    bus._remember(marker(1))
+    bus._remember(marker(2))
+    assert gauges["bus_seen_ids"]() == 2 and gauges["bus_seen_ids_limit"]() == 3
+    for k in range(3, 10):
+        bus._remember(marker(k))
+    assert gauges["bus_seen_ids"]() == 3
+
+
 def test_only_remote_subscribers_are_given_other_processes_events() -> None:
     bus = EventBus()
     local, remote = Received(), Received()

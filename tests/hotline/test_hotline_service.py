@@ -11,8 +11,9 @@ from hotline_support import Recorder, pair
 from keepclear.domain import Party
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Availability, Draft, MessageKind, PhraseUse, ReceiptKind, Thread
+from keepclear.domain.parties import Contact
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
-from keepclear.services.hotline.service import HotlineService
+from keepclear.services.hotline.service import HotlineConfig, HotlineService
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database
@@ -497,3 +498,32 @@ def test_a_notice_the_hotline_refuses_does_not_fail_its_writers_transaction(
     assert [m.body for m in hotline.messages("russia", thread_id)] == ["Air operation act-good"]
     deployment.bus.emit(bad)  # left to the bus, which reports why it cannot post it
     assert "NUL character" in str(deployment.bus.errors[-1][1])
+
+
+def test_threads_kept_in_memory_are_bounded_and_one_pushed_out_is_read_again(deployment: Deployment) -> None:
+    """Every thread any party opened stayed in the service's memory for good: a party opening threads
+    without end grew it without bound. Now the most recently used ``max_cached_threads`` are kept, and
+    posting, live delivery, availability and escalation read a thread pushed out from the store."""
+    hotline = HotlineService(
+        deployment.db, deployment.clock, deployment.bus, config=HotlineConfig(max_cached_threads=3)
+    )
+    reg = deployment.registry
+    reg.add_party(Party("coalition", "Coalition"), [Contact("Maj Smith"), Contact("Col Jones")])
+    reg.add_party(Party("russia", "Russian Federation", "ru"), [Contact("Maj Ivanov")])
+    delivered: list[tuple[str, tuple[str, ...]]] = []
+    hotline.add_listener(lambda batch: delivered.extend((m.thread_id, t.parties) for m, t in batch))
+    threads = [hotline.create_thread("coalition", ["russia"], f"topic {k}") for k in range(12)]
+    assert hotline.threads_cached == 3
+    first = threads[0].id
+    query = Draft(
+        first, MessageKind.QUERY, "bounded-0001", phrase=PhraseUse("INTENT", {"unit": "VIPER"}), ack_within_s=60
+    )
+    _, created = hotline.post("coalition", "Maj Smith", query)
+    assert created and delivered[-1] == (first, ("coalition", "russia"))
+    hotline.set_availability("russia", "Maj Ivanov", Availability.DEGRADED, "generator")
+    assert {thread_id for thread_id, _ in delivered} >= {t.id for t in threads}  # a status in each, pushed out or not
+    for thread in threads[1:]:  # push the first out again before its escalation
+        hotline.thread("coalition", thread.id)
+    steps = hotline.run_deadlines(deployment.clock.now_s() + 120)
+    assert [m.thread_id for m in steps] == [first]
+    assert hotline.threads_cached == 3

@@ -315,3 +315,46 @@ def test_as_a_client_of_a_tak_server_keepclear_says_who_it_is_then_sends_the_pic
         server.close()
     assert seen.events[0][:2] == ("keepclear.a", "a-f-G-U-C")  # who it is, first
     assert tracks(service, "a-liaison")["ua"]["lon_deg"] == pytest.approx(38.2)
+
+
+def test_a_client_that_does_not_read_its_picture_is_closed_and_counted() -> None:
+    """The picture written to a connection whose client does not read waits in its socket's buffer:
+    past ``max_buffer_bytes`` the connection is closed, now counted where /v1/metrics shows it
+    (``interop_<adapter>_closed_slow``), not only in an attribute nothing read."""
+
+    class Stuck:
+        """A transport whose client never reads: everything written waits."""
+
+        waiting = 0
+
+        def get_write_buffer_size(self) -> int:
+            return self.waiting
+
+    class Writer:
+        def __init__(self) -> None:
+            self.transport = Stuck()
+            self.closed = False
+
+        def is_closing(self) -> bool:
+            return self.closed
+
+        def write(self, data: bytes) -> None:
+            self.transport.waiting += len(data)
+
+        def close(self) -> None:
+            self.closed = True
+
+    stats = Stats()
+    clients = Clients(max_buffer_bytes=1_000, stats=stats)
+    loop = asyncio.new_event_loop()
+    try:
+        writer = Writer()
+        clients.add(loop, writer, "xml", "client 1")  # type: ignore[arg-type]
+        for _ in range(3):
+            clients.send([b"<event>" + b"x" * 600 + b"</event>"])
+            loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+    assert writer.closed and clients.count() == 0
+    assert writer.transport.waiting <= 1_000 + 700  # what passed the bound was never written
+    assert stats.snapshot()["closed_slow"] == 1 and clients.closed_slow == 1

@@ -104,6 +104,9 @@ def test_serve_runs_the_adapters_and_shows_their_counters(tmp_path: Path) -> Non
         server.stop(wait_s=60)
     assert seen["interop_a-tak_messages"] == 2 and seen["interop_a-tak_malformed"] == 1
     assert (seen["interop_a-tak_accepted"], seen["interop_a-tak_refused"]) == (1, 1)
+    # What the adapter holds now, beside its counters: the poster's buffer and its open connections.
+    assert seen["interop_a-tak_pending"] == 0 and seen["interop_a-tak_connections"] == 0
+    assert seen["interop_a-tak_closed_slow"] == 0
     assert "Traceback" not in server.log_text()
 
 

@@ -76,3 +76,54 @@ def test_each_client_certificate_feeds_its_own_party(service: Service, tmp_path:
     assert tracks(service, "b-liaison")["ub"]["lat_deg"] == 36.5
     counts = stats.snapshot()
     assert counts["connections_refused"] == 1 and counts["unmapped"] == 1 and counts["messages"] == 3
+
+
+def test_a_partys_clients_on_the_shared_port_count_against_its_adapters_connections(
+    service: Service, tmp_path: Path
+) -> None:
+    """The shared TAK port served any number of connections: a party's clients (one certificate is
+    enough) opening thousands held a task, a read buffer and up to 4 MiB of picture each, where each
+    adapter's own ports serve 64. They now count against their party's adapter's bound."""
+    ca = write_certificate(tmp_path, "ca", None, ca=True)
+    write_certificate(tmp_path, "server", ca)
+    write_certificate(tmp_path, "atak-a", ca, organization="Party A")
+    stats = Stats()
+    poster = Poster(service.url, service.keys["a-feed"], stats, flush_s=0.05)
+    mapping = parse_mapping("party: a\ncot:\n  ANDROID-A1: ua\n")
+    gateway = Gateway(mapping, decoders(), [], poster.offer, stats, max_connections=2)
+    tls = server_tls(str(tmp_path / "server.pem"), str(tmp_path / "server.key"), str(tmp_path / "ca.pem"))
+    rules = [ClientRule(ClientRule.attribute_of("O"), "Party A", gateway)]
+    endpoint = TakEndpoint([Endpoint("cot", "tls", "127.0.0.1", 0)], tls, rules, stats)
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    context.load_cert_chain(str(tmp_path / "atak-a.pem"), str(tmp_path / "atak-a.key"))
+
+    def open_client() -> ssl.SSLSocket:
+        raw = socket.create_connection(("127.0.0.1", endpoint.ports[0]))
+        return context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def closed_by_server(tls: ssl.SSLSocket) -> bool:
+        tls.settimeout(1.0)
+        try:
+            return tls.recv(1) == b""
+        except (ssl.SSLError, ConnectionError):
+            return True
+        except TimeoutError:
+            return False
+
+    endpoint.start()
+    try:
+        kept = [open_client(), open_client()]
+        assert not any(closed_by_server(tls) for tls in kept)  # both served
+        third = open_client()
+        assert closed_by_server(third)
+        assert stats.snapshot()["connections_refused"] == 1 and gateway.connections == 2
+        kept.pop().close()  # one leaves: room for another
+        wait_for(lambda: gateway.connections == 1, what="the connection given back")
+        fourth = open_client()
+        assert not closed_by_server(fourth)
+        for tls in (*kept, third, fourth):
+            tls.close()
+    finally:
+        endpoint.stop()
+        gateway.stop()
+        poster.stop()

@@ -9,7 +9,7 @@ import pytest
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
 
 from keepclear.detect.states import TrackStates
-from keepclear.detect.zoneprobe import ZoneWatch, predict_zone_entries, prepare_zone
+from keepclear.detect.zoneprobe import CROSSING_DAYS_KEPT, ZoneWatch, predict_zone_entries, prepare_zone, utc_day
 from keepclear.domain import Access, AltitudeBand, Validity, Zone, ZoneKind, ZoneRules
 from keepclear.domain.event_payloads import LineCrossed, ZoneEntered
 from keepclear.geo import destination, distance_m
@@ -141,6 +141,21 @@ def test_watch_counts_line_crossings_by_direction_party_and_day() -> None:
     assert watch.crossings[("russia", "2017-11-01", "euphrates", "right-to-left")] == 1
     assert all(e.kind == "zone.line_crossed" and "russia" in e.parties for e in events)
     assert [LineCrossed.from_payload(e.payload).count_today for e in events] == [1, 1, 2]
+
+
+def test_watch_keeps_crossing_counts_for_a_bounded_number_of_days() -> None:
+    """One count per party, line, direction and UTC day was kept for as long as the process ran (one
+    more set every day): the counts now cover the last ``CROSSING_DAYS_KEPT`` days."""
+    river = Zone("euphrates", "River", ZoneKind.DECONFLICTION_LINE, LineString([(40.0, 34.0), (40.0, 36.0)]))
+    watch = ZoneWatch([river])
+    days = CROSSING_DAYS_KEPT + 9
+    for k in range(2 * days):  # a crossing a day, each way in turn, at noon
+        t = DAY + 86_400.0 * (k // 2) + 43_200.0 + 60 * (k % 2)
+        watch.update(t, states(unit(35.0, 39.99 if k % 2 == 0 else 40.01, 0.0, 0.0, t=t)), PARTIES)
+    kept = sorted({key[1] for key in watch.crossings})
+    assert len(kept) == CROSSING_DAYS_KEPT and kept[-1] == utc_day(DAY + 86_400.0 * (days - 1))
+    assert kept[0] == utc_day(DAY + 86_400.0 * (days - CROSSING_DAYS_KEPT))
+    assert len(watch.crossings) <= 2 * CROSSING_DAYS_KEPT
 
 
 def test_watch_reports_an_actual_entry_once() -> None:

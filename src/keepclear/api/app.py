@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
-from keepclear.api.connection_limits import PerKeyLimit, RequestsInFlight
+from keepclear.api.connection_limits import BodyBytesPerKey, PerKeyLimit, RequestsInFlight
 from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
 from keepclear.api.input_gate import InputGate
@@ -110,7 +110,8 @@ def create_app(
     hotline_limit = PerKeyLimit("hotline", settings.max_streams_per_key)
     # Requests in flight per party: no party holds every worker thread.
     in_flight = RequestsInFlight(settings.max_requests_in_flight_per_party)
-    for gauges in (hub.gauges(), stream_limit.gauges(), hotline_limit.gauges(), in_flight.gauges()):
+    bodies = BodyBytesPerKey(settings.max_body_bytes_in_flight_per_key)  # bytes of bodies per key
+    for gauges in (hub.gauges(), stream_limit.gauges(), hotline_limit.gauges(), in_flight.gauges(), bodies.gauges()):
         for name, read in gauges.items():
             runtime.add_gauge(name, read)
 
@@ -139,7 +140,8 @@ def create_app(
     # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
     live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)
     app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, live)
-    app.state.feed_sources = FeedSources()
+    app.state.feed_sources = feed_sources = FeedSources()
+    runtime.add_gauge("feed_sources_units", lambda: len(feed_sources))
     install_problem_handlers(app)
     _register_schema(app, TrackBatchIn)
     for module in (registry, zones, zone_proposals, keys, tracks, feeds, tactical, activities, record, stream, hotline):
@@ -162,6 +164,7 @@ def create_app(
         queue=large,
         requests=in_flight,
         long_lived={"/v1/stream"},
+        bodies=bodies,
     )
     app.add_middleware(IngestYield, priority=runtime.priority)
     app.add_middleware(DomainErrors)  # outside them all: their domain errors answered as the routes' are

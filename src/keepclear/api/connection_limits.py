@@ -7,7 +7,8 @@ key; past ``limit`` a new one is refused (SSE: 429, the socket: a close with a r
 A request, once its body is in, holds one of the server's worker threads while it is carried out:
 one party sending hundreds at once would leave the others' notifications, answers and messages
 waiting for a thread. ``RequestsInFlight`` bounds them per party (all its keys together), each
-counted from the moment its caller is known, a body's upload included.
+counted from the moment its caller is known, a body's upload included. A body is held whole from
+its reading until its answer: ``BodyBytesPerKey`` bounds the bytes one key holds so at once.
 
 The counts are per process: a deployment of several API processes behind a balancer allows up to
 ``limit`` in each.
@@ -81,4 +82,58 @@ class RequestsInFlight(PerKeyLimit):
         return {
             "requests_refused_in_flight_total": lambda: self.refused_total,
             "requests_in_flight_per_party_max": lambda: max(list(self._open.values()), default=0),
+        }
+
+
+class BodyBytesPerKey:
+    """Request body bytes each API key holds in this process at once (``max_body_bytes_in_flight_per_key``).
+
+    A body is read whole before it is judged and held until its request is answered, so without a
+    bound one key sending many large bodies at once (each under its route's limit) would hold as many
+    times that much. A request claims its declared ``Content-Length`` (a body sent without one: its
+    route's limit) before a byte is read and gives it back once answered; one that would take its key
+    past ``limit_bytes`` is refused (429), unless the key holds nothing: one body of any allowed size
+    always goes through. Per key, so one party's uploads never refuse another's.
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+        #: Requests refused because their key held too many bytes already.
+        self.refused_total = 0
+
+    def claim(self, key_id: str, size_bytes: int) -> bool:
+        """Counts ``size_bytes`` more for ``key_id``; False (counted as refused) when that would take it
+        past ``limit_bytes`` while it holds some already. Every True is followed by one ``release``."""
+        with self._lock:
+            held = self._held.get(key_id, 0)
+            if held and held + size_bytes > self.limit_bytes:
+                self.refused_total += 1
+                return False
+            self._held[key_id] = held + size_bytes
+            return True
+
+    def release(self, key_id: str, size_bytes: int) -> None:
+        """A request of ``key_id`` claiming ``size_bytes`` was answered."""
+        with self._lock:
+            held = self._held.get(key_id, 0) - size_bytes
+            if held > 0:
+                self._held[key_id] = held
+            else:
+                self._held.pop(key_id, None)
+
+    def refusal(self) -> str:
+        """What a refused client is told: the bound, and what to do."""
+        return (
+            f"this key's requests being read or served would hold more than {self.limit_bytes} bytes of bodies with"
+            " this one, the most one key may (max_body_bytes_in_flight_per_key): send it once an earlier one is answered"
+        )
+
+    def gauges(self) -> Mapping[str, Callable[[], float]]:
+        """Bytes held by all keys and by the one holding most, and the requests refused."""
+        return {
+            "body_bytes_in_flight": lambda: sum(list(self._held.values())),
+            "body_bytes_in_flight_per_key_max": lambda: max(list(self._held.values()), default=0),
+            "bodies_refused_in_flight_total": lambda: self.refused_total,
         }

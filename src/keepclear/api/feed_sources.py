@@ -40,6 +40,10 @@ class FeedSources:
         with self._lock:
             self._by_unit.update(dict.fromkeys(unit_ids, entry))
 
+    def __len__(self) -> int:
+        """Units with an entry (``feed_sources_units``; at most the registry's units)."""
+        return len(self._by_unit)
+
     def of_party(self, party_id: str) -> list[FeedSource]:
         with self._lock:
             found = [(unit_id, entry) for unit_id, entry in self._by_unit.items() if entry[0] == party_id]

@@ -33,7 +33,8 @@ from fastapi import WebSocket, WebSocketDisconnect
 from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
-from keepclear.domain.hotline import Draft, Message
+from keepclear.domain.hotline import Draft, Message, Thread
+from keepclear.domain.ids import MAX_ID_CHARS
 from keepclear.domain.json_input import parse_json
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import (
@@ -58,12 +59,15 @@ class LiveConfig:
     store for messages committed by other processes (None: never; in-process posts come at once);
     ``max_pending_posts``: posts a client may have waiting for commit before the server stops reading
     it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too);
+    ``max_pending_receipts``: threads a client may have confirmed delivered and not yet recorded
+    before the server stops reading it (the same back pressure);
     ``send_timeout_s``: longest one send may wait for the client to read before the client is cut."""
 
     hello_timeout_s: float = 10.0
     max_batch: int = 1000
     poll_s: float | None = 2.0
     max_pending_posts: int = 20_000
+    max_pending_receipts: int = 1000
     send_timeout_s: float = 30.0
 
 
@@ -103,6 +107,13 @@ def _event_frame(event: Event) -> dict[str, Any]:
         EventKind.HOTLINE_ESCALATED: "escalated",
     }
     return {"type": kind.get(event.kind, event.kind), "time": format_utc(event.time_s), **event.payload}
+
+
+def _shown(value: object, most: int = 64) -> str:
+    """``value`` as an answer may quote it: its repr, cut to ``most`` characters (a client's frame
+    may be megabytes; the answer to it must not be)."""
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 #: Close code of a socket refused for now (RFC 6455 "try again later"): its key holds enough open.
@@ -145,8 +156,10 @@ class LiveSession:
         self.last_sent: dict[str, int] = {}
         # Bounded: a client posting faster than commits go stops being read (TCP pushes back).
         self.posts: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=config.max_pending_posts)
+        # Bounded: past ``max_pending_receipts`` threads the reader waits for ``_receipts`` (TCP pushes back).
         self.delivered: dict[str, int] = {}
         self.delivered_signal = asyncio.Event()
+        self._delivered_taken = asyncio.Event()
         self.subscription: Subscription | None = None
         #: True while a send waits for the client (a client that overflows meanwhile is cut at once).
         self.sending = False
@@ -169,16 +182,16 @@ class LiveSession:
             return
         loop = asyncio.get_running_loop()
         self.subscription = self.hub.connect(self.party_id, self.person, loop, self.key_id)
+        self.subscription.posts_waiting = self.posts.qsize
         try:
             try:
                 self.language = await to_thread.run_sync(self.service.language_of, self.party_id)
-                threads, missed = await to_thread.run_sync(self.service.backlog, self.party_id, cursors)
+                heads = await to_thread.run_sync(self.service.resume_points, self.party_id, cursors)
             except KeepclearError as exc:
                 await self._close_with_error("; ".join(_problems(exc)))
                 return
-            self.last_sent = {t.id: cursors.get(t.id, 0) for t in threads}
-            for i in range(0, len(missed), self.config.max_batch):
-                await self._send([self._message_frame(m) for m in missed[i : i + self.config.max_batch]])
+            self.last_sent = {thread.id: cursors.get(thread.id, 0) for thread, _ in heads}
+            await self._send_missed(heads)
             await self._send([{"type": "resumed", "cursors": self.last_sent}])
             pump = asyncio.create_task(self._pump())
             tasks = [
@@ -202,6 +215,23 @@ class LiveSession:
             pass
         finally:
             self.hub.disconnect(self.subscription)
+
+    async def _send_missed(self, heads: list[tuple[Thread, int]]) -> None:
+        """Every message after the client's cursors up to ``heads``, thread by thread in order, read
+        and sent ``max_batch`` at a time: a resume holds a page, not all that others posted."""
+        frames: list[dict[str, Any]] = []
+        for thread, last_seq in heads:
+            while self.last_sent[thread.id] < last_seq:
+                page = await to_thread.run_sync(
+                    self.service.messages, self.party_id, thread.id, self.last_sent[thread.id], self.config.max_batch
+                )
+                if not page:
+                    break
+                frames += [self._message_frame(m) for m in page]
+                if len(frames) >= self.config.max_batch:
+                    await self._send(frames)
+                    frames = []
+        await self._send(frames)
 
     def _cut_if_stuck(self, pump: asyncio.Task[None]) -> None:
         """The client overflowed: if a send is waiting for it, it does not read; end the session now
@@ -293,7 +323,7 @@ class LiveSession:
         assert self.subscription is not None and self.config.poll_s is not None
         while True:
             await asyncio.sleep(self.config.poll_s)
-            self.subscription.queue.put_nowait(("poll", None))
+            self.subscription.offer(("poll", None))
 
     async def _catch_up(self, thread_id: str | None = None) -> list[dict[str, Any]]:
         """Frames for every stored message not yet sent: of ``thread_id`` (another process committed
@@ -318,12 +348,14 @@ class LiveSession:
         sent = self.last_sent.get(thread_id, 0)
         page = await to_thread.run_sync(self.service.messages, self.party_id, thread_id, sent, limit)
         if len(page) == limit and self.subscription is not None:
-            self.subscription.queue.put_nowait(("catch_up", thread_id))
+            self.subscription.offer(("catch_up", thread_id))
         return [self._message_frame(m) for m in page]
 
     def _reply(self, frame: dict[str, Any]) -> None:
+        """Queue ``frame`` for the client within its backlog's bound: a client that sends and does not
+        read fills its backlog with the answers and is cut as any client that falls behind."""
         assert self.subscription is not None
-        self.subscription.queue.put_nowait(("frame", frame))
+        self.subscription.offer(("frame", frame))
 
     async def _reader(self) -> None:
         while True:
@@ -344,14 +376,20 @@ class LiveSession:
             elif kind == "ping":
                 self._reply({"type": "pong"})
             else:
-                self._reply(error_frame([f"type: {kind!r} is not understood"]))
+                self._reply(error_frame([f"type: {_shown(kind)} is not understood"]))
 
     async def _receipt_frame(self, kind: str, frame: dict[str, Any]) -> None:
         thread_id, through = frame.get("thread_id"), frame.get("through_seq")
         if not isinstance(thread_id, str) or not isinstance(through, int) or isinstance(through, bool):
             self._reply(error_frame([f"{kind}: needs thread_id and through_seq"]))
             return
+        if len(thread_id) > MAX_ID_CHARS:  # no thread has such an id; not held, nor quoted whole
+            self._reply(error_frame(NotFoundError(f"thread_id: unknown thread {_shown(thread_id)}")))
+            return
         if kind == "delivered":
+            while thread_id not in self.delivered and len(self.delivered) >= self.config.max_pending_receipts:
+                self._delivered_taken.clear()
+                await self._delivered_taken.wait()  # not reading meanwhile: the client's TCP pushes back
             self.delivered[thread_id] = max(through, self.delivered.get(thread_id, 0))
             self.delivered_signal.set()
             return
@@ -400,6 +438,7 @@ class LiveSession:
             await self.delivered_signal.wait()
             self.delivered_signal.clear()
             pending, self.delivered = self.delivered, {}
+            self._delivered_taken.set()
             for thread_id, through in pending.items():
                 try:
                     await to_thread.run_sync(self.service.mark_delivered, self.party_id, thread_id, through)

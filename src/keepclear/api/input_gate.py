@@ -13,6 +13,8 @@ stores see only input they can keep:
 - the caller's party (any request with a valid key): past ``requests`` in flight at once (its keys
   together) → 429 with Retry-After, so that no party holds every worker thread (track batches,
   bounded by the ingest queue, and the live stream, bounded per key, aside);
+- the bytes of bodies one key holds at once (``bodies``, ``max_body_bytes_in_flight_per_key``): a
+  request that would take its key past the bound is refused before its body is read → 429;
 - the body, read whole up to its route's limit (413 above, with or without a Content-Length):
   ``max_body_bytes`` (one object: an activity, a message), or the limit ``large_bodies`` names for
   the few routes that take many objects at once (track and activity batches, zone files). Parsing
@@ -40,8 +42,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from keepclear.api.connection_limits import RequestsInFlight
-from keepclear.api.deps import NO_KEY, bearer_key, caller_of
+from keepclear.api.connection_limits import BodyBytesPerKey, RequestsInFlight
+from keepclear.api.deps import CALLER_SCOPE_KEY, NO_KEY, bearer_key, caller_of
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.problems import problem, problem_for
 from keepclear.domain.identity import Principal
@@ -89,7 +91,8 @@ class InputGate:
     other path's bodies are bounded by ``max_body_bytes``. ``queue`` judges the large ones in their
     turn, between the probe's ticks (``LargeBodies``). ``requests`` bounds a party's requests in flight
     (None: unbounded; needs ``authenticate``), but on ``long_lived`` paths (each bounded on its own)
-    and ``typed_paths``."""
+    and ``typed_paths``. ``bodies`` bounds the body bytes one key holds at once (``BodyBytesPerKey``;
+    None: no bound, where no key is judged)."""
 
     def __init__(
         self,
@@ -99,6 +102,7 @@ class InputGate:
         authenticate: Callable[[str], Principal] | None = None,
         large_bodies: Mapping[str, str] | None = None,
         queue: LargeBodies | None = None,
+        bodies: BodyBytesPerKey | None = None,
         requests: RequestsInFlight | None = None,
         long_lived: Collection[str] = (),
     ) -> None:
@@ -109,6 +113,7 @@ class InputGate:
         self.typed_paths = frozenset(typed_paths)
         self.authenticate = authenticate
         self.queue = queue or LargeBodies(None)
+        self.bodies = bodies
         self._body_limits = {path: (int(getattr(limits, name)), name) for path, name in (large_bodies or {}).items()}
 
     def body_limit(self, path: str) -> tuple[int, str]:
@@ -127,50 +132,78 @@ class InputGate:
         if refusal is None and with_body:
             refusal, principal = await self._caller(scope, headers)
             if refusal is None:
-                holder, refusal = self._claim(principal, path)
+                holder, refusal = self._claim_request(principal, path)
         elif refusal is None and scope["type"] == "http" and self._bounded(path) and b"authorization" in headers:
             # A read: a key that is not valid is left to the route (a public one takes none).
             _, principal = await self._caller(scope, headers)
-            holder, refusal = self._claim(principal, path)
+            holder, refusal = self._claim_request(principal, path)
+        claimed: tuple[str, int] | None = None
         try:
-            await self._judged(scope, receive, send, headers, path, with_body, refusal)
+            if refusal is None and with_body:
+                claimed, refusal = self._claim_bytes(scope, headers, path)
+            if refusal is None and with_body:
+                receive, refusal = await self._judged(scope, headers, receive, path)
+            if refusal is None:
+                await self.app(scope, receive, send)
+            elif scope["type"] == "websocket":
+                reason = "refused: " + bytes(refusal.body).decode()[:100]
+                await send({"type": "websocket.close", "code": 1008, "reason": reason})
+            else:
+                await refusal(scope, receive, send)
         finally:
+            if claimed is not None and self.bodies is not None:
+                self.bodies.release(*claimed)
             if holder is not None and self.requests is not None:
                 self.requests.release(holder)
 
+    def _bounded(self, path: str) -> bool:
+        """Whether the requests to ``path`` count in their party's requests in flight."""
+        return self.requests is not None and self.authenticate is not None and path not in self._unbounded
+
+    def _claim_request(self, principal: Principal | None, path: str) -> tuple[str | None, JSONResponse | None]:
+        """A request slot of the caller's party: its holder (released once the answer is sent), or the
+        429 when the party has none left; (None, None) where requests are not bounded (no caller
+        known, a path bounded otherwise)."""
+        if principal is None or self.requests is None or not self._bounded(path):
+            return None, None
+        holder = principal.party_id or _ADMIN_HOLDER
+        if not self.requests.claim(holder):
+            return None, problem_for(OverloadedError(self.requests.refusal(), _IN_FLIGHT_RETRY_AFTER_S), path)
+        return holder, None
+
+    def _claim_bytes(
+        self, scope: Scope, headers: Mapping[bytes, bytes], path: str
+    ) -> tuple[tuple[str, int] | None, JSONResponse | None]:
+        """The caller's key claims the body's bytes (its Content-Length; without one, its route's
+        limit) for as long as the request runs: (what it claimed, or None; a 429 when it may not)."""
+        caller = scope.get(CALLER_SCOPE_KEY)
+        if self.bodies is None or caller is None:
+            return None, None
+        limit_bytes, _ = self.body_limit(path)
+        declared = headers.get(b"content-length")
+        size = int(declared) if declared is not None and declared.isdigit() else limit_bytes
+        if size > limit_bytes:
+            return None, None  # answered 413 before a byte is read
+        key_id: str = caller[1].key_id
+        if not self.bodies.claim(key_id, size):
+            return None, problem_for(OverloadedError(self.bodies.refusal(), retry_after_s=1.0), path)
+        return (key_id, size), None
+
     async def _judged(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: Mapping[bytes, bytes],
-        path: str,
-        with_body: bool,
-        refusal: JSONResponse | None,
-    ) -> None:
-        """The body read and judged (a request with one), then the app run, or ``refusal`` sent."""
-        if refusal is None and with_body:
-            limit_bytes, setting = self.body_limit(path)
-            try:
-                body = await self._read_body(headers, receive, limit_bytes)
-            except _TooLarge:
-                detail = f"request bodies of {path} are limited to {limit_bytes} bytes (setting {setting})"
-                refusal = problem(413, "Request too large", detail, path)
-            else:
-                try:
-                    refusal = await self.queue.judge(len(body), lambda: self._body(scope, headers, body))
-                except OverloadedError as exc:
-                    refusal = problem_for(exc, path)
-                if refusal is None:
-                    receive = replay_body(body, receive)
-        if refusal is None:
-            await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await send(
-                {"type": "websocket.close", "code": 1008, "reason": "refused: " + bytes(refusal.body).decode()[:100]}
-            )
-        else:
-            await refusal(scope, receive, send)
+        self, scope: Scope, headers: Mapping[bytes, bytes], receive: Receive, path: str
+    ) -> tuple[Receive, JSONResponse | None]:
+        """Read and judge the body: (the ``receive`` that replays it, None), or the refusal."""
+        limit_bytes, setting = self.body_limit(path)
+        try:
+            body = await self._read_body(headers, receive, limit_bytes)
+        except _TooLarge:
+            detail = f"request bodies of {path} are limited to {limit_bytes} bytes (setting {setting})"
+            return receive, problem(413, "Request too large", detail, path)
+        try:
+            refusal = await self.queue.judge(len(body), lambda: self._body(scope, headers, body))
+        except OverloadedError as exc:
+            refusal = problem_for(exc, path)
+        return (receive, refusal) if refusal is not None else (replay_body(body, receive), None)
 
     def _target_and_headers(
         self, scope: Scope, headers: Mapping[bytes, bytes], repeated: Collection[bytes]
@@ -216,21 +249,6 @@ class InputGate:
         except KeepclearError as exc:
             return problem_for(exc, path), None
         return None, principal
-
-    def _bounded(self, path: str) -> bool:
-        """Whether the requests to ``path`` count in their party's requests in flight."""
-        return self.requests is not None and self.authenticate is not None and path not in self._unbounded
-
-    def _claim(self, principal: Principal | None, path: str) -> tuple[str | None, JSONResponse | None]:
-        """A request slot of the caller's party: its holder (released once the answer is sent), or the
-        429 when the party has none left; (None, None) where requests are not bounded (no caller
-        known, a path bounded otherwise)."""
-        if principal is None or self.requests is None or not self._bounded(path):
-            return None, None
-        holder = principal.party_id or _ADMIN_HOLDER
-        if not self.requests.claim(holder):
-            return None, problem_for(OverloadedError(self.requests.refusal(), _IN_FLIGHT_RETRY_AFTER_S), path)
-        return holder, None
 
     async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive, limit_bytes: int) -> bytes:
         declared = headers.get(b"content-length")

@@ -99,8 +99,15 @@ def _log_config() -> dict[str, Any]:
     return config
 
 
+#: The largest WebSocket message uvicorn takes when the app names no ``max_body_bytes`` (its own default).
+_WS_MAX_BYTES = 16 * 1024 * 1024
+
+
 def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uvicorn.Config:
-    """The uvicorn configuration keepclear runs with."""
+    """The uvicorn configuration keepclear runs with. A WebSocket message (a hotline frame: one post,
+    a receipt, a resume) is bounded as one object's body is (``max_body_bytes``): a larger one closes
+    the socket (1009) before it is held whole or parsed."""
+    settings = getattr(app.state, "settings", None)
     return uvicorn.Config(
         app,
         host=host,
@@ -109,6 +116,7 @@ def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = Fal
         log_config=_log_config(),
         access_log=access_log,
         ws="websockets-sansio",
+        ws_max_size=getattr(settings, "max_body_bytes", _WS_MAX_BYTES),
         timeout_graceful_shutdown=5,
     )
 

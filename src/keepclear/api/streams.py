@@ -1,8 +1,8 @@
 """Server-sent events: every event a caller may see, live, with catch-up after a reconnect.
 
 Events reach the hub from any thread (the bus is synchronous); each connection owns an asyncio
-queue of events not yet sent, bounded by ``backlog_events``. A client that does not read is cut:
-when its backlog reaches the bound, or when one send waits longer than ``send_timeout_s`` for the
+queue of events not yet sent, bounded by ``backlog_events`` and ``backlog_bytes``. A client that does
+not read is cut: when its backlog reaches either bound, or when one send waits longer than ``send_timeout_s`` for the
 client to take what was sent before (TCP's buffers full). Cutting cancels the task that serves it,
 so nothing of it stays behind; the client reconnects with ``Last-Event-ID`` and gets what it missed
 from its party's ring of recent events, or is told to reload when it was away longer than the ring.
@@ -11,7 +11,8 @@ from its party's ring of recent events, or is told to reload when it was away lo
 number over all events (as the ids were before) shows a party the gaps between the events it is
 shown, so how much the other parties did, and when. Hence:
 
-- each party has its own ring: the last ``ring_size`` events it is shown (not the deployment's), so
+- each party has its own ring: the last ``ring_size`` events it is shown (not the deployment's; at
+  most ``ring_bytes`` of their text, the oldest leaving first), so
   whether a resume point is still kept, and with it ``event: reload``, depends on its own events;
 - an event's SSE id is its *tag* for that party: 16 hex digits of a SHA-256 of the party and of
   exactly what the party is shown (kind, time, party, its view), ``"id"`` in the body too. The same
@@ -86,6 +87,12 @@ class _Item(NamedTuple):
     arrived_s: float
 
 
+#: Characters (bytes: the text is ASCII JSON) of event text one party's ring keeps at most, whatever
+#: its count: an event's view may be large (an activity's geometry), and the ring holds 10,000.
+RING_BYTES = 64 * 1024 * 1024
+#: Characters of event text one connection may have waiting to be sent before it is cut.
+BACKLOG_BYTES = 64 * 1024 * 1024
+
 #: ``Last-Event-ID`` as this hub writes it: an event's tag.
 _TAG = re.compile(r"[0-9a-f]{16}")
 #: ``Last-Event-ID`` asking for everything the party's ring keeps.
@@ -103,6 +110,8 @@ class _Ring:
     by_tag: dict[str, list[int]] = field(default_factory=dict)
     #: Places in ``by_tag``: past twice the ring's size it is built again from the ring.
     tagged: int = 0
+    #: Characters of the texts in ``items`` (at most the hub's ``ring_bytes``).
+    text_bytes: int = 0
 
     def place_of(self, tag: str) -> int | None:
         """The place of the oldest event of ``tag`` still in the ring, or None."""
@@ -154,13 +163,17 @@ class _Connection:
     task: asyncio.Task[object] | None = None
     #: The key the stream was opened with: its revocation ends the stream.
     key_id: str | None = None
+    #: Characters of the event texts in ``queue``.
+    queued_bytes: int = 0
 
 
 class StreamHub:
     """Keeps each party's recent events and fans them out to connected SSE clients.
 
-    ``ring_size``: events kept per party for catch-up;
-    ``backlog_events``: events a client may have waiting to be sent before it is cut;
+    ``ring_size``: events kept per party for catch-up, and ``ring_bytes`` the most characters of
+    their texts (the oldest leave first);
+    ``backlog_events``: events a client may have waiting to be sent before it is cut, and
+    ``backlog_bytes`` the most characters of them;
     ``send_timeout_s``: longest a send may wait for the client to read before it is cut;
     ``across_processes``: clients may resume here with tags another API process sent (several API
     processes on one bus; see the module docstring), with ``resume_margin_s`` of events resent
@@ -176,8 +189,12 @@ class StreamHub:
         across_processes: bool = False,
         resume_margin_s: float = 2.0,
         view: PartyView = party_event_view,
+        ring_bytes: int = RING_BYTES,
+        backlog_bytes: int = BACKLOG_BYTES,
     ) -> None:
         self._ring_size = ring_size
+        self._ring_bytes = ring_bytes
+        self.backlog_bytes = backlog_bytes
         self._rings: dict[str, _Ring] = {}
         self._across = across_processes
         self._margin_s = resume_margin_s
@@ -196,6 +213,8 @@ class StreamHub:
             "stream_backlog_events_max": lambda: max((c.queue.qsize() for c in list(self._connections)), default=0),
             "stream_clients_cut_total": lambda: self.cut_total,
             "stream_ring_events": lambda: sum(len(ring.items) for ring in list(self._rings.values())),
+            "stream_ring_bytes": lambda: sum(ring.text_bytes for ring in list(self._rings.values())),
+            "stream_backlog_bytes_max": lambda: max((c.queued_bytes for c in list(self._connections)), default=0),
         }
 
     def on_event(self, event: Event) -> None:
@@ -234,7 +253,12 @@ class StreamHub:
             ring = self._rings[party_id] = _Ring(deque(maxlen=self._ring_size))
         item = _Item(ring.next_seq, tag, text, now_s)
         ring.next_seq += 1
+        if len(ring.items) == ring.items.maxlen:
+            ring.text_bytes -= len(ring.items[0].text)  # the append drops it
         ring.items.append(item)
+        ring.text_bytes += len(text)
+        while ring.text_bytes > self._ring_bytes and len(ring.items) > 1:
+            ring.text_bytes -= len(ring.items.popleft().text)
         ring.by_tag.setdefault(tag, []).append(item.seq)
         ring.tagged += 1
         if ring.tagged > 2 * self._ring_size:
@@ -284,11 +308,15 @@ class StreamHub:
             item = items.get(conn.party_id)
             if item is None:
                 continue
-            if conn.queue.qsize() >= conn.limit:
+            size = len(item.text)
+            if conn.queue.qsize() >= conn.limit or (
+                conn.queued_bytes and conn.queued_bytes + size > self.backlog_bytes
+            ):
                 # A client too slow to keep up is cut off; it reconnects and catches up from the ring.
                 self.cut_total += 1
                 self._end(conn)
                 return
+            conn.queued_bytes += size
             conn.queue.put_nowait(item)
 
     def _missed(self, party_id: str, last_event_id: str | None) -> tuple[list[_Item], bool] | None:
@@ -375,6 +403,7 @@ class StreamHub:
                     ):  # sent after every tick, changed or not: a dead client is found by the write
                         yield f"event: tracks.picture\ndata: {json.dumps(picture_shown, separators=(',', ':'))}\n\n"
                     continue
+                conn.queued_bytes -= len(item.text)
                 yield item.text
         finally:
             with self._lock:

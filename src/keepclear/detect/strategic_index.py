@@ -54,6 +54,8 @@ class StrategicIndex:
     ) -> None:
         self._pairs_looped = pairs_looped
         self._activities: dict[str, IndexedActivity] = {}
+        #: Live activities per party (what ``live_of`` answers; a party's bound is judged on it).
+        self._per_party: dict[str, int] = {}
         self._zones: dict[str, PreparedZone] = {}
         self._activity_grid = Grid(cell_deg, bucket_s, max_buckets, max_keys)
         self._zone_grid = Grid(zone_cell_deg, bucket_s, max_buckets, max_keys)
@@ -65,7 +67,16 @@ class StrategicIndex:
         """Add or replace (same id) a live activity."""
         self.remove_activity(activity.activity_id)
         self._activities[activity.activity_id] = activity
+        self._per_party[activity.party_id] = self._per_party.get(activity.party_id, 0) + 1
         self._activity_grid.add(activity.activity_id, ((p.bounds, p.start_s, p.end_s) for p in activity.pieces))
+
+    def live_of(self, party_id: str) -> int:
+        """How many live activities of ``party_id`` the index holds."""
+        return self._per_party.get(party_id, 0)
+
+    def most_live_of_one_party(self) -> int:
+        """The most live activities any one party has in the index (0 when empty)."""
+        return max(list(self._per_party.values()), default=0)
 
     def activity(self, activity_id: str) -> IndexedActivity | None:
         """The indexed activity ``activity_id``, or None."""
@@ -73,8 +84,14 @@ class StrategicIndex:
 
     def remove_activity(self, activity_id: str) -> None:
         """Forget an activity (no longer live); unknown ids are ignored."""
-        if self._activities.pop(activity_id, None) is not None:
+        removed = self._activities.pop(activity_id, None)
+        if removed is not None:
             self._activity_grid.remove(activity_id)
+            left = self._per_party[removed.party_id] - 1
+            if left:
+                self._per_party[removed.party_id] = left
+            else:
+                del self._per_party[removed.party_id]
 
     def put_zone(self, prepared: PreparedZone) -> None:
         """Add or replace (same id) a zone."""

@@ -28,6 +28,11 @@ from keepclear.geo.plane import LocalPlane
 from keepclear.geo.shapes import plane_for, to_plane
 
 FT_M = 0.3048
+#: UTC days of line crossings ``ZoneWatch.crossings`` keeps counts for (today and the days before):
+#: one count per party, line and direction a day, so older days are forgotten rather than kept for
+#: as long as the process runs.
+CROSSING_DAYS_KEPT = 31
+_DAY_S = 86_400.0
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -209,7 +214,7 @@ class ZoneWatch:
     Events: ``zone.entered`` (a unit is now inside a zone its party may not enter freely, and was
     not at the previous tick) and ``zone.line_crossed`` (``direction`` ``left-to-right`` or
     ``right-to-left`` relative to the line as drawn). ``crossings`` counts
-    ``(party_id, utc_day, zone_id, direction)``.
+    ``(party_id, utc_day, zone_id, direction)`` for the last ``CROSSING_DAYS_KEPT`` UTC days.
 
     With hysteresis against track noise: a crossing counts once the unit's track has cut the line
     and the unit is more than ``line_confirm_m`` beyond it on the other side (going round the end
@@ -228,7 +233,9 @@ class ZoneWatch:
         self._side: dict[tuple[str, str], int] = {}  # (unit, line): the side it was last seen clearly on
         self._cut: set[tuple[str, str]] = set()  # (unit, line): its track cut the line since then
         self.crossings: Counter[tuple[str, str, str, str]] = Counter()
+        self._day = ""  # the UTC day of the last update: older days' counts are pruned when it changes
         if previous is not None:
+            self._day = previous._day
             self._last, self._inside = dict(previous._last), set(previous._inside)
             self._side, self._cut = dict(previous._side), set(previous._cut)
             self.crossings.update(previous.crossings)
@@ -249,6 +256,11 @@ class ZoneWatch:
         prev_lat = np.array([p[0] if p is not None else 0.0 for p in prev])
         prev_lon = np.array([p[1] if p is not None else 0.0 for p in prev])
         day = utc_day(time_s)
+        if day != self._day:
+            self._day = day
+            oldest = utc_day(time_s - (CROSSING_DAYS_KEPT - 1) * _DAY_S)
+            for stale in [k for k in self.crossings if k[1] < oldest]:  # ISO days sort as they fall
+                del self.crossings[stale]
         for pz in self.zones:
             zone = pz.zone
             if n == 0 or not zone.validity.contains(time_s):
@@ -292,6 +304,11 @@ class ZoneWatch:
         if len(self._last) > 2 * n + 1000:
             self._forget_all_but(set(states.unit_ids))
         return events
+
+    def held(self) -> int:
+        """Entries this watch keeps between ticks (positions, units inside zones, sides of and cuts
+        across lines): a few per unit in the picture and zone, forgotten with the unit."""
+        return len(self._last) + len(self._inside) + len(self._side) + len(self._cut)
 
     def inside_by_unit(self) -> dict[str, list[ZoneRules]]:
         """The rules of every zone each unit is inside now (entered, not yet clearly out)."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+#: The longest id, in characters.
+MAX_ID_CHARS = 64
+_ID_RE = re.compile(rf"^[a-z0-9][a-z0-9_.-]{{0,{MAX_ID_CHARS - 1}}}$")
 
 
 def id_problem(value: object, field: str) -> str | None:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from keepclear.interop.observation import log
+from keepclear.interop.observation import Stats, log
 from keepclear.interop.tak_out import to_tak
 
 
@@ -33,8 +33,10 @@ class Clients:
     closed: the picture is sent again every few seconds, and a stalled client must not hold memory.
     """
 
-    def __init__(self, max_buffer_bytes: int = 4 * 1024 * 1024) -> None:
+    def __init__(self, max_buffer_bytes: int = 4 * 1024 * 1024, stats: Stats | None = None) -> None:
         self.max_buffer_bytes = max_buffer_bytes
+        #: Where a client closed for not reading is counted (``closed_slow``), besides ``closed_slow``.
+        self.stats = stats
         self._lock = threading.Lock()
         self._connections: list[_Connection] = []
         self._joined = threading.Event()
@@ -87,6 +89,8 @@ class Clients:
             return
         if writer.transport.get_write_buffer_size() > self.max_buffer_bytes:
             self.closed_slow += 1
+            if self.stats is not None:
+                self.stats.add("closed_slow")
             log.warning("interop: TAK client %s reads too slowly for its picture: closed", connection.where)
             self.remove(writer)
             writer.close()

@@ -155,6 +155,7 @@ class Gateway:
         #: The bound port of each endpoint (its own port for ``connect``), in order.
         self.ports: list[int] = []
         self._connections = 0
+        self._connections_lock = threading.Lock()
         self._unmapped_logged: set[str] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="interop-gateway", daemon=True)
@@ -292,17 +293,34 @@ class Gateway:
     async def _serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: Decoder) -> None:
         peer = writer.get_extra_info("peername")
         where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        if self._connections >= self.max_connections:
-            self.stats.bad_input(
-                "connections_refused", f"{decoder.name} connection from {where} refused: limit reached"
-            )
+        if not self.claim_connection(decoder.name, where):
             writer.close()
             return
-        self._connections += 1
         try:
             await self._read_stream(reader, writer, decoder, where)
         finally:
+            self.release_connection()
+
+    def claim_connection(self, what: str, where: str) -> bool:
+        """Count one more connection feeding this gateway (any thread: the shared TAK port's too);
+        False, counted (``connections_refused``), when ``max_connections`` are open already. Every
+        True must be followed by one ``release_connection``."""
+        with self._connections_lock:
+            if self._connections < self.max_connections:
+                self._connections += 1
+                return True
+        self.stats.bad_input("connections_refused", f"{what} connection from {where} refused: limit reached")
+        return False
+
+    def release_connection(self) -> None:
+        """A connection claimed before has closed."""
+        with self._connections_lock:
             self._connections -= 1
+
+    @property
+    def connections(self) -> int:
+        """Connections feeding this gateway now (at most ``max_connections``)."""
+        return self._connections
 
     async def _read_stream(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: Decoder, where: str

@@ -325,6 +325,10 @@ def load_adapters(path: Path, environ: AbcMapping[str, str] | None = None) -> Ad
     return parse_adapters(text, str(path), path.parent, environ)
 
 
+def _connections_of(gateway: Gateway) -> Callable[[], float]:
+    return lambda: gateway.connections
+
+
 def _reader(stats: Stats, counter: str) -> Callable[[], float]:
     return lambda: stats.snapshot()[counter]
 
@@ -335,6 +339,8 @@ class HostedAdapters:
     def __init__(self, config: AdaptersConfig, url: str, environ: AbcMapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
         self.stats: dict[str, Stats] = {}
+        #: Gauges of what the adapters hold now (the counters are in ``stats``).
+        self._held: dict[str, Callable[[], float]] = {}
         self._starters: list[Callable[[], None]] = []
         self._stoppers: list[Callable[[], None]] = []
         self._stop = threading.Event()
@@ -356,7 +362,7 @@ class HostedAdapters:
                 creator = UnitCreator(
                     url, environ[adapter.admin_key_env], adapter.mapping, adapter.mapping.auto_create_force, stats
                 )
-            clients = Clients() if adapter.picture_key_env else None
+            clients = Clients(stats=stats) if adapter.picture_key_env else None
             gateway = Gateway(
                 adapter.mapping,
                 decoders(adapter.receiver, chat, drawing),
@@ -369,6 +375,8 @@ class HostedAdapters:
                 clients=clients,
             )
             gateways[adapter.name] = gateway
+            self._held[f"interop_{adapter.name}_pending"] = poster.pending
+            self._held[f"interop_{adapter.name}_connections"] = _connections_of(gateway)
             self._starters += [poster.start, gateway.start]
             self._stoppers += [gateway.stop, poster.stop]
             if clients is not None and adapter.picture_key_env:
@@ -400,8 +408,10 @@ class HostedAdapters:
         self._stoppers.append(stop_out)
 
     def gauges(self) -> dict[str, Callable[[], float]]:
-        """``interop_<adapter>_<counter>`` for every adapter and counter, for /v1/metrics."""
-        out: dict[str, Callable[[], float]] = {}
+        """``interop_<adapter>_<counter>`` for every adapter and counter, and what each in adapter holds
+        now (``_pending``: reports buffered for the service; ``_connections``: open connections), for
+        /v1/metrics."""
+        out: dict[str, Callable[[], float]] = dict(self._held)
         for name, stats in self.stats.items():
             for counter in COUNTERS:
                 out[f"interop_{name}_{counter}"] = _reader(stats, counter)

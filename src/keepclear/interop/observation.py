@@ -75,6 +75,7 @@ COUNTERS = (
     "post_errors",  # batches that failed (connection, 5xx, auth); their reports are lost
     "oversized",  # stream data without a message boundary within the limit; discarded
     "connections_refused",  # connections over the limit
+    "closed_slow",  # TAK connections closed for not reading their picture (4 MiB waiting)
     "sent",  # CoT events sent out
     "send_errors",  # CoT events that could not be sent
     "acks",  # alerts acknowledged from TAK (GeoChat "ACK <alert>")

@@ -1,7 +1,9 @@
 """One TAK endpoint for several parties: TAK clients connect to one port (TAK's 8089, TLS) and their
 client certificate says whose feed they are. Each rule names a certificate subject attribute and
 value (``O=Party A``, or ``CN=ANDROID-...``) and the in adapter (a party's gateway: its mapping and
-feed key) that the connection's CoT goes to; a certificate no rule names is closed at once.
+feed key) that the connection's CoT goes to; a certificate no rule names is closed at once. A
+party's connections here count with those of its adapter's own ports against the adapter's bound
+(``Gateway.max_connections``, 64): one more is closed at once, counted (``connections_refused``).
 
 So a TAK administrator issues each party's clients certificates from one CA with the party in the
 subject (as TAK Server's groups do), and points every client at the same host and port.
@@ -88,6 +90,11 @@ class TakEndpoint:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             return
+        if not gateway.claim_connection("TAK", where):  # the party's connections: its adapter's bound
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            return
         decoder = gateway.decoders["cot"]
         buffer = bytearray()
         if gateway.clients is not None:  # the picture of the certificate's party, on the same connection
@@ -102,6 +109,7 @@ class TakEndpoint:
         except (ConnectionError, OSError) as exc:
             log.info("interop: TAK client %s ended: %s", where, exc)
         finally:
+            gateway.release_connection()
             if gateway.clients is not None:
                 gateway.clients.remove(writer)
             writer.close()

@@ -131,6 +131,13 @@ class Ledger:
         self._tree_lock = threading.RLock()
 
     # -- transparency log ------------------------------------------------------------------
+    @property
+    def tree_leaves(self) -> int:
+        """Leaves of the Merkle tree held in memory (64 bytes each with its interior nodes): every
+        entry of the ledger once the tree was built (0 before)."""
+        tree = self._tree
+        return 0 if tree is None else tree.size
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
         """A write transaction; the in-memory tree follows it, and is rebuilt should it not commit."""

@@ -75,7 +75,9 @@ class ActivityConfig:
     far ahead an activity may start (365 days). ``strategic``: buffers and minimum notice.
     ``max_batch``: the most activities one ``notify_many`` takes (500): a batch is one transaction,
     and every other activity write waits for it. ``max_problems_listed``: problems named in one
-    refusal of a batch (the rest are counted).
+    refusal of a batch (the rest are counted). ``max_live_per_party``: live (notified or active)
+    activities one party may have; every one is held in each API process's strategic index, so a
+    notification past it is refused (``max_live_activities_per_party``).
     """
 
     strategic: StrategicConfig = field(default_factory=StrategicConfig)
@@ -84,6 +86,7 @@ class ActivityConfig:
     max_ahead_s: float = 365 * 86400.0
     max_batch: int = 500
     max_problems_listed: int = 50
+    max_live_per_party: int = 50_000
 
 
 class StaleVersionError(ConflictError):
@@ -192,6 +195,8 @@ class ActivityService:
         self._config = config or ActivityConfig()
         self._live = live or LiveIndex()
         self._notices = notices
+        #: Notifications refused because their party had ``max_live_per_party`` live activities.
+        self.refused_live_limit_total = 0
         #: Called after the check outside the write lock, before the lock is taken (tests write
         #: other activities there, to see the check under the lock judge what changed).
         self.between_check_and_write = between_check_and_write
@@ -236,6 +241,7 @@ class ActivityService:
             store.insert_activities(conn, [(a, self._notice_s(a, now_s)) for a in valid], now_s)
             with self._live.lock:
                 self._live.refresh(conn)  # once: the log entries of the batch are written after its checks
+                self._require_room(valid)
             checked = [
                 self._check.under_lock(a, now_s, pieces, early)
                 for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
@@ -264,6 +270,9 @@ class ActivityService:
             if problems:
                 raise ValidationError(problems)
             activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
+            with self._live.lock:
+                self._live.refresh(conn)
+                self._require_room([activity])
             store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
             opened = self._check_and_open(conn, activity, now_s, "notified", pieces=pieces, prejudged=prejudged)
             events = notified_events(*_told_of(opened.result), now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
@@ -485,6 +494,24 @@ class ActivityService:
         if told.deliver_live is not None:
             told.deliver_live()
         self._events.publish(told.events)
+
+    def _require_room(self, activities: Sequence[Activity]) -> None:
+        """``ConflictError`` (409) unless each party of ``activities`` stays within
+        ``max_live_per_party`` live activities with them. Called under the live index's lock, the
+        index caught up in the writing transaction (the activity write lock held: no other write
+        can make room or take it meanwhile)."""
+        most = self._config.max_live_per_party
+        new: dict[str, int] = {}
+        for activity in activities:
+            new[activity.party_id] = new.get(activity.party_id, 0) + 1
+        for party_id, count in new.items():
+            live = self._live.index.live_of(party_id)
+            if live + count > most:
+                self.refused_live_limit_total += 1
+                raise ConflictError(
+                    f"party {party_id} has {live} live activities; {count} more would pass the most one party may"
+                    f" have, {most} (max_live_activities_per_party): complete or cancel some first"
+                )
 
     def _serialise(self, conn: Connection) -> None:
         if not self._db.is_sqlite:

@@ -51,6 +51,8 @@ class Subscription:
     _limit: int = field(default=50_000, repr=False)
     #: Called on the client's loop when it overflows (its session cuts a client that does not read).
     on_overflow: Callable[[], None] | None = field(default=None, repr=False)
+    #: How many of the client's posts wait for their commit (its session's bounded queue).
+    posts_waiting: Callable[[], int] | None = field(default=None, repr=False)
     _counted: Callable[[], None] | None = field(default=None, repr=False)
 
     def _put(self, item: tuple[str, Any]) -> None:
@@ -70,6 +72,11 @@ class Subscription:
                 self.on_overflow()
             return
         self.queue.put_nowait(item)
+
+    def offer(self, item: tuple[str, Any]) -> None:
+        """Queue ``item`` from the client's own loop, within the same bound as everything else: a
+        reply to the client's own frames (a pong, an error) counts as any delivery does."""
+        self._put(item)
 
     def push(self, item: tuple[str, Any]) -> None:
         """Hand ``item`` to the client's loop (from any thread); dropped once the loop is closed."""
@@ -109,7 +116,8 @@ class HotlineHub:
             self.overflowed_total += 1
 
     def gauges(self) -> dict[str, Callable[[], float]]:
-        """Metrics: connected clients, the largest backlog of one, clients that overflowed."""
+        """Metrics: connected clients, the largest backlog of one, the most posts one has waiting for
+        their commit, clients that overflowed."""
 
         def subscriptions() -> list[Subscription]:
             with self._lock:
@@ -118,6 +126,9 @@ class HotlineHub:
         return {
             "hotline_clients": lambda: len(subscriptions()),
             "hotline_backlog_items_max": lambda: max((s.queue.qsize() for s in subscriptions()), default=0),
+            "hotline_posts_waiting_max": lambda: max(
+                (s.posts_waiting() for s in subscriptions() if s.posts_waiting is not None), default=0
+            ),
             "hotline_clients_overflowed_total": lambda: self.overflowed_total,
         }
 

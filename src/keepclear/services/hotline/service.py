@@ -3,13 +3,15 @@
 Every write goes through ``db.write()``; a message is reported accepted (returned, and announced
 with ``message.posted``) only after its transaction committed. The record entries of a write are
 staged in its transaction (``services.record.stage``); the events are published after commit.
-Construct one instance per deployment (it caches immutable thread membership).
+Construct one instance per deployment (it caches immutable thread membership: the most recently
+used ``HotlineConfig.max_cached_threads`` threads, read again from the store when needed).
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,13 +68,46 @@ class HotlineConfig:
     message's own acknowledgement window. ``max_thread_parties``: the most parties one thread may have.
     ``alert_summary_over``: alert changes between one pair of parties in one delivery above which the
     pair's thread gets one summary message instead of one message each. ``limits``: what a draft's
-    text and data must keep to.
+    text and data must keep to. ``max_cached_threads``: threads kept in memory, the most recently
+    used (any party may open threads without end; one not kept is read from the store again).
     """
 
     escalation_step_s: float | None = None
     max_thread_parties: int = 16
     alert_summary_over: int = 20
     limits: InputLimits = DEFAULT_LIMITS
+    max_cached_threads: int = 10_000
+
+
+class ThreadCache:
+    """Threads by id, at most ``capacity``, the least recently used forgotten first (a thread never
+    changes once made, so a cached one is never stale); safe across threads."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"max_cached_threads: must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self._threads: OrderedDict[str, Thread] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, thread_id: str) -> Thread | None:
+        """The thread ``thread_id`` when kept (now the most recently used), else None."""
+        with self._lock:
+            thread = self._threads.get(thread_id)
+            if thread is not None:
+                self._threads.move_to_end(thread_id)
+            return thread
+
+    def put(self, thread: Thread) -> None:
+        """Keep ``thread``, forgetting the least recently used one past ``capacity``."""
+        with self._lock:
+            self._threads[thread.id] = thread
+            self._threads.move_to_end(thread.id)
+            if len(self._threads) > self.capacity:
+                self._threads.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._threads)
 
 
 class PostedWithin:
@@ -118,19 +153,35 @@ class HotlineService:
         self._events = events
         self.phrases = phrases if phrases is not None else load_catalogue()
         self.config = config or HotlineConfig()
-        self._threads: dict[str, Thread] = {}
+        self._threads = ThreadCache(self.config.max_cached_threads)
         self._pair_threads: dict[str, str] = {}
         self._listeners: list[MessageListener] = []
         self._posted_within = PostedWithin()
 
     # ---- threads
 
+    @property
+    def threads_cached(self) -> int:
+        """Threads kept in memory (``hotline_threads_cached``; at most ``max_cached_threads``)."""
+        return len(self._threads)
+
     def _thread(self, conn: Connection, thread_id: str) -> Thread:
         thread = self._threads.get(thread_id)
         if thread is None:
             thread = store.get_thread(conn, thread_id)
-            self._threads[thread_id] = thread
+            self._threads.put(thread)
         return thread
+
+    def _thread_of(self, thread_id: str, conn: Connection | None = None) -> Thread:
+        """A thread known to exist (a message of it was just stored): kept, or read again through
+        ``conn`` (or a read of its own, after a commit) when other threads pushed it out meanwhile."""
+        thread = self._threads.get(thread_id)
+        if thread is not None:
+            return thread
+        if conn is not None:
+            return self._thread(conn, thread_id)
+        with self._db.read() as own:
+            return self._thread(own, thread_id)
 
     def _member_thread(self, conn: Connection, thread_id: str, party_id: str) -> Thread:
         """The thread, if ``party_id`` is a member; otherwise the same answer as for no thread at all."""
@@ -213,7 +264,7 @@ class HotlineService:
                     raise NotFoundError(f"parties[{i}]: party {party_id!r} does not exist") from None
             store.insert_thread(conn, thread, None)
             stage(conn, [self._thread_created(thread, creator_party)])
-        self._threads[thread.id] = thread
+        self._threads.put(thread)
         return thread
 
     def threads_of(self, party_id: str) -> list[Thread]:
@@ -479,7 +530,7 @@ class HotlineService:
     def _announce(self, message: Message) -> None:
         self._announce_all([message])
 
-    def _posted_events(self, messages: list[Message]) -> list[Event]:
+    def _posted_events(self, messages: list[Message], conn: Connection | None = None) -> list[Event]:
         """One ``message.posted`` per message: what was said (a phrase's code and parameters, the
         text, the data) for the thread's members (``policy.message_audience``); the others' exports hold
         a placeholder for it."""
@@ -489,14 +540,14 @@ class HotlineService:
                 time_s=message.time_s,
                 party_id=message.sender_party,
                 payload=posted_payload(message),
-                parties=frozenset(message_audience(self._threads[message.thread_id].parties)),
+                parties=frozenset(message_audience(self._thread_of(message.thread_id, conn).parties)),
             )
             for message in messages
         ]
 
     def _stage_posted(self, conn: Connection, messages: list[Message]) -> None:
         """The record entries of ``messages``, in the transaction that stores them."""
-        stage(conn, self._posted_events(messages))
+        stage(conn, self._posted_events(messages, conn))
 
     def _announce_all(self, messages: list[Message]) -> None:
         """After commit: live delivery first, then one ``message.posted`` each, handed to the bus
@@ -509,7 +560,7 @@ class HotlineService:
 
     def _deliver_live(self, messages: list[Message]) -> None:
         """The listeners once with the whole batch (one hand-over per commit), in seq order."""
-        batch = [(m, self._threads[m.thread_id]) for m in messages]
+        batch = [(m, self._thread_of(m.thread_id)) for m in messages]
         for listener in self._listeners:
             listener(batch)
 
@@ -526,8 +577,10 @@ class HotlineService:
             self._member_thread(conn, thread_id, party_id)
             return store.messages_after(conn, thread_id, after_seq, limit)
 
-    def backlog(self, party_id: str, cursors: dict[str, int]) -> tuple[list[Thread], list[Message]]:
-        """What a reconnecting client of ``party_id`` missed: every message after its cursor per thread.
+    def resume_points(self, party_id: str, cursors: dict[str, int]) -> list[tuple[Thread, int]]:
+        """Where a reconnecting client of ``party_id`` resumes: every thread of the party with its last
+        sequence number; what it missed is read after its cursors a page at a time (``messages``), so
+        a resume holds one page, whatever others posted meanwhile.
 
         Threads absent from ``cursors`` start from 0 (everything). Cursors naming threads the party is
         not a member of are ignored (the answer is the same as for threads that do not exist). A cursor
@@ -536,19 +589,15 @@ class HotlineService:
         with self._db.read() as conn:
             threads = store.threads_of(conn, party_id)
             last = store.last_seqs(conn, [t.id for t in threads])
-            beyond = [
-                f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last[t.id]}) of the thread;"
-                " resume from a cursor this deployment gave you"
-                for t in threads
-                if cursors.get(t.id, 0) > last[t.id]
-            ]
-            if beyond:
-                raise ValidationError(beyond)
-            missed: list[Message] = []
-            for thread in threads:
-                self._threads.setdefault(thread.id, thread)
-                missed += store.messages_after(conn, thread.id, cursors.get(thread.id, 0))
-        return threads, missed
+        beyond = [
+            f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last[t.id]}) of the thread;"
+            " resume from a cursor this deployment gave you"
+            for t in threads
+            if cursors.get(t.id, 0) > last[t.id]
+        ]
+        if beyond:
+            raise ValidationError(beyond)
+        return [(thread, last[thread.id]) for thread in threads]
 
     def heads(self, party_id: str) -> dict[str, int]:
         """The last sequence number of every thread ``party_id`` is a member of."""
@@ -667,7 +716,7 @@ class HotlineService:
                         "contact": plan.contact,
                         "exhausted": plan.next_due_s is None,
                     },
-                    parties=frozenset(self._threads[request.thread_id].parties),
+                    parties=frozenset(self._thread_of(request.thread_id, conn).parties),
                 )
                 self._stage_posted(conn, [message])
                 stage(conn, [escalated])
@@ -695,16 +744,17 @@ class HotlineService:
         now_s = self._clock.now_s()
         declared = PartyAvailability(party_id, value, now_s, person, reason.strip())
         posted: list[Message] = []
+        concerned = {party_id}
         with self._db.write() as conn:
             registry_store.get_party(conn, party_id)
             previous = store.get_availability(conn, party_id)
             store.set_availability(conn, declared)
             if previous.availability != value:
                 for thread in store.threads_of(conn, party_id):
-                    self._threads.setdefault(thread.id, thread)
                     key = f"status.{party_id}.{uuid.uuid4().hex}"
                     draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
                     posted.append(self._append(conn, thread, party_id, person, draft))
+                    concerned.update(thread.parties)
             changed = Event(
                 kind=EventKind.PARTY_AVAILABILITY,
                 time_s=now_s,
@@ -715,7 +765,7 @@ class HotlineService:
                     "reason": declared.reason,
                     "person": person,
                 },
-                parties=frozenset({party_id, *(p for m in posted for p in self._threads[m.thread_id].parties)}),
+                parties=frozenset(concerned),
             )
             self._stage_posted(conn, posted)
             stage(conn, [changed])

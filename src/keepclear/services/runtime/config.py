@@ -106,6 +106,7 @@ class RuntimeConfig:
                 conflict_ack_deadline_s=settings.ack_deadline_conflict_s,
                 max_ahead_s=settings.activity_max_ahead_days * _DAY_S,
                 max_batch=settings.max_activities_per_batch,
+                max_live_per_party=settings.max_live_activities_per_party,
                 max_problems_listed=settings.max_problems_listed,
             ),
             record=RecordConfig(

@@ -117,6 +117,11 @@ class SeenIds:
     def __len__(self) -> int:
         return len(self._ids)
 
+    @property
+    def capacity(self) -> int:
+        """The most ids remembered."""
+        return self._capacity
+
 
 class _Message(NamedTuple):
     """One message to publish: where, its bytes, its ``Nats-Msg-Id``, how many events it carries, and
@@ -485,8 +490,12 @@ class NatsBus(EventBus):
 
     # -- metrics --------------------------------------------------------------------------
     def gauges(self) -> Mapping[str, Callable[[], float]]:
-        """The bus's counters for ``/v1/metrics``."""
+        """The bus's counters for ``/v1/metrics``: the in-process bus's (events held through a store
+        outage) and those of the way to the other processes."""
         return {
+            **super().gauges(),
+            "bus_seen_ids": lambda: len(self._seen),
+            "bus_seen_ids_limit": lambda: self._seen.capacity,
             "bus_published_total": lambda: self.published_total,
             "bus_delivered_total": lambda: self.delivered_total,
             "bus_duplicates_dropped_total": lambda: self.duplicates_dropped_total,

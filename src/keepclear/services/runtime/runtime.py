@@ -109,6 +109,8 @@ class Runtime:
         }
         signs = self.leaders[LeaderRole.SIGNER].try_acquire if scaled_out else None  # None: always, at once
         self.record = signer_for(deployment.db, self.ledger, self.config.record, active=signs)
+        # Grows with the record (64 bytes an entry), for proofs of any size: bounded by no setting.
+        self.add_gauge("ledger_tree_leaves", lambda: self.ledger.tree_leaves)
         for role, leadership in self.leaders.items():
             self.add_gauge(f"leader_{role}", _held_gauge(leadership))
         deployment.bus.subscribe_batches(self.record.record)
@@ -131,6 +133,7 @@ class Runtime:
             self.config.hotline,
         )
         deployment.bus.subscribe_batches(self.hotline.on_events)
+        self.add_gauge("hotline_threads_cached", lambda: self.hotline.threads_cached)
         self.hotline_hub = HotlineHub(self.config.hotline_hub)
         for name, read in self.hotline_hub.gauges().items():
             self.add_gauge(name, read)
@@ -140,14 +143,19 @@ class Runtime:
         self.hotline.ensure_standing_threads()
         self.add_task("hotline-deadlines", self.hotline.run_deadlines, LeaderRole.HOTLINE_DEADLINES)
 
+        live = LiveIndex()
         self.activities = ActivityService(
             deployment.db,
             deployment.clock,
             deployment.bus,
             self.config.activities,
-            live=LiveIndex(),
+            live=live,
             notices=self.hotline.post_within,  # a notification and its notice: one commit, one signing
         )
+        # The live activities this process holds (as its index last caught up with the store).
+        self.add_gauge("activities_live", lambda: len(live.index))
+        self.add_gauge("activities_live_per_party_max", live.index.most_live_of_one_party)
+        self.add_gauge("activities_refused_live_limit_total", lambda: self.activities.refused_live_limit_total)
         self.add_task("activity-deadlines", self.activities.run_deadlines, LeaderRole.ACTIVITY_DEADLINES)
 
         in_workers = deployment.settings.detect_in_workers
@@ -178,6 +186,9 @@ class Runtime:
         self.tick_intervals_s: deque[float] = deque(maxlen=max(1, int(60 / max(self.config.tick_s, 1e-3))))
         self.add_gauge("tick_interval_max_s", lambda: max(self.tick_intervals_s, default=0.0))
         self.add_gauge("alerts_active", lambda: len(self.tactical.book))
+        self.add_gauge("zone_crossing_counts", lambda: len(self.tactical.zone_watch.crossings))
+        self.add_gauge("zone_watch_entries", lambda: self.tactical.zone_watch.held())
+        self.add_gauge("units_known", lambda: len(self.directory))
         self.add_gauge("probe_compute_ms", lambda: 1e3 * self.tactical.last_compute_s)
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)
         self.add_gauge("probe_events", lambda: self.tactical.last_events)

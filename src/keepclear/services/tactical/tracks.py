@@ -134,6 +134,10 @@ class UnitDirectory:
             with self._lock:
                 self._units[unit.unit_id] = (unit.party_id, Domain(unit.domain))
 
+    def __len__(self) -> int:
+        """Units known (``units_known``: the registry's units)."""
+        return len(self._units)
+
     def lookup(self, unit_id: str) -> tuple[str, Domain] | None:
         """The party and domain of ``unit_id``, or None for an unknown unit."""
         return self._units.get(unit_id)
