@@ -212,6 +212,20 @@ class Settings(BaseSettings):
         description="/v1/stream connections one API key may hold open in one API process, and as many hotline"
         " sockets; past it a new one is refused (429, or the socket closed with a reason).",
     )
+    max_connections: int = Field(
+        4096,
+        ge=1,
+        le=1_000_000,
+        description="TCP connections one API process holds open at once (HTTP, streams, hotline sockets); past it a new"
+        " one is closed as soon as it is accepted. Keep it below the process's file descriptor limit.",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Longest a request's headers may take to arrive, from its first byte (the first request: from"
+        " the connection); past it the connection is closed.",
+    )
     max_requests_in_flight_per_party: int = Field(
         16,
         ge=1,

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepclear import __version__
+from keepclear.api.connection_guard import ConnectionGuard
 from keepclear.api.connection_limits import BodyBytesPerKey, PerKeyLimit, RequestsInFlight
 from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_ws import LiveConfig
@@ -111,7 +112,16 @@ def create_app(
     # Requests in flight per party: no party holds every worker thread.
     in_flight = RequestsInFlight(settings.max_requests_in_flight_per_party)
     bodies = BodyBytesPerKey(settings.max_body_bytes_in_flight_per_key)  # bytes of bodies per key
-    for gauges in (hub.gauges(), stream_limit.gauges(), hotline_limit.gauges(), in_flight.gauges(), bodies.gauges()):
+    # TCP connections of the process, and how long a request's headers may take (server.uvicorn_config).
+    guard = ConnectionGuard(settings.max_connections, settings.header_timeout_s)
+    for gauges in (
+        hub.gauges(),
+        stream_limit.gauges(),
+        hotline_limit.gauges(),
+        in_flight.gauges(),
+        bodies.gauges(),
+        guard.gauges(),
+    ):
         for name, read in gauges.items():
             runtime.add_gauge(name, read)
 
@@ -134,6 +144,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.stream_limit = stream_limit
+    app.state.connection_guard = guard
     app.state.settings = settings
     app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)
     # With a bus across processes, other processes' messages wake the sockets (HotlineHub.on_remote_event);

@@ -16,6 +16,7 @@ import uvicorn
 import uvicorn.config
 from fastapi import FastAPI
 
+from keepclear.api.connection_guard import ConnectionGuard
 from keepclear.errors import KeepclearError
 
 #: How long a server may take to start: the first start on a machine compiles the detection kernels
@@ -106,8 +107,10 @@ _WS_MAX_BYTES = 16 * 1024 * 1024
 def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uvicorn.Config:
     """The uvicorn configuration keepclear runs with. A WebSocket message (a hotline frame: one post,
     a receipt, a resume) is bounded as one object's body is (``max_body_bytes``): a larger one closes
-    the socket (1009) before it is held whole or parsed."""
+    the socket (1009) before it is held whole or parsed. The app's ``ConnectionGuard`` (``create_app``
+    makes one) bounds the open connections and how long a request's headers may take."""
     settings = getattr(app.state, "settings", None)
+    guard: ConnectionGuard | None = getattr(app.state, "connection_guard", None)
     return uvicorn.Config(
         app,
         host=host,
@@ -115,6 +118,7 @@ def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = Fal
         log_level="warning",
         log_config=_log_config(),
         access_log=access_log,
+        http="auto" if guard is None else guard.protocol(),
         ws="websockets-sansio",
         ws_max_size=getattr(settings, "max_body_bytes", _WS_MAX_BYTES),
         timeout_graceful_shutdown=5,

@@ -1,0 +1,96 @@
+"""A bound on the TCP connections one API process holds, and on how long a request's headers may take.
+
+uvicorn keeps a connection open for as long as its client wants until the first request's headers
+are in: a client that connects and sends nothing, or a header a byte a minute, holds a connection
+(a file descriptor, a protocol object) without end, and a few thousand such clients leave the
+process unable to accept the parties' requests, streams and hotline sockets. Anyone who reaches the
+port can do it, before any key is judged. So:
+
+- past ``max_connections`` open at once a new connection is closed as soon as it is accepted,
+  counted (``http_connections_refused_total``); the streams and hotline sockets of the parties are
+  connections too, each key bounded apart (``max_streams_per_key``);
+- a request whose headers are not all in within ``header_timeout_s`` of its first byte (or of the
+  connection, for the first request) has its connection closed, counted
+  (``http_connections_closed_slow_headers_total``). Between requests uvicorn's own keep-alive
+  timeout closes an idle connection.
+
+``ConnectionGuard.protocol()`` is the HTTP protocol class to give uvicorn (``http=``): uvicorn's
+own (httptools), with the two bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class ConnectionGuard:
+    """The bounds and counters of one API process's connections (``/v1/metrics``)."""
+
+    def __init__(self, max_connections: int, header_timeout_s: float) -> None:
+        if max_connections < 1 or not header_timeout_s > 0:
+            raise ValueError(f"max_connections, header_timeout_s: {max_connections!r}, {header_timeout_s!r}")
+        self.max_connections = max_connections
+        self.header_timeout_s = header_timeout_s
+        #: uvicorn's set of the process's open connections (HTTP and WebSocket), once one was made.
+        self.connections: set[Any] = set()
+        self.refused_total = 0
+        self.slow_headers_total = 0
+
+    def gauges(self) -> Mapping[str, Callable[[], float]]:
+        """Open connections, those closed at once for the bound, those closed for slow headers."""
+        return {
+            "http_connections": lambda: len(self.connections),
+            "http_connections_limit": lambda: self.max_connections,
+            "http_connections_refused_total": lambda: self.refused_total,
+            "http_connections_closed_slow_headers_total": lambda: self.slow_headers_total,
+        }
+
+    def protocol(self) -> type[HttpToolsProtocol]:
+        """uvicorn's HTTP protocol class under this guard's bounds."""
+        guard = self
+
+        class GuardedProtocol(HttpToolsProtocol):
+            _headers_due: asyncio.TimerHandle | None = None
+
+            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+                # uvicorn's set holds every open connection, WebSockets too (an upgrade moves it over).
+                guard.connections = self.connections
+                super().connection_made(transport)
+                if len(self.connections) > guard.max_connections:
+                    guard.refused_total += 1
+                    transport.close()
+                    return
+                self._wait_for_headers()
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                self._headers_in()
+                super().connection_lost(exc)
+
+            def on_message_begin(self) -> None:
+                super().on_message_begin()
+                if self._headers_due is None:  # a next request on the connection (the first's runs from connecting)
+                    self._wait_for_headers()
+
+            def on_headers_complete(self) -> None:
+                self._headers_in()
+                super().on_headers_complete()
+
+            def _wait_for_headers(self) -> None:
+                self._headers_in()
+                self._headers_due = self.loop.call_later(guard.header_timeout_s, self._headers_late)
+
+            def _headers_in(self) -> None:
+                if self._headers_due is not None:
+                    self._headers_due.cancel()
+                    self._headers_due = None
+
+            def _headers_late(self) -> None:
+                self._headers_due = None
+                guard.slow_headers_total += 1
+                self.transport.close()
+
+        return GuardedProtocol

@@ -1,0 +1,90 @@
+"""The connections one API process holds are bounded, and so is the time a request's headers take.
+
+uvicorn kept a connection that sent nothing, or a header a byte at a time, for as long as its client
+liked: anyone who reached the port could hold the process's connections (file descriptors) without
+a key. Now a request's headers must be in within ``header_timeout_s`` and past ``max_connections``
+open a new connection is closed at once; both are counted, and requests go on as before.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from apisupport import Service, running_service
+
+REQUEST = b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _connect(service: Service) -> socket.socket:
+    host, port = service.url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _closed_within(raw: socket.socket, within_s: float, trickle: bytes = b"") -> float:
+    """Seconds until the server closes ``raw`` (sending ``trickle`` a byte each 0.1 s meanwhile);
+    fails past ``within_s``."""
+    started = time.monotonic()
+    raw.settimeout(0.1)
+    sent = 0
+    while time.monotonic() - started < within_s:
+        try:
+            if raw.recv(4096) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            pass
+        except ConnectionResetError:
+            return time.monotonic() - started
+        if sent < len(trickle):
+            try:
+                raw.sendall(trickle[sent : sent + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                return time.monotonic() - started
+            sent += 1
+    raise AssertionError(f"not closed within {within_s} s")
+
+
+def _counter(service: Service, name: str) -> float:
+    with service.client("admin") as admin:
+        return float(admin.get("/v1/metrics").json()["counters"][name])
+
+
+@pytest.fixture
+def quick(tmp_path: Path) -> Iterator[Service]:
+    with running_service(tmp_path / "data", header_timeout_s=0.5) as running:
+        yield running
+
+
+def test_a_connection_whose_headers_do_not_come_is_closed(quick: Service) -> None:
+    with _connect(quick) as silent:
+        assert _closed_within(silent, 10.0) >= 0.4  # nothing sent: closed after the timeout
+    with _connect(quick) as trickling:  # a byte each 0.1 s, the headers never ending: closed all the same
+        assert _closed_within(trickling, 10.0, trickle=b"GET /v1/health HTTP/1.1\r\nX-Slow: " + b"a" * 200) >= 0.4
+    assert _counter(quick, "http_connections_closed_slow_headers_total") >= 2
+    # a client that sends its requests is served, several on one connection, waiting between them
+    with _connect(quick) as client:
+        for _ in range(3):
+            client.sendall(REQUEST)
+            assert client.recv(4096).startswith(b"HTTP/1.1 200 ")
+            time.sleep(0.8)  # longer than the header timeout, shorter than uvicorn's keep-alive (5 s)
+
+
+def test_past_max_connections_a_new_one_is_closed_at_once(tmp_path: Path) -> None:
+    limit = 6
+    with running_service(tmp_path / "data", max_connections=limit, header_timeout_s=60) as service:
+        with ExitStack() as stack:
+            idle = [stack.enter_context(_connect(service)) for _ in range(limit)]
+            time.sleep(0.3)  # accepted
+            with _connect(service) as extra:
+                assert _closed_within(extra, 5.0) < 2.0
+            assert len(idle) == limit
+        time.sleep(0.3)  # the idle ones closed by their clients
+        assert _counter(service, "http_connections_refused_total") >= 1
+        assert _counter(service, "http_connections_limit") == limit
+        with _connect(service) as client:
+            client.sendall(REQUEST)
+            assert client.recv(4096).startswith(b"HTTP/1.1 200 ")
