@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from keepclear.domain.identity import Principal
@@ -52,13 +53,14 @@ def runtime(connection: HTTPConnection) -> Runtime:
     return connection.app.state.runtime  # type: ignore[no-any-return]
 
 
-def authenticated(
+async def authenticated(
     connection: HTTPConnection,
     authorization: Annotated[str | None, Header(description="Bearer kc_<id>_<secret>")] = None,
     x_keepclear_person: Annotated[str | None, Header(description="The person acting (for receipts).")] = None,
 ) -> Principal:
     """The caller behind the request's key (``AuthenticationError`` when there is none or it is not
-    valid). A plain function: FastAPI runs it in its thread pool, as the key lookup reads the store."""
+    valid). The key lookup reads the store, so it runs on a worker thread, unless the input gate
+    judged this key already (every request with a valid key passes it): then no thread is taken."""
     is_socket = connection.scope["type"] == "websocket"
     key = bearer_key(authorization)
     if key is None and is_socket:
@@ -66,7 +68,11 @@ def authenticated(
     if key is None:
         raise AuthenticationError(NO_KEY)
     person = x_keepclear_person or (connection.query_params.get("person", "") if is_socket else "")
-    return caller_of(connection.scope, key, runtime(connection).deployment.keys.authenticate, person)
+    authenticate = runtime(connection).deployment.keys.authenticate
+    known = connection.scope.get(CALLER_SCOPE_KEY)
+    if known is None or known[0] != key:
+        return await run_in_threadpool(caller_of, connection.scope, key, authenticate, person)
+    return caller_of(connection.scope, key, authenticate, person)
 
 
 def authorized(action: Action) -> Callable[..., Awaitable[Principal]]:
