@@ -20,7 +20,7 @@ id or a payload.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,16 +36,13 @@ from keepclear.detect.states import TrackStates
 from keepclear.detect.wellclear import AlertingSettings, AlertLevel, raw_levels
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
+from keepclear.domain.ids import ID_BITS, RandomBits, random_id
 from keepclear.geo.geodesy import destination
 
-#: Random bits in an alert id: unpredictable, and unique in practice across every book of a
-#: deployment, the detector workers' shares included (each draws its own; a repeat among 10⁹ ids has
-#: a chance below 10⁻⁶, n²/2⁸¹; one among a book's own active alerts is drawn again).
-ALERT_ID_BITS = 80
-
-#: ``bits -> a uniform random integer of that many bits``: ``secrets.randbits``, or a seeded
-#: ``random.Random(seed).getrandbits`` where ids must be the same every run.
-RandomBits = Callable[[int], int]
+#: Random bits in an alert id (``domain.ids``): unpredictable, and unique in practice across every
+#: book of a deployment, the detector workers' shares included (each draws its own; one among a
+#: book's own active alerts is drawn again).
+ALERT_ID_BITS = ID_BITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +310,7 @@ class AlertBook:
         """A fresh alert id: ``alert-`` and ``ALERT_ID_BITS`` random bits, nothing of other alerts or
         of who raised it (one an active alert has is drawn again)."""
         for _ in range(8):
-            alert_id = f"alert-{self._random_bits(ALERT_ID_BITS):0{ALERT_ID_BITS // 4}x}"
+            alert_id = random_id("alert", self._random_bits)
             if alert_id not in self._alerts:
                 return alert_id
         raise RuntimeError(f"random_bits: 8 draws of {ALERT_ID_BITS} bits all gave ids of active alerts")

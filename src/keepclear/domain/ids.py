@@ -1,8 +1,27 @@
-"""Identifiers: short, readable, safe in URLs and file names."""
+"""Identifiers: short, readable, safe in URLs and file names.
+
+The ids keepclear makes up: a prefix naming the kind and ``ID_BITS`` random bits, nothing else.
+
+An id reaches parties (an alert's both parties, a thread's members, an activity's addressees, the
+record everyone verifies), so it carries nothing they may not read: a counter in it would tell a
+party how many of that kind the others made, and when; a name, who or what made it. Random bits
+say nothing, and 80 of them make a repeat rare enough to ignore: among n ids of one kind the chance
+of any two alike is about n²/2⁸¹ (below 10⁻⁶ for 10⁹ ids). Ids of 40 or 48 bits, as activities and
+incidents had, repeat with even odds within about 10⁶ and 2·10⁷ ids, which a deployment of years
+reaches.
+
+The bits come from a ``RandomBits`` given by constructor: the operating system's
+(``secrets.randbits``) in a live service, where ids must also be unpredictable; a seeded one in a
+replay (``seeded_bits``), so that two replays of one scenario make the same ids. Each kind of id has
+its own source (``IdBits``), so that the order in which different services draw does not matter.
+"""
 
 from __future__ import annotations
 
+import random
 import re
+import secrets
+from collections.abc import Callable
 
 #: The longest id, in characters.
 MAX_ID_CHARS = 64
@@ -21,3 +40,38 @@ def id_problem(value: object, field: str) -> str | None:
             " '_', '.', '-', starting with a letter or digit)"
         )
     return None
+
+
+#: Random bits in a made-up id (20 hex digits).
+ID_BITS = 80
+
+#: ``bits -> a uniform random integer of that many bits``.
+RandomBits = Callable[[int], int]
+
+#: ``kind -> the source of that kind's ids`` (``"alert"``, ``"incident"``, ``"thread"``, ``"activity"``).
+IdBits = Callable[[str], RandomBits]
+
+
+def random_id(prefix: str, random_bits: RandomBits = secrets.randbits) -> str:
+    """``<prefix>-`` and ``ID_BITS`` random bits as 20 lower-case hex digits.
+
+    >>> random_id("inc", seeded_bits(1)("incident"))
+    'inc-e9e36678283e82c2a903'
+    """
+    return f"{prefix}-{random_bits(ID_BITS):0{ID_BITS // 4}x}"
+
+
+def live_bits(kind: str) -> RandomBits:
+    """The source of a live service's ids of every kind: the operating system's randomness."""
+    return secrets.randbits
+
+
+def seeded_bits(seed: int) -> IdBits:
+    """The sources of a replay's ids, seeded by the scenario's ``seed``: the same seed, the same ids.
+
+    >>> seeded_bits(7)("alert")(80) == seeded_bits(7)("alert")(80) != seeded_bits(8)("alert")(80)
+    True
+    >>> seeded_bits(7)("alert")(80) != seeded_bits(7)("incident")(80)
+    True
+    """
+    return lambda kind: random.Random(f"keepclear {kind} ids {seed}").getrandbits

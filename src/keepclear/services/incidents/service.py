@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import builtins
 import json
-import uuid
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from keepclear.domain.event_kinds import ALERT_KINDS, INCIDENT_KINDS, MESSAGE_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.ids import RandomBits, random_id
 from keepclear.domain.incidents import (
     EVIDENCE_WINDOW_S,
     Account,
@@ -102,8 +103,11 @@ class IncidentService:
         config: IncidentConfig | None = None,
         *,
         ledger: Ledger | None = None,
+        random_bits: RandomBits = secrets.randbits,
     ) -> None:
+        """``random_bits`` draws the incident ids (``domain.ids``; a replay passes a seeded one)."""
         self._db = db
+        self._random_bits = random_bits
         self._ledger = ledger
         self._clock = clock
         self._events = events
@@ -189,7 +193,7 @@ class IncidentService:
 
     def _new(self, trigger: Trigger, reported_by: str | None) -> Incident:
         return Incident(
-            id=f"inc-{uuid.uuid4().hex[:12]}",
+            id=random_id("inc", self._random_bits),
             kind=trigger.kind,
             status=ReviewStatus.OPEN,
             time_s=trigger.time_s,

@@ -9,14 +9,13 @@ manual clock (tests, replays).
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from keepclear.detect.alerts import RandomBits
+from keepclear.domain.ids import IdBits, live_bits
 from keepclear.errors import StoreUnavailableError, ValidationError
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.service import ActivityService
@@ -63,11 +62,12 @@ class Runtime:
         deployment: Deployment,
         config: RuntimeConfig | None = None,
         *,
-        alert_random_bits: RandomBits = secrets.randbits,
+        id_bits: IdBits = live_bits,
     ) -> None:
         """``config`` defaults to what the deployment's settings ask for (``RuntimeConfig.from_settings``);
-        ``alert_random_bits`` draws the alert ids: the operating system's, which a live service keeps
-        (ids must be unpredictable); a replay passes one seeded by its scenario, so it repeats them."""
+        ``id_bits`` draws the ids the services make up (``domain.ids``): the operating system's, which a
+        live service keeps (ids must be unpredictable); a replay passes sources seeded by its scenario,
+        so it repeats them."""
         self.deployment = deployment
         self.config = config or RuntimeConfig.from_settings(deployment.settings)
         self.directory = UnitDirectory(deployment.db)
@@ -121,6 +121,7 @@ class Runtime:
             self.history.between,
             self.config.incidents,
             ledger=self.ledger,
+            random_bits=id_bits("incident"),
         )
         deployment.bus.subscribe_batches(self.incidents.on_events)
         self.add_task("incidents", self.incidents.freeze_due)
@@ -165,7 +166,7 @@ class Runtime:
             deployment.bus,
             self.config.tactical,
             pairs_in_workers=in_workers,
-            random_bits=alert_random_bits,
+            random_bits=id_bits("alert"),
             # every API process has the whole picture then (``TrackPicture``): one emits the zone events
             zone_events_led=leads_through_outage(self.leaders[LeaderRole.ZONE_EVENTS]) if in_workers else None,
         )

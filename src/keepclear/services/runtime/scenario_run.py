@@ -6,25 +6,24 @@ through the same ingest as a feed, scripted activities through ``ActivityService
 hotline traffic through ``HotlineService.post`` (one thread per scenario thread), acknowledgements at
 their delays. Every step moves the clock and runs a ``Runtime.tick``, so detection sees the world
 at least every ``max_step_s`` of scenario time whatever the speed. An ``EventLog`` keeps every event
-for the after-action report. Deterministic for a seed, alert ids included: a replay draws them from a
-source seeded by the scenario's seed (``alert_id_source``), where a live service draws them from the
-operating system.
+for the after-action report. Deterministic for a seed, ids included: a replay draws the ids it makes
+up (alerts, incidents, hotline threads, activities) from sources seeded by the scenario's seed
+(``domain.ids.seeded_bits``), where a live service draws them from the operating system.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import random
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keepclear.detect.alerts import RandomBits
 from keepclear.domain import TrackReport
 from keepclear.domain.events import Event, EventKind
 from keepclear.domain.hotline import Draft, MessageKind, PhraseUse
+from keepclear.domain.ids import seeded_bits
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.scenario import (
     DriverConfig,
@@ -99,16 +98,6 @@ class EventLog:
             return [e for e in self._events if not wanted or e.kind in wanted]
 
 
-def alert_id_source(seed: int) -> RandomBits:
-    """Where a replay of a scenario with ``seed`` draws its alert ids: the same seed, the same ids (the
-    simulator's own draws are another generator, so seeding this one changes none of them).
-
-    >>> alert_id_source(7)(80) == alert_id_source(7)(80) != alert_id_source(8)(80)
-    True
-    """
-    return random.Random(f"keepclear alert ids {seed}").getrandbits
-
-
 def open_scenario_deployment(scenario: Scenario, settings: Settings) -> tuple[Deployment, ManualClock]:
     """A fresh deployment for ``settings`` on a manual clock at the scenario start, with the world installed."""
     clock = ManualClock(scenario.start_s)
@@ -169,13 +158,14 @@ class ScenarioRun:
         seed: int | None = None,
     ) -> ScenarioRun:
         """A fresh embedded deployment in ``data_dir`` (which must not hold one yet), ready to play;
-        its alert ids drawn from the scenario's seed (``alert_id_source``)."""
+        the ids it makes up drawn from the scenario's seed (the simulator's own draws are another
+        generator, so seeding these changes none of them)."""
         if seed is not None:
             scenario = dataclasses.replace(scenario, seed=seed)
         settings = settings or load_settings(data_dir=data_dir)
         config = config or ScenarioRunConfig()
         deployment, clock = open_scenario_deployment(scenario, settings)
-        runtime = Runtime(deployment, config.runtime_config(settings), alert_random_bits=alert_id_source(scenario.seed))
+        runtime = Runtime(deployment, config.runtime_config(settings), id_bits=seeded_bits(scenario.seed))
         return cls(scenario, deployment, clock, runtime, config)
 
     def run(

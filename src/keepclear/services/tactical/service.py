@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from keepclear.detect.alerts import Alert, AlertBook, RandomBits, candidate_settings
+from keepclear.detect.alerts import Alert, AlertBook, candidate_settings
 from keepclear.detect.cells import AgeCaps, CellGrid, CellPlan, view_for
 from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import Conflicts, probe
@@ -29,6 +29,7 @@ from keepclear.detect.wellclear import AlertingSettings
 from keepclear.detect.zoneprobe import ZoneProbeSettings, ZoneWatch, predict_zone_entries
 from keepclear.domain.event_kinds import ALERT_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.ids import RandomBits
 from keepclear.errors import NotFoundError
 from keepclear.services.policy import (
     alert_visible,

@@ -5,13 +5,13 @@ it. Until accepted a proposal is nobody's geography: the probe never sees it."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.ids import random_id
 from keepclear.domain.limits import line_problem, one_line_text
 from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
@@ -107,7 +107,7 @@ class ZoneProposals:
             raise ValidationError(problems)
         now_s = self._clock.now_s()
         values = {
-            "id": f"zp-{uuid.uuid4().hex[:12]}",
+            "id": random_id("zp"),
             "party_id": party_id,
             "source": source,
             "name": name.strip(),
