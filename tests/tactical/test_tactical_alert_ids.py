@@ -17,12 +17,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from keepclear.detect.alerts import ALERT_ID_BITS, AlertBook, RandomBits, candidate_settings
+from keepclear.detect.alerts import ALERT_ID_BITS, AlertBook, candidate_settings
 from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import probe
 from keepclear.detect.states import TrackStates
 from keepclear.domain.event_wire import event_to_json
 from keepclear.domain.events import Event
+from keepclear.domain.ids import RandomBits
 
 PARTIES = ["coalition", "russia", "un-ocha"]
 #: An encounter: (unit of the first party, unit of the second, their party codes, latitude and

@@ -55,7 +55,7 @@ class LocalFrame:
 
     >>> frame = LocalFrame.at(35.0, 38.0)
     >>> round(frame.metres_per_deg_lat)
-    110951
+    110941
     """
 
     lat0_deg: float
