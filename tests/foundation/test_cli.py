@@ -82,6 +82,7 @@ def test_bad_zones_file_is_one_line_and_stores_nothing(tmp_path: Path):
     [
         (("zones", "import", "/nonexistent.geojson"), "No such file"),
         (("party", "add", "Bad Id"), "not a valid id"),
+        (("party", "add", "p" * 44), "has 44 characters; a party id has at most 43"),
         (("force", "add", "f1", "--party", "nobody"), "party 'nobody' does not exist"),
         (("unit", "add", "u1", "--force", "nowhere", "--domain", "air"), "force 'nowhere' does not exist"),
     ],

@@ -52,6 +52,32 @@ RandomBits = Callable[[int], int]
 IdBits = Callable[[str], RandomBits]
 
 
+#: The longest party id: room is left in an id for a hyphen and 80 random bits, as the id keepclear
+#: makes up for a party's activity is (``<party>-<20 hex digits>``, docs/api.md).
+MAX_PARTY_ID_CHARS = MAX_ID_CHARS - 1 - ID_BITS // 4
+
+
+def party_id_problem(value: object, field: str = "party") -> str | None:
+    """Why ``value`` is not a valid id for a new party, or None: an id (``id_problem``) of at most
+    ``MAX_PARTY_ID_CHARS`` characters.
+
+    >>> party_id_problem("coalition") is None
+    True
+    >>> party_id_problem("x" * 44)
+    "party: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' has 44 characters; a party id has at most 43 (an activity id keepclear makes up is the party id, a hyphen and 20 hex digits, at most 64 in all)"
+    """
+    if problem := id_problem(value, field):
+        return problem
+    assert isinstance(value, str)
+    if len(value) > MAX_PARTY_ID_CHARS:
+        return (
+            f"{field}: {value!r} has {len(value)} characters; a party id has at most {MAX_PARTY_ID_CHARS}"
+            f" (an activity id keepclear makes up is the party id, a hyphen and {ID_BITS // 4} hex digits,"
+            f" at most {MAX_ID_CHARS} in all)"
+        )
+    return None
+
+
 def random_id(prefix: str, random_bits: RandomBits = secrets.randbits) -> str:
     """``<prefix>-`` and ``ID_BITS`` random bits as 20 lower-case hex digits.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
-from keepclear.domain.ids import id_problem
+from keepclear.domain.ids import id_problem, party_id_problem
 from keepclear.domain.parties import Contact
 from keepclear.errors import ValidationError
 from keepclear.services.record.signer import stage
@@ -16,7 +16,8 @@ LANGUAGES = ("en", "ru", "ar", "fr")
 
 
 def _require_ids(**values: str) -> None:
-    problems = [p for field, value in values.items() if (p := id_problem(value, field))]
+    judge = {"party": party_id_problem}
+    problems = [p for field, value in values.items() if (p := judge.get(field, id_problem)(value, field))]
     if problems:
         raise ValidationError(problems)
 
