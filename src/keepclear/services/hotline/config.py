@@ -16,7 +16,8 @@ class HotlineConfig:
     ``alert_summary_over``: alert changes between one pair of parties in one delivery above which the
     pair's thread gets one summary message instead of one message each. ``limits``: what a draft's
     text and data must keep to. ``max_cached_threads``: threads kept in memory, the most recently
-    used (any party may open threads without end; one not kept is read from the store again).
+    used (one not kept is read from the store again). ``max_threads_per_party``: threads one party
+    may open (``max_hotline_threads_per_party``; standing threads are keepclear's and do not count).
     """
 
     escalation_step_s: float | None = None
@@ -24,3 +25,4 @@ class HotlineConfig:
     alert_summary_over: int = 20
     limits: InputLimits = DEFAULT_LIMITS
     max_cached_threads: int = 10_000
+    max_threads_per_party: int = 10_000

@@ -65,6 +65,11 @@ class HotlineService:
         """Threads kept in memory (``hotline_threads_cached``; at most ``max_cached_threads``)."""
         return self._threads.cached
 
+    @property
+    def threads_refused_limit_total(self) -> int:
+        """Threads refused for their opener's bound (``hotline_threads_refused_limit_total``)."""
+        return self._threads.refused_limit_total
+
     def ensure_pair_thread(self, a: str, b: str) -> Thread:
         """The standing thread between parties ``a`` and ``b``, created when missing."""
         return self._threads.ensure_pair_thread(a, b)

@@ -1,5 +1,6 @@
 """Threads: who is in each (kept in memory: a thread never changes once made), the standing thread of
-each pair of parties, and the threads a party opens among any parties."""
+each pair of parties, and the threads a party opens among any parties, at most
+``HotlineConfig.max_threads_per_party`` each (threads are never closed: every one it opened counts)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from keepclear.domain.events import Clock, Event
 from keepclear.domain.hotline import Thread
 from keepclear.domain.ids import id_problem
 from keepclear.domain.limits import text_problem
-from keepclear.errors import NotFoundError, ValidationError
+from keepclear.errors import ConflictError, NotFoundError, ValidationError
 from keepclear.services.hotline.config import HotlineConfig
 from keepclear.services.policy import thread_visible, unknown
 from keepclear.services.record.signer import stage
@@ -80,6 +81,9 @@ class Threads:
         self._config = config
         self._cache = ThreadCache(config.max_cached_threads)
         self._pair_threads: dict[str, str] = {}
+        #: Threads refused for the opener's bound (``hotline_threads_refused_limit_total``).
+        self.refused_limit_total = 0
+        self._refused_lock = threading.Lock()
 
     @property
     def cached(self) -> int:
@@ -187,13 +191,27 @@ class Threads:
             raise ValidationError(problems)
         thread = Thread(f"t-{uuid.uuid4().hex[:16]}", title.strip(), tuple(members), False, self._clock.now_s())
         with self._db.write() as conn:
-            registry_store.get_party(conn, creator_party)
+            self._require_room(conn, creator_party)
             for i, party_id in enumerate(parties):
                 try:
                     registry_store.get_party(conn, party_id)
                 except NotFoundError:
                     raise NotFoundError(f"parties[{i}]: party {party_id!r} does not exist") from None
-            store.insert_thread(conn, thread, None)
+            store.insert_thread(conn, thread, None, creator_party)
             stage(conn, [thread_created(thread, creator_party)])
         self._cache.put(thread)
         return thread
+
+    def _require_room(self, conn: Connection, party_id: str) -> None:
+        """``ConflictError`` (409) when ``party_id`` opened ``max_threads_per_party`` threads already,
+        counted in ``conn``'s transaction with the party's row locked (``store.threads_opened``): two
+        processes opening its last one at once cannot both pass."""
+        most = self._config.max_threads_per_party
+        opened = store.threads_opened(conn, party_id)
+        if opened >= most:
+            with self._refused_lock:
+                self.refused_limit_total += 1
+            raise ConflictError(
+                f"party {party_id} has opened {opened} hotline threads, the most one party may open"
+                f" (max_hotline_threads_per_party: {most}); threads are never closed: post in one it has"
+            )

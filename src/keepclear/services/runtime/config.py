@@ -128,6 +128,7 @@ class RuntimeConfig:
                 escalation_step_s=settings.hotline_escalation_step_s,
                 max_thread_parties=settings.hotline_max_thread_parties,
                 alert_summary_over=settings.hotline_alert_summary_over,
+                max_threads_per_party=settings.max_hotline_threads_per_party,
                 limits=settings.input_limits(),
             ),
             hotline_phrase_files=tuple(settings.hotline_phrase_files),
