@@ -196,7 +196,8 @@ class Settings(BaseSettings):
         50_000,
         ge=10,
         description="Deliveries (one commit's messages, a receipt, an availability change) one hotline socket may have"
-        " waiting to be sent; past it the client gets an overflow frame and is disconnected (it resumes from its cursors).",
+        " waiting to be sent (and at most 64 MiB of them); past it the client gets an overflow frame and is"
+        " disconnected (it resumes from its cursors).",
     )
     stream_send_timeout_s: float = Field(
         30.0,
