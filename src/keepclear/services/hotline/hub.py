@@ -64,7 +64,9 @@ class Queued(NamedTuple):
 
 @dataclass(eq=False)
 class Subscription:
-    """One connected client of ``party_id``: items arrive on ``queue`` as ``(kind, value)`` pairs.
+    """One connected client of ``party_id``: items arrive on ``queue`` as ``Queued`` (kind, value,
+    their bytes), taken with ``get`` or ``get_nowait`` (which count them out of ``backlog``) as
+    ``(kind, value)`` pairs:
 
     ``("messages", [Message, ...])`` (one commit's worth, in order), ``("event", Event)``,
     ``("catch_up", thread_id)`` (another process committed a message there), or, as the last item,

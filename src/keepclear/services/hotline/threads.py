@@ -213,5 +213,5 @@ class Threads:
                 self.refused_limit_total += 1
             raise ConflictError(
                 f"party {party_id} has opened {opened} hotline threads, the most one party may open"
-                f" (max_hotline_threads_per_party: {most}); threads are never closed: post in one it has"
+                f" (max_hotline_threads_per_party: {most}); threads are never closed: post in one of them"
             )
