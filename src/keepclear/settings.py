@@ -196,7 +196,8 @@ class Settings(BaseSettings):
         50_000,
         ge=10,
         description="Deliveries (one commit's messages, a receipt, an availability change) one hotline socket may have"
-        " waiting to be sent; past it the client gets an overflow frame and is disconnected (it resumes from its cursors).",
+        " waiting to be sent (and at most 64 MiB of them); past it the client gets an overflow frame and is"
+        " disconnected (it resumes from its cursors).",
     )
     stream_send_timeout_s: float = Field(
         30.0,
@@ -323,6 +324,14 @@ class Settings(BaseSettings):
         description="Seconds between hotline escalation steps; empty: the message's own acknowledgement window.",
     )
     hotline_max_thread_parties: int = Field(16, ge=2, description="The most parties one hotline thread may have.")
+    max_hotline_threads_per_party: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Hotline threads one party may open (POST /v1/hotline/threads), for the deployment's life:"
+        " threads are never closed. One more is refused (409); the standing thread of each pair of parties is"
+        " keepclear's and does not count.",
+    )
     hotline_alert_summary_over: int = Field(
         20,
         ge=1,

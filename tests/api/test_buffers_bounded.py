@@ -47,6 +47,28 @@ def test_a_party_keeps_a_bounded_number_of_live_activities(tmp_path: Path, datab
         assert admin.get("/v1/metrics").json()["counters"]["activities_live_per_party_max"] == 3
 
 
+def test_a_party_opens_a_bounded_number_of_hotline_threads(tmp_path: Path, database_url: str) -> None:
+    """Any party could open hotline threads without end, each a row and a place in every member's
+    thread list (and a message in each at every availability change). Past
+    ``max_hotline_threads_per_party`` one more is refused: 409 naming the setting and the figure."""
+    with (
+        running_service(tmp_path / "data", database_url, max_hotline_threads_per_party=2) as service,
+        service.client("a-liaison") as a,
+        service.client("b-liaison") as b,
+        service.client("admin") as admin,
+    ):
+        for k in range(2):
+            made = a.post("/v1/hotline/threads", json={"parties": ["b"], "title": f"topic {k}"})
+            assert made.status_code == 201, made.text
+        one_more = a.post("/v1/hotline/threads", json={"parties": ["b"], "title": "one too many"})
+        assert_problem(one_more, 409, "max_hotline_threads_per_party", "2")
+        assert all(t["title"] != "one too many" for t in a.get("/v1/hotline/threads").json())
+        # The bound is each party's own: b opens one with a, and a's count stays where it was.
+        assert b.post("/v1/hotline/threads", json={"parties": ["a"], "title": "b asks"}).status_code == 201
+        assert a.post("/v1/hotline/threads", json={"parties": ["b"], "title": "again"}).status_code == 409
+        assert admin.get("/v1/metrics").json()["counters"]["hotline_threads_refused_limit_total"] == 2
+
+
 def test_where_each_unit_is_fed_from_is_kept_for_known_units_only_and_counted(service: Service) -> None:
     """The feed each unit was last reported by (``GET /v1/feeds``) is one entry per unit of the
     registry; reports the service refuses (another party's unit, a made-up id) leave none."""

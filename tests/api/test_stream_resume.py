@@ -119,7 +119,7 @@ def test_a_connections_backlog_is_bounded_in_bytes_as_well_as_in_events() -> Non
         await asyncio.sleep(0.05)  # the events reach the connection's loop
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        return conn.queued_bytes, task.cancelled()
+        return conn.backlog.queued_bytes, task.cancelled()
 
     held, cut = asyncio.run(drive())
     assert cut and hub.cut_total == 1 and held <= 100_000

@@ -6,7 +6,15 @@ import asyncio
 
 import pytest
 
-from keepclear.domain.hotline import Draft, MessageKind, PhraseUse, Thread, draft_problems, idempotency_key_problem
+from keepclear.domain.hotline import (
+    Draft,
+    Message,
+    MessageKind,
+    PhraseUse,
+    Thread,
+    draft_problems,
+    idempotency_key_problem,
+)
 from keepclear.services.hotline.hub import HotlineHub, HubConfig
 
 
@@ -42,8 +50,10 @@ def test_a_client_that_falls_too_far_behind_is_told_to_resume() -> None:
         hub = HotlineHub(HubConfig(queue_limit=3))
         sub = hub.connect("russia", "x", asyncio.get_running_loop())
         thread = Thread("t1", "t", ("coalition", "russia"), True, 0.0)
-        for _ in range(5):
-            hub.on_messages([(None, thread)])  # type: ignore[list-item]
+        for seq in range(1, 6):
+            hub.on_messages(
+                [(Message("t1", seq, MessageKind.TEXT, "coalition", "p", 0.0, f"key-{seq:06d}", "hi"), thread)]
+            )
         await asyncio.sleep(0.01)
         kinds = []
         while not sub.queue.empty():

@@ -22,7 +22,8 @@ from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.domain.parties import Contact
 from keepclear.services.hotline.hub import HotlineHub
-from keepclear.services.hotline.service import HotlineService, posted_payload
+from keepclear.services.hotline.posting import posted_payload
+from keepclear.services.hotline.service import HotlineService
 from keepclear.services.runtime.bus import EventBus
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database

@@ -17,7 +17,7 @@ from hotline_support import pair
 from websockets.sync.client import connect
 
 from keepclear.api.hotline_ws import LiveConfig, LiveSession
-from keepclear.domain.hotline import Draft, MessageKind
+from keepclear.domain.hotline import Draft, Message, MessageKind, Thread
 from keepclear.services.hotline.hub import HotlineHub, HubConfig
 from keepclear.services.hotline.service import HotlineService
 from keepclear.store import hotline as store
@@ -204,3 +204,75 @@ def test_posts_waiting_for_their_commit_are_bounded_and_shown(hotline: HotlineSe
 
     asyncio.run(_held_back_then_released(session, client, held_back, release, lambda: sum(committed) == len(posts)))
     assert sum(committed) == len(posts) and waiting() == 0
+
+
+def _resumed_frames(url: str, cursors: dict[str, int]) -> list[dict[str, Any]]:
+    """What a client of coalition resuming from ``cursors`` is sent, up to ``resumed``."""
+    uri = url.replace("http", "ws") + "/v1/hotline/ws"
+    frames: list[dict[str, Any]] = []
+    # A batch frame of the large messages is over the client's default 1 MiB.
+    with connect(uri, additional_headers={"X-Party": "coalition"}, open_timeout=10, max_size=None) as ws:
+        ws.send(json.dumps({"type": "resume", "cursors": cursors}))
+        while not frames or frames[-1]["type"] != "resumed":
+            frame = json.loads(ws.recv(timeout=30))
+            frames += frame["frames"] if frame["type"] == "batch" else [frame]
+    return frames
+
+
+def test_a_sockets_backlog_is_bounded_in_bytes_as_well_as_in_items() -> None:
+    """A delivery is one commit's messages, each up to ``max_body_bytes`` of text and
+    ``max_message_data_bytes`` of data: a backlog bounded only in items (50,000) let one slow client
+    hold gigabytes. Past ``HubConfig.backlog_bytes`` the client is told to resume, as past the items."""
+
+    async def scenario() -> tuple[list[str], int]:
+        hub = HotlineHub(HubConfig(queue_limit=10_000, backlog_bytes=100_000))
+        sub = hub.connect("russia", "x", asyncio.get_running_loop())
+        thread = Thread("t1", "t", ("coalition", "russia"), True, 0.0)
+        for seq in range(1, 31):
+            message = Message("t1", seq, MessageKind.TEXT, "coalition", "p", 0.0, f"key-{seq:06d}", body="x" * 10_000)
+            hub.on_messages([(message, thread)])
+        await asyncio.sleep(0.01)
+        held = int(hub.gauges()["hotline_backlog_bytes_max"]())
+        kinds = []
+        while not sub.queue.empty():
+            kinds.append(sub.get_nowait()[0])
+        assert sub.backlog.queued_bytes == 0  # what is taken leaves the count
+        return kinds, held
+
+    kinds, held = asyncio.run(scenario())
+    assert kinds[-1] == "overflow" and set(kinds[:-1]) == {"messages"}, kinds
+    assert 5 <= len(kinds) - 1 < 10, kinds  # about 10 KB each: fewer than 10 in 100 KB
+    assert held <= 100_000
+
+
+def test_a_socket_behind_by_bytes_is_cut_and_resumes_losing_nothing(hotline: HotlineService) -> None:
+    """Another party posts large messages while a client of coalition does not read: the client's
+    backlog passes ``backlog_bytes`` long before its items bound, it is cut at once (a send to it is
+    waiting), and resuming from its cursors it gets every message, once, in order."""
+    hub = HotlineHub(HubConfig(backlog_bytes=200_000))  # the items bound (50,000) is never near
+    hotline.add_listener(hub.on_messages)
+    thread_id = pair(hotline, "coalition", "russia")
+    client = ScriptedClient([])
+    session = _session(hotline, hub, client, LiveConfig(poll_s=None, send_timeout_s=60.0))
+    total = 60
+
+    def flood() -> None:
+        for k in range(total):  # one commit each: 60 deliveries of about 10 KB
+            hotline.post("russia", "Maj Ivanov", Draft(thread_id, MessageKind.TEXT, f"big-{k:06d}", body="x" * 10_000))
+
+    async def drive() -> None:
+        client.leave = asyncio.Event()
+        running = asyncio.create_task(session.run())
+        while session.subscription is None or len(client.sent) < 1:
+            await asyncio.sleep(0.01)  # resumed: live from now on
+        await asyncio.to_thread(flood)
+        await asyncio.wait_for(running, 10.0)  # cut, not after the 60 s send timeout
+        client.leave.set()
+
+    asyncio.run(drive())
+    assert hub.overflowed_total == 1
+    assert session.subscription is not None and session.subscription.backlog.queued_bytes <= 200_000
+    with serve(hotline, HotlineHub(), LiveConfig(poll_s=None)) as url:
+        frames = _resumed_frames(url, {})
+    seqs = [f["message"]["seq"] for f in frames if f["type"] == "message" and f["message"]["thread_id"] == thread_id]
+    assert seqs == list(range(1, total + 1))

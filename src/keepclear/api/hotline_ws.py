@@ -280,11 +280,11 @@ class LiveSession:
 
     async def _pump(self) -> None:
         assert self.subscription is not None
-        queue = self.subscription.queue
+        subscription = self.subscription
         while True:
-            items = [await queue.get()]
-            while not queue.empty() and len(items) < self.config.max_batch:
-                items.append(queue.get_nowait())
+            items = [await subscription.get()]
+            while not subscription.queue.empty() and len(items) < self.config.max_batch:
+                items.append(subscription.get_nowait())
             frames: list[dict[str, Any]] = []
             caught_up: set[str | None] = set()  # the threads read from the store in this batch (None: all)
             for kind, value in items:

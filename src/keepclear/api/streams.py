@@ -65,6 +65,7 @@ from starlette.types import Receive, Scope, Send
 
 from keepclear.domain.events import Event
 from keepclear.domain.timefmt import format_utc
+from keepclear.services.backlog import BACKLOG_BYTES, Backlog
 from keepclear.services.policy import party_event_view, revokes
 
 #: Decides whether and how a party is shown an event (its ``payload``...): None hides it.
@@ -90,8 +91,6 @@ class _Item(NamedTuple):
 #: Characters (bytes: the text is ASCII JSON) of event text one party's ring keeps at most, whatever
 #: its count: an event's view may be large (an activity's geometry), and the ring holds 10,000.
 RING_BYTES = 64 * 1024 * 1024
-#: Characters of event text one connection may have waiting to be sent before it is cut.
-BACKLOG_BYTES = 64 * 1024 * 1024
 
 #: ``Last-Event-ID`` as this hub writes it: an event's tag.
 _TAG = re.compile(r"[0-9a-f]{16}")
@@ -153,7 +152,8 @@ class CutStreamLogFilter(logging.Filter):
 class _Connection:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[_Item | _Picture | None]
-    limit: int
+    #: What it may have waiting: the queue's events and the characters of their texts.
+    backlog: Backlog
     #: The party whose events it is sent.
     party_id: str
     cut: bool = False
@@ -163,8 +163,6 @@ class _Connection:
     task: asyncio.Task[object] | None = None
     #: The key the stream was opened with: its revocation ends the stream.
     key_id: str | None = None
-    #: Characters of the event texts in ``queue``.
-    queued_bytes: int = 0
 
 
 class StreamHub:
@@ -214,7 +212,9 @@ class StreamHub:
             "stream_clients_cut_total": lambda: self.cut_total,
             "stream_ring_events": lambda: sum(len(ring.items) for ring in list(self._rings.values())),
             "stream_ring_bytes": lambda: sum(ring.text_bytes for ring in list(self._rings.values())),
-            "stream_backlog_bytes_max": lambda: max((c.queued_bytes for c in list(self._connections)), default=0),
+            "stream_backlog_bytes_max": lambda: max(
+                (c.backlog.queued_bytes for c in list(self._connections)), default=0
+            ),
         }
 
     def on_event(self, event: Event) -> None:
@@ -309,14 +309,12 @@ class StreamHub:
             if item is None:
                 continue
             size = len(item.text)
-            if conn.queue.qsize() >= conn.limit or (
-                conn.queued_bytes and conn.queued_bytes + size > self.backlog_bytes
-            ):
+            if not conn.backlog.fits(conn.queue.qsize(), size):
                 # A client too slow to keep up is cut off; it reconnects and catches up from the ring.
                 self.cut_total += 1
                 self._end(conn)
                 return
-            conn.queued_bytes += size
+            conn.backlog.add(size)
             conn.queue.put_nowait(item)
 
     def _missed(self, party_id: str, last_event_id: str | None) -> tuple[list[_Item], bool] | None:
@@ -365,7 +363,7 @@ class StreamHub:
         conn = _Connection(
             asyncio.get_running_loop(),
             asyncio.Queue(),
-            self.backlog_events,
+            Backlog(self.backlog_events, self.backlog_bytes),
             party_id,
             task=asyncio.current_task(),
             key_id=key_id,
@@ -403,7 +401,7 @@ class StreamHub:
                     ):  # sent after every tick, changed or not: a dead client is found by the write
                         yield f"event: tracks.picture\ndata: {json.dumps(picture_shown, separators=(',', ':'))}\n\n"
                     continue
-                conn.queued_bytes -= len(item.text)
+                conn.backlog.take(len(item.text))
                 yield item.text
         finally:
             with self._lock:

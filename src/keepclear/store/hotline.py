@@ -26,7 +26,7 @@ from keepclear.domain.hotline import (
 )
 from keepclear.domain.limits import PERSON_MAX_CHARS
 from keepclear.errors import NotFoundError
-from keepclear.store.schema import metadata
+from keepclear.store.schema import metadata, parties
 
 hotline_threads = sa.Table(
     "hotline_threads",
@@ -37,6 +37,9 @@ hotline_threads = sa.Table(
     sa.Column("pair_key", sa.String(140), nullable=True, unique=True),
     sa.Column("created_s", sa.Double, nullable=False),
     sa.Column("last_seq", sa.Integer, nullable=False),
+    # The party that opened it (``max_hotline_threads_per_party``); None for a standing thread, which
+    # keepclear makes, and for threads stored before the column was (migration 0016).
+    sa.Column("opened_by", sa.String(64), nullable=True, index=True),
 )
 
 hotline_members = sa.Table(
@@ -121,8 +124,9 @@ def pair_key(a: str, b: str) -> str:
 # ---- threads
 
 
-def insert_thread(conn: Connection, thread: Thread, key: str | None) -> None:
-    """Store ``thread`` and its members (the parties must exist)."""
+def insert_thread(conn: Connection, thread: Thread, key: str | None, opened_by: str | None = None) -> None:
+    """Store ``thread`` and its members (the parties must exist), opened by party ``opened_by`` (None:
+    by keepclear)."""
     conn.execute(
         hotline_threads.insert().values(
             id=thread.id,
@@ -131,6 +135,7 @@ def insert_thread(conn: Connection, thread: Thread, key: str | None) -> None:
             pair_key=key,
             created_s=thread.created_s,
             last_seq=0,
+            opened_by=opened_by,
         )
     )
     conn.execute(hotline_members.insert(), [{"thread_id": thread.id, "party_id": p} for p in thread.parties])
@@ -146,6 +151,24 @@ def insert_pair_thread(conn: Connection, thread: Thread, key: str) -> bool:
     except sa.exc.IntegrityError:
         return False
     return True
+
+
+def threads_opened(conn: Connection, party_id: str) -> int:
+    """How many threads party ``party_id`` opened, counted after locking its party row until the
+    transaction ends: writers opening threads for one party, in any process, count one after the
+    other, so none passes a bound on the count that another is passing at the same moment.
+
+    PostgreSQL: ``FOR NO KEY UPDATE``, which the foreign-key checks of other writers referring to
+    the party (thread members, its availability) do not wait for; SQLite: the file's single writer.
+    ``NotFoundError`` when there is no such party.
+    """
+    locked = conn.execute(
+        sa.select(parties.c.id).where(parties.c.id == party_id).with_for_update(key_share=True)
+    ).first()
+    if locked is None:
+        raise NotFoundError(f"party {party_id!r} does not exist")
+    count = sa.select(sa.func.count()).select_from(hotline_threads).where(hotline_threads.c.opened_by == party_id)
+    return int(conn.execute(count).scalar_one())
 
 
 def thread_id_for_pair(conn: Connection, a: str, b: str) -> str | None:

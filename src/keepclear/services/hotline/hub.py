@@ -3,7 +3,8 @@
 The service calls ``on_messages`` after each commit of messages and the bus hands ``message.receipt``
 and ``party.availability`` events to ``on_event``; both may run on any thread, so items reach a
 client's asyncio queue through its loop's ``call_soon_threadsafe``. A client that falls too far
-behind is marked ``overflowed`` and told to reconnect: resuming from its cursors loses nothing.
+behind (``HubConfig.queue_limit`` items or ``backlog_bytes`` of them) is marked ``overflowed`` and
+told to reconnect: resuming from its cursors loses nothing.
 When it falls behind because it does not read at all, ``on_overflow`` lets its session cut it at
 once (the overflow frame could not be sent anyway).
 """
@@ -12,29 +13,60 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Message, Thread
+from keepclear.domain.json_input import canonical_size_bytes
+from keepclear.services.backlog import BACKLOG_BYTES, Backlog
 from keepclear.services.policy import revokes
 
 LIVE_EVENT_KINDS = frozenset({EventKind.MESSAGE_RECEIPT, EventKind.PARTY_AVAILABILITY, EventKind.HOTLINE_ESCALATED})
 
+#: Bytes a delivery's frame takes beside what its sender chose (ids, kind, times, sender...), about.
+FRAME_OVERHEAD_BYTES = 256
+
 
 @dataclass(frozen=True, slots=True)
 class HubConfig:
-    """``queue_limit``: items a client may fall behind before it is told to reconnect and resume."""
+    """``queue_limit``: items a client may fall behind before it is told to reconnect and resume;
+    ``backlog_bytes``: the bytes of them it may fall behind (a commit's messages may be megabytes)."""
 
     queue_limit: int = 50_000
+    backlog_bytes: int = BACKLOG_BYTES
+
+
+def message_size_bytes(message: Message) -> int:
+    """About the bytes ``message`` takes in a client's backlog and its frame: its body, phrase and
+    data (each bounded, ``max_body_bytes`` and ``max_message_data_bytes``) and the fields beside."""
+    phrase = message.phrase
+    said = 0 if phrase is None else len(phrase.code) + sum(len(k) + len(str(v)) for k, v in phrase.params.items())
+    return FRAME_OVERHEAD_BYTES + len(message.body.encode("utf-8")) + said + canonical_size_bytes(message.data)
+
+
+def frame_size_bytes(frame: object) -> int:
+    """About the bytes of ``frame`` (a receipt's, an answer's) as the client is sent it."""
+    return len(json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
+
+
+class Queued(NamedTuple):
+    """An item of a client's queue (``Subscription``) and the bytes it counts in its backlog."""
+
+    kind: str
+    value: Any
+    size_bytes: int = 0
 
 
 @dataclass(eq=False)
 class Subscription:
-    """One connected client of ``party_id``: items arrive on ``queue`` as ``(kind, value)`` pairs.
+    """One connected client of ``party_id``: items arrive on ``queue`` as ``Queued`` (kind, value,
+    their bytes), taken with ``get`` or ``get_nowait`` (which count them out of ``backlog``) as
+    ``(kind, value)`` pairs:
 
     ``("messages", [Message, ...])`` (one commit's worth, in order), ``("event", Event)``,
     ``("catch_up", thread_id)`` (another process committed a message there), or, as the last item,
@@ -44,44 +76,61 @@ class Subscription:
     party_id: str
     person: str
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[tuple[str, Any]]
+    queue: asyncio.Queue[Queued]
     #: The key the client connected with (its revocation ends the session).
     key_id: str | None = None
     overflowed: bool = False
-    _limit: int = field(default=50_000, repr=False)
+    #: What it may fall behind: the queue's items and their bytes.
+    backlog: Backlog = field(default_factory=lambda: Backlog(HubConfig().queue_limit), repr=False)
     #: Called on the client's loop when it overflows (its session cuts a client that does not read).
     on_overflow: Callable[[], None] | None = field(default=None, repr=False)
     #: How many of the client's posts wait for their commit (its session's bounded queue).
     posts_waiting: Callable[[], int] | None = field(default=None, repr=False)
     _counted: Callable[[], None] | None = field(default=None, repr=False)
 
-    def _put(self, item: tuple[str, Any]) -> None:
+    def _put(self, item: tuple[str, Any], size_bytes: int) -> None:
         # Runs on the client's loop.
         if self.overflowed:
             return
-        if item[0] == "revoked":  # the last item, whatever the backlog
+        kind, value = item
+        if kind == "revoked":  # the last item, whatever the backlog
             self.overflowed = True
-            self.queue.put_nowait(item)
+            self.queue.put_nowait(Queued(kind, value))
             return
-        if self.queue.qsize() >= self._limit:
+        if not self.backlog.fits(self.queue.qsize(), size_bytes):
             self.overflowed = True
-            self.queue.put_nowait(("overflow", None))
+            self.queue.put_nowait(Queued("overflow", None))
             if self._counted is not None:
                 self._counted()
             if self.on_overflow is not None:
                 self.on_overflow()
             return
-        self.queue.put_nowait(item)
+        self.backlog.add(size_bytes)
+        self.queue.put_nowait(Queued(kind, value, size_bytes))
 
     def offer(self, item: tuple[str, Any]) -> None:
-        """Queue ``item`` from the client's own loop, within the same bound as everything else: a
-        reply to the client's own frames (a pong, an error) counts as any delivery does."""
-        self._put(item)
+        """Queue ``item`` from the client's own loop, within the same bounds as everything else: a
+        reply to the client's own frames (a pong, an error) counts as any delivery does, in items
+        and in bytes (an error quoting what it answers, an ``accepted`` its ``ref``)."""
+        self._put(item, frame_size_bytes(item[1]) if item[0] == "frame" else 0)
 
-    def push(self, item: tuple[str, Any]) -> None:
-        """Hand ``item`` to the client's loop (from any thread); dropped once the loop is closed."""
+    def push(self, item: tuple[str, Any], size_bytes: int = 0) -> None:
+        """Hand ``item`` (of about ``size_bytes``) to the client's loop (from any thread); dropped
+        once the loop is closed."""
         with contextlib.suppress(RuntimeError):  # loop closed: the client is gone; its cursor resumes it
-            self.loop.call_soon_threadsafe(self._put, item)
+            self.loop.call_soon_threadsafe(self._put, item, size_bytes)
+
+    async def get(self) -> tuple[str, Any]:
+        """The next item (``(kind, value)``), waiting for one; it leaves the backlog."""
+        queued = await self.queue.get()
+        self.backlog.take(queued.size_bytes)
+        return queued.kind, queued.value
+
+    def get_nowait(self) -> tuple[str, Any]:
+        """The next item when one waits (``asyncio.QueueEmpty`` otherwise); it leaves the backlog."""
+        queued = self.queue.get_nowait()
+        self.backlog.take(queued.size_bytes)
+        return queued.kind, queued.value
 
 
 class HotlineHub:
@@ -104,7 +153,7 @@ class HotlineHub:
             loop,
             asyncio.Queue(),
             key_id,
-            _limit=self.config.queue_limit,
+            backlog=Backlog(self.config.queue_limit, self.config.backlog_bytes),
             _counted=self._count_overflow,
         )
         with self._lock:
@@ -116,8 +165,8 @@ class HotlineHub:
             self.overflowed_total += 1
 
     def gauges(self) -> dict[str, Callable[[], float]]:
-        """Metrics: connected clients, the largest backlog of one, the most posts one has waiting for
-        their commit, clients that overflowed."""
+        """Metrics: connected clients, the largest backlog of one (items, bytes), the most posts one
+        has waiting for their commit, clients that overflowed."""
 
         def subscriptions() -> list[Subscription]:
             with self._lock:
@@ -126,6 +175,7 @@ class HotlineHub:
         return {
             "hotline_clients": lambda: len(subscriptions()),
             "hotline_backlog_items_max": lambda: max((s.queue.qsize() for s in subscriptions()), default=0),
+            "hotline_backlog_bytes_max": lambda: max((s.backlog.queued_bytes for s in subscriptions()), default=0),
             "hotline_posts_waiting_max": lambda: max(
                 (s.posts_waiting() for s in subscriptions() if s.posts_waiting is not None), default=0
             ),
@@ -155,12 +205,18 @@ class HotlineHub:
 
         One hand-over per client per commit (not per message) keeps thread wake-ups few under load.
         """
-        per_client: dict[int, tuple[Subscription, list[Message]]] = {}
+        per_client: dict[int, tuple[Subscription, list[Message], list[int]]] = {}
         for message, thread in batch:
-            for subscription in self._targets(thread.parties):
-                per_client.setdefault(id(subscription), (subscription, []))[1].append(message)
-        for subscription, messages in per_client.values():
-            subscription.push(("messages", messages))
+            targets = self._targets(thread.parties)
+            if not targets:
+                continue
+            size_bytes = message_size_bytes(message)  # once, however many clients get it
+            for subscription in targets:
+                _, messages, sizes = per_client.setdefault(id(subscription), (subscription, [], []))
+                messages.append(message)
+                sizes.append(size_bytes)
+        for subscription, messages, sizes in per_client.values():
+            subscription.push(("messages", messages), sum(sizes))
 
     def on_remote_event(self, event: Event) -> None:
         """Bus subscriber for other processes' events only: a message another API process committed
@@ -180,5 +236,7 @@ class HotlineHub:
             for subscription in revoked:
                 subscription.push(("revoked", None))
         if event.kind in LIVE_EVENT_KINDS:
-            for subscription in self._targets(event.parties):
-                subscription.push(("event", event))
+            targets = self._targets(event.parties)
+            size_bytes = FRAME_OVERHEAD_BYTES + frame_size_bytes(event.payload) if targets else 0
+            for subscription in targets:
+                subscription.push(("event", event), size_bytes)

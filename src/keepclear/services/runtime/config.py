@@ -17,8 +17,8 @@ from keepclear.detect.wellclear import AlertingSettings, do_365b_phase_i, minima
 from keepclear.domain.activities import ActivityKind, Priority
 from keepclear.ledger import LedgerConfig
 from keepclear.services.activities.service import ActivityConfig
+from keepclear.services.hotline.config import HotlineConfig
 from keepclear.services.hotline.hub import HubConfig
-from keepclear.services.hotline.service import HotlineConfig
 from keepclear.services.incidents.service import IncidentConfig
 from keepclear.services.record.signer import RecordConfig
 from keepclear.services.tactical.history import HistoryLimits
@@ -128,6 +128,7 @@ class RuntimeConfig:
                 escalation_step_s=settings.hotline_escalation_step_s,
                 max_thread_parties=settings.hotline_max_thread_parties,
                 alert_summary_over=settings.hotline_alert_summary_over,
+                max_threads_per_party=settings.max_hotline_threads_per_party,
                 limits=settings.input_limits(),
             ),
             hotline_phrase_files=tuple(settings.hotline_phrase_files),

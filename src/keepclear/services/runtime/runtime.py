@@ -135,6 +135,7 @@ class Runtime:
         )
         deployment.bus.subscribe_batches(self.hotline.on_events)
         self.add_gauge("hotline_threads_cached", lambda: self.hotline.threads_cached)
+        self.add_gauge("hotline_threads_refused_limit_total", lambda: self.hotline.threads_refused_limit_total)
         self.hotline_hub = HotlineHub(self.config.hotline_hub)
         for name, read in self.hotline_hub.gauges().items():
             self.add_gauge(name, read)

@@ -1,0 +1,83 @@
+"""Availability: what each party declares of itself (available, degraded, suspended), told in each of
+its threads by a channel-status message when it changes."""
+
+from __future__ import annotations
+
+import uuid
+
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.hotline import Availability, Message, PartyAvailability
+from keepclear.domain.limits import text_problem
+from keepclear.errors import ValidationError
+from keepclear.services.hotline.messages import status_draft
+from keepclear.services.hotline.posting import Posting
+from keepclear.services.record.signer import stage
+from keepclear.store import Database
+from keepclear.store import hotline as store
+from keepclear.store import registry as registry_store
+
+#: The longest reason a party may give, in bytes of UTF-8.
+MAX_REASON_BYTES = 2000
+
+
+class Availabilities:
+    """The availability each party last declared."""
+
+    def __init__(self, db: Database, clock: Clock, events: EventSink, posting: Posting) -> None:
+        self._db = db
+        self._clock = clock
+        self._events = events
+        self._posting = posting
+
+    def declare(
+        self, party_id: str, person: str, availability: Availability | str, reason: str = ""
+    ) -> PartyAvailability:
+        """``party_id`` declares its availability; a channel-status message goes into each of its threads."""
+        try:
+            value = Availability(availability)
+        except ValueError:
+            raise ValidationError(
+                [f"availability: {availability!r} is not one of {', '.join(a.value for a in Availability)}"]
+            ) from None
+        if p := text_problem(reason, "reason"):
+            raise ValidationError([p])
+        if len(reason.encode("utf-8")) > MAX_REASON_BYTES:
+            raise ValidationError([f"reason: longer than {MAX_REASON_BYTES} bytes"])
+        now_s = self._clock.now_s()
+        declared = PartyAvailability(party_id, value, now_s, person, reason.strip())
+        posted: list[Message] = []
+        concerned = {party_id}
+        with self._db.write() as conn:
+            registry_store.get_party(conn, party_id)
+            previous = store.get_availability(conn, party_id)
+            store.set_availability(conn, declared)
+            if previous.availability != value:
+                for thread in store.threads_of(conn, party_id):
+                    key = f"status.{party_id}.{uuid.uuid4().hex}"
+                    draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
+                    posted.append(self._posting.append(conn, thread, party_id, person, draft))
+                    concerned.update(thread.parties)
+            changed = Event(
+                kind=EventKind.PARTY_AVAILABILITY,
+                time_s=now_s,
+                party_id=party_id,
+                payload={
+                    "party_id": party_id,
+                    "availability": value.value,
+                    "reason": declared.reason,
+                    "person": person,
+                },
+                parties=frozenset(concerned),
+            )
+            self._posting.stage_posted(conn, posted)
+            stage(conn, [changed])
+        self._posting.announce_all(posted)
+        self._events.emit(changed)
+        return declared
+
+    def of(self, party_id: str) -> PartyAvailability:
+        """What ``party_id`` last declared."""
+        with self._db.read() as conn:
+            registry_store.get_party(conn, party_id)
+            return store.get_availability(conn, party_id)

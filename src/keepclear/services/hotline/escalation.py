@@ -1,0 +1,92 @@
+"""Acknowledgement deadlines: who was asked to acknowledge a message, who did, and the escalation of
+every overdue party one roster contact at a time (each step a message in the thread)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.hotline import Message
+from keepclear.services.hotline.messages import escalation_step
+from keepclear.services.hotline.posting import SYSTEM_PERSON, Posting
+from keepclear.services.hotline.threads import Threads
+from keepclear.services.record.signer import stage
+from keepclear.store import Database
+from keepclear.store import hotline as store
+from keepclear.store import registry as registry_store
+
+
+class Escalation:
+    """The deadlines of acknowledgement requests and their escalation."""
+
+    def __init__(self, db: Database, clock: Clock, events: EventSink, threads: Threads, posting: Posting) -> None:
+        self._db = db
+        self._clock = clock
+        self._events = events
+        self._threads = threads
+        self._posting = posting
+
+    def ack_status(self, party_id: str, thread_id: str, seq: int) -> list[dict[str, Any]]:
+        """Who was asked to acknowledge message ``seq``, who did, how far each escalation went."""
+        with self._db.read() as conn:
+            self._threads.of_member(conn, thread_id, party_id)
+            rows = store.ack_status(conn, thread_id, seq)
+        return [
+            {
+                "party_id": r.party_id,
+                "deadline_s": r.deadline_s,
+                "acked_s": r.acked_s,
+                "acked_seq": r.acked_seq,
+                "escalation_steps": r.steps_taken,
+            }
+            for r in rows
+        ]
+
+    def run_deadlines(self, now_s: float | None = None) -> list[Message]:
+        """Take one escalation step for every overdue acknowledgement; returns the messages posted.
+
+        Step k (from 1) calls contact k of the recipient's roster; once the roster is exhausted a
+        last message says so and the escalation stops. Call it periodically (or from a test clock).
+        """
+        now_s = self._clock.now_s() if now_s is None else now_s
+        with self._db.read() as conn:
+            due = store.due_ack_requests(conn, now_s)
+        posted: list[Message] = []
+        for request in due:
+            step = request.steps_taken + 1
+            with self._db.write() as conn:
+                current = [
+                    r for r in store.ack_status(conn, request.thread_id, request.seq) if r.party_id == request.party_id
+                ]
+                if not current or current[0].next_due_s is None or current[0].steps_taken != request.steps_taken:
+                    continue  # acknowledged or escalated meanwhile
+                roster = registry_store.get_roster(conn, request.party_id)
+                plan = escalation_step(
+                    request.thread_id, request.seq, request.party_id, step, roster, now_s, request.step_s
+                )
+                thread = self._threads.get(conn, request.thread_id)
+                message = self._posting.append(conn, thread, None, SYSTEM_PERSON, plan.draft)
+                store.record_escalation_step(
+                    conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s
+                )
+                escalated = Event(
+                    kind=EventKind.HOTLINE_ESCALATED,
+                    time_s=now_s,
+                    party_id=None,
+                    payload={
+                        "thread_id": request.thread_id,
+                        "seq": request.seq,
+                        "party_id": request.party_id,
+                        "step": step,
+                        "contact": plan.contact,
+                        "exhausted": plan.next_due_s is None,
+                    },
+                    parties=frozenset(self._threads.known(request.thread_id, conn).parties),
+                )
+                self._posting.stage_posted(conn, [message])
+                stage(conn, [escalated])
+            self._posting.announce_all([message])
+            self._events.emit(escalated)
+            posted.append(message)
+        return posted

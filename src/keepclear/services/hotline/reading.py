@@ -1,0 +1,98 @@
+"""Reading: a party's threads with their heads and unread counts, their messages after a cursor,
+where a reconnecting client resumes, and how a message reads in the reader's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keepclear.domain.hotline import Message, Thread
+from keepclear.domain.phrases import PhraseCatalogue
+from keepclear.errors import ValidationError
+from keepclear.services.hotline.messages import message_view
+from keepclear.services.hotline.threads import Threads
+from keepclear.store import Database
+from keepclear.store import hotline as store
+from keepclear.store import registry as registry_store
+
+
+class Reading:
+    """What a party may read of the hotline: only the threads it is a member of."""
+
+    def __init__(self, db: Database, phrases: PhraseCatalogue, threads: Threads) -> None:
+        self._db = db
+        self._phrases = phrases
+        self._threads = threads
+
+    def threads_of(self, party_id: str) -> list[Thread]:
+        """Every thread ``party_id`` is a member of."""
+        with self._db.read() as conn:
+            return store.threads_of(conn, party_id)
+
+    def thread_heads(self, party_id: str) -> list[tuple[Thread, int, int]]:
+        """Every thread of ``party_id`` with its last sequence number and how many messages of others
+        ``party_id`` has not marked read yet (the console's unread counts)."""
+        with self._db.read() as conn:
+            threads = store.threads_of(conn, party_id)
+            ids = [t.id for t in threads]
+            last = store.last_seqs(conn, ids)
+            unread = store.unread_counts(conn, party_id, ids)
+        return [(t, last[t.id], unread[t.id]) for t in threads]
+
+    def thread_heads_page(
+        self, party_id: str, after: tuple[float, str] | None, limit: int
+    ) -> tuple[list[tuple[Thread, int, int]], bool]:
+        """Up to ``limit`` threads of ``party_id`` by creation after ``after`` (time, id), as
+        ``thread_heads`` gives them, and whether a next page may hold more; three statements."""
+        with self._db.read() as conn:
+            found = store.threads_page(conn, party_id, after, limit + 1)
+            shown = found[:limit]
+            unread = store.unread_counts(conn, party_id, [t.id for t, _ in shown])
+        return [(t, last, unread[t.id]) for t, last in shown], len(found) > limit
+
+    def thread(self, party_id: str, thread_id: str) -> Thread:
+        """One thread ``party_id`` is a member of."""
+        with self._db.read() as conn:
+            return self._threads.of_member(conn, thread_id, party_id)
+
+    def messages(self, party_id: str, thread_id: str, after_seq: int = 0, limit: int | None = None) -> list[Message]:
+        """Messages of a thread ``party_id`` is a member of, after ``after_seq``, in order."""
+        with self._db.read() as conn:
+            self._threads.of_member(conn, thread_id, party_id)
+            return store.messages_after(conn, thread_id, after_seq, limit)
+
+    def resume_points(self, party_id: str, cursors: dict[str, int]) -> list[tuple[Thread, int]]:
+        """Where a reconnecting client of ``party_id`` resumes: every thread of the party with its last
+        sequence number; what it missed is read after its cursors a page at a time (``messages``), so
+        a resume holds one page, whatever others posted meanwhile.
+
+        Threads absent from ``cursors`` start from 0 (everything). Cursors naming threads the party is
+        not a member of are ignored (the answer is the same as for threads that do not exist). A cursor
+        beyond a thread's last message is refused: the client would silently skip what comes next.
+        """
+        with self._db.read() as conn:
+            threads = store.threads_of(conn, party_id)
+            last = store.last_seqs(conn, [t.id for t in threads])
+        beyond = [
+            f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last[t.id]}) of the thread;"
+            " resume from a cursor this deployment gave you"
+            for t in threads
+            if cursors.get(t.id, 0) > last[t.id]
+        ]
+        if beyond:
+            raise ValidationError(beyond)
+        return [(thread, last[thread.id]) for thread in threads]
+
+    def heads(self, party_id: str) -> dict[str, int]:
+        """The last sequence number of every thread ``party_id`` is a member of."""
+        with self._db.read() as conn:
+            threads = store.threads_of(conn, party_id)
+            return store.last_seqs(conn, [t.id for t in threads])
+
+    def view(self, message: Message, language: str) -> dict[str, Any]:
+        """``message`` as a reader of ``language`` sees it."""
+        return message_view(message, self._phrases, language)
+
+    def language_of(self, party_id: str) -> str:
+        """The language ``party_id`` reads phrases in."""
+        with self._db.read() as conn:
+            return registry_store.get_party(conn, party_id).language
