@@ -210,8 +210,8 @@ def _resumed_frames(url: str, cursors: dict[str, int]) -> list[dict[str, Any]]:
     """What a client of coalition resuming from ``cursors`` is sent, up to ``resumed``."""
     uri = url.replace("http", "ws") + "/v1/hotline/ws"
     frames: list[dict[str, Any]] = []
-    # A batch frame of the large messages is over the client's default 1 MiB.
-    with connect(uri, additional_headers={"X-Party": "coalition"}, open_timeout=10, max_size=None) as ws:
+    # The client's default frame bound (1 MiB): no batch frame of the server's is over it.
+    with connect(uri, additional_headers={"X-Party": "coalition"}, open_timeout=10) as ws:
         ws.send(json.dumps({"type": "resume", "cursors": cursors}))
         while not frames or frames[-1]["type"] != "resumed":
             frame = json.loads(ws.recv(timeout=30))

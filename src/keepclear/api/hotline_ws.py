@@ -61,10 +61,15 @@ class LiveConfig:
     it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too);
     ``max_pending_receipts``: threads a client may have confirmed delivered and not yet recorded
     before the server stops reading it (the same back pressure);
-    ``send_timeout_s``: longest one send may wait for the client to read before the client is cut."""
+    ``send_timeout_s``: longest one send may wait for the client to read before the client is cut;
+    ``max_batch_frame_bytes``: most UTF-8 bytes of one ``batch`` frame sent, the frame size WebSocket
+    client libraries accept by default (Python's websockets: 1 MiB), so that a client left with its
+    defaults is never sent a frame it must refuse, and so cannot fall into refusing the same resume
+    again and again; a single frame larger than it goes alone."""
 
     hello_timeout_s: float = 10.0
     max_batch: int = 1000
+    max_batch_frame_bytes: int = 1 << 20
     poll_s: float | None = 2.0
     max_pending_posts: int = 20_000
     max_pending_receipts: int = 1000
@@ -118,6 +123,36 @@ def _shown(value: object, most: int = 64) -> str:
 
 #: Close code of a socket refused for now (RFC 6455 "try again later"): its key holds enough open.
 TRY_AGAIN_LATER = 1013
+
+
+_BATCH_HEAD, _BATCH_SEPARATOR, _BATCH_TAIL = '{"type": "batch", "frames": [', ", ", "]}"
+
+
+def batch_texts(frames: list[dict[str, Any]], most_bytes: int) -> list[str]:
+    """The texts that send ``frames`` in order: a frame alone as itself, frames that fit together in
+    ``most_bytes`` (UTF-8) as one ``{"type": "batch", "frames": [...]}``, a frame over it alone.
+
+    >>> batch_texts([{"n": 1}, {"n": 2}, {"n": 3}], 50)
+    ['{"type": "batch", "frames": [{"n": 1}, {"n": 2}]}', '{"n": 3}']
+    """
+    texts: list[str] = []
+    group: list[str] = []
+    size = len(_BATCH_HEAD) + len(_BATCH_TAIL)
+    for frame in frames:
+        text = json.dumps(frame, ensure_ascii=False)
+        length = len(text.encode())
+        if group and size + len(_BATCH_SEPARATOR) + length > most_bytes:
+            texts.append(_batched(group))
+            group, size = [], len(_BATCH_HEAD) + len(_BATCH_TAIL)
+        size += length + (len(_BATCH_SEPARATOR) if group else 0)
+        group.append(text)
+    if group:
+        texts.append(_batched(group))
+    return texts
+
+
+def _batched(texts: list[str]) -> str:
+    return texts[0] if len(texts) == 1 else _BATCH_HEAD + _BATCH_SEPARATOR.join(texts) + _BATCH_TAIL
 
 
 async def refuse(websocket: WebSocket, problem: str) -> None:
@@ -251,11 +286,10 @@ class LiveSession:
         return {"type": "message", "message": self.service.view(message, self.language)}
 
     async def _send(self, frames: list[dict[str, Any]], timeout_s: float | None = None) -> None:
-        """Send ``frames``: one as itself, several as one ``batch`` frame (fewer sends under load);
-        ``TimeoutError`` when the client has not taken it within ``timeout_s`` (``send_timeout_s``)."""
-        if frames:
-            payload = frames[0] if len(frames) == 1 else {"type": "batch", "frames": frames}
-            text = json.dumps(payload, ensure_ascii=False)
+        """Send ``frames``, in order: one as itself, several as ``batch`` frames of at most
+        ``max_batch_frame_bytes`` each (fewer sends under load); ``TimeoutError`` when the client has
+        not taken one within ``timeout_s`` (``send_timeout_s``)."""
+        for text in batch_texts(frames, self.config.max_batch_frame_bytes):
             self.sending = True
             try:
                 # A client that does not read for send_timeout_s is cut (TimeoutError ends the session).
