@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +47,7 @@ from keepclear.ledger.keys import (
     sign_b64,
     signature_valid,
 )
-from keepclear.ledger.merkle import MerkleTree, leaf_hash
+from keepclear.ledger.merkle import BLOCK_LEVEL, leaf_hash
 from keepclear.ledger.model import (
     DEPLOYMENT,
     PARTY_RE,
@@ -61,6 +60,7 @@ from keepclear.ledger.model import (
     time_us_of,
 )
 from keepclear.ledger.note import COSIGNATURE, TreeHead, key_hash, origin_of, parse_note, sign_head, vkey
+from keepclear.ledger.tlog import LogTree
 from keepclear.ledger.verify import (
     CONSISTENCY_FORMAT,
     EXPORT_FORMAT,
@@ -97,12 +97,16 @@ class LedgerConfig:
     no signature of their own; the deployment vouches for them with the next signed tree head (one
     signature a batch, not one an entry). ``"each"`` — every entry is signed (custodial parties with
     their own key), as before. Strong-mode submissions, genesis and key entries are always signed.
+    ``tree_block_level``: the Merkle tree keeps in memory the levels from this one up (blocks of
+    2^level entries) and reads a block's leaves back from the store for a proof (``merkle``); not an
+    operator's setting (tests use small blocks).
     """
 
     checkpoint_every_entries: int = 100
     checkpoint_interval_s: float = 600.0
     submission_skew_s: float = 300.0
     entry_signatures: str = "batch"
+    tree_block_level: int = BLOCK_LEVEL
 
 
 class Ledger:
@@ -124,41 +128,27 @@ class Ledger:
         self._clock = clock
         self._config = config or LedgerConfig()
         self._private: dict[str, Ed25519PrivateKey] = {}
-        self._tree: MerkleTree | None = None
         self._checker = DraftChecker()
         self._origin: str | None = None
-        # Held by a writer for its whole transaction and by a reader while it syncs the tree or proves.
-        self._tree_lock = threading.RLock()
+        self._tlog = LogTree(self._config.tree_block_level)
 
     # -- transparency log ------------------------------------------------------------------
     @property
     def tree_leaves(self) -> int:
-        """Leaves of the Merkle tree held in memory (64 bytes each with its interior nodes): every
-        entry of the ledger once the tree was built (0 before)."""
-        tree = self._tree
-        return 0 if tree is None else tree.size
+        """Leaves of the Merkle tree: every entry of the ledger once the tree was built (0 before)."""
+        return self._tlog.leaves
+
+    @property
+    def tree_bytes(self) -> int:
+        """Bytes of hashes the Merkle tree holds in memory: 64 for every 2^``tree_block_level``
+        entries, and at most 64 · 2^``tree_block_level`` for the last block."""
+        return self._tlog.bytes_held
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
-        """A write transaction; the in-memory tree follows it, and is rebuilt should it not commit."""
-        with self._tree_lock:
-            try:
-                with self._db.write() as conn:
-                    yield conn
-            except BaseException:
-                self._tree = None
-                raise
-
-    def _synced_tree(self, conn: Any) -> MerkleTree:
-        """The Merkle tree of every entry the store holds (call holding ``_tree_lock``)."""
-        tree = self._tree if self._tree is not None else MerkleTree()
-        hashes = store.leaf_hashes(conn, max(tree.size, 1))
-        if tree.size and (not hashes or leaf_hash(bytes.fromhex(hashes[0])) != tree.leaf(tree.size - 1)):
-            # The store no longer holds what this tree was built from (restored or rewritten): start over.
-            tree, hashes = MerkleTree(), store.leaf_hashes(conn, 1)
-        tree.extend(leaf_hash(bytes.fromhex(h)) for h in (hashes[1:] if tree.size else hashes))
-        self._tree = tree
-        return tree
+        """A write transaction; the in-memory tree follows it, and is truncated should it not commit."""
+        with self._tlog.undone_on_failure(), self._db.write() as conn, self._tlog.held(conn):
+            yield conn
 
     def _origin_of(self, conn: Any) -> str:
         if self._origin is None:
@@ -168,9 +158,9 @@ class Ledger:
         return self._origin
 
     def _head_note(self, conn: Any, size: int, private_key: Ed25519PrivateKey) -> str:
-        """The signed tree head of ``size`` (in a write: the tree ``_head`` synced, plus this batch)."""
-        tree = self._tree if self._tree is not None else self._synced_tree(conn)
-        return sign_head(TreeHead(self._origin_of(conn), size, tree.root(size)), private_key)
+        """The signed tree head of ``size`` (in a write: the tree ``_head`` synced, plus this batch; a
+        size the tree has just reached costs no read)."""
+        return sign_head(TreeHead(self._origin_of(conn), size, self._tlog.tree.root(size)), private_key)
 
     # -- signing helpers -------------------------------------------------------------------
     def _private_key(self, key_id: str) -> Ed25519PrivateKey:
@@ -197,8 +187,9 @@ class Ledger:
     ) -> tuple[Head, Entry, tuple[Any, ...]]:
         """The entry that follows ``head``, its row, the head after it; its leaf joins the tree."""
         head, entry, row = _chained(head, statement, text, key_id, signature)
-        assert self._tree is not None and self._tree.size == entry.seq - 1, "tree synced by _head"
-        self._tree.append(leaf_hash(bytes.fromhex(row[2])))
+        tree = self._tlog.tree
+        assert tree.size == entry.seq - 1, "tree synced by _head"
+        tree.append(leaf_hash(bytes.fromhex(row[2])))
         return head, entry, row
 
     def _sign_and_place(
@@ -214,13 +205,7 @@ class Ledger:
             store.create_head(conn)
             head = store.lock_head(conn)
         assert head is not None
-        tree = self._tree
-        if not (
-            tree is not None
-            and 0 < head.seq == tree.size
-            and tree.leaf(head.seq - 1) == leaf_hash(bytes.fromhex(head.hash))
-        ):
-            self._synced_tree(conn)  # else the head is the tree's last leaf: the store holds what it was built from
+        self._tlog.at_head(conn, head.seq, head.hash)
         if head.seq > 0:
             return head
         private_key = self._keys.generate()
@@ -349,12 +334,8 @@ class Ledger:
         checked = [self._checker.check(draft) for draft in drafts]
         if not checked:
             return []
-        with self._tree_lock:
-            try:
-                return self._append_in(conn, checked)
-            except BaseException:
-                self._tree = None  # leaves of a batch that will not commit: rebuilt from the store
-                raise
+        with self._tlog.undone_on_failure(), self._tlog.held(conn):  # leaves of a batch that will not commit
+            return self._append_in(conn, checked)
 
     def _append_in(self, conn: Any, checked: Sequence[Checked]) -> AppendedEntries:
         now_s = self._clock.now_s()
@@ -372,10 +353,11 @@ class Ledger:
             signatures = {party: (key_id_of(key.public_key()), key) for party, key in signers.items()}
         nonces = self._random_bytes(16 * len(checked)).hex()  # one draw for the batch
         chained = chain(checked, head.seq, head.hash, now_s, nonces, signatures)
-        assert self._tree is not None and self._tree.size == head.seq, "tree synced by _head"
-        self._tree.extend(chained.leaves)
+        tree = self._tlog.tree
+        assert tree.size == head.seq, "tree synced by _head"
         # Checkpoints where appending one at a time would have signed them: at the first entry when
         # the interval has passed, and every ``checkpoint_every_entries`` entries since the last one.
+        # The tree grows to each one's size before it is signed: the root of its current size is in memory.
         now_us = time_us_of(now_s)
         checkpoints = []
         every, first_seq = self._config.checkpoint_every_entries, head.seq + 1
@@ -386,9 +368,11 @@ class Ledger:
             due_seq = first_seq
         deployment_key = self._deployment_key(conn) if due_seq <= chained.seq else None
         while due_seq <= chained.seq:
+            tree.extend(chained.leaves[tree.size - head.seq : due_seq - head.seq])
             row = chained.rows[due_seq - first_seq]
             checkpoints.append(self._signed_checkpoint(conn, Head(row[0], row[2], 0, 0), now_us, deployment_key))
             due_seq += every
+        tree.extend(chained.leaves[tree.size - head.seq :])
         store.insert_entry_rows(conn, chained.rows)
         store.insert_checkpoints(conn, [_checkpoint_values(c) for c in checkpoints])
         return AppendedEntries(chained.rows)
@@ -684,7 +668,7 @@ class Ledger:
         (``NotFoundError``): a party proves only what it may see.
         """
         size = self.latest_head().seq if tree_size is None else tree_size
-        with self._tree_lock, self._db.read() as conn:
+        with self._tlog.lock, self._db.read() as conn, self._tlog.held(conn):
             row = store.entry_at(conn, seq)
             if row is None or (
                 for_party is not None and not payload_readable(_entry_from_row(row).statement, for_party)
@@ -693,8 +677,7 @@ class Ledger:
             head = self._signed_head(conn, size)
             if seq > size:
                 raise ValidationError([f"seq: entry {seq} is after the tree head of size {size}"])
-            tree = self._synced_tree(conn)
-            proof = tree.inclusion_proof(seq - 1, size)
+            proof = self._tlog.synced(conn).inclusion_proof(seq - 1, size)
             vkeys = self._vkeys(conn)
         return {
             "format": INCLUSION_FORMAT,
@@ -712,9 +695,9 @@ class Ledger:
         new = self.latest_head().seq if new_size is None else new_size
         if not 1 <= old_size <= new:
             raise ValidationError([f"old: tree size {old_size} is not between 1 and {new}"])
-        with self._tree_lock, self._db.read() as conn:
+        with self._tlog.lock, self._db.read() as conn, self._tlog.held(conn):
             old_head, new_head = self._signed_head(conn, old_size), self._signed_head(conn, new)
-            proof = self._synced_tree(conn).consistency_proof(old_size, new)
+            proof = self._tlog.synced(conn).consistency_proof(old_size, new)
             vkeys = self._vkeys(conn)
         return {
             "format": CONSISTENCY_FORMAT,
@@ -789,8 +772,8 @@ class Ledger:
     def consistency_hashes(self, old_size: int, new_size: int) -> list[bytes]:
         """The RFC 9162 consistency proof between any two sizes of the tree (signed heads or not): what a
         witness checks against the head it holds itself."""
-        with self._tree_lock, self._db.read() as conn:
-            tree = self._synced_tree(conn)
+        with self._tlog.lock, self._db.read() as conn, self._tlog.held(conn):
+            tree = self._tlog.synced(conn)
             if not 0 <= old_size <= new_size <= tree.size:
                 raise ValidationError([f"old: sizes {old_size} and {new_size} are not within 0..{tree.size}"])
             return tree.consistency_proof(old_size, new_size)
