@@ -60,13 +60,11 @@ from keepclear.ledger.model import (
     time_us_of,
 )
 from keepclear.ledger.note import COSIGNATURE, TreeHead, key_hash, origin_of, parse_note, sign_head, vkey
-from keepclear.ledger.tlog import LogTree
+from keepclear.ledger.tlog import LogTree, log_keys, signed_head
 from keepclear.ledger.verify import (
-    CONSISTENCY_FORMAT,
     EXPORT_FORMAT,
     EXPORT_VERSION,
     GENESIS_KIND,
-    INCLUSION_FORMAT,
     KEY_REGISTERED,
     KEY_ROTATED,
     ROTATED_FIELDS,
@@ -648,16 +646,7 @@ class Ledger:
     def deployment_vkeys(self) -> list[str]:
         """The signed-note verifier keys of every deployment key (oldest first), named by the origin."""
         with self._db.read() as conn:
-            origin = self._origin_of(conn)
-            keys = [k for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
-        return [vkey(origin, public_key_from_b64(k.public_key)) for k in keys]
-
-    def _signed_head(self, conn: Any, size: int) -> Any:
-        row = store.checkpoint_at(conn, size)
-        if row is None or row.note is None:
-            sizes = [r.seq for r in store.list_checkpoints(conn) if r.note is not None]
-            raise NotFoundError(f"tree size {size}: no signed tree head of that size (signed sizes: {_ranges(sizes)})")
-        return row
+            return log_keys(conn, self._origin_of(conn))
 
     def inclusion_proof(
         self, seq: int, *, tree_size: int | None = None, for_party: str | None = None
@@ -668,45 +657,20 @@ class Ledger:
         (``NotFoundError``): a party proves only what it may see.
         """
         size = self.latest_head().seq if tree_size is None else tree_size
-        with self._tlog.lock, self._db.read() as conn, self._tlog.held(conn):
+        with self._tlog.lock, self._db.read() as conn:
             row = store.entry_at(conn, seq)
-            if row is None or (
-                for_party is not None and not payload_readable(_entry_from_row(row).statement, for_party)
-            ):
+            entry = None if row is None else _entry_from_row(row)
+            if entry is None or (for_party is not None and not payload_readable(entry.statement, for_party)):
                 raise NotFoundError(f"entry {seq}: no such entry")
-            head = self._signed_head(conn, size)
-            if seq > size:
-                raise ValidationError([f"seq: entry {seq} is after the tree head of size {size}"])
-            proof = self._tlog.synced(conn).inclusion_proof(seq - 1, size)
-            vkeys = self._vkeys(conn)
-        return {
-            "format": INCLUSION_FORMAT,
-            "version": 1,
-            "seq": seq,
-            "tree_size": size,
-            "entry": _entry_from_row(row).to_json(),
-            "proof": [b64encode(h) for h in proof],
-            "checkpoint": head.note,
-            "log_keys": vkeys,
-        }
+            return self._tlog.inclusion(conn, entry, size, self._origin_of(conn))
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
         """Proof that the signed head of ``old_size`` is a prefix of that of ``new_size`` (default: latest)."""
         new = self.latest_head().seq if new_size is None else new_size
         if not 1 <= old_size <= new:
             raise ValidationError([f"old: tree size {old_size} is not between 1 and {new}"])
-        with self._tlog.lock, self._db.read() as conn, self._tlog.held(conn):
-            old_head, new_head = self._signed_head(conn, old_size), self._signed_head(conn, new)
-            proof = self._tlog.synced(conn).consistency_proof(old_size, new)
-            vkeys = self._vkeys(conn)
-        return {
-            "format": CONSISTENCY_FORMAT,
-            "version": 1,
-            "old": old_head.note,
-            "new": new_head.note,
-            "proof": [b64encode(h) for h in proof],
-            "log_keys": vkeys,
-        }
+        with self._tlog.lock, self._db.read() as conn:
+            return self._tlog.consistency(conn, old_size, new, self._origin_of(conn))
 
     def custodial_key(self, party_id: str, *, create: bool = False) -> Ed25519PrivateKey:
         """The private key this deployment holds for a custodial party (``ValidationError`` otherwise).
@@ -765,22 +729,15 @@ class Ledger:
                 rows = store.list_cosignatures(conn)
             tree_size = rows[-1].tree_size if rows else self.latest_head().seq
         with self._db.read() as conn:
-            row = self._signed_head(conn, tree_size)
+            row = signed_head(conn, tree_size)
             lines = {c.party_id: c.line for c in store.list_cosignatures(conn, row.seq)}
         return _checkpoint_from_row(row), lines
 
     def consistency_hashes(self, old_size: int, new_size: int) -> list[bytes]:
         """The RFC 9162 consistency proof between any two sizes of the tree (signed heads or not): what a
         witness checks against the head it holds itself."""
-        with self._tlog.lock, self._db.read() as conn, self._tlog.held(conn):
-            tree = self._tlog.synced(conn)
-            if not 0 <= old_size <= new_size <= tree.size:
-                raise ValidationError([f"old: sizes {old_size} and {new_size} are not within 0..{tree.size}"])
-            return tree.consistency_proof(old_size, new_size)
-
-    def _vkeys(self, conn: Any) -> list[str]:
-        origin = self._origin_of(conn)
-        return [vkey(origin, public_key_from_b64(k.public_key)) for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
+        with self._tlog.lock, self._db.read() as conn:
+            return self._tlog.consistency_hashes(conn, old_size, new_size)
 
     def entries(
         self,
@@ -869,10 +826,6 @@ def _chained(
 def _checkpoint_values(checkpoint: Checkpoint) -> tuple[int, str, int, str, str, str | None]:
     c = checkpoint
     return c.seq, c.head_hash, c.time_us, c.key_id, c.signature, c.note
-
-
-def _ranges(sizes: list[int]) -> str:
-    return ", ".join(map(str, sizes[-10:])) + (" ..." if len(sizes) > 10 else "") if sizes else "none"
 
 
 def _entry_row(entry: Entry, entry_hash: str) -> tuple[Any, ...]:

@@ -1,4 +1,4 @@
-"""The record's transparency log in memory: the Merkle tree of the store's entries, kept in step.
+"""The record's transparency log: the Merkle tree of the store's entries kept in step, and its proofs.
 
 A ``Ledger`` holds one ``LogTree``. Its ``MerkleTree`` keeps the levels from ``block_level`` up (64
 bytes for every 2^L entries, plus the last block's leaves: ``merkle`` says why) and reads the leaves of
@@ -6,7 +6,8 @@ any other block back from the store (``store.ledger.leaf_hashes``, one bounded r
 connection of whoever holds it (``held``). Appends follow the ledger's writes and never read; a write
 that does not commit is undone by truncating (``undone_on_failure``); a store that no longer holds
 what the tree was built from (restored, rewritten) is noticed at the next sync and the tree rebuilt,
-read a chunk at a time.
+read a chunk at a time. The proof documents (docs/record.md, "Proofs") are made here, for the
+``Ledger``'s entries and signed heads.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from keepclear.errors import NotFoundError, ValidationError
+from keepclear.ledger.canonical import b64encode
+from keepclear.ledger.keys import public_key_from_b64
 from keepclear.ledger.merkle import BLOCK_LEVEL, LeavesChanged, MerkleTree, leaf_hash
+from keepclear.ledger.model import DEPLOYMENT, Entry
+from keepclear.ledger.note import vkey
+from keepclear.ledger.verify import CONSISTENCY_FORMAT, INCLUSION_FORMAT
 from keepclear.store import ledger as store
 
 #: Entries read at a time to catch the tree up with the store (at most ~0.5 MB of hex strings).
@@ -135,6 +142,65 @@ class LogTree:
                     else:
                         self._tree = None
                 raise
+
+    # -- proofs (the caller holds ``lock`` and reads through ``conn``) ----------------------------
+    def inclusion(self, conn: Any, entry: Entry, size: int, origin: str) -> dict[str, Any]:
+        """The inclusion proof document of ``entry`` in the signed head of ``size``."""
+        head = signed_head(conn, size)
+        if entry.seq > size:
+            raise ValidationError([f"seq: entry {entry.seq} is after the tree head of size {size}"])
+        with self.held(conn):
+            proof = self.synced(conn).inclusion_proof(entry.seq - 1, size)
+        return {
+            "format": INCLUSION_FORMAT,
+            "version": 1,
+            "seq": entry.seq,
+            "tree_size": size,
+            "entry": entry.to_json(),
+            "proof": [b64encode(h) for h in proof],
+            "checkpoint": head.note,
+            "log_keys": log_keys(conn, origin),
+        }
+
+    def consistency(self, conn: Any, old_size: int, new_size: int, origin: str) -> dict[str, Any]:
+        """The consistency proof document from the signed head of ``old_size`` to that of ``new_size``."""
+        old_head, new_head = signed_head(conn, old_size), signed_head(conn, new_size)
+        with self.held(conn):
+            proof = self.synced(conn).consistency_proof(old_size, new_size)
+        return {
+            "format": CONSISTENCY_FORMAT,
+            "version": 1,
+            "old": old_head.note,
+            "new": new_head.note,
+            "proof": [b64encode(h) for h in proof],
+            "log_keys": log_keys(conn, origin),
+        }
+
+    def consistency_hashes(self, conn: Any, old_size: int, new_size: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between any two sizes of the tree (signed heads or not)."""
+        with self.held(conn):
+            tree = self.synced(conn)
+            if not 0 <= old_size <= new_size <= tree.size:
+                raise ValidationError([f"old: sizes {old_size} and {new_size} are not within 0..{tree.size}"])
+            return tree.consistency_proof(old_size, new_size)
+
+
+def signed_head(conn: Any, size: int) -> Any:
+    """The checkpoint row of ``size`` with its signed tree head (``NotFoundError`` when none)."""
+    row = store.checkpoint_at(conn, size)
+    if row is None or row.note is None:
+        sizes = [r.seq for r in store.list_checkpoints(conn) if r.note is not None]
+        raise NotFoundError(f"tree size {size}: no signed tree head of that size (signed sizes: {_ranges(sizes)})")
+    return row
+
+
+def log_keys(conn: Any, origin: str) -> list[str]:
+    """The signed-note verifier keys of every deployment key (oldest first), named by ``origin``."""
+    return [vkey(origin, public_key_from_b64(k.public_key)) for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
+
+
+def _ranges(sizes: list[int]) -> str:
+    return ", ".join(map(str, sizes[-10:])) + (" ..." if len(sizes) > 10 else "") if sizes else "none"
 
 
 def _leaf_hashes(entry_hashes: list[str]) -> list[bytes]:
