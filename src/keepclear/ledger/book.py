@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +47,7 @@ from keepclear.ledger.keys import (
     sign_b64,
     signature_valid,
 )
-from keepclear.ledger.merkle import MerkleTree, leaf_hash
+from keepclear.ledger.merkle import BLOCK_LEVEL, leaf_hash
 from keepclear.ledger.model import (
     DEPLOYMENT,
     PARTY_RE,
@@ -61,12 +60,11 @@ from keepclear.ledger.model import (
     time_us_of,
 )
 from keepclear.ledger.note import COSIGNATURE, TreeHead, key_hash, origin_of, parse_note, sign_head, vkey
+from keepclear.ledger.tlog import LogTree, log_keys, signed_head
 from keepclear.ledger.verify import (
-    CONSISTENCY_FORMAT,
     EXPORT_FORMAT,
     EXPORT_VERSION,
     GENESIS_KIND,
-    INCLUSION_FORMAT,
     KEY_REGISTERED,
     KEY_ROTATED,
     ROTATED_FIELDS,
@@ -97,12 +95,16 @@ class LedgerConfig:
     no signature of their own; the deployment vouches for them with the next signed tree head (one
     signature a batch, not one an entry). ``"each"`` — every entry is signed (custodial parties with
     their own key), as before. Strong-mode submissions, genesis and key entries are always signed.
+    ``tree_block_level``: the Merkle tree keeps in memory the levels from this one up (blocks of
+    2^level entries) and reads a block's leaves back from the store for a proof (``merkle``); not an
+    operator's setting (tests use small blocks).
     """
 
     checkpoint_every_entries: int = 100
     checkpoint_interval_s: float = 600.0
     submission_skew_s: float = 300.0
     entry_signatures: str = "batch"
+    tree_block_level: int = BLOCK_LEVEL
 
 
 class Ledger:
@@ -124,41 +126,27 @@ class Ledger:
         self._clock = clock
         self._config = config or LedgerConfig()
         self._private: dict[str, Ed25519PrivateKey] = {}
-        self._tree: MerkleTree | None = None
         self._checker = DraftChecker()
         self._origin: str | None = None
-        # Held by a writer for its whole transaction and by a reader while it syncs the tree or proves.
-        self._tree_lock = threading.RLock()
+        self._tlog = LogTree(self._config.tree_block_level)
 
     # -- transparency log ------------------------------------------------------------------
     @property
     def tree_leaves(self) -> int:
-        """Leaves of the Merkle tree held in memory (64 bytes each with its interior nodes): every
-        entry of the ledger once the tree was built (0 before)."""
-        tree = self._tree
-        return 0 if tree is None else tree.size
+        """Leaves of the Merkle tree: every entry of the ledger once the tree was built (0 before)."""
+        return self._tlog.leaves
+
+    @property
+    def tree_bytes(self) -> int:
+        """Bytes of hashes the Merkle tree holds in memory: 64 for every 2^``tree_block_level``
+        entries, and at most 64 · 2^``tree_block_level`` for the last block."""
+        return self._tlog.bytes_held
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
-        """A write transaction; the in-memory tree follows it, and is rebuilt should it not commit."""
-        with self._tree_lock:
-            try:
-                with self._db.write() as conn:
-                    yield conn
-            except BaseException:
-                self._tree = None
-                raise
-
-    def _synced_tree(self, conn: Any) -> MerkleTree:
-        """The Merkle tree of every entry the store holds (call holding ``_tree_lock``)."""
-        tree = self._tree if self._tree is not None else MerkleTree()
-        hashes = store.leaf_hashes(conn, max(tree.size, 1))
-        if tree.size and (not hashes or leaf_hash(bytes.fromhex(hashes[0])) != tree.leaf(tree.size - 1)):
-            # The store no longer holds what this tree was built from (restored or rewritten): start over.
-            tree, hashes = MerkleTree(), store.leaf_hashes(conn, 1)
-        tree.extend(leaf_hash(bytes.fromhex(h)) for h in (hashes[1:] if tree.size else hashes))
-        self._tree = tree
-        return tree
+        """A write transaction; the in-memory tree follows it, and is truncated should it not commit."""
+        with self._tlog.undone_on_failure(), self._db.write() as conn, self._tlog.held(conn):
+            yield conn
 
     def _origin_of(self, conn: Any) -> str:
         if self._origin is None:
@@ -168,9 +156,9 @@ class Ledger:
         return self._origin
 
     def _head_note(self, conn: Any, size: int, private_key: Ed25519PrivateKey) -> str:
-        """The signed tree head of ``size`` (in a write: the tree ``_head`` synced, plus this batch)."""
-        tree = self._tree if self._tree is not None else self._synced_tree(conn)
-        return sign_head(TreeHead(self._origin_of(conn), size, tree.root(size)), private_key)
+        """The signed tree head of ``size`` (in a write: the tree ``_head`` synced, plus this batch; a
+        size the tree has just reached costs no read)."""
+        return sign_head(TreeHead(self._origin_of(conn), size, self._tlog.tree.root(size)), private_key)
 
     # -- signing helpers -------------------------------------------------------------------
     def _private_key(self, key_id: str) -> Ed25519PrivateKey:
@@ -197,8 +185,9 @@ class Ledger:
     ) -> tuple[Head, Entry, tuple[Any, ...]]:
         """The entry that follows ``head``, its row, the head after it; its leaf joins the tree."""
         head, entry, row = _chained(head, statement, text, key_id, signature)
-        assert self._tree is not None and self._tree.size == entry.seq - 1, "tree synced by _head"
-        self._tree.append(leaf_hash(bytes.fromhex(row[2])))
+        tree = self._tlog.tree
+        assert tree.size == entry.seq - 1, "tree synced by _head"
+        tree.append(leaf_hash(bytes.fromhex(row[2])))
         return head, entry, row
 
     def _sign_and_place(
@@ -214,13 +203,7 @@ class Ledger:
             store.create_head(conn)
             head = store.lock_head(conn)
         assert head is not None
-        tree = self._tree
-        if not (
-            tree is not None
-            and 0 < head.seq == tree.size
-            and tree.leaf(head.seq - 1) == leaf_hash(bytes.fromhex(head.hash))
-        ):
-            self._synced_tree(conn)  # else the head is the tree's last leaf: the store holds what it was built from
+        self._tlog.at_head(conn, head.seq, head.hash)
         if head.seq > 0:
             return head
         private_key = self._keys.generate()
@@ -349,12 +332,8 @@ class Ledger:
         checked = [self._checker.check(draft) for draft in drafts]
         if not checked:
             return []
-        with self._tree_lock:
-            try:
-                return self._append_in(conn, checked)
-            except BaseException:
-                self._tree = None  # leaves of a batch that will not commit: rebuilt from the store
-                raise
+        with self._tlog.undone_on_failure(), self._tlog.held(conn):  # leaves of a batch that will not commit
+            return self._append_in(conn, checked)
 
     def _append_in(self, conn: Any, checked: Sequence[Checked]) -> AppendedEntries:
         now_s = self._clock.now_s()
@@ -372,10 +351,11 @@ class Ledger:
             signatures = {party: (key_id_of(key.public_key()), key) for party, key in signers.items()}
         nonces = self._random_bytes(16 * len(checked)).hex()  # one draw for the batch
         chained = chain(checked, head.seq, head.hash, now_s, nonces, signatures)
-        assert self._tree is not None and self._tree.size == head.seq, "tree synced by _head"
-        self._tree.extend(chained.leaves)
+        tree = self._tlog.tree
+        assert tree.size == head.seq, "tree synced by _head"
         # Checkpoints where appending one at a time would have signed them: at the first entry when
         # the interval has passed, and every ``checkpoint_every_entries`` entries since the last one.
+        # The tree grows to each one's size before it is signed: the root of its current size is in memory.
         now_us = time_us_of(now_s)
         checkpoints = []
         every, first_seq = self._config.checkpoint_every_entries, head.seq + 1
@@ -386,9 +366,11 @@ class Ledger:
             due_seq = first_seq
         deployment_key = self._deployment_key(conn) if due_seq <= chained.seq else None
         while due_seq <= chained.seq:
+            tree.extend(chained.leaves[tree.size - head.seq : due_seq - head.seq])
             row = chained.rows[due_seq - first_seq]
             checkpoints.append(self._signed_checkpoint(conn, Head(row[0], row[2], 0, 0), now_us, deployment_key))
             due_seq += every
+        tree.extend(chained.leaves[tree.size - head.seq :])
         store.insert_entry_rows(conn, chained.rows)
         store.insert_checkpoints(conn, [_checkpoint_values(c) for c in checkpoints])
         return AppendedEntries(chained.rows)
@@ -664,16 +646,7 @@ class Ledger:
     def deployment_vkeys(self) -> list[str]:
         """The signed-note verifier keys of every deployment key (oldest first), named by the origin."""
         with self._db.read() as conn:
-            origin = self._origin_of(conn)
-            keys = [k for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
-        return [vkey(origin, public_key_from_b64(k.public_key)) for k in keys]
-
-    def _signed_head(self, conn: Any, size: int) -> Any:
-        row = store.checkpoint_at(conn, size)
-        if row is None or row.note is None:
-            sizes = [r.seq for r in store.list_checkpoints(conn) if r.note is not None]
-            raise NotFoundError(f"tree size {size}: no signed tree head of that size (signed sizes: {_ranges(sizes)})")
-        return row
+            return log_keys(conn, self._origin_of(conn))
 
     def inclusion_proof(
         self, seq: int, *, tree_size: int | None = None, for_party: str | None = None
@@ -684,46 +657,20 @@ class Ledger:
         (``NotFoundError``): a party proves only what it may see.
         """
         size = self.latest_head().seq if tree_size is None else tree_size
-        with self._tree_lock, self._db.read() as conn:
+        with self._tlog.lock, self._db.read() as conn:
             row = store.entry_at(conn, seq)
-            if row is None or (
-                for_party is not None and not payload_readable(_entry_from_row(row).statement, for_party)
-            ):
+            entry = None if row is None else _entry_from_row(row)
+            if entry is None or (for_party is not None and not payload_readable(entry.statement, for_party)):
                 raise NotFoundError(f"entry {seq}: no such entry")
-            head = self._signed_head(conn, size)
-            if seq > size:
-                raise ValidationError([f"seq: entry {seq} is after the tree head of size {size}"])
-            tree = self._synced_tree(conn)
-            proof = tree.inclusion_proof(seq - 1, size)
-            vkeys = self._vkeys(conn)
-        return {
-            "format": INCLUSION_FORMAT,
-            "version": 1,
-            "seq": seq,
-            "tree_size": size,
-            "entry": _entry_from_row(row).to_json(),
-            "proof": [b64encode(h) for h in proof],
-            "checkpoint": head.note,
-            "log_keys": vkeys,
-        }
+            return self._tlog.inclusion(conn, entry, size, self._origin_of(conn))
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> dict[str, Any]:
         """Proof that the signed head of ``old_size`` is a prefix of that of ``new_size`` (default: latest)."""
         new = self.latest_head().seq if new_size is None else new_size
         if not 1 <= old_size <= new:
             raise ValidationError([f"old: tree size {old_size} is not between 1 and {new}"])
-        with self._tree_lock, self._db.read() as conn:
-            old_head, new_head = self._signed_head(conn, old_size), self._signed_head(conn, new)
-            proof = self._synced_tree(conn).consistency_proof(old_size, new)
-            vkeys = self._vkeys(conn)
-        return {
-            "format": CONSISTENCY_FORMAT,
-            "version": 1,
-            "old": old_head.note,
-            "new": new_head.note,
-            "proof": [b64encode(h) for h in proof],
-            "log_keys": vkeys,
-        }
+        with self._tlog.lock, self._db.read() as conn:
+            return self._tlog.consistency(conn, old_size, new, self._origin_of(conn))
 
     def custodial_key(self, party_id: str, *, create: bool = False) -> Ed25519PrivateKey:
         """The private key this deployment holds for a custodial party (``ValidationError`` otherwise).
@@ -782,22 +729,15 @@ class Ledger:
                 rows = store.list_cosignatures(conn)
             tree_size = rows[-1].tree_size if rows else self.latest_head().seq
         with self._db.read() as conn:
-            row = self._signed_head(conn, tree_size)
+            row = signed_head(conn, tree_size)
             lines = {c.party_id: c.line for c in store.list_cosignatures(conn, row.seq)}
         return _checkpoint_from_row(row), lines
 
     def consistency_hashes(self, old_size: int, new_size: int) -> list[bytes]:
         """The RFC 9162 consistency proof between any two sizes of the tree (signed heads or not): what a
         witness checks against the head it holds itself."""
-        with self._tree_lock, self._db.read() as conn:
-            tree = self._synced_tree(conn)
-            if not 0 <= old_size <= new_size <= tree.size:
-                raise ValidationError([f"old: sizes {old_size} and {new_size} are not within 0..{tree.size}"])
-            return tree.consistency_proof(old_size, new_size)
-
-    def _vkeys(self, conn: Any) -> list[str]:
-        origin = self._origin_of(conn)
-        return [vkey(origin, public_key_from_b64(k.public_key)) for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
+        with self._tlog.lock, self._db.read() as conn:
+            return self._tlog.consistency_hashes(conn, old_size, new_size)
 
     def entries(
         self,
@@ -886,10 +826,6 @@ def _chained(
 def _checkpoint_values(checkpoint: Checkpoint) -> tuple[int, str, int, str, str, str | None]:
     c = checkpoint
     return c.seq, c.head_hash, c.time_us, c.key_id, c.signature, c.note
-
-
-def _ranges(sizes: list[int]) -> str:
-    return ", ".join(map(str, sizes[-10:])) + (" ..." if len(sizes) > 10 else "") if sizes else "none"
 
 
 def _entry_row(entry: Entry, entry_hash: str) -> tuple[Any, ...]:

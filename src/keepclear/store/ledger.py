@@ -241,10 +241,18 @@ def set_checkpoint_note(conn: Connection, seq: int, note: str) -> None:
     conn.execute(ledger_checkpoints.update().where(ledger_checkpoints.c.seq == seq).values(note=note))
 
 
-def leaf_hashes(conn: Connection, from_seq: int) -> list[str]:
-    """Entry hashes (hex) from ``from_seq`` on, in seq order: the transparency log's leaves."""
-    query = sa.select(ledger_entries.c.hash).where(ledger_entries.c.seq >= from_seq).order_by(ledger_entries.c.seq)
-    return list(conn.execute(query).scalars())
+_LEAF_HASHES = (
+    sa.select(ledger_entries.c.hash)
+    .where(ledger_entries.c.seq >= sa.bindparam("from_seq"), ledger_entries.c.seq < sa.bindparam("until_seq"))
+    .order_by(ledger_entries.c.seq)
+)
+
+
+def leaf_hashes(conn: Connection, from_seq: int, until_seq: int | None = None) -> list[str]:
+    """Entry hashes (hex) of ``from_seq`` up to ``until_seq`` (excluded; None: the last), in seq
+    order: the transparency log's leaves. The ledger reads bounded ranges (a block, a chunk)."""
+    until = 2**63 - 1 if until_seq is None else until_seq
+    return list(conn.execute(_LEAF_HASHES, {"from_seq": from_seq, "until_seq": until}).scalars().all())
 
 
 def entry_at(conn: Connection, seq: int) -> sa.Row[Any] | None:

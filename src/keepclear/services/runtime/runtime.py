@@ -109,8 +109,10 @@ class Runtime:
         }
         signs = self.leaders[LeaderRole.SIGNER].try_acquire if scaled_out else None  # None: always, at once
         self.record = signer_for(deployment.db, self.ledger, self.config.record, active=signs)
-        # Grows with the record (64 bytes an entry), for proofs of any size: bounded by no setting.
+        # The record's Merkle tree: its leaves (every entry) and the bytes it holds (64 for every
+        # 2^tree_block_level entries, and the last block's leaves: docs/buffers.md).
         self.add_gauge("ledger_tree_leaves", lambda: self.ledger.tree_leaves)
+        self.add_gauge("ledger_tree_bytes", lambda: self.ledger.tree_bytes)
         for role, leadership in self.leaders.items():
             self.add_gauge(f"leader_{role}", _held_gauge(leadership))
         deployment.bus.subscribe_batches(self.record.record)
