@@ -14,6 +14,7 @@ Construct one instance per deployment (it caches immutable thread membership).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.hotline import Availability, Draft, Message, MessageKind, PartyAvailability, Receipt, Thread
+from keepclear.domain.ids import RandomBits
 from keepclear.domain.phrases import PhraseCatalogue
 from keepclear.errors import KeepclearError
 from keepclear.services.hotline.availability import Availabilities
@@ -47,10 +49,13 @@ class HotlineService:
         events: EventSink,
         phrases: PhraseCatalogue | None = None,
         config: HotlineConfig | None = None,
+        *,
+        random_bits: RandomBits = secrets.randbits,
     ) -> None:
+        """``random_bits`` draws the ids of the threads opened (``domain.ids``; a replay passes a seeded one)."""
         self.phrases = phrases if phrases is not None else load_catalogue()
         self.config = config or HotlineConfig()
-        self._threads = Threads(db, clock, self.config)
+        self._threads = Threads(db, clock, self.config, random_bits)
         self._posting = Posting(db, clock, events, self.phrases, self.config, self._threads)
         self._notices = Notices(db, self.config, self._threads, self._posting)
         self._receipts = Receipts(db, clock, events, self._threads)

@@ -4,8 +4,8 @@ each pair of parties, and the threads a party opens among any parties, at most
 
 from __future__ import annotations
 
+import secrets
 import threading
-import uuid
 from collections import OrderedDict
 
 from sqlalchemy.engine import Connection
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event
 from keepclear.domain.hotline import Thread
-from keepclear.domain.ids import id_problem
+from keepclear.domain.ids import RandomBits, id_problem, random_id
 from keepclear.domain.limits import text_problem
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
 from keepclear.services.hotline.config import HotlineConfig
@@ -75,8 +75,11 @@ class Threads:
     """The threads of one deployment: made here, their members read through a bounded cache
     (``HotlineConfig.max_cached_threads``), the standing thread of each pair remembered by id."""
 
-    def __init__(self, db: Database, clock: Clock, config: HotlineConfig) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, config: HotlineConfig, random_bits: RandomBits = secrets.randbits
+    ) -> None:
         self._db = db
+        self._random_bits = random_bits
         self._clock = clock
         self._config = config
         self._cache = ThreadCache(config.max_cached_threads)
@@ -135,7 +138,9 @@ class Threads:
         first, second = sorted((a, b))
         for party_id in (first, second):
             registry_store.get_party(conn, party_id)
-        thread = Thread(f"t-{uuid.uuid4().hex[:16]}", f"{first} – {second}", (first, second), True, self._clock.now_s())
+        thread = Thread(
+            random_id("t", self._random_bits), f"{first} – {second}", (first, second), True, self._clock.now_s()
+        )
         if not store.insert_pair_thread(conn, thread, store.pair_key(first, second)):
             # Another process made it meanwhile (API processes starting side by side): theirs stands.
             made = store.thread_id_for_pair(conn, a, b)
@@ -189,7 +194,7 @@ class Threads:
             problems.append(f"parties: at most {self._config.max_thread_parties} parties per thread")
         if problems:
             raise ValidationError(problems)
-        thread = Thread(f"t-{uuid.uuid4().hex[:16]}", title.strip(), tuple(members), False, self._clock.now_s())
+        thread = Thread(random_id("t", self._random_bits), title.strip(), tuple(members), False, self._clock.now_s())
         with self._db.write() as conn:
             self._require_room(conn, creator_party)
             for i, party_id in enumerate(parties):

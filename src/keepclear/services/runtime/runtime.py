@@ -134,6 +134,7 @@ class Runtime:
             deployment.bus,
             load_catalogue(self.config.hotline_phrase_files),
             self.config.hotline,
+            random_bits=id_bits("thread"),
         )
         deployment.bus.subscribe_batches(self.hotline.on_events)
         self.add_gauge("hotline_threads_cached", lambda: self.hotline.threads_cached)
