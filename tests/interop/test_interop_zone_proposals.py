@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import takproto
 from apisupport import Service
 from interopsupport import pytak_send, wait_for
 
+import keepclear.services.zones.proposals as proposals_module
+from keepclear.domain import Party
 from keepclear.domain.timefmt import format_utc
 from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
@@ -28,7 +32,8 @@ from keepclear.interop.proposer import Proposer
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.zones.proposals import ZoneProposals
-from keepclear.store import outbox
+from keepclear.store import Database, outbox
+from keepclear.store import zone_proposals as proposals_store
 
 KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 RING = [[36.0, 35.0], [36.2, 35.0], [36.2, 35.2], [36.0, 35.2], [36.0, 35.0]]
@@ -126,7 +131,13 @@ def test_a_shape_drawn_on_tak_becomes_a_proposal_the_cli_accepts(
         assert a.get("/v1/zones/drawn-box").json()["properties"]["name"] == "Checkpoint box"
 
 
+def _parties_a_and_b(deployment: Deployment) -> None:
+    for party_id in ("a", "b"):
+        deployment.registry.add_party(Party(party_id, party_id.upper(), "en"))
+
+
 def test_proposals_are_kept_on_both_stores(deployment: Deployment) -> None:
+    _parties_a_and_b(deployment)
     proposals = ZoneProposals(deployment.db, deployment.clock, deployment.zones, deployment.bus)
     geometry = {"type": "Polygon", "coordinates": [RING]}
     first, created = proposals.propose("a", "d1", "Box", geometry)
@@ -146,7 +157,11 @@ def test_proposals_are_kept_on_both_stores(deployment: Deployment) -> None:
 
     # Every change is a record entry staged with it, its proposer the audience (the zone's import: everyone).
     with deployment.db.read() as conn:
-        staged = [(e.kind, e.audience, json.loads(e.payload)) for e in outbox.take(conn, time.time() + 1, 100)]
+        staged = [
+            (e.kind, e.audience, json.loads(e.payload))
+            for e in outbox.take(conn, time.time() + 1, 100)
+            if e.kind != "party.added"
+        ]
     kinds = [(kind, audience) for kind, audience, _ in staged]
     assert kinds == [
         ("proposal.submitted", ("a",)), ("proposal.submitted", ("a",)), ("proposal.submitted", ("b",)),
@@ -235,3 +250,56 @@ def test_circle_proposals_need_a_radius(service: Service) -> None:
                 body["geometry"]["radius_m"] = radius  # type: ignore[index]
             refused = feed.post("/v1/zone-proposals", json=body)
             assert refused.status_code == 422 and "radius_m" in refused.text, (radius, refused.text)
+
+
+def test_two_processes_proposing_a_partys_last_pending_shape_at_once_cannot_both_pass(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two API processes (each its own connections to the store) take a proposal of one party one
+    short of its bound of pending ones at the same moment: the second counts only once the first has
+    committed (the party's row is locked with the count), so it is refused rather than passing too.
+    Without the lock, on PostgreSQL, both counted one and both were stored."""
+    monkeypatch.setattr(proposals_module, "MAX_PENDING_PER_PARTY", 2)
+    _parties_a_and_b(deployment)
+    geometry = {"type": "Polygon", "coordinates": [RING]}
+    first = ZoneProposals(deployment.db, deployment.clock, deployment.zones, deployment.bus)
+    other_db = Database(deployment.db.url.render_as_string(hide_password=False))
+    second = ZoneProposals(other_db, deployment.clock, deployment.zones, deployment.bus)
+    first.propose("a", "d1", "The first", geometry)
+    inserted, release = threading.Event(), threading.Event()
+    upsert = proposals_store.upsert_pending
+
+    def held_open(conn: Any, values: dict[str, Any]) -> tuple[str, bool]:
+        found = upsert(conn, values)
+        if values["source"] == "held":
+            inserted.set()
+            release.wait(20)  # the first process's transaction stays open, its proposal counted in it
+        return found
+
+    monkeypatch.setattr(proposals_store, "upsert_pending", held_open)
+    answers: dict[str, object] = {}
+
+    def propose(service: ZoneProposals, source: str) -> None:
+        try:
+            answers[source] = service.propose("a", source, "Box", geometry)
+        except ConflictError as exc:
+            answers[source] = exc
+
+    try:
+        held = threading.Thread(target=propose, args=(first, "held"))
+        held.start()
+        assert inserted.wait(20)
+        racing = threading.Thread(target=propose, args=(second, "racing"))
+        racing.start()
+        racing.join(1.0)
+        assert racing.is_alive(), "the second process counted while the first had not committed"
+        release.set()
+        held.join(20)
+        racing.join(20)
+    finally:
+        release.set()
+        other_db.dispose()
+    assert isinstance(answers["held"], tuple)
+    assert isinstance(answers["racing"], ConflictError), answers
+    with deployment.db.read() as conn:
+        assert proposals_store.pending_count(conn, "a") == 2

@@ -26,7 +26,8 @@ from keepclear.domain.hotline import (
 )
 from keepclear.domain.limits import PERSON_MAX_CHARS
 from keepclear.errors import NotFoundError
-from keepclear.store.schema import metadata, parties
+from keepclear.store.registry import lock_party
+from keepclear.store.schema import metadata
 
 hotline_threads = sa.Table(
     "hotline_threads",
@@ -154,19 +155,10 @@ def insert_pair_thread(conn: Connection, thread: Thread, key: str) -> bool:
 
 
 def threads_opened(conn: Connection, party_id: str) -> int:
-    """How many threads party ``party_id`` opened, counted after locking its party row until the
-    transaction ends: writers opening threads for one party, in any process, count one after the
-    other, so none passes a bound on the count that another is passing at the same moment.
-
-    PostgreSQL: ``FOR NO KEY UPDATE``, which the foreign-key checks of other writers referring to
-    the party (thread members, its availability) do not wait for; SQLite: the file's single writer.
-    ``NotFoundError`` when there is no such party.
-    """
-    locked = conn.execute(
-        sa.select(parties.c.id).where(parties.c.id == party_id).with_for_update(key_share=True)
-    ).first()
-    if locked is None:
-        raise NotFoundError(f"party {party_id!r} does not exist")
+    """How many threads party ``party_id`` opened, counted with its row locked until the transaction
+    ends (``registry.lock_party``: a bound on the count holds across processes). ``NotFoundError``
+    when there is no such party."""
+    lock_party(conn, party_id)
     count = sa.select(sa.func.count()).select_from(hotline_threads).where(hotline_threads.c.opened_by == party_id)
     return int(conn.execute(count).scalar_one())
 

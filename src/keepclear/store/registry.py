@@ -26,6 +26,20 @@ def get_party(conn: Connection, party_id: str) -> Party:
     return Party(id=row.id, name=row.name, language=row.language)
 
 
+def lock_party(conn: Connection, party_id: str) -> None:
+    """Lock party ``party_id``'s row until the transaction ends, so that writers counting what the
+    party holds against a bound (threads it opened, proposals pending), in any process, count one
+    after the other: none passes the bound that another is passing at the same moment.
+
+    PostgreSQL: ``FOR NO KEY UPDATE``, which the foreign-key checks of other writers referring to the
+    party do not wait for; SQLite: the clause is left out, the file's single writer serialises.
+    ``NotFoundError`` when there is no such party.
+    """
+    locked = conn.execute(sa.select(parties.c.id).where(parties.c.id == party_id).with_for_update(key_share=True))
+    if locked.first() is None:
+        raise NotFoundError(f"party {party_id!r} does not exist")
+
+
 def list_parties(conn: Connection) -> list[Party]:
     """Every party, by id."""
     rows = conn.execute(sa.select(parties).order_by(parties.c.id))

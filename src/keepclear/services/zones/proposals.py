@@ -20,6 +20,7 @@ from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.record.signer import stage
 from keepclear.services.zones.service import ZoneService
 from keepclear.store import Database
+from keepclear.store import registry as registry_store
 from keepclear.store import zone_proposals as store
 
 MAX_VERTICES = 2_000
@@ -116,6 +117,7 @@ class ZoneProposals:
             "proposed_s": now_s,
         }
         with self._db.write() as conn:
+            registry_store.lock_party(conn, party_id)  # counted one writer at a time, in any process
             if store.pending_count(conn, party_id, but_source=source) >= MAX_PENDING_PER_PARTY:
                 raise ConflictError(
                     f"party {party_id} has {MAX_PENDING_PER_PARTY} proposals pending, the most it may have;"
