@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numba
@@ -10,11 +12,24 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from keepclear.detect.kernel_cache import clear_stale, numba_cache_dir
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@functools.cache
+def _cache_checked() -> None:
+    """Once a process, before the first kernel is declared: drop the cached kernels when the sources
+    they may read changed since they were compiled (``kernel_cache``)."""
+    here = Path(__file__).resolve().parent
+    cache_dir = numba_cache_dir(here / "_jit.py")
+    if cache_dir is not None:
+        clear_stale(cache_dir, (here, here.parent / "geo"))
 
 
 def jit(fn: F) -> F:
     """Compile ``fn`` with numba in nopython mode, cached on disk so a second process starts fast."""
+    _cache_checked()
     return cast(F, numba.njit(cache=True, nogil=True)(fn))
 
 
@@ -24,6 +39,7 @@ def jit_simd(fn: F) -> F:
     Only for kernels whose divisions are guarded by hand: without a hidden raise branch per division,
     LLVM can vectorize their inner loops.
     """
+    _cache_checked()
     return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
 
 
