@@ -46,8 +46,13 @@ from keepclear.services.policy import activity_addressed, sees_party_data_of, un
 from keepclear.services.record.signer import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
+from keepclear.store import activity_acks as acks_store
+from keepclear.store import activity_conflicts as conflicts_store
+from keepclear.store import activity_log as log_store
 from keepclear.store import registry as registry_store
-from keepclear.store.activities import AckState, EscalationStep, LogEntry, StoredConflict
+from keepclear.store.activity_acks import AckState, EscalationStep
+from keepclear.store.activity_conflicts import StoredConflict
+from keepclear.store.activity_log import LogEntry
 
 #: Stores what else a write tells (the hotline's notices of its events) in the write's own
 #: transaction; returns the notices' own events, which the writer stages and publishes with its own,
@@ -211,7 +216,7 @@ class ActivityService:
             self._serialise(conn)
             (activity,) = self._validated(conn, [activity], now_s, ActivityStatus.DRAFT, batch=False)
             store.insert_activity(conn, activity, now_s)
-            store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
+            log_store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
         return activity
 
     def notify(self, activity: Activity) -> NotifyResult:
@@ -300,12 +305,12 @@ class ActivityService:
             if problems:
                 raise ValidationError(problems)
             old_addressees = self._addressees(conn, current)
-            store.stop_deadlines(conn, activity.id)
+            acks_store.stop_deadlines(conn, activity.id)
             if current.status is ActivityStatus.DRAFT:
                 store.insert_version(conn, new, now_s)
                 store.set_head(conn, new.id, new.status, new.version, now_s)
-                store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
-                state = ActivityState(new, frozenset(), [], [], store.get_escalations(conn, new.id), None, None)
+                log_store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
+                state = ActivityState(new, frozenset(), [], [], acks_store.get_escalations(conn, new.id), None, None)
                 return NotifyResult(new, CheckResult((), None), frozenset(), state)
             new = replace(new, notified_s=now_s)
             store.insert_version(conn, new, now_s, self._notice_s(new, now_s))
@@ -354,11 +359,11 @@ class ActivityService:
         now_s = self._clock.now_s() if now_s is None else now_s
         steps: list[tuple[EscalationStep, str]] = []
         with self._db.read() as conn:
-            if not store.overdue_acks(conn, now_s):
+            if not acks_store.overdue_acks(conn, now_s):
                 return []  # the usual tick: nothing due, and the writer stays free for others
         with self._db.write() as conn:
             self._serialise(conn)
-            for activity_id, ack in store.overdue_acks(conn, now_s):
+            for activity_id, ack in acks_store.overdue_acks(conn, now_s):
                 roster = registry_store.get_roster(conn, ack.party_id)
                 level = ack.level + 1
                 if level < len(roster):
@@ -366,12 +371,12 @@ class ActivityService:
                     step = EscalationStep(
                         activity_id, ack.version, ack.party_id, level, contact.name, contact.role, now_s
                     )
-                    store.escalate_ack(conn, step, now_s + ack.deadline_s)
+                    acks_store.escalate_ack(conn, step, now_s + ack.deadline_s)
                 else:
                     step = EscalationStep(activity_id, ack.version, ack.party_id, level, None, None, now_s)
-                    store.escalate_ack(conn, step, None)
+                    acks_store.escalate_ack(conn, step, None)
                 notifier = _activity(conn, activity_id).party_id
-                store.log_change(
+                log_store.log_change(
                     conn, activity_id, ack.version, "escalated", ack.party_id, now_s, step.contact_name or ""
                 )
                 steps.append((step, notifier))
@@ -420,7 +425,7 @@ class ActivityService:
             involving: list[StoredConflict] = []
             if party_id is not None:
                 own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
-                involving = store.conflicts_against_party(conn, party_id, own) if own else []
+                involving = conflicts_store.conflicts_against_party(conn, party_id, own) if own else []
             return ActivityPage(
                 states=self._states(conn, shown),
                 involving=involving,
@@ -431,9 +436,9 @@ class ActivityService:
         """The states of ``current`` activities: three statements for all of them (four when one
         addressed to everyone opened no acknowledgement), not one per activity."""
         ids = [c.activity.id for c in current]
-        acks = store.acks_of_current(conn, ids)
-        conflicts = store.conflicts_of_current(conn, ids)
-        escalations = store.escalations_of(conn, ids)
+        acks = acks_store.acks_of_current(conn, ids)
+        conflicts = conflicts_store.conflicts_of_current(conn, ids)
+        escalations = acks_store.escalations_of(conn, ids)
         everyone: frozenset[str] | None = None
         states = []
         for c in current:
@@ -465,7 +470,7 @@ class ActivityService:
         """The change log of ``activity_id``."""
         with self._db.read() as conn:
             _activity(conn, activity_id)
-            return store.history(conn, activity_id)
+            return log_store.history(conn, activity_id)
 
     def activities(self, statuses: list[ActivityStatus] | None = None) -> list[Activity]:
         """Current versions of every activity (or those in ``statuses``), by id; callers filter by view."""
@@ -475,7 +480,7 @@ class ActivityService:
     def conflicts_involving(self, party_id: str) -> list[StoredConflict]:
         """Conflicts recorded against live or past activities of ``party_id`` (for its overlap views)."""
         with self._db.read() as conn:
-            return store.conflicts_against_party(conn, party_id)
+            return conflicts_store.conflicts_against_party(conn, party_id)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -599,7 +604,9 @@ class ActivityService:
 
     @classmethod
     def _addressees(cls, conn: Connection, activity: Activity) -> frozenset[str]:
-        acks = [] if activity.status is ActivityStatus.DRAFT else store.get_acks(conn, activity.id, activity.version)
+        acks = (
+            [] if activity.status is ActivityStatus.DRAFT else acks_store.get_acks(conn, activity.id, activity.version)
+        )
         addressees = cls._addressees_from(activity, acks)
         if addressees is None:
             return frozenset(p.id for p in registry_store.list_parties(conn) if p.id != activity.party_id)
@@ -646,7 +653,7 @@ class ActivityService:
             required_s, given_s = self._notice_s(activity, now_s)
             store.mark_notified(conn, activity.id, activity.version, now_s, required_s, given_s)
         if escalations is None:
-            escalations = store.get_escalations(conn, activity.id)
+            escalations = acks_store.get_escalations(conn, activity.id)
         return self._open(conn, [checked], now_s, change, escalations)[0]
 
     def _live_of(self, activity_id: str, version: int, party_id: str) -> bool:
@@ -702,9 +709,9 @@ class ActivityService:
                 for party in addressees
             }
             plans.append((activity, check, addressees, deadlines))
-        store.insert_acks(conn, [(a.id, a.version, deadlines) for a, _, _, deadlines in plans], now_s)
-        store.insert_conflicts(conn, [(a.id, a.version, check.conflicts) for a, check, _, _ in plans], now_s)
-        seqs = store.log_changes(
+        acks_store.insert_acks(conn, [(a.id, a.version, deadlines) for a, _, _, deadlines in plans], now_s)
+        conflicts_store.insert_conflicts(conn, [(a.id, a.version, check.conflicts) for a, check, _, _ in plans], now_s)
+        seqs = log_store.log_changes(
             conn,
             [
                 LogEntry(
@@ -750,12 +757,12 @@ class ActivityService:
             current = self._current(conn, activity_id, version)
             if current.status not in (ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
                 raise ConflictError(f"activity {activity_id!r} is {current.status.value}; nothing to answer")
-            before = next((a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id), None)
+            before = next((a for a in acks_store.get_acks(conn, activity_id, version) if a.party_id == party_id), None)
             if before is not None and (before.state, before.reason) == (state, reason):
                 return before  # a retry (its first answer may have been lost): nothing changes, nothing recorded
-            store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
-            store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
-            answered = next(a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id)
+            acks_store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
+            log_store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
+            answered = next(a for a in acks_store.get_acks(conn, activity_id, version) if a.party_id == party_id)
             event = Event(
                 kind=kind,
                 time_s=now_s,
@@ -779,8 +786,8 @@ class ActivityService:
             addressees = self._addressees(conn, current)
             store.set_head(conn, activity_id, target, version, now_s)
             if target in (ActivityStatus.COMPLETED, ActivityStatus.CANCELLED):
-                store.stop_deadlines(conn, activity_id)
-            store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
+                acks_store.stop_deadlines(conn, activity_id)
+            log_store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
             event = Event(
                 kind=kind,
                 time_s=now_s,
