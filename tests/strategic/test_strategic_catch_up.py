@@ -20,7 +20,8 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.domain.zones import Zone, ZoneKind, ZoneRules
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.services.activities.live_index import LiveIndex
-from keepclear.services.activities.service import ActivityService, NotifyResult
+from keepclear.services.activities.results import NotifyResult
+from keepclear.services.activities.service import ActivityService
 from keepclear.services.activities.views import view_for
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.services.runtime.deployment import Deployment

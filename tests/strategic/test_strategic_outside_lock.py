@@ -30,14 +30,11 @@ from keepclear.domain import Party
 from keepclear.domain.activities import Activity
 from keepclear.domain.parties import Contact
 from keepclear.errors import ValidationError
+from keepclear.services.activities.config import ActivityConfig
+from keepclear.services.activities.errors import ActivityForbidden, StaleVersionError
 from keepclear.services.activities.live_index import LiveIndex
-from keepclear.services.activities.service import (
-    ActivityConfig,
-    ActivityForbidden,
-    ActivityService,
-    NotifyResult,
-    StaleVersionError,
-)
+from keepclear.services.activities.results import NotifyResult
+from keepclear.services.activities.service import ActivityService
 from keepclear.services.runtime.deployment import Deployment
 
 H = 3600.0

@@ -17,12 +17,9 @@ from keepclear.domain.events import Event
 from keepclear.domain.parties import Contact
 from keepclear.domain.zones import AltitudeBand, Zone, ZoneKind, ZoneRules
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
-from keepclear.services.activities.service import (
-    ActivityConfig,
-    ActivityForbidden,
-    ActivityService,
-    StaleVersionError,
-)
+from keepclear.services.activities.config import ActivityConfig
+from keepclear.services.activities.errors import ActivityForbidden, StaleVersionError
+from keepclear.services.activities.service import ActivityService
 from keepclear.services.activities.views import view_for
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.services.runtime.deployment import Deployment

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keepclear.detect.grid import _morton3, _morton_order
+from keepclear.detect.morton import morton3, morton_order
 
 
 @pytest.mark.parametrize("span", [1_000, 1 << 20])
@@ -17,7 +17,7 @@ def test_units_are_ordered_by_the_morton_code_of_their_start_cell_then_index(spa
     start = rng.integers(0, span, (3, n)).astype(np.int64) + 7
     start[:, 10:20] = start[:, :10]  # ties
     rel = start - start.min(axis=1, keepdims=True)
-    codes = [_morton3(int(rel[0, k]), int(rel[1, k]), int(rel[2, k])) for k in range(n)]
+    codes = [morton3(int(rel[0, k]), int(rel[1, k]), int(rel[2, k])) for k in range(n)]
     expected = np.lexsort((np.arange(n), codes))
-    got = _morton_order(start.copy(), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+    got = morton_order(start.copy(), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
     assert np.array_equal(got, expected)

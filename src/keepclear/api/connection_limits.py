@@ -51,6 +51,10 @@ class PerKeyLimit:
             else:
                 self._open.pop(key_id, None)
 
+    def most_held(self) -> int:
+        """The most connections (requests, for ``RequestsInFlight``) any one holder has open now (0: none)."""
+        return _most(self._open)
+
     def refusal(self) -> str:
         """What a refused client is told: the bound, and what to do."""
         return f"this key holds {self.limit} open {self.kind} connections, the most one key may (max_streams_per_key): close one first"
@@ -59,7 +63,7 @@ class PerKeyLimit:
         """``<kind>_clients_refused_total`` and ``<kind>_clients_per_key_max`` (the most any key holds)."""
         return {
             f"{self.kind}_clients_refused_total": lambda: self.refused_total,
-            f"{self.kind}_clients_per_key_max": lambda: max(list(self._open.values()), default=0),
+            f"{self.kind}_clients_per_key_max": self.most_held,
         }
 
 
@@ -81,7 +85,7 @@ class RequestsInFlight(PerKeyLimit):
         party has in flight now)."""
         return {
             "requests_refused_in_flight_total": lambda: self.refused_total,
-            "requests_in_flight_per_party_max": lambda: max(list(self._open.values()), default=0),
+            "requests_in_flight_per_party_max": self.most_held,
         }
 
 
@@ -123,6 +127,10 @@ class BodyBytesPerKey:
             else:
                 self._held.pop(key_id, None)
 
+    def most_held(self) -> int:
+        """The most body bytes any one key holds now (0: none)."""
+        return _most(self._held)
+
     def refusal(self) -> str:
         """What a refused client is told: the bound, and what to do."""
         return (
@@ -134,6 +142,12 @@ class BodyBytesPerKey:
         """Bytes held by all keys and by the one holding most, and the requests refused."""
         return {
             "body_bytes_in_flight": lambda: sum(list(self._held.values())),
-            "body_bytes_in_flight_per_key_max": lambda: max(list(self._held.values()), default=0),
+            "body_bytes_in_flight_per_key_max": self.most_held,
             "bodies_refused_in_flight_total": lambda: self.refused_total,
         }
+
+
+def _most(held: Mapping[str, int]) -> int:
+    """The largest of ``held``'s counts (0 when empty), read from a copy of them: a gauge reads it
+    without the lock while requests claim and release."""
+    return max(list(held.values()), default=0)

@@ -20,7 +20,8 @@ from keepclear.cli.context import CliContext, pass_context
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.geo.activity_doc import activities_from_documents, activity_from_document, batch_documents
-from keepclear.services.activities.service import ActivityService, NotifyResult
+from keepclear.services.activities.results import NotifyResult
+from keepclear.services.activities.service import ActivityService
 from keepclear.services.activities.views import notifier_conflict, notifier_view, view_for
 from keepclear.services.runtime.config import RuntimeConfig
 

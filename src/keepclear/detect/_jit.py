@@ -72,3 +72,6 @@ def _prefetch_typer(typingctx: Any, arr: Any, i: Any, j: Any) -> Any:
 #: ``arr[i]`` of a 1D array; in bounds) ahead of its use, so that a loop of random reads keeps
 #: many misses in flight.
 prefetch: Callable[[Any, int, int], None] = cast(Callable[[Any, int, int], None], intrinsic(_prefetch_typer))
+
+#: How many units ahead a loop of random reads prefetches.
+PREFETCH_AHEAD = 16

@@ -4,11 +4,17 @@
 every version ever stored; ``activity_acks`` each addressee's answer and deadline per version;
 ``activity_conflicts`` what each check found; ``activity_escalations`` each escalation step;
 ``activity_log`` one row per change, whose growing ``seq`` caches of live activities catch up on.
+Also the two query pieces the modules over these tables share: the rows of an activity's current
+version, and rows grouped by activity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from keepclear.store.schema import metadata
 
@@ -98,3 +104,23 @@ activity_log = sa.Table(
     sa.Column("time_s", sa.Double, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
 )
+
+
+T = TypeVar("T")
+
+
+def of_current_version(table: sa.Table) -> sa.ColumnElement[bool]:
+    """Join condition: the rows of ``table`` (``activity_id``, ``version``) of their activity's current version."""
+    return sa.and_(activities.c.id == table.c.activity_id, activities.c.current_version == table.c.version)
+
+
+def grouped(
+    conn: Connection, activity_ids: Sequence[str], query: sa.Select[Any], item: Callable[[Any], T]
+) -> dict[str, list[T]]:
+    """The rows of ``query`` (already narrowed to ``activity_ids``) as ``item(row)``, grouped by
+    ``activity_id`` in the query's order, every id present; one statement, none without ids."""
+    out: dict[str, list[T]] = {i: [] for i in activity_ids}
+    if activity_ids:
+        for r in conn.execute(query):
+            out[r.activity_id].append(item(r))
+    return out

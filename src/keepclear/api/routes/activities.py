@@ -21,7 +21,7 @@ from keepclear.domain.activities import batch_size_problem
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError, ValidationError
 from keepclear.geo.activity_doc import activities_from_documents, activity_from_document
-from keepclear.services.activities.service import NotifyResult
+from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.views import notifier_conflict, view_for
 from keepclear.services.policy import Action, unknown
 from keepclear.services.runtime.runtime import Runtime

@@ -29,6 +29,7 @@ from keepclear.detect.strategic import IndexedActivity, PreparedZone
 from keepclear.detect.strategic_index import StrategicIndex
 from keepclear.domain.activities import LIVE_STATUSES, Activity
 from keepclear.store import activities as store
+from keepclear.store import activity_log as log_store
 from keepclear.store.schema import zones
 from keepclear.store.zones import _zone
 
@@ -57,7 +58,7 @@ class LiveIndex:
 
     def refresh(self, conn: Connection) -> StrategicIndex:
         """Catch up with the store as ``conn`` sees it; returns the index (hold ``lock`` while using it)."""
-        newest, changed, zones_version = store.changes_since(conn, self._seq)
+        newest, changed, zones_version = log_store.changes_since(conn, self._seq)
         stale = sorted(i for i, seq in changed.items() if seq > self._held.get(i, 0))
         if stale:
             if len(stale) > 500:  # first load or a long absence: read every live one at once

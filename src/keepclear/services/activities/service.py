@@ -5,116 +5,56 @@ carrying the current one. A notification is checked against other parties' live 
 zones and protected sites; conflicts never block it: they are recorded and told to both sides.
 Addressees must acknowledge within a deadline; ``run_deadlines`` escalates along each silent
 addressee's roster, one recorded step per overdue deadline.
+
+Each use case is one write transaction here; its parts live beside it: what is wrong with an
+activity (``validation``), what is read back of stored ones (``reading``), the check around the
+write lock (``checking``), opening a checked version (``opening``), what each change tells whom
+(``telling``); the tunables are ``config``, the refusals ``errors``, the answers ``results``.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
 from keepclear.detect.activity_geometry import Piece
-from keepclear.detect.strategic import (
-    CheckResult,
-    ConflictKind,
-    IndexedActivity,
-    StrategicConfig,
-)
-from keepclear.domain.activities import (
-    LIVE_STATUSES,
-    TRANSITIONS,
-    Activity,
-    ActivityStatus,
-    Priority,
-    activity_problems,
-    batch_size_problem,
-    in_batch,
-    new_id_problem,
-)
+from keepclear.detect.strategic import CheckResult
+from keepclear.domain.activities import TRANSITIONS, Activity, ActivityStatus, batch_size_problem
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
-from keepclear.domain.limits import bounded_problems
-from keepclear.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from keepclear.services.activities.checking import Checked, Prejudged, TwoStepCheck, drawn_early
+from keepclear.errors import ConflictError, NotFoundError, ValidationError
+from keepclear.services.activities import reading, validation
+from keepclear.services.activities.checking import Prejudged, TwoStepCheck, drawn_early
+from keepclear.services.activities.config import ActivityConfig
+from keepclear.services.activities.errors import ActivityForbidden, StaleVersionError
 from keepclear.services.activities.live_index import LiveIndex
-from keepclear.services.activities.telling import notified_events
+from keepclear.services.activities.opening import Opened, notice_s, open_checked
+from keepclear.services.activities.results import ActivityPage, NotifyResult
+from keepclear.services.activities.telling import answered_event, escalated_event, moved_event, notified_events
 from keepclear.services.activities.views import ActivityState
-from keepclear.services.policy import activity_addressed, sees_party_data_of, unknown
+from keepclear.services.policy import sees_party_data_of, unknown
 from keepclear.services.record.signer import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
+from keepclear.store import activity_acks as acks_store
+from keepclear.store import activity_conflicts as conflicts_store
+from keepclear.store import activity_log as log_store
 from keepclear.store import registry as registry_store
-from keepclear.store.activities import AckState, EscalationStep, LogEntry, StoredConflict
+from keepclear.store.activity_acks import AckState, EscalationStep
+from keepclear.store.activity_conflicts import StoredConflict
 
 #: Stores what else a write tells (the hotline's notices of its events) in the write's own
 #: transaction; returns the notices' own events, which the writer stages and publishes with its own,
 #: and their live delivery, to run first after the commit; or None (``HotlineService.post_within``).
 Notices = Callable[[Connection, Sequence[Event]], tuple[list[Event], Callable[[], None]] | None]
 
-MINUTE_S = 60.0
 #: Advisory lock key serialising activity writes on PostgreSQL (SQLite serialises all writes).
 _PG_LOCK_KEY = 0x6B635F61
 #: The statuses whose amendment is checked (a draft's is not; the others cannot be amended).
 _LIVE = frozenset({ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE})
-
-
-def _default_deadlines() -> dict[Priority, float]:
-    return {Priority.ROUTINE: 15 * MINUTE_S, Priority.PRIORITY: 15 * MINUTE_S, Priority.IMMEDIATE: 5 * MINUTE_S}
-
-
-@dataclass(frozen=True)
-class ActivityConfig:
-    """Tunables of the activity service.
-
-    ``ack_deadline_s_by_priority``: how long an addressee has to acknowledge, per priority
-    (15 min routine and priority, 5 min immediate). ``conflict_ack_deadline_s``: the deadline of an
-    addressee whose own activities the notified one conflicts with (5 min). ``max_ahead_s``: how
-    far ahead an activity may start (365 days). ``strategic``: buffers and minimum notice.
-    ``max_batch``: the most activities one ``notify_many`` takes (500): a batch is one transaction,
-    and every other activity write waits for it. ``max_problems_listed``: problems named in one
-    refusal of a batch (the rest are counted). ``max_live_per_party``: live (notified or active)
-    activities one party may have; every one is held in each API process's strategic index, so a
-    notification past it is refused (``max_live_activities_per_party``).
-    """
-
-    strategic: StrategicConfig = field(default_factory=StrategicConfig)
-    ack_deadline_s_by_priority: Mapping[Priority, float] = field(default_factory=_default_deadlines)
-    conflict_ack_deadline_s: float = 5 * MINUTE_S
-    max_ahead_s: float = 365 * 86400.0
-    max_batch: int = 500
-    max_problems_listed: int = 50
-    max_live_per_party: int = 50_000
-
-
-class StaleVersionError(ConflictError):
-    """A change named a version that is no longer current; ``current_version`` is."""
-
-    def __init__(self, activity_id: str, named_version: int, current_version: int) -> None:
-        self.activity_id = activity_id
-        self.named_version = named_version
-        self.current_version = current_version
-        super().__init__(
-            f"activity {activity_id!r}: version {named_version} is stale; the current version is {current_version}",
-            current={"activity_id": activity_id, "version": current_version},
-        )
-
-
-class ActivityForbidden(ForbiddenError):
-    """The acting party may not make this change (only the notifier amends; only addressees answer)."""
-
-
-@dataclass(frozen=True)
-class NotifyResult:
-    """The stored activity, what the check found, and the activity's state as stored (what ``get``
-    would read back: the answer is made from it without reading it again)."""
-
-    activity: Activity
-    check: CheckResult
-    addressees: frozenset[str]
-    state: ActivityState
 
 
 class _Told(NamedTuple):
@@ -123,47 +63,6 @@ class _Told(NamedTuple):
 
     events: list[Event]
     deliver_live: Callable[[], None] | None
-
-
-@dataclass(frozen=True)
-class ActivityPage:
-    """One page of the activities a party may be shown: their ``states`` by id, the conflicts
-    recorded against those of its own (``involving``), and whether a next page may hold more."""
-
-    states: list[ActivityState]
-    involving: list[StoredConflict]
-    more: bool
-
-
-@dataclass(frozen=True)
-class _Opened:
-    """What ``_open`` did for one activity: the result, the activity as indexed (None: not live), its
-    log seq."""
-
-    result: NotifyResult
-    subject: IndexedActivity | None
-    seq: int
-
-
-def _told_of(result: NotifyResult) -> tuple[Activity, frozenset[str], CheckResult]:
-    """What ``notified_events`` needs of ``result``: the activity, its addressees, its check."""
-    return result.activity, result.addressees, result.check
-
-
-def _activity(conn: Connection, activity_id: str) -> Activity:
-    """The current version of ``activity_id``; a missing one answers as one the caller may not see."""
-    try:
-        return store.get_activity(conn, activity_id)
-    except NotFoundError:
-        raise NotFoundError(unknown("activity", activity_id)) from None
-
-
-def _new(activity: Activity, status: ActivityStatus) -> Activity:
-    """``activity`` as a new one of ``status``: version 1, not notified yet, an id made up (its
-    party's id, a hyphen and 10 random hex digits) where it has none."""
-    if not activity.id:
-        activity = replace(activity, id=f"{activity.party_id}-{uuid.uuid4().hex[:10]}")
-    return replace(activity, version=1, status=status, notified_s=None)
 
 
 class ActivityService:
@@ -209,9 +108,9 @@ class ActivityService:
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             self._serialise(conn)
-            (activity,) = self._validated(conn, [activity], now_s, ActivityStatus.DRAFT, batch=False)
+            (activity,) = validation.validated(conn, [activity], now_s, ActivityStatus.DRAFT, self._config, batch=False)
             store.insert_activity(conn, activity, now_s)
-            store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
+            log_store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
         return activity
 
     def notify(self, activity: Activity) -> NotifyResult:
@@ -236,9 +135,11 @@ class ActivityService:
             self._serialise(conn)
             valid = [
                 replace(a, notified_s=now_s)
-                for a in self._validated(conn, activities, now_s, ActivityStatus.NOTIFIED, batch=batch)
+                for a in validation.validated(
+                    conn, activities, now_s, ActivityStatus.NOTIFIED, self._config, batch=batch
+                )
             ]
-            store.insert_activities(conn, [(a, self._notice_s(a, now_s)) for a in valid], now_s)
+            store.insert_activities(conn, [(a, notice_s(self._config, a, now_s)) for a in valid], now_s)
             with self._live.lock:
                 self._live.refresh(conn)  # once: the log entries of the batch are written after its checks
                 self._require_room(valid)
@@ -246,11 +147,11 @@ class ActivityService:
                 self._check.under_lock(a, now_s, pieces, early)
                 for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
             ]
-            opened = self._open(conn, checked, now_s, "notified", escalations=[])
+            opened = open_checked(conn, checked, now_s, "notified", [], self._config)
             events = [
                 event
                 for one in opened
-                for event in notified_events(*_told_of(one.result), now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+                for event in notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             ]
             told = self._stage(conn, events)
         for one in opened:
@@ -266,7 +167,7 @@ class ActivityService:
             self._serialise(conn)
             current = self._current_for_notifier(conn, activity_id, version, party_id)
             self._require_transition(current, ActivityStatus.NOTIFIED)
-            problems = self._problems(conn, current, now_s)
+            problems = validation.problems(conn, current, now_s, self._config)
             if problems:
                 raise ValidationError(problems)
             activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
@@ -275,7 +176,7 @@ class ActivityService:
                 self._require_room([activity])
             store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
             opened = self._check_and_open(conn, activity, now_s, "notified", pieces=pieces, prejudged=prejudged)
-            events = notified_events(*_told_of(opened.result), now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+            events = notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
             told = self._stage(conn, events)
         self._live.stored(opened.subject, activity.id, opened.seq)
         self._tell(told)
@@ -296,25 +197,23 @@ class ActivityService:
             if current.status is not ActivityStatus.DRAFT and current.status not in _LIVE:
                 raise ConflictError(f"activity {activity.id!r} is {current.status.value}; it can no longer be amended")
             new = replace(activity, version=version + 1, status=current.status, notified_s=None)
-            problems = self._problems(conn, new, now_s)
+            problems = validation.problems(conn, new, now_s, self._config)
             if problems:
                 raise ValidationError(problems)
-            old_addressees = self._addressees(conn, current)
-            store.stop_deadlines(conn, activity.id)
+            old_addressees = reading.addressees(conn, current)
+            acks_store.stop_deadlines(conn, activity.id)
             if current.status is ActivityStatus.DRAFT:
                 store.insert_version(conn, new, now_s)
                 store.set_head(conn, new.id, new.status, new.version, now_s)
-                store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
-                state = ActivityState(new, frozenset(), [], [], store.get_escalations(conn, new.id), None, None)
+                log_store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
+                state = ActivityState(new, frozenset(), [], [], acks_store.get_escalations(conn, new.id), None, None)
                 return NotifyResult(new, CheckResult((), None), frozenset(), state)
             new = replace(new, notified_s=now_s)
-            store.insert_version(conn, new, now_s, self._notice_s(new, now_s))
+            store.insert_version(conn, new, now_s, notice_s(self._config, new, now_s))
             store.set_head(conn, new.id, new.status, new.version, now_s)
             opened = self._check_and_open(conn, new, now_s, "amended", marked=True, pieces=pieces, prejudged=prejudged)
             result = opened.result
-            events = notified_events(
-                *_told_of(result), now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees
-            )
+            events = notified_events(result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees)
             told = self._stage(conn, events)
         self._live.stored(opened.subject, new.id, opened.seq)
         self._tell(told)
@@ -354,11 +253,11 @@ class ActivityService:
         now_s = self._clock.now_s() if now_s is None else now_s
         steps: list[tuple[EscalationStep, str]] = []
         with self._db.read() as conn:
-            if not store.overdue_acks(conn, now_s):
+            if not acks_store.overdue_acks(conn, now_s):
                 return []  # the usual tick: nothing due, and the writer stays free for others
         with self._db.write() as conn:
             self._serialise(conn)
-            for activity_id, ack in store.overdue_acks(conn, now_s):
+            for activity_id, ack in acks_store.overdue_acks(conn, now_s):
                 roster = registry_store.get_roster(conn, ack.party_id)
                 level = ack.level + 1
                 if level < len(roster):
@@ -366,34 +265,16 @@ class ActivityService:
                     step = EscalationStep(
                         activity_id, ack.version, ack.party_id, level, contact.name, contact.role, now_s
                     )
-                    store.escalate_ack(conn, step, now_s + ack.deadline_s)
+                    acks_store.escalate_ack(conn, step, now_s + ack.deadline_s)
                 else:
                     step = EscalationStep(activity_id, ack.version, ack.party_id, level, None, None, now_s)
-                    store.escalate_ack(conn, step, None)
-                notifier = _activity(conn, activity_id).party_id
-                store.log_change(
+                    acks_store.escalate_ack(conn, step, None)
+                notifier = reading.current_activity(conn, activity_id).party_id
+                log_store.log_change(
                     conn, activity_id, ack.version, "escalated", ack.party_id, now_s, step.contact_name or ""
                 )
                 steps.append((step, notifier))
-            events = [
-                Event(
-                    kind=EventKind.ACTIVITY_ESCALATED,
-                    time_s=now_s,
-                    party_id=None,
-                    payload={
-                        "activity_id": step.activity_id,
-                        "version": step.version,
-                        "addressee": step.party_id,
-                        "level": step.level,
-                        "contact_name": step.contact_name,
-                        "contact_role": step.contact_role,
-                        "roster_exhausted": step.contact_name is None,
-                    },
-                    parties=frozenset({notifier, step.party_id}),
-                )
-                for step, notifier in steps
-            ]
-            told = self._stage(conn, events)
+            told = self._stage(conn, [escalated_event(step, notifier, now_s) for step, notifier in steps])
         self._tell(told)
         return [step for step, _ in steps]
 
@@ -406,7 +287,7 @@ class ActivityService:
                 current = store.current_version_of(conn, activity_id)
             except NotFoundError:
                 raise NotFoundError(unknown("activity", activity_id)) from None
-            return self._states(conn, [current])[0]
+            return reading.states(conn, [current])[0]
 
     def page(self, party_id: str | None, after_id: str | None, limit: int) -> ActivityPage:
         """Up to ``limit`` activities by id after ``after_id`` that ``party_id`` may be shown (its own
@@ -420,41 +301,12 @@ class ActivityService:
             involving: list[StoredConflict] = []
             if party_id is not None:
                 own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
-                involving = store.conflicts_against_party(conn, party_id, own) if own else []
+                involving = conflicts_store.conflicts_against_party(conn, party_id, own) if own else []
             return ActivityPage(
-                states=self._states(conn, shown),
+                states=reading.states(conn, shown),
                 involving=involving,
                 more=len(found) > limit,
             )
-
-    def _states(self, conn: Connection, current: Sequence[store.CurrentVersion]) -> list[ActivityState]:
-        """The states of ``current`` activities: three statements for all of them (four when one
-        addressed to everyone opened no acknowledgement), not one per activity."""
-        ids = [c.activity.id for c in current]
-        acks = store.acks_of_current(conn, ids)
-        conflicts = store.conflicts_of_current(conn, ids)
-        escalations = store.escalations_of(conn, ids)
-        everyone: frozenset[str] | None = None
-        states = []
-        for c in current:
-            activity = c.activity
-            addressees = self._addressees_from(activity, acks[activity.id])
-            if addressees is None:
-                if everyone is None:
-                    everyone = frozenset(p.id for p in registry_store.list_parties(conn))
-                addressees = everyone - {activity.party_id}
-            states.append(
-                ActivityState(
-                    activity=activity,
-                    addressees=addressees,
-                    acks=acks[activity.id],
-                    conflicts=conflicts[activity.id],
-                    escalations=escalations[activity.id],
-                    required_notice_s=c.required_notice_s,
-                    given_notice_s=c.given_notice_s,
-                )
-            )
-        return states
 
     def versions(self, activity_id: str) -> list[Activity]:
         """Every version of ``activity_id``, oldest first."""
@@ -464,8 +316,8 @@ class ActivityService:
     def history(self, activity_id: str) -> list[dict[str, Any]]:
         """The change log of ``activity_id``."""
         with self._db.read() as conn:
-            _activity(conn, activity_id)
-            return store.history(conn, activity_id)
+            reading.current_activity(conn, activity_id)
+            return log_store.history(conn, activity_id)
 
     def activities(self, statuses: list[ActivityStatus] | None = None) -> list[Activity]:
         """Current versions of every activity (or those in ``statuses``), by id; callers filter by view."""
@@ -475,7 +327,7 @@ class ActivityService:
     def conflicts_involving(self, party_id: str) -> list[StoredConflict]:
         """Conflicts recorded against live or past activities of ``party_id`` (for its overlap views)."""
         with self._db.read() as conn:
-            return store.conflicts_against_party(conn, party_id)
+            return conflicts_store.conflicts_against_party(conn, party_id)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -517,69 +369,16 @@ class ActivityService:
         if not self._db.is_sqlite:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
 
-    def _problems(
-        self, conn: Connection, activity: Activity, now_s: float, known: frozenset[str] | None = None
-    ) -> list[str]:
-        """What is wrong with ``activity`` (``known``: the party ids, when already read)."""
-        if known is None:
-            known = frozenset(p.id for p in registry_store.list_parties(conn))
-        problems = activity_problems(activity, known_parties=known, now_s=now_s, max_ahead_s=self._config.max_ahead_s)
-        if activity.party_id in known and activity.units:
-            own_units = {unit.id for unit, _ in registry_store.list_units(conn, activity.party_id)}
-            for index, unit_id in enumerate(activity.units):
-                if unit_id not in own_units:
-                    problems.append(f"units[{index}]: {unit_id!r} is not a unit of {activity.party_id}'s forces")
-        return problems
-
-    def _new_problems(self, conn: Connection, activity: Activity, now_s: float, known: frozenset[str]) -> list[str]:
-        """What is wrong with new ``activity``: its values, and an id outside its party's own
-        (judged first, so an id that could name another party's activity is never looked up)."""
-        problems = self._problems(conn, activity, now_s, known)
-        id_problem = new_id_problem(activity.id, activity.party_id, known)
-        return problems if id_problem is None else [id_problem, *problems]
-
-    def _validated(
-        self, conn: Connection, activities: Sequence[Activity], now_s: float, status: ActivityStatus, *, batch: bool
-    ) -> list[Activity]:
-        """``activities`` as new ones of ``status`` (version 1, an id made up where missing), or
-        ``ValidationError`` with every problem of every one (a batch's named ``activities[i].`` and
-        bounded), or ``ConflictError`` naming the first whose id is stored already."""
-
-        def named(index: int, problem: str) -> str:
-            return in_batch(index, problem) if batch else problem
-
-        known = frozenset(p.id for p in registry_store.list_parties(conn))
-        problems: list[str] = []
-        valid: list[Activity] = []
-        first_of: dict[str, int] = {}
-        for index, activity in enumerate(activities):
-            activity = _new(activity, status)
-            problems += [named(index, p) for p in self._new_problems(conn, activity, now_s, known)]
-            if activity.id in first_of:
-                problems.append(
-                    named(index, f"id: {activity.id!r} is also the id of activities[{first_of[activity.id]}]")
-                )
-            first_of.setdefault(activity.id, index)
-            valid.append(activity)
-        if problems:
-            raise ValidationError(bounded_problems(problems, self._config.max_problems_listed) if batch else problems)
-        stored = store.stored_ids(conn, [activity.id for activity in valid])
-        for index, activity in enumerate(valid):
-            if activity.id in stored:
-                where = f"activities[{index}]: " if batch else ""
-                raise ConflictError(f"{where}activity {activity.id!r} already exists; amend it instead")
-        return valid
-
     def _current(self, conn: Connection, activity_id: str, version: int) -> Activity:
-        current = _activity(conn, activity_id)
+        current = reading.current_activity(conn, activity_id)
         if version != current.version:
             raise StaleVersionError(activity_id, version, current.version)
         return current
 
     def _current_for_notifier(self, conn: Connection, activity_id: str, version: int, party_id: str) -> Activity:
-        current = _activity(conn, activity_id)
+        current = reading.current_activity(conn, activity_id)
         if not sees_party_data_of(party_id, current.party_id):
-            if not self._addressed(conn, current, party_id):
+            if not reading.addressed(conn, current, party_id):
                 raise NotFoundError(unknown("activity", activity_id))
             raise ActivityForbidden(
                 f"only {current.party_id}, the notifying party, may change activity {activity_id!r}"
@@ -593,35 +392,6 @@ class ActivityService:
         if target not in TRANSITIONS[current.status]:
             raise ConflictError(f"activity {current.id!r} is {current.status.value}; it cannot become {target.value}")
 
-    def _addressed(self, conn: Connection, activity: Activity, party_id: str) -> bool:
-        draft = activity.status is ActivityStatus.DRAFT
-        return activity_addressed(party_id, activity.party_id, draft, () if draft else self._addressees(conn, activity))
-
-    @classmethod
-    def _addressees(cls, conn: Connection, activity: Activity) -> frozenset[str]:
-        acks = [] if activity.status is ActivityStatus.DRAFT else store.get_acks(conn, activity.id, activity.version)
-        addressees = cls._addressees_from(activity, acks)
-        if addressees is None:
-            return frozenset(p.id for p in registry_store.list_parties(conn) if p.id != activity.party_id)
-        return addressees
-
-    @staticmethod
-    def _addressees_from(activity: Activity, acks: Sequence[AckState]) -> frozenset[str] | None:
-        """Who ``activity`` (current version, ``acks`` its acknowledgements) is addressed to: none while
-        a draft, its list, or every party its notification opened an acknowledgement for; None when
-        it was addressed to every other party and opened none (then every other party now is)."""
-        if activity.status is ActivityStatus.DRAFT:
-            return frozenset()
-        if activity.addressees is not None:
-            return activity.addressees
-        if acks:
-            return frozenset(a.party_id for a in acks)
-        return None
-
-    def _notice_s(self, activity: Activity, now_s: float) -> tuple[float, float]:
-        """(required, given) seconds of notice of ``activity`` notified at ``now_s``."""
-        return self._config.strategic.min_notice_s(activity.kind), activity.start_s - now_s
-
     def _check_and_open(
         self,
         conn: Connection,
@@ -633,7 +403,7 @@ class ActivityService:
         escalations: list[EscalationStep] | None = None,
         pieces: tuple[Piece, ...] | None = None,
         prejudged: Prejudged | None = None,
-    ) -> _Opened:
+    ) -> Opened:
         """Check ``activity`` (stored, its log entry not yet written), open its acknowledgements,
         record its conflicts and log the change. ``marked``: its version was stored with its notice
         (else it is written here); ``escalations``: what ``get`` would read of them (None: read);
@@ -643,11 +413,11 @@ class ActivityService:
             self._live.refresh(conn)
         checked = self._check.under_lock(activity, now_s, pieces, prejudged)
         if not marked:
-            required_s, given_s = self._notice_s(activity, now_s)
+            required_s, given_s = notice_s(self._config, activity, now_s)
             store.mark_notified(conn, activity.id, activity.version, now_s, required_s, given_s)
         if escalations is None:
-            escalations = store.get_escalations(conn, activity.id)
-        return self._open(conn, [checked], now_s, change, escalations)[0]
+            escalations = acks_store.get_escalations(conn, activity.id)
+        return open_checked(conn, [checked], now_s, change, escalations, self._config)[0]
 
     def _live_of(self, activity_id: str, version: int, party_id: str) -> bool:
         """Whether ``party_id``'s activity ``activity_id`` is at ``version`` and notified or active: only
@@ -673,97 +443,26 @@ class ActivityService:
         pieces = drawn_early(draft)
         return pieces, self._check.before_lock([draft], [pieces])[0]
 
-    def _open(
-        self,
-        conn: Connection,
-        checked: Sequence[Checked],
-        now_s: float,
-        change: str,
-        escalations: list[EscalationStep],
-    ) -> list[_Opened]:
-        """For each checked activity (stored): open its acknowledgements, record its conflicts and
-        log ``change``, each in one statement for all; ``escalations``: what ``get`` would read of
-        them (a new version has none)."""
-        config = self._config
-        everyone: frozenset[str] | None = None
-        plans: list[tuple[Activity, CheckResult, frozenset[str], dict[str, float]]] = []
-        for activity, _, check in checked:
-            if activity.addressees is not None:
-                addressees = activity.addressees
-            else:
-                if everyone is None:
-                    everyone = frozenset(p.id for p in registry_store.list_parties(conn))
-                addressees = everyone - {activity.party_id}
-            conflicting = {c.target_party_id for c in check.conflicts if c.kind is ConflictKind.ACTIVITY}
-            deadlines = {
-                party: config.conflict_ack_deadline_s
-                if party in conflicting
-                else config.ack_deadline_s_by_priority.get(activity.priority, 15 * MINUTE_S)
-                for party in addressees
-            }
-            plans.append((activity, check, addressees, deadlines))
-        store.insert_acks(conn, [(a.id, a.version, deadlines) for a, _, _, deadlines in plans], now_s)
-        store.insert_conflicts(conn, [(a.id, a.version, check.conflicts) for a, check, _, _ in plans], now_s)
-        seqs = store.log_changes(
-            conn,
-            [
-                LogEntry(
-                    a.id,
-                    a.version,
-                    change,
-                    a.party_id,
-                    f"{len(check.conflicts)} conflicts" + (", late notice" if check.late_notice else ""),
-                )
-                for a, check, _, _ in plans
-            ],
-            now_s,
-        )
-        opened: list[_Opened] = []
-        for (activity, check, addressees, deadlines), (_, subject, _), seq in zip(plans, checked, seqs, strict=True):
-            required_s, given_s = self._notice_s(activity, now_s)
-            state = ActivityState(
-                activity=activity,
-                addressees=addressees,
-                acks=[
-                    AckState(party, activity.version, "pending", "", None, now_s + deadline_s, deadline_s, 0, False)
-                    for party, deadline_s in sorted(deadlines.items())
-                ],
-                conflicts=[StoredConflict(activity.id, activity.version, c, now_s) for c in check.conflicts],
-                escalations=escalations,
-                required_notice_s=required_s,
-                given_notice_s=given_s,
-            )
-            live = subject if activity.status in LIVE_STATUSES else None
-            opened.append(_Opened(NotifyResult(activity, check, addressees, state), live, seq))
-        return opened
-
     def _answer(self, activity_id: str, version: int, party_id: str, kind: EventKind, reason: str) -> AckState:
         state = kind.action  # the acknowledgement's state is the kind's word: acknowledged, objected
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             self._serialise(conn)
-            current = _activity(conn, activity_id)
+            current = reading.current_activity(conn, activity_id)
             if sees_party_data_of(party_id, current.party_id):
                 raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
-            if not self._addressed(conn, current, party_id):
+            if not reading.addressed(conn, current, party_id):
                 raise NotFoundError(unknown("activity", activity_id))
             current = self._current(conn, activity_id, version)
             if current.status not in (ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
                 raise ConflictError(f"activity {activity_id!r} is {current.status.value}; nothing to answer")
-            before = next((a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id), None)
+            before = next((a for a in acks_store.get_acks(conn, activity_id, version) if a.party_id == party_id), None)
             if before is not None and (before.state, before.reason) == (state, reason):
                 return before  # a retry (its first answer may have been lost): nothing changes, nothing recorded
-            store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
-            store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
-            answered = next(a for a in store.get_acks(conn, activity_id, version) if a.party_id == party_id)
-            event = Event(
-                kind=kind,
-                time_s=now_s,
-                party_id=party_id,
-                payload={"activity_id": activity_id, "version": version, "addressee": party_id, "reason": reason},
-                parties=frozenset({current.party_id, party_id}),
-            )
-            told = self._stage(conn, [event])
+            acks_store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
+            log_store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
+            answered = next(a for a in acks_store.get_acks(conn, activity_id, version) if a.party_id == party_id)
+            told = self._stage(conn, [answered_event(current, party_id, kind, reason, now_s)])
         self._tell(told)
         return answered
 
@@ -776,18 +475,11 @@ class ActivityService:
             self._serialise(conn)
             current = self._current_for_notifier(conn, activity_id, version, party_id)
             self._require_transition(current, target)
-            addressees = self._addressees(conn, current)
+            addressees = reading.addressees(conn, current)
             store.set_head(conn, activity_id, target, version, now_s)
             if target in (ActivityStatus.COMPLETED, ActivityStatus.CANCELLED):
-                store.stop_deadlines(conn, activity_id)
-            store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
-            event = Event(
-                kind=kind,
-                time_s=now_s,
-                party_id=party_id,
-                payload={"activity_id": activity_id, "version": version, "status": target.value, "reason": reason},
-                parties=frozenset({party_id}) | addressees,
-            )
-            told = self._stage(conn, [event])
+                acks_store.stop_deadlines(conn, activity_id)
+            log_store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
+            told = self._stage(conn, [moved_event(current, party_id, target, kind, reason, addressees, now_s)])
         self._tell(told)
         return replace(current, status=target)

@@ -1,28 +1,25 @@
-"""What each change of an activity tells, and whom: the events a notification or an amendment
-stages with its write (need to know: each party is told what concerns it, in the view it may see).
+"""What each change of an activity tells, and whom: the events a notification, an amendment, an
+answer, a change of status or an escalation stages with its write (need to know: each party is told
+what concerns it, in the view it may see).
 """
 
 from __future__ import annotations
 
-from keepclear.detect.strategic import CheckResult, Conflict
-from keepclear.domain.activities import Activity
+from keepclear.detect.strategic import Conflict
+from keepclear.domain.activities import Activity, ActivityStatus
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
+from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.views import addressee_view, conflict_view, notifier_conflict
 from keepclear.services.policy import sees_party_data_of
+from keepclear.store.activity_acks import EscalationStep
 
 
-def notified_events(
-    activity: Activity,
-    addressees: frozenset[str],
-    check: CheckResult,
-    now_s: float,
-    kind: EventKind,
-    withdrawn: frozenset[str],
-) -> list[Event]:
-    """What a notification or amendment of ``activity`` (``check``: what its check found) tells, and
-    whom: the notice to its party and ``addressees``, the withdrawal to those no longer addressed
-    (``withdrawn``), the late notice, and each conflict to the notifier and to the other side."""
+def notified_events(result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str]) -> list[Event]:
+    """What a notification or amendment (``result``: the activity, its addressees, what its check
+    found) tells, and whom: the notice to its party and addressees, the withdrawal to those no longer
+    addressed (``withdrawn``), the late notice, and each conflict to the notifier and to the other side."""
+    activity, addressees, check = result.activity, result.addressees, result.check
     out: list[Event] = []
     told = frozenset({activity.party_id}) | addressees
     out.append(
@@ -90,3 +87,55 @@ def conflict_events(activity: Activity, conflict: Conflict, now_s: float) -> lis
             )
         )
     return out
+
+
+def answered_event(activity: Activity, party_id: str, kind: EventKind, reason: str, now_s: float) -> Event:
+    """Addressee ``party_id``'s answer to ``activity`` (its current version), told to the notifier and
+    to the addressee."""
+    return Event(
+        kind=kind,
+        time_s=now_s,
+        party_id=party_id,
+        payload={"activity_id": activity.id, "version": activity.version, "addressee": party_id, "reason": reason},
+        parties=frozenset({activity.party_id, party_id}),
+    )
+
+
+def moved_event(
+    activity: Activity,
+    party_id: str,
+    target: ActivityStatus,
+    kind: EventKind,
+    reason: str,
+    addressees: frozenset[str],
+    now_s: float,
+) -> Event:
+    """The notifier ``party_id``'s move of ``activity`` (its current version) to ``target``, told to
+    the notifier and to the ``addressees``."""
+    return Event(
+        kind=kind,
+        time_s=now_s,
+        party_id=party_id,
+        payload={"activity_id": activity.id, "version": activity.version, "status": target.value, "reason": reason},
+        parties=frozenset({party_id}) | addressees,
+    )
+
+
+def escalated_event(step: EscalationStep, notifier: str, now_s: float) -> Event:
+    """One escalation ``step`` (the silent addressee's roster called, or exhausted), told to the
+    ``notifier`` and to the addressee."""
+    return Event(
+        kind=EventKind.ACTIVITY_ESCALATED,
+        time_s=now_s,
+        party_id=None,
+        payload={
+            "activity_id": step.activity_id,
+            "version": step.version,
+            "addressee": step.party_id,
+            "level": step.level,
+            "contact_name": step.contact_name,
+            "contact_role": step.contact_role,
+            "roster_exhausted": step.contact_name is None,
+        },
+        parties=frozenset({notifier, step.party_id}),
+    )

@@ -20,7 +20,8 @@ from keepclear.domain.activities import Activity, ActivityStatus
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activity_to_document
 from keepclear.services.policy import activity_addressed, sees_party_data_of
-from keepclear.store.activities import AckState, EscalationStep, StoredConflict
+from keepclear.store.activity_acks import AckState, EscalationStep
+from keepclear.store.activity_conflicts import StoredConflict
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from keepclear.detect.tracktable import TrackTableSettings
 from keepclear.detect.wellclear import AlertingSettings, do_365b_phase_i, minima_policy
 from keepclear.domain.activities import ActivityKind, Priority
 from keepclear.ledger import LedgerConfig
-from keepclear.services.activities.service import ActivityConfig
+from keepclear.services.activities.config import ActivityConfig
 from keepclear.services.hotline.config import HotlineConfig
 from keepclear.services.hotline.hub import HubConfig
 from keepclear.services.incidents.service import IncidentConfig

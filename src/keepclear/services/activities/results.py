@@ -1,0 +1,35 @@
+"""What the activity service answers besides activities and their states: the result of a
+notification or an amendment (``NotifyResult``), and one page of the activities a party may be shown
+(``ActivityPage``). Apart from the service: the API, the CLI and the events a notification tells
+(``telling``) read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keepclear.detect.strategic import CheckResult
+from keepclear.domain.activities import Activity
+from keepclear.services.activities.views import ActivityState
+from keepclear.store.activity_conflicts import StoredConflict
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """The stored activity, what the check found, and the activity's state as stored (what ``get``
+    would read back: the answer is made from it without reading it again)."""
+
+    activity: Activity
+    check: CheckResult
+    addressees: frozenset[str]
+    state: ActivityState
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    """One page of the activities a party may be shown: their ``states`` by id, the conflicts
+    recorded against those of its own (``involving``), and whether a next page may hold more."""
+
+    states: list[ActivityState]
+    involving: list[StoredConflict]
+    more: bool
