@@ -4,6 +4,7 @@ action reaches its service."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -105,20 +106,54 @@ units:
 """
 
 
-def test_a_replay_draws_the_same_alert_ids_for_the_same_seed_and_others_for_another(tmp_path: Path) -> None:
-    """Alert ids come from a generator seeded by the scenario's seed (a live service's come from the
-    operating system): two replays with one seed give the same ids; another seed, others."""
+def test_a_replay_draws_the_same_alert_and_incident_ids_for_the_same_seed_and_others_for_another(
+    tmp_path: Path,
+) -> None:
+    """Alert and incident ids come from generators seeded by the scenario's seed (a live service's
+    come from the operating system): two replays with one seed give the same ids; another seed, others."""
     (tmp_path / "meeting.yaml").write_text(MEETING_YAML)
     scenario = load_scenario(tmp_path / "meeting.yaml")
 
-    def alert_ids(name: str, seed: int | None = None) -> list[str]:
+    def made_up(name: str, seed: int | None = None) -> tuple[list[str], list[str]]:
         run = ScenarioRun.create(scenario, tmp_path / name, seed=seed)
         try:
             run.run()
-            return [e.payload["alert_id"] for e in run.log.events(EventKind.ALERT_RAISED)]
+            ids = _made_up_ids(run)
+            return ids["alert_id"], ids["incident_id"]
         finally:
             run.close()
 
-    first, second, other = alert_ids("a"), alert_ids("b"), alert_ids("c", seed=8)
-    assert first and first == second
-    assert other and not set(first) & set(other)
+    first, second, other = made_up("a"), made_up("b"), made_up("c", seed=8)
+    assert first == second
+    for mine, theirs in zip(first, other, strict=True):  # alerts, then incidents
+        assert mine and theirs and not set(mine) & set(theirs)
+
+
+#: Payload fields that hold ids keepclear made up (``domain.ids``).
+MADE_UP = ("alert_id", "incident_id", "thread_id", "activity_id")
+
+
+def _made_up_ids(run: ScenarioRun) -> dict[str, list[str]]:
+    """Every made-up id the run's events name, by field, in the order first named."""
+    seen: dict[str, list[str]] = {name: [] for name in MADE_UP}
+    for event in run.log.events():
+        for name in MADE_UP:
+            value = event.payload.get(name)
+            if isinstance(value, str) and value not in seen[name]:
+                seen[name].append(value)
+    return seen
+
+
+def test_a_replay_makes_up_the_same_ids_for_the_same_seed_and_others_for_another(
+    runs: tuple[ScenarioRun, ScenarioRun, ScenarioRun],
+) -> None:
+    """Hotline threads and activities, as alerts and incidents do, take their ids from sources seeded by the
+    scenario's seed: two replays with one seed name the same ids; another seed, others (scripted ids,
+    which the scenario gives, aside)."""
+    a, b, c = (_made_up_ids(run) for run in runs)
+    assert a == b
+    for name in ("thread_id", "activity_id"):  # alerts and incidents: the meeting above
+        assert a[name], f"the scenario makes up no {name}"
+        drawn = {i for i in a[name] if re.fullmatch(r".+-[0-9a-f]{20}", i)}
+        assert drawn, f"no {name} of 80 random bits in {a[name]}"
+        assert not drawn & set(c[name]), name

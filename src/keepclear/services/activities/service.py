@@ -14,6 +14,7 @@ write lock (``checking``), opening a checked version (``opening``), what each ch
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
@@ -25,6 +26,7 @@ from keepclear.detect.strategic import CheckResult
 from keepclear.domain.activities import TRANSITIONS, Activity, ActivityStatus, batch_size_problem
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
+from keepclear.domain.ids import RandomBits
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
 from keepclear.services.activities import reading, validation
 from keepclear.services.activities.checking import Prejudged, TwoStepCheck, drawn_early
@@ -87,8 +89,12 @@ class ActivityService:
         live: LiveIndex | None = None,
         notices: Notices | None = None,
         between_check_and_write: Callable[[], None] = lambda: None,
+        random_bits: RandomBits = secrets.randbits,
     ) -> None:
+        """``random_bits`` draws the ids made up for activities given none (``domain.ids``; a replay
+        passes a seeded one)."""
         self._db = db
+        self._random_bits = random_bits
         self._clock = clock
         self._events = events
         self._config = config or ActivityConfig()
@@ -108,7 +114,9 @@ class ActivityService:
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             self._serialise(conn)
-            (activity,) = validation.validated(conn, [activity], now_s, ActivityStatus.DRAFT, self._config, batch=False)
+            (activity,) = validation.validated(
+                conn, [activity], now_s, ActivityStatus.DRAFT, self._config, batch=False, random_bits=self._random_bits
+            )
             store.insert_activity(conn, activity, now_s)
             log_store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
         return activity
@@ -136,7 +144,13 @@ class ActivityService:
             valid = [
                 replace(a, notified_s=now_s)
                 for a in validation.validated(
-                    conn, activities, now_s, ActivityStatus.NOTIFIED, self._config, batch=batch
+                    conn,
+                    activities,
+                    now_s,
+                    ActivityStatus.NOTIFIED,
+                    self._config,
+                    batch=batch,
+                    random_bits=self._random_bits,
                 )
             ]
             store.insert_activities(conn, [(a, notice_s(self._config, a, now_s)) for a in valid], now_s)

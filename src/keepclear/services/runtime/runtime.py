@@ -156,6 +156,7 @@ class Runtime:
             self.config.activities,
             live=live,
             notices=self.hotline.post_within,  # a notification and its notice: one commit, one signing
+            random_bits=id_bits("activity"),
         )
         # The live activities this process holds (as its index last caught up with the store).
         self.add_gauge("activities_live", lambda: len(live.index))
