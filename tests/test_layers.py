@@ -47,6 +47,10 @@ IMPORT_ALONE = (
     "keepclear.store.ledger",
     "keepclear.store.incidents",
     "keepclear.ledger.verify",
+    "keepclear.ledger.verify_keys",
+    "keepclear.ledger.verify_heads",
+    "keepclear.ledger.verdict",
+    "keepclear.ledger.spec",
     "keepclear.ledger.book",
 )
 

@@ -60,8 +60,7 @@ from keepclear.ledger.model import (
     time_us_of,
 )
 from keepclear.ledger.note import COSIGNATURE, TreeHead, key_hash, origin_of, parse_note, sign_head, vkey
-from keepclear.ledger.tlog import LogTree, log_keys, signed_head
-from keepclear.ledger.verify import (
+from keepclear.ledger.spec import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
     GENESIS_KIND,
@@ -70,6 +69,7 @@ from keepclear.ledger.verify import (
     ROTATED_FIELDS,
     payload_readable,
 )
+from keepclear.ledger.tlog import LogTree, log_keys, signed_head
 from keepclear.store import ledger as store
 from keepclear.store.database import Database
 from keepclear.store.ledger import Head, StoredKey
