@@ -51,6 +51,14 @@ IMPORT_ALONE = (
     "keepclear.ledger.verify_heads",
     "keepclear.ledger.verdict",
     "keepclear.ledger.spec",
+    "keepclear.ledger.rows",
+    "keepclear.ledger.core",
+    "keepclear.ledger.appends",
+    "keepclear.ledger.custody",
+    "keepclear.ledger.submissions",
+    "keepclear.ledger.heads",
+    "keepclear.ledger.witnessing",
+    "keepclear.ledger.export",
     "keepclear.ledger.book",
 )
 
