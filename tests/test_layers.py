@@ -47,6 +47,18 @@ IMPORT_ALONE = (
     "keepclear.store.ledger",
     "keepclear.store.incidents",
     "keepclear.ledger.verify",
+    "keepclear.ledger.verify_keys",
+    "keepclear.ledger.verify_heads",
+    "keepclear.ledger.verdict",
+    "keepclear.ledger.spec",
+    "keepclear.ledger.rows",
+    "keepclear.ledger.core",
+    "keepclear.ledger.appends",
+    "keepclear.ledger.custody",
+    "keepclear.ledger.submissions",
+    "keepclear.ledger.heads",
+    "keepclear.ledger.witnessing",
+    "keepclear.ledger.export",
     "keepclear.ledger.book",
 )
 

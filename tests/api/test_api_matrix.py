@@ -21,8 +21,8 @@ from keepclear.api import create_app
 from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain.identity import Role
 from keepclear.geo.activity_doc import activity_from_document
-from keepclear.ledger.book import witness_name
 from keepclear.ledger.note import cosign
+from keepclear.ledger.witnessing import witness_name
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.settings import Settings

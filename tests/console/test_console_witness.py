@@ -11,10 +11,10 @@ from consolesupport import Service, shot, sign_in
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keepclear.ledger.book import witness_name
 from keepclear.ledger.keys import public_key_b64
 from keepclear.ledger.model import DEPLOYMENT
 from keepclear.ledger.note import parse_note
+from keepclear.ledger.witnessing import witness_name
 from keepclear.services.hotline.service import HotlineService
 from keepclear.services.record.witness import INCONSISTENT_KIND
 from keepclear.store import ledger as store

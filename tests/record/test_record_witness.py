@@ -10,8 +10,8 @@ from keepclear.cli.main import main
 from keepclear.domain import Party
 from keepclear.domain.parties import Contact
 from keepclear.ledger import Ledger, SignatureRefused, verify_document
-from keepclear.ledger.book import witness_name
 from keepclear.ledger.note import cosign, parse_note
+from keepclear.ledger.witnessing import witness_name
 from keepclear.services.hotline.service import HotlineService
 from keepclear.services.record.signer import open_ledger
 from keepclear.services.record.witness import INCONSISTENT_KIND, witness

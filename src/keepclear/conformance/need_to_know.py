@@ -36,7 +36,7 @@ from keepclear.conformance.client import (
 )
 from keepclear.conformance.registry import Check, Result, failed, judge, passed
 from keepclear.conformance.world import Secret, World, utc
-from keepclear.ledger.verify import PUBLIC_KINDS
+from keepclear.ledger.spec import PUBLIC_KINDS
 
 GROUP = "need-to-know"
 STREAM_READ_S = 3.0

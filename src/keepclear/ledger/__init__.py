@@ -3,19 +3,14 @@
 Layer: beside ``store`` (it persists through it); ``services`` and above use it.
 """
 
-from keepclear.ledger.book import Ledger, LedgerConfig, SignatureRefused
+from keepclear.ledger.book import Ledger
 from keepclear.ledger.canonical import canonical_bytes, canonical_text, sha256_hex
 from keepclear.ledger.client import Submission, parse_submission, sign_submission
+from keepclear.ledger.core import LedgerConfig, SignatureRefused
 from keepclear.ledger.keys import KeyFolder, key_id_of, public_key_b64
 from keepclear.ledger.model import DEPLOYMENT, Checkpoint, Entry, Statement
-from keepclear.ledger.verify import (
-    ExportFileError,
-    VerifyReport,
-    extension_problem,
-    load_export,
-    parse_export,
-    verify_document,
-)
+from keepclear.ledger.verdict import VerifyReport
+from keepclear.ledger.verify import ExportFileError, extension_problem, load_export, parse_export, verify_document
 
 __all__ = [
     "DEPLOYMENT",

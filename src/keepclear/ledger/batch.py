@@ -30,7 +30,7 @@ from keepclear.ledger.model import (
     payload_text,
     time_us_of,
 )
-from keepclear.ledger.verify import GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED
+from keepclear.ledger.spec import GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED
 
 #: How many well-formed kinds, party ids and audiences a checker remembers (so a batch does not
 #: check each one again); past it, the rest are checked every time.

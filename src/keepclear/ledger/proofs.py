@@ -14,7 +14,7 @@ from keepclear.ledger.canonical import b64decode, sha256_hex
 from keepclear.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from keepclear.ledger.model import entry_from_json
 from keepclear.ledger.note import Note, parse_note, parse_vkey
-from keepclear.ledger.verify import CONSISTENCY_FORMAT, INCLUSION_FORMAT, PROOF_VERSION
+from keepclear.ledger.spec import CONSISTENCY_FORMAT, INCLUSION_FORMAT, PROOF_VERSION
 
 INCLUSION_FIELDS = frozenset({"format", "version", "seq", "tree_size", "entry", "proof", "checkpoint", "log_keys"})
 CONSISTENCY_FIELDS = frozenset({"format", "version", "old", "new", "proof", "log_keys"})

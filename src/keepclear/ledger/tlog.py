@@ -24,7 +24,7 @@ from keepclear.ledger.keys import public_key_from_b64
 from keepclear.ledger.merkle import BLOCK_LEVEL, LeavesChanged, MerkleTree, leaf_hash
 from keepclear.ledger.model import DEPLOYMENT, Entry
 from keepclear.ledger.note import vkey
-from keepclear.ledger.verify import CONSISTENCY_FORMAT, INCLUSION_FORMAT
+from keepclear.ledger.spec import CONSISTENCY_FORMAT, INCLUSION_FORMAT
 from keepclear.store import ledger as store
 
 #: Entries read at a time to catch the tree up with the store (at most ~0.5 MB of hex strings).

@@ -21,7 +21,7 @@ from keepclear.domain.events import Event
 from keepclear.domain.identity import Principal, Role
 from keepclear.domain.zones import ZoneRules
 from keepclear.errors import ForbiddenError
-from keepclear.ledger.verify import payload_readable
+from keepclear.ledger.spec import payload_readable
 
 
 class Action(enum.StrEnum):

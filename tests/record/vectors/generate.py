@@ -30,7 +30,7 @@ from keepclear.ledger.keys import key_id_of, public_key_b64, sign_b64
 from keepclear.ledger.merkle import MerkleTree, leaf_hash
 from keepclear.ledger.model import checkpoint_bytes, statement_from_json
 from keepclear.ledger.note import TreeHead, sign_head
-from keepclear.ledger.verify import payload_readable
+from keepclear.ledger.spec import payload_readable
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 

@@ -18,10 +18,10 @@ from keepclear.domain.events import Clock
 from keepclear.domain.hotline import MessageKind
 from keepclear.errors import KeepclearError
 from keepclear.ledger import Ledger
-from keepclear.ledger.book import witness_name
 from keepclear.ledger.keys import Ed25519PrivateKey
 from keepclear.ledger.merkle import verify_consistency
 from keepclear.ledger.note import cosign, parse_note, parse_vkey
+from keepclear.ledger.witnessing import witness_name
 from keepclear.services.hotline.service import HotlineService
 
 #: Kind of the ledger entry (and hotline alert) a party raises when the log's heads disagree.

@@ -1,0 +1,94 @@
+"""Reading the ``Ledger`` out: its stored entries, and the versioned export a party verifies offline.
+
+The export (docs/record.md, "Export file") is checkpointed first, so its last checkpoint covers its
+last entry; a party's export holds a placeholder for each entry it may not read (``payload_readable``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from keepclear.ledger.heads import SignedHeads
+from keepclear.ledger.model import Entry, placeholder_of, time_us_of
+from keepclear.ledger.rows import checkpoint_from_row, entry_from_row
+from keepclear.ledger.spec import EXPORT_FORMAT, EXPORT_VERSION, KEY_ROTATED, payload_readable
+from keepclear.store import ledger as store
+
+
+class Exports(SignedHeads):
+    """``entries`` and ``export_document``."""
+
+    def entries(
+        self,
+        *,
+        from_seq: int = 1,
+        kinds_prefix: tuple[str, ...] = (),
+        kinds: Collection[str] = (),
+        from_s: float | None = None,
+        until_s: float | None = None,
+    ) -> list[Entry]:
+        """Stored entries in seq order (with payloads), optionally filtered by kind (prefix or
+        exact ``kinds``) and time."""
+        with self._db.read() as conn:
+            rows = store.list_entries(
+                conn,
+                from_seq=from_seq,
+                kinds_prefix=kinds_prefix,
+                kinds=kinds,
+                from_us=None if from_s is None else time_us_of(from_s),
+                until_us=None if until_s is None else time_us_of(until_s),
+            )
+        return [entry_from_row(row) for row in rows]
+
+    def export_document(self, *, for_party: str | None = None) -> dict[str, Any]:
+        """A self-contained, versioned export: entries, public keys, rotations and checkpoints.
+
+        The head is checkpointed first. With ``for_party``, an entry that party may not read
+        (``payload_readable``: the audience rule) is a placeholder: its seq, prev and hash, which keep
+        the chain and the tree whole without saying who did what with whom, or when.
+        """
+        self.checkpoint()
+        with self._db.read() as conn:
+            checkpoints = [checkpoint_from_row(row) for row in store.list_checkpoints(conn)]
+            covered = checkpoints[-1].seq if checkpoints else 0
+            rows = [row for row in store.list_entries(conn) if row.seq <= covered]
+            keys = [k for k in store.list_keys(conn) if k.from_seq <= covered]
+        rotations = []
+        out_entries = []
+        for row in rows:
+            entry = entry_from_row(row)
+            s = entry.statement
+            visible = payload_readable(s, for_party)
+            out_entries.append(entry.to_json() if visible else placeholder_of(entry, row.hash).to_json())
+            if s.kind == KEY_ROTATED:
+                p = entry.payload_value()
+                rotations.append(
+                    {
+                        "seq": entry.seq,
+                        "owner": p["owner"],
+                        "old_key": p["old_key"],
+                        "new_key": p["new_key"],
+                        "reason": p["reason"],
+                    }
+                )
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_us": time_us_of(self._clock.now_s()),
+            "for_party": for_party,
+            "keys": [
+                {
+                    "key_id": k.key_id,
+                    "owner": k.owner,
+                    "public_key": k.public_key,
+                    "custodial": k.custodial,
+                    "from_seq": k.from_seq,
+                    "until_seq": k.until_seq if k.until_seq is not None and k.until_seq <= covered else None,
+                }
+                for k in keys
+            ],
+            "rotations": rotations,
+            "entries": out_entries,
+            "checkpoints": [c.to_json() for c in checkpoints],
+        }
