@@ -23,6 +23,7 @@ from keepclear.services.activities.service import ActivityService
 from keepclear.services.activities.views import view_for
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.services.runtime.deployment import Deployment
+from keepclear.store import registry as registry_store
 from keepclear.store import zones as zone_store
 
 H = 3600.0
@@ -404,3 +405,34 @@ def test_a_batch_larger_than_the_setting_or_empty_is_refused_before_anything_is_
         service.notify_many([plan(f"coalition-x-{i}", "coalition") for i in range(3)])
     with pytest.raises(ValidationError, match="empty"):
         service.notify_many([])
+
+
+def test_made_up_ids_are_the_partys_and_80_random_bits_drawn_again_when_taken(world, deployment: Deployment) -> None:
+    """An activity given no id gets ``<party>-`` and 80 random bits. One already stored (a repeat of
+    the draw) is drawn again rather than refused as 'already exists': the party never chose it. A
+    batch whose two draws repeat each other gets two ids too."""
+    draws = iter([7, 7, 9, 7, 7, 11, 12])
+    service = ActivityService(deployment.db, deployment.clock, deployment.bus, random_bits=lambda bits: next(draws))
+    first = service.notify(plan("", "coalition")).activity
+    assert first.id == f"coalition-{7:020x}"
+    again = service.notify(plan("", "coalition", lon=39.0)).activity  # drew 7, taken: drawn again
+    assert again.id == f"coalition-{9:020x}"
+    batch = service.notify_many([plan("", "coalition", lon=40.0), plan("", "coalition", lon=41.0)])
+    assert sorted(r.activity.id for r in batch) == [f"coalition-{11:020x}", f"coalition-{12:020x}"]
+    assert service.get(first.id).activity.id == first.id
+
+
+def test_a_party_whose_id_leaves_no_room_for_a_made_up_id_is_told_to_give_one(world, deployment: Deployment) -> None:
+    """Party ids are held to 43 characters now, so that ``<party>-`` and 20 hex digits fit an id's
+    64; a party added before may have a longer one: its activity given no id is refused saying so,
+    and one it names is taken."""
+    service, _ = world
+    long_id = "p" * 50
+    with deployment.db.write() as conn:  # as a deployment of an earlier version holds it
+        registry_store.insert_party(conn, Party(long_id, "Long"), 0.0)
+    with pytest.raises(ValidationError) as refused:
+        service.notify(plan("", long_id))
+    assert refused.value.problems[0].startswith(f"id: none given, and the one keepclear makes up ({long_id!r}")
+    assert f"give the activity an id beginning with '{long_id}-'" in refused.value.problems[0]
+    assert not any("not a valid id" in p for p in refused.value.problems)
+    assert service.notify(plan(f"{long_id}-1", long_id)).activity.id == f"{long_id}-1"
