@@ -3,7 +3,6 @@ transaction that opens one more, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from keepclear.services.hotline.service import HotlineConfig, HotlineService
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database
 from keepclear.store import hotline as store
+from racing import Held, race_at_bound
 
 
 def _bounded(db: Database, deployment: Deployment, most: int) -> HotlineService:
@@ -67,38 +67,23 @@ def test_two_processes_opening_a_partys_last_thread_at_once_cannot_both_pass(
     other_db = Database(deployment.db.url.render_as_string(hide_password=False))
     second = _bounded(other_db, deployment, 2)
     first.create_thread("coalition", ["russia"], "the first")
-    inserted, release = threading.Event(), threading.Event()
+    held = Held()
     insert_thread = store.insert_thread
 
     def held_open(conn: Any, thread: Thread, key: str | None, opened_by: str | None = None) -> None:
         insert_thread(conn, thread, key, opened_by)
         if thread.title == "held open":
-            inserted.set()
-            release.wait(20)  # the first process's transaction stays open, its thread counted in it
+            held.reached()
 
     monkeypatch.setattr(store, "insert_thread", held_open)
-    answers: dict[str, object] = {}
-
-    def open_thread(service: HotlineService, title: str) -> None:
-        try:
-            answers[title] = service.create_thread("coalition", ["un"], title)
-        except ConflictError as exc:
-            answers[title] = exc
-
     try:
-        a = threading.Thread(target=open_thread, args=(first, "held open"))
-        a.start()
-        assert inserted.wait(20)
-        b = threading.Thread(target=open_thread, args=(second, "at the same moment"))
-        b.start()
-        b.join(1.0)
-        assert b.is_alive(), "the second process counted while the first had not committed"
-        release.set()
-        a.join(20)
-        b.join(20)
+        answers = race_at_bound(
+            lambda: first.create_thread("coalition", ["un"], "held open"),
+            lambda: second.create_thread("coalition", ["un"], "at the same moment"),
+            held,
+        )
     finally:
-        release.set()
         other_db.dispose()
-    assert isinstance(answers["held open"], Thread)
-    assert isinstance(answers["at the same moment"], ConflictError), answers
+    assert isinstance(answers[0], Thread)
+    assert isinstance(answers[1], ConflictError), answers
     assert _opened(deployment, "coalition") == 2

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +33,7 @@ from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.zones.proposals import ZoneProposals
 from keepclear.store import Database, outbox
 from keepclear.store import zone_proposals as proposals_store
+from racing import Held, race_at_bound
 
 KEEPCLEAR = str(Path(sys.executable).parent / "keepclear")
 RING = [[36.0, 35.0], [36.2, 35.0], [36.2, 35.2], [36.0, 35.2], [36.0, 35.0]]
@@ -266,40 +266,25 @@ def test_two_processes_proposing_a_partys_last_pending_shape_at_once_cannot_both
     other_db = Database(deployment.db.url.render_as_string(hide_password=False))
     second = ZoneProposals(other_db, deployment.clock, deployment.zones, deployment.bus)
     first.propose("a", "d1", "The first", geometry)
-    inserted, release = threading.Event(), threading.Event()
+    held = Held()
     upsert = proposals_store.upsert_pending
 
     def held_open(conn: Any, values: dict[str, Any]) -> tuple[str, bool]:
         found = upsert(conn, values)
         if values["source"] == "held":
-            inserted.set()
-            release.wait(20)  # the first process's transaction stays open, its proposal counted in it
+            held.reached()
         return found
 
     monkeypatch.setattr(proposals_store, "upsert_pending", held_open)
-    answers: dict[str, object] = {}
-
-    def propose(service: ZoneProposals, source: str) -> None:
-        try:
-            answers[source] = service.propose("a", source, "Box", geometry)
-        except ConflictError as exc:
-            answers[source] = exc
-
     try:
-        held = threading.Thread(target=propose, args=(first, "held"))
-        held.start()
-        assert inserted.wait(20)
-        racing = threading.Thread(target=propose, args=(second, "racing"))
-        racing.start()
-        racing.join(1.0)
-        assert racing.is_alive(), "the second process counted while the first had not committed"
-        release.set()
-        held.join(20)
-        racing.join(20)
+        answers = race_at_bound(
+            lambda: first.propose("a", "held", "Box", geometry),
+            lambda: second.propose("a", "racing", "Box", geometry),
+            held,
+        )
     finally:
-        release.set()
         other_db.dispose()
-    assert isinstance(answers["held"], tuple)
-    assert isinstance(answers["racing"], ConflictError), answers
+    assert isinstance(answers[0], tuple)
+    assert isinstance(answers[1], ConflictError), answers
     with deployment.db.read() as conn:
         assert proposals_store.pending_count(conn, "a") == 2
