@@ -260,13 +260,3 @@ def current_version_of(conn: Connection, activity_id: str) -> CurrentVersion:
     if row is None:
         raise NotFoundError(f"activity {activity_id!r} does not exist")
     return _current(row)
-
-
-def notice_of(conn: Connection, activity_id: str, version: int) -> tuple[float | None, float | None]:
-    """(required, given) notice in seconds recorded when ``version`` was notified."""
-    row = conn.execute(
-        sa.select(activity_versions.c.required_notice_s, activity_versions.c.given_notice_s).where(
-            activity_versions.c.activity_id == activity_id, activity_versions.c.version == version
-        )
-    ).first()
-    return (None, None) if row is None else (row.required_notice_s, row.given_notice_s)

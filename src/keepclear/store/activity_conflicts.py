@@ -84,20 +84,6 @@ def _stored_conflict(row: Any) -> StoredConflict:
     return StoredConflict(row.activity_id, row.version, conflict, row.detected_s)
 
 
-def get_conflicts(conn: Connection, activity_id: str, version: int | None = None) -> list[StoredConflict]:
-    """Conflicts recorded for an activity (every version, or one)."""
-    query = sa.select(activity_conflicts).where(activity_conflicts.c.activity_id == activity_id)
-    if version is not None:
-        query = query.where(activity_conflicts.c.version == version)
-    return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]
-
-
-def conflicts_against(conn: Connection, target_id: str) -> list[StoredConflict]:
-    """Conflicts other activities recorded against ``target_id`` (an activity or zone id)."""
-    query = sa.select(activity_conflicts).where(activity_conflicts.c.target_id == target_id)
-    return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]
-
-
 def conflicts_against_party(
     conn: Connection, party_id: str, target_ids: Sequence[str] | None = None
 ) -> list[StoredConflict]:

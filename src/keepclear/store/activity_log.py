@@ -75,11 +75,6 @@ def changes_since(conn: Connection, seq: int) -> tuple[int, dict[str, int], int]
     return newest, changed, zones_at
 
 
-def latest_seq(conn: Connection) -> int:
-    """The newest log ``seq`` (0 when empty)."""
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(activity_log.c.seq), 0))).scalar_one())
-
-
 def history(conn: Connection, activity_id: str) -> list[dict[str, Any]]:
     """The change log of one activity, oldest first."""
     rows = conn.execute(

@@ -14,7 +14,7 @@ from keepclear.detect.strategic import CheckResult, ConflictKind, IndexedActivit
 from keepclear.domain.activities import LIVE_STATUSES, Activity
 from keepclear.services.activities.checking import Checked
 from keepclear.services.activities.config import MINUTE_S, ActivityConfig
-from keepclear.services.activities.reading import party_ids
+from keepclear.services.activities.reading import OtherParties
 from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.views import ActivityState
 from keepclear.store import activity_acks as acks_store
@@ -51,15 +51,10 @@ def open_checked(
     """For each checked activity (stored): open its acknowledgements, record its conflicts and
     log ``change``, each in one statement for all; ``escalations``: what ``get`` would read of
     them (a new version has none)."""
-    everyone: frozenset[str] | None = None
+    others = OtherParties(conn)
     plans: list[tuple[Activity, CheckResult, frozenset[str], dict[str, float]]] = []
     for activity, _, check in checked:
-        if activity.addressees is not None:
-            addressees = activity.addressees
-        else:
-            if everyone is None:
-                everyone = party_ids(conn)
-            addressees = everyone - {activity.party_id}
+        addressees = others.than(activity.party_id) if activity.addressees is None else activity.addressees
         conflicting = {c.target_party_id for c in check.conflicts if c.kind is ConflictKind.ACTIVITY}
         deadlines = {
             party: config.conflict_ack_deadline_s

@@ -33,6 +33,21 @@ def current_activity(conn: Connection, activity_id: str) -> Activity:
         raise NotFoundError(unknown("activity", activity_id)) from None
 
 
+class OtherParties:
+    """Every party of the deployment but one (an activity addressed to everyone is addressed to
+    every party but its own), the parties read once, when first needed."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._all: frozenset[str] | None = None
+
+    def than(self, party_id: str) -> frozenset[str]:
+        """Every party but ``party_id``."""
+        if self._all is None:
+            self._all = party_ids(self._conn)
+        return self._all - {party_id}
+
+
 def addressees_from(activity: Activity, acks: Sequence[AckState]) -> frozenset[str] | None:
     """Who ``activity`` (current version, ``acks`` its acknowledgements) is addressed to: none while
     a draft, its list, or every party its notification opened an acknowledgement for; None when
@@ -50,9 +65,7 @@ def addressees(conn: Connection, activity: Activity) -> frozenset[str]:
     """Who ``activity`` (current version) is addressed to."""
     acks = [] if activity.status is ActivityStatus.DRAFT else acks_store.get_acks(conn, activity.id, activity.version)
     found = addressees_from(activity, acks)
-    if found is None:
-        return party_ids(conn) - {activity.party_id}
-    return found
+    return OtherParties(conn).than(activity.party_id) if found is None else found
 
 
 def addressed(conn: Connection, activity: Activity, party_id: str) -> bool:
@@ -68,15 +81,13 @@ def states(conn: Connection, current: Sequence[store.CurrentVersion]) -> list[Ac
     acks = acks_store.acks_of_current(conn, ids)
     conflicts = conflicts_store.conflicts_of_current(conn, ids)
     escalations = acks_store.escalations_of(conn, ids)
-    everyone: frozenset[str] | None = None
+    others = OtherParties(conn)
     out = []
     for c in current:
         activity = c.activity
         found = addressees_from(activity, acks[activity.id])
         if found is None:
-            if everyone is None:
-                everyone = party_ids(conn)
-            found = everyone - {activity.party_id}
+            found = others.than(activity.party_id)
         out.append(
             ActivityState(
                 activity=activity,
