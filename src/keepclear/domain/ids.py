@@ -53,7 +53,7 @@ IdBits = Callable[[str], RandomBits]
 
 
 #: The longest party id: room is left in an id for a hyphen and 80 random bits, as the id keepclear
-#: makes up for a party's activity is (``<party>-<20 hex digits>``, docs/api.md).
+#: makes up for a party's activity is (``<party>-<20 hex digits>``, docs/activities.md).
 MAX_PARTY_ID_CHARS = MAX_ID_CHARS - 1 - ID_BITS // 4
 
 
