@@ -140,7 +140,7 @@ def batch_texts(frames: list[dict[str, Any]], most_bytes: int) -> list[str]:
     size = len(_BATCH_HEAD) + len(_BATCH_TAIL)
     for frame in frames:
         text = json.dumps(frame, ensure_ascii=False)
-        length = len(text.encode())
+        length = len(text) if text.isascii() else len(text.encode())  # isascii: no copy, no scan
         if group and size + len(_BATCH_SEPARATOR) + length > most_bytes:
             texts.append(_batched(group))
             group, size = [], len(_BATCH_HEAD) + len(_BATCH_TAIL)

@@ -102,23 +102,22 @@ def validated(
         valid.append(activity)
     if found:
         raise ValidationError(bounded_problems(found, config.max_problems_listed) if batch else found)
-    valid = _drawn_again_where_taken(conn, valid, made_up, random_bits)
     stored = store.stored_ids(conn, [activity.id for activity in valid])
     for index, activity in enumerate(valid):
-        if activity.id in stored:
+        if index not in made_up and activity.id in stored:
             where = f"activities[{index}]: " if batch else ""
             raise ConflictError(f"{where}activity {activity.id!r} already exists; amend it instead")
-    return valid
+    return _drawn_again_where_taken(conn, valid, made_up, stored, random_bits)
 
 
 def _drawn_again_where_taken(
-    conn: Connection, activities: list[Activity], made_up: set[int], random_bits: RandomBits
+    conn: Connection, activities: list[Activity], made_up: set[int], stored: set[str], random_bits: RandomBits
 ) -> list[Activity]:
-    """``activities`` with each made-up id that is stored already, or made up twice in the batch,
-    drawn again (with 80 bits, about never: a repeat among n ids of one party has a chance of n²/2⁸¹)."""
+    """``activities`` with each made-up id that is stored already (``stored``: those of their ids
+    that are), or made up twice in the batch, drawn again (with 80 bits, about never: a repeat among
+    n ids of one party has a chance of n²/2⁸¹); only the ids drawn again are looked up again."""
+    given = {a.id for i, a in enumerate(activities) if i not in made_up}
     for _ in range(8):
-        stored = store.stored_ids(conn, [activities[i].id for i in made_up])
-        given = {a.id for i, a in enumerate(activities) if i not in made_up}
         seen: set[str] = set()
         taken = []
         for i in sorted(made_up):
@@ -129,4 +128,5 @@ def _drawn_again_where_taken(
             return activities
         for i in taken:
             activities[i] = replace(activities[i], id=random_id(activities[i].party_id, random_bits))
+        stored = store.stored_ids(conn, [activities[i].id for i in taken])
     raise RuntimeError("random_bits: 8 draws in a row gave ids already taken")
