@@ -27,7 +27,7 @@ from keepclear.domain.hotline import (
 from keepclear.domain.limits import PERSON_MAX_CHARS
 from keepclear.errors import NotFoundError
 from keepclear.store.registry import lock_party
-from keepclear.store.schema import metadata
+from keepclear.store.schema import in_list_chunks, metadata
 
 hotline_threads = sa.Table(
     "hotline_threads",
@@ -190,27 +190,46 @@ def _threads_of_query(party_id: str) -> sa.Select[Any]:
     )
 
 
-def _with_members(conn: Connection, rows: Sequence[Row[Any]]) -> list[tuple[Thread, int]]:
-    """Each thread row as a ``Thread`` with its members, and its last seq; one statement for all."""
+def _with_members(conn: Connection, rows: Sequence[Row[Any]], member: str | None = None) -> list[tuple[Thread, int]]:
+    """Each thread row as a ``Thread`` with its members, and its last seq.
+
+    ``member``: the rows are every thread of that party (no fewer), whose members are then read in one statement
+    that names the party, not the threads (a party may be a member of more threads than a statement
+    takes bound parameters: 65,535 on PostgreSQL); otherwise one statement per ``IN_LIST_SIZE`` threads.
+    """
     members: dict[str, list[str]] = {row.id: [] for row in rows}
-    if rows:
-        found = conn.execute(
-            sa.select(hotline_members.c.thread_id, hotline_members.c.party_id)
-            .where(hotline_members.c.thread_id.in_(list(members)))
-            .order_by(hotline_members.c.thread_id, hotline_members.c.party_id)
-        )
-        for thread_id, party in found:
+    if not rows:
+        return []
+    query = sa.select(hotline_members.c.thread_id, hotline_members.c.party_id)
+    if member is not None:
+        of_member = sa.select(hotline_members.c.thread_id).where(hotline_members.c.party_id == member)
+        wheres = [hotline_members.c.thread_id.in_(of_member.scalar_subquery())]
+    else:
+        wheres = [hotline_members.c.thread_id.in_(chunk) for chunk in in_list_chunks(list(members))]
+    for where in wheres:
+        for thread_id, party in conn.execute(query.where(where)):
             members[thread_id].append(party)
     return [
-        (Thread(row.id, row.title, tuple(members[row.id]), bool(row.standing), row.created_s), int(row.last_seq))
+        (
+            Thread(row.id, row.title, tuple(sorted(members[row.id])), bool(row.standing), row.created_s),
+            int(row.last_seq),
+        )
         for row in rows
     ]
 
 
 def threads_of(conn: Connection, party_id: str) -> list[Thread]:
     """Every thread ``party_id`` is a member of, oldest first; two statements."""
-    rows = list(conn.execute(_threads_of_query(party_id)))
-    return [thread for thread, _ in _with_members(conn, rows)]
+    return [thread for thread, _ in threads_with_last_seq(conn, party_id)]
+
+
+def threads_with_last_seq(conn: Connection, party_id: str, *, standing_only: bool = False) -> list[tuple[Thread, int]]:
+    """Every thread ``party_id`` is a member of (``standing_only``: its standing threads, one per other
+    party), oldest first, each with its last seq; two statements, however many threads."""
+    query = _threads_of_query(party_id)
+    if standing_only:  # one per other party: named in the members' statement
+        return _with_members(conn, list(conn.execute(query.where(hotline_threads.c.standing.is_(True)))))
+    return _with_members(conn, list(conn.execute(query)), member=party_id)
 
 
 def threads_page(
@@ -264,11 +283,12 @@ def set_last_seqs(conn: Connection, last: dict[str, int]) -> None:
 
 
 def last_seqs(conn: Connection, thread_ids: Iterable[str]) -> dict[str, int]:
-    """The last sequence number of each thread."""
-    rows = conn.execute(
-        sa.select(hotline_threads.c.id, hotline_threads.c.last_seq).where(hotline_threads.c.id.in_(list(thread_ids)))
-    )
-    return {r.id: int(r.last_seq) for r in rows}
+    """The last sequence number of each thread (one statement per ``IN_LIST_SIZE`` threads)."""
+    last: dict[str, int] = {}
+    for chunk in in_list_chunks(list(thread_ids)):
+        query = sa.select(hotline_threads.c.id, hotline_threads.c.last_seq).where(hotline_threads.c.id.in_(chunk))
+        last.update({r.id: int(r.last_seq) for r in conn.execute(query)})
+    return last
 
 
 # ---- messages
@@ -393,25 +413,26 @@ def get_cursor(conn: Connection, thread_id: str, party_id: str, kind: ReceiptKin
 
 
 def unread_counts(conn: Connection, party_id: str, thread_ids: Iterable[str]) -> dict[str, int]:
-    """Per thread, the messages of others (keepclear's included) after ``party_id``'s read cursor."""
+    """Per thread, the messages of others (keepclear's included) after ``party_id``'s read cursor (one
+    statement per ``IN_LIST_SIZE`` threads)."""
     ids = list(thread_ids)
     cursor = (
         sa.select(hotline_cursors.c.thread_id, hotline_cursors.c.through_seq)
         .where(hotline_cursors.c.party_id == party_id, hotline_cursors.c.kind == ReceiptKind.READ.value)
         .subquery()
     )
-    rows = conn.execute(
+    query = (
         sa.select(hotline_messages.c.thread_id, sa.func.count())
         .select_from(hotline_messages.outerjoin(cursor, cursor.c.thread_id == hotline_messages.c.thread_id))
         .where(
-            hotline_messages.c.thread_id.in_(ids),
             hotline_messages.c.seq > sa.func.coalesce(cursor.c.through_seq, 0),
             sa.or_(hotline_messages.c.sender_party.is_(None), hotline_messages.c.sender_party != party_id),
         )
         .group_by(hotline_messages.c.thread_id)
     )
     counts = dict.fromkeys(ids, 0)
-    counts.update({r[0]: int(r[1]) for r in rows})
+    for chunk in in_list_chunks(ids):
+        counts.update({r[0]: int(r[1]) for r in conn.execute(query.where(hotline_messages.c.thread_id.in_(chunk)))})
     return counts
 
 

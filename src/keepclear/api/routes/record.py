@@ -100,7 +100,7 @@ def _sight(rt: Runtime, party_id: str) -> Sight:
     own = [unit.id for unit, _ in rt.deployment.registry.units(party_id)]
     now = {s.unit_id: s.party_id for s in rt.tactical.visible_states(party_id)}
     intruders = rt.tactical.intruder_audiences(party_id)
-    threads = [(thread.id, thread.parties, last) for thread, last, _ in rt.hotline.thread_heads(party_id)]
+    threads = [(thread.id, thread.parties, last) for thread, last in rt.hotline.threads_with_last_seq(party_id)]
     return party_sight(party_id, own, alerts, now, intruders, threads)
 
 

@@ -1,5 +1,10 @@
-"""Availability: what each party declares of itself (available, degraded, suspended), told in each of
-its threads by a channel-status message when it changes."""
+"""Availability: what each party declares of itself (available, degraded, suspended), told by a
+channel-status message in each of its standing threads (one per other party) when it changes.
+
+Only the standing threads: every other party has one with it, and ``party.availability`` reaches
+each of them. Threads the others open with a party (up to ``max_hotline_threads_per_party`` each)
+would let them make its every change thousands of messages and record entries in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ class Availabilities:
     def declare(
         self, party_id: str, person: str, availability: Availability | str, reason: str = ""
     ) -> PartyAvailability:
-        """``party_id`` declares its availability; a channel-status message goes into each of its threads."""
+        """``party_id`` declares its availability; a channel-status message goes into each of its standing
+        threads when it changes, and ``party.availability`` to the parties of those threads."""
         try:
             value = Availability(availability)
         except ValueError:
@@ -53,7 +59,7 @@ class Availabilities:
             previous = store.get_availability(conn, party_id)
             store.set_availability(conn, declared)
             if previous.availability != value:
-                for thread in store.threads_of(conn, party_id):
+                for thread, _ in store.threads_with_last_seq(conn, party_id, standing_only=True):
                     key = f"status.{party_id}.{uuid.uuid4().hex}"
                     draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
                     posted.append(self._posting.append(conn, thread, party_id, person, draft))

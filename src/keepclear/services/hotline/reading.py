@@ -32,11 +32,15 @@ class Reading:
         """Every thread of ``party_id`` with its last sequence number and how many messages of others
         ``party_id`` has not marked read yet (the console's unread counts)."""
         with self._db.read() as conn:
-            threads = store.threads_of(conn, party_id)
-            ids = [t.id for t in threads]
-            last = store.last_seqs(conn, ids)
-            unread = store.unread_counts(conn, party_id, ids)
-        return [(t, last[t.id], unread[t.id]) for t in threads]
+            heads = store.threads_with_last_seq(conn, party_id)
+            unread = store.unread_counts(conn, party_id, [t.id for t, _ in heads])
+        return [(t, last, unread[t.id]) for t, last in heads]
+
+    def threads_with_last_seq(self, party_id: str) -> list[tuple[Thread, int]]:
+        """Every thread of ``party_id`` with its last sequence number (``thread_heads`` without the
+        unread counts, which count messages)."""
+        with self._db.read() as conn:
+            return store.threads_with_last_seq(conn, party_id)
 
     def thread_heads_page(
         self, party_id: str, after: tuple[float, str] | None, limit: int
@@ -69,24 +73,20 @@ class Reading:
         not a member of are ignored (the answer is the same as for threads that do not exist). A cursor
         beyond a thread's last message is refused: the client would silently skip what comes next.
         """
-        with self._db.read() as conn:
-            threads = store.threads_of(conn, party_id)
-            last = store.last_seqs(conn, [t.id for t in threads])
+        heads = self.threads_with_last_seq(party_id)
         beyond = [
-            f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last[t.id]}) of the thread;"
+            f"cursors.{t.id}: {cursors[t.id]} is beyond the last message ({last}) of the thread;"
             " resume from a cursor this deployment gave you"
-            for t in threads
-            if cursors.get(t.id, 0) > last[t.id]
+            for t, last in heads
+            if cursors.get(t.id, 0) > last
         ]
         if beyond:
             raise ValidationError(beyond)
-        return [(thread, last[thread.id]) for thread in threads]
+        return heads
 
     def heads(self, party_id: str) -> dict[str, int]:
         """The last sequence number of every thread ``party_id`` is a member of."""
-        with self._db.read() as conn:
-            threads = store.threads_of(conn, party_id)
-            return store.last_seqs(conn, [t.id for t in threads])
+        return {t.id: last for t, last in self.threads_with_last_seq(party_id)}
 
     def view(self, message: Message, language: str) -> dict[str, Any]:
         """``message`` as a reader of ``language`` sees it."""

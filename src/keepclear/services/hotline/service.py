@@ -95,6 +95,10 @@ class HotlineService:
         """Every thread of ``party_id`` with its last seq and the messages of others it has not read."""
         return self._reading.thread_heads(party_id)
 
+    def threads_with_last_seq(self, party_id: str) -> list[tuple[Thread, int]]:
+        """Every thread of ``party_id`` with its last seq (no unread counts: they count messages)."""
+        return self._reading.threads_with_last_seq(party_id)
+
     def thread_heads_page(
         self, party_id: str, after: tuple[float, str] | None, limit: int
     ) -> tuple[list[tuple[Thread, int, int]], bool]:
@@ -182,7 +186,8 @@ class HotlineService:
     def set_availability(
         self, party_id: str, person: str, availability: Availability | str, reason: str = ""
     ) -> PartyAvailability:
-        """``party_id`` declares its availability; a channel-status message goes into each of its threads."""
+        """``party_id`` declares its availability; a channel-status message goes into each of its standing
+        threads (one per other party) when it changes."""
         return self._availability.declare(party_id, person, availability, reason)
 
     def availability(self, party_id: str) -> PartyAvailability:
