@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from hotline_support import Recorder, pair
+from sqlalchemy.engine import Connection
 
 from keepclear.domain import Party
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Availability, Draft, MessageKind, PhraseUse, ReceiptKind, Thread
 from keepclear.domain.parties import Contact
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
+from keepclear.services.hotline import escalation
 from keepclear.services.hotline.service import HotlineConfig, HotlineService
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
@@ -265,6 +268,33 @@ def test_overdue_acknowledgement_escalates_along_the_recipients_roster(
     assert status == [
         {"party_id": "russia", "deadline_s": start + 300, "acked_s": None, "acked_seq": None, "escalation_steps": 3}
     ]
+
+
+@pytest.mark.parametrize("asked", [5, 4])
+def test_overdue_requests_are_read_a_page_at_a_time_and_none_is_lost(
+    hotline: HotlineService, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, asked: int
+) -> None:
+    """Every due request was read at once: a party asking thousands of messages to be acknowledged
+    made the deadline ticker hold them all. Now ``DUE_PAGE`` at a time, oldest first, to the last."""
+    monkeypatch.setattr(escalation, "DUE_PAGE", 2)
+    pages: list[int] = []
+    read = store.due_ack_requests
+
+    def due(conn: Connection, now_s: float, limit: int | None = None) -> list[Any]:
+        rows = read(conn, now_s, limit)
+        pages.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(store, "due_ack_requests", due)
+    thread_id = pair(hotline, "coalition", "russia")
+    start = clock.now_s()
+    for k in range(asked):
+        draft = Draft(thread_id, MessageKind.QUERY, f"paged-query-{k}", body=f"query {k}", ack_within_s=300 + k)
+        hotline.post("coalition", "Maj Smith", draft)
+    steps = hotline.run_deadlines(start + 400)
+    assert [m.reply_to_seq for m in steps] == list(range(1, asked + 1))
+    assert max(pages) == 2 and sum(pages) == asked
+    assert hotline.run_deadlines(start + 400) == []
 
 
 def test_an_acknowledgement_in_time_stops_the_escalation(hotline: HotlineService, clock: ManualClock) -> None:

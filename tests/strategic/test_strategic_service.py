@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import replace
 
 import pytest
 from shapely.geometry import Polygon, box
+from sqlalchemy.engine import Connection
 
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.activities import Activity, ActivityKind, ActivityStatus, Priority, Volume
@@ -23,6 +25,7 @@ from keepclear.services.activities.service import ActivityService
 from keepclear.services.activities.views import view_for
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.services.runtime.deployment import Deployment
+from keepclear.store import Database
 from keepclear.store import registry as registry_store
 from keepclear.store import zones as zone_store
 
@@ -436,3 +439,39 @@ def test_a_party_whose_id_leaves_no_room_for_a_made_up_id_is_told_to_give_one(wo
     assert f"give the activity an id beginning with '{long_id}-'" in refused.value.problems[0]
     assert not any("not a valid id" in p for p in refused.value.problems)
     assert service.notify(plan(f"{long_id}-1", long_id)).activity.id == f"{long_id}-1"
+
+
+class _CountedWrites:
+    """The deployment's database, counting the write transactions opened through it."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.writes = 0
+
+    def write(self, *args: object, **kwargs: object) -> AbstractContextManager[Connection]:
+        self.writes += 1
+        return self._db.write(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+@pytest.mark.parametrize("overdue", [7, 6])
+def test_deadlines_falling_due_together_are_escalated_in_bounded_transactions(
+    world, deployment: Deployment, clock: ManualClock, overdue: int
+) -> None:
+    """All overdue acknowledgements were escalated in one transaction: a party notifying thousands of
+    activities at once made as many fall due together, and every other write waited for all of them.
+    Now ``deadline_batch`` at a time, oldest first, each batch its own transaction; none is lost."""
+    counted = _CountedWrites(deployment.db)
+    service = ActivityService(counted, deployment.clock, deployment.bus, config=ActivityConfig(deadline_batch=3))  # type: ignore[arg-type]
+    for k in range(overdue):
+        service.notify(plan(f"coalition-{k}", "coalition", lon=30.0 + k, addressees=frozenset({"russia"})))
+        clock.advance(1)
+    clock.advance(900)
+    counted.writes = 0
+    steps = service.run_deadlines()
+    assert [s.activity_id for s in steps] == [f"coalition-{k}" for k in range(overdue)]  # oldest first
+    assert all((s.party_id, s.level) == ("russia", 1) for s in steps)
+    assert counted.writes == overdue // 3 + 1
+    assert service.run_deadlines() == []  # each moved on to its next deadline

@@ -141,9 +141,10 @@ def stop_deadlines(conn: Connection, activity_id: str) -> None:
     conn.execute(activity_acks.update().where(activity_acks.c.activity_id == activity_id).values(due_s=None))
 
 
-def overdue_acks(conn: Connection, now_s: float) -> list[tuple[str, AckState]]:
-    """(activity id, state) of every pending acknowledgement of a current version due by ``now_s``."""
-    rows = conn.execute(
+def overdue_acks(conn: Connection, now_s: float, limit: int | None = None) -> list[tuple[str, AckState]]:
+    """(activity id, state) of the pending acknowledgements of current versions due by ``now_s``,
+    oldest due first; the first ``limit`` of them when given."""
+    query = (
         sa.select(activity_acks)
         .join(activities, of_current_version(activity_acks))
         .where(
@@ -154,7 +155,9 @@ def overdue_acks(conn: Connection, now_s: float) -> list[tuple[str, AckState]]:
         )
         .order_by(activity_acks.c.due_s, activity_acks.c.activity_id, activity_acks.c.party_id)
     )
-    return [(r.activity_id, _ack(r)) for r in rows]
+    if limit is not None:
+        query = query.limit(limit)
+    return [(r.activity_id, _ack(r)) for r in conn.execute(query)]
 
 
 def escalate_ack(conn: Connection, step: EscalationStep, next_due_s: float | None) -> None:

@@ -531,15 +531,15 @@ def settle_ack_request(
     return bool(result.rowcount)
 
 
-def due_ack_requests(conn: Connection, now_s: float) -> list[Row[Any]]:
-    """Outstanding acknowledgement requests whose next step is due at ``now_s``, oldest first."""
-    return list(
-        conn.execute(
-            sa.select(hotline_ack_requests)
-            .where(hotline_ack_requests.c.next_due_s.is_not(None), hotline_ack_requests.c.next_due_s <= now_s)
-            .order_by(hotline_ack_requests.c.next_due_s, hotline_ack_requests.c.thread_id, hotline_ack_requests.c.seq)
-        )
+def due_ack_requests(conn: Connection, now_s: float, limit: int | None = None) -> list[Row[Any]]:
+    """Outstanding acknowledgement requests whose next step is due at ``now_s``, oldest first; the
+    first ``limit`` of them when given."""
+    query = (
+        sa.select(hotline_ack_requests)
+        .where(hotline_ack_requests.c.next_due_s.is_not(None), hotline_ack_requests.c.next_due_s <= now_s)
+        .order_by(hotline_ack_requests.c.next_due_s, hotline_ack_requests.c.thread_id, hotline_ack_requests.c.seq)
     )
+    return list(conn.execute(query if limit is None else query.limit(limit)))
 
 
 def record_escalation_step(

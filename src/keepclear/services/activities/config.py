@@ -31,7 +31,10 @@ class ActivityConfig:
     and every other activity write waits for it. ``max_problems_listed``: problems named in one
     refusal of a batch (the rest are counted). ``max_live_per_party``: live (notified or active)
     activities one party may have; every one is held in each API process's strategic index, so a
-    notification past it is refused (``max_live_activities_per_party``).
+    notification past it is refused (``max_live_activities_per_party``). ``deadline_batch``: overdue
+    acknowledgements escalated per transaction (500): a party notifying thousands of activities at
+    once makes as many deadlines fall due together, and one transaction for all of them held every
+    other write behind it.
     """
 
     strategic: StrategicConfig = field(default_factory=StrategicConfig)
@@ -41,3 +44,4 @@ class ActivityConfig:
     max_batch: int = 500
     max_problems_listed: int = 50
     max_live_per_party: int = 50_000
+    deadline_batch: int = 500

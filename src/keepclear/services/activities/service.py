@@ -31,6 +31,7 @@ from keepclear.errors import ConflictError, NotFoundError, ValidationError
 from keepclear.services.activities import reading, validation
 from keepclear.services.activities.checking import Prejudged, TwoStepCheck, drawn_early
 from keepclear.services.activities.config import ActivityConfig
+from keepclear.services.activities.deadlines import escalate_overdue
 from keepclear.services.activities.errors import ActivityForbidden, StaleVersionError
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.opening import Opened, notice_s, open_checked
@@ -44,7 +45,6 @@ from keepclear.store import activities as store
 from keepclear.store import activity_acks as acks_store
 from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import activity_log as log_store
-from keepclear.store import registry as registry_store
 from keepclear.store.activity_acks import AckState, EscalationStep
 from keepclear.store.activity_conflicts import StoredConflict
 
@@ -258,39 +258,23 @@ class ActivityService:
         )
 
     def run_deadlines(self, now_s: float | None = None) -> list[EscalationStep]:
-        """Escalate every acknowledgement overdue at ``now_s`` (default: the clock) one roster step.
-
-        The notification went to roster position 0; each overdue deadline calls the next position
-        and starts the same deadline again. Past the end of the roster the step is recorded with
-        no contact (``roster exhausted``) and the deadline stops. Returns the steps taken.
-        """
+        """Escalate every acknowledgement overdue at ``now_s`` (default: the clock) one roster step
+        (``deadlines``); returns the steps taken. ``deadline_batch`` per transaction, oldest first:
+        other writers go between the batches, however many fell due together."""
         now_s = self._clock.now_s() if now_s is None else now_s
-        steps: list[tuple[EscalationStep, str]] = []
         with self._db.read() as conn:
-            if not acks_store.overdue_acks(conn, now_s):
+            if not acks_store.overdue_acks(conn, now_s, limit=1):
                 return []  # the usual tick: nothing due, and the writer stays free for others
-        with self._db.write() as conn:
-            self._serialise(conn)
-            for activity_id, ack in acks_store.overdue_acks(conn, now_s):
-                roster = registry_store.get_roster(conn, ack.party_id)
-                level = ack.level + 1
-                if level < len(roster):
-                    contact = roster[level]
-                    step = EscalationStep(
-                        activity_id, ack.version, ack.party_id, level, contact.name, contact.role, now_s
-                    )
-                    acks_store.escalate_ack(conn, step, now_s + ack.deadline_s)
-                else:
-                    step = EscalationStep(activity_id, ack.version, ack.party_id, level, None, None, now_s)
-                    acks_store.escalate_ack(conn, step, None)
-                notifier = reading.current_activity(conn, activity_id).party_id
-                log_store.log_change(
-                    conn, activity_id, ack.version, "escalated", ack.party_id, now_s, step.contact_name or ""
-                )
-                steps.append((step, notifier))
-            told = self._stage(conn, [escalated_event(step, notifier, now_s) for step, notifier in steps])
-        self._tell(told)
-        return [step for step, _ in steps]
+        taken: list[EscalationStep] = []
+        while True:
+            with self._db.write() as conn:
+                self._serialise(conn)
+                steps = escalate_overdue(conn, now_s, self._config.deadline_batch)
+                told = self._stage(conn, [escalated_event(step, notifier, now_s) for step, notifier in steps])
+            self._tell(told)
+            taken += [step for step, _ in steps]
+            if len(steps) < self._config.deadline_batch:
+                return taken
 
     # -- reads --------------------------------------------------------------------------------
 

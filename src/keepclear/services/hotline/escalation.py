@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import Row
+
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.hotline import Message
@@ -15,6 +17,10 @@ from keepclear.services.record.signer import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
 from keepclear.store import registry as registry_store
+
+#: Due requests read at a time (each is stepped in its own transaction): a flood of them, a party
+#: asking thousands of messages to be acknowledged at once, is never held in memory whole.
+DUE_PAGE = 500
 
 
 class Escalation:
@@ -50,43 +56,48 @@ class Escalation:
         last message says so and the escalation stops. Call it periodically (or from a test clock).
         """
         now_s = self._clock.now_s() if now_s is None else now_s
-        with self._db.read() as conn:
-            due = store.due_ack_requests(conn, now_s)
         posted: list[Message] = []
-        for request in due:
-            step = request.steps_taken + 1
-            with self._db.write() as conn:
-                current = [
-                    r for r in store.ack_status(conn, request.thread_id, request.seq) if r.party_id == request.party_id
-                ]
-                if not current or current[0].next_due_s is None or current[0].steps_taken != request.steps_taken:
-                    continue  # acknowledged or escalated meanwhile
-                roster = registry_store.get_roster(conn, request.party_id)
-                plan = escalation_step(
-                    request.thread_id, request.seq, request.party_id, step, roster, now_s, request.step_s
-                )
-                thread = self._threads.get(conn, request.thread_id)
-                message = self._posting.append(conn, thread, None, SYSTEM_PERSON, plan.draft)
-                store.record_escalation_step(
-                    conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s
-                )
-                escalated = Event(
-                    kind=EventKind.HOTLINE_ESCALATED,
-                    time_s=now_s,
-                    party_id=None,
-                    payload={
-                        "thread_id": request.thread_id,
-                        "seq": request.seq,
-                        "party_id": request.party_id,
-                        "step": step,
-                        "contact": plan.contact,
-                        "exhausted": plan.next_due_s is None,
-                    },
-                    parties=frozenset(self._threads.known(request.thread_id, conn).parties),
-                )
-                self._posting.stage_posted(conn, [message])
-                stage(conn, [escalated])
-            self._posting.announce_all([message])
-            self._events.emit(escalated)
-            posted.append(message)
-        return posted
+        while True:
+            with self._db.read() as conn:
+                due = store.due_ack_requests(conn, now_s, limit=DUE_PAGE)
+            stepped = [m for m in (self._step(request, now_s) for request in due) if m is not None]
+            posted += stepped
+            if len(due) < DUE_PAGE or not stepped:  # a page all taken meanwhile: the next tick goes on
+                return posted
+
+    def _step(self, request: Row[Any], now_s: float) -> Message | None:
+        """One escalation step of ``request`` in its own transaction; None when it was acknowledged or
+        escalated meanwhile."""
+        step = request.steps_taken + 1
+        with self._db.write() as conn:
+            current = [
+                r for r in store.ack_status(conn, request.thread_id, request.seq) if r.party_id == request.party_id
+            ]
+            if not current or current[0].next_due_s is None or current[0].steps_taken != request.steps_taken:
+                return None  # acknowledged or escalated meanwhile
+            roster = registry_store.get_roster(conn, request.party_id)
+            plan = escalation_step(
+                request.thread_id, request.seq, request.party_id, step, roster, now_s, request.step_s
+            )
+            thread = self._threads.get(conn, request.thread_id)
+            message = self._posting.append(conn, thread, None, SYSTEM_PERSON, plan.draft)
+            store.record_escalation_step(conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s)
+            escalated = Event(
+                kind=EventKind.HOTLINE_ESCALATED,
+                time_s=now_s,
+                party_id=None,
+                payload={
+                    "thread_id": request.thread_id,
+                    "seq": request.seq,
+                    "party_id": request.party_id,
+                    "step": step,
+                    "contact": plan.contact,
+                    "exhausted": plan.next_due_s is None,
+                },
+                parties=frozenset(self._threads.known(request.thread_id, conn).parties),
+            )
+            self._posting.stage_posted(conn, [message])
+            stage(conn, [escalated])
+        self._posting.announce_all([message])
+        self._events.emit(escalated)
+        return message
