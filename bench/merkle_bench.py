@@ -179,7 +179,7 @@ def main() -> None:
     parser.add_argument("--store", default="sqlite")
     parser.add_argument("--block-levels", default="8,10")
     parser.add_argument("--cache-kib", default="1024", help="KiB of blocks this code's tree keeps, comma-separated")
-    parser.add_argument("--anchor", action="append", help="an anchor's src folder (repeatable)")
+    parser.add_argument("--anchor", action="append", help="an anchor's src folder (repeatable; /tmp/anchor-merkle/src)")
     parser.add_argument("--proofs", type=int, default=300)
     parser.add_argument("--worker", choices=["read", "append"])
     parser.add_argument("--worker-block-level", type=int)
@@ -195,7 +195,8 @@ def main() -> None:
             print(json.dumps(append_side(args.url, args.keys, level, cache)))
         return
 
-    sides = [Side(f"anchor {Path(path).parent.name}", path, None, None) for path in args.anchor or []]
+    anchors = args.anchor or ["/tmp/anchor-merkle/src"]
+    sides = [Side(f"anchor {Path(path).parent.name}", path, None, None) for path in anchors]
     sides += [
         Side(f"L = {level}, cache {kib} KiB", str(SRC), int(level), int(kib) * 1024)
         for level in args.block_levels.split(",")

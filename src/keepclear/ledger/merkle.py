@@ -48,7 +48,7 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 #: bench/merkle_bench.py).
 BLOCK_LEVEL = 8
 #: Bytes of the blocks read back that a tree keeps (leaves and nodes: 64 bytes a leaf less 32, 16,352
-#: a block of 256): 64 blocks at the default level, a quarter of a million entries' worth.
+#: a block of 256): 64 blocks at the default level, 16,384 entries' worth.
 BLOCK_CACHE_BYTES = 1 << 20
 
 #: ``leaves(start, end)``: the leaf hashes ``[start, end)`` (0-based) of the tree, in order.
