@@ -1,14 +1,13 @@
 """The Merkle tree that keeps only the levels from ``block_level`` up: the same roots and proofs as the
-tree that keeps every level (the oracle below), a bounded memory, and the ledger's tree in step with
+tree that keeps every level (the oracle, tests/merkleoracle.py), a bounded memory, and the ledger's tree in step with
 the store through rollbacks, rewrites and catching up, on both stores."""
 
 from __future__ import annotations
 
 import gc
-import hashlib
 import random
 import tracemalloc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,99 +18,13 @@ from keepclear.ledger import Ledger, LedgerConfig
 from keepclear.ledger import tlog as tlog_module
 from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.canonical import b64encode
-from keepclear.ledger.merkle import BLOCK_LEVEL, EMPTY_ROOT, LeavesChanged, MerkleTree, leaf_hash
+from keepclear.ledger.merkle import BLOCK_CACHE_BYTES, BLOCK_LEVEL, EMPTY_ROOT, LeavesChanged, MerkleTree, leaf_hash
 from keepclear.ledger.note import parse_note
 from keepclear.ledger.proofs import verify_proof
 from keepclear.services.record.signer import open_ledger
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import ledger as store
-
-HASH_BYTES = 32
-
-
-# -- the oracle: the tree as it was before blocks (commit 8751c8f), every level in memory ----------
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def _split(size: int) -> int:
-    return 1 << ((size - 1).bit_length() - 1)
-
-
-class FullTree:
-    """Every complete, aligned subtree hash (64 bytes a leaf): the old ``MerkleTree``, kept as the oracle."""
-
-    def __init__(self, leaves: Sequence[bytes] = ()) -> None:
-        self.levels: list[bytearray] = [bytearray()]
-        self.size = 0
-        for leaf in leaves:
-            self.append(leaf)
-
-    def append(self, leaf: bytes) -> None:
-        self.levels[0] += leaf
-        self.size += 1
-        level, index, current = 0, self.size - 1, leaf
-        while index & 1:
-            current = _node(bytes(self.levels[level][(index - 1) * HASH_BYTES : index * HASH_BYTES]), current)
-            level, index = level + 1, index >> 1
-            if len(self.levels) == level:
-                self.levels.append(bytearray())
-            self.levels[level] += current
-
-    def truncate(self, size: int) -> None:
-        for level, hashes in enumerate(self.levels):
-            del hashes[(size >> level) * HASH_BYTES :]
-        self.size = size
-
-    def hash(self, start: int, end: int) -> bytes:
-        size = end - start
-        if size & (size - 1) == 0 and start % size == 0:
-            level = size.bit_length() - 1
-            return bytes(self.levels[level][(start >> level) * HASH_BYTES : ((start >> level) + 1) * HASH_BYTES])
-        k = _split(size)
-        return _node(self.hash(start, start + k), self.hash(start + k, end))
-
-    def root(self, size: int) -> bytes:
-        return EMPTY_ROOT if size == 0 else self.hash(0, size)
-
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        proof, start, end = [], 0, size
-        while end - start > 1:
-            k = _split(end - start)
-            if index < start + k:
-                proof.append(self.hash(start + k, end))
-                end = start + k
-            else:
-                proof.append(self.hash(start, start + k))
-                start += k
-        return proof[::-1]
-
-    def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        return [] if old in (0, new) else self._subproof(old, 0, new, True)
-
-    def _subproof(self, m: int, start: int, end: int, complete: bool) -> list[bytes]:
-        if m == end - start:
-            return [] if complete else [self.hash(start, end)]
-        k = _split(end - start)
-        if m <= k:
-            return [*self._subproof(m, start, start + k, complete), self.hash(start + k, end)]
-        return [*self._subproof(m - k, start + k, end, False), self.hash(start, start + k)]
-
-
-def _leaf(i: int) -> bytes:
-    return hashlib.sha256(i.to_bytes(8, "big")).digest()
-
-
-class Leaves:
-    """The store the bounded tree reads back from: every leaf appended, each read logged."""
-
-    def __init__(self) -> None:
-        self.hashes: list[bytes] = []
-        self.reads: list[tuple[int, int]] = []
-
-    def __call__(self, start: int, end: int) -> list[bytes]:
-        self.reads.append((start, end))
-        return self.hashes[start:end]
+from merkleoracle import FullTree, Leaves, make_leaf
 
 
 def _one_block_each(reads: list[tuple[int, int]], block_level: int) -> bool:
@@ -132,12 +45,17 @@ _OPERATIONS = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(1, 3), _OPERATIONS, st.randoms(use_true_random=False))
+@given(st.integers(1, 3), st.sampled_from([0, 1, 2, None]), _OPERATIONS, st.randoms(use_true_random=False))
 def test_roots_and_proofs_are_those_of_the_full_tree(
-    block_level: int, operations: list[tuple[str, float]], rng: random.Random
+    block_level: int, cache_blocks: int | None, operations: list[tuple[str, float]], rng: random.Random
 ) -> None:
+    """With no cache of blocks read back, one or two blocks (evicting at every proof), or the default."""
     leaves, oracle = Leaves(), FullTree()
-    tree = MerkleTree(leaves=leaves, block_level=block_level)
+    block_bytes = 32 * (2 * (1 << block_level) - 1)
+    cache = {} if cache_blocks is None else {"cache_bytes": cache_blocks * block_bytes}
+    tree = MerkleTree(leaves=leaves, block_level=block_level, **cache)
+    limit = tree.cache_limit_blocks
+    assert limit == (BLOCK_CACHE_BYTES // block_bytes if cache_blocks is None else cache_blocks)
     count = 0
     for operation, amount in operations:
         truncated_into_an_earlier_block = False
@@ -148,7 +66,7 @@ def test_roots_and_proofs_are_those_of_the_full_tree(
             oracle.truncate(size)
             del leaves.hashes[size:]
         else:
-            new = [_leaf(count + i) for i in range(int(amount))]
+            new = [make_leaf(count + i) for i in range(int(amount))]
             count += len(new)
             leaves.hashes += new
             leaves.reads.clear()
@@ -162,7 +80,8 @@ def test_roots_and_proofs_are_those_of_the_full_tree(
             assert len(leaves.reads) <= 1, "appending reads at most the last block, once, after a truncate"
         assert tree.size == oracle.size == len(leaves.hashes)
         n = tree.size
-        assert tree.bytes_held <= 64 * (n >> block_level) + 64 * (1 << block_level)
+        assert len(tree.cached_blocks) <= limit
+        assert tree.bytes_held <= 64 * (n >> block_level) + 64 * (1 << block_level) + limit * block_bytes
         leaves.reads.clear()
         assert tree.last_leaf() == (leaves.hashes[-1] if n else None)
         assert len(leaves.reads) <= (1 if truncated_into_an_earlier_block else 0)
@@ -190,7 +109,7 @@ def test_every_size_and_pair_matches_the_full_tree(block_level: int, chunks: lis
     leaves = Leaves()
     tree = MerkleTree(leaves=leaves, block_level=block_level)
     for chunk in chunks:
-        new = [_leaf(len(leaves.hashes) + i) for i in range(chunk)]
+        new = [make_leaf(len(leaves.hashes) + i) for i in range(chunk)]
         leaves.hashes += new
         tree.extend(new)
     oracle = FullTree(leaves.hashes)
@@ -213,9 +132,9 @@ def test_the_default_block_level_and_a_tree_without_a_reader() -> None:
 
 def test_leaves_read_back_that_are_not_the_trees_are_refused() -> None:
     leaves = Leaves()
-    leaves.hashes = [_leaf(i) for i in range(20)]
+    leaves.hashes = [make_leaf(i) for i in range(20)]
     tree = MerkleTree(leaves.hashes, leaves=leaves, block_level=2)
-    leaves.hashes[5] = _leaf(999)  # the store was rewritten inside block 1
+    leaves.hashes[5] = make_leaf(999)  # the store was rewritten inside block 1
     with pytest.raises(LeavesChanged, match="not those the tree was built from"):
         tree.inclusion_proof(4, 20)
     del leaves.hashes[10:]
@@ -242,7 +161,7 @@ def _held_bytes(build: Callable[[], object]) -> tuple[object, int]:
 def test_the_memory_held_is_bounded_by_the_block_level(by: str) -> None:
     """64 bytes for every 2^L leaves, the last block's 64 · 2^L, and a few objects: not 64 bytes a leaf."""
     n, block_level = 50_000, 3
-    hashes = [_leaf(i) for i in range(n)]
+    hashes = [make_leaf(i) for i in range(n)]
 
     def build() -> MerkleTree:
         tree = MerkleTree(leaves=lambda start, end: hashes[start:end], block_level=block_level)
@@ -264,10 +183,15 @@ def test_the_memory_held_is_bounded_by_the_block_level(by: str) -> None:
 
 
 # -- the ledger's tree, small blocks, on each store ---------------------------------------------------
+#: Two blocks of 4 leaves: 7 hashes (4 leaves, 2 + 1 nodes) each.
+SMALL_CACHE_BYTES = 2 * 7 * 32
+
+
 @pytest.fixture
 def small_blocks(deployment: Deployment, tmp_path: Path) -> Ledger:
-    """A ledger whose tree keeps blocks of 4 entries, checkpoints every 3 entries (batch signing)."""
-    config = LedgerConfig(checkpoint_every_entries=3, tree_block_level=2)
+    """A ledger whose tree keeps blocks of 4 entries and at most 2 blocks read back (so that proofs
+    evict), checkpoints every 3 entries (batch signing)."""
+    config = LedgerConfig(checkpoint_every_entries=3, tree_block_level=2, tree_cache_bytes=SMALL_CACHE_BYTES)
     return open_ledger(deployment.db, deployment.clock, tmp_path / "blocks", config=config)
 
 
@@ -302,18 +226,21 @@ def test_the_ledger_proves_across_blocks(small_blocks: Ledger) -> None:
         small_blocks.append("message.posted", None, {"i": i})
     small_blocks.checkpoint()
     _assert_matches_the_store(small_blocks)
-    assert small_blocks.tree_bytes <= 64 * (small_blocks.tree_leaves // 4) + 64 * 4
+    assert small_blocks.tree_bytes <= 64 * (small_blocks.tree_leaves // 4) + 64 * 4 + SMALL_CACHE_BYTES
 
 
 def test_a_write_that_does_not_commit_truncates_the_tree(small_blocks: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     small_blocks.append_many(_drafts(6, "a"))
     size = small_blocks.tree_leaves
+    small_blocks.inclusion_proof(1, tree_size=small_blocks.latest_head().seq)
+    assert _cached(small_blocks) == [0]
     # The whole transaction fails after its batch crossed two blocks.
     with pytest.raises(RuntimeError, match="no commit"), small_blocks.writing() as conn:
         small_blocks.append_many_in(conn, _drafts(9, "b"))
         assert small_blocks.tree_leaves == size + 9
         raise RuntimeError("no commit")
     assert small_blocks.tree_leaves == size
+    assert _cached(small_blocks) == [], "a truncate empties the cache of blocks"
     # A batch fails inside a transaction that goes on (the record's one-by-one retry).
     with small_blocks.writing() as conn:
         small_blocks.append_many_in(conn, _drafts(2, "c"))
@@ -332,17 +259,58 @@ def _refuse(conn: object, rows: object) -> None:
     raise RuntimeError("refused")
 
 
+def _cached(ledger: Ledger) -> list[int]:
+    """The blocks the ledger's tree keeps (read back), least recently used first."""
+    return ledger._tlog.tree.cached_blocks
+
+
 def test_a_rewritten_store_rebuilds_the_tree(small_blocks: Ledger, deployment: Deployment) -> None:
     small_blocks.append_many(_drafts(17, "a"))
     small_blocks.checkpoint()
+    small_blocks.inclusion_proof(7, tree_size=small_blocks.latest_head().seq)
+    assert 1 in _cached(small_blocks)  # entries 5 to 8, rewritten below
     with deployment.db.write() as conn:  # the operator rewrites history from seq 7 on
         hashes = store.leaf_hashes(conn, 1)
         conn.execute(store.ledger_entries.delete().where(store.ledger_entries.c.seq >= 7))
         conn.execute(store.ledger_checkpoints.delete().where(store.ledger_checkpoints.c.seq >= 7))
         conn.execute(store.ledger_head.update().values(seq=6, hash=hashes[5], checkpoint_seq=6))
     small_blocks.append_many(_drafts(15, "rewritten"))
+    assert _cached(small_blocks) == [], "the tree rebuilt keeps no block of the one before"
     small_blocks.checkpoint()
+    size, oracle = small_blocks.latest_head().seq, _stored_tree(small_blocks)
+    document = small_blocks.inclusion_proof(7, tree_size=size)  # block 1, kept before the rewrite: read again
+    assert document["proof"] == [b64encode(h) for h in oracle.inclusion_proof(6, size)]
     _assert_matches_the_store(small_blocks)
+
+
+def test_a_second_proof_of_the_same_region_reads_no_block(
+    small_blocks: Ledger, reads: list[tuple[int, int | None]]
+) -> None:
+    small_blocks.append_many(_drafts(30, "a"))
+    small_blocks.checkpoint()
+    sizes = [h.seq for h in small_blocks.heads() if h.note is not None]
+    latest, older = sizes[-1], next(s for s in reversed(sizes) if s % 4 and s <= sizes[-1] - 8)
+
+    def blocks_read() -> list[tuple[int, int | None]]:
+        return [r for r in reads if r[1] is not None and r[1] - r[0] <= 4]  # the sync's look is 4,096
+
+    for prove in (
+        lambda: small_blocks.inclusion_proof(2, tree_size=older),  # an older head: its last block too
+        lambda: small_blocks.inclusion_proof(3, tree_size=older),  # a neighbour
+        lambda: small_blocks.consistency_proof(older, latest),
+        lambda: small_blocks.consistency_hashes(older - 1, latest),
+    ):
+        reads.clear()
+        first = prove()
+        assert len(blocks_read()) <= 2
+        reads.clear()
+        assert prove() == first
+        assert blocks_read() == [], "the blocks of the first proof are kept"
+    assert len(_cached(small_blocks)) == 2  # the bound: two blocks of 4
+    with small_blocks._db.read() as conn:
+        hashes = [leaf_hash(bytes.fromhex(h)) for h in store.leaf_hashes(conn, 1)]
+    uncached = MerkleTree(hashes, leaves=lambda start, end: [], block_level=2).bytes_held
+    assert small_blocks.tree_bytes == uncached + SMALL_CACHE_BYTES, "the gauge counts the blocks kept"
 
 
 def test_another_process_catches_up_a_chunk_at_a_time(

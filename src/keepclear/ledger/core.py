@@ -33,7 +33,7 @@ from keepclear.errors import ForbiddenError
 from keepclear.ledger.batch import DraftChecker
 from keepclear.ledger.canonical import sha256_hex
 from keepclear.ledger.keys import Ed25519PrivateKey, KeyFolder, key_id_of, public_key_b64, public_key_from_b64, sign_b64
-from keepclear.ledger.merkle import BLOCK_LEVEL, leaf_hash
+from keepclear.ledger.merkle import BLOCK_CACHE_BYTES, BLOCK_LEVEL, leaf_hash
 from keepclear.ledger.model import DEPLOYMENT, Checkpoint, Entry, Statement, checkpoint_bytes, payload_text, time_us_of
 from keepclear.ledger.note import TreeHead, origin_of, sign_head
 from keepclear.ledger.rows import chained, checkpoint_values
@@ -62,6 +62,8 @@ class LedgerConfig:
     ``tree_block_level``: the Merkle tree keeps in memory the levels from this one up (blocks of
     2^level entries) and reads a block's leaves back from the store for a proof (``merkle``); not an
     operator's setting (tests use small blocks).
+    ``tree_cache_bytes``: ...keeping the blocks read back last, at most this many bytes of them (1 MiB:
+    64 blocks of 256); not an operator's setting either (tests and the benchmark use others).
     """
 
     checkpoint_every_entries: int = 100
@@ -69,6 +71,7 @@ class LedgerConfig:
     submission_skew_s: float = 300.0
     entry_signatures: str = "batch"
     tree_block_level: int = BLOCK_LEVEL
+    tree_cache_bytes: int = BLOCK_CACHE_BYTES
 
 
 class LedgerCore:
@@ -92,7 +95,7 @@ class LedgerCore:
         self._private: dict[str, Ed25519PrivateKey] = {}
         self._checker = DraftChecker()
         self._origin: str | None = None
-        self._tlog = LogTree(self._config.tree_block_level)
+        self._tlog = LogTree(self._config.tree_block_level, self._config.tree_cache_bytes)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:

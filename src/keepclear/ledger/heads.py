@@ -32,7 +32,8 @@ class SignedHeads(LedgerCore):
     @property
     def tree_bytes(self) -> int:
         """Bytes of hashes the Merkle tree holds in memory: 64 for every 2^``tree_block_level``
-        entries, and at most 64 · 2^``tree_block_level`` for the last block."""
+        entries, at most 64 · 2^``tree_block_level`` for the last block, and the blocks read back it
+        keeps (at most ``tree_cache_bytes``)."""
         return self._tlog.bytes_held
 
     def checkpoint(self) -> Checkpoint | None:

@@ -15,6 +15,18 @@ that of the size proven unless it is block-aligned or the current size). Appendi
 and reads nothing; so does ``truncate`` (the new last block is read when next needed). Without a
 callback the tree keeps every level (L = 0): the verifier of an export holds all the leaves anyway.
 
+The blocks read back last are kept, their leaves and nodes, in a least-recently-used cache of at most
+``cache_bytes`` (``BLOCK_CACHE_BYTES``, 1 MiB: 64 blocks of 256 leaves), so that proofs near the
+same entries or heads (the recent ones, mostly) read and hash a block once, not at every proof. Only
+complete blocks before the last are cached, each once it was checked against its hash: they cannot
+change while the tree lives, so a cached block is not read or checked again (it holds what the tree
+was built from, as the levels in memory do). ``truncate`` empties the cache (the leaves after the new
+size may come back different); a tree rebuilt is a new tree with an empty cache. ``bytes_held``
+counts the cache.
+
+Not locked: its holder (``tlog.LogTree``) holds its lock around every call; ``bytes_held`` alone may
+be read meanwhile (a gauge).
+
 ``verify_inclusion`` and ``verify_consistency`` are RFC 9162 §2.1.3.2 and §2.1.4.2. Pure: nothing but
 ``hashlib``.
 
@@ -25,6 +37,7 @@ few dozen lines of the RFC.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 HASH_BYTES = 32
@@ -34,6 +47,9 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 #: most two blocks (512 entry hashes, about twice the time of a proof from memory; at 10, five times:
 #: bench/merkle_bench.py).
 BLOCK_LEVEL = 8
+#: Bytes of the blocks read back that a tree keeps (leaves and nodes: 64 bytes a leaf less 32, 16,352
+#: a block of 256): 64 blocks at the default level, 16,384 entries' worth.
+BLOCK_CACHE_BYTES = 1 << 20
 
 #: ``leaves(start, end)``: the leaf hashes ``[start, end)`` (0-based) of the tree, in order.
 LeafReader = Callable[[int, int], Sequence[bytes]]
@@ -131,12 +147,35 @@ class _Levels:
         return node_hash(self.hash(start, start + k), self.hash(start + k, end))
 
 
+class _BlockCache:
+    """The complete blocks read back last, least recently used first, at most ``limit`` of them."""
+
+    __slots__ = ("blocks", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.blocks: OrderedDict[int, _Levels] = OrderedDict()
+        self.limit = limit
+
+    def get(self, index: int) -> _Levels | None:
+        levels = self.blocks.get(index)
+        if levels is not None:
+            self.blocks.move_to_end(index)
+        return levels
+
+    def put(self, index: int, levels: _Levels) -> None:
+        if self.limit:
+            self.blocks[index] = levels
+            if len(self.blocks) > self.limit:
+                self.blocks.popitem(last=False)
+
+
 class MerkleTree:
     """An append-only tree of leaf hashes holding the levels at and above ``block_level`` (see the
     module docstring).
 
     ``leaves``: reads leaf hashes back (needed for ``block_level`` > 0); ``block_level``: default
-    ``BLOCK_LEVEL`` with a reader, 0 (every level in memory) without.
+    ``BLOCK_LEVEL`` with a reader, 0 (every level in memory) without; ``cache_bytes``: the blocks read
+    back kept at most (whole blocks: none when one is larger).
     """
 
     def __init__(
@@ -145,14 +184,20 @@ class MerkleTree:
         *,
         leaves: LeafReader | None = None,
         block_level: int | None = None,
+        cache_bytes: int = BLOCK_CACHE_BYTES,
     ) -> None:
         if block_level is None:
             block_level = 0 if leaves is None else BLOCK_LEVEL
         if block_level < 0 or (block_level and leaves is None):
             raise ValueError("a tree that keeps no leaves (block_level > 0) needs a reader of leaves")
+        if cache_bytes < 0:
+            raise ValueError(f"cache_bytes is {cache_bytes}: at least 0")
         self.block_level = block_level
         self._block = 1 << block_level
         self._read = leaves
+        #: Bytes of one block's leaves and nodes (the 2^(L+1) - 1 hashes of its subtree).
+        self.block_bytes = (2 * self._block - 1) * HASH_BYTES
+        self._cache = _BlockCache(cache_bytes // self.block_bytes if block_level else 0)
         self._upper = _Levels()  # leaf i of the upper levels: the hash of block i (complete blocks only)
         # The leaves of the block of the last leaf ([(size - 1) // block * block, size)); None: to be
         # read (after a truncate into an earlier block).
@@ -162,9 +207,20 @@ class MerkleTree:
 
     @property
     def bytes_held(self) -> int:
-        """Bytes of hashes held: the upper levels and the last block's leaves and nodes."""
-        tail = self._tail  # read without the holder's lock (a gauge): one look
-        return self._upper.bytes_held + (0 if tail is None else tail.bytes_held)
+        """Bytes of hashes held: the upper levels, the last block's leaves and nodes, the cached blocks."""
+        tail = self._tail  # read without the holder's lock (a gauge): one look each
+        cached = len(self._cache.blocks) * self.block_bytes
+        return self._upper.bytes_held + (0 if tail is None else tail.bytes_held) + cached
+
+    @property
+    def cache_limit_blocks(self) -> int:
+        """Blocks read back the tree keeps at most (``cache_bytes`` over ``block_bytes``)."""
+        return self._cache.limit
+
+    @property
+    def cached_blocks(self) -> list[int]:
+        """Indexes of the blocks kept, least recently used first."""
+        return list(self._cache.blocks)
 
     # -- appending and truncating -----------------------------------------------------------
     def append(self, leaf: bytes) -> None:
@@ -215,6 +271,7 @@ class MerkleTree:
         if size == self.size:
             return
         block = self._block
+        self._cache.blocks.clear()
         self._upper.truncate(size // block)
         if size == 0:
             self._tail = _Levels()
@@ -260,13 +317,19 @@ class MerkleTree:
         return tail.node(0, tail.size - 1)
 
     def _block_levels(self, index: int, read: dict[int, _Levels]) -> _Levels:
-        """The leaves and nodes of block ``index``: the last one's in memory, another read once per call."""
+        """The leaves and nodes of block ``index``: the last one's in memory, another from the cache or
+        read (then cached), once per call."""
         if index == (self.size - 1) >> self.block_level:
             return self._loaded_tail()
-        if index not in read:
-            start = index << self.block_level
-            read[index] = self._read_block(start, start + self._block)
-        return read[index]
+        levels = read.get(index)
+        if levels is None:
+            levels = self._cache.get(index)
+            if levels is None:  # a complete block (it is before the last): checked, then kept
+                start = index << self.block_level
+                levels = self._read_block(start, start + self._block)
+                self._cache.put(index, levels)
+            read[index] = levels
+        return levels
 
     def _hash(self, start: int, end: int, read: dict[int, _Levels]) -> bytes:
         """MTH of leaves ``[start, end)``, a range the RFC's recursion produces: ``start`` is a multiple

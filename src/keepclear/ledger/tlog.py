@@ -3,10 +3,10 @@
 A ``Ledger`` holds one ``LogTree``. Its ``MerkleTree`` keeps the levels from ``block_level`` up (64
 bytes for every 2^L entries, plus the last block's leaves: ``merkle`` says why) and reads the leaves of
 any other block back from the store (``store.ledger.leaf_hashes``, one bounded range) through the
-connection of whoever holds it (``held``). Appends follow the ledger's writes and never read; a write
+connection of whoever holds it (``held``), keeping the blocks read last (``cache_bytes``, 1 MiB). Appends follow the ledger's writes and never read; a write
 that does not commit is undone by truncating (``undone_on_failure``); a store that no longer holds
 what the tree was built from (restored, rewritten) is noticed at the next sync and the tree rebuilt,
-read a chunk at a time. The proof documents (docs/record.md, "Proofs") are made here, for the
+read a chunk at a time, its cache of blocks gone with it. The proof documents (docs/record.md, "Proofs") are made here, for the
 ``Ledger``'s entries and signed heads.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 from keepclear.errors import NotFoundError, ValidationError
 from keepclear.ledger.canonical import b64encode
 from keepclear.ledger.keys import public_key_from_b64
-from keepclear.ledger.merkle import BLOCK_LEVEL, LeavesChanged, MerkleTree, leaf_hash
+from keepclear.ledger.merkle import BLOCK_CACHE_BYTES, BLOCK_LEVEL, LeavesChanged, MerkleTree, leaf_hash
 from keepclear.ledger.model import DEPLOYMENT, Entry
 from keepclear.ledger.note import vkey
 from keepclear.ledger.spec import CONSISTENCY_FORMAT, INCLUSION_FORMAT
@@ -34,10 +34,11 @@ SYNC_CHUNK_ENTRIES = 4096
 class LogTree:
     """The Merkle tree of every entry the store holds (see the module docstring)."""
 
-    def __init__(self, block_level: int = BLOCK_LEVEL) -> None:
+    def __init__(self, block_level: int = BLOCK_LEVEL, cache_bytes: int = BLOCK_CACHE_BYTES) -> None:
         #: Held by a writer for its whole transaction and by a reader while it syncs or proves.
         self.lock = threading.RLock()
         self._block_level = block_level
+        self._cache_bytes = cache_bytes
         self._tree: MerkleTree | None = None
         self._conn: Any = None  # the connection of whoever holds the tree, for reading blocks back
         self._generation = 0  # trees built so far: a rollback mark holds only for its own tree
@@ -82,7 +83,7 @@ class LogTree:
 
     def _new(self) -> MerkleTree:
         self._generation += 1
-        return MerkleTree(leaves=self._read, block_level=self._block_level)
+        return MerkleTree(leaves=self._read, block_level=self._block_level, cache_bytes=self._cache_bytes)
 
     def forget(self) -> None:
         """Drop the tree: the next sync rebuilds it from the store."""

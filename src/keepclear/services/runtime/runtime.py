@@ -110,7 +110,7 @@ class Runtime:
         signs = self.leaders[LeaderRole.SIGNER].try_acquire if scaled_out else None  # None: always, at once
         self.record = signer_for(deployment.db, self.ledger, self.config.record, active=signs)
         # The record's Merkle tree: its leaves (every entry) and the bytes it holds (64 for every
-        # 2^tree_block_level entries, and the last block's leaves: docs/buffers.md).
+        # 2^tree_block_level entries, the last block's leaves, the blocks it keeps: docs/buffers.md).
         self.add_gauge("ledger_tree_leaves", lambda: self.ledger.tree_leaves)
         self.add_gauge("ledger_tree_bytes", lambda: self.ledger.tree_bytes)
         for role, leadership in self.leaders.items():
