@@ -7,19 +7,20 @@ hotline messages, escalations) go onto the incident's timeline. Once ``evidence_
 after the incident time, ``freeze_due`` freezes the evidence — the involved units' tracks for
 ± ``evidence_window_s`` from the track-history provider, the alert history and the related messages —
 as canonical JSON with its SHA-256, and emits ``incident.evidence_frozen`` carrying the hash, so the
-ledger holds the evidence by hash. Every change emits an ``incident.*`` event the ledger records.
+ledger holds the evidence by hash (the document: ``evidence``). Every change emits an
+``incident.*`` event the ledger records. The open incidents a batch of events may join are indexed
+by ``open_index``.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from keepclear.domain.event_kinds import ALERT_KINDS, INCIDENT_KINDS, MESSAGE_KINDS, EventKind
+from keepclear.domain.event_kinds import INCIDENT_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.ids import RandomBits, random_id
 from keepclear.domain.incidents import (
@@ -33,10 +34,11 @@ from keepclear.domain.incidents import (
     incident_trigger,
 )
 from keepclear.domain.tracks import TrackReport
-from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
+from keepclear.errors import ConflictError, NotFoundError, ValidationError
 from keepclear.ledger import Ledger
-from keepclear.ledger.canonical import canonical_text, sha256_hex
-from keepclear.ledger.model import time_us_of
+from keepclear.ledger.canonical import sha256_hex
+from keepclear.services.incidents.evidence import checked_evidence, document_text, history, window_tracks
+from keepclear.services.incidents.open_index import concerned
 from keepclear.services.policy import party_involved, sees_party_data_of, unknown
 from keepclear.services.record.signer import stage
 from keepclear.store import incidents as store
@@ -46,8 +48,6 @@ from keepclear.store.database import Database
 TracksFor = Callable[[Sequence[str], float, float], list[TrackReport]]
 
 MAX_ACCOUNT_CHARS = 20_000
-#: Timeline items an incident's report lists as messages: hotline messages and escalations.
-_MESSAGE_ITEM_KINDS = MESSAGE_KINDS | {EventKind.HOTLINE_ESCALATED}
 
 
 class NotInvolvedError(NotFoundError):
@@ -68,23 +68,6 @@ class IncidentConfig:
 
     evidence_window_s: float = EVIDENCE_WINDOW_S
     merge_window_s: float = 600.0
-
-
-def _report_json(report: TrackReport) -> dict[str, Any]:
-    return {
-        "unit_id": report.unit_id,
-        "time_s": report.time_s,
-        "lat_deg": report.lat_deg,
-        "lon_deg": report.lon_deg,
-        "alt_m": report.alt_m,
-        "vel_east_mps": report.vel_east_mps,
-        "vel_north_mps": report.vel_north_mps,
-        "vel_up_mps": report.vel_up_mps,
-    }
-
-
-def _item_json(item: TimelineItem) -> dict[str, Any]:
-    return {"time_s": item.time_s, "kind": item.kind, "party_id": item.party_id, "payload": item.payload}
 
 
 class IncidentService:
@@ -132,13 +115,13 @@ class IncidentService:
                 relevant.append((event, trigger))  # the bulk of the bus traffic needs no database work
         if relevant and not any(trigger for _, trigger in relevant):
             with self._db.read() as conn:
-                index = self._concerned(conn, relevant)
+                index = concerned(conn, relevant, self._config.merge_window_s)
             if not any(index.related(event) for event, _ in relevant):
                 relevant = []  # alert changes of no incident: keep the writer free
         opened: list[Incident] = []
         if relevant:
             with self._db.write() as conn:
-                index = self._concerned(conn, relevant)
+                index = concerned(conn, relevant, self._config.merge_window_s)
                 timelines: dict[str, list[tuple[float, str, str | None, dict[str, Any]]]] = {}
                 new_ids: dict[str, None] = {}  # opened in this batch: written once, at the end, as they became
                 for event, trigger in relevant:
@@ -170,26 +153,6 @@ class IncidentService:
                 opened_events = [self._opened_event(incident) for incident in opened]
                 stage(conn, opened_events)
             self._events.publish(opened_events)
-
-    def _concerned(self, conn: Any, relevant: list[tuple[Event, Trigger | None]]) -> _OpenIncidents:
-        """The open incidents the events may link to or merge with (by alert, id, or time), indexed."""
-        alert_ids = [
-            value
-            for event, trigger in relevant
-            for value in (event.payload.get("alert_id"), trigger.alert_id if trigger else None)
-            if isinstance(value, str)
-        ]
-        incident_ids = [v for event, _ in relevant if isinstance(v := event.payload.get("incident_id"), str)]
-        window_s = self._config.merge_window_s
-        triggers = [t for _, t in relevant if t is not None]
-        windows = [(t.time_s - window_s, t.time_s + window_s) for t in triggers]
-        # Only an incident with a trigger's first unit can take it in (``_OpenIncidents.same``).
-        units = None if any(not t.unit_ids for t in triggers) else {t.unit_ids[0] for t in triggers}
-        return _OpenIncidents(
-            store.open_incidents_concerned(
-                conn, alert_ids=alert_ids, incident_ids=incident_ids, time_windows=windows, window_units=units
-            )
-        )
 
     def _new(self, trigger: Trigger, reported_by: str | None) -> Incident:
         return Incident(
@@ -366,24 +329,14 @@ class IncidentService:
         for incident in due:
             start_s, end_s = incident.time_s - window_s, incident.time_s + window_s
             provided = self._tracks_for(list(incident.unit_ids), start_s, end_s) if incident.unit_ids else []
-            tracks = [r for r in provided if r.unit_id in incident.unit_ids and start_s <= r.time_s <= end_s]
-            tracks.sort(key=lambda r: (r.unit_id, r.time_s))
+            tracks = window_tracks(incident, provided, start_s, end_s)
             with self._db.write() as conn:
                 current = store.get_incident(conn, incident.id, lock=True)
                 if current.evidence_sha256 is not None:
                     continue
                 timeline = store.list_timeline(conn, incident.id)
-                alerts, messages = self._history(incident, timeline, start_s, end_s)
-                document = {
-                    "incident_id": incident.id,
-                    "window": {"from_us": time_us_of(start_s), "until_us": time_us_of(end_s)},
-                    "unit_ids": list(incident.unit_ids),
-                    "tracks": [_report_json(r) for r in tracks],
-                    "alerts": alerts,
-                    "messages": messages,
-                }
-                text = canonical_text(document)
-                digest = sha256_hex(text.encode("utf-8"))
+                alerts, messages = history(incident, timeline, self._ledger, start_s, end_s)
+                text, digest = document_text(incident, tracks, alerts, messages, start_s, end_s)
                 store.freeze_evidence(conn, incident.id, digest, text, now)
                 event = self._event(
                     EventKind.INCIDENT_EVIDENCE_FROZEN,
@@ -396,38 +349,6 @@ class IncidentService:
             frozen.append(incident.id)
         return frozen
 
-    def _history(
-        self, incident: Incident, timeline: list[TimelineItem], start_s: float, end_s: float
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Alert history and related messages: from the ledger when there is one (it also holds what
-        happened before the incident was opened, e.g. the alert's earlier levels), else the timeline."""
-        alerts = [_item_json(t) for t in timeline if t.kind in ALERT_KINDS]
-        messages = [_item_json(t) for t in timeline if t.kind in _MESSAGE_ITEM_KINDS]
-        if self._ledger is None:
-            return alerts, messages
-        message_ids = {t.payload.get("message_id") for t in timeline} - {None}
-        alerts, messages = [], []
-        for entry in self._ledger.entries(
-            kinds=ALERT_KINDS | _MESSAGE_ITEM_KINDS, from_s=start_s, until_s=end_s + 1e-6
-        ):
-            payload = entry.payload_value()
-            if not isinstance(payload, dict):
-                continue
-            item = {
-                "time_s": entry.statement.time_us / 1e6,
-                "kind": entry.statement.kind,
-                "party_id": entry.statement.party_id,
-                "payload": payload,
-                "ledger_seq": entry.seq,
-            }
-            linked_alert = payload.get("alert_id") in incident.alert_ids
-            if entry.statement.kind in ALERT_KINDS:
-                if linked_alert:
-                    alerts.append(item)
-            elif linked_alert or payload.get("incident_id") == incident.id or payload.get("message_id") in message_ids:
-                messages.append(item)
-        return alerts, messages
-
     def evidence(self, incident_id: str) -> dict[str, Any] | None:
         """The frozen evidence document, checked against its stored hash; None before freezing."""
         with self._db.read() as conn:
@@ -436,10 +357,7 @@ class IncidentService:
         if found is None:
             return None
         digest, text = found
-        if sha256_hex(text.encode("utf-8")) != digest:
-            raise KeepclearError(f"incident {incident_id}: stored evidence does not match its hash {digest}")
-        value: dict[str, Any] = json.loads(text)
-        return value
+        return checked_evidence(incident_id, digest, text)
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, incident_id: str) -> Incident:
@@ -474,65 +392,3 @@ class IncidentService:
         with self._db.read() as conn:
             store.get_incident(conn, incident_id)
             return store.list_timeline(conn, incident_id)
-
-
-class _OpenIncidents:
-    """The open incidents while one batch of events is handled, indexed by id, linked alert and unit,
-    so each event costs a few lookups rather than a pass over every open incident."""
-
-    def __init__(self, incidents: Sequence[Incident]) -> None:
-        self._by_id: dict[str, Incident] = {}
-        self._by_alert: dict[str, list[str]] = {}
-        self._by_unit: dict[str, list[str]] = {}
-        for incident in incidents:
-            self.add(incident)
-
-    def add(self, incident: Incident) -> None:
-        """Index a (new) open incident."""
-        self._by_id[incident.id] = incident
-        for alert_id in incident.alert_ids:
-            self._by_alert.setdefault(alert_id, []).append(incident.id)
-        for unit_id in incident.unit_ids:
-            self._by_unit.setdefault(unit_id, []).append(incident.id)
-
-    def get(self, incident_id: str) -> Incident:
-        """The incident as it stands now in this batch."""
-        return self._by_id[incident_id]
-
-    def link_alert(self, incident: Incident, alert_id: str) -> None:
-        """Note that ``alert_id`` now belongs to ``incident`` too."""
-        self._by_id[incident.id] = replace(incident, alert_ids=tuple(sorted({*incident.alert_ids, alert_id})))
-        self._by_alert.setdefault(alert_id, []).append(incident.id)
-
-    def _in_order(self, ids: list[str]) -> list[Incident]:
-        found = [self._by_id[i] for i in dict.fromkeys(ids)]
-        return sorted(found, key=lambda incident: incident.time_s)
-
-    def related(self, event: Event) -> list[Incident]:
-        """Open incidents ``event`` belongs to: named by ``incident_id``, or linked to its ``alert_id``."""
-        payload = event.payload
-        ids = []
-        incident_id, alert_id = payload.get("incident_id"), payload.get("alert_id")
-        if isinstance(incident_id, str) and incident_id in self._by_id:
-            ids.append(incident_id)
-        if isinstance(alert_id, str):
-            ids += self._by_alert.get(alert_id, [])
-        return self._in_order(ids)
-
-    def same(self, trigger: Trigger, merge_window_s: float) -> list[Incident]:
-        """Open incidents ``trigger`` would only repeat: the same alert, or an incident keepclear opened
-        of the same kind, zone and (a superset of the) units within ``merge_window_s``."""
-        ids = list(self._by_alert.get(trigger.alert_id, [])) if trigger.alert_id is not None else []
-        nearby = self._by_unit.get(trigger.unit_ids[0], []) if trigger.unit_ids else list(self._by_id)
-        units = set(trigger.unit_ids)
-        for incident_id in nearby:
-            incident = self._by_id[incident_id]
-            if (
-                incident.reported_by is None
-                and incident.kind == trigger.kind
-                and incident.zone_id == trigger.zone_id
-                and units <= set(incident.unit_ids)
-                and abs(incident.time_s - trigger.time_s) <= merge_window_s
-            ):
-                ids.append(incident_id)
-        return self._in_order(ids)

@@ -7,48 +7,41 @@ feeds the alert book with the pairs it owns (``TacticalService`` with a ``CellSh
 cell boundary belongs to the lower cell, so it is raised by exactly one worker). The alert events
 go on the bus like any process's: this worker records them (its own record signer on the store),
 opens the incidents of losses of separation and posts them to the hotline as a ``serve`` process
-does (an API process freezes an incident's evidence: it holds the durable track history), and the API processes hand them to the
-parties' streams and ``/v1/alerts``. Their ids are stable (the same event, the same id), so a
-publish retried or redelivered is taken once. Zones are watched by the API processes, not here.
-
-Alert ids and runs. An alert id is ``alert-`` and 80 random bits, as an embedded probe's: it names
-neither the share nor the run (parties see it). Each alert event a share emits carries the share's
-run mark instead (``Event.emitted_by``), which crosses processes as a bus header no party reads; a
-share starting resolves the alerts still active that its earlier runs raised, told by that mark, or
-by an id of the shape workers gave before (``run_marks``: the choice of carrier and why).
+does (an API process freezes an incident's evidence: it holds the durable track history), and the
+API processes hand them to the parties' streams and ``/v1/alerts``. Their ids are stable (the same
+event, the same id), so a publish retried or redelivered is taken once. Zones are watched by the API
+processes, not here. Alert ids and runs: ``detect_share_run``.
 
 Shares and takeover. Started as ``--worker-index I --workers N``, a worker is named ``w<I>of<N>``
-and its own share is ``w<I>of<N>`` (its cells by rendezvous hashing); with ``--shares-per-worker K``
-it owns ``K`` finer shares ``w<I>of<N>-<k>of<K>`` instead, so that when it dies its cells spread
-over ``K`` adopters rather than doubling one worker's load. The other workers' shares are ones it
-may adopt. Each share runs where its PostgreSQL advisory lock ``detect-share:<name>`` is held; a
-worker holds ``detect-home:<its name>`` while it lives. A share whose worker's home lock nobody
-holds (the worker is dead: PostgreSQL frees a dead session's locks at once) is taken by the first
-living worker to get its share lock, after ``adopt_after_s`` for a standby, one more for a worker
-with shares of its own, and one more for each share it adopted already. The adopter resumes the
-share's durable consumer where the dead worker stopped (no report lost or taken twice), resolves
-the dead run's alerts and raises again the pairs still in conflict. When the share's worker is back
-(its home lock held again), the adopter hands the share back: it stops probing it, waits until its
-last events are on the stream, and frees the lock, which the returning worker takes. A worker given
-``--cells`` (or on SQLite, one process) runs its one share and adopts none.
+and owns one share, or with ``--shares-per-worker K`` ``K`` finer ones (``detect_shares``), so that
+when it dies its cells spread over ``K`` adopters rather than doubling one worker's load. The other
+workers' shares are ones it may adopt. Each share runs where its PostgreSQL advisory lock
+``detect-share:<name>`` is held; a worker holds ``detect-home:<its name>`` while it lives. A share
+whose worker's home lock nobody holds (the worker is dead: PostgreSQL frees a dead session's locks
+at once) is taken by the first living worker to get its share lock, after ``adopt_after_s`` for a
+standby, one more for a worker with shares of its own, and one more for each share it adopted
+already. The adopter resumes the share's durable consumer where the dead worker stopped (no report
+lost or taken twice), resolves the dead run's alerts and raises again the pairs still in conflict.
+When the share's worker is back (its home lock held again), the adopter hands the share back: it
+stops probing it, waits until its last events are on the stream, and frees the lock, which the
+returning worker takes. A worker given ``--cells`` (or on SQLite, one process) runs its one share
+and adopts none.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import nats.errors
 import numpy as np
 
-from keepclear.detect.cells import assign_cells, cells_in_view
-from keepclear.domain.event_kinds import ALERT_KINDS, EventKind
+from keepclear.detect.cells import cells_in_view
+from keepclear.domain.event_kinds import ALERT_KINDS
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.hotline.phrases import load_catalogue
@@ -57,13 +50,24 @@ from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
+from keepclear.services.runtime.detect_share_run import RunningShare
+from keepclear.services.runtime.detect_shares import (
+    Share,
+    cells_of_worker,
+    check_shares,
+    home_role,
+    shares_of_workers,
+    tidy,
+    worker_name_problem,
+    worker_of,
+)
 from keepclear.services.runtime.leader import EmbeddedLeadership, Leadership, leadership_for, lock_session_for
 from keepclear.services.runtime.leader import Role as LeaderRole
 from keepclear.services.runtime.nats_bus import STREAM_MAX_AGE_S, NatsBus
-from keepclear.services.runtime.nats_tracks import TrackFeed, recent_alert_events, track_subjects
-from keepclear.services.runtime.run_marks import raised_earlier, run_mark
-from keepclear.services.tactical.service import CellShare, TacticalService, cell_plan
+from keepclear.services.runtime.nats_tracks import recent_alert_events
+from keepclear.services.tactical.service import TacticalService, cell_plan
 
+# The shares' names and cells are ``detect_shares``'; importable from here as they were.
 __all__ = [
     "DetectWorker",
     "Share",
@@ -75,138 +79,6 @@ __all__ = [
 
 _log = logging.getLogger("keepclear.worker.detect")
 T = TypeVar("T")
-
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-
-
-def worker_name_problem(name: str) -> str | None:
-    """Why ``name`` cannot name a worker or a share (it names a JetStream consumer, a lock and a run
-    mark), or None."""
-    if not 1 <= len(name) <= 64 or not set(name) <= _NAME_CHARS:
-        return f"{name!r} must be 1 to 64 letters, digits, '-' or '_'"
-    return None
-
-
-def worker_of(index: int, workers: int) -> str:
-    """The name of worker ``index`` of ``workers``: ``w<index>of<workers>``."""
-    return f"w{index}of{workers}"
-
-
-def cells_of_worker(cell_count: int, index: int, workers: int, shares_per_worker: int = 1) -> np.ndarray:
-    """The cells worker ``index`` of ``workers`` owns (its shares' together), ascending."""
-    if workers < 1 or not 0 <= index < workers:
-        raise ValidationError([f"worker_index: {index} is not in 0..{workers - 1} (--workers {workers})"])
-    own = [
-        s.cells
-        for s in shares_of_workers(cell_count, workers, shares_per_worker)
-        if s.worker == worker_of(index, workers)
-    ]
-    return np.unique(np.concatenate(own))
-
-
-def shares_of_workers(cell_count: int, workers: int, shares_per_worker: int = 1) -> list[Share]:
-    """The shares of ``workers`` workers, ``shares_per_worker`` each, by worker then share: ``w<i>of<N>``
-    (one a worker) or ``w<i>of<N>-<k>of<K>``; their cells by rendezvous hashing over the share names
-    (``detect.cells.assign_cells``): disjoint, every cell in one, the same map in every process."""
-    if workers < 1 or shares_per_worker < 1:
-        raise ValidationError([f"workers, shares_per_worker: {workers}, {shares_per_worker} must be at least 1"])
-    owners = [worker_of(i, workers) for i in range(workers)]
-    named = [
-        (owner if shares_per_worker == 1 else f"{owner}-{k}of{shares_per_worker}", owner)
-        for owner in owners
-        for k in range(shares_per_worker)
-    ]
-    cells = assign_cells(np.arange(cell_count, dtype=np.int64), [name for name, _ in named])
-    empty = [name for name, _ in named if not len(cells.get(name, ()))]
-    if empty:
-        raise ValidationError(
-            [
-                f"shares_per_worker: {len(named)} shares of {cell_count} cells leave {len(empty)} empty"
-                f" ({empty[0]}, ...): give fewer workers or shares, or smaller cells (detect_cell_deg)"
-            ]
-        )
-    return [Share(name, cells[name], owner) for name, owner in named]
-
-
-@dataclass(frozen=True)
-class Share:
-    """A named set of cells probed as one: its durable consumer, its lock and its run marks carry the
-    name (never an alert id). ``worker``: the worker whose own share it is (its home lock tells
-    whether it lives)."""
-
-    name: str
-    cells: np.ndarray
-    worker: str
-
-
-def _tidy(share: Share) -> Share:
-    """``share`` with its cells as sorted unique int64."""
-    return Share(share.name, np.unique(np.asarray(share.cells, dtype=np.int64)), share.worker)
-
-
-def _home_role(name: str) -> str:
-    """The lock a worker holds while it lives (``name``: the worker's)."""
-    return f"detect-home:{name}"
-
-
-class _RunningShare:
-    """A share being probed in this process: its probe and alert book, its feed of reports."""
-
-    def __init__(self, worker: DetectWorker, share: Share) -> None:
-        self.share = share
-        self.name = share.name
-        #: This run: 64 random bits, so that it says nothing of other runs either. With the share's
-        #: name it marks every alert event of the run (``run_mark``, ``Event.emitted_by``).
-        self.run = secrets.token_hex(8)
-        self.mark = run_mark(share.name, self.run)
-        #: Every cell whose subject the share consumes (its own and the halo's), ascending.
-        self.view_cells = cells_in_view(worker.plan, share.cells)
-        self.tactical = TacticalService(
-            worker.deployment.db,
-            worker.deployment.clock,
-            worker.deployment.bus,
-            worker.config.tactical,
-            share=CellShare(worker.plan, share.cells),
-            watch_zones=False,
-            emitted_by=self.mark,
-        )
-        self.feed = TrackFeed(
-            worker.bus,
-            share.name,
-            track_subjects(self.view_cells.tolist(), worker.plan.grid.cell_count),
-            self.tactical.consume,
-            replicas=worker.deployment.settings.bus_replicas,
-        )
-        #: Alerts of earlier runs of this share resolved here (at start, or heard late).
-        self._retired: set[str] = set()
-        self._lock = threading.Lock()
-
-    def earlier_run(self, event: Event) -> bool:
-        """Whether alert event ``event`` is of an alert of this share raised by another run (``raised_earlier``)."""
-        return raised_earlier(event, self.name, self.run)
-
-    def retire(self, heard: list[Event]) -> list[Event]:
-        """From alert events heard (oldest first), the ``alert.resolved`` of those still active that an
-        earlier run of this share raised (their book died with it), each resolved once."""
-        with self._lock:
-            resolved = [
-                e
-                for e in self.tactical.learn_alerts(heard, self.earlier_run)
-                if e.payload["alert_id"] not in self._retired
-            ]
-            self._retired.update(e.payload["alert_id"] for e in resolved)
-        return resolved
-
-    def on_event(self, event: Event) -> list[Event]:
-        """Hand ``event`` (any process's) to the probe; returns what must be published in answer: the
-        resolution of an earlier run's alert heard late (a share handed over while its last events
-        were on their way)."""
-        if event.kind in ALERT_KINDS and self.earlier_run(event):
-            if event.kind in (EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED):
-                return self.retire([event])
-            return []
-        self.tactical.on_event(event)
-        return []
 
 
 class DetectWorker:
@@ -246,18 +118,8 @@ class DetectWorker:
         self.name = name
         self.config = config or RuntimeConfig.from_settings(settings)
         self.plan = cell_plan(self.config.tactical, settings.detect_cell_deg)
-        count = self.plan.grid.cell_count
-        for share in [*home, *others]:
-            if worker_name_problem(share.name):
-                raise ValidationError([f"name: share {worker_name_problem(share.name)}"])
-            owned = share.cells
-            if not len(owned) or int(np.min(owned)) < 0 or int(np.max(owned)) >= count:
-                raise ValidationError([f"cells: give at least one cell, each in 0..{count - 1}"])
-        if any(share.worker != name for share in home) or any(share.worker == name for share in others):
-            raise ValidationError(
-                [f"name: {name!r} must name the worker of its own shares and of none of the others it may adopt"]
-            )
-        self.home = [_tidy(share) for share in home]
+        check_shares(name, home, others, self.plan.grid.cell_count)
+        self.home = [tidy(share) for share in home]
         #: The cells of the home shares (none for a standby), ascending.
         self.cells = np.unique(np.concatenate([s.cells for s in self.home])) if self.home else np.zeros(0, np.int64)
         #: Every cell whose subject the home shares consume (their own and the halo's), ascending.
@@ -266,14 +128,14 @@ class DetectWorker:
         # The home lock and every share lock on one PostgreSQL session (one connection however many
         # shares); shares are adopted only where a dead worker can be told from a living one.
         self._locks = lock_session_for(url, url, f"keepclear-worker-{name}")
-        self._home_lock = self._lock(_home_role(name))
+        self._home_lock = self._lock(home_role(name))
         adopting = self._locks is not None
         if not home and not adopting:
             raise ValidationError(
                 ["database_url: a standby worker needs PostgreSQL (it adopts the shares of dead workers)"]
             )
         self._home_names = frozenset(share.name for share in self.home)
-        self.others = [_tidy(share) for share in others] if adopting else []
+        self.others = [tidy(share) for share in others] if adopting else []
         self._owned = [*self.home, *self.others]
         self._share_locks = {s.name: self._lock(f"detect-share:{s.name}") for s in self._owned}
         self._adopt_after_s = adopt_after_s
@@ -281,7 +143,7 @@ class DetectWorker:
         self._absent_since: dict[str, float] = {}
         #: The lock session ended while PostgreSQL could not be reached, and the shares went on.
         self._kept_through_outage = False
-        self._shares: dict[str, _RunningShare] = {}
+        self._shares: dict[str, RunningShare] = {}
         #: Held while a tick runs and while a share stops: a share handed over raises nothing after.
         self._tick_lock = threading.Lock()
         self._stop = threading.Event()
@@ -358,7 +220,7 @@ class DetectWorker:
     def _start_share(self, share: Share, timeout_s: float = 30.0) -> int:
         """Start probing ``share`` (its lock held): learn the alerts held, resolve its earlier runs',
         resume its consumer. Returns how many alerts it resolved."""
-        running = _RunningShare(self, share)
+        running = RunningShare(self.deployment, self.bus, self.config.tactical, self.plan, share)
         running.tactical.warm_up()
         since_s = time.time() - STREAM_MAX_AGE_S
         heard = self._retrying(lambda: self.bus.call(lambda nc: recent_alert_events(nc, since_s)).result(timeout_s))
@@ -435,7 +297,7 @@ class DetectWorker:
         """Whether ``share``'s worker holds its home lock (it lives). Only asked of the shares this
         worker adopts, which it has only on PostgreSQL."""
         assert self._locks is not None
-        return self._locks.held_by_anyone(_home_role(share.worker))
+        return self._locks.held_by_anyone(home_role(share.worker))
 
     def _manage_once(self) -> None:
         home_lock = self._home_lock

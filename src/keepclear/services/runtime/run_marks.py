@@ -49,7 +49,7 @@ def run_mark(share: str, run: str) -> str:
 
 def share_run_of(mark: str) -> tuple[str, str] | None:
     """The share and run of a run mark (``run_mark``), or None for anything else: a share name (no
-    slash: ``detect_worker.worker_name_problem``), a slash, a run of lower-case hex digits.
+    slash: ``detect_shares.worker_name_problem``), a slash, a run of lower-case hex digits.
 
     >>> share_run_of("w0of2-1of3/5d2c90aa0c4f1e9b")
     ('w0of2-1of3', '5d2c90aa0c4f1e9b')

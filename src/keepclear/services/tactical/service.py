@@ -3,6 +3,9 @@
 Reports drained from the ingest queue update the track table; every tick drops stale units,
 probes all pairs of units of different parties, feeds the alert book and the zone watch, and
 emits every change on the bus (the hotline, the streams and the record subscribe there).
+
+Its parts: the tuning (``config``), the probe cut by cells for detector workers (``cell_share``),
+alerts as their events tell them (``heard_alerts``), what a party may see (``views``).
 """
 
 from __future__ import annotations
@@ -12,94 +15,39 @@ import logging
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from keepclear.detect.alerts import Alert, AlertBook, candidate_settings
-from keepclear.detect.cells import AgeCaps, CellGrid, CellPlan, view_for
-from keepclear.detect.minima import ProbeSettings
+from keepclear.detect.alerts import AlertBook, candidate_settings
 from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates
-from keepclear.detect.tracktable import TrackTable, TrackTableSettings
-from keepclear.detect.wellclear import AlertingSettings
-from keepclear.detect.zoneprobe import ZoneProbeSettings, ZoneWatch, predict_zone_entries
+from keepclear.detect.tracktable import TrackTable
+from keepclear.detect.zoneprobe import ZoneWatch, predict_zone_entries
 from keepclear.domain.event_kinds import ALERT_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.ids import RandomBits
 from keepclear.errors import NotFoundError
-from keepclear.services.policy import (
-    alert_visible,
-    intruder_audience,
-    unit_state_visible,
-    unknown,
-    zone_witnesses,
+from keepclear.services.policy import alert_visible, unknown
+from keepclear.services.tactical.cell_share import CellShare, cell_plan, share_conflicts
+from keepclear.services.tactical.config import TacticalConfig
+from keepclear.services.tactical.heard_alerts import (
+    FULL_ALERT_KINDS,
+    AlertMemory,
+    acknowledged_event,
+    alert_view,
+    resolved_event,
 )
-from keepclear.services.tactical.partitioned import select_conflicts
 from keepclear.services.tactical.tracks import ReportColumns
+from keepclear.services.tactical.views import AlertPair, UnitState, intruders_witnessed, visible_unit_states
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
 
+# The probe's tuning, the cells and the party views are modules of their own; importable from here.
+__all__ = ["CellShare", "TacticalConfig", "TacticalService", "UnitState", "cell_plan"]
+
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class TacticalConfig:
-    """Everything the tactical probe is tuned by."""
-
-    table: TrackTableSettings = field(default_factory=TrackTableSettings)
-    probe: ProbeSettings = field(default_factory=ProbeSettings)
-    alerting: AlertingSettings = field(default_factory=AlertingSettings)
-    zones: ZoneProbeSettings = field(default_factory=ZoneProbeSettings)
-    resolved_kept: int = 500
-
-
-@dataclass(frozen=True, slots=True)
-class UnitState:
-    """The latest state of one unit, with the party that answers for it."""
-
-    unit_id: str
-    party_id: str
-    domain_code: int
-    time_s: float
-    lat_deg: float
-    lon_deg: float
-    alt_m: float
-    vel_east_mps: float
-    vel_north_mps: float
-    vel_up_mps: float
-
-
-@dataclass(frozen=True, slots=True)
-class CellShare:
-    """What a detector worker probes: the units of ``cells`` and their halo under ``plan``, keeping
-    only the pairs it owns (``detect.cells``: a pair on a boundary belongs to the lower cell)."""
-
-    plan: CellPlan
-    cells: np.ndarray
-
-
-#: What an ``alert.acknowledged`` payload repeats of its alert (``AlertBook._base_payload``).
-_ALERT_STATE_KEYS = ("alert_id", "unit_a", "unit_b", "party_a", "party_b", "level", "level_number", "raised_s")
-
-
-#: Alert events that carry the whole alert (the others add to one known).
-_FULL_ALERT_KINDS = frozenset({EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHANGED, EventKind.ALERT_RESOLVED})
-
-
-def cell_plan(config: TacticalConfig, cell_deg: float) -> CellPlan:
-    """The cells and halo every process of a deployment cuts detection by: the grid of ``cell_deg``,
-    the probe's candidate minima (the halo covers every pair the alerting may concern) and the track
-    table's stale ages as the age caps (no live unit is wide for its age)."""
-    table = config.table
-    return CellPlan(
-        grid=CellGrid(cell_deg),
-        ages=AgeCaps(table.stale_air_s, table.stale_land_s, table.stale_sea_s),
-        settings=candidate_settings(config.alerting, config.probe),
-    )
 
 
 class TacticalService:
@@ -148,8 +96,8 @@ class TacticalService:
         self._lock = threading.RLock()
         #: Called after each tick with its time: the live streams push the new picture to clients.
         self._tick_listeners: list[Callable[[float], None]] = []
-        self._latest: dict[str, dict[str, Any]] = {}
-        self._resolved: deque[dict[str, Any]] = deque(maxlen=self.config.resolved_kept)
+        #: Each alert as its events told it, and the last resolved (``heard_alerts``).
+        self._alerts = AlertMemory(self.config.resolved_kept)
         self._predicted: set[tuple[str, str]] = set()
         self.zone_watch = ZoneWatch([], self.config.zones)
         self.reload_zones()
@@ -176,7 +124,7 @@ class TacticalService:
             with self._lock:
                 # a loss or an acknowledgement of an alert not heard raised (this process started
                 # after it) would be a partial alert: it is known from its next change on
-                if event.kind in _FULL_ALERT_KINDS or event.payload.get("alert_id") in self._latest:
+                if event.kind in FULL_ALERT_KINDS or event.payload.get("alert_id") in self._alerts.latest:
                     self._remember(event)
         elif self._share is not None and event.kind in ALERT_KINDS:
             alert_id = event.payload["alert_id"]
@@ -231,13 +179,7 @@ class TacticalService:
                 if not retire(last_event):
                     self._elsewhere[alert_id] = (last["unit_a"], last["unit_b"])
                     continue
-                payload = {key: last[key] for key in _ALERT_STATE_KEYS}
-                payload.update(level="none", level_number=0, previous_level=last["level"], time_s=now_s)
-                payload.update(positions={}, cpa=None)
-                parties = frozenset((last["party_a"], last["party_b"]))
-                resolved.append(
-                    Event(EventKind.ALERT_RESOLVED, now_s, None, payload, parties, emitted_by=self.book.emitted_by)
-                )
+                resolved.append(resolved_event(last, now_s, self.book.emitted_by))
         return resolved
 
     def consume(self, batches: Sequence[ReportColumns]) -> None:
@@ -314,31 +256,15 @@ class TacticalService:
         share = self._share
         if share is None:
             return probe(states, now_s, self._candidates)
-        view = view_for(share.plan, states, now_s, share.cells)
-        local = probe(view.subset(states), now_s, self._candidates)
-        keep = view.owns(local.row_a, local.row_b)
         mine = self.book.followed()
         theirs = set(self._elsewhere.values()) - {(a.unit_a, a.unit_b) for a in self.book.active()}
-        if mine or theirs:
-            # A pair stays with the worker that follows it (an alert, or its hysteresis counting) while
-            # it sees both units, though the pair moved into another worker's cells; that one leaves
-            # an alert it heard of alone (a pair it started following meanwhile is dropped silently).
-            names = np.asarray(states.unit_ids, dtype=object)[view.rows]
-            involved = list({unit for pair in mine | theirs for unit in pair})
-            ua, ub = names[local.row_a], names[local.row_b]
-            for k in np.flatnonzero(np.isin(ua, involved) & np.isin(ub, involved)).tolist():
-                pair = (ua[k], ub[k]) if ua[k] < ub[k] else (ub[k], ua[k])
-                if pair in theirs:
-                    keep[k] = False
-                elif pair in mine:
-                    keep[k] = True
-        return select_conflicts(local, keep, view.rows, states.unit_ids)
+        return share_conflicts(share, states, now_s, self._candidates, mine, theirs)
 
     def _separation_lost(self, now_s: float, conflicts: Conflicts) -> list[Event]:
         """One ``alert.separation_lost`` when an alerted pair actually loses separation."""
         events, mark = [], self.book.emitted_by
         for alert in self.book.newly_lost(conflicts.los):
-            payload = {**self._latest.get(alert.id, {}), "alert_id": alert.id, "los": True}
+            payload = {**self._alerts.latest.get(alert.id, {}), "alert_id": alert.id, "los": True}
             payload.update(unit_a=alert.unit_a, unit_b=alert.unit_b, party_a=alert.party_a, party_b=alert.party_b)
             payload.update(level=alert.level.name.lower(), raised_s=alert.raised_s, time_s=now_s)
             lost = Event(EventKind.ALERT_SEPARATION_LOST, now_s, None, payload, alert.parties, emitted_by=mark)
@@ -370,23 +296,7 @@ class TacticalService:
         return events
 
     def _remember(self, event: Event) -> None:
-        if event.kind not in ALERT_KINDS:
-            return
-        alert_id = event.payload["alert_id"]
-        if event.kind == EventKind.ALERT_SEPARATION_LOST:
-            self._latest.setdefault(alert_id, {}).update(los_s=event.time_s)
-            return
-        if event.kind == EventKind.ALERT_RESOLVED:
-            last = self._latest.pop(alert_id, {})
-            self._resolved.append({**last, **event.payload, "status": "resolved"})
-            return
-        previous = self._latest.get(alert_id, {})
-        merged = {**previous, **event.payload}
-        if event.kind == EventKind.ALERT_ACKNOWLEDGED:
-            for key in ("positions", "cpa"):
-                if key in previous:
-                    merged[key] = previous[key]
-        self._latest[alert_id] = merged
+        self._alerts.remember(event)
 
     def acknowledge(self, alert_id: str, party_id: str) -> dict[str, Any]:
         """``party_id`` acknowledges an alert that involves its units; emits ``alert.acknowledged``.
@@ -402,42 +312,35 @@ class TacticalService:
             except (KeyError, PermissionError):  # another pair's alert answers exactly as no alert at all
                 raise NotFoundError(unknown("alert", alert_id)) from None
             self._remember(event)
-            view = self._view(self._latest[alert_id])
+            view = self._view(self._alerts.latest[alert_id])
         self._events.emit(event)
         return view
 
     def _acknowledge_workers_alert(self, alert_id: str, party_id: str) -> dict[str, Any]:
         with self._lock:
-            heard = self._latest.get(alert_id)
+            heard = self._alerts.latest.get(alert_id)
             if heard is None or party_id not in (heard["party_a"], heard["party_b"]):
                 raise NotFoundError(unknown("alert", alert_id))  # as no alert at all, whoever's it is
-            payload = {key: heard[key] for key in _ALERT_STATE_KEYS}
-            payload["acknowledged_by"] = sorted({*heard.get("acknowledged_by", []), party_id})
-            parties = frozenset((heard["party_a"], heard["party_b"]))
-            event = Event(EventKind.ALERT_ACKNOWLEDGED, self._clock.now_s(), party_id, payload, parties)
+            event = acknowledged_event(heard, party_id, self._clock.now_s())
             self._remember(event)
-            view = self._view(self._latest[alert_id])
+            view = self._view(self._alerts.latest[alert_id])
         self._events.emit(event)
         return view
 
     def _view(self, payload: dict[str, Any]) -> dict[str, Any]:
-        alert: Alert | None = self.book.get(payload["alert_id"])
-        if alert is None and self._pairs_in_workers:  # a worker's alert: active while remembered here
-            acknowledged = payload.get("acknowledged_by", [])
-            return {**payload, "status": "acknowledged" if acknowledged else "raised", "acknowledged_by": acknowledged}
-        status = "resolved" if alert is None else ("acknowledged" if alert.acknowledged_by else "raised")
-        acknowledged_by = sorted(alert.acknowledged_by) if alert else payload.get("acknowledged_by", [])
-        return {**payload, "status": status, "acknowledged_by": acknowledged_by}
+        return alert_view(payload, self.book.get(payload["alert_id"]), self._pairs_in_workers)
 
     def alerts_for(self, party_id: str, *, include_resolved: bool = False) -> list[dict[str, Any]]:
         """Alerts that involve ``party_id``'s units, as that party may see them (both units' states):
         the active ones in the order raised (ids, random, order nothing), then the resolved ones."""
         with self._lock:
             active = [
-                self._view(p) for p in self._latest.values() if alert_visible(party_id, p["party_a"], p["party_b"])
+                self._view(p)
+                for p in self._alerts.latest.values()
+                if alert_visible(party_id, p["party_a"], p["party_b"])
             ]
             resolved = (
-                [p for p in self._resolved if alert_visible(party_id, p["party_a"], p["party_b"])]
+                [p for p in self._alerts.resolved if alert_visible(party_id, p["party_a"], p["party_b"])]
                 if include_resolved
                 else []
             )
@@ -450,37 +353,13 @@ class TacticalService:
             states = self.table.states()
             party_ids = self._party_ids(states)
             # the pairs of the alerts heard from the workers (``pairs_in_workers``), or of this book's
+            pairs: list[AlertPair]
             if self._pairs_in_workers:
-                pairs = [(p["party_a"], p["party_b"], p["unit_a"], p["unit_b"]) for p in self._latest.values()]
+                pairs = [(p["party_a"], p["party_b"], p["unit_a"], p["unit_b"]) for p in self._alerts.latest.values()]
             else:
                 pairs = [(a.party_a, a.party_b, a.unit_a, a.unit_b) for a in self.book.active()]
-            in_alerts = {
-                unit
-                for party_a, party_b, unit_a, unit_b in pairs
-                if alert_visible(party_id, party_a, party_b)
-                for unit in (unit_a, unit_b)
-            }
             inside = self.zone_watch.inside_by_unit()
-        out = []
-        for row, unit_id in enumerate(states.unit_ids):
-            owner = party_ids[int(states.party[row])]
-            witnesses = (w for rules in inside.get(unit_id, ()) for w in zone_witnesses(rules, owner))
-            if unit_state_visible(party_id, owner, in_own_alert=unit_id in in_alerts, intruder_for=witnesses):
-                out.append(
-                    UnitState(
-                        unit_id,
-                        owner,
-                        int(states.domain[row]),
-                        float(states.time_s[row]),
-                        float(states.lat_deg[row]),
-                        float(states.lon_deg[row]),
-                        float(states.alt_m[row]),
-                        float(states.vel_east_mps[row]),
-                        float(states.vel_north_mps[row]),
-                        float(states.vel_up_mps[row]),
-                    )
-                )
-        return out
+        return visible_unit_states(party_id, states, party_ids, pairs, inside)
 
     def intruder_audiences(self, party_id: str) -> dict[str, frozenset[str]]:
         """Another party's units ``party_id`` witnesses as intruders now, each with who it knows sees
@@ -489,13 +368,7 @@ class TacticalService:
             states = self.table.states()
             party_ids = self._party_ids(states)
             inside = self.zone_watch.inside_by_unit()
-        owners = {unit_id: party_ids[int(states.party[row])] for row, unit_id in enumerate(states.unit_ids)}
-        out = {}
-        for unit_id, zones in inside.items():
-            audience = intruder_audience(party_id, owners[unit_id], zones) if unit_id in owners else frozenset()
-            if audience:
-                out[unit_id] = audience
-        return out
+        return intruders_witnessed(party_id, states, party_ids, inside)
 
     def crossings(self) -> list[dict[str, Any]]:
         """Deconfliction-line crossings counted per party, UTC day, line and direction."""
