@@ -8,11 +8,12 @@ would let them make its every change thousands of messages and record entries in
 
 from __future__ import annotations
 
-import uuid
+import secrets
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.hotline import Availability, Message, PartyAvailability
+from keepclear.domain.ids import RandomBits, random_id
 from keepclear.domain.limits import text_problem
 from keepclear.errors import ValidationError
 from keepclear.services.hotline.messages import status_draft
@@ -29,8 +30,18 @@ MAX_REASON_BYTES = 2000
 class Availabilities:
     """The availability each party last declared."""
 
-    def __init__(self, db: Database, clock: Clock, events: EventSink, posting: Posting) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventSink,
+        posting: Posting,
+        random_bits: RandomBits = secrets.randbits,
+    ) -> None:
+        """``random_bits`` draws the idempotency keys of the channel-status messages (a replay passes a
+        seeded one, so two replays post the same)."""
         self._db = db
+        self._random_bits = random_bits
         self._clock = clock
         self._events = events
         self._posting = posting
@@ -60,7 +71,7 @@ class Availabilities:
             store.set_availability(conn, declared)
             if previous.availability != value:
                 for thread, _ in store.threads_with_last_seq(conn, party_id, standing_only=True):
-                    key = f"status.{party_id}.{uuid.uuid4().hex}"
+                    key = f"status.{party_id}.{random_id('k', self._random_bits)}"
                     draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
                     posted.append(self._posting.append(conn, thread, party_id, person, draft))
                     concerned.update(thread.parties)

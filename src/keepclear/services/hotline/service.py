@@ -52,7 +52,8 @@ class HotlineService:
         *,
         random_bits: RandomBits = secrets.randbits,
     ) -> None:
-        """``random_bits`` draws the ids of the threads opened (``domain.ids``; a replay passes a seeded one)."""
+        """``random_bits`` draws the ids of the threads opened and the keys of channel-status messages
+        (``domain.ids``; a replay passes a seeded one)."""
         self.phrases = phrases if phrases is not None else load_catalogue()
         self.config = config or HotlineConfig()
         self._threads = Threads(db, clock, self.config, random_bits)
@@ -60,7 +61,7 @@ class HotlineService:
         self._notices = Notices(db, self.config, self._threads, self._posting)
         self._receipts = Receipts(db, clock, events, self._threads)
         self._escalation = Escalation(db, clock, events, self._threads, self._posting)
-        self._availability = Availabilities(db, clock, events, self._posting)
+        self._availability = Availabilities(db, clock, events, self._posting, random_bits)
         self._reading = Reading(db, self.phrases, self._threads)
 
     # ---- threads
