@@ -85,6 +85,9 @@ class Runtime:
         self._consumers: list[TrackConsumer] = []
         self._gauges: dict[str, Callable[[], float]] = {}
         self._tasks: list[tuple[str, TickTask, LeaderRole | None]] = []
+        #: Tasks that run on their own thread when the runtime runs (``add_task(chore=True)``).
+        self._chores: list[tuple[str, TickTask, LeaderRole | None]] = []
+        self._chores_thread: threading.Thread | None = None
 
         self.add_task("history", self.history.prune)
         self.add_gauge("history_reports", lambda: len(self.history))
@@ -92,8 +95,8 @@ class Runtime:
         self.add_gauge("history_rows_pending", lambda: self.history.pending_rows)
         self.add_gauge("history_rows_dropped_total", lambda: self.history.pending_dropped_total)
         self.request_keys = RequestKeyRetention(deployment.db, self.config.request_key_retention_s)
-        self.add_task("request-keys", self.request_keys.prune)
-        self.add_task("api-keys", deployment.keys.refresh)  # every valid key known here, for a store outage
+        self.add_task("request-keys", self.request_keys.prune, chore=True)
+        self.add_task("api-keys", deployment.keys.refresh, chore=True)  # every valid key known here, for a store outage
 
         # The record first: every event is in the ledger before anything that reads the ledger runs.
         self.ledger = ledger_for(deployment.db, deployment.clock, self.config.record)
@@ -126,7 +129,7 @@ class Runtime:
             random_bits=id_bits("incident"),
         )
         deployment.bus.subscribe_batches(self.incidents.on_events)
-        self.add_task("incidents", self.incidents.freeze_due)
+        self.add_task("incidents", self.incidents.freeze_due, chore=True)
 
         self.hotline = HotlineService(
             deployment.db,
@@ -146,7 +149,7 @@ class Runtime:
         deployment.bus.subscribe(self.hotline_hub.on_event, remote=True)
         deployment.bus.subscribe(self.hotline_hub.on_remote_event, remote=True, local=False)
         self.hotline.ensure_standing_threads()
-        self.add_task("hotline-deadlines", self.hotline.run_deadlines, LeaderRole.HOTLINE_DEADLINES)
+        self.add_task("hotline-deadlines", self.hotline.run_deadlines, LeaderRole.HOTLINE_DEADLINES, chore=True)
 
         live = LiveIndex()
         self.activities = ActivityService(
@@ -162,7 +165,7 @@ class Runtime:
         self.add_gauge("activities_live", lambda: len(live.index))
         self.add_gauge("activities_live_per_party_max", live.index.most_live_of_one_party)
         self.add_gauge("activities_refused_live_limit_total", lambda: self.activities.refused_live_limit_total)
-        self.add_task("activity-deadlines", self.activities.run_deadlines, LeaderRole.ACTIVITY_DEADLINES)
+        self.add_task("activity-deadlines", self.activities.run_deadlines, LeaderRole.ACTIVITY_DEADLINES, chore=True)
 
         in_workers = deployment.settings.detect_in_workers
         self.tactical = TacticalService(
@@ -276,9 +279,20 @@ class Runtime:
         """Hand every drained batch of reports to ``consumer`` (before the tasks run)."""
         self._consumers.append(consumer)
 
-    def add_task(self, name: str, task: TickTask, role: LeaderRole | None = None) -> None:
-        """Run ``task(now_s)`` on every tick (with ``role``: only while this process leads it)."""
-        self._tasks.append((name, task, role))
+    def add_task(self, name: str, task: TickTask, role: LeaderRole | None = None, *, chore: bool = False) -> None:
+        """Run ``task(now_s)`` on every tick (with ``role``: only while this process leads it).
+
+        ``chore``: work that other parties' data can make long (deadlines falling due by the
+        thousand, incidents to freeze, retention). While the runtime runs it goes on a thread of its
+        own, every ``tick_s``, so the probe never waits for it; driven by hand (replays, tests) it
+        runs in the tick, in order, as every task does.
+        """
+        (self._chores if chore else self._tasks).append((name, task, role))
+
+    @property
+    def chore_names(self) -> list[str]:
+        """The tasks that run apart from the probe's tick while the runtime runs."""
+        return [name for name, _, _ in self._chores]
 
     def _probe(self, now_s: float) -> None:
         with self.priority.probing():
@@ -328,10 +342,16 @@ class Runtime:
     def _tick(self, now_s: float) -> None:
         # Driven by hand (replays, tests) the tick takes everything queued first; running, the pump
         # thread moves the reports (the probe first) and the tick never pumps: its period does not
-        # depend on how much the feeds sent.
+        # depend on how much the feeds sent. Likewise the chores: their own thread runs them.
         if self._pump_thread is None:
             self.pump()
-        for name, task, role in self._tasks:
+        chores = self._chores if self._chores_thread is None else []
+        self._run_tasks([*chores, *self._tasks], now_s)
+        self.last_tick_s = now_s
+        self.ticks += 1
+
+    def _run_tasks(self, tasks: list[tuple[str, TickTask, LeaderRole | None]], now_s: float) -> None:
+        for name, task, role in tasks:
             started = time.perf_counter()
             try:
                 if role is not None and not self.leaders[role].try_acquire():
@@ -350,8 +370,11 @@ class Runtime:
                     self._waiting_for_store.discard(name)
                     _log.warning("tick task %s runs again: the store answers", name)
             self.task_duration_s[name] = time.perf_counter() - started
-        self.last_tick_s = now_s
-        self.ticks += 1
+
+    def _chores_loop(self) -> None:
+        # Every tick_s after the last round ended: a round that took minutes is not followed by a burst.
+        while not self._stop.wait(self.config.tick_s):
+            self._run_tasks(self._chores, self.deployment.clock.now_s())
 
     def _loop(self) -> None:
         # A fixed rate, not a fixed pause: a tick that took 0.3 s must not push the next one to 1.3 s.
@@ -381,8 +404,9 @@ class Runtime:
 
     def start(self) -> None:
         """Run the tick every ``tick_s`` seconds on a background thread (detection warmed up first),
-        reports pumped into the track table every ``pump_s`` on another, and the bus delivering on its
-        own thread, so a tick never waits for the record and hotline nor carries a second of ingest."""
+        reports pumped into the track table every ``pump_s`` on another, the chores on a third, and the
+        bus delivering on its own thread, so a tick never waits for the record, the hotline or the
+        deadlines nor carries a second of ingest."""
         if self._thread is None:
             self.tactical.warm_up()
             self.record.start()
@@ -394,14 +418,16 @@ class Runtime:
             self._thread.start()
             self._pump_thread = threading.Thread(target=self._pump_loop, name="keepclear-pump", daemon=True)
             self._pump_thread.start()
+            self._chores_thread = threading.Thread(target=self._chores_loop, name="keepclear-chores", daemon=True)
+            self._chores_thread.start()
 
     def stop(self) -> None:
         """Stop the tick and pump threads and wait for them; the bus delivers what is queued."""
         self._stop.set()
-        for thread in (self._thread, self._pump_thread):
+        for thread in (self._thread, self._pump_thread, self._chores_thread):
             if thread is not None:
                 thread.join(timeout=10)
-        self._thread = self._pump_thread = None
+        self._thread = self._pump_thread = self._chores_thread = None
         self._last_tick_start_s = None
         if self.picture is not None:
             self.picture.stop()
