@@ -63,6 +63,7 @@ import nats
 import numpy as np
 from benchdb import fresh_database
 from hotline_bench import Run, Target, _service_target, drive, prepare_service
+from hotline_server import UNBOUNDED_POSTS_ENV
 from nats.js.errors import NotFoundError
 from notify_bench import Reader
 from service_bench import TARGET_REPORTS_PER_S, TIME_PLACEHOLDER, batches, populate
@@ -212,6 +213,7 @@ def topology(
         "KEEPCLEAR_DATABASE_URL": url,
         "KEEPCLEAR_TICK_S": str(args.tick_s),
         "KEEPCLEAR_DETECT_IN_WORKERS": "true" if workers else "false",
+        **UNBOUNDED_POSTS_ENV,  # the hotline phase posts thousands a second from a party
     }
     common = ["--data-dir", str(data_dir)]
     with ExitStack() as stack:

@@ -37,6 +37,8 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from hotline_server import UNBOUNDED_POSTS_ENV
+
 from keepclear.api.server import free_port
 from keepclear.domain import Party
 from keepclear.domain.identity import Role
@@ -261,7 +263,8 @@ def bench_store(name: str, url: str, seconds: float, rate: float, server: str) -
             port = free_port()
             child = subprocess.Popen(
                 [sys.executable, "-m", "keepclear.cli.main", "--data-dir", data_dir, "serve", "--port", str(port)],
-                env={**os.environ, "KEEPCLEAR_DATABASE_URL": url},
+                # 1,000 a second from one party: far past hotline_messages_per_party_per_s's default
+                env={**os.environ, "KEEPCLEAR_DATABASE_URL": url, **UNBOUNDED_POSTS_ENV},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from keepclear.api.connection_limits import PerKeyLimit
 from keepclear.api.deps import authenticated
 from keepclear.api.hotline_ws import LiveConfig
+from keepclear.api.post_rate import PostRate
 from keepclear.api.routes import hotline
 from keepclear.domain.identity import Principal, Role
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
@@ -36,12 +37,28 @@ def header_principal(connection: HTTPConnection) -> Principal:
     return Principal("header", Role.LIAISON, party, connection.headers.get("x-person", "duty officer"))
 
 
+#: The most ``hotline_messages_per_party_per_s`` and ``hotline_message_burst`` allow: a post rate no
+#: benchmark or flood test reaches, so that what they measure is the hotline, not the parties' bound.
+UNBOUNDED_POSTS_ENV = {
+    "KEEPCLEAR_HOTLINE_MESSAGES_PER_PARTY_PER_S": "1000000",
+    "KEEPCLEAR_HOTLINE_MESSAGE_BURST": "10000000",
+}
+
+
+def unbounded_rate() -> PostRate:
+    """The stand-in's post rate: ``UNBOUNDED_POSTS_ENV``'s."""
+    return PostRate(
+        float(UNBOUNDED_POSTS_ENV["KEEPCLEAR_HOTLINE_MESSAGES_PER_PARTY_PER_S"]),
+        int(UNBOUNDED_POSTS_ENV["KEEPCLEAR_HOTLINE_MESSAGE_BURST"]),
+    )
+
+
 def build_app(service: HotlineService, hub: HotlineHub, live: LiveConfig | None = None) -> FastAPI:
     """The service's hotline routes (under /v1/hotline) with the header stand-in for its one principal
-    dependency, and a plain error mapping."""
+    dependency, and a plain error mapping; the parties' post rate is ``unbounded_rate``."""
     app = FastAPI()
     sockets = PerKeyLimit("hotline", Settings.model_fields["max_streams_per_key"].default)
-    app.state.hotline = hotline.Hotline(service, hub, sockets, live or LiveConfig())
+    app.state.hotline = hotline.Hotline(service, hub, sockets, unbounded_rate(), live or LiveConfig())
     app.dependency_overrides[authenticated] = header_principal
     app.include_router(hotline.router)
     statuses = {ValidationError: 422, NotFoundError: 404, ConflictError: 409}

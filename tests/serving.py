@@ -155,6 +155,15 @@ class ServedProcess:
         self.stop()
 
 
+#: The most ``hotline_messages_per_party_per_s`` and ``hotline_message_burst`` allow (as
+#: ``bench/hotline_server.py``'s): for a load that posts as fast as it can from one party, so that what
+#: it checks is not the parties' post rate.
+UNBOUNDED_POSTS_ENV = {
+    "KEEPCLEAR_HOTLINE_MESSAGES_PER_PARTY_PER_S": "1000000",
+    "KEEPCLEAR_HOTLINE_MESSAGE_BURST": "10000000",
+}
+
+
 def serve(
     data_dir: Path,
     log: Path,

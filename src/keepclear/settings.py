@@ -332,6 +332,22 @@ class Settings(BaseSettings):
         " threads are never closed. One more is refused (409); the standing thread of each pair of parties is"
         " keepclear's and does not count.",
     )
+    hotline_messages_per_party_per_s: float = Field(
+        20.0,
+        gt=0,
+        le=1_000_000,
+        description="Hotline messages one party may post a second, sustained, all its keys together (POST"
+        " /v1/hotline/threads/{id}/messages and the socket's post frames, per API process); past it, and past the"
+        " burst, a post is refused (429 with Retry-After, or an error frame) and nothing of it stored. keepclear's"
+        " own messages do not count.",
+    )
+    hotline_message_burst: int = Field(
+        200,
+        ge=1,
+        le=10_000_000,
+        description="Hotline messages one party may post at once before hotline_messages_per_party_per_s holds it"
+        " back (the size of its token bucket).",
+    )
     hotline_alert_summary_over: int = Field(
         20,
         ge=1,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,9 +197,15 @@ def served_openapi(tmp_path: Path, database_url: str) -> dict[str, Any]:
 
 
 @contextmanager
-def running_service(data_dir: Path, database_url: str | None = None, **overrides: Any) -> Iterator[Service]:
+def running_service(
+    data_dir: Path,
+    database_url: str | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    **overrides: Any,
+) -> Iterator[Service]:
     """A real server on the store at ``database_url`` (None: SQLite in ``data_dir``), populated with
-    ``populate`` and the example zones; ``overrides`` are settings."""
+    ``populate`` and the example zones; ``monotonic`` is the clock of the API's rate bounds;
+    ``overrides`` are settings."""
     import json
 
     from keepclear.api import create_app
@@ -211,7 +218,7 @@ def running_service(data_dir: Path, database_url: str | None = None, **overrides
     try:
         keys = populate(dep)
         dep.zones.import_document(json.loads(EXAMPLE_ZONES.read_text()))
-        app = create_app(settings, deployment=dep)
+        app = create_app(settings, deployment=dep, monotonic=monotonic)
         with ThreadedServer(app) as server:
             yield Service(server.url, dep, app.state.runtime, keys)
     finally:

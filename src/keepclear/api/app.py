@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +20,7 @@ from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.paging import PageLimits
+from keepclear.api.post_rate import PostRate
 from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import (
@@ -92,9 +94,11 @@ def create_app(
     clock: Clock | None = None,
     deployment: Deployment | None = None,
     runtime_config: RuntimeConfig | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
     """The keepclear service for ``settings`` (or an already opened ``deployment`` of the same
-    settings); ``runtime_config`` overrides what the settings give (a replay's rules of notice, say)."""
+    settings); ``runtime_config`` overrides what the settings give (a replay's rules of notice, say);
+    ``monotonic`` is the clock of the rates the API bounds (seconds; tests pass their own)."""
     if deployment is not None and deployment.settings != settings:
         raise ValueError("create_app: the deployment was opened with other settings than those given")
     dep = deployment or Deployment.open(settings, clock=clock)
@@ -112,6 +116,8 @@ def create_app(
     # Requests in flight per party: no party holds every worker thread.
     in_flight = RequestsInFlight(settings.max_requests_in_flight_per_party)
     bodies = BodyBytesPerKey(settings.max_body_bytes_in_flight_per_key)  # bytes of bodies per key
+    # Hotline messages per party (HTTP and socket together): no party posts without end.
+    posts = PostRate(settings.hotline_messages_per_party_per_s, settings.hotline_message_burst, monotonic)
     # TCP connections of the process, and how long a request's headers may take (server.uvicorn_config).
     guard = ConnectionGuard(settings.max_connections, settings.header_timeout_s)
     for gauges in (
@@ -120,6 +126,7 @@ def create_app(
         hotline_limit.gauges(),
         in_flight.gauges(),
         bodies.gauges(),
+        posts.gauges(),
         guard.gauges(),
     ):
         for name, read in gauges.items():
@@ -150,7 +157,7 @@ def create_app(
     # With a bus across processes, other processes' messages wake the sockets (HotlineHub.on_remote_event);
     # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
     live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)
-    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, live)
+    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, posts, live)
     app.state.feed_sources = feed_sources = FeedSources()
     runtime.add_gauge("feed_sources_units", lambda: len(feed_sources))
     install_problem_handlers(app)

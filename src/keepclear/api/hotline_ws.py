@@ -14,7 +14,8 @@ server → client
   order per thread), ``{"type": "accepted", "ref", "created", "thread_id", "seq", "time_s", "idempotency_key"}`` after a
   post committed,
   ``{"type": "error", "ref", "status", "problems", "codes"}`` (``codes``, one per problem, when the
-  status is ``invalid``: the same machine codes as an HTTP 422), ``{"type": "receipt", ...}``,
+  status is ``invalid``: the same machine codes as an HTTP 422; ``retry_after_s`` when waiting helps,
+  as for a post past its party's rate, ``api.post_rate``: the socket stays open), ``{"type": "receipt", ...}``,
   ``{"type": "availability", ...}``, ``{"type": "escalated", ...}``, ``{"type": "pong"}``, and
   ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume),
   and an ``error`` frame (``refused``) before closing (1008) the socket of a key revoked meanwhile.
@@ -31,6 +32,7 @@ from anyio import to_thread
 from fastapi import WebSocket, WebSocketDisconnect
 
 from keepclear.api.hotline_codec import draft_from_json
+from keepclear.api.post_rate import PostRate
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, Message, Thread
@@ -102,6 +104,8 @@ def error_frame(refusal: KeepclearError | list[str], **extra: Any) -> dict[str, 
     frame: dict[str, Any] = {"type": "error", **extra, "status": status, "problems": problems}
     if status == "invalid":
         frame["codes"] = [code_of(p) for p in problems]
+    if isinstance(refusal, OverloadedError):
+        frame["retry_after_s"] = refusal.retry_after_s
     return frame
 
 
@@ -168,7 +172,8 @@ async def refuse(websocket: WebSocket, problem: str) -> None:
 
 
 class LiveSession:
-    """One WebSocket client: resume, then live delivery, posts (group-committed) and receipts."""
+    """One WebSocket client: resume, then live delivery, posts (group-committed, each taking a token
+    of its party's ``post_rate``; None: not bounded, a session tests drive alone) and receipts."""
 
     def __init__(
         self,
@@ -179,6 +184,7 @@ class LiveSession:
         person: str,
         config: LiveConfig,
         key_id: str | None = None,
+        post_rate: PostRate | None = None,
     ) -> None:
         self.service = service
         self.hub = hub
@@ -187,6 +193,7 @@ class LiveSession:
         self.person = person
         self.config = config
         self.key_id = key_id
+        self.post_rate = post_rate
         self.language = "en"
         self.last_sent: dict[str, int] = {}
         # Bounded: a client posting faster than commits go stops being read (TCP pushes back).
@@ -442,13 +449,19 @@ class LiveSession:
             answers: list[tuple[Message, bool] | KeepclearError | None] = []
             for frame in frames:
                 try:
-                    drafts.append(draft_from_json(frame))
-                    answers.append(None)
+                    draft = draft_from_json(frame)
                 except ValidationError as exc:
                     answers.append(exc)
+                    continue
+                refusal = None if self.post_rate is None else self.post_rate.take(self.party_id)
+                answers.append(refusal)  # past the party's rate: refused, nothing stored
+                if refusal is None:
+                    drafts.append(draft)
             if drafts:
                 posted = iter(await to_thread.run_sync(self.service.post_many, self.party_id, self.person, drafts))
                 answers = [next(posted) if a is None else a for a in answers]
+                if self.post_rate is not None:  # retries of stored posts: nothing new, their tokens return
+                    self.post_rate.give_back(self.party_id, sum(isinstance(a, tuple) and not a[1] for a in answers))
             for frame, answer in zip(frames, answers, strict=True):
                 if isinstance(answer, KeepclearError):
                     self._reply(error_frame(answer, ref=frame.get("ref"), idempotency_key=frame.get("idempotency_key")))

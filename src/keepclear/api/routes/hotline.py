@@ -32,6 +32,7 @@ from keepclear.api.models.hotline import (
     ThreadOut,
 )
 from keepclear.api.paging import PageRequest, page_request
+from keepclear.api.post_rate import PostRate
 from keepclear.domain.hotline import PartyAvailability, Thread
 from keepclear.domain.identity import Principal
 from keepclear.domain.limits import INT64_MAX
@@ -45,11 +46,13 @@ from keepclear.services.policy import Action
 @dataclass(frozen=True)
 class Hotline:
     """What the hotline's routes work with: the service, the hub of live sockets, the sockets' bound
-    per key (``max_streams_per_key``) and config. ``create_app`` sets one as ``app.state.hotline``."""
+    per key (``max_streams_per_key``), the posts' rate per party (``api.post_rate``: the route's and
+    the sockets' posts together) and config. ``create_app`` sets one as ``app.state.hotline``."""
 
     service: HotlineService
     hub: HotlineHub
     sockets: PerKeyLimit
+    posts: PostRate
     live: LiveConfig = field(default_factory=LiveConfig)
 
 
@@ -93,7 +96,7 @@ async def live(websocket: WebSocket, hl: HotlineDep, principal: Poster) -> None:
         return
     try:
         session = LiveSession(
-            hl.service, hl.hub, websocket, _party(principal), principal.person, hl.live, principal.key_id
+            hl.service, hl.hub, websocket, _party(principal), principal.person, hl.live, principal.key_id, hl.posts
         )
         await session.run()
     finally:
@@ -151,13 +154,20 @@ def post_message(
         str | None, Header(description="The message's idempotency key (or the body's idempotency_key).")
     ] = None,
 ) -> PostedOut:
-    """Post a message (a retry with the same key and content answers the stored one, ``created`` false)."""
+    """Post a message (a retry with the same key and content answers the stored one, ``created`` false).
+    A party posting faster than ``hotline_messages_per_party_per_s`` (bursts of ``hotline_message_burst``)
+    is answered 429 with ``Retry-After``, nothing stored (``api.post_rate``)."""
     fields = body.model_dump(mode="json", exclude_none=True)
     if "idempotency_key" not in fields and idempotency_key is not None:
         fields["idempotency_key"] = idempotency_key
     draft = draft_from_json(fields, thread_id)
     party_id = _party(principal)
+    refusal = hl.posts.take(party_id)
+    if refusal is not None:
+        raise refusal
     message, created = hl.service.post(party_id, principal.person, draft)
+    if not created:  # a retry of a stored post: nothing new, so its token returns
+        hl.posts.give_back(party_id)
     view = hl.service.view(message, hl.service.language_of(party_id))
     return PostedOut(created=created, message=MessageOut.model_validate(view))
 
