@@ -24,6 +24,7 @@ from keepclear.domain.parties import Contact
 from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.posting import posted_payload
 from keepclear.services.hotline.service import HotlineService
+from keepclear.services.hotline.store_watch import StoreWatch
 from keepclear.services.runtime.bus import EventBus
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database
@@ -227,20 +228,31 @@ def test_resume_from_a_cursor_beyond_the_thread_is_refused(hotline: HotlineServi
         ]
 
 
-def test_messages_committed_by_another_process_reach_the_client_by_polling(
+def test_messages_committed_by_another_process_reach_the_client_through_the_store_watch(
     deployment: Deployment, hotline: HotlineService, hub: HotlineHub, database_url: str
 ) -> None:
-    """A second service on its own database handle stands for another API process (no shared hub)."""
+    """Without a bus: a second service on its own database handle stands for another API process (no
+    shared hub). The process's one look at the store (``StoreWatch``, a chore each tick) finds the
+    thread it posted to and wakes the sockets of its parties; this process's own messages it leaves
+    to the hub, and a thread nobody posted to is not read."""
     thread_id = pair(hotline, "coalition", "russia")
+    quiet = hotline.create_thread("coalition", ["coalition", "russia"], "second line").id
+    watch = StoreWatch(deployment.db, deployment.clock, hub.catch_up, hotline.parties_of)
+    hotline.add_listener(watch.note)
     other_db = Database(database_url)
     other = HotlineService(other_db, deployment.clock, EventBus(), hotline.phrases)
     try:
-        with serve(hotline, hub, LiveConfig(poll_s=0.1)) as url, _open(url, "russia", {}) as ws:
+        with serve(hotline, hub, LiveConfig()) as url, _open(url, "russia", {}) as ws:
             _frames_until(ws, lambda f: f["type"] == "resumed")
+            hotline.post("coalition", "Maj Smith", Draft(quiet, MessageKind.TEXT, "here-0001", body="own"))
+            _frames_until(ws, lambda f: f["type"] == "message" and f["message"]["thread_id"] == quiet)
+            assert watch.look() == []  # its own message: the hub delivered it
             for i in range(3):
                 other.post("coalition", "Maj Smith", Draft(thread_id, MessageKind.TEXT, f"elsewhere-{i:03d}", body="x"))
+            assert watch.look() == [thread_id]
             frames = _frames_until(ws, lambda f: f["type"] == "message" and f["message"]["seq"] == 3)
             assert _seqs(frames, thread_id) == [1, 2, 3]
+            assert watch.look() == [] and watch.woken_total == 1
     finally:
         other_db.dispose()
 
@@ -248,7 +260,7 @@ def test_messages_committed_by_another_process_reach_the_client_by_polling(
 def test_another_processs_message_wakes_a_catch_up_of_its_thread_that_reads_every_page_without_a_poll(
     deployment: Deployment, hotline: HotlineService, hub: HotlineHub, database_url: str
 ) -> None:
-    """With a bus the store poll is off: another process's ``message.posted`` wakes the sockets of the
+    """With a bus: another process's ``message.posted`` wakes the sockets of the
     thread's parties, which read that thread from the store. More messages than one page (here 10)
     all come, in order, once, and the other thread is left unread until it is named."""
     thread_id = pair(hotline, "coalition", "russia")
@@ -256,7 +268,7 @@ def test_another_processs_message_wakes_a_catch_up_of_its_thread_that_reads_ever
     other_db = Database(database_url)
     other = HotlineService(other_db, deployment.clock, EventBus(), hotline.phrases)
     try:
-        with serve(hotline, hub, LiveConfig(poll_s=None, max_batch=2)) as url, _open(url, "russia", {}) as ws:
+        with serve(hotline, hub, LiveConfig(max_batch=2)) as url, _open(url, "russia", {}) as ws:
             _frames_until(ws, lambda f: f["type"] == "resumed")
             for i in range(23):
                 other.post("coalition", "Maj Smith", Draft(thread_id, MessageKind.TEXT, f"elsewhere-{i:03d}", body="x"))

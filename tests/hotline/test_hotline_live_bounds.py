@@ -97,7 +97,7 @@ def test_a_client_that_sends_and_never_reads_is_cut_when_the_answers_fill_its_ba
     hub = HotlineHub(HubConfig(queue_limit=20))
     frames = [{"type": "ping"} if k % 2 else {"type": "x" * 100_000} for k in range(2_000)]
     client = ScriptedClient(frames)
-    session = _session(hotline, hub, client, LiveConfig(poll_s=None, send_timeout_s=60.0))
+    session = _session(hotline, hub, client, LiveConfig(send_timeout_s=60.0))
 
     asyncio.run(asyncio.wait_for(session.run(), 10.0))  # cut at once, not after the 60 s send timeout
 
@@ -123,7 +123,7 @@ def test_delivered_receipts_wait_in_a_bounded_map_and_none_is_lost(hotline: Hotl
     frames = [{"type": "delivered", "thread_id": f"t-{k:016x}", "through_seq": 1} for k in range(3_000)]
     client = ScriptedClient([*frames, {"type": "delivered", "thread_id": "t" * 1_000_000, "through_seq": 1}])
     hub = HotlineHub()
-    session = _session(hotline, hub, client, LiveConfig(poll_s=None))  # at most 1,000 threads waiting
+    session = _session(hotline, hub, client, LiveConfig())  # at most 1,000 threads waiting
 
     def held_back() -> None:
         assert len(session.delivered) <= 1_000 and client.taken <= 1_010, (len(session.delivered), client.taken)
@@ -155,7 +155,7 @@ def test_a_resume_reads_what_was_missed_a_page_at_a_time(
         return found
 
     monkeypatch.setattr(store, "messages_after", counted)
-    with serve(hotline, HotlineHub(), LiveConfig(poll_s=None, max_batch=200)) as url:
+    with serve(hotline, HotlineHub(), LiveConfig(max_batch=200)) as url:
         uri = url.replace("http", "ws") + "/v1/hotline/ws"
         with connect(uri, additional_headers={"X-Party": "coalition"}, open_timeout=10) as ws:
             ws.send(json.dumps({"type": "resume", "cursors": {}}))
@@ -196,7 +196,7 @@ def test_posts_waiting_for_their_commit_are_bounded_and_shown(hotline: HotlineSe
     ]
     client = ScriptedClient(posts)
     hub = HotlineHub()
-    session = _session(hotline, hub, client, LiveConfig(poll_s=None, max_pending_posts=10))
+    session = _session(hotline, hub, client, LiveConfig(max_pending_posts=10))
     waiting = hub.gauges()["hotline_posts_waiting_max"]
 
     def held_back() -> None:
@@ -253,7 +253,7 @@ def test_a_socket_behind_by_bytes_is_cut_and_resumes_losing_nothing(hotline: Hot
     hotline.add_listener(hub.on_messages)
     thread_id = pair(hotline, "coalition", "russia")
     client = ScriptedClient([])
-    session = _session(hotline, hub, client, LiveConfig(poll_s=None, send_timeout_s=60.0))
+    session = _session(hotline, hub, client, LiveConfig(send_timeout_s=60.0))
     total = 60
 
     def flood() -> None:
@@ -272,7 +272,7 @@ def test_a_socket_behind_by_bytes_is_cut_and_resumes_losing_nothing(hotline: Hot
     asyncio.run(drive())
     assert hub.overflowed_total == 1
     assert session.subscription is not None and session.subscription.backlog.queued_bytes <= 200_000
-    with serve(hotline, HotlineHub(), LiveConfig(poll_s=None)) as url:
+    with serve(hotline, HotlineHub(), LiveConfig()) as url:
         frames = _resumed_frames(url, {})
     seqs = [f["message"]["seq"] for f in frames if f["type"] == "message" and f["message"]["thread_id"] == thread_id]
     assert seqs == list(range(1, total + 1))

@@ -154,9 +154,9 @@ def create_app(
     app.state.connection_guard = guard
     app.state.settings = settings
     app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)
-    # With a bus across processes, other processes' messages wake the sockets (HotlineHub.on_remote_event);
-    # without one, a session looks in the store every 2 s for what the CLI or another process wrote.
-    live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s, poll_s=None if settings.bus_url else 2.0)
+    # Other processes' messages wake the sockets of their threads' parties (HotlineHub.catch_up): with a
+    # bus from its events, without one from the runtime's look in the store each tick (StoreWatch).
+    live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s)
     app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, posts, live)
     app.state.feed_sources = feed_sources = FeedSources()
     runtime.add_gauge("feed_sources_units", lambda: len(feed_sources))

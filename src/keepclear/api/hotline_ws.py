@@ -57,9 +57,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class LiveConfig:
     """``hello_timeout_s``: time a client has to send its resume frame; ``max_batch``: most posts per
-    commit and most frames per ``batch`` frame; ``poll_s``: how often each session also looks in the
-    store for messages committed by other processes (None: never; in-process posts come at once);
-    ``max_pending_posts``: posts a client may have waiting for commit before the server stops reading
+    commit and most frames per ``batch`` frame; ``max_pending_posts``: posts a client may have waiting for commit before the server stops reading
     it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too);
     ``max_pending_receipts``: threads a client may have confirmed delivered and not yet recorded
     before the server stops reading it (the same back pressure);
@@ -72,7 +70,6 @@ class LiveConfig:
     hello_timeout_s: float = 10.0
     max_batch: int = 1000
     max_batch_frame_bytes: int = 1 << 20
-    poll_s: float | None = 2.0
     max_pending_posts: int = 20_000
     max_pending_receipts: int = 1000
     send_timeout_s: float = 30.0
@@ -241,7 +238,6 @@ class LiveSession:
                 pump,
                 asyncio.create_task(self._poster()),
                 asyncio.create_task(self._receipts()),
-                asyncio.create_task(self._poll_ticker()),
             ]
             self.subscription.on_overflow = lambda: self._cut_if_stuck(pump)
             # The session ends when the client leaves, is cut or any part fails; the rest is cancelled.
@@ -327,7 +323,7 @@ class LiveSession:
             while not subscription.queue.empty() and len(items) < self.config.max_batch:
                 items.append(subscription.get_nowait())
             frames: list[dict[str, Any]] = []
-            caught_up: set[str | None] = set()  # the threads read from the store in this batch (None: all)
+            caught_up: set[str] = set()  # the threads read from the store in this batch
             for kind, value in items:
                 if kind == "messages":
                     for message in value:
@@ -336,12 +332,10 @@ class LiveSession:
                     frames.append(_event_frame(value))
                 elif kind == "frame":
                     frames.append(value)
-                elif kind in ("poll", "catch_up"):
-                    # a poll reads every thread, another process's message only its own: once per batch
-                    thread_id = value if kind == "catch_up" and isinstance(value, str) else None
-                    if None not in caught_up and thread_id not in caught_up:
-                        frames += await self._catch_up(thread_id)
-                        caught_up.add(thread_id)
+                elif kind == "catch_up" and isinstance(value, str) and value not in caught_up:
+                    # another process committed messages in thread ``value``: read once per batch
+                    frames += await self._catch_up(value)
+                    caught_up.add(value)
                 elif kind == "revoked":
                     # Nothing after the revocation reaches the key: what came before it, then the end.
                     await self._send([*frames, error_frame(AuthenticationError("API key revoked"))])
@@ -357,23 +351,14 @@ class LiveSession:
                     return
             await self._send(frames)
 
-    async def _poll_ticker(self) -> None:
-        """Ask the pump to look in the store every ``poll_s`` (messages other processes committed)."""
-        if self.config.poll_s is None:
-            await asyncio.Event().wait()  # never: wait until cancelled with the session
-        assert self.subscription is not None and self.config.poll_s is not None
-        while True:
-            await asyncio.sleep(self.config.poll_s)
-            self.subscription.offer(("poll", None))
-
-    async def _catch_up(self, thread_id: str | None = None) -> list[dict[str, Any]]:
-        """Frames for every stored message not yet sent: of ``thread_id`` (another process committed
-        one there), or of every thread (threads created since connecting included)."""
-        if thread_id is not None:
-            try:
-                return await self._read_after(thread_id)
-            except KeepclearError:  # not a thread of this party after all: look at them all
-                pass
+    async def _catch_up(self, thread_id: str) -> list[dict[str, Any]]:
+        """Frames for every stored message not yet sent of ``thread_id`` (another process committed one
+        there: its bus event, or the store watch without a bus), or of every thread when the party
+        is not a member of it after all."""
+        try:
+            return await self._read_after(thread_id)
+        except KeepclearError:  # not a thread of this party after all: look at them all
+            pass
         heads = await to_thread.run_sync(self.service.heads, self.party_id)
         frames: list[dict[str, Any]] = []
         for thread, last_seq in heads.items():
@@ -384,7 +369,7 @@ class LiveSession:
     async def _read_after(self, thread_id: str) -> list[dict[str, Any]]:
         """Frames of ``thread_id``'s messages after the last sent, one bounded page; when there may be
         more, the rest is asked for again behind what is queued (so no batch grows without bound, and
-        nothing waits for a poll that a bus turns off)."""
+        nothing waits for a later message to wake it)."""
         limit = self.config.max_batch * 5
         sent = self.last_sent.get(thread_id, 0)
         page = await to_thread.run_sync(self.service.messages, self.party_id, thread_id, sent, limit)

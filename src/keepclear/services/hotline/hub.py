@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -223,9 +223,13 @@ class HotlineHub:
         wakes every connected client of its thread's parties here to read what it has not been sent
         (``("catch_up", thread_id)``), so live delivery crosses processes without polling the store."""
         if event.kind == EventKind.MESSAGE_POSTED:
-            thread_id = event.payload.get("thread_id")
-            for subscription in self._targets(event.parties):
-                subscription.push(("catch_up", thread_id))
+            self.catch_up(event.payload.get("thread_id"), event.parties)
+
+    def catch_up(self, thread_id: object, parties: Iterable[str]) -> None:
+        """Another process committed messages in ``thread_id`` (its bus event, or ``StoreWatch`` without a
+        bus): every connected client of ``parties`` reads from the store what it was not sent."""
+        for subscription in self._targets(tuple(parties)):
+            subscription.push(("catch_up", thread_id))
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: receipts, availability changes and escalations to the parties they concern;

@@ -96,9 +96,9 @@ class Posting:
         counts: dict[str, int] = {}
         for thread, _ in items:
             counts[thread.id] = counts.get(thread.id, 0) + 1
-        last = store.reserve_seqs(conn, counts)
-        reserved = {thread_id: last[thread_id] + n for thread_id, n in counts.items()}
         now_s = self._clock.now_s()
+        last = store.reserve_seqs(conn, counts, now_s)
+        reserved = {thread_id: last[thread_id] + n for thread_id, n in counts.items()}
         out: list[Message | KeepclearError] = []
         new: list[tuple[Thread, Draft, Message]] = []
         for thread, draft in items:

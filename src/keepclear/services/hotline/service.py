@@ -106,6 +106,10 @@ class HotlineService:
         """A page of ``thread_heads`` after ``after`` (time, id), and whether a next may hold more."""
         return self._reading.thread_heads_page(party_id, after, limit)
 
+    def parties_of(self, thread_id: str) -> tuple[str, ...]:
+        """The parties of ``thread_id``, a thread known to exist (a message of it was stored)."""
+        return self._threads.known(thread_id).parties
+
     def thread(self, party_id: str, thread_id: str) -> Thread:
         """One thread ``party_id`` is a member of."""
         return self._reading.thread(party_id, thread_id)

@@ -22,6 +22,7 @@ from keepclear.services.activities.service import ActivityService
 from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.phrases import load_catalogue
 from keepclear.services.hotline.service import HotlineService
+from keepclear.services.hotline.store_watch import StoreWatch
 from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
@@ -148,6 +149,12 @@ class Runtime:
         self.hotline.add_listener(self.hotline_hub.on_messages)
         deployment.bus.subscribe(self.hotline_hub.on_event, remote=True)
         deployment.bus.subscribe(self.hotline_hub.on_remote_event, remote=True, local=False)
+        if not deployment.settings.bus_url:  # other processes' messages: found in the store (one look a tick)
+            watch = StoreWatch(deployment.db, deployment.clock, self.hotline_hub.catch_up, self.hotline.parties_of)
+            self.hotline.add_listener(watch.note)
+            self.add_task("hotline-watch", watch.look, chore=True)
+            self.add_gauge("hotline_store_watch_threads", lambda: watch.threads_held)
+            self.add_gauge("hotline_store_watch_woken_total", lambda: watch.woken_total)
         self.hotline.ensure_standing_threads()
         self.add_task("hotline-deadlines", self.hotline.run_deadlines, LeaderRole.HOTLINE_DEADLINES, chore=True)
 

@@ -42,6 +42,7 @@ from keepclear.store.hotline.threads import (
     threads_of,
     threads_opened,
     threads_page,
+    threads_posted_since,
     threads_with_last_seq,
 )
 
@@ -79,6 +80,7 @@ __all__ = [
     "threads_of",
     "threads_opened",
     "threads_page",
+    "threads_posted_since",
     "threads_with_last_seq",
     "unread_counts",
 ]

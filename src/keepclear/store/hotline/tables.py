@@ -21,6 +21,9 @@ hotline_threads = sa.Table(
     # The party that opened it (``max_hotline_threads_per_party``); None for a standing thread, which
     # keepclear makes, and for threads stored before the column was (migration 0016).
     sa.Column("opened_by", sa.String(64), nullable=True, index=True),
+    # When a message was last stored in it (the poster's clock; None before one was, or before
+    # migration 0017): how a process without a bus finds what others posted (``threads_posted_since``).
+    sa.Column("posted_s", sa.Double, nullable=True, index=True),
 )
 
 hotline_members = sa.Table(

@@ -154,20 +154,26 @@ def threads_page(
 _BUMP_LAST_SEQ = (
     hotline_threads.update()
     .where(hotline_threads.c.id == sa.bindparam("b_id"))
-    .values(last_seq=hotline_threads.c.last_seq + sa.bindparam("b_count", type_=sa.Integer))
+    .values(
+        last_seq=hotline_threads.c.last_seq + sa.bindparam("b_count", type_=sa.Integer),
+        posted_s=sa.bindparam("b_now_s", type_=sa.Double),
+    )
     .returning(hotline_threads.c.last_seq)
 )
 
 
-def reserve_seqs(conn: Connection, counts: dict[str, int]) -> dict[str, int]:
-    """Reserve ``counts[thread]`` sequence numbers in each thread; returns each thread's last seq *before*.
+def reserve_seqs(conn: Connection, counts: dict[str, int], now_s: float) -> dict[str, int]:
+    """Reserve ``counts[thread]`` sequence numbers in each thread, posted to at ``now_s``; returns each
+    thread's last seq *before*.
 
     The update locks the thread rows until commit, so concurrent writers (other processes on
     PostgreSQL included) queue behind it. Give back what goes unused with ``set_last_seqs``.
     """
     before: dict[str, int] = {}
     for thread_id in sorted(counts):
-        last = conn.execute(_BUMP_LAST_SEQ, {"b_id": thread_id, "b_count": counts[thread_id]}).scalar()
+        last = conn.execute(
+            _BUMP_LAST_SEQ, {"b_id": thread_id, "b_count": counts[thread_id], "b_now_s": now_s}
+        ).scalar()
         if last is None:
             raise NotFoundError(f"thread_id: thread {thread_id!r} does not exist")
         before[thread_id] = int(last) - counts[thread_id]
@@ -191,3 +197,11 @@ def last_seqs(conn: Connection, thread_ids: Iterable[str]) -> dict[str, int]:
         query = sa.select(hotline_threads.c.id, hotline_threads.c.last_seq).where(hotline_threads.c.id.in_(chunk))
         last.update({r.id: int(r.last_seq) for r in conn.execute(query)})
     return last
+
+
+def threads_posted_since(conn: Connection, since_s: float) -> list[tuple[str, int, float]]:
+    """(id, last seq, when) of the threads posted to at or after ``since_s``: those only (indexed)."""
+    query = sa.select(hotline_threads.c.id, hotline_threads.c.last_seq, hotline_threads.c.posted_s).where(
+        hotline_threads.c.posted_s >= since_s
+    )
+    return [(row.id, int(row.last_seq), float(row.posted_s)) for row in conn.execute(query)]
