@@ -70,12 +70,14 @@ def test_proofs_with_the_cache_are_those_without_it_and_read_no_more(
             for leaf in new:
                 oracle.append(leaf)
         elif step == "truncate":
-            size = int(cached.size * amount)
+            before, kept = cached.size, cached.cached_blocks
+            size = int(before * amount)
             for tree, store in ((cached, cached_reads), (plain, plain_reads)):
                 tree.truncate(size)
                 del store.hashes[size:]
             oracle.truncate(size)
-            assert cached.cached_blocks == []
+            # a truncate that removes leaves empties the cache; one to the same size changes nothing
+            assert cached.cached_blocks == ([] if size < before else kept)
         else:
             for _ in range(int(amount) if oracle.size else 0):
                 size = rng.randint(1, oracle.size)
