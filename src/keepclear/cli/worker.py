@@ -77,6 +77,12 @@ def _cells(text: str) -> list[int]:
     show_default=True,
     help="Seconds between looks at which workers live.",
 )
+@click.option(
+    "--build",
+    default=None,
+    hidden=True,
+    help="For tests only: the build stamp this worker tells (8 hex digits) instead of its own.",
+)
 @pass_context
 def detect(
     ctx: CliContext,
@@ -90,6 +96,7 @@ def detect(
     poll_s: float,
     standby: bool,
     shares_per_worker: int,
+    build: str | None,
 ) -> None:
     """Probe a set of geographic cells: consume their reports from the bus, raise their alerts on it.
 
@@ -130,7 +137,7 @@ def detect(
         raise click.ClickException(str(exc)) from None
     try:
         plan = _Plan(cells, worker_index, workers, shares_per_worker, name, standby, adopt)
-        _run(deployment, plan, status_every_s, adopt_after_s, poll_s)
+        _run(deployment, plan, status_every_s, adopt_after_s, poll_s, build)
     except (KeepclearError, ConnectionError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -149,7 +156,9 @@ class _Plan(NamedTuple):
     adopt: bool
 
 
-def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: float, poll_s: float) -> None:
+def _run(
+    deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: float, poll_s: float, build: str | None
+) -> None:
     import numpy as np
 
     from keepclear.services.runtime.detect_worker import DetectWorker, Share, shares_of_workers, worker_of
@@ -173,7 +182,7 @@ def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: flo
         # The others' shares: taken over while their worker is gone (``detect_worker``'s docstring).
         others = [s for s in shares if s.worker != name] if plan.adopt else []
     detector = DetectWorker(
-        deployment, name, config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s
+        deployment, name, config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s, build=build
     )
 
     def echo_alerts(events: list[Any]) -> None:
@@ -203,6 +212,9 @@ def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: flo
                 "earlier_alerts_resolved": detector.retired,
                 "shares": detector.shares,
                 "adopts": [share.name for share in detector.others],
+                "build": detector.build,
+                # other builds' workers run shares: this one waits until they stop (docs/deploy.md)
+                "waiting_for_build": detector.status()["waiting_for_build"],
                 "ready": True,
             }
         ),
