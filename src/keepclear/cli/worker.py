@@ -125,6 +125,11 @@ def detect(
             raise click.BadParameter(f"{worker_index} is not in 0..{workers - 1}", param_hint="--worker-index")
         if name is not None:
             raise click.UsageError("--name goes with --cells: a worker of --workers is named w<index>of<workers>")
+    if build is not None:
+        from keepclear.services.runtime.detect_builds import build_problem
+
+        if build_problem(build):
+            raise click.BadParameter(str(build_problem(build)), param_hint="--build")
     if shares_per_worker != 1 and workers is None:
         raise click.UsageError("--shares-per-worker goes with --workers")
     cells = None if cells_text is None else _cells(cells_text)
@@ -230,3 +235,14 @@ def _run(
         detector.run(stop)
     finally:
         detector.close()
+
+
+@worker.command()
+def build() -> None:
+    """Print this install's detector build (one JSON line): workers of two builds never probe at once,
+    so a new build's workers started beside the running ones wait for them to stop (docs/deploy.md,
+    "Upgrading detector workers"); the same build is restarted in place."""
+    from keepclear import __version__
+    from keepclear.services.runtime.detect_builds import build_stamp
+
+    click.echo(json.dumps({"build": build_stamp(), "version": __version__}))
