@@ -91,6 +91,7 @@ class BuildGuard:
         self._lives_generation: int | None = None
         self._runs_generation: int | None = None
         self._may: bool | None = None  # what ``open`` found, until ``close``
+        self._unreachable = False  # the last ``announce`` could not reach PostgreSQL (said once)
 
     def _held(self, generation: int | None) -> bool:
         return self._session is not None and generation == self._session.generation
@@ -106,8 +107,13 @@ class BuildGuard:
         try:
             self._lives_generation = self._take_shared(self._lives_class)
         except psycopg.Error as exc:
-            _log.warning("build %s: cannot reach PostgreSQL: %s", self.build, exc)
+            # Said once an outage (the next try is a poll away), as ``SessionLock`` does.
+            (_log.debug if self._unreachable else _log.warning)(
+                "build %s: cannot reach PostgreSQL: %s", self.build, exc
+            )
+            self._unreachable = True
             return False
+        self._unreachable = False
         return self._lives_generation is not None
 
     def look(self) -> list[str] | None:
