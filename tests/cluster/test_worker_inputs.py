@@ -10,6 +10,8 @@ workers gave before.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -247,6 +249,7 @@ def test_finer_shares_split_each_workers_cells_and_keep_one_owner_a_cell(per_wor
         (["--cells", "x"], "not a cell number"),
         (["--cells", "1", "--shares-per-worker", "2"], "--shares-per-worker goes with --workers"),
         (["--worker-index", "0", "--workers", "2", "--shares-per-worker", "0"], "--shares-per-worker"),
+        (["--cells", "1", "--build", "B2"], "--build"),
         (["--cells", "1"], "bus_url"),
     ],
 )
@@ -257,6 +260,15 @@ def test_worker_detect_refuses_what_cannot_work(
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "worker", "detect", *args])
     assert result.exit_code == 2, result.output
     assert expected in result.output
+
+
+def test_worker_build_prints_the_stamp_a_worker_of_this_install_tells() -> None:
+    from keepclear.services.runtime.detect_builds import build_stamp
+
+    result = CliRunner().invoke(cli, ["worker", "build"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["build"] == build_stamp()
+    assert re.fullmatch(r"[0-9a-f]{8}", build_stamp())
 
 
 def test_detection_in_workers_without_a_bus_is_refused_naming_the_setting(tmp_path: Path) -> None:

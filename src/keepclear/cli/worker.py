@@ -77,6 +77,12 @@ def _cells(text: str) -> list[int]:
     show_default=True,
     help="Seconds between looks at which workers live.",
 )
+@click.option(
+    "--build",
+    default=None,
+    hidden=True,
+    help="For tests only: the build stamp this worker tells (8 hex digits) instead of its own.",
+)
 @pass_context
 def detect(
     ctx: CliContext,
@@ -90,6 +96,7 @@ def detect(
     poll_s: float,
     standby: bool,
     shares_per_worker: int,
+    build: str | None,
 ) -> None:
     """Probe a set of geographic cells: consume their reports from the bus, raise their alerts on it.
 
@@ -118,6 +125,11 @@ def detect(
             raise click.BadParameter(f"{worker_index} is not in 0..{workers - 1}", param_hint="--worker-index")
         if name is not None:
             raise click.UsageError("--name goes with --cells: a worker of --workers is named w<index>of<workers>")
+    if build is not None:
+        from keepclear.services.runtime.detect_builds import build_problem
+
+        if build_problem(build):
+            raise click.BadParameter(str(build_problem(build)), param_hint="--build")
     if shares_per_worker != 1 and workers is None:
         raise click.UsageError("--shares-per-worker goes with --workers")
     cells = None if cells_text is None else _cells(cells_text)
@@ -130,7 +142,7 @@ def detect(
         raise click.ClickException(str(exc)) from None
     try:
         plan = _Plan(cells, worker_index, workers, shares_per_worker, name, standby, adopt)
-        _run(deployment, plan, status_every_s, adopt_after_s, poll_s)
+        _run(deployment, plan, status_every_s, adopt_after_s, poll_s, build)
     except (KeepclearError, ConnectionError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -149,7 +161,9 @@ class _Plan(NamedTuple):
     adopt: bool
 
 
-def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: float, poll_s: float) -> None:
+def _run(
+    deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: float, poll_s: float, build: str | None
+) -> None:
     import numpy as np
 
     from keepclear.services.runtime.detect_worker import DetectWorker, Share, shares_of_workers, worker_of
@@ -173,7 +187,7 @@ def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: flo
         # The others' shares: taken over while their worker is gone (``detect_worker``'s docstring).
         others = [s for s in shares if s.worker != name] if plan.adopt else []
     detector = DetectWorker(
-        deployment, name, config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s
+        deployment, name, config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s, build=build
     )
 
     def echo_alerts(events: list[Any]) -> None:
@@ -203,6 +217,9 @@ def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: flo
                 "earlier_alerts_resolved": detector.retired,
                 "shares": detector.shares,
                 "adopts": [share.name for share in detector.others],
+                "build": detector.build,
+                # other builds' workers run shares: this one waits until they stop (docs/deploy.md)
+                "waiting_for_build": detector.status()["waiting_for_build"],
                 "ready": True,
             }
         ),
@@ -218,3 +235,14 @@ def _run(deployment: Any, plan: _Plan, status_every_s: float, adopt_after_s: flo
         detector.run(stop)
     finally:
         detector.close()
+
+
+@worker.command()
+def build() -> None:
+    """Print this install's detector build (one JSON line): workers of two builds never probe at once,
+    so a new build's workers started beside the running ones wait for them to stop (docs/deploy.md,
+    "Upgrading detector workers"); the same build is restarted in place."""
+    from keepclear import __version__
+    from keepclear.services.runtime.detect_builds import build_stamp
+
+    click.echo(json.dumps({"build": build_stamp(), "version": __version__}))

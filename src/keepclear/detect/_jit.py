@@ -12,7 +12,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from keepclear.detect.kernel_cache import clear_stale, numba_cache_dir
+from keepclear.detect.kernel_cache import clear_stale, kernel_sources, numba_cache_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,10 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _cache_checked() -> None:
     """Once a process, before the first kernel is declared: drop the cached kernels when the sources
     they may read changed since they were compiled (``kernel_cache``)."""
-    here = Path(__file__).resolve().parent
-    cache_dir = numba_cache_dir(here / "_jit.py")
+    cache_dir = numba_cache_dir(Path(__file__).resolve())
     if cache_dir is not None:
-        clear_stale(cache_dir, (here, here.parent / "geo"))
+        clear_stale(cache_dir, kernel_sources())
 
 
 def jit(fn: F) -> F:

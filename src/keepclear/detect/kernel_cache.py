@@ -20,11 +20,18 @@ from typing import Any
 
 from numba.core.caching import CacheImpl
 
-__all__ = ["STAMP_NAME", "clear_stale", "numba_cache_dir", "source_stamp"]
+__all__ = ["STAMP_NAME", "clear_stale", "kernel_sources", "numba_cache_dir", "source_stamp"]
 
 #: The file, in the cache folder, holding the hash of the sources the cached kernels were compiled from.
 STAMP_NAME = "keepclear-kernels.stamp"
 _KERNEL_SUFFIXES = (".nbi", ".nbc")
+
+
+def kernel_sources() -> tuple[Path, Path]:
+    """The folders of every module the kernels may read: this package and ``geo`` (what
+    ``source_stamp`` hashes for the cache; a detector worker's build stamp hashes them too)."""
+    here = Path(__file__).resolve().parent
+    return here, here.parent / "geo"
 
 
 def source_stamp(folders: Iterable[Path]) -> str:

@@ -6,12 +6,19 @@ neither the share nor the run (parties see it). Each alert event a share emits c
 run mark instead (``Event.emitted_by``), which crosses processes as a bus header no party reads; a
 share starting resolves the alerts still active that its earlier runs raised, told by that mark, or
 by an id of the shape workers gave before (``run_marks``: the choice of carrier and why).
+``retrying``: a step of a share's start, tried again while JetStream does not answer yet.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import nats.errors
 
 from keepclear.detect.cells import CellPlan, cells_in_view
 from keepclear.domain.event_kinds import ALERT_KINDS, EventKind
@@ -23,7 +30,10 @@ from keepclear.services.runtime.nats_tracks import TrackFeed, track_subjects
 from keepclear.services.runtime.run_marks import raised_earlier, run_mark
 from keepclear.services.tactical.service import CellShare, TacticalConfig, TacticalService
 
-__all__ = ["RunningShare"]
+__all__ = ["RunningShare", "retrying"]
+
+_log = logging.getLogger("keepclear.worker.detect")
+T = TypeVar("T")
 
 
 class RunningShare:
@@ -89,3 +99,17 @@ class RunningShare:
             return []
         self.tactical.on_event(event)
         return []
+
+
+def retrying(step: Callable[[], T], attempts: int = 5) -> T:
+    """``step()``, tried again after a pause when JetStream does not answer in time or is not
+    ready yet (a cluster just formed, an election); ``ConnectionError`` after ``attempts``."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return step()
+        except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
+            if attempt == attempts:
+                raise ConnectionError(f"bus_url: JetStream did not answer: {exc!r}") from exc
+            _log.warning("JetStream did not answer (%r); trying again", exc)
+            time.sleep(1.0)
+    raise AssertionError("unreachable")

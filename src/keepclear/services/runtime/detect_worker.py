@@ -26,6 +26,10 @@ When the share's worker is back (its home lock held again), the adopter hands th
 stops probing it, waits until its last events are on the stream, and frees the lock, which the
 returning worker takes. A worker given ``--cells`` (or on SQLite, one process) runs its one share
 and adopts none.
+
+Builds. A worker takes a share only while no worker of another build runs one (``detect_builds``):
+started beside them it waits, holding no home lock (the other build's workers adopt its share
+meanwhile), and takes its own once they are gone.
 """
 
 from __future__ import annotations
@@ -35,9 +39,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-import nats.errors
 import numpy as np
 
 from keepclear.detect.cells import cells_in_view
@@ -50,7 +53,8 @@ from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
-from keepclear.services.runtime.detect_share_run import RunningShare
+from keepclear.services.runtime.detect_builds import BuildGuard, build_problem, build_stamp
+from keepclear.services.runtime.detect_share_run import RunningShare, retrying
 from keepclear.services.runtime.detect_shares import (
     Share,
     cells_of_worker,
@@ -78,7 +82,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("keepclear.worker.detect")
-T = TypeVar("T")
 
 
 class DetectWorker:
@@ -87,7 +90,8 @@ class DetectWorker:
 
     ``name`` names the worker (its home lock); ``home`` are its own shares, each naming it as its
     worker (none: a standby, which only adopts); ``others`` the shares it adopts while their worker is
-    gone (module docstring; only on PostgreSQL). ``start`` warms the probe up, takes the home shares
+    gone (module docstring; only on PostgreSQL). ``build``: this build's stamp (default ``build_stamp()``;
+    tests give another). ``start`` warms the probe up, takes the home shares
     (one an adopter still holds comes back within a few polls) and starts watching the others;
     ``tick`` runs one probe cycle over every share held (``run`` ticks every ``tick_s`` until told to
     stop); ``close`` stops consuming and signing.
@@ -103,6 +107,7 @@ class DetectWorker:
         others: Sequence[Share] = (),
         adopt_after_s: float = 1.0,
         poll_s: float = 0.5,
+        build: str | None = None,
     ) -> None:
         settings = deployment.settings
         bus = deployment.bus
@@ -111,6 +116,8 @@ class DetectWorker:
         problem = worker_name_problem(name)
         if problem:
             raise ValidationError([f"name: {problem}"])
+        if build is not None and build_problem(build):
+            raise ValidationError([f"build: {build_problem(build)}"])
         if not (adopt_after_s >= 0 and poll_s > 0):
             raise ValidationError([f"adopt_after_s, poll_s: {adopt_after_s!r}, {poll_s!r} must be >= 0 and > 0"])
         self.deployment = deployment
@@ -129,6 +136,12 @@ class DetectWorker:
         # shares); shares are adopted only where a dead worker can be told from a living one.
         self._locks = lock_session_for(url, url, f"keepclear-worker-{name}")
         self._home_lock = self._lock(home_role(name))
+        #: This worker's build on its lock session, and whether it waits for another build's to stop.
+        self._builds = BuildGuard(self._locks, build or build_stamp())
+        self.build = self._builds.build
+        self._waiting = False
+        self._told: tuple[bool, list[str]] = (False, [])  # what ``_tell_build`` said last
+        self._home_elsewhere = False
         adopting = self._locks is not None
         if not home and not adopting:
             raise ValidationError(
@@ -206,16 +219,52 @@ class DetectWorker:
         # a tick never waits for the store (as in ``Runtime.start``).
         self.bus.start_dispatching()
         deadline_s = time.monotonic() + timeout_s
-        while not self._home_lock.try_acquire():
-            if time.monotonic() > deadline_s:
-                raise ValidationError([f"name: a worker {self.name!r} already runs (its lock is held)"])
-            time.sleep(self._poll_s)
-        for share in self.home:
-            if self._share_locks[share.name].try_acquire():
-                self.retired += self._start_share(share, timeout_s)
-        if self.others or any(share.name not in self._shares for share in self.home):
+        # Workers of another build run shares: wait for them to stop, without the home lock (``detect_builds``).
+        self._waiting = bool(self._builds.look())
+        if not self._waiting:
+            while not (self._builds.announce() and self._home_lock.try_acquire()):
+                if time.monotonic() > deadline_s:
+                    raise ValidationError([f"name: a worker {self.name!r} already runs (its lock is held)"])
+                time.sleep(self._poll_s)
+            self.retired += self._start_taken(self._take(self.home), timeout_s)
+            self._builds.settle(self._holding())
+        self._tell_build()
+        if self._waiting or self.others or any(share.name not in self._shares for share in self.home):
             self._manager = threading.Thread(target=self._manage, name="keepclear-worker-shares", daemon=True)
             self._manager.start()
+
+    def _take(self, wanted: Sequence[Share], *, gate: bool = True) -> list[Share]:
+        """Those of ``wanted`` whose locks this worker took: none while a worker of another build runs
+        shares (``BuildGuard.open``). The caller starts them (``_start_taken``) and settles the build."""
+        try:
+            return [s for s in wanted if self._builds.open(gate=gate) and self._share_locks[s.name].try_acquire()]
+        finally:
+            self._builds.close()
+
+    def _start_taken(self, taken: Sequence[Share], timeout_s: float = 30.0) -> int:
+        """Start the shares whose locks were just taken (a share that fails frees its lock and those of the
+        ones after it); returns how many alerts of earlier runs the home shares among them resolved."""
+        retired = 0
+        for i, share in enumerate(taken):
+            try:
+                resolved = self._start_share(share, timeout_s)
+            except Exception:
+                for rest in taken[i:]:
+                    self._share_locks[rest.name].release()
+                raise
+            retired += resolved if share.name in self._home_names else 0
+        return retired
+
+    def _holding(self) -> bool:
+        """Whether this worker holds a share lock."""
+        return any(lock.held for lock in self._share_locks.values())
+
+    def _tell_build(self) -> None:
+        """Say (a line without ``share``) when the worker starts or stops waiting, or for other builds."""
+        now = (self._waiting, list(self._builds.waiting_for))
+        if now != self._told:
+            self._told = now
+            self._tell({"build": self.build, "waiting": now[0], "waiting_for_build": now[1]})
 
     def _start_share(self, share: Share, timeout_s: float = 30.0) -> int:
         """Start probing ``share`` (its lock held): learn the alerts held, resolve its earlier runs',
@@ -223,14 +272,14 @@ class DetectWorker:
         running = RunningShare(self.deployment, self.bus, self.config.tactical, self.plan, share)
         running.tactical.warm_up()
         since_s = time.time() - STREAM_MAX_AGE_S
-        heard = self._retrying(lambda: self.bus.call(lambda nc: recent_alert_events(nc, since_s)).result(timeout_s))
+        heard = retrying(lambda: self.bus.call(lambda nc: recent_alert_events(nc, since_s)).result(timeout_s))
         resolved = running.retire(heard)
         # The alerts of the shares held here already count as held elsewhere for this one.
         for other in list(self._shares.values()):
             for alert in other.tactical.book.active():
                 running.tactical.hold_elsewhere(alert.id, alert.unit_a, alert.unit_b)
         self.bus.publish(resolved)
-        self._retrying(running.feed.start)
+        retrying(running.feed.start)
         with self._tick_lock:
             self._shares[share.name] = running
         self._tell({"share": share.name, "state": "started", "earlier_alerts_resolved": len(resolved)})
@@ -272,12 +321,14 @@ class DetectWorker:
         failover) the shares go on probing, as nobody can take their locks either: the alerts of a
         theatre must not stop with the store. Otherwise (another process holds them now) they stop."""
         assert self._locks is not None  # an embedded lock never ends
-        if self._home_lock.try_acquire():
+        if self._builds.announce() and self._home_lock.try_acquire():
             if self._kept_through_outage:
                 _log.warning("worker %s: PostgreSQL answers again; taking its shares' locks back", self.name)
             self._kept_through_outage = False
+            # Not gated (``BuildGuard.open``): a worker taking back what it ran waits for nobody.
+            kept = {s.name for s in self._take([s for s in self._owned if s.name in self._shares], gate=False)}
             for name in list(self._shares):
-                if not self._share_locks[name].try_acquire():
+                if name not in kept:
                     self._stop_share(name, "lost its lock")
             return
         if not self._locks.reachable and self._shares:
@@ -300,11 +351,49 @@ class DetectWorker:
         return self._locks.held_by_anyone(home_role(share.worker))
 
     def _manage_once(self) -> None:
+        if self._waiting and not self._end_wait():
+            self._tell_build()
+            return
+        if self._builds.waiting_for:
+            self._builds.look()  # a race or an outage let another build run beside this one: is it gone?
+        self._manage_shares()
+        self._builds.settle(self._holding())
+        if self._builds.waiting_for and not self._shares:
+            # Another build runs shares and this worker none: it waits, its home lock freed, so that
+            # the other build's workers adopt its shares meanwhile.
+            self._home_lock.release()
+            self._waiting = True
+        self._tell_build()
+
+    def _end_wait(self) -> bool:
+        """Whether a waiting worker may stop waiting: no worker of another build runs shares, and it holds
+        its home lock again."""
+        if self._builds.look() != []:
+            return False
+        if not self._home_lock.try_acquire():
+            if not self._home_elsewhere:
+                _log.warning("worker %s: its home lock is held by another process (one of its name runs?)", self.name)
+            self._home_elsewhere = True
+            return False
+        self._home_elsewhere = False
+        self._waiting = False
+        return True
+
+    def _manage_shares(self) -> None:
         home_lock = self._home_lock
         if not home_lock.still_held():
             self._session_ended()
             return
         now_s = time.monotonic()
+        taken: list[Share] = []
+        try:
+            self._choose(now_s, taken)
+        finally:
+            self._builds.close()
+        self.retired += self._start_taken(taken)
+
+    def _choose(self, now_s: float, taken: list[Share]) -> None:
+        """Stop the shares lost or handed back, and take (into ``taken``) the locks of those to start."""
         for share in self._owned:
             name = share.name
             lock = self._share_locks[name]
@@ -329,31 +418,13 @@ class DetectWorker:
                     # and one more for each share it has adopted already: a standby adopts first, and
                     # the shares of a worker (or a machine) that died spread over the living instead
                     # of piling up on whichever polled first.
-                    adopted = sum(1 for held in self._shares if held not in self._home_names)
+                    adopted = sum(
+                        1 for held in [*self._shares, *(s.name for s in taken)] if held not in self._home_names
+                    )
                     wait_s = self._adopt_after_s * (1 + (1 if self.home else 0) + adopted)
                     wanted = now_s - self._absent_since.setdefault(name, now_s) >= wait_s
-            if wanted and lock.try_acquire():
-                try:
-                    resolved = self._start_share(share)
-                except Exception:
-                    lock.release()
-                    raise
-                if mine:
-                    self.retired += resolved
-
-    @staticmethod
-    def _retrying(step: Callable[[], T], attempts: int = 5) -> T:
-        """``step()``, tried again after a pause when JetStream does not answer in time or is not
-        ready yet (a cluster just formed, an election); ``ConnectionError`` after ``attempts``."""
-        for attempt in range(1, attempts + 1):
-            try:
-                return step()
-            except (TimeoutError, ConnectionError, nats.errors.Error) as exc:
-                if attempt == attempts:
-                    raise ConnectionError(f"bus_url: JetStream did not answer: {exc!r}") from exc
-                _log.warning("JetStream did not answer (%r); trying again", exc)
-                time.sleep(1.0)
-        raise AssertionError("unreachable")
+            if wanted and self._builds.open() and lock.try_acquire():
+                taken.append(share)
 
     def tick(self, now_s: float | None = None) -> list[Event]:
         """One probe cycle of every share held, at ``now_s`` (default: the deployment's clock)."""
@@ -392,6 +463,9 @@ class DetectWorker:
             "alerts_active": sum(len(r.tactical.book) for r in running),
             "alerts_acknowledged": sum(1 for r in running for a in r.tactical.book.active() if a.acknowledged_by),
             "alert_events_total": self.alert_events_total,
+            "build": self.build,
+            # Other builds whose workers run shares: this worker takes none (empty: it may).
+            "waiting_for_build": list(self._builds.waiting_for),
         }
         for name in ("feed_messages_total", "feed_reports_total", "feed_bad_messages_total", "feed_failures_total"):
             out[name] = sum(share[name] for share in out["shares"].values())

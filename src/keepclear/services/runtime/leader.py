@@ -169,6 +169,14 @@ class LockSession:
             taken = bool(self.fetch("SELECT pg_try_advisory_lock(%s)", (key,)))
             return self.generation if taken else None
 
+    def try_lock_shared(self, class_key: int, key: int) -> int | None:
+        """Take the shared advisory lock of the two signed 32-bit keys ``(class_key, key)`` unless a
+        session holds it exclusively: the generation it is held in, or None (``psycopg.Error``: see
+        ``fetch``). Shared: every session may hold it at once (a detector worker's build, ``detect_builds``)."""
+        with self._lock:
+            taken = bool(self.fetch("SELECT pg_try_advisory_lock_shared(%s::int4, %s::int4)", (class_key, key)))
+            return self.generation if taken else None
+
     def held_by_anyone(self, role: Role | str) -> bool:
         """Whether some session (this one included) holds ``role``'s lock in this namespace, asked
         without taking it: a detector worker sees whether the worker a share belongs to runs. False
