@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Role
@@ -223,3 +225,20 @@ def running_service(
             yield Service(server.url, dep, app.state.runtime, keys)
     finally:
         dep.close()
+
+
+@contextmanager
+def statements_of_requests(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements, with their parameters, that the API's request threads execute (FastAPI
+    runs plain routes and dependencies in AnyIO worker threads; the service's own threads are left out)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if threading.current_thread().name.startswith("AnyIO worker"):
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)

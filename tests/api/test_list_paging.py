@@ -9,15 +9,12 @@ refused exactly as a made-up one.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from apisupport import Service
+from apisupport import Service, statements_of_requests
 
 from keepclear.domain import Party
 from keepclear.domain.parties import Contact
@@ -126,23 +123,6 @@ def test_paging_through_incidents_and_threads_gives_each_once_in_order(store_ser
     with store_service.client("b-liaison") as b:
         assert {t["title"] for t in listed(b, "/v1/hotline/threads")} >= {"thread 1", "thread 3", "thread 5"}
         assert not {t["title"] for t in listed(b, "/v1/hotline/threads")} & {"thread 0", "thread 2"}
-
-
-@contextmanager
-def statements_of_requests(engine: sa.Engine) -> Iterator[list[str]]:
-    """The SQL statements the API's request threads execute (FastAPI runs plain routes and
-    dependencies in AnyIO worker threads; the service's own threads are left out)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if threading.current_thread().name.startswith("AnyIO worker"):
-            seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def test_a_page_costs_the_same_statements_whatever_it_holds(store_service: Service):

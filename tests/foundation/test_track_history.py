@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
 from keepclear.domain import Domain, TrackReport
 from keepclear.services.tactical.history import HistoryLimits, TrackHistory
 from keepclear.services.tactical.tracks import ReportColumns
@@ -98,6 +103,51 @@ def test_request_keys_are_forgotten_after_their_retention(database):
         assert store.find(conn, "a", "old-key-0001") is None
         assert store.find(conn, "a", "new-key-0001") is not None
         assert store.find(conn, "b", "new-key-0001") is None  # keys are per party
+
+
+def _keys(database: Database, scope: str, count: int, created_s: float) -> None:
+    """``count`` idempotency keys of ``scope`` first used at ``created_s``, stored in bulk."""
+    from keepclear.store import request_keys as store
+
+    row = {"fingerprint": "f" * 64, "method": "POST", "path": "/v1/activities", "boot": "boot"}
+    with database.write() as conn:
+        conn.execute(
+            store.request_keys.insert(),
+            [row | {"scope": scope, "key": f"key-{i:05d}", "created_s": created_s + i % 7} for i in range(count)],
+        )
+
+
+def test_request_keys_due_together_are_forgotten_in_bounded_transactions(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every key due was deleted in one transaction: a party sending keyed writes by the hundred
+    thousand made a pass hold every other write for all of them, on the tick that runs the probe.
+    Now ``batch`` per transaction and ``batches_per_pass`` per call; a pass cut short goes on at
+    the next call, not ``every_s`` later; none is lost, and the keys still within their time stay."""
+    from keepclear.services.runtime.request_keys import RequestKeyRetention
+    from keepclear.store import request_keys as store
+
+    for scope in ("a", "b"):
+        _keys(database, scope, 1_201, 100.0)
+    _keys(database, "kept", 3, 900.0)
+    writes: list[object] = []
+    write = database.write
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        writes.append(args)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(database, "write", counted)
+    assert RequestKeyRetention(database, retention_s=600.0, every_s=3600.0).prune(now_s=1000.0) == 2_402
+    assert len(writes) == 5  # 500, 500, 500, 500, 402
+    _keys(database, "c", 1_201, 200.0)
+    retention = RequestKeyRetention(database, retention_s=600.0, every_s=3600.0, batches_per_pass=2)
+    writes.clear()
+    assert [retention.prune(now_s=1000.0) for _ in range(3)] == [1_000, 201, 0]  # the third: every_s later
+    assert len(writes) == 3
+    with database.read() as conn:
+        left = conn.execute(sa.select(store.request_keys.c.scope, sa.func.count()).group_by("scope")).all()
+    assert [tuple(row) for row in left] == [("kept", 3)]
 
 
 def test_kept_reports_are_durable_and_read_back_on_each_store(database_url: str) -> None:

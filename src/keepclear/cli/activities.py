@@ -150,7 +150,7 @@ def activity_show(ctx: CliContext, activity_id: str, party_id: str | None) -> No
         if party_id is None:
             view: dict[str, Any] | None = notifier_view(state)
         else:
-            view = view_for(state, party_id, service.conflicts_involving(party_id))
+            view = view_for(state, party_id, service.conflicts_involving(party_id, [activity_id]))
     if view is None:
         raise KeepclearError(f"activity {activity_id!r} does not exist for {party_id}")
     click.echo(json.dumps(view, indent=2))

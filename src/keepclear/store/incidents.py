@@ -233,10 +233,13 @@ def open_incidents_concerned(
     time_windows: Iterable[tuple[float, float]],
     window_units: AbstractSet[str] | None = None,
 ) -> list[Incident]:
-    """Open incidents linked to any of ``alert_ids``, named by ``incident_ids``, or timed within any
-    ``(from_s, until_s)`` window (inclusive) and, when ``window_units`` is given, involving one of
-    those units; by time: what a batch of events may touch, without reading every open incident
-    (a storm opens thousands at the same moment, and only those of the batch's units matter)."""
+    """Open incidents linked to any of ``alert_ids``, named by ``incident_ids``, or opened by keepclear
+    (no reporter) timed within any ``(from_s, until_s)`` window (inclusive) and, when ``window_units``
+    is given, involving one of those units; by time: what a batch of events may touch, without
+    reading every open incident (a storm opens thousands at the same moment, and only those of the
+    batch's units matter). The windows find what a trigger would merge with, and a trigger merges
+    only with what keepclear opened: the incidents parties report, in any number and at any time
+    they choose, are not read for every batch of alert changes near that time."""
     alerts, ids, windows = sorted(set(alert_ids)), sorted(set(incident_ids)), list(time_windows)
     found: dict[str, Incident] = {}
     for chunk in in_list_chunks(alerts):
@@ -245,7 +248,7 @@ def open_incidents_concerned(
     is_open = incidents.c.status != ReviewStatus.CLOSED.value
     for from_s, until_s in _merged(windows):
         query = sa.select(incidents.c.id, incidents.c.unit_ids).where(
-            incidents.c.time_s >= from_s, incidents.c.time_s <= until_s, is_open
+            incidents.c.time_s >= from_s, incidents.c.time_s <= until_s, incidents.c.reported_by.is_(None), is_open
         )
         ids.extend(
             row.id
@@ -268,13 +271,16 @@ def _merged(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return merged
 
 
-def unfrozen_incidents(conn: Connection, *, happened_before_s: float) -> list[Incident]:
-    """Incidents without frozen evidence that happened at or before ``happened_before_s``."""
+def unfrozen_incidents(conn: Connection, *, happened_before_s: float, limit: int | None = None) -> list[Incident]:
+    """Incidents without frozen evidence that happened at or before ``happened_before_s``, oldest
+    first (by time, then id); the first ``limit`` of them when given."""
     query = (
         sa.select(incidents)
         .where(incidents.c.evidence_sha256.is_(None), incidents.c.time_s <= happened_before_s)
-        .order_by(incidents.c.time_s)
+        .order_by(incidents.c.time_s, incidents.c.id)
     )
+    if limit is not None:
+        query = query.limit(limit)
     return [_incident(row) for row in conn.execute(query)]
 
 

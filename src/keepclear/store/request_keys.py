@@ -138,6 +138,16 @@ def forget(conn: Connection, claim: Claim) -> None:
     conn.execute(request_keys.delete().where(request_keys.c.scope == claim.scope, request_keys.c.key == claim.key))
 
 
-def prune(conn: Connection, older_than_s: float) -> int:
-    """Forget the keys created before ``older_than_s``; returns how many."""
-    return conn.execute(request_keys.delete().where(request_keys.c.created_s < older_than_s)).rowcount or 0
+def prune(conn: Connection, older_than_s: float, limit: int) -> int:
+    """Forget the oldest ``limit`` keys (at most) created before ``older_than_s``; returns how many."""
+    oldest = (
+        sa.select(request_keys.c.scope, request_keys.c.key)
+        .where(request_keys.c.created_s < older_than_s)
+        .order_by(request_keys.c.created_s)
+        .limit(limit)
+    )
+    due = [tuple(row) for row in conn.execute(oldest)]
+    if not due:
+        return 0
+    named = sa.tuple_(request_keys.c.scope, request_keys.c.key).in_(due)
+    return conn.execute(request_keys.delete().where(named)).rowcount or 0

@@ -188,7 +188,9 @@ def _party(principal: Principal) -> str:
 
 def _view(rt: Runtime, activity_id: str, party_id: str) -> ActivityView:
     """The caller's view of the activity after a change, or ``NotFoundError`` when it may see none."""
-    view = view_for(rt.activities.get(activity_id), party_id, rt.activities.conflicts_involving(party_id))
+    view = view_for(
+        rt.activities.get(activity_id), party_id, rt.activities.conflicts_involving(party_id, [activity_id])
+    )
     if view is None:
         raise NotFoundError(unknown("activity", activity_id))
     return VIEW.validate_python(view)

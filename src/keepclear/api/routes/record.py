@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -94,13 +95,18 @@ def _visible(rt: Runtime, principal: Principal, incident_id: str) -> Incident:
     return incident
 
 
-def _sight(rt: Runtime, party_id: str) -> Sight:
-    """What ``party_id`` may name now and who it knows may see each of those (``policy.Sight``)."""
+def _sight(rt: Runtime, party_id: str, message_ids: Sequence[str]) -> Sight:
+    """What ``party_id`` may name now and who it knows may see each of those (``policy.Sight``); of
+    its threads, those of ``message_ids`` (``THREAD_ID#SEQ``): others may open up to
+    ``max_hotline_threads_per_party`` threads each with it, which a report naming a message or two
+    need not read."""
     alerts = rt.tactical.alerts_for(party_id, include_resolved=True)
     own = [unit.id for unit, _ in rt.deployment.registry.units(party_id)]
     now = {s.unit_id: s.party_id for s in rt.tactical.visible_states(party_id)}
     intruders = rt.tactical.intruder_audiences(party_id)
-    threads = [(thread.id, thread.parties, last) for thread, last in rt.hotline.threads_with_last_seq(party_id)]
+    named = {m.rpartition("#")[0] for m in message_ids}
+    heads = rt.hotline.threads_with_last_seq(party_id, among=named) if named else []
+    threads = [(thread.id, thread.parties, last) for thread, last in heads]
     return party_sight(party_id, own, alerts, now, intruders, threads)
 
 
@@ -111,7 +117,7 @@ def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> l
     zone_ids = {z.id for z in rt.deployment.zones.list()} if body.zone_id is not None else set()
     known = {p.id for p in rt.deployment.registry.parties()}
     named = {"unit": body.unit_ids, "alert": body.alert_ids, "message": body.message_ids}
-    mine = _sight(rt, party_id)
+    mine = _sight(rt, party_id, body.message_ids)
     problems = [
         *mine.problems(named),
         *reference_problems("parties", "party", body.parties, known),

@@ -322,10 +322,14 @@ class ActivityService:
         with self._db.read() as conn:
             return store.list_activities(conn, statuses=statuses)
 
-    def conflicts_involving(self, party_id: str) -> list[StoredConflict]:
-        """Conflicts recorded against live or past activities of ``party_id`` (for its overlap views)."""
+    def conflicts_involving(self, party_id: str, activity_ids: Sequence[str] | None = None) -> list[StoredConflict]:
+        """Conflicts recorded against live or past activities of ``party_id`` (for its overlap views):
+        against those of ``activity_ids`` when given. A view of one activity names it: every conflict
+        against every activity of the party grows with what the other parties notify (each of them
+        up to ``max_live_activities_per_party`` live, the past ones kept), and was read, geometry
+        and all, to show one."""
         with self._db.read() as conn:
-            return conflicts_store.conflicts_against_party(conn, party_id)
+            return conflicts_store.conflicts_against_party(conn, party_id, activity_ids)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ where a reconnecting client resumes, and how a message reads in the reader's lan
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from keepclear.domain.hotline import Message, Thread
@@ -36,11 +37,11 @@ class Reading:
             unread = store.unread_counts(conn, party_id, [t.id for t, _ in heads])
         return [(t, last, unread[t.id]) for t, last in heads]
 
-    def threads_with_last_seq(self, party_id: str) -> list[tuple[Thread, int]]:
-        """Every thread of ``party_id`` with its last sequence number (``thread_heads`` without the
-        unread counts, which count messages)."""
+    def threads_with_last_seq(self, party_id: str, among: Collection[str] | None = None) -> list[tuple[Thread, int]]:
+        """Every thread of ``party_id`` (``among``: of these ids) with its last sequence number
+        (``thread_heads`` without the unread counts, which count messages)."""
         with self._db.read() as conn:
-            return store.threads_with_last_seq(conn, party_id)
+            return store.threads_with_last_seq(conn, party_id, among=among)
 
     def thread_heads_page(
         self, party_id: str, after: tuple[float, str] | None, limit: int

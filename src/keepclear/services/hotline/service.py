@@ -15,7 +15,7 @@ Construct one instance per deployment (it caches immutable thread membership).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -96,9 +96,10 @@ class HotlineService:
         """Every thread of ``party_id`` with its last seq and the messages of others it has not read."""
         return self._reading.thread_heads(party_id)
 
-    def threads_with_last_seq(self, party_id: str) -> list[tuple[Thread, int]]:
-        """Every thread of ``party_id`` with its last seq (no unread counts: they count messages)."""
-        return self._reading.threads_with_last_seq(party_id)
+    def threads_with_last_seq(self, party_id: str, among: Collection[str] | None = None) -> list[tuple[Thread, int]]:
+        """Every thread of ``party_id`` (``among``: of these ids) with its last seq (no unread counts:
+        they count messages)."""
+        return self._reading.threads_with_last_seq(party_id, among)
 
     def thread_heads_page(
         self, party_id: str, after: tuple[float, str] | None, limit: int

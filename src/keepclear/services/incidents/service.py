@@ -64,10 +64,14 @@ class IncidentConfig:
     ``evidence_window_s``: tracks are kept this long before and after the incident time (default 600 s).
     ``merge_window_s``: an automatic trigger for the same units and zone this close in time to an open
     incident joins it instead of opening another (default 600 s).
+    ``freeze_batch``: the most incidents one ``freeze_due`` freezes, oldest first (default 100): the
+    tick that runs it runs the probe too, and a storm of incidents (or a party reporting thousands)
+    falling due together must not hold it; the rest wait for the next ticks.
     """
 
     evidence_window_s: float = EVIDENCE_WINDOW_S
     merge_window_s: float = 600.0
+    freeze_batch: int = 100
 
 
 class IncidentService:
@@ -238,7 +242,8 @@ class IncidentService:
             opened_event = self._opened_event(incident)
             stage(conn, [opened_event])
         self._events.emit(opened_event)
-        self.freeze_due()
+        if time_s <= self._clock.now_s() - self._config.evidence_window_s:
+            self._freeze(incident, self._clock.now_s())  # its window has passed: its own, not the others' due
         return self.get(incident.id)
 
     def add_account(self, incident_id: str, party_id: str, text: str, *, amends: int | None = None) -> Account:
@@ -314,7 +319,8 @@ class IncidentService:
 
     # -- evidence --------------------------------------------------------------------------
     def freeze_due(self, now_s: float | None = None) -> list[str]:
-        """Freeze the evidence of every incident whose window has passed; returns their ids.
+        """Freeze the evidence of the incidents whose window has passed, at most ``freeze_batch`` of
+        them, oldest first (the next call takes the next ones); returns their ids.
 
         Without a track-history provider (``tracks_for`` None, e.g. the CLI) nothing is frozen: the
         evidence waits for a process that has the track history rather than being frozen empty.
@@ -322,32 +328,38 @@ class IncidentService:
         if self._tracks_for is None:
             return []
         now = self._clock.now_s() if now_s is None else now_s
-        window_s = self._config.evidence_window_s
         with self._db.read() as conn:
-            due = store.unfrozen_incidents(conn, happened_before_s=now - window_s)
-        frozen = []
-        for incident in due:
-            start_s, end_s = incident.time_s - window_s, incident.time_s + window_s
-            provided = self._tracks_for(list(incident.unit_ids), start_s, end_s) if incident.unit_ids else []
-            tracks = window_tracks(incident, provided, start_s, end_s)
-            with self._db.write() as conn:
-                current = store.get_incident(conn, incident.id, lock=True)
-                if current.evidence_sha256 is not None:
-                    continue
-                timeline = store.list_timeline(conn, incident.id)
-                alerts, messages = history(incident, timeline, self._ledger, start_s, end_s)
-                text, digest = document_text(incident, tracks, alerts, messages, start_s, end_s)
-                store.freeze_evidence(conn, incident.id, digest, text, now)
-                event = self._event(
-                    EventKind.INCIDENT_EVIDENCE_FROZEN,
-                    incident,
-                    None,
-                    {"evidence_sha256": digest, "tracks": len(tracks), "window_s": window_s},
-                )
-                stage(conn, [event])
-            self._events.emit(event)
-            frozen.append(incident.id)
-        return frozen
+            due = store.unfrozen_incidents(
+                conn, happened_before_s=now - self._config.evidence_window_s, limit=self._config.freeze_batch
+            )
+        return [incident.id for incident in due if self._freeze(incident, now)]
+
+    def _freeze(self, incident: Incident, now: float) -> bool:
+        """Freeze ``incident``'s evidence in a transaction of its own; False when it was frozen already
+        (or there is no track history to freeze it with)."""
+        if self._tracks_for is None:
+            return False
+        window_s = self._config.evidence_window_s
+        start_s, end_s = incident.time_s - window_s, incident.time_s + window_s
+        provided = self._tracks_for(list(incident.unit_ids), start_s, end_s) if incident.unit_ids else []
+        tracks = window_tracks(incident, provided, start_s, end_s)
+        with self._db.write() as conn:
+            current = store.get_incident(conn, incident.id, lock=True)
+            if current.evidence_sha256 is not None:
+                return False
+            timeline = store.list_timeline(conn, incident.id)
+            alerts, messages = history(incident, timeline, self._ledger, start_s, end_s)
+            text, digest = document_text(incident, tracks, alerts, messages, start_s, end_s)
+            store.freeze_evidence(conn, incident.id, digest, text, now)
+            event = self._event(
+                EventKind.INCIDENT_EVIDENCE_FROZEN,
+                incident,
+                None,
+                {"evidence_sha256": digest, "tracks": len(tracks), "window_s": window_s},
+            )
+            stage(conn, [event])
+        self._events.emit(event)
+        return True
 
     def evidence(self, incident_id: str) -> dict[str, Any] | None:
         """The frozen evidence document, checked against its stored hash; None before freezing."""

@@ -8,7 +8,7 @@ does (even across processes), and the unique (thread, seq) key refuses anything 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -125,10 +125,20 @@ def threads_of(conn: Connection, party_id: str) -> list[Thread]:
     return [thread for thread, _ in threads_with_last_seq(conn, party_id)]
 
 
-def threads_with_last_seq(conn: Connection, party_id: str, *, standing_only: bool = False) -> list[tuple[Thread, int]]:
+def threads_with_last_seq(
+    conn: Connection, party_id: str, *, standing_only: bool = False, among: Collection[str] | None = None
+) -> list[tuple[Thread, int]]:
     """Every thread ``party_id`` is a member of (``standing_only``: its standing threads, one per other
-    party), oldest first, each with its last seq; two statements, however many threads."""
+    party; ``among``: those of these ids, a few a request names), oldest first, each with its last
+    seq; two statements, however many threads (``among``: two per ``IN_LIST_SIZE`` ids)."""
     query = _threads_of_query(party_id)
+    if among is not None:  # what others opened with the party is not read to find these
+        rows = [
+            row
+            for chunk in in_list_chunks(sorted(among))
+            for row in conn.execute(query.where(hotline_threads.c.id.in_(chunk)))
+        ]
+        return sorted(_with_members(conn, rows), key=lambda head: (head[0].created_s, head[0].id))
     if standing_only:  # one per other party: named in the members' statement
         return _with_members(conn, list(conn.execute(query.where(hotline_threads.c.standing.is_(True)))))
     return _with_members(conn, list(conn.execute(query)), member=party_id)

@@ -1,0 +1,85 @@
+"""A request reads what it names, not everything the other parties stored about the caller, on
+SQLite and PostgreSQL alike, through the real server.
+
+Others may each keep ``max_live_activities_per_party`` activities overlapping a party's, and open
+``max_hotline_threads_per_party`` threads with it: the view of one activity read every conflict
+recorded against every activity of the party (geometry and all) to show that one's
+``overlapped_by``; an incident report read every thread of the reporter to judge the one or two
+messages it names.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from apisupport import Service, statements_of_requests
+from test_list_paging import notify
+
+from keepclear.domain import Party
+from keepclear.domain.hotline import Draft, MessageKind
+from keepclear.domain.parties import Contact
+from keepclear.domain.timefmt import format_utc
+from keepclear.store import activity_schema
+from keepclear.store import hotline as hotline_store
+
+#: Conflicts and threads others stored about party b (each within its own bounds).
+MANY = 20_000
+
+
+def _reading(seen: list[tuple[str, Any]], table: str) -> list[tuple[str, Any]]:
+    return [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT") and f"FROM {table}" in s]
+
+
+def test_an_activity_view_reads_the_conflicts_against_that_activity_only(store_service: Service) -> None:
+    notify(store_service, "b", ["b-1", "b-2"])
+    notify(store_service, "a", ["a-1"])  # overlaps both: a conflict against each
+    geometry = json.dumps({"type": "Point", "coordinates": [40.0, 35.4]})
+    row = {"activity_id": "a-1", "version": 1, "kind": "activity", "target_party_id": "b", "target_version": 1}
+    row |= {"geometry": geometry, "start_s": 0.0, "end_s": 1.0, "lower_ft": 0.0, "upper_ft": 1.0, "reason": "bulk"}
+    with store_service.deployment.db.write() as conn:
+        conn.execute(
+            activity_schema.activity_conflicts.insert(),
+            [row | {"target_id": f"b-other-{i:06d}", "detected_s": 1.0 + i} for i in range(MANY)],
+        )
+
+    with store_service.client("b-liaison") as b, statements_of_requests(store_service.deployment.db.engine) as seen:
+        response = b.get("/v1/activities/b-1")
+    assert response.status_code == 200, response.text
+    assert [o["your_activity_id"] for o in response.json()["overlapped_by"]] == ["b-1"]
+    read = _reading(seen, "activity_conflicts")
+    assert read and all("b-1" in str(parameters) for _, parameters in read), read
+
+
+def _bulk_threads(service: Service, count: int) -> None:
+    """``count`` threads of a and b, stored in bulk (as threads stored before `opened_by`, so that a may open more)."""
+    ids = [f"t-bulk-{i:06d}" for i in range(count)]
+    row = {"title": "bulk", "standing": False, "pair_key": None, "created_s": 1.0, "last_seq": 0, "opened_by": None}
+    with service.deployment.db.write() as conn:
+        conn.execute(hotline_store.hotline_threads.insert(), [row | {"id": i} for i in ids])
+        conn.execute(
+            hotline_store.hotline_members.insert(), [{"thread_id": i, "party_id": p} for i in ids for p in "ab"]
+        )
+
+
+def test_an_incident_report_reads_the_threads_of_the_messages_it_names_only(store_service: Service) -> None:
+    rt = store_service.runtime
+    _bulk_threads(store_service, MANY)
+    named = rt.hotline.create_thread("a", ["b"], "the one named")
+    rt.hotline.post("a", "Maj Alpha", Draft(named.id, MessageKind.TEXT, "named-key-1", body="we see it"))
+    store_service.deployment.registry.add_party(Party("c", "Charlie"), [Contact("Charlie duty officer")])
+    apart = rt.hotline.create_thread("a", ["c"], "a and c")
+    rt.hotline.post("a", "Maj Alpha", Draft(apart.id, MessageKind.TEXT, "apart-key-1", body="b is no member"))
+    body = {"time": format_utc(time.time() - 60), "summary": "close pass", "parties": ["a"]}
+
+    with store_service.client("b-liaison") as b:
+        with statements_of_requests(store_service.deployment.db.engine) as seen:
+            reported = b.post("/v1/incidents", json=body | {"message_ids": [f"{named.id}#1"]})
+        refused = b.post("/v1/incidents", json=body | {"message_ids": [f"{apart.id}#1", f"{named.id}#2"]})
+    assert reported.status_code == 201, reported.text
+    assert refused.status_code == 422, refused.text
+    problems = refused.json()["errors"]
+    assert len(problems) == 2 and all("message_ids" in p for p in problems), problems
+    read = _reading(seen, "hotline_threads")
+    assert read and all(named.id in str(parameters) for _, parameters in read), read
