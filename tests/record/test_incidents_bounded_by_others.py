@@ -9,6 +9,8 @@ to find what a trigger merges with (a trigger merges only with what keepclear op
 
 from __future__ import annotations
 
+import threading
+
 from keepclear.domain import TrackReport
 from keepclear.domain.events import Event
 from keepclear.domain.incidents import Incident, IncidentKind, ReviewStatus
@@ -113,3 +115,40 @@ def test_alert_changes_read_no_reported_incident_to_find_what_they_merge_with(
     with deployment.db.read() as conn:
         opened = [i for i in store.list_incidents(conn) if i.reported_by is None]
     assert len(opened) == 1 and opened[0].alert_ids == ("al-1", "al-2")
+
+
+class _WriterFreeWhileReading:
+    """The ledger, whose ``entries`` first checks from another thread that the store's writer is
+    free: reading the window's record entries (everyone's alerts and messages) must not hold it."""
+
+    def __init__(self, ledger: Ledger, deployment: Deployment) -> None:
+        self._ledger = ledger
+        self._db = deployment.db
+        self.writer_free: list[bool] = []
+
+    def entries(self, **kwargs: object) -> object:
+        written = threading.Event()
+
+        def write() -> None:
+            with self._db.write():
+                written.set()
+
+        threading.Thread(target=write, daemon=True).start()
+        self.writer_free.append(written.wait(2.0))
+        return self._ledger.entries(**kwargs)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._ledger, name)
+
+
+def test_freezing_reads_the_record_before_it_takes_the_writer(
+    deployment: Deployment, ledger: Ledger, clock: ManualClock
+) -> None:
+    """The evidence read every alert and message entry of all parties within the window (thousands
+    under load) inside its write transaction: on SQLite every other write waited for it."""
+    watched = _WriterFreeWhileReading(ledger, deployment)
+    config = IncidentConfig(evidence_window_s=WINDOW_S)
+    service = IncidentService(deployment.db, clock, EventBus(), _no_tracks, config, ledger=watched)  # type: ignore[arg-type]
+    frozen = service.report("coalition", time_s=clock.now_s() - WINDOW_S - 1, summary="seen an hour ago")
+    assert frozen.evidence_sha256 is not None
+    assert watched.writer_free == [True]

@@ -343,12 +343,19 @@ class IncidentService:
         start_s, end_s = incident.time_s - window_s, incident.time_s + window_s
         provided = self._tracks_for(list(incident.unit_ids), start_s, end_s) if incident.unit_ids else []
         tracks = window_tracks(incident, provided, start_s, end_s)
+        # The record's alert and message entries of the window (everyone's traffic: thousands) are read
+        # before the write, which on SQLite holds the one writer; read again in it only when the
+        # incident's timeline changed meanwhile.
+        with self._db.read() as conn:
+            timeline = store.list_timeline(conn, incident.id)
+        alerts, messages = history(incident, timeline, self._ledger, start_s, end_s)
         with self._db.write() as conn:
             current = store.get_incident(conn, incident.id, lock=True)
             if current.evidence_sha256 is not None:
                 return False
-            timeline = store.list_timeline(conn, incident.id)
-            alerts, messages = history(incident, timeline, self._ledger, start_s, end_s)
+            now_timeline = store.list_timeline(conn, incident.id)
+            if now_timeline != timeline:
+                alerts, messages = history(incident, now_timeline, self._ledger, start_s, end_s)
             text, digest = document_text(incident, tracks, alerts, messages, start_s, end_s)
             store.freeze_evidence(conn, incident.id, digest, text, now)
             event = self._event(
