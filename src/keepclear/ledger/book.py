@@ -11,7 +11,7 @@ path of ``core.LedgerCore`` (the head, the genesis, who signs an entry, checkpoi
 - ``heads``: signed heads and proofs (``checkpoint``, ``latest_head``, ``heads``,
   ``inclusion_proof``, ``consistency_proof``, ...);
 - ``witnessing``: parties' cosignatures of signed heads (``add_cosignature``, ``cosignatures``);
-- ``export``: reading it out (``entries``, ``export_document``).
+- ``export``: reading it out (``entries``, ``export_document``, ``export_text`` streamed).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ last entry; a party's export holds a placeholder for each entry it may not read 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from keepclear.ledger.heads import SignedHeads
@@ -14,6 +15,12 @@ from keepclear.ledger.model import Entry, placeholder_of, time_us_of
 from keepclear.ledger.rows import checkpoint_from_row, entry_from_row
 from keepclear.ledger.spec import EXPORT_FORMAT, EXPORT_VERSION, KEY_ROTATED, payload_readable
 from keepclear.store import ledger as store
+
+#: Entries an export reads at a time.
+EXPORT_CHUNK_ENTRIES = 4096
+#: The fields of an export document in the order files have always had them (the text streamed puts
+#: ``rotations`` after ``entries``: they are gathered from the entries).
+_DOCUMENT_ORDER = ("format", "version", "exported_us", "for_party", "keys", "rotations", "entries", "checkpoints")
 
 
 class Exports(SignedHeads):
@@ -46,33 +53,23 @@ class Exports(SignedHeads):
 
         The head is checkpointed first. With ``for_party``, an entry that party may not read
         (``payload_readable``: the audience rule) is a placeholder: its seq, prev and hash, which keep
-        the chain and the tree whole without saying who did what with whom, or when.
+        the chain and the tree whole without saying who did what with whom, or when. The document
+        ``export_text`` writes, whole in memory (the CLI's file; the API streams the text).
         """
+        document: dict[str, Any] = json.loads("".join(self.export_text(for_party=for_party)))
+        return {key: document[key] for key in _DOCUMENT_ORDER}  # rotations before entries, as ever
+
+    def export_text(self, *, for_party: str | None = None) -> Iterator[str]:
+        """The export document as JSON text, in pieces: the head is checkpointed, the keys and
+        checkpoints read now (an outage is raised here, before any text); the entries are read
+        ``EXPORT_CHUNK_ENTRIES`` at a time as the pieces are taken, so an API process streaming the
+        export of a record of millions of entries holds one chunk of them, not the record."""
         self.checkpoint()
         with self._db.read() as conn:
             checkpoints = [checkpoint_from_row(row) for row in store.list_checkpoints(conn)]
             covered = checkpoints[-1].seq if checkpoints else 0
-            rows = [row for row in store.list_entries(conn) if row.seq <= covered]
             keys = [k for k in store.list_keys(conn) if k.from_seq <= covered]
-        rotations = []
-        out_entries = []
-        for row in rows:
-            entry = entry_from_row(row)
-            s = entry.statement
-            visible = payload_readable(s, for_party)
-            out_entries.append(entry.to_json() if visible else placeholder_of(entry, row.hash).to_json())
-            if s.kind == KEY_ROTATED:
-                p = entry.payload_value()
-                rotations.append(
-                    {
-                        "seq": entry.seq,
-                        "owner": p["owner"],
-                        "old_key": p["old_key"],
-                        "new_key": p["new_key"],
-                        "reason": p["reason"],
-                    }
-                )
-        return {
+        head = {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             "exported_us": time_us_of(self._clock.now_s()),
@@ -88,7 +85,41 @@ class Exports(SignedHeads):
                 }
                 for k in keys
             ],
-            "rotations": rotations,
-            "entries": out_entries,
-            "checkpoints": [c.to_json() for c in checkpoints],
         }
+        return self._export_pieces(head, covered, [c.to_json() for c in checkpoints], for_party)
+
+    def _export_pieces(
+        self, head: dict[str, Any], covered: int, checkpoints: list[dict[str, Any]], for_party: str | None
+    ) -> Iterator[str]:
+        yield _json(head)[:-1] + ',"entries":['
+        rotations: list[dict[str, Any]] = []
+        for start in range(1, covered + 1, EXPORT_CHUNK_ENTRIES):
+            with self._db.read() as conn:
+                rows = store.list_entries(
+                    conn, from_seq=start, until_seq=min(covered, start + EXPORT_CHUNK_ENTRIES - 1)
+                )
+            out = []
+            for row in rows:
+                entry = entry_from_row(row)
+                s = entry.statement
+                out.append(
+                    entry.to_json() if payload_readable(s, for_party) else placeholder_of(entry, row.hash).to_json()
+                )
+                if s.kind == KEY_ROTATED:
+                    p = entry.payload_value()
+                    rotations.append(
+                        {
+                            "seq": entry.seq,
+                            "owner": p["owner"],
+                            "old_key": p["old_key"],
+                            "new_key": p["new_key"],
+                            "reason": p["reason"],
+                        }
+                    )
+            yield ("," if start > 1 else "") + ",".join(_json(e) for e in out)
+        yield f'],"rotations":{_json(rotations)},"checkpoints":{_json(checkpoints)}}}'
+
+
+def _json(value: Any) -> str:
+    """``value`` as compact JSON text (as an HTTP JSON answer writes it)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))

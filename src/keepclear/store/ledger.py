@@ -174,9 +174,13 @@ def list_entries(
     kinds: Collection[str] = (),
     from_us: int | None = None,
     until_us: int | None = None,
+    until_seq: int | None = None,
 ) -> list[sa.Row[Any]]:
-    """Entries in seq order, optionally from ``from_seq``, of kinds with a prefix or of ``kinds``, in a time window."""
+    """Entries in seq order, optionally from ``from_seq`` through ``until_seq``, of kinds with a prefix or
+    of ``kinds``, in a time window."""
     query = sa.select(ledger_entries).where(ledger_entries.c.seq >= from_seq).order_by(ledger_entries.c.seq)
+    if until_seq is not None:
+        query = query.where(ledger_entries.c.seq <= until_seq)
     if kinds_prefix:
         query = query.where(sa.or_(*(ledger_entries.c.kind.startswith(p, autoescape=True) for p in kinds_prefix)))
     if kinds:
