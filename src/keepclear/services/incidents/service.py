@@ -65,8 +65,8 @@ class IncidentConfig:
     ``merge_window_s``: an automatic trigger for the same units and zone this close in time to an open
     incident joins it instead of opening another (default 600 s).
     ``freeze_batch``: the most incidents one ``freeze_due`` freezes, oldest first (default 100): the
-    tick that runs it runs the probe too, and a storm of incidents (or a party reporting thousands)
-    falling due together must not hold it; the rest wait for the next ticks.
+    chores thread that runs it runs the deadlines too, and a storm of incidents (or a party reporting
+    thousands) falling due together must not hold it; the rest wait for the next rounds.
     """
 
     evidence_window_s: float = EVIDENCE_WINDOW_S
