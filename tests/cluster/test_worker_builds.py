@@ -30,8 +30,8 @@ from test_worker_detect import (
     feed_clients,
     place_in,
     populate,
+    post_pair,
     raised_by_share,
-    report,
     share_lines,
     share_started,
 )
@@ -85,10 +85,7 @@ def test_a_worker_of_a_new_build_waits_beside_the_old_one_and_takes_over_when_it
         t0 = time.time()
 
         def post() -> None:
-            now = time.time()
-            for p, unit, lat in (("a", "ua", lat0), ("b", "ub", lat0 + 0.03)):
-                body = {"reports": [report(unit, lat, 0.0, t0, now, lon0=lon0, east_mps=200.0)]}
-                assert feeds[p].post("/v1/tracks", json=body).status_code == 202
+            post_pair(feeds, t0, lat0, lon0)
 
         def of_share(kind: str) -> list[str]:
             """The alert ids of ``kind`` on b's stream of alerts share w1of2 raised (its workers' stdout)."""

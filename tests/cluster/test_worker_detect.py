@@ -116,6 +116,16 @@ def report(
     }
 
 
+def post_pair(feeds: dict[str, httpx.Client], t0: float, lat0: float, lon0: float) -> None:
+    """One report each of the converging pair: a's ``ua`` and b's ``ub`` 0.03° north of it, both
+    flying east at 200 m/s from ``lon0`` since ``t0``; each accepted (202, one report)."""
+    now = time.time()
+    for p, unit, lat in (("a", "ua", lat0), ("b", "ub", lat0 + 0.03)):
+        body = {"reports": [report(unit, lat, 0.0, t0, now, lon0=lon0, east_mps=200.0)]}
+        answer = feeds[p].post("/v1/tracks", json=body)
+        assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+
+
 def alert_id_of(event: dict[str, object]) -> str:
     """The alert id of an alert event read from ``/v1/stream``."""
     payload = event["payload"]
@@ -404,11 +414,7 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
         t0 = time.time()
 
         def post() -> None:
-            now = time.time()
-            for p, unit, lat in (("a", "ua", lat0), ("b", "ub", lat0 + 0.03)):
-                body = {"reports": [report(unit, lat, 0.0, t0, now, lon0=lon0, east_mps=200.0)]}
-                answer = feeds[p].post("/v1/tracks", json=body)
-                assert answer.status_code == 202 and answer.json()["accepted"] == 1, answer.text
+            post_pair(feeds, t0, lat0, lon0)
 
         def of_share(kind: str) -> list[str]:
             """The alert ids of ``kind`` on b's stream of alerts share w1of2 raised (its workers' stdout)."""
@@ -550,10 +556,7 @@ def test_finer_shares_of_a_dead_worker_spread_over_the_living(
                 assert time.monotonic() - since_s < ALERT_S, f"{what} not within {ALERT_S} s:\n" + "\n".join(
                     f"--- {n}\n{p.read_text()[-2500:]}" for n, p in logs.items()
                 )
-                now = time.time()
-                for p, unit, lat in (("a", "ua", lat0), ("b", "ub", lat0 + 0.03)):
-                    body = {"reports": [report(unit, lat, 0.0, t0, now, lon0=lon0, east_mps=200.0)]}
-                    assert feeds[p].post("/v1/tracks", json=body).status_code == 202
+                post_pair(feeds, t0, lat0, lon0)
                 time.sleep(0.5)
             return time.monotonic() - since_s
 
