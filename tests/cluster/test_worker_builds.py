@@ -26,12 +26,11 @@ from test_worker_detect import (
     ALERT_S,
     ENV,
     START_S,
-    alert_id_of,
     feed_clients,
     place_in,
     populate,
     post_pair,
-    raised_by_share,
+    share_alerts_seen,
     share_lines,
     share_started,
 )
@@ -89,8 +88,7 @@ def test_a_worker_of_a_new_build_waits_beside_the_old_one_and_takes_over_when_it
 
         def of_share(kind: str) -> list[str]:
             """The alert ids of ``kind`` on b's stream of alerts share w1of2 raised (its workers' stdout)."""
-            mine = raised_by_share(list(logs.values()), "w1of2")
-            return [alert_id_of(e) for e in list(stream_b.events) if e.get("kind") == kind and alert_id_of(e) in mine]
+            return share_alerts_seen(list(stream_b.events), list(logs.values()), "w1of2", kind)
 
         def raised() -> list[str]:
             return of_share("alert.raised")

@@ -154,6 +154,13 @@ def raised_by_share(logs: list[Path], share: str) -> dict[str, str]:
     return out
 
 
+def share_alerts_seen(events: list[dict[str, object]], logs: list[Path], share: str, kind: str) -> list[str]:
+    """The alert ids of ``kind`` among a party's stream ``events`` that ``share`` raised (by its
+    workers' stdout, ``raised_by_share``)."""
+    mine = raised_by_share(logs, share)
+    return [alert_id_of(e) for e in events if e.get("kind") == kind and alert_id_of(e) in mine]
+
+
 def assert_tells_nothing_of_workers(alert_id: str, seen: str, *words: str) -> None:
     """``alert_id`` has the embedded shape, and ``seen`` (what a party was shown) names none of ``words``
     (workers, shares, run marks)."""
@@ -418,8 +425,7 @@ def test_a_dead_workers_share_is_taken_over_and_handed_back_when_it_returns(
 
         def of_share(kind: str) -> list[str]:
             """The alert ids of ``kind`` on b's stream of alerts share w1of2 raised (its workers' stdout)."""
-            mine = raised_by_share(list(logs.values()), "w1of2")
-            return [alert_id_of(e) for e in list(stream_b.events) if e.get("kind") == kind and alert_id_of(e) in mine]
+            return share_alerts_seen(list(stream_b.events), list(logs.values()), "w1of2", kind)
 
         def post_until(done: Callable[[], bool], what: str, since_s: float, limit_s: float) -> float:
             while not done():
