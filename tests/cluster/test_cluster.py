@@ -15,10 +15,8 @@ import time
 import pytest
 
 nats = pytest.importorskip("nats")
-from clustersupport import cluster, servers  # noqa: E402
-from nats.errors import TimeoutError as NatsTimeoutError  # noqa: E402
+from clustersupport import cluster, servers, until_answered  # noqa: E402
 from nats.js.client import JetStreamContext  # noqa: E402
-from nats.js.errors import NoStreamResponseError  # noqa: E402
 
 #: Ports shifted by this, so a developer's own ``scripts/cluster up`` (4231-4233) keeps running.
 PORT_OFFSET = 100
@@ -29,14 +27,7 @@ DRILL_S = 50.0
 
 async def publish_retrying(js: JetStreamContext, subject: str, payload: bytes, msg_id: str, deadline: float) -> None:
     """Publish until acknowledged (a leader election answers nothing or 'no responders' meanwhile)."""
-    while True:
-        try:
-            await js.publish(subject, payload, timeout=1.0, headers={"Nats-Msg-Id": msg_id})
-            return
-        except (NatsTimeoutError, NoStreamResponseError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
+    await until_answered(lambda: js.publish(subject, payload, timeout=1.0, headers={"Nats-Msg-Id": msg_id}), deadline)
 
 
 async def drill(env: dict[str, str]) -> dict[str, float]:

@@ -50,6 +50,7 @@ __all__ = [
     "TrackFeed",
     "TrackPicture",
     "TrackPublisher",
+    "drain_alert_events",
     "recent_alert_events",
     "track_subjects",
 ]
@@ -381,19 +382,36 @@ async def recent_alert_events(nc: NatsClient, since_s: float, *, limit: int = 1_
         pull = await js.pull_subscribe(f"{EVENTS_PREFIX}.alert.>", stream=EVENTS_STREAM, config=config)
     except NotFoundError:  # no event stream yet: nothing was ever raised
         return []
-    events: list[Event] = []
     try:
-        while len(events) < limit:
-            try:
-                messages = await pull.fetch(FETCH_BATCH * 4, timeout=1.0)
-            except NatsTimeoutError:
-                break
-            for message in messages:
-                with contextlib.suppress(ValidationError):
-                    events.extend(events_of_message(message.data, message.headers))
-            if not messages or messages[-1].metadata.num_pending == 0:
-                break
+        return await drain_alert_events(pull, limit, stall_s=MANAGE_TIMEOUT_S)
     finally:
         with contextlib.suppress(Exception):
             await pull.unsubscribe()
+
+
+async def drain_alert_events(pull: Any, limit: int, *, stall_s: float) -> list[Event]:
+    """The events of every message ``pull`` (a consumer without acknowledgements) has to give, in
+    order, at most ``limit``. A fetch that times out ends the reading only when the consumer has
+    nothing pending: a loaded server answering late must not make a starting worker believe fewer
+    alerts are held (it would raise them again). ``NatsTimeoutError`` once nothing came for
+    ``stall_s`` while messages are pending, for the caller to try again whole."""
+    loop = asyncio.get_running_loop()
+    events: list[Event] = []
+    stalled_at = loop.time() + stall_s
+    while len(events) < limit:
+        try:
+            messages = await pull.fetch(FETCH_BATCH * 4, timeout=1.0)
+        except NatsTimeoutError:
+            info = await pull.consumer_info()
+            if not info.num_pending:
+                break
+            if loop.time() > stalled_at:
+                raise
+            continue
+        stalled_at = loop.time() + stall_s
+        for message in messages:
+            with contextlib.suppress(ValidationError):
+                events.extend(events_of_message(message.data, message.headers))
+        if not messages or messages[-1].metadata.num_pending == 0:
+            break
     return events
