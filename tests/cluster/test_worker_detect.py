@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 nats = pytest.importorskip("nats")
-from clustersupport import servers  # noqa: E402
+from clustersupport import servers, until_answered  # noqa: E402
 from test_serve_bus import Stream  # noqa: E402
 
 from keepclear.detect.cells import CellGrid  # noqa: E402
@@ -265,8 +265,9 @@ async def _ack_floor_and_last(consumer: str) -> tuple[int, int]:
     nc = await nats.connect(servers(PORT_OFFSET))
     try:
         js = nc.jetstream()
-        info = await js.consumer_info(TRACK_STREAM, consumer)
-        stream = await js.stream_info(TRACK_STREAM)
+        deadline = time.monotonic() + 30.0
+        info = await until_answered(lambda: js.consumer_info(TRACK_STREAM, consumer), deadline)
+        stream = await until_answered(lambda: js.stream_info(TRACK_STREAM), deadline)
         assert info.ack_floor is not None and stream.state is not None
         return int(info.ack_floor.stream_seq or 0), int(stream.state.last_seq)
     finally:
