@@ -475,3 +475,17 @@ def test_deadlines_falling_due_together_are_escalated_in_bounded_transactions(
     assert all((s.party_id, s.level) == ("russia", 1) for s in steps)
     assert counted.writes == overdue // 3 + 1
     assert service.run_deadlines() == []  # each moved on to its next deadline
+
+
+def test_the_deadline_chore_takes_one_batch_a_call_oldest_first(
+    world, deployment: Deployment, clock: ManualClock
+) -> None:
+    """The runtime's chores thread asks for one batch a call (``max_batches=1``) and comes back at once
+    while whole batches come: between two batches the other chores (a hotline escalation due) go."""
+    service = ActivityService(deployment.db, deployment.clock, deployment.bus, config=ActivityConfig(deadline_batch=3))
+    for k in range(7):
+        service.notify(plan(f"coalition-{k}", "coalition", lon=30.0 + k, addressees=frozenset({"russia"})))
+        clock.advance(1)
+    clock.advance(900)
+    calls = [[s.activity_id for s in service.run_deadlines(max_batches=1)] for _ in range(4)]
+    assert calls == [[f"coalition-{k}" for k in ks] for ks in ([0, 1, 2], [3, 4, 5], [6], [])]

@@ -5,10 +5,12 @@ activities due together made the next alerts as late as their escalation took.""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import replace
 
+from keepclear.services.runtime.chores import MORE
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.runtime import Runtime
@@ -50,5 +52,50 @@ def test_deadlines_incidents_and_retention_are_chores_and_a_tick_by_hand_runs_th
     try:
         runtime.tick(123.0)  # driven by hand (replays, tests): in the tick, in order
         assert ran == [123.0]
+    finally:
+        runtime.stop()
+
+
+def test_a_chore_cut_short_by_its_bound_comes_back_at_once_after_every_other_chore(deployment: Deployment) -> None:
+    """A flood of one chore (a party's thousands of deadlines, a batch a call) goes batch after batch,
+    not a ``tick_s`` apart, and every other chore gets its turn between two of its batches. Before, a
+    deadline watcher ran every batch in one call: a hotline escalation due meanwhile waited for all."""
+    runtime = Runtime(deployment, replace(RuntimeConfig.from_settings(deployment.settings), tick_s=0.5))
+    batches, calls = 40, []
+    done = threading.Event()
+
+    def flood(now_s: float) -> object:
+        calls.append("flood")
+        time.sleep(0.005)  # a batch's transaction
+        if calls.count("flood") < batches:
+            return MORE
+        done.set()
+        return None
+
+    runtime.add_task("flood", flood, chore=True)
+    runtime.add_task("other", lambda now_s: calls.append("other"), chore=True)
+    runtime.start()
+    try:
+        # a tick_s apart, the 40 batches would take 20 s
+        assert done.wait(5.0), f"{calls.count('flood')} batches in 5 s: a tick_s between batches"
+    finally:
+        runtime.stop()
+    floods = [k for k, name in enumerate(calls) if name == "flood"][:batches]
+    assert all("other" in calls[a:b] for a, b in itertools.pairwise(floods)), "a chore waited for the flood"
+
+
+def test_a_tick_by_hand_runs_each_chore_until_nothing_more_is_due(deployment: Deployment) -> None:
+    runtime = _runtime(deployment)
+    calls: list[str] = []
+
+    def flood(now_s: float) -> object:
+        calls.append("flood")
+        return MORE if calls.count("flood") < 5 else None
+
+    runtime.add_task("flood", flood, chore=True)
+    runtime.add_task("after", lambda now_s: calls.append("after"), chore=True)
+    try:
+        runtime.tick(123.0)
+        assert calls == ["flood"] * 5 + ["after"]
     finally:
         runtime.stop()

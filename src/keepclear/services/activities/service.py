@@ -257,15 +257,17 @@ class ActivityService:
             activity_id, version, party_id, ActivityStatus.CANCELLED, EventKind.ACTIVITY_CANCELLED, reason
         )
 
-    def run_deadlines(self, now_s: float | None = None) -> list[EscalationStep]:
+    def run_deadlines(self, now_s: float | None = None, *, max_batches: int | None = None) -> list[EscalationStep]:
         """Escalate every acknowledgement overdue at ``now_s`` (default: the clock) one roster step
-        (``deadlines``); returns the steps taken. ``deadline_batch`` per transaction, oldest first:
-        other writers go between the batches, however many fell due together."""
+        (``deadlines``), or the first ``max_batches`` batches of them; returns the steps taken.
+        ``deadline_batch`` per transaction, oldest first: other writers go between the batches,
+        however many fell due together."""
         now_s = self._clock.now_s() if now_s is None else now_s
         with self._db.read() as conn:
             if not acks_store.overdue_acks(conn, now_s, limit=1):
                 return []  # the usual tick: nothing due, and the writer stays free for others
         taken: list[EscalationStep] = []
+        batches = 0
         while True:
             with self._db.write() as conn:
                 self._serialise(conn)
@@ -273,7 +275,8 @@ class ActivityService:
                 told = self._stage(conn, [escalated_event(step, notifier, now_s) for step, notifier in steps])
             self._tell(told)
             taken += [step for step, _ in steps]
-            if len(steps) < self._config.deadline_batch:
+            batches += 1
+            if len(steps) < self._config.deadline_batch or batches == max_batches:
                 return taken
 
     # -- reads --------------------------------------------------------------------------------

@@ -49,20 +49,23 @@ class Escalation:
             for r in rows
         ]
 
-    def run_deadlines(self, now_s: float | None = None) -> list[Message]:
-        """Take one escalation step for every overdue acknowledgement; returns the messages posted.
+    def run_deadlines(self, now_s: float | None = None, *, max_batches: int | None = None) -> list[Message]:
+        """Take one escalation step for every overdue acknowledgement (those of the first
+        ``max_batches`` pages of ``DUE_PAGE``, oldest first); returns the messages posted.
 
         Step k (from 1) calls contact k of the recipient's roster; once the roster is exhausted a
         last message says so and the escalation stops. Call it periodically (or from a test clock).
         """
         now_s = self._clock.now_s() if now_s is None else now_s
         posted: list[Message] = []
+        pages = 0
         while True:
             with self._db.read() as conn:
                 due = store.due_ack_requests(conn, now_s, limit=DUE_PAGE)
             stepped = [m for m in (self._step(request, now_s) for request in due) if m is not None]
             posted += stepped
-            if len(due) < DUE_PAGE or not stepped:  # a page all taken meanwhile: the next tick goes on
+            pages += 1
+            if len(due) < DUE_PAGE or not stepped or pages == max_batches:  # all taken meanwhile: next tick
                 return posted
 
     def _step(self, request: Row[Any], now_s: float) -> Message | None:

@@ -27,7 +27,7 @@ from keepclear.domain.phrases import PhraseCatalogue
 from keepclear.errors import KeepclearError
 from keepclear.services.hotline.availability import Availabilities
 from keepclear.services.hotline.config import HotlineConfig
-from keepclear.services.hotline.escalation import Escalation
+from keepclear.services.hotline.escalation import DUE_PAGE, Escalation
 from keepclear.services.hotline.notices import Notices
 from keepclear.services.hotline.phrases import load_catalogue
 from keepclear.services.hotline.posting import MessageListener, Posting
@@ -183,9 +183,15 @@ class HotlineService:
         """Who was asked to acknowledge message ``seq``, who did, how far each escalation went."""
         return self._escalation.ack_status(party_id, thread_id, seq)
 
-    def run_deadlines(self, now_s: float | None = None) -> list[Message]:
-        """One escalation step for every overdue acknowledgement; the messages posted."""
-        return self._escalation.run_deadlines(now_s)
+    def run_deadlines(self, now_s: float | None = None, *, max_batches: int | None = None) -> list[Message]:
+        """One escalation step for every overdue acknowledgement (of the first ``max_batches`` pages
+        of ``deadline_page``); the messages posted."""
+        return self._escalation.run_deadlines(now_s, max_batches=max_batches)
+
+    @property
+    def deadline_page(self) -> int:
+        """Overdue acknowledgements ``run_deadlines`` reads at a time."""
+        return DUE_PAGE
 
     # ---- availability
 

@@ -25,6 +25,7 @@ from keepclear.services.hotline.service import HotlineService
 from keepclear.services.hotline.store_watch import StoreWatch
 from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
+from keepclear.services.runtime.chores import Chore, one_batch_a_call, run_round, run_to_end
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.leader import EmbeddedLeadership, Leadership, leadership_for, leads_through_outage
@@ -86,8 +87,8 @@ class Runtime:
         self._consumers: list[TrackConsumer] = []
         self._gauges: dict[str, Callable[[], float]] = {}
         self._tasks: list[tuple[str, TickTask, LeaderRole | None]] = []
-        #: Tasks that run on their own thread when the runtime runs (``add_task(chore=True)``).
-        self._chores: list[tuple[str, TickTask, LeaderRole | None]] = []
+        #: Tasks that run on their own thread when the runtime runs (``add_task(chore=True)``, ``chores``).
+        self._chores: list[Chore] = []
         self._chores_thread: threading.Thread | None = None
 
         self.add_task("history", self.history.prune)
@@ -156,7 +157,8 @@ class Runtime:
             self.add_gauge("hotline_store_watch_threads", lambda: watch.threads_held)
             self.add_gauge("hotline_store_watch_woken_total", lambda: watch.woken_total)
         self.hotline.ensure_standing_threads()
-        self.add_task("hotline-deadlines", self.hotline.run_deadlines, LeaderRole.HOTLINE_DEADLINES, chore=True)
+        hotline_deadlines = one_batch_a_call(self.hotline.run_deadlines, self.hotline.deadline_page)
+        self.add_task("hotline-deadlines", hotline_deadlines, LeaderRole.HOTLINE_DEADLINES, chore=True)
 
         live = LiveIndex()
         self.activities = ActivityService(
@@ -172,7 +174,8 @@ class Runtime:
         self.add_gauge("activities_live", lambda: len(live.index))
         self.add_gauge("activities_live_per_party_max", live.index.most_live_of_one_party)
         self.add_gauge("activities_refused_live_limit_total", lambda: self.activities.refused_live_limit_total)
-        self.add_task("activity-deadlines", self.activities.run_deadlines, LeaderRole.ACTIVITY_DEADLINES, chore=True)
+        activity_deadlines = one_batch_a_call(self.activities.run_deadlines, self.config.activities.deadline_batch)
+        self.add_task("activity-deadlines", activity_deadlines, LeaderRole.ACTIVITY_DEADLINES, chore=True)
 
         in_workers = deployment.settings.detect_in_workers
         self.tactical = TacticalService(
@@ -291,15 +294,19 @@ class Runtime:
 
         ``chore``: work that other parties' data can make long (deadlines falling due by the
         thousand, incidents to freeze, retention). While the runtime runs it goes on a thread of its
-        own, every ``tick_s``, so the probe never waits for it; driven by hand (replays, tests) it
-        runs in the tick, in order, as every task does.
+        own, every ``tick_s`` and at once while one returns ``chores.MORE``, so the probe never
+        waits for it; driven by hand (replays, tests) it runs in the tick, in order, until it has
+        nothing more due.
         """
-        (self._chores if chore else self._tasks).append((name, task, role))
+        if chore:
+            self._chores.append((name, lambda now_s: self._run_task(name, task, role, now_s)))
+        else:
+            self._tasks.append((name, task, role))
 
     @property
     def chore_names(self) -> list[str]:
         """The tasks that run apart from the probe's tick while the runtime runs."""
-        return [name for name, _, _ in self._chores]
+        return [name for name, _ in self._chores]
 
     def _probe(self, now_s: float) -> None:
         with self.priority.probing():
@@ -352,36 +359,43 @@ class Runtime:
         # depend on how much the feeds sent. Likewise the chores: their own thread runs them.
         if self._pump_thread is None:
             self.pump()
-        chores = self._chores if self._chores_thread is None else []
-        self._run_tasks([*chores, *self._tasks], now_s)
+        if self._chores_thread is None:
+            run_to_end(self._chores, now_s)
+        for name, task, role in self._tasks:
+            self._run_task(name, task, role, now_s)
         self.last_tick_s = now_s
         self.ticks += 1
 
-    def _run_tasks(self, tasks: list[tuple[str, TickTask, LeaderRole | None]], now_s: float) -> None:
-        for name, task, role in tasks:
-            started = time.perf_counter()
-            try:
-                if role is not None and not self.leaders[role].try_acquire():
-                    continue  # another process leads it
-                task(now_s)
-            except StoreUnavailableError as exc:  # an outage: one line when it starts, not a trace a tick
-                self.tick_errors += 1
-                if name not in self._waiting_for_store:
-                    self._waiting_for_store.add(name)
-                    _log.warning("tick task %s waits for the store: %s", name, exc.cause)
-            except Exception:  # a failing task must not stop the others or the loop
-                self.tick_errors += 1
-                _log.exception("tick task %s failed", name)
-            else:
-                if name in self._waiting_for_store:
-                    self._waiting_for_store.discard(name)
-                    _log.warning("tick task %s runs again: the store answers", name)
-            self.task_duration_s[name] = time.perf_counter() - started
+    def _run_task(self, name: str, task: TickTask, role: LeaderRole | None, now_s: float) -> object:
+        """Run ``task`` (with ``role``: only here while this process leads it); its result, or None
+        when it did not run or failed (logged: a failing task must not stop the others or the loop)."""
+        started = time.perf_counter()
+        result: object = None
+        try:
+            if role is not None and not self.leaders[role].try_acquire():
+                return None  # another process leads it
+            result = task(now_s)
+        except StoreUnavailableError as exc:  # an outage: one line when it starts, not a trace a tick
+            self.tick_errors += 1
+            if name not in self._waiting_for_store:
+                self._waiting_for_store.add(name)
+                _log.warning("tick task %s waits for the store: %s", name, exc.cause)
+        except Exception:
+            self.tick_errors += 1
+            _log.exception("tick task %s failed", name)
+        else:
+            if name in self._waiting_for_store:
+                self._waiting_for_store.discard(name)
+                _log.warning("tick task %s runs again: the store answers", name)
+        self.task_duration_s[name] = time.perf_counter() - started
+        return result
 
     def _chores_loop(self) -> None:
-        # Every tick_s after the last round ended: a round that took minutes is not followed by a burst.
-        while not self._stop.wait(self.config.tick_s):
-            self._run_tasks(self._chores, self.deployment.clock.now_s())
+        # Every tick_s after the last round ended (a round that took minutes is not followed by a
+        # burst), or at once while a chore stopped at its bound with more due.
+        more = False
+        while not self._stop.wait(0.0 if more else self.config.tick_s):
+            more = run_round(self._chores, self.priority.wait_clear, self.deployment.clock.now_s)
 
     def _loop(self) -> None:
         # A fixed rate, not a fixed pause: a tick that took 0.3 s must not push the next one to 1.3 s.
