@@ -14,11 +14,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from apisupport import Service
 
+from keepclear.cli import zone_proposals as zone_proposals_cli
+from keepclear.cli.main import main
+from keepclear.services.zones.proposals import ZoneProposals
 from keepclear.store import Database
 from keepclear.store import zone_proposals as proposals_store
 from keepclear.store.schema import metadata
@@ -170,3 +174,28 @@ def test_the_migration_indexes_proposals_in_the_order_they_are_listed(database: 
     assert [d for d in diff if "zone_proposals" in repr(d)] == []
     assert indexes["ix_zone_proposals_proposed"] == ["proposed_s", "id"]
     assert indexes["ix_zone_proposals_state_proposed"] == ["state", "proposed_s", "id"]
+
+
+def test_the_cli_lists_every_proposal_a_page_at_a_time(
+    store_service: Service, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = [propose(store_service, "a" if i % 2 else "b", f"c{i}") for i in range(5)]
+    store_service.deployment.zone_proposals.refuse(made[2], "not ours to draw")
+    monkeypatch.setattr(zone_proposals_cli, "PAGE_ITEMS", 2)
+    read: list[int] = []
+    page = ZoneProposals.page
+
+    def counted(self: ZoneProposals, *args: Any) -> Any:
+        found = page(self, *args)
+        read.append(len(found[0]))
+        return found
+
+    monkeypatch.setattr(ZoneProposals, "page", counted)
+    settings = store_service.deployment.settings
+    where = ["--data-dir", str(settings.data_dir)]
+    if settings.database_url:
+        where += ["--database-url", settings.database_url]
+    assert main([*where, "zones", "proposals", "--state", "pending"]) == 0
+    printed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert printed == [m for i, m in enumerate(made) if i != 2]  # in order, each once
+    assert read == [2, 2]  # two pages of two, never the whole list at once

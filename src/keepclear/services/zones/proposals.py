@@ -5,6 +5,7 @@ it. Until accepted a proposal is nobody's geography: the probe never sees it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -156,7 +157,7 @@ class ZoneProposals:
 
     def page(
         self, state: str | None, after: tuple[float, str] | None, limit: int
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[Sequence[dict[str, Any]], bool]:
         """Up to ``limit`` proposals (or those in ``state``) after ``after`` (proposed time, id),
         judged as ``list`` judges them, and whether a next page may hold more."""
         with self._db.read() as conn:
