@@ -17,7 +17,7 @@ export class HotlinePanel {
     this.badge = badge;
     this.threads = [];
     // The threads a page at a time (pages.js): the first at start, the next on "Load more"; a thread
-    // the stream names (a message posted in it, a new thread) is read alone where no loaded page holds it.
+    // the stream names (a message posted in it) is read alone where no loaded page holds it.
     this.list = new PagedList((next) => app.api.threads(next), (id) => app.api.thread(id));
     this.named = new Set(); // threads the stream named since the last load
     this.current = null;
@@ -100,8 +100,8 @@ export class HotlinePanel {
       this.loadReceipts().then(() => this.render());
       return;
     }
-    // A thread no loaded page holds is read alone when a message or the thread itself is new (a receipt
-    // alone brings none in).
+    // A thread no loaded page holds is read alone when a message is posted in it (a receipt alone
+    // brings none in).
     if (typeof threadId === "string" && (kind !== "message.receipt" || this.list.find(threadId))) this.named.add(threadId);
     this.app.refresh("threads"); // unread counts, and the open thread reads on from its last seq
   }
