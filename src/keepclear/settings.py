@@ -309,8 +309,8 @@ class Settings(BaseSettings):
         100,
         ge=1,
         le=10_000,
-        description="Items a page of GET /v1/activities, /v1/incidents and /v1/hotline/threads holds when the"
-        " request names no limit.",
+        description="Items a page of GET /v1/activities, /v1/incidents, /v1/hotline/threads and /v1/zone-proposals"
+        " holds when the request names no limit.",
     )
     list_page_max_items: int = Field(
         1000,

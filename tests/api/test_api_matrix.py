@@ -647,6 +647,23 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             for_roles({"a-liaison": status(201)}),
         )
     ],
+    ("GET", "/v1/hotline/threads/{thread_id}"): [
+        (
+            "member",
+            lambda s: (f"/v1/hotline/threads/{posted(s)[0]}", None),
+            for_roles(
+                {
+                    r: status(200, lambda b: "a" in b["parties"] and b["last_seq"] >= 1)
+                    for r in ("a-liaison", "a-observer")
+                }
+            ),
+        ),
+        (
+            "not a member",
+            lambda s: (f"/v1/hotline/threads/{foreign_thread(s)}", None),
+            for_roles({r: NOT_FOUND for r in ("a-liaison", "a-observer")}),
+        ),
+    ],
     ("GET", "/v1/hotline/threads/{thread_id}/messages"): [
         (
             "member",

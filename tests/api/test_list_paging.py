@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from apisupport import Service, statements_of_requests
 
+from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain import Party
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
@@ -194,3 +195,29 @@ def test_another_keys_or_an_edited_cursor_shows_nothing_of_others(store_service:
         following = a.get("/v1/activities", params={"after": cursor, "limit": 100})
         assert following.status_code == 200
         assert [v["id"] for v in following.json()] == [v["id"] for v in listed(a, "/v1/activities")][2:]
+
+
+def test_a_thread_past_the_pages_read_is_read_alone_as_the_list_gives_it(store_service: Service):
+    rt = store_service.runtime
+    store_service.deployment.registry.add_party(Party("c", "Charlie"), [Contact("Charlie duty officer")])
+    made = [rt.hotline.create_thread("a", ["b"], f"thread {i}").id for i in range(5)]
+    rt.hotline.create_thread("a", ["c"], "not b's")
+    foreign = rt.hotline.ensure_pair_thread("a", "c").id
+    last = made[-1]
+    for i in range(3):
+        rt.hotline.post(
+            "a", "duty", draft_from_json({"kind": "text", "body": f"m{i}", "idempotency_key": f"paged-key-{i}"}, last)
+        )
+    with store_service.client("b-liaison") as b:
+        first = b.get("/v1/hotline/threads", params={"limit": 2})
+        assert last not in {t["id"] for t in first.json()}  # not on the first page
+        one = b.get(f"/v1/hotline/threads/{last}")
+        assert one.status_code == 200, one.text
+        assert one.json() == next(t for t in listed(b, "/v1/hotline/threads") if t["id"] == last)
+        assert (one.json()["last_seq"], one.json()["unread"], one.json()["title"]) == (3, 3, "thread 4")
+        not_a_member = b.get(f"/v1/hotline/threads/{foreign}")
+        no_such = b.get("/v1/hotline/threads/th-no-such-thread")
+        assert not_a_member.status_code == no_such.status_code == 404
+        assert not_a_member.json()["detail"].replace(foreign, "X") == no_such.json()["detail"].replace(
+            "th-no-such-thread", "X"
+        )

@@ -1,4 +1,5 @@
-"""Pages of the lists that grow with what parties store: activities, incidents, hotline threads.
+"""Pages of the lists that grow with what parties store: activities, incidents, hotline threads,
+zone proposals.
 
 A request takes ``limit`` (items on the page; ``list_page_items`` when left out, at most
 ``list_page_max_items``) and ``after`` (the cursor of the previous page's ``Link: <...>; rel="next"``).
@@ -68,12 +69,15 @@ class PageRequest:
     party: str
     key: bytes
 
-    def link(self, request: Request, response: Response, last: SortKey | None) -> None:
+    def link(
+        self, request: Request, response: Response, last: SortKey | None, keep: dict[str, str] | None = None
+    ) -> None:
         """Set ``Link: <path?limit=..&after=..>; rel="next"`` on ``response`` when a next page may
-        exist (``last``: the sort key of the last item shown, None when this page was the last)."""
+        exist (``last``: the sort key of the last item shown, None when this page was the last);
+        ``keep``: the request's other query parameters the next page needs too (a filter)."""
         if last is None:
             return
-        query = urlencode({"limit": self.limit, "after": self.cursor(last)})
+        query = urlencode({**(keep or {}), "limit": self.limit, "after": self.cursor(last)})
         response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
 
     def cursor(self, last: SortKey) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +13,21 @@ from keepclear.cli.context import CliContext, pass_context
 if TYPE_CHECKING:
     from keepclear.services.runtime.deployment import Deployment
     from keepclear.services.zones.proposals import ZoneProposals
+
+
+#: Proposals read at a time: the list is printed as it is read, never held whole.
+PAGE_ITEMS = 1000
+
+
+def _every(proposals: ZoneProposals, state: str) -> Iterator[dict[str, Any]]:
+    """The proposals in ``state``, oldest first, read ``PAGE_ITEMS`` at a time."""
+    after: tuple[float, str] | None = None
+    while True:
+        found, more = proposals.page(state, after, PAGE_ITEMS)
+        yield from found
+        if not more or not found:
+            return
+        after = (found[-1]["proposed_s"], found[-1]["id"])
 
 
 def _proposals(ctx: CliContext) -> tuple[Deployment, ZoneProposals]:
@@ -26,7 +42,7 @@ def zones_proposals(ctx: CliContext, state: str) -> None:
     """List zone proposals (shapes a party drew on its TAK)."""
     deployment, proposals = _proposals(ctx)
     try:
-        for p in proposals.list(state):
+        for p in _every(proposals, state):
             geometry = p["geometry"]
             if geometry is None:
                 shape = f"unreadable ({'; '.join(p['problems'])[:200]}): refuse it"

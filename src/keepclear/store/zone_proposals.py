@@ -28,6 +28,9 @@ zone_proposals = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("zone_id", sa.String(64), nullable=True),
     sa.UniqueConstraint("party_id", "source", name="uq_zone_proposals_party_source"),
+    # The list's order, so a page is one range of an index (with and without a state).
+    sa.Index("ix_zone_proposals_proposed", "proposed_s", "id"),
+    sa.Index("ix_zone_proposals_state_proposed", "state", "proposed_s", "id"),
 )
 
 
@@ -69,6 +72,25 @@ def list_proposals(conn: Connection, state: str | None = None) -> list[dict[str,
     if state is not None:
         query = query.where(zone_proposals.c.state == state)
     return [_view(row) for row in conn.execute(query)]
+
+
+def proposals_page(
+    conn: Connection, state: str | None, after: tuple[float, str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` proposals (in ``state``, when given) by (proposed time, id) after ``after``
+    (None: from the first); one statement, one range of an index."""
+    query = sa.select(zone_proposals).order_by(zone_proposals.c.proposed_s, zone_proposals.c.id)
+    if state is not None:
+        query = query.where(zone_proposals.c.state == state)
+    if after is not None:
+        proposed_s, proposal_id = after
+        query = query.where(
+            sa.or_(
+                zone_proposals.c.proposed_s > proposed_s,
+                sa.and_(zone_proposals.c.proposed_s == proposed_s, zone_proposals.c.id > proposal_id),
+            )
+        )
+    return [_view(row) for row in conn.execute(query.limit(limit))]
 
 
 def get_proposal(conn: Connection, proposal_id: str) -> dict[str, Any]:

@@ -121,6 +121,15 @@ def list_threads(
     return [ThreadHead(**_thread(t).model_dump(), last_seq=seq, unread=unread) for t, seq, unread in heads]
 
 
+@router.get("/threads/{thread_id}")
+def get_thread(thread_id: str, hl: HotlineDep, principal: Reader) -> ThreadHead:
+    """One of the caller's threads as the list gives it, with ``last_seq`` and ``unread``: a client
+    that reads the list a page at a time reads here a thread its pages do not hold yet (a message
+    posted in it came on the stream). Not a member, or no such thread: 404 alike."""
+    thread, seq, unread = hl.service.thread_head(_party(principal), thread_id)
+    return ThreadHead(**_thread(thread).model_dump(), last_seq=seq, unread=unread)
+
+
 @router.post("/threads", status_code=201)
 def create_thread(body: ThreadIn, hl: HotlineDep, principal: Poster) -> ThreadOut:
     """A new thread with the named parties (the caller's party is added)."""

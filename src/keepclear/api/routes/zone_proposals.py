@@ -1,16 +1,18 @@
 """/v1/zone-proposals: shapes a party's feed or liaison proposes (drawn on its TAK), which an admin
-accepts as agreed zones or refuses. A proposer learns only its proposal's id; only admins list them."""
+accepts as agreed zones or refuses. A proposer learns only its proposal's id; only admins list them,
+a page at a time (docs/api.md, "Lists come in pages")."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models.geojson import Geometry
+from keepclear.api.paging import PageRequest, page_request
 from keepclear.domain.identity import Principal
 from keepclear.domain.zones import ZoneKind
 from keepclear.services.policy import Action
@@ -95,15 +97,20 @@ def propose_zone(
 
 @router.get("/zone-proposals")
 def list_zone_proposals(
+    request: Request,
+    response: Response,
     rt: RuntimeDep,
     _: Annotated[Principal, Depends(authorized(Action.ZONES_WRITE))],
+    page: Annotated[PageRequest, Depends(page_request("zone-proposals", (float, str)))],
     state: Annotated[str | None, Query(pattern="^(pending|accepted|refused)$")] = None,
 ) -> list[ZoneProposalOut]:
-    """Every proposal (or those in ``state``), oldest first."""
-    return [
-        ZoneProposalOut.model_validate({**p, "radius_m": (p["geometry"] or {}).get("radius_m")})
-        for p in rt.deployment.zone_proposals.list(state)
-    ]
+    """The proposals (or those in ``state``), oldest first: a page of ``limit``, the next one linked
+    by ``Link: <...>; rel="next"`` (docs/api.md, "Lists come in pages")."""
+    after = None if page.after is None else (page.after[0], page.after[1])  # (proposed_s, id): checked by page_request
+    found, more = rt.deployment.zone_proposals.page(state, after, page.limit)
+    last = (found[-1]["proposed_s"], found[-1]["id"]) if more and found else None
+    page.link(request, response, last, keep=None if state is None else {"state": state})
+    return [ZoneProposalOut.model_validate({**p, "radius_m": (p["geometry"] or {}).get("radius_m")}) for p in found]
 
 
 @router.post("/zone-proposals/{proposal_id}/accept")

@@ -54,6 +54,15 @@ class Reading:
             unread = store.unread_counts(conn, party_id, [t.id for t, _ in shown])
         return [(t, last, unread[t.id]) for t, last in shown], len(found) > limit
 
+    def thread_head(self, party_id: str, thread_id: str) -> tuple[Thread, int, int]:
+        """One thread ``party_id`` is a member of as ``thread_heads`` gives it (last seq, unread):
+        a client that pages the list reads here a thread not on its pages (one a message came in)."""
+        with self._db.read() as conn:
+            thread = self._threads.of_member(conn, thread_id, party_id)
+            last = store.last_seqs(conn, [thread.id]).get(thread.id, 0)
+            unread = store.unread_counts(conn, party_id, [thread.id])[thread.id]
+        return thread, last, unread
+
     def thread(self, party_id: str, thread_id: str) -> Thread:
         """One thread ``party_id`` is a member of."""
         with self._db.read() as conn:

@@ -107,6 +107,10 @@ class HotlineService:
         """A page of ``thread_heads`` after ``after`` (time, id), and whether a next may hold more."""
         return self._reading.thread_heads_page(party_id, after, limit)
 
+    def thread_head(self, party_id: str, thread_id: str) -> tuple[Thread, int, int]:
+        """One thread of ``party_id`` with its last seq and unread count (404 for any other)."""
+        return self._reading.thread_head(party_id, thread_id)
+
     def parties_of(self, thread_id: str) -> tuple[str, ...]:
         """The parties of ``thread_id``, a thread known to exist (a message of it was stored)."""
         return self._threads.known(thread_id).parties

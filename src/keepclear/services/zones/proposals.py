@@ -5,6 +5,7 @@ it. Until accepted a proposal is nobody's geography: the probe never sees it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -153,6 +154,15 @@ class ZoneProposals:
         with self._db.read() as conn:
             stored = store.list_proposals(conn, state)
         return [_as_listed(p) for p in stored]
+
+    def page(
+        self, state: str | None, after: tuple[float, str] | None, limit: int
+    ) -> tuple[Sequence[dict[str, Any]], bool]:
+        """Up to ``limit`` proposals (or those in ``state``) after ``after`` (proposed time, id),
+        judged as ``list`` judges them, and whether a next page may hold more."""
+        with self._db.read() as conn:
+            stored = store.proposals_page(conn, state, after, limit + 1)
+        return [_as_listed(p) for p in stored[:limit]], len(stored) > limit
 
     @staticmethod
     def _pending(conn: Connection, proposal_id: str) -> dict[str, Any]:

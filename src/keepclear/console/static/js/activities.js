@@ -3,6 +3,7 @@
 import { clear, dateClock, duration, h } from "./dom.js";
 import { t, tv } from "./i18n.js";
 import { activityGeometries } from "./map.js";
+import { PagedList } from "./pages.js";
 
 const KINDS = ["air-operation", "ground-movement", "naval-movement", "surveillance-flight", "humanitarian-movement", "humanitarian-site", "other"];
 
@@ -14,14 +15,34 @@ export class ActivitiesPanel {
     this.selected = null;
     this.mode = "list"; // list | draft
     this.message = "";
+    // The list a page at a time (pages.js): the first at start, the next on "Load more".
+    this.list = new PagedList((next) => app.api.activities(next), (id) => app.api.activity(id));
+    this.named = new Set(); // activities the stream named since the last load
   }
 
+  /** Read again the pages loaded, and alone each activity the stream named that they do not hold. */
   async load() {
-    const r = await this.app.api.activities();
-    if (!r.ok) return;
-    const items = Array.isArray(r.data) ? r.data : r.data.activities || [];
+    const named = [...this.named];
+    this.named.clear();
+    if (!(await this.list.reload())) { named.forEach((id) => this.named.add(id)); return; }
+    await this.list.bringIn(named);
+    this.show();
+  }
+
+  async loadMore() {
+    if (await this.list.loadMore()) this.show();
+  }
+
+  /** A change on the stream: the activities it names are read with the loaded pages. */
+  onEvent(kind, data) {
+    for (const id of activityIds(data && data.payload)) this.named.add(id);
+    this.app.refresh("activities");
+  }
+
+  show() {
+    const items = this.list.items;
     // Unchanged lists are not drawn again: a row must not be replaced under the officer's pointer.
-    const signature = JSON.stringify(items);
+    const signature = JSON.stringify([items, this.list.more]);
     if (signature === this.signature) return;
     this.signature = signature;
     this.items = items;
@@ -55,6 +76,7 @@ export class ActivitiesPanel {
           h("span", {}, statusLine(act, this.app.partyId)))));
     }
     this.root.append(list);
+    if (this.list.more) this.root.append(h("button.more#activities-more", { type: "button", onclick: () => this.loadMore() }, t("common.load_more")));
     const act = this.items.find((a) => a.id === this.selected);
     if (act) this.root.append(this.amending === act.id ? this.amendForm(act) : this.detail(act));
   }
@@ -62,7 +84,10 @@ export class ActivitiesPanel {
   async select(id) {
     this.selected = id;
     const r = await this.app.api.activity(id);
-    if (r.ok) this.items = this.items.map((a) => (a.id === id ? { id, ...r.data } : a));
+    if (r.ok) {
+      this.list.replace({ id, ...r.data });
+      this.items = this.list.items;
+    }
     this.render();
   }
 
@@ -241,9 +266,16 @@ export class ActivitiesPanel {
     const conflicts = (r.data.conflicts || []).length;
     this.message = [t("activities.notified", { name: activityName(r.data.activity) }), conflicts ? t("activities.with_conflicts", { n: conflicts }) : "", r.data.late_notice ? t("activities.late_notice") : ""].filter(Boolean).join(" · ");
     this.selected = r.data.activity.id;
+    this.named.add(this.selected); // shown even where the loaded pages do not reach it
     this.endDraft();
     await this.load();
   }
+}
+
+/** The activities a stream event names: its activity's, or the party's own one it overlaps. */
+function activityIds(payload) {
+  if (!payload) return [];
+  return [payload.activity_id, payload.activity && payload.activity.id, payload.your_activity_id].filter((id) => typeof id === "string");
 }
 
 /** The status shown in the list: the activity's, and where this party stands. */

@@ -52,22 +52,17 @@ export class Api {
 
   get(path) { return this.request("GET", path); }
 
-  /** GET a list that comes in pages (docs/api.md, "Lists come in pages") and follow each
-   * ``Link: <...>; rel="next"`` to its end, so nothing the list holds is cut: resolves as ``request``
-   * with ``data`` every page's items in order (or the first refusal met). */
-  async getAll(path) {
-    const items = [];
-    let next = path;
-    while (next) {
-      const response = await fetch(this.base + next, { headers: this.headers() });
-      const type = response.headers.get("content-type") || "";
-      const data = type.includes("json") ? await response.json() : (await response.text(), null);
-      remember(next, data);
-      if (!response.ok || !Array.isArray(data)) return { ok: response.ok, status: response.status, data };
-      items.push(...data);
-      next = nextLink(response.headers.get("link"));
-    }
-    return { ok: true, status: 200, data: items };
+  /** GET one page of a list that comes in pages (docs/api.md, "Lists come in pages"): resolves as
+   * ``request`` (``ok`` only for a list) plus ``next``, the path of the page after it from its
+   * ``Link: <...>; rel="next"`` (null on the last page). The console reads the next page only when the
+   * reader asks for it (pages.js). */
+  async page(path) {
+    const response = await fetch(this.base + path, { headers: this.headers() });
+    const type = response.headers.get("content-type") || "";
+    const data = type.includes("json") ? await response.json() : (await response.text(), null);
+    remember(path, data);
+    const ok = response.ok && Array.isArray(data);
+    return { ok, status: response.status, data, next: ok ? nextLink(response.headers.get("link")) : null };
   }
   post(path, body = {}) { return this.request("POST", path, body); }
 
@@ -95,7 +90,8 @@ export class Api {
   acknowledgeAlert(alertId) { return this.post(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`); }
 
   // Activities (docs/activities.md)
-  activities() { return this.getAll("/v1/activities"); }
+  /** A page of the activities notified by or to the party (the first, or the one at ``next``). */
+  activities(next = null) { return this.page(next || "/v1/activities"); }
   activity(id) { return this.get(`/v1/activities/${encodeURIComponent(id)}`); }
   /** draft: {kind, text, contact, start, end, addressees, geometry (GeoJSON Polygon|LineString), lower_ft,
    * upper_ft, half_width_m}; answers {activity, conflicts, late_notice, addressees}. */
@@ -113,7 +109,11 @@ export class Api {
   }
 
   // Hotline (docs/hotline.md); live messages arrive as message.* events on the stream below.
-  threads() { return this.getAll("/v1/hotline/threads"); }
+  /** A page of the party's threads [{id, title, parties, standing, created, last_seq, unread}] (the first,
+   * or the one at ``next``). */
+  threads(next = null) { return this.page(next || "/v1/hotline/threads"); }
+  /** One of the party's threads as the list gives it (one a live message named, say). */
+  thread(threadId) { return this.get(`/v1/hotline/threads/${encodeURIComponent(threadId)}`); }
   messages(threadId, afterSeq = 0) {
     return this.get(`/v1/hotline/threads/${encodeURIComponent(threadId)}/messages?after_seq=${afterSeq}`);
   }
@@ -137,8 +137,9 @@ export class Api {
   phrases(language) { return this.get(`/v1/hotline/phrases?language=${encodeURIComponent(language)}`); }
 
   // Shared record and incidents (docs/record.md); live changes arrive as incident.* events.
-  /** Incidents this party is involved in: [{id, kind, status, time, parties, unit_ids, summary, evidence_sha256, ...}]. */
-  incidents() { return this.getAll("/v1/incidents"); }
+  /** A page of the incidents this party is involved in: [{id, kind, status, time, parties, unit_ids, summary,
+   * evidence_sha256, ...}] (the first, or the one at ``next``). */
+  incidents(next = null) { return this.page(next || "/v1/incidents"); }
   /** One incident with accounts [{party_id, position, text, written, amends}] and timeline. */
   incident(id) { return this.get(`/v1/incidents/${encodeURIComponent(id)}`); }
   /** Append this party's own account; ``amends`` names the position of one of its own earlier accounts. */

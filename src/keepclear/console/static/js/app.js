@@ -168,8 +168,8 @@ class Console {
     if (kind === "reload") this.reloadAll();
     else if (kind === "tracks.picture") { const states = data.payload && data.payload.states; if (!this.tracksMissing && Array.isArray(states)) this.setTracks(states); }
     else if (family === "alert") this.alerts.onEvent(kind, data);
-    else if (family === "activity") this.refresh("activities");
-    else if (family === "incident") this.refresh("record");
+    else if (family === "activity") this.activities.onEvent(kind, data);
+    else if (family === "incident") this.record.onEvent(kind, data);
     else if (family === "message" || family === "thread") this.hotline.onEvent(kind, data);
     else if (family === "unit" || family === "force") this.refresh("units");
     else if (family === "zones" || family === "zone") this.refresh("zones");

@@ -5,6 +5,7 @@
 import { clear, clock, duration, h } from "./dom.js";
 import { systemText } from "./system.js";
 import { currentLanguage, t, tv } from "./i18n.js";
+import { PagedList } from "./pages.js";
 
 /** Receipts are looked up for this many of the party's own latest messages in the open thread. */
 const RECEIPTS_FOR_LAST = 5;
@@ -15,6 +16,10 @@ export class HotlinePanel {
     this.root = root;
     this.badge = badge;
     this.threads = [];
+    // The threads a page at a time (pages.js): the first at start, the next on "Load more"; a thread
+    // the stream names (a message posted in it) is read alone where no loaded page holds it.
+    this.list = new PagedList((next) => app.api.threads(next), (id) => app.api.thread(id));
+    this.named = new Set(); // threads the stream named since the last load
     this.current = null;
     this.messages = [];
     this.receipts = new Map(); // seq -> [{party_id, kind, time, person}]
@@ -23,14 +28,24 @@ export class HotlinePanel {
   }
 
   async load() {
-    const r = await this.app.api.threads();
-    if (!r.ok) return;
-    this.threads = r.data;
+    const named = [...this.named];
+    this.named.clear();
+    if (!(await this.list.reload())) { named.forEach((id) => this.named.add(id)); return; }
+    await this.list.bringIn(named);
+    this.threads = this.list.items;
     if (this.phrases === null) await this.loadPhrases();
     this.showUnread();
     if (this.current) await this.loadMessages(); else this.render();
   }
 
+  async loadMore() {
+    if (!(await this.list.loadMore())) return;
+    this.threads = this.list.items;
+    this.showUnread();
+    this.render();
+  }
+
+  /** Unread messages in the threads held (the loaded pages', and those the stream brought in). */
   showUnread() {
     const unread = this.threads.reduce((n, t) => n + (t.unread || 0), 0);
     this.badge.textContent = unread ? String(unread) : "";
@@ -85,6 +100,9 @@ export class HotlinePanel {
       this.loadReceipts().then(() => this.render());
       return;
     }
+    // A thread no loaded page holds is read alone when a message is posted in it (a receipt alone
+    // brings none in).
+    if (typeof threadId === "string" && (kind !== "message.receipt" || this.list.find(threadId))) this.named.add(threadId);
     this.app.refresh("threads"); // unread counts, and the open thread reads on from its last seq
   }
 
@@ -115,6 +133,7 @@ export class HotlinePanel {
     }
     if (!this.threads.length) this.root.append(h("p.muted", {}, t("hotline.no_threads")));
     this.root.append(list);
+    if (this.list.more) this.root.append(h("button.more#threads-more", { type: "button", onclick: () => this.loadMore() }, t("common.load_more")));
     if (this.current) {
       this.root.append(this.threadView(keepDraft));
       const phrase = this.root.querySelector("#hotline-phrase");

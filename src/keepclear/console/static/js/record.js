@@ -3,6 +3,7 @@
 import { clear, clock, dateClock, h } from "./dom.js";
 import { has, t, tv } from "./i18n.js";
 import { WitnessBox } from "./witness.js";
+import { PagedList } from "./pages.js";
 
 const REVIEW = ["open", "under-review", "agreed", "disputed", "closed"];
 
@@ -15,16 +16,34 @@ export class RecordPanel {
     this.detail = null;
     this.message = "";
     this.witness = new WitnessBox(app);
+    // The incidents a page at a time (pages.js): the first at start, the next on "Load more".
+    this.list = new PagedList((next) => app.api.incidents(next), (id) => app.api.incident(id));
+    this.named = new Set(); // incidents the stream named since the last load
+  }
+
+  /** A change on the stream: the incident it names is read with the loaded pages. */
+  onEvent(kind, data) {
+    const id = data && data.payload && data.payload.incident_id;
+    if (typeof id === "string") this.named.add(id);
+    this.app.refresh("record");
   }
 
   async load() {
     const witnessed = this.witness.load(); // beside the incidents, not before them: it renders its own box
-    const r = await this.app.api.incidents();
-    if (!r.ok) { await witnessed; return; }
-    this.items = r.data;
+    const named = [...this.named];
+    this.named.clear();
+    if (!(await this.list.reload())) { named.forEach((id) => this.named.add(id)); await witnessed; return; }
+    await this.list.bringIn(named);
+    this.items = this.list.items;
     if (this.selected && this.items.some((i) => i.id === this.selected)) await this.loadDetail(this.selected);
     this.render();
     await witnessed;
+  }
+
+  async loadMore() {
+    if (!(await this.list.loadMore())) return;
+    this.items = this.list.items;
+    this.render();
   }
 
   async loadDetail(id) {
@@ -65,6 +84,7 @@ export class RecordPanel {
           inc.evidence_sha256 ? h("span.muted", { title: t("record.evidence_hash", { hash: inc.evidence_sha256 }) }, t("record.evidence_short", { hash: `${inc.evidence_sha256.slice(0, 12)}…` })) : null)));
     }
     this.root.append(list);
+    if (this.list.more) this.root.append(h("button.more#incidents-more", { type: "button", onclick: () => this.loadMore() }, t("common.load_more")));
     if (this.detail && this.detail.id === this.selected) this.root.append(this.renderDetail(this.detail, draft));
     if (hadFocus) {
       const input = this.root.querySelector("#account-text");
