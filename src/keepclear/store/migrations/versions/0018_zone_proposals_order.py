@@ -2,7 +2,7 @@
 state), so ``GET /v1/zone-proposals`` reads a page as one range of an index.
 
 Revision ID: 0018_zone_proposals_order
-Revises: 0017_hotline_thread_posted
+Revises: 0013_zone_proposals
 
 The list came whole before; in pages, each page starts after the previous one's last (time, id),
 which without these indexes sorts every proposal for every page.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0018_zone_proposals_order"
-down_revision = "0017_hotline_thread_posted"
+down_revision = "0013_zone_proposals"
 branch_labels = None
 depends_on = None
 
