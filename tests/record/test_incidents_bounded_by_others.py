@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 
+import sqlalchemy as sa
+
 from keepclear.domain import TrackReport
 from keepclear.domain.events import Event
 from keepclear.domain.incidents import Incident, IncidentKind, ReviewStatus
@@ -32,7 +34,9 @@ def _service(deployment: Deployment, ledger: Ledger, clock: ManualClock) -> Inci
     return IncidentService(deployment.db, clock, EventBus(), _no_tracks, config, ledger=ledger)
 
 
-def _stored(deployment: Deployment, count: int, time_s: float, reported_by: str | None, unit: str = "u1") -> list[str]:
+def _stored(
+    deployment: Deployment, count: int, time_s: float, reported_by: str | None, unit: str = "u1", first: int = 0
+) -> list[str]:
     """``count`` open incidents at ``time_s``, stored in bulk (as the service stores them)."""
     made = [
         Incident(
@@ -49,7 +53,7 @@ def _stored(deployment: Deployment, count: int, time_s: float, reported_by: str 
             zone_kind=None,
             summary=f"bulk {i}",
         )
-        for i in range(count)
+        for i in range(first, first + count)
     ]
     with deployment.db.write() as conn:
         store.insert_incidents(conn, made)
@@ -115,6 +119,41 @@ def test_alert_changes_read_no_reported_incident_to_find_what_they_merge_with(
     with deployment.db.read() as conn:
         opened = [i for i in store.list_incidents(conn) if i.reported_by is None]
     assert len(opened) == 1 and opened[0].alert_ids == ("al-1", "al-2")
+
+
+def test_the_merge_window_is_read_from_the_index_of_keepclears_incidents_only(
+    deployment: Deployment, clock: ManualClock
+) -> None:
+    """The window query skipped the reported incidents but found them through the index of every
+    incident's time, walking each one near the batch's time; the partial index
+    ``ix_incidents_opened_time_s`` (``reported_by IS NULL``) holds keepclear's alone."""
+    t0 = clock.now_s()
+    _stored(deployment, 3_000, t0, reported_by="russia")
+    opened = _stored(deployment, 3, t0 + 1, reported_by=None, first=3_000)
+    db = deployment.db
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.read() as conn:
+            found = store.open_incidents_concerned(
+                conn, alert_ids=[], incident_ids=[], time_windows=[(t0 - 600, t0 + 600)], window_units={"u1"}
+            )
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert [i.id for i in found] == opened
+    (statement, parameters), *_ = [(s, p) for s, p in seen if "time_s >=" in s]
+    with db.write() as conn:
+        if db.engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)  # type: ignore[arg-type]
+            plan = " | ".join(str(row[-1]) for row in rows)
+        else:
+            conn.exec_driver_sql("ANALYZE incidents")
+            plan = " | ".join(str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))  # type: ignore[arg-type]
+    assert "ix_incidents_opened_time_s" in plan, plan
 
 
 class _WriterFreeWhileReading:

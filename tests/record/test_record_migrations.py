@@ -13,6 +13,7 @@ from keepclear.ledger import LedgerConfig, verify_document
 from keepclear.services.record.signer import open_ledger
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
+from keepclear.store import incidents as incidents_store
 from keepclear.store.migrate import alembic_config
 from keepclear.store.schema import metadata
 
@@ -58,5 +59,47 @@ def test_entries_stored_before_the_hash_index_was_dropped_verify_after_it(databa
         command.downgrade(alembic_config(db), "0010_transparency_log")
         with db.read() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar_one() == len(exported["entries"])
+    finally:
+        db.dispose()
+
+
+def test_incidents_stored_before_the_index_of_keepclears_are_in_it_and_the_downgrade_drops_it(
+    database_url: str,
+) -> None:
+    """Migration 0018 indexes the times of the incidents keepclear opened (``reported_by IS NULL``),
+    those already stored included; the merge window reads them as before; the downgrade drops it."""
+    db = Database(database_url)
+    try:
+        command.upgrade(alembic_config(db), "0015_incident_parties")
+        with db.write() as conn:
+            for incident_id, time_s, reported_by in (
+                ("inc-1", 10.0, None),
+                ("inc-2", 11.0, "a"),
+                ("inc-3", 900.0, None),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO incidents (id, kind, status, time_s, opened_s, reported_by, parties, unit_ids,"
+                        " alert_ids, summary) VALUES (:id, 'separation-lost', 'open', :time_s, 0, :reported_by, 'a\nb',"
+                        " 'u1', '', 's')"
+                    ),
+                    {"id": incident_id, "time_s": time_s, "reported_by": reported_by},
+                )
+        migrate(db)
+        with db.engine.connect() as conn:
+            indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("incidents")}
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert [d for d in diff if "incidents" in repr(d)] == []
+        where = indexes["ix_incidents_opened_time_s"]["dialect_options"]
+        assert "reported_by is null" in str(where.get("sqlite_where", where.get("postgresql_where"))).lower()
+        with db.read() as conn:
+            found = incidents_store.open_incidents_concerned(
+                conn, alert_ids=[], incident_ids=[], time_windows=[(0.0, 100.0)], window_units=None
+            )
+        assert [i.id for i in found] == ["inc-1"]
+        command.downgrade(alembic_config(db), "0015_incident_parties")
+        with db.engine.connect() as conn:
+            assert "ix_incidents_opened_time_s" not in {i["name"] for i in sa.inspect(conn).get_indexes("incidents")}
+            assert conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one() == 3
     finally:
         db.dispose()
