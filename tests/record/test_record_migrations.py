@@ -66,7 +66,7 @@ def test_entries_stored_before_the_hash_index_was_dropped_verify_after_it(databa
 def test_incidents_stored_before_the_index_of_keepclears_are_in_it_and_the_downgrade_drops_it(
     database_url: str,
 ) -> None:
-    """Migration 0018 indexes the times of the incidents keepclear opened (``reported_by IS NULL``),
+    """Migration 0019 indexes the times of the incidents keepclear opened (``reported_by IS NULL``),
     those already stored included; the merge window reads them as before; the downgrade drops it."""
     db = Database(database_url)
     try:
@@ -108,7 +108,7 @@ def test_incidents_stored_before_the_index_of_keepclears_are_in_it_and_the_downg
 def test_entries_stored_before_the_index_of_the_ids_they_name_are_indexed_as_the_ledger_indexes_them(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Migration 0019 fills ``ledger_refs`` from the entries already stored exactly as the ledger
+    """Migration 0020 fills ``ledger_refs`` from the entries already stored exactly as the ledger
     fills it for new ones (the payload's top-level ``alert_id``, ``incident_id``, ``message_id``
     when text of at most 128 characters without NUL; a payload that is not JSON names nothing), and
     the record's other tables are untouched; the downgrade drops it."""

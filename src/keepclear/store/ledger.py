@@ -51,7 +51,7 @@ ledger_entries = sa.Table(
 #: ``message_id``), one row per id and entry, keyed by id then time: the entries of one alert,
 #: incident or message in a window are one range per id (an incident's evidence), however many others
 #: the window holds. Written with the entries, in the same statement batch; filled for the entries
-#: stored before it by migration 0019.
+#: stored before it by migration 0020.
 ledger_refs = sa.Table(
     "ledger_refs",
     metadata,

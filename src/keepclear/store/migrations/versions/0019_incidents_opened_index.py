@@ -1,7 +1,7 @@
 """Incidents: the times of the incidents keepclear opened (no reporter), indexed apart, so that
 finding what a batch of alert changes merges with reads only those near its time.
 
-Revision ID: 0018_incidents_opened_index
+Revision ID: 0019_incidents_opened_index
 Revises: 0015_incident_parties
 
 A trigger merges only with an incident keepclear opened; the query skipped the reported ones, but it
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_incidents_opened_index"
+revision = "0019_incidents_opened_index"
 down_revision = "0015_incident_parties"
 branch_labels = None
 depends_on = None

@@ -2,7 +2,7 @@
 level), indexed by id and time in ``ledger_refs``, so that an incident's evidence reads its own
 alert and message entries rather than every party's in its window.
 
-Revision ID: 0019_record_refs
+Revision ID: 0020_record_refs
 Revises: 0011_record_hash_index
 
 Freezing an incident's evidence read and parsed every alert and message entry of the record within
@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_record_refs"
+revision = "0020_record_refs"
 down_revision = "0011_record_hash_index"
 branch_labels = None
 depends_on = None
