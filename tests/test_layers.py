@@ -51,6 +51,7 @@ IMPORT_ALONE = (
     "keepclear.ledger.verify_heads",
     "keepclear.ledger.verdict",
     "keepclear.ledger.spec",
+    "keepclear.ledger.refs",
     "keepclear.ledger.rows",
     "keepclear.ledger.core",
     "keepclear.ledger.appends",

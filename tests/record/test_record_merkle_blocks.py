@@ -255,7 +255,7 @@ def test_a_write_that_does_not_commit_truncates_the_tree(small_blocks: Ledger, m
     _assert_matches_the_store(small_blocks)
 
 
-def _refuse(conn: object, rows: object) -> None:
+def _refuse(conn: object, rows: object, refs: object = ()) -> None:
     raise RuntimeError("refused")
 
 

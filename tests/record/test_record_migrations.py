@@ -13,6 +13,7 @@ from keepclear.ledger import LedgerConfig, verify_document
 from keepclear.services.record.signer import open_ledger
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
+from keepclear.store import incidents as incidents_store
 from keepclear.store.migrate import alembic_config
 from keepclear.store.schema import metadata
 
@@ -58,5 +59,87 @@ def test_entries_stored_before_the_hash_index_was_dropped_verify_after_it(databa
         command.downgrade(alembic_config(db), "0010_transparency_log")
         with db.read() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar_one() == len(exported["entries"])
+    finally:
+        db.dispose()
+
+
+def test_incidents_stored_before_the_index_of_keepclears_are_in_it_and_the_downgrade_drops_it(
+    database_url: str,
+) -> None:
+    """Migration 0019 indexes the times of the incidents keepclear opened (``reported_by IS NULL``),
+    those already stored included; the merge window reads them as before; the downgrade drops it."""
+    db = Database(database_url)
+    try:
+        command.upgrade(alembic_config(db), "0015_incident_parties")
+        with db.write() as conn:
+            for incident_id, time_s, reported_by in (
+                ("inc-1", 10.0, None),
+                ("inc-2", 11.0, "a"),
+                ("inc-3", 900.0, None),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO incidents (id, kind, status, time_s, opened_s, reported_by, parties, unit_ids,"
+                        " alert_ids, summary) VALUES (:id, 'separation-lost', 'open', :time_s, 0, :reported_by, 'a\nb',"
+                        " 'u1', '', 's')"
+                    ),
+                    {"id": incident_id, "time_s": time_s, "reported_by": reported_by},
+                )
+        migrate(db)
+        with db.engine.connect() as conn:
+            indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("incidents")}
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert [d for d in diff if "incidents" in repr(d)] == []
+        where = indexes["ix_incidents_opened_time_s"]["dialect_options"]
+        assert "reported_by is null" in str(where.get("sqlite_where", where.get("postgresql_where"))).lower()
+        with db.read() as conn:
+            found = incidents_store.open_incidents_concerned(
+                conn, alert_ids=[], incident_ids=[], time_windows=[(0.0, 100.0)], window_units=None
+            )
+        assert [i.id for i in found] == ["inc-1"]
+        command.downgrade(alembic_config(db), "0015_incident_parties")
+        with db.engine.connect() as conn:
+            assert "ix_incidents_opened_time_s" not in {i["name"] for i in sa.inspect(conn).get_indexes("incidents")}
+            assert conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one() == 3
+    finally:
+        db.dispose()
+
+
+def test_entries_stored_before_the_index_of_the_ids_they_name_are_indexed_as_the_ledger_indexes_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Migration 0020 fills ``ledger_refs`` from the entries already stored exactly as the ledger
+    fills it for new ones (the payload's top-level ``alert_id``, ``incident_id``, ``message_id``
+    when text of at most 128 characters without NUL; a payload that is not JSON names nothing), and
+    the record's other tables are untouched; the downgrade drops it."""
+    db = Database(database_url)
+    try:
+        migrate(db)
+        ledger = open_ledger(db, ManualClock(1509494400.0), tmp_path, config=LedgerConfig(checkpoint_every_entries=3))
+        ledger.append("alert.raised", None, {"alert_id": "al1", "level": "caution"})
+        ledger.append("message.posted", "coalition", {"alert_id": "al1", "message_id": "t#1", "incident_id": 4})
+        ledger.append("message.posted", "coalition", {"message_id": "m" * 129, "data": {"alert_id": "al2"}})
+        ledger.append("hotline.escalated", None, {"incident_id": "inc-1", "alert_id": "al\x002"})
+        ledger.append("incident.opened", None, {"incident_id": "inc-1", "alert_ids": ["al1"]})
+        ledger.append("message.posted", "russia", ["al1"])
+        ledger.append("message.posted", "russia", {"text": "nothing named"})
+        with db.read() as conn:
+            written = sorted(map(tuple, conn.execute(sa.text("SELECT ref, time_us, seq FROM ledger_refs")).all()))
+            entries = conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar_one()
+        assert [ref for ref, _, _ in written] == ["al1", "al1", "inc-1", "inc-1", "t#1"]
+
+        command.downgrade(alembic_config(db), "0011_record_hash_index")
+        with db.engine.connect() as conn:
+            assert "ledger_refs" not in sa.inspect(conn).get_table_names()
+        migrate(db)
+        with db.read() as conn:
+            filled = sorted(map(tuple, conn.execute(sa.text("SELECT ref, time_us, seq FROM ledger_refs")).all()))
+            assert conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar_one() == entries
+        assert filled == written
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert [d for d in diff if "ledger_refs" in repr(d)] == []
+        named = sorted({seq for ref, _, seq in written if ref in ("al1", "inc-1")})
+        assert [e.seq for e in ledger.entries(refs={"al1", "inc-1"})] == named
     finally:
         db.dispose()

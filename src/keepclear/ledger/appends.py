@@ -107,6 +107,6 @@ class Appends(LedgerCore):
             checkpoints.append(self._signed_checkpoint(conn, Head(row[0], row[2], 0, 0), now_us, deployment_key))
             due_seq += every
         tree.extend(chained.leaves[tree.size - head.seq :])
-        store.insert_entry_rows(conn, chained.rows)
+        store.insert_entry_rows(conn, chained.rows, chained.refs)
         store.insert_checkpoints(conn, [checkpoint_values(c) for c in checkpoints])
         return AppendedEntries(chained.rows)

@@ -30,6 +30,7 @@ from keepclear.ledger.model import (
     payload_text,
     time_us_of,
 )
+from keepclear.ledger.refs import payload_refs, text_refs
 from keepclear.ledger.spec import GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED
 
 #: How many well-formed kinds, party ids and audiences a checker remembers (so a batch does not
@@ -127,6 +128,8 @@ class Chained:
     leaves: list[bytes]
     seq: int
     hash: str
+    #: ``(ref, time_us, seq)`` of each id the entries' payloads name (``ledger.refs``).
+    refs: list[tuple[str, int, int]]
 
 
 def chain(
@@ -145,6 +148,7 @@ def chain(
     sha256 = hashlib.sha256
     rows: list[tuple[Any, ...]] = []
     leaves: list[bytes] = []
+    refs: list[tuple[str, int, int]] = []
     append_row, append_leaf = rows.append, leaves.append
     audiences: dict[tuple[str, ...], tuple[str, str]] = {}
     now_us = time_us_of(now_s)
@@ -199,7 +203,11 @@ def chain(
             )
         )
         prev = entry_hash
-    return Chained(rows, leaves, seq, prev)
+        # The payload's ids, from the object when the draft has one (the bus's alert changes: no
+        # parse), else from the text.
+        for ref in payload_refs(draft.payload) if draft.text is None else text_refs(text):
+            refs.append((ref, time_us, seq))
+    return Chained(rows, leaves, seq, prev, refs)
 
 
 def entry_of_row(row: tuple[Any, ...]) -> Entry:

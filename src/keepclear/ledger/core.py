@@ -36,6 +36,7 @@ from keepclear.ledger.keys import Ed25519PrivateKey, KeyFolder, key_id_of, publi
 from keepclear.ledger.merkle import BLOCK_CACHE_BYTES, BLOCK_LEVEL, leaf_hash
 from keepclear.ledger.model import DEPLOYMENT, Checkpoint, Entry, Statement, checkpoint_bytes, payload_text, time_us_of
 from keepclear.ledger.note import TreeHead, origin_of, sign_head
+from keepclear.ledger.refs import text_refs
 from keepclear.ledger.rows import chained, checkpoint_values
 from keepclear.ledger.spec import EXPORT_FORMAT, GENESIS_KIND, KEY_REGISTERED
 from keepclear.ledger.tlog import LogTree
@@ -132,7 +133,7 @@ class LedgerCore:
         self, conn: Any, head: Head, statement: Statement, text: str, key_id: str | None, signature: str | None
     ) -> tuple[Head, Entry]:
         head, entry, row = self._chained(head, statement, text, key_id, signature)
-        store.insert_entry_rows(conn, [row])
+        store.insert_entry_rows(conn, [row], [(ref, statement.time_us, entry.seq) for ref in text_refs(text)])
         return head, entry
 
     def _chained(

@@ -12,6 +12,7 @@ from typing import Any
 
 from keepclear.ledger.heads import SignedHeads
 from keepclear.ledger.model import Entry, placeholder_of, time_us_of
+from keepclear.ledger.refs import indexable
 from keepclear.ledger.rows import checkpoint_from_row, entry_from_row
 from keepclear.ledger.spec import EXPORT_FORMAT, EXPORT_VERSION, KEY_ROTATED, payload_readable
 from keepclear.store import ledger as store
@@ -34,9 +35,13 @@ class Exports(SignedHeads):
         kinds: Collection[str] = (),
         from_s: float | None = None,
         until_s: float | None = None,
+        refs: Collection[str] | None = None,
     ) -> list[Entry]:
         """Stored entries in seq order (with payloads), optionally filtered by kind (prefix or
-        exact ``kinds``) and time."""
+        exact ``kinds``) and time; with ``refs`` (each ``refs.indexable``), only those whose
+        payload names one of them at its top level (``refs.REF_KEYS``), read through their index."""
+        if refs is not None and not all(indexable(ref) for ref in refs):
+            raise ValueError("refs: each must be text of at most MAX_REF_CHARS characters without NUL")
         with self._db.read() as conn:
             rows = store.list_entries(
                 conn,
@@ -45,6 +50,7 @@ class Exports(SignedHeads):
                 kinds=kinds,
                 from_us=None if from_s is None else time_us_of(from_s),
                 until_us=None if until_s is None else time_us_of(until_s),
+                refs=refs,
             )
         return [entry_from_row(row) for row in rows]
 

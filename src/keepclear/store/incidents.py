@@ -39,6 +39,14 @@ incidents = sa.Table(
     sa.Column("summary", sa.Text, nullable=False),
     sa.Column("evidence_sha256", sa.String(64), nullable=True),
     sa.Column("evidence_frozen_s", sa.Double, nullable=True),
+    # The times of the incidents keepclear opened (no reporter) only: what a trigger may merge with
+    # (``open_incidents_concerned``), read without walking the reported ones near the same time.
+    sa.Index(
+        "ix_incidents_opened_time_s",
+        "time_s",
+        sqlite_where=sa.text("reported_by IS NULL"),
+        postgresql_where=sa.text("reported_by IS NULL"),
+    ),
 )
 
 incident_accounts = sa.Table(

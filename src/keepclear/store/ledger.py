@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keepclear.store.schema import metadata
+from keepclear.store.schema import in_list_chunks, metadata
 
 ledger_head = sa.Table(
     "ledger_head",
@@ -45,6 +45,20 @@ ledger_entries = sa.Table(
     # NULL (both): an entry the deployment vouches for by its signed tree heads alone (batch signing).
     sa.Column("key_id", sa.String(64), nullable=True),
     sa.Column("signature", sa.String(128), nullable=True),
+)
+
+#: The ids an entry's payload names (``keepclear.ledger.refs``: ``alert_id``, ``incident_id``,
+#: ``message_id``), one row per id and entry, keyed by id then time: the entries of one alert,
+#: incident or message in a window are one range per id (an incident's evidence), however many others
+#: the window holds. Written with the entries, in the same statement batch; filled for the entries
+#: stored before it by migration 0020.
+ledger_refs = sa.Table(
+    "ledger_refs",
+    metadata,
+    sa.Column("ref", sa.String(128), primary_key=True),
+    sa.Column("time_us", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
 
 ledger_keys = sa.Table(
@@ -90,6 +104,8 @@ _INSERT_ENTRY_SQL = (
     f"INSERT INTO ledger_entries ({', '.join(ENTRY_COLUMNS)}) VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)})"
 )
 _COPY_ENTRIES_SQL = f"COPY ledger_entries ({', '.join(ENTRY_COLUMNS)}) FROM STDIN"
+_INSERT_REFS_SQL = "INSERT INTO ledger_refs (ref, time_us, seq) VALUES (?, ?, ?)"
+_COPY_REFS_SQL = "COPY ledger_refs (ref, time_us, seq) FROM STDIN"
 _CHECKPOINT_COLUMNS = tuple(c.name for c in ledger_checkpoints.columns)
 _NOTE_CHECKPOINT = (
     ledger_head.update()
@@ -142,22 +158,34 @@ def create_head(conn: Connection) -> bool:
     return True
 
 
-def insert_entry_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Store consecutive entry rows (tuples in ``ENTRY_COLUMNS`` order) in one statement and move the
+def _insert_many(
+    conn: Connection, table: sa.Table, insert_sql: str, copy_sql: str, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    columns = [c.name for c in table.columns]
+    if conn.dialect.name == "sqlite":
+        # The driver's executemany straight away: SQLAlchemy's per-row parameter processing costs
+        # as much as SQLite's insert itself on a storm.
+        conn.exec_driver_sql(insert_sql, rows)
+    elif conn.dialect.driver == "psycopg":
+        # COPY, in this transaction: a third of the client's CPU of a multi-row INSERT, and less
+        # of the server's.
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    else:
+        conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def insert_entry_rows(
+    conn: Connection, rows: Sequence[tuple[Any, ...]], refs: Sequence[tuple[str, int, int]] = ()
+) -> None:
+    """Store consecutive entry rows (tuples in ``ENTRY_COLUMNS`` order) in one statement, the ids
+    their payloads name (``refs``: ``(ref, time_us, seq)``, ``ledger_refs``) in another, and move the
     head to the last (call with the head locked)."""
     if rows:
-        if conn.dialect.name == "sqlite":
-            # The driver's executemany straight away: SQLAlchemy's per-row parameter processing costs
-            # as much as SQLite's insert itself on a storm.
-            conn.exec_driver_sql(_INSERT_ENTRY_SQL, rows)
-        elif conn.dialect.driver == "psycopg":
-            # COPY, in this transaction: a third of the client's CPU of a multi-row INSERT, and less
-            # of the server's.
-            with conn.connection.driver_connection.cursor() as cursor, cursor.copy(_COPY_ENTRIES_SQL) as copy:  # type: ignore[union-attr]
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            conn.execute(ledger_entries.insert(), [dict(zip(ENTRY_COLUMNS, row, strict=True)) for row in rows])
+        _insert_many(conn, ledger_entries, _INSERT_ENTRY_SQL, _COPY_ENTRIES_SQL, rows)
+        if refs:
+            _insert_many(conn, ledger_refs, _INSERT_REFS_SQL, _COPY_REFS_SQL, refs)
         conn.execute(_MOVE_HEAD, {"new_seq": rows[-1][0], "new_hash": rows[-1][2]})
 
 
@@ -175,9 +203,12 @@ def list_entries(
     from_us: int | None = None,
     until_us: int | None = None,
     until_seq: int | None = None,
+    refs: Collection[str] | None = None,
 ) -> list[sa.Row[Any]]:
     """Entries in seq order, optionally from ``from_seq`` through ``until_seq``, of kinds with a prefix or
-    of ``kinds``, in a time window."""
+    of ``kinds``, in a time window; with ``refs``, only those whose payload names one of them (below)."""
+    if refs is not None:
+        return _entries_naming(conn, refs, from_seq, until_seq, kinds_prefix, kinds, from_us, until_us)
     query = sa.select(ledger_entries).where(ledger_entries.c.seq >= from_seq).order_by(ledger_entries.c.seq)
     if until_seq is not None:
         query = query.where(ledger_entries.c.seq <= until_seq)
@@ -190,6 +221,44 @@ def list_entries(
     if until_us is not None:
         query = query.where(ledger_entries.c.time_us < until_us)
     return list(conn.execute(query))
+
+
+def _entries_naming(
+    conn: Connection,
+    refs: Collection[str],
+    from_seq: int,
+    until_seq: int | None,
+    kinds_prefix: tuple[str, ...],
+    kinds: Collection[str],
+    from_us: int | None,
+    until_us: int | None,
+) -> list[sa.Row[Any]]:
+    """``list_entries`` of the entries naming one of ``refs``: each id's range of ``ledger_refs`` in
+    the window, then those entries by seq alone, the other conditions tested on their columns here
+    (given them, SQLite would read every entry of the kinds through their index instead)."""
+    seqs: set[int] = set()
+    for chunk in in_list_chunks(sorted(set(refs))):
+        named = sa.select(ledger_refs.c.seq).where(ledger_refs.c.ref.in_(chunk))
+        if from_us is not None:
+            named = named.where(ledger_refs.c.time_us >= from_us)
+        if until_us is not None:
+            named = named.where(ledger_refs.c.time_us < until_us)
+        seqs.update(conn.execute(named).scalars())
+    wanted_kinds = {str(k) for k in kinds}
+    found: list[sa.Row[Any]] = []
+    for chunk_of_seqs in in_list_chunks(
+        sorted(s for s in seqs if s >= from_seq and (until_seq is None or s <= until_seq))
+    ):
+        query = sa.select(ledger_entries).where(ledger_entries.c.seq.in_(chunk_of_seqs)).order_by(ledger_entries.c.seq)
+        found += (
+            row
+            for row in conn.execute(query)
+            if (not kinds_prefix or row.kind.startswith(kinds_prefix))
+            and (not wanted_kinds or row.kind in wanted_kinds)
+            and (from_us is None or row.time_us >= from_us)
+            and (until_us is None or row.time_us < until_us)
+        )
+    return found
 
 
 def insert_key(conn: Connection, key: StoredKey) -> None:

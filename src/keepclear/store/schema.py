@@ -6,7 +6,11 @@ migrations under ``migrations/versions`` create them.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import sqlalchemy as sa
+
+_T = TypeVar("_T")
 
 metadata = sa.MetaData()
 
@@ -14,7 +18,7 @@ metadata = sa.MetaData()
 IN_LIST_SIZE = 500
 
 
-def in_list_chunks(values: list[str]) -> list[list[str]]:
+def in_list_chunks(values: list[_T]) -> list[list[_T]]:
     """``values`` in slices of at most ``IN_LIST_SIZE``, one ``IN (...)`` query each."""
     return [values[start : start + IN_LIST_SIZE] for start in range(0, len(values), IN_LIST_SIZE)]
 

@@ -16,6 +16,7 @@ from keepclear.errors import KeepclearError
 from keepclear.ledger import Ledger
 from keepclear.ledger.canonical import canonical_text, sha256_hex
 from keepclear.ledger.model import time_us_of
+from keepclear.ledger.refs import indexable
 
 __all__ = ["checked_evidence", "document_text", "history", "window_tracks"]
 
@@ -60,8 +61,15 @@ def history(
     if ledger is None:
         return alerts, messages
     message_ids = {t.payload.get("message_id") for t in timeline} - {None}
+    # Only an entry naming one of these at its top level is kept (below): read those alone, through
+    # the record's index of the ids payloads name, not every party's alerts and messages in the
+    # window; the whole window only when one of them cannot be in that index (not text, too long).
+    named = {*incident.alert_ids, incident.id, *message_ids}
+    indexed = {ref for ref in named if isinstance(ref, str) and indexable(ref)}
+    refs = indexed if len(indexed) == len(named) else None
+    kinds = ALERT_KINDS | _MESSAGE_ITEM_KINDS
     alerts, messages = [], []
-    for entry in ledger.entries(kinds=ALERT_KINDS | _MESSAGE_ITEM_KINDS, from_s=start_s, until_s=end_s + 1e-6):
+    for entry in ledger.entries(kinds=kinds, from_s=start_s, until_s=end_s + 1e-6, refs=refs):
         payload = entry.payload_value()
         if not isinstance(payload, dict):
             continue
