@@ -197,18 +197,23 @@ async def refuse(websocket: WebSocket, problem: str) -> None:
     """Accepts ``websocket`` only to say why it is refused (an error frame with ``status``
     ``refused``, then a close with ``problem`` as the reason): a refusal before the handshake reaches
     a browser as a bare 403 with no words."""
-    try:
-        await websocket.accept()
-        await websocket.send_text(json.dumps(error_frame(OverloadedError(problem, retry_after_s=5))))
-        await websocket.close(code=TRY_AGAIN_LATER, reason=problem[:120])
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        pass
+    frame = error_frame(OverloadedError(problem, retry_after_s=5))
+    await _tell_and_close(websocket, frame, TRY_AGAIN_LATER, problem[:120], accept=True)
 
 
 async def close_with_error(websocket: WebSocket, problem: str) -> None:
     """Tell the client ``problem`` (an ``invalid`` error frame) and close its socket (1008)."""
+    await _tell_and_close(websocket, error_frame([problem]), 1008)
+
+
+async def _tell_and_close(
+    websocket: WebSocket, frame: dict[str, Any], code: int, reason: str | None = None, *, accept: bool = False
+) -> None:
+    """Send ``frame`` and close with ``code`` (accepting first when ``accept``); a client gone meanwhile is let be."""
     try:
-        await websocket.send_text(json.dumps(error_frame([problem])))
-        await websocket.close(code=1008)
+        if accept:
+            await websocket.accept()
+        await websocket.send_text(json.dumps(frame))
+        await websocket.close(code=code, reason=reason)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
