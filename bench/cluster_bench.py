@@ -72,7 +72,7 @@ from keepclear.domain import Domain, Unit
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.runtime.deployment import Deployment
-from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
+from keepclear.services.runtime.nats_messages import STREAM as EVENTS_STREAM
 from keepclear.services.runtime.nats_tracks import TRACK_STREAM
 from keepclear.settings import Settings
 

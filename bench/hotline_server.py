@@ -19,7 +19,7 @@ from starlette.requests import HTTPConnection
 
 from keepclear.api.connection_limits import PerKeyLimit
 from keepclear.api.deps import authenticated
-from keepclear.api.hotline_ws import LiveConfig
+from keepclear.api.hotline_frames import LiveConfig
 from keepclear.api.post_rate import PostRate
 from keepclear.api.routes import hotline
 from keepclear.domain.identity import Principal, Role

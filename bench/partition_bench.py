@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from probe_bench import scenario
 
-from keepclear.detect.cells import CellGrid, CellPlan, SpeedCaps
+from keepclear.detect.cells import CellGrid, CellPlan
+from keepclear.detect.halos import SpeedCaps
 from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates, states_from_track
 from keepclear.services.tactical.partitioned import PartitionedProbe, merge

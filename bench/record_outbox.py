@@ -30,7 +30,8 @@ from benchdb import POSTGRES_URL, fresh_database
 
 from keepclear.domain.events import Event
 from keepclear.ledger import Ledger, LedgerConfig
-from keepclear.services.record.signer import RecordSigner, open_ledger, stage
+from keepclear.services.record.signer import RecordSigner, open_ledger
+from keepclear.services.record.staging import stage
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.store import Database, migrate
 

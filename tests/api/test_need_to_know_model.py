@@ -8,7 +8,7 @@ on PostgreSQL); ``Model`` computes from docs/need-to-know.md what each party may
 every GET path of the served OpenAPI (found at run time: a new path is read without editing this
 test), the stream with catch-up, the hotline socket and the record export are read with every key of
 every party and compared with the model. The reading itself is the conformance suite's
-(``keepclear.conformance.need_to_know``): one piece of code for both.
+(``keepclear.conformance.need_to_know_reads``): one piece of code for both.
 
 Bounded: ``KEEPCLEAR_NK_MODEL_EXAMPLES`` worlds per store (default 3), no shrinking (a failure prints
 its world), no per-example deadline.
@@ -46,7 +46,7 @@ from keepclear.conformance.client import (
     sibling_id,
 )
 from keepclear.conformance.keys import PARTY_ROLES, KeysFile
-from keepclear.conformance.need_to_know import (
+from keepclear.conformance.need_to_know_reads import (
     foreign_entries,
     get_routes,
     leaks,

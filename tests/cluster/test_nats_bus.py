@@ -31,10 +31,10 @@ from keepclear.domain.events import Event  # noqa: E402
 from keepclear.services.runtime.bus import EventBus, ManualClock  # noqa: E402
 from keepclear.services.runtime.deployment import Deployment, bus_for  # noqa: E402
 from keepclear.services.runtime.detect_share_run import retrying  # noqa: E402
-from keepclear.services.runtime.nats_bus import (  # noqa: E402
+from keepclear.services.runtime.nats_bus import NatsBus  # noqa: E402
+from keepclear.services.runtime.nats_messages import (  # noqa: E402
     EMITTED_BY_HEADER,
     STREAM,
-    NatsBus,
     SeenIds,
     events_of_message,
     subject_of,

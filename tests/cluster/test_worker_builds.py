@@ -37,7 +37,7 @@ from test_worker_detect import (
 
 from keepclear.detect.cells import CellGrid
 from keepclear.services.runtime.detect_builds import UNSTAMPED, BuildGuard, build_stamp
-from keepclear.services.runtime.detect_worker import shares_of_workers
+from keepclear.services.runtime.detect_shares import shares_of_workers
 from keepclear.services.runtime.leader import LockSession
 from keepclear.settings import Settings
 from serving import ServedProcess, keepclear_cli, log_says, serve

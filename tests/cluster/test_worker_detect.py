@@ -37,7 +37,7 @@ from keepclear.domain.identity import Role  # noqa: E402
 from keepclear.domain.parties import Contact  # noqa: E402
 from keepclear.domain.timefmt import format_utc  # noqa: E402
 from keepclear.services.runtime.deployment import Deployment  # noqa: E402
-from keepclear.services.runtime.detect_worker import shares_of_workers  # noqa: E402
+from keepclear.services.runtime.detect_shares import shares_of_workers  # noqa: E402
 from keepclear.services.runtime.nats_tracks import TRACK_STREAM  # noqa: E402
 from keepclear.settings import Settings  # noqa: E402
 from serving import ServedProcess, keepclear_cli, log_says, serve  # noqa: E402

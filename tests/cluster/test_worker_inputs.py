@@ -30,7 +30,7 @@ from keepclear.domain import Domain
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.detect_worker import cells_of_worker, shares_of_workers, worker_name_problem
+from keepclear.services.runtime.detect_shares import cells_of_worker, shares_of_workers, worker_name_problem
 from keepclear.services.runtime.nats_tracks import track_subjects
 from keepclear.services.runtime.run_marks import raised_by, raised_earlier, run_mark, share_run_of
 from keepclear.services.tactical.track_wire import (

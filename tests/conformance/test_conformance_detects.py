@@ -14,7 +14,7 @@ from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
 from keepclear.conformance import load_known_failures, parse_keys, run_suite
 from keepclear.conformance.client import answer_shape, shape_difference, sibling_id
-from keepclear.conformance.need_to_know import foreign_entries
+from keepclear.conformance.need_to_know_reads import foreign_entries
 from keepclear.conformance.registry import Result
 from keepclear.conformance.runner import _outcome
 from keepclear.domain import Party

@@ -15,7 +15,7 @@ from hotline_server import serve
 from hotline_support import pair
 from websockets.sync.client import ClientConnection, connect
 
-from keepclear.api.hotline_ws import LiveConfig
+from keepclear.api.hotline_frames import LiveConfig
 from keepclear.domain import Party
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event

@@ -16,7 +16,8 @@ from hotline_server import serve
 from hotline_support import pair
 from websockets.sync.client import connect
 
-from keepclear.api.hotline_ws import LiveConfig, LiveSession
+from keepclear.api.hotline_frames import LiveConfig
+from keepclear.api.hotline_ws import LiveSession
 from keepclear.domain.hotline import Draft, Message, MessageKind, Thread
 from keepclear.services.hotline.hub import HotlineHub, HubConfig
 from keepclear.services.hotline.service import HotlineService

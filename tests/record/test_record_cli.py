@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 
+from keepclear.api import create_app
+from keepclear.api.server import ThreadedServer
 from keepclear.cli.main import main
 from keepclear.domain.events import Event
+from keepclear.domain.identity import Role
+from keepclear.errors import StoreUnavailableError
 from keepclear.ledger import canonical_bytes, parse_export
+from keepclear.ledger import export as export_module
 from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import RecordSigner, open_ledger
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
+from keepclear.store import ledger as ledger_store
 
 T0 = 1509494400.0
 
@@ -164,6 +172,66 @@ def test_incident_list_show_report_and_metrics(
     assert code == 1 and "--from" in err and "time zone" in err
     code, _, err = _run(capsys, *base, "incident", "show", "inc-nothing")
     assert code == 1 and "does not exist" in err
+
+
+@pytest.mark.parametrize("party", [None, "russia"])
+def test_the_export_file_is_the_text_the_api_serves_and_it_verifies(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], party: str | None
+) -> None:
+    """The CLI parsed the text the API streams back into a document and wrote that again (indented,
+    its fields reordered): it now writes the text itself, the bytes ``GET /v1/record/export`` gives
+    the same reader (but for when each was made), and ``keepclear ledger verify`` passes on it."""
+    if party is not None:
+        assert _run(capsys, "--data-dir", str(data_dir), "party", "add", party)[0] == 0
+    settings = Settings(data_dir=data_dir)
+    deployment = Deployment.open(settings)
+    key = deployment.keys.create(Role.ADMIN, None, "admin")[1] if party is None else None
+    key = key or deployment.keys.create(Role.LIAISON, party, f"{party} liaison")[1]
+    try:
+        with ThreadedServer(create_app(settings, deployment=deployment)) as server:
+            served = httpx.get(f"{server.url}/v1/record/export", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    finally:
+        deployment.close()
+    assert served.status_code == 200, served.text
+    (tmp_path / "out").mkdir()
+    out_file = tmp_path / "out" / "ledger.json"
+    chosen = () if party is None else ("--party", party)
+    code, _, err = _run(capsys, "--data-dir", str(data_dir), "ledger", "export", "-o", str(out_file), *chosen)
+    entries = len(json.loads(served.content)["entries"])
+    assert code == 0 and err == f"{entries} entries written to {out_file}\n"
+
+    def made_at_zero(text: bytes) -> bytes:
+        return re.sub(rb'^\{"format":"keepclear-ledger","version":3,"exported_us":\d+,', b"EXPORTED_AT_0,", text)
+
+    assert made_at_zero(out_file.read_bytes()) == made_at_zero(served.content)
+    assert made_at_zero(served.content).startswith(b"EXPORTED_AT_0,")
+    assert list(out_file.parent.iterdir()) == [out_file]  # nothing left beside it
+    code, out, _ = _run(capsys, "ledger", "verify", str(out_file))
+    assert code == 0 and out.startswith(f"{out_file}: OK: "), out
+
+
+def test_an_export_that_fails_midway_leaves_the_file_as_it_was(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is written as the entries are read: a store that stops answering after the first
+    chunk must not leave a part of an export where an earlier one was (nor a part beside it)."""
+    out_file = tmp_path / "ledger.json"
+    out_file.write_text("the export kept from yesterday")
+    monkeypatch.setattr(export_module, "EXPORT_CHUNK_ENTRIES", 2)
+    read = ledger_store.list_entries
+    calls: list[int] = []
+
+    def failing(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) > 1:
+            raise StoreUnavailableError("the store does not answer")
+        return read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger_store, "list_entries", failing)
+    code, _, err = _run(capsys, "--data-dir", str(data_dir), "ledger", "export", "-o", str(out_file))
+    assert code == 1 and "the store cannot be reached" in err and len(calls) == 2
+    assert out_file.read_text() == "the export kept from yesterday"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "ledger.json"]
 
 
 def test_export_for_a_party_round_trips_through_the_parser(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

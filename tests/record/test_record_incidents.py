@@ -16,7 +16,8 @@ from keepclear.ledger import Ledger, canonical_text, sha256_hex, verify_document
 from keepclear.services.incidents.metrics import compute_metrics
 from keepclear.services.incidents.service import IncidentService, NotInvolvedError
 from keepclear.services.policy import unknown
-from keepclear.services.record.signer import RecordSigner, stage
+from keepclear.services.record.signer import RecordSigner
+from keepclear.services.record.staging import stage
 from keepclear.services.reports.incident import incident_html
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment

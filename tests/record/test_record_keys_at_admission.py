@@ -20,7 +20,8 @@ from keepclear.ledger import Ledger, SignatureRefused, sign_submission, verify_d
 from keepclear.ledger.canonical import sha256_hex
 from keepclear.ledger.keys import key_id_of, public_key_b64, sign_b64
 from keepclear.ledger.model import entry_from_json, statement_from_json
-from keepclear.services.record.signer import RecordSigner, open_ledger, stage
+from keepclear.services.record.signer import RecordSigner, open_ledger
+from keepclear.services.record.staging import stage
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings

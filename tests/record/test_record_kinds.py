@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.services.record.kinds import IN_MEMORY_KINDS, NOT_RECORDED, RECORDED_KINDS
-from keepclear.services.record.signer import recorded
+from keepclear.services.record.staging import recorded
 
 
 def test_every_kind_is_either_recorded_or_listed_with_a_reason() -> None:

@@ -13,7 +13,8 @@ from keepclear.domain.events import Event
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.ledger import Ledger, LedgerConfig, SignatureRefused, parse_submission, sign_submission, verify_document
 from keepclear.ledger.keys import key_id_of, public_key_b64
-from keepclear.services.record.signer import RecordSigner, open_ledger, stage
+from keepclear.services.record.signer import RecordSigner, open_ledger
+from keepclear.services.record.staging import stage
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import Database

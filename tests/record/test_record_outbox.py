@@ -17,7 +17,8 @@ from keepclear.domain.hotline import Draft, MessageKind, PhraseUse
 from keepclear.domain.timefmt import format_utc
 from keepclear.ledger import Ledger, verify_document
 from keepclear.services.hotline.service import HotlineService
-from keepclear.services.record.signer import RecordSigner, stage
+from keepclear.services.record.signer import RecordSigner
+from keepclear.services.record.staging import stage
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import outbox

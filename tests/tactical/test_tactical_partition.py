@@ -14,16 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keepclear.detect.cells import (
-    AgeCaps,
-    CellGrid,
-    CellPlan,
-    SpeedCaps,
-    assign_cells,
-    cells_in_view,
-    halo_m,
-    view_for,
-)
+from keepclear.detect.cells import CellGrid, CellPlan, assign_cells, cells_in_view, view_for
+from keepclear.detect.halos import AgeCaps, SpeedCaps, halo_m
 from keepclear.detect.minima import DOMAIN_CODES, ProbeSettings, SeparationMinima
 from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates

@@ -15,7 +15,7 @@ from keepclear import __version__
 from keepclear.api.connection_guard import ConnectionGuard
 from keepclear.api.connection_limits import BodyBytesPerKey, PerKeyLimit, RequestsInFlight
 from keepclear.api.feed_sources import FeedSources
-from keepclear.api.hotline_ws import LiveConfig
+from keepclear.api.hotline_frames import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn

@@ -93,9 +93,9 @@ def watch_start(
 
 def _log_config() -> dict[str, Any]:
     """uvicorn's logging, with the one line a deliberately cut stream causes left out
-    (``streams.CutStreamLogFilter``)."""
+    (``stream_response.CutStreamLogFilter``)."""
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config.setdefault("filters", {})["stream_cut"] = {"()": "keepclear.api.streams.CutStreamLogFilter"}
+    config.setdefault("filters", {})["stream_cut"] = {"()": "keepclear.api.stream_response.CutStreamLogFilter"}
     config["loggers"]["uvicorn.error"]["filters"] = ["stream_cut"]
     return config
 

@@ -48,7 +48,7 @@ COMMANDS: dict[str, CommandEntry] = {
         "Forces: bodies of units a party answers for (its own or a partner's).",
     ),
     "incident": CommandEntry(
-        "keepclear.cli.record:incident",
+        "keepclear.cli.incident:incident",
         "Incidents: what happened, its evidence, each party's account, the joint review.",
     ),
     "init": CommandEntry(

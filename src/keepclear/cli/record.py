@@ -1,4 +1,4 @@
-"""``keepclear ledger ...`` and ``keepclear incident ...``: the shared record from the command line."""
+"""``keepclear ledger ...``: the shared record from the command line (its incidents: ``cli.incident``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from keepclear.cli.context import CliContext, pass_context
-from keepclear.domain.incidents import ReviewStatus
-from keepclear.domain.timefmt import format_utc, parse_utc
+from keepclear.cli.output import write_output
+from keepclear.domain.timefmt import parse_utc
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.ledger import (
     Ledger,
@@ -27,18 +27,16 @@ from keepclear.ledger import (
 )
 from keepclear.ledger.proofs import is_proof, verify_proof
 from keepclear.services.hotline.service import HotlineService
-from keepclear.services.incidents.metrics import compute_metrics
-from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import open_ledger
 from keepclear.services.record.witness import witness
-from keepclear.services.reports.incident import incident_html
 from keepclear.services.runtime.deployment import Deployment
 
 #: Environment variable holding the passphrase that encrypts custodial keys at rest (optional).
 PASSPHRASE_ENV = "KEEPCLEAR_LEDGER_KEY_PASSPHRASE"
 
 
-def _ledger(deployment: Deployment) -> Ledger:
+def ledger_of(deployment: Deployment) -> Ledger:
+    """The deployment's ledger, its custodial keys decrypted with ``PASSPHRASE_ENV``'s passphrase if set."""
     passphrase = os.environ.get(PASSPHRASE_ENV)
     return open_ledger(
         deployment.db,
@@ -46,22 +44,6 @@ def _ledger(deployment: Deployment) -> Ledger:
         deployment.settings.data_dir,
         passphrase=passphrase.encode("utf-8") if passphrase else None,
     )
-
-
-def _incidents(deployment: Deployment) -> IncidentService:
-    # No track history here: evidence is frozen by the service process, never empty by the CLI.
-    return IncidentService(deployment.db, deployment.clock, deployment.bus, None)
-
-
-def _write(output: Path | None, text: str, what: str) -> None:
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise KeepclearError(f"{output}: cannot write ({exc.strerror})") from None
-    click.echo(f"{what} written to {output}", err=True)
 
 
 @click.group()
@@ -78,13 +60,14 @@ def ledger() -> None:
 )
 @pass_context
 def ledger_export(ctx: CliContext, output: Path | None, party: str | None) -> None:
-    """Write a self-contained export: entries, public keys, rotations, checkpoints (format version 3)."""
+    """Write a self-contained export: entries, public keys, rotations, checkpoints (format version 3).
+    The text is ``GET /v1/record/export``'s, streamed: the entries are read a chunk at a time."""
     deployment = ctx.open()
     try:
-        document = _ledger(deployment).export_document(for_party=party)
+        text = ledger_of(deployment).export_text(for_party=party)
+        write_output(output, text, f"{text.entries} entries")
     finally:
         deployment.close()
-    _write(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", f"{len(document['entries'])} entries")
 
 
 @ledger.command("verify")
@@ -141,7 +124,7 @@ def ledger_head(ctx: CliContext) -> None:
     """Print the latest signed tree head (C2SP checkpoint note), then the deployment's verifier keys."""
     deployment = ctx.open()
     try:
-        book = _ledger(deployment)
+        book = ledger_of(deployment)
         head = book.latest_head()
         vkeys = book.deployment_vkeys()
     finally:
@@ -163,10 +146,10 @@ def ledger_prove(ctx: CliContext, seq: int, size: int | None, party: str | None,
     """Inclusion proof of entry SEQ in a signed tree head (RFC 9162); check it with `ledger verify`."""
     deployment = ctx.open()
     try:
-        document = _ledger(deployment).inclusion_proof(seq, tree_size=size, for_party=party)
+        document = ledger_of(deployment).inclusion_proof(seq, tree_size=size, for_party=party)
     finally:
         deployment.close()
-    _write(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", f"inclusion proof of entry {seq}")
+    write_output(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", f"inclusion proof of entry {seq}")
 
 
 @ledger.command("consistency")
@@ -180,10 +163,10 @@ def ledger_consistency(ctx: CliContext, old: int, new: int | None, output: Path 
     """Consistency proof from the signed head of size OLD to that of NEW (default: latest); RFC 9162."""
     deployment = ctx.open()
     try:
-        document = _ledger(deployment).consistency_proof(old, new)
+        document = ledger_of(deployment).consistency_proof(old, new)
     finally:
         deployment.close()
-    _write(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", "consistency proof")
+    write_output(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n", "consistency proof")
 
 
 @ledger.command("witness")
@@ -207,7 +190,7 @@ def ledger_witness(ctx: CliContext, party_id: str, key_file: Path | None, state:
     alert on the hotline with both heads (exit 1)."""
     deployment = ctx.open()
     try:
-        book = _ledger(deployment)
+        book = ledger_of(deployment)
         state = state or deployment.settings.data_dir / "witness" / f"{party_id}.head"
         last_seen = state.read_text(encoding="utf-8") if state.exists() else None
         private_key = _load_key(key_file) if key_file is not None else book.custodial_key(party_id)
@@ -230,7 +213,7 @@ def ledger_cosignatures(ctx: CliContext, size: int | None) -> None:
     """Show a signed head with every party's cosignature, and whether every party agreed to it."""
     deployment = ctx.open()
     try:
-        head, lines = _ledger(deployment).cosignatures(size)
+        head, lines = ledger_of(deployment).cosignatures(size)
         parties = [p.id for p in deployment.registry.parties()]
     finally:
         deployment.close()
@@ -260,7 +243,7 @@ def ledger_checkpoint(ctx: CliContext) -> None:
     """Sign the current chain head with the deployment key now."""
     deployment = ctx.open()
     try:
-        checkpoint = _ledger(deployment).checkpoint()
+        checkpoint = ledger_of(deployment).checkpoint()
     finally:
         deployment.close()
     click.echo(
@@ -278,7 +261,7 @@ def ledger_register_key(ctx: CliContext, party_id: str, public_key: str) -> None
     """Put PARTY_ID in strong mode with its own Ed25519 PUBLIC_KEY (raw 32 bytes, base64)."""
     deployment = ctx.open()
     try:
-        key_id = _ledger(deployment).register_public_key(party_id, public_key)
+        key_id = ledger_of(deployment).register_public_key(party_id, public_key)
     finally:
         deployment.close()
     click.echo(f"{party_id}: strong mode, key {key_id}")
@@ -293,7 +276,7 @@ def ledger_rotate(ctx: CliContext, owner: str, compromised: bool, public_key: st
     """Rotate the key of OWNER (a party id, or @deployment); recorded in the ledger."""
     deployment = ctx.open()
     try:
-        key_id = _ledger(deployment).rotate_key(owner, compromised=compromised, new_public_key=public_key)
+        key_id = ledger_of(deployment).rotate_key(owner, compromised=compromised, new_public_key=public_key)
     finally:
         deployment.close()
     click.echo(f"{owner}: new key {key_id}")
@@ -349,119 +332,3 @@ def ledger_sign(
     except ValueError as exc:
         raise ValidationError([f"--payload: {exc}"]) from None
     click.echo(json.dumps(submission.to_json(), ensure_ascii=False))
-
-
-@click.group()
-def incident() -> None:
-    """Incidents: what happened, its evidence, each party's account, the joint review."""
-
-
-@incident.command("list")
-@click.option("--party", default=None, help="Only incidents this party is involved in.")
-@pass_context
-def incident_list(ctx: CliContext, party: str | None) -> None:
-    """List incidents: id, time, kind, status, parties, summary."""
-    deployment = ctx.open()
-    try:
-        for i in _incidents(deployment).list(party_id=party):
-            click.echo(
-                f"{i.id}\t{format_utc(i.time_s)}\t{i.kind.value}\t{i.status.value}\t{','.join(i.parties)}\t{i.summary}"
-            )
-    finally:
-        deployment.close()
-
-
-@incident.command("show")
-@click.argument("incident_id")
-@pass_context
-def incident_show(ctx: CliContext, incident_id: str) -> None:
-    """Show one incident, its timeline and its accounts."""
-    deployment = ctx.open()
-    try:
-        service = _incidents(deployment)
-        i = service.get(incident_id)
-        click.echo(f"incident {i.id}: {i.kind.value}, {i.status.value}, at {format_utc(i.time_s)}")
-        click.echo(
-            f"parties: {', '.join(i.parties)}; units: {', '.join(i.unit_ids) or '-'}; alerts: {', '.join(i.alert_ids) or '-'}"
-        )
-        click.echo(f"summary: {i.summary}")
-        click.echo(f"evidence: {i.evidence_sha256 or 'not frozen yet'}")
-        for t in service.timeline(incident_id):
-            click.echo(f"  {format_utc(t.time_s)}\t{t.kind}\t{t.party_id or '-'}")
-        for a in service.accounts(incident_id):
-            amends = f" (amends #{a.amends})" if a.amends is not None else ""
-            click.echo(f"account #{a.position} by {a.party_id}{amends} at {format_utc(a.time_s)}:\n  {a.text}")
-    finally:
-        deployment.close()
-
-
-@incident.command("report")
-@click.argument("incident_id")
-@click.option(
-    "-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write into."
-)
-@click.option("--lang", "language", default="en", show_default=True, help="Language of the report (en, ru).")
-@pass_context
-def incident_report(ctx: CliContext, incident_id: str, output_dir: Path, language: str) -> None:
-    """Write INCIDENT_ID's report as one self-contained HTML file (map figure, timeline, accounts)."""
-    deployment = ctx.open()
-    try:
-        service = _incidents(deployment)
-        i = service.get(incident_id)
-        text = incident_html(
-            i,
-            service.accounts(incident_id),
-            service.timeline(incident_id),
-            service.evidence(incident_id),
-            generated_s=deployment.clock.now_s(),
-            language=language,
-        )
-    finally:
-        deployment.close()
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KeepclearError(f"{output_dir}: cannot create ({exc.strerror})") from None
-    _write(output_dir / f"incident-{incident_id}.html", text, "report")
-
-
-@incident.command("review")
-@click.argument("incident_id")
-@click.argument("status", type=click.Choice([s.value for s in ReviewStatus]))
-@click.option("--party", default=None, help="The party moving the review (default: the operator).")
-@click.option("--note", default="", help="Why.")
-@pass_context
-def incident_review(ctx: CliContext, incident_id: str, status: str, party: str | None, note: str) -> None:
-    """Move the review status of INCIDENT_ID."""
-    deployment = ctx.open()
-    try:
-        _incidents(deployment).set_review(incident_id, ReviewStatus(status), by_party=party, note=note)
-    finally:
-        deployment.close()
-    click.echo(f"{incident_id}: {status}")
-
-
-@incident.command("metrics")
-@click.option("--from", "from_text", required=True, help="Start of the period (ISO 8601 UTC, included).")
-@click.option("--to", "to_text", required=True, help="End of the period (ISO 8601 UTC, excluded).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default stdout)."
-)
-@pass_context
-def incident_metrics(ctx: CliContext, from_text: str, to_text: str, fmt: str, output: Path | None) -> None:
-    """Metrics of a period from the ledger: incidents by kind, line crossings, acknowledgement delays, escalations."""
-    try:
-        from_s, until_s = parse_utc(from_text, "--from"), parse_utc(to_text, "--to")
-    except ValueError as exc:
-        raise ValidationError([str(exc)]) from None
-    if until_s <= from_s:
-        raise ValidationError(["--to: must be after --from"])
-    deployment = ctx.open()
-    try:
-        entries = _ledger(deployment).entries(from_s=from_s, until_s=until_s)
-    finally:
-        deployment.close()
-    metrics = compute_metrics(entries, from_s, until_s)
-    text = json.dumps(metrics.to_json(), indent=2) + "\n" if fmt == "json" else metrics.to_csv()
-    _write(output, text, "metrics")

@@ -166,7 +166,8 @@ def _run(
 ) -> None:
     import numpy as np
 
-    from keepclear.services.runtime.detect_worker import DetectWorker, Share, shares_of_workers, worker_of
+    from keepclear.services.runtime.detect_shares import Share, shares_of_workers, worker_of
+    from keepclear.services.runtime.detect_worker import DetectWorker
     from keepclear.services.runtime.runtime import RuntimeConfig
     from keepclear.services.tactical.service import cell_plan
 
@@ -184,7 +185,7 @@ def _run(
         assert plan.worker_index is not None and plan.workers is not None
         name = worker_of(plan.worker_index, plan.workers)
         home = [s for s in shares if s.worker == name]
-        # The others' shares: taken over while their worker is gone (``detect_worker``'s docstring).
+        # The others' shares: taken over while their worker is gone (``detect_share_keeper``'s docstring).
         others = [s for s in shares if s.worker != name] if plan.adopt else []
     detector = DetectWorker(
         deployment, name, config, home=home, others=others, adopt_after_s=adopt_after_s, poll_s=poll_s, build=build

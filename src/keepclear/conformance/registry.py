@@ -60,6 +60,6 @@ def all_checks() -> list[Check]:
     """Every check, group by group, in the order they run: the reads follow the naming requests and the
     lifecycles (they see what those may have caused to be shown), and bad input comes last (a bad body
     wrongly stored can make later reads fail, which would hide what they show)."""
-    from keepclear.conformance import bad_input, lifecycles, need_to_know
+    from keepclear.conformance import bad_input, lifecycles, need_to_know, need_to_know_reads
 
-    return [*need_to_know.NAMING, *lifecycles.CHECKS, *need_to_know.READING, *bad_input.CHECKS]
+    return [*need_to_know.NAMING, *lifecycles.CHECKS, *need_to_know_reads.READING, *bad_input.CHECKS]

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from keepclear.domain.event_kinds import EventKind
-from keepclear.domain.event_payloads import PAYLOAD_TYPES, check_version, json_object, schema_version
+from keepclear.domain.event_payload_base import check_version, json_object
+from keepclear.domain.event_payloads import PAYLOAD_TYPES, schema_version
 from keepclear.domain.events import Event
 from keepclear.errors import Problem, ProblemCode, ValidationError
 

@@ -31,7 +31,7 @@ class Event:
     payload: dict[str, Any]
     parties: frozenset[str] = field(default_factory=frozenset)
     #: Which part of the deployment emitted the event, for the deployment's own processes alone (a
-    #: detector worker's share and run: ``services.runtime.detect_worker.run_mark``); None for most.
+    #: detector worker's share and run: ``services.runtime.run_marks.run_mark``); None for most.
     #: Never in the payload, the id or the wire document: it crosses processes as a header of the bus
     #: message (``services.runtime.nats_bus``), so nothing a party reads carries it. Not compared.
     emitted_by: str | None = field(default=None, compare=False, repr=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from keepclear.ledger.heads import SignedHeads
@@ -24,8 +25,20 @@ EXPORT_CHUNK_ENTRIES = 4096
 _DOCUMENT_ORDER = ("format", "version", "exported_us", "for_party", "keys", "rotations", "entries", "checkpoints")
 
 
+@dataclass(frozen=True, slots=True)
+class ExportText:
+    """The export document as JSON text, ``pieces`` to be taken once, in order (iterating it takes
+    them), and how many ``entries`` it holds."""
+
+    entries: int
+    pieces: Iterator[str]
+
+    def __iter__(self) -> Iterator[str]:
+        return self.pieces
+
+
 class Exports(SignedHeads):
-    """``entries`` and ``export_document``."""
+    """``entries``, ``export_text`` and ``export_document``."""
 
     def entries(
         self,
@@ -60,13 +73,15 @@ class Exports(SignedHeads):
         The head is checkpointed first. With ``for_party``, an entry that party may not read
         (``payload_readable``: the audience rule) is a placeholder: its seq, prev and hash, which keep
         the chain and the tree whole without saying who did what with whom, or when. The document
-        ``export_text`` writes, whole in memory (the CLI's file; the API streams the text).
+        ``export_text`` writes, whole in memory, its fields in the order files had them (the API
+        and the CLI write the text itself, streamed).
         """
         document: dict[str, Any] = json.loads("".join(self.export_text(for_party=for_party)))
         return {key: document[key] for key in _DOCUMENT_ORDER}  # rotations before entries, as ever
 
-    def export_text(self, *, for_party: str | None = None) -> Iterator[str]:
-        """The export document as JSON text, in pieces: the head is checkpointed, the keys and
+    def export_text(self, *, for_party: str | None = None) -> ExportText:
+        """The export document as JSON text, in pieces (``ExportText``, which says how many entries it
+        holds): the head is checkpointed, the keys and
         checkpoints read now (an outage is raised here, before any text); the entries are read
         ``EXPORT_CHUNK_ENTRIES`` at a time as the pieces are taken, so an API process streaming the
         export of a record of millions of entries holds one chunk of them, not the record."""
@@ -92,7 +107,7 @@ class Exports(SignedHeads):
                 for k in keys
             ],
         }
-        return self._export_pieces(head, covered, [c.to_json() for c in checkpoints], for_party)
+        return ExportText(covered, self._export_pieces(head, covered, [c.to_json() for c in checkpoints], for_party))
 
     def _export_pieces(
         self, head: dict[str, Any], covered: int, checkpoints: list[dict[str, Any]], for_party: str | None

@@ -2,7 +2,7 @@
 
 Reading needs a liaison or observer key of a party; writing (posting, marking read, creating
 threads, availability) and the live socket a liaison key. The socket's protocol is described in
-``api.hotline_ws``; a browser cannot set headers on a WebSocket, so the socket also takes the key as
+``api.hotline_frames``; a browser cannot set headers on a WebSocket, so the socket also takes the key as
 ``?key=`` (``api.deps.authenticated``).
 """
 
@@ -17,7 +17,8 @@ from starlette.requests import HTTPConnection
 from keepclear.api.connection_limits import PerKeyLimit
 from keepclear.api.deps import authorized
 from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
-from keepclear.api.hotline_ws import LiveConfig, LiveSession, refuse
+from keepclear.api.hotline_frames import LiveConfig, refuse
+from keepclear.api.hotline_ws import LiveSession
 from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models.hotline import (
     AckStatusOut,

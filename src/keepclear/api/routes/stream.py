@@ -11,7 +11,8 @@ from keepclear.api.connection_limits import PerKeyLimit
 from keepclear.api.deps import authorized
 from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.routes.tactical import visible_tracks
-from keepclear.api.streams import EventStreamResponse, StreamHub
+from keepclear.api.stream_response import EventStreamResponse
+from keepclear.api.streams import StreamHub
 from keepclear.domain.identity import Principal
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import ForbiddenError, OverloadedError

@@ -39,7 +39,7 @@ from keepclear.services.activities.results import ActivityPage, NotifyResult
 from keepclear.services.activities.telling import answered_event, escalated_event, moved_event, notified_events
 from keepclear.services.activities.views import ActivityState
 from keepclear.services.policy import sees_party_data_of, unknown
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import activity_acks as acks_store

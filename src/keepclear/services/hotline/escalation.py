@@ -13,7 +13,7 @@ from keepclear.domain.hotline import Message
 from keepclear.services.hotline.messages import escalation_step
 from keepclear.services.hotline.posting import SYSTEM_PERSON, Posting
 from keepclear.services.hotline.threads import Threads
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
 from keepclear.store import registry as registry_store

@@ -20,7 +20,7 @@ from keepclear.services.hotline.config import HotlineConfig
 from keepclear.services.hotline.messages import key_reused, same_request
 from keepclear.services.hotline.threads import Threads
 from keepclear.services.policy import message_audience
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
 

@@ -8,7 +8,7 @@ from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.hotline import Receipt, ReceiptKind
 from keepclear.errors import ValidationError
 from keepclear.services.hotline.threads import Threads
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
 

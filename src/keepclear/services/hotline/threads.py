@@ -18,7 +18,7 @@ from keepclear.domain.limits import text_problem
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
 from keepclear.services.hotline.config import HotlineConfig
 from keepclear.services.policy import thread_visible, unknown
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
 from keepclear.store import registry as registry_store

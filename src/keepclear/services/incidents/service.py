@@ -40,7 +40,7 @@ from keepclear.ledger.canonical import sha256_hex
 from keepclear.services.incidents.evidence import checked_evidence, document_text, history, window_tracks
 from keepclear.services.incidents.open_index import concerned
 from keepclear.services.policy import party_involved, sees_party_data_of, unknown
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import incidents as store
 from keepclear.store.database import Database
 

@@ -3,7 +3,7 @@
 How an entry reaches the ledger:
 
 1. A writer (any service, whatever the entry point: HTTP, CLI, replay, a feed) calls ``stage(conn,
-   events)`` inside the transaction that changes the state: the events the record keeps become
+   events)`` (``staging``) inside the transaction that changes the state: the events the record keeps become
    outbox rows that commit with the change, or not at all.
 2. After the commit the writer publishes the events on the bus as before. The ``RecordSigner``
    subscribes: it drains the outbox into the ledger (one transaction appends the entries and deletes
@@ -26,33 +26,24 @@ A row the ledger refuses is tried again after 1, 2, 4... s (at most 60 s) and pa
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from keepclear.domain.event_kinds import ACTIVITY_KINDS, EventKind
 from keepclear.domain.events import Clock, Event
 from keepclear.errors import StoreUnavailableError
 from keepclear.ledger import KeyFolder, Ledger, LedgerConfig
 from keepclear.ledger.book import EntryDraft
-from keepclear.ledger.model import payload_text
-from keepclear.services.record.kinds import IN_MEMORY_KINDS, RECORDED_KINDS
+from keepclear.services.record.staging import draft_of, in_memory, recorded, row_draft, staged_row
 from keepclear.store import ledger as ledger_store
 from keepclear.store import outbox
 from keepclear.store import registry as registry_store
 from keepclear.store.database import Database
-
-#: What an event kind looks like: short lower-case dotted words (``activity.late_notice``).
-KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
-MAX_KIND_CHARS = 64
 
 #: Folder of the custodial keys inside the data directory.
 KEY_FOLDER_NAME = "ledger-keys"
@@ -102,55 +93,6 @@ def signer_for(
 ) -> RecordSigner:
     """The outbox signer ``config`` describes (``active``: see ``RecordSigner``)."""
     return RecordSigner(db, ledger, max_attempts=config.max_attempts, poll_s=config.poll_s, active=active)
-
-
-def recorded(kind: str) -> bool:
-    """Does the record keep events of ``kind``? (``RECORDED_KINDS``; the ledger's own entries it writes itself.)"""
-    return kind in RECORDED_KINDS
-
-
-def _in_memory(kind: str) -> bool:
-    return kind in IN_MEMORY_KINDS
-
-
-def _audience(event: Event) -> list[str] | None:
-    return sorted(event.parties) if event.parties else None
-
-
-def _audiences(event: Event) -> list[list[str] | None]:
-    """The audience of each entry ``event`` is recorded as: one, its parties; but an activity's
-    event that reaches several addressees is recorded once per addressee (with the notifier when the
-    event names it), for each addressee reads its entry and its audience, and an addressee never
-    learns who else was addressed (need to know: docs/need-to-know.md)."""
-    others = event.parties - {event.party_id}
-    if event.kind not in ACTIVITY_KINDS or len(others) < 2:
-        return [_audience(event)]
-    notifier = frozenset(p for p in event.parties if p == event.party_id)
-    return [sorted(notifier | {party}) for party in sorted(others)]
-
-
-def stage(conn: Connection, events: Iterable[Event], now_s: float | None = None) -> None:
-    """Inside a writer's transaction: an outbox row for every event of ``events`` the record keeps.
-
-    The entry's kind, acting party and time are the event's; its payload is the event payload; its
-    audience is the event's parties (everyone when the event names none), an activity's event
-    reaching several addressees one entry each (``_audiences``). A payload that is not
-    canonical JSON, or a kind that is not a short lower-case dotted name (``KIND_PATTERN``), raises
-    ``ValueError``, and the write with it: nothing unrecordable is stored. A full outbox raises
-    ``outbox.OutboxFull`` (503): nothing is stored that the record could not take.
-    """
-    events = list(events)
-    for event in events:
-        if len(event.kind) > MAX_KIND_CHARS or not KIND_PATTERN.fullmatch(event.kind):
-            raise ValueError(f"kind: {str(event.kind)!r} is not a short lower-case dotted name")
-    kept = [event for event in events if recorded(event.kind) and not _in_memory(event.kind)]
-    rows = [
-        (str(e.kind), e.party_id, e.time_s, text, audience)
-        for e in kept
-        for text in (payload_text(e.payload),)
-        for audience in _audiences(e)
-    ]
-    outbox.stage(conn, rows, time.time() if now_s is None else now_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +158,7 @@ class RecordSigner:
     def record(self, events: Sequence[Event]) -> None:
         """Bus subscriber: after a batch with recorded kinds, sign what waits in the outbox (and the
         batch's in-memory events) at once, so a publisher that waits reads its entries in the record."""
-        extra = [_draft(e) for e in events if recorded(e.kind) and _in_memory(e.kind)]
+        extra = [draft_of(e) for e in events if recorded(e.kind) and in_memory(e.kind)]
         if not extra and not any(recorded(e.kind) for e in events):
             return
         if not self.is_active:  # a standby: the active signer (another process) takes them from the outbox
@@ -250,14 +192,14 @@ class RecordSigner:
                 rows = self._take(conn, now_s)
                 if not rows and not extra:
                     return 0
-                self._ledger.append_many_in(conn, [*(_row_draft(row) for row in rows), *extra])
+                self._ledger.append_many_in(conn, [*(row_draft(row) for row in rows), *extra])
                 outbox.remove(conn, [row.id for row in rows])
                 signed = len(rows) + len(extra)
         except Exception as exc:
             _log.warning("record: a batch of entries was refused (%s); trying each alone", exc)
             with self._ledger.writing() as conn:
                 rows = self._take(conn, now_s)
-                signed = self._one_by_one(conn, rows, [_row_draft(row) for row in rows], extra, now_s)
+                signed = self._one_by_one(conn, rows, [row_draft(row) for row in rows], extra, now_s)
         with self._lock:
             self.signed_total += signed
         return len(rows)
@@ -296,7 +238,7 @@ class RecordSigner:
             except Exception:
                 kept.append(draft)
         if kept:  # at most one delivery's worth, inside the drain: not refused (it would fail the drain)
-            outbox.stage(conn, [_staged(d) for d in kept], now_s, max_rows=None)
+            outbox.stage(conn, [staged_row(d) for d in kept], now_s, max_rows=None)
         return signed
 
     def drain(self, max_rounds: int = 1_000) -> int:
@@ -327,7 +269,7 @@ class RecordSigner:
             return
         try:
             with self._db.write() as conn:
-                outbox.stage(conn, [_staged(d) for d in extra], time.time())
+                outbox.stage(conn, [staged_row(d) for d in extra], time.time())
         except StoreUnavailableError:
             raise  # not lost: the bus holds the batch through the outage and hands it again
         except Exception as exc:
@@ -419,35 +361,3 @@ class RecordSigner:
                 self.dropped_total,
                 self.last_error,
             )
-
-
-def _admits(kind: str, payload: Any) -> str | None:
-    """The party a ``party.added`` entry admits (its key is registered with it); None for other kinds."""
-    if kind != EventKind.PARTY_ADDED:
-        return None
-    party_id = payload.get("party_id") if isinstance(payload, dict) else None
-    return party_id if isinstance(party_id, str) else None
-
-
-def _draft(event: Event) -> EntryDraft:
-    # The ledger sorts an audience (once per distinct set in a batch).
-    admits = _admits(event.kind, event.payload)
-    return EntryDraft(str(event.kind), event.party_id, event.payload, event.time_s, event.parties or None, None, admits)
-
-
-def _row_draft(row: outbox.StagedEntry) -> EntryDraft:
-    # The outbox holds the canonical text ``stage`` wrote: the ledger takes it as it is (only an
-    # admission's is read, for the party it admits).
-    admits = None
-    if row.kind == EventKind.PARTY_ADDED:
-        try:
-            admits = _admits(row.kind, json.loads(row.payload))
-        except (TypeError, ValueError):  # not JSON: the ledger refuses the row itself, and says why
-            admits = None
-    return EntryDraft(row.kind, row.party_id, None, row.time_s, row.audience, row.payload, admits)
-
-
-def _staged(draft: EntryDraft) -> tuple[str, str | None, float, str, Sequence[str] | None]:
-    audience = None if draft.audience is None else sorted(draft.audience)
-    text = payload_text(draft.payload) if draft.text is None else draft.text
-    return (draft.kind, draft.party_id, draft.time_s or time.time(), text, audience)

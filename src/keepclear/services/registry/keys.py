@@ -26,7 +26,7 @@ from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.identity import ApiKeyInfo, Principal, Role
 from keepclear.errors import AuthenticationError, StoreUnavailableError, ValidationError
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import keys as key_store
 from keepclear.store import registry as registry_store

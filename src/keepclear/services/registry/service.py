@@ -8,7 +8,7 @@ from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.ids import id_problem, party_id_problem
 from keepclear.domain.parties import Contact
 from keepclear.errors import ValidationError
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import registry as store
 

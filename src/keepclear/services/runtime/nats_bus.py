@@ -16,15 +16,6 @@ reconnecting) is delivered again after ``ack_wait_s``; acknowledging "all up to"
 have acknowledged it unseen. A process never receives its own events (the
 ``Keepclear-Origin`` header names it).
 
-What emitted an event, where the deployment's processes need to know it and no party may
-(``Event.emitted_by``: the detector worker's share and run that raised an alert), goes as the
-``Keepclear-Emitted-By`` header of its message, never in the document: a message carries events of
-one emitter (a run is cut where it changes), and a receiver puts the header back on each event it
-reads (``events_of_message``; so does a worker reading the stream back at its start). JetStream
-stores the header with the message, so a redelivery and a reading back carry it too; the API
-processes hand parties the documents' payloads only, so no stream, list, record entry or incident
-shows it.
-
 Publishing never waits for NATS: events wait in a bounded outgoing buffer that a task on the bus's
 own thread (an asyncio loop) publishes from, retrying each until JetStream acknowledges it. When the
 buffer is full (NATS unreachable for long) further events are not sent to other processes and are
@@ -39,15 +30,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import dataclasses
-import hashlib
 import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -56,24 +45,26 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
-from keepclear.domain.event_wire import batch_of_documents, event_to_json, events_from_json
+from keepclear.domain.event_wire import event_to_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.bus import EventBus
+from keepclear.services.runtime.nats_messages import (
+    ORIGIN_HEADER,
+    STREAM,
+    SUBJECT_PREFIX,
+    Message,
+    SeenIds,
+    acknowledge_each,
+    events_of_message,
+    messages_of,
+)
 
-__all__ = ["NatsBus", "SeenIds", "acknowledge_each", "events_of_message"]
+__all__ = ["NatsBus"]
 
 _log = logging.getLogger("keepclear.bus.nats")
 T = TypeVar("T")
 
-#: The stream every process publishes to and consumes from.
-STREAM = "KEEPCLEAR_EVENTS"
-#: Subjects are ``<prefix>.<kind>``: ``keepclear.events.alert.raised``.
-SUBJECT_PREFIX = "keepclear.events"
-#: Names the publishing process on each message, so it skips its own.
-ORIGIN_HEADER = "Keepclear-Origin"
-#: What emitted the message's events (``Event.emitted_by``), on messages whose events say.
-EMITTED_BY_HEADER = "Keepclear-Emitted-By"
 #: How long the stream keeps events (seconds): catch-up past it is from the store.
 STREAM_MAX_AGE_S = 3600.0
 #: JetStream drops a repeated ``Nats-Msg-Id`` within this window (seconds).
@@ -83,91 +74,11 @@ CONSUMER_INACTIVE_S = 300.0
 #: Messages published concurrently, and fetched at once.
 PUBLISH_WINDOW = 256
 FETCH_BATCH = 256
-#: At most this many events, and about this many bytes, in one message.
-BATCH_EVENTS = 128
-BATCH_BYTES = 256 * 1024
 #: Seconds JetStream waits for a message's acknowledgement before it delivers the message again.
 ACK_WAIT_S = 10.0
 #: Seconds one publish or fetch may wait for NATS before it is tried again.
 REQUEST_TIMEOUT_S = 2.0
 RETRY_PAUSE_S = 0.1
-
-
-class SeenIds:
-    """The last ``capacity`` event ids seen, oldest forgotten first: ``add`` says whether it is new."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity: must be at least 1, got {capacity}")
-        self._capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, event_id: str) -> bool:
-        """Remember ``event_id``; True when it was not among those remembered."""
-        with self._lock:
-            if event_id in self._ids:
-                self._ids.move_to_end(event_id)
-                return False
-            self._ids[event_id] = None
-            if len(self._ids) > self._capacity:
-                self._ids.popitem(last=False)
-            return True
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    @property
-    def capacity(self) -> int:
-        """The most ids remembered."""
-        return self._capacity
-
-
-class _Message(NamedTuple):
-    """One message to publish: where, its bytes, its ``Nats-Msg-Id``, how many events it carries, and
-    what emitted them (``Event.emitted_by``: its ``EMITTED_BY_HEADER``)."""
-
-    subject: str
-    data: bytes
-    key: str
-    events: int
-    emitted_by: str | None = None
-
-    def headers(self, origin: str) -> dict[str, str]:
-        """The message's headers when published by the process ``origin``."""
-        headers = {"Nats-Msg-Id": self.key, ORIGIN_HEADER: origin}
-        if self.emitted_by is not None:
-            headers[EMITTED_BY_HEADER] = self.emitted_by
-        return headers
-
-
-def events_of_message(data: bytes, headers: Mapping[str, str] | None) -> list[Event]:
-    """The events a message's ``data`` carries, each with the ``emitted_by`` its ``headers`` name;
-    ``ValidationError`` when the data does not read (``events_from_json``)."""
-    events = events_from_json(data)
-    emitted_by = (headers or {}).get(EMITTED_BY_HEADER)
-    if emitted_by is None:
-        return events
-    return [dataclasses.replace(event, emitted_by=emitted_by) for event in events]
-
-
-async def acknowledge_each(messages: Sequence[Msg]) -> int:
-    """Acknowledge each of ``messages`` (explicit acknowledgement: a message lost on its way here
-    stays unacknowledged and comes again); the number whose acknowledgement could not be sent (they
-    come again after the consumer's ack wait, and are dropped then as repeats)."""
-    failed = 0
-    for message in messages:
-        try:
-            await message.ack()
-        except Exception as exc:
-            failed += 1
-            _log.warning("acknowledging a message to JetStream failed: %r", exc)
-    return failed
-
-
-def subject_of(event: Event) -> str:
-    """The subject ``event`` is published on."""
-    return f"{SUBJECT_PREFIX}.{event.kind}"
 
 
 class NatsBus(EventBus):
@@ -396,46 +307,9 @@ class NatsBus(EventBus):
                 await asyncio.sleep(RETRY_PAUSE_S)
             pending = failed
 
-    def _messages(self, window: list[Event]) -> list[_Message]:
-        """``window`` as messages in order: each run of events of one kind and one emitter
-        (``Event.emitted_by``) cut at ``BATCH_EVENTS``/``BATCH_BYTES``, a run of one as the plain
-        event document."""
-        wired, seen = [], set()
-        for event in window:
-            w = self._wire(event)
-            if w is not None and w[1] not in seen:  # the same event twice in a window goes once
-                seen.add(w[1])
-                wired.append(w)
-        messages: list[_Message] = []
-        run: list[tuple[Event, bytes]] = []
-        run_bytes = 0
-
-        def flush() -> None:
-            if len(run) == 1:
-                event, data = run[0]
-                messages.append(_Message(subject_of(event), data, event.id, 1, event.emitted_by))
-            elif run:
-                # the documents' bytes name their events (each holds its id): their hash names the batch
-                documents = [data for _, data in run]
-                key = "batch-" + hashlib.sha256(b"\n".join(documents)).hexdigest()[:32]
-                first = run[0][0]
-                batch = batch_of_documents(documents)
-                messages.append(_Message(subject_of(first), batch, key, len(run), first.emitted_by))
-            run.clear()
-
-        for event, data in wired:
-            if run and (
-                run[0][0].kind != event.kind
-                or run[0][0].emitted_by != event.emitted_by
-                or len(run) >= BATCH_EVENTS
-                or run_bytes + len(data) > BATCH_BYTES
-            ):
-                flush()
-                run_bytes = 0
-            run.append((event, data))
-            run_bytes += len(data)
-        flush()
-        return messages
+    def _messages(self, window: list[Event]) -> list[Message]:
+        """``window`` as messages in order (``messages_of``); an event without a wire form left out."""
+        return messages_of([w for w in map(self._wire, window) if w is not None])
 
     def _wire(self, event: Event) -> tuple[Event, bytes] | None:
         try:
@@ -445,7 +319,7 @@ class NatsBus(EventBus):
             _log.error("event %s %s has no wire form: %s", event.kind, event.id, exc)
             return None
 
-    async def _publish_one(self, js: nats.js.JetStreamContext, message: _Message) -> None:
+    async def _publish_one(self, js: nats.js.JetStreamContext, message: Message) -> None:
         # Pipelined: the window's messages go out at once, their acknowledgements are awaited together.
         acknowledged = await js.publish_async(
             message.subject, message.data, wait_stall=REQUEST_TIMEOUT_S, headers=message.headers(self.origin)

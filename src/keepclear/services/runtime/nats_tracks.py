@@ -32,9 +32,10 @@ from nats.js.errors import BadRequestError, NotFoundError
 from keepclear.detect.cells import CellPlan
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.nats_bus import ORIGIN_HEADER, NatsBus, acknowledge_each, events_of_message
-from keepclear.services.runtime.nats_bus import STREAM as EVENTS_STREAM
-from keepclear.services.runtime.nats_bus import SUBJECT_PREFIX as EVENTS_PREFIX
+from keepclear.services.runtime.nats_bus import NatsBus
+from keepclear.services.runtime.nats_messages import ORIGIN_HEADER, acknowledge_each, events_of_message
+from keepclear.services.runtime.nats_messages import STREAM as EVENTS_STREAM
+from keepclear.services.runtime.nats_messages import SUBJECT_PREFIX as EVENTS_PREFIX
 from keepclear.services.tactical.track_wire import (
     WIDE,
     message_key,

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from keepclear.detect.alerts import candidate_settings
-from keepclear.detect.cells import AgeCaps, CellGrid, CellPlan, view_for
+from keepclear.detect.cells import CellGrid, CellPlan, view_for
+from keepclear.detect.halos import AgeCaps
 from keepclear.detect.minima import ProbeSettings
 from keepclear.detect.probe import Conflicts, probe
 from keepclear.detect.states import TrackStates

@@ -18,7 +18,7 @@ from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import coordinate_problems
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.services.zones.service import ZoneService
 from keepclear.store import Database
 from keepclear.store import registry as registry_store

@@ -14,7 +14,7 @@ from keepclear.domain.zones import Zone
 from keepclear.errors import ConflictError
 from keepclear.geo.zone_geojson import zone_to_feature, zones_from_geojson, zones_to_geojson
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
-from keepclear.services.record.signer import stage
+from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
 
