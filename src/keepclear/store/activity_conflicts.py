@@ -84,17 +84,68 @@ def _stored_conflict(row: Any) -> StoredConflict:
     return StoredConflict(row.activity_id, row.version, conflict, row.detected_s)
 
 
-def conflicts_against_party(
-    conn: Connection, party_id: str, target_ids: Sequence[str] | None = None
-) -> list[StoredConflict]:
-    """Conflicts other parties' activities recorded against the activities of ``party_id`` (those of
-    ``target_ids`` when given: a page), found for the current version of the activity that overlaps
-    (an amendment that moved it away ends them); one statement."""
-    query = (
+@dataclass(frozen=True, slots=True)
+class Overlaps:
+    """What other parties' activities recorded against one activity: the ``shown`` ones, most
+    recently found first (by the order recorded), and how many there are in all (``total``)."""
+
+    shown: tuple[StoredConflict, ...]
+    total: int
+
+
+def _against(party_id: str) -> sa.Select[Any]:
+    """The conflicts recorded against ``party_id``'s activities, found for the current version of
+    the activity that overlaps (an amendment that moved it away ends them)."""
+    return (
         sa.select(activity_conflicts)
         .join(activities, of_current_version(activity_conflicts))
         .where(activity_conflicts.c.target_party_id == party_id)
     )
-    if target_ids is not None:
-        query = query.where(activity_conflicts.c.target_id.in_(list(target_ids)))
-    return [_stored_conflict(r) for r in conn.execute(query.order_by(activity_conflicts.c.id))]
+
+
+def overlaps_of(conn: Connection, party_id: str, target_ids: Sequence[str], most: int) -> dict[str, Overlaps]:
+    """For each of ``party_id``'s ``target_ids``: at most ``most`` (at least 1) conflicts others'
+    activities recorded against it, most recently found first, and their count; every id present.
+
+    One statement whatever the ids and however many were recorded: a window ranks and counts each
+    target's conflicts by their ids alone (no geometry), and only the first ``most`` are read whole.
+    """
+    shown: dict[str, list[StoredConflict]] = {i: [] for i in target_ids}
+    totals = dict.fromkeys(target_ids, 0)
+    if not target_ids:
+        return {}
+    c = activity_conflicts.c
+    ranked = (
+        sa.select(
+            c.id,
+            sa.func.row_number().over(partition_by=c.target_id, order_by=c.id.desc()).label("rank"),
+            sa.func.count().over(partition_by=c.target_id).label("total"),
+        )
+        .select_from(activity_conflicts)
+        .join(activities, of_current_version(activity_conflicts))
+        .where(c.target_party_id == party_id, c.target_id.in_(list(target_ids)))
+        .subquery()
+    )
+    query = (
+        sa.select(activity_conflicts, ranked.c.total)
+        .join(ranked, ranked.c.id == c.id)
+        .where(ranked.c.rank <= most)
+        .order_by(c.target_id, ranked.c.rank)
+    )
+    for row in conn.execute(query):
+        shown[row.target_id].append(_stored_conflict(row))
+        totals[row.target_id] = int(row.total)
+    return {i: Overlaps(tuple(shown[i]), totals[i]) for i in target_ids}
+
+
+def overlaps_after(
+    conn: Connection, party_id: str, target_id: str, after_id: int | None, limit: int
+) -> list[tuple[int, StoredConflict]]:
+    """Up to ``limit`` conflicts others' activities recorded against ``party_id``'s ``target_id``,
+    most recently found first, after the one whose row id is ``after_id`` (None: from the first);
+    each with its row id (the next page's position). One range of the (target, id) index."""
+    query = _against(party_id).where(activity_conflicts.c.target_id == target_id)
+    if after_id is not None:
+        query = query.where(activity_conflicts.c.id < after_id)
+    query = query.order_by(activity_conflicts.c.id.desc()).limit(limit)
+    return [(int(r.id), _stored_conflict(r)) for r in conn.execute(query)]
