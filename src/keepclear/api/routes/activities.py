@@ -23,7 +23,7 @@ from keepclear.errors import NotFoundError, ValidationError
 from keepclear.geo.activity_doc import activities_from_documents, activity_from_document
 from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.views import notifier_conflict, overlap_view, view_for
-from keepclear.services.policy import Action, unknown
+from keepclear.services.policy import Action, sees_party_data_of, unknown
 from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["activities"], route_class=JudgedBodyRoute)
@@ -189,7 +189,9 @@ def _party(principal: Principal) -> str:
 
 def _view(rt: Runtime, activity_id: str, party_id: str) -> ActivityView:
     """The caller's view of the activity after a change, or ``NotFoundError`` when it may see none."""
-    view = view_for(rt.activities.get(activity_id), party_id, rt.activities.overlaps_of(party_id, [activity_id]))
+    state = rt.activities.get(activity_id, party_id)
+    own = sees_party_data_of(party_id, state.activity.party_id)
+    view = view_for(state, party_id, rt.activities.overlaps_of(party_id, [activity_id]) if own else None)
     if view is None:
         raise NotFoundError(unknown("activity", activity_id))
     return VIEW.validate_python(view)

@@ -278,29 +278,36 @@ class ActivityService:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def get(self, activity_id: str) -> ActivityState:
-        """The current version of ``activity_id`` with acknowledgements, conflicts and escalations."""
+    def get(self, activity_id: str, party_id: str | None = None) -> ActivityState:
+        """The current version of ``activity_id`` with acknowledgements, conflicts and escalations;
+        for ``party_id`` (None: everything), the conflicts only where it is the notifier's (an
+        addressee never sees them, and an activity overlapping thousands of others has as many)."""
         with self._db.read() as conn:
             try:
                 current = store.current_version_of(conn, activity_id)
             except NotFoundError:
                 raise NotFoundError(unknown("activity", activity_id)) from None
-            return reading.states(conn, [current])[0]
+            full = party_id is None or sees_party_data_of(party_id, current.activity.party_id)
+            return reading.states(conn, [current], conflicts_of=None if full else ())[0]
 
     def page(self, party_id: str | None, after_id: str | None, limit: int) -> ActivityPage:
         """Up to ``limit`` activities by id after ``after_id`` that ``party_id`` may be shown (its own
         and those addressed to it; None: every activity, for the operator's tools), each with its
-        state, and the first overlaps of those of its own (``overlaps_of``); a bounded number of
-        statements, whatever ``limit``. The caller still asks the policy for each view
+        state (the conflicts its check found of its own only: an addressee never sees them), and the
+        first overlaps of those of its own (``overlaps_of``); a bounded number of statements,
+        whatever ``limit``. The caller still asks the policy for each view
         (``views.view_for``)."""
         with self._db.read() as conn:
             found = store.current_versions_page(conn, party_id, after_id, limit + 1)
             shown = found[:limit]
-            overlaps: dict[str, Overlaps] = {}
-            if party_id is not None:
-                own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
-                overlaps = conflicts_store.overlaps_of(conn, party_id, own, self._config.view_max_overlaps)
-            return ActivityPage(states=reading.states(conn, shown), overlaps=overlaps, more=len(found) > limit)
+            if party_id is None:
+                return ActivityPage(states=reading.states(conn, shown), overlaps={}, more=len(found) > limit)
+            own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
+            return ActivityPage(
+                states=reading.states(conn, shown, conflicts_of=frozenset(own)),
+                overlaps=conflicts_store.overlaps_of(conn, party_id, own, self._config.view_max_overlaps),
+                more=len(found) > limit,
+            )
 
     def versions(self, activity_id: str) -> list[Activity]:
         """Every version of ``activity_id``, oldest first."""
