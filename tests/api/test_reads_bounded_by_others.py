@@ -89,12 +89,12 @@ def test_a_page_of_activities_reads_a_bounded_number_of_overlaps(store_service: 
         (1, 1),
     ]
     assert (len(view.json()["overlapped_by"]), view.json()["overlapped_by_total"]) == (most, OVERLAPS + 1)
-    # A fixed number of statements, returning at most ``most`` overlaps an activity of b's (b's own
-    # activities found none when notified), whatever others recorded; nothing of a-1's conflicts
-    # (its check found one against each of b's, and the bulk ones), which b never sees.
-    assert len(_reading(page_seen, "activity_conflicts")) <= 2, _reading(page_seen, "activity_conflicts")
-    assert _rows_read(store_service, page_seen, "activity_conflicts") == 2 * most + 1
-    assert _rows_read(store_service, view_seen, "activity_conflicts") == most
+    # A fixed number of statements, returning at most ``most`` overlaps an activity of b's and its
+    # count (b's own activities found none when notified), whatever others recorded; nothing of
+    # a-1's conflicts (its check found one against each of b's, and the bulk ones): b never sees them.
+    assert len(_reading(page_seen, "activity_conflicts")) <= 3, _reading(page_seen, "activity_conflicts")
+    assert _rows_read(store_service, page_seen, "activity_conflicts") <= (2 * most + 1) + 3
+    assert _rows_read(store_service, view_seen, "activity_conflicts") <= most + 1
     assert _rows_read(store_service, addressed_seen, "activity_conflicts") == 0
 
 

@@ -104,38 +104,65 @@ def _against(party_id: str) -> sa.Select[Any]:
 
 
 def overlaps_of(conn: Connection, party_id: str, target_ids: Sequence[str], most: int) -> dict[str, Overlaps]:
-    """For each of ``party_id``'s ``target_ids``: at most ``most`` (at least 1) conflicts others'
-    activities recorded against it, most recently found first, and their count; every id present.
+    """For each of ``party_id``'s ``target_ids``: at most ``most`` conflicts others' activities
+    recorded against it, most recently found first, and their count; every id present.
 
-    One statement whatever the ids and however many were recorded: a window ranks and counts each
-    target's conflicts by their ids alone (no geometry), and only the first ``most`` are read whole.
+    Two statements whatever the ids and however many were recorded: the first ``most`` of each target
+    (one range of the (target, id) index each, read whole), and the counts (ids alone, no geometry).
     """
-    shown: dict[str, list[StoredConflict]] = {i: [] for i in target_ids}
-    totals = dict.fromkeys(target_ids, 0)
     if not target_ids:
         return {}
-    c = activity_conflicts.c
-    ranked = (
-        sa.select(
-            c.id,
-            sa.func.row_number().over(partition_by=c.target_id, order_by=c.id.desc()).label("rank"),
-            sa.func.count().over(partition_by=c.target_id).label("total"),
-        )
-        .select_from(activity_conflicts)
-        .join(activities, of_current_version(activity_conflicts))
-        .where(c.target_party_id == party_id, c.target_id.in_(list(target_ids)))
-        .subquery()
-    )
-    query = (
-        sa.select(activity_conflicts, ranked.c.total)
-        .join(ranked, ranked.c.id == c.id)
-        .where(ranked.c.rank <= most)
-        .order_by(c.target_id, ranked.c.rank)
-    )
-    for row in conn.execute(query):
+    shown: dict[str, list[StoredConflict]] = {i: [] for i in target_ids}
+    for row in conn.execute(_first_of_each(conn, party_id, list(target_ids), most)):
         shown[row.target_id].append(_stored_conflict(row))
-        totals[row.target_id] = int(row.total)
+    totals = dict.fromkeys(target_ids, 0)
+    totals |= {row.target_id: int(row.total) for row in conn.execute(_counts(conn, party_id, list(target_ids)))}
     return {i: Overlaps(tuple(shown[i]), totals[i]) for i in target_ids}
+
+
+def _of_target(party_id: str, target: sa.ColumnElement[str], *columns: Any) -> sa.Select[Any]:
+    """``columns`` of the conflicts (their current versions) others recorded against ``target``."""
+    c = activity_conflicts.alias("c")
+    overlapping = activities.alias("overlapping")
+    current = sa.and_(overlapping.c.id == c.c.activity_id, overlapping.c.current_version == c.c.version)
+    chosen = [getattr(c.c, name) for name in columns] or [sa.func.count()]
+    return (
+        sa.select(*chosen)
+        .select_from(c.join(overlapping, current))
+        .where(c.c.target_id == target, c.c.target_party_id == party_id)
+        .order_by(*([c.c.id.desc()] if columns else []))
+    )
+
+
+def _first_of_each(conn: Connection, party_id: str, target_ids: list[str], most: int) -> sa.Select[Any]:
+    """The rows of the first ``most`` conflicts against each of ``target_ids``, by target, most recent
+    first. Per target a bounded range of the index: PostgreSQL joins it laterally; SQLite, which has
+    no LATERAL, reads it as a correlated list (both plans checked: neither passes over the rest)."""
+    target = activities.alias("target")
+    first = _of_target(party_id, target.c.id, "id").limit(most)
+    if conn.dialect.name == "postgresql":
+        lateral = first.lateral("first")
+        joined = target.join(lateral, sa.true()).join(activity_conflicts, activity_conflicts.c.id == lateral.c.id)
+    else:
+        joined = target.join(activity_conflicts, activity_conflicts.c.id.in_(first))
+    query = sa.select(activity_conflicts).select_from(joined).where(target.c.id.in_(target_ids))
+    return query.order_by(activity_conflicts.c.target_id, activity_conflicts.c.id.desc())
+
+
+def _counts(conn: Connection, party_id: str, target_ids: list[str]) -> sa.Select[Any]:
+    """How many conflicts against each of ``target_ids`` (``target_id``, ``total``), ids alone. On SQLite
+    one count per target down its index (grouping all of them took the party's index: twice as slow)."""
+    c = activity_conflicts.c
+    if conn.dialect.name == "postgresql":
+        return (
+            sa.select(c.target_id, sa.func.count().label("total"))
+            .select_from(activity_conflicts.join(activities, of_current_version(activity_conflicts)))
+            .where(c.target_party_id == party_id, c.target_id.in_(target_ids))
+            .group_by(c.target_id)
+        )
+    target = activities.alias("target")
+    total = _of_target(party_id, target.c.id).scalar_subquery()
+    return sa.select(target.c.id.label("target_id"), total.label("total")).where(target.c.id.in_(target_ids))
 
 
 def overlaps_after(
