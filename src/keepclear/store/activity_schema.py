@@ -78,9 +78,9 @@ activity_conflicts = sa.Table(
     sa.Column("required_notice_s", sa.Double, nullable=True),
     sa.Column("given_notice_s", sa.Double, nullable=True),
     sa.Column("detected_s", sa.Double, nullable=False),
-    # By target, then as recorded (migration 0018): an activity's overlaps, most recently found
-    # first, are one range of it, a page or a view's first few read without passing over the rest.
-    sa.Index("ix_activity_conflicts_target_id_id", "target_id", "id"),
+    # By target, its party, then as recorded (migration 0018): an activity's overlaps, most recently
+    # found first, are one range of it, a page or a view's first few read without passing over the rest.
+    sa.Index("ix_activity_conflicts_overlaps", "target_id", "target_party_id", "id"),
 )
 
 activity_escalations = sa.Table(

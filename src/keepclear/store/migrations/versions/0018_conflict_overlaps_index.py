@@ -1,5 +1,5 @@
-"""Activity conflicts indexed by target, then as recorded, so an activity's overlaps, most recently
-found first, are one range of the index.
+"""Activity conflicts indexed by target, its party, then as recorded, so an activity's overlaps,
+most recently found first, are one range of the index.
 
 Revision ID: 0018_conflict_overlaps_index
 Revises: 0003_strategic
@@ -7,7 +7,8 @@ Revises: 0003_strategic
 An activity's view shows at most ``activity_view_max_overlaps`` of the conflicts others recorded
 against it, and ``GET /v1/activities/{id}/overlaps`` pages through the rest: with the index on the
 target alone, PostgreSQL read and sorted every conflict against the activity (other parties may
-record tens of thousands) to give the first few. The new index serves every lookup the old one did.
+record tens of thousands) to give the first few, or intersected it with every conflict against the
+party's activities. The new index serves every lookup the old one did.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_activity_conflicts_target_id_id", "activity_conflicts", ["target_id", "id"])
+    op.create_index("ix_activity_conflicts_overlaps", "activity_conflicts", ["target_id", "target_party_id", "id"])
     op.drop_index("ix_activity_conflicts_target_id", "activity_conflicts")
 
 
 def downgrade() -> None:
     op.create_index("ix_activity_conflicts_target_id", "activity_conflicts", ["target_id"])
-    op.drop_index("ix_activity_conflicts_target_id_id", "activity_conflicts")
+    op.drop_index("ix_activity_conflicts_overlaps", "activity_conflicts")
