@@ -108,7 +108,7 @@ def overlaps_of(conn: Connection, party_id: str, target_ids: Sequence[str], most
     recorded against it, most recently found first, and their count; every id present.
 
     Two statements whatever the ids and however many were recorded: the first ``most`` of each target
-    (one range of the (target, id) index each, read whole), and the counts (ids alone, no geometry).
+    (one range of the (target, party, id) index each, read whole), and the counts (no geometry read).
     """
     if not target_ids:
         return {}
@@ -120,18 +120,14 @@ def overlaps_of(conn: Connection, party_id: str, target_ids: Sequence[str], most
     return {i: Overlaps(tuple(shown[i]), totals[i]) for i in target_ids}
 
 
-def _of_target(party_id: str, target: sa.ColumnElement[str], *columns: Any) -> sa.Select[Any]:
-    """``columns`` of the conflicts (their current versions) others recorded against ``target``."""
+def _against_target(party_id: str, target: sa.ColumnElement[str]) -> tuple[sa.FromClause, sa.Select[Any]]:
+    """The ids of the conflicts (their current versions) others recorded against ``target``, and the
+    conflicts' alias (for the order): one range of the (target, party, id) index."""
     c = activity_conflicts.alias("c")
     overlapping = activities.alias("overlapping")
     current = sa.and_(overlapping.c.id == c.c.activity_id, overlapping.c.current_version == c.c.version)
-    chosen = [getattr(c.c, name) for name in columns] or [sa.func.count()]
-    return (
-        sa.select(*chosen)
-        .select_from(c.join(overlapping, current))
-        .where(c.c.target_id == target, c.c.target_party_id == party_id)
-        .order_by(*([c.c.id.desc()] if columns else []))
-    )
+    query = sa.select(c.c.id).select_from(c.join(overlapping, current))
+    return c, query.where(c.c.target_id == target, c.c.target_party_id == party_id)
 
 
 def _first_of_each(conn: Connection, party_id: str, target_ids: list[str], most: int) -> sa.Select[Any]:
@@ -139,7 +135,8 @@ def _first_of_each(conn: Connection, party_id: str, target_ids: list[str], most:
     first. Per target a bounded range of the index: PostgreSQL joins it laterally; SQLite, which has
     no LATERAL, reads it as a correlated list (both plans checked: neither passes over the rest)."""
     target = activities.alias("target")
-    first = _of_target(party_id, target.c.id, "id").limit(most)
+    c, against = _against_target(party_id, target.c.id)
+    first = against.order_by(c.c.id.desc()).limit(most)
     if conn.dialect.name == "postgresql":
         lateral = first.lateral("first")
         joined = target.join(lateral, sa.true()).join(activity_conflicts, activity_conflicts.c.id == lateral.c.id)
@@ -161,7 +158,7 @@ def _counts(conn: Connection, party_id: str, target_ids: list[str]) -> sa.Select
             .group_by(c.target_id)
         )
     target = activities.alias("target")
-    total = _of_target(party_id, target.c.id).scalar_subquery()
+    total = _against_target(party_id, target.c.id)[1].with_only_columns(sa.func.count()).scalar_subquery()
     return sa.select(target.c.id.label("target_id"), total.label("total")).where(target.c.id.in_(target_ids))
 
 
@@ -170,7 +167,7 @@ def overlaps_after(
 ) -> list[tuple[int, StoredConflict]]:
     """Up to ``limit`` conflicts others' activities recorded against ``party_id``'s ``target_id``,
     most recently found first, after the one whose row id is ``after_id`` (None: from the first);
-    each with its row id (the next page's position). One range of the (target, id) index."""
+    each with its row id (the next page's position). One range of the (target, party, id) index."""
     query = _against(party_id).where(activity_conflicts.c.target_id == target_id)
     if after_id is not None:
         query = query.where(activity_conflicts.c.id < after_id)
