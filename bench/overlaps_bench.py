@@ -149,7 +149,9 @@ def main() -> None:
     parser.add_argument("--overlaps", type=int, default=5000, help="conflicts against each of b's")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"b's {args.own} activities, {args.overlaps} overlaps each (from {args.sources} of a's); median of {args.repeat}")
+    print(
+        f"b's {args.own} activities, {args.overlaps} overlaps each (from {args.sources} of a's); median of {args.repeat}"
+    )
     header = ("store", "view s", "overlapped_by", "total", "page s", "page items", "statements", "rows", "overlaps")
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
