@@ -78,7 +78,7 @@ activity_conflicts = sa.Table(
     sa.Column("required_notice_s", sa.Double, nullable=True),
     sa.Column("given_notice_s", sa.Double, nullable=True),
     sa.Column("detected_s", sa.Double, nullable=False),
-    # By target, its party, then as recorded (migration 0018): an activity's overlaps, most recently
+    # By target, its party, then as recorded (migration 0021): an activity's overlaps, most recently
     # found first, are one range of it, a page or a view's first few read without passing over the rest.
     sa.Index("ix_activity_conflicts_overlaps", "target_id", "target_party_id", "id"),
 )

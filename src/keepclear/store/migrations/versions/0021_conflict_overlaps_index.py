@@ -1,7 +1,7 @@
 """Activity conflicts indexed by target, its party, then as recorded, so an activity's overlaps,
 most recently found first, are one range of the index.
 
-Revision ID: 0018_conflict_overlaps_index
+Revision ID: 0021_conflict_overlaps_index
 Revises: 0003_strategic
 
 An activity's view shows at most ``activity_view_max_overlaps`` of the conflicts others recorded
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0018_conflict_overlaps_index"
+revision = "0021_conflict_overlaps_index"
 down_revision = "0003_strategic"
 branch_labels = None
 depends_on = None
