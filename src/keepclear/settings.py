@@ -305,6 +305,13 @@ class Settings(BaseSettings):
         description="Live (notified or active) activities one party may have; each API process holds every live"
         " activity in memory, so a notification past it is refused (409).",
     )
+    activity_view_max_overlaps: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Conflicts others recorded against an activity shown on its view (overlapped_by), most"
+        " recently found first; the rest are paged by GET /v1/activities/{id}/overlaps.",
+    )
     list_page_items: int = Field(
         100,
         ge=1,

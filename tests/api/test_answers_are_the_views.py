@@ -77,7 +77,7 @@ def test_activity_zone_and_message_answers_are_the_views_byte_for_byte(store_ser
     for who, party in (("a-liaison", "a"), ("b-liaison", "b"), ("a-observer", "a")):
 
         def view(activity_id: str, party: str = party) -> Any:
-            return view_for(rt.activities.get(activity_id), party, rt.activities.conflicts_involving(party))
+            return view_for(rt.activities.get(activity_id), party, rt.activities.overlaps_of(party, [activity_id]))
 
         def listed(party: str = party) -> list[dict[str, Any]]:
             views = [(a.id, view(a.id, party)) for a in rt.activities.activities()]

@@ -26,6 +26,8 @@ from keepclear.store import hotline as hotline_store
 
 #: Conflicts and threads others stored about party b (each within its own bounds).
 MANY = 20_000
+#: Conflicts others recorded against each of two of b's activities (in the view's test).
+OVERLAPS = 5_000
 
 
 def _reading(seen: list[tuple[str, Any]], table: str) -> list[tuple[str, Any]]:
@@ -50,6 +52,50 @@ def test_an_activity_view_reads_the_conflicts_against_that_activity_only(store_s
     assert [o["your_activity_id"] for o in response.json()["overlapped_by"]] == ["b-1"]
     read = _reading(seen, "activity_conflicts")
     assert read and all("b-1" in str(parameters) for _, parameters in read), read
+
+
+def _rows_read(service: Service, seen: list[tuple[str, Any]], table: str) -> int:
+    """The rows the recorded reads of ``table`` returned: each statement run again, as recorded."""
+    with service.deployment.db.engine.connect() as conn:
+        return sum(len(conn.exec_driver_sql(s, p).fetchall()) for s, p in _reading(seen, table))
+
+
+def test_a_page_of_activities_reads_a_bounded_number_of_overlaps(store_service: Service) -> None:
+    notify(store_service, "b", ["b-1", "b-2", "b-3"])
+    notify(store_service, "a", ["a-1"])  # overlaps each: a conflict against each (and a-1's own three)
+    geometry = json.dumps({"type": "Point", "coordinates": [40.0, 35.4]})
+    row = {"activity_id": "a-1", "version": 1, "kind": "activity", "target_party_id": "b", "target_version": 1}
+    row |= {"geometry": geometry, "start_s": 0.0, "end_s": 1.0, "lower_ft": 0.0, "upper_ft": 1.0, "reason": "bulk"}
+    with store_service.deployment.db.write() as conn:
+        conn.execute(
+            activity_schema.activity_conflicts.insert(),
+            [row | {"target_id": target, "detected_s": 1.0 + i} for target in ("b-1", "b-2") for i in range(OVERLAPS)],
+        )
+    most = store_service.runtime.config.activities.view_max_overlaps
+
+    with store_service.client("b-liaison") as b:
+        b.get("/v1/whoami")  # the key judged once: later requests alike
+        with statements_of_requests(store_service.deployment.db.engine) as page_seen:
+            page = b.get("/v1/activities")
+        with statements_of_requests(store_service.deployment.db.engine) as view_seen:
+            view = b.get("/v1/activities/b-1")
+        with statements_of_requests(store_service.deployment.db.engine) as addressed_seen:
+            addressed = b.get("/v1/activities/a-1")  # b is an addressee: never shown a-1's conflicts
+    assert [r.status_code for r in (page, view, addressed)] == [200] * 3, (page.text, view.text, addressed.text)
+    items = {v["id"]: v for v in page.json()}
+    assert [(len(items[i]["overlapped_by"]), items[i]["overlapped_by_total"]) for i in ("b-1", "b-2", "b-3")] == [
+        (most, OVERLAPS + 1),
+        (most, OVERLAPS + 1),
+        (1, 1),
+    ]
+    assert (len(view.json()["overlapped_by"]), view.json()["overlapped_by_total"]) == (most, OVERLAPS + 1)
+    # A fixed number of statements, returning at most ``most`` overlaps an activity of b's and its
+    # count (b's own activities found none when notified), whatever others recorded; nothing of
+    # a-1's conflicts (its check found one against each of b's, and the bulk ones): b never sees them.
+    assert len(_reading(page_seen, "activity_conflicts")) <= 3, _reading(page_seen, "activity_conflicts")
+    assert _rows_read(store_service, page_seen, "activity_conflicts") <= (2 * most + 1) + 3
+    assert _rows_read(store_service, view_seen, "activity_conflicts") <= most + 1
+    assert _rows_read(store_service, addressed_seen, "activity_conflicts") == 0
 
 
 def _bulk_threads(service: Service, count: int) -> None:

@@ -365,3 +365,27 @@ def test_console_files_are_served_with_their_types(service: Service) -> None:
             assert response.status_code == 200 and response.headers["content-type"].startswith(kind), path
         for bad in ("/static/../router.py", "/static/%2e%2e/router.py", "/static/js/nothing.js", "/static/index.html"):
             assert client.get(bad).status_code == 404, bad
+
+
+def test_an_activity_overlapped_past_the_views_bound_says_how_many_in_all(
+    service: Service, pages: dict[str, Any]
+) -> None:
+    """``overlapped_by`` holds the 100 most recently found (``activity_view_max_overlaps``): the
+    detail says how many more there are, from ``overlapped_by_total``."""
+    from test_list_paging import notify
+
+    from keepclear.store import activity_schema
+
+    notify(service, "a", ["a-overlapped"])
+    notify(service, "b", ["b-overlapping"])  # one overlap, found now
+    row = {"activity_id": "b-overlapping", "version": 1, "kind": "activity", "target_id": "a-overlapped"}
+    row |= {"target_party_id": "a", "target_version": 1, "start_s": time.time() + 86400, "end_s": time.time() + 90000}
+    row |= {"geometry": '{"type":"Point","coordinates":[40.0,35.4]}', "lower_ft": 0.0, "upper_ft": 1.0, "reason": ""}
+    with service.deployment.db.write() as conn:
+        conn.execute(activity_schema.activity_conflicts.insert(), [row | {"detected_s": time.time()}] * 150)
+    a = pages["a"]
+    sign_in(a, service.url, service.keys["a-liaison"])
+    a.click("#tab-activities")
+    a.click('#activities-list li[data-activity="a-overlapped"] button')
+    a.wait_for_selector("section.detail p.overlapped:has-text('and 51 more (151 in all)')", timeout=10_000)
+    assert a.errors == []

@@ -129,3 +129,28 @@ def test_list_reads_in_pages_and_shows_each_activity_once(tmp_path: Path, monkey
     assert listed() == everything
     assert listed("--party", "coalition") == everything
     assert listed("--party", "russia") == everything[:3]
+
+
+def test_list_and_show_count_every_overlap_though_a_view_holds_the_first_few(tmp_path: Path) -> None:
+    """With ``activity_view_max_overlaps`` 1, a coalition activity two russian ones overlap shows one
+    in its ``overlapped_by`` and counts two (``overlapped_by_total``); ``list`` says ``overlapped 2``."""
+    data = tmp_path / "deploy"
+    for args in (("init",), ("party", "add", "coalition"), ("party", "add", "russia")):
+        assert run(*args, data_dir=data).returncode == 0
+    day = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    order = BATCH_EXAMPLE.read_text().replace("2017-11-03", day)
+    for party, prefix in (("coalition", "coalition"), ("russia", "russia-1"), ("russia", "russia-2")):
+        copy = tmp_path / f"{prefix}.yaml"
+        copy.write_text(order.replace("coalition-ato", f"{prefix}-ato"))
+        assert run("activity", "notify", str(copy), "--party", party, data_dir=data).returncode == 0
+    runner = CliRunner(env={"KEEPCLEAR_ACTIVITY_VIEW_MAX_OVERLAPS": "1"})
+    base = ["--data-dir", str(data), "activity"]
+    shown = runner.invoke(cli, [*base, "show", "coalition-ato-1103-strike", "--party", "coalition"])
+    assert shown.exit_code == 0, shown.output
+    view = json.loads(shown.output)
+    assert (len(view["overlapped_by"]), view["overlapped_by_total"]) == (1, 2)
+    listed = runner.invoke(cli, [*base, "list", "--party", "coalition"]).output.splitlines()
+    strike = next(line for line in listed if line.startswith("coalition-ato-1103-strike\t"))
+    assert strike.endswith("\toverlapped 2"), strike
+    as_russia = runner.invoke(cli, [*base, "list", "--party", "russia"]).output.splitlines()
+    assert not [line for line in as_russia if line.startswith("coalition-") and "conflicts" in line], as_russia

@@ -156,9 +156,9 @@ def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(
     }
     assert to_russia["your_activity_id"] == "russia-1"
     # russia is not addressed: it sees nothing of coalition-1, and the overlap on its own russia-1
-    involving = service.conflicts_involving("russia")
-    assert view_for(service.get("coalition-1"), "russia", involving) is None
-    own = view_for(service.get("russia-1"), "russia", involving)
+    overlaps = service.overlaps_of("russia", ["coalition-1", "russia-1"])
+    assert view_for(service.get("coalition-1"), "russia", overlaps) is None
+    own = view_for(service.get("russia-1"), "russia", overlaps)
     assert own is not None and [o["your_activity_id"] for o in own["overlapped_by"]] == ["russia-1"]
     assert "coalition-1" not in str(own["overlapped_by"])
 

@@ -146,11 +146,11 @@ def activity_amend(ctx: CliContext, file: Path, party_id: str, version: int, act
 def activity_show(ctx: CliContext, activity_id: str, party_id: str | None) -> None:
     """Show an activity as JSON: its state, acknowledgements, conflicts, escalations."""
     with _service(ctx) as service:
-        state = service.get(activity_id)
+        state = service.get(activity_id, party_id)
         if party_id is None:
             view: dict[str, Any] | None = notifier_view(state)
         else:
-            view = view_for(state, party_id, service.conflicts_involving(party_id, [activity_id]))
+            view = view_for(state, party_id, service.overlaps_of(party_id, [activity_id]))
     if view is None:
         raise KeepclearError(f"activity {activity_id!r} does not exist for {party_id}")
     click.echo(json.dumps(view, indent=2))
@@ -167,15 +167,19 @@ def activity_list(ctx: CliContext, party_id: str | None) -> None:
             page = service.page(party_id, after, LIST_PAGE_ITEMS)
             for state in page.states:
                 item = state.activity
-                view = view_for(state, party_id, page.involving) if party_id is not None else None
+                view = view_for(state, party_id, page.overlaps) if party_id is not None else None
                 if party_id is not None and view is None:
                     continue
                 acked = sum(1 for a in state.acks if a.state != "pending")
-                overlapped = f"\toverlapped {len(view['overlapped_by'])}" if view and "overlapped_by" in view else ""
+                # The conflicts its check found: the notifier's to see (an addressee's state holds none).
+                conflicts = f"\tconflicts {len(state.conflicts)}" if view is None or "conflicts" in view else ""
+                overlapped = (
+                    f"\toverlapped {view['overlapped_by_total']}" if view and "overlapped_by_total" in view else ""
+                )
                 click.echo(
                     f"{item.id}\tv{item.version}\t{item.status.value}\t{item.party_id}\t{item.kind.value}"
                     f"\t{format_utc(item.start_s)}..{format_utc(item.end_s)}\tanswered {acked}/{len(state.acks)}"
-                    f"\tconflicts {len(state.conflicts)}{overlapped}"
+                    f"{conflicts}{overlapped}"
                 )
             if not page.more or not page.states:
                 return

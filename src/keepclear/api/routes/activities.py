@@ -15,15 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.input_gate import JudgedBodyRoute
-from keepclear.api.models.activities import ActivityView, NotifyOut
+from keepclear.api.models.activities import ActivityView, NotifyOut, OverlapOut
 from keepclear.api.paging import PageRequest, page_request
 from keepclear.domain.activities import batch_size_problem
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError, ValidationError
 from keepclear.geo.activity_doc import activities_from_documents, activity_from_document
 from keepclear.services.activities.results import NotifyResult
-from keepclear.services.activities.views import notifier_conflict, view_for
-from keepclear.services.policy import Action, unknown
+from keepclear.services.activities.views import notifier_conflict, overlap_view, view_for
+from keepclear.services.policy import Action, sees_party_data_of, unknown
 from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["activities"], route_class=JudgedBodyRoute)
@@ -32,6 +32,7 @@ Reader = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_READ))]
 Notifier = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_NOTIFY))]
 Responder = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_RESPOND))]
 Page = Annotated[PageRequest, Depends(page_request("activities", (str,)))]
+OverlapsPage = Annotated[PageRequest, Depends(page_request("activity-overlaps", (int,)))]
 VIEW: TypeAdapter[ActivityView] = TypeAdapter(ActivityView)
 
 
@@ -188,9 +189,9 @@ def _party(principal: Principal) -> str:
 
 def _view(rt: Runtime, activity_id: str, party_id: str) -> ActivityView:
     """The caller's view of the activity after a change, or ``NotFoundError`` when it may see none."""
-    view = view_for(
-        rt.activities.get(activity_id), party_id, rt.activities.conflicts_involving(party_id, [activity_id])
-    )
+    state = rt.activities.get(activity_id, party_id)
+    own = sees_party_data_of(party_id, state.activity.party_id)
+    view = view_for(state, party_id, rt.activities.overlaps_of(party_id, [activity_id]) if own else None)
     if view is None:
         raise NotFoundError(unknown("activity", activity_id))
     return VIEW.validate_python(view)
@@ -207,7 +208,7 @@ def list_activities(
     found = rt.activities.page(party_id, after, page.limit)
     views = []
     for state in found.states:
-        view = view_for(state, party_id, found.involving)
+        view = view_for(state, party_id, found.overlaps)
         if view is not None:
             views.append(VIEW.validate_python({"id": state.activity.id, **view}))
     shown = [state.activity.id for state in found.states]
@@ -245,6 +246,20 @@ def notify_activities(body: ActivityBatchIn, rt: RuntimeDep, principal: Notifier
 def get_activity(activity_id: str, rt: RuntimeDep, principal: Reader) -> ActivityView:
     """One activity as the caller's party may see it."""
     return _view(rt, activity_id, _party(principal))
+
+
+@router.get("/activities/{activity_id}/overlaps", response_model_exclude_unset=True)
+def list_overlaps(
+    activity_id: str, request: Request, response: Response, rt: RuntimeDep, principal: Reader, page: OverlapsPage
+) -> list[OverlapOut]:
+    """Every conflict other parties' activities recorded against one of the caller's own, most recently
+    found first, a page of ``limit`` (``overlapped_by`` holds the first few); the next page linked by
+    ``Link: <...>; rel="next"`` (docs/api.md, "Lists come in pages"). Another party's activity
+    answers as an unknown one (404)."""
+    after = None if page.after is None else int(page.after[0])
+    found = rt.activities.overlaps_page(_party(principal), activity_id, after, page.limit)
+    page.link(request, response, (found.conflicts[-1][0],) if found.more and found.conflicts else None)
+    return [OverlapOut.model_validate(overlap_view(stored)) for _, stored in found.conflicts]
 
 
 @router.post("/activities/{activity_id}/acknowledge", response_model_exclude_unset=True)

@@ -34,7 +34,10 @@ class ActivityConfig:
     notification past it is refused (``max_live_activities_per_party``). ``deadline_batch``: overdue
     acknowledgements escalated per transaction (500): a party notifying thousands of activities at
     once makes as many deadlines fall due together, and one transaction for all of them held every
-    other write behind it.
+    other write behind it. ``view_max_overlaps``: the conflicts others recorded against an
+    activity shown on its view and on each page item (100, most recently found first; the rest
+    paged by ``ActivityService.overlaps_page``): others notify them without bound
+    (``activity_view_max_overlaps``).
     """
 
     strategic: StrategicConfig = field(default_factory=StrategicConfig)
@@ -45,3 +48,4 @@ class ActivityConfig:
     max_problems_listed: int = 50
     max_live_per_party: int = 50_000
     deadline_batch: int = 500
+    view_max_overlaps: int = 100

@@ -5,7 +5,7 @@ statements. Shared by the writes, which judge from them who may change or answer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -74,12 +74,18 @@ def addressed(conn: Connection, activity: Activity, party_id: str) -> bool:
     return activity_addressed(party_id, activity.party_id, draft, () if draft else addressees(conn, activity))
 
 
-def states(conn: Connection, current: Sequence[store.CurrentVersion]) -> list[ActivityState]:
+def states(
+    conn: Connection, current: Sequence[store.CurrentVersion], conflicts_of: Collection[str] | None = None
+) -> list[ActivityState]:
     """The states of ``current`` activities: three statements for all of them (four when one
-    addressed to everyone opened no acknowledgement), not one per activity."""
+    addressed to everyone opened no acknowledgement), not one per activity. The conflicts are read
+    for those of ``conflicts_of`` only (None: all): an addressee never sees them, and an activity
+    overlapping thousands of others has as many."""
     ids = [c.activity.id for c in current]
     acks = acks_store.acks_of_current(conn, ids)
-    conflicts = conflicts_store.conflicts_of_current(conn, ids)
+    conflicts = conflicts_store.conflicts_of_current(
+        conn, ids if conflicts_of is None else [i for i in ids if i in conflicts_of]
+    )
     escalations = acks_store.escalations_of(conn, ids)
     others = OtherParties(conn)
     out = []
@@ -93,7 +99,7 @@ def states(conn: Connection, current: Sequence[store.CurrentVersion]) -> list[Ac
                 activity=activity,
                 addressees=found,
                 acks=acks[activity.id],
-                conflicts=conflicts[activity.id],
+                conflicts=conflicts.get(activity.id, []),
                 escalations=escalations[activity.id],
                 required_notice_s=c.required_notice_s,
                 given_notice_s=c.given_notice_s,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from keepclear.detect.strategic import CheckResult
 from keepclear.domain.activities import Activity
 from keepclear.services.activities.views import ActivityState
-from keepclear.store.activity_conflicts import StoredConflict
+from keepclear.store.activity_conflicts import Overlaps, StoredConflict
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,18 @@ class NotifyResult:
 
 @dataclass(frozen=True)
 class ActivityPage:
-    """One page of the activities a party may be shown: their ``states`` by id, the conflicts
-    recorded against those of its own (``involving``), and whether a next page may hold more."""
+    """One page of the activities a party may be shown: their ``states`` by id, the first overlaps
+    of those of its own by id (``overlaps``), and whether a next page may hold more."""
 
     states: list[ActivityState]
-    involving: list[StoredConflict]
+    overlaps: dict[str, Overlaps]
+    more: bool
+
+
+@dataclass(frozen=True)
+class OverlapsPage:
+    """One page of the conflicts others recorded against an activity, most recently found first,
+    each with its row id (the next page's position), and whether a next page may hold more."""
+
+    conflicts: list[tuple[int, StoredConflict]]
     more: bool

@@ -35,7 +35,7 @@ from keepclear.services.activities.deadlines import escalate_overdue
 from keepclear.services.activities.errors import ActivityForbidden, StaleVersionError
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.opening import Opened, notice_s, open_checked
-from keepclear.services.activities.results import ActivityPage, NotifyResult
+from keepclear.services.activities.results import ActivityPage, NotifyResult, OverlapsPage
 from keepclear.services.activities.telling import answered_event, escalated_event, moved_event, notified_events
 from keepclear.services.activities.views import ActivityState
 from keepclear.services.policy import sees_party_data_of, unknown
@@ -46,7 +46,7 @@ from keepclear.store import activity_acks as acks_store
 from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import activity_log as log_store
 from keepclear.store.activity_acks import AckState, EscalationStep
-from keepclear.store.activity_conflicts import StoredConflict
+from keepclear.store.activity_conflicts import Overlaps
 
 #: Stores what else a write tells (the hotline's notices of its events) in the write's own
 #: transaction; returns the notices' own events, which the writer stages and publishes with its own,
@@ -281,31 +281,34 @@ class ActivityService:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def get(self, activity_id: str) -> ActivityState:
-        """The current version of ``activity_id`` with acknowledgements, conflicts and escalations."""
+    def get(self, activity_id: str, party_id: str | None = None) -> ActivityState:
+        """The current version of ``activity_id`` with acknowledgements, conflicts and escalations;
+        for ``party_id`` (None: everything), the conflicts only where it is the notifier's (an
+        addressee never sees them, and an activity overlapping thousands of others has as many)."""
         with self._db.read() as conn:
             try:
                 current = store.current_version_of(conn, activity_id)
             except NotFoundError:
                 raise NotFoundError(unknown("activity", activity_id)) from None
-            return reading.states(conn, [current])[0]
+            full = party_id is None or sees_party_data_of(party_id, current.activity.party_id)
+            return reading.states(conn, [current], conflicts_of=None if full else ())[0]
 
     def page(self, party_id: str | None, after_id: str | None, limit: int) -> ActivityPage:
         """Up to ``limit`` activities by id after ``after_id`` that ``party_id`` may be shown (its own
         and those addressed to it; None: every activity, for the operator's tools), each with its
-        state, and the conflicts recorded against those of its own (their ``overlapped_by``); a
-        bounded number of statements, whatever ``limit``. The caller still asks the policy for each
-        view (``views.view_for``)."""
+        state (the conflicts its check found of its own only: an addressee never sees them), and the
+        first overlaps of those of its own (``overlaps_of``); a bounded number of statements,
+        whatever ``limit``. The caller still asks the policy for each view
+        (``views.view_for``)."""
         with self._db.read() as conn:
             found = store.current_versions_page(conn, party_id, after_id, limit + 1)
             shown = found[:limit]
-            involving: list[StoredConflict] = []
-            if party_id is not None:
-                own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
-                involving = conflicts_store.conflicts_against_party(conn, party_id, own) if own else []
+            if party_id is None:
+                return ActivityPage(states=reading.states(conn, shown), overlaps={}, more=len(found) > limit)
+            own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
             return ActivityPage(
-                states=reading.states(conn, shown),
-                involving=involving,
+                states=reading.states(conn, shown, conflicts_of=frozenset(own)),
+                overlaps=conflicts_store.overlaps_of(conn, party_id, own, self._config.view_max_overlaps),
                 more=len(found) > limit,
             )
 
@@ -325,14 +328,26 @@ class ActivityService:
         with self._db.read() as conn:
             return store.list_activities(conn, statuses=statuses)
 
-    def conflicts_involving(self, party_id: str, activity_ids: Sequence[str] | None = None) -> list[StoredConflict]:
-        """Conflicts recorded against live or past activities of ``party_id`` (for its overlap views):
-        against those of ``activity_ids`` when given. A view of one activity names it: every conflict
-        against every activity of the party grows with what the other parties notify (each of them
-        up to ``max_live_activities_per_party`` live, the past ones kept), and was read, geometry
-        and all, to show one."""
+    def overlaps_of(self, party_id: str, activity_ids: Sequence[str]) -> dict[str, Overlaps]:
+        """For each of ``party_id``'s ``activity_ids`` (its view's ``overlapped_by``): the first
+        ``view_max_overlaps`` conflicts other parties' activities recorded against it, most recently
+        found first, and how many in all; one statement. Others notify them without bound (each up to
+        ``max_live_activities_per_party`` live, the past ones kept): the rest are paged
+        (``overlaps_page``)."""
         with self._db.read() as conn:
-            return conflicts_store.conflicts_against_party(conn, party_id, activity_ids)
+            return conflicts_store.overlaps_of(conn, party_id, activity_ids, self._config.view_max_overlaps)
+
+    def overlaps_page(self, party_id: str, activity_id: str, after: int | None, limit: int) -> OverlapsPage:
+        """Up to ``limit`` of the conflicts others recorded against ``party_id``'s ``activity_id``,
+        most recently found first, after the one recorded as ``after``. Another party's activity
+        answers as an unknown one (``NotFoundError``), addressed to the caller or not: only its
+        own party sees what overlaps it."""
+        with self._db.read() as conn:
+            head = store.head_of(conn, activity_id)
+            if head is None or not sees_party_data_of(party_id, head[0]):
+                raise NotFoundError(unknown("activity", activity_id))
+            found = conflicts_store.overlaps_after(conn, party_id, activity_id, after, limit + 1)
+        return OverlapsPage(conflicts=found[:limit], more=len(found) > limit)
 
     # -- internals ----------------------------------------------------------------------------
 

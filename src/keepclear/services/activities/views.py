@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,10 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activity_to_document
 from keepclear.services.policy import activity_addressed, sees_party_data_of
 from keepclear.store.activity_acks import AckState, EscalationStep
-from keepclear.store.activity_conflicts import StoredConflict
+from keepclear.store.activity_conflicts import Overlaps, StoredConflict
+
+#: An activity nothing overlaps (or whose overlaps were not read: a notification's answer).
+_NO_OVERLAPS = Overlaps((), 0)
 
 
 @dataclass(frozen=True)
@@ -137,23 +141,26 @@ def notifier_view(state: ActivityState) -> dict[str, Any]:
     return document
 
 
-def view_for(
-    state: ActivityState, party_id: str, involving: list[StoredConflict] | None = None
-) -> dict[str, Any] | None:
-    """The view of ``state`` that ``party_id`` may have, or None when it may see nothing.
+def overlap_view(stored: StoredConflict) -> dict[str, Any]:
+    """One entry of ``overlapped_by``: the overlap only, and when it was found."""
+    return {**conflict_view(stored.conflict), "found": format_utc(stored.detected_s)}
 
-    ``involving`` are the conflicts other parties' activities (their current versions) recorded
-    against ``party_id``'s own (``ActivityService.conflicts_involving``): those against this one, when
-    it is the caller's, are its ``overlapped_by``.
+
+def view_for(
+    state: ActivityState, party_id: str, overlaps: Mapping[str, Overlaps] | None = None
+) -> dict[str, Any] | None:
+    """The view of ``state`` that ``party_id`` may have, or None when it may see none.
+
+    ``overlaps``, by activity id, are the first conflicts other parties' activities recorded against
+    ``party_id``'s own and their count (``ActivityService.overlaps_of``): this one's, when it is the
+    caller's, are its ``overlapped_by`` (most recently found first) and ``overlapped_by_total``.
     """
     activity = state.activity
     if sees_party_data_of(party_id, activity.party_id):
         view = notifier_view(state)
-        view["overlapped_by"] = [
-            {**conflict_view(c.conflict), "found": format_utc(c.detected_s)}
-            for c in involving or []
-            if c.conflict.target_id == activity.id
-        ]
+        found = (overlaps or {}).get(activity.id, _NO_OVERLAPS)
+        view["overlapped_by"] = [overlap_view(c) for c in found.shown]
+        view["overlapped_by_total"] = found.total
         return view
     if activity_addressed(party_id, activity.party_id, activity.status is ActivityStatus.DRAFT, state.addressees):
         view = addressee_view(activity)

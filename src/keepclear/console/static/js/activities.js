@@ -121,6 +121,9 @@ export class ActivitiesPanel {
     const conflicts = (act.conflicts || []).map((c) => `${tv("conflict_kind", c.kind)}: ${c.reason || c.target_id || ""}`);
     // Another party's activity that overlaps ours: where, when, which band; never which activity.
     const overlaps = (act.overlapped_by || []).map((o) => t("activities.overlap_at", { version: o.your_activity_version, start: dateClock(o.start), end: dateClock(o.end), lower: o.lower_ft, upper: o.upper_ft }));
+    // overlapped_by holds the most recently found (activity_view_max_overlaps); the total counts them all.
+    const overlapTotal = act.overlapped_by_total ?? overlaps.length;
+    if (overlapTotal > overlaps.length) overlaps.push(t("activities.overlapped_more", { more: overlapTotal - overlaps.length, total: overlapTotal }));
     const canAnswer = this.app.canAct && !mine && mineAck && act.status !== "cancelled";
     return h("section.detail", { "aria-label": t("activities.detail") },
       h("h3", {}, activityName(act)),

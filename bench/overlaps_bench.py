@@ -1,0 +1,167 @@
+"""What others' overlaps cost a party's reads: ``GET /v1/activities`` and ``/v1/activities/{id}``
+with ``--overlaps`` conflicts (5,000) recorded against each of ``--own`` activities of b (100), per store.
+
+Party b notifies ``--own`` activities, party a ``--sources`` (20) overlapping every one of them (their
+conflicts, through the service), then ``--overlaps`` conflicts a's activities recorded against each of
+b's are added in bulk (as ``--sources`` activities each amended that often would leave them, the
+versions aside). Then, the app served in this process (Starlette's test client), as b's liaison:
+
+- ``view``: ``GET /v1/activities/{id}`` of one of b's;
+- ``page``: ``GET /v1/activities?limit=<own + sources>`` (every one of b's, and a's addressed to it);
+- ``rows``: the rows its reads of ``activity_conflicts`` returned (each statement run again);
+- ``overlaps``: every overlap of one activity, following ``GET /v1/activities/{id}/overlaps`` by 1000
+  (a tree without the route: ``-``).
+
+Run it against another source tree (the base of the change) with ``PYTHONPATH=<tree>/src``.
+
+    python bench/overlaps_bench.py [--stores sqlite,postgres] [--own 100] [--overlaps 5000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from benchdb import fresh_database
+from fastapi.testclient import TestClient
+from list_bench import _document, _populate
+
+from keepclear.api.app import create_app
+from keepclear.geo.activity_doc import activities_from_documents
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.settings import Settings
+from keepclear.store import activity_schema
+
+BATCH = 250
+
+
+@contextmanager
+def _reads(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (with parameters) the test client's request threads executed."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if threading.current_thread().name.startswith("AnyIO worker"):
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def _conflict_rows(engine: sa.Engine, seen: list[tuple[str, Any]]) -> int:
+    reads = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT") and "FROM activity_conflicts" in s]
+    with engine.connect() as conn:
+        return sum(len(conn.exec_driver_sql(s, p).fetchall()) for s, p in reads)
+
+
+def _bulk(dep: Deployment, own: int, sources: int, overlaps: int) -> None:
+    geometry = json.dumps({"type": "Polygon", "coordinates": [[[40, 35.4], [40.1, 35.4], [40.1, 35.5], [40, 35.4]]]})
+    row = {"version": 1, "kind": "activity", "target_party_id": "b", "target_version": 1, "geometry": geometry}
+    row |= {"start_s": 0.0, "end_s": 1.0, "lower_ft": 15000.0, "upper_ft": 30000.0, "reason": "bench"}
+    for b in range(own):
+        rows = [
+            row | {"activity_id": f"a-{i % sources:05d}", "target_id": f"b-{b:05d}", "detected_s": 1.0 + i}
+            for i in range(overlaps)
+        ]
+        with dep.db.write() as conn:
+            conn.execute(activity_schema.activity_conflicts.insert(), rows)
+
+
+def _timed(client: TestClient, path: str, headers: dict[str, str], repeat: int, **params: Any) -> tuple[float, Any]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = client.get(path, params=params, headers=headers)
+        times.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.text
+    return statistics.median(times), response
+
+
+def _all_overlaps(client: TestClient, path: str, headers: dict[str, str]) -> tuple[float, int] | None:
+    start = time.perf_counter()
+    response = client.get(path, params={"limit": 1000}, headers=headers)
+    if response.status_code == 404:
+        return None
+    items = 0
+    while True:
+        assert response.status_code == 200, response.text
+        items += len(response.json())
+        following = response.links.get("next")
+        if following is None:
+            return time.perf_counter() - start, items
+        response = client.get(following["url"], headers=headers)
+
+
+def run(store: str, own: int, sources: int, overlaps: int, repeat: int) -> dict[str, Any]:
+    with fresh_database(store) as url, tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder), database_url=url, tick_s=1.0)
+        dep = Deployment.open(settings, create=True)
+        keys = _populate(dep)
+        app = create_app(settings, deployment=dep)
+        service = app.state.runtime.activities
+        for party, prefix, count in (("b", "b", own), ("a", "a", sources)):
+            docs = [_document(f"{prefix}-{i:05d}", f"u{party}", "all", 30) for i in range(count)]
+            for start in range(0, count, BATCH):
+                chunk = activities_from_documents(docs[start : start + BATCH], party_id=party, max_problems_listed=50)
+                service.notify_many(chunk)
+        _bulk(dep, own, sources, overlaps)
+        headers = {"Authorization": f"Bearer {keys['b']}"}
+        with TestClient(app) as client:
+            client.get("/v1/activities", params={"limit": 1}, headers=headers)  # warm: the key, the caches
+            view_s, view = _timed(client, "/v1/activities/b-00000", headers, repeat)
+            with _reads(dep.db.engine) as seen:
+                client.get("/v1/activities", params={"limit": own + sources}, headers=headers)
+            page_s, page = _timed(client, "/v1/activities", headers, repeat, limit=own + sources)
+            rows = _conflict_rows(dep.db.engine, seen)
+            paged = _all_overlaps(client, "/v1/activities/b-00000/overlaps", headers)
+        dep.close()
+    first = view.json()
+    return {
+        "store": store,
+        "view_s": view_s,
+        "shown": len(first["overlapped_by"]),
+        "total": first.get("overlapped_by_total", "-"),
+        "page_s": page_s,
+        "page_items": len(page.json()),
+        "statements": sum(1 for s, _ in seen if "FROM activity_conflicts" in s),
+        "rows": rows,
+        "paged": "-" if paged is None else f"{paged[1]} in {paged[0]:.3f} s",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--own", type=int, default=100, help="b's activities (the page)")
+    parser.add_argument("--sources", type=int, default=20, help="a's activities the conflicts come from")
+    parser.add_argument("--overlaps", type=int, default=5000, help="conflicts against each of b's")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(
+        f"b's {args.own} activities, {args.overlaps} overlaps each (from {args.sources} of a's); median of {args.repeat}"
+    )
+    header = ("store", "view s", "overlapped_by", "total", "page s", "page items", "statements", "rows", "overlaps")
+    print(" | ".join(header))
+    print(" | ".join("---" for _ in header))
+    for store in args.stores.split(","):
+        r = run(store, args.own, args.sources, args.overlaps, args.repeat)
+        print(
+            f"{r['store']} | {r['view_s']:.3f} | {r['shown']} | {r['total']} | {r['page_s']:.3f} | {r['page_items']}"
+            f" | {r['statements']} | {r['rows']} | {r['paged']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
