@@ -312,6 +312,13 @@ class Settings(BaseSettings):
         description="Conflicts others recorded against an activity shown on its view (overlapped_by), most"
         " recently found first; the rest are paged by GET /v1/activities/{id}/overlaps.",
     )
+    activity_page_max_overlaps: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Conflicts others recorded against an activity shown on its item of a page of GET"
+        " /v1/activities (overlapped_by), most recently found first: a page answers at most limit times this.",
+    )
     list_page_items: int = Field(
         100,
         ge=1,

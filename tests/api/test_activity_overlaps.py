@@ -1,7 +1,8 @@
 """What overlaps a party's activity: the first few on its view, the rest in pages (docs/api.md).
 
 On both stores, through the real server: ``overlapped_by`` (on ``GET /v1/activities/{id}`` and on each
-item of a page of ``GET /v1/activities``) holds the ``activity_view_max_overlaps`` most recently found,
+item of a page of ``GET /v1/activities``) holds the ``activity_view_max_overlaps`` most recently found
+(``activity_page_max_overlaps`` on a page item),
 ``overlapped_by_total`` counts them all; ``GET /v1/activities/{id}/overlaps`` pages through every one
 exactly once, most recently found first; another party naming the activity is answered as for an
 unknown one; a bad ``limit`` or ``after`` is refused naming it.
@@ -23,13 +24,16 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activities_from_documents
 from keepclear.store import activity_schema
 
-#: The view's cap in these tests (default 100): small, so that a few rows pass it.
+#: The view's cap in these tests (default 100), and a page item's (default 10): small, so that a few rows pass them.
 CAP = 3
+PAGE_CAP = 2
 
 
 @pytest.fixture
 def capped(tmp_path: Path, database_url: str) -> Iterator[Service]:
-    with running_service(tmp_path / "data", database_url, activity_view_max_overlaps=CAP) as service:
+    with running_service(
+        tmp_path / "data", database_url, activity_view_max_overlaps=CAP, activity_page_max_overlaps=PAGE_CAP
+    ) as service:
         yield service
 
 
@@ -67,7 +71,7 @@ def test_a_view_and_a_page_item_show_the_latest_overlaps_and_count_them_all(capp
         answered = b.post("/v1/activities/b-1/cancel", json={"version": 1, "reason": "x"}).json()
     assert found(view["overlapped_by"]) == times(4_000_000_000.0, 10)[:CAP]
     assert view["overlapped_by_total"] == 11
-    assert items["b-1"]["overlapped_by"] == view["overlapped_by"]
+    assert items["b-1"]["overlapped_by"] == view["overlapped_by"][:PAGE_CAP]  # a page item holds fewer
     assert items["b-1"]["overlapped_by_total"] == 11
     assert [len(items[i]["overlapped_by"]) for i in ("b-2", "b-3")] == [2, 1]
     assert [items[i]["overlapped_by_total"] for i in ("b-2", "b-3")] == [2, 1]

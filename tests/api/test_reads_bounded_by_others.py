@@ -72,6 +72,7 @@ def test_a_page_of_activities_reads_a_bounded_number_of_overlaps(store_service: 
             [row | {"target_id": target, "detected_s": 1.0 + i} for target in ("b-1", "b-2") for i in range(OVERLAPS)],
         )
     most = store_service.runtime.config.activities.view_max_overlaps
+    on_page = store_service.runtime.config.activities.page_max_overlaps
 
     with store_service.client("b-liaison") as b:
         b.get("/v1/whoami")  # the key judged once: later requests alike
@@ -84,16 +85,16 @@ def test_a_page_of_activities_reads_a_bounded_number_of_overlaps(store_service: 
     assert [r.status_code for r in (page, view, addressed)] == [200] * 3, (page.text, view.text, addressed.text)
     items = {v["id"]: v for v in page.json()}
     assert [(len(items[i]["overlapped_by"]), items[i]["overlapped_by_total"]) for i in ("b-1", "b-2", "b-3")] == [
-        (most, OVERLAPS + 1),
-        (most, OVERLAPS + 1),
+        (on_page, OVERLAPS + 1),
+        (on_page, OVERLAPS + 1),
         (1, 1),
     ]
     assert (len(view.json()["overlapped_by"]), view.json()["overlapped_by_total"]) == (most, OVERLAPS + 1)
-    # A fixed number of statements, returning at most ``most`` overlaps an activity of b's and its
+    # A fixed number of statements, returning at most ``on_page`` overlaps an activity of b's (``most`` on its view) and its
     # count (b's own activities found none when notified), whatever others recorded; nothing of
     # a-1's conflicts (its check found one against each of b's, and the bulk ones): b never sees them.
     assert len(_reading(page_seen, "activity_conflicts")) <= 3, _reading(page_seen, "activity_conflicts")
-    assert _rows_read(store_service, page_seen, "activity_conflicts") <= (2 * most + 1) + 3
+    assert _rows_read(store_service, page_seen, "activity_conflicts") <= (2 * on_page + 1) + 3
     assert _rows_read(store_service, view_seen, "activity_conflicts") <= most + 1
     assert _rows_read(store_service, addressed_seen, "activity_conflicts") == 0
 

@@ -140,8 +140,9 @@ class NotifierView(_View):
     notice: NoticeOut
     overlapped_by: list[OverlapOut] = Field(
         description="Other parties' activities (their current versions) that overlap this one: where, when,"
-        " which band; never which activity. Most recently found first, at most activity_view_max_overlaps:"
-        " GET /v1/activities/{id}/overlaps pages through them all."
+        " which band; never which activity. Most recently found first, at most activity_view_max_overlaps"
+        " (activity_page_max_overlaps on a page of GET /v1/activities): GET /v1/activities/{id}/overlaps pages"
+        " through them all."
     )
     overlapped_by_total: int = Field(
         description="How many overlaps there are in all (overlapped_by holds the most recently found of them)."

@@ -35,9 +35,10 @@ class ActivityConfig:
     acknowledgements escalated per transaction (500): a party notifying thousands of activities at
     once makes as many deadlines fall due together, and one transaction for all of them held every
     other write behind it. ``view_max_overlaps``: the conflicts others recorded against an
-    activity shown on its view and on each page item (100, most recently found first; the rest
-    paged by ``ActivityService.overlaps_page``): others notify them without bound
-    (``activity_view_max_overlaps``).
+    activity shown on its view (100, most recently found first; the rest paged by
+    ``ActivityService.overlaps_page``): others notify them without bound
+    (``activity_view_max_overlaps``). ``page_max_overlaps``: the same on each item of a page (10:
+    a page of 1,000 activities answers at most 10,000; ``activity_page_max_overlaps``).
     """
 
     strategic: StrategicConfig = field(default_factory=StrategicConfig)
@@ -49,3 +50,4 @@ class ActivityConfig:
     max_live_per_party: int = 50_000
     deadline_batch: int = 500
     view_max_overlaps: int = 100
+    page_max_overlaps: int = 10

@@ -297,7 +297,7 @@ class ActivityService:
         """Up to ``limit`` activities by id after ``after_id`` that ``party_id`` may be shown (its own
         and those addressed to it; None: every activity, for the operator's tools), each with its
         state (the conflicts its check found of its own only: an addressee never sees them), and the
-        first overlaps of those of its own (``overlaps_of``); a bounded number of statements,
+        first ``page_max_overlaps`` overlaps of those of its own (``overlaps_of``); a bounded number of statements,
         whatever ``limit``. The caller still asks the policy for each view
         (``views.view_for``)."""
         with self._db.read() as conn:
@@ -308,7 +308,7 @@ class ActivityService:
             own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
             return ActivityPage(
                 states=reading.states(conn, shown, conflicts_of=frozenset(own)),
-                overlaps=conflicts_store.overlaps_of(conn, party_id, own, self._config.view_max_overlaps),
+                overlaps=conflicts_store.overlaps_of(conn, party_id, own, self._config.page_max_overlaps),
                 more=len(found) > limit,
             )
 

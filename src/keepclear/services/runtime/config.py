@@ -108,6 +108,7 @@ class RuntimeConfig:
                 max_batch=settings.max_activities_per_batch,
                 max_live_per_party=settings.max_live_activities_per_party,
                 view_max_overlaps=settings.activity_view_max_overlaps,
+                page_max_overlaps=settings.activity_page_max_overlaps,
                 max_problems_listed=settings.max_problems_listed,
             ),
             record=RecordConfig(
