@@ -9,7 +9,8 @@ addressee's roster, one recorded step per overdue deadline.
 Each use case is one write transaction here; its parts live beside it: what is wrong with an
 activity (``validation``), what is read back of stored ones (``reading``), the check around the
 write lock (``checking``), opening a checked version (``opening``), what each change tells whom
-(``telling``); the tunables are ``config``, the refusals ``errors``, the answers ``results``.
+(``telling``), what a party reads (``reads``); the tunables are ``config``, the refusals ``errors``, the
+answers ``results``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy.engine import Connection
 
@@ -35,7 +36,8 @@ from keepclear.services.activities.deadlines import escalate_overdue
 from keepclear.services.activities.errors import ActivityForbidden, StaleVersionError
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.opening import Opened, notice_s, open_checked
-from keepclear.services.activities.results import ActivityPage, NotifyResult, OverlapsPage
+from keepclear.services.activities.reads import ActivityReads
+from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.telling import answered_event, escalated_event, moved_event, notified_events
 from keepclear.services.activities.views import ActivityState
 from keepclear.services.policy import sees_party_data_of, unknown
@@ -43,10 +45,8 @@ from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import activity_acks as acks_store
-from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import activity_log as log_store
 from keepclear.store.activity_acks import AckState, EscalationStep
-from keepclear.store.activity_conflicts import Overlaps
 
 #: Stores what else a write tells (the hotline's notices of its events) in the write's own
 #: transaction; returns the notices' own events, which the writer stages and publishes with its own,
@@ -67,7 +67,7 @@ class _Told(NamedTuple):
     deliver_live: Callable[[], None] | None
 
 
-class ActivityService:
+class ActivityService(ActivityReads):
     """Strategic deconfliction of one deployment.
 
     ``live`` is the process's in-memory index; give the same one to every service instance.
@@ -278,76 +278,6 @@ class ActivityService:
             batches += 1
             if len(steps) < self._config.deadline_batch or batches == max_batches:
                 return taken
-
-    # -- reads --------------------------------------------------------------------------------
-
-    def get(self, activity_id: str, party_id: str | None = None) -> ActivityState:
-        """The current version of ``activity_id`` with acknowledgements, conflicts and escalations;
-        for ``party_id`` (None: everything), the conflicts only where it is the notifier's (an
-        addressee never sees them, and an activity overlapping thousands of others has as many)."""
-        with self._db.read() as conn:
-            try:
-                current = store.current_version_of(conn, activity_id)
-            except NotFoundError:
-                raise NotFoundError(unknown("activity", activity_id)) from None
-            full = party_id is None or sees_party_data_of(party_id, current.activity.party_id)
-            return reading.states(conn, [current], conflicts_of=None if full else ())[0]
-
-    def page(self, party_id: str | None, after_id: str | None, limit: int) -> ActivityPage:
-        """Up to ``limit`` activities by id after ``after_id`` that ``party_id`` may be shown (its own
-        and those addressed to it; None: every activity, for the operator's tools), each with its
-        state (the conflicts its check found of its own only: an addressee never sees them), and the
-        first ``page_max_overlaps`` overlaps of those of its own (``overlaps_of``); a bounded number of statements,
-        whatever ``limit``. The caller still asks the policy for each view
-        (``views.view_for``)."""
-        with self._db.read() as conn:
-            found = store.current_versions_page(conn, party_id, after_id, limit + 1)
-            shown = found[:limit]
-            if party_id is None:
-                return ActivityPage(states=reading.states(conn, shown), overlaps={}, more=len(found) > limit)
-            own = [c.activity.id for c in shown if sees_party_data_of(party_id, c.activity.party_id)]
-            return ActivityPage(
-                states=reading.states(conn, shown, conflicts_of=frozenset(own)),
-                overlaps=conflicts_store.overlaps_of(conn, party_id, own, self._config.page_max_overlaps),
-                more=len(found) > limit,
-            )
-
-    def versions(self, activity_id: str) -> list[Activity]:
-        """Every version of ``activity_id``, oldest first."""
-        with self._db.read() as conn:
-            return store.list_versions(conn, activity_id)
-
-    def history(self, activity_id: str) -> list[dict[str, Any]]:
-        """The change log of ``activity_id``."""
-        with self._db.read() as conn:
-            reading.current_activity(conn, activity_id)
-            return log_store.history(conn, activity_id)
-
-    def activities(self, statuses: list[ActivityStatus] | None = None) -> list[Activity]:
-        """Current versions of every activity (or those in ``statuses``), by id; callers filter by view."""
-        with self._db.read() as conn:
-            return store.list_activities(conn, statuses=statuses)
-
-    def overlaps_of(self, party_id: str, activity_ids: Sequence[str]) -> dict[str, Overlaps]:
-        """For each of ``party_id``'s ``activity_ids`` (its view's ``overlapped_by``): the first
-        ``view_max_overlaps`` conflicts other parties' activities recorded against it, most recently
-        found first, and how many in all; one statement. Others notify them without bound (each up to
-        ``max_live_activities_per_party`` live, the past ones kept): the rest are paged
-        (``overlaps_page``)."""
-        with self._db.read() as conn:
-            return conflicts_store.overlaps_of(conn, party_id, activity_ids, self._config.view_max_overlaps)
-
-    def overlaps_page(self, party_id: str, activity_id: str, after: int | None, limit: int) -> OverlapsPage:
-        """Up to ``limit`` of the conflicts others recorded against ``party_id``'s ``activity_id``,
-        most recently found first, after the one recorded as ``after``. Another party's activity
-        answers as an unknown one (``NotFoundError``), addressed to the caller or not: only its
-        own party sees what overlaps it."""
-        with self._db.read() as conn:
-            head = store.head_of(conn, activity_id)
-            if head is None or not sees_party_data_of(party_id, head[0]):
-                raise NotFoundError(unknown("activity", activity_id))
-            found = conflicts_store.overlaps_after(conn, party_id, activity_id, after, limit + 1)
-        return OverlapsPage(conflicts=found[:limit], more=len(found) > limit)
 
     # -- internals ----------------------------------------------------------------------------
 
