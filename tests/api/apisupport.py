@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from keepclear.domain.identity import Role
 from keepclear.domain.parties import Contact
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.runtime import Runtime
+from keepclear.store import activity_schema
 
 EXAMPLE_ZONES = Path(__file__).resolve().parents[2] / "examples" / "zones.geojson"
 
@@ -242,3 +244,16 @@ def statements_of_requests(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]
         yield seen
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def bulk_conflicts(service: Service, found: Iterable[tuple[str, float]], version: int = 1) -> None:
+    """Conflicts of a's ``a-1`` (at ``version``) against b's activities, straight into the store: one
+    a ``(target_id, detected_s)`` of ``found`` (as others' activities amended that often leave them)."""
+    geometry = json.dumps({"type": "Point", "coordinates": [40.0, 35.4]})
+    row = {"activity_id": "a-1", "version": version, "kind": "activity", "target_party_id": "b", "target_version": 1}
+    row |= {"geometry": geometry, "start_s": 0.0, "end_s": 1.0, "lower_ft": 0.0, "upper_ft": 1.0, "reason": "bulk"}
+    with service.deployment.db.write() as conn:
+        conn.execute(
+            activity_schema.activity_conflicts.insert(),
+            [row | {"target_id": target, "detected_s": detected_s} for target, detected_s in found],
+        )

@@ -10,19 +10,17 @@ unknown one; a bad ``limit`` or ``after`` is refused naming it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from apisupport import Service, running_service
+from apisupport import Service, bulk_conflicts, running_service
 from test_list_paging import document, notify, pages
 
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activities_from_documents
-from keepclear.store import activity_schema
 
 #: The view's cap in these tests (default 100), and a page item's (default 10): small, so that a few rows pass them.
 CAP = 3
@@ -40,14 +38,7 @@ def capped(tmp_path: Path, database_url: str) -> Iterator[Service]:
 def recorded(service: Service, target_id: str, count: int, first_s: float, version: int = 1) -> None:
     """``count`` conflicts of a's a-1 (at ``version``) against b's ``target_id``, found at
     ``first_s``, ``first_s + 1``...; each told apart by when it was found."""
-    geometry = json.dumps({"type": "Point", "coordinates": [40.0, 35.4]})
-    row = {"activity_id": "a-1", "version": version, "kind": "activity", "target_party_id": "b", "target_version": 1}
-    row |= {"geometry": geometry, "start_s": 0.0, "end_s": 1.0, "lower_ft": 0.0, "upper_ft": 1.0, "reason": "bulk"}
-    with service.deployment.db.write() as conn:
-        conn.execute(
-            activity_schema.activity_conflicts.insert(),
-            [row | {"target_id": target_id, "detected_s": first_s + i} for i in range(count)],
-        )
+    bulk_conflicts(service, [(target_id, first_s + i) for i in range(count)], version)
 
 
 def found(overlaps: list[dict[str, Any]]) -> list[str]:

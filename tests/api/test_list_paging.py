@@ -46,23 +46,32 @@ def notify(service: Service, party: str, ids: list[str], addressees: list[str] |
     service.runtime.activities.notify_many(activities_from_documents(docs, party_id=party, max_problems_listed=50))
 
 
-def pages(
-    client: httpx.Client, path: str, limit: int, between: Callable[[int], None] = lambda _: None
-) -> Iterator[list[dict[str, Any]]]:
-    """Every page of ``path`` by ``limit``, following ``rel="next"``; ``between(n)`` runs after page n."""
-    response = client.get(path, params={"limit": limit})
+def responses(
+    client: httpx.Client, path: str, params: dict[str, Any], between: Callable[[int], None] = lambda _: None
+) -> Iterator[httpx.Response]:
+    """The answer of every page of ``path`` asked with ``params``, following ``rel="next"`` (each
+    200); ``between(n)`` runs after page n."""
+    response = client.get(path, params=params)
     count = 0
     while True:
         assert response.status_code == 200, response.text
-        page = response.json()
-        assert isinstance(page, list) and len(page) <= limit
-        yield page
+        yield response
         count += 1
         between(count)
         following = response.links.get("next")
         if following is None:
             return
         response = client.get(following["url"])
+
+
+def pages(
+    client: httpx.Client, path: str, limit: int, between: Callable[[int], None] = lambda _: None
+) -> Iterator[list[dict[str, Any]]]:
+    """Every page of ``path`` by ``limit`` (``responses``), each a list of at most ``limit``."""
+    for response in responses(client, path, {"limit": limit}, between):
+        page = response.json()
+        assert isinstance(page, list) and len(page) <= limit
+        yield page
 
 
 def listed(client: httpx.Client, path: str, limit: int = 1000) -> list[dict[str, Any]]:

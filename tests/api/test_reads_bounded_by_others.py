@@ -10,18 +10,16 @@ messages it names.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from apisupport import Service, statements_of_requests
+from apisupport import Service, bulk_conflicts, statements_of_requests
 from test_list_paging import notify
 
 from keepclear.domain import Party
 from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
-from keepclear.store import activity_schema
 from keepclear.store import hotline as hotline_store
 
 #: Conflicts and threads others stored about party b (each within its own bounds).
@@ -37,14 +35,7 @@ def _reading(seen: list[tuple[str, Any]], table: str) -> list[tuple[str, Any]]:
 def test_an_activity_view_reads_the_conflicts_against_that_activity_only(store_service: Service) -> None:
     notify(store_service, "b", ["b-1", "b-2"])
     notify(store_service, "a", ["a-1"])  # overlaps both: a conflict against each
-    geometry = json.dumps({"type": "Point", "coordinates": [40.0, 35.4]})
-    row = {"activity_id": "a-1", "version": 1, "kind": "activity", "target_party_id": "b", "target_version": 1}
-    row |= {"geometry": geometry, "start_s": 0.0, "end_s": 1.0, "lower_ft": 0.0, "upper_ft": 1.0, "reason": "bulk"}
-    with store_service.deployment.db.write() as conn:
-        conn.execute(
-            activity_schema.activity_conflicts.insert(),
-            [row | {"target_id": f"b-other-{i:06d}", "detected_s": 1.0 + i} for i in range(MANY)],
-        )
+    bulk_conflicts(store_service, [(f"b-other-{i:06d}", 1.0 + i) for i in range(MANY)])
 
     with store_service.client("b-liaison") as b, statements_of_requests(store_service.deployment.db.engine) as seen:
         response = b.get("/v1/activities/b-1")
@@ -63,14 +54,7 @@ def _rows_read(service: Service, seen: list[tuple[str, Any]], table: str) -> int
 def test_a_page_of_activities_reads_a_bounded_number_of_overlaps(store_service: Service) -> None:
     notify(store_service, "b", ["b-1", "b-2", "b-3"])
     notify(store_service, "a", ["a-1"])  # overlaps each: a conflict against each (and a-1's own three)
-    geometry = json.dumps({"type": "Point", "coordinates": [40.0, 35.4]})
-    row = {"activity_id": "a-1", "version": 1, "kind": "activity", "target_party_id": "b", "target_version": 1}
-    row |= {"geometry": geometry, "start_s": 0.0, "end_s": 1.0, "lower_ft": 0.0, "upper_ft": 1.0, "reason": "bulk"}
-    with store_service.deployment.db.write() as conn:
-        conn.execute(
-            activity_schema.activity_conflicts.insert(),
-            [row | {"target_id": target, "detected_s": 1.0 + i} for target in ("b-1", "b-2") for i in range(OVERLAPS)],
-        )
+    bulk_conflicts(store_service, [(target, 1.0 + i) for target in ("b-1", "b-2") for i in range(OVERLAPS)])
     most = store_service.runtime.config.activities.view_max_overlaps
     on_page = store_service.runtime.config.activities.page_max_overlaps
 

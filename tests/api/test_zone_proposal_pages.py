@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from apisupport import Service
+from test_list_paging import responses
 
 from keepclear.cli import zone_proposals as zone_proposals_cli
 from keepclear.cli.main import main
@@ -62,18 +63,8 @@ def store_at_one_time(service: Service, party: str, sources: list[str], proposed
 def pages(
     client: httpx.Client, params: dict[str, Any], between: Callable[[int], None] = lambda _: None
 ) -> Iterator[httpx.Response]:
-    """Every page of the list asked with ``params``, following ``rel="next"``; ``between(n)`` runs after page n."""
-    response = client.get(PATH, params=params)
-    count = 0
-    while True:
-        assert response.status_code == 200, response.text
-        yield response
-        count += 1
-        between(count)
-        following = response.links.get("next")
-        if following is None:
-            return
-        response = client.get(following["url"])
+    """Every page of the list asked with ``params`` (``test_list_paging.responses``)."""
+    return responses(client, PATH, params, between)
 
 
 def ids_of(responses: Iterator[httpx.Response]) -> list[str]:
