@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from recordsupport import statements_seen
 
 from keepclear.domain.incidents import Incident, IncidentKind, ReviewStatus
 from keepclear.store import Database, migrate
@@ -78,17 +79,8 @@ def test_a_page_of_one_party_is_one_range_of_the_index_read_in_order(tmp_path: P
     try:
         with db.write() as conn:
             store.insert_incidents(conn, [_incident(n, ("a", "b") if n % 10 == 0 else ("b",)) for n in range(300)])
-        seen: list[tuple[str, object]] = []
-
-        def record(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
-            seen.append((statement, parameters))
-
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            with db.read() as conn:
-                page = store.incidents_page(conn, "a", (1010.0, "inc-030"), 5)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+        with statements_seen(db.engine) as seen, db.read() as conn:
+            page = store.incidents_page(conn, "a", (1010.0, "inc-030"), 5)
         assert [i.id for i in page] == ["inc-040", "inc-050", "inc-060", "inc-070", "inc-080"]
         assert len([s for s, _ in seen if s.lstrip().upper().startswith("SELECT")]) == 1
         statement, parameters = seen[-1]

@@ -13,7 +13,7 @@ import json
 import threading
 from dataclasses import replace
 
-import sqlalchemy as sa
+from recordsupport import statements_seen
 
 from keepclear.domain import TrackReport
 from keepclear.domain.events import Event
@@ -136,19 +136,10 @@ def test_the_merge_window_is_read_from_the_index_of_keepclears_incidents_only(
     _stored(deployment, 3_000, t0, reported_by="russia")
     opened = _stored(deployment, 3, t0 + 1, reported_by=None, first=3_000)
     db = deployment.db
-    seen: list[tuple[str, object]] = []
-
-    def record(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
-        seen.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with db.read() as conn:
-            found = store.open_incidents_concerned(
-                conn, alert_ids=[], incident_ids=[], time_windows=[(t0 - 600, t0 + 600)], window_units={"u1"}
-            )
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    with statements_seen(db.engine) as seen, db.read() as conn:
+        found = store.open_incidents_concerned(
+            conn, alert_ids=[], incident_ids=[], time_windows=[(t0 - 600, t0 + 600)], window_units={"u1"}
+        )
     assert [i.id for i in found] == opened
     (statement, parameters), *_ = [(s, p) for s, p in seen if "time_s >=" in s]
     with db.write() as conn:
@@ -346,16 +337,8 @@ def test_the_entries_naming_an_id_are_read_through_its_index_then_by_seq(
     t0 = clock.now_s()
     ledger.append_many([_alert(f"al-{n % 50}", t0 - 500 + n * 0.1) for n in range(2_000)])
     db = deployment.db
-    seen: list[tuple[str, object]] = []
-
-    def record(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
-        seen.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements_seen(db.engine) as seen:
         found = ledger.entries(kinds={"alert.level_changed"}, from_s=t0 - 600, until_s=t0 + 600, refs={"al-7"})
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
     assert [e.payload_value()["alert_id"] for e in found] == ["al-7"] * 40
     selects = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 2
