@@ -329,6 +329,21 @@ def test_the_frozen_evidence_is_the_document_the_whole_window_gave(
     assert counted.read == whole.read
 
 
+def test_a_recorded_payload_naming_a_message_by_a_list_or_an_object_never_stops_a_freeze(
+    deployment: Deployment, ledger: Ledger, clock: ManualClock
+) -> None:
+    """A record entry is any JSON: one naming a message by a list or an object (no hash) made every
+    freeze of an incident near it raise, and the chore try it again every round."""
+    t0 = clock.now_s() - 2 * WINDOW_S
+    odd = [_message("russia", t0 - 2, message_id=["th-9#3"]), _message("russia", t0 - 1, message_id={"th": 9})]
+    ledger.append_many([*odd, _message("coalition", t0 + 1, message_id="th-9#3")])
+    service = IncidentService(deployment.db, clock, EventBus(), _no_tracks, IncidentConfig(WINDOW_S), ledger=ledger)
+    incident = service.report("coalition", time_s=t0, summary="seen", message_ids=["th-9#3", "th-9#x" * 40])
+    evidence = service.evidence(incident.id)  # a message id too long for the index: the whole window is read
+    assert evidence is not None
+    assert [m["payload"]["message_id"] for m in evidence["messages"]] == ["th-9#3"]
+
+
 def test_the_entries_naming_an_id_are_read_through_its_index_then_by_seq(
     deployment: Deployment, ledger: Ledger, clock: ManualClock
 ) -> None:

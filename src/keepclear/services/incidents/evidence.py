@@ -60,7 +60,8 @@ def history(
     messages = [_item_json(t) for t in timeline if t.kind in _MESSAGE_ITEM_KINDS]
     if ledger is None:
         return alerts, messages
-    message_ids = {t.payload.get("message_id") for t in timeline} - {None}
+    # Text only: a recorded payload is any JSON, and a list or an object there must not stop a freeze.
+    message_ids = {m for t in timeline if isinstance(m := t.payload.get("message_id"), str)}
     # Only an entry naming one of these at its top level is kept (below): read those alone, through
     # the record's index of the ids payloads name, not every party's alerts and messages in the
     # window; the whole window only when one of them cannot be in that index (not text, too long).
@@ -84,9 +85,15 @@ def history(
         if entry.statement.kind in ALERT_KINDS:
             if linked_alert:
                 alerts.append(item)
-        elif linked_alert or payload.get("incident_id") == incident.id or payload.get("message_id") in message_ids:
+        elif linked_alert or payload.get("incident_id") == incident.id or _text(payload, "message_id") in message_ids:
             messages.append(item)
     return alerts, messages
+
+
+def _text(payload: dict[str, Any], key: str) -> str | None:
+    """``payload[key]`` when it is text (a set of ids is looked up with it), else None."""
+    value = payload.get(key)
+    return value if isinstance(value, str) else None
 
 
 def document_text(
