@@ -158,3 +158,23 @@ def test_the_stream_brings_in_items_no_loaded_page_holds(service: Service, pages
     b.wait_for_selector(f'#incidents-list li[data-incident="{opened.id}"]', timeout=10_000)
     count_is(b, "#incidents-list li", 3)
     assert not b.errors
+
+
+def test_the_items_brought_in_live_are_bounded_the_latest_kept(service: Service, pages: dict[str, Any]) -> None:
+    """Others posting into thousands of a party's threads brought each one in on top of its list, for
+    the session: ``PagedList`` keeps the latest ``LIVE_ITEMS_MAX`` (pages.js, run in the browser)."""
+    b = pages["b"]
+    b.goto(service.url)
+    held = b.evaluate(
+        """async () => {
+            const { PagedList, LIVE_ITEMS_MAX } = await import("/static/js/pages.js");
+            const list = new PagedList(async () => ({ ok: true, data: [], next: null }),
+                                       async (id) => ({ ok: true, status: 200, data: { name: id } }));
+            await list.reload();
+            for (let k = 0; k < LIVE_ITEMS_MAX + 50; k += 1) await list.bringIn([`t-${k}`]);
+            return { max: LIVE_ITEMS_MAX, ids: list.items.map((i) => i.id) };
+        }"""
+    )
+    assert len(held["ids"]) == held["max"] == 200
+    assert held["ids"][:2] == ["t-249", "t-248"] and held["ids"][-1] == "t-50"  # the latest, latest first
+    assert not b.errors

@@ -4,6 +4,11 @@
 // each read alone. Nothing is read past what the reader asked for: a party that others made a member
 // of thousands of threads sees its first page at once.
 
+// The most items brought in live that the loaded pages do not hold: others may post into thousands of
+// a party's threads, and each would otherwise stay on top of the list for the session. The oldest go
+// first; "Load more" still reaches them on their pages.
+export const LIVE_ITEMS_MAX = 200;
+
 export class PagedList {
   /**
    * @param {(next: string|null) => Promise<{ok, status, data, next}>} readPage a page: the first for null,
@@ -87,6 +92,7 @@ export class PagedList {
           const item = { id, ...r.data };
           const at = this.live.findIndex((i) => i.id === id);
           if (at >= 0) this.live[at] = item; else this.live.unshift(item);
+          if (this.live.length > LIVE_ITEMS_MAX) this.live.length = LIVE_ITEMS_MAX;
         } else if (r.status === 404) {
           this.live = this.live.filter((i) => i.id !== id);
         }
