@@ -270,6 +270,20 @@ class Settings(BaseSettings):
     incident_merge_window_s: float = Field(
         600.0, ge=0, description="Automatic triggers for the same units this close in time join one incident, s."
     )
+    max_incident_accounts_per_party: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="Accounts and amendments one party may add to one incident; each is shown whole to every"
+        " involved party on every read of the incident, so one past it is refused (409).",
+    )
+    incident_view_max_timeline_items: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Timeline items GET /v1/incidents/{id} and the incident report show, the earliest first"
+        " (timeline_total counts them all); the rest are paged by GET /v1/incidents/{id}/timeline.",
+    )
     activity_buffer_m: float = Field(
         1000.0, ge=0, description="Horizontal buffer between two parties' activities, metres."
     )

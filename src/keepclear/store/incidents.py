@@ -69,6 +69,9 @@ incident_timeline = sa.Table(
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("party_id", sa.String(64), nullable=True),
     sa.Column("payload", sa.Text, nullable=False),
+    # The timeline's order (time, then arrival) within one incident: a page of it, or the first
+    # ``incident_view_max_timeline_items``, is one range of this index however long the timeline is.
+    sa.Index("ix_incident_timeline_order", "incident_id", "time_s", "position"),
 )
 
 #: Which alerts belong to which incident (also on the incident, one per line), indexed by alert.
@@ -339,6 +342,13 @@ def append_account(
     return Account(incident_id, position, party_id, time_s, text, amends)
 
 
+def accounts_written(conn: Connection, incident_id: str, party_id: str) -> int:
+    """How many accounts and amendments ``party_id`` wrote in the incident (counted, not read)."""
+    c = incident_accounts.c
+    query = sa.select(sa.func.count()).where(c.incident_id == incident_id, c.party_id == party_id)
+    return int(conn.execute(query).scalar_one())
+
+
 def list_accounts(conn: Connection, incident_id: str) -> list[Account]:
     """Every account of an incident, in the order written."""
     rows = conn.execute(
@@ -407,4 +417,27 @@ def list_timeline(conn: Connection, incident_id: str) -> list[TimelineItem]:
         .where(incident_timeline.c.incident_id == incident_id)
         .order_by(incident_timeline.c.time_s, incident_timeline.c.position)
     )
+    return [TimelineItem(r.incident_id, r.position, r.time_s, r.kind, r.party_id, json.loads(r.payload)) for r in rows]
+
+
+def timeline_length(conn: Connection, incident_id: str) -> int:
+    """How many items the incident's timeline holds (counted on the key: no payload is read)."""
+    query = sa.select(sa.func.count()).where(incident_timeline.c.incident_id == incident_id)
+    return int(conn.execute(query).scalar_one())
+
+
+def timeline_page(
+    conn: Connection, incident_id: str, after: tuple[float, int] | None, limit: int
+) -> list[TimelineItem]:
+    """Up to ``limit`` items of the incident's timeline in ``list_timeline``'s order (time, then
+    arrival), after the item ``after`` (its time and position; None: from the first); one range of
+    ``ix_incident_timeline_order``."""
+    c = incident_timeline.c
+    query = sa.select(incident_timeline).where(c.incident_id == incident_id)
+    if after is not None:
+        time_s, position = after
+        # The first condition alone bounds the range; the second skips the items at the cursor's
+        # time up to and including the cursor's.
+        query = query.where(c.time_s >= time_s, sa.or_(c.time_s > time_s, c.position > position))
+    rows = conn.execute(query.order_by(c.time_s, c.position).limit(limit))
     return [TimelineItem(r.incident_id, r.position, r.time_s, r.kind, r.party_id, json.loads(r.payload)) for r in rows]

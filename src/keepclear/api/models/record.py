@@ -153,4 +153,8 @@ class TimelineItemOut(BaseModel):
 
 class IncidentDetail(IncidentOut):
     accounts: list[AccountOut]
-    timeline: list[TimelineItemOut]
+    timeline: list[TimelineItemOut] = Field(
+        description="The earliest incident_view_max_timeline_items items, by time; GET"
+        " /v1/incidents/{id}/timeline pages through every one."
+    )
+    timeline_total: int = Field(description="How many items the whole timeline holds.")

@@ -45,6 +45,7 @@ from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["record"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+TimelinePage = Annotated[PageRequest, Depends(page_request("incident-timeline", (float, int)))]
 
 
 class IncidentReportIn(BaseModel):
@@ -336,13 +337,36 @@ def _timeline_item(item: TimelineItem) -> TimelineItemOut:
 def get_incident(
     incident_id: str, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
 ) -> IncidentDetail:
-    """One incident with every account (each party's own, never altered) and its timeline."""
+    """One incident with every account (each party's own, never altered; at most
+    ``max_incident_accounts_per_party`` each) and the earliest ``incident_view_max_timeline_items``
+    items of its timeline, ``timeline_total`` counting them all (the rest: ``GET .../timeline``)."""
     incident = _visible(rt, principal, incident_id)
+    timeline, total = rt.incidents.timeline_view(incident_id)
     return IncidentDetail(
         **_out(incident),
         accounts=[_account(a) for a in rt.incidents.accounts(incident_id)],
-        timeline=[_timeline_item(t) for t in rt.incidents.timeline(incident_id)],
+        timeline=[_timeline_item(t) for t in timeline],
+        timeline_total=total,
     )
+
+
+@router.get("/incidents/{incident_id}/timeline")
+def list_incident_timeline(
+    incident_id: str,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))],
+    page: TimelinePage,
+) -> list[TimelineItemOut]:
+    """The incident's whole timeline by time (then arrival), a page of ``limit``, the next one linked
+    by ``Link: <...>; rel="next"`` (docs/api.md, "Lists come in pages"). An incident the caller's
+    party is not involved in answers as an unknown one (404)."""
+    _visible(rt, principal, incident_id)
+    after = None if page.after is None else (float(page.after[0]), int(page.after[1]))
+    found, more = rt.incidents.timeline_page(incident_id, after, page.limit)
+    page.link(request, response, (found[-1].time_s, found[-1].position) if more and found else None)
+    return [_timeline_item(t) for t in found]
 
 
 @router.post("/incidents/{incident_id}/accounts", status_code=201)
@@ -383,18 +407,21 @@ def incident_report(
     ] = None,
     accept_language: Annotated[str | None, Header(max_length=500)] = None,
 ) -> HTMLResponse:
-    """The incident report as self-contained HTML: map figure of the tracks, timeline, accounts; in
+    """The incident report as self-contained HTML: map figure of the tracks, timeline (its earliest
+    ``incident_view_max_timeline_items`` items, saying how many there are), accounts; in
     the language asked for, else the reader's party's, else the first of Accept-Language keepclear
     writes, else English."""
 
     incident = _visible(rt, principal, incident_id)
     party_language = rt.deployment.registry.party(principal.party_id).language if principal.party_id else None
+    timeline, total = rt.incidents.timeline_view(incident_id)
     html = incident_html(
         incident,
         rt.incidents.accounts(incident_id),
-        rt.incidents.timeline(incident_id),
+        timeline,
         rt.incidents.evidence(incident_id),
         generated_s=rt.deployment.clock.now_s(),
         language=choose_language(lang, party_language, accept_language),
+        timeline_total=total,
     )
     return HTMLResponse(html)

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import builtins
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from keepclear.domain.event_kinds import INCIDENT_KINDS, EventKind
 from keepclear.domain.events import Clock, Event, EventSink
@@ -67,11 +70,17 @@ class IncidentConfig:
     ``freeze_batch``: the most incidents one ``freeze_due`` freezes, oldest first (default 100): the
     chores thread that runs it runs the deadlines too, and a storm of incidents (or a party reporting
     thousands) falling due together must not hold it; the rest wait for the next rounds.
+    ``max_accounts_per_party``: the accounts and amendments one party may add to one incident (default
+    50): each is shown whole to every involved party on every read (``max_incident_accounts_per_party``).
+    ``view_max_timeline_items``: the timeline items an incident's view and report show, the earliest
+    first (default 500); the rest are paged (``incident_view_max_timeline_items``).
     """
 
     evidence_window_s: float = EVIDENCE_WINDOW_S
     merge_window_s: float = 600.0
     freeze_batch: int = 100
+    max_accounts_per_party: int = 50
+    view_max_timeline_items: int = 500
 
 
 class IncidentService:
@@ -100,6 +109,9 @@ class IncidentService:
         self._events = events
         self._tracks_for = tracks_for
         self._config = config or IncidentConfig()
+        self._refused_lock = threading.Lock()
+        #: Accounts refused for their party's bound in the incident (``incident_accounts_refused_limit_total``).
+        self.accounts_refused_limit_total = 0
 
     # -- from the bus ----------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -257,6 +269,7 @@ class IncidentService:
             incident = store.get_incident(conn, incident_id, lock=True)
             if not party_involved(party_id, incident.parties):
                 raise NotInvolvedError(unknown("incident", incident_id))
+            self._require_room(conn, incident_id, party_id)
             if amends is not None:
                 own = {
                     a.position
@@ -288,6 +301,20 @@ class IncidentService:
             stage(conn, [event])
         self._events.emit(event)
         return account
+
+    def _require_room(self, conn: Connection, incident_id: str, party_id: str) -> None:
+        """``ConflictError`` (409) when ``party_id`` wrote ``max_accounts_per_party`` accounts and
+        amendments in the incident already, counted in ``conn``'s transaction with the incident's row
+        locked: two requests (or processes) adding its last one at once cannot both pass."""
+        most = self._config.max_accounts_per_party
+        written = store.accounts_written(conn, incident_id, party_id)
+        if written >= most:
+            with self._refused_lock:
+                self.accounts_refused_limit_total += 1
+            raise ConflictError(
+                f"party {party_id} has written {written} accounts and amendments in incident {incident_id},"
+                f" the most one party may write in one incident (max_incident_accounts_per_party: {most})"
+            )
 
     def set_review(self, incident_id: str, status: ReviewStatus, *, by_party: str | None, note: str = "") -> Incident:
         """Move the review status (a closed review stays closed); ``by_party`` None = the operator."""
@@ -407,7 +434,27 @@ class IncidentService:
             return store.list_accounts(conn, incident_id)
 
     def timeline(self, incident_id: str) -> builtins.list[TimelineItem]:
-        """Alert changes, messages, accounts and review steps around the incident, by time."""
+        """Alert changes, messages, accounts and review steps around the incident, by time: every one
+        (the CLI and tests; a request reads ``timeline_view`` or ``timeline_page``)."""
         with self._db.read() as conn:
             store.get_incident(conn, incident_id)
             return store.list_timeline(conn, incident_id)
+
+    def timeline_view(self, incident_id: str) -> tuple[builtins.list[TimelineItem], int]:
+        """The earliest ``view_max_timeline_items`` items of the timeline, by time, and how many it
+        holds in all (counted, not read): others' alert changes, messages and accounts make it grow
+        without bound over a long encounter."""
+        with self._db.read() as conn:
+            store.get_incident(conn, incident_id)
+            items = store.timeline_page(conn, incident_id, None, self._config.view_max_timeline_items)
+            return items, store.timeline_length(conn, incident_id)
+
+    def timeline_page(
+        self, incident_id: str, after: tuple[float, int] | None, limit: int
+    ) -> tuple[builtins.list[TimelineItem], bool]:
+        """Up to ``limit`` timeline items by time after ``after`` (time, position), and whether a next
+        page may hold more; one statement."""
+        with self._db.read() as conn:
+            store.get_incident(conn, incident_id)
+            found = store.timeline_page(conn, incident_id, after, limit + 1)
+        return found[:limit], len(found) > limit

@@ -84,9 +84,11 @@ def incident_html(
     *,
     generated_s: float,
     language: str = "en",
+    timeline_total: int | None = None,
 ) -> str:
     """The report of one incident as HTML text in ``language`` (English where it has no words; every
-    value escaped)."""
+    value escaped). ``timeline_total``: how many items the whole timeline holds when ``timeline`` is
+    its first ones only (the report then says so)."""
     e = html.escape
     w = Words.load(language)
     tracks = list(evidence["tracks"]) if evidence else []
@@ -122,6 +124,9 @@ def incident_html(
         _row(format_utc(t.time_s), w.value("event", t.kind), t.party_id or "-", _payload_text(t.payload))
         for t in timeline
     )
+    shown = ""
+    if timeline_total is not None and timeline_total > len(timeline):
+        shown = f"<p>{e(w.text('timeline.shown', shown=len(timeline), total=timeline_total, id=incident.id))}</p>\n"
     account_blocks = "\n".join(
         f"<section class=account><h3>{e(a.party_id)} — #{a.position}"
         f"{' ' + e(w.text('account.amends', n=a.amends)) if a.amends is not None else ''} — {e(format_utc(a.time_s))}</h3>"
@@ -144,7 +149,7 @@ td,th{{border:1px solid #999;padding:.2em .5em;vertical-align:top;text-align:lef
 <table><tr><th>{e(w.text("timeline.time"))}</th><th>{e(w.text("timeline.what"))}</th><th>{e(w.text("timeline.party"))}</th><th>{e(w.text("timeline.details"))}</th></tr>
 {timeline_rows}
 </table>
-<h2>{e(w.text("section.accounts"))}</h2>
+{shown}<h2>{e(w.text("section.accounts"))}</h2>
 {account_blocks or f"<p>{e(w.text('accounts.none'))}</p>"}
 <p><small>{footer}</small></p>
 </body></html>

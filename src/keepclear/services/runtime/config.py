@@ -124,7 +124,10 @@ class RuntimeConfig:
                 poll_s=settings.record_poll_s,
             ),
             incidents=IncidentConfig(
-                evidence_window_s=settings.incident_evidence_window_s, merge_window_s=settings.incident_merge_window_s
+                evidence_window_s=settings.incident_evidence_window_s,
+                merge_window_s=settings.incident_merge_window_s,
+                max_accounts_per_party=settings.max_incident_accounts_per_party,
+                view_max_timeline_items=settings.incident_view_max_timeline_items,
             ),
             hotline=HotlineConfig(
                 escalation_step_s=settings.hotline_escalation_step_s,

@@ -132,6 +132,7 @@ class Runtime:
         )
         deployment.bus.subscribe_batches(self.incidents.on_events)
         self.add_task("incidents", self.incidents.freeze_due, chore=True)
+        self.add_gauge("incident_accounts_refused_limit_total", lambda: self.incidents.accounts_refused_limit_total)
 
         self.hotline = HotlineService(
             deployment.db,

@@ -136,7 +136,9 @@ export class RecordPanel {
       form,
       this.error ? h("p.error", { role: "alert" }, this.error) : null,
       inc.timeline && inc.timeline.length
-        ? h("details", {}, h("summary", {}, t("record.timeline", { n: inc.timeline.length })),
+        ? h("details", {}, h("summary", {}, inc.timeline_total > inc.timeline.length
+          ? t("record.timeline_capped", { shown: inc.timeline.length, n: inc.timeline_total })
+          : t("record.timeline", { n: inc.timeline.length })),
           h("ul", {}, inc.timeline.map((e) => h("li", {}, `${clock(e.time_s)} ${tv("event", e.kind)}${e.party_id ? ` · ${this.app.partyName(e.party_id)}` : ""}`))))
         : null);
   }
