@@ -532,6 +532,14 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             for_roles({"admin": status(200), "a-liaison": NOT_FOUND, "a-observer": NOT_FOUND}),
         ),
     ],
+    ("GET", "/v1/incidents/{incident_id}/timeline"): [
+        ("own", own_incident("/timeline"), for_roles({r: status(200, lambda b: b == []) for r in READERS_OK})),
+        (
+            "other's",
+            others_incident("/timeline"),
+            for_roles({"admin": status(200), "a-liaison": NOT_FOUND, "a-observer": NOT_FOUND}),
+        ),
+    ],
     ("POST", "/v1/incidents/{incident_id}/accounts"): [
         (
             "own",
