@@ -372,3 +372,35 @@ def test_the_entries_naming_an_id_are_read_through_its_index_then_by_seq(
             plans = [" | ".join(str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {s}", p)) for s, p in selects]  # type: ignore[arg-type]
             assert "ledger_refs_pkey" in plans[0] and "ledger_entries_pkey" in plans[1], plans
             assert "ix_ledger_entries" not in " ".join(plans), plans
+
+
+def test_the_incident_view_reads_the_earliest_timeline_items_from_their_index_and_counts_the_rest(
+    deployment: Deployment, ledger: Ledger, clock: ManualClock
+) -> None:
+    """A timeline grows with what the others do (alert changes merged over a long encounter, their
+    messages and accounts): the view read every item, payload and all, and sorted them. It reads
+    ``view_max_timeline_items`` from a range of ``ix_incident_timeline_order`` and counts the rest."""
+    config = IncidentConfig(evidence_window_s=WINDOW_S, view_max_timeline_items=7)
+    service = IncidentService(deployment.db, clock, EventBus(), _no_tracks, config, ledger=ledger)
+    (incident_id, other_id) = _stored(deployment, 2, clock.now_s(), reported_by="coalition")
+    t0 = clock.now_s()
+    for stored_id in (incident_id, other_id):
+        items = [(t0 + (3_000 - k) % 1_000, "alert.updated", None, {"n": k, "pad": "x" * 200}) for k in range(3_000)]
+        with deployment.db.write() as conn:
+            store.append_timeline_items(conn, stored_id, items)
+    db = deployment.db
+    with statements_seen(db.engine) as seen:
+        shown, total = service.timeline_view(incident_id)
+    assert total == 3_000 and len(shown) == 7
+    assert [t.time_s for t in shown] == [t0] * 3 + [t0 + 1] * 3 + [t0 + 2]
+    assert [t.payload["n"] for t in shown[:3]] == [0, 1_000, 2_000]  # same time: as appended
+    (statement, parameters), *_ = [(s, p) for s, p in seen if "ORDER BY" in s and "incident_timeline" in s]
+    assert "LIMIT" in statement, statement
+    with db.write() as conn:
+        if db.engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)  # type: ignore[arg-type]
+            plan = " | ".join(str(row[-1]) for row in rows)
+        else:
+            conn.exec_driver_sql("ANALYZE incident_timeline")
+            plan = " | ".join(str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))  # type: ignore[arg-type]
+    assert "ix_incident_timeline_order" in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan

@@ -143,3 +143,46 @@ def test_entries_stored_before_the_index_of_the_ids_they_name_are_indexed_as_the
         assert [e.seq for e in ledger.entries(refs={"al1", "inc-1"})] == named
     finally:
         db.dispose()
+
+
+def test_timelines_stored_before_the_index_of_their_order_are_in_it_and_the_downgrade_drops_it(
+    database_url: str,
+) -> None:
+    """Migration 0022 indexes each incident's timeline by (incident, time, position), the items
+    already stored included; a page reads them in that order; the downgrade drops the index only."""
+    db = Database(database_url)
+    try:
+        command.upgrade(alembic_config(db), "0019_incidents_opened_index")
+        with db.write() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO incidents (id, kind, status, time_s, opened_s, parties, unit_ids, alert_ids,"
+                    " summary) VALUES ('inc-1', 'separation-lost', 'open', 0, 0, 'a\nb', 'u1', '', 's')"
+                )
+            )
+            for position, time_s in ((1, 30.0), (2, 10.0), (3, 20.0), (4, 10.0)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO incident_timeline (incident_id, position, time_s, kind, party_id, payload)"
+                        " VALUES ('inc-1', :position, :time_s, 'alert.updated', NULL, '{}')"
+                    ),
+                    {"position": position, "time_s": time_s},
+                )
+        migrate(db)
+        with db.engine.connect() as conn:
+            indexes = {i["name"]: i for i in sa.inspect(conn).get_indexes("incident_timeline")}
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert [d for d in diff if "incident_timeline" in repr(d)] == []
+        assert indexes["ix_incident_timeline_order"]["column_names"] == ["incident_id", "time_s", "position"]
+        with db.read() as conn:
+            first = incidents_store.timeline_page(conn, "inc-1", None, 2)
+            rest = incidents_store.timeline_page(conn, "inc-1", (first[-1].time_s, first[-1].position), 10)
+            total = incidents_store.timeline_length(conn, "inc-1")
+        assert [t.position for t in first + rest] == [2, 4, 3, 1] and total == 4
+        command.downgrade(alembic_config(db), "0019_incidents_opened_index")
+        with db.engine.connect() as conn:
+            names = {i["name"] for i in sa.inspect(conn).get_indexes("incident_timeline")}
+            assert "ix_incident_timeline_order" not in names
+            assert conn.execute(sa.text("SELECT count(*) FROM incident_timeline")).scalar_one() == 4
+    finally:
+        db.dispose()
