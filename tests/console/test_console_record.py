@@ -12,6 +12,7 @@ from keepclear.domain import Party
 from keepclear.domain.identity import Role
 from keepclear.domain.parties import Contact
 from keepclear.ledger.verify import load_export, verify_document
+from keepclear.store import incidents as store
 
 
 def test_an_incident_and_an_account_reach_the_involved_parties_only(
@@ -62,3 +63,25 @@ def test_an_incident_and_an_account_reach_the_involved_parties_only(
         assert incident.id not in str(received(c))
     finally:
         context.close()
+
+
+def test_an_incidents_long_timeline_says_how_much_of_it_is_shown(service: Service, pages: dict[str, Any]) -> None:
+    """``GET /v1/incidents/{id}`` carries the earliest ``incident_view_max_timeline_items`` (500) items
+    of a timeline others made long: the detail says it shows the first 500 of how many."""
+    a = pages["a"]
+    sign_in(a, service.url, service.keys["a-liaison"])
+    a.click("#tab-record")
+    incident = service.runtime.incidents.report("a", time_s=time.time() - 120, summary="long encounter", parties=["b"])
+    items: list[tuple[float, str, str | None, dict[str, Any]]] = [
+        (time.time() - 100 + k / 100, "alert.updated", None, {"n": k}) for k in range(620)
+    ]
+    with service.deployment.db.write() as conn:
+        store.append_timeline_items(conn, incident.id, items)
+    row = f"#incidents-list li[data-incident='{incident.id}']"
+    a.locator(row).wait_for(timeout=5_000)
+    a.click(f"{row} button")
+    summary = a.locator("#incident-detail details summary")
+    summary.wait_for(timeout=5_000)
+    assert summary.inner_text() == "Timeline (the first 500 of 620)"
+    summary.click()
+    assert a.locator("#incident-detail details li").count() == 500
