@@ -257,3 +257,10 @@ def bulk_conflicts(service: Service, found: Iterable[tuple[str, float]], version
             activity_schema.activity_conflicts.insert(),
             [row | {"target_id": target, "detected_s": detected_s} for target, detected_s in found],
         )
+
+
+def problem_without(response: httpx.Response, named_id: str) -> tuple[int, str, str]:
+    """The status, type and detail of a problem with ``named_id`` written ``<id>``: two answers naming
+    different ids compare equal when they say the same (an unknown id, another party's)."""
+    body = response.json()
+    return response.status_code, body["type"], body["detail"].replace(named_id, "<id>")

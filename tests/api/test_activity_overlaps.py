@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from apisupport import Service, bulk_conflicts, running_service
+from apisupport import Service, bulk_conflicts, problem_without, running_service
 from test_list_paging import document, notify, pages
 
 from keepclear.domain.timefmt import format_utc
@@ -91,23 +91,18 @@ def test_paging_through_overlaps_gives_each_once_most_recent_first(capped: Servi
     assert {o["your_activity_id"] for o in seen} == {"b-1"} and len(seen) == count
 
 
-def _problem(response: httpx.Response, activity_id: str) -> tuple[int, str, str]:
-    body = response.json()
-    return response.status_code, body["type"], body["detail"].replace(activity_id, "<id>")
-
-
 def test_another_party_naming_the_activity_is_answered_as_for_an_unknown_one(capped: Service) -> None:
     notify(capped, "b", ["b-all"])  # addressed to a: a sees it, not what overlaps it
     (draft,) = activities_from_documents([document("b-draft", "ub", ["a"])], party_id="b", max_problems_listed=50)
     capped.runtime.activities.draft(draft)  # a sees nothing of it
     notify(capped, "a", ["a-1"])
     with capped.client("a-liaison") as a, capped.client("b-liaison") as b, capped.client("admin") as admin:
-        unknown = _problem(a.get("/v1/activities/b-nothing/overlaps"), "b-nothing")
+        unknown = problem_without(a.get("/v1/activities/b-nothing/overlaps"), "b-nothing")
         assert unknown[0] == 404
         assert a.get("/v1/activities/b-all").status_code == 200
-        assert _problem(a.get("/v1/activities/b-draft"), "b-draft") == unknown
+        assert problem_without(a.get("/v1/activities/b-draft"), "b-draft") == unknown
         for activity_id in ("b-all", "b-draft"):
-            assert _problem(a.get(f"/v1/activities/{activity_id}/overlaps"), activity_id) == unknown
+            assert problem_without(a.get(f"/v1/activities/{activity_id}/overlaps"), activity_id) == unknown
             assert b.get(f"/v1/activities/{activity_id}/overlaps").status_code == 200
         assert admin.get("/v1/activities/b-all/overlaps").status_code == 403  # no activity reads at all
 

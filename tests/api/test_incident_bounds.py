@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from apisupport import Service, running_service
+from apisupport import Service, problem_without, running_service
 from test_input_hardening import assert_problem
 from test_list_paging import pages
 
@@ -128,20 +128,15 @@ def test_paging_through_the_timeline_gives_each_item_once_in_the_views_order(bou
     assert view["timeline"] == seen[:VIEW_ITEMS] and view["timeline_total"] == count
 
 
-def _problem(response: httpx.Response, incident_id: str) -> tuple[int, str, str]:
-    body = response.json()
-    return response.status_code, body["type"], body["detail"].replace(incident_id, "<id>")
-
-
 def test_a_party_not_involved_is_answered_as_for_an_unknown_incident(bounded: Service) -> None:
     own = shared_incident(bounded, parties=())  # a's alone
     timeline_items(bounded, own, [time.time() - 100])
     with bounded.client("a-liaison") as a, bounded.client("b-liaison") as b:
-        unknown = _problem(b.get("/v1/incidents/inc-made-up/timeline"), "inc-made-up")
+        unknown = problem_without(b.get("/v1/incidents/inc-made-up/timeline"), "inc-made-up")
         assert unknown[0] == 404
-        assert _problem(b.get(f"/v1/incidents/{own}/timeline"), own) == unknown
-        assert _problem(b.get(f"/v1/incidents/{own}/timeline", params={"limit": 1}), own) == unknown
-        assert _problem(b.get(f"/v1/incidents/{own}"), own) == unknown
+        assert problem_without(b.get(f"/v1/incidents/{own}/timeline"), own) == unknown
+        assert problem_without(b.get(f"/v1/incidents/{own}/timeline", params={"limit": 1}), own) == unknown
+        assert problem_without(b.get(f"/v1/incidents/{own}"), own) == unknown
         assert len(a.get(f"/v1/incidents/{own}/timeline").json()) == 1
 
 
