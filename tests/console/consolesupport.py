@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -182,3 +183,20 @@ def ids_in(value: Any) -> set[str]:
 
 def chromium_available() -> bool:
     return os.access(CHROMIUM, os.X_OK)
+
+
+def feed(
+    service: Service, party: str, reports: list[dict[str, Any]], headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Post ``reports`` as ``party``'s feed and return the answer; like a real feed, wait and send again
+    when the service sheds load (429 with Retry-After: its probe is behind on a busy test machine)."""
+    with service.client(f"{party}-feed") as client:
+        for _ in range(20):
+            response = client.post("/v1/tracks", json={"reports": reports}, headers=headers or {})
+            if response.status_code != 429:
+                break
+            time.sleep(min(float(response.headers.get("retry-after", "1")), 2.0))
+    assert response.status_code == 202, response.text
+    answer: dict[str, Any] = response.json()
+    assert not answer["refused"], response.text
+    return answer

@@ -20,6 +20,7 @@ from consolesupport import (
     DroppingProxy,
     Service,
     colour_counts,
+    feed,
     ids_in,
     received,
     shot,
@@ -41,19 +42,6 @@ def report(
         "unit_id": unit_id, "time": now_iso(), "lat_deg": lat_deg, "lon_deg": lon_deg, "alt_m": alt_m,
         "vel_east_mps": east_mps, "vel_north_mps": north_mps, "vel_up_mps": 0.0,
     }  # fmt: skip
-
-
-def feed(service: Service, party: str, reports: list[dict[str, Any]]) -> None:
-    """Post ``reports`` as ``party``'s feed; like a real feed, wait and send again when the service sheds load
-    (429 with Retry-After: its probe is behind on a busy test machine)."""
-    with service.client(f"{party}-feed") as client:
-        for _ in range(10):
-            response = client.post("/v1/tracks", json={"reports": reports})
-            if response.status_code != 429:
-                break
-            time.sleep(min(float(response.headers.get("retry-after", "1")), 2.0))
-    assert response.status_code == 202, response.text
-    assert not response.json()["refused"], response.text
 
 
 @contextmanager

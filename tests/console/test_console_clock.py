@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from consolesupport import Service, running_service, shot, sign_in
+from consolesupport import Service, feed, running_service, shot, sign_in
 
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.services.runtime.bus import ManualClock
@@ -66,16 +66,14 @@ def test_the_console_runs_on_the_scenario_clock(
     assert abs(shown_time_s(page) - scenario_clock.now_s()) < 45
 
     # Look back: the history is asked for from the scenario's time, so the unit is still on the map.
-    with service.client("a-feed") as feed:
-        for _ in range(8):
-            now_s = scenario_clock.now_s()
-            report = {
-                "unit_id": "ua", "time": format_utc(round(now_s)), "lat_deg": 35.0, "lon_deg": 38.0 + (now_s - START_S) / 36000,
-                "alt_m": 6000.0, "vel_east_mps": 250.0, "vel_north_mps": 0.0, "vel_up_mps": 0.0,
-            }  # fmt: skip
-            answer = feed.post("/v1/tracks", json={"reports": [report]})
-            assert answer.status_code == 202 and not answer.json()["refused"], answer.text
-            time.sleep(0.5)
+    for _ in range(8):
+        now_s = scenario_clock.now_s()
+        report = {
+            "unit_id": "ua", "time": format_utc(round(now_s)), "lat_deg": 35.0, "lon_deg": 38.0 + (now_s - START_S) / 36000,
+            "alt_m": 6000.0, "vel_east_mps": 250.0, "vel_north_mps": 0.0, "vel_up_mps": 0.0,
+        }  # fmt: skip
+        feed(service, "a", [report])
+        time.sleep(0.5)
     page.wait_for_timeout(3000)  # 3 min of scenario time: the oldest report is well over a minute old
     page.fill("#lookback", "-1")
     output = page.locator("#lookback-value")

@@ -5,17 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 from apisupport import Service
-from consolesupport import sign_in
+from consolesupport import feed, sign_in
 
 
 def test_the_units_panel_shows_each_feeds_source_and_last_message(service: Service, pages: dict[str, Any]) -> None:
     report = {"unit_id": "ua", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "lat_deg": 36.0,
               "lon_deg": 2.0, "alt_m": 1000.0}  # fmt: skip
-    headers = {"Authorization": f"Bearer {service.keys['a-feed']}", "X-Keepclear-Source": "interop a-tak: cot:tcp:8087"}
-    response = httpx.post(f"{service.url}/v1/tracks", json={"reports": [report]}, headers=headers, timeout=30)
-    assert response.status_code == 202 and response.json()["accepted"] == 1, response.text
+    answer = feed(service, "a", [report], {"X-Keepclear-Source": "interop a-tak: cot:tcp:8087"})
+    assert answer["accepted"] == 1, answer
     service.runtime.pump()
     sign_in(pages["a"], service.url, service.keys["a-liaison"])
     pages["a"].click("#tab-units")
