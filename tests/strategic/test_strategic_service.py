@@ -140,7 +140,7 @@ def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(
     service.notify(plan("russia-1", "russia", addressees=frozenset({"coalition"})))
     result = service.notify(plan("coalition-1", "coalition", lon=38.05, addressees=frozenset({"un"})))
     assert [(c.kind.value, c.target_id) for c in result.check.conflicts] == [("activity", "russia-1")]
-    stored = service.get("coalition-1").conflicts
+    stored = service.get("coalition-1").conflicts.shown
     assert [(c.conflict.target_id, c.conflict.target_party_id) for c in stored] == [("russia-1", "russia")]
     conflict_events = [e for e in seen if e.kind == "activity.conflict"]
     assert [set(e.parties) for e in conflict_events] == [{"coalition"}, {"russia"}]
