@@ -389,3 +389,27 @@ def test_an_activity_overlapped_past_the_views_bound_says_how_many_in_all(
     a.click('#activities-list li[data-activity="a-overlapped"] button')
     a.wait_for_selector("section.detail p.overlapped:has-text('and 51 more (151 in all)')", timeout=10_000)
     assert a.errors == []
+
+
+def test_an_activity_whose_check_found_past_the_views_bound_says_how_many_in_all(
+    service: Service, pages: dict[str, Any]
+) -> None:
+    """``conflicts`` holds the first 100 its check found (``activity_view_max_conflicts``): the
+    detail says how many more there are, from ``conflicts_total``."""
+    from test_list_paging import notify
+
+    from keepclear.store import activity_schema
+
+    notify(service, "b", ["b-overlapped"])
+    notify(service, "a", ["a-conflicting"])  # one conflict, found now
+    row = {"activity_id": "a-conflicting", "version": 1, "kind": "activity", "target_id": "b-overlapped"}
+    row |= {"target_party_id": "b", "target_version": 1, "start_s": time.time() + 86400, "end_s": time.time() + 90000}
+    row |= {"geometry": '{"type":"Point","coordinates":[40.0,35.4]}', "lower_ft": 0.0, "upper_ft": 1.0, "reason": ""}
+    with service.deployment.db.write() as conn:
+        conn.execute(activity_schema.activity_conflicts.insert(), [row | {"detected_s": time.time()}] * 150)
+    a = pages["a"]
+    sign_in(a, service.url, service.keys["a-liaison"])
+    a.click("#tab-activities")
+    a.click('#activities-list li[data-activity="a-conflicting"] button')
+    a.wait_for_selector("section.detail p.error:not(.overlapped):has-text('and 51 more (151 in all)')", timeout=10_000)
+    assert a.errors == []

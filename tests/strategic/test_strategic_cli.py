@@ -154,3 +154,29 @@ def test_list_and_show_count_every_overlap_though_a_view_holds_the_first_few(tmp
     assert strike.endswith("\toverlapped 2"), strike
     as_russia = runner.invoke(cli, [*base, "list", "--party", "russia"]).output.splitlines()
     assert not [line for line in as_russia if line.startswith("coalition-") and "conflicts" in line], as_russia
+
+
+def test_list_and_show_count_every_conflict_a_check_found_though_a_view_holds_the_first_few(tmp_path: Path) -> None:
+    """With ``activity_view_max_conflicts`` and ``activity_page_max_conflicts`` 1, a russian activity
+    whose check found several conflicts shows one in its ``conflicts`` and counts them all
+    (``conflicts_total``); ``list`` says ``conflicts N`` with that total."""
+    data = tmp_path / "deploy"
+    for args in (("init",), ("party", "add", "coalition"), ("party", "add", "russia")):
+        assert run(*args, data_dir=data).returncode == 0
+    day = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    order = BATCH_EXAMPLE.read_text().replace("2017-11-03", day)
+    for party, prefix in (("coalition", "coalition-1"), ("coalition", "coalition-2"), ("russia", "russia")):
+        copy = tmp_path / f"{prefix}.yaml"
+        copy.write_text(order.replace("coalition-ato", f"{prefix}-ato"))
+        assert run("activity", "notify", str(copy), "--party", party, data_dir=data).returncode == 0
+    env = {"KEEPCLEAR_ACTIVITY_VIEW_MAX_CONFLICTS": "1", "KEEPCLEAR_ACTIVITY_PAGE_MAX_CONFLICTS": "1"}
+    runner = CliRunner(env=env)
+    base = ["--data-dir", str(data), "activity"]
+    shown = runner.invoke(cli, [*base, "show", "russia-ato-1103-strike", "--party", "russia"])
+    assert shown.exit_code == 0, shown.output
+    view = json.loads(shown.output)
+    total = view["conflicts_total"]
+    assert len(view["conflicts"]) == 1 and total >= 2, view["conflicts"]
+    listed = runner.invoke(cli, [*base, "list", "--party", "russia"]).output.splitlines()
+    strike = next(line for line in listed if line.startswith("russia-ato-1103-strike\t"))
+    assert f"\tconflicts {total}" in strike, strike

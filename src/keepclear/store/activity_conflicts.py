@@ -93,18 +93,31 @@ class _Lists:
     party_id: str | None
     newest_first: bool
 
+    @property
+    def own(self) -> bool:
+        """Whether each list is what its own activity recorded (else what others recorded against it)."""
+        return self.key == "activity_id"
+
     def conflicts(self) -> tuple[sa.FromClause, sa.Select[Any]]:
-        """The conflicts' alias and the ids of every list's conflicts; narrowed by ``key`` to some lists."""
+        """The conflicts' alias and the ids of every list's conflicts (what others recorded: their
+        current versions'); narrowed by ``key`` to some lists."""
         c = activity_conflicts.alias("c")
         recorder = activities.alias("recorder")
         current = sa.and_(recorder.c.id == c.c.activity_id, recorder.c.current_version == c.c.version)
         query = sa.select(c.c.id).select_from(c.join(recorder, current))
         return c, query if self.party_id is None else query.where(c.c.target_party_id == self.party_id)
 
-    def ids_of(self, activity_id: sa.ColumnElement[str]) -> tuple[sa.FromClause, sa.Select[Any]]:
-        """The conflicts' alias and the ids of ``activity_id``'s list: one range of the key's index."""
+    def ids_of(self, listed: sa.FromClause) -> tuple[sa.FromClause, sa.Select[Any]]:
+        """The conflicts' alias and the ids of the list of ``listed`` (an alias of the activities,
+        correlated or not): one range of the key's index. An activity's own list is its current
+        version's, named by it (PostgreSQL, told the version only through another join, walked every
+        conflict in id order to find an activity's first few)."""
+        if self.own:
+            own = activity_conflicts.alias("c")
+            of_listed = sa.and_(own.c.activity_id == listed.c.id, own.c.version == listed.c.current_version)
+            return own, sa.select(own.c.id).where(of_listed)
         c, query = self.conflicts()
-        return c, query.where(c.c[self.key] == activity_id)
+        return c, query.where(c.c[self.key] == listed.c.id)
 
     def order(self, row_id: sa.ColumnElement[int]) -> sa.UnaryExpression[int]:
         return row_id.desc() if self.newest_first else row_id.asc()
@@ -153,7 +166,7 @@ def _first_of_each(conn: Connection, lists: _Lists, activity_ids: list[str], mos
     SQLite, which has no LATERAL, reads it as a correlated list (both plans checked: neither passes
     over the rest)."""
     listed = activities.alias("listed")
-    c, ids = lists.ids_of(listed.c.id)
+    c, ids = lists.ids_of(listed)
     first = ids.order_by(lists.order(c.c.id)).limit(most)
     if conn.dialect.name == "postgresql":
         lateral = first.lateral("first")
@@ -166,15 +179,16 @@ def _first_of_each(conn: Connection, lists: _Lists, activity_ids: list[str], mos
 
 
 def _counts(conn: Connection, lists: _Lists, activity_ids: list[str]) -> sa.Select[Any]:
-    """How many conflicts each of ``activity_ids``' lists holds (``listed_id``, ``total``), ids alone. On
-    SQLite one count per list down its index (grouping all of them took the party's index: twice as slow)."""
-    if conn.dialect.name == "postgresql":
+    """How many conflicts each of ``activity_ids``' lists holds (``listed_id``, ``total``), ids alone:
+    one count per list down its index; what others recorded grouped on PostgreSQL (on SQLite grouping
+    all of them took the party's index: twice as slow)."""
+    if conn.dialect.name == "postgresql" and not lists.own:
         c, ids = lists.conflicts()
         key = c.c[lists.key]
         counted = ids.with_only_columns(key.label("listed_id"), sa.func.count().label("total"))
         return counted.where(key.in_(activity_ids)).group_by(key)
     listed = activities.alias("listed")
-    total = lists.ids_of(listed.c.id)[1].with_only_columns(sa.func.count()).scalar_subquery()
+    total = lists.ids_of(listed)[1].with_only_columns(sa.func.count()).scalar_subquery()
     return sa.select(listed.c.id.label("listed_id"), total.label("total")).where(listed.c.id.in_(activity_ids))
 
 
@@ -184,8 +198,9 @@ def _after(
     """Up to ``limit`` conflicts of ``activity_id``'s list in its order, after the one whose row id is
     ``after_id`` (None: from the first); each with its row id (the next page's position). One range
     of the list's index."""
-    c, ids = lists.ids_of(sa.literal(activity_id))
-    query = ids.with_only_columns(*c.c)
+    listed = activities.alias("listed")
+    c, ids = lists.ids_of(listed)
+    query = ids.with_only_columns(*c.c).where(listed.c.id == activity_id)
     if after_id is not None:
         query = query.where(c.c.id < after_id if lists.newest_first else c.c.id > after_id)
     query = query.order_by(lists.order(c.c.id)).limit(limit)
