@@ -119,6 +119,17 @@ class _Lists:
         c, query = self.conflicts()
         return c, query.where(c.c[self.key] == listed.c.id)
 
+    def ids_of_one(self, activity_id: str) -> tuple[sa.FromClause, sa.Select[Any]]:
+        """The conflicts' alias and the ids of ``activity_id``'s list, its current version read apart
+        (PostgreSQL, told it only through a join, walked the conflicts by id filtering them)."""
+        if self.own:
+            own = activity_conflicts.alias("c")
+            version = sa.select(activities.c.current_version).where(activities.c.id == activity_id)
+            of_one = sa.and_(own.c.activity_id == activity_id, own.c.version == version.scalar_subquery())
+            return own, sa.select(own.c.id).where(of_one)
+        c, query = self.conflicts()
+        return c, query.where(c.c[self.key] == activity_id)
+
     def order(self, row_id: sa.ColumnElement[int]) -> sa.UnaryExpression[int]:
         return row_id.desc() if self.newest_first else row_id.asc()
 
@@ -198,9 +209,8 @@ def _after(
     """Up to ``limit`` conflicts of ``activity_id``'s list in its order, after the one whose row id is
     ``after_id`` (None: from the first); each with its row id (the next page's position). One range
     of the list's index."""
-    listed = activities.alias("listed")
-    c, ids = lists.ids_of(listed)
-    query = ids.with_only_columns(*c.c).where(listed.c.id == activity_id)
+    c, ids = lists.ids_of_one(activity_id)
+    query = ids.with_only_columns(*c.c)
     if after_id is not None:
         query = query.where(c.c.id < after_id if lists.newest_first else c.c.id > after_id)
     query = query.order_by(lists.order(c.c.id)).limit(limit)
