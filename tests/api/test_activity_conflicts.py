@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from apisupport import Service, bulk_conflicts, running_service
+from test_activity_overlaps import problem, refuses_bad_limit_and_after
 from test_list_paging import document, notify, pages
 
 from keepclear.geo.activity_doc import activities_from_documents
@@ -91,23 +91,18 @@ def test_paging_through_conflicts_gives_each_once_as_found(capped: Service, coun
     assert {(c["activity_id"], c["version"]) for c in seen} == {("a-1", 1)}
 
 
-def _problem(response: httpx.Response, activity_id: str) -> tuple[int, str, str]:
-    body = response.json()
-    return response.status_code, body["type"], body["detail"].replace(activity_id, "<id>")
-
-
 def test_another_party_naming_the_activity_is_answered_as_for_an_unknown_one(capped: Service) -> None:
     notify(capped, "a", ["a-all"])  # addressed to b: b sees it, not what its check found
     (draft,) = activities_from_documents([document("a-draft", "ua", ["b"])], party_id="a", max_problems_listed=50)
     capped.runtime.activities.draft(draft)  # b sees nothing of it
     notify(capped, "b", ["b-1"])
     with capped.client("b-liaison") as b, capped.client("a-liaison") as a, capped.client("admin") as admin:
-        unknown = _problem(b.get("/v1/activities/a-nothing/conflicts"), "a-nothing")
+        unknown = problem(b.get("/v1/activities/a-nothing/conflicts"), "a-nothing")
         assert unknown[0] == 404
         assert b.get("/v1/activities/a-all").status_code == 200
         assert "conflicts" not in b.get("/v1/activities/a-all").json()
         for activity_id in ("a-all", "a-draft"):
-            assert _problem(b.get(f"/v1/activities/{activity_id}/conflicts"), activity_id) == unknown
+            assert problem(b.get(f"/v1/activities/{activity_id}/conflicts"), activity_id) == unknown
             assert a.get(f"/v1/activities/{activity_id}/conflicts").status_code == 200
         assert admin.get("/v1/activities/a-all/conflicts").status_code == 403  # no activity reads at all
 
@@ -117,16 +112,6 @@ def test_bad_limit_or_after_on_conflicts_is_refused_naming_it(capped: Service) -
     notify(capped, "b", ["b-1", "b-2"])  # each overlaps a-1: two in a-1's overlaps, none in its conflicts
     recorded(capped, 4)
     with capped.client("a-liaison") as a:
-        assert a.get("/v1/activities/a-1/conflicts").status_code == 200
-        for limit in ("0", "-1", "1001", "ten", "1.5"):
-            refused = a.get("/v1/activities/a-1/conflicts", params={"limit": limit})
-            assert refused.status_code == 422, (limit, refused.text)
-            assert refused.json()["errors"][0].startswith("limit"), refused.text
-        other_lists = [
-            httpx.URL(a.get(path, params={"limit": 1}).links["next"]["url"]).params["after"]
-            for path in ("/v1/activities", "/v1/activities/a-1/overlaps")
-        ]
-        for after in ("", "x", "c1.AAAA", "c1." + "A" * 600, *other_lists):
-            refused = a.get("/v1/activities/a-1/conflicts", params={"after": after})
-            assert refused.status_code == 422, (after, refused.text)
-            assert "after" in refused.json()["errors"][0], refused.text
+        refuses_bad_limit_and_after(
+            a, "/v1/activities/a-1/conflicts", ["/v1/activities", "/v1/activities/a-1/overlaps"]
+        )

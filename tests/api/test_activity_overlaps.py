@@ -91,7 +91,8 @@ def test_paging_through_overlaps_gives_each_once_most_recent_first(capped: Servi
     assert {o["your_activity_id"] for o in seen} == {"b-1"} and len(seen) == count
 
 
-def _problem(response: httpx.Response, activity_id: str) -> tuple[int, str, str]:
+def problem(response: httpx.Response, activity_id: str) -> tuple[int, str, str]:
+    """A refusal with ``activity_id`` masked: two refusals naming different ids compare equal."""
     body = response.json()
     return response.status_code, body["type"], body["detail"].replace(activity_id, "<id>")
 
@@ -102,12 +103,12 @@ def test_another_party_naming_the_activity_is_answered_as_for_an_unknown_one(cap
     capped.runtime.activities.draft(draft)  # a sees nothing of it
     notify(capped, "a", ["a-1"])
     with capped.client("a-liaison") as a, capped.client("b-liaison") as b, capped.client("admin") as admin:
-        unknown = _problem(a.get("/v1/activities/b-nothing/overlaps"), "b-nothing")
+        unknown = problem(a.get("/v1/activities/b-nothing/overlaps"), "b-nothing")
         assert unknown[0] == 404
         assert a.get("/v1/activities/b-all").status_code == 200
-        assert _problem(a.get("/v1/activities/b-draft"), "b-draft") == unknown
+        assert problem(a.get("/v1/activities/b-draft"), "b-draft") == unknown
         for activity_id in ("b-all", "b-draft"):
-            assert _problem(a.get(f"/v1/activities/{activity_id}/overlaps"), activity_id) == unknown
+            assert problem(a.get(f"/v1/activities/{activity_id}/overlaps"), activity_id) == unknown
             assert b.get(f"/v1/activities/{activity_id}/overlaps").status_code == 200
         assert admin.get("/v1/activities/b-all/overlaps").status_code == 403  # no activity reads at all
 
@@ -117,13 +118,19 @@ def test_bad_limit_or_after_on_overlaps_is_refused_naming_it(capped: Service) ->
     notify(capped, "a", ["a-1"])
     recorded(capped, "b-1", 4, first_s=4_000_000_000.0)
     with capped.client("b-liaison") as b:
-        assert b.get("/v1/activities/b-1/overlaps").status_code == 200
-        for limit in ("0", "-1", "1001", "ten", "1.5"):
-            refused = b.get("/v1/activities/b-1/overlaps", params={"limit": limit})
-            assert refused.status_code == 422, (limit, refused.text)
-            assert refused.json()["errors"][0].startswith("limit"), refused.text
-        activities_cursor = httpx.URL(b.get("/v1/activities", params={"limit": 1}).links["next"]["url"])
-        for after in ("", "x", "c1.AAAA", "c1." + "A" * 600, activities_cursor.params["after"]):
-            refused = b.get("/v1/activities/b-1/overlaps", params={"after": after})
-            assert refused.status_code == 422, (after, refused.text)
-            assert "after" in refused.json()["errors"][0], refused.text
+        refuses_bad_limit_and_after(b, "/v1/activities/b-1/overlaps", ["/v1/activities"])
+
+
+def refuses_bad_limit_and_after(client: httpx.Client, path: str, others: list[str]) -> None:
+    """``path`` answers, and refuses a bad ``limit`` and a bad ``after`` (made up, or the cursor of
+    each list of ``others``) with 422 naming it."""
+    assert client.get(path).status_code == 200
+    for limit in ("0", "-1", "1001", "ten", "1.5"):
+        refused = client.get(path, params={"limit": limit})
+        assert refused.status_code == 422, (limit, refused.text)
+        assert refused.json()["errors"][0].startswith("limit"), refused.text
+    cursors = [httpx.URL(client.get(o, params={"limit": 1}).links["next"]["url"]).params["after"] for o in others]
+    for after in ("", "x", "c1.AAAA", "c1." + "A" * 600, *cursors):
+        refused = client.get(path, params={"after": after})
+        assert refused.status_code == 422, (after, refused.text)
+        assert "after" in refused.json()["errors"][0], refused.text
