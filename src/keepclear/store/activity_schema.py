@@ -81,7 +81,7 @@ activity_conflicts = sa.Table(
     # By target, its party, then as recorded (migration 0021): an activity's overlaps, most recently
     # found first, are one range of it, a page or a view's first few read without passing over the rest.
     sa.Index("ix_activity_conflicts_overlaps", "target_id", "target_party_id", "id"),
-    # By activity, version, then as recorded (migration 0022): what one version's check found, as
+    # By activity, version, then as recorded (migration 0023): what one version's check found, as
     # found, is one range of it, a page or a view's first few read without passing over the rest.
     sa.Index("ix_activity_conflicts_of_version", "activity_id", "version", "id"),
 )

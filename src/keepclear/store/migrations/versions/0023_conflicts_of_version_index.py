@@ -1,7 +1,7 @@
 """Activity conflicts indexed by activity, version, then as recorded, so what one version's check
 found, as found, is one range of the index.
 
-Revision ID: 0022_conflicts_of_version_index
+Revision ID: 0023_conflicts_of_version_index
 Revises: 0021_conflict_overlaps_index
 
 An activity's view shows at most ``activity_view_max_conflicts`` of the conflicts its check found,
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0022_conflicts_of_version_index"
+revision = "0023_conflicts_of_version_index"
 down_revision = "0021_conflict_overlaps_index"
 branch_labels = None
 depends_on = None
