@@ -12,9 +12,13 @@ versions aside). Then, the app served in this process (Starlette's test client),
 - ``overlaps``: every overlap of one activity, following ``GET /v1/activities/{id}/overlaps`` by 1000
   (a tree without the route: ``-``).
 
+With ``--reader a`` the same as a's liaison, of a's own activities: their ``conflicts`` (what their
+checks found: ``own * overlaps / sources`` each, 25,000 by default), ``conflicts_total`` and
+``GET /v1/activities/{id}/conflicts``.
+
 Run it against another source tree (the base of the change) with ``PYTHONPATH=<tree>/src``.
 
-    python bench/overlaps_bench.py [--stores sqlite,postgres] [--own 100] [--overlaps 5000] [--repeat 3]
+    python bench/overlaps_bench.py [--stores sqlite,postgres] [--own 100] [--overlaps 5000] [--repeat 3] [--reader a]
 """
 
 from __future__ import annotations
@@ -104,7 +108,12 @@ def _all_overlaps(client: TestClient, path: str, headers: dict[str, str]) -> tup
         response = client.get(following["url"], headers=headers)
 
 
-def run(store: str, own: int, sources: int, overlaps: int, repeat: int) -> dict[str, Any]:
+#: What each reader's view shows of the conflicts, and the route that pages them.
+LISTS = {"b": ("overlapped_by", "/overlaps"), "a": ("conflicts", "/conflicts")}
+
+
+def run(store: str, own: int, sources: int, overlaps: int, repeat: int, reader: str = "b") -> dict[str, Any]:
+    field, route = LISTS[reader]
     with fresh_database(store) as url, tempfile.TemporaryDirectory() as folder:
         settings = Settings(data_dir=Path(folder), database_url=url, tick_s=1.0)
         dep = Deployment.open(settings, create=True)
@@ -117,22 +126,22 @@ def run(store: str, own: int, sources: int, overlaps: int, repeat: int) -> dict[
                 chunk = activities_from_documents(docs[start : start + BATCH], party_id=party, max_problems_listed=50)
                 service.notify_many(chunk)
         _bulk(dep, own, sources, overlaps)
-        headers = {"Authorization": f"Bearer {keys['b']}"}
+        headers = {"Authorization": f"Bearer {keys[reader]}"}
         with TestClient(app) as client:
             client.get("/v1/activities", params={"limit": 1}, headers=headers)  # warm: the key, the caches
-            view_s, view = _timed(client, "/v1/activities/b-00000", headers, repeat)
+            view_s, view = _timed(client, f"/v1/activities/{reader}-00000", headers, repeat)
             with _reads(dep.db.engine) as seen:
                 client.get("/v1/activities", params={"limit": own + sources}, headers=headers)
             page_s, page = _timed(client, "/v1/activities", headers, repeat, limit=own + sources)
             rows = _conflict_rows(dep.db.engine, seen)
-            paged = _all_overlaps(client, "/v1/activities/b-00000/overlaps", headers)
+            paged = _all_overlaps(client, f"/v1/activities/{reader}-00000{route}", headers)
         dep.close()
     first = view.json()
     return {
         "store": store,
         "view_s": view_s,
-        "shown": len(first["overlapped_by"]),
-        "total": first.get("overlapped_by_total", "-"),
+        "shown": len(first[field]),
+        "total": first.get(f"{field}_total", "-"),
         "page_s": page_s,
         "page_items": len(page.json()),
         "statements": sum(1 for s, _ in seen if "FROM activity_conflicts" in s),
@@ -148,15 +157,18 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=20, help="a's activities the conflicts come from")
     parser.add_argument("--overlaps", type=int, default=5000, help="conflicts against each of b's")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reader", choices=sorted(LISTS), default="b", help="b: overlapped_by; a: conflicts")
     args = parser.parse_args()
     print(
-        f"b's {args.own} activities, {args.overlaps} overlaps each (from {args.sources} of a's); median of {args.repeat}"
+        f"b's {args.own} activities, {args.overlaps} overlaps each (from {args.sources} of a's); median of {args.repeat};"
+        f" read as {args.reader}"
     )
-    header = ("store", "view s", "overlapped_by", "total", "page s", "page items", "statements", "rows", "overlaps")
+    field, route = LISTS[args.reader]
+    header = ("store", "view s", field, "total", "page s", "page items", "statements", "rows", route.strip("/"))
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for store in args.stores.split(","):
-        r = run(store, args.own, args.sources, args.overlaps, args.repeat)
+        r = run(store, args.own, args.sources, args.overlaps, args.repeat, args.reader)
         print(
             f"{r['store']} | {r['view_s']:.3f} | {r['shown']} | {r['total']} | {r['page_s']:.3f} | {r['page_items']}"
             f" | {r['statements']} | {r['rows']} | {r['paged']}"

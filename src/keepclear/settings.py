@@ -333,6 +333,20 @@ class Settings(BaseSettings):
         description="Conflicts others recorded against an activity shown on its item of a page of GET"
         " /v1/activities (overlapped_by), most recently found first: a page answers at most limit times this.",
     )
+    activity_view_max_conflicts: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Conflicts an activity's own check found shown on its view and on the answer to its"
+        " notification or amendment (conflicts), as found; the rest are paged by GET /v1/activities/{id}/conflicts.",
+    )
+    activity_page_max_conflicts: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Conflicts an activity's own check found shown on its item of a page of GET /v1/activities"
+        " (conflicts), as found: a page answers at most limit times this.",
+    )
     list_page_items: int = Field(
         100,
         ge=1,

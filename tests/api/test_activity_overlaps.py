@@ -112,13 +112,19 @@ def test_bad_limit_or_after_on_overlaps_is_refused_naming_it(capped: Service) ->
     notify(capped, "a", ["a-1"])
     recorded(capped, "b-1", 4, first_s=4_000_000_000.0)
     with capped.client("b-liaison") as b:
-        assert b.get("/v1/activities/b-1/overlaps").status_code == 200
-        for limit in ("0", "-1", "1001", "ten", "1.5"):
-            refused = b.get("/v1/activities/b-1/overlaps", params={"limit": limit})
-            assert refused.status_code == 422, (limit, refused.text)
-            assert refused.json()["errors"][0].startswith("limit"), refused.text
-        activities_cursor = httpx.URL(b.get("/v1/activities", params={"limit": 1}).links["next"]["url"])
-        for after in ("", "x", "c1.AAAA", "c1." + "A" * 600, activities_cursor.params["after"]):
-            refused = b.get("/v1/activities/b-1/overlaps", params={"after": after})
-            assert refused.status_code == 422, (after, refused.text)
-            assert "after" in refused.json()["errors"][0], refused.text
+        refuses_bad_limit_and_after(b, "/v1/activities/b-1/overlaps", ["/v1/activities"])
+
+
+def refuses_bad_limit_and_after(client: httpx.Client, path: str, others: list[str]) -> None:
+    """``path`` answers, and refuses a bad ``limit`` and a bad ``after`` (made up, or the cursor of
+    each list of ``others``) with 422 naming it."""
+    assert client.get(path).status_code == 200
+    for limit in ("0", "-1", "1001", "ten", "1.5"):
+        refused = client.get(path, params={"limit": limit})
+        assert refused.status_code == 422, (limit, refused.text)
+        assert refused.json()["errors"][0].startswith("limit"), refused.text
+    cursors = [httpx.URL(client.get(o, params={"limit": 1}).links["next"]["url"]).params["after"] for o in others]
+    for after in ("", "x", "c1.AAAA", "c1." + "A" * 600, *cursors):
+        refused = client.get(path, params={"after": after})
+        assert refused.status_code == 422, (after, refused.text)
+        assert "after" in refused.json()["errors"][0], refused.text

@@ -609,6 +609,18 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             for_roles({r: NOT_FOUND for r in ("a-liaison", "a-observer")}),
         ),
     ],
+    ("GET", "/v1/activities/{activity_id}/conflicts"): [
+        (
+            "own",
+            activity_route("a", ["b"], "/conflicts"),
+            for_roles({r: status(200, lambda b: isinstance(b, list)) for r in ("a-liaison", "a-observer")}),
+        ),
+        (
+            "addressed to us",
+            activity_route("b", ["a"], "/conflicts"),
+            for_roles({r: NOT_FOUND for r in ("a-liaison", "a-observer")}),
+        ),
+    ],
     ("POST", "/v1/activities/{activity_id}/acknowledge"): [
         ("addressed to us", activity_route("b", ["a"], "/acknowledge", {}), for_roles({"a-liaison": status(200)})),
         ("own", activity_route("a", ["b"], "/acknowledge", {}), for_roles({"a-liaison": DENIED})),

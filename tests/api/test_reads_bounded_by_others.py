@@ -77,10 +77,38 @@ def test_a_page_of_activities_reads_a_bounded_number_of_overlaps(store_service: 
     # A fixed number of statements, returning at most ``on_page`` overlaps an activity of b's (``most`` on its view) and its
     # count (b's own activities found none when notified), whatever others recorded; nothing of
     # a-1's conflicts (its check found one against each of b's, and the bulk ones): b never sees them.
-    assert len(_reading(page_seen, "activity_conflicts")) <= 3, _reading(page_seen, "activity_conflicts")
-    assert _rows_read(store_service, page_seen, "activity_conflicts") <= (2 * on_page + 1) + 3
-    assert _rows_read(store_service, view_seen, "activity_conflicts") <= most + 1
+    # b's own conflicts: the first few and the counts, none found (two statements, a count a row).
+    assert len(_reading(page_seen, "activity_conflicts")) <= 4, _reading(page_seen, "activity_conflicts")
+    assert _rows_read(store_service, page_seen, "activity_conflicts") <= (2 * on_page + 1) + 3 + 3
+    assert _rows_read(store_service, view_seen, "activity_conflicts") <= most + 1 + 1  # and b-1's own count
     assert _rows_read(store_service, addressed_seen, "activity_conflicts") == 0
+
+
+def test_the_conflicts_a_check_found_are_read_a_bounded_number_on_a_page_and_a_view(store_service: Service) -> None:
+    notify(store_service, "b", ["b-1", "b-2"])
+    notify(store_service, "a", ["a-1", "a-2"])  # each overlaps b's two: two conflicts each
+    bulk_conflicts(store_service, [(f"b-many-{i:06d}", 1.0 + i) for i in range(OVERLAPS)])  # a-1's check found more
+    config = store_service.runtime.config.activities
+    most, on_page = config.view_max_conflicts, config.page_max_conflicts
+
+    with store_service.client("a-liaison") as a:
+        a.get("/v1/whoami")  # the key judged once: later requests alike
+        with statements_of_requests(store_service.deployment.db.engine) as page_seen:
+            page = a.get("/v1/activities")
+        with statements_of_requests(store_service.deployment.db.engine) as view_seen:
+            view = a.get("/v1/activities/a-1")
+    assert [r.status_code for r in (page, view)] == [200] * 2, (page.text, view.text)
+    # A fixed number of statements returning the first few conflicts of each of a's (b's, addressed
+    # to a, none) and their counts, and a's overlaps (none) and their counts, whatever a-1 found.
+    assert len(_reading(page_seen, "activity_conflicts")) <= 4, _reading(page_seen, "activity_conflicts")
+    assert _rows_read(store_service, page_seen, "activity_conflicts") <= (on_page + 2) + 2 + 2
+    assert _rows_read(store_service, view_seen, "activity_conflicts") <= most + 1 + 1
+    items = {v["id"]: v for v in page.json()}
+    assert [(len(items[i]["conflicts"]), items[i]["conflicts_total"]) for i in ("a-1", "a-2")] == [
+        (on_page, OVERLAPS + 2),
+        (2, 2),
+    ]
+    assert (len(view.json()["conflicts"]), view.json()["conflicts_total"]) == (most, OVERLAPS + 2)
 
 
 def _bulk_threads(service: Service, count: int) -> None:

@@ -355,6 +355,18 @@ def test_console_files_are_served_with_their_types(service: Service) -> None:
             assert client.get(bad).status_code == 404, bad
 
 
+def _recorded(service: Service, activity_id: str, target: tuple[str, str], count: int) -> None:
+    """``count`` more conflicts found by ``activity_id`` (version 1) against ``target`` (party, id)."""
+    from keepclear.store import activity_schema
+
+    row = {"activity_id": activity_id, "version": 1, "kind": "activity", "target_id": target[1]}
+    row |= {"target_party_id": target[0], "target_version": 1, "start_s": time.time() + 86400}
+    row |= {"end_s": time.time() + 90000, "geometry": '{"type":"Point","coordinates":[40.0,35.4]}'}
+    row |= {"lower_ft": 0.0, "upper_ft": 1.0, "reason": "", "detected_s": time.time()}
+    with service.deployment.db.write() as conn:
+        conn.execute(activity_schema.activity_conflicts.insert(), [row] * count)
+
+
 def test_an_activity_overlapped_past_the_views_bound_says_how_many_in_all(
     service: Service, pages: dict[str, Any]
 ) -> None:
@@ -362,18 +374,34 @@ def test_an_activity_overlapped_past_the_views_bound_says_how_many_in_all(
     detail says how many more there are, from ``overlapped_by_total``."""
     from test_list_paging import notify
 
-    from keepclear.store import activity_schema
-
     notify(service, "a", ["a-overlapped"])
     notify(service, "b", ["b-overlapping"])  # one overlap, found now
-    row = {"activity_id": "b-overlapping", "version": 1, "kind": "activity", "target_id": "a-overlapped"}
-    row |= {"target_party_id": "a", "target_version": 1, "start_s": time.time() + 86400, "end_s": time.time() + 90000}
-    row |= {"geometry": '{"type":"Point","coordinates":[40.0,35.4]}', "lower_ft": 0.0, "upper_ft": 1.0, "reason": ""}
-    with service.deployment.db.write() as conn:
-        conn.execute(activity_schema.activity_conflicts.insert(), [row | {"detected_s": time.time()}] * 150)
+    _recorded(service, "b-overlapping", ("a", "a-overlapped"), 150)
     a = pages["a"]
     sign_in(a, service.url, service.keys["a-liaison"])
     a.click("#tab-activities")
     a.click('#activities-list li[data-activity="a-overlapped"] button')
     a.wait_for_selector("section.detail p.overlapped:has-text('and 51 more (151 in all)')", timeout=10_000)
+    assert a.errors == []
+
+
+def test_an_activity_whose_check_found_past_the_views_bound_says_how_many_in_all(
+    service: Service, pages: dict[str, Any]
+) -> None:
+    """``conflicts`` holds the first 100 its check found (``activity_view_max_conflicts``): the
+    detail says how many more there are, from ``conflicts_total``."""
+    from test_list_paging import notify
+
+    notify(service, "b", ["b-overlapped"])
+    notify(service, "a", ["a-conflicting"])  # a conflict with each of b's activities (this module's), found now
+    _recorded(service, "a-conflicting", ("b", "b-overlapped"), 150)
+    a = pages["a"]
+    sign_in(a, service.url, service.keys["a-liaison"])
+    a.click("#tab-activities")
+    with service.client("a-liaison") as client:
+        total = client.get("/v1/activities/a-conflicting").json()["conflicts_total"]
+    assert total > 150
+    a.click('#activities-list li[data-activity="a-conflicting"] button')
+    more = f"and {total - 100} more ({total} in all)"
+    a.wait_for_selector(f"section.detail p.error:not(.overlapped):has-text('{more}')", timeout=10_000)
     assert a.errors == []

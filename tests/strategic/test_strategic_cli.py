@@ -131,18 +131,25 @@ def test_list_reads_in_pages_and_shows_each_activity_once(tmp_path: Path, monkey
     assert listed("--party", "russia") == everything[:3]
 
 
-def test_list_and_show_count_every_overlap_though_a_view_holds_the_first_few(tmp_path: Path) -> None:
-    """With ``activity_view_max_overlaps`` 1, a coalition activity two russian ones overlap shows one
-    in its ``overlapped_by`` and counts two (``overlapped_by_total``); ``list`` says ``overlapped 2``."""
+def _orders_notified(tmp_path: Path, orders: list[tuple[str, str]]) -> Path:
+    """A deployment of coalition and russia in which each (party, prefix) of ``orders`` notified the
+    example order (its ids prefixed ``<prefix>-ato``, two days from now); its data folder."""
     data = tmp_path / "deploy"
     for args in (("init",), ("party", "add", "coalition"), ("party", "add", "russia")):
         assert run(*args, data_dir=data).returncode == 0
     day = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
     order = BATCH_EXAMPLE.read_text().replace("2017-11-03", day)
-    for party, prefix in (("coalition", "coalition"), ("russia", "russia-1"), ("russia", "russia-2")):
+    for party, prefix in orders:
         copy = tmp_path / f"{prefix}.yaml"
         copy.write_text(order.replace("coalition-ato", f"{prefix}-ato"))
         assert run("activity", "notify", str(copy), "--party", party, data_dir=data).returncode == 0
+    return data
+
+
+def test_list_and_show_count_every_overlap_though_a_view_holds_the_first_few(tmp_path: Path) -> None:
+    """With ``activity_view_max_overlaps`` 1, a coalition activity two russian ones overlap shows one
+    in its ``overlapped_by`` and counts two (``overlapped_by_total``); ``list`` says ``overlapped 2``."""
+    data = _orders_notified(tmp_path, [("coalition", "coalition"), ("russia", "russia-1"), ("russia", "russia-2")])
     runner = CliRunner(env={"KEEPCLEAR_ACTIVITY_VIEW_MAX_OVERLAPS": "1"})
     base = ["--data-dir", str(data), "activity"]
     shown = runner.invoke(cli, [*base, "show", "coalition-ato-1103-strike", "--party", "coalition"])
@@ -154,3 +161,23 @@ def test_list_and_show_count_every_overlap_though_a_view_holds_the_first_few(tmp
     assert strike.endswith("\toverlapped 2"), strike
     as_russia = runner.invoke(cli, [*base, "list", "--party", "russia"]).output.splitlines()
     assert not [line for line in as_russia if line.startswith("coalition-") and "conflicts" in line], as_russia
+
+
+def test_list_and_show_count_every_conflict_a_check_found_though_a_view_holds_the_first_few(tmp_path: Path) -> None:
+    """With ``activity_view_max_conflicts`` and ``activity_page_max_conflicts`` 1, a russian activity
+    whose check found several conflicts shows one in its ``conflicts`` and counts them all
+    (``conflicts_total``); ``list`` says ``conflicts N`` with that total."""
+    data = _orders_notified(
+        tmp_path, [("coalition", "coalition-1"), ("coalition", "coalition-2"), ("russia", "russia")]
+    )
+    env = {"KEEPCLEAR_ACTIVITY_VIEW_MAX_CONFLICTS": "1", "KEEPCLEAR_ACTIVITY_PAGE_MAX_CONFLICTS": "1"}
+    runner = CliRunner(env=env)
+    base = ["--data-dir", str(data), "activity"]
+    shown = runner.invoke(cli, [*base, "show", "russia-ato-1103-strike", "--party", "russia"])
+    assert shown.exit_code == 0, shown.output
+    view = json.loads(shown.output)
+    total = view["conflicts_total"]
+    assert len(view["conflicts"]) == 1 and total >= 2, view["conflicts"]
+    listed = runner.invoke(cli, [*base, "list", "--party", "russia"]).output.splitlines()
+    strike = next(line for line in listed if line.startswith("russia-ato-1103-strike\t"))
+    assert f"\tconflicts {total}" in strike, strike

@@ -183,7 +183,7 @@ def test_activities_written_between_the_check_and_the_lock_are_judged_as_under_t
     ]
     serial = checking.notify(plan("coalition-2", "coalition"))  # nothing written meanwhile now
     assert _found(interleaved.check.conflicts) == _found(serial.check.conflicts)
-    stored = checking.get("coalition-1").conflicts
+    stored = checking.get("coalition-1").conflicts.shown
     assert [(c.conflict.target_id, c.conflict.target_version) for c in stored] == [
         (c.target_id, c.target_version) for c in interleaved.check.conflicts
     ]

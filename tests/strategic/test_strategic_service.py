@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 
 import pytest
+import sqlalchemy as sa
 from shapely.geometry import Polygon, box
 from sqlalchemy.engine import Connection
 
@@ -140,7 +141,7 @@ def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(
     service.notify(plan("russia-1", "russia", addressees=frozenset({"coalition"})))
     result = service.notify(plan("coalition-1", "coalition", lon=38.05, addressees=frozenset({"un"})))
     assert [(c.kind.value, c.target_id) for c in result.check.conflicts] == [("activity", "russia-1")]
-    stored = service.get("coalition-1").conflicts
+    stored = service.get("coalition-1").conflicts.shown
     assert [(c.conflict.target_id, c.conflict.target_party_id) for c in stored] == [("russia-1", "russia")]
     conflict_events = [e for e in seen if e.kind == "activity.conflict"]
     assert [set(e.parties) for e in conflict_events] == [{"coalition"}, {"russia"}]
@@ -340,6 +341,29 @@ def test_migration_creates_the_tables_the_store_declares(deployment: Deployment)
     with deployment.db.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in diffs if "activit" in repr(d)] == []
+
+
+def test_conflicts_recorded_before_the_index_by_version_are_read_through_it_and_the_downgrade_drops_it(
+    world, deployment: Deployment
+) -> None:
+    from alembic import command
+
+    from keepclear.store.migrate import alembic_config
+
+    service, _ = world
+    service.notify(plan("russia-1", "russia", addressees=frozenset({"coalition"})))
+
+    def indexes() -> set[str]:
+        return {i["name"] for i in sa.inspect(deployment.db.engine).get_indexes("activity_conflicts")}
+
+    config = alembic_config(deployment.db)
+    command.downgrade(config, "0021_conflict_overlaps_index")
+    assert {"ix_activity_conflicts_activity_id"} <= indexes() and "ix_activity_conflicts_of_version" not in indexes()
+    service.notify(plan("coalition-1", "coalition", lon=38.05, addressees=frozenset({"un"})))  # recorded before
+    command.upgrade(config, "heads")
+    assert "ix_activity_conflicts_of_version" in indexes() and "ix_activity_conflicts_activity_id" not in indexes()
+    found = service.get("coalition-1").conflicts
+    assert ([c.conflict.target_id for c in found.shown], found.total) == (["russia-1"], 1)
 
 
 def _targets(result) -> list[tuple[str, str | None]]:

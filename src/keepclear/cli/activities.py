@@ -172,7 +172,7 @@ def activity_list(ctx: CliContext, party_id: str | None) -> None:
                     continue
                 acked = sum(1 for a in state.acks if a.state != "pending")
                 # The conflicts its check found: the notifier's to see (an addressee's state holds none).
-                conflicts = f"\tconflicts {len(state.conflicts)}" if view is None or "conflicts" in view else ""
+                conflicts = f"\tconflicts {state.conflicts.total}" if view is None or "conflicts" in view else ""
                 overlapped = (
                     f"\toverlapped {view['overlapped_by_total']}" if view and "overlapped_by_total" in view else ""
                 )

@@ -63,7 +63,7 @@ activity_conflicts = sa.Table(
     "activity_conflicts",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), nullable=False, index=True),
+    sa.Column("activity_id", sa.String(64), sa.ForeignKey("activities.id"), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("target_id", sa.String(64), nullable=False),
@@ -81,6 +81,9 @@ activity_conflicts = sa.Table(
     # By target, its party, then as recorded (migration 0021): an activity's overlaps, most recently
     # found first, are one range of it, a page or a view's first few read without passing over the rest.
     sa.Index("ix_activity_conflicts_overlaps", "target_id", "target_party_id", "id"),
+    # By activity, version, then as recorded (migration 0023): what one version's check found, as
+    # found, is one range of it, a page or a view's first few read without passing over the rest.
+    sa.Index("ix_activity_conflicts_of_version", "activity_id", "version", "id"),
 )
 
 activity_escalations = sa.Table(

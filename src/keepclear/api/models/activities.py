@@ -135,7 +135,12 @@ class NotifierView(_View):
     acknowledged: list[str]
     objected: list[str]
     not_acknowledged: list[str]
-    conflicts: list[ConflictOut]
+    conflicts: list[ConflictOut] = Field(
+        description="What this version's check found against other parties' activities, zones and protected"
+        " sites, as found: at most activity_view_max_conflicts (activity_page_max_conflicts on a page of"
+        " GET /v1/activities); GET /v1/activities/{id}/conflicts pages through them all."
+    )
+    conflicts_total: int = Field(description="How many conflicts the check found in all (conflicts holds the first).")
     escalations: list[EscalationOut]
     notice: NoticeOut
     overlapped_by: list[OverlapOut] = Field(
@@ -182,6 +187,10 @@ class NotifyOut(_View):
     """A notified (or amended) activity as its notifier sees it, the conflicts found, a late notice."""
 
     activity: NotifierView
-    conflicts: list[ConflictOut]
+    conflicts: list[ConflictOut] = Field(
+        description="What the check found, as found: at most activity_view_max_conflicts (the activity's"
+        " conflicts); GET /v1/activities/{id}/conflicts pages through them all."
+    )
+    conflicts_total: int = Field(description="How many conflicts the check found in all.")
     late_notice: LateNoticeOut | None
     addressees: list[str]

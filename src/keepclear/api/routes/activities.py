@@ -15,14 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from keepclear.api.deps import authorized, runtime
 from keepclear.api.input_gate import JudgedBodyRoute
-from keepclear.api.models.activities import ActivityView, NotifyOut, OverlapOut
+from keepclear.api.models.activities import ActivityView, ConflictOut, NotifyOut, OverlapOut
 from keepclear.api.paging import PageRequest, page_request
 from keepclear.domain.activities import batch_size_problem
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError, ValidationError
 from keepclear.geo.activity_doc import activities_from_documents, activity_from_document
+from keepclear.services.activities.results import ConflictsPage as FoundPage
 from keepclear.services.activities.results import NotifyResult
-from keepclear.services.activities.views import notifier_conflict, overlap_view, view_for
+from keepclear.services.activities.views import conflicts_view, notifier_conflict, overlap_view, view_for
 from keepclear.services.policy import Action, sees_party_data_of, unknown
 from keepclear.services.runtime.runtime import Runtime
 
@@ -33,6 +34,7 @@ Notifier = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_NOTIFY))]
 Responder = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_RESPOND))]
 Page = Annotated[PageRequest, Depends(page_request("activities", (str,)))]
 OverlapsPage = Annotated[PageRequest, Depends(page_request("activity-overlaps", (int,)))]
+ConflictsPage = Annotated[PageRequest, Depends(page_request("activity-conflicts", (int,)))]
 VIEW: TypeAdapter[ActivityView] = TypeAdapter(ActivityView)
 
 
@@ -171,12 +173,13 @@ class AmendIn(VersionIn):
 
 
 def _notify_out(result: NotifyResult, party_id: str) -> NotifyOut:
-    activity = result.activity
     late = result.check.late_notice
+    found = result.state.conflicts  # the first the check found, as on the view, and how many
     return NotifyOut.model_validate(
         {
             "activity": view_for(result.state, party_id),  # as stored: not read back
-            "conflicts": [notifier_conflict(activity.id, activity.version, c) for c in result.check.conflicts],
+            "conflicts": conflicts_view(found),
+            "conflicts_total": found.total,
             "late_notice": None if late is None else {"required_s": late.required_s, "given_s": late.given_s},
             "addressees": sorted(result.addressees),
         }
@@ -258,8 +261,30 @@ def list_overlaps(
     answers as an unknown one (404)."""
     after = None if page.after is None else int(page.after[0])
     found = rt.activities.overlaps_page(_party(principal), activity_id, after, page.limit)
-    page.link(request, response, (found.conflicts[-1][0],) if found.more and found.conflicts else None)
+    _link_next(request, response, page, found)
     return [OverlapOut.model_validate(overlap_view(stored)) for _, stored in found.conflicts]
+
+
+@router.get("/activities/{activity_id}/conflicts", response_model_exclude_unset=True)
+def list_conflicts(
+    activity_id: str, request: Request, response: Response, rt: RuntimeDep, principal: Reader, page: ConflictsPage
+) -> list[ConflictOut]:
+    """Every conflict the check of one of the caller's own activities (its current version) found, as
+    found, a page of ``limit`` (``conflicts`` holds the first few); the next page linked by
+    ``Link: <...>; rel="next"`` (docs/api.md, "Lists come in pages"). Another party's activity
+    answers as an unknown one (404)."""
+    after = None if page.after is None else int(page.after[0])
+    found = rt.activities.conflicts_page(_party(principal), activity_id, after, page.limit)
+    _link_next(request, response, page, found)
+    return [
+        ConflictOut.model_validate(notifier_conflict(stored.activity_id, stored.version, stored.conflict))
+        for _, stored in found.conflicts
+    ]
+
+
+def _link_next(request: Request, response: Response, page: PageRequest, found: FoundPage) -> None:
+    """The next page's link of a list of an activity's conflicts, when it may hold more."""
+    page.link(request, response, (found.conflicts[-1][0],) if found.more and found.conflicts else None)
 
 
 @router.post("/activities/{activity_id}/acknowledge", response_model_exclude_unset=True)

@@ -39,6 +39,11 @@ class ActivityConfig:
     ``ActivityService.overlaps_page``): others notify them without bound
     (``activity_view_max_overlaps``). ``page_max_overlaps``: the same on each item of a page (10:
     a page of 1,000 activities answers at most 10,000; ``activity_page_max_overlaps``).
+    ``view_max_conflicts`` and ``page_max_conflicts``: the same for the conflicts an activity's own
+    check found, as found (100 on its view and on the answer to its notification, 10 on a page
+    item; the rest paged by ``ActivityService.conflicts_page``): how many depends on what others
+    notified in the same space and time (``activity_view_max_conflicts``,
+    ``activity_page_max_conflicts``).
     """
 
     strategic: StrategicConfig = field(default_factory=StrategicConfig)
@@ -51,3 +56,5 @@ class ActivityConfig:
     deadline_batch: int = 500
     view_max_overlaps: int = 100
     page_max_overlaps: int = 10
+    view_max_conflicts: int = 100
+    page_max_conflicts: int = 10

@@ -21,7 +21,7 @@ from keepclear.store import activity_acks as acks_store
 from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import activity_log as log_store
 from keepclear.store.activity_acks import AckState, EscalationStep
-from keepclear.store.activity_conflicts import StoredConflict
+from keepclear.store.activity_conflicts import Capped, StoredConflict
 from keepclear.store.activity_log import LogEntry
 
 
@@ -33,6 +33,13 @@ class Opened:
     result: NotifyResult
     subject: IndexedActivity | None
     seq: int
+
+
+def _capped(activity: Activity, check: CheckResult, now_s: float, most: int) -> Capped:
+    """What ``get`` would read of ``activity``'s conflicts: the first ``most`` its check found, as
+    found (as recorded), and how many."""
+    found = check.conflicts[:most]
+    return Capped(tuple(StoredConflict(activity.id, activity.version, c, now_s) for c in found), len(check.conflicts))
 
 
 def notice_s(config: ActivityConfig, activity: Activity, now_s: float) -> tuple[float, float]:
@@ -89,7 +96,7 @@ def open_checked(
                 AckState(party, activity.version, "pending", "", None, now_s + deadline_s, deadline_s, 0, False)
                 for party, deadline_s in sorted(deadlines.items())
             ],
-            conflicts=[StoredConflict(activity.id, activity.version, c, now_s) for c in check.conflicts],
+            conflicts=_capped(activity, check, now_s, config.view_max_conflicts),
             escalations=escalations,
             required_notice_s=required_s,
             given_notice_s=given_s,

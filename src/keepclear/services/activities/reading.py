@@ -19,6 +19,9 @@ from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import registry as registry_store
 from keepclear.store.activity_acks import AckState
 
+#: An activity's conflicts when they were not read (an addressee's view never shows them).
+_NONE = conflicts_store.Capped((), 0)
+
 
 def party_ids(conn: Connection) -> frozenset[str]:
     """The id of every party."""
@@ -75,16 +78,20 @@ def addressed(conn: Connection, activity: Activity, party_id: str) -> bool:
 
 
 def states(
-    conn: Connection, current: Sequence[store.CurrentVersion], conflicts_of: Collection[str] | None = None
+    conn: Connection,
+    current: Sequence[store.CurrentVersion],
+    most_conflicts: int,
+    conflicts_of: Collection[str] | None = None,
 ) -> list[ActivityState]:
-    """The states of ``current`` activities: three statements for all of them (four when one
+    """The states of ``current`` activities: four statements for all of them (five when one
     addressed to everyone opened no acknowledgement), not one per activity. The conflicts are read
-    for those of ``conflicts_of`` only (None: all): an addressee never sees them, and an activity
-    overlapping thousands of others has as many."""
+    for those of ``conflicts_of`` only (None: all): an addressee never sees them; and of those, the
+    first ``most_conflicts`` each, as found, and their counts: how many a check finds depends on
+    what others notified in the same space and time."""
     ids = [c.activity.id for c in current]
     acks = acks_store.acks_of_current(conn, ids)
-    conflicts = conflicts_store.conflicts_of_current(
-        conn, ids if conflicts_of is None else [i for i in ids if i in conflicts_of]
+    conflicts = conflicts_store.conflicts_of(
+        conn, ids if conflicts_of is None else [i for i in ids if i in conflicts_of], most_conflicts
     )
     escalations = acks_store.escalations_of(conn, ids)
     others = OtherParties(conn)
@@ -99,7 +106,7 @@ def states(
                 activity=activity,
                 addressees=found,
                 acks=acks[activity.id],
-                conflicts=conflicts.get(activity.id, []),
+                conflicts=conflicts.get(activity.id, _NONE),
                 escalations=escalations[activity.id],
                 required_notice_s=c.required_notice_s,
                 given_notice_s=c.given_notice_s,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from keepclear.detect.strategic import CheckResult
 from keepclear.domain.activities import Activity
 from keepclear.services.activities.views import ActivityState
-from keepclear.store.activity_conflicts import Overlaps, StoredConflict
+from keepclear.store.activity_conflicts import Capped, StoredConflict
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,15 @@ class ActivityPage:
     of those of its own by id (``overlaps``), and whether a next page may hold more."""
 
     states: list[ActivityState]
-    overlaps: dict[str, Overlaps]
+    overlaps: dict[str, Capped]
     more: bool
 
 
 @dataclass(frozen=True)
-class OverlapsPage:
-    """One page of the conflicts others recorded against an activity, most recently found first,
-    each with its row id (the next page's position), and whether a next page may hold more."""
+class ConflictsPage:
+    """One page of a list of an activity's conflicts (those others recorded against it, most recently
+    found first; those its check found, as found), each with its row id (the next page's position),
+    and whether a next page may hold more."""
 
     conflicts: list[tuple[int, StoredConflict]]
     more: bool

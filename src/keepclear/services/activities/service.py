@@ -47,6 +47,7 @@ from keepclear.store import activities as store
 from keepclear.store import activity_acks as acks_store
 from keepclear.store import activity_log as log_store
 from keepclear.store.activity_acks import AckState, EscalationStep
+from keepclear.store.activity_conflicts import Capped
 
 #: Stores what else a write tells (the hotline's notices of its events) in the write's own
 #: transaction; returns the notices' own events, which the writer stages and publishes with its own,
@@ -220,7 +221,8 @@ class ActivityService(ActivityReads):
                 store.insert_version(conn, new, now_s)
                 store.set_head(conn, new.id, new.status, new.version, now_s)
                 log_store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
-                state = ActivityState(new, frozenset(), [], [], acks_store.get_escalations(conn, new.id), None, None)
+                escalations = acks_store.get_escalations(conn, new.id)
+                state = ActivityState(new, frozenset(), [], Capped((), 0), escalations, None, None)
                 return NotifyResult(new, CheckResult((), None), frozenset(), state)
             new = replace(new, notified_s=now_s)
             store.insert_version(conn, new, now_s, notice_s(self._config, new, now_s))

@@ -22,20 +22,21 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activity_to_document
 from keepclear.services.policy import activity_addressed, sees_party_data_of
 from keepclear.store.activity_acks import AckState, EscalationStep
-from keepclear.store.activity_conflicts import Overlaps, StoredConflict
+from keepclear.store.activity_conflicts import Capped, StoredConflict
 
 #: An activity nothing overlaps (or whose overlaps were not read: a notification's answer).
-_NO_OVERLAPS = Overlaps((), 0)
+_NO_OVERLAPS = Capped((), 0)
 
 
 @dataclass(frozen=True)
 class ActivityState:
-    """An activity's current version and where everyone stands on it."""
+    """An activity's current version and where everyone stands on it; ``conflicts``: the first of
+    those its check found, as found, and how many it found (none read for an addressee)."""
 
     activity: Activity
     addressees: frozenset[str]
     acks: list[AckState]
-    conflicts: list[StoredConflict]
+    conflicts: Capped
     escalations: list[EscalationStep]
     required_notice_s: float | None
     given_notice_s: float | None
@@ -91,6 +92,11 @@ def notifier_conflict(activity_id: str, version: int, conflict: Conflict) -> dic
     return view
 
 
+def conflicts_view(conflicts: Capped) -> list[dict[str, Any]]:
+    """The ``conflicts`` the notifier is shown: the first its check found, as found."""
+    return [notifier_conflict(c.activity_id, c.version, c.conflict) for c in conflicts.shown]
+
+
 def _ack(ack: AckState) -> dict[str, Any]:
     return {
         "party": ack.party_id,
@@ -116,7 +122,8 @@ def notifier_view(state: ActivityState) -> dict[str, Any]:
     document["acknowledged"] = sorted(a.party_id for a in state.acks if a.state == "acknowledged")
     document["objected"] = sorted(a.party_id for a in state.acks if a.state == "objected")
     document["not_acknowledged"] = sorted(a.party_id for a in state.acks if a.state == "pending")
-    document["conflicts"] = [notifier_conflict(c.activity_id, c.version, c.conflict) for c in state.conflicts]
+    document["conflicts"] = conflicts_view(state.conflicts)
+    document["conflicts_total"] = state.conflicts.total
     document["escalations"] = [
         {
             "version": e.version,
@@ -147,7 +154,7 @@ def overlap_view(stored: StoredConflict) -> dict[str, Any]:
 
 
 def view_for(
-    state: ActivityState, party_id: str, overlaps: Mapping[str, Overlaps] | None = None
+    state: ActivityState, party_id: str, overlaps: Mapping[str, Capped] | None = None
 ) -> dict[str, Any] | None:
     """The view of ``state`` that ``party_id`` may have, or None when it may see none.
 

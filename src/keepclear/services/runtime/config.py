@@ -109,6 +109,8 @@ class RuntimeConfig:
                 max_live_per_party=settings.max_live_activities_per_party,
                 view_max_overlaps=settings.activity_view_max_overlaps,
                 page_max_overlaps=settings.activity_page_max_overlaps,
+                view_max_conflicts=settings.activity_view_max_conflicts,
+                page_max_conflicts=settings.activity_page_max_conflicts,
                 max_problems_listed=settings.max_problems_listed,
             ),
             record=RecordConfig(

@@ -118,12 +118,14 @@ export class ActivitiesPanel {
           t("activities.your_answer", { state: tv("ack_state", mineAck.state) }),
           mineAck.state === "pending" && mineAck.due ? h("span", { dataset: { deadline: mineAck.due } }, ` · ${deadlineText(mineAck.due, this.app.clock)}`) : null)
         : null;
-    const conflicts = (act.conflicts || []).map((c) => `${tv("conflict_kind", c.kind)}: ${c.reason || c.target_id || ""}`);
+    // conflicts holds the first its check found (activity_view_max_conflicts), overlapped_by the most
+    // recently found of what overlaps it (activity_view_max_overlaps); each total counts them all.
+    const counted = (shown, total) => (total ?? shown.length) > shown.length
+      ? [...shown, t("activities.overlapped_more", { more: total - shown.length, total })]
+      : shown;
+    const conflicts = counted((act.conflicts || []).map((c) => `${tv("conflict_kind", c.kind)}: ${c.reason || c.target_id || ""}`), act.conflicts_total);
     // Another party's activity that overlaps ours: where, when, which band; never which activity.
-    const overlaps = (act.overlapped_by || []).map((o) => t("activities.overlap_at", { version: o.your_activity_version, start: dateClock(o.start), end: dateClock(o.end), lower: o.lower_ft, upper: o.upper_ft }));
-    // overlapped_by holds the most recently found (activity_view_max_overlaps); the total counts them all.
-    const overlapTotal = act.overlapped_by_total ?? overlaps.length;
-    if (overlapTotal > overlaps.length) overlaps.push(t("activities.overlapped_more", { more: overlapTotal - overlaps.length, total: overlapTotal }));
+    const overlaps = counted((act.overlapped_by || []).map((o) => t("activities.overlap_at", { version: o.your_activity_version, start: dateClock(o.start), end: dateClock(o.end), lower: o.lower_ft, upper: o.upper_ft })), act.overlapped_by_total);
     const canAnswer = this.app.canAct && !mine && mineAck && act.status !== "cancelled";
     return h("section.detail", { "aria-label": t("activities.detail") },
       h("h3", {}, activityName(act)),
@@ -266,7 +268,7 @@ export class ActivitiesPanel {
       this.render();
       return;
     }
-    const conflicts = (r.data.conflicts || []).length;
+    const conflicts = r.data.conflicts_total ?? (r.data.conflicts || []).length;
     this.message = [t("activities.notified", { name: activityName(r.data.activity) }), conflicts ? t("activities.with_conflicts", { n: conflicts }) : "", r.data.late_notice ? t("activities.late_notice") : ""].filter(Boolean).join(" · ");
     this.selected = r.data.activity.id;
     this.named.add(this.selected); // shown even where the loaded pages do not reach it
