@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 from apisupport import Service, bulk_conflicts, statements_of_requests
 from test_list_paging import notify
 
@@ -45,6 +46,18 @@ def test_an_activity_view_reads_the_conflicts_against_that_activity_only(store_s
     assert read and all("b-1" in str(parameters) for _, parameters in read), read
 
 
+def _asked(service: Service, who: str, paths: list[str]) -> list[tuple[httpx.Response, list[tuple[str, Any]]]]:
+    """Each of ``paths`` asked with ``who``'s key (judged once first: later requests alike), and the
+    statements each request ran."""
+    answered = []
+    with service.client(who) as client:
+        client.get("/v1/whoami")
+        for path in paths:
+            with statements_of_requests(service.deployment.db.engine) as seen:
+                answered.append((client.get(path), seen))
+    return answered
+
+
 def _rows_read(service: Service, seen: list[tuple[str, Any]], table: str) -> int:
     """The rows the recorded reads of ``table`` returned: each statement run again, as recorded."""
     with service.deployment.db.engine.connect() as conn:
@@ -58,14 +71,9 @@ def test_a_page_of_activities_reads_a_bounded_number_of_overlaps(store_service: 
     most = store_service.runtime.config.activities.view_max_overlaps
     on_page = store_service.runtime.config.activities.page_max_overlaps
 
-    with store_service.client("b-liaison") as b:
-        b.get("/v1/whoami")  # the key judged once: later requests alike
-        with statements_of_requests(store_service.deployment.db.engine) as page_seen:
-            page = b.get("/v1/activities")
-        with statements_of_requests(store_service.deployment.db.engine) as view_seen:
-            view = b.get("/v1/activities/b-1")
-        with statements_of_requests(store_service.deployment.db.engine) as addressed_seen:
-            addressed = b.get("/v1/activities/a-1")  # b is an addressee: never shown a-1's conflicts
+    # b is an addressee of a-1: never shown a-1's conflicts
+    paths = ["/v1/activities", "/v1/activities/b-1", "/v1/activities/a-1"]
+    (page, page_seen), (view, view_seen), (addressed, addressed_seen) = _asked(store_service, "b-liaison", paths)
     assert [r.status_code for r in (page, view, addressed)] == [200] * 3, (page.text, view.text, addressed.text)
     items = {v["id"]: v for v in page.json()}
     assert [(len(items[i]["overlapped_by"]), items[i]["overlapped_by_total"]) for i in ("b-1", "b-2", "b-3")] == [
@@ -91,12 +99,7 @@ def test_the_conflicts_a_check_found_are_read_a_bounded_number_on_a_page_and_a_v
     config = store_service.runtime.config.activities
     most, on_page = config.view_max_conflicts, config.page_max_conflicts
 
-    with store_service.client("a-liaison") as a:
-        a.get("/v1/whoami")  # the key judged once: later requests alike
-        with statements_of_requests(store_service.deployment.db.engine) as page_seen:
-            page = a.get("/v1/activities")
-        with statements_of_requests(store_service.deployment.db.engine) as view_seen:
-            view = a.get("/v1/activities/a-1")
+    (page, page_seen), (view, view_seen) = _asked(store_service, "a-liaison", ["/v1/activities", "/v1/activities/a-1"])
     assert [r.status_code for r in (page, view)] == [200] * 2, (page.text, view.text)
     # A fixed number of statements returning the first few conflicts of each of a's (b's, addressed
     # to a, none) and their counts, and a's overlaps (none) and their counts, whatever a-1 found.
