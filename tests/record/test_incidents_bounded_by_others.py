@@ -13,7 +13,7 @@ import json
 import threading
 from dataclasses import replace
 
-from recordsupport import statements_seen
+from recordsupport import query_plan, statements_seen
 
 from keepclear.domain import TrackReport
 from keepclear.domain.events import Event
@@ -142,13 +142,7 @@ def test_the_merge_window_is_read_from_the_index_of_keepclears_incidents_only(
         )
     assert [i.id for i in found] == opened
     (statement, parameters), *_ = [(s, p) for s, p in seen if "time_s >=" in s]
-    with db.write() as conn:
-        if db.engine.dialect.name == "sqlite":
-            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)  # type: ignore[arg-type]
-            plan = " | ".join(str(row[-1]) for row in rows)
-        else:
-            conn.exec_driver_sql("ANALYZE incidents")
-            plan = " | ".join(str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))  # type: ignore[arg-type]
+    plan = query_plan(db, statement, parameters, "incidents")
     assert "ix_incidents_opened_time_s" in plan, plan
 
 
@@ -396,11 +390,5 @@ def test_the_incident_view_reads_the_earliest_timeline_items_from_their_index_an
     assert [t.payload["n"] for t in shown[:3]] == [0, 1_000, 2_000]  # same time: as appended
     (statement, parameters), *_ = [(s, p) for s, p in seen if "ORDER BY" in s and "incident_timeline" in s]
     assert "LIMIT" in statement, statement
-    with db.write() as conn:
-        if db.engine.dialect.name == "sqlite":
-            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)  # type: ignore[arg-type]
-            plan = " | ".join(str(row[-1]) for row in rows)
-        else:
-            conn.exec_driver_sql("ANALYZE incident_timeline")
-            plan = " | ".join(str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))  # type: ignore[arg-type]
+    plan = query_plan(db, statement, parameters, "incident_timeline")
     assert "ix_incident_timeline_order" in plan and "TEMP B-TREE" not in plan and "Sort" not in plan, plan
