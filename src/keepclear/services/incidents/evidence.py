@@ -61,12 +61,12 @@ def history(
     if ledger is None:
         return alerts, messages
     # Text only: a recorded payload is any JSON, and a list or an object there must not stop a freeze.
-    message_ids = {m for t in timeline if isinstance(m := t.payload.get("message_id"), str)}
+    message_ids = {m for t in timeline if (m := _text(t.payload, "message_id")) is not None}
     # Only an entry naming one of these at its top level is kept (below): read those alone, through
     # the record's index of the ids payloads name, not every party's alerts and messages in the
     # window; the whole window only when one of them cannot be in that index (not text, too long).
     named = {*incident.alert_ids, incident.id, *message_ids}
-    indexed = {ref for ref in named if isinstance(ref, str) and indexable(ref)}
+    indexed = {ref for ref in named if indexable(ref)}
     refs = indexed if len(indexed) == len(named) else None
     kinds = ALERT_KINDS | _MESSAGE_ITEM_KINDS
     alerts, messages = [], []
