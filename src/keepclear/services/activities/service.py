@@ -41,6 +41,7 @@ from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.telling import answered_event, escalated_event, moved_event, notified_events
 from keepclear.services.activities.views import ActivityState
 from keepclear.services.policy import sees_party_data_of, unknown
+from keepclear.services.quota import Quota
 from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
@@ -101,12 +102,16 @@ class ActivityService(ActivityReads):
         self._config = config or ActivityConfig()
         self._live = live or LiveIndex()
         self._notices = notices
-        #: Notifications refused because their party had ``max_live_per_party`` live activities.
-        self.refused_live_limit_total = 0
+        self._live_quota = Quota(self._config.max_live_per_party)
         #: Called after the check outside the write lock, before the lock is taken (tests write
         #: other activities there, to see the check under the lock judge what changed).
         self.between_check_and_write = between_check_and_write
         self._check = TwoStepCheck(db, self._live, self._config.strategic, lambda: self.between_check_and_write())
+
+    @property
+    def refused_live_limit_total(self) -> int:
+        """Notifications refused because their party had ``max_live_per_party`` live activities."""
+        return self._live_quota.refused_total
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -304,17 +309,15 @@ class ActivityService(ActivityReads):
         ``max_live_per_party`` live activities with them. Called under the live index's lock, the
         index caught up in the writing transaction (the activity write lock held: no other write
         can make room or take it meanwhile)."""
-        most = self._config.max_live_per_party
         new: dict[str, int] = {}
         for activity in activities:
             new[activity.party_id] = new.get(activity.party_id, 0) + 1
         for party_id, count in new.items():
             live = self._live.index.live_of(party_id)
-            if live + count > most:
-                self.refused_live_limit_total += 1
-                raise ConflictError(
+            if not self._live_quota.allows(live, count):
+                raise self._live_quota.refused(
                     f"party {party_id} has {live} live activities; {count} more would pass the most one party may"
-                    f" have, {most} (max_live_activities_per_party): complete or cancel some first"
+                    f" have, {self._live_quota.most} (max_live_activities_per_party): complete or cancel some first"
                 )
 
     def _serialise(self, conn: Connection) -> None:

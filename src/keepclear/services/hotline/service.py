@@ -74,7 +74,7 @@ class HotlineService:
     @property
     def threads_refused_limit_total(self) -> int:
         """Threads refused for their opener's bound (``hotline_threads_refused_limit_total``)."""
-        return self._threads.refused_limit_total
+        return self._threads.quota.refused_total
 
     def ensure_pair_thread(self, a: str, b: str) -> Thread:
         """The standing thread between parties ``a`` and ``b``, created when missing."""

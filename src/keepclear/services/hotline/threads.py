@@ -15,9 +15,10 @@ from keepclear.domain.events import Clock, Event
 from keepclear.domain.hotline import Thread
 from keepclear.domain.ids import RandomBits, id_problem, random_id
 from keepclear.domain.limits import text_problem
-from keepclear.errors import ConflictError, NotFoundError, ValidationError
+from keepclear.errors import NotFoundError, ValidationError
 from keepclear.services.hotline.config import HotlineConfig
 from keepclear.services.policy import thread_visible, unknown
+from keepclear.services.quota import Quota
 from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
@@ -84,9 +85,8 @@ class Threads:
         self._config = config
         self._cache = ThreadCache(config.max_cached_threads)
         self._pair_threads: dict[str, str] = {}
-        #: Threads refused for the opener's bound (``hotline_threads_refused_limit_total``).
-        self.refused_limit_total = 0
-        self._refused_lock = threading.Lock()
+        #: The opener's bound; its refusals are ``hotline_threads_refused_limit_total``.
+        self.quota = Quota(config.max_threads_per_party)
 
     @property
     def cached(self) -> int:
@@ -211,12 +211,9 @@ class Threads:
         """``ConflictError`` (409) when ``party_id`` opened ``max_threads_per_party`` threads already,
         counted in ``conn``'s transaction with the party's row locked (``store.threads_opened``): two
         processes opening its last one at once cannot both pass."""
-        most = self._config.max_threads_per_party
         opened = store.threads_opened(conn, party_id)
-        if opened >= most:
-            with self._refused_lock:
-                self.refused_limit_total += 1
-            raise ConflictError(
+        if not self.quota.allows(opened):
+            raise self.quota.refused(
                 f"party {party_id} has opened {opened} hotline threads, the most one party may open"
-                f" (max_hotline_threads_per_party: {most}); threads are never closed: post in one of them"
+                f" (max_hotline_threads_per_party: {self.quota.most}); threads are never closed: post in one of them"
             )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import secrets
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -43,6 +42,7 @@ from keepclear.ledger.canonical import sha256_hex
 from keepclear.services.incidents.evidence import checked_evidence, document_text, history, window_tracks
 from keepclear.services.incidents.open_index import concerned
 from keepclear.services.policy import party_involved, sees_party_data_of, unknown
+from keepclear.services.quota import Quota
 from keepclear.services.record.staging import stage
 from keepclear.store import incidents as store
 from keepclear.store.database import Database
@@ -109,9 +109,12 @@ class IncidentService:
         self._events = events
         self._tracks_for = tracks_for
         self._config = config or IncidentConfig()
-        self._refused_lock = threading.Lock()
-        #: Accounts refused for their party's bound in the incident (``incident_accounts_refused_limit_total``).
-        self.accounts_refused_limit_total = 0
+        self._accounts_quota = Quota(self._config.max_accounts_per_party)
+
+    @property
+    def accounts_refused_limit_total(self) -> int:
+        """Accounts refused for their party's bound in the incident (``incident_accounts_refused_limit_total``)."""
+        return self._accounts_quota.refused_total
 
     # -- from the bus ----------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -306,14 +309,12 @@ class IncidentService:
         """``ConflictError`` (409) when ``party_id`` wrote ``max_accounts_per_party`` accounts and
         amendments in the incident already, counted in ``conn``'s transaction with the incident's row
         locked: two requests (or processes) adding its last one at once cannot both pass."""
-        most = self._config.max_accounts_per_party
         written = store.accounts_written(conn, incident_id, party_id)
-        if written >= most:
-            with self._refused_lock:
-                self.accounts_refused_limit_total += 1
-            raise ConflictError(
+        quota = self._accounts_quota
+        if not quota.allows(written):
+            raise quota.refused(
                 f"party {party_id} has written {written} accounts and amendments in incident {incident_id},"
-                f" the most one party may write in one incident (max_incident_accounts_per_party: {most})"
+                f" the most one party may write in one incident (max_incident_accounts_per_party: {quota.most})"
             )
 
     def set_review(self, incident_id: str, status: ReviewStatus, *, by_party: str | None, note: str = "") -> Incident:
