@@ -40,6 +40,7 @@ from keepclear.services.activities.reads import ActivityReads
 from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.telling import answered_event, escalated_event, moved_event, notified_events
 from keepclear.services.activities.views import ActivityState
+from keepclear.services.party_turns import PartyTurns
 from keepclear.services.policy import sees_party_data_of, unknown
 from keepclear.services.quota import Quota
 from keepclear.services.record.staging import stage
@@ -103,10 +104,16 @@ class ActivityService(ActivityReads):
         self._live = live or LiveIndex()
         self._notices = notices
         self._live_quota = Quota(self._config.max_live_per_party)
+        self._turns = PartyTurns()
         #: Called after the check outside the write lock, before the lock is taken (tests write
         #: other activities there, to see the check under the lock judge what changed).
         self.between_check_and_write = between_check_and_write
         self._check = TwoStepCheck(db, self._live, self._config.strategic, lambda: self.between_check_and_write())
+
+    @property
+    def writes_waiting_turn(self) -> int:
+        """Activity writes now waiting for their party's write before them (``activity_writes_waiting_turn``)."""
+        return self._turns.waiting
 
     @property
     def refused_live_limit_total(self) -> int:
@@ -117,15 +124,22 @@ class ActivityService(ActivityReads):
 
     def draft(self, activity: Activity) -> Activity:
         """Store ``activity`` as a draft (version 1): seen by its party only, checked when notified."""
-        now_s = self._clock.now_s()
-        with self._db.write() as conn:
-            self._serialise(conn)
-            (activity,) = validation.validated(
-                conn, [activity], now_s, ActivityStatus.DRAFT, self._config, batch=False, random_bits=self._random_bits
-            )
-            store.insert_activity(conn, activity, now_s)
-            log_store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
-        return activity
+        with self._turns.turn((activity.party_id,)):
+            now_s = self._clock.now_s()
+            with self._db.write() as conn:
+                self._serialise(conn)
+                (activity,) = validation.validated(
+                    conn,
+                    [activity],
+                    now_s,
+                    ActivityStatus.DRAFT,
+                    self._config,
+                    batch=False,
+                    random_bits=self._random_bits,
+                )
+                store.insert_activity(conn, activity, now_s)
+                log_store.log_change(conn, activity.id, 1, "drafted", activity.party_id, now_s)
+            return activity
 
     def notify(self, activity: Activity) -> NotifyResult:
         """Store and notify a new activity (version 1): check it, open acknowledgements, tell everyone."""
@@ -140,105 +154,112 @@ class ActivityService(ActivityReads):
         return self._notify_new(activities, batch=True)
 
     def _notify_new(self, activities: Sequence[Activity], *, batch: bool) -> list[NotifyResult]:
-        if batch and (too := batch_size_problem(len(activities), self._config.max_batch)):
-            raise ValidationError([too])
-        now_s = self._clock.now_s()
-        drawn = [drawn_early(activity) for activity in activities]
-        prejudged = self._check.before_lock(activities, drawn)
-        with self._db.write() as conn:
-            self._serialise(conn)
-            valid = [
-                replace(a, notified_s=now_s)
-                for a in validation.validated(
-                    conn,
-                    activities,
-                    now_s,
-                    ActivityStatus.NOTIFIED,
-                    self._config,
-                    batch=batch,
-                    random_bits=self._random_bits,
-                )
-            ]
-            store.insert_activities(conn, [(a, notice_s(self._config, a, now_s)) for a in valid], now_s)
-            with self._live.lock:
-                self._live.refresh(conn)  # once: the log entries of the batch are written after its checks
-                self._require_room(valid)
-            checked = [
-                self._check.under_lock(a, now_s, pieces, early)
-                for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
-            ]
-            opened = open_checked(conn, checked, now_s, "notified", [], self._config)
-            events = [
-                event
-                for one in opened
-                for event in notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
-            ]
-            told = self._stage(conn, events)
-        for one in opened:
-            self._live.stored(one.subject, one.result.activity.id, one.seq)
-        self._tell(told)
-        return [one.result for one in opened]
+        with self._turns.turn({a.party_id for a in activities}):
+            if batch and (too := batch_size_problem(len(activities), self._config.max_batch)):
+                raise ValidationError([too])
+            now_s = self._clock.now_s()
+            drawn = [drawn_early(activity) for activity in activities]
+            prejudged = self._check.before_lock(activities, drawn)
+            with self._db.write() as conn:
+                self._serialise(conn)
+                valid = [
+                    replace(a, notified_s=now_s)
+                    for a in validation.validated(
+                        conn,
+                        activities,
+                        now_s,
+                        ActivityStatus.NOTIFIED,
+                        self._config,
+                        batch=batch,
+                        random_bits=self._random_bits,
+                    )
+                ]
+                store.insert_activities(conn, [(a, notice_s(self._config, a, now_s)) for a in valid], now_s)
+                with self._live.lock:
+                    self._live.refresh(conn)  # once: the log entries of the batch are written after its checks
+                    self._require_room(valid)
+                checked = [
+                    self._check.under_lock(a, now_s, pieces, early)
+                    for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
+                ]
+                opened = open_checked(conn, checked, now_s, "notified", [], self._config)
+                events = [
+                    event
+                    for one in opened
+                    for event in notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+                ]
+                told = self._stage(conn, events)
+            for one in opened:
+                self._live.stored(one.subject, one.result.activity.id, one.seq)
+            self._tell(told)
+            return [one.result for one in opened]
 
     def notify_draft(self, activity_id: str, version: int, party_id: str) -> NotifyResult:
         """Notify a stored draft, naming its current version."""
-        now_s = self._clock.now_s()
-        pieces, prejudged = self._prejudge_draft(activity_id, version, party_id)
-        with self._db.write() as conn:
-            self._serialise(conn)
-            current = self._current_for_notifier(conn, activity_id, version, party_id)
-            self._require_transition(current, ActivityStatus.NOTIFIED)
-            problems = validation.problems(conn, current, now_s, self._config)
-            if problems:
-                raise ValidationError(problems)
-            activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
-            with self._live.lock:
-                self._live.refresh(conn)
-                self._require_room([activity])
-            store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
-            opened = self._check_and_open(conn, activity, now_s, "notified", pieces=pieces, prejudged=prejudged)
-            events = notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
-            told = self._stage(conn, events)
-        self._live.stored(opened.subject, activity.id, opened.seq)
-        self._tell(told)
-        return opened.result
+        with self._turns.turn((party_id,)):
+            now_s = self._clock.now_s()
+            pieces, prejudged = self._prejudge_draft(activity_id, version, party_id)
+            with self._db.write() as conn:
+                self._serialise(conn)
+                current = self._current_for_notifier(conn, activity_id, version, party_id)
+                self._require_transition(current, ActivityStatus.NOTIFIED)
+                problems = validation.problems(conn, current, now_s, self._config)
+                if problems:
+                    raise ValidationError(problems)
+                activity = replace(current, status=ActivityStatus.NOTIFIED, notified_s=now_s)
+                with self._live.lock:
+                    self._live.refresh(conn)
+                    self._require_room([activity])
+                store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
+                opened = self._check_and_open(conn, activity, now_s, "notified", pieces=pieces, prejudged=prejudged)
+                events = notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+                told = self._stage(conn, events)
+            self._live.stored(opened.subject, activity.id, opened.seq)
+            self._tell(told)
+            return opened.result
 
     def amend(self, activity: Activity, version: int) -> NotifyResult:
         """Replace version ``version`` of ``activity.id`` by a new version (every earlier one kept).
 
         A live activity is checked again and every addressee must acknowledge the new version.
         """
-        now_s = self._clock.now_s()
-        pieces = drawn_early(activity)
-        live = self._live_of(activity.id, version, activity.party_id)
-        (prejudged,) = self._check.before_lock([activity], [pieces]) if live else (None,)
-        with self._db.write() as conn:
-            self._serialise(conn)
-            current = self._current_for_notifier(conn, activity.id, version, activity.party_id)
-            if current.status is not ActivityStatus.DRAFT and current.status not in _LIVE:
-                raise ConflictError(f"activity {activity.id!r} is {current.status.value}; it can no longer be amended")
-            new = replace(activity, version=version + 1, status=current.status, notified_s=None)
-            problems = validation.problems(conn, new, now_s, self._config)
-            if problems:
-                raise ValidationError(problems)
-            old_addressees = reading.addressees(conn, current)
-            acks_store.stop_deadlines(conn, activity.id)
-            if current.status is ActivityStatus.DRAFT:
-                store.insert_version(conn, new, now_s)
+        with self._turns.turn((activity.party_id,)):
+            now_s = self._clock.now_s()
+            pieces = drawn_early(activity)
+            live = self._live_of(activity.id, version, activity.party_id)
+            (prejudged,) = self._check.before_lock([activity], [pieces]) if live else (None,)
+            with self._db.write() as conn:
+                self._serialise(conn)
+                current = self._current_for_notifier(conn, activity.id, version, activity.party_id)
+                if current.status is not ActivityStatus.DRAFT and current.status not in _LIVE:
+                    raise ConflictError(
+                        f"activity {activity.id!r} is {current.status.value}; it can no longer be amended"
+                    )
+                new = replace(activity, version=version + 1, status=current.status, notified_s=None)
+                problems = validation.problems(conn, new, now_s, self._config)
+                if problems:
+                    raise ValidationError(problems)
+                old_addressees = reading.addressees(conn, current)
+                acks_store.stop_deadlines(conn, activity.id)
+                if current.status is ActivityStatus.DRAFT:
+                    store.insert_version(conn, new, now_s)
+                    store.set_head(conn, new.id, new.status, new.version, now_s)
+                    log_store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
+                    escalations = acks_store.get_escalations(conn, new.id)
+                    state = ActivityState(new, frozenset(), [], Capped((), 0), escalations, None, None)
+                    return NotifyResult(new, CheckResult((), None), frozenset(), state)
+                new = replace(new, notified_s=now_s)
+                store.insert_version(conn, new, now_s, notice_s(self._config, new, now_s))
                 store.set_head(conn, new.id, new.status, new.version, now_s)
-                log_store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
-                escalations = acks_store.get_escalations(conn, new.id)
-                state = ActivityState(new, frozenset(), [], Capped((), 0), escalations, None, None)
-                return NotifyResult(new, CheckResult((), None), frozenset(), state)
-            new = replace(new, notified_s=now_s)
-            store.insert_version(conn, new, now_s, notice_s(self._config, new, now_s))
-            store.set_head(conn, new.id, new.status, new.version, now_s)
-            opened = self._check_and_open(conn, new, now_s, "amended", marked=True, pieces=pieces, prejudged=prejudged)
-            result = opened.result
-            events = notified_events(result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees)
-            told = self._stage(conn, events)
-        self._live.stored(opened.subject, new.id, opened.seq)
-        self._tell(told)
-        return result
+                opened = self._check_and_open(
+                    conn, new, now_s, "amended", marked=True, pieces=pieces, prejudged=prejudged
+                )
+                result = opened.result
+                events = notified_events(result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees)
+                told = self._stage(conn, events)
+            self._live.stored(opened.subject, new.id, opened.seq)
+            self._tell(told)
+            return result
 
     def acknowledge(self, activity_id: str, version: int, party_id: str) -> AckState:
         """Addressee ``party_id`` acknowledges receipt of ``version`` (receipt, not approval)."""
@@ -399,42 +420,46 @@ class ActivityService(ActivityReads):
         return pieces, self._check.before_lock([draft], [pieces])[0]
 
     def _answer(self, activity_id: str, version: int, party_id: str, kind: EventKind, reason: str) -> AckState:
-        state = kind.action  # the acknowledgement's state is the kind's word: acknowledged, objected
-        now_s = self._clock.now_s()
-        with self._db.write() as conn:
-            self._serialise(conn)
-            current = reading.current_activity(conn, activity_id)
-            if sees_party_data_of(party_id, current.party_id):
-                raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
-            if not reading.addressed(conn, current, party_id):
-                raise NotFoundError(unknown("activity", activity_id))
-            current = self._current(conn, activity_id, version)
-            if current.status not in (ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
-                raise ConflictError(f"activity {activity_id!r} is {current.status.value}; nothing to answer")
-            before = next((a for a in acks_store.get_acks(conn, activity_id, version) if a.party_id == party_id), None)
-            if before is not None and (before.state, before.reason) == (state, reason):
-                return before  # a retry (its first answer may have been lost): nothing changes, nothing recorded
-            acks_store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
-            log_store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
-            answered = next(a for a in acks_store.get_acks(conn, activity_id, version) if a.party_id == party_id)
-            told = self._stage(conn, [answered_event(current, party_id, kind, reason, now_s)])
-        self._tell(told)
-        return answered
+        with self._turns.turn((party_id,)):
+            state = kind.action  # the acknowledgement's state is the kind's word: acknowledged, objected
+            now_s = self._clock.now_s()
+            with self._db.write() as conn:
+                self._serialise(conn)
+                current = reading.current_activity(conn, activity_id)
+                if sees_party_data_of(party_id, current.party_id):
+                    raise ActivityForbidden(f"activity {activity_id!r} is your own; only its addressees answer it")
+                if not reading.addressed(conn, current, party_id):
+                    raise NotFoundError(unknown("activity", activity_id))
+                current = self._current(conn, activity_id, version)
+                if current.status not in (ActivityStatus.NOTIFIED, ActivityStatus.ACTIVE):
+                    raise ConflictError(f"activity {activity_id!r} is {current.status.value}; nothing to answer")
+                before = next(
+                    (a for a in acks_store.get_acks(conn, activity_id, version) if a.party_id == party_id), None
+                )
+                if before is not None and (before.state, before.reason) == (state, reason):
+                    return before  # a retry (its first answer may have been lost): nothing changes, nothing recorded
+                acks_store.answer_ack(conn, activity_id, version, party_id, state, reason, now_s)
+                log_store.log_change(conn, activity_id, version, state, party_id, now_s, reason)
+                answered = next(a for a in acks_store.get_acks(conn, activity_id, version) if a.party_id == party_id)
+                told = self._stage(conn, [answered_event(current, party_id, kind, reason, now_s)])
+            self._tell(told)
+            return answered
 
     def _move(
         self, activity_id: str, version: int, party_id: str, target: ActivityStatus, kind: EventKind, reason: str
     ) -> Activity:
-        change = kind.action  # the change log's word: activated, completed, cancelled
-        now_s = self._clock.now_s()
-        with self._db.write() as conn:
-            self._serialise(conn)
-            current = self._current_for_notifier(conn, activity_id, version, party_id)
-            self._require_transition(current, target)
-            addressees = reading.addressees(conn, current)
-            store.set_head(conn, activity_id, target, version, now_s)
-            if target in (ActivityStatus.COMPLETED, ActivityStatus.CANCELLED):
-                acks_store.stop_deadlines(conn, activity_id)
-            log_store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
-            told = self._stage(conn, [moved_event(current, party_id, target, kind, reason, addressees, now_s)])
-        self._tell(told)
-        return replace(current, status=target)
+        with self._turns.turn((party_id,)):
+            change = kind.action  # the change log's word: activated, completed, cancelled
+            now_s = self._clock.now_s()
+            with self._db.write() as conn:
+                self._serialise(conn)
+                current = self._current_for_notifier(conn, activity_id, version, party_id)
+                self._require_transition(current, target)
+                addressees = reading.addressees(conn, current)
+                store.set_head(conn, activity_id, target, version, now_s)
+                if target in (ActivityStatus.COMPLETED, ActivityStatus.CANCELLED):
+                    acks_store.stop_deadlines(conn, activity_id)
+                log_store.log_change(conn, activity_id, version, change, party_id, now_s, reason)
+                told = self._stage(conn, [moved_event(current, party_id, target, kind, reason, addressees, now_s)])
+            self._tell(told)
+            return replace(current, status=target)

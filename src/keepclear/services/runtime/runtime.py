@@ -175,6 +175,7 @@ class Runtime:
         self.add_gauge("activities_live", lambda: len(live.index))
         self.add_gauge("activities_live_per_party_max", live.index.most_live_of_one_party)
         self.add_gauge("activities_refused_live_limit_total", lambda: self.activities.refused_live_limit_total)
+        self.add_gauge("activity_writes_waiting_turn", lambda: self.activities.writes_waiting_turn)
         activity_deadlines = one_batch_a_call(self.activities.run_deadlines, self.config.activities.deadline_batch)
         self.add_task("activity-deadlines", activity_deadlines, LeaderRole.ACTIVITY_DEADLINES, chore=True)
 
