@@ -99,7 +99,7 @@ async def ingest_tracks(
     Retry-After and nothing is kept.
     """
     assert principal.party_id is not None
-    rt.ingest.check_open()  # 429 before parsing when nothing could be taken now (the probe first)
+    rt.ingest.check_open(principal.party_id)  # 429 before parsing when nothing could be taken now (the probe first)
     # Parsed straight from bytes by pydantic-core: several times faster than FastAPI's json-then-validate.
     raw = await request.body()
     try:

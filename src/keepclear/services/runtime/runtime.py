@@ -224,6 +224,10 @@ class Runtime:
         self.add_gauge("ingest_batches_refused_full_total", lambda: self.ingest.batches_refused_full_total)
         self.add_gauge("ingest_batches_refused_backlog_total", lambda: self.ingest.batches_refused_backlog_total)
         self.add_gauge("ingest_batches_refused_probe_late_total", lambda: self.ingest.batches_refused_probe_late_total)
+        self.add_gauge(
+            "ingest_batches_admitted_fair_share_total", lambda: self.ingest.batches_admitted_fair_share_total
+        )
+        self.add_gauge("ingest_queued_per_party_max", lambda: self.ingest.queued_per_party_max)
         self.add_gauge("pump_cost_us_per_report", lambda: 1e6 * (self.ingest.pump_cost_s or 0.0))
         self.add_gauge("tick_s", lambda: self.config.tick_s)
         self.add_gauge("tick_late_total", lambda: self.ticks_late)

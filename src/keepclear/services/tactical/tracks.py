@@ -12,6 +12,13 @@ interpreter). So the probe never works on a picture older than that, whatever th
 And while the probe's tick is running late (``probe_late_s``: the interpreter is too busy to hold
 its period), batches are refused before they are even parsed, so feeds give the probe its time
 back rather than delay alerts.
+
+The queue is shared fairly between the parties feeding it. Over its limit, a party holding less than
+its share (the limit over the parties with reports queued, itself counted) is still taken, up to that
+share and as long as the queue stays within twice its limit: one party's feed sending as fast as it is
+answered, from as many clients as it likes, fills the queue to its limit but cannot keep another
+party's feed out (which would leave that party's picture, and its alerts, behind). Admin feeds (no
+party) count as one more party.
 """
 
 from __future__ import annotations
@@ -166,8 +173,9 @@ class TrackIngest:
         self._on_accepted = on_accepted
         self._clock = clock
         self.limits = limits or IngestLimits()
-        self._queue: deque[ReportColumns] = deque()
+        self._queue: deque[tuple[str | None, ReportColumns]] = deque()  # (feeding party, its good reports)
         self._queued = 0
+        self._queued_of: dict[str | None, int] = {}  # per feeding party with reports queued: how many
         self._lock = threading.Lock()
         self.accepted_total = 0
         self.refused_total = 0
@@ -175,6 +183,8 @@ class TrackIngest:
         self.batches_refused_full_total = 0
         self.batches_refused_backlog_total = 0
         self.batches_refused_probe_late_total = 0
+        #: Batches taken over the queue's limit on their party's fair share.
+        self.batches_admitted_fair_share_total = 0
         #: CPU seconds the pump spends per report (moving it to the track table and history), smoothed;
         #: None until the pump has measured a first chunk.
         self.pump_cost_s: float | None = None
@@ -186,6 +196,12 @@ class TrackIngest:
     def queued(self) -> int:
         """Reports waiting for the probe."""
         return self._queued
+
+    @property
+    def queued_per_party_max(self) -> int:
+        """Reports the party with most queued has queued (0 when none)."""
+        with self._lock:
+            return max(self._queued_of.values(), default=0)
 
     @property
     def backlog_s(self) -> float:
@@ -249,9 +265,10 @@ class TrackIngest:
                 problems.append(f"time: {now_s - report.time_s:.0f} s old (at most {self.limits.max_age_s:g} s)")
         return problems
 
-    def check_open(self) -> None:
-        """Refuse (``OverloadedError``) before a batch is even parsed when none could be taken now:
-        the probe's tick is late, the pump's backlog is already over ``backlog_s`` or the queue full."""
+    def check_open(self, feed_party_id: str | None) -> None:
+        """Refuse (``OverloadedError``) before a batch is even parsed when none of ``feed_party_id``'s
+        could be taken now: the probe's tick is late, or the queue is over its limit (full, or over
+        ``backlog_s`` of pump work) and the party already holds its share."""
         late_s = self._probe_late_s()
         if late_s > 0:
             with self._lock:
@@ -262,7 +279,7 @@ class TrackIngest:
                 retry_after_s=1.0,
             )
         with self._lock:
-            self._admit(0)
+            self._admit(0, feed_party_id)
 
     def submit(self, batch: ReportColumns, feed_party_id: str | None) -> BatchResult:
         """Judge a batch and queue its good reports; ``OverloadedError`` when the queue is full or the
@@ -275,31 +292,47 @@ class TrackIngest:
         result, good = self.judge(batch, feed_party_id)
         with self._lock:
             if len(good):
-                self._admit(len(good))
-                self._queue.append(good)
+                self._admit(len(good), feed_party_id)
+                self._queue.append((feed_party_id, good))
                 self._queued += len(good)
+                self._queued_of[feed_party_id] = self._queued_of.get(feed_party_id, 0) + len(good)
             self.accepted_total += len(good)
             self.refused_total += len(result.refused)
         if self._on_accepted is not None and len(good):
             self._on_accepted([good])
         return result
 
-    def _admit(self, reports: int) -> None:
-        """Raise ``OverloadedError`` unless ``reports`` more fit. Holds ``_lock``."""
-        if self._queued + reports > self.limits.queue_reports or self._queued >= self.limits.queue_reports:
+    def _admit(self, reports: int, party_id: str | None) -> None:
+        """Raise ``OverloadedError`` unless ``reports`` more of ``party_id``'s fit (0: whether one would).
+        An empty queue takes any batch of at most ``queue_reports``; else the queue takes what keeps it
+        within its limit (``backlog_limit_reports``), and over it what keeps the party within its fair
+        share and the queue within twice its limit and ``queue_reports``. Holds ``_lock``."""
+        queued, most = self._queued, self.limits.queue_reports
+        if not queued and reports <= most:
+            return
+        limit = self.backlog_limit_reports
+        wanted = max(reports, 1)  # check_open asks whether one more report would fit
+        if queued + wanted <= limit:
+            return
+        held = self._queued_of.get(party_id, 0)
+        sharing = len(self._queued_of) + (party_id not in self._queued_of)
+        if held + wanted <= limit // sharing and queued + wanted <= min(2 * limit, most):
+            self.batches_admitted_fair_share_total += reports > 0
+            return
+        mine = f"{held} of them this party's"
+        cost_s = self.pump_cost_s
+        if cost_s is None or limit == most:
             self.batches_refused_full_total += 1
             raise OverloadedError(
-                f"track ingest queue is full ({self._queued} reports waiting); nothing of this batch was kept",
+                f"track ingest queue is full ({queued} reports waiting, {mine}); nothing of this batch was kept",
                 retry_after_s=1.0,
             )
-        cost_s = self.pump_cost_s
-        if self._queued and cost_s is not None and (self._queued + reports) * cost_s > self.limits.backlog_s:
-            self.batches_refused_backlog_total += 1
-            raise OverloadedError(
-                f"track ingest is {self._queued * cost_s:.2f} s behind (at most {self.limits.backlog_s:g} s so the"
-                " probe keeps up); nothing of this batch was kept",
-                retry_after_s=max(1.0, self._queued * cost_s),
-            )
+        self.batches_refused_backlog_total += 1
+        raise OverloadedError(
+            f"track ingest is {queued * cost_s:.2f} s behind ({queued} reports waiting, {mine}; at most"
+            f" {self.limits.backlog_s:g} s so the probe keeps up); nothing of this batch was kept",
+            retry_after_s=max(1.0, queued * cost_s),
+        )
 
     def take(self, max_reports: int | None = None) -> list[ReportColumns]:
         """Queued batches from the oldest, at most ``max_reports`` reports (a batch may be split: its
@@ -308,17 +341,28 @@ class TrackIngest:
             batches: list[ReportColumns] = []
             taken = 0
             while self._queue and (max_reports is None or taken < max_reports):
-                head = self._queue[0]
+                party_id, head = self._queue[0]
                 room = len(head) if max_reports is None else max_reports - taken
                 if len(head) > room:
                     batches.append(head.rows(0, room))
-                    self._queue[0] = head.rows(room, len(head))
+                    self._queue[0] = (party_id, head.rows(room, len(head)))
+                    self._release(party_id, room)
                     taken += room
                     break
-                batches.append(self._queue.popleft())
+                self._queue.popleft()
+                batches.append(head)
+                self._release(party_id, len(head))
                 taken += len(head)
             self._queued -= taken
         return batches
+
+    def _release(self, party_id: str | None, reports: int) -> None:
+        """``party_id``'s ``reports`` left the queue. Holds ``_lock``."""
+        left = self._queued_of[party_id] - reports
+        if left:
+            self._queued_of[party_id] = left
+        else:
+            del self._queued_of[party_id]
 
     def drain(self) -> list[ReportColumns]:
         """Every queued batch, oldest first; the queue is left empty."""
