@@ -60,7 +60,9 @@ def run(store: str, others: int, repeat: int) -> dict[str, Any]:
         service = app.state.runtime.activities
         docs = [_document(f"b-{i:05d}", "ub", "all", 30) for i in range(others)]
         for start in range(0, others, BATCH):
-            service.notify_many(activities_from_documents(docs[start : start + BATCH], party_id="b", max_problems_listed=50))
+            service.notify_many(
+                activities_from_documents(docs[start : start + BATCH], party_id="b", max_problems_listed=50)
+            )
         seen: list[Event] = []
         dep.bus.subscribe(seen.append)
         headers = {"Authorization": f"Bearer {keys['a']}"}
