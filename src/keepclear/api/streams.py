@@ -122,9 +122,8 @@ def shown(party_id: str, event: Event, view: dict[str, object]) -> tuple[str, st
     body = json.dumps(
         {
             "kind": event.kind,
-            "schema_version": schema_version(
-                event.kind
-            ),  # of the payload's form: a reader refuses one it does not know
+            # the version of the payload's form: a reader refuses one it does not know
+            "schema_version": schema_version(event.kind),
             "time": format_utc(event.time_s),
             "party_id": event.party_id,
             **view,
