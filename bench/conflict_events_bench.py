@@ -21,21 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from benchdb import fresh_database
 from fastapi.testclient import TestClient
-from list_bench import _document, _populate
+from list_bench import _document, served
 
-from keepclear.api.app import create_app
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
 from keepclear.geo.activity_doc import activities_from_documents
 from keepclear.services.runtime.deployment import Deployment
-from keepclear.settings import Settings
 from keepclear.store import outbox
 
 BATCH = 500
@@ -52,11 +47,7 @@ def _drained(dep: Deployment, since: float, timeout_s: float = 120.0) -> float:
 
 
 def run(store: str, others: int, repeat: int) -> dict[str, Any]:
-    with fresh_database(store) as url, tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder), database_url=url, tick_s=1.0)
-        dep = Deployment.open(settings, create=True)
-        keys = _populate(dep)
-        app = create_app(settings, deployment=dep)
+    with served(store) as (dep, app, keys):
         service = app.state.runtime.activities
         docs = [_document(f"b-{i:05d}", "ub", "all", 30) for i in range(others)]
         for start in range(0, others, BATCH):
@@ -87,7 +78,6 @@ def run(store: str, others: int, repeat: int) -> dict[str, Any]:
                         "record_s": record_s,
                     }
                 )
-        dep.close()
     return {"store": store} | {key: statistics.median(r[key] for r in rows) for key in rows[0]}
 
 
