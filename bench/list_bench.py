@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from benchdb import fresh_database
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from keepclear.api.app import create_app
@@ -70,6 +71,20 @@ def _populate(dep: Deployment) -> dict[str, str]:
 
 
 @contextmanager
+def served(store: str) -> Iterator[tuple[Deployment, FastAPI, dict[str, str]]]:
+    """A deployment on a fresh ``store`` with parties a and b (``_populate``: a liaison key each),
+    and its app, not started; closed afterwards."""
+    with fresh_database(store) as url, tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder), database_url=url, tick_s=1.0)
+        dep = Deployment.open(settings, create=True)
+        try:
+            keys = _populate(dep)
+            yield dep, create_app(settings, deployment=dep), keys
+        finally:
+            dep.close()
+
+
+@contextmanager
 def _statements(engine: sa.Engine) -> Iterator[list[str]]:
     """Statements executed by the test client's request threads (AnyIO workers)."""
     seen: list[str] = []
@@ -103,11 +118,7 @@ def _whole(client: TestClient, key: str, limit: int) -> tuple[float, int, int]:
 
 def run(store: str, activities: int, limit: int, repeat: int) -> list[dict[str, Any]]:
     rows = []
-    with fresh_database(store) as url, tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder), database_url=url, tick_s=1.0)
-        dep = Deployment.open(settings, create=True)
-        keys = _populate(dep)
-        app = create_app(settings, deployment=dep)
+    with served(store) as (dep, app, keys):
         service = app.state.runtime.activities
         docs = [_document(f"a-{i:05d}", "ua", ["b"] if i % 2 else "all", 30 + (i % 200) * 3) for i in range(activities)]
         for start in range(0, len(docs), BATCH):
@@ -143,7 +154,6 @@ def run(store: str, activities: int, limit: int, repeat: int) -> list[dict[str, 
                         "whole_s": statistics.median(wholes),
                     }
                 )
-        dep.close()
     return rows
 
 

@@ -26,23 +26,18 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from benchdb import fresh_database
 from fastapi.testclient import TestClient
-from list_bench import _document, _populate
+from list_bench import _document, served
 
-from keepclear.api.app import create_app
 from keepclear.geo.activity_doc import activities_from_documents
 from keepclear.services.runtime.deployment import Deployment
-from keepclear.settings import Settings
 from keepclear.store import activity_schema
 
 BATCH = 250
@@ -114,11 +109,7 @@ LISTS = {"b": ("overlapped_by", "/overlaps"), "a": ("conflicts", "/conflicts")}
 
 def run(store: str, own: int, sources: int, overlaps: int, repeat: int, reader: str = "b") -> dict[str, Any]:
     field, route = LISTS[reader]
-    with fresh_database(store) as url, tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder), database_url=url, tick_s=1.0)
-        dep = Deployment.open(settings, create=True)
-        keys = _populate(dep)
-        app = create_app(settings, deployment=dep)
+    with served(store) as (dep, app, keys):
         service = app.state.runtime.activities
         for party, prefix, count in (("b", "b", own), ("a", "a", sources)):
             docs = [_document(f"{prefix}-{i:05d}", f"u{party}", "all", 30) for i in range(count)]
@@ -135,7 +126,6 @@ def run(store: str, own: int, sources: int, overlaps: int, repeat: int, reader: 
             page_s, page = _timed(client, "/v1/activities", headers, repeat, limit=own + sources)
             rows = _conflict_rows(dep.db.engine, seen)
             paged = _all_overlaps(client, f"/v1/activities/{reader}-00000{route}", headers)
-        dep.close()
     first = view.json()
     return {
         "store": store,

@@ -347,6 +347,14 @@ class Settings(BaseSettings):
         description="Conflicts an activity's own check found shown on its item of a page of GET /v1/activities"
         " (conflicts), as found: a page answers at most limit times this.",
     )
+    activity_event_max_conflicts: int = Field(
+        20,
+        ge=1,
+        le=1_000,
+        description="Conflicts one activity.conflict event holds: a notification or amendment tells its notifier,"
+        " and each other party whose activities it overlaps, once, with the first this many as found and"
+        " conflicts_total; the rest are paged by GET /v1/activities/{id}/conflicts and .../overlaps.",
+    )
     list_page_items: int = Field(
         100,
         ge=1,

@@ -405,3 +405,30 @@ def test_an_activity_whose_check_found_past_the_views_bound_says_how_many_in_all
     more = f"and {total - 100} more ({total} in all)"
     a.wait_for_selector(f"section.detail p.error:not(.overlapped):has-text('{more}')", timeout=10_000)
     assert a.errors == []
+
+
+def test_an_overlap_told_on_the_stream_brings_in_ones_own_activity_past_the_loaded_page(
+    service: Service, pages: dict[str, Any]
+) -> None:
+    """A conflict event (``activity.conflict`` version 2) names the overlapped activities of the party
+    told in ``payload.conflicts``: b's console shows its own overlapped activity at once though it lies
+    past the first page it loaded (100 items), without a reload."""
+    from test_list_paging import document
+
+    from keepclear.geo.activity_doc import activities_from_documents
+
+    fillers = [document(f"b-fill-{i:03d}", "ub", ["a"], start_h=80.0) for i in range(110)]  # nothing overlaps them
+    overlapped = document("b-zz-overlapped", "ub", ["a"], start_h=30.0)
+    service.runtime.activities.notify_many(
+        activities_from_documents([*fillers, overlapped], party_id="b", max_problems_listed=50)
+    )
+    b = pages["b"]
+    sign_in(b, service.url, service.keys["b-liaison"])
+    b.click("#tab-activities")
+    b.wait_for_selector("#activities-list li", timeout=10_000)
+    assert b.query_selector('#activities-list li[data-activity="b-zz-overlapped"]') is None  # past the page
+    with service.client("a-liaison") as a:
+        answer = a.post("/v1/activities", json=document("a-over-b", "ua", ["b"], start_h=30.0))
+    assert answer.status_code == 201 and answer.json()["conflicts_total"] >= 1, answer.text
+    b.wait_for_selector('#activities-list li[data-activity="b-zz-overlapped"]', timeout=10_000)
+    assert b.errors == []

@@ -181,3 +181,29 @@ def test_list_and_show_count_every_conflict_a_check_found_though_a_view_holds_th
     listed = runner.invoke(cli, [*base, "list", "--party", "russia"]).output.splitlines()
     strike = next(line for line in listed if line.startswith("russia-ato-1103-strike\t"))
     assert f"\tconflicts {total}" in strike, strike
+
+
+def test_notify_prints_the_first_conflicts_and_conflicts_lists_every_one(tmp_path: Path) -> None:
+    """With ``activity_event_max_conflicts`` 1, ``notify`` prints one conflict of each activity and how
+    many more, naming the command that lists them; ``activity conflicts`` lists every one, in pages."""
+    data = _orders_notified(tmp_path, [("coalition", "coalition-1"), ("coalition", "coalition-2")])
+    day = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    order = tmp_path / "russia.yaml"
+    order.write_text(BATCH_EXAMPLE.read_text().replace("2017-11-03", day).replace("coalition-ato", "russia-ato"))
+    runner = CliRunner(env={"KEEPCLEAR_ACTIVITY_EVENT_MAX_CONFLICTS": "1"})
+    base = ["--data-dir", str(data), "activity"]
+    notified = runner.invoke(cli, [*base, "notify", str(order), "--party", "russia"], catch_exceptions=False)
+    assert notified.exit_code == 0, notified.output
+    lines = notified.output.splitlines()
+    strike = lines.index(next(line for line in lines if line.startswith("russia-ato-1103-strike ")))
+    more = next(line for line in lines[strike:] if line.startswith("… and "))
+    total = int(more.split("(")[1].split(" ")[0])
+    assert total >= 2 and more.endswith(": keepclear activity conflicts russia-ato-1103-strike --party russia"), more
+    printed = [line for line in lines[strike : lines.index(more)] if line.startswith("conflict ")]
+    assert len(printed) == 1
+    listed = runner.invoke(
+        cli, [*base, "conflicts", "russia-ato-1103-strike", "--party", "russia"], catch_exceptions=False
+    ).output.splitlines()
+    assert len(listed) == total and listed[0] == printed[0] and len(set(listed)) == total
+    refused = run("activity", "conflicts", "russia-ato-1103-strike", "--party", "coalition", data_dir=data)
+    assert refused.returncode == 1 and "unknown activity 'russia-ato-1103-strike'" in refused.stderr

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.activities import Activity, ActivityKind, ActivityStatus, Priority, Volume
 from keepclear.domain.event_kinds import EventKind
-from keepclear.domain.event_payloads import PAYLOAD_TYPES
+from keepclear.domain.event_payloads import PAYLOAD_TYPES, ActivityConflicts
 from keepclear.domain.events import Event
 from keepclear.domain.parties import Contact
 from keepclear.domain.zones import AltitudeBand, Zone, ZoneKind, ZoneRules
@@ -145,7 +145,12 @@ def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(
     assert [(c.conflict.target_id, c.conflict.target_party_id) for c in stored] == [("russia-1", "russia")]
     conflict_events = [e for e in seen if e.kind == "activity.conflict"]
     assert [set(e.parties) for e in conflict_events] == [{"coalition"}, {"russia"}]
-    to_russia = conflict_events[1].payload
+    to_coalition = ActivityConflicts.from_payload(conflict_events[0].payload)
+    assert (to_coalition.activity_id, to_coalition.version, to_coalition.conflicts_total) == ("coalition-1", 1, 1)
+    assert [c["target_id"] for c in to_coalition.conflicts] == ["russia-1"]
+    told = ActivityConflicts.from_payload(conflict_events[1].payload)
+    assert (told.activity_id, told.version, told.conflicts_total) == (None, None, 1)  # never coalition-1
+    (to_russia,) = told.conflicts
     assert set(to_russia) == {
         "your_activity_id",
         "your_activity_version",
@@ -162,6 +167,36 @@ def test_conflict_is_recorded_and_delivered_to_both_sides_with_the_overlap_only(
     own = view_for(service.get("russia-1"), "russia", overlaps)
     assert own is not None and [o["your_activity_id"] for o in own["overlapped_by"]] == ["russia-1"]
     assert "coalition-1" not in str(own["overlapped_by"])
+
+
+def test_many_conflicts_are_told_once_to_each_party_with_the_first_few_and_how_many(
+    world, deployment: Deployment
+) -> None:
+    _, seen = world
+    most = 4
+    service = ActivityService(deployment.db, deployment.clock, deployment.bus, ActivityConfig(event_max_conflicts=most))
+    service.notify_many([plan(f"russia-{i:02d}", "russia") for i in range(3 * most + 1)])
+    service.notify_many([plan(f"un-{i}", "un") for i in range(2)])
+    seen.clear()
+    result = service.notify(plan("coalition-1", "coalition"))
+    assert len(result.check.conflicts) == 3 * most + 3 and service.get("coalition-1").conflicts.total == 3 * most + 3
+    events = [e for e in seen if e.kind == EventKind.ACTIVITY_CONFLICT]
+    assert [sorted(e.parties) for e in events] == [["coalition"], ["russia"], ["un"]]
+    told = {next(iter(e.parties)): ActivityConflicts.from_payload(e.payload) for e in events}
+    mine = told["coalition"]
+    assert (mine.activity_id, mine.version, mine.conflicts_total) == ("coalition-1", 1, 3 * most + 3)
+    assert [c["target_id"] for c in mine.conflicts] == [c.target_id for c in result.check.conflicts[:most]]
+    russia, un = told["russia"], told["un"]
+    assert (russia.activity_id, russia.conflicts_total, len(russia.conflicts)) == (None, 3 * most + 1, most)
+    assert {c["your_activity_id"] for c in russia.conflicts} <= {f"russia-{i:02d}" for i in range(3 * most + 1)}
+    assert sorted(c["your_activity_id"] for c in un.conflicts) == ["un-0", "un-1"] and un.conflicts_total == 2
+    assert "coalition-1" not in str([russia, un])
+    seen.clear()  # an amendment, and each activity of a batch, tells as boundedly
+    service.amend(plan("coalition-1", "coalition", lon=38.01), 1)
+    service.notify_many([plan(f"coalition-b{i}", "coalition") for i in range(3)])
+    events = [e for e in seen if e.kind == EventKind.ACTIVITY_CONFLICT]
+    assert len(events) == 4 * 3  # four activity versions, each told to coalition, russia and un
+    assert all(len(e.payload["conflicts"]) <= most for e in events)
 
 
 def test_zone_conflicts_are_recorded_for_the_notifier(world, deployment: Deployment) -> None:

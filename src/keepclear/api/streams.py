@@ -60,6 +60,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from keepclear.domain.event_payloads import schema_version
 from keepclear.domain.events import Event
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.backlog import BACKLOG_BYTES, Backlog
@@ -119,7 +120,14 @@ def shown(party_id: str, event: Event, view: dict[str, object]) -> tuple[str, st
     """(tag, SSE text) of ``event`` as ``party_id`` is shown it (``view``): the tag hashes nothing
     but the party and what it is shown, so it says nothing of what it is not (see the module)."""
     body = json.dumps(
-        {"kind": event.kind, "time": format_utc(event.time_s), "party_id": event.party_id, **view},
+        {
+            "kind": event.kind,
+            # the version of the payload's form: a reader refuses one it does not know
+            "schema_version": schema_version(event.kind),
+            "time": format_utc(event.time_s),
+            "party_id": event.party_id,
+            **view,
+        },
         sort_keys=True,  # the same text in every process, whatever order a payload was built or decoded in
         separators=(",", ":"),
     )

@@ -57,6 +57,11 @@ def read_activity_file(file: Path) -> Any:
         raise ValidationError([f"{file}: not valid YAML or JSON: {exc}"]) from None
 
 
+def _most(ctx: CliContext) -> int:
+    """The conflicts a notification's answer prints (``activity_event_max_conflicts``)."""
+    return ctx.settings.activity_event_max_conflicts
+
+
 @contextmanager
 def _service(ctx: CliContext) -> Iterator[ActivityService]:
     deployment = ctx.open()
@@ -68,7 +73,14 @@ def _service(ctx: CliContext) -> Iterator[ActivityService]:
         deployment.close()
 
 
-def _print_result(result: NotifyResult) -> None:
+def _conflict_line(view: dict[str, Any]) -> str:
+    """One conflict as the notifier reads it (``notifier_conflict``'s view), on one line."""
+    return f"conflict {view['kind']} with {view['target_id']} {view['start']}..{view['end']}: {view['reason']}"
+
+
+def _print_result(result: NotifyResult, most: int) -> None:
+    """What a notification or amendment found: at most ``most`` conflicts (as many as its
+    ``activity.conflict`` event holds), then how many more and the command that lists every one."""
     activity = result.activity
     click.echo(
         f"{activity.id} version {activity.version} {activity.status.value};"
@@ -77,10 +89,15 @@ def _print_result(result: NotifyResult) -> None:
     late = result.check.late_notice
     if late is not None:
         click.echo(f"late notice: {late.given_s / 3600:.1f} h given, {late.required_s / 3600:g} h required")
-    for conflict in result.check.conflicts:
-        view = notifier_conflict(activity.id, activity.version, conflict)
-        click.echo(f"conflict {view['kind']} with {view['target_id']} {view['start']}..{view['end']}: {view['reason']}")
-    if not result.check.conflicts:
+    found = result.check.conflicts
+    for conflict in found[:most]:
+        click.echo(_conflict_line(notifier_conflict(activity.id, activity.version, conflict)))
+    if len(found) > most:
+        click.echo(
+            f"… and {len(found) - most} more ({len(found)} in all):"
+            f" keepclear activity conflicts {activity.id} --party {activity.party_id}"
+        )
+    if not found:
         click.echo("no conflicts")
 
 
@@ -113,7 +130,7 @@ def activity_notify(ctx: CliContext, file: Path, party_id: str, draft: bool) -> 
         )
         with _service(ctx) as service:
             for result in service.notify_many(activities):
-                _print_result(result)
+                _print_result(result, _most(ctx))
         return
     activity_ = activity_from_document(document, party_id=party_id)
     with _service(ctx) as service:
@@ -121,7 +138,7 @@ def activity_notify(ctx: CliContext, file: Path, party_id: str, draft: bool) -> 
             stored = service.draft(activity_)
             click.echo(f"{stored.id} version 1 draft")
         else:
-            _print_result(service.notify(activity_))
+            _print_result(service.notify(activity_), _most(ctx))
 
 
 @activity.command("amend")
@@ -136,7 +153,7 @@ def activity_amend(ctx: CliContext, file: Path, party_id: str, version: int, act
     if not activity_.id:
         raise ValidationError(["id: say which activity to amend (in the file or with --id)"])
     with _service(ctx) as service:
-        _print_result(service.amend(activity_, version))
+        _print_result(service.amend(activity_, version), _most(ctx))
 
 
 @activity.command("show")
@@ -154,6 +171,24 @@ def activity_show(ctx: CliContext, activity_id: str, party_id: str | None) -> No
     if view is None:
         raise KeepclearError(f"activity {activity_id!r} does not exist for {party_id}")
     click.echo(json.dumps(view, indent=2))
+
+
+@activity.command("conflicts")
+@click.argument("activity_id")
+@click.option("--party", "party_id", required=True, help="The activity's party (only it reads what its check found).")
+@pass_context
+def activity_conflicts(ctx: CliContext, activity_id: str, party_id: str) -> None:
+    """List every conflict the check of an activity's current version found, as found (the rest of
+    what ``notify`` printed; GET /v1/activities/{id}/conflicts)."""
+    with _service(ctx) as service:
+        after: int | None = None
+        while True:  # in pages: however many the check found
+            page = service.conflicts_page(party_id, activity_id, after, LIST_PAGE_ITEMS)
+            for _, stored in page.conflicts:
+                click.echo(_conflict_line(notifier_conflict(stored.activity_id, stored.version, stored.conflict)))
+            if not page.more or not page.conflicts:
+                return
+            after = page.conflicts[-1][0]
 
 
 @activity.command("list")

@@ -85,12 +85,35 @@ class AlertAcknowledged(AlertState):
 class ActivityNotified(EventPayload):
     """An activity notified or amended: the addressees' view of it (docs/activities.md). Version 2
     leaves out version 1's count of its conflicts, which its addressees may not know (the notifier
-    has each conflict in its answer and in ``activity.conflict``)."""
+    has each conflict in its answer and in ``activity.conflict``: ``ActivityConflicts``)."""
 
     KINDS = frozenset({EventKind.ACTIVITY_NOTIFIED, EventKind.ACTIVITY_AMENDED})
     SCHEMA_VERSION = 2
 
     activity: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityConflicts(EventPayload):
+    """What the check of a notified or amended activity found, told once to each party concerned,
+    however much it found: the first ``activity_event_max_conflicts`` as found and how many in all.
+
+    The notifier's holds its activity (``activity_id``, ``version``) and each conflict in full (the
+    shape of ``GET /v1/activities/{id}/conflicts``, which pages through every one). A party whose own
+    activities it overlaps is told the overlaps of its own only (the shape of ``overlapped_by``, each
+    naming ``your_activity_id``; ``GET /v1/activities/{its id}/overlaps`` pages through every one), and
+    never the notifier's activity: ``activity_id`` and ``version`` are null. Version 1 was one event
+    per conflict, so one notification could send tens of thousands (docs/activities.md)."""
+
+    KINDS = frozenset({EventKind.ACTIVITY_CONFLICT})
+    SCHEMA_VERSION = 2
+
+    activity_id: str | None
+    version: int | None
+    #: The first conflicts found, as found (each a JSON object of the view the party told may see).
+    conflicts: list[dict[str, Any]]
+    #: How many the check found that concern the party told (at least ``len(conflicts)``).
+    conflicts_total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +361,7 @@ PAYLOAD_TYPES: Mapping[EventKind, type[EventPayload]] = {
         AlertChange,
         AlertAcknowledged,
         ActivityNotified,
+        ActivityConflicts,
         ActivityAnswered,
         ActivityMoved,
         ActivityWithdrawn,

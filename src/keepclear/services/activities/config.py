@@ -43,7 +43,10 @@ class ActivityConfig:
     check found, as found (100 on its view and on the answer to its notification, 10 on a page
     item; the rest paged by ``ActivityService.conflicts_page``): how many depends on what others
     notified in the same space and time (``activity_view_max_conflicts``,
-    ``activity_page_max_conflicts``).
+    ``activity_page_max_conflicts``). ``event_max_conflicts``: the conflicts one ``activity.conflict``
+    event holds (20, the first as found, with how many in all): a notification tells its notifier and
+    each other party it overlaps once, however much its check found, so that no party floods
+    another's live streams (``activity_event_max_conflicts``).
     """
 
     strategic: StrategicConfig = field(default_factory=StrategicConfig)
@@ -58,3 +61,4 @@ class ActivityConfig:
     page_max_overlaps: int = 10
     view_max_conflicts: int = 100
     page_max_conflicts: int = 10
+    event_max_conflicts: int = 20

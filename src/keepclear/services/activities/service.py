@@ -183,10 +183,11 @@ class ActivityService(ActivityReads):
                     for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
                 ]
                 opened = open_checked(conn, checked, now_s, "notified", [], self._config)
+                most = self._config.event_max_conflicts
                 events = [
                     event
                     for one in opened
-                    for event in notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+                    for event in notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset(), most)
                 ]
                 told = self._stage(conn, events)
             for one in opened:
@@ -212,7 +213,9 @@ class ActivityService(ActivityReads):
                     self._require_room([activity])
                 store.set_head(conn, activity_id, ActivityStatus.NOTIFIED, version, now_s)
                 opened = self._check_and_open(conn, activity, now_s, "notified", pieces=pieces, prejudged=prejudged)
-                events = notified_events(opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
+                events = notified_events(
+                    opened.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset(), self._config.event_max_conflicts
+                )
                 told = self._stage(conn, events)
             self._live.stored(opened.subject, activity.id, opened.seq)
             self._tell(told)
@@ -255,7 +258,10 @@ class ActivityService(ActivityReads):
                     conn, new, now_s, "amended", marked=True, pieces=pieces, prejudged=prejudged
                 )
                 result = opened.result
-                events = notified_events(result, now_s, EventKind.ACTIVITY_AMENDED, old_addressees - result.addressees)
+                withdrawn = old_addressees - result.addressees
+                events = notified_events(
+                    result, now_s, EventKind.ACTIVITY_AMENDED, withdrawn, self._config.event_max_conflicts
+                )
                 told = self._stage(conn, events)
             self._live.stored(opened.subject, new.id, opened.seq)
             self._tell(told)

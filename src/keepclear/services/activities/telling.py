@@ -5,9 +5,13 @@ what concerns it, in the view it may see).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from keepclear.detect.strategic import Conflict
 from keepclear.domain.activities import Activity, ActivityStatus
 from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.event_payloads import ActivityConflicts
 from keepclear.domain.events import Event
 from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.views import addressee_view, conflict_view, notifier_conflict
@@ -15,10 +19,13 @@ from keepclear.services.policy import sees_party_data_of
 from keepclear.store.activity_acks import EscalationStep
 
 
-def notified_events(result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str]) -> list[Event]:
+def notified_events(
+    result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str], most_conflicts: int
+) -> list[Event]:
     """What a notification or amendment (``result``: the activity, its addressees, what its check
     found) tells, and whom: the notice to its party and addressees, the withdrawal to those no longer
-    addressed (``withdrawn``), the late notice, and each conflict to the notifier and to the other side."""
+    addressed (``withdrawn``), the late notice, and its conflicts to the notifier and to the other
+    side, once to each, at most ``most_conflicts`` in each event (``conflict_events``)."""
     activity, addressees, check = result.activity, result.addressees, result.check
     out: list[Event] = []
     told = frozenset({activity.party_id}) | addressees
@@ -58,35 +65,49 @@ def notified_events(result: NotifyResult, now_s: float, kind: EventKind, withdra
                 parties=told,
             )
         )
-    for conflict in check.conflicts:
-        out += conflict_events(activity, conflict, now_s)
+    out += conflict_events(activity, check.conflicts, now_s, most_conflicts)
     return out
 
 
-def conflict_events(activity: Activity, conflict: Conflict, now_s: float) -> list[Event]:
-    """A conflict of ``activity`` told to its notifier (in full) and to the other side's party (what
-    it may see of the notifier's activity), unless both are one party."""
-    out: list[Event] = []
-    out.append(
-        Event(
-            kind=EventKind.ACTIVITY_CONFLICT,
-            time_s=now_s,
-            party_id=activity.party_id,
-            payload=notifier_conflict(activity.id, activity.version, conflict),
-            parties=frozenset({activity.party_id}),
-        )
+def conflict_events(activity: Activity, conflicts: Sequence[Conflict], now_s: float, most: int) -> list[Event]:
+    """The ``conflicts`` of ``activity``'s check, told once to each party concerned however many
+    there are (``ActivityConflicts``): to its notifier in full; to each other party whose own
+    activities it overlaps, those overlaps only, in the view it may see (none to a party that sees
+    the notifier's data: it is the notifier). Each event holds the first ``most`` as found and counts
+    them all; the rest are paged by the routes of the conflicts and the overlaps (docs/activities.md)."""
+    if not conflicts:
+        return []
+    told: dict[str, list[Conflict]] = {}
+    for conflict in conflicts:
+        target = conflict.target_party_id
+        if target is not None and not sees_party_data_of(target, activity.party_id):
+            told.setdefault(target, []).append(conflict)
+    mine = [notifier_conflict(activity.id, activity.version, c) for c in conflicts[:most]]
+    out = [_conflicts_event(activity, activity.id, activity.version, mine, len(conflicts), activity.party_id, now_s)]
+    for party_id, theirs in sorted(told.items()):
+        shown = [conflict_view(c) for c in theirs[:most]]
+        out.append(_conflicts_event(activity, None, None, shown, len(theirs), party_id, now_s))
+    return out
+
+
+def _conflicts_event(
+    activity: Activity,
+    activity_id: str | None,
+    version: int | None,
+    shown: list[dict[str, Any]],
+    total: int,
+    party_id: str,
+    now_s: float,
+) -> Event:
+    """One ``activity.conflict`` event of ``activity`` to ``party_id`` (the notifier acts)."""
+    payload = ActivityConflicts(activity_id, version, shown, total)
+    return Event(
+        kind=EventKind.ACTIVITY_CONFLICT,
+        time_s=now_s,
+        party_id=activity.party_id,
+        payload=payload.to_payload(),
+        parties=frozenset({party_id}),
     )
-    if conflict.target_party_id is not None and not sees_party_data_of(conflict.target_party_id, activity.party_id):
-        out.append(
-            Event(
-                kind=EventKind.ACTIVITY_CONFLICT,
-                time_s=now_s,
-                party_id=activity.party_id,
-                payload=conflict_view(conflict),
-                parties=frozenset({conflict.target_party_id}),
-            )
-        )
-    return out
 
 
 def answered_event(activity: Activity, party_id: str, kind: EventKind, reason: str, now_s: float) -> Event:

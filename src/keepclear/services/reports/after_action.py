@@ -19,6 +19,7 @@ from typing import Any
 from keepclear.detect.minima import SeparationMinima
 from keepclear.domain import Domain
 from keepclear.domain.event_kinds import ACTIVITY_KINDS, ALERT_KINDS, INCIDENT_KINDS, ZONE_KINDS, EventKind
+from keepclear.domain.event_payloads import ActivityConflicts
 from keepclear.domain.events import Event
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo import distance_m
@@ -54,9 +55,13 @@ def _summary(event: Event, names: dict[str, str]) -> str:
         ident = p["activity_id"]
         who = p.get("contact_name") or "roster exhausted"
         return f"{names.get(ident, ident)}: {p['addressee']} silent, level {p['level']} → {who}"
-    if kind == EventKind.ACTIVITY_CONFLICT and "your_activity_id" in p:
-        ident = p["your_activity_id"]
-        return f"{names.get(ident, ident)} overlapped by another party's activity"
+    if kind == EventKind.ACTIVITY_CONFLICT:
+        told = ActivityConflicts.from_payload(p)
+        if told.activity_id is None:  # the overlapped party's: its own activities only
+            own = dict.fromkeys(str(c["your_activity_id"]) for c in told.conflicts)
+            overlapped = ", ".join(names.get(ident, ident) for ident in own)
+            return f"{overlapped} overlapped by another party's activity ({told.conflicts_total} overlaps)"
+        return f"{names.get(told.activity_id, told.activity_id)}: {told.conflicts_total} conflicts found"
     if kind in ACTIVITY_KINDS:
         ident = p.get("activity_id", "")
         extra = p.get("kind") or p.get("addressee") or ""
@@ -64,6 +69,11 @@ def _summary(event: Event, names: dict[str, str]) -> str:
     if kind == EventKind.INCIDENT_OPENED:
         return f"{p.get('kind')}: {', '.join(p.get('unit_ids', []))}"
     return json.dumps(p, default=str)[:120]
+
+
+def _conflicts(event: Event) -> list[dict[str, Any]]:
+    """The conflicts an ``activity.conflict`` event holds (the first its check found: a scenario's few)."""
+    return ActivityConflicts.from_payload(event.payload).conflicts
 
 
 def timeline(run: ScenarioRun) -> list[dict[str, Any]]:
@@ -222,12 +232,11 @@ def check_expectations(scenario: Scenario, events: list[Event], activity_ids: di
             hits = [
                 k
                 for k, e in enumerate(events)
-                if e.kind == EventKind.ACTIVITY_CONFLICT and sum(a in text[k] for a in acts) == len(acts)
-            ]
-            hits += [
-                k
-                for k, e in enumerate(events)
-                if e.kind == EventKind.ACTIVITY_CONFLICT and e.payload.get("your_activity_id") in acts
+                if e.kind == EventKind.ACTIVITY_CONFLICT
+                and (
+                    sum(a in text[k] for a in acts) == len(acts)
+                    or any(c.get("your_activity_id") in acts for c in _conflicts(e))
+                )
             ]
         elif exp.kind is ExpectationKind.TACTICAL_ALERT:
             hits = [
@@ -269,7 +278,10 @@ def check_expectations(scenario: Scenario, events: list[Event], activity_ids: di
                 for k, e in enumerate(events)
                 if e.kind in (EventKind.ACTIVITY_LATE_NOTICE, EventKind.ACTIVITY_CONFLICT)
                 and e.payload.get("activity_id") in acts
-                and (e.kind == EventKind.ACTIVITY_LATE_NOTICE or e.payload.get("kind") == "zone-short-notice")
+                and (
+                    e.kind == EventKind.ACTIVITY_LATE_NOTICE
+                    or any(c.get("kind") == "zone-short-notice" for c in _conflicts(e))
+                )
             ]
             plan_units = {u for a in scenario.activities if a.ref in exp.activities for u in a.body.get("units", [])}
             entered = [

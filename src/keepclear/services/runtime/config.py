@@ -111,6 +111,7 @@ class RuntimeConfig:
                 page_max_overlaps=settings.activity_page_max_overlaps,
                 view_max_conflicts=settings.activity_view_max_conflicts,
                 page_max_conflicts=settings.activity_page_max_conflicts,
+                event_max_conflicts=settings.activity_event_max_conflicts,
                 max_problems_listed=settings.max_problems_listed,
             ),
             record=RecordConfig(

@@ -277,10 +277,12 @@ export class ActivitiesPanel {
   }
 }
 
-/** The activities a stream event names: its activity's, or the party's own one it overlaps. */
+/** The activities a stream event names: its activity's, or the party's own ones it overlaps (an
+ * activity.conflict names at most activity_event_max_conflicts of them; the rest are read with the pages). */
 function activityIds(payload) {
   if (!payload) return [];
-  return [payload.activity_id, payload.activity && payload.activity.id, payload.your_activity_id].filter((id) => typeof id === "string");
+  const overlapped = Array.isArray(payload.conflicts) ? payload.conflicts.map((c) => c && c.your_activity_id) : [];
+  return [payload.activity_id, payload.activity && payload.activity.id, ...overlapped].filter((id) => typeof id === "string");
 }
 
 /** The status shown in the list: the activity's, and where this party stands. */
