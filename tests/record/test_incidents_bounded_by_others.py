@@ -13,7 +13,8 @@ import json
 import threading
 from dataclasses import replace
 
-from recordsupport import query_plan, statements_seen
+from plansupport import query_plan
+from recordsupport import statements_seen
 
 from keepclear.domain import TrackReport
 from keepclear.domain.events import Event

@@ -156,13 +156,20 @@ class ZoneProposals:
         return [_as_listed(p) for p in stored]
 
     def page(
-        self, state: str | None, after: tuple[float, str] | None, limit: int
+        self, state: str | None, after: tuple[float, str] | None, limit: int, party_id: str | None = None
     ) -> tuple[Sequence[dict[str, Any]], bool]:
-        """Up to ``limit`` proposals (or those in ``state``) after ``after`` (proposed time, id),
+        """Up to ``limit`` proposals (or those in ``state``; of ``party_id`` only, when given: one
+        range of an index whatever the other parties proposed) after ``after`` (proposed time, id),
         judged as ``list`` judges them, and whether a next page may hold more."""
         with self._db.read() as conn:
-            stored = store.proposals_page(conn, state, after, limit + 1)
+            stored = store.proposals_page(conn, state, after, limit + 1, party_id)
         return [_as_listed(p) for p in stored[:limit]], len(stored) > limit
+
+    def get(self, proposal_id: str) -> dict[str, Any]:
+        """One proposal, judged as ``list`` judges it (``NotFoundError`` when there is none): who
+        may see it is the caller's to decide (``policy.proposal_visible``)."""
+        with self._db.read() as conn:
+            return _as_listed(store.get_proposal(conn, proposal_id))
 
     @staticmethod
     def _pending(conn: Connection, proposal_id: str) -> dict[str, Any]:
