@@ -100,10 +100,7 @@ PROPOSED = {"type": "Polygon", "coordinates": [[[38.0, 35.0], [38.1, 35.0], [38.
 
 def proposal(service: Service, party: str = "a") -> str:
     """A fresh pending zone proposal of ``party``."""
-    from keepclear.services.zones.proposals import ZoneProposals
-
-    dep = service.deployment
-    return ZoneProposals(dep.db, dep.clock, dep.zones, dep.bus).propose(party, fresh("d"), "P", PROPOSED)[0]
+    return service.deployment.zone_proposals.propose(party, fresh("d"), "P", PROPOSED)[0]
 
 
 def new_key_id(service: Service) -> tuple[str, Any]:

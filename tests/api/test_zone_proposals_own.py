@@ -3,12 +3,14 @@ party lists them (every state, or one; in pages like the admin's list) and reads
 decision (the zone it became, why it was refused); another party's proposal is in none of its lists
 and answers by id exactly as an unknown id; the admin still reads every party's. A party's page is
 one range of an index (party, proposed time, id) whatever the others proposed; migration 0025 adds
-it to a deployment that stored proposals before.
+it to a deployment that stored proposals before. A party's pending proposals are bounded by the
+setting ``max_pending_zone_proposals_per_party``, which the 409 names.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +19,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from apisupport import Service, problem_without, statements_of_requests
-from plansupport import query_plan
+from apisupport import Service, problem_without, running_service, statements_of_requests
 from test_list_paging import responses
 
 from keepclear.cli.main import main
@@ -26,6 +27,7 @@ from keepclear.store import Database, migrate
 from keepclear.store import zone_proposals as proposals_store
 from keepclear.store.migrate import alembic_config
 from keepclear.store.schema import metadata
+from plansupport import query_plan
 
 PATH = "/v1/zone-proposals"
 RING = [[35.0, 36.0], [35.2, 36.0], [35.2, 36.2], [35.0, 36.2], [35.0, 36.0]]
@@ -104,7 +106,8 @@ def test_a_partys_list_comes_in_pages_of_its_own_keeping_the_state(
     with store_service.client("a-liaison") as a:
         paged = list(responses(a, PATH, {"limit": 2}))
         assert [len(r.json()) for r in paged] == [2, 2, 2, 1]
-        assert [i for r in paged for i in ids(r)] == [decided["a-accepted"], decided["a-refused"], decided["a-pending"]] + more
+        first_three = [decided["a-accepted"], decided["a-refused"], decided["a-pending"]]
+        assert [i for r in paged for i in ids(r)] == [*first_three, *more]
         pending = list(responses(a, PATH, {"limit": 2, "state": "pending"}))
         assert all("state=pending" in r.links["next"]["url"] for r in pending[:-1])
         assert [i for r in pending for i in ids(r)] == [decided["a-pending"], *more]
@@ -225,3 +228,22 @@ def test_the_cli_lists_one_partys_proposals_with_their_decisions(
     assert "accepted as zone a-accepted" in lines[0] and "refused: why a-refused" in lines[1]
     assert main([*where, "zones", "proposals", "--party", "b", "--state", "refused"]) == 0
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == [decided["b-refused"]]
+
+
+def test_a_partys_pending_proposals_are_bounded_by_the_setting_the_refusal_names(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running_service(tmp_path / "data", database_url, max_pending_zone_proposals_per_party=2) as service:
+        first, second = (proposed_over_http(service, "a-feed", f"p{i}") for i in range(2))
+        body = {"source": "p2", "name": "Box p2", "geometry": {"type": "Polygon", "coordinates": [RING]}}
+        with service.client("a-liaison") as a:
+            refused = a.post(PATH, json=body)
+            assert refused.status_code == 409, refused.text
+            assert "max_pending_zone_proposals_per_party: 2" in refused.json()["detail"], refused.text
+            assert ids(a.get(PATH, params={"state": "pending"})) == [first, second]  # which wait, to redraw
+            with service.client("admin") as admin:
+                assert admin.post(f"{PATH}/{first}/refuse", json={"reason": "no"}).status_code == 200
+                assert admin.get("/v1/metrics").json()["counters"]["zone_proposals_pending_per_party_limit"] == 2
+            assert a.post(PATH, json=body).status_code == 201  # a decision makes room
+        proposed_over_http(service, "b-feed", "b-p0")  # each party's own bound
+        proposed_over_http(service, "b-feed", "b-p1")

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 
-
 @contextmanager
 def statements_seen(engine: sa.Engine) -> Iterator[list[tuple[str, object]]]:
     """The SQL statements, with their parameters, ``engine`` executes within the block (a plan or a

@@ -54,7 +54,9 @@ def _decision(proposal: dict[str, Any]) -> str:
     default="pending",
     show_default=True,
 )
-@click.option("--party", "party_id", default=None, help="Only this party's (what its keys read); default: every party's.")
+@click.option(
+    "--party", "party_id", default=None, help="Only this party's (what its keys read); default: every party's."
+)
 @pass_context
 def zones_proposals(ctx: CliContext, state: str, party_id: str | None) -> None:
     """List zone proposals (shapes a party drew on its TAK), each with its decision."""
@@ -70,9 +72,7 @@ def zones_proposals(ctx: CliContext, state: str, party_id: str | None) -> None:
                 vertices = geometry["coordinates"]
                 count = len(vertices[0] if geometry["type"] == "Polygon" else vertices)
                 shape = f"{geometry['type']} of {count} positions"
-            click.echo(
-                f"{p['id']}  party {p['party_id']}  {shape}  {p['name']!r}  from {p['source']}  {_decision(p)}"
-            )
+            click.echo(f"{p['id']}  party {p['party_id']}  {shape}  {p['name']!r}  from {p['source']}  {_decision(p)}")
     finally:
         deployment.close()
 

@@ -25,8 +25,6 @@ from keepclear.store import registry as registry_store
 from keepclear.store import zone_proposals as store
 
 MAX_VERTICES = 2_000
-#: Proposals one party may have waiting for an admin's decision (a redrawn one replaces itself).
-MAX_PENDING_PER_PARTY = 200
 #: The largest circle proposed, metres.
 MAX_RADIUS_M = 1_000_000.0
 
@@ -96,11 +94,16 @@ class ZoneProposals:
     """Propose, list, accept and refuse; each of them a record entry in the same transaction
     (``proposal.submitted``, ``proposal.accepted``, ``proposal.refused``), the proposer its audience."""
 
-    def __init__(self, db: Database, clock: Clock, zones: ZoneService, events: EventSink) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, zones: ZoneService, events: EventSink, *, max_pending_per_party: int
+    ) -> None:
         self._db = db
         self._clock = clock
         self._zones = zones
         self._events = events
+        #: Proposals one party may have waiting for an admin's decision (a redrawn one replaces
+        #: itself): setting ``max_pending_zone_proposals_per_party``.
+        self.max_pending_per_party = max_pending_per_party
 
     def propose(self, party_id: str, source: str, name: str, geometry: Any, remarks: str = "") -> tuple[str, bool]:
         """Store a pending proposal of ``party_id`` (one per ``source``: a redrawn shape replaces it)."""
@@ -119,10 +122,12 @@ class ZoneProposals:
         }
         with self._db.write() as conn:
             registry_store.lock_party(conn, party_id)  # counted one writer at a time, in any process
-            if store.pending_count(conn, party_id, but_source=source) >= MAX_PENDING_PER_PARTY:
+            most = self.max_pending_per_party
+            if store.pending_count(conn, party_id, but_source=source) >= most:
                 raise ConflictError(
-                    f"party {party_id} has {MAX_PENDING_PER_PARTY} proposals pending, the most it may have;"
-                    " redraw one of them (same source) or wait for an admin to decide"
+                    f"party {party_id} has {most} proposals pending, the most it may have"
+                    f" (max_pending_zone_proposals_per_party: {most}); redraw one of them (same source), or"
+                    " see which are pending (GET /v1/zone-proposals?state=pending) and wait for an admin to decide"
                 )
             found, created = store.upsert_pending(conn, values)
             event = None
