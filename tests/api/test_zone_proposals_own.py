@@ -243,7 +243,9 @@ def test_a_partys_pending_proposals_are_bounded_by_the_setting_the_refusal_names
             assert ids(a.get(PATH, params={"state": "pending"})) == [first, second]  # which wait, to redraw
             with service.client("admin") as admin:
                 assert admin.post(f"{PATH}/{first}/refuse", json={"reason": "no"}).status_code == 200
-                assert admin.get("/v1/metrics").json()["counters"]["zone_proposals_pending_per_party_limit"] == 2
+                counters = admin.get("/v1/metrics").json()["counters"]
+                assert counters["zone_proposals_pending_per_party_limit"] == 2
+                assert counters["zone_proposals_refused_limit_total"] == 1
             assert a.post(PATH, json=body).status_code == 201  # a decision makes room
         proposed_over_http(service, "b-feed", "b-p0")  # each party's own bound
         proposed_over_http(service, "b-feed", "b-p1")

@@ -215,7 +215,10 @@ class Runtime:
         self.add_gauge("events_queued", lambda: self.deployment.bus.queued_events)
         self.add_gauge("zone_proposals_pending", lambda: self.deployment.zone_proposals.pending())
         self.add_gauge(
-            "zone_proposals_pending_per_party_limit", lambda: self.deployment.zone_proposals.max_pending_per_party
+            "zone_proposals_pending_per_party_limit", lambda: self.deployment.zone_proposals.pending_quota.most
+        )
+        self.add_gauge(
+            "zone_proposals_refused_limit_total", lambda: self.deployment.zone_proposals.pending_quota.refused_total
         )
         self.add_gauge("events_queue_limit", lambda: self.deployment.bus.max_queued_events)
         for name, read in deployment.bus.gauges().items():

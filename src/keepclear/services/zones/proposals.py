@@ -18,6 +18,7 @@ from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import coordinate_problems
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
+from keepclear.services.quota import Quota
 from keepclear.services.record.staging import stage
 from keepclear.services.zones.service import ZoneService
 from keepclear.store import Database
@@ -102,8 +103,9 @@ class ZoneProposals:
         self._zones = zones
         self._events = events
         #: Proposals one party may have waiting for an admin's decision (a redrawn one replaces
-        #: itself): setting ``max_pending_zone_proposals_per_party``.
-        self.max_pending_per_party = max_pending_per_party
+        #: itself): setting ``max_pending_zone_proposals_per_party``; its refusals are
+        #: ``zone_proposals_refused_limit_total``.
+        self.pending_quota = Quota(max_pending_per_party)
 
     def propose(self, party_id: str, source: str, name: str, geometry: Any, remarks: str = "") -> tuple[str, bool]:
         """Store a pending proposal of ``party_id`` (one per ``source``: a redrawn shape replaces it)."""
@@ -122,9 +124,9 @@ class ZoneProposals:
         }
         with self._db.write() as conn:
             registry_store.lock_party(conn, party_id)  # counted one writer at a time, in any process
-            most = self.max_pending_per_party
-            if store.pending_count(conn, party_id, but_source=source) >= most:
-                raise ConflictError(
+            most = self.pending_quota.most
+            if not self.pending_quota.allows(store.pending_count(conn, party_id, but_source=source)):
+                raise self.pending_quota.refused(
                     f"party {party_id} has {most} proposals pending, the most it may have"
                     f" (max_pending_zone_proposals_per_party: {most}); redraw one of them (same source), or"
                     " see which are pending (GET /v1/zone-proposals?state=pending) and wait for an admin to decide"
