@@ -374,6 +374,14 @@ class Settings(BaseSettings):
         description="Seconds between hotline escalation steps; empty: the message's own acknowledgement window.",
     )
     hotline_max_thread_parties: int = Field(16, ge=2, description="The most parties one hotline thread may have.")
+    max_pending_zone_proposals_per_party: int = Field(
+        200,
+        ge=1,
+        le=100_000,
+        description="Zone proposals one party may have pending, waiting for an admin to accept or refuse them"
+        " (POST /v1/zone-proposals; a redrawn one, same source, replaces itself): one more is refused (409)"
+        " until an admin decides one.",
+    )
     max_hotline_threads_per_party: int = Field(
         10_000,
         ge=1,

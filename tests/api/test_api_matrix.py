@@ -98,12 +98,9 @@ def for_roles(allowed: dict[str | None, Check], default: Check = DENIED) -> dict
 PROPOSED = {"type": "Polygon", "coordinates": [[[38.0, 35.0], [38.1, 35.0], [38.1, 35.1], [38.0, 35.0]]]}
 
 
-def proposal(service: Service) -> str:
-    """A fresh pending zone proposal of party a."""
-    from keepclear.services.zones.proposals import ZoneProposals
-
-    dep = service.deployment
-    return ZoneProposals(dep.db, dep.clock, dep.zones, dep.bus).propose("a", fresh("d"), "P", PROPOSED)[0]
+def proposal(service: Service, party: str = "a") -> str:
+    """A fresh pending zone proposal of ``party``."""
+    return service.deployment.zone_proposals.propose(party, fresh("d"), "P", PROPOSED)[0]
 
 
 def new_key_id(service: Service) -> tuple[str, Any]:
@@ -773,7 +770,43 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             for_roles({r: status(201, lambda b: b["created"] is True) for r in ("a-liaison", "a-feed")}),
         )
     ],
-    ("GET", "/v1/zone-proposals"): [("-", same("/v1/zone-proposals"), for_roles({"admin": status(200)}))],
+    ("GET", "/v1/zone-proposals"): [
+        (
+            "own only",
+            lambda s: (proposal(s), proposal(s, "b"), ("/v1/zone-proposals", None))[-1],
+            for_roles(
+                {
+                    "admin": status(200, lambda b: {p["party_id"] for p in b} == {"a", "b"}),
+                    **{
+                        r: status(200, lambda b: len(b) >= 1 and {p["party_id"] for p in b} == {"a"})
+                        for r in ("a-liaison", "a-feed", "a-observer")
+                    },
+                }
+            ),
+        )
+    ],
+    ("GET", "/v1/zone-proposals/{proposal_id}"): [
+        (
+            "own",
+            lambda s: (f"/v1/zone-proposals/{proposal(s)}", None),
+            for_roles(
+                {
+                    r: status(200, lambda b: b["party_id"] == "a" and b["state"] == "pending")
+                    for r in ("admin", "a-liaison", "a-feed", "a-observer")
+                }
+            ),
+        ),
+        (
+            "other party's",
+            lambda s: (f"/v1/zone-proposals/{proposal(s, 'b')}", None),
+            for_roles(
+                {
+                    "admin": status(200, lambda b: b["party_id"] == "b"),
+                    **{r: NOT_FOUND for r in ("a-liaison", "a-feed", "a-observer")},
+                }
+            ),
+        ),
+    ],
     ("POST", "/v1/zone-proposals/{proposal_id}/accept"): [
         (
             "-",

@@ -19,7 +19,6 @@ from test_input_hardening import assert_problem, messages, raw, standing_thread
 
 from keepclear.domain.activities import MAX_CONTACT_CHARS, MAX_VERTICES
 from keepclear.domain.timefmt import format_utc, parse_utc
-from keepclear.services.zones.proposals import MAX_PENDING_PER_PARTY
 from keepclear.settings import Settings
 
 #: Written in a zone whose UTC instant is in year 0 or year 10000: parseable, never writable back.
@@ -195,7 +194,7 @@ def test_a_party_keeps_a_bounded_number_of_proposals_pending(store_service: Serv
     """Every source was a new pending proposal, kept until an admin decides: a feed posting 34 a second
     grew the admin's unpaged list without bound (300 of them: 10 MB, 2 s, late ticks)."""
     geometry = {"type": "Polygon", "coordinates": [RING]}
-    most = MAX_PENDING_PER_PARTY
+    most = store_service.deployment.settings.max_pending_zone_proposals_per_party  # 200
     with store_service.client("a-feed") as feed, store_service.client("admin") as admin:
         for index in range(most):
             proposal = {"source": f"tak-{index}", "name": "Box", "geometry": geometry}

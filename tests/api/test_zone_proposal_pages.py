@@ -1,9 +1,9 @@
 """``GET /v1/zone-proposals`` comes in pages like the other growing lists (docs/api.md, "Lists come in
 pages"), over real HTTP on both stores: ``limit`` items a page, the next one linked with
 ``Link: <...>; rel="next"`` (keeping ``state``), each proposal exactly once in (proposed time, id)
-order while more are proposed between pages, a bad ``limit`` or ``after`` refused naming it, and
-still only an admin lists them (a party's keys are refused whatever page they ask for); the
-migration indexes them in that order.
+order while more are proposed between pages, a bad ``limit`` or ``after`` refused naming it; the
+admin lists every party's, a party's keys only their own whatever page they ask for (more in
+``test_zone_proposals_own``); the migration indexes them in that order.
 """
 
 from __future__ import annotations
@@ -141,19 +141,28 @@ def test_bad_limit_or_after_is_refused_naming_it(store_service: Service) -> None
         assert admin.get(PATH, params={"after": cursor}).status_code == 200  # its own still serves
 
 
-def test_only_an_admin_lists_proposals_whatever_page_is_asked(store_service: Service) -> None:
+def test_a_partys_keys_list_only_its_own_proposals_whatever_page_is_asked(store_service: Service) -> None:
     mine = propose(store_service, "a", "own")
-    propose(store_service, "b", "theirs")
+    theirs = propose(store_service, "b", "theirs")
     with store_service.client("admin") as admin:
         first = admin.get(PATH, params={"limit": 1})
         assert first.status_code == 200 and "next" in first.links
         cursor = httpx.URL(first.links["next"]["url"]).params["after"]
-    for who in ("a-liaison", "a-observer", "a-feed", "b-liaison"):
+    for who, own, other in (
+        ("a-liaison", mine, theirs),
+        ("a-observer", mine, theirs),
+        ("a-feed", mine, theirs),
+        ("b-liaison", theirs, mine),
+    ):
         with store_service.client(who) as client:
-            for params in ({}, {"limit": 1}, {"after": cursor}, {"limit": "0"}, {"state": "pending"}):
+            for params in ({}, {"limit": 1}, {"state": "pending"}):
+                listed = client.get(PATH, params=params)
+                assert listed.status_code == 200, (who, params, listed.text)
+                assert [p["id"] for p in listed.json()] == [own] and "Link" not in listed.headers
+            for params in ({"after": cursor}, {"limit": "0"}):  # the admin's cursor, a bad limit
                 refused = client.get(PATH, params=params)
-                assert refused.status_code == 403, (who, params, refused.text)
-                assert mine not in refused.text and "Link" not in refused.headers
+                assert refused.status_code == 422, (who, params, refused.text)
+                assert other not in refused.text and own not in refused.text
     with store_service.client(None) as nobody:
         assert nobody.get(PATH, params={"limit": 1}).status_code == 401
 

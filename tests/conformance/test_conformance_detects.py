@@ -3,7 +3,8 @@ the key and what leaked; known failures and the keys file are judged strictly.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,22 +26,25 @@ from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
 
 
-class UnitsAsAdmin:
-    """The leak under test: GET /v1/units answers every key as if it were the admin's (all units)."""
+class AsAdmin:
+    """The leak under test: the GET paths ``leaky`` names answer every key as if it were the admin's
+    (every party's objects)."""
 
-    def __init__(self, app: ASGIApp, admin_key: str) -> None:
+    def __init__(self, app: ASGIApp, admin_key: str, leaky: Callable[[str], bool]) -> None:
         self.app = app
         self.admin_key = admin_key
+        self.leaky = leaky
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/v1/units":
+        if scope["type"] == "http" and scope["method"] == "GET" and self.leaky(scope["path"]):
             headers = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
             scope = {**scope, "headers": [*headers, (b"authorization", f"Bearer {self.admin_key}".encode())]}
         await self.app(scope, receive, send)
 
 
-@pytest.fixture
-def leaky_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, object]]]:
+@contextmanager
+def served_leaky(tmp_path: Path, leaky: Callable[[str], bool]) -> Iterator[tuple[str, dict[str, object]]]:
+    """A real server of three parties, every key of each, whose ``leaky`` GET paths read as the admin."""
     settings = Settings(data_dir=tmp_path / "data", tick_s=0.2)
     dep = Deployment.open(settings, clock=WallClock(), create=True)
     admin = dep.keys.create(Role.ADMIN, None, "admin")[1]
@@ -51,10 +55,16 @@ def leaky_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, object]]]:
             r.value: dep.keys.create(r, party, r.value)[1] for r in (Role.LIAISON, Role.OBSERVER, Role.FEED)
         }
     app = create_app(settings, deployment=dep)
-    app.add_middleware(UnitsAsAdmin, admin_key=admin)
+    app.add_middleware(AsAdmin, admin_key=admin, leaky=leaky)
     with ThreadedServer(app) as server:
         yield server.url, {"admin": admin, "parties": parties}
     dep.close()
+
+
+@pytest.fixture
+def leaky_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, object]]]:
+    with served_leaky(tmp_path, lambda path: path == "/v1/units") as served:
+        yield served
 
 
 def test_a_route_that_shows_other_parties_units_is_reported_with_path_key_and_unit(
@@ -76,6 +86,32 @@ def test_a_route_that_shows_other_parties_units_is_reported_with_path_key_and_un
         "need-to-know.role:feed-reads-only-its-units",
         "need-to-know.read:/v1/units",
     ]
+
+
+def test_zone_proposals_shown_to_another_party_are_reported_by_list_and_by_id(tmp_path: Path) -> None:
+    """A party's zone proposals are its own: a deployment answering every key's list and reads of
+    proposals as the admin's is reported on both routes, naming the other party's proposal shown
+    and the id that answers otherwise than an unknown one."""
+    with served_leaky(tmp_path, lambda path: path.startswith("/v1/zone-proposals")) as (url, keys):
+        report = run_suite(
+            url,
+            parse_keys(keys),
+            only=["need-to-know.read:/v1/zone-proposals", "need-to-know.read-unknown-ids:/v1/zone-proposals"],
+        )
+    outcomes = {o.name: o for o in report.outcomes}
+    listed = outcomes["need-to-know.read:/v1/zone-proposals"]
+    assert listed.status == "FAIL" and "alpha/liaison GET /v1/zone-proposals shows name of zone proposal of bravo" in (
+        listed.reason
+    ), listed.reason
+    by_id = outcomes["need-to-know.read:/v1/zone-proposals/{proposal_id}"]
+    assert by_id.status == "FAIL" and "remarks of zone proposal of" in by_id.reason, by_id.reason
+    twins = outcomes["need-to-know.read-unknown-ids:/v1/zone-proposals/{proposal_id}"]
+    assert twins.status == "FAIL" and "(not its party's)" in twins.reason, twins.reason
+    assert {o.name for o in report.outcomes if o.status == "FAIL"} == {
+        "need-to-know.read:/v1/zone-proposals",
+        "need-to-know.read:/v1/zone-proposals/{proposal_id}",
+        "need-to-know.read-unknown-ids:/v1/zone-proposals/{proposal_id}",
+    }
 
 
 def test_a_known_failure_that_passes_fails_the_run_until_its_entry_is_removed() -> None:

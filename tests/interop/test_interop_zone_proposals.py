@@ -16,7 +16,6 @@ import takproto
 from apisupport import Service
 from interopsupport import pytak_send, wait_for
 
-import keepclear.services.zones.proposals as proposals_module
 from keepclear.domain import Party
 from keepclear.domain.timefmt import format_utc
 from keepclear.domain.zones import ZoneKind
@@ -74,7 +73,8 @@ def test_proposals_are_accepted_or_refused_by_an_admin_only(service: Service) ->
         again = feed.post("/v1/zone-proposals", json={**body, "name": "Box, redrawn"})
         assert again.json() == {"id": first.json()["id"], "created": False}
         assert obs.post("/v1/zone-proposals", json=body).status_code == 403
-        assert feed.get("/v1/zone-proposals").status_code == 403
+        assert [p["id"] for p in feed.get("/v1/zone-proposals").json()] == [first.json()["id"]]  # its own, to read
+        assert feed.post(f"/v1/zone-proposals/{first.json()['id']}/refuse", json={"reason": "x"}).status_code == 403
         bad = feed.post("/v1/zone-proposals", json={**body, "geometry": {"type": "Polygon", "coordinates": [RING[:3]]}})
         assert bad.status_code == 422 and "ring" in bad.text
         line = feed.post("/v1/zone-proposals", json={"source": "d2", "name": "Road", "geometry": {
@@ -95,6 +95,8 @@ def test_proposals_are_accepted_or_refused_by_an_admin_only(service: Service) ->
         states = {p["id"]: p["state"] for p in admin.get("/v1/zone-proposals").json()}
         assert states == {first.json()["id"]: "accepted", line.json()["id"]: "refused"}
         assert pending_line["id"] == line.json()["id"]
+        decided = feed.get(f"/v1/zone-proposals/{line.json()['id']}").json()  # the proposer learns why
+        assert (decided["state"], decided["reason"]) == ("refused", "not ours to draw")
 
 
 def test_a_shape_drawn_on_tak_becomes_a_proposal_the_cli_accepts(
@@ -138,7 +140,7 @@ def _parties_a_and_b(deployment: Deployment) -> None:
 
 def test_proposals_are_kept_on_both_stores(deployment: Deployment) -> None:
     _parties_a_and_b(deployment)
-    proposals = ZoneProposals(deployment.db, deployment.clock, deployment.zones, deployment.bus)
+    proposals = deployment.zone_proposals
     geometry = {"type": "Polygon", "coordinates": [RING]}
     first, created = proposals.propose("a", "d1", "Box", geometry)
     assert created and proposals.propose("a", "d1", "Box 2", geometry) == (first, False)
@@ -259,12 +261,11 @@ def test_two_processes_proposing_a_partys_last_pending_shape_at_once_cannot_both
     short of its bound of pending ones at the same moment: the second counts only once the first has
     committed (the party's row is locked with the count), so it is refused rather than passing too.
     Without the lock, on PostgreSQL, both counted one and both were stored."""
-    monkeypatch.setattr(proposals_module, "MAX_PENDING_PER_PARTY", 2)
     _parties_a_and_b(deployment)
     geometry = {"type": "Polygon", "coordinates": [RING]}
-    first = ZoneProposals(deployment.db, deployment.clock, deployment.zones, deployment.bus)
+    first = ZoneProposals(deployment.db, deployment.clock, deployment.zones, deployment.bus, max_pending_per_party=2)
     other_db = Database(deployment.db.url.render_as_string(hide_password=False))
-    second = ZoneProposals(other_db, deployment.clock, deployment.zones, deployment.bus)
+    second = ZoneProposals(other_db, deployment.clock, deployment.zones, deployment.bus, max_pending_per_party=2)
     first.propose("a", "d1", "The first", geometry)
     held = Held()
     upsert = proposals_store.upsert_pending

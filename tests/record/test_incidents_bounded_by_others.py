@@ -13,7 +13,7 @@ import json
 import threading
 from dataclasses import replace
 
-from recordsupport import query_plan, statements_seen
+from recordsupport import statements_seen
 
 from keepclear.domain import TrackReport
 from keepclear.domain.events import Event
@@ -26,6 +26,7 @@ from keepclear.services.incidents.service import IncidentConfig, IncidentService
 from keepclear.services.runtime.bus import EventBus, ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.store import incidents as store
+from plansupport import query_plan
 
 WINDOW_S = 600.0
 

@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 PAGE_ITEMS = 1000
 
 
-def _every(proposals: ZoneProposals, state: str) -> Iterator[dict[str, Any]]:
-    """The proposals in ``state``, oldest first, read ``PAGE_ITEMS`` at a time."""
+def _every(proposals: ZoneProposals, state: str | None, party_id: str | None) -> Iterator[dict[str, Any]]:
+    """The proposals in ``state`` (None: every state) of ``party_id`` (None: every party's), oldest
+    first, read ``PAGE_ITEMS`` at a time."""
     after: tuple[float, str] | None = None
     while True:
-        found, more = proposals.page(state, after, PAGE_ITEMS)
+        found, more = proposals.page(state, after, PAGE_ITEMS, party_id)
         yield from found
         if not more or not found:
             return
@@ -35,14 +36,33 @@ def _proposals(ctx: CliContext) -> tuple[Deployment, ZoneProposals]:
     return deployment, deployment.zone_proposals
 
 
+def _decision(proposal: dict[str, Any]) -> str:
+    """What became of ``proposal``, on one line (a reason is the admin's free text)."""
+    from keepclear.domain.limits import one_line_text
+
+    if proposal["state"] == "accepted":
+        return f"accepted as zone {proposal['zone_id']}"
+    if proposal["state"] == "refused":
+        return f"refused: {one_line_text(proposal['reason'] or '')}"
+    return "pending"
+
+
 @click.command("proposals")
-@click.option("--state", type=click.Choice(["pending", "accepted", "refused"]), default="pending", show_default=True)
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "accepted", "refused", "all"]),
+    default="pending",
+    show_default=True,
+)
+@click.option(
+    "--party", "party_id", default=None, help="Only this party's (what its keys read); default: every party's."
+)
 @pass_context
-def zones_proposals(ctx: CliContext, state: str) -> None:
-    """List zone proposals (shapes a party drew on its TAK)."""
+def zones_proposals(ctx: CliContext, state: str, party_id: str | None) -> None:
+    """List zone proposals (shapes a party drew on its TAK), each with its decision."""
     deployment, proposals = _proposals(ctx)
     try:
-        for p in _every(proposals, state):
+        for p in _every(proposals, None if state == "all" else state, party_id):
             geometry = p["geometry"]
             if geometry is None:
                 shape = f"unreadable ({'; '.join(p['problems'])[:200]}): refuse it"
@@ -52,7 +72,7 @@ def zones_proposals(ctx: CliContext, state: str) -> None:
                 vertices = geometry["coordinates"]
                 count = len(vertices[0] if geometry["type"] == "Polygon" else vertices)
                 shape = f"{geometry['type']} of {count} positions"
-            click.echo(f"{p['id']}  party {p['party_id']}  {shape}  {p['name']!r}  from {p['source']}  {p['state']}")
+            click.echo(f"{p['id']}  party {p['party_id']}  {shape}  {p['name']!r}  from {p['source']}  {_decision(p)}")
     finally:
         deployment.close()
 

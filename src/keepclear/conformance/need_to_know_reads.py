@@ -43,6 +43,7 @@ def _param_values(w: World, name: str, zone_id: str | None) -> list[str]:
         "activity_id": list(w.activities.values()),
         "thread_id": list(w.threads.values()),
         "incident_id": list(w.incidents.values()),
+        "proposal_id": list(w.proposals.values()),
         "alert_id": [w.alert_id or ""],
         "party_id": list(w.parties),
         "seq": ["1"],

@@ -64,6 +64,8 @@ class World:
     activities: dict[str, str] = field(default_factory=dict)
     threads: dict[str, str] = field(default_factory=dict)
     incidents: dict[str, str] = field(default_factory=dict)
+    #: Party -> the id of the zone proposal its liaison made (refused at the end).
+    proposals: dict[str, str] = field(default_factory=dict)
     secrets: list[Secret] = field(default_factory=list)
     #: Object id -> parties that may name it (see it); ids the run created, for path parameters.
     visible_to: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -269,6 +271,20 @@ def build(world: World) -> None:
     w.to_close.append((w.a, incident["id"]))
     w.visible_to[incident["id"]] = frozenset({w.a, w.b})
 
+    for i, party in enumerate(w.parties):  # a proposal is its party's alone (and the admin's, who decides it)
+        name = w.secret(f"name of zone proposal of {party}", f"{w.run_id} proposal of {party}", party, shown=True)
+        remarks = w.secret(f"remarks of zone proposal of {party}", f"{w.run_id} remarks of {party}", party, shown=True)
+        ring = zone_document(w.name(f"zp-{party}"), w.lat_deg + 5.0 + i, w.lon_deg, 0.05)["features"][0]["geometry"]
+        proposed = _ok(
+            api.client(liaison(party)).post(
+                "/v1/zone-proposals",
+                json={"source": w.name(f"drawing-{party}"), "name": name, "geometry": ring, "remarks": remarks},
+            ),
+            "zone proposal",
+        )
+        w.proposals[party] = proposed["id"]
+        w.visible_to[proposed["id"]] = frozenset({party})
+
 
 def _report_all(w: World) -> None:
     for party in w.parties:
@@ -330,10 +346,16 @@ def tear_down(world: World) -> list[str]:
         w.api.client(liaison(owner)).post(
             f"/v1/incidents/{incident_id}/review", json={"status": "closed", "note": f"{w.run_id} conformance run"}
         )
+    for party, proposal_id in w.proposals.items():
+        answer = w.api.client(ADMIN).post(
+            f"/v1/zone-proposals/{proposal_id}/refuse", json={"reason": f"{w.run_id} conformance run over"}
+        )
+        if answer.status_code != 200:
+            notes.append(f"zone proposal {proposal_id} of {party}: not refused ({answer.status_code})")
     if w.units:
         notes.append(
             f"left in place (the API removes none of them): forces and units {w.run_id}-*, zone {w.run_id}-roz"
-            " (expires an hour after the run began), hotline threads and messages, incidents (closed), and the"
-            " record entries of everything the run did"
+            " (expires an hour after the run began), hotline threads and messages, incidents (closed), zone"
+            " proposals (refused), and the record entries of everything the run did"
         )
     return notes

@@ -39,6 +39,7 @@ class Action(enum.StrEnum):
     ZONES_READ = "zones.read"
     ZONES_WRITE = "zones.write"
     ZONES_PROPOSE = "zones.propose"
+    ZONE_PROPOSALS_READ = "zones.proposals.read"
     KEYS_MANAGE = "keys.manage"
     TRACKS_INGEST = "tracks.ingest"
     TRACKS_READ = "tracks.read"
@@ -74,6 +75,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.ZONES_READ: frozenset({Role.ADMIN, *_READERS}),
     Action.ZONES_WRITE: frozenset({Role.ADMIN}),
     Action.ZONES_PROPOSE: frozenset({Role.FEED, Role.LIAISON}),
+    # the admin every party's; a party's keys its own (proposal_visible)
+    Action.ZONE_PROPOSALS_READ: frozenset({Role.ADMIN, Role.FEED, *_READERS}),
     Action.KEYS_MANAGE: frozenset({Role.ADMIN}),
     Action.TRACKS_INGEST: frozenset({Role.FEED}),
     Action.TRACKS_READ: _READERS,
@@ -195,6 +198,17 @@ def activity_addressed(party_id: str, notifier_party_id: str, draft: bool, addre
 def incident_visible(principal: Principal, parties: Collection[str]) -> bool:
     """An incident (its accounts, timeline, evidence and report) is seen by its involved parties."""
     return sees_all(principal) or (principal.party_id is not None and party_involved(principal.party_id, parties))
+
+
+def proposal_visible(principal: Principal, proposer_party_id: str) -> bool:
+    """A zone proposal is seen in full by its proposing party (any of its keys: its own data) and by
+    the admin who decides it; never by another party, to which it answers as unknown."""
+    return sees_all(principal) or sees_party_data(principal, proposer_party_id)
+
+
+def proposals_scope(principal: Principal) -> str | None:
+    """Whose zone proposals ``principal`` lists: every party's for the admin (None), else its own party's."""
+    return None if sees_all(principal) else principal.party_id or ""
 
 
 def party_involved(party_id: str, parties: Collection[str]) -> bool:

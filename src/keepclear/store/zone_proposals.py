@@ -28,9 +28,12 @@ zone_proposals = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("zone_id", sa.String(64), nullable=True),
     sa.UniqueConstraint("party_id", "source", name="uq_zone_proposals_party_source"),
-    # The list's order, so a page is one range of an index (with and without a state).
+    # The list's order, so a page is one range of an index (with and without a state): the admin's
+    # list of every party's, and a party's list of its own (the others' proposals never read).
     sa.Index("ix_zone_proposals_proposed", "proposed_s", "id"),
     sa.Index("ix_zone_proposals_state_proposed", "state", "proposed_s", "id"),
+    sa.Index("ix_zone_proposals_party_proposed", "party_id", "proposed_s", "id"),
+    sa.Index("ix_zone_proposals_party_state_proposed", "party_id", "state", "proposed_s", "id"),
 )
 
 
@@ -75,11 +78,17 @@ def list_proposals(conn: Connection, state: str | None = None) -> list[dict[str,
 
 
 def proposals_page(
-    conn: Connection, state: str | None, after: tuple[float, str] | None, limit: int
+    conn: Connection,
+    state: str | None,
+    after: tuple[float, str] | None,
+    limit: int,
+    party_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to ``limit`` proposals (in ``state``, when given) by (proposed time, id) after ``after``
-    (None: from the first); one statement, one range of an index."""
+    """Up to ``limit`` proposals (of ``party_id`` and in ``state``, each when given) by (proposed
+    time, id) after ``after`` (None: from the first); one statement, one range of an index."""
     query = sa.select(zone_proposals).order_by(zone_proposals.c.proposed_s, zone_proposals.c.id)
+    if party_id is not None:
+        query = query.where(zone_proposals.c.party_id == party_id)
     if state is not None:
         query = query.where(zone_proposals.c.state == state)
     if after is not None:

@@ -1,6 +1,7 @@
 """/v1/zone-proposals: shapes a party's feed or liaison proposes (drawn on its TAK), which an admin
-accepts as agreed zones or refuses. A proposer learns only its proposal's id; only admins list them,
-a page at a time (docs/api.md, "Lists come in pages")."""
+accepts as agreed zones or refuses. The admin lists every party's, a party's keys list and read their
+own (pending, accepted as which zone, refused and why), a page at a time (docs/api.md, "Lists come in
+pages"); another party's proposal answers to them as an unknown one."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from keepclear.api.models.geojson import Geometry
 from keepclear.api.paging import PageRequest, page_request
 from keepclear.domain.identity import Principal
 from keepclear.domain.zones import ZoneKind
-from keepclear.services.policy import Action
+from keepclear.errors import NotFoundError
+from keepclear.services.policy import Action, proposal_visible, proposals_scope, unknown
 from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["zones"], route_class=JudgedBodyRoute)
@@ -40,7 +42,8 @@ class ProposalOut(BaseModel):
 
 
 class ZoneProposalOut(BaseModel):
-    """A proposal as an admin sees it; times in seconds since the epoch."""
+    """A proposal as the admin and its proposing party see it (all of it: the party's own data);
+    times in seconds since the epoch."""
 
     id: str
     party_id: str
@@ -95,22 +98,44 @@ def propose_zone(
     return ProposalOut(id=found, created=created)
 
 
+def _out(proposal: dict[str, Any]) -> ZoneProposalOut:
+    return ZoneProposalOut.model_validate({**proposal, "radius_m": (proposal["geometry"] or {}).get("radius_m")})
+
+
 @router.get("/zone-proposals")
 def list_zone_proposals(
     request: Request,
     response: Response,
     rt: RuntimeDep,
-    _: Annotated[Principal, Depends(authorized(Action.ZONES_WRITE))],
+    principal: Annotated[Principal, Depends(authorized(Action.ZONE_PROPOSALS_READ))],
     page: Annotated[PageRequest, Depends(page_request("zone-proposals", (float, str)))],
     state: Annotated[str | None, Query(pattern="^(pending|accepted|refused)$")] = None,
 ) -> list[ZoneProposalOut]:
-    """The proposals (or those in ``state``), oldest first: a page of ``limit``, the next one linked
-    by ``Link: <...>; rel="next"`` (docs/api.md, "Lists come in pages")."""
+    """The proposals (or those in ``state``): every party's for the admin, the caller's party's own
+    for its keys; oldest first, a page of ``limit``, the next one linked by ``Link: <...>; rel="next"``
+    (docs/api.md, "Lists come in pages")."""
     after = None if page.after is None else (page.after[0], page.after[1])  # (proposed_s, id): checked by page_request
-    found, more = rt.deployment.zone_proposals.page(state, after, page.limit)
+    found, more = rt.deployment.zone_proposals.page(state, after, page.limit, proposals_scope(principal))
     last = (found[-1]["proposed_s"], found[-1]["id"]) if more and found else None
     page.link(request, response, last, keep=None if state is None else {"state": state})
-    return [ZoneProposalOut.model_validate({**p, "radius_m": (p["geometry"] or {}).get("radius_m")}) for p in found]
+    return [_out(p) for p in found]
+
+
+@router.get("/zone-proposals/{proposal_id}")
+def get_zone_proposal(
+    proposal_id: str,
+    rt: RuntimeDep,
+    principal: Annotated[Principal, Depends(authorized(Action.ZONE_PROPOSALS_READ))],
+) -> ZoneProposalOut:
+    """One proposal: its state, the zone it became or why it was refused. Another party's answers
+    exactly as one that does not exist (404)."""
+    try:
+        proposal = rt.deployment.zone_proposals.get(proposal_id)
+    except NotFoundError:
+        proposal = None
+    if proposal is None or not proposal_visible(principal, proposal["party_id"]):
+        raise NotFoundError(unknown("zone proposal", proposal_id))
+    return _out(proposal)
 
 
 @router.post("/zone-proposals/{proposal_id}/accept")

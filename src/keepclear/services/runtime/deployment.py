@@ -53,7 +53,13 @@ class Deployment:
     @cached_property
     def zone_proposals(self) -> ZoneProposals:
         """Shapes a party drew (on its TAK) for an admin to accept as zones or refuse."""
-        return ZoneProposals(self.db, self.clock, self.zones, self.bus)
+        return ZoneProposals(
+            self.db,
+            self.clock,
+            self.zones,
+            self.bus,
+            max_pending_per_party=self.settings.max_pending_zone_proposals_per_party,
+        )
 
     @cached_property
     def keys(self) -> KeyService:

@@ -35,7 +35,6 @@ from keepclear.services.runtime.request_keys import RequestKeyRetention
 from keepclear.services.tactical.history import TrackHistory
 from keepclear.services.tactical.service import TacticalService, cell_plan
 from keepclear.services.tactical.tracks import ReportColumns, TrackIngest, UnitDirectory
-from keepclear.services.zones.proposals import MAX_PENDING_PER_PARTY
 from keepclear.store.track_history import history_database
 
 if TYPE_CHECKING:
@@ -215,7 +214,12 @@ class Runtime:
         self.add_gauge("probe_events", lambda: self.tactical.last_events)
         self.add_gauge("events_queued", lambda: self.deployment.bus.queued_events)
         self.add_gauge("zone_proposals_pending", lambda: self.deployment.zone_proposals.pending())
-        self.add_gauge("zone_proposals_pending_per_party_limit", lambda: MAX_PENDING_PER_PARTY)
+        self.add_gauge(
+            "zone_proposals_pending_per_party_limit", lambda: self.deployment.zone_proposals.pending_quota.most
+        )
+        self.add_gauge(
+            "zone_proposals_refused_limit_total", lambda: self.deployment.zone_proposals.pending_quota.refused_total
+        )
         self.add_gauge("events_queue_limit", lambda: self.deployment.bus.max_queued_events)
         for name, read in deployment.bus.gauges().items():
             self.add_gauge(name, read)

@@ -18,6 +18,7 @@ from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import coordinate_problems
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
+from keepclear.services.quota import Quota
 from keepclear.services.record.staging import stage
 from keepclear.services.zones.service import ZoneService
 from keepclear.store import Database
@@ -25,8 +26,6 @@ from keepclear.store import registry as registry_store
 from keepclear.store import zone_proposals as store
 
 MAX_VERTICES = 2_000
-#: Proposals one party may have waiting for an admin's decision (a redrawn one replaces itself).
-MAX_PENDING_PER_PARTY = 200
 #: The largest circle proposed, metres.
 MAX_RADIUS_M = 1_000_000.0
 
@@ -96,11 +95,17 @@ class ZoneProposals:
     """Propose, list, accept and refuse; each of them a record entry in the same transaction
     (``proposal.submitted``, ``proposal.accepted``, ``proposal.refused``), the proposer its audience."""
 
-    def __init__(self, db: Database, clock: Clock, zones: ZoneService, events: EventSink) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, zones: ZoneService, events: EventSink, *, max_pending_per_party: int
+    ) -> None:
         self._db = db
         self._clock = clock
         self._zones = zones
         self._events = events
+        #: Proposals one party may have waiting for an admin's decision (a redrawn one replaces
+        #: itself): setting ``max_pending_zone_proposals_per_party``; its refusals are
+        #: ``zone_proposals_refused_limit_total``.
+        self.pending_quota = Quota(max_pending_per_party)
 
     def propose(self, party_id: str, source: str, name: str, geometry: Any, remarks: str = "") -> tuple[str, bool]:
         """Store a pending proposal of ``party_id`` (one per ``source``: a redrawn shape replaces it)."""
@@ -119,10 +124,12 @@ class ZoneProposals:
         }
         with self._db.write() as conn:
             registry_store.lock_party(conn, party_id)  # counted one writer at a time, in any process
-            if store.pending_count(conn, party_id, but_source=source) >= MAX_PENDING_PER_PARTY:
-                raise ConflictError(
-                    f"party {party_id} has {MAX_PENDING_PER_PARTY} proposals pending, the most it may have;"
-                    " redraw one of them (same source) or wait for an admin to decide"
+            most = self.pending_quota.most
+            if not self.pending_quota.allows(store.pending_count(conn, party_id, but_source=source)):
+                raise self.pending_quota.refused(
+                    f"party {party_id} has {most} proposals pending, the most it may have"
+                    f" (max_pending_zone_proposals_per_party: {most}); redraw one of them (same source), or"
+                    " see which are pending (GET /v1/zone-proposals?state=pending) and wait for an admin to decide"
                 )
             found, created = store.upsert_pending(conn, values)
             event = None
@@ -156,13 +163,20 @@ class ZoneProposals:
         return [_as_listed(p) for p in stored]
 
     def page(
-        self, state: str | None, after: tuple[float, str] | None, limit: int
+        self, state: str | None, after: tuple[float, str] | None, limit: int, party_id: str | None = None
     ) -> tuple[Sequence[dict[str, Any]], bool]:
-        """Up to ``limit`` proposals (or those in ``state``) after ``after`` (proposed time, id),
+        """Up to ``limit`` proposals (or those in ``state``; of ``party_id`` only, when given: one
+        range of an index whatever the other parties proposed) after ``after`` (proposed time, id),
         judged as ``list`` judges them, and whether a next page may hold more."""
         with self._db.read() as conn:
-            stored = store.proposals_page(conn, state, after, limit + 1)
+            stored = store.proposals_page(conn, state, after, limit + 1, party_id)
         return [_as_listed(p) for p in stored[:limit]], len(stored) > limit
+
+    def get(self, proposal_id: str) -> dict[str, Any]:
+        """One proposal, judged as ``list`` judges it (``NotFoundError`` when there is none): who
+        may see it is the caller's to decide (``policy.proposal_visible``)."""
+        with self._db.read() as conn:
+            return _as_listed(store.get_proposal(conn, proposal_id))
 
     @staticmethod
     def _pending(conn: Connection, proposal_id: str) -> dict[str, Any]:
