@@ -111,3 +111,59 @@ def test_only_so_many_large_bodies_wait() -> None:
 
     assert asyncio.run(three()) == [True, True]
     assert queue.refused_busy == 1 and queue.waiting == 0
+
+
+def test_another_party_is_taken_and_served_next_while_one_party_fills_the_queue() -> None:
+    """Party a has ``max_waiting`` large bodies waiting (one being judged, held); b's is still taken
+    (a holds more than its share), and is judged next, before a's other waiting ones; a's next one is
+    refused. Round the parties, each party's bodies in the order they came."""
+    queue = LargeBodies(None, threshold_bytes=1000, max_waiting=4)
+    release = threading.Event()
+    order: list[str] = []
+
+    def work(label: str) -> str:
+        if label == "a0":
+            release.wait(10)
+        order.append(label)
+        return label
+
+    async def run() -> list[str]:
+        tasks = [asyncio.create_task(queue.judge(5000, lambda k=k: work(f"a{k}"), "a")) for k in range(4)]
+        await asyncio.sleep(0.05)
+        assert queue.waiting == 4 and queue.waiting_of == {"a": 4}
+        with pytest.raises(OverloadedError, match="4 of them this party's"):
+            await queue.judge(5000, lambda: work("a-refused"), "a")
+        b_tasks = [asyncio.create_task(queue.judge(5000, lambda k=k: work(f"b{k}"), "b")) for k in range(2)]
+        await asyncio.sleep(0.05)
+        assert queue.waiting == 6 and queue.waiting_of == {"a": 4, "b": 2}  # b's share of 4 is 2
+        with pytest.raises(OverloadedError):
+            await queue.judge(5000, lambda: work("b-refused"), "b")
+        release.set()
+        return list(await asyncio.gather(*tasks, *b_tasks))
+
+    assert sorted(asyncio.run(run())) == ["a0", "a1", "a2", "a3", "b0", "b1"]
+    assert order == ["a0", "b0", "a1", "b1", "a2", "a3"]
+    assert queue.waiting == 0 and queue.waiting_of == {} and queue.refused_busy == 2
+
+
+def test_a_body_whose_client_went_away_gives_up_its_place() -> None:
+    queue = LargeBodies(None, threshold_bytes=1000, max_waiting=4)
+    release = threading.Event()
+    order: list[str] = []
+
+    async def run() -> None:
+        first = asyncio.create_task(queue.judge(5000, lambda: order.append("a0") or release.wait(10), "a"))
+        await asyncio.sleep(0.05)
+        gone = asyncio.create_task(queue.judge(5000, lambda: order.append("b0"), "b"))
+        after = asyncio.create_task(queue.judge(5000, lambda: order.append("c0"), "c"))
+        await asyncio.sleep(0.05)
+        gone.cancel()
+        release.set()
+        await asyncio.gather(first, after)
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+
+    asyncio.run(run())
+    assert order == ["a0", "c0"]
+    assert queue.waiting == 0 and queue.waiting_of == {}
+    assert asyncio.run(queue.judge(5000, lambda: "next", "b")) == "next"  # the turn is free again

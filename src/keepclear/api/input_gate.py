@@ -200,7 +200,7 @@ class InputGate:
             detail = f"request bodies of {path} are limited to {limit_bytes} bytes (setting {setting})"
             return receive, problem(413, "Request too large", detail, path)
         try:
-            refusal = await self.queue.judge(len(body), lambda: self._body(scope, headers, body))
+            refusal = await self.queue.judge(len(body), lambda: self._body(scope, headers, body), _sender(scope))
         except OverloadedError as exc:
             refusal = problem_for(exc, path)
         return (receive, refusal) if refusal is not None else (replay_body(body, receive), None)
@@ -334,3 +334,12 @@ class JudgedBodyRoute(APIRoute):
             return await handler(_JudgedRequest(request.scope, request.receive))
 
         return judged
+
+
+def _sender(scope: Scope) -> str:
+    """Who sent the request, for the large bodies' turns: its key's party (the admin keys as one)."""
+    caller = scope.get(CALLER_SCOPE_KEY)
+    if caller is None:
+        return ""
+    principal: Principal = caller[1]
+    return principal.party_id or _ADMIN_HOLDER

@@ -7,12 +7,20 @@ the parse), one at a time (two would share one window), each once the probe has 
 enough for it (``ProbePriority.wait_window_async``), the time estimated from the bodies judged
 before. At most ``max_waiting`` wait their turn, each holding its bytes: more are refused with 429
 and ``Retry-After`` (``large_bodies_refused_busy_total``).
+
+The parties sending them share the queue fairly: the turns go round the parties waiting (each
+party's bodies in the order they came), and over ``max_waiting`` a party holding fewer than its share
+(``max_waiting`` over the parties waiting, itself counted) still waits, within twice ``max_waiting``.
+So one party's feeds posting large batches from many clients at once (track batches are not counted
+in its requests in flight) cannot keep another party's batches out or behind all of theirs: another
+party's body waits for the one being judged and at most one of each other party's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -39,25 +47,82 @@ class LargeBodies:
         self.refused_busy = 0
         #: Seconds a byte took to judge, smoothed over the last bodies (``large_body_judge_ns_per_byte``).
         self.s_per_byte = _FIRST_S_PER_BYTE
-        self._turn = asyncio.Lock()
+        #: Bodies waiting or judged now, per party sending them (``large_bodies_waiting_per_party_max``).
+        self.waiting_of: dict[str, int] = {}
+        self._busy = False  # a body is being judged (or its turn was just given to it)
+        #: Per party with bodies waiting for the turn, their wake-ups in order; the dict's order is the
+        #: round of the parties (the party served goes to the end).
+        self._queues: dict[str, deque[asyncio.Future[None]]] = {}
 
-    async def judge(self, size_bytes: int, work: Callable[[], T]) -> T:
-        """``work()`` (judging a body of ``size_bytes``): at once when small, otherwise in its turn."""
+    async def judge(self, size_bytes: int, work: Callable[[], T], party: str = "") -> T:
+        """``work()`` (judging a body of ``size_bytes`` that ``party`` sent): at once when small,
+        otherwise in its party's turn."""
         if size_bytes <= self.threshold_bytes:
             return work()
-        if self.waiting >= self.max_waiting:
-            self.refused_busy += 1
-            raise OverloadedError(
-                f"{self.waiting} large request bodies are waiting to be read; send this one again shortly", 1.0
-            )
+        self._admit(party)
         self.waiting += 1
+        self.waiting_of[party] = self.waiting_of.get(party, 0) + 1
         try:
-            async with self._turn:
+            await self._turn(party)
+            try:
                 if self.priority is not None:
                     await self.priority.wait_window_async(size_bytes * self.s_per_byte)
                 started_s = time.perf_counter()
                 result = await run_in_threadpool(work)
                 self.s_per_byte = 0.7 * self.s_per_byte + 0.3 * (time.perf_counter() - started_s) / size_bytes
                 return result
+            finally:
+                self._pass_turn(party)
         finally:
             self.waiting -= 1
+            left = self.waiting_of[party] - 1
+            if left:
+                self.waiting_of[party] = left
+            else:
+                del self.waiting_of[party]
+
+    def _admit(self, party: str) -> None:
+        """429 (``OverloadedError``) unless one more of ``party``'s bodies may wait: under
+        ``max_waiting``, or under its share of it and twice it."""
+        held = self.waiting_of.get(party, 0)
+        sharing = len(self.waiting_of) + (party not in self.waiting_of)
+        if self.waiting < self.max_waiting or (
+            held < self.max_waiting // sharing and self.waiting < 2 * self.max_waiting
+        ):
+            return
+        self.refused_busy += 1
+        raise OverloadedError(
+            f"{self.waiting} large request bodies are waiting to be read, {held} of them this party's; send this"
+            " one again shortly",
+            1.0,
+        )
+
+    async def _turn(self, party: str) -> None:
+        """Wait for ``party``'s turn: at once when no body is being judged and none waits."""
+        if not self._busy and not self._queues:
+            self._busy = True
+            return
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(party, deque()).append(woken)
+        try:
+            await woken
+        except asyncio.CancelledError:  # its client went away: its place, or the turn given to it, goes on
+            if woken.done() and not woken.cancelled():
+                self._pass_turn(party)
+            raise
+
+    def _pass_turn(self, served: str) -> None:
+        """``served``'s body is done: the turn goes to the next party of the round (its oldest body),
+        ``served`` waiting behind every other party."""
+        if served in self._queues and len(self._queues) > 1:
+            self._queues[served] = self._queues.pop(served)
+        while self._queues:
+            party = next(iter(self._queues))
+            waiting = self._queues.pop(party)
+            woken = waiting.popleft()
+            if waiting:
+                self._queues[party] = waiting  # the party's next body waits a round
+            if not woken.done():
+                woken.set_result(None)
+                return
+        self._busy = False
