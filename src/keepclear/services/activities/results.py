@@ -14,15 +14,24 @@ from keepclear.services.activities.views import ActivityState
 from keepclear.store.activity_conflicts import Capped, StoredConflict
 
 
+#: What others recorded against an activity none could have judged yet.
+NO_OVERLAPS = Capped((), 0)
+
+
 @dataclass(frozen=True)
 class NotifyResult:
     """The stored activity, what the check found, and the activity's state as stored (what ``get``
-    would read back: the answer is made from it without reading it again)."""
+    would read back: the answer is made from it without reading it again); ``overlaps``, the first
+    conflicts others' activities recorded against it and their count, as its notifier's view shows
+    them: none for a new activity or a draft notified (others' checks judge live activities only, so
+    none judged it before this write), read in the write for an amendment (the id keeps what was
+    recorded against its earlier versions)."""
 
     activity: Activity
     check: CheckResult
     addressees: frozenset[str]
     state: ActivityState
+    overlaps: Capped = NO_OVERLAPS
 
 
 @dataclass(frozen=True)
