@@ -42,8 +42,8 @@ from typing import Any
 import sqlalchemy as sa
 from benchdb import fresh_database
 from fastapi.testclient import TestClient
-from shapely.geometry import Polygon, mapping
 from list_bench import _document, _populate
+from shapely.geometry import Polygon, mapping
 
 from keepclear.api.app import create_app
 from keepclear.detect.strategic import Conflict, ConflictKind
@@ -97,7 +97,9 @@ def _bulk(dep: Deployment, own: int, sources: int, overlaps: int) -> None:
                 ]
                 conn.execute(activity_schema.activity_conflicts.insert(), rows)
                 continue
-            conflict = Conflict(ConflictKind.ACTIVITY, f"b-{b:05d}", "b", 1, square, 0.0, 1.0, 15000.0, 30000.0, "bench")
+            conflict = Conflict(
+                ConflictKind.ACTIVITY, f"b-{b:05d}", "b", 1, square, 0.0, 1.0, 15000.0, 30000.0, "bench"
+            )
             record(conn, [StoredConflict(f"a-{i % sources:05d}", 1, conflict, 1.0 + i) for i in range(overlaps)])
 
 

@@ -138,8 +138,6 @@ class SseReader:
         assert self._ready.wait(10), "stream did not open"
 
     def _run(self) -> None:
-        import json
-
         try:
             with self._client.stream("GET", "/v1/stream", headers=self._headers, timeout=None) as response:
                 event = None
@@ -213,8 +211,6 @@ def running_service(
     """A real server on the store at ``database_url`` (None: SQLite in ``data_dir``), populated with
     ``populate`` and the example zones; ``monotonic`` is the clock of the API's rate bounds;
     ``overrides`` are settings."""
-    import json
-
     from keepclear.api import create_app
     from keepclear.api.server import ThreadedServer
     from keepclear.services.runtime.bus import WallClock

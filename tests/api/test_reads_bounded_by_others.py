@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 from apisupport import Service, bulk_conflicts, statements_of_requests
-from record.recordsupport import query_plan
 from test_list_paging import document, notify
 
 from keepclear.domain import Party
@@ -24,6 +23,7 @@ from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activities_from_documents
 from keepclear.store import hotline as hotline_store
+from record.recordsupport import query_plan
 
 #: Conflicts and threads others stored about party b (each within its own bounds).
 MANY = 20_000

@@ -98,7 +98,7 @@ def _shuffled(service: ActivityService, seed: int, steps: int, check: Any = None
         party = rng.choice(PARTIES)
         mine = [a for a in service.activities() if a.party_id == party]
         step = rng.choice(("notify", "notify", "batch", "draft", "change", "change", "change"))
-        if step == "notify" or not mine and step == "change":
+        if step == "notify" or (not mine and step == "change"):
             service.notify(new(party))
         elif step == "batch":
             service.notify_many([new(party), new(party)])

@@ -154,6 +154,10 @@ class Capped:
     total: int
 
 
+#: A list that holds none (an activity's conflicts not read, what none recorded against a new one).
+EMPTY = Capped((), 0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Lists:
     """One list of recorded conflicts per activity, each found for the current version of the

@@ -11,11 +11,7 @@ from dataclasses import dataclass
 from keepclear.detect.strategic import CheckResult
 from keepclear.domain.activities import Activity
 from keepclear.services.activities.views import ActivityState
-from keepclear.store.activity_conflicts import Capped, StoredConflict
-
-
-#: What others recorded against an activity none could have judged yet.
-NO_OVERLAPS = Capped((), 0)
+from keepclear.store.activity_conflicts import EMPTY, Capped, StoredConflict
 
 
 @dataclass(frozen=True)
@@ -31,7 +27,7 @@ class NotifyResult:
     check: CheckResult
     addressees: frozenset[str]
     state: ActivityState
-    overlaps: Capped = NO_OVERLAPS
+    overlaps: Capped = EMPTY
 
 
 @dataclass(frozen=True)

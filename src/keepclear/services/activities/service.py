@@ -224,7 +224,7 @@ class ActivityService(ActivityReads):
                 store.set_head(conn, new.id, new.status, new.version, now_s)
                 log_store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
                 escalations = acks_store.get_escalations(conn, new.id)
-                state = ActivityState(new, frozenset(), [], Capped((), 0), escalations, None, None)
+                state = ActivityState(new, frozenset(), [], conflicts_store.EMPTY, escalations, None, None)
                 return NotifyResult(new, CheckResult((), None), frozenset(), state, self._overlaps_in(conn, new))
             new = replace(new, notified_s=now_s)
             store.insert_version(conn, new, now_s, notice_s(self._config, new, now_s))

@@ -41,9 +41,7 @@ _conflicts = sa.table(
 def upgrade() -> None:
     op.add_column("activities", sa.Column("overlapped_by_total", sa.Integer, nullable=False, server_default="0"))
     op.add_column("activity_versions", sa.Column("conflicts_total", sa.Integer, nullable=False, server_default="0"))
-    op.add_column(
-        "activity_conflicts", sa.Column("superseded", sa.Boolean, nullable=False, server_default=sa.false())
-    )
+    op.add_column("activity_conflicts", sa.Column("superseded", sa.Boolean, nullable=False, server_default=sa.false()))
     current = sa.select(_activities.c.current_version).where(_activities.c.id == _conflicts.c.activity_id)
     op.execute(_conflicts.update().where(_conflicts.c.version != current.scalar_subquery()).values(superseded=True))
     found = sa.select(sa.func.count()).where(
