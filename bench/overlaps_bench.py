@@ -12,6 +12,10 @@ versions aside). Then, the app served in this process (Starlette's test client),
 - ``overlaps``: every overlap of one activity, following ``GET /v1/activities/{id}/overlaps`` by 1000
   (a tree without the route: ``-``).
 
+With ``--amend`` each of a's activities is then amended once in place: what the bulk stood for is
+amended away (the totals and the lists count and show one conflict of each of a's), and the reads
+must not pass over it.
+
 With ``--reader a`` the same as a's liaison, of a's own activities: their ``conflicts`` (what their
 checks found: ``own * overlaps / sources`` each, 25,000 by default), ``conflicts_total`` and
 ``GET /v1/activities/{id}/conflicts``.
@@ -19,6 +23,7 @@ checks found: ``own * overlaps / sources`` each, 25,000 by default), ``conflicts
 Run it against another source tree (the base of the change) with ``PYTHONPATH=<tree>/src``.
 
     python bench/overlaps_bench.py [--stores sqlite,postgres] [--own 100] [--overlaps 5000] [--repeat 3] [--reader a]
+        [--amend]
 """
 
 from __future__ import annotations
@@ -35,10 +40,14 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from list_bench import _document, served
+from shapely.geometry import Polygon, mapping
 
+from keepclear.detect.strategic import Conflict, ConflictKind
 from keepclear.geo.activity_doc import activities_from_documents
 from keepclear.services.runtime.deployment import Deployment
+from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import activity_schema
+from keepclear.store.activity_conflicts import StoredConflict
 
 BATCH = 250
 
@@ -66,16 +75,35 @@ def _conflict_rows(engine: sa.Engine, seen: list[tuple[str, Any]]) -> int:
 
 
 def _bulk(dep: Deployment, own: int, sources: int, overlaps: int) -> None:
-    geometry = json.dumps({"type": "Polygon", "coordinates": [[[40, 35.4], [40.1, 35.4], [40.1, 35.5], [40, 35.4]]]})
+    """The conflicts of a's activities (version 1) against each of b's, through the store's path that
+    records them (``record``, which keeps the totals); on a tree without it (the base of the change),
+    straight into the table, as that tree's reads count them."""
+    square = Polygon([(40, 35.4), (40.1, 35.4), (40.1, 35.5)])
+    geometry = json.dumps(mapping(square))
     row = {"version": 1, "kind": "activity", "target_party_id": "b", "target_version": 1, "geometry": geometry}
     row |= {"start_s": 0.0, "end_s": 1.0, "lower_ft": 15000.0, "upper_ft": 30000.0, "reason": "bench"}
+    record = getattr(conflicts_store, "record", None)
     for b in range(own):
-        rows = [
-            row | {"activity_id": f"a-{i % sources:05d}", "target_id": f"b-{b:05d}", "detected_s": 1.0 + i}
-            for i in range(overlaps)
-        ]
         with dep.db.write() as conn:
-            conn.execute(activity_schema.activity_conflicts.insert(), rows)
+            if record is None:
+                rows = [
+                    row | {"activity_id": f"a-{i % sources:05d}", "target_id": f"b-{b:05d}", "detected_s": 1.0 + i}
+                    for i in range(overlaps)
+                ]
+                conn.execute(activity_schema.activity_conflicts.insert(), rows)
+                continue
+            conflict = Conflict(
+                ConflictKind.ACTIVITY, f"b-{b:05d}", "b", 1, square, 0.0, 1.0, 15000.0, 30000.0, "bench"
+            )
+            record(conn, [StoredConflict(f"a-{i % sources:05d}", 1, conflict, 1.0 + i) for i in range(overlaps)])
+
+
+def _amend_sources(dep: Deployment, service: Any, sources: int) -> None:
+    """Each of a's activities amended once, in place: what its version 1 recorded is amended away
+    (the reads pass over it, or not), its version 2 records one conflict against each of b's."""
+    docs = [_document(f"a-{i:05d}", "ua", "all", 30) for i in range(sources)]
+    for activity in activities_from_documents(docs, party_id="a", max_problems_listed=50):
+        service.amend(activity, 1)
 
 
 def _timed(client: TestClient, path: str, headers: dict[str, str], repeat: int, **params: Any) -> tuple[float, Any]:
@@ -107,7 +135,9 @@ def _all_overlaps(client: TestClient, path: str, headers: dict[str, str]) -> tup
 LISTS = {"b": ("overlapped_by", "/overlaps"), "a": ("conflicts", "/conflicts")}
 
 
-def run(store: str, own: int, sources: int, overlaps: int, repeat: int, reader: str = "b") -> dict[str, Any]:
+def run(
+    store: str, own: int, sources: int, overlaps: int, repeat: int, reader: str = "b", amend: bool = False
+) -> dict[str, Any]:
     field, route = LISTS[reader]
     with served(store) as (dep, app, keys):
         service = app.state.runtime.activities
@@ -116,7 +146,11 @@ def run(store: str, own: int, sources: int, overlaps: int, repeat: int, reader: 
             for start in range(0, count, BATCH):
                 chunk = activities_from_documents(docs[start : start + BATCH], party_id=party, max_problems_listed=50)
                 service.notify_many(chunk)
+        built = time.perf_counter()
         _bulk(dep, own, sources, overlaps)
+        if amend:
+            _amend_sources(dep, service, sources)
+        built_s = time.perf_counter() - built
         headers = {"Authorization": f"Bearer {keys[reader]}"}
         with TestClient(app) as client:
             client.get("/v1/activities", params={"limit": 1}, headers=headers)  # warm: the key, the caches
@@ -129,6 +163,7 @@ def run(store: str, own: int, sources: int, overlaps: int, repeat: int, reader: 
     first = view.json()
     return {
         "store": store,
+        "built_s": built_s,
         "view_s": view_s,
         "shown": len(first[field]),
         "total": first.get(f"{field}_total", "-"),
@@ -148,19 +183,24 @@ def main() -> None:
     parser.add_argument("--overlaps", type=int, default=5000, help="conflicts against each of b's")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reader", choices=sorted(LISTS), default="b", help="b: overlapped_by; a: conflicts")
+    parser.add_argument(
+        "--amend", action="store_true", help="then amend each of a's once: the overlaps recorded in bulk amended away"
+    )
     args = parser.parse_args()
+    amended = "; a's amended once (the bulk amended away)" if args.amend else ""
     print(
-        f"b's {args.own} activities, {args.overlaps} overlaps each (from {args.sources} of a's); median of {args.repeat};"
-        f" read as {args.reader}"
+        f"b's {args.own} activities, {args.overlaps} overlaps each (from {args.sources} of a's){amended};"
+        f" median of {args.repeat}; read as {args.reader}"
     )
     field, route = LISTS[args.reader]
-    header = ("store", "view s", field, "total", "page s", "page items", "statements", "rows", route.strip("/"))
+    header = ("store", "built s", "view s", field, "total", "page s", "page items", "statements", "rows")
+    header += (route.strip("/"),)
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for store in args.stores.split(","):
-        r = run(store, args.own, args.sources, args.overlaps, args.repeat, args.reader)
+        r = run(store, args.own, args.sources, args.overlaps, args.repeat, args.reader, args.amend)
         print(
-            f"{r['store']} | {r['view_s']:.3f} | {r['shown']} | {r['total']} | {r['page_s']:.3f} | {r['page_items']}"
+            f"{r['store']} | {r['built_s']:.1f} | {r['view_s']:.3f} | {r['shown']} | {r['total']} | {r['page_s']:.3f} | {r['page_items']}"
             f" | {r['statements']} | {r['rows']} | {r['paged']}"
         )
 

@@ -13,13 +13,16 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from shapely.geometry import Point
 
+from keepclear.detect.strategic import Conflict, ConflictKind
 from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.identity import Role
 from keepclear.domain.parties import Contact
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.runtime import Runtime
-from keepclear.store import activity_schema
+from keepclear.store import activity_conflicts as conflicts_store
+from keepclear.store.activity_conflicts import StoredConflict
 
 EXAMPLE_ZONES = Path(__file__).resolve().parents[2] / "examples" / "zones.geojson"
 
@@ -135,8 +138,6 @@ class SseReader:
         assert self._ready.wait(10), "stream did not open"
 
     def _run(self) -> None:
-        import json
-
         try:
             with self._client.stream("GET", "/v1/stream", headers=self._headers, timeout=None) as response:
                 event = None
@@ -210,8 +211,6 @@ def running_service(
     """A real server on the store at ``database_url`` (None: SQLite in ``data_dir``), populated with
     ``populate`` and the example zones; ``monotonic`` is the clock of the API's rate bounds;
     ``overrides`` are settings."""
-    import json
-
     from keepclear.api import create_app
     from keepclear.api.server import ThreadedServer
     from keepclear.services.runtime.bus import WallClock
@@ -246,17 +245,29 @@ def statements_of_requests(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
-def bulk_conflicts(service: Service, found: Iterable[tuple[str, float]], version: int = 1) -> None:
-    """Conflicts of a's ``a-1`` (at ``version``) against b's activities, straight into the store: one
-    a ``(target_id, detected_s)`` of ``found`` (as others' activities amended that often leave them)."""
-    geometry = json.dumps({"type": "Point", "coordinates": [40.0, 35.4]})
-    row = {"activity_id": "a-1", "version": version, "kind": "activity", "target_party_id": "b", "target_version": 1}
-    row |= {"geometry": geometry, "start_s": 0.0, "end_s": 1.0, "lower_ft": 0.0, "upper_ft": 1.0, "reason": "bulk"}
-    with service.deployment.db.write() as conn:
-        conn.execute(
-            activity_schema.activity_conflicts.insert(),
-            [row | {"target_id": target, "detected_s": detected_s} for target, detected_s in found],
+def bulk_conflicts(
+    service: Service,
+    found: Iterable[tuple[str, float]],
+    version: int = 1,
+    *,
+    recorder: str = "a-1",
+    target_party_id: str = "b",
+) -> None:
+    """Conflicts of ``recorder`` (a's ``a-1``; at ``version``) against ``target_party_id``'s (b's)
+    activities, through the store's one path that records them (not a check): one a
+    ``(target_id, detected_s)`` of ``found`` (as others' activities amended that often leave them)."""
+    point = Point(40.0, 35.4)
+    stored = [
+        StoredConflict(
+            recorder,
+            version,
+            Conflict(ConflictKind.ACTIVITY, target, target_party_id, 1, point, 0.0, 1.0, 0.0, 1.0, "bulk"),
+            detected_s,
         )
+        for target, detected_s in found
+    ]
+    with service.deployment.db.write() as conn:
+        conflicts_store.record(conn, stored)
 
 
 def problem_without(response: httpx.Response, named_id: str) -> tuple[int, str, str]:

@@ -71,6 +71,28 @@ def test_a_view_and_a_page_item_show_the_latest_overlaps_and_count_them_all(capp
     assert not [v for i, v in items.items() if not i.startswith("b-") and "overlapped_by_total" in v]
 
 
+def test_the_answer_to_a_notification_or_an_amendment_is_what_a_read_right_after_shows(capped: Service) -> None:
+    """The answer shows what was recorded against the activity's id, as its view does: for an
+    amendment, what others' activities recorded against its earlier versions (their count too); for
+    a new activity, nothing (no other check judged it before), its own check's conflicts apart."""
+    notify(capped, "a", ["a-1"])  # b-1's check finds it
+    with capped.client("b-liaison") as b:
+        notified = b.post("/v1/activities", json=document("b-1", "ub", "all"))
+        after_notified = b.get("/v1/activities/b-1").json()
+        notify(capped, "a", ["a-2"])  # its check records a conflict against b-1
+        recorded(capped, "b-1", 4, first_s=4_000_000_000.0)  # and more than the view shows
+        amended = b.post("/v1/activities/b-1/amend", json={"version": 1, "activity": document("b-1", "ub", "all")})
+        after_amended = b.get("/v1/activities/b-1").json()
+        batch = b.post("/v1/activities/batch", json={"activities": [document("b-2", "ub", "all")]})
+        after_batch = b.get("/v1/activities/b-2").json()
+    assert [r.status_code for r in (notified, amended, batch)] == [201, 200, 201], (notified.text, amended.text)
+    assert notified.json()["activity"] == after_notified
+    assert (after_notified["conflicts_total"], after_notified["overlapped_by_total"]) == (1, 0)
+    assert amended.json()["activity"] == after_amended
+    assert (len(after_amended["overlapped_by"]), after_amended["overlapped_by_total"]) == (CAP, 5)
+    assert batch.json()["activities"][0]["activity"] == after_batch
+
+
 @pytest.mark.parametrize("count", [12, 13])  # a last page full, and one with one overlap
 def test_paging_through_overlaps_gives_each_once_most_recent_first(capped: Service, count: int) -> None:
     notify(capped, "b", ["b-1"])

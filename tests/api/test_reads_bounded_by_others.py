@@ -15,13 +15,15 @@ from typing import Any
 
 import httpx
 from apisupport import Service, bulk_conflicts, statements_of_requests
-from test_list_paging import notify
+from test_list_paging import document, notify
 
 from keepclear.domain import Party
 from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
+from keepclear.geo.activity_doc import activities_from_documents
 from keepclear.store import hotline as hotline_store
+from plansupport import query_plan
 
 #: Conflicts and threads others stored about party b (each within its own bounds).
 MANY = 20_000
@@ -112,6 +114,25 @@ def test_the_conflicts_a_check_found_are_read_a_bounded_number_on_a_page_and_a_v
         (2, 2),
     ]
     assert (len(view.json()["conflicts"]), view.json()["conflicts_total"]) == (most, OVERLAPS + 2)
+
+
+def test_totals_count_no_rows_and_overlaps_amended_away_lie_outside_the_range_read(store_service: Service) -> None:
+    notify(store_service, "b", ["b-1"])
+    notify(store_service, "a", ["a-1"])  # a conflict of its version 1 against b-1
+    bulk_conflicts(store_service, [("b-1", 1.0 + i) for i in range(OVERLAPS)])  # and many more
+    (moved,) = activities_from_documents([document("a-1", "ua", "all")], party_id="a", max_problems_listed=1)
+    store_service.runtime.activities.amend(moved, 1)  # version 2, same place: one conflict against b-1
+
+    ((view, seen),) = _asked(store_service, "b-liaison", ["/v1/activities/b-1"])
+    assert view.status_code == 200, view.text
+    assert (len(view.json()["overlapped_by"]), view.json()["overlapped_by_total"]) == (1, 1)
+    read = _reading(seen, "activity_conflicts")
+    assert [s for s, _ in read if "count(" in s.lower()] == []  # the totals are kept, not counted
+    db = store_service.deployment.db
+    (overlaps,) = [query_plan(db, s, p, "activity_conflicts") for s, p in read if "c.target_id =" in s]
+    # the current overlaps of b-1 are one range of the index: version 1's, amended away, outside it
+    assert "ix_activity_conflicts_current_overlaps" in overlaps and "superseded" in overlaps, overlaps
+    assert "recorder" not in overlaps and "Filter" not in overlaps, overlaps
 
 
 def _bulk_threads(service: Service, count: int) -> None:

@@ -357,14 +357,10 @@ def test_console_files_are_served_with_their_types(service: Service) -> None:
 
 def _recorded(service: Service, activity_id: str, target: tuple[str, str], count: int) -> None:
     """``count`` more conflicts found by ``activity_id`` (version 1) against ``target`` (party, id)."""
-    from keepclear.store import activity_schema
+    from apisupport import bulk_conflicts
 
-    row = {"activity_id": activity_id, "version": 1, "kind": "activity", "target_id": target[1]}
-    row |= {"target_party_id": target[0], "target_version": 1, "start_s": time.time() + 86400}
-    row |= {"end_s": time.time() + 90000, "geometry": '{"type":"Point","coordinates":[40.0,35.4]}'}
-    row |= {"lower_ft": 0.0, "upper_ft": 1.0, "reason": "", "detected_s": time.time()}
-    with service.deployment.db.write() as conn:
-        conn.execute(activity_schema.activity_conflicts.insert(), [row] * count)
+    found = [(target[1], time.time())] * count
+    bulk_conflicts(service, found, recorder=activity_id, target_party_id=target[0])
 
 
 def test_an_activity_overlapped_past_the_views_bound_says_how_many_in_all(

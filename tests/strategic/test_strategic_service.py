@@ -387,14 +387,14 @@ def test_conflicts_recorded_before_the_index_by_version_are_read_through_it_and_
 
     service, _ = world
     service.notify(plan("russia-1", "russia", addressees=frozenset({"coalition"})))
+    service.notify(plan("coalition-1", "coalition", lon=38.05, addressees=frozenset({"un"})))  # recorded before
 
     def indexes() -> set[str]:
         return {i["name"] for i in sa.inspect(deployment.db.engine).get_indexes("activity_conflicts")}
 
     config = alembic_config(deployment.db)
-    command.downgrade(config, "0021_conflict_overlaps_index")
+    command.downgrade(config, "0021_conflict_overlaps_index")  # its conflicts as stored before the index
     assert {"ix_activity_conflicts_activity_id"} <= indexes() and "ix_activity_conflicts_of_version" not in indexes()
-    service.notify(plan("coalition-1", "coalition", lon=38.05, addressees=frozenset({"un"})))  # recorded before
     command.upgrade(config, "heads")
     assert "ix_activity_conflicts_of_version" in indexes() and "ix_activity_conflicts_activity_id" not in indexes()
     found = service.get("coalition-1").conflicts

@@ -27,6 +27,9 @@ activities = sa.Table(
     sa.Column("current_version", sa.Integer, nullable=False),
     sa.Column("created_s", sa.Double, nullable=False),
     sa.Column("updated_s", sa.Double, nullable=False),
+    # How many conflicts others' current versions recorded against this activity (migration 0024):
+    # ``overlapped_by_total`` read in one row, however many others recorded.
+    sa.Column("overlapped_by_total", sa.Integer, nullable=False, server_default="0"),
 )
 
 activity_versions = sa.Table(
@@ -42,6 +45,8 @@ activity_versions = sa.Table(
     sa.Column("notified_s", sa.Double, nullable=True),
     sa.Column("required_notice_s", sa.Double, nullable=True),
     sa.Column("given_notice_s", sa.Double, nullable=True),
+    # How many conflicts this version's check found (migration 0024): ``conflicts_total`` read in one row.
+    sa.Column("conflicts_total", sa.Integer, nullable=False, server_default="0"),
 )
 
 activity_acks = sa.Table(
@@ -78,9 +83,13 @@ activity_conflicts = sa.Table(
     sa.Column("required_notice_s", sa.Double, nullable=True),
     sa.Column("given_notice_s", sa.Double, nullable=True),
     sa.Column("detected_s", sa.Double, nullable=False),
-    # By target, its party, then as recorded (migration 0021): an activity's overlaps, most recently
-    # found first, are one range of it, a page or a view's first few read without passing over the rest.
-    sa.Index("ix_activity_conflicts_overlaps", "target_id", "target_party_id", "id"),
+    # Whether the version that recorded it is no longer its activity's current one (an amendment
+    # moved it away; migration 0024).
+    sa.Column("superseded", sa.Boolean, nullable=False, server_default=sa.false()),
+    # By target, its party, whether superseded, then as recorded (migration 0024): an activity's
+    # overlaps (of others' current versions), most recently found first, are one range of it, a page
+    # or a view's first few read without passing over the rest, nor over those amended away.
+    sa.Index("ix_activity_conflicts_current_overlaps", "target_id", "target_party_id", "superseded", "id"),
     # By activity, version, then as recorded (migration 0023): what one version's check found, as
     # found, is one range of it, a page or a view's first few read without passing over the rest.
     sa.Index("ix_activity_conflicts_of_version", "activity_id", "version", "id"),

@@ -177,7 +177,7 @@ def _notify_out(result: NotifyResult, party_id: str) -> NotifyOut:
     found = result.state.conflicts  # the first the check found, as on the view, and how many
     return NotifyOut.model_validate(
         {
-            "activity": view_for(result.state, party_id),  # as stored: not read back
+            "activity": view_for(result.state, party_id, {result.activity.id: result.overlaps}),  # as stored
             "conflicts": conflicts_view(found),
             "conflicts_total": found.total,
             "late_notice": None if late is None else {"required_s": late.required_s, "given_s": late.given_s},

@@ -19,9 +19,6 @@ from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import registry as registry_store
 from keepclear.store.activity_acks import AckState
 
-#: An activity's conflicts when they were not read (an addressee's view never shows them).
-_NONE = conflicts_store.Capped((), 0)
-
 
 def party_ids(conn: Connection) -> frozenset[str]:
     """The id of every party."""
@@ -106,7 +103,7 @@ def states(
                 activity=activity,
                 addressees=found,
                 acks=acks[activity.id],
-                conflicts=conflicts.get(activity.id, _NONE),
+                conflicts=conflicts.get(activity.id, conflicts_store.EMPTY),
                 escalations=escalations[activity.id],
                 required_notice_s=c.required_notice_s,
                 given_notice_s=c.given_notice_s,

@@ -11,18 +11,23 @@ from dataclasses import dataclass
 from keepclear.detect.strategic import CheckResult
 from keepclear.domain.activities import Activity
 from keepclear.services.activities.views import ActivityState
-from keepclear.store.activity_conflicts import Capped, StoredConflict
+from keepclear.store.activity_conflicts import EMPTY, Capped, StoredConflict
 
 
 @dataclass(frozen=True)
 class NotifyResult:
     """The stored activity, what the check found, and the activity's state as stored (what ``get``
-    would read back: the answer is made from it without reading it again)."""
+    would read back: the answer is made from it without reading it again); ``overlaps``, the first
+    conflicts others' activities recorded against it and their count, as its notifier's view shows
+    them: none for a new activity or a draft notified (others' checks judge live activities only, so
+    none judged it before this write), read in the write for an amendment (the id keeps what was
+    recorded against its earlier versions)."""
 
     activity: Activity
     check: CheckResult
     addressees: frozenset[str]
     state: ActivityState
+    overlaps: Capped = EMPTY
 
 
 @dataclass(frozen=True)

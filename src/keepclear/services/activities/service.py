@@ -47,6 +47,7 @@ from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import activities as store
 from keepclear.store import activity_acks as acks_store
+from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import activity_log as log_store
 from keepclear.store.activity_acks import AckState, EscalationStep
 from keepclear.store.activity_conflicts import Capped
@@ -244,20 +245,21 @@ class ActivityService(ActivityReads):
                     raise ValidationError(problems)
                 old_addressees = reading.addressees(conn, current)
                 acks_store.stop_deadlines(conn, activity.id)
+                conflicts_store.supersede(conn, activity.id, version)
                 if current.status is ActivityStatus.DRAFT:
                     store.insert_version(conn, new, now_s)
                     store.set_head(conn, new.id, new.status, new.version, now_s)
                     log_store.log_change(conn, new.id, new.version, "amended", new.party_id, now_s)
                     escalations = acks_store.get_escalations(conn, new.id)
-                    state = ActivityState(new, frozenset(), [], Capped((), 0), escalations, None, None)
-                    return NotifyResult(new, CheckResult((), None), frozenset(), state)
+                    state = ActivityState(new, frozenset(), [], conflicts_store.EMPTY, escalations, None, None)
+                    return NotifyResult(new, CheckResult((), None), frozenset(), state, self._overlaps_in(conn, new))
                 new = replace(new, notified_s=now_s)
                 store.insert_version(conn, new, now_s, notice_s(self._config, new, now_s))
                 store.set_head(conn, new.id, new.status, new.version, now_s)
                 opened = self._check_and_open(
                     conn, new, now_s, "amended", marked=True, pieces=pieces, prejudged=prejudged
                 )
-                result = opened.result
+                result = replace(opened.result, overlaps=self._overlaps_in(conn, new))
                 withdrawn = old_addressees - result.addressees
                 events = notified_events(
                     result, now_s, EventKind.ACTIVITY_AMENDED, withdrawn, self._config.event_max_conflicts
@@ -368,6 +370,13 @@ class ActivityService(ActivityReads):
         if version != current.version:
             raise StaleVersionError(activity_id, version, current.version)
         return current
+
+    def _overlaps_in(self, conn: Connection, activity: Activity) -> Capped:
+        """What others recorded against ``activity`` as its view shows it, read in the write (an
+        amendment's answer shows what a read right after it shows)."""
+        return conflicts_store.overlaps_of(conn, activity.party_id, [activity.id], self._config.view_max_overlaps)[
+            activity.id
+        ]
 
     @staticmethod
     def _require_transition(current: Activity, target: ActivityStatus) -> None:

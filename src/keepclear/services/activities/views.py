@@ -22,10 +22,7 @@ from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activity_to_document
 from keepclear.services.policy import activity_addressed, sees_party_data_of
 from keepclear.store.activity_acks import AckState, EscalationStep
-from keepclear.store.activity_conflicts import Capped, StoredConflict
-
-#: An activity nothing overlaps (or whose overlaps were not read: a notification's answer).
-_NO_OVERLAPS = Capped((), 0)
+from keepclear.store.activity_conflicts import EMPTY, Capped, StoredConflict
 
 
 @dataclass(frozen=True)
@@ -165,7 +162,7 @@ def view_for(
     activity = state.activity
     if sees_party_data_of(party_id, activity.party_id):
         view = notifier_view(state)
-        found = (overlaps or {}).get(activity.id, _NO_OVERLAPS)
+        found = (overlaps or {}).get(activity.id, EMPTY)
         view["overlapped_by"] = [overlap_view(c) for c in found.shown]
         view["overlapped_by_total"] = found.total
         return view
