@@ -57,6 +57,7 @@ def test_a_party_in_more_threads_than_a_statement_takes_parameters_reads_them_al
     assert all(set(t.parties) == {"coalition", "russia"} for t in threads if t.id in bulk)
     heads = {t.id: (last, unread) for t, last, unread in hotline.thread_heads("coalition")}
     assert len(heads) == len(threads) and heads[last_id] == (2, 2) and heads[ids[0]] == (0, 0)
+    assert hotline.unread_total("coalition") == (1, 2) and hotline.unread_total("russia") == (0, 0)
     assert dict((t.id, last) for t, last in hotline.threads_with_last_seq("coalition"))[last_id] == 2
     resumed = {t.id: last for t, last in hotline.resume_points("coalition", {last_id: 1})}
     assert resumed[last_id] == 2 and len(resumed) == len(threads)

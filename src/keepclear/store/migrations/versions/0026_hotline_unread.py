@@ -1,0 +1,57 @@
+"""Hotline: unread counts kept per member of a thread and per party, so a party's total is one row.
+
+Revision ID: 0026_hotline_unread
+Revises: 0017_hotline_thread_posted
+
+The console's unread badge summed the threads it had loaded: a liaison whose unread message was in a
+thread beyond its first page was not told of it. A total counted over the party's threads would
+read every thread others made it a member of (tens of thousands) on every change; the counts are
+kept instead by the writer paths that store messages and advance read cursors
+(``store.hotline.unread``). The upgrade counts what is stored: per member, the messages of others
+(keepclear's included) after its party's read cursor, then their sums per party.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0026_hotline_unread"
+down_revision = "0017_hotline_thread_posted"
+branch_labels = None
+depends_on = None
+
+_COUNT_MEMBERS = """
+UPDATE hotline_members SET unread = (
+    SELECT count(*) FROM hotline_messages AS m
+    WHERE m.thread_id = hotline_members.thread_id
+      AND (m.sender_party IS NULL OR m.sender_party <> hotline_members.party_id)
+      AND m.seq > coalesce((
+          SELECT c.through_seq FROM hotline_cursors AS c
+          WHERE c.thread_id = hotline_members.thread_id AND c.party_id = hotline_members.party_id
+            AND c.kind = 'read'
+      ), 0)
+)
+"""
+
+_SUM_PARTIES = """
+INSERT INTO hotline_unread (party_id, threads, messages)
+SELECT party_id, count(*), sum(unread) FROM hotline_members WHERE unread > 0 GROUP BY party_id
+"""
+
+
+def upgrade() -> None:
+    op.add_column("hotline_members", sa.Column("unread", sa.Integer, nullable=False, server_default="0"))
+    op.create_table(
+        "hotline_unread",
+        sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
+        sa.Column("threads", sa.Integer, nullable=False),
+        sa.Column("messages", sa.Integer, nullable=False),
+    )
+    op.execute(_COUNT_MEMBERS)
+    op.execute(_SUM_PARTIES)
+
+
+def downgrade() -> None:
+    op.drop_table("hotline_unread")
+    op.drop_column("hotline_members", "unread")
