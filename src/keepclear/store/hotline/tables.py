@@ -24,6 +24,9 @@ hotline_threads = sa.Table(
     # When a message was last stored in it (the poster's clock; None before one was, or before
     # migration 0017): how a process without a bus finds what others posted (``threads_posted_since``).
     sa.Column("posted_s", sa.Double, nullable=True, index=True),
+    # Who last posted into it, in commit order (``threads.posted_horizon``; None before one did, or
+    # before migration 0026): PostgreSQL's id of the writing transaction, SQLite's next of a counter.
+    sa.Column("posted_tx", sa.BigInteger, nullable=True, index=True),
 )
 
 hotline_members = sa.Table(

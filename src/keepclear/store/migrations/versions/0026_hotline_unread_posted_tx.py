@@ -1,6 +1,8 @@
-"""Hotline: unread counts kept per member of a thread and per party, so a party's total is one row.
+"""Hotline: unread counts kept per member of a thread and per party, so a party's total is one row;
+and who last posted into each thread in commit order, indexed, so a process without a bus finds
+every post others committed however long its transaction ran.
 
-Revision ID: 0026_hotline_unread
+Revision ID: 0026_hotline_unread_posted_tx
 Revises: 0017_hotline_thread_posted
 
 The console's unread badge summed the threads it had loaded: a liaison whose unread message was in a
@@ -9,6 +11,12 @@ read every thread others made it a member of (tens of thousands) on every change
 kept instead by the writer paths that store messages and advance read cursors
 (``store.hotline.unread``). The upgrade counts what is stored: per member, the messages of others
 (keepclear's included) after its party's read cursor, then their sums per party.
+
+Without a bus, a process found what others posted by reading the threads posted to since its last
+look less a margin of 30 s of the poster's clock: a post whose transaction committed later than that
+after it read the clock was never found (its live delivery lost until the socket resumed). Each
+post now stamps the thread with its transaction in commit order (``posted_tx``:
+``store.hotline.threads.posted_horizon``). Threads stored before have none: their next post sets it.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026_hotline_unread"
+revision = "0026_hotline_unread_posted_tx"
 down_revision = "0017_hotline_thread_posted"
 branch_labels = None
 depends_on = None
@@ -50,8 +58,12 @@ def upgrade() -> None:
     )
     op.execute(_COUNT_MEMBERS)
     op.execute(_SUM_PARTIES)
+    op.add_column("hotline_threads", sa.Column("posted_tx", sa.BigInteger, nullable=True))
+    op.create_index("ix_hotline_threads_posted_tx", "hotline_threads", ["posted_tx"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_hotline_threads_posted_tx", "hotline_threads")
+    op.drop_column("hotline_threads", "posted_tx")
     op.drop_table("hotline_unread")
     op.drop_column("hotline_members", "unread")
