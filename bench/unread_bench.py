@@ -21,16 +21,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from benchdb import fresh_database
 from fastapi.testclient import TestClient
+from list_bench import _statements
 
 from keepclear.api.app import create_app
 from keepclear.domain import Party
@@ -42,22 +39,6 @@ from keepclear.settings import Settings
 from keepclear.store import hotline as store
 
 BULK_ROWS = 5_000
-
-
-@contextmanager
-def _statements(engine: sa.Engine) -> Iterator[list[str]]:
-    """Statements executed by the test client's request threads (AnyIO workers)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if threading.current_thread().name.startswith("AnyIO worker"):
-            seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def _bulk_threads(dep: Deployment, count: int) -> list[str]:

@@ -9,28 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from apisupport import Service, statements_of_requests
+from apisupport import Service, bulk_threads, statements_of_requests
 
 from keepclear.domain import Party
 from keepclear.domain.hotline import MessageKind
 from keepclear.domain.parties import Contact
-from keepclear.store import hotline as hotline_store
 
 #: Threads of a and b stored in bulk: more than the first page of the list holds.
 BULK = 150
-
-
-def _bulk_threads(service: Service, count: int) -> list[str]:
-    """``count`` threads of a and b, oldest first, stored in bulk before any other (as threads stored
-    before ``opened_by``, so that a may open more)."""
-    ids = [f"t-bulk-{i:06d}" for i in range(count)]
-    row = {"title": "bulk", "standing": False, "pair_key": None, "created_s": 1.0, "last_seq": 0, "opened_by": None}
-    with service.deployment.db.write() as conn:
-        conn.execute(hotline_store.hotline_threads.insert(), [row | {"id": i} for i in ids])
-        conn.execute(
-            hotline_store.hotline_members.insert(), [{"thread_id": i, "party_id": p} for i in ids for p in "ab"]
-        )
-    return ids
 
 
 def _post(client: Any, thread_id: str, key: str) -> None:
@@ -47,7 +33,7 @@ def _unread(client: Any) -> dict[str, int]:
 
 
 def test_a_thread_beyond_the_first_page_counts_until_it_is_read(store_service: Service) -> None:
-    far = _bulk_threads(store_service, BULK)[-1]
+    far = bulk_threads(store_service, BULK)[-1]
     with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
         assert _unread(b) == {"threads": 0, "messages": 0}
         _post(a, far, "far-key-0001")
@@ -86,7 +72,7 @@ def test_another_partys_threads_never_count(store_service: Service) -> None:
 def test_the_total_reads_one_row_however_many_threads(store_service: Service) -> None:
     """Whatever threads others made the party a member of, the request reads the party's total row
     and no thread, member or message."""
-    ids = _bulk_threads(store_service, 3_000)
+    ids = bulk_threads(store_service, 3_000)
     with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
         for n, thread_id in enumerate(ids[::500]):
             _post(a, thread_id, f"many-key-{n:04d}")

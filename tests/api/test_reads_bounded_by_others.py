@@ -14,14 +14,13 @@ import time
 from typing import Any
 
 import httpx
-from apisupport import Service, bulk_conflicts, statements_of_requests
+from apisupport import Service, bulk_conflicts, bulk_threads, statements_of_requests
 from test_list_paging import notify
 
 from keepclear.domain import Party
 from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
-from keepclear.store import hotline as hotline_store
 
 #: Conflicts and threads others stored about party b (each within its own bounds).
 MANY = 20_000
@@ -114,20 +113,9 @@ def test_the_conflicts_a_check_found_are_read_a_bounded_number_on_a_page_and_a_v
     assert (len(view.json()["conflicts"]), view.json()["conflicts_total"]) == (most, OVERLAPS + 2)
 
 
-def _bulk_threads(service: Service, count: int) -> None:
-    """``count`` threads of a and b, stored in bulk (as threads stored before `opened_by`, so that a may open more)."""
-    ids = [f"t-bulk-{i:06d}" for i in range(count)]
-    row = {"title": "bulk", "standing": False, "pair_key": None, "created_s": 1.0, "last_seq": 0, "opened_by": None}
-    with service.deployment.db.write() as conn:
-        conn.execute(hotline_store.hotline_threads.insert(), [row | {"id": i} for i in ids])
-        conn.execute(
-            hotline_store.hotline_members.insert(), [{"thread_id": i, "party_id": p} for i in ids for p in "ab"]
-        )
-
-
 def test_an_incident_report_reads_the_threads_of_the_messages_it_names_only(store_service: Service) -> None:
     rt = store_service.runtime
-    _bulk_threads(store_service, MANY)
+    bulk_threads(store_service, MANY)
     named = rt.hotline.create_thread("a", ["b"], "the one named")
     rt.hotline.post("a", "Maj Alpha", Draft(named.id, MessageKind.TEXT, "named-key-1", body="we see it"))
     store_service.deployment.registry.add_party(Party("c", "Charlie"), [Contact("Charlie duty officer")])
