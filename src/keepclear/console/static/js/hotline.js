@@ -20,7 +20,7 @@ export class HotlinePanel {
     // the stream names (a message posted in it) is read alone where no loaded page holds it.
     this.list = new PagedList((next) => app.api.threads(next), (id) => app.api.thread(id));
     this.named = new Set(); // threads the stream named since the last load
-    // The server's figure of what the party has not read in all its threads (GET /v1/hotline/unread),
+    // The server's figure of what the party has not read in all its threads (api.unread()),
     // read again with the list on every event that may change it: not a sum over the loaded pages.
     this.unread = null; // {threads, messages}
     this.current = null;
