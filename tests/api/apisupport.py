@@ -22,6 +22,7 @@ from keepclear.domain.parties import Contact
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.services.runtime.runtime import Runtime
 from keepclear.store import activity_conflicts as conflicts_store
+from keepclear.store import hotline as hotline_store
 from keepclear.store.activity_conflicts import StoredConflict
 
 EXAMPLE_ZONES = Path(__file__).resolve().parents[2] / "examples" / "zones.geojson"
@@ -268,6 +269,19 @@ def bulk_conflicts(
     ]
     with service.deployment.db.write() as conn:
         conflicts_store.record(conn, stored)
+
+
+def bulk_threads(service: Service, count: int) -> list[str]:
+    """``count`` threads of a and b, straight into the store, oldest first (as threads stored before
+    ``opened_by``, so that a may open more): as others opening threads with a party leave them."""
+    ids = [f"t-bulk-{i:06d}" for i in range(count)]
+    row = {"title": "bulk", "standing": False, "pair_key": None, "created_s": 1.0, "last_seq": 0, "opened_by": None}
+    with service.deployment.db.write() as conn:
+        conn.execute(hotline_store.hotline_threads.insert(), [row | {"id": i} for i in ids])
+        conn.execute(
+            hotline_store.hotline_members.insert(), [{"thread_id": i, "party_id": p} for i in ids for p in "ab"]
+        )
+    return ids
 
 
 def problem_without(response: httpx.Response, named_id: str) -> tuple[int, str, str]:

@@ -241,6 +241,11 @@ def posted(service: Service) -> tuple[str, int]:
     return thread_id, msg.seq
 
 
+def others_posted(service: Service) -> None:
+    """A message of b in its thread with c, which a is not a member of (never a's to count)."""
+    service.runtime.hotline.post("b", "duty", draft_from_json(message(), foreign_thread(service)))
+
+
 NOT_FOUND = status(404)
 READERS_OK = {"admin": status(200), "a-liaison": status(200), "a-observer": status(200)}
 
@@ -664,6 +669,18 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
             for_roles(
                 {
                     r: status(200, lambda b: all("a" in t["parties"] for t in b) and len(b) >= 1)
+                    for r in ("a-liaison", "a-observer")
+                }
+            ),
+        )
+    ],
+    ("GET", "/v1/hotline/unread"): [
+        (
+            "own party's",
+            lambda s: (others_posted(s), ("/v1/hotline/unread", None))[1],
+            for_roles(
+                {
+                    r: status(200, lambda b: set(b) == {"threads", "messages"} and b["messages"] >= b["threads"] >= 0)
                     for r in ("a-liaison", "a-observer")
                 }
             ),

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import httpx
-from apisupport import Service, bulk_conflicts, statements_of_requests
+from apisupport import Service, bulk_conflicts, bulk_threads, statements_of_requests
 from test_list_paging import document, notify
 
 from keepclear.domain import Party
@@ -22,7 +22,6 @@ from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activities_from_documents
-from keepclear.store import hotline as hotline_store
 from plansupport import query_plan
 
 #: Conflicts and threads others stored about party b (each within its own bounds).
@@ -135,20 +134,9 @@ def test_totals_count_no_rows_and_overlaps_amended_away_lie_outside_the_range_re
     assert "recorder" not in overlaps and "Filter" not in overlaps, overlaps
 
 
-def _bulk_threads(service: Service, count: int) -> None:
-    """``count`` threads of a and b, stored in bulk (as threads stored before `opened_by`, so that a may open more)."""
-    ids = [f"t-bulk-{i:06d}" for i in range(count)]
-    row = {"title": "bulk", "standing": False, "pair_key": None, "created_s": 1.0, "last_seq": 0, "opened_by": None}
-    with service.deployment.db.write() as conn:
-        conn.execute(hotline_store.hotline_threads.insert(), [row | {"id": i} for i in ids])
-        conn.execute(
-            hotline_store.hotline_members.insert(), [{"thread_id": i, "party_id": p} for i in ids for p in "ab"]
-        )
-
-
 def test_an_incident_report_reads_the_threads_of_the_messages_it_names_only(store_service: Service) -> None:
     rt = store_service.runtime
-    _bulk_threads(store_service, MANY)
+    bulk_threads(store_service, MANY)
     named = rt.hotline.create_thread("a", ["b"], "the one named")
     rt.hotline.post("a", "Maj Alpha", Draft(named.id, MessageKind.TEXT, "named-key-1", body="we see it"))
     store_service.deployment.registry.add_party(Party("c", "Charlie"), [Contact("Charlie duty officer")])

@@ -178,3 +178,36 @@ def test_the_items_brought_in_live_are_bounded_the_latest_kept(service: Service,
     assert len(held["ids"]) == held["max"] == 200
     assert held["ids"][:2] == ["t-249", "t-248"] and held["ids"][-1] == "t-50"  # the latest, latest first
     assert not b.errors
+
+
+def badge_is(page: Any, text: str) -> None:
+    page.wait_for_function(f"() => document.getElementById('unread').textContent === {text!r}", timeout=10_000)
+
+
+def test_the_unread_badge_counts_threads_no_loaded_page_holds(service: Service, pages: dict[str, Any]) -> None:
+    """The badge summed the threads the console held: unread messages in a thread beyond the loaded
+    pages, posted before the liaison signed in, were not counted until it loaded that page. It shows
+    the server's total (``GET /v1/hotline/unread``), kept current as messages come and are read."""
+    rt = service.runtime
+    threads = [rt.hotline.create_thread("a", ["b"], f"Far thread {i}").id for i in range(5)]
+    first_threads, _ = ids_of_api(service, "/v1/hotline/threads")
+    far = threads[-1]
+    assert far not in first_threads
+    post(service, far, "Unread beyond the first page")
+    post(service, far, "And a second")
+    b = pages["b"]
+    sign_in(b, service.url, service.keys["b-liaison"])
+    badge_is(b, "2")
+    assert b.get_attribute("#unread", "aria-label") == "непрочитанных: 2, веток с ними: 1"  # b reads Russian
+    b.click("#tab-hotline")
+    count_is(b, "#threads-list li", 2)
+    assert far not in shown(b, "#threads-list li", "thread")
+    assert pages_past_the_first_read(b, "/v1/hotline/threads") == 0
+
+    rt.hotline.mark_read("b", "Bravo duty officer", far, 1)  # another console of b's reads one
+    badge_is(b, "1")
+    rt.hotline.mark_read("b", "Bravo duty officer", far, 2)
+    badge_is(b, "")
+    post(service, threads[-2], "A message in another thread not loaded")
+    badge_is(b, "1")
+    assert not b.errors

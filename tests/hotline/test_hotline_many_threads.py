@@ -57,6 +57,7 @@ def test_a_party_in_more_threads_than_a_statement_takes_parameters_reads_them_al
     assert all(set(t.parties) == {"coalition", "russia"} for t in threads if t.id in bulk)
     heads = {t.id: (last, unread) for t, last, unread in hotline.thread_heads("coalition")}
     assert len(heads) == len(threads) and heads[last_id] == (2, 2) and heads[ids[0]] == (0, 0)
+    assert hotline.unread_total("coalition") == (1, 2) and hotline.unread_total("russia") == (0, 0)
     assert dict((t.id, last) for t, last in hotline.threads_with_last_seq("coalition"))[last_id] == 2
     resumed = {t.id: last for t, last in hotline.resume_points("coalition", {last_id: 1})}
     assert resumed[last_id] == 2 and len(resumed) == len(threads)
@@ -109,6 +110,6 @@ def test_the_store_watch_reads_only_the_threads_posted_to(deployment: Deployment
     other = HotlineService(deployment.db, deployment.clock, deployment.bus, hotline.phrases)  # another process
     other.post("russia", "Maj Ivanov", Draft(ids[7], MessageKind.TEXT, "watched-key-1", body="x"))
     assert watch.look() == [ids[7]] and woken == [(ids[7], ("coalition", "russia"))]
-    assert watch.threads_held == 1
+    assert watch.threads_held <= 1  # held while a look may read it again (test_hotline_store_watch)
     with deployment.db.read() as conn:
         assert [t for t, _, _ in store.threads_posted_since(conn, 0.0)] == [ids[7]]

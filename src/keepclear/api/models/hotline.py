@@ -26,6 +26,13 @@ class ThreadHead(ThreadOut):
     unread: int
 
 
+class UnreadOut(BaseModel):
+    """What the caller's party has not read in all its threads, loaded by a client or not."""
+
+    threads: int = Field(description="Threads holding messages of others the party has not marked read.")
+    messages: int = Field(description="Those messages: the sum of the threads' ``unread``.")
+
+
 class PhraseUseOut(BaseModel):
     code: str
     params: dict[str, str]

@@ -31,6 +31,7 @@ from keepclear.api.models.hotline import (
     ReceiptsOut,
     ThreadHead,
     ThreadOut,
+    UnreadOut,
 )
 from keepclear.api.paging import PageRequest, page_request
 from keepclear.api.post_rate import PostRate
@@ -129,6 +130,16 @@ def get_thread(thread_id: str, hl: HotlineDep, principal: Reader) -> ThreadHead:
     posted in it came on the stream). Not a member, or no such thread: 404 alike."""
     thread, seq, unread = hl.service.thread_head(_party(principal), thread_id)
     return ThreadHead(**_thread(thread).model_dump(), last_seq=seq, unread=unread)
+
+
+@router.get("/unread")
+def unread(hl: HotlineDep, principal: Reader) -> UnreadOut:
+    """What the caller's party has not read in all its threads: how many threads hold messages of
+    others (keepclear's included) after its read cursor, and how many such messages. A client that
+    loads the thread list a page at a time shows this, not a sum over its pages; one row read,
+    however many threads others made the party a member of."""
+    threads, messages = hl.service.unread_total(_party(principal))
+    return UnreadOut(threads=threads, messages=messages)
 
 
 @router.post("/threads", status_code=201)

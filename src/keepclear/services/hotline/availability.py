@@ -12,10 +12,10 @@ import secrets
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
-from keepclear.domain.hotline import Availability, Message, PartyAvailability
+from keepclear.domain.hotline import Availability, Draft, Message, PartyAvailability, Thread
 from keepclear.domain.ids import RandomBits, random_id
 from keepclear.domain.limits import text_problem
-from keepclear.errors import ValidationError
+from keepclear.errors import KeepclearError, ValidationError
 from keepclear.services.hotline.messages import status_draft
 from keepclear.services.hotline.posting import Posting
 from keepclear.services.record.staging import stage
@@ -70,11 +70,18 @@ class Availabilities:
             previous = store.get_availability(conn, party_id)
             store.set_availability(conn, declared)
             if previous.availability != value:
+                told: list[tuple[Thread, Draft]] = []
                 for thread, _ in store.threads_with_last_seq(conn, party_id, standing_only=True):
                     key = f"status.{party_id}.{random_id('k', self._random_bits)}"
-                    draft = status_draft(thread.id, party_id, value, previous.availability, declared.reason, key)
-                    posted.append(self._posting.append(conn, thread, party_id, person, draft))
+                    told.append(
+                        (thread, status_draft(thread.id, party_id, value, previous.availability, declared.reason, key))
+                    )
                     concerned.update(thread.parties)
+                # One batch: the threads' rows, then the unread counts, locked once each in order.
+                for answer in self._posting.append_batch(conn, party_id, person, told):
+                    if isinstance(answer, KeepclearError):
+                        raise answer
+                    posted.append(answer)
             changed = Event(
                 kind=EventKind.PARTY_AVAILABILITY,
                 time_s=now_s,

@@ -63,6 +63,13 @@ class Reading:
             unread = store.unread_counts(conn, party_id, [thread.id])[thread.id]
         return thread, last, unread
 
+    def unread_total(self, party_id: str) -> tuple[int, int]:
+        """How many threads of ``party_id`` hold messages of others it has not marked read, and how many
+        such messages, in all its threads (a console's badge, whatever pages it loaded): one row read,
+        however many threads others made the party a member of."""
+        with self._db.read() as conn:
+            return store.unread_total(conn, party_id)
+
     def thread(self, party_id: str, thread_id: str) -> Thread:
         """One thread ``party_id`` is a member of."""
         with self._db.read() as conn:

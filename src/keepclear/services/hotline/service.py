@@ -111,6 +111,10 @@ class HotlineService:
         """One thread of ``party_id`` with its last seq and unread count (404 for any other)."""
         return self._reading.thread_head(party_id, thread_id)
 
+    def unread_total(self, party_id: str) -> tuple[int, int]:
+        """(threads with messages ``party_id`` has not read, those messages), over all its threads."""
+        return self._reading.unread_total(party_id)
+
     def parties_of(self, thread_id: str) -> tuple[str, ...]:
         """The parties of ``thread_id``, a thread known to exist (a message of it was stored)."""
         return self._threads.known(thread_id).parties

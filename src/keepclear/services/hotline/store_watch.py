@@ -2,16 +2,24 @@
 store) found by one look at the store per process, and handed to the live hub as catch-ups.
 
 The hub hands this process's own messages to the sockets at commit (``note`` hears them too). Each
-``look`` reads the threads posted to since the last look, less ``margin_s`` (a transaction commits
-after the clock it stamped the thread with was read; two processes' clocks may differ a little), an
-indexed read of those threads only (``store.threads_posted_since``), and compares each one's last
+post stamps its thread with its transaction in commit order (``posted_tx``); each ``look`` reads
+first the store's horizon (``store.posted_horizon``: no transaction the look cannot see, whenever it
+commits, has a stamp below it), then the threads stamped at or above the previous look's horizon,
+an indexed read of those threads only (``store.threads_posted_from``), and compares each one's last
 seq with the last this process knew: a thread that moved on wakes the connected clients of its
 parties (``HotlineHub.catch_up``), which read what they were not sent from the store.
 
+So a post is found whenever its transaction commits: before, a look read the threads posted to
+since the last look less ``margin_s`` (30 s) of the poster's clock, and a transaction that
+committed later than that after it read the clock was never found. ``margin_s`` now only reaches
+back on the first look, from when this process starts watching. A transaction held open long keeps
+PostgreSQL's horizon (its oldest transaction in progress) back, and the looks read again the
+threads posted to meanwhile, until it ends.
+
 Before, every socket read every thread of its party every 2 s: a party others made a member of tens
-of thousands of threads cost a second of CPU per socket per look. Now one indexed statement per
-process per look, whatever the sockets and the threads. Held: the threads posted to within the last
-``margin_s``, id and seq each.
+of thousands of threads cost a second of CPU per socket per look. Now two indexed statements per
+process per look, whatever the sockets and the threads. Held: the threads stamped at or above the
+last horizon, id, seq and stamp each.
 """
 
 from __future__ import annotations
@@ -39,37 +47,41 @@ class StoreWatch:
         self._wake = wake
         self._parties_of = parties_of
         self.margin_s = margin_s
-        self._known: dict[str, tuple[int, float]] = {}  # thread -> (last seq known here, when posted)
-        self._last_look_s: float | None = None
+        self._known: dict[str, tuple[int, int]] = {}  # thread -> (last seq known here, its stamp)
+        self._horizon: int | None = None  # the last look's: the next reads from it
         self._lock = threading.Lock()
         #: Threads found moved on by another process (``hotline_store_watch_woken_total``).
         self.woken_total = 0
 
     def note(self, batch: list[tuple[Message, Thread]]) -> None:
-        """Posting listener: this process's own messages, which the hub delivered at commit."""
+        """Posting listener: this process's own messages, which the hub delivered at commit (their
+        stamp, unknown here, is taken as the last horizon: the next look reads them with it)."""
         with self._lock:
             for message, _ in batch:
-                seq, _ = self._known.get(message.thread_id, (0, 0.0))
+                seq, stamp = self._known.get(message.thread_id, (0, self._horizon or 0))
                 if message.seq > seq:
-                    self._known[message.thread_id] = (message.seq, message.time_s)
+                    self._known[message.thread_id] = (message.seq, stamp)
 
     def look(self, now_s: float | None = None) -> list[str]:
-        """Wake the clients of every thread another process posted to since the last look; returns those
-        threads."""
-        now_s = self._clock.now_s() if now_s is None else now_s
-        since_s = (now_s if self._last_look_s is None else min(now_s, self._last_look_s)) - self.margin_s
+        """Wake the clients of every thread another process posted to since the last look, whenever its
+        transaction committed; returns those threads."""
         with self._db.read() as conn:
-            posted = store.threads_posted_since(conn, since_s)
+            horizon = store.posted_horizon(conn)  # first: what the read below misses is stamped at least this
+            if self._horizon is None:  # the first look reaches back ``margin_s`` of the clock
+                now_s = self._clock.now_s() if now_s is None else now_s
+                posted = [(t, seq, horizon) for t, seq, _ in store.threads_posted_since(conn, now_s - self.margin_s)]
+            else:
+                posted = store.threads_posted_from(conn, self._horizon)
         moved: list[str] = []
         with self._lock:
-            for thread_id, last_seq, posted_s in posted:
-                seq, _ = self._known.get(thread_id, (0, 0.0))
+            for thread_id, last_seq, stamp in posted:
+                seq, _ = self._known.get(thread_id, (0, 0))
                 if last_seq > seq:
                     moved.append(thread_id)
-                self._known[thread_id] = (max(seq, last_seq), posted_s)
-            # A thread not posted to within the margin is looked at again once it is.
-            self._known = {t: known for t, known in self._known.items() if known[1] >= since_s}
-            self._last_look_s = now_s
+                self._known[thread_id] = (max(seq, last_seq), stamp)
+            # A thread stamped below the horizon is not read again until it is posted to again.
+            self._known = {t: known for t, known in self._known.items() if known[1] >= horizon}
+            self._horizon = horizon
             self.woken_total += len(moved)
         for thread_id in moved:
             self._wake(thread_id, self._parties_of(thread_id))

@@ -1,7 +1,7 @@
 """Stored hotline: threads, members, messages in per-thread order, receipts, ack requests, availability.
 
 One module a concept (``tables``, ``threads``, ``messages``, ``receipts``, ``acks``,
-``availability``); callers import this package (``from keepclear.store import hotline as store``)
+``availability``, ``unread``); callers import this package (``from keepclear.store import hotline as store``)
 and reach every function through it.
 """
 
@@ -20,7 +20,7 @@ from keepclear.store.hotline.messages import (
     insert_messages,
     messages_after,
 )
-from keepclear.store.hotline.receipts import advance_receipts, get_cursor, receipts_for, unread_counts
+from keepclear.store.hotline.receipts import advance_receipts, get_cursor, receipts_for
 from keepclear.store.hotline.tables import (
     hotline_ack_requests,
     hotline_availability,
@@ -29,6 +29,7 @@ from keepclear.store.hotline.tables import (
     hotline_messages,
     hotline_receipts,
     hotline_threads,
+    hotline_unread,
 )
 from keepclear.store.hotline.threads import (
     get_thread,
@@ -36,15 +37,18 @@ from keepclear.store.hotline.threads import (
     insert_thread,
     last_seqs,
     pair_key,
+    posted_horizon,
     reserve_seqs,
     set_last_seqs,
     thread_id_for_pair,
     threads_of,
     threads_opened,
     threads_page,
+    threads_posted_from,
     threads_posted_since,
     threads_with_last_seq,
 )
+from keepclear.store.hotline.unread import unread_counts, unread_total
 
 __all__ = [
     "ack_status",
@@ -63,6 +67,7 @@ __all__ = [
     "hotline_messages",
     "hotline_receipts",
     "hotline_threads",
+    "hotline_unread",
     "insert_ack_requests",
     "insert_messages",
     "insert_pair_thread",
@@ -70,6 +75,7 @@ __all__ = [
     "last_seqs",
     "messages_after",
     "pair_key",
+    "posted_horizon",
     "receipts_for",
     "record_escalation_step",
     "reserve_seqs",
@@ -80,7 +86,9 @@ __all__ = [
     "threads_of",
     "threads_opened",
     "threads_page",
+    "threads_posted_from",
     "threads_posted_since",
     "threads_with_last_seq",
     "unread_counts",
+    "unread_total",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Row
 from keepclear.domain.hotline import Message, MessageKind, PhraseUse
 from keepclear.errors import NotFoundError
 from keepclear.store.hotline.tables import hotline_messages
+from keepclear.store.hotline.unread import count_posted
 
 
 def _message(row: Row[Any]) -> Message:
@@ -35,7 +36,8 @@ def _message(row: Row[Any]) -> Message:
 
 
 def insert_messages(conn: Connection, messages: list[Message]) -> None:
-    """Store ``messages`` (their seqs reserved with ``reserve_seqs`` in the same transaction)."""
+    """Store ``messages`` (their seqs reserved with ``reserve_seqs`` in the same transaction), unread
+    for the members of their threads but their senders (``unread.count_posted``)."""
     conn.execute(
         hotline_messages.insert(),
         [
@@ -58,6 +60,7 @@ def insert_messages(conn: Connection, messages: list[Message]) -> None:
             for m in messages
         ],
     )
+    count_posted(conn, messages)
 
 
 _KEY_LOOKUP = sa.select(hotline_messages).where(

@@ -1,16 +1,15 @@
-"""Stored hotline receipts: each party's delivered/read cursor per thread, the receipts behind it,
-and unread counts. A party never receipts its own messages."""
+"""Stored hotline receipts: each party's delivered/read cursor per thread and the receipts behind it
+(a read cursor's advance lowers the party's unread counts: ``unread``). A party never receipts its
+own messages."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keepclear.domain.hotline import Receipt, ReceiptKind
 from keepclear.store.hotline.tables import hotline_cursors, hotline_messages, hotline_receipts
-from keepclear.store.schema import in_list_chunks
+from keepclear.store.hotline.unread import count_read
 
 
 def _from_others(party_id: str) -> sa.ColumnElement[bool]:
@@ -28,27 +27,6 @@ def get_cursor(conn: Connection, thread_id: str, party_id: str, kind: ReceiptKin
         )
     ).scalar()
     return int(value or 0)
-
-
-def unread_counts(conn: Connection, party_id: str, thread_ids: Iterable[str]) -> dict[str, int]:
-    """Per thread, the messages of others (keepclear's included) after ``party_id``'s read cursor (one
-    statement per ``IN_LIST_SIZE`` threads)."""
-    ids = list(thread_ids)
-    cursor = (
-        sa.select(hotline_cursors.c.thread_id, hotline_cursors.c.through_seq)
-        .where(hotline_cursors.c.party_id == party_id, hotline_cursors.c.kind == ReceiptKind.READ.value)
-        .subquery()
-    )
-    query = (
-        sa.select(hotline_messages.c.thread_id, sa.func.count())
-        .select_from(hotline_messages.outerjoin(cursor, cursor.c.thread_id == hotline_messages.c.thread_id))
-        .where(hotline_messages.c.seq > sa.func.coalesce(cursor.c.through_seq, 0), _from_others(party_id))
-        .group_by(hotline_messages.c.thread_id)
-    )
-    counts = dict.fromkeys(ids, 0)
-    for chunk in in_list_chunks(ids):
-        counts.update({r[0]: int(r[1]) for r in conn.execute(query.where(hotline_messages.c.thread_id.in_(chunk)))})
-    return counts
 
 
 def advance_receipts(
@@ -93,6 +71,8 @@ def advance_receipts(
         conn.execute(hotline_cursors.insert().values(**values, through_seq=through_seq))
     else:
         conn.execute(hotline_cursors.update().filter_by(**values).values(through_seq=through_seq))
+    if kind is ReceiptKind.READ:
+        count_read(conn, thread_id, party_id, len(seqs))
     return [int(s) for s in seqs]
 
 

@@ -1,5 +1,5 @@
-"""The hotline's tables: threads and their members, messages, receipts and read cursors,
-acknowledgement requests, declared availability. Declared once here so every part of the hotline
+"""The hotline's tables: threads and their members, messages, receipts and read cursors, unread
+counts, acknowledgement requests, declared availability. Declared once here so every part of the hotline
 store, and migration 0004's test, reads the same schema."""
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ hotline_threads = sa.Table(
     # When a message was last stored in it (the poster's clock; None before one was, or before
     # migration 0017): how a process without a bus finds what others posted (``threads_posted_since``).
     sa.Column("posted_s", sa.Double, nullable=True, index=True),
+    # Who last posted into it, in commit order (``threads.posted_horizon``; None before one did, or
+    # before migration 0026): PostgreSQL's id of the writing transaction, SQLite's next of a counter.
+    sa.Column("posted_tx", sa.BigInteger, nullable=True, index=True),
 )
 
 hotline_members = sa.Table(
@@ -31,6 +34,20 @@ hotline_members = sa.Table(
     metadata,
     sa.Column("thread_id", sa.String(64), sa.ForeignKey("hotline_threads.id"), primary_key=True),
     sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True, index=True),
+    # The messages of others (keepclear's included) after the member's read cursor, kept by the
+    # writer paths that store messages and advance read cursors (``unread``; migration 0026).
+    sa.Column("unread", sa.Integer, nullable=False, server_default="0"),
+)
+
+#: Per party, how many of its threads hold messages it has not read and how many such messages
+#: there are: the sums of its members' rows' ``unread``, kept with them, so a party's total is one
+#: row however many threads others made it a member of (``unread.unread_total``).
+hotline_unread = sa.Table(
+    "hotline_unread",
+    metadata,
+    sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
+    sa.Column("threads", sa.Integer, nullable=False),
+    sa.Column("messages", sa.Integer, nullable=False),
 )
 
 hotline_messages = sa.Table(

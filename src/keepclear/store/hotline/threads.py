@@ -161,29 +161,46 @@ def threads_page(
     return _with_members(conn, list(conn.execute(query.limit(limit))))
 
 
-_BUMP_LAST_SEQ = (
-    hotline_threads.update()
-    .where(hotline_threads.c.id == sa.bindparam("b_id"))
-    .values(
-        last_seq=hotline_threads.c.last_seq + sa.bindparam("b_count", type_=sa.Integer),
-        posted_s=sa.bindparam("b_now_s", type_=sa.Double),
+def _bump_last_seq(posted_tx: sa.ColumnElement[int]) -> sa.Update:
+    return (
+        hotline_threads.update()
+        .where(hotline_threads.c.id == sa.bindparam("b_id"))
+        .values(
+            last_seq=hotline_threads.c.last_seq + sa.bindparam("b_count", type_=sa.Integer),
+            posted_s=sa.bindparam("b_now_s", type_=sa.Double),
+            posted_tx=posted_tx,
+        )
+        .returning(hotline_threads.c.last_seq)
     )
-    .returning(hotline_threads.c.last_seq)
-)
+
+
+#: PostgreSQL: the writing transaction's id (64 bits, never reused; ``pg_current_xact_id``).
+_POSTGRES_TX = sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)
+#: SQLite: one more than any stamp stored (its single writer makes it commit-ordered; indexed).
+_STAMPED = hotline_threads.alias("stamped")  # not correlated with the row being updated
+_SQLITE_TX = sa.select(sa.func.coalesce(sa.func.max(_STAMPED.c.posted_tx), 0) + 1).scalar_subquery()
+_BUMP_LAST_SEQ = {"postgresql": _bump_last_seq(_POSTGRES_TX), "sqlite": _bump_last_seq(_SQLITE_TX)}
+#: Every transaction that stamped a thread and is not visible to a snapshot taken after this was
+#: read has a stamp at least this.
+_HORIZON = {
+    "postgresql": sa.select(
+        sa.cast(sa.cast(sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text), sa.BigInteger)
+    ),
+    "sqlite": sa.select(_SQLITE_TX),
+}
 
 
 def reserve_seqs(conn: Connection, counts: dict[str, int], now_s: float) -> dict[str, int]:
-    """Reserve ``counts[thread]`` sequence numbers in each thread, posted to at ``now_s``; returns each
-    thread's last seq *before*.
+    """Reserve ``counts[thread]`` sequence numbers in each thread, posted to at ``now_s`` by this
+    transaction (``posted_tx``: ``threads_posted_from``); returns each thread's last seq *before*.
 
     The update locks the thread rows until commit, so concurrent writers (other processes on
     PostgreSQL included) queue behind it. Give back what goes unused with ``set_last_seqs``.
     """
     before: dict[str, int] = {}
+    bump = _BUMP_LAST_SEQ[conn.dialect.name]
     for thread_id in sorted(counts):
-        last = conn.execute(
-            _BUMP_LAST_SEQ, {"b_id": thread_id, "b_count": counts[thread_id], "b_now_s": now_s}
-        ).scalar()
+        last = conn.execute(bump, {"b_id": thread_id, "b_count": counts[thread_id], "b_now_s": now_s}).scalar()
         if last is None:
             raise NotFoundError(f"thread_id: thread {thread_id!r} does not exist")
         before[thread_id] = int(last) - counts[thread_id]
@@ -215,3 +232,22 @@ def threads_posted_since(conn: Connection, since_s: float) -> list[tuple[str, in
         hotline_threads.c.posted_s >= since_s
     )
     return [(row.id, int(row.last_seq), float(row.posted_s)) for row in conn.execute(query)]
+
+
+def posted_horizon(conn: Connection) -> int:
+    """A stamp at most that of every transaction posting into threads that this connection's next
+    snapshot will not see, whenever it commits: read it first, then the threads
+    (``threads_posted_from``), and use it for the next look. PostgreSQL: the oldest transaction
+    still in progress (``pg_snapshot_xmin``: every one before it has ended); SQLite: one more than
+    any stamp stored (the next writer's stamp)."""
+    return int(conn.execute(_HORIZON[conn.dialect.name]).scalar_one())
+
+
+def threads_posted_from(conn: Connection, horizon: int) -> list[tuple[str, int, int]]:
+    """(id, last seq, stamp) of the threads posted to by transactions stamped ``horizon`` or later
+    (``posted_horizon``): every thread whose posts committed since ``horizon`` was read, however
+    long their transactions ran; those only (indexed)."""
+    query = sa.select(hotline_threads.c.id, hotline_threads.c.last_seq, hotline_threads.c.posted_tx).where(
+        hotline_threads.c.posted_tx >= horizon
+    )
+    return [(row.id, int(row.last_seq), int(row.posted_tx)) for row in conn.execute(query)]

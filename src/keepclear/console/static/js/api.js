@@ -112,6 +112,8 @@ export class Api {
   /** A page of the party's threads [{id, title, parties, standing, created, last_seq, unread}] (the first,
    * or the one at ``next``). */
   threads(next = null) { return this.page(next || "/v1/hotline/threads"); }
+  /** {threads, messages}: what the party has not read in all its threads, loaded or not. */
+  unread() { return this.get("/v1/hotline/unread"); }
   /** One of the party's threads as the list gives it (one a live message named, say). */
   thread(threadId) { return this.get(`/v1/hotline/threads/${encodeURIComponent(threadId)}`); }
   messages(threadId, afterSeq = 0) {

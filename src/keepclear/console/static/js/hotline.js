@@ -20,6 +20,9 @@ export class HotlinePanel {
     // the stream names (a message posted in it) is read alone where no loaded page holds it.
     this.list = new PagedList((next) => app.api.threads(next), (id) => app.api.thread(id));
     this.named = new Set(); // threads the stream named since the last load
+    // The server's figure of what the party has not read in all its threads (api.unread()),
+    // read again with the list on every event that may change it: not a sum over the loaded pages.
+    this.unread = null; // {threads, messages}
     this.current = null;
     this.messages = [];
     this.receipts = new Map(); // seq -> [{party_id, kind, time, person}]
@@ -34,21 +37,29 @@ export class HotlinePanel {
     await this.list.bringIn(named);
     this.threads = this.list.items;
     if (this.phrases === null) await this.loadPhrases();
-    this.showUnread();
+    await this.loadUnread();
     if (this.current) await this.loadMessages(); else this.render();
   }
 
   async loadMore() {
     if (!(await this.list.loadMore())) return;
     this.threads = this.list.items;
-    this.showUnread();
     this.render();
   }
 
-  /** Unread messages in the threads held (the loaded pages', and those the stream brought in). */
+  /** What the party has not read in all its threads, loaded here or not, as the server counts it; a
+   * failed read keeps the last figure. */
+  async loadUnread() {
+    const r = await this.app.api.unread();
+    if (r.ok && r.data) this.unread = r.data;
+    this.showUnread();
+  }
+
   showUnread() {
-    const unread = this.threads.reduce((n, t) => n + (t.unread || 0), 0);
-    this.badge.textContent = unread ? String(unread) : "";
+    const { threads = 0, messages = 0 } = this.unread || {};
+    this.badge.textContent = messages ? String(messages) : "";
+    if (messages) this.badge.setAttribute("aria-label", t("hotline.unread_total", { messages, threads }));
+    else this.badge.removeAttribute("aria-label");
   }
 
   async loadPhrases() {
@@ -85,7 +96,7 @@ export class HotlinePanel {
     if (!r.ok) return;
     const thread = this.threads.find((t) => t.id === this.current);
     if (thread) thread.unread = 0;
-    this.showUnread();
+    await this.loadUnread();
   }
 
   async loadReceipts() {
