@@ -14,6 +14,7 @@ from apisupport import Service, bulk_threads, statements_of_requests
 from keepclear.domain import Party
 from keepclear.domain.hotline import MessageKind
 from keepclear.domain.parties import Contact
+from plansupport import query_plan
 
 #: Threads of a and b stored in bulk: more than the first page of the list holds.
 BULK = 150
@@ -69,9 +70,9 @@ def test_another_partys_threads_never_count(store_service: Service) -> None:
         assert b.get("/v1/hotline/unread", params={"party_id": "c"}).json() == {"threads": 0, "messages": 0}
 
 
-def test_the_total_reads_one_row_however_many_threads(store_service: Service) -> None:
-    """Whatever threads others made the party a member of, the request reads the party's total row
-    and no thread, member or message."""
+def test_the_total_reads_only_the_threads_with_something_unread(store_service: Service) -> None:
+    """Whatever threads others made the party a member of, the request reads the partial index of its
+    member rows holding unread messages (six of 3,000 here) and no thread or message."""
     ids = bulk_threads(store_service, 3_000)
     with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
         for n, thread_id in enumerate(ids[::500]):
@@ -80,4 +81,7 @@ def test_the_total_reads_one_row_however_many_threads(store_service: Service) ->
         with statements_of_requests(store_service.deployment.db.engine) as seen:
             assert _unread(b) == {"threads": 6, "messages": 6}
     hotline_reads = [s for s, _ in seen if "hotline_" in s]
-    assert len(hotline_reads) == 1 and "FROM hotline_unread" in hotline_reads[0], hotline_reads
+    assert len(hotline_reads) == 1 and "FROM hotline_members" in hotline_reads[0], hotline_reads
+    ((statement, parameters),) = [(s, p) for s, p in seen if "hotline_" in s]
+    plan = query_plan(store_service.deployment.db, statement, parameters, "hotline_members")
+    assert "ix_hotline_members_unread" in plan, plan

@@ -29,7 +29,6 @@ from keepclear.store.hotline.tables import (
     hotline_messages,
     hotline_receipts,
     hotline_threads,
-    hotline_unread,
 )
 from keepclear.store.hotline.threads import (
     get_thread,
@@ -67,7 +66,6 @@ __all__ = [
     "hotline_messages",
     "hotline_receipts",
     "hotline_threads",
-    "hotline_unread",
     "insert_ack_requests",
     "insert_messages",
     "insert_pair_thread",

@@ -39,15 +39,14 @@ hotline_members = sa.Table(
     sa.Column("unread", sa.Integer, nullable=False, server_default="0"),
 )
 
-#: Per party, how many of its threads hold messages it has not read and how many such messages
-#: there are: the sums of its members' rows' ``unread``, kept with them, so a party's total is one
-#: row however many threads others made it a member of (``unread.unread_total``).
-hotline_unread = sa.Table(
-    "hotline_unread",
-    metadata,
-    sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
-    sa.Column("threads", sa.Integer, nullable=False),
-    sa.Column("messages", sa.Integer, nullable=False),
+#: A party's threads holding messages it has not read, and how many: the partial range the unread
+#: total sums (``unread.unread_total``), however many threads others made the party a member of.
+sa.Index(
+    "ix_hotline_members_unread",
+    hotline_members.c.party_id,
+    hotline_members.c.unread,
+    postgresql_where=hotline_members.c.unread > 0,
+    sqlite_where=hotline_members.c.unread > 0,
 )
 
 hotline_messages = sa.Table(

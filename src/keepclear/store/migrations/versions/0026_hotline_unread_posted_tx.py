@@ -1,16 +1,17 @@
-"""Hotline: unread counts kept per member of a thread and per party, so a party's total is one row;
-and who last posted into each thread in commit order, indexed, so a process without a bus finds
-every post others committed however long its transaction ran.
+"""Hotline: unread counts kept per member of a thread, with a partial index of the members holding
+any, so a party's total reads only its threads with something unread; and who last posted into
+each thread in commit order, indexed, so a process without a bus finds every post others committed
+however long its transaction ran.
 
 Revision ID: 0026_hotline_unread_posted_tx
 Revises: 0017_hotline_thread_posted
 
 The console's unread badge summed the threads it had loaded: a liaison whose unread message was in a
 thread beyond its first page was not told of it. A total counted over the party's threads would
-read every thread others made it a member of (tens of thousands) on every change; the counts are
-kept instead by the writer paths that store messages and advance read cursors
+read every thread others made it a member of (tens of thousands) and their messages on every
+change; the counts are kept instead by the writer paths that store messages and advance read cursors
 (``store.hotline.unread``). The upgrade counts what is stored: per member, the messages of others
-(keepclear's included) after its party's read cursor, then their sums per party.
+(keepclear's included) after its party's read cursor.
 
 Without a bus, a process found what others posted by reading the threads posted to since its last
 look less a margin of 30 s of the poster's clock: a post whose transaction committed later than that
@@ -42,22 +43,17 @@ UPDATE hotline_members SET unread = (
 )
 """
 
-_SUM_PARTIES = """
-INSERT INTO hotline_unread (party_id, threads, messages)
-SELECT party_id, count(*), sum(unread) FROM hotline_members WHERE unread > 0 GROUP BY party_id
-"""
-
 
 def upgrade() -> None:
     op.add_column("hotline_members", sa.Column("unread", sa.Integer, nullable=False, server_default="0"))
-    op.create_table(
-        "hotline_unread",
-        sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
-        sa.Column("threads", sa.Integer, nullable=False),
-        sa.Column("messages", sa.Integer, nullable=False),
-    )
     op.execute(_COUNT_MEMBERS)
-    op.execute(_SUM_PARTIES)
+    op.create_index(
+        "ix_hotline_members_unread",
+        "hotline_members",
+        ["party_id", "unread"],
+        postgresql_where=sa.text("unread > 0"),
+        sqlite_where=sa.text("unread > 0"),
+    )
     op.add_column("hotline_threads", sa.Column("posted_tx", sa.BigInteger, nullable=True))
     op.create_index("ix_hotline_threads_posted_tx", "hotline_threads", ["posted_tx"])
 
@@ -65,5 +61,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_hotline_threads_posted_tx", "hotline_threads")
     op.drop_column("hotline_threads", "posted_tx")
-    op.drop_table("hotline_unread")
+    op.drop_index("ix_hotline_members_unread", "hotline_members")
     op.drop_column("hotline_members", "unread")
