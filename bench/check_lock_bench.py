@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,15 @@ def small(activity_id: str) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace, src: Path | None, tag: str) -> dict[str, Any]:
+#: A load against a served deployment: (the options, its address, its keys) → figures.
+Load = Callable[[argparse.Namespace, str, dict[str, str]], dict[str, Any]]
+
+
+def run(
+    args: argparse.Namespace, src: Path | None, tag: str, load: Load, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``load`` against a fresh `keepclear serve` (from ``src``, or this tree; ``env`` its settings)
+    on ``args.store``, with parties a and b and a liaison key each, in ``args.folder``/``tag``."""
     with fresh_database(args.store) as url:
         folder = Path(args.folder) / tag
         folder.mkdir(parents=True)
@@ -89,12 +98,27 @@ def run(args: argparse.Namespace, src: Path | None, tag: str) -> dict[str, Any]:
         keys["a-liaison"] = dep.keys.create(Role.LIAISON, "a")[1]
         keys["b-liaison"] = dep.keys.create(Role.LIAISON, "b")[1]
         dep.close()
-        settings = {} if database_url is None else {"KEEPCLEAR_DATABASE_URL": database_url}
+        settings = dict(env or {}) | ({} if database_url is None else {"KEEPCLEAR_DATABASE_URL": database_url})
         server, base = serve(folder, src, settings)
         try:
-            return _load(args, base, keys)
+            return load(args, base, keys)
         finally:
             stop_server(server)
+
+
+def answers(statuses: dict[str, dict[int, int]]) -> str:
+    """Each party's answers by status code, a's then b's."""
+    return "; ".join(", ".join(f"{code}: {n}" for code, n in sorted(statuses[p].items())) for p in ("a", "b"))
+
+
+def side_by_side(args: argparse.Namespace, prefix: str, load: Load, env: dict[str, str] | None = None) -> None:
+    """``load`` on this tree's server, after the anchor's (``args.anchor_src``) when given; the table."""
+    if args.folder is None:
+        args.folder = tempfile.mkdtemp(prefix=prefix)
+    servers: list[tuple[str, Path | None]] = [("this tree", None)]
+    if args.anchor_src is not None:
+        servers.insert(0, ("anchor", args.anchor_src))
+    print_side_by_side({name: run(args, src, name.replace(" ", "-"), load, env) for name, src in servers})
 
 
 def _load(args: argparse.Namespace, base: str, keys: dict[str, str]) -> dict[str, Any]:
@@ -150,9 +174,7 @@ def _load(args: argparse.Namespace, base: str, keys: dict[str, str]) -> dict[str
         "a's answer max (ms)": ms[-1],
         "b's costly checks answered": len(costly_s),
         "b's answer p50 (s)": statistics.median(costly_s) if costly_s else float("nan"),
-        "answers a, b": "; ".join(
-            ", ".join(f"{code}: {n}" for code, n in sorted(statuses[party].items())) for party in ("a", "b")
-        ),
+        "answers a, b": answers(statuses),
     }
 
 
@@ -165,14 +187,8 @@ def main() -> None:
     parser.add_argument("--folder", default=None, help="Where the servers' data folders go (default: temporary)")
     parser.add_argument("--anchor-src", type=Path, default=None, help="Source tree (its src/) of the anchor server")
     args = parser.parse_args()
-    if args.folder is None:
-        args.folder = tempfile.mkdtemp(prefix="kc-check-lock-bench-")
-    servers: list[tuple[str, Path | None]] = [("this tree", None)]
-    if args.anchor_src is not None:
-        servers.insert(0, ("anchor", args.anchor_src))
-    results = {name: run(args, src, name.replace(" ", "-")) for name, src in servers}
     print(f"\n## {args.store}: b's checks of {args.routes * 199:,} exact pairs back to back, a notifying alongside\n")
-    print_side_by_side(results)
+    side_by_side(args, "kc-check-lock-bench-", _load)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ past PostgreSQL's 65,535 bound parameters a statement), per store.
 Threads of a and b are stored in bulk; a posts into every ``--every``-th one through the service.
 Then, the app served in this process (Starlette's test client), as b's liaison:
 
-- ``total``: one ``GET /v1/hotline/unread`` (the kept total: one row), median of ``--repeat``;
+- ``total``: one ``GET /v1/hotline/unread`` (the kept counts of the threads with something unread), median of ``--repeat``;
 - ``statements``: the SQL statements that request ran;
 - ``summed``: the exact figure without a kept total: every page of ``GET /v1/hotline/threads``
   (``limit`` 1000) read and its ``unread`` summed, what a client would have had to do;

@@ -18,40 +18,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from benchdb import fresh_database
-from check_lock_bench import small
-from service_bench import populate, print_side_by_side, run_for, serve, stop_server
-
-from keepclear.domain.identity import Role
-from keepclear.services.runtime.deployment import Deployment
-from keepclear.settings import Settings
-
-
-def run(args: argparse.Namespace, src: Path | None, tag: str) -> dict[str, Any]:
-    with fresh_database(args.store) as url:
-        folder = Path(args.folder) / tag
-        folder.mkdir(parents=True)
-        keys = populate(folder, 2, None if args.store == "sqlite" else url)
-        database_url = url if args.store != "sqlite" else None
-        dep = Deployment.open(Settings(data_dir=folder, database_url=database_url), create=False)
-        keys["a-liaison"] = dep.keys.create(Role.LIAISON, "a")[1]
-        keys["b-liaison"] = dep.keys.create(Role.LIAISON, "b")[1]
-        dep.close()
-        settings = {"KEEPCLEAR_MAX_LIVE_ACTIVITIES_PER_PARTY": "10000000"}
-        if database_url is not None:
-            settings["KEEPCLEAR_DATABASE_URL"] = database_url
-        server, base = serve(folder, src, settings)
-        try:
-            return _load(args, base, keys)
-        finally:
-            stop_server(server)
+from check_lock_bench import answers, side_by_side, small
+from service_bench import run_for
 
 
 def elsewhere(activity_id: str) -> dict[str, Any]:
@@ -116,9 +90,7 @@ def _load(args: argparse.Namespace, base: str, keys: dict[str, str]) -> dict[str
         "a's answer max (ms)": ms[-1] if ms else float("nan"),
         "b's batches answered": len(batch_s),
         "b's batch answer p50 (s)": statistics.median(batch_s) if batch_s else float("nan"),
-        "answers a, b": "; ".join(
-            ", ".join(f"{code}: {n}" for code, n in sorted(statuses[party].items())) for party in ("a", "b")
-        ),
+        "answers a, b": answers(statuses),
     }
 
 
@@ -132,17 +104,11 @@ def main() -> None:
     parser.add_argument("--folder", default=None, help="Where the servers' data folders go (default: temporary)")
     parser.add_argument("--anchor-src", type=Path, default=None, help="Source tree (its src/) of the anchor server")
     args = parser.parse_args()
-    if args.folder is None:
-        args.folder = tempfile.mkdtemp(prefix="kc-write-turns-bench-")
-    servers: list[tuple[str, Path | None]] = [("this tree", None)]
-    if args.anchor_src is not None:
-        servers.insert(0, ("anchor", args.anchor_src))
-    results = {name: run(args, src, name.replace(" ", "-")) for name, src in servers}
     print(
         f"\n## {args.store}: b's batches of {args.batch} from {args.flooders} clients at once,"
         f" a notifying one every {args.period_ms:g} ms\n"
     )
-    print_side_by_side(results)
+    side_by_side(args, "kc-write-turns-bench-", _load, {"KEEPCLEAR_MAX_LIVE_ACTIVITIES_PER_PARTY": "10000000"})
 
 
 if __name__ == "__main__":
