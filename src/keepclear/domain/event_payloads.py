@@ -95,25 +95,32 @@ class ActivityNotified(EventPayload):
 
 @dataclass(frozen=True, slots=True)
 class ActivityConflicts(EventPayload):
-    """What the check of a notified or amended activity found, told once to each party concerned,
-    however much it found: the first ``activity_event_max_conflicts`` as found and how many in all.
+    """What the checks of a notification found (one activity, or each of a batch's), told once to
+    each party concerned, however many activities and conflicts: the first
+    ``activity_event_max_conflicts`` across them, as found in the notification's order, and counts.
 
-    The notifier's holds its activity (``activity_id``, ``version``) and each conflict in full (the
-    shape of ``GET /v1/activities/{id}/conflicts``, which pages through every one). A party whose own
-    activities it overlaps is told the overlaps of its own only (the shape of ``overlapped_by``, each
-    naming ``your_activity_id``; ``GET /v1/activities/{its id}/overlaps`` pages through every one), and
-    never the notifier's activity: ``activity_id`` and ``version`` are null. Version 1 was one event
-    per conflict, so one notification could send tens of thousands (docs/activities.md)."""
+    The notifier's holds each conflict in full, each naming its activity (``activity_id``,
+    ``version``: the shape of ``GET /v1/activities/{id}/conflicts``, which pages through every one);
+    ``activity_id`` and ``version`` name the notification's activity when it is one, and are null for
+    a batch of several. A party whose own activities they overlap is told the overlaps of its own
+    only (the shape of ``overlapped_by``, each naming ``your_activity_id``; ``GET /v1/activities/{its
+    id}/overlaps`` pages through every one), and never the notifier's activities: ``activity_id`` and
+    ``version`` are null. Version 1 was one event per conflict; version 2 one per activity and party
+    told, so a batch of 500 sent up to 500 to each (version 3 adds ``activities_total`` and tells a
+    batch once: docs/activities.md)."""
 
     KINDS = frozenset({EventKind.ACTIVITY_CONFLICT})
-    SCHEMA_VERSION = 2
+    SCHEMA_VERSION = 3
 
     activity_id: str | None
     version: int | None
     #: The first conflicts found, as found (each a JSON object of the view the party told may see).
     conflicts: list[dict[str, Any]]
-    #: How many the check found that concern the party told (at least ``len(conflicts)``).
+    #: How many the checks found that concern the party told (at least ``len(conflicts)``).
     conflicts_total: int
+    #: How many of the party told's activities they concern: the notifier's notified ones, or the
+    #: other party's own overlapped ones (each named by an item's ``activity_id`` or ``your_activity_id``).
+    activities_total: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,14 @@ from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.opening import Opened, notice_s, open_checked
 from keepclear.services.activities.reads import ActivityReads
 from keepclear.services.activities.results import NotifyResult
-from keepclear.services.activities.telling import answered_event, escalated_event, moved_event, notified_events
+from keepclear.services.activities.telling import (
+    answered_event,
+    conflict_events,
+    escalated_event,
+    moved_event,
+    notice_events,
+    notified_events,
+)
 from keepclear.services.activities.views import ActivityState
 from keepclear.services.party_turns import PartyTurns
 from keepclear.services.policy import sees_party_data_of, unknown
@@ -149,8 +156,9 @@ class ActivityService(ActivityReads):
     def notify_many(self, activities: Sequence[Activity]) -> list[NotifyResult]:
         """Store and notify several new activities at once, all or none (an air tasking order, a list
         of convoys): each is checked and told as ``notify`` would, in one transaction, one record
-        staging and one delivery. A problem is named ``activities[i].<field>``; one problem anywhere
-        stores nothing. Each is checked against what was stored before the batch: the batch's own
+        staging and one delivery, except that the conflicts of all of them are told once to each party
+        concerned (``conflict_events``: the first few and counts, not one event per activity). A
+        problem is named ``activities[i].<field>``; one problem anywhere stores nothing. Each is checked against what was stored before the batch: the batch's own
         activities never conflict with each other when they are one party's."""
         return self._notify_new(activities, batch=True)
 
@@ -184,12 +192,13 @@ class ActivityService(ActivityReads):
                     for a, pieces, early in zip(valid, drawn, prejudged, strict=True)
                 ]
                 opened = open_checked(conn, checked, now_s, "notified", [], self._config)
-                most = self._config.event_max_conflicts
-                events = [
+                notices = [
                     event
                     for one in opened
-                    for event in notified_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset(), most)
+                    for event in notice_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
                 ]
+                checked = [(one.result.activity, one.result.check.conflicts) for one in opened]
+                events = notices + conflict_events(checked, now_s, self._config.event_max_conflicts)
                 told = self._stage(conn, events)
             for one in opened:
                 self._live.stored(one.subject, one.result.activity.id, one.seq)

@@ -5,7 +5,7 @@ what concerns it, in the view it may see).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from keepclear.detect.strategic import Conflict
@@ -22,10 +22,18 @@ from keepclear.store.activity_acks import EscalationStep
 def notified_events(
     result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str], most_conflicts: int
 ) -> list[Event]:
-    """What a notification or amendment (``result``: the activity, its addressees, what its check
-    found) tells, and whom: the notice to its party and addressees, the withdrawal to those no longer
-    addressed (``withdrawn``), the late notice, and its conflicts to the notifier and to the other
-    side, once to each, at most ``most_conflicts`` in each event (``conflict_events``)."""
+    """What a notification or amendment of one activity (``result``: the activity, its addressees,
+    what its check found) tells, and whom: its notices (``notice_events``) and its conflicts to the
+    notifier and to the other side, once to each, at most ``most_conflicts`` in each event
+    (``conflict_events``: a batch of one)."""
+    checked = [(result.activity, result.check.conflicts)]
+    return notice_events(result, now_s, kind, withdrawn) + conflict_events(checked, now_s, most_conflicts)
+
+
+def notice_events(result: NotifyResult, now_s: float, kind: EventKind, withdrawn: frozenset[str]) -> list[Event]:
+    """The notices of one notified or amended activity: the notice to its party and addressees, the
+    withdrawal to those no longer addressed (``withdrawn``) and the late notice. A batch tells these
+    for each of its activities (each addressee must learn each one); its conflicts once for all."""
     activity, addressees, check = result.activity, result.addressees, result.check
     out: list[Event] = []
     told = frozenset({activity.party_id}) | addressees
@@ -65,49 +73,78 @@ def notified_events(
                 parties=told,
             )
         )
-    out += conflict_events(activity, check.conflicts, now_s, most_conflicts)
     return out
 
 
-def conflict_events(activity: Activity, conflicts: Sequence[Conflict], now_s: float, most: int) -> list[Event]:
-    """The ``conflicts`` of ``activity``'s check, told once to each party concerned however many
-    there are (``ActivityConflicts``): to its notifier in full; to each other party whose own
-    activities it overlaps, those overlaps only, in the view it may see (none to a party that sees
-    the notifier's data: it is the notifier). Each event holds the first ``most`` as found and counts
-    them all; the rest are paged by the routes of the conflicts and the overlaps (docs/activities.md)."""
-    if not conflicts:
-        return []
-    told: dict[str, list[Conflict]] = {}
-    for conflict in conflicts:
-        target = conflict.target_party_id
-        if target is not None and not sees_party_data_of(target, activity.party_id):
-            told.setdefault(target, []).append(conflict)
-    mine = [notifier_conflict(activity.id, activity.version, c) for c in conflicts[:most]]
-    out = [_conflicts_event(activity, activity.id, activity.version, mine, len(conflicts), activity.party_id, now_s)]
-    for party_id, theirs in sorted(told.items()):
-        shown = [conflict_view(c) for c in theirs[:most]]
-        out.append(_conflicts_event(activity, None, None, shown, len(theirs), party_id, now_s))
+def conflict_events(
+    checked: Sequence[tuple[Activity, Sequence[Conflict]]], now_s: float, most: int
+) -> list[Event]:
+    """The conflicts of a notification's ``checked`` activities (one, or a batch's, in its order, each
+    with what its check found), told once to each party concerned however many activities and
+    conflicts there are (``ActivityConflicts``): to the notifier in full; to each other party whose
+    own activities they overlap, those overlaps only, in the view it may see (none to a party that
+    sees the notifier's data: it is the notifier). Each event holds the first ``most`` across the
+    activities, as found, and counts them all and the told party's activities they concern; the rest
+    are paged by the routes of the conflicts and the overlaps (docs/activities.md)."""
+    one = len(checked) == 1
+    mine: dict[str, _Told] = {}
+    theirs: dict[tuple[str, str], _Told] = {}
+    for activity, conflicts in checked:
+        if not conflicts:
+            continue
+        notifier = activity.party_id
+        told = mine.setdefault(notifier, _Told(notifier, notifier))
+        told.activities.add(activity.id)
+        for conflict in conflicts:
+            told.add(most, lambda c=conflict, a=activity: notifier_conflict(a.id, a.version, c))
+            target = conflict.target_party_id
+            if target is not None and not sees_party_data_of(target, notifier):
+                other = theirs.setdefault((notifier, target), _Told(notifier, target))
+                other.activities.add(conflict.target_id)
+                other.add(most, lambda c=conflict: conflict_view(c))
+    out: list[Event] = []
+    for notifier, told in sorted(mine.items()):
+        named = checked[0][0] if one else None
+        out.append(told.event(named, now_s))
+        out += [other.event(None, now_s) for (by, _), other in sorted(theirs.items()) if by == notifier]
     return out
 
 
-def _conflicts_event(
-    activity: Activity,
-    activity_id: str | None,
-    version: int | None,
-    shown: list[dict[str, Any]],
-    total: int,
-    party_id: str,
-    now_s: float,
-) -> Event:
-    """One ``activity.conflict`` event of ``activity`` to ``party_id`` (the notifier acts)."""
-    payload = ActivityConflicts(activity_id, version, shown, total)
-    return Event(
-        kind=EventKind.ACTIVITY_CONFLICT,
-        time_s=now_s,
-        party_id=activity.party_id,
-        payload=payload.to_payload(),
-        parties=frozenset({party_id}),
-    )
+class _Told:
+    """What one party is told of a notification's conflicts: the first few in its view, and counts."""
+
+    __slots__ = ("activities", "notifier", "party_id", "shown", "total")
+
+    def __init__(self, notifier: str, party_id: str) -> None:
+        self.notifier = notifier
+        self.party_id = party_id
+        self.shown: list[dict[str, Any]] = []
+        self.total = 0
+        self.activities: set[str] = set()
+
+    def add(self, most: int, view: Callable[[], dict[str, Any]]) -> None:
+        """Count one more conflict, and show it while fewer than ``most`` are (viewed only then)."""
+        self.total += 1
+        if len(self.shown) < most:
+            self.shown.append(view())
+
+    def event(self, activity: Activity | None, now_s: float) -> Event:
+        """The ``activity.conflict`` event to the party told (``activity``: the notification's one
+        activity, named to its notifier only; the notifier acts)."""
+        payload = ActivityConflicts(
+            None if activity is None else activity.id,
+            None if activity is None else activity.version,
+            self.shown,
+            self.total,
+            len(self.activities),
+        )
+        return Event(
+            kind=EventKind.ACTIVITY_CONFLICT,
+            time_s=now_s,
+            party_id=self.notifier,
+            payload=payload.to_payload(),
+            parties=frozenset({self.party_id}),
+        )
 
 
 def answered_event(activity: Activity, party_id: str, kind: EventKind, reason: str, now_s: float) -> Event:
