@@ -191,12 +191,16 @@ def test_many_conflicts_are_told_once_to_each_party_with_the_first_few_and_how_m
     assert {c["your_activity_id"] for c in russia.conflicts} <= {f"russia-{i:02d}" for i in range(3 * most + 1)}
     assert sorted(c["your_activity_id"] for c in un.conflicts) == ["un-0", "un-1"] and un.conflicts_total == 2
     assert "coalition-1" not in str([russia, un])
-    seen.clear()  # an amendment, and each activity of a batch, tells as boundedly
+    seen.clear()  # an amendment tells as boundedly, and a batch once for all its activities
     service.amend(plan("coalition-1", "coalition", lon=38.01), 1)
     service.notify_many([plan(f"coalition-b{i}", "coalition") for i in range(3)])
     events = [e for e in seen if e.kind == EventKind.ACTIVITY_CONFLICT]
-    assert len(events) == 4 * 3  # four activity versions, each told to coalition, russia and un
+    assert len(events) == 2 * 3  # the amendment and the batch, each told to coalition, russia and un
     assert all(len(e.payload["conflicts"]) <= most for e in events)
+    batch = {next(iter(e.parties)): ActivityConflicts.from_payload(e.payload) for e in events[3:]}
+    assert batch["coalition"].activity_id is None and batch["coalition"].activities_total == 3
+    assert batch["coalition"].conflicts_total == 3 * (3 * most + 3)
+    assert (batch["russia"].conflicts_total, batch["un"].conflicts_total) == (3 * (3 * most + 1), 3 * 2)
 
 
 def test_zone_conflicts_are_recorded_for_the_notifier(world, deployment: Deployment) -> None:

@@ -57,11 +57,17 @@ def _summary(event: Event, names: dict[str, str]) -> str:
         return f"{names.get(ident, ident)}: {p['addressee']} silent, level {p['level']} → {who}"
     if kind == EventKind.ACTIVITY_CONFLICT:
         told = ActivityConflicts.from_payload(p)
-        if told.activity_id is None:  # the overlapped party's: its own activities only
+        if told.activity_id is not None:  # the notifier's, of one activity
+            return f"{names.get(told.activity_id, told.activity_id)}: {told.conflicts_total} conflicts found"
+        if any("your_activity_id" in c for c in told.conflicts):  # the overlapped party's: its own only
             own = dict.fromkeys(str(c["your_activity_id"]) for c in told.conflicts)
             overlapped = ", ".join(names.get(ident, ident) for ident in own)
-            return f"{overlapped} overlapped by another party's activity ({told.conflicts_total} overlaps)"
-        return f"{names.get(told.activity_id, told.activity_id)}: {told.conflicts_total} conflicts found"
+            more = f" and {told.activities_total - len(own)} more" if told.activities_total > len(own) else ""
+            return f"{overlapped}{more} overlapped by another party's activity ({told.conflicts_total} overlaps)"
+        mine = dict.fromkeys(str(c["activity_id"]) for c in told.conflicts)  # the notifier's, of a batch
+        listed = ", ".join(names.get(ident, ident) for ident in mine)
+        more = f" and {told.activities_total - len(mine)} more" if told.activities_total > len(mine) else ""
+        return f"{listed}{more}: {told.conflicts_total} conflicts found"
     if kind in ACTIVITY_KINDS:
         ident = p.get("activity_id", "")
         extra = p.get("kind") or p.get("addressee") or ""

@@ -277,12 +277,13 @@ export class ActivitiesPanel {
   }
 }
 
-/** The activities a stream event names: its activity's, or the party's own ones it overlaps (an
- * activity.conflict names at most activity_event_max_conflicts of them; the rest are read with the pages). */
+/** The activities a stream event names: its activity's, or those its conflicts name (an activity.conflict,
+ * schema 3, holds at most activity_event_max_conflicts across a batch's activities, each naming its
+ * activity_id, or the party's own your_activity_id it overlaps; the rest are read with the pages). */
 function activityIds(payload) {
   if (!payload) return [];
-  const overlapped = Array.isArray(payload.conflicts) ? payload.conflicts.map((c) => c && c.your_activity_id) : [];
-  return [payload.activity_id, payload.activity && payload.activity.id, ...overlapped].filter((id) => typeof id === "string");
+  const named = Array.isArray(payload.conflicts) ? payload.conflicts.flatMap((c) => (c ? [c.activity_id, c.your_activity_id] : [])) : [];
+  return [payload.activity_id, payload.activity && payload.activity.id, ...named].filter((id) => typeof id === "string");
 }
 
 /** The status shown in the list: the activity's, and where this party stands. */
