@@ -351,9 +351,10 @@ class Settings(BaseSettings):
         20,
         ge=1,
         le=1_000,
-        description="Conflicts one activity.conflict event holds: a notification or amendment tells its notifier,"
-        " and each other party whose activities it overlaps, once, with the first this many as found and"
-        " conflicts_total; the rest are paged by GET /v1/activities/{id}/conflicts and .../overlaps.",
+        description="Conflicts one activity.conflict event holds: a notification, batch or amendment tells its"
+        " notifier, and each other party whose activities it overlaps, once, with the first this many across"
+        " its activities as found and conflicts_total; the rest are paged by GET /v1/activities/{id}/conflicts"
+        " and .../overlaps.",
     )
     list_page_items: int = Field(
         100,
