@@ -114,7 +114,9 @@ def test_a_batch_tells_each_party_its_conflicts_once_for_the_whole_batch(service
             answer = a.post("/v1/activities/batch", json={"activities": batch})
         assert answer.status_code == 201, answer.text
         told = {party: conflict_events(reader) for party, reader in readers.items()}
-        notices = {party: [e for e in reader.events if e["kind"] == "activity.notified"] for party, reader in readers.items()}
+        notices = {
+            party: [e for e in reader.events if e["kind"] == "activity.notified"] for party, reader in readers.items()
+        }
     finally:
         for reader in readers.values():
             reader.close()
@@ -129,9 +131,7 @@ def test_a_batch_tells_each_party_its_conflicts_once_for_the_whole_batch(service
     assert (mine.activity_id, mine.version) == (None, None)  # a batch of several: each item names its own
     assert (mine.conflicts_total, mine.activities_total, len(mine.conflicts)) == (4 * BATCH, BATCH, MOST)
     with service.client("a-liaison") as a:
-        paged = [
-            c for ident in a_ids for page in pages(a, f"/v1/activities/{ident}/conflicts", 3) for c in page
-        ]
+        paged = [c for ident in a_ids for page in pages(a, f"/v1/activities/{ident}/conflicts", 3) for c in page]
     assert len(paged) == 4 * BATCH
     assert mine.conflicts == paged[:MOST]  # the first across the batch, in its order, as found
     assert {(c["activity_id"], c["version"]) for c in mine.conflicts} == {("a-00", 1)}
@@ -143,7 +143,9 @@ def test_a_batch_tells_each_party_its_conflicts_once_for_the_whole_batch(service
         assert {c["your_activity_id"] for c in theirs.conflicts} <= set(own)  # its own activities only
         assert not any(ident in str(told[party]) for ident in a_ids)  # nothing of a's activities
         with service.client(f"{party}-liaison") as client:
-            overlaps = [o for ident in own for page in pages(client, f"/v1/activities/{ident}/overlaps", 3) for o in page]
+            overlaps = [
+                o for ident in own for page in pages(client, f"/v1/activities/{ident}/overlaps", 3) for o in page
+            ]
         assert len(overlaps) == 2 * BATCH  # every overlap, through the pages
         shown = [{k: v for k, v in o.items() if k != "found"} for o in overlaps]
         assert all(c in shown for c in theirs.conflicts)

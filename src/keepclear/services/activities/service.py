@@ -197,8 +197,8 @@ class ActivityService(ActivityReads):
                     for one in opened
                     for event in notice_events(one.result, now_s, EventKind.ACTIVITY_NOTIFIED, frozenset())
                 ]
-                checked = [(one.result.activity, one.result.check.conflicts) for one in opened]
-                events = notices + conflict_events(checked, now_s, self._config.event_max_conflicts)
+                found = [(one.result.activity, one.result.check.conflicts) for one in opened]
+                events = notices + conflict_events(found, now_s, self._config.event_max_conflicts)
                 told = self._stage(conn, events)
             for one in opened:
                 self._live.stored(one.subject, one.result.activity.id, one.seq)

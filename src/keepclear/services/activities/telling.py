@@ -6,6 +6,7 @@ what concerns it, in the view it may see).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from keepclear.detect.strategic import Conflict
@@ -76,9 +77,7 @@ def notice_events(result: NotifyResult, now_s: float, kind: EventKind, withdrawn
     return out
 
 
-def conflict_events(
-    checked: Sequence[tuple[Activity, Sequence[Conflict]]], now_s: float, most: int
-) -> list[Event]:
+def conflict_events(checked: Sequence[tuple[Activity, Sequence[Conflict]]], now_s: float, most: int) -> list[Event]:
     """The conflicts of a notification's ``checked`` activities (one, or a batch's, in its order, each
     with what its check found), told once to each party concerned however many activities and
     conflicts there are (``ActivityConflicts``): to the notifier in full; to each other party whose
@@ -96,12 +95,12 @@ def conflict_events(
         told = mine.setdefault(notifier, _Told(notifier, notifier))
         told.activities.add(activity.id)
         for conflict in conflicts:
-            told.add(most, lambda c=conflict, a=activity: notifier_conflict(a.id, a.version, c))
+            told.add(most, partial(notifier_conflict, activity.id, activity.version, conflict))
             target = conflict.target_party_id
             if target is not None and not sees_party_data_of(target, notifier):
                 other = theirs.setdefault((notifier, target), _Told(notifier, target))
                 other.activities.add(conflict.target_id)
-                other.add(most, lambda c=conflict: conflict_view(c))
+                other.add(most, partial(conflict_view, conflict))
     out: list[Event] = []
     for notifier, told in sorted(mine.items()):
         named = checked[0][0] if one else None
