@@ -74,7 +74,7 @@ def test_a_notification_with_many_conflicts_tells_each_party_once_and_the_rest_i
     assert answer.json()["conflicts_total"] == total
     assert {party: len(events) for party, events in told.items()} == {"a": 1, "b": 1, "c": 1}
     payloads = {party: ActivityConflicts.from_payload(events[0]["payload"]) for party, events in told.items()}
-    assert all(events[0]["schema_version"] == 3 for events in told.values())
+    assert all(events[0]["schema_version"] == 2 for events in told.values())
 
     mine = payloads["a"]
     assert (mine.activity_id, mine.version, mine.conflicts_total, len(mine.conflicts)) == ("a-1", 1, total, MOST)
@@ -123,7 +123,7 @@ def test_a_batch_tells_each_party_its_conflicts_once_for_the_whole_batch(service
     a_ids = [f"a-{i:02d}" for i in range(BATCH)]
     assert [r["conflicts_total"] for r in answer.json()["activities"]] == [4] * BATCH
     assert {party: len(events) for party, events in told.items()} == {"a": 1, "b": 1, "c": 1}  # not one per activity
-    assert all(events[0]["schema_version"] == 3 for events in told.values())
+    assert all(events[0]["schema_version"] == 2 for events in told.values())
     assert all(len(notices[party]) >= BATCH for party in "bc")  # each addressee still learns each activity
     payloads = {party: ActivityConflicts.from_payload(events[0]["payload"]) for party, events in told.items()}
 

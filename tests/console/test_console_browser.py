@@ -406,7 +406,7 @@ def test_an_activity_whose_check_found_past_the_views_bound_says_how_many_in_all
 def test_an_overlap_told_on_the_stream_brings_in_ones_own_activity_past_the_loaded_page(
     service: Service, pages: dict[str, Any]
 ) -> None:
-    """A conflict event (``activity.conflict`` version 3) names the overlapped activities of the party
+    """A conflict event (``activity.conflict`` version 2) names the overlapped activities of the party
     told in ``payload.conflicts``: b's console shows its own overlapped activity at once though it lies
     past the first page it loaded (100 items), without a reload."""
     from test_list_paging import document

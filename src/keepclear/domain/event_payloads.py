@@ -105,12 +105,11 @@ class ActivityConflicts(EventPayload):
     a batch of several. A party whose own activities they overlap is told the overlaps of its own
     only (the shape of ``overlapped_by``, each naming ``your_activity_id``; ``GET /v1/activities/{its
     id}/overlaps`` pages through every one), and never the notifier's activities: ``activity_id`` and
-    ``version`` are null. Version 1 was one event per conflict; version 2 one per activity and party
-    told, so a batch of 500 sent up to 500 to each (version 3 adds ``activities_total`` and tells a
-    batch once: docs/activities.md)."""
+    ``version`` are null. Version 1 was one event per conflict and side, so one notification could
+    send tens of thousands, a batch more (docs/activities.md)."""
 
     KINDS = frozenset({EventKind.ACTIVITY_CONFLICT})
-    SCHEMA_VERSION = 3
+    SCHEMA_VERSION = 2
 
     activity_id: str | None
     version: int | None
