@@ -19,7 +19,7 @@ from apisupport import Service, running_service
 from test_api_hotline_ws import frames_until, socket
 from test_input_hardening import assert_problem
 
-from keepclear.api.post_rate import PostRate
+from keepclear.api.party_rate import HOTLINE_POSTS, PartyRate
 from keepclear.domain.identity import Role
 from keepclear.settings import Settings
 from keepclear.store.ledger import ledger_entries
@@ -183,7 +183,7 @@ def test_settings_refuse_a_rate_or_burst_that_means_nothing(tmp_path: Path, fiel
 
 def test_the_bucket_refills_to_its_burst_and_no_further_and_waits_in_whole_seconds() -> None:
     clock = Monotonic()
-    rate = PostRate(per_s=4.0, burst=2, monotonic=clock)
+    rate = PartyRate(per_s=4.0, burst=2, words=HOTLINE_POSTS, monotonic=clock)
     assert rate.take("a") is None and rate.take("a") is None
     refused = rate.take("a")
     assert refused is not None and refused.retry_after_s == 1  # a quarter of a second, said as 1 s
@@ -192,4 +192,4 @@ def test_the_bucket_refills_to_its_burst_and_no_further_and_waits_in_whole_secon
     assert [rate.take("a") for _ in range(3)][:2] == [None, None]
     assert rate.refused_total == 2
     with pytest.raises(ValueError, match="per_s"):
-        PostRate(per_s=0.0, burst=1)
+        PartyRate(per_s=0.0, burst=1, words=HOTLINE_POSTS)
