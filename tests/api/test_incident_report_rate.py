@@ -127,16 +127,19 @@ def test_incidents_keepclear_opens_from_alerts_take_nothing_of_the_parties_bucke
 
 
 @pytest.mark.parametrize(
-    "field, value",
+    "field, allowed, refused",
     [
-        ("incident_reports_per_party_per_s", 0),
-        ("incident_reports_per_party_per_s", float("nan")),
-        ("incident_report_burst", 0),
+        ("incident_reports_per_party_per_s", 0.5, 0),
+        ("incident_reports_per_party_per_s", 1_000_000, float("nan")),
+        ("incident_report_burst", 1, 0),
     ],
 )
-def test_the_incident_rate_settings_refuse_what_bounds_nothing(tmp_path: Path, field: str, value: float) -> None:
+def test_the_incident_rate_settings_take_a_bound_and_refuse_what_bounds_nothing(
+    tmp_path: Path, field: str, allowed: float, refused: float
+) -> None:
+    assert getattr(Settings(data_dir=tmp_path, **{field: allowed}), field) == allowed
     with pytest.raises(pydantic.ValidationError, match=field):
-        Settings(data_dir=tmp_path, **{field: value})
+        Settings(data_dir=tmp_path, **{field: refused})
 
 
 def test_one_bucket_words_its_refusal_and_metric_for_each_use() -> None:
