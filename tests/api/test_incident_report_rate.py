@@ -7,16 +7,15 @@ never count."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pydantic
 import pytest
-import sqlalchemy as sa
-from apisupport import Service, running_service
+from apisupport import Service, another_liaison_key, counter, recorded, running_service
 from nksupport import stream_once
 from test_hotline_post_rate import Monotonic, _until
 from test_input_hardening import assert_problem
@@ -24,26 +23,27 @@ from test_input_hardening import assert_problem
 from keepclear.api.party_rate import HOTLINE_POSTS, INCIDENT_REPORTS, PartyRate
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
-from keepclear.domain.identity import Role
 from keepclear.settings import Settings
-from keepclear.store.ledger import ledger_entries
 
 BURST = 3
 PER_S = 0.25  # a token every 4 s
 
 
-@pytest.fixture
-def clock() -> Monotonic:
-    return Monotonic()
+@dataclass
+class Rated:
+    """A real server whose parties may report ``BURST`` at once, then one every 4 s, and its monotonic clock."""
+
+    service: Service
+    clock: Monotonic
 
 
 @pytest.fixture
-def rated(tmp_path: Path, database_url: str, clock: Monotonic) -> Iterator[Service]:
-    """A real server on SQLite and on PostgreSQL whose parties may report ``BURST`` at once, then one every 4 s."""
-    with running_service(
-        tmp_path / "data", database_url, clock, incident_report_burst=BURST, incident_reports_per_party_per_s=PER_S
-    ) as service:
-        yield service
+def rated(tmp_path: Path, database_url: str) -> Iterator[Rated]:
+    """On SQLite and on PostgreSQL."""
+    clock = Monotonic()
+    overrides = {"incident_report_burst": BURST, "incident_reports_per_party_per_s": PER_S}
+    with running_service(tmp_path / "data", database_url, clock, **overrides) as service:
+        yield Rated(service, clock)
 
 
 def _report(client: httpx.Client, summary: str) -> httpx.Response:
@@ -51,27 +51,20 @@ def _report(client: httpx.Client, summary: str) -> httpx.Response:
 
 
 def _refused_total(service: Service) -> float:
-    with service.client("admin") as admin:
-        return float(admin.get("/v1/metrics").json()["counters"]["incident_reports_refused_rate_total"])
+    return counter(service, "incident_reports_refused_rate_total")
 
 
 def _recorded_summaries(service: Service) -> set[str]:
     """The summaries of the incidents the signed record holds."""
-    with service.deployment.db.read() as conn:
-        payloads = conn.execute(
-            sa.select(ledger_entries.c.payload).where(ledger_entries.c.kind == "incident.opened")
-        ).scalars()
-        return {json.loads(p).get("summary") for p in payloads}
+    return recorded(service, "incident.opened", "summary")
 
 
-def test_a_party_reporting_past_its_burst_is_refused_429_nothing_stored_and_the_others_go_on(
-    rated: Service, clock: Monotonic
-) -> None:
-    second_key = rated.deployment.keys.create(Role.LIAISON, "a", "a's second console")[1]
+def test_a_party_reporting_past_its_burst_is_refused_429_nothing_stored_and_the_others_go_on(rated: Rated) -> None:
+    service, clock = rated.service, rated.clock
     with (
-        rated.client("a-liaison") as a,
-        rated.client("b-liaison") as b,
-        httpx.Client(base_url=rated.url, headers={"Authorization": f"Bearer {second_key}"}) as a_again,
+        service.client("a-liaison") as a,
+        service.client("b-liaison") as b,
+        another_liaison_key(service, "a") as a_again,
     ):
         for k in range(BURST):
             assert _report(a, f"a-burst-{k}").status_code == 201
@@ -89,24 +82,27 @@ def test_a_party_reporting_past_its_burst_is_refused_429_nothing_stored_and_the_
         assert_problem(_report(a, "a-refused-3"), 429, "1 s")
         clock.now_s += 1.0
         assert _report(a, "a-after-refill").status_code == 201
-        assert _refused_total(rated) == 3
+        assert _refused_total(service) == 3
 
         # Nothing of a refused report is stored: not in the lists, nor the store, nor b's stream, nor the record.
         listed = [i["summary"] for i in b.get("/v1/incidents").json()]
         assert len(listed_before) == BURST and len(listed) == BURST + 2, listed
         assert set(listed) == {*(f"a-burst-{k}" for k in range(BURST)), "b-meanwhile", "a-after-refill"}, listed
-        assert sorted(i.summary for i in rated.runtime.incidents.list()) == sorted(listed)
-        assert _until(lambda: "a-after-refill" in _recorded_summaries(rated)), "the accepted reports were not recorded"
-        assert not {"a-refused-1", "a-refused-2", "a-refused-3"} & _recorded_summaries(rated)
-    streamed = [e["payload"]["summary"] for e in stream_once(rated, "b-liaison") if e["kind"] == "incident.opened"]
+        assert sorted(i.summary for i in service.runtime.incidents.list()) == sorted(listed)
+        assert _until(lambda: "a-after-refill" in _recorded_summaries(service)), (
+            "the accepted reports were not recorded"
+        )
+        assert not {"a-refused-1", "a-refused-2", "a-refused-3"} & _recorded_summaries(service)
+    streamed = [e["payload"]["summary"] for e in stream_once(service, "b-liaison") if e["kind"] == "incident.opened"]
     assert "a-after-refill" in streamed and not {"a-refused-1", "a-refused-2", "a-refused-3"} & set(streamed), streamed
 
 
-def test_incidents_keepclear_opens_from_alerts_take_nothing_of_the_parties_buckets(rated: Service) -> None:
+def test_incidents_keepclear_opens_from_alerts_take_nothing_of_the_parties_buckets(rated: Rated) -> None:
     """Separation lost between a's and b's units opens incidents involving both (the services' own,
     from the bus's alert events): a and b may still report their whole burst."""
+    service = rated.service
     now_s = time.time()
-    rated.runtime.incidents.on_events(
+    service.runtime.incidents.on_events(
         [
             Event(
                 EventKind.ALERT_SEPARATION_LOST,
@@ -118,12 +114,12 @@ def test_incidents_keepclear_opens_from_alerts_take_nothing_of_the_parties_bucke
             for k in range(2 * BURST)
         ]
     )
-    opened = [i for i in rated.runtime.incidents.list() if i.reported_by is None]
+    opened = [i for i in service.runtime.incidents.list() if i.reported_by is None]
     assert len(opened) == 2 * BURST, opened
-    with rated.client("a-liaison") as a, rated.client("b-liaison") as b:
+    with service.client("a-liaison") as a, service.client("b-liaison") as b:
         assert [_report(a, f"a-{k}").status_code for k in range(BURST)] == [201] * BURST
         assert [_report(b, f"b-{k}").status_code for k in range(BURST)] == [201] * BURST
-    assert _refused_total(rated) == 0
+    assert _refused_total(service) == 0
 
 
 @pytest.mark.parametrize(
