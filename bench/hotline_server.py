@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from keepclear.api.connection_limits import PerKeyLimit
 from keepclear.api.deps import authenticated
 from keepclear.api.hotline_frames import LiveConfig
-from keepclear.api.post_rate import PostRate
+from keepclear.api.party_rate import HOTLINE_POSTS, PartyRate
 from keepclear.api.routes import hotline
 from keepclear.domain.identity import Principal, Role
 from keepclear.errors import ConflictError, KeepclearError, NotFoundError, ValidationError
@@ -45,11 +45,12 @@ UNBOUNDED_POSTS_ENV = {
 }
 
 
-def unbounded_rate() -> PostRate:
+def unbounded_rate() -> PartyRate:
     """The stand-in's post rate: ``UNBOUNDED_POSTS_ENV``'s."""
-    return PostRate(
+    return PartyRate(
         float(UNBOUNDED_POSTS_ENV["KEEPCLEAR_HOTLINE_MESSAGES_PER_PARTY_PER_S"]),
         int(UNBOUNDED_POSTS_ENV["KEEPCLEAR_HOTLINE_MESSAGE_BURST"]),
+        HOTLINE_POSTS,
     )
 
 

@@ -407,6 +407,21 @@ class Settings(BaseSettings):
         description="Hotline messages one party may post at once before hotline_messages_per_party_per_s holds it"
         " back (the size of its token bucket).",
     )
+    incident_reports_per_party_per_s: float = Field(
+        1 / 60,
+        gt=0,
+        le=1_000_000,
+        description="Incidents one party may report a second, sustained, all its keys together (POST /v1/incidents,"
+        " per API process; default one a minute); past it, and past the burst, a report is refused (429 with"
+        " Retry-After) and nothing of it stored. Incidents keepclear opens from alerts do not count.",
+    )
+    incident_report_burst: int = Field(
+        50,
+        ge=1,
+        le=10_000_000,
+        description="Incidents one party may report at once before incident_reports_per_party_per_s holds it back"
+        " (the size of its token bucket).",
+    )
     hotline_alert_summary_over: int = Field(
         20,
         ge=1,

@@ -24,6 +24,7 @@ from keepclear.services.runtime.runtime import Runtime
 from keepclear.store import activity_conflicts as conflicts_store
 from keepclear.store import hotline as hotline_store
 from keepclear.store.activity_conflicts import StoredConflict
+from keepclear.store.ledger import ledger_entries
 
 EXAMPLE_ZONES = Path(__file__).resolve().parents[2] / "examples" / "zones.geojson"
 
@@ -289,3 +290,22 @@ def problem_without(response: httpx.Response, named_id: str) -> tuple[int, str, 
     different ids compare equal when they say the same (an unknown id, another party's)."""
     body = response.json()
     return response.status_code, body["type"], body["detail"].replace(named_id, "<id>")
+
+
+def counter(service: Service, name: str) -> float:
+    """The admin's reading of the metric counter ``name`` (``GET /v1/metrics``)."""
+    with service.client("admin") as admin:
+        return float(admin.get("/v1/metrics").json()["counters"][name])
+
+
+def recorded(service: Service, kind: str, key: str) -> set[Any]:
+    """The ``key`` of every ``kind`` entry's payload the signed record holds."""
+    with service.deployment.db.read() as conn:
+        payloads = conn.execute(sa.select(ledger_entries.c.payload).where(ledger_entries.c.kind == kind)).scalars()
+        return {json.loads(p).get(key) for p in payloads}
+
+
+def another_liaison_key(service: Service, party_id: str) -> httpx.Client:
+    """A client with a second liaison key of ``party_id`` (another console of the same party)."""
+    key = service.deployment.keys.create(Role.LIAISON, party_id, f"{party_id}'s second console")[1]
+    return httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {key}"})

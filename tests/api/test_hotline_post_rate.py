@@ -14,15 +14,12 @@ from typing import Any
 import httpx
 import pydantic
 import pytest
-import sqlalchemy as sa
-from apisupport import Service, running_service
+from apisupport import Service, another_liaison_key, counter, recorded, running_service
 from test_api_hotline_ws import frames_until, socket
 from test_input_hardening import assert_problem
 
-from keepclear.api.post_rate import PostRate
-from keepclear.domain.identity import Role
+from keepclear.api.party_rate import HOTLINE_POSTS, PartyRate
 from keepclear.settings import Settings
-from keepclear.store.ledger import ledger_entries
 
 BURST = 3
 PER_S = 0.5  # a token every 2 s
@@ -61,17 +58,12 @@ def _post(client: httpx.Client, thread_id: str, key: str) -> httpx.Response:
 
 
 def _refused_total(service: Service) -> float:
-    with service.client("admin") as admin:
-        return float(admin.get("/v1/metrics").json()["counters"]["hotline_posts_refused_rate_total"])
+    return counter(service, "hotline_posts_refused_rate_total")
 
 
 def _recorded_texts(service: Service) -> set[str]:
     """The texts of the messages the signed record holds."""
-    with service.deployment.db.read() as conn:
-        payloads = conn.execute(
-            sa.select(ledger_entries.c.payload).where(ledger_entries.c.kind == "message.posted")
-        ).scalars()
-        return {json.loads(p).get("text") for p in payloads}
+    return recorded(service, "message.posted", "text")
 
 
 def _until(check: Callable[[], bool], timeout_s: float = 20.0) -> bool:
@@ -87,11 +79,10 @@ def test_a_party_posting_past_its_burst_is_refused_429_nothing_stored_and_the_ot
     rated: Service, clock: Monotonic
 ) -> None:
     thread_id = rated.runtime.hotline.ensure_pair_thread("a", "b").id
-    second_key = rated.deployment.keys.create(Role.LIAISON, "a", "a's second console")[1]
     with (
         rated.client("a-liaison") as a,
         rated.client("b-liaison") as b,
-        httpx.Client(base_url=rated.url, headers={"Authorization": f"Bearer {second_key}"}) as a_again,
+        another_liaison_key(rated, "a") as a_again,
     ):
         for k in range(BURST):
             assert _post(a, thread_id, f"a-burst-{k}").status_code == 201
@@ -183,7 +174,7 @@ def test_settings_refuse_a_rate_or_burst_that_means_nothing(tmp_path: Path, fiel
 
 def test_the_bucket_refills_to_its_burst_and_no_further_and_waits_in_whole_seconds() -> None:
     clock = Monotonic()
-    rate = PostRate(per_s=4.0, burst=2, monotonic=clock)
+    rate = PartyRate(per_s=4.0, burst=2, words=HOTLINE_POSTS, monotonic=clock)
     assert rate.take("a") is None and rate.take("a") is None
     refused = rate.take("a")
     assert refused is not None and refused.retry_after_s == 1  # a quarter of a second, said as 1 s
@@ -192,4 +183,4 @@ def test_the_bucket_refills_to_its_burst_and_no_further_and_waits_in_whole_secon
     assert [rate.take("a") for _ in range(3)][:2] == [None, None]
     assert rate.refused_total == 2
     with pytest.raises(ValueError, match="per_s"):
-        PostRate(per_s=0.0, burst=1)
+        PartyRate(per_s=0.0, burst=1, words=HOTLINE_POSTS)

@@ -20,7 +20,7 @@ from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.paging import PageLimits
-from keepclear.api.post_rate import PostRate
+from keepclear.api.party_rate import HOTLINE_POSTS, INCIDENT_REPORTS, PartyRate
 from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import (
@@ -117,7 +117,13 @@ def create_app(
     in_flight = RequestsInFlight(settings.max_requests_in_flight_per_party)
     bodies = BodyBytesPerKey(settings.max_body_bytes_in_flight_per_key)  # bytes of bodies per key
     # Hotline messages per party (HTTP and socket together): no party posts without end.
-    posts = PostRate(settings.hotline_messages_per_party_per_s, settings.hotline_message_burst, monotonic)
+    posts = PartyRate(
+        settings.hotline_messages_per_party_per_s, settings.hotline_message_burst, HOTLINE_POSTS, monotonic
+    )
+    # Incident reports per party: no party opens incidents naming others without end.
+    reports = PartyRate(
+        settings.incident_reports_per_party_per_s, settings.incident_report_burst, INCIDENT_REPORTS, monotonic
+    )
     # TCP connections of the process, and how long a request's headers may take (server.uvicorn_config).
     guard = ConnectionGuard(settings.max_connections, settings.header_timeout_s)
     for gauges in (
@@ -127,6 +133,7 @@ def create_app(
         in_flight.gauges(),
         bodies.gauges(),
         posts.gauges(),
+        reports.gauges(),
         guard.gauges(),
     ):
         for name, read in gauges.items():
@@ -153,6 +160,7 @@ def create_app(
     app.state.stream_limit = stream_limit
     app.state.connection_guard = guard
     app.state.settings = settings
+    app.state.incident_reports = reports
     app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)
     # Other processes' messages wake the sockets of their threads' parties (HotlineHub.catch_up): with a
     # bus from its events, without one from the runtime's look in the store each tick (StoreWatch).

@@ -17,7 +17,7 @@ server → client
   post committed,
   ``{"type": "error", "ref", "status", "problems", "codes"}`` (``codes``, one per problem, when the
   status is ``invalid``: the same machine codes as an HTTP 422; ``retry_after_s`` when waiting helps,
-  as for a post past its party's rate, ``api.post_rate``: the socket stays open), ``{"type": "receipt", ...}``,
+  as for a post past its party's rate, ``api.party_rate``: the socket stays open), ``{"type": "receipt", ...}``,
   ``{"type": "availability", ...}``, ``{"type": "escalated", ...}``, ``{"type": "pong"}``, and
   ``{"type": "overflow"}`` just before closing a client that fell too far behind (reconnect and resume),
   and an ``error`` frame (``refused``) before closing (1008) the socket of a key revoked meanwhile.

@@ -25,7 +25,7 @@ from keepclear.api.hotline_frames import (
     resume_cursors,
     shown,
 )
-from keepclear.api.post_rate import PostRate
+from keepclear.api.party_rate import PartyRate
 from keepclear.domain.hotline import Draft, Message
 from keepclear.domain.json_input import parse_json
 from keepclear.errors import KeepclearError, ValidationError
@@ -46,7 +46,7 @@ class LiveSession:
         person: str,
         config: LiveConfig,
         key_id: str | None = None,
-        post_rate: PostRate | None = None,
+        post_rate: PartyRate | None = None,
     ) -> None:
         self.service = service
         self.hub = hub

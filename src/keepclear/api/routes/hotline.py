@@ -34,7 +34,7 @@ from keepclear.api.models.hotline import (
     UnreadOut,
 )
 from keepclear.api.paging import PageRequest, page_request
-from keepclear.api.post_rate import PostRate
+from keepclear.api.party_rate import PartyRate
 from keepclear.domain.hotline import PartyAvailability, Thread
 from keepclear.domain.identity import Principal
 from keepclear.domain.limits import INT64_MAX
@@ -48,13 +48,13 @@ from keepclear.services.policy import Action
 @dataclass(frozen=True)
 class Hotline:
     """What the hotline's routes work with: the service, the hub of live sockets, the sockets' bound
-    per key (``max_streams_per_key``), the posts' rate per party (``api.post_rate``: the route's and
+    per key (``max_streams_per_key``), the posts' rate per party (``api.party_rate``: the route's and
     the sockets' posts together) and config. ``create_app`` sets one as ``app.state.hotline``."""
 
     service: HotlineService
     hub: HotlineHub
     sockets: PerKeyLimit
-    posts: PostRate
+    posts: PartyRate
     live: LiveConfig = field(default_factory=LiveConfig)
 
 
@@ -177,7 +177,7 @@ def post_message(
 ) -> PostedOut:
     """Post a message (a retry with the same key and content answers the stored one, ``created`` false).
     A party posting faster than ``hotline_messages_per_party_per_s`` (bursts of ``hotline_message_burst``)
-    is answered 429 with ``Retry-After``, nothing stored (``api.post_rate``)."""
+    is answered 429 with ``Retry-After``, nothing stored (``api.party_rate``)."""
     fields = body.model_dump(mode="json", exclude_none=True)
     if "idempotency_key" not in fields and idempotency_key is not None:
         fields["idempotency_key"] = idempotency_key

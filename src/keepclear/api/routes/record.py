@@ -23,6 +23,7 @@ from keepclear.api.models.record import (
     TimelineItemOut,
 )
 from keepclear.api.paging import PageRequest, page_request
+from keepclear.api.party_rate import PartyRate
 from keepclear.domain.identity import Principal
 from keepclear.domain.incidents import Account, Incident, ReviewStatus, TimelineItem
 from keepclear.domain.timefmt import format_utc, parse_utc
@@ -46,6 +47,15 @@ from keepclear.services.runtime.runtime import Runtime
 router = APIRouter(prefix="/v1", tags=["record"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 TimelinePage = Annotated[PageRequest, Depends(page_request("incident-timeline", (float, int)))]
+
+
+def incident_reports(request: Request) -> PartyRate:
+    """The incident reports' rate per party (``api.party_rate``), one for the app."""
+    rate: PartyRate = request.app.state.incident_reports
+    return rate
+
+
+ReportsDep = Annotated[PartyRate, Depends(incident_reports)]
 
 
 class IncidentReportIn(BaseModel):
@@ -286,7 +296,10 @@ def list_incidents(
 
 @router.post("/incidents", status_code=201)
 def report_incident(
-    body: IncidentReportIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))]
+    body: IncidentReportIn,
+    rt: RuntimeDep,
+    reports: ReportsDep,
+    principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))],
 ) -> IncidentOut:
     """Report an incident; the reporting party is always involved.
 
@@ -294,8 +307,13 @@ def report_incident(
     messages of its threads, any party and zone): anything else is refused as unknown, nothing stored.
     It may involve a party only where it knows that party may see what it names (an alert's parties,
     a thread's members, a unit's party, the witnesses of a zone it intrudes; its own units: anyone).
+    A party reporting faster than ``incident_reports_per_party_per_s`` (bursts of ``incident_report_burst``)
+    is answered 429 with ``Retry-After``, judged before the store is read, nothing stored (``api.party_rate``).
     """
     assert principal.party_id is not None
+    refusal = reports.take(principal.party_id)
+    if refusal is not None:
+        raise refusal
     try:
         time_s = parse_utc(body.time, "time")
     except ValueError as exc:

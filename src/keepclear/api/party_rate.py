@@ -1,0 +1,115 @@
+"""The rate at which one party may do a thing that stores without end: a token bucket per party.
+
+The parties are adversaries, so no party may write without end what every other party is shown:
+each hotline message (``HOTLINE_POSTS``) and each incident report (``INCIDENT_REPORTS``) is a row
+in the store, an entry in the signed record and an event on the other parties' live streams and
+consoles. A party's bucket holds at most ``burst`` tokens and refills at ``per_s`` a second (the
+settings ``Words`` names); each such request an external client sends takes one, and with none
+left it is refused with the whole seconds until one is back, nothing of it stored. keepclear's own
+writes (alerts, channel status, escalations, replays, incidents opened from alerts) are made by the
+services and never pass here.
+
+The hotline: one bucket for ``POST /v1/hotline/threads/{id}/messages`` and a socket's ``post``
+frame, all keys of a party together; a post the store answers with the message it already holds (a
+retry of an accepted post, same idempotency key: nothing new stored, recorded or delivered) gives
+its token back. The bucket is checked before the store is read, so while a party's bucket is empty
+a retry is refused too; once ``Retry-After`` has passed it is answered with the stored message.
+Incident reports: ``POST /v1/incidents`` (a retry with the same ``Idempotency-Key`` is answered by
+``api.request_keys`` before the route, and takes nothing).
+
+Memory: one bucket (two floats) per party that wrote, for each use, and parties are only what an
+admin adds to the registry. The buckets are per API process: N processes behind one address allow
+up to N times the rate, a small constant factor of a bound that exists to stop writing without end,
+not to meter it exactly (see docs/hotline.md, docs/buffers.md).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from keepclear.errors import OverloadedError
+
+
+@dataclass(frozen=True)
+class Words:
+    """What a bucket bounds, in its refusal and its metric: the party ``does`` things faster than
+    ``per_s_setting`` (bursts of ``burst_setting``) allow; "``again``" in the wait; ``metric`` counts refusals."""
+
+    does: str
+    again: str
+    per_s_setting: str
+    burst_setting: str
+    metric: str
+
+
+HOTLINE_POSTS = Words(
+    "posts hotline messages",
+    "post it again",
+    "hotline_messages_per_party_per_s",
+    "hotline_message_burst",
+    "hotline_posts_refused_rate_total",
+)
+INCIDENT_REPORTS = Words(
+    "reports incidents",
+    "report it again",
+    "incident_reports_per_party_per_s",
+    "incident_report_burst",
+    "incident_reports_refused_rate_total",
+)
+
+
+class PartyRate:
+    """At most ``burst`` at once and ``per_s`` a second sustained per party (this process), refused in
+    ``words``; ``monotonic`` is the clock (seconds; tests pass their own)."""
+
+    def __init__(self, per_s: float, burst: int, words: Words, monotonic: Callable[[], float] = time.monotonic) -> None:
+        if not per_s > 0 or burst < 1:
+            raise ValueError(f"PartyRate: per_s must be > 0 and burst >= 1 (got {per_s}, {burst})")
+        self.per_s = per_s
+        self.burst = burst
+        self.words = words
+        self._monotonic = monotonic
+        self._buckets: dict[str, tuple[float, float]] = {}  # party → (tokens, when they were counted)
+        self._lock = threading.Lock()
+        #: Requests refused because their party's bucket was empty (``words.metric``).
+        self.refused_total = 0
+
+    def take(self, party_id: str) -> OverloadedError | None:
+        """Takes a token of ``party_id``'s bucket: None, go on; or the refusal to answer (counted),
+        its ``retry_after_s`` the whole seconds (at least 1) until the bucket holds a token again."""
+        with self._lock:
+            now_s = self._monotonic()
+            tokens = self._refilled(party_id, now_s)
+            if tokens >= 1.0:
+                self._buckets[party_id] = (tokens - 1.0, now_s)
+                return None
+            self.refused_total += 1
+        wait_s = max(1, math.ceil((1.0 - tokens) / self.per_s))
+        w = self.words
+        return OverloadedError(
+            f"this party {w.does} faster than it may ({w.per_s_setting}: {self.per_s:g} a second, bursts of"
+            f" {w.burst_setting}: {self.burst}); nothing was stored: {w.again} in {wait_s} s",
+            retry_after_s=wait_s,
+        )
+
+    def give_back(self, party_id: str, count: int = 1) -> None:
+        """``count`` requests that took a token stored nothing new (retries answered with what is
+        stored): their tokens return, the bucket never past ``burst``."""
+        if count <= 0:
+            return
+        with self._lock:
+            now_s = self._monotonic()
+            self._buckets[party_id] = (min(float(self.burst), self._refilled(party_id, now_s) + count), now_s)
+
+    def _refilled(self, party_id: str, now_s: float) -> float:
+        """The tokens ``party_id`` holds at ``now_s`` (a party never seen: a full bucket). Under the lock."""
+        tokens, then_s = self._buckets.get(party_id, (float(self.burst), now_s))
+        return min(float(self.burst), tokens + max(0.0, now_s - then_s) * self.per_s)
+
+    def gauges(self) -> Mapping[str, Callable[[], float]]:
+        """``words.metric``: the refusals."""
+        return {self.words.metric: lambda: self.refused_total}
