@@ -278,7 +278,7 @@ export class ActivitiesPanel {
 }
 
 /** The activities a stream event names: its activity's, or those its conflicts name (an activity.conflict,
- * schema 3, holds at most activity_event_max_conflicts across a batch's activities, each naming its
+ * schema 2, holds at most activity_event_max_conflicts across a batch's activities, each naming its
  * activity_id, or the party's own your_activity_id it overlaps; the rest are read with the pages). */
 function activityIds(payload) {
   if (!payload) return [];
