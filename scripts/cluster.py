@@ -351,10 +351,15 @@ def postgres_state(database_url: str) -> str:
 
 
 def log_tail(path: Path, lines: int = 5) -> str:
+    """The last ``lines`` of a process's log, after the one-line failure keepclear's CLI printed
+    (``error: …``, ``internal error: …``) when it is further up (a library's noise at exit follows it)."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        text = path.read_text(errors="replace").splitlines()
     except OSError:
         return "(no log)"
+    tail = text[-lines:]
+    failures = [line for line in text[:-lines] if line.startswith(("error: ", "internal error: "))]
+    return "\n".join(failures[-1:] + tail)
 
 
 def health(topology: Topology) -> dict[str, object] | None:

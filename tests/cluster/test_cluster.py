@@ -15,8 +15,10 @@ import time
 import pytest
 
 nats = pytest.importorskip("nats")
-from clustersupport import cluster, servers, until_answered  # noqa: E402
+from clustersupport import cluster, servers  # noqa: E402
 from nats.js.client import JetStreamContext  # noqa: E402
+
+from keepclear.services.runtime.jetstream import until_answered  # noqa: E402
 
 #: Ports shifted by this, so a developer's own ``scripts/cluster up`` (4231-4233) keeps running.
 PORT_OFFSET = 100

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 nats = pytest.importorskip("nats")
-from clustersupport import cluster, servers, until_answered  # noqa: E402
+from clustersupport import cluster, servers  # noqa: E402
 from nats.js import api as js_api  # noqa: E402
 
 from keepclear.domain import Domain, Force, Party, Unit  # noqa: E402
@@ -31,6 +31,7 @@ from keepclear.domain.events import Event  # noqa: E402
 from keepclear.services.runtime.bus import EventBus, ManualClock  # noqa: E402
 from keepclear.services.runtime.deployment import Deployment, bus_for  # noqa: E402
 from keepclear.services.runtime.detect_share_run import retrying  # noqa: E402
+from keepclear.services.runtime.jetstream import until_answered  # noqa: E402
 from keepclear.services.runtime.nats_bus import NatsBus  # noqa: E402
 from keepclear.services.runtime.nats_messages import (  # noqa: E402
     EMITTED_BY_HEADER,

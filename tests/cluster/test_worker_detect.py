@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 nats = pytest.importorskip("nats")
-from clustersupport import servers, until_answered  # noqa: E402
+from clustersupport import servers  # noqa: E402
 from test_serve_bus import Stream  # noqa: E402
 
 from keepclear.detect.cells import CellGrid  # noqa: E402
@@ -38,6 +38,7 @@ from keepclear.domain.parties import Contact  # noqa: E402
 from keepclear.domain.timefmt import format_utc  # noqa: E402
 from keepclear.services.runtime.deployment import Deployment  # noqa: E402
 from keepclear.services.runtime.detect_shares import shares_of_workers  # noqa: E402
+from keepclear.services.runtime.jetstream import until_answered  # noqa: E402
 from keepclear.services.runtime.nats_tracks import TRACK_STREAM  # noqa: E402
 from keepclear.settings import Settings  # noqa: E402
 from serving import ServedProcess, keepclear_cli, log_says, serve  # noqa: E402

@@ -49,6 +49,7 @@ from keepclear.domain.event_wire import event_to_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.bus import EventBus
+from keepclear.services.runtime.jetstream import until_answered
 from keepclear.services.runtime.nats_messages import (
     ORIGIN_HEADER,
     STREAM,
@@ -78,6 +79,9 @@ FETCH_BATCH = 256
 ACK_WAIT_S = 10.0
 #: Seconds one publish or fetch may wait for NATS before it is tried again.
 REQUEST_TIMEOUT_S = 2.0
+#: Seconds a starting process waits for JetStream to serve the stream and its consumer (a cluster
+#: started with it, or electing leaders).
+JETSTREAM_READY_S = 30.0
 RETRY_PAUSE_S = 0.1
 
 
@@ -144,7 +148,7 @@ class NatsBus(EventBus):
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._start(), loop)
         try:
-            future.result(timeout=self._connect_timeout_s + 2 * REQUEST_TIMEOUT_S)
+            future.result(timeout=self._connect_timeout_s + JETSTREAM_READY_S + 2 * REQUEST_TIMEOUT_S)
         except Exception as exc:
             future.cancel()
             with contextlib.suppress(Exception):  # let the cancelled start unwind before the loop stops
@@ -163,6 +167,29 @@ class NatsBus(EventBus):
             allow_reconnect=True,
         )
         js = self._nc.jetstream(timeout=REQUEST_TIMEOUT_S)
+        # A cluster started with this process may not serve JetStream yet: asked again until it does.
+        deadline = time.monotonic() + JETSTREAM_READY_S
+        await until_answered(lambda: self._ensure_stream(js), deadline)
+        consumer = js_api.ConsumerConfig(
+            deliver_policy=js_api.DeliverPolicy.NEW,
+            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait_s,
+            inactive_threshold=CONSUMER_INACTIVE_S,
+            num_replicas=self.replicas,
+        )
+        pull = await until_answered(
+            lambda: js.pull_subscribe(
+                f"{SUBJECT_PREFIX}.>", durable=f"keepclear-{self.origin}", stream=STREAM, config=consumer
+            ),
+            deadline,
+        )
+        self._tasks = [
+            asyncio.create_task(self._send_loop(js), name="keepclear-nats-send"),
+            asyncio.create_task(self._receive_loop(pull), name="keepclear-nats-receive"),
+        ]
+
+    async def _ensure_stream(self, js: nats.js.JetStreamContext) -> None:
+        """The events' stream, made unless it is there."""
         try:
             await js.stream_info(STREAM)
         except NotFoundError:
@@ -173,20 +200,6 @@ class NatsBus(EventBus):
                 max_age=STREAM_MAX_AGE_S,
                 duplicate_window=DUPLICATE_WINDOW_S,
             )
-        consumer = js_api.ConsumerConfig(
-            deliver_policy=js_api.DeliverPolicy.NEW,
-            ack_policy=js_api.AckPolicy.EXPLICIT,
-            ack_wait=self._ack_wait_s,
-            inactive_threshold=CONSUMER_INACTIVE_S,
-            num_replicas=self.replicas,
-        )
-        pull = await js.pull_subscribe(
-            f"{SUBJECT_PREFIX}.>", durable=f"keepclear-{self.origin}", stream=STREAM, config=consumer
-        )
-        self._tasks = [
-            asyncio.create_task(self._send_loop(js), name="keepclear-nats-send"),
-            asyncio.create_task(self._receive_loop(pull), name="keepclear-nats-receive"),
-        ]
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Wait up to ``timeout_s`` for the outgoing buffer to empty, then disconnect."""

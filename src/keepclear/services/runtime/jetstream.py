@@ -1,0 +1,39 @@
+"""Waiting out JetStream's passing refusals: a cluster just formed, or electing a stream's leader
+after a node's loss, answers nothing, "no responders", 503 or another server error meanwhile (longer
+on a loaded machine). A process starting with the cluster, or a call made during an election, asks
+again until an answer or a deadline; a refusal that says the request is wrong (4xx) is raised at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import APIError, NoStreamResponseError
+
+T = TypeVar("T")
+#: Seconds between two asks.
+PAUSE_S = 0.05
+
+
+def passing(exc: BaseException) -> bool:
+    """Whether ``exc`` is a refusal JetStream gives while it cannot answer yet (asking again helps)."""
+    if isinstance(exc, NatsTimeoutError | NoRespondersError | NoStreamResponseError):
+        return True
+    return isinstance(exc, APIError) and (exc.code or 0) >= 500
+
+
+async def until_answered(step: Callable[[], Awaitable[T]], deadline: float) -> T:
+    """``await step()`` until JetStream answers, or raise its last passing refusal once the monotonic
+    clock is past ``deadline``."""
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            if not passing(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(PAUSE_S)
