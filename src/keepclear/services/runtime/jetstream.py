@@ -11,9 +11,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import nats.js
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import APIError, NoStreamResponseError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 T = TypeVar("T")
 #: Seconds between two asks.
@@ -37,3 +38,25 @@ async def until_answered(step: Callable[[], Awaitable[T]], deadline: float) -> T
             if not passing(exc) or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(PAUSE_S)
+
+
+async def ensure_stream(
+    js: nats.js.JetStreamContext,
+    name: str,
+    subject_prefix: str,
+    replicas: int,
+    max_age_s: float,
+    duplicate_window_s: float,
+) -> None:
+    """The stream ``name`` of the subjects under ``subject_prefix``, made unless it is there (with
+    ``replicas``, kept ``max_age_s``, a publish id remembered ``duplicate_window_s``)."""
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        await js.add_stream(
+            name=name,
+            subjects=[f"{subject_prefix}.>"],
+            num_replicas=replicas,
+            max_age=max_age_s,
+            duplicate_window=duplicate_window_s,
+        )

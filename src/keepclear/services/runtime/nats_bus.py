@@ -43,13 +43,12 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api as js_api
-from nats.js.errors import NotFoundError
 
 from keepclear.domain.event_wire import event_to_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.bus import EventBus
-from keepclear.services.runtime.jetstream import until_answered
+from keepclear.services.runtime.jetstream import ensure_stream, until_answered
 from keepclear.services.runtime.nats_messages import (
     ORIGIN_HEADER,
     STREAM,
@@ -169,7 +168,10 @@ class NatsBus(EventBus):
         js = self._nc.jetstream(timeout=REQUEST_TIMEOUT_S)
         # A cluster started with this process may not serve JetStream yet: asked again until it does.
         deadline = time.monotonic() + JETSTREAM_READY_S
-        await until_answered(lambda: self._ensure_stream(js), deadline)
+        await until_answered(
+            lambda: ensure_stream(js, STREAM, SUBJECT_PREFIX, self.replicas, STREAM_MAX_AGE_S, DUPLICATE_WINDOW_S),
+            deadline,
+        )
         consumer = js_api.ConsumerConfig(
             deliver_policy=js_api.DeliverPolicy.NEW,
             ack_policy=js_api.AckPolicy.EXPLICIT,
@@ -187,19 +189,6 @@ class NatsBus(EventBus):
             asyncio.create_task(self._send_loop(js), name="keepclear-nats-send"),
             asyncio.create_task(self._receive_loop(pull), name="keepclear-nats-receive"),
         ]
-
-    async def _ensure_stream(self, js: nats.js.JetStreamContext) -> None:
-        """The events' stream, made unless it is there."""
-        try:
-            await js.stream_info(STREAM)
-        except NotFoundError:
-            await js.add_stream(
-                name=STREAM,
-                subjects=[f"{SUBJECT_PREFIX}.>"],
-                num_replicas=self.replicas,
-                max_age=STREAM_MAX_AGE_S,
-                duplicate_window=DUPLICATE_WINDOW_S,
-            )
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Wait up to ``timeout_s`` for the outgoing buffer to empty, then disconnect."""

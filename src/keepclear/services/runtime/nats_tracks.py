@@ -32,6 +32,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from keepclear.detect.cells import CellPlan
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
+from keepclear.services.runtime.jetstream import ensure_stream
 from keepclear.services.runtime.nats_bus import NatsBus
 from keepclear.services.runtime.nats_messages import ORIGIN_HEADER, acknowledge_each, events_of_message
 from keepclear.services.runtime.nats_messages import STREAM as EVENTS_STREAM
@@ -83,16 +84,7 @@ def track_subjects(cells: Sequence[int], cell_count: int) -> list[str]:
 
 
 async def _ensure_stream(js: nats.js.JetStreamContext, replicas: int) -> None:
-    try:
-        await js.stream_info(TRACK_STREAM)
-    except NotFoundError:
-        await js.add_stream(
-            name=TRACK_STREAM,
-            subjects=[f"{TRACK_PREFIX}.>"],
-            num_replicas=replicas,
-            max_age=TRACK_MAX_AGE_S,
-            duplicate_window=DUPLICATE_WINDOW_S,
-        )
+    await ensure_stream(js, TRACK_STREAM, TRACK_PREFIX, replicas, TRACK_MAX_AGE_S, DUPLICATE_WINDOW_S)
 
 
 class TrackPublisher:
