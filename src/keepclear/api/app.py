@@ -180,7 +180,7 @@ def create_app(
     large = LargeBodies(runtime.priority)
     runtime.add_gauge("large_bodies_waiting", lambda: large.waiting)
     runtime.add_gauge("large_bodies_refused_busy_total", lambda: large.refused_busy)
-    runtime.add_gauge("large_bodies_waiting_per_party_max", lambda: max(large.waiting_of.values(), default=0))
+    runtime.add_gauge("large_bodies_waiting_per_party_max", large.waiting_of.most)
     runtime.add_gauge("large_body_judge_ns_per_byte", lambda: large.s_per_byte * 1e9)
     app.add_middleware(
         InputGate,

@@ -166,7 +166,7 @@ class InputGate:
         known, a path bounded otherwise)."""
         if principal is None or self.requests is None or not self._bounded(path):
             return None, None
-        holder = principal.party_id or _ADMIN_HOLDER
+        holder = _holder(principal)
         if not self.requests.claim(holder):
             return None, problem_for(OverloadedError(self.requests.refusal(), _IN_FLIGHT_RETRY_AFTER_S), path)
         return holder, None
@@ -336,10 +336,13 @@ class JudgedBodyRoute(APIRoute):
         return judged
 
 
-def _sender(scope: Scope) -> str:
-    """Who sent the request, for the large bodies' turns: its key's party (the admin keys as one)."""
-    caller = scope.get(CALLER_SCOPE_KEY)
-    if caller is None:
-        return ""
-    principal: Principal = caller[1]
+def _holder(principal: Principal) -> str:
+    """Whom a request counts for, in its party's requests in flight and the large bodies' turns: its
+    key's party (the admin keys as one)."""
     return principal.party_id or _ADMIN_HOLDER
+
+
+def _sender(scope: Scope) -> str:
+    """The holder (``_holder``) of the request whose key was judged, "" when none was."""
+    caller = scope.get(CALLER_SCOPE_KEY)
+    return "" if caller is None else _holder(caller[1])

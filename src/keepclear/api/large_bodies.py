@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from keepclear.errors import OverloadedError
 from keepclear.services.runtime.priority import ProbePriority
+from keepclear.services.shares import Shares
 
 T = TypeVar("T")
 #: Seconds a byte takes to parse and judge, before any body was measured (measured: 60-100 ns).
@@ -48,7 +49,7 @@ class LargeBodies:
         #: Seconds a byte took to judge, smoothed over the last bodies (``large_body_judge_ns_per_byte``).
         self.s_per_byte = _FIRST_S_PER_BYTE
         #: Bodies waiting or judged now, per party sending them (``large_bodies_waiting_per_party_max``).
-        self.waiting_of: dict[str, int] = {}
+        self.waiting_of: Shares[str] = Shares()
         self._busy = False  # a body is being judged (or its turn was just given to it)
         #: Per party with bodies waiting for the turn, their wake-ups in order; the dict's order is the
         #: round of the parties (the party served goes to the end).
@@ -61,7 +62,7 @@ class LargeBodies:
             return work()
         self._admit(party)
         self.waiting += 1
-        self.waiting_of[party] = self.waiting_of.get(party, 0) + 1
+        self.waiting_of.take(party, 1)
         try:
             await self._turn(party)
             try:
@@ -75,21 +76,15 @@ class LargeBodies:
                 self._pass_turn(party)
         finally:
             self.waiting -= 1
-            left = self.waiting_of[party] - 1
-            if left:
-                self.waiting_of[party] = left
-            else:
-                del self.waiting_of[party]
+            self.waiting_of.give_back(party, 1)
 
     def _admit(self, party: str) -> None:
         """429 (``OverloadedError``) unless one more of ``party``'s bodies may wait: under
         ``max_waiting``, or under its share of it and twice it."""
-        held = self.waiting_of.get(party, 0)
-        sharing = len(self.waiting_of) + (party not in self.waiting_of)
-        if self.waiting < self.max_waiting or (
-            held < self.max_waiting // sharing and self.waiting < 2 * self.max_waiting
-        ):
+        most = self.max_waiting
+        if self.waiting < most or self.waiting_of.within_share(party, 1, most, self.waiting, 2 * most):
             return
+        held = self.waiting_of.get(party, 0)
         self.refused_busy += 1
         raise OverloadedError(
             f"{self.waiting} large request bodies are waiting to be read, {held} of them this party's; send this"

@@ -39,6 +39,7 @@ from keepclear.domain.events import Clock, Event
 from keepclear.domain.tracks import TRACK_COLUMNS, track_columns_valid
 from keepclear.errors import OverloadedError
 from keepclear.services.policy import unknown
+from keepclear.services.shares import Shares
 from keepclear.store import Database
 from keepclear.store import registry as registry_store
 
@@ -175,7 +176,7 @@ class TrackIngest:
         self.limits = limits or IngestLimits()
         self._queue: deque[tuple[str | None, ReportColumns]] = deque()  # (feeding party, its good reports)
         self._queued = 0
-        self._queued_of: dict[str | None, int] = {}  # per feeding party with reports queued: how many
+        self._queued_of: Shares[str | None] = Shares()  # per feeding party with reports queued: how many
         self._lock = threading.Lock()
         self.accepted_total = 0
         self.refused_total = 0
@@ -201,7 +202,7 @@ class TrackIngest:
     def queued_per_party_max(self) -> int:
         """Reports the party with most queued has queued (0 when none)."""
         with self._lock:
-            return max(self._queued_of.values(), default=0)
+            return self._queued_of.most()
 
     @property
     def backlog_s(self) -> float:
@@ -295,7 +296,7 @@ class TrackIngest:
                 self._admit(len(good), feed_party_id)
                 self._queue.append((feed_party_id, good))
                 self._queued += len(good)
-                self._queued_of[feed_party_id] = self._queued_of.get(feed_party_id, 0) + len(good)
+                self._queued_of.take(feed_party_id, len(good))
             self.accepted_total += len(good)
             self.refused_total += len(result.refused)
         if self._on_accepted is not None and len(good):
@@ -314,11 +315,10 @@ class TrackIngest:
         wanted = max(reports, 1)  # check_open asks whether one more report would fit
         if queued + wanted <= limit:
             return
-        held = self._queued_of.get(party_id, 0)
-        sharing = len(self._queued_of) + (party_id not in self._queued_of)
-        if held + wanted <= limit // sharing and queued + wanted <= min(2 * limit, most):
+        if self._queued_of.within_share(party_id, wanted, limit, queued, min(2 * limit, most)):
             self.batches_admitted_fair_share_total += reports > 0
             return
+        held = self._queued_of.get(party_id, 0)
         mine = f"{held} of them this party's"
         cost_s = self.pump_cost_s
         if cost_s is None or limit == most:
@@ -346,23 +346,15 @@ class TrackIngest:
                 if len(head) > room:
                     batches.append(head.rows(0, room))
                     self._queue[0] = (party_id, head.rows(room, len(head)))
-                    self._release(party_id, room)
+                    self._queued_of.give_back(party_id, room)
                     taken += room
                     break
                 self._queue.popleft()
                 batches.append(head)
-                self._release(party_id, len(head))
+                self._queued_of.give_back(party_id, len(head))
                 taken += len(head)
             self._queued -= taken
         return batches
-
-    def _release(self, party_id: str | None, reports: int) -> None:
-        """``party_id``'s ``reports`` left the queue. Holds ``_lock``."""
-        left = self._queued_of[party_id] - reports
-        if left:
-            self._queued_of[party_id] = left
-        else:
-            del self._queued_of[party_id]
 
     def drain(self) -> list[ReportColumns]:
         """Every queued batch, oldest first; the queue is left empty."""
