@@ -136,8 +136,8 @@ def get_thread(thread_id: str, hl: HotlineDep, principal: Reader) -> ThreadHead:
 def unread(hl: HotlineDep, principal: Reader) -> UnreadOut:
     """What the caller's party has not read in all its threads: how many threads hold messages of
     others (keepclear's included) after its read cursor, and how many such messages. A client that
-    loads the thread list a page at a time shows this, not a sum over its pages; one row read,
-    however many threads others made the party a member of."""
+    loads the thread list a page at a time shows this, not a sum over its pages; only the party's
+    threads with something unread are read, however many others made it a member of."""
     threads, messages = hl.service.unread_total(_party(principal))
     return UnreadOut(threads=threads, messages=messages)
 

@@ -65,8 +65,8 @@ class Reading:
 
     def unread_total(self, party_id: str) -> tuple[int, int]:
         """How many threads of ``party_id`` hold messages of others it has not marked read, and how many
-        such messages, in all its threads (a console's badge, whatever pages it loaded): one row read,
-        however many threads others made the party a member of."""
+        such messages, in all its threads (a console's badge, whatever pages it loaded): the kept counts
+        of its threads with something unread only (``store.unread_total``), never the others'."""
         with self._db.read() as conn:
             return store.unread_total(conn, party_id)
 
