@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from service_bench import TIME_PLACEHOLDER, batches, populate, print_side_by_side, run_for, serve, stop_server
+from service_bench import (
+    TIME_PLACEHOLDER,
+    UNBOUNDED_ACTIVITY_WRITES_ENV,
+    batches,
+    populate,
+    print_side_by_side,
+    run_for,
+    serve,
+    stop_server,
+)
 
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
@@ -68,7 +77,7 @@ def run(load: str, args: argparse.Namespace, src: Path | None, bodies: dict[str,
     keys["b-liaison"] = dep.keys.create(Role.LIAISON, "b")[1]
     dep.close()
     reports = batches(args.units, 1000, shape="columns")["a"]
-    settings = {"KEEPCLEAR_TICK_S": "1", "KEEPCLEAR_MAX_ACTIVITIES_PER_BATCH": "10"}
+    settings = {"KEEPCLEAR_TICK_S": "1", "KEEPCLEAR_MAX_ACTIVITIES_PER_BATCH": "10", **UNBOUNDED_ACTIVITY_WRITES_ENV}
     server, base = serve(folder, src, settings)
     stop = threading.Event()
     me_s: list[float] = []

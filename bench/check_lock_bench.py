@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 from benchdb import fresh_database
-from service_bench import populate, print_side_by_side, run_for, serve, stop_server
+from service_bench import UNBOUNDED_ACTIVITY_WRITES_ENV, populate, print_side_by_side, run_for, serve, stop_server
 
 from keepclear.domain.identity import Role
 from keepclear.domain.timefmt import format_utc
@@ -98,7 +98,9 @@ def run(
         keys["a-liaison"] = dep.keys.create(Role.LIAISON, "a")[1]
         keys["b-liaison"] = dep.keys.create(Role.LIAISON, "b")[1]
         dep.close()
-        settings = dict(env or {}) | ({} if database_url is None else {"KEEPCLEAR_DATABASE_URL": database_url})
+        # the loads notify as fast as they can from one party: not held back by its write rate
+        settings = UNBOUNDED_ACTIVITY_WRITES_ENV | dict(env or {})
+        settings |= {} if database_url is None else {"KEEPCLEAR_DATABASE_URL": database_url}
         server, base = serve(folder, src, settings)
         try:
             return load(args, base, keys)

@@ -31,6 +31,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from list_bench import _document, served
+from service_bench import UNBOUNDED_ACTIVITY_WRITES
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
@@ -52,7 +53,7 @@ def _drained(dep: Deployment, since: float, timeout_s: float = 120.0) -> float:
 
 
 def run(store: str, others: int, repeat: int, batch: int = 0) -> dict[str, Any]:
-    with served(store) as (dep, app, keys):
+    with served(store, **UNBOUNDED_ACTIVITY_WRITES) as (dep, app, keys):  # --repeat batches from one party
         service = app.state.runtime.activities
         docs = [_document(f"b-{i:05d}", "ub", "all", 30) for i in range(others)]
         for start in range(0, others, BATCH):

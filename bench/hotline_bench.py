@@ -11,6 +11,11 @@ alone (``hotline_server.py``, parties named by a header), to see the hotline's o
 
     python bench/hotline_bench.py                      # 60 s on each store, the whole service
     python bench/hotline_bench.py --seconds 10 --store sqlite --server hotline
+
+``--baseline-src DIR`` runs the server from another source tree too (``git archive main src | tar -x
+-C /tmp/old``, then ``--baseline-src /tmp/old/src``), old and new taking turns ``--rounds`` times on
+each store, and prints their server CPU per 1,000 messages and p99 side by side: a change's cost or
+saving measured on the same machine at the same time.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from websockets.asyncio.client import connect
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hotline_server import UNBOUNDED_POSTS_ENV
+from notify_bench import process_cpu_s
 
 from keepclear.api.server import free_port
 from keepclear.domain import Party
@@ -254,7 +260,11 @@ async def drive(target: Target, seconds: float, rate: float, key_prefix: str = "
     return run
 
 
-def bench_store(name: str, url: str, seconds: float, rate: float, server: str) -> dict[str, object]:
+def bench_store(
+    name: str, url: str, seconds: float, rate: float, server: str, src: str | None = None
+) -> dict[str, object]:
+    """One run on ``url``; the server imports keepclear from ``src`` when given (a baseline tree)."""
+    code_env = {} if src is None else {"PYTHONPATH": src}
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     self_before = resource.getrusage(resource.RUSAGE_SELF)
     with tempfile.TemporaryDirectory() as data_dir:
@@ -264,7 +274,7 @@ def bench_store(name: str, url: str, seconds: float, rate: float, server: str) -
             child = subprocess.Popen(
                 [sys.executable, "-m", "keepclear.cli.main", "--data-dir", data_dir, "serve", "--port", str(port)],
                 # 1,000 a second from one party: far past hotline_messages_per_party_per_s's default
-                env={**os.environ, "KEEPCLEAR_DATABASE_URL": url, **UNBOUNDED_POSTS_ENV},
+                env={**os.environ, "KEEPCLEAR_DATABASE_URL": url, **UNBOUNDED_POSTS_ENV, **code_env},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -274,6 +284,7 @@ def bench_store(name: str, url: str, seconds: float, rate: float, server: str) -
             thread_id = prepare(url)
             child = subprocess.Popen(
                 [sys.executable, __file__, "--serve", url],
+                env={**os.environ, **code_env},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -293,7 +304,10 @@ def bench_store(name: str, url: str, seconds: float, rate: float, server: str) -
             # clock readings (it creates no cycles), so it is off while measuring. The server keeps its own.
             gc.disable()
             try:
+                # the server's CPU while it is driven: not its start (imports, warm-up), which varies more
+                window_before = process_cpu_s(child.pid)
                 run = asyncio.run(drive(target, seconds, rate))
+                window_cpu_s = process_cpu_s(child.pid) - window_before
             finally:
                 gc.enable()
         finally:
@@ -338,8 +352,48 @@ def bench_store(name: str, url: str, seconds: float, rate: float, server: str) -
         "deliver": np.percentile(delivered, [50, 90, 99, 99.9, 100]),
         "accept": np.percentile(accepted, [50, 99]),
         "server_cpu": server_cpu_s / seconds,
+        "server_cpu_per_1000": window_cpu_s / total * 1000,
         "client_cpu": client_cpu_s / seconds,
     }
+
+
+def run_store(name: str, seconds: float, rate: float, server: str, src: str | None = None) -> dict[str, object]:
+    """``bench_store`` on a fresh database of ``name`` (``sqlite`` or ``postgres``)."""
+    if name == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            return bench_store(name, f"sqlite:///{Path(tmp) / 'bench.db'}", seconds, rate, server, src)
+    url, schema = _fresh_postgres()
+    try:
+        return bench_store(name, url, seconds, rate, server, src)
+    finally:
+        _drop_postgres(schema)
+
+
+def print_comparison(results: list[dict[str, object]]) -> None:
+    """Baseline (``old``) and this tree (``new``) side by side per store: the medians of their rounds."""
+    print(
+        "\nserver CPU-s per 1,000 messages while driven (not its start) and p99 post → delivery (ms),"
+        " baseline vs this tree, median of rounds"
+    )
+    head = (
+        f"{'store':9} {'rounds':>6} {'CPU old':>8} {'CPU new':>8} {'change':>7}"
+        f" {'p99 old':>8} {'p99 new':>8} {'CPU old, each':>22} {'CPU new, each':>22}"
+    )
+    print(head)
+    print("-" * len(head))
+    for store_name in dict.fromkeys(str(r["store"]) for r in results):
+        old = [r for r in results if r["store"] == store_name and r["code"] == "old"]
+        new = [r for r in results if r["store"] == store_name and r["code"] == "new"]
+        cpu_old = [float(r["server_cpu_per_1000"]) for r in old]  # type: ignore[arg-type]
+        cpu_new = [float(r["server_cpu_per_1000"]) for r in new]  # type: ignore[arg-type]
+        p99_old = float(np.median([r["deliver"][2] for r in old]))  # type: ignore[index]
+        p99_new = float(np.median([r["deliver"][2] for r in new]))  # type: ignore[index]
+        median_old, median_new = float(np.median(cpu_old)), float(np.median(cpu_new))
+        print(
+            f"{store_name:9} {len(old):>6} {median_old:>8.3f} {median_new:>8.3f}"
+            f" {(median_new / median_old - 1) * 100:>+6.1f}% {p99_old:>8.1f} {p99_new:>8.1f}"
+            f" {' '.join(f'{c:.3f}' for c in cpu_old):>22} {' '.join(f'{c:.3f}' for c in cpu_new):>22}"
+        )
 
 
 def _fresh_postgres() -> tuple[str, str]:
@@ -366,25 +420,27 @@ def main() -> int:
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--server", choices=["service", "hotline"], default="service")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-src", metavar="DIR", help="also run the server from this source tree, in turns")
+    parser.add_argument("--rounds", type=int, default=1, help="old/new turns per store with --baseline-src")
     args = parser.parse_args()
     if args.serve:
         serve_forever(args.serve)
         return 0
     results = []
-    if args.store in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            results.append(bench_store("sqlite", url, args.seconds, args.rate, args.server))
-    if args.store in ("postgres", "both"):
-        url, schema = _fresh_postgres()
-        try:
-            results.append(bench_store("postgres", url, args.seconds, args.rate, args.server))
-        finally:
-            _drop_postgres(schema)
+    stores = [name for name in ("sqlite", "postgres") if args.store in (name, "both")]
+    own_src = str(Path(__file__).resolve().parent.parent / "src")
+    for store_name in stores:
+        if args.baseline_src is None:
+            results.append({**run_store(store_name, args.seconds, args.rate, args.server), "code": ""})
+            continue
+        for _ in range(args.rounds):  # in turns: whatever else loads the machine weighs on both alike
+            for code, src in (("old", args.baseline_src), ("new", own_src)):
+                result = run_store(store_name, args.seconds, args.rate, args.server, src)
+                results.append({**result, "code": code})
     what = "keepclear serve" if args.server == "service" else "the hotline routes alone"
     print(f"\nhotline: {args.rate:g} msg/s for {args.seconds:g} s, post → delivery through 127.0.0.1, {what} (ms)")
     head = (
-        f"{'store':9} {'posted':>7} {'rate/s':>7} {'accepted':>8} {'deliv.':>7} {'stored':>7} {'dup':>4} {'order':>5}"
+        f"{'store':13} {'posted':>7} {'rate/s':>7} {'accepted':>8} {'deliv.':>7} {'stored':>7} {'dup':>4} {'order':>5}"
         f" {'p50':>6} {'p90':>6} {'p99':>6} {'p99.9':>6} {'max':>7} {'acc p50':>7} {'acc p99':>7}"
         f" {'p99/target':>10} {'rate/target':>11} {'verdict':>7}"
     )
@@ -398,17 +454,23 @@ def main() -> int:
         durable &= r["recorded"] in (None, r["posted"])
         ok = durable and d[2] < TARGET_P99_MS and rate_ratio >= 0.98 and args.rate >= TARGET_RATE  # type: ignore[index]
         ok_all &= ok
+        label = f"{r['store']} {r['code']}".strip()
         print(
-            f"{r['store']:9} {r['posted']:>7} {r['rate']:>7.0f} {r['accepted']:>8} {r['delivered']:>7} {r['stored']:>7}"
+            f"{label:13} {r['posted']:>7} {r['rate']:>7.0f} {r['accepted']:>8} {r['delivered']:>7} {r['stored']:>7}"
             f" {r['dup']:>4} {r['order']:>5} {d[0]:>6.1f} {d[1]:>6.1f} {d[2]:>6.1f} {d[3]:>6.1f} {d[4]:>7.1f}"  # type: ignore[index]
             f" {a[0]:>7.1f} {a[1]:>7.1f} {d[2] / TARGET_P99_MS:>10.2f} {rate_ratio:>11.2f} {'PASS' if ok else 'FAIL':>7}"  # type: ignore[index]
         )
-        print(f"  {r['store']}: CPU per second of run: server {r['server_cpu']:.2f} s, client {r['client_cpu']:.2f} s")
+        print(
+            f"  {label}: CPU per second of run: server {r['server_cpu']:.2f} s, client {r['client_cpu']:.2f} s;"
+            f" server CPU per 1,000 messages while driven {r['server_cpu_per_1000']:.3f} s"
+        )
         if r["recorded"] is not None:
-            print(f"  {r['store']}: message.posted entries in the signed record: {r['recorded']} of {r['posted']}")
+            print(f"  {label}: message.posted entries in the signed record: {r['recorded']} of {r['posted']}")
         if r["first_error"]:
-            print(f"  {r['store']}: {r['errors']} errors, first: {r['first_error']}")
+            print(f"  {label}: {r['errors']} errors, first: {r['first_error']}")
     print(f"target: >= {TARGET_RATE:g} msg/s sustained 60 s, p99 post → delivery < {TARGET_P99_MS:g} ms, all durable")
+    if args.baseline_src is not None:
+        print_comparison(results)
     return 0 if ok_all else 1
 
 

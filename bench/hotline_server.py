@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from keepclear.api.connection_limits import PerKeyLimit
-from keepclear.api.deps import authenticated
+from keepclear.api.deps import authenticated, socket_authenticated
 from keepclear.api.hotline_frames import LiveConfig
 from keepclear.api.party_rate import HOTLINE_POSTS, PartyRate
 from keepclear.api.routes import hotline
@@ -55,12 +55,14 @@ def unbounded_rate() -> PartyRate:
 
 
 def build_app(service: HotlineService, hub: HotlineHub, live: LiveConfig | None = None) -> FastAPI:
-    """The service's hotline routes (under /v1/hotline) with the header stand-in for its one principal
-    dependency, and a plain error mapping; the parties' post rate is ``unbounded_rate``."""
+    """The service's hotline routes (under /v1/hotline) with the header stand-in for its principal
+    dependencies (the routes' and the socket's), and a plain error mapping; the parties' post rate is
+    ``unbounded_rate``."""
     app = FastAPI()
     sockets = PerKeyLimit("hotline", Settings.model_fields["max_streams_per_key"].default)
     app.state.hotline = hotline.Hotline(service, hub, sockets, unbounded_rate(), live or LiveConfig())
     app.dependency_overrides[authenticated] = header_principal
+    app.dependency_overrides[socket_authenticated] = header_principal
     app.include_router(hotline.router)
     statuses = {ValidationError: 422, NotFoundError: 404, ConflictError: 409}
 

@@ -71,11 +71,11 @@ def _populate(dep: Deployment) -> dict[str, str]:
 
 
 @contextmanager
-def served(store: str) -> Iterator[tuple[Deployment, FastAPI, dict[str, str]]]:
+def served(store: str, **overrides: Any) -> Iterator[tuple[Deployment, FastAPI, dict[str, str]]]:
     """A deployment on a fresh ``store`` with parties a and b (``_populate``: a liaison key each),
-    and its app, not started; closed afterwards."""
+    and its app (``overrides``: settings), not started; closed afterwards."""
     with fresh_database(store) as url, tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder), database_url=url, tick_s=1.0)
+        settings = Settings(data_dir=Path(folder), database_url=url, tick_s=1.0, **overrides)
         dep = Deployment.open(settings, create=True)
         try:
             keys = _populate(dep)

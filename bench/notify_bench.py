@@ -47,6 +47,7 @@ import httpx
 import sqlalchemy as sa
 from benchdb import fresh_database
 from fastapi.testclient import TestClient
+from service_bench import UNBOUNDED_ACTIVITY_WRITES, UNBOUNDED_ACTIVITY_WRITES_ENV
 
 from keepclear.api.app import create_app
 from keepclear.api.server import free_port
@@ -162,7 +163,8 @@ def run_store(store: str, args: argparse.Namespace) -> dict[str, float]:
     with fresh_database(store) as url, tempfile.TemporaryDirectory(prefix="kc-notify-") as folder:
         keys = populate(Path(folder), url)
         port = free_port()
-        env = {**os.environ, "KEEPCLEAR_DATABASE_URL": url}
+        # the clients notify as fast as they can from one party: not held back by its write rate
+        env = {**os.environ, "KEEPCLEAR_DATABASE_URL": url, **UNBOUNDED_ACTIVITY_WRITES_ENV}
         server = subprocess.Popen(
             [sys.executable, "-m", "keepclear.cli.main", "--data-dir", folder, "serve", "--port", str(port)],
             env=env,
@@ -294,7 +296,7 @@ def in_process(store: str, args: argparse.Namespace) -> dict[str, float]:
     results: dict[str, float] = {}
     with fresh_database(store) as url, tempfile.TemporaryDirectory(prefix="kc-notify-") as folder:
         keys = populate(Path(folder), url)
-        settings = Settings(data_dir=Path(folder), database_url=url)
+        settings = Settings(data_dir=Path(folder), database_url=url, **UNBOUNDED_ACTIVITY_WRITES)
         app = create_app(settings)
         statements = [0]
         counting = threading.Event()

@@ -25,6 +25,10 @@ class ProblemCode(StrEnum):
     UNKNOWN_VERSION = "unknown_version"
     #: An event of a kind this build does not know.
     UNKNOWN_KIND = "unknown_kind"
+    #: A query parameter the endpoint does not take.
+    UNKNOWN_PARAMETER = "unknown_parameter"
+    #: A query parameter the endpoint takes once, given more than once.
+    REPEATED_PARAMETER = "repeated_parameter"
 
 
 class Problem(str):
@@ -126,7 +130,12 @@ class StoreUnavailableError(UnavailableError):
     The message, which clients read, says only that; ``cause`` (the driver's words, naming the
     database's host and port) is for the logs, never for an answer: the callers are adversaries."""
 
-    def __init__(self, cause: str, retry_after_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        cause: str,
+        retry_after_s: float = 2.0,
+        said: str = "the store cannot be reached now; nothing was stored; try again",
+    ) -> None:
         #: Why, in the driver's words (its first line): for the logs only.
         self.cause = cause
-        super().__init__("the store cannot be reached now; nothing was stored; try again", retry_after_s)
+        super().__init__(said, retry_after_s)

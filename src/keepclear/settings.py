@@ -284,6 +284,13 @@ class Settings(BaseSettings):
         description="Timeline items GET /v1/incidents/{id} and the incident report show, the earliest first"
         " (timeline_total counts them all); the rest are paged by GET /v1/incidents/{id}/timeline.",
     )
+    incident_max_age_days: float = Field(
+        366.0,
+        gt=0,
+        le=36_525,
+        description="A reported incident's time may be at most this many days in the past (POST /v1/incidents);"
+        " further back is refused (422) naming time, nothing stored.",
+    )
     activity_buffer_m: float = Field(
         1000.0, ge=0, description="Horizontal buffer between two parties' activities, metres."
     )
@@ -318,6 +325,23 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Live (notified or active) activities one party may have; each API process holds every live"
         " activity in memory, so a notification past it is refused (409).",
+    )
+    activity_writes_per_party_per_s: float = Field(
+        10.0,
+        gt=0,
+        le=1_000_000,
+        description="Activity writes one party may make a second, sustained, all its keys together (per API"
+        " process): each activity notified (POST /v1/activities; a batch counts each of its activities), amended"
+        " or cancelled takes one; past it, and past the burst, the request is refused whole (429 with Retry-After)"
+        " and nothing of it stored. Acknowledging, objecting, activating and completing do not count, nor do"
+        " keepclear's own writes.",
+    )
+    activity_write_burst: int = Field(
+        2000,
+        ge=1,
+        le=10_000_000,
+        description="Activity writes one party may make at once before activity_writes_per_party_per_s holds it"
+        " back (the size of its token bucket); at least max_activities_per_batch, so a full batch can pass.",
     )
     activity_view_max_overlaps: int = Field(
         100,
@@ -372,7 +396,31 @@ class Settings(BaseSettings):
     hotline_escalation_step_s: float | None = Field(
         None,
         gt=0,
-        description="Seconds between hotline escalation steps; empty: the message's own acknowledgement window.",
+        description="Seconds between hotline escalation steps; empty: the message's own acknowledgement window"
+        " (never less than hotline_escalation_min_step_s).",
+    )
+    hotline_min_ack_within_s: float = Field(
+        60.0,
+        ge=1,
+        le=7 * 86400,
+        description="The shortest acknowledgement window a hotline post may ask (ack_within_s), seconds: a shorter"
+        " one is refused (422 naming the field and this minimum), nothing stored. Overdue requests escalate along"
+        " the recipient's roster, a system message in its thread a step.",
+    )
+    hotline_escalation_min_step_s: float = Field(
+        60.0,
+        ge=1,
+        le=7 * 86400,
+        description="The least time between two escalation steps of one acknowledgement request, seconds: a message's"
+        " own window shorter than it escalates at this spacing; hotline_escalation_step_s may not be less.",
+    )
+    max_hotline_ack_requests_per_party: int = Field(
+        200,
+        ge=1,
+        le=1_000_000,
+        description="Acknowledgement requests one party may have outstanding towards other parties (one per"
+        " recipient party of each hotline post with ack_within_s, until it acknowledges or its escalation ends):"
+        " a post asking more is refused (409 naming this setting), nothing stored.",
     )
     hotline_max_thread_parties: int = Field(16, ge=2, description="The most parties one hotline thread may have.")
     max_pending_zone_proposals_per_party: int = Field(
@@ -396,9 +444,10 @@ class Settings(BaseSettings):
         gt=0,
         le=1_000_000,
         description="Hotline messages one party may post a second, sustained, all its keys together (POST"
-        " /v1/hotline/threads/{id}/messages and the socket's post frames, per API process); past it, and past the"
-        " burst, a post is refused (429 with Retry-After, or an error frame) and nothing of it stored. keepclear's"
-        " own messages do not count.",
+        " /v1/hotline/threads/{id}/messages and the socket's post frames, and PUT /v1/hotline/availability, whose"
+        " change posts a channel-status message to every other party; per API process); past it, and past the"
+        " burst, a post or declaration is refused (429 with Retry-After, or an error frame) and nothing of it"
+        " stored, a declaration of suspended included. keepclear's own messages do not count.",
     )
     hotline_message_burst: int = Field(
         200,
@@ -411,9 +460,10 @@ class Settings(BaseSettings):
         1 / 60,
         gt=0,
         le=1_000_000,
-        description="Incidents one party may report a second, sustained, all its keys together (POST /v1/incidents,"
-        " per API process; default one a minute); past it, and past the burst, a report is refused (429 with"
-        " Retry-After) and nothing of it stored. Incidents keepclear opens from alerts do not count.",
+        description="Incidents one party may report a second, sustained, all its keys together (POST /v1/incidents"
+        " and new record inconsistency alarms, POST /v1/record/inconsistency, per API process; default one a"
+        " minute); past it, and past the burst, a report or alarm is refused (429 with Retry-After) and nothing of"
+        " it stored. Incidents keepclear opens from alerts, and an alarm raised again, do not count.",
     )
     incident_report_burst: int = Field(
         50,
@@ -479,6 +529,29 @@ class Settings(BaseSettings):
         if self.list_page_items > self.list_page_max_items:
             raise ValueError(
                 f"list_page_items ({self.list_page_items}) is more than list_page_max_items ({self.list_page_max_items})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _batch_within_write_burst(self) -> Settings:
+        """A full batch takes one token an activity, so the bucket holds at least one batch: else one
+        could never pass."""
+        if self.activity_write_burst < self.max_activities_per_batch:
+            raise ValueError(
+                f"activity_write_burst ({self.activity_write_burst}) is less than max_activities_per_batch"
+                f" ({self.max_activities_per_batch}): a full batch takes one token an activity and could never"
+                " pass; raise the burst or lower the batch"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _escalation_step_over_its_minimum(self) -> Settings:
+        """The deployment's escalation spacing keeps to the least spacing a request may escalate at."""
+        step_s = self.hotline_escalation_step_s
+        if step_s is not None and step_s < self.hotline_escalation_min_step_s:
+            raise ValueError(
+                f"hotline_escalation_step_s ({step_s:g}) is less than hotline_escalation_min_step_s"
+                f" ({self.hotline_escalation_min_step_s:g}): raise the step or lower the minimum"
             )
         return self
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apisupport import EXAMPLE_ZONES, Endpoint, Service, populate, populate_over_api, running_service
+from apisupport import Endpoint, Service, import_example_zones, populate, populate_over_api, running_service
 
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer
@@ -22,7 +21,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
     settings = Settings(data_dir=tmp_path / "data", tick_s=0.2)
     dep = Deployment.open(settings, clock=WallClock(), create=True)
     keys = populate(dep)
-    dep.zones.import_document(json.loads(EXAMPLE_ZONES.read_text()))
+    import_example_zones(dep)
     app = create_app(settings, deployment=dep)
     with ThreadedServer(app) as server:
         yield Service(server.url, dep, app.state.runtime, keys)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 from apisupport import Endpoint, Service, SseReader
 
 from keepclear.domain.timefmt import format_utc
@@ -111,3 +113,45 @@ def test_other_partys_units_are_invisible_without_an_alert(service: Service):
             time.sleep(0.1)
         assert seen == {"ua"}
         assert a_liaison.get("/v1/alerts").json() == []
+
+
+def test_the_same_record_alarm_sent_at_once_to_every_api_process_is_raised_once(end_to_end: Service | Endpoint):
+    """A witness that found the log inconsistent may send its alarm again and again, on new connections
+    that land on any API process: the record holds it once and the other party is told once, however
+    the copies are spread over the processes (the ledger's head is locked across them)."""
+    with end_to_end.client("a-liaison") as a, end_to_end.client("b-liaison") as b:
+        old = a.get("/v1/record/checkpoint")
+        assert old.status_code == 200, old.text
+        [thread] = [t for t in a.get("/v1/hotline/threads").json() if t["standing"] and "b" in t["parties"]]
+        posted = a.post(
+            f"/v1/hotline/threads/{thread['id']}/messages",
+            json={"idempotency_key": f"alarm-e2e-{time.time_ns()}", "body": "a new head for the alarm"},
+        )
+        assert posted.status_code in (200, 201), posted.text
+        new = wait_until(lambda: (n := a.get("/v1/record/checkpoint").text) != old.text and n)
+        assert isinstance(new, str) and new, "the record's head did not move"
+        alarm = {"seen_before": old.text, "served": new, "problem": "does not extend"}
+
+        def send(_: int) -> httpx.Response:
+            # A connection of its own each: with several API processes behind the address, they spread.
+            with end_to_end.client("a-liaison") as once:
+                return once.post("/v1/record/inconsistency", json=alarm, headers={"Connection": "close"})
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(send, range(16)))
+        assert [r.status_code for r in answers] == [201] * 16, [r.text for r in answers]
+        assert sum(r.json()["created"] for r in answers) == 1
+        [alert_id] = {r.json()["alert_id"] for r in answers}
+
+        def told() -> list[object]:
+            messages = b.get(f"/v1/hotline/threads/{thread['id']}/messages").json()
+            return [m for m in messages if m["kind"] == "alert" and m["data"].get("ref") == alert_id]
+
+        def recorded() -> list[object]:
+            entries = b.get("/v1/record/export").json()["entries"]
+            mine = [e for e in entries if alert_id in json.dumps(e)]  # (entries withheld from b have no statement)
+            return [e for e in mine if e["statement"]["kind"] == "alert.record_inconsistent"]
+
+        assert wait_until(told) and wait_until(recorded)
+        time.sleep(1.0)  # anything raised twice would be there by now
+        assert len(told()) == 1 and len(recorded()) == 1

@@ -3,13 +3,11 @@ responses that match the schema (status codes, content types, bodies, headers)."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
-from apisupport import EXAMPLE_ZONES, api_routes, populate
+from apisupport import api_routes, import_example_zones, populate
 from hypothesis import HealthCheck, given, settings
 
 from keepclear.api import create_app
@@ -31,7 +29,7 @@ def served(
     settings = Settings(data_dir=folder / "data", tick_s=0.5)
     dep = Deployment.open(settings, clock=WallClock(), create=True)
     keys = populate(dep)
-    dep.zones.import_document(json.loads(Path(EXAMPLE_ZONES).read_text()))
+    import_example_zones(dep)
     app = create_app(settings, deployment=dep)
     actions = {}
     for method, path, action in api_routes(app):

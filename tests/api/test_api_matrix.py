@@ -20,6 +20,7 @@ from test_api_activities import air_operation
 from keepclear.api import create_app
 from keepclear.api.hotline_codec import draft_from_json
 from keepclear.domain.identity import Role
+from keepclear.domain.timefmt import format_utc
 from keepclear.geo.activity_doc import activity_from_document
 from keepclear.ledger.note import cosign
 from keepclear.ledger.witnessing import witness_name
@@ -522,7 +523,7 @@ MATRIX: dict[tuple[str, str], list[tuple[str, Callable[[Service], tuple[str, Any
     ("POST", "/v1/incidents"): [
         (
             "-",
-            same("/v1/incidents", {"time": "2020-01-01T00:00:00Z", "summary": "near miss over the river"}),
+            same("/v1/incidents", {"time": format_utc(time.time() - 3600), "summary": "near miss over the river"}),
             for_roles({"a-liaison": status(201, lambda b: b["reported_by"] == "a" and b["parties"] == ["a"])}),
         )
     ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from apisupport import Service, SseReader
 
 from keepclear.domain import Domain, Unit
@@ -43,3 +45,18 @@ def test_feed_and_admin_keys_get_no_stream(service: Service):
     for who in ("a-feed", "admin"):
         with service.client(who) as client:
             assert client.get("/v1/stream").status_code == 403
+
+
+def test_a_last_event_id_of_another_form_is_told_so_in_the_reload(service: Service):
+    """A made-up or another party's id and one not of the stream's form are both answered ``reload``;
+    the reason tells the client which mistake is its own (a malformed header), nothing of others'."""
+    reasons = {}
+    with service.client("a-liaison") as client:
+        for last_event_id in ("abc", "-5", "ffffffffffffffff"):
+            answer = client.get("/v1/stream", params={"once": "true"}, headers={"Last-Event-ID": last_event_id})
+            assert answer.status_code == 200
+            blocks = [b for b in answer.text.split("\n\n") if b.startswith("event: reload")]
+            assert len(blocks) == 1, answer.text
+            reasons[last_event_id] = json.loads(blocks[0].split("data: ", 1)[1])["reason"]
+    assert "not an id of this stream" in reasons["abc"] and reasons["abc"] == reasons["-5"]
+    assert reasons["ffffffffffffffff"] == "missed events are no longer kept"

@@ -10,6 +10,7 @@ from apisupport import EXAMPLE_ZONES, Service
 def test_zone_names_in_other_languages_are_imported_and_served(store_service: Service) -> None:
     doc = json.loads(EXAMPLE_ZONES.read_text())
     doc["features"][0]["properties"]["names"] = {"ru": "Восточная Гута"}
+    doc["features"] = doc["features"][:1]  # the others permit parties this world (a, b) does not register
     with store_service.client("admin") as admin:
         r = admin.post("/v1/zones", params={"replace": "true"}, json=doc)
         assert r.status_code == 201, r.text

@@ -66,8 +66,10 @@ def test_another_partys_threads_never_count(store_service: Service) -> None:
         assert _unread(b) == {"threads": 0, "messages": 0}
         assert _unread(a) == {"threads": 1, "messages": 1}
         assert rt.hotline.unread_total("c") == (1, 2)
-        # b names no party: what it reads is its own, whatever it asks
-        assert b.get("/v1/hotline/unread", params={"party_id": "c"}).json() == {"threads": 0, "messages": 0}
+        # b names no party: what it reads is its own, and asking for another's is refused, not ignored
+        refused = b.get("/v1/hotline/unread", params={"party_id": "c"})
+        assert refused.status_code == 422 and "query.party_id: not a parameter" in refused.json()["detail"]
+        assert b.get("/v1/hotline/unread").json() == {"threads": 0, "messages": 0}
 
 
 def test_the_total_reads_only_the_threads_with_something_unread(store_service: Service) -> None:

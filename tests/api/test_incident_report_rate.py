@@ -23,6 +23,7 @@ from test_input_hardening import assert_problem
 from keepclear.api.party_rate import HOTLINE_POSTS, INCIDENT_REPORTS, PartyRate
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
+from keepclear.domain.timefmt import format_utc
 from keepclear.settings import Settings
 
 BURST = 3
@@ -47,7 +48,9 @@ def rated(tmp_path: Path, database_url: str) -> Iterator[Rated]:
 
 
 def _report(client: httpx.Client, summary: str) -> httpx.Response:
-    return client.post("/v1/incidents", json={"time": "2026-01-01T00:00:00Z", "summary": summary, "parties": ["b"]})
+    return client.post(
+        "/v1/incidents", json={"time": format_utc(time.time() - 3600), "summary": summary, "parties": ["b"]}
+    )
 
 
 def _refused_total(service: Service) -> float:

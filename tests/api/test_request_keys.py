@@ -16,6 +16,7 @@ from test_api_activities import air_operation
 from test_input_hardening import assert_problem, standing_thread
 
 from keepclear.api.request_keys import fingerprint
+from keepclear.domain.timefmt import format_utc
 from keepclear.store import request_keys as store
 
 
@@ -96,7 +97,7 @@ def test_item7_hotline_header_and_body_key_are_one_mechanism(store_service: Serv
 
 def test_item7_incidents_and_accounts_take_keys(store_service: Service):
     with store_service.client("a-liaison") as a, store_service.client("admin") as admin:
-        report = {"time": "2026-01-01T00:00:00Z", "summary": "Near miss", "unit_ids": ["ua"]}
+        report = {"time": format_utc(time.time() - 3600), "summary": "Near miss", "unit_ids": ["ua"]}
         first = keyed(a, "/v1/incidents", report, "incident-0001")
         assert first.status_code == 201, first.text
         same_answer(first, keyed(a, "/v1/incidents", report, "incident-0001"))
@@ -141,7 +142,13 @@ def claim_elsewhere(service: Service, key: str, body: Any, age_s: float) -> stor
     notification ``body``, ``age_s`` seconds ago: the claim, without an answer yet."""
     path = "/v1/activities"
     claim = store.Claim(
-        "a", key, fingerprint("POST", path, json.dumps(body).encode()), "POST", path, time.time() - age_s, "elsewhere"
+        "a/liaison",  # the scope of party a's liaison keys
+        key,
+        fingerprint("POST", path, json.dumps(body).encode()),
+        "POST",
+        path,
+        time.time() - age_s,
+        "elsewhere",
     )
     with store.claiming(claim), service.deployment.db.write():
         pass  # the transaction takes the claim

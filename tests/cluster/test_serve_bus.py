@@ -37,7 +37,15 @@ from keepclear.domain.parties import Contact
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
-from serving import UNBOUNDED_POSTS_ENV, ServedProcess, keepclear_cli, log_says, run_cli, serve
+from serving import (
+    UNBOUNDED_ACTIVITY_WRITES_ENV,
+    UNBOUNDED_POSTS_ENV,
+    ServedProcess,
+    keepclear_cli,
+    log_says,
+    run_cli,
+    serve,
+)
 
 #: Ports shifted by this (test_cluster: 100, test_nats_bus: 300).
 PORT_OFFSET = 400
@@ -70,7 +78,12 @@ def api(
     ``extra`` options and ``settings`` as ``KEEPCLEAR_<NAME>``), started (stopped with its block).
     Ready when it says so: with ``--reuse-port`` another process may answer at its address."""
     # the drills post as fast as they can from one party: not held back by the parties' post rate
-    env = {"KEEPCLEAR_BUS_URL": ",".join(servers(PORT_OFFSET)), "KEEPCLEAR_TICK_S": "0.5", **UNBOUNDED_POSTS_ENV}
+    env = {
+        "KEEPCLEAR_BUS_URL": ",".join(servers(PORT_OFFSET)),
+        "KEEPCLEAR_TICK_S": "0.5",
+        **UNBOUNDED_POSTS_ENV,
+        **UNBOUNDED_ACTIVITY_WRITES_ENV,
+    }
     env.update({f"KEEPCLEAR_{name.upper()}": value for name, value in settings.items()})
     process = serve(
         data_dir, log, database_url=database_url, port=port, args=extra, env=env, ready=log_says("ready: http")

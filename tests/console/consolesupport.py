@@ -4,7 +4,6 @@ Debian's chromium driven by Playwright, and pixel checks on screenshots."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import socket
 import sys
@@ -17,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 
-from apisupport import EXAMPLE_ZONES, Service, populate
+from apisupport import Service, import_example_zones, populate
 
 from keepclear.api import create_app
 from keepclear.api.server import ThreadedServer, free_port
@@ -42,7 +41,7 @@ def running_service(data_dir: Path, clock: Clock | None = None, **overrides: Any
     settings = Settings(data_dir=data_dir, tick_s=0.2, **overrides)
     dep = Deployment.open(settings, clock=clock or WallClock(), create=True)
     keys = populate(dep)
-    dep.zones.import_document(json.loads(EXAMPLE_ZONES.read_text()))
+    import_example_zones(dep)
     app = create_app(settings, deployment=dep)
     try:
         with ThreadedServer(app) as server:

@@ -131,6 +131,27 @@ def test_basemap_and_zones_render_in_pixels(service: Service, pages: dict[str, A
     assert page.errors == []
 
 
+def test_an_unchanged_picture_does_not_set_the_maps_sources_again(service: Service, pages: dict[str, Any]) -> None:
+    """The picture comes after every probe tick (0.2 s here); while nothing moves the map is not given
+    the same features again (each setting made it work the source out again: a busy machine never settled)."""
+    page = pages["a"]
+    sign_in(page, service.url, service.keys["a-liaison"])
+    page.evaluate(
+        """() => { window.sets = 0; for (const name of ["tracks", "leaders", "alerts"]) {
+             const source = window.keepclear.app.map.source(name); const set = source.setData.bind(source);
+             source.setData = (data) => { window.sets += 1; return set(data); }; } }"""
+    )
+
+    def pictures() -> int:
+        return sum(1 for r in received(page) if r["path"] == "/v1/stream" and r["body"]["kind"] == "tracks.picture")
+
+    before = pictures()
+    page.wait_for_timeout(2_000)
+    assert pictures() - before >= 3  # pictures came, the same each time
+    assert page.evaluate("() => window.sets") == 0
+    assert page.errors == []
+
+
 def test_a_party_never_receives_the_other_partys_units(service: Service, pages: dict[str, Any]) -> None:
     with feeding(service, stop_after_s=8, converging=False):
         for party in ("a", "b"):
@@ -214,7 +235,7 @@ def _alerts_visible_with_every_tab(page: Any, name: str) -> None:
     shot(page, name)
 
 
-def test_an_admin_or_feed_key_is_refused_at_sign_in(service: Service, pages: dict[str, Any]) -> None:
+def test_a_feed_key_is_refused_at_sign_in(service: Service, pages: dict[str, Any]) -> None:
     page = pages["a"]
     page.goto(service.url + "/")
     page.fill("#key", service.keys["a-feed"])

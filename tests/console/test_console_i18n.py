@@ -23,7 +23,7 @@ SECTIONS = (
     "language", "live", "topbar", "time", "map", "tabs", "signin", "common", "units", "alerts", "activities",
     "hotline", "record", "system", "role", "level", "alert_status", "ack_state", "response", "activity_kind",
     "activity_status", "priority", "conflict_kind", "domain", "unit_kind", "incident_kind", "review",
-    "message_kind", "zone_kind", "event", "place",
+    "message_kind", "zone_kind", "event", "place", "proposals", "proposal_state",
 )  # fmt: skip
 
 
@@ -73,7 +73,8 @@ def test_every_value_the_server_sends_has_its_words():
     wanted |= {f"level.{lv}" for lv in ("advisory", "caution", "warning")}
     wanted |= {f"alert_status.{s}" for s in ("raised", "acknowledged", "resolved")}
     wanted |= {f"ack_state.{s}" for s in ("pending", "acknowledged", "objected")}
-    wanted |= {f"live.{s}" for s in ("live", "connecting", "down")}
+    wanted |= {f"live.{s}" for s in ("live", "connecting", "down", "none")}
+    wanted |= {f"proposal_state.{s}" for s in ("pending", "accepted", "refused")}
     wanted |= {f"system.alert.{k}" for k in ("raised", "level_changed", "resolved", "separation_lost", "acknowledged")}
     assert sorted(wanted - known) == []
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
-from consolesupport import Service, shot, sign_in
+from consolesupport import Service, running_service, shot, sign_in
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -116,6 +117,9 @@ def test_a_strong_mode_party_cosigns_in_the_browser_with_its_own_key_and_accepts
 
     # The key stays in this browser (IndexedDB, not extractable) across a reload.
     a.reload()
+    # The reloaded page's stream is live only from its hello on: an event before it is never sent to
+    # it (no Last-Event-ID yet), and the panel would wait for one that does not come.
+    a.wait_for_selector("body[data-live=live]", timeout=30_000)
     a.click("#tab-record")
     a.locator("#witness-forget-key").wait_for(timeout=10_000)
 
@@ -134,3 +138,48 @@ def test_a_strong_mode_party_cosigns_in_the_browser_with_its_own_key_and_accepts
     assert len(re.findall(r"\+[0-9a-f]{8}", a.inner_text("#witness-log-keys"))) == 2
     shot(a, "14-record-witness-own-key")
     assert a.errors == []
+
+
+def test_an_alarm_past_the_partys_rate_is_shown_as_not_sent_yet_and_not_retried(browser: Any, tmp_path: Path) -> None:
+    """An alarm is a report to every party (``incident_reports_per_party_per_s``): past the party's
+    burst the deployment refuses it (429, nothing stored) and the console says the alert could not be
+    sent yet and when to try again, once, without sending it again by itself."""
+    with running_service(tmp_path / "data", incident_report_burst=1) as service:
+        context = browser.new_context()
+        try:
+            a = context.new_page()
+            errors: list[str] = []
+            a.on("pageerror", lambda error: errors.append(str(error)))
+            reports: list[str] = []
+            a.on("request", lambda r: reports.append(r.url) if r.url.endswith("/v1/record/inconsistency") else None)
+            sign_in(a, service.url, service.keys["a-liaison"])
+            a.click("#tab-record")
+            a.click("#witness-cosign")
+            a.locator("#witness-message", has_text="(the first").wait_for(timeout=10_000)
+
+            def seen_from_another_log() -> None:
+                """The head this console saw last becomes one of another log: the next check fails."""
+                a.evaluate(
+                    """() => { const k = Object.keys(localStorage).find((n) => n.startsWith("keepclear.witness."));
+                    const last = JSON.parse(localStorage.getItem(k));
+                    last.note = last.note.replace(/^[^\\n]*/, "other.example/log" + Math.random());
+                    localStorage.setItem(k, JSON.stringify(last)); }"""
+                )
+                size = a.get_attribute("#witness-head", "data-size")
+                _new_entries_and_refresh(service, 1, "more")
+                a.locator(f"#witness-head:not([data-size='{size}'])").wait_for(timeout=10_000)
+                a.click("#witness-cosign")
+
+            seen_from_another_log()
+            a.locator("#witness-alarm", has_text="has been alerted").wait_for(timeout=10_000)
+            seen_from_another_log()  # another alarm: the party's burst (1) is used up
+            alarm = a.locator("#witness-alarm", has_text="could not be sent yet")
+            alarm.wait_for(timeout=10_000)
+            assert re.search(r"again in [1-6]?[0-9] s", alarm.inner_text()), alarm.inner_text()
+            time.sleep(1.0)
+            assert len(reports) == 2, reports  # one request a click: no retry loop
+            alarms = [e for e in service.runtime.ledger.entries() if e.statement.kind == INCONSISTENT_KIND]
+            assert len(alarms) == 1
+            assert errors == []
+        finally:
+            context.close()

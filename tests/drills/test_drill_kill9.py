@@ -28,7 +28,7 @@ from drillsupport import client, history, populate, track_batch, unit_ids
 
 from keepclear.conformance.client import get_all
 from keepclear.domain.timefmt import format_utc
-from serving import UNBOUNDED_POSTS_ENV, ServedProcess, serve
+from serving import UNBOUNDED_ACTIVITY_WRITES_ENV, UNBOUNDED_POSTS_ENV, ServedProcess, serve
 
 KILLS = int(os.environ.get("KEEPCLEAR_DRILL_KILLS", "4"))
 #: Feed batches are 2 s apart in report time (history keeps one report per unit every 2 s).
@@ -178,7 +178,12 @@ def test_drill_kill9_during_ingest_posts_and_notifications(tmp_path: Path, datab
     rng = random.Random(seed)
     keys = populate(tmp_path / "data", database_url)
     # the load posts as fast as it can from one party: a 429 would end it as an error
-    server = serve(tmp_path / "data", tmp_path / "serve.log", database_url=database_url, env=UNBOUNDED_POSTS_ENV)
+    server = serve(
+        tmp_path / "data",
+        tmp_path / "serve.log",
+        database_url=database_url,
+        env=UNBOUNDED_POSTS_ENV | UNBOUNDED_ACTIVITY_WRITES_ENV,
+    )
     ledger = Ledger()
     t0_s = float(round(time.time() - 400.0))
     started_s = time.monotonic()

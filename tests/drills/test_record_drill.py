@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from keepclear.domain.timefmt import format_utc
-from serving import UNBOUNDED_POSTS_ENV, keepclear_cli, run_cli, serve
+from serving import UNBOUNDED_ACTIVITY_WRITES_ENV, UNBOUNDED_POSTS_ENV, keepclear_cli, run_cli, serve
 
 KILLS = 3
 SQUARE = [[[39.9, 35.3], [40.2, 35.3], [40.2, 35.5], [39.9, 35.5], [39.9, 35.3]]]
@@ -94,7 +94,12 @@ def test_kill_9_loses_and_doubles_no_entry(tmp_path: Path, database_url: str) ->
     run_cli(base, "init")
     admin = run_cli(base, "keys", "create", "--role", "admin", "--label", "drill admin")
     # the load posts as fast as it can from one party: not held back by the parties' post rate
-    server = serve(tmp_path / "data", tmp_path / "serve.log", database_url=database_url, env=UNBOUNDED_POSTS_ENV)
+    server = serve(
+        tmp_path / "data",
+        tmp_path / "serve.log",
+        database_url=database_url,
+        env=UNBOUNDED_POSTS_ENV | UNBOUNDED_ACTIVITY_WRITES_ENV,
+    )
     seed = int(os.environ.get("KEEPCLEAR_DRILL_SEED", str(time.time_ns() % 1_000_000)))
     print(f"drill seed {seed} (KEEPCLEAR_DRILL_SEED={seed} replays the kill times)")  # shown when it fails
     rng = random.Random(seed)

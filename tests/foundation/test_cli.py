@@ -56,6 +56,11 @@ def test_init_party_force_unit_and_zones(tmp_path: Path):
     parties = run("party", "list", data_dir=data).stdout.splitlines()
     assert parties[0].startswith("coalition\tCoalition\ten\tDuty")
     imported = run("zones", "import", str(EXAMPLE), data_dir=data)
+    assert (
+        imported.returncode != 0 and "properties.permitted_parties[0]: no party 'un' is registered" in imported.stderr
+    )
+    assert run("party", "add", "un", "--name", "United Nations", data_dir=data).returncode == 0
+    imported = run("zones", "import", str(EXAMPLE), data_dir=data)
     assert imported.returncode == 0, imported.stderr
     assert "imported 4 zones" in imported.stdout
     assert "eastern-ghouta\tde-escalation-zone" in run("zones", "list", data_dir=data).stdout
@@ -109,6 +114,8 @@ def test_a_deployment_of_an_older_schema_is_refused_until_init_brings_it_up_to_d
 
     data = tmp_path / "old"
     assert run("init", data_dir=data).returncode == 0
+    for party in ("coalition", "un"):  # the parties the example zones permit
+        assert run("party", "add", party, data_dir=data).returncode == 0
     assert run("zones", "import", str(EXAMPLE), data_dir=data).returncode == 0
     db = Database(f"sqlite:///{data / 'keepclear.db'}")
     command.downgrade(alembic_config(db), "0014_zones_version-1")  # what the keepclear before it left

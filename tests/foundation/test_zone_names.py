@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from keepclear.domain import Party
 from keepclear.errors import ValidationError
 from keepclear.geo.zone_geojson import zones_from_geojson, zones_to_geojson
 from keepclear.services.runtime.deployment import Deployment
@@ -64,6 +65,8 @@ def test_language_tags_of_the_common_shapes_are_accepted() -> None:
 
 
 def test_names_are_stored_and_listed(deployment: Deployment) -> None:
+    for party_id in ("coalition", "un"):  # the parties the example zones permit
+        deployment.registry.add_party(Party(party_id, party_id))
     deployment.zones.import_document(named({"ru": "Восточная Гута"}))
     ghouta = next(z for z in deployment.zones.list() if z.id == "eastern-ghouta")
     assert ghouta.name_in("ru") == "Восточная Гута"

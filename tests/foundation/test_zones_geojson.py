@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from keepclear.domain import ZoneKind
+from keepclear.domain import Party, ZoneKind
+from keepclear.domain.zones import AltitudeBand
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import zones_from_geojson, zones_to_geojson
 from keepclear.services.runtime.deployment import Deployment
@@ -83,6 +84,14 @@ BAD_CASES = [
     ("unknown property", 0, set_prop("colour", "red"), "unknown colour"),
     ("bad id", 0, lambda f: f.__setitem__("id", "Has Spaces"), "not a valid id"),
     ("bad permitted parties", 0, set_prop("permitted_parties", "coalition"), "permitted_parties"),
+    ("band above the bounds", 0, set_prop("upper_ft", 1e300), "properties.upper_ft: 1e+300 is outside [-1500, 99999]"),
+    ("band below the bounds", 0, set_prop("lower_ft", -1e12), "properties.lower_ft: -1e+12 is outside [-1500, 99999]"),
+    (
+        "band above, both ends",
+        3,
+        lambda f: f["properties"].update(lower_ft=100000, upper_ft=200000),
+        "properties.lower_ft: 100000 is outside",
+    ),
 ]
 
 
@@ -102,6 +111,39 @@ def test_every_problem_of_every_feature_is_reported_at_once():
         zones_from_geojson(doc)
     assert any(p.startswith("feature 0") for p in info.value.problems)
     assert any(p.startswith("feature 2") for p in info.value.problems)
+
+
+def test_the_altitude_bounds_themselves_are_accepted():
+    doc = with_change(0, lambda f: f["properties"].update(lower_ft=-1500, upper_ft=99999))
+    assert zones_from_geojson(doc)[0].altitude == AltitudeBand(-1500.0, 99999.0)
+
+
+def test_permitted_parties_must_be_registered_when_the_parties_are_given():
+    """The geo layer reads no store: the importing service passes the registered party ids in."""
+    doc = with_change(3, set_prop("permitted_parties", ["coalition", "rusia"]))
+    assert len(zones_from_geojson(doc)) == 4  # not given: not checked (a file read without a deployment)
+    with pytest.raises(ValidationError) as info:
+        zones_from_geojson(doc, parties={"coalition", "russia"})
+    assert info.value.problems == [
+        "feature 2 properties.permitted_parties[0]: no party 'un' is registered",
+        "feature 3 properties.permitted_parties[1]: no party 'rusia' is registered",
+    ]
+    assert len(zones_from_geojson(example(), parties={"coalition", "un"})) == 4
+
+
+def test_import_refuses_an_unregistered_party_and_stores_nothing(deployment: Deployment):
+    register_example_parties(deployment)
+    deployment.zones.import_document(example())
+    before = deployment.zones.export_document()
+    renamed = with_change(0, set_prop("name", "Renamed"))
+    renamed["features"][3]["properties"]["permitted_parties"] = ["rusia"]
+    with pytest.raises(ValidationError) as info:
+        deployment.zones.import_document(renamed, replace=True)
+    assert info.value.problems == ["feature 3 properties.permitted_parties[0]: no party 'rusia' is registered"]
+    assert deployment.zones.export_document() == before
+    deployment.registry.add_party(Party("rusia", "A party of that name"))
+    deployment.zones.import_document(renamed, replace=True)
+    assert {z.name for z in deployment.zones.list()} >= {"Renamed"}
 
 
 def test_duplicate_ids_in_one_file_are_refused():
@@ -147,7 +189,14 @@ def test_polygon_zone_across_antimeridian_is_accepted():
     assert zone.id == "dateline-box"
 
 
+def register_example_parties(deployment: Deployment) -> None:
+    """The parties the example zones permit: an import refuses a zone naming a party not registered."""
+    deployment.registry.add_party(Party("coalition", "Coalition"))
+    deployment.registry.add_party(Party("un", "United Nations"))
+
+
 def test_bad_import_changes_nothing_stored(deployment: Deployment):
+    register_example_parties(deployment)
     deployment.zones.import_document(example())
     before = deployment.zones.export_document()
     bad = with_change(3, set_prop("kind", "nope"))
@@ -158,6 +207,7 @@ def test_bad_import_changes_nothing_stored(deployment: Deployment):
 
 
 def test_existing_ids_need_replace_and_nothing_changes_without_it(deployment: Deployment):
+    register_example_parties(deployment)
     deployment.zones.import_document(example())
     before = deployment.zones.export_document()
     renamed = copy.deepcopy(example())

@@ -40,7 +40,11 @@ class ScriptedClient:
     async def accept(self) -> None:
         pass
 
-    async def receive_text(self) -> str:
+    async def receive_text(self) -> str:  # the hello
+        text: str = (await self.receive())["text"]
+        return text
+
+    async def receive(self) -> dict[str, Any]:
         await asyncio.sleep(0)  # a frame a turn: the session's other tasks run in between
         if self.session is not None and self.session.subscription is not None:
             self.largest_backlog = max(self.largest_backlog, self.session.subscription.queue.qsize())
@@ -50,7 +54,7 @@ class ScriptedClient:
                 await self.leave.wait()
             raise WebSocketDisconnect(1000)
         self.taken += 1
-        return json.dumps(frame)
+        return {"type": "websocket.receive", "text": json.dumps(frame)}
 
     async def send_text(self, text: str) -> None:
         self.sent.append(text)

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import defusedxml.ElementTree as SafeET
 import pytest
-from apisupport import EXAMPLE_ZONES, Service
+from apisupport import EXAMPLE_ZONES, Service, import_example_zones
 from interopsupport import pytak_send, tracks, wait_for
 
 from keepclear.domain.timefmt import format_utc
@@ -193,7 +193,7 @@ def test_targets_are_checked() -> None:
 
 def test_zones_are_sent_as_shapes_and_markers(service: Service, tak_a: socket.socket) -> None:
     document = json.loads(EXAMPLE_ZONES.read_text())
-    service.deployment.zones.import_document(document)
+    import_example_zones(service.deployment)
     out_a = CotOut(
         service.url,
         service.keys["a-observer"],

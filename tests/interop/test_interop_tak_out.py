@@ -4,7 +4,6 @@ target; TAK protocol v1 GeoChat acknowledges an alert as XML GeoChat does."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -14,7 +13,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 import pytest
 import takproto
-from apisupport import EXAMPLE_ZONES, Service
+from apisupport import Service, import_example_zones
 from interopsupport import pytak_send, wait_for
 from test_interop_tak_views import tak_chat
 
@@ -116,7 +115,7 @@ def test_targets_name_the_protocol() -> None:
 
 
 def test_tak_protocol_targets_get_the_same_picture_as_the_xml_target(service: Service) -> None:
-    service.deployment.zones.import_document(json.loads(EXAMPLE_ZONES.read_text()))
+    import_example_zones(service.deployment)
     alert = converge(service)
     xml_sock, mesh_sock = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
     for sock in (xml_sock, mesh_sock):

@@ -196,6 +196,51 @@ def test_review_status_moves_and_closes(
     assert service.list(party_id="un") == [] and len(service.list(party_id="russia")) == 1
 
 
+def test_the_review_is_joint_no_party_agrees_or_closes_for_the_others(
+    wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock
+) -> None:
+    """Before, either party could set ``agreed`` or ``closed`` (final) alone, ending the other's
+    dispute with it. Each party's step is now its own stance; the review is agreed, and closes, once
+    both agree; a dispute holds it disputed; every step is in the timeline with the stance taken."""
+    service, bus, _ = wired
+    bus.emit(_los(clock))
+    (incident,) = service.list()
+    assert set(incident.parties) == {"coalition", "russia"}
+    step = service.set_review(incident.id, ReviewStatus.AGREED, by_party="russia")
+    assert (step.status, step.agreed_by, step.disputed_by) == (ReviewStatus.UNDER_REVIEW, ("russia",), ())
+    with pytest.raises(ConflictError, match="waiting for coalition"):
+        service.set_review(incident.id, ReviewStatus.CLOSED, by_party="russia")
+    step = service.set_review(incident.id, ReviewStatus.DISPUTED, by_party="coalition", note="our unit held")
+    assert (step.status, step.agreed_by, step.disputed_by) == (ReviewStatus.DISPUTED, ("russia",), ("coalition",))
+    with pytest.raises(ConflictError, match="disputed by coalition"):
+        service.set_review(incident.id, ReviewStatus.CLOSED, by_party="coalition")
+    # Withdrawing a stance: neither agreed nor disputed.
+    step = service.set_review(incident.id, ReviewStatus.UNDER_REVIEW, by_party="coalition")
+    assert (step.status, step.agreed_by, step.disputed_by) == (ReviewStatus.UNDER_REVIEW, ("russia",), ())
+    step = service.set_review(incident.id, ReviewStatus.AGREED, by_party="coalition")
+    assert (step.status, step.agreed_by) == (ReviewStatus.AGREED, ("coalition", "russia"))
+    # One party going back on its agreement takes the review back under review.
+    assert service.set_review(incident.id, ReviewStatus.OPEN, by_party="russia").status is ReviewStatus.UNDER_REVIEW
+    service.set_review(incident.id, ReviewStatus.AGREED, by_party="russia")
+    assert service.set_review(incident.id, ReviewStatus.CLOSED, by_party="coalition").status is ReviewStatus.CLOSED
+    with pytest.raises(ConflictError, match="closed"):
+        service.set_review(incident.id, ReviewStatus.DISPUTED, by_party="russia")
+    steps = [
+        (item.party_id, item.payload["stance"], item.payload["status"])
+        for item in service.timeline(incident.id)
+        if item.kind == "incident.review_changed"
+    ]
+    assert steps == [
+        ("russia", "agreed", "under-review"),
+        ("coalition", "disputed", "disputed"),
+        ("coalition", "under-review", "under-review"),
+        ("coalition", "agreed", "agreed"),
+        ("russia", "open", "under-review"),
+        ("russia", "agreed", "agreed"),
+        ("coalition", "closed", "closed"),
+    ]
+
+
 def test_zone_violation_and_new_alert_open_separate_incidents(
     wired: tuple[IncidentService, EventBus, TrackHistory], clock: ManualClock
 ) -> None:

@@ -186,3 +186,35 @@ def test_timelines_stored_before_the_index_of_their_order_are_in_it_and_the_down
             assert conn.execute(sa.text("SELECT count(*) FROM incident_timeline")).scalar_one() == 4
     finally:
         db.dispose()
+
+
+def test_incidents_stored_before_the_joint_review_keep_their_status_with_no_stance_and_the_downgrade_drops_it(
+    database_url: str,
+) -> None:
+    """Migration 0027 keeps each involved party's stance in the review (who agrees, who disputes):
+    incidents stored before keep their status and have no stance; the schema is what the code
+    describes; the downgrade drops the two columns, the incidents kept."""
+    db = Database(database_url)
+    try:
+        command.upgrade(alembic_config(db), "0022_incident_timeline_order")
+        with db.write() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO incidents (id, kind, status, time_s, opened_s, parties, unit_ids, alert_ids,"
+                    " summary) VALUES ('inc-1', 'separation-lost', 'disputed', 0, 0, 'a\nb', 'u1', '', 's')"
+                )
+            )
+        migrate(db)
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert [d for d in diff if "'incidents'" in repr(d) or "review_" in repr(d)] == []
+        with db.read() as conn:
+            stored = incidents_store.get_incident(conn, "inc-1")
+        assert (stored.status.value, stored.agreed_by, stored.disputed_by) == ("disputed", (), ())
+        command.downgrade(alembic_config(db), "0022_incident_timeline_order")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("incidents")}
+            assert not {"review_agreed", "review_disputed"} & columns
+            assert conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one() == 1
+    finally:
+        db.dispose()

@@ -14,14 +14,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from keepclear import __version__
 from keepclear.api.connection_guard import ConnectionGuard
 from keepclear.api.connection_limits import BodyBytesPerKey, PerKeyLimit, RequestsInFlight
+from keepclear.api.docs_pages import add_docs_pages
 from keepclear.api.feed_sources import FeedSources
 from keepclear.api.hotline_frames import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.paging import PageLimits
-from keepclear.api.party_rate import HOTLINE_POSTS, INCIDENT_REPORTS, PartyRate
+from keepclear.api.party_rate import ACTIVITY_WRITES, HOTLINE_POSTS, INCIDENT_REPORTS, PartyRate
 from keepclear.api.problems import DomainErrors, install_problem_handlers
+from keepclear.api.query_params import QueryParams
 from keepclear.api.request_keys import RequestKeys
 from keepclear.api.routes import (
     activities,
@@ -36,6 +38,7 @@ from keepclear.api.routes import (
     zone_proposals,
     zones,
 )
+from keepclear.api.security_headers import SecurityHeaders
 from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
 from keepclear.domain.events import Clock
@@ -124,6 +127,15 @@ def create_app(
     reports = PartyRate(
         settings.incident_reports_per_party_per_s, settings.incident_report_burst, INCIDENT_REPORTS, monotonic
     )
+    # Activity writes per party (notify, batch, amend, cancel): no party notifies and cancels without end.
+    writes = PartyRate(
+        settings.activity_writes_per_party_per_s, settings.activity_write_burst, ACTIVITY_WRITES, monotonic
+    )
+    if runtime.config.activities.max_batch > writes.burst:  # a full batch takes one token an activity
+        raise ValueError(
+            f"create_app: batches of {runtime.config.activities.max_batch} activities could never pass a burst of"
+            f" {writes.burst} (activity_write_burst)"
+        )
     # TCP connections of the process, and how long a request's headers may take (server.uvicorn_config).
     guard = ConnectionGuard(settings.max_connections, settings.header_timeout_s)
     for gauges in (
@@ -134,6 +146,7 @@ def create_app(
         bodies.gauges(),
         posts.gauges(),
         reports.gauges(),
+        writes.gauges(),
         guard.gauges(),
     ):
         for name, read in gauges.items():
@@ -154,13 +167,17 @@ def create_app(
         version=__version__,
         description="Deconfliction between parties whose forces share the same space.",
         lifespan=lifespan,
+        docs_url=None,  # added with their Content-Security-Policy (add_docs_pages)
+        redoc_url=None,
     )
+    add_docs_pages(app)
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.stream_limit = stream_limit
     app.state.connection_guard = guard
     app.state.settings = settings
     app.state.incident_reports = reports
+    app.state.activity_writes = writes
     app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)
     # Other processes' messages wake the sockets of their threads' parties (HotlineHub.catch_up): with a
     # bus from its events, without one from the runtime's look in the store each tick (StoreWatch).
@@ -194,5 +211,9 @@ def create_app(
         bodies=bodies,
     )
     app.add_middleware(IngestYield, priority=runtime.priority)
+    # A query parameter the endpoint does not declare, or a single one given twice: refused before
+    # anything else runs (no key look-up, no body read, no wait for the probe).
+    app.add_middleware(QueryParams, routes=app.routes)
     app.add_middleware(DomainErrors)  # outside them all: their domain errors answered as the routes' are
+    app.add_middleware(SecurityHeaders)  # on every answer, DomainErrors' too
     return app

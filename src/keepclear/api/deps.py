@@ -1,9 +1,10 @@
 """Request dependencies: the runtime of this app, and the authenticated, authorised caller.
 
-``authenticated`` is the one place a key is read, for every HTTP route and WebSocket alike:
-``Authorization: Bearer <key>`` (and ``X-Keepclear-Person``); a browser cannot set headers on a
-WebSocket, so a socket may also give them as ``?key=`` and ``?person=``. ``authorized(action)``
-adds the policy's check of the caller's role.
+``authenticated`` is where a request's key is read: ``Authorization: Bearer <key>`` (and
+``X-Keepclear-Person``); a browser cannot set headers on a WebSocket, so a socket's caller
+(``socket_authenticated``) may also give them as the query parameters ``?key=`` and ``?person=``,
+declared there (an HTTP route takes neither: ``api.query_params`` refuses them). ``authorized(action)``
+and ``socket_authorized(action)`` add the policy's check of the caller's role.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from keepclear.api.party_rate import PartyRate
 from keepclear.domain.identity import Principal
 from keepclear.errors import AuthenticationError
 from keepclear.services.policy import Action, require
@@ -53,21 +55,41 @@ def runtime(connection: HTTPConnection) -> Runtime:
     return connection.app.state.runtime  # type: ignore[no-any-return]
 
 
+def hotline_posts(connection: HTTPConnection) -> PartyRate:
+    """The hotline's post rate per party (``api.party_rate``), for the writes that post into other
+    parties' threads as a message would: an incident's review step, an objection to an activity."""
+    return connection.app.state.hotline.posts  # type: ignore[no-any-return]
+
+
 async def authenticated(
     connection: HTTPConnection,
     authorization: Annotated[str | None, Header(description="Bearer kc_<id>_<secret>")] = None,
     x_keepclear_person: Annotated[str | None, Header(description="The person acting (for receipts).")] = None,
 ) -> Principal:
     """The caller behind the request's key (``AuthenticationError`` when there is none or it is not
-    valid). The key lookup reads the store, so it runs on a worker thread, unless the input gate
-    judged this key already (every request with a valid key passes it): then no thread is taken."""
-    is_socket = connection.scope["type"] == "websocket"
-    key = bearer_key(authorization)
-    if key is None and is_socket:
-        key = connection.query_params.get("key") or None
+    valid)."""
+    return await _caller(connection, bearer_key(authorization), x_keepclear_person or "")
+
+
+async def socket_authenticated(
+    connection: HTTPConnection,
+    authorization: Annotated[str | None, Header(description="Bearer kc_<id>_<secret>")] = None,
+    x_keepclear_person: Annotated[str | None, Header(description="The person acting (for receipts).")] = None,
+    key: Annotated[
+        str | None, Query(description="The key, where the client cannot set headers (a browser's WebSocket).")
+    ] = None,
+    person: Annotated[str | None, Query(description="The person acting, where the client cannot set headers.")] = None,
+) -> Principal:
+    """A socket's caller: as ``authenticated``, the key and person also taken from the query."""
+    return await _caller(connection, bearer_key(authorization) or key or None, x_keepclear_person or person or "")
+
+
+async def _caller(connection: HTTPConnection, key: str | None, person: str) -> Principal:
+    """The caller behind ``key``. The key lookup reads the store, so it runs on a worker thread,
+    unless the input gate judged this key already (every request with a valid key passes it): then
+    no thread is taken."""
     if key is None:
         raise AuthenticationError(NO_KEY)
-    person = x_keepclear_person or (connection.query_params.get("person", "") if is_socket else "")
     authenticate = runtime(connection).deployment.keys.authenticate
     known = connection.scope.get(CALLER_SCOPE_KEY)
     if known is None or known[0] != key:
@@ -83,6 +105,17 @@ def authorized(action: Action) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     dependency.action = action  # type: ignore[attr-defined]  # read by the authorisation matrix test
+    return dependency
+
+
+def socket_authorized(action: Action) -> Callable[..., Awaitable[Principal]]:
+    """A WebSocket's dependency: its caller (``socket_authenticated``), if its role may take ``action``."""
+
+    async def dependency(principal: Annotated[Principal, Depends(socket_authenticated)]) -> Principal:
+        require(principal, action)
+        return principal
+
+    dependency.action = action  # type: ignore[attr-defined]
     return dependency
 
 

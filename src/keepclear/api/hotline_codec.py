@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from keepclear.api.models import ID_PATTERN
+from keepclear.api.models import ID_PATTERN, ReportNumber, WholeNumber
 from keepclear.domain.hotline import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_BODY_BYTES,
@@ -51,13 +51,14 @@ class MessageIn(_Body):
     )
     body: str = Field("", max_length=MAX_BODY_BYTES, description="At most 16 KiB as UTF-8.")
     phrase: PhraseIn | None = None
-    reply_to_seq: int | None = Field(None, ge=1, le=INT64_MAX)
-    ack_within_s: float | None = Field(None, gt=0, le=7 * 86400)
+    # strict: ``true`` is neither a sequence number nor seconds, as the socket refuses it (draft_problems)
+    reply_to_seq: WholeNumber | None = Field(None, ge=1, le=INT64_MAX)
+    ack_within_s: ReportNumber | None = Field(None, gt=0, le=7 * 86400)
     data: dict[str, Any] = Field(default_factory=dict, description="At most 16 KiB as compact JSON.")
 
 
 class ReadIn(_Body):
-    through_seq: int = Field(ge=0, le=INT64_MAX)
+    through_seq: WholeNumber = Field(ge=0, le=INT64_MAX)
 
 
 class AvailabilityIn(_Body):

@@ -9,7 +9,7 @@ client → server
   out start from 0: everything). Then any of
   ``{"type": "post", "ref": <any>, "thread_id", "kind", "idempotency_key", "body" | "phrase", ...}``,
   ``{"type": "delivered", "thread_id", "through_seq"}``, ``{"type": "read", "thread_id", "through_seq"}``,
-  ``{"type": "ping"}``.
+  ``{"type": "ping"}``. A binary frame is answered with an ``invalid`` error frame (the socket stays open).
 server → client
   every missed message (``{"type": "message", "message": {...}}``) in order, then
   ``{"type": "resumed", "cursors": {...}}``, then live ``message`` frames (each exactly once, in
@@ -70,6 +70,8 @@ class LiveConfig:
 TRY_AGAIN_LATER = 1013
 #: What a first frame that is not a resume frame is told.
 HELLO_PROBLEM = 'the first frame must be {"type": "resume", "cursors": {...}}'
+#: What a binary frame is told (the protocol is JSON text frames); the socket stays open.
+BINARY_PROBLEM = "frame: a binary frame is not understood; send JSON as a text frame"
 
 
 def error_status(exc: KeepclearError) -> str:
@@ -158,6 +160,8 @@ def receipt_refusal(kind: str, frame: dict[str, Any]) -> dict[str, Any] | None:
     thread_id, through = frame.get("thread_id"), frame.get("through_seq")
     if not isinstance(thread_id, str) or not isinstance(through, int) or isinstance(through, bool):
         return error_frame([f"{kind}: needs thread_id and through_seq"])
+    if through < 0:  # as ``read`` is told; a ``delivered`` one was coalesced to 0 without a word
+        return error_frame([f"through_seq: {shown(through)} is not a sequence number"])
     if len(thread_id) > MAX_ID_CHARS:  # no thread has such an id; not held, nor quoted whole
         return error_frame(NotFoundError(f"thread_id: unknown thread {shown(thread_id)}"))
     return None

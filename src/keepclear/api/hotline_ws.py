@@ -15,6 +15,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from keepclear.api.hotline_codec import draft_from_json
 from keepclear.api.hotline_delivery import Delivery
 from keepclear.api.hotline_frames import (
+    BINARY_PROBLEM,
     HELLO_PROBLEM,
     LiveConfig,
     accepted_frame,
@@ -118,9 +119,15 @@ class LiveSession:
     async def _reader(self, delivery: Delivery) -> None:
         while True:
             try:
-                text = await self.ws.receive_text()
+                message = await self.ws.receive()
             except (WebSocketDisconnect, RuntimeError):
                 return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:  # a binary frame: answered, not fatal (``receive_text`` raised KeyError: dropped)
+                delivery.reply(error_frame([BINARY_PROBLEM]))
+                continue
             try:
                 frame = parse_json(text, self.service.config.limits, "frame")
             except ValidationError as exc:

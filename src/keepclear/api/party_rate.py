@@ -1,21 +1,31 @@
 """The rate at which one party may do a thing that stores without end: a token bucket per party.
 
 The parties are adversaries, so no party may write without end what every other party is shown:
-each hotline message (``HOTLINE_POSTS``) and each incident report (``INCIDENT_REPORTS``) is a row
-in the store, an entry in the signed record and an event on the other parties' live streams and
-consoles. A party's bucket holds at most ``burst`` tokens and refills at ``per_s`` a second (the
-settings ``Words`` names); each such request an external client sends takes one, and with none
-left it is refused with the whole seconds until one is back, nothing of it stored. keepclear's own
-writes (alerts, channel status, escalations, replays, incidents opened from alerts) are made by the
-services and never pass here.
+each hotline message (``HOTLINE_POSTS``), each incident report (``INCIDENT_REPORTS``) and each
+activity notified, amended or cancelled (``ACTIVITY_WRITES``) is a row in the store, an entry in the
+signed record and an event on the other parties' live streams and consoles. A party's bucket holds
+at most ``burst`` tokens and refills at ``per_s`` a second (the settings ``Words`` names); each such
+request an external client sends takes one for each thing it writes (a batch of activities one for
+each activity, all or none), and with too few left it is refused with the whole seconds until they
+are back, nothing of it stored. keepclear's own writes (alerts, channel status, escalations,
+replays, incidents opened from alerts, a scenario's activities) are made by the services and never
+pass here.
 
-The hotline: one bucket for ``POST /v1/hotline/threads/{id}/messages`` and a socket's ``post``
-frame, all keys of a party together; a post the store answers with the message it already holds (a
-retry of an accepted post, same idempotency key: nothing new stored, recorded or delivered) gives
-its token back. The bucket is checked before the store is read, so while a party's bucket is empty
-a retry is refused too; once ``Retry-After`` has passed it is answered with the stored message.
+The hotline: one bucket for ``POST /v1/hotline/threads/{id}/messages``, a socket's ``post`` frame
+and ``PUT /v1/hotline/availability`` (a change of availability posts a channel-status message to
+every other party), all keys of a party together; a post the store answers with the message it
+already holds (a retry of an accepted post, same idempotency key: nothing new stored, recorded or
+delivered), and a repeat of the stored declaration, give their token back. The bucket is checked
+before the store is read, so while a party's bucket is empty a retry is refused too; once
+``Retry-After`` has passed it is answered with the stored message. A party that has used up its
+burst is refused a declaration too, ``suspended`` included (docs/hotline.md, "Availability").
 Incident reports: ``POST /v1/incidents`` (a retry with the same ``Idempotency-Key`` is answered by
-``api.request_keys`` before the route, and takes nothing).
+``api.request_keys`` before the route, and takes nothing) and ``POST /v1/record/inconsistency`` (an
+alarm is a party's report to every party; the same alarm raised again appends and posts nothing
+and gives its token back). Activity writes: ``POST /v1/activities``, ``/v1/activities/batch`` (one
+for each activity), ``/v1/activities/{id}/amend`` and ``/cancel`` (``api.routes.activities``),
+checked before the store is read; their retries under the same ``Idempotency-Key`` are answered
+before the route too, and take nothing.
 
 Memory: one bucket (two floats) per party that wrote, for each use, and parties are only what an
 admin adds to the registry. The buckets are per API process: N processes behind one address allow
@@ -60,6 +70,13 @@ INCIDENT_REPORTS = Words(
     "incident_report_burst",
     "incident_reports_refused_rate_total",
 )
+ACTIVITY_WRITES = Words(
+    "writes activities",
+    "send it again",
+    "activity_writes_per_party_per_s",
+    "activity_write_burst",
+    "activity_writes_refused_rate_total",
+)
 
 
 class PartyRate:
@@ -78,23 +95,35 @@ class PartyRate:
         #: Requests refused because their party's bucket was empty (``words.metric``).
         self.refused_total = 0
 
-    def take(self, party_id: str) -> OverloadedError | None:
-        """Takes a token of ``party_id``'s bucket: None, go on; or the refusal to answer (counted),
-        its ``retry_after_s`` the whole seconds (at least 1) until the bucket holds a token again."""
+    def take(self, party_id: str, count: int = 1) -> OverloadedError | None:
+        """Takes ``count`` tokens of ``party_id``'s bucket, all or none (a request that writes ``count``
+        things): None, go on; or the refusal to answer (counted), its ``retry_after_s`` the whole seconds
+        (at least 1) until the bucket holds ``count`` again. ``count`` is at most ``burst``: more could
+        never pass, so a caller's bound on what one request writes is checked against the burst where
+        both are set (``Settings``: ``activity_write_burst`` >= ``max_activities_per_batch``)."""
+        if not 1 <= count <= self.burst:
+            raise ValueError(f"PartyRate.take: count must be 1 to burst ({self.burst}), got {count}")
         with self._lock:
             now_s = self._monotonic()
             tokens = self._refilled(party_id, now_s)
-            if tokens >= 1.0:
-                self._buckets[party_id] = (tokens - 1.0, now_s)
+            if tokens >= count:
+                self._buckets[party_id] = (tokens - count, now_s)
                 return None
             self.refused_total += 1
-        wait_s = max(1, math.ceil((1.0 - tokens) / self.per_s))
+        wait_s = max(1, math.ceil((count - tokens) / self.per_s))
         w = self.words
+        nothing = "nothing was stored" if count == 1 else f"nothing of the {count} was stored"
         return OverloadedError(
             f"this party {w.does} faster than it may ({w.per_s_setting}: {self.per_s:g} a second, bursts of"
-            f" {w.burst_setting}: {self.burst}); nothing was stored: {w.again} in {wait_s} s",
+            f" {w.burst_setting}: {self.burst}); {nothing}: {w.again} in {wait_s} s",
             retry_after_s=wait_s,
         )
+
+    def require(self, party_id: str, count: int = 1) -> None:
+        """``take`` for a route: raises the refusal (a 429 with ``Retry-After``) instead of returning it."""
+        refusal = self.take(party_id, count)
+        if refusal is not None:
+            raise refusal
 
     def give_back(self, party_id: str, count: int = 1) -> None:
         """``count`` requests that took a token stored nothing new (retries answered with what is

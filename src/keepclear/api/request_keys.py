@@ -1,8 +1,9 @@
 """``RequestKeys``: ``Idempotency-Key`` on every POST, so a retry can be told from a clash.
 
 A POST under ``/v1`` (track batches aside: a report is its own key) may carry ``Idempotency-Key``
-(8–128 of letters, digits, ``_.:-``). Keys belong to the caller's party (the admin keys share the
-deployment's scope): a party never sees, nor collides with, another party's keys.
+(8–128 of letters, digits, ``_.:-``). Keys belong to the caller's party and role (the admin keys
+share the deployment's scope): a party never sees, nor collides with, another party's keys, nor a
+key of one role (a feed, an observer) another role's (a liaison's) stored answer.
 
 - The first request with a key runs as usual; the key is stored in the same transaction as what
   the request writes (``store.request_keys``), and its answer (status, media type, body) is kept
@@ -156,7 +157,10 @@ class RequestKeys:
         return from_header or from_body, None
 
     async def _scope(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
-        """The caller's key scope: its party, or the deployment's for admin keys; None if unknown."""
+        """The caller's key scope: its party and role (``a/liaison``), or the deployment's for admin
+        keys; None if unknown. The role too: a stored answer is replayed before the route judges the
+        caller, so a party's feed or observer key sending its liaison's key and body was answered with
+        what only a liaison may do and read (the activity's view, its conflicts), not 403."""
         key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
         if key is None:
             return None
@@ -164,7 +168,7 @@ class RequestKeys:
             principal = await run_in_threadpool(caller_of, scope, key, self.keys.authenticate)
         except KeepclearError:
             return None
-        return principal.party_id or ADMIN_SCOPE
+        return ADMIN_SCOPE if principal.party_id is None else f"{principal.party_id}/{principal.role.value}"
 
     async def _run(self, claim: store.Claim, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
         deadline_s = time.monotonic() + self.wait_s
@@ -201,6 +205,14 @@ class RequestKeys:
     def _answer_for(self, claim: store.Claim, stored: store.StoredKey, scope: Scope, deadline_s: float) -> Any:
         """The answer to a request whose key is stored: a replay, a refusal, or None (wait)."""
         path = scope.get("path", "")
+        if stored.legacy and not claim.scope.endswith(f"/{LEGACY_REPLAYED_ROLE}"):
+            # Kept by a build before keys were the role's too: maybe another role's answer, never replayed.
+            return _conflict(
+                f"Idempotency-Key: {claim.key!r} was used by this party before keepclear was upgraded, when keys"
+                " were the party's and not the role's; its answer is not replayed to this key's role: read what"
+                " it created, or send a new request with a new key",
+                path,
+            )
         if stored.fingerprint != claim.fingerprint:
             return _conflict(
                 f"Idempotency-Key: {claim.key!r} was already used for another request ({stored.method}"
@@ -234,7 +246,8 @@ class RequestKeys:
 
     def _find(self, claim: store.Claim) -> store.StoredKey | None:
         with self.db.read() as conn:
-            return store.find(conn, claim.scope, claim.key)
+            party, _, role = claim.scope.partition("/")
+            return store.find(conn, claim.scope, claim.key, legacy_scope=party if role else None)
 
     def _forget(self, claim: store.Claim) -> None:
         with self.db.write() as conn:
@@ -243,6 +256,12 @@ class RequestKeys:
     def _save(self, claim: store.Claim, captured: _Captured) -> None:
         with self.db.write() as conn:
             store.save_answer(conn, claim, captured.status or 500, captured.media_type, captured.body)
+
+
+#: The role whose callers are replayed a key kept under the party's scope alone (a build before keys
+#: were the role's too, within ``request_key_retention_s`` of the upgrade): the liaison may read
+#: whatever its party's other roles write; a feed or observer key is answered 409 instead.
+LEGACY_REPLAYED_ROLE = "liaison"
 
 
 class _Captured:

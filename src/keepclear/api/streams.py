@@ -96,6 +96,15 @@ _TAG = re.compile(r"[0-9a-f]{16}")
 FROM_OLDEST = "0"
 
 
+def _reload_reason(last_event_id: str | None) -> str:
+    """Why a client is told to reload: its ``Last-Event-ID`` is not of this stream's form (a client's
+    mistake it can see), or the events after it are not kept (for a well-formed id: older than the
+    ring, made up or another party's, all alike, so the reason tells nothing of others' events)."""
+    if last_event_id is not None and last_event_id != FROM_OLDEST and _TAG.fullmatch(last_event_id) is None:
+        return "Last-Event-ID is not an id of this stream (16 hex digits, or 0 for everything kept)"
+    return "missed events are no longer kept"
+
+
 @dataclass(eq=False)
 class _Ring:
     """The last events one party was shown, in arrival order, and where each tag is in it."""
@@ -370,7 +379,7 @@ class StreamHub:
         try:
             yield "retry: 2000\nevent: hello\ndata: {}\n\n"
             if reload:
-                yield f"event: reload\ndata: {json.dumps({'reason': 'missed events are no longer kept'})}\n\n"
+                yield f"event: reload\ndata: {json.dumps({'reason': _reload_reason(last_event_id)})}\n\n"
             for missed_item in backlog:
                 yield missed_item.text
             while not once:

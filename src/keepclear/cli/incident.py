@@ -105,13 +105,17 @@ def incident_report(ctx: CliContext, incident_id: str, output_dir: Path, languag
 @click.option("--note", default="", help="Why.")
 @pass_context
 def incident_review(ctx: CliContext, incident_id: str, status: str, party: str | None, note: str) -> None:
-    """Move the review status of INCIDENT_ID."""
+    """Move the review of INCIDENT_ID: a party's step is its own stance (agreed once every involved
+    party agrees, closed only then); the operator's sets the status."""
     deployment = ctx.open()
     try:
-        _incidents(deployment).set_review(incident_id, ReviewStatus(status), by_party=party, note=note)
+        done = _incidents(deployment).set_review(incident_id, ReviewStatus(status), by_party=party, note=note)
     finally:
         deployment.close()
-    click.echo(f"{incident_id}: {status}")
+    agreed = (
+        f" (agreed by {', '.join(done.agreed_by)})" if done.agreed_by and done.status is not ReviewStatus.CLOSED else ""
+    )
+    click.echo(f"{incident_id}: {done.status.value}{agreed}")
 
 
 @incident.command("metrics")

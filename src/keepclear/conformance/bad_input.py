@@ -62,6 +62,16 @@ def _numbers(body: Any) -> list[tuple[Any, ...]]:
     return [p for p, v in _leaves(body) if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
+def _numbers_as(body: Any, paths: list[tuple[Any, ...]], spoil: Callable[[Any], Any]) -> bytes:
+    """``body`` as JSON with each number at ``paths`` replaced by ``spoil`` of it (its own text, true)."""
+    for p in paths:
+        value = body
+        for step in p:
+            value = value[step]
+        body = _set(body, p, spoil(value))
+    return json.dumps(body).encode("utf-8", "surrogatepass")
+
+
 def _wrong_types(body: Any) -> Any:
     if not isinstance(body, dict):
         return 123
@@ -82,6 +92,9 @@ def catalogue(w: World, body: Any) -> dict[str, bytes]:
         "deep-nesting": _with_raw(body, somewhere, "[" * NESTING_DEPTH + "]" * NESTING_DEPTH) if somewhere else b"",
         "huge-integer": _with_raw(body, numbers or somewhere, "1" + "0" * 400) if somewhere else b"",
         "huge-float": _with_raw(body, numbers or somewhere, "1e999") if somewhere else b"",
+        # A lax reader takes "1" or true for the number 1: the valid request's own number as text or true.
+        "number-as-text": _numbers_as(body, numbers, str) if numbers else b"",
+        "number-as-boolean": _numbers_as(body, numbers, lambda _: True) if numbers else b"",
         "nan": _with_raw(body, numbers or somewhere, "NaN") if somewhere else b"",
         "infinity": _with_raw(body, numbers or somewhere, "-Infinity") if somewhere else b"",
         "oversized": _with_raw(body, somewhere, json.dumps("x" * OVERSIZE_BYTES)) if somewhere else b"",

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from keepclear.services.reports.incident import REPORT_STYLE_SOURCE
+
 #: Content types the standard ``mimetypes`` table may lack or get wrong.
 _TYPES = {
     ".mjs": "text/javascript",
@@ -29,10 +31,15 @@ _TYPES = {
     ".md": "text/markdown; charset=utf-8",
 }
 
-#: The page and its files must come from this server only; no inline scripts, no third parties.
+#: The page and its files must come from this server only; no inline scripts, no third parties;
+#: never framed (a party's page in another's frame could be clicked through). MapLibre runs its
+#: workers from blobs and draws its sprites and glyphs from data and blob URLs. The one inline style
+#: allowed (by hash) is the incident report's: the console opens the report from a blob URL, whose
+#: page has this policy (a local URL's page inherits its opener's).
 _CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-    "worker-src 'self' blob:; connect-src 'self'; font-src 'self' data: blob:; object-src 'none'; base-uri 'none'"
+    f"default-src 'self'; script-src 'self'; style-src 'self' {REPORT_STYLE_SOURCE}; "
+    "img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; font-src 'self' data: blob:; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 

@@ -16,7 +16,7 @@ from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
 from keepclear.domain.ids import id_problem
-from keepclear.domain.zones import AltitudeBand
+from keepclear.domain.zones import AltitudeBand, altitude_band_problems
 
 
 class ActivityKind(enum.StrEnum):
@@ -143,11 +143,7 @@ def _finite(*values: float) -> bool:
 
 
 def _band_problems(band: AltitudeBand, where: str) -> list[str]:
-    if not _finite(band.lower_ft, band.upper_ft):
-        return [f"{where}: lower_ft and upper_ft must be finite numbers"]
-    if band.lower_ft > band.upper_ft:
-        return [f"{where}: band is upside down (lower_ft {band.lower_ft:g} > upper_ft {band.upper_ft:g})"]
-    return []
+    return altitude_band_problems(band.lower_ft, band.upper_ft, where)
 
 
 def _point_problems(lat_deg: float, lon_deg: float, where: str) -> list[str]:

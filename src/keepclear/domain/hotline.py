@@ -198,8 +198,9 @@ def draft_problems(draft: Draft, limits: InputLimits = DEFAULT_LIMITS) -> list[s
         not isinstance(draft.reply_to_seq, int) or isinstance(draft.reply_to_seq, bool) or draft.reply_to_seq < 1
     ):
         problems.append(f"reply_to_seq: {draft.reply_to_seq!r} is not a sequence number (an integer from 1)")
-    if draft.ack_within_s is not None and not (
-        isinstance(draft.ack_within_s, int | float) and 0 < draft.ack_within_s <= 7 * 86400
+    if draft.ack_within_s is not None and (  # not a bool: a socket's ``true`` is no number of seconds
+        isinstance(draft.ack_within_s, bool)
+        or not (isinstance(draft.ack_within_s, int | float) and 0 < draft.ack_within_s <= 7 * 86400)
     ):
         problems.append(f"ack_within_s: {draft.ack_within_s!r} must be a number of seconds in (0, 604800]")
     return problems

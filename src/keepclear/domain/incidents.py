@@ -136,6 +136,55 @@ class Incident:
     summary: str
     evidence_sha256: str | None = None
     evidence_frozen_s: float | None = None
+    #: The involved parties whose last review step agreed, and those whose last step disputed.
+    agreed_by: tuple[str, ...] = ()
+    disputed_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewStand:
+    """Where a joint review stands after a step: its status, who agrees, who disputes."""
+
+    status: ReviewStatus
+    agreed_by: tuple[str, ...]
+    disputed_by: tuple[str, ...]
+
+
+def party_review_step(incident: Incident, party_id: str, stance: ReviewStatus) -> ReviewStand | str:
+    """What an involved party's review step makes of ``incident``'s review, or why it is refused.
+
+    The review is joint: each involved party speaks for itself, and none for the others. ``agreed``
+    and ``disputed`` are the party's own stance (a later step replaces its earlier one; ``open`` and
+    ``under-review`` withdraw it). The incident is ``disputed`` while any involved party disputes,
+    ``agreed`` once every involved party agrees, ``open`` while nobody has taken a stance and the
+    step is ``open``, else ``under-review``. ``closed`` is final, so it is taken only once every
+    involved party agrees: before, any one party could agree or close on its own, the others'
+    accounts and dispute ending with it. ``incident`` must not be closed (the caller refuses that)."""
+    agreed = set(incident.agreed_by) - {party_id}
+    disputed = set(incident.disputed_by) - {party_id}
+    involved = set(incident.parties)
+    if stance is ReviewStatus.CLOSED:
+        waiting = sorted(involved - set(incident.agreed_by))
+        if incident.disputed_by or waiting:
+            return (
+                f"incident {incident.id}: a review closes once every involved party agrees; waiting for"
+                f" {', '.join(waiting)}"
+                + (f" (disputed by {', '.join(sorted(incident.disputed_by))})" if incident.disputed_by else "")
+            )
+        return ReviewStand(ReviewStatus.CLOSED, incident.agreed_by, incident.disputed_by)
+    if stance is ReviewStatus.AGREED:
+        agreed.add(party_id)
+    elif stance is ReviewStatus.DISPUTED:
+        disputed.add(party_id)
+    if disputed:
+        status = ReviewStatus.DISPUTED
+    elif involved <= agreed:
+        status = ReviewStatus.AGREED
+    elif stance is ReviewStatus.OPEN and not agreed:
+        status = ReviewStatus.OPEN
+    else:
+        status = ReviewStatus.UNDER_REVIEW
+    return ReviewStand(status, tuple(sorted(agreed)), tuple(sorted(disputed)))
 
 
 @dataclass(frozen=True, slots=True)

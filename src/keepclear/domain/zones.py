@@ -42,12 +42,19 @@ class Access(enum.StrEnum):
     FORBIDDEN = "forbidden"
 
 
+#: Every altitude band (a zone's, an activity volume's or route's) lies within these feet above mean
+#: sea level: below the lowest ground (the Dead Sea shore, about -1,410 ft) to far above anything that
+#: flies in these theatres. A zone's default band is all of it; a band past it is an error, not a zone.
+MIN_ALTITUDE_FT = -1500.0
+MAX_ALTITUDE_FT = 99999.0
+
+
 @dataclass(frozen=True, slots=True)
 class AltitudeBand:
     """Vertical extent in feet above mean sea level, ``lower_ft`` <= ``upper_ft``."""
 
-    lower_ft: float = -1500.0
-    upper_ft: float = 99999.0
+    lower_ft: float = MIN_ALTITUDE_FT
+    upper_ft: float = MAX_ALTITUDE_FT
 
     def overlaps(self, other: AltitudeBand) -> bool:
         """True when the two bands share at least one altitude (touching counts)."""
@@ -144,6 +151,28 @@ MAX_ZONE_NAME_CHARS = 200
 MAX_ZONE_NAMES = 32
 
 
+def altitude_band_problems(lower_ft: object, upper_ft: object, where: str) -> list[str]:
+    """What is wrong with an altitude band (feet), each problem naming ``where.lower_ft`` or
+    ``where.upper_ft``: not a finite number, outside [``MIN_ALTITUDE_FT``, ``MAX_ALTITUDE_FT``], or
+    upside down; empty when sound. The one check of every band: zones, activity volumes and routes.
+
+    >>> altitude_band_problems(1e300, -2000, "volumes[0].altitude")  # doctest: +NORMALIZE_WHITESPACE
+    ['volumes[0].altitude.lower_ft: 1e+300 is outside [-1500, 99999] ft',
+     'volumes[0].altitude.upper_ft: -2000 is outside [-1500, 99999] ft']
+    """
+    problems: list[str] = []
+    for name, value in (("lower_ft", lower_ft), ("upper_ft", upper_ft)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            problems.append(f"{where}.{name}: {value!r} is not a finite number")
+        elif not MIN_ALTITUDE_FT <= value <= MAX_ALTITUDE_FT:
+            problems.append(f"{where}.{name}: {value:g} is outside [{MIN_ALTITUDE_FT:g}, {MAX_ALTITUDE_FT:g}] ft")
+    if not problems:
+        assert isinstance(lower_ft, (int, float)) and isinstance(upper_ft, (int, float))
+        if lower_ft > upper_ft:
+            problems.append(f"{where}: band is upside down (lower_ft {lower_ft:g} > upper_ft {upper_ft:g})")
+    return problems
+
+
 def names_problems(names: object, where: str) -> list[str]:
     """What is wrong with a zone's ``names`` (an object of language tag -> name), each problem naming
     ``where`` and the language; empty when sound.
@@ -182,11 +211,7 @@ def zone_problems(zone: Zone) -> list[str]:
         problems.append("buffer_m: a deconfliction-line needs a buffer each side > 0 m")
     elif zone.geometry.geom_type == "Point" and zone.buffer_m <= 0:
         problems.append(f"radius_m: a {zone.kind.value} given as a point needs a radius > 0 m")
-    band = zone.altitude
-    if not (math.isfinite(band.lower_ft) and math.isfinite(band.upper_ft)):
-        problems.append("altitude: lower_ft and upper_ft must be finite numbers")
-    elif band.lower_ft > band.upper_ft:
-        problems.append(f"altitude: band is upside down (lower_ft {band.lower_ft:g} > upper_ft {band.upper_ft:g})")
+    problems += altitude_band_problems(zone.altitude.lower_ft, zone.altitude.upper_ft, "altitude")
     v = zone.validity
     for name, value in (("valid_from", v.valid_from_s), ("valid_until", v.valid_until_s)):
         if value is not None and not math.isfinite(value):

@@ -9,14 +9,16 @@ is missing). The id is the feature's
 ``id`` or ``properties.id``; without either it is derived from the name.
 
 Nothing is repaired: an unclosed ring, a self-intersection or a coordinate out of range is an
-error naming the feature index, never a quiet fix.
+error naming the feature index, never a quiet fix. The altitude band lies within
+[``MIN_ALTITUDE_FT``, ``MAX_ALTITUDE_FT``] (``domain.zones.altitude_band_problems``, as activities'
+bands do); given the registered party ids, a permitted party that is not one of them is an error too.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import shapely
@@ -27,7 +29,16 @@ from shapely.validation import explain_validity
 from keepclear.domain.ids import id_problem
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, bounded_problems
 from keepclear.domain.timefmt import format_utc, parse_utc
-from keepclear.domain.zones import AltitudeBand, Validity, Zone, ZoneKind, ZoneRules, names_problems, zone_problems
+from keepclear.domain.zones import (
+    AltitudeBand,
+    Validity,
+    Zone,
+    ZoneKind,
+    ZoneRules,
+    altitude_band_problems,
+    names_problems,
+    zone_problems,
+)
 from keepclear.errors import ValidationError
 from keepclear.geo.shapes import plane_for, to_plane
 
@@ -44,8 +55,8 @@ def _is_number(value: object) -> bool:
 
 
 def _position_problems(position: object, where: str) -> list[str]:
-    if not isinstance(position, (list, tuple)) or len(position) < 2:
-        return [f"{where}: a position must be [longitude, latitude]"]
+    if not isinstance(position, (list, tuple)) or not 2 <= len(position) <= 3:
+        return [f"{where}: a position must be [longitude, latitude] or [longitude, latitude, altitude]"]
     lon, lat = position[0], position[1]
     problems: list[str] = []
     if not (_is_number(lon) and _is_number(lat)):
@@ -111,7 +122,25 @@ def coordinate_problems(geometry_type: str, coords: Any, where: str) -> list[str
         problems += many(coords, where, polygon)
     else:
         problems.append(f"{where}: geometry type {geometry_type!r} is not supported")
+    if not problems:
+        problems += _mixed_dimensions(geometry_type, coords, where)
     return problems
+
+
+def _mixed_dimensions(geometry_type: str, coords: Any, where: str) -> list[str]:
+    """A problem when positions of one geometry (already checked) mix 2 and 3 numbers: shapely
+    cannot build such a shape (it raised, a 500), and its altitude would mean nothing.
+
+    >>> _mixed_dimensions("LineString", [[0, 0], [1, 1, 5]], "geometry")
+    ['geometry: positions mix 2 and 3 numbers; give every position the same (altitude on all or none)']
+    """
+    depth = {"Point": 0, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}[geometry_type]
+    level = [coords]
+    for _ in range(depth):
+        level = [item for items in level for item in items]
+    if len({len(position) for position in level}) < 2:
+        return []
+    return [f"{where}: positions mix 2 and 3 numbers; give every position the same (altitude on all or none)"]
 
 
 def _geometry(feature: dict[str, Any], where: str) -> tuple[BaseGeometry | None, list[str]]:
@@ -124,16 +153,25 @@ def _geometry(feature: dict[str, Any], where: str) -> tuple[BaseGeometry | None,
     problems = coordinate_problems(geometry_type, raw.get("coordinates"), f"{where} geometry")
     if problems:
         return None, problems
+    return shape_problems(raw, f"{where} geometry")
+
+
+def shape_problems(raw: dict[str, Any], where: str) -> tuple[BaseGeometry | None, list[str]]:
+    """The shape of GeoJSON geometry ``raw`` whose coordinates passed ``coordinate_problems``, or why
+    it cannot be a zone (at ``where``): empty, a polygon that is not valid (self-intersecting, a hole
+    outside its shell, no area), a line of zero length. A zone proposal is judged by it too, so that
+    what a party proposes is what an admin can accept."""
     geometry = shape(raw)
     if geometry.is_empty:
-        return None, [f"{where} geometry: empty geometry"]
+        return None, [f"{where}: empty geometry"]
+    geometry_type = raw["type"]
     if geometry_type in ("Polygon", "MultiPolygon", "LineString", "MultiLineString"):
         # Judge validity where edges are straight in metres, the short way round.
         projected = to_plane(geometry, plane_for(geometry))
         if geometry_type in ("Polygon", "MultiPolygon") and not projected.is_valid:
-            return None, [f"{where} geometry: invalid polygon ({explain_validity(projected)})"]
+            return None, [f"{where}: invalid polygon ({explain_validity(projected)})"]
         if geometry_type in ("LineString", "MultiLineString") and shapely.length(projected) == 0:
-            return None, [f"{where} geometry: line has zero length"]
+            return None, [f"{where}: line has zero length"]
     return geometry, []
 
 
@@ -151,8 +189,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "zone"
 
 
-def zone_from_feature(feature: object, index: int) -> Zone:
-    """One feature to a ``Zone``; ``ValidationError`` lists every problem with the feature index."""
+def zone_from_feature(feature: object, index: int, parties: Collection[str] | None = None) -> Zone:
+    """One feature to a ``Zone``; ``ValidationError`` lists every problem with the feature index.
+
+    ``parties``: the registered party ids, which every permitted party must be one of (``None``: not
+    checked, for a file read without a deployment; every import into one passes them)."""
     where = f"feature {index}"
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise ValidationError([f"{where}: not a GeoJSON Feature object"])
@@ -187,8 +228,11 @@ def zone_from_feature(feature: object, index: int) -> Zone:
     if zone_id is not None and (problem := id_problem(zone_id, f"{where} id")):
         problems.append(problem)
 
+    found_before = len(problems)
     lower_ft = _number(props, "lower_ft", AltitudeBand().lower_ft, where, problems)
     upper_ft = _number(props, "upper_ft", AltitudeBand().upper_ft, where, problems)
+    if len(problems) == found_before:  # both numbers: within the bounds every band keeps, and not upside down
+        problems += altitude_band_problems(lower_ft, upper_ft, f"{where} properties")
     min_notice_h = _number(props, "min_notice_h", 0.0, where, problems)
     buffer_value = _number(props, "buffer_m", 0.0, where, problems)
     radius_value = _number(props, "radius_m", 0.0, where, problems)
@@ -209,9 +253,11 @@ def zone_from_feature(feature: object, index: int) -> Zone:
     if permitted_raw == "*":
         permitted = None
     elif isinstance(permitted_raw, list) and all(isinstance(p, str) for p in permitted_raw):
-        for party in permitted_raw:
-            if problem := id_problem(party, f"{where} properties.permitted_parties"):
+        for position, party in enumerate(permitted_raw):
+            if problem := id_problem(party, f"{where} properties.permitted_parties[{position}]"):
                 problems.append(problem)
+            elif parties is not None and party not in parties:
+                problems.append(f"{where} properties.permitted_parties[{position}]: no party {party!r} is registered")
         permitted = frozenset(permitted_raw)
     else:
         problems.append(f'{where} properties.permitted_parties: must be a list of party ids or "*"')
@@ -269,9 +315,12 @@ def _feature_vertices(feature: object) -> int:
     return vertex_count(geometry.get("coordinates")) if isinstance(geometry, dict) else 0
 
 
-def zones_from_geojson(document: object, limits: InputLimits = DEFAULT_LIMITS) -> list[Zone]:
+def zones_from_geojson(
+    document: object, limits: InputLimits = DEFAULT_LIMITS, parties: Collection[str] | None = None
+) -> list[Zone]:
     """Every zone of a FeatureCollection, or ``ValidationError`` listing every bad feature (the first
-    ``limits.max_problems_listed`` of them, and how many more).
+    ``limits.max_problems_listed`` of them, and how many more). ``parties``: the registered party ids
+    every permitted party must be one of (``zone_from_feature``).
 
     All or nothing: one bad feature rejects the whole document. The document is bounded before any
     geometry is built: at most ``max_zone_features`` features, ``max_zone_vertices_per_feature``
@@ -303,7 +352,7 @@ def zones_from_geojson(document: object, limits: InputLimits = DEFAULT_LIMITS) -
     seen: dict[str, int] = {}
     for index, feature in enumerate(features):
         try:
-            zone = zone_from_feature(feature, index)
+            zone = zone_from_feature(feature, index, parties)
         except ValidationError as exc:
             problems += exc.problems
             continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keepclear.domain.zones import MAX_ALTITUDE_FT, MIN_ALTITUDE_FT
 from keepclear.scenario.fields import FieldReader
 from keepclear.scenario.located import Path
 
@@ -36,8 +37,8 @@ def _position(r: FieldReader, p: Path) -> list[float] | None:
 
 
 def _band(r: FieldReader, p: Path, out: dict[str, Any]) -> None:
-    lower = r.number((*p, "lower_ft"), minimum=-1500.0, maximum=99999.0)
-    upper = r.number((*p, "upper_ft"), minimum=-1500.0, maximum=99999.0)
+    lower = r.number((*p, "lower_ft"), minimum=MIN_ALTITUDE_FT, maximum=MAX_ALTITUDE_FT)
+    upper = r.number((*p, "upper_ft"), minimum=MIN_ALTITUDE_FT, maximum=MAX_ALTITUDE_FT)
     if lower is not None and upper is not None and lower > upper:
         r.problem((*p, "upper_ft"), f"band is upside down (lower_ft {lower:g} > upper_ft {upper:g})")
     out["lower_ft"], out["upper_ft"] = lower, upper

@@ -76,7 +76,7 @@ def parse_scenario(text: str, source: str = "<scenario>", base: FilePath | None 
     activities = read_activities(r, party_ids, unit_party)
     messages = read_messages(r, party_ids)
     sensors = read_sensors(r)
-    zones = read_zones(r, base)
+    zones = read_zones(r, base, party_ids)
     expectations = read_expectations(
         r, {a.ref for a in activities}, set(unit_party), {z.id for z in zones}, party_ids
     )  # fmt: skip

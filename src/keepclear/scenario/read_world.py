@@ -4,6 +4,7 @@ sensors (noise, report intervals and dropouts of the feeds). Every problem noted
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path as FilePath
 
 from keepclear.domain import Domain, Zone
@@ -50,8 +51,9 @@ def read_sensors(r: FieldReader) -> SensorModel:
     )
 
 
-def read_zones(r: FieldReader, base: FilePath | None) -> list[Zone]:
-    """The zones of the GeoJSON file ``scenario.zones`` names, read from the folder ``base``."""
+def read_zones(r: FieldReader, base: FilePath | None, party_ids: Collection[str]) -> list[Zone]:
+    """The zones of the GeoJSON file ``scenario.zones`` names, read from the folder ``base``; a zone
+    may permit only the scenario's parties ``party_ids`` (installed, it would be refused otherwise)."""
     name = r.get(("scenario", "zones"))
     if name is None:
         return []
@@ -68,7 +70,7 @@ def read_zones(r: FieldReader, base: FilePath | None) -> list[Zone]:
         r.problem(("scenario", "zones"), f"{name} line {exc.lineno}: not JSON ({exc.msg})")
         return []
     try:
-        return zones_from_geojson(document)
+        return zones_from_geojson(document, parties=party_ids)
     except ValidationError as exc:
         for problem in exc.problems:
             r.problem(("scenario", "zones"), f"{name} {problem}")

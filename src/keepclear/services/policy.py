@@ -371,10 +371,18 @@ def message_id(thread_id: str, seq: int) -> str:
 
 
 def nameable_message(ident: str, last_seq_of_own_threads: dict[str, int]) -> bool:
-    """A message may be referenced by a member of its thread only (``THREAD_ID#SEQ``, seq in range)."""
+    """A message may be referenced by a member of its thread only (``THREAD_ID#SEQ``, seq in range,
+    written as ``message_id`` writes it: ASCII digits without a leading zero; ``str.isdigit`` alone
+    takes ``²`` and ``١``, which ``int`` refuses or reads, and ``int`` refuses 4,300 digits and more).
+
+    >>> [nameable_message(i, {"t": 12}) for i in ("t#12", "t#13", "t#012", "t#²", "t#١", "t#" + "1" * 5000)]
+    [True, False, False, False, False, False]
+    """
     thread_id, _, seq = ident.rpartition("#")
     last = last_seq_of_own_threads.get(thread_id)
-    return last is not None and seq.isdigit() and 1 <= int(seq) <= last
+    if last is None or not (seq.isascii() and seq.isdigit()) or seq.startswith("0") or len(seq) > len(str(last)):
+        return False
+    return 1 <= int(seq) <= last
 
 
 __all__ = [

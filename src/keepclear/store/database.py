@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from keepclear.errors import KeepclearError, StoreUnavailableError
 from keepclear.store.request_keys import hold_pending_claim
+from keepclear.store.schema_revisions import SchemaNewerError, Shipped, newer_problem, shipped, stored_revisions
 
 #: SQLSTATE classes of a server that is going away or cannot be reached: connection exception (08),
 #: operator intervention (57: shutting down, crashed, not accepting connections yet).
@@ -31,6 +32,20 @@ _SQLITE_UNREACHABLE = ("unable to open database file", "disk i/o error", "databa
 
 class DeploymentNotInitialised(KeepclearError):
     """The database has no keepclear schema (run ``keepclear init``)."""
+
+
+class OutdatedBuildError(StoreUnavailableError):
+    """A newer keepclear migrated the schema while this process ran (``Database.look_at_schema``): the
+    store is out of its reach for writes, as in an outage (alerts and live streams go on, events wait),
+    until the process is replaced by one of the newer build, which another process may already be."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(
+            cause,
+            retry_after_s=1.0,
+            said="this process runs an older keepclear than the deployment's schema; nothing was stored; try"
+            " again (a process of the newer build takes it)",
+        )
 
 
 def _sqlite_engine(url: sa.URL, *, begin_sql: str, pool_size: int) -> Engine:
@@ -58,6 +73,10 @@ def _sqlite_engine(url: sa.URL, *, begin_sql: str, pool_size: int) -> Engine:
 
     return engine
 
+
+#: ``look_at_schema`` reads the schema's revisions at most this often (a chore round is ``tick_s``;
+#: a replay runs its rounds faster than real time).
+SCHEMA_LOOK_S = 1.0
 
 #: A pooled PostgreSQL connection idle longer than this is checked before use.
 POSTGRES_IDLE_CHECK_S = 10.0
@@ -138,6 +157,10 @@ class Database:
         #: Set by ``dispose``: a transaction asked for afterwards (a request still running while the
         #: service stops) is refused, rather than opening a pool nobody would close again.
         self._disposed = False
+        self._shipped: Shipped | None = None
+        self._schema_looked_s = -SCHEMA_LOOK_S  # monotonic: the last look_at_schema's read
+        #: Why this process writes nothing more (``look_at_schema`` found a newer keepclear's schema), or None.
+        self.outdated: str | None = None
 
     @property
     def engine(self) -> Engine:
@@ -158,6 +181,8 @@ class Database:
         """
         claim = None
         self._require_open()
+        if self.outdated is not None:
+            raise OutdatedBuildError(self.outdated)
         try:
             with (
                 _reachable(),
@@ -184,42 +209,61 @@ class Database:
         database = self.url.database or ""
         return Path(database) if self.is_sqlite and database and database != ":memory:" else None
 
+    @property
+    def where(self) -> str:
+        """The database's URL without its password: for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    def shipped(self) -> Shipped:
+        """The schema revisions and heads this keepclear ships (read from its migrations once)."""
+        if self._shipped is None:
+            self._shipped = shipped()
+        return self._shipped
+
+    def refuse_newer(self, stored: frozenset[str] | None) -> None:
+        """``SchemaNewerError`` when ``stored`` (the deployment's revisions) holds one this keepclear
+        does not know: a newer build migrated it (``store.schema_revisions``)."""
+        problem = newer_problem(self.where, stored or frozenset(), self.shipped().revisions)
+        if problem is not None:
+            raise SchemaNewerError(problem)
+
     def require_schema(self) -> None:
-        """Raise ``DeploymentNotInitialised`` unless migrations have been applied."""
+        """Raise ``DeploymentNotInitialised`` unless migrations have been applied, ``SchemaNewerError``
+        when a newer keepclear applied some this one does not know."""
         if self.sqlite_path is not None and not self.sqlite_path.exists():
             raise DeploymentNotInitialised(f"no keepclear deployment at {self.sqlite_path}; run `keepclear init` first")
         try:
             with self.read() as conn:
-                present = sa.inspect(conn).has_table("alembic_version")
-                stored = (
-                    {row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version"))}
-                    if present
-                    else set()
-                )
+                stored = stored_revisions(conn)
         except (sa.exc.OperationalError, StoreUnavailableError) as exc:
             cause = exc.__cause__ if isinstance(exc, StoreUnavailableError) else exc
             why = cause.orig if isinstance(cause, sa.exc.DBAPIError) else exc
-            raise DeploymentNotInitialised(
-                f"cannot open the database at {self.url.render_as_string(hide_password=True)}: {why}"
-            ) from None
-        if not present:
-            raise DeploymentNotInitialised(
-                f"no keepclear deployment at {self.url.render_as_string(hide_password=True)};"
-                " run `keepclear init` first"
-            )
+            raise DeploymentNotInitialised(f"cannot open the database at {self.where}: {why}") from None
+        if stored is None:
+            raise DeploymentNotInitialised(f"no keepclear deployment at {self.where}; run `keepclear init` first")
+        self.refuse_newer(stored)
         # A deployment made by an older keepclear: its schema lacks what this one writes (a request
         # would fail half way), so it is refused at the door with what to do.
-        from alembic.script import ScriptDirectory
-
-        from keepclear.store.migrate import alembic_config
-
-        heads = set(ScriptDirectory.from_config(alembic_config(self)).get_heads())
+        heads = self.shipped().heads
         if not heads <= stored:
             raise DeploymentNotInitialised(
-                f"the deployment at {self.url.render_as_string(hide_password=True)} was made by an older"
-                f" keepclear (schema {', '.join(sorted(stored)) or 'none'}; this one needs {', '.join(sorted(heads))});"
+                f"the deployment at {self.where} was made by an older keepclear (schema"
+                f" {', '.join(sorted(stored)) or 'none'}; this one needs {', '.join(sorted(heads))});"
                 " run `keepclear init` to bring it up to date (it keeps what is stored)"
             )
+
+    def look_at_schema(self, _now_s: float | None = None) -> None:
+        """A chore of a running service: once a newer keepclear has migrated the schema (a rolling
+        upgrade: its processes start beside this one's), this process writes nothing more
+        (``outdated``; every write refused with ``OutdatedBuildError``: a 503 to a request, an outage to
+        the services, whose alerts and live streams go on), so the writers that keep
+        the newer schema's derived rows up to date are the only ones left. Reads go on."""
+        if self.outdated is not None or time.monotonic() - self._schema_looked_s < SCHEMA_LOOK_S:
+            return
+        self._schema_looked_s = time.monotonic()
+        with self.read() as conn:
+            stored = stored_revisions(conn)
+        self.outdated = newer_problem(self.where, stored or frozenset(), self.shipped().revisions)
 
     def _require_open(self) -> None:
         if self._disposed:

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keepclear.domain.incidents import Account, Incident, IncidentKind, ReviewStatus, TimelineItem
+from keepclear.domain.incidents import Account, Incident, IncidentKind, ReviewStand, ReviewStatus, TimelineItem
 from keepclear.errors import NotFoundError
 from keepclear.store.schema import in_list_chunks, metadata
 
@@ -39,6 +39,10 @@ incidents = sa.Table(
     sa.Column("summary", sa.Text, nullable=False),
     sa.Column("evidence_sha256", sa.String(64), nullable=True),
     sa.Column("evidence_frozen_s", sa.Double, nullable=True),
+    # The joint review: the involved parties whose last step agreed, and disputed, one per line
+    # (migration 0027; NULL: none).
+    sa.Column("review_agreed", sa.Text, nullable=True),
+    sa.Column("review_disputed", sa.Text, nullable=True),
     # The times of the incidents keepclear opened (no reporter) only: what a trigger may merge with
     # (``open_incidents_concerned``), read without walking the reported ones near the same time.
     sa.Index(
@@ -181,6 +185,8 @@ def _incident(row: sa.Row[tuple[Any, ...]]) -> Incident:
         summary=row.summary,
         evidence_sha256=row.evidence_sha256,
         evidence_frozen_s=row.evidence_frozen_s,
+        agreed_by=_tuple(row.review_agreed),
+        disputed_by=_tuple(row.review_disputed),
     )
 
 
@@ -296,8 +302,21 @@ def unfrozen_incidents(conn: Connection, *, happened_before_s: float, limit: int
 
 
 def set_status(conn: Connection, incident_id: str, status: ReviewStatus) -> None:
-    """Move the review status."""
+    """Move the review status (the operator's step: the parties' stances stay)."""
     conn.execute(incidents.update().where(incidents.c.id == incident_id).values(status=status.value))
+
+
+def set_review(conn: Connection, incident_id: str, stand: ReviewStand) -> None:
+    """Where the joint review stands after a party's step: status, who agrees, who disputes."""
+    conn.execute(
+        incidents.update()
+        .where(incidents.c.id == incident_id)
+        .values(
+            status=stand.status.value,
+            review_agreed=_lines(stand.agreed_by) or None,
+            review_disputed=_lines(stand.disputed_by) or None,
+        )
+    )
 
 
 def add_alert_id(conn: Connection, incident: Incident, alert_id: str) -> None:

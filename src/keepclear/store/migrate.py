@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 
 from keepclear.store.database import Database
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+from keepclear.store.schema_revisions import MIGRATIONS_DIR, stored_revisions
 
 
 def alembic_config(db: Database) -> Config:
@@ -22,7 +19,11 @@ def alembic_config(db: Database) -> Config:
 
 
 def migrate(db: Database) -> None:
-    """Bring the schema to the newest version of every capability (idempotent)."""
+    """Bring the schema to the newest version of every capability (idempotent); ``SchemaNewerError``,
+    nothing changed, when a newer keepclear migrated it already (``store.schema_revisions``)."""
     if db.sqlite_path is not None:
         db.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    with db.read() as conn:
+        stored = stored_revisions(conn)
+    db.refuse_newer(stored)
     command.upgrade(alembic_config(db), "heads")

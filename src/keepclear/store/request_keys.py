@@ -68,6 +68,8 @@ class StoredKey:
     status: int | None
     media_type: str | None
     answer: bytes | None
+    #: Stored under the scope of the build before keys were the party's and the role's (``find``).
+    legacy: bool = False
 
 
 _CLAIM: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("keepclear_request_claim", default=None)
@@ -107,9 +109,14 @@ def hold_pending_claim(conn: Connection) -> Claim | None:
     return claim
 
 
-def find(conn: Connection, scope: str, key: str) -> StoredKey | None:
-    """The key ``key`` of ``scope``, or None."""
-    row = conn.execute(sa.select(request_keys).where(request_keys.c.scope == scope, request_keys.c.key == key)).first()
+def find(conn: Connection, scope: str, key: str, legacy_scope: str | None = None) -> StoredKey | None:
+    """The key ``key`` of ``scope``, else of ``legacy_scope`` (``legacy``: the scope a build before
+    kept the same caller's keys under), or None; one statement."""
+    scopes = [scope] if legacy_scope is None else [scope, legacy_scope]
+    rows = conn.execute(
+        sa.select(request_keys).where(request_keys.c.scope.in_(scopes), request_keys.c.key == key)
+    ).all()
+    row = next((r for r in rows if r.scope == scope), rows[0] if rows else None)
     if row is None:
         return None
     return StoredKey(
@@ -121,6 +128,7 @@ def find(conn: Connection, scope: str, key: str) -> StoredKey | None:
         row.status,
         row.media_type,
         None if row.answer is None else bytes(row.answer),
+        legacy=row.scope != scope,
     )
 
 

@@ -9,6 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from keepclear.services.record.signer import RecordStatus
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+#: A JSON number a feed reports (an integer is one): ``"35"`` or ``true`` is refused naming its
+#: place, never read as 35.0 or 1.0.
+ReportNumber = Annotated[float, Field(strict=True)]
+#: A whole number a request body gives (a version, a position, a tree size, a sequence number): a JSON
+#: integer. ``"5"``, ``5.0`` and ``true`` are refused naming the field, never read as 5 (or 1). Every
+#: integer of a request body is one of these, every number a ``ReportNumber`` (test_strict_numbers).
+WholeNumber = Annotated[int, Field(strict=True)]
 
 
 class Strict(BaseModel):
@@ -122,12 +129,12 @@ class TrackReportIn(BaseModel):
 
     unit_id: str = Field(max_length=64)
     time: str = Field(max_length=40, description="ISO 8601 with zone, e.g. 2017-11-01T12:00:00Z")
-    lat_deg: float
-    lon_deg: float
-    alt_m: float = 0.0
-    vel_east_mps: float = 0.0
-    vel_north_mps: float = 0.0
-    vel_up_mps: float = 0.0
+    lat_deg: ReportNumber
+    lon_deg: ReportNumber
+    alt_m: ReportNumber = 0.0
+    vel_east_mps: ReportNumber = 0.0
+    vel_north_mps: ReportNumber = 0.0
+    vel_up_mps: ReportNumber = 0.0
 
 
 class TrackColumnsIn(Strict):
@@ -138,12 +145,12 @@ class TrackColumnsIn(Strict):
     time: list[Annotated[str, Field(max_length=40)]] = Field(
         max_length=10_000, description="ISO 8601 with zone, e.g. 2017-11-01T12:00:00Z"
     )
-    lat_deg: list[float] = Field(max_length=10_000)
-    lon_deg: list[float] = Field(max_length=10_000)
-    alt_m: list[float] | None = Field(default=None, max_length=10_000)
-    vel_east_mps: list[float] | None = Field(default=None, max_length=10_000)
-    vel_north_mps: list[float] | None = Field(default=None, max_length=10_000)
-    vel_up_mps: list[float] | None = Field(default=None, max_length=10_000)
+    lat_deg: list[ReportNumber] = Field(max_length=10_000)
+    lon_deg: list[ReportNumber] = Field(max_length=10_000)
+    alt_m: list[ReportNumber] | None = Field(default=None, max_length=10_000)
+    vel_east_mps: list[ReportNumber] | None = Field(default=None, max_length=10_000)
+    vel_north_mps: list[ReportNumber] | None = Field(default=None, max_length=10_000)
+    vel_up_mps: list[ReportNumber] | None = Field(default=None, max_length=10_000)
 
     @model_validator(mode="after")
     def _same_lengths(self) -> TrackColumnsIn:

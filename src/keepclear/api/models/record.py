@@ -128,6 +128,13 @@ class IncidentOut(BaseModel):
     zone_id: str | None
     summary: str
     evidence_sha256: str | None
+    agreed_by: list[str] = Field(
+        default_factory=list,
+        description="Involved parties whose last review step agreed: the review is agreed, and may close, once all do.",
+    )
+    disputed_by: list[str] = Field(
+        default_factory=list, description="Involved parties whose last review step disputed: the review is disputed."
+    )
 
 
 class AccountOut(BaseModel):

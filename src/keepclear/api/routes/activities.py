@@ -1,5 +1,13 @@
 """/v1/activities: notify, read, acknowledge, object, amend, activate, complete, cancel.
 
+What a party writes that every addressee is shown, without end (each activity notified, each
+amendment, each cancellation), takes tokens of its party's bucket (``api.party_rate``,
+``activity_writes_per_party_per_s``), one an activity, before the store is read: past it the request
+is refused whole (429 with ``Retry-After``), nothing of it stored. Acknowledging, activating and
+completing take none: each happens once a version or once an activity, so a party loops them only
+by notifying or amending, which count. An objection may be made again with a new reason, each told
+to the notifier in its thread: it takes a token of the party's hotline post rate instead.
+
 Every answer is the view the caller's party may have (``activity_views.view_for``): the notifier
 sees everything with who has and has not acknowledged; an addressee sees kind, time, volumes or
 route, priority, contact and text (units only when shared); a party not addressed sees nothing but
@@ -13,10 +21,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from keepclear.api.deps import authorized, runtime
+from keepclear.api.deps import authorized, hotline_posts, runtime
 from keepclear.api.input_gate import JudgedBodyRoute
+from keepclear.api.models import WholeNumber
 from keepclear.api.models.activities import ActivityView, ConflictOut, NotifyOut, OverlapOut
 from keepclear.api.paging import PageRequest, page_request
+from keepclear.api.party_rate import PartyRate
 from keepclear.domain.activities import batch_size_problem
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError, ValidationError
@@ -29,6 +39,7 @@ from keepclear.services.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["activities"], route_class=JudgedBodyRoute)
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+PostsDep = Annotated[PartyRate, Depends(hotline_posts)]
 Reader = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_READ))]
 Notifier = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_NOTIFY))]
 Responder = Annotated[Principal, Depends(authorized(Action.ACTIVITIES_RESPOND))]
@@ -36,6 +47,15 @@ Page = Annotated[PageRequest, Depends(page_request("activities", (str,)))]
 OverlapsPage = Annotated[PageRequest, Depends(page_request("activity-overlaps", (int,)))]
 ConflictsPage = Annotated[PageRequest, Depends(page_request("activity-conflicts", (int,)))]
 VIEW: TypeAdapter[ActivityView] = TypeAdapter(ActivityView)
+
+
+def activity_writes(request: Request) -> PartyRate:
+    """The activity writes' rate per party (``api.party_rate``), one for the app."""
+    rate: PartyRate = request.app.state.activity_writes
+    return rate
+
+
+WritesDep = Annotated[PartyRate, Depends(activity_writes)]
 
 
 _TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone, e.g. 2017-11-03T10:00:00Z"}
@@ -157,7 +177,7 @@ class BatchOut(BaseModel):
 
 
 class VersionIn(BaseModel):
-    version: int = Field(ge=1, description="The version this change applies to (a stale one is refused).")
+    version: WholeNumber = Field(ge=1, description="The version this change applies to (a stale one is refused).")
 
 
 class ReasonIn(VersionIn):
@@ -220,23 +240,27 @@ def list_activities(
 
 
 @router.post("/activities", status_code=201, response_model_exclude_unset=True)
-def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier) -> NotifyOut:
+def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier, writes: WritesDep) -> NotifyOut:
     """Notify a planned activity: it is checked against every other party's activities, the zones and
-    the protected sites; conflicts and a late notice are answered here and delivered to both sides."""
-    party_id = principal.party_id or ""
+    the protected sites; conflicts and a late notice are answered here and delivered to both sides.
+    Takes one of the party's activity writes (429 past them, nothing stored)."""
+    party_id = _party(principal)
+    writes.require(party_id)
     activity = activity_from_document(body.model_dump(), party_id=party_id)
     return _notify_out(rt.activities.notify(activity), party_id)
 
 
 @router.post("/activities/batch", status_code=201, response_model_exclude_unset=True)
-def notify_activities(body: ActivityBatchIn, rt: RuntimeDep, principal: Notifier) -> BatchOut:
+def notify_activities(body: ActivityBatchIn, rt: RuntimeDep, principal: Notifier, writes: WritesDep) -> BatchOut:
     """Notify several planned activities at once, all or none: each is checked and delivered as one
     notified alone would be, in one transaction. A refusal names each problem by its activity's
-    index (``activities[3].volumes[0].circle.radius_m: …``) and stores nothing."""
-    party_id = principal.party_id or ""
+    index (``activities[3].volumes[0].circle.radius_m: …``) and stores nothing. Takes one of the
+    party's activity writes for each activity, all or none (429 when fewer are left, nothing stored)."""
     config = rt.config.activities
     if too := batch_size_problem(len(body.activities), config.max_batch):
         raise ValidationError([too])
+    party_id = _party(principal)
+    writes.require(party_id, len(body.activities))  # at most max_batch <= activity_write_burst
     activities = activities_from_documents(
         [document.model_dump() for document in body.activities],
         party_id=party_id,
@@ -295,16 +319,26 @@ def acknowledge_activity(activity_id: str, body: VersionIn, rt: RuntimeDep, prin
 
 
 @router.post("/activities/{activity_id}/object", response_model_exclude_unset=True)
-def object_to_activity(activity_id: str, body: ObjectionIn, rt: RuntimeDep, principal: Responder) -> ActivityView:
-    """Object to the named version with a reason, as an addressee."""
+def object_to_activity(
+    activity_id: str, body: ObjectionIn, rt: RuntimeDep, posts: PostsDep, principal: Responder
+) -> ActivityView:
+    """Object to the named version with a reason, as an addressee. An objection with a new reason is
+    told to the notifier again (its stream, the record, a message in its thread), so each takes a
+    token of the party's hotline post rate (``hotline_messages_per_party_per_s``, bursts of
+    ``hotline_message_burst``): past it 429 with ``Retry-After``, nothing changed."""
+    posts.require(_party(principal))
     rt.activities.object(activity_id, body.version, _party(principal), body.reason)
     return _view(rt, activity_id, _party(principal))
 
 
 @router.post("/activities/{activity_id}/amend", response_model_exclude_unset=True)
-def amend_activity(activity_id: str, body: AmendIn, rt: RuntimeDep, principal: Notifier) -> NotifyOut:
-    """Amend: a new version (every earlier one kept), checked and delivered again."""
-    party_id = principal.party_id or ""
+def amend_activity(
+    activity_id: str, body: AmendIn, rt: RuntimeDep, principal: Notifier, writes: WritesDep
+) -> NotifyOut:
+    """Amend: a new version (every earlier one kept), checked and delivered again. Takes one of the
+    party's activity writes (429 past them, nothing stored)."""
+    party_id = _party(principal)
+    writes.require(party_id)
     activity = activity_from_document(body.activity.model_dump(), party_id=party_id, activity_id=activity_id)
     return _notify_out(rt.activities.amend(activity, body.version), party_id)
 
@@ -324,7 +358,12 @@ def complete_activity(activity_id: str, body: ReasonIn, rt: RuntimeDep, principa
 
 
 @router.post("/activities/{activity_id}/cancel", response_model_exclude_unset=True)
-def cancel_activity(activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier) -> ActivityView:
-    """Cancel the activity with a reason (the notifier); addressees are told."""
-    rt.activities.cancel(activity_id, body.version, _party(principal), body.reason)
-    return _view(rt, activity_id, _party(principal))
+def cancel_activity(
+    activity_id: str, body: ReasonIn, rt: RuntimeDep, principal: Notifier, writes: WritesDep
+) -> ActivityView:
+    """Cancel the activity with a reason (the notifier); addressees are told. Takes one of the party's
+    activity writes (429 past them, nothing stored)."""
+    party_id = _party(principal)
+    writes.require(party_id)
+    rt.activities.cancel(activity_id, body.version, party_id, body.reason)
+    return _view(rt, activity_id, party_id)

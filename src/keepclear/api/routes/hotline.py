@@ -3,7 +3,7 @@
 Reading needs a liaison or observer key of a party; writing (posting, marking read, creating
 threads, availability) and the live socket a liaison key. The socket's protocol is described in
 ``api.hotline_frames``; a browser cannot set headers on a WebSocket, so the socket also takes the key as
-``?key=`` (``api.deps.authenticated``).
+``?key=`` (``api.deps.socket_authenticated``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 from starlette.requests import HTTPConnection
 
 from keepclear.api.connection_limits import PerKeyLimit
-from keepclear.api.deps import authorized
+from keepclear.api.deps import authorized, socket_authorized
 from keepclear.api.hotline_codec import AvailabilityIn, MessageIn, ReadIn, ThreadIn, draft_from_json
 from keepclear.api.hotline_frames import LiveConfig, refuse
 from keepclear.api.hotline_ws import LiveSession
@@ -49,7 +49,7 @@ from keepclear.services.policy import Action
 class Hotline:
     """What the hotline's routes work with: the service, the hub of live sockets, the sockets' bound
     per key (``max_streams_per_key``), the posts' rate per party (``api.party_rate``: the route's and
-    the sockets' posts together) and config. ``create_app`` sets one as ``app.state.hotline``."""
+    the sockets' posts and the availability declarations together) and config. ``create_app`` sets one as ``app.state.hotline``."""
 
     service: HotlineService
     hub: HotlineHub
@@ -67,6 +67,7 @@ router = APIRouter(prefix="/v1/hotline", tags=["hotline"], route_class=JudgedBod
 HotlineDep = Annotated[Hotline, Depends(hotline)]
 Reader = Annotated[Principal, Depends(authorized(Action.THREADS_READ))]
 Poster = Annotated[Principal, Depends(authorized(Action.MESSAGES_POST))]
+SocketPoster = Annotated[Principal, Depends(socket_authorized(Action.MESSAGES_POST))]
 Declarer = Annotated[Principal, Depends(authorized(Action.AVAILABILITY_SET))]
 
 
@@ -89,7 +90,7 @@ def _availability(party_id: str, value: PartyAvailability) -> AvailabilityOut:
 
 
 @router.websocket("/ws")
-async def live(websocket: WebSocket, hl: HotlineDep, principal: Poster) -> None:
+async def live(websocket: WebSocket, hl: HotlineDep, principal: SocketPoster) -> None:
     """The live socket: resume from cursors, then messages, receipts and availability as they happen,
     until the caller's key is revoked. One key may hold ``max_streams_per_key`` sockets open (per API
     process): one more is accepted and closed at once with the reason (code 1013, try again later)."""
@@ -183,9 +184,7 @@ def post_message(
         fields["idempotency_key"] = idempotency_key
     draft = draft_from_json(fields, thread_id)
     party_id = _party(principal)
-    refusal = hl.posts.take(party_id)
-    if refusal is not None:
-        raise refusal
+    hl.posts.require(party_id)
     message, created = hl.service.post(party_id, principal.person, draft)
     if not created:  # a retry of a stored post: nothing new, so its token returns
         hl.posts.give_back(party_id)
@@ -216,8 +215,16 @@ def receipts(
 
 @router.put("/availability")
 def set_availability(body: AvailabilityIn, hl: HotlineDep, principal: Declarer) -> AvailabilityOut:
-    """Declare the caller's party available, degraded or suspended (posted into each of its threads)."""
-    value = hl.service.set_availability(_party(principal), principal.person, body.availability, body.reason)
+    """Declare the caller's party available, degraded or suspended (a change is posted into each of its
+    standing threads). A declaration takes a token of the party's hotline posts (``hotline_messages_per_party_per_s``,
+    bursts of ``hotline_message_burst``, the bucket of its posts): past it, 429 with ``Retry-After``,
+    judged before the store is read, nothing stored (``api.party_rate``). A repeat of the stored
+    declaration (same availability and reason) stores nothing and gives its token back."""
+    party_id = _party(principal)
+    hl.posts.require(party_id)
+    value, stored = hl.service.set_availability(party_id, principal.person, body.availability, body.reason)
+    if not stored:  # a repeat: nothing new, so its token returns
+        hl.posts.give_back(party_id)
     return _availability(value.party_id, value)
 
 

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from keepclear.api.deps import authorized, runtime
+from keepclear.api.deps import authorized, hotline_posts, runtime
 from keepclear.api.input_gate import JudgedBodyRoute
+from keepclear.api.models import Strict, WholeNumber
 from keepclear.api.models.record import (
     AccountOut,
     ConsistencyProof,
@@ -40,7 +41,7 @@ from keepclear.services.policy import (
     unknown,
 )
 from keepclear.services.record.witness import cosign_custodial, raise_alarm
-from keepclear.services.reports.incident import incident_html
+from keepclear.services.reports.incident import REPORT_STYLE_SOURCE, incident_html
 from keepclear.services.reports.words import choose_language
 from keepclear.services.runtime.runtime import Runtime
 
@@ -58,7 +59,10 @@ def incident_reports(request: Request) -> PartyRate:
 ReportsDep = Annotated[PartyRate, Depends(incident_reports)]
 
 
-class IncidentReportIn(BaseModel):
+PostsDep = Annotated[PartyRate, Depends(hotline_posts)]
+
+
+class IncidentReportIn(Strict):
     time: str = Field(max_length=40, description="When it happened, ISO 8601 with zone.")
     summary: str = Field(min_length=1, max_length=4000)
     unit_ids: list[str] = Field(default_factory=list, max_length=50)
@@ -68,12 +72,12 @@ class IncidentReportIn(BaseModel):
     zone_id: str | None = Field(None, max_length=64)
 
 
-class AccountIn(BaseModel):
+class AccountIn(Strict):
     text: str = Field(min_length=1, max_length=20000)
-    amends: int | None = Field(None, ge=0, description="Position of one of the party's own earlier accounts.")
+    amends: WholeNumber | None = Field(None, ge=0, description="Position of one of the party's own earlier accounts.")
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(Strict):
     status: Literal["open", "under-review", "agreed", "disputed", "closed"]
     note: str = Field("", max_length=4000)
 
@@ -92,6 +96,8 @@ def _out(incident: Incident) -> dict[str, Any]:
         "zone_id": incident.zone_id,
         "summary": incident.summary,
         "evidence_sha256": incident.evidence_sha256,
+        "agreed_by": list(incident.agreed_by),
+        "disputed_by": list(incident.disputed_by),
     }
 
 
@@ -190,7 +196,7 @@ def record_consistency_proof(
     return ConsistencyProof.model_validate(rt.ledger.consistency_proof(old, new))
 
 
-class CosignatureIn(BaseModel):
+class CosignatureIn(Strict):
     note: str = Field(
         min_length=1,
         max_length=8000,
@@ -209,8 +215,10 @@ def add_cosignature(
     return _cosignatures(rt, rt.ledger.add_cosignature(party, body.note))
 
 
-class WitnessIn(BaseModel):
-    tree_size: int = Field(ge=1, le=2**62, description="Size of the signed head the client checked and cosigns.")
+class WitnessIn(Strict):
+    tree_size: WholeNumber = Field(
+        ge=1, le=2**62, description="Size of the signed head the client checked and cosigns."
+    )
 
 
 @router.post("/record/witness", status_code=201)
@@ -225,7 +233,7 @@ def witness_head(
     return _cosignatures(rt, size)
 
 
-class InconsistencyIn(BaseModel):
+class InconsistencyIn(Strict):
     seen_before: str = Field(min_length=1, max_length=8000, description="The signed head the client saw last.")
     served: str = Field(min_length=1, max_length=8000, description="The signed head served now.")
     problem: str = Field(min_length=1, max_length=500, description="What the client's check found.")
@@ -233,25 +241,41 @@ class InconsistencyIn(BaseModel):
 
 class AlarmRaised(BaseModel):
     status: Literal["raised"] = Field(description="The alarm is in the ledger and on the hotline.")
+    created: bool = Field(
+        description="False: this party raised this very alarm before (the same two heads); nothing new"
+        " was recorded or posted."
+    )
+    alert_id: str = Field(
+        description="The alarm's id: its ``alert_id`` in the ledger, the same for the same two heads."
+    )
 
 
 @router.post("/record/inconsistency", status_code=201)
 def report_inconsistency(
-    body: InconsistencyIn, rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_WITNESS))]
+    body: InconsistencyIn,
+    rt: RuntimeDep,
+    reports: ReportsDep,
+    principal: Annotated[Principal, Depends(authorized(Action.RECORD_WITNESS))],
 ) -> AlarmRaised:
     """The caller's client found the served head inconsistent with the one it saw: recorded in the
     ledger as ``alert.record_inconsistent`` and sent to every other party on the hotline, both heads
-    in the message."""
+    in the message. The same alarm again (same ``seen_before`` and ``served``) is answered with the
+    one raised, ``created`` false, nothing appended or posted. An alarm is the party's report to
+    every party: it takes a token of its incident reports (``incident_reports_per_party_per_s``,
+    bursts of ``incident_report_burst``), judged once the notes parse and before the store is read:
+    past it, 429 with ``Retry-After``, nothing stored (``api.party_rate``); a repeat gives it back."""
     party = principal.party_id or ""
     for field, note in (("seen_before", body.seen_before), ("served", body.served)):
         try:
             parse_note(note)
         except ValueError as exc:
             raise ValidationError([f"{field}: {exc}"]) from None
-
+    reports.require(party)
     others = [p.id for p in rt.deployment.registry.parties()]
-    raise_alarm(rt.ledger, rt.hotline, party, body.problem, body.seen_before, body.served, others)
-    return AlarmRaised(status="raised")
+    alert_id, created = raise_alarm(rt.ledger, rt.hotline, party, body.problem, body.seen_before, body.served, others)
+    if not created:  # the same alarm again: nothing new, so its token returns
+        reports.give_back(party)
+    return AlarmRaised(status="raised", created=created, alert_id=alert_id)
 
 
 @router.get("/record/cosignatures")
@@ -311,9 +335,7 @@ def report_incident(
     is answered 429 with ``Retry-After``, judged before the store is read, nothing stored (``api.party_rate``).
     """
     assert principal.party_id is not None
-    refusal = reports.take(principal.party_id)
-    if refusal is not None:
-        raise refusal
+    reports.require(principal.party_id)
     try:
         time_s = parse_utc(body.time, "time")
     except ValueError as exc:
@@ -404,14 +426,27 @@ def set_review(
     incident_id: str,
     body: ReviewIn,
     rt: RuntimeDep,
+    posts: PostsDep,
     principal: Annotated[Principal, Depends(authorized(Action.INCIDENTS_WRITE))],
 ) -> IncidentOut:
-    """Move the joint review forward (an involved party)."""
+    """Move the joint review forward (an involved party). Each step is an item of the timeline, an
+    entry of the record and a message in the standing thread of each other involved party, so it
+    takes a token of the party's hotline post rate (``hotline_messages_per_party_per_s``, bursts of
+    ``hotline_message_burst``): past it 429 with ``Retry-After``, nothing changed."""
     _visible(rt, principal, incident_id)
+    posts.require(principal.party_id or "")
     status = ReviewStatus(body.status)
     return IncidentOut(
         **_out(rt.incidents.set_review(incident_id, status, by_party=principal.party_id, note=body.note))
     )
+
+
+#: The incident report as served: its one style block and its map figure (a ``data:`` PNG), nothing
+#: else; no script runs in it, whatever a party wrote in it.
+REPORT_CSP = (
+    f"default-src 'none'; style-src {REPORT_STYLE_SOURCE}; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 @router.get("/incidents/{incident_id}/report", response_class=HTMLResponse)
@@ -442,4 +477,4 @@ def incident_report(
         language=choose_language(lang, party_language, accept_language),
         timeline_total=total,
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})

@@ -66,6 +66,12 @@ def _read_record(rt: Runtime) -> RecordStatus | Exception:
 def health_problems(rt: Runtime, record: RecordStatus | Exception) -> list[HealthProblem]:
     """Why the service is degraded (no party's data); ``record``: ``_read_record``'s answer."""
     problems = []
+    if rt.deployment.db.outdated is not None:
+        text = (
+            "store: a newer keepclear migrated the schema: this process writes nothing (writes are answered 503);"
+            " replace it by a process of the newer build"
+        )
+        problems.append(HealthProblem(text, text))
     if isinstance(record, StoreUnavailableError):
         going_on = (
             "store: cannot be reached: writes are answered 503; track ingest, the probe, alerts and the live"
@@ -75,7 +81,7 @@ def health_problems(rt: Runtime, record: RecordStatus | Exception) -> list[Healt
         said = f"{going_on} events (alerts) {waiting} track history to be written"
         held, rows = rt.deployment.bus.held_events, rt.history.pending_rows
         counted = f"{going_on} {held} events (alerts) {waiting} {rows} track history rows to be written"
-        return [HealthProblem(said, counted)]
+        return [*problems, HealthProblem(said, counted)]
     if isinstance(record, Exception):
         text = f"record: the outbox cannot be read ({type(record).__name__})"
         return [HealthProblem(text, text)]

@@ -48,9 +48,16 @@ class Availabilities:
 
     def declare(
         self, party_id: str, person: str, availability: Availability | str, reason: str = ""
-    ) -> PartyAvailability:
+    ) -> tuple[PartyAvailability, bool]:
         """``party_id`` declares its availability; a channel-status message goes into each of its standing
-        threads when it changes, and ``party.availability`` to the parties of those threads."""
+        threads when it changes, and ``party.availability`` to the parties of those threads.
+
+        Returns (the declaration that stands, whether anything was stored). A repeat of the stored
+        declaration (the same availability and reason) stores, records, posts and tells nothing: the
+        stored one answers, its ``since`` unchanged (the API gives such a declaration its token back).
+        A new reason for the same availability is stored and recorded for the party alone (nothing
+        is posted to the others).
+        """
         try:
             value = Availability(availability)
         except ValueError:
@@ -68,6 +75,8 @@ class Availabilities:
         with self._db.write() as conn:
             registry_store.get_party(conn, party_id)
             previous = store.get_availability(conn, party_id)
+            if previous.since_s and previous.availability == value and previous.reason == declared.reason:
+                return previous, False  # a repeat (since 0: never declared, so a first declaration is stored)
             store.set_availability(conn, declared)
             if previous.availability != value:
                 told: list[tuple[Thread, Draft]] = []
@@ -98,7 +107,7 @@ class Availabilities:
             stage(conn, [changed])
         self._posting.announce_all(posted)
         self._events.emit(changed)
-        return declared
+        return declared, True
 
     def of(self, party_id: str) -> PartyAvailability:
         """What ``party_id`` last declared."""

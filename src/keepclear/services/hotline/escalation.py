@@ -10,6 +10,7 @@ from sqlalchemy.engine import Row
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.hotline import Message
+from keepclear.services.hotline.config import HotlineConfig
 from keepclear.services.hotline.messages import escalation_step
 from keepclear.services.hotline.posting import SYSTEM_PERSON, Posting
 from keepclear.services.hotline.threads import Threads
@@ -26,8 +27,11 @@ DUE_PAGE = 500
 class Escalation:
     """The deadlines of acknowledgement requests and their escalation."""
 
-    def __init__(self, db: Database, clock: Clock, events: EventSink, threads: Threads, posting: Posting) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, events: EventSink, config: HotlineConfig, threads: Threads, posting: Posting
+    ) -> None:
         self._db = db
+        self._config = config
         self._clock = clock
         self._events = events
         self._threads = threads
@@ -54,7 +58,9 @@ class Escalation:
         ``max_batches`` pages of ``DUE_PAGE``, oldest first); returns the messages posted.
 
         Step k (from 1) calls contact k of the recipient's roster; once the roster is exhausted a
-        last message says so and the escalation stops. Call it periodically (or from a test clock).
+        last message says so and the escalation stops. Steps of one request are at least
+        ``min_escalation_step_s`` apart, requests stored before that bound included. Call it
+        periodically (or from a test clock).
         """
         now_s = self._clock.now_s() if now_s is None else now_s
         posted: list[Message] = []
@@ -79,9 +85,8 @@ class Escalation:
             if not current or current[0].next_due_s is None or current[0].steps_taken != request.steps_taken:
                 return None  # acknowledged or escalated meanwhile
             roster = registry_store.get_roster(conn, request.party_id)
-            plan = escalation_step(
-                request.thread_id, request.seq, request.party_id, step, roster, now_s, request.step_s
-            )
+            step_s = max(request.step_s, self._config.min_escalation_step_s)
+            plan = escalation_step(request.thread_id, request.seq, request.party_id, step, roster, now_s, step_s)
             thread = self._threads.get(conn, request.thread_id)
             message = self._posting.append(conn, thread, None, SYSTEM_PERSON, plan.draft)
             store.record_escalation_step(conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s)

@@ -20,9 +20,11 @@ from keepclear.services.hotline.config import HotlineConfig
 from keepclear.services.hotline.messages import key_reused, same_request
 from keepclear.services.hotline.threads import Threads
 from keepclear.services.policy import message_audience
+from keepclear.services.quota import Quota
 from keepclear.services.record.staging import stage
 from keepclear.store import Database
 from keepclear.store import hotline as store
+from keepclear.store import registry as registry_store
 
 #: The sending person of the messages keepclear posts itself.
 SYSTEM_PERSON = "keepclear"
@@ -72,6 +74,9 @@ class Posting:
         self._config = config
         self._threads = threads
         self._listeners: list[MessageListener] = []
+        #: The acknowledgement requests one party may have outstanding towards others; its refusals
+        #: are ``hotline_ack_requests_refused_limit_total``.
+        self.ack_quota = Quota(config.max_ack_requests_per_party)
 
     def check(self, draft: Draft, *, system: bool = False) -> None:
         """Refuse a bad draft; keepclear's own (``system``) need not reply to a message of the thread."""
@@ -80,6 +85,12 @@ class Posting:
             problems = [p for p in problems if code_of(p) is not ProblemCode.REPLY_TO_REQUIRED]
         if draft.phrase is not None:
             problems += self._phrases.use_problems(draft.phrase)
+        if not problems and draft.ack_within_s is not None and draft.ack_within_s < self._config.min_ack_within_s:
+            least_s = self._config.min_ack_within_s
+            problems.append(
+                f"ack_within_s: {draft.ack_within_s:g} s is shorter than the shortest acknowledgement window a"
+                f" post may ask, {least_s:g} s (hotline_min_ack_within_s): ask {least_s:g} s or more"
+            )
         if problems:
             raise ValidationError(problems)
 
@@ -91,8 +102,10 @@ class Posting:
         """Store each draft as the next message of its thread, in order; open or settle ack requests.
 
         Sequence numbers are reserved first, which locks the threads' rows (SQLite has one writer anyway),
-        so they stay gapless and totally ordered even across processes.
+        so they stay gapless and totally ordered even across processes. A party's draft asking more
+        acknowledgements than its bound leaves (``max_ack_requests_per_party``) is refused (409).
         """
+        outstanding = self._lock_ack_requests(conn, sender_party, [draft for _, draft in items])
         counts: dict[str, int] = {}
         for thread, _ in items:
             counts[thread.id] = counts.get(thread.id, 0) + 1
@@ -106,6 +119,12 @@ class Posting:
             if draft.reply_to_seq is not None and draft.reply_to_seq >= seq:
                 out.append(NotFoundError(f"reply_to_seq: thread {thread.id!r} has no message {draft.reply_to_seq}"))
                 continue
+            if outstanding is not None and sender_party is not None and draft.ack_within_s is not None:
+                asking = sum(1 for p in thread.parties if p != sender_party)
+                if not self.ack_quota.allows(outstanding, asking):
+                    out.append(self._ack_requests_refused(sender_party, outstanding, asking))
+                    continue
+                outstanding += asking
             message = Message(
                 thread_id=thread.id,
                 seq=seq,
@@ -132,11 +151,30 @@ class Posting:
         for thread, draft, message in new:
             if message.ack_deadline_s is not None and draft.ack_within_s is not None:
                 recipients = [p for p in thread.parties if p != sender_party]
-                step_s = self._config.escalation_step_s or draft.ack_within_s
+                step_s = self._config.escalation_spacing_s(draft.ack_within_s)
                 store.insert_ack_requests(conn, thread.id, message.seq, recipients, message.ack_deadline_s, step_s)
             if draft.kind == MessageKind.ACKNOWLEDGEMENT and draft.reply_to_seq is not None and sender_party:
                 store.settle_ack_request(conn, thread.id, draft.reply_to_seq, sender_party, now_s, message.seq)
         return out
+
+    def _lock_ack_requests(self, conn: Connection, sender_party: str | None, drafts: list[Draft]) -> int | None:
+        """The acknowledgement requests ``sender_party`` has outstanding, counted with its row locked
+        (before the threads' rows, the order every writer takes) when one of ``drafts`` asks more, so
+        that processes posting for it at the same moment count one after the other; None when none asks
+        or keepclear itself posts."""
+        if sender_party is None or all(d.ack_within_s is None for d in drafts):
+            return None
+        registry_store.lock_party(conn, sender_party)
+        return store.outstanding_ack_requests(conn, sender_party)
+
+    def _ack_requests_refused(self, sender_party: str, outstanding: int, asking: int) -> KeepclearError:
+        """The 409 of a post asking ``asking`` acknowledgements past its party's bound (counted)."""
+        return self.ack_quota.refused(
+            f"party {sender_party} has {outstanding} acknowledgement requests outstanding towards other parties and"
+            f" this post asks {asking} more, past the most one party may have (max_hotline_ack_requests_per_party:"
+            f" {self.ack_quota.most}); nothing was stored: post it without ack_within_s, or again once recipients"
+            " have acknowledged or their escalation has ended"
+        )
 
     def append(
         self, conn: Connection, thread: Thread, sender_party: str | None, sender_person: str, draft: Draft

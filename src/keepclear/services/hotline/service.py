@@ -60,7 +60,7 @@ class HotlineService:
         self._posting = Posting(db, clock, events, self.phrases, self.config, self._threads)
         self._notices = Notices(db, self.config, self._threads, self._posting)
         self._receipts = Receipts(db, clock, events, self._threads)
-        self._escalation = Escalation(db, clock, events, self._threads, self._posting)
+        self._escalation = Escalation(db, clock, events, self.config, self._threads, self._posting)
         self._availability = Availabilities(db, clock, events, self._posting, random_bits)
         self._reading = Reading(db, self.phrases, self._threads)
 
@@ -75,6 +75,12 @@ class HotlineService:
     def threads_refused_limit_total(self) -> int:
         """Threads refused for their opener's bound (``hotline_threads_refused_limit_total``)."""
         return self._threads.quota.refused_total
+
+    @property
+    def ack_requests_refused_limit_total(self) -> int:
+        """Posts refused for their party's bound on outstanding acknowledgement requests
+        (``hotline_ack_requests_refused_limit_total``)."""
+        return self._posting.ack_quota.refused_total
 
     def ensure_pair_thread(self, a: str, b: str) -> Thread:
         """The standing thread between parties ``a`` and ``b``, created when missing."""
@@ -143,6 +149,15 @@ class HotlineService:
         """``post_system`` for several drafts in one transaction, in order, all or nothing."""
         return self._posting.post_system_many(drafts)
 
+    def post_system_within(self, conn: Connection, drafts: Sequence[Draft]) -> Callable[[], None]:
+        """``post_system_many`` inside the caller's transaction (``conn``), their record entries staged
+        in it (a repeated key answers its first: nothing new); returns what announces the new
+        messages, to call after the commit."""
+        for draft in drafts:
+            self._posting.check(draft, system=True)
+        _, fresh = self._posting.store_system(conn, drafts)
+        return lambda: self._posting.announce_all(fresh)
+
     def post_within(self, conn: Connection, events: Sequence[Event]) -> tuple[list[Event], Callable[[], None]] | None:
         """Inside a writer's transaction: the notices of ``events`` stored with the write (``Notices``)."""
         return self._notices.post_within(conn, events)
@@ -205,9 +220,10 @@ class HotlineService:
 
     def set_availability(
         self, party_id: str, person: str, availability: Availability | str, reason: str = ""
-    ) -> PartyAvailability:
+    ) -> tuple[PartyAvailability, bool]:
         """``party_id`` declares its availability; a channel-status message goes into each of its standing
-        threads (one per other party) when it changes."""
+        threads (one per other party) when it changes: (the declaration that stands, whether anything
+        was stored: a repeat of the stored declaration stores nothing)."""
         return self._availability.declare(party_id, person, availability, reason)
 
     def availability(self, party_id: str) -> PartyAvailability:

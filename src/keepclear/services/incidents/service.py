@@ -34,6 +34,7 @@ from keepclear.domain.incidents import (
     TimelineItem,
     Trigger,
     incident_trigger,
+    party_review_step,
 )
 from keepclear.domain.tracks import TrackReport
 from keepclear.errors import ConflictError, NotFoundError, ValidationError
@@ -74,6 +75,8 @@ class IncidentConfig:
     50): each is shown whole to every involved party on every read (``max_incident_accounts_per_party``).
     ``view_max_timeline_items``: the timeline items an incident's view and report show, the earliest
     first (default 500); the rest are paged (``incident_view_max_timeline_items``).
+    ``max_age_days``: a reported incident may be at most this many days in the past (default 366;
+    ``incident_max_age_days``): a time further back is a typing error (the year 1), not an incident.
     """
 
     evidence_window_s: float = EVIDENCE_WINDOW_S
@@ -81,6 +84,7 @@ class IncidentConfig:
     freeze_batch: int = 100
     max_accounts_per_party: int = 50
     view_max_timeline_items: int = 500
+    max_age_days: float = 366.0
 
 
 class IncidentService:
@@ -232,8 +236,13 @@ class IncidentService:
         problems = []
         if not summary.strip():
             problems.append("summary: must not be empty")
-        if time_s > self._clock.now_s() + 60.0:
-            problems.append("time_s: an incident cannot be reported before it happened")
+        now_s = self._clock.now_s()
+        if time_s > now_s + 60.0:
+            problems.append("time: an incident cannot be reported before it happened")
+        elif time_s < now_s - self._config.max_age_days * 86_400.0:
+            problems.append(
+                f"time: more than {self._config.max_age_days:g} days in the past (setting incident_max_age_days)"
+            )
         if problems:
             raise ValidationError(problems)
         trigger = Trigger(
@@ -318,7 +327,10 @@ class IncidentService:
             )
 
     def set_review(self, incident_id: str, status: ReviewStatus, *, by_party: str | None, note: str = "") -> Incident:
-        """Move the review status (a closed review stays closed); ``by_party`` None = the operator."""
+        """A step of the joint review (a closed review stays closed). An involved party's ``status`` is
+        its own stance, and the review moves as ``domain.incidents.party_review_step`` says: agreed
+        once every involved party agrees, closed only then (``ConflictError`` naming whom it waits for).
+        ``by_party`` None = the operator, whose step sets the status as given."""
         now_s = self._clock.now_s()
         with self._db.write() as conn:
             incident = store.get_incident(conn, incident_id, lock=True)
@@ -326,20 +338,28 @@ class IncidentService:
                 raise NotInvolvedError(unknown("incident", incident_id))
             if incident.status is ReviewStatus.CLOSED:
                 raise ConflictError(f"incident {incident_id}: review is closed")
-            store.set_status(conn, incident_id, status)
+            if by_party is None:
+                store.set_status(conn, incident_id, status)
+                now = status
+            else:
+                stand = party_review_step(incident, by_party, status)
+                if isinstance(stand, str):
+                    raise ConflictError(stand)
+                store.set_review(conn, incident_id, stand)
+                now = stand.status
             store.append_timeline(
                 conn,
                 incident_id,
                 now_s,
                 EventKind.INCIDENT_REVIEW_CHANGED,
                 by_party,
-                {"status": status.value, "note": note},
+                {"status": now.value, "stance": status.value, "note": note},
             )
             event = self._event(
                 EventKind.INCIDENT_REVIEW_CHANGED,
                 incident,
                 by_party,
-                {"from": incident.status.value, "status": status.value, "note": note},
+                {"from": incident.status.value, "status": now.value, "stance": status.value, "note": note},
             )
             stage(conn, [event])
         self._events.emit(event)

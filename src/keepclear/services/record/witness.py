@@ -6,23 +6,27 @@ consistency proof leads to it from the head the party saw last (its *own* copy: 
 rewrote history cannot make that proof), then add its ``cosignature/v1`` line and hand it to the
 log. A head is **agreed** once every party has cosigned it. A head that does not extend the one the
 party saw is evidence against the operator: the party raises an alert on the hotline (to every
-other party, both heads in the message) and records it in the ledger.
+other party, both heads in the message) and records it in the ledger, once for the same two heads.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock
-from keepclear.domain.hotline import MessageKind
+from keepclear.domain.hotline import Draft, MessageKind
 from keepclear.errors import KeepclearError
 from keepclear.ledger import Ledger
+from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.keys import Ed25519PrivateKey
 from keepclear.ledger.merkle import verify_consistency
 from keepclear.ledger.note import cosign, parse_note, parse_vkey
 from keepclear.ledger.witnessing import witness_name
 from keepclear.services.hotline.service import HotlineService
+from keepclear.store import ledger as ledger_store
 
 #: Kind of the ledger entry (and hotline alert) a party raises when the log's heads disagree.
 INCONSISTENT_KIND = EventKind.ALERT_RECORD_INCONSISTENT
@@ -81,6 +85,14 @@ def witness(
     return WitnessOutcome(head.seq, None, problem)
 
 
+def alarm_id(party_id: str, last_seen: str | None, served: str) -> str:
+    """The id of the alarm ``party_id`` raises for the head ``served`` after ``last_seen``: the same
+    party and the same two heads, the same alarm (its ``alert_id`` in the ledger; its hotline messages'
+    keys are this id and the thread's). 52 characters, whatever the heads."""
+    digest = hashlib.sha256(json.dumps([party_id, last_seen, served]).encode("utf-8")).hexdigest()
+    return f"record-inconsistent.{digest[:32]}"
+
+
 def raise_alarm(
     ledger: Ledger,
     hotline: HotlineService,
@@ -89,30 +101,45 @@ def raise_alarm(
     last_seen: str | None,
     served: str,
     others: list[str],
-) -> None:
+) -> tuple[str, bool]:
     """``party_id`` found the head ``served`` inconsistent with ``last_seen``: record it in the ledger
-    and alert every other party on the hotline, both heads in the message."""
+    and alert every other party on the hotline, both heads in the message, in one transaction.
+
+    The alarm's id (``alarm_id``), and True when raised now; False when ``party_id`` raised this very
+    alarm before (the same two heads, whatever the ``problem``): the ledger holds it, and nothing is
+    appended or posted.
+    The check runs with the ledger's head locked, so the same alarm sent twice at once, to one API
+    process or two, is raised once.
+    """
     size = parse_note(served).head.size
+    alert_id = alarm_id(party_id, last_seen, served)
     summary = (
         f"RECORD INCONSISTENT, seen by {party_id}: {problem}. Head seen before:\n{last_seen or '-'}\n"
         f"Head served now:\n{served}"
     )
-    ledger.append(
-        INCONSISTENT_KIND,
-        party_id,
-        {"alert_id": f"record-{size}", "problem": problem, "old_head": last_seen, "new_head": served},
-    )
-    for other in others:
-        if other == party_id:
-            continue
-        thread = hotline.ensure_pair_thread(party_id, other)
-        hotline.post_system(
-            thread.id,
-            MessageKind.ALERT,
-            f"record-inconsistent.{party_id}.{size}.{thread.id}",
+    # The standing threads first, each in its own transaction (they are there but for a party added
+    # moments ago; making one is idempotent).
+    threads = [hotline.ensure_pair_thread(party_id, other) for other in others if other != party_id]
+    drafts = [
+        Draft(
+            thread_id=thread.id,
+            kind=MessageKind.ALERT,
+            idempotency_key=f"{alert_id}.{thread.id}",
             body=summary[:4000],
-            data={"event": INCONSISTENT_KIND, "ref": f"record-{size}", "by": party_id},
+            data={"event": INCONSISTENT_KIND, "ref": alert_id, "by": party_id, "size": size},
         )
+        for thread in threads
+    ]
+    payload = {"alert_id": alert_id, "problem": problem, "old_head": last_seen, "new_head": served}
+    with ledger.writing() as conn:
+        ledger_store.lock_head(conn)  # one alarm at a time, in this process and across processes
+        raised = ledger_store.list_entries(conn, refs=[alert_id], kinds=[INCONSISTENT_KIND])
+        if any(row.party_id == party_id for row in raised):
+            return alert_id, False
+        ledger.append_many_in(conn, [EntryDraft(INCONSISTENT_KIND, party_id, payload)])
+        announce = hotline.post_system_within(conn, drafts)
+    announce()
+    return alert_id, True
 
 
 def cosign_custodial(ledger: Ledger, clock: Clock, party_id: str, tree_size: int) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from keepclear.domain.incidents import Account, Incident, TimelineItem
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.reports import figures_available
+from keepclear.services.reports.page_policy import source_hash
 from keepclear.services.reports.words import Words
 
 
@@ -66,6 +67,16 @@ def track_map_png(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
+
+
+#: The report's one style block: the report is one self-contained file (saved, mailed, printed), so
+#: its style is inline, and the API's Content-Security-Policy allows this block by its hash.
+REPORT_STYLE = (
+    "body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}\n"
+    "td,th{border:1px solid #999;padding:.2em .5em;vertical-align:top;text-align:left}pre{white-space:pre-wrap}"
+)
+#: The CSP source expression allowing exactly that block (``style-src``).
+REPORT_STYLE_SOURCE = source_hash(REPORT_STYLE.encode())
 
 
 def _row(*cells: str) -> str:
@@ -138,8 +149,7 @@ def incident_html(
     )
     return f"""<!doctype html>
 <html lang="{e(w.language)}"><head><meta charset="utf-8"><title>{e(w.text("report.title", id=incident.id))}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #999;padding:.2em .5em;vertical-align:top;text-align:left}}pre{{white-space:pre-wrap}}</style>
+<style>{REPORT_STYLE}</style>
 </head><body>
 <h1>{e(w.text("report.heading", id=incident.id, kind=kind))}</h1>
 <table>{"".join(_row(k, v) for k, v in facts)}</table>

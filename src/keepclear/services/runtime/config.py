@@ -131,9 +131,13 @@ class RuntimeConfig:
                 merge_window_s=settings.incident_merge_window_s,
                 max_accounts_per_party=settings.max_incident_accounts_per_party,
                 view_max_timeline_items=settings.incident_view_max_timeline_items,
+                max_age_days=settings.incident_max_age_days,
             ),
             hotline=HotlineConfig(
                 escalation_step_s=settings.hotline_escalation_step_s,
+                min_ack_within_s=settings.hotline_min_ack_within_s,
+                min_escalation_step_s=settings.hotline_escalation_min_step_s,
+                max_ack_requests_per_party=settings.max_hotline_ack_requests_per_party,
                 max_thread_parties=settings.hotline_max_thread_parties,
                 alert_summary_over=settings.hotline_alert_summary_over,
                 max_threads_per_party=settings.max_hotline_threads_per_party,

@@ -219,12 +219,16 @@ class LockSession:
         )
         # The server's side of the same: a holder whose machine vanishes without closing its
         # socket loses its session (and its locks) after ~3 × keepalive_s.
-        for name, value in (
-            ("tcp_keepalives_idle", self._keepalive_s),
-            ("tcp_keepalives_interval", self._keepalive_s),
-            ("tcp_keepalives_count", 3),
-        ):
-            conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        try:
+            for name, value in (
+                ("tcp_keepalives_idle", self._keepalive_s),
+                ("tcp_keepalives_interval", self._keepalive_s),
+                ("tcp_keepalives_count", 3),
+            ):
+                conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        except BaseException:  # cut off half way (a drill ends sessions): closed, not left to the collector
+            conn.close()
+            raise
         return conn
 
 

@@ -98,6 +98,9 @@ class Runtime:
         self.request_keys = RequestKeyRetention(deployment.db, self.config.request_key_retention_s)
         self.add_task("request-keys", self.request_keys.prune, chore=True)
         self.add_task("api-keys", deployment.keys.refresh, chore=True)  # every valid key known here, for a store outage
+        # A rolling upgrade: once a newer build migrated the schema, this process writes nothing more.
+        self.add_task("schema-watch", deployment.db.look_at_schema, chore=True)
+        self.add_gauge("schema_outdated", lambda: int(deployment.db.outdated is not None))
 
         # The record first: every event is in the ledger before anything that reads the ledger runs.
         self.ledger = ledger_for(deployment.db, deployment.clock, self.config.record)
@@ -144,6 +147,9 @@ class Runtime:
         deployment.bus.subscribe_batches(self.hotline.on_events)
         self.add_gauge("hotline_threads_cached", lambda: self.hotline.threads_cached)
         self.add_gauge("hotline_threads_refused_limit_total", lambda: self.hotline.threads_refused_limit_total)
+        self.add_gauge(
+            "hotline_ack_requests_refused_limit_total", lambda: self.hotline.ack_requests_refused_limit_total
+        )
         self.hotline_hub = HotlineHub(self.config.hotline_hub)
         for name, read in self.hotline_hub.gauges().items():
             self.add_gauge(name, read)
@@ -382,8 +388,10 @@ class Runtime:
         started = time.perf_counter()
         result: object = None
         try:
-            if role is not None and not self.leaders[role].try_acquire():
-                return None  # another process leads it
+            if role is not None and (self._stop.is_set() or not self.leaders[role].try_acquire()):
+                # Another process leads it; or this one is stopping: a tick that outlived ``stop``'s
+                # wait must not take the role again on a new session after it was given up.
+                return None
             result = task(now_s)
         except StoreUnavailableError as exc:  # an outage: one line when it starts, not a trace a tick
             self.tick_errors += 1

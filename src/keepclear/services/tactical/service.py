@@ -299,7 +299,10 @@ class TacticalService:
         self._alerts.remember(event)
 
     def acknowledge(self, alert_id: str, party_id: str) -> dict[str, Any]:
-        """``party_id`` acknowledges an alert that involves its units; emits ``alert.acknowledged``.
+        """``party_id`` acknowledges an alert that involves its units; emits ``alert.acknowledged``
+        the first time only: acknowledging again answers the alert as it stands and emits nothing
+        (each event is on both parties' streams, in the record and in their thread, so a party
+        acknowledging in a loop filled the other party's alert channel).
 
         With ``pairs_in_workers`` the alert is a worker's: the event is made here from what this
         process heard of it, and the worker marks its book when the event reaches it on the bus.
@@ -307,6 +310,9 @@ class TacticalService:
         if self._pairs_in_workers:
             return self._acknowledge_workers_alert(alert_id, party_id)
         with self._lock:
+            alert, heard = self.book.get(alert_id), self._alerts.latest.get(alert_id)
+            if alert is not None and heard is not None and party_id in alert.parties & alert.acknowledged_by:
+                return self._view(heard)
             try:
                 event = self.book.acknowledge(alert_id, party_id, self._clock.now_s())
             except (KeyError, PermissionError):  # another pair's alert answers exactly as no alert at all
@@ -321,6 +327,8 @@ class TacticalService:
             heard = self._alerts.latest.get(alert_id)
             if heard is None or party_id not in (heard["party_a"], heard["party_b"]):
                 raise NotFoundError(unknown("alert", alert_id))  # as no alert at all, whoever's it is
+            if party_id in heard.get("acknowledged_by", ()):  # acknowledged already: nothing new to tell
+                return self._view(heard)
             event = acknowledged_event(heard, party_id, self._clock.now_s())
             self._remember(event)
             view = self._view(self._alerts.latest[alert_id])

@@ -16,7 +16,7 @@ from keepclear.domain.ids import random_id
 from keepclear.domain.limits import line_problem, one_line_text
 from keepclear.domain.zones import ZoneKind
 from keepclear.errors import ConflictError, ValidationError
-from keepclear.geo.zone_geojson import coordinate_problems
+from keepclear.geo.zone_geojson import coordinate_problems, shape_problems
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.quota import Quota
 from keepclear.services.record.staging import stage
@@ -110,6 +110,8 @@ class ZoneProposals:
     def propose(self, party_id: str, source: str, name: str, geometry: Any, remarks: str = "") -> tuple[str, bool]:
         """Store a pending proposal of ``party_id`` (one per ``source``: a redrawn shape replaces it)."""
         problems, geometry = proposal_problems(source, name, geometry, remarks)
+        if not problems and geometry["type"] != "Point":  # a shape the admin could not accept: told now
+            problems = shape_problems(geometry, "geometry")[1]
         if problems:
             raise ValidationError(problems)
         now_s = self._clock.now_s()

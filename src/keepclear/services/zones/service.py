@@ -16,6 +16,7 @@ from keepclear.geo.zone_geojson import zone_to_feature, zones_from_geojson, zone
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.record.staging import stage
 from keepclear.store import Database
+from keepclear.store import registry as registry_store
 from keepclear.store import zones as zone_store
 
 
@@ -37,9 +38,10 @@ class ZoneService:
     def import_document(self, document: object, *, replace: bool = False, party_id: str | None = None) -> list[Zone]:
         """Validate every feature, then store all of them in one transaction, or none.
 
-        A zone id that is already stored is refused unless ``replace`` is set.
+        A zone id that is already stored is refused unless ``replace`` is set; a permitted party that
+        is not registered is refused with the feature and its place in the list, as every other problem.
         """
-        new_zones = zones_from_geojson(document, self._limits)
+        new_zones = self.validate(document)
         with self._db.write() as conn:
             event = self.store_in(conn, new_zones, replace=replace, party_id=party_id)
         self._events.emit(event)
@@ -69,8 +71,12 @@ class ZoneService:
         return event
 
     def validate(self, document: object) -> list[Zone]:
-        """The zones of a GeoJSON document, validated as an import validates them; nothing is stored."""
-        return zones_from_geojson(document, self._limits)
+        """The zones of a GeoJSON document, validated as an import validates them (against the parties
+        registered now: parties are never removed, so one known here is known when they are stored);
+        nothing is stored."""
+        with self._db.read() as conn:
+            parties = frozenset(party.id for party in registry_store.list_parties(conn))
+        return zones_from_geojson(document, self._limits, parties)
 
     def list(self) -> list[Zone]:
         """Every zone, by id."""

@@ -9,6 +9,7 @@ from keepclear.store.hotline.acks import (
     ack_status,
     due_ack_requests,
     insert_ack_requests,
+    outstanding_ack_requests,
     record_escalation_step,
     settle_ack_request,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "insert_thread",
     "last_seqs",
     "messages_after",
+    "outstanding_ack_requests",
     "pair_key",
     "posted_horizon",
     "receipts_for",

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from keepclear.store.hotline.tables import hotline_ack_requests
+from keepclear.store.hotline.tables import SEQ_MAX, hotline_ack_requests, hotline_messages
 
 
 def insert_ack_requests(
@@ -30,6 +30,18 @@ def insert_ack_requests(
     ]
     if rows:
         conn.execute(hotline_ack_requests.insert(), rows)
+
+
+def outstanding_ack_requests(conn: Connection, party_id: str) -> int:
+    """The acknowledgement requests messages of ``party_id`` have outstanding (neither acknowledged nor
+    escalated to the end): read through the index of ``next_due_s``, so it reads the outstanding
+    requests of every party (each party holds at most its bound of them), never the settled ones."""
+    a, m = hotline_ack_requests, hotline_messages
+    joined = a.join(m, sa.and_(m.c.thread_id == a.c.thread_id, m.c.seq == a.c.seq))
+    query = (
+        sa.select(sa.func.count()).select_from(joined).where(a.c.next_due_s.is_not(None), m.c.sender_party == party_id)
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def settle_ack_request(
@@ -76,7 +88,9 @@ def record_escalation_step(
 
 
 def ack_status(conn: Connection, thread_id: str, seq: int) -> list[Row[Any]]:
-    """The acknowledgement requests of message ``seq``, by party."""
+    """The acknowledgement requests of message ``seq``, by party (none past ``SEQ_MAX``)."""
+    if seq > SEQ_MAX:
+        return []
     return list(
         conn.execute(
             sa.select(hotline_ack_requests)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Row
 
 from keepclear.domain.hotline import Message, MessageKind, PhraseUse
 from keepclear.errors import NotFoundError
-from keepclear.store.hotline.tables import hotline_messages
+from keepclear.store.hotline.tables import SEQ_MAX, hotline_messages
 from keepclear.store.hotline.unread import count_posted
 
 
@@ -92,16 +92,22 @@ def find_by_keys(conn: Connection, sender_party: str | None, keys: list[str]) ->
 
 def get_message(conn: Connection, thread_id: str, seq: int) -> Message:
     """Message ``seq`` of ``thread_id``, or ``NotFoundError``."""
-    row = conn.execute(
-        sa.select(hotline_messages).where(hotline_messages.c.thread_id == thread_id, hotline_messages.c.seq == seq)
-    ).first()
+    row = (
+        None
+        if seq > SEQ_MAX
+        else conn.execute(
+            sa.select(hotline_messages).where(hotline_messages.c.thread_id == thread_id, hotline_messages.c.seq == seq)
+        ).first()
+    )
     if row is None:
         raise NotFoundError(f"message {seq} of thread {thread_id!r} does not exist")
     return _message(row)
 
 
 def messages_after(conn: Connection, thread_id: str, after_seq: int, limit: int | None = None) -> list[Message]:
-    """Messages of ``thread_id`` with seq above ``after_seq``, in order."""
+    """Messages of ``thread_id`` with seq above ``after_seq``, in order (none above ``SEQ_MAX``)."""
+    if after_seq >= SEQ_MAX:
+        return []
     query = (
         sa.select(hotline_messages)
         .where(hotline_messages.c.thread_id == thread_id, hotline_messages.c.seq > after_seq)

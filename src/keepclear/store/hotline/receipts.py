@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keepclear.domain.hotline import Receipt, ReceiptKind
-from keepclear.store.hotline.tables import hotline_cursors, hotline_messages, hotline_receipts
+from keepclear.store.hotline.tables import SEQ_MAX, hotline_cursors, hotline_messages, hotline_receipts
 from keepclear.store.hotline.unread import count_read
 
 
@@ -77,7 +77,9 @@ def advance_receipts(
 
 
 def receipts_for(conn: Connection, thread_id: str, seq: int) -> list[Receipt]:
-    """Every receipt of message ``seq`` of ``thread_id``, by party then kind."""
+    """Every receipt of message ``seq`` of ``thread_id``, by party then kind (none past ``SEQ_MAX``)."""
+    if seq > SEQ_MAX:
+        return []
     rows = conn.execute(
         sa.select(hotline_receipts)
         .where(hotline_receipts.c.thread_id == thread_id, hotline_receipts.c.seq == seq)

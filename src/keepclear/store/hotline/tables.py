@@ -9,6 +9,11 @@ import sqlalchemy as sa
 from keepclear.domain.limits import PERSON_MAX_CHARS
 from keepclear.store.schema import metadata
 
+#: The largest sequence number the hotline's tables hold (their ``seq`` columns are ``INTEGER``: 32
+#: bits on PostgreSQL). The API takes sequence numbers up to 64 bits; a read naming one past this asks
+#: for a message no thread has, and is answered so, not sent to PostgreSQL (which refuses the value).
+SEQ_MAX = 2**31 - 1
+
 hotline_threads = sa.Table(
     "hotline_threads",
     metadata,

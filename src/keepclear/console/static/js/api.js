@@ -37,7 +37,8 @@ export class Api {
     return { Authorization: `Bearer ${this.key}`, Accept: "application/json", ...extra };
   }
 
-  /** GET or POST; resolves to {ok, status, data}. Throws only on network failure. */
+  /** GET or POST; resolves to {ok, status, data, retryAfter} (``retryAfter``: the seconds of a
+   * ``Retry-After``, else null). Throws only on network failure. */
   async request(method, path, body) {
     const init = { method, headers: this.headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
     if (body !== undefined) init.body = JSON.stringify(body);
@@ -47,7 +48,8 @@ export class Api {
     if (type.includes("json")) data = await response.json();
     else await response.text();
     remember(path, data);
-    return { ok: response.ok, status: response.status, data };
+    const retryAfter = Number.parseInt(response.headers.get("retry-after") || "", 10);
+    return { ok: response.ok, status: response.status, data, retryAfter: Number.isNaN(retryAfter) ? null : retryAfter };
   }
 
   get(path) { return this.request("GET", path); }
@@ -176,6 +178,22 @@ export class Api {
   reportInconsistency(seenBefore, served, problem) {
     return this.post("/v1/record/inconsistency", { seen_before: seenBefore, served, problem: problem.slice(0, 500) });
   }
+
+  // Zone proposals (docs/api.md; docs/interop/tak.md): a party's keys read their own party's, the admin
+  // every party's and decides them; proposal.* events on the stream tell the proposing party.
+  /** A page of the zone proposals [{id, party_id, source, name, geometry, radius_m, remarks, proposed_s,
+   * state, decided_s, reason, zone_id, problems}] (``state``: pending | accepted | refused, or null for
+   * all; the first page, or the one at ``next``). */
+  zoneProposals(state = null, next = null) {
+    return this.page(next || `/v1/zone-proposals${state ? `?state=${encodeURIComponent(state)}` : ""}`);
+  }
+  zoneProposal(id) { return this.get(`/v1/zone-proposals/${encodeURIComponent(id)}`); }
+  /** Accept a proposal as the zone ``zoneId`` of ``kind`` (``properties``: buffer_m of a line...): admin. */
+  acceptZoneProposal(id, zoneId, kind, properties = {}) {
+    return this.post(`/v1/zone-proposals/${encodeURIComponent(id)}/accept`, { zone_id: zoneId, kind, properties });
+  }
+  /** Refuse a proposal with a reason (1 to 2,000 characters): admin. */
+  refuseZoneProposal(id, reason) { return this.post(`/v1/zone-proposals/${encodeURIComponent(id)}/refuse`, { reason }); }
 
   /** The live stream; see LiveStream. */
   stream(handlers) { return new LiveStream(this, handlers); }

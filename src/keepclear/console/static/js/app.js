@@ -7,6 +7,7 @@ import { AlertsPanel, alertUnits } from "./alerts.js";
 import { ActivitiesPanel } from "./activities.js";
 import { HotlinePanel } from "./hotline.js";
 import { RecordPanel } from "./record.js";
+import { ProposalsPanel } from "./proposals.js";
 import { TimeControl } from "./timecontrol.js";
 import { DeploymentClock, RESYNC_MS } from "./clock.js";
 
@@ -15,6 +16,8 @@ const KEY_STORE = "keepclear.key";
 const LANGUAGE_STORE = "keepclear.language";
 /** How often the Units panel asks again where each unit is reported from (ms). */
 const FEEDS_EVERY_MS = 3000;
+/** How often the admin's console reads the zone proposals again (it has no live stream). */
+const ADMIN_PROPOSALS_MS = 10000;
 const $ = (id) => document.getElementById(id);
 
 class Console {
@@ -31,6 +34,7 @@ class Console {
     this.activities = new ActivitiesPanel(this, $("panel-activities"));
     this.hotline = new HotlinePanel(this, $("panel-hotline"), $("unread"));
     this.record = new RecordPanel(this, $("panel-record"));
+    this.proposals = new ProposalsPanel(this, $("panel-proposals"));
     this.time = new TimeControl(this);
     this.timers = [];
     this.refreshing = new Map();
@@ -39,7 +43,10 @@ class Console {
 
   get partyId() { return this.me.party_id; }
   get canAct() { return this.me.role === "liaison"; }
-  partyName(id) { return this.parties.find((p) => p.id === id)?.name || id; }
+  /** The deployment's admin: no party, no live stream; the console shows it the zones and the zone
+   * proposals of every party, to decide (the only views its key may read: docs/need-to-know.md). */
+  get isAdmin() { return this.me.role === "admin"; }
+  partyName(id) { return this.parties.find((p) => p.id === id)?.name || id || ""; }
   /** A unit's callsign where the registry lets this party know it (its own and partners'), else its id. */
   callsign(unitId) { return this.units.get(unitId)?.callsign || unitId; }
   get language() { return this.parties.find((p) => p.id === this.partyId)?.language || "en"; }
@@ -47,7 +54,16 @@ class Console {
   async start() {
     await this.map.ready;
     await this.reloadAll();
-    $("identity").textContent = `${tv("role", this.me.role)} · ${this.partyName(this.me.party_id)}`;
+    $("identity").textContent = this.me.party_id ? `${tv("role", this.me.role)} · ${this.partyName(this.me.party_id)}` : tv("role", this.me.role);
+    if (this.isAdmin) {
+      // The stream carries a party's events to its own readers only: the admin's lists are read again
+      // after each of its decisions, on Reload, and every ADMIN_PROPOSALS_MS while no proposal is open
+      // (a reading draws the panel again, which would drop what the admin is typing in a decision).
+      showLiveState("none");
+      this.timers.push(setInterval(() => this.syncClock(), RESYNC_MS));
+      this.timers.push(setInterval(() => { if (!this.proposals.selected) this.refresh("proposals"); }, ADMIN_PROPOSALS_MS));
+      return;
+    }
     this.live = this.api.stream({
       onEvent: (kind, data) => this.onEvent(kind, data),
       onOpen: (reconnected) => { if (reconnected) this.reloadAll(); },
@@ -69,11 +85,19 @@ class Console {
   }
 
   async reloadAll() {
+    if (this.isAdmin) {
+      const [parties, zones] = await Promise.all([this.api.parties(), this.api.zones()]);
+      if (parties.ok) this.parties = parties.data;
+      if (zones.ok) this.map.setZones(zones.data);
+      await this.refresh("proposals");
+      document.body.dataset.loaded = "true";
+      return;
+    }
     const [parties, units, zones] = await Promise.all([this.api.parties(), this.api.units(), this.api.zones()]);
     if (parties.ok) this.parties = parties.data;
     if (units.ok) this.setUnits(units.data);
     if (zones.ok) this.map.setZones(zones.data);
-    await Promise.all([this.refresh("tracks"), this.refresh("alerts"), this.refresh("activities"), this.refresh("threads"), this.refresh("record")]);
+    await Promise.all([this.refresh("tracks"), this.refresh("alerts"), this.refresh("activities"), this.refresh("threads"), this.refresh("record"), this.refresh("proposals")]);
     document.body.dataset.loaded = "true";
   }
 
@@ -113,6 +137,7 @@ class Console {
     else if (part === "activities") await this.activities.load();
     else if (part === "threads") await this.hotline.load();
     else if (part === "record") await this.record.load();
+    else if (part === "proposals") await this.proposals.load();
     else if (part === "units") { const r = await this.api.units(); if (r.ok) this.setUnits(r.data); }
     else if (part === "zones") { const r = await this.api.zones(); if (r.ok) this.map.setZones(r.data); }
   }
@@ -170,6 +195,7 @@ class Console {
     else if (family === "alert") this.alerts.onEvent(kind, data);
     else if (family === "activity") this.activities.onEvent(kind, data);
     else if (family === "incident") this.record.onEvent(kind, data);
+    else if (family === "proposal") this.proposals.onEvent(kind, data);
     else if (family === "message" || family === "thread") this.hotline.onEvent(kind, data);
     else if (family === "unit" || family === "force") this.refresh("units");
     else if (family === "zones" || family === "zone") this.refresh("zones");
@@ -222,14 +248,22 @@ function setupTabs() {
       $(t.getAttribute("aria-controls")).hidden = !on;
     }
   };
-  tabs.forEach((tab, i) => {
+  tabs.forEach((tab) => {
     tab.addEventListener("click", () => select(tab));
     tab.addEventListener("keydown", (e) => {
       const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
-      if (step) { const next = tabs[(i + step + tabs.length) % tabs.length]; select(next); next.focus(); }
+      const shown = tabs.filter((x) => !x.hidden);
+      if (step) { const next = shown[(shown.indexOf(tab) + step + shown.length) % shown.length]; select(next); next.focus(); }
     });
   });
   select(tabs[0]);
+}
+
+/** The admin's console: no alerts, activities, hotline, units, record or look-back (its key reads none
+ * of them); the map with the zones, and the zone proposals to decide. */
+function showAdminLayout() {
+  for (const id of ["alerts", "timecontrol", "tab-activities", "tab-hotline", "tab-units", "tab-record"]) $(id).hidden = true;
+  $("tab-proposals").click();
 }
 
 /** The top bar's time: the deployment's clock (a scenario's in a demo), with its pace when not real time. */
@@ -250,7 +284,7 @@ async function signIn() {
       const api = new Api(stored);
       try {
         const r = await api.me();
-        if (r.ok && (r.data.role === "liaison" || r.data.role === "observer")) return { api, me: r.data };
+        if (r.ok && ["liaison", "observer", "admin"].includes(r.data.role)) return { api, me: r.data };
         $("signin-error").textContent = r.ok ? t("signin.wrong_role", { role: tv("role", r.data.role) }) : t("signin.refused");
       } catch {
         $("signin-error").textContent = t("signin.unreachable");
@@ -290,6 +324,7 @@ async function main() {
   clock.sync(me.now, me.clock_rate);
   tickClock(clock);
   setInterval(() => tickClock(clock), 250);
+  if (me.role === "admin") showAdminLayout();
   $("signout").hidden = false;
   $("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY_STORE); window.location.reload(); });
   const app = new Console(api, me, clock);

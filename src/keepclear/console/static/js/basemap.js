@@ -20,7 +20,8 @@ function localName() {
 
 const empty = () => ({ type: "geojson", data: { type: "FeatureCollection", features: [] } });
 
-/** The whole map style: basemap plus (empty) sources for zones, activities, alerts, tracks and drafts. */
+/** The whole map style: basemap plus (empty) sources for zones, activities, the zone proposal shown, alerts,
+ * tracks and drafts. */
 export function style(origin) {
   const data = (name) => ({ type: "geojson", data: `${origin}/static/basemap/${name}.geojson` });
   const zoneColor = ["match", ["get", "kind"], ...Object.entries(ZONE_COLORS).flat(), "#bbbbbb"];
@@ -31,7 +32,7 @@ export function style(origin) {
     sources: {
       land: data("land"), countries: data("countries"), lakes: data("lakes"), rivers: data("rivers"),
       coastlines: data("coastlines"), places: data("places"), countryLabels: data("country-labels"),
-      zones: empty(), activities: empty(), alerts: empty(), tracks: empty(), leaders: empty(), draft: empty(),
+      zones: empty(), activities: empty(), proposal: empty(), alerts: empty(), tracks: empty(), leaders: empty(), draft: empty(),
     },
     layers: [
       { id: "sea", type: "background", paint: { "background-color": "#0f2233" } },
@@ -70,6 +71,13 @@ export function style(origin) {
       { id: "activities-label", type: "symbol", source: "activities",
         layout: { "text-field": ["get", "label"], "text-font": FONT, "text-size": 11, "text-max-width": 14 },
         paint: { "text-color": "#d6c2ff", "text-halo-color": "#0b1118", "text-halo-width": 1.5 } },
+      // The zone proposal selected in its panel (not a zone yet): white, dashed, a marker at each position.
+      { id: "proposal-fill", type: "fill", source: "proposal", filter: ["==", ["geometry-type"], "Polygon"],
+        paint: { "fill-color": "#ffffff", "fill-opacity": 0.12 } },
+      { id: "proposal-line", type: "line", source: "proposal", filter: ["!=", ["geometry-type"], "Point"],
+        paint: { "line-color": "#ffffff", "line-width": 2.5, "line-dasharray": [3, 1.5] } },
+      { id: "proposal-point", type: "circle", source: "proposal", filter: ["==", ["geometry-type"], "Point"],
+        paint: { "circle-radius": 5, "circle-color": "#ffffff", "circle-stroke-color": "#0b1118", "circle-stroke-width": 1.5 } },
       { id: "draft-line", type: "line", source: "draft", paint: { "line-color": "#ffffff", "line-width": 2, "line-dasharray": [1, 1] } },
       { id: "draft-points", type: "circle", source: "draft", filter: ["==", ["geometry-type"], "Point"],
         paint: { "circle-radius": 4, "circle-color": "#ffffff" } },

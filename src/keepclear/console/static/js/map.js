@@ -37,11 +37,24 @@ export class MapView {
     this.map.on("mousemove", (e) => onCursor(e.lngLat));
     this.ready = new Promise((resolve) => this.map.on("load", () => { onReady && onReady(); resolve(); }));
     this.draft = null;
+    this.held = new Map(); // source name → the JSON of the features it was last given (setFeatures)
     this.map.on("click", (e) => this.draftClick(e));
     this.map.on("dblclick", (e) => { if (this.draft) { e.preventDefault(); this.finishDraft(); } });
   }
 
   source(name) { return this.map.getSource(name); }
+
+  /** Gives source ``name`` these features unless they are the ones it holds: the tactical picture comes
+   * after every probe tick and is mostly the same, and each setData makes the map work its source out
+   * again, so a busy machine never settled (the map never "loaded") while nothing moved. */
+  setFeatures(name, features) {
+    const source = this.source(name);
+    if (!source) return;
+    const text = JSON.stringify(features);
+    if (this.held.get(name) === text) return;
+    this.held.set(name, text);
+    source.setData(fc(features));
+  }
 
   /** What the map was last given to draw, by source (tracks, alerts): to read back what is shown. */
   get drawn() { return this._drawn || (this._drawn = {}); }
@@ -57,7 +70,8 @@ export class MapView {
     for (const raw of (collection && collection.features) || []) {
       const props = raw.properties || {};
       const f = { ...raw, properties: { ...props, label: localName(props.name, props.names) } };
-      if (props.id) this.zoneLabels.set(props.id, f.properties.label);
+      const id = raw.id ?? props.id; // the zones' answer puts each zone's id on its feature
+      if (id) this.zoneLabels.set(id, f.properties.label);
       const radius = f.properties && f.properties.radius_m;
       if (f.geometry && f.geometry.type === "Point" && radius > 0) {
         const [lon, lat] = f.geometry.coordinates;
@@ -65,7 +79,7 @@ export class MapView {
       }
       features.push(f);
     }
-    this.source("zones")?.setData(fc(features));
+    this.setFeatures("zones", features);
   }
 
   /** Units as symbols with leaders and callsigns; ``states`` are track states visible to the caller. */
@@ -92,8 +106,8 @@ export class MapView {
       }
     }
     this.drawn.tracks = features;
-    this.source("tracks")?.setData(fc(features));
-    this.source("leaders")?.setData(fc(leaders));
+    this.setFeatures("tracks", features);
+    this.setFeatures("leaders", leaders);
   }
 
   /** Alert geometry: the units' positions, the predicted closest-approach points and the line between. */
@@ -122,7 +136,7 @@ export class MapView {
       if (cpaPoints.length === 2) features.push({ type: "Feature", properties: props("cpa-line"), geometry: { type: "LineString", coordinates: cpaPoints } });
     }
     this.drawn.alerts = features;
-    this.source("alerts")?.setData(fc(features));
+    this.setFeatures("alerts", features);
   }
 
   /** Activities' volumes (polygons) and routes (lines), labelled with their name. */
@@ -132,7 +146,23 @@ export class MapView {
       const label = activityName(act);
       for (const g of activityGeometries(act)) features.push({ type: "Feature", properties: { id: act.id, label }, geometry: g });
     }
-    this.source("activities")?.setData(fc(features));
+    this.setFeatures("activities", features);
+  }
+
+  /** The zone proposal selected (``null`` clears it): its shape, a circle (a Point with ``radius_m``)
+   * drawn as its 64-gon with its centre marked; the map moves to show it whole. */
+  setProposal(proposal) {
+    const g = proposal && proposal.geometry;
+    const features = [];
+    if (g && g.type === "Point" && proposal.radius_m > 0) {
+      const [lon, lat] = g.coordinates;
+      features.push({ type: "Feature", properties: { id: proposal.id }, geometry: circlePolygon(lon, lat, proposal.radius_m) });
+    }
+    if (g) features.push({ type: "Feature", properties: { id: proposal.id }, geometry: g });
+    this.drawn.proposal = features;
+    this.setFeatures("proposal", features);
+    const box = bounds(features.map((f) => f.geometry));
+    if (box) this.map.fitBounds(box, { padding: 60, maxZoom: 9, duration: 0 });
   }
 
   flyTo(lon, lat) { this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 7) }); }
@@ -183,7 +213,7 @@ export class MapView {
   /** Shows a finished shape until the notification is sent or abandoned (``null`` clears it). */
   showDraft(geometry) {
     const features = geometry ? [{ type: "Feature", properties: {}, geometry: geometry.type === "Polygon" ? { type: "LineString", coordinates: geometry.coordinates[0] } : geometry }] : [];
-    this.source("draft")?.setData(fc(features));
+    this.setFeatures("draft", features);
   }
 
   renderDraft() {
@@ -196,7 +226,7 @@ export class MapView {
         features.push({ type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: ring } });
       }
     }
-    this.source("draft")?.setData(fc(features));
+    this.setFeatures("draft", features);
   }
 }
 
@@ -257,6 +287,15 @@ export function activityGeometries(act) {
   if (act.route && act.route.waypoints) out.push({ type: "LineString", coordinates: act.route.waypoints.map((w) => [w.lon, w.lat]) });
   for (const o of act.overlapped_by || []) if (o.geometry) out.push(o.geometry);
   return out.filter((g) => g && g.coordinates && g.coordinates.length);
+}
+
+/** [[west, south], [east, north]] of GeoJSON ``geometries`` (Point, LineString, Polygon), or null when empty. */
+export function bounds(geometries) {
+  const positions = geometries.flatMap((g) => (g.type === "Point" ? [g.coordinates] : g.type === "LineString" ? g.coordinates : g.type === "Polygon" ? g.coordinates.flat() : []));
+  if (!positions.length) return null;
+  const lons = positions.map((p) => p[0]);
+  const lats = positions.map((p) => p[1]);
+  return [[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]];
 }
 
 function circlePolygon(lon, lat, radiusM) {

@@ -94,6 +94,15 @@ export class RecordPanel {
 
   /** What the incident is about: a party's report in its own words; an incident keepclear opened itself
    * (no reporter) worded in the reader's language from its kind, units and zone. */
+  /** Who agrees and who disputes (the joint review agrees, and closes, once every involved party agrees). */
+  stances(inc) {
+    const names = (ps) => ps.map((p) => this.app.partyName(p)).join(", ");
+    const said = [];
+    if ((inc.agreed_by || []).length) said.push(t("record.agreed_by", { parties: names(inc.agreed_by) }));
+    if ((inc.disputed_by || []).length) said.push(t("record.disputed_by", { parties: names(inc.disputed_by) }));
+    return said.length ? said.join(" · ") : t("record.no_stances");
+  }
+
   summary(inc) {
     if (inc.reported_by) return inc.summary;
     const key = `record.auto.${inc.kind}`;
@@ -127,6 +136,7 @@ export class RecordPanel {
       h("h3", { tabindex: -1 }, `${tv("incident_kind", inc.kind)} · ${inc.id}`),
       h("p", {}, `${dateClock(inc.time)} · ${tv("review", inc.status)} · ${inc.parties.map((p) => this.app.partyName(p)).join(", ")}`),
       h("p", {}, this.summary(inc)),
+      h("p.muted#review-stances", {}, this.stances(inc)),
       inc.unit_ids.length ? h("p.muted", {}, t("record.units", { units: inc.unit_ids.map((u) => this.app.callsign(u)).join(", ") })) : null,
       h("p.muted.hash", {}, inc.evidence_sha256 ? t("record.evidence_hash", { hash: inc.evidence_sha256 }) : t("record.evidence_not_frozen")),
       h("div.toolbar", {}, h("button", { type: "button", id: "incident-report", onclick: () => this.openReport(inc.id) }, t("record.open_report"))),

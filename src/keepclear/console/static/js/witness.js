@@ -230,7 +230,10 @@ export class WitnessBox {
     }
     if (problem) {
       const raised = await this.app.api.reportInconsistency(last ? last.note : head.note, head.note, problem);
-      this.alarm = t(raised.ok ? "record.witness_alarm" : "record.witness_alarm_failed", { problem });
+      // 429: the party raised too many alarms lately (incident_reports_per_party_per_s); nothing was
+      // sent. Said as such, with the wait; the person checks again (one request a click, no retry loop).
+      const later = raised.status === 429 ? t("record.witness_alarm_later", { problem, seconds: raised.retryAfter || "?" }) : null;
+      this.alarm = later || t(raised.ok ? "record.witness_alarm" : "record.witness_alarm_failed", { problem });
       this.message = "";
     } else {
       const done = this.ownKey
