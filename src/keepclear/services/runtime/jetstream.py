@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import nats.js
-from nats.errors import NoRespondersError
+from nats.aio.client import Client as NatsClient
+from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
@@ -60,3 +61,29 @@ async def ensure_stream(
             max_age=max_age_s,
             duplicate_window=duplicate_window_s,
         )
+
+
+async def publish_each(
+    nc: NatsClient,
+    js: nats.js.JetStreamContext,
+    messages: Sequence[tuple[str, bytes, dict[str, str]]],
+    timeout_s: float,
+    pause_s: float,
+) -> list[BaseException | None]:
+    """Publish ``messages`` (subject, data, headers) at once and wait for their acknowledgements: for
+    each, ``None`` when JetStream stored it (or dropped it as a repeat), else why not (try it again).
+
+    Nothing is handed to the client while it is reconnecting: it keeps what it is given then in a
+    bounded buffer and refuses the rest, and a refused publish is never answered, so each would hold
+    a pending request (in ``publish_async``, one of its 4,000 slots: with all of them held nothing
+    was ever published again). This waits, ``pause_s`` at a time, until the client is connected
+    (it reconnects forever); a closed client is an error."""
+    while not nc.is_connected:
+        if nc.is_closed:
+            raise ConnectionClosedError
+        await asyncio.sleep(pause_s)
+    results = await asyncio.gather(
+        *(js.publish(subject, data, timeout=timeout_s, headers=headers) for subject, data, headers in messages),
+        return_exceptions=True,
+    )
+    return [result if isinstance(result, BaseException) else None for result in results]

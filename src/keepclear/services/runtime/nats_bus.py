@@ -48,7 +48,7 @@ from keepclear.domain.event_wire import event_to_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.bus import EventBus
-from keepclear.services.runtime.jetstream import ensure_stream, until_answered
+from keepclear.services.runtime.jetstream import ensure_stream, publish_each, until_answered
 from keepclear.services.runtime.nats_messages import (
     ORIGIN_HEADER,
     STREAM,
@@ -298,14 +298,22 @@ class NatsBus(EventBus):
         """Publish ``window`` concurrently, runs of one kind as one message each; whatever was not
         acknowledged is sent again until it is (an event without a wire form is logged and counted,
         never retried)."""
+        assert self._nc is not None
         pending = self._messages(window)
         while pending:
-            results = await asyncio.gather(*(self._publish_one(js, m) for m in pending), return_exceptions=True)
-            failed = [m for m, result in zip(pending, results, strict=True) if isinstance(result, BaseException)]
+            results = await publish_each(
+                self._nc,
+                js,
+                [(m.subject, m.data, m.headers(self.origin)) for m in pending],
+                REQUEST_TIMEOUT_S,
+                RETRY_PAUSE_S,
+            )
+            failed = [m for m, result in zip(pending, results, strict=True) if result is not None]
             self.published_total += sum(m.events for m in pending) - sum(m.events for m in failed)
             if failed:
                 self.bus_failures_total += len(failed)
-                _log.warning("JetStream did not acknowledge %d messages; sending them again", len(failed))
+                first = next(r for r in results if r is not None)
+                _log.warning("JetStream did not acknowledge %d messages (%r); sending them again", len(failed), first)
                 await asyncio.sleep(RETRY_PAUSE_S)
             pending = failed
 
@@ -320,13 +328,6 @@ class NatsBus(EventBus):
             self.bus_failures_total += 1
             _log.error("event %s %s has no wire form: %s", event.kind, event.id, exc)
             return None
-
-    async def _publish_one(self, js: nats.js.JetStreamContext, message: Message) -> None:
-        # Pipelined: the window's messages go out at once, their acknowledgements are awaited together.
-        acknowledged = await js.publish_async(
-            message.subject, message.data, wait_stall=REQUEST_TIMEOUT_S, headers=message.headers(self.origin)
-        )
-        await asyncio.wait_for(acknowledged, REQUEST_TIMEOUT_S)
 
     # -- receiving ------------------------------------------------------------------------
     async def _receive_loop(self, pull: nats.js.JetStreamContext.PullSubscription) -> None:

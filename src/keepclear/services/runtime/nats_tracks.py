@@ -32,7 +32,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from keepclear.detect.cells import CellPlan
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.jetstream import ensure_stream
+from keepclear.services.runtime.jetstream import ensure_stream, publish_each
 from keepclear.services.runtime.nats_bus import NatsBus
 from keepclear.services.runtime.nats_messages import ORIGIN_HEADER, acknowledge_each, events_of_message
 from keepclear.services.runtime.nats_messages import STREAM as EVENTS_STREAM
@@ -121,18 +121,21 @@ class TrackPublisher:
                 if not self._ready:
                     await _ensure_stream(js, self._replicas)
                     self._ready = True
-                results = await asyncio.gather(
-                    *(
-                        js.publish(subject, data, headers={"Nats-Msg-Id": message_key(data), ORIGIN_HEADER: origin})
+                results = await publish_each(
+                    nc,
+                    js,
+                    [
+                        (subject, data, {"Nats-Msg-Id": message_key(data), ORIGIN_HEADER: origin})
                         for subject, data, _ in pending
-                    ),
-                    return_exceptions=True,
+                    ],
+                    REQUEST_TIMEOUT_S,
+                    RETRY_PAUSE_S,
                 )
             except Exception as exc:  # the stream could not be made now: all again after a pause
                 results = [exc] * len(pending)
             failed = []
             for message, result in zip(pending, results, strict=True):
-                if isinstance(result, BaseException):
+                if result is not None:
                     failed.append(message)
                 else:
                     self.messages_published_total += 1
