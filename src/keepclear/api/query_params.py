@@ -20,13 +20,14 @@ closes the sockets it refuses).
 from __future__ import annotations
 
 import re
+import types
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 from urllib.parse import parse_qsl
 
-from fastapi._compat import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_parameterless_sub_dependant
 from pydantic import AliasChoices, BaseModel
@@ -99,6 +100,20 @@ def _names(field: Any) -> list[str]:
     return names
 
 
+def _repeatable(annotation: Any) -> bool:
+    """Whether a parameter of type ``annotation`` may be given more than once: a list, tuple or set
+    (FastAPI collects the repeats), also optional or ``Annotated``; text is one value."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _repeatable(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return any(_repeatable(arg) for arg in get_args(annotation))
+    kind = origin or annotation
+    if not isinstance(kind, type) or issubclass(kind, str | bytes):
+        return False
+    return issubclass(kind, Sequence | AbstractSet)
+
+
 def query_parameters(dependants: Sequence[Dependant]) -> tuple[tuple[str, ...], frozenset[str]]:
     """The query parameters ``dependants`` (an endpoint's, with those its router's inclusion adds)
     read, in their order, and those of them that are lists. A parameter model
@@ -117,7 +132,7 @@ def query_parameters(dependants: Sequence[Dependant]) -> tuple[tuple[str, ...], 
                     fields = [(_names(field), annotation)]
                 for names, kind in fields:
                     accepted.update(dict.fromkeys(names))
-                    if field_annotation_is_sequence(kind):
+                    if _repeatable(kind):
                         lists.update(names)
     return tuple(accepted), frozenset(lists)
 
