@@ -145,3 +145,44 @@ def test_bad_settings_file_is_one_line(tmp_path: Path):
         [sys.executable, "-m", "keepclear.cli.main", "--config", str(config), "init"], capture_output=True, text=True
     )
     assert_one_line_error(result, "data_dir")
+
+
+def test_zones_check_lists_the_stored_zones_an_import_would_refuse_today(tmp_path: Path):
+    """Zones stored before a rule (here written straight to the store, as an older keepclear did:
+    a band past the bounds, a permitted party nobody registered) are named with what the import
+    would say; the others pass, and nothing stored changes."""
+    import dataclasses
+
+    from shapely.geometry import Point
+
+    from keepclear.domain.zones import AltitudeBand, Zone, ZoneKind, ZoneRules
+    from keepclear.store import Database
+    from keepclear.store import zones as zone_store
+
+    data = tmp_path / "old-zones"
+    assert run("init", data_dir=data).returncode == 0
+    for party in ("coalition", "un"):
+        assert run("party", "add", party, data_dir=data).returncode == 0
+    assert run("zones", "import", str(EXAMPLE), data_dir=data).returncode == 0
+    passing = run("zones", "check", data_dir=data)
+    assert passing.returncode == 0 and passing.stdout == ""
+    assert "all 4 stored zones pass today's import rules" in passing.stderr
+
+    site = Zone("old-site", "Old site", ZoneKind.PROTECTED_SITE, Point(36.5, 35.1), buffer_m=500.0)
+    old = [
+        dataclasses.replace(site, altitude=AltitudeBand(0.0, 1_000_000.0)),
+        dataclasses.replace(site, id="old-rule", rules=ZoneRules(frozenset({"coalition", "rusia"}))),
+    ]
+    db = Database(f"sqlite:///{data / 'keepclear.db'}")
+    with db.write() as conn:
+        zone_store.upsert_zones(conn, old)
+    db.dispose()
+    before = run("zones", "export", data_dir=data).stdout
+    checked = run("zones", "check", data_dir=data)
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines() == [
+        "old-rule\tproperties.permitted_parties[1]: no party 'rusia' is registered",
+        "old-site\tproperties.upper_ft: 1e+06 is outside [-1500, 99999] ft",
+    ]
+    assert "2 of 6 stored zones would be refused on import today" in checked.stderr
+    assert run("zones", "export", data_dir=data).stdout == before

@@ -68,6 +68,26 @@ def zones_export(ctx: CliContext, output: Path | None) -> None:
         click.echo(f"exported to {output}", err=True)
 
 
+@zones.command("check")
+@pass_context
+def zones_check(ctx: CliContext) -> None:
+    """List the stored zones an import would refuse today (stored before a rule was made), one
+    problem a line; exit 1 when there is one. Nothing is changed: correct them and import again."""
+    deployment = ctx.open()
+    try:
+        stored = len(deployment.zones.list())
+        refused = deployment.zones.check()
+    finally:
+        deployment.close()
+    for zone_id, problems in sorted(refused.items()):
+        for problem in problems:
+            click.echo(f"{zone_id}\t{problem}")
+    if refused:
+        click.echo(f"{len(refused)} of {stored} stored zones would be refused on import today", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"all {stored} stored zones pass today's import rules", err=True)
+
+
 @zones.command("list")
 @pass_context
 def zones_list(ctx: CliContext) -> None:

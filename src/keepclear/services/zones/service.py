@@ -11,7 +11,7 @@ from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.json_input import parse_json
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits
 from keepclear.domain.zones import Zone
-from keepclear.errors import ConflictError
+from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import zone_to_feature, zones_from_geojson, zones_to_geojson
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.record.staging import stage
@@ -77,6 +77,22 @@ class ZoneService:
         with self._db.read() as conn:
             parties = frozenset(party.id for party in registry_store.list_parties(conn))
         return zones_from_geojson(document, self._limits, parties)
+
+    def check(self) -> dict[str, list[str]]:
+        """Each stored zone an import would refuse today, by id, with what the import would say
+        (its feature index left out): zones stored before a rule was made (the altitude bounds, the
+        registered parties, a tighter limit) stay stored and probed as they are, and this tells the
+        operator which to correct and import again. Nothing is changed."""
+        with self._db.read() as conn:
+            parties = frozenset(party.id for party in registry_store.list_parties(conn))
+            stored = zone_store.list_zones(conn)
+        refused: dict[str, list[str]] = {}
+        for zone in stored:
+            try:
+                zones_from_geojson(zones_to_geojson([zone]), self._limits, parties)
+            except ValidationError as exc:
+                refused[zone.id] = [str(problem).removeprefix("feature 0 ") for problem in exc.problems]
+        return refused
 
     def list(self) -> list[Zone]:
         """Every zone, by id."""
