@@ -63,6 +63,15 @@ async def ensure_stream(
         )
 
 
+async def connected(nc: NatsClient, pause_s: float) -> None:
+    """Return once ``nc`` is connected, looking again each ``pause_s`` while it reconnects (it
+    reconnects forever); ``ConnectionClosedError`` once it is closed."""
+    while not nc.is_connected:
+        if nc.is_closed:
+            raise ConnectionClosedError
+        await asyncio.sleep(pause_s)
+
+
 async def publish_each(
     nc: NatsClient,
     js: nats.js.JetStreamContext,
@@ -76,12 +85,8 @@ async def publish_each(
     Nothing is handed to the client while it is reconnecting: it keeps what it is given then in a
     bounded buffer and refuses the rest, and a refused publish is never answered, so each would hold
     a pending request (in ``publish_async``, one of its 4,000 slots: with all of them held nothing
-    was ever published again). This waits, ``pause_s`` at a time, until the client is connected
-    (it reconnects forever); a closed client is an error."""
-    while not nc.is_connected:
-        if nc.is_closed:
-            raise ConnectionClosedError
-        await asyncio.sleep(pause_s)
+    was ever published again). This waits until the client is connected (``connected``)."""
+    await connected(nc, pause_s)
     results = await asyncio.gather(
         *(js.publish(subject, data, timeout=timeout_s, headers=headers) for subject, data, headers in messages),
         return_exceptions=True,

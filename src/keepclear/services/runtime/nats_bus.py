@@ -48,7 +48,8 @@ from keepclear.domain.event_wire import event_to_json
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
 from keepclear.services.runtime.bus import EventBus
-from keepclear.services.runtime.jetstream import ensure_stream, publish_each, until_answered
+from keepclear.services.runtime.jetstream import connected, ensure_stream, publish_each, until_answered
+from keepclear.services.runtime.log_every import RepeatedWarning
 from keepclear.services.runtime.nats_messages import (
     ORIGIN_HEADER,
     STREAM,
@@ -127,6 +128,8 @@ class NatsBus(EventBus):
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._publish_warning = RepeatedWarning(_log)
+        self._fetch_warning = RepeatedWarning(_log)
         #: Events JetStream acknowledged (stored once; a repeat it dropped counts too).
         self.published_total = 0
         #: Other processes' events handed to the remote subscribers.
@@ -313,7 +316,9 @@ class NatsBus(EventBus):
             if failed:
                 self.bus_failures_total += len(failed)
                 first = next(r for r in results if r is not None)
-                _log.warning("JetStream did not acknowledge %d messages (%r); sending them again", len(failed), first)
+                self._publish_warning(
+                    "JetStream did not acknowledge %d messages (%r); sending them again", len(failed), first
+                )
                 await asyncio.sleep(RETRY_PAUSE_S)
             pending = failed
 
@@ -331,8 +336,10 @@ class NatsBus(EventBus):
 
     # -- receiving ------------------------------------------------------------------------
     async def _receive_loop(self, pull: nats.js.JetStreamContext.PullSubscription) -> None:
+        assert self._nc is not None
         while not self._closing:  # checked, not only cancelled: a fetch may swallow its cancellation
             try:
+                await connected(self._nc, RETRY_PAUSE_S)
                 messages = await pull.fetch(FETCH_BATCH, timeout=1.0)
             except NatsTimeoutError:
                 continue
@@ -342,7 +349,7 @@ class NatsBus(EventBus):
                 if self._closing:
                     return
                 self.bus_failures_total += 1
-                _log.warning("fetching events from JetStream failed: %r", exc)
+                self._fetch_warning("fetching events from JetStream failed: %r", exc)
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
             fresh = [event for message in messages for event in self._read(message)]

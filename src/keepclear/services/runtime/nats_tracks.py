@@ -32,7 +32,8 @@ from nats.js.errors import BadRequestError, NotFoundError
 from keepclear.detect.cells import CellPlan
 from keepclear.domain.events import Event
 from keepclear.errors import ValidationError
-from keepclear.services.runtime.jetstream import ensure_stream, publish_each
+from keepclear.services.runtime.jetstream import connected, ensure_stream, publish_each
+from keepclear.services.runtime.log_every import RepeatedWarning
 from keepclear.services.runtime.nats_bus import NatsBus
 from keepclear.services.runtime.nats_messages import ORIGIN_HEADER, acknowledge_each, events_of_message
 from keepclear.services.runtime.nats_messages import STREAM as EVENTS_STREAM
@@ -95,6 +96,7 @@ class TrackPublisher:
         self._plan = plan
         self._replicas = replicas
         self._ready = False
+        self._warning = RepeatedWarning(_log)
         #: Reports and messages JetStream acknowledged; publishes that failed and were retried.
         self.reports_published_total = 0
         self.messages_published_total = 0
@@ -142,7 +144,7 @@ class TrackPublisher:
                     self.reports_published_total += message[2]
             if failed:
                 self.publish_failures_total += len(failed)
-                _log.warning("%d track messages not acknowledged; sent again", len(failed))
+                self._warning("%d track messages not acknowledged; sent again", len(failed))
                 await asyncio.sleep(RETRY_PAUSE_S)
             pending = failed
 
@@ -179,6 +181,7 @@ class TrackFeed:
         self._take = take
         self._replicas = replicas
         self._task: asyncio.Task[None] | None = None
+        self._warning = RepeatedWarning(_log)
         #: Messages and reports taken, messages that did not read, fetches that failed.
         self.messages_total = 0
         self.reports_total = 0
@@ -218,12 +221,13 @@ class TrackFeed:
             with contextlib.suppress(BadRequestError):  # made meanwhile by a twin: use it
                 await js.add_consumer(TRACK_STREAM, config)
         pull = await js.pull_subscribe_bind(durable=self.durable, stream=TRACK_STREAM)
-        self._task = asyncio.create_task(self._run(pull), name=f"keepclear-feed-{self.durable}")
+        self._task = asyncio.create_task(self._run(nc, pull), name=f"keepclear-feed-{self.durable}")
 
-    async def _run(self, pull: nats.js.JetStreamContext.PullSubscription) -> None:
+    async def _run(self, nc: NatsClient, pull: nats.js.JetStreamContext.PullSubscription) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:
+                await connected(nc, RETRY_PAUSE_S)
                 messages = await pull.fetch(FETCH_BATCH, timeout=1.0)
             except NatsTimeoutError:
                 continue
@@ -231,7 +235,7 @@ class TrackFeed:
                 raise
             except Exception as exc:  # a node lost, the connection moving: fetch again
                 self.failures_total += 1
-                _log.warning("fetching track reports failed: %r", exc)
+                self._warning("fetching track reports failed: %r", exc)
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
             if not messages:
