@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from hotline_support import pair
 
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.events import Event
 from keepclear.domain.hotline import Draft, Message, MessageKind
 from keepclear.services.hotline.service import HotlineService
 from keepclear.services.hotline.store_watch import StoreWatch
@@ -77,3 +79,31 @@ def test_the_watch_holds_only_what_the_next_look_may_read_again(
     if deployment.db.is_sqlite:
         assert watch.threads_held == 0
     assert watch.threads_held <= len(ids)
+
+
+def test_with_a_bus_a_look_each_few_seconds_wakes_only_the_threads_whose_event_never_came(
+    deployment: Deployment, hotline: HotlineService
+) -> None:
+    """With a bus, another process's ``message.posted`` wakes the sockets and is heard by the watch;
+    the look every ``every_s`` wakes the threads whose event was lost (the poster killed between its
+    commit and its publish, say), and reads nothing in between."""
+    clock = deployment.clock
+    assert isinstance(clock, ManualClock)
+    heard, lost = pair(hotline, "coalition", "russia"), pair(hotline, "russia", "un")
+    woken: list[str] = []
+    watch = StoreWatch(deployment.db, clock, lambda t, _: woken.append(t), hotline.parties_of, MARGIN_S, every_s=5.0)
+    assert watch.look() == []
+    other_bus = EventBus()  # the other process's: what it publishes, of which only one event arrives
+    published: list[Event] = []
+    other_bus.subscribe(published.append)
+    other = HotlineService(deployment.db, clock, other_bus, hotline.phrases)
+    other.post("russia", "Maj Ivanov", Draft(heard, MessageKind.TEXT, "bus-came-1", body="x"))
+    other.post("un", "Ms Un", Draft(lost, MessageKind.TEXT, "bus-lost-1", body="y"))
+    [came] = [e for e in published if e.kind == EventKind.MESSAGE_POSTED and e.payload["thread_id"] == heard]
+    watch.heard(came)
+    clock.advance(4.0)
+    assert watch.look() == []  # within every_s of the last look: nothing read
+    clock.advance(1.0)
+    assert watch.look() == [lost] and woken == [lost]
+    clock.advance(5.0)
+    assert watch.look() == []  # woken once

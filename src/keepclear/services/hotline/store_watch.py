@@ -1,5 +1,10 @@
-"""Without a bus: the messages other processes commit (the CLI, another API process on the same
-store) found by one look at the store per process, and handed to the live hub as catch-ups.
+"""The messages other processes commit (the CLI, another API process on the same store) found by
+one look at the store per process, and handed to the live hub as catch-ups.
+
+Without a bus this is how they are found. With one, their ``message.posted`` events wake the
+sockets at once and are ``heard`` here, and a look every ``every_s`` finds only what the bus did not
+bring: a process killed between its commit and its publish, events it dropped while NATS was away
+too long (``bus_outgoing_events``). Those threads are woken late but woken.
 
 The hub hands this process's own messages to the sockets at commit (``note`` hears them too). Each
 post stamps its thread with its transaction in commit order (``posted_tx``); each ``look`` reads
@@ -27,7 +32,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 
-from keepclear.domain.events import Clock
+from keepclear.domain.event_kinds import EventKind
+from keepclear.domain.events import Clock, Event
 from keepclear.domain.hotline import Message, Thread
 from keepclear.store import Database
 from keepclear.store import hotline as store
@@ -41,8 +47,19 @@ PartiesOf = Callable[[str], Iterable[str]]
 class StoreWatch:
     """Finds the threads other processes posted to; ``look`` it every few seconds (a chore)."""
 
-    def __init__(self, db: Database, clock: Clock, wake: Wake, parties_of: PartiesOf, margin_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        wake: Wake,
+        parties_of: PartiesOf,
+        margin_s: float = 30.0,
+        every_s: float = 0.0,
+    ) -> None:
+        """``every_s``: a ``look`` sooner than this after the last one (by ``clock``) reads nothing."""
         self._db = db
+        self._every_s = every_s
+        self._looked_s: float | None = None
         self._clock = clock
         self._wake = wake
         self._parties_of = parties_of
@@ -58,13 +75,33 @@ class StoreWatch:
         stamp, unknown here, is taken as the last horizon: the next look reads them with it)."""
         with self._lock:
             for message, _ in batch:
-                seq, stamp = self._known.get(message.thread_id, (0, self._horizon or 0))
-                if message.seq > seq:
-                    self._known[message.thread_id] = (message.seq, stamp)
+                self._noted(message.thread_id, message.seq)
+
+    def heard(self, event: Event) -> None:
+        """Bus subscriber for other processes' events: a ``message.posted`` the bus brought (and woke
+        the sockets with) is known here, so the next look does not wake its thread again."""
+        if event.kind != EventKind.MESSAGE_POSTED:
+            return
+        thread_id, seq = event.payload.get("thread_id"), event.payload.get("seq")
+        if isinstance(thread_id, str) and isinstance(seq, int):
+            with self._lock:
+                self._noted(thread_id, seq)
+
+    def _noted(self, thread_id: str, seq: int) -> None:
+        # its stamp, unknown here, is taken as the last horizon: the next look reads the thread with it
+        known_seq, stamp = self._known.get(thread_id, (0, self._horizon or 0))
+        if seq > known_seq:
+            self._known[thread_id] = (seq, stamp)
 
     def look(self, now_s: float | None = None) -> list[str]:
         """Wake the clients of every thread another process posted to since the last look, whenever its
-        transaction committed; returns those threads."""
+        transaction committed; returns those threads (none, and nothing read, within ``every_s`` of
+        the last look)."""
+        if self._every_s > 0:
+            at_s = self._clock.now_s() if now_s is None else now_s
+            if self._looked_s is not None and 0 <= at_s - self._looked_s < self._every_s:
+                return []
+            self._looked_s = at_s
         with self._db.read() as conn:
             horizon = store.posted_horizon(conn)  # first: what the read below misses is stamped at least this
             if self._horizon is None:  # the first look reaches back ``margin_s`` of the clock

@@ -48,6 +48,9 @@ _log = logging.getLogger("keepclear.runtime")
 TickTask = Callable[[float], object]
 #: Something that takes the reports drained from the ingest queue.
 TrackConsumer = Callable[[list[ReportColumns]], None]
+#: With a bus, seconds between two looks in the store for hotline messages its events did not bring
+#: (``StoreWatch``): the longest a thread whose event was lost waits for its sockets to be woken.
+HOTLINE_WATCH_WITH_BUS_S = 5.0
 
 
 def _held_gauge(leadership: Leadership) -> Callable[[], float]:
@@ -156,12 +159,20 @@ class Runtime:
         self.hotline.add_listener(self.hotline_hub.on_messages)
         deployment.bus.subscribe(self.hotline_hub.on_event, remote=True)
         deployment.bus.subscribe(self.hotline_hub.on_remote_event, remote=True, local=False)
-        if not deployment.settings.bus_url:  # other processes' messages: found in the store (one look a tick)
-            watch = StoreWatch(deployment.db, deployment.clock, self.hotline_hub.catch_up, self.hotline.parties_of)
-            self.hotline.add_listener(watch.note)
-            self.add_task("hotline-watch", watch.look, chore=True)
-            self.add_gauge("hotline_store_watch_threads", lambda: watch.threads_held)
-            self.add_gauge("hotline_store_watch_woken_total", lambda: watch.woken_total)
+        # Other processes' messages: without a bus found in the store (one look a tick); with one their
+        # events wake the sockets, and a look every few seconds finds what the bus did not bring.
+        watch = StoreWatch(
+            deployment.db,
+            deployment.clock,
+            self.hotline_hub.catch_up,
+            self.hotline.parties_of,
+            every_s=HOTLINE_WATCH_WITH_BUS_S if deployment.settings.bus_url else 0.0,
+        )
+        self.hotline.add_listener(watch.note)
+        deployment.bus.subscribe(watch.heard, remote=True, local=False)
+        self.add_task("hotline-watch", watch.look, chore=True)
+        self.add_gauge("hotline_store_watch_threads", lambda: watch.threads_held)
+        self.add_gauge("hotline_store_watch_woken_total", lambda: watch.woken_total)
         self.hotline.ensure_standing_threads()
         hotline_deadlines = one_batch_a_call(self.hotline.run_deadlines, self.hotline.deadline_page)
         self.add_task("hotline-deadlines", hotline_deadlines, LeaderRole.HOTLINE_DEADLINES, chore=True)
