@@ -115,6 +115,16 @@ class Stream:
         except Exception:  # closed when the test ends
             self._ready.set()
 
+    def first(self, kind: str, timeout_s: float) -> dict[str, object] | None:
+        """The first event of ``kind`` read, waiting up to ``timeout_s`` for it; None if none came."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for event in list(self.events):
+                if event["kind"] == kind:
+                    return event
+            time.sleep(0.1)
+        return None
+
     def close(self) -> None:
         self._client.close()
 
