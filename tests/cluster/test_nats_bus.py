@@ -30,6 +30,8 @@ from keepclear.domain import Domain, Force, Party, Unit  # noqa: E402
 from keepclear.domain.event_kinds import EventKind  # noqa: E402
 from keepclear.domain.event_wire import event_to_json, events_from_json, events_to_json  # noqa: E402
 from keepclear.domain.events import Event  # noqa: E402
+from keepclear.domain.hotline import Draft, MessageKind  # noqa: E402
+from keepclear.services.hotline.service import HotlineService  # noqa: E402
 from keepclear.services.runtime.bus import EventBus, ManualClock  # noqa: E402
 from keepclear.services.runtime.deployment import Deployment, bus_for  # noqa: E402
 from keepclear.services.runtime.detect_share_run import retrying  # noqa: E402
@@ -50,7 +52,7 @@ from keepclear.services.runtime.nats_tracks import (  # noqa: E402
     drain_alert_events,
     recent_alert_events,
 )
-from keepclear.services.runtime.runtime import Runtime  # noqa: E402
+from keepclear.services.runtime.runtime import HOTLINE_WATCH_WITH_BUS_S, Runtime  # noqa: E402
 from keepclear.services.tactical.track_wire import reports_to_bytes  # noqa: E402
 from keepclear.services.tactical.tracks import ReportColumns  # noqa: E402
 from keepclear.settings import Settings  # noqa: E402
@@ -255,6 +257,40 @@ def test_an_event_of_one_process_reaches_the_others_subscribers_once(two_process
     assert wait_until(lambda: nats_bus(a).outgoing_events == 0) and nats_bus(a).published_total >= 4
     counters = runtime_b.counters()  # what /v1/metrics shows
     assert counters["bus_delivered_total"] == 4 and counters["bus_duplicates_dropped_total"] == 1
+
+
+def test_a_hotline_message_whose_event_never_crossed_is_found_in_the_store_by_the_other_process(
+    two_processes: list[Deployment],
+) -> None:
+    """A's message whose ``message.posted`` reached B is heard there, and B's look in the store wakes
+    nothing for it; one committed by A whose event never went out (A killed between its commit and
+    its publish: here posted on a bus of its own) is found by B's look, every 5 s with a bus."""
+    a, b = two_processes
+    clock = a.clock
+    assert isinstance(clock, ManualClock)
+    runtime_a, runtime_b = Runtime(a), Runtime(b)
+    try:
+        for party in ("c", "r"):
+            a.registry.add_party(Party(party, party.upper()))
+        thread = runtime_a.hotline.create_thread("c", ["r"], "crossing")
+        runtime_b.tick()  # the first look
+        delivered = nats_bus(b).delivered_total
+        runtime_a.hotline.post("c", "Maj C", Draft(thread.id, MessageKind.TEXT, "via-bus-0001", body="x"))
+        assert wait_until(lambda: nats_bus(b).delivered_total > delivered)
+        clock.advance(HOTLINE_WATCH_WITH_BUS_S)
+        runtime_b.tick()
+        assert runtime_b.counters()["hotline_store_watch_woken_total"] == 0  # the bus brought it
+        dead_a = HotlineService(a.db, clock, EventBus(), runtime_a.hotline.phrases)
+        dead_a.post("r", "Maj R", Draft(thread.id, MessageKind.TEXT, "lost-0001", body="y"))
+        clock.advance(HOTLINE_WATCH_WITH_BUS_S / 2)
+        runtime_b.tick()
+        assert runtime_b.counters()["hotline_store_watch_woken_total"] == 0  # not yet: within the 5 s
+        clock.advance(HOTLINE_WATCH_WITH_BUS_S / 2)
+        runtime_b.tick()
+        assert runtime_b.counters()["hotline_store_watch_woken_total"] == 1
+    finally:  # the roles the ticks took: their PostgreSQL sessions closed
+        runtime_a.stop()
+        runtime_b.stop()
 
 
 async def publish_raw(event: Event, *, msg_id: str, data: bytes | None = None) -> None:
