@@ -202,10 +202,8 @@ class QueryParams:
             await self.app(scope, receive, send)
             return
         refusal = problem_for(ValidationError(problems), scope.get("path", ""))
-        if scope["type"] == "http":
-            await refusal(scope, receive, send)
-        elif "websocket.http.response" in scope.get("extensions", {}):
-            await refusal(scope, receive, send)  # Starlette sends it as the handshake's answer
+        if scope["type"] == "http" or "websocket.http.response" in scope.get("extensions", {}):
+            await refusal(scope, receive, send)  # on a socket Starlette sends it as the handshake's answer
         else:
             reason = "refused: " + bytes(refusal.body).decode()[:100]
             await send({"type": "websocket.close", "code": 1008, "reason": reason})

@@ -75,8 +75,7 @@ def zones_check(ctx: CliContext) -> None:
     problem a line; exit 1 when there is one. Nothing is changed: correct them and import again."""
     deployment = ctx.open()
     try:
-        stored = len(deployment.zones.list())
-        refused = deployment.zones.check()
+        stored, refused = deployment.zones.check()
     finally:
         deployment.close()
     for zone_id, problems in sorted(refused.items()):

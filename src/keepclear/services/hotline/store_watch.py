@@ -97,15 +97,14 @@ class StoreWatch:
         """Wake the clients of every thread another process posted to since the last look, whenever its
         transaction committed; returns those threads (none, and nothing read, within ``every_s`` of
         the last look)."""
+        now_s = self._clock.now_s() if now_s is None else now_s
         if self._every_s > 0:
-            at_s = self._clock.now_s() if now_s is None else now_s
-            if self._looked_s is not None and 0 <= at_s - self._looked_s < self._every_s:
+            if self._looked_s is not None and 0 <= now_s - self._looked_s < self._every_s:
                 return []
-            self._looked_s = at_s
+            self._looked_s = now_s
         with self._db.read() as conn:
             horizon = store.posted_horizon(conn)  # first: what the read below misses is stamped at least this
             if self._horizon is None:  # the first look reaches back ``margin_s`` of the clock
-                now_s = self._clock.now_s() if now_s is None else now_s
                 posted = [(t, seq, horizon) for t, seq, _ in store.threads_posted_since(conn, now_s - self.margin_s)]
             else:
                 posted = store.threads_posted_from(conn, self._horizon)

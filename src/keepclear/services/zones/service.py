@@ -78,11 +78,11 @@ class ZoneService:
             parties = frozenset(party.id for party in registry_store.list_parties(conn))
         return zones_from_geojson(document, self._limits, parties)
 
-    def check(self) -> dict[str, list[str]]:
-        """Each stored zone an import would refuse today, by id, with what the import would say
-        (its feature index left out): zones stored before a rule was made (the altitude bounds, the
-        registered parties, a tighter limit) stay stored and probed as they are, and this tells the
-        operator which to correct and import again. Nothing is changed."""
+    def check(self) -> tuple[int, dict[str, list[str]]]:
+        """How many zones are stored, and each an import would refuse today, by id, with what the
+        import would say (its feature index left out): zones stored before a rule was made (the
+        altitude bounds, the registered parties, a tighter limit) stay stored and probed as they
+        are, and this tells the operator which to correct and import again. Nothing is changed."""
         with self._db.read() as conn:
             parties = frozenset(party.id for party in registry_store.list_parties(conn))
             stored = zone_store.list_zones(conn)
@@ -92,7 +92,7 @@ class ZoneService:
                 zones_from_geojson(zones_to_geojson([zone]), self._limits, parties)
             except ValidationError as exc:
                 refused[zone.id] = [str(problem).removeprefix("feature 0 ") for problem in exc.problems]
-        return refused
+        return len(stored), refused
 
     def list(self) -> list[Zone]:
         """Every zone, by id."""
