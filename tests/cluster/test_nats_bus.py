@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import math
 import threading
 import time
@@ -42,6 +43,7 @@ from keepclear.services.runtime.nats_messages import (  # noqa: E402
     EMITTED_BY_HEADER,
     STREAM,
     SeenIds,
+    acknowledge_each,
     events_of_message,
     subject_of,
 )
@@ -135,6 +137,28 @@ def test_seen_ids_remember_the_last_ones_only() -> None:
     assert not seen.add("x") and seen.add("y") and len(seen) == 2
     with pytest.raises(ValueError, match="capacity"):
         SeenIds(0)
+
+
+def test_acknowledgements_lost_with_the_connection_are_counted_each_and_logged_once_a_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Message:
+        def __init__(self, fails: bool) -> None:
+            self.fails, self.acked = fails, False
+
+        async def ack(self) -> None:
+            if self.fails:
+                raise nats.errors.ConnectionClosedError
+            self.acked = True
+
+    batch = [Message(fails=k >= 2) for k in range(50)]
+    with caplog.at_level(logging.WARNING, logger="keepclear"):
+        assert asyncio.run(acknowledge_each(batch)) == 48
+        assert asyncio.run(acknowledge_each(batch[:2])) == 0
+    assert [m.acked for m in batch[:3]] == [True, True, False]
+    assert [r.getMessage() for r in caplog.records] == [
+        "acknowledging 48 of 50 messages to JetStream failed: ConnectionClosedError()"
+    ]
 
 
 def test_bad_settings_are_refused_naming_the_setting() -> None:

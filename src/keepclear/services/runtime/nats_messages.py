@@ -105,12 +105,15 @@ async def acknowledge_each(messages: Sequence[Msg]) -> int:
     stays unacknowledged and comes again); the number whose acknowledgement could not be sent (they
     come again after the consumer's ack wait, and are dropped then as repeats)."""
     failed = 0
+    last_error: Exception | None = None
     for message in messages:
         try:
             await message.ack()
         except Exception as exc:
             failed += 1
-            _log.warning("acknowledging a message to JetStream failed: %r", exc)
+            last_error = exc
+    if failed:  # one line for the batch: a connection lost fails every acknowledgement in it
+        _log.warning("acknowledging %d of %d messages to JetStream failed: %r", failed, len(messages), last_error)
     return failed
 
 

@@ -297,6 +297,7 @@ class TrackPicture:
         self.reports_total = 0
         self.bad_messages_total = 0
         self.failures_total = 0
+        self._warning = RepeatedWarning(_log)
 
     def start(self) -> None:
         """Subscribe on the bus's loop, trying again until JetStream answers (the process serves meanwhile)."""
@@ -319,7 +320,7 @@ class TrackPicture:
                 raise
             except Exception as exc:  # a cluster just formed, a leader being elected: again
                 self.failures_total += 1
-                _log.warning("subscribing to the other processes' track reports failed: %r", exc)
+                self._warning("subscribing to the other processes' track reports failed: %r", exc)
                 await asyncio.sleep(1.0)
 
     async def _on_message(self, message: Any) -> None:
