@@ -72,9 +72,9 @@ def populate_three(dep: Deployment) -> dict[str, str]:
 
 
 @contextmanager
-def served(database_url: str, tmp_path: Path) -> Iterator[Service]:
-    """A real server over ``database_url`` with the three-party world."""
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, tick_s=0.2)
+def served(database_url: str, tmp_path: Path, **changes: Any) -> Iterator[Service]:
+    """A real server over ``database_url`` with the three-party world (``changes``: other settings)."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, tick_s=0.2, **changes)
     dep = Deployment.open(settings, clock=WallClock(), create=True)
     keys = populate_three(dep)
     dep.zones.import_document(json.loads(json.dumps(ZONES)))
@@ -86,9 +86,10 @@ def served(database_url: str, tmp_path: Path) -> Iterator[Service]:
         dep.close()
 
 
-def report(service: Service, rows: list[tuple[str, float, float, float, float]]) -> None:
-    """Feed ``(unit, lat, lon, east m/s, north m/s)`` at 7,000 m now, as keepclear's own ingest, and tick."""
-    now = time.time()
+def report(service: Service, rows: list[tuple[str, float, float, float, float]], age_s: float = 0.0) -> None:
+    """Feed ``(unit, lat, lon, east m/s, north m/s)`` at 7,000 m ``age_s`` ago (now), as keepclear's own
+    ingest, and tick."""
+    now = time.time() - age_s
     values = np.array([[now, lat, lon, 7000.0, ve, vn, 0.0] for _, lat, lon, ve, vn in rows])
     accepted = service.runtime.ingest.submit(ReportColumns([r[0] for r in rows], values), None)
     assert len(accepted.accepted_indices) == len(rows), accepted.refused

@@ -350,3 +350,28 @@ def test_an_addressee_does_not_learn_the_other_addressees_from_the_record(servic
         e["statement"]["audience"] for e in mine if e["statement"]["kind"] == "activity.notified"
     )
     assert notified_audiences == [["a", "b"], ["a", "c"]], notified_audiences
+
+
+def test_a_report_cannot_reach_back_for_another_partys_unit_before_it_was_shown(
+    database_url: str, tmp_path: Path
+) -> None:
+    """b sees ua only while their alert is active, so it may name ua in a report; its ``time`` chose
+    the evidence window, and a report timed long before the alert froze ua's tracks of then (the
+    track history's hours, one window a report) into evidence b reads. Another party's unit may now
+    be named only at a time within the evidence window of when the reporter was shown it."""
+    with served(database_url, tmp_path, incident_evidence_window_s=60.0) as service:
+        report(service, [("ua", 33.0, 36.0, 0.0, 0.0)], age_s=300.0)  # where ua was, b not told
+        alert_id = alert_between(service, "ua", "ub")
+        before = incident_count(service)
+        with service.client("b-liaison") as b:
+            early = b.post("/v1/incidents", json=incident(unit_ids=["ua"], time=format_utc(time.time() - 300)))
+            assert early.status_code == 422, early.text
+            assert early.json()["errors"] == [
+                "unit_ids[0]: another party's unit 'ua' may be named only within 60 s "
+                "(incident_evidence_window_s) of a time this party was shown it"
+            ]
+            assert incident_count(service) == before  # nothing stored, no evidence frozen
+            own = b.post("/v1/incidents", json=incident(unit_ids=["ub"], time=format_utc(time.time() - 300)))
+            assert own.status_code == 201, own.text  # its own unit: any time
+            at_alert = b.post("/v1/incidents", json=incident(unit_ids=["ua"], alert_ids=[alert_id]))
+            assert at_alert.status_code == 201, at_alert.text

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from keepclear.domain.event_kinds import EventKind
@@ -287,6 +287,9 @@ class Sight:
     unit_audiences: Mapping[str, frozenset[str]]
     alert_parties: Mapping[str, frozenset[str]]
     thread_members: Mapping[str, frozenset[str]]
+    #: When it was shown each of another party's units it may name: the spans of its alerts with
+    #: the unit (raised until resolved, or now), and now for a unit it sees now (an intruder).
+    shown_s: Mapping[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
     def problems(self, named: Mapping[str, Sequence[str]]) -> list[str]:
         """``reference_problems`` of ``named`` (``unit``, ``alert``, ``message`` ids) for this party."""
@@ -295,6 +298,20 @@ class Sight:
             *reference_problems("unit_ids", "unit", named.get("unit", ()), self.units),
             *reference_problems("alert_ids", "alert", named.get("alert", ()), self.alerts),
             *reference_problems("message_ids", "message", named.get("message", ()), messages),
+        ]
+
+    def unshown_at(self, unit_ids: Sequence[str], time_s: float, window_s: float) -> list[str]:
+        """One problem per unit of ``unit_ids`` of another party that this party was not shown within
+        ``window_s`` of ``time_s``: a report's time sets its evidence window (tracks ± ``window_s``),
+        and it must not reach back (or ahead) for another party's tracks of a time this party was not
+        shown them. Its own units, and ids it may not name at all (``problems``), are not judged here."""
+        return [
+            f"unit_ids[{i}]: another party's unit {ident!r} may be named only within {window_s:g} s "
+            "(incident_evidence_window_s) of a time this party was shown it"
+            for i, ident in enumerate(unit_ids)
+            if ident in self.units
+            and ident not in self.own
+            and not any(start - window_s <= time_s <= end + window_s for start, end in self.shown_s.get(ident, ()))
         ]
 
     def shows(self, party_id: str, kind: str, ident: str) -> bool:
@@ -315,10 +332,12 @@ def party_sight(
     visible_now: Mapping[str, str],
     intruders: Mapping[str, frozenset[str]],
     threads: Iterable[tuple[str, Collection[str], int]],
+    now_s: float = 0.0,
 ) -> Sight:
     """``party_id``'s ``Sight`` from what it sees: its own units, the alerts it may see (``alert_id``,
     ``party_a``, ``party_b``, ``unit_a``, ``unit_b``), the units it sees now (id -> their party),
-    ``intruder_audience`` of the intruders it sees, and its threads as ``(id, member parties, last seq)``."""
+    ``intruder_audience`` of the intruders it sees, and its threads as ``(id, member parties, last seq)``;
+    ``now_s``: the time it sees them at (an active alert's span ends then)."""
     own = frozenset(own)
     seen = [a for a in alerts if alert_visible(party_id, a["party_a"], a["party_b"])]
     audiences: dict[str, set[str]] = {unit: {owner} for unit, owner in visible_now.items()}
@@ -327,6 +346,13 @@ def party_sight(
     for a in seen:
         for unit in (a["unit_a"], a["unit_b"]):
             audiences.setdefault(unit, set()).update((a["party_a"], a["party_b"]))
+    shown: dict[str, list[tuple[float, float]]] = {unit: [(now_s, now_s)] for unit in visible_now if unit not in own}
+    for a in seen:
+        start_s = float(a.get("raised_s", now_s))
+        end_s = float(a.get("time_s", now_s)) if a.get("status") == "resolved" else now_s
+        for unit in (a["unit_a"], a["unit_b"]):
+            if unit not in own:
+                shown.setdefault(unit, []).append((start_s, end_s))
     threads = list(threads)
     return Sight(
         own=own,
@@ -336,6 +362,7 @@ def party_sight(
         unit_audiences={unit: frozenset(parties) for unit, parties in audiences.items()},
         alert_parties={a["alert_id"]: frozenset((a["party_a"], a["party_b"])) for a in seen},
         thread_members={thread_id: frozenset(members) for thread_id, members, _ in threads},
+        shown_s={unit: tuple(spans) for unit, spans in shown.items()},
     )
 
 

@@ -124,13 +124,14 @@ def _sight(rt: Runtime, party_id: str, message_ids: Sequence[str]) -> Sight:
     named = {m.rpartition("#")[0] for m in message_ids}
     heads = rt.hotline.threads_with_last_seq(party_id, among=named) if named else []
     threads = [(thread.id, thread.parties, last) for thread, last in heads]
-    return party_sight(party_id, own, alerts, now, intruders, threads)
+    return party_sight(party_id, own, alerts, now, intruders, threads, rt.deployment.clock.now_s())
 
 
-def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> list[str]:
+def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn, time_s: float) -> list[str]:
     """What ``body`` names that ``party_id`` may not see or that does not exist, in the same words;
-    then any party it would involve that it does not know may see what the report names (the
-    incident shows it to them): judged from the reporter's own sight only, never theirs."""
+    then another party's unit named at a time (``time_s``, its evidence window) far from when
+    ``party_id`` was shown it, and any party it would involve that it does not know may see what
+    the report names (the incident shows it to them): judged from the reporter's own sight only."""
     zone_ids = {z.id for z in rt.deployment.zones.list()} if body.zone_id is not None else set()
     known = {p.id for p in rt.deployment.registry.parties()}
     named = {"unit": body.unit_ids, "alert": body.alert_ids, "message": body.message_ids}
@@ -142,7 +143,11 @@ def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn) -> l
     ]
     if problems:
         return problems
-    return involvement_problems(party_id, body.parties, named, mine)
+    window_s = rt.deployment.settings.incident_evidence_window_s
+    return [
+        *mine.unshown_at(body.unit_ids, time_s, window_s),
+        *involvement_problems(party_id, body.parties, named, mine),
+    ]
 
 
 @router.get("/record/export", response_model=RecordExport)
@@ -340,7 +345,7 @@ def report_incident(
         time_s = parse_utc(body.time, "time")
     except ValueError as exc:
         raise ValidationError([str(exc)]) from None
-    problems = _reference_problems(rt, principal.party_id, body)
+    problems = _reference_problems(rt, principal.party_id, body, time_s)
     if problems:  # validated completely before anything is stored
         raise ValidationError(problems)
     incident = rt.incidents.report(
