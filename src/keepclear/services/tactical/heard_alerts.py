@@ -23,12 +23,19 @@ FULL_ALERT_KINDS = frozenset({EventKind.ALERT_RAISED, EventKind.ALERT_LEVEL_CHAN
 
 
 class AlertMemory:
-    """``latest``: each active alert's payload, merged from its events; ``resolved``: the last
-    ``resolved_kept`` alerts resolved, oldest first. Not locked: its owner's lock guards it."""
+    """``latest``: each active alert's payload, merged from its events; ``resolved_for(party)``: the
+    last ``resolved_kept`` alerts of that party resolved, oldest first. Kept per party, so that
+    how soon one party's resolved alerts leave tells it nothing of how many the others had. Not
+    locked: its owner's lock guards it."""
 
     def __init__(self, resolved_kept: int) -> None:
         self.latest: dict[str, dict[str, Any]] = {}
-        self.resolved: deque[dict[str, Any]] = deque(maxlen=resolved_kept)
+        self._resolved_kept = resolved_kept
+        self._resolved: dict[str, deque[dict[str, Any]]] = {}
+
+    def resolved_for(self, party_id: str) -> list[dict[str, Any]]:
+        """The last ``resolved_kept`` resolved alerts involving ``party_id``, oldest first."""
+        return list(self._resolved.get(party_id, ()))
 
     def remember(self, event: Event) -> None:
         """Take alert event ``event`` in (any other event changes nothing)."""
@@ -39,8 +46,10 @@ class AlertMemory:
             self.latest.setdefault(alert_id, {}).update(los_s=event.time_s)
             return
         if event.kind == EventKind.ALERT_RESOLVED:
-            last = self.latest.pop(alert_id, {})
-            self.resolved.append({**last, **event.payload, "status": "resolved"})
+            resolved = {**self.latest.pop(alert_id, {}), **event.payload, "status": "resolved"}
+            for party_id in {resolved["party_a"], resolved["party_b"]}:
+                kept = self._resolved.setdefault(party_id, deque(maxlen=self._resolved_kept))
+                kept.append(resolved)
             return
         previous = self.latest.get(alert_id, {})
         merged = {**previous, **event.payload}

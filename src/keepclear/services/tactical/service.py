@@ -347,12 +347,8 @@ class TacticalService:
                 for p in self._alerts.latest.values()
                 if alert_visible(party_id, p["party_a"], p["party_b"])
             ]
-            resolved = (
-                [p for p in self._alerts.resolved if alert_visible(party_id, p["party_a"], p["party_b"])]
-                if include_resolved
-                else []
-            )
-        return sorted(active, key=lambda p: (p["raised_s"], p["alert_id"])) + list(resolved)
+            resolved = self._alerts.resolved_for(party_id) if include_resolved else []
+        return sorted(active, key=lambda p: (p["raised_s"], p["alert_id"])) + resolved
 
     def visible_states(self, party_id: str) -> list[UnitState]:
         """Own units in full; another party's unit only while an alert involves one of ours with it, or
