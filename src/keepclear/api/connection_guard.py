@@ -16,6 +16,14 @@ port can do it, before any key is judged. So:
 
 ``ConnectionGuard.protocol()`` is the HTTP protocol class to give uvicorn (``http=``): uvicorn's
 own (httptools), with the two bounds.
+
+A WebSocket's pings are answered by uvicorn itself, a pong written for each whether the client reads
+or not: one that sends pings and never reads had the process hold every pong, a byte for each byte
+it sent, without end. ``ConnectionGuard.ws_protocol()`` (``ws=``), uvicorn's own (websockets'
+sans-I/O) otherwise, closes a socket whose client has not taken ``unread_pong_bytes`` already written
+when its next ping comes, counted (``http_connections_closed_unread_pongs_total``); what the app
+sends is bounded apart (it waits while the client does not read: the hotline's backlog and send
+timeout).
 """
 
 from __future__ import annotations
@@ -25,16 +33,25 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+#: Bytes written to a WebSocket and not yet taken by its client past which a ping closes it: far
+#: above what the app writes (it waits past the transport's high-water mark, 64 KiB).
+UNREAD_PONG_BYTES = 1024 * 1024
 
 
 class ConnectionGuard:
     """The bounds and counters of one API process's connections (``/v1/metrics``)."""
 
-    def __init__(self, max_connections: int, header_timeout_s: float) -> None:
+    def __init__(
+        self, max_connections: int, header_timeout_s: float, unread_pong_bytes: int = UNREAD_PONG_BYTES
+    ) -> None:
         if max_connections < 1 or not header_timeout_s > 0:
             raise ValueError(f"max_connections, header_timeout_s: {max_connections!r}, {header_timeout_s!r}")
         self.max_connections = max_connections
         self.header_timeout_s = header_timeout_s
+        self.unread_pong_bytes = unread_pong_bytes
+        self.unread_pongs_total = 0
         #: uvicorn's set of the process's open connections (HTTP and WebSocket), once one was made.
         self.connections: set[Any] = set()
         self.refused_total = 0
@@ -47,6 +64,7 @@ class ConnectionGuard:
             "http_connections_limit": lambda: self.max_connections,
             "http_connections_refused_total": lambda: self.refused_total,
             "http_connections_closed_slow_headers_total": lambda: self.slow_headers_total,
+            "http_connections_closed_unread_pongs_total": lambda: self.unread_pongs_total,
         }
 
     def protocol(self) -> type[HttpToolsProtocol]:
@@ -94,3 +112,24 @@ class ConnectionGuard:
                 self.transport.close()
 
         return GuardedProtocol
+
+    def ws_protocol(self) -> type[WebSocketsSansIOProtocol]:
+        """uvicorn's WebSocket protocol class, closing a socket that pings and does not read the pongs."""
+        guard = self
+
+        class GuardedWebSocket(WebSocketsSansIOProtocol):
+            _cut = False
+
+            def handle_ping(self) -> None:
+                if self._cut:
+                    self.conn.data_to_send()  # the pong of a socket being closed: dropped
+                    return
+                if self.transport.get_write_buffer_size() > guard.unread_pong_bytes:
+                    self._cut = True
+                    guard.unread_pongs_total += 1
+                    self.conn.data_to_send()
+                    self.transport.abort()  # what it did not read is dropped with it
+                    return
+                super().handle_ping()
+
+        return GuardedWebSocket
