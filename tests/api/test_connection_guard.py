@@ -120,3 +120,26 @@ def test_a_socket_that_pings_and_never_reads_the_pongs_is_closed(quick: Service)
     assert _counter(quick, "http_connections_closed_unread_pongs_total") == 1
     with quick.client("a-liaison") as client:  # the key and the process go on as before
         assert client.get("/v1/me").status_code == 200
+
+
+def test_a_connection_pipelining_requests_without_reading_is_closed(quick: Service) -> None:
+    """uvicorn reads on after each answer, however many requests of the connection wait: a client that
+    pipelined requests and read nothing had the process hold a request object for each one read
+    (11 MB of ``GET /v1/health``: 600 MB), before any key is judged. Past ``MAX_PIPELINED_REQUESTS``
+    waiting the connection is closed; a few pipelined requests are answered in order as before."""
+    with _connect(quick) as client:
+        client.sendall(REQUEST * 5)
+        answers = b""
+        while answers.count(b"HTTP/1.1 200 ") < 5:
+            answers += client.recv(65536)
+    with _connect(quick) as flooding:
+        flooding.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        requests, sent = REQUEST * 1000, 0
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            while sent < 256 * 1024 * 1024:
+                flooding.sendall(requests)
+                sent += len(requests)
+        assert sent < 8 * 1024 * 1024, f"closed after {sent} bytes of requests"
+    assert _counter(quick, "http_connections_closed_pipelining_total") == 1
+    with quick.client(None) as anyone:  # the process serves on
+        assert anyone.get("/v1/health").status_code == 200

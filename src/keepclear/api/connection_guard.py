@@ -17,6 +17,12 @@ port can do it, before any key is judged. So:
 ``ConnectionGuard.protocol()`` is the HTTP protocol class to give uvicorn (``http=``): uvicorn's
 own (httptools), with the two bounds.
 
+uvicorn reads on after each answer however many requests of the connection wait their turn, each
+held meanwhile (its scope, its headers, a task to come): a client that pipelines requests and reads
+no answer had the process hold one for each request it sent (11 MB of ``GET /v1/health``: 600 MB),
+before any key is judged. Past ``max_pipelined`` waiting (``MAX_PIPELINED_REQUESTS``), the
+connection is closed, counted (``http_connections_closed_pipelining_total``).
+
 A WebSocket's pings are answered by uvicorn itself, a pong written for each whether the client reads
 or not: one that sends pings and never reads had the process hold every pong, a byte for each byte
 it sent, without end. ``ConnectionGuard.ws_protocol()`` (``ws=``), uvicorn's own (websockets'
@@ -35,6 +41,9 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+#: Requests of one connection that may wait for the answers before them (HTTP/1.1 pipelining; browsers
+#: and httpx send none): past it the connection is closed.
+MAX_PIPELINED_REQUESTS = 100
 #: Bytes written to a WebSocket and not yet taken by its client past which a ping closes it: far
 #: above what the app writes (it waits past the transport's high-water mark, 64 KiB).
 UNREAD_PONG_BYTES = 1024 * 1024
@@ -44,7 +53,11 @@ class ConnectionGuard:
     """The bounds and counters of one API process's connections (``/v1/metrics``)."""
 
     def __init__(
-        self, max_connections: int, header_timeout_s: float, unread_pong_bytes: int = UNREAD_PONG_BYTES
+        self,
+        max_connections: int,
+        header_timeout_s: float,
+        unread_pong_bytes: int = UNREAD_PONG_BYTES,
+        max_pipelined: int = MAX_PIPELINED_REQUESTS,
     ) -> None:
         if max_connections < 1 or not header_timeout_s > 0:
             raise ValueError(f"max_connections, header_timeout_s: {max_connections!r}, {header_timeout_s!r}")
@@ -52,6 +65,8 @@ class ConnectionGuard:
         self.header_timeout_s = header_timeout_s
         self.unread_pong_bytes = unread_pong_bytes
         self.unread_pongs_total = 0
+        self.max_pipelined = max_pipelined
+        self.pipelining_total = 0
         #: uvicorn's set of the process's open connections (HTTP and WebSocket), once one was made.
         self.connections: set[Any] = set()
         self.refused_total = 0
@@ -65,6 +80,7 @@ class ConnectionGuard:
             "http_connections_refused_total": lambda: self.refused_total,
             "http_connections_closed_slow_headers_total": lambda: self.slow_headers_total,
             "http_connections_closed_unread_pongs_total": lambda: self.unread_pongs_total,
+            "http_connections_closed_pipelining_total": lambda: self.pipelining_total,
         }
 
     def protocol(self) -> type[HttpToolsProtocol]:
@@ -95,7 +111,12 @@ class ConnectionGuard:
 
             def on_headers_complete(self) -> None:
                 self._headers_in()
+                if self.transport.is_closing():  # the rest of what was read, after a cut: not served
+                    return
                 super().on_headers_complete()
+                if len(self.pipeline) > guard.max_pipelined:
+                    guard.pipelining_total += 1
+                    self.transport.abort()
 
             def _wait_for_headers(self) -> None:
                 self._headers_in()
