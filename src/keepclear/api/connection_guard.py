@@ -38,7 +38,8 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 #: Requests of one connection that may wait for the answers before them (HTTP/1.1 pipelining; browsers
@@ -89,6 +90,8 @@ class ConnectionGuard:
 
         class GuardedProtocol(HttpToolsProtocol):
             _headers_due: asyncio.TimerHandle | None = None
+            #: The request being answered (uvicorn's ``cycle`` is the newest read, pipelined ones included).
+            _serving: RequestResponseCycle | None = None
 
             def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
                 # uvicorn's set holds every open connection, WebSockets too (an upgrade moves it over).
@@ -102,6 +105,7 @@ class ConnectionGuard:
 
             def connection_lost(self, exc: Exception | None) -> None:
                 self._headers_in()
+                self._serving_gone()
                 super().connection_lost(exc)
 
             def on_message_begin(self) -> None:
@@ -116,7 +120,21 @@ class ConnectionGuard:
                 super().on_headers_complete()
                 if len(self.pipeline) > guard.max_pipelined:
                     guard.pipelining_total += 1
+                    self._serving_gone()  # before its next write: the transport is closed at once
                     self.transport.abort()
+
+            def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+                self._serving = cycle
+                super()._start_asgi_task(cycle, app)
+
+            def _serving_gone(self) -> None:
+                """Tell the request being answered that its client has gone. uvicorn tells only the
+                newest request read, which is another, waiting, when requests were pipelined: the one
+                answered wrote on to the closed connection (uvloop: a ``RuntimeError`` and a trace)."""
+                serving = self._serving
+                if serving is not None and not serving.response_complete:
+                    serving.disconnected = True
+                    serving.message_event.set()
 
             def _wait_for_headers(self) -> None:
                 self._headers_in()
