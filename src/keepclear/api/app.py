@@ -25,6 +25,7 @@ from keepclear.api.party_rate import ACTIVITY_WRITES, HOTLINE_POSTS, INCIDENT_RE
 from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.query_params import QueryParams
 from keepclear.api.request_keys import RequestKeys
+from keepclear.api.revocation_watch import RevocationWatch
 from keepclear.api.routes import (
     activities,
     feeds,
@@ -136,6 +137,8 @@ def create_app(
             f"create_app: batches of {runtime.config.activities.max_batch} activities could never pass a burst of"
             f" {writes.burst} (activity_write_burst)"
         )
+    # A key revoked where no bus tells this process (the CLI beside ``serve``) ends what it holds open.
+    runtime.add_task("revoked-keys", RevocationWatch(dep.keys, dep.bus, (stream_limit, hotline_limit)), chore=True)
     # TCP connections of the process, and how long a request's headers may take (server.uvicorn_config).
     guard = ConnectionGuard(settings.max_connections, settings.header_timeout_s)
     for gauges in (

@@ -51,6 +51,11 @@ class PerKeyLimit:
             else:
                 self._open.pop(key_id, None)
 
+    def holders(self) -> list[str]:
+        """The keys (holders) with a connection open now."""
+        with self._lock:
+            return list(self._open)
+
     def most_held(self) -> int:
         """The most connections (requests, for ``RequestsInFlight``) any one holder has open now (0: none)."""
         return _most(self._open)

@@ -108,7 +108,8 @@ def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = Fal
     """The uvicorn configuration keepclear runs with. A WebSocket message (a hotline frame: one post,
     a receipt, a resume) is bounded as one object's body is (``max_body_bytes``): a larger one closes
     the socket (1009) before it is held whole or parsed. The app's ``ConnectionGuard`` (``create_app``
-    makes one) bounds the open connections and how long a request's headers may take."""
+    makes one) bounds the open connections, how long a request's headers may take and the pongs a
+    socket leaves unread."""
     settings = getattr(app.state, "settings", None)
     guard: ConnectionGuard | None = getattr(app.state, "connection_guard", None)
     return uvicorn.Config(
@@ -119,7 +120,7 @@ def uvicorn_config(app: FastAPI, host: str, port: int, *, access_log: bool = Fal
         log_config=_log_config(),
         access_log=access_log,
         http="auto" if guard is None else guard.protocol(),
-        ws="websockets-sansio",
+        ws="websockets-sansio" if guard is None else guard.ws_protocol(),
         ws_max_size=getattr(settings, "max_body_bytes", _WS_MAX_BYTES),
         timeout_graceful_shutdown=5,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -62,6 +64,14 @@ def valid_keys(conn: Connection, limit: int) -> list[tuple[ApiKeyInfo, str]]:
         .limit(limit)
     )
     return [(_info(r), r.secret_sha256) for r in conn.execute(query)]
+
+
+def revoked_among(conn: Connection, key_ids: Collection[str]) -> list[ApiKeyInfo]:
+    """Those of ``key_ids`` that are revoked (one statement on the primary key)."""
+    if not key_ids:
+        return []
+    query = sa.select(api_keys).where(api_keys.c.key_id.in_(sorted(key_ids)), api_keys.c.revoked_s.is_not(None))
+    return [_info(r) for r in conn.execute(query)]
 
 
 def revoke_key(conn: Connection, key_id: str, revoked_s: float) -> None:

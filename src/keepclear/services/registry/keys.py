@@ -19,6 +19,7 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 
 from sqlalchemy.engine import Connection
 
@@ -65,17 +66,29 @@ class KeyService:
         #: Keys seen revoked (never valid again): a refresh read before a revocation cannot bring one back.
         self._revoked: set[str] = set()
 
-    def _recorded(self, conn: Connection, kind: EventKind, info: ApiKeyInfo) -> Event:
-        """``apikey.created``/``apikey.revoked`` (never the secret), staged with the change."""
-        event = Event(
+    def _event(self, kind: EventKind, info: ApiKeyInfo) -> Event:
+        """``apikey.created``/``apikey.revoked`` of ``info`` (never the secret)."""
+        return Event(
             kind=kind,
             time_s=self._clock.now_s(),
             party_id=None,
             payload={"key_id": info.key_id, "role": info.role.value, "party_id": info.party_id, "label": info.label},
             parties=frozenset() if info.party_id is None else frozenset([info.party_id]),
         )
+
+    def _recorded(self, conn: Connection, kind: EventKind, info: ApiKeyInfo) -> Event:
+        """``apikey.created``/``apikey.revoked``, staged with the change."""
+        event = self._event(kind, info)
         stage(conn, [event])
         return event
+
+    def revocations_among(self, key_ids: Collection[str]) -> list[Event]:
+        """An ``apikey.revoked`` event (not staged: the revoking process recorded it) for each of
+        ``key_ids`` the store lists revoked: how a revocation made where no bus carries its event here
+        (``keepclear keys revoke`` beside ``serve``) reaches what its key holds open (one statement)."""
+        with self._db.read() as conn:
+            revoked = key_store.revoked_among(conn, key_ids)
+        return [self._event(EventKind.APIKEY_REVOKED, info) for info in revoked]
 
     def _published(self, event: Event) -> None:
         if self._events is not None:
