@@ -25,3 +25,24 @@ def test_the_incident_report_is_in_the_readers_language(service: Service) -> Non
     with service.client("admin") as admin:
         assert "Хронология" in admin.get(path, headers={"Accept-Language": "ru-RU,ru;q=0.9"}).text
         assert "Timeline" in admin.get(path).text
+
+
+def test_languages_asked_for_leave_nothing_behind(service: Service) -> None:
+    """Each language tag a report was asked in (``?lang=``, every tag of Accept-Language) was kept
+    for good, as was its base tag, in an unbounded cache, files or none: a reader sending made-up
+    tags grew the service's memory without end. Now only the languages that have words are read and
+    kept; any other is English, as before."""
+    from keepclear.services.reports import words
+
+    incident = service.runtime.incidents.report("a", time_s=time.time() - 60, summary="close", unit_ids=["ua"])
+    path = f"/v1/incidents/{incident.id}/report"
+    with service.client("a-liaison") as a, service.client("admin") as admin:
+        assert '<html lang="ru">' in a.get(path, params={"lang": "ru"}).text
+        held = words._file_table.cache_info().currsize
+        for n in range(40):
+            asked = a.get(path, params={"lang": f"q{n}-zz"})
+            assert asked.status_code == 200 and '<html lang="en">' in asked.text
+            tags = ",".join(f"x{n}-t{i:03d}" for i in range(40))  # no party: its Accept-Language
+            accepted = admin.get(path, headers={"Accept-Language": tags})
+            assert accepted.status_code == 200 and '<html lang="en">' in accepted.text
+    assert words._file_table.cache_info().currsize == held

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -357,3 +358,35 @@ def test_an_object_giving_a_key_twice_is_refused_naming_the_key(store_service: S
         assert a.get("/v1/activities/dup-key-activity").status_code == 404
         once = b'{"idempotency_key": "dup-key-002", "body": "only", "data": {"a": {"x": 1}, "b": {"x": 2}}}'
         assert a.post(post, content=once, headers={"Content-Type": "application/json"}).status_code == 201
+
+
+def test_an_incident_cannot_forge_a_line_of_the_admins_incident_listing(
+    store_service: Service, database_url: str, tmp_path: Path
+) -> None:
+    """``keepclear incident list`` printed a summary as it is, and ``incident show`` a summary and
+    each account: a line break in a party's summary printed a made-up incident, 'closed', of parties
+    it never involved; ESC began a terminal's escape sequence. A summary and an account are text of
+    several lines (kept as sent, read as sent over the API); the CLI writes each on one line, every
+    control character as its escape."""
+    from click.testing import CliRunner
+
+    from keepclear.cli.main import cli
+
+    forged = "near miss\ninc-00000000000000000000\t2017-11-01T12:00:00Z\tseparation-loss\tclosed\tb,c\tagreed"
+    with store_service.client("a-liaison") as a:
+        made = a.post("/v1/incidents", json={"time": format_utc(time.time() - 60), "summary": forged + "\x1b[8m"})
+        assert made.status_code == 201, made.text
+        incident_id = made.json()["id"]
+        account = a.post(f"/v1/incidents/{incident_id}/accounts", json={"text": "ours\naccount #9 by b at now:"})
+        assert account.status_code == 201, account.text
+        assert a.get(f"/v1/incidents/{incident_id}").json()["summary"] == forged + "\x1b[8m"
+    place = ["--data-dir", str(tmp_path / "data"), "--database-url", database_url, "incident"]
+    listed = CliRunner().invoke(cli, [*place, "list"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(incident_id), lines
+    assert "\x1b" not in listed.output and "near miss\\ninc-" in lines[0] and lines[0].endswith("\\x1b[8m")
+    shown = CliRunner().invoke(cli, [*place, "show", incident_id])
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.output and "\ninc-0000" not in shown.output and "\naccount #9" not in shown.output
+    assert "ours\\naccount #9 by b" in shown.output

@@ -108,3 +108,45 @@ def test_an_incident_dated_too_far_back_is_refused_naming_time(store_service: Se
         assert a.get("/v1/incidents").json() == before
         recent = a.post("/v1/incidents", json={"time": format_utc(time.time() - 365 * 86400), "summary": "last year"})
         assert recent.status_code == 201, recent.text
+
+
+def test_a_zone_buffer_or_radius_past_its_bounds_is_refused_so_notifications_still_check(
+    store_service: Service,
+) -> None:
+    """A circle's ``radius_m`` and a line's ``buffer_m`` took any finite number > 0. A zone of radius
+    1e300 m (its drawn area overflows) or 1e-300 m (its bounds NaN), once stored, made every later
+    notification of every party answer 500: each check reads the zones first. A party could reach it
+    too, by proposing a circle of 1e-300 m for an admin to accept. Now a buffer lies within
+    [1, 1000000] m, refused naming the feature and the field, nothing stored."""
+    site = {"type": "Point", "coordinates": [40.05, 35.05]}
+    line = {"type": "LineString", "coordinates": [[40.0, 35.0], [40.1, 35.1]]}
+    with store_service.client("admin") as admin, store_service.client("b-liaison") as b:
+        before = admin.get("/v1/zones").json()
+        for geometry, properties, mention in (
+            (site, {"kind": "protected-site", "radius_m": 1e300}, "feature 0 radius_m: 1e+300 m is outside"),
+            (site, {"kind": "protected-site", "radius_m": 1e-300}, "feature 0 radius_m: 1e-300 m is outside"),
+            (line, {"kind": "deconfliction-line", "buffer_m": 1e300}, "feature 0 buffer_m: 1e+300 m is outside"),
+        ):
+            feature = {
+                "type": "Feature",
+                "id": "far",
+                "geometry": geometry,
+                "properties": {"name": "far", **properties},
+            }
+            refused = admin.post("/v1/zones", json={"type": "FeatureCollection", "features": [feature]})
+            assert_problem(refused, 422, mention, "[1, 1e+06] m")
+        assert admin.get("/v1/zones").json() == before
+        notified = b.post("/v1/activities", json=air_operation(addressees=["a"], units=["ub"], contact="Bravo"))
+        assert notified.status_code == 201, notified.text
+        edges = [
+            {"type": "Feature", "id": f"edge-{i}", "geometry": site, "properties": {"kind": "protected-site",
+             "name": f"edge {i}", "radius_m": radius_m}}
+            for i, radius_m in enumerate((1.0, 1_000_000.0))
+        ]  # fmt: skip
+        assert admin.post("/v1/zones", json={"type": "FeatureCollection", "features": edges}).status_code == 201
+    with store_service.client("a-feed") as feed:
+        proposed = feed.post(
+            "/v1/zone-proposals",
+            json={"source": "cot-2", "name": "dot", "geometry": {**site, "radius_m": 1e-300}},
+        )
+        assert_problem(proposed, 422, "geometry.radius_m: a circle's radius in metres, at least 1 and at most 1000000")

@@ -230,3 +230,49 @@ def test_a_tls_target_gets_the_picture_with_a_client_certificate(service: Servic
         out.close()
         collector.listener.close()
     assert stats.snapshot()["send_errors"] == 0 and collector.peer_subject is not None
+
+
+def test_control_characters_a_party_sends_never_break_another_partys_tak_picture(service: Service) -> None:
+    """XML 1.0 has no character for most controls (U+0001, U+000B, ESC): the API keeps them in a
+    message or an activity's text, and the CoT written for the other party held them as they were.
+    Its TAK clients got events no XML reader takes, and a TAK protocol target none at all: writing
+    the picture failed on them each cycle (activities, zones, tracks and alerts alike, for as long
+    as the activity lived). Each such character is now written as U+FFFD."""
+    thread_id = service.runtime.hotline.ensure_pair_thread("a", "b").id
+    text = "Strike\x0bpackage\x01 \x1b[8m"
+    with service.client("a-liaison") as a:
+        posted = a.post(
+            f"/v1/hotline/threads/{thread_id}/messages",
+            json={"kind": "text", "body": text, "idempotency_key": "tak-controls-0001"},
+        )
+        assert posted.status_code == 201, posted.text
+        body: dict[str, Any] = {
+            "kind": "air-operation", "start": format_utc(time.time() + 30 * 3600),
+            "end": format_utc(time.time() + 34 * 3600), "addressees": ["b"], "contact": "Alpha duty", "text": text,
+            "volumes": [{"geometry": {"type": "Polygon", "coordinates": SQUARE}, "lower_ft": 0, "upper_ft": 9000}],
+        }  # fmt: skip
+        assert a.post("/v1/activities", json=body).status_code == 201
+    xml_sock, tak_sock = (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+    )
+    for sock in (xml_sock, tak_sock):
+        sock.bind(("127.0.0.1", 0))
+    targets = [
+        Target("udp", "127.0.0.1", xml_sock.getsockname()[1]),
+        Target("udp", "127.0.0.1", tak_sock.getsockname()[1], "tak"),
+    ]
+    out = CotOut(service.url, service.keys["b-liaison"], "b", targets, Stats())
+    try:
+        out.cycle()
+    finally:
+        out.close()
+        tak_sock.close()
+    try:
+        events = events_on(xml_sock)  # each one parsed by an XML reader
+    finally:
+        xml_sock.close()
+    chat = next(e for e in events if e.get("type") == "b-t-f")
+    assert chat.findtext("detail/remarks") == "Strike\ufffdpackage\ufffd \ufffd[8m"
+    shapes = [e for e in events if e.get("type") == "u-d-f" and "activity" in (e.get("uid") or "")]
+    assert shapes and "Strike\ufffdpackage" in (shapes[0].findtext("detail/remarks") or "")

@@ -207,3 +207,26 @@ def test_notify_prints_the_first_conflicts_and_conflicts_lists_every_one(tmp_pat
     assert len(listed) == total and listed[0] == printed[0] and len(set(listed)) == total
     refused = run("activity", "conflicts", "russia-ato-1103-strike", "--party", "coalition", data_dir=data)
     assert refused.returncode == 1 and "unknown activity 'russia-ato-1103-strike'" in refused.stderr
+
+
+def test_a_file_whose_text_holds_nul_or_a_lone_surrogate_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """YAML writes NUL as "\\0" and a lone surrogate as "\\ud800": the API's JSON reader refuses both,
+    a file never met it. NUL was stored (SQLite keeps it; an API client never could), a lone
+    surrogate ended in "internal error: UnicodeEncodeError". Both are now one line naming the field."""
+    data = tmp_path / "deploy"
+    run("init", data_dir=data)
+    run("party", "add", "coalition", data_dir=data)
+    run("party", "add", "russia", data_dir=data)
+    good = example_from_tomorrow(tmp_path).read_text()
+    for field, value, problem in (
+        ("text", r'"west \0 of the river"', "text: contains a NUL character (U+0000)"),
+        ("contact", r'"CAOC \ud800 duty"', "contact: contains a lone surrogate (U+D800) at character 5"),
+    ):
+        bad = tmp_path / f"{field}.yaml"
+        bad.write_text(
+            "\n".join(f"{field}: {value}" if line.startswith(f"{field}:") else line for line in good.splitlines())
+        )
+        result = run("activity", "notify", str(bad), "--party", "coalition", data_dir=data)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert problem in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert run("activity", "list", data_dir=data).stdout == ""

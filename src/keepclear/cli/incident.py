@@ -11,6 +11,7 @@ from keepclear.cli.context import CliContext, pass_context
 from keepclear.cli.output import write_output
 from keepclear.cli.record import ledger_of
 from keepclear.domain.incidents import ReviewStatus
+from keepclear.domain.limits import one_line_text
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.services.incidents.metrics import compute_metrics
@@ -38,7 +39,8 @@ def incident_list(ctx: CliContext, party: str | None) -> None:
     try:
         for i in _incidents(deployment).list(party_id=party):
             click.echo(
-                f"{i.id}\t{format_utc(i.time_s)}\t{i.kind.value}\t{i.status.value}\t{','.join(i.parties)}\t{i.summary}"
+                f"{i.id}\t{format_utc(i.time_s)}\t{i.kind.value}\t{i.status.value}\t{','.join(i.parties)}"
+                f"\t{one_line_text(i.summary)}"
             )
     finally:
         deployment.close()
@@ -57,13 +59,15 @@ def incident_show(ctx: CliContext, incident_id: str) -> None:
         click.echo(
             f"parties: {', '.join(i.parties)}; units: {', '.join(i.unit_ids) or '-'}; alerts: {', '.join(i.alert_ids) or '-'}"
         )
-        click.echo(f"summary: {i.summary}")
+        click.echo(f"summary: {one_line_text(i.summary)}")
         click.echo(f"evidence: {i.evidence_sha256 or 'not frozen yet'}")
         for t in service.timeline(incident_id):
             click.echo(f"  {format_utc(t.time_s)}\t{t.kind}\t{t.party_id or '-'}")
         for a in service.accounts(incident_id):
             amends = f" (amends #{a.amends})" if a.amends is not None else ""
-            click.echo(f"account #{a.position} by {a.party_id}{amends} at {format_utc(a.time_s)}:\n  {a.text}")
+            click.echo(
+                f"account #{a.position} by {a.party_id}{amends} at {format_utc(a.time_s)}:\n  {one_line_text(a.text)}"
+            )
     finally:
         deployment.close()
 

@@ -48,6 +48,12 @@ class Access(enum.StrEnum):
 MIN_ALTITUDE_FT = -1500.0
 MAX_ALTITUDE_FT = 99999.0
 
+#: A zone's buffer (a line's each side, a circle's radius), metres, when it has one: at least a metre
+#: and at most 1,000 km (a proposed circle's bound). Past them the drawn area is no number: a buffer of
+#: 1e300 m overflows, one of 1e-300 m has NaN bounds, and either failed every later notification's check.
+MIN_ZONE_BUFFER_M = 1.0
+MAX_ZONE_BUFFER_M = 1_000_000.0
+
 
 @dataclass(frozen=True, slots=True)
 class AltitudeBand:
@@ -211,6 +217,9 @@ def zone_problems(zone: Zone) -> list[str]:
         problems.append("buffer_m: a deconfliction-line needs a buffer each side > 0 m")
     elif zone.geometry.geom_type == "Point" and zone.buffer_m <= 0:
         problems.append(f"radius_m: a {zone.kind.value} given as a point needs a radius > 0 m")
+    elif zone.buffer_m > 0 and not MIN_ZONE_BUFFER_M <= zone.buffer_m <= MAX_ZONE_BUFFER_M:
+        name = "radius_m" if zone.geometry.geom_type == "Point" else "buffer_m"
+        problems.append(f"{name}: {zone.buffer_m:g} m is outside [{MIN_ZONE_BUFFER_M:g}, {MAX_ZONE_BUFFER_M:g}] m")
     problems += altitude_band_problems(zone.altitude.lower_ft, zone.altitude.upper_ft, "altitude")
     v = zone.validity
     for name, value in (("valid_from", v.valid_from_s), ("valid_until", v.valid_until_s)):

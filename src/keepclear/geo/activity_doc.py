@@ -54,7 +54,7 @@ from keepclear.domain.activities import (
     Waypoint,
     in_batch,
 )
-from keepclear.domain.limits import bounded_problems
+from keepclear.domain.limits import bounded_problems, text_problem
 from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.domain.zones import AltitudeBand
 from keepclear.errors import ValidationError
@@ -110,6 +110,11 @@ class _Reader:
         value = mapping.get(key, default)
         if not isinstance(value, str):
             self.problems.append(f"{where}{key}: must be text")
+            return default
+        # A file (YAML's "\\0", "\\ud800") reaches here unjudged by the API's JSON reader; what is
+        # stored already is read back whatever it holds.
+        if not self.epoch_times and (problem := text_problem(value, f"{where}{key}")):
+            self.problems.append(problem)
             return default
         return value
 

@@ -11,6 +11,7 @@ split on ``</event>``.
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from keepclear.interop.observation import Observation, check_position, cot_domai
 
 #: The "unknown" value CoT uses for hae, ce and le.
 COT_UNKNOWN = 9999999.0
+#: What XML 1.0 has no character for (its ``Char`` production): most controls, lone surrogates,
+#: U+FFFE and U+FFFF. ElementTree writes them as they are, and no XML reader takes the event.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 END = b"</event>"
 
 
@@ -312,6 +316,20 @@ def event_xml(
         ET.SubElement(detail, "remarks").text = remarks
     for tag, attributes in (extra or {}).items():
         ET.SubElement(detail, tag, attributes)
+    return xml_bytes(event)
+
+
+def xml_bytes(event: ET.Element) -> bytes:
+    """``event`` as UTF-8 XML, every character XML 1.0 cannot hold (in a text or an attribute: a
+    party's message or activity text holding U+000B, ESC) written as U+FFFD, so that one party's text
+    never makes another party's TAK picture unreadable."""
+    for element in event.iter():
+        if element.text:
+            element.text = _NOT_XML.sub("\ufffd", element.text)
+        if element.tail:
+            element.tail = _NOT_XML.sub("\ufffd", element.tail)
+        for name, value in list(element.attrib.items()):
+            element.set(name, _NOT_XML.sub("\ufffd", value))
     out: bytes = ET.tostring(event, encoding="utf-8", xml_declaration=False)
     return out
 

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from keepclear.domain.timefmt import parse_utc
-from keepclear.interop.cot import COT_UNKNOWN, cot_time, event_xml
+from keepclear.interop.cot import COT_UNKNOWN, cot_time, event_xml, xml_bytes
 
 UID_PREFIX = "keepclear."
 #: ARGB stroke of activity shapes (magenta: planned, not agreed lines).
@@ -133,5 +133,4 @@ def geochat_event(message: dict[str, Any], thread: dict[str, Any], now_s: float,
     ET.SubElement(detail, "link", uid=sender_uid, type="a-f-G-U-C", relation="p-p")
     remarks = ET.SubElement(detail, "remarks", source=f"keepclear.{sender_uid}", to=room_id, time=cot_time(time_s))
     remarks.text = str(message.get("text") or message.get("body") or "")
-    out: bytes = ET.tostring(event, encoding="utf-8", xml_declaration=False)
-    return out
+    return xml_bytes(event)

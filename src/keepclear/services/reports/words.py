@@ -23,11 +23,21 @@ from typing import Any
 _TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
-@cache
 def _table(language: str) -> dict[str, str]:
+    """The words of ``language``, or none when it has no file. Only the languages with a file are
+    read and kept: a tag a reader sends (``?lang=``, Accept-Language) is never a key of a cache, or
+    made-up tags would grow it without end."""
+    return _file_table(language) if language in _with_files() else {}
+
+
+@cache
+def _with_files() -> frozenset[str]:
+    return frozenset(tag for tag in languages() if _TAG.fullmatch(tag))
+
+
+@cache
+def _file_table(language: str) -> dict[str, str]:
     path = resources.files("keepclear.services.reports") / "i18n" / f"{language}.json"
-    if not _TAG.fullmatch(language) or not path.is_file():
-        return {}
     table: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     return table
 

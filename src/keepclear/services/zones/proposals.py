@@ -14,7 +14,7 @@ from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.ids import random_id
 from keepclear.domain.limits import line_problem, one_line_text
-from keepclear.domain.zones import ZoneKind
+from keepclear.domain.zones import MAX_ZONE_BUFFER_M, MIN_ZONE_BUFFER_M, ZoneKind
 from keepclear.errors import ConflictError, ValidationError
 from keepclear.geo.zone_geojson import coordinate_problems, shape_problems
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
@@ -26,8 +26,6 @@ from keepclear.store import registry as registry_store
 from keepclear.store import zone_proposals as store
 
 MAX_VERTICES = 2_000
-#: The largest circle proposed, metres.
-MAX_RADIUS_M = 1_000_000.0
 
 
 def _vertex_count(geometry_type: str, coordinates: Any) -> int:
@@ -55,9 +53,14 @@ def _check_geometry(geometry: Any) -> tuple[list[str], dict[str, Any]]:
         problems.append(f"geometry: {count} positions, at most {MAX_VERTICES}")
     radius = geometry.get("radius_m")
     if geometry_type == "Point":
-        if not isinstance(radius, int | float) or isinstance(radius, bool) or not 0 < radius <= MAX_RADIUS_M:
+        if (
+            not isinstance(radius, int | float)
+            or isinstance(radius, bool)
+            or not MIN_ZONE_BUFFER_M <= radius <= MAX_ZONE_BUFFER_M
+        ):
             problems.append(
-                f"geometry.radius_m: a circle's radius in metres, more than 0 and at most {MAX_RADIUS_M:.0f}"
+                f"geometry.radius_m: a circle's radius in metres, at least {MIN_ZONE_BUFFER_M:g}"
+                f" and at most {MAX_ZONE_BUFFER_M:.0f}"
             )
         kept["radius_m"] = radius
     elif "radius_m" in geometry:
