@@ -172,6 +172,8 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # added with their Content-Security-Policy (add_docs_pages)
         redoc_url=None,
+        # "/v1/me/" is a 404, never a redirect: Starlette's built its Location from the client's Host.
+        redirect_slashes=False,
     )
     add_docs_pages(app)
     app.state.runtime = runtime
