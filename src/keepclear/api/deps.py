@@ -82,7 +82,9 @@ def hotline_posts(connection: HTTPConnection) -> PartyRate:
 async def authenticated(
     connection: HTTPConnection,
     authorization: Annotated[str | None, Header(description="Bearer kc_<id>_<secret>")] = None,
-    x_keepclear_person: Annotated[str | None, Header(description="The person acting (for receipts), as UTF-8 bytes.")] = None,
+    x_keepclear_person: Annotated[
+        str | None, Header(description="The person acting (for receipts), as UTF-8 bytes.")
+    ] = None,
 ) -> Principal:
     """The caller behind the request's key (``AuthenticationError`` when there is none or it is not
     valid). The person is read from the header's bytes as UTF-8 (``person_header``); the parameter
@@ -94,7 +96,9 @@ async def authenticated(
 async def socket_authenticated(
     connection: HTTPConnection,
     authorization: Annotated[str | None, Header(description="Bearer kc_<id>_<secret>")] = None,
-    x_keepclear_person: Annotated[str | None, Header(description="The person acting (for receipts), as UTF-8 bytes.")] = None,
+    x_keepclear_person: Annotated[
+        str | None, Header(description="The person acting (for receipts), as UTF-8 bytes.")
+    ] = None,
     key: Annotated[
         str | None, Query(description="The key, where the client cannot set headers (a browser's WebSocket).")
     ] = None,
@@ -102,7 +106,9 @@ async def socket_authenticated(
 ) -> Principal:
     """A socket's caller: as ``authenticated``, the key and person also taken from the query."""
     del x_keepclear_person
-    return await _caller(connection, bearer_key(authorization) or key or None, person_header(connection) or person or "")
+    return await _caller(
+        connection, bearer_key(authorization) or key or None, person_header(connection) or person or ""
+    )
 
 
 async def _caller(connection: HTTPConnection, key: str | None, person: str) -> Principal:

@@ -45,12 +45,6 @@ def health(rt: RuntimeDep) -> Health:
     return Health(status="degraded" if problems else "ok", version=__version__, problems=problems)
 
 
-# HEAD answers as GET without the body (uvicorn sends none): load balancers check health with HEAD.
-router.add_api_route(
-    "/health", health, methods=["HEAD"], dependencies=[Depends(public)], tags=["meta"], include_in_schema=False
-)
-
-
 @dataclass(frozen=True, slots=True)
 class HealthProblem:
     """Why the service is degraded: ``said`` to anyone (``/v1/health``: the component and what is
