@@ -55,8 +55,6 @@ def test_posts_waiting_for_a_stalled_commit_are_bounded_in_bytes(tmp_path: Path)
                 # the commit stalls: the first post in it, two big ones wait, the rest are not read
                 assert waiting["hotline_posts_waiting_max"] <= BOUND_BYTES // PAD_CHARS, shown
                 assert 0 < waiting["hotline_posts_waiting_bytes_max"] <= BOUND_BYTES, shown
-                    {k: v for k, v in waiting.items() if "posts" in k or "clients" in k}
-                )
             finally:
                 lock.execute("ROLLBACK")
                 lock.close()
