@@ -199,6 +199,12 @@ class Settings(BaseSettings):
         " waiting to be sent (and at most 64 MiB of them); past it the client gets an overflow frame and is"
         " disconnected (it resumes from its cursors).",
     )
+    hotline_max_pending_post_bytes: int = Field(
+        64 << 20,
+        ge=1 << 20,
+        description="Bytes (UTF-8, as sent) of the post frames one hotline socket may have waiting for their commit; past"
+        " it, as past 20,000 posts, the socket is read no further until they commit (TCP pushes back).",
+    )
     stream_send_timeout_s: float = Field(
         30.0,
         gt=0,

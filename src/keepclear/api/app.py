@@ -16,6 +16,7 @@ from keepclear.api.connection_guard import ConnectionGuard
 from keepclear.api.connection_limits import BodyBytesPerKey, PerKeyLimit, RequestsInFlight
 from keepclear.api.docs_pages import add_docs_pages
 from keepclear.api.feed_sources import FeedSources
+from keepclear.api.head_requests import HeadAsGet
 from keepclear.api.hotline_frames import LiveConfig
 from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
@@ -172,6 +173,8 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # added with their Content-Security-Policy (add_docs_pages)
         redoc_url=None,
+        # "/v1/me/" is a 404, never a redirect: Starlette's built its Location from the client's Host.
+        redirect_slashes=False,
     )
     add_docs_pages(app)
     app.state.runtime = runtime
@@ -184,7 +187,10 @@ def create_app(
     app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)
     # Other processes' messages wake the sockets of their threads' parties (HotlineHub.catch_up): with a
     # bus from its events, without one from the runtime's look in the store each tick (StoreWatch).
-    live = LiveConfig(send_timeout_s=dep.settings.stream_send_timeout_s)
+    live = LiveConfig(
+        send_timeout_s=dep.settings.stream_send_timeout_s,
+        max_pending_post_bytes=dep.settings.hotline_max_pending_post_bytes,
+    )
     app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, posts, live)
     app.state.feed_sources = feed_sources = FeedSources()
     runtime.add_gauge("feed_sources_units", lambda: len(feed_sources))
@@ -219,4 +225,5 @@ def create_app(
     app.add_middleware(QueryParams, routes=app.routes)
     app.add_middleware(DomainErrors)  # outside them all: their domain errors answered as the routes' are
     app.add_middleware(SecurityHeaders)  # on every answer, DomainErrors' too
+    app.add_middleware(HeadAsGet, paths={"/v1/health"})  # load balancers' health checks use HEAD
     return app

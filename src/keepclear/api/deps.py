@@ -38,6 +38,24 @@ def bearer_key(authorization: str | None) -> str | None:
     return authorization[len(BEARER) :].strip() if authorization and authorization.startswith(BEARER) else None
 
 
+def person_of(raw: bytes) -> str | None:
+    """The name an ``X-Keepclear-Person`` header's bytes give: UTF-8 (HTTP hands header values over as
+    bytes; read as latin-1, "Иван" became mojibake), None when they are not UTF-8 (the input gate
+    refuses those)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def person_header(connection: HTTPConnection) -> str:
+    """The request's ``X-Keepclear-Person`` (its first value, as the gate judged it), "" when none."""
+    for name, value in connection.scope.get("headers", ()):
+        if name == b"x-keepclear-person":
+            return person_of(value) or ""
+    return ""
+
+
 def caller_of(
     scope: MutableMapping[str, Any], key: str, authenticate: Callable[[str], Principal], person: str = ""
 ) -> Principal:
@@ -64,24 +82,33 @@ def hotline_posts(connection: HTTPConnection) -> PartyRate:
 async def authenticated(
     connection: HTTPConnection,
     authorization: Annotated[str | None, Header(description="Bearer kc_<id>_<secret>")] = None,
-    x_keepclear_person: Annotated[str | None, Header(description="The person acting (for receipts).")] = None,
+    x_keepclear_person: Annotated[
+        str | None, Header(description="The person acting (for receipts), as UTF-8 bytes.")
+    ] = None,
 ) -> Principal:
     """The caller behind the request's key (``AuthenticationError`` when there is none or it is not
-    valid)."""
-    return await _caller(connection, bearer_key(authorization), x_keepclear_person or "")
+    valid). The person is read from the header's bytes as UTF-8 (``person_header``); the parameter
+    only declares the header in the OpenAPI document (Starlette reads header values as latin-1)."""
+    del x_keepclear_person
+    return await _caller(connection, bearer_key(authorization), person_header(connection))
 
 
 async def socket_authenticated(
     connection: HTTPConnection,
     authorization: Annotated[str | None, Header(description="Bearer kc_<id>_<secret>")] = None,
-    x_keepclear_person: Annotated[str | None, Header(description="The person acting (for receipts).")] = None,
+    x_keepclear_person: Annotated[
+        str | None, Header(description="The person acting (for receipts), as UTF-8 bytes.")
+    ] = None,
     key: Annotated[
         str | None, Query(description="The key, where the client cannot set headers (a browser's WebSocket).")
     ] = None,
     person: Annotated[str | None, Query(description="The person acting, where the client cannot set headers.")] = None,
 ) -> Principal:
     """A socket's caller: as ``authenticated``, the key and person also taken from the query."""
-    return await _caller(connection, bearer_key(authorization) or key or None, x_keepclear_person or person or "")
+    del x_keepclear_person
+    return await _caller(
+        connection, bearer_key(authorization) or key or None, person_header(connection) or person or ""
+    )
 
 
 async def _caller(connection: HTTPConnection, key: str | None, person: str) -> Principal:

@@ -50,6 +50,8 @@ class LiveConfig:
     """``hello_timeout_s``: time a client has to send its resume frame; ``max_batch``: most posts per
     commit and most frames per ``batch`` frame; ``max_pending_posts``: posts a client may have waiting for commit before the server stops reading
     it (TCP pushes back; keep it well above a burst, or the client's pings go unanswered too);
+    ``max_pending_post_bytes``: the same bound on those posts' bytes (their frames' UTF-8 text; a
+    frame may be megabytes, so a bound in count alone let one socket hold gigabytes);
     ``max_pending_receipts``: threads a client may have confirmed delivered and not yet recorded
     before the server stops reading it (the same back pressure);
     ``send_timeout_s``: longest one send may wait for the client to read before the client is cut;
@@ -62,6 +64,7 @@ class LiveConfig:
     max_batch: int = 1000
     max_batch_frame_bytes: int = 1 << 20
     max_pending_posts: int = 20_000
+    max_pending_post_bytes: int = 64 << 20
     max_pending_receipts: int = 1000
     send_timeout_s: float = 30.0
 

@@ -57,8 +57,11 @@ class LiveSession:
         self.config = config
         self.key_id = key_id
         self.post_rate = post_rate
-        # Bounded: a client posting faster than commits go stops being read (TCP pushes back).
-        self.posts: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=config.max_pending_posts)
+        # Bounded in count and bytes: a client posting faster than commits go stops being read (TCP
+        # pushes back). Each post waits with its frame's bytes, released once its commit is answered.
+        self.posts: asyncio.Queue[tuple[dict[str, Any], int]] = asyncio.Queue(maxsize=config.max_pending_posts)
+        self.posts_bytes = 0
+        self._posts_bytes_freed = asyncio.Event()
         # Bounded: past ``max_pending_receipts`` threads the reader waits for ``_receipts`` (TCP pushes back).
         self.delivered: dict[str, int] = {}
         self.delivered_signal = asyncio.Event()
@@ -83,6 +86,7 @@ class LiveSession:
         loop = asyncio.get_running_loop()
         self.subscription = self.hub.connect(self.party_id, self.person, loop, self.key_id)
         self.subscription.posts_waiting = self.posts.qsize
+        self.subscription.posts_waiting_bytes = lambda: self.posts_bytes
         try:
             try:
                 language = await to_thread.run_sync(self.service.language_of, self.party_id)
@@ -135,13 +139,22 @@ class LiveSession:
                 continue
             kind = frame.get("type") if isinstance(frame, dict) else None
             if kind == "post":
-                await self.posts.put(frame)
+                await self._queue_post(frame, len(text.encode("utf-8")))
             elif kind in ("delivered", "read"):
                 await self._receipt_frame(delivery, kind, frame)
             elif kind == "ping":
                 delivery.reply({"type": "pong"})
             else:
                 delivery.reply(error_frame([f"type: {shown(kind)} is not understood"]))
+
+    async def _queue_post(self, frame: dict[str, Any], size_bytes: int) -> None:
+        """Queue a post for the poster; past ``max_pending_post_bytes`` waiting (one post always may),
+        wait for commits first, not reading meanwhile (the client's TCP pushes back)."""
+        while self.posts_bytes and self.posts_bytes + size_bytes > self.config.max_pending_post_bytes:
+            self._posts_bytes_freed.clear()
+            await self._posts_bytes_freed.wait()
+        self.posts_bytes += size_bytes
+        await self.posts.put((frame, size_bytes))
 
     async def _receipt_frame(self, delivery: Delivery, kind: str, frame: dict[str, Any]) -> None:
         refusal = receipt_refusal(kind, frame)
@@ -164,9 +177,10 @@ class LiveSession:
     async def _poster(self, delivery: Delivery) -> None:
         """Take posts in arrival order; commit whatever queued up meanwhile in one transaction."""
         while True:
-            frames = [await self.posts.get()]
-            while not self.posts.empty() and len(frames) < self.config.max_batch:
-                frames.append(self.posts.get_nowait())
+            taken = [await self.posts.get()]
+            while not self.posts.empty() and len(taken) < self.config.max_batch:
+                taken.append(self.posts.get_nowait())
+            frames = [frame for frame, _ in taken]
             drafts: list[Draft] = []
             answers: list[tuple[Message, bool] | KeepclearError | None] = []
             for frame in frames:
@@ -191,6 +205,8 @@ class LiveSession:
                     )
                 elif answer is not None:
                     delivery.reply(accepted_frame(frame.get("ref"), *answer))
+            self.posts_bytes -= sum(size for _, size in taken)
+            self._posts_bytes_freed.set()
 
     async def _receipts(self, delivery: Delivery) -> None:
         """Record delivered receipts, coalescing whatever the client confirmed meanwhile."""

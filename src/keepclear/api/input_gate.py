@@ -7,7 +7,8 @@ stores see only input they can keep:
   (``%00``) → 404 (no resource has such a name); a query parameter holding one → 422;
 - a header the gate judges (``Authorization``, ``X-Keepclear-Person``, ``Content-Type``,
   ``Content-Length``) given more than once → 400: the gate and the routes must read the same value;
-- the ``X-Keepclear-Person`` header (or a socket's ``person``): too long or control characters → 422;
+- the ``X-Keepclear-Person`` header (or a socket's ``person``): its bytes not UTF-8, too long (in
+  characters) or control characters → 422;
 - the caller, before a byte of a body is read (``authenticate``): no key, or one that is not valid → 401.
   Parsing megabytes of JSON holds the interpreter for seconds; only a caller with a key may cost that;
 - the caller's party (any request with a valid key): past ``requests`` in flight at once (its keys
@@ -43,7 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keepclear.api.connection_limits import BodyBytesPerKey, RequestsInFlight
-from keepclear.api.deps import CALLER_SCOPE_KEY, NO_KEY, bearer_key, caller_of
+from keepclear.api.deps import CALLER_SCOPE_KEY, NO_KEY, bearer_key, caller_of, person_of
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.problems import problem, problem_for
 from keepclear.domain.identity import Principal
@@ -52,6 +53,8 @@ from keepclear.domain.limits import InputLimits
 from keepclear.errors import AuthenticationError, KeepclearError, OverloadedError, ValidationError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Control characters (Unicode category Cc: C0, DEL and C1) a person's name may not hold.
+_PERSON_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Where the gate leaves a body's parsed value for the route (``JudgedBodyRoute``).
 JSON_SCOPE_KEY = "keepclear.json"
@@ -72,7 +75,7 @@ def person_problem(person: str, limits: InputLimits, where: str = "X-Keepclear-P
     """Why ``person`` (who acts, for receipts) cannot be kept, or None."""
     if len(person) > limits.max_person_chars:
         return f"{where}: {len(person)} characters, at most {limits.max_person_chars}"
-    if _CONTROL.search(person):
+    if _PERSON_CONTROL.search(person):
         return f"{where}: holds a control character"
     return None
 
@@ -224,9 +227,13 @@ class InputGate:
             for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             if _CONTROL.search(name) or _CONTROL.search(value)
         ]
-        person = headers.get(b"x-keepclear-person")
-        if person is not None and (p := person_problem(person.decode("latin-1"), self.limits)):
-            problems.append(p)
+        raw_person = headers.get(b"x-keepclear-person")
+        if raw_person is not None:
+            person = person_of(raw_person)
+            if person is None:
+                problems.append("X-Keepclear-Person: not UTF-8; send the name as its UTF-8 bytes")
+            elif p := person_problem(person, self.limits):
+                problems.append(p)
         if scope["type"] == "websocket":
             for name, value in parse_qsl(query.decode("utf-8", "replace")):
                 if name == "person" and (p := person_problem(value, self.limits, "person")):

@@ -86,6 +86,8 @@ class Subscription:
     on_overflow: Callable[[], None] | None = field(default=None, repr=False)
     #: How many of the client's posts wait for their commit (its session's bounded queue).
     posts_waiting: Callable[[], int] | None = field(default=None, repr=False)
+    #: Their bytes (the frames' UTF-8 text), the posts in the commit under way included.
+    posts_waiting_bytes: Callable[[], int] | None = field(default=None, repr=False)
     _counted: Callable[[], None] | None = field(default=None, repr=False)
 
     def _put(self, item: tuple[str, Any], size_bytes: int) -> None:
@@ -178,6 +180,9 @@ class HotlineHub:
             "hotline_backlog_bytes_max": lambda: max((s.backlog.queued_bytes for s in subscriptions()), default=0),
             "hotline_posts_waiting_max": lambda: max(
                 (s.posts_waiting() for s in subscriptions() if s.posts_waiting is not None), default=0
+            ),
+            "hotline_posts_waiting_bytes_max": lambda: max(
+                (s.posts_waiting_bytes() for s in subscriptions() if s.posts_waiting_bytes is not None), default=0
             ),
             "hotline_clients_overflowed_total": lambda: self.overflowed_total,
         }
