@@ -130,7 +130,40 @@ def buffered_all(
     # every chord at least ``distance_m`` away, so the drawn buffer contains the true one.
     outward_m = distance_m / math.cos(math.pi / (4 * QUAD_SEGS))
     grown = shapely.buffer(frame.to_xy_all(array), outward_m, quad_segs=QUAD_SEGS)
-    return list(frame.to_lonlat_all(grown))
+    reach_deg = _POLE_REACH * outward_m / _MIN_METRES_PER_DEG_LAT
+    sources = shapely.bounds(array).tolist()
+    return [
+        _polar_capped(area, source[1] - reach_deg < -90.0, source[3] + reach_deg > 90.0)
+        for area, source in zip(frame.to_lonlat_all(grown), sources, strict=True)
+    ]
+
+
+#: The fewest metres in a degree of latitude (at the equator), and how many buffers from a pole a
+#: shape must lie for its buffer to be drawn in a local frame (``_polar_capped``).
+_MIN_METRES_PER_DEG_LAT = 110_574.0
+_POLE_REACH = 4.0
+
+
+def _polar_capped(area: BaseGeometry, near_south: bool, near_north: bool) -> BaseGeometry:
+    """``area`` as drawn in a local frame, or, where that frame cannot hold it, the polar cap from
+    its lowest (highest) latitude to the pole over every longitude.
+
+    A frame's degree of longitude shrinks to nothing at a pole: a point at 90° grown by 1 km drew as
+    ±1000° of longitude up to 90.01°, and a shape within a few buffers of a pole (``near_north``,
+    ``near_south``: within ``_POLE_REACH`` of them) drew too narrow in longitude. The cap contains
+    every point within the buffer of the shape, so no conflict is lost; it reaches further.
+    """
+    if area.is_empty:
+        return area
+    min_lon, min_lat, max_lon, max_lat = shapely.bounds(area).tolist()
+    north, south = near_north or max_lat > 90.0, near_south or min_lat < -90.0
+    if not (north or south or max_lon - min_lon > 360.0):
+        return area
+    if north and south:
+        return shapely.box(-180.0, -90.0, 180.0, 90.0)
+    if north or (not south and max_lat + min_lat >= 0.0):
+        return shapely.box(-180.0, max(min_lat, -90.0), 180.0, 90.0)
+    return shapely.box(-180.0, -90.0, 180.0, min(max_lat, 90.0))
 
 
 def circle_polygon(circle: Circle) -> Polygon:

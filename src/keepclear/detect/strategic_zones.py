@@ -12,13 +12,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import shapely
+import shapely.errors
 from shapely.geometry.base import BaseGeometry
 
 from keepclear.detect.activity_geometry import Piece, zone_area
 from keepclear.detect.strategic_probes import bounds_of, boxes_overlap, merged, overlap
 from keepclear.detect.strategic_values import HOUR_S, Conflict, ConflictKind, StrategicConfig
 from keepclear.domain.activities import ActivityKind
-from keepclear.domain.zones import Access, Zone, ZoneKind
+from keepclear.domain.zones import (
+    Access,
+    UndrawableZoneError,
+    Zone,
+    ZoneKind,
+    drawn_area_problem,
+    zone_drawing_problem,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +39,21 @@ class PreparedZone:
 
     @classmethod
     def of(cls, zone: Zone) -> PreparedZone:
-        """Draw ``zone``'s area once."""
-        area = zone_area(zone)
+        """Draw ``zone``'s area once; ``UndrawableZoneError`` when it cannot be drawn (its buffer
+        past any area, a coordinate not a number: ``zone_drawing_problem``), which the check leaves out."""
+        problem = zone_drawing_problem(zone)
+        if problem is not None:
+            raise UndrawableZoneError(zone.id, problem)
+        try:
+            area = zone_area(zone)
+            bounds = bounds_of(area)
+        except (ValueError, ArithmeticError, RuntimeWarning, shapely.errors.GEOSException) as exc:
+            raise UndrawableZoneError(zone.id, f"drawing failed: {exc}") from exc
+        problem = drawn_area_problem(bounds, area.is_empty)
+        if problem is not None:
+            raise UndrawableZoneError(zone.id, problem)
         shapely.prepare(area)
-        return cls(zone, area, bounds_of(area))
+        return cls(zone, area, bounds)
 
 
 def judge_zone(

@@ -16,13 +16,15 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 import shapely
+import shapely.errors
+from pyproj.exceptions import ProjError
 from shapely.geometry.base import BaseGeometry
 
 from keepclear.detect.states import TrackStates
 from keepclear.domain import Access, Zone, ZoneKind
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Event
-from keepclear.domain.zones import ZoneRules
+from keepclear.domain.zones import UndrawableZoneError, ZoneRules, drawn_area_problem, zone_drawing_problem
 from keepclear.geo.geodesy import destination
 from keepclear.geo.plane import LocalPlane
 from keepclear.geo.shapes import plane_for, to_plane
@@ -65,14 +67,26 @@ class PreparedZone:
 
 
 def prepare_zone(zone: Zone) -> PreparedZone:
-    """Project and buffer a zone once; reuse it every tick."""
-    plane = plane_for(zone.geometry)
-    flat = to_plane(zone.geometry, plane)
-    if zone.kind is ZoneKind.DECONFLICTION_LINE:
-        return PreparedZone(zone, plane, flat.buffer(zone.buffer_m, quad_segs=16), flat)
-    if flat.geom_type == "Point" or zone.buffer_m > 0:
-        return PreparedZone(zone, plane, flat.buffer(max(zone.buffer_m, 0.0), quad_segs=16))
-    return PreparedZone(zone, plane, flat)
+    """Project and buffer a zone once; reuse it every tick. ``UndrawableZoneError`` when it cannot
+    be drawn (``zone_drawing_problem``, or its drawn area has no finite bounds)."""
+    problem = zone_drawing_problem(zone)
+    if problem is not None:
+        raise UndrawableZoneError(zone.id, problem)
+    try:
+        plane = plane_for(zone.geometry)
+        flat = to_plane(zone.geometry, plane)
+        if zone.kind is ZoneKind.DECONFLICTION_LINE:
+            prepared = PreparedZone(zone, plane, flat.buffer(zone.buffer_m, quad_segs=16), flat)
+        elif flat.geom_type == "Point" or zone.buffer_m > 0:
+            prepared = PreparedZone(zone, plane, flat.buffer(max(zone.buffer_m, 0.0), quad_segs=16))
+        else:
+            prepared = PreparedZone(zone, plane, flat)
+    except (ValueError, ArithmeticError, RuntimeWarning, shapely.errors.GEOSException, ProjError) as exc:
+        raise UndrawableZoneError(zone.id, f"drawing failed: {exc}") from exc
+    # a point of radius 0 draws as nothing: never entered, but no failure either
+    if not prepared.area.is_empty and (problem := drawn_area_problem(prepared.area.bounds, False)) is not None:
+        raise UndrawableZoneError(zone.id, problem)
+    return prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +239,16 @@ class ZoneWatch:
     def __init__(
         self, zones: Sequence[Zone], settings: ZoneProbeSettings | None = None, previous: ZoneWatch | None = None
     ) -> None:
-        """``previous``: the watch this one replaces (zones changed): what it knew carries over."""
-        self.zones = [prepare_zone(z) for z in zones]
+        """``previous``: the watch this one replaces (zones changed): what it knew carries over.
+        A zone that cannot be drawn is left out, named with why in ``undrawable``."""
+        self.zones: list[PreparedZone] = []
+        #: Zone id -> why it cannot be drawn, of the zones given and left out.
+        self.undrawable: dict[str, str] = {}
+        for zone in zones:
+            try:
+                self.zones.append(prepare_zone(zone))
+            except UndrawableZoneError as exc:
+                self.undrawable[zone.id] = exc.problem
         self.settings = settings or ZoneProbeSettings()
         self._last: dict[str, tuple[float, float, float]] = {}
         self._inside: set[tuple[str, str]] = set()

@@ -7,6 +7,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+import shapely
 from shapely.geometry.base import BaseGeometry
 
 from keepclear.domain.limits import text_problem
@@ -53,6 +55,23 @@ MAX_ALTITUDE_FT = 99999.0
 #: 1e300 m overflows, one of 1e-300 m has NaN bounds, and either failed every later notification's check.
 MIN_ZONE_BUFFER_M = 1.0
 MAX_ZONE_BUFFER_M = 1_000_000.0
+
+#: A stored zone is drawn (as an area, by every reader that draws zones) only with a buffer within
+#: these metres when it has one: zones stored before ``MIN_ZONE_BUFFER_M``/``MAX_ZONE_BUFFER_M`` may
+#: hold any number, and one past these draws as no area (1e-300 m: NaN bounds; 1e300 m: an area of
+#: 1e295 degrees). Wider than the import's bounds, so that no zone an older rule let in and that
+#: can be drawn is left out (``zone_drawing_problem``).
+MIN_DRAWN_BUFFER_M = 1e-3
+MAX_DRAWN_BUFFER_M = 10_000_000.0
+
+
+class UndrawableZoneError(ValueError):
+    """A stored zone cannot be drawn as an area (``problem`` says why): its readers leave it out."""
+
+    def __init__(self, zone_id: str, problem: str) -> None:
+        super().__init__(f"zone {zone_id}: {problem}")
+        self.zone_id = zone_id
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,3 +254,41 @@ def zone_problems(zone: Zone) -> list[str]:
     if [tag for tag, _ in zone.names] != sorted({tag for tag, _ in zone.names}):
         problems.append("names: must be sorted by language tag, each tag once")
     return problems
+
+
+def zone_drawing_problem(zone: Zone) -> str | None:
+    """Why ``zone`` cannot be drawn as an area on the Earth (None: it can). Cheap: no drawing.
+
+    Stored zones are read as stored (``keepclear zones check`` lists those an import would refuse
+    today); every reader that draws them (the strategic check, the zone watch, the listings the
+    console and TAK draw from) leaves out one this names, so that one stored zone never fails the
+    reads of every other zone.
+
+    >>> from shapely.geometry import Point
+    >>> zone_drawing_problem(Zone("z", "far", ZoneKind.PROTECTED_SITE, Point(40, 35), buffer_m=1e300))
+    'radius_m: 1e+300 m cannot be drawn (outside [0.001, 1e+07] m)'
+    """
+    geometry = zone.geometry
+    if geometry.is_empty:
+        return "geometry: empty"
+    coords = shapely.get_coordinates(geometry)
+    if not bool(np.isfinite(coords).all()):
+        return "geometry: a coordinate is not a finite number"
+    if not (bool((np.abs(coords[:, 0]) <= 180.0).all()) and bool((np.abs(coords[:, 1]) <= 90.0).all())):
+        return "geometry: a coordinate is outside longitude [-180, 180] or latitude [-90, 90]"
+    name = "radius_m" if geometry.geom_type == "Point" else "buffer_m"
+    buffer = zone.buffer_m
+    if isinstance(buffer, bool) or not isinstance(buffer, (int, float)) or not math.isfinite(buffer) or buffer < 0:
+        return f"{name}: {buffer!r} is not a finite number >= 0"
+    if buffer > 0 and not MIN_DRAWN_BUFFER_M <= buffer <= MAX_DRAWN_BUFFER_M:
+        return f"{name}: {buffer:g} m cannot be drawn (outside [{MIN_DRAWN_BUFFER_M:g}, {MAX_DRAWN_BUFFER_M:g}] m)"
+    return None
+
+
+def drawn_area_problem(bounds: tuple[float, float, float, float] | list[float], empty: bool) -> str | None:
+    """Why an area drawn of a zone is no area (None: it is one): empty, or its bounds not finite."""
+    if not all(math.isfinite(value) for value in bounds):
+        return "its drawn area has no finite bounds"
+    if empty:
+        return "its drawn area is empty"
+    return None

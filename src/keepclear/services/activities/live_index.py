@@ -28,6 +28,8 @@ from keepclear.detect.activity_geometry import Piece, activity_pieces
 from keepclear.detect.strategic import IndexedActivity, PreparedZone
 from keepclear.detect.strategic_index import StrategicIndex
 from keepclear.domain.activities import LIVE_STATUSES, Activity
+from keepclear.domain.zones import UndrawableZoneError
+from keepclear.services.zones.undrawable import UndrawableZones
 from keepclear.store import activities as store
 from keepclear.store import activity_log as log_store
 from keepclear.store.schema import zones
@@ -43,8 +45,10 @@ def indexed(activity: Activity, pieces: tuple[Piece, ...] | None = None) -> Inde
 class LiveIndex:
     """A ``StrategicIndex`` plus what it has caught up with (thread-safe)."""
 
-    def __init__(self, index: StrategicIndex | None = None) -> None:
+    def __init__(self, index: StrategicIndex | None = None, undrawable: UndrawableZones | None = None) -> None:
         self.index = index or StrategicIndex()
+        #: Stored zones that cannot be drawn: left out of the index (the check goes on without them).
+        self.undrawable = UndrawableZones() if undrawable is None else undrawable
         self._seq = 0
         #: Activity id -> log ``seq`` of the state the index holds, for states newer than ``_seq``
         #: (handed over by ``stored``); older ones are dropped once ``_seq`` passes them.
@@ -85,14 +89,25 @@ class LiveIndex:
         return self.index
 
     def _catch_up_zones(self, conn: Connection) -> None:
-        """Read the zone table and prepare the zones that are new or changed, drop the ones gone."""
+        """Read the zone table and prepare the zones that are new or changed, drop the ones gone.
+
+        A zone that cannot be drawn (``UndrawableZoneError``) is left out of the index, noted once
+        (its row is not prepared again until it changes): every check goes on against the others."""
         rows = {row.id: row for row in conn.execute(sa.select(zones))}
         self.rows_read_total += len(rows)
         for zone_id in self._zone_rows.keys() - rows.keys():
             self.index.remove_zone(zone_id)
         for zone_id, row in rows.items():
             if self._zone_rows.get(zone_id) != tuple(row):
-                self.index.put_zone(PreparedZone.of(_zone(row)))
+                try:
+                    prepared = PreparedZone.of(_zone(row))
+                except UndrawableZoneError as exc:
+                    self.index.remove_zone(zone_id)
+                    self.undrawable.note(zone_id, exc.problem)
+                    continue
+                self.index.put_zone(prepared)
+                self.undrawable.drawn(zone_id)
+        self.undrawable.stored(rows.keys())
         self._zone_rows = {zone_id: tuple(row) for zone_id, row in rows.items()}
 
     def stored(self, activity: IndexedActivity | None, activity_id: str, seq: int) -> None:

@@ -32,6 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from shapely.geometry import shape
 
+from keepclear.domain.zones import zone_drawing_problem
 from keepclear.geo.zone_geojson import zones_to_geojson
 from keepclear.services.reports.clock import ReportClock
 from keepclear.services.runtime.scenario_run import ScenarioRun
@@ -100,7 +101,9 @@ class MapPainter:
     def __init__(self, run: ScenarioRun) -> None:
         self.run = run
         self.countries = [(f["properties"]["name"], shape(f["geometry"])) for f in basemap()["features"]]
-        zones = json.loads(json.dumps(zones_to_geojson(list(run.scenario.zones))))["features"]
+        # a zone that cannot be drawn (``zone_drawing_problem``) is left off the map, never the report
+        drawable = [zone for zone in run.scenario.zones if zone_drawing_problem(zone) is None]
+        zones = json.loads(json.dumps(zones_to_geojson(drawable)))["features"]
         self.zones = [(f["properties"], shape(f["geometry"])) for f in zones]
         parties = [spec.party.id for spec in run.scenario.parties]
         self.colour = {p: PARTY_COLOURS[i % len(PARTY_COLOURS)] for i, p in enumerate(parties)}

@@ -16,6 +16,7 @@ from keepclear.services.registry.service import RegistryService
 from keepclear.services.runtime.bus import EventBus, WallClock
 from keepclear.services.zones.proposals import ZoneProposals
 from keepclear.services.zones.service import ZoneService
+from keepclear.services.zones.undrawable import UndrawableZones
 from keepclear.settings import Settings
 from keepclear.store import Database, migrate
 
@@ -48,7 +49,12 @@ class Deployment:
     @cached_property
     def zones(self) -> ZoneService:
         """Shared geography."""
-        return ZoneService(self.db, self.clock, self.bus, self.settings.input_limits())
+        return ZoneService(self.db, self.clock, self.bus, self.settings.input_limits(), self.undrawable_zones)
+
+    @cached_property
+    def undrawable_zones(self) -> UndrawableZones:
+        """The stored zones this process found it cannot draw (left out by every reader that draws)."""
+        return UndrawableZones()
 
     @cached_property
     def zone_proposals(self) -> ZoneProposals:

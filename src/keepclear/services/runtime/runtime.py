@@ -177,7 +177,7 @@ class Runtime:
         hotline_deadlines = one_batch_a_call(self.hotline.run_deadlines, self.hotline.deadline_page)
         self.add_task("hotline-deadlines", hotline_deadlines, LeaderRole.HOTLINE_DEADLINES, chore=True)
 
-        live = LiveIndex()
+        live = LiveIndex(undrawable=deployment.undrawable_zones)
         self.activities = ActivityService(
             deployment.db,
             deployment.clock,
@@ -205,6 +205,7 @@ class Runtime:
             random_bits=id_bits("alert"),
             # every API process has the whole picture then (``TrackPicture``): one emits the zone events
             zone_events_led=leads_through_outage(self.leaders[LeaderRole.ZONE_EVENTS]) if in_workers else None,
+            undrawable_zones=deployment.undrawable_zones,
         )
         deployment.bus.subscribe(self.tactical.on_event, remote=True)
         self.add_consumer(self.tactical.consume)
@@ -225,6 +226,7 @@ class Runtime:
         self.add_gauge("alerts_active", lambda: len(self.tactical.book))
         self.add_gauge("zone_crossing_counts", lambda: len(self.tactical.zone_watch.crossings))
         self.add_gauge("zone_watch_entries", lambda: self.tactical.zone_watch.held())
+        self.add_gauge("zones_undrawable", lambda: len(deployment.undrawable_zones))
         self.add_gauge("units_known", lambda: len(self.directory))
         self.add_gauge("probe_compute_ms", lambda: 1e3 * self.tactical.last_compute_s)
         self.add_gauge("probe_events_emit_ms", lambda: 1e3 * self.tactical.last_emit_s)

@@ -41,6 +41,7 @@ from keepclear.services.tactical.heard_alerts import (
 )
 from keepclear.services.tactical.tracks import ReportColumns
 from keepclear.services.tactical.views import AlertPair, UnitState, intruders_witnessed, visible_unit_states
+from keepclear.services.zones.undrawable import UndrawableZones
 from keepclear.store import Database
 from keepclear.store import zones as zone_store
 
@@ -77,8 +78,11 @@ class TacticalService:
         zone_events_led: Callable[[], bool] | None = None,
         random_bits: RandomBits = secrets.randbits,
         emitted_by: str | None = None,
+        undrawable_zones: UndrawableZones | None = None,
     ) -> None:
         self._db = db
+        #: Stored zones that cannot be drawn: the zone watch leaves them out (noted once, counted).
+        self.undrawable_zones = UndrawableZones() if undrawable_zones is None else undrawable_zones
         self._clock = clock
         self._events = events
         self.config = config or TacticalConfig()
@@ -112,8 +116,12 @@ class TacticalService:
         """Read the zones again (after an import)."""
         with self._db.read() as conn:
             zones = zone_store.list_zones(conn)
+        drawable = self.undrawable_zones.drawable(zones, whole_table=True)  # one that cannot be drawn: left out
         with self._lock:
-            self.zone_watch = ZoneWatch(zones, self.config.zones, previous=self.zone_watch)
+            self.zone_watch = ZoneWatch(drawable, self.config.zones, previous=self.zone_watch)
+            undrawable = dict(self.zone_watch.undrawable)
+        for zone_id, problem in undrawable.items():
+            self.undrawable_zones.note(zone_id, problem)
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: zones changed; with ``pairs_in_workers``, an alert changed in a worker; with a

@@ -10,11 +10,12 @@ from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.json_input import parse_json
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits
-from keepclear.domain.zones import Zone
-from keepclear.errors import ConflictError, ValidationError
+from keepclear.domain.zones import Zone, zone_drawing_problem
+from keepclear.errors import ConflictError, NotFoundError, ValidationError
 from keepclear.geo.zone_geojson import zone_to_feature, zones_from_geojson, zones_to_geojson
 from keepclear.ledger.canonical import canonical_bytes, sha256_hex
 from keepclear.services.record.staging import stage
+from keepclear.services.zones.undrawable import UndrawableZones
 from keepclear.store import Database
 from keepclear.store import registry as registry_store
 from keepclear.store import zones as zone_store
@@ -29,11 +30,20 @@ def parse_geojson_text(text: bytes | str, source: str, limits: InputLimits = DEF
 class ZoneService:
     """Shared geography of one deployment."""
 
-    def __init__(self, db: Database, clock: Clock, events: EventSink, limits: InputLimits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        events: EventSink,
+        limits: InputLimits = DEFAULT_LIMITS,
+        undrawable: UndrawableZones | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._events = events
         self._limits = limits
+        #: Stored zones that cannot be drawn: left out of the listings the console and TAK draw from.
+        self.undrawable = UndrawableZones() if undrawable is None else undrawable
 
     def import_document(self, document: object, *, replace: bool = False, party_id: str | None = None) -> list[Zone]:
         """Validate every feature, then store all of them in one transaction, or none.
@@ -94,8 +104,13 @@ class ZoneService:
                 refused[zone.id] = [str(problem).removeprefix("feature 0 ") for problem in exc.problems]
         return len(stored), refused
 
+    def drawable(self) -> list[Zone]:
+        """Every zone that can be drawn, by id: a stored zone that cannot (``zone_drawing_problem``)
+        is left out, logged once and counted (``zones_undrawable``)."""
+        return self.undrawable.drawable(self.list(), whole_table=True)
+
     def list(self) -> list[Zone]:
-        """Every zone, by id."""
+        """Every zone, by id, as stored (those that cannot be drawn too: ``drawable``)."""
         with self._db.read() as conn:
             return zone_store.list_zones(conn)
 
@@ -105,9 +120,16 @@ class ZoneService:
             return zone_store.get_zone(conn, zone_id)
 
     def feature(self, zone_id: str) -> dict[str, Any]:
-        """The zone ``zone_id`` as a GeoJSON Feature."""
-        return zone_to_feature(self.get(zone_id))
+        """The zone ``zone_id`` as a GeoJSON Feature; ``NotFoundError`` naming why when it is stored
+        but cannot be drawn (the listings leave it out too)."""
+        zone = self.get(zone_id)
+        if not self.undrawable.drawable([zone]):
+            raise NotFoundError(
+                f"zone {zone_id} is stored but cannot be drawn ({zone_drawing_problem(zone)}):"
+                " `keepclear zones check` lists it; correct it and import it again with replace"
+            )
+        return zone_to_feature(zone)
 
     def export_document(self) -> dict[str, Any]:
-        """Every zone as a GeoJSON FeatureCollection."""
-        return zones_to_geojson(self.list())
+        """Every zone that can be drawn as a GeoJSON FeatureCollection (``drawable``)."""
+        return zones_to_geojson(self.drawable())
