@@ -38,22 +38,28 @@ def bearer_key(authorization: str | None) -> str | None:
     return authorization[len(BEARER) :].strip() if authorization and authorization.startswith(BEARER) else None
 
 
-def person_of(raw: bytes) -> str | None:
-    """The name an ``X-Keepclear-Person`` header's bytes give: UTF-8 (HTTP hands header values over as
-    bytes; read as latin-1, "Иван" became mojibake), None when they are not UTF-8 (the input gate
-    refuses those)."""
+def header_text(raw: bytes) -> str | None:
+    """The text a header's bytes give: UTF-8 (HTTP hands header values over as bytes; read as
+    latin-1, as Starlette and FastAPI read them, "Иван" became mojibake), None when they are not
+    UTF-8 (the input gate refuses those for every header in ``input_gate.TEXT_HEADERS``)."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
 
 
+def header_value(connection: HTTPConnection, name: bytes) -> str | None:
+    """The request's header ``name`` (lower case; its first value, as the gate judged it) read as
+    UTF-8 (``header_text``); None when it has none (or, never past the gate, one not UTF-8)."""
+    for header, value in connection.scope.get("headers", ()):
+        if header == name:
+            return header_text(value)
+    return None
+
+
 def person_header(connection: HTTPConnection) -> str:
     """The request's ``X-Keepclear-Person`` (its first value, as the gate judged it), "" when none."""
-    for name, value in connection.scope.get("headers", ()):
-        if name == b"x-keepclear-person":
-            return person_of(value) or ""
-    return ""
+    return header_value(connection, b"x-keepclear-person") or ""
 
 
 def caller_of(

@@ -5,10 +5,12 @@ stores see only input they can keep:
 
 - the request target: longer than ``max_url_bytes`` → 414; a path holding a control character
   (``%00``) → 404 (no resource has such a name); a query parameter holding one → 422;
-- a header the gate judges (``Authorization``, ``X-Keepclear-Person``, ``Content-Type``,
-  ``Content-Length``) given more than once → 400: the gate and the routes must read the same value;
-- the ``X-Keepclear-Person`` header (or a socket's ``person``): its bytes not UTF-8, too long (in
-  characters) or control characters → 422;
+- a header the gate judges or a route reads as one value (``Authorization``, ``X-Keepclear-Person``,
+  ``X-Keepclear-Source``, ``Idempotency-Key``, ``Content-Type``, ``Content-Length``) given more than
+  once → 400: the gate, the middlewares and the routes must read the same value;
+- a header whose text is kept (``X-Keepclear-Person``, ``X-Keepclear-Source``): its bytes not UTF-8
+  → 422 naming it; the person (or a socket's ``person``) too long (in characters) or holding control
+  characters → 422 (a source's control characters are dropped, ``feed_sources.clean_source``);
 - the caller, before a byte of a body is read (``authenticate``): no key, or one that is not valid → 401.
   Parsing megabytes of JSON holds the interpreter for seconds; only a caller with a key may cost that;
 - the caller's party (any request with a valid key): past ``requests`` in flight at once (its keys
@@ -44,7 +46,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keepclear.api.connection_limits import BodyBytesPerKey, RequestsInFlight
-from keepclear.api.deps import CALLER_SCOPE_KEY, NO_KEY, bearer_key, caller_of, person_of
+from keepclear.api.deps import CALLER_SCOPE_KEY, NO_KEY, bearer_key, caller_of, header_text
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.problems import problem, problem_for
 from keepclear.domain.identity import Principal
@@ -64,7 +66,17 @@ _ADMIN_HOLDER = "*admin"
 _IN_FLIGHT_RETRY_AFTER_S = 1.0
 #: Headers a request may give once (none is a list, RFC 9110 §5.3): with two, the gate would judge
 #: one value and a route read the other.
-SINGLE_HEADERS = (b"authorization", b"x-keepclear-person", b"content-type", b"content-length")
+SINGLE_HEADERS = (
+    b"authorization",
+    b"x-keepclear-person",
+    b"x-keepclear-source",
+    b"idempotency-key",
+    b"content-type",
+    b"content-length",
+)
+#: Headers whose text is kept and shown to others (who acts; the feed a batch names): read as UTF-8
+#: (``deps.header_value``), so bytes that are not UTF-8 are refused naming the header (422).
+TEXT_HEADERS = {b"x-keepclear-person": "X-Keepclear-Person", b"x-keepclear-source": "X-Keepclear-Source"}
 
 
 class _TooLarge(Exception):
@@ -227,12 +239,12 @@ class InputGate:
             for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             if _CONTROL.search(name) or _CONTROL.search(value)
         ]
-        raw_person = headers.get(b"x-keepclear-person")
-        if raw_person is not None:
-            person = person_of(raw_person)
-            if person is None:
-                problems.append("X-Keepclear-Person: not UTF-8; send the name as its UTF-8 bytes")
-            elif p := person_problem(person, self.limits):
+        for name, shown in TEXT_HEADERS.items():
+            raw = headers.get(name)
+            text = None if raw is None else header_text(raw)
+            if raw is not None and text is None:
+                problems.append(f"{shown}: not UTF-8; send the text as its UTF-8 bytes")
+            elif text is not None and name == b"x-keepclear-person" and (p := person_problem(text, self.limits)):
                 problems.append(p)
         if scope["type"] == "websocket":
             for name, value in parse_qsl(query.decode("utf-8", "replace")):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
-from keepclear.api.deps import authorized, runtime
+from keepclear.api.deps import authorized, header_value, runtime
 from keepclear.api.feed_sources import clean_source
 from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models import RefusedReport, TrackBatchIn, TrackBatchResult
@@ -114,7 +114,7 @@ async def ingest_tracks(
     await rt.priority.wait_clear_async()  # judging waits while the probe computes, as reading the body did
     result = await run_in_threadpool(rt.ingest.submit, columns, principal.party_id)
     if result.accepted_indices:
-        source = clean_source(request.headers.get("x-keepclear-source"), principal.key_id)
+        source = clean_source(header_value(request, b"x-keepclear-source"), principal.key_id)
         every = len(result.accepted_indices) == len(columns)
         accepted_units = columns.unit_ids if every else [columns.unit_ids[i] for i in result.accepted_indices]
         request.app.state.feed_sources.record(
