@@ -239,12 +239,12 @@ class InputGate:
             for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             if _CONTROL.search(name) or _CONTROL.search(value)
         ]
-        for name, shown in TEXT_HEADERS.items():
-            raw = headers.get(name)
+        for header, shown in TEXT_HEADERS.items():
+            raw = headers.get(header)
             text = None if raw is None else header_text(raw)
             if raw is not None and text is None:
                 problems.append(f"{shown}: not UTF-8; send the text as its UTF-8 bytes")
-            elif text is not None and name == b"x-keepclear-person" and (p := person_problem(text, self.limits)):
+            elif text is not None and header == b"x-keepclear-person" and (p := person_problem(text, self.limits)):
                 problems.append(p)
         if scope["type"] == "websocket":
             for name, value in parse_qsl(query.decode("utf-8", "replace")):
