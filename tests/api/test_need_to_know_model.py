@@ -655,10 +655,10 @@ def check_socket_and_record(w: World) -> list[str]:
     """The hotline socket's backlog (resumed from the start) and the record export, as every key that reads them."""
     problems = []
     for pid in w.parties:
-        text, problem = socket_backlog(w.api, Who(pid, "liaison"))
-        problems += [problem] if problem else []
-        problems += [f"{pid}/liaison WS /v1/hotline/ws shows {label}" for label in leaks(w.secrets, pid, text)]
-        for role in ("liaison", "observer"):
+        for role in ("liaison", "observer"):  # the observer's socket is read-only, its backlog the same
+            text, problem = socket_backlog(w.api, Who(pid, role))
+            problems += [problem] if problem else []
+            problems += [f"{pid}/{role} WS /v1/hotline/ws shows {label}" for label in leaks(w.secrets, pid, text)]
             export = _ok(w.api.client(Who(pid, role)).get("/v1/record/export"))
             wrong = foreign_entries(export.get("entries", []), pid)
             problems += [f"{pid}/{role} record export shows entries beyond its audience: {wrong[:5]}"] if wrong else []

@@ -37,6 +37,7 @@ from keepclear.domain.ids import MAX_ID_CHARS
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import (
     ConflictError,
+    ForbiddenError,
     KeepclearError,
     NotFoundError,
     OverloadedError,
@@ -85,6 +86,8 @@ def error_status(exc: KeepclearError) -> str:
         return "not_found"
     if isinstance(exc, ConflictError):
         return "conflict"
+    if isinstance(exc, ForbiddenError):
+        return "forbidden"
     return "refused"
 
 
@@ -95,7 +98,8 @@ def problems_of(exc: KeepclearError) -> list[str]:
 
 def error_frame(refusal: KeepclearError | list[str], **extra: Any) -> dict[str, Any]:
     """``{"type": "error", "status", "problems", "codes", ...extra}``: a refusal as the socket says it.
-    ``status`` names the kind of refusal (``invalid``, ``not_found``, ``conflict``, ``refused``); an
+    ``status`` names the kind of refusal (``invalid``, ``not_found``, ``conflict``, ``forbidden``,
+    ``refused``); an
     ``invalid`` one carries a machine code per problem (``codes``, as an HTTP 422 does)."""
     if isinstance(refusal, list):
         status, problems = "invalid", refusal

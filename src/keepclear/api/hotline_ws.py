@@ -29,14 +29,16 @@ from keepclear.api.hotline_frames import (
 from keepclear.api.party_rate import PartyRate
 from keepclear.domain.hotline import Draft, Message
 from keepclear.domain.json_input import parse_json
-from keepclear.errors import KeepclearError, ValidationError
+from keepclear.errors import ForbiddenError, KeepclearError, ValidationError
 from keepclear.services.hotline.hub import HotlineHub, Subscription
 from keepclear.services.hotline.service import HotlineService
 
 
 class LiveSession:
     """One WebSocket client: resume, then live delivery, posts (group-committed, each taking a token
-    of its party's ``post_rate``; None: not bounded, a session tests drive alone) and receipts."""
+    of its party's ``post_rate``; None: not bounded, a session tests drive alone) and receipts. With
+    ``write_refusal`` (a key that may read threads but not post: an observer) it is read-only: every
+    ``post``, ``read`` and ``delivered`` frame is answered with that refusal, nothing stored."""
 
     def __init__(
         self,
@@ -48,6 +50,7 @@ class LiveSession:
         config: LiveConfig,
         key_id: str | None = None,
         post_rate: PartyRate | None = None,
+        write_refusal: ForbiddenError | None = None,
     ) -> None:
         self.service = service
         self.hub = hub
@@ -57,6 +60,9 @@ class LiveSession:
         self.config = config
         self.key_id = key_id
         self.post_rate = post_rate
+        #: Why the caller may not write (an observer: read-only), or None: its ``post``, ``read`` and
+        #: ``delivered`` frames are each answered with it, as HTTP answers the post it may not make.
+        self.write_refusal = write_refusal
         # Bounded in count and bytes: a client posting faster than commits go stops being read (TCP
         # pushes back). Each post waits with its frame's bytes, released once its commit is answered.
         self.posts: asyncio.Queue[tuple[dict[str, Any], int]] = asyncio.Queue(maxsize=config.max_pending_posts)
@@ -138,7 +144,10 @@ class LiveSession:
                 delivery.reply(error_frame(exc))
                 continue
             kind = frame.get("type") if isinstance(frame, dict) else None
-            if kind == "post":
+            if kind in ("post", "delivered", "read") and self.write_refusal is not None:
+                extra = {k: frame[k] for k in ("ref", "idempotency_key") if kind == "post" and k in frame}
+                delivery.reply(error_frame(self.write_refusal, **extra))
+            elif kind == "post":
                 await self._queue_post(frame, len(text.encode("utf-8")))
             elif kind in ("delivered", "read"):
                 await self._receipt_frame(delivery, kind, frame)

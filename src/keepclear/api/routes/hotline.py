@@ -40,9 +40,10 @@ from keepclear.domain.identity import Principal
 from keepclear.domain.limits import INT64_MAX
 from keepclear.domain.phrases import Phrase
 from keepclear.domain.timefmt import format_utc
+from keepclear.errors import ForbiddenError
 from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.service import HotlineService
-from keepclear.services.policy import Action
+from keepclear.services.policy import Action, require
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ router = APIRouter(prefix="/v1/hotline", tags=["hotline"], route_class=JudgedBod
 HotlineDep = Annotated[Hotline, Depends(hotline)]
 Reader = Annotated[Principal, Depends(authorized(Action.THREADS_READ))]
 Poster = Annotated[Principal, Depends(authorized(Action.MESSAGES_POST))]
-SocketPoster = Annotated[Principal, Depends(socket_authorized(Action.MESSAGES_POST))]
+SocketReader = Annotated[Principal, Depends(socket_authorized(Action.THREADS_READ))]
 Declarer = Annotated[Principal, Depends(authorized(Action.AVAILABILITY_SET))]
 
 
@@ -89,17 +90,36 @@ def _availability(party_id: str, value: PartyAvailability) -> AvailabilityOut:
     return AvailabilityOut(party_id=party_id, availability=value.availability, since=format_utc(value.since_s))
 
 
+def _write_refusal(principal: Principal) -> ForbiddenError | None:
+    """Why ``principal`` may not write on the socket (the refusal HTTP gives its post), or None."""
+    try:
+        require(principal, Action.MESSAGES_POST)
+    except ForbiddenError as exc:
+        return exc
+    return None
+
+
 @router.websocket("/ws")
-async def live(websocket: WebSocket, hl: HotlineDep, principal: SocketPoster) -> None:
+async def live(websocket: WebSocket, hl: HotlineDep, principal: SocketReader) -> None:
     """The live socket: resume from cursors, then messages, receipts and availability as they happen,
-    until the caller's key is revoked. One key may hold ``max_streams_per_key`` sockets open (per API
+    until the caller's key is revoked. A key that reads threads but may not post (an observer) has it
+    read-only: its ``post``, ``read`` and ``delivered`` frames are answered with an ``error`` frame,
+    status ``forbidden``, as HTTP answers its post and read receipt (403). One key may hold ``max_streams_per_key`` sockets open (per API
     process): one more is accepted and closed at once with the reason (code 1013, try again later)."""
     if not hl.sockets.claim(principal.key_id):
         await refuse(websocket, hl.sockets.refusal())
         return
     try:
         session = LiveSession(
-            hl.service, hl.hub, websocket, _party(principal), principal.person, hl.live, principal.key_id, hl.posts
+            hl.service,
+            hl.hub,
+            websocket,
+            _party(principal),
+            principal.person,
+            hl.live,
+            principal.key_id,
+            hl.posts,
+            write_refusal=_write_refusal(principal),
         )
         await session.run()
     finally:
