@@ -186,3 +186,70 @@ def test_zones_check_lists_the_stored_zones_an_import_would_refuse_today(tmp_pat
     ]
     assert "2 of 6 stored zones would be refused on import today" in checked.stderr
     assert run("zones", "export", data_dir=data).stdout == before
+
+
+def _feature(name: str, description: str) -> dict[str, object]:
+    return {
+        "type": "Feature",
+        "id": "forged",
+        "geometry": {"type": "Point", "coordinates": [36.5, 35.1]},
+        "properties": {"kind": "protected-site", "name": name, "radius_m": 500, "description": description},
+    }
+
+
+def test_listings_show_stored_text_on_one_line_without_terminal_escapes(tmp_path: Path):
+    """Names an admin enters (the CLI, or the API with an admin key: no rule keeps a line break or an
+    ESC out of them) were printed as stored: a line break forged a listing's line, an escape sequence
+    reached the operator's terminal. Each listing writes them escaped (``one_line_text``), one line
+    an entry."""
+    data = tmp_path / "forged"
+    forged = "Alpha\nbravo\tdeleted\x1b[2J\u0085"
+    shown = "Alpha\\nbravo\\tdeleted\\x1b[2J\\x85"
+    assert run("init", data_dir=data).returncode == 0
+    added = run("party", "add", "p1", "--name", forged, "--contact", forged, data_dir=data)
+    assert added.returncode == 0, added.stderr
+    assert run("force", "add", "f1", "--party", "p1", "--name", forged, data_dir=data).returncode == 0
+    assert (
+        run(
+            "unit",
+            "add",
+            "u1",
+            "--force",
+            "f1",
+            "--domain",
+            "air",
+            "--callsign",
+            forged,
+            "--kind",
+            forged,
+            data_dir=data,
+        ).returncode
+        == 0
+    )
+    assert run("keys", "create", "--role", "liaison", "--party", "p1", "--label", forged, data_dir=data).returncode == 0
+    zones = tmp_path / "zones.geojson"
+    zones.write_text(json.dumps({"type": "FeatureCollection", "features": [_feature(forged, "a\nb")]}))
+    imported = run("zones", "import", str(zones), data_dir=data)
+    assert imported.returncode == 0, imported.stderr
+    for listing in (("party", "list"), ("force", "list"), ("unit", "list"), ("keys", "list"), ("zones", "list")):
+        out = run(*listing, data_dir=data).stdout
+        assert len(out.splitlines()) == 1 and "\x1b" not in out and "\x85" not in out, (listing, out)
+        assert shown in out, (listing, out)
+    assert run("party", "list", data_dir=data).stdout.startswith(f"p1\t{shown}\ten\t{shown}")
+
+
+def test_a_zone_description_is_bounded_as_other_zone_text(tmp_path: Path):
+    """A zone's ``description`` (and its ``name``) had no bound: a zone file's description of
+    megabytes was stored and sent with the zone to every reader. At most 4,000 characters (an
+    activity's text), a name at most 200 (as each of ``names``)."""
+    data = tmp_path / "long"
+    assert run("init", data_dir=data).returncode == 0
+    zones = tmp_path / "zones.geojson"
+    for feature, problem in (
+        (_feature("Site", "d" * 4001), "feature 0 description: 4001 characters, at most 4000"),
+        (_feature("S" * 201, ""), "feature 0 name: 201 characters, at most 200"),
+    ):
+        zones.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+        assert_one_line_error(run("zones", "import", str(zones), data_dir=data), problem)
+    zones.write_text(json.dumps({"type": "FeatureCollection", "features": [_feature("S" * 200, "d" * 4000)]}))
+    assert run("zones", "import", str(zones), data_dir=data).returncode == 0

@@ -17,6 +17,7 @@ import click
 import yaml
 
 from keepclear.cli.context import CliContext, pass_context
+from keepclear.domain.limits import one_line_text
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.geo.activity_doc import activities_from_documents, activity_from_document, batch_documents
@@ -272,6 +273,6 @@ def activity_deadlines(ctx: CliContext) -> None:
     with _service(ctx) as service:
         steps = service.run_deadlines()
     for step in steps:
-        contact = step.contact_name or "roster exhausted"
+        contact = one_line_text(step.contact_name) if step.contact_name else "roster exhausted"
         click.echo(f"{step.activity_id} v{step.version}: {step.party_id} escalated to level {step.level}: {contact}")
     click.echo(f"{len(steps)} escalations")

@@ -6,6 +6,7 @@ import click
 
 from keepclear.cli.context import CliContext, pass_context
 from keepclear.domain import Domain, Force, Party, Unit
+from keepclear.domain.limits import one_line_text
 from keepclear.domain.parties import Contact
 
 
@@ -48,7 +49,7 @@ def party_list(ctx: CliContext) -> None:
     try:
         for p in deployment.registry.parties():
             roster = ", ".join(c.name for c in deployment.registry.roster(p.id))
-            click.echo(f"{p.id}\t{p.name}\t{p.language}\t{roster}")
+            click.echo(f"{p.id}\t{one_line_text(p.name)}\t{p.language}\t{one_line_text(roster)}")
     finally:
         deployment.close()
 
@@ -82,7 +83,7 @@ def force_list(ctx: CliContext, party_id: str | None) -> None:
     deployment = ctx.open()
     try:
         for f in deployment.registry.forces(party_id):
-            click.echo(f"{f.id}\t{f.name}\t{f.party_id}\t{'partner' if f.partner else 'own'}")
+            click.echo(f"{f.id}\t{one_line_text(f.name)}\t{f.party_id}\t{'partner' if f.partner else 'own'}")
     finally:
         deployment.close()
 
@@ -117,6 +118,7 @@ def unit_list(ctx: CliContext, party_id: str | None) -> None:
     deployment = ctx.open()
     try:
         for u, owner in deployment.registry.units(party_id):
-            click.echo(f"{u.id}\t{u.callsign}\t{u.domain.value}\t{u.kind}\t{u.force_id}\t{owner}")
+            callsign, kind = one_line_text(u.callsign), one_line_text(u.kind)
+            click.echo(f"{u.id}\t{callsign}\t{u.domain.value}\t{kind}\t{u.force_id}\t{owner}")
     finally:
         deployment.close()

@@ -6,6 +6,7 @@ import click
 
 from keepclear.cli.context import CliContext, pass_context
 from keepclear.domain.identity import Role
+from keepclear.domain.limits import one_line_text
 from keepclear.domain.timefmt import format_utc
 
 
@@ -42,7 +43,7 @@ def keys_list(ctx: CliContext) -> None:
         for k in deployment.keys.list():
             revoked = format_utc(k.revoked_s) if k.revoked_s is not None else "active"
             click.echo(
-                f"{k.key_id}\t{k.role.value}\t{k.party_id or '-'}\t{k.label}\t{format_utc(k.created_s)}\t{revoked}"
+                f"{k.key_id}\t{k.role.value}\t{k.party_id or '-'}\t{one_line_text(k.label)}\t{format_utc(k.created_s)}\t{revoked}"
             )
     finally:
         deployment.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from keepclear.cli.context import CliContext, pass_context
+from keepclear.domain.limits import one_line_text
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError
 from keepclear.services.zones.service import parse_geojson_text
@@ -101,7 +102,7 @@ def zones_list(ctx: CliContext) -> None:
                 "*" if z.rules.permitted_parties is None else ",".join(sorted(z.rules.permitted_parties)) or "none"
             )
             click.echo(
-                f"{z.id}\t{z.kind.value}\t{z.name}\t{z.altitude.lower_ft:g}-{z.altitude.upper_ft:g} ft\t{valid}"
+                f"{z.id}\t{z.kind.value}\t{one_line_text(z.name)}\t{z.altitude.lower_ft:g}-{z.altitude.upper_ft:g} ft\t{valid}"
                 f"\tpermitted={permitted}\tnotice={z.rules.min_notice_h:g}h"
             )
     finally:

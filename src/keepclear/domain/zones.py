@@ -172,6 +172,9 @@ class Zone:
 LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
 #: At most this many characters in a zone's name, in any language (the stored column's width).
 MAX_ZONE_NAME_CHARS = 200
+#: At most this many characters in a zone's ``description`` (free text, sent with the zone to every
+#: reader: as an activity's text, ``activities.MAX_TEXT_CHARS``).
+MAX_ZONE_DESCRIPTION_CHARS = 4000
 #: At most this many languages in a zone's ``names``.
 MAX_ZONE_NAMES = 32
 
@@ -250,6 +253,10 @@ def zone_problems(zone: Zone) -> list[str]:
         problems.append(f"rules.min_notice_h: {zone.rules.min_notice_h!r} must be a finite number >= 0")
     if not zone.name.strip():
         problems.append("name: must not be empty")
+    elif len(zone.name) > MAX_ZONE_NAME_CHARS:
+        problems.append(f"name: {len(zone.name)} characters, at most {MAX_ZONE_NAME_CHARS}")
+    if len(zone.description) > MAX_ZONE_DESCRIPTION_CHARS:
+        problems.append(f"description: {len(zone.description)} characters, at most {MAX_ZONE_DESCRIPTION_CHARS}")
     problems += names_problems(dict(zone.names), "names")
     if [tag for tag, _ in zone.names] != sorted({tag for tag, _ in zone.names}):
         problems.append("names: must be sorted by language tag, each tag once")
