@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -105,6 +106,53 @@ def test_bad_files_get_one_line_and_no_traceback(
     code, out, err = _run(capsys, "ledger", "verify", str(bad))
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[" * 100_000, "JSON nested too deeply to read"),
+        (b'{"format":' * 100_000, "JSON nested too deeply to read"),
+        (b'{"format": "keepclear-ledger", "version": ' + b"9" * 5000 + b"}", "a number has more digits than"),
+    ],
+)
+def test_hostile_json_gets_one_line_and_no_internal_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    """JSON nested deeper than the parser's stack, or an integer of more than 4,300 digits, was an
+    "internal error: RecursionError/ValueError (please report this)", not a verdict on the file."""
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    code, out, err = _run(capsys, "ledger", "verify", str(bad))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and message in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("[" * 5000 + "]" * 5000, "payload is not JSON (nested too deeply to read)"),
+        ('{"a":' * 5000 + "1" + "}" * 5000, "payload is not JSON (nested too deeply to read)"),
+        ("9" * 5000, "payload is not JSON (a number has more digits than can be read)"),
+    ],
+)
+def test_a_hostile_payload_does_not_verify_at_its_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], payload: str, message: str
+) -> None:
+    """A payload (with its hash made to match) nested deeper than the parser's stack crashed the
+    verifier; now it does not verify, at its entry."""
+    document = json.loads((VECTORS / "clean-full.json").read_text())
+    entry = document["entries"][1]
+    entry["payload"] = payload
+    entry["statement"]["payload_sha256"] = hashlib.sha256(payload.encode()).hexdigest()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    code, out, err = _run(capsys, "ledger", "verify", str(bad))
+    assert code == 1 and out == "" and "internal error" not in err, err
+    assert err.count("\n") == 1 and "entry #1 (seq 2" in err and message in err, err
 
 
 def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

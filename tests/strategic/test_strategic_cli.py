@@ -77,6 +77,38 @@ def test_bad_file_is_one_line_naming_the_field_and_stores_nothing(tmp_path: Path
     assert run("activity", "list", data_dir=data).stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000, "deep.yaml: nested deeper than 32 levels"),
+        ('{"kind":' * 100_000, "deep.yaml: nested deeper than 32 levels"),
+        ("kind: air-operation\nstart: " + "9" * 5000 + "\n", "deep.yaml: a number has more digits than can be read"),
+        ('kind: air-operation\ntext: "a\\0b"\n', "deep.yaml: text: contains a NUL character"),
+    ],
+)
+def test_a_hostile_activity_file_is_one_line_and_stores_nothing(tmp_path: Path, content: str, message: str) -> None:
+    """A file nested deeper than the parser's stack, or a number of more than 4,300 digits, was an
+    "internal error: RecursionError/ValueError"; a file is now held to a request body's rules."""
+    data = tmp_path / "deploy"
+    run("init", data_dir=data)
+    run("party", "add", "coalition", data_dir=data)
+    bad = tmp_path / "deep.yaml"
+    bad.write_text(content)
+    result = run("activity", "notify", str(bad), "--party", "coalition", data_dir=data)
+    assert result.returncode == 1 and "internal error" not in result.stderr, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert run("activity", "list", data_dir=data).stdout == ""
+
+
+def test_a_states_file_with_a_field_past_the_csv_limit_is_one_line(tmp_path: Path) -> None:
+    states = tmp_path / "states.csv"
+    states.write_text("id,lat_deg,lon_deg,alt_m,gs_mps,trk_deg,vs_mps\n" + "x" * 200_000 + ",0,0,0,0,0,0\n")
+    result = run("probe", str(states), data_dir=tmp_path / "deploy")
+    assert result.returncode != 0 and "internal error" not in result.stderr, result.stderr
+    assert "states.csv: not a CSV file the probe can read (field larger than field limit" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_a_file_of_several_activities_is_notified_as_one_batch_all_or_none(tmp_path: Path) -> None:
     data = tmp_path / "deploy"
     run("init", data_dir=data)

@@ -17,7 +17,8 @@ import click
 import yaml
 
 from keepclear.cli.context import CliContext, pass_context
-from keepclear.domain.limits import one_line_text
+from keepclear.domain.json_input import value_problems
+from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, one_line_text
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.geo.activity_doc import activities_from_documents, activity_from_document, batch_documents
@@ -40,8 +41,9 @@ _NoTimestampLoader.yaml_implicit_resolvers = {
 }
 
 
-def read_activity_file(file: Path) -> Any:
-    """The document in a YAML or JSON file; a syntax error names the line."""
+def read_activity_file(file: Path, limits: InputLimits = DEFAULT_LIMITS) -> Any:
+    """The document in a YAML or JSON file; a syntax error names the line. Its values are held to the
+    rules of a request body (``domain.json_input``: depth, strings, numbers), each problem named."""
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -49,13 +51,21 @@ def read_activity_file(file: Path) -> Any:
     except UnicodeDecodeError:
         raise KeepclearError(f"{file}: not UTF-8 text") from None
     try:
-        return yaml.load(text, Loader=_NoTimestampLoader)
+        document = yaml.load(text, Loader=_NoTimestampLoader)
+    except RecursionError:
+        raise ValidationError([f"{file}: nested deeper than {limits.max_json_depth} levels"]) from None
+    except ValueError:  # yaml's int() of more digits than Python converts (4,300)
+        raise ValidationError([f"{file}: a number has more digits than can be read"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         raise ValidationError([f"{file}: not valid YAML or JSON{where}: {exc.problem}"]) from None
     except yaml.YAMLError as exc:
         raise ValidationError([f"{file}: not valid YAML or JSON: {exc}"]) from None
+    problems = value_problems(document, limits)
+    if problems:
+        raise ValidationError([f"{file}: {problem}" for problem in problems])
+    return document
 
 
 def _most(ctx: CliContext) -> int:
@@ -121,7 +131,7 @@ def activity_notify(ctx: CliContext, file: Path, party_id: str, draft: bool) -> 
 
     A FILE holding a list of activities (or ``activities:`` and the list, the body of
     POST /v1/activities/batch) notifies them all or none, as one batch."""
-    document = read_activity_file(file)
+    document = read_activity_file(file, ctx.settings.input_limits())
     batch = batch_documents(document)
     if batch is not None:
         if draft:
@@ -150,7 +160,9 @@ def activity_notify(ctx: CliContext, file: Path, party_id: str, draft: bool) -> 
 @pass_context
 def activity_amend(ctx: CliContext, file: Path, party_id: str, version: int, activity_id: str | None) -> None:
     """Replace --version of an activity by the content of FILE (a new version)."""
-    activity_ = activity_from_document(read_activity_file(file), party_id=party_id, activity_id=activity_id)
+    activity_ = activity_from_document(
+        read_activity_file(file, ctx.settings.input_limits()), party_id=party_id, activity_id=activity_id
+    )
     if not activity_.id:
         raise ValidationError(["id: say which activity to amend (in the file or with --id)"])
     with _service(ctx) as service:

@@ -113,7 +113,7 @@ def _proof_or_none(file: Path) -> dict[str, Any] | None:
     """The proof document in ``file``, or None when it is not a proof file (then it is read as an export)."""
     try:
         document = json.loads(file.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return document if is_proof(document) else None
 

@@ -36,7 +36,10 @@ def parse_states_csv(text: str, source: str = "states.csv") -> TrackStates:
     A well-formed file is read by whole columns; any doubt sends it through the line-by-line
     reader, which accepts exactly the same files and names the line of each problem.
     """
-    return _parse_columns(text) or _parse_lines(text, source)
+    try:
+        return _parse_columns(text) or _parse_lines(text, source)
+    except csv.Error as exc:  # a field past the csv module's limit (131,072 characters), a NUL...
+        raise StatesCsvError([f"{source}: not a CSV file the probe can read ({exc})"]) from None
 
 
 def _parse_columns(text: str) -> TrackStates | None:

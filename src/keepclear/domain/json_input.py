@@ -81,6 +81,8 @@ def parse_json(raw: bytes | str, limits: InputLimits, source: str = "body") -> A
             [f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
         ) from None
     except ValueError as exc:
+        if "integer string conversion" in str(exc):  # Python converts integers of at most 4,300 digits
+            raise ValidationError([f"{source}: a number has more digits than can be read"]) from None
         raise ValidationError([f"{source}: {exc}"]) from None
     except RecursionError:
         raise ValidationError([f"{source}: nested deeper than {limits.max_json_depth} levels"]) from None

@@ -137,5 +137,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def strict_json(text: str) -> Any:
-    """Parse RFC 8259 JSON strictly: ``ValueError`` on NaN/Infinity or a duplicate object key."""
-    return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+    """Parse RFC 8259 JSON strictly: ``ValueError`` on NaN/Infinity, a duplicate object key, nesting
+    too deep for this interpreter, or an integer of more digits than it converts."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):  # Python converts integers of at most 4,300 digits
+            raise ValueError("a number has more digits than can be read") from None
+        raise

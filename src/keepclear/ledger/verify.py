@@ -77,6 +77,10 @@ def parse_export(raw: bytes, name: str) -> dict[str, Any]:
         ended = exc.msg.startswith("Unterminated") or exc.pos >= len(text.rstrip())
         hint = " (the file looks truncated)" if ended and text.lstrip().startswith(("{", "[")) else ""
         raise ExportFileError(f"{name}: not JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}") from None
+    except RecursionError:
+        raise ExportFileError(f"{name}: JSON nested too deeply to read, not a ledger export") from None
+    except ValueError:  # an integer of more digits than Python converts (4,300)
+        raise ExportFileError(f"{name}: a number has more digits than can be read, not a ledger export") from None
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise ExportFileError(f'{name}: not a keepclear ledger export (no "format": "{EXPORT_FORMAT}")')
     version = document.get("version")
@@ -105,6 +109,8 @@ def verify_document(document: dict[str, Any]) -> VerifyReport:
     except Bad as bad:
         report.problem = str(bad)
         report.at = bad.at
+    except RecursionError:  # a value nested so deep that walking it exhausts the stack
+        report.problem, report.at = "a value is nested too deeply to check", ""
     return report
 
 

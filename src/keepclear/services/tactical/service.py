@@ -115,8 +115,10 @@ class TacticalService:
     def reload_zones(self) -> None:
         """Read the zones again (after an import)."""
         with self._db.read() as conn:
-            zones = zone_store.list_zones(conn)
-        drawable = self.undrawable_zones.drawable(zones, whole_table=True)  # one that cannot be drawn: left out
+            stored = zone_store.read_zones(conn)
+        drawable = self.undrawable_zones.drawable(
+            stored.zones, whole_table=True, unreadable=stored.unreadable
+        )  # one that cannot be drawn: left out
         with self._lock:
             self.zone_watch = ZoneWatch(drawable, self.config.zones, previous=self.zone_watch)
             undrawable = dict(self.zone_watch.undrawable)

@@ -92,25 +92,30 @@ class ZoneService:
         """How many zones are stored, and each an import would refuse today, by id, with what the
         import would say (its feature index left out): zones stored before a rule was made (the
         altitude bounds, the registered parties, a tighter limit) stay stored and probed as they
-        are, and this tells the operator which to correct and import again. Nothing is changed."""
+        are, and this tells the operator which to correct and import again; a row that cannot be
+        read as a zone at all is listed with why. Nothing is changed."""
         with self._db.read() as conn:
             parties = frozenset(party.id for party in registry_store.list_parties(conn))
-            stored = zone_store.list_zones(conn)
-        refused: dict[str, list[str]] = {}
+            read = zone_store.read_zones(conn)
+        stored = read.zones
+        refused: dict[str, list[str]] = {zone_id: [problem] for zone_id, problem in read.unreadable.items()}
         for zone in stored:
             try:
                 zones_from_geojson(zones_to_geojson([zone]), self._limits, parties)
             except ValidationError as exc:
                 refused[zone.id] = [str(problem).removeprefix("feature 0 ") for problem in exc.problems]
-        return len(stored), refused
+        return len(stored) + len(read.unreadable), dict(sorted(refused.items()))
 
     def drawable(self) -> list[Zone]:
         """Every zone that can be drawn, by id: a stored zone that cannot (``zone_drawing_problem``)
         is left out, logged once and counted (``zones_undrawable``)."""
-        return self.undrawable.drawable(self.list(), whole_table=True)
+        with self._db.read() as conn:
+            stored = zone_store.read_zones(conn)
+        return self.undrawable.drawable(stored.zones, whole_table=True, unreadable=stored.unreadable)
 
     def list(self) -> list[Zone]:
-        """Every zone, by id, as stored (those that cannot be drawn too: ``drawable``)."""
+        """Every zone, by id, as stored (those that cannot be drawn too: ``drawable``; a row that
+        cannot be read as a zone at all is left out: ``drawable`` notes it)."""
         with self._db.read() as conn:
             return zone_store.list_zones(conn)
 
@@ -122,7 +127,14 @@ class ZoneService:
     def feature(self, zone_id: str) -> dict[str, Any]:
         """The zone ``zone_id`` as a GeoJSON Feature; ``NotFoundError`` naming why when it is stored
         but cannot be drawn (the listings leave it out too)."""
-        zone = self.get(zone_id)
+        try:
+            zone = self.get(zone_id)
+        except zone_store.UnreadableZoneError as exc:
+            self.undrawable.note(zone_id, exc.problem)
+            raise NotFoundError(
+                f"zone {zone_id} is stored but cannot be read ({exc.problem}):"
+                " `keepclear zones check` lists it; correct it and import it again with replace"
+            ) from None
         if not self.undrawable.drawable([zone]):
             raise NotFoundError(
                 f"zone {zone_id} is stored but cannot be drawn ({zone_drawing_problem(zone)}):"

@@ -1,5 +1,8 @@
 """The stored zones this process found it cannot draw, for the log (once each) and the metrics.
 
+A stored row that cannot be read as a zone at all (an unknown kind, broken geometry JSON, an altitude
+stored as text: ``store.zones.UnreadableZoneError``) is one of them too, with why it cannot be read.
+
 A zone stored before a rule was made (a radius of 1e300 m or 1e-300 m, written by an older version
 or straight into the table) is read as stored; every reader that draws zones leaves such a zone out
 (``zone_drawing_problem``, ``UndrawableZoneError``) so that the other zones and every notification
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from keepclear.domain.zones import Zone, zone_drawing_problem
 
@@ -56,10 +59,16 @@ class UndrawableZones:
         with self._lock:
             self._problems = {i: p for i, p in self._problems.items() if i in kept}
 
-    def drawable(self, zones: Iterable[Zone], *, whole_table: bool = False) -> list[Zone]:
+    def drawable(
+        self, zones: Iterable[Zone], *, whole_table: bool = False, unreadable: Mapping[str, str] | None = None
+    ) -> list[Zone]:
         """``zones`` less those ``zone_drawing_problem`` names (noted); ``whole_table``: they are
-        every zone stored, so a zone no longer among them is no longer counted."""
+        every zone stored, so a zone no longer among them is no longer counted. ``unreadable``: the
+        stored rows that could not be read as zones at all (``store.zones.read_zones``), noted too."""
         zones = list(zones)
+        unreadable = {} if unreadable is None else unreadable
+        for zone_id, why in unreadable.items():
+            self.note(zone_id, why)
         kept: list[Zone] = []
         for zone in zones:
             problem = zone_drawing_problem(zone)
@@ -68,7 +77,7 @@ class UndrawableZones:
             else:
                 self.note(zone.id, problem)
         if whole_table:
-            self.stored(zone.id for zone in zones)
+            self.stored([*(zone.id for zone in zones), *unreadable])
         return kept
 
     def problem(self, zone_id: str) -> str | None:
