@@ -51,7 +51,7 @@ from keepclear.interop.poster import Poster
 from keepclear.interop.proposer import Proposer
 from keepclear.interop.tak_endpoint import ClientRule, TakEndpoint
 from keepclear.scenario.fields import FieldReader
-from keepclear.scenario.located import load_located
+from keepclear.scenario.located import load_located, read_utf8
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -318,10 +318,7 @@ def _tak_endpoint(reader: FieldReader, base: Path, in_names: set[str]) -> TakEnd
 
 
 def load_adapters(path: Path, environ: AbcMapping[str, str] | None = None) -> AdaptersConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError([f"{path}: cannot read the adapters file: {exc.strerror}"]) from None
+    text = read_utf8(path, "the adapters file")
     return parse_adapters(text, str(path), path.parent, environ)
 
 

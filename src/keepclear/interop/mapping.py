@@ -24,7 +24,7 @@ from pathlib import Path as FilePath
 
 from keepclear.errors import ValidationError
 from keepclear.scenario.fields import FieldReader
-from keepclear.scenario.located import load_located
+from keepclear.scenario.located import load_located, read_utf8
 
 
 class IdKind(StrEnum):
@@ -145,8 +145,5 @@ def parse_mapping(text: str, source: str = "interop.yaml") -> Mapping:
 
 def load_mapping(path: FilePath) -> Mapping:
     """Read and check a mapping file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError([f"{path}: cannot read the mapping file: {exc.strerror}"]) from None
+    text = read_utf8(path, "the mapping file")
     return parse_mapping(text, str(path))

@@ -16,7 +16,7 @@ from typing import Any
 
 from keepclear.errors import ValidationError
 from keepclear.scenario.fields import FieldReader
-from keepclear.scenario.located import load_located
+from keepclear.scenario.located import load_located, read_utf8
 from keepclear.scenario.model import Scenario
 from keepclear.scenario.packs import PACKS_FOLDER, SCENARIO_FILE, pack_names, pack_path
 from keepclear.scenario.read_expect import read_expectations, read_story
@@ -105,10 +105,7 @@ def parse_scenario(text: str, source: str = "<scenario>", base: FilePath | None 
 def load_scenario(path: str | FilePath) -> Scenario:
     """Load the scenario file at ``path`` (zones resolved next to it)."""
     file = FilePath(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError([f"{file}: cannot read ({exc.strerror})"]) from None
+    text = read_utf8(file, "the scenario")
     return parse_scenario(text, source=file.name, base=file.parent)
 
 

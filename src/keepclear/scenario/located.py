@@ -7,6 +7,7 @@ each value's path (``("units", 3, "plan", 2, "alt_ft")``) to its 1-based line.
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,24 +50,46 @@ def dotted(path: Iterable[str | int]) -> str:
     return out
 
 
-def _plain(node: yaml.Node, path: Path, lines: dict[Path, int], source: str, loader: yaml.SafeLoader) -> Any:
-    lines[path] = node.start_mark.line + 1
+#: How deep a file's values may nest, and how many values it may hold once its aliases are expanded
+#: (a scenario of thousands of units and waypoints holds some hundreds of thousands): past them the
+#: file is refused, naming the line, before a nesting exhausts the stack or a few lines of aliases
+#: expand into billions of values.
+MAX_DEPTH = 64
+MAX_VALUES = 2_000_000
+
+
+@dataclass
+class _Reading:
+    """What one ``load_located`` has read so far: the lines of the values and how many there are."""
+
+    source: str
+    loader: yaml.SafeLoader
+    lines: dict[Path, int] = field(default_factory=dict)
+    values: int = 0
+
+    def refuse(self, node: yaml.Node, problem: str) -> ValidationError:
+        return ValidationError([f"{self.source} line {node.start_mark.line + 1}: {problem}"])
+
+
+def _plain(node: yaml.Node, path: Path, reading: _Reading) -> Any:
+    reading.values += 1
+    if reading.values > MAX_VALUES:
+        raise reading.refuse(node, f"more than {MAX_VALUES:,} values (aliases expanded)")
+    if len(path) > MAX_DEPTH:
+        raise reading.refuse(node, f"{dotted(path)} is nested deeper than {MAX_DEPTH} levels")
+    reading.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise ValidationError(
-                    [f"{source} line {key_node.start_mark.line + 1}: mapping keys must be plain text"]
-                )
+                raise reading.refuse(key_node, "mapping keys must be plain text")
             key = str(key_node.value)
             if key in out:
-                raise ValidationError(
-                    [f"{source} line {key_node.start_mark.line + 1}: {dotted((*path, key))} is given twice"]
-                )
-            out[key] = _plain(value_node, (*path, key), lines, source, loader)
+                raise reading.refuse(key_node, f"{dotted((*path, key))} is given twice")
+            out[key] = _plain(value_node, (*path, key), reading)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, (*path, index), lines, source, loader) for index, item in enumerate(node.value)]
+        return [_plain(item, (*path, index), reading) for index, item in enumerate(node.value)]
     # Scalars: let the safe constructor resolve ints, floats, booleans, nulls; keep timestamps as text
     # (times are parsed by keepclear so a missing zone is refused, not guessed).
     if node.tag == "tag:yaml.org,2002:timestamp":
@@ -74,19 +97,39 @@ def _plain(node: yaml.Node, path: Path, lines: dict[Path, int], source: str, loa
     # YAML 1.1 reads yes/no/on/off as booleans: a party called "no" (Norway) must stay text.
     if node.tag == "tag:yaml.org,2002:bool" and str(node.value).lower() not in ("true", "false"):
         return str(node.value)
-    return loader.construct_object(node, deep=True)
+    try:
+        return reading.loader.construct_object(node, deep=True)
+    except ValueError:  # an int of more digits than Python converts (4,300)
+        raise reading.refuse(
+            node, f"{dotted(path) or 'the value'}: a number has more digits than can be read"
+        ) from None
+    except yaml.constructor.ConstructorError as exc:
+        raise reading.refuse(node, f"{dotted(path) or 'the value'}: {exc.problem}") from None
+
+
+def read_utf8(file: pathlib.Path, what: str) -> str:
+    """The text of ``file`` (the ``what`` of an error: "the mapping file"), or a ``ValidationError``
+    saying why it cannot be read: missing, unreadable, not UTF-8."""
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError([f"{file}: cannot read {what}: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError([f"{file}: {what} is not UTF-8 text (byte {exc.start})"]) from None
 
 
 def load_located(text: str, source: str = "<scenario>") -> Located:
     """Parse one YAML document; a syntax error becomes a ``ValidationError`` naming the line."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ValidationError([f"{source}: nested deeper than {MAX_DEPTH} levels"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ValidationError([f"{source}{line}: YAML syntax error: {exc.problem}"]) from None
     if node is None:
         raise ValidationError([f"{source}: the file is empty"])
-    lines: dict[Path, int] = {}
-    value = _plain(node, (), lines, source, yaml.SafeLoader(""))
-    return Located(value=value, source=source, lines=lines)
+    reading = _Reading(source, yaml.SafeLoader(""))
+    value = _plain(node, (), reading)
+    return Located(value=value, source=source, lines=reading.lines)
