@@ -375,3 +375,33 @@ def test_a_report_cannot_reach_back_for_another_partys_unit_before_it_was_shown(
             assert own.status_code == 201, own.text  # its own unit: any time
             at_alert = b.post("/v1/incidents", json=incident(unit_ids=["ua"], alert_ids=[alert_id]))
             assert at_alert.status_code == 201, at_alert.text
+
+
+def test_a_withdrawal_is_not_posted_between_two_addressees(service: Service) -> None:
+    """An amendment that dropped b and c posted its withdrawal notice in the b–c standing thread (the
+    event is told to the dropped addressees, not to the notifier, and the notice went to "every pair"
+    of them): each learnt that the other had been addressed too. It goes to each in its thread with a."""
+    from keepclear.domain import Party
+
+    service.deployment.registry.add_party(Party("d", "D"))
+    with service.client("a-liaison") as a:
+        notified = a.post("/v1/activities", json=air_operation(addressees=["b", "c"]))
+        assert notified.status_code == 201, notified.text
+        activity_id = notified.json()["activity"]["id"]
+        amended = a.post(
+            f"/v1/activities/{activity_id}/amend", json={"version": 1, "activity": air_operation(addressees=["d"])}
+        )
+        assert amended.status_code == 200, amended.text
+    for who, other in (("b", "c"), ("c", "b")):
+        with service.client(f"{who}-observer") as reader:
+            deadline = time.monotonic() + 20
+            while True:
+                seen = {}
+                for thread in reader.get("/v1/hotline/threads").json():
+                    messages = reader.get(f"/v1/hotline/threads/{thread['id']}/messages").json()
+                    seen[tuple(sorted(thread["parties"]))] = [(m["data"] or {}).get("event") for m in messages]
+                if "activity.withdrawn" in seen.get(tuple(sorted(("a", who))), []) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        assert seen[tuple(sorted(("a", who)))] == ["activity.notified", "activity.withdrawn"], seen
+        assert seen[tuple(sorted((who, other)))] == [], seen

@@ -144,14 +144,17 @@ def event_post(event: Event) -> EventPost | None:
     """The messages ``event`` should post, or None for events the hotline does not carry.
 
     Alerts, activities and incidents go into the standing thread of each pair: the acting party with
-    each other party concerned, or every pair when keepclear itself acts. Only the summary and the
-    reference travel (the full record stays with its service: need to know).
+    each other party concerned (also when the event is not told to the actor itself: a withdrawal
+    goes to the dropped addressees only, each in its thread with the notifier, never in one between
+    two of them, which would tell each that the other was addressed), or every pair when keepclear
+    itself acts. Only the summary and the reference travel (the full record stays with its service:
+    need to know). Conflicts are told on the streams and on the activities' own views, not here.
     """
     kind = _EVENT_KINDS.get(event.kind) or next((k for family, k in _EVENT_FAMILIES if event.kind in family), None)
-    if kind is None:
+    if kind is None or event.kind == EventKind.ACTIVITY_CONFLICT:
         return None
     parties = sorted(event.parties)
-    if event.party_id is not None and event.party_id in event.parties:
+    if event.party_id is not None:
         pairs = [(event.party_id, p) for p in parties if p != event.party_id]
     else:
         pairs = [(a, b) for i, a in enumerate(parties) for b in parties[i + 1 :]]
