@@ -60,6 +60,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from keepclear.domain.event_kinds import ALERT_KINDS, ZONE_KINDS
 from keepclear.domain.event_payloads import schema_version
 from keepclear.domain.events import Event
 from keepclear.domain.timefmt import format_utc
@@ -164,6 +165,12 @@ class _Connection:
     key_id: str | None = None
 
 
+#: Kinds a stream hands over before the other events of a batch (``StreamHub.on_events``): what the
+#: probe raises (alerts, zone entries and predicted entries, line crossings), never to wait behind the
+#: rendering of another party's bulky events.
+URGENT_KINDS = ALERT_KINDS | ZONE_KINDS
+
+
 class StreamHub:
     """Keeps each party's recent events and fans them out to connected SSE clients.
 
@@ -222,7 +229,21 @@ class StreamHub:
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Bus subscriber for batches: each event shown to each party it concerns (views and tags made
-        outside the lock), kept in their rings in order, handed to each connection's loop at once."""
+        outside the lock), kept in their rings in order, handed to each connection's loop at once.
+
+        The alerts and zone events of a batch go first, shown and handed over before the rest is even
+        shown: a batch may also hold another party's bulky events (an activity batch of polygons of
+        thousands of vertices, each view a JSON text of megabytes, seconds to render), and an alert
+        must not wait for them. Each kind keeps its order; the order between kinds is not kept (it
+        is not across processes either: the bus delivers in a slightly different order in each)."""
+        urgent = [event for event in events if event.kind in URGENT_KINDS]
+        if urgent and len(urgent) < len(events):
+            self._show_and_offer(urgent)
+            self._show_and_offer([event for event in events if event.kind not in URGENT_KINDS])
+        else:
+            self._show_and_offer(events)
+
+    def _show_and_offer(self, events: Sequence[Event]) -> None:
         showings: list[tuple[Event, dict[str, tuple[str, str]]]] = []
         for event in events:
             per_party: dict[str, tuple[str, str]] = {}
