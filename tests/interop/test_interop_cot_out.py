@@ -18,7 +18,7 @@ from interopsupport import pytak_send, tracks, wait_for
 
 from keepclear.domain.timefmt import format_utc
 from keepclear.interop.cot import decode_drawing, event_xml, split_events
-from keepclear.interop.cot_out import ALERT_TYPE, CANCEL_TYPE, CotOut, Target
+from keepclear.interop.cot_out import ALERT_TYPE, CANCEL_TYPE, CotOut, Target, WrongPartyKeyError
 from keepclear.interop.gateway import Endpoint, Gateway
 from keepclear.interop.inputs import decoders
 from keepclear.interop.mapping import parse_mapping
@@ -270,3 +270,30 @@ def test_an_alert_wakes_the_picture_at_once_without_waiting_for_the_interval(
         worker.join(timeout=15)
         out_a.close()
     assert not worker.is_alive()
+
+
+def test_a_picture_read_with_another_partys_key_is_never_sent(service: Service, tak_a: socket.socket) -> None:
+    """An adapter for a given b's key by mistake would send b's picture to a's TAK network, as friendly."""
+    with service.client("b-feed") as b_feed:
+        report = {"unit_id": "ub", "time": format_utc(time.time()), "lat_deg": 35.0, "lon_deg": 38.0}
+        assert b_feed.post("/v1/tracks", json={"reports": [report]}).json()["accepted"] == 1
+    wait_for(lambda: len(tracks(service, "b-liaison")) == 1 or None, what="b's unit")
+    stats = Stats()
+    out_a = CotOut(
+        service.url, service.keys["b-liaison"], "a", [Target.parse(f"udp://127.0.0.1:{tak_a.getsockname()[1]}")], stats
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=out_a.run, args=(stop,), daemon=True)
+    try:
+        with pytest.raises(WrongPartyKeyError, match="party b's, not party a's: nothing is sent"):
+            out_a.cycle()
+        runner.start()
+        wait_for(lambda: stats.snapshot().get("wrong_party_key") or None, what="the refusal counted")
+        out_a.wake()  # a wake after the refusal sends nothing either
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+        out_a.close()
+    assert received(tak_a) == []
+    assert stats.snapshot()["wrong_party_key"] == 1 and stats.snapshot()["sent"] == 0

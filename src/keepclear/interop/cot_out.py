@@ -266,8 +266,16 @@ def zone_events(document: dict[str, Any], now_s: float, stale_after_s: float) ->
     return out
 
 
+class WrongPartyKeyError(ValueError):
+    """The key a picture is read with is another party's (or no party's) than the one it is sent for:
+    an adapter given the wrong key would send that party's picture to this party's TAK network."""
+
+
 class CotOut:
-    """Polls keepclear with one party's key every ``interval_s`` and sends the picture to the targets."""
+    """Polls keepclear with one party's key every ``interval_s`` and sends the picture to the targets.
+
+    Before its first picture it asks keepclear whose the key is (``GET /v1/me``): a key of another
+    party than ``party_id`` sends nothing, ever (``WrongPartyKeyError``; counted ``wrong_party_key``)."""
 
     def __init__(
         self,
@@ -309,11 +317,26 @@ class CotOut:
         #: Zones change rarely: sent every ``zones_every`` cycles (30 s), stale after three such periods.
         self.zones_every = max(1, round(30.0 / interval_s))
         self._cycles = 0
+        #: The key was found to be ``party_id``'s (``GET /v1/me``), once.
+        self._key_checked = False
         if clients is not None:
             clients.on_join = self._wake.set
 
+    def check_key(self) -> None:
+        """``WrongPartyKeyError`` unless the key is ``party_id``'s (asked of keepclear once)."""
+        if self._key_checked:
+            return
+        owner = self._get("/v1/me").get("party_id")
+        if owner != self.party_id:
+            raise WrongPartyKeyError(
+                f"the picture's key is {'no party' if owner is None else f'party {owner}'}'s, not party"
+                f" {self.party_id}'s: nothing is sent (give the adapter a key of party {self.party_id})"
+            )
+        self._key_checked = True
+
     def cycle(self) -> int:
         """One poll and send; the number of events sent to each target."""
+        self.check_key()
         tracks = self._get("/v1/tracks")
         alerts = self._get("/v1/alerts")
         now_s = self.clock()
@@ -391,6 +414,11 @@ class CotOut:
             self._wake.clear()
             try:
                 self.cycle()
+            except WrongPartyKeyError as exc:  # stays wrong: said once, then nothing more is sent
+                self.stats.add("wrong_party_key")
+                log.error("interop: %s", exc)
+                stop.wait()
+                break
             except httpx.HTTPError as exc:
                 self.stats.add("post_errors")
                 log.warning("interop: reading keepclear failed: %s", exc)

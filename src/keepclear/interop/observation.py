@@ -78,6 +78,7 @@ COUNTERS = (
     "closed_slow",  # TAK connections closed for not reading their picture (4 MiB waiting)
     "sent",  # CoT events sent out
     "send_errors",  # CoT events that could not be sent
+    "wrong_party_key",  # pictures refused: the key read with is another party's (nothing is sent)
     "acks",  # alerts acknowledged from TAK (GeoChat "ACK <alert>")
     "acks_refused",  # ACKs from TAK users the mapping does not allow, or keepclear refused
     "proposals",  # drawn shapes proposed as zones
