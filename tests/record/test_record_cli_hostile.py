@@ -109,3 +109,25 @@ def test_a_bad_pinned_key_is_named_as_the_pinned_key(
     code, _, err = _run(capsys, "ledger", "verify", str(proof), "--vkey", "not-a-key")
     assert code == 1 and err.count("\n") == 1, err
     assert "BAD: the pinned key: vkey: not name+hash+key" in err and "log_keys" not in err, err
+
+
+def test_register_key_names_an_unknown_party_and_a_key_registered_before(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ledger register-key`` wrote a permanent key entry for any id given (a typo, a line break, an
+    escape sequence), and a public key registered before was ``internal error: IntegrityError``."""
+    key = "A" * 43 + "="
+    base = ["--data-dir", str(data), "ledger", "register-key"]
+    for party in ("ghost", "gh\x1b[2Jost"):
+        code, _, err = _run(capsys, *base, party, key)
+        assert code == 1 and err.count("\n") == 1 and "does not exist" in err, err
+    assert _run(capsys, *base, "a", key)[0] == 0
+    code, _, err = _run(capsys, *base, "b", key)
+    assert code == 1 and err.count("\n") == 1 and "internal error" not in err, err
+    assert "public_key: key ed25519:" in err and "is already registered (to a)" in err, err
+    code, _, err = _run(capsys, "--data-dir", str(data), "ledger", "rotate", "b", "--public-key", key)
+    assert code == 1 and "new_public_key: key ed25519:" in err and "already registered" in err, err
+    export = data.parent / "export.json"
+    assert _run(capsys, "--data-dir", str(data), "ledger", "export", "-o", str(export))[0] == 0
+    owners = [k["owner"] for k in json.loads(export.read_text())["keys"]]
+    assert "ghost" not in owners and not any("\x1b" in o for o in owners), owners

@@ -285,6 +285,7 @@ def ledger_register_key(ctx: CliContext, party_id: str, public_key: str) -> None
     """Put PARTY_ID in strong mode with its own Ed25519 PUBLIC_KEY (raw 32 bytes, base64)."""
     deployment = ctx.open()
     try:
+        deployment.registry.party(party_id)  # a party of this deployment, or a one-line "no such party"
         key_id = ledger_of(deployment).register_public_key(party_id, public_key)
     finally:
         deployment.close()
