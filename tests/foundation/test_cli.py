@@ -11,6 +11,13 @@ from pathlib import Path
 import pytest
 
 from keepclear import __version__
+from keepclear.domain import Domain, Force, Party, Unit
+from keepclear.domain.identity import ApiKeyInfo, Role
+from keepclear.domain.parties import Contact
+from keepclear.services.runtime.deployment import Deployment
+from keepclear.settings import Settings
+from keepclear.store import keys as key_store
+from keepclear.store import registry as registry_store
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "zones.geojson"
 
@@ -198,35 +205,25 @@ def _feature(name: str, description: str) -> dict[str, object]:
 
 
 def test_listings_show_stored_text_on_one_line_without_terminal_escapes(tmp_path: Path):
-    """Names an admin enters (the CLI, or the API with an admin key: no rule keeps a line break or an
+    """Names an admin entered (the CLI, or the API with an admin key: no rule kept a line break or an
     ESC out of them) were printed as stored: a line break forged a listing's line, an escape sequence
     reached the operator's terminal. Each listing writes them escaped (``one_line_text``), one line
-    an entry."""
+    an entry. Registry names are now refused at entry (test_registry_text); those stored before are
+    written here straight to the store."""
     data = tmp_path / "forged"
     forged = "Alpha\nbravo\tdeleted\x1b[2J\u0085"
     shown = "Alpha\\nbravo\\tdeleted\\x1b[2J\\x85"
     assert run("init", data_dir=data).returncode == 0
-    added = run("party", "add", "p1", "--name", forged, "--contact", forged, data_dir=data)
-    assert added.returncode == 0, added.stderr
-    assert run("force", "add", "f1", "--party", "p1", "--name", forged, data_dir=data).returncode == 0
-    assert (
-        run(
-            "unit",
-            "add",
-            "u1",
-            "--force",
-            "f1",
-            "--domain",
-            "air",
-            "--callsign",
-            forged,
-            "--kind",
-            forged,
-            data_dir=data,
-        ).returncode
-        == 0
-    )
-    assert run("keys", "create", "--role", "liaison", "--party", "p1", "--label", forged, data_dir=data).returncode == 0
+    deployment = Deployment.open(Settings(data_dir=data))
+    try:
+        with deployment.db.write() as conn:
+            registry_store.insert_party(conn, Party("p1", forged), 0.0)
+            registry_store.set_roster(conn, "p1", [Contact(forged)])
+            registry_store.insert_force(conn, Force("f1", forged, "p1"))
+            registry_store.insert_unit(conn, Unit("u1", forged, Domain.AIR, forged, "f1"))
+            key_store.insert_key(conn, ApiKeyInfo("k1", Role.LIAISON, "p1", forged, 0.0, None), "0" * 64)
+    finally:
+        deployment.close()
     zones = tmp_path / "zones.geojson"
     zones.write_text(json.dumps({"type": "FeatureCollection", "features": [_feature(forged, "a\nb")]}))
     imported = run("zones", "import", str(zones), data_dir=data)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from keepclear.domain.events import Event
 from keepclear.errors import KeepclearError, ValidationError
 from keepclear.ledger import Ledger, LedgerConfig, SignatureRefused, parse_submission, sign_submission, verify_document
-from keepclear.ledger.keys import key_id_of, public_key_b64
+from keepclear.ledger.keys import key_id_of, public_key_b64, public_key_from_b64
 from keepclear.services.record.signer import RecordSigner, open_ledger
 from keepclear.services.record.staging import stage
 from keepclear.services.runtime.bus import EventBus, ManualClock
@@ -229,3 +229,29 @@ def test_check_request_binds_the_signature_to_the_request(ledger: Ledger, clock:
     ledger.append_submission(accepted)
     with pytest.raises(SignatureRefused, match="replay"):
         ledger.check_request("russia", "request.activity.object", body, signed)
+
+
+def test_a_rotation_to_a_key_registered_before_is_refused(ledger: Ledger, clock: ManualClock) -> None:
+    """A strong-mode party rotating to its own current key, or to a key another owner holds (read
+    off any export), was an IntegrityError (a 500 where it surfaces); now refused naming the key,
+    nothing appended."""
+    old = _strong(ledger)
+    ledger.append("message.posted", "coalition", {})
+    other = next(k for k in ledger.export_document()["keys"] if k["owner"] == "coalition")
+    entries = len(ledger.export_document()["entries"])
+    for public_key in (public_key_b64(old.public_key()), other["public_key"]):
+        new_id = key_id_of(public_key_from_b64(public_key))
+        payload = {
+            "owner": "russia",
+            "old_key": key_id_of(old.public_key()),
+            "new_key": new_id,
+            "public_key": public_key,
+            "custodial": False,
+            "reason": "scheduled",
+        }
+        with pytest.raises(SignatureRefused, match=f"payload.public_key: key {new_id} is already registered"):
+            ledger.append_submission(sign_submission(old, "russia", "key.rotated", payload, time_s=clock.now_s()))
+        with pytest.raises(ValidationError, match=f"new_public_key: key {new_id} is already registered"):
+            ledger.rotate_key("russia", compromised=True, new_public_key=public_key)
+    assert len(ledger.export_document()["entries"]) == entries
+    assert verify_document(ledger.export_document()).ok

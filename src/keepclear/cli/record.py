@@ -25,11 +25,15 @@ from keepclear.ledger import (
     sign_submission,
     verify_document,
 )
+from keepclear.ledger.note import parse_note
 from keepclear.ledger.proofs import is_proof, verify_proof
 from keepclear.services.hotline.service import HotlineService
 from keepclear.services.record.signer import open_ledger
 from keepclear.services.record.witness import witness
 from keepclear.services.runtime.deployment import Deployment
+
+#: A seq or tree size: at least 1, at most what the API takes (``2**62``; a store keeps 64 bits).
+SIZE = click.IntRange(min=1, max=2**62)
 
 #: Environment variable holding the passphrase that encrypts custodial keys at rest (optional).
 PASSPHRASE_ENV = "KEEPCLEAR_LEDGER_KEY_PASSPHRASE"
@@ -100,7 +104,7 @@ def ledger_verify(file: Path, since: Path | None, vkeys: tuple[str, ...]) -> Non
     if since is not None:
         earlier = verify_document(load_export(since))
         if not earlier.ok:
-            raise KeepclearError(f"{file}: {earlier.summary()}")
+            raise KeepclearError(f"{since}: {earlier.summary()}")
         problem = extension_problem(earlier, report)
         if problem is not None:
             raise KeepclearError(f"{file}: BAD: does not extend {since}: {problem}")
@@ -135,8 +139,8 @@ def ledger_head(ctx: CliContext) -> None:
 
 
 @ledger.command("prove")
-@click.argument("seq", type=click.IntRange(min=1))
-@click.option("--size", type=click.IntRange(min=1), default=None, help="Tree size of a signed head (default: latest).")
+@click.argument("seq", type=SIZE)
+@click.option("--size", type=SIZE, default=None, help="Tree size of a signed head (default: latest).")
 @click.option("--party", default=None, help="Prove as this party: only entries whose payload it may read.")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default stdout)."
@@ -153,8 +157,8 @@ def ledger_prove(ctx: CliContext, seq: int, size: int | None, party: str | None,
 
 
 @ledger.command("consistency")
-@click.argument("old", type=click.IntRange(min=1))
-@click.argument("new", type=click.IntRange(min=1), required=False)
+@click.argument("old", type=SIZE)
+@click.argument("new", type=SIZE, required=False)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default stdout)."
 )
@@ -192,7 +196,7 @@ def ledger_witness(ctx: CliContext, party_id: str, key_file: Path | None, state:
     try:
         book = ledger_of(deployment)
         state = state or deployment.settings.data_dir / "witness" / f"{party_id}.head"
-        last_seen = state.read_text(encoding="utf-8") if state.exists() else None
+        last_seen = _last_seen(state)
         private_key = _load_key(key_file) if key_file is not None else book.custodial_key(party_id)
         others = [p.id for p in deployment.registry.parties()]
         hotline = HotlineService(deployment.db, deployment.clock, deployment.bus)
@@ -207,7 +211,7 @@ def ledger_witness(ctx: CliContext, party_id: str, key_file: Path | None, state:
 
 
 @ledger.command("cosignatures")
-@click.option("--size", type=click.IntRange(min=1), default=None, help="Tree size (default: the latest cosigned).")
+@click.option("--size", type=SIZE, default=None, help="Tree size (default: the latest cosigned).")
 @pass_context
 def ledger_cosignatures(ctx: CliContext, size: int | None) -> None:
     """Show a signed head with every party's cosignature, and whether every party agreed to it."""
@@ -223,6 +227,26 @@ def ledger_cosignatures(ctx: CliContext, size: int | None) -> None:
         f"size {head.seq}: " + ("agreed by every party" if not missing else f"not cosigned by {', '.join(missing)}"),
         err=True,
     )
+
+
+def _last_seen(state: Path) -> str | None:
+    """The signed head the party saw last, kept in ``state`` (None: there is none yet)."""
+    try:
+        text = state.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise KeepclearError(f"{state}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise KeepclearError(f"{state}: not UTF-8 text, so not the signed head the party saw last") from None
+    try:
+        parse_note(text)
+    except ValueError as exc:
+        raise KeepclearError(
+            f"{state}: not the signed head the party saw last ({exc}); restore it, or remove it to trust the"
+            " latest head without a consistency check"
+        ) from None
+    return text
 
 
 def _load_key(key_file: Path) -> Ed25519PrivateKey:
@@ -261,6 +285,7 @@ def ledger_register_key(ctx: CliContext, party_id: str, public_key: str) -> None
     """Put PARTY_ID in strong mode with its own Ed25519 PUBLIC_KEY (raw 32 bytes, base64)."""
     deployment = ctx.open()
     try:
+        deployment.registry.party(party_id)  # a party of this deployment, or a one-line "no such party"
         key_id = ledger_of(deployment).register_public_key(party_id, public_key)
     finally:
         deployment.close()

@@ -25,6 +25,10 @@ class Principal:
     person: str = ""
 
 
+#: The most characters of an API key's label: the stores' column width.
+KEY_LABEL_MAX_CHARS = 200
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKeyInfo:
     """A stored key as listed: never the secret, which is shown once at creation."""

@@ -102,3 +102,22 @@ def one_line_text(value: str) -> str:
     'a\\\\nb'
     """
     return _CONTROL.sub(lambda found: repr(found.group())[1:-1], value)
+
+
+def short_line_problem(value: str, where: str, max_chars: int, *, required: bool = True) -> str | None:
+    """Why ``value``, a short one-line text kept in a column of ``max_chars`` (a name, a callsign, a
+    label), cannot be stored, or None: empty (when ``required``), longer than the column (PostgreSQL
+    refuses it, SQLite would keep it), a control character (``line_problem``) or a lone surrogate.
+
+    >>> short_line_problem("Alpha", "name", 200) is None
+    True
+    >>> short_line_problem("x" * 201, "name", 200)
+    'name: 201 characters, at most 200'
+    >>> short_line_problem("", "kind", 64, required=False) is None
+    True
+    """
+    if required and not value.strip():
+        return f"{where}: must not be empty"
+    if len(value) > max_chars:
+        return f"{where}: {len(value)} characters, at most {max_chars}"
+    return line_problem(value, where) or text_problem(value, where)

@@ -42,17 +42,20 @@ class KeyCustody(LedgerCore):
             raise ValidationError([str(exc)]) from None
         if party_id == DEPLOYMENT:
             raise ValidationError([f"party: {DEPLOYMENT} is the deployment, whose key is always custodial"])
+        if not PARTY_RE.match(party_id):
+            raise ValidationError([f"party: {party_id[:64]!r} is not a party id"])
         with self._write() as conn:
             head = self._head(conn)
             existing = store.active_key(conn, party_id)
+            if existing is not None and not existing.custodial:
+                raise ValidationError(
+                    [f"party {party_id}: already in strong mode with key {existing.key_id}; rotate it instead"]
+                )
+            _require_new_key(conn, new_id, "public_key")
             if existing is None:
                 head, key = self._register(conn, head, party_id, public_key, custodial=False)
                 self._maybe_checkpoint(conn, head)
                 return key.key_id
-            if not existing.custodial:
-                raise ValidationError(
-                    [f"party {party_id}: already in strong mode with key {existing.key_id}; rotate it instead"]
-                )
             head = self._rotate(conn, head, existing, new_id, public_key, custodial=False, compromised=False)
             self._maybe_checkpoint(conn, head)
         self._private.pop(existing.key_id, None)
@@ -119,6 +122,7 @@ class KeyCustody(LedgerCore):
                 new_id = key_id_of(public_key_from_b64(new_public_key, "new_public_key"))
             except ValueError as exc:
                 raise ValidationError([str(exc)]) from None
+            _require_new_key(conn, new_id, "new_public_key")
             head = self._rotate(
                 conn, head, current, new_id, new_public_key, custodial=current.custodial, compromised=compromised
             )
@@ -179,3 +183,17 @@ class KeyCustody(LedgerCore):
         if key is None or not key.custodial:
             raise ValidationError([f"party {party_id}: no custodial key here (strong mode: give its own key)"])
         return self._private_key(key.key_id)
+
+
+def require_new_key_message(conn: Any, key_id: str, field: str) -> str | None:
+    """Why ``key_id`` cannot be registered now: it was registered before (to this owner or another:
+    a key belongs to one owner, once), or None."""
+    owner = store.key_owner(conn, key_id)
+    if owner is None:
+        return None
+    return f"{field}: key {key_id} is already registered (to {owner}); a new key must be new"
+
+
+def _require_new_key(conn: Any, key_id: str, field: str) -> None:
+    if message := require_new_key_message(conn, key_id, field):
+        raise ValidationError([message])

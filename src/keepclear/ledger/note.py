@@ -31,6 +31,10 @@ _SIG_PREFIX = "\u2014 "  # em dash, space
 _NAME_RE = re.compile(r"^[\x21-\x2a\x2c-\x7e]+$")  # printable ASCII, no space, no '+'
 ED25519 = 0x01
 COSIGNATURE = 0x04
+#: The largest tree size a note may state: a store keeps sizes (and seqs) as signed 64-bit integers.
+MAX_TREE_SIZE = 2**63 - 1
+#: The latest cosignature time (seconds) kept: a store keeps it in microseconds, a signed 64-bit integer.
+MAX_COSIGNATURE_TIME_S = (2**63 - 1) // 1_000_000
 
 
 def origin_of(genesis_key_id: str) -> str:
@@ -104,13 +108,19 @@ class Note:
 
     def cosigned_by(self, name: str, public_key: Ed25519PublicKey) -> int | None:
         """The timestamp of a valid ``cosignature/v1`` by this key, or None."""
+        found = self.cosignature(name, public_key)
+        return None if found is None else found[0]
+
+    def cosignature(self, name: str, public_key: Ed25519PublicKey) -> tuple[int, SignatureLine] | None:
+        """The timestamp and the line of the first valid ``cosignature/v1`` by this key, or None (a line
+        of the same name and key hash that does not verify is passed over)."""
         want = key_hash(name, public_key, COSIGNATURE)
         for line in self.signatures:
             if line.name == name and line.key_hash == want and len(line.signature) == 72:
                 timestamp = int.from_bytes(line.signature[:8], "big")
                 message = cosigned_message(self.text, timestamp)
                 if signature_bytes_valid(public_key, message, line.signature[8:]):
-                    return timestamp
+                    return timestamp, line
         return None
 
 
@@ -153,6 +163,8 @@ def parse_note(value: object) -> Note:
         raise ValueError("origin: empty, or has a space or '+'")
     if not re.fullmatch(r"0|[1-9][0-9]{0,18}", size_text):
         raise ValueError("tree size: not a decimal without leading zeros")
+    if int(size_text) > MAX_TREE_SIZE:
+        raise ValueError(f"tree size: {size_text} is past the largest a log holds ({MAX_TREE_SIZE})")
     root = b64decode(root_text, "root hash")
     if len(root) != 32:
         raise ValueError("root hash: not 32 bytes")

@@ -95,6 +95,8 @@ def _signed_note(value: Any, keys: Any, pinned: list[str] | None, at: str) -> tu
         try:
             name, public_key = parse_vkey(text)
         except ValueError as exc:
+            if pinned is not None:  # the caller's own key, not the file's
+                raise Bad(f"the pinned key: {exc}", "") from None
             raise Bad(f"log_keys: {exc}", "/log_keys") from None
         if name == note.head.origin and note.signed_by(name, public_key):
             return note, text

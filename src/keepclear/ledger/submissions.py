@@ -13,7 +13,7 @@ from typing import Any
 
 from keepclear.ledger.client import Submission, parse_submission
 from keepclear.ledger.core import SignatureRefused
-from keepclear.ledger.custody import KeyCustody
+from keepclear.ledger.custody import KeyCustody, require_new_key_message
 from keepclear.ledger.keys import key_id_of, public_key_from_b64, signature_valid
 from keepclear.ledger.model import Entry, payload_text, time_us_of
 from keepclear.ledger.spec import GENESIS_KIND, KEY_REGISTERED, KEY_ROTATED, ROTATED_FIELDS
@@ -90,6 +90,8 @@ class Submissions(KeyCustody):
             new_key = None
             if statement.kind == KEY_ROTATED:
                 new_key = self._rotation_key(submission.payload, current, custodial=False)
+                if message := require_new_key_message(conn, new_key.key_id, "payload.public_key"):
+                    raise SignatureRefused(message)
             head, entry = self._place(
                 conn, head, statement, submission.payload, submission.key_id, submission.signature
             )

@@ -13,7 +13,7 @@ from keepclear.ledger.core import SignatureRefused
 from keepclear.ledger.heads import SignedHeads
 from keepclear.ledger.keys import public_key_from_b64
 from keepclear.ledger.model import Checkpoint
-from keepclear.ledger.note import COSIGNATURE, key_hash, parse_note, vkey
+from keepclear.ledger.note import MAX_COSIGNATURE_TIME_S, parse_note, vkey
 from keepclear.ledger.rows import checkpoint_from_row
 from keepclear.ledger.tlog import signed_head
 from keepclear.store import ledger as store
@@ -46,14 +46,15 @@ class Witnessing(SignedHeads):
                 raise ValidationError([f"note: not the head this log signed at tree size {note.head.size}"])
             key = store.active_key(conn, party_id)
             public_key = None if key is None else public_key_from_b64(key.public_key)
-            timestamp = None if public_key is None else note.cosigned_by(name, public_key)
-            if public_key is None or timestamp is None:
+            found = None if public_key is None else note.cosignature(name, public_key)
+            if public_key is None or found is None:
                 raise SignatureRefused(f"note: no valid cosignature/v1 line of {name} with {party_id}'s current key")
-            line = next(
-                f"\u2014 {line.name} {b64encode(line.key_hash + line.signature)}"
-                for line in note.signatures
-                if line.name == name and line.key_hash == key_hash(name, public_key, COSIGNATURE)
-            )
+            timestamp, signed = found
+            if timestamp > MAX_COSIGNATURE_TIME_S:
+                raise ValidationError(
+                    [f"note: cosignature time {timestamp} is past the latest kept ({MAX_COSIGNATURE_TIME_S} s)"]
+                )
+            line = f"\u2014 {signed.name} {b64encode(signed.key_hash + signed.signature)}"
             store.insert_cosignature(
                 conn, note.head.size, party_id, vkey(name, public_key), line, timestamp * 1_000_000
             )

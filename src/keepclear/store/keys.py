@@ -7,7 +7,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keepclear.domain.identity import ApiKeyInfo, Role
+from keepclear.domain.identity import KEY_LABEL_MAX_CHARS, ApiKeyInfo, Role
 from keepclear.errors import NotFoundError
 from keepclear.store.schema import metadata
 
@@ -18,7 +18,7 @@ api_keys = sa.Table(
     sa.Column("secret_sha256", sa.String(64), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), nullable=True),
-    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("label", sa.String(KEY_LABEL_MAX_CHARS), nullable=False),
     sa.Column("created_s", sa.Double, nullable=False),
     sa.Column("revoked_s", sa.Double, nullable=True),
 )

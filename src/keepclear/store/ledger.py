@@ -275,6 +275,12 @@ def insert_key(conn: Connection, key: StoredKey) -> None:
     )
 
 
+def key_owner(conn: Connection, key_id: str) -> str | None:
+    """The owner ``key_id`` was ever registered to, or None (a key is registered once, to one owner)."""
+    owner: str | None = conn.execute(sa.select(ledger_keys.c.owner).where(ledger_keys.c.key_id == key_id)).scalar()
+    return owner
+
+
 def retire_key(conn: Connection, key_id: str, until_seq: int) -> None:
     """Mark ``key_id`` as replaced from ``until_seq`` on."""
     conn.execute(ledger_keys.update().where(ledger_keys.c.key_id == key_id).values(until_seq=until_seq))

@@ -10,6 +10,8 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
+from keepclear.domain.parties import CALLSIGN_MAX_CHARS, NAME_MAX_CHARS, UNIT_KIND_MAX_CHARS
+
 _T = TypeVar("_T")
 
 metadata = sa.MetaData()
@@ -27,7 +29,7 @@ parties = sa.Table(
     "parties",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(NAME_MAX_CHARS), nullable=False),
     sa.Column("language", sa.String(8), nullable=False),
     sa.Column("created_s", sa.Double, nullable=False),
 )
@@ -37,15 +39,15 @@ contacts = sa.Table(
     metadata,
     sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("role", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(NAME_MAX_CHARS), nullable=False),
+    sa.Column("role", sa.String(NAME_MAX_CHARS), nullable=False),
 )
 
 forces = sa.Table(
     "forces",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(NAME_MAX_CHARS), nullable=False),
     sa.Column("party_id", sa.String(64), sa.ForeignKey("parties.id"), nullable=False, index=True),
     sa.Column("partner", sa.Boolean, nullable=False),
 )
@@ -54,9 +56,9 @@ units = sa.Table(
     "units",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("callsign", sa.String(64), nullable=False),
+    sa.Column("callsign", sa.String(CALLSIGN_MAX_CHARS), nullable=False),
     sa.Column("domain", sa.String(8), nullable=False),
-    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(UNIT_KIND_MAX_CHARS), nullable=False),
     sa.Column("force_id", sa.String(64), sa.ForeignKey("forces.id"), nullable=False, index=True),
 )
 

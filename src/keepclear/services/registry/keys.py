@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection
 
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
-from keepclear.domain.identity import ApiKeyInfo, Principal, Role
+from keepclear.domain.identity import KEY_LABEL_MAX_CHARS, ApiKeyInfo, Principal, Role
+from keepclear.domain.limits import short_line_problem
 from keepclear.errors import AuthenticationError, StoreUnavailableError, ValidationError
 from keepclear.services.record.staging import stage
 from keepclear.store import Database
@@ -96,6 +97,8 @@ class KeyService:
 
     def create(self, role: Role, party_id: str | None, label: str = "") -> tuple[ApiKeyInfo, str]:
         """A new key; returns its listing and the full key text, which is never shown again."""
+        if problem := short_line_problem(label, "label", KEY_LABEL_MAX_CHARS, required=False):
+            raise ValidationError([problem])
         if role is Role.ADMIN and party_id is not None:
             raise ValidationError(["party: an admin key belongs to the deployment, not to a party"])
         if role is not Role.ADMIN and party_id is None:

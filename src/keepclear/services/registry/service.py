@@ -6,7 +6,7 @@ from keepclear.domain import Domain, Force, Party, Unit
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.ids import id_problem, party_id_problem
-from keepclear.domain.parties import Contact
+from keepclear.domain.parties import Contact, force_problems, party_problems, roster_problems, unit_problems
 from keepclear.errors import ValidationError
 from keepclear.services.record.staging import stage
 from keepclear.store import Database
@@ -33,8 +33,8 @@ class RegistryService:
     def add_party(self, party: Party, roster: list[Contact] | None = None) -> Party:
         """Add a party (and its escalation roster); emits ``party.added``."""
         _require_ids(party=party.id)
-        if not party.name.strip():
-            raise ValidationError(["name: must not be empty"])
+        if problems := party_problems(party, roster or []):
+            raise ValidationError(problems)
         if party.language not in LANGUAGES:
             raise ValidationError([f"language: {party.language!r} is not one of {', '.join(LANGUAGES)}"])
         now_s = self._clock.now_s()
@@ -61,6 +61,8 @@ class RegistryService:
 
     def set_roster(self, party_id: str, roster: list[Contact]) -> None:
         """Replace the escalation roster of ``party_id``."""
+        if problems := roster_problems(roster):
+            raise ValidationError(problems)
         with self._db.write() as conn:
             store.set_roster(conn, party_id, roster)
             event = Event(
@@ -91,8 +93,8 @@ class RegistryService:
     def add_force(self, force: Force) -> Force:
         """Add a force (own or partner) to an existing party."""
         _require_ids(force=force.id)
-        if not force.name.strip():
-            raise ValidationError(["name: must not be empty"])
+        if problems := force_problems(force):
+            raise ValidationError(problems)
         with self._db.write() as conn:
             store.insert_force(conn, force)
             event = Event(
@@ -114,8 +116,8 @@ class RegistryService:
     def add_unit(self, unit: Unit) -> Unit:
         """Add a unit to an existing force."""
         _require_ids(unit=unit.id)
-        if not unit.callsign.strip():
-            raise ValidationError(["callsign: must not be empty"])
+        if problems := unit_problems(unit):
+            raise ValidationError(problems)
         if not isinstance(unit.domain, Domain):
             raise ValidationError([f"domain: {unit.domain!r} is not one of air, land, sea"])
         with self._db.write() as conn:
