@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from keepclear.domain.activities import MAX_VERTICES
 from keepclear.domain.limits import DEFAULT_LIMITS as _LIMITS
 from keepclear.domain.limits import PERSON_MAX_CHARS, InputLimits
 from keepclear.domain.minima import DEFAULT_MINIMA, DomainPair, SeparationMinima
@@ -349,6 +350,26 @@ class Settings(BaseSettings):
         description="Activity writes one party may make at once before activity_writes_per_party_per_s holds it"
         " back (the size of its token bucket); at least max_activities_per_batch, so a full batch can pass.",
     )
+    activity_vertices_per_party_per_s: float = Field(
+        2000.0,
+        gt=0,
+        le=1_000_000_000,
+        description="Geometry vertices (polygon positions and route waypoints) one party may write a second in"
+        " activities, sustained, all its keys together (per API process): each activity notified (a batch counts"
+        " each of its activities) or amended takes one token for each of its vertices, besides its activity write;"
+        " past it, and past the burst, the request is refused whole (429 with Retry-After) and nothing of it"
+        " stored. Each vertex costs checking, views, record signing and stream rendering: large polygons written"
+        " without bound made the other parties' alerts late.",
+    )
+    activity_vertex_burst: int = Field(
+        200_000,
+        ge=1,
+        le=1_000_000_000,
+        description="Geometry vertices one party may write in activities at once before"
+        " activity_vertices_per_party_per_s holds it back (the size of its token bucket); at least the most one"
+        " activity may hold (20,000 polygon positions), so the largest activity can pass. A request holding more"
+        " is refused (422): send its activities in smaller batches.",
+    )
     activity_view_max_overlaps: int = Field(
         100,
         ge=1,
@@ -547,6 +568,18 @@ class Settings(BaseSettings):
                 f"activity_write_burst ({self.activity_write_burst}) is less than max_activities_per_batch"
                 f" ({self.max_activities_per_batch}): a full batch takes one token an activity and could never"
                 " pass; raise the burst or lower the batch"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _largest_activity_within_vertex_burst(self) -> Settings:
+        """An activity takes one token a vertex, so the bucket holds at least the largest one: else it
+        could never pass."""
+        if self.activity_vertex_burst < MAX_VERTICES:
+            raise ValueError(
+                f"activity_vertex_burst ({self.activity_vertex_burst}) is less than the most polygon positions one"
+                f" activity may hold ({MAX_VERTICES}): such an activity takes one token a vertex and could never"
+                " pass; raise the burst"
             )
         return self
 

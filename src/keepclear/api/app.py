@@ -22,7 +22,7 @@ from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.paging import PageLimits
-from keepclear.api.party_rate import ACTIVITY_WRITES, HOTLINE_POSTS, INCIDENT_REPORTS, PartyRate
+from keepclear.api.party_rate import ACTIVITY_VERTICES, ACTIVITY_WRITES, HOTLINE_POSTS, INCIDENT_REPORTS, PartyRate
 from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.query_params import QueryParams
 from keepclear.api.request_keys import RequestKeys
@@ -43,6 +43,7 @@ from keepclear.api.routes import (
 from keepclear.api.security_headers import SecurityHeaders
 from keepclear.api.streams import StreamHub
 from keepclear.console import console_router
+from keepclear.domain.activities import MAX_VERTICES
 from keepclear.domain.events import Clock
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
@@ -138,6 +139,16 @@ def create_app(
             f"create_app: batches of {runtime.config.activities.max_batch} activities could never pass a burst of"
             f" {writes.burst} (activity_write_burst)"
         )
+    # Geometry vertices of those writes per party (notify, batch, amend): no party's large polygons take
+    # the time that checks, signs and streams every other party's alerts.
+    vertices = PartyRate(
+        settings.activity_vertices_per_party_per_s, settings.activity_vertex_burst, ACTIVITY_VERTICES, monotonic
+    )
+    if vertices.burst < MAX_VERTICES:  # the largest activity takes one token a vertex
+        raise ValueError(
+            f"create_app: activities of {MAX_VERTICES} polygon positions could never pass a burst of"
+            f" {vertices.burst} (activity_vertex_burst)"
+        )
     # A key revoked where no bus tells this process (the CLI beside ``serve``) ends what it holds open.
     runtime.add_task("revoked-keys", RevocationWatch(dep.keys, dep.bus, (stream_limit, hotline_limit)), chore=True)
     # TCP connections of the process, and how long a request's headers may take (server.uvicorn_config).
@@ -151,6 +162,7 @@ def create_app(
         posts.gauges(),
         reports.gauges(),
         writes.gauges(),
+        vertices.gauges(),
         guard.gauges(),
     ):
         for name, read in gauges.items():
@@ -184,6 +196,7 @@ def create_app(
     app.state.settings = settings
     app.state.incident_reports = reports
     app.state.activity_writes = writes
+    app.state.activity_vertices = vertices
     app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)
     # Other processes' messages wake the sockets of their threads' parties (HotlineHub.catch_up): with a
     # bus from its events, without one from the runtime's look in the store each tick (StoreWatch).

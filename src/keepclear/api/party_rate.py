@@ -26,6 +26,10 @@ and gives its token back). Activity writes: ``POST /v1/activities``, ``/v1/activ
 for each activity), ``/v1/activities/{id}/amend`` and ``/cancel`` (``api.routes.activities``),
 checked before the store is read; their retries under the same ``Idempotency-Key`` are answered
 before the route too, and take nothing.
+Activity geometry: notify, batch and amend take besides one token for each geometry vertex of what
+they write (``ACTIVITY_VERTICES``: polygon positions and route waypoints,
+``domain.activities.activity_vertices``), a second bucket taken once the body is read and before the
+store is, after the first; a request it refuses gives back what it took of the first.
 
 Memory: one bucket (two floats) per party that wrote, for each use, and parties are only what an
 admin adds to the registry. The buckets are per API process: N processes behind one address allow
@@ -54,6 +58,9 @@ class Words:
     per_s_setting: str
     burst_setting: str
     metric: str
+    #: What one token is when a request takes many of one thing ("geometry vertices"): the refusal
+    #: names how many the request held; empty where a token is the thing written.
+    counted: str = ""
 
 
 HOTLINE_POSTS = Words(
@@ -76,6 +83,14 @@ ACTIVITY_WRITES = Words(
     "activity_writes_per_party_per_s",
     "activity_write_burst",
     "activity_writes_refused_rate_total",
+)
+ACTIVITY_VERTICES = Words(
+    "writes activity geometry",
+    "send it again",
+    "activity_vertices_per_party_per_s",
+    "activity_vertex_burst",
+    "activity_writes_refused_vertices_total",
+    "geometry vertices",
 )
 
 
@@ -112,7 +127,10 @@ class PartyRate:
             self.refused_total += 1
         wait_s = max(1, math.ceil((count - tokens) / self.per_s))
         w = self.words
-        nothing = "nothing was stored" if count == 1 else f"nothing of the {count} was stored"
+        if w.counted:
+            nothing = f"nothing of it was stored ({count} {w.counted})"
+        else:
+            nothing = "nothing was stored" if count == 1 else f"nothing of the {count} was stored"
         return OverloadedError(
             f"this party {w.does} faster than it may ({w.per_s_setting}: {self.per_s:g} a second, bursts of"
             f" {w.burst_setting}: {self.burst}); {nothing}: {w.again} in {wait_s} s",

@@ -3,7 +3,11 @@
 What a party writes that every addressee is shown, without end (each activity notified, each
 amendment, each cancellation), takes tokens of its party's bucket (``api.party_rate``,
 ``activity_writes_per_party_per_s``), one an activity, before the store is read: past it the request
-is refused whole (429 with ``Retry-After``), nothing of it stored. Acknowledging, activating and
+is refused whole (429 with ``Retry-After``), nothing of it stored. Notifying and amending take besides
+one token of a second bucket for each geometry vertex written (``activity_vertices_per_party_per_s``:
+polygon positions and route waypoints), once the body is read and before the store is: each vertex
+costs checking, views, signing and streaming, and large polygons written without bound made the
+other parties' alerts late. A request that bucket refuses gives back its activity writes. Acknowledging, activating and
 completing take none: each happens once a version or once an activity, so a party loops them only
 by notifying or amending, which count. An objection may be made again with a new reason, each told
 to the notifier in its thread: it takes a token of the party's hotline post rate instead.
@@ -27,7 +31,7 @@ from keepclear.api.models import WholeNumber
 from keepclear.api.models.activities import ActivityView, ConflictOut, NotifyOut, OverlapOut
 from keepclear.api.paging import PageRequest, page_request
 from keepclear.api.party_rate import PartyRate
-from keepclear.domain.activities import batch_size_problem
+from keepclear.domain.activities import Activity, activity_vertices, batch_size_problem
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError, ValidationError
 from keepclear.geo.activity_doc import activities_from_documents, activity_from_document
@@ -56,6 +60,39 @@ def activity_writes(request: Request) -> PartyRate:
 
 
 WritesDep = Annotated[PartyRate, Depends(activity_writes)]
+
+
+def activity_vertices_rate(request: Request) -> PartyRate:
+    """The activity geometry vertices' rate per party (``api.party_rate``), one for the app."""
+    rate: PartyRate = request.app.state.activity_vertices
+    return rate
+
+
+VerticesDep = Annotated[PartyRate, Depends(activity_vertices_rate)]
+
+
+def _take_vertices(
+    vertices: PartyRate, writes: PartyRate, party_id: str, activities: list[Activity], writes_taken: int
+) -> None:
+    """Takes one token of ``party_id``'s vertex bucket for each geometry vertex of ``activities``, all
+    or none, before the store is read; refused (429, or 422 when more than the whole burst, which
+    could never pass), the ``writes_taken`` activity writes go back to their bucket, nothing stored."""
+    count = sum(activity_vertices(activity) for activity in activities)
+    if count == 0:  # circles only
+        return
+    if count > vertices.burst:
+        writes.give_back(party_id, writes_taken)
+        raise ValidationError(
+            [
+                f"activities: {count} geometry vertices (polygon positions and route waypoints) in one request,"
+                f" more than a party may write at once (activity_vertex_burst: {vertices.burst}); send them in"
+                " smaller batches"
+            ]
+        )
+    refusal = vertices.take(party_id, count)
+    if refusal is not None:
+        writes.give_back(party_id, writes_taken)
+        raise refusal
 
 
 _TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone, e.g. 2017-11-03T10:00:00Z"}
@@ -240,22 +277,29 @@ def list_activities(
 
 
 @router.post("/activities", status_code=201, response_model_exclude_unset=True)
-def notify_activity(body: ActivityDocument, rt: RuntimeDep, principal: Notifier, writes: WritesDep) -> NotifyOut:
+def notify_activity(
+    body: ActivityDocument, rt: RuntimeDep, principal: Notifier, writes: WritesDep, vertices: VerticesDep
+) -> NotifyOut:
     """Notify a planned activity: it is checked against every other party's activities, the zones and
     the protected sites; conflicts and a late notice are answered here and delivered to both sides.
-    Takes one of the party's activity writes (429 past them, nothing stored)."""
+    Takes one of the party's activity writes and one of its vertex tokens for each geometry vertex
+    (429 past them, nothing stored)."""
     party_id = _party(principal)
     writes.require(party_id)
     activity = activity_from_document(body.model_dump(), party_id=party_id)
+    _take_vertices(vertices, writes, party_id, [activity], 1)
     return _notify_out(rt.activities.notify(activity), party_id)
 
 
 @router.post("/activities/batch", status_code=201, response_model_exclude_unset=True)
-def notify_activities(body: ActivityBatchIn, rt: RuntimeDep, principal: Notifier, writes: WritesDep) -> BatchOut:
+def notify_activities(
+    body: ActivityBatchIn, rt: RuntimeDep, principal: Notifier, writes: WritesDep, vertices: VerticesDep
+) -> BatchOut:
     """Notify several planned activities at once, all or none: each is checked and delivered as one
     notified alone would be, in one transaction. A refusal names each problem by its activity's
     index (``activities[3].volumes[0].circle.radius_m: …``) and stores nothing. Takes one of the
-    party's activity writes for each activity, all or none (429 when fewer are left, nothing stored)."""
+    party's activity writes for each activity and one vertex token for each geometry vertex of them
+    all, all or none (429 when fewer are left, nothing stored; 422 past the whole vertex burst)."""
     config = rt.config.activities
     if too := batch_size_problem(len(body.activities), config.max_batch):
         raise ValidationError([too])
@@ -266,6 +310,7 @@ def notify_activities(body: ActivityBatchIn, rt: RuntimeDep, principal: Notifier
         party_id=party_id,
         max_problems_listed=config.max_problems_listed,
     )
+    _take_vertices(vertices, writes, party_id, activities, len(body.activities))
     return BatchOut(activities=[_notify_out(result, party_id) for result in rt.activities.notify_many(activities)])
 
 
@@ -333,13 +378,15 @@ def object_to_activity(
 
 @router.post("/activities/{activity_id}/amend", response_model_exclude_unset=True)
 def amend_activity(
-    activity_id: str, body: AmendIn, rt: RuntimeDep, principal: Notifier, writes: WritesDep
+    activity_id: str, body: AmendIn, rt: RuntimeDep, principal: Notifier, writes: WritesDep, vertices: VerticesDep
 ) -> NotifyOut:
     """Amend: a new version (every earlier one kept), checked and delivered again. Takes one of the
-    party's activity writes (429 past them, nothing stored)."""
+    party's activity writes and one of its vertex tokens for each geometry vertex of the new version
+    (429 past them, nothing stored)."""
     party_id = _party(principal)
     writes.require(party_id)
     activity = activity_from_document(body.activity.model_dump(), party_id=party_id, activity_id=activity_id)
+    _take_vertices(vertices, writes, party_id, [activity], 1)
     return _notify_out(rt.activities.amend(activity, body.version), party_id)
 
 
