@@ -17,7 +17,7 @@ import click
 import yaml
 
 from keepclear.cli.context import CliContext, pass_context
-from keepclear.domain.json_input import value_problems
+from keepclear.domain.json_input import TOO_MANY_DIGITS, value_problems
 from keepclear.domain.limits import DEFAULT_LIMITS, InputLimits, one_line_text
 from keepclear.domain.timefmt import format_utc
 from keepclear.errors import KeepclearError, ValidationError
@@ -55,7 +55,7 @@ def read_activity_file(file: Path, limits: InputLimits = DEFAULT_LIMITS) -> Any:
     except RecursionError:
         raise ValidationError([f"{file}: nested deeper than {limits.max_json_depth} levels"]) from None
     except ValueError:  # yaml's int() of more digits than Python converts (4,300)
-        raise ValidationError([f"{file}: a number has more digits than can be read"]) from None
+        raise ValidationError([f"{file}: {TOO_MANY_DIGITS}"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""

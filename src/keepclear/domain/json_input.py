@@ -67,6 +67,15 @@ def decode_json_bytes(raw: bytes | str, source: str = "body") -> str:
         raise JsonEncodingError([f"{source}: byte {exc.start} is not UTF-8; send JSON encoded as UTF-8"]) from None
 
 
+#: How a number is named that has more digits than Python converts (4,300), wherever a document is read.
+TOO_MANY_DIGITS = "a number has more digits than can be read"
+
+
+def too_many_digits(exc: ValueError) -> bool:
+    """Whether ``exc`` is Python refusing to convert an integer of more digits than it may (4,300)."""
+    return "integer string conversion" in str(exc)
+
+
 def parse_json(raw: bytes | str, limits: InputLimits, source: str = "body") -> Any:
     """The value of JSON text ``raw``, or ``ValidationError`` naming each problem (``source``: where).
 
@@ -81,8 +90,8 @@ def parse_json(raw: bytes | str, limits: InputLimits, source: str = "body") -> A
             [f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
         ) from None
     except ValueError as exc:
-        if "integer string conversion" in str(exc):  # Python converts integers of at most 4,300 digits
-            raise ValidationError([f"{source}: a number has more digits than can be read"]) from None
+        if too_many_digits(exc):
+            raise ValidationError([f"{source}: {TOO_MANY_DIGITS}"]) from None
         raise ValidationError([f"{source}: {exc}"]) from None
     except RecursionError:
         raise ValidationError([f"{source}: nested deeper than {limits.max_json_depth} levels"]) from None

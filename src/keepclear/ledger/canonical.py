@@ -24,6 +24,8 @@ import json
 import math
 from typing import Any
 
+from keepclear.domain.json_input import TOO_MANY_DIGITS, too_many_digits
+
 
 def _check(value: Any, where: str) -> None:
     if value is None or isinstance(value, (bool, int, str)):
@@ -144,6 +146,6 @@ def strict_json(text: str) -> Any:
     except RecursionError:
         raise ValueError("nested too deeply to read") from None
     except ValueError as exc:
-        if "integer string conversion" in str(exc):  # Python converts integers of at most 4,300 digits
-            raise ValueError("a number has more digits than can be read") from None
+        if too_many_digits(exc):
+            raise ValueError(TOO_MANY_DIGITS) from None
         raise

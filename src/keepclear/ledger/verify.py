@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from keepclear.domain.json_input import TOO_MANY_DIGITS
 from keepclear.errors import KeepclearError
 from keepclear.ledger.canonical import sha256_hex, strict_json
 from keepclear.ledger.keys import signature_valid
@@ -80,7 +81,7 @@ def parse_export(raw: bytes, name: str) -> dict[str, Any]:
     except RecursionError:
         raise ExportFileError(f"{name}: JSON nested too deeply to read, not a ledger export") from None
     except ValueError:  # an integer of more digits than Python converts (4,300)
-        raise ExportFileError(f"{name}: a number has more digits than can be read, not a ledger export") from None
+        raise ExportFileError(f"{name}: {TOO_MANY_DIGITS}, not a ledger export") from None
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise ExportFileError(f'{name}: not a keepclear ledger export (no "format": "{EXPORT_FORMAT}")')
     version = document.get("version")

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from keepclear.domain.json_input import TOO_MANY_DIGITS
 from keepclear.errors import ValidationError
 
 Path = tuple[str | int, ...]
@@ -100,9 +101,7 @@ def _plain(node: yaml.Node, path: Path, reading: _Reading) -> Any:
     try:
         return reading.loader.construct_object(node, deep=True)
     except ValueError:  # an int of more digits than Python converts (4,300)
-        raise reading.refuse(
-            node, f"{dotted(path) or 'the value'}: a number has more digits than can be read"
-        ) from None
+        raise reading.refuse(node, f"{dotted(path) or 'the value'}: {TOO_MANY_DIGITS}") from None
     except yaml.constructor.ConstructorError as exc:
         raise reading.refuse(node, f"{dotted(path) or 'the value'}: {exc.problem}") from None
 
