@@ -97,6 +97,24 @@ def test_a_party_past_its_vertex_burst_is_refused_429_nothing_stored_and_the_oth
     assert counter(service, "activity_writes_refused_rate_total") == 0
 
 
+def test_a_party_past_its_vertices_is_refused_before_its_documents_are_read(rated: Rated) -> None:
+    """The vertex tokens are taken for the positions the documents give, before any is read (reading
+    them is most of what a large body costs): past them, a batch holding a document that is not
+    valid is refused 429, not judged (422); once tokens are back, its problems are named."""
+    service, clock = rated.service, rated.clock
+    with service.client("a-liaison") as a:
+        for k in range(3):
+            assert a.post("/v1/activities", json=_big(f"a-big-{k}", k)).status_code == 201
+        bad = _big("a-bad", 5, 6000, kind="not-a-kind")
+        batch = {"activities": [_big("a-ok", 4, 10), bad]}
+        body = assert_problem(a.post("/v1/activities/batch", json=batch), 429, "activity_vertex_burst")
+        assert "nothing of it was stored (6010 geometry vertices)" in body["detail"], body
+        clock.now_s += 2.0
+        assert_problem(a.post("/v1/activities/batch", json=batch), 422, "activities[1].kind")
+        assert _stored(service) == {"a-big-0", "a-big-1", "a-big-2"}
+    assert _refused_total(service) == 1
+
+
 def test_a_batch_is_refused_whole_and_gives_its_activity_writes_back(tmp_path: Path) -> None:
     """The activity write bucket holds 4 and barely refills: the requests the vertex bucket refuses
     give back the writes they took, so a batch of 3 passes after one activity."""

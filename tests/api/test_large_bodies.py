@@ -1,4 +1,4 @@
-"""Large bodies are judged between the probe's ticks, one at a time, and only so many wait."""
+"""Large bodies are judged between the probe's ticks, one at a time (their routes too), and only so many wait."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import asyncio
 import threading
 import time
 
+import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
+from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
+from keepclear.domain.limits import InputLimits
 from keepclear.errors import OverloadedError
 from keepclear.services.runtime.priority import ProbePriority
 
@@ -167,3 +171,75 @@ def test_a_body_whose_client_went_away_gives_up_its_place() -> None:
     assert order == ["a0", "c0"]
     assert queue.waiting == 0 and queue.waiting_of == {}
     assert asyncio.run(queue.judge(5000, lambda: "next", "b")) == "next"  # the turn is free again
+
+
+def _gate(queue: LargeBodies, handled: list[str], release: asyncio.Event) -> InputGate:
+    """The gate before an app that notes when each request's route starts and answers, the route of
+    ``/slow`` waiting for ``release`` first."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"].strip("/")
+        handled.append(f"{name} routed")
+        if name == "slow":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        handled.append(f"{name} answered")
+        await send({"type": "http.response.body", "body": name.encode()})
+
+    return InputGate(
+        app, InputLimits(), large_bodies={"/slow": "max_batch_body_bytes", "/next": "max_batch_body_bytes"}, queue=queue
+    )
+
+
+LARGE_BODY = b'{"values": [' + b",".join(b"1.25" for _ in range(400_000)) + b"]}"
+
+
+def test_a_large_body_holds_its_turn_through_its_route_until_its_answer_starts() -> None:
+    """Two large bodies: the second is not parsed or routed while the first's route runs, so at most
+    one large body's work competes with the event loop (which delivers alerts) and the probe."""
+    queue = LargeBodies(None, threshold_bytes=1000)
+    handled: list[str] = []
+
+    async def run() -> list[int]:
+        release = asyncio.Event()
+        transport = httpx.ASGITransport(app=_gate(queue, handled, release))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gate") as client:
+            headers = {"content-type": "application/json"}
+            slow = asyncio.create_task(client.post("/slow", content=LARGE_BODY, headers=headers))
+            await asyncio.sleep(0.3)
+            after = asyncio.create_task(client.post("/next", content=LARGE_BODY, headers=headers))
+            await asyncio.sleep(0.5)
+            assert handled == ["slow routed"] and queue.waiting == 2, handled
+            release.set()
+            return [(await slow).status_code, (await after).status_code]
+
+    assert asyncio.run(run()) == [200, 200]
+    assert handled == ["slow routed", "slow answered", "next routed", "next answered"]
+    assert queue.waiting == 0
+
+
+def test_a_large_body_refused_before_it_is_read_closes_its_connection() -> None:
+    """A body whose declared length is past its route's limit (413), or while the large bodies'
+    queue is full (429), is refused before a byte of it is read; the answer says the connection
+    closes, so the bytes still coming are not read and dropped for nothing."""
+    queue = LargeBodies(None, threshold_bytes=1000, max_waiting=1)
+    handled: list[str] = []
+
+    async def run() -> list[httpx.Response]:
+        release = asyncio.Event()
+        transport = httpx.ASGITransport(app=_gate(queue, handled, release))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gate") as client:
+            headers = {"content-type": "application/json"}
+            slow = asyncio.create_task(client.post("/slow", content=LARGE_BODY, headers=headers))
+            await asyncio.sleep(0.3)
+            busy = await client.post("/next", content=LARGE_BODY, headers=headers)
+            small_limit = await client.post("/other", content=b"[" + b"0," * 2_000_000 + b"0]", headers=headers)
+            release.set()
+            return [await slow, busy, small_limit]
+
+    slow, busy, too_large = asyncio.run(run())
+    assert slow.status_code == 200 and "connection" not in slow.headers
+    assert busy.status_code == 429 and busy.headers["connection"] == "close", busy.headers
+    assert "large request bodies are waiting" in busy.json()["detail"]
+    assert too_large.status_code == 413 and too_large.headers["connection"] == "close", too_large.headers
+    assert handled == ["slow routed", "slow answered"] and queue.refused_busy == 1

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Coroutine, Mapping
+from contextlib import ExitStack
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -157,13 +158,13 @@ class InputGate:
             if refusal is None and with_body:
                 claimed, refusal = self._claim_bytes(scope, headers, path)
             if refusal is None and with_body:
-                receive, refusal = await self._judged(scope, headers, receive, path)
-            if refusal is None:
+                refusal = await self._with_body(scope, headers, receive, send)
+            elif refusal is None:
                 await self.app(scope, receive, send)
-            elif scope["type"] == "websocket":
+            if refusal is not None and scope["type"] == "websocket":
                 reason = "refused: " + bytes(refusal.body).decode()[:100]
                 await send({"type": "websocket.close", "code": 1008, "reason": reason})
-            else:
+            elif refusal is not None:
                 await refusal(scope, receive, send)
         finally:
             if claimed is not None and self.bodies is not None:
@@ -204,21 +205,61 @@ class InputGate:
             return None, problem_for(OverloadedError(self.bodies.refusal(), retry_after_s=1.0), path)
         return (key_id, size), None
 
-    async def _judged(
-        self, scope: Scope, headers: Mapping[bytes, bytes], receive: Receive, path: str
-    ) -> tuple[Receive, JSONResponse | None]:
-        """Read and judge the body: (the ``receive`` that replays it, None), or the refusal."""
+    async def _with_body(
+        self, scope: Scope, headers: Mapping[bytes, bytes], receive: Receive, send: Send
+    ) -> JSONResponse | None:
+        """Read and judge the body, then run the route (None), or the refusal. A large body (over the
+        queue's threshold) takes a place in ``LargeBodies`` (before it is read where its length is
+        declared: refused there, nothing is read) and is judged and routed in its sender's turn."""
+        path = scope.get("path", "")
+        declared = headers.get(b"content-length")
+        size = int(declared) if declared is not None and declared.isdigit() else 0
+        large = self.queue.threshold_bytes < size <= self.body_limit(path)[0]  # past the limit: 413 unread
+        with ExitStack() as place:
+            try:
+                if large:
+                    place.enter_context(self.queue.place(_sender(scope)))
+                body, refusal = await self._read(headers, receive, path)
+                if refusal is None and len(body) > self.queue.threshold_bytes and not large:
+                    place.enter_context(self.queue.place(_sender(scope)))  # sent without a length
+            except OverloadedError as exc:
+                return _unread(problem_for(exc, path)) if large else problem_for(exc, path)
+            if refusal is not None:
+                return refusal
+            if len(body) > self.queue.threshold_bytes:
+                return await self._in_turn(scope, headers, body, receive, send)
+            if (refusal := self._body(scope, headers, body)) is None:
+                await self.app(scope, replay_body(body, receive), send)
+            return refusal
+
+    async def _read(
+        self, headers: Mapping[bytes, bytes], receive: Receive, path: str
+    ) -> tuple[bytes, JSONResponse | None]:
+        """The body read whole, or the 413 past its route's limit."""
         limit_bytes, setting = self.body_limit(path)
         try:
-            body = await self._read_body(headers, receive, limit_bytes)
+            return await self._read_body(headers, receive, limit_bytes), None
         except _TooLarge:
             detail = f"request bodies of {path} are limited to {limit_bytes} bytes (setting {setting})"
-            return receive, problem(413, "Request too large", detail, path)
-        try:
-            refusal = await self.queue.judge(len(body), lambda: self._body(scope, headers, body), _sender(scope))
-        except OverloadedError as exc:
-            refusal = problem_for(exc, path)
-        return (receive, refusal) if refusal is not None else (replay_body(body, receive), None)
+            return b"", _unread(problem(413, "Request too large", detail, path))
+
+    async def _in_turn(
+        self, scope: Scope, headers: Mapping[bytes, bytes], body: bytes, receive: Receive, send: Send
+    ) -> JSONResponse | None:
+        """A large body in its sender's turn (``LargeBodies``, its place taken): judged on a worker
+        thread, then its route run, the turn ending as the answer starts; or the body's refusal."""
+        async with self.queue.turn(len(body), _sender(scope)) as end:
+            refusal = await run_in_threadpool(self._body, scope, headers, body)
+            if refusal is not None:
+                return refusal
+
+            async def send_ending_turn(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    end()
+                await send(message)
+
+            await self.app(scope, replay_body(body, receive), send_ending_turn)
+        return None
 
     def _target_and_headers(
         self, scope: Scope, headers: Mapping[bytes, bytes], repeated: Collection[bytes]
@@ -304,6 +345,13 @@ class InputGate:
         except KeepclearError as exc:
             return problem_for(exc, path)
         return None
+
+
+def _unread(refusal: JSONResponse) -> JSONResponse:
+    """``refusal`` of a body left unread (all or in part): the connection closes once it is sent, so
+    the sender's bytes are not read and dropped for nothing, a megabyte at a time."""
+    refusal.headers["connection"] = "close"
+    return refusal
 
 
 def _headers(scope: Scope) -> tuple[dict[bytes, bytes], list[bytes]]:

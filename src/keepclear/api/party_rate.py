@@ -28,8 +28,8 @@ checked before the store is read; their retries under the same ``Idempotency-Key
 before the route too, and take nothing.
 Activity geometry: notify, batch and amend take besides one token for each geometry vertex of what
 they write (``ACTIVITY_VERTICES``: polygon positions and route waypoints,
-``domain.activities.activity_vertices``), a second bucket taken once the body is read and before the
-store is, after the first; a request it refuses gives back what it took of the first.
+``geo.activity_doc.document_vertices``), a second bucket taken once the body is parsed and before
+its documents are read, after the first; a request it refuses gives back what it took of the first.
 
 Memory: one bucket (two floats) per party that wrote, for each use, and parties are only what an
 admin adds to the registry. The buckets are per API process: N processes behind one address allow

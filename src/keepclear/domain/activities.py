@@ -173,14 +173,6 @@ def _vertex_count(area: Polygon | Circle) -> int:
     return len(area.exterior.coords) + sum(len(ring.coords) for ring in area.interiors)
 
 
-def activity_vertices(activity: Activity) -> int:
-    """The geometry positions ``activity`` holds: its volumes' polygon positions (holes included, a
-    circle none) and its route's waypoints. What checking, viewing, signing and streaming it costs
-    grows with them (the write bucket of vertices, ``activity_vertex_burst``, counts them)."""
-    waypoints = 0 if activity.route is None else len(activity.route.waypoints)
-    return sum(_vertex_count(volume.area) for volume in activity.volumes) + waypoints
-
-
 def _window_problems(start_s: float, end_s: float, where: str) -> list[str]:
     if not _finite(start_s, end_s):
         return [f"{where}: start and end must be finite times"]

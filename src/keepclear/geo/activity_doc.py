@@ -146,8 +146,7 @@ def _volume(reader: _Reader, raw: Any, index: int, start_s: float, end_s: float)
             reader.problems.append(f"{where}geometry: must be a GeoJSON Polygon")
         else:
             coordinates = geometry.get("coordinates")
-            if isinstance(coordinates, list):
-                reader.vertices += sum(len(ring) for ring in coordinates if isinstance(ring, list))
+            reader.vertices += _polygon_positions(geometry)
             if reader.vertices > MAX_VERTICES and not reader.epoch_times:  # stored ones are read back whatever
                 if not any(p.startswith("volumes: more than") for p in reader.problems):
                     reader.problems.append(f"volumes: more than {MAX_VERTICES} polygon positions in all")
@@ -199,6 +198,33 @@ def _route(reader: _Reader, raw: Any) -> Route | None:
             )
         )
     return Route(tuple(waypoints), reader.number(raw, "half_width_m", "route."), reader.band(raw, "route."))
+
+
+def _polygon_positions(geometry: object) -> int:
+    """The positions a GeoJSON Polygon mapping gives, every ring's (0 for anything else)."""
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if not isinstance(coordinates, list):
+        return 0
+    return sum(len(ring) for ring in coordinates if isinstance(ring, list))
+
+
+def document_vertices(document: object) -> int:
+    """The geometry positions an activity document gives: its volumes' polygon positions (holes
+    included, a circle none) and its route's waypoints, counted without reading anything else.
+
+    Checking, viewing, signing and streaming an activity costs in proportion to them, and reading them
+    is most of what a large body costs: a party's vertex tokens (``activity_vertex_burst``) are taken
+    for this count before the document is read, so a body refused for them costs only its parse. A
+    ring given open is closed when read, one position more than counted here."""
+    if not isinstance(document, dict):
+        return 0
+    volumes = document.get("volumes")
+    count = 0
+    if isinstance(volumes, list):
+        count += sum(_polygon_positions(v.get("geometry")) for v in volumes if isinstance(v, dict))
+    route = document.get("route")
+    waypoints = route.get("waypoints") if isinstance(route, dict) else None
+    return count + (len(waypoints) if isinstance(waypoints, list) else 0)
 
 
 def activity_from_document(

@@ -5,8 +5,8 @@ amendment, each cancellation), takes tokens of its party's bucket (``api.party_r
 ``activity_writes_per_party_per_s``), one an activity, before the store is read: past it the request
 is refused whole (429 with ``Retry-After``), nothing of it stored. Notifying and amending take besides
 one token of a second bucket for each geometry vertex written (``activity_vertices_per_party_per_s``:
-polygon positions and route waypoints), once the body is read and before the store is: each vertex
-costs checking, views, signing and streaming, and large polygons written without bound made the
+polygon positions and route waypoints), once the body is parsed and before it is read: each vertex
+costs reading, checking, views, signing and streaming, and large polygons written without bound made the
 other parties' alerts late. A request that bucket refuses gives back its activity writes. Acknowledging, activating and
 completing take none: each happens once a version or once an activity, so a party loops them only
 by notifying or amending, which count. An objection may be made again with a new reason, each told
@@ -31,10 +31,10 @@ from keepclear.api.models import WholeNumber
 from keepclear.api.models.activities import ActivityView, ConflictOut, NotifyOut, OverlapOut
 from keepclear.api.paging import PageRequest, page_request
 from keepclear.api.party_rate import PartyRate
-from keepclear.domain.activities import Activity, activity_vertices, batch_size_problem
+from keepclear.domain.activities import batch_size_problem
 from keepclear.domain.identity import Principal
 from keepclear.errors import NotFoundError, ValidationError
-from keepclear.geo.activity_doc import activities_from_documents, activity_from_document
+from keepclear.geo.activity_doc import activities_from_documents, activity_from_document, document_vertices
 from keepclear.services.activities.results import ConflictsPage as FoundPage
 from keepclear.services.activities.results import NotifyResult
 from keepclear.services.activities.views import conflicts_view, notifier_conflict, overlap_view, view_for
@@ -72,12 +72,14 @@ VerticesDep = Annotated[PartyRate, Depends(activity_vertices_rate)]
 
 
 def _take_vertices(
-    vertices: PartyRate, writes: PartyRate, party_id: str, activities: list[Activity], writes_taken: int
+    vertices: PartyRate, writes: PartyRate, party_id: str, documents: list[dict[str, Any]], writes_taken: int
 ) -> None:
-    """Takes one token of ``party_id``'s vertex bucket for each geometry vertex of ``activities``, all
-    or none, before the store is read; refused (429, or 422 when more than the whole burst, which
-    could never pass), the ``writes_taken`` activity writes go back to their bucket, nothing stored."""
-    count = sum(activity_vertices(activity) for activity in activities)
+    """Takes one token of ``party_id``'s vertex bucket for each geometry vertex the ``documents`` give
+    (``document_vertices``), all or none, before they are read: refused (429, or 422 when more than
+    the whole burst, which could never pass), the ``writes_taken`` activity writes go back to their
+    bucket, nothing read or stored. Reading the positions is most of what a large body costs after
+    its parse, so a party past its vertices does not make the others wait for it."""
+    count = sum(document_vertices(document) for document in documents)
     if count == 0:  # circles only
         return
     if count > vertices.burst:
@@ -93,6 +95,12 @@ def _take_vertices(
     if refusal is not None:
         writes.give_back(party_id, writes_taken)
         raise refusal
+
+
+def _document(body: ActivityDocument) -> dict[str, Any]:
+    """The activity document as sent: every field of an ``ActivityDocument`` is an extra one, kept as
+    parsed (``model_dump`` would copy every position of every polygon)."""
+    return dict(body.model_extra or {})
 
 
 _TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone, e.g. 2017-11-03T10:00:00Z"}
@@ -286,8 +294,9 @@ def notify_activity(
     (429 past them, nothing stored)."""
     party_id = _party(principal)
     writes.require(party_id)
-    activity = activity_from_document(body.model_dump(), party_id=party_id)
-    _take_vertices(vertices, writes, party_id, [activity], 1)
+    document = _document(body)
+    _take_vertices(vertices, writes, party_id, [document], 1)
+    activity = activity_from_document(document, party_id=party_id)
     return _notify_out(rt.activities.notify(activity), party_id)
 
 
@@ -305,12 +314,9 @@ def notify_activities(
         raise ValidationError([too])
     party_id = _party(principal)
     writes.require(party_id, len(body.activities))  # at most max_batch <= activity_write_burst
-    activities = activities_from_documents(
-        [document.model_dump() for document in body.activities],
-        party_id=party_id,
-        max_problems_listed=config.max_problems_listed,
-    )
-    _take_vertices(vertices, writes, party_id, activities, len(body.activities))
+    documents = [_document(document) for document in body.activities]
+    _take_vertices(vertices, writes, party_id, documents, len(documents))
+    activities = activities_from_documents(documents, party_id=party_id, max_problems_listed=config.max_problems_listed)
     return BatchOut(activities=[_notify_out(result, party_id) for result in rt.activities.notify_many(activities)])
 
 
@@ -385,8 +391,9 @@ def amend_activity(
     (429 past them, nothing stored)."""
     party_id = _party(principal)
     writes.require(party_id)
-    activity = activity_from_document(body.activity.model_dump(), party_id=party_id, activity_id=activity_id)
-    _take_vertices(vertices, writes, party_id, [activity], 1)
+    document = _document(body.activity)
+    _take_vertices(vertices, writes, party_id, [document], 1)
+    activity = activity_from_document(document, party_id=party_id, activity_id=activity_id)
     return _notify_out(rt.activities.amend(activity, body.version), party_id)
 
 
