@@ -40,7 +40,8 @@ dropped any); without the header a stream is live only.
 
 The tactical picture (the units a party may see now) is pushed after every probe tick as
 ``event: tracks.picture``: without an id, not kept in the ring, and coalesced per connection (a
-client that is behind gets the newest picture once, never a queue of stale ones).
+client that is behind gets the newest picture once, never a queue of stale ones); its text is built
+once a tick per party, in a worker thread, for all the party's connections (``api.stream_pictures``).
 
 The response that sends a stream to its client, within ``send_timeout_s`` a send: ``api.stream_response``.
 """
@@ -60,6 +61,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from keepclear.api.stream_pictures import PictureTexts, PictureView
 from keepclear.domain.event_kinds import ALERT_KINDS, ZONE_KINDS
 from keepclear.domain.event_payloads import schema_version
 from keepclear.domain.events import Event
@@ -69,8 +71,6 @@ from keepclear.services.policy import party_event_view, revokes
 
 #: Decides whether and how a party is shown an event (its ``payload``...): None hides it.
 PartyView = Callable[[str, Event], dict[str, object] | None]
-#: The tactical picture as one connection may see it now (called off the event loop), or None.
-PictureView = Callable[[], dict[str, object] | None]
 
 
 class _Picture:
@@ -209,6 +209,8 @@ class StreamHub:
         self.send_timeout_s = send_timeout_s
         #: Clients cut for a full backlog or a send that timed out (not counting shutdown).
         self.cut_total = 0
+        #: Each party's picture text of the latest tick, built once for all its connections.
+        self._pictures = PictureTexts()
 
     def gauges(self) -> Mapping[str, Callable[[], float]]:
         """Metrics of the streams: open connections, the largest backlog, clients cut, the rings."""
@@ -221,6 +223,7 @@ class StreamHub:
             "stream_backlog_bytes_max": lambda: max(
                 (c.backlog.queued_bytes for c in list(self._connections)), default=0
             ),
+            **self._pictures.gauges(),
         }
 
     def on_event(self, event: Event) -> None:
@@ -291,6 +294,7 @@ class StreamHub:
     def offer_picture(self) -> None:
         """A new tactical picture exists (a probe tick ended; any thread): each connection sends
         its view of it next, once, however many ticks passed since its last."""
+        self._pictures.new_tick()
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
@@ -415,11 +419,12 @@ class StreamHub:
                     return
                 if isinstance(item, _Picture):
                     conn.picture_pending = False
-                    picture_shown = await asyncio.to_thread(picture) if picture is not None else None
-                    if (
-                        picture_shown is not None
-                    ):  # sent after every tick, changed or not: a dead client is found by the write
-                        yield f"event: tracks.picture\ndata: {json.dumps(picture_shown, separators=(',', ':'))}\n\n"
+                    if picture is None:
+                        continue
+                    # One text a tick per party, built in a worker thread (JSON included), never on the loop.
+                    text = await asyncio.to_thread(self._pictures.text, party_id, self._pictures.generation, picture)
+                    if text is not None:  # sent after every tick, changed or not: a dead client is found by the write
+                        yield text
                     continue
                 conn.backlog.take(len(item.text))
                 yield item.text

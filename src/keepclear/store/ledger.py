@@ -315,6 +315,15 @@ def list_checkpoints(conn: Connection) -> list[sa.Row[Any]]:
     return list(conn.execute(sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.seq)))
 
 
+def checkpoints_page(conn: Connection, *, after_seq: int, until_seq: int, limit: int) -> list[sa.Row[Any]]:
+    """Up to ``limit`` checkpoint rows with ``after_seq < seq <= until_seq``, in seq order: an export
+    reads a chunk of them at a time (one every ``ledger_checkpoint_every_entries`` entries: a record
+    of ten million entries has a hundred thousand, 50 MB of text)."""
+    c = ledger_checkpoints.c
+    query = sa.select(ledger_checkpoints).where(c.seq > after_seq, c.seq <= until_seq).order_by(c.seq).limit(limit)
+    return list(conn.execute(query))
+
+
 def set_checkpoint_note(conn: Connection, seq: int, note: str) -> None:
     """Give a checkpoint stored before the transparency log its signed tree head."""
     conn.execute(ledger_checkpoints.update().where(ledger_checkpoints.c.seq == seq).values(note=note))
