@@ -153,3 +153,27 @@ def test_witness_raises_an_alarm_whose_problem_is_one_line_the_api_would_take(
     problem = json.loads(entry.payload)["problem"]
     assert alarm_text_problem(problem) is None, problem
     assert problem.startswith("the new head is of log keepclear.ledger/") and problem.endswith("\u2026"), problem
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ledger", "prove", "1", "--party"],
+        ["ledger", "export", "--party"],
+        ["ledger", "witness", "--key", "unused.pem", "--party"],
+    ],
+)
+def test_an_unknown_party_is_named_in_one_line(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """``ledger prove --party`` and ``ledger export --party`` took any id (a typo, a made-up party)
+    and wrote a proof or an export "for" it; ``witness --party`` blamed a missing custodial key. Now
+    one line naming the party, exit 1, nothing written."""
+    output = tmp_path / "out.json"
+    for party in ("ghost", "gh\x1b[2Jost"):
+        code, out, err = _run(
+            capsys, "--data-dir", str(data), *args, party, *(["-o", str(output)] * (args[1] != "witness"))
+        )
+        assert code == 1 and out == "" and err.count("\n") == 1, err
+        assert f"party {party!r} does not exist" in err and "\x1b" not in err, err
+    assert not output.exists() and _alarms(data) == 0
