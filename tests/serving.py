@@ -36,9 +36,17 @@ def keepclear_cli(data_dir: Path, database_url: str | None = None) -> list[str]:
     return base if database_url is None else [*base, "--database-url", database_url]
 
 
+def cli_result(
+    base: Sequence[str], *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``base`` with ``args`` to the end (at most 2 minutes), in ``env`` (None: this process's
+    environment), whatever its exit: its exit code, stdout and stderr (``run_cli``: its stdout)."""
+    return subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, check=False, env=env)
+
+
 def run_cli(base: Sequence[str], *args: str) -> str:
     """Run ``base`` with ``args`` to the end (at most 2 minutes); its stdout, stripped. Fails on a non-zero exit."""
-    done = subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, check=False)
+    done = cli_result(base, *args)
     assert done.returncode == 0, (
         f"keepclear {' '.join(args)} exited with {done.returncode}:\n{done.stdout}{done.stderr}"
     )

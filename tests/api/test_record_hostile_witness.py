@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from apisupport import Service
+from apisupport import Service, recorded
 from test_input_hardening import assert_problem
 
 from keepclear.ledger.canonical import b64decode, b64encode
@@ -118,3 +118,35 @@ def test_the_line_kept_is_the_one_that_verifies(store_service: Service, tmp_path
     witness_key = public_key_from_b64(b64encode(raw_public_key(key.public_key())))
     assert parse_note(served["note"]).cosigned_by(witness_name("a"), witness_key) == NOW_S
     _reads_unharmed(store_service, tmp_path)
+
+
+def test_an_alarm_problem_that_is_not_one_line_is_refused_naming_it(store_service: Service) -> None:
+    """An alarm's ``problem`` is posted in every other party's standing thread and recorded: a line
+    break forged lines of the message b reads (a fake cosignature, a fake all-clear), ESC a terminal
+    escape; each was raised. Now 422 naming ``problem``, nothing recorded or posted."""
+    ledger = store_service.runtime.ledger
+    old = ledger.latest_head().note
+    ledger.append("message.posted", "b", {"text": "after"})
+    new = ledger.latest_head().note
+    assert old is not None and new is not None
+    thread_id = store_service.runtime.hotline.ensure_pair_thread("a", "b").id
+    hostile = [
+        "does not extend\n\u2014 keepclear.witness/b AAAA\nb: all is well",
+        "\x1b[2J\x1b[Hthe log is fine",
+        "shrank\r\nok",
+        "tab\there",
+        "next line\x85",
+        "nul\x00",
+        "   ",
+    ]
+    with store_service.client("a-liaison") as a, store_service.client("b-liaison") as b:
+        for problem in hostile:
+            response = a.post("/v1/record/inconsistency", json={"seen_before": old, "served": new, "problem": problem})
+            assert_problem(response, 422, "problem: ")
+        assert recorded(store_service, "alert.record_inconsistent", "problem") == set()
+        assert [m for m in b.get(f"/v1/hotline/threads/{thread_id}/messages").json() if m["kind"] == "alert"] == []
+        fine = a.post("/v1/record/inconsistency", json={"seen_before": old, "served": new, "problem": "the log shrank"})
+        assert fine.status_code == 201 and fine.json()["created"] is True, fine.text
+        assert recorded(store_service, "alert.record_inconsistent", "problem") == {"the log shrank"}
+        alerts = [m for m in b.get(f"/v1/hotline/threads/{thread_id}/messages").json() if m["kind"] == "alert"]
+        assert len(alerts) == 1 and "the log shrank" in alerts[0]["body"]

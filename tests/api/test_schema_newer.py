@@ -10,8 +10,6 @@ added to ``alembic_version`` as a newer build's migration would."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from apisupport import Service, counter, running_service
 from test_input_hardening import assert_problem
 
 from keepclear.store import Database
+from serving import cli_result, keepclear_cli
 
 NEWER = "9999_from_a_newer_keepclear"
 
@@ -92,33 +91,15 @@ def _writes_stop_reads_go_on(service: Service, database_url: str) -> None:
         assert admin.get("/v1/metrics").status_code == 200
 
 
-def _cli(data_dir: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keepclear.cli.main",
-            "--data-dir",
-            str(data_dir),
-            "--database-url",
-            database_url,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_the_cli_refuses_a_deployment_a_newer_keepclear_migrated_and_changes_nothing(
     tmp_path: Path, database_url: str
 ) -> None:
-    data = tmp_path / "data"
-    assert _cli(data, database_url, "init").returncode == 0
+    base = keepclear_cli(tmp_path / "data", database_url)
+    assert cli_result(base, "init").returncode == 0
     _stamp_newer(database_url)
     before = _revisions(database_url)
     for args in (("init",), ("zones", "list")):
-        done = _cli(data, database_url, *args)
+        done = cli_result(base, *args)
         assert done.returncode == 1, (args, done.returncode, done.stderr)
         [line] = done.stderr.strip().splitlines()
         assert line.startswith("error: "), line

@@ -11,6 +11,7 @@ workers gave before.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -279,3 +280,55 @@ def test_detection_in_workers_without_a_bus_is_refused_naming_the_setting(tmp_pa
     Deployment.open(settings, create=True).close()
     with pytest.raises(ValidationError, match="detect_in_workers"):
         create_app(settings)
+
+
+def test_a_workers_shares_count_the_zones_they_cannot_draw_in_its_status_and_log_each_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A detector worker's shares left out the stored zones they cannot draw, each share logging each
+    again, and counted none of them: the worker's status had no ``zones_undrawable``, which an API
+    process's ``/v1/metrics`` has. Now its shares note them in the deployment's register: counted in
+    every status line, logged once per process. Nothing connects: a share's zones are read at its start."""
+    from shapely.geometry import LineString, Point
+
+    from keepclear.domain.zones import Zone, ZoneKind
+    from keepclear.services.runtime.config import RuntimeConfig
+    from keepclear.services.runtime.deployment import Deployment
+    from keepclear.services.runtime.detect_share_run import RunningShare
+    from keepclear.services.runtime.detect_worker import DetectWorker
+    from keepclear.services.runtime.nats_bus import NatsBus
+    from keepclear.services.tactical.service import cell_plan
+    from keepclear.store import Database
+
+    settings = Settings(data_dir=tmp_path / "data", bus_url="nats://127.0.0.1:1")
+    made = Deployment.open(Settings(data_dir=settings.data_dir), create=True)
+    with made.db.write() as conn:
+        made.zones.store_in(
+            conn,
+            [
+                Zone("huge-site", "huge", ZoneKind.PROTECTED_SITE, Point(40.0, 35.0), buffer_m=1e300),
+                Zone(
+                    "huge-line", "wide", ZoneKind.DECONFLICTION_LINE, LineString([(40, 35), (40, 36)]), buffer_m=1e300
+                ),
+                Zone("site", "site", ZoneKind.PROTECTED_SITE, Point(40.0, 35.0), buffer_m=500.0),
+            ],
+            replace=True,
+            party_id=None,
+        )
+    made.close()
+    bus = NatsBus(["nats://127.0.0.1:1"])  # never connected
+    deployment = Deployment(settings, Database(settings.resolved_database_url()), made.clock, bus)
+    config = RuntimeConfig.from_settings(settings)
+    plan = cell_plan(config.tactical, settings.detect_cell_deg)
+    shares = shares_of_workers(plan.grid.cell_count, 1, 2)
+    caplog.set_level(logging.WARNING, logger="keepclear.services.zones.undrawable")
+    try:
+        worker = DetectWorker(deployment, shares[0].worker, config, home=shares)
+        assert worker.status()["zones_undrawable"] == 0
+        running = [RunningShare(deployment, bus, config.tactical, plan, share) for share in shares]  # as start does
+        assert [len(r.tactical.zone_watch.zones) for r in running] == [1, 1]
+        assert worker.status()["zones_undrawable"] == 2
+    finally:
+        deployment.db.dispose()
+    logged = sorted(r.getMessage().split()[1] for r in caplog.records if "cannot be drawn" in r.getMessage())
+    assert logged == ["huge-line", "huge-site"], logged

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -22,29 +21,15 @@ from keepclear.domain.identity import Role
 from keepclear.services.runtime.bus import WallClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
+from serving import cli_result, keepclear_cli
 
 LONG_NAME = "N" * 201
 
 
 def _cli(data_dir: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``keepclear`` on this store, none of the tests' own ``KEEPCLEAR_`` settings in its environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPCLEAR_")}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keepclear.cli.main",
-            "--data-dir",
-            str(data_dir),
-            "--database-url",
-            database_url,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return cli_result(keepclear_cli(data_dir, database_url), *args, env=env)
 
 
 def _refused(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

@@ -283,6 +283,7 @@ def test_an_export_that_fails_midway_leaves_the_file_as_it_was(
 
 
 def test_export_for_a_party_round_trips_through_the_parser(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "--data-dir", str(data_dir), "party", "add", "un")[0] == 0  # a party of the deployment
     code, out, _ = _run(capsys, "--data-dir", str(data_dir), "ledger", "export", "--party", "un")
     assert code == 0
     doc = parse_export(out.encode(), "stdout")

@@ -14,7 +14,7 @@ from keepclear.cli.main import main
 from keepclear.domain import Party
 from keepclear.domain.parties import Contact
 from keepclear.services.record.signer import open_ledger
-from keepclear.services.record.witness import INCONSISTENT_KIND
+from keepclear.services.record.witness import INCONSISTENT_KIND, alarm_text_problem
 from keepclear.services.runtime.bus import ManualClock
 from keepclear.services.runtime.deployment import Deployment
 from keepclear.settings import Settings
@@ -131,3 +131,49 @@ def test_register_key_names_an_unknown_party_and_a_key_registered_before(
     assert _run(capsys, "--data-dir", str(data), "ledger", "export", "-o", str(export))[0] == 0
     owners = [k["owner"] for k in json.loads(export.read_text())["keys"]]
     assert "ghost" not in owners and not any("\x1b" in o for o in owners), owners
+
+
+def test_witness_raises_an_alarm_whose_problem_is_one_line_the_api_would_take(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A head of another log than the one in the state file: the problem quotes both origins (a log's
+    name has no length bound), and ``ledger witness`` raised an alarm whose problem was longer than
+    ``POST /v1/record/inconsistency`` takes. Now the problem the CLI raises passes the API's rule."""
+    state = tmp_path / "a.head"
+    origin = "keepclear.ledger/" + "x" * 600
+    state.write_text(f"{origin}\n1\n{'A' * 43}=\n\n\u2014 {origin} AAAAAAAA\n", encoding="utf-8")
+    code, out, err = _run(capsys, "--data-dir", str(data), "ledger", "witness", "--party", "a", "--state", str(state))
+    assert code == 1 and out == "" and err.count("\n") == 1 and "(alert raised)" in err, err
+    deployment = Deployment.open(Settings(data_dir=data), clock=ManualClock(1_764_720_000.0))
+    try:
+        with deployment.db.read() as conn:
+            (entry,) = store.list_entries(conn, kinds=[INCONSISTENT_KIND])
+    finally:
+        deployment.close()
+    problem = json.loads(entry.payload)["problem"]
+    assert alarm_text_problem(problem) is None, problem
+    assert problem.startswith("the new head is of log keepclear.ledger/") and problem.endswith("\u2026"), problem
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ledger", "prove", "1", "--party"],
+        ["ledger", "export", "--party"],
+        ["ledger", "witness", "--key", "unused.pem", "--party"],
+    ],
+)
+def test_an_unknown_party_is_named_in_one_line(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """``ledger prove --party`` and ``ledger export --party`` took any id (a typo, a made-up party)
+    and wrote a proof or an export "for" it; ``witness --party`` blamed a missing custodial key. Now
+    one line naming the party, exit 1, nothing written."""
+    output = tmp_path / "out.json"
+    for party in ("ghost", "gh\x1b[2Jost"):
+        code, out, err = _run(
+            capsys, "--data-dir", str(data), *args, party, *(["-o", str(output)] * (args[1] != "witness"))
+        )
+        assert code == 1 and out == "" and err.count("\n") == 1, err
+        assert f"party {party!r} does not exist" in err and "\x1b" not in err, err
+    assert not output.exists() and _alarms(data) == 0

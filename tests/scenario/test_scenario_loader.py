@@ -124,6 +124,12 @@ BAD_CASES = [
     ("domain: land", "domain: space", "domain: space", ["units[1].domain", "unknown domain"]),
     ("until: +00:30, loiter_radius_m: 8000", "until: +00:30, loiter_radius_m: 500", "loiter_radius_m: 500", ["tighter than this unit can turn"]),
     ("lower_ft: 20000, upper_ft: 26000", "lower_ft: 26000, upper_ft: 20000", "lower_ft: 26000", ["upside down"]),
+    # Registry text: the registry's rule (one line, the column's width), named at its line, not at install.
+    ("  - id: jet\n", '  - id: jet\n    callsign: "JET\\e[2J"\n', "callsign:", ["units[0].callsign", "control character (U+001B)"]),
+    ("  - id: jet\n", "  - id: jet\n    callsign: " + "J" * 65 + "\n", "callsign:", ["units[0].callsign", "65 characters, at most 64"]),
+    ("  - id: truck\n", '  - id: truck\n    kind: "truck\\nBRAVO1: friendly"\n', "kind:", ["units[1].kind", "control character (U+000A)"]),
+    ("{id: blue, name: Blue}", '{id: blue, name: "Bl\\tue"}', "name: \"Bl", ["parties[0].name", "control character (U+0009)"]),
+    ("{id: blue-air, name: Blue air,", "{id: blue-air, name: " + "B" * 201 + ",", "name: BBB", ["forces[0].name", "at most 200"]),
 ]  # fmt: skip
 
 

@@ -50,6 +50,13 @@ def ledger_of(deployment: Deployment) -> Ledger:
     )
 
 
+def known_party(deployment: Deployment, party_id: str | None) -> None:
+    """Refuse ``party_id`` (when given) unless it is a party of this deployment: a one-line "party
+    'x' does not exist" (``NotFoundError``), never a proof, an export or a witness for a made-up id."""
+    if party_id is not None:
+        deployment.registry.party(party_id)
+
+
 @click.group()
 def ledger() -> None:
     """The signed, hash-chained record every party can verify offline."""
@@ -68,6 +75,7 @@ def ledger_export(ctx: CliContext, output: Path | None, party: str | None) -> No
     The text is ``GET /v1/record/export``'s, streamed: the entries are read a chunk at a time."""
     deployment = ctx.open()
     try:
+        known_party(deployment, party)
         text = ledger_of(deployment).export_text(for_party=party)
         write_output(output, text, f"{text.entries} entries")
     finally:
@@ -150,6 +158,7 @@ def ledger_prove(ctx: CliContext, seq: int, size: int | None, party: str | None,
     """Inclusion proof of entry SEQ in a signed tree head (RFC 9162); check it with `ledger verify`."""
     deployment = ctx.open()
     try:
+        known_party(deployment, party)
         document = ledger_of(deployment).inclusion_proof(seq, tree_size=size, for_party=party)
     finally:
         deployment.close()
@@ -194,6 +203,7 @@ def ledger_witness(ctx: CliContext, party_id: str, key_file: Path | None, state:
     alert on the hotline with both heads (exit 1)."""
     deployment = ctx.open()
     try:
+        known_party(deployment, party_id)
         book = ledger_of(deployment)
         state = state or deployment.settings.data_dir / "witness" / f"{party_id}.head"
         last_seen = _last_seen(state)
@@ -285,7 +295,7 @@ def ledger_register_key(ctx: CliContext, party_id: str, public_key: str) -> None
     """Put PARTY_ID in strong mode with its own Ed25519 PUBLIC_KEY (raw 32 bytes, base64)."""
     deployment = ctx.open()
     try:
-        deployment.registry.party(party_id)  # a party of this deployment, or a one-line "no such party"
+        known_party(deployment, party_id)
         key_id = ledger_of(deployment).register_public_key(party_id, public_key)
     finally:
         deployment.close()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from keepclear.domain.ids import id_problem
 from keepclear.domain.timefmt import format_utc, parse_utc
-from keepclear.scenario.located import Located, Path
+from keepclear.scenario.located import Located, Path, undotted
 
 _RELATIVE_RE = re.compile(r"^\+(\d+):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?$")
 
@@ -34,6 +35,13 @@ class FieldReader:
     def problem(self, path: Path, message: str) -> None:
         """Record ``message`` about the value at ``path``."""
         self.problems.append(f"{self.located.where(path)}: {message}")
+
+    def rule_problems(self, path: Path, problems: Iterable[str]) -> None:
+        """Record each of ``problems``, a domain rule's ``field: what is wrong`` about the object at
+        ``path`` (``unit_problems``: the registry's rule, the same as the API's), at its field's line."""
+        for problem in problems:
+            field, _, message = problem.partition(": ")
+            self.problem((*path, *undotted(field)), message)
 
     def get(self, path: Path) -> Any:
         """The raw value at ``path`` or None when any step is missing."""

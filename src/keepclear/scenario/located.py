@@ -8,6 +8,7 @@ each value's path (``("units", 3, "plan", 2, "alt_ft")``) to its 1-based line.
 from __future__ import annotations
 
 import pathlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,15 @@ def dotted(path: Iterable[str | int]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
+
+
+def undotted(text: str) -> Path:
+    """``units[3].plan`` as ``("units", 3, "plan")``: the path ``dotted`` wrote.
+
+    >>> undotted("roster[0].name")
+    ('roster', 0, 'name')
+    """
+    return tuple(int(part[1:-1]) if part[0] == "[" else part for part in re.findall(r"\[\d+\]|[^.\[\]]+", text))
 
 
 #: How deep a file's values may nest, and how many values it may hold once its aliases are expanded

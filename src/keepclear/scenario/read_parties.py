@@ -4,6 +4,7 @@ party, a partner force or not) out of the located YAML; every problem noted with
 from __future__ import annotations
 
 from keepclear.domain import Contact, Force, Party
+from keepclear.domain.parties import force_problems, party_problems
 from keepclear.scenario.fields import FieldReader
 from keepclear.scenario.located import Path
 from keepclear.scenario.model import PartyRole, PartySpec
@@ -34,7 +35,9 @@ def read_parties(r: FieldReader) -> list[PartySpec]:
             if cname:
                 roster.append(Contact(cname, crole or ""))
         if pid and name and language:
-            out.append(PartySpec(Party(pid, name, language), tuple(roster), role))
+            party = Party(pid, name, language)
+            r.rule_problems(p, party_problems(party))  # its name; the roster is judged when installed
+            out.append(PartySpec(party, tuple(roster), role))
     return out
 
 
@@ -50,5 +53,7 @@ def read_forces(r: FieldReader, party_ids: set[str]) -> list[Force]:
             party = None
         partner = r.boolean((*p, "partner"), False)
         if fid and name and party:
-            out.append(Force(fid, name, party, partner))
+            force = Force(fid, name, party, partner)
+            r.rule_problems(p, force_problems(force))
+            out.append(force)
     return out

@@ -8,6 +8,7 @@ import math
 from pathlib import Path as FilePath
 
 from keepclear.domain import Domain, Unit
+from keepclear.domain.parties import unit_problems
 from keepclear.scenario.fields import FieldReader
 from keepclear.scenario.located import Path
 from keepclear.scenario.model import DEFAULT_PERFORMANCE, LoiterDirection, Performance, UnitPlan, Waypoint
@@ -124,9 +125,11 @@ def read_plans(
             r.problem((*p, "domain"), f"unknown domain {domain_text!r} (known: air, land, sea)")
             continue
         perf = _performance(r, (*p, "performance"), domain)
+        unit = Unit(uid, callsign or uid, domain, kind or "unit", force) if uid and force else None
+        if unit is not None:
+            r.rule_problems(p, unit_problems(unit))
         if recorded:
-            if uid is not None and force is not None:
-                unit = Unit(uid, callsign or uid, domain, kind or "unit", force)
+            if unit is not None:
                 plan = _recorded_plan(r, p, unit, perf, base)
                 if plan is not None:
                     out.append(plan)
@@ -137,14 +140,12 @@ def read_plans(
         if route_raw and len(route_raw) < 2:
             r.problem((*p, "route"), "needs at least 2 waypoints")
         route = [_waypoint(r, (*p, "route", j), domain, perf) for j in range(len(route_raw))]
-        if uid is None or force is None or start_s is None or any(w is None for w in route) or len(route) < 2:
+        if unit is None or start_s is None or any(w is None for w in route) or len(route) < 2:
             continue
         waypoints = tuple(w for w in route if w is not None)
         for j, message in route_timing_problems(start_s, waypoints, perf, domain):
             r.problem((*p, "route", j), message)
         if scenario_end_s is not None and start_s >= scenario_end_s:
             r.problem((*p, "start"), "is at or after the scenario end")
-        out.append(
-            UnitPlan(Unit(uid, callsign or uid, domain, kind or "unit", force), start_s, waypoints, perf, interval)
-        )
+        out.append(UnitPlan(unit, start_s, waypoints, perf, interval))
     return out

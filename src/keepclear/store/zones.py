@@ -55,15 +55,19 @@ class StoredZones:
     unreadable: dict[str, str] = field(default_factory=dict)
 
 
-def _number(m: Mapping[str, object], column: str, *, nullable: bool = False) -> float | None:
+def _number(m: Mapping[str, object], column: str) -> float:
+    """The number in ``column``; ``ValueError`` naming it when it holds anything else (NULL too)."""
     value = m[column]
-    if value is None and nullable:
-        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{column} is {_shown(value)}, not a number")
     if math.isnan(value):
         raise ValueError(f"{column} is NaN, not a number")
     return float(value)
+
+
+def _number_or_null(m: Mapping[str, object], column: str) -> float | None:
+    """The number in ``column``, or None for NULL (``_number`` otherwise)."""
+    return None if m[column] is None else _number(m, column)
 
 
 def _text(m: Mapping[str, object], column: str) -> str:
@@ -107,13 +111,13 @@ def _read(m: Mapping[str, object]) -> Zone:
         name=_text(m, "name"),
         kind=ZoneKind(kind),
         geometry=geometry,
-        altitude=AltitudeBand(_number(m, "lower_ft") or 0.0, _number(m, "upper_ft") or 0.0),
-        validity=Validity(_number(m, "valid_from_s", nullable=True), _number(m, "valid_until_s", nullable=True)),
+        altitude=AltitudeBand(_number(m, "lower_ft"), _number(m, "upper_ft")),
+        validity=Validity(_number_or_null(m, "valid_from_s"), _number_or_null(m, "valid_until_s")),
         rules=ZoneRules(
             permitted_parties=None if permitted is None else frozenset(permitted),  # type: ignore[call-overload]
-            min_notice_h=_number(m, "min_notice_h") or 0.0,
+            min_notice_h=_number(m, "min_notice_h"),
         ),
-        buffer_m=_number(m, "buffer_m") or 0.0,
+        buffer_m=_number(m, "buffer_m"),
         description=_text(m, "description"),
         names=tuple(sorted(names.items())),  # type: ignore[attr-defined]
     )

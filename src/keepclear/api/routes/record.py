@@ -40,7 +40,7 @@ from keepclear.services.policy import (
     sees_all,
     unknown,
 )
-from keepclear.services.record.witness import cosign_custodial, raise_alarm
+from keepclear.services.record.witness import PROBLEM_MAX_CHARS, alarm_text_problem, cosign_custodial, raise_alarm
 from keepclear.services.reports.incident import REPORT_STYLE_SOURCE, incident_html
 from keepclear.services.reports.words import choose_language
 from keepclear.services.runtime.runtime import Runtime
@@ -241,7 +241,9 @@ def witness_head(
 class InconsistencyIn(Strict):
     seen_before: str = Field(min_length=1, max_length=8000, description="The signed head the client saw last.")
     served: str = Field(min_length=1, max_length=8000, description="The signed head served now.")
-    problem: str = Field(min_length=1, max_length=500, description="What the client's check found.")
+    problem: str = Field(
+        min_length=1, max_length=PROBLEM_MAX_CHARS, description="What the client's check found: one line of text."
+    )
 
 
 class AlarmRaised(BaseModel):
@@ -264,7 +266,8 @@ def report_inconsistency(
 ) -> AlarmRaised:
     """The caller's client found the served head inconsistent with the one it saw: recorded in the
     ledger as ``alert.record_inconsistent`` and sent to every other party on the hotline, both heads
-    in the message. The same alarm again (same ``seen_before`` and ``served``) is answered with the
+    in the message. ``problem`` is one line of text (422 naming it otherwise, nothing stored or
+    posted). The same alarm again (same ``seen_before`` and ``served``) is answered with the
     one raised, ``created`` false, nothing appended or posted. An alarm is the party's report to
     every party: it takes a token of its incident reports (``incident_reports_per_party_per_s``,
     bursts of ``incident_report_burst``), judged once the notes parse and before the store is read:
@@ -275,6 +278,8 @@ def report_inconsistency(
             parse_note(note)
         except ValueError as exc:
             raise ValidationError([f"{field}: {exc}"]) from None
+    if found := alarm_text_problem(body.problem):  # posted in every other party's thread: one line, no escapes
+        raise ValidationError([found])
     reports.require(party)
     others = [p.id for p in rt.deployment.registry.parties()]
     alert_id, created = raise_alarm(rt.ledger, rt.hotline, party, body.problem, body.seen_before, body.served, others)

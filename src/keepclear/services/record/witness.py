@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock
 from keepclear.domain.hotline import Draft, MessageKind
-from keepclear.errors import KeepclearError
+from keepclear.domain.limits import one_line_text, short_line_problem
+from keepclear.errors import KeepclearError, ValidationError
 from keepclear.ledger import Ledger
 from keepclear.ledger.book import EntryDraft
 from keepclear.ledger.keys import Ed25519PrivateKey
@@ -30,6 +31,32 @@ from keepclear.store import ledger as ledger_store
 
 #: Kind of the ledger entry (and hotline alert) a party raises when the log's heads disagree.
 INCONSISTENT_KIND = EventKind.ALERT_RECORD_INCONSISTENT
+#: The most characters of an alarm's ``problem``: one line, posted in every other party's standing thread.
+PROBLEM_MAX_CHARS = 500
+
+
+def alarm_text_problem(problem: str) -> str | None:
+    """Why ``problem``, what a party's check found, cannot be an alarm's text, or None: empty, past
+    ``PROBLEM_MAX_CHARS``, or a control character (a line break would forge a line of the message
+    every other party reads; ESC a terminal's escape sequence).
+
+    >>> alarm_text_problem("the log shrank from 4 to 3 entries") is None
+    True
+    >>> alarm_text_problem("shrank\\n\\u2014 b: all is well")
+    'problem: holds a control character (U+000A) at character 6; send one line of text'
+    """
+    return short_line_problem(problem, "problem", PROBLEM_MAX_CHARS)
+
+
+def alarm_text(found: str) -> str:
+    """``found``, a witness's own finding (it quotes heads a hostile operator served), as an alarm's
+    text that ``alarm_text_problem`` accepts: control characters written as escapes, clipped.
+
+    >>> alarm_text("x" * 600)[-3:]
+    'xx…'
+    """
+    text = one_line_text(found).strip() or "-"
+    return text if len(text) <= PROBLEM_MAX_CHARS else text[: PROBLEM_MAX_CHARS - 1] + "\u2026"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +108,9 @@ def witness(
         cosigned = cosign(head.note, witness_name(party_id), private_key, int(clock.now_s()))
         ledger.add_cosignature(party_id, cosigned)
         return WitnessOutcome(head.seq, cosigned, None)
-    raise_alarm(ledger, hotline, party_id, problem, last_seen, head.note, others)
-    return WitnessOutcome(head.seq, None, problem)
+    text = alarm_text(problem)
+    raise_alarm(ledger, hotline, party_id, text, last_seen, head.note, others)
+    return WitnessOutcome(head.seq, None, text)
 
 
 def alarm_id(party_id: str, last_seen: str | None, served: str) -> str:
@@ -107,10 +135,13 @@ def raise_alarm(
 
     The alarm's id (``alarm_id``), and True when raised now; False when ``party_id`` raised this very
     alarm before (the same two heads, whatever the ``problem``): the ledger holds it, and nothing is
-    appended or posted.
+    appended or posted. ``ValidationError`` naming ``problem`` when it is not one line of text
+    (``alarm_text_problem``), before anything is read or stored.
     The check runs with the ledger's head locked, so the same alarm sent twice at once, to one API
     process or two, is raised once.
     """
+    if found := alarm_text_problem(problem):
+        raise ValidationError([found])
     size = parse_note(served).head.size
     alert_id = alarm_id(party_id, last_seen, served)
     summary = (

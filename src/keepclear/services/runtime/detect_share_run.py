@@ -61,6 +61,8 @@ class RunningShare:
             share=CellShare(plan, share.cells),
             watch_zones=False,
             emitted_by=self.mark,
+            # the zones it cannot draw: logged once and counted per process (the worker's status)
+            undrawable_zones=deployment.undrawable_zones,
         )
         self.feed = TrackFeed(
             bus,

@@ -162,7 +162,12 @@ class DetectWorker:
         """Warm the probe up, start signing, take this worker's own share (``retired``: the alerts of
         its earlier runs, resolved now) and start watching the shares it may adopt."""
         TacticalService(
-            self.deployment.db, self.deployment.clock, self.bus, self.config.tactical, watch_zones=False
+            self.deployment.db,
+            self.deployment.clock,
+            self.bus,
+            self.config.tactical,
+            watch_zones=False,
+            undrawable_zones=self.deployment.undrawable_zones,
         ).warm_up()
         self.record.start()
         # The record, incidents and hotline take the tick's events on the bus's dispatcher thread:
@@ -197,8 +202,8 @@ class DetectWorker:
             due_s = max(due_s + period_s, time.monotonic())
 
     def status(self) -> dict[str, Any]:
-        """Counters: ticks, units in the tables, alerts active, reports taken (all shares held), and
-        per share the messages and reports its feed took."""
+        """Counters: ticks, units in the tables, alerts active, reports taken (all shares held), stored
+        zones that cannot be drawn, and per share the messages and reports its feed took."""
         running = list(self._keeper.running.values())
         out: dict[str, Any] = {
             "ticks": self.ticks,
@@ -207,6 +212,9 @@ class DetectWorker:
             "alerts_active": sum(len(r.tactical.book) for r in running),
             "alerts_acknowledged": sum(1 for r in running for a in r.tactical.book.active() if a.acknowledged_by),
             "alert_events_total": self.alert_events_total,
+            # Stored zones its shares cannot draw and leave out (each logged once): an API process's
+            # ``zones_undrawable`` metric.
+            "zones_undrawable": len(self.deployment.undrawable_zones),
             "build": self.build,
             # Other builds whose workers run shares: this worker takes none (empty: it may).
             "waiting_for_build": self._keeper.waiting_for,

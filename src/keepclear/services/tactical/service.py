@@ -113,17 +113,14 @@ class TacticalService:
         self.last_events = 0
 
     def reload_zones(self) -> None:
-        """Read the zones again (after an import)."""
+        """Read the zones again (after an import). One that cannot be drawn is left out by the watch
+        (``prepare_zone`` says why) and noted in ``undrawable_zones``, as are rows that cannot be read."""
         with self._db.read() as conn:
             stored = zone_store.read_zones(conn)
-        drawable = self.undrawable_zones.drawable(
-            stored.zones, whole_table=True, unreadable=stored.unreadable
-        )  # one that cannot be drawn: left out
         with self._lock:
-            self.zone_watch = ZoneWatch(drawable, self.config.zones, previous=self.zone_watch)
+            self.zone_watch = ZoneWatch(stored.zones, self.config.zones, previous=self.zone_watch)
             undrawable = dict(self.zone_watch.undrawable)
-        for zone_id, problem in undrawable.items():
-            self.undrawable_zones.note(zone_id, problem)
+        self.undrawable_zones.found({**stored.unreadable, **undrawable}, [z.id for z in stored.zones])
 
     def on_event(self, event: Event) -> None:
         """Bus subscriber: zones changed; with ``pairs_in_workers``, an alert changed in a worker; with a

@@ -130,17 +130,19 @@ class ZoneService:
         try:
             zone = self.get(zone_id)
         except zone_store.UnreadableZoneError as exc:
-            self.undrawable.note(zone_id, exc.problem)
-            raise NotFoundError(
-                f"zone {zone_id} is stored but cannot be read ({exc.problem}):"
-                " `keepclear zones check` lists it; correct it and import it again with replace"
-            ) from None
-        if not self.undrawable.drawable([zone]):
-            raise NotFoundError(
-                f"zone {zone_id} is stored but cannot be drawn ({zone_drawing_problem(zone)}):"
-                " `keepclear zones check` lists it; correct it and import it again with replace"
-            )
+            raise self._refused(zone_id, "read", exc.problem) from None
+        if (problem := zone_drawing_problem(zone)) is not None:
+            raise self._refused(zone_id, "drawn", problem)
         return zone_to_feature(zone)
+
+    def _refused(self, zone_id: str, how: str, problem: str) -> NotFoundError:
+        """Zone ``zone_id`` cannot be ``how`` (read, drawn) for ``problem``: noted (logged once,
+        counted), and the 404 that says so."""
+        self.undrawable.note(zone_id, problem)
+        return NotFoundError(
+            f"zone {zone_id} is stored but cannot be {how} ({problem}):"
+            " `keepclear zones check` lists it; correct it and import it again with replace"
+        )
 
     def export_document(self) -> dict[str, Any]:
         """Every zone that can be drawn as a GeoJSON FeatureCollection (``drawable``)."""

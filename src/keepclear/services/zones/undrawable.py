@@ -66,19 +66,25 @@ class UndrawableZones:
         every zone stored, so a zone no longer among them is no longer counted. ``unreadable``: the
         stored rows that could not be read as zones at all (``store.zones.read_zones``), noted too."""
         zones = list(zones)
-        unreadable = {} if unreadable is None else unreadable
-        for zone_id, why in unreadable.items():
-            self.note(zone_id, why)
+        found = dict(unreadable or {})
         kept: list[Zone] = []
         for zone in zones:
             problem = zone_drawing_problem(zone)
             if problem is None:
                 kept.append(zone)
             else:
-                self.note(zone.id, problem)
-        if whole_table:
-            self.stored([*(zone.id for zone in zones), *unreadable])
+                found[zone.id] = problem
+        self.found(found, [zone.id for zone in zones] if whole_table else None)
         return kept
+
+    def found(self, problems: Mapping[str, str], stored_ids: Iterable[str] | None = None) -> None:
+        """A reader found ``problems`` (zone id -> why it cannot be drawn or read: each noted);
+        ``stored_ids``: the zones it read, when it read the whole table (one no longer stored is no
+        longer counted)."""
+        for zone_id, problem in problems.items():
+            self.note(zone_id, problem)
+        if stored_ids is not None:
+            self.stored([*stored_ids, *problems])
 
     def problem(self, zone_id: str) -> str | None:
         """Why ``zone_id`` cannot be drawn, as last noted (None: it could, or was not seen)."""
