@@ -45,8 +45,9 @@ TARGET_REPORTS_PER_S = 100_000
 #: Stands for the report time in the pre-encoded bodies: each request carries the time it is sent
 #: (as a live feed does), so every report is newer than the unit's last and really updates the picture.
 TIME_PLACEHOLDER = "2000-01-01T00:00:00.000Z"
-#: The most ``activity_writes_per_party_per_s``, ``activity_write_burst`` and their vertex bounds
-#: (``activity_vertices_per_party_per_s``, ``activity_vertex_burst``) allow: a benchmark that
+#: The most ``activity_writes_per_party_per_s``, ``activity_write_burst``, their vertex bounds
+#: (``activity_vertices_per_party_per_s``, ``activity_vertex_burst``) and the body bytes a party
+#: sends (``body_bytes_per_party_per_s``, ``body_byte_burst``) allow: a benchmark that
 #: notifies as fast as it can from one party measures the notification, not the parties' write rate
 #: (as settings; ``UNBOUNDED_ACTIVITY_WRITES_ENV`` as a served process's environment).
 UNBOUNDED_ACTIVITY_WRITES: dict[str, Any] = {
@@ -54,6 +55,8 @@ UNBOUNDED_ACTIVITY_WRITES: dict[str, Any] = {
     "activity_write_burst": 10_000_000,
     "activity_vertices_per_party_per_s": 1_000_000_000.0,
     "activity_vertex_burst": 1_000_000_000,
+    "body_bytes_per_party_per_s": 1e12,
+    "body_byte_burst": 10**12,
 }
 UNBOUNDED_ACTIVITY_WRITES_ENV = {
     f"KEEPCLEAR_{name.upper()}": str(value) for name, value in UNBOUNDED_ACTIVITY_WRITES.items()

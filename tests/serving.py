@@ -171,14 +171,16 @@ UNBOUNDED_POSTS_ENV = {
     "KEEPCLEAR_HOTLINE_MESSAGE_BURST": "10000000",
 }
 
-#: The most ``activity_writes_per_party_per_s``, ``activity_write_burst`` and the vertex bounds allow (as
-#: ``bench/service_bench.py``'s): for a load that notifies as fast as it can from one party, so that
-#: what it checks is not the parties' activity write rate.
+#: The most ``activity_writes_per_party_per_s``, ``activity_write_burst``, the vertex bounds and the
+#: body bytes allow (as ``bench/service_bench.py``'s): for a load that notifies as fast as it can from
+#: one party, so that what it checks is not the parties' activity write rate.
 UNBOUNDED_ACTIVITY_WRITES_ENV = {
     "KEEPCLEAR_ACTIVITY_WRITES_PER_PARTY_PER_S": "1000000",
     "KEEPCLEAR_ACTIVITY_WRITE_BURST": "10000000",
     "KEEPCLEAR_ACTIVITY_VERTICES_PER_PARTY_PER_S": "1000000000",
     "KEEPCLEAR_ACTIVITY_VERTEX_BURST": "1000000000",
+    "KEEPCLEAR_BODY_BYTES_PER_PARTY_PER_S": "1000000000000",
+    "KEEPCLEAR_BODY_BYTE_BURST": "1000000000000",
 }
 
 

@@ -91,6 +91,24 @@ class Settings(BaseSettings):
         description="Bytes of request bodies one API key may have read or being served at once in one API process;"
         " a request that would pass it gets 429 (one body of any allowed size always goes through).",
     )
+    body_bytes_per_party_per_s: float = Field(
+        1024 * 1024,
+        gt=0,
+        le=1e12,
+        description="Bytes of request bodies one party's keys may send a second, sustained (per API process;"
+        " track batches and the admin's keys aside): the refill rate of the party's token bucket of"
+        " body_byte_burst, taken from a body's declared length before a byte of it is read (past it: 429 with"
+        " Retry-After, the connection closed). Reading and parsing a body cost the interpreter in proportion to"
+        " its bytes, whatever the route then decides: one party's bodies must not take the time that delivers"
+        " the others' alerts.",
+    )
+    body_byte_burst: int = Field(
+        32 * 1024 * 1024,
+        ge=64 * 1024,
+        le=10**12,
+        description="Bytes of request bodies one party may send at once before body_bytes_per_party_per_s holds"
+        " it back (the size of its token bucket); a body larger than it takes the whole bucket.",
+    )
     max_json_depth: int = Field(
         _LIMITS.max_json_depth, ge=8, le=500, description="Deepest nesting of arrays and objects in JSON input."
     )

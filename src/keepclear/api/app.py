@@ -22,7 +22,14 @@ from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
 from keepclear.api.models import PROBLEM_RESPONSES, TrackBatchIn
 from keepclear.api.paging import PageLimits
-from keepclear.api.party_rate import ACTIVITY_VERTICES, ACTIVITY_WRITES, HOTLINE_POSTS, INCIDENT_REPORTS, PartyRate
+from keepclear.api.party_rate import (
+    ACTIVITY_VERTICES,
+    ACTIVITY_WRITES,
+    HOTLINE_POSTS,
+    INCIDENT_REPORTS,
+    REQUEST_BODY_BYTES,
+    PartyRate,
+)
 from keepclear.api.problems import DomainErrors, install_problem_handlers
 from keepclear.api.query_params import QueryParams
 from keepclear.api.request_keys import RequestKeys
@@ -122,6 +129,8 @@ def create_app(
     # Requests in flight per party: no party holds every worker thread.
     in_flight = RequestsInFlight(settings.max_requests_in_flight_per_party)
     bodies = BodyBytesPerKey(settings.max_body_bytes_in_flight_per_key)  # bytes of bodies per key
+    # Bytes of bodies per party a second: no party's bodies take the time that delivers alerts.
+    body_rate = PartyRate(settings.body_bytes_per_party_per_s, settings.body_byte_burst, REQUEST_BODY_BYTES, monotonic)
     # Hotline messages per party (HTTP and socket together): no party posts without end.
     posts = PartyRate(
         settings.hotline_messages_per_party_per_s, settings.hotline_message_burst, HOTLINE_POSTS, monotonic
@@ -163,6 +172,7 @@ def create_app(
         reports.gauges(),
         writes.gauges(),
         vertices.gauges(),
+        body_rate.gauges(),
         guard.gauges(),
     ):
         for name, read in gauges.items():
@@ -231,6 +241,7 @@ def create_app(
         requests=in_flight,
         long_lived={"/v1/stream"},
         bodies=bodies,
+        body_rate=body_rate,
     )
     app.add_middleware(IngestYield, priority=runtime.priority)
     # A query parameter the endpoint does not declare, or a single one given twice: refused before

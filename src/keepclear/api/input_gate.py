@@ -18,6 +18,12 @@ stores see only input they can keep:
   bounded by the ingest queue, and the live stream, bounded per key, aside);
 - the bytes of bodies one key holds at once (``bodies``, ``max_body_bytes_in_flight_per_key``): a
   request that would take its key past the bound is refused before its body is read → 429;
+- the bytes of bodies a party sends (``body_rate``, ``body_bytes_per_party_per_s``, bursts of
+  ``body_byte_burst``; track batches and the admin aside): parsing and reading a body costs the
+  interpreter in proportion to its bytes, whatever the route then refuses, so one party's bodies
+  cannot take the time that delivers the others' alerts. Taken from the declared length before a
+  byte is read (past it 429 with ``Retry-After``, the connection closed: the bytes still coming are
+  not read), or from the bytes read when no length is declared;
 - the body, read whole up to its route's limit (413 above, with or without a Content-Length):
   ``max_body_bytes`` (one object: an activity, a message), or the limit ``large_bodies`` names for
   the few routes that take many objects at once (track and activity batches, zone files). Parsing
@@ -49,6 +55,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keepclear.api.connection_limits import BodyBytesPerKey, RequestsInFlight
 from keepclear.api.deps import CALLER_SCOPE_KEY, NO_KEY, bearer_key, caller_of, header_text
 from keepclear.api.large_bodies import LargeBodies
+from keepclear.api.party_rate import PartyRate
 from keepclear.api.problems import problem, problem_for
 from keepclear.domain.identity import Principal
 from keepclear.domain.json_input import decode_json_bytes, parse_json
@@ -108,7 +115,9 @@ class InputGate:
     turn, between the probe's ticks (``LargeBodies``). ``requests`` bounds a party's requests in flight
     (None: unbounded; needs ``authenticate``), but on ``long_lived`` paths (each bounded on its own)
     and ``typed_paths``. ``bodies`` bounds the body bytes one key holds at once (``BodyBytesPerKey``;
-    None: no bound, where no key is judged)."""
+    None: no bound, where no key is judged). ``body_rate`` bounds the body bytes a party sends a
+    second (``PartyRate`` of ``REQUEST_BODY_BYTES``; None: no bound), taken before a body of declared
+    length is read."""
 
     def __init__(
         self,
@@ -121,8 +130,10 @@ class InputGate:
         bodies: BodyBytesPerKey | None = None,
         requests: RequestsInFlight | None = None,
         long_lived: Collection[str] = (),
+        body_rate: PartyRate | None = None,
     ) -> None:
         self.app = app
+        self.body_rate = body_rate
         self.requests = requests
         self._unbounded = frozenset(long_lived) | frozenset(typed_paths)
         self.limits = limits
@@ -214,16 +225,24 @@ class InputGate:
         path = scope.get("path", "")
         declared = headers.get(b"content-length")
         size = int(declared) if declared is not None and declared.isdigit() else 0
-        large = self.queue.threshold_bytes < size <= self.body_limit(path)[0]  # past the limit: 413 unread
+        within = size <= self.body_limit(path)[0]  # past the limit: 413, unread
+        large = self.queue.threshold_bytes < size and within
         with ExitStack() as place:
             try:
+                if size and within:
+                    self._take_body_bytes(scope, path, size)
                 if large:
                     place.enter_context(self.queue.place(_sender(scope)))
-                body, refusal = await self._read(headers, receive, path)
-                if refusal is None and len(body) > self.queue.threshold_bytes and not large:
-                    place.enter_context(self.queue.place(_sender(scope)))  # sent without a length
             except OverloadedError as exc:
-                return _unread(problem_for(exc, path)) if large else problem_for(exc, path)
+                return _unread(problem_for(exc, path))
+            try:
+                body, refusal = await self._read(headers, receive, path)
+                if refusal is None and not size and body:  # sent without a length
+                    self._take_body_bytes(scope, path, len(body))
+                if refusal is None and len(body) > self.queue.threshold_bytes and not large:
+                    place.enter_context(self.queue.place(_sender(scope)))
+            except OverloadedError as exc:
+                return problem_for(exc, path)
             if refusal is not None:
                 return refusal
             if len(body) > self.queue.threshold_bytes:
@@ -231,6 +250,17 @@ class InputGate:
             if (refusal := self._body(scope, headers, body)) is None:
                 await self.app(scope, replay_body(body, receive), send)
             return refusal
+
+    def _take_body_bytes(self, scope: Scope, path: str, size_bytes: int) -> None:
+        """The caller's party takes ``size_bytes`` of its body bytes (``body_rate``; a body larger than
+        the burst takes it whole); ``OverloadedError`` (429) when it has too few. The admin's keys,
+        callers without a party and ``typed_paths`` (track batches, bounded by the ingest queue) take none."""
+        caller = scope.get(CALLER_SCOPE_KEY)
+        party_id = None if caller is None else caller[1].party_id
+        if self.body_rate is None or party_id is None or path in self.typed_paths:
+            return
+        if (refusal := self.body_rate.take(party_id, min(size_bytes, self.body_rate.burst))) is not None:
+            raise refusal
 
     async def _read(
         self, headers: Mapping[bytes, bytes], receive: Receive, path: str

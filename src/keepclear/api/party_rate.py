@@ -31,6 +31,10 @@ they write (``ACTIVITY_VERTICES``: polygon positions and route waypoints,
 ``geo.activity_doc.document_vertices``), a second bucket taken once the body is parsed and before
 its documents are read, after the first; a request it refuses gives back what it took of the first.
 
+Request bodies: every body a party's keys send but track batches (``REQUEST_BODY_BYTES``, one token a
+byte: ``api.input_gate`` takes them before the body is read), since reading and parsing cost in
+proportion to the bytes whatever the route then decides.
+
 Memory: one bucket (two floats) per party that wrote, for each use, and parties are only what an
 admin adds to the registry. The buckets are per API process: N processes behind one address allow
 up to N times the rate, a small constant factor of a bound that exists to stop writing without end,
@@ -91,6 +95,14 @@ ACTIVITY_VERTICES = Words(
     "activity_vertex_burst",
     "activity_writes_refused_vertices_total",
     "geometry vertices",
+)
+REQUEST_BODY_BYTES = Words(
+    "sends request bodies",
+    "send it again",
+    "body_bytes_per_party_per_s",
+    "body_byte_burst",
+    "request_bodies_refused_rate_total",
+    "bytes",
 )
 
 
