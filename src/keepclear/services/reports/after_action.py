@@ -316,7 +316,7 @@ def check_expectations(scenario: Scenario, events: list[Event], activity_ids: di
     unexpected = [
         {"time": format_utc(e.time_s), "kind": e.kind, "payload": json.loads(text[k])}
         for k, e in enumerate(events)
-        if e.kind in notable and k not in covered
+        if e.kind in notable and k not in covered and _once(e)
     ]
     return {"expectations": results, "all_met": all(r["met"] for r in results), "unexpected": unexpected}
 
