@@ -94,5 +94,5 @@ def test_activity_zone_and_message_answers_are_the_views_byte_for_byte(store_ser
     same(
         "b-liaison",
         f"/v1/hotline/threads/{thread}/messages",
-        lambda: [rt.hotline.view(m, language) for m in rt.hotline.messages("b", thread, 0, 500)],
+        lambda: [rt.hotline.view(m, language, "b") for m in rt.hotline.messages("b", thread, 0, 500)],
     )

@@ -200,11 +200,11 @@ def test_standard_phrases_read_in_each_partys_language(hotline: HotlineService) 
             phrase=PhraseUse("ALTCRS", {"unit": "SU-35 '21'", "course_deg": "090"}),
         ),
     )
-    russian = hotline.view(message, hotline.language_of("russia"))["text"]
-    english = hotline.view(message, hotline.language_of("coalition"))["text"]
+    russian = hotline.view(message, hotline.language_of("russia"), "russia")["text"]
+    english = hotline.view(message, hotline.language_of("coalition"), "coalition")["text"]
     assert russian == "Прошу ваше подразделение SU-35 '21' изменить курс на 090 градусов."
     assert english == "Request your unit SU-35 '21' alter course to 090 degrees."
-    assert hotline.view(message, "ar")["text"] == english  # no Arabic wording: English stands in
+    assert hotline.view(message, "ar", None)["text"] == english  # no Arabic wording: English stands in
 
 
 def test_receipts_delivered_and_read_per_party_visible_to_the_sender(
@@ -252,17 +252,28 @@ def test_overdue_acknowledgement_escalates_along_the_recipients_roster(
     assert hotline.run_deadlines(start + 299) == []
     step1 = hotline.run_deadlines(start + 300)
     assert [m.kind for m in step1] == [MessageKind.ESCALATION]
-    assert hotline.view(step1[0], "en")["text"] == (
-        "No acknowledgement from russia of message #1 in time. Escalated to Maj Ivanov (duty)."
+    # Which contact of how many, never who: the thread (and the record) is both parties'.
+    assert hotline.view(step1[0], "en", "coalition")["text"] == (
+        "No acknowledgement from russia of message #1 in time. Escalated to contact 1 of 2 on the roster of russia."
     )
-    assert hotline.view(step1[0], "ru")["text"].endswith("Передано дальше: Maj Ivanov (duty).")
+    assert hotline.view(step1[0], "ru", "russia")["text"].endswith(
+        "Передано дальше: контакт 1 из 2 в списке оповещения russia."
+    )
     assert hotline.run_deadlines(start + 599) == []
     step2 = hotline.run_deadlines(start + 600)
-    assert step2[0].data["contact"] == "Col Petrov" and step2[0].reply_to_seq == query.seq
+    assert step2[0].data == {"party_id": "russia", "step": 2, "contacts": 2} and step2[0].reply_to_seq == query.seq
     exhausted = hotline.run_deadlines(start + 900)
     assert exhausted[0].phrase is not None and exhausted[0].phrase.code == "NOANSWER"
     assert hotline.run_deadlines(start + 5000) == []
-    assert [e.payload["step"] for e in recorder.of("hotline.escalated")] == [1, 2, 3]
+    told = [(sorted(e.parties), e.payload["step"], e.payload["contact"]) for e in recorder.of("hotline.escalated")]
+    assert told == [
+        (["coalition"], 1, None),
+        (["russia"], 1, "Maj Ivanov (duty)"),  # the overdue party alone is told whom it called
+        (["coalition"], 2, None),
+        (["russia"], 2, "Col Petrov"),
+        (["coalition"], 3, None),
+        (["russia"], 3, None),
+    ]
     assert [m.seq for m in hotline.messages("coalition", thread_id)] == [1, 2, 3, 4]
     status = hotline.ack_status("coalition", thread_id, 1)
     assert status == [
@@ -325,11 +336,11 @@ def test_availability_change_is_a_channel_status_message_in_each_standing_thread
     threads = hotline.threads_of("russia")
     statuses = [hotline.messages("russia", t.id)[-1] for t in threads]
     assert len(statuses) == 2 and all(m.kind == MessageKind.CHANNEL_STATUS for m in statuses)
-    assert hotline.view(statuses[0], "en")["text"] == (
+    assert hotline.view(statuses[0], "en", None)["text"] == (
         "Channel status: russia has SUSPENDED the hotline. Messages are recorded but will not be answered.\n"
         "Communications maintenance"
     )
-    assert hotline.view(statuses[0], "ru")["text"].startswith("Состояние канала: russia ПРИОСТАНОВИЛ")
+    assert hotline.view(statuses[0], "ru", None)["text"].startswith("Состояние канала: russia ПРИОСТАНОВИЛ")
     assert hotline.availability("russia").availability == Availability.SUSPENDED
     assert recorder.of("party.availability")[0].payload["availability"] == "suspended"
     hotline.set_availability("russia", "Col Petrov", "suspended", "still")  # no change: no new message

@@ -268,7 +268,7 @@ def test_acknowledging_stops_escalation_and_notifier_sees_who_has_not(world, clo
     view = view_for(service.get("coalition-1"), "coalition")
     assert view is not None
     assert view["acknowledged"] == ["russia"] and view["not_acknowledged"] == ["un"]
-    assert view["escalations"][0]["contact_name"] is None  # un has no roster
+    assert view["escalations"][0]["roster_exhausted"] is True  # un has no roster
 
 
 def test_addressee_view_hides_units_unless_shared_and_strangers_see_nothing(world) -> None:

@@ -122,7 +122,7 @@ class Delivery:
 
     def _message_frame(self, message: Message) -> dict[str, Any]:
         self.last_sent[message.thread_id] = message.seq
-        return {"type": "message", "message": self.service.view(message, self.language)}
+        return {"type": "message", "message": self.service.view(message, self.language, self.party_id)}
 
     async def _deliver(self, message: Message) -> list[dict[str, Any]]:
         """Frames for ``message`` unless already sent, a gap filled from the store first (exactly once, in order)."""

@@ -172,16 +172,19 @@ class ActivityLateNotice(EventPayload):
 
 @dataclass(frozen=True, slots=True)
 class ActivityEscalated(EventPayload):
-    """An addressee let its deadline pass: contact ``level`` of its roster is called (none left: exhausted)."""
+    """An addressee let its deadline pass: roster position ``level`` of its roster is called (none left:
+    exhausted). Told to the notifier and the addressee alike, so it names no contact: version 2 leaves
+    out version 1's ``contact_name`` and ``contact_role``, which told the notifier who on the
+    addressee's roster was called (a roster is its party's alone: docs/need-to-know.md); the addressee
+    reads them in its own view of the activity (``your_escalations``)."""
 
     KINDS = frozenset({EventKind.ACTIVITY_ESCALATED})
+    SCHEMA_VERSION = 2
 
     activity_id: str
     version: int
     addressee: str
     level: int
-    contact_name: str | None
-    contact_role: str | None
     roster_exhausted: bool
 
 
@@ -304,15 +307,21 @@ class PartyAvailability(EventPayload):
 
 @dataclass(frozen=True, slots=True)
 class HotlineEscalated(EventPayload):
-    """An unacknowledged message escalated to the next contact of the roster (``exhausted``: none left)."""
+    """An unacknowledged message escalated to contact ``step`` of the overdue party's roster of
+    ``contacts`` (``exhausted``: none left). ``contact`` names the one called (name and role) in the
+    event told to the overdue party alone; null in the one told to the thread's other members. Version
+    2 adds ``contacts`` and leaves the name out of what other parties are told: version 1 told every
+    member of the thread who on another party's roster was called (docs/need-to-know.md)."""
 
     KINDS = frozenset({EventKind.HOTLINE_ESCALATED})
+    SCHEMA_VERSION = 2
 
     thread_id: str
     seq: int
     party_id: str
     step: int
-    contact: str
+    contacts: int
+    contact: str | None
     exhausted: bool
 
 

@@ -97,11 +97,24 @@ class AcknowledgementOut(_View):
 
 
 class EscalationOut(_View):
+    """An addressee's escalation as the notifier sees it: which position of the addressee's roster was
+    called, never who (a roster is its party's alone)."""
+
     version: int
     party: str
     level: int
+    roster_exhausted: bool
+    time: str
+
+
+class OwnEscalationOut(_View):
+    """An escalation of the caller's own acknowledgement: the contact of its own roster that was called."""
+
+    version: int
+    level: int
     contact_name: str | None = Field(description="None once the roster was exhausted.")
     contact_role: str | None
+    roster_exhausted: bool
     time: str
 
 
@@ -172,6 +185,9 @@ class AddresseeView(_View):
     status: str
     notified: str | None
     your_acknowledgement: AcknowledgementOut | None
+    your_escalations: list[OwnEscalationOut] = Field(
+        description="The escalations of this party's own acknowledgement: the contacts of its own roster called."
+    )
 
 
 #: An activity as one party may see it.

@@ -181,7 +181,7 @@ def list_messages(
     party_id = _party(principal)
     language = hl.service.language_of(party_id)
     return [
-        MessageOut.model_validate(hl.service.view(m, language))
+        MessageOut.model_validate(hl.service.view(m, language, party_id))
         for m in hl.service.messages(party_id, thread_id, after_seq, limit)
     ]
 
@@ -208,7 +208,7 @@ def post_message(
     message, created = hl.service.post(party_id, principal.person, draft)
     if not created:  # a retry of a stored post: nothing new, so its token returns
         hl.posts.give_back(party_id)
-    view = hl.service.view(message, hl.service.language_of(party_id))
+    view = hl.service.view(message, hl.service.language_of(party_id), party_id)
     return PostedOut(created=created, message=MessageOut.model_validate(view))
 
 

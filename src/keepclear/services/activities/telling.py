@@ -180,7 +180,8 @@ def moved_event(
 
 def escalated_event(step: EscalationStep, notifier: str, now_s: float) -> Event:
     """One escalation ``step`` (the silent addressee's roster called, or exhausted), told to the
-    ``notifier`` and to the addressee."""
+    ``notifier`` and to the addressee: which position, never who (the roster is the addressee's alone;
+    it reads the name in its own view of the activity)."""
     return Event(
         kind=EventKind.ACTIVITY_ESCALATED,
         time_s=now_s,
@@ -190,8 +191,6 @@ def escalated_event(step: EscalationStep, notifier: str, now_s: float) -> Event:
             "version": step.version,
             "addressee": step.party_id,
             "level": step.level,
-            "contact_name": step.contact_name,
-            "contact_role": step.contact_role,
             "roster_exhausted": step.contact_name is None,
         },
         parties=frozenset({notifier, step.party_id}),

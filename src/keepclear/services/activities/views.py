@@ -1,8 +1,10 @@
 """Need-to-know views of activities: what each party may see, as JSON-ready dicts (pure functions).
 
-- The notifier sees everything, and who has and has not acknowledged.
+- The notifier sees everything, and who has and has not acknowledged; of an addressee's escalations
+  which roster position was called, never who (a roster is its party's alone).
 - An addressee sees kind, time, volumes or route, priority, contact and text; the units only when
-  the notifier shared them; never the other addressees.
+  the notifier shared them; never the other addressees; its own escalations with the contacts of its
+  roster that were called.
 - Any other party sees nothing of the activity, not even its id (a name its notifier chose, which can
   say what it is): a conflict with one of its own activities is shown on that activity of its own
   (``overlapped_by``), the overlap only (where, when, which band).
@@ -106,6 +108,19 @@ def _ack(ack: AckState) -> dict[str, Any]:
     }
 
 
+def _own_escalation(e: EscalationStep) -> dict[str, Any]:
+    """One escalation of an addressee's acknowledgement as that addressee sees it: the contact of its
+    own roster that was called (the notifier is shown the position only: a roster is its party's alone)."""
+    return {
+        "version": e.version,
+        "level": e.level,
+        "contact_name": e.contact_name,
+        "contact_role": e.contact_role,
+        "roster_exhausted": e.contact_name is None,
+        "time": format_utc(e.time_s),
+    }
+
+
 def notifier_view(state: ActivityState) -> dict[str, Any]:
     """What the notifier sees: everything, and who has and has not acknowledged."""
     activity = state.activity
@@ -126,8 +141,7 @@ def notifier_view(state: ActivityState) -> dict[str, Any]:
             "version": e.version,
             "party": e.party_id,
             "level": e.level,
-            "contact_name": e.contact_name,
-            "contact_role": e.contact_role,
+            "roster_exhausted": e.contact_name is None,
             "time": format_utc(e.time_s),
         }
         for e in state.escalations
@@ -170,5 +184,6 @@ def view_for(
         view = addressee_view(activity)
         mine = next((a for a in state.acks if a.party_id == party_id), None)
         view["your_acknowledgement"] = None if mine is None else _ack(mine)
+        view["your_escalations"] = [_own_escalation(e) for e in state.escalations if e.party_id == party_id]
         return view
     return None

@@ -11,7 +11,7 @@ from keepclear.domain.event_kinds import EventKind
 from keepclear.domain.events import Clock, Event, EventSink
 from keepclear.domain.hotline import Message
 from keepclear.services.hotline.config import HotlineConfig
-from keepclear.services.hotline.messages import escalation_step
+from keepclear.services.hotline.messages import EscalationStep, escalation_step
 from keepclear.services.hotline.posting import SYSTEM_PERSON, Posting
 from keepclear.services.hotline.threads import Threads
 from keepclear.services.record.staging import stage
@@ -90,22 +90,33 @@ class Escalation:
             thread = self._threads.get(conn, request.thread_id)
             message = self._posting.append(conn, thread, None, SYSTEM_PERSON, plan.draft)
             store.record_escalation_step(conn, request.thread_id, request.seq, request.party_id, step, plan.next_due_s)
-            escalated = Event(
-                kind=EventKind.HOTLINE_ESCALATED,
-                time_s=now_s,
-                party_id=None,
-                payload={
-                    "thread_id": request.thread_id,
-                    "seq": request.seq,
-                    "party_id": request.party_id,
-                    "step": step,
-                    "contact": plan.contact,
-                    "exhausted": plan.next_due_s is None,
-                },
-                parties=frozenset(self._threads.known(request.thread_id, conn).parties),
-            )
+            members = frozenset(self._threads.known(request.thread_id, conn).parties)
+            told = escalated_events(request, step, plan, members, now_s)
             self._posting.stage_posted(conn, [message])
-            stage(conn, [escalated])
+            stage(conn, told)
         self._posting.announce_all([message])
-        self._events.emit(escalated)
+        self._events.publish(told)
         return message
+
+
+def escalated_events(
+    request: Row[Any], step: int, plan: EscalationStep, members: frozenset[str], now_s: float
+) -> list[Event]:
+    """``hotline.escalated`` of one step, twice: to the thread's other members which step of how many
+    contacts (``contact`` null), and to the overdue party alone the contact it called. A roster is its
+    party's alone: its contacts' names and roles reach no other party's stream, socket or record."""
+    payload = {
+        "thread_id": request.thread_id,
+        "seq": request.seq,
+        "party_id": request.party_id,
+        "step": step,
+        "contacts": plan.contacts,
+        "contact": None,
+        "exhausted": plan.next_due_s is None,
+    }
+    overdue = frozenset({request.party_id})
+    own = {**payload, "contact": plan.contact or None}
+    return [
+        Event(EventKind.HOTLINE_ESCALATED, now_s, None, payload, members - overdue),
+        Event(EventKind.HOTLINE_ESCALATED, now_s, None, own, overdue),
+    ]

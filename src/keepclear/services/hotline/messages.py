@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from keepclear.domain.event_kinds import ACTIVITY_KINDS, ALERT_KINDS, INCIDENT_KINDS, EventKind
@@ -37,8 +37,10 @@ _STATUS_PHRASES = {
 }
 
 
-def message_view(message: Message, catalogue: PhraseCatalogue, language: str) -> dict[str, Any]:
-    """The JSON view of ``message`` for a reader of ``language``: ``text`` is what the reader sees."""
+def message_view(message: Message, catalogue: PhraseCatalogue, language: str, reader: str | None) -> dict[str, Any]:
+    """The JSON view of ``message`` for a reader of party ``reader`` (None: keepclear's own tools) in
+    ``language``: ``text`` is what the reader sees."""
+    message = without_contact(message, reader)
     text = message.body
     if message.phrase is not None and message.phrase.code in catalogue:
         rendered = catalogue.render(message.phrase, language)
@@ -83,10 +85,13 @@ def key_reused(key: str, prior: Message) -> ConflictError:
 
 @dataclass(frozen=True, slots=True)
 class EscalationStep:
-    """One escalation step: the message to post, who is called, when the next step is due (None: last)."""
+    """One escalation step: the message to post, who is called (``contact``: told to the overdue party
+    alone, never in the message), how many contacts its roster has, when the next step is due (None:
+    last)."""
 
     draft: Draft
     contact: str
+    contacts: int
     next_due_s: float | None
 
 
@@ -94,12 +99,18 @@ def escalation_step(
     thread_id: str, seq: int, party_id: str, step: int, roster: list[Contact], now_s: float, step_s: float
 ) -> EscalationStep:
     """Step ``step`` (from 1) for ``party_id`` not acknowledging message ``seq``: contact ``step`` of the
-    roster, or, past its end, the last message saying every contact was tried."""
+    roster, or, past its end, the last message saying every contact was tried.
+
+    The message, which every member of the thread reads (and the record keeps for them), says which
+    step of how many, never who: a roster is its party's alone (docs/need-to-know.md), its contacts'
+    names and roles included. ``contact`` names the one called, for the overdue party's own event.
+    """
     ref = f"#{seq}"
     if step <= len(roster):
         contact = roster[step - 1]
         who = f"{contact.name} ({contact.role})" if contact.role else contact.name
-        phrase = PhraseUse("ESCALATE", {"party": party_id, "ref": ref, "contact": who})
+        params = {"party": party_id, "ref": ref, "step": str(step), "contacts": str(len(roster))}
+        phrase = PhraseUse("ESCALATE", params)
         next_due_s: float | None = now_s + step_s
     else:
         who, next_due_s = "", None
@@ -110,9 +121,25 @@ def escalation_step(
         f"esc.{thread_id}.{seq}.{party_id}.{step}"[:128],
         phrase=phrase,
         reply_to_seq=seq,
-        data={"party_id": party_id, "step": step, "contact": who},
+        data={"party_id": party_id, "step": step, "contacts": len(roster)},
     )
-    return EscalationStep(draft, who, next_due_s)
+    return EscalationStep(draft, who, len(roster), next_due_s)
+
+
+def without_contact(message: Message, reader: str | None) -> Message:
+    """``message`` as ``reader`` may read it: an escalation message stored before escalations stopped
+    naming the contact called (its phrase and ``data`` carry ``contact``) loses the name, except for the
+    overdue party itself; every message that names no contact is returned as it is."""
+    phrase = message.phrase
+    if message.kind != MessageKind.ESCALATION or phrase is None or "contact" not in phrase.params:
+        return message
+    step = str(message.data.get("step", "?"))
+    params = {"party": phrase.params.get("party", ""), "ref": phrase.params.get("ref", ""), "step": step}
+    params["contacts"] = "?"  # not stored then
+    data = {k: v for k, v in message.data.items() if k != "contact"}
+    if reader is not None and reader == message.data.get("party_id"):
+        params["contact"], data["contact"] = phrase.params["contact"], message.data.get("contact")
+    return replace(message, phrase=PhraseUse(phrase.code, params), data=data)
 
 
 def status_draft(

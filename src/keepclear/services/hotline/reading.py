@@ -105,9 +105,9 @@ class Reading:
         """The last sequence number of every thread ``party_id`` is a member of."""
         return {t.id: last for t, last in self.threads_with_last_seq(party_id)}
 
-    def view(self, message: Message, language: str) -> dict[str, Any]:
-        """``message`` as a reader of ``language`` sees it."""
-        return message_view(message, self._phrases, language)
+    def view(self, message: Message, language: str, reader: str | None) -> dict[str, Any]:
+        """``message`` as a reader of party ``reader`` (None: keepclear's own tools) in ``language`` sees it."""
+        return message_view(message, self._phrases, language, reader)
 
     def language_of(self, party_id: str) -> str:
         """The language ``party_id`` reads phrases in."""

@@ -180,9 +180,9 @@ class HotlineService:
         """The last sequence number of every thread ``party_id`` is a member of."""
         return self._reading.heads(party_id)
 
-    def view(self, message: Message, language: str) -> dict[str, Any]:
-        """``message`` as a reader of ``language`` sees it."""
-        return self._reading.view(message, language)
+    def view(self, message: Message, language: str, reader: str | None) -> dict[str, Any]:
+        """``message`` as a reader of party ``reader`` in ``language`` sees it."""
+        return self._reading.view(message, language, reader)
 
     def language_of(self, party_id: str) -> str:
         """The language ``party_id`` reads phrases in."""

@@ -51,10 +51,13 @@ def _summary(event: Event, names: dict[str, str]) -> str:
         activity = p.get("activity", {})
         ident = activity.get("id", "")
         return f"{names.get(ident, ident)} {activity.get('kind', '')} by {event.party_id}"
-    if kind == EventKind.ACTIVITY_ESCALATED:
+    if kind == EventKind.ACTIVITY_ESCALATED:  # the position called, never who (told to the notifier too)
         ident = p["activity_id"]
-        who = p.get("contact_name") or "roster exhausted"
+        who = "roster exhausted" if p.get("roster_exhausted") else f"roster position {p['level']}"
         return f"{names.get(ident, ident)}: {p['addressee']} silent, level {p['level']} → {who}"
+    if kind == EventKind.HOTLINE_ESCALATED:
+        who = p.get("contact") or ("roster exhausted" if p.get("exhausted") else "")
+        return f"{p.get('thread_id')} #{p.get('seq')}: {p.get('party_id')} silent, step {p.get('step')} → {who}"
     if kind == EventKind.ACTIVITY_CONFLICT:
         told = ActivityConflicts.from_payload(p)
         if told.activity_id is not None:  # the notifier's, of one activity
@@ -82,12 +85,19 @@ def _conflicts(event: Event) -> list[dict[str, Any]]:
     return ActivityConflicts.from_payload(event.payload).conflicts
 
 
+def _once(event: Event) -> bool:
+    """False for the copy of a hotline escalation told to the thread's other members: each step is two
+    events (the overdue party alone is told the contact it called); the operator's report lists the
+    overdue party's, which names the contact."""
+    return event.kind != EventKind.HOTLINE_ESCALATED or event.parties == {event.payload.get("party_id")}
+
+
 def timeline(run: ScenarioRun) -> list[dict[str, Any]]:
     """The notable events in time order, each with scenario clock time and a one-line summary."""
     names = {ident: ref for ref, ident in run.player.activity_ids.items()}
     rows = []
     for event in run.log.events():
-        if event.kind not in TIMELINE_KINDS:
+        if event.kind not in TIMELINE_KINDS or not _once(event):
             continue
         rows.append(
             {
@@ -306,7 +316,7 @@ def check_expectations(scenario: Scenario, events: list[Event], activity_ids: di
     unexpected = [
         {"time": format_utc(e.time_s), "kind": e.kind, "payload": json.loads(text[k])}
         for k, e in enumerate(events)
-        if e.kind in notable and k not in covered
+        if e.kind in notable and k not in covered and _once(e)
     ]
     return {"expectations": results, "all_met": all(r["met"] for r in results), "unexpected": unexpected}
 
@@ -337,7 +347,7 @@ def after_action(run: ScenarioRun, wall_s: float | None = None) -> dict[str, Any
         "escalations": [
             dict(e.payload, time=format_utc(e.time_s))
             for e in events
-            if e.kind in (EventKind.ACTIVITY_ESCALATED, EventKind.HOTLINE_ESCALATED)
+            if e.kind in (EventKind.ACTIVITY_ESCALATED, EventKind.HOTLINE_ESCALATED) and _once(e)
         ],
         "check": check_expectations(scenario, events, run.player.activity_ids),
     }

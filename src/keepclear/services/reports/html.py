@@ -148,8 +148,10 @@ def render_html(numbers: dict[str, Any], figures: list[tuple[str, bytes, str]]) 
                     clock.iso(e["time"]),
                     e.get("activity_id") or e.get("thread_id", ""),
                     e.get("addressee") or e.get("party_id", ""),
-                    e.get("level", ""),
-                    e.get("contact_name") or "roster exhausted",
+                    e.get("level", e.get("step", "")),
+                    "roster exhausted"
+                    if e.get("roster_exhausted") or e.get("exhausted")
+                    else e.get("contact") or f"roster position {e.get('level', '')}",
                 ]
                 for e in numbers["escalations"]
             ],
