@@ -12,6 +12,8 @@ from starlette.types import Receive, Scope, Send
 
 from keepclear.api.input_gate import InputGate
 from keepclear.api.large_bodies import LargeBodies
+from keepclear.api.party_rate import REQUEST_BODY_BYTES, PartyRate
+from keepclear.domain.identity import Principal, Role
 from keepclear.domain.limits import InputLimits
 from keepclear.errors import OverloadedError
 from keepclear.services.runtime.priority import ProbePriority
@@ -173,9 +175,11 @@ def test_a_body_whose_client_went_away_gives_up_its_place() -> None:
     assert asyncio.run(queue.judge(5000, lambda: "next", "b")) == "next"  # the turn is free again
 
 
-def _gate(queue: LargeBodies, handled: list[str], release: asyncio.Event) -> InputGate:
+def _gate(
+    queue: LargeBodies, handled: list[str], release: asyncio.Event, body_rate: PartyRate | None = None
+) -> InputGate:
     """The gate before an app that notes when each request's route starts and answers, the route of
-    ``/slow`` waiting for ``release`` first."""
+    ``/slow`` waiting for ``release`` first; every key is party a's liaison's."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path"].strip("/")
@@ -187,10 +191,16 @@ def _gate(queue: LargeBodies, handled: list[str], release: asyncio.Event) -> Inp
         await send({"type": "http.response.body", "body": name.encode()})
 
     return InputGate(
-        app, InputLimits(), large_bodies={"/slow": "max_batch_body_bytes", "/next": "max_batch_body_bytes"}, queue=queue
+        app,
+        InputLimits(),
+        authenticate=lambda key: Principal(key, Role.LIAISON, "a"),
+        large_bodies={"/slow": "max_batch_body_bytes", "/next": "max_batch_body_bytes"},
+        queue=queue,
+        body_rate=body_rate,
     )
 
 
+KEY = {"Authorization": "Bearer a-liaison-key"}
 LARGE_BODY = b'{"values": [' + b",".join(b"1.25" for _ in range(400_000)) + b"]}"
 
 
@@ -203,7 +213,7 @@ def test_a_large_body_holds_its_turn_through_its_route_until_its_answer_starts()
     async def run() -> list[int]:
         release = asyncio.Event()
         transport = httpx.ASGITransport(app=_gate(queue, handled, release))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gate") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gate", headers=KEY) as client:
             headers = {"content-type": "application/json"}
             slow = asyncio.create_task(client.post("/slow", content=LARGE_BODY, headers=headers))
             await asyncio.sleep(0.3)
@@ -223,12 +233,13 @@ def test_a_large_body_refused_before_it_is_read_closes_its_connection() -> None:
     queue is full (429), is refused before a byte of it is read; the answer says the connection
     closes, so the bytes still coming are not read and dropped for nothing."""
     queue = LargeBodies(None, threshold_bytes=1000, max_waiting=1)
+    body_rate = PartyRate(1.0, 64 * 1024 * 1024, REQUEST_BODY_BYTES, monotonic=lambda: 0.0)
     handled: list[str] = []
 
     async def run() -> list[httpx.Response]:
         release = asyncio.Event()
-        transport = httpx.ASGITransport(app=_gate(queue, handled, release))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gate") as client:
+        transport = httpx.ASGITransport(app=_gate(queue, handled, release, body_rate))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gate", headers=KEY) as client:
             headers = {"content-type": "application/json"}
             slow = asyncio.create_task(client.post("/slow", content=LARGE_BODY, headers=headers))
             await asyncio.sleep(0.3)
@@ -243,3 +254,6 @@ def test_a_large_body_refused_before_it_is_read_closes_its_connection() -> None:
     assert "large request bodies are waiting" in busy.json()["detail"]
     assert too_large.status_code == 413 and too_large.headers["connection"] == "close", too_large.headers
     assert handled == ["slow routed", "slow answered"] and queue.refused_busy == 1
+    # The party's body bytes: the body read took its length; the one refused unread gave its back.
+    assert body_rate.take("a", 64 * 1024 * 1024 - len(LARGE_BODY)) is None
+    assert body_rate.take("a", 1) is not None

@@ -228,12 +228,15 @@ class InputGate:
         within = size <= self.body_limit(path)[0]  # past the limit: 413, unread
         large = self.queue.threshold_bytes < size and within
         with ExitStack() as place:
+            taken: tuple[str, int] | None = None
             try:
                 if size and within:
-                    self._take_body_bytes(scope, path, size)
+                    taken = self._take_body_bytes(scope, path, size)
                 if large:
                     place.enter_context(self.queue.place(_sender(scope)))
             except OverloadedError as exc:
+                if taken is not None and self.body_rate is not None:  # the queue was full: nothing read
+                    self.body_rate.give_back(*taken)
                 return _unread(problem_for(exc, path))
             try:
                 body, refusal = await self._read(headers, receive, path)
@@ -251,16 +254,19 @@ class InputGate:
                 await self.app(scope, replay_body(body, receive), send)
             return refusal
 
-    def _take_body_bytes(self, scope: Scope, path: str, size_bytes: int) -> None:
+    def _take_body_bytes(self, scope: Scope, path: str, size_bytes: int) -> tuple[str, int] | None:
         """The caller's party takes ``size_bytes`` of its body bytes (``body_rate``; a body larger than
-        the burst takes it whole); ``OverloadedError`` (429) when it has too few. The admin's keys,
-        callers without a party and ``typed_paths`` (track batches, bounded by the ingest queue) take none."""
+        the burst takes it whole): (the party, the tokens taken), or None where none are (the admin's
+        keys, callers without a party, ``typed_paths``: track batches, bounded by the ingest queue);
+        ``OverloadedError`` (429) when it has too few."""
         caller = scope.get(CALLER_SCOPE_KEY)
         party_id = None if caller is None else caller[1].party_id
         if self.body_rate is None or party_id is None or path in self.typed_paths:
-            return
-        if (refusal := self.body_rate.take(party_id, min(size_bytes, self.body_rate.burst))) is not None:
+            return None
+        count = min(size_bytes, self.body_rate.burst)
+        if (refusal := self.body_rate.take(party_id, count)) is not None:
             raise refusal
+        return party_id, count
 
     async def _read(
         self, headers: Mapping[bytes, bytes], receive: Receive, path: str
