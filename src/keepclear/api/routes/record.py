@@ -486,5 +486,7 @@ def incident_report(
         generated_s=rt.deployment.clock.now_s(),
         language=choose_language(lang, party_language, accept_language),
         timeline_total=total,
+        figures=rt.report_figures,
+        reader=principal.party_id,
     )
     return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
