@@ -15,6 +15,7 @@ from keepclear import __version__
 from keepclear.api.connection_guard import ConnectionGuard
 from keepclear.api.connection_limits import BodyBytesPerKey, PerKeyLimit, RequestsInFlight
 from keepclear.api.docs_pages import add_docs_pages
+from keepclear.api.export_streams import ExportStreams
 from keepclear.api.feed_sources import FeedSources
 from keepclear.api.head_requests import HeadAsGet
 from keepclear.api.hotline_frames import LiveConfig
@@ -205,6 +206,9 @@ def create_app(
     app.state.connection_guard = guard
     app.state.settings = settings
     app.state.incident_reports = reports
+    exports = app.state.record_exports = ExportStreams()
+    runtime.add_gauge("record_exports_streaming", lambda: exports.streaming)
+    runtime.add_gauge("record_exports_refused_busy_total", lambda: exports.refused_busy)
     app.state.activity_writes = writes
     app.state.activity_vertices = vertices
     app.state.page_limits = PageLimits(settings.list_page_items, settings.list_page_max_items)

@@ -62,11 +62,6 @@ class SignedHeads(LedgerCore):
         assert row is not None
         return checkpoint_from_row(row)
 
-    def heads(self) -> list[Checkpoint]:
-        """Every checkpoint with its signed tree head, oldest first."""
-        with self._db.read() as conn:
-            return [checkpoint_from_row(row) for row in store.list_checkpoints(conn)]
-
     def deployment_vkeys(self) -> list[str]:
         """The signed-note verifier keys of every deployment key (oldest first), named by the origin."""
         with self._db.read() as conn:

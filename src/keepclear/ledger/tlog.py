@@ -186,22 +186,26 @@ class LogTree:
             return tree.consistency_proof(old_size, new_size)
 
 
+#: Checkpoints a refusal of a size without a signed head reads to name those that have one.
+NAMED_SIZES = 10
+
+
 def signed_head(conn: Any, size: int) -> Any:
-    """The checkpoint row of ``size`` with its signed tree head (``NotFoundError`` when none)."""
+    """The checkpoint row of ``size`` with its signed tree head (``NotFoundError`` when none, naming the
+    signed sizes among the last ``NAMED_SIZES`` checkpoints: one row read by its key, then at most
+    ``NAMED_SIZES + 1`` seqs, whatever the record's size; any party may ask again and again)."""
     row = store.checkpoint_at(conn, size)
     if row is None or row.note is None:
-        sizes = [r.seq for r in store.list_checkpoints(conn) if r.note is not None]
-        raise NotFoundError(f"tree size {size}: no signed tree head of that size (signed sizes: {_ranges(sizes)})")
+        last = store.last_checkpoint_sizes(conn, NAMED_SIZES + 1)
+        sizes = [seq for seq, signed in last[-NAMED_SIZES:] if signed]
+        named = (", ".join(map(str, sizes)) if sizes else "none") + (" ..." if len(last) > NAMED_SIZES else "")
+        raise NotFoundError(f"tree size {size}: no signed tree head of that size (latest signed sizes: {named})")
     return row
 
 
 def log_keys(conn: Any, origin: str) -> list[str]:
     """The signed-note verifier keys of every deployment key (oldest first), named by ``origin``."""
     return [vkey(origin, public_key_from_b64(k.public_key)) for k in store.list_keys(conn) if k.owner == DEPLOYMENT]
-
-
-def _ranges(sizes: list[int]) -> str:
-    return ", ".join(map(str, sizes[-10:])) + (" ..." if len(sizes) > 10 else "") if sizes else "none"
 
 
 def _leaf_hashes(entry_hashes: list[str]) -> list[bytes]:

@@ -65,8 +65,8 @@ class Witnessing(SignedHeads):
         lines by party."""
         if tree_size is None:
             with self._db.read() as conn:
-                rows = store.list_cosignatures(conn)
-            tree_size = rows[-1].tree_size if rows else self.latest_head().seq
+                cosigned = store.last_cosigned_size(conn)  # not every cosignature: one row, by the key
+            tree_size = cosigned if cosigned is not None else self.latest_head().seq
         with self._db.read() as conn:
             row = signed_head(conn, tree_size)
             lines = {c.party_id: c.line for c in store.list_cosignatures(conn, row.seq)}

@@ -310,9 +310,13 @@ def insert_checkpoints(conn: Connection, rows: Sequence[tuple[int, str, int, str
         conn.execute(_NOTE_CHECKPOINT, {"checkpoint_seq": seq, "checkpoint_us": time_us})
 
 
-def list_checkpoints(conn: Connection) -> list[sa.Row[Any]]:
-    """Every checkpoint row in seq order."""
-    return list(conn.execute(sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.seq)))
+def last_checkpoint_sizes(conn: Connection, limit: int) -> list[tuple[int, bool]]:
+    """The seq of each of the last ``limit`` checkpoints and whether it has its signed tree head, in
+    seq order: read backwards along the key, and no note text, so bounded whatever the record's size
+    (a proof or head asked for at a size that has none names the sizes that have one)."""
+    c = ledger_checkpoints.c
+    query = sa.select(c.seq, c.note.is_not(None)).order_by(c.seq.desc()).limit(limit)
+    return [(int(seq), bool(signed)) for seq, signed in reversed(conn.execute(query).all())]
 
 
 def checkpoints_page(conn: Connection, *, after_seq: int, until_seq: int, limit: int) -> list[sa.Row[Any]]:
@@ -379,23 +383,15 @@ def insert_cosignature(
     return True
 
 
-def list_cosignatures(conn: Connection, tree_size: int | None = None) -> list[sa.Row[Any]]:
-    """Cosignatures (of one head, or all), by tree size then party."""
-    query = sa.select(ledger_cosignatures).order_by(ledger_cosignatures.c.tree_size, ledger_cosignatures.c.party_id)
-    if tree_size is not None:
-        query = query.where(ledger_cosignatures.c.tree_size == tree_size)
-    return list(conn.execute(query))
+def list_cosignatures(conn: Connection, tree_size: int) -> list[sa.Row[Any]]:
+    """The cosignatures of the head of ``tree_size`` (one a party at most), by party."""
+    c = ledger_cosignatures.c
+    return list(conn.execute(sa.select(ledger_cosignatures).where(c.tree_size == tree_size).order_by(c.party_id)))
 
 
-def last_cosigned(conn: Connection, party_id: str) -> sa.Row[Any] | None:
-    """The largest head ``party_id`` cosigned, or None."""
-    query = (
-        sa.select(ledger_cosignatures)
-        .where(ledger_cosignatures.c.party_id == party_id)
-        .order_by(ledger_cosignatures.c.tree_size.desc())
-        .limit(1)
-    )
-    return conn.execute(query).first()
+def last_cosigned_size(conn: Connection) -> int | None:
+    """The largest tree size any party cosigned, or None: the end of the key, one row read."""
+    return conn.execute(sa.select(sa.func.max(ledger_cosignatures.c.tree_size))).scalar()
 
 
 def delete_checkpoint(conn: Connection, seq: int) -> None:

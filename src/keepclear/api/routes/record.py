@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from keepclear.api.deps import authorized, hotline_posts, runtime
+from keepclear.api.export_streams import ExportStreams
 from keepclear.api.input_gate import JudgedBodyRoute
 from keepclear.api.models import Strict, WholeNumber
 from keepclear.api.models.record import (
@@ -60,6 +61,15 @@ ReportsDep = Annotated[PartyRate, Depends(incident_reports)]
 
 
 PostsDep = Annotated[PartyRate, Depends(hotline_posts)]
+
+
+def record_exports(request: Request) -> ExportStreams:
+    """The record exports streaming per party (``api.export_streams``), one for the app."""
+    exports: ExportStreams = request.app.state.record_exports
+    return exports
+
+
+ExportsDep = Annotated[ExportStreams, Depends(record_exports)]
 
 
 class IncidentReportIn(Strict):
@@ -152,16 +162,24 @@ def _reference_problems(rt: Runtime, party_id: str, body: IncidentReportIn, time
 
 @router.get("/record/export", response_model=RecordExport)
 def export_record(
-    rt: RuntimeDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
+    rt: RuntimeDep, exports: ExportsDep, principal: Annotated[Principal, Depends(authorized(Action.RECORD_READ))]
 ) -> StreamingResponse:
     """The ledger as a self-contained file to verify offline (`keepclear ledger verify`).
 
     A party's export holds a placeholder (seq, prev, hash) for each entry it may not read: the chain and
     the signed tree heads still verify, and nothing says who did what with whom, or when. Streamed,
-    its entries read a chunk at a time: the process holds a chunk, not the record.
+    its entries read a chunk at a time: the process holds a chunk, not the record. One export of a
+    party streams at a time (``api.export_streams``): another is answered 429 with ``Retry-After``
+    while it does, before the store is read.
     """
     for_party = None if sees_all(principal) else principal.party_id
-    return StreamingResponse(rt.ledger.export_text(for_party=for_party), media_type="application/json")
+    slot = exports.take(principal.party_id or "")  # refused before the store is read
+    try:
+        text = rt.ledger.export_text(for_party=for_party)
+    except BaseException:
+        slot.release()
+        raise
+    return StreamingResponse(slot.stream(text), media_type="application/json")
 
 
 @router.get("/record/checkpoint", response_class=PlainTextResponse)
@@ -486,5 +504,7 @@ def incident_report(
         generated_s=rt.deployment.clock.now_s(),
         language=choose_language(lang, party_language, accept_language),
         timeline_total=total,
+        figures=rt.report_figures,
+        reader=principal.party_id,
     )
     return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})

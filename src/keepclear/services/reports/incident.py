@@ -15,6 +15,7 @@ from typing import Any
 from keepclear.domain.incidents import Account, Incident, TimelineItem
 from keepclear.domain.timefmt import format_utc
 from keepclear.services.reports import figures_available
+from keepclear.services.reports.figure_cache import ReportFigures
 from keepclear.services.reports.page_policy import source_hash
 from keepclear.services.reports.words import Words
 
@@ -96,14 +97,21 @@ def incident_html(
     generated_s: float,
     language: str = "en",
     timeline_total: int | None = None,
+    figures: ReportFigures | None = None,
+    reader: str | None = None,
 ) -> str:
     """The report of one incident as HTML text in ``language`` (English where it has no words; every
     value escaped). ``timeline_total``: how many items the whole timeline holds when ``timeline`` is
-    its first ones only (the report then says so)."""
+    its first ones only (the report then says so). ``figures``: where the map figure of frozen
+    evidence is kept, drawn in the turn of ``reader``'s party (None: drawn here)."""
     e = html.escape
     w = Words.load(language)
     tracks = list(evidence["tracks"]) if evidence else []
-    png = track_map_png(tracks, incident.time_s, words=w)
+
+    def draw() -> bytes | None:
+        return track_map_png(tracks, incident.time_s, words=w)
+
+    png = draw() if figures is None or evidence is None else figures.png(incident, w.language, reader, draw)
     if png:
         figure = (
             f'<img alt="{e(w.text("map.alt"))}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'

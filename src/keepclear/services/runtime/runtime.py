@@ -25,6 +25,7 @@ from keepclear.services.hotline.service import HotlineService
 from keepclear.services.hotline.store_watch import StoreWatch
 from keepclear.services.incidents.service import IncidentService
 from keepclear.services.record.signer import ledger_for, signer_for
+from keepclear.services.reports.figure_cache import ReportFigures
 from keepclear.services.runtime.chores import Chore, one_batch_a_call, run_round, run_to_end
 from keepclear.services.runtime.config import RuntimeConfig
 from keepclear.services.runtime.deployment import Deployment
@@ -138,6 +139,11 @@ class Runtime:
         deployment.bus.subscribe_batches(self.incidents.on_events)
         self.add_task("incidents", self.incidents.freeze_due, chore=True)
         self.add_gauge("incident_accounts_refused_limit_total", lambda: self.incidents.accounts_refused_limit_total)
+        self.report_figures = ReportFigures()
+        self.add_gauge("incident_report_figures_kept", lambda: self.report_figures.kept)
+        self.add_gauge("incident_report_figure_bytes", lambda: self.report_figures.bytes_held)
+        self.add_gauge("incident_report_figures_drawn_total", lambda: self.report_figures.drawn_total)
+        self.add_gauge("incident_report_figures_waiting_turn", lambda: self.report_figures.waiting)
 
         self.hotline = HotlineService(
             deployment.db,
