@@ -141,16 +141,17 @@ def prepare(folder: Path) -> dict[str, str]:
     return keys
 
 
-def phase(base: str, keys: dict[str, str], args: argparse.Namespace, first_pair: int, load: bool) -> dict[str, Any]:
-    """One phase of ``args.seconds``: its pairs' figures (ms) and the health answers'."""
+def phase(
+    base: str, keys: dict[str, str], args: argparse.Namespace, first_pair: int, load: list[str] | None
+) -> dict[str, Any]:
+    """One phase of ``args.seconds``: its pairs' figures (ms) and the health answers'. ``load``: the
+    command of the load's process (its last line of stdout: JSON with ``statuses``), or None."""
     stream = Stream(base, keys["b-liaison"])
     time.sleep(1.0)  # the stream is open
     child = None
-    if load:
-        command = [sys.executable, __file__, "--load-child", base, keys["a-liaison"], str(args.threads)]
-        command += [str(args.seconds + 2), str(args.polygons), str(args.vertices)]
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        time.sleep(2.0)  # the bodies are built and flowing
+    if load is not None:
+        child = subprocess.Popen(load, stdout=subprocess.PIPE, text=True)
+        time.sleep(2.0)  # the load is built and flowing
     stop = threading.Event()
     health_ms: list[float] = []
 
@@ -231,7 +232,7 @@ def phase(base: str, keys: dict[str, str], args: argparse.Namespace, first_pair:
         "tick: 202 → alert time p50 / max (ms)": p50_max(tick_ms),
         "out: alert time → arrival p50 / max (ms)": p50_max(out_ms),
         "GET /v1/health p50 / max (ms)": p50_max(health_ms),
-        "big batches answered": statuses or "—",
+        "load answered": statuses or "—",
         "_next_pair": k,
     }
 
@@ -256,7 +257,9 @@ def main() -> None:
     try:
         first_pair = 0
         for name in args.phases.split(","):
-            results[name] = phase(base, keys, args, first_pair, load=name == "load")
+            command = [sys.executable, __file__, "--load-child", base, keys["a-liaison"], str(args.threads)]
+            command += [str(args.seconds + 2), str(args.polygons), str(args.vertices)]
+            results[name] = phase(base, keys, args, first_pair, command if name == "load" else None)
             first_pair = results[name].pop("_next_pair")
             time.sleep(3.0)  # the last bodies are answered
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['admin']}"}) as admin:

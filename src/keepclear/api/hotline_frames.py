@@ -44,6 +44,7 @@ from keepclear.errors import (
     ValidationError,
     code_of,
 )
+from keepclear.services.hotline.frame_texts import FrameText
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,19 +178,19 @@ def receipt_refusal(kind: str, frame: dict[str, Any]) -> dict[str, Any] | None:
 _BATCH_HEAD, _BATCH_SEPARATOR, _BATCH_TAIL = '{"type": "batch", "frames": [', ", ", "]}"
 
 
-def batch_texts(frames: list[dict[str, Any]], most_bytes: int) -> list[str]:
-    """The texts that send ``frames`` in order: a frame alone as itself, frames that fit together in
-    ``most_bytes`` (UTF-8) as one ``{"type": "batch", "frames": [...]}``, a frame over it alone.
+def batch_texts(frames: list[FrameText], most_bytes: int) -> list[str]:
+    """The texts that send ``frames`` (rendered, ``frame_text``) in order: a frame alone as itself,
+    frames that fit together in ``most_bytes`` (UTF-8) as one ``{"type": "batch", "frames": [...]}``,
+    a frame over it alone.
 
-    >>> batch_texts([{"n": 1}, {"n": 2}, {"n": 3}], 50)
+    >>> from keepclear.services.hotline.frame_texts import frame_text
+    >>> batch_texts([frame_text({"n": 1}), frame_text({"n": 2}), frame_text({"n": 3})], 50)
     ['{"type": "batch", "frames": [{"n": 1}, {"n": 2}]}', '{"n": 3}']
     """
     texts: list[str] = []
     group: list[str] = []
     size = len(_BATCH_HEAD) + len(_BATCH_TAIL)
-    for frame in frames:
-        text = json.dumps(frame, ensure_ascii=False)
-        length = len(text) if text.isascii() else len(text.encode())  # isascii: no copy, no scan
+    for text, length in frames:
         if group and size + len(_BATCH_SEPARATOR) + length > most_bytes:
             texts.append(_batched(group))
             group, size = [], len(_BATCH_HEAD) + len(_BATCH_TAIL)

@@ -30,6 +30,7 @@ from keepclear.api.party_rate import PartyRate
 from keepclear.domain.hotline import Draft, Message
 from keepclear.domain.json_input import parse_json
 from keepclear.errors import ForbiddenError, KeepclearError, ValidationError
+from keepclear.services.hotline.frame_texts import MessageTexts
 from keepclear.services.hotline.hub import HotlineHub, Subscription
 from keepclear.services.hotline.service import HotlineService
 
@@ -89,19 +90,25 @@ class LiveSession:
                 self.ws, "cursors: must map thread ids to the last sequence number seen (integers >= 0)"
             )
             return
+        try:
+            # Before subscribing: the hub renders the messages it hands the subscription in its language.
+            language = await to_thread.run_sync(self.service.language_of, self.party_id)
+        except KeepclearError as exc:
+            await close_with_error(self.ws, "; ".join(problems_of(exc)))
+            return
         loop = asyncio.get_running_loop()
-        self.subscription = self.hub.connect(self.party_id, self.person, loop, self.key_id)
+        self.subscription = self.hub.connect(self.party_id, self.person, loop, self.key_id, language)
         self.subscription.posts_waiting = self.posts.qsize
         self.subscription.posts_waiting_bytes = lambda: self.posts_bytes
         try:
             try:
-                language = await to_thread.run_sync(self.service.language_of, self.party_id)
                 heads = await to_thread.run_sync(self.service.resume_points, self.party_id, cursors)
             except KeepclearError as exc:
                 await close_with_error(self.ws, "; ".join(problems_of(exc)))
                 return
+            texts = self.hub.texts or MessageTexts(self.service.view)
             delivery = self.delivery = Delivery(
-                self.service, self.ws, self.party_id, self.config, self.subscription, language
+                self.service, self.ws, self.party_id, self.config, self.subscription, language, texts
             )
             await delivery.resume(cursors, heads)
             pump = asyncio.create_task(delivery.pump())

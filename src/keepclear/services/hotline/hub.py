@@ -7,6 +7,8 @@ behind (``HubConfig.queue_limit`` items or ``backlog_bytes`` of them) is marked 
 told to reconnect: resuming from its cursors loses nothing.
 When it falls behind because it does not read at all, ``on_overflow`` lets its session cut it at
 once (the overflow frame could not be sent anyway).
+With ``texts`` a committed message's frame is rendered here, once per party and language of the
+clients it goes to (on the committing thread, not on the clients' loop), and every client sends that text.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from keepclear.domain.events import Event
 from keepclear.domain.hotline import Message, Thread
 from keepclear.domain.json_input import canonical_size_bytes
 from keepclear.services.backlog import BACKLOG_BYTES, Backlog
+from keepclear.services.hotline.frame_texts import FrameText, MessageTexts
 from keepclear.services.policy import revokes
 
 LIVE_EVENT_KINDS = frozenset({EventKind.MESSAGE_RECEIPT, EventKind.PARTY_AVAILABILITY, EventKind.HOTLINE_ESCALATED})
@@ -68,7 +71,8 @@ class Subscription:
     their bytes), taken with ``get`` or ``get_nowait`` (which count them out of ``backlog``) as
     ``(kind, value)`` pairs:
 
-    ``("messages", [Message, ...])`` (one commit's worth, in order), ``("event", Event)``,
+    ``("messages", [(Message, FrameText | None), ...])`` (one commit's worth, in order, each with its
+    frame's text in the client's ``language`` when the hub renders them), ``("event", Event)``,
     ``("catch_up", thread_id)`` (another process committed a message there), or, as the last item,
     ``("overflow", None)`` or ``("revoked", None)`` (the key it connected with was revoked).
     """
@@ -79,6 +83,8 @@ class Subscription:
     queue: asyncio.Queue[Queued]
     #: The key the client connected with (its revocation ends the session).
     key_id: str | None = None
+    #: The language its messages are rendered in (None: the client renders them).
+    language: str | None = None
     overflowed: bool = False
     #: What it may fall behind: the queue's items and their bytes.
     backlog: Backlog = field(default_factory=lambda: Backlog(HubConfig().queue_limit), repr=False)
@@ -136,25 +142,33 @@ class Subscription:
 
 
 class HotlineHub:
-    """Connected clients by party, and fan-out of committed messages and live events to them."""
+    """Connected clients by party, and fan-out of committed messages and live events to them; with
+    ``texts``, each message's frame rendered once per party and language, however many clients send it."""
 
-    def __init__(self, config: HubConfig | None = None) -> None:
+    def __init__(self, config: HubConfig | None = None, texts: MessageTexts | None = None) -> None:
         self.config = config or HubConfig()
+        self.texts = texts
         self._lock = threading.Lock()
         self._subscriptions: dict[str, list[Subscription]] = {}
         self.overflowed_total = 0
 
     def connect(
-        self, party_id: str, person: str, loop: asyncio.AbstractEventLoop, key_id: str | None = None
+        self,
+        party_id: str,
+        person: str,
+        loop: asyncio.AbstractEventLoop,
+        key_id: str | None = None,
+        language: str | None = None,
     ) -> Subscription:
-        """Register a client of ``party_id`` on ``loop``; it receives everything committed from now on,
-        until the revocation of ``key_id`` (the key it connected with)."""
+        """Register a client of ``party_id`` on ``loop`` reading ``language``; it receives everything
+        committed from now on, until the revocation of ``key_id`` (the key it connected with)."""
         subscription = Subscription(
             party_id,
             person,
             loop,
             asyncio.Queue(),
             key_id,
+            language if self.texts is not None else None,
             backlog=Backlog(self.config.queue_limit, self.config.backlog_bytes),
             _counted=self._count_overflow,
         )
@@ -185,6 +199,7 @@ class HotlineHub:
                 (s.posts_waiting_bytes() for s in subscriptions() if s.posts_waiting_bytes is not None), default=0
             ),
             "hotline_clients_overflowed_total": lambda: self.overflowed_total,
+            "hotline_message_frames_rendered_total": lambda: 0 if self.texts is None else self.texts.rendered_total,
         }
 
     def disconnect(self, subscription: Subscription) -> None:
@@ -208,17 +223,23 @@ class HotlineHub:
     def on_messages(self, batch: list[tuple[Message, Thread]]) -> None:
         """Service listener: hand one commit's messages to every connected client of their threads' parties.
 
-        One hand-over per client per commit (not per message) keeps thread wake-ups few under load.
+        One hand-over per client per commit (not per message) keeps thread wake-ups few under load;
+        each message's frame is rendered once per party and language of its clients, here (the committing
+        thread).
         """
-        per_client: dict[int, tuple[Subscription, list[Message], list[int]]] = {}
+        per_client: dict[int, tuple[Subscription, list[tuple[Message, FrameText | None]], list[int]]] = {}
         for message, thread in batch:
             targets = self._targets(thread.parties)
             if not targets:
                 continue
             size_bytes = message_size_bytes(message)  # once, however many clients get it
+            texts: dict[tuple[str, str], FrameText] = {}  # by the reader's party and language
             for subscription in targets:
+                language, reader = subscription.language, subscription.party_id
+                if language is not None and self.texts is not None and (reader, language) not in texts:
+                    texts[reader, language] = self.texts.text(message, language, reader)
                 _, messages, sizes = per_client.setdefault(id(subscription), (subscription, [], []))
-                messages.append(message)
+                messages.append((message, None if language is None else texts.get((reader, language))))
                 sizes.append(size_bytes)
         for subscription, messages, sizes in per_client.values():
             subscription.push(("messages", messages), sum(sizes))

@@ -19,6 +19,7 @@ from keepclear.domain.ids import IdBits, live_bits
 from keepclear.errors import StoreUnavailableError, ValidationError
 from keepclear.services.activities.live_index import LiveIndex
 from keepclear.services.activities.service import ActivityService
+from keepclear.services.hotline.frame_texts import MessageTexts
 from keepclear.services.hotline.hub import HotlineHub
 from keepclear.services.hotline.phrases import load_catalogue
 from keepclear.services.hotline.service import HotlineService
@@ -159,7 +160,7 @@ class Runtime:
         self.add_gauge(
             "hotline_ack_requests_refused_limit_total", lambda: self.hotline.ack_requests_refused_limit_total
         )
-        self.hotline_hub = HotlineHub(self.config.hotline_hub)
+        self.hotline_hub = HotlineHub(self.config.hotline_hub, MessageTexts(self.hotline.view))
         for name, read in self.hotline_hub.gauges().items():
             self.add_gauge(name, read)
         self.hotline.add_listener(self.hotline_hub.on_messages)
