@@ -3,20 +3,24 @@ bursts of ``body_byte_burst``): reading and parsing a body hold the interpreter 
 bytes, whatever the route then decides, and one liaison posting 15 MB activity batches from 8
 threads made the other party's alerts reach its stream up to 2 s late. The tokens are taken from the
 declared length before a byte of the body is read: past them, 429 with ``Retry-After`` and the
-connection closed (the bytes still coming are never read). Track batches and the admin take none."""
+connection closed (the bytes still coming are never read). A hotline socket's frames take them too,
+before they are parsed. Track batches and the admin take none."""
 
 from __future__ import annotations
 
 import json
 import socket
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from apisupport import Service, counter, running_service
 from test_hotline_post_rate import Monotonic
 from test_input_hardening import assert_problem
+from websockets.sync.client import ClientConnection, connect
 
 BURST = 64 * 1024  # the least the settings allow
 PER_S = 1000.0
@@ -80,3 +84,43 @@ def test_a_party_past_its_body_bytes_is_refused_before_its_body_is_read(
     with running.client("a-liaison") as a:
         assert a.post("/v1/activities", content=_body(10_000), headers=headers).status_code == 422
     assert counter(running, "request_bodies_refused_rate_total") == 2
+
+
+def test_a_hotline_sockets_frames_take_the_party_s_bytes_before_they_are_parsed(
+    service: tuple[Service, Monotonic],
+) -> None:
+    """A socket's frames are bodies too (each parsed on the event loop): past the party's bytes a
+    frame is answered with a ``refused`` error frame (``retry_after_s``) unparsed, the socket left
+    open; the other party's sockets are not held back."""
+    running, clock = service
+
+    def frames(ws: ClientConnection) -> list[dict[str, Any]]:
+        frame = json.loads(ws.recv(timeout=30))
+        return list(frame["frames"]) if frame["type"] == "batch" else [frame]
+
+    def opened(stack: ExitStack, key: str) -> ClientConnection:
+        uri = running.url.replace("http", "ws") + f"/v1/hotline/ws?key={running.keys[key]}&person=duty"
+        ws = stack.enter_context(connect(uri, open_timeout=60, max_size=None))
+        ws.send(json.dumps({"type": "resume", "cursors": {}}))
+        while not any(f["type"] == "resumed" for f in frames(ws)):
+            pass
+        return ws
+
+    def answer(ws: ClientConnection, frame: str) -> dict[str, Any]:
+        ws.send(frame)
+        while True:
+            for found in frames(ws):
+                if found["type"] in ("error", "pong"):
+                    return found
+
+    padded = json.dumps({"type": "ping", "padding": "x" * 60_000})
+    with ExitStack() as stack:
+        a, b = opened(stack, "a-liaison"), opened(stack, "b-liaison")
+        assert answer(a, padded)["type"] == "pong"  # 60,000 bytes taken
+        refused = answer(a, json.dumps({"type": "ping", "padding": "x" * 10_000}))
+        assert refused["status"] == "refused" and refused["retry_after_s"] == 5, refused
+        assert "body_bytes_per_party_per_s" in refused["problems"][0], refused
+        assert answer(b, padded)["type"] == "pong"
+        clock.now_s += 11.0
+        assert answer(a, json.dumps({"type": "ping", "padding": "x" * 10_000}))["type"] == "pong"
+    assert counter(running, "request_bodies_refused_rate_total") == 1

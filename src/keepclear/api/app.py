@@ -218,7 +218,7 @@ def create_app(
         send_timeout_s=dep.settings.stream_send_timeout_s,
         max_pending_post_bytes=dep.settings.hotline_max_pending_post_bytes,
     )
-    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, posts, live)
+    app.state.hotline = hotline.Hotline(runtime.hotline, runtime.hotline_hub, hotline_limit, posts, live, body_rate)
     app.state.feed_sources = feed_sources = FeedSources()
     runtime.add_gauge("feed_sources_units", lambda: len(feed_sources))
     install_problem_handlers(app)

@@ -52,6 +52,7 @@ class LiveSession:
         key_id: str | None = None,
         post_rate: PartyRate | None = None,
         write_refusal: ForbiddenError | None = None,
+        frame_bytes: PartyRate | None = None,
     ) -> None:
         self.service = service
         self.hub = hub
@@ -61,6 +62,9 @@ class LiveSession:
         self.config = config
         self.key_id = key_id
         self.post_rate = post_rate
+        #: The bytes the party sends (``body_bytes_per_party_per_s``; None: not bounded): each frame
+        #: takes its bytes before it is parsed, as a request body does before it is read.
+        self.frame_bytes = frame_bytes
         #: Why the caller may not write (an observer: read-only), or None: its ``post``, ``read`` and
         #: ``delivered`` frames are each answered with it, as HTTP answers the post it may not make.
         self.write_refusal = write_refusal
@@ -145,6 +149,12 @@ class LiveSession:
             if text is None:  # a binary frame: answered, not fatal (``receive_text`` raised KeyError: dropped)
                 delivery.reply(error_frame([BINARY_PROBLEM]))
                 continue
+            size_bytes = len(text.encode("utf-8"))
+            if self.frame_bytes is not None and (
+                refusal := self.frame_bytes.take(self.party_id, min(size_bytes, self.frame_bytes.burst))
+            ):
+                delivery.reply(error_frame(refusal))  # not parsed: parsing is the cost the bytes bound
+                continue
             try:
                 frame = parse_json(text, self.service.config.limits, "frame")
             except ValidationError as exc:
@@ -155,7 +165,7 @@ class LiveSession:
                 extra = {k: frame[k] for k in ("ref", "idempotency_key") if kind == "post" and k in frame}
                 delivery.reply(error_frame(self.write_refusal, **extra))
             elif kind == "post":
-                await self._queue_post(frame, len(text.encode("utf-8")))
+                await self._queue_post(frame, size_bytes)
             elif kind in ("delivered", "read"):
                 await self._receipt_frame(delivery, kind, frame)
             elif kind == "ping":

@@ -50,13 +50,17 @@ from keepclear.services.policy import Action, require
 class Hotline:
     """What the hotline's routes work with: the service, the hub of live sockets, the sockets' bound
     per key (``max_streams_per_key``), the posts' rate per party (``api.party_rate``: the route's and
-    the sockets' posts and the availability declarations together) and config. ``create_app`` sets one as ``app.state.hotline``."""
+    the sockets' posts and the availability declarations together), config and the bytes a party's
+    socket frames take (``frame_bytes``: the request bodies' bucket). ``create_app`` sets one as
+    ``app.state.hotline``."""
 
     service: HotlineService
     hub: HotlineHub
     sockets: PerKeyLimit
     posts: PartyRate
     live: LiveConfig = field(default_factory=LiveConfig)
+    #: The bytes a party sends (``body_bytes_per_party_per_s``): a socket's frames take them as bodies do.
+    frame_bytes: PartyRate | None = None
 
 
 def hotline(connection: HTTPConnection) -> Hotline:
@@ -120,6 +124,7 @@ async def live(websocket: WebSocket, hl: HotlineDep, principal: SocketReader) ->
             principal.key_id,
             hl.posts,
             write_refusal=_write_refusal(principal),
+            frame_bytes=hl.frame_bytes,
         )
         await session.run()
     finally:
