@@ -23,7 +23,9 @@ from keepclear.domain.timefmt import format_utc, parse_utc
 from keepclear.settings import Settings
 
 #: Written in a zone whose UTC instant is in year 0 or year 10000: parseable, never writable back.
-OUT_OF_YEARS = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")
+#: The last, the final microsecond of the year 9999 in UTC, is the year 10000 as seconds since the
+#: epoch (a float, spaced 30 µs apart there): it was stored, and an activity ending then was a 500.
+OUT_OF_YEARS = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59.999999Z")
 
 
 def test_times_outside_the_years_1_to_9999_in_utc_are_refused(store_service: Service) -> None:
@@ -42,16 +44,21 @@ def test_times_outside_the_years_1_to_9999_in_utc_are_refused(store_service: Ser
         edge = raw(a, "POST", "/v1/incidents", {"time": "0001-01-01T00:00:00Z", "summary": "edge", "parties": ["b"]})
         assert_problem(edge, 422, "time: more than 366 days in the past")
         assert b.get("/v1/incidents").json() == []
+        # The last whole second of the year 9999 is a time like any other, and reads back as written.
+        last = raw(a, "POST", "/v1/activities", air_operation(end="9999-12-31T23:59:59Z"))
+        assert last.status_code == 201, last.text
+        assert b.get(f"/v1/activities/{last.json()['activity']['id']}").json()["end"] == "9999-12-31T23:59:59Z"
     with store_service.client("admin") as admin:
         before = admin.get("/v1/zones").json()
-        zone = {
-            "type": "Feature",
-            "id": "z-far",
-            "geometry": {"type": "Point", "coordinates": [40.0, 35.0]},
-            "properties": {"kind": "protected-site", "name": "Site", "radius_m": 500, "valid_until": OUT_OF_YEARS[1]},
-        }
-        imported = raw(admin, "POST", "/v1/zones", {"type": "FeatureCollection", "features": [zone]})
-        assert_problem(imported, 422, "valid_until")
+        for text in OUT_OF_YEARS[1:]:
+            zone = {
+                "type": "Feature",
+                "id": "z-far",
+                "geometry": {"type": "Point", "coordinates": [40.0, 35.0]},
+                "properties": {"kind": "protected-site", "name": "Site", "radius_m": 500, "valid_until": text},
+            }
+            imported = raw(admin, "POST", "/v1/zones", {"type": "FeatureCollection", "features": [zone]})
+            assert_problem(imported, 422, "valid_until")
         assert admin.get("/v1/zones").json() == before
 
 

@@ -12,11 +12,16 @@ def parse_utc(text: object, field: str) -> float:
 
     A time without an offset is refused: guessing the zone of an operational time is how
     notices arrive an hour late. So is one whose UTC instant lies outside the years 1 to 9999
-    (``0001-01-01T00:00:00+01:00``): it parses, but ``format_utc`` could never write it back, and
-    every later read of what holds it would fail.
+    (``0001-01-01T00:00:00+01:00``), or whose seconds since the epoch do
+    (``9999-12-31T23:59:59.999999Z`` is the year 10000 once a float: its spacing there is 30 µs):
+    it parses, but ``format_utc`` could never write it back, and every later read of what holds it
+    would fail.
 
     >>> parse_utc("2017-11-01T12:00:00Z", "valid_from")
     1509537600.0
+    >>> parse_utc("9999-12-31T23:59:59.999999Z", "end")
+    Traceback (most recent call last):
+    ValueError: end: '9999-12-31T23:59:59.999999Z' lies outside the years 1 to 9999 in UTC
     """
     if not isinstance(text, str):
         raise ValueError(f"{field}: {text!r} is not an ISO 8601 time string")
@@ -28,9 +33,11 @@ def parse_utc(text: object, field: str) -> float:
         raise ValueError(f"{field}: {text!r} has no time zone; add Z for UTC")
     try:
         moment.astimezone(UTC)
-    except OverflowError:
+        time_s = moment.timestamp()
+        datetime.fromtimestamp(time_s, tz=UTC)  # what format_utc does: the float may round past 9999
+    except (OverflowError, ValueError):
         raise ValueError(f"{field}: {text!r} lies outside the years 1 to 9999 in UTC") from None
-    return moment.timestamp()
+    return time_s
 
 
 @functools.lru_cache(maxsize=4096)
