@@ -46,3 +46,21 @@ def test_languages_asked_for_leave_nothing_behind(service: Service) -> None:
             accepted = admin.get(path, headers={"Accept-Language": tags})
             assert accepted.status_code == 200 and '<html lang="en">' in accepted.text
     assert words._file_table.cache_info().currsize == held
+
+
+def test_a_party_s_control_characters_reach_no_report_page(service: Service) -> None:
+    """A party's text (a summary, an account) may hold control characters a message allows (ESC,
+    U+000B, C1): HTML text may not, and a terminal or a parser reading the page may act on them.
+    The report writes each as U+FFFD, escaped text as before."""
+    incident = service.runtime.incidents.report(
+        "a",
+        time_s=time.time() - 60,
+        summary="close pass\x1b[2J\x0bthen \x85 <b>bold</b>",
+        unit_ids=["ua"],
+        parties=["b"],
+    )
+    with service.client("b-liaison") as b:
+        page = b.get(f"/v1/incidents/{incident.id}/report")
+    assert page.status_code == 200, page.text
+    assert "close pass\ufffd[2J\ufffdthen \ufffd &lt;b&gt;bold&lt;/b&gt;" in page.text
+    assert not any(ch in page.text for ch in "\x1b\x0b\x85"), repr(page.text[:200])

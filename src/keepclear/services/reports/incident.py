@@ -10,6 +10,7 @@ import base64
 import html
 import io
 import math
+import re
 from typing import Any
 
 from keepclear.domain.incidents import Account, Incident, TimelineItem
@@ -80,8 +81,22 @@ REPORT_STYLE = (
 REPORT_STYLE_SOURCE = source_hash(REPORT_STYLE.encode())
 
 
+#: Characters HTML text may not hold (control characters but tab, line feed, form feed and carriage
+#: return; DEL and C1): a party's text holding them (ESC, U+000B) is shown with U+FFFD in their place.
+_NOT_HTML_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def _escaped(text: str) -> str:
+    """``text`` as HTML text: escaped, and any character HTML text may not hold written as U+FFFD.
+
+    >>> _escaped("a<b\x1b[31m")
+    'a&lt;b\ufffd[31m'
+    """
+    return html.escape(_NOT_HTML_TEXT.sub("\ufffd", text))
+
+
 def _row(*cells: str) -> str:
-    return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+    return "<tr>" + "".join(f"<td>{_escaped(c)}</td>" for c in cells) + "</tr>"
 
 
 def _payload_text(payload: dict[str, Any]) -> str:
@@ -104,7 +119,7 @@ def incident_html(
     value escaped). ``timeline_total``: how many items the whole timeline holds when ``timeline`` is
     its first ones only (the report then says so). ``figures``: where the map figure of frozen
     evidence is kept, drawn in the turn of ``reader``'s party (None: drawn here)."""
-    e = html.escape
+    e = _escaped
     w = Words.load(language)
     tracks = list(evidence["tracks"]) if evidence else []
 
