@@ -20,6 +20,12 @@ EARTH_M = 6_371_008.8
 centre_lats = st.one_of(st.floats(-70.0, 70.0), st.floats(80.0, 90.0), st.floats(-90.0, -80.0))
 centre_lons = st.one_of(st.floats(178.0, 180.0), st.floats(-180.0, -178.0), st.floats(-180.0, 180.0))
 #: (bearing, fraction of the shape's reach) of points to test, inside and outside.
+#: A line's legs (bearing, length m), its buffer (m) and points to test (where along it, bearing, buffers out).
+line_legs = st.lists(st.tuples(st.floats(0.0, 360.0), st.floats(10_000.0, 150_000.0)), min_size=1, max_size=3)
+line_buffers = st.floats(1_000.0, 100_000.0)
+line_picks = st.lists(
+    st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 360.0), st.floats(0.0, 2.5)), min_size=4, max_size=16
+)
 samples = st.lists(st.tuples(st.floats(0.0, 360.0, exclude_max=True), st.floats(0.0, 2.5)), min_size=4, max_size=24)
 
 
@@ -82,3 +88,33 @@ def line_distance_m(line: LineString, lat: float, lon: float, per_km: float = 1.
         _, _, dist = GEOD.inv(plon, plat, np.full(len(pts), lon), np.full(len(pts), lat))
         best = min(best, float(np.min(dist)))
     return best
+
+
+def line_samples(
+    lat0: float,
+    lon0: float,
+    legs: list[tuple[float, float]],
+    buffer_m: float,
+    picks: list[tuple[float, float, float]],
+    margin: float,
+    margin_per_length: float,
+    margin_m: float,
+) -> tuple[LineString, list[tuple[float, float]], list[bool]]:
+    """The line of ``legs`` from (lat0, lon0), and the picked points (lat, lon) farther than
+    ``margin * buffer_m + margin_per_length * its length + margin_m`` from its buffer's edge, with
+    whether each lies within ``buffer_m`` of it."""
+    vertices = [(lat0, lon0)]
+    for bearing, length in legs:
+        vertices.append(fwd(*vertices[-1], bearing, length))
+    line = LineString([(lon, lat) for lat, lon in vertices])
+    tolerance_m = margin * buffer_m + margin_per_length * sum(length for _, length in legs) + margin_m
+    points, truth = [], []
+    for where, bearing, f in picks:
+        k = min(int(where * len(legs)), len(legs) - 1)
+        base = fwd(*vertices[k], legs[k][0], legs[k][1] * (where * len(legs) - k))
+        p = fwd(*base, bearing, f * buffer_m)
+        d = line_distance_m(line, *p)
+        if abs(d - buffer_m) > tolerance_m:
+            points.append(p)
+            truth.append(d < buffer_m)
+    return line, points, truth

@@ -12,9 +12,21 @@ import math
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
-from tests.zoneoracle import centre_lats, centre_lons, fwd, line_distance_m, samples, star_polygon, star_truth, stars
+from tests.zoneoracle import (
+    centre_lats,
+    centre_lons,
+    fwd,
+    line_buffers,
+    line_legs,
+    line_picks,
+    line_samples,
+    samples,
+    star_polygon,
+    star_truth,
+    stars,
+)
 
 from keepclear.detect.activity_geometry import Piece, circle_polygon
 from keepclear.detect.strategic_values import ConflictKind, StrategicConfig
@@ -73,28 +85,14 @@ def test_polygon_zone_area_across_the_antimeridian_and_round_the_poles(lat0, lon
     # too narrow where the degree of longitude shrinks across it (a point 5 % inside missed at -84.8°).
     st.floats(-70.0, 70.0),
     centre_lons,
-    st.lists(st.tuples(st.floats(0.0, 360.0), st.floats(10_000.0, 150_000.0)), min_size=1, max_size=3),
-    st.floats(1_000.0, 100_000.0),
-    st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 360.0), st.floats(0.0, 2.5)), min_size=4, max_size=16),
+    line_legs,
+    line_buffers,
+    line_picks,
 )
 @settings(max_examples=40, deadline=None)
 def test_buffered_line_zone_area_across_the_antimeridian_and_at_the_poles(lat0, lon0, legs, buffer, picks) -> None:
-    vertices = [(lat0, lon0)]
-    for bearing, length in legs:
-        vertices.append(fwd(*vertices[-1], bearing, length))
-    line = LineString([(lon, lat) for lat, lon in vertices])
-    area = drawn(line, buffer, ZoneKind.DECONFLICTION_LINE)
-    total = sum(length for _, length in legs)
-    points, truth = [], []
-    for where, bearing, f in picks:
-        k = min(int(where * len(legs)), len(legs) - 1)
-        base = fwd(*vertices[k], legs[k][0], legs[k][1] * (where * len(legs) - k))
-        p = fwd(*base, bearing, f * buffer)
-        d = line_distance_m(line, *p)
-        if abs(d - buffer) > 0.03 * buffer + 0.005 * total + 300.0:
-            points.append(p)
-            truth.append(d < buffer)
-    check(area, points, truth)
+    line, points, truth = line_samples(lat0, lon0, legs, buffer, picks, 0.03, 0.005, 300.0)
+    check(drawn(line, buffer, ZoneKind.DECONFLICTION_LINE), points, truth)
 
 
 def test_an_activity_by_a_zone_across_the_antimeridian_conflicts_inside_it_only() -> None:

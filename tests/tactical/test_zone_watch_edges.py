@@ -13,13 +13,16 @@ import numpy as np
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from tests.zoneoracle import (
     centre_lats,
     centre_lons,
     fwd,
-    line_distance_m,
+    line_buffers,
+    line_legs,
+    line_picks,
+    line_samples,
     samples,
     star_polygon,
     star_truth,
@@ -75,33 +78,13 @@ def test_polygon_zone_entries_across_the_antimeridian_and_round_the_poles(lat0, 
     assert got == truth, list(zip(points, got, truth, strict=True))
 
 
-@given(
-    centre_lats,
-    centre_lons,
-    st.lists(st.tuples(st.floats(0.0, 360.0), st.floats(10_000.0, 150_000.0)), min_size=1, max_size=3),
-    st.floats(1_000.0, 100_000.0),
-    st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 360.0), st.floats(0.0, 2.5)), min_size=4, max_size=16),
-)
+@given(centre_lats, centre_lons, line_legs, line_buffers, line_picks)
 @settings(max_examples=40, deadline=None)
 def test_buffered_line_entries_across_the_antimeridian_and_at_the_poles(lat0, lon0, legs, buffer, picks) -> None:
-    vertices = [(lat0, lon0)]
-    for bearing, length in legs:
-        vertices.append(fwd(*vertices[-1], bearing, length))
-    line = LineString([(lon, lat) for lat, lon in vertices])
+    line, points, truth = line_samples(lat0, lon0, legs, buffer, picks, 0.005, 0.002, 50.0)
     # a deconfliction line is crossed, not entered: its drawn buffer (what the watch's predictions
     # and exits measure against) is checked directly
-    zone = Zone("l", "l", ZoneKind.DECONFLICTION_LINE, line, buffer_m=buffer)
-    pz = prepare_zone(zone)
-    points, truth = [], []
-    for where, bearing, f in picks:
-        k = min(int(where * len(legs)), len(legs) - 1)
-        base = fwd(*vertices[k], legs[k][0], legs[k][1] * (where * len(legs) - k))
-        p = fwd(*base, bearing, f * buffer)
-        d = line_distance_m(line, *p)
-        total = sum(length for _, length in legs)
-        if abs(d - buffer) > 0.005 * buffer + 0.002 * total + 50.0:
-            points.append(p)
-            truth.append(d < buffer)
+    pz = prepare_zone(Zone("l", "l", ZoneKind.DECONFLICTION_LINE, line, buffer_m=buffer))
     x, y = pz.plane.to_xy(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
     got = [bool(v) for v in shapely.covers(pz.area, shapely.points(x, y))] if points else []
     assert got == truth, list(zip(points, got, truth, strict=True))
