@@ -4,8 +4,8 @@ A volume is one piece; a route is one piece per leg (the corridor around the leg
 the time of its first waypoint to the time of its second). Circles are drawn with exact geodesics;
 corridors and buffers are drawn in a local frame scaled by the WGS-84 radii of curvature at the
 shape's centre (a few metres off at 100 km from the centre, which buffers of hundreds of metres
-absorb) because building a projection per shape would cost milliseconds each. Shapes crossing
-the antimeridian are not supported (theatres are regional).
+absorb) because building a projection per shape would cost milliseconds each. Activities crossing
+the antimeridian are not supported (theatres are regional); zones may cross it (``zone_area``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,15 @@ from shapely.geometry.base import BaseGeometry
 from keepclear.domain.activities import Activity, Circle
 from keepclear.domain.zones import Zone
 from keepclear.geo.geodesy import WGS84_A_M, WGS84_E2, destination
+from keepclear.geo.shapes import (
+    geometry_center,
+    plane_for,
+    split_at_antimeridian,
+    to_lonlat,
+    to_plane,
+    unwrapped,
+    winds_round_a_pole,
+)
 
 #: Vertices of a drawn circle.
 CIRCLE_VERTICES = 32
@@ -216,7 +225,46 @@ def activity_pieces(activity: Activity) -> tuple[Piece, ...]:
 
 
 def zone_area(zone: Zone) -> BaseGeometry:
-    """The area a zone covers in lon/lat: lines and points grown by their ``buffer_m``."""
-    if zone.geometry.geom_type in ("Polygon", "MultiPolygon") and zone.buffer_m <= 0:
-        return zone.geometry
-    return buffered_lonlat(zone.geometry, zone.buffer_m)
+    """The area a zone covers in lon/lat, within [-180, 180]: lines and points grown by their
+    ``buffer_m``.
+
+    Zones, unlike activities, may cross ±180° (edges run the short way round) and reach the poles:
+    each part is drawn with continuous longitudes (``unwrapped``) and what lies past ±180° is moved
+    back a whole turn (``split_at_antimeridian``), so a zone from 179.5° to -179.5° is that small
+    area, not the band round the world between. A polygon whose ring goes round a pole is drawn as
+    the polar cap from its lowest (highest) vertex to the pole, which holds it (over-reaching, as
+    ``_polar_capped`` does)."""
+    geometry = zone.geometry
+    polygons = shapely.get_parts(geometry) if geometry.geom_type in ("Polygon", "MultiPolygon") else []
+    caps = [_pole_cap(polygon) for polygon in polygons if winds_round_a_pole(polygon.exterior)]
+    if caps:
+        others = [_as_drawn(polygon) for polygon in polygons if not winds_round_a_pole(polygon.exterior)]
+        geometry = shapely.union_all([*caps, *others])
+    else:
+        geometry = _as_drawn(geometry)
+    if geometry.geom_type in ("Polygon", "MultiPolygon") and zone.buffer_m <= 0:
+        return split_at_antimeridian(geometry)
+    return split_at_antimeridian(buffered_lonlat(geometry, zone.buffer_m))
+
+
+#: Longest edge, metres, of a zone's shape as the strategic check draws it in lon/lat (``_as_drawn``).
+ZONE_EDGE_STEP_M = 5_000.0
+
+
+def _as_drawn(geometry: BaseGeometry) -> BaseGeometry:
+    """``geometry`` with its edges as the zone watch draws them (straight in the zone's plane, the
+    short way round), cut into steps of ``ZONE_EDGE_STEP_M`` so that the straight lon/lat edges
+    between them stay close to that; longitudes continuous (``unwrapped``)."""
+    if geometry.geom_type in ("Point", "MultiPoint"):
+        return unwrapped(geometry)
+    plane = plane_for(geometry)
+    return unwrapped(to_lonlat(shapely.segmentize(to_plane(geometry, plane), ZONE_EDGE_STEP_M), plane))
+
+
+def _pole_cap(polygon: Polygon) -> Polygon:
+    """The cap over every longitude from ``polygon``'s farthest vertex to the pole its ring goes round
+    (the pole on the side of its centre)."""
+    lats = shapely.get_coordinates(polygon.exterior)[:, 1]
+    if geometry_center(polygon)[0] >= 0.0:
+        return shapely.box(-180.0, float(lats.min()), 180.0, 90.0)
+    return shapely.box(-180.0, -90.0, 180.0, float(lats.max()))
