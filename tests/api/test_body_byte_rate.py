@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 from apisupport import Service, counter, running_service
 from test_hotline_post_rate import Monotonic
+from test_hotline_sockets_fan_out import _frames, _socket
 from test_input_hardening import assert_problem
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 BURST = 64 * 1024  # the least the settings allow
 PER_S = 1000.0
@@ -94,28 +95,16 @@ def test_a_hotline_sockets_frames_take_the_party_s_bytes_before_they_are_parsed(
     open; the other party's sockets are not held back."""
     running, clock = service
 
-    def frames(ws: ClientConnection) -> list[dict[str, Any]]:
-        frame = json.loads(ws.recv(timeout=30))
-        return list(frame["frames"]) if frame["type"] == "batch" else [frame]
-
-    def opened(stack: ExitStack, key: str) -> ClientConnection:
-        uri = running.url.replace("http", "ws") + f"/v1/hotline/ws?key={running.keys[key]}&person=duty"
-        ws = stack.enter_context(connect(uri, open_timeout=60, max_size=None))
-        ws.send(json.dumps({"type": "resume", "cursors": {}}))
-        while not any(f["type"] == "resumed" for f in frames(ws)):
-            pass
-        return ws
-
     def answer(ws: ClientConnection, frame: str) -> dict[str, Any]:
         ws.send(frame)
         while True:
-            for found in frames(ws):
+            for found in _frames(ws):
                 if found["type"] in ("error", "pong"):
                     return found
 
     padded = json.dumps({"type": "ping", "padding": "x" * 60_000})
     with ExitStack() as stack:
-        a, b = opened(stack, "a-liaison"), opened(stack, "b-liaison")
+        a, b = _socket(stack, running, "a-liaison"), _socket(stack, running, "b-liaison")
         assert answer(a, padded)["type"] == "pong"  # 60,000 bytes taken
         refused = answer(a, json.dumps({"type": "ping", "padding": "x" * 10_000}))
         assert refused["status"] == "refused" and refused["retry_after_s"] == 5, refused
