@@ -150,9 +150,7 @@ class LiveSession:
                 delivery.reply(error_frame([BINARY_PROBLEM]))
                 continue
             size_bytes = len(text.encode("utf-8"))
-            if self.frame_bytes is not None and (
-                refusal := self.frame_bytes.take(self.party_id, min(size_bytes, self.frame_bytes.burst))
-            ):
+            if self.frame_bytes is not None and (refusal := self.frame_bytes.take_capped(self.party_id, size_bytes)[1]):
                 delivery.reply(error_frame(refusal))  # not parsed: parsing is the cost the bytes bound
                 continue
             try:

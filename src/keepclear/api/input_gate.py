@@ -263,8 +263,8 @@ class InputGate:
         party_id = None if caller is None else caller[1].party_id
         if self.body_rate is None or party_id is None or path in self.typed_paths:
             return None
-        count = min(size_bytes, self.body_rate.burst)
-        if (refusal := self.body_rate.take(party_id, count)) is not None:
+        count, refusal = self.body_rate.take_capped(party_id, size_bytes)
+        if refusal is not None:
             raise refusal
         return party_id, count
 

@@ -149,6 +149,12 @@ class PartyRate:
             retry_after_s=wait_s,
         )
 
+    def take_capped(self, party_id: str, count: int) -> tuple[int, OverloadedError | None]:
+        """``take`` of ``count`` tokens where more than the burst takes the whole burst (a body's bytes:
+        one of any allowed size passes a full bucket): (the tokens asked, the refusal or None)."""
+        capped = min(count, self.burst)
+        return capped, self.take(party_id, capped)
+
     def require(self, party_id: str, count: int = 1) -> None:
         """``take`` for a route: raises the refusal (a 429 with ``Retry-After``) instead of returning it."""
         refusal = self.take(party_id, count)
